@@ -1,0 +1,222 @@
+package domain
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Client is a registered OAuth client (RFC 6749 §2).
+type Client struct {
+	ID   string
+	Name string
+	// SecretHash is the keyed hash of the client secret; empty for public clients.
+	SecretHash   []byte
+	Public       bool
+	RedirectURIs []string
+	GrantTypes   []string
+	// Scopes the client may ask for.
+	Scopes []string
+	// Audiences are the RFC 8707 resource values the client may ask for.
+	Audiences   []string
+	SkipConsent bool
+	// IDTokenAlg is the JWS alg of this client's ID tokens (RS256 unless registered otherwise).
+	IDTokenAlg string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// AllowsGrant reports whether the client was registered for grant type g.
+func (c Client) AllowsGrant(g string) bool { return slices.Contains(c.GrantTypes, g) }
+
+// SubjectID is the `sub` of tokens issued to the client itself (client credentials).
+// Client ids and user ids are drawn from disjoint formats (see NewClientID and
+// NewUserID in the adapters), so a client's sub never equals a user's (SECURITY S26).
+func (c Client) SubjectID() string { return c.ID }
+
+// NarrowScope checks a requested scope against what the client may ask.
+// An empty request means every scope the client may ask.
+func (c Client) NarrowScope(requested []string) ([]string, error) {
+	if len(requested) == 0 {
+		return slices.Clone(c.Scopes), nil
+	}
+	for _, s := range requested {
+		if !slices.Contains(c.Scopes, s) {
+			return nil, ErrInvalidScope.WithDescription("the client may not ask for scope %q", s)
+		}
+	}
+	return slices.Clone(requested), nil
+}
+
+// Audience resolves the RFC 8707 resource parameters into the `aud` of an access
+// token: the requested resources when the client may use each, else def.
+func (c Client) Audience(resources []string, def string) ([]string, error) {
+	if len(resources) == 0 {
+		return []string{def}, nil
+	}
+	for _, r := range resources {
+		if !slices.Contains(c.Audiences, r) {
+			return nil, ErrInvalidTarget.WithDescription("the client may not ask for resource %q", r)
+		}
+	}
+	return slices.Clone(resources), nil
+}
+
+// MatchRedirectURI returns the registered redirect URI that uri matches, comparing
+// exact strings (RFC 9700 §4.1.3). A loopback IP literal URI (http://127.0.0.1 or
+// http://[::1]) matches on any port, path and query still exact (RFC 8252 §7.3).
+func (c Client) MatchRedirectURI(uri string) (string, bool) {
+	for _, r := range c.RedirectURIs {
+		if r == uri {
+			return r, true
+		}
+	}
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme != "http" || !isLoopbackIPLiteral(u.Host) {
+		return "", false
+	}
+	for _, r := range c.RedirectURIs {
+		ru, err := url.Parse(r)
+		if err != nil || ru.Scheme != "http" || !isLoopbackIPLiteral(ru.Host) {
+			continue
+		}
+		if ru.Hostname() == u.Hostname() && withoutHost(ru) == withoutHost(u) && validPort(u.Port()) {
+			return uri, true
+		}
+	}
+	return "", false
+}
+
+// withoutHost is the URI with scheme and authority removed: the raw path, query and
+// fragment, compared as strings so encodings must match too.
+func withoutHost(u *url.URL) string {
+	s := u.EscapedPath()
+	if u.ForceQuery || u.RawQuery != "" {
+		s += "?" + u.RawQuery
+	}
+	if u.Fragment != "" {
+		s += "#" + u.EscapedFragment()
+	}
+	if u.User != nil {
+		s = "\x00userinfo" + s // never matches a registered URI, which has none
+	}
+	return s
+}
+
+func validPort(p string) bool {
+	if p == "" {
+		return true
+	}
+	if len(p) > 5 {
+		return false
+	}
+	for _, c := range p {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// isLoopbackIPLiteral reports whether host (with an optional port) is 127.0.0.1 or
+// [::1]. "localhost" is not one (RFC 8252 §8.3).
+func isLoopbackIPLiteral(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	} else if strings.HasPrefix(hostport, "[") && strings.HasSuffix(hostport, "]") {
+		host = hostport[1 : len(hostport)-1]
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback() && (host == "127.0.0.1" || host == "::1")
+}
+
+// ValidateRedirectURI applies the registration rules (RFC 6749 §3.1.2, SECURITY S4):
+// absolute, no fragment, no wildcard, no userinfo, not javascript:/data:/file:, and plain
+// http only on loopback (127.0.0.1, [::1] or localhost). Private-use schemes for native
+// apps (com.example.app:/cb) are allowed.
+func ValidateRedirectURI(raw string) error {
+	if raw == "" || len(raw) > 2000 {
+		return fmt.Errorf("redirect URI must be 1 to 2000 characters")
+	}
+	if strings.ContainsAny(raw, "*#\\ \t\r\n\x00") {
+		return fmt.Errorf("redirect URI %q must not contain a fragment, wildcard, backslash or whitespace", raw)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("redirect URI %q is not a valid URI", raw)
+	}
+	if !u.IsAbs() {
+		return fmt.Errorf("redirect URI %q must be absolute", raw)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "javascript", "data", "file", "vbscript", "about", "blob":
+		return fmt.Errorf("redirect URI %q uses a forbidden scheme", raw)
+	case "https":
+		if u.Host == "" {
+			return fmt.Errorf("redirect URI %q has no host", raw)
+		}
+	case "http":
+		h := u.Hostname()
+		if h != "localhost" && !isLoopbackIPLiteral(u.Host) {
+			return fmt.Errorf("redirect URI %q: plain http is allowed only on loopback; use https", raw)
+		}
+	default:
+		// A private-use URI scheme for a native app (RFC 8252 §7.1) must contain a dot.
+		if !strings.Contains(u.Scheme, ".") {
+			return fmt.Errorf("redirect URI %q: a custom scheme must be reverse-domain (com.example.app)", raw)
+		}
+	}
+	if u.User != nil {
+		return fmt.Errorf("redirect URI %q must not contain user information", raw)
+	}
+	if u.Scheme != strings.ToLower(u.Scheme) {
+		return fmt.Errorf("redirect URI %q: the scheme must be lower case", raw)
+	}
+	return nil
+}
+
+// ValidateClient checks a client before it is stored.
+func ValidateClient(c Client) error {
+	if strings.TrimSpace(c.Name) == "" || len(c.Name) > 200 {
+		return fmt.Errorf("client name must be 1 to 200 characters")
+	}
+	for _, g := range c.GrantTypes {
+		if !slices.Contains(KnownGrantTypes, g) {
+			return fmt.Errorf("unknown grant type %q", g)
+		}
+	}
+	if len(c.GrantTypes) == 0 {
+		return fmt.Errorf("a client needs at least one grant type")
+	}
+	if c.Public && c.AllowsGrant(GrantClientCredentials) {
+		return fmt.Errorf("a public client cannot use client_credentials")
+	}
+	if c.AllowsGrant(GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
+		return fmt.Errorf("the authorization_code grant needs at least one --redirect-uri")
+	}
+	for _, r := range c.RedirectURIs {
+		if err := ValidateRedirectURI(r); err != nil {
+			return err
+		}
+	}
+	for _, s := range c.Scopes {
+		if !ValidScopeToken(s) {
+			return fmt.Errorf("scope %q is not a valid scope token", s)
+		}
+	}
+	for _, a := range c.Audiences {
+		if u, err := url.Parse(a); err != nil || a == "" || u.Fragment != "" {
+			return fmt.Errorf("audience %q must be a URI without fragment", a)
+		}
+	}
+	switch c.IDTokenAlg {
+	case "", AlgRS256, AlgES256, AlgEdDSA:
+	default:
+		return fmt.Errorf("id token alg %q is not one of RS256, ES256, EdDSA", c.IDTokenAlg)
+	}
+	return nil
+}

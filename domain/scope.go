@@ -1,0 +1,94 @@
+package domain
+
+import (
+	"slices"
+	"strings"
+)
+
+// Well-known scopes.
+const (
+	ScopeOpenID        = "openid"
+	ScopeProfile       = "profile"
+	ScopeEmail         = "email"
+	ScopeOfflineAccess = "offline_access"
+)
+
+// DefaultClientScopes is what a client may ask when registered without --scope.
+var DefaultClientScopes = []string{ScopeOpenID, ScopeProfile, ScopeEmail, ScopeOfflineAccess}
+
+// MaxScopeTokens bounds how many scope tokens one request may carry.
+const MaxScopeTokens = 64
+
+// ParseScope splits an RFC 6749 §3.3 scope string into tokens, dropping duplicates and
+// keeping order. Each token must be 1*( %x21 / %x23-5B / %x5D-7E ); tokens are separated
+// by single spaces, but runs of spaces are tolerated as clients send them.
+func ParseScope(s string) ([]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	fields := strings.Split(s, " ")
+	out := make([]string, 0, len(fields))
+	for _, f := range fields {
+		if f == "" {
+			continue
+		}
+		if !ValidScopeToken(f) {
+			return nil, ErrInvalidScope.WithDescription("malformed scope token")
+		}
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	if len(out) > MaxScopeTokens {
+		return nil, ErrInvalidScope.WithDescription("too many scope tokens")
+	}
+	return out, nil
+}
+
+// ValidScopeToken reports whether s is a scope-token of RFC 6749 §3.3.
+func ValidScopeToken(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c == 0x22 || c == 0x5C || c > 0x7E {
+			return false
+		}
+	}
+	return true
+}
+
+// ScopeString joins scope tokens with single spaces.
+func ScopeString(scope []string) string { return strings.Join(scope, " ") }
+
+// ScopeCovers reports whether every token of want is in have.
+func ScopeCovers(have, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// SameScope reports whether a and b hold the same tokens, in any order.
+func SameScope(a, b []string) bool {
+	return ScopeCovers(a, b) && ScopeCovers(b, a)
+}
+
+// ScopeDescriptions tell a user on the consent page what each well-known scope allows.
+var ScopeDescriptions = map[string]string{
+	ScopeOpenID:        "Confirm your identity (your user id)",
+	ScopeProfile:       "See your username",
+	ScopeEmail:         "See your email address",
+	ScopeOfflineAccess: "Stay signed in: keep access while you are away",
+}
+
+// DescribeScope returns the words shown for a scope on the consent page.
+func DescribeScope(s string) string {
+	if d, ok := ScopeDescriptions[s]; ok {
+		return d
+	}
+	return "Access to " + s
+}

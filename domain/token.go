@@ -1,0 +1,72 @@
+package domain
+
+import "time"
+
+// AccessToken is what goes into a JWT access token (RFC 9068 §2.2).
+type AccessToken struct {
+	ID        string // jti
+	ClientID  string
+	Subject   string // user id, or the client id for client credentials
+	Audience  []string
+	Scope     []string
+	AuthTime  time.Time // zero when no user authenticated
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	// FamilyID ties the token to its refresh-token family so that revoking the family
+	// makes introspection and userinfo refuse it. Empty for client credentials.
+	FamilyID string
+}
+
+// RefreshToken is one link of a rotating chain (RFC 9700 §4.14.2). Every rotation
+// creates a new token in the same family; presenting a rotated one revokes the family.
+type RefreshToken struct {
+	Hash      []byte
+	FamilyID  string
+	ClientID  string
+	UserID    string
+	Scope     []string
+	Audience  []string
+	AuthTime  time.Time
+	Nonce     string
+	SessionID string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	RotatedAt *time.Time
+	RevokedAt *time.Time
+}
+
+// Active reports whether the refresh token may be used at now.
+func (t RefreshToken) Active(now time.Time) bool {
+	return t.RotatedAt == nil && t.RevokedAt == nil && now.Before(t.ExpiresAt)
+}
+
+// IssuedTokens is the result of a successful grant (RFC 6749 §5.1).
+type IssuedTokens struct {
+	AccessToken  string
+	TokenType    string // "Bearer"
+	ExpiresIn    time.Duration
+	RefreshToken string // empty when none is issued
+	IDToken      string // empty unless scope openid
+	Scope        []string
+}
+
+// IDToken is what goes into an OpenID Connect ID token (Core §2).
+type IDToken struct {
+	Subject       string
+	Audience      string
+	Nonce         string
+	AuthTime      time.Time
+	IssuedAt      time.Time
+	ExpiresAt     time.Time
+	AccessToken   string // for at_hash; empty when none
+	Username      string // preferred_username, with scope profile
+	Email         string // with scope email
+	EmailVerified bool
+	Alg           string
+}
+
+// RevokedAccessToken is a deny-list entry: an access token revoked before expiry.
+type RevokedAccessToken struct {
+	JTI       string
+	ExpiresAt time.Time
+}

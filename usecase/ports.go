@@ -1,0 +1,160 @@
+package usecase
+
+import (
+	"context"
+	"time"
+
+	"gatehouse/domain"
+)
+
+// Ports: what the use cases call. Repositories report domain.ErrNotFound,
+// domain.ErrDuplicate, domain.ErrAlreadyUsed and domain.ErrUnavailable (wrapped);
+// anything else is an internal failure.
+
+// Clock gives the time; tests fix it.
+type Clock interface{ Now() time.Time }
+
+// ClientStore reads clients.
+type ClientStore interface {
+	ClientByID(ctx context.Context, id string) (domain.Client, error)
+}
+
+// ClientAdminStore changes clients (CLI, admin).
+type ClientAdminStore interface {
+	ClientStore
+	CreateClient(ctx context.Context, c domain.Client) error // ErrDuplicate: name taken
+	ListClients(ctx context.Context) ([]domain.Client, error)
+	DeleteClient(ctx context.Context, id string) error // ErrNotFound
+	UpdateClientSecret(ctx context.Context, id string, secretHash []byte, now time.Time) error
+}
+
+// UserStore reads and changes users.
+type UserStore interface {
+	CreateUser(ctx context.Context, u domain.User) error // ErrDuplicate: username or email taken
+	UserByID(ctx context.Context, id string) (domain.User, error)
+	UserByUsername(ctx context.Context, username string) (domain.User, error)
+	ListUsers(ctx context.Context) ([]domain.User, error)
+	DeleteUser(ctx context.Context, id string) error // ErrNotFound
+	UpdatePassword(ctx context.Context, id, passwordHash string, now time.Time) error
+}
+
+// CodeStore keeps authorization codes by hash.
+type CodeStore interface {
+	CreateCode(ctx context.Context, c domain.AuthorizationCode) error
+	// ConsumeCode marks the code used with one conditional update, so that of any
+	// number of concurrent callers exactly one gets it with a nil error. The others get
+	// the code and ErrAlreadyUsed; an unknown hash gives ErrNotFound.
+	ConsumeCode(ctx context.Context, hash []byte, now time.Time) (domain.AuthorizationCode, error)
+}
+
+// TokenFamily is the record of one grant: a code redemption or password/device grant and
+// every refresh and access token that descends from it.
+type TokenFamily struct {
+	ID        string
+	ClientID  string
+	UserID    string
+	SessionID string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	RevokedAt *time.Time
+}
+
+// TokenStore keeps refresh tokens, token families and the access-token deny-list.
+type TokenStore interface {
+	// CreateFamily stores a new family and, when rt is not nil, its first refresh token,
+	// in one transaction. ErrDuplicate when the family id exists (it was revoked
+	// before it was created: a code replayed while its first redemption was in flight).
+	CreateFamily(ctx context.Context, f TokenFamily, rt *domain.RefreshToken) error
+	// FamilyRevoked reports whether the family is revoked; an unknown family is not.
+	FamilyRevoked(ctx context.Context, familyID string) (bool, error)
+	// RevokeFamily marks the family and all its refresh tokens revoked. It records the
+	// revocation even when the family does not exist yet (see CreateFamily).
+	RevokeFamily(ctx context.Context, familyID string, now time.Time) error
+	// RevokeFamiliesOf revokes every family of a user (password change), or of a
+	// browser session when sessionID is not empty (logout).
+	RevokeUserFamilies(ctx context.Context, userID string, now time.Time) error
+	RevokeSessionFamilies(ctx context.Context, sessionID string, now time.Time) error
+
+	RefreshTokenByHash(ctx context.Context, hash []byte) (domain.RefreshToken, error)
+	// RotateRefreshToken marks the old token rotated and stores next, in one
+	// transaction, only when the old one is still active (conditional update): of
+	// concurrent callers exactly one succeeds; the others get ErrAlreadyUsed.
+	RotateRefreshToken(ctx context.Context, oldHash []byte, next domain.RefreshToken, now time.Time) error
+
+	// RevokeAccessToken puts a jti on the deny-list until the token's expiry.
+	RevokeAccessToken(ctx context.Context, t domain.RevokedAccessToken) error
+	AccessTokenRevoked(ctx context.Context, jti string) (bool, error)
+}
+
+// ConsentStore remembers consents per user and client.
+type ConsentStore interface {
+	ConsentFor(ctx context.Context, userID, clientID string) (domain.Consent, error) // ErrNotFound
+	SaveConsent(ctx context.Context, c domain.Consent) error                         // replaces
+}
+
+// KeyStore keeps signing keys.
+type KeyStore interface {
+	ListKeys(ctx context.Context) ([]domain.SigningKey, error)
+	CreateKey(ctx context.Context, k domain.SigningKey) error
+	// RotateKey retires every active key of k.Alg (RetiredAt = k.CreatedAt,
+	// ExpiresAt = oldExpiresAt) and stores k, in one transaction.
+	RotateKey(ctx context.Context, k domain.SigningKey, oldExpiresAt time.Time) error
+}
+
+// Random makes identifiers and secrets from crypto/rand.
+type Random interface {
+	// Token: at least 256 random bits, base64url (codes, refresh tokens, secrets).
+	Token() string
+	// ID: 128 random bits (jti, family ids).
+	ID() string
+	// UserID: a UUID. ClientID: a format no UUID has, so a client's sub never equals
+	// a user's (SECURITY S26).
+	UserID() string
+	ClientID() string
+}
+
+// SecretHasher hashes high-entropy secrets (client secrets, codes, refresh tokens)
+// with a keyed fast hash: a slow hash buys nothing for 256 random bits.
+type SecretHasher interface {
+	HashSecret(secret string) []byte
+	// SecretMatches compares in constant time.
+	SecretMatches(hash []byte, secret string) bool
+}
+
+// PasswordHasher hashes user passwords slowly (argon2id).
+type PasswordHasher interface {
+	HashPassword(ctx context.Context, password string) (string, error)
+	// VerifyPassword reports whether password matches encoded. With an empty encoded it
+	// still spends the same work, so unknown users take as long as wrong passwords.
+	VerifyPassword(ctx context.Context, encoded, password string) (bool, error)
+}
+
+// AccessTokenSigner turns an access token into a signed JWT (RFC 9068).
+type AccessTokenSigner interface {
+	SignAccessToken(ctx context.Context, t domain.AccessToken) (string, error)
+}
+
+// IDTokenSigner signs OpenID Connect ID tokens with the key of t.Alg.
+type IDTokenSigner interface {
+	SignIDToken(ctx context.Context, t domain.IDToken) (string, error)
+}
+
+// AccessTokenVerifier checks a JWT access token of ours (signature, typ, iss, exp)
+// and returns its contents; any defect is domain.ErrInvalidToken.
+type AccessTokenVerifier interface {
+	VerifyAccessToken(ctx context.Context, raw string) (domain.AccessToken, error)
+}
+
+// KeyGenerator makes a new key pair of an alg, its private part already encrypted.
+type KeyGenerator interface {
+	GenerateKey(alg string, now time.Time) (domain.SigningKey, error)
+}
+
+// Throttle counts failures per key (a username, an address, a client) and refuses
+// attempts for a while after too many. Check returns *domain.ThrottledError when the
+// key must wait; Failure records a failed attempt; Success forgets the key.
+type Throttle interface {
+	Check(ctx context.Context, key string) error
+	Failure(ctx context.Context, key string)
+	Success(ctx context.Context, key string)
+}

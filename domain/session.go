@@ -2,12 +2,14 @@ package domain
 
 import "time"
 
-// Session is a browser's login at Gatehouse. The cookie holds a random id; only its
-// hash is stored, so a database leak cannot be replayed as a cookie.
+// Session is a browser's login at Gatehouse. The cookie holds a random secret; only
+// its hash is stored, so a database leak cannot be replayed as a cookie. ID is a
+// separate, non-secret identifier that token families refer to (logout revokes them).
 type Session struct {
-	IDHash    []byte
-	UserID    string
-	AuthTime  time.Time
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	ID         string
+	SecretHash []byte
+	UserID     string
+	AuthTime   time.Time
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
 }

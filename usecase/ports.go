@@ -92,6 +92,13 @@ type ConsentStore interface {
 	SaveConsent(ctx context.Context, c domain.Consent) error                         // replaces
 }
 
+// SessionStore keeps browser sessions, looked up by the hash of the cookie secret.
+type SessionStore interface {
+	CreateSession(ctx context.Context, s domain.Session) error
+	SessionByHash(ctx context.Context, secretHash []byte) (domain.Session, error) // ErrNotFound
+	DeleteSession(ctx context.Context, id string) error
+}
+
 // KeyStore keeps signing keys.
 type KeyStore interface {
 	ListKeys(ctx context.Context) ([]domain.SigningKey, error)

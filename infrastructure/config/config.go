@@ -1,0 +1,297 @@
+// Package config loads Gatehouse's configuration: the embedded defaults
+// (configs/gatehouse.yaml), then an optional --config file, then GATEHOUSE_*
+// environment variables, and validates every value before anything starts.
+package config
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"gatehouse/configs"
+)
+
+// Config is the validated configuration.
+type Config struct {
+	Issuer              string
+	HTTPAddr            string
+	DatabaseURL         string
+	SecretKey           string
+	SigningAlg          string
+	AccessTokenTTL      time.Duration
+	RefreshTokenTTL     time.Duration
+	AuthCodeTTL         time.Duration
+	IDTokenTTL          time.Duration
+	Audience            string
+	RegistrationEnabled bool
+	AutoMigrate         bool
+	LogFormat           string
+	LogLevel            string
+	RequirePKCE         bool
+	KeyRefreshInterval  time.Duration
+	Argon2Memory        uint32
+	Argon2Iterations    uint32
+	Argon2Parallelism   uint8
+	PprofAddr           string
+}
+
+// Error is a bad configuration value; Variable names the environment variable that
+// sets it, so the CLI can print one line and exit 2.
+type Error struct {
+	Variable string
+	Problem  string
+}
+
+func (e *Error) Error() string { return e.Variable + ": " + e.Problem }
+
+// Env reads an environment variable; tests pass a map.
+type Env func(string) (string, bool)
+
+// Load reads the defaults, the file at path (when not empty) and the environment.
+func Load(path string, env Env) (Config, error) {
+	if env == nil {
+		env = os.LookupEnv
+	}
+	raw := map[string]string{}
+	if err := mergeYAML(raw, configs.Default, false); err != nil {
+		return Config{}, &Error{Variable: "configs/gatehouse.yaml", Problem: err.Error()}
+	}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, &Error{Variable: "--config", Problem: fmt.Sprintf("cannot read %s: %v", path, errors.Unwrap(err))}
+		}
+		if err := mergeYAML(raw, b, true); err != nil {
+			return Config{}, &Error{Variable: "--config", Problem: fmt.Sprintf("%s: %v", path, err)}
+		}
+	}
+	for k := range raw {
+		if v, ok := env(envName(k)); ok {
+			raw[k] = v
+		}
+	}
+	return parse(raw)
+}
+
+func envName(key string) string { return "GATEHOUSE_" + strings.ToUpper(key) }
+
+// mergeYAML copies the scalars of b into dst; with strict, keys dst lacks are refused.
+func mergeYAML(dst map[string]string, b []byte, strict bool) error {
+	var m map[string]any
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&m); err != nil {
+		if errors.Is(err, io.EOF) { // an empty file
+			return nil
+		}
+		return fmt.Errorf("invalid YAML: %v", err)
+	}
+	for k, v := range m {
+		if _, known := dst[k]; !known && strict {
+			return fmt.Errorf("unknown key %q", k)
+		}
+		switch x := v.(type) {
+		case nil:
+			dst[k] = ""
+		case string:
+			dst[k] = x
+		case bool, int, int64, float64, uint64:
+			dst[k] = fmt.Sprint(x)
+		default:
+			return fmt.Errorf("key %q must be a scalar", k)
+		}
+	}
+	return nil
+}
+
+func parse(raw map[string]string) (Config, error) {
+	p := parser{raw: raw}
+	c := Config{
+		Issuer:              p.url("issuer"),
+		HTTPAddr:            p.addr("http_addr"),
+		DatabaseURL:         p.databaseURL("database_url"),
+		SecretKey:           raw["secret_key"],
+		SigningAlg:          p.oneOf("signing_alg", "ES256", "RS256", "EdDSA"),
+		AccessTokenTTL:      p.duration("access_token_ttl", time.Second, 24*time.Hour),
+		RefreshTokenTTL:     p.duration("refresh_token_ttl", time.Minute, 10*365*24*time.Hour),
+		AuthCodeTTL:         p.duration("auth_code_ttl", time.Second, 10*time.Minute),
+		IDTokenTTL:          p.duration("id_token_ttl", time.Minute, 24*time.Hour),
+		Audience:            raw["audience"],
+		RegistrationEnabled: p.bool("registration_enabled"),
+		AutoMigrate:         p.bool("auto_migrate"),
+		LogFormat:           p.oneOf("log_format", "text", "json"),
+		LogLevel:            p.oneOf("log_level", "debug", "info", "warn", "error"),
+		RequirePKCE:         p.bool("require_pkce"),
+		KeyRefreshInterval:  p.duration("key_refresh_interval", time.Second, time.Hour),
+		Argon2Memory:        uint32(p.uint("argon2_memory", 8*1024, 4*1024*1024)),
+		Argon2Iterations:    uint32(p.uint("argon2_iterations", 1, 100)),
+		Argon2Parallelism:   uint8(p.uint("argon2_parallelism", 1, 64)),
+		PprofAddr:           raw["pprof_addr"],
+	}
+	if c.PprofAddr != "" {
+		c.PprofAddr = p.addr("pprof_addr")
+	}
+	if p.err != nil {
+		return Config{}, p.err
+	}
+	if c.Audience == "" {
+		c.Audience = c.Issuer
+	}
+	if c.SecretKey != "" && len(c.SecretKey) < 32 {
+		return Config{}, &Error{Variable: envName("secret_key"), Problem: "must be at least 32 characters"}
+	}
+	return c, nil
+}
+
+// parser keeps the first error, so parse reads like a list of fields.
+type parser struct {
+	raw map[string]string
+	err error
+}
+
+func (p *parser) fail(key, format string, args ...any) {
+	if p.err == nil {
+		p.err = &Error{Variable: envName(key), Problem: fmt.Sprintf(format, args...)}
+	}
+}
+
+func (p *parser) duration(key string, min, max time.Duration) time.Duration {
+	d, err := time.ParseDuration(p.raw[key])
+	if err != nil {
+		p.fail(key, "invalid duration %q (use e.g. 15m, 1h, 30s)", p.raw[key])
+		return 0
+	}
+	if d < min || d > max {
+		p.fail(key, "%s is out of range [%s, %s]", d, min, max)
+	}
+	return d
+}
+
+func (p *parser) bool(key string) bool {
+	b, err := strconv.ParseBool(p.raw[key])
+	if err != nil {
+		p.fail(key, "invalid boolean %q (use true or false)", p.raw[key])
+	}
+	return b
+}
+
+func (p *parser) uint(key string, min, max uint64) uint64 {
+	n, err := strconv.ParseUint(p.raw[key], 10, 64)
+	if err != nil || n < min || n > max {
+		p.fail(key, "%q must be a whole number in [%d, %d]", p.raw[key], min, max)
+	}
+	return n
+}
+
+func (p *parser) oneOf(key string, values ...string) string {
+	v := p.raw[key]
+	for _, ok := range values {
+		if v == ok {
+			return v
+		}
+	}
+	p.fail(key, "%q is not one of %s", v, strings.Join(values, ", "))
+	return ""
+}
+
+func (p *parser) url(key string) string {
+	v := p.raw[key]
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		p.fail(key, "%q must be an http(s) URL without query or fragment", v)
+		return ""
+	}
+	return strings.TrimSuffix(v, "/")
+}
+
+func (p *parser) addr(key string) string {
+	v := p.raw[key]
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		p.fail(key, "%q is not a host:port address", v)
+		return ""
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		p.fail(key, "%q has an invalid port", v)
+	}
+	_ = host
+	return v
+}
+
+func (p *parser) databaseURL(key string) string {
+	v := p.raw[key]
+	switch {
+	case strings.HasPrefix(v, "sqlite:") && len(v) > len("sqlite:"):
+	case strings.HasPrefix(v, "postgres://"), strings.HasPrefix(v, "postgresql://"), strings.HasPrefix(v, "mysql://"):
+		if _, err := url.Parse(v); err != nil {
+			p.fail(key, "malformed URL")
+		}
+	default:
+		p.fail(key, "must start with sqlite:, postgres:// or mysql://")
+	}
+	return v
+}
+
+// IsSQLite reports whether the database is the embedded SQLite file.
+func (c Config) IsSQLite() bool { return strings.HasPrefix(c.DatabaseURL, "sqlite:") }
+
+// EnsureSecretKey fills SecretKey when it is unset: with SQLite it reads, or creates
+// with mode 0600, a `secret.key` file beside the database file; with any other
+// database it is an error, since instances sharing a database must share the key.
+func (c *Config) EnsureSecretKey() error {
+	if c.SecretKey != "" {
+		return nil
+	}
+	if !c.IsSQLite() {
+		return &Error{Variable: envName("secret_key"), Problem: "required with PostgreSQL or MariaDB (at least 32 characters)"}
+	}
+	dbPath := strings.TrimPrefix(c.DatabaseURL, "sqlite:")
+	if i := strings.IndexByte(dbPath, '?'); i >= 0 {
+		dbPath = dbPath[:i]
+	}
+	dbPath = strings.TrimPrefix(dbPath, "file:")
+	path := filepath.Join(filepath.Dir(dbPath), "secret.key")
+	if b, err := os.ReadFile(path); err == nil {
+		key := strings.TrimSpace(string(b))
+		if len(key) < 32 {
+			return &Error{Variable: envName("secret_key"), Problem: fmt.Sprintf("%s holds fewer than 32 characters", path)}
+		}
+		c.SecretKey = key
+		return nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("read secret key file: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create directory for secret key: %w", err)
+	}
+	b := make([]byte, 48)
+	_, _ = rand.Read(b)
+	key := base64.RawURLEncoding.EncodeToString(b)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return c.EnsureSecretKey() // another process won the race; read its key
+	}
+	if err != nil {
+		return fmt.Errorf("create secret key file: %w", err)
+	}
+	if _, err := f.WriteString(key + "\n"); err != nil {
+		f.Close()
+		return fmt.Errorf("write secret key file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write secret key file: %w", err)
+	}
+	c.SecretKey = key
+	return nil
+}

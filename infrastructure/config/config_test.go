@@ -1,0 +1,114 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) Env {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load("", envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Issuer != "http://localhost:8080" || c.HTTPAddr != "127.0.0.1:8080" ||
+		c.DatabaseURL != "sqlite:./data/gatehouse.db" || c.SigningAlg != "ES256" ||
+		c.AccessTokenTTL != 15*time.Minute || c.RefreshTokenTTL != 720*time.Hour ||
+		c.AuthCodeTTL != time.Minute || c.Audience != c.Issuer || !c.RegistrationEnabled ||
+		!c.AutoMigrate || c.LogFormat != "text" || !c.RequirePKCE {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	c, err := Load("", envOf(map[string]string{
+		"GATEHOUSE_ISSUER":           "https://auth.example.com/",
+		"GATEHOUSE_ACCESS_TOKEN_TTL": "5m",
+		"GATEHOUSE_SIGNING_ALG":      "EdDSA",
+		"GATEHOUSE_AUDIENCE":         "https://api.example.com",
+		"GATEHOUSE_LOG_FORMAT":       "json",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Issuer != "https://auth.example.com" || c.AccessTokenTTL != 5*time.Minute ||
+		c.SigningAlg != "EdDSA" || c.Audience != "https://api.example.com" || c.LogFormat != "json" {
+		t.Fatalf("overrides not applied: %+v", c)
+	}
+}
+
+func TestBadValuesNameTheVariable(t *testing.T) {
+	cases := map[string]string{
+		"GATEHOUSE_ACCESS_TOKEN_TTL":     "soon",
+		"GATEHOUSE_REFRESH_TOKEN_TTL":    "-1h",
+		"GATEHOUSE_AUTH_CODE_TTL":        "11m",
+		"GATEHOUSE_HTTP_ADDR":            "nonsense",
+		"GATEHOUSE_SECRET_KEY":           "short",
+		"GATEHOUSE_SIGNING_ALG":          "HS256",
+		"GATEHOUSE_ISSUER":               "ftp://x",
+		"GATEHOUSE_DATABASE_URL":         "oracle://x",
+		"GATEHOUSE_REGISTRATION_ENABLED": "maybe",
+		"GATEHOUSE_LOG_FORMAT":           "xml",
+	}
+	for k, v := range cases {
+		_, err := Load("", envOf(map[string]string{k: v}))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Variable != k {
+			t.Errorf("%s=%q: got %v, want a config error naming %s", k, v, err, k)
+		}
+		if err != nil && strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error is not one line: %q", k, err)
+		}
+	}
+}
+
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "g.yaml")
+	os.WriteFile(p, []byte("issuer: https://id.example.org\naccess_token_ttl: 2m\n"), 0o600)
+	c, err := Load(p, envOf(map[string]string{"GATEHOUSE_ACCESS_TOKEN_TTL": "3m"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Issuer != "https://id.example.org" || c.AccessTokenTTL != 3*time.Minute {
+		t.Fatalf("file or env precedence wrong: %+v", c)
+	}
+	os.WriteFile(p, []byte("isuer: typo\n"), 0o600)
+	if _, err := Load(p, envOf(nil)); err == nil || !strings.Contains(err.Error(), "isuer") {
+		t.Fatalf("unknown key not reported: %v", err)
+	}
+	if _, err := Load(filepath.Join(dir, "missing.yaml"), envOf(nil)); err == nil {
+		t.Fatal("missing file accepted")
+	}
+}
+
+func TestEnsureSecretKeySQLite(t *testing.T) {
+	dir := t.TempDir()
+	c := Config{DatabaseURL: "sqlite:" + filepath.Join(dir, "sub", "g.db")}
+	if err := c.EnsureSecretKey(); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.SecretKey) < 32 {
+		t.Fatalf("short key %q", c.SecretKey)
+	}
+	st, err := os.Stat(filepath.Join(dir, "sub", "secret.key"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("secret file: %v %v", st, err)
+	}
+	c2 := Config{DatabaseURL: c.DatabaseURL}
+	if err := c2.EnsureSecretKey(); err != nil || c2.SecretKey != c.SecretKey {
+		t.Fatalf("second start must reuse the key: %v", err)
+	}
+	pg := Config{DatabaseURL: "postgres://x/y"}
+	var ce *Error
+	if err := pg.EnsureSecretKey(); !errors.As(err, &ce) || ce.Variable != "GATEHOUSE_SECRET_KEY" {
+		t.Fatalf("postgres without key: %v", err)
+	}
+}

@@ -1,0 +1,181 @@
+package usecase
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"gatehouse/domain"
+)
+
+// Admin holds the user and client administration behind the CLI and registration page.
+type Admin struct {
+	users     UserStore
+	clients   ClientAdminStore
+	tokens    TokenStore
+	passwords PasswordHasher
+	hasher    SecretHasher
+	random    Random
+	clock     Clock
+}
+
+// NewAdmin builds the administration use cases.
+func NewAdmin(users UserStore, clients ClientAdminStore, tokens TokenStore, passwords PasswordHasher,
+	hasher SecretHasher, random Random, clock Clock) *Admin {
+	return &Admin{users: users, clients: clients, tokens: tokens, passwords: passwords, hasher: hasher, random: random, clock: clock}
+}
+
+// ValidationError is bad input from an administrator or a registering user; its
+// message is safe to show. Field names the form field when there is one.
+type ValidationError struct {
+	Field   string
+	Message string
+}
+
+func (e *ValidationError) Error() string { return e.Message }
+
+func invalid(field string, err error) error { return &ValidationError{Field: field, Message: err.Error()} }
+
+// NewUser is what creating a user takes.
+type NewUser struct {
+	Username string
+	Email    string
+	Password string
+}
+
+// CreateUser validates and stores a user with an argon2id password hash.
+func (a *Admin) CreateUser(ctx context.Context, in NewUser) (domain.User, error) {
+	if err := domain.ValidateUsername(in.Username); err != nil {
+		return domain.User{}, invalid("username", err)
+	}
+	if err := domain.ValidateEmail(in.Email); err != nil {
+		return domain.User{}, invalid("email", err)
+	}
+	if err := domain.ValidatePassword(in.Password, in.Username); err != nil {
+		return domain.User{}, invalid("password", err)
+	}
+	hash, err := a.passwords.HashPassword(ctx, in.Password)
+	if err != nil {
+		return domain.User{}, fmt.Errorf("hash password: %w", err)
+	}
+	now := a.clock.Now()
+	u := domain.User{ID: a.random.UserID(), Username: in.Username, Email: in.Email, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	if err := a.users.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, domain.ErrDuplicate) {
+			return domain.User{}, &ValidationError{Field: "username", Message: "that username or email is already taken"}
+		}
+		return domain.User{}, fmt.Errorf("create user: %w", err)
+	}
+	return u, nil
+}
+
+// ListUsers lists every user.
+func (a *Admin) ListUsers(ctx context.Context) ([]domain.User, error) { return a.users.ListUsers(ctx) }
+
+// DeleteUser removes a user and revokes every token family of theirs.
+func (a *Admin) DeleteUser(ctx context.Context, id string) error {
+	if err := a.tokens.RevokeUserFamilies(ctx, id, a.clock.Now()); err != nil {
+		return fmt.Errorf("revoke tokens of user: %w", err)
+	}
+	return a.users.DeleteUser(ctx, id)
+}
+
+// SetPassword changes a user's password and revokes their refresh tokens (SECURITY S33).
+func (a *Admin) SetPassword(ctx context.Context, id, password string) error {
+	u, err := a.users.UserByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := domain.ValidatePassword(password, u.Username); err != nil {
+		return invalid("password", err)
+	}
+	hash, err := a.passwords.HashPassword(ctx, password)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	now := a.clock.Now()
+	if err := a.users.UpdatePassword(ctx, id, hash, now); err != nil {
+		return err
+	}
+	if err := a.tokens.RevokeUserFamilies(ctx, id, now); err != nil {
+		return fmt.Errorf("revoke tokens after password change: %w", err)
+	}
+	return nil
+}
+
+// NewClient is what registering a client takes. Empty lists get the defaults of SPEC.md.
+type NewClient struct {
+	Name         string
+	RedirectURIs []string
+	GrantTypes   []string
+	Scopes       []string
+	Audiences    []string
+	Public       bool
+	SkipConsent  bool
+	IDTokenAlg   string
+}
+
+// CreatedClient is a new client with its secret, shown this once.
+type CreatedClient struct {
+	Client domain.Client
+	Secret string // empty for public clients
+}
+
+// CreateClient validates and stores a client; the secret is generated here (256
+// bits) and only its keyed hash is stored.
+func (a *Admin) CreateClient(ctx context.Context, in NewClient) (CreatedClient, error) {
+	now := a.clock.Now()
+	c := domain.Client{
+		ID: a.random.ClientID(), Name: in.Name, Public: in.Public,
+		RedirectURIs: in.RedirectURIs, GrantTypes: in.GrantTypes, Scopes: in.Scopes, Audiences: in.Audiences,
+		SkipConsent: in.SkipConsent, IDTokenAlg: in.IDTokenAlg, CreatedAt: now, UpdatedAt: now,
+	}
+	if len(c.GrantTypes) == 0 {
+		c.GrantTypes = append([]string(nil), domain.DefaultGrantTypes...)
+	}
+	if len(c.Scopes) == 0 {
+		c.Scopes = append([]string(nil), domain.DefaultClientScopes...)
+	}
+	if c.IDTokenAlg == "" {
+		c.IDTokenAlg = domain.AlgRS256
+	}
+	if err := domain.ValidateClient(c); err != nil {
+		return CreatedClient{}, invalid("", err)
+	}
+	var secret string
+	if !c.Public {
+		secret = a.random.Token()
+		c.SecretHash = a.hasher.HashSecret(secret)
+	}
+	if err := a.clients.CreateClient(ctx, c); err != nil {
+		if errors.Is(err, domain.ErrDuplicate) {
+			return CreatedClient{}, &ValidationError{Field: "name", Message: fmt.Sprintf("a client named %q already exists", c.Name)}
+		}
+		return CreatedClient{}, fmt.Errorf("create client: %w", err)
+	}
+	return CreatedClient{Client: c, Secret: secret}, nil
+}
+
+// ListClients lists every client (never a secret: only hashes are stored).
+func (a *Admin) ListClients(ctx context.Context) ([]domain.Client, error) {
+	return a.clients.ListClients(ctx)
+}
+
+// DeleteClient removes a client.
+func (a *Admin) DeleteClient(ctx context.Context, id string) error { return a.clients.DeleteClient(ctx, id) }
+
+// RotateSecret gives a confidential client a new secret; the old one stops working.
+func (a *Admin) RotateSecret(ctx context.Context, id string) (string, error) {
+	c, err := a.clients.ClientByID(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if c.Public {
+		return "", &ValidationError{Message: "a public client has no secret"}
+	}
+	secret := a.random.Token()
+	if err := a.clients.UpdateClientSecret(ctx, id, a.hasher.HashSecret(secret), a.clock.Now()); err != nil {
+		return "", err
+	}
+	return secret, nil
+}

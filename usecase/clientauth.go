@@ -1,0 +1,75 @@
+package usecase
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"gatehouse/domain"
+)
+
+// Client authentication methods (RFC 6749 §2.3, OpenID Connect Core §9).
+const (
+	AuthMethodBasic = "client_secret_basic"
+	AuthMethodPost  = "client_secret_post"
+	AuthMethodNone  = "none"
+)
+
+// Credentials is what a request presented to authenticate its client. The HTTP adapter
+// fills it and has already refused requests that use two methods at once.
+type Credentials struct {
+	ClientID string
+	Secret   string
+	Method   string
+	// Address is the caller's network address, for throttling.
+	Address string
+}
+
+// ClientAuthenticator runs once before every grant, revocation and introspection, so
+// no endpoint can forget it (the way Dex shares its client checks).
+type ClientAuthenticator struct {
+	clients  ClientStore
+	hasher   SecretHasher
+	throttle Throttle
+}
+
+// NewClientAuthenticator builds the shared client check.
+func NewClientAuthenticator(clients ClientStore, hasher SecretHasher, throttle Throttle) *ClientAuthenticator {
+	return &ClientAuthenticator{clients: clients, hasher: hasher, throttle: throttle}
+}
+
+// dummySecretHash is compared against when the client is unknown, so an unknown
+// client and a wrong secret cost the same (SECURITY S22).
+var dummySecretHash = make([]byte, 32)
+
+// Authenticate returns the client the credentials prove, or ErrInvalidClient. An
+// unknown client, a wrong secret and a wrong method all give the same error.
+func (a *ClientAuthenticator) Authenticate(ctx context.Context, cr Credentials) (domain.Client, error) {
+	if cr.ClientID == "" {
+		return domain.Client{}, domain.ErrInvalidClient
+	}
+	throttleKey := "client-auth:" + cr.Address
+	if err := a.throttle.Check(ctx, throttleKey); err != nil {
+		return domain.Client{}, err
+	}
+	client, err := a.clients.ClientByID(ctx, cr.ClientID)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		a.hasher.SecretMatches(dummySecretHash, cr.Secret)
+		a.throttle.Failure(ctx, throttleKey)
+		return domain.Client{}, domain.ErrInvalidClient
+	case err != nil:
+		return domain.Client{}, fmt.Errorf("authenticate client: %w", err)
+	}
+	ok := false
+	if client.Public {
+		ok = cr.Method == AuthMethodNone && cr.Secret == ""
+	} else {
+		ok = cr.Method != AuthMethodNone && a.hasher.SecretMatches(client.SecretHash, cr.Secret)
+	}
+	if !ok {
+		a.throttle.Failure(ctx, throttleKey)
+		return domain.Client{}, domain.ErrInvalidClient
+	}
+	return client, nil
+}

@@ -1,0 +1,78 @@
+package usecase
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"gatehouse/domain"
+)
+
+// Password is the resource owner password credentials grant (RFC 6749 §4.3). It is
+// off unless the client was registered for it (RFC 9700 §2.4), and throttled per
+// username and per address (SECURITY S27).
+type Password struct {
+	users     UserStore
+	passwords PasswordHasher
+	throttle  Throttle
+	minter    *Minter
+	clock     Clock
+	settings  Settings
+}
+
+// NewPassword builds the grant.
+func NewPassword(users UserStore, passwords PasswordHasher, throttle Throttle, minter *Minter, clock Clock, settings Settings) *Password {
+	return &Password{users: users, passwords: passwords, throttle: throttle, minter: minter, clock: clock, settings: settings}
+}
+
+var errBadCredentials = domain.ErrInvalidGrant.WithDescription("invalid username or password")
+
+// Execute checks the user's password and issues tokens.
+func (uc *Password) Execute(ctx context.Context, client domain.Client, req TokenRequest) (domain.IssuedTokens, error) {
+	if req.Username == "" || req.Password == "" {
+		return domain.IssuedTokens{}, domain.ErrInvalidRequest.WithDescription("username and password are required")
+	}
+	scope, err := requestedScope(client, req.Scope)
+	if err != nil {
+		return domain.IssuedTokens{}, err
+	}
+	aud, err := client.Audience(req.Resource, string(uc.settings.Audience))
+	if err != nil {
+		return domain.IssuedTokens{}, err
+	}
+	user, err := CheckPassword(ctx, uc.users, uc.passwords, uc.throttle, req.Username, req.Password, req.Credentials.Address)
+	if err != nil {
+		return domain.IssuedTokens{}, err
+	}
+	return uc.minter.IssueForUser(ctx, Subject{Client: client, User: &user, Scope: scope, Audience: aud, AuthTime: uc.clock.Now()})
+}
+
+// CheckPassword verifies a username and password with throttling per username and per
+// address; an unknown user and a wrong password take the same time and give the same
+// error. The login page shares it.
+func CheckPassword(ctx context.Context, users UserStore, passwords PasswordHasher, throttle Throttle,
+	username, password, address string) (domain.User, error) {
+	userKey := "user:" + strings.ToLower(username)
+	addrKey := "addr:" + address
+	for _, k := range []string{userKey, addrKey} {
+		if err := throttle.Check(ctx, k); err != nil {
+			return domain.User{}, err
+		}
+	}
+	user, err := users.UserByUsername(ctx, username)
+	if err != nil && !errors.Is(err, domain.ErrNotFound) {
+		return domain.User{}, fmt.Errorf("look up user: %w", err)
+	}
+	ok, verr := passwords.VerifyPassword(ctx, user.PasswordHash, password)
+	if verr != nil {
+		return domain.User{}, fmt.Errorf("verify password: %w", verr)
+	}
+	if err != nil || !ok {
+		throttle.Failure(ctx, userKey)
+		throttle.Failure(ctx, addrKey)
+		return domain.User{}, errBadCredentials
+	}
+	throttle.Success(ctx, userKey)
+	return user, nil
+}

@@ -1,0 +1,95 @@
+package usecase
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"gatehouse/domain"
+)
+
+// Refresh is the refresh token grant (RFC 6749 §6) with rotation and reuse detection
+// (RFC 9700 §4.14.2): every use returns a new refresh token; a rotated one presented
+// again revokes its whole family.
+type Refresh struct {
+	tokens TokenStore
+	users  UserStore
+	hasher SecretHasher
+	minter *Minter
+	clock  Clock
+}
+
+// NewRefresh builds the grant.
+func NewRefresh(tokens TokenStore, users UserStore, hasher SecretHasher, minter *Minter, clock Clock) *Refresh {
+	return &Refresh{tokens: tokens, users: users, hasher: hasher, minter: minter, clock: clock}
+}
+
+var errBadRefreshToken = domain.ErrInvalidGrant.WithDescription("the refresh token is invalid, expired or revoked")
+
+// Execute rotates the refresh token and issues new tokens.
+func (uc *Refresh) Execute(ctx context.Context, client domain.Client, req TokenRequest) (domain.IssuedTokens, error) {
+	if req.RefreshToken == "" {
+		return domain.IssuedTokens{}, domain.ErrInvalidRequest.WithDescription("missing refresh_token")
+	}
+	now := uc.clock.Now()
+	hash := uc.hasher.HashSecret(req.RefreshToken)
+	old, err := uc.tokens.RefreshTokenByHash(ctx, hash)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		return domain.IssuedTokens{}, errBadRefreshToken
+	case err != nil:
+		return domain.IssuedTokens{}, fmt.Errorf("look up refresh token: %w", err)
+	}
+	if old.ClientID != client.ID {
+		return domain.IssuedTokens{}, errBadRefreshToken // SECURITY S29
+	}
+	if old.RotatedAt != nil {
+		// Reuse of a rotated token: someone holds a copy. Revoke the family.
+		if err := uc.tokens.RevokeFamily(ctx, old.FamilyID, now); err != nil {
+			return domain.IssuedTokens{}, fmt.Errorf("revoke family on refresh token reuse: %w", err)
+		}
+		return domain.IssuedTokens{}, errBadRefreshToken
+	}
+	if !old.Active(now) {
+		return domain.IssuedTokens{}, errBadRefreshToken
+	}
+	scope := old.Scope
+	if req.Scope != "" {
+		asked, err := domain.ParseScope(req.Scope)
+		if err != nil {
+			return domain.IssuedTokens{}, err
+		}
+		if !domain.ScopeCovers(old.Scope, asked) {
+			return domain.IssuedTokens{}, domain.ErrInvalidScope.WithDescription("the requested scope exceeds the original grant")
+		}
+		scope = asked
+	}
+	aud := old.Audience
+	if len(req.Resource) > 0 {
+		if !domain.ScopeCovers(old.Audience, req.Resource) {
+			return domain.IssuedTokens{}, domain.ErrInvalidTarget.WithDescription("the requested resource exceeds the original grant")
+		}
+		aud = req.Resource
+	}
+	user, err := uc.users.UserByID(ctx, old.UserID)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		return domain.IssuedTokens{}, errBadRefreshToken
+	case err != nil:
+		return domain.IssuedTokens{}, fmt.Errorf("look up user: %w", err)
+	}
+	s := Subject{Client: client, User: &user, Scope: scope, Audience: aud, AuthTime: old.AuthTime,
+		Nonce: old.Nonce, SessionID: old.SessionID, FamilyID: old.FamilyID}
+	next, secret := uc.minter.newRefreshToken(s)
+	// The next token keeps the original grant's scope, so a narrower access token now
+	// does not shrink what later refreshes may ask (RFC 6749 §6).
+	next.Scope, next.Audience = old.Scope, old.Audience
+	if err := uc.tokens.RotateRefreshToken(ctx, hash, next, now); err != nil {
+		if errors.Is(err, domain.ErrAlreadyUsed) || errors.Is(err, domain.ErrNotFound) {
+			// A concurrent request with the same token won the conditional update.
+			return domain.IssuedTokens{}, errBadRefreshToken
+		}
+		return domain.IssuedTokens{}, fmt.Errorf("rotate refresh token: %w", err)
+	}
+	return uc.minter.finish(ctx, s, secret)
+}

@@ -1,0 +1,253 @@
+package usecase
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"gatehouse/domain"
+)
+
+// TokenRequest is a parsed POST to the token endpoint (RFC 6749 §4, §6; RFC 8628 §3.4).
+// Empty strings mean absent.
+type TokenRequest struct {
+	GrantType    string
+	Credentials  Credentials
+	Scope        string
+	Resource     []string
+	Username     string
+	Password     string
+	RefreshToken string
+	Code         string
+	RedirectURI  string
+	CodeVerifier string
+	DeviceCode   string
+}
+
+// Grant is one grant type's handler, run after the client is authenticated and known
+// to be allowed the grant.
+type Grant interface {
+	Execute(ctx context.Context, client domain.Client, req TokenRequest) (domain.IssuedTokens, error)
+}
+
+// Token is the token endpoint: shared steps once, then the grant.
+type Token struct {
+	auth   *ClientAuthenticator
+	grants map[string]Grant
+}
+
+// NewToken builds the token endpoint from every grant Gatehouse offers.
+func NewToken(auth *ClientAuthenticator, cc *ClientCredentials, pw *Password, rt *Refresh, ac *AuthorizationCodeGrant) *Token {
+	return &Token{auth: auth, grants: map[string]Grant{
+		domain.GrantClientCredentials: cc,
+		domain.GrantPassword:          pw,
+		domain.GrantRefreshToken:      rt,
+		domain.GrantAuthorizationCode: ac,
+	}}
+}
+
+// Register adds a grant (the device grant registers itself this way).
+func (t *Token) Register(grantType string, g Grant) { t.grants[grantType] = g }
+
+// GrantTypes lists the grants the endpoint serves, for discovery.
+func (t *Token) GrantTypes() []string {
+	out := make([]string, 0, len(t.grants))
+	for _, g := range domain.KnownGrantTypes {
+		if _, ok := t.grants[g]; ok {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// Exchange authenticates the client, checks the grant and runs it.
+func (t *Token) Exchange(ctx context.Context, req TokenRequest) (domain.IssuedTokens, error) {
+	if req.GrantType == "" {
+		return domain.IssuedTokens{}, domain.ErrInvalidRequest.WithDescription("missing grant_type")
+	}
+	grant, ok := t.grants[req.GrantType]
+	if !ok {
+		return domain.IssuedTokens{}, domain.ErrUnsupportedGrantType.WithDescription("grant_type %q is not supported", req.GrantType)
+	}
+	client, err := t.auth.Authenticate(ctx, req.Credentials)
+	if err != nil {
+		return domain.IssuedTokens{}, err
+	}
+	if !client.AllowsGrant(req.GrantType) {
+		return domain.IssuedTokens{}, domain.ErrUnauthorizedClient
+	}
+	return grant.Execute(ctx, client, req)
+}
+
+// requestedScope parses and narrows a requested scope against the client's.
+func requestedScope(client domain.Client, raw string) ([]string, error) {
+	req, err := domain.ParseScope(raw)
+	if err != nil {
+		return nil, err
+	}
+	return client.NarrowScope(req)
+}
+
+// Minter builds, signs and stores the tokens every grant hands out, so each grant
+// only decides who and what.
+type Minter struct {
+	access   AccessTokenSigner
+	ids      IDTokenSigner
+	tokens   TokenStore
+	users    UserStore
+	random   Random
+	hasher   SecretHasher
+	clock    Clock
+	settings Settings
+}
+
+// NewMinter builds the shared token minting.
+func NewMinter(access AccessTokenSigner, ids IDTokenSigner, tokens TokenStore, users UserStore,
+	random Random, hasher SecretHasher, clock Clock, settings Settings) *Minter {
+	return &Minter{access: access, ids: ids, tokens: tokens, users: users, random: random,
+		hasher: hasher, clock: clock, settings: settings}
+}
+
+// Subject is who a set of tokens is for and how they came about.
+type Subject struct {
+	Client    domain.Client
+	User      *domain.User // nil for client credentials
+	Scope     []string
+	Audience  []string
+	AuthTime  time.Time
+	Nonce     string
+	SessionID string
+	FamilyID  string // the family these tokens join; empty for client credentials
+}
+
+// accessToken signs an access token for s.
+func (m *Minter) accessToken(ctx context.Context, s Subject) (string, error) {
+	now := m.clock.Now()
+	sub := s.Client.SubjectID()
+	if s.User != nil {
+		sub = s.User.ID
+	}
+	at := domain.AccessToken{
+		ID:        m.random.ID(),
+		ClientID:  s.Client.ID,
+		Subject:   sub,
+		Audience:  s.Audience,
+		Scope:     s.Scope,
+		AuthTime:  s.AuthTime,
+		IssuedAt:  now,
+		ExpiresAt: now.Add(time.Duration(m.settings.AccessTokenTTL)),
+		FamilyID:  s.FamilyID,
+	}
+	jwt, err := m.access.SignAccessToken(ctx, at)
+	if err != nil {
+		return "", fmt.Errorf("sign access token: %w", err)
+	}
+	return jwt, nil
+}
+
+// idToken signs an ID token when the scope asks for one (OpenID Connect Core §3.1.3.3).
+func (m *Minter) idToken(ctx context.Context, s Subject, accessToken string) (string, error) {
+	if s.User == nil || !slices.Contains(s.Scope, domain.ScopeOpenID) {
+		return "", nil
+	}
+	now := m.clock.Now()
+	t := domain.IDToken{
+		Subject:     s.User.ID,
+		Audience:    s.Client.ID,
+		Nonce:       s.Nonce,
+		AuthTime:    s.AuthTime,
+		IssuedAt:    now,
+		ExpiresAt:   now.Add(time.Duration(m.settings.IDTokenTTL)),
+		AccessToken: accessToken,
+		Alg:         s.Client.IDTokenAlg,
+	}
+	if slices.Contains(s.Scope, domain.ScopeProfile) {
+		t.Username = s.User.Username
+	}
+	if slices.Contains(s.Scope, domain.ScopeEmail) && s.User.Email != "" {
+		t.Email, t.EmailVerified = s.User.Email, s.User.EmailVerified
+	}
+	jwt, err := m.ids.SignIDToken(ctx, t)
+	if err != nil {
+		return "", fmt.Errorf("sign id token: %w", err)
+	}
+	return jwt, nil
+}
+
+// newRefreshToken makes a refresh token of s's family and returns it with its secret.
+func (m *Minter) newRefreshToken(s Subject) (domain.RefreshToken, string) {
+	now := m.clock.Now()
+	secret := m.random.Token()
+	return domain.RefreshToken{
+		Hash:      m.hasher.HashSecret(secret),
+		FamilyID:  s.FamilyID,
+		ClientID:  s.Client.ID,
+		UserID:    s.User.ID,
+		Scope:     s.Scope,
+		Audience:  s.Audience,
+		AuthTime:  s.AuthTime,
+		Nonce:     s.Nonce,
+		SessionID: s.SessionID,
+		CreatedAt: now,
+		ExpiresAt: now.Add(time.Duration(m.settings.RefreshTokenTTL)),
+	}, secret
+}
+
+// IssueForUser starts a new family for a user grant (password, code, device): access
+// token, ID token when asked, and a refresh token when the client may refresh.
+func (m *Minter) IssueForUser(ctx context.Context, s Subject) (domain.IssuedTokens, error) {
+	if s.FamilyID == "" {
+		s.FamilyID = m.random.ID()
+	}
+	now := m.clock.Now()
+	fam := TokenFamily{ID: s.FamilyID, ClientID: s.Client.ID, UserID: s.User.ID, SessionID: s.SessionID,
+		CreatedAt: now, ExpiresAt: now.Add(time.Duration(m.settings.RefreshTokenTTL))}
+	var rt *domain.RefreshToken
+	var rtSecret string
+	if s.Client.AllowsGrant(domain.GrantRefreshToken) {
+		tok, secret := m.newRefreshToken(s)
+		rt, rtSecret = &tok, secret
+	}
+	if err := m.tokens.CreateFamily(ctx, fam, rt); err != nil {
+		if errors.Is(err, domain.ErrDuplicate) {
+			// The family was revoked before it existed: its code was replayed while
+			// this redemption was in flight (RFC 6749 §4.1.2).
+			return domain.IssuedTokens{}, domain.ErrInvalidGrant.WithDescription("the authorization code was already used")
+		}
+		return domain.IssuedTokens{}, fmt.Errorf("store token family: %w", err)
+	}
+	return m.finish(ctx, s, rtSecret)
+}
+
+// finish signs the access and ID tokens around an already stored refresh token.
+func (m *Minter) finish(ctx context.Context, s Subject, refreshSecret string) (domain.IssuedTokens, error) {
+	at, err := m.accessToken(ctx, s)
+	if err != nil {
+		return domain.IssuedTokens{}, err
+	}
+	idt, err := m.idToken(ctx, s, at)
+	if err != nil {
+		return domain.IssuedTokens{}, err
+	}
+	return domain.IssuedTokens{
+		AccessToken:  at,
+		TokenType:    "Bearer",
+		ExpiresIn:    time.Duration(m.settings.AccessTokenTTL),
+		RefreshToken: refreshSecret,
+		IDToken:      idt,
+		Scope:        s.Scope,
+	}, nil
+}
+
+// IssueForClient issues an access token to a client acting for itself.
+func (m *Minter) IssueForClient(ctx context.Context, s Subject) (domain.IssuedTokens, error) {
+	s.User, s.FamilyID = nil, ""
+	at, err := m.accessToken(ctx, s)
+	if err != nil {
+		return domain.IssuedTokens{}, err
+	}
+	return domain.IssuedTokens{AccessToken: at, TokenType: "Bearer",
+		ExpiresIn: time.Duration(m.settings.AccessTokenTTL), Scope: s.Scope}, nil
+}

@@ -1,0 +1,61 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"gatehouse/domain"
+	"gatehouse/usecase"
+)
+
+// credentials extracts client credentials from a request: HTTP Basic (RFC 6749
+// §2.3.1: id and secret each form-urlencoded before base64; the scheme name is case
+// insensitive), client_secret_post, or a bare client_id for public clients. Two
+// methods at once is invalid_request (SECURITY S21).
+func credentials(c echo.Context, f form) (usecase.Credentials, error) {
+	cr := usecase.Credentials{Address: c.RealIP()}
+	bodyID, bodySecret := f.get("client_id"), f.get("client_secret")
+	if h := c.Request().Header.Get(echo.HeaderAuthorization); h != "" {
+		c.Set(ctxBasicAttempted, true)
+		scheme, rest, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "basic") {
+			return cr, domain.ErrInvalidClient
+		}
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+		if err != nil {
+			return cr, domain.ErrInvalidClient
+		}
+		id, secret, ok := strings.Cut(string(raw), ":")
+		if !ok {
+			return cr, domain.ErrInvalidClient
+		}
+		if id, err = url.QueryUnescape(id); err != nil {
+			return cr, domain.ErrInvalidClient
+		}
+		if secret, err = url.QueryUnescape(secret); err != nil {
+			return cr, domain.ErrInvalidClient
+		}
+		if bodySecret != "" {
+			return cr, domain.ErrInvalidRequest.WithDescription("use one client authentication method, not two")
+		}
+		if bodyID != "" && bodyID != id {
+			return cr, domain.ErrInvalidRequest.WithDescription("client_id differs from the authenticated client")
+		}
+		cr.ClientID, cr.Secret, cr.Method = id, secret, usecase.AuthMethodBasic
+		return cr, nil
+	}
+	if bodyID == "" {
+		return cr, domain.ErrInvalidClient
+	}
+	cr.ClientID, cr.Secret = bodyID, bodySecret
+	cr.Method = usecase.AuthMethodNone
+	if bodySecret != "" {
+		cr.Method = usecase.AuthMethodPost
+	}
+	return cr, nil
+}
+
+const ctxBasicAttempted = "gatehouse.basic"

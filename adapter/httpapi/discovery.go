@@ -1,0 +1,92 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"gatehouse/usecase"
+)
+
+// JWKSFunc returns the current JWKS document (RFC 7517), already marshalled.
+type JWKSFunc func(ctx context.Context) ([]byte, error)
+
+// Discovery serves RFC 8414 metadata, OpenID Connect discovery and the JWKS. The
+// issuer comes from configuration only, never from Host or X-Forwarded-* (SECURITY S39).
+type Discovery struct {
+	issuer   string
+	grants   []string
+	features Features
+	jwks     JWKSFunc
+}
+
+// Features says which optional endpoints this build serves, so metadata lists only
+// what exists.
+type Features struct {
+	Authorize   bool // /oauth/authorize, login and consent pages
+	UserInfo    bool
+	Device      bool
+	IDTokenAlgs []string
+}
+
+// NewDiscovery builds the metadata from the configuration and the grants the token
+// endpoint serves.
+func NewDiscovery(settings usecase.Settings, token *usecase.Token, features Features, jwks JWKSFunc) *Discovery {
+	return &Discovery{issuer: string(settings.Issuer), grants: token.GrantTypes(), features: features, jwks: jwks}
+}
+
+func (d *Discovery) metadata(oidc bool) map[string]any {
+	m := map[string]any{
+		"issuer":                                         d.issuer,
+		"token_endpoint":                                 d.issuer + "/oauth/token",
+		"jwks_uri":                                       d.issuer + "/.well-known/jwks.json",
+		"revocation_endpoint":                            d.issuer + "/oauth/revoke",
+		"introspection_endpoint":                         d.issuer + "/oauth/introspect",
+		"grant_types_supported":                          d.grants,
+		"token_endpoint_auth_methods_supported":          []string{usecase.AuthMethodBasic, usecase.AuthMethodPost, usecase.AuthMethodNone},
+		"revocation_endpoint_auth_methods_supported":     []string{usecase.AuthMethodBasic, usecase.AuthMethodPost, usecase.AuthMethodNone},
+		"introspection_endpoint_auth_methods_supported":  []string{usecase.AuthMethodBasic, usecase.AuthMethodPost},
+		"scopes_supported":                               []string{"openid", "profile", "email", "offline_access"},
+		"response_types_supported":                       []string{},
+		"authorization_response_iss_parameter_supported": true,
+		"code_challenge_methods_supported":               []string{"S256"},
+	}
+	if d.features.Authorize {
+		m["authorization_endpoint"] = d.issuer + "/oauth/authorize"
+		m["response_types_supported"] = []string{"code"}
+		m["response_modes_supported"] = []string{"query"}
+	}
+	if d.features.Device {
+		m["device_authorization_endpoint"] = d.issuer + "/oauth/device_authorization"
+	}
+	if oidc || d.features.UserInfo {
+		if d.features.UserInfo {
+			m["userinfo_endpoint"] = d.issuer + "/userinfo"
+		}
+		m["subject_types_supported"] = []string{"public"}
+		m["id_token_signing_alg_values_supported"] = d.features.IDTokenAlgs
+		m["claims_supported"] = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "preferred_username", "email", "email_verified"}
+	}
+	return m
+}
+
+// OAuthMetadata serves GET /.well-known/oauth-authorization-server.
+func (d *Discovery) OAuthMetadata(c echo.Context) error {
+	return c.JSON(http.StatusOK, d.metadata(false))
+}
+
+// OpenIDConfiguration serves GET /.well-known/openid-configuration.
+func (d *Discovery) OpenIDConfiguration(c echo.Context) error {
+	return c.JSON(http.StatusOK, d.metadata(true))
+}
+
+// JWKS serves GET /.well-known/jwks.json.
+func (d *Discovery) JWKS(c echo.Context) error {
+	b, err := d.jwks(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "public, max-age=60")
+	return c.Blob(http.StatusOK, "application/jwk-set+json", b)
+}

@@ -1,0 +1,364 @@
+package token
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"math/big"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"gatehouse/domain"
+)
+
+// parseJWKS decodes a JWKS into its keys as generic maps.
+func parseJWKS(t testing.TB, body []byte) []map[string]any {
+	t.Helper()
+	var set struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &set); err != nil {
+		t.Fatalf("JWKS is not JSON: %v: %s", err, body)
+	}
+	return set.Keys
+}
+
+func kidsOf(keys []map[string]any) []string {
+	var out []string
+	for _, k := range keys {
+		out = append(out, k["kid"].(string))
+	}
+	return out
+}
+
+// jwkPublic rebuilds the public key a JWK describes.
+func jwkPublic(t testing.TB, k map[string]any) crypto.PublicKey {
+	t.Helper()
+	dec := func(name string) []byte {
+		s, _ := k[name].(string)
+		b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+		if err != nil {
+			t.Fatalf("JWK member %s: %v", name, err)
+		}
+		return b
+	}
+	switch k["kty"] {
+	case "EC":
+		x, y := dec("x"), dec("y")
+		if k["crv"] != "P-256" || len(x) != 32 || len(y) != 32 {
+			t.Fatalf("EC JWK %v", k)
+		}
+		pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pub
+	case "RSA":
+		return &rsa.PublicKey{N: new(big.Int).SetBytes(dec("n")), E: int(new(big.Int).SetBytes(dec("e")).Int64())}
+	case "OKP":
+		if k["crv"] != "Ed25519" {
+			t.Fatalf("OKP JWK %v", k)
+		}
+		return ed25519.PublicKey(dec("x"))
+	}
+	t.Fatalf("unknown kty in %v", k)
+	return nil
+}
+
+// TestSecurity_S36_JWKSPublicOnlyUniqueKids: public members only, unique kids, and
+// each JWK is the stored public key.
+func TestSecurity_S36_JWKSPublicOnlyUniqueKids(t *testing.T) {
+	f := newFixture(t, domain.AlgES256)
+	// A duplicate row of a kid must not produce two JWKs.
+	f.src.add(f.keys[domain.AlgES256])
+	body, err := f.ring.JWKS(t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := parseJWKS(t, body)
+	if len(keys) != 3 {
+		t.Fatalf("JWKS has %d keys, want 3: %s", len(keys), body)
+	}
+	allowed := map[string]bool{"kty": true, "use": true, "alg": true, "kid": true, "crv": true, "x": true, "y": true, "n": true, "e": true}
+	seen := map[string]bool{}
+	for _, k := range keys {
+		for member := range k {
+			if !allowed[member] {
+				t.Fatalf("JWK has member %q: %v", member, k)
+			}
+		}
+		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"} {
+			if _, ok := k[private]; ok {
+				t.Fatalf("JWK has private member %q", private)
+			}
+		}
+		kid := k["kid"].(string)
+		if seen[kid] {
+			t.Fatalf("kid %s repeated", kid)
+		}
+		seen[kid] = true
+		if k["use"] != "sig" {
+			t.Fatalf("use = %v", k["use"])
+		}
+		var stored domain.SigningKey
+		for _, sk := range f.keys {
+			if sk.ID == kid {
+				stored = sk
+			}
+		}
+		if stored.Alg != k["alg"] {
+			t.Fatalf("kid %s: alg %v, stored %s", kid, k["alg"], stored.Alg)
+		}
+		want := f.publicKey(t, stored.Alg)
+		if !jwkPublic(t, k).(interface{ Equal(crypto.PublicKey) bool }).Equal(want) {
+			t.Fatalf("kid %s: JWK is not the stored public key", kid)
+		}
+		if tp, _ := Thumbprint(want); tp != kid {
+			t.Fatalf("kid %s is not the thumbprint %s", kid, tp)
+		}
+	}
+	// Cached per snapshot: the same bytes again.
+	again, _ := f.ring.JWKS(t0)
+	if &again[0] != &body[0] {
+		t.Fatal("JWKS was marshalled again for the same snapshot and keys")
+	}
+}
+
+// TestSecurity_S36_Rotation: the new key signs at once; the old one stays in the
+// JWKS (and verifies) until its ExpiresAt, then leaves.
+func TestSecurity_S36_Rotation(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, domain.AlgES256)
+	oldKID := f.keys[domain.AlgES256].ID
+	before, err := f.signer.SignAccessToken(ctx, sampleAccessToken(t0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := decodeParts(t, before); h["kid"] != oldKID {
+		t.Fatalf("kid = %v before rotation", h["kid"])
+	}
+
+	newKey, err := f.gen.GenerateKey(domain.AlgES256, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	retiredUntil := t0.Add(16 * time.Minute)
+	f.src.rotate(newKey, retiredUntil)
+	if err := f.ring.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after, err := f.signer.SignAccessToken(ctx, sampleAccessToken(t0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := decodeParts(t, after); h["kid"] != newKey.ID {
+		t.Fatalf("after rotation kid = %v, want the new key %s", h["kid"], newKey.ID)
+	}
+	mustAccept(t, f.verifier, "token of the old key", before)
+	mustAccept(t, f.verifier, "token of the new key", after)
+
+	body, _ := f.ring.JWKS(t0.Add(15 * time.Minute))
+	if kids := kidsOf(parseJWKS(t, body)); !slices.Contains(kids, oldKID) || !slices.Contains(kids, newKey.ID) || len(kids) != 4 {
+		t.Fatalf("JWKS before the old key's expiry = %v", kids)
+	}
+	body, _ = f.ring.JWKS(retiredUntil)
+	if kids := kidsOf(parseJWKS(t, body)); slices.Contains(kids, oldKID) || !slices.Contains(kids, newKey.ID) || len(kids) != 3 {
+		t.Fatalf("JWKS at the old key's expiry = %v", kids)
+	}
+	// And the cache follows time within one snapshot.
+	body, _ = f.ring.JWKS(t0)
+	if kids := kidsOf(parseJWKS(t, body)); !slices.Contains(kids, oldKID) {
+		t.Fatalf("JWKS at t0 = %v", kids)
+	}
+}
+
+// A rotation by another instance is seen after RefreshInterval, without Reload.
+func TestKeyRing_RefreshInterval(t *testing.T) {
+	ctx := context.Background()
+	c, keys := sharedKeySet(t)
+	src := &memSource{}
+	src.add(keys[domain.AlgES256])
+	ring := NewKeyRing(src, c, KeyRingConfig{RefreshInterval: 100 * time.Millisecond, MinReloadInterval: time.Hour})
+	for range 100 {
+		if _, err := ring.ActiveKey(ctx, domain.AlgES256); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := src.calls.Load(); n != 1 {
+		t.Fatalf("100 lookups within the interval read the store %d times, want 1", n)
+	}
+	newKey, _ := NewKeyGenerator(c).GenerateKey(domain.AlgES256, t0)
+	src.rotate(newKey, t0.Add(time.Hour))
+	if k, _ := ring.ActiveKey(ctx, domain.AlgES256); k.ID == newKey.ID {
+		t.Fatal("rotation seen before the refresh interval")
+	}
+	time.Sleep(150 * time.Millisecond)
+	k, err := ring.ActiveKey(ctx, domain.AlgES256)
+	if err != nil || k.ID != newKey.ID {
+		t.Fatalf("after the interval the active key is %v (%v), want %s", k.ID, err, newKey.ID)
+	}
+	if n := src.calls.Load(); n != 2 {
+		t.Fatalf("store read %d times, want 2", n)
+	}
+}
+
+// An unknown kid reloads the ring once (a key rotated in elsewhere), rate-limited.
+func TestKeyRing_UnknownKIDReloadIsRateLimited(t *testing.T) {
+	ctx := context.Background()
+	c, keys := sharedKeySet(t)
+	src := &memSource{}
+	src.add(keys[domain.AlgRS256])
+	ring := NewKeyRing(src, c, KeyRingConfig{RefreshInterval: time.Hour, MinReloadInterval: 200 * time.Millisecond})
+	clock := newClock(t0)
+	v, _ := NewVerifier(ring, VerifierConfig{Issuer: testIssuer}, clock)
+	if err := ring.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(250 * time.Millisecond)
+
+	// Another instance adds the ES256 key; a token of it arrives.
+	src.add(keys[domain.AlgES256])
+	f := &fixture{cipher: c, keys: keys}
+	raw := f.mintValid(t, domain.AlgES256, nil, nil)
+	mustAccept(t, v, "token of a key added elsewhere", raw)
+	if n := src.calls.Load(); n != 2 {
+		t.Fatalf("store read %d times, want 2 (load + one reload)", n)
+	}
+	// A flood of made-up kids costs no further store reads within the interval.
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bad := f.mintValid(t, domain.AlgES256, map[string]any{"kid": "made-up-" + string(rune('a'+i%26))}, nil)
+			mustReject(t, v, "made-up kid", bad)
+		}()
+	}
+	wg.Wait()
+	if n := src.calls.Load(); n != 2 {
+		t.Fatalf("made-up kids read the store %d times in total, want 2", n)
+	}
+	time.Sleep(250 * time.Millisecond)
+	mustReject(t, v, "made-up kid later", f.mintValid(t, domain.AlgES256, map[string]any{"kid": "zzz"}, nil))
+	if n := src.calls.Load(); n != 3 {
+		t.Fatalf("after the interval the store was read %d times, want 3", n)
+	}
+}
+
+// With the store down, the ring keeps serving the keys it has.
+func TestKeyRing_StoreDownServesCachedKeys(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, domain.AlgES256)
+	f.ring = NewKeyRing(f.src, f.cipher, KeyRingConfig{RefreshInterval: 10 * time.Millisecond, MinReloadInterval: 10 * time.Millisecond})
+	f.signer, _ = NewSigner(f.ring, SignerConfig{Issuer: testIssuer, AccessAlg: domain.AlgES256})
+	if _, err := f.signer.SignAccessToken(ctx, sampleAccessToken(t0)); err != nil {
+		t.Fatal(err)
+	}
+	f.src.setErr(errors.New("database is down"))
+	time.Sleep(20 * time.Millisecond)
+	for range 10 {
+		if _, err := f.signer.SignAccessToken(ctx, sampleAccessToken(t0)); err != nil {
+			t.Fatalf("signing failed while the store is down: %v", err)
+		}
+	}
+	if _, err := f.ring.JWKS(t0); err != nil {
+		t.Fatalf("JWKS failed while the store is down: %v", err)
+	}
+	if err := f.ring.Reload(ctx); err == nil {
+		t.Fatal("explicit Reload hid the store error")
+	}
+	// And a ring that never loaded reports the failure.
+	empty := NewKeyRing(f.src, f.cipher, KeyRingConfig{})
+	if _, err := empty.ActiveKey(ctx, domain.AlgES256); err == nil || !strings.Contains(err.Error(), "database is down") {
+		t.Fatalf("ActiveKey on a ring that never loaded: %v", err)
+	}
+}
+
+// With the wrong GATEHOUSE_SECRET_KEY the active keys cannot sign, but the public
+// keys are still published and verify.
+func TestKeyRing_WrongCipherKey(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, domain.AlgES256)
+	raw, _ := f.signer.SignAccessToken(ctx, sampleAccessToken(t0))
+	ring := NewKeyRing(f.src, newTestCipher(t), KeyRingConfig{})
+	signer, _ := NewSigner(ring, SignerConfig{Issuer: testIssuer})
+	if _, err := signer.SignAccessToken(ctx, sampleAccessToken(t0)); err == nil || !strings.Contains(err.Error(), "GATEHOUSE_SECRET_KEY") {
+		t.Fatalf("signing with an unopenable key: err = %v", err)
+	}
+	v, _ := NewVerifier(ring, VerifierConfig{Issuer: testIssuer}, f.clock)
+	mustAccept(t, v, "verification needs no private key", raw)
+	if body, err := ring.JWKS(t0); err != nil || len(parseJWKS(t, body)) != 3 {
+		t.Fatalf("JWKS = %s, %v", body, err)
+	}
+}
+
+// A sealed private key copied to another key row does not open.
+func TestKeyRing_PrivateKeyBoundToKID(t *testing.T) {
+	ctx := context.Background()
+	c, keys := sharedKeySet(t)
+	other, _ := NewKeyGenerator(c).GenerateKey(domain.AlgES256, t0)
+	moved := keys[domain.AlgES256]
+	moved.PrivateKey = other.PrivateKey
+	ring := NewKeyRing(&memSource{keys: []domain.SigningKey{moved}}, c, KeyRingConfig{})
+	if _, err := ring.ActiveKey(ctx, domain.AlgES256); err == nil {
+		t.Fatal("a private key moved to another row signs")
+	}
+}
+
+func TestKeyRing_NoActiveKey(t *testing.T) {
+	c, keys := sharedKeySet(t)
+	ring := NewKeyRing(&memSource{keys: []domain.SigningKey{keys[domain.AlgRS256]}}, c, KeyRingConfig{})
+	if _, err := ring.ActiveKey(context.Background(), domain.AlgES256); !errors.Is(err, ErrNoActiveKey) {
+		t.Fatalf("err = %v, want ErrNoActiveKey", err)
+	}
+}
+
+// Many goroutines sign, verify and read the JWKS while the ring reloads.
+func TestKeyRing_Concurrent(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, domain.AlgES256)
+	f.ring = NewKeyRing(f.src, f.cipher, KeyRingConfig{RefreshInterval: time.Millisecond, MinReloadInterval: time.Millisecond})
+	f.signer, _ = NewSigner(f.ring, SignerConfig{Issuer: testIssuer, AccessAlg: domain.AlgEdDSA})
+	f.verifier, _ = NewVerifier(f.ring, VerifierConfig{Issuer: testIssuer}, f.clock)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				raw, err := f.signer.SignAccessToken(ctx, sampleAccessToken(t0))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := f.verifier.VerifyAccessToken(ctx, raw); err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := f.ring.JWKS(t0); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for range 50 {
+			if err := f.ring.Reload(ctx); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	wg.Wait()
+}

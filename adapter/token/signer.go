@@ -1,0 +1,264 @@
+package token
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sync"
+
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
+
+	"gatehouse/domain"
+	"gatehouse/usecase"
+)
+
+var (
+	_ usecase.AccessTokenSigner = (*Signer)(nil)
+	_ usecase.IDTokenSigner     = (*Signer)(nil)
+)
+
+// SignerConfig configures a Signer.
+type SignerConfig struct {
+	// Issuer is the `iss` of every token (GATEHOUSE_ISSUER).
+	Issuer string
+	// AccessAlg is the alg of access tokens (GATEHOUSE_SIGNING_ALG); empty means ES256.
+	AccessAlg string
+}
+
+// SignerConfigFromSettings reads the signer's configuration from the settings.
+func SignerConfigFromSettings(s usecase.Settings) SignerConfig {
+	return SignerConfig{Issuer: string(s.Issuer), AccessAlg: string(s.SigningAlg)}
+}
+
+// familyClaim is the private claim (RFC 7519 §4.3) that carries
+// domain.AccessToken.FamilyID. A claim of its own rather than a jti prefix: the
+// jti stays an opaque unique id, and nothing has to be split or parsed.
+const familyClaim = "fid"
+
+// Signer signs access tokens (RFC 9068) and ID tokens (OpenID Connect Core §2)
+// with the KeyRing's active keys.
+type Signer struct {
+	ring      *KeyRing
+	issuer    string
+	accessAlg string
+}
+
+// NewSigner returns a Signer.
+func NewSigner(ring *KeyRing, cfg SignerConfig) (*Signer, error) {
+	if cfg.Issuer == "" {
+		return nil, errors.New("signer: issuer is required")
+	}
+	if cfg.AccessAlg == "" {
+		cfg.AccessAlg = domain.AlgES256
+	}
+	if err := domain.ValidateAlg(cfg.AccessAlg); err != nil {
+		return nil, fmt.Errorf("signer: %w", err)
+	}
+	return &Signer{ring: ring, issuer: cfg.Issuer, accessAlg: cfg.AccessAlg}, nil
+}
+
+// bufPool recycles claim buffers; a token is a few hundred bytes.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// SignAccessToken returns the RFC 9068 JWT of t: header typ at+jwt, alg, kid;
+// claims iss sub aud exp iat jti client_id, scope (space-separated) when not
+// empty, auth_time when a user authenticated, and fid (the token family) when set.
+func (s *Signer) SignAccessToken(ctx context.Context, t domain.AccessToken) (string, error) {
+	switch {
+	case t.ID == "" || t.Subject == "" || t.ClientID == "":
+		return "", errors.New("sign access token: jti, sub and client_id are required")
+	case len(t.Audience) == 0:
+		return "", errors.New("sign access token: aud is required")
+	case !t.ExpiresAt.After(t.IssuedAt):
+		return "", errors.New("sign access token: exp must be after iat")
+	}
+	k, err := s.ring.ActiveKey(ctx, s.accessAlg)
+	if err != nil {
+		return "", fmt.Errorf("sign access token: %w", err)
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	b := (*bp)[:0]
+	b = append(b, `{"iss":`...)
+	b = appendString(b, s.issuer)
+	b = appendStringMember(b, "sub", t.Subject)
+	b = appendAudience(b, t.Audience)
+	b = appendIntMember(b, "exp", t.ExpiresAt.Unix())
+	b = appendIntMember(b, "iat", t.IssuedAt.Unix())
+	b = appendStringMember(b, "jti", t.ID)
+	b = appendStringMember(b, "client_id", t.ClientID)
+	if len(t.Scope) > 0 {
+		b = append(b, `,"scope":"`...)
+		for i, sc := range t.Scope {
+			if i > 0 {
+				b = append(b, ' ')
+			}
+			b = appendEscaped(b, sc)
+		}
+		b = append(b, '"')
+	}
+	if !t.AuthTime.IsZero() {
+		b = appendIntMember(b, "auth_time", t.AuthTime.Unix())
+	}
+	if t.FamilyID != "" {
+		b = appendStringMember(b, familyClaim, t.FamilyID)
+	}
+	b = append(b, '}')
+	*bp = b
+	jwt, err := sign(k, k.atHeader, b)
+	if err != nil {
+		return "", fmt.Errorf("sign access token: %w", err)
+	}
+	return jwt, nil
+}
+
+// SignIDToken returns the ID token of t, signed with the active key of t.Alg
+// (RS256 when empty, as OpenID Connect Core §15.1 requires every provider to
+// support).
+func (s *Signer) SignIDToken(ctx context.Context, t domain.IDToken) (string, error) {
+	alg := t.Alg
+	if alg == "" {
+		alg = domain.AlgRS256
+	}
+	if err := domain.ValidateAlg(alg); err != nil {
+		return "", fmt.Errorf("sign id token: %w", err)
+	}
+	switch {
+	case t.Subject == "" || t.Audience == "":
+		return "", errors.New("sign id token: sub and aud are required")
+	case !t.ExpiresAt.After(t.IssuedAt):
+		return "", errors.New("sign id token: exp must be after iat")
+	}
+	k, err := s.ring.ActiveKey(ctx, alg)
+	if err != nil {
+		return "", fmt.Errorf("sign id token: %w", err)
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	b := (*bp)[:0]
+	b = append(b, `{"iss":`...)
+	b = appendString(b, s.issuer)
+	b = appendStringMember(b, "sub", t.Subject)
+	b = appendStringMember(b, "aud", t.Audience)
+	b = appendIntMember(b, "exp", t.ExpiresAt.Unix())
+	b = appendIntMember(b, "iat", t.IssuedAt.Unix())
+	if !t.AuthTime.IsZero() {
+		b = appendIntMember(b, "auth_time", t.AuthTime.Unix())
+	}
+	if t.Nonce != "" {
+		b = appendStringMember(b, "nonce", t.Nonce)
+	}
+	if t.AccessToken != "" {
+		b = appendStringMember(b, "at_hash", atHash(alg, t.AccessToken))
+	}
+	if t.Username != "" {
+		b = appendStringMember(b, "preferred_username", t.Username)
+	}
+	if t.Email != "" {
+		b = appendStringMember(b, "email", t.Email)
+		if t.EmailVerified {
+			b = append(b, `,"email_verified":true`...)
+		} else {
+			b = append(b, `,"email_verified":false`...)
+		}
+	}
+	b = append(b, '}')
+	*bp = b
+	jwt, err := sign(k, k.idHeader, b)
+	if err != nil {
+		return "", fmt.Errorf("sign id token: %w", err)
+	}
+	return jwt, nil
+}
+
+// atHash is the access token hash of OpenID Connect Core §3.1.3.6: the base64url
+// left half of the hash of the token's ASCII octets, with the hash of the JWS alg —
+// SHA-256 for ES256 and RS256, SHA-512 for EdDSA with Ed25519 (the hash Ed25519
+// itself uses, as OpenID Connect implementations agree).
+func atHash(alg, accessToken string) string {
+	if alg == domain.AlgEdDSA {
+		sum := sha512.Sum512([]byte(accessToken))
+		return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+	}
+	sum := sha256.Sum256([]byte(accessToken))
+	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+}
+
+// sign returns header.payload.signature for the claims in payload. It signs with
+// the standard library directly, in one buffer: signing is on the hot path of
+// every token request, and the JWT library's string-based Sign would copy the
+// signing input and go through big.Int for ES256.
+func sign(k *Key, header string, payload []byte) (string, error) {
+	enc := base64.RawURLEncoding
+	n := len(header) + 1 + enc.EncodedLen(len(payload))
+	buf := make([]byte, n, n+1+enc.EncodedLen(maxSignatureSize))
+	copy(buf, header)
+	buf[len(header)] = '.'
+	enc.Encode(buf[len(header)+1:], payload)
+
+	var sigBuf [maxSignatureSize]byte
+	var sig []byte
+	switch key := k.private.(type) {
+	case *ecdsa.PrivateKey: // ES256: r || s, 32 bytes each (RFC 7518 §3.4)
+		digest := sha256.Sum256(buf)
+		der, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
+		if err != nil {
+			return "", fmt.Errorf("ES256 signature with key %s: %w", k.ID, err)
+		}
+		if sig, err = asn1ToFixed(der, sigBuf[:64]); err != nil {
+			return "", fmt.Errorf("ES256 signature with key %s: %w", k.ID, err)
+		}
+	case *rsa.PrivateKey: // RS256: RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518 §3.3)
+		digest := sha256.Sum256(buf)
+		var err error
+		if sig, err = rsa.SignPKCS1v15(nil, key, crypto.SHA256, digest[:]); err != nil {
+			return "", fmt.Errorf("RS256 signature with key %s: %w", k.ID, err)
+		}
+	case ed25519.PrivateKey: // EdDSA over the whole input (RFC 8037 §3.1)
+		sig = ed25519.Sign(key, buf)
+	default:
+		return "", fmt.Errorf("key %s of type %T cannot sign", k.ID, k.private)
+	}
+	if len(sig) > maxSignatureSize {
+		return "", fmt.Errorf("signature of %d bytes with key %s is too long", len(sig), k.ID)
+	}
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, sig)
+	return string(buf), nil
+}
+
+// maxSignatureSize fits an RSA signature of up to 4096 bits.
+const maxSignatureSize = 512
+
+// asn1ToFixed turns an ASN.1 ECDSA signature (SEQUENCE of two INTEGERs) into
+// r || s, each left-padded to half of dst (RFC 7518 §3.4).
+func asn1ToFixed(der, dst []byte) ([]byte, error) {
+	half := len(dst) / 2
+	in := cryptobyte.String(der)
+	var seq, r, s cryptobyte.String
+	if !in.ReadASN1(&seq, asn1.SEQUENCE) || !in.Empty() ||
+		!seq.ReadASN1(&r, asn1.INTEGER) || !seq.ReadASN1(&s, asn1.INTEGER) || !seq.Empty() {
+		return nil, errors.New("malformed ECDSA signature")
+	}
+	for i, v := range [][]byte{r, s} {
+		for len(v) > 0 && v[0] == 0 {
+			v = v[1:]
+		}
+		if len(v) > half {
+			return nil, errors.New("ECDSA signature integer too long")
+		}
+		part := dst[i*half : (i+1)*half]
+		clear(part)
+		copy(part[half-len(v):], v)
+	}
+	return dst, nil
+}

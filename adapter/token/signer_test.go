@@ -242,7 +242,7 @@ func TestASN1ToFixed(t *testing.T) {
 		return b.BytesOrPanic()
 	}
 	r := append([]byte{0x00, 0x00}, bytes.Repeat([]byte{0x7f}, 30)...) // short r
-	s := bytes.Repeat([]byte{0xff}, 32)                                  // DER adds a 0x00
+	s := bytes.Repeat([]byte{0xff}, 32)                                // DER adds a 0x00
 	var dst [64]byte
 	got, err := asn1ToFixed(build(r, s), dst[:])
 	if err != nil {

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/uptrace/bun"
+
+	"gatehouse/adapter/crypto"
+	"gatehouse/adapter/httpapi"
+	"gatehouse/adapter/throttle"
+	"gatehouse/adapter/token"
+	"gatehouse/domain"
+	"gatehouse/infrastructure/config"
+	"gatehouse/infrastructure/database"
+	"gatehouse/infrastructure/observability"
+	"gatehouse/usecase"
+)
+
+// App is the assembled server: what the commands need from the wiring.
+type App struct {
+	Config  config.Config
+	Log     *slog.Logger
+	DB      *bun.DB
+	Admin   *usecase.Admin
+	Keys    *usecase.Keys
+	KeyRing *token.KeyRing
+	Echo    *echo.Echo
+}
+
+// ClientIDTokenAlgs lists the ID-token algs clients registered, so that each has a key.
+func (a *App) ClientIDTokenAlgs(ctx context.Context) []string {
+	clients, err := a.Admin.ListClients(ctx)
+	if err != nil {
+		return nil
+	}
+	var algs []string
+	for _, c := range clients {
+		if c.IDTokenAlg != "" && !slices.Contains(algs, c.IDTokenAlg) {
+			algs = append(algs, c.IDTokenAlg)
+		}
+	}
+	return algs
+}
+
+// Providers turning configuration into what the adapters take.
+
+func provideLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	return observability.NewLogger(w, cfg.LogFormat, cfg.LogLevel)
+}
+
+func provideSettings(cfg config.Config) usecase.Settings {
+	return usecase.Settings{
+		Issuer:          usecase.Issuer(cfg.Issuer),
+		Audience:        usecase.DefaultAudience(cfg.Audience),
+		AccessTokenTTL:  usecase.AccessTokenTTL(cfg.AccessTokenTTL),
+		RefreshTokenTTL: usecase.RefreshTokenTTL(cfg.RefreshTokenTTL),
+		AuthCodeTTL:     usecase.AuthCodeTTL(cfg.AuthCodeTTL),
+		IDTokenTTL:      usecase.IDTokenTTL(cfg.IDTokenTTL),
+		SigningAlg:      usecase.SigningAlg(cfg.SigningAlg),
+		RequirePKCE:     cfg.RequirePKCE,
+	}
+}
+
+func provideDB(ctx context.Context, cfg config.Config) (*bun.DB, func(), error) {
+	return database.Open(ctx, cfg.DatabaseURL)
+}
+
+func provideCryptoKeys(cfg config.Config) (crypto.Keys, error) {
+	return crypto.DeriveKeys(cfg.SecretKey)
+}
+
+func providePasswordParams(cfg config.Config) crypto.PasswordParams {
+	p := crypto.DefaultPasswordParams()
+	p.Memory, p.Iterations, p.Parallelism = cfg.Argon2Memory, cfg.Argon2Iterations, cfg.Argon2Parallelism
+	return p
+}
+
+func provideKeyRingConfig(cfg config.Config) token.KeyRingConfig {
+	return token.KeyRingConfig{RefreshInterval: cfg.KeyRefreshInterval}
+}
+
+func provideClock() usecase.SystemClock { return usecase.SystemClock{} }
+
+func provideThrottle() *throttle.Memory { return throttle.NewMemory(throttle.DefaultPolicy, nil) }
+
+func provideRegistry() *prometheus.Registry { return observability.NewRegistry() }
+
+func provideJWKS(ring *token.KeyRing) httpapi.JWKSFunc {
+	return func(ctx context.Context) ([]byte, error) { return ring.JWKS(time.Now()) }
+}
+
+func provideFeatures() httpapi.Features {
+	return httpapi.Features{IDTokenAlgs: slices.Clone(domain.SupportedAlgs)}
+}
+
+// redactURL drops the password from a database URL before it is logged.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		if strings.HasPrefix(raw, "sqlite:") {
+			return raw
+		}
+		return "(unparseable)"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"gatehouse/domain"
+	"gatehouse/infrastructure/config"
+	"gatehouse/infrastructure/server"
+	"gatehouse/usecase"
+)
+
+// Exit statuses: 2 for bad input (flags, arguments, configuration, validation), 1 for
+// failures at run time (SPEC "Command line").
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// usageError marks bad input: exit 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{msg: fmt.Sprintf(format, args...)} }
+
+// globals are the flags every command takes.
+type globals struct {
+	configPath string
+	json       bool
+	env        config.Env
+	streams    streams
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer, env config.Env) int {
+	g := &globals{env: env, streams: streams{in: stdin, out: stdout, err: stderr}}
+	root := newRoot(g)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(stderr, "gatehouse: "+oneLine(err.Error()))
+	if isUsage(err) {
+		return exitUsage
+	}
+	return exitFailure
+}
+
+// isUsage tells bad input from run-time failure.
+func isUsage(err error) bool {
+	var ue *usageError
+	var ce *config.Error
+	var ve *usecase.ValidationError
+	var le *server.ListenError
+	switch {
+	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &ve), errors.As(err, &le):
+		return true
+	case errors.Is(err, domain.ErrNotFound):
+		return true
+	}
+	return false
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\r", " ")
+	return strings.ReplaceAll(s, "\n", " ")
+}
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "gatehouse",
+		Short:         "Gatehouse: an OAuth 2.0 and OpenID Connect authorization server",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.configPath, "config", "", "configuration file (YAML); GATEHOUSE_* variables override it")
+	root.PersistentFlags().BoolVar(&g.json, "json", false, "machine-readable JSON output")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
+	root.AddCommand(serveCmd(g), migrateCmd(g), usersCmd(g), clientsCmd(g), keysCmd(g), versionCmd(g))
+	root.CompletionOptions.DisableDefaultCmd = true
+	// Unknown subcommands and stray arguments are bad input too (exit 2), also for
+	// command groups such as `users`, which would otherwise print help and succeed.
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Args == nil {
+			c.Args = noArgs
+		}
+		if c.HasSubCommands() && c.RunE == nil {
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				return usagef("%s needs a subcommand (see %s --help)", cmd.CommandPath(), cmd.CommandPath())
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	return root
+}
+
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		if cmd.HasSubCommands() {
+			return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
+		}
+		return usagef("%s takes no arguments", cmd.CommandPath())
+	}
+	return nil
+}
+
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("%s needs %s", cmd.CommandPath(), what)
+		}
+		return nil
+	}
+}
+
+// loadConfig reads the configuration for a command.
+func (g *globals) loadConfig() (config.Config, error) {
+	cfg, err := config.Load(g.configPath, g.env)
+	if err != nil {
+		return config.Config{}, err
+	}
+	if err := cfg.EnsureSecretKey(); err != nil {
+		return config.Config{}, err
+	}
+	return cfg, nil
+}
+
+// print writes v as JSON with --json, else text as given.
+func (g *globals) print(v any, text string) error {
+	if g.json {
+		enc := json.NewEncoder(g.streams.out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	_, err := io.WriteString(g.streams.out, text)
+	return err
+}
+
+func versionCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.print(map[string]string{"version": version}, "gatehouse "+version+"\n")
+		},
+	}
+}

@@ -1,0 +1,466 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"gatehouse/adapter/repository/bunrepo"
+	"gatehouse/domain"
+	"gatehouse/usecase"
+)
+
+// openApp loads the configuration and builds the application; with migrate it also
+// brings the schema up to date (unless GATEHOUSE_AUTO_MIGRATE=false).
+func (g *globals) openApp(ctx context.Context, migrate bool) (*App, func(), error) {
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	app, cleanup, err := initApp(ctx, cfg, g.streams.err)
+	if err != nil {
+		return nil, nil, err
+	}
+	if migrate && cfg.AutoMigrate {
+		if err := bunrepo.Migrate(ctx, app.DB); err != nil {
+			cleanup()
+			return nil, nil, fmt.Errorf("migrate database: %w", err)
+		}
+	}
+	return app, cleanup, nil
+}
+
+func migrateCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "migrate [up|down|status]",
+		Short: "Apply (up, the default), roll back (down) or show (status) schema migrations",
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 1 || (len(args) == 1 && args[0] != "up" && args[0] != "down" && args[0] != "status") {
+				return usagef("migrate takes one of up, down, status")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			action := "up"
+			if len(args) == 1 {
+				action = args[0]
+			}
+			app, cleanup, err := g.openApp(cmd.Context(), false)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			ctx := cmd.Context()
+			switch action {
+			case "up":
+				if err := bunrepo.Migrate(ctx, app.DB); err != nil {
+					return fmt.Errorf("migrate up: %w", err)
+				}
+				return g.print(map[string]string{"status": "up to date"}, "migrations applied; schema is up to date\n")
+			case "down":
+				if err := bunrepo.Rollback(ctx, app.DB); err != nil {
+					return fmt.Errorf("migrate down: %w", err)
+				}
+				return g.print(map[string]string{"status": "rolled back"}, "rolled back the last migration group\n")
+			}
+			states, err := bunrepo.MigrationStatus(ctx, app.DB)
+			if err != nil {
+				return fmt.Errorf("migration status: %w", err)
+			}
+			type row struct {
+				Name    string `json:"name"`
+				Applied bool   `json:"applied"`
+			}
+			rows := make([]row, 0, len(states))
+			var b strings.Builder
+			for _, s := range states {
+				rows = append(rows, row{Name: s.Name, Applied: s.Applied})
+				mark := "pending"
+				if s.Applied {
+					mark = "applied"
+				}
+				fmt.Fprintf(&b, "%-8s %s\n", mark, s.Name)
+			}
+			return g.print(rows, b.String())
+		},
+	}
+	return cmd
+}
+
+// readPassword reads one line from stdin (--password-stdin), or prompts without echo
+// when stdin is a terminal.
+func (g *globals) readPassword(fromStdin bool) (string, error) {
+	if fromStdin {
+		line, err := bufio.NewReader(g.streams.in).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("read password from stdin: %w", err)
+		}
+		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+		if line == "" {
+			return "", usagef("no password on stdin")
+		}
+		return line, nil
+	}
+	f, ok := g.streams.in.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return "", usagef("stdin is not a terminal: pass the password with --password-stdin")
+	}
+	fmt.Fprint(g.streams.err, "Password: ")
+	b, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(g.streams.err)
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	fmt.Fprint(g.streams.err, "Repeat password: ")
+	b2, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(g.streams.err)
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	if string(b) != string(b2) {
+		return "", usagef("the passwords differ")
+	}
+	return string(b), nil
+}
+
+type userJSON struct {
+	ID        string    `json:"id"`
+	Username  string    `json:"username"`
+	Email     string    `json:"email,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func usersCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "users", Short: "Manage users"}
+	var username, email string
+	var pwStdin bool
+	create := &cobra.Command{
+		Use:   "create --username U [--email E] [--password-stdin]",
+		Short: "Create a user",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if username == "" {
+				return usagef("--username is required")
+			}
+			pw, err := g.readPassword(pwStdin)
+			if err != nil {
+				return err
+			}
+			app, cleanup, err := g.openApp(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			u, err := app.Admin.CreateUser(cmd.Context(), usecase.NewUser{Username: username, Email: email, Password: pw})
+			if err != nil {
+				return err
+			}
+			return g.print(map[string]string{"id": u.ID, "username": u.Username},
+				fmt.Sprintf("created user %s with id %s\n", u.Username, u.ID))
+		},
+	}
+	create.Flags().StringVar(&username, "username", "", "login name")
+	create.Flags().StringVar(&email, "email", "", "email address")
+	create.Flags().BoolVar(&pwStdin, "password-stdin", false, "read the password from the first line of stdin")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List users",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			app, cleanup, err := g.openApp(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			users, err := app.Admin.ListUsers(cmd.Context())
+			if err != nil {
+				return err
+			}
+			out := make([]userJSON, 0, len(users))
+			var b strings.Builder
+			tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tUSERNAME\tEMAIL\tCREATED")
+			for _, u := range users {
+				out = append(out, userJSON{ID: u.ID, Username: u.Username, Email: u.Email, CreatedAt: u.CreatedAt})
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.ID, u.Username, u.Email, u.CreatedAt.Format(time.RFC3339))
+			}
+			tw.Flush()
+			return g.print(out, b.String())
+		},
+	}
+	del := &cobra.Command{
+		Use:   "delete ID",
+		Short: "Delete a user and revoke their tokens",
+		Args:  exactArgs(1, "a user id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			app, cleanup, err := g.openApp(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			if err := app.Admin.DeleteUser(cmd.Context(), args[0]); err != nil {
+				return notFound(err, "user", args[0])
+			}
+			return g.print(map[string]string{"id": args[0], "status": "deleted"}, "deleted user "+args[0]+"\n")
+		},
+	}
+	var setStdin bool
+	setPw := &cobra.Command{
+		Use:   "set-password ID --password-stdin",
+		Short: "Change a user's password (revokes their refresh tokens)",
+		Args:  exactArgs(1, "a user id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pw, err := g.readPassword(setStdin)
+			if err != nil {
+				return err
+			}
+			app, cleanup, err := g.openApp(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			if err := app.Admin.SetPassword(cmd.Context(), args[0], pw); err != nil {
+				return notFound(err, "user", args[0])
+			}
+			return g.print(map[string]string{"id": args[0], "status": "password changed"}, "changed the password of user "+args[0]+"\n")
+		},
+	}
+	setPw.Flags().BoolVar(&setStdin, "password-stdin", false, "read the password from the first line of stdin")
+	cmd.AddCommand(create, list, del, setPw)
+	return cmd
+}
+
+// notFound turns a missing row into a one-line usage error.
+func notFound(err error, what, id string) error {
+	if errors.Is(err, domain.ErrNotFound) {
+		return usagef("no %s with id %q", what, id)
+	}
+	return err
+}
+
+type clientJSON struct {
+	ClientID     string    `json:"client_id"`
+	ClientSecret string    `json:"client_secret,omitempty"`
+	Name         string    `json:"name"`
+	Public       bool      `json:"public"`
+	RedirectURIs []string  `json:"redirect_uris"`
+	GrantTypes   []string  `json:"grant_types"`
+	Scope        string    `json:"scope"`
+	Audiences    []string  `json:"audiences"`
+	SkipConsent  bool      `json:"skip_consent"`
+	IDTokenAlg   string    `json:"id_token_alg"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+func toClientJSON(c domain.Client, secret string) clientJSON {
+	nonNil := func(s []string) []string {
+		if s == nil {
+			return []string{}
+		}
+		return s
+	}
+	return clientJSON{ClientID: c.ID, ClientSecret: secret, Name: c.Name, Public: c.Public,
+		RedirectURIs: nonNil(c.RedirectURIs), GrantTypes: nonNil(c.GrantTypes), Scope: domain.ScopeString(c.Scopes),
+		Audiences: nonNil(c.Audiences), SkipConsent: c.SkipConsent, IDTokenAlg: c.IDTokenAlg, CreatedAt: c.CreatedAt}
+}
+
+func clientsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "clients", Short: "Manage OAuth clients"}
+	var in usecase.NewClient
+	var scope string
+	create := &cobra.Command{
+		Use:   "create --name N [--redirect-uri URI]... [--grant-type G]... [--scope \"a b\"] [--audience A]... [--public] [--skip-consent] [--id-token-alg ALG]",
+		Short: "Register a client; a confidential client's secret is printed this once",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if in.Name == "" {
+				return usagef("--name is required")
+			}
+			if scope != "" {
+				s, err := domain.ParseScope(scope)
+				if err != nil {
+					return usagef("--scope: %v", err)
+				}
+				in.Scopes = s
+			}
+			app, cleanup, err := g.openApp(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			created, err := app.Admin.CreateClient(cmd.Context(), in)
+			if err != nil {
+				return err
+			}
+			text := fmt.Sprintf("client_id: %s\n", created.Client.ID)
+			if created.Secret != "" {
+				text += fmt.Sprintf("client_secret: %s\n(the secret is shown this once; it is stored only as a hash)\n", created.Secret)
+			}
+			return g.print(toClientJSON(created.Client, created.Secret), text)
+		},
+	}
+	f := create.Flags()
+	f.StringVar(&in.Name, "name", "", "client name (unique)")
+	f.StringArrayVar(&in.RedirectURIs, "redirect-uri", nil, "a redirect URI (repeatable)")
+	f.StringArrayVar(&in.GrantTypes, "grant-type", nil, "a grant type (repeatable); default authorization_code and refresh_token")
+	f.StringVar(&scope, "scope", "", `scopes the client may ask, space-separated; default "openid profile email offline_access"`)
+	f.StringArrayVar(&in.Audiences, "audience", nil, "an RFC 8707 resource the client may ask (repeatable)")
+	f.BoolVar(&in.Public, "public", false, "a public client (no secret; must use PKCE)")
+	f.BoolVar(&in.SkipConsent, "skip-consent", false, "do not ask users for consent (first-party clients)")
+	f.StringVar(&in.IDTokenAlg, "id-token-alg", "", "ID token signing alg: RS256 (default), ES256 or EdDSA")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List clients (secrets are never shown)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			app, cleanup, err := g.openApp(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			clients, err := app.Admin.ListClients(cmd.Context())
+			if err != nil {
+				return err
+			}
+			out := make([]clientJSON, 0, len(clients))
+			var b strings.Builder
+			tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "CLIENT_ID\tNAME\tTYPE\tGRANT_TYPES\tREDIRECT_URIS")
+			for _, c := range clients {
+				out = append(out, toClientJSON(c, ""))
+				kind := "confidential"
+				if c.Public {
+					kind = "public"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, kind, strings.Join(c.GrantTypes, ","), strings.Join(c.RedirectURIs, ","))
+			}
+			tw.Flush()
+			return g.print(out, b.String())
+		},
+	}
+	del := &cobra.Command{
+		Use:   "delete ID",
+		Short: "Delete a client",
+		Args:  exactArgs(1, "a client id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			app, cleanup, err := g.openApp(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			if err := app.Admin.DeleteClient(cmd.Context(), args[0]); err != nil {
+				return notFound(err, "client", args[0])
+			}
+			return g.print(map[string]string{"client_id": args[0], "status": "deleted"}, "deleted client "+args[0]+"\n")
+		},
+	}
+	rotate := &cobra.Command{
+		Use:   "rotate-secret ID",
+		Short: "Give a confidential client a new secret (the old one stops working)",
+		Args:  exactArgs(1, "a client id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			app, cleanup, err := g.openApp(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			secret, err := app.Admin.RotateSecret(cmd.Context(), args[0])
+			if err != nil {
+				return notFound(err, "client", args[0])
+			}
+			return g.print(map[string]string{"client_id": args[0], "client_secret": secret},
+				fmt.Sprintf("client_id: %s\nclient_secret: %s\n(the secret is shown this once)\n", args[0], secret))
+		},
+	}
+	cmd.AddCommand(create, list, del, rotate)
+	return cmd
+}
+
+type keyJSON struct {
+	KID       string     `json:"kid"`
+	Alg       string     `json:"alg"`
+	Status    string     `json:"status"`
+	CreatedAt time.Time  `json:"created_at"`
+	RetiredAt *time.Time `json:"retired_at,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+func keyStatus(k domain.SigningKey, now time.Time) string {
+	switch {
+	case k.Active():
+		return "active"
+	case k.Published(now):
+		return "retired (published)"
+	}
+	return "expired"
+}
+
+func keysCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "keys", Short: "Manage signing keys"}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List signing keys",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			app, cleanup, err := g.openApp(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			if err := app.Keys.Ensure(cmd.Context()); err != nil {
+				return err
+			}
+			keys, err := app.Keys.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			out := make([]keyJSON, 0, len(keys))
+			var b strings.Builder
+			tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "KID\tALG\tSTATUS\tCREATED")
+			for _, k := range keys {
+				st := keyStatus(k, now)
+				out = append(out, keyJSON{KID: k.ID, Alg: k.Alg, Status: st, CreatedAt: k.CreatedAt, RetiredAt: k.RetiredAt, ExpiresAt: k.ExpiresAt})
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Alg, st, k.CreatedAt.Format(time.RFC3339))
+			}
+			tw.Flush()
+			return g.print(out, b.String())
+		},
+	}
+	var alg string
+	rotate := &cobra.Command{
+		Use:   "rotate [--alg ES256|RS256|EdDSA]",
+		Short: "Create a new signing key; old public keys stay published until their tokens expire",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if alg != "" {
+				if err := domain.ValidateAlg(alg); err != nil {
+					return usagef("--alg: %v", err)
+				}
+			}
+			app, cleanup, err := g.openApp(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			if err := app.Keys.Ensure(cmd.Context()); err != nil {
+				return err
+			}
+			k, err := app.Keys.Rotate(cmd.Context(), alg)
+			if err != nil {
+				return err
+			}
+			return g.print(keyJSON{KID: k.ID, Alg: k.Alg, Status: "active", CreatedAt: k.CreatedAt},
+				fmt.Sprintf("new %s signing key %s is active\n", k.Alg, k.ID))
+		},
+	}
+	rotate.Flags().StringVar(&alg, "alg", "", "algorithm of the new key (default GATEHOUSE_SIGNING_ALG)")
+	cmd.AddCommand(list, rotate)
+	return cmd
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/pprof"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"gatehouse/adapter/repository/bunrepo"
+	"gatehouse/infrastructure/server"
+)
+
+func serveCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Migrate (unless GATEHOUSE_AUTO_MIGRATE=false) and serve HTTP until SIGINT or SIGTERM",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			// Listen first: a bad address is a configuration error (exit 2) and should
+			// be reported before any database work.
+			ln, err := server.Listen(cfg.HTTPAddr)
+			if err != nil {
+				return usagef("GATEHOUSE_HTTP_ADDR: %v", err)
+			}
+			defer ln.Close()
+			app, cleanup, err := initApp(ctx, cfg, g.streams.err)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			log := app.Log
+			if cfg.AutoMigrate {
+				if err := bunrepo.Migrate(ctx, app.DB); err != nil {
+					return fmt.Errorf("migrate database: %w", err)
+				}
+			}
+			if err := app.Keys.Ensure(ctx, app.ClientIDTokenAlgs(ctx)...); err != nil {
+				return fmt.Errorf("signing keys: %w", err)
+			}
+			if err := app.KeyRing.Reload(ctx); err != nil {
+				return fmt.Errorf("load signing keys: %w", err)
+			}
+			if cfg.PprofAddr != "" {
+				go servePprof(cfg.PprofAddr, app)
+			}
+			log.Info("gatehouse starting", "version", version, "issuer", cfg.Issuer, "database", redactURL(cfg.DatabaseURL))
+			return server.Serve(ctx, ln, app.Echo, log, 20*time.Second)
+		},
+	}
+}
+
+// servePprof serves net/http/pprof on its own address (GATEHOUSE_PPROF_ADDR), never on
+// the public listener.
+func servePprof(addr string, app *App) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	app.Log.Info("pprof listening", "addr", addr)
+	if err := srv.ListenAndServe(); err != nil {
+		app.Log.Warn("pprof server stopped", "err", err)
+	}
+}

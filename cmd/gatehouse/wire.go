@@ -1,0 +1,46 @@
+//go:build wireinject
+
+package main
+
+import (
+	"context"
+	"io"
+
+	"github.com/google/wire"
+	"github.com/uptrace/bun"
+
+	"gatehouse/adapter/crypto"
+	"gatehouse/adapter/httpapi"
+	"gatehouse/adapter/repository/bunrepo"
+	"gatehouse/adapter/throttle"
+	"gatehouse/adapter/token"
+	"gatehouse/infrastructure/config"
+	"gatehouse/usecase"
+)
+
+// initApp is the one place where the concrete adapters meet (ARCHITECTURE "Wire").
+func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, func(), error) {
+	wire.Build(
+		provideLogger, provideSettings, provideDB, provideCryptoKeys, providePasswordParams,
+		provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures,
+		wire.Bind(new(usecase.Clock), new(usecase.SystemClock)),
+		wire.Bind(new(usecase.Throttle), new(*throttle.Memory)),
+		wire.Bind(new(httpapi.Pinger), new(*bun.DB)),
+		crypto.ProviderSet,
+		wire.Bind(new(token.KeyCipher), new(*crypto.Cipher)),
+		token.NewKeyGenerator,
+		wire.Bind(new(usecase.KeyGenerator), new(*token.KeyGenerator)),
+		token.NewKeyRing,
+		token.SignerConfigFromSettings, token.NewSigner,
+		wire.Bind(new(usecase.AccessTokenSigner), new(*token.Signer)),
+		wire.Bind(new(usecase.IDTokenSigner), new(*token.Signer)),
+		token.VerifierConfigFromSettings, token.NewVerifier,
+		wire.Bind(new(usecase.AccessTokenVerifier), new(*token.Verifier)),
+		bunrepo.ProviderSet,
+		wire.Bind(new(token.KeySource), new(*bunrepo.KeyRepository)),
+		usecase.ProviderSet,
+		httpapi.ProviderSet,
+		wire.Struct(new(App), "*"),
+	)
+	return nil, nil, nil
+}

@@ -8,11 +8,10 @@ import (
 
 // ProviderSet provides the key generator, key ring, signer and verifier, bound to
 // their ports. The caller provides a KeySource (the key repository), a KeyCipher
-// (adapter/crypto.Cipher), usecase.Settings and a usecase.Clock.
+// (adapter/crypto.Cipher), a KeyRingConfig, usecase.Settings and a usecase.Clock.
 var ProviderSet = wire.NewSet(
 	NewKeyGenerator,
 	wire.Bind(new(usecase.KeyGenerator), new(*KeyGenerator)),
-	wire.Value(KeyRingConfig{}),
 	NewKeyRing,
 	SignerConfigFromSettings,
 	NewSigner,

@@ -1,0 +1,165 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/mysqldialect"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"github.com/uptrace/bun/schema"
+
+	// The pure-Go SQLite driver registers itself as "sqlite"; it needs no cgo.
+	_ "modernc.org/sqlite"
+)
+
+// Pool defaults. A server process shares one pool; these numbers suit a small
+// deployment and can be changed on the URL (max_open_conns, max_idle_conns,
+// conn_max_lifetime, conn_max_idle_time).
+const (
+	defaultMaxOpen     = 20
+	defaultMaxIdle     = 10
+	defaultMaxLifetime = 30 * time.Minute
+	defaultMaxIdleTime = 5 * time.Minute
+
+	// SQLite has one writer at a time; writers beyond it wait on busy_timeout.
+	// A handful of connections lets readers run beside it (WAL) without piling
+	// dozens of waiting writers onto the lock.
+	sqliteMaxOpen = 8
+
+	// openPingTimeout bounds the connectivity check in Open.
+	openPingTimeout = 10 * time.Second
+	// pingTimeout bounds Ping, which readiness probes call often.
+	pingTimeout = 2 * time.Second
+)
+
+// Open connects to the database named by url:
+//
+//	sqlite:PATH                         (pure-Go SQLite; the directory is created)
+//	postgres://user:pass@host:port/db   (pgx)
+//	mysql://user:pass@host:port/db      (go-sql-driver; MySQL 8 or MariaDB 10.11)
+//
+// Query parameters max_open_conns, max_idle_conns, conn_max_lifetime and
+// conn_max_idle_time tune the pool; other parameters go to the driver. Open checks
+// that the database answers. An error wrapping ErrInvalidURL means the URL itself is
+// wrong. The returned function closes the pool (Wire chains it as a cleanup).
+func Open(ctx context.Context, url string) (*bun.DB, func(), error) {
+	t, err := parseURL(url)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	var (
+		sqldb   *sql.DB
+		dialect schema.Dialect
+	)
+	switch t.kind {
+	case SQLite:
+		if t.sqlitePath != ":memory:" {
+			if err := os.MkdirAll(filepath.Dir(t.sqlitePath), 0o750); err != nil {
+				return nil, nil, fmt.Errorf("create directory for %s: %w", t.where, err)
+			}
+		}
+		sqldb, err = sql.Open("sqlite", t.sqliteDSN)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open %s: %w", t.where, err)
+		}
+		dialect = sqlitedialect.New()
+	case Postgres:
+		sqldb = stdlib.OpenDB(*t.pg)
+		dialect = pgdialect.New()
+	case MySQL:
+		connector, err := mysql.NewConnector(t.my)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: mysql: %v", ErrInvalidURL, err)
+		}
+		sqldb = sql.OpenDB(connector)
+		// Values are written in UTC; without this the dialect would format them in
+		// whatever zone the time.Time carries.
+		dialect = mysqldialect.New(mysqldialect.WithTimeLocation("UTC"))
+	}
+	t.configurePool(sqldb)
+
+	// Check before bun.NewDB: the MySQL dialect asks the server's version there to
+	// decide which SQL features it may use.
+	pingCtx, cancel := context.WithTimeout(ctx, openPingTimeout)
+	defer cancel()
+	if err := sqldb.PingContext(pingCtx); err != nil {
+		_ = sqldb.Close()
+		return nil, nil, fmt.Errorf("connect to %s: %w", t.where, err)
+	}
+
+	db := bun.NewDB(sqldb, dialect, bun.WithDiscardUnknownColumns())
+	return db, func() { _ = db.Close() }, nil
+}
+
+func (t *target) configurePool(db *sql.DB) {
+	maxOpen, maxIdle := defaultMaxOpen, defaultMaxIdle
+	lifetime, idleTime := defaultMaxLifetime, defaultMaxIdleTime
+	if t.kind == SQLite {
+		// Opening a SQLite connection re-runs the pragmas; keep connections around.
+		maxOpen, maxIdle, lifetime, idleTime = sqliteMaxOpen, sqliteMaxOpen, 0, 0
+		if t.sqlitePath == ":memory:" {
+			// Every connection to :memory: is a database of its own: keep exactly one,
+			// forever, or the data vanishes.
+			maxOpen, maxIdle = 1, 1
+		}
+	}
+	p := t.pool
+	if p.maxOpen != nil && !(t.kind == SQLite && t.sqlitePath == ":memory:") {
+		maxOpen = *p.maxOpen
+	}
+	if p.maxIdle != nil {
+		maxIdle = *p.maxIdle
+	}
+	if p.maxLifetime != nil {
+		lifetime = *p.maxLifetime
+	}
+	if p.maxIdleTime != nil {
+		idleTime = *p.maxIdleTime
+	}
+	db.SetMaxOpenConns(maxOpen)
+	db.SetMaxIdleConns(maxIdle)
+	db.SetConnMaxLifetime(lifetime)
+	db.SetConnMaxIdleTime(idleTime)
+}
+
+// Ping checks that the database answers, within a short timeout: what /readyz needs.
+func Ping(ctx context.Context, db *bun.DB) error {
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}
+
+// KindOf tells which family a URL names, without connecting; ErrInvalidURL when it
+// names none. The command line uses it to decide, for instance, whether a secret key
+// may be generated beside a SQLite file.
+func KindOf(url string) (Kind, error) {
+	t, err := parseURL(url)
+	if err != nil {
+		return "", err
+	}
+	return t.kind, nil
+}
+
+// SQLitePath returns the file of a sqlite: URL ("" for other kinds).
+func SQLitePath(url string) (string, error) {
+	t, err := parseURL(url)
+	if err != nil {
+		return "", err
+	}
+	if t.kind != SQLite || t.sqlitePath == ":memory:" {
+		return "", nil
+	}
+	return t.sqlitePath, nil
+}

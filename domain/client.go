@@ -173,7 +173,8 @@ func ValidateRedirectURI(raw string) error {
 	if u.User != nil {
 		return fmt.Errorf("redirect URI %q must not contain user information", raw)
 	}
-	if u.Scheme != strings.ToLower(u.Scheme) {
+	// url.Parse lowers the scheme; look at the raw text, since the match is exact.
+	if scheme, _, _ := strings.Cut(raw, ":"); scheme != strings.ToLower(scheme) {
 		return fmt.Errorf("redirect URI %q: the scheme must be lower case", raw)
 	}
 	return nil

@@ -34,7 +34,9 @@ type ValidationError struct {
 
 func (e *ValidationError) Error() string { return e.Message }
 
-func invalid(field string, err error) error { return &ValidationError{Field: field, Message: err.Error()} }
+func invalid(field string, err error) error {
+	return &ValidationError{Field: field, Message: err.Error()}
+}
 
 // NewUser is what creating a user takes.
 type NewUser struct {
@@ -162,7 +164,9 @@ func (a *Admin) ListClients(ctx context.Context) ([]domain.Client, error) {
 }
 
 // DeleteClient removes a client.
-func (a *Admin) DeleteClient(ctx context.Context, id string) error { return a.clients.DeleteClient(ctx, id) }
+func (a *Admin) DeleteClient(ctx context.Context, id string) error {
+	return a.clients.DeleteClient(ctx, id)
+}
 
 // RotateSecret gives a confidential client a new secret; the old one stops working.
 func (a *Admin) RotateSecret(ctx context.Context, id string) (string, error) {

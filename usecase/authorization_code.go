@@ -32,9 +32,6 @@ func (uc *AuthorizationCodeGrant) Execute(ctx context.Context, client domain.Cli
 	if req.Code == "" {
 		return domain.IssuedTokens{}, domain.ErrInvalidRequest.WithDescription("missing code")
 	}
-	if req.CodeVerifier != "" && !domain.ValidCodeVerifier(req.CodeVerifier) {
-		return domain.IssuedTokens{}, domain.ErrInvalidGrant.WithDescription("code_verifier must be 43 to 128 unreserved characters")
-	}
 	now := uc.clock.Now()
 	code, err := uc.codes.ConsumeCode(ctx, uc.hasher.HashSecret(req.Code), now)
 	switch {
@@ -58,6 +55,9 @@ func (uc *AuthorizationCodeGrant) Execute(ctx context.Context, client domain.Cli
 		return domain.IssuedTokens{}, domain.ErrInvalidGrant.WithDescription("redirect_uri does not match the authorization request")
 	}
 	switch {
+	case req.CodeVerifier != "" && !domain.ValidCodeVerifier(req.CodeVerifier):
+		// Checked after the code is consumed, like every PKCE failure.
+		return domain.IssuedTokens{}, domain.ErrInvalidGrant.WithDescription("code_verifier must be 43 to 128 unreserved characters")
 	case code.CodeChallenge != "" && !domain.VerifyPKCE(code.CodeChallenge, req.CodeVerifier):
 		return domain.IssuedTokens{}, domain.ErrInvalidGrant.WithDescription("PKCE verification failed")
 	case code.CodeChallenge == "" && req.CodeVerifier != "":

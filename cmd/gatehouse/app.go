@@ -83,8 +83,8 @@ func providePasswordParams(cfg config.Config) crypto.PasswordParams {
 	return p
 }
 
-func provideKeyRingConfig(cfg config.Config) token.KeyRingConfig {
-	return token.KeyRingConfig{RefreshInterval: cfg.KeyRefreshInterval}
+func provideKeyRingConfig(cfg config.Config, log *slog.Logger) token.KeyRingConfig {
+	return token.KeyRingConfig{RefreshInterval: cfg.KeyRefreshInterval, Logger: log}
 }
 
 func provideClock() usecase.SystemClock { return usecase.SystemClock{} }

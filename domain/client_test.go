@@ -1,0 +1,127 @@
+package domain
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestMatchRedirectURI(t *testing.T) {
+	c := Client{RedirectURIs: []string{
+		"https://app.example.com/cb",
+		"https://app.example.com/q?a=1&b=2",
+		"http://127.0.0.1/loopback",
+		"http://[::1]/v6",
+		"http://localhost:8000/local",
+		"com.example.app:/oauth",
+	}}
+	cases := []struct {
+		uri  string
+		want bool
+	}{
+		{"https://app.example.com/cb", true},
+		{"https://app.example.com/cb/", false},
+		{"https://APP.example.com/cb", false},
+		{"https://app.example.com/CB", false},
+		{"https://app.example.com/cb?x=1", false},
+		{"https://app.example.com/q?b=2&a=1", false},
+		{"https://app.example.com/q?a=1&b=2", true},
+		{"https://app.example.com%2Fcb", false},
+		{"https://app.example.com/x/../cb", false},
+		{"https://app.example.com/cb;x", false},
+		{"https://evil@app.example.com/cb", false},
+		{"https://app.example.com\\@evil.com/cb", false},
+		{"https://sub.app.example.com/cb", false},
+		{"https://app.example.com.evil.com/cb", false},
+		{"https://app.example.com:8443/cb", false},
+		{"http://app.example.com/cb", false},
+		{"https://app.example.com/cb#frag", false},
+		{"http://127.0.0.1:53111/loopback", true},
+		{"http://127.0.0.1/loopback", true},
+		{"http://127.0.0.1:53111/loopback/", false},
+		{"http://127.0.0.1:53111/loopback?x", false},
+		{"http://127.0.0.1:abc/loopback", false},
+		{"http://user@127.0.0.1:5000/loopback", false},
+		{"https://127.0.0.1:53111/loopback", false},
+		{"http://[::1]:60000/v6", true},
+		{"http://localhost:9000/local", false},
+		{"http://localhost:8000/local", true},
+		{"com.example.app:/oauth", true},
+		{"com.example.app:/oauth2", false},
+		{"", false},
+	}
+	for _, tc := range cases {
+		if _, got := c.MatchRedirectURI(tc.uri); got != tc.want {
+			t.Errorf("MatchRedirectURI(%q) = %v, want %v", tc.uri, got, tc.want)
+		}
+	}
+}
+
+func TestValidateRedirectURI(t *testing.T) {
+	good := []string{"https://app.example.com/cb", "http://127.0.0.1/cb", "http://[::1]:8080/cb", "http://localhost/cb", "com.example.app:/cb", "https://app.example.com/cb?x=1"}
+	bad := []string{"", "/relative", "app.example.com/cb", "https://app.example.com/cb#x", "https://*.example.com/cb", "javascript:alert(1)",
+		"data:text/html,x", "http://app.example.com/cb", "https://user:pw@app.example.com/cb", "myapp:/cb", "https:///nohost", "HTTPS://app.example.com/cb"}
+	for _, u := range good {
+		if err := ValidateRedirectURI(u); err != nil {
+			t.Errorf("%q refused: %v", u, err)
+		}
+	}
+	for _, u := range bad {
+		if err := ValidateRedirectURI(u); err == nil {
+			t.Errorf("%q accepted", u)
+		}
+	}
+}
+
+func TestNarrowScopeAndAudience(t *testing.T) {
+	c := Client{Scopes: []string{"openid", "api:read"}, Audiences: []string{"https://api"}}
+	if s, err := c.NarrowScope(nil); err != nil || len(s) != 2 {
+		t.Fatalf("empty request: %v %v", s, err)
+	}
+	if _, err := c.NarrowScope([]string{"api:write"}); !errors.Is(err, ErrInvalidScope) {
+		t.Fatalf("wider scope: %v", err)
+	}
+	if aud, err := c.Audience(nil, "https://default"); err != nil || aud[0] != "https://default" {
+		t.Fatalf("default audience: %v %v", aud, err)
+	}
+	if _, err := c.Audience([]string{"https://other"}, "d"); !errors.Is(err, ErrInvalidTarget) {
+		t.Fatalf("foreign resource: %v", err)
+	}
+}
+
+func TestParseScope(t *testing.T) {
+	cases := []struct {
+		in   string
+		want int
+		ok   bool
+	}{
+		{"", 0, true}, {"openid", 1, true}, {"openid  profile openid", 2, true}, {"api:read", 1, true},
+		{"a\"b", 0, false}, {"a\\b", 0, false}, {"caf\u00e9", 0, false}, {"a\tb", 0, false},
+	}
+	for _, tc := range cases {
+		got, err := ParseScope(tc.in)
+		if (err == nil) != tc.ok || len(got) != tc.want {
+			t.Errorf("ParseScope(%q) = %v, %v", tc.in, got, err)
+		}
+	}
+}
+
+func TestPKCE(t *testing.T) {
+	v := "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk" // RFC 7636 Appendix B
+	ch := "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+	if !ValidCodeChallenge(ch) || !VerifyPKCE(ch, v) {
+		t.Fatal("RFC 7636 example must verify")
+	}
+	if VerifyPKCE(ch, v[:42]) || VerifyPKCE(ch, v+"x") || ValidCodeChallenge(ch[:42]) || ValidCodeChallenge(ch[:42]+"=") {
+		t.Fatal("malformed inputs must fail")
+	}
+	if ValidCodeVerifier(string(make([]byte, 129))) {
+		t.Fatal("129-character verifier accepted")
+	}
+}
+
+func TestErrorIsByCode(t *testing.T) {
+	err := ErrInvalidGrant.WithDescription("x")
+	if !errors.Is(err, ErrInvalidGrant) || errors.Is(err, ErrInvalidScope) {
+		t.Fatal("errors.Is must compare codes")
+	}
+}

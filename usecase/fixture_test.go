@@ -1,0 +1,145 @@
+package usecase_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"gatehouse/adapter/crypto"
+	"gatehouse/adapter/repository/bunrepo"
+	"gatehouse/adapter/throttle"
+	"gatehouse/adapter/token"
+	"gatehouse/domain"
+	"gatehouse/infrastructure/database/dbtest"
+	"gatehouse/usecase"
+)
+
+// clock is a fixed clock the test moves by hand.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// fixture is the use cases wired to the real Bun repositories over SQLite in a temp
+// directory, the real crypto and JWT adapters, and a fixed clock.
+type fixture struct {
+	ctx      context.Context
+	clock    *clock
+	settings usecase.Settings
+	random   crypto.Random
+	hasher   *crypto.SecretHasher
+	clients  *bunrepo.ClientRepository
+	users    *bunrepo.UserRepository
+	codes    *bunrepo.CodeRepository
+	tokens   *bunrepo.TokenRepository
+	keys     *usecase.Keys
+	verifier *token.Verifier
+	throttle *throttle.Memory
+	admin    *usecase.Admin
+	token    *usecase.Token
+	revoke   *usecase.Revoke
+	inspect  *usecase.Introspect
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	db := dbtest.Open(t, dbtest.SQLite(t))
+	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	settings := usecase.Settings{
+		Issuer: "https://auth.test", Audience: "https://api.test",
+		AccessTokenTTL: usecase.AccessTokenTTL(15 * time.Minute), RefreshTokenTTL: usecase.RefreshTokenTTL(24 * time.Hour),
+		AuthCodeTTL: usecase.AuthCodeTTL(time.Minute), IDTokenTTL: usecase.IDTokenTTL(time.Hour),
+		SigningAlg: domain.AlgES256, RequirePKCE: true,
+	}
+	keys, err := crypto.DeriveKeys("a test secret key that is long enough!!")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasher, err := crypto.NewSecretHasher(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	passwords, err := crypto.NewPasswordHasher(crypto.PasswordParams{Memory: 8 * 1024, Iterations: 1, Parallelism: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cipher, err := crypto.NewKeyCipher(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	random := crypto.NewRandom()
+	f := &fixture{ctx: ctx, clock: clk, settings: settings, random: random, hasher: hasher,
+		clients: bunrepo.NewClientRepository(db), users: bunrepo.NewUserRepository(db),
+		codes: bunrepo.NewCodeRepository(db), tokens: bunrepo.NewTokenRepository(db)}
+	keyRepo := bunrepo.NewKeyRepository(db)
+	f.keys = usecase.NewKeys(keyRepo, token.NewKeyGenerator(cipher), clk, settings)
+	if err := f.keys.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ring := token.NewKeyRing(keyRepo, cipher, token.KeyRingConfig{})
+	signer, err := token.NewSigner(ring, token.SignerConfigFromSettings(settings))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.verifier, err = token.NewVerifier(ring, token.VerifierConfigFromSettings(settings), clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.throttle = throttle.NewMemory(throttle.Policy{FreeFailures: 3, BaseDelay: time.Minute, MaxDelay: time.Hour, Forget: time.Hour, MaxKeys: 1000}, clk.Now)
+	auth := usecase.NewClientAuthenticator(f.clients, hasher, f.throttle)
+	minter := usecase.NewMinter(signer, signer, f.tokens, f.users, random, hasher, clk, settings)
+	f.admin = usecase.NewAdmin(f.users, f.clients, f.tokens, passwords, hasher, random, clk)
+	f.token = usecase.NewToken(auth,
+		usecase.NewClientCredentials(minter, settings),
+		usecase.NewPassword(f.users, passwords, f.throttle, minter, clk, settings),
+		usecase.NewRefresh(f.tokens, f.users, hasher, minter, clk),
+		usecase.NewAuthorizationCodeGrant(f.codes, f.tokens, f.users, hasher, minter, clk))
+	f.revoke = usecase.NewRevoke(auth, f.tokens, f.verifier, hasher, clk)
+	f.inspect = usecase.NewIntrospect(auth, f.tokens, f.verifier, hasher, clk, settings)
+	return f
+}
+
+// client registers a client and returns it with credentials for client_secret_basic.
+func (f *fixture) client(t *testing.T, in usecase.NewClient) (domain.Client, usecase.Credentials) {
+	t.Helper()
+	if in.Name == "" {
+		in.Name = "client-" + f.random.ID()
+	}
+	c, err := f.admin.CreateClient(f.ctx, in)
+	if err != nil {
+		t.Fatalf("create client: %v", err)
+	}
+	cr := usecase.Credentials{ClientID: c.Client.ID, Secret: c.Secret, Method: usecase.AuthMethodBasic, Address: "192.0.2.1"}
+	if in.Public {
+		cr.Method = usecase.AuthMethodNone
+	}
+	return c.Client, cr
+}
+
+func (f *fixture) user(t *testing.T, name, password string) domain.User {
+	t.Helper()
+	u, err := f.admin.CreateUser(f.ctx, usecase.NewUser{Username: name, Email: name + "@example.com", Password: password})
+	if err != nil {
+		t.Fatalf("create user: %v", err)
+	}
+	return u
+}
+
+// active reports what introspection says of a token.
+func (f *fixture) active(t *testing.T, cr usecase.Credentials, tok string) bool {
+	t.Helper()
+	in, err := f.inspect.Execute(f.ctx, usecase.IntrospectRequest{Credentials: cr, Token: tok})
+	if err != nil {
+		t.Fatalf("introspect: %v", err)
+	}
+	return in.Active
+}

@@ -1,0 +1,367 @@
+package usecase_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gatehouse/domain"
+	"gatehouse/usecase"
+)
+
+func TestTokenExchangeSharedChecks(t *testing.T) {
+	f := newFixture(t)
+	_, cc := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantClientCredentials}})
+	_, pub := f.client(t, usecase.NewClient{Public: true, RedirectURIs: []string{"http://127.0.0.1/cb"}})
+	wrongSecret := cc
+	wrongSecret.Secret = "nope"
+	unknown := cc
+	unknown.ClientID = "nobody"
+	secretForPublic := pub
+	secretForPublic.Secret, secretForPublic.Method = "x", usecase.AuthMethodPost
+	noneForConfidential := cc
+	noneForConfidential.Secret, noneForConfidential.Method = "", usecase.AuthMethodNone
+
+	cases := []struct {
+		name string
+		req  usecase.TokenRequest
+		want error
+	}{
+		{"missing grant type", usecase.TokenRequest{Credentials: cc}, domain.ErrInvalidRequest},
+		{"unknown grant type", usecase.TokenRequest{GrantType: "magic", Credentials: cc}, domain.ErrUnsupportedGrantType},
+		{"unknown client", usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: unknown}, domain.ErrInvalidClient},
+		{"wrong secret", usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: wrongSecret}, domain.ErrInvalidClient},
+		{"public client sending a secret", usecase.TokenRequest{GrantType: domain.GrantRefreshToken, Credentials: secretForPublic}, domain.ErrInvalidClient},
+		{"confidential client without secret", usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: noneForConfidential}, domain.ErrInvalidClient},
+		{"grant not allowed", usecase.TokenRequest{GrantType: domain.GrantPassword, Credentials: cc, Username: "a", Password: "b"}, domain.ErrUnauthorizedClient},
+		{"malformed scope", usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cc, Scope: "a\"b"}, domain.ErrInvalidScope},
+		{"scope not allowed", usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cc, Scope: "admin"}, domain.ErrInvalidScope},
+		{"resource not allowed", usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cc, Resource: []string{"https://other"}}, domain.ErrInvalidTarget},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			// Each case from its own address, so the per-address throttle of failed
+			// client authentications does not mask the error under test.
+			tc.req.Credentials.Address = fmt.Sprintf("192.0.2.%d", 10+i)
+			_, err := f.token.Exchange(f.ctx, tc.req)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestClientCredentials(t *testing.T) {
+	f := newFixture(t)
+	c, cr := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantClientCredentials, domain.GrantRefreshToken},
+		Scopes: []string{"api:read", "api:write"}, Audiences: []string{"https://orders.test"}})
+	got, err := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.RefreshToken != "" || got.IDToken != "" {
+		t.Fatal("client credentials must issue only an access token (SECURITY S25)")
+	}
+	if !domain.SameScope(got.Scope, []string{"api:read", "api:write"}) {
+		t.Fatalf("omitted scope must mean every allowed scope, got %v", got.Scope)
+	}
+	at, err := f.verifier.VerifyAccessToken(f.ctx, got.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at.Subject != c.ID || at.ClientID != c.ID || !slices.Equal(at.Audience, []string{"https://api.test"}) || at.FamilyID != "" {
+		t.Fatalf("unexpected token contents %+v", at)
+	}
+	got, err = f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr,
+		Scope: "api:read", Resource: []string{"https://orders.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, _ = f.verifier.VerifyAccessToken(f.ctx, got.AccessToken)
+	if !slices.Equal(at.Scope, []string{"api:read"}) || !slices.Equal(at.Audience, []string{"https://orders.test"}) {
+		t.Fatalf("narrowed scope / resource not applied: %+v", at)
+	}
+}
+
+func TestPasswordGrant(t *testing.T) {
+	f := newFixture(t)
+	_, cr := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantPassword, domain.GrantRefreshToken}})
+	u := f.user(t, "alice", "correct horse")
+	req := usecase.TokenRequest{GrantType: domain.GrantPassword, Credentials: cr, Username: "alice", Password: "correct horse", Scope: "openid profile"}
+	got, err := f.token.Exchange(f.ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.RefreshToken == "" || got.IDToken == "" {
+		t.Fatal("password grant to a refresh-allowed client with openid must issue refresh and ID tokens")
+	}
+	at, _ := f.verifier.VerifyAccessToken(f.ctx, got.AccessToken)
+	if at.Subject != u.ID || at.FamilyID == "" {
+		t.Fatalf("access token: %+v", at)
+	}
+
+	wrong := req
+	wrong.Password = "wrong password"
+	unknown := req
+	unknown.Username = "mallory"
+	_, errWrong := f.token.Exchange(f.ctx, wrong)
+	_, errUnknown := f.token.Exchange(f.ctx, unknown)
+	if !errors.Is(errWrong, domain.ErrInvalidGrant) || errWrong.Error() != errUnknown.Error() {
+		t.Fatalf("unknown user and wrong password must look the same: %v / %v", errWrong, errUnknown)
+	}
+	// Throttling per username: past the free failures the user's key is locked...
+	for i := 0; i < 3; i++ {
+		f.token.Exchange(f.ctx, wrong)
+	}
+	var te *domain.ThrottledError
+	if _, err := f.token.Exchange(f.ctx, req); !errors.As(err, &te) {
+		t.Fatalf("want throttled after repeated failures, got %v", err)
+	}
+	// ...for a bounded time only.
+	f.clock.Advance(2 * time.Hour)
+	if _, err := f.token.Exchange(f.ctx, req); err != nil {
+		t.Fatalf("lock must expire: %v", err)
+	}
+}
+
+func passwordTokens(t *testing.T, f *fixture, cr usecase.Credentials, scope string) domain.IssuedTokens {
+	t.Helper()
+	name := "u" + strings.ToLower(f.random.ID()[:8])
+	f.user(t, name, "password-"+name)
+	got, err := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantPassword, Credentials: cr,
+		Username: name, Password: "password-" + name, Scope: scope})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func TestRefreshRotationAndReuse(t *testing.T) {
+	f := newFixture(t)
+	_, cr := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantPassword, domain.GrantRefreshToken}})
+	_, other := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantPassword, domain.GrantRefreshToken}})
+	first := passwordTokens(t, f, cr, "openid profile email")
+	refresh := func(cr usecase.Credentials, rt, scope string) (domain.IssuedTokens, error) {
+		return f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantRefreshToken, Credentials: cr, RefreshToken: rt, Scope: scope})
+	}
+	if _, err := refresh(other, first.RefreshToken, ""); !errors.Is(err, domain.ErrInvalidGrant) {
+		t.Fatalf("another client's refresh token: %v (SECURITY S29)", err)
+	}
+	if _, err := refresh(cr, first.RefreshToken, "openid admin"); !errors.Is(err, domain.ErrInvalidScope) {
+		t.Fatalf("broader scope: %v", err)
+	}
+	second, err := refresh(cr, first.RefreshToken, "openid")
+	if err != nil {
+		t.Fatalf("a broader request must not have consumed the token (SECURITY S31): %v", err)
+	}
+	if second.RefreshToken == first.RefreshToken || !slices.Equal(second.Scope, []string{"openid"}) {
+		t.Fatalf("rotation or narrowing failed: %+v", second)
+	}
+	third, err := refresh(cr, second.RefreshToken, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !domain.SameScope(third.Scope, []string{"openid", "profile", "email"}) {
+		t.Fatalf("an omitted scope means the original grant's, got %v", third.Scope)
+	}
+	if !f.active(t, cr, third.AccessToken) || !f.active(t, cr, third.RefreshToken) {
+		t.Fatal("fresh tokens must be active")
+	}
+	// Reuse of a rotated token revokes the whole family (SECURITY S30).
+	if _, err := refresh(cr, first.RefreshToken, ""); !errors.Is(err, domain.ErrInvalidGrant) {
+		t.Fatalf("reuse: %v", err)
+	}
+	if _, err := refresh(cr, third.RefreshToken, ""); !errors.Is(err, domain.ErrInvalidGrant) {
+		t.Fatalf("the live token of a revoked family must fail: %v", err)
+	}
+	if f.active(t, cr, third.AccessToken) {
+		t.Fatal("access tokens of a revoked family must be inactive")
+	}
+	// Expiry.
+	fresh := passwordTokens(t, f, cr, "")
+	f.clock.Advance(25 * time.Hour)
+	if _, err := refresh(cr, fresh.RefreshToken, ""); !errors.Is(err, domain.ErrInvalidGrant) {
+		t.Fatalf("expired refresh token: %v", err)
+	}
+}
+
+func TestRefreshConcurrentOneWinner(t *testing.T) {
+	f := newFixture(t)
+	_, cr := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantPassword, domain.GrantRefreshToken}})
+	start := passwordTokens(t, f, cr, "")
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var winner string
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantRefreshToken, Credentials: cr, RefreshToken: start.RefreshToken})
+			if err == nil {
+				wins.Add(1)
+				mu.Lock()
+				winner = got.RefreshToken
+				mu.Unlock()
+			} else if !errors.Is(err, domain.ErrInvalidGrant) {
+				t.Errorf("unexpected error: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d refreshes won, want exactly 1 (SECURITY S32)", wins.Load())
+	}
+	if winner == "" {
+		t.Fatal("no winner token")
+	}
+}
+
+// code stores an authorization code for user and returns its secret.
+func (f *fixture) code(t *testing.T, c domain.Client, u domain.User, redirect, challenge string) (string, domain.AuthorizationCode) {
+	t.Helper()
+	secret := f.random.Token()
+	now := f.clock.Now()
+	code := domain.AuthorizationCode{Hash: f.hasher.HashSecret(secret), ClientID: c.ID, UserID: u.ID, RedirectURI: redirect,
+		Scope: []string{"openid", "profile"}, Audience: []string{"https://api.test"}, CodeChallenge: challenge, Nonce: "n-0S6",
+		AuthTime: now, FamilyID: f.random.ID(), CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	if err := f.codes.CreateCode(f.ctx, code); err != nil {
+		t.Fatal(err)
+	}
+	return secret, code
+}
+
+func TestAuthorizationCodeExchange(t *testing.T) {
+	f := newFixture(t)
+	const redirect = "https://app.test/cb"
+	c, cr := f.client(t, usecase.NewClient{RedirectURIs: []string{redirect}})
+	_, other := f.client(t, usecase.NewClient{RedirectURIs: []string{redirect}})
+	u := f.user(t, "carol", "carol's password")
+	verifier := strings.Repeat("v", 43)
+	challenge := "7w_YNF9DSfIdPf_pRjSq646_kPr-2-o9NAl16JGghdM" // BASE64URL(SHA256(verifier))
+	if !domain.VerifyPKCE(challenge, verifier) {
+		t.Fatal("fixture challenge is wrong")
+	}
+	exchange := func(cr usecase.Credentials, code, redirect, verifier string) (domain.IssuedTokens, error) {
+		return f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantAuthorizationCode, Credentials: cr,
+			Code: code, RedirectURI: redirect, CodeVerifier: verifier})
+	}
+	cases := []struct {
+		name      string
+		challenge string
+		cr        usecase.Credentials
+		redirect  string
+		verifier  string
+		advance   time.Duration
+		want      error
+	}{
+		{"wrong verifier", challenge, cr, redirect, strings.Repeat("w", 43), 0, domain.ErrInvalidGrant},
+		{"missing verifier", challenge, cr, redirect, "", 0, domain.ErrInvalidGrant},
+		{"short verifier", challenge, cr, redirect, "abc", 0, domain.ErrInvalidGrant},
+		{"verifier without challenge", "", cr, redirect, verifier, 0, domain.ErrInvalidGrant},
+		{"other redirect", challenge, cr, redirect + "/", verifier, 0, domain.ErrInvalidGrant},
+		{"other client", challenge, other, redirect, verifier, 0, domain.ErrInvalidGrant},
+		{"expired", challenge, cr, redirect, verifier, time.Minute, domain.ErrInvalidGrant},
+		{"ok", challenge, cr, redirect, verifier, 0, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			secret, _ := f.code(t, c, u, redirect, tc.challenge)
+			f.clock.Advance(tc.advance)
+			got, err := exchange(tc.cr, secret, tc.redirect, tc.verifier)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			if tc.want == nil {
+				if got.IDToken == "" || got.RefreshToken == "" {
+					t.Fatal("missing ID or refresh token")
+				}
+				return
+			}
+			// A failed attempt consumes the code (SECURITY S12): the right request now fails too.
+			if _, err := exchange(cr, secret, redirect, verifier); !errors.Is(err, domain.ErrInvalidGrant) {
+				t.Fatalf("code still redeemable after a failed attempt: %v", err)
+			}
+		})
+	}
+
+	t.Run("second redemption revokes the first's tokens", func(t *testing.T) {
+		secret, _ := f.code(t, c, u, redirect, challenge)
+		first, err := exchange(cr, secret, redirect, verifier)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := exchange(cr, secret, redirect, verifier); !errors.Is(err, domain.ErrInvalidGrant) {
+			t.Fatalf("second redemption: %v", err)
+		}
+		if f.active(t, cr, first.AccessToken) || f.active(t, cr, first.RefreshToken) {
+			t.Fatal("tokens of a replayed code must be revoked (SECURITY S14)")
+		}
+	})
+}
+
+func TestRevokeAndIntrospect(t *testing.T) {
+	f := newFixture(t)
+	_, cr := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantPassword, domain.GrantRefreshToken, domain.GrantClientCredentials}})
+	_, other := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantClientCredentials}})
+	tok := passwordTokens(t, f, cr, "openid")
+
+	in, err := f.inspect.Execute(f.ctx, usecase.IntrospectRequest{Credentials: cr, Token: tok.RefreshToken})
+	if err != nil || !in.Active || in.TokenType != "refresh_token" || in.Subject == "" || in.ClientID != cr.ClientID {
+		t.Fatalf("refresh token introspection: %+v %v", in, err)
+	}
+	if f.active(t, other, tok.RefreshToken) {
+		t.Fatal("another client must not see a refresh token as active")
+	}
+	if f.active(t, cr, "not-a-token") {
+		t.Fatal("unknown token must be inactive")
+	}
+	// Another client's revocation leaves the token alone; unknown tokens succeed.
+	if err := f.revoke.Execute(f.ctx, usecase.RevokeRequest{Credentials: other, Token: tok.RefreshToken}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.revoke.Execute(f.ctx, usecase.RevokeRequest{Credentials: cr, Token: "unknown"}); err != nil {
+		t.Fatal(err)
+	}
+	if !f.active(t, cr, tok.RefreshToken) {
+		t.Fatal("another client revoked our token (SECURITY S37)")
+	}
+	// Revoking the refresh token revokes its family's access tokens.
+	if err := f.revoke.Execute(f.ctx, usecase.RevokeRequest{Credentials: cr, Token: tok.RefreshToken}); err != nil {
+		t.Fatal(err)
+	}
+	if f.active(t, cr, tok.RefreshToken) || f.active(t, cr, tok.AccessToken) {
+		t.Fatal("revoked refresh token or its access token still active")
+	}
+	// Access tokens go on the deny-list.
+	cc, err := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.active(t, other, cc.AccessToken) {
+		t.Fatal("a resource server (any client) may introspect access tokens")
+	}
+	if err := f.revoke.Execute(f.ctx, usecase.RevokeRequest{Credentials: cr, Token: cc.AccessToken, TokenTypeHint: "access_token"}); err != nil {
+		t.Fatal(err)
+	}
+	if f.active(t, cr, cc.AccessToken) {
+		t.Fatal("revoked access token still active")
+	}
+	// Expired access tokens are inactive.
+	cc2, _ := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr})
+	f.clock.Advance(time.Hour)
+	if f.active(t, cr, cc2.AccessToken) {
+		t.Fatal("expired access token active")
+	}
+	// Unauthenticated callers are refused.
+	bad := cr
+	bad.Secret = "x"
+	if _, err := f.inspect.Execute(f.ctx, usecase.IntrospectRequest{Credentials: bad, Token: cc.AccessToken}); !errors.Is(err, domain.ErrInvalidClient) {
+		t.Fatalf("introspection without valid client auth: %v", err)
+	}
+}

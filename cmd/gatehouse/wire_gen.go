@@ -57,7 +57,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	keyGenerator := token.NewKeyGenerator(cipher)
 	settings := provideSettings(cfg)
 	usecaseKeys := usecase.NewKeys(keyRepository, keyGenerator, systemClock, settings)
-	keyRingConfig := provideKeyRingConfig(cfg)
+	keyRingConfig := provideKeyRingConfig(cfg, logger)
 	keyRing := token.NewKeyRing(keyRepository, cipher, keyRingConfig)
 	registry := provideRegistry()
 	metrics := httpapi.NewMetrics(registry)

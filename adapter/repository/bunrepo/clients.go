@@ -1,0 +1,74 @@
+package bunrepo
+
+import (
+	"context"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"gatehouse/domain"
+	"gatehouse/usecase"
+)
+
+// ClientRepository stores OAuth clients. Names are unique; list columns are JSON.
+type ClientRepository struct {
+	db *bun.DB
+}
+
+var _ usecase.ClientAdminStore = (*ClientRepository)(nil)
+
+// NewClientRepository returns a repository over db.
+func NewClientRepository(db *bun.DB) *ClientRepository { return &ClientRepository{db: db} }
+
+// ClientByID returns the client; ErrNotFound when there is none. It runs on every
+// token request: one primary-key lookup.
+func (r *ClientRepository) ClientByID(ctx context.Context, id string) (domain.Client, error) {
+	var row clientRow
+	if err := r.db.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
+		return domain.Client{}, wrapErr(err, "select client %q", id)
+	}
+	return row.toDomain()
+}
+
+// CreateClient inserts c; ErrDuplicate when its id or name is taken.
+func (r *ClientRepository) CreateClient(ctx context.Context, c domain.Client) error {
+	row := clientToRow(c)
+	if _, err := insert(ctx, r.db, &row); err != nil {
+		return wrapErr(err, "insert client %q", c.Name)
+	}
+	return nil
+}
+
+// ListClients returns every client, oldest first (ties by id).
+func (r *ClientRepository) ListClients(ctx context.Context) ([]domain.Client, error) {
+	var rows []clientRow
+	if err := r.db.NewSelect().Model(&rows).OrderExpr("created_at ASC, id ASC").Scan(ctx); err != nil {
+		return nil, wrapErr(err, "list clients")
+	}
+	clients := make([]domain.Client, len(rows))
+	for i, row := range rows {
+		c, err := row.toDomain()
+		if err != nil {
+			return nil, err
+		}
+		clients[i] = c
+	}
+	return clients, nil
+}
+
+// DeleteClient deletes the client and, by cascade, its codes, consents and refresh
+// tokens. ErrNotFound when there is no such client.
+func (r *ClientRepository) DeleteClient(ctx context.Context, id string) error {
+	res, err := r.db.NewDelete().Model((*clientRow)(nil)).Where("id = ?", id).Exec(ctx)
+	return mustAffect(res, err, "delete client %q", id)
+}
+
+// UpdateClientSecret replaces the secret hash; ErrNotFound when there is no such client.
+func (r *ClientRepository) UpdateClientSecret(ctx context.Context, id string, secretHash []byte, now time.Time) error {
+	res, err := r.db.NewUpdate().Model((*clientRow)(nil)).
+		Set("secret_hash = ?", emptyToNil(secretHash)).
+		Set("updated_at = ?", now).
+		Where("id = ?", id).
+		Exec(ctx)
+	return mustAffect(res, err, "update secret of client %q", id)
+}

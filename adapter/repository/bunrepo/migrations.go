@@ -1,0 +1,198 @@
+package bunrepo
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+	"github.com/uptrace/bun/migrate"
+)
+
+// Migrations are Go functions rendering per-dialect DDL (schema.go), compiled into the
+// binary: nothing to ship beside it, and one list for every backend. Their names sort
+// in the order they apply; never rename or edit one that has shipped, add a new one.
+
+const (
+	// Own table names, so Gatehouse can share a database with another Bun application.
+	migrationsTable     = "gatehouse_migrations"
+	migrationLocksTable = "gatehouse_migration_locks"
+
+	// pgMigrationLock is the pg_advisory_lock key serialising migrations ("gatehous").
+	pgMigrationLock = 0x6761746568_6f7573
+	// migrationLockWait bounds how long a second instance waits for a running migration.
+	migrationLockWait = 60 * time.Second
+)
+
+// MigrationState is one migration and whether it is applied (gatehouse migrate status).
+type MigrationState struct {
+	Name       string // e.g. 20260301000001_initial_schema
+	Applied    bool
+	GroupID    int64     // the run that applied it; Rollback undoes the latest group
+	MigratedAt time.Time // UTC; zero when not applied
+}
+
+// migrationFunc is the shape of bun's migration functions.
+type migrationFunc = func(ctx context.Context, m *migrate.Migrator, _ *migrate.Migration) error
+
+func goMigration(fn func(ctx context.Context, db *bun.DB) error) migrationFunc {
+	return func(ctx context.Context, m *migrate.Migrator, _ *migrate.Migration) error {
+		return fn(ctx, m.DB())
+	}
+}
+
+// migrations lists every migration, oldest first. Built on each call: no package state.
+func migrations() *migrate.Migrations {
+	ms := migrate.NewMigrations()
+	ms.Add(migrate.Migration{
+		Name: "20260301000001", Comment: "initial_schema",
+		Up: goMigration(initialSchemaUp), Down: goMigration(initialSchemaDown),
+	})
+	return ms
+}
+
+func newMigrator(db *bun.DB) *migrate.Migrator {
+	return migrate.NewMigrator(db, migrations(),
+		migrate.WithTableName(migrationsTable),
+		migrate.WithLocksTableName(migrationLocksTable),
+		// Record a migration only once it succeeded, so a failed one runs again.
+		migrate.WithMarkAppliedOnSuccess(true),
+	)
+}
+
+// Migrate applies every pending migration, as one group. Concurrent callers (several
+// instances starting at once) are serialised by a database lock.
+func Migrate(ctx context.Context, db *bun.DB) error {
+	return withMigrationLock(ctx, db, func() error {
+		m := newMigrator(db)
+		if err := m.Init(ctx); err != nil {
+			return wrapErr(err, "create migration tables")
+		}
+		if _, err := m.Migrate(ctx); err != nil {
+			return wrapErr(err, "apply migrations")
+		}
+		return nil
+	})
+}
+
+// Rollback undoes the most recently applied group of migrations.
+func Rollback(ctx context.Context, db *bun.DB) error {
+	return withMigrationLock(ctx, db, func() error {
+		m := newMigrator(db)
+		if err := m.Init(ctx); err != nil {
+			return wrapErr(err, "create migration tables")
+		}
+		if _, err := m.Rollback(ctx); err != nil {
+			return wrapErr(err, "roll back migrations")
+		}
+		return nil
+	})
+}
+
+// MigrationStatus lists every known migration, oldest first, with its state.
+func MigrationStatus(ctx context.Context, db *bun.DB) ([]MigrationState, error) {
+	m := newMigrator(db)
+	if err := m.Init(ctx); err != nil {
+		return nil, wrapErr(err, "create migration tables")
+	}
+	ms, err := m.MigrationsWithStatus(ctx)
+	if err != nil {
+		return nil, wrapErr(err, "read migration status")
+	}
+	out := make([]MigrationState, 0, len(ms))
+	for _, mg := range ms {
+		s := MigrationState{Name: mg.Name + "_" + mg.Comment, Applied: mg.IsApplied(), GroupID: mg.GroupID}
+		if s.Applied {
+			s.MigratedAt = mg.MigratedAt.UTC()
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// withMigrationLock runs fn holding a database-wide lock, so that two processes never
+// migrate at once. The lock is session-level (PostgreSQL advisory lock, MySQL
+// GET_LOCK), so it vanishes with a crashed process instead of wedging every later
+// start as a lock row would. SQLite needs none: one process owns the file in practice,
+// and its DDL runs in a write transaction.
+func withMigrationLock(ctx context.Context, db *bun.DB, fn func() error) error {
+	d := db.Dialect().Name()
+	if d != dialect.PG && d != dialect.MySQL {
+		return fn()
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return wrapErr(err, "reserve a connection for the migration lock")
+	}
+	defer conn.Close()
+	// Release even when ctx is cancelled: the connection goes back to the pool.
+	releaseCtx := context.WithoutCancel(ctx)
+	if d == dialect.PG {
+		lockCtx, cancel := context.WithTimeout(ctx, migrationLockWait)
+		defer cancel()
+		if _, err := conn.ExecContext(lockCtx, "SELECT pg_advisory_lock(?)", int64(pgMigrationLock)); err != nil {
+			return wrapErr(err, "take the migration lock")
+		}
+		defer func() { _, _ = conn.ExecContext(releaseCtx, "SELECT pg_advisory_unlock(?)", int64(pgMigrationLock)) }()
+		return fn()
+	}
+	var got sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(CONCAT('gatehouse_migrate:', DATABASE()), ?)",
+		int(migrationLockWait.Seconds())).Scan(&got); err != nil {
+		return wrapErr(err, "take the migration lock")
+	}
+	if !got.Valid || got.Int64 != 1 {
+		return fmt.Errorf("take the migration lock: another migration still runs after %s", migrationLockWait)
+	}
+	defer func() {
+		_, _ = conn.ExecContext(releaseCtx, "SELECT RELEASE_LOCK(CONCAT('gatehouse_migrate:', DATABASE()))")
+	}()
+	return fn()
+}
+
+// execDDL runs statements in one transaction where DDL is transactional (PostgreSQL,
+// SQLite), so a failure leaves nothing behind. MySQL commits each DDL statement
+// implicitly; there the statements are idempotent (IF [NOT] EXISTS) instead.
+func execDDL(ctx context.Context, db *bun.DB, stmts []string) error {
+	run := func(ctx context.Context, idb bun.IDB) error {
+		for _, s := range stmts {
+			if _, err := idb.ExecContext(ctx, s); err != nil {
+				head, _, _ := strings.Cut(s, " (")
+				return fmt.Errorf("%s: %w", head, err)
+			}
+		}
+		return nil
+	}
+	if db.Dialect().Name() == dialect.MySQL {
+		return run(ctx, db)
+	}
+	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return run(ctx, tx) })
+}
+
+func initialSchemaUp(ctx context.Context, db *bun.DB) error {
+	d := db.Dialect().Name()
+	var coll string
+	if d == dialect.MySQL {
+		var err error
+		if coll, err = mysqlCollation(ctx, db); err != nil {
+			return err
+		}
+	}
+	var stmts []string
+	for _, t := range schemaV1() {
+		stmts = append(stmts, t.createStatements(d, coll)...)
+	}
+	return execDDL(ctx, db, stmts)
+}
+
+func initialSchemaDown(ctx context.Context, db *bun.DB) error {
+	tables := schemaV1()
+	stmts := make([]string, 0, len(tables))
+	for i := len(tables) - 1; i >= 0; i-- { // referencing tables first
+		stmts = append(stmts, tables[i].dropStatement(db.Dialect().Name()))
+	}
+	return execDDL(ctx, db, stmts)
+}

@@ -1,0 +1,327 @@
+package bunrepo
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"gatehouse/domain"
+	"gatehouse/usecase"
+)
+
+// Row models: the only place with struct tags (domain types carry none). Each has a
+// from/to pair converting to the domain type. Column types come from schema.go; the
+// tags only name columns and say which zero values are stored as NULL (nullzero).
+
+type userRow struct {
+	bun.BaseModel `bun:"table:users"`
+
+	ID            string    `bun:"id,pk"`
+	Username      string    `bun:"username"`
+	Email         string    `bun:"email,nullzero"`
+	EmailVerified bool      `bun:"email_verified"`
+	PasswordHash  string    `bun:"password_hash"`
+	CreatedAt     time.Time `bun:"created_at"`
+	UpdatedAt     time.Time `bun:"updated_at"`
+}
+
+func userToRow(u domain.User) userRow {
+	return userRow{
+		ID: u.ID, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified,
+		PasswordHash: u.PasswordHash, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+	}
+}
+
+func (r userRow) toDomain() domain.User {
+	return domain.User{
+		ID: r.ID, Username: r.Username, Email: r.Email, EmailVerified: r.EmailVerified,
+		PasswordHash: r.PasswordHash, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+	}
+}
+
+type clientRow struct {
+	bun.BaseModel `bun:"table:clients"`
+
+	ID           string    `bun:"id,pk"`
+	Name         string    `bun:"name"`
+	SecretHash   []byte    `bun:"secret_hash,nullzero"`
+	Public       bool      `bun:"public"`
+	RedirectURIs string    `bun:"redirect_uris"`
+	GrantTypes   string    `bun:"grant_types"`
+	Scopes       string    `bun:"scopes"`
+	Audiences    string    `bun:"audiences"`
+	SkipConsent  bool      `bun:"skip_consent"`
+	IDTokenAlg   string    `bun:"id_token_alg"`
+	CreatedAt    time.Time `bun:"created_at"`
+	UpdatedAt    time.Time `bun:"updated_at"`
+}
+
+func clientToRow(c domain.Client) clientRow {
+	return clientRow{
+		ID: c.ID, Name: c.Name, SecretHash: emptyToNil(c.SecretHash), Public: c.Public,
+		RedirectURIs: encodeList(c.RedirectURIs), GrantTypes: encodeList(c.GrantTypes),
+		Scopes: encodeList(c.Scopes), Audiences: encodeList(c.Audiences),
+		SkipConsent: c.SkipConsent, IDTokenAlg: c.IDTokenAlg,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+	}
+}
+
+func (r clientRow) toDomain() (domain.Client, error) {
+	c := domain.Client{
+		ID: r.ID, Name: r.Name, SecretHash: emptyToNil(r.SecretHash), Public: r.Public,
+		SkipConsent: r.SkipConsent, IDTokenAlg: r.IDTokenAlg,
+		CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+	}
+	var err error
+	if c.RedirectURIs, err = decodeList(r.RedirectURIs); err != nil {
+		return domain.Client{}, fmt.Errorf("client %q redirect_uris: %w", r.ID, err)
+	}
+	if c.GrantTypes, err = decodeList(r.GrantTypes); err != nil {
+		return domain.Client{}, fmt.Errorf("client %q grant_types: %w", r.ID, err)
+	}
+	if c.Scopes, err = decodeList(r.Scopes); err != nil {
+		return domain.Client{}, fmt.Errorf("client %q scopes: %w", r.ID, err)
+	}
+	if c.Audiences, err = decodeList(r.Audiences); err != nil {
+		return domain.Client{}, fmt.Errorf("client %q audiences: %w", r.ID, err)
+	}
+	return c, nil
+}
+
+type codeRow struct {
+	bun.BaseModel `bun:"table:authorization_codes"`
+
+	Hash          []byte     `bun:"hash,pk"`
+	ClientID      string     `bun:"client_id"`
+	UserID        string     `bun:"user_id"`
+	RedirectURI   string     `bun:"redirect_uri"`
+	Scope         string     `bun:"scope"`
+	Audience      string     `bun:"audience"`
+	CodeChallenge string     `bun:"code_challenge"`
+	Nonce         string     `bun:"nonce"`
+	AuthTime      time.Time  `bun:"auth_time,nullzero"`
+	SessionID     string     `bun:"session_id"`
+	FamilyID      string     `bun:"family_id"`
+	CreatedAt     time.Time  `bun:"created_at"`
+	ExpiresAt     time.Time  `bun:"expires_at"`
+	UsedAt        *time.Time `bun:"used_at"`
+}
+
+func codeToRow(c domain.AuthorizationCode) codeRow {
+	return codeRow{
+		Hash: c.Hash, ClientID: c.ClientID, UserID: c.UserID, RedirectURI: c.RedirectURI,
+		Scope: encodeList(c.Scope), Audience: encodeList(c.Audience),
+		CodeChallenge: c.CodeChallenge, Nonce: c.Nonce, AuthTime: c.AuthTime,
+		SessionID: c.SessionID, FamilyID: c.FamilyID,
+		CreatedAt: c.CreatedAt, ExpiresAt: c.ExpiresAt, UsedAt: c.UsedAt,
+	}
+}
+
+func (r codeRow) toDomain() (domain.AuthorizationCode, error) {
+	c := domain.AuthorizationCode{
+		Hash: r.Hash, ClientID: r.ClientID, UserID: r.UserID, RedirectURI: r.RedirectURI,
+		CodeChallenge: r.CodeChallenge, Nonce: r.Nonce, AuthTime: utc(r.AuthTime),
+		SessionID: r.SessionID, FamilyID: r.FamilyID,
+		CreatedAt: utc(r.CreatedAt), ExpiresAt: utc(r.ExpiresAt), UsedAt: utcPtr(r.UsedAt),
+	}
+	var err error
+	if c.Scope, err = decodeList(r.Scope); err != nil {
+		return domain.AuthorizationCode{}, fmt.Errorf("authorization code scope: %w", err)
+	}
+	if c.Audience, err = decodeList(r.Audience); err != nil {
+		return domain.AuthorizationCode{}, fmt.Errorf("authorization code audience: %w", err)
+	}
+	return c, nil
+}
+
+// familyRow: client, user and session are NULL in a placeholder that RevokeFamily
+// wrote before the family was created.
+type familyRow struct {
+	bun.BaseModel `bun:"table:token_families"`
+
+	ID        string     `bun:"id,pk"`
+	ClientID  string     `bun:"client_id,nullzero"`
+	UserID    string     `bun:"user_id,nullzero"`
+	SessionID string     `bun:"session_id,nullzero"`
+	CreatedAt time.Time  `bun:"created_at"`
+	ExpiresAt time.Time  `bun:"expires_at,nullzero"`
+	RevokedAt *time.Time `bun:"revoked_at"`
+}
+
+func familyToRow(f usecase.TokenFamily) familyRow {
+	return familyRow{
+		ID: f.ID, ClientID: f.ClientID, UserID: f.UserID, SessionID: f.SessionID,
+		CreatedAt: f.CreatedAt, ExpiresAt: f.ExpiresAt, RevokedAt: f.RevokedAt,
+	}
+}
+
+type refreshTokenRow struct {
+	bun.BaseModel `bun:"table:refresh_tokens"`
+
+	Hash      []byte     `bun:"hash,pk"`
+	FamilyID  string     `bun:"family_id"`
+	ClientID  string     `bun:"client_id"`
+	UserID    string     `bun:"user_id"`
+	Scope     string     `bun:"scope"`
+	Audience  string     `bun:"audience"`
+	AuthTime  time.Time  `bun:"auth_time,nullzero"`
+	Nonce     string     `bun:"nonce"`
+	SessionID string     `bun:"session_id"`
+	CreatedAt time.Time  `bun:"created_at"`
+	ExpiresAt time.Time  `bun:"expires_at"`
+	RotatedAt *time.Time `bun:"rotated_at"`
+	RevokedAt *time.Time `bun:"revoked_at"`
+}
+
+func refreshTokenToRow(t domain.RefreshToken) refreshTokenRow {
+	return refreshTokenRow{
+		Hash: t.Hash, FamilyID: t.FamilyID, ClientID: t.ClientID, UserID: t.UserID,
+		Scope: encodeList(t.Scope), Audience: encodeList(t.Audience),
+		AuthTime: t.AuthTime, Nonce: t.Nonce, SessionID: t.SessionID,
+		CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, RotatedAt: t.RotatedAt, RevokedAt: t.RevokedAt,
+	}
+}
+
+func (r refreshTokenRow) toDomain() (domain.RefreshToken, error) {
+	t := domain.RefreshToken{
+		Hash: r.Hash, FamilyID: r.FamilyID, ClientID: r.ClientID, UserID: r.UserID,
+		AuthTime: utc(r.AuthTime), Nonce: r.Nonce, SessionID: r.SessionID,
+		CreatedAt: utc(r.CreatedAt), ExpiresAt: utc(r.ExpiresAt),
+		RotatedAt: utcPtr(r.RotatedAt), RevokedAt: utcPtr(r.RevokedAt),
+	}
+	var err error
+	if t.Scope, err = decodeList(r.Scope); err != nil {
+		return domain.RefreshToken{}, fmt.Errorf("refresh token scope: %w", err)
+	}
+	if t.Audience, err = decodeList(r.Audience); err != nil {
+		return domain.RefreshToken{}, fmt.Errorf("refresh token audience: %w", err)
+	}
+	return t, nil
+}
+
+type revokedAccessTokenRow struct {
+	bun.BaseModel `bun:"table:revoked_access_tokens"`
+
+	JTI       string    `bun:"jti,pk"`
+	ExpiresAt time.Time `bun:"expires_at"`
+}
+
+type consentRow struct {
+	bun.BaseModel `bun:"table:consents"`
+
+	UserID    string    `bun:"user_id,pk"`
+	ClientID  string    `bun:"client_id,pk"`
+	Scope     string    `bun:"scope"`
+	GrantedAt time.Time `bun:"granted_at"`
+}
+
+func (r consentRow) toDomain() (domain.Consent, error) {
+	scope, err := decodeList(r.Scope)
+	if err != nil {
+		return domain.Consent{}, fmt.Errorf("consent scope: %w", err)
+	}
+	return domain.Consent{UserID: r.UserID, ClientID: r.ClientID, Scope: scope, GrantedAt: utc(r.GrantedAt)}, nil
+}
+
+type sessionRow struct {
+	bun.BaseModel `bun:"table:sessions"`
+
+	ID         string    `bun:"id,pk"`
+	SecretHash []byte    `bun:"secret_hash"`
+	UserID     string    `bun:"user_id"`
+	AuthTime   time.Time `bun:"auth_time"`
+	CreatedAt  time.Time `bun:"created_at"`
+	ExpiresAt  time.Time `bun:"expires_at"`
+}
+
+func (r sessionRow) toDomain() domain.Session {
+	return domain.Session{
+		ID: r.ID, SecretHash: r.SecretHash, UserID: r.UserID,
+		AuthTime: utc(r.AuthTime), CreatedAt: utc(r.CreatedAt), ExpiresAt: utc(r.ExpiresAt),
+	}
+}
+
+type signingKeyRow struct {
+	bun.BaseModel `bun:"table:signing_keys"`
+
+	ID         string     `bun:"id,pk"`
+	Alg        string     `bun:"alg"`
+	ActiveAlg  string     `bun:"active_alg,nullzero"`
+	PrivateKey []byte     `bun:"private_key"`
+	PublicKey  []byte     `bun:"public_key"`
+	CreatedAt  time.Time  `bun:"created_at"`
+	RetiredAt  *time.Time `bun:"retired_at"`
+	ExpiresAt  *time.Time `bun:"expires_at"`
+}
+
+func keyToRow(k domain.SigningKey) signingKeyRow {
+	r := signingKeyRow{
+		ID: k.ID, Alg: k.Alg, PrivateKey: k.PrivateKey, PublicKey: k.PublicKey,
+		CreatedAt: k.CreatedAt, RetiredAt: k.RetiredAt, ExpiresAt: k.ExpiresAt,
+	}
+	if k.Active() {
+		r.ActiveAlg = k.Alg
+	}
+	return r
+}
+
+func (r signingKeyRow) toDomain() domain.SigningKey {
+	return domain.SigningKey{
+		ID: r.ID, Alg: r.Alg, PrivateKey: r.PrivateKey, PublicKey: r.PublicKey,
+		CreatedAt: utc(r.CreatedAt), RetiredAt: utcPtr(r.RetiredAt), ExpiresAt: utcPtr(r.ExpiresAt),
+	}
+}
+
+// encodeList stores a list as a JSON array: any string survives, whatever it contains.
+func encodeList(list []string) string {
+	if len(list) == 0 {
+		return "[]"
+	}
+	b, err := json.Marshal(list)
+	if err != nil {
+		// json.Marshal of []string cannot fail; keep the column valid regardless.
+		return "[]"
+	}
+	return string(b)
+}
+
+// decodeList reads encodeList's output; an empty list comes back as nil.
+func decodeList(s string) ([]string, error) {
+	if s == "" || s == "[]" {
+		return nil, nil
+	}
+	var list []string
+	if err := json.Unmarshal([]byte(s), &list); err != nil {
+		return nil, fmt.Errorf("decode JSON list: %w", err)
+	}
+	if len(list) == 0 {
+		return nil, nil
+	}
+	return list, nil
+}
+
+// utc normalises a time read back from any driver (pgx returns local time, MySQL and
+// SQLite whatever zone they parsed) to UTC; zero stays zero.
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func emptyToNil(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}

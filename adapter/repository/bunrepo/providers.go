@@ -1,0 +1,28 @@
+package bunrepo
+
+import (
+	"github.com/google/wire"
+
+	"gatehouse/usecase"
+)
+
+// ProviderSet builds every repository from a *bun.DB and binds each to the port it
+// fills. ClientRepository fills both ClientStore (token endpoint) and
+// ClientAdminStore (CLI).
+var ProviderSet = wire.NewSet(
+	NewClientRepository,
+	wire.Bind(new(usecase.ClientStore), new(*ClientRepository)),
+	wire.Bind(new(usecase.ClientAdminStore), new(*ClientRepository)),
+	NewUserRepository,
+	wire.Bind(new(usecase.UserStore), new(*UserRepository)),
+	NewCodeRepository,
+	wire.Bind(new(usecase.CodeStore), new(*CodeRepository)),
+	NewTokenRepository,
+	wire.Bind(new(usecase.TokenStore), new(*TokenRepository)),
+	NewConsentRepository,
+	wire.Bind(new(usecase.ConsentStore), new(*ConsentRepository)),
+	NewSessionRepository,
+	wire.Bind(new(usecase.SessionStore), new(*SessionRepository)),
+	NewKeyRepository,
+	wire.Bind(new(usecase.KeyStore), new(*KeyRepository)),
+)

@@ -1,0 +1,215 @@
+package bunrepo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+
+	"gatehouse/domain"
+	"gatehouse/infrastructure/database"
+	"gatehouse/usecase"
+)
+
+// TokenRepository stores token families, refresh tokens and the access-token
+// deny-list.
+//
+// Lock order, the same in every transaction that takes both: the family row first,
+// then its refresh tokens. Rotation takes a shared lock on the family before it
+// updates the old token; revocation takes an exclusive one before it revokes the
+// tokens. So a revocation either waits for a rotation to commit (and then sees and
+// revokes the new token) or makes it wait (and then refuse): a revoked family never
+// keeps a live token.
+type TokenRepository struct {
+	db *bun.DB
+}
+
+var _ usecase.TokenStore = (*TokenRepository)(nil)
+
+// NewTokenRepository returns a repository over db.
+func NewTokenRepository(db *bun.DB) *TokenRepository { return &TokenRepository{db: db} }
+
+// CreateFamily inserts the family and, when rt is not nil, its first refresh token, in
+// one transaction. ErrDuplicate when the family id exists: RevokeFamily wrote it first
+// because the code was replayed while this grant was in flight.
+func (r *TokenRepository) CreateFamily(ctx context.Context, f usecase.TokenFamily, rt *domain.RefreshToken) error {
+	if rt != nil && rt.FamilyID != f.ID {
+		return fmt.Errorf("create token family %q: its first refresh token names family %q", f.ID, rt.FamilyID)
+	}
+	fam := familyToRow(f)
+	return inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := insert(ctx, tx, &fam); err != nil {
+			return wrapErr(err, "insert token family %q", f.ID)
+		}
+		if rt == nil {
+			return nil
+		}
+		row := refreshTokenToRow(*rt)
+		if _, err := insert(ctx, tx, &row); err != nil {
+			return wrapErr(err, "insert refresh token of family %q", f.ID)
+		}
+		return nil
+	})
+}
+
+// FamilyRevoked reports whether the family is revoked; an unknown family is not. It
+// runs on introspection and userinfo: one primary-key lookup.
+func (r *TokenRepository) FamilyRevoked(ctx context.Context, familyID string) (bool, error) {
+	revoked, err := r.db.NewSelect().Model((*familyRow)(nil)).
+		Where("id = ?", familyID).
+		Where("revoked_at IS NOT NULL").
+		Exists(ctx)
+	if err != nil {
+		return false, wrapErr(err, "check revocation of token family %q", familyID)
+	}
+	return revoked, nil
+}
+
+// RevokeFamily marks the family and its refresh tokens revoked. When the family does
+// not exist yet, it inserts it, revoked, so that the grant still in flight fails to
+// create it (CreateFamily → ErrDuplicate). The insert-or-update is one atomic
+// statement (ON CONFLICT / ON DUPLICATE KEY), so it cannot race with CreateFamily.
+// The first revocation time is kept.
+func (r *TokenRepository) RevokeFamily(ctx context.Context, familyID string, now time.Time) error {
+	upsert := "INSERT INTO token_families (id, created_at, revoked_at) VALUES (?, ?, ?) " +
+		"ON CONFLICT (id) DO UPDATE SET revoked_at = COALESCE(token_families.revoked_at, excluded.revoked_at)"
+	if r.db.Dialect().Name() == dialect.MySQL {
+		upsert = "INSERT INTO token_families (id, created_at, revoked_at) VALUES (?, ?, ?) " +
+			"ON DUPLICATE KEY UPDATE revoked_at = COALESCE(revoked_at, VALUES(revoked_at))"
+	}
+	return inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewRaw(upsert, familyID, now, now).Exec(ctx); err != nil {
+			return wrapErr(err, "revoke token family %q", familyID)
+		}
+		if _, err := tx.NewRaw("UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
+			now, familyID).Exec(ctx); err != nil {
+			return wrapErr(err, "revoke refresh tokens of family %q", familyID)
+		}
+		return nil
+	})
+}
+
+// RevokeUserFamilies revokes every family of a user (password change, deletion).
+func (r *TokenRepository) RevokeUserFamilies(ctx context.Context, userID string, now time.Time) error {
+	if userID == "" {
+		return nil
+	}
+	return r.revokeFamiliesWhere(ctx, "user_id", userID, now)
+}
+
+// RevokeSessionFamilies revokes every family started from a browser session (logout).
+// An empty session id revokes nothing: grants without a session (password, device)
+// share that value.
+func (r *TokenRepository) RevokeSessionFamilies(ctx context.Context, sessionID string, now time.Time) error {
+	if sessionID == "" {
+		return nil
+	}
+	return r.revokeFamiliesWhere(ctx, "session_id", sessionID, now)
+}
+
+// revokeFamiliesWhere revokes the families with column = value and their tokens,
+// both through the indexes on token_families and refresh_tokens(family_id).
+func (r *TokenRepository) revokeFamiliesWhere(ctx context.Context, column, value string, now time.Time) error {
+	return inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewRaw("UPDATE token_families SET revoked_at = ? WHERE ? = ? AND revoked_at IS NULL",
+			now, bun.Ident(column), value).Exec(ctx); err != nil {
+			return wrapErr(err, "revoke token families by %s", column)
+		}
+		if _, err := tx.NewRaw("UPDATE refresh_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND family_id IN "+
+			"(SELECT id FROM token_families WHERE ? = ?)", now, bun.Ident(column), value).Exec(ctx); err != nil {
+			return wrapErr(err, "revoke refresh tokens by %s", column)
+		}
+		return nil
+	})
+}
+
+// RefreshTokenByHash returns the token; ErrNotFound when there is none.
+func (r *TokenRepository) RefreshTokenByHash(ctx context.Context, hash []byte) (domain.RefreshToken, error) {
+	var row refreshTokenRow
+	if err := r.db.NewSelect().Model(&row).Where("hash = ?", hash).Scan(ctx); err != nil {
+		return domain.RefreshToken{}, wrapErr(err, "select refresh token")
+	}
+	return row.toDomain()
+}
+
+// RotateRefreshToken marks the old token rotated and stores next, in one transaction,
+// only while the old one is active. The conditional UPDATE decides: of concurrent
+// callers exactly one matches a row (SECURITY S32); the others get ErrAlreadyUsed, and
+// ErrNotFound is for a hash that does not exist. next must belong to the same family.
+func (r *TokenRepository) RotateRefreshToken(ctx context.Context, oldHash []byte, next domain.RefreshToken, now time.Time) error {
+	nextRow := refreshTokenToRow(next)
+	return inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
+		// A token's family never changes, so this read needs no lock.
+		var familyID string
+		if err := tx.NewSelect().Model((*refreshTokenRow)(nil)).Column("family_id").
+			Where("hash = ?", oldHash).Scan(ctx, &familyID); err != nil {
+			return wrapErr(err, "select refresh token to rotate")
+		}
+		if familyID != next.FamilyID {
+			return fmt.Errorf("rotate refresh token: the new token names family %q, the old one %q", next.FamilyID, familyID)
+		}
+		revoked, err := lockFamilyShared(ctx, tx, familyID)
+		if err != nil {
+			return err
+		}
+		if revoked {
+			return fmt.Errorf("rotate refresh token: family %q is revoked: %w", familyID, domain.ErrAlreadyUsed)
+		}
+		res, err := tx.NewRaw("UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ? "+
+			"AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ?", now, oldHash, now).Exec(ctx)
+		n, err := rowsAffected(res, err, "mark refresh token rotated")
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("rotate refresh token: %w", domain.ErrAlreadyUsed)
+		}
+		if _, err := insert(ctx, tx, &nextRow); err != nil {
+			return wrapErr(err, "insert rotated refresh token")
+		}
+		return nil
+	})
+}
+
+// lockFamilyShared reads the family's revocation under a shared row lock (see the
+// lock order on TokenRepository). SQLite needs none: BEGIN IMMEDIATE already holds
+// the database's only write lock.
+func lockFamilyShared(ctx context.Context, tx bun.Tx, familyID string) (revoked bool, err error) {
+	q := "SELECT revoked_at FROM token_families WHERE id = ?"
+	switch tx.Dialect().Name() {
+	case dialect.PG:
+		q += " FOR SHARE"
+	case dialect.MySQL:
+		q += " LOCK IN SHARE MODE" // MariaDB 10.11 has no FOR SHARE
+	}
+	var revokedAt bun.NullTime
+	if err := tx.NewRaw(q, familyID).Scan(ctx, &revokedAt); err != nil {
+		return false, wrapErr(err, "lock token family %q", familyID)
+	}
+	return !revokedAt.IsZero(), nil
+}
+
+// RevokeAccessToken puts a jti on the deny-list until the token expires. Revoking one
+// twice is not an error (RFC 7009 §2.2: revocation is idempotent).
+func (r *TokenRepository) RevokeAccessToken(ctx context.Context, t domain.RevokedAccessToken) error {
+	row := revokedAccessTokenRow{JTI: t.JTI, ExpiresAt: t.ExpiresAt}
+	if _, err := insert(ctx, r.db, &row); err != nil {
+		if database.IsUniqueViolation(err) {
+			return nil
+		}
+		return wrapErr(err, "revoke access token")
+	}
+	return nil
+}
+
+// AccessTokenRevoked reports whether the jti is on the deny-list: one primary-key
+// lookup, on every introspection and userinfo call.
+func (r *TokenRepository) AccessTokenRevoked(ctx context.Context, jti string) (bool, error) {
+	revoked, err := r.db.NewSelect().Model((*revokedAccessTokenRow)(nil)).Where("jti = ?", jti).Exists(ctx)
+	if err != nil {
+		return false, wrapErr(err, "check access token revocation")
+	}
+	return revoked, nil
+}

@@ -1,0 +1,80 @@
+package bunrepo
+
+import (
+	"context"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"gatehouse/domain"
+	"gatehouse/usecase"
+)
+
+// UserRepository stores users. Usernames and emails are unique byte for byte; an
+// empty email is stored as NULL so that any number of users may have none.
+type UserRepository struct {
+	db *bun.DB
+}
+
+var _ usecase.UserStore = (*UserRepository)(nil)
+
+// NewUserRepository returns a repository over db.
+func NewUserRepository(db *bun.DB) *UserRepository { return &UserRepository{db: db} }
+
+// CreateUser inserts u; ErrDuplicate when its id, username or email is taken.
+func (r *UserRepository) CreateUser(ctx context.Context, u domain.User) error {
+	row := userToRow(u)
+	if _, err := insert(ctx, r.db, &row); err != nil {
+		return wrapErr(err, "insert user %q", u.Username)
+	}
+	return nil
+}
+
+// UserByID returns the user; ErrNotFound when there is none.
+func (r *UserRepository) UserByID(ctx context.Context, id string) (domain.User, error) {
+	var row userRow
+	if err := r.db.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
+		return domain.User{}, wrapErr(err, "select user %q", id)
+	}
+	return row.toDomain(), nil
+}
+
+// UserByUsername returns the user with exactly this username; ErrNotFound when none.
+func (r *UserRepository) UserByUsername(ctx context.Context, username string) (domain.User, error) {
+	var row userRow
+	if err := r.db.NewSelect().Model(&row).Where("username = ?", username).Scan(ctx); err != nil {
+		return domain.User{}, wrapErr(err, "select user by username %q", username)
+	}
+	return row.toDomain(), nil
+}
+
+// ListUsers returns every user, oldest first (ties by id, so the order is stable).
+func (r *UserRepository) ListUsers(ctx context.Context) ([]domain.User, error) {
+	var rows []userRow
+	if err := r.db.NewSelect().Model(&rows).OrderExpr("created_at ASC, id ASC").Scan(ctx); err != nil {
+		return nil, wrapErr(err, "list users")
+	}
+	users := make([]domain.User, len(rows))
+	for i, row := range rows {
+		users[i] = row.toDomain()
+	}
+	return users, nil
+}
+
+// DeleteUser deletes the user and, by cascade, their sessions, codes, consents and
+// refresh tokens. Token families stay, so that their revocation (which the caller
+// records first) keeps answering introspection. ErrNotFound when there is no such user.
+func (r *UserRepository) DeleteUser(ctx context.Context, id string) error {
+	res, err := r.db.NewDelete().Model((*userRow)(nil)).Where("id = ?", id).Exec(ctx)
+	return mustAffect(res, err, "delete user %q", id)
+}
+
+// UpdatePassword replaces the password hash; ErrNotFound when there is no such user.
+func (r *UserRepository) UpdatePassword(ctx context.Context, id, passwordHash string, now time.Time) error {
+	res, err := r.db.NewUpdate().Model((*userRow)(nil)).
+		Set("password_hash = ?", passwordHash).
+		Set("updated_at = ?", now).
+		Where("id = ?", id).
+		Exec(ctx)
+	return mustAffect(res, err, "update password of user %q", id)
+}

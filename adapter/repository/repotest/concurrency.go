@@ -1,0 +1,219 @@
+package repotest
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"gatehouse/domain"
+	"gatehouse/usecase"
+)
+
+// race runs fn(i) for i in [0, n) on n goroutines released at once, and returns the
+// errors by i.
+func race(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = fn(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// outcomes counts nil errors and errors matching want; anything else fails the test.
+func outcomes(t *testing.T, errs []error, want error) (ok, matched int) {
+	t.Helper()
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, want):
+			matched++
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	return ok, matched
+}
+
+func (s *suite) concurrency(t *testing.T) {
+	t.Run("ConsumeCodeOnce", func(t *testing.T) {
+		u, c := s.newUser(t), s.newClient(t)
+		code := s.code(u, c)
+		noErr(t, s.Codes.CreateCode(t.Context(), code))
+		got := make([]domain.AuthorizationCode, concurrency)
+		errs := race(concurrency, func(i int) error {
+			var err error
+			got[i], err = s.Codes.ConsumeCode(t.Context(), code.Hash, base.Add(time.Duration(i)*time.Millisecond))
+			return err
+		})
+		ok, used := outcomes(t, errs, domain.ErrAlreadyUsed)
+		if ok != 1 || used != concurrency-1 {
+			t.Fatalf("%d redemptions succeeded and %d saw ErrAlreadyUsed; want 1 and %d", ok, used, concurrency-1)
+		}
+		for i, g := range got {
+			if g.FamilyID != code.FamilyID {
+				t.Errorf("caller %d got family %q, want %q (a replay must learn what to revoke)", i, g.FamilyID, code.FamilyID)
+			}
+		}
+	})
+
+	t.Run("RotateRefreshTokenOnce", func(t *testing.T) {
+		u, c := s.newUser(t), s.newClient(t)
+		f, old := s.newFamily(t, u, c, "")
+		next := make([]domain.RefreshToken, concurrency)
+		for i := range next {
+			next[i] = s.refreshToken(f)
+		}
+		now := base.Add(time.Minute)
+		errs := race(concurrency, func(i int) error {
+			return s.Tokens.RotateRefreshToken(t.Context(), old.Hash, next[i], now)
+		})
+		ok, used := outcomes(t, errs, domain.ErrAlreadyUsed)
+		if ok != 1 || used != concurrency-1 {
+			t.Fatalf("%d rotations succeeded and %d saw ErrAlreadyUsed; want 1 and %d", ok, used, concurrency-1)
+		}
+		live := 0
+		for i, n := range next {
+			got, err := s.Tokens.RefreshTokenByHash(t.Context(), n.Hash)
+			switch {
+			case errs[i] == nil:
+				noErr(t, err)
+				if got.Active(now) {
+					live++
+				}
+			default:
+				wantErr(t, err, domain.ErrNotFound) // the loser's token was never stored
+			}
+		}
+		if live != 1 {
+			t.Errorf("%d live child tokens, want exactly 1", live)
+		}
+	})
+
+	t.Run("RotateWhileRevoking", func(t *testing.T) {
+		// Whichever commits first, a revoked family keeps no live token (S30, S32).
+		u, c := s.newUser(t), s.newClient(t)
+		for range 16 {
+			f, old := s.newFamily(t, u, c, "")
+			next := s.refreshToken(f)
+			errs := race(2, func(i int) error {
+				if i == 0 {
+					return s.Tokens.RotateRefreshToken(t.Context(), old.Hash, next, base)
+				}
+				return s.Tokens.RevokeFamily(t.Context(), f.ID, base)
+			})
+			noErr(t, errs[1])
+			if errs[0] != nil && !errors.Is(errs[0], domain.ErrAlreadyUsed) {
+				t.Fatalf("rotate: %v", errs[0])
+			}
+			for _, h := range [][]byte{old.Hash, next.Hash} {
+				got, err := s.Tokens.RefreshTokenByHash(t.Context(), h)
+				if errors.Is(err, domain.ErrNotFound) {
+					continue
+				}
+				noErr(t, err)
+				if got.Active(base) {
+					t.Fatalf("family %s is revoked but token %x is live", f.ID, h[:4])
+				}
+			}
+		}
+	})
+
+	t.Run("CreateFamilyWhileRevoking", func(t *testing.T) {
+		// A code replay revokes the family its first redemption is creating: either the
+		// creation fails (ErrDuplicate) or the family and its token end up revoked.
+		u, c := s.newUser(t), s.newClient(t)
+		for range 16 {
+			f := usecase.TokenFamily{ID: newID("fam"), ClientID: c.ID, UserID: u.ID, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
+			rt := s.refreshToken(f)
+			errs := race(2, func(i int) error {
+				if i == 0 {
+					return s.Tokens.CreateFamily(t.Context(), f, &rt)
+				}
+				return s.Tokens.RevokeFamily(t.Context(), f.ID, base)
+			})
+			noErr(t, errs[1])
+			revoked, err := s.Tokens.FamilyRevoked(t.Context(), f.ID)
+			noErr(t, err)
+			if !revoked {
+				t.Fatal("family not revoked")
+			}
+			got, err := s.Tokens.RefreshTokenByHash(t.Context(), rt.Hash)
+			switch {
+			case errs[0] == nil:
+				noErr(t, err)
+				if got.Active(base) {
+					t.Fatal("the family was created and revoked, but its token is live")
+				}
+			case errors.Is(errs[0], domain.ErrDuplicate):
+				wantErr(t, err, domain.ErrNotFound)
+			default:
+				t.Fatalf("create: %v", errs[0])
+			}
+		}
+	})
+
+	t.Run("RevokeUnknownFamilyTogether", func(t *testing.T) {
+		id := newID("fam")
+		errs := race(concurrency, func(int) error { return s.Tokens.RevokeFamily(t.Context(), id, base) })
+		for _, err := range errs {
+			noErr(t, err)
+		}
+		revoked, err := s.Tokens.FamilyRevoked(t.Context(), id)
+		noErr(t, err)
+		if !revoked {
+			t.Error("family not revoked")
+		}
+	})
+
+	t.Run("SaveConsentTogether", func(t *testing.T) {
+		u, c := s.newUser(t), s.newClient(t)
+		errs := race(concurrency, func(i int) error {
+			return s.Consents.SaveConsent(t.Context(), domain.Consent{UserID: u.ID, ClientID: c.ID,
+				Scope: []string{"openid"}, GrantedAt: base.Add(time.Duration(i) * time.Second)})
+		})
+		for _, err := range errs {
+			noErr(t, err)
+		}
+		_, err := s.Consents.ConsentFor(t.Context(), u.ID, c.ID)
+		noErr(t, err)
+	})
+
+	t.Run("RotateKeyTogether", func(t *testing.T) {
+		alg := "T" + randomHex(4)
+		const n = 8
+		ids := make([]string, n)
+		errs := race(n, func(i int) error {
+			k := domain.SigningKey{ID: newID("kid"), Alg: alg, PrivateKey: newHash(), PublicKey: newHash(),
+				CreatedAt: base.Add(time.Duration(i) * time.Second)}
+			ids[i] = k.ID
+			return s.Keys.RotateKey(t.Context(), k, base.Add(time.Hour))
+		})
+		for _, err := range errs {
+			noErr(t, err)
+		}
+		keys, err := s.Keys.ListKeys(t.Context())
+		noErr(t, err)
+		active, stored := 0, 0
+		for _, k := range keys {
+			if slices.Contains(ids, k.ID) {
+				stored++
+				if k.Active() {
+					active++
+				}
+			}
+		}
+		if stored != n || active != 1 {
+			t.Errorf("%d keys stored, %d active; want %d and 1", stored, active, n)
+		}
+	})
+}

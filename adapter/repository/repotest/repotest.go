@@ -1,0 +1,201 @@
+// Package repotest is the contract every storage implementation of the use-case ports
+// must pass, on every database (the idea of Dex's storage conformance tests): one
+// subtest per port method and per error rule, plus concurrent tests of the single-use
+// guarantees (a code redeemed once, a refresh token rotated once) under -race.
+//
+// RunAll runs it on the Bun repositories over a migrated database; Run takes any set
+// of stores. Every subtest makes its own rows with random ids, so the suite can share
+// one database and leaves it usable.
+package repotest
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"gatehouse/adapter/repository/bunrepo"
+	"gatehouse/domain"
+	"gatehouse/usecase"
+)
+
+// Stores are the ports under test.
+type Stores struct {
+	Clients  usecase.ClientAdminStore
+	Users    usecase.UserStore
+	Codes    usecase.CodeStore
+	Tokens   usecase.TokenStore
+	Consents usecase.ConsentStore
+	Sessions usecase.SessionStore
+	Keys     usecase.KeyStore
+}
+
+// RunAll runs the whole contract on the Bun repositories over db, which must be
+// migrated.
+func RunAll(t *testing.T, db *bun.DB) {
+	Run(t, Stores{
+		Clients:  bunrepo.NewClientRepository(db),
+		Users:    bunrepo.NewUserRepository(db),
+		Codes:    bunrepo.NewCodeRepository(db),
+		Tokens:   bunrepo.NewTokenRepository(db),
+		Consents: bunrepo.NewConsentRepository(db),
+		Sessions: bunrepo.NewSessionRepository(db),
+		Keys:     bunrepo.NewKeyRepository(db),
+	})
+}
+
+// Run runs the whole contract on s.
+func Run(t *testing.T, s Stores) {
+	st := &suite{Stores: s}
+	t.Run("Users", st.users)
+	t.Run("Clients", st.clients)
+	t.Run("Codes", st.codes)
+	t.Run("Tokens", st.tokens)
+	t.Run("Consents", st.consents)
+	t.Run("Sessions", st.sessions)
+	t.Run("Keys", st.keys)
+	t.Run("Concurrency", st.concurrency)
+}
+
+type suite struct {
+	Stores
+}
+
+// base is the suite's clock: not UTC and with nanoseconds, so the tests see that
+// times come back in UTC, truncated to the microsecond every backend keeps.
+var base = time.Date(2026, 3, 1, 12, 30, 45, 123456789, time.FixedZone("UTC+1", 3600))
+
+// concurrency is how many goroutines race for one single-use item.
+const concurrency = 32
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func newID(prefix string) string { return prefix + "-" + randomHex(8) }
+
+func newHash() []byte {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return b
+}
+
+func wantErr(t *testing.T, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("err = %v, want %v", err, target)
+	}
+}
+
+func noErr(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+}
+
+// sameTime checks that got is want, in UTC, at microsecond precision.
+func sameTime(t *testing.T, what string, want, got time.Time) {
+	t.Helper()
+	if want.IsZero() {
+		if !got.IsZero() {
+			t.Errorf("%s = %v, want zero", what, got)
+		}
+		return
+	}
+	if got.Location() != time.UTC {
+		t.Errorf("%s is in %v, want UTC", what, got.Location())
+	}
+	if w := want.Truncate(time.Microsecond); !got.Equal(w) {
+		t.Errorf("%s = %v, want %v", what, got, w.UTC())
+	}
+}
+
+func sameTimePtr(t *testing.T, what string, want, got *time.Time) {
+	t.Helper()
+	switch {
+	case want == nil && got == nil:
+	case want == nil:
+		t.Errorf("%s = %v, want nil", what, *got)
+	case got == nil:
+		t.Errorf("%s = nil, want %v", what, *want)
+	default:
+		sameTime(t, what, *want, *got)
+	}
+}
+
+func sameList(t *testing.T, what string, want, got []string) {
+	t.Helper()
+	if len(want) != len(got) {
+		t.Errorf("%s = %q, want %q", what, got, want)
+		return
+	}
+	for i := range want {
+		if want[i] != got[i] {
+			t.Errorf("%s = %q, want %q", what, got, want)
+			return
+		}
+	}
+}
+
+func sameBytes(t *testing.T, what string, want, got []byte) {
+	t.Helper()
+	if !bytes.Equal(want, got) {
+		t.Errorf("%s = %x, want %x", what, got, want)
+	}
+}
+
+// Fixtures: each creates fresh rows through the stores under test.
+
+func (s *suite) newUser(t *testing.T) domain.User {
+	t.Helper()
+	id := randomHex(8)
+	u := domain.User{
+		ID: "u-" + id, Username: "user_" + id, Email: "user_" + id + "@example.com",
+		PasswordHash: "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA", CreatedAt: base, UpdatedAt: base,
+	}
+	noErr(t, s.Users.CreateUser(t.Context(), u))
+	return u
+}
+
+func (s *suite) newClient(t *testing.T) domain.Client {
+	t.Helper()
+	id := randomHex(8)
+	c := domain.Client{
+		ID: "c-" + id, Name: "client " + id, SecretHash: newHash(),
+		RedirectURIs: []string{"https://app.example.com/cb"},
+		GrantTypes:   []string{domain.GrantAuthorizationCode, domain.GrantRefreshToken},
+		Scopes:       []string{"openid", "offline_access"}, IDTokenAlg: domain.AlgRS256,
+		CreatedAt: base, UpdatedAt: base,
+	}
+	noErr(t, s.Clients.CreateClient(t.Context(), c))
+	return c
+}
+
+// newFamily stores a family of user and client with a first refresh token.
+func (s *suite) newFamily(t *testing.T, u domain.User, c domain.Client, sessionID string) (usecase.TokenFamily, domain.RefreshToken) {
+	t.Helper()
+	f := usecase.TokenFamily{
+		ID: newID("fam"), ClientID: c.ID, UserID: u.ID, SessionID: sessionID,
+		CreatedAt: base, ExpiresAt: base.Add(720 * time.Hour),
+	}
+	rt := s.refreshToken(f)
+	noErr(t, s.Tokens.CreateFamily(t.Context(), f, &rt))
+	return f, rt
+}
+
+// refreshToken is a new, unstored token of family f, valid for an hour from base.
+func (s *suite) refreshToken(f usecase.TokenFamily) domain.RefreshToken {
+	return domain.RefreshToken{
+		Hash: newHash(), FamilyID: f.ID, ClientID: f.ClientID, UserID: f.UserID,
+		Scope: []string{"openid", "offline_access"}, Audience: []string{"https://api.example.com"},
+		AuthTime: base.Add(-time.Minute), Nonce: "n-0S6_WzA2Mj", SessionID: f.SessionID,
+		CreatedAt: base, ExpiresAt: base.Add(time.Hour),
+	}
+}

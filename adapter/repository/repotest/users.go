@@ -1,0 +1,154 @@
+package repotest
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"gatehouse/domain"
+)
+
+func (s *suite) users(t *testing.T) {
+	t.Run("CreateAndRead", func(t *testing.T) {
+		u := s.newUser(t)
+		u.EmailVerified = true
+		u.ID, u.Username, u.Email = newID("u"), newID("user"), newID("mail")+"@example.com"
+		u.CreatedAt, u.UpdatedAt = base, base.Add(time.Second)
+		noErr(t, s.Users.CreateUser(t.Context(), u))
+
+		byID, err := s.Users.UserByID(t.Context(), u.ID)
+		noErr(t, err)
+		checkUser(t, u, byID)
+		byName, err := s.Users.UserByUsername(t.Context(), u.Username)
+		noErr(t, err)
+		checkUser(t, u, byName)
+	})
+
+	t.Run("NotFound", func(t *testing.T) {
+		_, err := s.Users.UserByID(t.Context(), newID("missing"))
+		wantErr(t, err, domain.ErrNotFound)
+		_, err = s.Users.UserByUsername(t.Context(), newID("missing"))
+		wantErr(t, err, domain.ErrNotFound)
+		wantErr(t, s.Users.DeleteUser(t.Context(), newID("missing")), domain.ErrNotFound)
+		wantErr(t, s.Users.UpdatePassword(t.Context(), newID("missing"), "h", base), domain.ErrNotFound)
+	})
+
+	t.Run("DuplicateUsername", func(t *testing.T) {
+		u := s.newUser(t)
+		u.ID, u.Email = newID("u"), newID("other")+"@example.com"
+		wantErr(t, s.Users.CreateUser(t.Context(), u), domain.ErrDuplicate)
+	})
+
+	t.Run("DuplicateEmail", func(t *testing.T) {
+		u := s.newUser(t)
+		u.ID, u.Username = newID("u"), newID("other")
+		wantErr(t, s.Users.CreateUser(t.Context(), u), domain.ErrDuplicate)
+	})
+
+	t.Run("DuplicateID", func(t *testing.T) {
+		u := s.newUser(t)
+		u.Username, u.Email = newID("other"), ""
+		wantErr(t, s.Users.CreateUser(t.Context(), u), domain.ErrDuplicate)
+	})
+
+	t.Run("SeveralUsersWithoutEmail", func(t *testing.T) {
+		for range 3 {
+			u := domain.User{ID: newID("u"), Username: newID("noemail"), PasswordHash: "h", CreatedAt: base, UpdatedAt: base}
+			noErr(t, s.Users.CreateUser(t.Context(), u))
+			got, err := s.Users.UserByID(t.Context(), u.ID)
+			noErr(t, err)
+			if got.Email != "" {
+				t.Errorf("email = %q, want empty", got.Email)
+			}
+		}
+	})
+
+	t.Run("UsernamesAreExact", func(t *testing.T) {
+		// Byte-exact on every backend: MariaDB's default collation would fold case and
+		// accents and ignore trailing spaces, PostgreSQL and SQLite would not.
+		suffix := randomHex(6)
+		name := "Alice-" + suffix
+		for _, n := range []string{name, "alice-" + suffix, "ALICE-" + suffix, "Alicé-" + suffix, name + " "} {
+			u := domain.User{ID: newID("u"), Username: n, PasswordHash: "h", CreatedAt: base, UpdatedAt: base}
+			noErr(t, s.Users.CreateUser(t.Context(), u))
+		}
+		got, err := s.Users.UserByUsername(t.Context(), name)
+		noErr(t, err)
+		if got.Username != name {
+			t.Errorf("UserByUsername(%q) found %q", name, got.Username)
+		}
+	})
+
+	t.Run("ListOldestFirst", func(t *testing.T) {
+		var ids []string
+		for _, offset := range []time.Duration{3 * time.Hour, time.Hour, 2 * time.Hour} {
+			u := domain.User{ID: newID("u"), Username: newID("list"), PasswordHash: "h",
+				CreatedAt: base.Add(offset), UpdatedAt: base.Add(offset)}
+			noErr(t, s.Users.CreateUser(t.Context(), u))
+			ids = append(ids, u.ID)
+		}
+		all, err := s.Users.ListUsers(t.Context())
+		noErr(t, err)
+		var got []string
+		for _, u := range all {
+			if slices.Contains(ids, u.ID) {
+				got = append(got, u.ID)
+				if u.CreatedAt.Location() != time.UTC {
+					t.Errorf("created_at in %v", u.CreatedAt.Location())
+				}
+			}
+		}
+		sameList(t, "listed ids", []string{ids[1], ids[2], ids[0]}, got)
+	})
+
+	t.Run("UpdatePassword", func(t *testing.T) {
+		u := s.newUser(t)
+		later := base.Add(time.Hour)
+		noErr(t, s.Users.UpdatePassword(t.Context(), u.ID, "new-hash", later))
+		// The same values again still find the row (MySQL counts matched rows).
+		noErr(t, s.Users.UpdatePassword(t.Context(), u.ID, "new-hash", later))
+		got, err := s.Users.UserByID(t.Context(), u.ID)
+		noErr(t, err)
+		if got.PasswordHash != "new-hash" {
+			t.Errorf("password hash = %q", got.PasswordHash)
+		}
+		sameTime(t, "updated_at", later, got.UpdatedAt)
+		sameTime(t, "created_at", base, got.CreatedAt)
+	})
+
+	t.Run("DeleteCascades", func(t *testing.T) {
+		u, c := s.newUser(t), s.newClient(t)
+		sess := domain.Session{ID: newID("s"), SecretHash: newHash(), UserID: u.ID, AuthTime: base, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
+		noErr(t, s.Sessions.CreateSession(t.Context(), sess))
+		noErr(t, s.Consents.SaveConsent(t.Context(), domain.Consent{UserID: u.ID, ClientID: c.ID, Scope: []string{"openid"}, GrantedAt: base}))
+		f, rt := s.newFamily(t, u, c, sess.ID)
+		noErr(t, s.Tokens.RevokeUserFamilies(t.Context(), u.ID, base))
+
+		noErr(t, s.Users.DeleteUser(t.Context(), u.ID))
+		_, err := s.Users.UserByID(t.Context(), u.ID)
+		wantErr(t, err, domain.ErrNotFound)
+		_, err = s.Sessions.SessionByHash(t.Context(), sess.SecretHash)
+		wantErr(t, err, domain.ErrNotFound)
+		_, err = s.Consents.ConsentFor(t.Context(), u.ID, c.ID)
+		wantErr(t, err, domain.ErrNotFound)
+		_, err = s.Tokens.RefreshTokenByHash(t.Context(), rt.Hash)
+		wantErr(t, err, domain.ErrNotFound)
+		// The family's revocation outlives the user, for the access tokens still around.
+		revoked, err := s.Tokens.FamilyRevoked(t.Context(), f.ID)
+		noErr(t, err)
+		if !revoked {
+			t.Error("the deleted user's family is no longer revoked")
+		}
+		wantErr(t, s.Users.DeleteUser(t.Context(), u.ID), domain.ErrNotFound)
+	})
+}
+
+func checkUser(t *testing.T, want, got domain.User) {
+	t.Helper()
+	if got.ID != want.ID || got.Username != want.Username || got.Email != want.Email ||
+		got.EmailVerified != want.EmailVerified || got.PasswordHash != want.PasswordHash {
+		t.Errorf("user = %+v, want %+v", got, want)
+	}
+	sameTime(t, "created_at", want.CreatedAt, got.CreatedAt)
+	sameTime(t, "updated_at", want.UpdatedAt, got.UpdatedAt)
+}

@@ -15,4 +15,5 @@ var ProviderSet = wire.NewSet(
 	NewIntrospect,
 	NewAdmin,
 	NewKeys,
+	NewUserInfo,
 )

@@ -9,6 +9,7 @@ var ProviderSet = wire.NewSet(
 	NewTokenHandler,
 	NewDiscovery,
 	NewHealth,
-	wire.Struct(new(Handlers), "Log", "Metrics", "Token", "Revoke", "Introspect", "Discovery", "Health"),
+	NewUserInfoHandler,
+	wire.Struct(new(Handlers), "Log", "Metrics", "Token", "Revoke", "Introspect", "Discovery", "Health", "UserInfo"),
 	NewEcho,
 )

@@ -22,6 +22,7 @@ type Handlers struct {
 	Introspect *usecase.Introspect
 	Discovery  *Discovery
 	Health     *Health
+	UserInfo   *UserInfoHandler
 	// Pages mounts the browser pages and authorization endpoint; nil leaves them out.
 	Pages PageMounter
 }
@@ -56,6 +57,8 @@ func NewEcho(h Handlers) *echo.Echo {
 	}
 	e.POST("/oauth/revoke", h.Token.Revoke(h.Revoke))
 	e.POST("/oauth/introspect", h.Token.Introspect(h.Introspect))
+	e.GET("/userinfo", h.UserInfo.UserInfo)
+	e.POST("/userinfo", h.UserInfo.UserInfo)
 	e.GET("/healthz", h.Health.Live)
 	e.GET("/readyz", h.Health.Ready)
 	e.GET("/metrics", h.Health.Metrics())

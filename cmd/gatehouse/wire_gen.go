@@ -89,6 +89,8 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	jwksFunc := provideJWKS(keyRing)
 	discovery := httpapi.NewDiscovery(settings, usecaseToken, features, jwksFunc)
 	health := httpapi.NewHealth(db, registry)
+	userInfo := usecase.NewUserInfo(verifier, tokenRepository, userRepository)
+	userInfoHandler := httpapi.NewUserInfoHandler(userInfo, settings)
 	handlers := httpapi.Handlers{
 		Log:        logger,
 		Metrics:    metrics,
@@ -97,6 +99,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Introspect: introspect,
 		Discovery:  discovery,
 		Health:     health,
+		UserInfo:   userInfoHandler,
 	}
 	echo := httpapi.NewEcho(handlers)
 	app := &App{

@@ -1,0 +1,76 @@
+package usecase
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"gatehouse/domain"
+)
+
+// UserInfo is the OpenID Connect UserInfo endpoint (Core §5.3): the claims of the user
+// an access token was issued for, as far as its scopes allow.
+type UserInfo struct {
+	verifier AccessTokenVerifier
+	tokens   TokenStore
+	users    UserStore
+}
+
+// NewUserInfo builds the endpoint.
+func NewUserInfo(verifier AccessTokenVerifier, tokens TokenStore, users UserStore) *UserInfo {
+	return &UserInfo{verifier: verifier, tokens: tokens, users: users}
+}
+
+// Claims are the userinfo claims; empty fields are left out.
+type Claims struct {
+	Subject           string
+	PreferredUsername string
+	Email             string
+	EmailVerified     *bool
+}
+
+var errTokenInactive = domain.ErrInvalidToken.WithDescription("the access token is invalid, expired or revoked")
+
+// Execute checks the token (signature, expiry, revocation) and returns the claims.
+func (uc *UserInfo) Execute(ctx context.Context, accessToken string) (Claims, error) {
+	if accessToken == "" {
+		return Claims{}, domain.ErrInvalidToken.WithDescription("missing access token")
+	}
+	at, err := uc.verifier.VerifyAccessToken(ctx, accessToken)
+	if err != nil {
+		return Claims{}, errTokenInactive
+	}
+	revoked, err := uc.tokens.AccessTokenRevoked(ctx, at.ID)
+	if err != nil {
+		return Claims{}, fmt.Errorf("check deny-list: %w", err)
+	}
+	if !revoked && at.FamilyID != "" {
+		if revoked, err = uc.tokens.FamilyRevoked(ctx, at.FamilyID); err != nil {
+			return Claims{}, fmt.Errorf("check token family: %w", err)
+		}
+	}
+	if revoked {
+		return Claims{}, errTokenInactive
+	}
+	if !slices.Contains(at.Scope, domain.ScopeOpenID) {
+		return Claims{}, domain.ErrInsufficientScope.WithDescription("the access token lacks the openid scope")
+	}
+	user, err := uc.users.UserByID(ctx, at.Subject)
+	if errors.Is(err, domain.ErrNotFound) {
+		// A client-credentials token has no user; a deleted user has no claims.
+		return Claims{}, errTokenInactive
+	}
+	if err != nil {
+		return Claims{}, fmt.Errorf("look up user: %w", err)
+	}
+	c := Claims{Subject: user.ID}
+	if slices.Contains(at.Scope, domain.ScopeProfile) {
+		c.PreferredUsername = user.Username
+	}
+	if slices.Contains(at.Scope, domain.ScopeEmail) && user.Email != "" {
+		verified := user.EmailVerified
+		c.Email, c.EmailVerified = user.Email, &verified
+	}
+	return c, nil
+}

@@ -66,6 +66,13 @@ func Open(ctx context.Context, url string) (*bun.DB, func(), error) {
 			if err := os.MkdirAll(filepath.Dir(t.sqlitePath), 0o750); err != nil {
 				return nil, nil, fmt.Errorf("create directory for %s: %w", t.where, err)
 			}
+			// The file holds password hashes and sealed private keys: readable by its
+			// owner only. SQLite gives its -wal and -shm files the same mode.
+			f, err := os.OpenFile(t.sqlitePath, os.O_RDWR|os.O_CREATE, 0o600)
+			if err != nil {
+				return nil, nil, fmt.Errorf("create %s: %w", t.where, err)
+			}
+			_ = f.Close()
 		}
 		sqldb, err = sql.Open("sqlite", t.sqliteDSN)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -149,6 +150,37 @@ func TestOpenSQLiteCreatesDirectoryAndSetsPragmas(t *testing.T) {
 	}
 	if got := db.DB.Stats().MaxOpenConnections; got != sqliteMaxOpen {
 		t.Errorf("max open = %d", got)
+	}
+	if _, err := db.ExecContext(ctx, "CREATE TABLE t (x INTEGER)"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal"} {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := st.Mode().Perm(); mode&0o077 != 0 {
+			t.Errorf("%s has mode %v, want owner-only", filepath.Base(p), mode)
+		}
+	}
+}
+
+func TestOpenSQLiteInMemory(t *testing.T) {
+	db, closeDB, err := Open(context.Background(), "sqlite::memory:?max_open_conns=5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeDB()
+	ctx := context.Background()
+	// Every statement must reach the same (only) connection, or the table vanishes.
+	if _, err := db.ExecContext(ctx, "CREATE TABLE t (x INTEGER)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "INSERT INTO t VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	if got := db.DB.Stats().MaxOpenConnections; got != 1 {
+		t.Errorf("max open = %d, want 1 for :memory:", got)
 	}
 }
 

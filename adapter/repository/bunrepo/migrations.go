@@ -51,6 +51,7 @@ func migrations() *migrate.Migrations {
 		Name: "20260301000001", Comment: "initial_schema",
 		Up: goMigration(initialSchemaUp), Down: goMigration(initialSchemaDown),
 	})
+	ms.Add(migrate.Migration{Name: "20260302000001", Comment: "authorization_requests", Up: goMigration(authRequestsUp), Down: goMigration(authRequestsDown)})
 	return ms
 }
 

@@ -25,4 +25,5 @@ var ProviderSet = wire.NewSet(
 	wire.Bind(new(usecase.SessionStore), new(*SessionRepository)),
 	NewKeyRepository,
 	wire.Bind(new(usecase.KeyStore), new(*KeyRepository)),
+	NewAuthRequestRepository, wire.Bind(new(usecase.AuthRequestStore), new(*AuthRequestRepository)),
 )

@@ -1,11 +1,3 @@
-// Package repotest is the contract every storage implementation of the use-case ports
-// must pass, on every database (the idea of Dex's storage conformance tests): one
-// subtest per port method and per error rule, plus concurrent tests of the single-use
-// guarantees (a code redeemed once, a refresh token rotated once) under -race.
-//
-// RunAll runs it on the Bun repositories over a migrated database; Run takes any set
-// of stores. Every subtest makes its own rows with random ids, so the suite can share
-// one database and leaves it usable.
 package repotest
 
 import (
@@ -32,19 +24,22 @@ type Stores struct {
 	Consents usecase.ConsentStore
 	Sessions usecase.SessionStore
 	Keys     usecase.KeyStore
+	// AuthRequests is optional: the suite skips it when nil.
+	AuthRequests usecase.AuthRequestStore
 }
 
 // RunAll runs the whole contract on the Bun repositories over db, which must be
 // migrated.
 func RunAll(t *testing.T, db *bun.DB) {
 	Run(t, Stores{
-		Clients:  bunrepo.NewClientRepository(db),
-		Users:    bunrepo.NewUserRepository(db),
-		Codes:    bunrepo.NewCodeRepository(db),
-		Tokens:   bunrepo.NewTokenRepository(db),
-		Consents: bunrepo.NewConsentRepository(db),
-		Sessions: bunrepo.NewSessionRepository(db),
-		Keys:     bunrepo.NewKeyRepository(db),
+		Clients:      bunrepo.NewClientRepository(db),
+		Users:        bunrepo.NewUserRepository(db),
+		Codes:        bunrepo.NewCodeRepository(db),
+		Tokens:       bunrepo.NewTokenRepository(db),
+		Consents:     bunrepo.NewConsentRepository(db),
+		Sessions:     bunrepo.NewSessionRepository(db),
+		Keys:         bunrepo.NewKeyRepository(db),
+		AuthRequests: bunrepo.NewAuthRequestRepository(db),
 	})
 }
 
@@ -59,6 +54,7 @@ func Run(t *testing.T, s Stores) {
 	t.Run("Sessions", st.sessions)
 	t.Run("Keys", st.keys)
 	t.Run("Concurrency", st.concurrency)
+	t.Run("AuthRequests", st.authRequests)
 }
 
 type suite struct {

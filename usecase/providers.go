@@ -16,4 +16,6 @@ var ProviderSet = wire.NewSet(
 	NewAdmin,
 	NewKeys,
 	NewUserInfo,
+	NewAuthorize,
+	NewLogin,
 )

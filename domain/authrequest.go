@@ -1,0 +1,58 @@
+package domain
+
+import (
+	"slices"
+	"time"
+)
+
+// AuthRequest is an authorization request (RFC 6749 §4.1.1) waiting for the user to
+// log in or consent. It is stored between the browser's page views, bound to the
+// browser that started it, and deleted when it completes: a request is answered once.
+type AuthRequest struct {
+	// ID is an unguessable handle (256 random bits) carried in page URLs and forms.
+	ID       string
+	ClientID string
+	// RedirectURI is where the answer goes: the redirect_uri as sent (a loopback URI
+	// with the port the client chose), or the only registered one when it was omitted.
+	RedirectURI string
+	// RedirectURISent records whether redirect_uri was in the request: the token
+	// request must then repeat it (RFC 6749 §4.1.3).
+	RedirectURISent bool
+	Scope           []string
+	// Audience is the resolved `aud` of the access tokens (RFC 8707 resources).
+	Audience      []string
+	State         string // returned byte for byte
+	Nonce         string // echoed in the ID token
+	CodeChallenge string // S256
+	// Prompt holds the OpenID Connect prompt values (none, login, consent, select_account).
+	Prompt []string
+	// MaxAge is the OpenID Connect max_age; nil when absent.
+	MaxAge *time.Duration
+	// BrowserHash is the keyed hash of the random browser-binding cookie of the browser
+	// that started the request: another browser cannot continue it (SECURITY S40).
+	BrowserHash []byte
+	// UserID is set once the user is known to be logged in for this request (an
+	// existing session at the start, or a login or registration on the way).
+	UserID string
+	// AuthTime is when that user authenticated (OpenID Connect auth_time).
+	AuthTime  time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Prompt values (OpenID Connect Core §3.1.2.1).
+const (
+	PromptNone          = "none"
+	PromptLogin         = "login"
+	PromptConsent       = "consent"
+	PromptSelectAccount = "select_account"
+)
+
+// HasPrompt reports whether the request carries prompt value p.
+func (r AuthRequest) HasPrompt(p string) bool { return slices.Contains(r.Prompt, p) }
+
+// Expired reports whether the request can no longer be continued at now.
+func (r AuthRequest) Expired(now time.Time) bool { return !now.Before(r.ExpiresAt) }
+
+// AuthRequestTTL bounds how long a user may take to log in, register and consent.
+const AuthRequestTTL = 30 * time.Minute

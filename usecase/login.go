@@ -1,0 +1,128 @@
+package usecase
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gatehouse/domain"
+)
+
+// SessionTTL is how long a browser stays logged in at most. The cookie itself lasts
+// only as long as the browser runs.
+const SessionTTL = 12 * time.Hour
+
+// Login holds the browser sessions behind the login, registration and logout pages.
+type Login struct {
+	users     UserStore
+	passwords PasswordHasher
+	throttle  Throttle
+	sessions  SessionStore
+	tokens    TokenStore
+	admin     *Admin
+	random    Random
+	hasher    SecretHasher
+	clock     Clock
+}
+
+// NewLogin builds the session use cases.
+func NewLogin(users UserStore, passwords PasswordHasher, throttle Throttle, sessions SessionStore, tokens TokenStore,
+	admin *Admin, random Random, hasher SecretHasher, clock Clock) *Login {
+	return &Login{users: users, passwords: passwords, throttle: throttle, sessions: sessions, tokens: tokens,
+		admin: admin, random: random, hasher: hasher, clock: clock}
+}
+
+// Session returns the live session whose cookie secret is secret, or nil when there is
+// none (no cookie, unknown, expired).
+func (uc *Login) Session(ctx context.Context, secret string) (*domain.Session, error) {
+	if secret == "" || len(secret) > 256 {
+		return nil, nil
+	}
+	s, err := uc.sessions.SessionByHash(ctx, uc.hasher.HashSecret(secret))
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("look up session: %w", err)
+	}
+	if !uc.clock.Now().Before(s.ExpiresAt) {
+		// Best effort: an expired row is harmless, it can never be used again.
+		_ = uc.sessions.DeleteSession(ctx, s.ID)
+		return nil, nil
+	}
+	return &s, nil
+}
+
+// LogIn checks a username and password (throttled per username and address, the same
+// error for an unknown user and a wrong password: CheckPassword) and starts a new
+// session, replacing old. It returns the session and the cookie secret.
+func (uc *Login) LogIn(ctx context.Context, username, password, address string, old *domain.Session) (domain.Session, string, error) {
+	user, err := CheckPassword(ctx, uc.users, uc.passwords, uc.throttle, username, password, address)
+	if err != nil {
+		return domain.Session{}, "", err
+	}
+	return uc.start(ctx, user.ID, old)
+}
+
+// Register creates a user from the registration page (Admin.CreateUser validates and
+// answers *ValidationError) and logs them in.
+func (uc *Login) Register(ctx context.Context, in NewUser, old *domain.Session) (domain.Session, string, error) {
+	user, err := uc.admin.CreateUser(ctx, in)
+	if err != nil {
+		return domain.Session{}, "", err
+	}
+	return uc.start(ctx, user.ID, old)
+}
+
+// start makes a session with a fresh cookie secret, so a secret planted before login
+// is worthless after it (session fixation; SECURITY S44). When the same user logs in
+// again, the session keeps its id: the tokens issued under it stay tied to it, and
+// logout still revokes them.
+func (uc *Login) start(ctx context.Context, userID string, old *domain.Session) (domain.Session, string, error) {
+	id := uc.random.ID()
+	if old != nil {
+		if old.UserID == userID {
+			id = old.ID
+		}
+		if err := uc.sessions.DeleteSession(ctx, old.ID); err != nil {
+			return domain.Session{}, "", fmt.Errorf("end the previous session: %w", err)
+		}
+	}
+	now := uc.clock.Now()
+	secret := uc.random.Token()
+	s := domain.Session{ID: id, SecretHash: uc.hasher.HashSecret(secret), UserID: userID,
+		AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
+	err := uc.sessions.CreateSession(ctx, s)
+	if errors.Is(err, domain.ErrDuplicate) && id != "" {
+		// Two logins of one browser at once both kept the old id: the second gets a new one.
+		s.ID = uc.random.ID()
+		err = uc.sessions.CreateSession(ctx, s)
+	}
+	if err != nil {
+		return domain.Session{}, "", fmt.Errorf("create session: %w", err)
+	}
+	return s, secret, nil
+}
+
+// LogOut ends the session on the server and revokes the refresh tokens issued under
+// it (SECURITY S33, S44). Revocation comes first: if it fails the session remains,
+// and the user can try again.
+func (uc *Login) LogOut(ctx context.Context, s domain.Session) error {
+	if err := uc.tokens.RevokeSessionFamilies(ctx, s.ID, uc.clock.Now()); err != nil {
+		return fmt.Errorf("revoke the session's tokens: %w", err)
+	}
+	if err := uc.sessions.DeleteSession(ctx, s.ID); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+// UserOf returns the user of a session, for the home page.
+func (uc *Login) UserOf(ctx context.Context, s domain.Session) (domain.User, error) {
+	u, err := uc.users.UserByID(ctx, s.UserID)
+	if err != nil {
+		return domain.User{}, fmt.Errorf("look up the session's user: %w", err)
+	}
+	return u, nil
+}

@@ -1,0 +1,310 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The harness must not report nonsense: these tests drive it against an httptest
+// server whose answers are known, and compare what it counts with what the server saw.
+
+func TestRun_CountsRequestsErrorsAndPercentiles(t *testing.T) {
+	var n atomic.Int64
+	var mu sync.Mutex
+	seen := map[string]int64{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := n.Add(1)
+		kind := "ok"
+		switch {
+		case i%20 == 0: // 5 % slow: they make p99, never p50 or p90
+			time.Sleep(150 * time.Millisecond)
+		case i%10 == 3:
+			kind = "500"
+		case i%10 == 7:
+			kind = "429"
+		case i%10 == 5:
+			kind = "bad body"
+		}
+		mu.Lock()
+		seen[kind]++
+		mu.Unlock()
+		switch kind {
+		case "500":
+			w.WriteHeader(http.StatusInternalServerError)
+		case "429":
+			w.WriteHeader(http.StatusTooManyRequests)
+		case "bad body":
+			fmt.Fprint(w, `{"nope":true}`)
+		default:
+			time.Sleep(time.Millisecond)
+			fmt.Fprint(w, `{"ok":true}`)
+		}
+	}))
+	defer srv.Close()
+
+	wl := Workload{
+		Name: "test",
+		Next: func(int) (Request, bool) {
+			return Request{Method: http.MethodPost, URL: srv.URL + "/x", Body: []byte("a=b")}, true
+		},
+		Check: func(_ int, _ int, body []byte) error {
+			if string(body) != `{"ok":true}` {
+				return errors.New("unexpected body")
+			}
+			return nil
+		},
+	}
+	const conc = 4
+	res, err := Run(context.Background(), wl, Options{Concurrency: conc, Duration: time.Second, PID: os.Getpid()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// With no warm-up every request the server saw was measured, and the run waits for
+	// requests in flight, so the counts must agree exactly.
+	if total := n.Load(); res.Requests != total {
+		t.Errorf("Requests = %d, server saw %d", res.Requests, total)
+	}
+	if res.OK != seen["ok"] {
+		t.Errorf("OK = %d, server answered ok %d times", res.OK, seen["ok"])
+	}
+	for kind, want := range map[string]int64{"500": seen["500"], "429": seen["429"], ErrKindBadBody: seen["bad body"]} {
+		if got := res.Errors[kind]; got != want {
+			t.Errorf("Errors[%q] = %d, want %d (all: %v)", kind, got, want, res.Errors)
+		}
+	}
+	if res.ErrorCount() != res.Requests-res.OK || res.Errors[ErrKindTransport] != 0 {
+		t.Errorf("error count %d, errors %v", res.ErrorCount(), res.Errors)
+	}
+	if res.Requests < 50 {
+		t.Fatalf("only %d requests in 1 s at concurrency %d", res.Requests, conc)
+	}
+	if res.Latency.Count() != uint64(res.Requests) {
+		t.Errorf("latency count %d != requests %d", res.Latency.Count(), res.Requests)
+	}
+	if res.Connections != conc {
+		t.Errorf("dialled %d connections, want %d (keep-alive, one per worker)", res.Connections, conc)
+	}
+	if res.Elapsed < time.Second || res.Elapsed > 1500*time.Millisecond {
+		t.Errorf("Elapsed = %v, want about 1 s", res.Elapsed)
+	}
+	if rps := res.RPS(); rps < float64(res.OK)/1.5 || rps > float64(res.OK) {
+		t.Errorf("RPS = %.1f for %d ok in %v", rps, res.OK, res.Elapsed)
+	}
+	p50, p90, p99 := res.Latency.Quantile(0.50), res.Latency.Quantile(0.90), res.Latency.Quantile(0.99)
+	t.Logf("requests %d ok %d errors %s p50 %v p90 %v p99 %v max %v rss %d (%s)",
+		res.Requests, res.OK, res.ErrorSummary(), p50, p90, p99, res.Latency.Max(), res.PeakRSS, res.RSSMethod)
+	// 95 % of answers take about 1 ms and 5 % at least 150 ms: p50 and p90 must be
+	// among the fast ones (with room for a loaded machine), p99 among the slow ones.
+	if p50 <= 0 || p50 >= 75*time.Millisecond || p90 >= 75*time.Millisecond {
+		t.Errorf("p50 %v, p90 %v: 95 %% of answers take about 1 ms", p50, p90)
+	}
+	if p99 < 150*time.Millisecond || p99 > res.Latency.Max() {
+		t.Errorf("p99 %v: 5 %% of answers take 150 ms or more (max %v)", p99, res.Latency.Max())
+	}
+	if !(p50 <= p90 && p90 <= p99) {
+		t.Errorf("percentiles out of order: %v %v %v", p50, p90, p99)
+	}
+	if res.PeakRSS <= 0 {
+		t.Errorf("PeakRSS of this process = %d", res.PeakRSS)
+	}
+}
+
+func TestRun_StopsWhenThePoolRunsDry(t *testing.T) {
+	var served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served.Add(1)
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	const pool = 300
+	var next atomic.Int64
+	wl := Workload{Name: "pool", Next: func(int) (Request, bool) {
+		if next.Add(1) > pool {
+			return Request{}, false
+		}
+		return Request{Method: http.MethodGet, URL: srv.URL}, true
+	}}
+	start := time.Now()
+	res, err := Run(context.Background(), wl, Options{Concurrency: 3, Duration: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("run took %v: it should end when the pool is empty", time.Since(start))
+	}
+	if res.Requests != pool || res.OK != pool || served.Load() != pool || !res.Exhausted {
+		t.Errorf("requests %d ok %d served %d exhausted %v, want %d each and exhausted", res.Requests, res.OK, served.Load(), res.Exhausted, pool)
+	}
+}
+
+func TestRun_WarmupIsNotCounted(t *testing.T) {
+	var served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { served.Add(1) }))
+	defer srv.Close()
+	wl := Workload{Name: "warm", Next: func(int) (Request, bool) { return Request{Method: http.MethodGet, URL: srv.URL}, true }}
+	res, err := Run(context.Background(), wl, Options{Concurrency: 2, Duration: 300 * time.Millisecond, Warmup: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests <= 0 || res.Requests >= served.Load() {
+		t.Errorf("counted %d of %d served: the warm-up must be sent but not counted", res.Requests, served.Load())
+	}
+}
+
+func TestRun_TransportErrorsAreCounted(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	url := srv.URL
+	srv.Close() // nothing listens there any more
+	wl := Workload{Name: "down", Next: func(int) (Request, bool) { return Request{Method: http.MethodGet, URL: url}, true }}
+	res, err := Run(context.Background(), wl, Options{Concurrency: 2, Duration: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK != 0 || res.Errors[ErrKindTransport] == 0 || res.Errors[ErrKindTransport] != res.Requests {
+		t.Errorf("ok %d errors %v requests %d", res.OK, res.Errors, res.Requests)
+	}
+}
+
+func TestCheckLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"http://127.0.0.1:8080/oauth/token", true},
+		{"http://127.3.2.1/", true},
+		{"http://localhost:1/", true},
+		{"http://[::1]:9000/", true},
+		{"http://10.0.0.1/", false},
+		{"http://192.168.1.10:8080/", false},
+		{"http://172.16.0.1/", false},
+		{"http://8.8.8.8/", false},
+		{"http://example.com/", false},
+		{"http://127.0.0.1.nip.io/", false},
+		{"http://[::ffff:10.0.0.1]/", false},
+		{"ftp://127.0.0.1/", false},
+		{"127.0.0.1:8080", false},
+	} {
+		err := CheckLoopback(tc.url)
+		if (err == nil) != tc.ok {
+			t.Errorf("CheckLoopback(%q) = %v, want ok=%v", tc.url, err, tc.ok)
+		}
+	}
+}
+
+func TestRun_RefusesNonLoopbackTargets(t *testing.T) {
+	var asked atomic.Int64
+	wl := Workload{Name: "far", Next: func(int) (Request, bool) {
+		asked.Add(1)
+		return Request{Method: http.MethodGet, URL: "http://192.0.2.1:9/"}, true // TEST-NET-1: never sent
+	}}
+	_, err := Run(context.Background(), wl, Options{Concurrency: 2, Duration: time.Second})
+	if !errors.Is(err, ErrNotLoopback) {
+		t.Fatalf("err = %v, want ErrNotLoopback", err)
+	}
+	if asked.Load() > 2 {
+		t.Errorf("workers went on after the refusal: %d requests made", asked.Load())
+	}
+}
+
+func TestLoopbackDialerRefusesOtherAddresses(t *testing.T) {
+	var dials atomic.Int64
+	dial := loopbackDialer(&dials)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if _, err := dial(ctx, "tcp", "192.0.2.1:9"); !errors.Is(err, ErrNotLoopback) {
+		t.Errorf("dial to 192.0.2.1: err = %v, want ErrNotLoopback", err)
+	}
+	if dials.Load() != 0 {
+		t.Errorf("dials = %d", dials.Load())
+	}
+}
+
+func TestHistogram_QuantilesMatchASortedSample(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	var h Histogram
+	var sample []time.Duration
+	for range 100_000 {
+		// log-uniform from 10 µs to 1 s, like latencies under load
+		d := time.Duration(10_000 * math.Pow(100_000, r.Float64()))
+		h.Record(d)
+		sample = append(sample, d)
+	}
+	slices.Sort(sample)
+	for _, q := range []float64{0.01, 0.5, 0.9, 0.99, 0.999, 1} {
+		want := sample[max(0, int(q*float64(len(sample)))-1)]
+		got := h.Quantile(q)
+		if rel := float64(got-want) / float64(want); rel > 0.01 || rel < -0.01 {
+			t.Errorf("q%.3f = %v, sorted sample says %v (%.2f%% off)", q, got, want, 100*rel)
+		}
+	}
+	if h.Min() != sample[0] || h.Max() != sample[len(sample)-1] || h.Count() != uint64(len(sample)) {
+		t.Errorf("min %v max %v count %d", h.Min(), h.Max(), h.Count())
+	}
+	var merged Histogram
+	var a, b Histogram
+	for i, d := range sample {
+		if i%2 == 0 {
+			a.Record(d)
+		} else {
+			b.Record(d)
+		}
+	}
+	merged.Merge(&a)
+	merged.Merge(&b)
+	if merged.Quantile(0.99) != h.Quantile(0.99) || merged.Count() != h.Count() || merged.Min() != h.Min() {
+		t.Errorf("merged histogram differs")
+	}
+}
+
+func TestHistogram_Buckets(t *testing.T) {
+	for _, v := range []uint64{0, 1, 63, 64, 65, 127, 128, 129, 1000, 1 << 20, 1<<40 + 12345, 1<<63 - 1} {
+		i := bucketOf(v)
+		low, width := bucketRange(i)
+		if v < low || v >= low+width || i >= numBuckets {
+			t.Errorf("v=%d in bucket %d [%d,%d)", v, i, low, low+width)
+		}
+		if v >= 64 && float64(width)/float64(v) > 1.0/64 {
+			t.Errorf("v=%d: bucket width %d is over 1/64 of it", v, width)
+		}
+	}
+	var h Histogram
+	if h.Quantile(0.5) != 0 || h.Mean() != 0 {
+		t.Error("an empty histogram reports 0")
+	}
+	h.Record(-5)
+	if h.Quantile(0.5) != 0 {
+		t.Error("negative durations count as 0")
+	}
+}
+
+func TestParseProcStatus(t *testing.T) {
+	st := parseProcStatus([]byte("Name:\tgatehouse\nVmPeak:\t  999 kB\nVmHWM:\t   2048 kB\nVmRSS:\t    1024 kB\n"))
+	if st.VmRSS != 1024*1024 || st.VmHWM != 2048*1024 {
+		t.Errorf("%+v", st)
+	}
+	own, err := ReadProcStatus(os.Getpid())
+	if err != nil || own.VmRSS <= 0 {
+		t.Errorf("own status: %+v, %v", own, err)
+	}
+}
+
+func TestBaselineBodyHasTheAskedSize(t *testing.T) {
+	for _, n := range []int{100, 597, 1200} {
+		if got := len(BaselineBody(n)); got != n {
+			t.Errorf("BaselineBody(%d) is %d bytes", n, got)
+		}
+	}
+}

@@ -169,3 +169,11 @@ func sampleAccessToken(now time.Time) domain.AccessToken {
 }
 
 func bigOne() *big.Int { return big.NewInt(1) }
+
+// fakeMono makes the ring's refresh clock manual; call before concurrent use.
+func fakeMono(r *KeyRing) *atomic.Int64 {
+	var now atomic.Int64
+	now.Store(r.monoNow())
+	r.monoNow = now.Load
+	return &now
+}

@@ -99,6 +99,7 @@ type KeyRing struct {
 	// next is when the snapshot goes stale, and lastReload when the store was last
 	// read, both in nanoseconds of the monotonic clock since epoch.
 	epoch      time.Time
+	monoNow    func() int64 // ns since epoch; tests replace it
 	next       atomic.Int64
 	lastReload atomic.Int64
 	reloadMu   sync.Mutex
@@ -118,10 +119,12 @@ func NewKeyRing(src KeySource, c KeyCipher, cfg KeyRingConfig) *KeyRing {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &KeyRing{src: src, cipher: c, cfg: cfg, log: log, epoch: time.Now()}
+	r := &KeyRing{src: src, cipher: c, cfg: cfg, log: log, epoch: time.Now()}
+	r.monoNow = func() int64 { return int64(time.Since(r.epoch)) }
+	return r
 }
 
-func (r *KeyRing) mono() int64 { return int64(time.Since(r.epoch)) }
+func (r *KeyRing) mono() int64 { return r.monoNow() }
 
 // Reload reads the keys from the store now and replaces the snapshot.
 func (r *KeyRing) Reload(ctx context.Context) error {

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/big"
 	"slices"
 	"strings"
@@ -187,7 +188,8 @@ func TestKeyRing_RefreshInterval(t *testing.T) {
 	c, keys := sharedKeySet(t)
 	src := &memSource{}
 	src.add(keys[domain.AlgES256])
-	ring := NewKeyRing(src, c, KeyRingConfig{RefreshInterval: 100 * time.Millisecond, MinReloadInterval: time.Hour})
+	ring := NewKeyRing(src, c, KeyRingConfig{RefreshInterval: 30 * time.Second, MinReloadInterval: time.Hour})
+	clock := fakeMono(ring)
 	for range 100 {
 		if _, err := ring.ActiveKey(ctx, domain.AlgES256); err != nil {
 			t.Fatal(err)
@@ -198,10 +200,11 @@ func TestKeyRing_RefreshInterval(t *testing.T) {
 	}
 	newKey, _ := NewKeyGenerator(c).GenerateKey(domain.AlgES256, t0)
 	src.rotate(newKey, t0.Add(time.Hour))
+	clock.Add(int64(29 * time.Second))
 	if k, _ := ring.ActiveKey(ctx, domain.AlgES256); k.ID == newKey.ID {
 		t.Fatal("rotation seen before the refresh interval")
 	}
-	time.Sleep(150 * time.Millisecond)
+	clock.Add(int64(time.Second))
 	k, err := ring.ActiveKey(ctx, domain.AlgES256)
 	if err != nil || k.ID != newKey.ID {
 		t.Fatalf("after the interval the active key is %v (%v), want %s", k.ID, err, newKey.ID)
@@ -217,38 +220,52 @@ func TestKeyRing_UnknownKIDReloadIsRateLimited(t *testing.T) {
 	c, keys := sharedKeySet(t)
 	src := &memSource{}
 	src.add(keys[domain.AlgRS256])
-	ring := NewKeyRing(src, c, KeyRingConfig{RefreshInterval: time.Hour, MinReloadInterval: 200 * time.Millisecond})
-	clock := newClock(t0)
-	v, _ := NewVerifier(ring, VerifierConfig{Issuer: testIssuer}, clock)
+	ring := NewKeyRing(src, c, KeyRingConfig{RefreshInterval: time.Hour, MinReloadInterval: 5 * time.Second})
+	clock := fakeMono(ring)
+	v, _ := NewVerifier(ring, VerifierConfig{Issuer: testIssuer}, newClock(t0))
 	if err := ring.Reload(ctx); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(250 * time.Millisecond)
 
 	// Another instance adds the ES256 key; a token of it arrives.
 	src.add(keys[domain.AlgES256])
 	f := &fixture{cipher: c, keys: keys}
 	raw := f.mintValid(t, domain.AlgES256, nil, nil)
+	mustReject(t, v, "within MinReloadInterval of the last load", raw)
+	if n := src.calls.Load(); n != 1 {
+		t.Fatalf("store read %d times, want 1", n)
+	}
+	clock.Add(int64(5 * time.Second))
 	mustAccept(t, v, "token of a key added elsewhere", raw)
 	if n := src.calls.Load(); n != 2 {
 		t.Fatalf("store read %d times, want 2 (load + one reload)", n)
 	}
-	// A flood of made-up kids costs no further store reads within the interval.
-	var wg sync.WaitGroup
+	// A flood of made-up kids costs no further store reads within the interval,
+	// and exactly one after it.
+	var bogus []string
 	for i := range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			bad := f.mintValid(t, domain.AlgES256, map[string]any{"kid": "made-up-" + string(rune('a'+i%26))}, nil)
-			mustReject(t, v, "made-up kid", bad)
-		}()
+		bogus = append(bogus, f.mintValid(t, domain.AlgES256, map[string]any{"kid": fmt.Sprintf("made-up-%d", i)}, nil))
 	}
-	wg.Wait()
+	flood := func() {
+		var wg sync.WaitGroup
+		for _, raw := range bogus {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := v.VerifyAccessToken(ctx, raw); err == nil {
+					t.Error("made-up kid accepted")
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	clock.Add(int64(4 * time.Second))
+	flood()
 	if n := src.calls.Load(); n != 2 {
 		t.Fatalf("made-up kids read the store %d times in total, want 2", n)
 	}
-	time.Sleep(250 * time.Millisecond)
-	mustReject(t, v, "made-up kid later", f.mintValid(t, domain.AlgES256, map[string]any{"kid": "zzz"}, nil))
+	clock.Add(int64(time.Second))
+	flood()
 	if n := src.calls.Load(); n != 3 {
 		t.Fatalf("after the interval the store was read %d times, want 3", n)
 	}

@@ -1,0 +1,27 @@
+// Package resourceserver lets any Echo service accept Gatehouse access tokens
+// (RFC 9068 JWTs) and check them locally, without calling the issuer per request.
+//
+// New discovers the issuer's jwks_uri (OpenID Connect Discovery or RFC 8414
+// metadata, else <issuer>/.well-known/jwks.json), fetches and caches the public
+// keys, re-fetches them on an unknown kid at most once per RefreshInterval, and
+// keeps serving with the cached keys while the issuer is down.
+//
+// Verification follows RFC 8725 and RFC 9068 §4: an allow-list of asymmetric
+// algs (never "none", never HMAC), the key named by kid and of the header's alg
+// (jku, x5u, jwk and x5c headers are ignored), typ at+jwt, exact iss, aud
+// containing our audience, exp/nbf/iat with a small leeway. The signature is
+// checked before the claims are parsed.
+//
+//	v, err := resourceserver.New(ctx, resourceserver.Config{Issuer: iss, Audience: aud})
+//	api := e.Group("/api", v.Middleware())
+//	api.GET("/admin", handler, resourceserver.RequireScope("admin"))
+//	claims, _ := resourceserver.FromContext(c)
+//
+// Errors follow RFC 6750 §3: 401 with WWW-Authenticate: Bearer (no error code
+// when the request has no token, error="invalid_token" when it is bad), 403
+// error="insufficient_scope" with the scope needed; bodies are
+// {"error":…,"error_description":…}.
+//
+// The package talks to the issuer over HTTP only; it imports nothing of the
+// server's adapters.
+package resourceserver

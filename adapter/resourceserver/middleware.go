@@ -1,0 +1,190 @@
+package resourceserver
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+// claimsKey is where Middleware puts the claims on the echo context.
+const claimsKey = "gatehouse.resourceserver.claims"
+
+// FromContext returns the claims Middleware put on the context.
+func FromContext(c echo.Context) (*Claims, bool) {
+	cl, ok := c.Get(claimsKey).(*Claims)
+	return cl, ok && cl != nil
+}
+
+// errorBody is the RFC 6750 §3 error as JSON.
+type errorBody struct {
+	Error            string `json:"error"`
+	ErrorDescription string `json:"error_description,omitempty"`
+}
+
+// Middleware requires a valid bearer access token (RFC 6750 §2.1: in the
+// Authorization header only; form and query tokens are not accepted) and puts
+// its claims on the context.
+func (v *Verifier) Middleware() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			raw, err := bearerToken(c.Request())
+			switch {
+			case errors.Is(err, errNoCredentials):
+				return challenge(c, v.cfg.Realm, http.StatusUnauthorized, "", "", "",
+					"invalid_token", "a bearer access token is required")
+			case err != nil:
+				return challenge(c, v.cfg.Realm, http.StatusBadRequest, "invalid_request", err.Error(), "",
+					"invalid_request", err.Error())
+			}
+			claims, err := v.Verify(c.Request().Context(), raw)
+			if err != nil {
+				desc := descMalformed
+				var te *TokenError
+				if errors.As(err, &te) {
+					desc = te.Description
+				}
+				return challenge(c, v.cfg.Realm, http.StatusUnauthorized, "invalid_token", desc, "", "invalid_token", desc)
+			}
+			c.Set(claimsKey, claims)
+			return next(c)
+		}
+	}
+}
+
+// RequireScope answers 403 insufficient_scope unless the token has every scope
+// listed (RFC 6750 §3.1). It must run after Middleware; without claims on the
+// context it answers 401, failing closed.
+func RequireScope(scopes ...string) echo.MiddlewareFunc {
+	need := strings.Join(scopes, " ")
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			claims, ok := FromContext(c)
+			if !ok {
+				return challenge(c, "", http.StatusUnauthorized, "", "", "",
+					"invalid_token", "a bearer access token is required")
+			}
+			for _, s := range scopes {
+				if !claims.HasScope(s) {
+					desc := "the access token lacks the scope this request needs"
+					return challenge(c, claims.realm, http.StatusForbidden, "insufficient_scope", desc, need, "insufficient_scope", desc)
+				}
+			}
+			return next(c)
+		}
+	}
+}
+
+var errNoCredentials = errors.New("no bearer credentials")
+
+// bearerToken extracts the token of "Authorization: Bearer <token>". No
+// Authorization header, or another scheme, is errNoCredentials (RFC 6750 §3.1:
+// then no error code is given); a malformed Bearer header is an invalid request.
+func bearerToken(r *http.Request) (string, error) {
+	values := r.Header.Values("Authorization")
+	if len(values) == 0 {
+		return "", errNoCredentials
+	}
+	if len(values) > 1 {
+		return "", errors.New("more than one Authorization header")
+	}
+	scheme, token, _ := strings.Cut(values[0], " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", errNoCredentials
+	}
+	token = strings.TrimLeft(token, " ")
+	if token == "" {
+		return "", errors.New("the Bearer credentials are empty")
+	}
+	if !isB64Token(token) {
+		return "", errors.New("the Bearer credentials are not a b64token")
+	}
+	return token, nil
+}
+
+// isB64Token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" (RFC 6750 §2.1).
+func isB64Token(s string) bool {
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
+			c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
+			break
+		}
+	}
+	if i == 0 {
+		return false
+	}
+	for ; i < len(s); i++ {
+		if s[i] != '=' {
+			return false
+		}
+	}
+	return true
+}
+
+// challenge writes an RFC 6750 §3 response: WWW-Authenticate with realm and,
+// when code is set, error, error_description and scope; and a JSON body.
+//
+// With no credentials the header carries no error code (RFC 6750 §3.1); the body
+// still says invalid_token so that clients parsing bodies get a known code.
+func challenge(c echo.Context, realm string, status int, code, desc, scope, bodyCode, bodyDesc string) error {
+	var b strings.Builder
+	b.WriteString("Bearer")
+	sep := " "
+	param := func(name, value string) {
+		b.WriteString(sep)
+		b.WriteString(name)
+		b.WriteString(`="`)
+		b.WriteString(quoteEscape(value))
+		b.WriteByte('"')
+		sep = ", "
+	}
+	if realm != "" {
+		param("realm", realm)
+	}
+	if code != "" {
+		param("error", code)
+		if desc != "" {
+			param("error_description", desc)
+		}
+		if scope != "" {
+			param("scope", scope)
+		}
+	}
+	h := c.Response().Header()
+	h.Set("WWW-Authenticate", b.String())
+	h.Set("Cache-Control", "no-store")
+	return c.JSON(status, errorBody{Error: bodyCode, ErrorDescription: bodyDesc})
+}
+
+// quoteEscape makes s safe inside a quoted-string (RFC 9110 §5.6.4): backslash
+// and quote are escaped, control characters dropped.
+func quoteEscape(s string) string {
+	if !strings.ContainsAny(s, "\"\\") && !hasCTL(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20 || c == 0x7f:
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func hasCTL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}

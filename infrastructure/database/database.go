@@ -147,26 +147,3 @@ func Ping(ctx context.Context, db *bun.DB) error {
 	}
 	return nil
 }
-
-// KindOf tells which family a URL names, without connecting; ErrInvalidURL when it
-// names none. The command line uses it to decide, for instance, whether a secret key
-// may be generated beside a SQLite file.
-func KindOf(url string) (Kind, error) {
-	t, err := parseURL(url)
-	if err != nil {
-		return "", err
-	}
-	return t.kind, nil
-}
-
-// SQLitePath returns the file of a sqlite: URL ("" for other kinds).
-func SQLitePath(url string) (string, error) {
-	t, err := parseURL(url)
-	if err != nil {
-		return "", err
-	}
-	if t.kind != SQLite || t.sqlitePath == ":memory:" {
-		return "", nil
-	}
-	return t.sqlitePath, nil
-}

@@ -44,6 +44,11 @@ func TestParseURL(t *testing.T) {
 			}
 		}},
 		{url: "sqlite::memory:", kind: SQLite},
+		{url: "sqlite:file:./gh.db", kind: SQLite, checkDSN: func(t *testing.T, tg *target) {
+			if tg.sqlitePath != "./gh.db" {
+				t.Errorf("path = %q", tg.sqlitePath)
+			}
+		}},
 		{url: "postgres://u:secret@db.example:6543/gh?sslmode=disable&max_open_conns=7&conn_max_lifetime=1m",
 			kind: Postgres, wantOpen: ptr(7), checkDSN: func(t *testing.T, tg *target) {
 				if tg.pg.Host != "db.example" || tg.pg.Port != 6543 || tg.pg.Database != "gh" || tg.pg.Password != "secret" {

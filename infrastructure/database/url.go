@@ -126,12 +126,12 @@ func takePoolOptions(q url.Values) (poolOptions, error) {
 	return p, nil
 }
 
-// parseSQLite turns "PATH[?params]" (also "//PATH" from sqlite:///abs/path) into a
-// modernc.org/sqlite DSN. Parameters other than the pool ones go to the driver after
-// ours, so a URL can still add a _pragma.
+// parseSQLite turns "PATH[?params]" into a modernc.org/sqlite DSN. Parameters other
+// than the pool ones go to the driver after ours, so a URL can still add a _pragma.
 func parseSQLite(rest string) (*target, error) {
 	path, query, _ := strings.Cut(rest, "?")
-	path = strings.TrimPrefix(path, "//")
+	// sqlite:///abs/path and sqlite:file:path name the same files as sqlite:PATH.
+	path = strings.TrimPrefix(strings.TrimPrefix(path, "file:"), "//")
 	if path == "" {
 		return nil, invalid("sqlite URL has no path; want sqlite:PATH, e.g. sqlite:./data/gatehouse.db")
 	}

@@ -26,6 +26,13 @@ const (
 	MaxPasswordLength = 128
 )
 
+// NormalizeUsername folds a username to the form it is stored and looked up in: lower
+// case, so "Alice" and "alice" cannot be two accounts that look alike.
+func NormalizeUsername(u string) string { return strings.ToLower(strings.TrimSpace(u)) }
+
+// NormalizeEmail folds an email address for storage and comparison.
+func NormalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
+
 // ValidateUsername: 1 to 64 characters, letters, digits and . _ - @ only.
 func ValidateUsername(u string) error {
 	if u == "" || utf8.RuneCountInString(u) > 64 {

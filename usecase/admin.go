@@ -47,6 +47,7 @@ type NewUser struct {
 
 // CreateUser validates and stores a user with an argon2id password hash.
 func (a *Admin) CreateUser(ctx context.Context, in NewUser) (domain.User, error) {
+	in.Username, in.Email = domain.NormalizeUsername(in.Username), domain.NormalizeEmail(in.Email)
 	if err := domain.ValidateUsername(in.Username); err != nil {
 		return domain.User{}, invalid("username", err)
 	}

@@ -2,6 +2,7 @@ package usecase
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -48,6 +49,11 @@ func (k *Keys) Ensure(ctx context.Context, extraAlgs ...string) error {
 			return fmt.Errorf("generate %s key: %w", alg, err)
 		}
 		if err := k.store.CreateKey(ctx, key); err != nil {
+			if errors.Is(err, domain.ErrDuplicate) {
+				// Another instance starting at the same time made the key first; the
+				// store keeps at most one active key per alg, so theirs serves.
+				continue
+			}
 			return fmt.Errorf("store %s key: %w", alg, err)
 		}
 		keys = append(keys, key)

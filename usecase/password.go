@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"gatehouse/domain"
 )
@@ -53,7 +52,8 @@ func (uc *Password) Execute(ctx context.Context, client domain.Client, req Token
 // error. The login page shares it.
 func CheckPassword(ctx context.Context, users UserStore, passwords PasswordHasher, throttle Throttle,
 	username, password, address string) (domain.User, error) {
-	userKey := "user:" + strings.ToLower(username)
+	username = domain.NormalizeUsername(username)
+	userKey := "user:" + username
 	addrKey := "addr:" + address
 	for _, k := range []string{userKey, addrKey} {
 		if err := throttle.Check(ctx, k); err != nil {

@@ -40,6 +40,7 @@ type UserStore interface {
 
 // CodeStore keeps authorization codes by hash.
 type CodeStore interface {
+	// CreateCode stores a code; ErrNotFound when its client or user does not exist.
 	CreateCode(ctx context.Context, c domain.AuthorizationCode) error
 	// ConsumeCode marks the code used with one conditional update, so that of any
 	// number of concurrent callers exactly one gets it with a nil error. The others get
@@ -70,8 +71,8 @@ type TokenStore interface {
 	// RevokeFamily marks the family and all its refresh tokens revoked. It records the
 	// revocation even when the family does not exist yet (see CreateFamily).
 	RevokeFamily(ctx context.Context, familyID string, now time.Time) error
-	// RevokeFamiliesOf revokes every family of a user (password change), or of a
-	// browser session when sessionID is not empty (logout).
+	// RevokeUserFamilies revokes every family of a user (password change, deletion);
+	// RevokeSessionFamilies those a browser session started (logout).
 	RevokeUserFamilies(ctx context.Context, userID string, now time.Time) error
 	RevokeSessionFamilies(ctx context.Context, sessionID string, now time.Time) error
 
@@ -96,6 +97,8 @@ type ConsentStore interface {
 type SessionStore interface {
 	CreateSession(ctx context.Context, s domain.Session) error
 	SessionByHash(ctx context.Context, secretHash []byte) (domain.Session, error) // ErrNotFound
+	// DeleteSession ends a session; deleting one already gone is not an error
+	// (logging out in two tabs must not fail).
 	DeleteSession(ctx context.Context, id string) error
 }
 

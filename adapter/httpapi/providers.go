@@ -10,6 +10,6 @@ var ProviderSet = wire.NewSet(
 	NewDiscovery,
 	NewHealth,
 	NewUserInfoHandler,
-	wire.Struct(new(Handlers), "Log", "Metrics", "Token", "Revoke", "Introspect", "Discovery", "Health", "UserInfo"),
+	wire.Struct(new(Handlers), "Log", "Metrics", "Token", "Revoke", "Introspect", "Discovery", "Health", "UserInfo", "Pages"),
 	NewEcho,
 )

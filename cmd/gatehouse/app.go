@@ -98,7 +98,7 @@ func provideJWKS(ring *token.KeyRing) httpapi.JWKSFunc {
 }
 
 func provideFeatures() httpapi.Features {
-	return httpapi.Features{UserInfo: true, IDTokenAlgs: slices.Clone(domain.SupportedAlgs)}
+	return httpapi.Features{Authorize: true, UserInfo: true, IDTokenAlgs: slices.Clone(domain.SupportedAlgs)}
 }
 
 // redactURL drops the password from a database URL before it is logged.

@@ -40,6 +40,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		wire.Bind(new(token.KeySource), new(*bunrepo.KeyRepository)),
 		usecase.ProviderSet,
 		httpapi.ProviderSet,
+		providePageConfig, httpapi.NewPages, wire.Bind(new(httpapi.PageMounter), new(*httpapi.Pages)),
 		wire.Struct(new(App), "*"),
 	)
 	return nil, nil, nil

@@ -91,6 +91,17 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	health := httpapi.NewHealth(db, registry)
 	userInfo := usecase.NewUserInfo(verifier, tokenRepository, userRepository)
 	userInfoHandler := httpapi.NewUserInfoHandler(userInfo, settings)
+	pageConfig := providePageConfig(cfg, keys)
+	authRequestRepository := bunrepo.NewAuthRequestRepository(db)
+	consentRepository := bunrepo.NewConsentRepository(db)
+	authorize := usecase.NewAuthorize(clientRepository, authRequestRepository, consentRepository, codeRepository, secretHasher, random, systemClock, settings)
+	sessionRepository := bunrepo.NewSessionRepository(db)
+	login := usecase.NewLogin(userRepository, passwordHasher, memory, sessionRepository, tokenRepository, admin, random, secretHasher, systemClock)
+	pages, err := httpapi.NewPages(pageConfig, authorize, login, logger)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
 	handlers := httpapi.Handlers{
 		Log:        logger,
 		Metrics:    metrics,
@@ -100,6 +111,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Discovery:  discovery,
 		Health:     health,
 		UserInfo:   userInfoHandler,
+		Pages:      pages,
 	}
 	echo := httpapi.NewEcho(handlers)
 	app := &App{

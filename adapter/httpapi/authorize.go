@@ -1,0 +1,81 @@
+package httpapi
+
+import (
+	"net/http"
+	"net/url"
+	"sort"
+
+	"github.com/labstack/echo/v4"
+
+	"gatehouse/usecase"
+)
+
+// authorizeGet serves GET /oauth/authorize (RFC 6749 §4.1.1). The use case decides;
+// this reads the query strictly and follows the step with a 302.
+func (p *Pages) authorizeGet(c echo.Context) error {
+	params, ok := authorizeParams(c.Request().URL.RawQuery)
+	if !ok {
+		// Without a query we can parse there is no client or redirect URI to trust.
+		p.RenderError(c, http.StatusBadRequest, "invalid_request",
+			"The authorization request is malformed. Go back to the application and try again.")
+		return nil
+	}
+	s, err := p.session(c)
+	if err != nil {
+		return err
+	}
+	step, err := p.authorize.Start(c.Request().Context(), usecase.AuthorizeInput{
+		Params: params, Session: s, BrowserSecret: p.ensureBrowser(c),
+	})
+	return p.follow(c, step, err, http.StatusFound)
+}
+
+// authorizeParamNames are the parameters the endpoint reads; others are ignored, even
+// when repeated.
+var authorizeParamNames = map[string]bool{
+	"client_id": true, "redirect_uri": true, "response_type": true, "scope": true, "state": true,
+	"nonce": true, "code_challenge": true, "code_challenge_method": true, "prompt": true, "max_age": true,
+}
+
+// authorizeParams reads the query: each parameter at most once (a repeated one is
+// reported, and refused by the use case), an empty value counts as absent, unknown
+// parameters are ignored (RFC 6749 §3.1). Only `resource` may repeat (RFC 8707 §2).
+// ok is false when the query cannot be decoded (bad percent-encoding, `;`).
+func authorizeParams(rawQuery string) (usecase.AuthorizeParams, bool) {
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return usecase.AuthorizeParams{}, false
+	}
+	var p usecase.AuthorizeParams
+	for k, vs := range q {
+		if k == "resource" {
+			for _, v := range vs {
+				if v != "" {
+					p.Resource = append(p.Resource, v)
+				}
+			}
+			continue
+		}
+		if len(vs) > 1 && authorizeParamNames[k] {
+			p.Repeated = append(p.Repeated, k)
+		}
+	}
+	sort.Strings(p.Repeated)
+	get := func(k string) string {
+		if vs := q[k]; len(vs) > 0 {
+			return vs[0]
+		}
+		return ""
+	}
+	p.ClientID = get("client_id")
+	p.RedirectURI = get("redirect_uri")
+	p.ResponseType = get("response_type")
+	p.Scope = get("scope")
+	p.State = get("state")
+	p.Nonce = get("nonce")
+	p.CodeChallenge = get("code_challenge")
+	p.CodeChallengeMethod = get("code_challenge_method")
+	p.Prompt = get("prompt")
+	p.MaxAge = get("max_age")
+	return p, true
+}

@@ -1,0 +1,262 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"gatehouse/domain"
+	"gatehouse/usecase"
+)
+
+// The login, registration and logout pages. Each GET renders a form carrying a CSRF
+// token; each POST checks it first (403 otherwise), and redirects with 303 when done.
+
+const (
+	msgBadLogin    = "Incorrect username or password."
+	msgNoUsername  = "Enter your username."
+	msgNoPassword  = "Enter your password."
+	requestIDField = "req"
+)
+
+// pendingFor loads the pending request a page works for, or nil when the page was
+// opened on its own. A failure has been answered already when handled is true.
+func (p *Pages) pendingFor(c echo.Context, id, browser string) (pr *usecase.PendingRequest, handled bool, err error) {
+	if id == "" {
+		return nil, false, nil
+	}
+	got, err := p.authorize.Pending(c.Request().Context(), id, browser)
+	if err != nil {
+		return nil, true, p.showError(c, err)
+	}
+	return &got, false, nil
+}
+
+// loginView is the login page for an optional pending request.
+func (p *Pages) loginView(c echo.Context, s *domain.Session, browser string, pr *usecase.PendingRequest) view {
+	v := view{Title: "Sign in", CSRF: p.csrfToken(csrfBinding(s, browser)), Fields: map[string]string{}}
+	if pr != nil {
+		v.RequestID, v.ClientName = pr.Request.ID, pr.Client.Name
+		allowFormTarget(c, pr.Request.RedirectURI)
+	}
+	return v
+}
+
+// loginGet serves GET /login. A browser already logged in for the request is not asked
+// again: it goes straight on.
+func (p *Pages) loginGet(c echo.Context) error {
+	s, err := p.session(c)
+	if err != nil {
+		return err
+	}
+	browser := p.ensureBrowser(c)
+	id := c.QueryParam(requestIDField)
+	pr, handled, err := p.pendingFor(c, id, browser)
+	if handled {
+		return err
+	}
+	if pr == nil && s != nil {
+		return c.Redirect(http.StatusFound, "/")
+	}
+	if pr != nil && !pr.NeedsLogin(s) {
+		step, err := p.authorize.Resume(c.Request().Context(), id, browser, s)
+		return p.follow(c, step, err, http.StatusFound)
+	}
+	return p.render(c, http.StatusOK, "login", p.loginView(c, s, browser, pr))
+}
+
+// loginPost serves POST /login: CSRF, the pending request's browser binding, then the
+// password (throttled; one message for an unknown user and a wrong password).
+func (p *Pages) loginPost(c echo.Context) error {
+	f, err := parseForm(c)
+	if err != nil {
+		return err
+	}
+	s, err := p.session(c)
+	if err != nil {
+		return err
+	}
+	browser := p.browser(c)
+	if !p.csrfValid(c, f, s, browser) {
+		return p.csrfForbidden(c)
+	}
+	id := f.get(requestIDField)
+	pr, handled, err := p.pendingFor(c, id, browser)
+	if handled {
+		return err
+	}
+	v := p.loginView(c, s, browser, pr)
+	v.Username = f.get("username")
+	password := f.get("password")
+	if v.Username == "" {
+		v.Fields["username"] = msgNoUsername
+	}
+	if password == "" {
+		v.Fields["password"] = msgNoPassword
+	}
+	if len(v.Fields) > 0 {
+		return p.render(c, http.StatusBadRequest, "login", v)
+	}
+	ctx := c.Request().Context()
+	ns, secret, err := p.login.LogIn(ctx, v.Username, password, c.RealIP(), s)
+	var te *domain.ThrottledError
+	switch {
+	case errors.As(err, &te):
+		secs := max(int(te.RetryAfter.Seconds()), 1)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+		v.Error = "Too many failed sign-in attempts. Wait " + strconv.Itoa(secs) + " seconds and try again."
+		return p.render(c, http.StatusTooManyRequests, "login", v)
+	case errors.Is(err, domain.ErrInvalidGrant):
+		v.Error = msgBadLogin
+		return p.render(c, http.StatusUnauthorized, "login", v)
+	case err != nil:
+		return err
+	}
+	p.setSession(c, secret)
+	p.log.InfoContext(ctx, "user logged in", "user_id", ns.UserID, "remote", c.RealIP())
+	if pr == nil {
+		return c.Redirect(http.StatusSeeOther, "/")
+	}
+	step, err := p.authorize.LoggedIn(ctx, id, browser, ns)
+	return p.follow(c, step, err, http.StatusSeeOther)
+}
+
+// registerView is the registration page for an optional pending request.
+func (p *Pages) registerView(c echo.Context, s *domain.Session, browser string, pr *usecase.PendingRequest) view {
+	v := view{Title: "Create your account", CSRF: p.csrfToken(csrfBinding(s, browser)), Fields: map[string]string{}}
+	if pr != nil {
+		v.RequestID, v.ClientName = pr.Request.ID, pr.Client.Name
+		allowFormTarget(c, pr.Request.RedirectURI)
+	}
+	return v
+}
+
+func (p *Pages) registrationOff(c echo.Context) error {
+	p.RenderError(c, http.StatusNotFound, "not_found", "Self-service registration is turned off on this server. Ask an administrator for an account.")
+	return nil
+}
+
+// registerGet serves GET /register (GATEHOUSE_REGISTRATION_ENABLED).
+func (p *Pages) registerGet(c echo.Context) error {
+	if !p.registration {
+		return p.registrationOff(c)
+	}
+	s, err := p.session(c)
+	if err != nil {
+		return err
+	}
+	browser := p.ensureBrowser(c)
+	pr, handled, err := p.pendingFor(c, c.QueryParam(requestIDField), browser)
+	if handled {
+		return err
+	}
+	return p.render(c, http.StatusOK, "register", p.registerView(c, s, browser, pr))
+}
+
+// registerPost creates the account (rules in usecase.Admin.CreateUser), logs the new
+// user in, and continues the pending request when there is one.
+func (p *Pages) registerPost(c echo.Context) error {
+	if !p.registration {
+		return p.registrationOff(c)
+	}
+	f, err := parseForm(c)
+	if err != nil {
+		return err
+	}
+	s, err := p.session(c)
+	if err != nil {
+		return err
+	}
+	browser := p.browser(c)
+	if !p.csrfValid(c, f, s, browser) {
+		return p.csrfForbidden(c)
+	}
+	id := f.get(requestIDField)
+	pr, handled, err := p.pendingFor(c, id, browser)
+	if handled {
+		return err
+	}
+	v := p.registerView(c, s, browser, pr)
+	v.Username, v.Email = strings.TrimSpace(f.get("username")), strings.TrimSpace(f.get("email"))
+	password := f.get("password")
+	if v.Username == "" {
+		v.Fields["username"] = "Choose a username."
+	}
+	if v.Email == "" {
+		v.Fields["email"] = "Enter your email address."
+	}
+	if password == "" {
+		v.Fields["password"] = "Choose a password."
+	}
+	if len(v.Fields) > 0 {
+		return p.render(c, http.StatusBadRequest, "register", v)
+	}
+	ctx := c.Request().Context()
+	ns, secret, err := p.login.Register(ctx, usecase.NewUser{Username: v.Username, Email: v.Email, Password: password}, s)
+	var ve *usecase.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		if ve.Field == "" {
+			v.Error = sentence(ve.Message)
+		} else {
+			v.Fields[ve.Field] = sentence(ve.Message)
+		}
+		return p.render(c, http.StatusBadRequest, "register", v)
+	case err != nil:
+		return err
+	}
+	p.setSession(c, secret)
+	p.log.InfoContext(ctx, "user registered", "user_id", ns.UserID, "remote", c.RealIP())
+	if pr == nil {
+		return c.Redirect(http.StatusSeeOther, "/")
+	}
+	step, err := p.authorize.LoggedIn(ctx, id, browser, ns)
+	return p.follow(c, step, err, http.StatusSeeOther)
+}
+
+// logoutGet serves GET /logout: a confirmation form, so that a link or an image on
+// another site cannot log the user out.
+func (p *Pages) logoutGet(c echo.Context) error {
+	s, err := p.session(c)
+	if err != nil {
+		return err
+	}
+	v := view{Title: "Sign out"}
+	if s != nil {
+		u, err := p.login.UserOf(c.Request().Context(), *s)
+		if err != nil && !errors.Is(err, domain.ErrNotFound) {
+			return err
+		}
+		v.SignedInAs, v.CSRF = u.Username, p.csrfToken(csrfBinding(s, ""))
+	}
+	return p.render(c, http.StatusOK, "logout", v)
+}
+
+// logoutPost ends the session on the server and revokes the refresh tokens it led to.
+func (p *Pages) logoutPost(c echo.Context) error {
+	f, err := parseForm(c)
+	if err != nil {
+		return err
+	}
+	s, err := p.session(c)
+	if err != nil {
+		return err
+	}
+	if s == nil {
+		// Already signed out (another tab): nothing to change, nothing to protect.
+		p.clearSession(c)
+		return c.Redirect(http.StatusSeeOther, "/?signed_out=1")
+	}
+	if !p.csrfValid(c, f, s, "") {
+		return p.csrfForbidden(c)
+	}
+	if err := p.login.LogOut(c.Request().Context(), *s); err != nil {
+		return err
+	}
+	p.clearSession(c)
+	p.log.InfoContext(c.Request().Context(), "user logged out", "user_id", s.UserID)
+	return c.Redirect(http.StatusSeeOther, "/?signed_out=1")
+}

@@ -1,0 +1,347 @@
+package httpapi
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"gatehouse/domain"
+	"gatehouse/usecase"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// PageConfig is what the pages need from the configuration.
+type PageConfig struct {
+	Issuer              string
+	RegistrationEnabled bool
+	// CSRFKey keys the CSRF token HMAC (the cookie-signing key derived from
+	// GATEHOUSE_SECRET_KEY); at least 32 bytes.
+	CSRFKey []byte
+}
+
+// Pages serves the authorization endpoint and the browser pages: login, consent,
+// registration, logout and a small home page. It implements PageMounter.
+type Pages struct {
+	authorize    *usecase.Authorize
+	login        *usecase.Login
+	log          *slog.Logger
+	cookies      cookieNames
+	csrfKey      []byte
+	registration bool
+	templates    map[string]*template.Template
+	static       map[string]staticFile
+}
+
+var _ PageMounter = (*Pages)(nil)
+
+type staticFile struct {
+	body        []byte
+	contentType string
+}
+
+// NewPages parses the embedded templates; a broken template stops start-up.
+func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login, log *slog.Logger) (*Pages, error) {
+	if len(cfg.CSRFKey) < 32 {
+		return nil, fmt.Errorf("pages: the CSRF key must have at least 32 bytes")
+	}
+	p := &Pages{
+		authorize: authorize, login: login, log: log,
+		cookies: newCookieNames(cfg.Issuer), csrfKey: cfg.CSRFKey, registration: cfg.RegistrationEnabled,
+		templates: map[string]*template.Template{}, static: map[string]staticFile{},
+	}
+	for _, name := range []string{"login", "consent", "register", "logout", "home", "error"} {
+		t, err := template.New(name).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("pages: parse template %s: %w", name, err)
+		}
+		p.templates[name] = t
+	}
+	for name, ct := range map[string]string{
+		"gatehouse.css": "text/css; charset=utf-8",
+		"favicon.svg":   "image/svg+xml",
+	} {
+		b, err := fs.ReadFile(staticFS, "static/"+name)
+		if err != nil {
+			return nil, fmt.Errorf("pages: read static file %s: %w", name, err)
+		}
+		p.static[name] = staticFile{body: b, contentType: ct}
+	}
+	return p, nil
+}
+
+// Mount registers the routes. The seed's /oauth/authenticate stays an alias of
+// /oauth/authorize.
+func (p *Pages) Mount(e *echo.Echo) {
+	g := e.Group("", p.pageHeaders)
+	for _, path := range []string{"/oauth/authorize", "/oauth/authenticate"} {
+		g.GET(path, p.authorizeGet)
+	}
+	g.GET("/login", p.loginGet)
+	g.POST("/login", p.loginPost)
+	g.GET("/consent", p.consentGet)
+	g.POST("/consent", p.consentPost)
+	g.GET("/register", p.registerGet)
+	g.POST("/register", p.registerPost)
+	g.GET("/logout", p.logoutGet)
+	g.POST("/logout", p.logoutPost)
+	g.GET("/", p.home)
+	e.GET("/static/:name", p.staticFile)
+}
+
+// baseCSP: nothing but our own stylesheet and images; forms post only to us; no
+// framing (clickjacking, SECURITY S41). No script runs on any page.
+const baseCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// setPageHeaders sets the headers every page and page redirect carries: no framing,
+// no referrer (page URLs carry request ids; redirects carry codes), no caching.
+// No CORS header is ever set (SECURITY S8).
+func setPageHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", baseCSP)
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	h.Set("X-Content-Type-Options", "nosniff")
+}
+
+func (p *Pages) pageHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		setPageHeaders(c.Response().Header())
+		return next(c)
+	}
+}
+
+// allowFormTarget widens form-action to the client's redirect URI: browsers apply
+// form-action to the redirects that follow a form submission (CSP3 §6.3.1), and the
+// consent and login forms end in a redirect to the client.
+func allowFormTarget(c echo.Context, redirectURI string) {
+	src := cspSource(redirectURI)
+	if src == "" {
+		return
+	}
+	c.Response().Header().Set("Content-Security-Policy",
+		strings.Replace(baseCSP, "form-action 'self'", "form-action 'self' "+src, 1))
+}
+
+// cspSource is the CSP source expression of a redirect URI's origin (or scheme, for a
+// native app's private-use scheme), or "" when it cannot be expressed safely.
+func cspSource(redirectURI string) string {
+	u, err := url.Parse(redirectURI)
+	if err != nil || u.Scheme == "" {
+		return ""
+	}
+	src := u.Scheme + ":"
+	if u.Host != "" {
+		src = u.Scheme + "://" + u.Host
+	}
+	for _, r := range src {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-+:/[]", r)) {
+			return ""
+		}
+	}
+	return src
+}
+
+// view is everything a page template may show. html/template escapes every value
+// for its context (SECURITY S43).
+type view struct {
+	Title               string
+	CSRF                string
+	RequestID           string
+	ClientName          string
+	RedirectHost        string
+	SignedInAs          string
+	Error               string
+	Notice              string
+	Fields              map[string]string // field name -> error next to it
+	Username            string
+	Email               string
+	Scopes              []usecase.ScopeView
+	RegistrationEnabled bool
+	Status              int
+	Code                string
+	Description         string
+}
+
+// render executes a page into a buffer first, so that a template failure never sends
+// half a page.
+func (p *Pages) render(c echo.Context, status int, name string, v view) error {
+	t, ok := p.templates[name]
+	if !ok {
+		return fmt.Errorf("pages: no template %q", name)
+	}
+	v.RegistrationEnabled = v.RegistrationEnabled || p.registration
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		return fmt.Errorf("pages: render %s: %w", name, err)
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// RenderError shows an error as an HTML page with the status preserved. Internal
+// failures (5xx) arrive here without a description and get a generic message: no
+// internal detail or stack trace ever reaches the page.
+func (p *Pages) RenderError(c echo.Context, status int, code, description string) {
+	setPageHeaders(c.Response().Header())
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(status)
+		return
+	}
+	v := view{Status: status, Code: code, Title: errorTitle(status), Description: description}
+	if status >= 500 || v.Description == "" {
+		v.Description = errorMessage(status)
+	}
+	if err := p.render(c, status, "error", v); err != nil {
+		p.log.ErrorContext(c.Request().Context(), "render error page", "err", err)
+		_ = c.String(status, v.Title+"\n")
+	}
+}
+
+func errorTitle(status int) string {
+	switch {
+	case status == http.StatusNotFound:
+		return "Page not found"
+	case status == http.StatusForbidden:
+		return "Not allowed"
+	case status == http.StatusTooManyRequests:
+		return "Too many attempts"
+	case status == http.StatusServiceUnavailable:
+		return "Temporarily unavailable"
+	case status >= 500:
+		return "Something went wrong"
+	}
+	return "This request cannot be completed"
+}
+
+func errorMessage(status int) string {
+	switch {
+	case status == http.StatusNotFound:
+		return "There is nothing at this address."
+	case status == http.StatusServiceUnavailable:
+		return "The service cannot reach its database right now. Try again in a moment."
+	case status >= 500:
+		return "An unexpected error happened on our side. Try again in a moment."
+	}
+	return "The request is not valid."
+}
+
+// showError answers a use-case error on a page: a *usecase.PageError as an error page
+// with its status, anything else to the error handler (which logs it and shows a
+// generic page).
+func (p *Pages) showError(c echo.Context, err error) error {
+	var pe *usecase.PageError
+	if errors.As(err, &pe) {
+		status := pe.Status
+		if status == 0 {
+			status = http.StatusBadRequest
+		}
+		p.RenderError(c, status, pe.Err.Code, sentence(pe.Err.Description))
+		return nil
+	}
+	return err
+}
+
+// follow sends the browser where a step says: the login or consent page, or back to
+// the client. redirect is 302 after a GET and 303 after a POST (SECURITY S42). Every
+// target is either one of our fixed paths with a stored request id, or a redirect URI
+// the client registered: there is no user-supplied return URL (no open redirect).
+func (p *Pages) follow(c echo.Context, step usecase.Step, err error, redirect int) error {
+	var re *usecase.RedirectError
+	switch {
+	case errors.As(err, &re):
+		return c.Redirect(redirect, re.URL)
+	case err != nil:
+		return p.showError(c, err)
+	}
+	switch step.Kind {
+	case usecase.StepLogin:
+		return c.Redirect(redirect, "/login?req="+url.QueryEscape(step.RequestID))
+	case usecase.StepConsent:
+		return c.Redirect(redirect, "/consent?req="+url.QueryEscape(step.RequestID))
+	case usecase.StepRedirect:
+		return c.Redirect(redirect, step.URL)
+	}
+	return fmt.Errorf("pages: unknown step %d", step.Kind)
+}
+
+// sentence capitalises a use-case description for a page.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	s = strings.ToUpper(s[:1]) + s[1:]
+	if !strings.HasSuffix(s, ".") {
+		s += "."
+	}
+	return s
+}
+
+// hostOf is the host a redirect URI points at, shown on the consent page so the user
+// can see where they will be sent.
+func hostOf(redirectURI string) string {
+	u, err := url.Parse(redirectURI)
+	if err != nil {
+		return ""
+	}
+	if u.Host != "" {
+		return u.Host
+	}
+	return u.Scheme
+}
+
+// home is GET /: who is logged in, with a way out.
+func (p *Pages) home(c echo.Context) error {
+	s, err := p.session(c)
+	if err != nil {
+		return p.fail(c, err)
+	}
+	v := view{Title: "Gatehouse"}
+	if c.QueryParam("signed_out") == "1" && s == nil {
+		v.Notice = "You have been signed out."
+	}
+	if s != nil {
+		u, err := p.login.UserOf(c.Request().Context(), *s)
+		if err != nil && !errors.Is(err, domain.ErrNotFound) {
+			return p.fail(c, err)
+		}
+		v.SignedInAs = u.Username
+	}
+	return p.render(c, http.StatusOK, "home", v)
+}
+
+// fail answers an internal failure on a path the error handler does not know as a
+// page: logged here, shown as a generic error page.
+func (p *Pages) fail(c echo.Context, err error) error {
+	status, body, _ := mapError(err)
+	if status >= 500 {
+		p.log.ErrorContext(c.Request().Context(), "request failed", "err", err, "route", c.Path())
+	}
+	p.RenderError(c, status, body.Error, "")
+	return nil
+}
+
+// staticFile serves the embedded stylesheet and icon.
+func (p *Pages) staticFile(c echo.Context) error {
+	f, ok := p.static[c.Param("name")]
+	if !ok {
+		return echo.ErrNotFound
+	}
+	h := c.Response().Header()
+	h.Set("Cache-Control", "public, max-age=3600")
+	h.Set("X-Content-Type-Options", "nosniff")
+	return c.Blob(http.StatusOK, f.contentType, f.body)
+}

@@ -1,0 +1,95 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"gatehouse/domain"
+)
+
+// Two cookies, both random 256-bit secrets that the server keeps only as keyed
+// hashes:
+//   - the session cookie names a login (domain.Session);
+//   - the browser cookie binds pending authorization requests and, before login, CSRF
+//     tokens to this browser (SECURITY S40).
+//
+// Both are HttpOnly, SameSite=Lax (the authorization request arrives as a top-level
+// GET from the client's site, so Strict would lose them), Secure when the issuer is
+// https, and then carry the __Host- prefix, which makes the browser refuse them unless
+// they are Secure, host-only and for path / (RFC 6265bis §4.1.3.2).
+// They have no Max-Age: they end with the browser; the server ends sessions sooner.
+type cookieNames struct {
+	session, browser string
+	secure           bool
+}
+
+func newCookieNames(issuer string) cookieNames {
+	secure := strings.HasPrefix(strings.ToLower(issuer), "https://")
+	if secure {
+		return cookieNames{session: "__Host-gatehouse_session", browser: "__Host-gatehouse_browser", secure: true}
+	}
+	return cookieNames{session: "gatehouse_session", browser: "gatehouse_browser"}
+}
+
+func (n cookieNames) cookie(name, value string) *http.Cookie {
+	return &http.Cookie{Name: name, Value: value, Path: "/", HttpOnly: true, Secure: n.secure, SameSite: http.SameSiteLaxMode}
+}
+
+// cookieValue reads a cookie of ours; a value that is not base64url of the right
+// length is ignored, so nothing odd ever reaches the database.
+func cookieValue(c echo.Context, name string) string {
+	ck, err := c.Cookie(name)
+	if err != nil || len(ck.Value) != 43 {
+		return ""
+	}
+	if _, err := base64.RawURLEncoding.DecodeString(ck.Value); err != nil {
+		return ""
+	}
+	return ck.Value
+}
+
+func newCookieSecret() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// session returns the browser's live session, or nil.
+func (p *Pages) session(c echo.Context) (*domain.Session, error) {
+	return p.login.Session(c.Request().Context(), cookieValue(c, p.cookies.session))
+}
+
+func (p *Pages) setSession(c echo.Context, secret string) {
+	c.SetCookie(p.cookies.cookie(p.cookies.session, secret))
+}
+
+func (p *Pages) clearSession(c echo.Context) {
+	ck := p.cookies.cookie(p.cookies.session, "")
+	ck.MaxAge = -1
+	c.SetCookie(ck)
+}
+
+// browser returns the browser-binding secret, or "" when the browser has none.
+func (p *Pages) browser(c echo.Context) string { return cookieValue(c, p.cookies.browser) }
+
+// ensureBrowser returns the browser-binding secret, setting a new cookie when the
+// browser has none. Only GET handlers call it; a POST without the cookie fails its
+// CSRF check.
+func (p *Pages) ensureBrowser(c echo.Context) string {
+	if v := p.browser(c); v != "" {
+		return v
+	}
+	if v, ok := c.Get(ctxNewBrowser).(string); ok {
+		return v
+	}
+	v := newCookieSecret()
+	c.SetCookie(p.cookies.cookie(p.cookies.browser, v))
+	c.Set(ctxNewBrowser, v)
+	return v
+}
+
+const ctxNewBrowser = "gatehouse.new_browser"

@@ -1,0 +1,13 @@
+package main
+
+import (
+	"gatehouse/adapter/crypto"
+	"gatehouse/adapter/httpapi"
+	"gatehouse/infrastructure/config"
+)
+
+// providePageConfig gives the pages the issuer (https makes cookies Secure and
+// __Host-), the registration switch and the cookie-signing key for CSRF tokens.
+func providePageConfig(cfg config.Config, keys crypto.Keys) httpapi.PageConfig {
+	return httpapi.PageConfig{Issuer: cfg.Issuer, RegistrationEnabled: cfg.RegistrationEnabled, CSRFKey: keys.CookieSigning}
+}

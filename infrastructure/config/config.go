@@ -25,26 +25,27 @@ import (
 
 // Config is the validated configuration.
 type Config struct {
-	Issuer              string
-	HTTPAddr            string
-	DatabaseURL         string
-	SecretKey           string
-	SigningAlg          string
-	AccessTokenTTL      time.Duration
-	RefreshTokenTTL     time.Duration
-	AuthCodeTTL         time.Duration
-	IDTokenTTL          time.Duration
-	Audience            string
-	RegistrationEnabled bool
-	AutoMigrate         bool
-	LogFormat           string
-	LogLevel            string
-	RequirePKCE         bool
-	KeyRefreshInterval  time.Duration
-	Argon2Memory        uint32
-	Argon2Iterations    uint32
-	Argon2Parallelism   uint8
-	PprofAddr           string
+	Issuer               string
+	HTTPAddr             string
+	DatabaseURL          string
+	SecretKey            string
+	SigningAlg           string
+	AccessTokenTTL       time.Duration
+	RefreshTokenTTL      time.Duration
+	AuthCodeTTL          time.Duration
+	IDTokenTTL           time.Duration
+	Audience             string
+	RegistrationEnabled  bool
+	AutoMigrate          bool
+	LogFormat            string
+	LogLevel             string
+	RequirePKCE          bool
+	KeyRefreshInterval   time.Duration
+	HousekeepingInterval time.Duration
+	Argon2Memory         uint32
+	Argon2Iterations     uint32
+	Argon2Parallelism    uint8
+	PprofAddr            string
 }
 
 // Error is a bad configuration value; Variable names the environment variable that
@@ -118,26 +119,27 @@ func mergeYAML(dst map[string]string, b []byte, strict bool) error {
 func parse(raw map[string]string) (Config, error) {
 	p := parser{raw: raw}
 	c := Config{
-		Issuer:              p.url("issuer"),
-		HTTPAddr:            p.addr("http_addr"),
-		DatabaseURL:         p.databaseURL("database_url"),
-		SecretKey:           raw["secret_key"],
-		SigningAlg:          p.oneOf("signing_alg", "ES256", "RS256", "EdDSA"),
-		AccessTokenTTL:      p.duration("access_token_ttl", time.Second, 24*time.Hour),
-		RefreshTokenTTL:     p.duration("refresh_token_ttl", time.Minute, 10*365*24*time.Hour),
-		AuthCodeTTL:         p.duration("auth_code_ttl", time.Second, 10*time.Minute),
-		IDTokenTTL:          p.duration("id_token_ttl", time.Minute, 24*time.Hour),
-		Audience:            raw["audience"],
-		RegistrationEnabled: p.bool("registration_enabled"),
-		AutoMigrate:         p.bool("auto_migrate"),
-		LogFormat:           p.oneOf("log_format", "text", "json"),
-		LogLevel:            p.oneOf("log_level", "debug", "info", "warn", "error"),
-		RequirePKCE:         p.bool("require_pkce"),
-		KeyRefreshInterval:  p.duration("key_refresh_interval", time.Second, time.Hour),
-		Argon2Memory:        uint32(p.uint("argon2_memory", 8*1024, 4*1024*1024)),
-		Argon2Iterations:    uint32(p.uint("argon2_iterations", 1, 100)),
-		Argon2Parallelism:   uint8(p.uint("argon2_parallelism", 1, 64)),
-		PprofAddr:           raw["pprof_addr"],
+		Issuer:               p.url("issuer"),
+		HTTPAddr:             p.addr("http_addr"),
+		DatabaseURL:          p.databaseURL("database_url"),
+		SecretKey:            raw["secret_key"],
+		SigningAlg:           p.oneOf("signing_alg", "ES256", "RS256", "EdDSA"),
+		AccessTokenTTL:       p.duration("access_token_ttl", time.Second, 24*time.Hour),
+		RefreshTokenTTL:      p.duration("refresh_token_ttl", time.Minute, 10*365*24*time.Hour),
+		AuthCodeTTL:          p.duration("auth_code_ttl", time.Second, 10*time.Minute),
+		IDTokenTTL:           p.duration("id_token_ttl", time.Minute, 24*time.Hour),
+		Audience:             raw["audience"],
+		RegistrationEnabled:  p.bool("registration_enabled"),
+		AutoMigrate:          p.bool("auto_migrate"),
+		LogFormat:            p.oneOf("log_format", "text", "json"),
+		LogLevel:             p.oneOf("log_level", "debug", "info", "warn", "error"),
+		RequirePKCE:          p.bool("require_pkce"),
+		KeyRefreshInterval:   p.duration("key_refresh_interval", time.Second, time.Hour),
+		HousekeepingInterval: p.duration("housekeeping_interval", time.Second, 24*time.Hour),
+		Argon2Memory:         uint32(p.uint("argon2_memory", 8*1024, 4*1024*1024)),
+		Argon2Iterations:     uint32(p.uint("argon2_iterations", 1, 100)),
+		Argon2Parallelism:    uint8(p.uint("argon2_parallelism", 1, 64)),
+		PprofAddr:            raw["pprof_addr"],
 	}
 	if c.PprofAddr != "" {
 		c.PprofAddr = p.addr("pprof_addr")

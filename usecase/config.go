@@ -11,6 +11,7 @@ type (
 	AuthCodeTTL     time.Duration
 	IDTokenTTL      time.Duration
 	SigningAlg      string
+	DeviceCodeTTL   time.Duration
 )
 
 // Settings gathers the configuration the use cases read.
@@ -22,6 +23,9 @@ type Settings struct {
 	AuthCodeTTL     AuthCodeTTL
 	IDTokenTTL      IDTokenTTL
 	SigningAlg      SigningAlg
+	// DeviceCodeTTL is how long device and user codes live (RFC 8628 §3.2
+	// expires_in); zero means domain.DefaultDeviceCodeTTL.
+	DeviceCodeTTL DeviceCodeTTL
 	// RequirePKCE makes PKCE mandatory for confidential clients too (the default).
 	RequirePKCE bool
 }

@@ -52,6 +52,7 @@ func migrations() *migrate.Migrations {
 		Up: goMigration(initialSchemaUp), Down: goMigration(initialSchemaDown),
 	})
 	ms.Add(migrate.Migration{Name: "20260302000001", Comment: "authorization_requests", Up: goMigration(authRequestsUp), Down: goMigration(authRequestsDown)})
+	ms.Add(migrate.Migration{Name: "20260303000001", Comment: "device_authorizations", Up: goMigration(deviceSchemaUp), Down: goMigration(deviceSchemaDown)})
 	return ms
 }
 

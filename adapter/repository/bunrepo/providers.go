@@ -26,4 +26,5 @@ var ProviderSet = wire.NewSet(
 	NewKeyRepository,
 	wire.Bind(new(usecase.KeyStore), new(*KeyRepository)),
 	NewAuthRequestRepository, wire.Bind(new(usecase.AuthRequestStore), new(*AuthRequestRepository)),
+	NewDeviceRepository, wire.Bind(new(usecase.DeviceStore), new(*DeviceRepository)),
 )

@@ -26,6 +26,8 @@ type Stores struct {
 	Keys     usecase.KeyStore
 	// AuthRequests is optional: the suite skips it when nil.
 	AuthRequests usecase.AuthRequestStore
+	// Devices is optional: the suite skips it when nil.
+	Devices usecase.DeviceStore
 }
 
 // RunAll runs the whole contract on the Bun repositories over db, which must be
@@ -40,6 +42,7 @@ func RunAll(t *testing.T, db *bun.DB) {
 		Sessions:     bunrepo.NewSessionRepository(db),
 		Keys:         bunrepo.NewKeyRepository(db),
 		AuthRequests: bunrepo.NewAuthRequestRepository(db),
+		Devices:      bunrepo.NewDeviceRepository(db),
 	})
 }
 
@@ -55,6 +58,7 @@ func Run(t *testing.T, s Stores) {
 	t.Run("Keys", st.keys)
 	t.Run("Concurrency", st.concurrency)
 	t.Run("AuthRequests", st.authRequests)
+	t.Run("Devices", st.devices)
 }
 
 type suite struct {

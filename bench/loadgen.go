@@ -302,24 +302,33 @@ func Run(ctx context.Context, w Workload, opts Options) (Result, error) {
 				}
 				status, body, err := do(ctx, client, req, buf)
 				t1 := time.Now()
-				if t0.Before(measureFrom) {
-					continue // warm-up
-				}
+				// Warm-up answers are checked too (Check may carry state, such as a
+				// refresh-token chain) but not counted.
+				measured := !t0.Before(measureFrom)
 				if err != nil {
 					if ctx.Err() != nil {
 						return // cancelled: not the server's fault
 					}
-					st.errs[ErrKindTransport]++
+					if measured {
+						st.errs[ErrKindTransport]++
+					}
+					continue
+				}
+				kind := ""
+				switch {
+				case status < 200 || status > 299:
+					kind = strconv.Itoa(status)
+				case w.Check != nil && w.Check(i, status, body) != nil:
+					kind = ErrKindBadBody
+				}
+				if !measured {
 					continue
 				}
 				st.hist.Record(t1.Sub(t0))
-				switch {
-				case status < 200 || status > 299:
-					st.errs[strconv.Itoa(status)]++
-				case w.Check != nil && w.Check(i, status, body) != nil:
-					st.errs[ErrKindBadBody]++
-				default:
+				if kind == "" {
 					st.ok++
+				} else {
+					st.errs[kind]++
 				}
 			}
 		}(i)

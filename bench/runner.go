@@ -1,0 +1,750 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Scenario keys, in the order they run.
+const (
+	ScenarioBaseline          = "baseline"
+	ScenarioClientCredentials = "client_credentials"
+	ScenarioIntrospect        = "introspection"
+	ScenarioRefresh           = "refresh"
+	ScenarioPassword          = "password"
+	ScenarioJWKS              = "jwks"
+	ScenarioRevoke            = "revocation"
+	ScenarioUserInfo          = "userinfo"
+	ScenarioAuthCode          = "authorization_code"
+)
+
+// AllScenarios lists every scenario key in run order.
+var AllScenarios = []string{ScenarioBaseline, ScenarioClientCredentials, ScenarioIntrospect, ScenarioRefresh,
+	ScenarioPassword, ScenarioJWKS, ScenarioRevoke, ScenarioUserInfo, ScenarioAuthCode}
+
+// endpointNames are the table's first column.
+var endpointNames = map[string]string{
+	ScenarioBaseline:          "bare Echo baseline (form POST → static JSON)",
+	ScenarioClientCredentials: "client_credentials — POST /oauth/token",
+	ScenarioIntrospect:        "introspection of an access token — POST /oauth/introspect",
+	ScenarioRefresh:           "refresh_token grant, rotating — POST /oauth/token",
+	ScenarioPassword:          "password grant (argon2id) — POST /oauth/token",
+	ScenarioJWKS:              "JWKS — GET /.well-known/jwks.json",
+	ScenarioRevoke:            "revocation of fresh refresh tokens — POST /oauth/revoke",
+	ScenarioUserInfo:          "userinfo — GET /userinfo",
+	ScenarioAuthCode:          "authorization_code exchange — POST /oauth/token",
+}
+
+// Config is one whole benchmark run.
+type Config struct {
+	// ServerBin is the gatehouse binary (built from cmd/gatehouse).
+	ServerBin string
+	// BaselineCmd serves the Echo baseline in its own process (see StartBaseline);
+	// empty serves it in this process.
+	BaselineCmd []string
+	// Options apply to every scenario (PID is set per scenario).
+	Options Options
+	// SkipSQLite leaves SQLite out; PostgresURL ("" leaves PostgreSQL out) is an admin
+	// URL on which a database with a random name is created and dropped afterwards.
+	SkipSQLite  bool
+	PostgresURL string
+	// RevokePool and CodePool are how many refresh tokens and authorization codes are
+	// minted before revocation and code exchange are measured; those scenarios end
+	// early when their pool runs dry.
+	RevokePool int
+	CodePool   int
+	// MintBudget bounds the time spent minting each pool (a pool is cut short rather
+	// than the run made long); 0 means no bound.
+	MintBudget time.Duration
+	// Only, when not empty, limits the run to these scenario keys (the baseline always
+	// runs: every ratio needs it).
+	Only []string
+	// ProfileScenario names a scenario during which a CPU profile of the server is
+	// taken (GATEHOUSE_PPROF_ADDR) and written to ProfileDir.
+	ProfileScenario string
+	ProfileDir      string
+	// Log receives progress lines.
+	Log io.Writer
+}
+
+// Row is one line of the results table.
+type Row struct {
+	Scenario    string
+	Endpoint    string
+	Database    string
+	Result      Result
+	BaselineRPS float64 // of the baseline measured in the same database block
+	Note        string
+	Skipped     bool
+}
+
+// Ratio is the row's throughput over the baseline's.
+func (r Row) Ratio() float64 {
+	if r.BaselineRPS <= 0 {
+		return 0
+	}
+	return r.Result.RPS() / r.BaselineRPS
+}
+
+// Report is everything a run measured.
+type Report struct {
+	Started  time.Time
+	Finished time.Time
+	Machine  Machine
+	Command  string
+	Options  Options
+	Rows     []Row
+	Notes    []string
+	Profiles []string
+}
+
+func (c *Config) logf(format string, args ...any) {
+	if c.Log != nil {
+		fmt.Fprintf(c.Log, format+"\n", args...)
+	}
+}
+
+func (c *Config) wants(s string) bool {
+	if s == ScenarioBaseline || len(c.Only) == 0 {
+		return true
+	}
+	for _, o := range c.Only {
+		if o == s {
+			return true
+		}
+	}
+	return false
+}
+
+// RunAll runs every scenario on every database and returns the report.
+func RunAll(ctx context.Context, cfg Config) (*Report, error) {
+	if cfg.ServerBin == "" {
+		return nil, errors.New("no server binary")
+	}
+	if _, err := os.Stat(cfg.ServerBin); err != nil {
+		return nil, fmt.Errorf("server binary: %w", err)
+	}
+	// The server and the CLI run in a temporary directory.
+	abs, err := filepath.Abs(cfg.ServerBin)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ServerBin = abs
+	if cfg.RevokePool <= 0 {
+		cfg.RevokePool = 4000
+	}
+	if cfg.CodePool <= 0 {
+		cfg.CodePool = 4000
+	}
+	def := DefaultOptions()
+	if cfg.Options.Concurrency <= 0 {
+		cfg.Options.Concurrency = def.Concurrency
+	}
+	if cfg.Options.Duration <= 0 {
+		cfg.Options.Duration = def.Duration
+	}
+	if cfg.Options.Timeout <= 0 {
+		cfg.Options.Timeout = def.Timeout
+	}
+	rep := &Report{Started: time.Now().UTC(), Machine: DescribeMachine(), Options: cfg.Options}
+	tmp, err := os.MkdirTemp("", "gatehouse-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+
+	r := &run{cfg: cfg, rep: rep, tmp: tmp}
+	defer r.stopBaseline()
+	if !cfg.SkipSQLite {
+		dir := filepath.Join(tmp, "sqlite")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		env := []string{"GATEHOUSE_DATABASE_URL=sqlite:" + filepath.Join(dir, "gatehouse.db"),
+			"GATEHOUSE_SECRET_KEY=" + RandomSecret(48)}
+		if err := r.database(ctx, "SQLite", dir, env); err != nil {
+			return rep, fmt.Errorf("SQLite: %w", err)
+		}
+	}
+	if cfg.PostgresURL != "" {
+		dbURL, drop, err := TempPostgres(ctx, cfg.PostgresURL)
+		if err != nil {
+			note := fmt.Sprintf("PostgreSQL skipped: %v", err)
+			cfg.logf("%s", note)
+			rep.Notes = append(rep.Notes, note)
+		} else {
+			dir := filepath.Join(tmp, "postgres")
+			err := os.MkdirAll(dir, 0o700)
+			if err == nil {
+				err = r.database(ctx, "PostgreSQL", dir, []string{"GATEHOUSE_DATABASE_URL=" + dbURL,
+					"GATEHOUSE_SECRET_KEY=" + RandomSecret(48)})
+			}
+			if derr := drop(); derr != nil {
+				rep.Notes = append(rep.Notes, derr.Error())
+			}
+			if err != nil {
+				return rep, fmt.Errorf("PostgreSQL: %w", err)
+			}
+		}
+	}
+	rep.Finished = time.Now().UTC()
+	return rep, ctx.Err()
+}
+
+// run holds what the database blocks share: the baseline process.
+type run struct {
+	cfg         Config
+	rep         *Report
+	tmp         string
+	baseline    *Baseline
+	baselinePID int
+}
+
+func (r *run) stopBaseline() {
+	if r.baseline != nil {
+		r.baseline.Stop()
+	}
+}
+
+// fixture is what the CLI set up in one database.
+type fixture struct {
+	srv                *Server
+	cc, pw, web        clientCreds
+	user, fastUser     string
+	password           string
+	disc               map[string]any
+	setup              *http.Client
+	ccBody, ccResponse []byte
+	revoked            []string // the revocation pool, checked after the run
+}
+
+type clientCreds struct {
+	ID     string `json:"client_id"`
+	Secret string `json:"client_secret"`
+}
+
+func (c clientCreds) basic() http.Header {
+	h := http.Header{}
+	h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString(
+		[]byte(url.QueryEscape(c.ID)+":"+url.QueryEscape(c.Secret))))
+	h.Set("Content-Type", "application/x-www-form-urlencoded")
+	return h
+}
+
+// database runs every scenario against one fresh server and database.
+func (r *run) database(ctx context.Context, db, dir string, env []string) error {
+	cfg := r.cfg
+	cfg.logf("== %s: setting up a fresh server in %s", db, dir)
+	srv, err := NewServer(cfg.ServerBin, dir, env, cfg.ProfileScenario != "")
+	if err != nil {
+		return err
+	}
+	fx := &fixture{srv: srv, password: "bench-" + RandomSecret(20), setup: NewClient(16, 60*time.Second)}
+	defer fx.setup.CloseIdleConnections()
+	if err := fx.create(ctx); err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		if err := srv.Stop(); err != nil {
+			cfg.logf("stopping the server: %v", err)
+		}
+	}()
+	if err := fx.discover(ctx); err != nil {
+		return err
+	}
+	// One real client_credentials answer: its size is the baseline's body size.
+	fx.ccBody = []byte("grant_type=client_credentials")
+	st, body, err := post(ctx, fx.setup, srv.URL+"/oauth/token", fx.cc.basic(), fx.ccBody)
+	if err != nil || st != http.StatusOK {
+		return fmt.Errorf("client_credentials during set-up: %d %s %v", st, body, err)
+	}
+	fx.ccResponse = body
+	if r.baseline == nil {
+		r.baseline, r.baselinePID, err = StartBaseline(ctx, cfg.BaselineCmd, len(body))
+		if err != nil {
+			return fmt.Errorf("baseline: %w", err)
+		}
+		cfg.logf("baseline serving %d-byte answers at %s (pid %d)", len(body), r.baseline.URL, r.baselinePID)
+	}
+
+	var baselineRPS float64
+	for _, sc := range AllScenarios {
+		if !cfg.wants(sc) {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		row := Row{Scenario: sc, Endpoint: endpointNames[sc], Database: db}
+		wl, pid, note, err := r.workload(ctx, sc, fx)
+		row.Note = note
+		if err != nil {
+			return fmt.Errorf("%s: %w", sc, err)
+		}
+		if wl == nil { // not available in this build
+			row.Skipped = true
+			cfg.logf("%-20s %s", sc, note)
+			r.rep.Rows = append(r.rep.Rows, row)
+			continue
+		}
+		opts := cfg.Options
+		opts.PID = pid
+		switch sc {
+		case ScenarioPassword:
+			// The server hashes GOMAXPROCS passwords at a time; 64 connections would only
+			// queue behind them until requests time out, measuring the queue.
+			opts.Concurrency = min(opts.Concurrency, passwordConcurrency())
+			row.Note = joinNote(row.Note, fmt.Sprintf("%d connections", opts.Concurrency))
+		case ScenarioRevoke, ScenarioAuthCode:
+			// The warm-up would use up the pre-minted pool.
+			opts.Warmup = min(opts.Warmup, 100*time.Millisecond)
+		}
+		var prof *profile
+		if sc == cfg.ProfileScenario && srv.PprofAddr != "" {
+			prof = &profile{addr: srv.PprofAddr, seconds: int(opts.Duration.Seconds()), db: db, scenario: sc}
+			opts.OnMeasureStart = prof.start
+		}
+		cfg.logf("%-20s running %d connections for %v (+%v warm-up)…", sc, opts.Concurrency, opts.Duration, opts.Warmup)
+		res, err := Run(ctx, *wl, opts)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sc, err)
+		}
+		if sc == ScenarioBaseline {
+			baselineRPS = res.RPS()
+		}
+		row.Result, row.BaselineRPS = res, baselineRPS
+		if res.Exhausted {
+			row.Note = joinNote(row.Note, fmt.Sprintf("pool ran dry after %.1f s", res.Elapsed.Seconds()))
+		}
+		if check := r.after(ctx, sc, fx); check != "" {
+			row.Note = joinNote(row.Note, check)
+		}
+		if prof != nil {
+			if path, err := prof.finish(cfg.ProfileDir, cfg.ServerBin, cfg.logf); err != nil {
+				r.rep.Notes = append(r.rep.Notes, fmt.Sprintf("CPU profile of %s on %s failed: %v", sc, db, err))
+			} else {
+				r.rep.Profiles = append(r.rep.Profiles, path)
+			}
+		}
+		cfg.logf("%-20s %9.0f req/s  ×%.2f  p50 %-9v p90 %-9v p99 %-9v errors %s  rss %s %s", sc, res.RPS(), row.Ratio(),
+			round(res.Latency.Quantile(0.5)), round(res.Latency.Quantile(0.9)), round(res.Latency.Quantile(0.99)),
+			res.ErrorSummary(), formatBytes(res.PeakRSS), row.Note)
+		r.rep.Rows = append(r.rep.Rows, row)
+	}
+	return nil
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	if b == "" {
+		return a
+	}
+	return a + "; " + b
+}
+
+// create registers the clients and users through the real CLI.
+func (fx *fixture) create(ctx context.Context) error {
+	mk := func(dst *clientCreds, args ...string) error {
+		out, err := fx.srv.CLI(ctx, "", nil, append([]string{"clients", "create", "--json"}, args...)...)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(out, dst); err != nil || dst.ID == "" {
+			return fmt.Errorf("clients create --json printed %q", out)
+		}
+		return nil
+	}
+	if err := mk(&fx.cc, "--name", "bench-cc", "--grant-type", "client_credentials", "--scope", "api:read api:write"); err != nil {
+		return err
+	}
+	if err := mk(&fx.pw, "--name", "bench-pw", "--grant-type", "password", "--grant-type", "refresh_token",
+		"--scope", "openid profile email offline_access api:read"); err != nil {
+		return err
+	}
+	// For the code exchange, when this build has the authorization endpoint; a build
+	// without it still registers the client.
+	if err := mk(&fx.web, "--name", "bench-web", "--redirect-uri", codeRedirectURI, "--grant-type", "authorization_code",
+		"--grant-type", "refresh_token", "--skip-consent", "--scope", "openid profile email offline_access api:read"); err != nil {
+		fx.web = clientCreds{}
+	}
+	fx.user, fx.fastUser = "bench", "bench-fast"
+	if _, err := fx.srv.CLI(ctx, fx.password+"\n", nil, "users", "create", "--json", "--username", fx.user,
+		"--email", "bench@example.com", "--password-stdin"); err != nil {
+		return err
+	}
+	// The cheapest argon2id the configuration allows (8 MiB, 1 pass): only for minting
+	// the refresh-token pools quickly. The password-grant scenario uses fx.user, whose
+	// hash has the default cost. Verification reads the cost from each stored hash.
+	if _, err := fx.srv.CLI(ctx, fx.password+"\n", []string{"GATEHOUSE_ARGON2_MEMORY=8192", "GATEHOUSE_ARGON2_ITERATIONS=1"},
+		"users", "create", "--json", "--username", fx.fastUser, "--email", "fast@example.com", "--password-stdin"); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (fx *fixture) discover(ctx context.Context) error {
+	st, body, err := get(ctx, fx.setup, fx.srv.URL+"/.well-known/openid-configuration", nil)
+	if err != nil || st != http.StatusOK {
+		return fmt.Errorf("discovery: %d %v", st, err)
+	}
+	return json.Unmarshal(body, &fx.disc)
+}
+
+func (fx *fixture) endpoint(key string) string {
+	s, _ := fx.disc[key].(string)
+	return s
+}
+
+// passwordGrant mints tokens for user through the password grant.
+func (fx *fixture) passwordGrant(ctx context.Context, user, scope string) (tokenAnswer, error) {
+	body := "grant_type=password&username=" + url.QueryEscape(user) + "&password=" + url.QueryEscape(fx.password) +
+		"&scope=" + url.QueryEscape(scope)
+	st, b, err := post(ctx, fx.setup, fx.srv.URL+"/oauth/token", fx.pw.basic(), []byte(body))
+	if err != nil {
+		return tokenAnswer{}, err
+	}
+	if st != http.StatusOK {
+		return tokenAnswer{}, fmt.Errorf("password grant: %d %s", st, b)
+	}
+	var t tokenAnswer
+	if err := json.Unmarshal(b, &t); err != nil {
+		return tokenAnswer{}, err
+	}
+	return t, nil
+}
+
+type tokenAnswer struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+// passwordConcurrency is the connection count of the password scenario: four per
+// core, enough to keep every hashing slot busy.
+func passwordConcurrency() int { return 4 * runtime.NumCPU() }
+
+// mint runs fn n times on conc goroutines and collects the results. With a budget > 0
+// it stops early when the budget is spent and returns what it has, at least one.
+func mint(ctx context.Context, cfg Config, what string, n, conc int, budget time.Duration, fn func(ctx context.Context) (string, error)) ([]string, error) {
+	start := time.Now()
+	out := make([]string, n)
+	var next, made atomic.Int64
+	var firstErr error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				if budget > 0 && time.Since(start) > budget && made.Load() > 0 {
+					return
+				}
+				i := int(next.Add(1)) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				s, err := fn(ctx)
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					next.Store(int64(n)) // stop the others
+					return
+				}
+				out[i] = s
+				made.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, fmt.Errorf("minting %s: %w", what, firstErr)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// Workers that stopped for the budget leave holes; keep what was made.
+	kept := out[:0]
+	for _, s := range out {
+		if s != "" {
+			kept = append(kept, s)
+		}
+	}
+	d := time.Since(start)
+	cfg.logf("%-20s minted %d %s in %.1f s (%.0f/s, not measured)", "", len(kept), what, d.Seconds(), float64(len(kept))/d.Seconds())
+	return kept, nil
+}
+
+func containsCheck(want string) func(int, int, []byte) error {
+	w := []byte(want)
+	return func(_ int, _ int, body []byte) error {
+		if !bytes.Contains(body, w) {
+			return fmt.Errorf("answer lacks %s", want)
+		}
+		return nil
+	}
+}
+
+// workload builds scenario sc: the workload, the PID whose RSS counts, and a note. A
+// nil workload with a note means the scenario is not available in this build.
+func (r *run) workload(ctx context.Context, sc string, fx *fixture) (*Workload, int, string, error) {
+	cfg := r.cfg
+	srv := fx.srv
+	conc := cfg.Options.Concurrency
+	tokenURL := srv.URL + "/oauth/token"
+	fixed := func(method, u string, h http.Header, body []byte) func(int) (Request, bool) {
+		req := Request{Method: method, URL: u, Header: h, Body: body}
+		return func(int) (Request, bool) { return req, true }
+	}
+	switch sc {
+	case ScenarioBaseline:
+		return &Workload{Name: sc, Next: fixed(http.MethodPost, r.baseline.URL+"/oauth/token", fx.cc.basic(), fx.ccBody),
+			Check: containsCheck(`"access_token"`)}, r.baselinePID, "", nil
+
+	case ScenarioClientCredentials:
+		return &Workload{Name: sc, Next: fixed(http.MethodPost, tokenURL, fx.cc.basic(), fx.ccBody),
+			Check: containsCheck(`"access_token"`)}, srv.PID(), "", nil
+
+	case ScenarioIntrospect:
+		var t tokenAnswer
+		if err := json.Unmarshal(fx.ccResponse, &t); err != nil || t.AccessToken == "" {
+			return nil, 0, "", fmt.Errorf("no access token to introspect: %s", fx.ccResponse)
+		}
+		body := []byte("token=" + url.QueryEscape(t.AccessToken) + "&token_type_hint=access_token")
+		// An inactive answer is cheap and would flatter the endpoint: demand active.
+		return &Workload{Name: sc, Next: fixed(http.MethodPost, srv.URL+"/oauth/introspect", fx.cc.basic(), body),
+			Check: containsCheck(`"active":true`)}, srv.PID(), "JWT access token (signature + deny-list lookup)", nil
+
+	case ScenarioRefresh:
+		// Each worker keeps its own chain: every answer's refresh token is the next
+		// request's. A chain broken by an error (the server rotated it but the answer
+		// failed) continues from a spare, so one error does not idle the worker.
+		tokens, err := mint(ctx, cfg, "refresh chains", conc+conc/4+1, 4, 0, func(ctx context.Context) (string, error) {
+			t, err := fx.passwordGrant(ctx, fx.fastUser, "api:read")
+			return t.RefreshToken, err
+		})
+		if err != nil {
+			return nil, 0, "", err
+		}
+		type chain struct {
+			token   string
+			pending bool
+		}
+		chains := make([]chain, conc)
+		for i := range chains {
+			chains[i].token = tokens[i]
+		}
+		spares := tokens[conc:]
+		var spareMu sync.Mutex
+		h := fx.pw.basic()
+		return &Workload{Name: sc,
+			Next: func(w int) (Request, bool) {
+				c := &chains[w]
+				if c.pending { // the last refresh did not hand over a new token
+					spareMu.Lock()
+					if len(spares) == 0 {
+						spareMu.Unlock()
+						return Request{}, false
+					}
+					c.token, spares = spares[0], spares[1:]
+					spareMu.Unlock()
+				}
+				c.pending = true
+				return Request{Method: http.MethodPost, URL: tokenURL, Header: h,
+					Body: []byte("grant_type=refresh_token&refresh_token=" + url.QueryEscape(c.token))}, true
+			},
+			Check: func(w int, _ int, body []byte) error {
+				var t tokenAnswer
+				if err := json.Unmarshal(body, &t); err != nil || t.RefreshToken == "" || t.AccessToken == "" {
+					return errors.New("no rotated refresh token")
+				}
+				if t.RefreshToken == chains[w].token {
+					return errors.New("refresh token not rotated")
+				}
+				chains[w] = chain{token: t.RefreshToken}
+				return nil
+			}}, srv.PID(), "scope api:read (no ID token); each connection follows its own rotation chain", nil
+
+	case ScenarioPassword:
+		body := []byte("grant_type=password&username=" + url.QueryEscape(fx.user) + "&password=" +
+			url.QueryEscape(fx.password) + "&scope=api%3Aread")
+		return &Workload{Name: sc, Next: fixed(http.MethodPost, tokenURL, fx.pw.basic(), body),
+				Check: containsCheck(`"refresh_token"`)}, srv.PID(),
+			"argon2id m=19 MiB t=2 p=1 (default cost) bounds it by design; also writes a refresh-token family", nil
+
+	case ScenarioJWKS:
+		return &Workload{Name: sc, Next: fixed(http.MethodGet, srv.URL+"/.well-known/jwks.json", nil, nil),
+			Check: containsCheck(`"keys"`)}, srv.PID(), "", nil
+
+	case ScenarioRevoke:
+		pool, err := mint(ctx, cfg, "refresh tokens", cfg.RevokePool, 4, cfg.MintBudget, func(ctx context.Context) (string, error) {
+			t, err := fx.passwordGrant(ctx, fx.fastUser, "api:read")
+			return t.RefreshToken, err
+		})
+		if err != nil {
+			return nil, 0, "", err
+		}
+		fx.revoked = pool
+		var next atomic.Int64
+		h := fx.pw.basic()
+		return &Workload{Name: sc, Next: func(int) (Request, bool) {
+			i := next.Add(1) - 1
+			if i >= int64(len(pool)) {
+				return Request{}, false
+			}
+			return Request{Method: http.MethodPost, URL: srv.URL + "/oauth/revoke", Header: h,
+				Body: []byte("token=" + url.QueryEscape(pool[i]) + "&token_type_hint=refresh_token")}, true
+		}}, srv.PID(), fmt.Sprintf("pool of %d, each revoked once", len(pool)), nil
+
+	case ScenarioUserInfo:
+		ep := fx.endpoint("userinfo_endpoint")
+		if ep == "" {
+			return nil, 0, "not available in this build (no userinfo_endpoint in discovery)", nil
+		}
+		t, err := fx.passwordGrant(ctx, fx.fastUser, "openid profile email")
+		if err != nil {
+			return nil, 0, "", err
+		}
+		h := http.Header{}
+		h.Set("Authorization", "Bearer "+t.AccessToken)
+		return &Workload{Name: sc, Next: fixed(http.MethodGet, srv.URL+"/userinfo", h, nil),
+			Check: containsCheck(`"sub"`)}, srv.PID(), "scope openid profile email", nil
+
+	case ScenarioAuthCode:
+		return r.authCodeWorkload(ctx, fx)
+	}
+	return nil, 0, "", fmt.Errorf("unknown scenario %q", sc)
+}
+
+// after checks, once a scenario has run, that it did what it claims; a non-empty
+// answer goes into the row's note.
+func (r *run) after(ctx context.Context, sc string, fx *fixture) string {
+	if sc != ScenarioRevoke || len(fx.revoked) == 0 {
+		return ""
+	}
+	// Revocation answers 200 for unknown tokens too (RFC 7009 §2.2): check that the
+	// first tokens of the pool really are inactive now.
+	for _, tok := range fx.revoked[:min(3, len(fx.revoked))] {
+		st, body, err := post(ctx, fx.setup, fx.srv.URL+"/oauth/introspect", fx.pw.basic(),
+			[]byte("token="+url.QueryEscape(tok)+"&token_type_hint=refresh_token"))
+		if err != nil || st != http.StatusOK || !bytes.Contains(body, []byte(`"active":false`)) {
+			return fmt.Sprintf("WARNING: a revoked token still introspects as %d %s", st, body)
+		}
+	}
+	return ""
+}
+
+func post(ctx context.Context, c *http.Client, u string, h http.Header, body []byte) (int, []byte, error) {
+	return send(ctx, c, http.MethodPost, u, h, body)
+}
+
+func get(ctx context.Context, c *http.Client, u string, h http.Header) (int, []byte, error) {
+	return send(ctx, c, http.MethodGet, u, h, nil)
+}
+
+func send(ctx context.Context, c *http.Client, method, u string, h http.Header, body []byte) (int, []byte, error) {
+	if err := CheckLoopback(u); err != nil {
+		return 0, nil, err
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, b, err
+}
+
+// profile takes a CPU profile of the server while a scenario is measured.
+type profile struct {
+	addr, db, scenario string
+	seconds            int
+	data               []byte
+	err                error
+	done               chan struct{}
+}
+
+func (p *profile) start() {
+	p.done = make(chan struct{})
+	go func() {
+		defer close(p.done)
+		c := NewClient(1, time.Duration(p.seconds+30)*time.Second)
+		st, b, err := get(context.Background(), c, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.addr, p.seconds), nil)
+		if err == nil && st != http.StatusOK {
+			err = fmt.Errorf("pprof answered %d: %s", st, b)
+		}
+		p.data, p.err = b, err
+	}()
+}
+
+// finish waits for the profile, writes it to dir, and writes `go tool pprof -top`
+// beside it when the go command is on PATH. It returns the profile's path.
+func (p *profile) finish(dir, bin string, logf func(string, ...any)) (string, error) {
+	if p.done == nil {
+		return "", errors.New("the measured part never started")
+	}
+	<-p.done
+	if p.err != nil {
+		return "", p.err
+	}
+	if dir == "" {
+		dir = "."
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	base := filepath.Join(dir, fmt.Sprintf("cpu-%s-%s", strings.ToLower(p.db), p.scenario))
+	if err := os.WriteFile(base+".pprof", p.data, 0o644); err != nil {
+		return "", err
+	}
+	logf("%-20s CPU profile written to %s.pprof", "", base)
+	if goBin, err := exec.LookPath("go"); err == nil {
+		for _, mode := range []string{"-top", "-top -cum"} {
+			args := append([]string{"tool", "pprof"}, strings.Fields(mode)...)
+			args = append(args, "-nodecount=40", bin, base+".pprof")
+			out, err := exec.Command(goBin, args...).CombinedOutput()
+			suffix := ".top.txt"
+			if strings.Contains(mode, "cum") {
+				suffix = ".cum.txt"
+			}
+			if err == nil {
+				_ = os.WriteFile(base+suffix, out, 0o644)
+			}
+		}
+		logf("%-20s pprof -top written to %s.top.txt and %s.cum.txt", "", base, base)
+	}
+	return base + ".pprof", nil
+}

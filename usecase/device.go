@@ -195,11 +195,12 @@ func (uc *Device) pending(ctx context.Context, typed, address string) (domain.De
 	case err != nil:
 		return domain.DeviceAuthorization{}, domain.Client{}, fmt.Errorf("look up user code: %w", err)
 	}
-	if d.Expired(uc.clock.Now()) {
-		return domain.DeviceAuthorization{}, domain.Client{}, ErrUserCodeExpired
-	}
+	// A decided code says so even once expired: it tells the user more.
 	if d.Status != domain.DevicePending {
 		return domain.DeviceAuthorization{}, domain.Client{}, ErrUserCodeUsed
+	}
+	if d.Expired(uc.clock.Now()) {
+		return domain.DeviceAuthorization{}, domain.Client{}, ErrUserCodeExpired
 	}
 	client, err := uc.clients.ClientByID(ctx, d.ClientID)
 	switch {

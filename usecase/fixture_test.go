@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"gatehouse/adapter/crypto"
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/adapter/throttle"
@@ -47,6 +49,11 @@ type fixture struct {
 	token    *usecase.Token
 	revoke   *usecase.Revoke
 	inspect  *usecase.Introspect
+	// db, auth and minter let tests in other files build more use cases on the
+	// same repositories and keys.
+	db     *bun.DB
+	auth   *usecase.ClientAuthenticator
+	minter *usecase.Minter
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -97,6 +104,7 @@ func newFixture(t *testing.T) *fixture {
 	f.throttle = throttle.NewMemory(throttle.Policy{FreeFailures: 3, BaseDelay: time.Minute, MaxDelay: time.Hour, Forget: time.Hour, MaxKeys: 1000}, clk.Now)
 	auth := usecase.NewClientAuthenticator(f.clients, hasher, f.throttle)
 	minter := usecase.NewMinter(signer, signer, f.tokens, f.users, random, hasher, clk, settings)
+	f.db, f.auth, f.minter = db, auth, minter
 	f.admin = usecase.NewAdmin(f.users, f.clients, f.tokens, passwords, hasher, random, clk)
 	f.token = usecase.NewToken(auth,
 		usecase.NewClientCredentials(minter, settings),

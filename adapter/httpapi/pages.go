@@ -85,8 +85,12 @@ func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login
 
 // Mount registers the routes. The seed's /oauth/authenticate stays an alias of
 // /oauth/authorize.
+//
+// The page headers are route middleware, not a root Group's: Group.Use registers a
+// catch-all "/*" route, which would answer every wrong method on every other endpoint
+// (GET /oauth/token, say) 404 instead of 405.
 func (p *Pages) Mount(e *echo.Echo) {
-	g := e.Group("", p.pageHeaders)
+	g := pageRoutes{e: e, m: p.pageHeaders}
 	for _, path := range []string{"/oauth/authorize", "/oauth/authenticate"} {
 		g.GET(path, p.authorizeGet)
 	}
@@ -101,6 +105,15 @@ func (p *Pages) Mount(e *echo.Echo) {
 	g.GET("/", p.home)
 	e.GET("/static/:name", p.staticFile)
 }
+
+// pageRoutes adds routes with the page middleware.
+type pageRoutes struct {
+	e *echo.Echo
+	m echo.MiddlewareFunc
+}
+
+func (r pageRoutes) GET(path string, h echo.HandlerFunc)  { r.e.GET(path, h, r.m) }
+func (r pageRoutes) POST(path string, h echo.HandlerFunc) { r.e.POST(path, h, r.m) }
 
 // baseCSP: nothing but our own stylesheet and images; forms post only to us; no
 // framing (clickjacking, SECURITY S41). No script runs on any page.

@@ -54,6 +54,12 @@ func (uc *Introspect) Execute(ctx context.Context, req IntrospectRequest) (Intro
 	if err != nil {
 		return Introspection{}, err
 	}
+	// A public client's id is no secret, so naming it authenticates nobody; RFC 7662
+	// §2.1 requires authorization (SECURITY S38), and the metadata lists only
+	// client_secret_basic and client_secret_post for this endpoint.
+	if client.Public {
+		return Introspection{}, domain.ErrInvalidClient
+	}
 	if req.Token == "" {
 		return Introspection{}, domain.ErrInvalidRequest.WithDescription("missing token")
 	}

@@ -16,6 +16,7 @@ var ProviderSet = wire.NewSet(
 	NewAdmin,
 	NewKeys,
 	NewUserInfo,
+	NewHousekeeping,
 	NewAuthorize,
 	NewLogin,
 )

@@ -33,6 +33,8 @@ type App struct {
 	Keys    *usecase.Keys
 	KeyRing *token.KeyRing
 	Echo    *echo.Echo
+	// Housekeeping deletes expired rows in the background.
+	Housekeeping *usecase.Housekeeping
 }
 
 // ClientIDTokenAlgs lists the ID-token algs clients registered, so that each has a key.

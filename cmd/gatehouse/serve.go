@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/pprof"
@@ -50,8 +51,48 @@ func serveCmd(g *globals) *cobra.Command {
 				go servePprof(cfg.PprofAddr, app)
 			}
 			log.Info("gatehouse starting", "version", version, "issuer", cfg.Issuer, "database", redactURL(cfg.DatabaseURL))
-			return server.Serve(ctx, ln, app.Echo, log, 20*time.Second)
+			hkDone := make(chan struct{})
+			go func() {
+				defer close(hkDone)
+				runHousekeeping(ctx, app, cfg.HousekeepingInterval)
+			}()
+			err = server.Serve(ctx, ln, app.Echo, log, 20*time.Second)
+			<-hkDone
+			return err
 		},
+	}
+}
+
+// runHousekeeping purges expired rows every interval until ctx ends, then gives its
+// lease up so another instance takes over at once. The lease lasts three intervals,
+// so an instance that died is replaced after at most that long.
+func runHousekeeping(ctx context.Context, app *App, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		deleted, ran, err := app.Housekeeping.RunOnce(ctx, 3*interval)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			app.Log.Warn("housekeeping failed", "err", err)
+		case ran:
+			var total int64
+			for _, n := range deleted {
+				total += n
+			}
+			if total > 0 {
+				app.Log.Info("housekeeping", "deleted", total)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			if err := app.Housekeeping.Release(rctx); err != nil {
+				app.Log.Warn("release housekeeping lease", "err", err)
+			}
+			cancel()
+			return
+		case <-tick.C:
+		}
 	}
 }
 

@@ -114,14 +114,18 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Pages:      pages,
 	}
 	echo := httpapi.NewEcho(handlers)
+	housekeeper := bunrepo.NewHousekeeper(db)
+	leaseRepository := bunrepo.NewLeaseRepository(db)
+	housekeeping := usecase.NewHousekeeping(housekeeper, leaseRepository, systemClock, random)
 	app := &App{
-		Config:  cfg,
-		Log:     logger,
-		DB:      db,
-		Admin:   admin,
-		Keys:    usecaseKeys,
-		KeyRing: keyRing,
-		Echo:    echo,
+		Config:       cfg,
+		Log:          logger,
+		DB:           db,
+		Admin:        admin,
+		Keys:         usecaseKeys,
+		KeyRing:      keyRing,
+		Echo:         echo,
+		Housekeeping: housekeeping,
 	}
 	return app, func() {
 		cleanup()

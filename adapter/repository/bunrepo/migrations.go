@@ -53,6 +53,7 @@ func migrations() *migrate.Migrations {
 	})
 	ms.Add(migrate.Migration{Name: "20260302000001", Comment: "authorization_requests", Up: goMigration(authRequestsUp), Down: goMigration(authRequestsDown)})
 	ms.Add(migrate.Migration{Name: "20260303000001", Comment: "device_authorizations", Up: goMigration(deviceSchemaUp), Down: goMigration(deviceSchemaDown)})
+	ms.Add(migrate.Migration{Name: "20260304000001", Comment: "leases", Up: goMigration(leasesUp), Down: goMigration(leasesDown)})
 	return ms
 }
 

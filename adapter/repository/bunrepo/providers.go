@@ -27,4 +27,6 @@ var ProviderSet = wire.NewSet(
 	wire.Bind(new(usecase.KeyStore), new(*KeyRepository)),
 	NewAuthRequestRepository, wire.Bind(new(usecase.AuthRequestStore), new(*AuthRequestRepository)),
 	NewDeviceRepository, wire.Bind(new(usecase.DeviceStore), new(*DeviceRepository)),
+	NewHousekeeper, wire.Bind(new(usecase.Purger), new(*Housekeeper)),
+	NewLeaseRepository, wire.Bind(new(usecase.Leases), new(*LeaseRepository)),
 )

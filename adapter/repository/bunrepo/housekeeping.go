@@ -1,0 +1,85 @@
+package bunrepo
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+
+	"gatehouse/usecase"
+)
+
+// Housekeeper deletes expired rows in batches.
+type Housekeeper struct {
+	db *bun.DB
+}
+
+var _ usecase.Purger = (*Housekeeper)(nil)
+
+// NewHousekeeper returns a housekeeper over db.
+func NewHousekeeper(db *bun.DB) *Housekeeper { return &Housekeeper{db: db} }
+
+// Retention after expiry. A used or expired code is kept a day so that a replay can
+// still revoke the family it started (RFC 6749 §4.1.2); families are kept until
+// their last refresh token is gone and a day past the longest access token, so
+// introspection keeps answering "revoked" for tokens that could still be presented.
+const (
+	codeRetention   = 24 * time.Hour
+	familyRetention = 25 * time.Hour
+)
+
+// purgeRule is one table's expiry: rows whose cond holds at `cutoff` go.
+type purgeRule struct {
+	table, key, cond string
+	retention        time.Duration
+}
+
+func purgeRules() []purgeRule {
+	return []purgeRule{
+		{"authorization_codes", "hash", "expires_at < ?", codeRetention},
+		{"refresh_tokens", "hash", "expires_at < ?", 0},
+		{"revoked_access_tokens", "jti", "expires_at < ?", 0},
+		{"sessions", "id", "expires_at < ?", 0},
+		{"authorization_requests", "id", "expires_at < ?", time.Hour},
+		{"device_authorizations", "device_code_hash", "expires_at < ?", time.Hour},
+		// A family goes when it is past its expiry (or, for a revoked placeholder
+		// with no expiry, past its creation) and no refresh token refers to it.
+		{"token_families", "id", "COALESCE(expires_at, created_at) < ? AND NOT EXISTS " +
+			"(SELECT 1 FROM refresh_tokens rt WHERE rt.family_id = token_families.id)", familyRetention},
+	}
+}
+
+// PurgeExpired deletes what expired before now, at most batch rows per statement,
+// looping per table until a statement deletes fewer than batch.
+func (h *Housekeeper) PurgeExpired(ctx context.Context, now time.Time, batch int) (map[string]int64, error) {
+	deleted := map[string]int64{}
+	for _, r := range purgeRules() {
+		cutoff := now.Add(-r.retention).UTC()
+		for {
+			var q string
+			if h.db.Dialect().Name() == dialect.MySQL {
+				// MariaDB has no LIMIT inside IN (subquery) but takes DELETE … LIMIT.
+				q = fmt.Sprintf("DELETE FROM %s WHERE %s LIMIT %d", r.table, r.cond, batch)
+			} else {
+				// PostgreSQL has no DELETE … LIMIT; delete by key from a limited select.
+				q = fmt.Sprintf("DELETE FROM %s WHERE %s IN (SELECT %s FROM %s WHERE %s LIMIT %d)",
+					r.table, r.key, r.key, r.table, r.cond, batch)
+			}
+			res, err := h.db.NewRaw(q, cutoff).Exec(ctx)
+			n, err := rowsAffected(res, err, "purge %s", r.table)
+			if err != nil {
+				return deleted, err
+			}
+			deleted[r.table] += n
+			if n < int64(batch) {
+				break
+			}
+			if err := ctx.Err(); err != nil {
+				return deleted, err
+			}
+		}
+	}
+	return deleted, nil
+}

@@ -1,0 +1,120 @@
+package bunrepo_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gatehouse/adapter/repository/bunrepo"
+	"gatehouse/domain"
+	"gatehouse/infrastructure/database/dbtest"
+	"gatehouse/usecase"
+)
+
+// TestHousekeeping: expired rows go in batches, live ones stay, on every backend.
+func TestHousekeeping(t *testing.T) {
+	for name, url := range dbtest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := dbtest.Open(t, url)
+			now := time.Now().UTC().Truncate(time.Millisecond)
+			users, clients := bunrepo.NewUserRepository(db), bunrepo.NewClientRepository(db)
+			tokens := bunrepo.NewTokenRepository(db)
+			if err := users.CreateUser(ctx, domain.User{ID: "u1", Username: "u1", PasswordHash: "x", CreatedAt: now, UpdatedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+			if err := clients.CreateClient(ctx, domain.Client{ID: "c1", Name: "c1", GrantTypes: []string{"refresh_token"}, CreatedAt: now, UpdatedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+			// 7 expired families with one expired token each, 1 live family.
+			for i := 0; i < 8; i++ {
+				exp := now.Add(-48 * time.Hour)
+				if i == 7 {
+					exp = now.Add(time.Hour)
+				}
+				fam := usecase.TokenFamily{ID: "f" + string(rune('a'+i)), ClientID: "c1", UserID: "u1", CreatedAt: exp.Add(-time.Hour), ExpiresAt: exp}
+				rt := domain.RefreshToken{Hash: []byte{byte(i), 1, 2, 3}, FamilyID: fam.ID, ClientID: "c1", UserID: "u1", CreatedAt: fam.CreatedAt, ExpiresAt: exp}
+				if err := tokens.CreateFamily(ctx, fam, &rt); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := 0; i < 5; i++ {
+				jti := "jti" + string(rune('a'+i))
+				if err := tokens.RevokeAccessToken(ctx, domain.RevokedAccessToken{JTI: jti, ExpiresAt: now.Add(-time.Minute)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := tokens.RevokeAccessToken(ctx, domain.RevokedAccessToken{JTI: "live", ExpiresAt: now.Add(time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+			deleted, err := bunrepo.NewHousekeeper(db).PurgeExpired(ctx, now, 2) // tiny batches: the loop must go on
+			if err != nil {
+				t.Fatal(err)
+			}
+			if deleted["refresh_tokens"] != 7 || deleted["token_families"] != 7 || deleted["revoked_access_tokens"] != 5 {
+				t.Fatalf("deleted %v, want 7 refresh tokens, 7 families, 5 deny-list entries", deleted)
+			}
+			if ok, err := tokens.AccessTokenRevoked(ctx, "live"); err != nil || !ok {
+				t.Fatalf("a live deny-list entry was purged: %v %v", ok, err)
+			}
+			if _, err := tokens.RefreshTokenByHash(ctx, []byte{7, 1, 2, 3}); err != nil {
+				t.Fatalf("a live refresh token was purged: %v", err)
+			}
+			again, err := bunrepo.NewHousekeeper(db).PurgeExpired(ctx, now, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for table, n := range again {
+				if n != 0 {
+					t.Errorf("second purge deleted %d from %s", n, table)
+				}
+			}
+		})
+	}
+}
+
+// TestLeases: one holder at a time, renewal by the holder, takeover after expiry.
+func TestLeases(t *testing.T) {
+	for name, url := range dbtest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			leases := bunrepo.NewLeaseRepository(dbtest.Open(t, url))
+			now := time.Now().UTC()
+			var wins atomic.Int32
+			var wg sync.WaitGroup
+			for i := 0; i < 16; i++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ok, err := leases.AcquireLease(ctx, "job", "holder-"+string(rune('a'+i)), now, time.Minute)
+					if err != nil {
+						t.Errorf("acquire: %v", err)
+					}
+					if ok {
+						wins.Add(1)
+					}
+				}()
+			}
+			wg.Wait()
+			if wins.Load() != 1 {
+				t.Fatalf("%d instances hold the lease, want 1", wins.Load())
+			}
+			if ok, _ := leases.AcquireLease(ctx, "job", "outsider", now.Add(30*time.Second), time.Minute); ok {
+				t.Fatal("a live lease was taken over")
+			}
+			if ok, _ := leases.AcquireLease(ctx, "job", "outsider", now.Add(2*time.Minute), time.Minute); !ok {
+				t.Fatal("a lapsed lease was not taken over")
+			}
+			if err := leases.ReleaseLease(ctx, "job", "outsider"); err != nil {
+				t.Fatal(err)
+			}
+			if ok, _ := leases.AcquireLease(ctx, "job", "next", now.Add(2*time.Minute), time.Minute); !ok {
+				t.Fatal("a released lease was not free")
+			}
+		})
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -74,10 +75,10 @@ type Config struct {
 	// Only, when not empty, limits the run to these scenario keys (the baseline always
 	// runs: every ratio needs it).
 	Only []string
-	// ProfileScenario names a scenario during which a CPU profile of the server is
+	// ProfileScenarios names scenarios during which a CPU profile of the server is
 	// taken (GATEHOUSE_PPROF_ADDR) and written to ProfileDir.
-	ProfileScenario string
-	ProfileDir      string
+	ProfileScenarios []string
+	ProfileDir       string
 	// Log receives progress lines.
 	Log io.Writer
 }
@@ -250,7 +251,7 @@ func (c clientCreds) basic() http.Header {
 func (r *run) database(ctx context.Context, db, dir string, env []string) error {
 	cfg := r.cfg
 	cfg.logf("== %s: setting up a fresh server in %s", db, dir)
-	srv, err := NewServer(cfg.ServerBin, dir, env, cfg.ProfileScenario != "")
+	srv, err := NewServer(cfg.ServerBin, dir, env, len(cfg.ProfileScenarios) > 0)
 	if err != nil {
 		return err
 	}
@@ -318,7 +319,7 @@ func (r *run) database(ctx context.Context, db, dir string, env []string) error 
 			opts.Warmup = min(opts.Warmup, 100*time.Millisecond)
 		}
 		var prof *profile
-		if sc == cfg.ProfileScenario && srv.PprofAddr != "" {
+		if slices.Contains(cfg.ProfileScenarios, sc) && srv.PprofAddr != "" {
 			prof = &profile{addr: srv.PprofAddr, seconds: int(opts.Duration.Seconds()), db: db, scenario: sc}
 			opts.OnMeasureStart = prof.start
 		}

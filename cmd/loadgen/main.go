@@ -104,7 +104,7 @@ func runCmd(ctx context.Context, args []string) error {
 	out := fs.String("out", "BENCHMARKS.md", `file whose generated section is replaced ("" writes none)`)
 	svg := fs.String("svg", "docs/bench.svg", `bar chart to write ("" writes none)`)
 	micro := fs.String("micro", "", "go test -bench output to include in BENCHMARKS.md")
-	pprofScenario := fs.String("pprof", "", "take a CPU profile of the server during this scenario (GATEHOUSE_PPROF_ADDR)")
+	pprofScenarios := fs.String("pprof", "", "comma-separated scenarios during which to take a CPU profile of the server (GATEHOUSE_PPROF_ADDR)")
 	pprofDir := fs.String("pprof-dir", "bin/pprof", "where CPU profiles and their pprof -top go")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -113,15 +113,14 @@ func runCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg := bench.Config{
-		ServerBin:       *server,
-		Options:         *opts,
-		SkipSQLite:      *noSQLite,
-		RevokePool:      *revokePool,
-		CodePool:        *codePool,
-		MintBudget:      *mintBudget,
-		ProfileScenario: *pprofScenario,
-		ProfileDir:      *pprofDir,
-		Log:             os.Stderr,
+		ServerBin:  *server,
+		Options:    *opts,
+		SkipSQLite: *noSQLite,
+		RevokePool: *revokePool,
+		CodePool:   *codePool,
+		MintBudget: *mintBudget,
+		ProfileDir: *pprofDir,
+		Log:        os.Stderr,
 	}
 	if *pg != "off" {
 		cfg.PostgresURL = *pg
@@ -135,8 +134,14 @@ func runCmd(ctx context.Context, args []string) error {
 			cfg.Only = append(cfg.Only, s)
 		}
 	}
-	if *pprofScenario != "" && !known(*pprofScenario) {
-		return usageErr{fmt.Sprintf("-pprof: unknown scenario %q", *pprofScenario)}
+	if *pprofScenarios != "" {
+		for _, s := range strings.Split(*pprofScenarios, ",") {
+			s = strings.TrimSpace(s)
+			if !known(s) {
+				return usageErr{fmt.Sprintf("-pprof: unknown scenario %q", s)}
+			}
+			cfg.ProfileScenarios = append(cfg.ProfileScenarios, s)
+		}
 	}
 	// The baseline runs as a second copy of this binary, a process of its own.
 	if self, err := os.Executable(); err == nil {

@@ -25,30 +25,8 @@ const codeRedirectURI = "http://127.0.0.1:9/callback"
 // as a browser would: the authorize request, the login form once (the session cookie
 // covers the rest), consent when shown; then each code is redeemed once with PKCE.
 func (r *run) authCodeWorkload(ctx context.Context, fx *fixture) (*Workload, int, string, error) {
-	ep := fx.endpoint("authorization_endpoint")
-	if ep == "" {
-		return nil, 0, "not available in this build (no authorization_endpoint in discovery)", nil
-	}
-	if fx.web.ID == "" {
-		return nil, 0, "not available in this build (could not register a code-flow client)", nil
-	}
-	// The issuer is the server's own loopback URL, so the endpoint is on loopback too;
-	// CheckLoopback in send() refuses anything else.
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		return nil, 0, "", err
-	}
-	browser := NewClient(8, 30*time.Second)
-	browser.Jar = jar
-	verifier := RandomSecret(64)
-	sum := sha256.Sum256([]byte(verifier))
-	challenge := base64.RawURLEncoding.EncodeToString(sum[:])
-	flow := &codeFlow{client: browser, authorize: ep, clientID: fx.web.ID, challenge: challenge,
-		username: fx.fastUser, password: fx.password}
-	// Log in once, serially, so the parallel minting below shares one session.
-	first, err := flow.code(ctx)
-	if err != nil {
-		note := fmt.Sprintf("skipped: the authorization endpoint exists but the harness could not get a code: %v", err)
+	flow, first, note := fx.newCodeFlow(ctx, "openid")
+	if flow == nil {
 		return nil, 0, note, nil
 	}
 	codes, err := mint(ctx, r.cfg, "authorization codes", r.cfg.CodePool-1, 4, r.cfg.MintBudget, flow.code)
@@ -69,19 +47,56 @@ func (r *run) authCodeWorkload(ctx context.Context, fx *fixture) (*Workload, int
 			if !ok {
 				return Request{}, false
 			}
-			return Request{Method: http.MethodPost, URL: tokenURL, Header: h,
-				Body: []byte("grant_type=authorization_code&code=" + url.QueryEscape(c) + "&redirect_uri=" +
-					url.QueryEscape(codeRedirectURI) + "&code_verifier=" + url.QueryEscape(verifier))}, true
+			return Request{Method: http.MethodPost, URL: tokenURL, Header: h, Body: flow.exchangeBody(c)}, true
 		},
 		Check: containsCheck(`"access_token"`),
 	}, fx.srv.PID(), fmt.Sprintf("pool of %d codes, PKCE S256, scope openid (ID token signed)", len(codes)), nil
+}
+
+// newCodeFlow logs the fast user in through the authorization endpoint and returns the
+// flow and its first code; when the build has no such endpoint, or the walk fails, it
+// returns nil and says why.
+func (fx *fixture) newCodeFlow(ctx context.Context, scope string) (*codeFlow, string, string) {
+	ep := fx.endpoint("authorization_endpoint")
+	if ep == "" {
+		return nil, "", "not available in this build (no authorization_endpoint in discovery)"
+	}
+	if fx.web.ID == "" {
+		return nil, "", "not available in this build (could not register a code-flow client)"
+	}
+	// The issuer is the server's own loopback URL, so the endpoint is on loopback too;
+	// code() refuses anything else.
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return nil, "", err.Error()
+	}
+	browser := NewClient(8, 30*time.Second)
+	browser.Jar = jar
+	verifier := RandomSecret(64)
+	sum := sha256.Sum256([]byte(verifier))
+	flow := &codeFlow{client: browser, authorize: ep, clientID: fx.web.ID, scope: scope,
+		verifier: verifier, challenge: base64.RawURLEncoding.EncodeToString(sum[:]),
+		username: fx.fastUser, password: fx.password}
+	// Log in once, serially, so the parallel minting after it shares one session.
+	first, err := flow.code(ctx)
+	if err != nil {
+		return nil, "", fmt.Sprintf("skipped: the authorization endpoint exists but the harness could not get a code: %v", err)
+	}
+	return flow, first, ""
+}
+
+// exchangeBody is the token request redeeming code.
+func (f *codeFlow) exchangeBody(code string) []byte {
+	return []byte("grant_type=authorization_code&code=" + url.QueryEscape(code) + "&redirect_uri=" +
+		url.QueryEscape(codeRedirectURI) + "&code_verifier=" + url.QueryEscape(f.verifier))
 }
 
 // codeFlow walks the authorization endpoint like a browser without JavaScript.
 type codeFlow struct {
 	client              *http.Client
 	authorize, clientID string
-	challenge           string
+	scope               string
+	verifier, challenge string
 	username, password  string
 }
 
@@ -91,7 +106,7 @@ func (f *codeFlow) code(ctx context.Context) (string, error) {
 		"response_type":         {"code"},
 		"client_id":             {f.clientID},
 		"redirect_uri":          {codeRedirectURI},
-		"scope":                 {"openid"},
+		"scope":                 {f.scope},
 		"state":                 {RandomSecret(16)},
 		"code_challenge":        {f.challenge},
 		"code_challenge_method": {"S256"},

@@ -231,7 +231,8 @@ type fixture struct {
 	disc               map[string]any
 	setup              *http.Client
 	ccBody, ccResponse []byte
-	revoked            []string // the revocation pool, checked after the run
+	revoked            []string    // the revocation pool, checked after the run
+	revokedBy          clientCreds // the client the pool was issued to
 }
 
 type clientCreds struct {
@@ -600,16 +601,13 @@ func (r *run) workload(ctx context.Context, sc string, fx *fixture) (*Workload, 
 			Check: containsCheck(`"keys"`)}, srv.PID(), "", nil
 
 	case ScenarioRevoke:
-		pool, err := mint(ctx, cfg, "refresh tokens", cfg.RevokePool, 4, cfg.MintBudget, func(ctx context.Context) (string, error) {
-			t, err := fx.passwordGrant(ctx, fx.fastUser, "api:read")
-			return t.RefreshToken, err
-		})
+		pool, creds, how, err := r.refreshPool(ctx, fx)
 		if err != nil {
 			return nil, 0, "", err
 		}
-		fx.revoked = pool
+		fx.revoked, fx.revokedBy = pool, creds
 		var next atomic.Int64
-		h := fx.pw.basic()
+		h := creds.basic()
 		return &Workload{Name: sc, Next: func(int) (Request, bool) {
 			i := next.Add(1) - 1
 			if i >= int64(len(pool)) {
@@ -617,7 +615,7 @@ func (r *run) workload(ctx context.Context, sc string, fx *fixture) (*Workload, 
 			}
 			return Request{Method: http.MethodPost, URL: srv.URL + "/oauth/revoke", Header: h,
 				Body: []byte("token=" + url.QueryEscape(pool[i]) + "&token_type_hint=refresh_token")}, true
-		}}, srv.PID(), fmt.Sprintf("pool of %d, each revoked once", len(pool)), nil
+		}}, srv.PID(), fmt.Sprintf("pool of %d (minted through %s), each revoked once", len(pool), how), nil
 
 	case ScenarioUserInfo:
 		ep := fx.endpoint("userinfo_endpoint")
@@ -639,6 +637,46 @@ func (r *run) workload(ctx context.Context, sc string, fx *fixture) (*Workload, 
 	return nil, 0, "", fmt.Errorf("unknown scenario %q", sc)
 }
 
+// refreshPool mints the revocation pool: live refresh tokens, each of its own family.
+// The code flow mints them cheaply once the user is logged in (no password hash per
+// token), so it is used when this build has it; else the password grant, with the
+// fast-hash user.
+func (r *run) refreshPool(ctx context.Context, fx *fixture) ([]string, clientCreds, string, error) {
+	if flow, first, _ := fx.newCodeFlow(ctx, "api:read"); flow != nil {
+		redeem := func(ctx context.Context, code string) (string, error) {
+			st, b, err := post(ctx, fx.setup, fx.srv.URL+"/oauth/token", fx.web.basic(), flow.exchangeBody(code))
+			if err != nil {
+				return "", err
+			}
+			var t tokenAnswer
+			if st != http.StatusOK || json.Unmarshal(b, &t) != nil || t.RefreshToken == "" {
+				return "", fmt.Errorf("code exchange: %d %s", st, b)
+			}
+			return t.RefreshToken, nil
+		}
+		firstToken, err := redeem(ctx, first)
+		if err == nil {
+			pool, err := mint(ctx, r.cfg, "refresh tokens", r.cfg.RevokePool-1, 4, r.cfg.MintBudget, func(ctx context.Context) (string, error) {
+				code, err := flow.code(ctx)
+				if err != nil {
+					return "", err
+				}
+				return redeem(ctx, code)
+			})
+			if err != nil {
+				return nil, clientCreds{}, "", err
+			}
+			return append(pool, firstToken), fx.web, "the code flow", nil
+		}
+		r.cfg.logf("%-20s the code flow did not give a refresh token (%v); minting with the password grant", "", err)
+	}
+	pool, err := mint(ctx, r.cfg, "refresh tokens", r.cfg.RevokePool, 4, r.cfg.MintBudget, func(ctx context.Context) (string, error) {
+		t, err := fx.passwordGrant(ctx, fx.fastUser, "api:read")
+		return t.RefreshToken, err
+	})
+	return pool, fx.pw, "the password grant", err
+}
+
 // after checks, once a scenario has run, that it did what it claims; a non-empty
 // answer goes into the row's note.
 func (r *run) after(ctx context.Context, sc string, fx *fixture) string {
@@ -648,7 +686,7 @@ func (r *run) after(ctx context.Context, sc string, fx *fixture) string {
 	// Revocation answers 200 for unknown tokens too (RFC 7009 §2.2): check that the
 	// first tokens of the pool really are inactive now.
 	for _, tok := range fx.revoked[:min(3, len(fx.revoked))] {
-		st, body, err := post(ctx, fx.setup, fx.srv.URL+"/oauth/introspect", fx.pw.basic(),
+		st, body, err := post(ctx, fx.setup, fx.srv.URL+"/oauth/introspect", fx.revokedBy.basic(),
 			[]byte("token="+url.QueryEscape(tok)+"&token_type_hint=refresh_token"))
 		if err != nil || st != http.StatusOK || !bytes.Contains(body, []byte(`"active":false`)) {
 			return fmt.Sprintf("WARNING: a revoked token still introspects as %d %s", st, body)

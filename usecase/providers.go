@@ -16,6 +16,8 @@ var ProviderSet = wire.NewSet(
 	NewAdmin,
 	NewKeys,
 	NewUserInfo,
+	NewDevice,
+	NewDeviceCodeGrant,
 	NewHousekeeping,
 	NewAuthorize,
 	NewLogin,

@@ -58,14 +58,21 @@ func (p *Pages) loginGet(c echo.Context) error {
 	if handled {
 		return err
 	}
+	// A login for the device page (RFC 8628) goes back there with the user code.
+	devicePath, deviceCode := deviceReturn(c.QueryParam(userCodeField))
 	if pr == nil && s != nil {
+		if devicePath != "" {
+			return c.Redirect(http.StatusFound, devicePath)
+		}
 		return c.Redirect(http.StatusFound, "/")
 	}
 	if pr != nil && !pr.NeedsLogin(s) {
 		step, err := p.authorize.Resume(c.Request().Context(), id, browser, s)
 		return p.follow(c, step, err, http.StatusFound)
 	}
-	return p.render(c, http.StatusOK, "login", p.loginView(c, s, browser, pr))
+	v := p.loginView(c, s, browser, pr)
+	v.UserCode = deviceCode
+	return p.render(c, http.StatusOK, "login", v)
 }
 
 // loginPost serves POST /login: CSRF, the pending request's browser binding, then the
@@ -89,6 +96,8 @@ func (p *Pages) loginPost(c echo.Context) error {
 		return err
 	}
 	v := p.loginView(c, s, browser, pr)
+	devicePath, deviceCode := deviceReturn(f.get(userCodeField))
+	v.UserCode = deviceCode
 	v.Username = f.get("username")
 	password := f.get("password")
 	if v.Username == "" {
@@ -117,6 +126,9 @@ func (p *Pages) loginPost(c echo.Context) error {
 	}
 	p.setSession(c, secret)
 	p.log.InfoContext(ctx, "user logged in", "user_id", ns.UserID, "remote", c.RealIP())
+	if pr == nil && devicePath != "" {
+		return c.Redirect(http.StatusSeeOther, devicePath)
+	}
 	if pr == nil {
 		return c.Redirect(http.StatusSeeOther, "/")
 	}

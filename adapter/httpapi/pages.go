@@ -188,6 +188,8 @@ type view struct {
 	Status              int
 	Code                string
 	Description         string
+	// UserCode is the device user code a login page returns to /device with.
+	UserCode string
 }
 
 // render executes a page into a buffer first, so that a template failure never sends

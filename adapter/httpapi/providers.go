@@ -10,6 +10,7 @@ var ProviderSet = wire.NewSet(
 	NewDiscovery,
 	NewHealth,
 	NewUserInfoHandler,
-	wire.Struct(new(Handlers), "Log", "Metrics", "Token", "Revoke", "Introspect", "Discovery", "Health", "UserInfo", "Pages"),
+	NewDeviceHandler,
+	wire.Struct(new(Handlers), "Log", "Metrics", "Token", "Revoke", "Introspect", "Discovery", "Health", "UserInfo", "Pages", "Device"),
 	NewEcho,
 )

@@ -25,6 +25,8 @@ type Handlers struct {
 	UserInfo   *UserInfoHandler
 	// Pages mounts the browser pages and authorization endpoint; nil leaves them out.
 	Pages PageMounter
+	// Device serves the device flow's endpoint and page (RFC 8628); nil leaves it out.
+	Device *DeviceHandler
 }
 
 // PageMounter adds the browser routes and renders page errors.
@@ -64,6 +66,9 @@ func NewEcho(h Handlers) *echo.Echo {
 	e.GET("/metrics", h.Health.Metrics())
 	if h.Pages != nil {
 		h.Pages.Mount(e)
+	}
+	if h.Device != nil {
+		h.Device.Mount(e)
 	}
 	return e
 }

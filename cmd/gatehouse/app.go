@@ -68,6 +68,7 @@ func provideSettings(cfg config.Config) usecase.Settings {
 		IDTokenTTL:      usecase.IDTokenTTL(cfg.IDTokenTTL),
 		SigningAlg:      usecase.SigningAlg(cfg.SigningAlg),
 		RequirePKCE:     cfg.RequirePKCE,
+		DeviceCodeTTL:   usecase.DeviceCodeTTL(cfg.DeviceCodeTTL),
 	}
 }
 
@@ -99,8 +100,11 @@ func provideJWKS(ring *token.KeyRing) httpapi.JWKSFunc {
 	return func(ctx context.Context) ([]byte, error) { return ring.JWKS(time.Now()) }
 }
 
-func provideFeatures() httpapi.Features {
-	return httpapi.Features{Authorize: true, UserInfo: true, IDTokenAlgs: slices.Clone(domain.SupportedAlgs)}
+// provideFeatures says which optional endpoints are served. It takes the device grant
+// so that Wire builds it, and so registers it with the token endpoint, before
+// discovery reads the endpoint's grant types.
+func provideFeatures(_ *usecase.DeviceCodeGrant) httpapi.Features {
+	return httpapi.Features{Authorize: true, UserInfo: true, Device: true, IDTokenAlgs: slices.Clone(domain.SupportedAlgs)}
 }
 
 // redactURL drops the password from a database URL before it is logged.

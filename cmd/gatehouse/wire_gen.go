@@ -85,7 +85,9 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	}
 	revoke := usecase.NewRevoke(clientAuthenticator, tokenRepository, verifier, secretHasher, systemClock)
 	introspect := usecase.NewIntrospect(clientAuthenticator, tokenRepository, verifier, secretHasher, systemClock, settings)
-	features := provideFeatures()
+	deviceRepository := bunrepo.NewDeviceRepository(db)
+	deviceCodeGrant := usecase.NewDeviceCodeGrant(deviceRepository, userRepository, secretHasher, minter, systemClock, usecaseToken)
+	features := provideFeatures(deviceCodeGrant)
 	jwksFunc := provideJWKS(keyRing)
 	discovery := httpapi.NewDiscovery(settings, usecaseToken, features, jwksFunc)
 	health := httpapi.NewHealth(db, registry)
@@ -102,6 +104,12 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		cleanup()
 		return nil, nil, err
 	}
+	device := usecase.NewDevice(clientAuthenticator, deviceRepository, clientRepository, memory, secretHasher, random, systemClock, settings)
+	deviceHandler, err := httpapi.NewDeviceHandler(device, pages)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
 	handlers := httpapi.Handlers{
 		Log:        logger,
 		Metrics:    metrics,
@@ -112,6 +120,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Health:     health,
 		UserInfo:   userInfoHandler,
 		Pages:      pages,
+		Device:     deviceHandler,
 	}
 	echo := httpapi.NewEcho(handlers)
 	housekeeper := bunrepo.NewHousekeeper(db)

@@ -34,6 +34,7 @@ type Config struct {
 	RefreshTokenTTL      time.Duration
 	AuthCodeTTL          time.Duration
 	IDTokenTTL           time.Duration
+	DeviceCodeTTL        time.Duration
 	Audience             string
 	RegistrationEnabled  bool
 	AutoMigrate          bool
@@ -128,6 +129,7 @@ func parse(raw map[string]string) (Config, error) {
 		RefreshTokenTTL:      p.duration("refresh_token_ttl", time.Minute, 10*365*24*time.Hour),
 		AuthCodeTTL:          p.duration("auth_code_ttl", time.Second, 10*time.Minute),
 		IDTokenTTL:           p.duration("id_token_ttl", time.Minute, 24*time.Hour),
+		DeviceCodeTTL:        p.duration("device_code_ttl", time.Second, time.Hour),
 		Audience:             raw["audience"],
 		RegistrationEnabled:  p.bool("registration_enabled"),
 		AutoMigrate:          p.bool("auto_migrate"),

@@ -22,7 +22,7 @@ func TestLoadDefaults(t *testing.T) {
 		c.DatabaseURL != "sqlite:./data/gatehouse.db" || c.SigningAlg != "ES256" ||
 		c.AccessTokenTTL != 15*time.Minute || c.RefreshTokenTTL != 720*time.Hour ||
 		c.AuthCodeTTL != time.Minute || c.Audience != c.Issuer || !c.RegistrationEnabled ||
-		!c.AutoMigrate || c.LogFormat != "text" || !c.RequirePKCE {
+		!c.AutoMigrate || c.LogFormat != "text" || !c.RequirePKCE || c.DeviceCodeTTL != 10*time.Minute {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 }
@@ -34,12 +34,14 @@ func TestEnvOverrides(t *testing.T) {
 		"GATEHOUSE_SIGNING_ALG":      "EdDSA",
 		"GATEHOUSE_AUDIENCE":         "https://api.example.com",
 		"GATEHOUSE_LOG_FORMAT":       "json",
+		"GATEHOUSE_DEVICE_CODE_TTL":  "90s",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Issuer != "https://auth.example.com" || c.AccessTokenTTL != 5*time.Minute ||
-		c.SigningAlg != "EdDSA" || c.Audience != "https://api.example.com" || c.LogFormat != "json" {
+		c.SigningAlg != "EdDSA" || c.Audience != "https://api.example.com" || c.LogFormat != "json" ||
+		c.DeviceCodeTTL != 90*time.Second {
 		t.Fatalf("overrides not applied: %+v", c)
 	}
 }
@@ -56,6 +58,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"GATEHOUSE_DATABASE_URL":         "oracle://x",
 		"GATEHOUSE_REGISTRATION_ENABLED": "maybe",
 		"GATEHOUSE_LOG_FORMAT":           "xml",
+		"GATEHOUSE_DEVICE_CODE_TTL":      "2h",
 	}
 	for k, v := range cases {
 		_, err := Load("", envOf(map[string]string{k: v}))

@@ -1,0 +1,253 @@
+package httpapi
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"gatehouse/domain"
+	"gatehouse/usecase"
+)
+
+// DeviceHandler serves the device authorization grant (RFC 8628): the device
+// authorization endpoint (POST /oauth/device_authorization, §3.1) and the verification
+// page (GET, POST /device, §3.3) where the user enters the user code, logs in through
+// the login page, and approves or denies. The device's polling is a grant of the
+// token endpoint (usecase.DeviceCodeGrant).
+type DeviceHandler struct {
+	device    *usecase.Device
+	pages     *Pages // nil: the endpoint only, no page
+	templates map[string]*template.Template
+}
+
+const userCodeField = "user_code"
+
+// NewDeviceHandler parses the device page templates; a broken template stops start-up.
+func NewDeviceHandler(device *usecase.Device, pages *Pages) (*DeviceHandler, error) {
+	h := &DeviceHandler{device: device, pages: pages, templates: map[string]*template.Template{}}
+	for _, name := range []string{"device", "device_consent", "device_done"} {
+		t, err := template.New(name).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("device page: parse template %s: %w", name, err)
+		}
+		h.templates[name] = t
+	}
+	return h, nil
+}
+
+// Mount registers the endpoint and, when there are pages, the verification page with
+// the pages' headers.
+func (h *DeviceHandler) Mount(e *echo.Echo) {
+	e.POST("/oauth/device_authorization", h.Authorize)
+	if h.pages == nil {
+		return
+	}
+	g := pageRoutes{e: e, m: h.pages.pageHeaders}
+	g.GET("/device", h.pageGet)
+	g.POST("/device", h.pagePost)
+}
+
+// deviceAuthorizationResponse is RFC 8628 §3.2.
+type deviceAuthorizationResponse struct {
+	DeviceCode              string `json:"device_code"`
+	UserCode                string `json:"user_code"`
+	VerificationURI         string `json:"verification_uri"`
+	VerificationURIComplete string `json:"verification_uri_complete"`
+	ExpiresIn               int64  `json:"expires_in"`
+	Interval                int64  `json:"interval"`
+}
+
+// Authorize serves POST /oauth/device_authorization: a confidential client
+// authenticates as at the token endpoint; a public client sends its client_id.
+// Errors are RFC 6749 §5.2 JSON, like the token endpoint's.
+func (h *DeviceHandler) Authorize(c echo.Context) error {
+	f, err := parseForm(c)
+	if err != nil {
+		return err
+	}
+	cr, err := credentials(c, f)
+	if err != nil {
+		return err
+	}
+	got, err := h.device.Authorize(c.Request().Context(), usecase.DeviceAuthorizationRequest{
+		Credentials: cr, Scope: f.get("scope"), Resource: f.resources,
+	})
+	if err != nil {
+		return err
+	}
+	noStore(c)
+	return c.JSON(http.StatusOK, deviceAuthorizationResponse{
+		DeviceCode: got.DeviceCode, UserCode: got.UserCode,
+		VerificationURI: got.VerificationURI, VerificationURIComplete: got.VerificationURIComplete,
+		ExpiresIn: int64(got.ExpiresIn.Seconds()), Interval: int64(got.Interval.Seconds()),
+	})
+}
+
+// deviceReturn is where a login started from the device page goes back to: the device
+// page with the user code, and the code as shown; both "" when typed is not a
+// well-formed user code. The path is fixed, so no caller-chosen URL is ever followed
+// (no open redirect, SECURITY S42).
+func deviceReturn(typed string) (path, code string) {
+	n, ok := domain.NormalizeUserCode(typed)
+	if !ok {
+		return "", ""
+	}
+	code = domain.FormatUserCode(n)
+	return "/device?" + userCodeField + "=" + url.QueryEscape(code), code
+}
+
+// deviceView is what the device page templates show; html/template escapes every
+// value for its context (SECURITY S43).
+type deviceView struct {
+	Title      string
+	CSRF       string
+	UserCode   string
+	Error      string
+	ClientName string
+	Scopes     []usecase.ScopeView
+	SignedInAs string
+	Approved   bool
+}
+
+// render executes a page into a buffer first, so a template failure never sends half
+// a page.
+func (h *DeviceHandler) render(c echo.Context, status int, name string, v deviceView) error {
+	var buf bytes.Buffer
+	if err := h.templates[name].ExecuteTemplate(&buf, "layout", v); err != nil {
+		return fmt.Errorf("device page: render %s: %w", name, err)
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// codeForm renders the code entry form, with an error message when one is given.
+func (h *DeviceHandler) codeForm(c echo.Context, status int, s *domain.Session, browser, code, msg string) error {
+	return h.render(c, status, "device", deviceView{Title: "Connect a device",
+		CSRF: h.pages.csrfToken(csrfBinding(s, browser)), UserCode: code, Error: msg})
+}
+
+// codeError shows why a user code cannot be used, on the code form: a clear message
+// and status for each case, 429 with Retry-After while the address is throttled.
+// Anything else is an internal failure, for the error handler.
+func (h *DeviceHandler) codeError(c echo.Context, s *domain.Session, browser, typed string, err error) error {
+	var te *domain.ThrottledError
+	switch {
+	case errors.As(err, &te):
+		secs := max(int(te.RetryAfter.Seconds()), 1)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+		return h.codeForm(c, http.StatusTooManyRequests, s, browser, typed,
+			"Too many incorrect codes. Wait "+strconv.Itoa(secs)+" seconds and try again.")
+	case errors.Is(err, usecase.ErrUserCodeUnknown):
+		return h.codeForm(c, http.StatusBadRequest, s, browser, typed,
+			"That code is not valid. Check the code shown on your device and enter it again.")
+	case errors.Is(err, usecase.ErrUserCodeExpired):
+		return h.codeForm(c, http.StatusBadRequest, s, browser, "",
+			"That code has expired. Start again on your device to get a new code.")
+	case errors.Is(err, usecase.ErrUserCodeUsed):
+		return h.codeForm(c, http.StatusBadRequest, s, browser, "",
+			"That code was already used. Start again on your device to get a new code.")
+	}
+	return err
+}
+
+// pageGet serves GET /device: the code form, or, with ?user_code= (the
+// verification_uri_complete link, or the way back from the login page), the
+// confirmation of that code's client and scopes; without a session it goes through
+// the login page first.
+func (h *DeviceHandler) pageGet(c echo.Context) error {
+	s, err := h.pages.session(c)
+	if err != nil {
+		return err
+	}
+	browser := h.pages.ensureBrowser(c)
+	typed := c.QueryParam(userCodeField)
+	if typed == "" {
+		return h.codeForm(c, http.StatusOK, s, browser, "", "")
+	}
+	p, err := h.device.Lookup(c.Request().Context(), typed, c.RealIP())
+	if err != nil {
+		return h.codeError(c, s, browser, typed, err)
+	}
+	if s == nil {
+		return c.Redirect(http.StatusFound, "/login?"+userCodeField+"="+url.QueryEscape(p.UserCode))
+	}
+	return h.confirm(c, s, browser, p)
+}
+
+// confirm shows the consent page for a device: the client, each scope in words, and
+// the code, so the user can check it matches the device in front of them. It is shown
+// every time, even for clients that skip consent: a user code may come from an
+// attacker hoping to have their own device approved (RFC 8628 §5.4).
+func (h *DeviceHandler) confirm(c echo.Context, s *domain.Session, browser string, p usecase.DevicePrompt) error {
+	v := deviceView{Title: "Allow access", CSRF: h.pages.csrfToken(csrfBinding(s, browser)),
+		UserCode: p.UserCode, ClientName: p.Client.Name}
+	for _, sc := range p.Scope {
+		v.Scopes = append(v.Scopes, usecase.ScopeView{Name: sc, Description: domain.DescribeScope(sc)})
+	}
+	u, err := h.pages.login.UserOf(c.Request().Context(), *s)
+	if err != nil && !errors.Is(err, domain.ErrNotFound) {
+		return err
+	}
+	v.SignedInAs = u.Username
+	return h.render(c, http.StatusOK, "device_consent", v)
+}
+
+// pagePost serves POST /device: the code form (no decision) goes on to the
+// confirmation, through the login page when needed; decision=allow or deny settles
+// the device authorization, once, and says the user may return to the device.
+func (h *DeviceHandler) pagePost(c echo.Context) error {
+	f, err := parseForm(c)
+	if err != nil {
+		return err
+	}
+	s, err := h.pages.session(c)
+	if err != nil {
+		return err
+	}
+	browser := h.pages.browser(c)
+	if !h.pages.csrfValid(c, f, s, browser) {
+		return h.pages.csrfForbidden(c)
+	}
+	typed := f.get(userCodeField)
+	if typed == "" {
+		return h.codeForm(c, http.StatusBadRequest, s, browser, "", "Enter the code shown on your device.")
+	}
+	ctx, addr := c.Request().Context(), c.RealIP()
+	decision := f.get("decision")
+	if decision != "" && decision != "allow" && decision != "deny" {
+		h.pages.RenderError(c, http.StatusBadRequest, "invalid_request", "Choose Allow or Deny.")
+		return nil
+	}
+	if decision == "" || s == nil {
+		// The code form, or a decision from a browser whose session ended meanwhile:
+		// check the code, then confirm it (after logging in).
+		p, err := h.device.Lookup(ctx, typed, addr)
+		if err != nil {
+			return h.codeError(c, s, browser, typed, err)
+		}
+		if s == nil {
+			return c.Redirect(http.StatusSeeOther, "/login?"+userCodeField+"="+url.QueryEscape(p.UserCode))
+		}
+		path, _ := deviceReturn(p.UserCode)
+		return c.Redirect(http.StatusSeeOther, path)
+	}
+	var p usecase.DevicePrompt
+	if decision == "allow" {
+		p, err = h.device.Approve(ctx, typed, addr, *s)
+	} else {
+		p, err = h.device.Deny(ctx, typed, addr)
+	}
+	if err != nil {
+		return h.codeError(c, s, browser, typed, err)
+	}
+	// Ids only: the codes are credentials and stay out of the log (SECURITY S46).
+	h.pages.log.InfoContext(ctx, "device authorization decided", "client_id", p.Client.ID,
+		"user_id", s.UserID, "approved", decision == "allow")
+	return h.render(c, http.StatusOK, "device_done", deviceView{Title: "Return to your device",
+		ClientName: p.Client.Name, UserCode: p.UserCode, Approved: decision == "allow"})
+}

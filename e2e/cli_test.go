@@ -1,0 +1,579 @@
+package e2e
+
+// The command line contract of SPEC.md "Command line", against the real binary: output
+// shapes of --json, exit status 2 and one stderr line for bad input, 1 for failures at
+// run time, and the effect of admin commands on a running server.
+
+import (
+	"encoding/json"
+	"net"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// wantUsage checks a bad-input exit: status 2, nothing on stdout, exactly one line on
+// stderr containing every one of mention.
+func wantUsage(t *testing.T, what, stdout, stderr string, code int, mention ...string) {
+	t.Helper()
+	wantOneLineExit(t, what, 2, stdout, stderr, code, mention...)
+}
+
+func wantOneLineExit(t *testing.T, what string, want int, stdout, stderr string, code int, mention ...string) {
+	t.Helper()
+	if code != want {
+		t.Errorf("%s: exit %d, want %d (stderr %q)", what, code, want, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("%s: stdout %q, want nothing", what, stdout)
+	}
+	if !strings.HasSuffix(stderr, "\n") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("%s: stderr %q, want exactly one line", what, stderr)
+	}
+	for _, m := range mention {
+		if !strings.Contains(stderr, m) {
+			t.Errorf("%s: stderr %q does not mention %q", what, stderr, m)
+		}
+	}
+}
+
+// jsonKeys decodes a JSON object and returns its sorted keys.
+func jsonKeys(t *testing.T, s string) (map[string]any, []string) {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		t.Fatalf("not a JSON object: %v\n%s", err, s)
+	}
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return m, keys
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+// TestCLI runs the admin commands against a running server on every backend.
+func TestCLI(t *testing.T) {
+	t.Parallel()
+	opts := Options{Env: map[string]string{
+		// The server re-reads keys every second, so `keys rotate` shows at once, and
+		// signs access tokens with EdDSA, so rotating that alg replaces the signing key.
+		"GATEHOUSE_KEY_REFRESH_INTERVAL": "1s",
+		"GATEHOUSE_SIGNING_ALG":          "EdDSA",
+	}}
+	forEachBackend(t, opts, func(t *testing.T, srv *Server) {
+		t.Run("UsersCreate", func(t *testing.T) { testCLIUsersCreate(t, srv) })
+		t.Run("UsersListAndDelete", func(t *testing.T) { testCLIUsersListDelete(t, srv) })
+		t.Run("UsersSetPassword", func(t *testing.T) { testCLISetPassword(t, srv) })
+		t.Run("ClientsCreate", func(t *testing.T) { testCLIClientsCreate(t, srv) })
+		t.Run("ClientsListNeverShowsSecrets", func(t *testing.T) { testCLIClientsList(t, srv) })
+		t.Run("ClientsRotateSecret", func(t *testing.T) { testCLIRotateSecret(t, srv) })
+		t.Run("ClientsDelete", func(t *testing.T) { testCLIClientsDelete(t, srv) })
+		t.Run("KeysRotate", func(t *testing.T) { testCLIKeysRotate(t, srv) })
+		t.Run("MigrateStatus", func(t *testing.T) { testCLIMigrateStatus(t, srv) })
+	})
+}
+
+func testCLIUsersCreate(t *testing.T, srv *Server) {
+	name := uniqueName("cliuser")
+	pwd := "pw-" + randomString(16)
+	srv.Sensitive(pwd)
+	out, errOut, code := srv.CLI(t, pwd+"\n", "users", "create", "--username", name, "--email", name+"@example.com",
+		"--password-stdin", "--json")
+	if code != 0 {
+		t.Fatalf("users create: exit %d: %s", code, errOut)
+	}
+	m, keys := jsonKeys(t, out)
+	if !slices.Equal(keys, []string{"id", "username"}) {
+		t.Errorf("users create --json printed keys %v, want exactly id and username: %s", keys, out)
+	}
+	id, _ := m["id"].(string)
+	if m["username"] != name || !uuidRE.MatchString(id) {
+		t.Errorf("users create --json: %s", out)
+	}
+	if strings.Contains(out+errOut, pwd) {
+		t.Errorf("users create echoed the password")
+	}
+
+	// The trailing newline is not part of the password; CRLF neither.
+	cfg, _, _ := newPasswordClient(t, srv)
+	passwordToken(t, srv, srv.HTTPClient(), cfg, name, pwd)
+	name2, pwd2 := uniqueName("cliuser"), "pw-"+randomString(16)
+	srv.Sensitive(pwd2)
+	if _, errOut, code := srv.CLI(t, pwd2+"\r\nsecond line\n", "users", "create", "--username", name2, "--password-stdin"); code != 0 {
+		t.Fatalf("users create with CRLF: exit %d: %s", code, errOut)
+	}
+	passwordToken(t, srv, srv.HTTPClient(), cfg, name2, pwd2)
+
+	// Duplicates: exit 2 and one line, whatever the case.
+	for _, dup := range []string{name, strings.ToUpper(name)} {
+		out, errOut, code = srv.CLI(t, pwd+"\n", "users", "create", "--username", dup, "--password-stdin", "--json")
+		wantUsage(t, "duplicate username "+dup, out, errOut, code)
+	}
+	// Other bad input.
+	for _, tc := range []struct {
+		name, stdin string
+		args        []string
+	}{
+		{"no username", pwd + "\n", []string{"--password-stdin"}},
+		{"empty password", "\n", []string{"--username", uniqueName("u"), "--password-stdin"}},
+		{"no password on stdin", "", []string{"--username", uniqueName("u"), "--password-stdin"}},
+		{"password too short", "abc\n", []string{"--username", uniqueName("u"), "--password-stdin"}},
+		{"bad username", pwd + "\n", []string{"--username", "no spaces allowed", "--password-stdin"}},
+		{"bad email", pwd + "\n", []string{"--username", uniqueName("u"), "--email", "not-an-email", "--password-stdin"}},
+		{"stdin not a terminal", "", []string{"--username", uniqueName("u")}},
+		{"stray argument", pwd + "\n", []string{"--username", uniqueName("u"), "--password-stdin", "extra"}},
+	} {
+		out, errOut, code := srv.CLI(t, tc.stdin, append([]string{"users", "create"}, tc.args...)...)
+		wantUsage(t, "users create: "+tc.name, out, errOut, code)
+	}
+}
+
+type userRow struct {
+	ID       string `json:"id"`
+	Username string `json:"username"`
+}
+
+func testCLIUsersListDelete(t *testing.T, srv *Server) {
+	name, pwd, id := newUser(t, srv)
+	var users []map[string]any
+	srv.CLIJSON(t, &users, "", "users", "list")
+	found := false
+	for _, u := range users {
+		if u["id"] == id && u["username"] == name {
+			found = true
+		}
+		for k := range u {
+			if strings.Contains(k, "password") || strings.Contains(k, "hash") {
+				t.Errorf("users list shows %q", k)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("users list --json lacks %s", name)
+	}
+	if out, _, _ := srv.CLI(t, "", "users", "list"); !strings.Contains(out, name) || strings.Contains(out, pwd) {
+		t.Errorf("users list (text): %q", out)
+	}
+
+	// Deleting an unknown id: exit 2, one line.
+	out, errOut, code := srv.CLI(t, "", "users", "delete", "00000000-0000-4000-8000-000000000000")
+	wantUsage(t, "users delete unknown", out, errOut, code)
+	out, errOut, code = srv.CLI(t, "", "users", "delete")
+	wantUsage(t, "users delete without id", out, errOut, code)
+
+	// Deleting a user ends their tokens and logins.
+	cfg, cid, csecret := newPasswordClient(t, srv)
+	hc := srv.HTTPClient()
+	tok := passwordToken(t, srv, hc, cfg, name, pwd)
+	if _, errOut, code := srv.CLI(t, "", "users", "delete", id); code != 0 {
+		t.Fatalf("users delete: exit %d: %s", code, errOut)
+	}
+	var after []userRow
+	srv.CLIJSON(t, &after, "", "users", "list")
+	if slices.ContainsFunc(after, func(u userRow) bool { return u.ID == id }) {
+		t.Errorf("deleted user still listed")
+	}
+	if _, err := refresh(ctxWith(hc), cfg, tok.RefreshToken); err == nil {
+		t.Errorf("a deleted user's refresh token still works")
+	}
+	wantInactive(t, introspect(t, srv, hc, cid, csecret, tok.AccessToken))
+	if _, err := cfg.PasswordCredentialsToken(ctxWith(hc), name, pwd); err == nil {
+		t.Errorf("a deleted user can still log in")
+	}
+	out, errOut, code = srv.CLI(t, "", "users", "delete", id)
+	wantUsage(t, "users delete twice", out, errOut, code)
+}
+
+func testCLISetPassword(t *testing.T, srv *Server) {
+	name, pwd, id := newUser(t, srv)
+	cfg, cid, csecret := newPasswordClient(t, srv)
+	hc := srv.HTTPClient()
+	tok := passwordToken(t, srv, hc, cfg, name, pwd)
+
+	newPwd := "new-" + randomString(16)
+	srv.Sensitive(newPwd)
+	out, errOut, code := srv.CLI(t, newPwd+"\n", "users", "set-password", id, "--password-stdin", "--json")
+	if code != 0 {
+		t.Fatalf("users set-password: exit %d: %s", code, errOut)
+	}
+	if strings.Contains(out+errOut, newPwd) {
+		t.Errorf("set-password echoed the password")
+	}
+	// Refresh tokens are revoked (SECURITY S33), and their access tokens with them.
+	_, err := refresh(ctxWith(hc), cfg, tok.RefreshToken)
+	if status, ecode := retrieveError(t, err); status != 400 || ecode != "invalid_grant" {
+		t.Errorf("refresh after a password change: %d %s, want 400 invalid_grant", status, ecode)
+	}
+	wantInactive(t, introspect(t, srv, hc, cid, csecret, tok.AccessToken))
+	if _, err := cfg.PasswordCredentialsToken(ctxWith(hc), name, pwd); err == nil {
+		t.Errorf("the old password still works")
+	}
+	passwordToken(t, srv, hc, cfg, name, newPwd)
+
+	out, errOut, code = srv.CLI(t, newPwd+"\n", "users", "set-password", "00000000-0000-4000-8000-000000000000", "--password-stdin")
+	wantUsage(t, "set-password unknown user", out, errOut, code)
+	out, errOut, code = srv.CLI(t, "x\n", "users", "set-password", id, "--password-stdin")
+	wantUsage(t, "set-password too short", out, errOut, code)
+}
+
+func testCLIClientsCreate(t *testing.T, srv *Server) {
+	c := srv.CreateClientJSON(t, "--grant-type", "client_credentials", "--scope", "api:read")
+	if c.ClientID == "" || c.ClientSecret == "" || c.Public {
+		t.Fatalf("confidential client: %+v", c)
+	}
+	if tok, err := ccConfig(srv, c.ClientID, c.ClientSecret).Token(ctxWith(srv.HTTPClient())); err != nil {
+		t.Errorf("the printed secret does not work: %v", err)
+	} else {
+		srv.Sensitive(tok.AccessToken)
+	}
+
+	// Defaults: authorization_code and refresh_token, the default scopes.
+	d := srv.CreateClientJSON(t, "--redirect-uri", "https://app.example.com/cb")
+	if !slices.Equal(d.GrantTypes, []string{"authorization_code", "refresh_token"}) || d.Scope != "openid profile email offline_access" {
+		t.Errorf("client defaults: grants %v scope %q", d.GrantTypes, d.Scope)
+	}
+
+	// A public client has no secret, not even an empty one.
+	out, errOut, code := srv.CLI(t, "", "clients", "create", "--name", uniqueName("public-"), "--public",
+		"--grant-type", "password", "--json")
+	if code != 0 {
+		t.Fatalf("clients create --public: exit %d: %s", code, errOut)
+	}
+	m, keys := jsonKeys(t, out)
+	if slices.Contains(keys, "client_secret") || m["public"] != true || m["client_id"] == "" {
+		t.Errorf("public client JSON: %s", out)
+	}
+	// Text output: the secret once, for confidential clients only.
+	name := uniqueName("text-")
+	out, _, code = srv.CLI(t, "", "clients", "create", "--name", name, "--grant-type", "client_credentials")
+	if code != 0 || !strings.Contains(out, "client_id: ") || !strings.Contains(out, "client_secret: ") {
+		t.Errorf("clients create (text): exit %d %q", code, out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if s, ok := strings.CutPrefix(line, "client_secret: "); ok {
+			srv.Sensitive(s)
+		}
+	}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"no name", []string{"--grant-type", "client_credentials"}},
+		{"duplicate name", []string{"--name", name, "--grant-type", "client_credentials"}},
+		{"unknown grant", []string{"--name", uniqueName("c"), "--grant-type", "implicit"}},
+		{"code grant without redirect URI", []string{"--name", uniqueName("c")}},
+		{"javascript redirect URI", []string{"--name", uniqueName("c"), "--redirect-uri", "javascript:alert(1)"}},
+		{"http redirect URI off loopback", []string{"--name", uniqueName("c"), "--redirect-uri", "http://app.example.com/cb"}},
+		{"fragment", []string{"--name", uniqueName("c"), "--redirect-uri", "https://app.example.com/cb#x"}},
+		{"bad scope", []string{"--name", uniqueName("c"), "--grant-type", "client_credentials", "--scope", `a"b`}},
+		{"public client_credentials", []string{"--name", uniqueName("c"), "--public", "--grant-type", "client_credentials"}},
+		{"bad id token alg", []string{"--name", uniqueName("c"), "--grant-type", "password", "--id-token-alg", "HS256"}},
+		{"unknown flag", []string{"--name", uniqueName("c"), "--colour", "red"}},
+	} {
+		out, errOut, code := srv.CLI(t, "", append([]string{"clients", "create"}, tc.args...)...)
+		wantUsage(t, "clients create: "+tc.name, out, errOut, code)
+	}
+}
+
+func testCLIClientsList(t *testing.T, srv *Server) {
+	c := srv.CreateClientJSON(t, "--grant-type", "client_credentials")
+	secrets := srv.sensitiveValues()
+	var list []map[string]any
+	srv.CLIJSON(t, &list, "", "clients", "list")
+	if !slices.ContainsFunc(list, func(m map[string]any) bool { return m["client_id"] == c.ClientID }) {
+		t.Errorf("clients list --json lacks %s", c.ClientID)
+	}
+	for _, m := range list {
+		for k := range m {
+			if strings.Contains(k, "secret") || strings.Contains(k, "hash") {
+				t.Errorf("clients list --json shows %q", k)
+			}
+		}
+	}
+	for _, args := range [][]string{{"clients", "list", "--json"}, {"clients", "list"}} {
+		out, _, code := srv.CLI(t, "", args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d", args, code)
+		}
+		for _, s := range secrets {
+			if strings.Contains(out, s) {
+				t.Errorf("%v shows a secret", args)
+			}
+		}
+	}
+}
+
+func testCLIRotateSecret(t *testing.T, srv *Server) {
+	id, old := srv.CreateClient(t, "--grant-type", "client_credentials")
+	out, errOut, code := srv.CLI(t, "", "clients", "rotate-secret", id, "--json")
+	if code != 0 {
+		t.Fatalf("rotate-secret: exit %d: %s", code, errOut)
+	}
+	m, keys := jsonKeys(t, out)
+	if !slices.Equal(keys, []string{"client_id", "client_secret"}) || m["client_id"] != id {
+		t.Fatalf("rotate-secret --json printed %s, want exactly client_id and client_secret", out)
+	}
+	newSecret, _ := m["client_secret"].(string)
+	srv.Sensitive(newSecret)
+	if newSecret == "" || newSecret == old {
+		t.Fatalf("rotate-secret printed no new secret")
+	}
+	body := form("grant_type", "client_credentials")
+	if r := srv.PostForm(t, nil, "/oauth/token", body, id, old); r.Status != 401 || r.JSON(t)["error"] != "invalid_client" {
+		t.Errorf("the old secret after rotation: %d %s, want 401 invalid_client", r.Status, r.Body)
+	}
+	if r := srv.PostForm(t, nil, "/oauth/token", body, id, newSecret); r.Status != 200 {
+		t.Errorf("the new secret: %d %s", r.Status, r.Body)
+	} else {
+		srv.Sensitive(r.JSON(t)["access_token"].(string))
+	}
+
+	out, errOut, code = srv.CLI(t, "", "clients", "rotate-secret", "nosuchclient00000000000000", "--json")
+	wantUsage(t, "rotate-secret unknown", out, errOut, code)
+	pub := srv.CreateClientJSON(t, "--public", "--grant-type", "password")
+	out, errOut, code = srv.CLI(t, "", "clients", "rotate-secret", pub.ClientID)
+	wantUsage(t, "rotate-secret of a public client", out, errOut, code)
+}
+
+func testCLIClientsDelete(t *testing.T, srv *Server) {
+	id, secret := srv.CreateClient(t, "--grant-type", "client_credentials")
+	if _, errOut, code := srv.CLI(t, "", "clients", "delete", id); code != 0 {
+		t.Fatalf("clients delete: exit %d: %s", code, errOut)
+	}
+	if r := srv.PostForm(t, nil, "/oauth/token", form("grant_type", "client_credentials"), id, secret); r.Status != 401 {
+		t.Errorf("a deleted client authenticates: %d %s", r.Status, r.Body)
+	}
+	out, errOut, code := srv.CLI(t, "", "clients", "delete", id)
+	wantUsage(t, "clients delete twice", out, errOut, code)
+}
+
+type keyRow struct {
+	KID    string `json:"kid"`
+	Alg    string `json:"alg"`
+	Status string `json:"status"`
+}
+
+// testCLIKeysRotate: the new key is published by the running server at its next key
+// refresh and signs from then on; tokens signed before still verify (SECURITY S36).
+func testCLIKeysRotate(t *testing.T, srv *Server) {
+	id, secret := srv.CreateClient(t, "--grant-type", "client_credentials", "--scope", "api")
+	hc := srv.HTTPClient()
+	before, err := ccConfig(srv, id, secret).Token(ctxWith(hc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Sensitive(before.AccessToken)
+	oldTok, _ := verifyAccessToken(t, srv, before.AccessToken)
+	oldKid, _ := oldTok.Header["kid"].(string)
+	if oldTok.Header["alg"] != "EdDSA" {
+		t.Fatalf("GATEHOUSE_SIGNING_ALG=EdDSA but the token is %v", oldTok.Header["alg"])
+	}
+
+	var k keyRow
+	srv.CLIJSON(t, &k, "", "keys", "rotate", "--alg", "EdDSA")
+	if k.KID == "" || k.Alg != "EdDSA" || k.KID == oldKid {
+		t.Fatalf("keys rotate --json: %+v", k)
+	}
+
+	// Published within a few key refreshes (1 s each here).
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if _, ok := fetchJWKS(t, srv)[k.KID]; ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the rotated key %s never appeared in the JWKS", k.KID)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	jwks := fetchJWKS(t, srv)
+	if _, ok := jwks[oldKid]; !ok {
+		t.Errorf("the retired key %s left the JWKS while its tokens live", oldKid)
+	}
+	hasRS256 := false
+	for _, key := range jwks {
+		hasRS256 = hasRS256 || key.Alg == "RS256"
+	}
+	if !hasRS256 {
+		t.Errorf("the JWKS has no RS256 key for ID tokens")
+	}
+	// The token signed before the rotation still verifies against the JWKS...
+	verifyAccessToken(t, srv, before.AccessToken)
+	if m := introspect(t, srv, hc, id, secret, before.AccessToken); m["active"] != true {
+		t.Errorf("a token signed by the retired key is inactive: %v", m)
+	}
+	// ...and new tokens are signed with the new key.
+	after, err := ccConfig(srv, id, secret).Token(ctxWith(hc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Sensitive(after.AccessToken)
+	newTok, _ := verifyAccessToken(t, srv, after.AccessToken)
+	if newTok.Header["kid"] != k.KID {
+		t.Errorf("a token issued after the rotation was published is signed by %v, want %s", newTok.Header["kid"], k.KID)
+	}
+
+	var keys []keyRow
+	srv.CLIJSON(t, &keys, "", "keys", "list")
+	status := map[string]string{}
+	for _, row := range keys {
+		status[row.KID] = row.Status
+	}
+	if status[k.KID] != "active" || !strings.HasPrefix(status[oldKid], "retired") {
+		t.Errorf("keys list: new %q, old %q", status[k.KID], status[oldKid])
+	}
+
+	out, errOut, code := srv.CLI(t, "", "keys", "rotate", "--alg", "HS256")
+	wantUsage(t, "keys rotate --alg HS256", out, errOut, code, "HS256")
+}
+
+func testCLIMigrateStatus(t *testing.T, srv *Server) {
+	var rows []struct {
+		Name    string `json:"name"`
+		Applied bool   `json:"applied"`
+	}
+	srv.CLIJSON(t, &rows, "", "migrate", "status")
+	if len(rows) == 0 {
+		t.Fatalf("migrate status --json: no migrations")
+	}
+	for _, r := range rows {
+		if r.Name == "" || !r.Applied {
+			t.Errorf("migration %+v not applied on a served database", r)
+		}
+	}
+	// up on an up-to-date schema is a no-op.
+	if _, errOut, code := srv.CLI(t, "", "migrate", "up"); code != 0 {
+		t.Errorf("migrate up: exit %d: %s", code, errOut)
+	}
+	out, errOut, code := srv.CLI(t, "", "migrate", "sideways")
+	wantUsage(t, "migrate sideways", out, errOut, code)
+}
+
+// cliEnv is an environment for the binary on a fresh SQLite database, no server.
+func cliEnv(t *testing.T, extra map[string]string) []string {
+	env := map[string]string{
+		"GATEHOUSE_DATABASE_URL":      "sqlite:" + t.TempDir() + "/gatehouse.db",
+		"GATEHOUSE_ARGON2_MEMORY":     "8192",
+		"GATEHOUSE_ARGON2_ITERATIONS": "1",
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return buildEnv(env)
+}
+
+// TestCLI_BadInput: flags, commands and configuration values that are wrong end with
+// exit status 2 and one line on stderr naming what is wrong (SPEC "Command line",
+// "Configuration").
+func TestCLI_BadInput(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		mention []string
+	}{
+		{"unknown command", nil, []string{"frobnicate"}, []string{"frobnicate"}},
+		{"unknown subcommand", nil, []string{"users", "frobnicate"}, []string{"frobnicate"}},
+		{"group without subcommand", nil, []string{"users"}, nil},
+		{"unknown flag", nil, []string{"users", "list", "--frobnicate"}, []string{"frobnicate"}},
+		{"flag without value", nil, []string{"clients", "create", "--name"}, []string{"name"}},
+		{"stray argument", nil, []string{"version", "extra"}, nil},
+		{"missing id", nil, []string{"clients", "rotate-secret"}, nil},
+		{"bad alg", nil, []string{"keys", "rotate", "--alg", "none"}, nil},
+		{"missing config file", nil, []string{"users", "list", "--config", "/nonexistent/gatehouse.yaml"}, []string{"--config"}},
+		{"bad duration", map[string]string{"GATEHOUSE_ACCESS_TOKEN_TTL": "soon"}, []string{"users", "list"}, []string{"GATEHOUSE_ACCESS_TOKEN_TTL"}},
+		{"bad duration on serve", map[string]string{"GATEHOUSE_ACCESS_TOKEN_TTL": "soon"}, []string{"serve"}, []string{"GATEHOUSE_ACCESS_TOKEN_TTL"}},
+		{"duration out of range", map[string]string{"GATEHOUSE_AUTH_CODE_TTL": "1h"}, []string{"serve"}, []string{"GATEHOUSE_AUTH_CODE_TTL"}},
+		{"short secret key", map[string]string{"GATEHOUSE_SECRET_KEY": "short"}, []string{"users", "list"}, []string{"GATEHOUSE_SECRET_KEY"}},
+		{"short secret key on serve", map[string]string{"GATEHOUSE_SECRET_KEY": "short"}, []string{"serve"}, []string{"GATEHOUSE_SECRET_KEY"}},
+		{"no secret key with PostgreSQL", map[string]string{"GATEHOUSE_DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x"},
+			[]string{"serve"}, []string{"GATEHOUSE_SECRET_KEY"}},
+		{"bad database URL", map[string]string{"GATEHOUSE_DATABASE_URL": "ftp://example.com/db"}, []string{"serve"}, []string{"GATEHOUSE_DATABASE_URL"}},
+		{"bad signing alg", map[string]string{"GATEHOUSE_SIGNING_ALG": "HS256"}, []string{"serve"}, []string{"GATEHOUSE_SIGNING_ALG"}},
+		{"bad issuer", map[string]string{"GATEHOUSE_ISSUER": "not a url"}, []string{"serve"}, []string{"GATEHOUSE_ISSUER"}},
+		{"bad boolean", map[string]string{"GATEHOUSE_AUTO_MIGRATE": "perhaps"}, []string{"serve"}, []string{"GATEHOUSE_AUTO_MIGRATE"}},
+		{"bad log format", map[string]string{"GATEHOUSE_LOG_FORMAT": "xml"}, []string{"serve"}, []string{"GATEHOUSE_LOG_FORMAT"}},
+		{"bad address", map[string]string{"GATEHOUSE_HTTP_ADDR": "nonsense"}, []string{"serve"}, []string{"GATEHOUSE_HTTP_ADDR"}},
+		{"address not ours", map[string]string{"GATEHOUSE_HTTP_ADDR": "192.0.2.1:8080"}, []string{"serve"}, []string{"GATEHOUSE_HTTP_ADDR"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out, errOut, code := runCLI(t, cliEnv(t, tc.env), "", tc.args...)
+			wantUsage(t, strings.Join(tc.args, " "), out, errOut, code, tc.mention...)
+		})
+	}
+}
+
+// TestCLI_ServeAddressInUse: serve on an address another process holds exits 2 with
+// one line naming GATEHOUSE_HTTP_ADDR, before touching the database.
+func TestCLI_ServeAddressInUse(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dbURL := "sqlite:" + t.TempDir() + "/gatehouse.db"
+	out, errOut, code := runCLI(t, cliEnv(t, map[string]string{"GATEHOUSE_HTTP_ADDR": ln.Addr().String(), "GATEHOUSE_DATABASE_URL": dbURL}), "", "serve")
+	wantUsage(t, "serve on a taken address", out, errOut, code, "GATEHOUSE_HTTP_ADDR")
+}
+
+// TestCLI_RuntimeFailure: a database that does not answer is a failure at run time:
+// exit 1, one line.
+func TestCLI_RuntimeFailure(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	env := cliEnv(t, map[string]string{
+		"GATEHOUSE_DATABASE_URL": "postgres://postgres@" + addr + "/gatehouse?sslmode=disable&connect_timeout=2",
+		"GATEHOUSE_SECRET_KEY":   randomString(40),
+	})
+	out, errOut, code := runCLI(t, env, "", "users", "list")
+	wantOneLineExit(t, "users list without a database", 1, out, errOut, code)
+}
+
+// TestCLI_Version: `version` prints the version; --json as an object.
+func TestCLI_Version(t *testing.T) {
+	t.Parallel()
+	out, errOut, code := runCLI(t, cliEnv(t, nil), "", "version")
+	if code != 0 || !strings.HasPrefix(out, "gatehouse ") || errOut != "" {
+		t.Errorf("version: exit %d stdout %q stderr %q", code, out, errOut)
+	}
+	out, _, code = runCLI(t, cliEnv(t, nil), "", "version", "--json")
+	if m, keys := jsonKeys(t, out); code != 0 || !slices.Equal(keys, []string{"version"}) || m["version"] == "" {
+		t.Errorf("version --json: exit %d %s", code, out)
+	}
+	// Help is not an error.
+	if out, _, code := runCLI(t, cliEnv(t, nil), "", "--help"); code != 0 || !strings.Contains(out, "serve") {
+		t.Errorf("--help: exit %d", code)
+	}
+}
+
+// TestCLI_ServeStopsGracefully: on SIGTERM serve shuts down in order and exits 0 (the
+// harness checks the exit status of every server it stops), and stops answering.
+func TestCLI_ServeStopsGracefully(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, Options{})
+	hc := srv.HTTPClient()
+	if r := srv.Get(t, hc, "/healthz"); r.Status != 200 {
+		t.Fatalf("healthz %d", r.Status)
+	}
+	srv.Stop(t)
+	if !strings.Contains(srv.Log(), "stopped") {
+		t.Errorf("no orderly shutdown in the log:\n%s", tail(srv.Log(), 5))
+	}
+	if _, err := hc.Get(srv.URL + "/healthz"); err == nil {
+		t.Errorf("the server still answers after SIGTERM")
+	}
+}

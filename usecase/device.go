@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"sync/atomic"
 	"time"
 
 	"gatehouse/domain"
@@ -55,15 +54,10 @@ var (
 	ErrUserCodeUsed    = errors.New("the code was already used")
 )
 
-const (
-	// deviceRetention is how long an expired authorization is kept, so that a device
-	// still polling is told expired_token rather than invalid_grant.
-	deviceRetention = time.Hour
-	// userCodeAttempts bounds the retries when a new user code collides with a stored one.
-	userCodeAttempts = 5
-	// devicePurgeEveryNth: expired authorizations are purged every Nth creation.
-	devicePurgeEveryNth = 128
-)
+// userCodeAttempts bounds the retries when a new user code collides with a stored
+// one. Expired authorizations are deleted by Housekeeping an hour after expiry, so a
+// device still polling is told expired_token rather than invalid_grant.
+const userCodeAttempts = 5
 
 // Device is the device authorization endpoint and the verification page behind it.
 type Device struct {
@@ -75,7 +69,6 @@ type Device struct {
 	random   Random
 	clock    Clock
 	settings Settings
-	created  atomic.Uint64
 }
 
 // NewDevice builds the device authorization endpoint and verification page.
@@ -140,10 +133,6 @@ func (uc *Device) Authorize(ctx context.Context, req DeviceAuthorizationRequest)
 		if !errors.Is(err, domain.ErrDuplicate) || attempt == userCodeAttempts {
 			return DeviceAuthorizationResponse{}, fmt.Errorf("store device authorization: %w", err)
 		}
-	}
-	if uc.created.Add(1)%devicePurgeEveryNth == 0 {
-		// Best effort: a failure only leaves dead rows for the next purge.
-		_, _ = uc.devices.DeleteExpiredDeviceAuthorizations(ctx, now.Add(-deviceRetention))
 	}
 	shown := domain.FormatUserCode(userCode)
 	return DeviceAuthorizationResponse{

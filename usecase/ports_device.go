@@ -38,9 +38,6 @@ type DeviceStore interface {
 	// with one conditional update: of any number of concurrent callers exactly one
 	// gets nil; the others get ErrAlreadyUsed (ErrNotFound when it does not exist).
 	ConsumeDeviceAuthorization(ctx context.Context, deviceCodeHash []byte, now time.Time) error
-	// DeleteExpiredDeviceAuthorizations removes authorizations that expired before
-	// before, and reports how many.
-	DeleteExpiredDeviceAuthorizations(ctx context.Context, before time.Time) (int64, error)
 }
 
 // DeviceApproval is who approved a device authorization.

@@ -227,9 +227,3 @@ func (r *DeviceRepository) ConsumeDeviceAuthorization(ctx context.Context, devic
 	}
 	return fmt.Errorf("consume device authorization: %w", domain.ErrAlreadyUsed)
 }
-
-// DeleteExpiredDeviceAuthorizations removes authorizations that expired before before.
-func (r *DeviceRepository) DeleteExpiredDeviceAuthorizations(ctx context.Context, before time.Time) (int64, error) {
-	res, err := r.db.NewDelete().Model((*deviceRow)(nil)).Where("expires_at < ?", before).Exec(ctx)
-	return rowsAffected(res, err, "delete expired device authorizations")
-}

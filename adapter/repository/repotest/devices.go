@@ -171,23 +171,6 @@ func (s *suite) devices(t *testing.T) {
 		wantErr(t, s.Devices.ConsumeDeviceAuthorization(t.Context(), d.DeviceCodeHash, d.ExpiresAt), domain.ErrAlreadyUsed)
 	})
 
-	t.Run("DeleteExpired", func(t *testing.T) {
-		c := s.newClient(t)
-		old := s.device(c)
-		old.CreatedAt, old.ExpiresAt = base.Add(-3*time.Hour), base.Add(-2*time.Hour)
-		noErr(t, s.Devices.CreateDeviceAuthorization(t.Context(), old))
-		live := s.newDevice(t, c)
-		n, err := s.Devices.DeleteExpiredDeviceAuthorizations(t.Context(), base.Add(-time.Hour))
-		noErr(t, err)
-		if n < 1 {
-			t.Errorf("deleted %d rows, want at least 1", n)
-		}
-		_, err = s.Devices.DeviceAuthorizationByDeviceCode(t.Context(), old.DeviceCodeHash)
-		wantErr(t, err, domain.ErrNotFound)
-		_, err = s.Devices.DeviceAuthorizationByDeviceCode(t.Context(), live.DeviceCodeHash)
-		noErr(t, err)
-	})
-
 	t.Run("ConsumeConcurrentlyOnce", func(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
 		d := s.newDevice(t, c)

@@ -66,15 +66,17 @@ func TestCLI(t *testing.T) {
 		"GATEHOUSE_SIGNING_ALG":          "EdDSA",
 	}}
 	forEachBackend(t, opts, func(t *testing.T, srv *Server) {
-		t.Run("UsersCreate", func(t *testing.T) { testCLIUsersCreate(t, srv) })
-		t.Run("UsersListAndDelete", func(t *testing.T) { testCLIUsersListDelete(t, srv) })
-		t.Run("UsersSetPassword", func(t *testing.T) { testCLISetPassword(t, srv) })
-		t.Run("ClientsCreate", func(t *testing.T) { testCLIClientsCreate(t, srv) })
-		t.Run("ClientsListNeverShowsSecrets", func(t *testing.T) { testCLIClientsList(t, srv) })
-		t.Run("ClientsRotateSecret", func(t *testing.T) { testCLIRotateSecret(t, srv) })
-		t.Run("ClientsDelete", func(t *testing.T) { testCLIClientsDelete(t, srv) })
-		t.Run("KeysRotate", func(t *testing.T) { testCLIKeysRotate(t, srv) })
-		t.Run("MigrateStatus", func(t *testing.T) { testCLIMigrateStatus(t, srv) })
+		runConcurrently(t,
+			subtest{"UsersCreate", func(t *testing.T) { testCLIUsersCreate(t, srv) }},
+			subtest{"UsersListAndDelete", func(t *testing.T) { testCLIUsersListDelete(t, srv) }},
+			subtest{"UsersSetPassword", func(t *testing.T) { testCLISetPassword(t, srv) }},
+			subtest{"ClientsCreate", func(t *testing.T) { testCLIClientsCreate(t, srv) }},
+			subtest{"ClientsListNeverShowsSecrets", func(t *testing.T) { testCLIClientsList(t, srv) }},
+			subtest{"ClientsRotateSecret", func(t *testing.T) { testCLIRotateSecret(t, srv) }},
+			subtest{"ClientsDelete", func(t *testing.T) { testCLIClientsDelete(t, srv) }},
+			subtest{"KeysRotate", func(t *testing.T) { testCLIKeysRotate(t, srv) }},
+			subtest{"MigrateStatus", func(t *testing.T) { testCLIMigrateStatus(t, srv) }},
+		)
 	})
 }
 

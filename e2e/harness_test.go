@@ -145,6 +145,28 @@ func forEachBackend(t *testing.T, opts Options, f func(t *testing.T, srv *Server
 	wg.Wait()
 }
 
+// subtest is a named subtest for runConcurrently.
+type subtest struct {
+	name string
+	f    func(t *testing.T)
+}
+
+// runConcurrently runs independent subtests at the same time, each from its own
+// goroutine (not t.Parallel: see forEachBackend), and returns when all are done.
+// They must not depend on each other's effects on a shared server.
+func runConcurrently(t *testing.T, tests ...subtest) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, st := range tests {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.Run(st.name, st.f)
+		}()
+	}
+	wg.Wait()
+}
+
 // Options configure a server.
 type Options struct {
 	// DatabaseURL is GATEHOUSE_DATABASE_URL; empty means a new SQLite file in t.TempDir().

@@ -18,14 +18,16 @@ import (
 func TestTokenEndpoint(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, Options{}, func(t *testing.T, srv *Server) {
-		t.Run("ClientCredentials", func(t *testing.T) { testClientCredentials(t, srv) })
-		t.Run("Resource", func(t *testing.T) { testResource(t, srv) })
-		t.Run("PasswordRefreshRotation", func(t *testing.T) { testPasswordRefreshRotation(t, srv) })
-		t.Run("RefreshScope", func(t *testing.T) { testRefreshScope(t, srv) })
-		t.Run("Revocation", func(t *testing.T) { testRevocation(t, srv) })
-		t.Run("Introspection", func(t *testing.T) { testIntrospection(t, srv) })
-		t.Run("BasicEncoding", func(t *testing.T) { testBasicEncoding(t, srv) })
-		t.Run("PublicClient", func(t *testing.T) { testPublicClient(t, srv) })
+		runConcurrently(t,
+			subtest{"ClientCredentials", func(t *testing.T) { testClientCredentials(t, srv) }},
+			subtest{"Resource", func(t *testing.T) { testResource(t, srv) }},
+			subtest{"PasswordRefreshRotation", func(t *testing.T) { testPasswordRefreshRotation(t, srv) }},
+			subtest{"RefreshScope", func(t *testing.T) { testRefreshScope(t, srv) }},
+			subtest{"Revocation", func(t *testing.T) { testRevocation(t, srv) }},
+			subtest{"Introspection", func(t *testing.T) { testIntrospection(t, srv) }},
+			subtest{"BasicEncoding", func(t *testing.T) { testBasicEncoding(t, srv) }},
+			subtest{"PublicClient", func(t *testing.T) { testPublicClient(t, srv) }},
+		)
 	})
 }
 
@@ -471,6 +473,14 @@ func testBasicEncoding(t *testing.T, srv *Server) {
 			t.Errorf("secret %q…: %d %s, want 401 invalid_client", bad[:4], r.Status, r.Body)
 		}
 	}
+	// Client ids compare exactly, on every database (MariaDB collations ignore case).
+	firstLetter := strings.IndexFunc(id, func(r rune) bool { return r >= 'a' && r <= 'z' })
+	oneUpper := id[:firstLetter] + strings.ToUpper(id[firstLetter:firstLetter+1]) + id[firstLetter+1:]
+	for _, other := range []string{strings.ToUpper(id), oneUpper, id + " ", " " + id} {
+		if r := try(url.QueryEscape(other), secret); r.Status != 401 {
+			t.Errorf("client id %q with the right secret: %d %s, want 401", other, r.Status, r.Body)
+		}
+	}
 	// ':' inside an encoded client id is part of the id, not the separator.
 	if r := try(url.QueryEscape(id+":"+secret), secret); r.Status != 401 {
 		t.Errorf("client id with an encoded ':': %d %s, want 401", r.Status, r.Body)
@@ -505,6 +515,20 @@ func testPublicClient(t *testing.T, srv *Server) {
 		t.Fatalf("public client refresh: %v", err)
 	}
 	srv.Sensitive(tok2.AccessToken, tok2.RefreshToken)
+
+	// It may revoke its own tokens with its client_id alone (RFC 7009 §2.1), but not
+	// introspect (S38: naming a public client id authenticates nobody).
+	r := srv.PostForm(t, hc, "/oauth/revoke", form("token", tok2.RefreshToken, "client_id", c.ClientID), "", "")
+	if r.Status != 200 {
+		t.Errorf("public client revoking its refresh token: %d %s", r.Status, r.Body)
+	}
+	if _, err := refresh(ctxWith(hc), cfg, tok2.RefreshToken); err == nil {
+		t.Errorf("a refresh token its public client revoked still works")
+	}
+	r = srv.PostForm(t, hc, "/oauth/introspect", form("token", tok2.AccessToken, "client_id", c.ClientID), "", "")
+	if r.Status != 401 {
+		t.Errorf("public client introspecting: %d %s, want 401", r.Status, r.Body)
+	}
 
 	// A public client that sends a secret, or Basic, does not authenticate.
 	body := form("grant_type", "password", "username", user, "password", pw)

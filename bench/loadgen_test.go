@@ -308,3 +308,38 @@ func TestBaselineBodyHasTheAskedSize(t *testing.T) {
 		}
 	}
 }
+
+func TestRunPaired_AlternatesAndMerges(t *testing.T) {
+	type counter struct{ n atomic.Int64 }
+	var ca, cb counter
+	srvA := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ca.n.Add(1)%5 == 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srvA.Close()
+	srvB := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { cb.n.Add(1) }))
+	defer srvB.Close()
+	wl := func(name, u string) Workload {
+		return Workload{Name: name, Next: func(int) (Request, bool) { return Request{Method: http.MethodGet, URL: u}, true }}
+	}
+	opts := Options{Concurrency: 2, Duration: 600 * time.Millisecond}
+	ra, rb, err := RunPaired(context.Background(), wl("a", srvA.URL), opts, wl("b", srvB.URL), opts, 200*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ra.Requests != ca.n.Load() || rb.Requests != cb.n.Load() {
+		t.Errorf("a %d/%d b %d/%d (counted/served)", ra.Requests, ca.n.Load(), rb.Requests, cb.n.Load())
+	}
+	if ra.Errors["503"] != ca.n.Load()/5 || ra.OK != ra.Requests-ra.Errors["503"] || rb.ErrorCount() != 0 {
+		t.Errorf("a ok %d errors %v; b errors %v", ra.OK, ra.Errors, rb.Errors)
+	}
+	for _, r := range []Result{ra, rb} {
+		if r.Elapsed < 600*time.Millisecond || r.Elapsed > 900*time.Millisecond {
+			t.Errorf("%s measured for %v over three slices, want about 600 ms", r.Name, r.Elapsed)
+		}
+		if r.Connections != 6 || r.Latency.Count() != uint64(r.Requests) {
+			t.Errorf("%s: %d connections over 3 slices of 2, latency count %d of %d", r.Name, r.Connections, r.Latency.Count(), r.Requests)
+		}
+	}
+}

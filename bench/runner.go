@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -69,6 +70,10 @@ type Config struct {
 	// early when their pool runs dry.
 	RevokePool int
 	CodePool   int
+	// Slice, when > 0, runs each scenario in slices of about this length alternating
+	// with slices of the baseline (see RunPaired), and each row's ratio is to its own
+	// interleaved baseline; 0 runs the baseline once at the start of each database.
+	Slice time.Duration
 	// MintBudget bounds the time spent minting each pool (a pool is cut short rather
 	// than the run made long); 0 means no bound.
 	MintBudget time.Duration
@@ -287,9 +292,17 @@ func (r *run) database(ctx context.Context, db, dir string, env []string) error 
 		cfg.logf("baseline serving %d-byte answers at %s (pid %d)", len(body), r.baseline.URL, r.baselinePID)
 	}
 
+	// The baseline row of this block: in paired mode, every baseline slice run at the
+	// block's connection count, merged.
+	baseWl, basePID, _, err := r.workload(ctx, ScenarioBaseline, fx)
+	if err != nil {
+		return err
+	}
+	blockStart := len(r.rep.Rows)
+	blockBase := Result{Name: ScenarioBaseline, Latency: &Histogram{}}
 	var baselineRPS float64
 	for _, sc := range AllScenarios {
-		if !cfg.wants(sc) {
+		if !cfg.wants(sc) || (sc == ScenarioBaseline && cfg.Slice > 0) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -314,25 +327,46 @@ func (r *run) database(ctx context.Context, db, dir string, env []string) error 
 			// The server hashes GOMAXPROCS passwords at a time; 64 connections would only
 			// queue behind them until requests time out, measuring the queue.
 			opts.Concurrency = min(opts.Concurrency, passwordConcurrency())
-			row.Note = joinNote(row.Note, fmt.Sprintf("%d connections", opts.Concurrency))
+			row.Note = joinNote(row.Note, fmt.Sprintf("%d connections (its baseline too)", opts.Concurrency))
 		case ScenarioRevoke, ScenarioAuthCode:
 			// The warm-up would use up the pre-minted pool.
 			opts.Warmup = min(opts.Warmup, 100*time.Millisecond)
 		}
 		var prof *profile
 		if slices.Contains(cfg.ProfileScenarios, sc) && srv.PprofAddr != "" {
-			prof = &profile{addr: srv.PprofAddr, seconds: int(opts.Duration.Seconds()), db: db, scenario: sc}
+			seconds := opts.Duration.Seconds()
+			if cfg.Slice > 0 {
+				seconds *= 2 // the baseline slices are interleaved; the server idles in them
+			}
+			prof = &profile{addr: srv.PprofAddr, seconds: int(math.Ceil(seconds)), db: db, scenario: sc}
 			opts.OnMeasureStart = prof.start
 		}
-		cfg.logf("%-20s running %d connections for %v (+%v warm-up)…", sc, opts.Concurrency, opts.Duration, opts.Warmup)
-		res, err := Run(ctx, *wl, opts)
-		if err != nil {
-			return fmt.Errorf("%s: %w", sc, err)
+		var res Result
+		if cfg.Slice > 0 {
+			cfg.logf("%-20s running %d connections for %v, in slices alternating with the baseline…", sc, opts.Concurrency, opts.Duration)
+			bopts := opts
+			bopts.PID, bopts.OnMeasureStart = basePID, nil
+			var base Result
+			res, base, err = RunPaired(ctx, *wl, opts, *baseWl, bopts, cfg.Slice)
+			if err != nil {
+				return fmt.Errorf("%s: %w", sc, err)
+			}
+			row.BaselineRPS = base.RPS()
+			if opts.Concurrency == cfg.Options.Concurrency {
+				blockBase.merge(base)
+			}
+		} else {
+			cfg.logf("%-20s running %d connections for %v (+%v warm-up)…", sc, opts.Concurrency, opts.Duration, opts.Warmup)
+			res, err = Run(ctx, *wl, opts)
+			if err != nil {
+				return fmt.Errorf("%s: %w", sc, err)
+			}
+			if sc == ScenarioBaseline {
+				baselineRPS = res.RPS()
+			}
+			row.BaselineRPS = baselineRPS
 		}
-		if sc == ScenarioBaseline {
-			baselineRPS = res.RPS()
-		}
-		row.Result, row.BaselineRPS = res, baselineRPS
+		row.Result = res
 		if res.Exhausted {
 			row.Note = joinNote(row.Note, fmt.Sprintf("pool ran dry after %.1f s", res.Elapsed.Seconds()))
 		}
@@ -350,6 +384,13 @@ func (r *run) database(ctx context.Context, db, dir string, env []string) error 
 			round(res.Latency.Quantile(0.5)), round(res.Latency.Quantile(0.9)), round(res.Latency.Quantile(0.99)),
 			res.ErrorSummary(), formatBytes(res.PeakRSS), row.Note)
 		r.rep.Rows = append(r.rep.Rows, row)
+	}
+	if cfg.Slice > 0 && blockBase.Requests > 0 {
+		row := Row{Scenario: ScenarioBaseline, Endpoint: endpointNames[ScenarioBaseline], Database: db,
+			Result: blockBase, BaselineRPS: blockBase.RPS(),
+			Note: "all baseline slices of this database block at " + fmt.Sprint(cfg.Options.Concurrency) +
+				" connections; each row's ratio is to the slices interleaved with it"}
+		r.rep.Rows = slices.Insert(r.rep.Rows, blockStart, row)
 	}
 	return nil
 }

@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # The race detector needs cgo (a C compiler); use it whenever this machine can.
 RACE    ?= $(shell CGO_ENABLED=1 $(GO) test -race -run XXX ./infrastructure/server >/dev/null 2>&1 && echo -race)
 
-.PHONY: all build run test test-short generate check-generate fmt vet lint bench clean
+.PHONY: all build run test test-short generate check-generate fmt vet lint bench clean screenshots
 
 all: build
 
@@ -45,8 +45,28 @@ lint: vet
 vet:
 	$(GO) vet ./...
 
+# Go micro-benchmarks, then the load run (bench/, cmd/loadgen): the real server on a
+# fresh SQLite and (when reachable) PostgreSQL database, every endpoint next to a bare
+# Echo baseline, loopback only. Prints the table and rewrites the generated part of
+# BENCHMARKS.md and docs/bench.svg. A few minutes on two cores; not part of `make test`.
+# Override BENCH_DURATION (per scenario), BENCH_CONCURRENCY, or add BENCH_FLAGS
+# (e.g. BENCH_FLAGS='-postgres off -pprof client_credentials'; `bin/loadgen run -h`).
+BENCH_DURATION    ?= 4s
+BENCH_CONCURRENCY ?= 64
+BENCH_FLAGS       ?=
 bench:
-	$(GO) test -run XXX -bench . -benchmem ./...
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gatehouse
+	$(GO) build -o bin/loadgen ./cmd/loadgen
+	$(GO) test -run XXX -bench . -benchmem -benchtime 100ms ./... > bin/microbench.txt 2>&1; \
+		status=$$?; cat bin/microbench.txt; exit $$status
+	./bin/loadgen run -server $(BIN) -duration $(BENCH_DURATION) -concurrency $(BENCH_CONCURRENCY) \
+		-micro bin/microbench.txt $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin
+
+# PNG screenshots of the pages in docs/screenshots/, taken by the browser test in
+# headless Chromium (GATEHOUSE_TEST_CHROMIUM, or chromium on the PATH).
+screenshots:
+	GATEHOUSE_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots GATEHOUSE_TEST_REQUIRE_BROWSER=1 \
+		$(GO) test -count=1 -run '^TestBrowser' ./e2e/

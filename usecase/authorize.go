@@ -374,7 +374,7 @@ type PendingRequest struct {
 // redirect URI are still registered. Failures are *PageError.
 func (uc *Authorize) Pending(ctx context.Context, id, browserSecret string) (PendingRequest, error) {
 	expired := &PageError{Err: domain.ErrInvalidRequest.WithDescription(
-		"this sign-in request has expired or was already completed; go back to the application and start again"), Status: 400}
+		"this sign-in request has expired or was already completed"), Status: 400}
 	if id == "" || !cleanParam(id, 128) {
 		return PendingRequest{}, expired
 	}
@@ -390,7 +390,7 @@ func (uc *Authorize) Pending(ctx context.Context, id, browserSecret string) (Pen
 	}
 	if browserSecret == "" || !uc.hasher.SecretMatches(req.BrowserHash, browserSecret) {
 		return PendingRequest{}, &PageError{Err: domain.ErrAccessDenied.WithDescription(
-			"this sign-in request was started in another browser; go back to the application and start again"), Status: 403}
+			"this sign-in request was started in another browser"), Status: 403}
 	}
 	client, err := uc.clients.ClientByID(ctx, req.ClientID)
 	switch {
@@ -461,7 +461,7 @@ func (uc *Authorize) complete(ctx context.Context, id string) error {
 	err := uc.requests.DeleteAuthRequest(ctx, id)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
-		return pageErr(400, "this sign-in request was already completed; go back to the application and start again")
+		return pageErr(400, "this sign-in request was already completed")
 	case err != nil:
 		return fmt.Errorf("complete authorization request: %w", err)
 	}

@@ -188,6 +188,7 @@ type view struct {
 	Status              int
 	Code                string
 	Description         string
+	Advice              string
 	// UserCode is the device user code a login page returns to /device with.
 	UserCode string
 }
@@ -219,6 +220,13 @@ func (p *Pages) RenderError(c echo.Context, status int, code, description string
 	v := view{Status: status, Code: code, Title: errorTitle(status), Description: description}
 	if status >= 500 || v.Description == "" {
 		v.Description = errorMessage(status)
+	}
+	switch {
+	case strings.Contains(v.Description, "again"):
+	case status == http.StatusBadRequest || status == http.StatusForbidden:
+		v.Advice = "If an application sent you here, go back to it and start again."
+	case status == http.StatusTooManyRequests || status >= 500:
+		v.Advice = "Wait a moment, then try again."
 	}
 	if err := p.render(c, status, "error", v); err != nil {
 		p.log.ErrorContext(c.Request().Context(), "render error page", "err", err)

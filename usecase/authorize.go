@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -102,7 +101,6 @@ const (
 	maxNonceLength  = 2048
 	maxParamLength  = 4096
 	maxMaxAge       = 10 * 365 * 24 * 3600 // ten years, in seconds
-	purgeEveryNth   = 128                  // expired requests are purged every Nth creation
 	maxClientIDSize = 255
 )
 
@@ -118,7 +116,6 @@ type Authorize struct {
 	random   Random
 	clock    Clock
 	settings Settings
-	created  atomic.Uint64
 }
 
 // NewAuthorize builds the authorization endpoint.
@@ -351,14 +348,10 @@ func (uc *Authorize) consentNeeded(ctx context.Context, client domain.Client, re
 	return !c.Covers(req.Scope), nil
 }
 
-// save stores a request that needs a page, and now and then purges expired ones.
+// save stores a request that needs a page.
 func (uc *Authorize) save(ctx context.Context, req domain.AuthRequest, kind StepKind) (Step, error) {
 	if err := uc.requests.CreateAuthRequest(ctx, req); err != nil {
 		return Step{}, fmt.Errorf("store authorization request: %w", err)
-	}
-	if uc.created.Add(1)%purgeEveryNth == 0 {
-		// Best effort: a failure only leaves dead rows for the next purge.
-		_, _ = uc.requests.DeleteExpiredAuthRequests(ctx, uc.clock.Now())
 	}
 	return Step{Kind: kind, RequestID: req.ID, RedirectURI: req.RedirectURI}, nil
 }

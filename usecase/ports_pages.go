@@ -2,7 +2,6 @@ package usecase
 
 import (
 	"context"
-	"time"
 
 	"gatehouse/domain"
 )
@@ -22,6 +21,6 @@ type AuthRequestStore interface {
 	// any number of concurrent callers exactly one gets nil: that caller completes the
 	// request. The others get ErrNotFound.
 	DeleteAuthRequest(ctx context.Context, id string) error
-	// DeleteExpiredAuthRequests removes requests that expired before now.
-	DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (int64, error)
 }
+
+// Expired requests are purged by the repository's housekeeping, not by the use cases.

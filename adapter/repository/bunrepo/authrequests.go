@@ -120,9 +120,3 @@ func (r *AuthRequestRepository) DeleteAuthRequest(ctx context.Context, id string
 	res, err := r.db.NewDelete().Model((*authRequestRow)(nil)).Where("id = ?", id).Exec(ctx)
 	return mustAffect(res, err, "delete authorization request")
 }
-
-// DeleteExpiredAuthRequests removes the requests that expired before now.
-func (r *AuthRequestRepository) DeleteExpiredAuthRequests(ctx context.Context, now time.Time) (int64, error) {
-	res, err := r.db.NewDelete().Model((*authRequestRow)(nil)).Where("expires_at <= ?", now).Exec(ctx)
-	return rowsAffected(res, err, "purge expired authorization requests")
-}

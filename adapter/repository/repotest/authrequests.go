@@ -114,26 +114,6 @@ func (s *suite) authRequests(t *testing.T) {
 		wantErr(t, err, domain.ErrNotFound)
 	})
 
-	t.Run("PurgeExpired", func(t *testing.T) {
-		c := s.newClient(t)
-		// Far in the past, so rows of other subtests sharing the database stay.
-		old := s.authRequest(c)
-		old.CreatedAt, old.ExpiresAt = base.Add(-48*time.Hour), base.Add(-47*time.Hour)
-		live := s.authRequest(c)
-		live.CreatedAt, live.ExpiresAt = base.Add(-48*time.Hour), base.Add(-46*time.Hour)
-		noErr(t, s.AuthRequests.CreateAuthRequest(t.Context(), old))
-		noErr(t, s.AuthRequests.CreateAuthRequest(t.Context(), live))
-		n, err := s.AuthRequests.DeleteExpiredAuthRequests(t.Context(), base.Add(-46*time.Hour-time.Second))
-		noErr(t, err)
-		if n < 1 {
-			t.Errorf("purged %d requests, want at least 1", n)
-		}
-		_, err = s.AuthRequests.AuthRequestByID(t.Context(), old.ID)
-		wantErr(t, err, domain.ErrNotFound)
-		_, err = s.AuthRequests.AuthRequestByID(t.Context(), live.ID)
-		noErr(t, err)
-	})
-
 	t.Run("CompleteOnce", func(t *testing.T) {
 		c := s.newClient(t)
 		r := s.authRequest(c)

@@ -11,8 +11,15 @@
 //	forEachBackend(t, Options{}, func(t *testing.T, srv *Server) { … })
 //	id, secret := srv.CreateClient(t, "--grant-type", "client_credentials")
 //	uid := srv.CreateUser(t, "alice", "correct horse battery")
-//	resp := srv.Do(t, req)                               // or srv.HTTPClient()
+//	resp := srv.Do(t, nil, req)                          // from a fresh address; or srv.HTTPClient()
+//	resp := srv.PostForm(t, hc, "/oauth/token", body, id, secret)
 //	out, errOut, code := srv.CLI(t, "", "clients", "list", "--json")
+//
+// Concurrency: tests call t.Parallel; forEachBackend and runConcurrently start their
+// subtests from goroutines so that backends and independent subtests overlap even with
+// the default -parallel (GOMAXPROCS). Tests on the shared server create their own
+// clients and users and must not change what others see (signing keys, say): a test
+// that needs that starts its own server.
 //
 // Client addresses: the server throttles client authentication and password attempts
 // per caller address, so HTTPClient gives each caller its own loopback source address

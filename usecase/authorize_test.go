@@ -1,0 +1,265 @@
+package usecase_test
+
+import (
+	"errors"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"gatehouse/adapter/crypto"
+	"gatehouse/adapter/repository/bunrepo"
+	"gatehouse/domain"
+	"gatehouse/usecase"
+)
+
+// pagesFixture adds the authorization endpoint and sessions to the fixture.
+type pagesFixture struct {
+	*fixture
+	authorize *usecase.Authorize
+	login     *usecase.Login
+}
+
+func newPagesFixture(t *testing.T) *pagesFixture {
+	t.Helper()
+	f := newFixture(t)
+	passwords, err := crypto.NewPasswordHasher(crypto.PasswordParams{Memory: 8 * 1024, Iterations: 1, Parallelism: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions := bunrepo.NewSessionRepository(f.db)
+	return &pagesFixture{
+		fixture: f,
+		authorize: usecase.NewAuthorize(f.clients, bunrepo.NewAuthRequestRepository(f.db), bunrepo.NewConsentRepository(f.db),
+			f.codes, f.hasher, f.random, f.clock, f.settings),
+		login: usecase.NewLogin(f.users, passwords, f.throttle, sessions, f.tokens, f.admin, f.random, f.hasher, f.clock),
+	}
+}
+
+const browserA, browserB = "browser-secret-a", "browser-secret-b"
+
+func pkceParams(c domain.Client, kv ...string) usecase.AuthorizeParams {
+	v := oauth2.GenerateVerifier()
+	p := usecase.AuthorizeParams{ClientID: c.ID, RedirectURI: c.RedirectURIs[0], ResponseType: "code", Scope: "openid",
+		State: "st", CodeChallenge: oauth2.S256ChallengeFromVerifier(v), CodeChallengeMethod: "S256"}
+	for i := 0; i+1 < len(kv); i += 2 {
+		switch kv[i] {
+		case "prompt":
+			p.Prompt = kv[i+1]
+		case "max_age":
+			p.MaxAge = kv[i+1]
+		case "scope":
+			p.Scope = kv[i+1]
+		}
+	}
+	return p
+}
+
+// TestAuthorize_Validation: each defect is a page (untrusted client or redirect URI)
+// or a redirect with the right code.
+func TestAuthorize_Validation(t *testing.T) {
+	f := newPagesFixture(t)
+	c, _ := f.client(t, usecase.NewClient{RedirectURIs: []string{"https://app.test/cb"}, Audiences: []string{"https://api.test/x"}})
+	good := pkceParams(c)
+	for name, tc := range map[string]struct {
+		edit func(p *usecase.AuthorizeParams)
+		page bool
+		code string
+	}{
+		"unknown client":        {func(p *usecase.AuthorizeParams) { p.ClientID = "nope" }, true, "invalid_client"},
+		"unregistered uri":      {func(p *usecase.AuthorizeParams) { p.RedirectURI += "/" }, true, "invalid_request"},
+		"repeated client_id":    {func(p *usecase.AuthorizeParams) { p.Repeated = []string{"client_id"} }, true, "invalid_request"},
+		"repeated redirect_uri": {func(p *usecase.AuthorizeParams) { p.Repeated = []string{"redirect_uri"} }, true, "invalid_request"},
+		"repeated scope":        {func(p *usecase.AuthorizeParams) { p.Repeated = []string{"scope"} }, false, "invalid_request"},
+		"token":                 {func(p *usecase.AuthorizeParams) { p.ResponseType = "token" }, false, "unsupported_response_type"},
+		"no response_type":      {func(p *usecase.AuthorizeParams) { p.ResponseType = "" }, false, "invalid_request"},
+		"bad scope":             {func(p *usecase.AuthorizeParams) { p.Scope = "openid admin" }, false, "invalid_scope"},
+		"bad resource":          {func(p *usecase.AuthorizeParams) { p.Resource = []string{"https://other.test"} }, false, "invalid_target"},
+		"no PKCE":               {func(p *usecase.AuthorizeParams) { p.CodeChallenge, p.CodeChallengeMethod = "", "" }, false, "invalid_request"},
+		"plain":                 {func(p *usecase.AuthorizeParams) { p.CodeChallengeMethod = "plain" }, false, "invalid_request"},
+		"short challenge":       {func(p *usecase.AuthorizeParams) { p.CodeChallenge = p.CodeChallenge[:40] }, false, "invalid_request"},
+		"prompt none":           {func(p *usecase.AuthorizeParams) { p.Prompt = "none" }, false, "login_required"},
+		"prompt none+login":     {func(p *usecase.AuthorizeParams) { p.Prompt = "none login" }, false, "invalid_request"},
+		"max_age negative":      {func(p *usecase.AuthorizeParams) { p.MaxAge = "-5" }, false, "invalid_request"},
+		"NUL in nonce":          {func(p *usecase.AuthorizeParams) { p.Nonce = "a\x00b" }, false, "invalid_request"},
+		"huge state":            {func(p *usecase.AuthorizeParams) { p.State = strings.Repeat("s", 5000) }, false, "invalid_request"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := good
+			tc.edit(&p)
+			_, err := f.authorize.Start(f.ctx, usecase.AuthorizeInput{Params: p, BrowserSecret: browserA})
+			var pe *usecase.PageError
+			var re *usecase.RedirectError
+			switch {
+			case tc.page && errors.As(err, &pe):
+				if pe.Err.Code != tc.code {
+					t.Errorf("page error %q, want %q", pe.Err.Code, tc.code)
+				}
+			case !tc.page && errors.As(err, &re):
+				u, _ := url.Parse(re.URL)
+				if u.Query().Get("error") != tc.code || u.Query().Get("iss") != "https://auth.test" {
+					t.Errorf("redirect %s, want error %s and iss", re.URL, tc.code)
+				}
+			default:
+				t.Fatalf("err = %v, want a page %v with %s", err, tc.page, tc.code)
+			}
+		})
+	}
+	step, err := f.authorize.Start(f.ctx, usecase.AuthorizeInput{Params: good, BrowserSecret: browserA})
+	if err != nil || step.Kind != usecase.StepLogin || step.RequestID == "" {
+		t.Fatalf("good request: %+v %v", step, err)
+	}
+}
+
+// TestAuthorize_RequestLifetimeAndBrowser: a pending request lives AuthRequestTTL,
+// belongs to the browser that started it, and completes once.
+func TestAuthorize_RequestLifetimeAndBrowser(t *testing.T) {
+	f := newPagesFixture(t)
+	c, _ := f.client(t, usecase.NewClient{RedirectURIs: []string{"https://app.test/cb"}, SkipConsent: true})
+	f.user(t, "ann", "ann's password")
+	start := func() string {
+		step, err := f.authorize.Start(f.ctx, usecase.AuthorizeInput{Params: pkceParams(c), BrowserSecret: browserA})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return step.RequestID
+	}
+	wantPage := func(err error, status int) {
+		t.Helper()
+		var pe *usecase.PageError
+		if !errors.As(err, &pe) || pe.Status != status {
+			t.Fatalf("err = %v, want a page error with status %d", err, status)
+		}
+	}
+	id := start()
+	_, err := f.authorize.Pending(f.ctx, id, browserB)
+	wantPage(err, 403)
+	if _, err := f.authorize.Pending(f.ctx, id, browserA); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(domain.AuthRequestTTL)
+	_, err = f.authorize.Pending(f.ctx, id, browserA)
+	wantPage(err, 400)
+
+	// Completed once, however many tabs race.
+	id = start()
+	s, _, err := f.login.LogIn(f.ctx, "ann", "ann's password", "192.0.2.9", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	steps := make([]usecase.Step, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { steps[i], errs[i] = f.authorize.LoggedIn(f.ctx, id, browserA, s) })
+	}
+	wg.Wait()
+	codes := 0
+	for i := range n {
+		switch {
+		case errs[i] == nil && steps[i].Kind == usecase.StepRedirect:
+			codes++
+		case errors.As(errs[i], new(*usecase.PageError)):
+		default:
+			t.Errorf("racing completion: %+v %v", steps[i], errs[i])
+		}
+	}
+	if codes != 1 {
+		t.Fatalf("%d codes from one request, want 1", codes)
+	}
+}
+
+// TestAuthorize_MaxAgeAndCodeTTL uses the fixed clock.
+func TestAuthorize_MaxAgeAndCodeTTL(t *testing.T) {
+	f := newPagesFixture(t)
+	c, cr := f.client(t, usecase.NewClient{RedirectURIs: []string{"https://app.test/cb"}, SkipConsent: true})
+	f.user(t, "bob", "bob's password")
+	s, _, err := f.login.LogIn(f.ctx, "bob", "bob's password", "192.0.2.9", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(10 * time.Minute)
+	run := func(kv ...string) usecase.Step {
+		t.Helper()
+		step, err := f.authorize.Start(f.ctx, usecase.AuthorizeInput{Params: pkceParams(c, kv...), Session: &s, BrowserSecret: browserA})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return step
+	}
+	if step := run("max_age", "600"); step.Kind != usecase.StepRedirect {
+		t.Errorf("max_age=600, session 600 s old: %v, want a code", step.Kind)
+	}
+	if step := run("max_age", "599"); step.Kind != usecase.StepLogin {
+		t.Errorf("max_age=599, session 600 s old: %v, want login", step.Kind)
+	}
+	if step := run("prompt", "login"); step.Kind != usecase.StepLogin {
+		t.Errorf("prompt=login: %v, want login", step.Kind)
+	}
+
+	// The code lives AuthCodeTTL (1 minute here).
+	v := oauth2.GenerateVerifier()
+	p := pkceParams(c)
+	p.CodeChallenge = oauth2.S256ChallengeFromVerifier(v)
+	step, err := f.authorize.Start(f.ctx, usecase.AuthorizeInput{Params: p, Session: &s, BrowserSecret: browserA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(step.URL)
+	f.clock.Advance(time.Minute)
+	_, err = f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantAuthorizationCode, Credentials: cr,
+		Code: u.Query().Get("code"), RedirectURI: c.RedirectURIs[0], CodeVerifier: v})
+	if !errors.Is(err, domain.ErrInvalidGrant) {
+		t.Fatalf("a code one TTL old: %v, want invalid_grant", err)
+	}
+}
+
+// TestLogin_Sessions: a new secret at every login, the same id for the same user,
+// expiry, and logout.
+func TestLogin_Sessions(t *testing.T) {
+	f := newPagesFixture(t)
+	f.user(t, "cat", "cat's password")
+	f.user(t, "dan", "dan's password")
+	s1, secret1, err := f.login.LogIn(f.ctx, "cat", "cat's password", "192.0.2.9", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, secret2, err := f.login.LogIn(f.ctx, "cat", "cat's password", "192.0.2.9", &s1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if secret2 == secret1 || s2.ID != s1.ID {
+		t.Errorf("re-login of the same user: new secret %v, same id %v; want both", secret2 != secret1, s2.ID == s1.ID)
+	}
+	if got, _ := f.login.Session(f.ctx, secret1); got != nil {
+		t.Error("the secret from before the login still works")
+	}
+	s3, secret3, err := f.login.LogIn(f.ctx, "dan", "dan's password", "192.0.2.9", &s2)
+	if err != nil || s3.ID == s2.ID {
+		t.Fatalf("another user in the same browser: %v, id kept %v", err, s3.ID == s2.ID)
+	}
+	if got, _ := f.login.Session(f.ctx, secret3); got == nil || got.UserID != s3.UserID {
+		t.Fatalf("session lookup: %+v", got)
+	}
+	if _, _, err := f.login.LogIn(f.ctx, "dan", "wrong", "192.0.2.9", nil); !errors.Is(err, domain.ErrInvalidGrant) {
+		t.Errorf("wrong password: %v", err)
+	}
+	if err := f.login.LogOut(f.ctx, s3); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.login.Session(f.ctx, secret3); got != nil {
+		t.Error("the session survived logout")
+	}
+	_, secret4, err := f.login.LogIn(f.ctx, "dan", "dan's password", "192.0.2.9", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(usecase.SessionTTL)
+	if got, _ := f.login.Session(f.ctx, secret4); got != nil {
+		t.Error("the session outlived SessionTTL")
+	}
+}

@@ -314,7 +314,7 @@ func (r *Report) SVG() []byte {
 		width, height, width, height)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", width, height)
 	fmt.Fprintf(&b, `<text x="16" y="24" font-size="16" font-weight="600" fill="#111">Gatehouse throughput per endpoint (successful requests/s, %d connections)</text>`+"\n", r.Options.Concurrency)
-	fmt.Fprintf(&b, `<text x="16" y="44" fill="#555">%s · %s, %d cores · %s · ratios to the bare Echo baseline of the same run</text>`+"\n",
+	fmt.Fprintf(&b, `<text x="16" y="44" fill="#555">%s · %s, %d cores · %s · each ratio is to the bare Echo baseline slices interleaved with that row</text>`+"\n",
 		esc(r.Started.Format("2006-01-02")), esc(r.Machine.CPU), r.Machine.Cores, esc(r.Machine.GoVersion))
 	colors := map[string]string{"SQLite": "#2563eb", "PostgreSQL": "#7c3aed"}
 	y := top

@@ -85,7 +85,8 @@ type Config struct {
 	ProfileScenarios []string
 	ProfileDir       string
 	// Log receives progress lines.
-	Log io.Writer
+	Log     io.Writer
+	started time.Time
 }
 
 // Row is one line of the results table.
@@ -121,7 +122,7 @@ type Report struct {
 
 func (c *Config) logf(format string, args ...any) {
 	if c.Log != nil {
-		fmt.Fprintf(c.Log, format+"\n", args...)
+		fmt.Fprintf(c.Log, "%6.1fs  "+format+"\n", append([]any{time.Since(c.started).Seconds()}, args...)...)
 	}
 }
 
@@ -152,10 +153,10 @@ func RunAll(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	cfg.ServerBin = abs
 	if cfg.RevokePool <= 0 {
-		cfg.RevokePool = 4000
+		cfg.RevokePool = 3000
 	}
 	if cfg.CodePool <= 0 {
-		cfg.CodePool = 4000
+		cfg.CodePool = 3000
 	}
 	def := DefaultOptions()
 	if cfg.Options.Concurrency <= 0 {
@@ -167,7 +168,8 @@ func RunAll(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Options.Timeout <= 0 {
 		cfg.Options.Timeout = def.Timeout
 	}
-	rep := &Report{Started: time.Now().UTC(), Machine: DescribeMachine(), Options: cfg.Options}
+	cfg.started = time.Now()
+	rep := &Report{Started: cfg.started.UTC(), Machine: DescribeMachine(), Options: cfg.Options}
 	tmp, err := os.MkdirTemp("", "gatehouse-bench-")
 	if err != nil {
 		return nil, err
@@ -584,12 +586,12 @@ func (r *run) workload(ctx context.Context, sc string, fx *fixture) (*Workload, 
 		// Each worker keeps its own chain: every answer's refresh token is the next
 		// request's. A chain broken by an error (the server rotated it but the answer
 		// failed) continues from a spare, so one error does not idle the worker.
-		tokens, err := mint(ctx, cfg, "refresh chains", conc+conc/4+1, 4, 0, func(ctx context.Context) (string, error) {
-			t, err := fx.passwordGrant(ctx, fx.fastUser, "api:read")
-			return t.RefreshToken, err
-		})
+		tokens, creds, how, err := r.refreshPool(ctx, fx, "refresh chains", conc+conc/4+1, 0)
 		if err != nil {
 			return nil, 0, "", err
+		}
+		if len(tokens) < conc {
+			return nil, 0, "", fmt.Errorf("minted %d refresh chains for %d connections", len(tokens), conc)
 		}
 		type chain struct {
 			token   string
@@ -601,7 +603,7 @@ func (r *run) workload(ctx context.Context, sc string, fx *fixture) (*Workload, 
 		}
 		spares := tokens[conc:]
 		var spareMu sync.Mutex
-		h := fx.pw.basic()
+		h := creds.basic()
 		return &Workload{Name: sc,
 			Next: func(w int) (Request, bool) {
 				c := &chains[w]
@@ -628,7 +630,7 @@ func (r *run) workload(ctx context.Context, sc string, fx *fixture) (*Workload, 
 				}
 				chains[w] = chain{token: t.RefreshToken}
 				return nil
-			}}, srv.PID(), "scope api:read (no ID token); each connection follows its own rotation chain", nil
+			}}, srv.PID(), "scope api:read (no ID token); each connection follows its own rotation chain (started through " + how + ")", nil
 
 	case ScenarioPassword:
 		body := []byte("grant_type=password&username=" + url.QueryEscape(fx.user) + "&password=" +
@@ -642,7 +644,7 @@ func (r *run) workload(ctx context.Context, sc string, fx *fixture) (*Workload, 
 			Check: containsCheck(`"keys"`)}, srv.PID(), "", nil
 
 	case ScenarioRevoke:
-		pool, creds, how, err := r.refreshPool(ctx, fx)
+		pool, creds, how, err := r.refreshPool(ctx, fx, "refresh tokens", cfg.RevokePool, cfg.MintBudget)
 		if err != nil {
 			return nil, 0, "", err
 		}
@@ -678,11 +680,12 @@ func (r *run) workload(ctx context.Context, sc string, fx *fixture) (*Workload, 
 	return nil, 0, "", fmt.Errorf("unknown scenario %q", sc)
 }
 
-// refreshPool mints the revocation pool: live refresh tokens, each of its own family.
+// refreshPool mints n live refresh tokens (fewer when budget runs out), each of its own
+// family, and says which client holds them.
 // The code flow mints them cheaply once the user is logged in (no password hash per
 // token), so it is used when this build has it; else the password grant, with the
 // fast-hash user.
-func (r *run) refreshPool(ctx context.Context, fx *fixture) ([]string, clientCreds, string, error) {
+func (r *run) refreshPool(ctx context.Context, fx *fixture, what string, n int, budget time.Duration) ([]string, clientCreds, string, error) {
 	if flow, first, _ := fx.newCodeFlow(ctx, "api:read"); flow != nil {
 		redeem := func(ctx context.Context, code string) (string, error) {
 			st, b, err := post(ctx, fx.setup, fx.srv.URL+"/oauth/token", fx.web.basic(), flow.exchangeBody(code))
@@ -697,7 +700,7 @@ func (r *run) refreshPool(ctx context.Context, fx *fixture) ([]string, clientCre
 		}
 		firstToken, err := redeem(ctx, first)
 		if err == nil {
-			pool, err := mint(ctx, r.cfg, "refresh tokens", r.cfg.RevokePool-1, 4, r.cfg.MintBudget, func(ctx context.Context) (string, error) {
+			pool, err := mint(ctx, r.cfg, what, n-1, 4, budget, func(ctx context.Context) (string, error) {
 				code, err := flow.code(ctx)
 				if err != nil {
 					return "", err
@@ -711,7 +714,7 @@ func (r *run) refreshPool(ctx context.Context, fx *fixture) ([]string, clientCre
 		}
 		r.cfg.logf("%-20s the code flow did not give a refresh token (%v); minting with the password grant", "", err)
 	}
-	pool, err := mint(ctx, r.cfg, "refresh tokens", r.cfg.RevokePool, 4, r.cfg.MintBudget, func(ctx context.Context) (string, error) {
+	pool, err := mint(ctx, r.cfg, what, n, 4, budget, func(ctx context.Context) (string, error) {
 		t, err := fx.passwordGrant(ctx, fx.fastUser, "api:read")
 		return t.RefreshToken, err
 	})

@@ -120,21 +120,6 @@ func TestSecurity_S27_UnknownUserCostsAHash(t *testing.T) {
 	}
 	<-h.sem
 
-	// Rough timing sanity: the unknown-user path is not an order of magnitude faster.
-	enc, _ := h.HashPassword(ctx, "some password")
-	measure := func(encoded string) time.Duration {
-		best := time.Hour
-		for range 5 {
-			start := time.Now()
-			h.VerifyPassword(ctx, encoded, "wrong password")
-			best = min(best, time.Since(start))
-		}
-		return best
-	}
-	known, unknown := measure(enc), measure("")
-	if unknown < known/4 {
-		t.Fatalf("unknown user took %v, known user %v: timing reveals which users exist", unknown, known)
-	}
 }
 
 func TestPasswordHasher_ContextCancelledWhileWaiting(t *testing.T) {

@@ -98,13 +98,31 @@ func Open(ctx context.Context, url string) (*bun.DB, func(), error) {
 	// decide which SQL features it may use.
 	pingCtx, cancel := context.WithTimeout(ctx, openPingTimeout)
 	defer cancel()
-	if err := sqldb.PingContext(pingCtx); err != nil {
+	if err := ping(pingCtx, sqldb); err != nil {
 		_ = sqldb.Close()
 		return nil, nil, fmt.Errorf("connect to %s: %w", t.where, err)
 	}
 
 	db := bun.NewDB(sqldb, dialect, bun.WithDiscardUnknownColumns())
 	return db, func() { _ = db.Close() }, nil
+}
+
+// ping checks the connection. A new SQLite connection runs its pragmas, and switching
+// a fresh file to WAL needs the write lock: while another process holds it (an
+// instance migrating the same file) the ping is retried until ctx ends, instead of
+// failing start-up with SQLITE_BUSY.
+func ping(ctx context.Context, db *sql.DB) error {
+	for {
+		err := db.PingContext(ctx)
+		if err == nil || !isSQLiteBusy(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func (t *target) configurePool(db *sql.DB) {

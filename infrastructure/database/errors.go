@@ -84,6 +84,16 @@ func IsUnavailable(err error) bool {
 	return false
 }
 
+// isSQLiteBusy reports whether err is SQLite's SQLITE_BUSY or SQLITE_LOCKED.
+func isSQLiteBusy(err error) bool {
+	var liteErr *sqlite.Error
+	if errors.As(err, &liteErr) {
+		code := liteErr.Code() & 0xff
+		return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED
+	}
+	return false
+}
+
 // IsUniqueViolation reports whether err is a refused duplicate key (primary key or
 // unique index): SQLite SQLITE_CONSTRAINT_UNIQUE/PRIMARYKEY, PostgreSQL 23505, MySQL
 // 1062/1586.

@@ -533,7 +533,9 @@ func TestSecurity_S28_Throttling(t *testing.T) {
 			return srv.PostForm(t, hc, "/oauth/token", form("grant_type", "password", "username", user, "password", pass), id, secret)
 		}
 		var r Response
+		var lastFailure time.Time // when the request that set the lock was sent
 		for i := 1; i <= 20; i++ {
+			sent := time.Now()
 			r = try(attacker, name, "guess-"+strconv.Itoa(i))
 			if r.Status == http.StatusTooManyRequests {
 				break
@@ -541,16 +543,26 @@ func TestSecurity_S28_Throttling(t *testing.T) {
 			if r.Status != 400 || r.JSON(t)["error"] != "invalid_grant" {
 				t.Fatalf("attempt %d: %d %s", i, r.Status, r.Body)
 			}
+			lastFailure = sent
 		}
 		retry := checkThrottled(t, r)
+		// A lock lasts at least a second from the failure that set it; answers that
+		// come back later than that prove nothing either way (a very slow machine).
+		duringLock := func(what string, r Response) {
+			t.Helper()
+			if r.Status == http.StatusTooManyRequests {
+				return
+			}
+			if time.Since(lastFailure) < time.Second {
+				t.Errorf("%s during the lock: %d %s, want 429", what, r.Status, r.Body)
+			} else {
+				t.Logf("%s: answered after the shortest lock could have ended; not checked", what)
+			}
+		}
 		// The user is locked from everywhere for now, even with the right password...
-		if r := try(srv.HTTPClient(), name, pwd); r.Status != http.StatusTooManyRequests {
-			t.Errorf("right password during the lock: %d %s, want 429", r.Status, r.Body)
-		}
+		duringLock("right password", try(srv.HTTPClient(), name, pwd))
 		// ...and the attacker's address is locked for other users too.
-		if r := try(attacker, other, otherPwd); r.Status != http.StatusTooManyRequests {
-			t.Errorf("another user from the locked address: %d %s, want 429", r.Status, r.Body)
-		}
+		duringLock("another user from the locked address", try(attacker, other, otherPwd))
 		// Not forever: after Retry-After the right password works from elsewhere.
 		time.Sleep(retry)
 		r = try(srv.HTTPClient(), name, pwd)

@@ -404,7 +404,12 @@ func testIntrospection(t *testing.T, srv *Server) {
 	// Unknown, malformed, forged: exactly {"active":false}.
 	parts := strings.Split(tok.AccessToken, ".")
 	forged := parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString([]byte("forged signature, 64 bytes long: 0123456789abcdef0123456789ab"))
-	for _, bad := range []string{"unknown-" + randomString(30), "a.b.c", forged, tok.AccessToken + "x"} {
+	idToken, _ := tok.Extra("id_token").(string)
+	if idToken == "" {
+		t.Fatal("no id_token")
+	}
+	// An ID token is no access token (typ JWT, aud the client): inactive too.
+	for _, bad := range []string{"unknown-" + randomString(30), "a.b.c", forged, tok.AccessToken + "x", idToken} {
 		wantInactive(t, introspect(t, srv, hc, id, secret, bad))
 	}
 

@@ -369,6 +369,9 @@ func (r *run) database(ctx context.Context, db, dir string, env []string) error 
 			row.BaselineRPS = baselineRPS
 		}
 		row.Result = res
+		if gone, err := srv.Exited(); gone {
+			return fmt.Errorf("%s: the server exited during the run (%v); its log ends:\n%s", sc, err, srv.LogTail(15))
+		}
 		if res.Exhausted {
 			row.Note = joinNote(row.Note, fmt.Sprintf("pool ran dry after %.1f s", res.Elapsed.Seconds()))
 		}

@@ -140,6 +140,17 @@ func (s *Server) Start(ctx context.Context) error {
 	return fmt.Errorf("server did not become healthy in 60 s: %s", s.LogTail(20))
 }
 
+// Exited reports whether the server has stopped by itself, and how.
+func (s *Server) Exited() (bool, error) {
+	select {
+	case err := <-s.exited:
+		s.exited <- err
+		return true, err
+	default:
+		return false, nil
+	}
+}
+
 // PID is the server's process id.
 func (s *Server) PID() int {
 	if s.cmd == nil || s.cmd.Process == nil {

@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,21 +124,29 @@ func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Act
 	}
 }
 
-// callback is the client's redirect endpoint: it records what each redirect carried.
+// callback is the client's redirect endpoint: it hands what each redirect carried to
+// whoever waits for its state, so that flows in parallel tabs do not mix.
 type callback struct {
-	srv *httptest.Server
-	got chan url.Values
+	srv     *httptest.Server
+	mu      sync.Mutex
+	waiting map[string]chan url.Values
 }
 
 func newCallback(t *testing.T) *callback {
 	t.Helper()
-	cb := &callback{got: make(chan url.Values, 8)}
+	cb := &callback{waiting: map[string]chan url.Values{}}
 	cb.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/callback" {
 			http.NotFound(w, r)
 			return
 		}
-		cb.got <- r.URL.Query()
+		q := r.URL.Query()
+		cb.mu.Lock()
+		ch := cb.waiting[q.Get("state")]
+		cb.mu.Unlock()
+		if ch != nil {
+			ch <- q
+		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprint(w, `<!doctype html><title>Back at the app</title><h1 id="done">Back at the application</h1>`)
 	}))
@@ -145,12 +154,21 @@ func newCallback(t *testing.T) *callback {
 	return cb
 }
 
-func (cb *callback) wait(t *testing.T) url.Values {
+// expect registers a state before the browser goes off with it.
+func (cb *callback) expect(state string) <-chan url.Values {
+	ch := make(chan url.Values, 4)
+	cb.mu.Lock()
+	cb.waiting[state] = ch
+	cb.mu.Unlock()
+	return ch
+}
+
+func waitCallback(t *testing.T, ch <-chan url.Values) url.Values {
 	t.Helper()
 	select {
-	case q := <-cb.got:
+	case q := <-ch:
 		return q
-	case <-time.After(20 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("the browser never came back to the client's redirect URI")
 		return nil
 	}
@@ -164,15 +182,15 @@ func randomToken() string {
 
 // TestBrowser_CodeFlowWithPKCE: login, consent, code, exchange, claims; a browser
 // already logged in is not asked again; deny; registration continuing a request;
-// the error page. Screenshots of each page.
+// the error page. Screenshots of each page. The flows run in parallel tabs, each in a
+// browser context of its own (its own cookies).
 func TestBrowser_CodeFlowWithPKCE(t *testing.T) {
 	t.Parallel()
 	t0 := time.Now()
 	browser := newChromium(t)
-	t.Logf("chromium started in %s", time.Since(t0))
+	t.Logf("chromium started in %s", time.Since(t0).Round(time.Millisecond))
 	shots := screenshotDir(t)
 	srv := startServer(t, Options{})
-	t.Logf("server started at %s", time.Since(t0))
 	cb := newCallback(t)
 
 	password := "correct horse battery staple"
@@ -193,18 +211,54 @@ func TestBrowser_CodeFlowWithPKCE(t *testing.T) {
 		Scopes:      []string{"openid", "profile", "email", "offline_access"},
 	}
 	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, srv.HTTPClient())
-	authURL := func(extra ...oauth2.AuthCodeOption) (url, state, nonce, verifier string) {
-		state, nonce, verifier = randomToken(), randomToken(), oauth2.GenerateVerifier()
-		opts := append([]oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("nonce", nonce)}, extra...)
-		return conf.AuthCodeURL(state, opts...), state, nonce, verifier
+	type authRequest struct {
+		URL, State, Nonce, Verifier string
+		Back                        <-chan url.Values
+	}
+	newRequest := func(extra ...oauth2.AuthCodeOption) authRequest {
+		r := authRequest{State: randomToken(), Nonce: randomToken(), Verifier: oauth2.GenerateVerifier()}
+		opts := append([]oauth2.AuthCodeOption{oauth2.S256ChallengeOption(r.Verifier), oauth2.SetAuthURLParam("nonce", r.Nonce)}, extra...)
+		r.URL, r.Back = conf.AuthCodeURL(r.State, opts...), cb.expect(r.State)
+		return r
 	}
 	oidcProvider, err := oidc.NewProvider(oidc.ClientContext(ctx, srv.HTTPClient()), srv.URL)
 	if err != nil {
 		t.Fatalf("OpenID Connect discovery: %v", err)
 	}
 	idVerifier := oidcProvider.Verifier(&oidc.Config{ClientID: client.ClientID})
-
-	login := func(tab context.Context, user, pass string) {
+	type idClaims struct {
+		Nonce    string `json:"nonce"`
+		Username string `json:"preferred_username"`
+		Email    string `json:"email"`
+		AuthTime int64  `json:"auth_time"`
+	}
+	// exchange redeems the code the callback got and verifies the ID token.
+	exchange := func(t *testing.T, r authRequest, q url.Values) (*oauth2.Token, *oidc.IDToken, idClaims) {
+		t.Helper()
+		if q.Get("state") != r.State || q.Get("iss") != srv.URL || q.Get("code") == "" {
+			t.Fatalf("callback %v: want code, the state and iss", q)
+		}
+		srv.Sensitive(q.Get("code"))
+		tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(r.Verifier))
+		if err != nil {
+			t.Fatalf("exchange: %v", err)
+		}
+		srv.Sensitive(tok.AccessToken, tok.RefreshToken)
+		rawID, _ := tok.Extra("id_token").(string)
+		idt, err := idVerifier.Verify(ctx, rawID)
+		if err != nil {
+			t.Fatalf("ID token: %v", err)
+		}
+		var c idClaims
+		if err := idt.Claims(&c); err != nil {
+			t.Fatal(err)
+		}
+		if c.Nonce != r.Nonce {
+			t.Errorf("ID token nonce %q, want %q", c.Nonce, r.Nonce)
+		}
+		return tok, idt, c
+	}
+	login := func(t *testing.T, tab context.Context, user, pass string) {
 		t.Helper()
 		run(t, tab, "fill the login form",
 			chromedp.WaitVisible(chromedp.CSS(`#username`)),
@@ -214,149 +268,116 @@ func TestBrowser_CodeFlowWithPKCE(t *testing.T) {
 		)
 	}
 
-	// 1. Log in and allow; the client exchanges the code.
-	tab := newTab(t, browser, 800, 760)
-	u, state, nonce, verifier := authURL()
-	run(t, tab, "open the authorization URL", chromedp.Navigate(u), chromedp.WaitVisible(chromedp.CSS(`#username`)))
-	text, _ := chromedp.Run(tab, chromedp.Text(chromedp.CSS(`.card`)))
-	if !strings.Contains(text, "Acme Dashboard") {
-		t.Errorf("the login page does not name the client:\n%s", text)
-	}
-	screenshot(t, tab, shots, "login")
-	login(tab, "ada", password)
-	run(t, tab, "consent page", chromedp.WaitVisible(chromedp.CSS(`button[value="allow"]`)))
-	text, _ = chromedp.Run(tab, chromedp.Text(chromedp.CSS(`.card`)))
-	for _, want := range []string{"Acme Dashboard", "See your username", "See your email address", "Stay signed in", "ada"} {
-		if !strings.Contains(text, want) {
-			t.Errorf("the consent page lacks %q:\n%s", want, text)
+	t.Run("LoginConsentExchange", func(t *testing.T) {
+		t.Parallel()
+		tab := newTab(t, browser, 800, 760)
+		r := newRequest()
+		run(t, tab, "open the authorization URL", chromedp.Navigate(r.URL), chromedp.WaitVisible(chromedp.CSS(`#username`)))
+		if text, _ := chromedp.Run(tab, chromedp.Text(chromedp.CSS(`.card`))); !strings.Contains(text, "Acme Dashboard") {
+			t.Errorf("the login page does not name the client:\n%s", text)
 		}
-	}
-	screenshot(t, tab, shots, "consent")
-	run(t, tab, "allow", chromedp.Click(chromedp.CSS(`button[value="allow"]`)))
-	q := cb.wait(t)
-	if q.Get("state") != state || q.Get("iss") != srv.URL || q.Get("code") == "" {
-		t.Fatalf("callback %v: want code, the state and iss", q)
-	}
-	srv.Sensitive(q.Get("code"))
-	tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
-	if err != nil {
-		t.Fatalf("exchange: %v", err)
-	}
-	srv.Sensitive(tok.AccessToken, tok.RefreshToken)
-	_, claims := verifyAccessToken(t, srv, tok.AccessToken)
-	if claims.Subject != ada.ID || claims.ClientID != client.ClientID || claims.Scope != "openid profile email offline_access" {
-		t.Errorf("access token claims %+v", claims)
-	}
-	if tok.RefreshToken == "" {
-		t.Error("no refresh token")
-	}
-	rawID, _ := tok.Extra("id_token").(string)
-	idt, err := idVerifier.Verify(ctx, rawID)
-	if err != nil {
-		t.Fatalf("ID token: %v", err)
-	}
-	var idClaims struct {
-		Nonce    string `json:"nonce"`
-		Username string `json:"preferred_username"`
-		Email    string `json:"email"`
-		AuthTime int64  `json:"auth_time"`
-	}
-	if err := idt.Claims(&idClaims); err != nil {
-		t.Fatal(err)
-	}
-	if idt.Subject != ada.ID || idClaims.Nonce != nonce || idClaims.Username != "ada" || idClaims.Email != "ada@example.com" || idClaims.AuthTime == 0 {
-		t.Errorf("ID token: sub %q, claims %+v", idt.Subject, idClaims)
-	}
+		screenshot(t, tab, shots, "login")
+		login(t, tab, "ada", password)
+		run(t, tab, "consent page", chromedp.WaitVisible(chromedp.CSS(`button[value="allow"]`)))
+		text, _ := chromedp.Run(tab, chromedp.Text(chromedp.CSS(`.card`)))
+		for _, want := range []string{"Acme Dashboard", "See your username", "See your email address", "Stay signed in", "ada"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("the consent page lacks %q:\n%s", want, text)
+			}
+		}
+		screenshot(t, tab, shots, "consent")
+		run(t, tab, "allow", chromedp.Click(chromedp.CSS(`button[value="allow"]`)))
+		tok, idt, c := exchange(t, r, waitCallback(t, r.Back))
+		_, claims := verifyAccessToken(t, srv, tok.AccessToken)
+		if claims.Subject != ada.ID || claims.ClientID != client.ClientID || claims.Scope != "openid profile email offline_access" {
+			t.Errorf("access token claims %+v", claims)
+		}
+		if tok.RefreshToken == "" {
+			t.Error("no refresh token")
+		}
+		if idt.Subject != ada.ID || c.Username != "ada" || c.Email != "ada@example.com" || c.AuthTime == 0 {
+			t.Errorf("ID token: sub %q, claims %+v", idt.Subject, c)
+		}
 
-	// 2. The same browser is not asked again: straight back to the client.
-	u, state, _, verifier = authURL()
-	run(t, tab, "second authorization", chromedp.Navigate(u), chromedp.WaitVisible(chromedp.CSS(`#done`)))
-	q = cb.wait(t)
-	if q.Get("state") != state || q.Get("code") == "" {
-		t.Fatalf("second authorization: %v", q)
-	}
-	if _, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier)); err != nil {
-		t.Fatalf("second exchange: %v", err)
-	}
+		// The same browser is not asked again: straight back to the client.
+		r = newRequest()
+		run(t, tab, "second authorization", chromedp.Navigate(r.URL), chromedp.WaitVisible(chromedp.CSS(`#done`)))
+		exchange(t, r, waitCallback(t, r.Back))
 
-	// 3. Another browser, another user: a wrong password first, then deny.
-	tab2 := newTab(t, browser, 800, 760)
-	u, state, _, _ = authURL()
-	run(t, tab2, "open the authorization URL", chromedp.Navigate(u))
-	login(tab2, "grace", "not the password")
-	run(t, tab2, "login error", chromedp.WaitVisible(chromedp.CSS(`.alert-error`)))
-	if msg, _ := chromedp.Run(tab2, chromedp.Text(chromedp.CSS(`.alert-error`))); !strings.Contains(msg, "Incorrect username or password") {
-		t.Errorf("login error message %q", msg)
-	}
-	screenshot(t, tab2, shots, "login-error")
-	run(t, tab2, "retype the password",
-		chromedp.SendKeys(chromedp.CSS(`#password`), password),
-		chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`button[value="deny"]`)),
-		chromedp.Click(chromedp.CSS(`button[value="deny"]`)),
-	)
-	q = cb.wait(t)
-	if q.Get("error") != "access_denied" || q.Get("state") != state || q.Get("iss") != srv.URL || q.Has("code") {
-		t.Fatalf("deny: callback %v, want access_denied with state and iss", q)
-	}
+		run(t, tab, "logout page", chromedp.Navigate(srv.URL+"/logout"), chromedp.WaitVisible(chromedp.CSS(`form[action="/logout"]`)))
+		screenshot(t, tab, shots, "logout")
+	})
 
-	// 4. Registration from the login page, continuing the pending request.
-	tab3 := newTab(t, browser, 800, 760)
-	u, state, nonce, verifier = authURL()
-	run(t, tab3, "open registration",
-		chromedp.Navigate(u),
-		chromedp.WaitVisible(chromedp.CSS(`a[href^="/register"]`)),
-		chromedp.Click(chromedp.CSS(`a[href^="/register"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#email`)),
-	)
-	screenshot(t, tab3, shots, "register")
-	run(t, tab3, "register with a bad password",
-		chromedp.SendKeys(chromedp.CSS(`#username`), "linus"),
-		chromedp.SendKeys(chromedp.CSS(`#email`), "linus@example.com"),
-		chromedp.SendKeys(chromedp.CSS(`#password`), "linus"),
-		// The browser's own minlength check would stop the form; the server's is tested.
-		chromedp.SetAttributeValue(chromedp.CSS(`form`), "novalidate", ""),
-		chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#password-error`)),
-	)
-	screenshot(t, tab3, shots, "register-errors")
-	srv.Sensitive("a long and new password")
-	run(t, tab3, "register",
-		chromedp.SendKeys(chromedp.CSS(`#password`), "a long and new password"),
-		chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`button[value="allow"]`)),
-		chromedp.Click(chromedp.CSS(`button[value="allow"]`)),
-	)
-	q = cb.wait(t)
-	if q.Get("state") != state || q.Get("code") == "" {
-		t.Fatalf("after registration: callback %v", q)
-	}
-	tok, err = conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
-	if err != nil {
-		t.Fatalf("exchange after registration: %v", err)
-	}
-	idt, err = idVerifier.Verify(ctx, tok.Extra("id_token").(string))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := idt.Claims(&idClaims); err != nil || idClaims.Username != "linus" || idClaims.Nonce != nonce {
-		t.Errorf("ID token after registration: %+v (%v)", idClaims, err)
-	}
+	t.Run("WrongPasswordThenDeny", func(t *testing.T) {
+		t.Parallel()
+		tab := newTab(t, browser, 800, 760)
+		r := newRequest()
+		run(t, tab, "open the authorization URL", chromedp.Navigate(r.URL))
+		login(t, tab, "grace", "not the password")
+		run(t, tab, "login error", chromedp.WaitVisible(chromedp.CSS(`.alert-error`)))
+		if msg, _ := chromedp.Run(tab, chromedp.Text(chromedp.CSS(`.alert-error`))); !strings.Contains(msg, "Incorrect username or password") {
+			t.Errorf("login error message %q", msg)
+		}
+		screenshot(t, tab, shots, "login-error")
+		run(t, tab, "retype the password and deny",
+			chromedp.SendKeys(chromedp.CSS(`#password`), password),
+			chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`button[value="deny"]`)),
+			chromedp.Click(chromedp.CSS(`button[value="deny"]`)),
+		)
+		q := waitCallback(t, r.Back)
+		if q.Get("error") != "access_denied" || q.Get("state") != r.State || q.Get("iss") != srv.URL || q.Has("code") {
+			t.Fatalf("deny: callback %v, want access_denied with state and iss", q)
+		}
+	})
 
-	// 5. Logout confirmation, the error page for an untrusted redirect URI, and the
-	// login page on a phone.
-	run(t, tab3, "logout page", chromedp.Navigate(srv.URL+"/logout"), chromedp.WaitVisible(chromedp.CSS(`form[action="/logout"]`)))
-	screenshot(t, tab3, shots, "logout")
-	bad := srv.URL + "/oauth/authorize?" + url.Values{"client_id": {client.ClientID}, "redirect_uri": {"https://evil.example/callback"},
-		"response_type": {"code"}}.Encode()
-	run(t, tab3, "error page", chromedp.Navigate(bad), chromedp.WaitVisible(chromedp.CSS(`h1`)))
-	if loc, _ := chromedp.Run(tab3, chromedp.Location()); !strings.HasPrefix(loc, srv.URL) {
-		t.Errorf("an untrusted redirect URI was followed: %s", loc)
-	}
-	screenshot(t, tab3, shots, "error")
-	phone := newTab(t, browser, 390, 760)
-	u, _, _, _ = authURL()
-	run(t, phone, "login on a phone", chromedp.EmulateViewport(390, 760, chromedp.EmulateMobile), chromedp.Navigate(u),
-		chromedp.WaitVisible(chromedp.CSS(`#username`)))
-	screenshot(t, phone, shots, "login-phone")
+	t.Run("RegistrationContinuesRequest", func(t *testing.T) {
+		t.Parallel()
+		tab := newTab(t, browser, 800, 760)
+		r := newRequest()
+		run(t, tab, "open registration",
+			chromedp.Navigate(r.URL),
+			chromedp.WaitVisible(chromedp.CSS(`a[href^="/register"]`)),
+			chromedp.Click(chromedp.CSS(`a[href^="/register"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#email`)),
+		)
+		screenshot(t, tab, shots, "register")
+		run(t, tab, "register with a bad password",
+			chromedp.SendKeys(chromedp.CSS(`#username`), "linus"),
+			chromedp.SendKeys(chromedp.CSS(`#email`), "linus@example.com"),
+			chromedp.SendKeys(chromedp.CSS(`#password`), "linus"),
+			// The browser's own minlength check would stop the form; the server's is tested.
+			chromedp.SetAttributeValue(chromedp.CSS(`form`), "novalidate", ""),
+			chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#password-error`)),
+		)
+		screenshot(t, tab, shots, "register-errors")
+		srv.Sensitive("a long and new password")
+		run(t, tab, "register",
+			chromedp.SendKeys(chromedp.CSS(`#password`), "a long and new password"),
+			chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`button[value="allow"]`)),
+			chromedp.Click(chromedp.CSS(`button[value="allow"]`)),
+		)
+		if _, _, c := exchange(t, r, waitCallback(t, r.Back)); c.Username != "linus" {
+			t.Errorf("ID token after registration: %+v", c)
+		}
+	})
+
+	t.Run("ErrorPageAndPhone", func(t *testing.T) {
+		t.Parallel()
+		tab := newTab(t, browser, 800, 760)
+		bad := srv.URL + "/oauth/authorize?" + url.Values{"client_id": {client.ClientID},
+			"redirect_uri": {"https://evil.example/callback"}, "response_type": {"code"}}.Encode()
+		run(t, tab, "error page", chromedp.Navigate(bad), chromedp.WaitVisible(chromedp.CSS(`h1`)))
+		if loc, _ := chromedp.Run(tab, chromedp.Location()); !strings.HasPrefix(loc, srv.URL) {
+			t.Errorf("an untrusted redirect URI was followed: %s", loc)
+		}
+		screenshot(t, tab, shots, "error")
+		phone := newTab(t, browser, 390, 760)
+		r := newRequest()
+		run(t, phone, "login on a phone", chromedp.EmulateViewport(390, 760, chromedp.EmulateMobile), chromedp.Navigate(r.URL),
+			chromedp.WaitVisible(chromedp.CSS(`#username`)))
+		screenshot(t, phone, shots, "login-phone")
+	})
 }

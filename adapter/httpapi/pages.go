@@ -217,7 +217,7 @@ func (p *Pages) RenderError(c echo.Context, status int, code, description string
 		_ = c.NoContent(status)
 		return
 	}
-	v := view{Status: status, Code: code, Title: errorTitle(status), Description: description}
+	v := view{Status: status, Code: code, Title: errorTitle(status), Description: sentence(description)}
 	if status >= 500 || v.Description == "" {
 		v.Description = errorMessage(status)
 	}

@@ -277,22 +277,28 @@ func TestSecurity_S9_PKCERequired(t *testing.T) {
 			})
 		}
 	}
-	// Metadata says S256 only (SECURITY S13).
-	r := srv.Get(t, nil, "/.well-known/openid-configuration")
-	var meta struct {
-		Methods        []string `json:"code_challenge_methods_supported"`
-		AuthzEndpoint  string   `json:"authorization_endpoint"`
-		ResponseTypes  []string `json:"response_types_supported"`
-		IssParameter   bool     `json:"authorization_response_iss_parameter_supported"`
-		ResponseModes  []string `json:"response_modes_supported"`
-		ScopesProvided []string `json:"scopes_supported"`
-	}
-	if err := json.Unmarshal(r.Body, &meta); err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(meta.Methods, []string{"S256"}) || meta.AuthzEndpoint != srv.URL+"/oauth/authorize" ||
-		!slices.Equal(meta.ResponseTypes, []string{"code"}) || !meta.IssParameter {
-		t.Errorf("metadata: %+v", meta)
+}
+
+// TestSecurity_S13_MetadataS256: discovery lists S256 only, the authorization
+// endpoint, response type code, and the RFC 9207 iss parameter.
+func TestSecurity_S13_MetadataS256(t *testing.T) {
+	t.Parallel()
+	srv := sharedServer(t)
+	for _, path := range []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"} {
+		r := srv.Get(t, nil, path)
+		var meta struct {
+			Methods       []string `json:"code_challenge_methods_supported"`
+			AuthzEndpoint string   `json:"authorization_endpoint"`
+			ResponseTypes []string `json:"response_types_supported"`
+			IssParameter  bool     `json:"authorization_response_iss_parameter_supported"`
+		}
+		if err := json.Unmarshal(r.Body, &meta); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if !slices.Equal(meta.Methods, []string{"S256"}) || meta.AuthzEndpoint != srv.URL+"/oauth/authorize" ||
+			!slices.Equal(meta.ResponseTypes, []string{"code"}) || !meta.IssParameter {
+			t.Errorf("%s: %+v", path, meta)
+		}
 	}
 }
 

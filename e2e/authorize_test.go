@@ -617,6 +617,9 @@ func TestAuthorize_OIDCPromptAndMaxAge(t *testing.T) {
 	wantRedirectError(t, srv, get("prompt", "sometimes"), c.RedirectURI, "invalid_request", "oidc")
 	wantRedirectError(t, srv, get("max_age", "-1"), c.RedirectURI, "invalid_request", "oidc")
 	wantRedirectError(t, srv, get("max_age", "soon"), c.RedirectURI, "invalid_request", "oidc")
+	// Request objects (OpenID Connect Core §6) are refused, not ignored.
+	wantRedirectError(t, srv, get("request", "eyJhbGciOiJub25lIn0.e30."), c.RedirectURI, "request_not_supported", "oidc")
+	wantRedirectError(t, srv, get("request_uri", "https://app.example.com/req.jwt"), c.RedirectURI, "request_uri_not_supported", "oidc")
 
 	if r := b.logIn("/login", user, pass); r.Status != http.StatusSeeOther {
 		t.Fatalf("login: %d", r.Status)

@@ -28,7 +28,11 @@ type AuthorizeParams struct {
 	CodeChallengeMethod string
 	Prompt              string
 	MaxAge              string
-	Resource            []string
+	// Request and RequestURI are OpenID Connect request objects (Core §6), which
+	// Gatehouse does not support; present, they are refused rather than ignored.
+	Request    string
+	RequestURI string
+	Resource   []string
 	// Repeated names the parameters sent more than once (RFC 6749 §3.1); `resource`
 	// may repeat and is never listed.
 	Repeated []string
@@ -218,6 +222,12 @@ func (uc *Authorize) validate(client domain.Client, p AuthorizeParams, req *doma
 	if len(p.Repeated) > 0 {
 		return domain.ErrInvalidRequest.WithDescription("parameter %q is repeated", p.Repeated[0])
 	}
+	switch {
+	case p.Request != "":
+		return &domain.Error{Code: "request_not_supported", Description: "request objects are not supported"}
+	case p.RequestURI != "":
+		return &domain.Error{Code: "request_uri_not_supported", Description: "request_uri is not supported"}
+	}
 	for _, v := range []struct {
 		name, value string
 		max         int
@@ -383,7 +393,7 @@ func (uc *Authorize) Pending(ctx context.Context, id, browserSecret string) (Pen
 	}
 	if browserSecret == "" || !uc.hasher.SecretMatches(req.BrowserHash, browserSecret) {
 		return PendingRequest{}, &PageError{Err: domain.ErrAccessDenied.WithDescription(
-			"this sign-in request was started in another browser"), Status: 403}
+			"this sign-in request was started in another browser, or this browser does not keep our cookies"), Status: 403}
 	}
 	client, err := uc.clients.ClientByID(ctx, req.ClientID)
 	switch {

@@ -35,6 +35,7 @@ func (p *Pages) authorizeGet(c echo.Context) error {
 var authorizeParamNames = map[string]bool{
 	"client_id": true, "redirect_uri": true, "response_type": true, "scope": true, "state": true,
 	"nonce": true, "code_challenge": true, "code_challenge_method": true, "prompt": true, "max_age": true,
+	"request": true, "request_uri": true,
 }
 
 // authorizeParams reads the query: each parameter at most once (a repeated one is
@@ -77,5 +78,7 @@ func authorizeParams(rawQuery string) (usecase.AuthorizeParams, bool) {
 	p.CodeChallengeMethod = get("code_challenge_method")
 	p.Prompt = get("prompt")
 	p.MaxAge = get("max_age")
+	p.Request = get("request")
+	p.RequestURI = get("request_uri")
 	return p, true
 }

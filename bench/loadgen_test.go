@@ -28,7 +28,7 @@ func TestRun_CountsRequestsErrorsAndPercentiles(t *testing.T) {
 		kind := "ok"
 		switch {
 		case i%20 == 0: // 5 % slow: they make p99, never p50 or p90
-			time.Sleep(150 * time.Millisecond)
+			time.Sleep(250 * time.Millisecond)
 		case i%10 == 3:
 			kind = "500"
 		case i%10 == 7:
@@ -97,7 +97,7 @@ func TestRun_CountsRequestsErrorsAndPercentiles(t *testing.T) {
 	if res.Connections != conc {
 		t.Errorf("dialled %d connections, want %d (keep-alive, one per worker)", res.Connections, conc)
 	}
-	if res.Elapsed < time.Second || res.Elapsed > 1500*time.Millisecond {
+	if res.Elapsed < time.Second || res.Elapsed > 2*time.Second {
 		t.Errorf("Elapsed = %v, want about 1 s", res.Elapsed)
 	}
 	if rps := res.RPS(); rps < float64(res.OK)/1.5 || rps > float64(res.OK) {
@@ -106,13 +106,13 @@ func TestRun_CountsRequestsErrorsAndPercentiles(t *testing.T) {
 	p50, p90, p99 := res.Latency.Quantile(0.50), res.Latency.Quantile(0.90), res.Latency.Quantile(0.99)
 	t.Logf("requests %d ok %d errors %s p50 %v p90 %v p99 %v max %v rss %d (%s)",
 		res.Requests, res.OK, res.ErrorSummary(), p50, p90, p99, res.Latency.Max(), res.PeakRSS, res.RSSMethod)
-	// 95 % of answers take about 1 ms and 5 % at least 150 ms: p50 and p90 must be
+	// 95 % of answers take about 1 ms and 5 % at least 250 ms: p50 and p90 must be
 	// among the fast ones (with room for a loaded machine), p99 among the slow ones.
-	if p50 <= 0 || p50 >= 75*time.Millisecond || p90 >= 75*time.Millisecond {
+	if p50 <= 0 || p50 >= 125*time.Millisecond || p90 >= 125*time.Millisecond {
 		t.Errorf("p50 %v, p90 %v: 95 %% of answers take about 1 ms", p50, p90)
 	}
-	if p99 < 150*time.Millisecond || p99 > res.Latency.Max() {
-		t.Errorf("p99 %v: 5 %% of answers take 150 ms or more (max %v)", p99, res.Latency.Max())
+	if p99 < 250*time.Millisecond || p99 > res.Latency.Max() {
+		t.Errorf("p99 %v: 5 %% of answers take 250 ms or more (max %v)", p99, res.Latency.Max())
 	}
 	if !(p50 <= p90 && p90 <= p99) {
 		t.Errorf("percentiles out of order: %v %v %v", p50, p90, p99)

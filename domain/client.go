@@ -74,36 +74,44 @@ func (c Client) MatchRedirectURI(uri string) (string, bool) {
 			return r, true
 		}
 	}
-	u, err := url.Parse(uri)
-	if err != nil || u.Scheme != "http" || !isLoopbackIPLiteral(u.Host) {
+	host, rest, ok := loopbackParts(uri)
+	if !ok {
+		return "", false
+	}
+	if _, err := url.Parse(uri); err != nil {
 		return "", false
 	}
 	for _, r := range c.RedirectURIs {
-		ru, err := url.Parse(r)
-		if err != nil || ru.Scheme != "http" || !isLoopbackIPLiteral(ru.Host) {
-			continue
-		}
-		if ru.Hostname() == u.Hostname() && withoutHost(ru) == withoutHost(u) && validPort(u.Port()) {
+		if rh, rr, ok := loopbackParts(r); ok && rh == host && rr == rest {
 			return uri, true
 		}
 	}
 	return "", false
 }
 
-// withoutHost is the URI with scheme and authority removed: the raw path, query and
-// fragment, compared as strings so encodings must match too.
-func withoutHost(u *url.URL) string {
-	s := u.EscapedPath()
-	if u.ForceQuery || u.RawQuery != "" {
-		s += "?" + u.RawQuery
+// loopbackParts splits an http URI on a loopback IP literal, 127.0.0.1 or [::1] with
+// an optional port, into that host and the rest (path, query and fragment). It reads
+// the raw text, not a parsed URL: url.Parse lowers the scheme, forgets an empty
+// fragment or query and re-escapes some paths, and everything but the port must
+// match byte for byte.
+func loopbackParts(uri string) (host, rest string, ok bool) {
+	after, ok := strings.CutPrefix(uri, "http://")
+	if !ok {
+		return "", "", false
 	}
-	if u.Fragment != "" {
-		s += "#" + u.EscapedFragment()
+	i := strings.IndexAny(after, "/?#")
+	if i < 0 {
+		i = len(after)
 	}
-	if u.User != nil {
-		s = "\x00userinfo" + s // never matches a registered URI, which has none
+	authority, rest := after[:i], after[i:]
+	for _, h := range []string{"127.0.0.1", "[::1]"} {
+		if p, found := strings.CutPrefix(authority, h); found {
+			if port, colon := strings.CutPrefix(p, ":"); p == "" || colon && validPort(port) {
+				return h, rest, true
+			}
+		}
 	}
-	return s
+	return "", "", false
 }
 
 func validPort(p string) bool {

@@ -43,6 +43,12 @@ func TestMatchRedirectURI(t *testing.T) {
 		{"http://user@127.0.0.1:5000/loopback", false},
 		{"https://127.0.0.1:53111/loopback", false},
 		{"http://[::1]:60000/v6", true},
+		// Only the port may differ, byte for byte (found by FuzzMatchRedirectURI).
+		{"HTTP://127.0.0.1:5000/loopback", false},
+		{"http://127.0.0.1:5000/loopback#", false},
+		{"http://127.0.0.1:5000/loopback?", false},
+		{"http://127.0.0.1:5000/%6coopback", false},
+		{"http://127.0.0.1:/loopback", true},
 		{"http://localhost:9000/local", false},
 		{"http://localhost:8000/local", true},
 		{"com.example.app:/oauth", true},

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Client is a registered OAuth client (RFC 6749 §2).
@@ -150,7 +151,7 @@ func ValidateRedirectURI(raw string) error {
 	if raw == "" || len(raw) > 2000 {
 		return fmt.Errorf("redirect URI must be 1 to 2000 characters")
 	}
-	if strings.ContainsAny(raw, "*#\\ \t\r\n\x00") {
+	if strings.ContainsAny(raw, "*#\\") || strings.IndexFunc(raw, isSpaceOrControl) >= 0 {
 		return fmt.Errorf("redirect URI %q must not contain a fragment, wildcard, backslash or whitespace", raw)
 	}
 	u, err := url.Parse(raw)
@@ -187,6 +188,10 @@ func ValidateRedirectURI(raw string) error {
 	}
 	return nil
 }
+
+// isSpaceOrControl: any Unicode white space (U+00A0 and U+2028 too, which url.Parse
+// lets through in a path) or control character.
+func isSpaceOrControl(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }
 
 // ValidateClient checks a client before it is stored.
 func ValidateClient(c Client) error {

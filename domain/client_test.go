@@ -65,7 +65,8 @@ func TestMatchRedirectURI(t *testing.T) {
 func TestValidateRedirectURI(t *testing.T) {
 	good := []string{"https://app.example.com/cb", "http://127.0.0.1/cb", "http://[::1]:8080/cb", "http://localhost/cb", "com.example.app:/cb", "https://app.example.com/cb?x=1"}
 	bad := []string{"", "/relative", "app.example.com/cb", "https://app.example.com/cb#x", "https://*.example.com/cb", "javascript:alert(1)",
-		"data:text/html,x", "http://app.example.com/cb", "https://user:pw@app.example.com/cb", "myapp:/cb", "https:///nohost", "HTTPS://app.example.com/cb"}
+		"data:text/html,x", "http://app.example.com/cb", "https://user:pw@app.example.com/cb", "myapp:/cb", "https:///nohost", "HTTPS://app.example.com/cb",
+		"https://app.example.com/\u00a0cb", "https://app.example.com/cb\u2028", "https://app.example.com/\u0085"}
 	for _, u := range good {
 		if err := ValidateRedirectURI(u); err != nil {
 			t.Errorf("%q refused: %v", u, err)

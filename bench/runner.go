@@ -86,6 +86,9 @@ type Config struct {
 	// taken (GATEHOUSE_PPROF_ADDR) and written to ProfileDir.
 	ProfileScenarios []string
 	ProfileDir       string
+	// ServerEnv adds GATEHOUSE_* settings to the server's environment (for experiments
+	// such as GATEHOUSE_SIGNING_ALG=EdDSA); the harness's own settings win.
+	ServerEnv []string
 	// Log receives progress lines.
 	Log     io.Writer
 	started time.Time
@@ -262,7 +265,7 @@ func (c clientCreds) basic() http.Header {
 func (r *run) database(ctx context.Context, db, dir string, env []string) error {
 	cfg := r.cfg
 	cfg.logf("== %s: setting up a fresh server in %s", db, dir)
-	srv, err := NewServer(cfg.ServerBin, dir, env, len(cfg.ProfileScenarios) > 0)
+	srv, err := NewServer(cfg.ServerBin, dir, append(slices.Clone(cfg.ServerEnv), env...), len(cfg.ProfileScenarios) > 0)
 	if err != nil {
 		return err
 	}

@@ -53,6 +53,9 @@ func NewServer(bin, dir string, extraEnv []string, pprof bool) (*Server, error) 
 			env = append(env, kv)
 		}
 	}
+	// extraEnv comes first: for a repeated variable the last one counts, so the
+	// harness's settings below win over an experiment's.
+	env = append(env, extraEnv...)
 	env = append(env,
 		"GATEHOUSE_HTTP_ADDR=127.0.0.1:"+strconv.Itoa(port),
 		"GATEHOUSE_ISSUER="+s.URL,
@@ -69,7 +72,7 @@ func NewServer(bin, dir string, extraEnv []string, pprof bool) (*Server, error) 
 		s.PprofAddr = "127.0.0.1:" + strconv.Itoa(pp)
 		env = append(env, "GATEHOUSE_PPROF_ADDR="+s.PprofAddr)
 	}
-	s.env = append(env, extraEnv...)
+	s.env = env
 	return s, nil
 }
 

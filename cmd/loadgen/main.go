@@ -107,13 +107,21 @@ func runCmd(ctx context.Context, args []string) error {
 	micro := fs.String("micro", "", "go test -bench output to include in BENCHMARKS.md")
 	pprofScenarios := fs.String("pprof", "", "comma-separated scenarios during which to take a CPU profile of the server (GATEHOUSE_PPROF_ADDR)")
 	pprofDir := fs.String("pprof-dir", "bin/pprof", "where CPU profiles and their pprof -top go")
+	var serverEnv headerFlags
+	fs.Var(&serverEnv, "env", "GATEHOUSE_NAME=value for the server, e.g. GATEHOUSE_SIGNING_ALG=EdDSA (repeatable)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if err := checkOptions(opts); err != nil {
 		return err
 	}
+	for _, kv := range serverEnv {
+		if k, _, ok := strings.Cut(kv, "="); !ok || !strings.HasPrefix(k, "GATEHOUSE_") {
+			return usageErr{fmt.Sprintf("-env %q: want GATEHOUSE_NAME=value", kv)}
+		}
+	}
 	cfg := bench.Config{
+		ServerEnv:  serverEnv,
 		ServerBin:  *server,
 		Options:    *opts,
 		SkipSQLite: *noSQLite,

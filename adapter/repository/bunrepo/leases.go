@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect"
 
 	"gatehouse/domain"
 	"gatehouse/usecase"
@@ -63,32 +62,4 @@ func leasesSchema() []tableDef {
 		columns:    []column{col("name", typeID), col("holder", typeID), col("expires_at", typeTime)},
 		primaryKey: []string{"name"},
 	}}
-}
-
-func leasesUp(ctx context.Context, db *bun.DB) error {
-	coll, err := mysqlCollationFor(ctx, db)
-	if err != nil {
-		return err
-	}
-	var stmts []string
-	for _, t := range leasesSchema() {
-		stmts = append(stmts, t.createStatements(db.Dialect().Name(), coll)...)
-	}
-	return execDDL(ctx, db, stmts)
-}
-
-func leasesDown(ctx context.Context, db *bun.DB) error {
-	var stmts []string
-	for _, t := range leasesSchema() {
-		stmts = append(stmts, t.dropStatement(db.Dialect().Name()))
-	}
-	return execDDL(ctx, db, stmts)
-}
-
-// mysqlCollationFor is the collation new MySQL tables use; empty elsewhere.
-func mysqlCollationFor(ctx context.Context, db *bun.DB) (string, error) {
-	if db.Dialect().Name() != dialect.MySQL {
-		return "", nil
-	}
-	return mysqlCollation(ctx, db)
 }

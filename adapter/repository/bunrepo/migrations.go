@@ -47,14 +47,46 @@ func goMigration(fn func(ctx context.Context, db *bun.DB) error) migrationFunc {
 // migrations lists every migration, oldest first. Built on each call: no package state.
 func migrations() *migrate.Migrations {
 	ms := migrate.NewMigrations()
-	ms.Add(migrate.Migration{
-		Name: "20260301000001", Comment: "initial_schema",
-		Up: goMigration(initialSchemaUp), Down: goMigration(initialSchemaDown),
-	})
-	ms.Add(migrate.Migration{Name: "20260302000001", Comment: "authorization_requests", Up: goMigration(authRequestsUp), Down: goMigration(authRequestsDown)})
-	ms.Add(migrate.Migration{Name: "20260303000001", Comment: "device_authorizations", Up: goMigration(deviceSchemaUp), Down: goMigration(deviceSchemaDown)})
-	ms.Add(migrate.Migration{Name: "20260304000001", Comment: "leases", Up: goMigration(leasesUp), Down: goMigration(leasesDown)})
+	add := func(name, comment string, tables func() []tableDef) {
+		ms.Add(migrate.Migration{Name: name, Comment: comment, Up: createTables(tables), Down: dropTables(tables)})
+	}
+	add("20260301000001", "initial_schema", schemaV1)
+	add("20260302000001", "authorization_requests", func() []tableDef { return []tableDef{authRequestsTable()} })
+	add("20260303000001", "device_authorizations", schemaDevice)
+	add("20260304000001", "leases", leasesSchema)
 	return ms
+}
+
+// createTables is the up step of a migration that adds tables: each table's DDL for
+// the database's dialect (on MySQL in the database's collation, see mysqlCollation).
+func createTables(tables func() []tableDef) migrationFunc {
+	return goMigration(func(ctx context.Context, db *bun.DB) error {
+		d := db.Dialect().Name()
+		var coll string
+		if d == dialect.MySQL {
+			var err error
+			if coll, err = mysqlCollation(ctx, db); err != nil {
+				return err
+			}
+		}
+		var stmts []string
+		for _, t := range tables() {
+			stmts = append(stmts, t.createStatements(d, coll)...)
+		}
+		return execDDL(ctx, db, stmts)
+	})
+}
+
+// dropTables is the matching down step: referencing tables go first.
+func dropTables(tables func() []tableDef) migrationFunc {
+	return goMigration(func(ctx context.Context, db *bun.DB) error {
+		ts := tables()
+		stmts := make([]string, 0, len(ts))
+		for i := len(ts) - 1; i >= 0; i-- {
+			stmts = append(stmts, ts[i].dropStatement(db.Dialect().Name()))
+		}
+		return execDDL(ctx, db, stmts)
+	})
 }
 
 func newMigrator(db *bun.DB) *migrate.Migrator {
@@ -173,29 +205,4 @@ func execDDL(ctx context.Context, db *bun.DB, stmts []string) error {
 		return run(ctx, db)
 	}
 	return db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return run(ctx, tx) })
-}
-
-func initialSchemaUp(ctx context.Context, db *bun.DB) error {
-	d := db.Dialect().Name()
-	var coll string
-	if d == dialect.MySQL {
-		var err error
-		if coll, err = mysqlCollation(ctx, db); err != nil {
-			return err
-		}
-	}
-	var stmts []string
-	for _, t := range schemaV1() {
-		stmts = append(stmts, t.createStatements(d, coll)...)
-	}
-	return execDDL(ctx, db, stmts)
-}
-
-func initialSchemaDown(ctx context.Context, db *bun.DB) error {
-	tables := schemaV1()
-	stmts := make([]string, 0, len(tables))
-	for i := len(tables) - 1; i >= 0; i-- { // referencing tables first
-		stmts = append(stmts, tables[i].dropStatement(db.Dialect().Name()))
-	}
-	return execDDL(ctx, db, stmts)
 }

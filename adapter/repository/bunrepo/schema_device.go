@@ -1,11 +1,6 @@
 package bunrepo
 
-import (
-	"context"
-
-	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect"
-)
+import ()
 
 // schemaDevice is the device authorization grant's table (RFC 8628), added by
 // migration 20260303000001.
@@ -30,29 +25,4 @@ func schemaDevice() []tableDef {
 			foreignKeys: []foreignKey{{"client_id", "clients", "id"}, {"user_id", "users", "id"}},
 		},
 	}
-}
-
-func deviceSchemaUp(ctx context.Context, db *bun.DB) error {
-	d := db.Dialect().Name()
-	var coll string
-	if d == dialect.MySQL {
-		var err error
-		if coll, err = mysqlCollation(ctx, db); err != nil {
-			return err
-		}
-	}
-	var stmts []string
-	for _, t := range schemaDevice() {
-		stmts = append(stmts, t.createStatements(d, coll)...)
-	}
-	return execDDL(ctx, db, stmts)
-}
-
-func deviceSchemaDown(ctx context.Context, db *bun.DB) error {
-	tables := schemaDevice()
-	stmts := make([]string, 0, len(tables))
-	for i := len(tables) - 1; i >= 0; i-- {
-		stmts = append(stmts, tables[i].dropStatement(db.Dialect().Name()))
-	}
-	return execDDL(ctx, db, stmts)
 }

@@ -1,11 +1,6 @@
 package bunrepo
 
-import (
-	"context"
-
-	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect"
-)
+import ()
 
 // authRequestsTable holds authorization requests waiting for the login and consent
 // pages (domain.AuthRequest). Rows die with their client or user, and are deleted
@@ -30,20 +25,4 @@ func authRequestsTable() tableDef {
 		indexes:     []index{idx("client_id"), idx("user_id"), idx("expires_at")},
 		foreignKeys: []foreignKey{{"client_id", "clients", "id"}, {"user_id", "users", "id"}},
 	}
-}
-
-func authRequestsUp(ctx context.Context, db *bun.DB) error {
-	d := db.Dialect().Name()
-	var coll string
-	if d == dialect.MySQL {
-		var err error
-		if coll, err = mysqlCollation(ctx, db); err != nil {
-			return err
-		}
-	}
-	return execDDL(ctx, db, authRequestsTable().createStatements(d, coll))
-}
-
-func authRequestsDown(ctx context.Context, db *bun.DB) error {
-	return execDDL(ctx, db, []string{authRequestsTable().dropStatement(db.Dialect().Name())})
 }

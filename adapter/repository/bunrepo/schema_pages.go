@@ -1,10 +1,8 @@
 package bunrepo
 
-import ()
-
 // authRequestsTable holds authorization requests waiting for the login and consent
 // pages (domain.AuthRequest). Rows die with their client or user, and are deleted
-// when the request completes or, once expired, by a purge.
+// when the request completes or, once expired, by housekeeping.
 func authRequestsTable() tableDef {
 	return tableDef{
 		name: "authorization_requests",

@@ -13,8 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/uptrace/bun"
 
+	"gatehouse/adapter/cache"
 	"gatehouse/adapter/crypto"
 	"gatehouse/adapter/httpapi"
+	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/adapter/throttle"
 	"gatehouse/adapter/token"
 	"gatehouse/domain"
@@ -88,6 +90,12 @@ func providePasswordParams(cfg config.Config) crypto.PasswordParams {
 
 func provideKeyRingConfig(cfg config.Config, log *slog.Logger) token.KeyRingConfig {
 	return token.KeyRingConfig{RefreshInterval: cfg.KeyRefreshInterval, Logger: log}
+}
+
+// provideClientCache puts a bounded-time cache in front of client reads on the token
+// endpoint (GATEHOUSE_CLIENT_CACHE_TTL); administration always reads the database.
+func provideClientCache(repo *bunrepo.ClientRepository, cfg config.Config) *cache.Clients {
+	return cache.NewClients(repo, cfg.ClientCacheTTL, 10_000, nil)
 }
 
 func provideClock() usecase.SystemClock { return usecase.SystemClock{} }

@@ -9,6 +9,7 @@ import (
 	"github.com/google/wire"
 	"github.com/uptrace/bun"
 
+	"gatehouse/adapter/cache"
 	"gatehouse/adapter/crypto"
 	"gatehouse/adapter/httpapi"
 	"gatehouse/adapter/repository/bunrepo"
@@ -37,6 +38,8 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		token.VerifierConfigFromSettings, token.NewVerifier,
 		wire.Bind(new(usecase.AccessTokenVerifier), new(*token.Verifier)),
 		bunrepo.ProviderSet,
+		provideClientCache,
+		wire.Bind(new(usecase.ClientStore), new(*cache.Clients)),
 		wire.Bind(new(token.KeySource), new(*bunrepo.KeyRepository)),
 		usecase.ProviderSet,
 		httpapi.ProviderSet,

@@ -61,8 +61,9 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	keyRing := token.NewKeyRing(keyRepository, cipher, keyRingConfig)
 	registry := provideRegistry()
 	metrics := httpapi.NewMetrics(registry)
+	clients := provideClientCache(clientRepository, cfg)
 	memory := provideThrottle()
-	clientAuthenticator := usecase.NewClientAuthenticator(clientRepository, secretHasher, memory)
+	clientAuthenticator := usecase.NewClientAuthenticator(clients, secretHasher, memory)
 	signerConfig := token.SignerConfigFromSettings(settings)
 	signer, err := token.NewSigner(keyRing, signerConfig)
 	if err != nil {
@@ -96,7 +97,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	pageConfig := providePageConfig(cfg, keys)
 	authRequestRepository := bunrepo.NewAuthRequestRepository(db)
 	consentRepository := bunrepo.NewConsentRepository(db)
-	authorize := usecase.NewAuthorize(clientRepository, authRequestRepository, consentRepository, codeRepository, secretHasher, random, systemClock, settings)
+	authorize := usecase.NewAuthorize(clients, authRequestRepository, consentRepository, codeRepository, secretHasher, random, systemClock, settings)
 	sessionRepository := bunrepo.NewSessionRepository(db)
 	login := usecase.NewLogin(userRepository, passwordHasher, memory, sessionRepository, tokenRepository, admin, random, secretHasher, systemClock)
 	pages, err := httpapi.NewPages(pageConfig, authorize, login, logger)
@@ -104,7 +105,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		cleanup()
 		return nil, nil, err
 	}
-	device := usecase.NewDevice(clientAuthenticator, deviceRepository, clientRepository, memory, secretHasher, random, systemClock, settings)
+	device := usecase.NewDevice(clientAuthenticator, deviceRepository, clients, memory, secretHasher, random, systemClock, settings)
 	deviceHandler, err := httpapi.NewDeviceHandler(device, pages)
 	if err != nil {
 		cleanup()

@@ -43,6 +43,7 @@ type Config struct {
 	RequirePKCE          bool
 	KeyRefreshInterval   time.Duration
 	HousekeepingInterval time.Duration
+	ClientCacheTTL       time.Duration
 	Argon2Memory         uint32
 	Argon2Iterations     uint32
 	Argon2Parallelism    uint8
@@ -138,6 +139,7 @@ func parse(raw map[string]string) (Config, error) {
 		RequirePKCE:          p.bool("require_pkce"),
 		KeyRefreshInterval:   p.duration("key_refresh_interval", time.Second, time.Hour),
 		HousekeepingInterval: p.duration("housekeeping_interval", time.Second, 24*time.Hour),
+		ClientCacheTTL:       p.duration("client_cache_ttl", 0, time.Hour),
 		Argon2Memory:         uint32(p.uint("argon2_memory", 8*1024, 4*1024*1024)),
 		Argon2Iterations:     uint32(p.uint("argon2_iterations", 1, 100)),
 		Argon2Parallelism:    uint8(p.uint("argon2_parallelism", 1, 64)),

@@ -7,11 +7,10 @@ import (
 )
 
 // ProviderSet builds every repository from a *bun.DB and binds each to the port it
-// fills. ClientRepository fills both ClientStore (token endpoint) and
-// ClientAdminStore (CLI).
+// fills. ClientRepository fills ClientAdminStore (CLI); the caller binds ClientStore
+// (the token endpoint's reads), to the repository or to a cache in front of it.
 var ProviderSet = wire.NewSet(
 	NewClientRepository,
-	wire.Bind(new(usecase.ClientStore), new(*ClientRepository)),
 	wire.Bind(new(usecase.ClientAdminStore), new(*ClientRepository)),
 	NewUserRepository,
 	wire.Bind(new(usecase.UserStore), new(*UserRepository)),

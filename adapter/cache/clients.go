@@ -1,0 +1,78 @@
+package cache
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"gatehouse/domain"
+	"gatehouse/usecase"
+)
+
+// Clients is a read-through cache in front of a usecase.ClientStore.
+type Clients struct {
+	next    usecase.ClientStore
+	ttl     time.Duration
+	maxSize int
+	now     func() time.Time
+
+	mu      sync.RWMutex
+	entries map[string]clientEntry
+}
+
+type clientEntry struct {
+	client  domain.Client
+	expires time.Time
+}
+
+var _ usecase.ClientStore = (*Clients)(nil)
+
+// NewClients caches up to maxSize clients of next for ttl each; ttl 0 disables caching.
+func NewClients(next usecase.ClientStore, ttl time.Duration, maxSize int, now func() time.Time) *Clients {
+	if now == nil {
+		now = time.Now
+	}
+	return &Clients{next: next, ttl: ttl, maxSize: maxSize, now: now, entries: map[string]clientEntry{}}
+}
+
+// ClientByID answers from memory while the entry is fresh, else from the store.
+// Errors (not found, outages) are never cached.
+func (c *Clients) ClientByID(ctx context.Context, id string) (domain.Client, error) {
+	if c.ttl <= 0 {
+		return c.next.ClientByID(ctx, id)
+	}
+	now := c.now()
+	c.mu.RLock()
+	e, ok := c.entries[id]
+	c.mu.RUnlock()
+	if ok && now.Before(e.expires) {
+		return e.client, nil
+	}
+	client, err := c.next.ClientByID(ctx, id)
+	if err != nil {
+		return domain.Client{}, err
+	}
+	c.mu.Lock()
+	if len(c.entries) >= c.maxSize {
+		// Drop expired entries; if all are fresh, start over: a flood of distinct
+		// valid ids costs database reads, never unbounded memory.
+		for k, v := range c.entries {
+			if !now.Before(v.expires) {
+				delete(c.entries, k)
+			}
+		}
+		if len(c.entries) >= c.maxSize {
+			clear(c.entries)
+		}
+	}
+	c.entries[id] = clientEntry{client: client, expires: now.Add(c.ttl)}
+	c.mu.Unlock()
+	return client, nil
+}
+
+// Forget drops one client, for changes made by this process.
+func (c *Clients) Forget(id string) {
+	c.mu.Lock()
+	delete(c.entries, id)
+	c.mu.Unlock()
+}

@@ -30,6 +30,8 @@
 // test hands to srv.Sensitive is checked to be absent from the server's log when the
 // server stops.
 //
+// -parallel defaults to minParallel here, not GOMAXPROCS (see there).
+//
 // Environment: GATEHOUSE_E2E_BINARY runs a prebuilt binary instead of building one;
 // the database variables are dbtest's (GATEHOUSE_TEST_POSTGRES_URL,
 // GATEHOUSE_TEST_MYSQL_URL, GATEHOUSE_TEST_REQUIRE_DBS).
@@ -42,6 +44,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -51,6 +54,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,7 +72,19 @@ func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
 }
 
+// minParallel is the -parallel these tests run with unless the flag is given: they
+// spend their time waiting on server processes, databases and sleeps (an access token
+// must outlive the verifier's 30 s leeway), not on this process's CPU, so GOMAXPROCS,
+// the default, would leave a small machine idle while tests queue.
+const minParallel = 6
+
 func runMain(m *testing.M) int {
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit && runtime.GOMAXPROCS(0) < minParallel {
+		_ = flag.Set("test.parallel", strconv.Itoa(minParallel))
+	}
 	if p := os.Getenv("GATEHOUSE_E2E_BINARY"); p != "" {
 		binPath = p
 		code := m.Run()

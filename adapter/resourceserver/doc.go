@@ -10,7 +10,8 @@
 // algs (never "none", never HMAC), the key named by kid and of the header's alg
 // (jku, x5u, jwk and x5c headers are ignored), typ at+jwt, exact iss, aud
 // containing our audience, exp/nbf/iat with a small leeway. The signature is
-// checked before the claims are parsed.
+// checked before the claims are parsed. ES256 signatures must be in the low-s form
+// Gatehouse signs (s <= n/2), so that no token has a second valid spelling.
 //
 //	v, err := resourceserver.New(ctx, resourceserver.Config{Issuer: iss, Audience: aud})
 //	api := e.Group("/api", v.Middleware())

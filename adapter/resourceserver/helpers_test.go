@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -164,7 +165,26 @@ func mintWith(t testing.TB, m jwt.SigningMethod, key any, kid string, header map
 	if err != nil {
 		t.Fatal(err)
 	}
+	if m == jwt.SigningMethodES256 {
+		raw = lowS(raw)
+	}
 	return raw
+}
+
+// lowS rewrites an ES256 token's signature (r, s) as (r, n-s) when s > n/2: the
+// JWT library signs either form, Gatehouse only the low one, the only one Verify
+// accepts.
+func lowS(raw string) string {
+	i := strings.LastIndexByte(raw, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(raw[i+1:])
+	if err != nil || len(sig) != 64 {
+		return raw
+	}
+	s := new(big.Int).SetBytes(sig[32:])
+	if s.Cmp(p256HalfOrder) > 0 {
+		s.Sub(elliptic.P256().Params().N, s).FillBytes(sig[32:])
+	}
+	return raw[:i+1] + base64.RawURLEncoding.EncodeToString(sig)
 }
 
 func newVerifier(t testing.TB, is *issuer, mutate func(*Config)) *Verifier {

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -554,5 +555,26 @@ func TestMiddleware(t *testing.T) {
 func TestQuoteEscape(t *testing.T) {
 	if got := quoteEscape("a\"b\\c\r\nd"); got != `a\"b\\cd` {
 		t.Fatalf("quoteEscape = %q", got)
+	}
+}
+
+// TestSecurity_S35_ECDSASignatureMalleability: (r, n-s) verifies whenever (r, s)
+// does; only the low-s form, the one Gatehouse signs, is accepted, so a token has
+// one spelling (found by FuzzVerify).
+func TestSecurity_S35_ECDSASignatureMalleability(t *testing.T) {
+	k := newKey(t, AlgES256, "es")
+	is := newIssuer(t, k)
+	v := newVerifier(t, is, nil)
+	n := elliptic.P256().Params().N
+	for range 16 {
+		raw := mint(t, k, nil, is.claims()) // low s
+		if _, err := v.Verify(context.Background(), raw); err != nil {
+			t.Fatal(err)
+		}
+		dot := strings.LastIndexByte(raw, '.')
+		sig, _ := base64.RawURLEncoding.DecodeString(raw[dot+1:])
+		s := new(big.Int).SetBytes(sig[32:])
+		s.Sub(n, s).FillBytes(sig[32:])
+		mustReject(t, v, "high-s twin", raw[:dot+1]+base64.RawURLEncoding.EncodeToString(sig), descSignature)
 	}
 }

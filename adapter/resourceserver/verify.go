@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
@@ -175,6 +176,9 @@ func isAccessTokenType(typ string) bool {
 	return strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt")
 }
 
+// p256HalfOrder is n/2 of P-256: ES256 signatures with a larger s are refused.
+var p256HalfOrder = new(big.Int).Rsh(elliptic.P256().Params().N, 1)
+
 // verify checks sig over input with the key's alg.
 func (k *verifyKey) verify(input, sig []byte) bool {
 	switch k.alg {
@@ -185,7 +189,9 @@ func (k *verifyKey) verify(input, sig []byte) bool {
 		digest := sha256.Sum256(input)
 		r := new(big.Int).SetBytes(sig[:32])
 		s := new(big.Int).SetBytes(sig[32:])
-		return ecdsa.Verify(k.ec, digest[:], r, s)
+		// (r, n-s) verifies too; only the low-s form is accepted, so a token has
+		// one spelling (the issuer signs that form).
+		return s.Cmp(p256HalfOrder) <= 0 && ecdsa.Verify(k.ec, digest[:], r, s)
 	case AlgRS256:
 		digest := sha256.Sum256(input)
 		return rsa.VerifyPKCS1v15(k.rsa, crypto.SHA256, digest[:], sig) == nil

@@ -1,10 +1,12 @@
 package token
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -12,6 +14,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/big"
 	"sync"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -217,6 +220,7 @@ func sign(k *Key, header string, payload []byte) (string, error) {
 		if sig, err = asn1ToFixed(der, sigBuf[:64]); err != nil {
 			return "", fmt.Errorf("ES256 signature with key %s: %w", k.ID, err)
 		}
+		lowS(sig)
 	case *rsa.PrivateKey: // RS256: RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518 §3.3)
 		digest := sha256.Sum256(buf)
 		var err error
@@ -234,6 +238,40 @@ func sign(k *Key, header string, payload []byte) (string, error) {
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, sig)
 	return string(buf), nil
+}
+
+// ECDSA signatures are malleable: if (r, s) signs a message, so does (r, n-s). Only
+// the low-s form (s <= n/2) is produced and accepted, so that a token has one
+// spelling: a verifier refuses the other form as a changed token (SECURITY S35).
+var p256Order, p256HalfOrder [32]byte
+
+func init() {
+	n := elliptic.P256().Params().N
+	n.FillBytes(p256Order[:])
+	new(big.Int).Rsh(n, 1).FillBytes(p256HalfOrder[:])
+}
+
+// lowS replaces s by n-s in an ES256 signature r || s when s > n/2.
+func lowS(sig []byte) {
+	s := sig[32:64]
+	if !highS(sig) {
+		return
+	}
+	borrow := 0
+	for i := 31; i >= 0; i-- {
+		d := int(p256Order[i]) - int(s[i]) - borrow
+		borrow = 0
+		if d < 0 {
+			d += 256
+			borrow = 1
+		}
+		s[i] = byte(d)
+	}
+}
+
+// highS reports whether an ES256 signature r || s has s > n/2 (or is not 64 bytes).
+func highS(sig []byte) bool {
+	return len(sig) != 64 || bytes.Compare(sig[32:], p256HalfOrder[:]) > 0
 }
 
 // maxSignatureSize fits an RSA signature of up to 4096 bits.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
@@ -255,5 +256,33 @@ func TestASN1ToFixed(t *testing.T) {
 		if _, err := asn1ToFixed(bad, dst[:]); err == nil {
 			t.Fatalf("asn1ToFixed(%x) succeeded", bad)
 		}
+	}
+}
+
+// TestSecurity_S35_ECDSASignatureMalleability: (r, n-s) is a valid ECDSA signature
+// whenever (r, s) is, so an ES256 token has a second spelling anyone can compute.
+// The signer emits only s <= n/2 and the verifier refuses the other form (found by
+// FuzzVerifyAccessToken).
+func TestSecurity_S35_ECDSASignatureMalleability(t *testing.T) {
+	f := newFixture(t, domain.AlgES256)
+	n := elliptic.P256().Params().N
+	half := new(big.Int).Rsh(n, 1)
+	for i := range 64 {
+		raw, err := f.signer.SignAccessToken(context.Background(), sampleAccessToken(t0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dot := strings.LastIndexByte(raw, '.')
+		sig, err := base64.RawURLEncoding.DecodeString(raw[dot+1:])
+		if err != nil || len(sig) != 64 {
+			t.Fatalf("signature %q: %v", raw[dot+1:], err)
+		}
+		s := new(big.Int).SetBytes(sig[32:])
+		if s.Cmp(half) > 0 {
+			t.Fatalf("token %d: high s", i)
+		}
+		mustAccept(t, f.verifier, "low s", raw)
+		s.Sub(n, s).FillBytes(sig[32:])
+		mustReject(t, f.verifier, "high-s twin", raw[:dot+1]+base64.RawURLEncoding.EncodeToString(sig))
 	}
 }

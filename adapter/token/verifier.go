@@ -119,6 +119,9 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, raw string) (domain.Ac
 		if k.Alg != t.Method.Alg() {
 			return nil, fmt.Errorf("alg %s does not match the %s key %q", t.Method.Alg(), k.Alg, kid)
 		}
+		if k.Alg == domain.AlgES256 && highS(t.Signature) {
+			return nil, errors.New("ES256 signature not in low-s form") // see lowS
+		}
 		return k.public, nil
 	})
 	if err != nil {

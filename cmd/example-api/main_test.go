@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -60,7 +61,15 @@ func token(t *testing.T, key *ecdsa.PrivateKey, iss, scope string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return raw
+	// The library signs either ECDSA form (r, s) or (r, n-s); Gatehouse signs, and
+	// resourceserver accepts, only the one with s <= n/2.
+	i := strings.LastIndexByte(raw, '.')
+	sig, _ := base64.RawURLEncoding.DecodeString(raw[i+1:])
+	n := elliptic.P256().Params().N
+	if s := new(big.Int).SetBytes(sig[32:]); s.Cmp(new(big.Int).Rsh(n, 1)) > 0 {
+		s.Sub(n, s).FillBytes(sig[32:])
+	}
+	return raw[:i+1] + base64.RawURLEncoding.EncodeToString(sig)
 }
 
 func TestFlags(t *testing.T) {

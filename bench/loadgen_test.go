@@ -324,9 +324,13 @@ func TestRunPaired_AlternatesAndMerges(t *testing.T) {
 		return Workload{Name: name, Next: func(int) (Request, bool) { return Request{Method: http.MethodGet, URL: u}, true }}
 	}
 	opts := Options{Concurrency: 2, Duration: 600 * time.Millisecond}
-	ra, rb, err := RunPaired(context.Background(), wl("a", srvA.URL), opts, wl("b", srvB.URL), opts, 200*time.Millisecond)
+	p, err := RunPaired(context.Background(), wl("a", srvA.URL), opts, wl("b", srvB.URL), opts, 200*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
+	}
+	ra, rb := p.A, p.B
+	if len(p.Ratios) != 3 || p.MedianRatio() <= 0 {
+		t.Errorf("pair ratios %v", p.Ratios)
 	}
 	if ra.Requests != ca.n.Load() || rb.Requests != cb.n.Load() {
 		t.Errorf("a %d/%d b %d/%d (counted/served)", ra.Requests, ca.n.Load(), rb.Requests, cb.n.Load())
@@ -340,6 +344,17 @@ func TestRunPaired_AlternatesAndMerges(t *testing.T) {
 		}
 		if r.Connections != 6 || r.Latency.Count() != uint64(r.Requests) {
 			t.Errorf("%s: %d connections over 3 slices of 2, latency count %d of %d", r.Name, r.Connections, r.Latency.Count(), r.Requests)
+		}
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want float64
+	}{{nil, 0}, {[]float64{3}, 3}, {[]float64{5, 1, 3}, 3}, {[]float64{4, 1, 3, 2}, 2.5}} {
+		if got := median(tc.in); got != tc.want {
+			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
 		}
 	}
 }

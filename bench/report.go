@@ -134,6 +134,9 @@ func (r *Report) Table() string {
 		if row.BaselineRPS > 0 {
 			ratio = fmt.Sprintf("%.2f", row.Ratio())
 		}
+		if lo, hi := row.RatioRange(); hi > 0 && len(row.PairRatios) > 1 {
+			ratio += fmt.Sprintf(" (%.2f–%.2f)", lo, hi)
+		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name, row.Database, formatRPS(res.RPS()), ratio,
 			formatMs(res.Latency.Quantile(0.5)), formatMs(res.Latency.Quantile(0.9)), formatMs(res.Latency.Quantile(0.99)),
 			res.ErrorSummary(), formatBytes(res.PeakRSS))

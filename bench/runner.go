@@ -102,16 +102,30 @@ type Row struct {
 	Result      Result
 	BaselineRPS float64       // of the baseline slices interleaved with this row's
 	BaselineP99 time.Duration // of the same slices
+	PairRatios  []float64     // per slice pair, when paired
 	Note        string
 	Skipped     bool
 }
 
-// Ratio is the row's throughput over the baseline's.
+// Ratio is the row's throughput over the baseline's: the median of the per-slice-pair
+// ratios when the run was paired, else the ratio of the two rates.
 func (r Row) Ratio() float64 {
+	if len(r.PairRatios) > 0 {
+		return median(r.PairRatios)
+	}
 	if r.BaselineRPS <= 0 {
 		return 0
 	}
 	return r.Result.RPS() / r.BaselineRPS
+}
+
+// RatioRange is the lowest and highest per-pair ratio (both 0 when not paired): how
+// much the shared machine moved under this row.
+func (r Row) RatioRange() (lo, hi float64) {
+	if len(r.PairRatios) == 0 {
+		return 0, 0
+	}
+	return slices.Min(r.PairRatios), slices.Max(r.PairRatios)
 }
 
 // Report is everything a run measured.
@@ -355,12 +369,13 @@ func (r *run) database(ctx context.Context, db, dir string, env []string) error 
 			cfg.logf("%-20s running %d connections for %v, in slices alternating with the baseline…", sc, opts.Concurrency, opts.Duration)
 			bopts := opts
 			bopts.PID, bopts.OnMeasureStart = basePID, nil
-			var base Result
-			res, base, err = RunPaired(ctx, *wl, opts, *baseWl, bopts, cfg.Slice)
+			p, err := RunPaired(ctx, *wl, opts, *baseWl, bopts, cfg.Slice)
 			if err != nil {
 				return fmt.Errorf("%s: %w", sc, err)
 			}
-			row.BaselineRPS, row.BaselineP99 = base.RPS(), base.Latency.Quantile(0.99)
+			res = p.A
+			base := p.B
+			row.BaselineRPS, row.BaselineP99, row.PairRatios = base.RPS(), base.Latency.Quantile(0.99), p.Ratios
 			if opts.Concurrency == cfg.Options.Concurrency {
 				blockBase.merge(base)
 			}
@@ -401,7 +416,7 @@ func (r *run) database(ctx context.Context, db, dir string, env []string) error 
 		row := Row{Scenario: ScenarioBaseline, Endpoint: endpointNames[ScenarioBaseline], Database: db,
 			Result: blockBase, BaselineRPS: blockBase.RPS(), BaselineP99: blockBase.Latency.Quantile(0.99),
 			Note: "all baseline slices of this database block at " + fmt.Sprint(cfg.Options.Concurrency) +
-				" connections; each row's ratio is to the slices interleaved with it"}
+				" connections; each row's ratio is the median over its slice pairs of its rate over the baseline slice next to it (lowest–highest in brackets)"}
 		r.rep.Rows = slices.Insert(r.rep.Rows, blockStart, row)
 	}
 	return nil

@@ -100,7 +100,7 @@ func runCmd(ctx context.Context, args []string) error {
 	only := fs.String("only", "", "comma-separated scenarios to run (the baseline always runs): "+strings.Join(bench.AllScenarios[1:], ","))
 	revokePool := fs.Int("revoke-pool", 3000, "refresh tokens minted before the revocation run (it ends when they are used up)")
 	codePool := fs.Int("code-pool", 3000, "authorization codes minted before the exchange run")
-	slice := fs.Duration("slice", time.Second, "alternate each scenario with the baseline in slices of this length (0: one baseline run per database)")
+	slice := fs.Duration("slice", 500*time.Millisecond, "alternate each scenario with the baseline in slices of this length (0: one baseline run per database)")
 	mintBudget := fs.Duration("mint-budget", 10*time.Second, "bound on the time spent minting each pool (0: none)")
 	out := fs.String("out", "BENCHMARKS.md", `file whose generated section is replaced ("" writes none)`)
 	svg := fs.String("svg", "docs/bench.svg", `bar chart to write ("" writes none)`)

@@ -20,22 +20,8 @@ func credentials(c echo.Context, f form) (usecase.Credentials, error) {
 	bodyID, bodySecret := f.get("client_id"), f.get("client_secret")
 	if h := c.Request().Header.Get(echo.HeaderAuthorization); h != "" {
 		c.Set(ctxBasicAttempted, true)
-		scheme, rest, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "basic") {
-			return cr, domain.ErrInvalidClient
-		}
-		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
-		if err != nil {
-			return cr, domain.ErrInvalidClient
-		}
-		id, secret, ok := strings.Cut(string(raw), ":")
+		id, secret, ok := parseBasic(h)
 		if !ok {
-			return cr, domain.ErrInvalidClient
-		}
-		if id, err = url.QueryUnescape(id); err != nil {
-			return cr, domain.ErrInvalidClient
-		}
-		if secret, err = url.QueryUnescape(secret); err != nil {
 			return cr, domain.ErrInvalidClient
 		}
 		if bodySecret != "" {
@@ -59,3 +45,29 @@ func credentials(c echo.Context, f form) (usecase.Credentials, error) {
 }
 
 const ctxBasicAttempted = "gatehouse.basic"
+
+// parseBasic reads an Authorization header of the Basic scheme (RFC 7617; the scheme
+// name is case-insensitive): standard base64 of id ":" secret, split at the first
+// colon, each half form-urlencoded (RFC 6749 §2.3.1), so secrets holding ':', '%' or
+// '+' survive. ok is false for anything else.
+func parseBasic(header string) (id, secret string, ok bool) {
+	scheme, rest, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "basic") {
+		return "", "", false
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+	if err != nil {
+		return "", "", false
+	}
+	id, secret, ok = strings.Cut(string(raw), ":")
+	if !ok {
+		return "", "", false
+	}
+	if id, err = url.QueryUnescape(id); err != nil {
+		return "", "", false
+	}
+	if secret, err = url.QueryUnescape(secret); err != nil {
+		return "", "", false
+	}
+	return id, secret, true
+}

@@ -1,0 +1,209 @@
+package domain
+
+// Fuzz targets for the pure parsing rules (run by `make fuzz`; plain `go test` runs
+// the seeds below and those in testdata/fuzz/<FuzzName>/ as regression tests).
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"unicode"
+)
+
+// FuzzParseScope: ParseScope never panics; what it returns are valid, unique scope
+// tokens, each a space-separated field of the input, in input order; joining them
+// parses back to the same list; and it refuses only input that has a malformed
+// token or too many tokens.
+func FuzzParseScope(f *testing.F) {
+	for _, s := range []string{
+		"", " ", "openid", "openid profile email offline_access", "openid  profile openid",
+		"api:read api:write", " leading", "trailing ", "a\"b", "a\\b", "caf\u00e9", "a\tb",
+		"a\nb", "!#[]~", strings.Repeat("x", 256), strings.Repeat("x", 257),
+		strings.Repeat("a ", 64), strings.Repeat("a ", 65), "\x00", "\xff",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParseScope(s)
+		fields := strings.Split(s, " ")
+		if err != nil {
+			if !errorIsCode(err, ErrInvalidScope) {
+				t.Fatalf("ParseScope(%q): error %v is not invalid_scope", s, err)
+			}
+			// Refused: some field must be malformed, or there are too many tokens.
+			var unique []string
+			for _, fl := range fields {
+				if fl == "" {
+					continue
+				}
+				if !ValidScopeToken(fl) {
+					return
+				}
+				if !slices.Contains(unique, fl) {
+					unique = append(unique, fl)
+				}
+			}
+			if len(unique) <= MaxScopeTokens {
+				t.Fatalf("ParseScope(%q) refused well-formed input: %v", s, err)
+			}
+			return
+		}
+		if len(got) > MaxScopeTokens {
+			t.Fatalf("ParseScope(%q): %d tokens", s, len(got))
+		}
+		last := -1
+		for i, tok := range got {
+			if !ValidScopeToken(tok) {
+				t.Fatalf("ParseScope(%q)[%d] = %q is not a scope token", s, i, tok)
+			}
+			if slices.Index(got, tok) != i {
+				t.Fatalf("ParseScope(%q): %q twice", s, tok)
+			}
+			at := slices.Index(fields, tok)
+			if at < 0 {
+				t.Fatalf("ParseScope(%q): %q is not in the input", s, tok)
+			}
+			if at <= last {
+				t.Fatalf("ParseScope(%q) = %q: order not kept", s, got)
+			}
+			last = at
+		}
+		again, err := ParseScope(ScopeString(got))
+		if err != nil || !slices.Equal(again, got) {
+			t.Fatalf("ParseScope(ScopeString(%q)) = %q, %v", got, again, err)
+		}
+	})
+}
+
+func errorIsCode(err error, want *Error) bool {
+	e, ok := err.(*Error)
+	return ok && e.Code == want.Code
+}
+
+// FuzzMatchRedirectURI: MatchRedirectURI never panics, and when it says yes the URI
+// is a registered one byte for byte, or both are http loopback IP literals with the
+// same host and the same path, query (and fragment) byte for byte, only the port
+// differing (SECURITY S1, S2). What it returns is the request's URI. Every
+// registered URI matches itself.
+func FuzzMatchRedirectURI(f *testing.F) {
+	seeds := [][3]string{
+		{"https://app.example.com/cb", "https://app.example.com/q?a=1&b=2", "https://app.example.com/cb"},
+		{"https://app.example.com/cb", "", "https://app.example.com/cb/"},
+		{"https://app.example.com/cb", "", "https://APP.example.com/cb"},
+		{"https://app.example.com/cb", "", "https://app.example.com%2Fcb"},
+		{"https://app.example.com/cb", "", "https://evil@app.example.com/cb"},
+		{"http://127.0.0.1/loopback", "http://[::1]/v6", "http://127.0.0.1:53111/loopback"},
+		{"http://127.0.0.1/loopback", "http://[::1]/v6", "http://[::1]:60000/v6"},
+		{"http://127.0.0.1/loopback", "", "http://127.0.0.1:53111/loopback/"},
+		{"http://127.0.0.1/loopback", "", "http://127.0.0.1:abc/loopback"},
+		{"http://127.0.0.1/loopback", "", "http://user@127.0.0.1:5000/loopback"},
+		{"http://127.0.0.1/loopback", "", "HTTP://127.0.0.1:5000/loopback"},
+		{"http://127.0.0.1/loopback", "", "http://127.0.0.1:/loopback"},
+		{"http://127.0.0.1/cb?x=1", "", "http://127.0.0.1:8080/cb?x=1"},
+		{"http://127.0.0.1/cb?x=1", "", "http://127.0.0.1:8080/cb?x=%31"},
+		{"http://127.0.0.1/a%2Fb", "", "http://127.0.0.1:8080/a%2fb"},
+		{"http://127.0.0.1/a\"b", "", "http://127.0.0.1:8080/a%22b"},
+		{"http://[::1]/cb", "", "http://[0:0::1]:80/cb"},
+		{"http://[::1]/cb", "", "http://[::1%25lo]:80/cb"},
+		{"http://localhost:8000/local", "", "http://localhost:9000/local"},
+		{"com.example.app:/oauth", "", "com.example.app:/oauth"},
+	}
+	for _, s := range seeds {
+		f.Add(s[0], s[1], s[2])
+	}
+	f.Fuzz(func(t *testing.T, reg1, reg2, uri string) {
+		c := Client{RedirectURIs: []string{reg1, reg2}}
+		for _, r := range c.RedirectURIs {
+			if got, ok := c.MatchRedirectURI(r); !ok || got != r {
+				t.Fatalf("registered %q does not match itself: %q %v", r, got, ok)
+			}
+		}
+		got, ok := c.MatchRedirectURI(uri)
+		if !ok {
+			return
+		}
+		if got != uri {
+			t.Fatalf("MatchRedirectURI(%q) returned %q", uri, got)
+		}
+		if slices.Contains(c.RedirectURIs, uri) {
+			return
+		}
+		host, _, rest, isLoopback := splitLoopback(uri)
+		for _, r := range c.RedirectURIs {
+			rh, _, rr, ok := splitLoopback(r)
+			if isLoopback && ok && rh == host && rr == rest {
+				return
+			}
+		}
+		t.Fatalf("MatchRedirectURI(%q) with %q: accepted a URI that differs in more than the loopback port", uri, c.RedirectURIs)
+	})
+}
+
+// splitLoopback splits an http URI on a loopback IP literal into host, port and the
+// rest (path, query, fragment), reading the raw text only.
+func splitLoopback(s string) (host, port, rest string, ok bool) {
+	after, found := strings.CutPrefix(s, "http://")
+	if !found {
+		return "", "", "", false
+	}
+	i := strings.IndexAny(after, "/?#")
+	if i < 0 {
+		i = len(after)
+	}
+	authority, rest := after[:i], after[i:]
+	for _, h := range []string{"127.0.0.1", "[::1]"} {
+		if p, found := strings.CutPrefix(authority, h); found {
+			if p == "" {
+				return h, "", rest, true
+			}
+			digits, colon := strings.CutPrefix(p, ":")
+			if colon && strings.Trim(digits, "0123456789") == "" {
+				return h, digits, rest, true
+			}
+		}
+	}
+	return "", "", "", false
+}
+
+// isLocalhost: an http URI whose host is exactly localhost.
+func isLocalhost(raw string) bool {
+	after, ok := strings.CutPrefix(raw, "http://localhost")
+	return ok && (after == "" || strings.ContainsAny(after[:1], ":/?"))
+}
+
+// FuzzValidateRedirectURI: ValidateRedirectURI never panics, and a URI it accepts
+// holds no fragment, wildcard, backslash, whitespace (any Unicode space) or control
+// character, and has no javascript:, data:, vbscript: or file: scheme (SECURITY S4).
+// Plain http is accepted only on loopback.
+func FuzzValidateRedirectURI(f *testing.F) {
+	for _, s := range []string{
+		"https://app.example.com/cb", "http://127.0.0.1/cb", "http://[::1]:8080/cb", "http://localhost/cb",
+		"com.example.app:/cb", "https://app.example.com/cb?x=1", "", "/relative", "app.example.com/cb",
+		"https://app.example.com/cb#x", "https://*.example.com/cb", "javascript:alert(1)", "JavaScript:alert(1)",
+		"data:text/html,x", "http://app.example.com/cb", "https://user:pw@app.example.com/cb", "myapp:/cb",
+		"https:///nohost", "HTTPS://app.example.com/cb", "https://app.example.com/c b", "https://app.example.com/\u00a0", "https://app.example.com/\u2028", "https://app.example.com/\u0085",
+		"java\tscript:alert(1)", "https://app.example.com/%0a", "http://127.0.0.1.evil.example/cb",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if ValidateRedirectURI(raw) != nil {
+			return
+		}
+		if strings.ContainsAny(raw, "#*\\") {
+			t.Fatalf("accepted %q: fragment, wildcard or backslash", raw)
+		}
+		if i := strings.IndexFunc(raw, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }); i >= 0 {
+			t.Fatalf("accepted %q: whitespace or control character at %d", raw, i)
+		}
+		scheme, _, _ := strings.Cut(strings.ToLower(raw), ":")
+		switch scheme {
+		case "javascript", "data", "vbscript", "file":
+			t.Fatalf("accepted %q: scheme %s", raw, scheme)
+		case "http":
+			if _, _, _, ok := splitLoopback(raw); !ok && !isLocalhost(raw) {
+				t.Fatalf("accepted %q: plain http off loopback", raw)
+			}
+		}
+	})
+}

@@ -25,6 +25,12 @@ type Credentials struct {
 	Address string
 }
 
+// ClientRefresher is a ClientStore that may answer from a cache and can read one
+// client afresh (renewing its cache entry).
+type ClientRefresher interface {
+	RefreshClient(ctx context.Context, id string) (domain.Client, error) // domain.ErrNotFound
+}
+
 // ClientAuthenticator runs once before every grant, revocation and introspection, so
 // no endpoint can forget it (the way Dex shares its client checks).
 type ClientAuthenticator struct {
@@ -66,6 +72,23 @@ func (a *ClientAuthenticator) Authenticate(ctx context.Context, cr Credentials) 
 		ok = cr.Method == AuthMethodNone && cr.Secret == ""
 	} else {
 		ok = cr.Method != AuthMethodNone && a.hasher.SecretMatches(client.SecretHash, cr.Secret)
+		if !ok && cr.Method != AuthMethodNone {
+			// The store may answer from memory: a secret rotated a moment ago (by the
+			// CLI or another instance) must work at once, so a mismatch is checked once
+			// more against the stored client. The old secret still works until the
+			// cached entry expires; a wrong secret costs one database read, as it did
+			// before any cache.
+			if r, cached := a.clients.(ClientRefresher); cached {
+				fresh, err := r.RefreshClient(ctx, cr.ClientID)
+				switch {
+				case err == nil:
+					client = fresh
+					ok = !fresh.Public && a.hasher.SecretMatches(fresh.SecretHash, cr.Secret)
+				case !errors.Is(err, domain.ErrNotFound):
+					return domain.Client{}, fmt.Errorf("authenticate client: %w", err)
+				}
+			}
+		}
 	}
 	if !ok {
 		a.throttle.Failure(ctx, throttleKey)

@@ -25,7 +25,10 @@ type clientEntry struct {
 	expires time.Time
 }
 
-var _ usecase.ClientStore = (*Clients)(nil)
+var (
+	_ usecase.ClientStore     = (*Clients)(nil)
+	_ usecase.ClientRefresher = (*Clients)(nil)
+)
 
 // NewClients caches up to maxSize clients of next for ttl each; ttl 0 disables caching.
 func NewClients(next usecase.ClientStore, ttl time.Duration, maxSize int, now func() time.Time) *Clients {
@@ -75,4 +78,12 @@ func (c *Clients) Forget(id string) {
 	c.mu.Lock()
 	delete(c.entries, id)
 	c.mu.Unlock()
+}
+
+// RefreshClient reads the client from the store, bypassing and then renewing its
+// entry: client authentication calls it when a secret does not match the cached
+// client, so that a secret rotated elsewhere works at once.
+func (c *Clients) RefreshClient(ctx context.Context, id string) (domain.Client, error) {
+	c.Forget(id)
+	return c.ClientByID(ctx, id)
 }

@@ -85,3 +85,25 @@ func TestClientsCacheStaysBounded(t *testing.T) {
 		t.Fatalf("%d entries kept, bound is 10", len(c.entries))
 	}
 }
+
+func TestClientsRefreshClientReadsTheStore(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	store := &countingStore{clients: map[string]domain.Client{"a": {ID: "a", Name: "old"}}}
+	c := NewClients(store, time.Minute, 10, func() time.Time { return now })
+	ctx := context.Background()
+	c.ClientByID(ctx, "a")
+	store.clients["a"] = domain.Client{ID: "a", Name: "new"} // secret rotated by the CLI
+	if got, err := c.RefreshClient(ctx, "a"); err != nil || got.Name != "new" {
+		t.Fatalf("RefreshClient: %+v %v", got, err)
+	}
+	if got, _ := c.ClientByID(ctx, "a"); got.Name != "new" || store.calls != 2 {
+		t.Fatalf("the refreshed entry is not the one served: %+v after %d reads", got, store.calls)
+	}
+	delete(store.clients, "a")
+	if _, err := c.RefreshClient(ctx, "a"); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("RefreshClient of a deleted client: %v", err)
+	}
+	if _, err := c.ClientByID(ctx, "a"); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("a deleted client is still served after RefreshClient: %v", err)
+	}
+}

@@ -311,8 +311,18 @@ func testCLIClientsList(t *testing.T, srv *Server) {
 	}
 }
 
+// testCLIRotateSecret: the printed secret works at once; the old one stops working
+// within GATEHOUSE_CLIENT_CACHE_TTL (5 s by default: an instance may keep a client in
+// memory that long, README "Configuration").
 func testCLIRotateSecret(t *testing.T, srv *Server) {
 	id, old := srv.CreateClient(t, "--grant-type", "client_credentials")
+	body := form("grant_type", "client_credentials")
+	// Use the client first, so that the server has it in memory.
+	if r := srv.PostForm(t, nil, "/oauth/token", body, id, old); r.Status != 200 {
+		t.Fatalf("before rotation: %d %s", r.Status, r.Body)
+	} else {
+		srv.Sensitive(r.JSON(t)["access_token"].(string))
+	}
 	out, errOut, code := srv.CLI(t, "", "clients", "rotate-secret", id, "--json")
 	if code != 0 {
 		t.Fatalf("rotate-secret: exit %d: %s", code, errOut)
@@ -326,14 +336,24 @@ func testCLIRotateSecret(t *testing.T, srv *Server) {
 	if newSecret == "" || newSecret == old {
 		t.Fatalf("rotate-secret printed no new secret")
 	}
-	body := form("grant_type", "client_credentials")
-	if r := srv.PostForm(t, nil, "/oauth/token", body, id, old); r.Status != 401 || r.JSON(t)["error"] != "invalid_client" {
-		t.Errorf("the old secret after rotation: %d %s, want 401 invalid_client", r.Status, r.Body)
-	}
 	if r := srv.PostForm(t, nil, "/oauth/token", body, id, newSecret); r.Status != 200 {
-		t.Errorf("the new secret: %d %s", r.Status, r.Body)
+		t.Errorf("the new secret right after rotation: %d %s", r.Status, r.Body)
 	} else {
 		srv.Sensitive(r.JSON(t)["access_token"].(string))
+	}
+	deadline := time.Now().Add(5*time.Second + 2*time.Second)
+	for {
+		r := srv.PostForm(t, nil, "/oauth/token", body, id, old)
+		if r.Status == 401 && r.JSON(t)["error"] == "invalid_client" {
+			break
+		}
+		if r.Status == 200 {
+			srv.Sensitive(r.JSON(t)["access_token"].(string))
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the old secret still works 7 s after rotation: %d %s", r.Status, r.Body)
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 
 	out, errOut, code = srv.CLI(t, "", "clients", "rotate-secret", "nosuchclient00000000000000", "--json")

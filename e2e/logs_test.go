@@ -113,8 +113,10 @@ func runWholeFlow(t *testing.T, srv *Server) map[string]string {
 	srv.CLIJSON(t, &rot, "", "clients", "rotate-secret", ccID)
 	srv.Sensitive(rot.Secret)
 	s["rotated client secret"] = rot.Secret
-	if _, err := ccConfig(srv, ccID, rot.Secret).Token(ctx); err != nil {
+	if tok, err := ccConfig(srv, ccID, rot.Secret).Token(ctx); err != nil {
 		t.Errorf("rotated secret: %v", err)
+	} else {
+		srv.Sensitive(tok.AccessToken)
 	}
 	return s
 }

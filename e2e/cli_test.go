@@ -363,13 +363,32 @@ func testCLIRotateSecret(t *testing.T, srv *Server) {
 	wantUsage(t, "rotate-secret of a public client", out, errOut, code)
 }
 
+// testCLIClientsDelete: a deleted client stops authenticating within
+// GATEHOUSE_CLIENT_CACHE_TTL (5 s), also when the server had it in memory.
 func testCLIClientsDelete(t *testing.T, srv *Server) {
 	id, secret := srv.CreateClient(t, "--grant-type", "client_credentials")
+	body := form("grant_type", "client_credentials")
+	if r := srv.PostForm(t, nil, "/oauth/token", body, id, secret); r.Status != 200 {
+		t.Fatalf("before deletion: %d %s", r.Status, r.Body)
+	} else {
+		srv.Sensitive(r.JSON(t)["access_token"].(string))
+	}
 	if _, errOut, code := srv.CLI(t, "", "clients", "delete", id); code != 0 {
 		t.Fatalf("clients delete: exit %d: %s", code, errOut)
 	}
-	if r := srv.PostForm(t, nil, "/oauth/token", form("grant_type", "client_credentials"), id, secret); r.Status != 401 {
-		t.Errorf("a deleted client authenticates: %d %s", r.Status, r.Body)
+	deadline := time.Now().Add(7 * time.Second)
+	for {
+		r := srv.PostForm(t, nil, "/oauth/token", body, id, secret)
+		if r.Status == 401 && r.JSON(t)["error"] == "invalid_client" {
+			break
+		}
+		if r.Status == 200 {
+			srv.Sensitive(r.JSON(t)["access_token"].(string))
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a deleted client still authenticates 7 s later: %d %s", r.Status, r.Body)
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 	out, errOut, code := srv.CLI(t, "", "clients", "delete", id)
 	wantUsage(t, "clients delete twice", out, errOut, code)

@@ -344,7 +344,7 @@ func tryLaunch(opts Options, dir string) (*Server, error) {
 	if err := srv.waitReady(60 * time.Second); err != nil {
 		select {
 		case <-srv.done:
-			if strings.Contains(srv.Log(), "GATEHOUSE_HTTP_ADDR") {
+			if strings.Contains(srv.Log(), "address already in use") {
 				return nil, fmt.Errorf("%w: %s", errPortTaken, srv.Log())
 			}
 		default:

@@ -21,7 +21,10 @@ func credentials(c echo.Context, f form) (usecase.Credentials, error) {
 	if h := c.Request().Header.Get(echo.HeaderAuthorization); h != "" {
 		c.Set(ctxBasicAttempted, true)
 		id, secret, ok := parseBasic(h)
-		if !ok {
+		// A form body may not carry a NUL or invalid UTF-8 (parseForm); neither may
+		// Basic credentials: PostgreSQL and MariaDB fail on a NUL in a query
+		// parameter, which would turn a bad request into a 500.
+		if !ok || !cleanText(id) || !cleanText(secret) {
 			return cr, domain.ErrInvalidClient
 		}
 		if bodySecret != "" {

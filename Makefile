@@ -6,7 +6,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # The race detector needs cgo (a C compiler); use it whenever this machine can.
 RACE    ?= $(shell CGO_ENABLED=1 $(GO) test -race -run XXX ./infrastructure/server >/dev/null 2>&1 && echo -race)
 
-.PHONY: all build run test test-short generate check-generate fmt vet lint bench clean screenshots
+.PHONY: all build run test test-short fuzz generate check-generate fmt vet lint bench clean screenshots
 
 all: build
 
@@ -28,6 +28,18 @@ test:
 
 test-short:
 	$(GO) test -count=1 -short ./...
+
+# Native Go fuzzing: every Fuzz target in the module, one after another, FUZZTIME
+# each (go test -fuzz takes one target per run). A failing input is written to the
+# package's testdata/fuzz/<Target>/, and `make test` replays those and the seeds.
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; for file in $$(find . -name '*_test.go' -not -path './.git/*' | sort | xargs grep -l '^func Fuzz'); do \
+		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
+			echo "== $$target in $$(dirname $$file), $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$(dirname $$file); \
+		done; \
+	done
 
 generate:
 	$(GO) tool wire ./cmd/gatehouse

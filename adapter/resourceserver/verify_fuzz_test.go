@@ -48,6 +48,12 @@ func FuzzVerify(f *testing.F) {
 			f.Add("", uint8(i), mode, uint16(17*int(mode)+i), byte('A'+mode))
 		}
 	}
+	for i := range tokens { // a line break inserted into the header, payload, signature
+		for _, pos := range []uint16{20, 200, uint16(len(tokens[i]) - 5)} {
+			f.Add("", uint8(i), uint8(1), pos, byte('\r'))
+			f.Add("", uint8(i), uint8(1), pos, byte('\n'))
+		}
+	}
 	f.Fuzz(func(t *testing.T, raw string, which, mode uint8, pos uint16, b byte) {
 		_, err := v.Verify(ctx, raw)
 		if err == nil && !signed[raw] {
@@ -128,4 +134,24 @@ func mutateJWT(tok string, all []string, which, mode uint8, pos uint16, b byte) 
 		parts[seg] = p[:len(p)-1] + alphabet[j:j+1]
 	}
 	return strings.Join(parts, ".")
+}
+
+// TestSecurity_S35_LineBreaksRefused: base64 decoding in Go skips CR and LF, even in
+// strict mode, so a token with a line break inserted anywhere verified (found by
+// FuzzVerifyAccessToken in adapter/token). Every character must be base64url or '.'.
+func TestSecurity_S35_LineBreaksRefused(t *testing.T) {
+	k := newKey(t, AlgEdDSA, "ed")
+	is := newIssuer(t, k)
+	v := newVerifier(t, is, nil)
+	raw := mint(t, k, nil, is.claims())
+	if _, err := v.Verify(context.Background(), raw); err != nil {
+		t.Fatal(err)
+	}
+	for i := range len(raw) + 1 {
+		for _, c := range []string{"\r", "\n", "\r\n", " ", "\t", "="} {
+			if _, err := v.Verify(context.Background(), raw[:i]+c+raw[i:]); err == nil {
+				t.Fatalf("%q inserted at %d: accepted", c, i)
+			}
+		}
+	}
 }

@@ -91,11 +91,27 @@ func IsAccessTokenType(typ string) bool {
 	return strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt")
 }
 
+// compactJWSChars reports whether raw holds only base64url characters and dots.
+// Go's base64 decoders, strict ones too, skip CR and LF: without this check a token
+// with a line break inserted anywhere would verify, a second spelling of it.
+func compactJWSChars(raw string) bool {
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
 // VerifyAccessToken checks raw and returns what it carries, FamilyID included.
 // Any defect is domain.ErrInvalidToken.
 func (v *Verifier) VerifyAccessToken(ctx context.Context, raw string) (domain.AccessToken, error) {
 	if raw == "" || len(raw) > MaxTokenSize {
 		return domain.AccessToken{}, invalid(fmt.Errorf("token of %d bytes", len(raw)))
+	}
+	if !compactJWSChars(raw) {
+		return domain.AccessToken{}, invalid(errors.New("a character outside base64url and '.'"))
 	}
 	now := v.clock.Now()
 	var c accessClaims

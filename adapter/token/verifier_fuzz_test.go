@@ -53,6 +53,12 @@ func FuzzVerifyAccessToken(f *testing.F) {
 			f.Add("", uint8(i), mode, uint16(17*int(mode)+i), byte('A'+mode))
 		}
 	}
+	for i := range tokens { // a line break inserted into the header, payload, signature
+		for _, pos := range []uint16{20, 200, uint16(len(tokens[i]) - 5)} {
+			f.Add("", uint8(i), uint8(1), pos, byte('\r'))
+			f.Add("", uint8(i), uint8(1), pos, byte('\n'))
+		}
+	}
 	f.Fuzz(func(t *testing.T, raw string, which, mode uint8, pos uint16, b byte) {
 		if _, err := fx.verifier.VerifyAccessToken(ctx, raw); err == nil && !signed[raw] {
 			t.Fatalf("accepted a token nobody signed: %q", raw)
@@ -129,4 +135,23 @@ func mutateJWT(tok string, all []string, which, mode uint8, pos uint16, b byte) 
 		parts[seg] = p[:len(p)-1] + alphabet[j:j+1]
 	}
 	return strings.Join(parts, ".")
+}
+
+// TestSecurity_S35_LineBreaksRefused: base64 decoding in Go skips CR and LF, even in
+// strict mode, so a token with a line break inserted anywhere verified (found by
+// FuzzVerifyAccessToken). Every character must be base64url or '.'.
+func TestSecurity_S35_LineBreaksRefused(t *testing.T) {
+	f := newFixture(t, domain.AlgES256)
+	raw, err := f.signer.SignAccessToken(context.Background(), sampleAccessToken(t0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAccept(t, f.verifier, "original", raw)
+	for i := range len(raw) + 1 {
+		for _, c := range []string{"\r", "\n", "\r\n", " ", "\t", "="} {
+			if _, err := f.verifier.VerifyAccessToken(context.Background(), raw[:i]+c+raw[i:]); err == nil {
+				t.Fatalf("%q inserted at %d: accepted", c, i)
+			}
+		}
+	}
 }

@@ -26,8 +26,11 @@ type Client struct {
 	SkipConsent bool
 	// IDTokenAlg is the JWS alg of this client's ID tokens (RS256 unless registered otherwise).
 	IDTokenAlg string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the browser
+	// afterwards (OpenID Connect RP-Initiated Logout 1.0 §3.1).
+	PostLogoutRedirectURIs []string
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
 }
 
 // AllowsGrant reports whether the client was registered for grant type g.
@@ -88,6 +91,14 @@ func (c Client) MatchRedirectURI(uri string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// AllowsPostLogoutRedirectURI reports whether uri is one of the client's registered
+// post-logout redirect URIs. The comparison is exact, with no loopback port
+// exception: the URI arrives on a plain GET that anyone can forge, and only a
+// registered value may become a redirect (RP-Initiated Logout 1.0 §3, no open redirect).
+func (c Client) AllowsPostLogoutRedirectURI(uri string) bool {
+	return uri != "" && slices.Contains(c.PostLogoutRedirectURIs, uri)
 }
 
 // loopbackParts splits an http URI on a loopback IP literal, 127.0.0.1 or [::1] with
@@ -215,6 +226,11 @@ func ValidateClient(c Client) error {
 	for _, r := range c.RedirectURIs {
 		if err := ValidateRedirectURI(r); err != nil {
 			return err
+		}
+	}
+	for _, r := range c.PostLogoutRedirectURIs {
+		if err := ValidateRedirectURI(r); err != nil {
+			return fmt.Errorf("post-logout %w", err)
 		}
 	}
 	for _, s := range c.Scopes {

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -75,6 +76,35 @@ func TestValidateRedirectURI(t *testing.T) {
 	for _, u := range bad {
 		if err := ValidateRedirectURI(u); err == nil {
 			t.Errorf("%q accepted", u)
+		}
+	}
+}
+
+func TestPostLogoutRedirectURIs(t *testing.T) {
+	c := Client{Name: "rp", GrantTypes: []string{GrantClientCredentials},
+		PostLogoutRedirectURIs: []string{"https://app.example.com/bye", "http://127.0.0.1:8080/bye"}}
+	if err := ValidateClient(c); err != nil {
+		t.Fatalf("valid client refused: %v", err)
+	}
+	for uri, want := range map[string]bool{
+		"https://app.example.com/bye":  true,
+		"http://127.0.0.1:8080/bye":    true,
+		"":                             false,
+		"https://app.example.com/bye/": false,
+		"https://app.example.com/BYE":  false,
+		"https://app.example.com/bye?": false,
+		// Exact, unlike redirect_uri at the authorization endpoint: no loopback port exception.
+		"http://127.0.0.1:9090/bye": false,
+		"https://evil.example/bye":  false,
+	} {
+		if got := c.AllowsPostLogoutRedirectURI(uri); got != want {
+			t.Errorf("AllowsPostLogoutRedirectURI(%q) = %v, want %v", uri, got, want)
+		}
+	}
+	for _, bad := range []string{"https://app.example.com/bye#x", "javascript:alert(1)", "http://app.example.com/bye", "/bye"} {
+		c.PostLogoutRedirectURIs = []string{bad}
+		if err := ValidateClient(c); err == nil || !strings.Contains(err.Error(), "post-logout") {
+			t.Errorf("post-logout redirect URI %q: %v, want refused", bad, err)
 		}
 	}
 }

@@ -13,6 +13,7 @@ type Admin struct {
 	users     UserStore
 	clients   ClientAdminStore
 	tokens    TokenStore
+	sessions  SessionStore
 	passwords PasswordHasher
 	hasher    SecretHasher
 	random    Random
@@ -20,9 +21,10 @@ type Admin struct {
 }
 
 // NewAdmin builds the administration use cases.
-func NewAdmin(users UserStore, clients ClientAdminStore, tokens TokenStore, passwords PasswordHasher,
+func NewAdmin(users UserStore, clients ClientAdminStore, tokens TokenStore, sessions SessionStore, passwords PasswordHasher,
 	hasher SecretHasher, random Random, clock Clock) *Admin {
-	return &Admin{users: users, clients: clients, tokens: tokens, passwords: passwords, hasher: hasher, random: random, clock: clock}
+	return &Admin{users: users, clients: clients, tokens: tokens, sessions: sessions, passwords: passwords,
+		hasher: hasher, random: random, clock: clock}
 }
 
 // ValidationError is bad input from an administrator or a registering user; its
@@ -83,7 +85,9 @@ func (a *Admin) DeleteUser(ctx context.Context, id string) error {
 	return a.users.DeleteUser(ctx, id)
 }
 
-// SetPassword changes a user's password and revokes their refresh tokens (SECURITY S33).
+// SetPassword changes a user's password, revokes their refresh tokens (SECURITY S33)
+// and ends their browser sessions: whoever knew the old password and logged in with
+// it is logged out everywhere, and must log in again with the new one.
 func (a *Admin) SetPassword(ctx context.Context, id, password string) error {
 	u, err := a.users.UserByID(ctx, id)
 	if err != nil {
@@ -103,6 +107,9 @@ func (a *Admin) SetPassword(ctx context.Context, id, password string) error {
 	if err := a.tokens.RevokeUserFamilies(ctx, id, now); err != nil {
 		return fmt.Errorf("revoke tokens after password change: %w", err)
 	}
+	if err := a.sessions.DeleteUserSessions(ctx, id); err != nil {
+		return fmt.Errorf("end sessions after password change: %w", err)
+	}
 	return nil
 }
 
@@ -116,6 +123,8 @@ type NewClient struct {
 	Public       bool
 	SkipConsent  bool
 	IDTokenAlg   string
+	// PostLogoutRedirectURIs are the RP-initiated logout return addresses.
+	PostLogoutRedirectURIs []string
 }
 
 // CreatedClient is a new client with its secret, shown this once.
@@ -131,7 +140,8 @@ func (a *Admin) CreateClient(ctx context.Context, in NewClient) (CreatedClient, 
 	c := domain.Client{
 		ID: a.random.ClientID(), Name: in.Name, Public: in.Public,
 		RedirectURIs: in.RedirectURIs, GrantTypes: in.GrantTypes, Scopes: in.Scopes, Audiences: in.Audiences,
-		SkipConsent: in.SkipConsent, IDTokenAlg: in.IDTokenAlg, CreatedAt: now, UpdatedAt: now,
+		SkipConsent: in.SkipConsent, IDTokenAlg: in.IDTokenAlg, PostLogoutRedirectURIs: in.PostLogoutRedirectURIs,
+		CreatedAt: now, UpdatedAt: now,
 	}
 	if len(c.GrantTypes) == 0 {
 		c.GrantTypes = append([]string(nil), domain.DefaultGrantTypes...)

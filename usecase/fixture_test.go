@@ -44,6 +44,7 @@ type fixture struct {
 	tokens   *bunrepo.TokenRepository
 	keys     *usecase.Keys
 	verifier *token.Verifier
+	hints    *token.HintVerifier
 	throttle *throttle.Memory
 	admin    *usecase.Admin
 	token    *usecase.Token
@@ -101,11 +102,14 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if f.hints, err = token.NewHintVerifier(ring, token.VerifierConfigFromSettings(settings), clk); err != nil {
+		t.Fatal(err)
+	}
 	f.throttle = throttle.NewMemory(throttle.Policy{FreeFailures: 3, BaseDelay: time.Minute, MaxDelay: time.Hour, Forget: time.Hour, MaxKeys: 1000}, clk.Now)
 	auth := usecase.NewClientAuthenticator(f.clients, hasher, f.throttle)
 	minter := usecase.NewMinter(signer, signer, f.tokens, f.users, random, hasher, clk, settings)
 	f.db, f.auth, f.minter = db, auth, minter
-	f.admin = usecase.NewAdmin(f.users, f.clients, f.tokens, passwords, hasher, random, clk)
+	f.admin = usecase.NewAdmin(f.users, f.clients, f.tokens, bunrepo.NewSessionRepository(db), passwords, hasher, random, clk)
 	f.token = usecase.NewToken(auth,
 		usecase.NewClientCredentials(minter, settings),
 		usecase.NewPassword(f.users, passwords, f.throttle, minter, clk, settings),

@@ -100,6 +100,9 @@ type SessionStore interface {
 	// DeleteSession ends a session; deleting one already gone is not an error
 	// (logging out in two tabs must not fail).
 	DeleteSession(ctx context.Context, id string) error
+	// DeleteUserSessions ends every session of a user (password change); a user
+	// without sessions is not an error.
+	DeleteUserSessions(ctx context.Context, userID string) error
 }
 
 // KeyStore keeps signing keys.

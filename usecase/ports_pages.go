@@ -24,3 +24,18 @@ type AuthRequestStore interface {
 }
 
 // Expired requests are purged by the repository's housekeeping, not by the use cases.
+
+// IDTokenHint is what RP-initiated logout reads from an id_token_hint.
+type IDTokenHint struct {
+	Subject  string // the user the ID token was issued for
+	ClientID string // its aud: the client it was issued to
+}
+
+// IDTokenHintVerifier checks an ID token this server issued, handed back as the
+// id_token_hint of a logout request (OpenID Connect RP-Initiated Logout 1.0 §2):
+// signature with one of our published keys, alg, iss, sub and a single aud. Expiry
+// is not checked: an RP typically logs out after its ID token has expired, and the
+// hint only says who the RP thinks is logged in. Any defect is domain.ErrInvalidToken.
+type IDTokenHintVerifier interface {
+	VerifyIDTokenHint(ctx context.Context, raw string) (IDTokenHint, error)
+}

@@ -21,4 +21,5 @@ var ProviderSet = wire.NewSet(
 	NewHousekeeping,
 	NewAuthorize,
 	NewLogin,
+	NewEndSession,
 )

@@ -66,12 +66,13 @@ func newAuthorizeFixture(t testing.TB) *authorizeFixture {
 	users, clients, tokens := bunrepo.NewUserRepository(db), bunrepo.NewClientRepository(db), bunrepo.NewTokenRepository(db)
 	consents := bunrepo.NewConsentRepository(db)
 	thr := throttle.NewMemory(throttle.DefaultPolicy, clk.Now)
-	admin := usecase.NewAdmin(users, clients, tokens, passwords, hasher, random, clk)
+	sessions := bunrepo.NewSessionRepository(db)
+	admin := usecase.NewAdmin(users, clients, tokens, sessions, passwords, hasher, random, clk)
 	authorize := usecase.NewAuthorize(clients, bunrepo.NewAuthRequestRepository(db), consents,
 		bunrepo.NewCodeRepository(db), hasher, random, clk, settings)
-	login := usecase.NewLogin(users, passwords, thr, bunrepo.NewSessionRepository(db), tokens, admin, random, hasher, clk)
+	login := usecase.NewLogin(users, passwords, thr, sessions, tokens, admin, random, hasher, clk)
 	log := slog.New(slog.DiscardHandler)
-	pages, err := NewPages(PageConfig{Issuer: fuzzIssuer, CSRFKey: []byte(strings.Repeat("k", 32))}, authorize, login, log)
+	pages, err := NewPages(PageConfig{Issuer: fuzzIssuer, CSRFKey: []byte(strings.Repeat("k", 32))}, authorize, login, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -229,25 +229,76 @@ func (p *Pages) registerPost(c echo.Context) error {
 	return p.follow(c, step, err, http.StatusSeeOther)
 }
 
+// logoutParams are the parameters of an RP-initiated logout request (OpenID Connect
+// RP-Initiated Logout 1.0 §2), from the query of a GET or the form of a POST.
+var logoutParams = []string{"id_token_hint", "client_id", "post_logout_redirect_uri", "state"}
+
+// readLogout reads the logout request parameters. A repeated one makes the whole
+// request untrusted: it is read as having none, so there is no redirect.
+func readLogout(get func(string) []string) (in usecase.EndSessionParams, repeated bool) {
+	vals := map[string]string{}
+	for _, name := range logoutParams {
+		switch vs := get(name); {
+		case len(vs) > 1:
+			return usecase.EndSessionParams{}, true
+		case len(vs) == 1 && cleanText(vs[0]):
+			vals[name] = vs[0]
+		}
+	}
+	return usecase.EndSessionParams{IDTokenHint: vals["id_token_hint"], ClientID: vals["client_id"],
+		PostLogoutRedirectURI: vals["post_logout_redirect_uri"], State: vals["state"]}, false
+}
+
 // logoutGet serves GET /logout: a confirmation form, so that a link or an image on
-// another site cannot log the user out.
+// another site cannot log the user out. An RP-initiated request (id_token_hint,
+// client_id, post_logout_redirect_uri, state) is checked here and again on POST; a
+// browser without a session has nothing to confirm and goes straight back to a
+// trusted post_logout_redirect_uri.
 func (p *Pages) logoutGet(c echo.Context) error {
 	s, err := p.session(c)
 	if err != nil {
 		return err
 	}
-	v := view{Title: "Sign out"}
+	ctx := c.Request().Context()
+	in, repeated := readLogout(func(k string) []string { return c.QueryParams()[k] })
+	req, err := p.endSession.Check(ctx, in)
+	if err != nil {
+		return err
+	}
+	if repeated {
+		req.Problem = "a parameter of the sign-out request is repeated"
+	}
+	if s == nil && req.RedirectURL != "" {
+		return c.Redirect(http.StatusFound, req.RedirectURL)
+	}
+	v := view{Title: "Sign out", Error: sentence(req.Problem)}
 	if s != nil {
-		u, err := p.login.UserOf(c.Request().Context(), *s)
+		u, err := p.login.UserOf(ctx, *s)
 		if err != nil && !errors.Is(err, domain.ErrNotFound) {
 			return err
 		}
 		v.SignedInAs, v.CSRF = u.Username, p.csrfToken(csrfBinding(s, ""))
+		if req.HintSubject != "" && req.HintSubject != s.UserID {
+			v.Notice = "The application that sent you here was signed in with another account."
+		}
+		if req.RedirectURL != "" {
+			v.ClientName, v.RedirectHost = req.ClientName, hostOf(req.RedirectURI)
+			allowFormTarget(c, req.RedirectURI) // the POST ends in a redirect there
+			for _, f := range []hiddenField{{"id_token_hint", in.IDTokenHint}, {"client_id", in.ClientID},
+				{"post_logout_redirect_uri", in.PostLogoutRedirectURI}, {"state", in.State}} {
+				if f.Value != "" {
+					v.Hidden = append(v.Hidden, f)
+				}
+			}
+		}
 	}
 	return p.render(c, http.StatusOK, "logout", v)
 }
 
-// logoutPost ends the session on the server and revokes the refresh tokens it led to.
+// logoutPost ends the session on the server and revokes the refresh tokens it led to,
+// then sends the browser to the post_logout_redirect_uri (with state) when the
+// request carried a trusted one, else to the signed-out page. Every value is checked
+// again: the form's hidden fields are as untrusted as the first GET.
 func (p *Pages) logoutPost(c echo.Context) error {
 	f, err := parseForm(c)
 	if err != nil {
@@ -257,18 +308,33 @@ func (p *Pages) logoutPost(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	ctx := c.Request().Context()
+	in, _ := readLogout(func(k string) []string {
+		if v := f.get(k); v != "" {
+			return []string{v}
+		}
+		return nil
+	})
+	req, err := p.endSession.Check(ctx, in)
+	if err != nil {
+		return err
+	}
+	done := "/?signed_out=1"
+	if req.RedirectURL != "" {
+		done = req.RedirectURL
+	}
 	if s == nil {
 		// Already signed out (another tab): nothing to change, nothing to protect.
 		p.clearSession(c)
-		return c.Redirect(http.StatusSeeOther, "/?signed_out=1")
+		return c.Redirect(http.StatusSeeOther, done)
 	}
 	if !p.csrfValid(c, f, s, "") {
 		return p.csrfForbidden(c)
 	}
-	if err := p.login.LogOut(c.Request().Context(), *s); err != nil {
+	if err := p.login.LogOut(ctx, *s); err != nil {
 		return err
 	}
 	p.clearSession(c)
-	p.log.InfoContext(c.Request().Context(), "user logged out", "user_id", s.UserID)
-	return c.Redirect(http.StatusSeeOther, "/?signed_out=1")
+	p.log.InfoContext(ctx, "user logged out", "user_id", s.UserID, "rp_initiated", req.RedirectURL != "")
+	return c.Redirect(http.StatusSeeOther, done)
 }

@@ -38,6 +38,7 @@ type PageConfig struct {
 type Pages struct {
 	authorize    *usecase.Authorize
 	login        *usecase.Login
+	endSession   *usecase.EndSession
 	log          *slog.Logger
 	cookies      cookieNames
 	csrfKey      []byte
@@ -54,12 +55,13 @@ type staticFile struct {
 }
 
 // NewPages parses the embedded templates; a broken template stops start-up.
-func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login, log *slog.Logger) (*Pages, error) {
+func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login, endSession *usecase.EndSession,
+	log *slog.Logger) (*Pages, error) {
 	if len(cfg.CSRFKey) < 32 {
 		return nil, fmt.Errorf("pages: the CSRF key must have at least 32 bytes")
 	}
 	p := &Pages{
-		authorize: authorize, login: login, log: log,
+		authorize: authorize, login: login, endSession: endSession, log: log,
 		cookies: newCookieNames(cfg.Issuer), csrfKey: cfg.CSRFKey, registration: cfg.RegistrationEnabled,
 		templates: map[string]*template.Template{}, static: map[string]staticFile{},
 	}
@@ -191,7 +193,11 @@ type view struct {
 	Advice              string
 	// UserCode is the device user code a login page returns to /device with.
 	UserCode string
+	// Hidden are extra hidden form fields (the logout request's parameters).
+	Hidden []hiddenField
 }
+
+type hiddenField struct{ Name, Value string }
 
 // render executes a page into a buffer first, so that a template failure never sends
 // half a page.

@@ -204,7 +204,12 @@ func (r *KeyRing) ActiveKey(ctx context.Context, alg string) (*Key, error) {
 	}
 	k := s.active[alg]
 	if k == nil {
-		return nil, fmt.Errorf("%w of alg %s", ErrNoActiveKey, alg)
+		if s, err = r.reloadForMissingAlg(ctx, s); err != nil {
+			return nil, err
+		}
+		if k = s.active[alg]; k == nil {
+			return nil, fmt.Errorf("%w of alg %s", ErrNoActiveKey, alg)
+		}
 	}
 	if k.privErr != nil {
 		return nil, fmt.Errorf("active %s key %s: %w", alg, k.ID, k.privErr)
@@ -232,6 +237,22 @@ func (r *KeyRing) verificationKey(ctx context.Context, kid string, now time.Time
 		return nil, errors.New("the key of this kid is no longer published")
 	}
 	return k, nil
+}
+
+// reloadForMissingAlg reloads when no key of an alg is active in snapshot seen: a
+// client registered with a new ID-token alg while this instance runs (the CLI
+// creates the key in the store). Only a registered client's grant gets here, not
+// any token an attacker makes up, so the reload is not rate-limited like an unknown
+// kid's; concurrent callers share one reload.
+func (r *KeyRing) reloadForMissingAlg(ctx context.Context, seen *snapshot) (*snapshot, error) {
+	r.reloadMu.Lock()
+	defer r.reloadMu.Unlock()
+	if s := r.snap.Load(); s != seen { // someone reloaded while we waited: use theirs
+		return s, nil
+	}
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	return r.reloadLocked(ctx)
 }
 
 var errReloadRateLimited = errors.New("unknown kid (key reload rate-limited)")

@@ -339,6 +339,38 @@ func TestKeyRing_NoActiveKey(t *testing.T) {
 	}
 }
 
+// A key of a new alg added to the store (a client registered with --id-token-alg
+// while the server runs) signs at once, not at the next periodic reload; a missing
+// alg reloads every time it is asked for, so it never needs to wait.
+func TestKeyRing_MissingAlgReloads(t *testing.T) {
+	c, keys := sharedKeySet(t)
+	src := &memSource{keys: []domain.SigningKey{keys[domain.AlgRS256]}}
+	ring := NewKeyRing(src, c, KeyRingConfig{RefreshInterval: time.Hour, MinReloadInterval: time.Hour})
+	ctx := context.Background()
+	if _, err := ring.ActiveKey(ctx, domain.AlgEdDSA); !errors.Is(err, ErrNoActiveKey) {
+		t.Fatalf("err = %v, want ErrNoActiveKey", err)
+	}
+	before := src.calls.Load()
+	src.add(keys[domain.AlgEdDSA])
+	k, err := ring.ActiveKey(ctx, domain.AlgEdDSA)
+	if err != nil || k.ID != keys[domain.AlgEdDSA].ID {
+		t.Fatalf("the new EdDSA key: %v, %v", k, err)
+	}
+	if src.calls.Load() != before+1 {
+		t.Errorf("%d reloads for one missing alg, want 1", src.calls.Load()-before)
+	}
+	// Keys of algs already there never reload the store.
+	before = src.calls.Load()
+	for range 10 {
+		if _, err := ring.ActiveKey(ctx, domain.AlgRS256); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if src.calls.Load() != before {
+		t.Errorf("%d reloads for a present alg", src.calls.Load()-before)
+	}
+}
+
 // Many goroutines sign, verify and read the JWKS while the ring reloads.
 func TestKeyRing_Concurrent(t *testing.T) {
 	ctx := context.Background()

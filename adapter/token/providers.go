@@ -20,4 +20,6 @@ var ProviderSet = wire.NewSet(
 	VerifierConfigFromSettings,
 	NewVerifier,
 	wire.Bind(new(usecase.AccessTokenVerifier), new(*Verifier)),
+	NewHintVerifier,
+	wire.Bind(new(usecase.IDTokenHintVerifier), new(*HintVerifier)),
 )

@@ -36,6 +36,7 @@ type options struct {
 	issuer   string
 	audience string
 	addr     string
+	leeway   time.Duration
 }
 
 // usageError is bad input: exit status 2.
@@ -50,10 +51,11 @@ func parseFlags(args []string, stdout io.Writer) (options, error) {
 	fs.StringVar(&o.issuer, "issuer", "", "the authorization server's issuer URL (required)")
 	fs.StringVar(&o.audience, "audience", "", "this API's audience: tokens' aud must contain it (default: the issuer)")
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:9090", "listen address")
+	fs.DurationVar(&o.leeway, "leeway", resourceserver.DefaultLeeway, "clock skew tolerated on exp, nbf and iat (at most 5m)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdout)
-			fmt.Fprintln(stdout, "usage: example-api --issuer URL [--audience AUD] [--addr HOST:PORT]")
+			fmt.Fprintln(stdout, "usage: example-api --issuer URL [--audience AUD] [--addr HOST:PORT] [--leeway DURATION]")
 			fs.PrintDefaults()
 			return o, err
 		}
@@ -67,6 +69,9 @@ func parseFlags(args []string, stdout io.Writer) (options, error) {
 	}
 	if u, err := url.Parse(o.issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return o, &usageError{fmt.Sprintf("--issuer %q must be an http(s) URL", o.issuer)}
+	}
+	if o.leeway <= 0 || o.leeway > 5*time.Minute {
+		return o, &usageError{fmt.Sprintf("--leeway %s must be above 0 and at most 5m", o.leeway)}
 	}
 	if o.audience == "" {
 		o.audience = o.issuer // Gatehouse's default audience is its issuer
@@ -93,7 +98,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	startCtx, cancel := context.WithTimeout(ctx, startupTimeout)
-	v, err := resourceserver.New(startCtx, resourceserver.Config{Issuer: o.issuer, Audience: o.audience, Logger: log})
+	v, err := resourceserver.New(startCtx, resourceserver.Config{Issuer: o.issuer, Audience: o.audience, Leeway: o.leeway, Logger: log})
 	cancel()
 	if err != nil {
 		fmt.Fprintf(stderr, "example-api: %v\n", err)

@@ -82,6 +82,8 @@ func TestFlags(t *testing.T) {
 		{[]string{"--issuer", "ftp://x"}, "must be an http(s) URL"},
 		{[]string{"--issuer", "http://127.0.0.1:1", "extra"}, `unexpected argument "extra"`},
 		{[]string{"--issuer", "http://127.0.0.1:1", "--addr", "127.0.0.1:99999"}, "--addr 127.0.0.1:99999"},
+		{[]string{"--issuer", "http://127.0.0.1:1", "--leeway", "0s"}, "--leeway 0s must be above 0"},
+		{[]string{"--issuer", "http://127.0.0.1:1", "--leeway", "1h"}, "--leeway 1h0m0s must be above 0 and at most 5m"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(context.Background(), tc.args, &stdout, &stderr); code != 2 {

@@ -247,17 +247,19 @@ func notFound(err error, what, id string) error {
 }
 
 type clientJSON struct {
-	ClientID     string    `json:"client_id"`
-	ClientSecret string    `json:"client_secret,omitempty"`
-	Name         string    `json:"name"`
-	Public       bool      `json:"public"`
-	RedirectURIs []string  `json:"redirect_uris"`
-	GrantTypes   []string  `json:"grant_types"`
-	Scope        string    `json:"scope"`
-	Audiences    []string  `json:"audiences"`
-	SkipConsent  bool      `json:"skip_consent"`
-	IDTokenAlg   string    `json:"id_token_alg"`
-	CreatedAt    time.Time `json:"created_at"`
+	ClientID     string   `json:"client_id"`
+	ClientSecret string   `json:"client_secret,omitempty"`
+	Name         string   `json:"name"`
+	Public       bool     `json:"public"`
+	RedirectURIs []string `json:"redirect_uris"`
+	GrantTypes   []string `json:"grant_types"`
+	Scope        string   `json:"scope"`
+	Audiences    []string `json:"audiences"`
+	SkipConsent  bool     `json:"skip_consent"`
+	IDTokenAlg   string   `json:"id_token_alg"`
+	// PostLogoutRedirectURIs: OpenID Connect RP-Initiated Logout 1.0 §3.1 names it so.
+	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
+	CreatedAt              time.Time `json:"created_at"`
 }
 
 func toClientJSON(c domain.Client, secret string) clientJSON {
@@ -269,7 +271,8 @@ func toClientJSON(c domain.Client, secret string) clientJSON {
 	}
 	return clientJSON{ClientID: c.ID, ClientSecret: secret, Name: c.Name, Public: c.Public,
 		RedirectURIs: nonNil(c.RedirectURIs), GrantTypes: nonNil(c.GrantTypes), Scope: domain.ScopeString(c.Scopes),
-		Audiences: nonNil(c.Audiences), SkipConsent: c.SkipConsent, IDTokenAlg: c.IDTokenAlg, CreatedAt: c.CreatedAt}
+		Audiences: nonNil(c.Audiences), SkipConsent: c.SkipConsent, IDTokenAlg: c.IDTokenAlg,
+		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs), CreatedAt: c.CreatedAt}
 }
 
 func clientsCmd(g *globals) *cobra.Command {
@@ -277,7 +280,7 @@ func clientsCmd(g *globals) *cobra.Command {
 	var in usecase.NewClient
 	var scope string
 	create := &cobra.Command{
-		Use:   "create --name N [--redirect-uri URI]... [--grant-type G]... [--scope \"a b\"] [--audience A]... [--public] [--skip-consent] [--id-token-alg ALG]",
+		Use:   "create --name N [--redirect-uri URI]... [--grant-type G]... [--scope \"a b\"] [--audience A]... [--public] [--skip-consent] [--id-token-alg ALG] [--post-logout-redirect-uri URI]...",
 		Short: "Register a client; a confidential client's secret is printed this once",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if in.Name == "" {
@@ -299,6 +302,11 @@ func clientsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The client's ID tokens need an active key of its alg now, not at the
+			// server's next start; a running server picks it up at its next key reload.
+			if err := app.Keys.Ensure(cmd.Context(), created.Client.IDTokenAlg); err != nil {
+				return err
+			}
 			text := fmt.Sprintf("client_id: %s\n", created.Client.ID)
 			if created.Secret != "" {
 				text += fmt.Sprintf("client_secret: %s\n(the secret is shown this once; it is stored only as a hash)\n", created.Secret)
@@ -315,6 +323,8 @@ func clientsCmd(g *globals) *cobra.Command {
 	f.BoolVar(&in.Public, "public", false, "a public client (no secret; must use PKCE)")
 	f.BoolVar(&in.SkipConsent, "skip-consent", false, "do not ask users for consent (first-party clients)")
 	f.StringVar(&in.IDTokenAlg, "id-token-alg", "", "ID token signing alg: RS256 (default), ES256 or EdDSA")
+	f.StringArrayVar(&in.PostLogoutRedirectURIs, "post-logout-redirect-uri", nil,
+		"where RP-initiated logout may return the browser (repeatable; rules of --redirect-uri)")
 
 	list := &cobra.Command{
 		Use:   "list",

@@ -29,6 +29,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	userRepository := bunrepo.NewUserRepository(db)
 	clientRepository := bunrepo.NewClientRepository(db)
 	tokenRepository := bunrepo.NewTokenRepository(db)
+	sessionRepository := bunrepo.NewSessionRepository(db)
 	passwordParams := providePasswordParams(cfg)
 	passwordHasher, err := crypto.NewPasswordHasher(passwordParams)
 	if err != nil {
@@ -47,7 +48,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	}
 	random := crypto.NewRandom()
 	systemClock := provideClock()
-	admin := usecase.NewAdmin(userRepository, clientRepository, tokenRepository, passwordHasher, secretHasher, random, systemClock)
+	admin := usecase.NewAdmin(userRepository, clientRepository, tokenRepository, sessionRepository, passwordHasher, secretHasher, random, systemClock)
 	keyRepository := bunrepo.NewKeyRepository(db)
 	cipher, err := crypto.NewKeyCipher(keys)
 	if err != nil {
@@ -98,9 +99,14 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	authRequestRepository := bunrepo.NewAuthRequestRepository(db)
 	consentRepository := bunrepo.NewConsentRepository(db)
 	authorize := usecase.NewAuthorize(clients, authRequestRepository, consentRepository, codeRepository, secretHasher, random, systemClock, settings)
-	sessionRepository := bunrepo.NewSessionRepository(db)
 	login := usecase.NewLogin(userRepository, passwordHasher, memory, sessionRepository, tokenRepository, admin, random, secretHasher, systemClock)
-	pages, err := httpapi.NewPages(pageConfig, authorize, login, logger)
+	hintVerifier, err := token.NewHintVerifier(keyRing, verifierConfig, systemClock)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	endSession := usecase.NewEndSession(clients, hintVerifier)
+	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, logger)
 	if err != nil {
 		cleanup()
 		return nil, nil, err

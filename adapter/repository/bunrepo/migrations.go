@@ -54,6 +54,8 @@ func migrations() *migrate.Migrations {
 	add("20260302000001", "authorization_requests", func() []tableDef { return []tableDef{authRequestsTable()} })
 	add("20260303000001", "device_authorizations", schemaDevice)
 	add("20260304000001", "leases", leasesSchema)
+	up, down := addColumn(clientPostLogoutRedirectURIs)
+	ms.Add(migrate.Migration{Name: "20260305000001", Comment: "client_post_logout_redirect_uris", Up: up, Down: down})
 	return ms
 }
 

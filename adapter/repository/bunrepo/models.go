@@ -56,6 +56,9 @@ type clientRow struct {
 	IDTokenAlg   string    `bun:"id_token_alg"`
 	CreatedAt    time.Time `bun:"created_at"`
 	UpdatedAt    time.Time `bun:"updated_at"`
+	// PostLogoutRedirectURIs came with a later migration: NULL in rows older than it,
+	// read as an empty list.
+	PostLogoutRedirectURIs string `bun:"post_logout_redirect_uris,nullzero"`
 }
 
 func clientToRow(c domain.Client) clientRow {
@@ -65,6 +68,7 @@ func clientToRow(c domain.Client) clientRow {
 		Scopes: encodeList(c.Scopes), Audiences: encodeList(c.Audiences),
 		SkipConsent: c.SkipConsent, IDTokenAlg: c.IDTokenAlg,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		PostLogoutRedirectURIs: encodeList(c.PostLogoutRedirectURIs),
 	}
 }
 
@@ -86,6 +90,9 @@ func (r clientRow) toDomain() (domain.Client, error) {
 	}
 	if c.Audiences, err = decodeList(r.Audiences); err != nil {
 		return domain.Client{}, fmt.Errorf("client %q audiences: %w", r.ID, err)
+	}
+	if c.PostLogoutRedirectURIs, err = decodeList(r.PostLogoutRedirectURIs); err != nil {
+		return domain.Client{}, fmt.Errorf("client %q post_logout_redirect_uris: %w", r.ID, err)
 	}
 	return c, nil
 }

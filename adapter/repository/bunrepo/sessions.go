@@ -50,3 +50,12 @@ func (r *SessionRepository) DeleteSession(ctx context.Context, id string) error 
 	}
 	return nil
 }
+
+// DeleteUserSessions ends every session of a user (password change). A user without
+// sessions, or no such user, is not an error.
+func (r *SessionRepository) DeleteUserSessions(ctx context.Context, userID string) error {
+	if _, err := r.db.NewDelete().Model((*sessionRow)(nil)).Where("user_id = ?", userID).Exec(ctx); err != nil {
+		return wrapErr(err, "delete sessions of user %q", userID)
+	}
+	return nil
+}

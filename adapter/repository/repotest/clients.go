@@ -18,7 +18,8 @@ func (s *suite) clients(t *testing.T) {
 			Scopes:      []string{"openid", "api:read", `odd,"quoted"[scope]`, "ünïcode"},
 			Audiences:   []string{"https://api.example.com", "urn:example:a b"},
 			SkipConsent: true, IDTokenAlg: domain.AlgES256,
-			CreatedAt: base, UpdatedAt: base.Add(time.Minute),
+			PostLogoutRedirectURIs: []string{"https://app.example.com/bye?from=gatehouse&x=1", "http://127.0.0.1:8080/bye"},
+			CreatedAt:              base, UpdatedAt: base.Add(time.Minute),
 		}
 		noErr(t, s.Clients.CreateClient(t.Context(), c))
 		got, err := s.Clients.ClientByID(t.Context(), c.ID)
@@ -35,7 +36,8 @@ func (s *suite) clients(t *testing.T) {
 		got, err := s.Clients.ClientByID(t.Context(), c.ID)
 		noErr(t, err)
 		checkClient(t, c, got)
-		if got.SecretHash != nil || len(got.RedirectURIs) != 0 || len(got.Scopes) != 0 || len(got.Audiences) != 0 {
+		if got.SecretHash != nil || len(got.RedirectURIs) != 0 || len(got.Scopes) != 0 || len(got.Audiences) != 0 ||
+			len(got.PostLogoutRedirectURIs) != 0 {
 			t.Errorf("empty fields came back as %+v", got)
 		}
 	})
@@ -78,7 +80,8 @@ func (s *suite) clients(t *testing.T) {
 		var ids []string
 		for _, offset := range []time.Duration{2 * time.Hour, 3 * time.Hour, time.Hour} {
 			c := domain.Client{ID: newID("c"), Name: newID("list"), GrantTypes: []string{domain.GrantClientCredentials},
-				SecretHash: newHash(), Scopes: []string{"api"}, CreatedAt: base.Add(offset), UpdatedAt: base.Add(offset)}
+				SecretHash: newHash(), Scopes: []string{"api"}, PostLogoutRedirectURIs: []string{"https://list.example/bye"},
+				CreatedAt: base.Add(offset), UpdatedAt: base.Add(offset)}
 			noErr(t, s.Clients.CreateClient(t.Context(), c))
 			ids = append(ids, c.ID)
 		}
@@ -89,6 +92,7 @@ func (s *suite) clients(t *testing.T) {
 			if slices.Contains(ids, c.ID) {
 				got = append(got, c.ID)
 				sameList(t, "scopes", []string{"api"}, c.Scopes)
+				sameList(t, "post-logout redirect URIs", []string{"https://list.example/bye"}, c.PostLogoutRedirectURIs)
 			}
 		}
 		sameList(t, "listed ids", []string{ids[2], ids[0], ids[1]}, got)
@@ -127,6 +131,7 @@ func checkClient(t *testing.T, want, got domain.Client) {
 	sameList(t, "grant types", want.GrantTypes, got.GrantTypes)
 	sameList(t, "scopes", want.Scopes, got.Scopes)
 	sameList(t, "audiences", want.Audiences, got.Audiences)
+	sameList(t, "post-logout redirect URIs", want.PostLogoutRedirectURIs, got.PostLogoutRedirectURIs)
 	sameTime(t, "created_at", want.CreatedAt, got.CreatedAt)
 	sameTime(t, "updated_at", want.UpdatedAt, got.UpdatedAt)
 }

@@ -36,6 +36,31 @@ func (s *suite) sessions(t *testing.T) {
 		noErr(t, s.Sessions.DeleteSession(t.Context(), want.ID))
 	})
 
+	t.Run("DeleteUserSessions", func(t *testing.T) {
+		u, other := s.newUser(t), s.newUser(t)
+		mine := []domain.Session{newSession(u), newSession(u), newSession(u)}
+		for _, sess := range mine {
+			noErr(t, s.Sessions.CreateSession(t.Context(), sess))
+		}
+		theirs := newSession(other)
+		noErr(t, s.Sessions.CreateSession(t.Context(), theirs))
+
+		noErr(t, s.Sessions.DeleteUserSessions(t.Context(), u.ID))
+		for _, sess := range mine {
+			_, err := s.Sessions.SessionByHash(t.Context(), sess.SecretHash)
+			wantErr(t, err, domain.ErrNotFound)
+		}
+		// Another user's session stays.
+		got, err := s.Sessions.SessionByHash(t.Context(), theirs.SecretHash)
+		noErr(t, err)
+		if got.ID != theirs.ID {
+			t.Errorf("other user's session = %+v", got)
+		}
+		// Nothing left to delete, or no such user: not an error.
+		noErr(t, s.Sessions.DeleteUserSessions(t.Context(), u.ID))
+		noErr(t, s.Sessions.DeleteUserSessions(t.Context(), newID("missing")))
+	})
+
 	t.Run("NotFound", func(t *testing.T) {
 		_, err := s.Sessions.SessionByHash(t.Context(), newHash())
 		wantErr(t, err, domain.ErrNotFound)

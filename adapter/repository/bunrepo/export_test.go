@@ -1,0 +1,26 @@
+package bunrepo
+
+import (
+	"context"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/migrate"
+)
+
+// MigrateUpTo applies the migrations up to and including the one named name, as an
+// older release would have: tests of upgrades start from there.
+func MigrateUpTo(ctx context.Context, db *bun.DB, name string) error {
+	older := migrate.NewMigrations()
+	for _, m := range migrations().Sorted() {
+		if m.Name <= name {
+			older.Add(m)
+		}
+	}
+	m := migrate.NewMigrator(db, older, migrate.WithTableName(migrationsTable),
+		migrate.WithLocksTableName(migrationLocksTable), migrate.WithMarkAppliedOnSuccess(true))
+	if err := m.Init(ctx); err != nil {
+		return err
+	}
+	_, err := m.Migrate(ctx)
+	return err
+}

@@ -116,8 +116,8 @@ func testCLIUsersCreate(t *testing.T, srv *Server) {
 		out, errOut, code = srv.CLI(t, pwd+"\n", "users", "create", "--username", dup, "--password-stdin", "--json")
 		wantUsage(t, "duplicate username "+dup, out, errOut, code)
 	}
-	// Other bad input.
-	for _, tc := range []struct {
+	// Other bad input (all at once: they are independent).
+	bad := []struct {
 		name, stdin string
 		args        []string
 	}{
@@ -129,9 +129,13 @@ func testCLIUsersCreate(t *testing.T, srv *Server) {
 		{"bad email", pwd + "\n", []string{"--username", uniqueName("u"), "--email", "not-an-email", "--password-stdin"}},
 		{"stdin not a terminal", "", []string{"--username", uniqueName("u")}},
 		{"stray argument", pwd + "\n", []string{"--username", uniqueName("u"), "--password-stdin", "extra"}},
-	} {
-		out, errOut, code := srv.CLI(t, tc.stdin, append([]string{"users", "create"}, tc.args...)...)
-		wantUsage(t, "users create: "+tc.name, out, errOut, code)
+	}
+	var calls []CLICall
+	for _, tc := range bad {
+		calls = append(calls, CLICall{Stdin: tc.stdin, Args: append([]string{"users", "create"}, tc.args...)})
+	}
+	for i, r := range srv.CLIAll(t, calls...) {
+		wantUsage(t, "users create: "+bad[i].name, r.Stdout, r.Stderr, r.Exit)
 	}
 }
 
@@ -262,7 +266,7 @@ func testCLIClientsCreate(t *testing.T, srv *Server) {
 		}
 	}
 
-	for _, tc := range []struct {
+	bad := []struct {
 		name string
 		args []string
 	}{
@@ -277,9 +281,13 @@ func testCLIClientsCreate(t *testing.T, srv *Server) {
 		{"public client_credentials", []string{"--name", uniqueName("c"), "--public", "--grant-type", "client_credentials"}},
 		{"bad id token alg", []string{"--name", uniqueName("c"), "--grant-type", "password", "--id-token-alg", "HS256"}},
 		{"unknown flag", []string{"--name", uniqueName("c"), "--colour", "red"}},
-	} {
-		out, errOut, code := srv.CLI(t, "", append([]string{"clients", "create"}, tc.args...)...)
-		wantUsage(t, "clients create: "+tc.name, out, errOut, code)
+	}
+	var calls []CLICall
+	for _, tc := range bad {
+		calls = append(calls, CLICall{Args: append([]string{"clients", "create"}, tc.args...)})
+	}
+	for i, r := range srv.CLIAll(t, calls...) {
+		wantUsage(t, "clients create: "+bad[i].name, r.Stdout, r.Stderr, r.Exit)
 	}
 }
 

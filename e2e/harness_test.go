@@ -474,24 +474,66 @@ func (s *Server) CLIJSON(t testing.TB, v any, stdin string, args ...string) {
 
 func runCLI(t testing.TB, env []string, stdin string, args ...string) (string, string, int) {
 	t.Helper()
+	r, err := execCLI(env, t.TempDir(), CLICall{Stdin: stdin, Args: args})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Stdout, r.Stderr, r.Exit
+}
+
+// CLICall is one run of the binary for CLIAll.
+type CLICall struct {
+	Stdin string
+	Args  []string
+}
+
+// CLIResult is what a run printed and its exit status.
+type CLIResult struct {
+	Stdout, Stderr string
+	Exit           int
+}
+
+// CLIAll runs independent CLI calls at the same time, with the server's environment,
+// and returns their results in order.
+func (s *Server) CLIAll(t testing.TB, calls ...CLICall) []CLIResult {
+	t.Helper()
+	results := make([]CLIResult, len(calls))
+	errs := make([]error, len(calls))
+	var wg sync.WaitGroup
+	for i, c := range calls {
+		dir := t.TempDir()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = execCLI(s.env, dir, c)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	return results
+}
+
+// execCLI runs the binary in dir; an error means it could not run or did not exit.
+func execCLI(env []string, dir string, c CLICall) (CLIResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binPath, args...)
+	cmd := exec.CommandContext(ctx, binPath, c.Args...)
 	cmd.Env = env
-	cmd.Dir = t.TempDir()
-	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Dir = dir
+	cmd.Stdin = strings.NewReader(c.Stdin)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
-		return out.String(), errOut.String(), 0
+		return CLIResult{Stdout: out.String(), Stderr: errOut.String()}, nil
 	case errors.As(err, &ee) && ee.Exited():
-		return out.String(), errOut.String(), ee.ExitCode()
+		return CLIResult{Stdout: out.String(), Stderr: errOut.String(), Exit: ee.ExitCode()}, nil
 	}
-	t.Fatalf("gatehouse %s: %v (stderr: %s)", strings.Join(args, " "), err, errOut.String())
-	return "", "", -1
+	return CLIResult{}, fmt.Errorf("gatehouse %s: %v (stderr: %s)", strings.Join(c.Args, " "), err, errOut.String())
 }
 
 // CreatedClient is the JSON of `clients create --json`.

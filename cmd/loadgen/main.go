@@ -183,6 +183,9 @@ func runCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err // partial results were printed, but no file is overwritten with them
 	}
+	if len(rep.Rows) == 0 {
+		return errors.New("nothing was measured (" + strings.Join(rep.Notes, "; ") + ")")
+	}
 	if *svg != "" {
 		if err := os.MkdirAll(filepath.Dir(*svg), 0o755); err != nil {
 			return err

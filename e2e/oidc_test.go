@@ -266,8 +266,12 @@ func TestOIDC_UserInfo(t *testing.T) {
 		}
 	}
 	// A bad token: invalid_token.
-	flipped := []byte(full)
-	flipped[len(flipped)-10] ^= 1
+	flipped := []byte(full) // another base64url character in the signature
+	if flipped[len(flipped)-10] == 'A' {
+		flipped[len(flipped)-10] = 'B'
+	} else {
+		flipped[len(flipped)-10] = 'A'
+	}
 	for name, tok := range map[string]string{"garbage": "not-a-token", "flipped byte": string(flipped)} {
 		r := call(http.MethodGet, tok, false)
 		wa := r.Header.Get("WWW-Authenticate")
@@ -404,8 +408,12 @@ func TestOIDC_RPInitiatedLogout(t *testing.T) {
 		subtest{"UntrustedRequestsRedirectNowhere", func(t *testing.T) {
 			b, tok, _ := signIn(t)
 			hint := tok["id_token"].(string)
-			forged := []byte(hint)
-			forged[len(forged)-6] ^= 1
+			forged := []byte(hint) // another base64url character in the signature
+			if forged[len(forged)-6] == 'A' {
+				forged[len(forged)-6] = 'B'
+			} else {
+				forged[len(forged)-6] = 'A'
+			}
 			for name, target := range map[string]string{
 				"unregistered URI":              logoutURL("id_token_hint", hint, "post_logout_redirect_uri", "https://evil.example/"),
 				"registered URI, prefix":        logoutURL("client_id", c.ID, "post_logout_redirect_uri", "https://rp.example/bye"),

@@ -371,11 +371,12 @@ func TestSecurity_S35_ExampleAPIRefusesForgedTokens(t *testing.T) {
 	attackerJWK := map[string]any{"kty": "EC", "crv": "P-256",
 		"x": base64.RawURLEncoding.EncodeToString(attacker.X.FillBytes(make([]byte, 32))),
 		"y": base64.RawURLEncoding.EncodeToString(attacker.Y.FillBytes(make([]byte, 32)))}
+	// Another base64url character inside the signature (not its last, partly unused one).
 	flipped := []byte(good)
-	i := len(parts[0]) + 1 + len(parts[1]) + 1 + 10 // inside the signature
-	flipped[i] ^= 'A' ^ 'B'
-	if flipped[i] == good[i] {
-		flipped[i] = 'C'
+	if i := len(parts[0]) + 1 + len(parts[1]) + 1 + 10; flipped[i] == 'A' {
+		flipped[i] = 'B'
+	} else {
+		flipped[i] = 'A'
 	}
 	noneHeader := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"at+jwt","kid":"` + kid + `"}`))
 	hdr := map[string]any{"typ": "at+jwt", "kid": kid}

@@ -94,11 +94,11 @@ func TestHintVerifier_Rejects(t *testing.T) {
 	}
 	rsaKey := f.private(t, domain.AlgRS256)
 	otherEC, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	flipped := []byte(good)
-	i := strings.LastIndexByte(good, '.') + 5
-	flipped[i] ^= 'A' ^ 'B'
-	if flipped[i] == good[i] {
-		flipped[i] = 'C'
+	flipped := []byte(good) // another base64url character in the signature
+	if i := strings.LastIndexByte(good, '.') + 5; flipped[i] == 'A' {
+		flipped[i] = 'B'
+	} else {
+		flipped[i] = 'A'
 	}
 	cases := map[string]string{
 		"empty":            "",

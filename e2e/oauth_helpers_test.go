@@ -252,3 +252,12 @@ func revoke(t testing.TB, srv *Server, client *http.Client, id, secret, token, h
 func readAll(resp *http.Response) ([]byte, error) { return io.ReadAll(resp.Body) }
 
 func jsonInto(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// wrongSecret changes the last character of a secret, so that it is certainly wrong.
+func wrongSecret(s string) string {
+	last := byte('A')
+	if s[len(s)-1] == last {
+		last = 'B'
+	}
+	return s[:len(s)-1] + string(last)
+}

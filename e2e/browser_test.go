@@ -67,7 +67,7 @@ func newChromium(t *testing.T) context.Context {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(800, 900),
 	)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute) // generous: Chromium starts slowly on a loaded machine
 	t.Cleanup(cancel)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	t.Cleanup(cancelAlloc)
@@ -168,7 +168,7 @@ func waitCallback(t *testing.T, ch <-chan url.Values) url.Values {
 	select {
 	case q := <-ch:
 		return q
-	case <-time.After(30 * time.Second):
+	case <-time.After(90 * time.Second):
 		t.Fatal("the browser never came back to the client's redirect URI")
 		return nil
 	}

@@ -88,7 +88,9 @@ func TestRun_CountsRequestsErrorsAndPercentiles(t *testing.T) {
 	if res.ErrorCount() != res.Requests-res.OK || res.Errors[ErrKindTransport] != 0 {
 		t.Errorf("error count %d, errors %v", res.ErrorCount(), res.Errors)
 	}
-	if res.Requests < 50 {
+	// A floor, not a speed target: a loaded CI machine may serve few requests, but
+	// the counts above need some to mean anything.
+	if res.Requests < 5 {
 		t.Fatalf("only %d requests in 1 s at concurrency %d", res.Requests, conc)
 	}
 	if res.Latency.Count() != uint64(res.Requests) {
@@ -339,8 +341,10 @@ func TestRunPaired_AlternatesAndMerges(t *testing.T) {
 		t.Errorf("a ok %d errors %v; b errors %v", ra.OK, ra.Errors, rb.Errors)
 	}
 	for _, r := range []Result{ra, rb} {
-		if r.Elapsed < 600*time.Millisecond || r.Elapsed > 900*time.Millisecond {
-			t.Errorf("%s measured for %v over three slices, want about 600 ms", r.Name, r.Elapsed)
+		// At least the three 200 ms slices; the upper bound only says the run stopped by
+		// itself (a loaded machine overruns slices).
+		if r.Elapsed < 600*time.Millisecond || r.Elapsed > 10*time.Second {
+			t.Errorf("%s measured for %v over three slices, want 600 ms or a little more", r.Name, r.Elapsed)
 		}
 		if r.Connections != 6 || r.Latency.Count() != uint64(r.Requests) {
 			t.Errorf("%s: %d connections over 3 slices of 2, latency count %d of %d", r.Name, r.Connections, r.Latency.Count(), r.Requests)

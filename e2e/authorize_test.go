@@ -495,13 +495,13 @@ func TestSecurity_S16_CodeBoundToClientAndRedirectURI(t *testing.T) {
 
 func TestSecurity_S17_CodeTTL(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t, Options{Env: map[string]string{"GATEHOUSE_AUTH_CODE_TTL": "1s"}})
+	srv := startServer(t, Options{Env: map[string]string{"GATEHOUSE_AUTH_CODE_TTL": "5s"}}) // long enough for a loaded machine to finish a login
 	c := newAZClient(t, srv, "https://app.example.com/cb", "--skip-consent", "--public")
 	user, pass := azUser(t, srv)
 	b := newAZBrowser(t, srv)
 	p := newAZPKCE()
 	f := b.authorize(azQuery(c, p, "s17"), user, pass, "allow")
-	time.Sleep(1100 * time.Millisecond)
+	time.Sleep(5100 * time.Millisecond)
 	wantOAuthError(t, c.exchange(t, srv, b.hc, f.Query.Get("code"), c.RedirectURI, p.Verifier), 400, "invalid_grant")
 	// In time, it works.
 	f = b.authorize(azQuery(c, p, "s17"), user, pass, "allow")

@@ -31,7 +31,7 @@ const (
 	// leftovers of a killed test run are easy to find and drop.
 	NamePrefix = "gh_test_"
 
-	serverTimeout = 15 * time.Second
+	serverTimeout = 60 * time.Second // a bound, not a wait: migrations crawl on a loaded machine
 )
 
 // errUnreachable marks a server that is not there (as opposed to one that refuses us).

@@ -165,7 +165,10 @@ func (p *Pages) registerGet(c echo.Context) error {
 	if handled {
 		return err
 	}
-	return p.render(c, http.StatusOK, "register", p.registerView(c, s, browser, pr))
+	v := p.registerView(c, s, browser, pr)
+	// Signing up from a device login returns to the device page, like login does.
+	_, v.UserCode = deviceReturn(c.QueryParam(userCodeField))
+	return p.render(c, http.StatusOK, "register", v)
 }
 
 // registerPost creates the account (rules in usecase.Admin.CreateUser), logs the new
@@ -192,6 +195,8 @@ func (p *Pages) registerPost(c echo.Context) error {
 		return err
 	}
 	v := p.registerView(c, s, browser, pr)
+	devicePath, deviceCode := deviceReturn(f.get(userCodeField))
+	v.UserCode = deviceCode
 	v.Username, v.Email = strings.TrimSpace(f.get("username")), strings.TrimSpace(f.get("email"))
 	password := f.get("password")
 	if v.Username == "" {
@@ -222,6 +227,9 @@ func (p *Pages) registerPost(c echo.Context) error {
 	}
 	p.setSession(c, secret)
 	p.log.InfoContext(ctx, "user registered", "user_id", ns.UserID, "remote", c.RealIP())
+	if pr == nil && devicePath != "" {
+		return c.Redirect(http.StatusSeeOther, devicePath)
+	}
 	if pr == nil {
 		return c.Redirect(http.StatusSeeOther, "/")
 	}

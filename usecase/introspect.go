@@ -65,14 +65,9 @@ func (uc *Introspect) Execute(ctx context.Context, req IntrospectRequest) (Intro
 	}
 	now := uc.clock.Now()
 	if at, err := uc.verifier.VerifyAccessToken(ctx, req.Token); err == nil {
-		revoked, err := uc.tokens.AccessTokenRevoked(ctx, at.ID)
+		revoked, err := accessTokenRevoked(ctx, uc.tokens, at)
 		if err != nil {
-			return Introspection{}, fmt.Errorf("check deny-list: %w", err)
-		}
-		if !revoked && at.FamilyID != "" {
-			if revoked, err = uc.tokens.FamilyRevoked(ctx, at.FamilyID); err != nil {
-				return Introspection{}, fmt.Errorf("check token family: %w", err)
-			}
+			return Introspection{}, err
 		}
 		if revoked {
 			return Introspection{}, nil
@@ -94,4 +89,20 @@ func (uc *Introspect) Execute(ctx context.Context, req IntrospectRequest) (Intro
 	return Introspection{Active: true, TokenType: "refresh_token", TokenUse: "refresh_token", ClientID: rt.ClientID,
 		Subject: rt.UserID, Scope: rt.Scope, Audience: rt.Audience, Issuer: string(uc.issuer),
 		IssuedAt: rt.CreatedAt, ExpiresAt: rt.ExpiresAt}, nil
+}
+
+// accessTokenRevoked reports whether a verified access token was revoked before its
+// expiry: its jti is on the deny-list, or its refresh-token family was revoked.
+// Introspection and userinfo share it, so both refuse exactly the same tokens.
+func accessTokenRevoked(ctx context.Context, tokens TokenStore, at domain.AccessToken) (bool, error) {
+	revoked, err := tokens.AccessTokenRevoked(ctx, at.ID)
+	if err != nil {
+		return false, fmt.Errorf("check deny-list: %w", err)
+	}
+	if !revoked && at.FamilyID != "" {
+		if revoked, err = tokens.FamilyRevoked(ctx, at.FamilyID); err != nil {
+			return false, fmt.Errorf("check token family: %w", err)
+		}
+	}
+	return revoked, nil
 }

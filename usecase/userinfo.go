@@ -41,14 +41,9 @@ func (uc *UserInfo) Execute(ctx context.Context, accessToken string) (Claims, er
 	if err != nil {
 		return Claims{}, errTokenInactive
 	}
-	revoked, err := uc.tokens.AccessTokenRevoked(ctx, at.ID)
+	revoked, err := accessTokenRevoked(ctx, uc.tokens, at)
 	if err != nil {
-		return Claims{}, fmt.Errorf("check deny-list: %w", err)
-	}
-	if !revoked && at.FamilyID != "" {
-		if revoked, err = uc.tokens.FamilyRevoked(ctx, at.FamilyID); err != nil {
-			return Claims{}, fmt.Errorf("check token family: %w", err)
-		}
+		return Claims{}, err
 	}
 	if revoked {
 		return Claims{}, errTokenInactive

@@ -95,14 +95,9 @@ func (uc *Introspect) Execute(ctx context.Context, req IntrospectRequest) (Intro
 // expiry: its jti is on the deny-list, or its refresh-token family was revoked.
 // Introspection and userinfo share it, so both refuse exactly the same tokens.
 func accessTokenRevoked(ctx context.Context, tokens TokenStore, at domain.AccessToken) (bool, error) {
-	revoked, err := tokens.AccessTokenRevoked(ctx, at.ID)
+	revoked, err := tokens.AccessTokenRevoked(ctx, at.ID, at.FamilyID)
 	if err != nil {
-		return false, fmt.Errorf("check deny-list: %w", err)
-	}
-	if !revoked && at.FamilyID != "" {
-		if revoked, err = tokens.FamilyRevoked(ctx, at.FamilyID); err != nil {
-			return false, fmt.Errorf("check token family: %w", err)
-		}
+		return false, fmt.Errorf("check access token revocation: %w", err)
 	}
 	return revoked, nil
 }

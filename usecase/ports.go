@@ -84,7 +84,10 @@ type TokenStore interface {
 
 	// RevokeAccessToken puts a jti on the deny-list until the token's expiry.
 	RevokeAccessToken(ctx context.Context, t domain.RevokedAccessToken) error
-	AccessTokenRevoked(ctx context.Context, jti string) (bool, error)
+	// AccessTokenRevoked reports whether an access token is revoked: its jti on the
+	// deny-list, or familyID (when not empty) revoked. One query: it runs on every
+	// introspection and userinfo call.
+	AccessTokenRevoked(ctx context.Context, jti, familyID string) (bool, error)
 }
 
 // ConsentStore remembers consents per user and client.

@@ -57,7 +57,7 @@ func TestHousekeeping(t *testing.T) {
 			if deleted["refresh_tokens"] != 7 || deleted["token_families"] != 7 || deleted["revoked_access_tokens"] != 5 {
 				t.Fatalf("deleted %v, want 7 refresh tokens, 7 families, 5 deny-list entries", deleted)
 			}
-			if ok, err := tokens.AccessTokenRevoked(ctx, "live"); err != nil || !ok {
+			if ok, err := tokens.AccessTokenRevoked(ctx, "live", ""); err != nil || !ok {
 				t.Fatalf("a live deny-list entry was purged: %v %v", ok, err)
 			}
 			if _, err := tokens.RefreshTokenByHash(ctx, []byte{7, 1, 2, 3}); err != nil {

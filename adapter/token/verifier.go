@@ -2,6 +2,7 @@ package token
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"strings"
@@ -46,6 +47,8 @@ type Verifier struct {
 	ring   *KeyRing
 	clock  usecase.Clock
 	parser *jwt.Parser
+	leeway time.Duration
+	cache  *verifiedCache
 }
 
 // NewVerifier returns a Verifier using the ring's published keys and clock for
@@ -58,8 +61,10 @@ func NewVerifier(ring *KeyRing, cfg VerifierConfig, clock usecase.Clock) (*Verif
 		cfg.Leeway = DefaultLeeway
 	}
 	return &Verifier{
-		ring:  ring,
-		clock: clock,
+		ring:   ring,
+		clock:  clock,
+		leeway: cfg.Leeway,
+		cache:  newVerifiedCache(verifiedCacheSize),
 		parser: jwt.NewParser(
 			jwt.WithValidMethods(verifiableAlgs),
 			jwt.WithIssuer(cfg.Issuer),
@@ -114,7 +119,12 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, raw string) (domain.Ac
 		return domain.AccessToken{}, invalid(errors.New("a character outside base64url and '.'"))
 	}
 	now := v.clock.Now()
+	key := sha256.Sum256([]byte(raw))
+	if at, ok := v.cache.get(key, now, v.leeway, v.ring); ok {
+		return at, nil
+	}
 	var c accessClaims
+	var kid string
 	_, err := v.parser.ParseWithClaims(raw, &c, func(t *jwt.Token) (any, error) {
 		// The header's jku, x5u, jwk and x5c are never read: keys come from our
 		// ring only (RFC 8725 §3.10).
@@ -124,7 +134,7 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, raw string) (domain.Ac
 		if _, ok := t.Header["crit"]; ok {
 			return nil, errors.New("crit header: no extension is understood") // RFC 7515 §4.1.11
 		}
-		kid, _ := t.Header["kid"].(string)
+		kid, _ = t.Header["kid"].(string)
 		if kid == "" {
 			return nil, errors.New("no kid")
 		}
@@ -168,5 +178,6 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, raw string) (domain.Ac
 	if c.AuthTime != nil {
 		at.AuthTime = c.AuthTime.UTC()
 	}
+	v.cache.put(key, kid, at, now)
 	return at, nil
 }

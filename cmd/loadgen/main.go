@@ -18,12 +18,16 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"gatehouse/bench"
 )
+
+// runtimeEnv are the Go runtime's variables -env may set for the server.
+var runtimeEnv = []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS"}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -108,7 +112,7 @@ func runCmd(ctx context.Context, args []string) error {
 	pprofScenarios := fs.String("pprof", "", "comma-separated scenarios during which to take a CPU profile of the server (GATEHOUSE_PPROF_ADDR)")
 	pprofDir := fs.String("pprof-dir", "bin/pprof", "where CPU profiles and their pprof -top go")
 	var serverEnv headerFlags
-	fs.Var(&serverEnv, "env", "GATEHOUSE_NAME=value for the server, e.g. GATEHOUSE_SIGNING_ALG=EdDSA (repeatable)")
+	fs.Var(&serverEnv, "env", "GATEHOUSE_NAME=value (or GOGC, GOMEMLIMIT, GOMAXPROCS) for the server, e.g. GATEHOUSE_SIGNING_ALG=EdDSA (repeatable)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -116,8 +120,8 @@ func runCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	for _, kv := range serverEnv {
-		if k, _, ok := strings.Cut(kv, "="); !ok || !strings.HasPrefix(k, "GATEHOUSE_") {
-			return usageErr{fmt.Sprintf("-env %q: want GATEHOUSE_NAME=value", kv)}
+		if k, _, ok := strings.Cut(kv, "="); !ok || !strings.HasPrefix(k, "GATEHOUSE_") && !slices.Contains(runtimeEnv, k) {
+			return usageErr{fmt.Sprintf("-env %q: want GATEHOUSE_NAME=value or one of %s", kv, strings.Join(runtimeEnv, ", "))}
 		}
 	}
 	cfg := bench.Config{

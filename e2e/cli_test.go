@@ -549,6 +549,7 @@ func TestCLI_BadInput(t *testing.T) {
 		{"bad issuer", map[string]string{"GATEHOUSE_ISSUER": "not a url"}, []string{"serve"}, []string{"GATEHOUSE_ISSUER"}},
 		{"bad boolean", map[string]string{"GATEHOUSE_AUTO_MIGRATE": "perhaps"}, []string{"serve"}, []string{"GATEHOUSE_AUTO_MIGRATE"}},
 		{"bad log format", map[string]string{"GATEHOUSE_LOG_FORMAT": "xml"}, []string{"serve"}, []string{"GATEHOUSE_LOG_FORMAT"}},
+		{"bad throttle store", map[string]string{"GATEHOUSE_THROTTLE_STORE": "redis"}, []string{"serve"}, []string{"GATEHOUSE_THROTTLE_STORE"}},
 		{"bad address", map[string]string{"GATEHOUSE_HTTP_ADDR": "nonsense"}, []string{"serve"}, []string{"GATEHOUSE_HTTP_ADDR"}},
 		{"address not ours", map[string]string{"GATEHOUSE_HTTP_ADDR": "192.0.2.1:8080"}, []string{"serve"}, []string{"GATEHOUSE_HTTP_ADDR"}},
 	} {

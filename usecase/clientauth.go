@@ -50,22 +50,54 @@ var dummySecretHash = make([]byte, 32)
 
 // Authenticate returns the client the credentials prove, or ErrInvalidClient. An
 // unknown client, a wrong secret and a wrong method all give the same error.
+//
+// The throttle (per address, SECURITY S28) is consulted only once authentication has
+// failed: a locked address gets a 429 for a wrong secret instead of a 401, and a
+// failure is counted only while the address is not locked, so the lock and its
+// Retry-After grow exactly as when every attempt was checked first. A right secret
+// is never held back. Client secrets are 256 random bits drawn by the server: no
+// number of guesses finds one, so throttling a correct secret protects nothing,
+// whereas checking first would cost every successful request a read of the
+// throttle, a database round trip with the shared store (GATEHOUSE_THROTTLE_STORE=
+// database) on the token endpoint's hottest path. Passwords, login and device user
+// codes, which people choose or which are short, are checked before every attempt.
 func (a *ClientAuthenticator) Authenticate(ctx context.Context, cr Credentials) (domain.Client, error) {
 	if cr.ClientID == "" {
 		return domain.Client{}, domain.ErrInvalidClient
 	}
-	throttleKey := "client-auth:" + cr.Address
-	if err := a.throttle.Check(ctx, throttleKey); err != nil {
+	client, ok, err := a.verify(ctx, cr)
+	if err != nil {
 		return domain.Client{}, err
 	}
+	if !ok {
+		return domain.Client{}, a.failed(ctx, cr.Address)
+	}
+	return client, nil
+}
+
+// failed answers a failed authentication from address: 429 while the address is
+// locked (the failure is then not counted, as it would not have been tried), else
+// the failure is counted and the answer is invalid_client. A throttle that cannot be
+// read fails closed (its error, a 503).
+func (a *ClientAuthenticator) failed(ctx context.Context, address string) error {
+	key := "client-auth:" + address
+	if err := a.throttle.Check(ctx, key); err != nil {
+		return err
+	}
+	a.throttle.Failure(ctx, key)
+	return domain.ErrInvalidClient
+}
+
+// verify reports whether the credentials prove their client; the error is a storage
+// failure only.
+func (a *ClientAuthenticator) verify(ctx context.Context, cr Credentials) (domain.Client, bool, error) {
 	client, err := a.clients.ClientByID(ctx, cr.ClientID)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
 		a.hasher.SecretMatches(dummySecretHash, cr.Secret)
-		a.throttle.Failure(ctx, throttleKey)
-		return domain.Client{}, domain.ErrInvalidClient
+		return domain.Client{}, false, nil
 	case err != nil:
-		return domain.Client{}, fmt.Errorf("authenticate client: %w", err)
+		return domain.Client{}, false, fmt.Errorf("authenticate client: %w", err)
 	}
 	ok := false
 	if client.Public {
@@ -85,14 +117,13 @@ func (a *ClientAuthenticator) Authenticate(ctx context.Context, cr Credentials) 
 					client = fresh
 					ok = !fresh.Public && a.hasher.SecretMatches(fresh.SecretHash, cr.Secret)
 				case !errors.Is(err, domain.ErrNotFound):
-					return domain.Client{}, fmt.Errorf("authenticate client: %w", err)
+					return domain.Client{}, false, fmt.Errorf("authenticate client: %w", err)
 				}
 			}
 		}
 	}
 	if !ok {
-		a.throttle.Failure(ctx, throttleKey)
-		return domain.Client{}, domain.ErrInvalidClient
+		return domain.Client{}, false, nil
 	}
-	return client, nil
+	return client, true, nil
 }

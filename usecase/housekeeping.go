@@ -21,9 +21,9 @@ type Leases interface {
 	ReleaseLease(ctx context.Context, name, holder string) error
 }
 
-// Housekeeping deletes expired codes, tokens, sessions, requests and deny-list
-// entries so tables do not grow without bound (a known pain of other servers). When
-// several instances share a database, only the lease holder works.
+// Housekeeping deletes expired codes, tokens, sessions, requests, deny-list entries
+// and throttle counters so tables do not grow without bound (a known pain of other
+// servers). When several instances share a database, only the lease holder works.
 type Housekeeping struct {
 	purger Purger
 	leases Leases

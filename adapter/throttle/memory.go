@@ -9,7 +9,8 @@ import (
 	"gatehouse/usecase"
 )
 
-// Policy says how many failures are free and how long the waits grow.
+// Policy says how many failures are free and how long the waits grow; the arithmetic
+// is domain.ThrottlePolicy's, shared with the database-backed throttle.
 type Policy struct {
 	FreeFailures int           // failures allowed before any wait
 	BaseDelay    time.Duration // wait after the first failure past FreeFailures
@@ -18,22 +19,34 @@ type Policy struct {
 	MaxKeys      int           // bound on memory: oldest keys are dropped beyond it
 }
 
-// DefaultPolicy: 5 free failures, then 1 s doubling up to 5 minutes.
-var DefaultPolicy = Policy{FreeFailures: 5, BaseDelay: time.Second, MaxDelay: 5 * time.Minute, Forget: 15 * time.Minute, MaxKeys: 100_000}
+// Rules is the policy's arithmetic.
+func (p Policy) Rules() domain.ThrottlePolicy {
+	return domain.ThrottlePolicy{FreeFailures: p.FreeFailures, BaseDelay: p.BaseDelay, MaxDelay: p.MaxDelay, Forget: p.Forget}
+}
+
+// PolicyFrom is rules with a bound on the number of keys kept.
+func PolicyFrom(rules domain.ThrottlePolicy, maxKeys int) Policy {
+	return Policy{FreeFailures: rules.FreeFailures, BaseDelay: rules.BaseDelay, MaxDelay: rules.MaxDelay, Forget: rules.Forget, MaxKeys: maxKeys}
+}
+
+// DefaultPolicy: domain.DefaultThrottlePolicy (5 free failures, then 1 s doubling up
+// to 5 minutes), at most 100 000 keys.
+var DefaultPolicy = PolicyFrom(domain.DefaultThrottlePolicy(), 100_000)
 
 type entry struct {
 	failures    int
 	lastFailure time.Time
-	lockedUntil time.Time
 }
 
 // Memory keeps counters in this process. Instances sharing a database should use the
-// database-backed throttle instead (see the scale-out notes in the README).
+// database-backed throttle instead (GATEHOUSE_THROTTLE_STORE=database, the default
+// with PostgreSQL and MariaDB), or an attacker gets each instance's allowance.
 type Memory struct {
-	policy Policy
-	now    func() time.Time
-	mu     sync.Mutex
-	keys   map[string]*entry
+	policy  domain.ThrottlePolicy
+	maxKeys int
+	now     func() time.Time
+	mu      sync.Mutex
+	keys    map[string]*entry
 }
 
 var _ usecase.Throttle = (*Memory)(nil)
@@ -43,7 +56,7 @@ func NewMemory(p Policy, now func() time.Time) *Memory {
 	if now == nil {
 		now = time.Now
 	}
-	return &Memory{policy: p, now: now, keys: map[string]*entry{}}
+	return &Memory{policy: p.Rules(), maxKeys: p.MaxKeys, now: now, keys: map[string]*entry{}}
 }
 
 // Check refuses the attempt while the key is locked.
@@ -54,21 +67,17 @@ func (m *Memory) Check(_ context.Context, key string) error {
 	if !ok {
 		return nil
 	}
-	now := m.now()
-	if wait := e.lockedUntil.Sub(now); wait > 0 {
-		return &domain.ThrottledError{RetryAfter: wait.Round(time.Second) + time.Second}
-	}
-	return nil
+	return m.policy.Check(e.failures, e.lastFailure, m.now())
 }
 
-// Failure counts a failed attempt and locks the key when past the free failures.
+// Failure counts a failed attempt; past the free failures the key is locked.
 func (m *Memory) Failure(_ context.Context, key string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
 	e, ok := m.keys[key]
-	if !ok || now.Sub(e.lastFailure) > m.policy.Forget {
-		if !ok && len(m.keys) >= m.policy.MaxKeys {
+	if !ok || m.policy.Forgotten(e.lastFailure, now) {
+		if !ok && len(m.keys) >= m.maxKeys {
 			m.sweep(now)
 		}
 		e = &entry{}
@@ -76,13 +85,6 @@ func (m *Memory) Failure(_ context.Context, key string) {
 	}
 	e.failures++
 	e.lastFailure = now
-	if over := e.failures - m.policy.FreeFailures; over > 0 {
-		d := m.policy.BaseDelay << min(over-1, 30)
-		if d > m.policy.MaxDelay || d <= 0 {
-			d = m.policy.MaxDelay
-		}
-		e.lockedUntil = now.Add(d)
-	}
 }
 
 // Success forgets the key.
@@ -96,12 +98,12 @@ func (m *Memory) Success(_ context.Context, key string) {
 // of distinct keys, memory stays bounded at the price of forgetting some counters.
 func (m *Memory) sweep(now time.Time) {
 	for k, e := range m.keys {
-		if now.Sub(e.lastFailure) > m.policy.Forget && now.After(e.lockedUntil) {
+		if m.policy.Forgotten(e.lastFailure, now) && m.policy.Check(e.failures, e.lastFailure, now) == nil {
 			delete(m.keys, k)
 		}
 	}
 	for k := range m.keys {
-		if len(m.keys) < m.policy.MaxKeys {
+		if len(m.keys) < m.maxKeys {
 			break
 		}
 		delete(m.keys, k)

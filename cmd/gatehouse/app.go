@@ -100,7 +100,16 @@ func provideClientCache(repo *bunrepo.ClientRepository, cfg config.Config) *cach
 
 func provideClock() usecase.SystemClock { return usecase.SystemClock{} }
 
-func provideThrottle() *throttle.Memory { return throttle.NewMemory(throttle.DefaultPolicy, nil) }
+// provideThrottle puts the failure counters where GATEHOUSE_THROTTLE_STORE says (by
+// default in the database with PostgreSQL and MariaDB, which several instances may
+// share, so that they share one allowance; in memory with SQLite). Both stores follow
+// domain.DefaultThrottlePolicy.
+func provideThrottle(cfg config.Config, db *bun.DB, log *slog.Logger) usecase.Throttle {
+	if cfg.ThrottleStore == config.ThrottleDatabase {
+		return bunrepo.NewThrottleRepository(db, domain.DefaultThrottlePolicy(), nil, log)
+	}
+	return throttle.NewMemory(throttle.DefaultPolicy, nil)
+}
 
 func provideRegistry() *prometheus.Registry { return observability.NewRegistry() }
 

@@ -53,7 +53,8 @@ func serveCmd(g *globals) *cobra.Command {
 			if cfg.PprofAddr != "" {
 				go servePprof(cfg.PprofAddr, app)
 			}
-			log.Info("gatehouse starting", "version", version, "issuer", cfg.Issuer, "database", redactURL(cfg.DatabaseURL))
+			log.Info("gatehouse starting", "version", version, "issuer", cfg.Issuer, "database", redactURL(cfg.DatabaseURL),
+				"throttle_store", cfg.ThrottleStore)
 			hkDone := make(chan struct{})
 			go func() {
 				defer close(hkDone)

@@ -13,7 +13,6 @@ import (
 	"gatehouse/adapter/crypto"
 	"gatehouse/adapter/httpapi"
 	"gatehouse/adapter/repository/bunrepo"
-	"gatehouse/adapter/throttle"
 	"gatehouse/adapter/token"
 	"gatehouse/infrastructure/config"
 	"gatehouse/usecase"
@@ -25,7 +24,6 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		provideLogger, provideSettings, provideDB, provideCryptoKeys, providePasswordParams,
 		provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures,
 		wire.Bind(new(usecase.Clock), new(usecase.SystemClock)),
-		wire.Bind(new(usecase.Throttle), new(*throttle.Memory)),
 		wire.Bind(new(httpapi.Pinger), new(*bun.DB)),
 		crypto.ProviderSet,
 		wire.Bind(new(token.KeyCipher), new(*crypto.Cipher)),

@@ -63,8 +63,8 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	registry := provideRegistry()
 	metrics := httpapi.NewMetrics(registry)
 	clients := provideClientCache(clientRepository, cfg)
-	memory := provideThrottle()
-	clientAuthenticator := usecase.NewClientAuthenticator(clients, secretHasher, memory)
+	throttle := provideThrottle(cfg, db, logger)
+	clientAuthenticator := usecase.NewClientAuthenticator(clients, secretHasher, throttle)
 	signerConfig := token.SignerConfigFromSettings(settings)
 	signer, err := token.NewSigner(keyRing, signerConfig)
 	if err != nil {
@@ -73,7 +73,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	}
 	minter := usecase.NewMinter(signer, signer, tokenRepository, userRepository, random, secretHasher, systemClock, settings)
 	clientCredentials := usecase.NewClientCredentials(minter, settings)
-	password := usecase.NewPassword(userRepository, passwordHasher, memory, minter, systemClock, settings)
+	password := usecase.NewPassword(userRepository, passwordHasher, throttle, minter, systemClock, settings)
 	refresh := usecase.NewRefresh(tokenRepository, userRepository, secretHasher, minter, systemClock)
 	codeRepository := bunrepo.NewCodeRepository(db)
 	authorizationCodeGrant := usecase.NewAuthorizationCodeGrant(codeRepository, tokenRepository, userRepository, secretHasher, minter, systemClock)
@@ -99,7 +99,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	authRequestRepository := bunrepo.NewAuthRequestRepository(db)
 	consentRepository := bunrepo.NewConsentRepository(db)
 	authorize := usecase.NewAuthorize(clients, authRequestRepository, consentRepository, codeRepository, secretHasher, random, systemClock, settings)
-	login := usecase.NewLogin(userRepository, passwordHasher, memory, sessionRepository, tokenRepository, admin, random, secretHasher, systemClock)
+	login := usecase.NewLogin(userRepository, passwordHasher, throttle, sessionRepository, tokenRepository, admin, random, secretHasher, systemClock)
 	hintVerifier, err := token.NewHintVerifier(keyRing, verifierConfig, systemClock)
 	if err != nil {
 		cleanup()
@@ -111,7 +111,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		cleanup()
 		return nil, nil, err
 	}
-	device := usecase.NewDevice(clientAuthenticator, deviceRepository, clients, memory, secretHasher, random, systemClock, settings)
+	device := usecase.NewDevice(clientAuthenticator, deviceRepository, clients, throttle, secretHasher, random, systemClock, settings)
 	deviceHandler, err := httpapi.NewDeviceHandler(device, pages)
 	if err != nil {
 		cleanup()

@@ -44,11 +44,20 @@ type Config struct {
 	KeyRefreshInterval   time.Duration
 	HousekeepingInterval time.Duration
 	ClientCacheTTL       time.Duration
+	ThrottleStore        string // ThrottleMemory or ThrottleDatabase; when unset, chosen by the database
 	Argon2Memory         uint32
 	Argon2Iterations     uint32
 	Argon2Parallelism    uint8
 	PprofAddr            string
 }
+
+// Throttle stores (GATEHOUSE_THROTTLE_STORE).
+const (
+	// ThrottleMemory keeps failure counters in each process: right for one instance.
+	ThrottleMemory = "memory"
+	// ThrottleDatabase keeps them in the database, shared by every instance using it.
+	ThrottleDatabase = "database"
+)
 
 // Error is a bad configuration value; Variable names the environment variable that
 // sets it, so the CLI can print one line and exit 2.
@@ -140,6 +149,7 @@ func parse(raw map[string]string) (Config, error) {
 		KeyRefreshInterval:   p.duration("key_refresh_interval", time.Second, time.Hour),
 		HousekeepingInterval: p.duration("housekeeping_interval", time.Second, 24*time.Hour),
 		ClientCacheTTL:       p.duration("client_cache_ttl", 0, time.Hour),
+		ThrottleStore:        p.throttleStore("throttle_store"),
 		Argon2Memory:         uint32(p.uint("argon2_memory", 8*1024, 4*1024*1024)),
 		Argon2Iterations:     uint32(p.uint("argon2_iterations", 1, 100)),
 		Argon2Parallelism:    uint8(p.uint("argon2_parallelism", 1, 64)),
@@ -153,6 +163,14 @@ func parse(raw map[string]string) (Config, error) {
 	}
 	if c.Audience == "" {
 		c.Audience = c.Issuer
+	}
+	if c.ThrottleStore == "" {
+		// PostgreSQL and MariaDB may be shared by several instances behind a load
+		// balancer, which must then share their counters; a SQLite file has one.
+		c.ThrottleStore = ThrottleDatabase
+		if c.IsSQLite() {
+			c.ThrottleStore = ThrottleMemory
+		}
 	}
 	if c.SecretKey != "" && len(c.SecretKey) < 32 {
 		return Config{}, &Error{Variable: envName("secret_key"), Problem: "must be at least 32 characters"}
@@ -209,6 +227,17 @@ func (p *parser) oneOf(key string, values ...string) string {
 	}
 	p.fail(key, "%q is not one of %s", v, strings.Join(values, ", "))
 	return ""
+}
+
+// throttleStore reads memory, database, or empty (chosen by the database).
+func (p *parser) throttleStore(key string) string {
+	switch v := p.raw[key]; v {
+	case "", ThrottleMemory, ThrottleDatabase:
+		return v
+	default:
+		p.fail(key, "%q is not memory or database (or empty, to choose by the database)", v)
+		return ""
+	}
 }
 
 func (p *parser) url(key string) string {

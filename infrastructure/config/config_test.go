@@ -59,6 +59,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"GATEHOUSE_REGISTRATION_ENABLED": "maybe",
 		"GATEHOUSE_LOG_FORMAT":           "xml",
 		"GATEHOUSE_DEVICE_CODE_TTL":      "2h",
+		"GATEHOUSE_THROTTLE_STORE":       "redis",
 	}
 	for k, v := range cases {
 		_, err := Load("", envOf(map[string]string{k: v}))
@@ -68,6 +69,32 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: error is not one line: %q", k, err)
+		}
+	}
+}
+
+// TestThrottleStoreDefaultsByDatabase: unset, the throttle is shared through
+// PostgreSQL and MariaDB (instances may share them) and in memory with SQLite; an
+// explicit value wins either way.
+func TestThrottleStoreDefaultsByDatabase(t *testing.T) {
+	for _, tc := range []struct{ db, store, want string }{
+		{"sqlite:./data/gatehouse.db", "", ThrottleMemory},
+		{"postgres://u@db:5432/g", "", ThrottleDatabase},
+		{"postgresql://u@db:5432/g", "", ThrottleDatabase},
+		{"mysql://u@db:3306/g", "", ThrottleDatabase},
+		{"sqlite:./data/gatehouse.db", "database", ThrottleDatabase},
+		{"postgres://u@db:5432/g", "memory", ThrottleMemory},
+	} {
+		env := map[string]string{"GATEHOUSE_DATABASE_URL": tc.db}
+		if tc.store != "" {
+			env["GATEHOUSE_THROTTLE_STORE"] = tc.store
+		}
+		c, err := Load("", envOf(env))
+		if err != nil {
+			t.Fatalf("%s, %q: %v", tc.db, tc.store, err)
+		}
+		if c.ThrottleStore != tc.want {
+			t.Errorf("%s, GATEHOUSE_THROTTLE_STORE=%q: store %q, want %q", tc.db, tc.store, c.ThrottleStore, tc.want)
 		}
 	}
 }

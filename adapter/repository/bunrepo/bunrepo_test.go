@@ -147,4 +147,8 @@ func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
 	if !errors.Is(err, domain.ErrUnavailable) {
 		t.Errorf("RevokeFamily: %v, want ErrUnavailable", err)
 	}
+	err = bunrepo.NewThrottleRepository(db, domain.DefaultThrottlePolicy(), nil, nil).Check(ctx, "addr:192.0.2.1")
+	if !errors.Is(err, domain.ErrUnavailable) {
+		t.Errorf("throttle Check: %v, want ErrUnavailable (fail closed)", err)
+	}
 }

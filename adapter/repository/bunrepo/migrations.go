@@ -56,6 +56,7 @@ func migrations() *migrate.Migrations {
 	add("20260304000001", "leases", leasesSchema)
 	up, down := addColumn(clientPostLogoutRedirectURIs)
 	ms.Add(migrate.Migration{Name: "20260305000001", Comment: "client_post_logout_redirect_uris", Up: up, Down: down})
+	add("20260307000001", "throttle_counters", throttleSchema)
 	return ms
 }
 

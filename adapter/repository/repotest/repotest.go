@@ -28,6 +28,13 @@ type Stores struct {
 	AuthRequests usecase.AuthRequestStore
 	// Devices is optional: the suite skips it when nil.
 	Devices usecase.DeviceStore
+	// NewThrottle is optional: it returns a throttle store with policy and clock now
+	// over the storage under test (each call standing for another instance sharing
+	// it). The suite skips throttling when nil.
+	NewThrottle func(policy domain.ThrottlePolicy, now func() time.Time) usecase.Throttle
+	// Purger is optional: housekeeping over the same storage, for the throttle
+	// counters' expiry.
+	Purger usecase.Purger
 }
 
 // RunAll runs the whole contract on the Bun repositories over db, which must be
@@ -43,6 +50,10 @@ func RunAll(t *testing.T, db *bun.DB) {
 		Keys:         bunrepo.NewKeyRepository(db),
 		AuthRequests: bunrepo.NewAuthRequestRepository(db),
 		Devices:      bunrepo.NewDeviceRepository(db),
+		NewThrottle: func(p domain.ThrottlePolicy, now func() time.Time) usecase.Throttle {
+			return bunrepo.NewThrottleRepository(db, p, now, nil)
+		},
+		Purger: bunrepo.NewHousekeeper(db),
 	})
 }
 
@@ -59,6 +70,8 @@ func Run(t *testing.T, s Stores) {
 	t.Run("Concurrency", st.concurrency)
 	t.Run("AuthRequests", st.authRequests)
 	t.Run("Devices", st.devices)
+	// Last: its purge deletes whatever else has expired by then.
+	t.Run("Throttle", st.throttle)
 }
 
 type suite struct {

@@ -39,6 +39,10 @@ func NewHousekeeping(purger Purger, leases Leases, clock Clock, random Random) *
 	return &Housekeeping{purger: purger, leases: leases, clock: clock, holder: random.ID()}
 }
 
+// Holder is this instance's id in the lease table (random, per process): logged when
+// the instance takes the lease, so an operator can tell which instance holds it.
+func (h *Housekeeping) Holder() string { return h.holder }
+
 // RunOnce purges if this instance holds (or takes) the lease; ran reports whether it did.
 func (h *Housekeeping) RunOnce(ctx context.Context, leaseTTL time.Duration) (deleted map[string]int64, ran bool, err error) {
 	ok, err := h.leases.AcquireLease(ctx, HousekeepingLease, h.holder, h.clock.Now(), leaseTTL)

@@ -69,12 +69,20 @@ func serveCmd(g *globals) *cobra.Command {
 
 // runHousekeeping purges expired rows every interval until ctx ends, then gives its
 // lease up so another instance takes over at once. The lease lasts three intervals,
-// so an instance that died is replaced after at most that long.
+// so an instance that died is replaced after at most that long (plus one interval
+// until another instance next tries). Taking the lease is logged with the holder id
+// that the leases table shows.
 func runHousekeeping(ctx context.Context, app *App, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
+	held := false
 	for {
 		deleted, ran, err := app.Housekeeping.RunOnce(ctx, 3*interval)
+		if ran && !held {
+			// Once per acquisition, not per run: names the instance that now purges.
+			app.Log.Info("housekeeping lease acquired", "holder", app.Housekeeping.Holder())
+		}
+		held = ran
 		switch {
 		case err != nil && ctx.Err() == nil:
 			app.Log.Warn("housekeeping failed", "err", err)

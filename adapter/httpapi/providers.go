@@ -11,6 +11,6 @@ var ProviderSet = wire.NewSet(
 	NewHealth,
 	NewUserInfoHandler,
 	NewDeviceHandler,
-	wire.Struct(new(Handlers), "Log", "Metrics", "Token", "Revoke", "Introspect", "Discovery", "Health", "UserInfo", "Pages", "Device"),
+	wire.Struct(new(Handlers), "Log", "Metrics", "Token", "Revoke", "Introspect", "Discovery", "Health", "UserInfo", "Pages", "Device", "TrustedProxies"),
 	NewEcho,
 )

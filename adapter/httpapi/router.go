@@ -3,7 +3,9 @@ package httpapi
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -27,6 +29,27 @@ type Handlers struct {
 	Pages PageMounter
 	// Device serves the device flow's endpoint and page (RFC 8628); nil leaves it out.
 	Device *DeviceHandler
+	// TrustedProxies may set X-Forwarded-For; empty trusts no header.
+	TrustedProxies TrustedProxies
+}
+
+// TrustedProxies are the address ranges of the proxies in front of the server.
+type TrustedProxies []netip.Prefix
+
+// ipExtractor takes the caller's address from the TCP peer, or, when that peer is a
+// trusted proxy, from X-Forwarded-For: the right-most address not itself a trusted
+// proxy (anything left of it the caller could have written). Loopback and private
+// ranges are not trusted unless listed.
+func (t TrustedProxies) ipExtractor() echo.IPExtractor {
+	if len(t) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range t {
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: net.IP(p.Addr().AsSlice()),
+			Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // PageMounter adds the browser routes and renders page errors.
@@ -41,7 +64,7 @@ func NewEcho(h Handlers) *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	// The caller's address is the TCP peer: X-Forwarded-For is not trusted unless a
 	// proxy in front is configured to be (it could be forged to dodge throttling).
-	e.IPExtractor = echo.ExtractIPDirect()
+	e.IPExtractor = h.TrustedProxies.ipExtractor()
 	var pageErr PageErrorWriter
 	if h.Pages != nil {
 		pageErr = h.Pages.RenderError

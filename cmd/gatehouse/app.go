@@ -60,6 +60,10 @@ func provideLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return observability.NewLogger(w, cfg.LogFormat, cfg.LogLevel)
 }
 
+func provideTrustedProxies(cfg config.Config) httpapi.TrustedProxies {
+	return httpapi.TrustedProxies(cfg.TrustedProxies)
+}
+
 func provideSettings(cfg config.Config) usecase.Settings {
 	return usecase.Settings{
 		Issuer:          usecase.Issuer(cfg.Issuer),

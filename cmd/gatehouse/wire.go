@@ -22,7 +22,7 @@ import (
 func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, func(), error) {
 	wire.Build(
 		provideLogger, provideSettings, provideDB, provideCryptoKeys, providePasswordParams,
-		provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures,
+		provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures, provideTrustedProxies,
 		wire.Bind(new(usecase.Clock), new(usecase.SystemClock)),
 		wire.Bind(new(httpapi.Pinger), new(*bun.DB)),
 		crypto.ProviderSet,

@@ -117,17 +117,19 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		cleanup()
 		return nil, nil, err
 	}
+	trustedProxies := provideTrustedProxies(cfg)
 	handlers := httpapi.Handlers{
-		Log:        logger,
-		Metrics:    metrics,
-		Token:      tokenHandler,
-		Revoke:     revoke,
-		Introspect: introspect,
-		Discovery:  discovery,
-		Health:     health,
-		UserInfo:   userInfoHandler,
-		Pages:      pages,
-		Device:     deviceHandler,
+		Log:            logger,
+		Metrics:        metrics,
+		Token:          tokenHandler,
+		Revoke:         revoke,
+		Introspect:     introspect,
+		Discovery:      discovery,
+		Health:         health,
+		UserInfo:       userInfoHandler,
+		Pages:          pages,
+		Device:         deviceHandler,
+		TrustedProxies: trustedProxies,
 	}
 	echo := httpapi.NewEcho(handlers)
 	housekeeper := bunrepo.NewHousekeeper(db)

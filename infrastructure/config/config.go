@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -49,6 +50,9 @@ type Config struct {
 	Argon2Iterations     uint32
 	Argon2Parallelism    uint8
 	PprofAddr            string
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed when taking
+	// the caller's address (throttling, logs); empty: the TCP peer is the caller.
+	TrustedProxies []netip.Prefix
 }
 
 // Throttle stores (GATEHOUSE_THROTTLE_STORE).
@@ -154,6 +158,7 @@ func parse(raw map[string]string) (Config, error) {
 		Argon2Iterations:     uint32(p.uint("argon2_iterations", 1, 100)),
 		Argon2Parallelism:    uint8(p.uint("argon2_parallelism", 1, 64)),
 		PprofAddr:            raw["pprof_addr"],
+		TrustedProxies:       p.prefixes("trusted_proxies"),
 	}
 	if c.PprofAddr != "" {
 		c.PprofAddr = p.addr("pprof_addr")
@@ -238,6 +243,25 @@ func (p *parser) throttleStore(key string) string {
 		p.fail(key, "%q is not memory or database (or empty, to choose by the database)", v)
 		return ""
 	}
+}
+
+// prefixes reads a list of IP addresses and CIDR ranges separated by commas or
+// spaces; an address stands for itself (/32, /128).
+func (p *parser) prefixes(key string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, f := range strings.FieldsFunc(p.raw[key], func(r rune) bool { return r == ',' || r == ' ' }) {
+		if pfx, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, pfx.Masked())
+			continue
+		}
+		addr, err := netip.ParseAddr(f)
+		if err != nil {
+			p.fail(key, "%q is not an IP address or CIDR range", f)
+			return nil
+		}
+		out = append(out, netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen()))
+	}
+	return out
 }
 
 func (p *parser) url(key string) string {

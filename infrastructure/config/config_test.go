@@ -60,6 +60,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"GATEHOUSE_LOG_FORMAT":           "xml",
 		"GATEHOUSE_DEVICE_CODE_TTL":      "2h",
 		"GATEHOUSE_THROTTLE_STORE":       "redis",
+		"GATEHOUSE_TRUSTED_PROXIES":      "10.0.0.0/8, proxy.internal",
 	}
 	for k, v := range cases {
 		_, err := Load("", envOf(map[string]string{k: v}))
@@ -70,6 +71,23 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: error is not one line: %q", k, err)
 		}
+	}
+}
+
+func TestTrustedProxies(t *testing.T) {
+	c, err := Load("", envOf(map[string]string{"GATEHOUSE_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7 2001:db8::/32,10.1.2.3/8"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range c.TrustedProxies {
+		got = append(got, p.String())
+	}
+	if want := "10.0.0.0/8 192.168.1.7/32 2001:db8::/32 10.0.0.0/8"; strings.Join(got, " ") != want {
+		t.Fatalf("trusted proxies = %v, want %s", got, want)
+	}
+	if c, err = Load("", envOf(nil)); err != nil || len(c.TrustedProxies) != 0 {
+		t.Fatalf("default trusted proxies = %v (%v), want none", c.TrustedProxies, err)
 	}
 }
 

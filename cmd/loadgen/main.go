@@ -6,6 +6,9 @@
 //	                           scenario, print the table, update BENCHMARKS.md and
 //	                           docs/bench.svg (what `make bench` does)
 //	loadgen hit -url URL ...   load one loopback URL and print the numbers
+//	loadgen soak [flags]       a long mixed load of every grant and endpoint on fresh
+//	                           databases; exit 1 on any 5xx, unexpected 4xx or
+//	                           transport error (what `make soak` does)
 //	loadgen baseline ...       serve the bare Echo baseline (started by `run`)
 package main
 
@@ -45,8 +48,10 @@ func main() {
 		err = hitCmd(ctx, args)
 	case "baseline":
 		err = baselineCmd(ctx, args)
+	case "soak":
+		err = soakCmd(ctx, args)
 	default:
-		err = usageErr{fmt.Sprintf("unknown command %q (run, hit, baseline)", cmd)}
+		err = usageErr{fmt.Sprintf("unknown command %q (run, hit, soak, baseline)", cmd)}
 	}
 	if err == nil {
 		return

@@ -2,10 +2,13 @@ package bunrepo
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
 	"gatehouse/domain"
 	"gatehouse/usecase"
@@ -34,25 +37,41 @@ func (r *CodeRepository) CreateCode(ctx context.Context, c domain.AuthorizationC
 // ConsumeCode marks the code used. The decision is one conditional UPDATE, so that of
 // concurrent callers the database lets exactly one through (SECURITY S15); the code
 // is read afterwards, by everyone, so a replay still learns which family to revoke.
-// Expiry is the caller's to judge on the returned code.
+// PostgreSQL and SQLite return the row from the UPDATE itself (one statement for the
+// winner); MariaDB has no UPDATE … RETURNING and reads it after. Expiry is the
+// caller's to judge on the returned code.
 func (r *CodeRepository) ConsumeCode(ctx context.Context, hash []byte, now time.Time) (domain.AuthorizationCode, error) {
-	res, err := r.db.NewRaw("UPDATE authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL", now, hash).
-		Exec(ctx)
-	n, err := rowsAffected(res, err, "consume authorization code")
-	if err != nil {
-		return domain.AuthorizationCode{}, err
-	}
+	const consume = "UPDATE authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL"
 	var row codeRow
-	if err := r.db.NewSelect().Model(&row).Where("hash = ?", hash).Scan(ctx); err != nil {
-		// When n == 1 the code is now burnt without its caller learning it: failing
-		// closed is the right side to err on for a single-use credential.
-		return domain.AuthorizationCode{}, wrapErr(err, "select authorization code")
+	won := false
+	if r.db.Dialect().Name() == dialect.MySQL {
+		res, err := r.db.NewRaw(consume, now, hash).Exec(ctx)
+		n, err := rowsAffected(res, err, "consume authorization code")
+		if err != nil {
+			return domain.AuthorizationCode{}, err
+		}
+		won = n == 1
+	} else {
+		err := r.db.NewRaw(consume+" RETURNING *", now, hash).Scan(ctx, &row)
+		switch {
+		case err == nil:
+			won = true
+		case !errors.Is(err, sql.ErrNoRows):
+			return domain.AuthorizationCode{}, wrapErr(err, "consume authorization code")
+		}
+	}
+	if !won || row.Hash == nil {
+		if err := r.db.NewSelect().Model(&row).Where("hash = ?", hash).Scan(ctx); err != nil {
+			// When the UPDATE won the code is now burnt without its caller learning it:
+			// failing closed is the right side to err on for a single-use credential.
+			return domain.AuthorizationCode{}, wrapErr(err, "select authorization code")
+		}
 	}
 	code, err := row.toDomain()
 	if err != nil {
 		return domain.AuthorizationCode{}, err
 	}
-	if n == 0 {
+	if !won {
 		return code, fmt.Errorf("consume authorization code: %w", domain.ErrAlreadyUsed)
 	}
 	return code, nil

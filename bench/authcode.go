@@ -50,7 +50,7 @@ func (r *run) authCodeWorkload(ctx context.Context, fx *fixture) (*Workload, int
 			return Request{Method: http.MethodPost, URL: tokenURL, Header: h, Body: flow.exchangeBody(c)}, true
 		},
 		Check: containsCheck(`"access_token"`),
-	}, fx.srv.PID(), fmt.Sprintf("pool of %d codes, PKCE S256, scope openid (ID token signed)", len(codes)), nil
+	}, fx.srv.PID(), fmt.Sprintf("pool of %d codes, PKCE S256, scope openid (ID token signed ES256, the client's --id-token-alg)", len(codes)), nil
 }
 
 // newCodeFlow logs the fast user in through the authorization endpoint and returns the

@@ -40,6 +40,18 @@ func (r *TokenRepository) CreateFamily(ctx context.Context, f usecase.TokenFamil
 		return fmt.Errorf("create token family %q: its first refresh token names family %q", f.ID, rt.FamilyID)
 	}
 	fam := familyToRow(f)
+	if rt != nil && r.db.Dialect().Name() == dialect.PG {
+		// One statement, one round trip: the family inserted in a CTE, the token by the
+		// statement itself; its foreign key is checked at the end of the statement, when
+		// the family exists. A duplicate family fails the whole statement.
+		row := refreshTokenToRow(*rt)
+		_, err := r.db.NewInsert().With("fam", r.db.NewInsert().Model(&fam).Returning("NULL")).
+			Model(&row).Returning("NULL").Exec(ctx)
+		if err != nil {
+			return wrapErr(err, "insert token family %q and its first refresh token", f.ID)
+		}
+		return nil
+	}
 	return inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := insert(ctx, tx, &fam); err != nil {
 			return wrapErr(err, "insert token family %q", f.ID)

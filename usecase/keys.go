@@ -105,7 +105,9 @@ func (k *Keys) Rotate(ctx context.Context, alg string, immediate bool) (domain.S
 }
 
 func (k *Keys) rotate(ctx context.Context, alg string, delay time.Duration, replaces string) (domain.SigningKey, error) {
-	now := k.clock.Now()
+	// Microseconds, which every database keeps: the key returned (and printed by the
+	// CLI) has the times the store lists afterwards.
+	now := k.clock.Now().Truncate(time.Microsecond)
 	key, err := k.gen.GenerateKey(alg, now)
 	if err != nil {
 		return domain.SigningKey{}, fmt.Errorf("generate %s key: %w", alg, err)

@@ -163,6 +163,10 @@ func TestKeyRotation_MultiInstance(t *testing.T) {
 	}
 	t.Logf("%d tokens, %d of the new key", tokens, withNew)
 
+	// The default activation delay on a shared database counts on this max-age.
+	if cc := c.Get(t, nil, "/.well-known/jwks.json").Header.Get("Cache-Control"); cc != "public, max-age=60" {
+		t.Errorf("JWKS Cache-Control %q: GATEHOUSE_KEY_ACTIVATION_DELAY's default assumes max-age=60", cc)
+	}
 	// The old key stays published while its tokens live.
 	if _, ok := fetchJWKS(t, c)[oldKID]; !ok {
 		t.Errorf("the old key %s left C's JWKS", oldKID)

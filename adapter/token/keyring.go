@@ -280,8 +280,7 @@ func (r *KeyRing) verificationKey(ctx context.Context, kid string, now time.Time
 
 // reloadForMissingAlg reloads when no key of an alg signs in snapshot seen: a
 // client registered with a new ID-token alg while this instance runs (the CLI
-// creates the key in the store), or a snapshot older than a rotation whose key took
-// over. Only a registered client's grant gets here, not
+// creates the key in the store). Only a registered client's grant gets here, not
 // any token an attacker makes up, so the reload is not rate-limited like an unknown
 // kid's; concurrent callers share one reload.
 func (r *KeyRing) reloadForMissingAlg(ctx context.Context, seen *snapshot) (*snapshot, error) {

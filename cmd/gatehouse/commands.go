@@ -477,6 +477,13 @@ func keysCmd(g *globals) *cobra.Command {
 			if err := app.Keys.Ensure(cmd.Context()); err != nil {
 				return err
 			}
+			k, err := app.Keys.Rotate(cmd.Context(), alg, immediate)
+			if err != nil {
+				if errors.Is(err, domain.ErrKeyPending) {
+					return usagef("%v; rotate again after that, or with --now to replace it at once", err)
+				}
+				return err
+			}
 			if immediate && !app.Config.IsSQLite() {
 				// Other instances sign with the old key until their next key refresh, and
 				// resource servers may hold a JWKS without the new key for up to its
@@ -484,13 +491,6 @@ func keysCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(g.streams.err, "gatehouse: warning: --now on a shared database: the new key signs at once, before other instances "+
 					"(within GATEHOUSE_KEY_REFRESH_INTERVAL, %s) and resource servers caching the JWKS (up to %s) know it; "+
 					"its tokens may be refused meanwhile\n", app.Config.KeyRefreshInterval, httpapi.JWKSMaxAge)
-			}
-			k, err := app.Keys.Rotate(cmd.Context(), alg, immediate)
-			if err != nil {
-				if errors.Is(err, domain.ErrKeyPending) {
-					return usagef("%v; rotate again after that, or with --now to replace it at once", err)
-				}
-				return err
 			}
 			now := time.Now()
 			text := fmt.Sprintf("new %s signing key %s is active\n", k.Alg, k.ID)

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -25,8 +26,23 @@ func ValidateAlg(alg string) error {
 	return fmt.Errorf("signing alg %q is not one of ES256, RS256, EdDSA", alg)
 }
 
-// SigningKey is one asymmetric key pair. At most one key per alg is active (signs);
-// a rotated-out key stays published until RetiredAt + the longest token lifetime.
+// KeyState is where a signing key is in its life at a given instant.
+type KeyState string
+
+// The states of a signing key. A rotation publishes the new key at once (next) and
+// lets it sign only from its activation time, so that every instance and every
+// resource server has it before the first token it signs arrives (issue 9, as Dex
+// does); the old key signs until that instant and is then retired.
+const (
+	KeyNext    KeyState = "next"    // published, signs from ActivatesAt
+	KeyActive  KeyState = "active"  // signs
+	KeyRetired KeyState = "retired" // signs no more; published until ExpiresAt
+)
+
+// SigningKey is one asymmetric key pair. Of the keys of an alg, one at a time signs:
+// the one whose window [ActivatesAt, RetiredAt) holds the instant. Each key's window
+// ends where its successor's begins; a retired key stays published until ExpiresAt,
+// when no token it signed can still be valid.
 type SigningKey struct {
 	ID  string // kid
 	Alg string
@@ -36,17 +52,122 @@ type SigningKey struct {
 	// PublicKey is the public key in PKIX DER form.
 	PublicKey []byte
 	CreatedAt time.Time
-	// RetiredAt is set when a newer key of the same alg takes over signing.
+	// ActivatesAt is when the key starts signing. Zero means from the start: a key
+	// made on first start, or stored before keys had activation times.
+	ActivatesAt time.Time
+	// RetiredAt is when the key stops signing: set, at a rotation, to the instant its
+	// successor starts, which may still be ahead.
 	RetiredAt *time.Time
 	// ExpiresAt: after it, no token this key signed can still be valid; the key
-	// leaves the JWKS. Zero while the key is active.
+	// leaves the JWKS. Nil while the key is current.
 	ExpiresAt *time.Time
 }
 
-// Active reports whether the key still signs.
-func (k SigningKey) Active() bool { return k.RetiredAt == nil }
+// Current reports whether the key is the newest of its alg, the one that signs now
+// or will sign next: no rotation has retired it yet. The store keeps at most one
+// current key per alg.
+func (k SigningKey) Current() bool { return k.RetiredAt == nil }
 
-// Published reports whether the key belongs in the JWKS at now.
+// ActivationTime is when the key starts (or started) signing.
+func (k SigningKey) ActivationTime() time.Time {
+	if k.ActivatesAt.IsZero() {
+		return k.CreatedAt
+	}
+	return k.ActivatesAt
+}
+
+// State returns the key's state at now.
+func (k SigningKey) State(now time.Time) KeyState {
+	switch {
+	case k.RetiredAt != nil && !now.Before(*k.RetiredAt):
+		return KeyRetired
+	case !k.ActivatesAt.IsZero() && now.Before(k.ActivatesAt):
+		return KeyNext
+	}
+	return KeyActive
+}
+
+// SignsAt reports whether the key signs at now.
+func (k SigningKey) SignsAt(now time.Time) bool { return k.State(now) == KeyActive }
+
+// Published reports whether the key belongs in the JWKS at now: from the moment it
+// is stored (a next key too) until ExpiresAt.
 func (k SigningKey) Published(now time.Time) bool {
 	return k.ExpiresAt == nil || now.Before(*k.ExpiresAt)
 }
+
+// SigningKeyAt returns the key of alg that signs at now: of the keys whose window
+// holds now, the one activated last (there is one unless the store was edited by
+// hand). False when none does.
+func SigningKeyAt(keys []SigningKey, alg string, now time.Time) (SigningKey, bool) {
+	var best SigningKey
+	found := false
+	for _, k := range keys {
+		if k.Alg != alg || !k.SignsAt(now) {
+			continue
+		}
+		if !found || laterActivation(k, best) {
+			best, found = k, true
+		}
+	}
+	return best, found
+}
+
+// laterActivation orders keys by activation time, then by creation.
+func laterActivation(a, b SigningKey) bool {
+	if c := a.ActivationTime().Compare(b.ActivationTime()); c != 0 {
+		return c > 0
+	}
+	return a.CreatedAt.After(b.CreatedAt)
+}
+
+// CurrentKey returns the current key of alg (see SigningKey.Current).
+func CurrentKey(keys []SigningKey, alg string) (SigningKey, bool) {
+	var best SigningKey
+	found := false
+	for _, k := range keys {
+		if k.Alg == alg && k.Current() && (!found || laterActivation(k, best)) {
+			best, found = k, true
+		}
+	}
+	return best, found
+}
+
+// RotationDue reports whether scheduled rotation (every interval) should replace the
+// current key of alg at now: it is older than interval and signs already, so no
+// successor is pending. It returns the key to replace.
+func RotationDue(keys []SigningKey, alg string, now time.Time, interval time.Duration) (SigningKey, bool) {
+	if interval <= 0 {
+		return SigningKey{}, false
+	}
+	cur, ok := CurrentKey(keys, alg)
+	if !ok || cur.State(now) != KeyActive || now.Sub(cur.CreatedAt) < interval {
+		return SigningKey{}, false
+	}
+	return cur, true
+}
+
+// Rotation outcomes that the key store reports.
+var (
+	// ErrKeyPending: a rotation with an activation delay was refused because the alg
+	// already has a next key; it is a *KeyPendingError.
+	ErrKeyPending = errors.New("a new signing key is already pending")
+	// ErrKeyRotated: a rotation meant to replace one key found another current (a
+	// rotation elsewhere got there first).
+	ErrKeyRotated = errors.New("the signing key was rotated meanwhile")
+)
+
+// KeyPendingError says which key is pending, and until when.
+type KeyPendingError struct {
+	Alg         string
+	KID         string
+	ActivatesAt time.Time
+}
+
+func (e *KeyPendingError) Error() string {
+	return fmt.Sprintf("a new %s key (%s) is already pending: it starts signing at %s",
+		e.Alg, e.KID, e.ActivatesAt.UTC().Format(time.RFC3339))
+}
+
+// Is makes errors.Is(err, ErrKeyPending) true.
+func (e *KeyPendingError) Is(target error) bool { return target == ErrKeyPending }

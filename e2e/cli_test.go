@@ -425,8 +425,20 @@ func testCLIKeysRotate(t *testing.T, srv *Server) {
 	}
 
 	var k keyRow
-	srv.CLIJSON(t, &k, "", "keys", "rotate", "--alg", "EdDSA")
-	if k.KID == "" || k.Alg != "EdDSA" || k.KID == oldKid {
+	if strings.HasPrefix(srv.DatabaseURL, "sqlite:") {
+		srv.CLIJSON(t, &k, "", "keys", "rotate", "--alg", "EdDSA")
+	} else {
+		// A shared database publishes a rotated key for the activation delay (here
+		// 1s + 60s + 5s) before it signs; --now signs at once, with a warning.
+		out, errOut, code := srv.CLI(t, "", "keys", "rotate", "--alg", "EdDSA", "--now", "--json")
+		if code != 0 || json.Unmarshal([]byte(out), &k) != nil {
+			t.Fatalf("keys rotate --now --json: exit %d, %s %s", code, out, errOut)
+		}
+		if strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "warning") || !strings.Contains(errOut, "--now") {
+			t.Errorf("keys rotate --now on a shared database: stderr %q, want one warning line", errOut)
+		}
+	}
+	if k.KID == "" || k.Alg != "EdDSA" || k.KID == oldKid || k.Status != "active" {
 		t.Fatalf("keys rotate --json: %+v", k)
 	}
 
@@ -626,4 +638,122 @@ func TestCLI_ServeStopsGracefully(t *testing.T) {
 	if _, err := hc.Get(srv.URL + "/healthz"); err == nil {
 		t.Errorf("the server still answers after SIGTERM")
 	}
+}
+
+// TestCLIKeyActivation: with an activation delay, `keys rotate` says when the new key
+// starts signing and `keys list` shows it as next; the running server publishes it
+// at once but keeps signing with the old key. A second rotation while it is pending
+// is refused (exit 2), also when two race; --now replaces it at once. On every backend.
+func TestCLIKeyActivation(t *testing.T) {
+	t.Parallel()
+	opts := Options{Env: map[string]string{
+		"GATEHOUSE_KEY_REFRESH_INTERVAL": "1s",
+		"GATEHOUSE_KEY_ACTIVATION_DELAY": "1h",
+	}}
+	forEachBackend(t, opts, func(t *testing.T, srv *Server) {
+		shared := !strings.HasPrefix(srv.DatabaseURL, "sqlite:")
+		id, secret := srv.CreateClient(t, "--grant-type", "client_credentials")
+		hc := srv.HTTPClient()
+		kid := func() string {
+			t.Helper()
+			tok, err := ccConfig(srv, id, secret).Token(ctxWith(hc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv.Sensitive(tok.AccessToken)
+			return rsKID(t, tok.AccessToken)
+		}
+		oldKID := kid()
+
+		before := time.Now()
+		var next keyListRow
+		srv.CLIJSON(t, &next, "", "keys", "rotate")
+		if next.State != "next" || next.Status != "next" || next.Alg != "ES256" ||
+			next.ActivatesAt.Before(before.Add(time.Hour-time.Second)) || next.ActivatesAt.After(time.Now().Add(time.Hour)) {
+			t.Fatalf("keys rotate --json with a 1h delay: %+v", next)
+		}
+		// Published by the running server within its refresh interval; not signing.
+		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if _, ok := fetchJWKS(t, srv)[next.KID]; ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the pending key %s never appeared in the JWKS", next.KID)
+			}
+		}
+		if k := kid(); k != oldKID {
+			t.Fatalf("the server signs with %s before the activation, want %s", k, oldKID)
+		}
+
+		var rows []keyListRow
+		srv.CLIJSON(t, &rows, "", "keys", "list")
+		byKID := map[string]keyListRow{}
+		for _, r := range rows {
+			byKID[r.KID] = r
+		}
+		if r := byKID[next.KID]; r.State != "next" || !r.ActivatesAt.Equal(next.ActivatesAt) {
+			t.Errorf("keys list: the pending key is %+v", r)
+		}
+		if r := byKID[oldKID]; r.State != "active" || r.Status != "active" || r.RetiredAt == nil || !r.RetiredAt.Equal(next.ActivatesAt) {
+			t.Errorf("keys list: the signing key is %+v, want active until the new one's activation", r)
+		}
+		text, errOut, code := srv.CLI(t, "", "keys", "list")
+		if code != 0 || !strings.Contains(text, "ACTIVATES") || !regexp.MustCompile(next.KID+`\s+ES256\s+next\s`).MatchString(text) {
+			t.Errorf("keys list (text): exit %d %s\n%s", code, errOut, text)
+		}
+
+		// A second delayed rotation is refused while one is pending.
+		out, errOut, code := srv.CLI(t, "", "keys", "rotate", "--json")
+		wantUsage(t, "keys rotate while a key is pending", out, errOut, code, next.KID, "pending", "--now")
+
+		// Two racing rotations of another alg: one is stored, the other refused.
+		rs := srv.CLIAll(t, CLICall{Args: []string{"keys", "rotate", "--alg", "RS256"}},
+			CLICall{Args: []string{"keys", "rotate", "--alg", "RS256"}})
+		won := 0
+		for _, r := range rs {
+			switch {
+			case r.Exit == 0:
+				won++
+				if !strings.Contains(r.Stdout, "is published; it starts signing at ") {
+					t.Errorf("keys rotate (text) with a delay printed %q", r.Stdout)
+				}
+			default:
+				wantUsage(t, "the losing racing rotation", r.Stdout, r.Stderr, r.Exit, "pending")
+			}
+		}
+		if won != 1 {
+			t.Errorf("%d of two racing rotations succeeded, want 1: %+v", won, rs)
+		}
+
+		// --now replaces the pending key at once; it signs within a key refresh.
+		text, errOut, code = srv.CLI(t, "", "keys", "rotate", "--now")
+		if code != 0 || !strings.HasPrefix(text, "new ES256 signing key ") || !strings.HasSuffix(text, " is active\n") {
+			t.Fatalf("keys rotate --now: exit %d, %q %q", code, text, errOut)
+		}
+		if shared != (errOut != "") || (shared && (!strings.Contains(errOut, "warning") || strings.Count(errOut, "\n") != 1)) {
+			t.Errorf("keys rotate --now (shared database %v): stderr %q", shared, errOut)
+		}
+		freshKID := strings.Fields(text)[4]
+		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if kid() == freshKID {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the server does not sign with the key of --now %s", freshKID)
+			}
+		}
+		srv.CLIJSON(t, &rows, "", "keys", "list")
+		for _, r := range rows {
+			byKID[r.KID] = r
+		}
+		if byKID[freshKID].State != "active" || byKID[next.KID].State != "retired" || byKID[oldKID].State != "retired" {
+			t.Errorf("after --now: fresh %q, replaced pending %q, old %q", byKID[freshKID].State, byKID[next.KID].State, byKID[oldKID].State)
+		}
+		jwks := fetchJWKS(t, srv)
+		for _, k := range []string{oldKID, next.KID, freshKID} {
+			if _, ok := jwks[k]; !ok {
+				t.Errorf("key %s left the JWKS", k)
+			}
+		}
+	})
 }

@@ -12,6 +12,10 @@ type (
 	IDTokenTTL      time.Duration
 	SigningAlg      string
 	DeviceCodeTTL   time.Duration
+	// KeyActivationDelay is how long after a rotation the new key starts signing.
+	KeyActivationDelay time.Duration
+	// KeyRotationInterval is how often signing keys are rotated; zero is never.
+	KeyRotationInterval time.Duration
 )
 
 // Settings gathers the configuration the use cases read.
@@ -28,4 +32,10 @@ type Settings struct {
 	DeviceCodeTTL DeviceCodeTTL
 	// RequirePKCE makes PKCE mandatory for confidential clients too (the default).
 	RequirePKCE bool
+	// KeyActivationDelay: a rotated-in key is published at once but signs only this
+	// long after, so that every instance sharing the database, and every resource
+	// server caching the JWKS, has it first. Zero signs at once.
+	KeyActivationDelay KeyActivationDelay
+	// KeyRotationInterval: scheduled rotation replaces a key this old; zero is off.
+	KeyRotationInterval KeyRotationInterval
 }

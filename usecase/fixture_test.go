@@ -55,6 +55,10 @@ type fixture struct {
 	db     *bun.DB
 	auth   *usecase.ClientAuthenticator
 	minter *usecase.Minter
+	// keyRepo, keyGen and ring let key tests build Keys with other settings.
+	keyRepo *bunrepo.KeyRepository
+	keyGen  *token.KeyGenerator
+	ring    *token.KeyRing
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -89,11 +93,13 @@ func newFixture(t *testing.T) *fixture {
 		clients: bunrepo.NewClientRepository(db), users: bunrepo.NewUserRepository(db),
 		codes: bunrepo.NewCodeRepository(db), tokens: bunrepo.NewTokenRepository(db)}
 	keyRepo := bunrepo.NewKeyRepository(db)
-	f.keys = usecase.NewKeys(keyRepo, token.NewKeyGenerator(cipher), clk, settings)
+	f.keyRepo, f.keyGen = keyRepo, token.NewKeyGenerator(cipher)
+	f.keys = usecase.NewKeys(keyRepo, f.keyGen, clk, settings)
 	if err := f.keys.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ring := token.NewKeyRing(keyRepo, cipher, token.KeyRingConfig{})
+	ring := token.NewKeyRing(keyRepo, cipher, token.KeyRingConfig{Now: clk.Now})
+	f.ring = ring
 	signer, err := token.NewSigner(ring, token.SignerConfigFromSettings(settings))
 	if err != nil {
 		t.Fatal(err)

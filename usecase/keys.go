@@ -10,8 +10,14 @@ import (
 	"gatehouse/domain"
 )
 
-// Keys manages signing keys: one active key per algorithm in use, rotation that keeps
-// old public keys published until every token they signed has expired (SECURITY S36).
+// retiredKeyMargin keeps a retired key published this long beyond the longest token
+// lifetime after it stopped signing: clock skew, and instances still signing with it
+// until their next key refresh.
+const retiredKeyMargin = time.Minute
+
+// Keys manages signing keys: one signing key per algorithm in use, rotation that
+// publishes the new key before it signs and keeps old public keys published until
+// every token they signed has expired (SECURITY S36).
 type Keys struct {
 	store    KeyStore
 	gen      KeyGenerator
@@ -34,14 +40,15 @@ func (k *Keys) RequiredAlgs() []string {
 	return algs
 }
 
-// Ensure creates an active key for every required alg that lacks one (first start).
+// Ensure creates a key that signs at once for every required alg that has no current
+// key (first start).
 func (k *Keys) Ensure(ctx context.Context, extraAlgs ...string) error {
 	keys, err := k.store.ListKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("list signing keys: %w", err)
 	}
-	for _, alg := range append(k.RequiredAlgs(), extraAlgs...) {
-		if slices.ContainsFunc(keys, func(x domain.SigningKey) bool { return x.Alg == alg && x.Active() }) {
+	for _, alg := range k.algs(extraAlgs) {
+		if _, ok := domain.CurrentKey(keys, alg); ok {
 			continue
 		}
 		key, err := k.gen.GenerateKey(alg, k.clock.Now())
@@ -51,7 +58,7 @@ func (k *Keys) Ensure(ctx context.Context, extraAlgs ...string) error {
 		if err := k.store.CreateKey(ctx, key); err != nil {
 			if errors.Is(err, domain.ErrDuplicate) {
 				// Another instance starting at the same time made the key first; the
-				// store keeps at most one active key per alg, so theirs serves.
+				// store keeps at most one current key per alg, so theirs serves.
 				continue
 			}
 			return fmt.Errorf("store %s key: %w", alg, err)
@@ -61,25 +68,94 @@ func (k *Keys) Ensure(ctx context.Context, extraAlgs ...string) error {
 	return nil
 }
 
-// Rotate makes a new key of alg the signing key and retires the old one, which stays
-// published for the longest token lifetime plus a margin for clock skew.
-func (k *Keys) Rotate(ctx context.Context, alg string) (domain.SigningKey, error) {
+// algs is RequiredAlgs plus extra, without repeats.
+func (k *Keys) algs(extra []string) []string {
+	algs := k.RequiredAlgs()
+	for _, a := range extra {
+		if a != "" && !slices.Contains(algs, a) {
+			algs = append(algs, a)
+		}
+	}
+	return algs
+}
+
+// Rotate makes a new key of alg (the access-token alg when empty) the next signing
+// key. The key is stored, and so published by every instance within its key refresh
+// interval, at once; it signs from the activation delay on (at once when immediate,
+// or when the delay is zero), the instant the alg's current key is retired. A
+// retired key stays published for the longest token lifetime plus a margin after it
+// stopped signing.
+//
+// While a delayed rotation's key is pending, another delayed rotation of the alg is
+// refused with a *domain.KeyPendingError: at most one key per alg waits, and it
+// cannot be pushed back forever. An immediate rotation (for a compromised key)
+// always goes through; it retires the pending key too, which never signed.
+func (k *Keys) Rotate(ctx context.Context, alg string, immediate bool) (domain.SigningKey, error) {
 	if alg == "" {
 		alg = string(k.settings.SigningAlg)
 	}
 	if err := domain.ValidateAlg(alg); err != nil {
 		return domain.SigningKey{}, &ValidationError{Field: "alg", Message: err.Error()}
 	}
-	now := k.clock.Now()
+	delay := time.Duration(k.settings.KeyActivationDelay)
+	if immediate {
+		delay = 0
+	}
+	return k.rotate(ctx, alg, delay, "")
+}
+
+func (k *Keys) rotate(ctx context.Context, alg string, delay time.Duration, replaces string) (domain.SigningKey, error) {
+	// Microseconds, which every database keeps: the key returned (and printed by the
+	// CLI) has the times the store lists afterwards.
+	now := k.clock.Now().Truncate(time.Microsecond)
 	key, err := k.gen.GenerateKey(alg, now)
 	if err != nil {
 		return domain.SigningKey{}, fmt.Errorf("generate %s key: %w", alg, err)
 	}
+	key.ActivatesAt = now.Add(delay)
 	longest := max(time.Duration(k.settings.AccessTokenTTL), time.Duration(k.settings.IDTokenTTL))
-	if err := k.store.RotateKey(ctx, key, now.Add(longest+time.Minute)); err != nil {
-		return domain.SigningKey{}, fmt.Errorf("store rotated key: %w", err)
+	err = k.store.RotateKey(ctx, KeyRotation{Key: key, Now: now,
+		OldExpiresAt: key.ActivatesAt.Add(longest + retiredKeyMargin), Replaces: replaces})
+	switch {
+	case errors.Is(err, domain.ErrKeyPending), errors.Is(err, domain.ErrKeyRotated):
+		return domain.SigningKey{}, err // says what happened as it is
+	case err != nil:
+		return domain.SigningKey{}, fmt.Errorf("store rotated %s key: %w", alg, err)
 	}
 	return key, nil
+}
+
+// RotateDue is one round of scheduled rotation: every required alg (and every one
+// of extraAlgs) whose current key signs and is older than the rotation interval gets
+// a successor, with the activation delay, so old and new overlap. A key that a
+// concurrent rotation made first is left alone. It returns the new keys.
+func (k *Keys) RotateDue(ctx context.Context, extraAlgs ...string) ([]domain.SigningKey, error) {
+	interval := time.Duration(k.settings.KeyRotationInterval)
+	if interval <= 0 {
+		return nil, nil
+	}
+	keys, err := k.store.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list signing keys: %w", err)
+	}
+	var rotated []domain.SigningKey
+	var errs []error
+	for _, alg := range k.algs(extraAlgs) {
+		cur, due := domain.RotationDue(keys, alg, k.clock.Now(), interval)
+		if !due {
+			continue
+		}
+		key, err := k.rotate(ctx, alg, time.Duration(k.settings.KeyActivationDelay), cur.ID)
+		switch {
+		case errors.Is(err, domain.ErrKeyPending), errors.Is(err, domain.ErrKeyRotated):
+			continue // another rotation got there first: nothing is due any more
+		case err != nil:
+			errs = append(errs, err)
+			continue
+		}
+		rotated = append(rotated, key)
+	}
+	return rotated, errors.Join(errs...)
 }
 
 // List returns every key, newest first.
@@ -90,4 +166,56 @@ func (k *Keys) List(ctx context.Context) ([]domain.SigningKey, error) {
 	}
 	slices.SortFunc(keys, func(a, b domain.SigningKey) int { return b.CreatedAt.Compare(a.CreatedAt) })
 	return keys, nil
+}
+
+// KeyRotationLease names the lease of scheduled key rotation.
+const KeyRotationLease = "key_rotation"
+
+// KeySchedule runs scheduled key rotation (GATEHOUSE_KEY_ROTATION_INTERVAL): when
+// several instances share a database only the lease holder rotates, and the store
+// refuses a rotation of a key another one already replaced, so each key is
+// replaced once even when two holders overlap (a holder that stalled past its lease).
+type KeySchedule struct {
+	keys   *Keys
+	leases Leases
+	clock  Clock
+	holder string
+}
+
+// NewKeySchedule builds the job; holder identifies this instance.
+func NewKeySchedule(keys *Keys, leases Leases, clock Clock, random Random) *KeySchedule {
+	return &KeySchedule{keys: keys, leases: leases, clock: clock, holder: random.ID()}
+}
+
+// Enabled reports whether scheduled rotation is on.
+func (s *KeySchedule) Enabled() bool { return s.keys.settings.KeyRotationInterval > 0 }
+
+// RunOnce rotates what is due if this instance holds (or takes) the lease; ran
+// reports whether it did. extraAlgs, when not nil, names algs to rotate besides the
+// required ones (those clients chose for ID tokens); only the holder calls it.
+func (s *KeySchedule) RunOnce(ctx context.Context, leaseTTL time.Duration, extraAlgs func(context.Context) []string) (rotated []domain.SigningKey, ran bool, err error) {
+	if !s.Enabled() {
+		return nil, false, nil
+	}
+	ok, err := s.leases.AcquireLease(ctx, KeyRotationLease, s.holder, s.clock.Now(), leaseTTL)
+	if err != nil {
+		return nil, false, fmt.Errorf("acquire key rotation lease: %w", err)
+	}
+	if !ok {
+		return nil, false, nil
+	}
+	var extra []string
+	if extraAlgs != nil {
+		extra = extraAlgs(ctx)
+	}
+	rotated, err = s.keys.RotateDue(ctx, extra...)
+	if err != nil {
+		return rotated, true, fmt.Errorf("scheduled key rotation: %w", err)
+	}
+	return rotated, true, nil
+}
+
+// Release gives the lease up (at shutdown), so another instance takes over at once.
+func (s *KeySchedule) Release(ctx context.Context) error {
+	return s.leases.ReleaseLease(ctx, KeyRotationLease, s.holder)
 }

@@ -111,10 +111,30 @@ type SessionStore interface {
 // KeyStore keeps signing keys.
 type KeyStore interface {
 	ListKeys(ctx context.Context) ([]domain.SigningKey, error)
+	// CreateKey stores k; domain.ErrDuplicate when its kid exists, or when k is
+	// current and the alg has a current key already.
 	CreateKey(ctx context.Context, k domain.SigningKey) error
-	// RotateKey retires every active key of k.Alg (RetiredAt = k.CreatedAt,
-	// ExpiresAt = oldExpiresAt) and stores k, in one transaction.
-	RotateKey(ctx context.Context, k domain.SigningKey, oldExpiresAt time.Time) error
+	// RotateKey stores r.Key as the current key of its alg and, in the same
+	// transaction, retires the keys of the alg that sign at r.Now or would later:
+	// RetiredAt becomes r.Key's activation (or stays, when earlier), ExpiresAt
+	// r.OldExpiresAt (or stays, when later). A delayed rotation (r.Key.ActivatesAt
+	// after r.Now) is refused with a *domain.KeyPendingError while the current key has
+	// not started signing; an immediate one retires that key at once too. With
+	// r.Replaces set it is refused with domain.ErrKeyRotated when the current key is
+	// another one (a concurrent rotation won).
+	RotateKey(ctx context.Context, r KeyRotation) error
+}
+
+// KeyRotation is one rotation for KeyStore.RotateKey.
+type KeyRotation struct {
+	// Key is the new key; Key.ActivatesAt is when it starts signing: after Now for a
+	// rotation with an activation delay, Now for an immediate one.
+	Key domain.SigningKey
+	Now time.Time
+	// OldExpiresAt is when the keys it retires leave the JWKS.
+	OldExpiresAt time.Time
+	// Replaces, when not empty, is the kid of the current key the rotation replaces.
+	Replaces string
 }
 
 // Random makes identifiers and secrets from crypto/rand.

@@ -15,6 +15,7 @@ var ProviderSet = wire.NewSet(
 	NewIntrospect,
 	NewAdmin,
 	NewKeys,
+	NewKeySchedule,
 	NewUserInfo,
 	NewDevice,
 	NewDeviceCodeGrant,

@@ -3,11 +3,20 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"gatehouse/usecase"
 )
+
+// JWKSMaxAge is how long a client may cache the JWKS (Cache-Control max-age): a
+// rotated-in key must be published at least this long before it signs, so that no
+// resource server honouring it meets an unknown kid (GATEHOUSE_KEY_ACTIVATION_DELAY).
+const JWKSMaxAge = 60 * time.Second
+
+var jwksCacheControl = "public, max-age=" + strconv.Itoa(int(JWKSMaxAge/time.Second))
 
 // JWKSFunc returns the current JWKS document (RFC 7517), already marshalled.
 type JWKSFunc func(ctx context.Context) ([]byte, error)
@@ -96,6 +105,6 @@ func (d *Discovery) JWKS(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("Cache-Control", "public, max-age=60")
+	c.Response().Header().Set("Cache-Control", jwksCacheControl)
 	return c.Blob(http.StatusOK, "application/jwk-set+json", b)
 }

@@ -73,13 +73,14 @@ func (m *memSource) setErr(err error) {
 	m.err = err
 }
 
-// rotate retires every active key of k.Alg, like KeyStore.RotateKey.
+// rotate retires the current key of k.Alg at k's activation (its creation when
+// ActivatesAt is zero) and adds k, like KeyStore.RotateKey.
 func (m *memSource) rotate(k domain.SigningKey, oldExpiresAt time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := range m.keys {
-		if m.keys[i].Alg == k.Alg && m.keys[i].Active() {
-			ra, ea := k.CreatedAt, oldExpiresAt
+		if m.keys[i].Alg == k.Alg && m.keys[i].Current() {
+			ra, ea := k.ActivationTime(), oldExpiresAt
 			m.keys[i].RetiredAt, m.keys[i].ExpiresAt = &ra, &ea
 		}
 	}
@@ -143,7 +144,7 @@ func newFixture(t testing.TB, accessAlg string) *fixture {
 	for _, alg := range domain.SupportedAlgs {
 		f.src.add(keys[alg])
 	}
-	f.ring = NewKeyRing(f.src, c, KeyRingConfig{})
+	f.ring = NewKeyRing(f.src, c, KeyRingConfig{Now: f.clock.Now})
 	var err error
 	if f.signer, err = NewSigner(f.ring, SignerConfig{Issuer: testIssuer, AccessAlg: accessAlg}); err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ func TestKeyGenerator(t *testing.T) {
 	seen := map[string]bool{}
 	for _, alg := range domain.SupportedAlgs {
 		k := keys[alg]
-		if k.Alg != alg || !k.CreatedAt.Equal(t0.Add(-time.Hour)) || !k.Active() || k.ExpiresAt != nil {
+		if k.Alg != alg || !k.CreatedAt.Equal(t0.Add(-time.Hour)) || !k.Current() || !k.ActivatesAt.IsZero() || k.ExpiresAt != nil {
 			t.Fatalf("%s: key %+v", alg, k)
 		}
 		if seen[k.ID] {

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,21 +45,25 @@ type KeyRingConfig struct {
 	MinReloadInterval time.Duration
 	// Logger receives reload failures (never key material); nil means slog.Default().
 	Logger *slog.Logger
+	// Now is the wall clock that picks the signing key of each call (a rotated-in key
+	// signs from its activation time, without a reload); nil means time.Now.
+	Now func() time.Time
 }
 
-// ErrNoActiveKey: the store holds no usable active key of the alg.
+// ErrNoActiveKey: the store holds no usable key of the alg that signs now.
 var ErrNoActiveKey = errors.New("no active signing key")
 
 // Key is one parsed signing key of a snapshot. It is immutable.
 type Key struct {
-	ID        string
-	Alg       string
-	Active    bool
-	CreatedAt time.Time
-	ExpiresAt *time.Time
+	ID          string
+	Alg         string
+	CreatedAt   time.Time
+	ActivatesAt time.Time  // zero: from the start
+	RetiredAt   *time.Time // nil: no successor yet
+	ExpiresAt   *time.Time
 
 	public  crypto.PublicKey
-	private crypto.Signer // only for active keys; nil when privErr is set
+	private crypto.Signer // only for keys that sign now or later; nil when privErr is set
 	privErr error
 	jwk     []byte // the public JWK, marshalled once
 	// Base64url JOSE headers, computed once per key.
@@ -72,12 +77,30 @@ type Key struct {
 // Public returns the public key.
 func (k *Key) Public() crypto.PublicKey { return k.public }
 
+// SignsAt reports whether now is in the key's signing window [ActivatesAt, RetiredAt).
+func (k *Key) SignsAt(now time.Time) bool {
+	return !now.Before(k.ActivatesAt) && (k.RetiredAt == nil || now.Before(*k.RetiredAt))
+}
+
+// activationTime is when the key starts signing, its creation when ActivatesAt is
+// zero (as domain.SigningKey.ActivationTime).
+func (k *Key) activationTime() time.Time {
+	if k.ActivatesAt.IsZero() {
+		return k.CreatedAt
+	}
+	return k.ActivatesAt
+}
+
 // snapshot is an immutable view of the store at one time.
 type snapshot struct {
-	keys   []*Key // store order, duplicates dropped
-	byKID  map[string]*Key
-	active map[string]*Key // by alg
-	jwks   atomic.Pointer[jwksCache]
+	keys  []*Key // store order, duplicates dropped
+	byKID map[string]*Key
+	// signers are, by alg, the keys that sign at the snapshot's load or later
+	// (private key opened), by activation time, earliest first. Which of them signs
+	// is decided on each call by the clock, so that every instance switches to a
+	// rotated-in key at its activation time, reloaded or not.
+	signers map[string][]*Key
+	jwks    atomic.Pointer[jwksCache]
 }
 
 // jwksCache is the marshalled JWKS for one set of published keys.
@@ -118,6 +141,9 @@ func NewKeyRing(src KeySource, c KeyCipher, cfg KeyRingConfig) *KeyRing {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	r := &KeyRing{src: src, cipher: c, cfg: cfg, log: log, epoch: time.Now()}
 	r.monoNow = func() int64 { return int64(time.Since(r.epoch)) }
@@ -196,18 +222,20 @@ func detached(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), reloadTimeout)
 }
 
-// ActiveKey returns the key that signs for alg.
+// ActiveKey returns the key that signs for alg now: of the snapshot's keys whose
+// signing window holds the time, the one activated last. No store read and no
+// allocation unless the snapshot is stale or has no such key.
 func (r *KeyRing) ActiveKey(ctx context.Context, alg string) (*Key, error) {
 	s, err := r.current(ctx)
 	if err != nil {
 		return nil, err
 	}
-	k := s.active[alg]
+	k := s.signerAt(alg, r.cfg.Now())
 	if k == nil {
 		if s, err = r.reloadForMissingAlg(ctx, s); err != nil {
 			return nil, err
 		}
-		if k = s.active[alg]; k == nil {
+		if k = s.signerAt(alg, r.cfg.Now()); k == nil {
 			return nil, fmt.Errorf("%w of alg %s", ErrNoActiveKey, alg)
 		}
 	}
@@ -215,6 +243,17 @@ func (r *KeyRing) ActiveKey(ctx context.Context, alg string) (*Key, error) {
 		return nil, fmt.Errorf("active %s key %s: %w", alg, k.ID, k.privErr)
 	}
 	return k, nil
+}
+
+// signerAt returns the key of alg that signs at now, or nil.
+func (s *snapshot) signerAt(alg string, now time.Time) *Key {
+	ks := s.signers[alg]
+	for i := len(ks) - 1; i >= 0; i-- {
+		if ks[i].SignsAt(now) {
+			return ks[i]
+		}
+	}
+	return nil
 }
 
 // verificationKey returns the published key kid. An unknown kid reloads the ring
@@ -239,7 +278,7 @@ func (r *KeyRing) verificationKey(ctx context.Context, kid string, now time.Time
 	return k, nil
 }
 
-// reloadForMissingAlg reloads when no key of an alg is active in snapshot seen: a
+// reloadForMissingAlg reloads when no key of an alg signs in snapshot seen: a
 // client registered with a new ID-token alg while this instance runs (the CLI
 // creates the key in the store). Only a registered client's grant gets here, not
 // any token an attacker makes up, so the reload is not rate-limited like an unknown
@@ -317,10 +356,11 @@ func equalStrings(a, b []string) bool {
 }
 
 // build parses stored keys into a snapshot, reusing what prev already parsed.
-// A key that cannot be parsed is left out (and logged); an active key whose
-// private part does not open stays for verification but cannot sign.
+// A key that cannot be parsed is left out (and logged); a key whose private part
+// does not open stays for verification but cannot sign.
 func (r *KeyRing) build(stored []domain.SigningKey, prev *snapshot) *snapshot {
-	s := &snapshot{byKID: make(map[string]*Key, len(stored)), active: map[string]*Key{}}
+	now := r.cfg.Now()
+	s := &snapshot{byKID: make(map[string]*Key, len(stored)), signers: map[string][]*Key{}}
 	for _, sk := range stored {
 		if _, dup := s.byKID[sk.ID]; dup || sk.ID == "" {
 			r.log.Error("signing keys: duplicate or empty kid skipped", "kid", sk.ID)
@@ -330,27 +370,36 @@ func (r *KeyRing) build(stored []domain.SigningKey, prev *snapshot) *snapshot {
 		if prev != nil {
 			old = prev.byKID[sk.ID]
 		}
-		k, err := r.parse(sk, old)
+		maySign := sk.RetiredAt == nil || now.Before(*sk.RetiredAt)
+		k, err := r.parse(sk, old, maySign)
 		if err != nil {
 			r.log.Error("signing keys: key skipped", "kid", sk.ID, "alg", sk.Alg, "error", err)
 			continue
 		}
 		s.keys = append(s.keys, k)
 		s.byKID[k.ID] = k
-		if k.Active {
-			// At most one key per alg is active; should the store hold more, the
-			// newest signs.
-			if cur := s.active[k.Alg]; cur == nil || k.CreatedAt.After(cur.CreatedAt) {
-				s.active[k.Alg] = k
-			}
+		if maySign {
+			s.signers[k.Alg] = append(s.signers[k.Alg], k)
 		}
+	}
+	for _, ks := range s.signers {
+		// Windows of one alg do not overlap unless the store was edited by hand;
+		// should they, the key activated last (then created last) signs.
+		slices.SortStableFunc(ks, func(a, b *Key) int {
+			if c := a.activationTime().Compare(b.activationTime()); c != 0 {
+				return c
+			}
+			return a.CreatedAt.Compare(b.CreatedAt)
+		})
 	}
 	return s
 }
 
-func (r *KeyRing) parse(sk domain.SigningKey, old *Key) (*Key, error) {
-	k := &Key{ID: sk.ID, Alg: sk.Alg, Active: sk.Active(), CreatedAt: sk.CreatedAt, ExpiresAt: sk.ExpiresAt,
-		srcPublic: sk.PublicKey, srcPrivate: sk.PrivateKey}
+// parse makes the Key of sk; maySign opens its private part (a key that can no
+// longer sign does not keep it in memory).
+func (r *KeyRing) parse(sk domain.SigningKey, old *Key, maySign bool) (*Key, error) {
+	k := &Key{ID: sk.ID, Alg: sk.Alg, CreatedAt: sk.CreatedAt, ActivatesAt: sk.ActivatesAt,
+		RetiredAt: sk.RetiredAt, ExpiresAt: sk.ExpiresAt, srcPublic: sk.PublicKey, srcPrivate: sk.PrivateKey}
 	if old != nil && old.Alg == sk.Alg && bytes.Equal(old.srcPublic, sk.PublicKey) {
 		k.public, k.jwk, k.atHeader, k.idHeader = old.public, old.jwk, old.atHeader, old.idHeader
 		if bytes.Equal(old.srcPrivate, sk.PrivateKey) {
@@ -361,10 +410,10 @@ func (r *KeyRing) parse(sk domain.SigningKey, old *Key) (*Key, error) {
 			return nil, err
 		}
 	}
-	if k.Active && k.private == nil && k.privErr == nil {
+	if maySign && k.private == nil && k.privErr == nil {
 		k.private, k.privErr = r.openPrivate(sk, k.public)
 	}
-	if !k.Active {
+	if !maySign {
 		k.private, k.privErr = nil, nil // a retired key never signs; do not keep it in memory
 	}
 	return k, nil
@@ -422,7 +471,7 @@ func encodeHeader(alg, kid, typ string) string {
 	return base64.RawURLEncoding.EncodeToString(h)
 }
 
-// openPrivate decrypts and parses an active key's private part and checks that it
+// openPrivate decrypts and parses a signing key's private part and checks that it
 // belongs to the stored public key.
 func (r *KeyRing) openPrivate(sk domain.SigningKey, pub crypto.PublicKey) (crypto.Signer, error) {
 	der, err := r.cipher.Open(sk.PrivateKey, []byte(sk.ID))

@@ -411,3 +411,129 @@ func TestKeyRing_Concurrent(t *testing.T) {
 	}()
 	wg.Wait()
 }
+
+// TestKeyRing_PrePublishedKeySignsAtActivation (issue 9): a rotation with an
+// activation delay, once loaded, publishes the new key in the JWKS while the old
+// one still signs; at the activation instant the new one signs, by the clock alone,
+// with no reload; tokens of both keys verify.
+func TestKeyRing_PrePublishedKeySignsAtActivation(t *testing.T) {
+	ctx := context.Background()
+	c, keys := sharedKeySet(t)
+	src := &memSource{}
+	src.add(keys[domain.AlgES256])
+	src.add(keys[domain.AlgRS256])
+	clock := newClock(t0)
+	ring := NewKeyRing(src, c, KeyRingConfig{RefreshInterval: time.Hour, MinReloadInterval: time.Hour, Now: clock.Now})
+	fakeMono(ring) // the refresh clock stands still: no reload happens by itself
+	signer, _ := NewSigner(ring, SignerConfig{Issuer: testIssuer, AccessAlg: domain.AlgES256})
+	verifier, _ := NewVerifier(ring, VerifierConfig{Issuer: testIssuer}, clock)
+	oldKID := keys[domain.AlgES256].ID
+	kidAt := func(what string) string {
+		t.Helper()
+		raw, err := signer.SignAccessToken(ctx, sampleAccessToken(clock.Now()))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		mustAccept(t, verifier, what, raw)
+		h, _ := decodeParts(t, raw)
+		return h["kid"].(string)
+	}
+	if kid := kidAt("before the rotation"); kid != oldKID {
+		t.Fatalf("kid %s before the rotation", kid)
+	}
+
+	next, err := NewKeyGenerator(c).GenerateKey(domain.AlgES256, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	activates := t0.Add(95 * time.Second)
+	next.ActivatesAt = activates
+	src.rotate(next, activates.Add(16*time.Minute))
+	if err := ring.Reload(ctx); err != nil { // the instance's periodic refresh
+		t.Fatal(err)
+	}
+	loads := src.calls.Load()
+
+	body, _ := ring.JWKS(clock.Now())
+	if kids := kidsOf(parseJWKS(t, body)); !slices.Contains(kids, next.ID) || !slices.Contains(kids, oldKID) {
+		t.Fatalf("JWKS right after the rotation = %v, want the pending key %s and the old one", kids, next.ID)
+	}
+	if kid := kidAt("right after the rotation"); kid != oldKID {
+		t.Fatalf("the pending key signs %s before its activation", kid)
+	}
+	clock.set(activates.Add(-time.Nanosecond))
+	if kid := kidAt("just before activation"); kid != oldKID {
+		t.Fatalf("kid %s just before activation, want the old key", kid)
+	}
+	clock.set(activates)
+	if kid := kidAt("at activation"); kid != next.ID {
+		t.Fatalf("kid %s at activation, want the new key %s", kid, next.ID)
+	}
+	clock.add(10 * time.Minute)
+	if kid := kidAt("after activation"); kid != next.ID {
+		t.Fatalf("kid %s after activation", kid)
+	}
+	if n := src.calls.Load(); n != loads {
+		t.Fatalf("the switch read the store %d more times, want none", n-loads)
+	}
+	// The ID-token alg was not rotated and signs with its key throughout.
+	if k, err := ring.ActiveKey(ctx, domain.AlgRS256); err != nil || k.ID != keys[domain.AlgRS256].ID {
+		t.Fatalf("RS256 key: %v, %v", k, err)
+	}
+	body, _ = ring.JWKS(activates.Add(16 * time.Minute))
+	if kids := kidsOf(parseJWKS(t, body)); slices.Contains(kids, oldKID) || !slices.Contains(kids, next.ID) {
+		t.Fatalf("JWKS after the old key expired = %v", kids)
+	}
+}
+
+// A key retired before its activation (rotate --now while it was pending) never
+// signs; the key of the immediate rotation does, from then on.
+func TestKeyRing_ReplacedPendingKeyNeverSigns(t *testing.T) {
+	ctx := context.Background()
+	c, keys := sharedKeySet(t)
+	gen := NewKeyGenerator(c)
+	old := keys[domain.AlgEdDSA]
+	pending, _ := gen.GenerateKey(domain.AlgEdDSA, t0)
+	fresh, _ := gen.GenerateKey(domain.AlgEdDSA, t0.Add(time.Minute))
+	pending.ActivatesAt = t0.Add(time.Hour)
+	fresh.ActivatesAt = t0.Add(time.Minute)
+	retired, exp := t0.Add(time.Minute), t0.Add(2*time.Hour)
+	old.RetiredAt, old.ExpiresAt = &retired, &exp
+	pending.RetiredAt, pending.ExpiresAt = &retired, &exp
+	clock := newClock(t0.Add(time.Minute))
+	ring := NewKeyRing(&memSource{keys: []domain.SigningKey{old, pending, fresh}}, c, KeyRingConfig{Now: clock.Now})
+	for _, at := range []time.Time{t0.Add(time.Minute), t0.Add(time.Hour), t0.Add(3 * time.Hour)} {
+		clock.set(at)
+		k, err := ring.ActiveKey(ctx, domain.AlgEdDSA)
+		if err != nil || k.ID != fresh.ID {
+			t.Fatalf("at %v: %v, %v; want the fresh key", at, k, err)
+		}
+	}
+}
+
+// Picking the signing key by time costs no allocation (it runs on every token).
+func TestKeyRing_ActiveKeyDoesNotAllocate(t *testing.T) {
+	ctx := context.Background()
+	c, keys := sharedKeySet(t)
+	next, _ := NewKeyGenerator(c).GenerateKey(domain.AlgES256, t0)
+	next.ActivatesAt = t0.Add(time.Minute)
+	src := &memSource{}
+	src.add(keys[domain.AlgES256])
+	src.rotate(next, t0.Add(time.Hour))
+	clock := newClock(t0)
+	ring := NewKeyRing(src, c, KeyRingConfig{RefreshInterval: time.Hour, Now: clock.Now})
+	if err := ring.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range []time.Time{t0, t0.Add(time.Minute)} {
+		clock.set(at)
+		allocs := testing.AllocsPerRun(100, func() {
+			if _, err := ring.ActiveKey(ctx, domain.AlgES256); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("ActiveKey at %v: %.1f allocations per call, want 0", at, allocs)
+		}
+	}
+}

@@ -37,6 +37,8 @@ type App struct {
 	Echo    *echo.Echo
 	// Housekeeping deletes expired rows in the background.
 	Housekeeping *usecase.Housekeeping
+	// KeySchedule rotates signing keys every GATEHOUSE_KEY_ROTATION_INTERVAL.
+	KeySchedule *usecase.KeySchedule
 }
 
 // ClientIDTokenAlgs lists the ID-token algs clients registered, so that each has a key.
@@ -75,6 +77,9 @@ func provideSettings(cfg config.Config) usecase.Settings {
 		SigningAlg:      usecase.SigningAlg(cfg.SigningAlg),
 		RequirePKCE:     cfg.RequirePKCE,
 		DeviceCodeTTL:   usecase.DeviceCodeTTL(cfg.DeviceCodeTTL),
+		// Resolved by loadConfig (ResolveKeyActivationDelay).
+		KeyActivationDelay:  usecase.KeyActivationDelay(cfg.KeyActivationDelay),
+		KeyRotationInterval: usecase.KeyRotationInterval(cfg.KeyRotationInterval),
 	}
 }
 
@@ -92,8 +97,8 @@ func providePasswordParams(cfg config.Config) crypto.PasswordParams {
 	return p
 }
 
-func provideKeyRingConfig(cfg config.Config, log *slog.Logger) token.KeyRingConfig {
-	return token.KeyRingConfig{RefreshInterval: cfg.KeyRefreshInterval, Logger: log}
+func provideKeyRingConfig(cfg config.Config, log *slog.Logger, clock usecase.Clock) token.KeyRingConfig {
+	return token.KeyRingConfig{RefreshInterval: cfg.KeyRefreshInterval, Logger: log, Now: clock.Now}
 }
 
 // provideClientCache puts a bounded-time cache in front of client reads on the token

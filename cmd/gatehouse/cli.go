@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"gatehouse/adapter/httpapi"
 	"gatehouse/domain"
 	"gatehouse/infrastructure/config"
 	"gatehouse/infrastructure/server"
@@ -71,7 +72,7 @@ func isUsage(err error) bool {
 	switch {
 	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &ve), errors.As(err, &le):
 		return true
-	case errors.Is(err, domain.ErrNotFound):
+	case errors.Is(err, domain.ErrNotFound), errors.Is(err, domain.ErrKeyPending):
 		return true
 	}
 	return false
@@ -140,6 +141,9 @@ func (g *globals) loadConfig() (config.Config, error) {
 		return config.Config{}, err
 	}
 	if err := cfg.EnsureSecretKey(); err != nil {
+		return config.Config{}, err
+	}
+	if err := cfg.ResolveKeyActivationDelay(httpapi.JWKSMaxAge); err != nil {
 		return config.Config{}, err
 	}
 	return cfg, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"gatehouse/adapter/httpapi"
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/domain"
 	"gatehouse/usecase"
@@ -400,13 +401,25 @@ type keyJSON struct {
 	CreatedAt time.Time  `json:"created_at"`
 	RetiredAt *time.Time `json:"retired_at,omitempty"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// State is next (published, not signing yet), active or retired.
+	State string `json:"state"`
+	// ActivatesAt is when the key starts (or started) signing.
+	ActivatesAt time.Time `json:"activates_at"`
+}
+
+func newKeyJSON(k domain.SigningKey, now time.Time) keyJSON {
+	return keyJSON{KID: k.ID, Alg: k.Alg, Status: keyStatus(k, now), CreatedAt: k.CreatedAt, RetiredAt: k.RetiredAt,
+		ExpiresAt: k.ExpiresAt, State: string(k.State(now)), ActivatesAt: k.ActivationTime()}
 }
 
 func keyStatus(k domain.SigningKey, now time.Time) string {
-	switch {
-	case k.Active():
+	switch k.State(now) {
+	case domain.KeyNext:
+		return "next"
+	case domain.KeyActive:
 		return "active"
-	case k.Published(now):
+	}
+	if k.Published(now) {
 		return "retired (published)"
 	}
 	return "expired"
@@ -416,7 +429,7 @@ func keysCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "Manage signing keys"}
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List signing keys",
+		Short: "List signing keys with their state (next, active, retired) and activation time",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			app, cleanup, err := g.openApp(cmd.Context(), true)
 			if err != nil {
@@ -434,20 +447,22 @@ func keysCmd(g *globals) *cobra.Command {
 			out := make([]keyJSON, 0, len(keys))
 			var b strings.Builder
 			tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "KID\tALG\tSTATUS\tCREATED")
+			fmt.Fprintln(tw, "KID\tALG\tSTATUS\tCREATED\tACTIVATES")
 			for _, k := range keys {
-				st := keyStatus(k, now)
-				out = append(out, keyJSON{KID: k.ID, Alg: k.Alg, Status: st, CreatedAt: k.CreatedAt, RetiredAt: k.RetiredAt, ExpiresAt: k.ExpiresAt})
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.ID, k.Alg, st, k.CreatedAt.Format(time.RFC3339))
+				j := newKeyJSON(k, now)
+				out = append(out, j)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", k.ID, k.Alg, j.Status, k.CreatedAt.Format(time.RFC3339),
+					j.ActivatesAt.UTC().Format(time.RFC3339))
 			}
 			tw.Flush()
 			return g.print(out, b.String())
 		},
 	}
 	var alg string
+	var immediate bool
 	rotate := &cobra.Command{
-		Use:   "rotate [--alg ES256|RS256|EdDSA]",
-		Short: "Create a new signing key; old public keys stay published until their tokens expire",
+		Use:   "rotate [--alg ES256|RS256|EdDSA] [--now]",
+		Short: "Create a new signing key, published at once and signing after the activation delay; old public keys stay published until their tokens expire",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if alg != "" {
 				if err := domain.ValidateAlg(alg); err != nil {
@@ -462,15 +477,33 @@ func keysCmd(g *globals) *cobra.Command {
 			if err := app.Keys.Ensure(cmd.Context()); err != nil {
 				return err
 			}
-			k, err := app.Keys.Rotate(cmd.Context(), alg)
+			k, err := app.Keys.Rotate(cmd.Context(), alg, immediate)
 			if err != nil {
+				if errors.Is(err, domain.ErrKeyPending) {
+					return usagef("%v; rotate again after that, or with --now to replace it at once", err)
+				}
 				return err
 			}
-			return g.print(keyJSON{KID: k.ID, Alg: k.Alg, Status: "active", CreatedAt: k.CreatedAt},
-				fmt.Sprintf("new %s signing key %s is active\n", k.Alg, k.ID))
+			if immediate && !app.Config.IsSQLite() {
+				// Other instances sign with the old key until their next key refresh, and
+				// resource servers may hold a JWKS without the new key for up to its
+				// max-age: tokens of the new key can be refused meanwhile.
+				fmt.Fprintf(g.streams.err, "gatehouse: warning: --now on a shared database: the new key signs at once, before other instances "+
+					"(within GATEHOUSE_KEY_REFRESH_INTERVAL, %s) and resource servers caching the JWKS (up to %s) know it; "+
+					"its tokens may be refused meanwhile\n", app.Config.KeyRefreshInterval, httpapi.JWKSMaxAge)
+			}
+			now := time.Now()
+			text := fmt.Sprintf("new %s signing key %s is active\n", k.Alg, k.ID)
+			if k.State(now) == domain.KeyNext {
+				text = fmt.Sprintf("new %s signing key %s is published; it starts signing at %s (in %s)\n", k.Alg, k.ID,
+					k.ActivatesAt.UTC().Format(time.RFC3339), k.ActivatesAt.Sub(now).Round(time.Second))
+			}
+			return g.print(newKeyJSON(k, now), text)
 		},
 	}
 	rotate.Flags().StringVar(&alg, "alg", "", "algorithm of the new key (default GATEHOUSE_SIGNING_ALG)")
+	rotate.Flags().BoolVar(&immediate, "now", false,
+		"sign with the new key at once (a compromised key), not after GATEHOUSE_KEY_ACTIVATION_DELAY; a pending key is retired too")
 	cmd.AddCommand(list, rotate)
 	return cmd
 }

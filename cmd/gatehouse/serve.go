@@ -60,8 +60,16 @@ func serveCmd(g *globals) *cobra.Command {
 				defer close(hkDone)
 				runHousekeeping(ctx, app, cfg.HousekeepingInterval)
 			}()
+			krDone := make(chan struct{})
+			go func() {
+				defer close(krDone)
+				if app.KeySchedule.Enabled() {
+					runKeyRotation(ctx, app, cfg.KeyRotationInterval)
+				}
+			}()
 			err = server.Serve(ctx, ln, app.Echo, log, 20*time.Second)
 			<-hkDone
+			<-krDone
 			return err
 		},
 	}
@@ -100,6 +108,43 @@ func runHousekeeping(ctx context.Context, app *App, interval time.Duration) {
 			rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			if err := app.Housekeeping.Release(rctx); err != nil {
 				app.Log.Warn("release housekeeping lease", "err", err)
+			}
+			cancel()
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// keyRotationTick is how often scheduled rotation looks whether a key is due: a tenth
+// of the interval (so a key is replaced at most that late), between 100 ms and a
+// minute. Each look is one lease update and, for the holder, one read of the keys.
+func keyRotationTick(interval time.Duration) time.Duration {
+	return min(max(interval/10, 100*time.Millisecond), time.Minute)
+}
+
+// runKeyRotation rotates due signing keys until ctx ends, then gives its lease up.
+// The lease lasts three ticks (at least 5 s), so an instance that died is replaced
+// after at most that long; the store refuses to replace a key twice should two
+// holders overlap.
+func runKeyRotation(ctx context.Context, app *App, interval time.Duration) {
+	every := keyRotationTick(interval)
+	ttl := max(3*every, 5*time.Second)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		rotated, _, err := app.KeySchedule.RunOnce(ctx, ttl, app.ClientIDTokenAlgs)
+		if err != nil && ctx.Err() == nil {
+			app.Log.Warn("scheduled key rotation failed", "err", err)
+		}
+		for _, k := range rotated {
+			app.Log.Info("signing key rotated", "alg", k.Alg, "kid", k.ID, "activates_at", k.ActivatesAt)
+		}
+		select {
+		case <-ctx.Done():
+			rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			if err := app.KeySchedule.Release(rctx); err != nil {
+				app.Log.Warn("release key rotation lease", "err", err)
 			}
 			cancel()
 			return

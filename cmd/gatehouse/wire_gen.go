@@ -58,7 +58,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	keyGenerator := token.NewKeyGenerator(cipher)
 	settings := provideSettings(cfg)
 	usecaseKeys := usecase.NewKeys(keyRepository, keyGenerator, systemClock, settings)
-	keyRingConfig := provideKeyRingConfig(cfg, logger)
+	keyRingConfig := provideKeyRingConfig(cfg, logger, systemClock)
 	keyRing := token.NewKeyRing(keyRepository, cipher, keyRingConfig)
 	registry := provideRegistry()
 	metrics := httpapi.NewMetrics(registry)
@@ -135,6 +135,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	housekeeper := bunrepo.NewHousekeeper(db)
 	leaseRepository := bunrepo.NewLeaseRepository(db)
 	housekeeping := usecase.NewHousekeeping(housekeeper, leaseRepository, systemClock, random)
+	keySchedule := usecase.NewKeySchedule(usecaseKeys, leaseRepository, systemClock, random)
 	app := &App{
 		Config:       cfg,
 		Log:          logger,
@@ -144,6 +145,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		KeyRing:      keyRing,
 		Echo:         echo,
 		Housekeeping: housekeeping,
+		KeySchedule:  keySchedule,
 	}
 	return app, func() {
 		cleanup()

@@ -53,6 +53,13 @@ type Config struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed when taking
 	// the caller's address (throttling, logs); empty: the TCP peer is the caller.
 	TrustedProxies []netip.Prefix
+
+	// KeyActivationDelay is how long a rotated-in key is published before it signs.
+	// Unless configured (KeyActivationDelayAuto), ResolveKeyActivationDelay sets it.
+	KeyActivationDelay     time.Duration
+	KeyActivationDelayAuto bool
+	// KeyRotationInterval: scheduled rotation replaces keys this old; zero is off.
+	KeyRotationInterval time.Duration
 }
 
 // Throttle stores (GATEHOUSE_THROTTLE_STORE).
@@ -151,6 +158,7 @@ func parse(raw map[string]string) (Config, error) {
 		LogLevel:             p.oneOf("log_level", "debug", "info", "warn", "error"),
 		RequirePKCE:          p.bool("require_pkce"),
 		KeyRefreshInterval:   p.duration("key_refresh_interval", time.Second, time.Hour),
+		KeyRotationInterval:  p.durationOrOff("key_rotation_interval", time.Second, 10*365*24*time.Hour),
 		HousekeepingInterval: p.duration("housekeeping_interval", time.Second, 24*time.Hour),
 		ClientCacheTTL:       p.duration("client_cache_ttl", 0, time.Hour),
 		ThrottleStore:        p.throttleStore("throttle_store"),
@@ -162,6 +170,11 @@ func parse(raw map[string]string) (Config, error) {
 	}
 	if c.PprofAddr != "" {
 		c.PprofAddr = p.addr("pprof_addr")
+	}
+	if raw["key_activation_delay"] == "" {
+		c.KeyActivationDelayAuto = true
+	} else {
+		c.KeyActivationDelay = p.duration("key_activation_delay", 0, 24*time.Hour)
 	}
 	if p.err != nil {
 		return Config{}, p.err
@@ -205,6 +218,14 @@ func (p *parser) duration(key string, min, max time.Duration) time.Duration {
 		p.fail(key, "%s is out of range [%s, %s]", d, min, max)
 	}
 	return d
+}
+
+// durationOrOff is duration, but 0 (off) is allowed below min.
+func (p *parser) durationOrOff(key string, min, max time.Duration) time.Duration {
+	if d, err := time.ParseDuration(p.raw[key]); err == nil && d == 0 {
+		return 0
+	}
+	return p.duration(key, min, max)
 }
 
 func (p *parser) bool(key string) bool {
@@ -304,6 +325,31 @@ func (p *parser) databaseURL(key string) string {
 
 // IsSQLite reports whether the database is the embedded SQLite file.
 func (c Config) IsSQLite() bool { return strings.HasPrefix(c.DatabaseURL, "sqlite:") }
+
+// KeyClockSkewMargin is added to the automatic key activation delay for clocks of
+// instances and resource servers that differ a little.
+const KeyClockSkewMargin = 5 * time.Second
+
+// ResolveKeyActivationDelay sets the key activation delay when it is not configured:
+// zero with SQLite (one instance: a rotation signs at once), otherwise the key
+// refresh interval plus jwksMaxAge (the JWKS Cache-Control max-age) plus
+// KeyClockSkewMargin, so that neither another instance nor a resource server
+// honouring max-age meets a key that signs before it knows it. It then checks that
+// scheduled rotation waits longer than that, or a key would hardly sign before its
+// successor replaced it.
+func (c *Config) ResolveKeyActivationDelay(jwksMaxAge time.Duration) error {
+	if c.KeyActivationDelayAuto {
+		c.KeyActivationDelay = 0
+		if !c.IsSQLite() {
+			c.KeyActivationDelay = c.KeyRefreshInterval + jwksMaxAge + KeyClockSkewMargin
+		}
+	}
+	if c.KeyRotationInterval > 0 && c.KeyRotationInterval <= c.KeyActivationDelay {
+		return &Error{Variable: envName("key_rotation_interval"),
+			Problem: fmt.Sprintf("%s must be longer than the key activation delay (%s)", c.KeyRotationInterval, c.KeyActivationDelay)}
+	}
+	return nil
+}
 
 // EnsureSecretKey fills SecretKey when it is unset: with SQLite it reads, or creates
 // with mode 0600, a `secret.key` file beside the database file; with any other

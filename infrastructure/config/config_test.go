@@ -160,3 +160,67 @@ func TestEnsureSecretKeySQLite(t *testing.T) {
 		t.Fatalf("postgres without key: %v", err)
 	}
 }
+
+func TestKeyActivationDelay(t *testing.T) {
+	const maxAge = 60 * time.Second
+	pg := "postgres://u@db.example/gatehouse"
+	cases := []struct {
+		name string
+		env  map[string]string
+		want time.Duration
+	}{
+		{"SQLite default: at once", nil, 0},
+		{"shared database default: refresh + max-age + skew", map[string]string{"GATEHOUSE_DATABASE_URL": pg}, 30*time.Second + maxAge + KeyClockSkewMargin},
+		{"follows the refresh interval", map[string]string{"GATEHOUSE_DATABASE_URL": pg, "GATEHOUSE_KEY_REFRESH_INTERVAL": "1s"}, time.Second + maxAge + KeyClockSkewMargin},
+		{"explicit on a shared database", map[string]string{"GATEHOUSE_DATABASE_URL": pg, "GATEHOUSE_KEY_ACTIVATION_DELAY": "3s"}, 3 * time.Second},
+		{"explicit zero on a shared database", map[string]string{"GATEHOUSE_DATABASE_URL": "mysql://root@db/g", "GATEHOUSE_KEY_ACTIVATION_DELAY": "0s"}, 0},
+		{"explicit on SQLite", map[string]string{"GATEHOUSE_KEY_ACTIVATION_DELAY": "2m"}, 2 * time.Minute},
+	}
+	for _, c := range cases {
+		cfg, err := Load("", envOf(c.env))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if err := cfg.ResolveKeyActivationDelay(maxAge); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if cfg.KeyActivationDelay != c.want || cfg.KeyRotationInterval != 0 {
+			t.Errorf("%s: delay %s, interval %s; want %s and off", c.name, cfg.KeyActivationDelay, cfg.KeyRotationInterval, c.want)
+		}
+	}
+}
+
+func TestKeyRotationInterval(t *testing.T) {
+	for _, c := range []struct {
+		env     map[string]string
+		want    time.Duration
+		badName string
+	}{
+		{map[string]string{"GATEHOUSE_KEY_ROTATION_INTERVAL": "0"}, 0, ""},
+		{map[string]string{"GATEHOUSE_KEY_ROTATION_INTERVAL": "720h"}, 720 * time.Hour, ""},
+		{map[string]string{"GATEHOUSE_KEY_ROTATION_INTERVAL": "5s", "GATEHOUSE_KEY_ACTIVATION_DELAY": "1s"}, 5 * time.Second, ""},
+		{map[string]string{"GATEHOUSE_KEY_ROTATION_INTERVAL": "weekly"}, 0, "GATEHOUSE_KEY_ROTATION_INTERVAL"},
+		{map[string]string{"GATEHOUSE_KEY_ROTATION_INTERVAL": "500ms"}, 0, "GATEHOUSE_KEY_ROTATION_INTERVAL"},
+		{map[string]string{"GATEHOUSE_KEY_ROTATION_INTERVAL": "-1h"}, 0, "GATEHOUSE_KEY_ROTATION_INTERVAL"},
+		{map[string]string{"GATEHOUSE_KEY_ACTIVATION_DELAY": "soon"}, 0, "GATEHOUSE_KEY_ACTIVATION_DELAY"},
+		{map[string]string{"GATEHOUSE_KEY_ACTIVATION_DELAY": "-3s"}, 0, "GATEHOUSE_KEY_ACTIVATION_DELAY"},
+		{map[string]string{"GATEHOUSE_KEY_ACTIVATION_DELAY": "25h"}, 0, "GATEHOUSE_KEY_ACTIVATION_DELAY"},
+		// Scheduled rotation must wait longer than the delay, or keys would hardly sign.
+		{map[string]string{"GATEHOUSE_KEY_ROTATION_INTERVAL": "1m", "GATEHOUSE_DATABASE_URL": "postgres://u@db/g"}, 0, "GATEHOUSE_KEY_ROTATION_INTERVAL"},
+		{map[string]string{"GATEHOUSE_KEY_ROTATION_INTERVAL": "3s", "GATEHOUSE_KEY_ACTIVATION_DELAY": "3s"}, 0, "GATEHOUSE_KEY_ROTATION_INTERVAL"},
+	} {
+		cfg, err := Load("", envOf(c.env))
+		if err == nil {
+			err = cfg.ResolveKeyActivationDelay(60 * time.Second)
+		}
+		var ce *Error
+		switch {
+		case c.badName == "" && err != nil:
+			t.Errorf("%v: %v", c.env, err)
+		case c.badName == "" && cfg.KeyRotationInterval != c.want:
+			t.Errorf("%v: interval %s, want %s", c.env, cfg.KeyRotationInterval, c.want)
+		case c.badName != "" && (!errors.As(err, &ce) || ce.Variable != c.badName || strings.Contains(err.Error(), "\n")):
+			t.Errorf("%v: got %v, want one line naming %s", c.env, err, c.badName)
+		}
+	}
+}

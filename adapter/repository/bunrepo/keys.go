@@ -4,7 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"time"
+	"fmt"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
@@ -13,8 +13,9 @@ import (
 	"gatehouse/usecase"
 )
 
-// KeyRepository keeps signing keys. The database refuses a second active key of an
-// alg (unique active_alg), so concurrent first starts cannot both create one.
+// KeyRepository keeps signing keys. The database refuses a second current key of an
+// alg (unique active_alg), so concurrent first starts cannot both create one, nor
+// concurrent rotations both add one.
 type KeyRepository struct {
 	db *bun.DB
 }
@@ -37,8 +38,8 @@ func (r *KeyRepository) ListKeys(ctx context.Context) ([]domain.SigningKey, erro
 	return keys, nil
 }
 
-// CreateKey inserts k; ErrDuplicate when its kid exists or when k is active and
-// another active key of its alg exists.
+// CreateKey inserts k; ErrDuplicate when its kid exists or when k is current and
+// another current key of its alg exists.
 func (r *KeyRepository) CreateKey(ctx context.Context, k domain.SigningKey) error {
 	row := keyToRow(k)
 	if _, err := insert(ctx, r.db, &row); err != nil {
@@ -47,16 +48,26 @@ func (r *KeyRepository) CreateKey(ctx context.Context, k domain.SigningKey) erro
 	return nil
 }
 
-// RotateKey retires every active key of k.Alg (RetiredAt = k.CreatedAt, ExpiresAt =
-// oldExpiresAt) and stores k, in one transaction. Concurrent rotations of an alg run
-// one after the other and all succeed; the last one's key signs. Should a rotation
-// still lose a race (the unique active_alg refuses its insert), it runs again, and
-// then retires the winner's key too.
-func (r *KeyRepository) RotateKey(ctx context.Context, k domain.SigningKey, oldExpiresAt time.Time) error {
+// RotateKey stores r.Key as the current key of its alg and retires the keys that
+// sign now or would later, in one transaction (see usecase.KeyStore). Rotations of
+// an alg are serialised (PostgreSQL: an advisory lock; MariaDB: the rows of the alg
+// locked for update; SQLite: one writer at a time); should one still lose a race
+// (the unique active_alg refuses its insert), it runs again and then sees the
+// winner's key: a delayed rotation is refused because that key is pending, an
+// immediate one retires it.
+func (r *KeyRepository) RotateKey(ctx context.Context, rot usecase.KeyRotation) error {
+	k := rot.Key
 	k.RetiredAt, k.ExpiresAt = nil, nil
+	now := rot.Now.UTC()
+	if k.ActivatesAt.IsZero() {
+		k.ActivatesAt = now
+	}
+	activates := k.ActivatesAt.UTC()
+	immediate := !activates.After(now)
 	row := keyToRow(k)
+	d := r.db.Dialect().Name()
 	var opts *sql.TxOptions
-	if r.db.Dialect().Name() == dialect.MySQL {
+	if d == dialect.MySQL {
 		// REPEATABLE READ would take gap locks on active_alg that the INSERT then
 		// waits for: concurrent rotations deadlock. READ COMMITTED takes none.
 		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
@@ -64,21 +75,53 @@ func (r *KeyRepository) RotateKey(ctx context.Context, k domain.SigningKey, oldE
 	var err error
 	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
 		err = inTx(ctx, r.db, opts, func(ctx context.Context, tx bun.Tx) error {
-			if tx.Dialect().Name() == dialect.PG {
-				// Serialise rotations of one alg, so the UPDATE below (a new statement,
+			if d == dialect.PG {
+				// Serialise rotations of one alg, so the SELECT below (a new statement,
 				// hence a new snapshot) sees the key a concurrent rotation just made.
 				if _, err := tx.NewRaw("SELECT pg_advisory_xact_lock(hashtext(?))", "gatehouse_key_"+k.Alg).
 					Exec(ctx); err != nil {
 					return wrapErr(err, "lock %s key rotation", k.Alg)
 				}
 			}
-			if _, err := tx.NewUpdate().Model((*signingKeyRow)(nil)).
-				Set("retired_at = ?", k.CreatedAt).
-				Set("expires_at = ?", oldExpiresAt).
-				Set("active_alg = NULL").
-				Where("active_alg = ?", k.Alg).
-				Exec(ctx); err != nil {
-				return wrapErr(err, "retire active %s keys", k.Alg)
+			var rows []signingKeyRow
+			q := tx.NewSelect().Model(&rows).Where("alg = ?", k.Alg)
+			if d == dialect.MySQL {
+				q = q.For("UPDATE")
+			}
+			if err := q.Scan(ctx); err != nil {
+				return wrapErr(err, "read %s keys", k.Alg)
+			}
+			var live []domain.SigningKey // the keys that sign now or would later
+			for _, row := range rows {
+				sk := row.toDomain()
+				if sk.RetiredAt != nil && !sk.RetiredAt.After(now) {
+					continue
+				}
+				live = append(live, sk)
+			}
+			cur, hasCur := domain.CurrentKey(live, k.Alg)
+			if rot.Replaces != "" && (!hasCur || cur.ID != rot.Replaces) {
+				return fmt.Errorf("rotate %s key %s: %w", k.Alg, rot.Replaces, domain.ErrKeyRotated)
+			}
+			if !immediate && hasCur && cur.State(now) == domain.KeyNext {
+				return &domain.KeyPendingError{Alg: k.Alg, KID: cur.ID, ActivatesAt: cur.ActivatesAt}
+			}
+			for _, old := range live {
+				retire, expires := activates, rot.OldExpiresAt.UTC()
+				if old.RetiredAt != nil && old.RetiredAt.Before(retire) {
+					retire = *old.RetiredAt
+				}
+				if old.ExpiresAt != nil && old.ExpiresAt.After(expires) {
+					expires = *old.ExpiresAt
+				}
+				if _, err := tx.NewUpdate().Model((*signingKeyRow)(nil)).
+					Set("retired_at = ?", retire).
+					Set("expires_at = ?", expires).
+					Set("active_alg = NULL").
+					Where("id = ?", old.ID).
+					Exec(ctx); err != nil {
+					return wrapErr(err, "retire %s key %q", k.Alg, old.ID)
+				}
 			}
 			if _, err := insert(ctx, tx, &row); err != nil {
 				return wrapErr(err, "insert %s signing key %q", k.Alg, k.ID)

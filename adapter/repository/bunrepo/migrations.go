@@ -56,6 +56,8 @@ func migrations() *migrate.Migrations {
 	add("20260304000001", "leases", leasesSchema)
 	up, down := addColumn(clientPostLogoutRedirectURIs)
 	ms.Add(migrate.Migration{Name: "20260305000001", Comment: "client_post_logout_redirect_uris", Up: up, Down: down})
+	up, down = addColumn(signingKeyActivatesAt)
+	ms.Add(migrate.Migration{Name: "20260306000001", Comment: "signing_key_activates_at", Up: up, Down: down})
 	add("20260307000001", "throttle_counters", throttleSchema)
 	return ms
 }

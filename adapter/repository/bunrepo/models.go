@@ -253,14 +253,15 @@ func (r sessionRow) toDomain() domain.Session {
 type signingKeyRow struct {
 	bun.BaseModel `bun:"table:signing_keys"`
 
-	ID         string     `bun:"id,pk"`
-	Alg        string     `bun:"alg"`
-	ActiveAlg  string     `bun:"active_alg,nullzero"`
-	PrivateKey []byte     `bun:"private_key"`
-	PublicKey  []byte     `bun:"public_key"`
-	CreatedAt  time.Time  `bun:"created_at"`
-	RetiredAt  *time.Time `bun:"retired_at"`
-	ExpiresAt  *time.Time `bun:"expires_at"`
+	ID          string     `bun:"id,pk"`
+	Alg         string     `bun:"alg"`
+	ActiveAlg   string     `bun:"active_alg,nullzero"`
+	PrivateKey  []byte     `bun:"private_key"`
+	PublicKey   []byte     `bun:"public_key"`
+	CreatedAt   time.Time  `bun:"created_at"`
+	RetiredAt   *time.Time `bun:"retired_at"`
+	ExpiresAt   *time.Time `bun:"expires_at"`
+	ActivatesAt *time.Time `bun:"activates_at"` // NULL: signs from the start (domain zero)
 }
 
 func keyToRow(k domain.SigningKey) signingKeyRow {
@@ -268,17 +269,25 @@ func keyToRow(k domain.SigningKey) signingKeyRow {
 		ID: k.ID, Alg: k.Alg, PrivateKey: k.PrivateKey, PublicKey: k.PublicKey,
 		CreatedAt: k.CreatedAt, RetiredAt: k.RetiredAt, ExpiresAt: k.ExpiresAt,
 	}
-	if k.Active() {
+	if !k.ActivatesAt.IsZero() {
+		at := k.ActivatesAt
+		r.ActivatesAt = &at
+	}
+	if k.Current() {
 		r.ActiveAlg = k.Alg
 	}
 	return r
 }
 
 func (r signingKeyRow) toDomain() domain.SigningKey {
-	return domain.SigningKey{
+	k := domain.SigningKey{
 		ID: r.ID, Alg: r.Alg, PrivateKey: r.PrivateKey, PublicKey: r.PublicKey,
 		CreatedAt: utc(r.CreatedAt), RetiredAt: utcPtr(r.RetiredAt), ExpiresAt: utcPtr(r.ExpiresAt),
 	}
+	if r.ActivatesAt != nil {
+		k.ActivatesAt = r.ActivatesAt.UTC()
+	}
+	return k
 }
 
 // encodeList stores a list as a JSON array: any string survives, whatever it contains.

@@ -188,32 +188,101 @@ func (s *suite) concurrency(t *testing.T) {
 		noErr(t, err)
 	})
 
+	// Immediate rotations of an alg at once all succeed, one after the other; one key
+	// ends up current.
 	t.Run("RotateKeyTogether", func(t *testing.T) {
 		alg := "T" + randomHex(4)
 		const n = 8
 		ids := make([]string, n)
 		errs := race(n, func(i int) error {
+			now := base.Add(time.Duration(i) * time.Second)
 			k := domain.SigningKey{ID: newID("kid"), Alg: alg, PrivateKey: newHash(), PublicKey: newHash(),
-				CreatedAt: base.Add(time.Duration(i) * time.Second)}
+				CreatedAt: now, ActivatesAt: now}
 			ids[i] = k.ID
-			return s.Keys.RotateKey(t.Context(), k, base.Add(time.Hour))
+			return s.Keys.RotateKey(t.Context(), usecase.KeyRotation{Key: k, Now: now, OldExpiresAt: base.Add(time.Hour)})
 		})
 		for _, err := range errs {
 			noErr(t, err)
 		}
-		keys, err := s.Keys.ListKeys(t.Context())
-		noErr(t, err)
-		active, stored := 0, 0
-		for _, k := range keys {
-			if slices.Contains(ids, k.ID) {
-				stored++
-				if k.Active() {
-					active++
-				}
-			}
-		}
-		if stored != n || active != 1 {
-			t.Errorf("%d keys stored, %d active; want %d and 1", stored, active, n)
+		stored, current := countKeys(t, s, ids)
+		if stored != n || current != 1 {
+			t.Errorf("%d keys stored, %d current; want %d and 1", stored, current, n)
 		}
 	})
+
+	// Delayed rotations of an alg at once: exactly one stores its key, the others are
+	// refused because that key is pending (two CLIs, or the CLI and the scheduler).
+	t.Run("DelayedRotationsTogether", func(t *testing.T) {
+		alg := "T" + randomHex(4)
+		noErr(t, s.Keys.CreateKey(t.Context(), domain.SigningKey{ID: newID("kid"), Alg: alg,
+			PrivateKey: newHash(), PublicKey: newHash(), CreatedAt: base}))
+		const n = 8
+		ids := make([]string, n)
+		now := base.Add(time.Hour)
+		errs := race(n, func(i int) error {
+			k := domain.SigningKey{ID: newID("kid"), Alg: alg, PrivateKey: newHash(), PublicKey: newHash(),
+				CreatedAt: now, ActivatesAt: now.Add(time.Minute)}
+			ids[i] = k.ID
+			return s.Keys.RotateKey(t.Context(), usecase.KeyRotation{Key: k, Now: now, OldExpiresAt: now.Add(time.Hour)})
+		})
+		ok := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case !errors.Is(err, domain.ErrKeyPending):
+				t.Errorf("a losing rotation failed with %v, want ErrKeyPending", err)
+			}
+		}
+		stored, current := countKeys(t, s, ids)
+		if ok != 1 || stored != 1 || current != 1 {
+			t.Errorf("%d rotations succeeded, %d keys stored, %d current; want 1, 1, 1", ok, stored, current)
+		}
+	})
+
+	// Rotations that each replace the key they saw (scheduled rotation on instances
+	// whose leases overlap): exactly one goes through.
+	t.Run("ReplacingRotationsTogether", func(t *testing.T) {
+		alg := "T" + randomHex(4)
+		seen := domain.SigningKey{ID: newID("kid"), Alg: alg, PrivateKey: newHash(), PublicKey: newHash(), CreatedAt: base}
+		noErr(t, s.Keys.CreateKey(t.Context(), seen))
+		const n = 8
+		ids := make([]string, n)
+		now := base.Add(time.Hour)
+		errs := race(n, func(i int) error {
+			k := domain.SigningKey{ID: newID("kid"), Alg: alg, PrivateKey: newHash(), PublicKey: newHash(),
+				CreatedAt: now, ActivatesAt: now}
+			ids[i] = k.ID
+			return s.Keys.RotateKey(t.Context(), usecase.KeyRotation{Key: k, Now: now, OldExpiresAt: now.Add(time.Hour), Replaces: seen.ID})
+		})
+		ok := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case !errors.Is(err, domain.ErrKeyRotated):
+				t.Errorf("a losing rotation failed with %v, want ErrKeyRotated", err)
+			}
+		}
+		stored, current := countKeys(t, s, ids)
+		if ok != 1 || stored != 1 || current != 1 {
+			t.Errorf("%d rotations succeeded, %d keys stored, %d current; want 1, 1, 1", ok, stored, current)
+		}
+	})
+}
+
+// countKeys counts the keys of ids that are stored, and those that are current.
+func countKeys(t *testing.T, s *suite, ids []string) (stored, current int) {
+	t.Helper()
+	keys, err := s.Keys.ListKeys(t.Context())
+	noErr(t, err)
+	for _, k := range keys {
+		if slices.Contains(ids, k.ID) {
+			stored++
+			if k.Current() {
+				current++
+			}
+		}
+	}
+	return stored, current
 }

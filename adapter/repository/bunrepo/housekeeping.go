@@ -28,6 +28,7 @@ func NewHousekeeper(db *bun.DB) *Housekeeper { return &Housekeeper{db: db} }
 const (
 	codeRetention   = 24 * time.Hour
 	familyRetention = 25 * time.Hour
+	keyRetention    = 24 * time.Hour
 )
 
 // purgeRule is one table's expiry: rows whose cond holds at `cutoff` go.
@@ -44,6 +45,10 @@ func purgeRules() []purgeRule {
 		{"sessions", "id", "expires_at < ?", 0},
 		{"authorization_requests", "id", "expires_at < ?", time.Hour},
 		{"device_authorizations", "device_code_hash", "expires_at < ?", time.Hour},
+		// A signing key is kept a day after it left the JWKS (for `keys list`), then
+		// goes: with scheduled rotation the table would otherwise only grow, and every
+		// instance parses every row on each key reload.
+		{"signing_keys", "id", "expires_at < ?", keyRetention},
 		// A throttle counter expires once it neither locks nor counts (ThrottleRepository).
 		{"throttle_counters", "key_hash", "expires_at < ?", 0},
 		// A family goes when it is past its expiry (or, for a revoked placeholder

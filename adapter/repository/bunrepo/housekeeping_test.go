@@ -50,12 +50,31 @@ func TestHousekeeping(t *testing.T) {
 			if err := tokens.RevokeAccessToken(ctx, domain.RevokedAccessToken{JTI: "live", ExpiresAt: now.Add(time.Minute)}); err != nil {
 				t.Fatal(err)
 			}
+			keys := bunrepo.NewKeyRepository(db)
+			gone, kept := now.Add(-25*time.Hour), now.Add(-23*time.Hour)
+			for id, exp := range map[string]*time.Time{"k-gone": &gone, "k-kept": &kept, "k-active": nil} {
+				k := domain.SigningKey{ID: id, Alg: domain.AlgEdDSA, PrivateKey: []byte{1}, PublicKey: []byte{2},
+					CreatedAt: now.Add(-72 * time.Hour), ExpiresAt: exp}
+				if exp != nil {
+					retired := now.Add(-48 * time.Hour)
+					k.RetiredAt = &retired
+				}
+				if err := keys.CreateKey(ctx, k); err != nil {
+					t.Fatal(err)
+				}
+			}
 			deleted, err := bunrepo.NewHousekeeper(db).PurgeExpired(ctx, now, 2) // tiny batches: the loop must go on
 			if err != nil {
 				t.Fatal(err)
 			}
 			if deleted["refresh_tokens"] != 7 || deleted["token_families"] != 7 || deleted["revoked_access_tokens"] != 5 {
 				t.Fatalf("deleted %v, want 7 refresh tokens, 7 families, 5 deny-list entries", deleted)
+			}
+			if deleted["signing_keys"] != 1 {
+				t.Fatalf("deleted %d signing keys, want 1 (out of the JWKS for more than a day)", deleted["signing_keys"])
+			}
+			if left, err := keys.ListKeys(ctx); err != nil || len(left) != 2 {
+				t.Fatalf("signing keys left: %v %v, want k-kept and k-active", left, err)
 			}
 			if ok, err := tokens.AccessTokenRevoked(ctx, "live", ""); err != nil || !ok {
 				t.Fatalf("a live deny-list entry was purged: %v %v", ok, err)

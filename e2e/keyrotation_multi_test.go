@@ -30,38 +30,6 @@ type keyListRow struct {
 	ExpiresAt   *time.Time `json:"expires_at"`
 }
 
-// startCluster starts n servers on one fresh PostgreSQL database with the same secret
-// key and issuer, plus env. The first migrates and makes the keys; the others start
-// together after it.
-func startCluster(t *testing.T, n int, issuer string, env map[string]string) []*Server {
-	t.Helper()
-	opts := Options{DatabaseURL: dbtest.Postgres(t), Env: map[string]string{
-		"GATEHOUSE_SECRET_KEY": randomString(48),
-		"GATEHOUSE_ISSUER":     issuer,
-	}}
-	for k, v := range env {
-		opts.Env[k] = v
-	}
-	servers := make([]*Server, n)
-	servers[0] = startServer(t, opts)
-	done := make(chan struct{})
-	for i := 1; i < n; i++ {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			servers[i] = startServer(t, opts)
-		}()
-	}
-	for i := 1; i < n; i++ {
-		<-done
-	}
-	for _, s := range servers {
-		if s == nil {
-			t.FailNow() // startServer reported why
-		}
-	}
-	return servers
-}
-
 // verifyWithJWKS checks raw's signature with the key of its kid in keys (a JWKS
 // fetched before) and its iss, exp and iat, as a resource server would; it returns
 // the kid.
@@ -92,10 +60,11 @@ func verifyWithJWKS(t *testing.T, keys map[string]jwk, issuer, raw string) (stri
 func TestKeyRotation_MultiInstance(t *testing.T) {
 	t.Parallel()
 	const issuer = "http://gatehouse.test"
-	nodes := startCluster(t, 3, issuer, map[string]string{
+	nodes := startCluster(t, dbtest.Postgres(t), 3, map[string]string{
+		"GATEHOUSE_ISSUER":               issuer,
 		"GATEHOUSE_KEY_REFRESH_INTERVAL": "1s",
 		"GATEHOUSE_KEY_ACTIVATION_DELAY": "3s",
-	})
+	}).Nodes
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	id, secret := a.CreateClient(t, "--grant-type", "client_credentials", "--scope", "api")
 	for _, s := range nodes {
@@ -199,11 +168,12 @@ func rotationsLogged(s *Server) []string {
 func TestKeyRotation_ScheduledAcrossInstances(t *testing.T) {
 	t.Parallel()
 	const interval = 4 * time.Second
-	nodes := startCluster(t, 2, "http://gatehouse.test", map[string]string{
+	nodes := startCluster(t, dbtest.Postgres(t), 2, map[string]string{
+		"GATEHOUSE_ISSUER":                "http://gatehouse.test",
 		"GATEHOUSE_KEY_REFRESH_INTERVAL":  "1s",
 		"GATEHOUSE_KEY_ACTIVATION_DELAY":  "1s",
 		"GATEHOUSE_KEY_ROTATION_INTERVAL": interval.String(),
-	})
+	}).Nodes
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
 		for deadline := time.Now().Add(45 * time.Second); !cond(); time.Sleep(100 * time.Millisecond) {

@@ -18,6 +18,7 @@ var ProviderSet = wire.NewSet(
 	NewUserInfo,
 	NewDevice,
 	NewDeviceCodeGrant,
+	NewTokenExchangeGrant,
 	NewHousekeeping,
 	NewAuthorize,
 	NewLogin,

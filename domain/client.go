@@ -220,6 +220,9 @@ func ValidateClient(c Client) error {
 	if c.Public && c.AllowsGrant(GrantClientCredentials) {
 		return fmt.Errorf("a public client cannot use client_credentials")
 	}
+	if c.Public && c.AllowsGrant(GrantTokenExchange) {
+		return fmt.Errorf("a public client cannot use token exchange")
+	}
 	if c.AllowsGrant(GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
 		return fmt.Errorf("the authorization_code grant needs at least one --redirect-uri")
 	}

@@ -15,6 +15,9 @@ type AccessToken struct {
 	// FamilyID ties the token to its refresh-token family so that revoking the family
 	// makes introspection and userinfo refuse it. Empty for client credentials.
 	FamilyID string
+	// Actor is the act claim (RFC 8693 §4.1) of a token issued by token exchange: the
+	// client acting for Subject, and the actors before it. Nil otherwise.
+	Actor *Actor
 }
 
 // RefreshToken is one link of a rotating chain (RFC 9700 §4.14.2). Every rotation
@@ -48,6 +51,8 @@ type IssuedTokens struct {
 	RefreshToken string // empty when none is issued
 	IDToken      string // empty unless scope openid
 	Scope        []string
+	// IssuedTokenType is RFC 8693 §2.2.1 issued_token_type; empty for other grants.
+	IssuedTokenType string
 }
 
 // IDToken is what goes into an OpenID Connect ID token (Core §2).

@@ -19,6 +19,7 @@ var ProviderSet = wire.NewSet(
 	NewUserInfo,
 	NewDevice,
 	NewDeviceCodeGrant,
+	NewTokenExchangeGrant,
 	NewHousekeeping,
 	NewAuthorize,
 	NewLogin,

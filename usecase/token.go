@@ -24,6 +24,7 @@ type TokenRequest struct {
 	RedirectURI  string
 	CodeVerifier string
 	DeviceCode   string
+	Exchange     TokenExchangeParams // RFC 8693
 }
 
 // Grant is one grant type's handler, run after the client is authenticated and known

@@ -28,6 +28,8 @@ type tokenResponse struct {
 	RefreshToken string `json:"refresh_token,omitempty"`
 	IDToken      string `json:"id_token,omitempty"`
 	Scope        string `json:"scope,omitempty"`
+	// IssuedTokenType is RFC 8693 §2.2.1, for token exchange only.
+	IssuedTokenType string `json:"issued_token_type,omitempty"`
 }
 
 // Token handles the request.
@@ -52,6 +54,7 @@ func (h *TokenHandler) Token(c echo.Context) error {
 		RedirectURI:  f.get("redirect_uri"),
 		CodeVerifier: f.get("code_verifier"),
 		DeviceCode:   f.get("device_code"),
+		Exchange:     exchangeParams(f),
 	}
 	issued, err := h.token.Exchange(c.Request().Context(), req)
 	if err != nil {
@@ -59,14 +62,16 @@ func (h *TokenHandler) Token(c echo.Context) error {
 	}
 	h.metrics.TokensIssued.WithLabelValues(req.GrantType).Inc()
 	noStore(c)
-	return c.JSON(http.StatusOK, tokenResponse{
+	resp := tokenResponse{
 		AccessToken:  issued.AccessToken,
 		TokenType:    issued.TokenType,
 		ExpiresIn:    int64(issued.ExpiresIn.Seconds()),
 		RefreshToken: issued.RefreshToken,
 		IDToken:      issued.IDToken,
 		Scope:        domain.ScopeString(issued.Scope),
-	})
+	}
+	resp.IssuedTokenType = issued.IssuedTokenType
+	return c.JSON(http.StatusOK, resp)
 }
 
 // Revoke serves POST /oauth/revoke (RFC 7009).

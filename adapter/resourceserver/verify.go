@@ -33,6 +33,9 @@ type Claims struct {
 	ExpiresAt time.Time
 	JTI       string
 	AuthTime  time.Time
+	// Actor is the act claim (RFC 8693 §4.1) of a token issued by token exchange:
+	// who acts for Subject. Nil when the token has none.
+	Actor *Actor
 	// Raw holds every claim as decoded from JSON (numbers are float64).
 	Raw map[string]any
 
@@ -283,6 +286,11 @@ func (v *Verifier) checkClaims(m map[string]any) (*Claims, error) {
 		}
 		c.Scope = strings.Fields(str)
 	}
+	act, err := parseActor(m)
+	if err != nil {
+		return nil, fail(descMalformed, err)
+	}
+	c.Actor = act
 	return c, nil
 }
 

@@ -74,7 +74,8 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 
 // SignAccessToken returns the RFC 9068 JWT of t: header typ at+jwt, alg, kid;
 // claims iss sub aud exp iat jti client_id, scope (space-separated) when not
-// empty, auth_time when a user authenticated, and fid (the token family) when set.
+// empty, auth_time when a user authenticated, fid (the token family) when set, and
+// act (RFC 8693 §4.1) for a token issued by token exchange.
 func (s *Signer) SignAccessToken(ctx context.Context, t domain.AccessToken) (string, error) {
 	switch {
 	case t.ID == "" || t.Subject == "" || t.ClientID == "":
@@ -115,6 +116,7 @@ func (s *Signer) SignAccessToken(ctx context.Context, t domain.AccessToken) (str
 	if t.FamilyID != "" {
 		b = appendStringMember(b, familyClaim, t.FamilyID)
 	}
+	b = appendActor(b, t.Actor)
 	b = append(b, '}')
 	*bp = b
 	jwt, err := sign(k, k.atHeader, b)

@@ -84,6 +84,7 @@ type accessClaims struct {
 	Scope    string           `json:"scope"`
 	AuthTime *jwt.NumericDate `json:"auth_time"`
 	FamilyID string           `json:"fid"`
+	Actor    *actClaim        `json:"act"`
 }
 
 // invalid wraps a defect as domain.ErrInvalidToken; the detail is for logs only.
@@ -165,6 +166,10 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, raw string) (domain.Ac
 	if err != nil {
 		return domain.AccessToken{}, invalid(fmt.Errorf("scope: %w", err))
 	}
+	actor, err := c.Actor.toActor()
+	if err != nil {
+		return domain.AccessToken{}, invalid(err)
+	}
 	at := domain.AccessToken{
 		ID:        c.ID,
 		ClientID:  c.ClientID,
@@ -174,6 +179,7 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, raw string) (domain.Ac
 		IssuedAt:  c.IssuedAt.UTC(),
 		ExpiresAt: c.ExpiresAt.UTC(),
 		FamilyID:  c.FamilyID,
+		Actor:     actor,
 	}
 	if c.AuthTime != nil {
 		at.AuthTime = c.AuthTime.UTC()

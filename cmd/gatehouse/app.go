@@ -126,10 +126,10 @@ func provideJWKS(ring *token.KeyRing) httpapi.JWKSFunc {
 	return func(ctx context.Context) ([]byte, error) { return ring.JWKS(time.Now()) }
 }
 
-// provideFeatures says which optional endpoints are served. It takes the device grant
-// so that Wire builds it, and so registers it with the token endpoint, before
-// discovery reads the endpoint's grant types.
-func provideFeatures(_ *usecase.DeviceCodeGrant) httpapi.Features {
+// provideFeatures says which optional endpoints are served. It takes the device and
+// token exchange grants so that Wire builds them, and so registers them with the
+// token endpoint, before discovery reads the endpoint's grant types.
+func provideFeatures(_ *usecase.DeviceCodeGrant, _ *usecase.TokenExchangeGrant) httpapi.Features {
 	return httpapi.Features{Authorize: true, UserInfo: true, Device: true, IDTokenAlgs: slices.Clone(domain.SupportedAlgs)}
 }
 

@@ -107,12 +107,12 @@ func ExchangeScope(subject []string, client Client, requested []string) ([]strin
 // token, which binds a key the exchanging client does not hold.
 //
 // The subject token must represent a user (not a client's own token), and the token
-// must have at least a second to live; both failures are invalid_grant.
+// must have at least a second to live; both failures are invalid_request (RFC 8693 §2.2.2).
 func ExchangedAccessToken(subject AccessToken, client Client, aud, scope []string, jti string, now time.Time, ttl time.Duration) (AccessToken, error) {
 	if subject.Subject == subject.ClientID {
 		// Client credentials tokens: sub is the client (SECURITY S26 keeps the id
 		// formats apart); there is no user to act for.
-		return AccessToken{}, ErrInvalidGrant.WithDescription("the subject token does not represent a user")
+		return AccessToken{}, ErrInvalidRequest.WithDescription("the subject token does not represent a user")
 	}
 	now = now.Truncate(time.Second)
 	exp := now.Add(ttl)
@@ -120,7 +120,7 @@ func ExchangedAccessToken(subject AccessToken, client Client, aud, scope []strin
 		exp = subject.ExpiresAt.Truncate(time.Second)
 	}
 	if exp.Sub(now) < time.Second {
-		return AccessToken{}, ErrInvalidGrant.WithDescription("the subject token has expired")
+		return AccessToken{}, ErrInvalidRequest.WithDescription("the subject token has expired")
 	}
 	if subject.Actor.Depth() >= MaxActorDepth {
 		return AccessToken{}, ErrInvalidRequest.WithDescription("the subject token's delegation chain is too long")

@@ -147,15 +147,15 @@ func TestExchangedAccessToken(t *testing.T) {
 	} {
 		s := subject
 		s.ExpiresAt = exp
-		if _, err := ExchangedAccessToken(s, exchanger, aud, scope, "j", now, 15*time.Minute); !errors.Is(err, ErrInvalidGrant) {
-			t.Errorf("%s: err = %v, want invalid_grant", name, err)
+		if _, err := ExchangedAccessToken(s, exchanger, aud, scope, "j", now, 15*time.Minute); !errors.Is(err, ErrInvalidRequest) {
+			t.Errorf("%s: err = %v, want invalid_request", name, err)
 		}
 	}
 
 	cc := subject
 	cc.Subject = cc.ClientID // a client credentials token
-	if _, err := ExchangedAccessToken(cc, exchanger, aud, scope, "j", now, 15*time.Minute); !errors.Is(err, ErrInvalidGrant) {
-		t.Errorf("client credentials subject token: err = %v, want invalid_grant", err)
+	if _, err := ExchangedAccessToken(cc, exchanger, aud, scope, "j", now, 15*time.Minute); !errors.Is(err, ErrInvalidRequest) {
+		t.Errorf("client credentials subject token: err = %v, want invalid_request", err)
 	}
 }
 

@@ -266,13 +266,13 @@ func testTxAttacks(t *testing.T, s *txSetup) {
 		{"scope beyond the subject token", rs, with("scope", "api:read orders:write"), 400, "invalid_scope"},
 		{"scope the client may not have", rs, with("scope", "openid"), 400, "invalid_scope"},
 		// Subject tokens that must not be exchanged.
-		{"forged subject token (payload changed)", rs, with("subject_token", forged), 400, "invalid_grant"},
-		{"unsigned subject token (alg none)", rs, with("subject_token", none), 400, "invalid_grant"},
-		{"garbage subject token", rs, with("subject_token", "not-a-token"), 400, "invalid_grant"},
-		{"subject token issued to another API", rs, with("subject_token", billing), 400, "invalid_grant"},
-		{"subject token for the default audience", rs, with("subject_token", defaultAud), 400, "invalid_grant"},
-		{"refresh token as subject_token", rs, with("subject_token", refreshToken), 400, "invalid_grant"},
-		{"ID token as subject_token", rs, with("subject_token", idToken), 400, "invalid_grant"},
+		{"forged subject token (payload changed)", rs, with("subject_token", forged), 400, "invalid_request"},
+		{"unsigned subject token (alg none)", rs, with("subject_token", none), 400, "invalid_request"},
+		{"garbage subject token", rs, with("subject_token", "not-a-token"), 400, "invalid_request"},
+		{"subject token issued to another API", rs, with("subject_token", billing), 400, "invalid_request"},
+		{"subject token for the default audience", rs, with("subject_token", defaultAud), 400, "invalid_request"},
+		{"refresh token as subject_token", rs, with("subject_token", refreshToken), 400, "invalid_request"},
+		{"ID token as subject_token", rs, with("subject_token", idToken), 400, "invalid_request"},
 		{"refresh_token subject_token_type", rs, with("subject_token", refreshToken, "subject_token_type", "urn:ietf:params:oauth:token-type:refresh_token"), 400, "invalid_request"},
 		{"jwt subject_token_type", rs, with("subject_token_type", "urn:ietf:params:oauth:token-type:jwt"), 400, "invalid_request"},
 		{"missing subject_token_type", rs, with("subject_token_type", ""), 400, "invalid_request"},
@@ -309,7 +309,7 @@ func testTxRevoked(t *testing.T, s *txSetup) {
 		t.Fatalf("revoke: %d %s", r.Status, r.Body)
 	}
 	r := s.exchange(t, s.rsID, s.rsSecret, "subject_token", subject, "subject_token_type", txAccessType, "audience", rsAudience)
-	txWantError(t, "subject token revoked by jti", r, 400, "invalid_grant")
+	txWantError(t, "subject token revoked by jti", r, 400, "invalid_request")
 
 	// Revoked with its family: the exchanged token shares the user's grant, so it dies
 	// with it, and the subject token can no longer be exchanged.
@@ -325,7 +325,7 @@ func testTxRevoked(t *testing.T, s *txSetup) {
 	}
 	wantInactive(t, introspect(t, s.srv, nil, s.rsID, s.rsSecret, exchanged))
 	r = s.exchange(t, s.rsID, s.rsSecret, "subject_token", subject, "subject_token_type", txAccessType, "audience", rsAudience)
-	txWantError(t, "subject token of a revoked family", r, 400, "invalid_grant")
+	txWantError(t, "subject token of a revoked family", r, 400, "invalid_request")
 }
 
 // TestTokenExchange_ExpiredSubjectToken: a subject token past its exp is refused, even
@@ -340,7 +340,7 @@ func TestTokenExchange_ExpiredSubjectToken(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 		r := s.exchange(t, s.rsID, s.rsSecret, "subject_token", subject, "subject_token_type", txAccessType, "audience", rsAudience)
-		txWantError(t, "expired subject token", r, 400, "invalid_grant")
+		txWantError(t, "expired subject token", r, 400, "invalid_request")
 		if d, _ := r.JSON(t)["error_description"].(string); !strings.Contains(d, "expired") {
 			t.Errorf("error_description %q does not say the token expired", d)
 		}

@@ -20,11 +20,10 @@ type TokenExchangeParams struct {
 }
 
 // errBadSubjectToken answers a subject token that does not verify, expired, was
-// revoked or was not meant for the exchanging client. RFC 8693 §2.2.2 names
-// invalid_request for it; Gatehouse answers invalid_grant, as for every other
-// presented grant (code, refresh token, device code) that is invalid, expired or
-// revoked (RFC 6749 §5.2), so that clients handle all of them alike.
-var errBadSubjectToken = domain.ErrInvalidGrant
+// revoked or was not meant for the exchanging client: invalid_request, as RFC 8693
+// §2.2.2 requires ("MUST") for a subject token that is invalid for any reason or
+// unacceptable by policy, although the other grants answer invalid_grant.
+var errBadSubjectToken = domain.ErrInvalidRequest
 
 // TokenExchangeGrant is RFC 8693 token exchange: a confidential client (a resource
 // server acting for the user) trades an access token meant for it for a narrower one

@@ -86,7 +86,7 @@ func TestExchangeGrant_IssuesNarrowedDelegatedToken(t *testing.T) {
 	if f.active(t, s.rsCred, got.AccessToken) {
 		t.Fatal("exchanged token still active after its family was revoked")
 	}
-	if _, err := f.token.Exchange(f.ctx, s.exchange); !errors.Is(err, domain.ErrInvalidGrant) {
+	if _, err := f.token.Exchange(f.ctx, s.exchange); !errors.Is(err, domain.ErrInvalidRequest) {
 		t.Fatalf("exchange of a token of a revoked family: %v", err)
 	}
 }
@@ -130,11 +130,11 @@ func TestExchangeGrant_Refusals(t *testing.T) {
 		{"scope not the client's", with(func(r *usecase.TokenRequest) { r.Scope = "orders:write" }), domain.ErrInvalidScope},
 		{"forged subject token", with(func(r *usecase.TokenRequest) {
 			r.Exchange.SubjectToken = s.subject.AccessToken[:len(s.subject.AccessToken)-4] + "AAAA"
-		}), domain.ErrInvalidGrant},
-		{"refresh token as subject", with(func(r *usecase.TokenRequest) { r.Exchange.SubjectToken = s.subject.RefreshToken }), domain.ErrInvalidGrant},
-		{"ID token as subject", with(func(r *usecase.TokenRequest) { r.Exchange.SubjectToken = s.subject.IDToken }), domain.ErrInvalidGrant},
-		{"token for another API", with(func(r *usecase.TokenRequest) { r.Exchange.SubjectToken = billing.AccessToken }), domain.ErrInvalidGrant},
-		{"token for the default audience", with(func(r *usecase.TokenRequest) { r.Exchange.SubjectToken = defaultAud.AccessToken }), domain.ErrInvalidGrant},
+		}), domain.ErrInvalidRequest},
+		{"refresh token as subject", with(func(r *usecase.TokenRequest) { r.Exchange.SubjectToken = s.subject.RefreshToken }), domain.ErrInvalidRequest},
+		{"ID token as subject", with(func(r *usecase.TokenRequest) { r.Exchange.SubjectToken = s.subject.IDToken }), domain.ErrInvalidRequest},
+		{"token for another API", with(func(r *usecase.TokenRequest) { r.Exchange.SubjectToken = billing.AccessToken }), domain.ErrInvalidRequest},
+		{"token for the default audience", with(func(r *usecase.TokenRequest) { r.Exchange.SubjectToken = defaultAud.AccessToken }), domain.ErrInvalidRequest},
 		{"client without the grant", with(func(r *usecase.TokenRequest) { r.Credentials = ccCred }), domain.ErrUnauthorizedClient},
 	}
 	for _, tc := range cases {
@@ -159,14 +159,14 @@ func TestExchangeGrant_Refusals(t *testing.T) {
 		Scopes: []string{"orders:read"}, Audiences: []string{"https://billing.test"}})
 	if _, err := f.token.Exchange(f.ctx, with(func(r *usecase.TokenRequest) {
 		r.Credentials, r.Scope, r.Exchange.SubjectToken, r.Exchange.Audience = rs2Cred, "", billing.AccessToken, "https://billing.test"
-	})); !errors.Is(err, domain.ErrInvalidGrant) {
-		t.Errorf("revoked subject token: err = %v, want invalid_grant", err)
+	})); !errors.Is(err, domain.ErrInvalidRequest) {
+		t.Errorf("revoked subject token: err = %v, want invalid_request", err)
 	}
 
 	// Expired: past exp, even within the verifier's clock-skew leeway.
 	f.clock.Advance(15*time.Minute + time.Second)
-	if _, err := f.token.Exchange(f.ctx, s.exchange); !errors.Is(err, domain.ErrInvalidGrant) {
-		t.Errorf("expired subject token: err = %v, want invalid_grant", err)
+	if _, err := f.token.Exchange(f.ctx, s.exchange); !errors.Is(err, domain.ErrInvalidRequest) {
+		t.Errorf("expired subject token: err = %v, want invalid_request", err)
 	}
 }
 

@@ -28,6 +28,10 @@ type Features struct {
 	UserInfo    bool
 	Device      bool
 	IDTokenAlgs []string
+	// PAR: the pushed authorization request endpoint (RFC 9126); RequirePAR: every
+	// client must use it.
+	PAR        bool
+	RequirePAR bool
 }
 
 // NewDiscovery builds the metadata from the configuration and the grants the token
@@ -59,6 +63,10 @@ func (d *Discovery) metadata(oidc bool) map[string]any {
 	}
 	if d.features.Device {
 		m["device_authorization_endpoint"] = d.issuer + "/oauth/device_authorization"
+	}
+	if d.features.PAR && d.features.Authorize {
+		m["pushed_authorization_request_endpoint"] = d.issuer + "/oauth/par"
+		m["require_pushed_authorization_requests"] = d.features.RequirePAR
 	}
 	if oidc || d.features.UserInfo {
 		if d.features.UserInfo {

@@ -31,6 +31,8 @@ type Handlers struct {
 	Device *DeviceHandler
 	// TrustedProxies may set X-Forwarded-For; empty trusts no header.
 	TrustedProxies TrustedProxies
+	// PAR serves pushed authorization requests (RFC 9126); nil leaves it out.
+	PAR *PARHandler
 }
 
 // TrustedProxies are the address ranges of the proxies in front of the server.
@@ -92,6 +94,9 @@ func NewEcho(h Handlers) *echo.Echo {
 	}
 	if h.Device != nil {
 		h.Device.Mount(e)
+	}
+	if h.PAR != nil {
+		e.POST("/oauth/par", h.PAR.Push)
 	}
 	return e
 }

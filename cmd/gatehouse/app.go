@@ -124,8 +124,15 @@ func provideJWKS(ring *token.KeyRing) httpapi.JWKSFunc {
 // provideFeatures says which optional endpoints are served. It takes the device grant
 // so that Wire builds it, and so registers it with the token endpoint, before
 // discovery reads the endpoint's grant types.
-func provideFeatures(_ *usecase.DeviceCodeGrant) httpapi.Features {
-	return httpapi.Features{Authorize: true, UserInfo: true, Device: true, IDTokenAlgs: slices.Clone(domain.SupportedAlgs)}
+func provideFeatures(_ *usecase.DeviceCodeGrant, cfg config.Config) httpapi.Features {
+	f := httpapi.Features{Authorize: true, UserInfo: true, Device: true, IDTokenAlgs: slices.Clone(domain.SupportedAlgs)}
+	f.PAR, f.RequirePAR = true, cfg.RequirePAR
+	return f
+}
+
+// providePARSettings: pushed authorization requests (RFC 9126).
+func providePARSettings(cfg config.Config) usecase.PARSettings {
+	return usecase.PARSettings{TTL: cfg.PARTTL, RequireAll: cfg.RequirePAR}
 }
 
 // redactURL drops the password from a database URL before it is logged.

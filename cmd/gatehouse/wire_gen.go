@@ -89,7 +89,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	introspect := usecase.NewIntrospect(clientAuthenticator, tokenRepository, verifier, secretHasher, systemClock, settings)
 	deviceRepository := bunrepo.NewDeviceRepository(db)
 	deviceCodeGrant := usecase.NewDeviceCodeGrant(deviceRepository, userRepository, secretHasher, minter, systemClock, usecaseToken)
-	features := provideFeatures(deviceCodeGrant)
+	features := provideFeatures(deviceCodeGrant, cfg)
 	jwksFunc := provideJWKS(keyRing)
 	discovery := httpapi.NewDiscovery(settings, usecaseToken, features, jwksFunc)
 	health := httpapi.NewHealth(db, registry)
@@ -118,6 +118,10 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		return nil, nil, err
 	}
 	trustedProxies := provideTrustedProxies(cfg)
+	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
+	parSettings := providePARSettings(cfg)
+	pushedAuthorization := usecase.NewPushedAuthorization(clientAuthenticator, authorize, pushedRequestRepository, secretHasher, random, systemClock, parSettings)
+	parHandler := httpapi.NewPARHandler(pushedAuthorization)
 	handlers := httpapi.Handlers{
 		Log:            logger,
 		Metrics:        metrics,
@@ -130,6 +134,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Pages:          pages,
 		Device:         deviceHandler,
 		TrustedProxies: trustedProxies,
+		PAR:            parHandler,
 	}
 	echo := httpapi.NewEcho(handlers)
 	housekeeper := bunrepo.NewHousekeeper(db)

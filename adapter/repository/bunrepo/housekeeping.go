@@ -44,6 +44,7 @@ func purgeRules() []purgeRule {
 		{"sessions", "id", "expires_at < ?", 0},
 		{"authorization_requests", "id", "expires_at < ?", time.Hour},
 		{"device_authorizations", "device_code_hash", "expires_at < ?", time.Hour},
+		{"pushed_authorization_requests", "hash", "expires_at < ?", 0},
 		// A throttle counter expires once it neither locks nor counts (ThrottleRepository).
 		{"throttle_counters", "key_hash", "expires_at < ?", 0},
 		// A family goes when it is past its expiry (or, for a revoked placeholder

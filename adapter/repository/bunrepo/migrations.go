@@ -57,6 +57,9 @@ func migrations() *migrate.Migrations {
 	up, down := addColumn(clientPostLogoutRedirectURIs)
 	ms.Add(migrate.Migration{Name: "20260305000001", Comment: "client_post_logout_redirect_uris", Up: up, Down: down})
 	add("20260307000001", "throttle_counters", throttleSchema)
+	ms.Add(parMigration())
+	up, down = addColumn(clientRegistrationTokenHash)
+	ms.Add(migrate.Migration{Name: "20260309000002", Comment: "client_registration_token_hash", Up: up, Down: down})
 	return ms
 }
 

@@ -23,4 +23,5 @@ var ProviderSet = wire.NewSet(
 	NewLogin,
 	NewEndSession,
 	NewPushedAuthorization,
+	NewRegistration,
 )

@@ -32,6 +32,8 @@ type Features struct {
 	// client must use it.
 	PAR        bool
 	RequirePAR bool
+	// Registration: dynamic client registration (RFC 7591) is on.
+	Registration bool
 }
 
 // NewDiscovery builds the metadata from the configuration and the grants the token
@@ -67,6 +69,9 @@ func (d *Discovery) metadata(oidc bool) map[string]any {
 	if d.features.PAR && d.features.Authorize {
 		m["pushed_authorization_request_endpoint"] = d.issuer + "/oauth/par"
 		m["require_pushed_authorization_requests"] = d.features.RequirePAR
+	}
+	if d.features.Registration {
+		m["registration_endpoint"] = d.issuer + "/oauth/register"
 	}
 	if oidc || d.features.UserInfo {
 		if d.features.UserInfo {

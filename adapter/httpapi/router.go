@@ -33,6 +33,8 @@ type Handlers struct {
 	TrustedProxies TrustedProxies
 	// PAR serves pushed authorization requests (RFC 9126); nil leaves it out.
 	PAR *PARHandler
+	// Registration serves dynamic client registration (RFC 7591, 7592); nil leaves it out.
+	Registration *RegistrationHandler
 }
 
 // TrustedProxies are the address ranges of the proxies in front of the server.
@@ -97,6 +99,9 @@ func NewEcho(h Handlers) *echo.Echo {
 	}
 	if h.PAR != nil {
 		e.POST("/oauth/par", h.PAR.Push)
+	}
+	if h.Registration != nil {
+		h.Registration.Mount(e)
 	}
 	return e
 }

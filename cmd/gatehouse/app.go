@@ -127,7 +127,21 @@ func provideJWKS(ring *token.KeyRing) httpapi.JWKSFunc {
 func provideFeatures(_ *usecase.DeviceCodeGrant, cfg config.Config) httpapi.Features {
 	f := httpapi.Features{Authorize: true, UserInfo: true, Device: true, IDTokenAlgs: slices.Clone(domain.SupportedAlgs)}
 	f.PAR, f.RequirePAR = true, cfg.RequirePAR
+	f.Registration = cfg.DynamicRegistration
 	return f
+}
+
+// provideRegistrationSettings: dynamic client registration (RFC 7591, 7592).
+func provideRegistrationSettings(cfg config.Config) usecase.RegistrationSettings {
+	return usecase.RegistrationSettings{Enabled: cfg.DynamicRegistration, InitialAccessToken: cfg.RegistrationInitialAccessToken}
+}
+
+// provideRegistrationHandler mounts /oauth/register only when registration is on.
+func provideRegistrationHandler(reg *usecase.Registration, settings usecase.Settings) *httpapi.RegistrationHandler {
+	if !reg.Enabled() {
+		return nil
+	}
+	return httpapi.NewRegistrationHandler(reg, settings)
 }
 
 // providePARSettings: pushed authorization requests (RFC 9126).

@@ -122,6 +122,9 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	parSettings := providePARSettings(cfg)
 	pushedAuthorization := usecase.NewPushedAuthorization(clientAuthenticator, authorize, pushedRequestRepository, secretHasher, random, systemClock, parSettings)
 	parHandler := httpapi.NewPARHandler(pushedAuthorization)
+	registrationSettings := provideRegistrationSettings(cfg)
+	registration := usecase.NewRegistration(admin, clientRepository, clients, secretHasher, random, systemClock, registrationSettings)
+	registrationHandler := provideRegistrationHandler(registration, settings)
 	handlers := httpapi.Handlers{
 		Log:            logger,
 		Metrics:        metrics,
@@ -135,6 +138,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Device:         deviceHandler,
 		TrustedProxies: trustedProxies,
 		PAR:            parHandler,
+		Registration:   registrationHandler,
 	}
 	echo := httpapi.NewEcho(handlers)
 	housekeeper := bunrepo.NewHousekeeper(db)

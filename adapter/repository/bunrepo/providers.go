@@ -12,6 +12,7 @@ import (
 var ProviderSet = wire.NewSet(
 	NewClientRepository,
 	wire.Bind(new(usecase.ClientAdminStore), new(*ClientRepository)),
+	wire.Bind(new(usecase.ClientRegistrationStore), new(*ClientRepository)),
 	NewUserRepository,
 	wire.Bind(new(usecase.UserStore), new(*UserRepository)),
 	NewCodeRepository,

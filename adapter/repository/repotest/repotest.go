@@ -74,6 +74,7 @@ func Run(t *testing.T, s Stores) {
 	t.Run("AuthRequests", st.authRequests)
 	t.Run("Devices", st.devices)
 	t.Run("PushedRequests", st.pushedRequests)
+	t.Run("RegisteredClients", st.registeredClients)
 	// Last: its purge deletes whatever else has expired by then.
 	t.Run("Throttle", st.throttle)
 }

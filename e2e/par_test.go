@@ -145,8 +145,10 @@ func testPARReuse(t *testing.T, srv *Server) {
 	wantErrorPage(t, b.get(parAuthorizePath(c.ID, uri)), http.StatusBadRequest)
 	// Another browser fares no better.
 	wantErrorPage(t, newAZBrowser(t, srv).get(parAuthorizePath(c.ID, uri)), http.StatusBadRequest)
-	// Made-up and malformed request_uri values are refused the same way.
-	for _, bad := range []string{parPrefix + "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", parPrefix, "https://evil.example.com/req",
+	// Made-up and malformed request_uri values are refused the same way. (A request_uri
+	// that is no PAR URN is a request object by reference: request_uri_not_supported,
+	// TestAuthorize_OIDCPromptAndMaxAge.)
+	for _, bad := range []string{parPrefix + "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", parPrefix,
 		parPrefix + "a%2Fb", parPrefix + strings.Repeat("A", 200)} {
 		wantErrorPage(t, b.get(parAuthorizePath(c.ID, bad)), http.StatusBadRequest)
 	}

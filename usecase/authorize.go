@@ -135,7 +135,9 @@ func NewAuthorize(clients ClientStore, requests AuthRequestStore, consents Conse
 // *RedirectError, or an infrastructure failure (wrapped).
 func (uc *Authorize) Start(ctx context.Context, in AuthorizeInput) (Step, error) {
 	p := in.Params
-	pushed := p.RequestURI != "" && uc.par != nil
+	// A request_uri of ours (RFC 9126); any other is an OpenID Connect request object
+	// by reference, refused below with request_uri_not_supported.
+	pushed := uc.par != nil && strings.HasPrefix(p.RequestURI, domain.RequestURIPrefix)
 	if pushed {
 		var err error
 		if p, err = uc.par.take(ctx, p); err != nil {

@@ -191,9 +191,11 @@ func testDCRCodeFlow(t *testing.T, srv *Server, initial string) {
 	}
 }
 
-// testDCRInitialToken: registering needs the initial access token, exactly.
+// testDCRInitialToken: registering needs the initial access token, exactly. Each
+// refusal comes from its own address (nil client), so that throttling stays out of it
+// but for the last part, which checks it.
 func testDCRInitialToken(t *testing.T, srv *Server, initial string) {
-	hc := srv.HTTPClient()
+	var hc *http.Client
 	meta := map[string]any{"client_name": uniqueName("dcr-noauth-"), "grant_types": []string{"client_credentials"}}
 	for name, token := range map[string]string{
 		"none": "", "wrong": wrongSecret(initial), "prefix": initial[:32], "longer": initial + "x",
@@ -209,6 +211,18 @@ func testDCRInitialToken(t *testing.T, srv *Server, initial string) {
 	dcrWantError(t, srv.Do(t, hc, req), http.StatusUnauthorized, "invalid_token")
 	// Without the token even a broken body is 401, not a validation error.
 	dcrWantError(t, dcrDo(t, srv, hc, http.MethodPost, "/oauth/register", "", "{not json"), http.StatusUnauthorized, "invalid_token")
+
+	// Guessing from one address is throttled like client authentication: after 5
+	// failures a wrong token gets 429 with Retry-After; the right token still works.
+	one := srv.HTTPClient()
+	var last Response
+	for range 7 {
+		last = dcrDo(t, srv, one, http.MethodPost, "/oauth/register", wrongSecret(initial), meta)
+	}
+	if last.Status != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" {
+		t.Errorf("7th wrong initial token from one address: %d (Retry-After %q), want 429", last.Status, last.Header.Get("Retry-After"))
+	}
+	dcrRegister(t, srv, one, initial, map[string]any{"client_name": uniqueName("dcr-after-"), "grant_types": []string{"client_credentials"}})
 }
 
 // testDCRInvalid: redirect URIs follow the CLI's rules (invalid_redirect_uri), other
@@ -363,9 +377,10 @@ func testDCRManage(t *testing.T, srv *Server, initial string) {
 }
 
 // testDCROtherClient: a registration access token manages its own client only; the
-// initial token and CLI-made clients are out of reach.
+// initial token and CLI-made clients are out of reach. The refused requests come from
+// fresh addresses (nil client) so that throttling stays out of it.
 func testDCROtherClient(t *testing.T, srv *Server, initial string) {
-	hc := srv.HTTPClient()
+	var hc *http.Client
 	meta := func() map[string]any {
 		return map[string]any{"client_name": uniqueName("dcr-other-"), "grant_types": []string{"client_credentials"}}
 	}

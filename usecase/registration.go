@@ -70,6 +70,7 @@ type Registration struct {
 	admin    *Admin
 	clients  ClientRegistrationStore
 	cache    ClientForgetter
+	throttle Throttle
 	hasher   SecretHasher
 	random   Random
 	clock    Clock
@@ -77,10 +78,29 @@ type Registration struct {
 }
 
 // NewRegistration builds the registration endpoint.
-func NewRegistration(admin *Admin, clients ClientRegistrationStore, cache ClientForgetter, hasher SecretHasher,
-	random Random, clock Clock, settings RegistrationSettings) *Registration {
-	return &Registration{admin: admin, clients: clients, cache: cache, hasher: hasher, random: random,
-		clock: clock, settings: settings}
+func NewRegistration(admin *Admin, clients ClientRegistrationStore, cache ClientForgetter, throttle Throttle,
+	hasher SecretHasher, random Random, clock Clock, settings RegistrationSettings) *Registration {
+	return &Registration{admin: admin, clients: clients, cache: cache, throttle: throttle, hasher: hasher,
+		random: random, clock: clock, settings: settings}
+}
+
+// Caller is who calls the registration endpoint: the bearer token shown and the
+// network address, for throttling failed tokens (as client authentication does, and
+// also only after a failure).
+type Caller struct {
+	Token   string
+	Address string
+}
+
+// refuse answers a bad token: 429 while the address is locked, else the failure
+// counts and the answer is invalid_token.
+func (uc *Registration) refuse(ctx context.Context, address string) error {
+	key := "registration:" + address
+	if err := uc.throttle.Check(ctx, key); err != nil {
+		return err
+	}
+	uc.throttle.Failure(ctx, key)
+	return errBadRegistrationToken
 }
 
 // Enabled reports whether dynamic registration is on.
@@ -91,8 +111,8 @@ var errBadRegistrationToken = domain.ErrInvalidToken.WithDescription("the access
 // Register checks the initial access token (in constant time), validates the metadata
 // with the rules of `clients create`, and stores a new client with a registration
 // access token, of which only a keyed hash is kept.
-func (uc *Registration) Register(ctx context.Context, initialToken string, m ClientMetadata) (RegisteredClient, error) {
-	if err := uc.CheckInitialToken(initialToken); err != nil {
+func (uc *Registration) Register(ctx context.Context, caller Caller, m ClientMetadata) (RegisteredClient, error) {
+	if err := uc.CheckInitialToken(ctx, caller); err != nil {
 		return RegisteredClient{}, err
 	}
 	if m.ClientID != "" || m.ClientSecret != "" {
@@ -117,16 +137,16 @@ func (uc *Registration) Register(ctx context.Context, initialToken string, m Cli
 
 // CheckInitialToken checks the bearer token of a registration, in constant time:
 // invalid_token unless it is the initial access token.
-func (uc *Registration) CheckInitialToken(token string) error {
-	if !uc.settings.Enabled || len(uc.settings.InitialAccessToken) < 32 || !equalSecrets(token, uc.settings.InitialAccessToken) {
-		return errBadRegistrationToken
+func (uc *Registration) CheckInitialToken(ctx context.Context, caller Caller) error {
+	if !uc.settings.Enabled || len(uc.settings.InitialAccessToken) < 32 || !equalSecrets(caller.Token, uc.settings.InitialAccessToken) {
+		return uc.refuse(ctx, caller.Address)
 	}
 	return nil
 }
 
 // Read returns the client the registration access token manages (RFC 7592 §2.1).
-func (uc *Registration) Read(ctx context.Context, clientID, token string) (RegisteredClient, error) {
-	c, err := uc.managed(ctx, clientID, token)
+func (uc *Registration) Read(ctx context.Context, clientID string, caller Caller) (RegisteredClient, error) {
+	c, err := uc.managed(ctx, clientID, caller)
 	if err != nil {
 		return RegisteredClient{}, err
 	}
@@ -135,8 +155,8 @@ func (uc *Registration) Read(ctx context.Context, clientID, token string) (Regis
 
 // Update replaces the client's metadata with m (RFC 7592 §2.2: omitted fields take
 // their defaults). The client id, secret and kind (public or confidential) stay.
-func (uc *Registration) Update(ctx context.Context, clientID, token string, m ClientMetadata) (RegisteredClient, error) {
-	old, err := uc.managed(ctx, clientID, token)
+func (uc *Registration) Update(ctx context.Context, clientID string, caller Caller, m ClientMetadata) (RegisteredClient, error) {
+	old, err := uc.managed(ctx, clientID, caller)
 	if err != nil {
 		return RegisteredClient{}, err
 	}
@@ -176,8 +196,8 @@ func (uc *Registration) Update(ctx context.Context, clientID, token string, m Cl
 
 // Delete removes the client (RFC 7592 §2.3), and with it its codes, consents and
 // refresh tokens.
-func (uc *Registration) Delete(ctx context.Context, clientID, token string) error {
-	if _, err := uc.managed(ctx, clientID, token); err != nil {
+func (uc *Registration) Delete(ctx context.Context, clientID string, caller Caller) error {
+	if _, err := uc.managed(ctx, clientID, caller); err != nil {
 		return err
 	}
 	switch err := uc.clients.DeleteClient(ctx, clientID); {
@@ -193,15 +213,16 @@ func (uc *Registration) Delete(ctx context.Context, clientID, token string) erro
 // managed returns the client when token is its registration access token. An unknown
 // client, a client made by the CLI and a wrong token all answer invalid_token
 // (RFC 7592 §2.1: 401 for a client that does not exist).
-func (uc *Registration) managed(ctx context.Context, clientID, token string) (domain.Client, error) {
+func (uc *Registration) managed(ctx context.Context, clientID string, caller Caller) (domain.Client, error) {
+	token := caller.Token
 	if !uc.settings.Enabled || token == "" || clientID == "" || !cleanParam(clientID, maxClientIDSize) {
-		return domain.Client{}, errBadRegistrationToken
+		return domain.Client{}, uc.refuse(ctx, caller.Address)
 	}
 	c, err := uc.clients.ClientByID(ctx, clientID)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
 		uc.hasher.SecretMatches(dummySecretHash, token)
-		return domain.Client{}, errBadRegistrationToken
+		return domain.Client{}, uc.refuse(ctx, caller.Address)
 	case err != nil:
 		return domain.Client{}, fmt.Errorf("look up registered client: %w", err)
 	}
@@ -210,7 +231,7 @@ func (uc *Registration) managed(ctx context.Context, clientID, token string) (do
 		hash = dummySecretHash
 	}
 	if !uc.hasher.SecretMatches(hash, token) || len(c.RegistrationTokenHash) == 0 {
-		return domain.Client{}, errBadRegistrationToken
+		return domain.Client{}, uc.refuse(ctx, caller.Address)
 	}
 	return c, nil
 }

@@ -73,15 +73,15 @@ type registrationResponse struct {
 }
 
 func (h *RegistrationHandler) register(c echo.Context) error {
-	token := registrationBearer(c)
-	if err := h.reg.CheckInitialToken(token); err != nil {
+	caller := h.caller(c)
+	if err := h.reg.CheckInitialToken(c.Request().Context(), caller); err != nil {
 		return h.fail(c, err)
 	}
 	m, err := readMetadata(c, false)
 	if err != nil {
 		return err
 	}
-	got, err := h.reg.Register(c.Request().Context(), token, m)
+	got, err := h.reg.Register(c.Request().Context(), caller, m)
 	if err != nil {
 		return h.fail(c, err)
 	}
@@ -89,7 +89,7 @@ func (h *RegistrationHandler) register(c echo.Context) error {
 }
 
 func (h *RegistrationHandler) read(c echo.Context) error {
-	got, err := h.reg.Read(c.Request().Context(), c.Param("client_id"), registrationBearer(c))
+	got, err := h.reg.Read(c.Request().Context(), c.Param("client_id"), h.caller(c))
 	if err != nil {
 		return h.fail(c, err)
 	}
@@ -97,16 +97,16 @@ func (h *RegistrationHandler) read(c echo.Context) error {
 }
 
 func (h *RegistrationHandler) update(c echo.Context) error {
-	ctx, id, token := c.Request().Context(), c.Param("client_id"), registrationBearer(c)
+	ctx, id, caller := c.Request().Context(), c.Param("client_id"), h.caller(c)
 	// The token first: a caller without it learns nothing from the body's checks.
-	if _, err := h.reg.Read(ctx, id, token); err != nil {
+	if _, err := h.reg.Read(ctx, id, caller); err != nil {
 		return h.fail(c, err)
 	}
 	m, err := readMetadata(c, true)
 	if err != nil {
 		return err
 	}
-	got, err := h.reg.Update(ctx, id, token, m)
+	got, err := h.reg.Update(ctx, id, caller, m)
 	if err != nil {
 		return h.fail(c, err)
 	}
@@ -114,11 +114,15 @@ func (h *RegistrationHandler) update(c echo.Context) error {
 }
 
 func (h *RegistrationHandler) remove(c echo.Context) error {
-	if err := h.reg.Delete(c.Request().Context(), c.Param("client_id"), registrationBearer(c)); err != nil {
+	if err := h.reg.Delete(c.Request().Context(), c.Param("client_id"), h.caller(c)); err != nil {
 		return h.fail(c, err)
 	}
 	noStore(c)
 	return c.NoContent(http.StatusNoContent)
+}
+
+func (h *RegistrationHandler) caller(c echo.Context) usecase.Caller {
+	return usecase.Caller{Token: registrationBearer(c), Address: c.RealIP()}
 }
 
 // fail adds the Bearer challenge to invalid_token (RFC 6750 §3).

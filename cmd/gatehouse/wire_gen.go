@@ -123,7 +123,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	pushedAuthorization := usecase.NewPushedAuthorization(clientAuthenticator, authorize, pushedRequestRepository, secretHasher, random, systemClock, parSettings)
 	parHandler := httpapi.NewPARHandler(pushedAuthorization)
 	registrationSettings := provideRegistrationSettings(cfg)
-	registration := usecase.NewRegistration(admin, clientRepository, clients, secretHasher, random, systemClock, registrationSettings)
+	registration := usecase.NewRegistration(admin, clientRepository, clients, throttle, secretHasher, random, systemClock, registrationSettings)
 	registrationHandler := provideRegistrationHandler(registration, settings)
 	handlers := httpapi.Handlers{
 		Log:            logger,

@@ -339,3 +339,36 @@ func TestPARRequiredForAll(t *testing.T) {
 		t.Fatalf("exchange: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestPARAcrossInstances: the pushed request lives in the database, so one instance
+// takes the push and another the authorization request (PostgreSQL, two instances).
+func TestPARAcrossInstances(t *testing.T) {
+	t.Parallel()
+	var dbURL string
+	for _, b := range backends(t) {
+		if b.Name == "postgres" {
+			dbURL = b.URL
+		}
+	}
+	if dbURL == "" {
+		t.Skip("PostgreSQL is not reachable")
+	}
+	c := startCluster(t, dbURL, 2, nil)
+	a, b := c.Nodes[0], c.Nodes[1]
+	id, secret := c.createClient(t, "--redirect-uri", "http://127.0.0.1:9000/cb", "--require-par")
+	user, pw, _ := c.createUser(t)
+	cl := azClient{ID: id, Secret: secret, RedirectURI: "http://127.0.0.1:9000/cb"}
+	p := newAZPKCE()
+	uri := parRequestURI(t, a, nil, cl, azQuery(cl, p, "multi"), 60)
+	c.sensitive(uri[len(parPrefix):])
+	onB := newAZBrowser(t, b)
+	f := onB.follow(onB.get(parAuthorizePath(id, uri)), user, pw, "allow")
+	if f.Query.Get("state") != "multi" || f.Query.Get("iss") != c.Issuer {
+		t.Fatalf("redirect %q", f.Location)
+	}
+	if r := cl.exchange(t, a, nil, f.Query.Get("code"), cl.RedirectURI, p.Verifier); r.Status != http.StatusOK {
+		t.Fatalf("exchange on A: %d %s", r.Status, r.Body)
+	}
+	// Used on B, it is gone on A too.
+	wantErrorPage(t, newAZBrowser(t, a).get(parAuthorizePath(id, uri)), http.StatusBadRequest)
+}

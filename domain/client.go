@@ -31,6 +31,13 @@ type Client struct {
 	PostLogoutRedirectURIs []string
 	CreatedAt              time.Time
 	UpdatedAt              time.Time
+
+	// RequirePAR: the client's authorization requests must come through the PAR
+	// endpoint (RFC 9126 §5, require_pushed_authorization_requests).
+	RequirePAR bool
+	// RegistrationTokenHash is the keyed hash of the registration access token of a
+	// dynamically registered client (RFC 7592); empty for clients made otherwise.
+	RegistrationTokenHash []byte
 }
 
 // AllowsGrant reports whether the client was registered for grant type g.

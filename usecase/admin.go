@@ -125,6 +125,10 @@ type NewClient struct {
 	IDTokenAlg   string
 	// PostLogoutRedirectURIs are the RP-initiated logout return addresses.
 	PostLogoutRedirectURIs []string
+	// RequirePAR: authorization requests only through the PAR endpoint (RFC 9126).
+	RequirePAR bool
+	// RegistrationTokenHash: set for clients of the registration endpoint (RFC 7592).
+	RegistrationTokenHash []byte
 }
 
 // CreatedClient is a new client with its secret, shown this once.
@@ -142,6 +146,7 @@ func (a *Admin) CreateClient(ctx context.Context, in NewClient) (CreatedClient, 
 		RedirectURIs: in.RedirectURIs, GrantTypes: in.GrantTypes, Scopes: in.Scopes, Audiences: in.Audiences,
 		SkipConsent: in.SkipConsent, IDTokenAlg: in.IDTokenAlg, PostLogoutRedirectURIs: in.PostLogoutRedirectURIs,
 		CreatedAt: now, UpdatedAt: now,
+		RequirePAR: in.RequirePAR, RegistrationTokenHash: in.RegistrationTokenHash,
 	}
 	if len(c.GrantTypes) == 0 {
 		c.GrantTypes = append([]string(nil), domain.DefaultGrantTypes...)

@@ -120,6 +120,8 @@ type Authorize struct {
 	random   Random
 	clock    Clock
 	settings Settings
+	// par serves request_uri values of the PAR endpoint; nil: none are accepted.
+	par *PushedAuthorization
 }
 
 // NewAuthorize builds the authorization endpoint.
@@ -133,6 +135,15 @@ func NewAuthorize(clients ClientStore, requests AuthRequestStore, consents Conse
 // *RedirectError, or an infrastructure failure (wrapped).
 func (uc *Authorize) Start(ctx context.Context, in AuthorizeInput) (Step, error) {
 	p := in.Params
+	// A request_uri of ours (RFC 9126); any other is an OpenID Connect request object
+	// by reference, refused below with request_uri_not_supported.
+	pushed := uc.par != nil && strings.HasPrefix(p.RequestURI, domain.RequestURIPrefix)
+	if pushed {
+		var err error
+		if p, err = uc.par.take(ctx, p); err != nil {
+			return Step{}, err
+		}
+	}
 	client, redirectURI, sent, err := uc.trustedClient(ctx, p)
 	if err != nil {
 		return Step{}, err
@@ -149,6 +160,10 @@ func (uc *Authorize) Start(ctx context.Context, in AuthorizeInput) (Step, error)
 		ID: uc.random.Token(), ClientID: client.ID, RedirectURI: redirectURI, RedirectURISent: sent,
 		State: state, BrowserHash: uc.hasher.HashSecret(in.BrowserSecret),
 		CreatedAt: now, ExpiresAt: now.Add(domain.AuthRequestTTL),
+	}
+	if !pushed && uc.parRequired(client) {
+		return Step{}, uc.redirectError(req, domain.ErrInvalidRequest.WithDescription(
+			"this client must push its authorization requests (PAR, RFC 9126) and send a request_uri"))
 	}
 	if err := uc.validate(client, p, &req); err != nil {
 		return Step{}, uc.redirectError(req, err)
@@ -198,18 +213,28 @@ func (uc *Authorize) trustedClient(ctx context.Context, p AuthorizeParams) (doma
 	case err != nil:
 		return domain.Client{}, "", false, fmt.Errorf("look up client: %w", err)
 	}
+	uri, sent, perr := redirectFor(client, p)
+	if perr != nil {
+		return domain.Client{}, "", false, perr
+	}
+	return client, uri, sent, nil
+}
+
+// redirectFor finds the redirect URI a request of client answers to, and whether the
+// request named it.
+func redirectFor(client domain.Client, p AuthorizeParams) (string, bool, *PageError) {
 	if p.RedirectURI == "" {
 		// Optional only when there is no choice (RFC 6749 §3.1.2.3).
 		if len(client.RedirectURIs) != 1 {
-			return domain.Client{}, "", false, pageErr(400, "the request has no redirect_uri, and the application has several")
+			return "", false, pageErr(400, "the request has no redirect_uri, and the application has several")
 		}
-		return client, client.RedirectURIs[0], false, nil
+		return client.RedirectURIs[0], false, nil
 	}
 	uri, ok := client.MatchRedirectURI(p.RedirectURI)
 	if !ok {
-		return domain.Client{}, "", false, pageErr(400, "the redirect_uri is not registered for this application")
+		return "", false, pageErr(400, "the redirect_uri is not registered for this application")
 	}
-	return client, uri, true, nil
+	return uri, true, nil
 }
 
 func unknownClient() *PageError {

@@ -24,4 +24,6 @@ var ProviderSet = wire.NewSet(
 	NewAuthorize,
 	NewLogin,
 	NewEndSession,
+	NewPushedAuthorization,
+	NewRegistration,
 )

@@ -37,6 +37,12 @@ type Features struct {
 	UserInfo    bool
 	Device      bool
 	IDTokenAlgs []string
+	// PAR: the pushed authorization request endpoint (RFC 9126); RequirePAR: every
+	// client must use it.
+	PAR        bool
+	RequirePAR bool
+	// Registration: dynamic client registration (RFC 7591) is on.
+	Registration bool
 }
 
 // NewDiscovery builds the metadata from the configuration and the grants the token
@@ -68,6 +74,13 @@ func (d *Discovery) metadata(oidc bool) map[string]any {
 	}
 	if d.features.Device {
 		m["device_authorization_endpoint"] = d.issuer + "/oauth/device_authorization"
+	}
+	if d.features.PAR && d.features.Authorize {
+		m["pushed_authorization_request_endpoint"] = d.issuer + "/oauth/par"
+		m["require_pushed_authorization_requests"] = d.features.RequirePAR
+	}
+	if d.features.Registration {
+		m["registration_endpoint"] = d.issuer + "/oauth/register"
 	}
 	if oidc || d.features.UserInfo {
 		if d.features.UserInfo {

@@ -11,6 +11,7 @@ var ProviderSet = wire.NewSet(
 	NewHealth,
 	NewUserInfoHandler,
 	NewDeviceHandler,
-	wire.Struct(new(Handlers), "Log", "Metrics", "Token", "Revoke", "Introspect", "Discovery", "Health", "UserInfo", "Pages", "Device", "TrustedProxies"),
+	NewPARHandler,
+	wire.Struct(new(Handlers), "Log", "Metrics", "Token", "Revoke", "Introspect", "Discovery", "Health", "UserInfo", "Pages", "Device", "TrustedProxies", "PAR", "Registration"),
 	NewEcho,
 )

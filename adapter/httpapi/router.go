@@ -31,6 +31,10 @@ type Handlers struct {
 	Device *DeviceHandler
 	// TrustedProxies may set X-Forwarded-For; empty trusts no header.
 	TrustedProxies TrustedProxies
+	// PAR serves pushed authorization requests (RFC 9126); nil leaves it out.
+	PAR *PARHandler
+	// Registration serves dynamic client registration (RFC 7591, 7592); nil leaves it out.
+	Registration *RegistrationHandler
 }
 
 // TrustedProxies are the address ranges of the proxies in front of the server.
@@ -92,6 +96,12 @@ func NewEcho(h Handlers) *echo.Echo {
 	}
 	if h.Device != nil {
 		h.Device.Mount(e)
+	}
+	if h.PAR != nil {
+		e.POST("/oauth/par", h.PAR.Push)
+	}
+	if h.Registration != nil {
+		h.Registration.Mount(e)
 	}
 	return e
 }

@@ -129,8 +129,29 @@ func provideJWKS(ring *token.KeyRing) httpapi.JWKSFunc {
 // provideFeatures says which optional endpoints are served. It takes the device and
 // token exchange grants so that Wire builds them, and so registers them with the
 // token endpoint, before discovery reads the endpoint's grant types.
-func provideFeatures(_ *usecase.DeviceCodeGrant, _ *usecase.TokenExchangeGrant) httpapi.Features {
-	return httpapi.Features{Authorize: true, UserInfo: true, Device: true, IDTokenAlgs: slices.Clone(domain.SupportedAlgs)}
+func provideFeatures(_ *usecase.DeviceCodeGrant, _ *usecase.TokenExchangeGrant, cfg config.Config) httpapi.Features {
+	f := httpapi.Features{Authorize: true, UserInfo: true, Device: true, IDTokenAlgs: slices.Clone(domain.SupportedAlgs)}
+	f.PAR, f.RequirePAR = true, cfg.RequirePAR
+	f.Registration = cfg.DynamicRegistration
+	return f
+}
+
+// provideRegistrationSettings: dynamic client registration (RFC 7591, 7592).
+func provideRegistrationSettings(cfg config.Config) usecase.RegistrationSettings {
+	return usecase.RegistrationSettings{Enabled: cfg.DynamicRegistration, InitialAccessToken: cfg.RegistrationInitialAccessToken}
+}
+
+// provideRegistrationHandler mounts /oauth/register only when registration is on.
+func provideRegistrationHandler(reg *usecase.Registration, settings usecase.Settings) *httpapi.RegistrationHandler {
+	if !reg.Enabled() {
+		return nil
+	}
+	return httpapi.NewRegistrationHandler(reg, settings)
+}
+
+// providePARSettings: pushed authorization requests (RFC 9126).
+func providePARSettings(cfg config.Config) usecase.PARSettings {
+	return usecase.PARSettings{TTL: cfg.PARTTL, RequireAll: cfg.RequirePAR}
 }
 
 // redactURL drops the password from a database URL before it is logged.

@@ -23,6 +23,9 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	wire.Build(
 		provideLogger, provideSettings, provideDB, provideCryptoKeys, providePasswordParams,
 		provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures, provideTrustedProxies,
+		providePARSettings,
+		provideRegistrationSettings, provideRegistrationHandler,
+		wire.Bind(new(usecase.ClientForgetter), new(*cache.Clients)),
 		wire.Bind(new(usecase.Clock), new(usecase.SystemClock)),
 		wire.Bind(new(httpapi.Pinger), new(*bun.DB)),
 		crypto.ProviderSet,

@@ -90,7 +90,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	deviceRepository := bunrepo.NewDeviceRepository(db)
 	deviceCodeGrant := usecase.NewDeviceCodeGrant(deviceRepository, userRepository, secretHasher, minter, systemClock, usecaseToken)
 	tokenExchangeGrant := usecase.NewTokenExchangeGrant(verifier, tokenRepository, minter, systemClock, settings, usecaseToken)
-	features := provideFeatures(deviceCodeGrant, tokenExchangeGrant)
+	features := provideFeatures(deviceCodeGrant, tokenExchangeGrant, cfg)
 	jwksFunc := provideJWKS(keyRing)
 	discovery := httpapi.NewDiscovery(settings, usecaseToken, features, jwksFunc)
 	health := httpapi.NewHealth(db, registry)
@@ -119,6 +119,13 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		return nil, nil, err
 	}
 	trustedProxies := provideTrustedProxies(cfg)
+	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
+	parSettings := providePARSettings(cfg)
+	pushedAuthorization := usecase.NewPushedAuthorization(clientAuthenticator, authorize, pushedRequestRepository, secretHasher, random, systemClock, parSettings)
+	parHandler := httpapi.NewPARHandler(pushedAuthorization)
+	registrationSettings := provideRegistrationSettings(cfg)
+	registration := usecase.NewRegistration(admin, clientRepository, clients, throttle, secretHasher, random, systemClock, registrationSettings)
+	registrationHandler := provideRegistrationHandler(registration, settings)
 	handlers := httpapi.Handlers{
 		Log:            logger,
 		Metrics:        metrics,
@@ -131,6 +138,8 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Pages:          pages,
 		Device:         deviceHandler,
 		TrustedProxies: trustedProxies,
+		PAR:            parHandler,
+		Registration:   registrationHandler,
 	}
 	echo := httpapi.NewEcho(handlers)
 	housekeeper := bunrepo.NewHousekeeper(db)

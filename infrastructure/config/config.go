@@ -60,6 +60,15 @@ type Config struct {
 	KeyActivationDelayAuto bool
 	// KeyRotationInterval: scheduled rotation replaces keys this old; zero is off.
 	KeyRotationInterval time.Duration
+	// PARTTL is the lifetime of a pushed authorization request's request_uri
+	// (RFC 9126); RequirePAR makes every client use PAR.
+	PARTTL     time.Duration
+	RequirePAR bool
+	// DynamicRegistration turns on POST /oauth/register (RFC 7591, 7592), which needs
+	// RegistrationInitialAccessToken (at least 32 characters) as its bearer token.
+	// Not to be confused with RegistrationEnabled, the user sign-up page.
+	DynamicRegistration            bool
+	RegistrationInitialAccessToken string
 }
 
 // Throttle stores (GATEHOUSE_THROTTLE_STORE).
@@ -176,6 +185,10 @@ func parse(raw map[string]string) (Config, error) {
 	} else {
 		c.KeyActivationDelay = p.duration("key_activation_delay", 0, 24*time.Hour)
 	}
+	c.PARTTL = p.duration("par_ttl", time.Second, 10*time.Minute)
+	c.RequirePAR = p.bool("require_par")
+	c.DynamicRegistration = p.bool("dynamic_registration")
+	c.RegistrationInitialAccessToken = raw["registration_initial_access_token"]
 	if p.err != nil {
 		return Config{}, p.err
 	}
@@ -189,6 +202,10 @@ func parse(raw map[string]string) (Config, error) {
 		if c.IsSQLite() {
 			c.ThrottleStore = ThrottleMemory
 		}
+	}
+	if c.DynamicRegistration && len(c.RegistrationInitialAccessToken) < 32 {
+		return Config{}, &Error{Variable: envName("registration_initial_access_token"),
+			Problem: "required (at least 32 characters) when GATEHOUSE_DYNAMIC_REGISTRATION is true"}
 	}
 	if c.SecretKey != "" && len(c.SecretKey) < 32 {
 		return Config{}, &Error{Variable: envName("secret_key"), Problem: "must be at least 32 characters"}

@@ -49,6 +49,7 @@ func purgeRules() []purgeRule {
 		// goes: with scheduled rotation the table would otherwise only grow, and every
 		// instance parses every row on each key reload.
 		{"signing_keys", "id", "expires_at < ?", keyRetention},
+		{"pushed_authorization_requests", "hash", "expires_at < ?", 0},
 		// A throttle counter expires once it neither locks nor counts (ThrottleRepository).
 		{"throttle_counters", "key_hash", "expires_at < ?", 0},
 		// A family goes when it is past its expiry (or, for a revoked placeholder

@@ -59,6 +59,9 @@ func migrations() *migrate.Migrations {
 	up, down = addColumn(signingKeyActivatesAt)
 	ms.Add(migrate.Migration{Name: "20260306000001", Comment: "signing_key_activates_at", Up: up, Down: down})
 	add("20260307000001", "throttle_counters", throttleSchema)
+	ms.Add(parMigration())
+	up, down = addColumn(clientRegistrationTokenHash)
+	ms.Add(migrate.Migration{Name: "20260309000002", Comment: "client_registration_token_hash", Up: up, Down: down})
 	return ms
 }
 

@@ -59,6 +59,11 @@ type clientRow struct {
 	// PostLogoutRedirectURIs came with a later migration: NULL in rows older than it,
 	// read as an empty list.
 	PostLogoutRedirectURIs string `bun:"post_logout_redirect_uris,nullzero"`
+
+	// Columns of migrations 20260309000001 and …02 (PAR, dynamic registration): NULL
+	// in older rows, read as false and no token.
+	RequirePAR            bool   `bun:"require_par,nullzero"`
+	RegistrationTokenHash []byte `bun:"registration_token_hash,nullzero"`
 }
 
 func clientToRow(c domain.Client) clientRow {
@@ -69,6 +74,7 @@ func clientToRow(c domain.Client) clientRow {
 		SkipConsent: c.SkipConsent, IDTokenAlg: c.IDTokenAlg,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 		PostLogoutRedirectURIs: encodeList(c.PostLogoutRedirectURIs),
+		RequirePAR:             c.RequirePAR, RegistrationTokenHash: emptyToNil(c.RegistrationTokenHash),
 	}
 }
 
@@ -77,6 +83,7 @@ func (r clientRow) toDomain() (domain.Client, error) {
 		ID: r.ID, Name: r.Name, SecretHash: emptyToNil(r.SecretHash), Public: r.Public,
 		SkipConsent: r.SkipConsent, IDTokenAlg: r.IDTokenAlg,
 		CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+		RequirePAR: r.RequirePAR, RegistrationTokenHash: emptyToNil(r.RegistrationTokenHash),
 	}
 	var err error
 	if c.RedirectURIs, err = decodeList(r.RedirectURIs); err != nil {

@@ -12,6 +12,7 @@ import (
 var ProviderSet = wire.NewSet(
 	NewClientRepository,
 	wire.Bind(new(usecase.ClientAdminStore), new(*ClientRepository)),
+	wire.Bind(new(usecase.ClientRegistrationStore), new(*ClientRepository)),
 	NewUserRepository,
 	wire.Bind(new(usecase.UserStore), new(*UserRepository)),
 	NewCodeRepository,
@@ -28,4 +29,5 @@ var ProviderSet = wire.NewSet(
 	NewDeviceRepository, wire.Bind(new(usecase.DeviceStore), new(*DeviceRepository)),
 	NewHousekeeper, wire.Bind(new(usecase.Purger), new(*Housekeeper)),
 	NewLeaseRepository, wire.Bind(new(usecase.Leases), new(*LeaseRepository)),
+	NewPushedRequestRepository, wire.Bind(new(usecase.PushedRequestStore), new(*PushedRequestRepository)),
 )

@@ -35,6 +35,8 @@ type Stores struct {
 	// Purger is optional: housekeeping over the same storage, for the throttle
 	// counters' expiry.
 	Purger usecase.Purger
+	// PushedRequests is optional (RFC 9126): the suite skips it when nil.
+	PushedRequests usecase.PushedRequestStore
 }
 
 // RunAll runs the whole contract on the Bun repositories over db, which must be
@@ -53,7 +55,8 @@ func RunAll(t *testing.T, db *bun.DB) {
 		NewThrottle: func(p domain.ThrottlePolicy, now func() time.Time) usecase.Throttle {
 			return bunrepo.NewThrottleRepository(db, p, now, nil)
 		},
-		Purger: bunrepo.NewHousekeeper(db),
+		Purger:         bunrepo.NewHousekeeper(db),
+		PushedRequests: bunrepo.NewPushedRequestRepository(db),
 	})
 }
 
@@ -70,6 +73,8 @@ func Run(t *testing.T, s Stores) {
 	t.Run("Concurrency", st.concurrency)
 	t.Run("AuthRequests", st.authRequests)
 	t.Run("Devices", st.devices)
+	t.Run("PushedRequests", st.pushedRequests)
+	t.Run("RegisteredClients", st.registeredClients)
 	// Last: its purge deletes whatever else has expired by then.
 	t.Run("Throttle", st.throttle)
 }

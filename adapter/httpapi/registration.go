@@ -1,0 +1,223 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"gatehouse/domain"
+	"gatehouse/usecase"
+)
+
+// RegistrationHandler serves dynamic client registration: POST /oauth/register
+// (RFC 7591) with the initial access token, and GET, PUT, DELETE
+// /oauth/register/{client_id} (RFC 7592) with the client's registration access token.
+// Mounted only when GATEHOUSE_DYNAMIC_REGISTRATION is true.
+type RegistrationHandler struct {
+	reg    *usecase.Registration
+	issuer string
+}
+
+// NewRegistrationHandler builds the handler.
+func NewRegistrationHandler(reg *usecase.Registration, settings usecase.Settings) *RegistrationHandler {
+	return &RegistrationHandler{reg: reg, issuer: string(settings.Issuer)}
+}
+
+// Mount registers the routes.
+func (h *RegistrationHandler) Mount(e *echo.Echo) {
+	e.POST("/oauth/register", h.register)
+	e.GET("/oauth/register/:client_id", h.read)
+	e.PUT("/oauth/register/:client_id", h.update)
+	e.DELETE("/oauth/register/:client_id", h.remove)
+}
+
+// clientMetadataJSON is the metadata of a request (RFC 7591 §2); other members are
+// ignored.
+type clientMetadataJSON struct {
+	RedirectURIs            []string `json:"redirect_uris"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	GrantTypes              []string `json:"grant_types"`
+	ResponseTypes           []string `json:"response_types"`
+	ClientName              string   `json:"client_name"`
+	Scope                   string   `json:"scope"`
+	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris"`
+	RequirePAR              bool     `json:"require_pushed_authorization_requests"`
+	SoftwareStatement       string   `json:"software_statement"`
+	ClientID                string   `json:"client_id"`
+	ClientSecret            string   `json:"client_secret"`
+}
+
+// registrationResponse is RFC 7591 §3.2.1 and RFC 7592 §3.
+type registrationResponse struct {
+	ClientID                 string   `json:"client_id"`
+	ClientSecret             string   `json:"client_secret,omitempty"`
+	ClientIDIssuedAt         int64    `json:"client_id_issued_at"`
+	ClientSecretExpiresAt    *int64   `json:"client_secret_expires_at,omitempty"`
+	RegistrationAccessToken  string   `json:"registration_access_token,omitempty"`
+	RegistrationClientURI    string   `json:"registration_client_uri"`
+	ClientName               string   `json:"client_name"`
+	RedirectURIs             []string `json:"redirect_uris"`
+	GrantTypes               []string `json:"grant_types"`
+	ResponseTypes            []string `json:"response_types"`
+	Scope                    string   `json:"scope"`
+	TokenEndpointAuthMethod  string   `json:"token_endpoint_auth_method"`
+	PostLogoutRedirectURIs   []string `json:"post_logout_redirect_uris,omitempty"`
+	RequirePAR               bool     `json:"require_pushed_authorization_requests"`
+	IDTokenSignedResponseAlg string   `json:"id_token_signed_response_alg"`
+}
+
+func (h *RegistrationHandler) register(c echo.Context) error {
+	caller := h.caller(c)
+	if err := h.reg.CheckInitialToken(c.Request().Context(), caller); err != nil {
+		return h.fail(c, err)
+	}
+	m, err := readMetadata(c, false)
+	if err != nil {
+		return err
+	}
+	got, err := h.reg.Register(c.Request().Context(), caller, m)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	return h.answer(c, http.StatusCreated, got)
+}
+
+func (h *RegistrationHandler) read(c echo.Context) error {
+	got, err := h.reg.Read(c.Request().Context(), c.Param("client_id"), h.caller(c))
+	if err != nil {
+		return h.fail(c, err)
+	}
+	return h.answer(c, http.StatusOK, got)
+}
+
+func (h *RegistrationHandler) update(c echo.Context) error {
+	ctx, id, caller := c.Request().Context(), c.Param("client_id"), h.caller(c)
+	// The token first: a caller without it learns nothing from the body's checks.
+	if _, err := h.reg.Read(ctx, id, caller); err != nil {
+		return h.fail(c, err)
+	}
+	m, err := readMetadata(c, true)
+	if err != nil {
+		return err
+	}
+	got, err := h.reg.Update(ctx, id, caller, m)
+	if err != nil {
+		return h.fail(c, err)
+	}
+	return h.answer(c, http.StatusOK, got)
+}
+
+func (h *RegistrationHandler) remove(c echo.Context) error {
+	if err := h.reg.Delete(c.Request().Context(), c.Param("client_id"), h.caller(c)); err != nil {
+		return h.fail(c, err)
+	}
+	noStore(c)
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (h *RegistrationHandler) caller(c echo.Context) usecase.Caller {
+	return usecase.Caller{Token: registrationBearer(c), Address: c.RealIP()}
+}
+
+// fail adds the Bearer challenge to invalid_token (RFC 6750 §3).
+func (h *RegistrationHandler) fail(c echo.Context, err error) error {
+	if errors.Is(err, domain.ErrInvalidToken) {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`)
+	}
+	return err
+}
+
+func (h *RegistrationHandler) answer(c echo.Context, status int, r usecase.RegisteredClient) error {
+	m, cl := r.Metadata, r.Client
+	out := registrationResponse{
+		ClientID: cl.ID, ClientSecret: r.Secret, ClientIDIssuedAt: cl.CreatedAt.Unix(),
+		RegistrationAccessToken: r.RegistrationToken,
+		RegistrationClientURI:   h.issuer + "/oauth/register/" + cl.ID,
+		ClientName:              m.ClientName, RedirectURIs: nonNilList(m.RedirectURIs), GrantTypes: nonNilList(m.GrantTypes),
+		ResponseTypes: nonNilList(m.ResponseTypes), Scope: m.Scope, TokenEndpointAuthMethod: m.TokenEndpointAuthMethod,
+		PostLogoutRedirectURIs: m.PostLogoutRedirectURIs, RequirePAR: m.RequirePAR, IDTokenSignedResponseAlg: cl.IDTokenAlg,
+	}
+	if !cl.Public {
+		never := int64(0) // the secret does not expire
+		out.ClientSecretExpiresAt = &never
+	}
+	noStore(c)
+	return c.JSON(status, out)
+}
+
+func nonNilList(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// registrationBearer reads Authorization: Bearer (RFC 6750 §2.1; the scheme is
+// case-insensitive); "" when there is none.
+func registrationBearer(c echo.Context) string {
+	scheme, token, ok := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
+}
+
+// Members a client must not send in an update (RFC 7592 §2.2).
+var serverOnlyMembers = []string{"registration_access_token", "registration_client_uri", "client_secret_expires_at", "client_id_issued_at"}
+
+// readMetadata reads a JSON metadata body strictly: application/json, at most
+// MaxBodyBytes, one object, members of the right types, strings of valid text.
+func readMetadata(c echo.Context, update bool) (usecase.ClientMetadata, error) {
+	bad := usecase.ErrInvalidClientMetadata
+	mt, _, err := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
+	if err != nil || mt != echo.MIMEApplicationJSON {
+		return usecase.ClientMetadata{}, domain.ErrInvalidRequest.WithDescription("the body must be application/json")
+	}
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, MaxBodyBytes+1))
+	if err != nil {
+		return usecase.ClientMetadata{}, domain.ErrInvalidRequest.WithDescription("could not read the request body")
+	}
+	if len(body) > MaxBodyBytes {
+		return usecase.ClientMetadata{}, errTooLarge
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil || members == nil {
+		return usecase.ClientMetadata{}, bad.WithDescription("the body must be one JSON object")
+	}
+	if update {
+		for _, k := range serverOnlyMembers {
+			if _, ok := members[k]; ok {
+				return usecase.ClientMetadata{}, domain.ErrInvalidRequest.WithDescription("%s is the server's to set", k)
+			}
+		}
+	}
+	var j clientMetadataJSON
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&j); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return usecase.ClientMetadata{}, bad.WithDescription("%s has the wrong type", safeName(te.Field))
+		}
+		return usecase.ClientMetadata{}, bad.WithDescription("the body must be one JSON object")
+	}
+	texts := append([]string{j.TokenEndpointAuthMethod, j.ClientName, j.Scope, j.SoftwareStatement, j.ClientID, j.ClientSecret},
+		j.RedirectURIs...)
+	texts = append(append(append(texts, j.GrantTypes...), j.ResponseTypes...), j.PostLogoutRedirectURIs...)
+	for _, s := range texts {
+		if !cleanText(s) || strings.ContainsRune(s, '\uFFFD') {
+			return usecase.ClientMetadata{}, bad.WithDescription("metadata must be valid UTF-8 text without NUL")
+		}
+	}
+	return usecase.ClientMetadata{
+		RedirectURIs: j.RedirectURIs, TokenEndpointAuthMethod: j.TokenEndpointAuthMethod, GrantTypes: j.GrantTypes,
+		ResponseTypes: j.ResponseTypes, ClientName: j.ClientName, Scope: j.Scope,
+		PostLogoutRedirectURIs: j.PostLogoutRedirectURIs, RequirePAR: j.RequirePAR,
+		SoftwareStatement: j.SoftwareStatement, ClientID: j.ClientID, ClientSecret: j.ClientSecret,
+	}, nil
+}

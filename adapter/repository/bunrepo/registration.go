@@ -1,0 +1,22 @@
+package bunrepo
+
+import (
+	"context"
+
+	"gatehouse/domain"
+	"gatehouse/usecase"
+)
+
+var _ usecase.ClientRegistrationStore = (*ClientRepository)(nil)
+
+// UpdateRegisteredClient replaces a client's metadata (RFC 7592 §2.2); the id, secret
+// hash and creation time stay. ErrNotFound when there is no such client,
+// ErrDuplicate when the new name is taken.
+func (r *ClientRepository) UpdateRegisteredClient(ctx context.Context, c domain.Client) error {
+	row := clientToRow(c)
+	res, err := r.db.NewUpdate().Model(&row).
+		Column("name", "redirect_uris", "grant_types", "scopes", "post_logout_redirect_uris",
+			"require_par", "registration_token_hash", "updated_at").
+		WherePK().Exec(ctx)
+	return mustAffect(res, err, "update registered client %q", c.ID)
+}

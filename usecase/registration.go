@@ -1,0 +1,350 @@
+package usecase
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"gatehouse/domain"
+)
+
+// Dynamic client registration (RFC 7591) and its management protocol (RFC 7592): with
+// the operator's initial access token a program registers a client and gets a
+// registration access token, with which it reads, updates and deletes that client
+// alone. Off unless GATEHOUSE_DYNAMIC_REGISTRATION is true.
+
+// Registration errors (RFC 7591 §3.2.2).
+var (
+	ErrInvalidRedirectURI    = &domain.Error{Code: "invalid_redirect_uri"}
+	ErrInvalidClientMetadata = &domain.Error{Code: "invalid_client_metadata"}
+)
+
+// ClientMetadata is the registered metadata (RFC 7591 §2) Gatehouse understands;
+// other metadata is ignored, as §2 says. Empty means absent.
+type ClientMetadata struct {
+	RedirectURIs            []string
+	TokenEndpointAuthMethod string
+	GrantTypes              []string
+	ResponseTypes           []string
+	ClientName              string
+	Scope                   string
+	PostLogoutRedirectURIs  []string
+	// RequirePAR is RFC 9126 §6 require_pushed_authorization_requests.
+	RequirePAR bool
+	// SoftwareStatement is refused: Gatehouse trusts no software publisher.
+	SoftwareStatement string
+	// For updates (RFC 7592 §2.2): client_id must match, client_secret, when sent,
+	// must be the current one.
+	ClientID     string
+	ClientSecret string
+}
+
+// RegisteredClient is a client as the registration endpoint describes it (RFC 7591
+// §3.2.1); Secret and RegistrationToken only when just issued.
+type RegisteredClient struct {
+	Client            domain.Client
+	Metadata          ClientMetadata
+	Secret            string
+	RegistrationToken string
+}
+
+// ClientForgetter drops a client from an instance's cache, so that its new metadata
+// or deletion counts at once here (other instances within their cache TTL).
+type ClientForgetter interface {
+	Forget(id string)
+}
+
+// RegistrationSettings configure dynamic registration.
+type RegistrationSettings struct {
+	Enabled bool
+	// InitialAccessToken is the bearer token POST /oauth/register requires.
+	InitialAccessToken string
+}
+
+// Registration is the client registration endpoint and its management protocol.
+type Registration struct {
+	admin    *Admin
+	clients  ClientRegistrationStore
+	cache    ClientForgetter
+	throttle Throttle
+	hasher   SecretHasher
+	random   Random
+	clock    Clock
+	settings RegistrationSettings
+}
+
+// NewRegistration builds the registration endpoint.
+func NewRegistration(admin *Admin, clients ClientRegistrationStore, cache ClientForgetter, throttle Throttle,
+	hasher SecretHasher, random Random, clock Clock, settings RegistrationSettings) *Registration {
+	return &Registration{admin: admin, clients: clients, cache: cache, throttle: throttle, hasher: hasher,
+		random: random, clock: clock, settings: settings}
+}
+
+// Caller is who calls the registration endpoint: the bearer token shown and the
+// network address, for throttling failed tokens (as client authentication does, and
+// also only after a failure).
+type Caller struct {
+	Token   string
+	Address string
+}
+
+// refuse answers a bad token: 429 while the address is locked, else the failure
+// counts and the answer is invalid_token.
+func (uc *Registration) refuse(ctx context.Context, address string) error {
+	key := "registration:" + address
+	if err := uc.throttle.Check(ctx, key); err != nil {
+		return err
+	}
+	uc.throttle.Failure(ctx, key)
+	return errBadRegistrationToken
+}
+
+// Enabled reports whether dynamic registration is on.
+func (uc *Registration) Enabled() bool { return uc.settings.Enabled }
+
+var errBadRegistrationToken = domain.ErrInvalidToken.WithDescription("the access token is missing, invalid, or not for this client")
+
+// Register checks the initial access token (in constant time), validates the metadata
+// with the rules of `clients create`, and stores a new client with a registration
+// access token, of which only a keyed hash is kept.
+func (uc *Registration) Register(ctx context.Context, caller Caller, m ClientMetadata) (RegisteredClient, error) {
+	if err := uc.CheckInitialToken(ctx, caller); err != nil {
+		return RegisteredClient{}, err
+	}
+	if m.ClientID != "" || m.ClientSecret != "" {
+		return RegisteredClient{}, ErrInvalidClientMetadata.WithDescription("client_id and client_secret are issued by the server")
+	}
+	c, err := uc.metadataToClient(m)
+	if err != nil {
+		return RegisteredClient{}, err
+	}
+	token := uc.random.Token()
+	created, err := uc.admin.CreateClient(ctx, NewClient{
+		Name: c.Name, RedirectURIs: c.RedirectURIs, GrantTypes: c.GrantTypes, Scopes: c.Scopes, Public: c.Public,
+		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, RequirePAR: c.RequirePAR,
+		RegistrationTokenHash: uc.hasher.HashSecret(token),
+	})
+	if err != nil {
+		return RegisteredClient{}, metadataError(err)
+	}
+	return RegisteredClient{Client: created.Client, Metadata: describe(created.Client),
+		Secret: created.Secret, RegistrationToken: token}, nil
+}
+
+// CheckInitialToken checks the bearer token of a registration, in constant time:
+// invalid_token unless it is the initial access token.
+func (uc *Registration) CheckInitialToken(ctx context.Context, caller Caller) error {
+	if !uc.settings.Enabled || len(uc.settings.InitialAccessToken) < 32 || !equalSecrets(caller.Token, uc.settings.InitialAccessToken) {
+		return uc.refuse(ctx, caller.Address)
+	}
+	return nil
+}
+
+// Read returns the client the registration access token manages (RFC 7592 §2.1).
+func (uc *Registration) Read(ctx context.Context, clientID string, caller Caller) (RegisteredClient, error) {
+	c, err := uc.managed(ctx, clientID, caller)
+	if err != nil {
+		return RegisteredClient{}, err
+	}
+	return RegisteredClient{Client: c, Metadata: describe(c)}, nil
+}
+
+// Update replaces the client's metadata with m (RFC 7592 §2.2: omitted fields take
+// their defaults). The client id, secret and kind (public or confidential) stay.
+func (uc *Registration) Update(ctx context.Context, clientID string, caller Caller, m ClientMetadata) (RegisteredClient, error) {
+	old, err := uc.managed(ctx, clientID, caller)
+	if err != nil {
+		return RegisteredClient{}, err
+	}
+	if m.ClientID != old.ID {
+		return RegisteredClient{}, domain.ErrInvalidRequest.WithDescription("client_id must be the client's own")
+	}
+	if m.ClientSecret != "" && (old.Public || !uc.hasher.SecretMatches(old.SecretHash, m.ClientSecret)) {
+		return RegisteredClient{}, domain.ErrInvalidRequest.WithDescription("client_secret cannot be changed here")
+	}
+	c, err := uc.metadataToClient(m)
+	if err != nil {
+		return RegisteredClient{}, err
+	}
+	if c.Public != old.Public {
+		return RegisteredClient{}, ErrInvalidClientMetadata.WithDescription(
+			"token_endpoint_auth_method cannot change between none and a client secret; register a new client")
+	}
+	if m.ClientName == "" {
+		c.Name = old.Name
+	}
+	c.ID, c.SecretHash, c.IDTokenAlg, c.RegistrationTokenHash = old.ID, old.SecretHash, old.IDTokenAlg, old.RegistrationTokenHash
+	c.Audiences, c.SkipConsent, c.CreatedAt, c.UpdatedAt = old.Audiences, old.SkipConsent, old.CreatedAt, uc.clock.Now()
+	if err := domain.ValidateClient(c); err != nil {
+		return RegisteredClient{}, ErrInvalidClientMetadata.WithDescription("%s", err.Error())
+	}
+	switch err := uc.clients.UpdateRegisteredClient(ctx, c); {
+	case errors.Is(err, domain.ErrDuplicate):
+		return RegisteredClient{}, ErrInvalidClientMetadata.WithDescription("a client named %q already exists", c.Name)
+	case errors.Is(err, domain.ErrNotFound):
+		return RegisteredClient{}, errBadRegistrationToken
+	case err != nil:
+		return RegisteredClient{}, fmt.Errorf("update registered client: %w", err)
+	}
+	uc.cache.Forget(c.ID)
+	return RegisteredClient{Client: c, Metadata: describe(c)}, nil
+}
+
+// Delete removes the client (RFC 7592 §2.3), and with it its codes, consents and
+// refresh tokens.
+func (uc *Registration) Delete(ctx context.Context, clientID string, caller Caller) error {
+	if _, err := uc.managed(ctx, clientID, caller); err != nil {
+		return err
+	}
+	switch err := uc.clients.DeleteClient(ctx, clientID); {
+	case errors.Is(err, domain.ErrNotFound):
+		return errBadRegistrationToken
+	case err != nil:
+		return fmt.Errorf("delete registered client: %w", err)
+	}
+	uc.cache.Forget(clientID)
+	return nil
+}
+
+// managed returns the client when token is its registration access token. An unknown
+// client, a client made by the CLI and a wrong token all answer invalid_token
+// (RFC 7592 §2.1: 401 for a client that does not exist).
+func (uc *Registration) managed(ctx context.Context, clientID string, caller Caller) (domain.Client, error) {
+	token := caller.Token
+	if !uc.settings.Enabled || token == "" || clientID == "" || !cleanParam(clientID, maxClientIDSize) {
+		return domain.Client{}, uc.refuse(ctx, caller.Address)
+	}
+	c, err := uc.clients.ClientByID(ctx, clientID)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		uc.hasher.SecretMatches(dummySecretHash, token)
+		return domain.Client{}, uc.refuse(ctx, caller.Address)
+	case err != nil:
+		return domain.Client{}, fmt.Errorf("look up registered client: %w", err)
+	}
+	hash := c.RegistrationTokenHash
+	if len(hash) == 0 {
+		hash = dummySecretHash
+	}
+	if !uc.hasher.SecretMatches(hash, token) || len(c.RegistrationTokenHash) == 0 {
+		return domain.Client{}, uc.refuse(ctx, caller.Address)
+	}
+	return c, nil
+}
+
+// Token endpoint authentication methods a registered client may ask for. Gatehouse
+// takes both secret methods from every confidential client.
+var registrationAuthMethods = []string{AuthMethodBasic, AuthMethodPost, AuthMethodNone}
+
+// metadataToClient applies RFC 7591 §2's defaults and Gatehouse's rules. Redirect
+// URI problems are invalid_redirect_uri, everything else invalid_client_metadata.
+func (uc *Registration) metadataToClient(m ClientMetadata) (domain.Client, error) {
+	if m.SoftwareStatement != "" {
+		return domain.Client{}, &domain.Error{Code: "invalid_software_statement", Description: "software statements are not accepted"}
+	}
+	method := m.TokenEndpointAuthMethod
+	if method == "" {
+		method = AuthMethodBasic
+	}
+	if !slices.Contains(registrationAuthMethods, method) {
+		return domain.Client{}, ErrInvalidClientMetadata.WithDescription(
+			"token_endpoint_auth_method must be client_secret_basic, client_secret_post or none")
+	}
+	grants := slices.Clone(m.GrantTypes)
+	if len(grants) == 0 {
+		grants = []string{domain.GrantAuthorizationCode} // RFC 7591 §2
+	}
+	for _, g := range grants {
+		if g == domain.GrantPassword {
+			// The password grant stays an operator's decision (RFC 9700 §2.4).
+			return domain.Client{}, ErrInvalidClientMetadata.WithDescription("the password grant cannot be registered here")
+		}
+		if g == "implicit" || !slices.Contains(domain.KnownGrantTypes, g) {
+			return domain.Client{}, ErrInvalidClientMetadata.WithDescription("unsupported grant type %q", safeValue(g))
+		}
+	}
+	responses := m.ResponseTypes
+	code := slices.Contains(grants, domain.GrantAuthorizationCode)
+	for _, r := range responses {
+		if r != "code" {
+			return domain.Client{}, ErrInvalidClientMetadata.WithDescription("only response type code is supported")
+		}
+	}
+	if len(responses) > 0 && !code {
+		return domain.Client{}, ErrInvalidClientMetadata.WithDescription("response type code needs the authorization_code grant")
+	}
+	if code && m.ResponseTypes != nil && len(responses) == 0 {
+		return domain.Client{}, ErrInvalidClientMetadata.WithDescription("the authorization_code grant needs response type code")
+	}
+	if code && len(m.RedirectURIs) == 0 {
+		return domain.Client{}, ErrInvalidRedirectURI.WithDescription("the authorization_code grant needs at least one redirect URI")
+	}
+	for _, r := range m.RedirectURIs {
+		if err := domain.ValidateRedirectURI(r); err != nil {
+			return domain.Client{}, ErrInvalidRedirectURI.WithDescription("%s", err.Error())
+		}
+	}
+	scopes, err := domain.ParseScope(m.Scope)
+	if err != nil {
+		return domain.Client{}, ErrInvalidClientMetadata.WithDescription("scope is not a list of scope tokens")
+	}
+	if len(scopes) == 0 {
+		scopes = slices.Clone(domain.DefaultClientScopes)
+	}
+	name := m.ClientName
+	if name == "" {
+		name = "dynamic " + uc.random.ID()
+	}
+	c := domain.Client{
+		Name: name, Public: method == AuthMethodNone, RedirectURIs: slices.Clone(m.RedirectURIs), GrantTypes: grants,
+		Scopes: scopes, PostLogoutRedirectURIs: slices.Clone(m.PostLogoutRedirectURIs), RequirePAR: m.RequirePAR,
+		IDTokenAlg: domain.AlgRS256,
+	}
+	if err := domain.ValidateClient(c); err != nil {
+		return domain.Client{}, ErrInvalidClientMetadata.WithDescription("%s", err.Error())
+	}
+	return c, nil
+}
+
+// describe is the metadata of c as registered. A confidential client is described as
+// client_secret_basic whichever secret method it asked for: Gatehouse takes both from
+// every confidential client and keeps no per-client choice (RFC 7591 §3.2.1 lets the
+// server answer other values than those asked).
+func describe(c domain.Client) ClientMetadata {
+	method := AuthMethodBasic
+	if c.Public {
+		method = AuthMethodNone
+	}
+	var responses []string
+	if c.AllowsGrant(domain.GrantAuthorizationCode) {
+		responses = []string{"code"}
+	}
+	return ClientMetadata{
+		RedirectURIs: slices.Clone(c.RedirectURIs), TokenEndpointAuthMethod: method, GrantTypes: slices.Clone(c.GrantTypes),
+		ResponseTypes: responses, ClientName: c.Name, Scope: domain.ScopeString(c.Scopes),
+		PostLogoutRedirectURIs: slices.Clone(c.PostLogoutRedirectURIs), RequirePAR: c.RequirePAR,
+	}
+}
+
+// metadataError maps a failure of Admin.CreateClient.
+func metadataError(err error) error {
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		return ErrInvalidClientMetadata.WithDescription("%s", ve.Message)
+	}
+	return err
+}
+
+// equalSecrets compares two secrets in constant time (their SHA-256, so that the
+// length does not show either).
+func equalSecrets(a, b string) bool {
+	ha, hb := sha256.Sum256([]byte(a)), sha256.Sum256([]byte(b))
+	return subtle.ConstantTimeCompare(ha[:], hb[:]) == 1
+}
+
+// ClientIDIssuedAt is client_id_issued_at (RFC 7591 §3.2.1).
+func (r RegisteredClient) ClientIDIssuedAt() time.Time { return r.Client.CreatedAt }

@@ -24,8 +24,11 @@ import (
 // deployment and can be changed on the URL (max_open_conns, max_idle_conns,
 // conn_max_lifetime, conn_max_idle_time).
 const (
-	defaultMaxOpen     = 20
-	defaultMaxIdle     = 10
+	defaultMaxOpen = 20
+	// As many idle as open: with fewer, every burst closed the connections beyond
+	// the idle pool and opened them again (a PostgreSQL backend forked each time);
+	// introspection on PostgreSQL went from 2,046 to 3,791 requests/s in one A/B run.
+	defaultMaxIdle     = 20
 	defaultMaxLifetime = 30 * time.Minute
 	defaultMaxIdleTime = 5 * time.Minute
 

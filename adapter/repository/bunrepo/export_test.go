@@ -24,3 +24,10 @@ func MigrateUpTo(ctx context.Context, db *bun.DB, name string) error {
 	_, err := m.Migrate(ctx)
 	return err
 }
+
+// RevocationQueries counts the queries the repository's revocation checks ran.
+func RevocationQueries(r *TokenRepository) int64 {
+	r.revoked.mu.Lock()
+	defer r.revoked.mu.Unlock()
+	return r.revoked.queries
+}

@@ -24,13 +24,16 @@ import (
 // revokes the new token) or makes it wait (and then refuse): a revoked family never
 // keeps a live token.
 type TokenRepository struct {
-	db *bun.DB
+	db      *bun.DB
+	revoked *revocationBatcher
 }
 
 var _ usecase.TokenStore = (*TokenRepository)(nil)
 
 // NewTokenRepository returns a repository over db.
-func NewTokenRepository(db *bun.DB) *TokenRepository { return &TokenRepository{db: db} }
+func NewTokenRepository(db *bun.DB) *TokenRepository {
+	return &TokenRepository{db: db, revoked: newRevocationBatcher(db)}
+}
 
 // CreateFamily inserts the family and, when rt is not nil, its first refresh token, in
 // one transaction. ErrDuplicate when the family id exists: RevokeFamily wrote it first
@@ -274,15 +277,9 @@ func (r *TokenRepository) RevokeAccessToken(ctx context.Context, t domain.Revoke
 }
 
 // AccessTokenRevoked reports whether the jti is on the deny-list or, when familyID is
-// not empty, the family is revoked: both primary-key lookups in one statement, on
-// every introspection and userinfo call.
+// not empty, the family is revoked. It runs on every introspection and userinfo
+// call, so concurrent checks share one query (revocationBatcher): both primary-key
+// lookups, for all of them, in one round trip.
 func (r *TokenRepository) AccessTokenRevoked(ctx context.Context, jti, familyID string) (bool, error) {
-	var revoked bool
-	err := r.db.NewRaw("SELECT EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = ?) "+
-		"OR EXISTS (SELECT 1 FROM token_families WHERE id = ? AND revoked_at IS NOT NULL)",
-		jti, familyID).Scan(ctx, &revoked)
-	if err != nil {
-		return false, wrapErr(err, "check access token revocation")
-	}
-	return revoked, nil
+	return r.revoked.check(ctx, jti, familyID)
 }

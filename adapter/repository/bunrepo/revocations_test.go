@@ -1,0 +1,84 @@
+package bunrepo_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"gatehouse/adapter/repository/bunrepo"
+	"gatehouse/domain"
+	"gatehouse/infrastructure/database/dbtest"
+	"gatehouse/usecase"
+)
+
+// TestRevocationChecksBatched: many concurrent checks each get their own right
+// answer (deny-listed jti, revoked family, live), on every backend, and share
+// queries: fewer run than were asked.
+func TestRevocationChecksBatched(t *testing.T) {
+	for name, url := range dbtest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := dbtest.Open(t, url)
+			now := time.Now().UTC().Truncate(time.Millisecond)
+			tokens := bunrepo.NewTokenRepository(db)
+			const n = 300
+			want := make([]bool, n)
+			fams := make([]string, n)
+			for i := range n {
+				switch i % 3 {
+				case 0: // deny-listed jti
+					if err := tokens.RevokeAccessToken(ctx, domain.RevokedAccessToken{JTI: fmt.Sprint("jti-", i), ExpiresAt: now.Add(time.Hour)}); err != nil {
+						t.Fatal(err)
+					}
+					want[i] = true
+				case 1: // revoked family (a placeholder row is enough)
+					fams[i] = fmt.Sprint("fam-", i)
+					if err := tokens.RevokeFamily(ctx, fams[i], now); err != nil {
+						t.Fatal(err)
+					}
+					want[i] = true
+				case 2: // live, with a family nobody revoked
+					fams[i] = fmt.Sprint("live-", i)
+				}
+			}
+			before := bunrepo.RevocationQueries(tokens)
+			var wg sync.WaitGroup
+			errs := make(chan error, n)
+			for i := range n {
+				wg.Go(func() {
+					got, err := tokens.AccessTokenRevoked(ctx, fmt.Sprint("jti-", i), fams[i])
+					if err != nil {
+						errs <- err
+					} else if got != want[i] {
+						errs <- fmt.Errorf("check %d: revoked = %v, want %v", i, got, want[i])
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			if q := bunrepo.RevocationQueries(tokens) - before; q >= n {
+				t.Errorf("%d concurrent checks ran %d queries: none were shared", n, q)
+			} else {
+				t.Logf("%d concurrent checks ran %d queries", n, q)
+			}
+		})
+	}
+}
+
+// A caller whose context ends while it waits gets its context's error.
+func TestRevocationCheckHonoursContext(t *testing.T) {
+	db := dbtest.Open(t, dbtest.SQLite(t))
+	tokens := bunrepo.NewTokenRepository(db)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := tokens.AccessTokenRevoked(ctx, "jti", ""); err == nil {
+		t.Fatal("a cancelled check answered")
+	}
+	var _ usecase.TokenStore = tokens
+}

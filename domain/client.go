@@ -29,8 +29,11 @@ type Client struct {
 	// PostLogoutRedirectURIs are where RP-initiated logout may send the browser
 	// afterwards (OpenID Connect RP-Initiated Logout 1.0 §3.1).
 	PostLogoutRedirectURIs []string
-	CreatedAt              time.Time
-	UpdatedAt              time.Time
+	// RequireDPoP makes the token endpoint refuse this client's requests without a
+	// DPoP proof (RFC 9449 §5.2).
+	RequireDPoP bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // AllowsGrant reports whether the client was registered for grant type g.

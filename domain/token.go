@@ -15,6 +15,9 @@ type AccessToken struct {
 	// FamilyID ties the token to its refresh-token family so that revoking the family
 	// makes introspection and userinfo refuse it. Empty for client credentials.
 	FamilyID string
+	// JKT is the RFC 7638 thumbprint of the DPoP key the token is bound to (claim
+	// cnf.jkt, RFC 9449 §6); empty for a bearer token.
+	JKT string
 }
 
 // RefreshToken is one link of a rotating chain (RFC 9700 §4.14.2). Every rotation
@@ -33,6 +36,9 @@ type RefreshToken struct {
 	ExpiresAt time.Time
 	RotatedAt *time.Time
 	RevokedAt *time.Time
+	// DPoPJKT binds the token to a DPoP key (RFC 9449 §5: public clients' refresh
+	// tokens): a refresh must prove possession of that key. Empty when unbound.
+	DPoPJKT string
 }
 
 // Active reports whether the refresh token may be used at now.
@@ -43,7 +49,7 @@ func (t RefreshToken) Active(now time.Time) bool {
 // IssuedTokens is the result of a successful grant (RFC 6749 §5.1).
 type IssuedTokens struct {
 	AccessToken  string
-	TokenType    string // "Bearer"
+	TokenType    string // "Bearer", or "DPoP" for a DPoP-bound access token
 	ExpiresIn    time.Duration
 	RefreshToken string // empty when none is issued
 	IDToken      string // empty unless scope openid

@@ -57,6 +57,8 @@ func migrations() *migrate.Migrations {
 	up, down := addColumn(clientPostLogoutRedirectURIs)
 	ms.Add(migrate.Migration{Name: "20260305000001", Comment: "client_post_logout_redirect_uris", Up: up, Down: down})
 	add("20260307000001", "throttle_counters", throttleSchema)
+	up, down = dpopMigration()
+	ms.Add(migrate.Migration{Name: "20260308000001", Comment: "dpop", Up: up, Down: down})
 	return ms
 }
 

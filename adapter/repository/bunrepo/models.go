@@ -59,6 +59,8 @@ type clientRow struct {
 	// PostLogoutRedirectURIs came with a later migration: NULL in rows older than it,
 	// read as an empty list.
 	PostLogoutRedirectURIs string `bun:"post_logout_redirect_uris,nullzero"`
+	// RequireDPoP came with migration 20260308000001: NULL (older rows) reads as false.
+	RequireDPoP bool `bun:"require_dpop,nullzero"`
 }
 
 func clientToRow(c domain.Client) clientRow {
@@ -69,6 +71,7 @@ func clientToRow(c domain.Client) clientRow {
 		SkipConsent: c.SkipConsent, IDTokenAlg: c.IDTokenAlg,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 		PostLogoutRedirectURIs: encodeList(c.PostLogoutRedirectURIs),
+		RequireDPoP:            c.RequireDPoP,
 	}
 }
 
@@ -77,6 +80,7 @@ func (r clientRow) toDomain() (domain.Client, error) {
 		ID: r.ID, Name: r.Name, SecretHash: emptyToNil(r.SecretHash), Public: r.Public,
 		SkipConsent: r.SkipConsent, IDTokenAlg: r.IDTokenAlg,
 		CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+		RequireDPoP: r.RequireDPoP,
 	}
 	var err error
 	if c.RedirectURIs, err = decodeList(r.RedirectURIs); err != nil {
@@ -180,6 +184,8 @@ type refreshTokenRow struct {
 	ExpiresAt time.Time  `bun:"expires_at"`
 	RotatedAt *time.Time `bun:"rotated_at"`
 	RevokedAt *time.Time `bun:"revoked_at"`
+	// DPoPJKT came with migration 20260308000001: NULL when the token is unbound.
+	DPoPJKT string `bun:"dpop_jkt,nullzero"`
 }
 
 func refreshTokenToRow(t domain.RefreshToken) refreshTokenRow {
@@ -188,6 +194,7 @@ func refreshTokenToRow(t domain.RefreshToken) refreshTokenRow {
 		Scope: encodeList(t.Scope), Audience: encodeList(t.Audience),
 		AuthTime: t.AuthTime, Nonce: t.Nonce, SessionID: t.SessionID,
 		CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, RotatedAt: t.RotatedAt, RevokedAt: t.RevokedAt,
+		DPoPJKT: t.DPoPJKT,
 	}
 }
 
@@ -197,6 +204,7 @@ func (r refreshTokenRow) toDomain() (domain.RefreshToken, error) {
 		AuthTime: utc(r.AuthTime), Nonce: r.Nonce, SessionID: r.SessionID,
 		CreatedAt: utc(r.CreatedAt), ExpiresAt: utc(r.ExpiresAt),
 		RotatedAt: utcPtr(r.RotatedAt), RevokedAt: utcPtr(r.RevokedAt),
+		DPoPJKT: r.DPoPJKT,
 	}
 	var err error
 	if t.Scope, err = decodeList(r.Scope); err != nil {

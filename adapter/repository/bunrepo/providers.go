@@ -28,4 +28,5 @@ var ProviderSet = wire.NewSet(
 	NewDeviceRepository, wire.Bind(new(usecase.DeviceStore), new(*DeviceRepository)),
 	NewHousekeeper, wire.Bind(new(usecase.Purger), new(*Housekeeper)),
 	NewLeaseRepository, wire.Bind(new(usecase.Leases), new(*LeaseRepository)),
+	NewReplayRepository, wire.Bind(new(usecase.ReplayStore), new(*ReplayRepository)),
 )

@@ -19,6 +19,7 @@ func (s *suite) clients(t *testing.T) {
 			Audiences:   []string{"https://api.example.com", "urn:example:a b"},
 			SkipConsent: true, IDTokenAlg: domain.AlgES256,
 			PostLogoutRedirectURIs: []string{"https://app.example.com/bye?from=gatehouse&x=1", "http://127.0.0.1:8080/bye"},
+			RequireDPoP:            true,
 			CreatedAt:              base, UpdatedAt: base.Add(time.Minute),
 		}
 		noErr(t, s.Clients.CreateClient(t.Context(), c))
@@ -123,7 +124,7 @@ func (s *suite) clients(t *testing.T) {
 func checkClient(t *testing.T, want, got domain.Client) {
 	t.Helper()
 	if got.ID != want.ID || got.Name != want.Name || got.Public != want.Public ||
-		got.SkipConsent != want.SkipConsent || got.IDTokenAlg != want.IDTokenAlg {
+		got.SkipConsent != want.SkipConsent || got.IDTokenAlg != want.IDTokenAlg || got.RequireDPoP != want.RequireDPoP {
 		t.Errorf("client = %+v, want %+v", got, want)
 	}
 	sameBytes(t, "secret hash", want.SecretHash, got.SecretHash)

@@ -35,6 +35,8 @@ type Stores struct {
 	// Purger is optional: housekeeping over the same storage, for the throttle
 	// counters' expiry.
 	Purger usecase.Purger
+	// Replay is optional: the jti replay store (DPoP proofs, client assertions).
+	Replay usecase.ReplayStore
 }
 
 // RunAll runs the whole contract on the Bun repositories over db, which must be
@@ -54,6 +56,7 @@ func RunAll(t *testing.T, db *bun.DB) {
 			return bunrepo.NewThrottleRepository(db, p, now, nil)
 		},
 		Purger: bunrepo.NewHousekeeper(db),
+		Replay: bunrepo.NewReplayRepository(db),
 	})
 }
 
@@ -70,6 +73,7 @@ func Run(t *testing.T, s Stores) {
 	t.Run("Concurrency", st.concurrency)
 	t.Run("AuthRequests", st.authRequests)
 	t.Run("Devices", st.devices)
+	t.Run("Replay", st.replay)
 	// Last: its purge deletes whatever else has expired by then.
 	t.Run("Throttle", st.throttle)
 }

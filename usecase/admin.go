@@ -125,6 +125,8 @@ type NewClient struct {
 	IDTokenAlg   string
 	// PostLogoutRedirectURIs are the RP-initiated logout return addresses.
 	PostLogoutRedirectURIs []string
+	// RequireDPoP: the token endpoint refuses the client's requests without a DPoP proof.
+	RequireDPoP bool
 }
 
 // CreatedClient is a new client with its secret, shown this once.
@@ -141,7 +143,8 @@ func (a *Admin) CreateClient(ctx context.Context, in NewClient) (CreatedClient, 
 		ID: a.random.ClientID(), Name: in.Name, Public: in.Public,
 		RedirectURIs: in.RedirectURIs, GrantTypes: in.GrantTypes, Scopes: in.Scopes, Audiences: in.Audiences,
 		SkipConsent: in.SkipConsent, IDTokenAlg: in.IDTokenAlg, PostLogoutRedirectURIs: in.PostLogoutRedirectURIs,
-		CreatedAt: now, UpdatedAt: now,
+		RequireDPoP: in.RequireDPoP,
+		CreatedAt:   now, UpdatedAt: now,
 	}
 	if len(c.GrantTypes) == 0 {
 		c.GrantTypes = append([]string(nil), domain.DefaultGrantTypes...)

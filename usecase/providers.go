@@ -22,4 +22,5 @@ var ProviderSet = wire.NewSet(
 	NewAuthorize,
 	NewLogin,
 	NewEndSession,
+	NewDPoP,
 )

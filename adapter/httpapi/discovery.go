@@ -28,6 +28,8 @@ type Features struct {
 	UserInfo    bool
 	Device      bool
 	IDTokenAlgs []string
+	// DPoPAlgs are the algs accepted in DPoP proofs (RFC 9449 §5.1).
+	DPoPAlgs []string
 }
 
 // NewDiscovery builds the metadata from the configuration and the grants the token
@@ -51,6 +53,9 @@ func (d *Discovery) metadata(oidc bool) map[string]any {
 		"response_types_supported":                       []string{},
 		"authorization_response_iss_parameter_supported": true,
 		"code_challenge_methods_supported":               []string{"S256"},
+	}
+	if len(d.features.DPoPAlgs) > 0 {
+		m["dpop_signing_alg_values_supported"] = d.features.DPoPAlgs
 	}
 	if d.features.Authorize {
 		m["authorization_endpoint"] = d.issuer + "/oauth/authorize"

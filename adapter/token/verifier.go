@@ -84,6 +84,9 @@ type accessClaims struct {
 	Scope    string           `json:"scope"`
 	AuthTime *jwt.NumericDate `json:"auth_time"`
 	FamilyID string           `json:"fid"`
+	Cnf      *struct {
+		JKT string `json:"jkt"`
+	} `json:"cnf"`
 }
 
 // invalid wraps a defect as domain.ErrInvalidToken; the detail is for logs only.
@@ -174,6 +177,12 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, raw string) (domain.Ac
 		IssuedAt:  c.IssuedAt.UTC(),
 		ExpiresAt: c.ExpiresAt.UTC(),
 		FamilyID:  c.FamilyID,
+	}
+	if c.Cnf != nil {
+		if c.Cnf.JKT == "" {
+			return domain.AccessToken{}, invalid(errors.New("cnf without jkt"))
+		}
+		at.JKT = c.Cnf.JKT
 	}
 	if c.AuthTime != nil {
 		at.AuthTime = c.AuthTime.UTC()

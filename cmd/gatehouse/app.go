@@ -125,7 +125,12 @@ func provideJWKS(ring *token.KeyRing) httpapi.JWKSFunc {
 // so that Wire builds it, and so registers it with the token endpoint, before
 // discovery reads the endpoint's grant types.
 func provideFeatures(_ *usecase.DeviceCodeGrant) httpapi.Features {
-	return httpapi.Features{Authorize: true, UserInfo: true, Device: true, IDTokenAlgs: slices.Clone(domain.SupportedAlgs)}
+	return httpapi.Features{Authorize: true, UserInfo: true, Device: true, IDTokenAlgs: slices.Clone(domain.SupportedAlgs),
+		DPoPAlgs: slices.Clone(token.ClientKeyAlgs)}
+}
+
+func provideDPoPConfig(cfg config.Config) usecase.DPoPConfig {
+	return usecase.DPoPConfig{IATWindow: cfg.DPoPIATWindow, RequireNonce: cfg.DPoPNonceRequired}
 }
 
 // redactURL drops the password from a database URL before it is logged.

@@ -260,6 +260,7 @@ type clientJSON struct {
 	// PostLogoutRedirectURIs: OpenID Connect RP-Initiated Logout 1.0 §3.1 names it so.
 	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
 	CreatedAt              time.Time `json:"created_at"`
+	RequireDPoP            bool      `json:"require_dpop"`
 }
 
 func toClientJSON(c domain.Client, secret string) clientJSON {
@@ -272,7 +273,8 @@ func toClientJSON(c domain.Client, secret string) clientJSON {
 	return clientJSON{ClientID: c.ID, ClientSecret: secret, Name: c.Name, Public: c.Public,
 		RedirectURIs: nonNil(c.RedirectURIs), GrantTypes: nonNil(c.GrantTypes), Scope: domain.ScopeString(c.Scopes),
 		Audiences: nonNil(c.Audiences), SkipConsent: c.SkipConsent, IDTokenAlg: c.IDTokenAlg,
-		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs), CreatedAt: c.CreatedAt}
+		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs), CreatedAt: c.CreatedAt,
+		RequireDPoP: c.RequireDPoP}
 }
 
 func clientsCmd(g *globals) *cobra.Command {
@@ -280,7 +282,7 @@ func clientsCmd(g *globals) *cobra.Command {
 	var in usecase.NewClient
 	var scope string
 	create := &cobra.Command{
-		Use:   "create --name N [--redirect-uri URI]... [--grant-type G]... [--scope \"a b\"] [--audience A]... [--public] [--skip-consent] [--id-token-alg ALG] [--post-logout-redirect-uri URI]...",
+		Use:   "create --name N [--redirect-uri URI]... [--grant-type G]... [--scope \"a b\"] [--audience A]... [--public] [--skip-consent] [--id-token-alg ALG] [--post-logout-redirect-uri URI]... [--require-dpop]",
 		Short: "Register a client; a confidential client's secret is printed this once",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if in.Name == "" {
@@ -325,6 +327,7 @@ func clientsCmd(g *globals) *cobra.Command {
 	f.StringVar(&in.IDTokenAlg, "id-token-alg", "", "ID token signing alg: RS256 (default), ES256 or EdDSA")
 	f.StringArrayVar(&in.PostLogoutRedirectURIs, "post-logout-redirect-uri", nil,
 		"where RP-initiated logout may return the browser (repeatable; rules of --redirect-uri)")
+	f.BoolVar(&in.RequireDPoP, "require-dpop", false, "the token endpoint refuses this client's requests without a DPoP proof (RFC 9449)")
 
 	list := &cobra.Command{
 		Use:   "list",

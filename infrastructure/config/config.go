@@ -53,6 +53,10 @@ type Config struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed when taking
 	// the caller's address (throttling, logs); empty: the TCP peer is the caller.
 	TrustedProxies []netip.Prefix
+	// DPoPIATWindow is how far a DPoP proof's iat may lie from now, either way;
+	// DPoPNonceRequired makes the token endpoint demand a server nonce in proofs.
+	DPoPIATWindow     time.Duration
+	DPoPNonceRequired bool
 }
 
 // Throttle stores (GATEHOUSE_THROTTLE_STORE).
@@ -159,6 +163,8 @@ func parse(raw map[string]string) (Config, error) {
 		Argon2Parallelism:    uint8(p.uint("argon2_parallelism", 1, 64)),
 		PprofAddr:            raw["pprof_addr"],
 		TrustedProxies:       p.prefixes("trusted_proxies"),
+		DPoPIATWindow:        p.duration("dpop_iat_window", time.Second, 10*time.Minute),
+		DPoPNonceRequired:    p.bool("dpop_nonce_required"),
 	}
 	if c.PprofAddr != "" {
 		c.PprofAddr = p.addr("pprof_addr")

@@ -453,3 +453,49 @@ func TestDPoPNonce(t *testing.T) {
 		t.Errorf("token_type %v", m["token_type"])
 	}
 }
+
+// TestDPoPExampleAPI: the example API (adapter/resourceserver) accepts a DPoP-bound
+// token only with the DPoP scheme and a fresh proof by the token's key for the
+// request it gets, checked against its --public-url.
+func TestDPoPExampleAPI(t *testing.T) {
+	t.Parallel()
+	srv := rsServer(t, nil)
+	api := startExampleAPI(t, srv)
+	id, secret := srv.CreateClient(t, "--grant-type", "client_credentials", "--scope", "api:read")
+	hc := srv.HTTPClient()
+	k, other := newDPoPKey(t, "ES256"), newDPoPKey(t, "EdDSA")
+	m := tokenJSON(t, srv, "client credentials with DPoP", postDPoP(t, srv, hc, "/oauth/token",
+		form("grant_type", "client_credentials"), id, secret, k.proof(t, "POST", srv.URL+"/oauth/token", nil, nil)))
+	at := m["access_token"].(string)
+	profile := api.URL + "/secured/profile"
+	call := func(scheme string, proofs ...string) Response {
+		req, err := http.NewRequest(http.MethodGet, profile, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", scheme+" "+at)
+		for _, p := range proofs {
+			req.Header.Add("DPoP", p)
+		}
+		return srv.Do(t, api.hc, req)
+	}
+	wantRefused := func(what string, r Response, code string) {
+		t.Helper()
+		wa := r.Header.Get("WWW-Authenticate")
+		if r.Status != 401 || !strings.HasPrefix(wa, "DPoP ") || !strings.Contains(wa, `error="`+code+`"`) {
+			t.Errorf("%s: %d %q %s, want 401 DPoP error=%s", what, r.Status, wa, r.Body, code)
+		}
+	}
+
+	good := k.proof(t, "GET", profile, map[string]any{"ath": ath(at)}, nil)
+	if r := call("DPoP", good); r.Status != 200 || r.JSON(t)["client_id"] != id {
+		t.Fatalf("valid proof: %d %s", r.Status, r.Body)
+	}
+	wantRefused("replayed proof", call("DPoP", good), "invalid_dpop_proof")
+	wantRefused("bound token as Bearer", call("Bearer"), "invalid_token")
+	wantRefused("no proof", call("DPoP"), "invalid_dpop_proof")
+	wantRefused("proof by another key", call("DPoP", other.proof(t, "GET", profile, map[string]any{"ath": ath(at)}, nil)), "invalid_dpop_proof")
+	wantRefused("htu of another host", call("DPoP", k.proof(t, "GET", "http://evil.example/secured/profile", map[string]any{"ath": ath(at)}, nil)), "invalid_dpop_proof")
+	wantRefused("htm mismatch", call("DPoP", k.proof(t, "POST", profile, map[string]any{"ath": ath(at)}, nil)), "invalid_dpop_proof")
+	wantRefused("no ath", call("DPoP", k.proof(t, "GET", profile, nil, nil)), "invalid_dpop_proof")
+}

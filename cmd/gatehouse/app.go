@@ -126,7 +126,13 @@ func provideJWKS(ring *token.KeyRing) httpapi.JWKSFunc {
 // discovery reads the endpoint's grant types.
 func provideFeatures(_ *usecase.DeviceCodeGrant) httpapi.Features {
 	return httpapi.Features{Authorize: true, UserInfo: true, Device: true, IDTokenAlgs: slices.Clone(domain.SupportedAlgs),
-		DPoPAlgs: slices.Clone(token.ClientKeyAlgs)}
+		DPoPAlgs: slices.Clone(token.ClientKeyAlgs), ClientAssertionAlgs: slices.Clone(token.ClientKeyAlgs)}
+}
+
+// provideAssertionVerifier checks private_key_jwt assertions; jwks_uri fetches log
+// through the server's logger.
+func provideAssertionVerifier(log *slog.Logger) *token.AssertionVerifier {
+	return token.NewAssertionVerifier(nil, log)
 }
 
 func provideDPoPConfig(cfg config.Config) usecase.DPoPConfig {

@@ -39,6 +39,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		wire.Bind(new(usecase.IDTokenHintVerifier), new(*token.HintVerifier)),
 		token.NewDPoPParser, wire.Bind(new(usecase.DPoPProofParser), new(*token.DPoPParser)),
 		crypto.NewDPoPNonces, wire.Bind(new(usecase.DPoPNonces), new(*crypto.DPoPNonces)), provideDPoPConfig,
+		provideAssertionVerifier, wire.Bind(new(usecase.ClientAssertionVerifier), new(*token.AssertionVerifier)),
 		bunrepo.ProviderSet,
 		provideClientCache,
 		wire.Bind(new(usecase.ClientStore), new(*cache.Clients)),

@@ -48,7 +48,8 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	}
 	random := crypto.NewRandom()
 	systemClock := provideClock()
-	admin := usecase.NewAdmin(userRepository, clientRepository, tokenRepository, sessionRepository, passwordHasher, secretHasher, random, systemClock)
+	assertionVerifier := provideAssertionVerifier(logger)
+	admin := usecase.NewAdminWithClientKeys(userRepository, clientRepository, tokenRepository, sessionRepository, passwordHasher, secretHasher, random, systemClock, assertionVerifier)
 	keyRepository := bunrepo.NewKeyRepository(db)
 	cipher, err := crypto.NewKeyCipher(keys)
 	if err != nil {
@@ -64,7 +65,9 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	metrics := httpapi.NewMetrics(registry)
 	clients := provideClientCache(clientRepository, cfg)
 	throttle := provideThrottle(cfg, db, logger)
-	clientAuthenticator := usecase.NewClientAuthenticator(clients, secretHasher, throttle)
+	replayRepository := bunrepo.NewReplayRepository(db)
+	clientAssertionConfig := usecase.DefaultClientAssertionConfig()
+	clientAuthenticator := usecase.NewClientAuthenticatorWithAssertions(clients, secretHasher, throttle, assertionVerifier, replayRepository, systemClock, clientAssertionConfig, settings)
 	signerConfig := token.SignerConfigFromSettings(settings)
 	signer, err := token.NewSigner(keyRing, signerConfig)
 	if err != nil {
@@ -78,7 +81,6 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	codeRepository := bunrepo.NewCodeRepository(db)
 	authorizationCodeGrant := usecase.NewAuthorizationCodeGrant(codeRepository, tokenRepository, userRepository, secretHasher, minter, systemClock)
 	dPoPParser := token.NewDPoPParser()
-	replayRepository := bunrepo.NewReplayRepository(db)
 	dPoPNonces := crypto.NewDPoPNonces(keys)
 	dPoPConfig := provideDPoPConfig(cfg)
 	dPoP := usecase.NewDPoP(dPoPParser, replayRepository, dPoPNonces, systemClock, dPoPConfig, settings)

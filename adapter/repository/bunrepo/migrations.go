@@ -59,6 +59,8 @@ func migrations() *migrate.Migrations {
 	add("20260307000001", "throttle_counters", throttleSchema)
 	up, down = dpopMigration()
 	ms.Add(migrate.Migration{Name: "20260308000001", Comment: "dpop", Up: up, Down: down})
+	up, down = privateKeyJWTMigration()
+	ms.Add(migrate.Migration{Name: "20260308000002", Comment: "client_private_key_jwt", Up: up, Down: down})
 	return ms
 }
 

@@ -61,6 +61,10 @@ type clientRow struct {
 	PostLogoutRedirectURIs string `bun:"post_logout_redirect_uris,nullzero"`
 	// RequireDPoP came with migration 20260308000001: NULL (older rows) reads as false.
 	RequireDPoP bool `bun:"require_dpop,nullzero"`
+	// These came with migration 20260308000002; NULL reads as empty.
+	TokenEndpointAuthMethod string `bun:"token_endpoint_auth_method,nullzero"`
+	JWKS                    string `bun:"jwks,nullzero"`
+	JWKSURI                 string `bun:"jwks_uri,nullzero"`
 }
 
 func clientToRow(c domain.Client) clientRow {
@@ -71,7 +75,8 @@ func clientToRow(c domain.Client) clientRow {
 		SkipConsent: c.SkipConsent, IDTokenAlg: c.IDTokenAlg,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 		PostLogoutRedirectURIs: encodeList(c.PostLogoutRedirectURIs),
-		RequireDPoP:            c.RequireDPoP,
+		RequireDPoP:            c.RequireDPoP, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
+		JWKS: c.JWKS, JWKSURI: c.JWKSURI,
 	}
 }
 
@@ -80,7 +85,8 @@ func (r clientRow) toDomain() (domain.Client, error) {
 		ID: r.ID, Name: r.Name, SecretHash: emptyToNil(r.SecretHash), Public: r.Public,
 		SkipConsent: r.SkipConsent, IDTokenAlg: r.IDTokenAlg,
 		CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
-		RequireDPoP: r.RequireDPoP,
+		RequireDPoP: r.RequireDPoP, TokenEndpointAuthMethod: r.TokenEndpointAuthMethod,
+		JWKS: r.JWKS, JWKSURI: r.JWKSURI,
 	}
 	var err error
 	if c.RedirectURIs, err = decodeList(r.RedirectURIs); err != nil {

@@ -114,3 +114,21 @@ func sequence(steps []migrationFunc) migrationFunc {
 		return nil
 	}
 }
+
+// privateKeyJWTMigration is migration 20260308000002: a client's authentication
+// method and its keys for private_key_jwt (a JWK Set, or the URL of one). All
+// nullable: older rows read as the default method with no keys.
+func privateKeyJWTMigration() (up, down migrationFunc) {
+	cols := []func() (string, column){
+		func() (string, column) { return "clients", nullCol("token_endpoint_auth_method", typeID) },
+		func() (string, column) { return "clients", nullCol("jwks", typeText) },
+		func() (string, column) { return "clients", nullCol("jwks_uri", typeText) },
+	}
+	var ups, downs []migrationFunc
+	for i := range cols {
+		u, d := addColumn(cols[i])
+		ups = append(ups, u)
+		downs = append([]migrationFunc{d}, downs...)
+	}
+	return sequence(ups), sequence(downs)
+}

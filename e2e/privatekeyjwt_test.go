@@ -230,6 +230,13 @@ func testPrivateKeyJWTAttacks(t *testing.T, srv *Server) {
 	wantDPoPError(t, "client_id differs from sub", send("client_assertion_type", jwtBearer,
 		"client_assertion", assertion(t, srv, k, "k1", id, nil), "client_id", other), 401, "invalid_client")
 
+	// A sub that no database key can hold (NUL, invalid UTF-8) and no client_id:
+	// invalid_client, never a 500 (SECURITY S45).
+	for _, sub := range []string{"a\x00b", "\xff\xfe", strings.Repeat("s", 300)} {
+		wantDPoPError(t, fmt.Sprintf("sub %q", sub), send("client_assertion_type", jwtBearer,
+			"client_assertion", assertion(t, srv, k, "k1", id, map[string]any{"sub": sub, "iss": sub})), 401, "invalid_client")
+	}
+
 	// Two methods at once, or a malformed request: invalid_request.
 	r := srv.PostForm(t, nil, "/oauth/token", form("grant_type", "client_credentials", "client_assertion_type", jwtBearer,
 		"client_assertion", assertion(t, srv, k, "k1", id, nil)), other, otherSecret)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gatehouse/domain"
 )
@@ -74,6 +75,11 @@ func AssertionSubject(raw string) string {
 		Sub string `json:"sub"`
 	}
 	if json.Unmarshal(payload, &c) != nil {
+		return ""
+	}
+	// The sub becomes a database key: NUL or invalid UTF-8 would make PostgreSQL and
+	// MariaDB fail the query (a 500), so such a sub names no client.
+	if len(c.Sub) > 255 || !utf8.ValidString(c.Sub) || strings.ContainsRune(c.Sub, 0) {
 		return ""
 	}
 	return c.Sub

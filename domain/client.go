@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Client is a registered OAuth client (RFC 6749 §2).
@@ -292,6 +293,9 @@ func validateClientAuth(c Client) error {
 	}
 	if c.JWKSURI != "" {
 		return ValidateJWKSURI(c.JWKSURI)
+	}
+	if len(c.JWKS) > 64<<10 || !utf8.ValidString(c.JWKS) || strings.ContainsRune(c.JWKS, 0) {
+		return fmt.Errorf("the JWK Set must be UTF-8 text of at most 64 KiB")
 	}
 	return nil
 }

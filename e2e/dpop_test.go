@@ -180,6 +180,7 @@ func TestDPoP(t *testing.T) {
 			subtest{"UserInfo", func(t *testing.T) { testDPoPUserInfo(t, srv) }},
 			subtest{"PublicRefreshBound", func(t *testing.T) { testDPoPPublicRefresh(t, srv) }},
 			subtest{"ConfidentialRefreshUnbound", func(t *testing.T) { testDPoPConfidentialRefresh(t, srv) }},
+			subtest{"AuthorizationCode", func(t *testing.T) { testDPoPAuthorizationCode(t, srv) }},
 		)
 	})
 }
@@ -425,6 +426,40 @@ func testDPoPConfidentialRefresh(t *testing.T, srv *Server) {
 	if m["token_type"] != "Bearer" {
 		t.Errorf("refresh without proof: token_type %v, want Bearer", m["token_type"])
 	}
+}
+
+// testDPoPAuthorizationCode: a public client redeeming its code with a proof gets a
+// bound access token and a bound refresh token (RFC 9449 §5).
+func testDPoPAuthorizationCode(t *testing.T, srv *Server) {
+	c := newAZClient(t, srv, "http://127.0.0.1/cb", "--public", "--grant-type", "authorization_code", "--grant-type", "refresh_token")
+	user, pw, uid := newUser(t, srv)
+	b := newAZBrowser(t, srv)
+	p := newAZPKCE()
+	f := b.authorize(azQuery(c, p, "st"), user, pw, "allow")
+	code := f.Query.Get("code")
+	if code == "" {
+		t.Fatalf("no code: %s", f.Location)
+	}
+	k := newDPoPKey(t, "ES256")
+	tokenURL := srv.URL + "/oauth/token"
+	hc := srv.HTTPClient()
+	m := tokenJSON(t, srv, "code with DPoP", postDPoP(t, srv, hc, "/oauth/token", form("grant_type", "authorization_code", "code", code,
+		"redirect_uri", c.RedirectURI, "code_verifier", p.Verifier, "client_id", c.ID), "", "", k.proof(t, "POST", tokenURL, nil, nil)))
+	at := m["access_token"].(string)
+	if m["token_type"] != "DPoP" || jwtPayload(t, at)["sub"] != uid {
+		t.Fatalf("code exchange: %v", m)
+	}
+	if r := userinfoDPoP(t, srv, hc, "DPoP", at, k.proof(t, "GET", srv.URL+"/userinfo", map[string]any{"ath": ath(at)}, nil)); r.Status != 200 {
+		t.Errorf("userinfo: %d %s", r.Status, r.Body)
+	}
+	rt, _ := m["refresh_token"].(string)
+	if rt == "" {
+		t.Fatalf("no refresh token: %v", m)
+	}
+	wantDPoPError(t, "code-flow refresh token without proof", srv.PostForm(t, hc, "/oauth/token",
+		form("grant_type", "refresh_token", "refresh_token", rt, "client_id", c.ID), "", ""), 400, "invalid_grant")
+	tokenJSON(t, srv, "code-flow refresh with its key", postDPoP(t, srv, hc, "/oauth/token",
+		form("grant_type", "refresh_token", "refresh_token", rt, "client_id", c.ID), "", "", k.proof(t, "POST", tokenURL, nil, nil)))
 }
 
 // TestDPoPNonce: with GATEHOUSE_DPOP_NONCE_REQUIRED the token endpoint answers a

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Client is a registered OAuth client (RFC 6749 §2).
@@ -38,6 +39,16 @@ type Client struct {
 	// RegistrationTokenHash is the keyed hash of the registration access token of a
 	// dynamically registered client (RFC 7592); empty for clients made otherwise.
 	RegistrationTokenHash []byte
+	// RequireDPoP makes the token endpoint refuse this client's requests without a
+	// DPoP proof (RFC 9449 §5.2).
+	RequireDPoP bool
+	// TokenEndpointAuthMethod is how the client authenticates (RFC 7591 §2): empty
+	// for the default (a secret, or none for a public client), or AuthPrivateKeyJWT.
+	TokenEndpointAuthMethod string
+	// JWKS (a JWK Set, JSON, public keys only) or JWKSURI (where to fetch one) holds
+	// the keys of a private_key_jwt client (RFC 7523 §2.2); at most one is set.
+	JWKS    string
+	JWKSURI string
 }
 
 // AllowsGrant reports whether the client was registered for grant type g.
@@ -253,10 +264,70 @@ func ValidateClient(c Client) error {
 			return fmt.Errorf("audience %q must be a URI without fragment", a)
 		}
 	}
+	if err := validateClientAuth(c); err != nil {
+		return err
+	}
 	switch c.IDTokenAlg {
 	case "", AlgRS256, AlgES256, AlgEdDSA:
 	default:
 		return fmt.Errorf("id token alg %q is not one of RS256, ES256, EdDSA", c.IDTokenAlg)
 	}
 	return nil
+}
+
+// AuthPrivateKeyJWT is the private_key_jwt client authentication method (OpenID
+// Connect Core §9, RFC 7523 §2.2): a JWT signed with a key the client holds.
+const AuthPrivateKeyJWT = "private_key_jwt"
+
+// UsesPrivateKeyJWT reports whether the client authenticates with private_key_jwt.
+func (c Client) UsesPrivateKeyJWT() bool { return c.TokenEndpointAuthMethod == AuthPrivateKeyJWT }
+
+// validateClientAuth checks the authentication method and the keys it needs. The
+// JWKS itself (key material) is checked by the adapter that reads it.
+func validateClientAuth(c Client) error {
+	switch c.TokenEndpointAuthMethod {
+	case "":
+		if c.JWKS != "" || c.JWKSURI != "" {
+			return fmt.Errorf("--jwks and --jwks-uri are for --auth-method private_key_jwt")
+		}
+		return nil
+	case AuthPrivateKeyJWT:
+	default:
+		return fmt.Errorf("auth method %q is not private_key_jwt (leave it out for a client secret)", c.TokenEndpointAuthMethod)
+	}
+	if c.Public {
+		return fmt.Errorf("a public client cannot use private_key_jwt")
+	}
+	if (c.JWKS == "") == (c.JWKSURI == "") {
+		return fmt.Errorf("private_key_jwt needs exactly one of --jwks and --jwks-uri")
+	}
+	if c.JWKSURI != "" {
+		return ValidateJWKSURI(c.JWKSURI)
+	}
+	if len(c.JWKS) > 64<<10 || !utf8.ValidString(c.JWKS) || strings.ContainsRune(c.JWKS, 0) {
+		return fmt.Errorf("the JWK Set must be UTF-8 text of at most 64 KiB")
+	}
+	return nil
+}
+
+// ValidateJWKSURI accepts https URLs, and plain http only to a loopback IP literal
+// (tests, a key server beside Gatehouse). The URL is supplied by an administrator,
+// and Gatehouse fetches it: it must not carry credentials or a fragment.
+func ValidateJWKSURI(raw string) error {
+	if len(raw) > 2000 || strings.IndexFunc(raw, isSpaceOrControl) >= 0 {
+		return fmt.Errorf("jwks_uri %q is not a valid URL", raw)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return fmt.Errorf("jwks_uri %q must be an absolute URL without user information or fragment", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if isLoopbackIPLiteral(u.Host) {
+			return nil
+		}
+	}
+	return fmt.Errorf("jwks_uri %q must use https (plain http only to 127.0.0.1 or [::1])", raw)
 }

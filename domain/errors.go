@@ -81,3 +81,9 @@ type ThrottledError struct {
 func (e *ThrottledError) Error() string {
 	return fmt.Sprintf("too many attempts, retry after %s", e.RetryAfter.Round(time.Second))
 }
+
+// DPoP errors (RFC 9449 §5.2, §8, §12.2).
+var (
+	ErrInvalidDPoPProof = &Error{Code: "invalid_dpop_proof"}
+	ErrUseDPoPNonce     = &Error{Code: "use_dpop_nonce", Description: "a DPoP nonce is required; use the one in the DPoP-Nonce header"}
+)

@@ -18,6 +18,9 @@ type AccessToken struct {
 	// Actor is the act claim (RFC 8693 §4.1) of a token issued by token exchange: the
 	// client acting for Subject, and the actors before it. Nil otherwise.
 	Actor *Actor
+	// JKT is the RFC 7638 thumbprint of the DPoP key the token is bound to (claim
+	// cnf.jkt, RFC 9449 §6); empty for a bearer token.
+	JKT string
 }
 
 // RefreshToken is one link of a rotating chain (RFC 9700 §4.14.2). Every rotation
@@ -36,6 +39,9 @@ type RefreshToken struct {
 	ExpiresAt time.Time
 	RotatedAt *time.Time
 	RevokedAt *time.Time
+	// DPoPJKT binds the token to a DPoP key (RFC 9449 §5: public clients' refresh
+	// tokens): a refresh must prove possession of that key. Empty when unbound.
+	DPoPJKT string
 }
 
 // Active reports whether the refresh token may be used at now.
@@ -46,7 +52,7 @@ func (t RefreshToken) Active(now time.Time) bool {
 // IssuedTokens is the result of a successful grant (RFC 6749 §5.1).
 type IssuedTokens struct {
 	AccessToken  string
-	TokenType    string // "Bearer"
+	TokenType    string // "Bearer", or "DPoP" for a DPoP-bound access token
 	ExpiresIn    time.Duration
 	RefreshToken string // empty when none is issued
 	IDToken      string // empty unless scope openid

@@ -5,7 +5,6 @@ package e2e
 // and the attacks RFC 8693 §5 and issue #10 name. Names start with tx.
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -113,7 +112,26 @@ func TestTokenExchange(t *testing.T) {
 		t.Run("discovery", func(t *testing.T) { testTxDiscovery(t, s) })
 		t.Run("attacks", func(t *testing.T) { testTxAttacks(t, s) })
 		t.Run("revoked subject token", func(t *testing.T) { testTxRevoked(t, s) })
+		t.Run("DPoP-bound exchange", func(t *testing.T) { testTxDPoP(t, s) })
 	})
+}
+
+// testTxDPoP: with a DPoP proof the exchanged token is bound to the exchanging
+// client's key (token_type DPoP, cnf.jkt), never to a key the subject token named.
+func testTxDPoP(t *testing.T, s *txSetup) {
+	subject := s.userToken(t, "scope", "openid orders:read orders:write api:read", "resource", txOrders)
+	key := newDPoPKey(t, "ES256")
+	body := form("grant_type", txGrant, "subject_token", subject["access_token"].(string),
+		"subject_token_type", txAccessType, "audience", rsAudience, "scope", "api:read")
+	r := postDPoP(t, s.srv, nil, "/oauth/token", body, s.rsID, s.rsSecret, key.proof(t, "POST", s.srv.URL+"/oauth/token", nil, nil))
+	m := tokenJSON(t, s.srv, "DPoP-bound exchange", r)
+	if m["token_type"] != "DPoP" {
+		t.Fatalf("token_type = %v, want DPoP", m["token_type"])
+	}
+	cnf, _ := txClaims(t, m["access_token"].(string))["cnf"].(map[string]any)
+	if cnf == nil || cnf["jkt"] != key.thumbprint() {
+		t.Fatalf("cnf = %v, want the proof key's thumbprint %s", cnf, key.thumbprint())
+	}
 }
 
 func testTxFlow(t *testing.T, s *txSetup) {
@@ -346,5 +364,3 @@ func TestTokenExchange_ExpiredSubjectToken(t *testing.T) {
 		}
 	})
 }
-
-func b64url(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }

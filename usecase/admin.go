@@ -18,6 +18,17 @@ type Admin struct {
 	hasher    SecretHasher
 	random    Random
 	clock     Clock
+	// keys checks the JWK Sets of private_key_jwt clients; nil refuses them.
+	keys ClientAssertionVerifier
+}
+
+// NewAdminWithClientKeys is NewAdmin that can also register private_key_jwt
+// clients, whose JWK Sets keys checks.
+func NewAdminWithClientKeys(users UserStore, clients ClientAdminStore, tokens TokenStore, sessions SessionStore, passwords PasswordHasher,
+	hasher SecretHasher, random Random, clock Clock, keys ClientAssertionVerifier) *Admin {
+	a := NewAdmin(users, clients, tokens, sessions, passwords, hasher, random, clock)
+	a.keys = keys
+	return a
 }
 
 // NewAdmin builds the administration use cases.
@@ -129,6 +140,13 @@ type NewClient struct {
 	RequirePAR bool
 	// RegistrationTokenHash: set for clients of the registration endpoint (RFC 7592).
 	RegistrationTokenHash []byte
+	// RequireDPoP: the token endpoint refuses the client's requests without a DPoP proof.
+	RequireDPoP bool
+	// AuthMethod is empty (a secret, or none for a public client) or private_key_jwt,
+	// which needs JWKS (a JWK Set, JSON) or JWKSURI; such a client gets no secret.
+	AuthMethod string
+	JWKS       string
+	JWKSURI    string
 }
 
 // CreatedClient is a new client with its secret, shown this once.
@@ -145,8 +163,10 @@ func (a *Admin) CreateClient(ctx context.Context, in NewClient) (CreatedClient, 
 		ID: a.random.ClientID(), Name: in.Name, Public: in.Public,
 		RedirectURIs: in.RedirectURIs, GrantTypes: in.GrantTypes, Scopes: in.Scopes, Audiences: in.Audiences,
 		SkipConsent: in.SkipConsent, IDTokenAlg: in.IDTokenAlg, PostLogoutRedirectURIs: in.PostLogoutRedirectURIs,
-		CreatedAt: now, UpdatedAt: now,
 		RequirePAR: in.RequirePAR, RegistrationTokenHash: in.RegistrationTokenHash,
+		RequireDPoP: in.RequireDPoP,
+		CreatedAt:   now, UpdatedAt: now,
+		TokenEndpointAuthMethod: in.AuthMethod, JWKS: in.JWKS, JWKSURI: in.JWKSURI,
 	}
 	if len(c.GrantTypes) == 0 {
 		c.GrantTypes = append([]string(nil), domain.DefaultGrantTypes...)
@@ -160,8 +180,16 @@ func (a *Admin) CreateClient(ctx context.Context, in NewClient) (CreatedClient, 
 	if err := domain.ValidateClient(c); err != nil {
 		return CreatedClient{}, invalid("", err)
 	}
+	if c.JWKS != "" {
+		if a.keys == nil {
+			return CreatedClient{}, &ValidationError{Field: "jwks", Message: "this build cannot check JWK Sets"}
+		}
+		if err := a.keys.ValidateJWKS(c.JWKS); err != nil {
+			return CreatedClient{}, invalid("jwks", err)
+		}
+	}
 	var secret string
-	if !c.Public {
+	if !c.Public && !c.UsesPrivateKeyJWT() {
 		secret = a.random.Token()
 		c.SecretHash = a.hasher.HashSecret(secret)
 	}
@@ -192,6 +220,9 @@ func (a *Admin) RotateSecret(ctx context.Context, id string) (string, error) {
 	}
 	if c.Public {
 		return "", &ValidationError{Message: "a public client has no secret"}
+	}
+	if c.UsesPrivateKeyJWT() {
+		return "", &ValidationError{Message: "a private_key_jwt client has no secret; it proves itself with its keys"}
 	}
 	secret := a.random.Token()
 	if err := a.clients.UpdateClientSecret(ctx, id, a.hasher.HashSecret(secret), a.clock.Now()); err != nil {

@@ -72,5 +72,6 @@ func (uc *AuthorizationCodeGrant) Execute(ctx context.Context, client domain.Cli
 		return domain.IssuedTokens{}, fmt.Errorf("look up user: %w", err)
 	}
 	return uc.minter.IssueForUser(ctx, Subject{Client: client, User: &user, Scope: code.Scope, Audience: code.Audience,
-		AuthTime: code.AuthTime, Nonce: code.Nonce, SessionID: code.SessionID, FamilyID: code.FamilyID})
+		AuthTime: code.AuthTime, Nonce: code.Nonce, SessionID: code.SessionID, FamilyID: code.FamilyID,
+		JKT: req.DPoPJKT})
 }

@@ -31,5 +31,5 @@ func (uc *ClientCredentials) Execute(ctx context.Context, client domain.Client, 
 	if err != nil {
 		return domain.IssuedTokens{}, err
 	}
-	return uc.minter.IssueForClient(ctx, Subject{Client: client, Scope: scope, Audience: aud})
+	return uc.minter.IssueForClient(ctx, Subject{Client: client, Scope: scope, Audience: aud, JKT: req.DPoPJKT})
 }

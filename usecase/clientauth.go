@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"gatehouse/domain"
 )
@@ -23,6 +24,9 @@ type Credentials struct {
 	Method   string
 	// Address is the caller's network address, for throttling.
 	Address string
+	// Assertion is the client_assertion of private_key_jwt (Method
+	// AuthMethodPrivateKeyJWT; the adapter has checked client_assertion_type).
+	Assertion string
 }
 
 // ClientRefresher is a ClientStore that may answer from a cache and can read one
@@ -37,11 +41,27 @@ type ClientAuthenticator struct {
 	clients  ClientStore
 	hasher   SecretHasher
 	throttle Throttle
+	// private_key_jwt (clientassertion.go); assertions nil refuses every assertion.
+	assertions   ClientAssertionVerifier
+	replay       ReplayStore
+	clock        Clock
+	assertionCfg ClientAssertionConfig
+	issuer       string
 }
 
 // NewClientAuthenticator builds the shared client check.
 func NewClientAuthenticator(clients ClientStore, hasher SecretHasher, throttle Throttle) *ClientAuthenticator {
 	return &ClientAuthenticator{clients: clients, hasher: hasher, throttle: throttle}
+}
+
+// NewClientAuthenticatorWithAssertions is NewClientAuthenticator that also accepts
+// private_key_jwt client assertions (RFC 7523 §2.2).
+func NewClientAuthenticatorWithAssertions(clients ClientStore, hasher SecretHasher, throttle Throttle,
+	assertions ClientAssertionVerifier, replay ReplayStore, clock Clock, cfg ClientAssertionConfig, settings Settings) *ClientAuthenticator {
+	a := NewClientAuthenticator(clients, hasher, throttle)
+	a.assertions, a.replay, a.clock, a.assertionCfg = assertions, replay, clock, cfg
+	a.issuer = strings.TrimSuffix(string(settings.Issuer), "/")
+	return a
 }
 
 // dummySecretHash is compared against when the client is unknown, so an unknown
@@ -62,6 +82,9 @@ var dummySecretHash = make([]byte, 32)
 // database) on the token endpoint's hottest path. Passwords, login and device user
 // codes, which people choose or which are short, are checked before every attempt.
 func (a *ClientAuthenticator) Authenticate(ctx context.Context, cr Credentials) (domain.Client, error) {
+	if cr.Method == AuthMethodPrivateKeyJWT && cr.ClientID == "" {
+		cr.ClientID = AssertionSubject(cr.Assertion)
+	}
 	if cr.ClientID == "" {
 		return domain.Client{}, domain.ErrInvalidClient
 	}
@@ -100,6 +123,18 @@ func (a *ClientAuthenticator) verify(ctx context.Context, cr Credentials) (domai
 		return domain.Client{}, false, fmt.Errorf("authenticate client: %w", err)
 	}
 	ok := false
+	if cr.Method == AuthMethodPrivateKeyJWT || client.UsesPrivateKeyJWT() {
+		// Only an assertion proves a private_key_jwt client; an assertion proves no
+		// other client (no downgrade to a secret, no upgrade of a secret client).
+		ok, err = a.checkAssertion(ctx, client, cr)
+		if err != nil {
+			return domain.Client{}, false, err
+		}
+		if !ok {
+			return domain.Client{}, false, nil
+		}
+		return client, true, nil
+	}
 	if client.Public {
 		ok = cr.Method == AuthMethodNone && cr.Secret == ""
 	} else {

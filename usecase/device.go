@@ -339,5 +339,5 @@ func (g *DeviceCodeGrant) Execute(ctx context.Context, client domain.Client, req
 		return domain.IssuedTokens{}, fmt.Errorf("look up user: %w", err)
 	}
 	return g.minter.IssueForUser(ctx, Subject{Client: client, User: &user, Scope: d.Scope, Audience: d.Audience,
-		AuthTime: d.AuthTime, SessionID: d.SessionID, FamilyID: d.FamilyID})
+		AuthTime: d.AuthTime, SessionID: d.SessionID, FamilyID: d.FamilyID, JKT: req.DPoPJKT})
 }

@@ -59,6 +59,8 @@ type fixture struct {
 	keyRepo *bunrepo.KeyRepository
 	keyGen  *token.KeyGenerator
 	ring    *token.KeyRing
+	// dpop checks DPoP proofs with the real parser, replay store and nonces.
+	dpop *usecase.DPoP
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -115,12 +117,14 @@ func newFixture(t *testing.T) *fixture {
 	auth := usecase.NewClientAuthenticator(f.clients, hasher, f.throttle)
 	minter := usecase.NewMinter(signer, signer, f.tokens, f.users, random, hasher, clk, settings)
 	f.db, f.auth, f.minter = db, auth, minter
+	f.dpop = usecase.NewDPoP(token.NewDPoPParser(), bunrepo.NewReplayRepository(db), crypto.NewDPoPNonces(keys), clk,
+		usecase.DPoPConfig{IATWindow: time.Minute}, settings)
 	f.admin = usecase.NewAdmin(f.users, f.clients, f.tokens, bunrepo.NewSessionRepository(db), passwords, hasher, random, clk)
 	f.token = usecase.NewToken(auth,
 		usecase.NewClientCredentials(minter, settings),
 		usecase.NewPassword(f.users, passwords, f.throttle, minter, clk, settings),
 		usecase.NewRefresh(f.tokens, f.users, hasher, minter, clk),
-		usecase.NewAuthorizationCodeGrant(f.codes, f.tokens, f.users, hasher, minter, clk))
+		usecase.NewAuthorizationCodeGrant(f.codes, f.tokens, f.users, hasher, minter, clk), f.dpop)
 	f.revoke = usecase.NewRevoke(auth, f.tokens, f.verifier, hasher, clk)
 	f.inspect = usecase.NewIntrospect(auth, f.tokens, f.verifier, hasher, clk, settings)
 	return f

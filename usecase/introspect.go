@@ -46,6 +46,8 @@ type Introspection struct {
 	JTI       string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+	// JKT is the DPoP key an access token is bound to (cnf.jkt, RFC 9449 §6.2).
+	JKT string
 }
 
 // Execute answers whether the token is active and what it carries.
@@ -72,9 +74,13 @@ func (uc *Introspect) Execute(ctx context.Context, req IntrospectRequest) (Intro
 		if revoked {
 			return Introspection{}, nil
 		}
-		return Introspection{Active: true, TokenType: "Bearer", TokenUse: "access_token", ClientID: at.ClientID,
+		typ := "Bearer"
+		if at.JKT != "" {
+			typ = "DPoP"
+		}
+		return Introspection{Active: true, TokenType: typ, TokenUse: "access_token", ClientID: at.ClientID,
 			Subject: at.Subject, Scope: at.Scope, Audience: at.Audience, Issuer: string(uc.issuer), JTI: at.ID,
-			IssuedAt: at.IssuedAt, ExpiresAt: at.ExpiresAt}, nil
+			IssuedAt: at.IssuedAt, ExpiresAt: at.ExpiresAt, JKT: at.JKT}, nil
 	}
 	rt, err := uc.tokens.RefreshTokenByHash(ctx, uc.hasher.HashSecret(req.Token))
 	if errors.Is(err, domain.ErrNotFound) {

@@ -44,7 +44,7 @@ func (uc *Password) Execute(ctx context.Context, client domain.Client, req Token
 	if err != nil {
 		return domain.IssuedTokens{}, err
 	}
-	return uc.minter.IssueForUser(ctx, Subject{Client: client, User: &user, Scope: scope, Audience: aud, AuthTime: uc.clock.Now()})
+	return uc.minter.IssueForUser(ctx, Subject{Client: client, User: &user, Scope: scope, Audience: aud, AuthTime: uc.clock.Now(), JKT: req.DPoPJKT})
 }
 
 // CheckPassword verifies a username and password with throttling per username and per

@@ -4,7 +4,8 @@ import "github.com/google/wire"
 
 // ProviderSet builds every use case; the adapters' sets provide the ports.
 var ProviderSet = wire.NewSet(
-	NewClientAuthenticator,
+	NewClientAuthenticatorWithAssertions,
+	DefaultClientAssertionConfig,
 	NewMinter,
 	NewClientCredentials,
 	NewPassword,
@@ -13,7 +14,7 @@ var ProviderSet = wire.NewSet(
 	NewToken,
 	NewRevoke,
 	NewIntrospect,
-	NewAdmin,
+	NewAdminWithClientKeys,
 	NewKeys,
 	NewKeySchedule,
 	NewUserInfo,
@@ -26,4 +27,5 @@ var ProviderSet = wire.NewSet(
 	NewEndSession,
 	NewPushedAuthorization,
 	NewRegistration,
+	NewDPoP,
 )

@@ -54,6 +54,10 @@ func (uc *Refresh) Execute(ctx context.Context, client domain.Client, req TokenR
 	if !old.Active(now) {
 		return domain.IssuedTokens{}, errBadRefreshToken
 	}
+	if old.DPoPJKT != "" && req.DPoPJKT != old.DPoPJKT {
+		// A bound refresh token (public client, RFC 9449 §5) needs a proof by its key.
+		return domain.IssuedTokens{}, domain.ErrInvalidGrant.WithDescription("the refresh token is bound to a DPoP key; send a proof signed with it")
+	}
 	scope := old.Scope
 	if req.Scope != "" {
 		asked, err := domain.ParseScope(req.Scope)
@@ -86,7 +90,7 @@ func (uc *Refresh) Execute(ctx context.Context, client domain.Client, req TokenR
 		}
 	}
 	s := Subject{Client: client, User: &user, Scope: scope, Audience: aud, AuthTime: old.AuthTime,
-		Nonce: old.Nonce, SessionID: old.SessionID, FamilyID: old.FamilyID}
+		Nonce: old.Nonce, SessionID: old.SessionID, FamilyID: old.FamilyID, JKT: req.DPoPJKT}
 	next, secret := uc.minter.newRefreshToken(s)
 	// The next token keeps the original grant's scope, so a narrower access token now
 	// does not shrink what later refreshes may ask (RFC 6749 §6).

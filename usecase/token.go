@@ -25,6 +25,10 @@ type TokenRequest struct {
 	CodeVerifier string
 	DeviceCode   string
 	Exchange     TokenExchangeParams // RFC 8693
+	// DPoP is the request's DPoP headers (RFC 9449); DPoPJKT is the thumbprint of
+	// the key a valid proof showed, filled by Exchange for the grants.
+	DPoP    DPoPInput
+	DPoPJKT string
 }
 
 // Grant is one grant type's handler, run after the client is authenticated and known
@@ -37,11 +41,12 @@ type Grant interface {
 type Token struct {
 	auth   *ClientAuthenticator
 	grants map[string]Grant
+	dpop   *DPoP
 }
 
 // NewToken builds the token endpoint from every grant Gatehouse offers.
-func NewToken(auth *ClientAuthenticator, cc *ClientCredentials, pw *Password, rt *Refresh, ac *AuthorizationCodeGrant) *Token {
-	return &Token{auth: auth, grants: map[string]Grant{
+func NewToken(auth *ClientAuthenticator, cc *ClientCredentials, pw *Password, rt *Refresh, ac *AuthorizationCodeGrant, dpop *DPoP) *Token {
+	return &Token{auth: auth, dpop: dpop, grants: map[string]Grant{
 		domain.GrantClientCredentials: cc,
 		domain.GrantPassword:          pw,
 		domain.GrantRefreshToken:      rt,
@@ -79,6 +84,16 @@ func (t *Token) Exchange(ctx context.Context, req TokenRequest) (domain.IssuedTo
 	if !client.AllowsGrant(req.GrantType) {
 		return domain.IssuedTokens{}, domain.ErrUnauthorizedClient
 	}
+	// DPoP (RFC 9449 §5): a valid proof binds the tokens to its key; a client
+	// registered with --require-dpop gets nothing without one.
+	jkt, err := t.dpop.TokenRequest(ctx, req.DPoP)
+	if err != nil {
+		return domain.IssuedTokens{}, err
+	}
+	if jkt == "" && client.RequireDPoP {
+		return domain.IssuedTokens{}, domain.ErrInvalidDPoPProof.WithDescription("this client must send a DPoP proof")
+	}
+	req.DPoPJKT = jkt
 	return grant.Execute(ctx, client, req)
 }
 
@@ -121,6 +136,8 @@ type Subject struct {
 	Nonce     string
 	SessionID string
 	FamilyID  string // the family these tokens join; empty for client credentials
+	// JKT is the DPoP key thumbprint the tokens are bound to; empty for bearer tokens.
+	JKT string
 }
 
 // accessToken signs an access token for s.
@@ -140,6 +157,7 @@ func (m *Minter) accessToken(ctx context.Context, s Subject) (string, error) {
 		IssuedAt:  now,
 		ExpiresAt: now.Add(time.Duration(m.settings.AccessTokenTTL)),
 		FamilyID:  s.FamilyID,
+		JKT:       s.JKT,
 	}
 	jwt, err := m.access.SignAccessToken(ctx, at)
 	if err != nil {
@@ -181,6 +199,12 @@ func (m *Minter) idToken(ctx context.Context, s Subject, accessToken string) (st
 func (m *Minter) newRefreshToken(s Subject) (domain.RefreshToken, string) {
 	now := m.clock.Now()
 	secret := m.random.Token()
+	// A public client's refresh token is bound to its DPoP key (RFC 9449 §5); a
+	// confidential client's is already bound to its credentials.
+	jkt := ""
+	if s.Client.Public {
+		jkt = s.JKT
+	}
 	return domain.RefreshToken{
 		Hash:      m.hasher.HashSecret(secret),
 		FamilyID:  s.FamilyID,
@@ -193,6 +217,7 @@ func (m *Minter) newRefreshToken(s Subject) (domain.RefreshToken, string) {
 		SessionID: s.SessionID,
 		CreatedAt: now,
 		ExpiresAt: now.Add(time.Duration(m.settings.RefreshTokenTTL)),
+		DPoPJKT:   jkt,
 	}, secret
 }
 
@@ -234,7 +259,7 @@ func (m *Minter) finish(ctx context.Context, s Subject, refreshSecret string) (d
 	}
 	return domain.IssuedTokens{
 		AccessToken:  at,
-		TokenType:    "Bearer",
+		TokenType:    tokenType(s),
 		ExpiresIn:    time.Duration(m.settings.AccessTokenTTL),
 		RefreshToken: refreshSecret,
 		IDToken:      idt,
@@ -249,6 +274,14 @@ func (m *Minter) IssueForClient(ctx context.Context, s Subject) (domain.IssuedTo
 	if err != nil {
 		return domain.IssuedTokens{}, err
 	}
-	return domain.IssuedTokens{AccessToken: at, TokenType: "Bearer",
+	return domain.IssuedTokens{AccessToken: at, TokenType: tokenType(s),
 		ExpiresIn: time.Duration(m.settings.AccessTokenTTL), Scope: s.Scope}, nil
+}
+
+// tokenType is the token_type of s's access token: DPoP when bound (RFC 9449 §5).
+func tokenType(s Subject) string {
+	if s.JKT != "" {
+		return "DPoP"
+	}
+	return "Bearer"
 }

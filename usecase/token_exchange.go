@@ -92,21 +92,24 @@ func (g *TokenExchangeGrant) Execute(ctx context.Context, client domain.Client, 
 	if err != nil {
 		return domain.IssuedTokens{}, err
 	}
-	return g.minter.IssueExchanged(ctx, subject, client, aud, scope)
+	return g.minter.IssueExchanged(ctx, subject, client, aud, scope, req.DPoPJKT)
 }
 
 // IssueExchanged signs the access token of a token exchange (domain.ExchangedAccessToken):
 // no refresh token, no ID token, and expires_in counted to the token's own expiry.
-func (m *Minter) IssueExchanged(ctx context.Context, subject domain.AccessToken, client domain.Client, aud, scope []string) (domain.IssuedTokens, error) {
+// With a DPoP proof (jkt) the new token is bound to the exchanging client's key; a
+// binding of the subject token is never copied (it names the user's client's key).
+func (m *Minter) IssueExchanged(ctx context.Context, subject domain.AccessToken, client domain.Client, aud, scope []string, jkt string) (domain.IssuedTokens, error) {
 	now := m.clock.Now()
 	at, err := domain.ExchangedAccessToken(subject, client, aud, scope, m.random.ID(), now, time.Duration(m.settings.AccessTokenTTL))
 	if err != nil {
 		return domain.IssuedTokens{}, err
 	}
+	at.JKT = jkt
 	jwt, err := m.access.SignAccessToken(ctx, at)
 	if err != nil {
 		return domain.IssuedTokens{}, fmt.Errorf("sign exchanged access token: %w", err)
 	}
-	return domain.IssuedTokens{AccessToken: jwt, TokenType: "Bearer", ExpiresIn: at.ExpiresAt.Sub(now),
+	return domain.IssuedTokens{AccessToken: jwt, TokenType: tokenType(Subject{JKT: jkt}), ExpiresIn: at.ExpiresAt.Sub(now),
 		Scope: scope, IssuedTokenType: domain.TokenTypeAccessToken}, nil
 }

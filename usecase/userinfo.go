@@ -15,11 +15,21 @@ type UserInfo struct {
 	verifier AccessTokenVerifier
 	tokens   TokenStore
 	users    UserStore
+	dpop     *DPoP
 }
 
 // NewUserInfo builds the endpoint.
-func NewUserInfo(verifier AccessTokenVerifier, tokens TokenStore, users UserStore) *UserInfo {
-	return &UserInfo{verifier: verifier, tokens: tokens, users: users}
+func NewUserInfo(verifier AccessTokenVerifier, tokens TokenStore, users UserStore, dpop *DPoP) *UserInfo {
+	return &UserInfo{verifier: verifier, tokens: tokens, users: users, dpop: dpop}
+}
+
+// UserInfoRequest is a request to the endpoint: the token, the Authorization scheme
+// it came with (Bearer or DPoP) and the request's DPoP headers.
+type UserInfoRequest struct {
+	AccessToken string
+	// DPoPScheme is true for "Authorization: DPoP <token>" (RFC 9449 §7.1).
+	DPoPScheme bool
+	DPoP       DPoPInput
 }
 
 // Claims are the userinfo claims; empty fields are left out.
@@ -32,14 +42,32 @@ type Claims struct {
 
 var errTokenInactive = domain.ErrInvalidToken.WithDescription("the access token is invalid, expired or revoked")
 
-// Execute checks the token (signature, expiry, revocation) and returns the claims.
+// Execute checks a bearer token (signature, expiry, revocation) and returns the claims.
 func (uc *UserInfo) Execute(ctx context.Context, accessToken string) (Claims, error) {
+	return uc.Request(ctx, UserInfoRequest{AccessToken: accessToken})
+}
+
+// Request is Execute for a token of either scheme: a DPoP-bound token needs the DPoP
+// scheme and a proof by its key over this request and token (RFC 9449 §7); sent as
+// Bearer it is refused, as is an unbound token sent as DPoP.
+func (uc *UserInfo) Request(ctx context.Context, req UserInfoRequest) (Claims, error) {
+	accessToken := req.AccessToken
 	if accessToken == "" {
 		return Claims{}, domain.ErrInvalidToken.WithDescription("missing access token")
 	}
 	at, err := uc.verifier.VerifyAccessToken(ctx, accessToken)
 	if err != nil {
 		return Claims{}, errTokenInactive
+	}
+	switch {
+	case at.JKT != "" && !req.DPoPScheme:
+		return Claims{}, domain.ErrInvalidToken.WithDescription("the access token is DPoP-bound; send it with the DPoP scheme and a proof")
+	case at.JKT == "" && req.DPoPScheme:
+		return Claims{}, domain.ErrInvalidToken.WithDescription("the access token is not DPoP-bound; send it with the Bearer scheme")
+	case at.JKT != "":
+		if err := uc.dpop.ResourceRequest(ctx, req.DPoP, accessToken, at.JKT); err != nil {
+			return Claims{}, err
+		}
 	}
 	revoked, err := accessTokenRevoked(ctx, uc.tokens, at)
 	if err != nil {

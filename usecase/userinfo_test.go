@@ -10,7 +10,7 @@ import (
 
 func TestUserInfo(t *testing.T) {
 	f := newFixture(t)
-	ui := usecase.NewUserInfo(f.verifier, f.tokens, f.users)
+	ui := usecase.NewUserInfo(f.verifier, f.tokens, f.users, f.dpop)
 	_, cr := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantPassword, domain.GrantRefreshToken, domain.GrantClientCredentials}})
 
 	full := passwordTokens(t, f, cr, "openid profile email")

@@ -21,6 +21,7 @@ const (
 	infoSecretHashing    = "gatehouse/v1/secret-hashing"
 	infoCookieSigning    = "gatehouse/v1/cookie-signing"
 	infoCookieEncryption = "gatehouse/v1/cookie-encryption"
+	infoDPoPNonce        = "gatehouse/v1/dpop-nonce"
 )
 
 // Keys are the purpose keys derived from GATEHOUSE_SECRET_KEY. Each is KeySize
@@ -35,6 +36,8 @@ type Keys struct {
 	CookieSigning []byte
 	// CookieEncryption encrypts cookies (AES-256).
 	CookieEncryption []byte
+	// DPoPNonce authenticates DPoP server nonces (HMAC), so every instance accepts them.
+	DPoPNonce []byte
 }
 
 // DeriveKeys derives the purpose keys from the configured secret with
@@ -57,6 +60,7 @@ func DeriveKeys(secret string) (Keys, error) {
 		{infoSecretHashing, &k.SecretHashing},
 		{infoCookieSigning, &k.CookieSigning},
 		{infoCookieEncryption, &k.CookieEncryption},
+		{infoDPoPNonce, &k.DPoPNonce},
 	} {
 		key, err := hkdf.Key(sha256.New, []byte(secret), nil, d.info, KeySize)
 		if err != nil {

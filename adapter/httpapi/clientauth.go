@@ -18,6 +18,21 @@ import (
 func credentials(c echo.Context, f form) (usecase.Credentials, error) {
 	cr := usecase.Credentials{Address: c.RealIP()}
 	bodyID, bodySecret := f.get("client_id"), f.get("client_secret")
+	assertionType, assertion := f.get("client_assertion_type"), f.get("client_assertion")
+	if assertionType != "" || assertion != "" {
+		// private_key_jwt (RFC 7523 §2.2): the assertion alone authenticates.
+		if c.Request().Header.Get(echo.HeaderAuthorization) != "" || bodySecret != "" {
+			return cr, domain.ErrInvalidRequest.WithDescription("use one client authentication method, not two")
+		}
+		if assertionType != usecase.ClientAssertionType || assertion == "" {
+			return cr, domain.ErrInvalidRequest.WithDescription("client_assertion_type must be %s, with a client_assertion", usecase.ClientAssertionType)
+		}
+		cr.ClientID, cr.Assertion, cr.Method = bodyID, assertion, usecase.AuthMethodPrivateKeyJWT
+		if bodyID != "" && bodyID != usecase.AssertionSubject(assertion) {
+			return cr, domain.ErrInvalidClient // RFC 7523 §3: sub must be the client_id
+		}
+		return cr, nil
+	}
 	if h := c.Request().Header.Get(echo.HeaderAuthorization); h != "" {
 		c.Set(ctxBasicAttempted, true)
 		id, secret, ok := parseBasic(h)

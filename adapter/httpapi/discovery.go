@@ -43,6 +43,11 @@ type Features struct {
 	RequirePAR bool
 	// Registration: dynamic client registration (RFC 7591) is on.
 	Registration bool
+	// DPoPAlgs are the algs accepted in DPoP proofs (RFC 9449 §5.1).
+	DPoPAlgs []string
+	// ClientAssertionAlgs are the algs of private_key_jwt assertions; empty: the
+	// method is not offered.
+	ClientAssertionAlgs []string
 }
 
 // NewDiscovery builds the metadata from the configuration and the grants the token
@@ -66,6 +71,16 @@ func (d *Discovery) metadata(oidc bool) map[string]any {
 		"response_types_supported":                       []string{},
 		"authorization_response_iss_parameter_supported": true,
 		"code_challenge_methods_supported":               []string{"S256"},
+	}
+	if len(d.features.DPoPAlgs) > 0 {
+		m["dpop_signing_alg_values_supported"] = d.features.DPoPAlgs
+	}
+	if algs := d.features.ClientAssertionAlgs; len(algs) > 0 {
+		// private_key_jwt works at every endpoint that authenticates clients.
+		for _, ep := range []string{"token_endpoint", "revocation_endpoint", "introspection_endpoint"} {
+			m[ep+"_auth_methods_supported"] = append(m[ep+"_auth_methods_supported"].([]string), usecase.AuthMethodPrivateKeyJWT)
+			m[ep+"_auth_signing_alg_values_supported"] = algs
+		}
 	}
 	if d.features.Authorize {
 		m["authorization_endpoint"] = d.issuer + "/oauth/authorize"

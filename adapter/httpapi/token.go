@@ -13,11 +13,18 @@ import (
 type TokenHandler struct {
 	token   *usecase.Token
 	metrics *Metrics
+	dpop    *usecase.DPoP
 }
 
 // NewTokenHandler builds the handler.
-func NewTokenHandler(token *usecase.Token, metrics *Metrics) *TokenHandler {
-	return &TokenHandler{token: token, metrics: metrics}
+func NewTokenHandler(token *usecase.Token, metrics *Metrics, dpop *usecase.DPoP) *TokenHandler {
+	return &TokenHandler{token: token, metrics: metrics, dpop: dpop}
+}
+
+// dpopInput reads a request's DPoP headers (RFC 9449 §4.1), every one of them, so
+// that the use case can refuse more than one.
+func dpopInput(c echo.Context) usecase.DPoPInput {
+	return usecase.DPoPInput{Proofs: c.Request().Header.Values("DPoP"), Method: c.Request().Method, Path: c.Path()}
 }
 
 // tokenResponse is RFC 6749 §5.1 (+ OpenID Connect id_token).
@@ -55,6 +62,11 @@ func (h *TokenHandler) Token(c echo.Context) error {
 		CodeVerifier: f.get("code_verifier"),
 		DeviceCode:   f.get("device_code"),
 		Exchange:     exchangeParams(f),
+		DPoP:         dpopInput(c),
+	}
+	if h.dpop.NonceRequired() {
+		// A fresh nonce on every answer, errors included (RFC 9449 §8).
+		c.Response().Header().Set("DPoP-Nonce", h.dpop.Nonce())
 	}
 	issued, err := h.token.Exchange(c.Request().Context(), req)
 	if err != nil {
@@ -109,6 +121,12 @@ type introspectionResponse struct {
 	JTI       string   `json:"jti,omitempty"`
 	TokenType string   `json:"token_type,omitempty"`
 	TokenUse  string   `json:"token_use,omitempty"`
+	Cnf       *cnf     `json:"cnf,omitempty"`
+}
+
+// cnf is the confirmation claim of a DPoP-bound token (RFC 9449 §6.2).
+type cnf struct {
+	JKT string `json:"jkt"`
 }
 
 // Introspect serves POST /oauth/introspect (RFC 7662).
@@ -132,7 +150,12 @@ func (h *TokenHandler) Introspect(introspect *usecase.Introspect) echo.HandlerFu
 		if !in.Active {
 			return c.JSON(http.StatusOK, introspectionResponse{})
 		}
+		var confirmation *cnf
+		if in.JKT != "" {
+			confirmation = &cnf{JKT: in.JKT}
+		}
 		return c.JSON(http.StatusOK, introspectionResponse{
+			Cnf:    confirmation,
 			Active: true, Scope: domain.ScopeString(in.Scope), ClientID: in.ClientID, Sub: in.Subject,
 			Aud: in.Audience, Iss: in.Issuer, Exp: in.ExpiresAt.Unix(), Iat: in.IssuedAt.Unix(), JTI: in.JTI,
 			TokenType: in.TokenType, TokenUse: in.TokenUse,

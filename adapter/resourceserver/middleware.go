@@ -23,34 +23,80 @@ type errorBody struct {
 	ErrorDescription string `json:"error_description,omitempty"`
 }
 
-// Middleware requires a valid bearer access token (RFC 6750 §2.1: in the
-// Authorization header only; form and query tokens are not accepted) and puts
-// its claims on the context.
+// Middleware requires a valid access token (RFC 6750 §2.1: in the Authorization
+// header only; form and query tokens are not accepted) and puts its claims on the
+// context. A DPoP-bound token (cnf.jkt) must come as "Authorization: DPoP <token>"
+// with a valid proof (dpop.go, RFC 9449 §7); sent as Bearer it is refused, as is
+// an unbound token sent as DPoP.
 func (v *Verifier) Middleware() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			raw, err := bearerToken(c.Request())
+			r := c.Request()
+			raw, dpop, err := authorization(r)
+			scheme := "Bearer"
+			if dpop {
+				scheme = "DPoP"
+			}
 			switch {
 			case errors.Is(err, errNoCredentials):
+				if v.cfg.PublicURL != "" {
+					c.Response().Header().Add("WWW-Authenticate", `DPoP algs="`+v.dpopAlgs()+`"`)
+				}
 				return challenge(c, v.cfg.Realm, http.StatusUnauthorized, "", "", "",
 					"invalid_token", "a bearer access token is required")
 			case err != nil:
 				return challenge(c, v.cfg.Realm, http.StatusBadRequest, "invalid_request", err.Error(), "",
 					"invalid_request", err.Error())
 			}
-			claims, err := v.Verify(c.Request().Context(), raw)
+			claims, err := v.Verify(r.Context(), raw)
 			if err != nil {
 				desc := descMalformed
 				var te *TokenError
 				if errors.As(err, &te) {
 					desc = te.Description
 				}
-				return challenge(c, v.cfg.Realm, http.StatusUnauthorized, "invalid_token", desc, "", "invalid_token", desc)
+				return challengeScheme(c, scheme, v.cfg.Realm, http.StatusUnauthorized, "invalid_token", desc, "", "invalid_token", desc)
+			}
+			switch {
+			case claims.JKT != "" && !dpop:
+				desc := "the access token is DPoP-bound; send it with the DPoP scheme and a proof"
+				return challengeScheme(c, "DPoP", v.cfg.Realm, http.StatusUnauthorized, "invalid_token", desc, "", "invalid_token", desc)
+			case claims.JKT == "" && dpop:
+				desc := "the access token is not DPoP-bound; send it with the Bearer scheme"
+				return challengeScheme(c, "DPoP", v.cfg.Realm, http.StatusUnauthorized, "invalid_token", desc, "", "invalid_token", desc)
+			case dpop:
+				proofs := r.Header.Values("DPoP")
+				err := errors.New(descProofMissing)
+				if len(proofs) == 1 {
+					err = v.checkProof(proofs[0], r.Method, r.URL.EscapedPath(), raw, claims.JKT)
+				}
+				if err != nil {
+					return challengeScheme(c, "DPoP", v.cfg.Realm, http.StatusUnauthorized, "invalid_dpop_proof", err.Error(), "",
+						"invalid_dpop_proof", err.Error())
+				}
 			}
 			c.Set(claimsKey, claims)
 			return next(c)
 		}
 	}
+}
+
+// dpopAlgs lists the proof algs, for the DPoP challenge's algs parameter.
+func (v *Verifier) dpopAlgs() string { return AlgES256 + " " + AlgRS256 + " " + AlgEdDSA }
+
+// authorization extracts the token of "Authorization: Bearer <token>" or
+// "Authorization: DPoP <token>" (RFC 9449 §7.1); dpop reports the latter.
+func authorization(r *http.Request) (token string, dpop bool, err error) {
+	values := r.Header.Values("Authorization")
+	if len(values) == 1 {
+		if scheme, rest, _ := strings.Cut(values[0], " "); strings.EqualFold(scheme, "DPoP") {
+			r = r.Clone(r.Context())
+			r.Header.Set("Authorization", "Bearer "+rest)
+			dpop = true
+		}
+	}
+	token, err = bearerToken(r)
+	return token, dpop, err
 }
 
 // RequireScope answers 403 insufficient_scope unless the token has every scope
@@ -130,8 +176,13 @@ func isB64Token(s string) bool {
 // With no credentials the header carries no error code (RFC 6750 §3.1); the body
 // still says invalid_token so that clients parsing bodies get a known code.
 func challenge(c echo.Context, realm string, status int, code, desc, scope, bodyCode, bodyDesc string) error {
+	return challengeScheme(c, "Bearer", realm, status, code, desc, scope, bodyCode, bodyDesc)
+}
+
+// challengeScheme is challenge with another auth scheme (DPoP, RFC 9449 §7.1).
+func challengeScheme(c echo.Context, scheme, realm string, status int, code, desc, scope, bodyCode, bodyDesc string) error {
 	var b strings.Builder
-	b.WriteString("Bearer")
+	b.WriteString(scheme)
 	sep := " "
 	param := func(name, value string) {
 		b.WriteString(sep)
@@ -153,8 +204,19 @@ func challenge(c echo.Context, realm string, status int, code, desc, scope, body
 			param("scope", scope)
 		}
 	}
+	if scheme == "DPoP" {
+		param("algs", AlgES256+" "+AlgRS256+" "+AlgEdDSA)
+	}
 	h := c.Response().Header()
-	h.Set("WWW-Authenticate", b.String())
+	if prev := h.Values("WWW-Authenticate"); len(prev) > 0 {
+		// Keep a DPoP challenge added before this one (no credentials at all).
+		h.Set("WWW-Authenticate", b.String())
+		for _, p := range prev {
+			h.Add("WWW-Authenticate", p)
+		}
+	} else {
+		h.Set("WWW-Authenticate", b.String())
+	}
 	h.Set("Cache-Control", "no-store")
 	return c.JSON(status, errorBody{Error: bodyCode, ErrorDescription: bodyDesc})
 }

@@ -62,6 +62,15 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives fetch failures (never tokens); nil means slog.Default().
 	Logger *slog.Logger
+	// PublicURL is this resource server's public base URL (scheme, host, optional
+	// path prefix), against which DPoP proofs' htu is checked: the URL clients
+	// call, which behind a proxy is not what Host says. Empty: DPoP-bound tokens
+	// are refused (see dpop.go).
+	PublicURL string
+	// DPoPWindow is how far a proof's iat may lie from now; 0 means 60 s.
+	DPoPWindow time.Duration
+	// DPoPReplayCacheSize bounds the proof jtis remembered; 0 means 100 000.
+	DPoPReplayCacheSize int
 }
 
 // Verifier checks access tokens against the issuer's cached keys. It is safe
@@ -81,6 +90,8 @@ type Verifier struct {
 	fetchMu    sync.Mutex
 	lastFetch  atomic.Int64
 	refreshing atomic.Bool
+	// replay holds the jtis of DPoP proofs seen (dpop.go).
+	replay *replayCache
 }
 
 // New discovers the issuer's keys and returns a Verifier. It fails when the
@@ -117,7 +128,21 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if len(cfg.AllowedAlgs) == 0 {
 		cfg.AllowedAlgs = []string{AlgES256, AlgRS256, AlgEdDSA}
 	}
-	v := &Verifier{cfg: cfg, client: cfg.HTTPClient, log: cfg.Logger, algs: map[string]bool{}, epoch: time.Now()}
+	if cfg.PublicURL != "" {
+		pu, err := url.Parse(cfg.PublicURL)
+		if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" || pu.RawQuery != "" || pu.Fragment != "" {
+			return nil, fmt.Errorf("resourceserver: PublicURL %q must be an http(s) URL without query or fragment", cfg.PublicURL)
+		}
+		cfg.PublicURL = trimSlash(cfg.PublicURL)
+	}
+	if cfg.DPoPWindow <= 0 {
+		cfg.DPoPWindow = DefaultDPoPWindow
+	}
+	if cfg.DPoPReplayCacheSize <= 0 {
+		cfg.DPoPReplayCacheSize = DefaultDPoPReplayCacheSize
+	}
+	v := &Verifier{cfg: cfg, client: cfg.HTTPClient, log: cfg.Logger, algs: map[string]bool{}, epoch: time.Now(),
+		replay: newReplayCache(cfg.DPoPReplayCacheSize)}
 	v.monoNow = func() int64 { return int64(time.Since(v.epoch)) }
 	for _, a := range cfg.AllowedAlgs {
 		if a != AlgES256 && a != AlgRS256 && a != AlgEdDSA {

@@ -36,6 +36,9 @@ type Claims struct {
 	// Actor is the act claim (RFC 8693 §4.1) of a token issued by token exchange:
 	// who acts for Subject. Nil when the token has none.
 	Actor *Actor
+	// JKT is the thumbprint of the DPoP key the token is bound to (cnf.jkt, RFC
+	// 9449 §6); empty for a bearer token. Middleware has checked the proof.
+	JKT string
 	// Raw holds every claim as decoded from JSON (numbers are float64).
 	Raw map[string]any
 
@@ -279,6 +282,11 @@ func (v *Verifier) checkClaims(m map[string]any) (*Claims, error) {
 	if !sok || !cok || !jok || c.Subject == "" || c.ClientID == "" || c.JTI == "" {
 		return nil, fail(descClaims, errors.New("sub, client_id and jti are required strings"))
 	}
+	jkt, err := jktOf(m)
+	if err != nil {
+		return nil, fail(descMalformed, err)
+	}
+	c.JKT = jkt
 	if s, present := m["scope"]; present {
 		str, ok := s.(string)
 		if !ok {

@@ -117,6 +117,12 @@ func (s *Signer) SignAccessToken(ctx context.Context, t domain.AccessToken) (str
 		b = appendStringMember(b, familyClaim, t.FamilyID)
 	}
 	b = appendActor(b, t.Actor)
+	if t.JKT != "" {
+		// RFC 9449 §6.1: the DPoP key's thumbprint in the confirmation claim.
+		b = append(b, `,"cnf":{"jkt":`...)
+		b = appendString(b, t.JKT)
+		b = append(b, '}')
+	}
 	b = append(b, '}')
 	*bp = b
 	jwt, err := sign(k, k.atHeader, b)

@@ -85,6 +85,9 @@ type accessClaims struct {
 	AuthTime *jwt.NumericDate `json:"auth_time"`
 	FamilyID string           `json:"fid"`
 	Actor    *actClaim        `json:"act"`
+	Cnf      *struct {
+		JKT string `json:"jkt"`
+	} `json:"cnf"`
 }
 
 // invalid wraps a defect as domain.ErrInvalidToken; the detail is for logs only.
@@ -180,6 +183,12 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, raw string) (domain.Ac
 		ExpiresAt: c.ExpiresAt.UTC(),
 		FamilyID:  c.FamilyID,
 		Actor:     actor,
+	}
+	if c.Cnf != nil {
+		if c.Cnf.JKT == "" {
+			return domain.AccessToken{}, invalid(errors.New("cnf without jkt"))
+		}
+		at.JKT = c.Cnf.JKT
 	}
 	if c.AuthTime != nil {
 		at.AuthTime = c.AuthTime.UTC()

@@ -37,6 +37,8 @@ type options struct {
 	audience string
 	addr     string
 	leeway   time.Duration
+	// publicURL is where clients reach this API: DPoP proofs' htu is checked against it.
+	publicURL string
 }
 
 // usageError is bad input: exit status 2.
@@ -52,10 +54,11 @@ func parseFlags(args []string, stdout io.Writer) (options, error) {
 	fs.StringVar(&o.audience, "audience", "", "this API's audience: tokens' aud must contain it (default: the issuer)")
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:9090", "listen address")
 	fs.DurationVar(&o.leeway, "leeway", resourceserver.DefaultLeeway, "clock skew tolerated on exp, nbf and iat (at most 5m)")
+	fs.StringVar(&o.publicURL, "public-url", "", "the URL clients call this API at, for DPoP proofs' htu (default: http://ADDR; set it behind a proxy)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdout)
-			fmt.Fprintln(stdout, "usage: example-api --issuer URL [--audience AUD] [--addr HOST:PORT] [--leeway DURATION]")
+			fmt.Fprintln(stdout, "usage: example-api --issuer URL [--audience AUD] [--addr HOST:PORT] [--leeway DURATION] [--public-url URL]")
 			fs.PrintDefaults()
 			return o, err
 		}
@@ -75,6 +78,12 @@ func parseFlags(args []string, stdout io.Writer) (options, error) {
 	}
 	if o.audience == "" {
 		o.audience = o.issuer // Gatehouse's default audience is its issuer
+	}
+	if o.publicURL == "" {
+		o.publicURL = "http://" + o.addr
+	}
+	if u, err := url.Parse(o.publicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		return o, &usageError{fmt.Sprintf("--public-url %q must be an http(s) URL without query", o.publicURL)}
 	}
 	return o, nil
 }
@@ -98,7 +107,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	startCtx, cancel := context.WithTimeout(ctx, startupTimeout)
-	v, err := resourceserver.New(startCtx, resourceserver.Config{Issuer: o.issuer, Audience: o.audience, Leeway: o.leeway, Logger: log})
+	v, err := resourceserver.New(startCtx, resourceserver.Config{Issuer: o.issuer, Audience: o.audience, Leeway: o.leeway, Logger: log,
+		PublicURL: o.publicURL})
 	cancel()
 	if err != nil {
 		fmt.Fprintf(stderr, "example-api: %v\n", err)

@@ -130,7 +130,8 @@ func provideJWKS(ring *token.KeyRing) httpapi.JWKSFunc {
 // token exchange grants so that Wire builds them, and so registers them with the
 // token endpoint, before discovery reads the endpoint's grant types.
 func provideFeatures(_ *usecase.DeviceCodeGrant, _ *usecase.TokenExchangeGrant, cfg config.Config) httpapi.Features {
-	f := httpapi.Features{Authorize: true, UserInfo: true, Device: true, IDTokenAlgs: slices.Clone(domain.SupportedAlgs)}
+	f := httpapi.Features{Authorize: true, UserInfo: true, Device: true, IDTokenAlgs: slices.Clone(domain.SupportedAlgs),
+		DPoPAlgs: slices.Clone(token.ClientKeyAlgs), ClientAssertionAlgs: slices.Clone(token.ClientKeyAlgs)}
 	f.PAR, f.RequirePAR = true, cfg.RequirePAR
 	f.Registration = cfg.DynamicRegistration
 	return f
@@ -152,6 +153,16 @@ func provideRegistrationHandler(reg *usecase.Registration, settings usecase.Sett
 // providePARSettings: pushed authorization requests (RFC 9126).
 func providePARSettings(cfg config.Config) usecase.PARSettings {
 	return usecase.PARSettings{TTL: cfg.PARTTL, RequireAll: cfg.RequirePAR}
+}
+
+// provideAssertionVerifier checks private_key_jwt assertions; jwks_uri fetches log
+// through the server's logger.
+func provideAssertionVerifier(log *slog.Logger) *token.AssertionVerifier {
+	return token.NewAssertionVerifier(nil, log)
+}
+
+func provideDPoPConfig(cfg config.Config) usecase.DPoPConfig {
+	return usecase.DPoPConfig{IATWindow: cfg.DPoPIATWindow, RequireNonce: cfg.DPoPNonceRequired}
 }
 
 // redactURL drops the password from a database URL before it is logged.

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -262,7 +263,12 @@ type clientJSON struct {
 	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
 	CreatedAt              time.Time `json:"created_at"`
 	// RequirePAR: RFC 9126 §5 require_pushed_authorization_requests.
-	RequirePAR bool `json:"require_par"`
+	RequirePAR  bool `json:"require_par"`
+	RequireDPoP bool `json:"require_dpop"`
+	// TokenEndpointAuthMethod, JWKSURI and JWKS: RFC 7591 §2 names.
+	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
+	JWKSURI                 string          `json:"jwks_uri,omitempty"`
+	JWKS                    json.RawMessage `json:"jwks,omitempty"`
 }
 
 func toClientJSON(c domain.Client, secret string) clientJSON {
@@ -276,19 +282,46 @@ func toClientJSON(c domain.Client, secret string) clientJSON {
 		RedirectURIs: nonNil(c.RedirectURIs), GrantTypes: nonNil(c.GrantTypes), Scope: domain.ScopeString(c.Scopes),
 		Audiences: nonNil(c.Audiences), SkipConsent: c.SkipConsent, IDTokenAlg: c.IDTokenAlg,
 		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs), CreatedAt: c.CreatedAt,
-		RequirePAR: c.RequirePAR}
+		RequirePAR: c.RequirePAR, RequireDPoP: c.RequireDPoP, TokenEndpointAuthMethod: authMethodOf(c), JWKSURI: c.JWKSURI, JWKS: jwksOf(c)}
+}
+
+// authMethodOf is the client's token_endpoint_auth_method as RFC 7591 names it.
+func authMethodOf(c domain.Client) string {
+	switch {
+	case c.TokenEndpointAuthMethod != "":
+		return c.TokenEndpointAuthMethod
+	case c.Public:
+		return usecase.AuthMethodNone
+	}
+	return usecase.AuthMethodBasic
+}
+
+// jwksOf is the client's JWK Set as JSON, nil when it has none (or a stored one
+// that is not JSON, which validation never lets in).
+func jwksOf(c domain.Client) json.RawMessage {
+	if c.JWKS == "" || !json.Valid([]byte(c.JWKS)) {
+		return nil
+	}
+	return json.RawMessage(c.JWKS)
 }
 
 func clientsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "clients", Short: "Manage OAuth clients"}
 	var in usecase.NewClient
-	var scope string
+	var scope, jwksFile string
 	create := &cobra.Command{
-		Use:   "create --name N [--redirect-uri URI]... [--grant-type G]... [--scope \"a b\"] [--audience A]... [--public] [--skip-consent] [--id-token-alg ALG] [--post-logout-redirect-uri URI]... [--require-par]",
+		Use:   "create --name N [--redirect-uri URI]... [--grant-type G]... [--scope \"a b\"] [--audience A]... [--public] [--skip-consent] [--id-token-alg ALG] [--post-logout-redirect-uri URI]... [--require-par] [--require-dpop] [--auth-method private_key_jwt (--jwks FILE | --jwks-uri URL)]",
 		Short: "Register a client; a confidential client's secret is printed this once",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if in.Name == "" {
 				return usagef("--name is required")
+			}
+			if jwksFile != "" {
+				b, err := os.ReadFile(jwksFile)
+				if err != nil {
+					return usagef("--jwks: %v", err)
+				}
+				in.JWKS = strings.TrimSpace(string(b))
 			}
 			if scope != "" {
 				s, err := domain.ParseScope(scope)
@@ -331,6 +364,10 @@ func clientsCmd(g *globals) *cobra.Command {
 		"where RP-initiated logout may return the browser (repeatable; rules of --redirect-uri)")
 	f.BoolVar(&in.RequirePAR, "require-par", false,
 		"authorization requests must come through POST /oauth/par (RFC 9126); plain ones are refused")
+	f.BoolVar(&in.RequireDPoP, "require-dpop", false, "the token endpoint refuses this client's requests without a DPoP proof (RFC 9449)")
+	f.StringVar(&in.AuthMethod, "auth-method", "", "private_key_jwt: the client authenticates with JWTs signed by its keys (RFC 7523), not a secret; default: a secret")
+	f.StringVar(&jwksFile, "jwks", "", "with --auth-method private_key_jwt: a file holding the client's JWK Set (public keys only)")
+	f.StringVar(&in.JWKSURI, "jwks-uri", "", "with --auth-method private_key_jwt: where Gatehouse fetches the client's JWK Set (https; http only to 127.0.0.1/[::1])")
 
 	list := &cobra.Command{
 		Use:   "list",

@@ -69,6 +69,10 @@ type Config struct {
 	// Not to be confused with RegistrationEnabled, the user sign-up page.
 	DynamicRegistration            bool
 	RegistrationInitialAccessToken string
+	// DPoPIATWindow is how far a DPoP proof's iat may lie from now, either way;
+	// DPoPNonceRequired makes the token endpoint demand a server nonce in proofs.
+	DPoPIATWindow     time.Duration
+	DPoPNonceRequired bool
 }
 
 // Throttle stores (GATEHOUSE_THROTTLE_STORE).
@@ -176,6 +180,8 @@ func parse(raw map[string]string) (Config, error) {
 		Argon2Parallelism:    uint8(p.uint("argon2_parallelism", 1, 64)),
 		PprofAddr:            raw["pprof_addr"],
 		TrustedProxies:       p.prefixes("trusted_proxies"),
+		DPoPIATWindow:        p.duration("dpop_iat_window", time.Second, 10*time.Minute),
+		DPoPNonceRequired:    p.bool("dpop_nonce_required"),
 	}
 	if c.PprofAddr != "" {
 		c.PprofAddr = p.addr("pprof_addr")

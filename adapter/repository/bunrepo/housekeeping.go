@@ -52,6 +52,8 @@ func purgeRules() []purgeRule {
 		{"pushed_authorization_requests", "hash", "expires_at < ?", 0},
 		// A throttle counter expires once it neither locks nor counts (ThrottleRepository).
 		{"throttle_counters", "key_hash", "expires_at < ?", 0},
+		// A jti expires once what carried it can no longer be accepted (ReplayRepository).
+		{"replay_jtis", "jti_hash", "expires_at < ?", 0},
 		// A family goes when it is past its expiry (or, for a revoked placeholder
 		// with no expiry, past its creation) and no refresh token refers to it.
 		{"token_families", "id", "COALESCE(expires_at, created_at) < ? AND NOT EXISTS " +

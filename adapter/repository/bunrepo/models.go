@@ -64,6 +64,12 @@ type clientRow struct {
 	// in older rows, read as false and no token.
 	RequirePAR            bool   `bun:"require_par,nullzero"`
 	RegistrationTokenHash []byte `bun:"registration_token_hash,nullzero"`
+	// RequireDPoP came with migration 20260308000001: NULL (older rows) reads as false.
+	RequireDPoP bool `bun:"require_dpop,nullzero"`
+	// These came with migration 20260308000002; NULL reads as empty.
+	TokenEndpointAuthMethod string `bun:"token_endpoint_auth_method,nullzero"`
+	JWKS                    string `bun:"jwks,nullzero"`
+	JWKSURI                 string `bun:"jwks_uri,nullzero"`
 }
 
 func clientToRow(c domain.Client) clientRow {
@@ -75,6 +81,8 @@ func clientToRow(c domain.Client) clientRow {
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 		PostLogoutRedirectURIs: encodeList(c.PostLogoutRedirectURIs),
 		RequirePAR:             c.RequirePAR, RegistrationTokenHash: emptyToNil(c.RegistrationTokenHash),
+		RequireDPoP: c.RequireDPoP, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
+		JWKS: c.JWKS, JWKSURI: c.JWKSURI,
 	}
 }
 
@@ -84,6 +92,8 @@ func (r clientRow) toDomain() (domain.Client, error) {
 		SkipConsent: r.SkipConsent, IDTokenAlg: r.IDTokenAlg,
 		CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
 		RequirePAR: r.RequirePAR, RegistrationTokenHash: emptyToNil(r.RegistrationTokenHash),
+		RequireDPoP: r.RequireDPoP, TokenEndpointAuthMethod: r.TokenEndpointAuthMethod,
+		JWKS: r.JWKS, JWKSURI: r.JWKSURI,
 	}
 	var err error
 	if c.RedirectURIs, err = decodeList(r.RedirectURIs); err != nil {
@@ -187,6 +197,8 @@ type refreshTokenRow struct {
 	ExpiresAt time.Time  `bun:"expires_at"`
 	RotatedAt *time.Time `bun:"rotated_at"`
 	RevokedAt *time.Time `bun:"revoked_at"`
+	// DPoPJKT came with migration 20260308000001: NULL when the token is unbound.
+	DPoPJKT string `bun:"dpop_jkt,nullzero"`
 }
 
 func refreshTokenToRow(t domain.RefreshToken) refreshTokenRow {
@@ -195,6 +207,7 @@ func refreshTokenToRow(t domain.RefreshToken) refreshTokenRow {
 		Scope: encodeList(t.Scope), Audience: encodeList(t.Audience),
 		AuthTime: t.AuthTime, Nonce: t.Nonce, SessionID: t.SessionID,
 		CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, RotatedAt: t.RotatedAt, RevokedAt: t.RevokedAt,
+		DPoPJKT: t.DPoPJKT,
 	}
 }
 
@@ -204,6 +217,7 @@ func (r refreshTokenRow) toDomain() (domain.RefreshToken, error) {
 		AuthTime: utc(r.AuthTime), Nonce: r.Nonce, SessionID: r.SessionID,
 		CreatedAt: utc(r.CreatedAt), ExpiresAt: utc(r.ExpiresAt),
 		RotatedAt: utcPtr(r.RotatedAt), RevokedAt: utcPtr(r.RevokedAt),
+		DPoPJKT: r.DPoPJKT,
 	}
 	var err error
 	if t.Scope, err = decodeList(r.Scope); err != nil {

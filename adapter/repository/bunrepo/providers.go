@@ -30,4 +30,5 @@ var ProviderSet = wire.NewSet(
 	NewHousekeeper, wire.Bind(new(usecase.Purger), new(*Housekeeper)),
 	NewLeaseRepository, wire.Bind(new(usecase.Leases), new(*LeaseRepository)),
 	NewPushedRequestRepository, wire.Bind(new(usecase.PushedRequestStore), new(*PushedRequestRepository)),
+	NewReplayRepository, wire.Bind(new(usecase.ReplayStore), new(*ReplayRepository)),
 )

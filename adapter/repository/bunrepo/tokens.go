@@ -2,6 +2,7 @@ package bunrepo
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -213,12 +214,12 @@ func (r *TokenRepository) rotatePG(ctx context.Context, oldHash []byte, next ref
 		"upd AS (UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ? AND family_id IN (SELECT id FROM fam) " +
 		"AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ? RETURNING family_id) " +
 		"INSERT INTO refresh_tokens (hash, family_id, client_id, user_id, scope, audience, auth_time, nonce, " +
-		"session_id, created_at, expires_at) " +
-		"SELECT ?::bytea, upd.family_id, ?, ?, ?, ?, ?::timestamptz, ?, ?, ?::timestamptz, ?::timestamptz FROM upd"
+		"session_id, created_at, expires_at, dpop_jkt) " +
+		"SELECT ?::bytea, upd.family_id, ?, ?, ?, ?, ?::timestamptz, ?, ?, ?::timestamptz, ?::timestamptz, ? FROM upd"
 	authTime := bun.NullTime{Time: next.AuthTime}
 	res, err := r.db.NewRaw(q, next.FamilyID, now, oldHash, now,
 		next.Hash, next.ClientID, next.UserID, next.Scope, next.Audience, authTime, next.Nonce,
-		next.SessionID, next.CreatedAt, next.ExpiresAt).Exec(ctx)
+		next.SessionID, next.CreatedAt, next.ExpiresAt, sql.NullString{String: next.DPoPJKT, Valid: next.DPoPJKT != ""}).Exec(ctx)
 	n, err := rowsAffected(res, err, "rotate refresh token")
 	if err != nil {
 		return err

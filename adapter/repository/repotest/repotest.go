@@ -37,6 +37,8 @@ type Stores struct {
 	Purger usecase.Purger
 	// PushedRequests is optional (RFC 9126): the suite skips it when nil.
 	PushedRequests usecase.PushedRequestStore
+	// Replay is optional: the jti replay store (DPoP proofs, client assertions).
+	Replay usecase.ReplayStore
 }
 
 // RunAll runs the whole contract on the Bun repositories over db, which must be
@@ -57,6 +59,7 @@ func RunAll(t *testing.T, db *bun.DB) {
 		},
 		Purger:         bunrepo.NewHousekeeper(db),
 		PushedRequests: bunrepo.NewPushedRequestRepository(db),
+		Replay:         bunrepo.NewReplayRepository(db),
 	})
 }
 
@@ -75,6 +78,7 @@ func Run(t *testing.T, s Stores) {
 	t.Run("Devices", st.devices)
 	t.Run("PushedRequests", st.pushedRequests)
 	t.Run("RegisteredClients", st.registeredClients)
+	t.Run("Replay", st.replay)
 	// Last: its purge deletes whatever else has expired by then.
 	t.Run("Throttle", st.throttle)
 }

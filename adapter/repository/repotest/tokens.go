@@ -140,6 +140,7 @@ func (s *suite) tokens(t *testing.T) {
 		now := base.Add(5 * time.Minute)
 		next := s.refreshToken(f)
 		next.CreatedAt, next.ExpiresAt = now, now.Add(time.Hour)
+		next.DPoPJKT = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" // a bound token keeps its binding
 		noErr(t, s.Tokens.RotateRefreshToken(t.Context(), old.Hash, next, now))
 
 		gotOld, err := s.Tokens.RefreshTokenByHash(t.Context(), old.Hash)
@@ -270,7 +271,7 @@ func checkRefreshToken(t *testing.T, want, got domain.RefreshToken) {
 	t.Helper()
 	sameBytes(t, "hash", want.Hash, got.Hash)
 	if got.FamilyID != want.FamilyID || got.ClientID != want.ClientID || got.UserID != want.UserID ||
-		got.Nonce != want.Nonce || got.SessionID != want.SessionID {
+		got.Nonce != want.Nonce || got.SessionID != want.SessionID || got.DPoPJKT != want.DPoPJKT {
 		t.Errorf("refresh token = %+v, want %+v", got, want)
 	}
 	sameList(t, "scope", want.Scope, got.Scope)

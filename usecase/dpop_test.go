@@ -1,0 +1,77 @@
+package usecase_test
+
+import (
+	"testing"
+	"time"
+
+	"gatehouse/adapter/crypto"
+	"gatehouse/usecase"
+)
+
+// TestSameHTU: RFC 9449 §4.3 compares htu without query and fragment, after the
+// normalisations of RFC 3986 §6.2.2-6.2.3, and nothing more.
+func TestSameHTU(t *testing.T) {
+	const want = "https://auth.test/oauth/token"
+	for _, tc := range []struct {
+		htu  string
+		same bool
+	}{
+		{"https://auth.test/oauth/token", true},
+		{"https://auth.test/oauth/token?x=1", true},
+		{"https://auth.test/oauth/token#frag", true},
+		{"HTTPS://AUTH.test/oauth/token", true},
+		{"https://auth.test:443/oauth/token", true},
+		{"https://auth.test/oauth/token/", false},
+		{"https://auth.test/OAUTH/token", false},
+		{"http://auth.test/oauth/token", false},
+		{"https://auth.test:8443/oauth/token", false},
+		{"https://evil.test/oauth/token", false},
+		{"https://user@auth.test/oauth/token", false},
+		{"/oauth/token", false},
+		{"ftp://auth.test/oauth/token", false},
+		{"", false},
+	} {
+		if got := usecase.SameHTU(tc.htu, want); got != tc.same {
+			t.Errorf("SameHTU(%q) = %v, want %v", tc.htu, got, tc.same)
+		}
+	}
+	if !usecase.SameHTU("http://[::1]:80/x", "http://[::1]/x") {
+		t.Error("IPv6 host with default port")
+	}
+}
+
+// TestDPoPNonces: a nonce is accepted in its window and the next, not later, not
+// when altered, and not under another secret key (another deployment).
+func TestDPoPNonces(t *testing.T) {
+	keys, err := crypto.DeriveKeys("a test secret key that is long enough!!")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := crypto.DeriveKeys("another secret key that is long enough!")
+	n, m := crypto.NewDPoPNonces(keys), crypto.NewDPoPNonces(other)
+	now := time.Date(2026, 3, 8, 10, 0, 0, 0, time.UTC)
+	nonce := n.Nonce(now)
+	for _, tc := range []struct {
+		at time.Time
+		ok bool
+	}{
+		{now, true},
+		{now.Add(crypto.DPoPNonceWindow), true},
+		{now.Add(2 * crypto.DPoPNonceWindow), false},
+		{now.Add(-crypto.DPoPNonceWindow), false},
+	} {
+		if got := n.ValidNonce(nonce, tc.at); got != tc.ok {
+			t.Errorf("nonce at %s: %v, want %v", tc.at.Sub(now), got, tc.ok)
+		}
+	}
+	if m.ValidNonce(nonce, now) {
+		t.Error("a nonce of another secret key is accepted")
+	}
+	altered := []byte(nonce)
+	altered[len(altered)-3] ^= 1
+	for _, bad := range []string{string(altered), "", "x", nonce + "A"} {
+		if n.ValidNonce(bad, now) {
+			t.Errorf("nonce %q accepted", bad)
+		}
+	}
+}

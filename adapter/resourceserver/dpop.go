@@ -10,13 +10,14 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"gatehouse/domain"
 )
 
 // DPoP (RFC 9449 §7): a token whose cnf.jkt names a key is accepted only with
@@ -124,7 +125,7 @@ func (v *Verifier) checkProof(proof, method, path, token, jkt string) error {
 		math.IsNaN(c.IAT) || c.IAT <= 0 {
 		return errors.New(descProofInvalid)
 	}
-	if c.HTM != method || !sameHTU(c.HTU, v.cfg.PublicURL+path) {
+	if c.HTM != method || !domain.SameHTU(c.HTU, v.cfg.PublicURL+path) {
 		return errors.New(descProofRequest)
 	}
 	now := v.cfg.Now()
@@ -182,40 +183,6 @@ func (j jwk) thumbprint() string {
 	}
 	sum := sha256.Sum256([]byte(canonical))
 	return strictB64.EncodeToString(sum[:])
-}
-
-// sameHTU compares URLs without query and fragment, after normalising the case of
-// scheme and host, default ports and an empty path (RFC 3986 §6.2.2-6.2.3).
-func sameHTU(a, b string) bool {
-	na, ok1 := normalizeHTU(a)
-	nb, ok2 := normalizeHTU(b)
-	return ok1 && ok2 && na == nb
-}
-
-func normalizeHTU(raw string) (string, bool) {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.User != nil {
-		return "", false
-	}
-	scheme := strings.ToLower(u.Scheme)
-	if scheme != "http" && scheme != "https" {
-		return "", false
-	}
-	host, port := strings.ToLower(u.Hostname()), u.Port()
-	if scheme == "http" && port == "80" || scheme == "https" && port == "443" {
-		port = ""
-	}
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if port != "" {
-		host += ":" + port
-	}
-	path := u.EscapedPath()
-	if path == "" {
-		path = "/"
-	}
-	return scheme + "://" + host + path, true
 }
 
 // replayCache remembers proof jtis until they expire, in memory, with a bound.

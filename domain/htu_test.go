@@ -1,0 +1,35 @@
+package domain
+
+import "testing"
+
+// TestSameHTU: RFC 9449 §4.3 compares htu without query and fragment, after the
+// normalisations of RFC 3986 §6.2.2-6.2.3, and nothing more.
+func TestSameHTU(t *testing.T) {
+	const want = "https://auth.test/oauth/token"
+	for _, tc := range []struct {
+		htu  string
+		same bool
+	}{
+		{"https://auth.test/oauth/token", true},
+		{"https://auth.test/oauth/token?x=1", true},
+		{"https://auth.test/oauth/token#frag", true},
+		{"HTTPS://AUTH.test/oauth/token", true},
+		{"https://auth.test:443/oauth/token", true},
+		{"https://auth.test/oauth/token/", false},
+		{"https://auth.test/OAUTH/token", false},
+		{"http://auth.test/oauth/token", false},
+		{"https://auth.test:8443/oauth/token", false},
+		{"https://evil.test/oauth/token", false},
+		{"https://user@auth.test/oauth/token", false},
+		{"/oauth/token", false},
+		{"ftp://auth.test/oauth/token", false},
+		{"", false},
+	} {
+		if got := SameHTU(tc.htu, want); got != tc.same {
+			t.Errorf("SameHTU(%q) = %v, want %v", tc.htu, got, tc.same)
+		}
+	}
+	if !SameHTU("http://[::1]:80/x", "http://[::1]/x") {
+		t.Error("IPv6 host with default port")
+	}
+}

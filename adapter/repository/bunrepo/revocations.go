@@ -40,9 +40,19 @@ const maxRevocationBatch = 200
 // does not end with the context of the one that runs it.
 const revocationQueryTimeout = 10 * time.Second
 
+// maxRevocationQueries is how many batch queries run at once. Fewer, larger batches
+// cost the database less per check: introspection on PostgreSQL answered 11,769/s
+// with one, 11,833/s with two, 10,639/s with four and 9,618/s with ten in load runs
+// on the two-core machine (the database shares its cores). Two keep a slow query
+// from holding up every check.
+const maxRevocationQueries = 2
+
 func newRevocationBatcher(db *bun.DB) *revocationBatcher {
-	// Half the pool, so writes still find connections; at least one.
-	return &revocationBatcher{db: db, max: max(1, db.DB.Stats().MaxOpenConnections/2)}
+	n := db.DB.Stats().MaxOpenConnections // 0: no limit
+	if n == 0 || n > maxRevocationQueries {
+		n = maxRevocationQueries
+	}
+	return &revocationBatcher{db: db, max: n}
 }
 
 func (b *revocationBatcher) check(ctx context.Context, jti, familyID string) (bool, error) {

@@ -328,14 +328,22 @@ func tryLaunch(opts Options, dir string) (*Server, error) {
 		env[k] = v
 	}
 	srv.env = buildEnv(env)
+	if err := srv.start(dir, "start server"); err != nil {
+		return nil, err
+	}
+	return srv, nil
+}
 
+// start runs `gatehouse serve` with srv's environment in dir and waits until it is
+// ready; what names the step in errors. errPortTaken when the port was taken.
+func (srv *Server) start(dir, what string) error {
 	srv.cmd = exec.Command(binPath, "serve")
 	srv.cmd.Env = srv.env
 	srv.cmd.Dir = dir // a stray relative path lands here, not in the repository
 	srv.cmd.Stdout = srv.log
 	srv.cmd.Stderr = srv.log
 	if err := srv.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("exec %s: %w", binPath, err)
+		return fmt.Errorf("exec %s: %w", binPath, err)
 	}
 	go func() {
 		srv.exit = srv.cmd.Wait()
@@ -345,15 +353,15 @@ func tryLaunch(opts Options, dir string) (*Server, error) {
 		select {
 		case <-srv.done:
 			if strings.Contains(srv.Log(), "address already in use") {
-				return nil, fmt.Errorf("%w: %s", errPortTaken, srv.Log())
+				return fmt.Errorf("%w: %s", errPortTaken, srv.Log())
 			}
 		default:
 			_ = srv.cmd.Process.Kill()
 			<-srv.done
 		}
-		return nil, fmt.Errorf("start server: %v; log:\n%s", err, srv.Log())
+		return fmt.Errorf("%s: %v; log:\n%s", what, err, srv.Log())
 	}
-	return srv, nil
+	return nil
 }
 
 // waitReady polls /readyz until it answers 200, the process exits, or timeout.

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -108,29 +107,8 @@ func relaunch(old *Server, dir string) (*Server, error) {
 		done:        make(chan struct{}),
 	}
 	srv.Sensitive(old.sensitiveValues()...)
-	srv.cmd = exec.Command(binPath, "serve")
-	srv.cmd.Env = srv.env
-	srv.cmd.Dir = dir
-	srv.cmd.Stdout = srv.log
-	srv.cmd.Stderr = srv.log
-	if err := srv.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("exec %s: %w", binPath, err)
-	}
-	go func() {
-		srv.exit = srv.cmd.Wait()
-		close(srv.done)
-	}()
-	if err := srv.waitReady(60 * time.Second); err != nil {
-		select {
-		case <-srv.done:
-			if strings.Contains(srv.Log(), "address already in use") {
-				return nil, fmt.Errorf("%w: %s", errPortTaken, srv.Log())
-			}
-		default:
-			_ = srv.cmd.Process.Kill()
-			<-srv.done
-		}
-		return nil, fmt.Errorf("restart server: %v; log:\n%s", err, srv.Log())
+	if err := srv.start(dir, "restart server"); err != nil {
+		return nil, err
 	}
 	return srv, nil
 }

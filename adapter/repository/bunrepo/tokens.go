@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -27,6 +28,9 @@ import (
 type TokenRepository struct {
 	db      *bun.DB
 	revoked *revocationBatcher
+
+	rotateMu   sync.Mutex
+	rotateStmt *sql.Stmt // PostgreSQL's rotation, prepared once (rotatePG)
 }
 
 var _ usecase.TokenStore = (*TokenRepository)(nil)
@@ -210,16 +214,20 @@ func (r *TokenRepository) RotateRefreshToken(ctx context.Context, oldHash []byte
 // makes it wait and then re-reads the family as revoked, matching nothing. The new
 // token is inserted only when the UPDATE matched, all in one atomic statement.
 func (r *TokenRepository) rotatePG(ctx context.Context, oldHash []byte, next refreshTokenRow, now time.Time) error {
-	const q = "WITH fam AS (SELECT id FROM token_families WHERE id = ? AND revoked_at IS NULL FOR SHARE), " +
-		"upd AS (UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ? AND family_id IN (SELECT id FROM fam) " +
-		"AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ? RETURNING family_id) " +
-		"INSERT INTO refresh_tokens (hash, family_id, client_id, user_id, scope, audience, auth_time, nonce, " +
-		"session_id, created_at, expires_at, dpop_jkt) " +
-		"SELECT ?::bytea, upd.family_id, ?, ?, ?, ?, ?::timestamptz, ?, ?, ?::timestamptz, ?::timestamptz, ? FROM upd"
-	authTime := bun.NullTime{Time: next.AuthTime}
-	res, err := r.db.NewRaw(q, next.FamilyID, now, oldHash, now,
+	stmt, err := r.rotateStatement(ctx)
+	if err != nil {
+		return err
+	}
+	var authTime, jkt any
+	if !next.AuthTime.IsZero() {
+		authTime = next.AuthTime
+	}
+	if next.DPoPJKT != "" {
+		jkt = next.DPoPJKT
+	}
+	res, err := stmt.ExecContext(ctx, next.FamilyID, now, oldHash,
 		next.Hash, next.ClientID, next.UserID, next.Scope, next.Audience, authTime, next.Nonce,
-		next.SessionID, next.CreatedAt, next.ExpiresAt, sql.NullString{String: next.DPoPJKT, Valid: next.DPoPJKT != ""}).Exec(ctx)
+		next.SessionID, next.CreatedAt, next.ExpiresAt, jkt)
 	n, err := rowsAffected(res, err, "rotate refresh token")
 	if err != nil {
 		return err
@@ -230,6 +238,32 @@ func (r *TokenRepository) rotatePG(ctx context.Context, oldHash []byte, next ref
 	return inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
 		return r.rotateFailed(ctx, tx, oldHash, next.FamilyID)
 	})
+}
+
+// rotatePGQuery is rotatePG's statement with driver placeholders: prepared once per
+// connection, PostgreSQL parses and plans it once instead of on every refresh (Bun
+// writes values into the SQL text, which makes every statement new).
+const rotatePGQuery = "WITH fam AS (SELECT id FROM token_families WHERE id = $1 AND revoked_at IS NULL FOR SHARE), " +
+	"upd AS (UPDATE refresh_tokens SET rotated_at = $2 WHERE hash = $3 AND family_id IN (SELECT id FROM fam) " +
+	"AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $2 RETURNING family_id) " +
+	"INSERT INTO refresh_tokens (hash, family_id, client_id, user_id, scope, audience, auth_time, nonce, " +
+	"session_id, created_at, expires_at, dpop_jkt) " +
+	"SELECT $4::bytea, upd.family_id, $5, $6, $7, $8, $9::timestamptz, $10, $11, $12::timestamptz, " +
+	"$13::timestamptz, $14 FROM upd"
+
+// rotateStatement prepares rotatePGQuery on first use; a failure is not kept, so a
+// database that was down at the first refresh is tried again at the next.
+func (r *TokenRepository) rotateStatement(ctx context.Context) (*sql.Stmt, error) {
+	r.rotateMu.Lock()
+	defer r.rotateMu.Unlock()
+	if r.rotateStmt == nil {
+		stmt, err := r.db.DB.PrepareContext(ctx, rotatePGQuery)
+		if err != nil {
+			return nil, wrapErr(err, "prepare refresh token rotation")
+		}
+		r.rotateStmt = stmt
+	}
+	return r.rotateStmt, nil
 }
 
 // rotateFailed explains why a rotation matched no row: ErrNotFound for an unknown

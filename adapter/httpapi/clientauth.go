@@ -11,10 +11,21 @@ import (
 	"gatehouse/usecase"
 )
 
+// clientForm parses the strict form body of a client-authenticated POST (token,
+// revocation, introspection, device authorization, PAR) and the credentials in it.
+func clientForm(c echo.Context) (form, usecase.Credentials, error) {
+	f, err := parseForm(c)
+	if err != nil {
+		return form{}, usecase.Credentials{}, err
+	}
+	cr, err := credentials(c, f)
+	return f, cr, err
+}
+
 // credentials extracts client credentials from a request: HTTP Basic (RFC 6749
 // §2.3.1: id and secret each form-urlencoded before base64; the scheme name is case
-// insensitive), client_secret_post, or a bare client_id for public clients. Two
-// methods at once is invalid_request (SECURITY S21).
+// insensitive), client_secret_post, a private_key_jwt assertion (RFC 7523), or a bare
+// client_id for public clients. Two methods at once is invalid_request (SECURITY S21).
 func credentials(c echo.Context, f form) (usecase.Credentials, error) {
 	cr := usecase.Credentials{Address: c.RealIP()}
 	bodyID, bodySecret := f.get("client_id"), f.get("client_secret")

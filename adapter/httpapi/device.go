@@ -67,11 +67,7 @@ type deviceAuthorizationResponse struct {
 // authenticates as at the token endpoint; a public client sends its client_id.
 // Errors are RFC 6749 §5.2 JSON, like the token endpoint's.
 func (h *DeviceHandler) Authorize(c echo.Context) error {
-	f, err := parseForm(c)
-	if err != nil {
-		return err
-	}
-	cr, err := credentials(c, f)
+	f, cr, err := clientForm(c)
 	if err != nil {
 		return err
 	}

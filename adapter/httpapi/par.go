@@ -27,11 +27,7 @@ type parResponse struct {
 // public client sends its client_id); the body holds the authorization request
 // parameters. Errors are RFC 6749 §5.2 JSON, like the token endpoint's.
 func (h *PARHandler) Push(c echo.Context) error {
-	f, err := parseForm(c)
-	if err != nil {
-		return err
-	}
-	cr, err := credentials(c, f)
+	f, cr, err := clientForm(c)
 	if err != nil {
 		return err
 	}

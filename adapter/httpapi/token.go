@@ -41,11 +41,7 @@ type tokenResponse struct {
 
 // Token handles the request.
 func (h *TokenHandler) Token(c echo.Context) error {
-	f, err := parseForm(c)
-	if err != nil {
-		return err
-	}
-	cr, err := credentials(c, f)
+	f, cr, err := clientForm(c)
 	if err != nil {
 		return err
 	}
@@ -89,11 +85,7 @@ func (h *TokenHandler) Token(c echo.Context) error {
 // Revoke serves POST /oauth/revoke (RFC 7009).
 func (h *TokenHandler) Revoke(revoke *usecase.Revoke) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		f, err := parseForm(c)
-		if err != nil {
-			return err
-		}
-		cr, err := credentials(c, f)
+		f, cr, err := clientForm(c)
 		if err != nil {
 			return err
 		}
@@ -132,11 +124,7 @@ type cnf struct {
 // Introspect serves POST /oauth/introspect (RFC 7662).
 func (h *TokenHandler) Introspect(introspect *usecase.Introspect) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		f, err := parseForm(c)
-		if err != nil {
-			return err
-		}
-		cr, err := credentials(c, f)
+		f, cr, err := clientForm(c)
 		if err != nil {
 			return err
 		}

@@ -28,6 +28,8 @@ import (
 type TokenRepository struct {
 	db      *bun.DB
 	revoked *revocationBatcher
+	writes  *groupCommit
+	stmts   *preparedStatements
 
 	rotateMu   sync.Mutex
 	rotateStmt *sql.Stmt // PostgreSQL's rotation, prepared once (rotatePG)
@@ -37,7 +39,8 @@ var _ usecase.TokenStore = (*TokenRepository)(nil)
 
 // NewTokenRepository returns a repository over db.
 func NewTokenRepository(db *bun.DB) *TokenRepository {
-	return &TokenRepository{db: db, revoked: newRevocationBatcher(db)}
+	return &TokenRepository{db: db, revoked: newRevocationBatcher(db), writes: newGroupCommit(db),
+		stmts: newPreparedStatements(db)}
 }
 
 // CreateFamily inserts the family and, when rt is not nil, its first refresh token, in
@@ -60,6 +63,25 @@ func (r *TokenRepository) CreateFamily(ctx context.Context, f usecase.TokenFamil
 		}
 		return nil
 	}
+	if r.db.Dialect().Name() == dialect.SQLite {
+		if err := r.stmts.warm(ctx, insertFamilyQuery, insertRefreshTokenQuery); err != nil {
+			return err
+		}
+		return r.writes.run(ctx, func(ctx context.Context, tx bun.Tx) error {
+			if _, err := r.stmts.exec(ctx, &tx, insertFamilyQuery, fam.ID, nullString(fam.ClientID),
+				nullString(fam.UserID), nullString(fam.SessionID), r.stmts.timeArg(fam.CreatedAt),
+				r.stmts.nullTimeArg(fam.ExpiresAt), r.stmts.nullTimeArg(derefTime(fam.RevokedAt))); err != nil {
+				return wrapErr(err, "insert token family %q", f.ID)
+			}
+			if rt == nil {
+				return nil
+			}
+			if err := r.insertRefreshToken(ctx, &tx, refreshTokenToRow(*rt)); err != nil {
+				return wrapErr(err, "insert refresh token of family %q", f.ID)
+			}
+			return nil
+		})
+	}
 	return inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := insert(ctx, tx, &fam); err != nil {
 			return wrapErr(err, "insert token family %q", f.ID)
@@ -73,6 +95,27 @@ func (r *TokenRepository) CreateFamily(ctx context.Context, f usecase.TokenFamil
 		}
 		return nil
 	})
+}
+
+const insertFamilyQuery = "INSERT INTO token_families (id, client_id, user_id, session_id, created_at, expires_at, revoked_at) " +
+	"VALUES (?, ?, ?, ?, ?, ?, ?)"
+
+const insertRefreshTokenQuery = "INSERT INTO refresh_tokens (hash, family_id, client_id, user_id, scope, audience, " +
+	"auth_time, nonce, session_id, created_at, expires_at, dpop_jkt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+// insertRefreshToken stores row with a prepared statement (the SQLite hot path).
+func (r *TokenRepository) insertRefreshToken(ctx context.Context, tx *bun.Tx, row refreshTokenRow) error {
+	_, err := r.stmts.exec(ctx, tx, insertRefreshTokenQuery, row.Hash, row.FamilyID, row.ClientID, row.UserID,
+		row.Scope, row.Audience, r.stmts.nullTimeArg(row.AuthTime), row.Nonce, row.SessionID,
+		r.stmts.timeArg(row.CreatedAt), r.stmts.timeArg(row.ExpiresAt), nullString(row.DPoPJKT))
+	return err
+}
+
+func derefTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
 }
 
 // FamilyRevoked reports whether the family is revoked; an unknown family is not. It
@@ -100,7 +143,7 @@ func (r *TokenRepository) RevokeFamily(ctx context.Context, familyID string, now
 		upsert = "INSERT INTO token_families (id, created_at, revoked_at) VALUES (?, ?, ?) " +
 			"ON DUPLICATE KEY UPDATE revoked_at = COALESCE(revoked_at, VALUES(revoked_at))"
 	}
-	return inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
+	return r.writes.run(ctx, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewRaw(upsert, familyID, now, now).Exec(ctx); err != nil {
 			return wrapErr(err, "revoke token family %q", familyID)
 		}
@@ -149,11 +192,16 @@ func (r *TokenRepository) revokeFamiliesWhere(ctx context.Context, column, value
 // RefreshTokenByHash returns the token; ErrNotFound when there is none.
 func (r *TokenRepository) RefreshTokenByHash(ctx context.Context, hash []byte) (domain.RefreshToken, error) {
 	var row refreshTokenRow
-	if err := r.db.NewSelect().Model(&row).Where("hash = ?", hash).Scan(ctx); err != nil {
+	if err := r.stmts.scanOne(ctx, nil, &row, selectRefreshTokenQuery, hash); err != nil {
 		return domain.RefreshToken{}, wrapErr(err, "select refresh token")
 	}
 	return row.toDomain()
 }
+
+// selectRefreshTokenQuery is prepared: it runs on every refresh, introspection and
+// revocation of a refresh token.
+const selectRefreshTokenQuery = "SELECT hash, family_id, client_id, user_id, scope, audience, auth_time, nonce, " +
+	"session_id, created_at, expires_at, rotated_at, revoked_at, dpop_jkt FROM refresh_tokens WHERE hash = ?"
 
 // RotateRefreshToken marks the old token rotated and stores next, in one transaction,
 // only while the old one is active and its family is not revoked. The conditional
@@ -163,35 +211,48 @@ func (r *TokenRepository) RefreshTokenByHash(ctx context.Context, hash []byte) (
 //
 // It is the hot path of the refresh grant, so it runs as few statements as the lock
 // order allows: on SQLite (BEGIN IMMEDIATE already holds the only write lock) the
-// family check is part of the UPDATE; PostgreSQL and MariaDB first take the shared
-// family lock (see TokenRepository). Only a failed UPDATE reads more, to tell an
-// unknown token from a used one.
+// family check is part of the UPDATE, both statements are prepared, and concurrent
+// rotations commit together (groupCommit); PostgreSQL runs one prepared statement
+// (rotatePG); MariaDB first takes the shared family lock (see TokenRepository). Only a
+// failed UPDATE reads more, to tell an unknown token from a used one.
 func (r *TokenRepository) RotateRefreshToken(ctx context.Context, oldHash []byte, next domain.RefreshToken, now time.Time) error {
 	nextRow := refreshTokenToRow(next)
 	if r.db.Dialect().Name() == dialect.PG {
 		return r.rotatePG(ctx, oldHash, nextRow, now)
 	}
-	sqlite := r.db.Dialect().Name() == dialect.SQLite
-	return inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
-		if !sqlite {
-			revoked, err := lockFamilyShared(ctx, tx, next.FamilyID)
-			switch {
-			case errors.Is(err, domain.ErrNotFound):
-				return r.rotateFailed(ctx, tx, oldHash, next.FamilyID)
-			case err != nil:
+	if r.db.Dialect().Name() == dialect.SQLite {
+		if err := r.stmts.warm(ctx, rotateSQLiteQuery, insertRefreshTokenQuery); err != nil {
+			return err
+		}
+		return r.writes.run(ctx, func(ctx context.Context, tx bun.Tx) error {
+			t := r.stmts.timeArg(now)
+			res, err := r.stmts.exec(ctx, &tx, rotateSQLiteQuery, t, oldHash, next.FamilyID, t, next.FamilyID)
+			n, err := rowsAffected(res, err, "mark refresh token rotated")
+			if err != nil {
 				return err
-			case revoked:
-				return fmt.Errorf("rotate refresh token: family %q is revoked: %w", next.FamilyID, domain.ErrAlreadyUsed)
 			}
+			if n == 0 {
+				return r.rotateFailed(ctx, tx, oldHash, next.FamilyID)
+			}
+			if err := r.insertRefreshToken(ctx, &tx, nextRow); err != nil {
+				return wrapErr(err, "insert rotated refresh token")
+			}
+			return nil
+		})
+	}
+	// MariaDB: the shared family lock first, then the conditional UPDATE.
+	return inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
+		revoked, err := lockFamilyShared(ctx, tx, next.FamilyID)
+		switch {
+		case errors.Is(err, domain.ErrNotFound):
+			return r.rotateFailed(ctx, tx, oldHash, next.FamilyID)
+		case err != nil:
+			return err
+		case revoked:
+			return fmt.Errorf("rotate refresh token: family %q is revoked: %w", next.FamilyID, domain.ErrAlreadyUsed)
 		}
-		q := "UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ? AND family_id = ? " +
-			"AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ?"
-		args := []any{now, oldHash, next.FamilyID, now}
-		if sqlite {
-			q += " AND NOT EXISTS (SELECT 1 FROM token_families WHERE id = ? AND revoked_at IS NOT NULL)"
-			args = append(args, next.FamilyID)
-		}
-		res, err := tx.NewRaw(q, args...).Exec(ctx)
+		res, err := tx.NewRaw("UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ? AND family_id = ? "+
+			"AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ?", now, oldHash, next.FamilyID, now).Exec(ctx)
 		n, err := rowsAffected(res, err, "mark refresh token rotated")
 		if err != nil {
 			return err
@@ -205,6 +266,12 @@ func (r *TokenRepository) RotateRefreshToken(ctx context.Context, oldHash []byte
 		return nil
 	})
 }
+
+// rotateSQLiteQuery is the rotation's decision on SQLite, prepared. BEGIN IMMEDIATE
+// already holds the database's only write lock, so the family check is part of it.
+const rotateSQLiteQuery = "UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ? AND family_id = ? " +
+	"AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ? " +
+	"AND NOT EXISTS (SELECT 1 FROM token_families WHERE id = ? AND revoked_at IS NOT NULL)"
 
 // rotatePG is RotateRefreshToken on PostgreSQL in one statement, so one round trip
 // (a transaction of four statements took six, and each waits on the network and the

@@ -13,13 +13,16 @@ import (
 // UserRepository stores users. Usernames and emails are unique byte for byte; an
 // empty email is stored as NULL so that any number of users may have none.
 type UserRepository struct {
-	db *bun.DB
+	db    *bun.DB
+	stmts *preparedStatements
 }
 
 var _ usecase.UserStore = (*UserRepository)(nil)
 
 // NewUserRepository returns a repository over db.
-func NewUserRepository(db *bun.DB) *UserRepository { return &UserRepository{db: db} }
+func NewUserRepository(db *bun.DB) *UserRepository {
+	return &UserRepository{db: db, stmts: newPreparedStatements(db)}
+}
 
 // CreateUser inserts u; ErrDuplicate when its id, username or email is taken.
 func (r *UserRepository) CreateUser(ctx context.Context, u domain.User) error {
@@ -30,10 +33,11 @@ func (r *UserRepository) CreateUser(ctx context.Context, u domain.User) error {
 	return nil
 }
 
-// UserByID returns the user; ErrNotFound when there is none.
+// UserByID returns the user; ErrNotFound when there is none. The statement is
+// prepared: it runs on every userinfo call and every grant that issues an ID token.
 func (r *UserRepository) UserByID(ctx context.Context, id string) (domain.User, error) {
 	var row userRow
-	if err := r.db.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
+	if err := r.stmts.scanOne(ctx, nil, &row, "SELECT * FROM users WHERE id = ?", id); err != nil {
 		return domain.User{}, wrapErr(err, "select user %q", id)
 	}
 	return row.toDomain(), nil

@@ -1,0 +1,170 @@
+package bunrepo
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+)
+
+// groupCommit runs the write transactions of concurrent callers on SQLite as one
+// transaction ("group commit"). SQLite has one writer and Gatehouse one connection to
+// it, so writers queue anyway; committing them together writes the pages they share
+// (index leaves, the table's last page, the WAL header) once per group instead of
+// once per caller, and takes the locks once. A refresh-token rotation measured 215 µs
+// of connection time alone, 92 µs in groups of 8 and 62–78 µs in groups of 32.
+//
+// Each caller's function runs inside its own SAVEPOINT, so one that fails undoes only
+// its own writes and the others still commit; every caller learns its own result only
+// after the group's COMMIT, so no answer is given for a write that is not durable.
+// The first caller to find no group running leads: it runs every write waiting at that
+// moment, its own first, then hands the lead to the oldest waiter, if any, and
+// returns. Alone, a caller runs a plain transaction at once, as before.
+//
+// PostgreSQL and MariaDB run each write in its own transaction (inTx): they have
+// concurrent writers, and a group there would hold row locks of unrelated grants
+// together and deadlock with revocations that take them in another order.
+type groupCommit struct {
+	db      *bun.DB
+	enabled bool
+
+	mu      sync.Mutex
+	pending []*groupWrite
+	running bool
+	groups  int64 // transactions run for more than one write, for tests
+}
+
+type groupWrite struct {
+	ctx  context.Context
+	fn   func(ctx context.Context, tx bun.Tx) error
+	err  error
+	lead bool // woken to lead rather than with a result
+	done chan struct{}
+}
+
+// maxGroupWrites bounds a group, so that the connection is not held from readers for
+// long (about 4 ms for 64 rotations).
+const maxGroupWrites = 64
+
+// groupTimeout bounds a group's transaction. It serves several callers, so it does not
+// end with the context of any one of them.
+const groupTimeout = 10 * time.Second
+
+func newGroupCommit(db *bun.DB) *groupCommit {
+	return &groupCommit{db: db, enabled: db.Dialect().Name() == dialect.SQLite}
+}
+
+// run runs fn in a transaction, on SQLite together with the writes of concurrent
+// callers. fn must use only the tx and context it is given and may run at most once;
+// when it returns an error its writes are undone and run returns that error. A caller
+// whose context ends before its write starts gets the context's error and no write.
+func (g *groupCommit) run(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	if !g.enabled {
+		return inTx(ctx, g.db, nil, fn)
+	}
+	w := &groupWrite{ctx: ctx, fn: fn, done: make(chan struct{})}
+	g.mu.Lock()
+	g.pending = append(g.pending, w)
+	if g.running {
+		g.mu.Unlock()
+		// Not ctx.Done(): once the group has started, the write may commit, and its
+		// caller must learn that. The group checks ctx before it starts the write.
+		<-w.done
+		if !w.lead {
+			return w.err
+		}
+	} else {
+		g.running = true
+		g.mu.Unlock()
+	}
+	g.lead(w)
+	return w.err
+}
+
+// lead runs one group, which holds self (the oldest waiting write), and passes the lead
+// on to the next waiting write, if any.
+func (g *groupCommit) lead(self *groupWrite) {
+	g.mu.Lock()
+	n := min(len(g.pending), maxGroupWrites)
+	group := make([]*groupWrite, n)
+	copy(group, g.pending)
+	g.pending = append(g.pending[:0:0], g.pending[n:]...)
+	g.mu.Unlock()
+
+	g.execute(group)
+	for _, w := range group {
+		if w != self {
+			close(w.done)
+		}
+	}
+
+	g.mu.Lock()
+	if len(g.pending) > 0 {
+		next := g.pending[0]
+		next.lead = true
+		close(next.done)
+	} else {
+		g.running = false
+	}
+	g.mu.Unlock()
+}
+
+// execute runs the group's writes and sets each one's err.
+func (g *groupCommit) execute(group []*groupWrite) {
+	live := group[:0:0]
+	for _, w := range group {
+		if err := w.ctx.Err(); err != nil {
+			w.err = fmt.Errorf("write not started: %w", err)
+			continue
+		}
+		live = append(live, w)
+	}
+	if len(live) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(live[0].ctx), groupTimeout)
+	defer cancel()
+	if len(live) == 1 {
+		live[0].err = inTx(ctx, g.db, nil, live[0].fn)
+		return
+	}
+	g.mu.Lock()
+	g.groups++
+	g.mu.Unlock()
+	err := inTx(ctx, g.db, nil, func(ctx context.Context, tx bun.Tx) error {
+		for _, w := range live {
+			w.err = nil
+			if _, err := tx.ExecContext(ctx, "SAVEPOINT group_write"); err != nil {
+				return wrapErr(err, "open savepoint")
+			}
+			if w.err = w.fn(ctx, tx); w.err != nil {
+				if _, err := tx.ExecContext(ctx, "ROLLBACK TO group_write"); err != nil {
+					return wrapErr(err, "roll back to savepoint")
+				}
+			}
+			if _, err := tx.ExecContext(ctx, "RELEASE group_write"); err != nil {
+				return wrapErr(err, "release savepoint")
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		// Nothing of the group committed: every write fails with the group's error,
+		// unless it had failed on its own already.
+		for _, w := range live {
+			if w.err == nil {
+				w.err = err
+			}
+		}
+	}
+}
+
+// groupCount returns how many transactions ran more than one write.
+func (g *groupCommit) groupCount() int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.groups
+}

@@ -1,0 +1,174 @@
+package bunrepo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"gatehouse/infrastructure/database"
+)
+
+func openScratchSQLite(t *testing.T) *bun.DB {
+	t.Helper()
+	db, closeDB, err := database.Open(t.Context(), "sqlite:"+filepath.Join(t.TempDir(), "g.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeDB)
+	if _, err := db.ExecContext(t.Context(), "CREATE TABLE scratch (k TEXT PRIMARY KEY, v INTEGER NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func scratchKeys(t *testing.T, db *bun.DB) map[string]bool {
+	t.Helper()
+	var keys []string
+	if err := db.NewRaw("SELECT k FROM scratch").Scan(t.Context(), &keys); err != nil {
+		t.Fatal(err)
+	}
+	got := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		got[k] = true
+	}
+	return got
+}
+
+// TestGroupCommit holds the first write's transaction open until 40 more writes wait,
+// so that they run as one group, in which every fourth write writes and then fails.
+// Each caller must get its own result, the failed writes must leave nothing behind,
+// and the others must all commit.
+func TestGroupCommit(t *testing.T) {
+	db := openScratchSQLite(t)
+	g := newGroupCommit(db)
+	if !g.enabled {
+		t.Fatal("group commit is off on SQLite")
+	}
+	const waiting = 40
+	errBoom := errors.New("boom")
+	release := make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- g.run(t.Context(), func(ctx context.Context, tx bun.Tx) error {
+			<-release
+			_, err := tx.ExecContext(ctx, "INSERT INTO scratch (k, v) VALUES ('first', 0)")
+			return err
+		})
+	}()
+	waitFor(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.running })
+
+	errs := make([]error, waiting)
+	var wg sync.WaitGroup
+	for i := range waiting {
+		wg.Go(func() {
+			errs[i] = g.run(t.Context(), func(ctx context.Context, tx bun.Tx) error {
+				if _, err := tx.ExecContext(ctx, "INSERT INTO scratch (k, v) VALUES (?, ?)", fmt.Sprint("k", i), i); err != nil {
+					return err
+				}
+				if i%4 == 0 {
+					return fmt.Errorf("write %d: %w", i, errBoom)
+				}
+				return nil
+			})
+		})
+	}
+	waitFor(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return len(g.pending) == waiting })
+	close(release)
+	wg.Wait()
+	if err := <-first; err != nil {
+		t.Fatalf("first write: %v", err)
+	}
+	if n := g.groupCount(); n != 1 {
+		t.Errorf("%d groups ran, want the %d waiting writes in 1", n, waiting)
+	}
+	keys := scratchKeys(t, db)
+	for i, err := range errs {
+		k := fmt.Sprint("k", i)
+		if i%4 == 0 {
+			if !errors.Is(err, errBoom) {
+				t.Errorf("write %d: err = %v, want its own error", i, err)
+			}
+			if keys[k] {
+				t.Errorf("write %d failed but its row %s was committed", i, k)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("write %d: %v", i, err)
+		}
+		if !keys[k] {
+			t.Errorf("write %d succeeded but its row %s is missing", i, k)
+		}
+	}
+	if !keys["first"] {
+		t.Error("the first write's row is missing")
+	}
+}
+
+// TestGroupCommitSkipsCancelledWrite: a write whose caller gave up before its group
+// started is not run, and its caller hears so; the rest of the group commits.
+func TestGroupCommitSkipsCancelledWrite(t *testing.T) {
+	db := openScratchSQLite(t)
+	g := newGroupCommit(db)
+	release := make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- g.run(t.Context(), func(ctx context.Context, tx bun.Tx) error {
+			<-release
+			return nil
+		})
+	}()
+	waitFor(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.running })
+	ctx, cancel := context.WithCancel(t.Context())
+	ran := false
+	cancelled := make(chan error, 1)
+	go func() {
+		cancelled <- g.run(ctx, func(ctx context.Context, tx bun.Tx) error {
+			ran = true
+			_, err := tx.ExecContext(ctx, "INSERT INTO scratch (k, v) VALUES ('cancelled', 1)")
+			return err
+		})
+	}()
+	kept := make(chan error, 1)
+	go func() {
+		kept <- g.run(t.Context(), func(ctx context.Context, tx bun.Tx) error {
+			_, err := tx.ExecContext(ctx, "INSERT INTO scratch (k, v) VALUES ('kept', 2)")
+			return err
+		})
+	}()
+	waitFor(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return len(g.pending) == 2 })
+	cancel()
+	close(release)
+	if err := <-cancelled; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled write: err = %v, want context.Canceled", err)
+	}
+	if err := <-kept; err != nil {
+		t.Errorf("kept write: %v", err)
+	}
+	if err := <-first; err != nil {
+		t.Errorf("first write: %v", err)
+	}
+	if ran {
+		t.Error("the cancelled write ran")
+	}
+	if keys := scratchKeys(t, db); keys["cancelled"] || !keys["kept"] {
+		t.Errorf("rows = %v, want kept only", keys)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -49,6 +49,23 @@ func (t RefreshToken) Active(now time.Time) bool {
 	return t.RotatedAt == nil && t.RevokedAt == nil && now.Before(t.ExpiresAt)
 }
 
+// UsableBy reports whether clientID may refresh with the token at now, proving
+// possession of the DPoP key with thumbprint jkt (empty: no proof) when it is bound.
+func (t RefreshToken) UsableBy(clientID, jkt string, now time.Time) bool {
+	return t.ClientID == clientID && t.Active(now) && (t.DPoPJKT == "" || t.DPoPJKT == jkt)
+}
+
+// Successor is the token that replaces t on rotation: the same grant (family, client,
+// user, scope, audience, authentication, session) with next's hash, times and DPoP
+// binding.
+func (t RefreshToken) Successor(next RefreshToken) RefreshToken {
+	return RefreshToken{
+		Hash: next.Hash, FamilyID: t.FamilyID, ClientID: t.ClientID, UserID: t.UserID,
+		Scope: t.Scope, Audience: t.Audience, AuthTime: t.AuthTime, Nonce: t.Nonce, SessionID: t.SessionID,
+		CreatedAt: next.CreatedAt, ExpiresAt: next.ExpiresAt, DPoPJKT: next.DPoPJKT,
+	}
+}
+
 // IssuedTokens is the result of a successful grant (RFC 6749 §5.1).
 type IssuedTokens struct {
 	AccessToken  string

@@ -60,6 +60,14 @@ type TokenFamily struct {
 	RevokedAt *time.Time
 }
 
+// RefreshRotation is a refresh's request to TokenStore.RotateUsableRefreshToken.
+type RefreshRotation struct {
+	ClientID string              // the client refreshing
+	ProofJKT string              // the thumbprint of the DPoP key it proved, if any
+	Next     domain.RefreshToken // the successor's hash, times and binding
+	Now      time.Time
+}
+
 // TokenStore keeps refresh tokens, token families and the access-token deny-list.
 type TokenStore interface {
 	// CreateFamily stores a new family and, when rt is not nil, its first refresh token,
@@ -81,6 +89,14 @@ type TokenStore interface {
 	// transaction, only when the old one is still active (conditional update): of
 	// concurrent callers exactly one succeeds; the others get ErrAlreadyUsed.
 	RotateRefreshToken(ctx context.Context, oldHash []byte, next domain.RefreshToken, now time.Time) error
+	// RotateUsableRefreshToken is a whole refresh that keeps the grant's scope and
+	// audience: it reads the token with hash oldHash and, when it is
+	// UsableBy(rot.ClientID, rot.ProofJKT, rot.Now) and its family is not revoked, marks
+	// it rotated and stores old.Successor(rot.Next). It returns the token as it was at
+	// one moment before the rotation, and whether it was rotated; ErrNotFound for an
+	// unknown hash. Of concurrent callers at most one rotates; one that read the token
+	// usable and did not rotate it lost that race (or the family is revoked).
+	RotateUsableRefreshToken(ctx context.Context, oldHash []byte, rot RefreshRotation) (old domain.RefreshToken, rotated bool, err error)
 
 	// RevokeAccessToken puts a jti on the deny-list until the token's expiry.
 	RevokeAccessToken(ctx context.Context, t domain.RevokedAccessToken) error

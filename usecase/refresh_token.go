@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"gatehouse/domain"
 )
@@ -34,6 +35,29 @@ func (uc *Refresh) Execute(ctx context.Context, client domain.Client, req TokenR
 	}
 	now := uc.clock.Now()
 	hash := uc.hasher.HashSecret(req.RefreshToken)
+	// The successor's secret, hash, times and binding; the grant is the old token's.
+	next, secret := uc.minter.newRefreshToken(Subject{Client: client, User: &domain.User{}, JKT: req.DPoPJKT})
+	if req.Scope == "" && len(req.Resource) == 0 {
+		// The usual refresh keeps the grant: the store checks and rotates in one step.
+		old, rotated, err := uc.tokens.RotateUsableRefreshToken(ctx, hash,
+			RefreshRotation{ClientID: client.ID, ProofJKT: req.DPoPJKT, Next: next, Now: now})
+		switch {
+		case errors.Is(err, domain.ErrNotFound):
+			return domain.IssuedTokens{}, errBadRefreshToken
+		case err != nil:
+			return domain.IssuedTokens{}, fmt.Errorf("rotate refresh token: %w", err)
+		}
+		if !rotated {
+			if err := uc.check(ctx, client, req, old, now); err != nil {
+				return domain.IssuedTokens{}, err
+			}
+			// Usable when read: a concurrent refresh with the same token won, or the
+			// family was revoked.
+			return domain.IssuedTokens{}, errBadRefreshToken
+		}
+		return uc.issue(ctx, client, req, old, old.Scope, old.Audience, secret)
+	}
+
 	old, err := uc.tokens.RefreshTokenByHash(ctx, hash)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
@@ -41,22 +65,8 @@ func (uc *Refresh) Execute(ctx context.Context, client domain.Client, req TokenR
 	case err != nil:
 		return domain.IssuedTokens{}, fmt.Errorf("look up refresh token: %w", err)
 	}
-	if old.ClientID != client.ID {
-		return domain.IssuedTokens{}, errBadRefreshToken // SECURITY S29
-	}
-	if old.RotatedAt != nil {
-		// Reuse of a rotated token: someone holds a copy. Revoke the family.
-		if err := uc.tokens.RevokeFamily(ctx, old.FamilyID, now); err != nil {
-			return domain.IssuedTokens{}, fmt.Errorf("revoke family on refresh token reuse: %w", err)
-		}
-		return domain.IssuedTokens{}, errBadRefreshToken
-	}
-	if !old.Active(now) {
-		return domain.IssuedTokens{}, errBadRefreshToken
-	}
-	if old.DPoPJKT != "" && req.DPoPJKT != old.DPoPJKT {
-		// A bound refresh token (public client, RFC 9449 §5) needs a proof by its key.
-		return domain.IssuedTokens{}, domain.ErrInvalidGrant.WithDescription("the refresh token is bound to a DPoP key; send a proof signed with it")
+	if err := uc.check(ctx, client, req, old, now); err != nil {
+		return domain.IssuedTokens{}, err
 	}
 	scope := old.Scope
 	if req.Scope != "" {
@@ -76,11 +86,50 @@ func (uc *Refresh) Execute(ctx context.Context, client domain.Client, req TokenR
 		}
 		aud = req.Resource
 	}
+	// The successor keeps the original grant's scope, so a narrower access token now
+	// does not shrink what later refreshes may ask (RFC 6749 §6).
+	if err := uc.tokens.RotateRefreshToken(ctx, hash, old.Successor(next), now); err != nil {
+		if errors.Is(err, domain.ErrAlreadyUsed) || errors.Is(err, domain.ErrNotFound) {
+			// A concurrent request with the same token won the conditional update.
+			return domain.IssuedTokens{}, errBadRefreshToken
+		}
+		return domain.IssuedTokens{}, fmt.Errorf("rotate refresh token: %w", err)
+	}
+	return uc.issue(ctx, client, req, old, scope, aud, secret)
+}
+
+// check refuses a refresh token the client may not use, and revokes the family of
+// one presented after its rotation.
+func (uc *Refresh) check(ctx context.Context, client domain.Client, req TokenRequest, old domain.RefreshToken, now time.Time) error {
+	if old.ClientID != client.ID {
+		return errBadRefreshToken // SECURITY S29
+	}
+	if old.RotatedAt != nil {
+		// Reuse of a rotated token: someone holds a copy. Revoke the family.
+		if err := uc.tokens.RevokeFamily(ctx, old.FamilyID, now); err != nil {
+			return fmt.Errorf("revoke family on refresh token reuse: %w", err)
+		}
+		return errBadRefreshToken
+	}
+	if !old.Active(now) {
+		return errBadRefreshToken
+	}
+	if old.DPoPJKT != "" && req.DPoPJKT != old.DPoPJKT {
+		// A bound refresh token (public client, RFC 9449 §5) needs a proof by its key.
+		return domain.ErrInvalidGrant.WithDescription("the refresh token is bound to a DPoP key; send a proof signed with it")
+	}
+	return nil
+}
+
+// issue mints the access token (and ID token) of a rotated grant.
+func (uc *Refresh) issue(ctx context.Context, client domain.Client, req TokenRequest, old domain.RefreshToken,
+	scope, aud []string, secret string) (domain.IssuedTokens, error) {
 	// The user's claims matter only to an ID token. Without one the user id is all the
 	// access token needs: a deleted user's families are revoked (Admin.DeleteUser), and
-	// the rotation below refuses a revoked family, so no read is saved at a cost.
+	// the rotation refuses a revoked family, so no read is saved at a cost.
 	user := domain.User{ID: old.UserID}
 	if slices.Contains(scope, domain.ScopeOpenID) {
+		var err error
 		user, err = uc.users.UserByID(ctx, old.UserID)
 		switch {
 		case errors.Is(err, domain.ErrNotFound):
@@ -91,16 +140,5 @@ func (uc *Refresh) Execute(ctx context.Context, client domain.Client, req TokenR
 	}
 	s := Subject{Client: client, User: &user, Scope: scope, Audience: aud, AuthTime: old.AuthTime,
 		Nonce: old.Nonce, SessionID: old.SessionID, FamilyID: old.FamilyID, JKT: req.DPoPJKT}
-	next, secret := uc.minter.newRefreshToken(s)
-	// The next token keeps the original grant's scope, so a narrower access token now
-	// does not shrink what later refreshes may ask (RFC 6749 §6).
-	next.Scope, next.Audience = old.Scope, old.Audience
-	if err := uc.tokens.RotateRefreshToken(ctx, hash, next, now); err != nil {
-		if errors.Is(err, domain.ErrAlreadyUsed) || errors.Is(err, domain.ErrNotFound) {
-			// A concurrent request with the same token won the conditional update.
-			return domain.IssuedTokens{}, errBadRefreshToken
-		}
-		return domain.IssuedTokens{}, fmt.Errorf("rotate refresh token: %w", err)
-	}
 	return uc.minter.finish(ctx, s, secret)
 }

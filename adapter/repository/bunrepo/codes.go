@@ -39,8 +39,8 @@ func (r *CodeRepository) CreateCode(ctx context.Context, c domain.AuthorizationC
 }
 
 const (
-	consumeCodeSQLite = "UPDATE authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL RETURNING *"
-	selectCodeQuery   = "SELECT * FROM authorization_codes WHERE hash = ?"
+	consumeCodeQuery = "UPDATE authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL RETURNING *"
+	selectCodeQuery  = "SELECT * FROM authorization_codes WHERE hash = ?"
 )
 
 // ConsumeCode marks the code used. The decision is one conditional UPDATE, so that of
@@ -53,47 +53,33 @@ const (
 func (r *CodeRepository) ConsumeCode(ctx context.Context, hash []byte, now time.Time) (domain.AuthorizationCode, error) {
 	const consume = "UPDATE authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL"
 	var row codeRow
-	won, loaded := false, false
-	if r.db.Dialect().Name() == dialect.SQLite {
-		if err := r.stmts.warm(ctx, consumeCodeSQLite, selectCodeQuery); err != nil {
+	won := false
+	switch r.db.Dialect().Name() {
+	case dialect.SQLite:
+		if err := r.stmts.warm(ctx, consumeCodeQuery, selectCodeQuery); err != nil {
 			return domain.AuthorizationCode{}, err
 		}
 		err := r.writes.run(ctx, func(ctx context.Context, tx bun.Tx) error {
-			row, won = codeRow{}, false
-			err := r.stmts.scanOne(ctx, &tx, &row, consumeCodeSQLite, r.stmts.timeArg(now), hash)
-			switch {
-			case err == nil:
-				won = true
-				return nil
-			case !errors.Is(err, sql.ErrNoRows):
-				return wrapErr(err, "consume authorization code")
-			}
-			if err := r.stmts.scanOne(ctx, &tx, &row, selectCodeQuery, hash); err != nil {
-				return wrapErr(err, "select authorization code")
-			}
-			return nil
+			var err error
+			row, won, err = r.consume(ctx, &tx, hash, now)
+			return err
 		})
 		if err != nil {
 			return domain.AuthorizationCode{}, err
 		}
-		loaded = true
-	} else if r.db.Dialect().Name() == dialect.MySQL {
-		res, err := r.db.NewRaw(consume, now, hash).Exec(ctx)
+	case dialect.PG:
+		var err error
+		if row, won, err = r.consume(ctx, nil, hash, now); err != nil {
+			return domain.AuthorizationCode{}, err
+		}
+	default:
+		res, err := r.db.NewRaw("UPDATE authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL",
+			now, hash).Exec(ctx)
 		n, err := rowsAffected(res, err, "consume authorization code")
 		if err != nil {
 			return domain.AuthorizationCode{}, err
 		}
 		won = n == 1
-	} else {
-		err := r.db.NewRaw(consume+" RETURNING *", now, hash).Scan(ctx, &row)
-		switch {
-		case err == nil:
-			won = true
-		case !errors.Is(err, sql.ErrNoRows):
-			return domain.AuthorizationCode{}, wrapErr(err, "consume authorization code")
-		}
-	}
-	if !loaded && (!won || row.Hash == nil) {
 		if err := r.db.NewSelect().Model(&row).Where("hash = ?", hash).Scan(ctx); err != nil {
 			// When the UPDATE won the code is now burnt without its caller learning it:
 			// failing closed is the right side to err on for a single-use credential.
@@ -108,4 +94,21 @@ func (r *CodeRepository) ConsumeCode(ctx context.Context, hash []byte, now time.
 		return code, fmt.Errorf("consume authorization code: %w", domain.ErrAlreadyUsed)
 	}
 	return code, nil
+}
+
+// consume runs the conditional UPDATE … RETURNING with prepared statements (inside tx
+// when not nil) and, when it matched nothing, reads the code.
+func (r *CodeRepository) consume(ctx context.Context, tx *bun.Tx, hash []byte, now time.Time) (codeRow, bool, error) {
+	var row codeRow
+	err := r.stmts.scanOne(ctx, tx, &row, consumeCodeQuery, r.stmts.timeArg(now), hash)
+	switch {
+	case err == nil:
+		return row, true, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return row, false, wrapErr(err, "consume authorization code")
+	}
+	if err := r.stmts.scanOne(ctx, tx, &row, selectCodeQuery, hash); err != nil {
+		return row, false, wrapErr(err, "select authorization code")
+	}
+	return row, false, nil
 }

@@ -66,6 +66,37 @@ func (s *suite) concurrency(t *testing.T) {
 		}
 	})
 
+	t.Run("RotateUsableRefreshTokenOnce", func(t *testing.T) {
+		u, c := s.newUser(t), s.newClient(t)
+		f, old := s.newFamily(t, u, c, "")
+		next := make([]domain.RefreshToken, concurrency)
+		for i := range next {
+			next[i] = s.refreshToken(f)
+		}
+		now := base.Add(time.Minute)
+		rotated := make([]bool, concurrency)
+		errs := race(concurrency, func(i int) error {
+			var err error
+			_, rotated[i], err = s.Tokens.RotateUsableRefreshToken(t.Context(), old.Hash,
+				usecase.RefreshRotation{ClientID: c.ID, Next: next[i], Now: now})
+			return err
+		})
+		wins := 0
+		for i, err := range errs {
+			noErr(t, err)
+			_, stored := s.Tokens.RefreshTokenByHash(t.Context(), next[i].Hash)
+			if rotated[i] {
+				wins++
+				noErr(t, stored)
+			} else {
+				wantErr(t, stored, domain.ErrNotFound) // the loser's token was never stored
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("%d of %d rotations succeeded, want exactly 1 (SECURITY S32)", wins, concurrency)
+		}
+	})
+
 	t.Run("RotateRefreshTokenOnce", func(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
 		f, old := s.newFamily(t, u, c, "")

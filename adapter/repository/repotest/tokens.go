@@ -179,6 +179,93 @@ func (s *suite) tokens(t *testing.T) {
 		wantErr(t, s.Tokens.RotateRefreshToken(t.Context(), rt.Hash, s.refreshToken(f), base), domain.ErrAlreadyUsed)
 	})
 
+	t.Run("RotateUsable", func(t *testing.T) {
+		u, c := s.newUser(t), s.newClient(t)
+		f, old := s.newFamily(t, u, c, newID("s"))
+		now := base.Add(5 * time.Minute)
+		next := domain.RefreshToken{Hash: newHash(), CreatedAt: now, ExpiresAt: now.Add(2 * time.Hour),
+			DPoPJKT: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}
+		rot := usecase.RefreshRotation{ClientID: c.ID, Next: next, Now: now}
+		got, rotated, err := s.Tokens.RotateUsableRefreshToken(t.Context(), old.Hash, rot)
+		noErr(t, err)
+		if !rotated {
+			t.Fatal("a usable token was not rotated")
+		}
+		checkRefreshToken(t, old, got) // as it was before
+		stored, err := s.Tokens.RefreshTokenByHash(t.Context(), old.Hash)
+		noErr(t, err)
+		sameTimePtr(t, "old rotated_at", &now, stored.RotatedAt)
+		successor, err := s.Tokens.RefreshTokenByHash(t.Context(), next.Hash)
+		noErr(t, err)
+		checkRefreshToken(t, old.Successor(next), successor) // the grant copied, the rest new
+		if successor.FamilyID != f.ID || successor.SessionID != f.SessionID {
+			t.Errorf("successor = %+v, want family %s and session %s", successor, f.ID, f.SessionID)
+		}
+
+		// Rotated: returned as it is now, not rotated again.
+		again, rotated, err := s.Tokens.RotateUsableRefreshToken(t.Context(), old.Hash,
+			usecase.RefreshRotation{ClientID: c.ID, Next: s.refreshToken(f), Now: now})
+		noErr(t, err)
+		if rotated || again.RotatedAt == nil {
+			t.Errorf("a rotated token: rotated = %v, rotated_at = %v; want false and set", rotated, again.RotatedAt)
+		}
+		_, _, err = s.Tokens.RotateUsableRefreshToken(t.Context(), newHash(), rot)
+		wantErr(t, err, domain.ErrNotFound)
+	})
+
+	t.Run("RotateUsableRefusals", func(t *testing.T) {
+		u, c := s.newUser(t), s.newClient(t)
+		other := s.newClient(t)
+		const jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+		f := usecase.TokenFamily{ID: newID("fam"), ClientID: c.ID, UserID: u.ID, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
+		bound := s.refreshToken(f)
+		bound.DPoPJKT = jkt
+		noErr(t, s.Tokens.CreateFamily(t.Context(), f, &bound))
+		try := func(name, clientID, proof string, now time.Time, want bool) {
+			t.Helper()
+			next := s.refreshToken(f)
+			got, rotated, err := s.Tokens.RotateUsableRefreshToken(t.Context(), bound.Hash,
+				usecase.RefreshRotation{ClientID: clientID, ProofJKT: proof, Next: next, Now: now})
+			noErr(t, err)
+			if rotated != want {
+				t.Errorf("%s: rotated = %v, want %v", name, rotated, want)
+			}
+			if !rotated {
+				checkRefreshToken(t, bound, got)
+				if _, err := s.Tokens.RefreshTokenByHash(t.Context(), next.Hash); err == nil {
+					t.Errorf("%s: a successor was stored without a rotation", name)
+				}
+			}
+		}
+		try("another client", other.ID, jkt, base, false)
+		try("no proof of the bound key", c.ID, "", base, false)
+		try("another key", c.ID, "some-other-thumbprint", base, false)
+		try("expired", c.ID, jkt, base.Add(time.Hour), false)
+		try("the right client and key", c.ID, jkt, base, true)
+		noErr(t, s.Tokens.RevokeFamily(t.Context(), f.ID, base))
+		// The token itself is revoked too, so it is returned revoked.
+		_, rotated, err := s.Tokens.RotateUsableRefreshToken(t.Context(), bound.Hash,
+			usecase.RefreshRotation{ClientID: c.ID, ProofJKT: jkt, Next: s.refreshToken(f), Now: base})
+		noErr(t, err)
+		if rotated {
+			t.Error("a token of a revoked family was rotated")
+		}
+
+		// A live token of a revoked family (here stored so; otherwise a revocation
+		// racing the rotation) is refused by the family check.
+		revokedAt := base
+		f2 := usecase.TokenFamily{ID: newID("fam"), ClientID: c.ID, UserID: u.ID, CreatedAt: base,
+			ExpiresAt: base.Add(time.Hour), RevokedAt: &revokedAt}
+		rt2 := s.refreshToken(f2)
+		noErr(t, s.Tokens.CreateFamily(t.Context(), f2, &rt2))
+		got, rotated, err := s.Tokens.RotateUsableRefreshToken(t.Context(), rt2.Hash,
+			usecase.RefreshRotation{ClientID: c.ID, Next: s.refreshToken(f2), Now: base})
+		noErr(t, err)
+		if rotated || !got.UsableBy(c.ID, "", base) {
+			t.Errorf("family revoked: rotated = %v, usable = %v; want false, true", rotated, got.UsableBy(c.ID, "", base))
+		}
+	})
+
 	t.Run("RotateExpiryBoundary", func(t *testing.T) {
 		// Expiry is compared in the database at microsecond precision, whatever the
 		// storage format (SQLite compares text): whole seconds against fractions.

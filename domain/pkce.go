@@ -46,7 +46,11 @@ func VerifyPKCE(challenge, verifier string) bool {
 	if !ValidCodeVerifier(verifier) {
 		return false
 	}
+	return subtle.ConstantTimeCompare([]byte(PKCEChallenge(verifier)), []byte(challenge)) == 1
+}
+
+// PKCEChallenge is the S256 code_challenge of verifier: BASE64URL(SHA256(verifier)).
+func PKCEChallenge(verifier string) string {
 	sum := sha256.Sum256([]byte(verifier))
-	got := base64.RawURLEncoding.EncodeToString(sum[:])
-	return subtle.ConstantTimeCompare([]byte(got), []byte(challenge)) == 1
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"gatehouse/domain"
 )
@@ -27,42 +28,38 @@ func NewAuthorizationCodeGrant(codes CodeStore, tokens TokenStore, users UserSto
 var errBadCode = domain.ErrInvalidGrant.WithDescription("the authorization code is invalid, expired or already used")
 
 // Execute consumes the code, then checks its bindings: a failed check still consumes it,
-// so a code cannot be guessed at online (SECURITY S12).
+// so a code cannot be guessed at online (SECURITY S12). The usual exchange is one step
+// of the store (RedeemCode: consume, check, store the new grant); a malformed verifier
+// only consumes the code.
 func (uc *AuthorizationCodeGrant) Execute(ctx context.Context, client domain.Client, req TokenRequest) (domain.IssuedTokens, error) {
 	if req.Code == "" {
 		return domain.IssuedTokens{}, domain.ErrInvalidRequest.WithDescription("missing code")
 	}
 	now := uc.clock.Now()
-	code, err := uc.codes.ConsumeCode(ctx, uc.hasher.HashSecret(req.Code), now)
-	switch {
-	case errors.Is(err, domain.ErrNotFound):
-		return domain.IssuedTokens{}, errBadCode
-	case errors.Is(err, domain.ErrAlreadyUsed):
-		// Second redemption: revoke what the first one issued (RFC 6749 §4.1.2).
-		if code.ClientID == client.ID {
-			if err := uc.tokens.RevokeFamily(ctx, code.FamilyID, now); err != nil {
-				return domain.IssuedTokens{}, fmt.Errorf("revoke tokens of a replayed code: %w", err)
-			}
+	hash := uc.hasher.HashSecret(req.Code)
+	if req.CodeVerifier != "" && !domain.ValidCodeVerifier(req.CodeVerifier) {
+		code, err := uc.codes.ConsumeCode(ctx, hash, now)
+		if err := uc.consumed(ctx, client, code, err, now); err != nil {
+			return domain.IssuedTokens{}, err
 		}
-		return domain.IssuedTokens{}, errBadCode
-	case err != nil:
-		return domain.IssuedTokens{}, fmt.Errorf("consume code: %w", err)
+		return domain.IssuedTokens{}, uc.refusal(client, req, code, now)
 	}
-	if code.ClientID != client.ID || code.Expired(now) {
-		return domain.IssuedTokens{}, errBadCode
+	challenge := ""
+	if req.CodeVerifier != "" {
+		challenge = domain.PKCEChallenge(req.CodeVerifier)
 	}
-	if req.RedirectURI != code.RedirectURI {
-		return domain.IssuedTokens{}, domain.ErrInvalidGrant.WithDescription("redirect_uri does not match the authorization request")
+	fam, rt, secret := uc.minter.newGrant(Subject{Client: client, User: &domain.User{}, JKT: req.DPoPJKT})
+	code, issued, err := uc.codes.RedeemCode(ctx, hash, CodeRedemption{ClientID: client.ID, RedirectURI: req.RedirectURI,
+		Challenge: challenge, Now: now, Family: fam, Refresh: rt})
+	if errors.Is(err, domain.ErrDuplicate) {
+		// The family exists already: revoked by a replay of this code (RFC 6749 §4.1.2).
+		return domain.IssuedTokens{}, domain.ErrInvalidGrant.WithDescription("the authorization code was already used")
 	}
-	switch {
-	case req.CodeVerifier != "" && !domain.ValidCodeVerifier(req.CodeVerifier):
-		// Checked after the code is consumed, like every PKCE failure.
-		return domain.IssuedTokens{}, domain.ErrInvalidGrant.WithDescription("code_verifier must be 43 to 128 unreserved characters")
-	case code.CodeChallenge != "" && !domain.VerifyPKCE(code.CodeChallenge, req.CodeVerifier):
-		return domain.IssuedTokens{}, domain.ErrInvalidGrant.WithDescription("PKCE verification failed")
-	case code.CodeChallenge == "" && req.CodeVerifier != "":
-		// A verifier for a code issued without a challenge: a downgrade attempt (RFC 9700 §4.8.2).
-		return domain.IssuedTokens{}, domain.ErrInvalidGrant.WithDescription("code_verifier sent for a code issued without PKCE")
+	if err := uc.consumed(ctx, client, code, err, now); err != nil {
+		return domain.IssuedTokens{}, err
+	}
+	if !issued {
+		return domain.IssuedTokens{}, uc.refusal(client, req, code, now)
 	}
 	user, err := uc.users.UserByID(ctx, code.UserID)
 	switch {
@@ -71,7 +68,49 @@ func (uc *AuthorizationCodeGrant) Execute(ctx context.Context, client domain.Cli
 	case err != nil:
 		return domain.IssuedTokens{}, fmt.Errorf("look up user: %w", err)
 	}
-	return uc.minter.IssueForUser(ctx, Subject{Client: client, User: &user, Scope: code.Scope, Audience: code.Audience,
+	return uc.minter.finish(ctx, Subject{Client: client, User: &user, Scope: code.Scope, Audience: code.Audience,
 		AuthTime: code.AuthTime, Nonce: code.Nonce, SessionID: code.SessionID, FamilyID: code.FamilyID,
-		JKT: req.DPoPJKT})
+		JKT: req.DPoPJKT}, secret)
+}
+
+// consumed turns the store's answer to a redemption into the grant's error: an unknown
+// code, or a second redemption, which revokes what the first one issued (RFC 6749
+// §4.1.2).
+func (uc *AuthorizationCodeGrant) consumed(ctx context.Context, client domain.Client, code domain.AuthorizationCode, err error, now time.Time) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, domain.ErrNotFound):
+		return errBadCode
+	case errors.Is(err, domain.ErrAlreadyUsed):
+		if code.ClientID == client.ID {
+			if err := uc.tokens.RevokeFamily(ctx, code.FamilyID, now); err != nil {
+				return fmt.Errorf("revoke tokens of a replayed code: %w", err)
+			}
+		}
+		return errBadCode
+	default:
+		return fmt.Errorf("consume code: %w", err)
+	}
+}
+
+// refusal says why a consumed code may not be exchanged by this request.
+func (uc *AuthorizationCodeGrant) refusal(client domain.Client, req TokenRequest, code domain.AuthorizationCode, now time.Time) error {
+	if code.ClientID != client.ID || code.Expired(now) {
+		return errBadCode
+	}
+	if req.RedirectURI != code.RedirectURI {
+		return domain.ErrInvalidGrant.WithDescription("redirect_uri does not match the authorization request")
+	}
+	switch {
+	case req.CodeVerifier != "" && !domain.ValidCodeVerifier(req.CodeVerifier):
+		// Checked after the code is consumed, like every PKCE failure.
+		return domain.ErrInvalidGrant.WithDescription("code_verifier must be 43 to 128 unreserved characters")
+	case code.CodeChallenge != "" && !domain.VerifyPKCE(code.CodeChallenge, req.CodeVerifier):
+		return domain.ErrInvalidGrant.WithDescription("PKCE verification failed")
+	case code.CodeChallenge == "" && req.CodeVerifier != "":
+		// A verifier for a code issued without a challenge: a downgrade attempt (RFC 9700 §4.8.2).
+		return domain.ErrInvalidGrant.WithDescription("code_verifier sent for a code issued without PKCE")
+	}
+	return errBadCode
 }

@@ -46,6 +46,46 @@ type CodeStore interface {
 	// number of concurrent callers exactly one gets it with a nil error. The others get
 	// the code and ErrAlreadyUsed; an unknown hash gives ErrNotFound.
 	ConsumeCode(ctx context.Context, hash []byte, now time.Time) (domain.AuthorizationCode, error)
+	// RedeemCode is a code exchange in one step: it consumes the code as ConsumeCode
+	// does and, when r.Matches the code, stores the grant's family and first refresh
+	// token (r.Grant) in the same transaction. It returns the code and whether the grant
+	// was stored; ErrNotFound for an unknown code, the code and ErrAlreadyUsed for a
+	// used one. A code that does not match is consumed all the same.
+	RedeemCode(ctx context.Context, hash []byte, r CodeRedemption) (domain.AuthorizationCode, bool, error)
+}
+
+// CodeRedemption is what a code exchange presents (CodeStore.RedeemCode).
+type CodeRedemption struct {
+	ClientID    string
+	RedirectURI string
+	// Challenge is the S256 challenge of the code_verifier sent, or empty when none was.
+	Challenge string
+	Now       time.Time
+	// Family carries the new family's times; Refresh, when not nil, the first refresh
+	// token's hash, times and DPoP binding. The rest comes from the code (Grant).
+	Family  TokenFamily
+	Refresh *domain.RefreshToken
+}
+
+// Matches reports whether the code may be exchanged by this redemption: the client's,
+// unexpired, for this redirect URI, and with the challenge of the verifier sent (a code
+// issued without PKCE matches only a request without a verifier).
+func (r CodeRedemption) Matches(c domain.AuthorizationCode) bool {
+	return c.ClientID == r.ClientID && !c.Expired(r.Now) && c.RedirectURI == r.RedirectURI &&
+		c.CodeChallenge == r.Challenge
+}
+
+// Grant is the family and first refresh token (nil when none) that redeeming c starts.
+func (r CodeRedemption) Grant(c domain.AuthorizationCode) (TokenFamily, *domain.RefreshToken) {
+	fam := TokenFamily{ID: c.FamilyID, ClientID: c.ClientID, UserID: c.UserID, SessionID: c.SessionID,
+		CreatedAt: r.Family.CreatedAt, ExpiresAt: r.Family.ExpiresAt}
+	if r.Refresh == nil {
+		return fam, nil
+	}
+	rt := domain.RefreshToken{Hash: r.Refresh.Hash, FamilyID: c.FamilyID, ClientID: c.ClientID, UserID: c.UserID,
+		Scope: c.Scope, Audience: c.Audience, AuthTime: c.AuthTime, Nonce: c.Nonce, SessionID: c.SessionID,
+		CreatedAt: r.Refresh.CreatedAt, ExpiresAt: r.Refresh.ExpiresAt, DPoPJKT: r.Refresh.DPoPJKT}
+	return fam, &rt
 }
 
 // TokenFamily is the record of one grant: a code redemption or password/device grant and

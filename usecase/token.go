@@ -227,15 +227,7 @@ func (m *Minter) IssueForUser(ctx context.Context, s Subject) (domain.IssuedToke
 	if s.FamilyID == "" {
 		s.FamilyID = m.random.ID()
 	}
-	now := m.clock.Now()
-	fam := TokenFamily{ID: s.FamilyID, ClientID: s.Client.ID, UserID: s.User.ID, SessionID: s.SessionID,
-		CreatedAt: now, ExpiresAt: now.Add(time.Duration(m.settings.RefreshTokenTTL))}
-	var rt *domain.RefreshToken
-	var rtSecret string
-	if s.Client.AllowsGrant(domain.GrantRefreshToken) {
-		tok, secret := m.newRefreshToken(s)
-		rt, rtSecret = &tok, secret
-	}
+	fam, rt, rtSecret := m.newGrant(s)
 	if err := m.tokens.CreateFamily(ctx, fam, rt); err != nil {
 		if errors.Is(err, domain.ErrDuplicate) {
 			// The family was revoked before it existed: its code was replayed while
@@ -245,6 +237,19 @@ func (m *Minter) IssueForUser(ctx context.Context, s Subject) (domain.IssuedToke
 		return domain.IssuedTokens{}, fmt.Errorf("store token family: %w", err)
 	}
 	return m.finish(ctx, s, rtSecret)
+}
+
+// newGrant is the family of a new user grant and its first refresh token (nil when
+// the client may not refresh), with that token's secret.
+func (m *Minter) newGrant(s Subject) (TokenFamily, *domain.RefreshToken, string) {
+	now := m.clock.Now()
+	fam := TokenFamily{ID: s.FamilyID, ClientID: s.Client.ID, UserID: s.User.ID, SessionID: s.SessionID,
+		CreatedAt: now, ExpiresAt: now.Add(time.Duration(m.settings.RefreshTokenTTL))}
+	if !s.Client.AllowsGrant(domain.GrantRefreshToken) {
+		return fam, nil, ""
+	}
+	tok, secret := m.newRefreshToken(s)
+	return fam, &tok, secret
 }
 
 // finish signs the access and ID tokens around an already stored refresh token.

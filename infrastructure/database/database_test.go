@@ -141,7 +141,7 @@ func TestOpenSQLiteCreatesDirectoryAndSetsPragmas(t *testing.T) {
 	}
 	defer closeDB()
 	ctx := context.Background()
-	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "5000"} {
+	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "5000", "temp_store": "2"} {
 		var got string
 		if err := db.NewRaw("PRAGMA "+pragma).Scan(ctx, &got); err != nil {
 			t.Fatal(err)

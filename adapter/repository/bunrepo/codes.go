@@ -112,3 +112,137 @@ func (r *CodeRepository) consume(ctx context.Context, tx *bun.Tx, hash []byte, n
 	}
 	return row, false, nil
 }
+
+// RedeemCode: see usecase.CodeStore. On PostgreSQL it is one prepared statement
+// (redeemCodePGQuery); on SQLite one write of a group commit; on MariaDB one
+// transaction. The conditions of CodeRedemption.Matches are checked on the code the
+// UPDATE consumed, so only the redemption that consumed it can start its grant.
+func (r *CodeRepository) RedeemCode(ctx context.Context, hash []byte, red usecase.CodeRedemption) (domain.AuthorizationCode, bool, error) {
+	var (
+		row    codeRow
+		won    bool
+		issued bool
+	)
+	switch r.db.Dialect().Name() {
+	case dialect.PG:
+		var res redeemedRow
+		err := r.stmts.scanOne(ctx, nil, &res, redeemCodePGQuery, r.redeemPGArgs(hash, red)...)
+		switch {
+		case err == nil:
+			row, won, issued = res.codeRow, true, res.Issued
+		case !errors.Is(err, sql.ErrNoRows):
+			return domain.AuthorizationCode{}, false, wrapErr(err, "redeem authorization code")
+		default:
+			if err := r.stmts.scanOne(ctx, nil, &row, selectCodeQuery, hash); err != nil {
+				return domain.AuthorizationCode{}, false, wrapErr(err, "select authorization code")
+			}
+		}
+	case dialect.SQLite:
+		if err := r.stmts.warm(ctx, consumeCodeQuery, selectCodeQuery, insertFamilyQuery, insertRefreshTokenQuery); err != nil {
+			return domain.AuthorizationCode{}, false, err
+		}
+		err := r.writes.run(ctx, func(ctx context.Context, tx bun.Tx) error {
+			var err error
+			if row, won, err = r.consume(ctx, &tx, hash, red.Now); err != nil || !won {
+				return err
+			}
+			issued, err = r.startGrant(ctx, &tx, row, red)
+			return err
+		})
+		if err != nil {
+			return domain.AuthorizationCode{}, false, err
+		}
+	default:
+		err := inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
+			res, err := tx.NewRaw("UPDATE authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL",
+				red.Now, hash).Exec(ctx)
+			n, err := rowsAffected(res, err, "consume authorization code")
+			if err != nil {
+				return err
+			}
+			won, issued = n == 1, false
+			if err := tx.NewSelect().Model(&row).Where("hash = ?", hash).Scan(ctx); err != nil {
+				return wrapErr(err, "select authorization code")
+			}
+			if !won {
+				return nil
+			}
+			issued, err = r.startGrant(ctx, &tx, row, red)
+			return err
+		})
+		if err != nil {
+			return domain.AuthorizationCode{}, false, err
+		}
+	}
+	code, err := row.toDomain()
+	if err != nil {
+		return domain.AuthorizationCode{}, false, err
+	}
+	if !won {
+		return code, false, fmt.Errorf("redeem authorization code: %w", domain.ErrAlreadyUsed)
+	}
+	return code, issued, nil
+}
+
+// startGrant stores the family and first refresh token of a consumed code when the
+// redemption matches it (SQLite and MariaDB; inside the consuming transaction).
+func (r *CodeRepository) startGrant(ctx context.Context, tx *bun.Tx, row codeRow, red usecase.CodeRedemption) (bool, error) {
+	code, err := row.toDomain()
+	if err != nil {
+		return false, err
+	}
+	if !red.Matches(code) {
+		return false, nil
+	}
+	f, rt := red.Grant(code)
+	fam := familyToRow(f)
+	if r.db.Dialect().Name() != dialect.SQLite {
+		if _, err := insert(ctx, tx, &fam); err != nil {
+			return false, wrapErr(err, "insert token family %q", f.ID)
+		}
+		if rt != nil {
+			tok := refreshTokenToRow(*rt)
+			if _, err := insert(ctx, tx, &tok); err != nil {
+				return false, wrapErr(err, "insert refresh token of family %q", f.ID)
+			}
+		}
+		return true, nil
+	}
+	if _, err := r.stmts.exec(ctx, tx, insertFamilyQuery, familyArgs(r.stmts, fam)...); err != nil {
+		return false, wrapErr(err, "insert token family %q", f.ID)
+	}
+	if rt != nil {
+		if _, err := r.stmts.exec(ctx, tx, insertRefreshTokenQuery, refreshTokenArgs(r.stmts, refreshTokenToRow(*rt))...); err != nil {
+			return false, wrapErr(err, "insert refresh token of family %q", f.ID)
+		}
+	}
+	return true, nil
+}
+
+// redeemCodePGQuery consumes the code (upd); when the redemption matches it (ok), it
+// inserts the family (fam) and, when a hash is given, the first refresh token (tok),
+// both copying the grant from the code. A duplicate family fails the whole statement,
+// which then consumes nothing.
+const redeemCodePGQuery = "WITH upd AS (UPDATE authorization_codes SET used_at = $1 WHERE hash = $2 AND used_at IS NULL RETURNING *), " +
+	"ok AS (SELECT * FROM upd WHERE client_id = $3 AND expires_at > $1 AND redirect_uri = $4 AND code_challenge = $5), " +
+	"fam AS (INSERT INTO token_families (id, client_id, user_id, session_id, created_at, expires_at) " +
+	"SELECT family_id, client_id, user_id, NULLIF(session_id, ''), $6::timestamptz, $7::timestamptz FROM ok RETURNING id), " +
+	"tok AS (INSERT INTO refresh_tokens (hash, family_id, client_id, user_id, scope, audience, auth_time, nonce, " +
+	"session_id, created_at, expires_at, dpop_jkt) SELECT $8::bytea, family_id, client_id, user_id, scope, audience, " +
+	"auth_time, nonce, session_id, $9::timestamptz, $10::timestamptz, $11 FROM ok WHERE $8::bytea IS NOT NULL RETURNING 1) " +
+	"SELECT upd.*, EXISTS (SELECT 1 FROM fam) AS issued FROM upd"
+
+type redeemedRow struct {
+	codeRow `bun:",extend"`
+	Issued  bool `bun:"issued,scanonly"`
+}
+
+func (r *CodeRepository) redeemPGArgs(hash []byte, red usecase.CodeRedemption) []any {
+	var rtHash, rtCreated, rtExpires, rtJKT any
+	if red.Refresh != nil {
+		rtHash, rtCreated, rtExpires = red.Refresh.Hash, red.Refresh.CreatedAt, red.Refresh.ExpiresAt
+		rtJKT = nullString(red.Refresh.DPoPJKT)
+	}
+	return []any{red.Now, hash, red.ClientID, red.RedirectURI, red.Challenge,
+		red.Family.CreatedAt, r.stmts.nullTimeArg(red.Family.ExpiresAt), rtHash, rtCreated, rtExpires, rtJKT}
+}

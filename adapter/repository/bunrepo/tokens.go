@@ -46,13 +46,12 @@ func (r *TokenRepository) CreateFamily(ctx context.Context, f usecase.TokenFamil
 		return fmt.Errorf("create token family %q: its first refresh token names family %q", f.ID, rt.FamilyID)
 	}
 	fam := familyToRow(f)
-	famArgs := []any{fam.ID, nullString(fam.ClientID), nullString(fam.UserID), nullString(fam.SessionID),
-		r.stmts.timeArg(fam.CreatedAt), r.stmts.nullTimeArg(fam.ExpiresAt), r.stmts.nullTimeArg(derefTime(fam.RevokedAt))}
+	famArgs := familyArgs(r.stmts, fam)
 	if rt != nil && r.db.Dialect().Name() == dialect.PG {
 		// One prepared statement, one round trip: the family inserted in a CTE, the
 		// token by the statement itself; its foreign key is checked at the end of the
 		// statement, when the family exists. A duplicate family fails the whole statement.
-		args := append(famArgs, r.refreshTokenArgs(refreshTokenToRow(*rt))...)
+		args := append(famArgs, refreshTokenArgs(r.stmts, refreshTokenToRow(*rt))...)
 		if _, err := r.stmts.exec(ctx, nil, createFamilyPGQuery, args...); err != nil {
 			return wrapErr(err, "insert token family %q and its first refresh token", f.ID)
 		}
@@ -101,15 +100,21 @@ const createFamilyPGQuery = "WITH fam AS (" + insertFamilyQuery + " RETURNING NU
 
 // insertRefreshToken stores row with a prepared statement (the SQLite hot path).
 func (r *TokenRepository) insertRefreshToken(ctx context.Context, tx *bun.Tx, row refreshTokenRow) error {
-	_, err := r.stmts.exec(ctx, tx, insertRefreshTokenQuery, r.refreshTokenArgs(row)...)
+	_, err := r.stmts.exec(ctx, tx, insertRefreshTokenQuery, refreshTokenArgs(r.stmts, row)...)
 	return err
 }
 
 // refreshTokenArgs are the values of insertRefreshTokenQuery.
-func (r *TokenRepository) refreshTokenArgs(row refreshTokenRow) []any {
+func refreshTokenArgs(p *preparedStatements, row refreshTokenRow) []any {
 	return []any{row.Hash, row.FamilyID, row.ClientID, row.UserID, row.Scope, row.Audience,
-		r.stmts.nullTimeArg(row.AuthTime), row.Nonce, row.SessionID, r.stmts.timeArg(row.CreatedAt),
-		r.stmts.timeArg(row.ExpiresAt), nullString(row.DPoPJKT)}
+		p.nullTimeArg(row.AuthTime), row.Nonce, row.SessionID, p.timeArg(row.CreatedAt),
+		p.timeArg(row.ExpiresAt), nullString(row.DPoPJKT)}
+}
+
+// familyArgs are the values of insertFamilyQuery.
+func familyArgs(p *preparedStatements, fam familyRow) []any {
+	return []any{fam.ID, nullString(fam.ClientID), nullString(fam.UserID), nullString(fam.SessionID),
+		p.timeArg(fam.CreatedAt), p.nullTimeArg(fam.ExpiresAt), p.nullTimeArg(derefTime(fam.RevokedAt))}
 }
 
 func derefTime(t *time.Time) time.Time {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"gatehouse/domain"
+	"gatehouse/usecase"
 )
 
 // code is a new, unstored authorization code of u for c, valid for a minute from base.
@@ -18,7 +19,111 @@ func (s *suite) code(u domain.User, c domain.Client) domain.AuthorizationCode {
 	}
 }
 
+// redemption is a redemption that matches s.code(u, c) at base: the client, the
+// redirect URI and the challenge of the code, with a refresh token to store.
+func redemption(c domain.Client, code domain.AuthorizationCode) usecase.CodeRedemption {
+	return usecase.CodeRedemption{
+		ClientID: c.ID, RedirectURI: code.RedirectURI, Challenge: code.CodeChallenge, Now: base,
+		Family:  usecase.TokenFamily{CreatedAt: base, ExpiresAt: base.Add(720 * time.Hour)},
+		Refresh: &domain.RefreshToken{Hash: newHash(), CreatedAt: base, ExpiresAt: base.Add(720 * time.Hour), DPoPJKT: "jkt-1"},
+	}
+}
+
 func (s *suite) codes(t *testing.T) {
+	t.Run("Redeem", func(t *testing.T) {
+		u, c := s.newUser(t), s.newClient(t)
+		code := s.code(u, c)
+		noErr(t, s.Codes.CreateCode(t.Context(), code))
+		red := redemption(c, code)
+		got, issued, err := s.Codes.RedeemCode(t.Context(), code.Hash, red)
+		noErr(t, err)
+		if !issued {
+			t.Fatal("a matching redemption started no grant")
+		}
+		if got.FamilyID != code.FamilyID || got.UserID != u.ID || got.Nonce != code.Nonce {
+			t.Errorf("redeemed code = %+v, want %+v", got, code)
+		}
+		_, wantRT := red.Grant(code)
+		rt, err := s.Tokens.RefreshTokenByHash(t.Context(), red.Refresh.Hash)
+		noErr(t, err)
+		checkRefreshToken(t, *wantRT, rt)
+		revoked, err := s.Tokens.FamilyRevoked(t.Context(), code.FamilyID)
+		noErr(t, err)
+		if revoked {
+			t.Error("the new family is revoked")
+		}
+		// The family is the one the session's logout revokes.
+		noErr(t, s.Tokens.RevokeSessionFamilies(t.Context(), code.SessionID, base))
+		s.wantRevoked(t, true, usecase.TokenFamily{ID: code.FamilyID}, rt)
+
+		// A second redemption: the code, ErrAlreadyUsed, nothing stored.
+		again := redemption(c, code)
+		got, issued, err = s.Codes.RedeemCode(t.Context(), code.Hash, again)
+		wantErr(t, err, domain.ErrAlreadyUsed)
+		if issued || got.FamilyID != code.FamilyID {
+			t.Errorf("replay: issued = %v, family %q; want false, %q", issued, got.FamilyID, code.FamilyID)
+		}
+		_, err = s.Tokens.RefreshTokenByHash(t.Context(), again.Refresh.Hash)
+		wantErr(t, err, domain.ErrNotFound)
+		_, _, err = s.Codes.RedeemCode(t.Context(), newHash(), again)
+		wantErr(t, err, domain.ErrNotFound)
+	})
+
+	t.Run("RedeemWithoutRefreshToken", func(t *testing.T) {
+		u, c := s.newUser(t), s.newClient(t)
+		code := s.code(u, c)
+		code.SessionID = "" // a grant without a browser session
+		noErr(t, s.Codes.CreateCode(t.Context(), code))
+		red := redemption(c, code)
+		red.Refresh = nil
+		_, issued, err := s.Codes.RedeemCode(t.Context(), code.Hash, red)
+		noErr(t, err)
+		if !issued {
+			t.Fatal("no grant")
+		}
+		// The family exists: a later revocation finds it rather than creating it.
+		noErr(t, s.Tokens.RevokeFamily(t.Context(), code.FamilyID, base))
+		err = s.Tokens.CreateFamily(t.Context(), usecase.TokenFamily{ID: code.FamilyID, CreatedAt: base}, nil)
+		wantErr(t, err, domain.ErrDuplicate)
+	})
+
+	t.Run("RedeemMismatch", func(t *testing.T) {
+		u, c := s.newUser(t), s.newClient(t)
+		other := s.newClient(t)
+		for name, change := range map[string]func(*usecase.CodeRedemption){
+			"another client":       func(r *usecase.CodeRedemption) { r.ClientID = other.ID },
+			"another redirect URI": func(r *usecase.CodeRedemption) { r.RedirectURI += "&b=2" },
+			"another challenge":    func(r *usecase.CodeRedemption) { r.Challenge = "x" + r.Challenge[1:] },
+			"no verifier":          func(r *usecase.CodeRedemption) { r.Challenge = "" },
+			"expired":              func(r *usecase.CodeRedemption) { r.Now = base.Add(time.Minute) },
+		} {
+			code := s.code(u, c)
+			noErr(t, s.Codes.CreateCode(t.Context(), code))
+			red := redemption(c, code)
+			change(&red)
+			got, issued, err := s.Codes.RedeemCode(t.Context(), code.Hash, red)
+			noErr(t, err)
+			if issued || got.FamilyID != code.FamilyID {
+				t.Errorf("%s: issued = %v, family %q; want false, %q", name, issued, got.FamilyID, code.FamilyID)
+			}
+			if _, err := s.Tokens.RefreshTokenByHash(t.Context(), red.Refresh.Hash); err == nil {
+				t.Errorf("%s: a refresh token was stored", name)
+			}
+			// Consumed all the same (SECURITY S12).
+			_, err = s.Codes.ConsumeCode(t.Context(), code.Hash, base)
+			wantErr(t, err, domain.ErrAlreadyUsed)
+		}
+		// A code issued without PKCE matches only a redemption without a verifier.
+		code := s.code(u, c)
+		code.CodeChallenge = ""
+		noErr(t, s.Codes.CreateCode(t.Context(), code))
+		_, issued, err := s.Codes.RedeemCode(t.Context(), code.Hash, redemption(c, code))
+		noErr(t, err)
+		if !issued {
+			t.Error("a code without PKCE, redeemed without a verifier, started no grant")
+		}
+	})
+
 	t.Run("ConsumeOnce", func(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
 		code := s.code(u, c)

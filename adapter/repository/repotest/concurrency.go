@@ -66,6 +66,38 @@ func (s *suite) concurrency(t *testing.T) {
 		}
 	})
 
+	t.Run("RedeemCodeOnce", func(t *testing.T) {
+		u, c := s.newUser(t), s.newClient(t)
+		code := s.code(u, c)
+		noErr(t, s.Codes.CreateCode(t.Context(), code))
+		reds := make([]usecase.CodeRedemption, concurrency)
+		issued := make([]bool, concurrency)
+		for i := range reds {
+			reds[i] = redemption(c, code)
+		}
+		errs := race(concurrency, func(i int) error {
+			var err error
+			_, issued[i], err = s.Codes.RedeemCode(t.Context(), code.Hash, reds[i])
+			return err
+		})
+		ok, used := outcomes(t, errs, domain.ErrAlreadyUsed)
+		if ok != 1 || used != concurrency-1 {
+			t.Fatalf("%d redemptions succeeded and %d saw ErrAlreadyUsed; want 1 and %d", ok, used, concurrency-1)
+		}
+		stored := 0
+		for i, red := range reds {
+			if _, err := s.Tokens.RefreshTokenByHash(t.Context(), red.Refresh.Hash); err == nil {
+				stored++
+				if !issued[i] || errs[i] != nil {
+					t.Errorf("caller %d stored a refresh token without winning", i)
+				}
+			}
+		}
+		if stored != 1 {
+			t.Errorf("%d refresh tokens stored, want 1", stored)
+		}
+	})
+
 	t.Run("RotateUsableRefreshTokenOnce", func(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
 		f, old := s.newFamily(t, u, c, "")

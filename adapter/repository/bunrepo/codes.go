@@ -39,7 +39,10 @@ func (r *CodeRepository) CreateCode(ctx context.Context, c domain.AuthorizationC
 }
 
 const (
-	consumeCodeQuery = "UPDATE authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL RETURNING *"
+	// consumeCode is the conditional UPDATE that decides; consumeCodeQuery returns the
+	// row too (PostgreSQL, SQLite; MariaDB has no UPDATE … RETURNING).
+	consumeCode      = "UPDATE authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL"
+	consumeCodeQuery = consumeCode + " RETURNING *"
 	selectCodeQuery  = "SELECT * FROM authorization_codes WHERE hash = ?"
 )
 
@@ -51,7 +54,6 @@ const (
 // caller's to judge on the returned code. On SQLite the statements are prepared and
 // concurrent redemptions commit together (groupCommit).
 func (r *CodeRepository) ConsumeCode(ctx context.Context, hash []byte, now time.Time) (domain.AuthorizationCode, error) {
-	const consume = "UPDATE authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL"
 	var row codeRow
 	won := false
 	switch r.db.Dialect().Name() {
@@ -73,8 +75,7 @@ func (r *CodeRepository) ConsumeCode(ctx context.Context, hash []byte, now time.
 			return domain.AuthorizationCode{}, err
 		}
 	default:
-		res, err := r.db.NewRaw("UPDATE authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL",
-			now, hash).Exec(ctx)
+		res, err := r.db.NewRaw(consumeCode, now, hash).Exec(ctx)
 		n, err := rowsAffected(res, err, "consume authorization code")
 		if err != nil {
 			return domain.AuthorizationCode{}, err
@@ -154,8 +155,7 @@ func (r *CodeRepository) RedeemCode(ctx context.Context, hash []byte, red usecas
 		}
 	default:
 		err := inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
-			res, err := tx.NewRaw("UPDATE authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL",
-				red.Now, hash).Exec(ctx)
+			res, err := tx.NewRaw(consumeCode, red.Now, hash).Exec(ctx)
 			n, err := rowsAffected(res, err, "consume authorization code")
 			if err != nil {
 				return err

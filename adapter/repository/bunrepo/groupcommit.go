@@ -128,7 +128,7 @@ func (g *groupCommit) execute(group []*groupWrite) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(live[0].ctx), groupTimeout)
 	defer cancel()
 	if len(live) == 1 {
-		live[0].err = inTx(ctx, g.db, nil, live[0].fn)
+		live[0].err = inTx(ctx, g.db, nil, live[0].call)
 		return
 	}
 	g.mu.Lock()
@@ -140,7 +140,7 @@ func (g *groupCommit) execute(group []*groupWrite) {
 			if _, err := tx.ExecContext(ctx, "SAVEPOINT group_write"); err != nil {
 				return wrapErr(err, "open savepoint")
 			}
-			if w.err = w.fn(ctx, tx); w.err != nil {
+			if w.err = w.call(ctx, tx); w.err != nil {
 				if _, err := tx.ExecContext(ctx, "ROLLBACK TO group_write"); err != nil {
 					return wrapErr(err, "roll back to savepoint")
 				}
@@ -160,6 +160,17 @@ func (g *groupCommit) execute(group []*groupWrite) {
 			}
 		}
 	}
+}
+
+// call runs the write's function. A panic becomes its error: the leader runs other
+// callers' writes, and a panic escaping it would leave them waiting for ever.
+func (w *groupWrite) call(ctx context.Context, tx bun.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("write panicked: %v", p)
+		}
+	}()
+	return w.fn(ctx, tx)
 }
 
 // groupCount returns how many transactions ran more than one write.

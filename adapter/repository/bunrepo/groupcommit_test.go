@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -108,6 +109,60 @@ func TestGroupCommit(t *testing.T) {
 	}
 	if !keys["first"] {
 		t.Error("the first write's row is missing")
+	}
+}
+
+// TestGroupCommitSurvivesPanic: a write that panics fails alone, and the writes after
+// it, in its group and later, still run.
+func TestGroupCommitSurvivesPanic(t *testing.T) {
+	db := openScratchSQLite(t)
+	g := newGroupCommit(db)
+	release := make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- g.run(t.Context(), func(ctx context.Context, tx bun.Tx) error {
+			<-release
+			panic("a bug")
+		})
+	}()
+	waitFor(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.running })
+	grouped := make(chan error, 2)
+	for i := range 2 {
+		go func() {
+			grouped <- g.run(t.Context(), func(ctx context.Context, tx bun.Tx) error {
+				if i == 0 {
+					panic("another bug")
+				}
+				_, err := tx.ExecContext(ctx, "INSERT INTO scratch (k, v) VALUES ('grouped', 1)")
+				return err
+			})
+		}()
+	}
+	waitFor(t, func() bool { g.mu.Lock(); defer g.mu.Unlock(); return len(g.pending) == 2 })
+	close(release)
+	if err := <-first; err == nil || !strings.Contains(err.Error(), "a bug") {
+		t.Errorf("panicking write: err = %v", err)
+	}
+	failed := 0
+	for range 2 {
+		if err := <-grouped; err != nil {
+			failed++
+			if !strings.Contains(err.Error(), "another bug") {
+				t.Errorf("grouped write: err = %v", err)
+			}
+		}
+	}
+	if failed != 1 {
+		t.Errorf("%d grouped writes failed, want the panicking one", failed)
+	}
+	if err := g.run(t.Context(), func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.ExecContext(ctx, "INSERT INTO scratch (k, v) VALUES ('later', 2)")
+		return err
+	}); err != nil {
+		t.Fatalf("a later write: %v", err)
+	}
+	if keys := scratchKeys(t, db); !keys["grouped"] || !keys["later"] || len(keys) != 2 {
+		t.Errorf("rows = %v, want grouped and later", keys)
 	}
 }
 

@@ -379,10 +379,14 @@ func (r *TokenRepository) rotatePG(ctx context.Context, oldHash []byte, next ref
 }
 
 // rotatePGQuery is rotatePG's statement, prepared (preparedStatements): PostgreSQL
-// parses and plans it once per connection instead of on every refresh.
-const rotatePGQuery = "WITH fam AS (SELECT id FROM token_families WHERE id = $1 AND revoked_at IS NULL FOR SHARE), " +
-	"upd AS (UPDATE refresh_tokens SET rotated_at = $2 WHERE hash = $3 AND family_id IN (SELECT id FROM fam) " +
-	"AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $2 RETURNING family_id) " +
+// parses and plans it once per connection instead of on every refresh. As in
+// rotateUsablePGQuery, the UPDATE's only indexable condition is the primary key; the
+// family and expiry, which never change, are checked on old.
+const rotatePGQuery = "WITH old AS (SELECT family_id, expires_at FROM refresh_tokens WHERE hash = $3), " +
+	"fam AS (SELECT id FROM token_families WHERE id = $1 AND revoked_at IS NULL FOR SHARE), " +
+	"upd AS (UPDATE refresh_tokens SET rotated_at = $2 WHERE hash = $3 AND rotated_at IS NULL AND revoked_at IS NULL " +
+	"AND EXISTS (SELECT 1 FROM fam) AND EXISTS (SELECT 1 FROM old WHERE family_id = $1 AND expires_at > $2) " +
+	"RETURNING family_id) " +
 	"INSERT INTO refresh_tokens (hash, family_id, client_id, user_id, scope, audience, auth_time, nonce, " +
 	"session_id, created_at, expires_at, dpop_jkt) " +
 	"SELECT $4::bytea, upd.family_id, $5, $6, $7, $8, $9::timestamptz, $10, $11, $12::timestamptz, " +

@@ -26,8 +26,7 @@ func MigrateUpTo(ctx context.Context, db *bun.DB, name string) error {
 }
 
 // RevocationQueries counts the queries the repository's revocation checks ran.
-func RevocationQueries(r *TokenRepository) int64 {
-	r.revoked.mu.Lock()
-	defer r.revoked.mu.Unlock()
-	return r.revoked.queries
-}
+func RevocationQueries(r *TokenRepository) int64 { return r.revoked.queryCount() }
+
+// UserQueries counts the queries the repository's user reads ran.
+func UserQueries(r *UserRepository) int64 { return r.byID.queryCount() }

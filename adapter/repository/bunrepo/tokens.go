@@ -25,7 +25,7 @@ import (
 // keeps a live token.
 type TokenRepository struct {
 	db      *bun.DB
-	revoked *revocationBatcher
+	revoked *readBatcher[revocationKey, bool]
 	writes  *groupCommit
 	stmts   *preparedStatements
 }
@@ -439,8 +439,9 @@ func (r *TokenRepository) RevokeAccessToken(ctx context.Context, t domain.Revoke
 
 // AccessTokenRevoked reports whether the jti is on the deny-list or, when familyID is
 // not empty, the family is revoked. It runs on every introspection and userinfo
-// call, so concurrent checks share one query (revocationBatcher): both primary-key
+// call, so concurrent checks share one query (readBatcher): both primary-key
 // lookups, for all of them, in one round trip.
 func (r *TokenRepository) AccessTokenRevoked(ctx context.Context, jti, familyID string) (bool, error) {
-	return r.revoked.check(ctx, jti, familyID)
+	revoked, _, err := r.revoked.get(ctx, revocationKey{jti: jti, familyID: familyID})
+	return revoked, err
 }

@@ -2,6 +2,7 @@ package bunrepo
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -13,15 +14,25 @@ import (
 // UserRepository stores users. Usernames and emails are unique byte for byte; an
 // empty email is stored as NULL so that any number of users may have none.
 type UserRepository struct {
-	db    *bun.DB
-	stmts *preparedStatements
+	db   *bun.DB
+	byID *readBatcher[string, userRow]
 }
 
 var _ usecase.UserStore = (*UserRepository)(nil)
 
 // NewUserRepository returns a repository over db.
 func NewUserRepository(db *bun.DB) *UserRepository {
-	return &UserRepository{db: db, stmts: newPreparedStatements(db)}
+	return &UserRepository{db: db, byID: newReadBatcher(db, "select users", func(ctx context.Context, ids []string) (map[string]userRow, error) {
+		var rows []userRow
+		if err := db.NewSelect().Model(&rows).Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+			return nil, wrapErr(err, "select users")
+		}
+		byID := make(map[string]userRow, len(rows))
+		for _, row := range rows {
+			byID[row.ID] = row
+		}
+		return byID, nil
+	})}
 }
 
 // CreateUser inserts u; ErrDuplicate when its id, username or email is taken.
@@ -33,12 +44,16 @@ func (r *UserRepository) CreateUser(ctx context.Context, u domain.User) error {
 	return nil
 }
 
-// UserByID returns the user; ErrNotFound when there is none. The statement is
-// prepared: it runs on every userinfo call and every grant that issues an ID token.
+// UserByID returns the user; ErrNotFound when there is none. It runs on every
+// userinfo call and every grant that issues an ID token, so concurrent reads share one
+// query (readBatcher): under load one round trip serves dozens of them.
 func (r *UserRepository) UserByID(ctx context.Context, id string) (domain.User, error) {
-	var row userRow
-	if err := r.stmts.scanOne(ctx, nil, &row, "SELECT * FROM users WHERE id = ?", id); err != nil {
-		return domain.User{}, wrapErr(err, "select user %q", id)
+	row, found, err := r.byID.get(ctx, id)
+	switch {
+	case err != nil:
+		return domain.User{}, fmt.Errorf("select user %q: %w", id, err)
+	case !found:
+		return domain.User{}, fmt.Errorf("select user %q: %w", id, domain.ErrNotFound)
 	}
 	return row.toDomain(), nil
 }

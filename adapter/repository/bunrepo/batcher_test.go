@@ -2,6 +2,7 @@ package bunrepo_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -81,4 +82,55 @@ func TestRevocationCheckHonoursContext(t *testing.T) {
 		t.Fatal("a cancelled check answered")
 	}
 	var _ usecase.TokenStore = tokens
+}
+
+// TestUserReadsBatched: many concurrent UserByID calls, for users that exist (several
+// callers each) and ones that do not, each get their own right answer on every
+// backend, and share queries: fewer run than were asked.
+func TestUserReadsBatched(t *testing.T) {
+	for name, url := range dbtest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			users := bunrepo.NewUserRepository(dbtest.Open(t, url))
+			now := time.Now().UTC().Truncate(time.Millisecond)
+			const stored, n = 40, 400
+			for i := range stored {
+				u := domain.User{ID: fmt.Sprint("user-", i), Username: fmt.Sprint("name-", i),
+					Email: fmt.Sprintf("u%d@example.com", i), PasswordHash: "x", CreatedAt: now, UpdatedAt: now}
+				if err := users.CreateUser(ctx, u); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := bunrepo.UserQueries(users)
+			var wg sync.WaitGroup
+			errs := make(chan error, n)
+			for i := range n {
+				wg.Go(func() {
+					id := fmt.Sprint("user-", i%(stored+10)) // the last ten of each round do not exist
+					got, err := users.UserByID(ctx, id)
+					switch {
+					case i%(stored+10) >= stored:
+						if !errors.Is(err, domain.ErrNotFound) {
+							errs <- fmt.Errorf("%s: err = %v, want not found", id, err)
+						}
+					case err != nil:
+						errs <- fmt.Errorf("%s: %w", id, err)
+					case got.ID != id || got.Username != fmt.Sprint("name-", i%(stored+10)):
+						errs <- fmt.Errorf("%s: got %+v", id, got)
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			if q := bunrepo.UserQueries(users) - before; q >= n {
+				t.Errorf("%d concurrent reads ran %d queries: none were shared", n, q)
+			} else {
+				t.Logf("%d concurrent reads ran %d queries", n, q)
+			}
+		})
+	}
 }

@@ -1,0 +1,136 @@
+package bunrepo
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// readBatcher answers a read that many concurrent callers make, each with its own key,
+// with one query per batch ("natural batching"): a caller that finds fewer than max
+// queries in flight runs one for every key waiting at that moment, its own included;
+// keys that arrive meanwhile wait for the next. Under load a round trip then serves
+// dozens of requests instead of one; alone, a caller runs its query at once. Every
+// answer reflects the database after its caller asked (the query starts later), so
+// nothing is stale. It serves the revocation checks of introspection and userinfo
+// (revocations.go) and the user reads of userinfo and ID tokens (users.go).
+type readBatcher[K comparable, V any] struct {
+	what  string // for errors: "check access token revocation"
+	max   int    // queries in flight at most
+	query func(ctx context.Context, keys []K) (map[K]V, error)
+
+	mu      sync.Mutex
+	pending []*batchRead[K, V]
+	running int
+	queries int64 // run so far, for tests
+}
+
+type batchRead[K comparable, V any] struct {
+	key   K
+	value V
+	found bool
+	err   error
+	done  chan struct{}
+}
+
+// maxBatchKeys bounds the IN lists of one query.
+const maxBatchKeys = 200
+
+// batchQueryTimeout bounds a batch's query: it serves other callers too, so it does
+// not end with the context of the one that runs it.
+const batchQueryTimeout = 10 * time.Second
+
+// maxBatchQueries is how many batch queries run at once. Fewer, larger batches cost
+// the database less per read: introspection on PostgreSQL answered 11,769/s with one,
+// 11,833/s with two, 10,639/s with four and 9,618/s with ten in load runs on the
+// two-core machine (the database shares its cores). Two keep a slow query from
+// holding up every read.
+const maxBatchQueries = 2
+
+func newReadBatcher[K comparable, V any](db *bun.DB, what string, query func(ctx context.Context, keys []K) (map[K]V, error)) *readBatcher[K, V] {
+	n := db.DB.Stats().MaxOpenConnections // 0: no limit
+	if n == 0 || n > maxBatchQueries {
+		n = maxBatchQueries
+	}
+	return &readBatcher[K, V]{what: what, max: n, query: query}
+}
+
+// get returns key's value and whether the query found it.
+func (b *readBatcher[K, V]) get(ctx context.Context, key K) (V, bool, error) {
+	var zero V
+	if err := ctx.Err(); err != nil {
+		return zero, false, fmt.Errorf("%s: %w", b.what, err)
+	}
+	r := &batchRead[K, V]{key: key, done: make(chan struct{})}
+	b.mu.Lock()
+	b.pending = append(b.pending, r)
+	run := b.running < b.max
+	if run {
+		b.running++
+	}
+	b.mu.Unlock()
+	if run {
+		b.runBatch(ctx)
+	}
+	select {
+	case <-r.done:
+		return r.value, r.found, r.err
+	case <-ctx.Done():
+		return zero, false, fmt.Errorf("%s: %w", b.what, ctx.Err())
+	}
+}
+
+// runBatch answers the reads waiting now; when more arrived meanwhile, another
+// goroutine goes on with them, so this caller can answer its own request.
+func (b *readBatcher[K, V]) runBatch(ctx context.Context) {
+	b.mu.Lock()
+	n := min(len(b.pending), maxBatchKeys)
+	batch := b.pending[:n:n]
+	b.pending = b.pending[n:]
+	b.queries++
+	b.mu.Unlock()
+
+	keys := make([]K, 0, len(batch))
+	seen := make(map[K]bool, len(batch))
+	for _, r := range batch {
+		if !seen[r.key] {
+			seen[r.key] = true
+			keys = append(keys, r.key)
+		}
+	}
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchQueryTimeout)
+	values, err := b.query(qctx, keys)
+	cancel()
+	for _, r := range batch {
+		r.err = err
+		if err == nil {
+			r.value, r.found = values[r.key]
+		}
+		close(r.done)
+	}
+
+	b.mu.Lock()
+	if len(b.pending) == 0 {
+		b.running--
+		b.mu.Unlock()
+		return
+	}
+	b.mu.Unlock()
+	go b.runBatch(context.WithoutCancel(ctx))
+}
+
+// queryCount returns how many batch queries ran.
+func (b *readBatcher[K, V]) queryCount() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.queries
+}
+
+func (b *readBatcher[K, V]) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return fmt.Sprintf("%s: %d queries, %d running, %d waiting", b.what, b.queries, b.running, len(b.pending))
+}

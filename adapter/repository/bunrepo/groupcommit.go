@@ -19,7 +19,7 @@ import (
 //
 // Each caller's function runs inside its own SAVEPOINT, so one that fails undoes only
 // its own writes and the others still commit; every caller learns its own result only
-// after the group's COMMIT, so no answer is given for a write that is not durable.
+// after the group's COMMIT, so no caller answers for a write that is not committed.
 // The first caller to find no group running leads: it runs every write waiting at that
 // moment, its own first, then hands the lead to the oldest waiter, if any, and
 // returns. Alone, a caller runs a plain transaction at once, as before.

@@ -195,26 +195,8 @@ func (r *CodeRepository) startGrant(ctx context.Context, tx *bun.Tx, row codeRow
 		return false, nil
 	}
 	f, rt := red.Grant(code)
-	fam := familyToRow(f)
-	if r.db.Dialect().Name() != dialect.SQLite {
-		if _, err := insert(ctx, tx, &fam); err != nil {
-			return false, wrapErr(err, "insert token family %q", f.ID)
-		}
-		if rt != nil {
-			tok := refreshTokenToRow(*rt)
-			if _, err := insert(ctx, tx, &tok); err != nil {
-				return false, wrapErr(err, "insert refresh token of family %q", f.ID)
-			}
-		}
-		return true, nil
-	}
-	if _, err := r.stmts.exec(ctx, tx, insertFamilyQuery, familyArgs(r.stmts, fam)...); err != nil {
-		return false, wrapErr(err, "insert token family %q", f.ID)
-	}
-	if rt != nil {
-		if _, err := r.stmts.exec(ctx, tx, insertRefreshTokenQuery, refreshTokenArgs(r.stmts, refreshTokenToRow(*rt))...); err != nil {
-			return false, wrapErr(err, "insert refresh token of family %q", f.ID)
-		}
+	if err := insertGrant(ctx, tx, r.stmts, f, rt); err != nil {
+		return false, err
 	}
 	return true, nil
 }

@@ -45,13 +45,11 @@ func (r *TokenRepository) CreateFamily(ctx context.Context, f usecase.TokenFamil
 	if rt != nil && rt.FamilyID != f.ID {
 		return fmt.Errorf("create token family %q: its first refresh token names family %q", f.ID, rt.FamilyID)
 	}
-	fam := familyToRow(f)
-	famArgs := familyArgs(r.stmts, fam)
 	if rt != nil && r.db.Dialect().Name() == dialect.PG {
 		// One prepared statement, one round trip: the family inserted in a CTE, the
 		// token by the statement itself; its foreign key is checked at the end of the
 		// statement, when the family exists. A duplicate family fails the whole statement.
-		args := append(famArgs, refreshTokenArgs(r.stmts, refreshTokenToRow(*rt))...)
+		args := append(familyArgs(r.stmts, familyToRow(f)), refreshTokenArgs(r.stmts, refreshTokenToRow(*rt))...)
 		if _, err := r.stmts.exec(ctx, nil, createFamilyPGQuery, args...); err != nil {
 			return wrapErr(err, "insert token family %q and its first refresh token", f.ID)
 		}
@@ -61,32 +59,40 @@ func (r *TokenRepository) CreateFamily(ctx context.Context, f usecase.TokenFamil
 		if err := r.stmts.warm(ctx, insertFamilyQuery, insertRefreshTokenQuery); err != nil {
 			return err
 		}
-		return r.writes.run(ctx, func(ctx context.Context, tx bun.Tx) error {
-			if _, err := r.stmts.exec(ctx, &tx, insertFamilyQuery, famArgs...); err != nil {
-				return wrapErr(err, "insert token family %q", f.ID)
-			}
-			if rt == nil {
-				return nil
-			}
-			if err := r.insertRefreshToken(ctx, &tx, refreshTokenToRow(*rt)); err != nil {
-				return wrapErr(err, "insert refresh token of family %q", f.ID)
-			}
-			return nil
-		})
 	}
-	return inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := insert(ctx, tx, &fam); err != nil {
-			return wrapErr(err, "insert token family %q", f.ID)
-		}
-		if rt == nil {
-			return nil
-		}
-		row := refreshTokenToRow(*rt)
-		if _, err := insert(ctx, tx, &row); err != nil {
-			return wrapErr(err, "insert refresh token of family %q", f.ID)
-		}
-		return nil
+	return r.writes.run(ctx, func(ctx context.Context, tx bun.Tx) error {
+		return insertGrant(ctx, &tx, r.stmts, f, rt)
 	})
+}
+
+// insertGrant stores family f and, when rt is not nil, its first refresh token, inside
+// tx: with prepared statements on SQLite (the group commit's hot path), with Bun's
+// inserts elsewhere. CreateFamily and CodeRepository.RedeemCode share it.
+func insertGrant(ctx context.Context, tx *bun.Tx, stmts *preparedStatements, f usecase.TokenFamily, rt *domain.RefreshToken) error {
+	fam := familyToRow(f)
+	sqlite := tx.Dialect().Name() == dialect.SQLite
+	var err error
+	if sqlite {
+		_, err = stmts.exec(ctx, tx, insertFamilyQuery, familyArgs(stmts, fam)...)
+	} else {
+		_, err = insert(ctx, tx, &fam)
+	}
+	if err != nil {
+		return wrapErr(err, "insert token family %q", f.ID)
+	}
+	if rt == nil {
+		return nil
+	}
+	row := refreshTokenToRow(*rt)
+	if sqlite {
+		_, err = stmts.exec(ctx, tx, insertRefreshTokenQuery, refreshTokenArgs(stmts, row)...)
+	} else {
+		_, err = insert(ctx, tx, &row)
+	}
+	if err != nil {
+		return wrapErr(err, "insert refresh token of family %q", f.ID)
+	}
+	return nil
 }
 
 const insertFamilyQuery = "INSERT INTO token_families (id, client_id, user_id, session_id, created_at, expires_at, revoked_at) " +

@@ -16,7 +16,8 @@ import (
 // dozens of requests instead of one; alone, a caller runs its query at once. Every
 // answer reflects the database after its caller asked (the query starts later), so
 // nothing is stale. It serves the revocation checks of introspection and userinfo
-// (revocations.go) and the user reads of userinfo and ID tokens (users.go).
+// (revocations.go), the user reads of userinfo and ID tokens (users.go) and the
+// refresh-token reads of refresh, introspection and revocation (tokens.go).
 type readBatcher[K comparable, V any] struct {
 	what  string // for errors: "check access token revocation"
 	max   int    // queries in flight at most

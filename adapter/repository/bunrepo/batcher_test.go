@@ -134,3 +134,80 @@ func TestUserReadsBatched(t *testing.T) {
 		})
 	}
 }
+
+// TestRefreshTokenReadsBatched: many concurrent RefreshTokenByHash calls, for tokens
+// that exist (several callers each, one of them rotated) and hashes that do not, each
+// get their own token, with every column, on every backend, and share queries.
+func TestRefreshTokenReadsBatched(t *testing.T) {
+	for name, url := range dbtest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := dbtest.Open(t, url)
+			now := time.Now().UTC().Truncate(time.Millisecond)
+			users, clients := bunrepo.NewUserRepository(db), bunrepo.NewClientRepository(db)
+			tokens := bunrepo.NewTokenRepository(db)
+			if err := users.CreateUser(ctx, domain.User{ID: "u1", Username: "u1", PasswordHash: "x", CreatedAt: now, UpdatedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+			if err := clients.CreateClient(ctx, domain.Client{ID: "c1", Name: "c1", GrantTypes: []string{"refresh_token"}, CreatedAt: now, UpdatedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+			const stored, n = 30, 400
+			want := make([]domain.RefreshToken, stored)
+			for i := range stored {
+				fam := usecase.TokenFamily{ID: fmt.Sprint("fam-", i), ClientID: "c1", UserID: "u1", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+				want[i] = domain.RefreshToken{Hash: []byte(fmt.Sprintf("hash-%02d-%s", i, "0123456789abcdef0123456789")),
+					FamilyID: fam.ID, ClientID: "c1", UserID: "u1", Scope: []string{"openid", fmt.Sprint("s", i)},
+					Audience: []string{"https://api.example"}, AuthTime: now.Add(-time.Minute), Nonce: fmt.Sprint("n", i),
+					SessionID: fmt.Sprint("sess-", i), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+				if err := tokens.CreateFamily(ctx, fam, &want[i]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The first one is rotated: the read must show it so.
+			next := domain.RefreshToken{Hash: []byte("hash-next-0123456789abcdef0123456789"), FamilyID: want[0].FamilyID,
+				ClientID: "c1", UserID: "u1", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+			if err := tokens.RotateRefreshToken(ctx, want[0].Hash, next, now); err != nil {
+				t.Fatal(err)
+			}
+			before := bunrepo.RefreshTokenQueries(tokens)
+			var wg sync.WaitGroup
+			errs := make(chan error, n)
+			for i := range n {
+				wg.Go(func() {
+					k := i % (stored + 10) // the last ten of each round do not exist
+					if k >= stored {
+						_, err := tokens.RefreshTokenByHash(ctx, []byte(fmt.Sprint("missing-", k)))
+						if !errors.Is(err, domain.ErrNotFound) {
+							errs <- fmt.Errorf("missing %d: err = %v, want not found", k, err)
+						}
+						return
+					}
+					got, err := tokens.RefreshTokenByHash(ctx, want[k].Hash)
+					switch {
+					case err != nil:
+						errs <- fmt.Errorf("token %d: %w", k, err)
+					case string(got.Hash) != string(want[k].Hash) || got.FamilyID != want[k].FamilyID ||
+						fmt.Sprint(got.Scope) != fmt.Sprint(want[k].Scope) || got.Nonce != want[k].Nonce ||
+						got.SessionID != want[k].SessionID || !got.ExpiresAt.Equal(want[k].ExpiresAt) ||
+						!got.AuthTime.Equal(want[k].AuthTime) || fmt.Sprint(got.Audience) != fmt.Sprint(want[k].Audience):
+						errs <- fmt.Errorf("token %d: got %+v, want %+v", k, got, want[k])
+					case (got.RotatedAt != nil) != (k == 0):
+						errs <- fmt.Errorf("token %d: rotated_at = %v", k, got.RotatedAt)
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			if q := bunrepo.RefreshTokenQueries(tokens) - before; q >= n {
+				t.Errorf("%d concurrent reads ran %d queries: none were shared", n, q)
+			} else {
+				t.Logf("%d concurrent reads ran %d queries", n, q)
+			}
+		})
+	}
+}

@@ -30,3 +30,6 @@ func RevocationQueries(r *TokenRepository) int64 { return r.revoked.queryCount()
 
 // UserQueries counts the queries the repository's user reads ran.
 func UserQueries(r *UserRepository) int64 { return r.byID.queryCount() }
+
+// RefreshTokenQueries counts the queries the repository's refresh-token reads ran.
+func RefreshTokenQueries(r *TokenRepository) int64 { return r.byHash.queryCount() }

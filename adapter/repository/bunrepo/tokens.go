@@ -26,6 +26,7 @@ import (
 type TokenRepository struct {
 	db      *bun.DB
 	revoked *readBatcher[revocationKey, bool]
+	byHash  *readBatcher[string, refreshTokenRow]
 	writes  *groupCommit
 	stmts   *preparedStatements
 }
@@ -34,8 +35,29 @@ var _ usecase.TokenStore = (*TokenRepository)(nil)
 
 // NewTokenRepository returns a repository over db.
 func NewTokenRepository(db *bun.DB) *TokenRepository {
-	return &TokenRepository{db: db, revoked: newRevocationBatcher(db), writes: newGroupCommit(db),
-		stmts: newPreparedStatements(db)}
+	return &TokenRepository{db: db, revoked: newRevocationBatcher(db), byHash: newRefreshTokenBatcher(db),
+		writes: newGroupCommit(db), stmts: newPreparedStatements(db)}
+}
+
+// newRefreshTokenBatcher answers RefreshTokenByHash for concurrent callers with one
+// query per batch (readBatcher), keyed by the hash as a string.
+func newRefreshTokenBatcher(db *bun.DB) *readBatcher[string, refreshTokenRow] {
+	return newReadBatcher(db, "select refresh tokens",
+		func(ctx context.Context, hashes []string) (map[string]refreshTokenRow, error) {
+			in := make([][]byte, len(hashes))
+			for i, h := range hashes {
+				in[i] = []byte(h)
+			}
+			var rows []refreshTokenRow
+			if err := db.NewSelect().Model(&rows).Where("hash IN (?)", bun.In(in)).Scan(ctx); err != nil {
+				return nil, wrapErr(err, "select refresh tokens")
+			}
+			byHash := make(map[string]refreshTokenRow, len(rows))
+			for _, row := range rows {
+				byHash[string(row.Hash)] = row
+			}
+			return byHash, nil
+		})
 }
 
 // CreateFamily inserts the family and, when rt is not nil, its first refresh token, in
@@ -201,19 +223,24 @@ func (r *TokenRepository) revokeFamiliesWhere(ctx context.Context, column, value
 	})
 }
 
-// RefreshTokenByHash returns the token; ErrNotFound when there is none.
+// RefreshTokenByHash returns the token; ErrNotFound when there is none. It runs on
+// every refresh (but PostgreSQL's, see RotateUsableRefreshToken) and every
+// introspection and revocation of a refresh token, so concurrent reads share one query
+// (readBatcher). On SQLite the reads then queue for its one connection as one or two
+// batches rather than one caller each (database/sql hands a freed connection to a
+// random waiter): revocation went from 8,324–8,725/s to 9,220–9,557/s (p99 17–23 to
+// 15–17 ms) in alternating load runs; refresh, whose time is mostly its write, stayed
+// within the runs' noise.
 func (r *TokenRepository) RefreshTokenByHash(ctx context.Context, hash []byte) (domain.RefreshToken, error) {
-	var row refreshTokenRow
-	if err := r.stmts.scanOne(ctx, nil, &row, selectRefreshTokenQuery, hash); err != nil {
-		return domain.RefreshToken{}, wrapErr(err, "select refresh token")
+	row, found, err := r.byHash.get(ctx, string(hash))
+	switch {
+	case err != nil:
+		return domain.RefreshToken{}, fmt.Errorf("select refresh token: %w", err)
+	case !found:
+		return domain.RefreshToken{}, fmt.Errorf("select refresh token: %w", domain.ErrNotFound)
 	}
 	return row.toDomain()
 }
-
-// selectRefreshTokenQuery is prepared: it runs on every refresh, introspection and
-// revocation of a refresh token.
-const selectRefreshTokenQuery = "SELECT hash, family_id, client_id, user_id, scope, audience, auth_time, nonce, " +
-	"session_id, created_at, expires_at, rotated_at, revoked_at, dpop_jkt FROM refresh_tokens WHERE hash = ?"
 
 // RotateRefreshToken marks the old token rotated and stores next, in one transaction,
 // only while the old one is active and its family is not revoked. The conditional

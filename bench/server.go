@@ -282,7 +282,7 @@ func (b *Baseline) Stop() {
 // at, returns its URL and a function that drops it. A server that cannot be reached
 // within a few seconds is reported as an error, and the caller skips PostgreSQL.
 func TempPostgres(ctx context.Context, adminURL string) (string, func() error, error) {
-	cfg, err := pgx.ParseConfig(adminURL)
+	cfg, err := pgx.ParseConfig(withoutPoolParams(adminURL))
 	if err != nil {
 		return "", nil, fmt.Errorf("parse %s: %w", adminURL, err)
 	}
@@ -329,4 +329,23 @@ func RandomSecret(n int) string {
 	b := make([]byte, (n+1)/2)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)[:n]
+}
+
+// poolParams are Gatehouse's own pool settings on a database URL: the server reads
+// them, PostgreSQL would refuse them as unknown run-time parameters.
+var poolParams = []string{"max_open_conns", "max_idle_conns", "conn_max_lifetime", "conn_max_idle_time"}
+
+// withoutPoolParams returns raw without poolParams, for connecting as the admin; the
+// server's URL keeps them.
+func withoutPoolParams(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	q := u.Query()
+	for _, p := range poolParams {
+		q.Del(p)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }

@@ -104,7 +104,8 @@ func runCmd(ctx context.Context, args []string) error {
 	opts := loadFlags(fs)
 	server := fs.String("server", "bin/gatehouse", "gatehouse binary to start")
 	pg := fs.String("postgres", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
-		`PostgreSQL admin URL (loopback) on which a temporary database is created and dropped; "off" skips PostgreSQL`)
+		`PostgreSQL admin URL (loopback) on which a temporary database is created and dropped; "off" skips PostgreSQL; `+
+			`Gatehouse's pool parameters on it (max_open_conns, max_idle_conns, ...) go to the server only`)
 	noSQLite := fs.Bool("no-sqlite", false, "skip SQLite")
 	only := fs.String("only", "", "comma-separated scenarios to run (the baseline always runs): "+strings.Join(bench.AllScenarios[1:], ","))
 	revokePool := fs.Int("revoke-pool", 3000, "refresh tokens minted before the revocation run (it ends when they are used up)")

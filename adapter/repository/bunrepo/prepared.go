@@ -123,6 +123,21 @@ func (p *preparedStatements) scanOne(ctx context.Context, tx *bun.Tx, dest any, 
 	return rows.Close()
 }
 
+// scanAll runs the prepared query with args and scans every row into dest, a pointer
+// to a slice, as Bun does.
+func (p *preparedStatements) scanAll(ctx context.Context, dest any, query string, args ...any) error {
+	s, err := p.stmt(ctx, nil, query)
+	if err != nil {
+		return err
+	}
+	rows, err := s.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = rows.Close() }()
+	return p.db.ScanRows(ctx, rows, dest)
+}
+
 // timeArg is t as this database compares it with the values Bun stored: SQLite keeps
 // times as text in Bun's layout, and compares them as text.
 func (p *preparedStatements) timeArg(t time.Time) any {

@@ -35,13 +35,14 @@ var _ usecase.TokenStore = (*TokenRepository)(nil)
 
 // NewTokenRepository returns a repository over db.
 func NewTokenRepository(db *bun.DB) *TokenRepository {
-	return &TokenRepository{db: db, revoked: newRevocationBatcher(db), byHash: newRefreshTokenBatcher(db),
-		writes: newGroupCommit(db), stmts: newPreparedStatements(db)}
+	stmts := newPreparedStatements(db)
+	return &TokenRepository{db: db, revoked: newRevocationBatcher(db, stmts), byHash: newRefreshTokenBatcher(db, stmts),
+		writes: newGroupCommit(db), stmts: stmts}
 }
 
 // newRefreshTokenBatcher answers RefreshTokenByHash for concurrent callers with one
 // query per batch (readBatcher), keyed by the hash as a string.
-func newRefreshTokenBatcher(db *bun.DB) *readBatcher[string, refreshTokenRow] {
+func newRefreshTokenBatcher(db *bun.DB, stmts *preparedStatements) *readBatcher[string, refreshTokenRow] {
 	return newReadBatcher(db, "select refresh tokens",
 		func(ctx context.Context, hashes []string) (map[string]refreshTokenRow, error) {
 			in := make([][]byte, len(hashes))
@@ -49,7 +50,14 @@ func newRefreshTokenBatcher(db *bun.DB) *readBatcher[string, refreshTokenRow] {
 				in[i] = []byte(h)
 			}
 			var rows []refreshTokenRow
-			if err := db.NewSelect().Model(&rows).Where("hash IN (?)", bun.In(in)).Scan(ctx); err != nil {
+			var err error
+			if db.Dialect().Name() == dialect.PG {
+				// Prepared, with the hashes as one array (see revocationsPGQuery).
+				err = stmts.scanAll(ctx, &rows, selectRefreshTokensPGQuery, in)
+			} else {
+				err = db.NewSelect().Model(&rows).Where("hash IN (?)", bun.In(in)).Scan(ctx)
+			}
+			if err != nil {
 				return nil, wrapErr(err, "select refresh tokens")
 			}
 			byHash := make(map[string]refreshTokenRow, len(rows))
@@ -59,6 +67,9 @@ func newRefreshTokenBatcher(db *bun.DB) *readBatcher[string, refreshTokenRow] {
 			return byHash, nil
 		})
 }
+
+const selectRefreshTokensPGQuery = "SELECT hash, family_id, client_id, user_id, scope, audience, auth_time, nonce, " +
+	"session_id, created_at, expires_at, rotated_at, revoked_at, dpop_jkt FROM refresh_tokens WHERE hash = ANY(?::bytea[])"
 
 // CreateFamily inserts the family and, when rt is not nil, its first refresh token, in
 // one transaction. ErrDuplicate when the family id exists: RevokeFamily wrote it first

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
 	"gatehouse/domain"
 	"gatehouse/usecase"
@@ -22,9 +23,17 @@ var _ usecase.UserStore = (*UserRepository)(nil)
 
 // NewUserRepository returns a repository over db.
 func NewUserRepository(db *bun.DB) *UserRepository {
+	stmts := newPreparedStatements(db)
 	return &UserRepository{db: db, byID: newReadBatcher(db, "select users", func(ctx context.Context, ids []string) (map[string]userRow, error) {
 		var rows []userRow
-		if err := db.NewSelect().Model(&rows).Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+		var err error
+		if db.Dialect().Name() == dialect.PG {
+			// Prepared, with the ids as one array (see revocationsPGQuery).
+			err = stmts.scanAll(ctx, &rows, selectUsersPGQuery, ids)
+		} else {
+			err = db.NewSelect().Model(&rows).Where("id IN (?)", bun.In(ids)).Scan(ctx)
+		}
+		if err != nil {
 			return nil, wrapErr(err, "select users")
 		}
 		byID := make(map[string]userRow, len(rows))
@@ -34,6 +43,9 @@ func NewUserRepository(db *bun.DB) *UserRepository {
 		return byID, nil
 	})}
 }
+
+const selectUsersPGQuery = "SELECT id, username, email, email_verified, password_hash, created_at, updated_at " +
+	"FROM users WHERE id = ANY(?::text[])"
 
 // CreateUser inserts u; ErrDuplicate when its id, username or email is taken.
 func (r *UserRepository) CreateUser(ctx context.Context, u domain.User) error {

@@ -59,15 +59,7 @@ func TestRevocationChecksBatched(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Error(err)
-			}
-			if q := bunrepo.RevocationQueries(tokens) - before; q >= n {
-				t.Errorf("%d concurrent checks ran %d queries: none were shared", n, q)
-			} else {
-				t.Logf("%d concurrent checks ran %d queries", n, q)
-			}
+			checkShared(t, errs, n, bunrepo.RevocationQueries(tokens)-before)
 		})
 	}
 }
@@ -122,15 +114,7 @@ func TestUserReadsBatched(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Error(err)
-			}
-			if q := bunrepo.UserQueries(users) - before; q >= n {
-				t.Errorf("%d concurrent reads ran %d queries: none were shared", n, q)
-			} else {
-				t.Logf("%d concurrent reads ran %d queries", n, q)
-			}
+			checkShared(t, errs, n, bunrepo.UserQueries(users)-before)
 		})
 	}
 }
@@ -199,15 +183,22 @@ func TestRefreshTokenReadsBatched(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Error(err)
-			}
-			if q := bunrepo.RefreshTokenQueries(tokens) - before; q >= n {
-				t.Errorf("%d concurrent reads ran %d queries: none were shared", n, q)
-			} else {
-				t.Logf("%d concurrent reads ran %d queries", n, q)
-			}
+			checkShared(t, errs, n, bunrepo.RefreshTokenQueries(tokens)-before)
 		})
+	}
+}
+
+// checkShared reports the errors of n concurrent batched reads (errs is closed here)
+// and fails when they ran as many queries as reads: none were shared.
+func checkShared(t *testing.T, errs chan error, n int, queries int64) {
+	t.Helper()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if queries >= int64(n) {
+		t.Errorf("%d concurrent reads ran %d queries: none were shared", n, queries)
+	} else {
+		t.Logf("%d concurrent reads ran %d queries", n, queries)
 	}
 }

@@ -102,11 +102,7 @@ func (p *preparedStatements) exec(ctx context.Context, tx *bun.Tx, query string,
 // scanOne runs query with args, inside tx when tx is not nil, and scans its first row
 // into dest as Bun does; sql.ErrNoRows when there is none.
 func (p *preparedStatements) scanOne(ctx context.Context, tx *bun.Tx, dest any, query string, args ...any) error {
-	s, err := p.stmt(ctx, tx, query)
-	if err != nil {
-		return err
-	}
-	rows, err := s.QueryContext(ctx, args...)
+	rows, err := p.query(ctx, tx, query, args...)
 	if err != nil {
 		return err
 	}
@@ -126,16 +122,21 @@ func (p *preparedStatements) scanOne(ctx context.Context, tx *bun.Tx, dest any, 
 // scanAll runs the prepared query with args and scans every row into dest, a pointer
 // to a slice, as Bun does.
 func (p *preparedStatements) scanAll(ctx context.Context, dest any, query string, args ...any) error {
-	s, err := p.stmt(ctx, nil, query)
-	if err != nil {
-		return err
-	}
-	rows, err := s.QueryContext(ctx, args...)
+	rows, err := p.query(ctx, nil, query, args...)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = rows.Close() }()
 	return p.db.ScanRows(ctx, rows, dest)
+}
+
+// query runs the prepared query with args, inside tx when tx is not nil.
+func (p *preparedStatements) query(ctx context.Context, tx *bun.Tx, query string, args ...any) (*sql.Rows, error) {
+	s, err := p.stmt(ctx, tx, query)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(ctx, args...)
 }
 
 // timeArg is t as this database compares it with the values Bun stored: SQLite keeps

@@ -91,9 +91,10 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	random := crypto.NewRandom()
+	gate := bunrepo.NewConnGate(db)
 	f := &fixture{ctx: ctx, clock: clk, settings: settings, random: random, hasher: hasher,
-		clients: bunrepo.NewClientRepository(db), users: bunrepo.NewUserRepository(db),
-		codes: bunrepo.NewCodeRepository(db), tokens: bunrepo.NewTokenRepository(db)}
+		clients: bunrepo.NewClientRepository(db), users: bunrepo.NewUserRepository(db, gate),
+		codes: bunrepo.NewCodeRepository(db, gate), tokens: bunrepo.NewTokenRepository(db, gate)}
 	keyRepo := bunrepo.NewKeyRepository(db)
 	f.keyRepo, f.keyGen = keyRepo, token.NewKeyGenerator(cipher)
 	f.keys = usecase.NewKeys(keyRepo, f.keyGen, clk, settings)

@@ -63,13 +63,14 @@ func newAuthorizeFixture(t testing.TB) *authorizeFixture {
 		t.Fatal(err)
 	}
 	random := crypto.NewRandom()
-	users, clients, tokens := bunrepo.NewUserRepository(db), bunrepo.NewClientRepository(db), bunrepo.NewTokenRepository(db)
+	gate := bunrepo.NewConnGate(db)
+	users, clients, tokens := bunrepo.NewUserRepository(db, gate), bunrepo.NewClientRepository(db), bunrepo.NewTokenRepository(db, gate)
 	consents := bunrepo.NewConsentRepository(db)
 	thr := throttle.NewMemory(throttle.DefaultPolicy, clk.Now)
 	sessions := bunrepo.NewSessionRepository(db)
 	admin := usecase.NewAdmin(users, clients, tokens, sessions, passwords, hasher, random, clk)
 	authorize := usecase.NewAuthorize(clients, bunrepo.NewAuthRequestRepository(db), consents,
-		bunrepo.NewCodeRepository(db), hasher, random, clk, settings)
+		bunrepo.NewCodeRepository(db, gate), hasher, random, clk, settings)
 	login := usecase.NewLogin(users, passwords, thr, sessions, tokens, admin, random, hasher, clk)
 	log := slog.New(slog.DiscardHandler)
 	pages, err := NewPages(PageConfig{Issuer: fuzzIssuer, CSRFKey: []byte(strings.Repeat("k", 32))}, authorize, login, nil, log)

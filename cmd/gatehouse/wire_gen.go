@@ -26,9 +26,10 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	if err != nil {
 		return nil, nil, err
 	}
-	userRepository := bunrepo.NewUserRepository(db)
+	connGate := bunrepo.NewConnGate(db)
+	userRepository := bunrepo.NewUserRepository(db, connGate)
 	clientRepository := bunrepo.NewClientRepository(db)
-	tokenRepository := bunrepo.NewTokenRepository(db)
+	tokenRepository := bunrepo.NewTokenRepository(db, connGate)
 	sessionRepository := bunrepo.NewSessionRepository(db)
 	passwordParams := providePasswordParams(cfg)
 	passwordHasher, err := crypto.NewPasswordHasher(passwordParams)
@@ -78,7 +79,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	clientCredentials := usecase.NewClientCredentials(minter, settings)
 	password := usecase.NewPassword(userRepository, passwordHasher, throttle, minter, systemClock, settings)
 	refresh := usecase.NewRefresh(tokenRepository, userRepository, secretHasher, minter, systemClock)
-	codeRepository := bunrepo.NewCodeRepository(db)
+	codeRepository := bunrepo.NewCodeRepository(db, connGate)
 	authorizationCodeGrant := usecase.NewAuthorizationCodeGrant(codeRepository, tokenRepository, userRepository, secretHasher, minter, systemClock)
 	dPoPParser := token.NewDPoPParser()
 	dPoPNonces := crypto.NewDPoPNonces(keys)

@@ -24,7 +24,7 @@ func TestRevocationChecksBatched(t *testing.T) {
 			ctx := context.Background()
 			db := dbtest.Open(t, url)
 			now := time.Now().UTC().Truncate(time.Millisecond)
-			tokens := bunrepo.NewTokenRepository(db)
+			tokens := bunrepo.NewTokenRepository(db, bunrepo.NewConnGate(db))
 			const n = 300
 			want := make([]bool, n)
 			fams := make([]string, n)
@@ -67,7 +67,7 @@ func TestRevocationChecksBatched(t *testing.T) {
 // A caller whose context ends while it waits gets its context's error.
 func TestRevocationCheckHonoursContext(t *testing.T) {
 	db := dbtest.Open(t, dbtest.SQLite(t))
-	tokens := bunrepo.NewTokenRepository(db)
+	tokens := bunrepo.NewTokenRepository(db, bunrepo.NewConnGate(db))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := tokens.AccessTokenRevoked(ctx, "jti", ""); err == nil {
@@ -84,7 +84,8 @@ func TestUserReadsBatched(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			users := bunrepo.NewUserRepository(dbtest.Open(t, url))
+			db := dbtest.Open(t, url)
+			users := bunrepo.NewUserRepository(db, bunrepo.NewConnGate(db))
 			now := time.Now().UTC().Truncate(time.Millisecond)
 			const stored, n = 40, 400
 			for i := range stored {
@@ -129,8 +130,9 @@ func TestRefreshTokenReadsBatched(t *testing.T) {
 			ctx := context.Background()
 			db := dbtest.Open(t, url)
 			now := time.Now().UTC().Truncate(time.Millisecond)
-			users, clients := bunrepo.NewUserRepository(db), bunrepo.NewClientRepository(db)
-			tokens := bunrepo.NewTokenRepository(db)
+			gate := bunrepo.NewConnGate(db)
+			users, clients := bunrepo.NewUserRepository(db, gate), bunrepo.NewClientRepository(db)
+			tokens := bunrepo.NewTokenRepository(db, gate)
 			if err := users.CreateUser(ctx, domain.User{ID: "u1", Username: "u1", PasswordHash: "x", CreatedAt: now, UpdatedAt: now}); err != nil {
 				t.Fatal(err)
 			}

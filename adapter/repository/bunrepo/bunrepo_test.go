@@ -50,7 +50,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 				}
 			}
 			wantApplied(t, db, true)
-			users := bunrepo.NewUserRepository(db)
+			users := bunrepo.NewUserRepository(db, bunrepo.NewConnGate(db))
 			if _, err := users.ListUsers(ctx); err != nil {
 				t.Fatalf("list users after migrating: %v", err)
 			}
@@ -143,7 +143,7 @@ func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
 	if !errors.Is(err, domain.ErrUnavailable) {
 		t.Errorf("ClientByID: %v, want ErrUnavailable", err)
 	}
-	err = bunrepo.NewTokenRepository(db).RevokeFamily(ctx, "f1", time.Now())
+	err = bunrepo.NewTokenRepository(db, bunrepo.NewConnGate(db)).RevokeFamily(ctx, "f1", time.Now())
 	if !errors.Is(err, domain.ErrUnavailable) {
 		t.Errorf("RevokeFamily: %v, want ErrUnavailable", err)
 	}

@@ -17,15 +17,16 @@ import (
 // CodeRepository stores authorization codes by the hash of the code.
 type CodeRepository struct {
 	db     *bun.DB
+	gate   *ConnGate
 	writes *groupCommit
 	stmts  *preparedStatements
 }
 
 var _ usecase.CodeStore = (*CodeRepository)(nil)
 
-// NewCodeRepository returns a repository over db.
-func NewCodeRepository(db *bun.DB) *CodeRepository {
-	return &CodeRepository{db: db, writes: newGroupCommit(db), stmts: newPreparedStatements(db)}
+// NewCodeRepository returns a repository over db whose hot paths go through gate.
+func NewCodeRepository(db *bun.DB, gate *ConnGate) *CodeRepository {
+	return &CodeRepository{db: db, gate: gate, writes: newGroupCommit(db, gate), stmts: newPreparedStatements(db, gate)}
 }
 
 // CreateCode inserts c; ErrDuplicate when the hash exists, ErrNotFound when its
@@ -154,7 +155,7 @@ func (r *CodeRepository) RedeemCode(ctx context.Context, hash []byte, red usecas
 			return domain.AuthorizationCode{}, false, err
 		}
 	default:
-		err := inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
+		err := r.gate.inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
 			res, err := tx.NewRaw(consumeCode, red.Now, hash).Exec(ctx)
 			n, err := rowsAffected(res, err, "consume authorization code")
 			if err != nil {

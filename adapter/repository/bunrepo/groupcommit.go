@@ -29,6 +29,7 @@ import (
 // together and deadlock with revocations that take them in another order.
 type groupCommit struct {
 	db      *bun.DB
+	gate    *ConnGate // PostgreSQL and MariaDB: their transactions go through it
 	enabled bool
 
 	mu      sync.Mutex
@@ -53,8 +54,8 @@ const maxGroupWrites = 64
 // end with the context of any one of them.
 const groupTimeout = 10 * time.Second
 
-func newGroupCommit(db *bun.DB) *groupCommit {
-	return &groupCommit{db: db, enabled: db.Dialect().Name() == dialect.SQLite}
+func newGroupCommit(db *bun.DB, gate *ConnGate) *groupCommit {
+	return &groupCommit{db: db, gate: gate, enabled: db.Dialect().Name() == dialect.SQLite}
 }
 
 // run runs fn in a transaction, on SQLite together with the writes of concurrent
@@ -63,7 +64,7 @@ func newGroupCommit(db *bun.DB) *groupCommit {
 // whose context ends before its write starts gets the context's error and no write.
 func (g *groupCommit) run(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
 	if !g.enabled {
-		return inTx(ctx, g.db, nil, fn)
+		return g.gate.inTx(ctx, g.db, nil, fn)
 	}
 	w := &groupWrite{ctx: ctx, fn: fn, done: make(chan struct{})}
 	g.mu.Lock()

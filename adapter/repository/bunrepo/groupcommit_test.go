@@ -47,7 +47,7 @@ func scratchKeys(t *testing.T, db *bun.DB) map[string]bool {
 // and the others must all commit.
 func TestGroupCommit(t *testing.T) {
 	db := openScratchSQLite(t)
-	g := newGroupCommit(db)
+	g := newGroupCommit(db, nil)
 	if !g.enabled {
 		t.Fatal("group commit is off on SQLite")
 	}
@@ -116,7 +116,7 @@ func TestGroupCommit(t *testing.T) {
 // it, in its group and later, still run.
 func TestGroupCommitSurvivesPanic(t *testing.T) {
 	db := openScratchSQLite(t)
-	g := newGroupCommit(db)
+	g := newGroupCommit(db, nil)
 	release := make(chan struct{})
 	first := make(chan error, 1)
 	go func() {
@@ -170,7 +170,7 @@ func TestGroupCommitSurvivesPanic(t *testing.T) {
 // started is not run, and its caller hears so; the rest of the group commits.
 func TestGroupCommitSkipsCancelledWrite(t *testing.T) {
 	db := openScratchSQLite(t)
-	g := newGroupCommit(db)
+	g := newGroupCommit(db, nil)
 	release := make(chan struct{})
 	first := make(chan error, 1)
 	go func() {

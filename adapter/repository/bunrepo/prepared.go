@@ -24,14 +24,15 @@ import (
 // callers prepare (warm) their statements before they start a transaction, and a
 // statement first met inside one is prepared on the transaction alone.
 type preparedStatements struct {
-	db *bun.DB
+	db   *bun.DB
+	gate *ConnGate // taken by the statements run outside a transaction
 
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
 }
 
-func newPreparedStatements(db *bun.DB) *preparedStatements {
-	return &preparedStatements{db: db, stmts: make(map[string]*sql.Stmt)}
+func newPreparedStatements(db *bun.DB, gate *ConnGate) *preparedStatements {
+	return &preparedStatements{db: db, gate: gate, stmts: make(map[string]*sql.Stmt)}
 }
 
 // warm prepares the queries not prepared yet. It must not run inside a transaction. A
@@ -90,8 +91,16 @@ func (p *preparedStatements) stmt(ctx context.Context, tx *bun.Tx, query string)
 	return p.stmt(ctx, nil, query)
 }
 
-// exec runs query with args, inside tx when tx is not nil.
+// exec runs query with args, inside tx when tx is not nil (else through the gate).
 func (p *preparedStatements) exec(ctx context.Context, tx *bun.Tx, query string, args ...any) (sql.Result, error) {
+	if tx == nil {
+		var leave func()
+		var err error
+		if ctx, leave, err = p.gate.enter(ctx); err != nil {
+			return nil, err
+		}
+		defer leave()
+	}
 	s, err := p.stmt(ctx, tx, query)
 	if err != nil {
 		return nil, err
@@ -99,9 +108,17 @@ func (p *preparedStatements) exec(ctx context.Context, tx *bun.Tx, query string,
 	return s.ExecContext(ctx, args...)
 }
 
-// scanOne runs query with args, inside tx when tx is not nil, and scans its first row
-// into dest as Bun does; sql.ErrNoRows when there is none.
+// scanOne runs query with args, inside tx when tx is not nil (else through the gate),
+// and scans its first row into dest as Bun does; sql.ErrNoRows when there is none.
 func (p *preparedStatements) scanOne(ctx context.Context, tx *bun.Tx, dest any, query string, args ...any) error {
+	if tx == nil {
+		var leave func()
+		var err error
+		if ctx, leave, err = p.gate.enter(ctx); err != nil {
+			return err
+		}
+		defer leave()
+	}
 	rows, err := p.query(ctx, tx, query, args...)
 	if err != nil {
 		return err
@@ -119,9 +136,14 @@ func (p *preparedStatements) scanOne(ctx context.Context, tx *bun.Tx, dest any, 
 	return rows.Close()
 }
 
-// scanAll runs the prepared query with args and scans every row into dest, a pointer
-// to a slice, as Bun does.
+// scanAll runs the prepared query with args, through the gate, and scans every row
+// into dest, a pointer to a slice, as Bun does.
 func (p *preparedStatements) scanAll(ctx context.Context, dest any, query string, args ...any) error {
+	ctx, leave, err := p.gate.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer leave()
 	rows, err := p.query(ctx, nil, query, args...)
 	if err != nil {
 		return err

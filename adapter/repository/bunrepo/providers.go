@@ -10,6 +10,7 @@ import (
 // fills. ClientRepository fills ClientAdminStore (CLI); the caller binds ClientStore
 // (the token endpoint's reads), to the repository or to a cache in front of it.
 var ProviderSet = wire.NewSet(
+	NewConnGate,
 	NewClientRepository,
 	wire.Bind(new(usecase.ClientAdminStore), new(*ClientRepository)),
 	wire.Bind(new(usecase.ClientRegistrationStore), new(*ClientRepository)),

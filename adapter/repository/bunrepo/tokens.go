@@ -25,6 +25,7 @@ import (
 // keeps a live token.
 type TokenRepository struct {
 	db      *bun.DB
+	gate    *ConnGate
 	revoked *readBatcher[revocationKey, bool]
 	byHash  *readBatcher[string, refreshTokenRow]
 	writes  *groupCommit
@@ -33,11 +34,11 @@ type TokenRepository struct {
 
 var _ usecase.TokenStore = (*TokenRepository)(nil)
 
-// NewTokenRepository returns a repository over db.
-func NewTokenRepository(db *bun.DB) *TokenRepository {
-	stmts := newPreparedStatements(db)
-	return &TokenRepository{db: db, revoked: newRevocationBatcher(db, stmts), byHash: newRefreshTokenBatcher(db, stmts),
-		writes: newGroupCommit(db), stmts: stmts}
+// NewTokenRepository returns a repository over db whose hot paths go through gate.
+func NewTokenRepository(db *bun.DB, gate *ConnGate) *TokenRepository {
+	stmts := newPreparedStatements(db, gate)
+	return &TokenRepository{db: db, gate: gate, revoked: newRevocationBatcher(db, stmts),
+		byHash: newRefreshTokenBatcher(db, stmts), writes: newGroupCommit(db, gate), stmts: stmts}
 }
 
 // newRefreshTokenBatcher answers RefreshTokenByHash for concurrent callers with one
@@ -221,7 +222,7 @@ func (r *TokenRepository) RevokeSessionFamilies(ctx context.Context, sessionID s
 // revokeFamiliesWhere revokes the families with column = value and their tokens,
 // both through the indexes on token_families and refresh_tokens(family_id).
 func (r *TokenRepository) revokeFamiliesWhere(ctx context.Context, column, value string, now time.Time) error {
-	return inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
+	return r.gate.inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewRaw("UPDATE token_families SET revoked_at = ? WHERE ? = ? AND revoked_at IS NULL",
 			now, bun.Ident(column), value).Exec(ctx); err != nil {
 			return wrapErr(err, "revoke token families by %s", column)
@@ -291,7 +292,7 @@ func (r *TokenRepository) RotateRefreshToken(ctx context.Context, oldHash []byte
 		})
 	}
 	// MariaDB: the shared family lock first, then the conditional UPDATE.
-	return inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
+	return r.gate.inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
 		revoked, err := lockFamilyShared(ctx, tx, next.FamilyID)
 		switch {
 		case errors.Is(err, domain.ErrNotFound):
@@ -417,7 +418,7 @@ func (r *TokenRepository) rotatePG(ctx context.Context, oldHash []byte, next ref
 	if n == 1 {
 		return nil
 	}
-	return inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
+	return r.gate.inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
 		return r.rotateFailed(ctx, tx, oldHash, next.FamilyID)
 	})
 }

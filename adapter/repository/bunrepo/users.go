@@ -21,9 +21,9 @@ type UserRepository struct {
 
 var _ usecase.UserStore = (*UserRepository)(nil)
 
-// NewUserRepository returns a repository over db.
-func NewUserRepository(db *bun.DB) *UserRepository {
-	stmts := newPreparedStatements(db)
+// NewUserRepository returns a repository over db whose batched reads go through gate.
+func NewUserRepository(db *bun.DB, gate *ConnGate) *UserRepository {
+	stmts := newPreparedStatements(db, gate)
 	return &UserRepository{db: db, byID: newReadBatcher(db, "select users", func(ctx context.Context, ids []string) (map[string]userRow, error) {
 		var rows []userRow
 		var err error

@@ -44,11 +44,12 @@ type Stores struct {
 // RunAll runs the whole contract on the Bun repositories over db, which must be
 // migrated.
 func RunAll(t *testing.T, db *bun.DB) {
+	gate := bunrepo.NewConnGate(db)
 	Run(t, Stores{
 		Clients:      bunrepo.NewClientRepository(db),
-		Users:        bunrepo.NewUserRepository(db),
-		Codes:        bunrepo.NewCodeRepository(db),
-		Tokens:       bunrepo.NewTokenRepository(db),
+		Users:        bunrepo.NewUserRepository(db, gate),
+		Codes:        bunrepo.NewCodeRepository(db, gate),
+		Tokens:       bunrepo.NewTokenRepository(db, gate),
 		Consents:     bunrepo.NewConsentRepository(db),
 		Sessions:     bunrepo.NewSessionRepository(db),
 		Keys:         bunrepo.NewKeyRepository(db),

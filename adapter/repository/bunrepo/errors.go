@@ -46,9 +46,15 @@ const maxTxAttempts = 5
 // to begin or commit are classified like any other (a lost connection is
 // ErrUnavailable).
 func inTx(ctx context.Context, db *bun.DB, opts *sql.TxOptions, fn func(ctx context.Context, tx bun.Tx) error) error {
+	return retried(ctx, func() error { return runTx(ctx, db, opts, fn) })
+}
+
+// retried runs the transaction tx, and again as inTx does when the database aborted it
+// to break a deadlock.
+func retried(ctx context.Context, tx func() error) error {
 	var err error
 	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
-		err = runTx(ctx, db, opts, fn)
+		err = tx()
 		if err == nil || !database.IsRetryable(err) || attempt == maxTxAttempts {
 			return err
 		}

@@ -31,6 +31,7 @@ type groupCommit struct {
 	db      *bun.DB
 	gate    *ConnGate // PostgreSQL and MariaDB: their transactions go through it
 	enabled bool
+	stmts   *preparedStatements // the savepoint statements
 
 	mu      sync.Mutex
 	pending []*groupWrite
@@ -55,7 +56,8 @@ const maxGroupWrites = 64
 const groupTimeout = 10 * time.Second
 
 func newGroupCommit(db *bun.DB, gate *ConnGate) *groupCommit {
-	return &groupCommit{db: db, gate: gate, enabled: db.Dialect().Name() == dialect.SQLite}
+	return &groupCommit{db: db, gate: gate, enabled: db.Dialect().Name() == dialect.SQLite,
+		stmts: newPreparedStatements(db, nil)}
 }
 
 // run runs fn in a transaction, on SQLite together with the writes of concurrent
@@ -135,23 +137,27 @@ func (g *groupCommit) execute(group []*groupWrite) {
 	g.mu.Lock()
 	g.groups++
 	g.mu.Unlock()
-	err := inTx(ctx, g.db, nil, func(ctx context.Context, tx bun.Tx) error {
-		for _, w := range live {
-			w.err = nil
-			if _, err := tx.ExecContext(ctx, "SAVEPOINT group_write"); err != nil {
-				return wrapErr(err, "open savepoint")
-			}
-			if w.err = w.call(ctx, tx); w.err != nil {
-				if _, err := tx.ExecContext(ctx, "ROLLBACK TO group_write"); err != nil {
-					return wrapErr(err, "roll back to savepoint")
+	// Prepared, as the writes' own statements are: parsed once, not twice per write.
+	err := g.stmts.warm(ctx, savepointQuery, rollbackToQuery, releaseQuery)
+	if err == nil {
+		err = inTx(ctx, g.db, nil, func(ctx context.Context, tx bun.Tx) error {
+			for _, w := range live {
+				w.err = nil
+				if _, err := g.stmts.exec(ctx, &tx, savepointQuery); err != nil {
+					return wrapErr(err, "open savepoint")
+				}
+				if w.err = w.call(ctx, tx); w.err != nil {
+					if _, err := g.stmts.exec(ctx, &tx, rollbackToQuery); err != nil {
+						return wrapErr(err, "roll back to savepoint")
+					}
+				}
+				if _, err := g.stmts.exec(ctx, &tx, releaseQuery); err != nil {
+					return wrapErr(err, "release savepoint")
 				}
 			}
-			if _, err := tx.ExecContext(ctx, "RELEASE group_write"); err != nil {
-				return wrapErr(err, "release savepoint")
-			}
-		}
-		return nil
-	})
+			return nil
+		})
+	}
 	if err != nil {
 		// Nothing of the group committed: every write fails with the group's error,
 		// unless it had failed on its own already.
@@ -162,6 +168,12 @@ func (g *groupCommit) execute(group []*groupWrite) {
 		}
 	}
 }
+
+const (
+	savepointQuery  = "SAVEPOINT group_write"
+	rollbackToQuery = "ROLLBACK TO group_write"
+	releaseQuery    = "RELEASE group_write"
+)
 
 // call runs the write's function. A panic becomes its error: the leader runs other
 // callers' writes, and a panic escaping it would leave them waiting for ever.

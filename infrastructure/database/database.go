@@ -110,6 +110,14 @@ func Open(ctx context.Context, url string) (*bun.DB, func(), error) {
 	}
 
 	db := bun.NewDB(sqldb, dialect, bun.WithDiscardUnknownColumns())
+	if t.kind == SQLite && t.sqlitePath != ":memory:" {
+		ck, err := startCheckpointer(t.sqliteDSN, t.sqlitePath)
+		if err != nil {
+			_ = db.Close()
+			return nil, nil, fmt.Errorf("%s: %w", t.where, err)
+		}
+		return db, func() { ck.close(); _ = db.Close() }, nil
+	}
 	return db, func() { _ = db.Close() }, nil
 }
 

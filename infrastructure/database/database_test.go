@@ -141,7 +141,8 @@ func TestOpenSQLiteCreatesDirectoryAndSetsPragmas(t *testing.T) {
 	}
 	defer closeDB()
 	ctx := context.Background()
-	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "5000", "temp_store": "2"} {
+	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "busy_timeout": "5000", "temp_store": "2",
+		"wal_autocheckpoint": fmt.Sprint(sqliteAutoCheckpoint)} {
 		var got string
 		if err := db.NewRaw("PRAGMA "+pragma).Scan(ctx, &got); err != nil {
 			t.Fatal(err)
@@ -167,6 +168,60 @@ func TestOpenSQLiteCreatesDirectoryAndSetsPragmas(t *testing.T) {
 		if mode := st.Mode().Perm(); mode&0o077 != 0 {
 			t.Errorf("%s has mode %v, want owner-only", filepath.Base(p), mode)
 		}
+	}
+}
+
+// TestSQLiteCheckpointsInBackground: pages committed to the WAL reach the database
+// file while the pool is open, though far fewer than the writer's own checkpoint
+// waits for (the checkpointer copied them), and the checkpointer stops with the pool.
+func TestSQLiteCheckpointsInBackground(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gh.db")
+	db, closeDB, err := Open(context.Background(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, "CREATE TABLE t (x BLOB)"); err != nil {
+		t.Fatal(err)
+	}
+	const rows, size = 500, 4000 // about 500 pages: an eighth of sqliteAutoCheckpoint
+	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		for range rows {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO t (x) VALUES (randomblob(?))", size); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Size() >= rows*size {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file holds %d bytes 10 s after a commit of %d: nothing checkpointed it", st.Size(), rows*size)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var n int
+	if err := db.NewRaw("SELECT count(*) FROM t").Scan(ctx, &n); err != nil || n != rows {
+		t.Fatalf("count = %d, %v; want %d", n, err, rows)
+	}
+	closeDB() // stops the checkpointer too; a second pool opens the file cleanly
+	db2, close2, err := Open(ctx, "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer close2()
+	if err := db2.NewRaw("SELECT count(*) FROM t").Scan(ctx, &n); err != nil || n != rows {
+		t.Fatalf("after reopening: count = %d, %v; want %d", n, err, rows)
 	}
 }
 

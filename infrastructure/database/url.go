@@ -152,11 +152,13 @@ func parseSQLite(rest string) (*target, error) {
 	// savepoint's first change to it: group commit (bunrepo) runs every write in a
 	// savepoint, and on disk the sub-journal cost a pwrite per page (16 % of a code
 	// exchange's CPU). It holds a group's pages, about 1 MiB at most.
+	// wal_autocheckpoint: see checkpoint.go.
 	params := []string{
 		fmt.Sprintf("_pragma=busy_timeout(%d)", sqliteBusyTimeout.Milliseconds()),
 		"_pragma=foreign_keys(1)",
 		"_pragma=synchronous(NORMAL)",
 		"_pragma=temp_store(MEMORY)",
+		fmt.Sprintf("_pragma=wal_autocheckpoint(%d)", sqliteAutoCheckpoint),
 		"_txlock=immediate",
 	}
 	if path != ":memory:" {

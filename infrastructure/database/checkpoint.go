@@ -1,0 +1,82 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"time"
+)
+
+// A SQLite database in WAL mode appends every commit to its -wal file; a checkpoint
+// copies those pages back into the database file. By default the committing
+// connection checkpoints itself once the WAL passes 1,000 pages, and Gatehouse has
+// one connection, which every write waits for: a code exchange under load spent a
+// quarter of its transaction there, and each such checkpoint stalled every queued
+// write at once.
+//
+// So a checkpointer with a connection of its own copies the pages in the background,
+// on the other core, PASSIVE (it never waits for, nor blocks, the writer or readers),
+// soon after each change of the WAL. The writer's own checkpoint stays as the
+// backstop at sqliteAutoCheckpoint pages (it then finds most pages copied already);
+// it is what lets SQLite start the WAL over. Under 64-connection load on two cores,
+// three alternating runs: refresh 6,887–7,205/s → 7,214–7,439/s and its 99th
+// percentile 19.8–20.1 ms → 17.2–18.5 ms; code exchange within the noise.
+const (
+	sqliteCheckpointEvery = 10 * time.Millisecond
+	sqliteAutoCheckpoint  = 4000 // pages of 4 KiB: 16 MiB
+)
+
+// checkpointer runs PRAGMA wal_checkpoint(PASSIVE) on its own connection whenever the
+// -wal file of path changed since its last look, every sqliteCheckpointEvery.
+type checkpointer struct {
+	db      *sql.DB
+	walPath string
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+// startCheckpointer opens the checkpointer's connection with dsn (the pool's pragmas)
+// and starts it; stop ends it and closes that connection.
+func startCheckpointer(dsn, path string) (*checkpointer, error) {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open the checkpointer's connection: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	c := &checkpointer{db: db, walPath: path + "-wal", stop: make(chan struct{}), done: make(chan struct{})}
+	go c.run()
+	return c, nil
+}
+
+func (c *checkpointer) run() {
+	defer close(c.done)
+	tick := time.NewTicker(sqliteCheckpointEvery)
+	defer tick.Stop()
+	var seen os.FileInfo
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-tick.C:
+		}
+		fi, err := os.Stat(c.walPath)
+		if err != nil || seen != nil && fi.Size() == seen.Size() && fi.ModTime().Equal(seen.ModTime()) {
+			continue // no WAL yet, or nothing written since the last checkpoint
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		// A failure costs nothing but this pass: the writer's own checkpoint remains.
+		if _, err := c.db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err == nil {
+			seen = fi
+		}
+		cancel()
+	}
+}
+
+// close stops the checkpointer and closes its connection.
+func (c *checkpointer) close() {
+	close(c.stop)
+	<-c.done
+	_ = c.db.Close()
+}

@@ -1,0 +1,59 @@
+package bench
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// row is a measured row of n requests, errs of them failed, each taking lat, over one
+// second.
+func row(sc, db string, n, errs int64, lat time.Duration) Row {
+	res := Result{Name: sc, Requests: n, OK: n - errs, Elapsed: time.Second, Latency: &Histogram{}, Errors: map[string]int64{}}
+	if errs > 0 {
+		res.Errors["500"] = errs
+	}
+	for range n {
+		res.Latency.Record(lat)
+	}
+	return Row{Scenario: sc, Database: db, Result: res}
+}
+
+// TestTargets: every goal of issue 8 the run can check is listed per database, met or
+// missed by the numbers, and a missed tail or error names its scenario.
+func TestTargets(t *testing.T) {
+	rep := &Report{Rows: []Row{
+		row(ScenarioBaseline, "SQLite", 40000, 0, time.Millisecond),
+		row(ScenarioRefresh, "SQLite", 5000, 0, 8*time.Millisecond),
+		row(ScenarioAuthCode, "SQLite", 2900, 0, 25*time.Millisecond),
+		row(ScenarioPassword, "SQLite", 50, 0, 250*time.Millisecond), // slow by design: not a tail miss
+		row(ScenarioBaseline, "PostgreSQL", 40000, 0, time.Millisecond),
+		row(ScenarioRefresh, "PostgreSQL", 2500, 3, 12*time.Millisecond),
+		row(ScenarioAuthCode, "PostgreSQL", 2100, 0, 15*time.Millisecond),
+	}}
+	got := map[string]Target{}
+	for _, tg := range rep.Targets() {
+		got[tg.Goal] = tg
+	}
+	for goal, want := range map[string]struct {
+		met      bool
+		measured string
+	}{
+		"refresh ≥ 3,000/s (SQLite)":                            {true, "5,000/s"},
+		"code exchange ≥ 3,000/s (SQLite)":                      {false, "2,900/s"},
+		"p99 ≤ 20 ms, every endpoint but password (SQLite)":     {false, "authorization_code 25"},
+		"zero errors (SQLite)":                                  {true, "0"},
+		"refresh ≥ 2,000/s (PostgreSQL)":                        {false, "2,497/s"}, // errors fail it
+		"code exchange ≥ 2,000/s (PostgreSQL)":                  {true, "2,100/s"},
+		"p99 ≤ 20 ms, every endpoint but password (PostgreSQL)": {true, "all"},
+		"zero errors (PostgreSQL)":                              {false, "refresh 500×3"},
+	} {
+		tg, ok := got[goal]
+		switch {
+		case !ok:
+			t.Errorf("no target %q; got %v", goal, rep.Targets())
+		case tg.Met != want.met || !strings.Contains(tg.Measured, want.measured):
+			t.Errorf("%s: met = %v, measured %q; want %v, %q", goal, tg.Met, tg.Measured, want.met, want.measured)
+		}
+	}
+}

@@ -91,16 +91,22 @@ func (p *preparedStatements) stmt(ctx context.Context, tx *bun.Tx, query string)
 	return p.stmt(ctx, nil, query)
 }
 
+// enter takes a place of the gate for a statement outside a transaction (tx nil); a
+// statement inside one runs on the connection its transaction holds.
+func (p *preparedStatements) enter(ctx context.Context, tx *bun.Tx) (context.Context, func(), error) {
+	if tx != nil {
+		return ctx, func() {}, nil
+	}
+	return p.gate.enter(ctx)
+}
+
 // exec runs query with args, inside tx when tx is not nil (else through the gate).
 func (p *preparedStatements) exec(ctx context.Context, tx *bun.Tx, query string, args ...any) (sql.Result, error) {
-	if tx == nil {
-		var leave func()
-		var err error
-		if ctx, leave, err = p.gate.enter(ctx); err != nil {
-			return nil, err
-		}
-		defer leave()
+	ctx, leave, err := p.enter(ctx, tx)
+	if err != nil {
+		return nil, err
 	}
+	defer leave()
 	s, err := p.stmt(ctx, tx, query)
 	if err != nil {
 		return nil, err
@@ -111,14 +117,11 @@ func (p *preparedStatements) exec(ctx context.Context, tx *bun.Tx, query string,
 // scanOne runs query with args, inside tx when tx is not nil (else through the gate),
 // and scans its first row into dest as Bun does; sql.ErrNoRows when there is none.
 func (p *preparedStatements) scanOne(ctx context.Context, tx *bun.Tx, dest any, query string, args ...any) error {
-	if tx == nil {
-		var leave func()
-		var err error
-		if ctx, leave, err = p.gate.enter(ctx); err != nil {
-			return err
-		}
-		defer leave()
+	ctx, leave, err := p.enter(ctx, tx)
+	if err != nil {
+		return err
 	}
+	defer leave()
 	rows, err := p.query(ctx, tx, query, args...)
 	if err != nil {
 		return err

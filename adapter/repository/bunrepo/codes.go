@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 
@@ -20,13 +21,15 @@ type CodeRepository struct {
 	gate   *ConnGate
 	writes *groupCommit
 	stmts  *preparedStatements
+	pipe   *pgPipeline // PostgreSQL's redemptions
 }
 
 var _ usecase.CodeStore = (*CodeRepository)(nil)
 
 // NewCodeRepository returns a repository over db whose hot paths go through gate.
 func NewCodeRepository(db *bun.DB, gate *ConnGate) *CodeRepository {
-	return &CodeRepository{db: db, gate: gate, writes: newGroupCommit(db, gate), stmts: newPreparedStatements(db, gate)}
+	return &CodeRepository{db: db, gate: gate, writes: newGroupCommit(db, gate), stmts: newPreparedStatements(db, gate),
+		pipe: newPGPipeline(db, gate)}
 }
 
 // CreateCode inserts c; ErrDuplicate when the hash exists, ErrNotFound when its
@@ -128,12 +131,12 @@ func (r *CodeRepository) RedeemCode(ctx context.Context, hash []byte, red usecas
 	switch r.db.Dialect().Name() {
 	case dialect.PG:
 		var res redeemedRow
-		err := r.stmts.scanOne(ctx, nil, &res, redeemCodePGQuery, r.redeemPGArgs(hash, red)...)
+		found, err := r.pipe.queryRow(ctx, hash, redeemCodePGQuery, r.redeemPGArgs(hash, red), res.scan)
 		switch {
-		case err == nil:
-			row, won, issued = res.codeRow, true, res.Issued
-		case !errors.Is(err, sql.ErrNoRows):
+		case err != nil:
 			return domain.AuthorizationCode{}, false, wrapErr(err, "redeem authorization code")
+		case found:
+			row, won, issued = res.codeRow, true, res.Issued
 		default:
 			if err := r.stmts.scanOne(ctx, nil, &row, selectCodeQuery, hash); err != nil {
 				return domain.AuthorizationCode{}, false, wrapErr(err, "select authorization code")
@@ -213,11 +216,27 @@ const redeemCodePGQuery = "WITH upd AS (UPDATE authorization_codes SET used_at =
 	"tok AS (INSERT INTO refresh_tokens (hash, family_id, client_id, user_id, scope, audience, auth_time, nonce, " +
 	"session_id, created_at, expires_at, dpop_jkt) SELECT $8::bytea, family_id, client_id, user_id, scope, audience, " +
 	"auth_time, nonce, session_id, $9::timestamptz, $10::timestamptz, $11 FROM ok WHERE $8::bytea IS NOT NULL RETURNING 1) " +
-	"SELECT upd.*, EXISTS (SELECT 1 FROM fam) AS issued FROM upd"
+	"SELECT " + codeColumns + ", EXISTS (SELECT 1 FROM fam) AS issued FROM upd"
+
+// codeColumns are the columns redeemedRow.scan reads, in its order.
+const codeColumns = "hash, client_id, user_id, redirect_uri, scope, audience, code_challenge, nonce, auth_time, " +
+	"session_id, family_id, created_at, expires_at, used_at"
 
 type redeemedRow struct {
-	codeRow `bun:",extend"`
-	Issued  bool `bun:"issued,scanonly"`
+	codeRow
+	Issued bool
+}
+
+// scan reads a row of redeemCodePGQuery.
+func (row *redeemedRow) scan(rows pgx.Rows) error {
+	var authTime *time.Time
+	c := &row.codeRow
+	if err := rows.Scan(&c.Hash, &c.ClientID, &c.UserID, &c.RedirectURI, &c.Scope, &c.Audience, &c.CodeChallenge,
+		&c.Nonce, &authTime, &c.SessionID, &c.FamilyID, &c.CreatedAt, &c.ExpiresAt, &c.UsedAt, &row.Issued); err != nil {
+		return fmt.Errorf("scan redeemed authorization code: %w", err)
+	}
+	c.AuthTime = derefTime(authTime)
+	return nil
 }
 
 func (r *CodeRepository) redeemPGArgs(hash []byte, red usecase.CodeRedemption) []any {

@@ -38,3 +38,25 @@ func RefreshTokenQueries(r *TokenRepository) int64 { return r.byHash.queryCount(
 func EnterGate(ctx context.Context, g *ConnGate) (marked context.Context, leave func(), err error) {
 	return g.enter(ctx)
 }
+
+// Pipeline is PostgreSQL's batching of one-statement writes, for tests.
+type Pipeline = pgPipeline
+
+// NewPipeline returns the pipeline the repositories build over db.
+func NewPipeline(db *bun.DB, gate *ConnGate) *Pipeline { return newPGPipeline(db, gate) }
+
+// Exec sends query through p as a write does and returns the rows it changed.
+func (p *Pipeline) Exec(ctx context.Context, key, query string, args ...any) (int64, error) {
+	return p.exec(ctx, []byte(key), pipelineStmt{query, args})
+}
+
+// Counts returns how many batches of more than one write ran, and how many writes ran
+// again alone after their batch was rolled back.
+func (p *Pipeline) Counts() (batches, reruns int64) { return p.counts() }
+
+// Waiting returns how many writes wait for a batch.
+func (p *Pipeline) Waiting() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.pending)
+}

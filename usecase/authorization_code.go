@@ -49,8 +49,9 @@ func (uc *AuthorizationCodeGrant) Execute(ctx context.Context, client domain.Cli
 		challenge = domain.PKCEChallenge(req.CodeVerifier)
 	}
 	fam, rt, secret := uc.minter.newGrant(Subject{Client: client, User: &domain.User{}, JKT: req.DPoPJKT})
-	code, issued, err := uc.codes.RedeemCode(ctx, hash, CodeRedemption{ClientID: client.ID, RedirectURI: req.RedirectURI,
+	res, err := uc.codes.RedeemCode(ctx, hash, CodeRedemption{ClientID: client.ID, RedirectURI: req.RedirectURI,
 		Challenge: challenge, Now: now, Family: fam, Refresh: rt})
+	code := res.Code
 	if errors.Is(err, domain.ErrDuplicate) {
 		// The family exists already: revoked by a replay of this code (RFC 6749 §4.1.2).
 		return domain.IssuedTokens{}, domain.ErrInvalidGrant.WithDescription("the authorization code was already used")
@@ -58,17 +59,22 @@ func (uc *AuthorizationCodeGrant) Execute(ctx context.Context, client domain.Cli
 	if err := uc.consumed(ctx, client, code, err, now); err != nil {
 		return domain.IssuedTokens{}, err
 	}
-	if !issued {
+	if !res.Issued {
 		return domain.IssuedTokens{}, uc.refusal(client, req, code, now)
 	}
-	user, err := uc.users.UserByID(ctx, code.UserID)
-	switch {
-	case errors.Is(err, domain.ErrNotFound):
-		return domain.IssuedTokens{}, errBadCode
-	case err != nil:
-		return domain.IssuedTokens{}, fmt.Errorf("look up user: %w", err)
+	user := res.User
+	if user == nil {
+		// Deleted meanwhile (the store found no user): the lookup says so.
+		u, err := uc.users.UserByID(ctx, code.UserID)
+		switch {
+		case errors.Is(err, domain.ErrNotFound):
+			return domain.IssuedTokens{}, errBadCode
+		case err != nil:
+			return domain.IssuedTokens{}, fmt.Errorf("look up user: %w", err)
+		}
+		user = &u
 	}
-	return uc.minter.finish(ctx, Subject{Client: client, User: &user, Scope: code.Scope, Audience: code.Audience,
+	return uc.minter.finish(ctx, Subject{Client: client, User: user, Scope: code.Scope, Audience: code.Audience,
 		AuthTime: code.AuthTime, Nonce: code.Nonce, SessionID: code.SessionID, FamilyID: code.FamilyID,
 		JKT: req.DPoPJKT}, secret)
 }

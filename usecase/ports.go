@@ -48,10 +48,21 @@ type CodeStore interface {
 	ConsumeCode(ctx context.Context, hash []byte, now time.Time) (domain.AuthorizationCode, error)
 	// RedeemCode is a code exchange in one step: it consumes the code as ConsumeCode
 	// does and, when r.Matches the code, stores the grant's family and first refresh
-	// token (r.Grant) in the same transaction. It returns the code and whether the grant
-	// was stored; ErrNotFound for an unknown code, the code and ErrAlreadyUsed for a
-	// used one. A code that does not match is consumed all the same.
-	RedeemCode(ctx context.Context, hash []byte, r CodeRedemption) (domain.AuthorizationCode, bool, error)
+	// token (r.Grant) in the same transaction, and reads the code's user with it. It
+	// returns the code, whether the grant was stored and the user; ErrNotFound for an
+	// unknown code, the code and ErrAlreadyUsed for a used one. A code that does not
+	// match is consumed all the same.
+	RedeemCode(ctx context.Context, hash []byte, r CodeRedemption) (CodeRedeemed, error)
+}
+
+// CodeRedeemed is what CodeStore.RedeemCode did.
+type CodeRedeemed struct {
+	Code domain.AuthorizationCode
+	// Issued: the grant's family (and first refresh token) was stored.
+	Issued bool
+	// User is the code's user, read in the same step, when the grant was stored; nil
+	// when it was not, or when the user no longer exists.
+	User *domain.User
 }
 
 // CodeRedemption is what a code exchange presents (CodeStore.RedeemCode).

@@ -35,14 +35,20 @@ func (s *suite) codes(t *testing.T) {
 		code := s.code(u, c)
 		noErr(t, s.Codes.CreateCode(t.Context(), code))
 		red := redemption(c, code)
-		got, issued, err := s.Codes.RedeemCode(t.Context(), code.Hash, red)
+		res, err := s.Codes.RedeemCode(t.Context(), code.Hash, red)
 		noErr(t, err)
-		if !issued {
+		got := res.Code
+		if !res.Issued {
 			t.Fatal("a matching redemption started no grant")
 		}
 		if got.FamilyID != code.FamilyID || got.UserID != u.ID || got.Nonce != code.Nonce {
 			t.Errorf("redeemed code = %+v, want %+v", got, code)
 		}
+		// The user comes with the code.
+		if res.User == nil {
+			t.Fatal("the redeemed code came without its user")
+		}
+		checkUser(t, u, *res.User)
 		_, wantRT := red.Grant(code)
 		rt, err := s.Tokens.RefreshTokenByHash(t.Context(), red.Refresh.Hash)
 		noErr(t, err)
@@ -58,14 +64,15 @@ func (s *suite) codes(t *testing.T) {
 
 		// A second redemption: the code, ErrAlreadyUsed, nothing stored.
 		again := redemption(c, code)
-		got, issued, err = s.Codes.RedeemCode(t.Context(), code.Hash, again)
+		var issued bool
+		got, issued, err = s.redeem(t, code.Hash, again)
 		wantErr(t, err, domain.ErrAlreadyUsed)
 		if issued || got.FamilyID != code.FamilyID {
 			t.Errorf("replay: issued = %v, family %q; want false, %q", issued, got.FamilyID, code.FamilyID)
 		}
 		_, err = s.Tokens.RefreshTokenByHash(t.Context(), again.Refresh.Hash)
 		wantErr(t, err, domain.ErrNotFound)
-		_, _, err = s.Codes.RedeemCode(t.Context(), newHash(), again)
+		_, _, err = s.redeem(t, newHash(), again)
 		wantErr(t, err, domain.ErrNotFound)
 	})
 
@@ -76,7 +83,7 @@ func (s *suite) codes(t *testing.T) {
 		noErr(t, s.Codes.CreateCode(t.Context(), code))
 		red := redemption(c, code)
 		red.Refresh = nil
-		_, issued, err := s.Codes.RedeemCode(t.Context(), code.Hash, red)
+		_, issued, err := s.redeem(t, code.Hash, red)
 		noErr(t, err)
 		if !issued {
 			t.Fatal("no grant")
@@ -101,7 +108,7 @@ func (s *suite) codes(t *testing.T) {
 			noErr(t, s.Codes.CreateCode(t.Context(), code))
 			red := redemption(c, code)
 			change(&red)
-			got, issued, err := s.Codes.RedeemCode(t.Context(), code.Hash, red)
+			got, issued, err := s.redeem(t, code.Hash, red)
 			noErr(t, err)
 			if issued || got.FamilyID != code.FamilyID {
 				t.Errorf("%s: issued = %v, family %q; want false, %q", name, issued, got.FamilyID, code.FamilyID)
@@ -117,7 +124,7 @@ func (s *suite) codes(t *testing.T) {
 		code := s.code(u, c)
 		code.CodeChallenge = ""
 		noErr(t, s.Codes.CreateCode(t.Context(), code))
-		_, issued, err := s.Codes.RedeemCode(t.Context(), code.Hash, redemption(c, code))
+		_, issued, err := s.redeem(t, code.Hash, redemption(c, code))
 		noErr(t, err)
 		if !issued {
 			t.Error("a code without PKCE, redeemed without a verifier, started no grant")
@@ -201,4 +208,15 @@ func checkCode(t *testing.T, want, got domain.AuthorizationCode) {
 	sameTime(t, "auth_time", want.AuthTime, got.AuthTime)
 	sameTime(t, "created_at", want.CreatedAt, got.CreatedAt)
 	sameTime(t, "expires_at", want.ExpiresAt, got.ExpiresAt)
+}
+
+// redeem is RedeemCode's answer as the code and whether the grant was stored; a
+// redemption that stored none must come without a user.
+func (s *suite) redeem(t *testing.T, hash []byte, red usecase.CodeRedemption) (domain.AuthorizationCode, bool, error) {
+	t.Helper()
+	res, err := s.Codes.RedeemCode(t.Context(), hash, red)
+	if !res.Issued && res.User != nil {
+		t.Errorf("a redemption that stored no grant returned user %q", res.User.ID)
+	}
+	return res.Code, res.Issued, err
 }

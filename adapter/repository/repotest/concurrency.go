@@ -77,7 +77,7 @@ func (s *suite) concurrency(t *testing.T) {
 		}
 		errs := race(concurrency, func(i int) error {
 			var err error
-			_, issued[i], err = s.Codes.RedeemCode(t.Context(), code.Hash, reds[i])
+			_, issued[i], err = s.redeem(t, code.Hash, reds[i])
 			return err
 		})
 		ok, used := outcomes(t, errs, domain.ErrAlreadyUsed)

@@ -41,8 +41,8 @@ func scratchKeys(t *testing.T, db *bun.DB) map[string]bool {
 	return got
 }
 
-// TestGroupCommit holds the first write's transaction open until 40 more writes wait,
-// so that they run as one group, in which every fourth write writes and then fails.
+// TestGroupCommit holds the first write's transaction open until most of a group's
+// worth of writes wait, so that they run as one group, in which every fourth write writes and then fails.
 // Each caller must get its own result, the failed writes must leave nothing behind,
 // and the others must all commit.
 func TestGroupCommit(t *testing.T) {
@@ -51,7 +51,7 @@ func TestGroupCommit(t *testing.T) {
 	if !g.enabled {
 		t.Fatal("group commit is off on SQLite")
 	}
-	const waiting = 40
+	const waiting = maxGroupWrites - 8
 	errBoom := errors.New("boom")
 	release := make(chan struct{})
 	first := make(chan error, 1)

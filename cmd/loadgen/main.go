@@ -108,7 +108,7 @@ func runCmd(ctx context.Context, args []string) error {
 			`Gatehouse's pool parameters on it (max_open_conns, max_idle_conns, ...) go to the server only`)
 	noSQLite := fs.Bool("no-sqlite", false, "skip SQLite")
 	only := fs.String("only", "", "comma-separated scenarios to run (the baseline always runs): "+strings.Join(bench.AllScenarios[1:], ","))
-	revokePool := fs.Int("revoke-pool", 3000, "refresh tokens minted before the revocation run (it ends when they are used up)")
+	revokePool := fs.Int("revoke-pool", bench.DefaultRevokePool, "refresh tokens minted before the revocation run (it ends when they are used up)")
 	codePool := fs.Int("code-pool", bench.DefaultCodePool, "authorization codes minted before the exchange run")
 	slice := fs.Duration("slice", 500*time.Millisecond, "alternate each scenario with the baseline in slices of this length (0: one baseline run per database)")
 	mintBudget := fs.Duration("mint-budget", 30*time.Second, "bound on the time spent minting each pool (0: none)")

@@ -24,9 +24,11 @@ import (
 // moment, its own first, then hands the lead to the oldest waiter, if any, and
 // returns. Alone, a caller runs a plain transaction at once, as before.
 //
-// PostgreSQL and MariaDB run each write in its own transaction (inTx): they have
-// concurrent writers, and a group there would hold row locks of unrelated grants
-// together and deadlock with revocations that take them in another order.
+// PostgreSQL and MariaDB run each of these writes in its own transaction (inTx): a
+// function of Go code between statements would hold row locks of unrelated grants
+// together for a round trip each. PostgreSQL's hot writes, which are single
+// statements, are batched instead by pgPipeline, which orders each batch by key and
+// runs a batch that deadlocked or failed again one write at a time.
 type groupCommit struct {
 	db      *bun.DB
 	gate    *ConnGate // PostgreSQL and MariaDB: their transactions go through it

@@ -16,8 +16,8 @@ import (
 	"github.com/uptrace/bun"
 )
 
-// pgPipeline sends the one-statement writes of concurrent callers to PostgreSQL
-// together ("natural batching", as readBatcher does for reads): one pgx batch, so one
+// pgPipeline sends the short writes of concurrent callers (one or two statements each:
+// a refresh, a code redemption, a family's revocation) to PostgreSQL together ("natural batching", as readBatcher does for reads): one pgx batch, so one
 // round trip, and one implicit transaction, so one commit and one WAL flush, for every
 // write waiting at that moment. A statement's fixed costs (the round trip, waking a
 // backend, its snapshot and its commit) were most of a refresh on PostgreSQL: a
@@ -35,9 +35,16 @@ import (
 //     again, alone; without such an answer (a lost connection) the outcome is unknown
 //     and every write fails, closed.
 //   - A write's row locks last until its batch commits. The writes of a batch run in
-//     the order of their keys (the hash of the token or code), so two batches that
-//     both use two tokens lock them in the same order and cannot deadlock on them.
-//   - It holds one connection (one place of the gate) for the batch.
+//     the order of their keys (the hash of the token or code, the family's id), so two
+//     batches that both use two tokens lock them in the same order and cannot deadlock
+//     on them. A deadlock with a transaction outside the pipeline (a logout revoking
+//     several families) is broken by PostgreSQL; the batch then runs again as above.
+//   - A batch holds one connection (one place of the gate). A caller gives up with its
+//     context while its batch waits for one, and a caller that holds a place already
+//     runs its write alone, at once.
+//
+// One batch runs at a time (maxPipelines); writes that arrive meanwhile wait for the
+// next, which takes all of them, up to maxPipelined.
 type pgPipeline struct {
 	db   *bun.DB
 	gate *ConnGate

@@ -21,7 +21,7 @@ type CodeRepository struct {
 	gate   *ConnGate
 	writes *groupCommit
 	stmts  *preparedStatements
-	pipe   *pgPipeline // PostgreSQL's redemptions
+	pipe   *pgPipeline // PostgreSQL's redemptions (the gate's)
 }
 
 var _ usecase.CodeStore = (*CodeRepository)(nil)
@@ -29,7 +29,7 @@ var _ usecase.CodeStore = (*CodeRepository)(nil)
 // NewCodeRepository returns a repository over db whose hot paths go through gate.
 func NewCodeRepository(db *bun.DB, gate *ConnGate) *CodeRepository {
 	return &CodeRepository{db: db, gate: gate, writes: newGroupCommit(db, gate), stmts: newPreparedStatements(db, gate),
-		pipe: newPGPipeline(db, gate)}
+		pipe: gate.pipeline()}
 }
 
 // CreateCode inserts c; ErrDuplicate when the hash exists, ErrNotFound when its

@@ -60,3 +60,9 @@ func (p *Pipeline) Waiting() int {
 	defer p.mu.Unlock()
 	return len(p.pending)
 }
+
+// SharePipeline reports whether the repositories send PostgreSQL's short writes
+// through one pipeline (and have one).
+func SharePipeline(tokens *TokenRepository, codes *CodeRepository) bool {
+	return tokens.pipe != nil && tokens.pipe == codes.pipe
+}

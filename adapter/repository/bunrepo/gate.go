@@ -24,18 +24,40 @@ import (
 // already holds a place (its context says so) does not wait for another: a
 // transaction's nested reads cannot deadlock on the gate. SQLite has no gate: its one
 // connection already serves writes in groups (groupCommit) and reads in batches.
+//
+// On PostgreSQL the gate also carries the database's one pipeline of short writes
+// (pgPipeline), shared by the token and code repositories: a code redemption and the
+// revocation of its family (a replay) then meet in one batch, in the order of their
+// keys, instead of in two batches that could each wait for the other.
 type ConnGate struct {
-	places *semaphore.Weighted
+	places *semaphore.Weighted // nil: a pool without a limit, nobody waits
+	writes *pgPipeline         // PostgreSQL only
 }
 
 // NewConnGate returns the gate of db's pool; nil, which lets everything through, for
-// SQLite or a pool without a limit.
+// SQLite, and for MariaDB with a pool without a limit.
 func NewConnGate(db *bun.DB) *ConnGate {
 	n := db.DB.Stats().MaxOpenConnections
-	if db.Dialect().Name() == dialect.SQLite || n <= 0 {
+	pg := db.Dialect().Name() == dialect.PG
+	if db.Dialect().Name() == dialect.SQLite || (n <= 0 && !pg) {
 		return nil
 	}
-	return &ConnGate{places: semaphore.NewWeighted(int64(n))}
+	g := &ConnGate{}
+	if n > 0 {
+		g.places = semaphore.NewWeighted(int64(n))
+	}
+	if pg {
+		g.writes = newPGPipeline(db, g)
+	}
+	return g
+}
+
+// pipeline returns PostgreSQL's pipeline of short writes; nil elsewhere.
+func (g *ConnGate) pipeline() *pgPipeline {
+	if g == nil {
+		return nil
+	}
+	return g.writes
 }
 
 // gateKey marks a context whose caller holds a place of the gate it names.
@@ -45,7 +67,7 @@ type gateKey struct{}
 // function that gives it back. It lets through a nil gate and a caller that holds a
 // place already.
 func (g *ConnGate) enter(ctx context.Context) (context.Context, func(), error) {
-	if g == nil || ctx.Value(gateKey{}) == g {
+	if g == nil || g.places == nil || ctx.Value(gateKey{}) == g {
 		return ctx, func() {}, nil
 	}
 	if err := g.places.Acquire(ctx, 1); err != nil {

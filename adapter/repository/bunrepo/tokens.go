@@ -31,7 +31,7 @@ type TokenRepository struct {
 	byHash  *readBatcher[string, refreshTokenRow]
 	writes  *groupCommit
 	stmts   *preparedStatements
-	pipe    *pgPipeline // PostgreSQL's refreshes
+	pipe    *pgPipeline // PostgreSQL's refreshes and revocations (the gate's)
 }
 
 var _ usecase.TokenStore = (*TokenRepository)(nil)
@@ -41,7 +41,7 @@ func NewTokenRepository(db *bun.DB, gate *ConnGate) *TokenRepository {
 	stmts := newPreparedStatements(db, gate)
 	return &TokenRepository{db: db, gate: gate, revoked: newRevocationBatcher(db, stmts),
 		byHash: newRefreshTokenBatcher(db, stmts), writes: newGroupCommit(db, gate), stmts: stmts,
-		pipe: newPGPipeline(db, gate)}
+		pipe: gate.pipeline()}
 }
 
 // newRefreshTokenBatcher answers RefreshTokenByHash for concurrent callers with one

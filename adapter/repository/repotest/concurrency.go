@@ -191,6 +191,71 @@ func (s *suite) concurrency(t *testing.T) {
 		}
 	})
 
+	t.Run("RefreshesAndRedemptionsWhileRevoking", func(t *testing.T) {
+		// Many grants at once, as under load: each family is refreshed (or its code
+		// redeemed) while a replay revokes it, so that the writes meet in the same
+		// batches (PostgreSQL's pipeline) or groups (SQLite). Whatever the order, a
+		// revoked family keeps no live token, and every call answers.
+		u, c := s.newUser(t), s.newClient(t)
+		const n = 16
+		fams := make([]usecase.TokenFamily, n)
+		olds := make([]domain.RefreshToken, n)
+		nexts := make([]domain.RefreshToken, n)
+		codes := make([]domain.AuthorizationCode, n)
+		reds := make([]usecase.CodeRedemption, n)
+		for i := range n {
+			fams[i], olds[i] = s.newFamily(t, u, c, "")
+			nexts[i] = s.refreshToken(fams[i])
+			codes[i] = s.code(u, c)
+			noErr(t, s.Codes.CreateCode(t.Context(), codes[i]))
+			reds[i] = redemption(c, codes[i])
+		}
+		now := base.Add(time.Minute)
+		errs := race(4*n, func(i int) error {
+			k := i % n
+			switch i / n {
+			case 0:
+				_, _, err := s.Tokens.RotateUsableRefreshToken(t.Context(), olds[k].Hash,
+					usecase.RefreshRotation{ClientID: c.ID, Next: nexts[k], Now: now})
+				return err
+			case 1:
+				return s.Tokens.RevokeFamily(t.Context(), fams[k].ID, now)
+			case 2:
+				_, err := s.Codes.RedeemCode(t.Context(), codes[k].Hash, reds[k])
+				if errors.Is(err, domain.ErrDuplicate) {
+					return nil // the replay's revocation wrote the family first
+				}
+				return err
+			default:
+				return s.Tokens.RevokeFamily(t.Context(), codes[k].FamilyID, now)
+			}
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("call %d: %v", i, err)
+			}
+		}
+		for k := range n {
+			for _, fam := range []string{fams[k].ID, codes[k].FamilyID} {
+				revoked, err := s.Tokens.FamilyRevoked(t.Context(), fam)
+				noErr(t, err)
+				if !revoked {
+					t.Errorf("family %s is not revoked", fam)
+				}
+			}
+			for _, h := range [][]byte{olds[k].Hash, nexts[k].Hash, reds[k].Refresh.Hash} {
+				got, err := s.Tokens.RefreshTokenByHash(t.Context(), h)
+				if errors.Is(err, domain.ErrNotFound) {
+					continue
+				}
+				noErr(t, err)
+				if got.Active(now) {
+					t.Errorf("family %s is revoked but token %x is live", got.FamilyID, h[:4])
+				}
+			}
+		}
+	})
+
 	t.Run("CreateFamilyWhileRevoking", func(t *testing.T) {
 		// A code replay revokes the family its first redemption is creating: either the
 		// creation fails (ErrDuplicate) or the family and its token end up revoked.

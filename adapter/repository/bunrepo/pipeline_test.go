@@ -34,25 +34,7 @@ func TestPipeline(t *testing.T) {
 	}
 	p := bunrepo.NewPipeline(db, bunrepo.NewConnGate(db))
 
-	lock, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = lock.Rollback() }()
-	if _, err := lock.ExecContext(ctx, "SELECT v FROM scratch WHERE k = 'blocker' FOR UPDATE"); err != nil {
-		t.Fatal(err)
-	}
-	first := make(chan error, 1)
-	go func() {
-		_, err := p.Exec(ctx, "blocker", "UPDATE scratch SET v = v + 1 WHERE k = 'blocker'")
-		first <- err
-	}()
-	waitUntil(t, "the first batch waits for the row lock", func() bool {
-		var n int
-		err := db.NewRaw("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "+
-			"AND wait_event_type = 'Lock'").Scan(ctx, &n)
-		return err == nil && n == 1
-	})
+	release, first := blockPipeline(t, db, p)
 
 	const writes = 40
 	errs := make([]error, writes)
@@ -78,9 +60,7 @@ func TestPipeline(t *testing.T) {
 	}()
 	waitUntil(t, "41 writes wait", func() bool { return p.Waiting() == writes+1 })
 	cancel()
-	if err := lock.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	wg.Wait()
 	if err := <-first; err != nil {
 		t.Fatalf("first write: %v", err)
@@ -120,23 +100,7 @@ func TestPipeline(t *testing.T) {
 
 	// Without a failure the batch commits as one, and its writes see each other's, in
 	// the order of their keys.
-	lock, err = db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := lock.ExecContext(ctx, "SELECT v FROM scratch WHERE k = 'blocker' FOR UPDATE"); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		_, err := p.Exec(ctx, "blocker", "UPDATE scratch SET v = v + 1 WHERE k = 'blocker'")
-		first <- err
-	}()
-	waitUntil(t, "the first batch waits again", func() bool {
-		var n int
-		err := db.NewRaw("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "+
-			"AND wait_event_type = 'Lock'").Scan(ctx, &n)
-		return err == nil && n == 1
-	})
+	release, first = blockPipeline(t, db, p)
 	for i := range writes {
 		wg.Go(func() {
 			// Keys in reverse order of arrival, and each reads the one before it.
@@ -146,9 +110,7 @@ func TestPipeline(t *testing.T) {
 		})
 	}
 	waitUntil(t, "40 writes wait", func() bool { return p.Waiting() == writes })
-	if err := lock.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	wg.Wait()
 	if err := <-first; err != nil {
 		t.Fatalf("first write: %v", err)
@@ -183,6 +145,37 @@ func TestPipelineShared(t *testing.T) {
 	if !bunrepo.SharePipeline(bunrepo.NewTokenRepository(db, gate), bunrepo.NewCodeRepository(db, gate)) {
 		t.Fatal("with an unlimited pool, the repositories have no shared pipeline")
 	}
+}
+
+// blockPipeline holds the row 'blocker' locked and sends a write of it through p, whose
+// batch then waits for the lock; release lets it go, and first gets its outcome.
+func blockPipeline(t *testing.T, db *bun.DB, p *bunrepo.Pipeline) (release func(), first chan error) {
+	t.Helper()
+	ctx := t.Context()
+	lock, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lock.Rollback() })
+	if _, err := lock.ExecContext(ctx, "SELECT v FROM scratch WHERE k = 'blocker' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	first = make(chan error, 1)
+	go func() {
+		_, err := p.Exec(ctx, "blocker", "UPDATE scratch SET v = v + 1 WHERE k = 'blocker'")
+		first <- err
+	}()
+	waitUntil(t, "the first batch waits for the row lock", func() bool {
+		var n int
+		err := db.NewRaw("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "+
+			"AND wait_event_type = 'Lock'").Scan(ctx, &n)
+		return err == nil && n == 1
+	})
+	return func() {
+		if err := lock.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}, first
 }
 
 func pipelineKeys(t *testing.T, db *bun.DB) map[string]int {

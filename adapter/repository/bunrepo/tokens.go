@@ -395,9 +395,11 @@ const rotateUsablePGQuery = "WITH old AS (SELECT hash, family_id, client_id, use
 	"auth_time, nonce, session_id, $6::timestamptz, $7::timestamptz, $8 FROM upd RETURNING 1) " +
 	"SELECT old.*, EXISTS (SELECT 1 FROM ins) AS rotated FROM old"
 
+// rotationRow is a row of rotateUsablePGQuery: the old token as the statement read
+// it, and whether it rotated it.
 type rotationRow struct {
-	refreshTokenRow `bun:",extend"`
-	Rotated         bool `bun:"rotated,scanonly"`
+	refreshTokenRow
+	Rotated bool
 }
 
 func (r *TokenRepository) rotateUsablePG(ctx context.Context, oldHash []byte, rot usecase.RefreshRotation) (domain.RefreshToken, bool, error) {

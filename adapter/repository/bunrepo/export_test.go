@@ -3,6 +3,7 @@ package bunrepo
 import (
 	"context"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/migrate"
 )
@@ -65,4 +66,9 @@ func (p *Pipeline) Waiting() int {
 // through one pipeline (and have one).
 func SharePipeline(tokens *TokenRepository, codes *CodeRepository) bool {
 	return tokens.pipe != nil && tokens.pipe == codes.pipe
+}
+
+// QueryRow sends query through p as a write that reads a row does; scan reads it.
+func (p *Pipeline) QueryRow(ctx context.Context, key, query string, scan func(pgx.Rows) error, args ...any) (bool, error) {
+	return p.queryRow(ctx, []byte(key), query, args, scan)
 }

@@ -188,11 +188,25 @@ func (p *pgPipeline) runBatches() {
 		p.pending = p.pending[n:]
 		p.mu.Unlock()
 
-		p.execute(batch)
+		p.executeGuarded(batch)
 		for _, c := range batch {
 			close(c.done)
 		}
 	}
+}
+
+// executeGuarded is execute with a panic turned into every write's error: it runs on
+// no caller's goroutine, so nothing else would recover it, and the callers would wait
+// for ever. Whether the batch committed is then unknown, so every write fails, closed.
+func (p *pgPipeline) executeGuarded(batch []*pipelineCall) {
+	defer func() {
+		if r := recover(); r != nil {
+			for _, c := range batch {
+				c.err = fmt.Errorf("write batch panicked: %v", r)
+			}
+		}
+	}()
+	p.execute(batch)
 }
 
 // execute runs the batch's writes, on one connection, and sets each one's outcome.

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 
 	"gatehouse/adapter/repository/bunrepo"
@@ -144,6 +146,29 @@ func TestPipelineShared(t *testing.T) {
 	gate = bunrepo.NewConnGate(db)
 	if !bunrepo.SharePipeline(bunrepo.NewTokenRepository(db, gate), bunrepo.NewCodeRepository(db, gate)) {
 		t.Fatal("with an unlimited pool, the repositories have no shared pipeline")
+	}
+}
+
+// TestPipelineSurvivesPanic: a panic while a batch is read (here in a caller's scan)
+// fails that batch's writes, closed, instead of killing the server or leaving them
+// waiting; the next write goes through.
+func TestPipelineSurvivesPanic(t *testing.T) {
+	ctx := t.Context()
+	db := dbtest.Open(t, dbtest.Postgres(t))
+	if _, err := db.ExecContext(ctx, "CREATE TABLE scratch (k text PRIMARY KEY, v integer NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	p := bunrepo.NewPipeline(db, bunrepo.NewConnGate(db))
+	_, err := p.QueryRow(ctx, "a", "INSERT INTO scratch (k, v) VALUES ('a', 1) RETURNING v",
+		func(pgx.Rows) error { panic("a bug") })
+	if err == nil || !strings.Contains(err.Error(), "a bug") {
+		t.Fatalf("write whose scan panicked: err = %v, want the panic as its error", err)
+	}
+	var v int
+	found, err := p.QueryRow(ctx, "b", "INSERT INTO scratch (k, v) VALUES ('b', 2) RETURNING v",
+		func(rows pgx.Rows) error { return rows.Scan(&v) })
+	if err != nil || !found || v != 2 {
+		t.Fatalf("the next write: found = %v, v = %d, err = %v", found, v, err)
 	}
 }
 

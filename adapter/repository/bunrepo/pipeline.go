@@ -48,7 +48,6 @@ import (
 type pgPipeline struct {
 	db   *bun.DB
 	gate *ConnGate
-	max  int // batches in flight at most
 
 	mu      sync.Mutex
 	pending []*pipelineCall
@@ -96,7 +95,7 @@ const maxPipelines = 1
 const pipelineTimeout = 10 * time.Second
 
 func newPGPipeline(db *bun.DB, gate *ConnGate) *pgPipeline {
-	return &pgPipeline{db: db, gate: gate, max: maxPipelines}
+	return &pgPipeline{db: db, gate: gate}
 }
 
 // queryRow runs query with args (placeholders $1, $2…) and calls scan with its first
@@ -132,7 +131,7 @@ func (p *pgPipeline) run(ctx context.Context, c *pipelineCall) (*pipelineCall, e
 	}
 	p.mu.Lock()
 	p.pending = append(p.pending, c)
-	lead := p.running < p.max
+	lead := p.running < maxPipelines
 	if lead {
 		p.running++
 	}
@@ -350,9 +349,7 @@ func (c *pipelineCall) read(br pgx.BatchResults) error {
 			}
 		}
 	}
-	for rows.Next() {
-	}
-	rows.Close()
+	rows.Close() // reads what is left of the result
 	if err := rows.Err(); err != nil {
 		return err
 	}

@@ -202,6 +202,32 @@ func (r *Report) Targets() []Target {
 			}
 		}
 		out = append(out, r.tailAndErrorTargets(db)...)
+		out = append(out, r.rssTargets(db)...)
+	}
+	return out
+}
+
+// rssTargets checks issue 8's "RSS ≤ 40 MiB idle and ≤ 120 MiB under 64-connection
+// load" for db: the server's RSS at rest, and the highest peak of any scenario (the
+// password grant's, at fewer connections, included), named.
+func (r *Report) rssTargets(db string) []Target {
+	var out []Target
+	for _, idle := range r.IdleRSS {
+		if idle.Database == db && idle.Bytes > 0 {
+			out = append(out, Target{Goal: fmt.Sprintf("RSS ≤ 40 MiB idle (%s)", db),
+				Measured: formatBytes(idle.Bytes), Met: idle.Bytes <= 40<<20, Known: true})
+		}
+	}
+	var peak int64
+	var at string
+	for _, row := range r.Rows {
+		if row.Database == db && !row.Skipped && row.Scenario != ScenarioBaseline && row.Result.PeakRSS > peak {
+			peak, at = row.Result.PeakRSS, row.Scenario
+		}
+	}
+	if peak > 0 {
+		out = append(out, Target{Goal: fmt.Sprintf("peak RSS ≤ 120 MiB under load (%s)", db),
+			Measured: fmt.Sprintf("%s (%s)", formatBytes(peak), at), Met: peak <= 120<<20, Known: true})
 	}
 	return out
 }

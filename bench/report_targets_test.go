@@ -30,7 +30,10 @@ func TestTargets(t *testing.T) {
 		row(ScenarioBaseline, "PostgreSQL", 40000, 0, time.Millisecond),
 		row(ScenarioRefresh, "PostgreSQL", 2500, 3, 12*time.Millisecond),
 		row(ScenarioAuthCode, "PostgreSQL", 2100, 0, 15*time.Millisecond),
-	}}
+	}, IdleRSS: []IdleRSS{{"SQLite", 30 << 20}, {"PostgreSQL", 41 << 20}}}
+	rep.Rows[1].Result.PeakRSS = 60 << 20  // SQLite refresh
+	rep.Rows[3].Result.PeakRSS = 97 << 20  // SQLite password: the highest
+	rep.Rows[5].Result.PeakRSS = 121 << 20 // PostgreSQL refresh
 	got := map[string]Target{}
 	for _, tg := range rep.Targets() {
 		got[tg.Goal] = tg
@@ -47,6 +50,10 @@ func TestTargets(t *testing.T) {
 		"code exchange ≥ 2,000/s (PostgreSQL)":                  {true, "2,100/s"},
 		"p99 ≤ 20 ms, every endpoint but password (PostgreSQL)": {true, "all"},
 		"zero errors (PostgreSQL)":                              {false, "refresh 500×3"},
+		"RSS ≤ 40 MiB idle (SQLite)":                            {true, "30 MiB"},
+		"RSS ≤ 40 MiB idle (PostgreSQL)":                        {false, "41 MiB"},
+		"peak RSS ≤ 120 MiB under load (SQLite)":                {true, "97 MiB (password)"},
+		"peak RSS ≤ 120 MiB under load (PostgreSQL)":            {false, "121 MiB (refresh)"},
 	} {
 		tg, ok := got[goal]
 		switch {

@@ -64,6 +64,10 @@ const DefaultCodePool = 12000
 // were pipelined, too short for a 99th percentile).
 const DefaultRevokePool = 12000
 
+// idleSettle is how long the server rests after its first token before its idle RSS
+// is read.
+const idleSettle = time.Second
+
 // Config is one whole benchmark run.
 type Config struct {
 	// ServerBin is the gatehouse binary (built from cmd/gatehouse).
@@ -146,8 +150,17 @@ type Report struct {
 	Command  string
 	Options  Options
 	Rows     []Row
+	// IdleRSS is each database's server RSS at rest: started, migrated, one token
+	// issued, then a second without requests (issue 8: ≤ 40 MiB idle).
+	IdleRSS  []IdleRSS
 	Notes    []string
 	Profiles []string
+}
+
+// IdleRSS is one server's resident set size at rest, in bytes.
+type IdleRSS struct {
+	Database string
+	Bytes    int64
 }
 
 func (c *Config) logf(format string, args ...any) {
@@ -316,6 +329,15 @@ func (r *run) database(ctx context.Context, db, dir string, env []string) error 
 		return fmt.Errorf("client_credentials during set-up: %d %s %v", st, body, err)
 	}
 	fx.ccResponse = body
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(idleSettle):
+	}
+	if st, err := ReadProcStatus(srv.PID()); err == nil {
+		r.rep.IdleRSS = append(r.rep.IdleRSS, IdleRSS{Database: db, Bytes: st.VmRSS})
+		cfg.logf("server RSS at rest: %s", formatBytes(st.VmRSS))
+	}
 	if r.baseline == nil {
 		r.baseline, r.baselinePID, err = StartBaseline(ctx, cfg.BaselineCmd, len(body))
 		if err != nil {

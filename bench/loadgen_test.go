@@ -352,6 +352,38 @@ func TestRunPaired_AlternatesAndMerges(t *testing.T) {
 	}
 }
 
+// TestRunPaired_DrySliceHasNoRatio: when a's pool runs dry in a later slice, pairing
+// stops there and that slice's ramp-down gives no ratio (a ratio of 0.00 showed up in a
+// report once); the merged result says the pool ran dry.
+func TestRunPaired_DrySliceHasNoRatio(t *testing.T) {
+	var bStarted atomic.Bool
+	var left atomic.Int64
+	left.Store(3)
+	srvA := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srvA.Close()
+	srvB := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { bStarted.Store(true) }))
+	defer srvB.Close()
+	a := Workload{Name: "a", Next: func(int) (Request, bool) {
+		// Unlimited until b has run; then three more requests and the pool is dry.
+		if bStarted.Load() && left.Add(-1) < 0 {
+			return Request{}, false
+		}
+		return Request{Method: http.MethodGet, URL: srvA.URL}, true
+	}}
+	b := Workload{Name: "b", Next: func(int) (Request, bool) { return Request{Method: http.MethodGet, URL: srvB.URL}, true }}
+	opts := Options{Concurrency: 2, Duration: 600 * time.Millisecond}
+	p, err := RunPaired(context.Background(), a, opts, b, opts, 200*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.A.Exhausted {
+		t.Error("a's pool ran dry, but the result does not say so")
+	}
+	if len(p.Ratios) != 1 || p.Ratios[0] <= 0 {
+		t.Errorf("ratios %v, want one from the first, full slice pair", p.Ratios)
+	}
+}
+
 func TestMedian(t *testing.T) {
 	for _, tc := range []struct {
 		in   []float64

@@ -38,7 +38,8 @@ func median(v []float64) float64 {
 // …) until each has run opts.Duration, and returns both merged. On a shared machine the
 // load from elsewhere drifts over seconds; pairing the slices closely makes the ratio
 // of a to b far steadier than two runs a minute apart. bOpts.Duration is ignored: b
-// runs as long as a. When a's workload runs dry, pairing stops after b's matching slice.
+// runs as long as a. When a's workload runs dry, pairing stops after b's matching slice,
+// and that slice pair has no ratio unless it is the first.
 func RunPaired(ctx context.Context, a Workload, aOpts Options, b Workload, bOpts Options, slice time.Duration) (Paired, error) {
 	if aOpts.Duration <= 0 {
 		aOpts.Duration = DefaultOptions().Duration
@@ -81,7 +82,9 @@ func RunPaired(ctx context.Context, a Workload, aOpts Options, b Workload, bOpts
 		if err := second(); err != nil {
 			return Paired{A: ra, B: rb, Ratios: ratios}, err
 		}
-		if sa.Elapsed > 0 && sb.RPS() > 0 {
+		// A slice in which a ran dry ramps down (workers stop one by one, or at once
+		// after the warm-up): its rate says nothing about a's, unless it is all there is.
+		if sa.Elapsed > 0 && sa.Requests > 0 && sb.RPS() > 0 && (!sa.Exhausted || len(ratios) == 0) {
 			ratios = append(ratios, sa.RPS()/sb.RPS())
 		}
 		if ra.Exhausted {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"regexp"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -169,6 +171,42 @@ func TestPasswordHasher_BoundsConcurrency(t *testing.T) {
 	defer mu.Unlock()
 	if maxSeen > 2 {
 		t.Fatalf("%d hashes ran at once, want at most 2", maxSeen)
+	}
+}
+
+// TestPasswordHasher_FreesTheHashMemory: a hash's argon2id memory is collected
+// before its slot is free, so the next hash reuses it instead of growing the heap
+// (a password-grant flood kept three 19 MiB buffers resident, not two). The automatic
+// collector is off here, so only the hasher's own collection can free it.
+func TestPasswordHasher_FreesTheHashMemory(t *testing.T) {
+	const kib = 16 * 1024 // 16 MiB
+	h := newTestPasswordHasher(t, PasswordParams{Memory: kib, Iterations: 1, Parallelism: 1, Concurrency: 1})
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	encoded, err := h.HashPassword(t.Context(), "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, hash := range map[string]func() error{
+		"HashPassword": func() error { _, err := h.HashPassword(t.Context(), "pw"); return err },
+		"VerifyPassword": func() error {
+			ok, err := h.VerifyPassword(t.Context(), encoded, "pw")
+			if err == nil && !ok {
+				err = errors.New("the right password did not verify")
+			}
+			return err
+		},
+		"VerifyPassword of an unknown user": func() error { _, err := h.VerifyPassword(t.Context(), "", "pw"); return err },
+	} {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		if err := hash(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		runtime.ReadMemStats(&after)
+		if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > kib*1024/2 {
+			t.Errorf("%s: the heap holds %d KiB more after the hash; its %d KiB were not collected", name, grew/1024, kib)
+		}
 	}
 }
 

@@ -175,8 +175,10 @@ func servePprof(addr string, app *App) {
 // heap grow to five times the live data first. The soft limit makes the collector
 // work harder near 64 MiB instead of letting the heap grow: argon2id allocates its
 // 19 MiB afresh for every hash: under a password-grant load the process peaked at
-// 122 MiB with a 100 MiB limit (49–51 grants/s) and 84 MiB with this one (37–42/s).
-// The RSS target under load is 120 MiB; GOMEMLIMIT trades memory back for logins.
+// 122 MiB with a 100 MiB limit (49–51 grants/s) and 84–114 MiB with this one
+// (37–66/s). The password hasher now also collects each hash's memory before the next
+// hash starts (crypto.PasswordHasher.releaseArgon2): 88–89 MiB at 87–91/s. The RSS
+// target under load is 120 MiB; GOMEMLIMIT trades memory back for logins.
 const (
 	serverGCPercent   = 400
 	serverMemoryLimit = 64 << 20

@@ -514,7 +514,7 @@ func (uc *Authorize) issue(ctx context.Context, req domain.AuthRequest, sessionI
 		Hash: uc.hasher.HashSecret(code), ClientID: req.ClientID, UserID: req.UserID,
 		RedirectURI: boundURI, Scope: req.Scope, Audience: req.Audience,
 		CodeChallenge: req.CodeChallenge, Nonce: req.Nonce, AuthTime: req.AuthTime,
-		SessionID: sessionID, FamilyID: uc.random.ID(),
+		SessionID: sessionID, FamilyID: uc.random.FamilyID(),
 		CreatedAt: now, ExpiresAt: now.Add(ttl),
 	}
 	if err := uc.codes.CreateCode(ctx, ac); err != nil {

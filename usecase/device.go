@@ -117,7 +117,7 @@ func (uc *Device) Authorize(ctx context.Context, req DeviceAuthorizationRequest)
 		DeviceCodeHash: uc.hasher.HashSecret(deviceCode),
 		ClientID:       client.ID, Scope: scope, Audience: aud,
 		Interval: domain.DevicePollInterval, Status: domain.DevicePending,
-		FamilyID: uc.random.ID(), CreatedAt: now, ExpiresAt: now.Add(ttl),
+		FamilyID: uc.random.FamilyID(), CreatedAt: now, ExpiresAt: now.Add(ttl),
 	}
 	var userCode string
 	for attempt := 1; ; attempt++ {

@@ -208,8 +208,12 @@ type KeyRotation struct {
 type Random interface {
 	// Token: at least 256 random bits, base64url (codes, refresh tokens, secrets).
 	Token() string
-	// ID: 128 random bits (jti, family ids).
+	// ID: 128 random bits (jti, session ids).
 	ID() string
+	// FamilyID: a token family's id, unique and unguessable like ID but in the order
+	// families are made, so that new families and their tokens go to the end of the
+	// indexes on family ids instead of to a random page each.
+	FamilyID() string
 	// UserID: a UUID. ClientID: a format no UUID has, so a client's sub never equals
 	// a user's (SECURITY S26).
 	UserID() string

@@ -225,7 +225,7 @@ func (m *Minter) newRefreshToken(s Subject) (domain.RefreshToken, string) {
 // token, ID token when asked, and a refresh token when the client may refresh.
 func (m *Minter) IssueForUser(ctx context.Context, s Subject) (domain.IssuedTokens, error) {
 	if s.FamilyID == "" {
-		s.FamilyID = m.random.ID()
+		s.FamilyID = m.random.FamilyID()
 	}
 	fam, rt, rtSecret := m.newGrant(s)
 	if err := m.tokens.CreateFamily(ctx, fam, rt); err != nil {

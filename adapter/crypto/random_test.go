@@ -3,7 +3,9 @@ package crypto
 import (
 	"encoding/base64"
 	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -22,6 +24,13 @@ func TestRandom_Formats(t *testing.T) {
 		if b, err := base64.RawURLEncoding.Strict().DecodeString(id); err != nil || len(b) != 16 {
 			t.Fatalf("ID %q: %d bytes, err %v; want 16 bytes base64url", id, len(b), err)
 		}
+		fid := r.FamilyID()
+		if b, err := sortedBase64.Strict().DecodeString(fid); err != nil || len(b) != 16 || len(fid) != 22 {
+			t.Fatalf("FamilyID %q: %d bytes, err %v; want 16 bytes, 22 characters", fid, len(b), err)
+		}
+		if strings.Trim(fid, urlSafe) != "" {
+			t.Fatalf("FamilyID %q is not URL-safe", fid)
+		}
 		uid := r.UserID()
 		if !uuidRE.MatchString(uid) {
 			t.Fatalf("UserID %q is not a canonical v4 UUID", uid)
@@ -33,12 +42,45 @@ func TestRandom_Formats(t *testing.T) {
 		if !clientRE.MatchString(cid) {
 			t.Fatalf("ClientID %q is not 26 lower-case base32 characters", cid)
 		}
-		for _, v := range []string{tok, id, uid, cid} {
+		for _, v := range []string{tok, id, fid, uid, cid} {
 			if seen[v] {
 				t.Fatalf("value %q repeated", v)
 			}
 			seen[v] = true
 		}
+	}
+}
+
+const urlSafe = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+
+// TestRandom_FamilyIDsSortByTime: family ids made in a later millisecond compare
+// greater as strings (what the database's indexes order by), whatever their random
+// part; those of one millisecond share its prefix and differ in the random bits.
+func TestRandom_FamilyIDsSortByTime(t *testing.T) {
+	start := time.Date(2026, 11, 27, 18, 0, 0, 0, time.UTC)
+	var prev string
+	for i := range 5000 {
+		// Steps of 1 ms to a year, so that every byte of the time changes somewhere.
+		now := start.Add(time.Duration(i*i*i) * time.Millisecond)
+		id := familyID(now)
+		if i > 0 && id <= prev {
+			t.Fatalf("familyID(%v) = %q, not after %q", now, id, prev)
+		}
+		if twin := familyID(now); twin == id || twin[:8] != id[:8] {
+			t.Fatalf("two ids of one millisecond: %q and %q (want one 8-character time prefix, different rest)", id, twin)
+		}
+		b, err := sortedBase64.DecodeString(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ms int64
+		for _, c := range b[:6] {
+			ms = ms<<8 | int64(c)
+		}
+		if ms != now.UnixMilli() {
+			t.Fatalf("familyID(%v) holds %d ms, want %d", now, ms, now.UnixMilli())
+		}
+		prev = id
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
@@ -73,7 +75,7 @@ func (r *KeyRepository) RotateKey(ctx context.Context, rot usecase.KeyRotation) 
 		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	}
 	var err error
-	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
+	for attempt := 1; attempt <= maxRotationAttempts; attempt++ {
 		err = inTx(ctx, r.db, opts, func(ctx context.Context, tx bun.Tx) error {
 			if d == dialect.PG {
 				// Serialise rotations of one alg, so the SELECT below (a new statement,
@@ -128,9 +130,22 @@ func (r *KeyRepository) RotateKey(ctx context.Context, rot usecase.KeyRotation) 
 			}
 			return nil
 		})
-		if !errors.Is(err, domain.ErrDuplicate) || ctx.Err() != nil {
+		if !errors.Is(err, domain.ErrDuplicate) || attempt == maxRotationAttempts {
 			return err
+		}
+		// On MariaDB a rotation can lose again: its locking read, queued behind the
+		// winner's lock, returns the rows it had found, not the key the winner inserted.
+		// Each round one rotation commits; a short random pause spreads the others.
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Millisecond + rand.N(4*time.Millisecond)):
 		}
 	}
 	return err
 }
+
+// maxRotationAttempts bounds RotateKey's rounds: one rotation of an alg commits per
+// round, so this many can run at once (eight did, in a test, and five rounds were
+// once too few on MariaDB).
+const maxRotationAttempts = 32

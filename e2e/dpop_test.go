@@ -481,7 +481,7 @@ func TestDPoPNonce(t *testing.T) {
 		t.Fatal("no DPoP-Nonce header with use_dpop_nonce")
 	}
 	wantDPoPError(t, "forged nonce", postDPoP(t, srv, hc, "/oauth/token", body, id, secret,
-		k.proof(t, "POST", tokenURL, map[string]any{"nonce": nonce[:len(nonce)-2] + "AA"}, nil)), 400, "use_dpop_nonce")
+		k.proof(t, "POST", tokenURL, map[string]any{"nonce": forgedNonce(nonce)}, nil)), 400, "use_dpop_nonce")
 	m := tokenJSON(t, srv, "with nonce", postDPoP(t, srv, hc, "/oauth/token", body, id, secret,
 		k.proof(t, "POST", tokenURL, map[string]any{"nonce": nonce}, nil)))
 	if m["token_type"] != "DPoP" {
@@ -533,4 +533,18 @@ func TestDPoPExampleAPI(t *testing.T) {
 	wantRefused("htu of another host", call("DPoP", k.proof(t, "GET", "http://evil.example/secured/profile", map[string]any{"ath": ath(at)}, nil)), "invalid_dpop_proof")
 	wantRefused("htm mismatch", call("DPoP", k.proof(t, "POST", profile, map[string]any{"ath": ath(at)}, nil)), "invalid_dpop_proof")
 	wantRefused("no ath", call("DPoP", k.proof(t, "GET", profile, nil, nil)), "invalid_dpop_proof")
+}
+
+// forgedNonce changes one character in the middle of nonce, where every bit of it
+// counts (replacing the last two with "AA" left a nonce that already ended so, or
+// whose last character carries padding bits, as valid as before).
+func forgedNonce(nonce string) string {
+	b := []byte(nonce)
+	mid := len(b) / 2
+	if b[mid] == 'A' {
+		b[mid] = 'B'
+	} else {
+		b[mid] = 'A'
+	}
+	return string(b)
 }

@@ -239,10 +239,14 @@ type revokedAccessTokenRow struct {
 type consentRow struct {
 	bun.BaseModel `bun:"table:consents"`
 
-	UserID    string    `bun:"user_id,pk"`
-	ClientID  string    `bun:"client_id,pk"`
-	Scope     string    `bun:"scope"`
-	GrantedAt time.Time `bun:"granted_at"`
+	UserID   string `bun:"user_id,pk"`
+	ClientID string `bun:"client_id,pk"`
+	// RedirectURIHash is consentURIKey(RedirectURI), the key; RedirectURI is kept
+	// beside it to be read back.
+	RedirectURIHash []byte    `bun:"redirect_uri_hash,pk"`
+	RedirectURI     string    `bun:"redirect_uri"`
+	Scope           string    `bun:"scope"`
+	GrantedAt       time.Time `bun:"granted_at"`
 }
 
 func (r consentRow) toDomain() (domain.Consent, error) {
@@ -250,7 +254,8 @@ func (r consentRow) toDomain() (domain.Consent, error) {
 	if err != nil {
 		return domain.Consent{}, fmt.Errorf("consent scope: %w", err)
 	}
-	return domain.Consent{UserID: r.UserID, ClientID: r.ClientID, Scope: scope, GrantedAt: utc(r.GrantedAt)}, nil
+	return domain.Consent{UserID: r.UserID, ClientID: r.ClientID, RedirectURI: r.RedirectURI, Scope: scope,
+		GrantedAt: utc(r.GrantedAt)}, nil
 }
 
 type sessionRow struct {

@@ -11,8 +11,10 @@ import (
 	"gatehouse/usecase"
 )
 
-// ConsentRepository remembers one consent per user, client and redirect URI ("" for a
-// confidential client's consent, which holds for all its redirect URIs).
+// ConsentRepository remembers consents: one per user and client for every redirect URI
+// (table consents, a confidential client's), and one per user, client and exact
+// redirect URI (table redirect_uri_consents, a public client's). The two never answer
+// for each other.
 type ConsentRepository struct {
 	db *bun.DB
 }
@@ -22,24 +24,33 @@ var _ usecase.ConsentStore = (*ConsentRepository)(nil)
 // NewConsentRepository returns a repository over db.
 func NewConsentRepository(db *bun.DB) *ConsentRepository { return &ConsentRepository{db: db} }
 
-// consentURIKey is the key column for a redirect URI: its SHA-256, because a URI may
-// be longer than MySQL lets a primary key be. Not a secret: a plain hash. "" has a
-// key too (the hash of nothing), so that the column is never NULL or empty.
+// consentURIKey is the key of a redirect URI in redirect_uri_consents: its SHA-256,
+// because a URI may be longer than MySQL lets a primary key be. Not a secret.
 func consentURIKey(redirectURI string) []byte {
 	h := sha256.Sum256([]byte(redirectURI))
 	return h[:]
 }
 
-// ConsentFor returns the user's consent for the client at exactly redirectURI;
-// ErrNotFound when none.
+// ConsentFor returns the user's consent for the client at exactly redirectURI ("":
+// the consent for every redirect URI); ErrNotFound when none.
 func (r *ConsentRepository) ConsentFor(ctx context.Context, userID, clientID, redirectURI string) (domain.Consent, error) {
-	var row consentRow
+	if redirectURI == "" {
+		var row consentRow
+		if err := r.db.NewSelect().Model(&row).
+			Where("user_id = ?", userID).
+			Where("client_id = ?", clientID).
+			Scan(ctx); err != nil {
+			return domain.Consent{}, wrapErr(err, "select consent of user %q for client %q", userID, clientID)
+		}
+		return row.toDomain()
+	}
+	var row redirectURIConsentRow
 	if err := r.db.NewSelect().Model(&row).
 		Where("user_id = ?", userID).
 		Where("client_id = ?", clientID).
 		Where("redirect_uri_hash = ?", consentURIKey(redirectURI)).
 		Scan(ctx); err != nil {
-		return domain.Consent{}, wrapErr(err, "select consent of user %q for client %q", userID, clientID)
+		return domain.Consent{}, wrapErr(err, "select consent of user %q for client %q at a redirect URI", userID, clientID)
 	}
 	return row.toDomain()
 }
@@ -48,15 +59,25 @@ func (r *ConsentRepository) ConsentFor(ctx context.Context, userID, clientID, re
 // redirect URI, in one atomic upsert (two tabs consenting at once both succeed; the
 // last one stays).
 func (r *ConsentRepository) SaveConsent(ctx context.Context, c domain.Consent) error {
-	row := consentRow{UserID: c.UserID, ClientID: c.ClientID, RedirectURI: c.RedirectURI,
-		RedirectURIHash: consentURIKey(c.RedirectURI), Scope: encodeList(c.Scope), GrantedAt: c.GrantedAt}
-	q := r.db.NewInsert().Model(&row).Returning("NULL")
+	var q *bun.InsertQuery
+	var key string
+	if c.RedirectURI == "" {
+		q = r.db.NewInsert().Model(&consentRow{UserID: c.UserID, ClientID: c.ClientID,
+			Scope: encodeList(c.Scope), GrantedAt: c.GrantedAt})
+		key = "user_id, client_id"
+	} else {
+		q = r.db.NewInsert().Model(&redirectURIConsentRow{UserID: c.UserID, ClientID: c.ClientID,
+			RedirectURIHash: consentURIKey(c.RedirectURI), RedirectURI: c.RedirectURI,
+			Scope: encodeList(c.Scope), GrantedAt: c.GrantedAt})
+		key = "user_id, client_id, redirect_uri_hash"
+	}
+	q = q.Returning("NULL")
 	if r.db.Dialect().Name() == dialect.MySQL {
 		q = q.On("DUPLICATE KEY UPDATE").
 			Set("scope = VALUES(scope)").
 			Set("granted_at = VALUES(granted_at)")
 	} else {
-		q = q.On("CONFLICT (user_id, client_id, redirect_uri_hash) DO UPDATE").
+		q = q.On("CONFLICT (" + key + ") DO UPDATE").
 			Set("scope = EXCLUDED.scope").
 			Set("granted_at = EXCLUDED.granted_at")
 	}

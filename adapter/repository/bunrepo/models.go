@@ -239,17 +239,35 @@ type revokedAccessTokenRow struct {
 type consentRow struct {
 	bun.BaseModel `bun:"table:consents"`
 
-	UserID   string `bun:"user_id,pk"`
-	ClientID string `bun:"client_id,pk"`
-	// RedirectURIHash is consentURIKey(RedirectURI), the key; RedirectURI is kept
-	// beside it to be read back.
+	UserID    string    `bun:"user_id,pk"`
+	ClientID  string    `bun:"client_id,pk"`
+	Scope     string    `bun:"scope"`
+	GrantedAt time.Time `bun:"granted_at"`
+}
+
+func (r consentRow) toDomain() (domain.Consent, error) {
+	scope, err := decodeList(r.Scope)
+	if err != nil {
+		return domain.Consent{}, fmt.Errorf("consent scope: %w", err)
+	}
+	return domain.Consent{UserID: r.UserID, ClientID: r.ClientID, Scope: scope, GrantedAt: utc(r.GrantedAt)}, nil
+}
+
+// redirectURIConsentRow is a consent bound to one redirect URI (a public client's).
+// RedirectURIHash, consentURIKey(RedirectURI), is the key; the URI is kept beside it
+// to be read back.
+type redirectURIConsentRow struct {
+	bun.BaseModel `bun:"table:redirect_uri_consents"`
+
+	UserID          string    `bun:"user_id,pk"`
+	ClientID        string    `bun:"client_id,pk"`
 	RedirectURIHash []byte    `bun:"redirect_uri_hash,pk"`
 	RedirectURI     string    `bun:"redirect_uri"`
 	Scope           string    `bun:"scope"`
 	GrantedAt       time.Time `bun:"granted_at"`
 }
 
-func (r consentRow) toDomain() (domain.Consent, error) {
+func (r redirectURIConsentRow) toDomain() (domain.Consent, error) {
 	scope, err := decodeList(r.Scope)
 	if err != nil {
 		return domain.Consent{}, fmt.Errorf("consent scope: %w", err)

@@ -51,7 +51,7 @@ func addColumn(def func() (string, column)) (up, down migrationFunc) {
 }
 
 // columnExists reads the catalog of the database's dialect.
-func columnExists(ctx context.Context, db bun.IDB, table, col string) (bool, error) {
+func columnExists(ctx context.Context, db *bun.DB, table, col string) (bool, error) {
 	var q string
 	switch db.Dialect().Name() {
 	case dialect.PG:

@@ -365,7 +365,10 @@ func loginNeeded(req domain.AuthRequest, s domain.Session, now time.Time) bool {
 }
 
 // consentNeeded: prompt=consent asks again; otherwise clients registered with
-// --skip-consent skip it, and others need a remembered consent covering the scope.
+// --skip-consent skip it, and others need a remembered consent covering the scope:
+// for a public client, one given at this very redirect URI (its loopback port
+// included), so that another program claiming the client's id on another port is
+// asked (domain.Client.ConsentRedirectURI; prompt=none then gets consent_required).
 func (uc *Authorize) consentNeeded(ctx context.Context, client domain.Client, req domain.AuthRequest) (bool, error) {
 	if req.HasPrompt(domain.PromptConsent) {
 		return true, nil
@@ -373,7 +376,7 @@ func (uc *Authorize) consentNeeded(ctx context.Context, client domain.Client, re
 	if client.SkipConsent {
 		return false, nil
 	}
-	c, err := uc.consents.ConsentFor(ctx, req.UserID, client.ID)
+	c, err := uc.consents.ConsentFor(ctx, req.UserID, client.ID, client.ConsentRedirectURI(req.RedirectURI))
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
 		return true, nil

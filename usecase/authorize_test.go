@@ -263,3 +263,86 @@ func TestLogin_Sessions(t *testing.T) {
 		t.Error("the session outlived SessionTTL")
 	}
 }
+
+// TestAuthorize_ConsentPerRedirectURI (issue 18, finding 2): a public client's consent
+// holds for the exact redirect URI it was given at, loopback port included; another
+// port asks again, and prompt=none there gets consent_required. A confidential
+// client's consent holds for all its redirect URIs.
+func TestAuthorize_ConsentPerRedirectURI(t *testing.T) {
+	f := newPagesFixture(t)
+	consents := bunrepo.NewConsentRepository(f.db)
+	pub, _ := f.client(t, usecase.NewClient{Public: true, RedirectURIs: []string{"http://127.0.0.1/cb"}})
+	conf, _ := f.client(t, usecase.NewClient{RedirectURIs: []string{"http://127.0.0.1/cb", "https://app.test/cb"}})
+	user := f.user(t, "eve", "eve's password")
+	s, _, err := f.login.LogIn(f.ctx, "eve", "eve's password", "192.0.2.9", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(c domain.Client, uri string, kv ...string) (usecase.Step, error) {
+		p := pkceParams(c, kv...)
+		p.RedirectURI = uri
+		return f.authorize.Start(f.ctx, usecase.AuthorizeInput{Params: p, Session: &s, BrowserSecret: browserA})
+	}
+	wantStep := func(c domain.Client, uri string, want usecase.StepKind, kv ...string) usecase.Step {
+		t.Helper()
+		step, err := start(c, uri, kv...)
+		if err != nil || step.Kind != want {
+			t.Fatalf("%s %v: step %+v, %v; want kind %v", uri, kv, step, err, want)
+		}
+		if want == usecase.StepRedirect && !strings.HasPrefix(step.URL, uri+"?code=") {
+			t.Fatalf("%s: redirect %q, want a code at the URI itself", uri, step.URL)
+		}
+		return step
+	}
+	consentRequired := func(c domain.Client, uri string) {
+		t.Helper()
+		_, err := start(c, uri, "prompt", "none")
+		var re *usecase.RedirectError
+		if !errors.As(err, &re) || re.Err.Code != "consent_required" || !strings.HasPrefix(re.URL, uri+"?") {
+			t.Fatalf("%s with prompt=none: %v, want consent_required at that URI", uri, err)
+		}
+	}
+	allow := func(c domain.Client, uri string, kv ...string) {
+		t.Helper()
+		step := wantStep(c, uri, usecase.StepConsent, kv...)
+		got, err := f.authorize.Decide(f.ctx, step.RequestID, browserA, &s, true)
+		if err != nil || got.Kind != usecase.StepRedirect || !strings.HasPrefix(got.URL, uri+"?code=") {
+			t.Fatalf("allow at %s: %+v, %v", uri, got, err)
+		}
+	}
+
+	const port1, port2 = "http://127.0.0.1:5001/cb", "http://127.0.0.1:5002/cb"
+	consentRequired(pub, port1)
+	allow(pub, port1)
+	wantStep(pub, port1, usecase.StepRedirect)
+	wantStep(pub, port1, usecase.StepRedirect, "prompt", "none")
+	// Another port is another program as far as anyone can tell.
+	consentRequired(pub, port2)
+	wantStep(pub, port2, usecase.StepConsent)
+	wantStep(pub, "http://127.0.0.1/cb", usecase.StepConsent)
+	got, err := consents.ConsentFor(f.ctx, user.ID, pub.ID, port1)
+	if err != nil || got.RedirectURI != port1 {
+		t.Fatalf("stored consent %+v, %v; want it bound to %s", got, err, port1)
+	}
+	if _, err := consents.ConsentFor(f.ctx, user.ID, pub.ID, ""); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("a public client's consent for every URI: %v, want none", err)
+	}
+
+	// Scopes add up per URI: more scope at port 2 leaves port 1 with what it had.
+	allow(pub, port2, "scope", "openid profile")
+	wantStep(pub, port2, usecase.StepRedirect, "scope", "openid")
+	wantStep(pub, port2, usecase.StepRedirect, "scope", "profile openid")
+	wantStep(pub, port1, usecase.StepConsent, "scope", "openid profile")
+	wantStep(pub, port1, usecase.StepRedirect, "scope", "openid")
+
+	// A confidential client: one consent for all its redirect URIs and ports.
+	consentRequired(conf, "https://app.test/cb")
+	allow(conf, "https://app.test/cb")
+	for _, uri := range []string{"https://app.test/cb", port1, port2, "http://127.0.0.1/cb"} {
+		wantStep(conf, uri, usecase.StepRedirect, "prompt", "none")
+	}
+	got, err = consents.ConsentFor(f.ctx, user.ID, conf.ID, "")
+	if err != nil || got.RedirectURI != "" {
+		t.Fatalf("confidential client's consent %+v, %v; want one for every URI", got, err)
+	}
+}

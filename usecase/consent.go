@@ -60,17 +60,19 @@ func (uc *Authorize) Decide(ctx context.Context, id, browserSecret string, s *do
 	if !allow {
 		return Step{}, uc.redirectError(req, domain.ErrAccessDenied.WithDescription("the user denied the request"))
 	}
-	// Remember the union with what was granted before, so that a client asking for
-	// different scopes in turn does not ask again for ones already granted.
+	// Remember the union with what was granted before (at the same redirect URI, for
+	// a public client), so that a client asking for different scopes in turn does not
+	// ask again for ones already granted.
+	uri := p.Client.ConsentRedirectURI(req.RedirectURI)
 	scope := slices.Clone(req.Scope)
-	if old, err := uc.consents.ConsentFor(ctx, req.UserID, req.ClientID); err == nil {
+	if old, err := uc.consents.ConsentFor(ctx, req.UserID, req.ClientID, uri); err == nil {
 		for _, sc := range old.Scope {
 			if !slices.Contains(scope, sc) {
 				scope = append(scope, sc)
 			}
 		}
 	}
-	c := domain.Consent{UserID: req.UserID, ClientID: req.ClientID, Scope: scope, GrantedAt: uc.clock.Now()}
+	c := domain.Consent{UserID: req.UserID, ClientID: req.ClientID, RedirectURI: uri, Scope: scope, GrantedAt: uc.clock.Now()}
 	if err := uc.consents.SaveConsent(ctx, c); err != nil {
 		return Step{}, fmt.Errorf("save consent: %w", err)
 	}

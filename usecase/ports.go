@@ -157,10 +157,16 @@ type TokenStore interface {
 	AccessTokenRevoked(ctx context.Context, jti, familyID string) (bool, error)
 }
 
-// ConsentStore remembers consents per user and client.
+// ConsentStore remembers consents per user, client and redirect URI: the exact URI
+// of a public client's request, or "" for every URI of a confidential client
+// (domain.Client.ConsentRedirectURI).
 type ConsentStore interface {
-	ConsentFor(ctx context.Context, userID, clientID string) (domain.Consent, error) // ErrNotFound
-	SaveConsent(ctx context.Context, c domain.Consent) error                         // replaces
+	// ConsentFor returns the consent remembered for exactly this redirect URI; a
+	// consent for another URI (or for "") does not count. ErrNotFound when none.
+	ConsentFor(ctx context.Context, userID, clientID, redirectURI string) (domain.Consent, error)
+	// SaveConsent stores c, replacing the consent of the same user, client and
+	// redirect URI.
+	SaveConsent(ctx context.Context, c domain.Consent) error
 }
 
 // SessionStore keeps browser sessions, looked up by the hash of the cookie secret.

@@ -2,6 +2,7 @@ package bunrepo
 
 import (
 	"context"
+	"crypto/sha256"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
@@ -10,7 +11,10 @@ import (
 	"gatehouse/usecase"
 )
 
-// ConsentRepository remembers one consent per user and client.
+// ConsentRepository remembers consents: one per user and client for every redirect URI
+// (table consents, a confidential client's), and one per user, client and exact
+// redirect URI (table redirect_uri_consents, a public client's). The two never answer
+// for each other.
 type ConsentRepository struct {
 	db *bun.DB
 }
@@ -20,29 +24,60 @@ var _ usecase.ConsentStore = (*ConsentRepository)(nil)
 // NewConsentRepository returns a repository over db.
 func NewConsentRepository(db *bun.DB) *ConsentRepository { return &ConsentRepository{db: db} }
 
-// ConsentFor returns the user's consent for the client; ErrNotFound when none.
-func (r *ConsentRepository) ConsentFor(ctx context.Context, userID, clientID string) (domain.Consent, error) {
-	var row consentRow
+// consentURIKey is the key of a redirect URI in redirect_uri_consents: its SHA-256,
+// because a URI may be longer than MySQL lets a primary key be. Not a secret.
+func consentURIKey(redirectURI string) []byte {
+	h := sha256.Sum256([]byte(redirectURI))
+	return h[:]
+}
+
+// ConsentFor returns the user's consent for the client at exactly redirectURI ("":
+// the consent for every redirect URI); ErrNotFound when none.
+func (r *ConsentRepository) ConsentFor(ctx context.Context, userID, clientID, redirectURI string) (domain.Consent, error) {
+	if redirectURI == "" {
+		var row consentRow
+		if err := r.db.NewSelect().Model(&row).
+			Where("user_id = ?", userID).
+			Where("client_id = ?", clientID).
+			Scan(ctx); err != nil {
+			return domain.Consent{}, wrapErr(err, "select consent of user %q for client %q", userID, clientID)
+		}
+		return row.toDomain()
+	}
+	var row redirectURIConsentRow
 	if err := r.db.NewSelect().Model(&row).
 		Where("user_id = ?", userID).
 		Where("client_id = ?", clientID).
+		Where("redirect_uri_hash = ?", consentURIKey(redirectURI)).
 		Scan(ctx); err != nil {
-		return domain.Consent{}, wrapErr(err, "select consent of user %q for client %q", userID, clientID)
+		return domain.Consent{}, wrapErr(err, "select consent of user %q for client %q at a redirect URI", userID, clientID)
 	}
 	return row.toDomain()
 }
 
-// SaveConsent stores c, replacing an earlier consent of the same user and client, in
-// one atomic upsert (two tabs consenting at once both succeed; the last one stays).
+// SaveConsent stores c, replacing an earlier consent of the same user, client and
+// redirect URI, in one atomic upsert (two tabs consenting at once both succeed; the
+// last one stays).
 func (r *ConsentRepository) SaveConsent(ctx context.Context, c domain.Consent) error {
-	row := consentRow{UserID: c.UserID, ClientID: c.ClientID, Scope: encodeList(c.Scope), GrantedAt: c.GrantedAt}
-	q := r.db.NewInsert().Model(&row).Returning("NULL")
+	var q *bun.InsertQuery
+	var key string
+	if c.RedirectURI == "" {
+		q = r.db.NewInsert().Model(&consentRow{UserID: c.UserID, ClientID: c.ClientID,
+			Scope: encodeList(c.Scope), GrantedAt: c.GrantedAt})
+		key = "user_id, client_id"
+	} else {
+		q = r.db.NewInsert().Model(&redirectURIConsentRow{UserID: c.UserID, ClientID: c.ClientID,
+			RedirectURIHash: consentURIKey(c.RedirectURI), RedirectURI: c.RedirectURI,
+			Scope: encodeList(c.Scope), GrantedAt: c.GrantedAt})
+		key = "user_id, client_id, redirect_uri_hash"
+	}
+	q = q.Returning("NULL")
 	if r.db.Dialect().Name() == dialect.MySQL {
 		q = q.On("DUPLICATE KEY UPDATE").
 			Set("scope = VALUES(scope)").
 			Set("granted_at = VALUES(granted_at)")
 	} else {
-		q = q.On("CONFLICT (user_id, client_id) DO UPDATE").
+		q = q.On("CONFLICT (" + key + ") DO UPDATE").
 			Set("scope = EXCLUDED.scope").
 			Set("granted_at = EXCLUDED.granted_at")
 	}

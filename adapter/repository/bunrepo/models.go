@@ -253,6 +253,29 @@ func (r consentRow) toDomain() (domain.Consent, error) {
 	return domain.Consent{UserID: r.UserID, ClientID: r.ClientID, Scope: scope, GrantedAt: utc(r.GrantedAt)}, nil
 }
 
+// redirectURIConsentRow is a consent bound to one redirect URI (a public client's).
+// RedirectURIHash, consentURIKey(RedirectURI), is the key; the URI is kept beside it
+// to be read back.
+type redirectURIConsentRow struct {
+	bun.BaseModel `bun:"table:redirect_uri_consents"`
+
+	UserID          string    `bun:"user_id,pk"`
+	ClientID        string    `bun:"client_id,pk"`
+	RedirectURIHash []byte    `bun:"redirect_uri_hash,pk"`
+	RedirectURI     string    `bun:"redirect_uri"`
+	Scope           string    `bun:"scope"`
+	GrantedAt       time.Time `bun:"granted_at"`
+}
+
+func (r redirectURIConsentRow) toDomain() (domain.Consent, error) {
+	scope, err := decodeList(r.Scope)
+	if err != nil {
+		return domain.Consent{}, fmt.Errorf("consent scope: %w", err)
+	}
+	return domain.Consent{UserID: r.UserID, ClientID: r.ClientID, RedirectURI: r.RedirectURI, Scope: scope,
+		GrantedAt: utc(r.GrantedAt)}, nil
+}
+
 type sessionRow struct {
 	bun.BaseModel `bun:"table:sessions"`
 

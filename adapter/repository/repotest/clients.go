@@ -104,7 +104,9 @@ func (s *suite) clients(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
 		code := s.code(u, c)
 		noErr(t, s.Codes.CreateCode(t.Context(), code))
-		noErr(t, s.Consents.SaveConsent(t.Context(), domain.Consent{UserID: u.ID, ClientID: c.ID, Scope: []string{"openid"}, GrantedAt: base}))
+		for _, uri := range []string{"", loopbackCB} { // consents for every URI and for one
+			noErr(t, s.Consents.SaveConsent(t.Context(), domain.Consent{UserID: u.ID, ClientID: c.ID, RedirectURI: uri, Scope: []string{"openid"}, GrantedAt: base}))
+		}
 		_, rt := s.newFamily(t, u, c, "")
 
 		noErr(t, s.Clients.DeleteClient(t.Context(), c.ID))
@@ -112,8 +114,10 @@ func (s *suite) clients(t *testing.T) {
 		wantErr(t, err, domain.ErrNotFound)
 		_, err = s.Codes.ConsumeCode(t.Context(), code.Hash, base)
 		wantErr(t, err, domain.ErrNotFound)
-		_, err = s.Consents.ConsentFor(t.Context(), u.ID, c.ID)
-		wantErr(t, err, domain.ErrNotFound)
+		for _, uri := range []string{"", loopbackCB} {
+			_, err = s.Consents.ConsentFor(t.Context(), u.ID, c.ID, uri)
+			wantErr(t, err, domain.ErrNotFound)
+		}
 		_, err = s.Tokens.RefreshTokenByHash(t.Context(), rt.Hash)
 		wantErr(t, err, domain.ErrNotFound)
 		// The user is untouched.

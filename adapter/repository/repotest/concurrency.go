@@ -290,13 +290,13 @@ func (s *suite) concurrency(t *testing.T) {
 	t.Run("SaveConsentTogether", func(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
 		errs := race(concurrency, func(i int) error {
-			return s.Consents.SaveConsent(t.Context(), domain.Consent{UserID: u.ID, ClientID: c.ID,
+			return s.Consents.SaveConsent(t.Context(), domain.Consent{UserID: u.ID, ClientID: c.ID, RedirectURI: loopbackCB,
 				Scope: []string{"openid"}, GrantedAt: base.Add(time.Duration(i) * time.Second)})
 		})
 		for _, err := range errs {
 			noErr(t, err)
 		}
-		_, err := s.Consents.ConsentFor(t.Context(), u.ID, c.ID)
+		_, err := s.Consents.ConsentFor(t.Context(), u.ID, c.ID, loopbackCB)
 		noErr(t, err)
 	})
 

@@ -120,7 +120,9 @@ func (s *suite) users(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
 		sess := domain.Session{ID: newID("s"), SecretHash: newHash(), UserID: u.ID, AuthTime: base, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
 		noErr(t, s.Sessions.CreateSession(t.Context(), sess))
-		noErr(t, s.Consents.SaveConsent(t.Context(), domain.Consent{UserID: u.ID, ClientID: c.ID, Scope: []string{"openid"}, GrantedAt: base}))
+		for _, uri := range []string{"", loopbackCB} { // consents for every URI and for one
+			noErr(t, s.Consents.SaveConsent(t.Context(), domain.Consent{UserID: u.ID, ClientID: c.ID, RedirectURI: uri, Scope: []string{"openid"}, GrantedAt: base}))
+		}
 		f, rt := s.newFamily(t, u, c, sess.ID)
 		noErr(t, s.Tokens.RevokeUserFamilies(t.Context(), u.ID, base))
 
@@ -129,8 +131,10 @@ func (s *suite) users(t *testing.T) {
 		wantErr(t, err, domain.ErrNotFound)
 		_, err = s.Sessions.SessionByHash(t.Context(), sess.SecretHash)
 		wantErr(t, err, domain.ErrNotFound)
-		_, err = s.Consents.ConsentFor(t.Context(), u.ID, c.ID)
-		wantErr(t, err, domain.ErrNotFound)
+		for _, uri := range []string{"", loopbackCB} {
+			_, err = s.Consents.ConsentFor(t.Context(), u.ID, c.ID, uri)
+			wantErr(t, err, domain.ErrNotFound)
+		}
 		_, err = s.Tokens.RefreshTokenByHash(t.Context(), rt.Hash)
 		wantErr(t, err, domain.ErrNotFound)
 		// The family's revocation outlives the user, for the access tokens still around.

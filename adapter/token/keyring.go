@@ -356,12 +356,17 @@ func equalStrings(a, b []string) bool {
 }
 
 // build parses stored keys into a snapshot, reusing what prev already parsed.
-// A key that cannot be parsed is left out (and logged); a key whose private part
-// does not open stays for verification but cannot sign.
+// A revoked key is left out; so is a key that cannot be parsed (logged); a key whose
+// private part does not open stays for verification but cannot sign.
 func (r *KeyRing) build(stored []domain.SigningKey, prev *snapshot) *snapshot {
 	now := r.cfg.Now()
 	s := &snapshot{byKID: make(map[string]*Key, len(stored)), signers: map[string][]*Key{}}
 	for _, sk := range stored {
+		if sk.Revoked() {
+			// A compromised key: neither published nor trusted, so every token it
+			// signed fails verification (an unknown kid) on the next call.
+			continue
+		}
 		if _, dup := s.byKID[sk.ID]; dup || sk.ID == "" {
 			r.log.Error("signing keys: duplicate or empty kid skipped", "kid", sk.ID)
 			continue

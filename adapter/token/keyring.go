@@ -38,7 +38,8 @@ const (
 // KeyRingConfig tunes a KeyRing; zero fields take the defaults.
 type KeyRingConfig struct {
 	// RefreshInterval: how old a snapshot may get before the next use reloads it
-	// from the store, so that a rotation by another instance (or the CLI) is seen.
+	// from the store. The change feed calls Reload as soon as keys change anywhere;
+	// this is the backstop should a change notice be lost.
 	RefreshInterval time.Duration
 	// MinReloadInterval rate-limits reloads triggered by an unknown kid, so that
 	// tokens with made-up kids cannot hammer the database.

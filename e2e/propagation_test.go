@@ -200,6 +200,31 @@ func TestChanges_ReachEveryInstanceWithinASecond(t *testing.T) {
 	shared := map[string]string{"GATEHOUSE_KEY_ACTIVATION_DELAY": "1h"}
 	chForDeployments(t, shared, func(t *testing.T, d *chDeployment) {
 		shared := len(d.nodes) > 1
+		// Each instance says how it follows the changes, and shows it in /metrics.
+		mode := "poll"
+		if strings.HasPrefix(d.name, "postgres") {
+			mode = "listen"
+		}
+		for i, n := range d.nodes {
+			// Logged once the feed follows, which may be a moment after /readyz.
+			clEventually(t, 10*time.Second, "instance "+d.node(i)+" logs change feed connected mode="+mode, func() error {
+				if !strings.Contains(n.Log(), `msg="change feed connected" mode=`+mode) {
+					return errors.New("not in the log")
+				}
+				return nil
+			})
+		}
+		defer func() {
+			for i, n := range d.nodes {
+				m := string(n.Get(t, d.hcs[n], "/metrics").Body)
+				for _, want := range []string{"\ngatehouse_change_feed_up 1\n", "\ngatehouse_change_notifications_total{topic=\"clients\"} ",
+					"\ngatehouse_change_notifications_total{topic=\"keys\"} "} {
+					if !strings.Contains(m, want) {
+						t.Errorf("instance %s: /metrics lacks %q", d.node(i), strings.TrimSpace(want))
+					}
+				}
+			}
+		}()
 		t.Run("SecretRotation", func(t *testing.T) {
 			id, old := d.chClient(t)
 			var out struct {

@@ -37,6 +37,7 @@ const (
 	KeyNext    KeyState = "next"    // published, signs from ActivatesAt
 	KeyActive  KeyState = "active"  // signs
 	KeyRetired KeyState = "retired" // signs no more; published until ExpiresAt
+	KeyRevoked KeyState = "revoked" // compromised: never signs, never published again
 )
 
 // SigningKey is one asymmetric key pair. Of the keys of an alg, one at a time signs:
@@ -61,12 +62,19 @@ type SigningKey struct {
 	// ExpiresAt: after it, no token this key signed can still be valid; the key
 	// leaves the JWKS. Nil while the key is current.
 	ExpiresAt *time.Time
+	// RevokedAt is when the key was revoked (gatehouse keys revoke): a compromised
+	// key. From then on it neither signs nor is published, whatever its other times
+	// say, so every token it signed is refused. Nil for a key never revoked.
+	RevokedAt *time.Time
 }
 
 // Current reports whether the key is the newest of its alg, the one that signs now
 // or will sign next: no rotation has retired it yet. The store keeps at most one
-// current key per alg.
-func (k SigningKey) Current() bool { return k.RetiredAt == nil }
+// current key per alg. A revoked key is never current.
+func (k SigningKey) Current() bool { return k.RetiredAt == nil && k.RevokedAt == nil }
+
+// Revoked reports whether the key was revoked.
+func (k SigningKey) Revoked() bool { return k.RevokedAt != nil }
 
 // ActivationTime is when the key starts (or started) signing.
 func (k SigningKey) ActivationTime() time.Time {
@@ -79,6 +87,8 @@ func (k SigningKey) ActivationTime() time.Time {
 // State returns the key's state at now.
 func (k SigningKey) State(now time.Time) KeyState {
 	switch {
+	case k.RevokedAt != nil:
+		return KeyRevoked
 	case k.RetiredAt != nil && !now.Before(*k.RetiredAt):
 		return KeyRetired
 	case !k.ActivatesAt.IsZero() && now.Before(k.ActivatesAt):
@@ -91,9 +101,16 @@ func (k SigningKey) State(now time.Time) KeyState {
 func (k SigningKey) SignsAt(now time.Time) bool { return k.State(now) == KeyActive }
 
 // Published reports whether the key belongs in the JWKS at now: from the moment it
-// is stored (a next key too) until ExpiresAt.
+// is stored (a next key too) until ExpiresAt; a revoked key never.
 func (k SigningKey) Published(now time.Time) bool {
-	return k.ExpiresAt == nil || now.Before(*k.ExpiresAt)
+	return k.RevokedAt == nil && (k.ExpiresAt == nil || now.Before(*k.ExpiresAt))
+}
+
+// SignsNowOrLater reports whether the key signs at now or would from a later
+// activation: it is neither revoked nor retired at now. Revoking such a key leaves
+// its alg without a signer, so it needs a replacement.
+func (k SigningKey) SignsNowOrLater(now time.Time) bool {
+	return k.RevokedAt == nil && (k.RetiredAt == nil || now.Before(*k.RetiredAt))
 }
 
 // SigningKeyAt returns the key of alg that signs at now: of the keys whose window
@@ -156,6 +173,17 @@ var (
 	// rotation elsewhere got there first).
 	ErrKeyRotated = errors.New("the signing key was rotated meanwhile")
 )
+
+// KeyRevocation is the outcome of revoking a signing key.
+type KeyRevocation struct {
+	// Key is the revoked key as stored after the revocation.
+	Key SigningKey
+	// AlreadyRevoked: the key had been revoked before; nothing changed.
+	AlreadyRevoked bool
+	// Replacement is the key of the same alg that signs from the revocation on, when
+	// the revoked key signed then or was to sign later; nil otherwise.
+	Replacement *SigningKey
+}
 
 // KeyPendingError says which key is pending, and until when.
 type KeyPendingError struct {

@@ -52,6 +52,41 @@ func TestSigningKeyState(t *testing.T) {
 	}
 }
 
+// TestSigningKeyRevoked: a revoked key never signs and is never published, whatever
+// its other times say; it is not current, so a rotation never counts it.
+func TestSigningKeyRevoked(t *testing.T) {
+	at := func(d time.Duration) time.Time { return keyT0.Add(d) }
+	revoked := func(k SigningKey) SigningKey { k.RevokedAt = timePtr(at(0)); return k }
+	keys := []SigningKey{
+		revoked(SigningKey{ID: "signing", Alg: AlgES256, CreatedAt: at(-time.Hour)}),
+		revoked(SigningKey{ID: "pending", Alg: AlgRS256, CreatedAt: at(0), ActivatesAt: at(time.Hour)}),
+		revoked(SigningKey{ID: "retired", Alg: AlgEdDSA, CreatedAt: at(-time.Hour), RetiredAt: timePtr(at(-time.Minute)),
+			ExpiresAt: timePtr(at(time.Hour))}),
+	}
+	for _, k := range keys {
+		for _, now := range []time.Time{at(-2 * time.Hour), at(0), at(2 * time.Hour)} {
+			if k.State(now) != KeyRevoked || k.SignsAt(now) || k.Published(now) || k.SignsNowOrLater(now) {
+				t.Errorf("revoked %s at %v: state %s, signs %v, published %v", k.ID, now, k.State(now), k.SignsAt(now), k.Published(now))
+			}
+		}
+		if k.Current() || !k.Revoked() {
+			t.Errorf("revoked %s: Current %v, Revoked %v", k.ID, k.Current(), k.Revoked())
+		}
+		if _, ok := SigningKeyAt(keys, k.Alg, at(2*time.Hour)); ok {
+			t.Errorf("a revoked %s key signs", k.Alg)
+		}
+		if _, ok := CurrentKey(keys, k.Alg); ok {
+			t.Errorf("a revoked %s key is current", k.Alg)
+		}
+	}
+	// Not revoked: SignsNowOrLater is "not retired by now".
+	pending := SigningKey{ID: "p", CreatedAt: at(0), ActivatesAt: at(time.Hour)}
+	retiring := SigningKey{ID: "r", CreatedAt: at(-time.Hour), RetiredAt: timePtr(at(time.Minute))}
+	if !pending.SignsNowOrLater(at(0)) || !retiring.SignsNowOrLater(at(0)) || retiring.SignsNowOrLater(at(time.Minute)) {
+		t.Error("SignsNowOrLater: true until the key retires")
+	}
+}
+
 func TestSigningKeyAtFollowsTheRotation(t *testing.T) {
 	at := func(d time.Duration) time.Time { return keyT0.Add(d) }
 	// A delayed rotation at t0 with a 90 s delay, of ES256 only.

@@ -320,8 +320,8 @@ func testCLIClientsList(t *testing.T, srv *Server) {
 }
 
 // testCLIRotateSecret: the printed secret works at once; the old one stops working
-// within GATEHOUSE_CLIENT_CACHE_TTL (5 s by default: an instance may keep a client in
-// memory that long, README "Configuration").
+// (within a second through the change feed, TestChanges_ReachEveryInstanceWithinASecond
+// holds that; here within the cache TTL, its backstop).
 func testCLIRotateSecret(t *testing.T, srv *Server) {
 	id, old := srv.CreateClient(t, "--grant-type", "client_credentials")
 	body := form("grant_type", "client_credentials")
@@ -371,8 +371,10 @@ func testCLIRotateSecret(t *testing.T, srv *Server) {
 	wantUsage(t, "rotate-secret of a public client", out, errOut, code)
 }
 
-// testCLIClientsDelete: a deleted client stops authenticating within
-// GATEHOUSE_CLIENT_CACHE_TTL (5 s), also when the server had it in memory.
+// testCLIClientsDelete: a deleted client stops authenticating, also when the server
+// had it in memory (within a second through the change feed,
+// TestSecurity_S58_DeletedClientCannotAuthenticateAnywhere holds that; here within the
+// cache TTL, its backstop).
 func testCLIClientsDelete(t *testing.T, srv *Server) {
 	id, secret := srv.CreateClient(t, "--grant-type", "client_credentials")
 	body := form("grant_type", "client_credentials")

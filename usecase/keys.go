@@ -80,8 +80,8 @@ func (k *Keys) algs(extra []string) []string {
 }
 
 // Rotate makes a new key of alg (the access-token alg when empty) the next signing
-// key. The key is stored, and so published by every instance within its key refresh
-// interval, at once; it signs from the activation delay on (at once when immediate,
+// key. The key is stored, and so published by every instance within a second (the
+// store announces the change; the key refresh interval is the backstop), at once; it signs from the activation delay on (at once when immediate,
 // or when the delay is zero), the instant the alg's current key is retired. A
 // retired key stays published for the longest token lifetime plus a margin after it
 // stopped signing.
@@ -123,6 +123,50 @@ func (k *Keys) rotate(ctx context.Context, alg string, delay time.Duration, repl
 		return domain.SigningKey{}, fmt.Errorf("store rotated %s key: %w", alg, err)
 	}
 	return key, nil
+}
+
+// Revoke revokes the signing key kid, a compromised one: every instance drops it from
+// its JWKS at once, so every token it signed is refused by introspection and
+// userinfo, and it never signs again. When it signed, or was to sign later (a pending
+// key), a new key of its alg signs from now on, without the activation delay: a
+// compromised key cannot wait for one. Revoking a revoked key changes nothing and says
+// so (AlreadyRevoked); an unknown kid is domain.ErrNotFound.
+func (k *Keys) Revoke(ctx context.Context, kid string) (domain.KeyRevocation, error) {
+	keys, err := k.store.ListKeys(ctx)
+	if err != nil {
+		return domain.KeyRevocation{}, fmt.Errorf("list signing keys: %w", err)
+	}
+	i := slices.IndexFunc(keys, func(sk domain.SigningKey) bool { return sk.ID == kid })
+	if i < 0 {
+		return domain.KeyRevocation{}, fmt.Errorf("signing key %q: %w", kid, domain.ErrNotFound)
+	}
+	old := keys[i]
+	if old.Revoked() {
+		return domain.KeyRevocation{Key: old, AlreadyRevoked: true}, nil
+	}
+	now := k.clock.Now().Truncate(time.Microsecond)
+	rev := KeyRevocation{KID: kid, Now: now}
+	// The store decides, in its transaction, whether the replacement is needed; it is
+	// made here because generating an RSA key takes a while, which no transaction
+	// should wait for. Should the key retire meanwhile, the replacement is dropped.
+	if old.SignsNowOrLater(now) {
+		repl, err := k.gen.GenerateKey(old.Alg, now)
+		if err != nil {
+			return domain.KeyRevocation{}, fmt.Errorf("generate %s key: %w", old.Alg, err)
+		}
+		repl.ActivatesAt = now
+		rev.Replacement = &repl
+		longest := max(time.Duration(k.settings.AccessTokenTTL), time.Duration(k.settings.IDTokenTTL))
+		rev.OldExpiresAt = now.Add(longest + retiredKeyMargin)
+	}
+	out, err := k.store.RevokeKey(ctx, rev)
+	if err != nil {
+		if errors.Is(err, domain.ErrNotFound) {
+			return domain.KeyRevocation{}, err
+		}
+		return domain.KeyRevocation{}, fmt.Errorf("revoke signing key %s: %w", kid, err)
+	}
+	return out, nil
 }
 
 // RotateDue is one round of scheduled rotation: every required alg (and every one

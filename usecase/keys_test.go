@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -252,5 +253,221 @@ func TestKeys_RotateDueExtraAlgs(t *testing.T) {
 	}
 	if again, err := keys.RotateDue(f.ctx, domain.AlgEdDSA); err != nil || len(again) != 0 {
 		t.Fatalf("a second round right after rotated %d keys (%v)", len(again), err)
+	}
+}
+
+// issue signs a client credentials token and returns it with its kid.
+func (f *fixture) issue(t *testing.T, cr usecase.Credentials) (string, string) {
+	t.Helper()
+	tok, err := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr})
+	if err != nil {
+		t.Fatalf("client credentials: %v", err)
+	}
+	head, _, _ := strings.Cut(tok.AccessToken, ".")
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct{ Kid string }
+	if err := json.Unmarshal(b, &h); err != nil {
+		t.Fatal(err)
+	}
+	return tok.AccessToken, h.Kid
+}
+
+// publishedKIDs lists the kids of the ring's JWKS.
+func (f *fixture) publishedKIDs(t *testing.T) []string {
+	t.Helper()
+	b, err := f.ring.JWKS(f.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set struct {
+		Keys []struct{ Kid string }
+	}
+	if err := json.Unmarshal(b, &set); err != nil {
+		t.Fatal(err)
+	}
+	var kids []string
+	for _, k := range set.Keys {
+		kids = append(kids, k.Kid)
+	}
+	return kids
+}
+
+func (f *fixture) keyByID(t *testing.T, kid string) domain.SigningKey {
+	t.Helper()
+	list, err := f.keys.List(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range list {
+		if k.ID == kid {
+			return k
+		}
+	}
+	t.Fatalf("key %s not listed", kid)
+	return domain.SigningKey{}
+}
+
+// TestKeys_RevokeTheSigningKey (issue 18, finding 9): revoking the key that signs
+// takes it out of the JWKS and out of verification, so every token it signed is
+// inactive (also one the verifier had cached), and a replacement of its alg signs at
+// once, whatever the activation delay. A second revocation changes nothing; an
+// unknown kid is ErrNotFound; the key never comes back.
+func TestKeys_RevokeTheSigningKey(t *testing.T) {
+	f := newFixture(t)
+	_, cr := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantClientCredentials}})
+	keys := f.keysWith(95*time.Second, 0) // a shared database's delay: a revocation ignores it
+	tok, oldKID := f.issue(t, cr)
+	if !f.active(t, cr, tok) { // verified, and so cached by the verifier
+		t.Fatal("a fresh token is not active")
+	}
+	rs := f.signingKey(t, domain.AlgRS256)
+
+	f.clock.Advance(time.Second)
+	rev, err := keys.Revoke(f.ctx, oldKID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := f.clock.Now()
+	if rev.AlreadyRevoked || rev.Key.ID != oldKID || rev.Key.RevokedAt == nil || !rev.Key.RevokedAt.Equal(now) ||
+		rev.Key.State(now) != domain.KeyRevoked {
+		t.Fatalf("revocation: %+v", rev.Key)
+	}
+	repl := rev.Replacement
+	if repl == nil || repl.Alg != domain.AlgES256 || repl.ID == oldKID || repl.State(now) != domain.KeyActive || !repl.ActivatesAt.Equal(now) {
+		t.Fatalf("replacement: %+v, want an ES256 key signing from now", repl)
+	}
+	if err := f.ring.Reload(f.ctx); err != nil { // what the change feed does on every instance
+		t.Fatal(err)
+	}
+	if f.active(t, cr, tok) {
+		t.Error("a token of the revoked key is still active")
+	}
+	if _, err := f.verifier.VerifyAccessToken(f.ctx, tok); !errors.Is(err, domain.ErrInvalidToken) {
+		t.Errorf("verifying a token of the revoked key: %v, want ErrInvalidToken", err)
+	}
+	kids := f.publishedKIDs(t)
+	if slices.Contains(kids, oldKID) || !slices.Contains(kids, repl.ID) || !slices.Contains(kids, rs.ID) {
+		t.Errorf("JWKS kids %v: want the replacement %s and the RS256 key, not the revoked %s", kids, repl.ID, oldKID)
+	}
+	fresh, kid := f.issue(t, cr)
+	if kid != repl.ID || !f.active(t, cr, fresh) {
+		t.Errorf("a new token is signed by %s (active %v), want the replacement %s", kid, f.active(t, cr, fresh), repl.ID)
+	}
+	if got := f.signingKey(t, domain.AlgRS256); got.ID != rs.ID {
+		t.Errorf("revoking the ES256 key replaced the RS256 key too")
+	}
+
+	// Twice: harmless, and it says so.
+	f.clock.Advance(time.Minute)
+	again, err := keys.Revoke(f.ctx, oldKID)
+	if err != nil || !again.AlreadyRevoked || again.Replacement != nil || !again.Key.RevokedAt.Equal(*rev.Key.RevokedAt) {
+		t.Fatalf("second revocation: %+v, %v", again, err)
+	}
+	if got := f.signingKey(t, domain.AlgES256); got.ID != repl.ID {
+		t.Errorf("a second revocation changed the signing key to %s", got.ID)
+	}
+	if _, err := keys.Revoke(f.ctx, "no-such-kid"); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("revoking an unknown kid: %v, want ErrNotFound", err)
+	}
+
+	// Never back: not by Ensure, not by rotations, not after every delay has passed.
+	if err := keys.Ensure(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.Rotate(f.ctx, "", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.Rotate(f.ctx, "", false); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(2 * time.Hour)
+	if err := f.ring.Reload(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if k := f.keyByID(t, oldKID); k.State(f.clock.Now()) != domain.KeyRevoked || k.Published(f.clock.Now()) {
+		t.Errorf("the revoked key came back: %+v", k)
+	}
+	if slices.Contains(f.publishedKIDs(t), oldKID) {
+		t.Error("the revoked key is back in the JWKS")
+	}
+	if _, kid := f.issue(t, cr); kid == oldKID {
+		t.Error("the revoked key signs again")
+	}
+}
+
+// TestKeys_RevokeThePendingKey: a rotated-in key that has not signed yet is revoked;
+// it never signs, and since the old key was to stop at its activation, a replacement
+// signs at once (the old key retires then, still published for its tokens).
+func TestKeys_RevokeThePendingKey(t *testing.T) {
+	f := newFixture(t)
+	_, cr := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantClientCredentials}})
+	keys := f.keysWith(95*time.Second, 0)
+	oldTok, oldKID := f.issue(t, cr)
+	pending, err := keys.Rotate(f.ctx, "", false)
+	if err != nil || pending.State(f.clock.Now()) != domain.KeyNext {
+		t.Fatalf("rotate: %+v %v", pending, err)
+	}
+	f.clock.Advance(10 * time.Second)
+	rev, err := keys.Revoke(f.ctx, pending.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev.Replacement == nil || rev.Replacement.State(f.clock.Now()) != domain.KeyActive {
+		t.Fatalf("revoking the pending key: replacement %+v, want one that signs now", rev.Replacement)
+	}
+	if err := f.ring.Reload(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, kid := f.issue(t, cr); kid != rev.Replacement.ID {
+		t.Errorf("%s signs, want the replacement %s", kid, rev.Replacement.ID)
+	}
+	f.clock.Advance(2 * time.Minute) // past the revoked key's activation time
+	if _, kid := f.issue(t, cr); kid != rev.Replacement.ID {
+		t.Errorf("after the revoked key's activation time %s signs, want the replacement", kid)
+	}
+	kids := f.publishedKIDs(t)
+	if slices.Contains(kids, pending.ID) || !slices.Contains(kids, oldKID) {
+		t.Errorf("JWKS kids %v: want the old key %s (its tokens live), not the revoked %s", kids, oldKID, pending.ID)
+	}
+	if !f.active(t, cr, oldTok) {
+		t.Error("a token of the old, not revoked, key is no longer active")
+	}
+	if st := f.keyByID(t, oldKID).State(f.clock.Now()); st != domain.KeyRetired {
+		t.Errorf("the old key is %s, want retired", st)
+	}
+}
+
+// TestKeys_RevokeARetiredKey: a key that no longer signs is revoked without a
+// replacement; its tokens die, the signing key stays.
+func TestKeys_RevokeARetiredKey(t *testing.T) {
+	f := newFixture(t)
+	_, cr := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantClientCredentials}})
+	oldTok, oldKID := f.issue(t, cr)
+	cur, err := f.keys.Rotate(f.ctx, "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ring.Reload(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !f.active(t, cr, oldTok) {
+		t.Fatal("a token of the retired key must stay active until revoked")
+	}
+	f.clock.Advance(time.Second)
+	rev, err := f.keys.Revoke(f.ctx, oldKID)
+	if err != nil || rev.Replacement != nil || rev.AlreadyRevoked {
+		t.Fatalf("revoking a retired key: %+v, %v; want no replacement", rev, err)
+	}
+	if err := f.ring.Reload(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if f.active(t, cr, oldTok) {
+		t.Error("a token of the revoked key is still active")
+	}
+	if _, kid := f.issue(t, cr); kid != cur.ID {
+		t.Errorf("%s signs, want the current key %s", kid, cur.ID)
 	}
 }

@@ -196,6 +196,24 @@ type KeyStore interface {
 	// r.Replaces set it is refused with domain.ErrKeyRotated when the current key is
 	// another one (a concurrent rotation won).
 	RotateKey(ctx context.Context, r KeyRotation) error
+	// RevokeKey revokes the key r.KID at r.Now, in one transaction: it never signs nor
+	// is published again. When it signed at r.Now or was to sign later, r.Replacement
+	// (of its alg) becomes the alg's current key, signing from r.Now, and the alg's
+	// other keys that sign at r.Now or would later are retired as by an immediate
+	// rotation (ExpiresAt r.OldExpiresAt, or later). A key revoked before is reported
+	// (AlreadyRevoked) and nothing changes; domain.ErrNotFound for an unknown kid.
+	RevokeKey(ctx context.Context, r KeyRevocation) (domain.KeyRevocation, error)
+}
+
+// KeyRevocation is one revocation for KeyStore.RevokeKey.
+type KeyRevocation struct {
+	KID string
+	Now time.Time
+	// Replacement is a new key of the revoked key's alg, used only when the revoked
+	// key signs at Now or would later.
+	Replacement *domain.SigningKey
+	// OldExpiresAt is when the keys the replacement retires leave the JWKS.
+	OldExpiresAt time.Time
 }
 
 // KeyRotation is one rotation for KeyStore.RotateKey.

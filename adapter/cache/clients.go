@@ -18,6 +18,9 @@ type Clients struct {
 
 	mu      sync.RWMutex
 	entries map[string]clientEntry
+	// gen counts the invalidations (Forget, ForgetAll). A read from the store that
+	// began before one is not cached: it may hold what the change replaced.
+	gen uint64
 }
 
 type clientEntry struct {
@@ -47,6 +50,7 @@ func (c *Clients) ClientByID(ctx context.Context, id string) (domain.Client, err
 	now := c.now()
 	c.mu.RLock()
 	e, ok := c.entries[id]
+	gen := c.gen
 	c.mu.RUnlock()
 	if ok && now.Before(e.expires) {
 		return e.client, nil
@@ -56,6 +60,12 @@ func (c *Clients) ClientByID(ctx context.Context, id string) (domain.Client, err
 		return domain.Client{}, err
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		// Invalidated while we read: what we read may be the old row. Answer it (it
+		// was current when this request began) but do not keep it.
+		return client, nil
+	}
 	if len(c.entries) >= c.maxSize {
 		// Drop expired entries; if all are fresh, start over: a flood of distinct
 		// valid ids costs database reads, never unbounded memory.
@@ -69,7 +79,6 @@ func (c *Clients) ClientByID(ctx context.Context, id string) (domain.Client, err
 		}
 	}
 	c.entries[id] = clientEntry{client: client, expires: now.Add(c.ttl)}
-	c.mu.Unlock()
 	return client, nil
 }
 
@@ -77,6 +86,19 @@ func (c *Clients) ClientByID(ctx context.Context, id string) (domain.Client, err
 func (c *Clients) Forget(id string) {
 	c.mu.Lock()
 	delete(c.entries, id)
+	c.gen++
+	c.mu.Unlock()
+}
+
+// ForgetAll drops every client: the change feed calls it when any client changed, by
+// this instance, another one or the CLI. The feed says that clients changed, not
+// which (a counter per topic is all SQLite and MariaDB are polled for), and client
+// changes are rare admin writes: each costs one database read per client in use,
+// once, on each instance.
+func (c *Clients) ForgetAll() {
+	c.mu.Lock()
+	clear(c.entries)
+	c.gen++
 	c.mu.Unlock()
 }
 

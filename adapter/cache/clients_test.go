@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,12 +11,15 @@ import (
 )
 
 type countingStore struct {
+	mu      sync.Mutex
 	calls   int
 	clients map[string]domain.Client
 	fail    error
 }
 
 func (s *countingStore) ClientByID(_ context.Context, id string) (domain.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.calls++
 	if s.fail != nil {
 		return domain.Client{}, s.fail
@@ -105,5 +109,70 @@ func TestClientsRefreshClientReadsTheStore(t *testing.T) {
 	}
 	if _, err := c.ClientByID(ctx, "a"); !errors.Is(err, domain.ErrNotFound) {
 		t.Fatalf("a deleted client is still served after RefreshClient: %v", err)
+	}
+}
+
+// TestClientsForgetAllDropsEverything: the change feed's call, when some client
+// changed elsewhere: every cached client is read again.
+func TestClientsForgetAllDropsEverything(t *testing.T) {
+	store := &countingStore{clients: map[string]domain.Client{"a": {ID: "a", Name: "old a"}, "b": {ID: "b", Name: "old b"}}}
+	c := NewClients(store, time.Hour, 10, nil)
+	ctx := context.Background()
+	c.ClientByID(ctx, "a")
+	c.ClientByID(ctx, "b")
+	store.clients["a"] = domain.Client{ID: "a", Name: "new a"}
+	delete(store.clients, "b")
+	c.ForgetAll()
+	if got, err := c.ClientByID(ctx, "a"); err != nil || got.Name != "new a" {
+		t.Errorf("after ForgetAll: %+v %v, want the new a", got, err)
+	}
+	if _, err := c.ClientByID(ctx, "b"); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("a deleted client is served after ForgetAll: %v", err)
+	}
+	if store.calls != 4 {
+		t.Errorf("%d store reads, want 4", store.calls)
+	}
+}
+
+// gatedStore answers the first read of a client only when released, and counts reads.
+type gatedStore struct {
+	countingStore
+	entered, release chan struct{}
+}
+
+func (s *gatedStore) ClientByID(ctx context.Context, id string) (domain.Client, error) {
+	c, err := s.countingStore.ClientByID(ctx, id)
+	if s.entered != nil {
+		close(s.entered)
+		<-s.release
+		s.entered = nil
+	}
+	return c, err
+}
+
+// TestClientsReadRacingAChangeIsNotKept: a read from the store that began before an
+// invalidation may hold the row the change replaced; it answers its own request but
+// is not cached, or the stale row would outlive the change by a whole TTL.
+func TestClientsReadRacingAChangeIsNotKept(t *testing.T) {
+	store := &gatedStore{countingStore: countingStore{clients: map[string]domain.Client{"a": {ID: "a", Name: "old"}}},
+		entered: make(chan struct{}), release: make(chan struct{})}
+	c := NewClients(store, time.Hour, 10, nil)
+	ctx := context.Background()
+	done := make(chan domain.Client)
+	go func() {
+		got, _ := c.ClientByID(ctx, "a")
+		done <- got
+	}()
+	<-store.entered // the read has the old row
+	store.mu.Lock()
+	store.clients["a"] = domain.Client{ID: "a", Name: "new"}
+	store.mu.Unlock()
+	c.ForgetAll() // the change feed, meanwhile
+	close(store.release)
+	if got := <-done; got.Name != "old" {
+		t.Fatalf("the racing read answered %q", got.Name)
+	}
+	if got, _ := c.ClientByID(ctx, "a"); got.Name != "new" {
+		t.Errorf("the stale read was cached: %q served after the change", got.Name)
 	}
 }

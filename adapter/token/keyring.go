@@ -38,7 +38,8 @@ const (
 // KeyRingConfig tunes a KeyRing; zero fields take the defaults.
 type KeyRingConfig struct {
 	// RefreshInterval: how old a snapshot may get before the next use reloads it
-	// from the store, so that a rotation by another instance (or the CLI) is seen.
+	// from the store. The change feed calls Reload as soon as keys change anywhere;
+	// this is the backstop should a change notice be lost.
 	RefreshInterval time.Duration
 	// MinReloadInterval rate-limits reloads triggered by an unknown kid, so that
 	// tokens with made-up kids cannot hammer the database.
@@ -356,12 +357,17 @@ func equalStrings(a, b []string) bool {
 }
 
 // build parses stored keys into a snapshot, reusing what prev already parsed.
-// A key that cannot be parsed is left out (and logged); a key whose private part
-// does not open stays for verification but cannot sign.
+// A revoked key is left out; so is a key that cannot be parsed (logged); a key whose
+// private part does not open stays for verification but cannot sign.
 func (r *KeyRing) build(stored []domain.SigningKey, prev *snapshot) *snapshot {
 	now := r.cfg.Now()
 	s := &snapshot{byKID: make(map[string]*Key, len(stored)), signers: map[string][]*Key{}}
 	for _, sk := range stored {
+		if sk.Revoked() {
+			// A compromised key: neither published nor trusted, so every token it
+			// signed fails verification (an unknown kid) on the next call.
+			continue
+		}
 		if _, dup := s.byKID[sk.ID]; dup || sk.ID == "" {
 			r.log.Error("signing keys: duplicate or empty kid skipped", "kid", sk.ID)
 			continue

@@ -511,6 +511,47 @@ func TestKeyRing_ReplacedPendingKeyNeverSigns(t *testing.T) {
 	}
 }
 
+// TestKeyRing_RevokedKeyIsGone: a key the store lists as revoked is neither published
+// nor trusted nor used to sign, whatever its other times say, from the reload on: a
+// token it signed fails verification, also one the verifier had cached.
+func TestKeyRing_RevokedKeyIsGone(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, domain.AlgES256)
+	raw, err := f.signer.SignAccessToken(ctx, sampleAccessToken(f.clock.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.verifier.VerifyAccessToken(ctx, raw); err != nil {
+		t.Fatal(err)
+	}
+	// Revoked in the store with no other change (no retirement, no expiry): the
+	// revocation alone must do it.
+	f.src.mu.Lock()
+	for i := range f.src.keys {
+		if f.src.keys[i].Alg == domain.AlgES256 {
+			at := f.clock.Now()
+			f.src.keys[i].RevokedAt = &at
+		}
+	}
+	f.src.mu.Unlock()
+	if err := f.ring.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.verifier.VerifyAccessToken(ctx, raw); !errors.Is(err, domain.ErrInvalidToken) {
+		t.Errorf("a token of the revoked key verifies: %v", err)
+	}
+	body, err := f.ring.JWKS(f.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kids := kidsOf(parseJWKS(t, body)); slices.Contains(kids, f.keys[domain.AlgES256].ID) || len(kids) != len(domain.SupportedAlgs)-1 {
+		t.Errorf("JWKS kids %v: the revoked key must be gone, the others stay", kids)
+	}
+	if k, err := f.ring.ActiveKey(ctx, domain.AlgES256); !errors.Is(err, ErrNoActiveKey) {
+		t.Errorf("the revoked key still signs: %v, %v", k, err)
+	}
+}
+
 // Picking the signing key by time costs no allocation (it runs on every token).
 func TestKeyRing_ActiveKeyDoesNotAllocate(t *testing.T) {
 	ctx := context.Background()

@@ -39,6 +39,9 @@ type App struct {
 	Housekeeping *usecase.Housekeeping
 	// KeySchedule rotates signing keys every GATEHOUSE_KEY_ROTATION_INTERVAL.
 	KeySchedule *usecase.KeySchedule
+	// Changes tells this instance when clients or signing keys changed anywhere;
+	// serve runs it (the CLI only writes, and the repositories announce its writes).
+	Changes *bunrepo.ChangeFeed
 }
 
 // ClientIDTokenAlgs lists the ID-token algs clients registered, so that each has a key.
@@ -105,6 +108,26 @@ func provideKeyRingConfig(cfg config.Config, log *slog.Logger, clock usecase.Clo
 // endpoint (GATEHOUSE_CLIENT_CACHE_TTL); administration always reads the database.
 func provideClientCache(repo *bunrepo.ClientRepository, cfg config.Config) *cache.Clients {
 	return cache.NewClients(repo, cfg.ClientCacheTTL, 10_000, nil)
+}
+
+// provideChangeFeed follows changes of clients and signing keys made anywhere on the
+// database (the CLI, another instance, this one): a client change drops every cached
+// client, a key change reloads the key ring, so both are current on every instance
+// within a second. The cache TTL and the key refresh interval remain the backstop.
+func provideChangeFeed(db *bun.DB, cfg config.Config, log *slog.Logger, registry *prometheus.Registry,
+	clients *cache.Clients, ring *token.KeyRing) (*bunrepo.ChangeFeed, error) {
+	feed, err := bunrepo.NewChangeFeed(db, bunrepo.ChangeFeedConfig{
+		DatabaseURL: cfg.DatabaseURL, PollInterval: cfg.ChangePollInterval, Logger: log, Registerer: registry,
+	})
+	if err != nil {
+		return nil, err
+	}
+	feed.Subscribe(bunrepo.TopicClients, func(context.Context) error {
+		clients.ForgetAll()
+		return nil
+	})
+	feed.Subscribe(bunrepo.TopicKeys, ring.Reload)
+	return feed, nil
 }
 
 func provideClock() usecase.SystemClock { return usecase.SystemClock{} }

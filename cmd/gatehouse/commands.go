@@ -340,7 +340,7 @@ func clientsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			// The client's ID tokens need an active key of its alg now, not at the
-			// server's next start; a running server picks it up at its next key reload.
+			// server's next start; every running instance loads it within a second.
 			if err := app.Keys.Ensure(cmd.Context(), created.Client.IDTokenAlg); err != nil {
 				return err
 			}
@@ -443,15 +443,30 @@ type keyJSON struct {
 	CreatedAt time.Time  `json:"created_at"`
 	RetiredAt *time.Time `json:"retired_at,omitempty"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-	// State is next (published, not signing yet), active or retired.
+	// State is next (published, not signing yet), active, retired or revoked.
 	State string `json:"state"`
 	// ActivatesAt is when the key starts (or started) signing.
 	ActivatesAt time.Time `json:"activates_at"`
+	// RevokedAt is when `keys revoke` revoked the key.
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 }
 
 func newKeyJSON(k domain.SigningKey, now time.Time) keyJSON {
 	return keyJSON{KID: k.ID, Alg: k.Alg, Status: keyStatus(k, now), CreatedAt: k.CreatedAt, RetiredAt: k.RetiredAt,
-		ExpiresAt: k.ExpiresAt, State: string(k.State(now)), ActivatesAt: k.ActivationTime()}
+		ExpiresAt: k.ExpiresAt, State: string(k.State(now)), ActivatesAt: k.ActivationTime(), RevokedAt: k.RevokedAt}
+}
+
+// keyRevokedJSON is the answer of `keys revoke --json`.
+type keyRevokedJSON struct {
+	KID     string `json:"kid"`
+	Alg     string `json:"alg"`
+	Revoked bool   `json:"revoked"`
+	// AlreadyRevoked: the key had been revoked before; nothing changed.
+	AlreadyRevoked bool       `json:"already_revoked"`
+	RevokedAt      *time.Time `json:"revoked_at"`
+	// Replacement is the key that signs for the alg from now on, when the revoked
+	// key signed (or was about to); null otherwise.
+	Replacement *keyJSON `json:"replacement"`
 }
 
 func keyStatus(k domain.SigningKey, now time.Time) string {
@@ -460,6 +475,8 @@ func keyStatus(k domain.SigningKey, now time.Time) string {
 		return "next"
 	case domain.KeyActive:
 		return "active"
+	case domain.KeyRevoked:
+		return "revoked"
 	}
 	if k.Published(now) {
 		return "retired (published)"
@@ -471,7 +488,7 @@ func keysCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "Manage signing keys"}
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List signing keys with their state (next, active, retired) and activation time",
+		Short: "List signing keys with their state (next, active, retired, revoked) and activation time",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			app, cleanup, err := g.openApp(cmd.Context(), true)
 			if err != nil {
@@ -527,12 +544,12 @@ func keysCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if immediate && !app.Config.IsSQLite() {
-				// Other instances sign with the old key until their next key refresh, and
-				// resource servers may hold a JWKS without the new key for up to its
-				// max-age: tokens of the new key can be refused meanwhile.
-				fmt.Fprintf(g.streams.err, "gatehouse: warning: --now on a shared database: the new key signs at once, before other instances "+
-					"(within GATEHOUSE_KEY_REFRESH_INTERVAL, %s) and resource servers caching the JWKS (up to %s) know it; "+
-					"its tokens may be refused meanwhile\n", app.Config.KeyRefreshInterval, httpapi.JWKSMaxAge)
+				// Every instance publishes the new key within a second, but resource
+				// servers may hold a JWKS without it for up to its max-age: tokens of the
+				// new key can be refused there meanwhile (until they refetch it for an
+				// unknown kid).
+				fmt.Fprintf(g.streams.err, "gatehouse: warning: --now on a shared database: the new key signs at once, before "+
+					"resource servers caching the JWKS (up to %s) know it; its tokens may be refused there meanwhile\n", httpapi.JWKSMaxAge)
 			}
 			now := time.Now()
 			text := fmt.Sprintf("new %s signing key %s is active\n", k.Alg, k.ID)
@@ -545,7 +562,52 @@ func keysCmd(g *globals) *cobra.Command {
 	}
 	rotate.Flags().StringVar(&alg, "alg", "", "algorithm of the new key (default GATEHOUSE_SIGNING_ALG)")
 	rotate.Flags().BoolVar(&immediate, "now", false,
-		"sign with the new key at once (a compromised key), not after GATEHOUSE_KEY_ACTIVATION_DELAY; a pending key is retired too")
-	cmd.AddCommand(list, rotate)
+		"sign with the new key at once, not after GATEHOUSE_KEY_ACTIVATION_DELAY; a pending key is retired too (for a compromised key, use keys revoke)")
+	revoke := &cobra.Command{
+		Use:   "revoke KID",
+		Short: "Revoke a compromised signing key: every instance drops it from its JWKS within a second and refuses its tokens; a key that signed is replaced at once",
+		Args:  exactArgs(1, "a key id (kid)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kid := args[0]
+			app, cleanup, err := g.openApp(cmd.Context(), true)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			rev, err := app.Keys.Revoke(cmd.Context(), kid)
+			if err != nil {
+				if errors.Is(err, domain.ErrNotFound) {
+					return usagef("no signing key with kid %q (see gatehouse keys list)", kid)
+				}
+				return err
+			}
+			now := time.Now()
+			out := keyRevokedJSON{KID: rev.Key.ID, Alg: rev.Key.Alg, Revoked: true, AlreadyRevoked: rev.AlreadyRevoked,
+				RevokedAt: rev.Key.RevokedAt}
+			var text string
+			switch {
+			case rev.AlreadyRevoked:
+				text = fmt.Sprintf("signing key %s was already revoked at %s; nothing changed\n", kid,
+					rev.Key.RevokedAt.UTC().Format(time.RFC3339))
+			default:
+				text = fmt.Sprintf("revoked %s signing key %s: every instance drops it from its JWKS and refuses its tokens within a second\n",
+					rev.Key.Alg, kid)
+			}
+			if rev.Replacement != nil {
+				j := newKeyJSON(*rev.Replacement, now)
+				out.Replacement = &j
+				text += fmt.Sprintf("new %s signing key %s is active\n", rev.Replacement.Alg, rev.Replacement.ID)
+			}
+			if !rev.AlreadyRevoked {
+				// The one place the revocation cannot reach at once: JWKS copies that
+				// resource servers verify against locally.
+				fmt.Fprintf(g.streams.err, "gatehouse: note: resource servers that verify tokens against a cached JWKS may accept "+
+					"the revoked key's tokens until their copy expires (max-age %s); introspection and userinfo refuse them now\n",
+					httpapi.JWKSMaxAge)
+			}
+			return g.print(out, text)
+		},
+	}
+	cmd.AddCommand(list, rotate, revoke)
 	return cmd
 }

@@ -67,7 +67,17 @@ func serveCmd(g *globals) *cobra.Command {
 					runKeyRotation(ctx, app, cfg.KeyRotationInterval)
 				}
 			}()
+			// The change feed keeps the caches current while requests still drain
+			// after SIGTERM; it stops once the server has.
+			feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
+			feedDone := make(chan struct{})
+			go func() {
+				defer close(feedDone)
+				app.Changes.Run(feedCtx)
+			}()
 			err = server.Serve(ctx, ln, app.Echo, log, 20*time.Second)
+			stopFeed()
+			<-feedDone
 			<-hkDone
 			<-krDone
 			return err

@@ -44,7 +44,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		crypto.NewDPoPNonces, wire.Bind(new(usecase.DPoPNonces), new(*crypto.DPoPNonces)), provideDPoPConfig,
 		provideAssertionVerifier, wire.Bind(new(usecase.ClientAssertionVerifier), new(*token.AssertionVerifier)),
 		bunrepo.ProviderSet,
-		provideClientCache,
+		provideClientCache, provideChangeFeed,
 		wire.Bind(new(usecase.ClientStore), new(*cache.Clients)),
 		wire.Bind(new(token.KeySource), new(*bunrepo.KeyRepository)),
 		usecase.ProviderSet,

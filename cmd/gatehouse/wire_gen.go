@@ -154,6 +154,11 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	leaseRepository := bunrepo.NewLeaseRepository(db)
 	housekeeping := usecase.NewHousekeeping(housekeeper, leaseRepository, systemClock, random)
 	keySchedule := usecase.NewKeySchedule(usecaseKeys, leaseRepository, systemClock, random)
+	changeFeed, err := provideChangeFeed(db, cfg, logger, registry, clients, keyRing)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
 	app := &App{
 		Config:       cfg,
 		Log:          logger,
@@ -164,6 +169,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Echo:         echo,
 		Housekeeping: housekeeping,
 		KeySchedule:  keySchedule,
+		Changes:      changeFeed,
 	}
 	return app, func() {
 		cleanup()

@@ -45,11 +45,14 @@ type Config struct {
 	KeyRefreshInterval   time.Duration
 	HousekeepingInterval time.Duration
 	ClientCacheTTL       time.Duration
-	ThrottleStore        string // ThrottleMemory or ThrottleDatabase; when unset, chosen by the database
-	Argon2Memory         uint32
-	Argon2Iterations     uint32
-	Argon2Parallelism    uint8
-	PprofAddr            string
+	// ChangePollInterval: how often an instance on SQLite or MariaDB looks whether
+	// clients or signing keys changed (PostgreSQL notifies instead).
+	ChangePollInterval time.Duration
+	ThrottleStore      string // ThrottleMemory or ThrottleDatabase; when unset, chosen by the database
+	Argon2Memory       uint32
+	Argon2Iterations   uint32
+	Argon2Parallelism  uint8
+	PprofAddr          string
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed when taking
 	// the caller's address (throttling, logs); empty: the TCP peer is the caller.
 	TrustedProxies []netip.Prefix
@@ -174,6 +177,7 @@ func parse(raw map[string]string) (Config, error) {
 		KeyRotationInterval:  p.durationOrOff("key_rotation_interval", time.Second, 10*365*24*time.Hour),
 		HousekeepingInterval: p.duration("housekeeping_interval", time.Second, 24*time.Hour),
 		ClientCacheTTL:       p.duration("client_cache_ttl", 0, time.Hour),
+		ChangePollInterval:   p.duration("change_poll_interval", 10*time.Millisecond, time.Second),
 		ThrottleStore:        p.throttleStore("throttle_store"),
 		Argon2Memory:         uint32(p.uint("argon2_memory", 8*1024, 4*1024*1024)),
 		Argon2Iterations:     uint32(p.uint("argon2_iterations", 1, 100)),

@@ -61,6 +61,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"GATEHOUSE_DEVICE_CODE_TTL":      "2h",
 		"GATEHOUSE_THROTTLE_STORE":       "redis",
 		"GATEHOUSE_TRUSTED_PROXIES":      "10.0.0.0/8, proxy.internal",
+		"GATEHOUSE_CHANGE_POLL_INTERVAL": "5s",
 	}
 	for k, v := range cases {
 		_, err := Load("", envOf(map[string]string{k: v}))
@@ -70,6 +71,28 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: error is not one line: %q", k, err)
+		}
+	}
+}
+
+// TestChangePollInterval: by default a change is looked for five times a second; the
+// interval may not exceed the 1 s within which a change must reach every instance,
+// nor be so short that the poll would spin.
+func TestChangePollInterval(t *testing.T) {
+	c, err := Load("", envOf(nil))
+	if err != nil || c.ChangePollInterval != 200*time.Millisecond {
+		t.Fatalf("default change poll interval %s (%v), want 200ms", c.ChangePollInterval, err)
+	}
+	for v, ok := range map[string]bool{"10ms": true, "1s": true, "50ms": true, "9ms": false, "1001ms": false, "0s": false, "soon": false} {
+		c, err := Load("", envOf(map[string]string{"GATEHOUSE_CHANGE_POLL_INTERVAL": v}))
+		var ce *Error
+		switch {
+		case ok && err != nil:
+			t.Errorf("GATEHOUSE_CHANGE_POLL_INTERVAL=%s refused: %v", v, err)
+		case ok && c.ChangePollInterval.String() != v && c.ChangePollInterval != time.Second:
+			t.Errorf("GATEHOUSE_CHANGE_POLL_INTERVAL=%s read as %s", v, c.ChangePollInterval)
+		case !ok && (!errors.As(err, &ce) || ce.Variable != "GATEHOUSE_CHANGE_POLL_INTERVAL"):
+			t.Errorf("GATEHOUSE_CHANGE_POLL_INTERVAL=%s: %v, want an error naming the variable", v, err)
 		}
 	}
 }

@@ -57,9 +57,26 @@ const (
 // that the database answers. An error wrapping ErrInvalidURL means the URL itself is
 // wrong. The returned function closes the pool (Wire chains it as a cleanup).
 func Open(ctx context.Context, url string) (*bun.DB, func(), error) {
+	return open(ctx, url, false)
+}
+
+// OpenSide opens the database at url like Open, but with one connection of its own,
+// outside the server's pool, for a background task that must neither wait for the
+// pool's connections under load nor take one from it: the change feed polls through
+// it (SQLite's data_version is per connection). It never creates the SQLite file, and
+// starts no checkpointer.
+func OpenSide(ctx context.Context, url string) (*bun.DB, func(), error) {
+	return open(ctx, url, true)
+}
+
+func open(ctx context.Context, url string, side bool) (*bun.DB, func(), error) {
 	t, err := parseURL(url)
 	if err != nil {
 		return nil, nil, err
+	}
+	if side {
+		one := 1
+		t.pool = poolOptions{maxOpen: &one, maxIdle: &one}
 	}
 
 	var (
@@ -68,7 +85,7 @@ func Open(ctx context.Context, url string) (*bun.DB, func(), error) {
 	)
 	switch t.kind {
 	case SQLite:
-		if t.sqlitePath != ":memory:" {
+		if t.sqlitePath != ":memory:" && !side {
 			if err := os.MkdirAll(filepath.Dir(t.sqlitePath), 0o750); err != nil {
 				return nil, nil, fmt.Errorf("create directory for %s: %w", t.where, err)
 			}
@@ -110,7 +127,7 @@ func Open(ctx context.Context, url string) (*bun.DB, func(), error) {
 	}
 
 	db := bun.NewDB(sqldb, dialect, bun.WithDiscardUnknownColumns())
-	if t.kind == SQLite && t.sqlitePath != ":memory:" {
+	if t.kind == SQLite && t.sqlitePath != ":memory:" && !side {
 		ck, err := startCheckpointer(t.sqliteDSN, t.sqlitePath)
 		if err != nil {
 			_ = db.Close()

@@ -281,6 +281,13 @@ func parseMySQL(raw string) (*target, error) {
 	}, nil
 }
 
+// InMemory reports whether url names an in-memory SQLite database, which lives in one
+// connection of one process: nothing else can change it.
+func InMemory(url string) bool {
+	t, err := parseURL(url)
+	return err == nil && t.kind == SQLite && t.sqlitePath == ":memory:"
+}
+
 // urlErrorWithoutURL drops the URL (and any password in it) that *url.Error repeats.
 func urlErrorWithoutURL(err error) error {
 	var ue *url.Error

@@ -30,7 +30,8 @@ func (r *ClientRepository) ClientByID(ctx context.Context, id string) (domain.Cl
 	return row.toDomain()
 }
 
-// CreateClient inserts c; ErrDuplicate when its id or name is taken.
+// CreateClient inserts c; ErrDuplicate when its id or name is taken. A new client
+// needs no change notice: no instance keeps a client it did not find (markChanged).
 func (r *ClientRepository) CreateClient(ctx context.Context, c domain.Client) error {
 	row := clientToRow(c)
 	if _, err := insert(ctx, r.db, &row); err != nil {
@@ -57,18 +58,31 @@ func (r *ClientRepository) ListClients(ctx context.Context) ([]domain.Client, er
 }
 
 // DeleteClient deletes the client and, by cascade, its codes, consents and refresh
-// tokens. ErrNotFound when there is no such client.
+// tokens. ErrNotFound when there is no such client. Every instance drops its cached
+// clients at once (TopicClients).
 func (r *ClientRepository) DeleteClient(ctx context.Context, id string) error {
-	res, err := r.db.NewDelete().Model((*clientRow)(nil)).Where("id = ?", id).Exec(ctx)
-	return mustAffect(res, err, "delete client %q", id)
+	return inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewDelete().Model((*clientRow)(nil)).Where("id = ?", id).Exec(ctx)
+		if err := mustAffect(res, err, "delete client %q", id); err != nil {
+			return err
+		}
+		return markChanged(ctx, tx, TopicClients)
+	})
 }
 
-// UpdateClientSecret replaces the secret hash; ErrNotFound when there is no such client.
+// UpdateClientSecret replaces the secret hash; ErrNotFound when there is no such
+// client. Every instance drops its cached clients at once (TopicClients), so the old
+// secret stops working everywhere.
 func (r *ClientRepository) UpdateClientSecret(ctx context.Context, id string, secretHash []byte, now time.Time) error {
-	res, err := r.db.NewUpdate().Model((*clientRow)(nil)).
-		Set("secret_hash = ?", emptyToNil(secretHash)).
-		Set("updated_at = ?", now).
-		Where("id = ?", id).
-		Exec(ctx)
-	return mustAffect(res, err, "update secret of client %q", id)
+	return inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewUpdate().Model((*clientRow)(nil)).
+			Set("secret_hash = ?", emptyToNil(secretHash)).
+			Set("updated_at = ?", now).
+			Where("id = ?", id).
+			Exec(ctx)
+		if err := mustAffect(res, err, "update secret of client %q", id); err != nil {
+			return err
+		}
+		return markChanged(ctx, tx, TopicClients)
+	})
 }

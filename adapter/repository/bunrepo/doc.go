@@ -20,4 +20,20 @@
 // domain.ErrUnavailable; everything else is wrapped with what was being done.
 // Single use (codes, refresh-token rotation) is decided by conditional updates in the
 // database, never by a read followed by a write in Go.
+//
+// Changes that every instance must see at once. Instances keep clients (a few seconds)
+// and signing keys (until the next reload) in memory, so every method that updates or
+// deletes a client, or writes a signing key, records the change in the same
+// transaction with one call, last in the transaction:
+//
+//	return markChanged(ctx, tx, TopicClients) // or TopicKeys
+//
+// (a single-statement write becomes a transaction of two statements: the write, then
+// the call). markChanged bumps the topic's counter in the changes table and, on
+// PostgreSQL, sends a notification that is delivered when the transaction commits; a
+// write that fails or finds nothing rolls back and announces nothing. ChangeFeed, run
+// by `gatehouse serve`, turns these into "drop the cached clients" and "reload the
+// keys" on every instance within a second. Inserting a client needs no call (no
+// instance keeps a client it did not find). A new topic (users, upstreams) is a
+// constant and a line in Topics; its counter row is created by its first bump.
 package bunrepo

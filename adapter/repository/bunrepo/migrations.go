@@ -66,6 +66,9 @@ func migrations() *migrate.Migrations {
 	ms.Add(parMigration())
 	up, down = addColumn(clientRegistrationTokenHash)
 	ms.Add(migrate.Migration{Name: "20260309000002", Comment: "client_registration_token_hash", Up: up, Down: down})
+	add("20260310000001", "changes", changesSchema)
+	up, down = addColumn(signingKeyRevokedAt)
+	ms.Add(migrate.Migration{Name: "20260310000002", Comment: "signing_key_revoked_at", Up: up, Down: down})
 	ms.Add(redirectURIConsentsMigration())
 	return ms
 }

@@ -306,12 +306,13 @@ type signingKeyRow struct {
 	RetiredAt   *time.Time `bun:"retired_at"`
 	ExpiresAt   *time.Time `bun:"expires_at"`
 	ActivatesAt *time.Time `bun:"activates_at"` // NULL: signs from the start (domain zero)
+	RevokedAt   *time.Time `bun:"revoked_at"`   // NULL: never revoked
 }
 
 func keyToRow(k domain.SigningKey) signingKeyRow {
 	r := signingKeyRow{
 		ID: k.ID, Alg: k.Alg, PrivateKey: k.PrivateKey, PublicKey: k.PublicKey,
-		CreatedAt: k.CreatedAt, RetiredAt: k.RetiredAt, ExpiresAt: k.ExpiresAt,
+		CreatedAt: k.CreatedAt, RetiredAt: k.RetiredAt, ExpiresAt: k.ExpiresAt, RevokedAt: k.RevokedAt,
 	}
 	if !k.ActivatesAt.IsZero() {
 		at := k.ActivatesAt
@@ -327,6 +328,7 @@ func (r signingKeyRow) toDomain() domain.SigningKey {
 	k := domain.SigningKey{
 		ID: r.ID, Alg: r.Alg, PrivateKey: r.PrivateKey, PublicKey: r.PublicKey,
 		CreatedAt: utc(r.CreatedAt), RetiredAt: utcPtr(r.RetiredAt), ExpiresAt: utcPtr(r.ExpiresAt),
+		RevokedAt: utcPtr(r.RevokedAt),
 	}
 	if r.ActivatesAt != nil {
 		k.ActivatesAt = r.ActivatesAt.UTC()

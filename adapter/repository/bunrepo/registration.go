@@ -3,6 +3,8 @@ package bunrepo
 import (
 	"context"
 
+	"github.com/uptrace/bun"
+
 	"gatehouse/domain"
 	"gatehouse/usecase"
 )
@@ -11,12 +13,18 @@ var _ usecase.ClientRegistrationStore = (*ClientRepository)(nil)
 
 // UpdateRegisteredClient replaces a client's metadata (RFC 7592 §2.2); the id, secret
 // hash and creation time stay. ErrNotFound when there is no such client,
-// ErrDuplicate when the new name is taken.
+// ErrDuplicate when the new name is taken. Every instance drops its cached clients at
+// once (TopicClients).
 func (r *ClientRepository) UpdateRegisteredClient(ctx context.Context, c domain.Client) error {
 	row := clientToRow(c)
-	res, err := r.db.NewUpdate().Model(&row).
-		Column("name", "redirect_uris", "grant_types", "scopes", "post_logout_redirect_uris",
-			"require_par", "registration_token_hash", "updated_at").
-		WherePK().Exec(ctx)
-	return mustAffect(res, err, "update registered client %q", c.ID)
+	return inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewUpdate().Model(&row).
+			Column("name", "redirect_uris", "grant_types", "scopes", "post_logout_redirect_uris",
+				"require_par", "registration_token_hash", "updated_at").
+			WherePK().Exec(ctx)
+		if err := mustAffect(res, err, "update registered client %q", c.ID); err != nil {
+			return err
+		}
+		return markChanged(ctx, tx, TopicClients)
+	})
 }

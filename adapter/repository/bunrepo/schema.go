@@ -31,19 +31,21 @@ const (
 	typeBool
 	// typeInt is a small whole number (a count of seconds, say).
 	typeInt
+	// typeBigInt is a 64-bit counter.
+	typeBigInt
 )
 
 func (t colType) sql(d dialect.Name) string {
 	switch d {
 	case dialect.PG:
-		return [...]string{"VARCHAR(255)", "TEXT", "BYTEA", "BYTEA", "TIMESTAMPTZ", "BOOLEAN", "INTEGER"}[t]
+		return [...]string{"VARCHAR(255)", "TEXT", "BYTEA", "BYTEA", "TIMESTAMPTZ", "BOOLEAN", "INTEGER", "BIGINT"}[t]
 	case dialect.MySQL:
 		// VARCHAR(255) keeps utf8mb4 keys within InnoDB's 3072-byte index limit;
 		// MEDIUMTEXT leaves room for many redirect URIs of up to 2000 characters.
-		return [...]string{"VARCHAR(255)", "MEDIUMTEXT", "VARBINARY(64)", "BLOB", "DATETIME(6)", "BOOLEAN", "INTEGER"}[t]
+		return [...]string{"VARCHAR(255)", "MEDIUMTEXT", "VARBINARY(64)", "BLOB", "DATETIME(6)", "BOOLEAN", "INTEGER", "BIGINT"}[t]
 	default:
 		// SQLite: a declared TIMESTAMP makes the driver hand back time.Time.
-		return [...]string{"TEXT", "TEXT", "BLOB", "BLOB", "TIMESTAMP", "BOOLEAN", "INTEGER"}[t]
+		return [...]string{"TEXT", "TEXT", "BLOB", "BLOB", "TIMESTAMP", "BOOLEAN", "INTEGER", "INTEGER"}[t]
 	}
 }
 

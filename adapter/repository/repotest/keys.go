@@ -234,6 +234,117 @@ func (s *suite) keys(t *testing.T) {
 			t.Error("a refused rotation retired the current key")
 		}
 	})
+
+	// Revocation (gatehouse keys revoke): the key never signs nor is published again;
+	// when it signed, the replacement signs from the revocation on and every other key
+	// of the alg that would sign is retired.
+	t.Run("RevokeTheSigningKey", func(t *testing.T) {
+		alg := newAlg()
+		old := newKey(alg, base)
+		noErr(t, s.Keys.CreateKey(t.Context(), old))
+		now := base.Add(time.Hour)
+		pending := newKey(alg, now)
+		pending.ActivatesAt = now.Add(time.Hour)
+		noErr(t, s.Keys.RotateKey(t.Context(), usecase.KeyRotation{Key: pending, Now: now, OldExpiresAt: pending.ActivatesAt.Add(16 * time.Minute)}))
+
+		revokedAt := now.Add(time.Minute)
+		repl := newKey(alg, revokedAt)
+		replExpires := revokedAt.Add(16 * time.Minute)
+		rev, err := s.Keys.RevokeKey(t.Context(), usecase.KeyRevocation{KID: old.ID, Now: revokedAt, Replacement: &repl,
+			OldExpiresAt: replExpires})
+		noErr(t, err)
+		if rev.AlreadyRevoked || rev.Key.ID != old.ID || rev.Replacement == nil || rev.Replacement.ID != repl.ID {
+			t.Fatalf("revocation: %+v", rev)
+		}
+		gotOld, gotPending, gotRepl := find(t, old.ID), find(t, pending.ID), find(t, repl.ID)
+		sameTimePtr(t, "revoked_at", &revokedAt, gotOld.RevokedAt)
+		sameTimePtr(t, "revoked key's retired_at", &revokedAt, gotOld.RetiredAt)
+		sameTimePtr(t, "revoked key's expires_at", &revokedAt, gotOld.ExpiresAt)
+		sameTimePtr(t, "reported revoked_at", &revokedAt, rev.Key.RevokedAt)
+		sameTime(t, "replacement activates_at", revokedAt, gotRepl.ActivatesAt)
+		sameTimePtr(t, "pending retired_at", &revokedAt, gotPending.RetiredAt)
+		sameTimePtr(t, "pending expires_at", &replExpires, gotPending.ExpiresAt)
+		if gotPending.RevokedAt != nil {
+			t.Error("revoking one key revoked the pending key too")
+		}
+		keys := listAlg(t, s, alg)
+		for _, at := range []time.Time{revokedAt, pending.ActivatesAt, pending.ActivatesAt.Add(time.Hour)} {
+			if k, ok := domain.SigningKeyAt(keys, alg, at); !ok || k.ID != repl.ID {
+				t.Errorf("at %v the signing key is %s, want the replacement", at, k.ID)
+			}
+			if gotOld.Published(at) || gotOld.SignsAt(at) {
+				t.Errorf("at %v the revoked key is published or signs", at)
+			}
+		}
+		if c, ok := domain.CurrentKey(keys, alg); !ok || c.ID != repl.ID {
+			t.Errorf("the current key is %s, want the replacement", c.ID)
+		}
+
+		// Twice: nothing changes, and it says so; the replacement offered is unused.
+		unused := newKey(alg, revokedAt.Add(time.Minute))
+		again, err := s.Keys.RevokeKey(t.Context(), usecase.KeyRevocation{KID: old.ID, Now: revokedAt.Add(time.Minute),
+			Replacement: &unused, OldExpiresAt: replExpires})
+		noErr(t, err)
+		if !again.AlreadyRevoked || again.Replacement != nil {
+			t.Errorf("second revocation: %+v", again)
+		}
+		sameTimePtr(t, "revoked_at after a second revocation", &revokedAt, again.Key.RevokedAt)
+		if slices.ContainsFunc(listAlg(t, s, alg), func(k domain.SigningKey) bool { return k.ID == unused.ID }) {
+			t.Error("a second revocation stored a replacement")
+		}
+		checkKey(t, gotRepl, find(t, repl.ID))
+
+		// Later rotations never touch the revoked key.
+		later := revokedAt.Add(time.Hour)
+		next := newKey(alg, later)
+		noErr(t, s.Keys.RotateKey(t.Context(), usecase.KeyRotation{Key: next, Now: later, OldExpiresAt: later.Add(48 * time.Hour)}))
+		after := find(t, old.ID)
+		sameTimePtr(t, "revoked key's expires_at after a rotation", &revokedAt, after.ExpiresAt)
+		if after.State(later.Add(time.Hour)) != domain.KeyRevoked {
+			t.Errorf("the revoked key is %s after a rotation", after.State(later))
+		}
+	})
+
+	t.Run("RevokeARetiredKey", func(t *testing.T) {
+		alg := newAlg()
+		old := newKey(alg, base)
+		noErr(t, s.Keys.CreateKey(t.Context(), old))
+		now := base.Add(time.Hour)
+		cur := newKey(alg, now)
+		cur.ActivatesAt = now
+		noErr(t, s.Keys.RotateKey(t.Context(), usecase.KeyRotation{Key: cur, Now: now, OldExpiresAt: now.Add(time.Hour)}))
+		later := now.Add(time.Minute)
+		repl := newKey(alg, later) // offered, but the key no longer signs: unused
+		rev, err := s.Keys.RevokeKey(t.Context(), usecase.KeyRevocation{KID: old.ID, Now: later, Replacement: &repl,
+			OldExpiresAt: later.Add(time.Hour)})
+		noErr(t, err)
+		if rev.Replacement != nil {
+			t.Errorf("revoking a retired key stored a replacement %s", rev.Replacement.ID)
+		}
+		sameTimePtr(t, "retired_at kept", &now, find(t, old.ID).RetiredAt)
+		sameTimePtr(t, "expires_at", &later, find(t, old.ID).ExpiresAt)
+		if got := find(t, cur.ID); !got.Current() || got.RetiredAt != nil {
+			t.Errorf("revoking a retired key retired the current one: %+v", got)
+		}
+		if slices.ContainsFunc(listAlg(t, s, alg), func(k domain.SigningKey) bool { return k.ID == repl.ID }) {
+			t.Error("the unused replacement was stored")
+		}
+	})
+
+	t.Run("RevokeUnknownOrWithoutReplacement", func(t *testing.T) {
+		_, err := s.Keys.RevokeKey(t.Context(), usecase.KeyRevocation{KID: newID("missing"), Now: base})
+		wantErr(t, err, domain.ErrNotFound)
+		// A signing key without a replacement is refused, and stays as it was: an alg
+		// must never be left without a signer.
+		k := newKey(newAlg(), base)
+		noErr(t, s.Keys.CreateKey(t.Context(), k))
+		if _, err := s.Keys.RevokeKey(t.Context(), usecase.KeyRevocation{KID: k.ID, Now: base.Add(time.Minute)}); err == nil {
+			t.Fatal("a signing key was revoked without a replacement")
+		}
+		if got := find(t, k.ID); got.Revoked() || !got.Current() {
+			t.Errorf("a refused revocation changed the key: %+v", got)
+		}
+	})
 }
 
 // listAlg lists the keys of alg.
@@ -261,4 +372,5 @@ func checkKey(t *testing.T, want, got domain.SigningKey) {
 	sameTime(t, "activates_at", want.ActivatesAt, got.ActivatesAt)
 	sameTimePtr(t, "retired_at", want.RetiredAt, got.RetiredAt)
 	sameTimePtr(t, "expires_at", want.ExpiresAt, got.ExpiresAt)
+	sameTimePtr(t, "revoked_at", want.RevokedAt, got.RevokedAt)
 }

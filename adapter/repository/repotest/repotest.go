@@ -2,6 +2,7 @@ package repotest
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -39,6 +40,10 @@ type Stores struct {
 	PushedRequests usecase.PushedRequestStore
 	// Replay is optional: the jti replay store (DPoP proofs, client assertions).
 	Replay usecase.ReplayStore
+	// ChangeCounts is optional: it reads the change counters (bunrepo.ChangeCounters)
+	// of the storage under test; the suite then checks that the writes of clients and
+	// signing keys bump them.
+	ChangeCounts func(ctx context.Context) (map[bunrepo.Topic]int64, error)
 }
 
 // RunAll runs the whole contract on the Bun repositories over db, which must be
@@ -61,6 +66,9 @@ func RunAll(t *testing.T, db *bun.DB) {
 		Purger:         bunrepo.NewHousekeeper(db),
 		PushedRequests: bunrepo.NewPushedRequestRepository(db),
 		Replay:         bunrepo.NewReplayRepository(db),
+		ChangeCounts: func(ctx context.Context) (map[bunrepo.Topic]int64, error) {
+			return bunrepo.ChangeCounters(ctx, db)
+		},
 	})
 }
 
@@ -80,6 +88,7 @@ func Run(t *testing.T, s Stores) {
 	t.Run("PushedRequests", st.pushedRequests)
 	t.Run("RegisteredClients", st.registeredClients)
 	t.Run("Replay", st.replay)
+	t.Run("Changes", st.changes)
 	// Last: its purge deletes whatever else has expired by then.
 	t.Run("Throttle", st.throttle)
 }

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -254,4 +256,32 @@ func clientAuthFailureMetrics(t *testing.T, srv *Server) map[string]float64 {
 		out[m[1]] = n
 	}
 	return out
+}
+
+// TestSecretKeyGeneratedIsLogged: the first start on a new SQLite database logs one
+// warning naming the secret key file it wrote, never the key; a restart, which reads
+// the file, says nothing of it.
+func TestSecretKeyGeneratedIsLogged(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, Options{})
+	dbFile := strings.TrimPrefix(srv.DatabaseURL, "sqlite:")
+	keyFile := filepath.Join(filepath.Dir(dbFile), "secret.key")
+	key, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatalf("no secret key beside the database: %v", err)
+	}
+	srv.Sensitive(strings.TrimSpace(string(key)))
+	want := `level=WARN msg="generated a new secret key; back it up with the database" path=` + keyFile + "\n"
+	if n := strings.Count(srv.Log(), want); n != 1 {
+		t.Errorf("the log has %d lines %q, want 1:\n%s", n, want, tail(srv.Log(), 10))
+	}
+	srv.Stop(t)
+	again := restartServer(t, srv)
+	again.Stop(t)
+	if strings.Contains(again.Log(), "secret key") {
+		t.Errorf("a restart logged about the secret key:\n%s", tail(again.Log(), 10))
+	}
+	if b, _ := os.ReadFile(keyFile); string(b) != string(key) {
+		t.Errorf("the restart changed the secret key file")
+	}
 }

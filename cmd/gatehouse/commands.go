@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -412,6 +413,51 @@ func jwksOf(c domain.Client) json.RawMessage {
 	return json.RawMessage(c.JWKS)
 }
 
+// grantTypeAliases are the short names people type for the grant types named by a
+// URN; the CLI stores and prints the RFC name. Kept small on purpose.
+var grantTypeAliases = map[string]string{
+	"device_code":    domain.GrantDeviceCode,    // RFC 8628
+	"token-exchange": domain.GrantTokenExchange, // RFC 8693
+	"token_exchange": domain.GrantTokenExchange,
+}
+
+// grantTypeNames turns --grant-type values into RFC names; an unknown one is bad
+// input, answered with the list of valid names.
+func grantTypeNames(in []string) ([]string, error) {
+	out := make([]string, 0, len(in))
+	for _, g := range in {
+		if rfc, ok := grantTypeAliases[g]; ok {
+			g = rfc
+		}
+		if !slices.Contains(domain.KnownGrantTypes, g) {
+			return nil, usagef("--grant-type %q: unknown grant type; use one of %s", g, grantTypeList())
+		}
+		if !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	return out, nil
+}
+
+// grantTypeList is the valid grant type names, each URN followed by its aliases.
+func grantTypeList() string {
+	names := make([]string, 0, len(domain.KnownGrantTypes))
+	for _, g := range domain.KnownGrantTypes {
+		var short []string
+		for alias, rfc := range grantTypeAliases {
+			if rfc == g {
+				short = append(short, alias)
+			}
+		}
+		slices.Sort(short)
+		if len(short) > 0 {
+			g += " (" + strings.Join(short, " or ") + ")"
+		}
+		names = append(names, g)
+	}
+	return strings.Join(names, ", ")
+}
+
 func clientsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "clients", Short: "Manage OAuth clients"}
 	var in usecase.NewClient
@@ -437,6 +483,11 @@ func clientsCmd(g *globals) *cobra.Command {
 				}
 				in.Scopes = s
 			}
+			grants, err := grantTypeNames(in.GrantTypes)
+			if err != nil {
+				return err
+			}
+			in.GrantTypes = grants
 			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
 			if err != nil {
 				return err
@@ -461,7 +512,10 @@ func clientsCmd(g *globals) *cobra.Command {
 	f := create.Flags()
 	f.StringVar(&in.Name, "name", "", "client name (unique)")
 	f.StringArrayVar(&in.RedirectURIs, "redirect-uri", nil, "a redirect URI (repeatable)")
-	f.StringArrayVar(&in.GrantTypes, "grant-type", nil, "a grant type (repeatable); default authorization_code and refresh_token")
+	f.StringArrayVar(&in.GrantTypes, "grant-type", nil,
+		"a grant type (repeatable): authorization_code, refresh_token, client_credentials, password, "+
+			"urn:ietf:params:oauth:grant-type:device_code (or device_code), urn:ietf:params:oauth:grant-type:token-exchange (or token_exchange); "+
+			"default authorization_code and refresh_token")
 	f.StringVar(&scope, "scope", "", `scopes the client may ask, space-separated; default "openid profile email offline_access"`)
 	f.StringArrayVar(&in.Audiences, "audience", nil, "an RFC 8707 resource the client may ask (repeatable)")
 	f.BoolVar(&in.Public, "public", false, "a public client (no secret; must use PKCE)")

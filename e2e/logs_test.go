@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -128,7 +129,8 @@ func runWholeFlow(t *testing.T, srv *Server) map[string]string {
 
 // TestClientAuthFailuresLoggedAndCounted: every way a client fails to authenticate
 // answers the caller the same invalid_client, while the server's log says why and for
-// which client id (one info line, never the secret or the assertion), and /metrics
+// which client id (one info line, never the secret or the assertion; an unknown id
+// long enough to be a secret by its length only), and /metrics
 // counts the failures by reason, each reason shown from the start.
 func TestClientAuthFailuresLoggedAndCounted(t *testing.T) {
 	t.Parallel()
@@ -202,10 +204,25 @@ func TestClientAuthFailuresLoggedAndCounted(t *testing.T) {
 			t.Errorf("%s: log line %q, want it to contain %q, a request_id and the remote address", tc.reason, line, want)
 		}
 	}
+	// An unknown id that may hold a secret (id and secret swapped, or "id:secret"
+	// as the id: longer than any client id) is logged by its length only.
+	for _, id := range []string{ccSecret, ccID + ":" + ccSecret} {
+		if r := srv.PostForm(t, nil, "/oauth/token", cc, id, ccSecret); r.Status != 401 {
+			t.Errorf("a secret as the client id: %d %s", r.Status, r.Body)
+		}
+		line := waitLogLine(t, srv, fmt.Sprintf(`msg="client authentication failed" client_id_length=%d reason=unknown_client route=/oauth/token `, len(id)))
+		if strings.Contains(line, "client_id=") {
+			t.Errorf("log line %q shows the unknown id", line)
+		}
+	}
 	counts = clientAuthFailureMetrics(t, srv)
 	for _, r := range reasons {
-		if counts[r] != 1 {
-			t.Errorf("gatehouse_client_auth_failures_total{reason=%q} = %v, want 1", r, counts[r])
+		want := 1.0
+		if r == "unknown_client" {
+			want = 3
+		}
+		if counts[r] != want {
+			t.Errorf("gatehouse_client_auth_failures_total{reason=%q} = %v, want %v", r, counts[r], want)
 		}
 	}
 	if len(counts) != len(reasons) {

@@ -109,10 +109,13 @@ func ClientAuthReasons() []ClientAuthReason {
 
 // ClientAuthError is a failed client authentication: Err is what the caller is
 // told (domain.ErrInvalidClient, or a *domain.ThrottledError while its address is
-// locked), ClientID and Reason what the operator is told. ClientID is as presented,
-// unverified; it never holds a secret or an assertion.
+// locked), ClientID and Reason what the operator is told. ClientID is as presented;
+// Known says a client with that id exists. An unknown id may be anything the caller
+// sent, a secret pasted into the wrong field too: whoever logs it must keep that in
+// mind.
 type ClientAuthError struct {
 	ClientID string
+	Known    bool
 	Reason   ClientAuthReason
 	Err      error
 }
@@ -123,7 +126,8 @@ func (e *ClientAuthError) Error() string { return e.Err.Error() }
 // *domain.ThrottledError see what the caller is told.
 func (e *ClientAuthError) Unwrap() error { return e.Err }
 
-// ClientAuthFailed is a failed client authentication answered invalid_client.
+// ClientAuthFailed is a failed client authentication answered invalid_client, for
+// an id not known to name a client.
 func ClientAuthFailed(clientID string, reason ClientAuthReason) *ClientAuthError {
 	return &ClientAuthError{ClientID: clientID, Reason: reason, Err: domain.ErrInvalidClient}
 }
@@ -157,7 +161,8 @@ func (a *ClientAuthenticator) Authenticate(ctx context.Context, cr Credentials) 
 		return domain.Client{}, err
 	}
 	if reason != "" {
-		return domain.Client{}, &ClientAuthError{ClientID: cr.ClientID, Reason: reason, Err: a.failed(ctx, cr.Address)}
+		return domain.Client{}, &ClientAuthError{ClientID: cr.ClientID, Known: reason != ClientAuthUnknownClient, Reason: reason,
+			Err: a.failed(ctx, cr.Address)}
 	}
 	return client, nil
 }

@@ -163,6 +163,11 @@ func TestClientAuthReasons(t *testing.T) {
 	} {
 		_, err := auth.Authenticate(f.ctx, from(tc.cr))
 		wantAuthFailure(t, tc.name, err, tc.clientID, tc.reason)
+		// Known: the id names a client, so it is no secret sent in the wrong field.
+		var cae *usecase.ClientAuthError
+		if errors.As(err, &cae) && cae.Known != (tc.clientID != "" && tc.reason != usecase.ClientAuthUnknownClient) {
+			t.Errorf("%s: Known = %v", tc.name, cae.Known)
+		}
 	}
 
 	// Introspection takes no public client.

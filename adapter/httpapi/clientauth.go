@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -82,8 +81,8 @@ const ctxBasicAttempted = "gatehouse.basic"
 
 // clientAuthFailure logs and counts a failed client authentication, which the
 // caller sees only as invalid_client (or a 429): the log line says why and for
-// which client id (as presented; never the secret or the assertion), the metric
-// counts it by reason (never by client id: that would be a label per guess).
+// which client id (never the secret or the assertion), the metric counts it by
+// reason (never by client id: that would be a label per guess).
 func clientAuthFailure(c echo.Context, log *slog.Logger, m *Metrics, route string, err error) {
 	var cae *usecase.ClientAuthError
 	if !errors.As(err, &cae) {
@@ -95,24 +94,25 @@ func clientAuthFailure(c echo.Context, log *slog.Logger, m *Metrics, route strin
 		return
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "client authentication failed",
-		slog.String("client_id", loggableID(cae.ClientID)), slog.String("reason", string(cae.Reason)),
+		clientIDAttr(cae), slog.String("reason", string(cae.Reason)),
 		slog.String("route", route), slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
 		slog.String("remote", c.RealIP()))
 }
 
-// loggableID bounds a client id a caller sent before it is logged: at most 128
-// bytes of valid UTF-8 (the handlers quote the rest).
-func loggableID(id string) string {
-	const max = 128
-	id = strings.ToValidUTF8(id, "?")
-	if len(id) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(id[cut]) {
-			cut--
-		}
-		id = id[:cut] + "…"
+// maxShownUnknownID is the longest client id that no client has which is logged as
+// it came. Gatehouse's ids are 26 characters and its secrets 43: a longer unknown
+// id may be a secret sent in the wrong field (id and secret swapped, "id:secret" as
+// the id), so only its length is logged.
+const maxShownUnknownID = 32
+
+// clientIDAttr is the client_id of the log line: the id of a client that exists;
+// an unknown id when it is short, else client_id_length in its place.
+func clientIDAttr(cae *usecase.ClientAuthError) slog.Attr {
+	id := cae.ClientID
+	if !cae.Known && len(id) > maxShownUnknownID {
+		return slog.Int("client_id_length", len(id))
 	}
-	return id
+	return slog.String("client_id", strings.ToValidUTF8(id, "?"))
 }
 
 // parseBasic reads an Authorization header of the Basic scheme (RFC 7617; the scheme

@@ -98,5 +98,5 @@ clean:
 # PNG screenshots of the pages in docs/screenshots/, taken by the browser test in
 # headless Chromium (GATEHOUSE_TEST_CHROMIUM, or chromium on the PATH).
 screenshots:
-	GATEHOUSE_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots GATEHOUSE_TEST_REQUIRE_BROWSER=1 \
+	GATEHOUSE_TEST_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots GATEHOUSE_TEST_REQUIRE_BROWSER=1 \
 		$(GO) test -count=1 -run '^TestBrowser' ./e2e/

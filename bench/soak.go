@@ -335,6 +335,11 @@ func soakOne(ctx context.Context, cfg SoakConfig, log *Config, name, dir string,
 	if err != nil {
 		return res, err
 	}
+	// The clients and the user are made before the server starts, on a new database:
+	// only serve and migrate create one, so migrate it first.
+	if _, err := srv.CLI(ctx, "", nil, "migrate"); err != nil {
+		return res, err
+	}
 	fx := &fixture{srv: srv, password: "soak-" + RandomSecret(20), setup: NewClient(16, 60*time.Second)}
 	defer fx.setup.CloseIdleConnections()
 	if err := fx.create(ctx); err != nil {

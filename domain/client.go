@@ -229,7 +229,7 @@ func ValidateClient(c Client) error {
 	}
 	for _, g := range c.GrantTypes {
 		if !slices.Contains(KnownGrantTypes, g) {
-			return fmt.Errorf("unknown grant type %q", g)
+			return fmt.Errorf("unknown grant type %q; use one of %s", g, strings.Join(KnownGrantTypes, ", "))
 		}
 	}
 	if len(c.GrantTypes) == 0 {

@@ -2,7 +2,7 @@ package e2e
 
 // The code flow in a real headless Chromium: the pages as a user sees them, driven by
 // chromedp, with golang.org/x/oauth2 as the client and coreos/go-oidc checking the ID
-// token. It also saves screenshots of the pages (GATEHOUSE_SCREENSHOT_DIR, used by
+// token. It also saves screenshots of the pages (GATEHOUSE_TEST_SCREENSHOT_DIR, used by
 // `make screenshots`).
 //
 // Chromium comes from GATEHOUSE_TEST_CHROMIUM or the PATH; without it the test skips,
@@ -93,7 +93,7 @@ func newTab(t *testing.T, browser context.Context, width, height int64) context.
 
 // screenshotDir is where page screenshots go.
 func screenshotDir(t *testing.T) string {
-	if d := os.Getenv("GATEHOUSE_SCREENSHOT_DIR"); d != "" {
+	if d := os.Getenv("GATEHOUSE_TEST_SCREENSHOT_DIR"); d != "" {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}

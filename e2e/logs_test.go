@@ -1,9 +1,15 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestSecurity_S46_NoSecretsInLogs runs a whole flow, failures included, against a
@@ -119,4 +125,180 @@ func runWholeFlow(t *testing.T, srv *Server) map[string]string {
 		srv.Sensitive(tok.AccessToken)
 	}
 	return s
+}
+
+// TestClientAuthFailuresLoggedAndCounted: every way a client fails to authenticate
+// answers the caller the same invalid_client, while the server's log says why and for
+// which client id (one info line, never the secret or the assertion; an unknown id
+// long enough to be a secret by its length only), and /metrics
+// counts the failures by reason, each reason shown from the start.
+func TestClientAuthFailuresLoggedAndCounted(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, Options{})
+	reasons := []string{"no_client_id", "malformed_credentials", "unknown_client", "wrong_secret", "wrong_method",
+		"invalid_assertion", "invalid_assertion_claims", "assertion_replayed", "public_client"}
+	counts := clientAuthFailureMetrics(t, srv)
+	for _, r := range reasons {
+		if n, ok := counts[r]; !ok || n != 0 {
+			t.Errorf("before any failure: gatehouse_client_auth_failures_total{reason=%q} = %v (present %v), want 0", r, n, ok)
+		}
+	}
+
+	ccID, ccSecret := srv.CreateClient(t, "--grant-type", "client_credentials")
+	pubID, _ := srv.CreateClient(t, "--public", "--grant-type", "urn:ietf:params:oauth:grant-type:device_code")
+	k := newDPoPKey(t, "ES256")
+	key := createKeyClient(t, srv, map[string]dpopKey{"k1": k}, "--grant-type", "client_credentials")
+	wrong := "wrong-" + randomString(20)
+	srv.Sensitive(wrong)
+	unknownID := "nobody-" + randomString(8)
+	forged := assertion(t, srv, newDPoPKey(t, "ES256"), "k1", key.ClientID, nil)
+	expired := assertion(t, srv, k, "k1", key.ClientID, map[string]any{"exp": time.Now().Add(-time.Hour).Unix()})
+	good := assertion(t, srv, k, "k1", key.ClientID, nil)
+	cc := form("grant_type", "client_credentials")
+	withAssertion := func(a string) string {
+		return form("grant_type", "client_credentials", "client_assertion_type", jwtBearer, "client_assertion", a)
+	}
+	if r := srv.PostForm(t, nil, "/oauth/token", withAssertion(good), "", ""); r.Status != 200 {
+		t.Fatalf("a good assertion: %d %s", r.Status, r.Body)
+	} else {
+		srv.Sensitive(r.JSON(t)["access_token"].(string))
+	}
+	malformed, _ := http.NewRequest(http.MethodPost, srv.URL+"/oauth/token", strings.NewReader(cc))
+	malformed.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	malformed.Header.Set("Authorization", "Basic !!not-base64!!")
+
+	for _, tc := range []struct {
+		reason, clientID, route string
+		send                    func() Response
+	}{
+		{"wrong_secret", ccID, "/oauth/token", func() Response { return srv.PostForm(t, nil, "/oauth/token", cc, ccID, wrong) }},
+		{"unknown_client", unknownID, "/oauth/token", func() Response { return srv.PostForm(t, nil, "/oauth/token", cc, unknownID, wrong) }},
+		{"wrong_method", ccID, "/oauth/token", func() Response {
+			return srv.PostForm(t, nil, "/oauth/token", form("grant_type", "client_credentials", "client_id", ccID), "", "")
+		}},
+		{"no_client_id", "", "/oauth/token", func() Response { return srv.PostForm(t, nil, "/oauth/token", cc, "", "") }},
+		{"malformed_credentials", "", "/oauth/token", func() Response { return srv.Do(t, nil, malformed) }},
+		{"public_client", pubID, "/oauth/introspect", func() Response {
+			return srv.PostForm(t, nil, "/oauth/introspect", form("token", "x", "client_id", pubID), "", "")
+		}},
+		{"invalid_assertion", key.ClientID, "/oauth/token", func() Response {
+			return srv.PostForm(t, nil, "/oauth/token", withAssertion(forged), "", "")
+		}},
+		{"invalid_assertion_claims", key.ClientID, "/oauth/token", func() Response {
+			return srv.PostForm(t, nil, "/oauth/token", withAssertion(expired), "", "")
+		}},
+		{"assertion_replayed", key.ClientID, "/oauth/revoke", func() Response {
+			return srv.PostForm(t, nil, "/oauth/revoke", form("token", "x", "client_assertion_type", jwtBearer, "client_assertion", good), "", "")
+		}},
+	} {
+		r := tc.send()
+		if r.Status != 401 || r.JSON(t)["error"] != "invalid_client" || r.JSON(t)["error_description"] != "client authentication failed" {
+			t.Errorf("%s: %d %s, want 401 invalid_client", tc.reason, r.Status, r.Body)
+		}
+		line := waitLogLine(t, srv, `msg="client authentication failed"`, "reason="+tc.reason+" ")
+		want := `level=INFO msg="client authentication failed" client_id=` + tc.clientID + " reason=" + tc.reason + " route=" + tc.route + " "
+		if tc.clientID == "" {
+			want = `level=INFO msg="client authentication failed" client_id="" reason=` + tc.reason + " route=" + tc.route + " "
+		}
+		if !strings.Contains(line, want) || !strings.Contains(line, " request_id=") || !strings.Contains(line, " remote=127.") {
+			t.Errorf("%s: log line %q, want it to contain %q, a request_id and the remote address", tc.reason, line, want)
+		}
+	}
+	// An unknown id that may hold a secret (id and secret swapped, or "id:secret"
+	// as the id: longer than any client id) is logged by its length only.
+	for _, id := range []string{ccSecret, ccID + ":" + ccSecret} {
+		if r := srv.PostForm(t, nil, "/oauth/token", cc, id, ccSecret); r.Status != 401 {
+			t.Errorf("a secret as the client id: %d %s", r.Status, r.Body)
+		}
+		line := waitLogLine(t, srv, fmt.Sprintf(`msg="client authentication failed" client_id_length=%d reason=unknown_client route=/oauth/token `, len(id)))
+		if strings.Contains(line, "client_id=") {
+			t.Errorf("log line %q shows the unknown id", line)
+		}
+	}
+	counts = clientAuthFailureMetrics(t, srv)
+	for _, r := range reasons {
+		want := 1.0
+		if r == "unknown_client" {
+			want = 3
+		}
+		if counts[r] != want {
+			t.Errorf("gatehouse_client_auth_failures_total{reason=%q} = %v, want %v", r, counts[r], want)
+		}
+	}
+	if len(counts) != len(reasons) {
+		t.Errorf("reasons in /metrics: %v, want exactly %v", counts, reasons)
+	}
+	srv.Stop(t)
+	for _, v := range []string{wrong, ccSecret, forged, expired, good} {
+		if strings.Contains(srv.Log(), v) {
+			t.Errorf("the log holds a secret or an assertion (%.8s…)", v)
+		}
+	}
+}
+
+// waitLogLine returns the first line of the server's log holding every one of parts,
+// waiting a little for it (a request's log line is written as it is answered).
+func waitLogLine(t *testing.T, srv *Server, parts ...string) string {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		for _, line := range strings.Split(srv.Log(), "\n") {
+			found := true
+			for _, p := range parts {
+				found = found && strings.Contains(line, p)
+			}
+			if found {
+				return line
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line with %q in:\n%s", parts, tail(srv.Log(), 20))
+		}
+	}
+}
+
+// clientAuthFailureMetrics reads gatehouse_client_auth_failures_total by reason.
+func clientAuthFailureMetrics(t *testing.T, srv *Server) map[string]float64 {
+	t.Helper()
+	r := srv.Get(t, nil, "/metrics")
+	if r.Status != 200 {
+		t.Fatalf("/metrics: %d", r.Status)
+	}
+	out := map[string]float64{}
+	re := regexp.MustCompile(`(?m)^gatehouse_client_auth_failures_total\{reason="([a-z_]+)"\} (\S+)$`)
+	for _, m := range re.FindAllStringSubmatch(string(r.Body), -1) {
+		n, err := strconv.ParseFloat(m[2], 64)
+		if err != nil {
+			t.Fatalf("metric %q: %v", m[0], err)
+		}
+		out[m[1]] = n
+	}
+	return out
+}
+
+// TestSecretKeyGeneratedIsLogged: the first start on a new SQLite database logs one
+// warning naming the secret key file it wrote, never the key; a restart, which reads
+// the file, says nothing of it.
+func TestSecretKeyGeneratedIsLogged(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, Options{})
+	dbFile := strings.TrimPrefix(srv.DatabaseURL, "sqlite:")
+	keyFile := filepath.Join(filepath.Dir(dbFile), "secret.key")
+	key, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatalf("no secret key beside the database: %v", err)
+	}
+	srv.Sensitive(strings.TrimSpace(string(key)))
+	want := `level=WARN msg="generated a new secret key; back it up with the database" path=` + keyFile + "\n"
+	if n := strings.Count(srv.Log(), want); n != 1 {
+		t.Errorf("the log has %d lines %q, want 1:\n%s", n, want, tail(srv.Log(), 10))
+	}
+	srv.Stop(t)
+	again := restartServer(t, srv)
+	again.Stop(t)
+	if strings.Contains(again.Log(), "secret key") {
+		t.Errorf("a restart logged about the secret key:\n%s", tail(again.Log(), 10))
+	}
+	if b, _ := os.ReadFile(keyFile); string(b) != string(key) {
+		t.Errorf("the restart changed the secret key file")
+	}
 }

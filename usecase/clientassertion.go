@@ -87,34 +87,40 @@ func AssertionSubject(raw string) string {
 
 // checkAssertion verifies cr's assertion for client (RFC 7523 §3): signature, iss =
 // sub = client_id, aud naming this server, exp present and near, jti single-use.
-// ok is false for any defect; err is a storage failure only.
-func (a *ClientAuthenticator) checkAssertion(ctx context.Context, client domain.Client, cr Credentials) (bool, error) {
-	if a.assertions == nil || !client.UsesPrivateKeyJWT() || cr.Secret != "" {
-		return false, nil
+// The reason is empty when the assertion proves client; err is a storage failure only.
+func (a *ClientAuthenticator) checkAssertion(ctx context.Context, client domain.Client, cr Credentials) (ClientAuthReason, error) {
+	if !client.UsesPrivateKeyJWT() || cr.Method != AuthMethodPrivateKeyJWT || cr.Secret != "" {
+		return ClientAuthWrongMethod, nil
+	}
+	if a.assertions == nil {
+		return ClientAuthInvalidAssertion, nil
 	}
 	as, err := a.assertions.VerifyClientAssertion(ctx, client, cr.Assertion)
 	if err != nil {
-		return false, nil
+		return ClientAuthInvalidAssertion, nil
 	}
 	now := a.clock.Now()
 	cfg := a.assertionCfg
 	switch {
 	case as.Issuer != client.ID || as.Subject != client.ID:
-		return false, nil
+		return ClientAuthAssertionClaims, nil
 	case !slices.Contains(as.Audience, a.issuer) && !slices.Contains(as.Audience, a.issuer+"/oauth/token"):
-		return false, nil
+		return ClientAuthAssertionClaims, nil
 	case as.ExpiresAt.IsZero() || !now.Before(as.ExpiresAt.Add(cfg.Leeway)) || as.ExpiresAt.After(now.Add(cfg.MaxLifetime+cfg.Leeway)):
-		return false, nil
+		return ClientAuthAssertionClaims, nil
 	case !as.NotBefore.IsZero() && as.NotBefore.After(now.Add(cfg.Leeway)):
-		return false, nil
+		return ClientAuthAssertionClaims, nil
 	case !as.IssuedAt.IsZero() && as.IssuedAt.After(now.Add(cfg.Leeway)):
-		return false, nil
+		return ClientAuthAssertionClaims, nil
 	case as.JTI == "" || len(as.JTI) > 256:
-		return false, nil
+		return ClientAuthAssertionClaims, nil
 	}
 	fresh, err := a.replay.MarkUsed(ctx, ClientAssertionNamespace(client.ID), as.JTI, as.ExpiresAt.Add(cfg.Leeway))
 	if err != nil {
-		return false, fmt.Errorf("record client assertion jti: %w", err)
+		return "", fmt.Errorf("record client assertion jti: %w", err)
 	}
-	return fresh, nil
+	if !fresh {
+		return ClientAuthAssertionReplayed, nil
+	}
+	return "", nil
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -82,8 +81,12 @@ func TestClientAssertionClaims(t *testing.T) {
 		if tc.ok && err != nil {
 			t.Errorf("%s: refused: %v", tc.name, err)
 		}
-		if !tc.ok && !errors.Is(err, domain.ErrInvalidClient) {
-			t.Errorf("%s: err = %v, want invalid_client", tc.name, err)
+		if !tc.ok {
+			id, reason := client.ID, usecase.ClientAuthAssertionClaims
+			if tc.name == "sub another" { // the sub names the client to look up
+				id, reason = "someone", usecase.ClientAuthUnknownClient
+			}
+			wantAuthFailure(t, tc.name, err, id, reason)
 		}
 	}
 
@@ -93,22 +96,29 @@ func TestClientAssertionClaims(t *testing.T) {
 	if _, err := auth.Authenticate(f.ctx, cr); err != nil {
 		t.Fatalf("first use: %v", err)
 	}
-	if _, err := auth.Authenticate(f.ctx, cr); !errors.Is(err, domain.ErrInvalidClient) {
-		t.Fatalf("replay: err = %v", err)
-	}
+	_, err = auth.Authenticate(f.ctx, cr)
+	wantAuthFailure(t, "replay", err, client.ID, usecase.ClientAuthAssertionReplayed)
 	// A secret never authenticates this client, an assertion no secret client.
-	if _, err := auth.Authenticate(f.ctx, usecase.Credentials{ClientID: client.ID, Secret: "x", Method: usecase.AuthMethodBasic, Address: "198.51.100.1"}); !errors.Is(err, domain.ErrInvalidClient) {
-		t.Fatalf("secret for a key client: err = %v", err)
-	}
+	_, err = auth.Authenticate(f.ctx, usecase.Credentials{ClientID: client.ID, Secret: "x", Method: usecase.AuthMethodBasic, Address: "198.51.100.1"})
+	wantAuthFailure(t, "secret for a key client", err, client.ID, usecase.ClientAuthWrongMethod)
 	_, secretCr := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantClientCredentials}})
 	a := assertion(nil)
 	a.ClientID = secretCr.ClientID
-	if _, err := auth.Authenticate(f.ctx, a); !errors.Is(err, domain.ErrInvalidClient) {
-		t.Fatalf("assertion for a secret client: err = %v", err)
+	_, err = auth.Authenticate(f.ctx, a)
+	wantAuthFailure(t, "assertion for a secret client", err, secretCr.ClientID, usecase.ClientAuthWrongMethod)
+	// Signed by another key, or not a JWT at all.
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
 	}
+	forged, _ := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"iss": client.ID, "sub": client.ID,
+		"aud": "https://auth.test", "jti": "forged", "exp": now.Add(time.Minute).Unix()}).SignedString(other)
+	_, err = auth.Authenticate(f.ctx, usecase.Credentials{Method: usecase.AuthMethodPrivateKeyJWT, Assertion: forged, Address: "198.51.100.2"})
+	wantAuthFailure(t, "another key's signature", err, client.ID, usecase.ClientAuthInvalidAssertion)
+	_, err = auth.Authenticate(f.ctx, usecase.Credentials{Method: usecase.AuthMethodPrivateKeyJWT, Assertion: "not.a.jwt", Address: "198.51.100.3"})
+	wantAuthFailure(t, "no readable sub", err, "", usecase.ClientAuthInvalidAssertion)
 	// The authenticator without assertion support refuses them (fail closed).
 	plain := usecase.NewClientAuthenticator(f.clients, f.hasher, f.throttle)
-	if _, err := plain.Authenticate(f.ctx, assertion(nil)); !errors.Is(err, domain.ErrInvalidClient) {
-		t.Fatalf("no verifier: err = %v", err)
-	}
+	_, err = plain.Authenticate(f.ctx, assertion(nil))
+	wantAuthFailure(t, "no verifier", err, client.ID, usecase.ClientAuthInvalidAssertion)
 }

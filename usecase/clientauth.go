@@ -68,8 +68,73 @@ func NewClientAuthenticatorWithAssertions(clients ClientStore, hasher SecretHash
 // client and a wrong secret cost the same (SECURITY S22).
 var dummySecretHash = make([]byte, 32)
 
-// Authenticate returns the client the credentials prove, or ErrInvalidClient. An
-// unknown client, a wrong secret and a wrong method all give the same error.
+// ClientAuthReason says why a client failed to authenticate. The caller is told
+// only invalid_client (an unknown client and a wrong secret must look the same,
+// SECURITY S22); the reason is for the operator's logs and metrics. The set is small
+// and fixed, so that it can label a metric.
+type ClientAuthReason string
+
+// The reasons a client authentication fails.
+const (
+	// ClientAuthNoClientID: nothing in the request names a client.
+	ClientAuthNoClientID ClientAuthReason = "no_client_id"
+	// ClientAuthMalformed: the credentials cannot be read (a broken Basic header).
+	ClientAuthMalformed ClientAuthReason = "malformed_credentials"
+	// ClientAuthUnknownClient: no client has that id.
+	ClientAuthUnknownClient ClientAuthReason = "unknown_client"
+	// ClientAuthWrongSecret: a confidential client's secret does not match.
+	ClientAuthWrongSecret ClientAuthReason = "wrong_secret"
+	// ClientAuthWrongMethod: the client authenticates another way: a confidential
+	// client without a secret, a public client with one, a secret for a
+	// private_key_jwt client or an assertion for any other.
+	ClientAuthWrongMethod ClientAuthReason = "wrong_method"
+	// ClientAuthInvalidAssertion: the assertion's form, alg, key or signature fails.
+	ClientAuthInvalidAssertion ClientAuthReason = "invalid_assertion"
+	// ClientAuthAssertionClaims: a verified assertion claims the wrong iss, sub or
+	// aud, is expired, not yet valid, too long-lived, or has no usable jti.
+	ClientAuthAssertionClaims ClientAuthReason = "invalid_assertion_claims"
+	// ClientAuthAssertionReplayed: the assertion's jti was used before.
+	ClientAuthAssertionReplayed ClientAuthReason = "assertion_replayed"
+	// ClientAuthPublicClient: a public client where only a confidential one may
+	// authenticate (introspection).
+	ClientAuthPublicClient ClientAuthReason = "public_client"
+)
+
+// ClientAuthReasons lists every reason, for metrics that show each from the start.
+func ClientAuthReasons() []ClientAuthReason {
+	return []ClientAuthReason{ClientAuthNoClientID, ClientAuthMalformed, ClientAuthUnknownClient, ClientAuthWrongSecret,
+		ClientAuthWrongMethod, ClientAuthInvalidAssertion, ClientAuthAssertionClaims, ClientAuthAssertionReplayed,
+		ClientAuthPublicClient}
+}
+
+// ClientAuthError is a failed client authentication: Err is what the caller is
+// told (domain.ErrInvalidClient, or a *domain.ThrottledError while its address is
+// locked), ClientID and Reason what the operator is told. ClientID is as presented;
+// Known says a client with that id exists. An unknown id may be anything the caller
+// sent, a secret pasted into the wrong field too: whoever logs it must keep that in
+// mind.
+type ClientAuthError struct {
+	ClientID string
+	Known    bool
+	Reason   ClientAuthReason
+	Err      error
+}
+
+func (e *ClientAuthError) Error() string { return e.Err.Error() }
+
+// Unwrap makes errors.Is(err, domain.ErrInvalidClient) and errors.As for a
+// *domain.ThrottledError see what the caller is told.
+func (e *ClientAuthError) Unwrap() error { return e.Err }
+
+// ClientAuthFailed is a failed client authentication answered invalid_client, for
+// an id not known to name a client.
+func ClientAuthFailed(clientID string, reason ClientAuthReason) *ClientAuthError {
+	return &ClientAuthError{ClientID: clientID, Reason: reason, Err: domain.ErrInvalidClient}
+}
+
+// Authenticate returns the client the credentials prove, or a *ClientAuthError
+// (ErrInvalidClient, saying why). An unknown client, a wrong secret and a wrong
+// method all look the same to the caller.
 //
 // The throttle (per address, SECURITY S28) is consulted only once authentication has
 // failed: a locked address gets a 429 for a wrong secret instead of a 401, and a
@@ -84,16 +149,20 @@ var dummySecretHash = make([]byte, 32)
 func (a *ClientAuthenticator) Authenticate(ctx context.Context, cr Credentials) (domain.Client, error) {
 	if cr.Method == AuthMethodPrivateKeyJWT && cr.ClientID == "" {
 		cr.ClientID = AssertionSubject(cr.Assertion)
+		if cr.ClientID == "" {
+			return domain.Client{}, ClientAuthFailed("", ClientAuthInvalidAssertion)
+		}
 	}
 	if cr.ClientID == "" {
-		return domain.Client{}, domain.ErrInvalidClient
+		return domain.Client{}, ClientAuthFailed("", ClientAuthNoClientID)
 	}
-	client, ok, err := a.verify(ctx, cr)
+	client, reason, err := a.verify(ctx, cr)
 	if err != nil {
 		return domain.Client{}, err
 	}
-	if !ok {
-		return domain.Client{}, a.failed(ctx, cr.Address)
+	if reason != "" {
+		return domain.Client{}, &ClientAuthError{ClientID: cr.ClientID, Known: reason != ClientAuthUnknownClient, Reason: reason,
+			Err: a.failed(ctx, cr.Address)}
 	}
 	return client, nil
 }
@@ -111,54 +180,54 @@ func (a *ClientAuthenticator) failed(ctx context.Context, address string) error 
 	return domain.ErrInvalidClient
 }
 
-// verify reports whether the credentials prove their client; the error is a storage
-// failure only.
-func (a *ClientAuthenticator) verify(ctx context.Context, cr Credentials) (domain.Client, bool, error) {
+// verify returns the client the credentials prove, or why they do not; the error is
+// a storage failure only.
+func (a *ClientAuthenticator) verify(ctx context.Context, cr Credentials) (domain.Client, ClientAuthReason, error) {
 	client, err := a.clients.ClientByID(ctx, cr.ClientID)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
 		a.hasher.SecretMatches(dummySecretHash, cr.Secret)
-		return domain.Client{}, false, nil
+		return domain.Client{}, ClientAuthUnknownClient, nil
 	case err != nil:
-		return domain.Client{}, false, fmt.Errorf("authenticate client: %w", err)
+		return domain.Client{}, "", fmt.Errorf("authenticate client: %w", err)
 	}
-	ok := false
 	if cr.Method == AuthMethodPrivateKeyJWT || client.UsesPrivateKeyJWT() {
 		// Only an assertion proves a private_key_jwt client; an assertion proves no
 		// other client (no downgrade to a secret, no upgrade of a secret client).
-		ok, err = a.checkAssertion(ctx, client, cr)
-		if err != nil {
-			return domain.Client{}, false, err
+		reason, err := a.checkAssertion(ctx, client, cr)
+		if err != nil || reason != "" {
+			return domain.Client{}, reason, err
 		}
-		if !ok {
-			return domain.Client{}, false, nil
-		}
-		return client, true, nil
+		return client, "", nil
 	}
 	if client.Public {
-		ok = cr.Method == AuthMethodNone && cr.Secret == ""
-	} else {
-		ok = cr.Method != AuthMethodNone && a.hasher.SecretMatches(client.SecretHash, cr.Secret)
-		if !ok && cr.Method != AuthMethodNone {
-			// The store may answer from memory: a secret rotated a moment ago (by the
-			// CLI or another instance) must work at once, so a mismatch is checked once
-			// more against the stored client. The old secret still works until the
-			// cached entry expires; a wrong secret costs one database read, as it did
-			// before any cache.
-			if r, cached := a.clients.(ClientRefresher); cached {
-				fresh, err := r.RefreshClient(ctx, cr.ClientID)
-				switch {
-				case err == nil:
-					client = fresh
-					ok = !fresh.Public && a.hasher.SecretMatches(fresh.SecretHash, cr.Secret)
-				case !errors.Is(err, domain.ErrNotFound):
-					return domain.Client{}, false, fmt.Errorf("authenticate client: %w", err)
-				}
+		if cr.Method != AuthMethodNone || cr.Secret != "" {
+			return domain.Client{}, ClientAuthWrongMethod, nil
+		}
+		return client, "", nil
+	}
+	if cr.Method == AuthMethodNone {
+		return domain.Client{}, ClientAuthWrongMethod, nil
+	}
+	if a.hasher.SecretMatches(client.SecretHash, cr.Secret) {
+		return client, "", nil
+	}
+	// The store may answer from memory: a secret rotated a moment ago (by the CLI or
+	// another instance) must work at once, so a mismatch is checked once more against
+	// the stored client. The old secret still works until the cached entry expires; a
+	// wrong secret costs one database read, as it did before any cache.
+	if r, cached := a.clients.(ClientRefresher); cached {
+		fresh, err := r.RefreshClient(ctx, cr.ClientID)
+		switch {
+		case err == nil:
+			if !fresh.Public && a.hasher.SecretMatches(fresh.SecretHash, cr.Secret) {
+				return fresh, "", nil
 			}
+		case errors.Is(err, domain.ErrNotFound):
+			return domain.Client{}, ClientAuthUnknownClient, nil
+		default:
+			return domain.Client{}, "", fmt.Errorf("authenticate client: %w", err)
 		}
 	}
-	if !ok {
-		return domain.Client{}, false, nil
-	}
-	return client, true, nil
+	return domain.Client{}, ClientAuthWrongSecret, nil
 }

@@ -3,6 +3,7 @@ package usecase_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -106,5 +107,88 @@ func TestClientAuthThrottlesOnlyFailures(t *testing.T) {
 	}
 	if _, err := auth.Authenticate(f.ctx, cr); err != nil {
 		t.Fatalf("the right secret with a broken throttle store: %v", err)
+	}
+}
+
+// wantAuthFailure checks a failed client authentication: invalid_client to the
+// caller, and for the operator the client id as presented and the reason.
+func wantAuthFailure(t *testing.T, what string, err error, clientID string, reason usecase.ClientAuthReason) {
+	t.Helper()
+	var cae *usecase.ClientAuthError
+	switch {
+	case !errors.Is(err, domain.ErrInvalidClient):
+		t.Errorf("%s: err = %v, want invalid_client", what, err)
+	case !errors.As(err, &cae):
+		t.Errorf("%s: err = %v carries no reason", what, err)
+	case cae.Reason != reason || cae.ClientID != clientID:
+		t.Errorf("%s: reason %q for client %q, want %q for %q", what, cae.Reason, cae.ClientID, reason, clientID)
+	case err.Error() != domain.ErrInvalidClient.Error():
+		t.Errorf("%s: the error reads %q; the caller must see only %q", what, err, domain.ErrInvalidClient)
+	}
+}
+
+// TestClientAuthReasons: every way a secret or public client fails says why (for the
+// logs and metrics), while the caller sees the same invalid_client; a locked
+// address's 429 keeps the reason too.
+func TestClientAuthReasons(t *testing.T) {
+	f := newFixture(t)
+	auth := usecase.NewClientAuthenticator(f.clients, f.hasher, f.throttle)
+	_, conf := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantClientCredentials}})
+	_, public := f.client(t, usecase.NewClient{Public: true, GrantTypes: []string{domain.GrantDeviceCode}})
+	n := 0
+	from := func(cr usecase.Credentials) usecase.Credentials { // each its own address: no throttling here
+		n++
+		cr.Address = fmt.Sprintf("192.0.2.%d", n)
+		return cr
+	}
+	wrongSecret := conf
+	wrongSecret.Secret = "guess"
+	unknown := conf
+	unknown.ClientID = "no-such-client"
+	noSecret := conf
+	noSecret.Secret, noSecret.Method = "", usecase.AuthMethodNone
+	publicWithSecret := public
+	publicWithSecret.Secret, publicWithSecret.Method = "guess", usecase.AuthMethodPost
+	for _, tc := range []struct {
+		name     string
+		cr       usecase.Credentials
+		clientID string
+		reason   usecase.ClientAuthReason
+	}{
+		{"wrong secret", wrongSecret, conf.ClientID, usecase.ClientAuthWrongSecret},
+		{"unknown client", unknown, "no-such-client", usecase.ClientAuthUnknownClient},
+		{"confidential client without a secret", noSecret, conf.ClientID, usecase.ClientAuthWrongMethod},
+		{"public client with a secret", publicWithSecret, public.ClientID, usecase.ClientAuthWrongMethod},
+		{"no client id", usecase.Credentials{Method: usecase.AuthMethodNone}, "", usecase.ClientAuthNoClientID},
+	} {
+		_, err := auth.Authenticate(f.ctx, from(tc.cr))
+		wantAuthFailure(t, tc.name, err, tc.clientID, tc.reason)
+		// Known: the id names a client, so it is no secret sent in the wrong field.
+		var cae *usecase.ClientAuthError
+		if errors.As(err, &cae) && cae.Known != (tc.clientID != "" && tc.reason != usecase.ClientAuthUnknownClient) {
+			t.Errorf("%s: Known = %v", tc.name, cae.Known)
+		}
+	}
+
+	// Introspection takes no public client.
+	_, err := f.inspect.Execute(f.ctx, usecase.IntrospectRequest{Credentials: public, Token: "x"})
+	wantAuthFailure(t, "public client at introspection", err, public.ClientID, usecase.ClientAuthPublicClient)
+
+	// Past the free failures the caller gets a 429; the reason is still there.
+	locked := wrongSecret
+	locked.Address = "198.51.100.99"
+	var te *domain.ThrottledError
+	for i := 0; ; i++ {
+		_, err := auth.Authenticate(f.ctx, locked)
+		if errors.As(err, &te) {
+			var cae *usecase.ClientAuthError
+			if !errors.As(err, &cae) || cae.Reason != usecase.ClientAuthWrongSecret {
+				t.Errorf("throttled: %v carries no reason", err)
+			}
+			break
+		}
+		if i > 20 {
+			t.Fatalf("never throttled: %v", err)
+		}
 	}
 }

@@ -60,7 +60,7 @@ func (uc *Introspect) Execute(ctx context.Context, req IntrospectRequest) (Intro
 	// §2.1 requires authorization (SECURITY S38), and the metadata lists only
 	// client_secret_basic and client_secret_post for this endpoint.
 	if client.Public {
-		return Introspection{}, domain.ErrInvalidClient
+		return Introspection{}, &ClientAuthError{ClientID: client.ID, Known: true, Reason: ClientAuthPublicClient, Err: domain.ErrInvalidClient}
 	}
 	if req.Token == "" {
 		return Introspection{}, domain.ErrInvalidRequest.WithDescription("missing token")

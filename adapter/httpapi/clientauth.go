@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"encoding/base64"
+	"errors"
+	"log/slog"
 	"net/url"
 	"strings"
 
@@ -40,7 +42,8 @@ func credentials(c echo.Context, f form) (usecase.Credentials, error) {
 		}
 		cr.ClientID, cr.Assertion, cr.Method = bodyID, assertion, usecase.AuthMethodPrivateKeyJWT
 		if bodyID != "" && bodyID != usecase.AssertionSubject(assertion) {
-			return cr, domain.ErrInvalidClient // RFC 7523 §3: sub must be the client_id
+			// RFC 7523 §3: sub must be the client_id.
+			return cr, usecase.ClientAuthFailed(bodyID, usecase.ClientAuthAssertionClaims)
 		}
 		return cr, nil
 	}
@@ -51,7 +54,8 @@ func credentials(c echo.Context, f form) (usecase.Credentials, error) {
 		// Basic credentials: PostgreSQL and MariaDB fail on a NUL in a query
 		// parameter, which would turn a bad request into a 500.
 		if !ok || !cleanText(id) || !cleanText(secret) {
-			return cr, domain.ErrInvalidClient
+			// The id may be unreadable, or hold a NUL: none is logged.
+			return cr, usecase.ClientAuthFailed("", usecase.ClientAuthMalformed)
 		}
 		if bodySecret != "" {
 			return cr, domain.ErrInvalidRequest.WithDescription("use one client authentication method, not two")
@@ -63,7 +67,7 @@ func credentials(c echo.Context, f form) (usecase.Credentials, error) {
 		return cr, nil
 	}
 	if bodyID == "" {
-		return cr, domain.ErrInvalidClient
+		return cr, usecase.ClientAuthFailed("", usecase.ClientAuthNoClientID)
 	}
 	cr.ClientID, cr.Secret = bodyID, bodySecret
 	cr.Method = usecase.AuthMethodNone
@@ -74,6 +78,42 @@ func credentials(c echo.Context, f form) (usecase.Credentials, error) {
 }
 
 const ctxBasicAttempted = "gatehouse.basic"
+
+// clientAuthFailure logs and counts a failed client authentication, which the
+// caller sees only as invalid_client (or a 429): the log line says why and for
+// which client id (never the secret or the assertion), the metric counts it by
+// reason (never by client id: that would be a label per guess).
+func clientAuthFailure(c echo.Context, log *slog.Logger, m *Metrics, route string, err error) {
+	var cae *usecase.ClientAuthError
+	if !errors.As(err, &cae) {
+		return
+	}
+	m.ClientAuthFailures.WithLabelValues(string(cae.Reason)).Inc()
+	ctx := c.Request().Context()
+	if !log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, "client authentication failed",
+		clientIDAttr(cae), slog.String("reason", string(cae.Reason)),
+		slog.String("route", route), slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+		slog.String("remote", c.RealIP()))
+}
+
+// maxShownUnknownID is the longest client id that no client has which is logged as
+// it came. Gatehouse's ids are 26 characters and its secrets 43: a longer unknown
+// id may be a secret sent in the wrong field (id and secret swapped, "id:secret" as
+// the id), so only its length is logged.
+const maxShownUnknownID = 32
+
+// clientIDAttr is the client_id of the log line: the id of a client that exists;
+// an unknown id when it is short, else client_id_length in its place.
+func clientIDAttr(cae *usecase.ClientAuthError) slog.Attr {
+	id := cae.ClientID
+	if !cae.Known && len(id) > maxShownUnknownID {
+		return slog.Int("client_id_length", len(id))
+	}
+	return slog.String("client_id", strings.ToValidUTF8(id, "?"))
+}
 
 // parseBasic reads an Authorization header of the Basic scheme (RFC 7617; the scheme
 // name is case-insensitive): standard base64 of id ":" secret, split at the first

@@ -8,6 +8,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"gatehouse/usecase"
 )
 
 // Pinger reports whether the database answers.
@@ -52,6 +54,9 @@ type Metrics struct {
 	Requests     *prometheus.CounterVec
 	Duration     *prometheus.HistogramVec
 	TokensIssued *prometheus.CounterVec
+	// ClientAuthFailures counts failed client authentications by reason
+	// (usecase.ClientAuthReasons), every reason present from the start.
+	ClientAuthFailures *prometheus.CounterVec
 }
 
 // NewMetrics registers the collectors on registry.
@@ -67,7 +72,13 @@ func NewMetrics(registry *prometheus.Registry) *Metrics {
 		TokensIssued: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_tokens_issued_total", Help: "Successful token endpoint responses by grant type.",
 		}, []string{"grant_type"}),
+		ClientAuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_client_auth_failures_total", Help: "Failed client authentications by reason.",
+		}, []string{"reason"}),
 	}
-	registry.MustRegister(m.Requests, m.Duration, m.TokensIssued)
+	for _, r := range usecase.ClientAuthReasons() {
+		m.ClientAuthFailures.WithLabelValues(string(r))
+	}
+	registry.MustRegister(m.Requests, m.Duration, m.TokensIssued, m.ClientAuthFailures)
 	return m
 }

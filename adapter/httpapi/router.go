@@ -131,12 +131,13 @@ func observe(log *slog.Logger, m *Metrics) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
 			err := next(c)
-			if err != nil {
-				c.Error(err)
-			}
 			route := c.Path()
 			if route == "" {
 				route = "unmatched"
+			}
+			if err != nil {
+				clientAuthFailure(c, log, m, route, err)
+				c.Error(err)
 			}
 			status := c.Response().Status
 			elapsed := time.Since(start)

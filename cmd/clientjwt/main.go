@@ -2,6 +2,7 @@
 // Gatehouse's DPoP (RFC 9449) and private_key_jwt (RFC 7523) with curl:
 //
 //	clientjwt key FILE                          make an ES256 key (PEM, mode 0600) unless FILE exists; print its public JWK Set
+//	                                            (stderr says which private key file it wrote or reused)
 //	clientjwt dpop FILE METHOD URL [TOKEN [NONCE]]  print a DPoP proof for a request (with ath when TOKEN is given)
 //	clientjwt assertion FILE CLIENT_ID AUDIENCE  print a client assertion (exp in 60 s, fresh jti)
 //
@@ -23,6 +24,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -42,7 +44,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var err error
 	switch cmd, file, rest := args[0], args[1], args[2:]; {
 	case cmd == "key" && len(rest) == 0:
-		out, err = keyCmd(file)
+		out, err = keyCmd(file, stderr)
 	case cmd == "dpop" && len(rest) >= 2 && len(rest) <= 4:
 		out, err = dpopCmd(file, rest)
 	case cmd == "assertion" && len(rest) == 2:
@@ -69,24 +71,55 @@ func publicJWK(k *ecdsa.PrivateKey) map[string]string {
 	return map[string]string{"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": b64(sum[:]), "alg": "ES256", "use": "sig"}
 }
 
-func keyCmd(file string) (string, error) {
+// keyCmd prints the public JWK Set of the key in file, making the key first when
+// file does not exist. An existing file is never overwritten: it is the key a client
+// already registered. The private key is written with mode 0600, and stderr names
+// the file, so that it is not left behind unnoticed (the repository's .gitignore
+// covers *.pem and *-jwks.json).
+func keyCmd(file string, stderr io.Writer) (string, error) {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		abs = file
+	}
 	k, err := loadKey(file)
-	if errors.Is(err, fs.ErrNotExist) {
-		if k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if k, err = writeNewKey(file); err != nil {
 			return "", err
 		}
-		der, err := x509.MarshalPKCS8PrivateKey(k)
-		if err != nil {
-			return "", err
-		}
-		if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-			return "", err
-		}
-	} else if err != nil {
+		fmt.Fprintf(stderr, "clientjwt: wrote a new ES256 private key to %s (mode 0600); keep it out of version control\n", abs)
+	case err != nil:
 		return "", err
+	default:
+		fmt.Fprintf(stderr, "clientjwt: %s exists; using its key (not overwritten)\n", abs)
+		if st, err := os.Stat(file); err == nil && st.Mode().Perm()&0o077 != 0 {
+			fmt.Fprintf(stderr, "clientjwt: warning: %s is readable by others (mode %04o); chmod 600 it\n", abs, st.Mode().Perm())
+		}
 	}
 	b, err := json.Marshal(map[string]any{"keys": []any{publicJWK(k)}})
 	return string(b), err
+}
+
+// writeNewKey makes a P-256 key and writes it to file as PKCS #8 PEM, mode 0600;
+// O_EXCL: a file that appeared meanwhile is not overwritten.
+func writeNewKey(file string) (*ecdsa.PrivateKey, error) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return k, f.Close()
 }
 
 func loadKey(file string) (*ecdsa.PrivateKey, error) {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -43,5 +44,53 @@ func TestClientJWT(t *testing.T) {
 	var errOut bytes.Buffer
 	if code := run([]string{"dpop", file}, &bytes.Buffer{}, &errOut); code != 2 {
 		t.Errorf("bad usage: exit %d", code)
+	}
+}
+
+// TestKeyFile: `key` writes the private key with mode 0600 and says where on stderr;
+// run again it keeps the file (the key a client registered) and says so, warning
+// when others may read it.
+func TestKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "client.pem")
+	var out, errOut bytes.Buffer
+	if code := run([]string{"key", file}, &out, &errOut); code != 0 {
+		t.Fatalf("key: exit %d: %s", code, errOut.String())
+	}
+	st, err := os.Stat(file)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("the private key file: %v, mode %v; want 0600", err, st.Mode().Perm())
+	}
+	want := "clientjwt: wrote a new ES256 private key to " + file + " (mode 0600); keep it out of version control\n"
+	if errOut.String() != want {
+		t.Errorf("stderr %q, want %q", errOut.String(), want)
+	}
+	if strings.Contains(out.String(), `"d"`) {
+		t.Errorf("stdout holds the private key: %s", out.String())
+	}
+	before, _ := os.ReadFile(file)
+
+	// Again, after someone loosened the mode: the same key, and a warning.
+	if err := os.Chmod(file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out2, errOut2 bytes.Buffer
+	if code := run([]string{"key", file}, &out2, &errOut2); code != 0 {
+		t.Fatalf("key again: exit %d: %s", code, errOut2.String())
+	}
+	after, _ := os.ReadFile(file)
+	if !bytes.Equal(before, after) || out2.String() != out.String() {
+		t.Errorf("key on an existing file changed the key")
+	}
+	lines := strings.Split(strings.TrimSuffix(errOut2.String(), "\n"), "\n")
+	if len(lines) != 2 || lines[0] != "clientjwt: "+file+" exists; using its key (not overwritten)" ||
+		!strings.Contains(lines[1], "readable by others (mode 0644)") {
+		t.Errorf("stderr for an existing key: %q", errOut2.String())
+	}
+
+	// A path it cannot write: exit 1, nothing left behind.
+	var errOut3 bytes.Buffer
+	if code := run([]string{"key", filepath.Join(dir, "missing", "k.pem")}, &bytes.Buffer{}, &errOut3); code != 1 {
+		t.Errorf("key into a missing directory: exit %d (%s), want 1", code, errOut3.String())
 	}
 }

@@ -38,12 +38,12 @@ func newBenchApp(b *testing.B) *benchApp {
 	b.Helper()
 	ctx := context.Background()
 	dir := b.TempDir()
-	env := map[string]string{
+	env := config.Env{
 		"GATEHOUSE_DATABASE_URL": "sqlite:" + filepath.Join(dir, "bench.db"),
 		"GATEHOUSE_SECRET_KEY":   strings.Repeat("k", 40),
 		"GATEHOUSE_LOG_LEVEL":    "error",
 	}
-	cfg, err := config.Load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	cfg, err := config.Load("", env)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"gatehouse/adapter/httpapi"
 	"gatehouse/domain"
 	"gatehouse/infrastructure/config"
+	"gatehouse/infrastructure/database"
 	"gatehouse/infrastructure/server"
 	"gatehouse/usecase"
 )
@@ -73,6 +74,8 @@ func isUsage(err error) bool {
 	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &ve), errors.As(err, &le):
 		return true
 	case errors.Is(err, domain.ErrNotFound), errors.Is(err, domain.ErrKeyPending):
+		return true
+	case database.IsUnknownDatabase(err): // GATEHOUSE_DATABASE_URL names no database of the server
 		return true
 	}
 	return false
@@ -134,17 +137,22 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 	}
 }
 
-// loadConfig reads the configuration for a command.
+// loadConfig reads and checks the configuration for a command. It touches no file:
+// the SQLite secret key file and the database come after (prepareDatabase).
 func (g *globals) loadConfig() (config.Config, error) {
 	cfg, err := config.Load(g.configPath, g.env)
 	if err != nil {
 		return config.Config{}, err
 	}
-	if err := cfg.EnsureSecretKey(); err != nil {
-		return config.Config{}, err
-	}
 	if err := cfg.ResolveKeyActivationDelay(httpapi.JWKSMaxAge); err != nil {
 		return config.Config{}, err
+	}
+	if !cfg.IsSQLite() {
+		// PostgreSQL and MariaDB need the key configured (no file is read or written):
+		// a configuration error like the others, reported before serve listens.
+		if err := cfg.ReadSecretKey(); err != nil {
+			return config.Config{}, err
+		}
 	}
 	return cfg, nil
 }

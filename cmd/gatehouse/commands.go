@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -18,27 +21,125 @@ import (
 	"gatehouse/adapter/httpapi"
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/domain"
+	"gatehouse/infrastructure/config"
 	"gatehouse/usecase"
 )
 
-// openApp loads the configuration and builds the application; with migrate it also
-// brings the schema up to date (unless GATEHOUSE_AUTO_MIGRATE=false).
-func (g *globals) openApp(ctx context.Context, migrate bool) (*App, func(), error) {
+// access is what a command may do to its database.
+type access int
+
+const (
+	// mayCreate: serve and migrate up may create the database (with SQLite its file,
+	// its directory and the secret key beside it) and its schema.
+	mayCreate access = iota
+	// mustExist: the database must exist; nothing is created (migrate status, down).
+	mustExist
+	// needsSchema: the database must exist and hold Gatehouse's schema (every admin
+	// command); pending migrations are applied unless GATEHOUSE_AUTO_MIGRATE=false.
+	needsSchema
+)
+
+// openApp loads the configuration and builds the application on a database the
+// command may use as a says. Only serve and migrate up create a database: any other
+// command run from the wrong directory, say, would otherwise fill a new empty one.
+func (g *globals) openApp(ctx context.Context, a access) (*App, func(), error) {
 	cfg, err := g.loadConfig()
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := prepareDatabase(&cfg, a); err != nil {
 		return nil, nil, err
 	}
 	app, cleanup, err := initApp(ctx, cfg, g.streams.err)
 	if err != nil {
 		return nil, nil, err
 	}
-	if migrate && cfg.AutoMigrate {
-		if err := bunrepo.Migrate(ctx, app.DB); err != nil {
+	if a == mayCreate && cfg.SecretKeyGenerated {
+		fmt.Fprintf(g.streams.err, "gatehouse: generated a new secret key in %s; back it up with the database\n", cfg.SecretKeyFile)
+	}
+	if a == needsSchema {
+		if err := requireSchema(ctx, app); err != nil {
 			cleanup()
-			return nil, nil, fmt.Errorf("migrate database: %w", err)
+			return nil, nil, err
+		}
+		if cfg.AutoMigrate {
+			if err := bunrepo.Migrate(ctx, app.DB); err != nil {
+				cleanup()
+				return nil, nil, fmt.Errorf("migrate database: %w", err)
+			}
 		}
 	}
 	return app, cleanup, nil
+}
+
+// prepareDatabase readies the secret key. With mayCreate it creates the SQLite
+// file's directory and, when none is configured, the secret key file; otherwise a
+// SQLite file must exist and nothing is written.
+func prepareDatabase(cfg *config.Config, a access) error {
+	if a == mayCreate {
+		if err := cfg.CreateSQLiteDir(); err != nil {
+			return err
+		}
+		return cfg.EnsureSecretKey()
+	}
+	if err := requireSQLiteFile(*cfg); err != nil {
+		return err
+	}
+	return cfg.ReadSecretKey()
+}
+
+// requireSQLiteFile fails with one line when the configured SQLite file does not
+// exist: which file was looked for, from which setting, and how to point at the
+// right one.
+func requireSQLiteFile(cfg config.Config) error {
+	path, ok := cfg.SQLiteFile()
+	if !ok {
+		return nil
+	}
+	_, err := os.Stat(path)
+	switch {
+	case err == nil:
+		return nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("sqlite database: %w", err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	where := cfg.Setting("database_url", cfg.DatabaseURL)
+	if !filepath.IsAbs(path) {
+		if wd, err := os.Getwd(); err == nil {
+			where += ", relative to " + wd
+		}
+	}
+	return usagef("no database at %s (%s); run the command where `gatehouse serve` runs, set GATEHOUSE_DATABASE_URL, or pass --config",
+		abs, where)
+}
+
+// requireSchema fails with one line when the database holds no Gatehouse schema:
+// the URL points at the wrong database, or nothing migrated it yet.
+func requireSchema(ctx context.Context, app *App) error {
+	ok, err := bunrepo.HasSchema(ctx, app.DB)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return usagef("%s has no Gatehouse schema; check GATEHOUSE_DATABASE_URL, or run `gatehouse migrate` (or `gatehouse serve`) first",
+			describeDatabase(app.Config))
+	}
+	return nil
+}
+
+// describeDatabase names the database for a message, without a password.
+func describeDatabase(cfg config.Config) string {
+	if path, ok := cfg.SQLiteFile(); ok {
+		if abs, err := filepath.Abs(path); err == nil {
+			path = abs
+		}
+		return "the SQLite database " + path
+	}
+	return "the database " + redactURL(cfg.DatabaseURL)
 }
 
 func migrateCmd(g *globals) *cobra.Command {
@@ -56,7 +157,11 @@ func migrateCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				action = args[0]
 			}
-			app, cleanup, err := g.openApp(cmd.Context(), false)
+			need := mustExist
+			if action == "up" {
+				need = mayCreate
+			}
+			app, cleanup, err := g.openApp(cmd.Context(), need)
 			if err != nil {
 				return err
 			}
@@ -69,6 +174,9 @@ func migrateCmd(g *globals) *cobra.Command {
 				}
 				return g.print(map[string]string{"status": "up to date"}, "migrations applied; schema is up to date\n")
 			case "down":
+				if err := requireSchema(ctx, app); err != nil {
+					return err
+				}
 				if err := bunrepo.Rollback(ctx, app.DB); err != nil {
 					return fmt.Errorf("migrate down: %w", err)
 				}
@@ -156,7 +264,7 @@ func usersCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			app, cleanup, err := g.openApp(cmd.Context(), true)
+			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
 			if err != nil {
 				return err
 			}
@@ -177,7 +285,7 @@ func usersCmd(g *globals) *cobra.Command {
 		Use:   "list",
 		Short: "List users",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			app, cleanup, err := g.openApp(cmd.Context(), true)
+			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
 			if err != nil {
 				return err
 			}
@@ -203,7 +311,7 @@ func usersCmd(g *globals) *cobra.Command {
 		Short: "Delete a user and revoke their tokens",
 		Args:  exactArgs(1, "a user id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			app, cleanup, err := g.openApp(cmd.Context(), true)
+			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
 			if err != nil {
 				return err
 			}
@@ -224,7 +332,7 @@ func usersCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			app, cleanup, err := g.openApp(cmd.Context(), true)
+			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
 			if err != nil {
 				return err
 			}
@@ -305,6 +413,51 @@ func jwksOf(c domain.Client) json.RawMessage {
 	return json.RawMessage(c.JWKS)
 }
 
+// grantTypeAliases are the short names people type for the grant types named by a
+// URN; the CLI stores and prints the RFC name. Kept small on purpose.
+var grantTypeAliases = map[string]string{
+	"device_code":    domain.GrantDeviceCode,    // RFC 8628
+	"token-exchange": domain.GrantTokenExchange, // RFC 8693
+	"token_exchange": domain.GrantTokenExchange,
+}
+
+// grantTypeNames turns --grant-type values into RFC names; an unknown one is bad
+// input, answered with the list of valid names.
+func grantTypeNames(in []string) ([]string, error) {
+	out := make([]string, 0, len(in))
+	for _, g := range in {
+		if rfc, ok := grantTypeAliases[g]; ok {
+			g = rfc
+		}
+		if !slices.Contains(domain.KnownGrantTypes, g) {
+			return nil, usagef("--grant-type %q: unknown grant type; use one of %s", g, grantTypeList())
+		}
+		if !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	return out, nil
+}
+
+// grantTypeList is the valid grant type names, each URN followed by its aliases.
+func grantTypeList() string {
+	names := make([]string, 0, len(domain.KnownGrantTypes))
+	for _, g := range domain.KnownGrantTypes {
+		var short []string
+		for alias, rfc := range grantTypeAliases {
+			if rfc == g {
+				short = append(short, alias)
+			}
+		}
+		slices.Sort(short)
+		if len(short) > 0 {
+			g += " (" + strings.Join(short, " or ") + ")"
+		}
+		names = append(names, g)
+	}
+	return strings.Join(names, ", ")
+}
+
 func clientsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "clients", Short: "Manage OAuth clients"}
 	var in usecase.NewClient
@@ -330,7 +483,12 @@ func clientsCmd(g *globals) *cobra.Command {
 				}
 				in.Scopes = s
 			}
-			app, cleanup, err := g.openApp(cmd.Context(), true)
+			grants, err := grantTypeNames(in.GrantTypes)
+			if err != nil {
+				return err
+			}
+			in.GrantTypes = grants
+			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
 			if err != nil {
 				return err
 			}
@@ -354,7 +512,10 @@ func clientsCmd(g *globals) *cobra.Command {
 	f := create.Flags()
 	f.StringVar(&in.Name, "name", "", "client name (unique)")
 	f.StringArrayVar(&in.RedirectURIs, "redirect-uri", nil, "a redirect URI (repeatable)")
-	f.StringArrayVar(&in.GrantTypes, "grant-type", nil, "a grant type (repeatable); default authorization_code and refresh_token")
+	f.StringArrayVar(&in.GrantTypes, "grant-type", nil,
+		"a grant type (repeatable): authorization_code, refresh_token, client_credentials, password, "+
+			"urn:ietf:params:oauth:grant-type:device_code (or device_code), urn:ietf:params:oauth:grant-type:token-exchange (or token_exchange); "+
+			"default authorization_code and refresh_token")
 	f.StringVar(&scope, "scope", "", `scopes the client may ask, space-separated; default "openid profile email offline_access"`)
 	f.StringArrayVar(&in.Audiences, "audience", nil, "an RFC 8707 resource the client may ask (repeatable)")
 	f.BoolVar(&in.Public, "public", false, "a public client (no secret; must use PKCE)")
@@ -373,7 +534,7 @@ func clientsCmd(g *globals) *cobra.Command {
 		Use:   "list",
 		Short: "List clients (secrets are never shown)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			app, cleanup, err := g.openApp(cmd.Context(), true)
+			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
 			if err != nil {
 				return err
 			}
@@ -403,7 +564,7 @@ func clientsCmd(g *globals) *cobra.Command {
 		Short: "Delete a client",
 		Args:  exactArgs(1, "a client id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			app, cleanup, err := g.openApp(cmd.Context(), true)
+			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
 			if err != nil {
 				return err
 			}
@@ -419,7 +580,7 @@ func clientsCmd(g *globals) *cobra.Command {
 		Short: "Give a confidential client a new secret (the old one stops working)",
 		Args:  exactArgs(1, "a client id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			app, cleanup, err := g.openApp(cmd.Context(), true)
+			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
 			if err != nil {
 				return err
 			}
@@ -490,7 +651,7 @@ func keysCmd(g *globals) *cobra.Command {
 		Use:   "list",
 		Short: "List signing keys with their state (next, active, retired, revoked) and activation time",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			app, cleanup, err := g.openApp(cmd.Context(), true)
+			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
 			if err != nil {
 				return err
 			}
@@ -528,7 +689,7 @@ func keysCmd(g *globals) *cobra.Command {
 					return usagef("--alg: %v", err)
 				}
 			}
-			app, cleanup, err := g.openApp(cmd.Context(), true)
+			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
 			if err != nil {
 				return err
 			}
@@ -569,7 +730,7 @@ func keysCmd(g *globals) *cobra.Command {
 		Args:  exactArgs(1, "a key id (kid)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kid := args[0]
-			app, cleanup, err := g.openApp(cmd.Context(), true)
+			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
 			if err != nil {
 				return err
 			}

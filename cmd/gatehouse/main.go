@@ -5,13 +5,15 @@ package main
 import (
 	"io"
 	"os"
+
+	"gatehouse/infrastructure/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.LookupEnv))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, config.Environ(os.Environ())))
 }
 
 // streams are the process's standard streams, passed down so tests can drive the CLI.

@@ -32,6 +32,9 @@ func serveCmd(g *globals) *cobra.Command {
 				return usagef("GATEHOUSE_HTTP_ADDR: %v", err)
 			}
 			defer ln.Close()
+			if err := prepareDatabase(&cfg, mayCreate); err != nil {
+				return err
+			}
 			tuneGC(g.env)
 			app, cleanup, err := initApp(ctx, cfg, g.streams.err)
 			if err != nil {
@@ -39,6 +42,10 @@ func serveCmd(g *globals) *cobra.Command {
 			}
 			defer cleanup()
 			log := app.Log
+			if cfg.SecretKeyGenerated {
+				// The key is in no backup yet, and the database is useless without it.
+				log.Warn("generated a new secret key; back it up with the database", "path", cfg.SecretKeyFile)
+			}
 			if cfg.AutoMigrate {
 				if err := bunrepo.Migrate(ctx, app.DB); err != nil {
 					return fmt.Errorf("migrate database: %w", err)
@@ -195,10 +202,10 @@ const (
 )
 
 func tuneGC(env config.Env) {
-	if _, set := env("GOGC"); !set {
+	if _, set := env["GOGC"]; !set {
 		debug.SetGCPercent(serverGCPercent)
 	}
-	if _, set := env("GOMEMLIMIT"); !set {
+	if _, set := env["GOMEMLIMIT"]; !set {
 		debug.SetMemoryLimit(serverMemoryLimit)
 	}
 }

@@ -10,11 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"maps"
 	"net"
 	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -76,6 +79,23 @@ type Config struct {
 	// DPoPNonceRequired makes the token endpoint demand a server nonce in proofs.
 	DPoPIATWindow     time.Duration
 	DPoPNonceRequired bool
+
+	// SecretKeyFile is the absolute path of the file SecretKey was read from or written
+	// to (SQLite without a configured key); SecretKeyGenerated is true when this run
+	// wrote it, so that serve can say where and that it must be backed up.
+	SecretKeyFile      string
+	SecretKeyGenerated bool
+
+	// sources says where each key's value came from, so that an error names the
+	// variable or the file key the user wrote.
+	sources map[string]source
+}
+
+// source is where a setting's value came from: the embedded defaults, a --config
+// file, or the environment.
+type source struct {
+	file string // the --config file as given, when the value came from it
+	env  bool   // the GATEHOUSE_* variable
 }
 
 // Throttle stores (GATEHOUSE_THROTTLE_STORE).
@@ -86,25 +106,58 @@ const (
 	ThrottleDatabase = "database"
 )
 
-// Error is a bad configuration value; Variable names the environment variable that
-// sets it, so the CLI can print one line and exit 2.
+// Error is a bad configuration value, printed as one line (the CLI exits 2).
+// Variable is the environment variable of the setting (GATEHOUSE_HTTP_ADDR); when the
+// bad value came from a --config file, File and Key name it there instead, since that
+// is what the user wrote.
 type Error struct {
 	Variable string
+	File     string
+	Key      string
 	Problem  string
 }
 
-func (e *Error) Error() string { return e.Variable + ": " + e.Problem }
+func (e *Error) Error() string {
+	if e.File != "" {
+		return e.File + ": " + e.Key + ": " + e.Problem
+	}
+	return e.Variable + ": " + e.Problem
+}
 
-// Env reads an environment variable; tests pass a map.
-type Env func(string) (string, bool)
+// Env is the process environment, variable names to values (os.Environ through
+// Environ); tests pass their own.
+type Env map[string]string
 
-// Load reads the defaults, the file at path (when not empty) and the environment.
+// Environ turns os.Environ-style NAME=value pairs into an Env.
+func Environ(kv []string) Env {
+	env := make(Env, len(kv))
+	for _, s := range kv {
+		if k, v, ok := strings.Cut(s, "="); ok {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+// Variables that start with GATEHOUSE_ but set no configuration key, and so are not
+// refused as unknown: the test harness's (GATEHOUSE_TEST_*, GATEHOUSE_E2E_*), which CI
+// exports and which a developer may keep in a shell that also runs the server, and
+// the CLI's credentials for a remote server (SPEC "Admin API").
+var (
+	reservedPrefixes = []string{"GATEHOUSE_TEST_", "GATEHOUSE_E2E_"}
+	otherVariables   = []string{"GATEHOUSE_ADMIN_CLIENT_ID", "GATEHOUSE_ADMIN_CLIENT_SECRET"}
+)
+
+// Load reads the defaults, the file at path (when not empty) and the environment (the
+// process's when env is nil). A GATEHOUSE_* variable that names no key is refused, as
+// an unknown key in the file is: a typo must not pass for a setting.
 func Load(path string, env Env) (Config, error) {
 	if env == nil {
-		env = os.LookupEnv
+		env = Environ(os.Environ())
 	}
 	raw := map[string]string{}
-	if err := mergeYAML(raw, configs.Default, false); err != nil {
+	sources := map[string]source{}
+	if err := mergeYAML(raw, configs.Default, nil); err != nil {
 		return Config{}, &Error{Variable: "configs/gatehouse.yaml", Problem: err.Error()}
 	}
 	if path != "" {
@@ -112,22 +165,107 @@ func Load(path string, env Env) (Config, error) {
 		if err != nil {
 			return Config{}, &Error{Variable: "--config", Problem: fmt.Sprintf("cannot read %s: %v", path, errors.Unwrap(err))}
 		}
-		if err := mergeYAML(raw, b, true); err != nil {
+		fileRaw := map[string]string{}
+		if err := mergeYAML(fileRaw, b, raw); err != nil {
 			return Config{}, &Error{Variable: "--config", Problem: fmt.Sprintf("%s: %v", path, err)}
 		}
-	}
-	for k := range raw {
-		if v, ok := env(envName(k)); ok {
-			raw[k] = v
+		for k, v := range fileRaw {
+			raw[k], sources[k] = v, source{file: path}
 		}
 	}
-	return parse(raw)
+	if err := checkVariables(env, raw); err != nil {
+		return Config{}, err
+	}
+	for k := range raw {
+		if v, ok := env[envName(k)]; ok {
+			raw[k], sources[k] = v, source{env: true}
+		}
+	}
+	return parse(raw, sources)
 }
 
 func envName(key string) string { return "GATEHOUSE_" + strings.ToUpper(key) }
 
-// mergeYAML copies the scalars of b into dst; with strict, keys dst lacks are refused.
-func mergeYAML(dst map[string]string, b []byte, strict bool) error {
+// checkVariables refuses the first (in name order) GATEHOUSE_* variable of env that
+// names no key of known and is not reserved, and suggests the closest known name.
+func checkVariables(env Env, known map[string]string) error {
+	var names []string
+	for k := range known {
+		names = append(names, envName(k))
+	}
+	names = append(names, otherVariables...)
+	var unknown []string
+	for name := range env {
+		if !strings.HasPrefix(name, "GATEHOUSE_") || slices.Contains(names, name) {
+			continue
+		}
+		if slices.ContainsFunc(reservedPrefixes, func(p string) bool { return strings.HasPrefix(name, p) }) {
+			continue
+		}
+		unknown = append(unknown, name)
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	name := unknown[0]
+	rests := make([]string, len(names))
+	for i, n := range names {
+		rests[i] = strings.TrimPrefix(n, "GATEHOUSE_")
+	}
+	if best := closest(strings.TrimPrefix(name, "GATEHOUSE_"), rests); best != "" {
+		return &Error{Variable: name, Problem: "unknown variable; did you mean GATEHOUSE_" + best + "?"}
+	}
+	return &Error{Variable: name, Problem: "unknown variable; the variables are GATEHOUSE_ followed by a key of configs/gatehouse.yaml in upper case"}
+}
+
+// closest is the candidate nearest to word by edit distance, ignoring case (ties:
+// the first in sorted order), or "" when none is near: a candidate is near when it
+// contains word (ADDR in HTTP_ADDR) or differs from it in fewer edits than half its
+// length.
+func closest(word string, candidates []string) string {
+	w := strings.ToUpper(word)
+	sorted := slices.Clone(candidates)
+	slices.Sort(sorted)
+	best, bestD := "", -1
+	for _, c := range sorted {
+		cu := strings.ToUpper(c)
+		d := editDistance(w, cu)
+		if w == "" || (!strings.Contains(cu, w) && 2*d >= len(w)) {
+			continue
+		}
+		if bestD < 0 || d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes (the names are
+// ASCII).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// mergeYAML copies the scalars of b into dst. With known (a file the user gave), a
+// key known lacks is refused, with the closest known key as a hint.
+func mergeYAML(dst map[string]string, b []byte, known map[string]string) error {
 	var m map[string]any
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&m); err != nil {
@@ -137,7 +275,10 @@ func mergeYAML(dst map[string]string, b []byte, strict bool) error {
 		return fmt.Errorf("invalid YAML: %v", err)
 	}
 	for k, v := range m {
-		if _, known := dst[k]; !known && strict {
+		if _, ok := known[k]; known != nil && !ok {
+			if best := closest(k, slices.Collect(maps.Keys(known))); best != "" {
+				return fmt.Errorf("unknown key %q; did you mean %s?", k, best)
+			}
 			return fmt.Errorf("unknown key %q", k)
 		}
 		switch x := v.(type) {
@@ -154,9 +295,10 @@ func mergeYAML(dst map[string]string, b []byte, strict bool) error {
 	return nil
 }
 
-func parse(raw map[string]string) (Config, error) {
-	p := parser{raw: raw}
+func parse(raw map[string]string, sources map[string]source) (Config, error) {
+	p := parser{raw: raw, sources: sources}
 	c := Config{
+		sources:              sources,
 		Issuer:               p.url("issuer"),
 		HTTPAddr:             p.addr("http_addr"),
 		DatabaseURL:          p.databaseURL("database_url"),
@@ -214,24 +356,62 @@ func parse(raw map[string]string) (Config, error) {
 		}
 	}
 	if c.DynamicRegistration && len(c.RegistrationInitialAccessToken) < 32 {
-		return Config{}, &Error{Variable: envName("registration_initial_access_token"),
-			Problem: "required (at least 32 characters) when GATEHOUSE_DYNAMIC_REGISTRATION is true"}
+		return Config{}, c.errorf("registration_initial_access_token", "required (at least 32 characters) when %s is true",
+			c.name("dynamic_registration"))
 	}
 	if c.SecretKey != "" && len(c.SecretKey) < 32 {
-		return Config{}, &Error{Variable: envName("secret_key"), Problem: "must be at least 32 characters"}
+		return Config{}, c.errorf("secret_key", "must be at least 32 characters")
 	}
 	return c, nil
 }
 
+// errorf is a one-line error about key, naming it where its value came from: the
+// --config file's key, or else the environment variable.
+func (c Config) errorf(key, format string, args ...any) *Error {
+	return newError(c.sources, key, fmt.Sprintf(format, args...))
+}
+
+func newError(sources map[string]source, key, problem string) *Error {
+	e := &Error{Variable: envName(key), Problem: problem}
+	if src := sources[key]; src.file != "" {
+		e.File, e.Key = src.file, key
+	}
+	return e
+}
+
+// name is how a message refers to key: its file key when the value came from the
+// --config file, else its environment variable.
+func (c Config) name(key string) string {
+	if c.sources[key].file != "" {
+		return key
+	}
+	return envName(key)
+}
+
+// Setting describes key and its value for a message, as the user set it:
+// GATEHOUSE_DATABASE_URL=sqlite:x.db from the environment, "database_url: sqlite:x.db
+// in FILE" from a --config file, or "the default GATEHOUSE_DATABASE_URL=sqlite:x.db".
+// Only for values that hold no secret.
+func (c Config) Setting(key, value string) string {
+	switch src := c.sources[key]; {
+	case src.file != "":
+		return key + ": " + value + " in " + src.file
+	case src.env:
+		return envName(key) + "=" + value
+	}
+	return "the default " + envName(key) + "=" + value
+}
+
 // parser keeps the first error, so parse reads like a list of fields.
 type parser struct {
-	raw map[string]string
-	err error
+	raw     map[string]string
+	sources map[string]source
+	err     error
 }
 
 func (p *parser) fail(key, format string, args ...any) {
 	if p.err == nil {
-		p.err = &Error{Variable: envName(key), Problem: fmt.Sprintf(format, args...)}
+		p.err = newError(p.sources, key, fmt.Sprintf(format, args...))
 	}
 }
 
@@ -340,9 +520,22 @@ func (p *parser) databaseURL(key string) string {
 	v := p.raw[key]
 	switch {
 	case strings.HasPrefix(v, "sqlite:") && len(v) > len("sqlite:"):
-	case strings.HasPrefix(v, "postgres://"), strings.HasPrefix(v, "postgresql://"), strings.HasPrefix(v, "mysql://"):
+	case strings.HasPrefix(v, "postgres://"), strings.HasPrefix(v, "postgresql://"):
+		// Without a database name PostgreSQL takes the user's name (libpq's rule), a
+		// working choice, so such a URL is left alone.
 		if _, err := url.Parse(v); err != nil {
 			p.fail(key, "malformed URL")
+		}
+	case strings.HasPrefix(v, "mysql://"):
+		u, err := url.Parse(v)
+		if err != nil {
+			p.fail(key, "malformed URL")
+			break
+		}
+		// MySQL has no default database: the server would connect to none, and every
+		// query (the migration lock first) would fail late and obscurely.
+		if strings.Trim(u.Path, "/") == "" {
+			p.fail(key, "the mysql:// URL names no database; want mysql://user:pass@host:port/DATABASE")
 		}
 	default:
 		p.fail(key, "must start with sqlite:, postgres:// or mysql://")
@@ -372,50 +565,95 @@ func (c *Config) ResolveKeyActivationDelay(jwksMaxAge time.Duration) error {
 		}
 	}
 	if c.KeyRotationInterval > 0 && c.KeyRotationInterval <= c.KeyActivationDelay {
-		return &Error{Variable: envName("key_rotation_interval"),
-			Problem: fmt.Sprintf("%s must be longer than the key activation delay (%s)", c.KeyRotationInterval, c.KeyActivationDelay)}
+		return c.errorf("key_rotation_interval", "%s must be longer than the key activation delay (%s)",
+			c.KeyRotationInterval, c.KeyActivationDelay)
+	}
+	return nil
+}
+
+// SQLiteFile is the file of a SQLite database URL, as written (relative to the
+// working directory unless absolute); ok is false for other databases and for an
+// in-memory SQLite database.
+func (c Config) SQLiteFile() (path string, ok bool) {
+	if !c.IsSQLite() {
+		return "", false
+	}
+	path = strings.TrimPrefix(c.DatabaseURL, "sqlite:")
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	// sqlite:///abs/path and sqlite:file:path name the same files as sqlite:PATH
+	// (infrastructure/database reads them so).
+	path = strings.TrimPrefix(strings.TrimPrefix(path, "file:"), "//")
+	if path == "" || path == ":memory:" {
+		return "", false
+	}
+	return path, true
+}
+
+// CreateSQLiteDir creates the directory of the SQLite database file (mode 0700: it
+// holds the database and the secret key), for the commands that may create a
+// database. A directory that cannot be created is a configuration error naming the
+// database, not the secret key that happens to be written there first.
+func (c Config) CreateSQLiteDir() error {
+	path, ok := c.SQLiteFile()
+	if !ok {
+		return nil
+	}
+	dir := filepath.Dir(absPath(path))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return c.errorf("database_url", "cannot create %s for the SQLite database %s: %v", dir, absPath(path), pathErrorReason(err))
 	}
 	return nil
 }
 
 // EnsureSecretKey fills SecretKey when it is unset: with SQLite it reads, or creates
-// with mode 0600, a `secret.key` file beside the database file; with any other
-// database it is an error, since instances sharing a database must share the key.
-func (c *Config) EnsureSecretKey() error {
+// with mode 0600, a `secret.key` file beside the database file (and records that in
+// SecretKeyFile and SecretKeyGenerated); with any other database it is an error, since
+// instances sharing a database must share the key. Only the commands that may create
+// the database call it; the others call ReadSecretKey.
+func (c *Config) EnsureSecretKey() error { return c.secretKey(true) }
+
+// ReadSecretKey is EnsureSecretKey that never writes a key: a database that exists
+// was made with a key, and a new one would open none of its sealed keys or hashes.
+func (c *Config) ReadSecretKey() error { return c.secretKey(false) }
+
+func (c *Config) secretKey(create bool) error {
 	if c.SecretKey != "" {
 		return nil
 	}
-	if !c.IsSQLite() {
-		return &Error{Variable: envName("secret_key"), Problem: "required with PostgreSQL or MariaDB (at least 32 characters)"}
+	dbPath, ok := c.SQLiteFile()
+	if !ok {
+		if c.IsSQLite() { // in memory: nothing outlives the process, nor needs to
+			c.SecretKey = newSecretKey()
+			return nil
+		}
+		return c.errorf("secret_key", "required with PostgreSQL or MariaDB (at least 32 characters)")
 	}
-	dbPath := strings.TrimPrefix(c.DatabaseURL, "sqlite:")
-	if i := strings.IndexByte(dbPath, '?'); i >= 0 {
-		dbPath = dbPath[:i]
-	}
-	dbPath = strings.TrimPrefix(dbPath, "file:")
-	path := filepath.Join(filepath.Dir(dbPath), "secret.key")
+	path := filepath.Join(filepath.Dir(absPath(dbPath)), "secret.key")
 	if b, err := os.ReadFile(path); err == nil {
 		key := strings.TrimSpace(string(b))
 		if len(key) < 32 {
-			return &Error{Variable: envName("secret_key"), Problem: fmt.Sprintf("%s holds fewer than 32 characters", path)}
+			return c.errorf("secret_key", "%s holds fewer than 32 characters", path)
 		}
-		c.SecretKey = key
+		c.SecretKey, c.SecretKeyFile = key, path
 		return nil
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("read secret key file: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("create directory for secret key: %w", err)
+	if !create {
+		return c.errorf("secret_key", "not set, and there is no %s beside the SQLite database; set the key the server uses", path)
 	}
-	b := make([]byte, 48)
-	_, _ = rand.Read(b)
-	key := base64.RawURLEncoding.EncodeToString(b)
+	if err := c.CreateSQLiteDir(); err != nil {
+		return err
+	}
+	key := newSecretKey()
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrExist) {
-		return c.EnsureSecretKey() // another process won the race; read its key
+		return c.secretKey(create) // another process won the race; read its key
 	}
 	if err != nil {
-		return fmt.Errorf("create secret key file: %w", err)
+		return c.errorf("database_url", "cannot create %s beside the SQLite database %s: %v", path, absPath(dbPath), pathErrorReason(err))
 	}
 	if _, err := f.WriteString(key + "\n"); err != nil {
 		f.Close()
@@ -424,6 +662,32 @@ func (c *Config) EnsureSecretKey() error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("write secret key file: %w", err)
 	}
-	c.SecretKey = key
+	c.SecretKey, c.SecretKeyFile, c.SecretKeyGenerated = key, path, true
 	return nil
+}
+
+// newSecretKey is 384 random bits, base64url: 64 characters.
+func newSecretKey() string {
+	b := make([]byte, 48)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// absPath is path made absolute (against the working directory), or path itself if
+// that fails.
+func absPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
+}
+
+// pathErrorReason is the reason of a file system error without the path it repeats
+// (the message names the path already).
+func pathErrorReason(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

@@ -10,7 +10,10 @@ import (
 )
 
 func envOf(m map[string]string) Env {
-	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	if m == nil {
+		return Env{}
+	}
+	return Env(m)
 }
 
 func TestLoadDefaults(t *testing.T) {

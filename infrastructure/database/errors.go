@@ -84,6 +84,21 @@ func IsUnavailable(err error) bool {
 	return false
 }
 
+// IsUnknownDatabase reports whether the server refused the connection because the
+// database the URL names does not exist (PostgreSQL 3D000, MySQL 1049): a
+// configuration mistake rather than an outage.
+func IsUnknownDatabase(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "3D000"
+	}
+	var myErr *mysql.MySQLError
+	if errors.As(err, &myErr) {
+		return myErr.Number == 1049
+	}
+	return false
+}
+
 // isSQLiteBusy reports whether err is SQLite's SQLITE_BUSY or SQLITE_LOCKED.
 func isSQLiteBusy(err error) bool {
 	var liteErr *sqlite.Error

@@ -30,8 +30,9 @@ func TestContract(t *testing.T) {
 	}
 }
 
-// TestMigrateUpDownUp checks that every migration can be undone and redone, and that
-// migrating twice is harmless.
+// TestMigrateUpDownUp checks that every migration can be undone and redone, that
+// migrating twice is harmless, and that HasSchema and MigrationStatus follow (and
+// create nothing on a database never migrated).
 func TestMigrateUpDownUp(t *testing.T) {
 	for name, url := range dbtest.All(t) {
 		t.Run(name, func(t *testing.T) {
@@ -44,6 +45,10 @@ func TestMigrateUpDownUp(t *testing.T) {
 			t.Cleanup(closeDB)
 
 			wantApplied(t, db, false)
+			// Neither the status nor HasSchema created anything on the fresh database.
+			if _, err := db.NewSelect().Table("gatehouse_migrations").ColumnExpr("count(*)").Exec(ctx); err == nil {
+				t.Error("reading the status of a fresh database created the migrations table")
+			}
 			for range 2 {
 				if err := bunrepo.Migrate(ctx, db); err != nil {
 					t.Fatalf("migrate up: %v", err)
@@ -83,6 +88,9 @@ func wantApplied(t *testing.T, db *bun.DB, applied bool) {
 	}
 	if len(states) == 0 {
 		t.Fatal("no migrations known")
+	}
+	if has, err := bunrepo.HasSchema(t.Context(), db); err != nil || has != applied {
+		t.Errorf("HasSchema = %v, %v; want %v", has, err, applied)
 	}
 	for _, s := range states {
 		if s.Applied != applied {

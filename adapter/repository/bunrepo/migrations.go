@@ -143,12 +143,55 @@ func Rollback(ctx context.Context, db *bun.DB) error {
 	})
 }
 
-// MigrationStatus lists every known migration, oldest first, with its state.
-func MigrationStatus(ctx context.Context, db *bun.DB) ([]MigrationState, error) {
-	m := newMigrator(db)
-	if err := m.Init(ctx); err != nil {
-		return nil, wrapErr(err, "create migration tables")
+// HasSchema reports whether Gatehouse's schema is in the database: at least one
+// migration applied. It creates nothing, so the commands that must not create a
+// schema can tell a database never migrated (or the wrong one) from theirs.
+func HasSchema(ctx context.Context, db *bun.DB) (bool, error) {
+	exists, err := migrationTableExists(ctx, db)
+	if err != nil || !exists {
+		return false, err
 	}
+	var applied int
+	if err := db.NewSelect().Table(migrationsTable).ColumnExpr("count(*)").Scan(ctx, &applied); err != nil {
+		return false, wrapErr(err, "count applied migrations")
+	}
+	return applied > 0, nil
+}
+
+// migrationTableExists looks the migrations table up in the catalog (the
+// search_path's schemas on PostgreSQL, the connection's database on MySQL).
+func migrationTableExists(ctx context.Context, db *bun.DB) (bool, error) {
+	var q string
+	switch db.Dialect().Name() {
+	case dialect.PG:
+		q = "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename = ? AND schemaname = ANY (current_schemas(false))"
+	case dialect.MySQL:
+		q = "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?"
+	default:
+		q = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, q, migrationsTable).Scan(&n); err != nil {
+		return false, wrapErr(err, "look for the migrations table")
+	}
+	return n > 0, nil
+}
+
+// MigrationStatus lists every known migration, oldest first, with its state. On a
+// database without the migrations table every one is pending; nothing is created.
+func MigrationStatus(ctx context.Context, db *bun.DB) ([]MigrationState, error) {
+	exists, err := migrationTableExists(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		var out []MigrationState
+		for _, mg := range migrations().Sorted() {
+			out = append(out, MigrationState{Name: mg.Name + "_" + mg.Comment})
+		}
+		return out, nil
+	}
+	m := newMigrator(db)
 	ms, err := m.MigrationsWithStatus(ctx)
 	if err != nil {
 		return nil, wrapErr(err, "read migration status")

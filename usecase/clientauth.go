@@ -64,6 +64,17 @@ func NewClientAuthenticatorWithAssertions(clients ClientStore, hasher SecretHash
 	return a
 }
 
+// liveClient is store.ClientByID for every path that serves a client: a disabled
+// client is as unknown as one that does not exist (ErrNotFound), so that nothing,
+// not even timing, tells the two apart (SECURITY S58).
+func liveClient(ctx context.Context, store ClientStore, id string) (domain.Client, error) {
+	c, err := store.ClientByID(ctx, id)
+	if err == nil && c.Disabled {
+		return domain.Client{}, fmt.Errorf("client %q is disabled: %w", id, domain.ErrNotFound)
+	}
+	return c, err
+}
+
 // dummySecretHash is compared against when the client is unknown, so an unknown
 // client and a wrong secret cost the same (SECURITY S22).
 var dummySecretHash = make([]byte, 32)
@@ -114,7 +125,7 @@ func (a *ClientAuthenticator) failed(ctx context.Context, address string) error 
 // verify reports whether the credentials prove their client; the error is a storage
 // failure only.
 func (a *ClientAuthenticator) verify(ctx context.Context, cr Credentials) (domain.Client, bool, error) {
-	client, err := a.clients.ClientByID(ctx, cr.ClientID)
+	client, err := liveClient(ctx, a.clients, cr.ClientID)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
 		a.hasher.SecretMatches(dummySecretHash, cr.Secret)
@@ -150,7 +161,7 @@ func (a *ClientAuthenticator) verify(ctx context.Context, cr Credentials) (domai
 				switch {
 				case err == nil:
 					client = fresh
-					ok = !fresh.Public && a.hasher.SecretMatches(fresh.SecretHash, cr.Secret)
+					ok = !fresh.Public && !fresh.Disabled && a.hasher.SecretMatches(fresh.SecretHash, cr.Secret)
 				case !errors.Is(err, domain.ErrNotFound):
 					return domain.Client{}, false, fmt.Errorf("authenticate client: %w", err)
 				}

@@ -63,6 +63,20 @@ func (r *ClientRepository) DeleteClient(ctx context.Context, id string) error {
 	return mustAffect(res, err, "delete client %q", id)
 }
 
+// UpdateClient replaces what an administrator may change of a client (clients
+// update): everything but its id, secret, type (public or confidential), registration
+// access token and creation time. ErrNotFound when there is no such client,
+// ErrDuplicate when the new name is taken.
+func (r *ClientRepository) UpdateClient(ctx context.Context, c domain.Client) error {
+	row := clientToRow(c)
+	res, err := r.db.NewUpdate().Model(&row).
+		Column("name", "redirect_uris", "grant_types", "scopes", "audiences", "skip_consent", "id_token_alg",
+			"post_logout_redirect_uris", "require_par", "require_dpop", "token_endpoint_auth_method", "jwks",
+			"jwks_uri", "disabled", "updated_at").
+		WherePK().Exec(ctx)
+	return mustAffect(res, err, "update client %q", c.ID)
+}
+
 // UpdateClientSecret replaces the secret hash; ErrNotFound when there is no such client.
 func (r *ClientRepository) UpdateClientSecret(ctx context.Context, id string, secretHash []byte, now time.Time) error {
 	res, err := r.db.NewUpdate().Model((*clientRow)(nil)).

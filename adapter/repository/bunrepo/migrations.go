@@ -66,6 +66,7 @@ func migrations() *migrate.Migrations {
 	ms.Add(parMigration())
 	up, down = addColumn(clientRegistrationTokenHash)
 	ms.Add(migrate.Migration{Name: "20260309000002", Comment: "client_registration_token_hash", Up: up, Down: down})
+	ms.Add(principalsMigration())
 	return ms
 }
 

@@ -147,8 +147,8 @@ func (r *CodeRepository) RedeemCode(ctx context.Context, hash []byte, red usecas
 			}
 		}
 	case dialect.SQLite:
-		if err := r.stmts.warm(ctx, consumeCodeQuery, selectCodeQuery, grantLiveQuery, insertFamilyQuery,
-			insertRefreshTokenQuery, selectUserQuery); err != nil {
+		if err := r.stmts.warm(ctx, consumeCodeQuery, selectCodeQuery, grantUserQuery, insertFamilyQuery,
+			insertRefreshTokenQuery); err != nil {
 			return usecase.CodeRedeemed{}, err
 		}
 		err := r.writes.run(ctx, func(ctx context.Context, tx bun.Tx) error {
@@ -156,10 +156,7 @@ func (r *CodeRepository) RedeemCode(ctx context.Context, hash []byte, red usecas
 			if row, won, err = r.consume(ctx, &tx, hash, red.Now); err != nil || !won {
 				return err
 			}
-			if issued, err = r.startGrant(ctx, &tx, row, red); err != nil || !issued {
-				return err
-			}
-			user, err = r.readUser(ctx, &tx, row.UserID)
+			user, issued, err = r.startGrant(ctx, &tx, row, red)
 			return err
 		})
 		if err != nil {
@@ -179,10 +176,7 @@ func (r *CodeRepository) RedeemCode(ctx context.Context, hash []byte, red usecas
 			if !won {
 				return nil
 			}
-			if issued, err = r.startGrant(ctx, &tx, row, red); err != nil || !issued {
-				return err
-			}
-			user, err = r.readUser(ctx, &tx, row.UserID)
+			user, issued, err = r.startGrant(ctx, &tx, row, red)
 			return err
 		})
 		if err != nil {
@@ -204,72 +198,62 @@ func (r *CodeRepository) RedeemCode(ctx context.Context, hash []byte, red usecas
 	return out, nil
 }
 
-// selectUserQuery reads a user by id (a prepared statement on SQLite).
-const selectUserQuery = "SELECT id, username, email, email_verified, password_hash, created_at, updated_at, disabled " +
+// grantUserQuery reads the user of a code with whether the code's grant may still
+// start (live): its browser session exists (a code issued without one needs none) and
+// its client is not disabled; the user, read here, must exist and not be disabled
+// either. Logging out, a password change, and disabling or deleting the user revoke
+// the families of the session's codes, end the session, and revoke them again, so a
+// redemption either sees the session gone or meets its family revoked (CreateFamily's
+// ErrDuplicate), or is revoked by the second pass: a code issued just before never
+// redeems after (issue 18 finding 8). Arguments: the session id twice, the client id,
+// the user id. A prepared statement on SQLite.
+const grantUserQuery = "SELECT id, username, email, email_verified, password_hash, created_at, updated_at, disabled, " +
+	"CASE WHEN (? = '' OR EXISTS (SELECT 1 FROM sessions WHERE id = ?)) " +
+	"AND NOT EXISTS (SELECT 1 FROM clients WHERE id = ? AND disabled = TRUE) THEN 1 ELSE 0 END AS live " +
 	"FROM users WHERE id = ?"
 
-// readUser reads the user inside tx; nil when there is none.
-func (r *CodeRepository) readUser(ctx context.Context, tx *bun.Tx, id string) (*userRow, error) {
-	var u userRow
-	var err error
-	if tx.Dialect().Name() == dialect.SQLite {
-		err = r.stmts.scanOne(ctx, tx, &u, selectUserQuery, id)
-	} else {
-		err = tx.NewSelect().Model(&u).Where("id = ?", id).Scan(ctx)
-	}
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return nil, nil
-	case err != nil:
-		return nil, wrapErr(err, "select user of authorization code")
-	}
-	return &u, nil
+// grantUserRow is a row of grantUserQuery.
+type grantUserRow struct {
+	userRow
+	Live bool `bun:"live"`
 }
 
 // startGrant stores the family and first refresh token of a consumed code when the
-// redemption matches it and the code's grant is still live (grantLiveQuery; SQLite and
-// MariaDB, inside the consuming transaction).
-func (r *CodeRepository) startGrant(ctx context.Context, tx *bun.Tx, row codeRow, red usecase.CodeRedemption) (bool, error) {
+// redemption matches it and the code's grant is still live (grantUserQuery), and
+// returns the code's user with whether it did (SQLite and MariaDB, inside the
+// consuming transaction).
+func (r *CodeRepository) startGrant(ctx context.Context, tx *bun.Tx, row codeRow, red usecase.CodeRedemption) (*userRow, bool, error) {
 	code, err := row.toDomain()
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
 	if !red.Matches(code) {
-		return false, nil
+		return nil, false, nil
 	}
-	var live int
-	args := []any{code.SessionID, code.SessionID, code.UserID, code.ClientID}
+	var u grantUserRow
+	args := []any{code.SessionID, code.SessionID, code.ClientID, code.UserID}
 	if tx.Dialect().Name() == dialect.SQLite {
-		err = r.stmts.scanOne(ctx, tx, &live, grantLiveQuery, args...)
+		err = r.stmts.scanOne(ctx, tx, &u, grantUserQuery, args...)
 	} else {
-		err = tx.NewRaw(grantLiveQuery, args...).Scan(ctx, &live)
+		err = tx.NewRaw(grantUserQuery, args...).Scan(ctx, &u)
 	}
-	if err != nil {
-		return false, wrapErr(err, "check the session, user and client of an authorization code")
-	}
-	if live != 1 {
-		return false, nil
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, false, nil // the user is gone
+	case err != nil:
+		return nil, false, wrapErr(err, "select the user, session and client of an authorization code")
+	case !u.Live || u.Disabled:
+		return nil, false, nil
 	}
 	f, rt := red.Grant(code)
 	if err := insertGrant(ctx, tx, r.stmts, f, rt); err != nil {
-		return false, err
+		return nil, false, err
 	}
-	return true, nil
+	return &u.userRow, true, nil
 }
 
-// grantLiveQuery answers 1 when the grant of a code may still start: its browser
-// session exists (a code issued without one needs none) and neither its user nor its
-// client is disabled. Logging out, a password change, and disabling or deleting the
-// user end the session first and then revoke the families of the session's codes, so
-// a redemption either sees the session gone or meets its family already revoked
-// (CreateFamily's ErrDuplicate): a code issued just before never redeems after (issue
-// 18 finding 8). Its arguments: the session id twice, the user id, the client id.
-const grantLiveQuery = "SELECT CASE WHEN (? = '' OR EXISTS (SELECT 1 FROM sessions WHERE id = ?)) " +
-	"AND NOT EXISTS (SELECT 1 FROM users WHERE id = ? AND disabled = TRUE) " +
-	"AND NOT EXISTS (SELECT 1 FROM clients WHERE id = ? AND disabled = TRUE) THEN 1 ELSE 0 END"
-
 // redeemCodePGQuery consumes the code (upd); when the redemption matches it and its
-// grant is still live (ok, the conditions of grantLiveQuery), it inserts the family
+// grant is still live (ok, the conditions of grantUserQuery), it inserts the family
 // (fam) and, when a hash is given, the first refresh token (tok), both copying the
 // grant from the code. A duplicate family fails the whole statement, which then
 // consumes nothing.

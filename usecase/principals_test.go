@@ -85,7 +85,7 @@ func wantGrantErr(t *testing.T, what string, err error, desc string) {
 func TestSecurity_S58_DisableUser(t *testing.T) {
 	f := newPrincipalsFixture(t)
 	u := f.user(t, "dora", "dora's password")
-	other := f.user(t, "ed", "ed's password")
+	f.user(t, "ed", "ed's password")
 	before, err := f.password(f.appCr, "dora", "dora's password")
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +158,6 @@ func TestSecurity_S58_DisableUser(t *testing.T) {
 		t.Errorf("userinfo after re-enabling: %v", err)
 	}
 	wantGrantErr(t, "refresh of a token from before", f.refresh(f.appCr, before.RefreshToken), "")
-	_ = other
 }
 
 func TestSecurity_S58_DisableClient(t *testing.T) {
@@ -187,7 +186,7 @@ func TestSecurity_S58_DisableClient(t *testing.T) {
 			t.Errorf("the %s access token of a disabled client is active", name)
 		}
 	}
-	if f.active(t, f.appCr, appTokens.AccessToken) == false {
+	if !f.active(t, f.appCr, appTokens.AccessToken) {
 		t.Error("another client's token died")
 	}
 	// Client authentication fails as for an unknown client, at every endpoint.

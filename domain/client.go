@@ -49,6 +49,10 @@ type Client struct {
 	// the keys of a private_key_jwt client (RFC 7523 §2.2); at most one is set.
 	JWKS    string
 	JWKSURI string
+	// Disabled: the client is treated as unknown everywhere (authentication fails,
+	// authorization requests get the error page), and its tokens are dead
+	// (PrincipalRevocation). Re-enabled, it works again; its earlier tokens stay dead.
+	Disabled bool
 }
 
 // AllowsGrant reports whether the client was registered for grant type g.

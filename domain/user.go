@@ -16,8 +16,11 @@ type User struct {
 	Email         string
 	EmailVerified bool
 	PasswordHash  string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// Disabled users cannot sign in, and none of their tokens, codes or sessions
+	// work (PrincipalRevocation).
+	Disabled  bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Password length bounds; the upper one keeps hashing cost bounded.

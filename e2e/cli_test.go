@@ -6,7 +6,9 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
+	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -70,6 +72,8 @@ func TestCLI(t *testing.T) {
 			subtest{"UsersCreate", func(t *testing.T) { testCLIUsersCreate(t, srv) }},
 			subtest{"UsersListAndDelete", func(t *testing.T) { testCLIUsersListDelete(t, srv) }},
 			subtest{"UsersSetPassword", func(t *testing.T) { testCLISetPassword(t, srv) }},
+			subtest{"UsersShowAndUpdate", func(t *testing.T) { testCLIUsersShowUpdate(t, srv) }},
+			subtest{"ClientsShowAndUpdate", func(t *testing.T) { testCLIClientsShowUpdate(t, srv) }},
 			subtest{"ClientsCreate", func(t *testing.T) { testCLIClientsCreate(t, srv) }},
 			subtest{"ClientsListNeverShowsSecrets", func(t *testing.T) { testCLIClientsList(t, srv) }},
 			subtest{"ClientsRotateSecret", func(t *testing.T) { testCLIRotateSecret(t, srv) }},
@@ -225,6 +229,206 @@ func testCLISetPassword(t *testing.T, srv *Server) {
 	wantUsage(t, "set-password unknown user", out, errOut, code)
 	out, errOut, code = srv.CLI(t, "x\n", "users", "set-password", id, "--password-stdin")
 	wantUsage(t, "set-password too short", out, errOut, code)
+}
+
+// testCLIUsersShowUpdate: users show and users update by id or username, their text
+// and --json, and the effect of --disabled on a running server.
+func testCLIUsersShowUpdate(t *testing.T, srv *Server) {
+	name, pwd, id := newUser(t, srv)
+	for _, ref := range []string{name, id, strings.ToUpper(name)} {
+		out := cliOK(t, srv, "users", "show", ref, "--json")
+		m, keys := jsonKeys(t, out)
+		if !slices.Equal(keys, []string{"disabled", "email", "email_verified", "id", "username"}) {
+			t.Errorf("users show --json printed keys %v", keys)
+		}
+		if m["id"] != id || m["username"] != name || m["disabled"] != false || m["email_verified"] != false || m["email"] != "" {
+			t.Errorf("users show %s --json: %s", ref, out)
+		}
+	}
+	out := cliOK(t, srv, "users", "show", name)
+	for _, want := range []string{"id:", id, "username:", name, "email_verified: false", "status:", "active"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("users show (text) lacks %q:\n%s", want, out)
+		}
+	}
+
+	mail := name + "@example.org"
+	out = cliOK(t, srv, "users", "update", name, "--email", mail, "--email-verified=true", "--json")
+	if m, _ := jsonKeys(t, out); m["email"] != mail || m["email_verified"] != true || m["disabled"] != false {
+		t.Errorf("users update --email --email-verified --json: %s", out)
+	}
+	// A new address is unverified unless said otherwise.
+	mail2 := name + "@example.net"
+	if m, _ := jsonKeys(t, cliOK(t, srv, "users", "update", id, "--email", mail2, "--json")); m["email"] != mail2 || m["email_verified"] != false {
+		t.Errorf("a new email kept its verification: %v", m)
+	}
+
+	out = cliOK(t, srv, "users", "update", name, "--disabled=true")
+	if !strings.HasPrefix(out, "updated user "+name+"\n") || !strings.Contains(out, "disabled") {
+		t.Errorf("users update --disabled=true (text): %q", out)
+	}
+	var list []map[string]any
+	srv.CLIJSON(t, &list, "", "users", "list")
+	if i := slices.IndexFunc(list, func(m map[string]any) bool { return m["id"] == id }); i < 0 || list[i]["disabled"] != true {
+		t.Errorf("users list --json does not show the user disabled")
+	}
+	if out := cliOK(t, srv, "users", "list"); !strings.Contains(out, "STATUS") || !regexp.MustCompile(name+`\s.*\sdisabled\s`).MatchString(out) {
+		t.Errorf("users list (text) does not show the user disabled:\n%s", out)
+	}
+	cfg, _, _ := newPasswordClient(t, srv)
+	hc := srv.HTTPClient()
+	if _, err := cfg.PasswordCredentialsToken(ctxWith(hc), name, pwd); err == nil {
+		t.Error("a disabled user got tokens")
+	}
+	cliOK(t, srv, "users", "update", name, "--disabled=false")
+	passwordToken(t, srv, hc, cfg, name, pwd)
+
+	bad := [][]string{
+		{"users", "update", name},
+		{"users", "update", "nobody-" + randomString(6), "--disabled=true"},
+		{"users", "update", name, "--email", "not-an-email"},
+		{"users", "update", name, "--disabled=maybe"},
+		{"users", "update", name, "--name", "Someone"},
+		{"users", "update"},
+		{"users", "show"},
+		{"users", "show", "nobody-" + randomString(6)},
+	}
+	var calls []CLICall
+	for _, args := range bad {
+		calls = append(calls, CLICall{Args: args})
+	}
+	for i, r := range srv.CLIAll(t, calls...) {
+		wantUsage(t, strings.Join(bad[i], " "), r.Stdout, r.Stderr, r.Exit)
+	}
+	out, errOut, code := srv.CLI(t, "", "users", "show", "nobody-x")
+	wantUsage(t, "users show unknown", out, errOut, code, `no user with id or username "nobody-x"`)
+
+	// Deleting by username.
+	other, _, otherID := newUser(t, srv)
+	if out := cliOK(t, srv, "users", "delete", other, "--json"); !strings.Contains(out, otherID) {
+		t.Errorf("users delete by username --json: %s", out)
+	}
+}
+
+// testCLIClientsShowUpdate: clients show and clients update, their text and --json,
+// refusals, and the effect of --disabled on a running server.
+func testCLIClientsShowUpdate(t *testing.T, srv *Server) {
+	c := srv.CreateClientJSON(t, "--grant-type", "client_credentials", "--scope", "api:read")
+	out := cliOK(t, srv, "clients", "show", c.ClientID, "--json")
+	m, keys := jsonKeys(t, out)
+	if m["client_id"] != c.ClientID || m["disabled"] != false || slices.Contains(keys, "client_secret") || m["scope"] != "api:read" {
+		t.Errorf("clients show --json: %s", out)
+	}
+	out = cliOK(t, srv, "clients", "show", c.ClientID)
+	for _, want := range []string{"client_id:", c.ClientID, "status:", "active", "scope:", "api:read"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("clients show (text) lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, c.ClientSecret) {
+		t.Error("clients show printed the secret")
+	}
+
+	name := uniqueName("renamed-")
+	out = cliOK(t, srv, "clients", "update", c.ClientID, "--name", name, "--scope", "api:read api:write",
+		"--audience", "https://orders.example.com", "--json")
+	m, keys = jsonKeys(t, out)
+	if m["name"] != name || m["scope"] != "api:read api:write" || m["client_id"] != c.ClientID || slices.Contains(keys, "client_secret") {
+		t.Errorf("clients update --json: %s", out)
+	}
+	// The id and the secret stay: the new scope and audience work at once... (the
+	// server may hold the client for GATEHOUSE_CLIENT_CACHE_TTL).
+	body := form("grant_type", "client_credentials", "scope", "api:write", "resource", "https://orders.example.com")
+	clEventually(t, 7*time.Second, "the updated client", func() error {
+		r := srv.PostForm(t, nil, "/oauth/token", body, c.ClientID, c.ClientSecret)
+		if r.Status != http.StatusOK {
+			return fmt.Errorf("%d %s", r.Status, r.Body)
+		}
+		srv.Sensitive(r.JSON(t)["access_token"].(string))
+		return nil
+	})
+
+	r := srv.PostForm(t, nil, "/oauth/token", form("grant_type", "client_credentials"), c.ClientID, c.ClientSecret)
+	if r.Status != http.StatusOK {
+		t.Fatalf("client credentials: %d %s", r.Status, r.Body)
+	}
+	tok := r.JSON(t)["access_token"].(string)
+	srv.Sensitive(tok)
+	out = cliOK(t, srv, "clients", "update", c.ClientID, "--disabled=true")
+	if !strings.HasPrefix(out, "updated client "+c.ClientID+"\n") || !strings.Contains(out, "disabled") {
+		t.Errorf("clients update --disabled=true (text): %q", out)
+	}
+	rsID, rsSecret := srv.CreateClient(t, "--grant-type", "client_credentials")
+	wantInactive(t, introspect(t, srv, nil, rsID, rsSecret, tok))
+	clEventually(t, 7*time.Second, "the disabled client is refused", func() error {
+		r := srv.PostForm(t, nil, "/oauth/token", form("grant_type", "client_credentials"), c.ClientID, c.ClientSecret)
+		if r.Status == http.StatusOK {
+			srv.Sensitive(r.JSON(t)["access_token"].(string))
+		}
+		if r.Status != http.StatusUnauthorized || r.JSON(t)["error"] != "invalid_client" {
+			return fmt.Errorf("%d %s", r.Status, r.Body)
+		}
+		return nil
+	})
+	var list []map[string]any
+	srv.CLIJSON(t, &list, "", "clients", "list")
+	if i := slices.IndexFunc(list, func(m map[string]any) bool { return m["client_id"] == c.ClientID }); i < 0 || list[i]["disabled"] != true {
+		t.Errorf("clients list --json does not show the client disabled")
+	}
+	if out := cliOK(t, srv, "clients", "list"); !strings.Contains(out, "STATUS") ||
+		!regexp.MustCompile(c.ClientID+`\s.*\sdisabled\s`).MatchString(out) {
+		t.Errorf("clients list (text) does not show the client disabled:\n%s", out)
+	}
+
+	// Enabled again: it works (once no instance holds the disabled client in memory),
+	// and the token from before stays dead.
+	cliOK(t, srv, "clients", "update", c.ClientID, "--disabled=false")
+	clEventually(t, 7*time.Second, "the re-enabled client", func() error {
+		r := srv.PostForm(t, nil, "/oauth/token", form("grant_type", "client_credentials"), c.ClientID, c.ClientSecret)
+		if r.Status != http.StatusOK {
+			return fmt.Errorf("%d %s", r.Status, r.Body)
+		}
+		srv.Sensitive(r.JSON(t)["access_token"].(string))
+		return nil
+	})
+	wantInactive(t, introspect(t, srv, nil, rsID, rsSecret, tok))
+
+	other := srv.CreateClientJSON(t, "--grant-type", "client_credentials")
+	bad := []struct {
+		args    []string
+		mention string
+	}{
+		{[]string{c.ClientID}, "at least one"},
+		{[]string{c.ClientID, "--public"}, "public"},
+		{[]string{c.ClientID, "--auth-method", "private_key_jwt", "--jwks-uri", "https://keys.example.com/jwks.json"}, "authenticates"},
+		{[]string{c.ClientID, "--redirect-uri", "javascript:alert(1)"}, ""},
+		{[]string{c.ClientID, "--grant-type", "implicit"}, "implicit"},
+		{[]string{c.ClientID, "--name", other.Name}, other.Name},
+		{[]string{c.ClientID, "--scope", `a"b`}, "--scope"},
+		{[]string{c.ClientID, "--disabled=maybe"}, ""},
+		{[]string{"nosuchclient00000000000000", "--name", "x"}, "nosuchclient00000000000000"},
+		{[]string{}, ""},
+	}
+	var calls []CLICall
+	for _, tc := range bad {
+		calls = append(calls, CLICall{Args: append([]string{"clients", "update"}, tc.args...)})
+	}
+	calls = append(calls, CLICall{Args: []string{"clients", "show", "nosuchclient00000000000000"}})
+	for i, r := range srv.CLIAll(t, calls...) {
+		if i == len(bad) {
+			wantUsage(t, "clients show unknown", r.Stdout, r.Stderr, r.Exit, "nosuchclient00000000000000")
+			continue
+		}
+		var mention []string
+		if bad[i].mention != "" {
+			mention = append(mention, bad[i].mention)
+		}
+		wantUsage(t, "clients update "+strings.Join(bad[i].args, " "), r.Stdout, r.Stderr, r.Exit, mention...)
+	}
+	// A refused update changed nothing.
+	if m, _ := jsonKeys(t, cliOK(t, srv, "clients", "show", c.ClientID, "--json")); m["name"] != name || m["public"] != false {
+		t.Errorf("a refused update changed the client: %v", m)
+	}
 }
 
 func testCLIClientsCreate(t *testing.T, srv *Server) {

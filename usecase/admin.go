@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"gatehouse/domain"
 )
 
 // Admin holds the user and client administration behind the CLI and registration page.
+// It is where the rules of taking access away live: disabling or deleting a user or
+// client kills every token, code and session of it at once (SECURITY S58), and a
+// password change ends the user's sessions and grants.
 type Admin struct {
 	users     UserStore
 	clients   ClientAdminStore
@@ -88,17 +93,163 @@ func (a *Admin) CreateUser(ctx context.Context, in NewUser) (domain.User, error)
 // ListUsers lists every user.
 func (a *Admin) ListUsers(ctx context.Context) ([]domain.User, error) { return a.users.ListUsers(ctx) }
 
-// DeleteUser removes a user and revokes every token family of theirs.
+// FindUser returns the user whose id or username is ref (the CLI's U). When ref is
+// one user's id and another's username (usernames may look like ids), it refuses
+// rather than guess. ErrNotFound when neither matches.
+func (a *Admin) FindUser(ctx context.Context, ref string) (domain.User, error) {
+	byID, err := a.users.UserByID(ctx, ref)
+	if err != nil && !errors.Is(err, domain.ErrNotFound) {
+		return domain.User{}, err
+	}
+	idFound := err == nil
+	byName, err := a.users.UserByUsername(ctx, domain.NormalizeUsername(ref))
+	switch {
+	case err == nil && idFound && byName.ID != byID.ID:
+		return domain.User{}, &ValidationError{Message: fmt.Sprintf("%q is the id of user %s and the username of user %s; give the id", ref, byID.Username, byName.ID)}
+	case err == nil:
+		return byName, nil
+	case !errors.Is(err, domain.ErrNotFound):
+		return domain.User{}, err
+	case idFound:
+		return byID, nil
+	}
+	return domain.User{}, fmt.Errorf("find user %q: %w", ref, domain.ErrNotFound)
+}
+
+// UserUpdate is what `users update` changes; nil fields stay as they are.
+type UserUpdate struct {
+	Email         *string
+	EmailVerified *bool
+	Disabled      *bool
+}
+
+// UpdateUser changes a user's email, its verification and the disabled state. A new
+// email is unverified unless the update says otherwise. Disabling kills every token,
+// code and session of the user at once (disableUser); enabling lets the user sign in
+// again, and their earlier tokens stay dead.
+func (a *Admin) UpdateUser(ctx context.Context, id string, in UserUpdate) (domain.User, error) {
+	u, err := a.users.UserByID(ctx, id)
+	if err != nil {
+		return domain.User{}, err
+	}
+	next := u
+	if in.Email != nil {
+		next.Email = domain.NormalizeEmail(*in.Email)
+		if err := domain.ValidateEmail(next.Email); err != nil {
+			return domain.User{}, invalid("email", err)
+		}
+		if next.Email != u.Email {
+			next.EmailVerified = false
+		}
+	}
+	if in.EmailVerified != nil {
+		if *in.EmailVerified && next.Email == "" {
+			return domain.User{}, &ValidationError{Field: "email-verified", Message: "a user without an email cannot have it verified"}
+		}
+		next.EmailVerified = *in.EmailVerified
+	}
+	if in.Disabled != nil {
+		next.Disabled = *in.Disabled
+	}
+	now := a.clock.Now()
+	next.UpdatedAt = now
+	save := func() error {
+		err := a.users.UpdateUser(ctx, next)
+		if errors.Is(err, domain.ErrDuplicate) {
+			return &ValidationError{Field: "email", Message: "that email is already taken"}
+		}
+		return err
+	}
+	switch {
+	case next.Disabled && !u.Disabled:
+		err = a.disableUser(ctx, next.ID, now, save)
+	case !next.Disabled && u.Disabled:
+		err = a.enablePrincipal(ctx, next.ID, now, save)
+	default:
+		err = save()
+	}
+	if err != nil {
+		return domain.User{}, err
+	}
+	return next, nil
+}
+
+// principalRevocationRetention is how long the deny-list entry of a deleted or
+// re-enabled principal is kept: the longest access-token lifetime the configuration
+// allows (24 h), plus the longest client cache (1 h: an instance may mint a token for
+// a client deleted elsewhere that long), plus an hour for clocks and requests in
+// flight. A fixed bound, so that the CLI and the servers agree whatever their
+// settings.
+const principalRevocationRetention = 26 * time.Hour
+
+// disableUser is SECURITY S58 for a user: the deny-list entry first, so every access
+// token of the user dies at once; then save (the flag), so no sign-in, grant or code
+// redemption starts anew; then endUser revokes the grants and ends the sessions.
+// A grant that read the user before the flag and stores its family after the
+// revocation still dies: Minter.IssueForUser checks the deny-list after storing it.
+func (a *Admin) disableUser(ctx context.Context, id string, now time.Time, save func() error) error {
+	if err := a.tokens.RevokePrincipal(ctx, domain.PrincipalRevocation{ID: id}); err != nil {
+		return fmt.Errorf("revoke the tokens of user %q: %w", id, err)
+	}
+	if err := save(); err != nil {
+		return err
+	}
+	return a.endUser(ctx, id, now)
+}
+
+// enablePrincipal lets a disabled user or client work again: its deny-list entry
+// now kills only what was issued up to this moment, so its earlier tokens stay dead;
+// then save clears the flag. In this order an interrupted enable leaves the principal
+// disabled, and running it again finishes it.
+func (a *Admin) enablePrincipal(ctx context.Context, id string, now time.Time, save func() error) error {
+	expires := now.Add(principalRevocationRetention)
+	if err := a.tokens.RevokePrincipal(ctx, domain.PrincipalRevocation{ID: id, RevokedAt: &now, ExpiresAt: &expires}); err != nil {
+		return fmt.Errorf("keep the earlier tokens of %q revoked: %w", id, err)
+	}
+	return save()
+}
+
+// endUser revokes every grant of a user (refresh tokens, and the codes and device
+// approvals not redeemed yet) and ends every session of theirs, then revokes the
+// grants once more: a code issued while the first revocation ran may have been
+// redeemed in a session that still existed, and the second finds it. Once the
+// sessions are gone no code of theirs redeems (CodeStore.RedeemCode), so none
+// issued before can start a grant after (issue 18 finding 8).
+func (a *Admin) endUser(ctx context.Context, id string, now time.Time) error {
+	if err := a.tokens.RevokeUserFamilies(ctx, id, now); err != nil {
+		return fmt.Errorf("revoke the grants of user %q: %w", id, err)
+	}
+	if err := a.sessions.DeleteUserSessions(ctx, id); err != nil {
+		return fmt.Errorf("end the sessions of user %q: %w", id, err)
+	}
+	if err := a.tokens.RevokeUserFamilies(ctx, id, now); err != nil {
+		return fmt.Errorf("revoke the grants of user %q: %w", id, err)
+	}
+	return nil
+}
+
+// DeleteUser removes a user and, at once, every token, code and session of theirs
+// (SECURITY S58): the deny-list entry kills the access tokens (user ids are never
+// reused, so it lasts only as long as they could), endUser the grants and sessions.
 func (a *Admin) DeleteUser(ctx context.Context, id string) error {
-	if err := a.tokens.RevokeUserFamilies(ctx, id, a.clock.Now()); err != nil {
-		return fmt.Errorf("revoke tokens of user: %w", err)
+	if _, err := a.users.UserByID(ctx, id); err != nil {
+		return err
+	}
+	now := a.clock.Now()
+	expires := now.Add(principalRevocationRetention)
+	if err := a.tokens.RevokePrincipal(ctx, domain.PrincipalRevocation{ID: id, ExpiresAt: &expires}); err != nil {
+		return fmt.Errorf("revoke the tokens of user %q: %w", id, err)
+	}
+	if err := a.endUser(ctx, id, now); err != nil {
+		return err
 	}
 	return a.users.DeleteUser(ctx, id)
 }
 
-// SetPassword changes a user's password, revokes their refresh tokens (SECURITY S33)
-// and ends their browser sessions: whoever knew the old password and logged in with
-// it is logged out everywhere, and must log in again with the new one.
+// SetPassword changes a user's password, revokes their refresh tokens and unredeemed
+// codes (SECURITY S33, issue 18 finding 8) and ends their browser sessions: whoever
+// knew the old password and logged in with it is logged out everywhere, and must log
+// in again with the new one.
 func (a *Admin) SetPassword(ctx context.Context, id, password string) error {
 	u, err := a.users.UserByID(ctx, id)
 	if err != nil {
@@ -115,11 +266,8 @@ func (a *Admin) SetPassword(ctx context.Context, id, password string) error {
 	if err := a.users.UpdatePassword(ctx, id, hash, now); err != nil {
 		return err
 	}
-	if err := a.tokens.RevokeUserFamilies(ctx, id, now); err != nil {
-		return fmt.Errorf("revoke tokens after password change: %w", err)
-	}
-	if err := a.sessions.DeleteUserSessions(ctx, id); err != nil {
-		return fmt.Errorf("end sessions after password change: %w", err)
+	if err := a.endUser(ctx, id, now); err != nil {
+		return fmt.Errorf("after the password change: %w", err)
 	}
 	return nil
 }
@@ -207,8 +355,159 @@ func (a *Admin) ListClients(ctx context.Context) ([]domain.Client, error) {
 	return a.clients.ListClients(ctx)
 }
 
-// DeleteClient removes a client.
+// Client returns one client (never its secret: only a hash is stored).
+func (a *Admin) Client(ctx context.Context, id string) (domain.Client, error) {
+	return a.clients.ClientByID(ctx, id)
+}
+
+// ClientUpdate is what `clients update` changes; nil fields stay as they are. Lists
+// given replace the client's; an empty GrantTypes or Scopes gets the defaults, as at
+// creation.
+type ClientUpdate struct {
+	Name                   *string
+	RedirectURIs           *[]string
+	GrantTypes             *[]string
+	Scopes                 *[]string
+	Audiences              *[]string
+	Public                 *bool
+	SkipConsent            *bool
+	IDTokenAlg             *string
+	PostLogoutRedirectURIs *[]string
+	RequirePAR             *bool
+	RequireDPoP            *bool
+	AuthMethod             *string
+	JWKS                   *string
+	JWKSURI                *string
+	Disabled               *bool
+}
+
+// UpdateClient changes a client, keeping its id and secret, and validates the result
+// exactly as CreateClient does. A client cannot change between public and
+// confidential, nor how it authenticates (a secret or private_key_jwt): a new client
+// is the way. Disabling kills every token and code of the client at once; enabling
+// lets it work again, and its earlier tokens stay dead.
+func (a *Admin) UpdateClient(ctx context.Context, id string, in ClientUpdate) (domain.Client, error) {
+	c, err := a.clients.ClientByID(ctx, id)
+	if err != nil {
+		return domain.Client{}, err
+	}
+	if in.Public != nil && *in.Public != c.Public {
+		return domain.Client{}, &ValidationError{Field: "public",
+			Message: "a client cannot change between public and confidential; register a new client instead"}
+	}
+	if in.AuthMethod != nil && *in.AuthMethod != c.TokenEndpointAuthMethod {
+		return domain.Client{}, &ValidationError{Field: "auth-method",
+			Message: "a client cannot change how it authenticates (secret or private_key_jwt); register a new client instead"}
+	}
+	next := c
+	set := func(dst *[]string, v *[]string, def []string) {
+		if v != nil {
+			*dst = slices.Clone(*v)
+			if len(*dst) == 0 && def != nil {
+				*dst = slices.Clone(def)
+			}
+		}
+	}
+	if in.Name != nil {
+		next.Name = *in.Name
+	}
+	set(&next.RedirectURIs, in.RedirectURIs, nil)
+	set(&next.GrantTypes, in.GrantTypes, domain.DefaultGrantTypes)
+	set(&next.Scopes, in.Scopes, domain.DefaultClientScopes)
+	set(&next.Audiences, in.Audiences, nil)
+	set(&next.PostLogoutRedirectURIs, in.PostLogoutRedirectURIs, nil)
+	for _, b := range []struct {
+		dst *bool
+		v   *bool
+	}{{&next.SkipConsent, in.SkipConsent}, {&next.RequirePAR, in.RequirePAR}, {&next.RequireDPoP, in.RequireDPoP},
+		{&next.Disabled, in.Disabled}} {
+		if b.v != nil {
+			*b.dst = *b.v
+		}
+	}
+	if in.IDTokenAlg != nil {
+		next.IDTokenAlg = *in.IDTokenAlg
+		if next.IDTokenAlg == "" {
+			next.IDTokenAlg = domain.AlgRS256
+		}
+	}
+	// One key source replaces the other; both given is refused by ValidateClient.
+	switch {
+	case in.JWKS != nil && in.JWKSURI != nil:
+		next.JWKS, next.JWKSURI = *in.JWKS, *in.JWKSURI
+	case in.JWKS != nil:
+		next.JWKS, next.JWKSURI = *in.JWKS, ""
+	case in.JWKSURI != nil:
+		next.JWKS, next.JWKSURI = "", *in.JWKSURI
+	}
+	if err := domain.ValidateClient(next); err != nil {
+		return domain.Client{}, invalid("", err)
+	}
+	if in.JWKS != nil && next.JWKS != "" {
+		if a.keys == nil {
+			return domain.Client{}, &ValidationError{Field: "jwks", Message: "this build cannot check JWK Sets"}
+		}
+		if err := a.keys.ValidateJWKS(next.JWKS); err != nil {
+			return domain.Client{}, invalid("jwks", err)
+		}
+	}
+	now := a.clock.Now()
+	next.UpdatedAt = now
+	save := func() error {
+		err := a.clients.UpdateClient(ctx, next)
+		if errors.Is(err, domain.ErrDuplicate) {
+			return &ValidationError{Field: "name", Message: fmt.Sprintf("a client named %q already exists", next.Name)}
+		}
+		return err
+	}
+	switch {
+	case next.Disabled && !c.Disabled:
+		err = a.disableClient(ctx, id, now, save)
+	case !next.Disabled && c.Disabled:
+		err = a.enablePrincipal(ctx, id, now, save)
+	default:
+		err = save()
+	}
+	if err != nil {
+		return domain.Client{}, err
+	}
+	return next, nil
+}
+
+// disableClient is SECURITY S58 for a client, in the order of disableUser: the
+// deny-list entry (every token of the client dies at once), the flag (client
+// authentication and code redemption refuse it), then its grants: families, codes and
+// device authorizations. Instances that still hold the enabled client in their cache
+// may issue a token for a moment; the entry kills it too.
+func (a *Admin) disableClient(ctx context.Context, id string, now time.Time, save func() error) error {
+	if err := a.tokens.RevokePrincipal(ctx, domain.PrincipalRevocation{ID: id}); err != nil {
+		return fmt.Errorf("revoke the tokens of client %q: %w", id, err)
+	}
+	if err := save(); err != nil {
+		return err
+	}
+	if err := a.tokens.RevokeClientFamilies(ctx, id, now); err != nil {
+		return fmt.Errorf("revoke the grants of client %q: %w", id, err)
+	}
+	return nil
+}
+
+// DeleteClient removes a client and, at once, every token and code of it (SECURITY
+// S58): the deny-list entry kills its access tokens (client ids are never reused),
+// the revocation of its grants the rest; its codes, consents and refresh tokens go
+// with it.
 func (a *Admin) DeleteClient(ctx context.Context, id string) error {
+	if _, err := a.clients.ClientByID(ctx, id); err != nil {
+		return err
+	}
+	now := a.clock.Now()
+	expires := now.Add(principalRevocationRetention)
+	if err := a.tokens.RevokePrincipal(ctx, domain.PrincipalRevocation{ID: id, ExpiresAt: &expires}); err != nil {
+		return fmt.Errorf("revoke the tokens of client %q: %w", id, err)
+	}
+	if err := a.tokens.RevokeClientFamilies(ctx, id, now); err != nil {
+		return fmt.Errorf("revoke the grants of client %q: %w", id, err)
+	}
 	return a.clients.DeleteClient(ctx, id)
 }
 

@@ -206,7 +206,7 @@ func (uc *Authorize) trustedClient(ctx context.Context, p AuthorizeParams) (doma
 	if !cleanParam(p.ClientID, maxClientIDSize) {
 		return domain.Client{}, "", false, unknownClient()
 	}
-	client, err := uc.clients.ClientByID(ctx, p.ClientID)
+	client, err := liveClient(ctx, uc.clients, p.ClientID)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
 		return domain.Client{}, "", false, unknownClient()
@@ -423,7 +423,7 @@ func (uc *Authorize) Pending(ctx context.Context, id, browserSecret string) (Pen
 		return PendingRequest{}, &PageError{Err: domain.ErrAccessDenied.WithDescription(
 			"this sign-in request was started in another browser, or this browser does not keep our cookies"), Status: 403}
 	}
-	client, err := uc.clients.ClientByID(ctx, req.ClientID)
+	client, err := liveClient(ctx, uc.clients, req.ClientID)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
 		return PendingRequest{}, unknownClient()

@@ -64,6 +64,17 @@ func NewClientAuthenticatorWithAssertions(clients ClientStore, hasher SecretHash
 	return a
 }
 
+// liveClient is store.ClientByID for every path that serves a client: a disabled
+// client is as unknown as one that does not exist (ErrNotFound), so that nothing,
+// not even timing, tells the two apart (SECURITY S58).
+func liveClient(ctx context.Context, store ClientStore, id string) (domain.Client, error) {
+	c, err := store.ClientByID(ctx, id)
+	if err == nil && c.Disabled {
+		return domain.Client{}, fmt.Errorf("client %q is disabled: %w", id, domain.ErrNotFound)
+	}
+	return c, err
+}
+
 // dummySecretHash is compared against when the client is unknown, so an unknown
 // client and a wrong secret cost the same (SECURITY S22).
 var dummySecretHash = make([]byte, 32)
@@ -98,13 +109,15 @@ const (
 	// ClientAuthPublicClient: a public client where only a confidential one may
 	// authenticate (introspection).
 	ClientAuthPublicClient ClientAuthReason = "public_client"
+	// ClientAuthClientDisabled: the client exists but an administrator disabled it.
+	ClientAuthClientDisabled ClientAuthReason = "client_disabled"
 )
 
 // ClientAuthReasons lists every reason, for metrics that show each from the start.
 func ClientAuthReasons() []ClientAuthReason {
 	return []ClientAuthReason{ClientAuthNoClientID, ClientAuthMalformed, ClientAuthUnknownClient, ClientAuthWrongSecret,
 		ClientAuthWrongMethod, ClientAuthInvalidAssertion, ClientAuthAssertionClaims, ClientAuthAssertionReplayed,
-		ClientAuthPublicClient}
+		ClientAuthPublicClient, ClientAuthClientDisabled}
 }
 
 // ClientAuthError is a failed client authentication: Err is what the caller is
@@ -191,6 +204,11 @@ func (a *ClientAuthenticator) verify(ctx context.Context, cr Credentials) (domai
 	case err != nil:
 		return domain.Client{}, "", fmt.Errorf("authenticate client: %w", err)
 	}
+	if client.Disabled {
+		// Answered like an unknown client, at the same cost; the log says why.
+		a.hasher.SecretMatches(dummySecretHash, cr.Secret)
+		return domain.Client{}, ClientAuthClientDisabled, nil
+	}
 	if cr.Method == AuthMethodPrivateKeyJWT || client.UsesPrivateKeyJWT() {
 		// Only an assertion proves a private_key_jwt client; an assertion proves no
 		// other client (no downgrade to a secret, no upgrade of a secret client).
@@ -220,7 +238,7 @@ func (a *ClientAuthenticator) verify(ctx context.Context, cr Credentials) (domai
 		fresh, err := r.RefreshClient(ctx, cr.ClientID)
 		switch {
 		case err == nil:
-			if !fresh.Public && a.hasher.SecretMatches(fresh.SecretHash, cr.Secret) {
+			if !fresh.Public && !fresh.Disabled && a.hasher.SecretMatches(fresh.SecretHash, cr.Secret) {
 				return fresh, "", nil
 			}
 		case errors.Is(err, domain.ErrNotFound):

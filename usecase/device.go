@@ -64,6 +64,7 @@ type Device struct {
 	auth     *ClientAuthenticator
 	devices  DeviceStore
 	clients  ClientStore
+	users    UserStore
 	throttle Throttle
 	hasher   SecretHasher
 	random   Random
@@ -72,9 +73,9 @@ type Device struct {
 }
 
 // NewDevice builds the device authorization endpoint and verification page.
-func NewDevice(auth *ClientAuthenticator, devices DeviceStore, clients ClientStore, throttle Throttle,
+func NewDevice(auth *ClientAuthenticator, devices DeviceStore, clients ClientStore, users UserStore, throttle Throttle,
 	hasher SecretHasher, random Random, clock Clock, settings Settings) *Device {
-	return &Device{auth: auth, devices: devices, clients: clients, throttle: throttle,
+	return &Device{auth: auth, devices: devices, clients: clients, users: users, throttle: throttle,
 		hasher: hasher, random: random, clock: clock, settings: settings}
 }
 
@@ -191,7 +192,7 @@ func (uc *Device) pending(ctx context.Context, typed, address string) (domain.De
 	if d.Expired(uc.clock.Now()) {
 		return domain.DeviceAuthorization{}, domain.Client{}, ErrUserCodeExpired
 	}
-	client, err := uc.clients.ClientByID(ctx, d.ClientID)
+	client, err := liveClient(ctx, uc.clients, d.ClientID)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
 		return domain.DeviceAuthorization{}, domain.Client{}, ErrUserCodeUnknown
@@ -221,11 +222,18 @@ func (uc *Device) Lookup(ctx context.Context, typed, address string) (DeviceProm
 // Approve lets the device of a typed user code have tokens for the user of session s.
 // The page always asks before approving, even for clients registered to skip consent
 // and users who consented before: the code may have been sent by an attacker hoping
-// the user approves their device (remote phishing, RFC 8628 §5.4). Errors as Lookup.
+// the user approves their device (remote phishing, RFC 8628 §5.4). Errors as Lookup,
+// and domain.ErrUserDisabled for a session of a user disabled meanwhile.
 func (uc *Device) Approve(ctx context.Context, typed, address string, s domain.Session) (DevicePrompt, error) {
 	d, c, err := uc.pending(ctx, typed, address)
 	if err != nil {
 		return DevicePrompt{}, err
+	}
+	switch u, err := uc.users.UserByID(ctx, s.UserID); {
+	case errors.Is(err, domain.ErrNotFound), err == nil && u.Disabled:
+		return DevicePrompt{}, domain.ErrUserDisabled
+	case err != nil:
+		return DevicePrompt{}, fmt.Errorf("look up the session's user: %w", err)
 	}
 	a := DeviceApproval{UserID: s.UserID, AuthTime: s.AuthTime, SessionID: s.ID}
 	if err := uc.decided(uc.devices.ApproveDeviceAuthorization(ctx, d.DeviceCodeHash, a, uc.clock.Now()), "approve"); err != nil {
@@ -337,6 +345,8 @@ func (g *DeviceCodeGrant) Execute(ctx context.Context, client domain.Client, req
 		return domain.IssuedTokens{}, errBadDeviceCode
 	case err != nil:
 		return domain.IssuedTokens{}, fmt.Errorf("look up user: %w", err)
+	case user.Disabled:
+		return domain.IssuedTokens{}, errUserDisabled
 	}
 	return g.minter.IssueForUser(ctx, Subject{Client: client, User: &user, Scope: d.Scope, Audience: d.Audience,
 		AuthTime: d.AuthTime, SessionID: d.SessionID, FamilyID: d.FamilyID, JKT: req.DPoPJKT})

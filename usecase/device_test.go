@@ -29,7 +29,7 @@ func newDeviceFixture(t *testing.T) *deviceFixture {
 	f := newFixture(t)
 	repo := bunrepo.NewDeviceRepository(f.db)
 	return &deviceFixture{fixture: f, devices: repo,
-		device: usecase.NewDevice(f.auth, repo, f.clients, f.throttle, f.hasher, f.random, f.clock, f.settings),
+		device: usecase.NewDevice(f.auth, repo, f.clients, f.users, f.throttle, f.hasher, f.random, f.clock, f.settings),
 		grant:  usecase.NewDeviceCodeGrant(repo, f.users, f.hasher, f.minter, f.clock, f.token),
 	}
 }
@@ -131,7 +131,7 @@ func TestDeviceAuthorizationEndpoint(t *testing.T) {
 	t.Run("configured lifetime", func(t *testing.T) {
 		s := f.settings
 		s.DeviceCodeTTL = usecase.DeviceCodeTTL(2 * time.Minute)
-		dev := usecase.NewDevice(f.auth, f.devices, f.clients, f.throttle, f.hasher, f.random, f.clock, s)
+		dev := usecase.NewDevice(f.auth, f.devices, f.clients, f.users, f.throttle, f.hasher, f.random, f.clock, s)
 		got, err := dev.Authorize(f.ctx, usecase.DeviceAuthorizationRequest{Credentials: cr})
 		if err != nil || got.ExpiresIn != 2*time.Minute {
 			t.Fatalf("expires_in %s, %v; want 2m", got.ExpiresIn, err)

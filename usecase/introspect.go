@@ -98,10 +98,12 @@ func (uc *Introspect) Execute(ctx context.Context, req IntrospectRequest) (Intro
 }
 
 // accessTokenRevoked reports whether a verified access token was revoked before its
-// expiry: its jti is on the deny-list, or its refresh-token family was revoked.
-// Introspection and userinfo share it, so both refuse exactly the same tokens.
+// expiry: its jti is on the deny-list, its refresh-token family was revoked, or its
+// user or client was disabled or deleted since it was issued (SECURITY S58).
+// Introspection, userinfo and token exchange share it, so all refuse exactly the
+// same tokens.
 func accessTokenRevoked(ctx context.Context, tokens TokenStore, at domain.AccessToken) (bool, error) {
-	revoked, err := tokens.AccessTokenRevoked(ctx, at.ID, at.FamilyID)
+	revoked, err := tokens.AccessTokenRevoked(ctx, revocationCheckOf(at))
 	if err != nil {
 		return false, fmt.Errorf("check access token revocation: %w", err)
 	}

@@ -55,14 +55,36 @@ func (uc *Login) Session(ctx context.Context, secret string) (*domain.Session, e
 }
 
 // LogIn checks a username and password (throttled per username and address, the same
-// error for an unknown user and a wrong password: CheckPassword) and starts a new
-// session, replacing old. It returns the session and the cookie secret.
+// error for an unknown user and a wrong password: CheckPassword; domain.ErrUserDisabled
+// for a disabled user, after the right password) and starts a new session, replacing
+// old. It returns the session and the cookie secret.
 func (uc *Login) LogIn(ctx context.Context, username, password, address string, old *domain.Session) (domain.Session, string, error) {
 	user, err := CheckPassword(ctx, uc.users, uc.passwords, uc.throttle, username, password, address)
 	if err != nil {
 		return domain.Session{}, "", err
 	}
-	return uc.start(ctx, user.ID, old)
+	s, secret, err := uc.start(ctx, user.ID, old)
+	if err != nil {
+		return domain.Session{}, "", err
+	}
+	// Disabling a user sets the flag and then deletes the user's sessions; a sign-in
+	// that read the user before the flag may store its session after that deletion.
+	// Reading the user again after storing the session closes the gap: either this
+	// read sees the flag, or the deletion came later and removed the session.
+	u, err := uc.users.UserByID(ctx, user.ID)
+	if err == nil && !u.Disabled {
+		return s, secret, nil
+	}
+	if derr := uc.sessions.DeleteSession(ctx, s.ID); derr != nil {
+		return domain.Session{}, "", fmt.Errorf("end the session of a user disabled meanwhile: %w", derr)
+	}
+	if err != nil && !errors.Is(err, domain.ErrNotFound) {
+		return domain.Session{}, "", fmt.Errorf("look up the user again: %w", err)
+	}
+	if err != nil {
+		return domain.Session{}, "", errBadCredentials // deleted meanwhile
+	}
+	return domain.Session{}, "", domain.ErrUserDisabled
 }
 
 // Register creates a user from the registration page (Admin.CreateUser validates and
@@ -105,15 +127,22 @@ func (uc *Login) start(ctx context.Context, userID string, old *domain.Session) 
 	return s, secret, nil
 }
 
-// LogOut ends the session on the server and revokes the refresh tokens issued under
-// it (SECURITY S33, S44). Revocation comes first: if it fails the session remains,
-// and the user can try again.
+// LogOut ends the session on the server and revokes what was issued under it: refresh
+// tokens (SECURITY S33, S44) and the codes and device approvals not redeemed yet
+// (issue 18 finding 8). Revocation comes first, so that if it fails the session
+// remains and the user can try again; then the session goes, and from then on no code
+// of it redeems (CodeStore.RedeemCode); then the revocation runs once more, for a code
+// issued while the first one ran and redeemed before the session went.
 func (uc *Login) LogOut(ctx context.Context, s domain.Session) error {
-	if err := uc.tokens.RevokeSessionFamilies(ctx, s.ID, uc.clock.Now()); err != nil {
+	now := uc.clock.Now()
+	if err := uc.tokens.RevokeSessionFamilies(ctx, s.ID, now); err != nil {
 		return fmt.Errorf("revoke the session's tokens: %w", err)
 	}
 	if err := uc.sessions.DeleteSession(ctx, s.ID); err != nil {
 		return fmt.Errorf("delete session: %w", err)
+	}
+	if err := uc.tokens.RevokeSessionFamilies(ctx, s.ID, now); err != nil {
+		return fmt.Errorf("revoke the session's tokens: %w", err)
 	}
 	return nil
 }

@@ -84,7 +84,7 @@ func (uc *EndSession) Check(ctx context.Context, p EndSessionParams) (EndSession
 	if clientID == "" {
 		return refuse("the request does not say which application sent it")
 	}
-	client, err := uc.clients.ClientByID(ctx, clientID)
+	client, err := liveClient(ctx, uc.clients, clientID)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
 		return refuse("the application is unknown")

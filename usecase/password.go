@@ -25,7 +25,11 @@ func NewPassword(users UserStore, passwords PasswordHasher, throttle Throttle, m
 	return &Password{users: users, passwords: passwords, throttle: throttle, minter: minter, clock: clock, settings: settings}
 }
 
-var errBadCredentials = domain.ErrInvalidGrant.WithDescription("invalid username or password")
+var (
+	errBadCredentials = domain.ErrInvalidGrant.WithDescription("invalid username or password")
+	// errUserDisabled is told only to whoever gave the right password (SECURITY S58).
+	errUserDisabled = domain.ErrInvalidGrant.WithDescription("the account is disabled")
+)
 
 // Execute checks the user's password and issues tokens.
 func (uc *Password) Execute(ctx context.Context, client domain.Client, req TokenRequest) (domain.IssuedTokens, error) {
@@ -41,6 +45,9 @@ func (uc *Password) Execute(ctx context.Context, client domain.Client, req Token
 		return domain.IssuedTokens{}, err
 	}
 	user, err := CheckPassword(ctx, uc.users, uc.passwords, uc.throttle, req.Username, req.Password, req.Credentials.Address)
+	if errors.Is(err, domain.ErrUserDisabled) {
+		return domain.IssuedTokens{}, errUserDisabled
+	}
 	if err != nil {
 		return domain.IssuedTokens{}, err
 	}
@@ -49,7 +56,8 @@ func (uc *Password) Execute(ctx context.Context, client domain.Client, req Token
 
 // CheckPassword verifies a username and password with throttling per username and per
 // address; an unknown user and a wrong password take the same time and give the same
-// error. The login page shares it.
+// error. A disabled user with the right password gets domain.ErrUserDisabled. The
+// login page shares it.
 func CheckPassword(ctx context.Context, users UserStore, passwords PasswordHasher, throttle Throttle,
 	username, password, address string) (domain.User, error) {
 	username = domain.NormalizeUsername(username)
@@ -74,5 +82,8 @@ func CheckPassword(ctx context.Context, users UserStore, passwords PasswordHashe
 		return domain.User{}, errBadCredentials
 	}
 	throttle.Success(ctx, userKey)
+	if user.Disabled {
+		return domain.User{}, domain.ErrUserDisabled
+	}
 	return user, nil
 }

@@ -26,6 +26,10 @@ type ClientAdminStore interface {
 	ListClients(ctx context.Context) ([]domain.Client, error)
 	DeleteClient(ctx context.Context, id string) error // ErrNotFound
 	UpdateClientSecret(ctx context.Context, id string, secretHash []byte, now time.Time) error
+	// UpdateClient replaces what an administrator may change (all but the id, the
+	// secret, public or confidential, the registration token and the creation time).
+	// ErrNotFound, or ErrDuplicate when the name is taken.
+	UpdateClient(ctx context.Context, c domain.Client) error
 }
 
 // UserStore reads and changes users.
@@ -36,6 +40,9 @@ type UserStore interface {
 	ListUsers(ctx context.Context) ([]domain.User, error)
 	DeleteUser(ctx context.Context, id string) error // ErrNotFound
 	UpdatePassword(ctx context.Context, id, passwordHash string, now time.Time) error
+	// UpdateUser replaces the email, its verification, the disabled flag and the
+	// update time. ErrNotFound, or ErrDuplicate when the email is taken.
+	UpdateUser(ctx context.Context, u domain.User) error
 }
 
 // CodeStore keeps authorization codes by hash.
@@ -47,11 +54,14 @@ type CodeStore interface {
 	// the code and ErrAlreadyUsed; an unknown hash gives ErrNotFound.
 	ConsumeCode(ctx context.Context, hash []byte, now time.Time) (domain.AuthorizationCode, error)
 	// RedeemCode is a code exchange in one step: it consumes the code as ConsumeCode
-	// does and, when r.Matches the code, stores the grant's family and first refresh
-	// token (r.Grant) in the same transaction, and reads the code's user with it. It
-	// returns the code, whether the grant was stored and the user; ErrNotFound for an
-	// unknown code, the code and ErrAlreadyUsed for a used one. A code that does not
-	// match is consumed all the same.
+	// does and, when r.Matches the code and the code's grant is still live (its browser
+	// session exists, when it has one, and neither its user nor its client is
+	// disabled), stores the grant's family and first refresh token (r.Grant) in the
+	// same transaction, and reads the code's user with it. It returns the code,
+	// whether the grant was stored and the user; ErrNotFound for an unknown code, the
+	// code and ErrAlreadyUsed for a used one, ErrDuplicate when the code's family was
+	// revoked before (a replay, or the code was voided). A code that does not match is
+	// consumed all the same.
 	RedeemCode(ctx context.Context, hash []byte, r CodeRedemption) (CodeRedeemed, error)
 }
 
@@ -130,10 +140,19 @@ type TokenStore interface {
 	// RevokeFamily marks the family and all its refresh tokens revoked. It records the
 	// revocation even when the family does not exist yet (see CreateFamily).
 	RevokeFamily(ctx context.Context, familyID string, now time.Time) error
-	// RevokeUserFamilies revokes every family of a user (password change, deletion);
-	// RevokeSessionFamilies those a browser session started (logout).
+	// RevokeUserFamilies revokes every family of a user (password change, disabling,
+	// deletion), RevokeClientFamilies every family of a client (disabling, deletion),
+	// RevokeSessionFamilies those a browser session started (logout). Each also voids
+	// the codes and device authorizations of that user, client or session that have
+	// not started their grant yet: their families, known in advance, are revoked
+	// before they exist (see RevokeFamily), so a redemption racing the revocation
+	// cannot leave a live token.
 	RevokeUserFamilies(ctx context.Context, userID string, now time.Time) error
+	RevokeClientFamilies(ctx context.Context, clientID string, now time.Time) error
 	RevokeSessionFamilies(ctx context.Context, sessionID string, now time.Time) error
+	// RevokePrincipal stores the deny-list entry of a user or client, replacing an
+	// earlier one (SECURITY S58).
+	RevokePrincipal(ctx context.Context, p domain.PrincipalRevocation) error
 
 	RefreshTokenByHash(ctx context.Context, hash []byte) (domain.RefreshToken, error)
 	// RotateRefreshToken marks the old token rotated and stores next, in one
@@ -151,10 +170,26 @@ type TokenStore interface {
 
 	// RevokeAccessToken puts a jti on the deny-list until the token's expiry.
 	RevokeAccessToken(ctx context.Context, t domain.RevokedAccessToken) error
-	// AccessTokenRevoked reports whether an access token is revoked: its jti on the
-	// deny-list, or familyID (when not empty) revoked. One query: it runs on every
-	// introspection and userinfo call.
-	AccessTokenRevoked(ctx context.Context, jti, familyID string) (bool, error)
+	// AccessTokenRevoked reports whether an access token (or a grant) is revoked: its
+	// jti on the deny-list, its family revoked, or its subject or client revoked as a
+	// principal at or after it was issued (domain.PrincipalRevocation.Kills). One
+	// query: it runs on every introspection and userinfo call.
+	AccessTokenRevoked(ctx context.Context, c RevocationCheck) (bool, error)
+}
+
+// RevocationCheck is what TokenStore.AccessTokenRevoked looks at; empty fields are
+// not looked at.
+type RevocationCheck struct {
+	JTI      string // an access token's jti; empty for a grant
+	FamilyID string
+	Subject  string // a user id, or a client id for client credentials
+	ClientID string
+	IssuedAt time.Time
+}
+
+// revocationCheckOf is the check of a verified access token.
+func revocationCheckOf(at domain.AccessToken) RevocationCheck {
+	return RevocationCheck{JTI: at.ID, FamilyID: at.FamilyID, Subject: at.Subject, ClientID: at.ClientID, IssuedAt: at.IssuedAt}
 }
 
 // ConsentStore remembers consents per user, client and redirect URI: the exact URI

@@ -132,7 +132,7 @@ func (uc *Refresh) issue(ctx context.Context, client domain.Client, req TokenReq
 		var err error
 		user, err = uc.users.UserByID(ctx, old.UserID)
 		switch {
-		case errors.Is(err, domain.ErrNotFound):
+		case errors.Is(err, domain.ErrNotFound), err == nil && user.Disabled:
 			return domain.IssuedTokens{}, errBadRefreshToken
 		case err != nil:
 			return domain.IssuedTokens{}, fmt.Errorf("look up user: %w", err)

@@ -194,13 +194,13 @@ func (uc *Registration) Update(ctx context.Context, clientID string, caller Call
 	return RegisteredClient{Client: c, Metadata: describe(c)}, nil
 }
 
-// Delete removes the client (RFC 7592 §2.3), and with it its codes, consents and
-// refresh tokens.
+// Delete removes the client (RFC 7592 §2.3) as `clients delete` does (Admin): every
+// token and code of it dies at once, and its consents go with it.
 func (uc *Registration) Delete(ctx context.Context, clientID string, caller Caller) error {
 	if _, err := uc.managed(ctx, clientID, caller); err != nil {
 		return err
 	}
-	switch err := uc.clients.DeleteClient(ctx, clientID); {
+	switch err := uc.admin.DeleteClient(ctx, clientID); {
 	case errors.Is(err, domain.ErrNotFound):
 		return errBadRegistrationToken
 	case err != nil:
@@ -218,7 +218,7 @@ func (uc *Registration) managed(ctx context.Context, clientID string, caller Cal
 	if !uc.settings.Enabled || token == "" || clientID == "" || !cleanParam(clientID, maxClientIDSize) {
 		return domain.Client{}, uc.refuse(ctx, caller.Address)
 	}
-	c, err := uc.clients.ClientByID(ctx, clientID)
+	c, err := liveClient(ctx, uc.clients, clientID)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
 		uc.hasher.SecretMatches(dummySecretHash, token)

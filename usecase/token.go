@@ -230,14 +230,32 @@ func (m *Minter) IssueForUser(ctx context.Context, s Subject) (domain.IssuedToke
 	fam, rt, rtSecret := m.newGrant(s)
 	if err := m.tokens.CreateFamily(ctx, fam, rt); err != nil {
 		if errors.Is(err, domain.ErrDuplicate) {
-			// The family was revoked before it existed: its code was replayed while
-			// this redemption was in flight (RFC 6749 §4.1.2).
-			return domain.IssuedTokens{}, domain.ErrInvalidGrant.WithDescription("the authorization code was already used")
+			// The family was revoked before it existed: the device authorization was
+			// voided (its user, client or session ended) while this grant was in flight.
+			return domain.IssuedTokens{}, errGrantRevoked
 		}
 		return domain.IssuedTokens{}, fmt.Errorf("store token family: %w", err)
 	}
+	// Disabling or deleting the user or client writes its deny-list entry and then
+	// revokes its families; a grant that read them live before may store its family
+	// after that. Checking the deny-list after storing the family closes the gap:
+	// either this check sees the entry, or the revocation came later and found the
+	// family (SECURITY S58).
+	revoked, err := m.tokens.AccessTokenRevoked(ctx, RevocationCheck{FamilyID: fam.ID, Subject: s.User.ID,
+		ClientID: s.Client.ID, IssuedAt: fam.CreatedAt})
+	if err != nil {
+		return domain.IssuedTokens{}, fmt.Errorf("check the new grant's revocation: %w", err)
+	}
+	if revoked {
+		if err := m.tokens.RevokeFamily(ctx, fam.ID, m.clock.Now()); err != nil {
+			return domain.IssuedTokens{}, fmt.Errorf("revoke a grant of a revoked user or client: %w", err)
+		}
+		return domain.IssuedTokens{}, errGrantRevoked
+	}
 	return m.finish(ctx, s, rtSecret)
 }
+
+var errGrantRevoked = domain.ErrInvalidGrant.WithDescription("the grant was revoked")
 
 // newGrant is the family of a new user grant and its first refresh token (nil when
 // the client may not refresh), with that token's secret.

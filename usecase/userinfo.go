@@ -87,6 +87,10 @@ func (uc *UserInfo) Request(ctx context.Context, req UserInfoRequest) (Claims, e
 	if err != nil {
 		return Claims{}, fmt.Errorf("look up user: %w", err)
 	}
+	if user.Disabled {
+		// Its tokens are revoked already (the deny-list); this read says so too.
+		return Claims{}, errTokenInactive
+	}
 	c := Claims{Subject: user.ID}
 	if slices.Contains(at.Scope, domain.ScopeProfile) {
 		c.PreferredUsername = user.Username

@@ -147,6 +147,8 @@ func (h *DeviceHandler) codeError(c echo.Context, s *domain.Session, browser, ty
 	case errors.Is(err, usecase.ErrUserCodeUsed):
 		return h.codeForm(c, http.StatusBadRequest, s, browser, "",
 			"That code was already used. Start again on your device to get a new code.")
+	case errors.Is(err, domain.ErrUserDisabled):
+		return h.codeForm(c, http.StatusForbidden, s, browser, "", msgDisabled)
 	}
 	return err
 }

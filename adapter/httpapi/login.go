@@ -16,7 +16,9 @@ import (
 // token; each POST checks it first (403 otherwise), and redirects with 303 when done.
 
 const (
-	msgBadLogin    = "Incorrect username or password."
+	msgBadLogin = "Incorrect username or password."
+	// msgDisabled is shown only after the right password (SPEC "Accounts and sessions").
+	msgDisabled    = "This account is disabled."
 	msgNoUsername  = "Enter your username."
 	msgNoPassword  = "Enter your password."
 	requestIDField = "req"
@@ -118,6 +120,9 @@ func (p *Pages) loginPost(c echo.Context) error {
 		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
 		v.Error = "Too many failed sign-in attempts. Wait " + strconv.Itoa(secs) + " seconds and try again."
 		return p.render(c, http.StatusTooManyRequests, "login", v)
+	case errors.Is(err, domain.ErrUserDisabled):
+		v.Error = msgDisabled
+		return p.render(c, http.StatusForbidden, "login", v)
 	case errors.Is(err, domain.ErrInvalidGrant):
 		v.Error = msgBadLogin
 		return p.render(c, http.StatusUnauthorized, "login", v)

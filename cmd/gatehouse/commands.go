@@ -243,10 +243,52 @@ func (g *globals) readPassword(fromStdin bool) (string, error) {
 }
 
 type userJSON struct {
-	ID        string    `json:"id"`
-	Username  string    `json:"username"`
-	Email     string    `json:"email,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
+	ID            string    `json:"id"`
+	Username      string    `json:"username"`
+	Email         string    `json:"email,omitempty"`
+	EmailVerified bool      `json:"email_verified"`
+	Disabled      bool      `json:"disabled"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// userShowJSON is `users show --json` (SPEC "Accounts and sessions"): every field,
+// always; name and groups come with the profiles of a later issue.
+type userShowJSON struct {
+	ID            string `json:"id"`
+	Username      string `json:"username"`
+	Email         string `json:"email"`
+	EmailVerified bool   `json:"email_verified"`
+	Disabled      bool   `json:"disabled"`
+}
+
+// status is how list and show name a user's or client's state.
+func status(disabled bool) string {
+	if disabled {
+		return "disabled"
+	}
+	return "active"
+}
+
+// showUser prints a user as `users show` does.
+func (g *globals) showUser(u domain.User, head string) error {
+	var b strings.Builder
+	b.WriteString(head)
+	tw := tabwriter.NewWriter(&b, 0, 4, 1, ' ', 0)
+	fmt.Fprintf(tw, "id:\t%s\nusername:\t%s\nemail:\t%s\nemail_verified:\t%t\nstatus:\t%s\ncreated:\t%s\n",
+		u.ID, u.Username, u.Email, u.EmailVerified, status(u.Disabled), u.CreatedAt.Format(time.RFC3339))
+	tw.Flush()
+	return g.print(userShowJSON{ID: u.ID, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified,
+		Disabled: u.Disabled}, b.String())
+}
+
+// findUser resolves the U of a users command, an id or a username, with a one-line
+// error when there is no such user.
+func findUser(ctx context.Context, app *App, ref string) (domain.User, error) {
+	u, err := app.Admin.FindUser(ctx, ref)
+	if errors.Is(err, domain.ErrNotFound) {
+		return domain.User{}, usagef("no user with id or username %q", ref)
+	}
+	return u, err
 }
 
 func usersCmd(g *globals) *cobra.Command {
@@ -297,36 +339,100 @@ func usersCmd(g *globals) *cobra.Command {
 			out := make([]userJSON, 0, len(users))
 			var b strings.Builder
 			tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tUSERNAME\tEMAIL\tCREATED")
+			fmt.Fprintln(tw, "ID\tUSERNAME\tEMAIL\tSTATUS\tCREATED")
 			for _, u := range users {
-				out = append(out, userJSON{ID: u.ID, Username: u.Username, Email: u.Email, CreatedAt: u.CreatedAt})
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.ID, u.Username, u.Email, u.CreatedAt.Format(time.RFC3339))
+				out = append(out, userJSON{ID: u.ID, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified,
+					Disabled: u.Disabled, CreatedAt: u.CreatedAt})
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.ID, u.Username, u.Email, status(u.Disabled), u.CreatedAt.Format(time.RFC3339))
 			}
 			tw.Flush()
 			return g.print(out, b.String())
 		},
 	}
-	del := &cobra.Command{
-		Use:   "delete ID",
-		Short: "Delete a user and revoke their tokens",
-		Args:  exactArgs(1, "a user id"),
+	show := &cobra.Command{
+		Use:   "show U",
+		Short: "Show a user (U: a user id or a username)",
+		Args:  exactArgs(1, "a user id or username"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			if err := app.Admin.DeleteUser(cmd.Context(), args[0]); err != nil {
+			u, err := findUser(cmd.Context(), app, args[0])
+			if err != nil {
+				return err
+			}
+			return g.showUser(u, "")
+		},
+	}
+	var upd struct {
+		email              string
+		verified, disabled bool
+	}
+	update := &cobra.Command{
+		Use:   "update U [--email E] [--email-verified=BOOL] [--disabled=BOOL]",
+		Short: "Change a user; --disabled=true kills every token, code and session of theirs at once",
+		Args:  exactArgs(1, "a user id or username"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := cmd.Flags()
+			var in usecase.UserUpdate
+			if f.Changed("email") {
+				in.Email = &upd.email
+			}
+			if f.Changed("email-verified") {
+				in.EmailVerified = &upd.verified
+			}
+			if f.Changed("disabled") {
+				in.Disabled = &upd.disabled
+			}
+			if in == (usecase.UserUpdate{}) {
+				return usagef("users update needs at least one of --email, --email-verified, --disabled")
+			}
+			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			u, err := findUser(cmd.Context(), app, args[0])
+			if err != nil {
+				return err
+			}
+			if u, err = app.Admin.UpdateUser(cmd.Context(), u.ID, in); err != nil {
 				return notFound(err, "user", args[0])
 			}
-			return g.print(map[string]string{"id": args[0], "status": "deleted"}, "deleted user "+args[0]+"\n")
+			return g.showUser(u, "updated user "+u.Username+"\n")
+		},
+	}
+	update.Flags().StringVar(&upd.email, "email", "", "the new email address (unverified unless --email-verified=true); empty removes it")
+	update.Flags().BoolVar(&upd.verified, "email-verified", false, "whether the email address is verified")
+	update.Flags().BoolVar(&upd.disabled, "disabled", false,
+		"true: the user cannot sign in, and every token, code and session of theirs dies at once; false: enabled again (earlier tokens stay dead)")
+	del := &cobra.Command{
+		Use:   "delete U",
+		Short: "Delete a user (U: a user id or a username); every token, code and session of theirs dies at once",
+		Args:  exactArgs(1, "a user id or username"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			u, err := findUser(cmd.Context(), app, args[0])
+			if err != nil {
+				return err
+			}
+			if err := app.Admin.DeleteUser(cmd.Context(), u.ID); err != nil {
+				return notFound(err, "user", args[0])
+			}
+			return g.print(map[string]string{"id": u.ID, "status": "deleted"}, "deleted user "+u.ID+"\n")
 		},
 	}
 	var setStdin bool
 	setPw := &cobra.Command{
-		Use:   "set-password ID --password-stdin",
-		Short: "Change a user's password (revokes their refresh tokens)",
-		Args:  exactArgs(1, "a user id"),
+		Use:   "set-password U --password-stdin",
+		Short: "Change a user's password (U: a user id or a username); ends their sessions and revokes their refresh tokens",
+		Args:  exactArgs(1, "a user id or username"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pw, err := g.readPassword(setStdin)
 			if err != nil {
@@ -337,14 +443,18 @@ func usersCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer cleanup()
-			if err := app.Admin.SetPassword(cmd.Context(), args[0], pw); err != nil {
+			u, err := findUser(cmd.Context(), app, args[0])
+			if err != nil {
+				return err
+			}
+			if err := app.Admin.SetPassword(cmd.Context(), u.ID, pw); err != nil {
 				return notFound(err, "user", args[0])
 			}
-			return g.print(map[string]string{"id": args[0], "status": "password changed"}, "changed the password of user "+args[0]+"\n")
+			return g.print(map[string]string{"id": u.ID, "status": "password changed"}, "changed the password of user "+u.ID+"\n")
 		},
 	}
 	setPw.Flags().BoolVar(&setStdin, "password-stdin", false, "read the password from the first line of stdin")
-	cmd.AddCommand(create, list, del, setPw)
+	cmd.AddCommand(create, list, show, update, del, setPw)
 	return cmd
 }
 
@@ -377,6 +487,7 @@ type clientJSON struct {
 	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
 	JWKSURI                 string          `json:"jwks_uri,omitempty"`
 	JWKS                    json.RawMessage `json:"jwks,omitempty"`
+	Disabled                bool            `json:"disabled"`
 }
 
 func toClientJSON(c domain.Client, secret string) clientJSON {
@@ -390,7 +501,8 @@ func toClientJSON(c domain.Client, secret string) clientJSON {
 		RedirectURIs: nonNil(c.RedirectURIs), GrantTypes: nonNil(c.GrantTypes), Scope: domain.ScopeString(c.Scopes),
 		Audiences: nonNil(c.Audiences), SkipConsent: c.SkipConsent, IDTokenAlg: c.IDTokenAlg,
 		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs), CreatedAt: c.CreatedAt,
-		RequirePAR: c.RequirePAR, RequireDPoP: c.RequireDPoP, TokenEndpointAuthMethod: authMethodOf(c), JWKSURI: c.JWKSURI, JWKS: jwksOf(c)}
+		RequirePAR: c.RequirePAR, RequireDPoP: c.RequireDPoP, TokenEndpointAuthMethod: authMethodOf(c), JWKSURI: c.JWKSURI, JWKS: jwksOf(c),
+		Disabled: c.Disabled}
 }
 
 // authMethodOf is the client's token_endpoint_auth_method as RFC 7591 names it.
@@ -458,42 +570,141 @@ func grantTypeList() string {
 	return strings.Join(names, ", ")
 }
 
+// clientFlags are the attributes of `clients create`, shared by `clients update`.
+type clientFlags struct {
+	in              usecase.NewClient
+	scope, jwksFile string
+}
+
+func (cf *clientFlags) register(cmd *cobra.Command) {
+	f, in := cmd.Flags(), &cf.in
+	f.StringVar(&in.Name, "name", "", "client name (unique)")
+	f.StringArrayVar(&in.RedirectURIs, "redirect-uri", nil, "a redirect URI (repeatable)")
+	f.StringArrayVar(&in.GrantTypes, "grant-type", nil,
+		"a grant type (repeatable): authorization_code, refresh_token, client_credentials, password, "+
+			"urn:ietf:params:oauth:grant-type:device_code (or device_code), urn:ietf:params:oauth:grant-type:token-exchange (or token_exchange); "+
+			"default authorization_code and refresh_token")
+	f.StringVar(&cf.scope, "scope", "", `scopes the client may ask, space-separated; default "openid profile email offline_access"`)
+	f.StringArrayVar(&in.Audiences, "audience", nil, "an RFC 8707 resource the client may ask (repeatable)")
+	f.BoolVar(&in.Public, "public", false, "a public client (no secret; must use PKCE)")
+	f.BoolVar(&in.SkipConsent, "skip-consent", false, "do not ask users for consent (first-party clients)")
+	f.StringVar(&in.IDTokenAlg, "id-token-alg", "", "ID token signing alg: RS256 (default), ES256 or EdDSA")
+	f.StringArrayVar(&in.PostLogoutRedirectURIs, "post-logout-redirect-uri", nil,
+		"where RP-initiated logout may return the browser (repeatable; rules of --redirect-uri)")
+	f.BoolVar(&in.RequirePAR, "require-par", false,
+		"authorization requests must come through POST /oauth/par (RFC 9126); plain ones are refused")
+	f.BoolVar(&in.RequireDPoP, "require-dpop", false, "the token endpoint refuses this client's requests without a DPoP proof (RFC 9449)")
+	f.StringVar(&in.AuthMethod, "auth-method", "", "private_key_jwt: the client authenticates with JWTs signed by its keys (RFC 7523), not a secret; default: a secret")
+	f.StringVar(&cf.jwksFile, "jwks", "", "with --auth-method private_key_jwt: a file holding the client's JWK Set (public keys only)")
+	f.StringVar(&in.JWKSURI, "jwks-uri", "", "with --auth-method private_key_jwt: where Gatehouse fetches the client's JWK Set (https; http only to 127.0.0.1/[::1])")
+}
+
+// read turns --jwks FILE and --scope into the client's values.
+func (cf *clientFlags) read() error {
+	if cf.jwksFile != "" {
+		b, err := os.ReadFile(cf.jwksFile)
+		if err != nil {
+			return usagef("--jwks: %v", err)
+		}
+		cf.in.JWKS = strings.TrimSpace(string(b))
+	}
+	if cf.scope != "" {
+		s, err := domain.ParseScope(cf.scope)
+		if err != nil {
+			return usagef("--scope: %v", err)
+		}
+		cf.in.Scopes = s
+	}
+	return nil
+}
+
+// update is the usecase.ClientUpdate of the flags given on the command line.
+func (cf *clientFlags) update(cmd *cobra.Command) usecase.ClientUpdate {
+	f, in := cmd.Flags(), &cf.in
+	var u usecase.ClientUpdate
+	str := func(name string, v *string) *string {
+		if f.Changed(name) {
+			return v
+		}
+		return nil
+	}
+	list := func(name string, v *[]string) *[]string {
+		if f.Changed(name) {
+			return v
+		}
+		return nil
+	}
+	flag := func(name string, v *bool) *bool {
+		if f.Changed(name) {
+			return v
+		}
+		return nil
+	}
+	u.Name, u.IDTokenAlg, u.AuthMethod, u.JWKSURI = str("name", &in.Name), str("id-token-alg", &in.IDTokenAlg),
+		str("auth-method", &in.AuthMethod), str("jwks-uri", &in.JWKSURI)
+	if f.Changed("jwks") {
+		u.JWKS = &in.JWKS
+	}
+	if f.Changed("scope") {
+		if in.Scopes == nil {
+			in.Scopes = []string{}
+		}
+		u.Scopes = &in.Scopes
+	}
+	u.RedirectURIs, u.GrantTypes, u.Audiences, u.PostLogoutRedirectURIs = list("redirect-uri", &in.RedirectURIs),
+		list("grant-type", &in.GrantTypes), list("audience", &in.Audiences), list("post-logout-redirect-uri", &in.PostLogoutRedirectURIs)
+	u.Public, u.SkipConsent, u.RequirePAR, u.RequireDPoP = flag("public", &in.Public), flag("skip-consent", &in.SkipConsent),
+		flag("require-par", &in.RequirePAR), flag("require-dpop", &in.RequireDPoP)
+	return u
+}
+
+// showClient prints a client as `clients show` does; never a secret.
+func (g *globals) showClient(c domain.Client, head string) error {
+	kind := "confidential"
+	if c.Public {
+		kind = "public"
+	}
+	var b strings.Builder
+	b.WriteString(head)
+	tw := tabwriter.NewWriter(&b, 0, 4, 1, ' ', 0)
+	fmt.Fprintf(tw, "client_id:\t%s\nname:\t%s\ntype:\t%s\nstatus:\t%s\n", c.ID, c.Name, kind, status(c.Disabled))
+	fmt.Fprintf(tw, "grant_types:\t%s\nredirect_uris:\t%s\nscope:\t%s\naudiences:\t%s\n", strings.Join(c.GrantTypes, " "),
+		strings.Join(c.RedirectURIs, " "), domain.ScopeString(c.Scopes), strings.Join(c.Audiences, " "))
+	fmt.Fprintf(tw, "post_logout_redirect_uris:\t%s\nskip_consent:\t%t\nid_token_alg:\t%s\nrequire_par:\t%t\nrequire_dpop:\t%t\n",
+		strings.Join(c.PostLogoutRedirectURIs, " "), c.SkipConsent, c.IDTokenAlg, c.RequirePAR, c.RequireDPoP)
+	fmt.Fprintf(tw, "token_endpoint_auth_method:\t%s\n", authMethodOf(c))
+	if c.JWKSURI != "" {
+		fmt.Fprintf(tw, "jwks_uri:\t%s\n", c.JWKSURI)
+	}
+	fmt.Fprintf(tw, "created:\t%s\n", c.CreatedAt.Format(time.RFC3339))
+	tw.Flush()
+	return g.print(toClientJSON(c, ""), b.String())
+}
+
 func clientsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "clients", Short: "Manage OAuth clients"}
-	var in usecase.NewClient
-	var scope, jwksFile string
+	var cf clientFlags
 	create := &cobra.Command{
 		Use:   "create --name N [--redirect-uri URI]... [--grant-type G]... [--scope \"a b\"] [--audience A]... [--public] [--skip-consent] [--id-token-alg ALG] [--post-logout-redirect-uri URI]... [--require-par] [--require-dpop] [--auth-method private_key_jwt (--jwks FILE | --jwks-uri URL)]",
 		Short: "Register a client; a confidential client's secret is printed this once",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if in.Name == "" {
+			if cf.in.Name == "" {
 				return usagef("--name is required")
 			}
-			if jwksFile != "" {
-				b, err := os.ReadFile(jwksFile)
-				if err != nil {
-					return usagef("--jwks: %v", err)
-				}
-				in.JWKS = strings.TrimSpace(string(b))
+			if err := cf.read(); err != nil {
+				return err
 			}
-			if scope != "" {
-				s, err := domain.ParseScope(scope)
-				if err != nil {
-					return usagef("--scope: %v", err)
-				}
-				in.Scopes = s
-			}
-			grants, err := grantTypeNames(in.GrantTypes)
+			grants, err := grantTypeNames(cf.in.GrantTypes)
 			if err != nil {
 				return err
 			}
-			in.GrantTypes = grants
+			cf.in.GrantTypes = grants
 			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			created, err := app.Admin.CreateClient(cmd.Context(), in)
+			created, err := app.Admin.CreateClient(cmd.Context(), cf.in)
 			if err != nil {
 				return err
 			}
@@ -509,26 +720,7 @@ func clientsCmd(g *globals) *cobra.Command {
 			return g.print(toClientJSON(created.Client, created.Secret), text)
 		},
 	}
-	f := create.Flags()
-	f.StringVar(&in.Name, "name", "", "client name (unique)")
-	f.StringArrayVar(&in.RedirectURIs, "redirect-uri", nil, "a redirect URI (repeatable)")
-	f.StringArrayVar(&in.GrantTypes, "grant-type", nil,
-		"a grant type (repeatable): authorization_code, refresh_token, client_credentials, password, "+
-			"urn:ietf:params:oauth:grant-type:device_code (or device_code), urn:ietf:params:oauth:grant-type:token-exchange (or token_exchange); "+
-			"default authorization_code and refresh_token")
-	f.StringVar(&scope, "scope", "", `scopes the client may ask, space-separated; default "openid profile email offline_access"`)
-	f.StringArrayVar(&in.Audiences, "audience", nil, "an RFC 8707 resource the client may ask (repeatable)")
-	f.BoolVar(&in.Public, "public", false, "a public client (no secret; must use PKCE)")
-	f.BoolVar(&in.SkipConsent, "skip-consent", false, "do not ask users for consent (first-party clients)")
-	f.StringVar(&in.IDTokenAlg, "id-token-alg", "", "ID token signing alg: RS256 (default), ES256 or EdDSA")
-	f.StringArrayVar(&in.PostLogoutRedirectURIs, "post-logout-redirect-uri", nil,
-		"where RP-initiated logout may return the browser (repeatable; rules of --redirect-uri)")
-	f.BoolVar(&in.RequirePAR, "require-par", false,
-		"authorization requests must come through POST /oauth/par (RFC 9126); plain ones are refused")
-	f.BoolVar(&in.RequireDPoP, "require-dpop", false, "the token endpoint refuses this client's requests without a DPoP proof (RFC 9449)")
-	f.StringVar(&in.AuthMethod, "auth-method", "", "private_key_jwt: the client authenticates with JWTs signed by its keys (RFC 7523), not a secret; default: a secret")
-	f.StringVar(&jwksFile, "jwks", "", "with --auth-method private_key_jwt: a file holding the client's JWK Set (public keys only)")
-	f.StringVar(&in.JWKSURI, "jwks-uri", "", "with --auth-method private_key_jwt: where Gatehouse fetches the client's JWK Set (https; http only to 127.0.0.1/[::1])")
+	cf.register(create)
 
 	list := &cobra.Command{
 		Use:   "list",
@@ -546,22 +738,83 @@ func clientsCmd(g *globals) *cobra.Command {
 			out := make([]clientJSON, 0, len(clients))
 			var b strings.Builder
 			tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "CLIENT_ID\tNAME\tTYPE\tGRANT_TYPES\tREDIRECT_URIS")
+			fmt.Fprintln(tw, "CLIENT_ID\tNAME\tTYPE\tSTATUS\tGRANT_TYPES\tREDIRECT_URIS")
 			for _, c := range clients {
 				out = append(out, toClientJSON(c, ""))
 				kind := "confidential"
 				if c.Public {
 					kind = "public"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, kind, strings.Join(c.GrantTypes, ","), strings.Join(c.RedirectURIs, ","))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, kind, status(c.Disabled), strings.Join(c.GrantTypes, ","),
+					strings.Join(c.RedirectURIs, ","))
 			}
 			tw.Flush()
 			return g.print(out, b.String())
 		},
 	}
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a client (never its secret)",
+		Args:  exactArgs(1, "a client id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			c, err := app.Admin.Client(cmd.Context(), args[0])
+			if err != nil {
+				return notFound(err, "client", args[0])
+			}
+			return g.showClient(c, "")
+		},
+	}
+	var uf clientFlags
+	var disabled bool
+	update := &cobra.Command{
+		Use: "update ID [--name N] [--redirect-uri URI]... [--grant-type G]... [--scope \"a b\"] [--audience A]... [--skip-consent=BOOL] " +
+			"[--id-token-alg ALG] [--post-logout-redirect-uri URI]... [--require-par=BOOL] [--require-dpop=BOOL] [--jwks FILE | --jwks-uri URL] [--disabled=BOOL]",
+		Short: "Change a client, keeping its id and secret: each flag given replaces that attribute; --disabled=true kills every token and code of it at once",
+		Args:  exactArgs(1, "a client id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := uf.read(); err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("grant-type") {
+				grants, err := grantTypeNames(uf.in.GrantTypes)
+				if err != nil {
+					return err
+				}
+				uf.in.GrantTypes = grants
+			}
+			in := uf.update(cmd)
+			if cmd.Flags().Changed("disabled") {
+				in.Disabled = &disabled
+			}
+			if in == (usecase.ClientUpdate{}) {
+				return usagef("clients update needs at least one attribute to change (see clients update --help)")
+			}
+			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			c, err := app.Admin.UpdateClient(cmd.Context(), args[0], in)
+			if err != nil {
+				return notFound(err, "client", args[0])
+			}
+			if err := app.Keys.Ensure(cmd.Context(), c.IDTokenAlg); err != nil {
+				return err
+			}
+			return g.showClient(c, "updated client "+c.ID+"\n")
+		},
+	}
+	uf.register(update)
+	update.Flags().BoolVar(&disabled, "disabled", false,
+		"true: the client is refused as if unknown, and every token and code of it dies at once; false: enabled again (earlier tokens stay dead)")
 	del := &cobra.Command{
 		Use:   "delete ID",
-		Short: "Delete a client",
+		Short: "Delete a client; every token and code of it dies at once",
 		Args:  exactArgs(1, "a client id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
@@ -593,7 +846,7 @@ func clientsCmd(g *globals) *cobra.Command {
 				fmt.Sprintf("client_id: %s\nclient_secret: %s\n(the secret is shown this once)\n", args[0], secret))
 		},
 	}
-	cmd.AddCommand(create, list, del, rotate)
+	cmd.AddCommand(create, list, show, update, del, rotate)
 	return cmd
 }
 

@@ -120,7 +120,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		cleanup()
 		return nil, nil, err
 	}
-	device := usecase.NewDevice(clientAuthenticator, deviceRepository, clients, throttle, secretHasher, random, systemClock, settings)
+	device := usecase.NewDevice(clientAuthenticator, deviceRepository, clients, userRepository, throttle, secretHasher, random, systemClock, settings)
 	deviceHandler, err := httpapi.NewDeviceHandler(device, pages)
 	if err != nil {
 		cleanup()

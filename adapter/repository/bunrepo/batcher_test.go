@@ -50,7 +50,7 @@ func TestRevocationChecksBatched(t *testing.T) {
 			errs := make(chan error, n)
 			for i := range n {
 				wg.Go(func() {
-					got, err := tokens.AccessTokenRevoked(ctx, fmt.Sprint("jti-", i), fams[i])
+					got, err := tokens.AccessTokenRevoked(ctx, usecase.RevocationCheck{JTI: fmt.Sprint("jti-", i), FamilyID: fams[i]})
 					if err != nil {
 						errs <- err
 					} else if got != want[i] {
@@ -70,7 +70,7 @@ func TestRevocationCheckHonoursContext(t *testing.T) {
 	tokens := bunrepo.NewTokenRepository(db, bunrepo.NewConnGate(db))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := tokens.AccessTokenRevoked(ctx, "jti", ""); err == nil {
+	if _, err := tokens.AccessTokenRevoked(ctx, usecase.RevocationCheck{JTI: "jti"}); err == nil {
 		t.Fatal("a cancelled check answered")
 	}
 	var _ usecase.TokenStore = tokens

@@ -70,6 +70,26 @@ func (r *ClientRepository) DeleteClient(ctx context.Context, id string) error {
 	})
 }
 
+// UpdateClient replaces what an administrator may change of a client (clients
+// update): everything but its id, secret, type (public or confidential), registration
+// access token and creation time. ErrNotFound when there is no such client,
+// ErrDuplicate when the new name is taken. Every instance drops its cached clients
+// at once (TopicClients).
+func (r *ClientRepository) UpdateClient(ctx context.Context, c domain.Client) error {
+	row := clientToRow(c)
+	return inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewUpdate().Model(&row).
+			Column("name", "redirect_uris", "grant_types", "scopes", "audiences", "skip_consent", "id_token_alg",
+				"post_logout_redirect_uris", "require_par", "require_dpop", "token_endpoint_auth_method", "jwks",
+				"jwks_uri", "disabled", "updated_at").
+			WherePK().Exec(ctx)
+		if err := mustAffect(res, err, "update client %q", c.ID); err != nil {
+			return err
+		}
+		return markChanged(ctx, tx, TopicClients)
+	})
+}
+
 // UpdateClientSecret replaces the secret hash; ErrNotFound when there is no such
 // client. Every instance drops its cached clients at once (TopicClients), so the old
 // secret stops working everywhere.

@@ -147,8 +147,8 @@ func (r *CodeRepository) RedeemCode(ctx context.Context, hash []byte, red usecas
 			}
 		}
 	case dialect.SQLite:
-		if err := r.stmts.warm(ctx, consumeCodeQuery, selectCodeQuery, insertFamilyQuery, insertRefreshTokenQuery,
-			selectUserQuery); err != nil {
+		if err := r.stmts.warm(ctx, consumeCodeQuery, selectCodeQuery, grantUserQuery, insertFamilyQuery,
+			insertRefreshTokenQuery); err != nil {
 			return usecase.CodeRedeemed{}, err
 		}
 		err := r.writes.run(ctx, func(ctx context.Context, tx bun.Tx) error {
@@ -156,10 +156,7 @@ func (r *CodeRepository) RedeemCode(ctx context.Context, hash []byte, red usecas
 			if row, won, err = r.consume(ctx, &tx, hash, red.Now); err != nil || !won {
 				return err
 			}
-			if issued, err = r.startGrant(ctx, &tx, row, red); err != nil || !issued {
-				return err
-			}
-			user, err = r.readUser(ctx, &tx, row.UserID)
+			user, issued, err = r.startGrant(ctx, &tx, row, red)
 			return err
 		})
 		if err != nil {
@@ -179,10 +176,7 @@ func (r *CodeRepository) RedeemCode(ctx context.Context, hash []byte, red usecas
 			if !won {
 				return nil
 			}
-			if issued, err = r.startGrant(ctx, &tx, row, red); err != nil || !issued {
-				return err
-			}
-			user, err = r.readUser(ctx, &tx, row.UserID)
+			user, issued, err = r.startGrant(ctx, &tx, row, red)
 			return err
 		})
 		if err != nil {
@@ -204,50 +198,70 @@ func (r *CodeRepository) RedeemCode(ctx context.Context, hash []byte, red usecas
 	return out, nil
 }
 
-// selectUserQuery reads a user by id (a prepared statement on SQLite).
-const selectUserQuery = "SELECT id, username, email, email_verified, password_hash, created_at, updated_at FROM users WHERE id = ?"
+// grantUserQuery reads the user of a code with whether the code's grant may still
+// start (live): its browser session exists (a code issued without one needs none) and
+// its client is not disabled; the user, read here, must exist and not be disabled
+// either. Logging out, a password change, and disabling or deleting the user revoke
+// the families of the session's codes, end the session, and revoke them again, so a
+// redemption either sees the session gone or meets its family revoked (CreateFamily's
+// ErrDuplicate), or is revoked by the second pass: a code issued just before never
+// redeems after (issue 18 finding 8). Arguments: the session id twice, the client id,
+// the user id. A prepared statement on SQLite.
+const grantUserQuery = "SELECT id, username, email, email_verified, password_hash, created_at, updated_at, disabled, " +
+	"CASE WHEN (? = '' OR EXISTS (SELECT 1 FROM sessions WHERE id = ?)) " +
+	"AND NOT EXISTS (SELECT 1 FROM clients WHERE id = ? AND disabled = TRUE) THEN 1 ELSE 0 END AS live " +
+	"FROM users WHERE id = ?"
 
-// readUser reads the user inside tx; nil when there is none.
-func (r *CodeRepository) readUser(ctx context.Context, tx *bun.Tx, id string) (*userRow, error) {
-	var u userRow
-	var err error
-	if tx.Dialect().Name() == dialect.SQLite {
-		err = r.stmts.scanOne(ctx, tx, &u, selectUserQuery, id)
-	} else {
-		err = tx.NewSelect().Model(&u).Where("id = ?", id).Scan(ctx)
-	}
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return nil, nil
-	case err != nil:
-		return nil, wrapErr(err, "select user of authorization code")
-	}
-	return &u, nil
+// grantUserRow is a row of grantUserQuery.
+type grantUserRow struct {
+	userRow
+	Live bool `bun:"live"`
 }
 
 // startGrant stores the family and first refresh token of a consumed code when the
-// redemption matches it (SQLite and MariaDB; inside the consuming transaction).
-func (r *CodeRepository) startGrant(ctx context.Context, tx *bun.Tx, row codeRow, red usecase.CodeRedemption) (bool, error) {
+// redemption matches it and the code's grant is still live (grantUserQuery), and
+// returns the code's user with whether it did (SQLite and MariaDB, inside the
+// consuming transaction).
+func (r *CodeRepository) startGrant(ctx context.Context, tx *bun.Tx, row codeRow, red usecase.CodeRedemption) (*userRow, bool, error) {
 	code, err := row.toDomain()
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
 	if !red.Matches(code) {
-		return false, nil
+		return nil, false, nil
+	}
+	var u grantUserRow
+	args := []any{code.SessionID, code.SessionID, code.ClientID, code.UserID}
+	if tx.Dialect().Name() == dialect.SQLite {
+		err = r.stmts.scanOne(ctx, tx, &u, grantUserQuery, args...)
+	} else {
+		err = tx.NewRaw(grantUserQuery, args...).Scan(ctx, &u)
+	}
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, false, nil // the user is gone
+	case err != nil:
+		return nil, false, wrapErr(err, "select the user, session and client of an authorization code")
+	case !u.Live || u.Disabled:
+		return nil, false, nil
 	}
 	f, rt := red.Grant(code)
 	if err := insertGrant(ctx, tx, r.stmts, f, rt); err != nil {
-		return false, err
+		return nil, false, err
 	}
-	return true, nil
+	return &u.userRow, true, nil
 }
 
-// redeemCodePGQuery consumes the code (upd); when the redemption matches it (ok), it
-// inserts the family (fam) and, when a hash is given, the first refresh token (tok),
-// both copying the grant from the code. A duplicate family fails the whole statement,
-// which then consumes nothing.
+// redeemCodePGQuery consumes the code (upd); when the redemption matches it and its
+// grant is still live (ok, the conditions of grantUserQuery), it inserts the family
+// (fam) and, when a hash is given, the first refresh token (tok), both copying the
+// grant from the code. A duplicate family fails the whole statement, which then
+// consumes nothing.
 const redeemCodePGQuery = "WITH upd AS (UPDATE authorization_codes SET used_at = $1 WHERE hash = $2 AND used_at IS NULL RETURNING *), " +
-	"ok AS (SELECT * FROM upd WHERE client_id = $3 AND expires_at > $1 AND redirect_uri = $4 AND code_challenge = $5), " +
+	"ok AS (SELECT * FROM upd WHERE client_id = $3 AND expires_at > $1 AND redirect_uri = $4 AND code_challenge = $5 " +
+	"AND (upd.session_id = '' OR EXISTS (SELECT 1 FROM sessions s WHERE s.id = upd.session_id)) " +
+	"AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = upd.user_id AND u.disabled) " +
+	"AND NOT EXISTS (SELECT 1 FROM clients c WHERE c.id = upd.client_id AND c.disabled)), " +
 	"fam AS (INSERT INTO token_families (id, client_id, user_id, session_id, created_at, expires_at) " +
 	"SELECT family_id, client_id, user_id, NULLIF(session_id, ''), $6::timestamptz, $7::timestamptz FROM ok RETURNING id), " +
 	"tok AS (INSERT INTO refresh_tokens (hash, family_id, client_id, user_id, scope, audience, auth_time, nonce, " +
@@ -256,7 +270,7 @@ const redeemCodePGQuery = "WITH upd AS (UPDATE authorization_codes SET used_at =
 	"SELECT upd.hash, upd.client_id, upd.user_id, upd.redirect_uri, upd.scope, upd.audience, upd.code_challenge, " +
 	"upd.nonce, upd.auth_time, upd.session_id, upd.family_id, upd.created_at, upd.expires_at, upd.used_at, " +
 	"EXISTS (SELECT 1 FROM fam) AS issued, " +
-	"u.id, u.username, u.email, u.email_verified, u.password_hash, u.created_at, u.updated_at " +
+	"u.id, u.username, u.email, u.email_verified, u.password_hash, u.created_at, u.updated_at, u.disabled " +
 	"FROM upd LEFT JOIN users u ON u.id = upd.user_id"
 
 // redeemedRow is a row of redeemCodePGQuery: the code, whether the grant was stored,
@@ -272,13 +286,13 @@ func (row *redeemedRow) scan(rows pgx.Rows) error {
 	var authTime *time.Time
 	var (
 		uid, username, email, passwordHash *string
-		verified                           *bool
+		verified, disabled                 *bool
 		created, updated                   *time.Time
 	)
 	c := &row.codeRow
 	if err := rows.Scan(&c.Hash, &c.ClientID, &c.UserID, &c.RedirectURI, &c.Scope, &c.Audience, &c.CodeChallenge,
 		&c.Nonce, &authTime, &c.SessionID, &c.FamilyID, &c.CreatedAt, &c.ExpiresAt, &c.UsedAt, &row.Issued,
-		&uid, &username, &email, &verified, &passwordHash, &created, &updated); err != nil {
+		&uid, &username, &email, &verified, &passwordHash, &created, &updated, &disabled); err != nil {
 		return fmt.Errorf("scan redeemed authorization code: %w", err)
 	}
 	c.AuthTime = derefTime(authTime)
@@ -286,7 +300,7 @@ func (row *redeemedRow) scan(rows pgx.Rows) error {
 	if uid != nil {
 		row.user = &userRow{ID: *uid, Username: derefString(username), Email: derefString(email),
 			EmailVerified: verified != nil && *verified, PasswordHash: derefString(passwordHash),
-			CreatedAt: derefTime(created), UpdatedAt: derefTime(updated)}
+			CreatedAt: derefTime(created), UpdatedAt: derefTime(updated), Disabled: disabled != nil && *disabled}
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/infrastructure/database/dbtest"
+	"gatehouse/usecase"
 )
 
 // withPool is u with a pool of n connections.
@@ -80,7 +81,7 @@ func TestConnGate(t *testing.T) {
 			read := make(chan error, 1)
 			if name == "postgres" {
 				go func() {
-					revoked, err := tokens.AccessTokenRevoked(ctx, "jti-read", "fam-holder")
+					revoked, err := tokens.AccessTokenRevoked(ctx, usecase.RevocationCheck{JTI: "jti-read", FamilyID: "fam-holder"})
 					if err == nil && !revoked {
 						err = errors.New("fam-holder: not revoked")
 					}
@@ -121,7 +122,7 @@ func TestConnGate(t *testing.T) {
 						errs <- fmt.Errorf("revoke %s: %w", fam, err)
 						return
 					}
-					revoked, err := tokens.AccessTokenRevoked(ctx, fmt.Sprint("jti-", i), fam)
+					revoked, err := tokens.AccessTokenRevoked(ctx, usecase.RevocationCheck{JTI: fmt.Sprint("jti-", i), FamilyID: fam})
 					if err != nil || !revoked {
 						errs <- fmt.Errorf("check %s: revoked = %v, err = %v; want revoked", fam, revoked, err)
 					}

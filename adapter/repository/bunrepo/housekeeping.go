@@ -42,6 +42,9 @@ func purgeRules() []purgeRule {
 		{"authorization_codes", "hash", "expires_at < ?", codeRetention},
 		{"refresh_tokens", "hash", "expires_at < ?", 0},
 		{"revoked_access_tokens", "jti", "expires_at < ?", 0},
+		// A principal's entry expires once no token it kills can be valid; a disabled
+		// principal's (expires_at NULL) stays.
+		{"revoked_principals", "id", "expires_at < ?", 0},
 		{"sessions", "id", "expires_at < ?", 0},
 		{"authorization_requests", "id", "expires_at < ?", time.Hour},
 		{"device_authorizations", "device_code_hash", "expires_at < ?", time.Hour},

@@ -77,7 +77,7 @@ func TestHousekeeping(t *testing.T) {
 			if left, err := keys.ListKeys(ctx); err != nil || len(left) != 2 {
 				t.Fatalf("signing keys left: %v %v, want k-kept and k-active", left, err)
 			}
-			if ok, err := tokens.AccessTokenRevoked(ctx, "live", ""); err != nil || !ok {
+			if ok, err := tokens.AccessTokenRevoked(ctx, usecase.RevocationCheck{JTI: "live"}); err != nil || !ok {
 				t.Fatalf("a live deny-list entry was purged: %v %v", ok, err)
 			}
 			if _, err := tokens.RefreshTokenByHash(ctx, []byte{7, 1, 2, 3}); err != nil {

@@ -69,6 +69,7 @@ func migrations() *migrate.Migrations {
 	add("20260310000001", "changes", changesSchema)
 	up, down = addColumn(signingKeyRevokedAt)
 	ms.Add(migrate.Migration{Name: "20260310000002", Comment: "signing_key_revoked_at", Up: up, Down: down})
+	ms.Add(principalsMigration())
 	ms.Add(redirectURIConsentsMigration())
 	return ms
 }

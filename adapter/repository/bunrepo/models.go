@@ -25,19 +25,21 @@ type userRow struct {
 	PasswordHash  string    `bun:"password_hash"`
 	CreatedAt     time.Time `bun:"created_at"`
 	UpdatedAt     time.Time `bun:"updated_at"`
+	// Disabled came with migration 20260311000001: NULL (older rows) reads as false.
+	Disabled bool `bun:"disabled,nullzero"`
 }
 
 func userToRow(u domain.User) userRow {
 	return userRow{
 		ID: u.ID, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified,
-		PasswordHash: u.PasswordHash, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt,
+		PasswordHash: u.PasswordHash, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, Disabled: u.Disabled,
 	}
 }
 
 func (r userRow) toDomain() domain.User {
 	return domain.User{
 		ID: r.ID, Username: r.Username, Email: r.Email, EmailVerified: r.EmailVerified,
-		PasswordHash: r.PasswordHash, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+		PasswordHash: r.PasswordHash, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt), Disabled: r.Disabled,
 	}
 }
 
@@ -70,6 +72,8 @@ type clientRow struct {
 	TokenEndpointAuthMethod string `bun:"token_endpoint_auth_method,nullzero"`
 	JWKS                    string `bun:"jwks,nullzero"`
 	JWKSURI                 string `bun:"jwks_uri,nullzero"`
+	// Disabled came with migration 20260311000001: NULL reads as false.
+	Disabled bool `bun:"disabled,nullzero"`
 }
 
 func clientToRow(c domain.Client) clientRow {
@@ -82,7 +86,7 @@ func clientToRow(c domain.Client) clientRow {
 		PostLogoutRedirectURIs: encodeList(c.PostLogoutRedirectURIs),
 		RequirePAR:             c.RequirePAR, RegistrationTokenHash: emptyToNil(c.RegistrationTokenHash),
 		RequireDPoP: c.RequireDPoP, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
-		JWKS: c.JWKS, JWKSURI: c.JWKSURI,
+		JWKS: c.JWKS, JWKSURI: c.JWKSURI, Disabled: c.Disabled,
 	}
 }
 
@@ -93,7 +97,7 @@ func (r clientRow) toDomain() (domain.Client, error) {
 		CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
 		RequirePAR: r.RequirePAR, RegistrationTokenHash: emptyToNil(r.RegistrationTokenHash),
 		RequireDPoP: r.RequireDPoP, TokenEndpointAuthMethod: r.TokenEndpointAuthMethod,
-		JWKS: r.JWKS, JWKSURI: r.JWKSURI,
+		JWKS: r.JWKS, JWKSURI: r.JWKSURI, Disabled: r.Disabled,
 	}
 	var err error
 	if c.RedirectURIs, err = decodeList(r.RedirectURIs); err != nil {
@@ -234,6 +238,16 @@ type revokedAccessTokenRow struct {
 
 	JTI       string    `bun:"jti,pk"`
 	ExpiresAt time.Time `bun:"expires_at"`
+}
+
+// revokedPrincipalRow is an entry of the principals' deny-list
+// (domain.PrincipalRevocation); NULL revoked_at kills every token of the principal.
+type revokedPrincipalRow struct {
+	bun.BaseModel `bun:"table:revoked_principals"`
+
+	ID        string     `bun:"id,pk"`
+	RevokedAt *time.Time `bun:"revoked_at"`
+	ExpiresAt *time.Time `bun:"expires_at"`
 }
 
 type consentRow struct {

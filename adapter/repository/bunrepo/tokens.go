@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -228,7 +230,8 @@ const revokeFamilyPGQuery = "INSERT INTO token_families (id, created_at, revoked
 
 const revokeFamilyTokensPGQuery = "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL"
 
-// RevokeUserFamilies revokes every family of a user (password change, deletion).
+// RevokeUserFamilies revokes every family of a user (password change, disabling,
+// deletion) and voids the user's codes and device authorizations.
 func (r *TokenRepository) RevokeUserFamilies(ctx context.Context, userID string, now time.Time) error {
 	if userID == "" {
 		return nil
@@ -236,9 +239,18 @@ func (r *TokenRepository) RevokeUserFamilies(ctx context.Context, userID string,
 	return r.revokeFamiliesWhere(ctx, "user_id", userID, now)
 }
 
-// RevokeSessionFamilies revokes every family started from a browser session (logout).
-// An empty session id revokes nothing: grants without a session (password, device)
-// share that value.
+// RevokeClientFamilies revokes every family of a client (disabling, deletion) and
+// voids its codes and device authorizations.
+func (r *TokenRepository) RevokeClientFamilies(ctx context.Context, clientID string, now time.Time) error {
+	if clientID == "" {
+		return nil
+	}
+	return r.revokeFamiliesWhere(ctx, "client_id", clientID, now)
+}
+
+// RevokeSessionFamilies revokes every family started from a browser session (logout)
+// and voids the session's codes and device approvals. An empty session id revokes
+// nothing: grants without a session (password, device) share that value.
 func (r *TokenRepository) RevokeSessionFamilies(ctx context.Context, sessionID string, now time.Time) error {
 	if sessionID == "" {
 		return nil
@@ -246,10 +258,28 @@ func (r *TokenRepository) RevokeSessionFamilies(ctx context.Context, sessionID s
 	return r.revokeFamiliesWhere(ctx, "session_id", sessionID, now)
 }
 
+// voidMargin is how long past its expiry a code or device authorization is still
+// voided: the clocks of instances differ, and a redemption may be in flight.
+const voidMargin = time.Hour
+
 // revokeFamiliesWhere revokes the families with column = value and their tokens,
-// both through the indexes on token_families and refresh_tokens(family_id).
+// both through the indexes on token_families and refresh_tokens(family_id). First it
+// voids the grants not started yet: the unused codes and the device authorizations
+// with column = value (indexed by it), whose families are known before they exist,
+// get them as revoked placeholders (RevokeFamily), so a redemption in flight either
+// is waited for and then revoked, or fails to create its family (ErrDuplicate).
 func (r *TokenRepository) revokeFamiliesWhere(ctx context.Context, column, value string, now time.Time) error {
 	return r.gate.inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
+		var ids []string
+		if err := tx.NewRaw("SELECT family_id FROM authorization_codes WHERE ? = ? AND used_at IS NULL AND expires_at > ? "+
+			"UNION SELECT family_id FROM device_authorizations WHERE ? = ? AND expires_at > ?",
+			bun.Ident(column), value, now.Add(-voidMargin), bun.Ident(column), value, now.Add(-voidMargin)).
+			Scan(ctx, &ids); err != nil {
+			return wrapErr(err, "find the codes and device authorizations by %s", column)
+		}
+		if err := revokeFamilyIDs(ctx, tx, ids, now); err != nil {
+			return err
+		}
 		if _, err := tx.NewRaw("UPDATE token_families SET revoked_at = ? WHERE ? = ? AND revoked_at IS NULL",
 			now, bun.Ident(column), value).Exec(ctx); err != nil {
 			return wrapErr(err, "revoke token families by %s", column)
@@ -260,6 +290,49 @@ func (r *TokenRepository) revokeFamiliesWhere(ctx context.Context, column, value
 		}
 		return nil
 	})
+}
+
+// revokeFamilyIDs revokes the families ids inside tx, inserting revoked placeholders
+// for those that do not exist yet (see RevokeFamily), in sorted chunks: two
+// revocations lock shared families in one order.
+func revokeFamilyIDs(ctx context.Context, tx bun.Tx, ids []string, now time.Time) error {
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	const chunk = 500
+	for len(ids) > 0 {
+		n := min(len(ids), chunk)
+		values := make([]string, n)
+		args := make([]any, 0, 3*n)
+		for i, id := range ids[:n] {
+			values[i] = "(?, ?, ?)"
+			args = append(args, id, now, now)
+		}
+		q := "INSERT INTO token_families (id, created_at, revoked_at) VALUES " + strings.Join(values, ", ")
+		if tx.Dialect().Name() == dialect.MySQL {
+			q += " ON DUPLICATE KEY UPDATE revoked_at = COALESCE(revoked_at, VALUES(revoked_at))"
+		} else {
+			q += " ON CONFLICT (id) DO UPDATE SET revoked_at = COALESCE(token_families.revoked_at, excluded.revoked_at)"
+		}
+		if _, err := tx.NewRaw(q, args...).Exec(ctx); err != nil {
+			return wrapErr(err, "revoke the families of codes and device authorizations")
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// RevokePrincipal stores the principal's deny-list entry, replacing an earlier one.
+func (r *TokenRepository) RevokePrincipal(ctx context.Context, p domain.PrincipalRevocation) error {
+	q := "INSERT INTO revoked_principals (id, revoked_at, expires_at) VALUES (?, ?, ?) " +
+		"ON CONFLICT (id) DO UPDATE SET revoked_at = excluded.revoked_at, expires_at = excluded.expires_at"
+	if r.db.Dialect().Name() == dialect.MySQL {
+		q = "INSERT INTO revoked_principals (id, revoked_at, expires_at) VALUES (?, ?, ?) " +
+			"ON DUPLICATE KEY UPDATE revoked_at = VALUES(revoked_at), expires_at = VALUES(expires_at)"
+	}
+	if _, err := r.db.NewRaw(q, p.ID, p.RevokedAt, p.ExpiresAt).Exec(ctx); err != nil {
+		return wrapErr(err, "revoke the tokens of %q", p.ID)
+	}
+	return nil
 }
 
 // RefreshTokenByHash returns the token; ErrNotFound when there is none. It runs on
@@ -535,11 +608,12 @@ func (r *TokenRepository) RevokeAccessToken(ctx context.Context, t domain.Revoke
 	return nil
 }
 
-// AccessTokenRevoked reports whether the jti is on the deny-list or, when familyID is
-// not empty, the family is revoked. It runs on every introspection and userinfo
-// call, so concurrent checks share one query (readBatcher): both primary-key
-// lookups, for all of them, in one round trip.
-func (r *TokenRepository) AccessTokenRevoked(ctx context.Context, jti, familyID string) (bool, error) {
-	revoked, _, err := r.revoked.get(ctx, revocationKey{jti: jti, familyID: familyID})
+// AccessTokenRevoked reports whether the jti is on the deny-list, the family (when
+// not empty) is revoked, or the subject or client is revoked as a principal since the
+// token was issued. It runs on every introspection and userinfo call, so concurrent
+// checks share one query (readBatcher): the primary-key lookups, for all of them, in
+// one round trip.
+func (r *TokenRepository) AccessTokenRevoked(ctx context.Context, c usecase.RevocationCheck) (bool, error) {
+	revoked, _, err := r.revoked.get(ctx, newRevocationKey(c))
 	return revoked, err
 }

@@ -44,7 +44,7 @@ func NewUserRepository(db *bun.DB, gate *ConnGate) *UserRepository {
 	})}
 }
 
-const selectUsersPGQuery = "SELECT id, username, email, email_verified, password_hash, created_at, updated_at " +
+const selectUsersPGQuery = "SELECT id, username, email, email_verified, password_hash, created_at, updated_at, disabled " +
 	"FROM users WHERE id = ANY(?::text[])"
 
 // CreateUser inserts u; ErrDuplicate when its id, username or email is taken.
@@ -98,6 +98,15 @@ func (r *UserRepository) ListUsers(ctx context.Context) ([]domain.User, error) {
 func (r *UserRepository) DeleteUser(ctx context.Context, id string) error {
 	res, err := r.db.NewDelete().Model((*userRow)(nil)).Where("id = ?", id).Exec(ctx)
 	return mustAffect(res, err, "delete user %q", id)
+}
+
+// UpdateUser replaces the user's email, its verification and the disabled flag;
+// ErrNotFound when there is no such user, ErrDuplicate when the email is taken.
+func (r *UserRepository) UpdateUser(ctx context.Context, u domain.User) error {
+	row := userToRow(u)
+	res, err := r.db.NewUpdate().Model(&row).Column("email", "email_verified", "disabled", "updated_at").
+		WherePK().Exec(ctx)
+	return mustAffect(res, err, "update user %q", u.ID)
 }
 
 // UpdatePassword replaces the password hash; ErrNotFound when there is no such user.

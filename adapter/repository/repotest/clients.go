@@ -102,7 +102,7 @@ func (s *suite) clients(t *testing.T) {
 
 	t.Run("DeleteCascades", func(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
-		code := s.code(u, c)
+		code := s.code(t, u, c)
 		noErr(t, s.Codes.CreateCode(t.Context(), code))
 		for _, uri := range []string{"", loopbackCB} { // consents for every URI and for one
 			noErr(t, s.Consents.SaveConsent(t.Context(), domain.Consent{UserID: u.ID, ClientID: c.ID, RedirectURI: uri, Scope: []string{"openid"}, GrantedAt: base}))
@@ -130,7 +130,8 @@ func checkClient(t *testing.T, want, got domain.Client) {
 	t.Helper()
 	if got.ID != want.ID || got.Name != want.Name || got.Public != want.Public ||
 		got.SkipConsent != want.SkipConsent || got.IDTokenAlg != want.IDTokenAlg || got.RequireDPoP != want.RequireDPoP ||
-		got.TokenEndpointAuthMethod != want.TokenEndpointAuthMethod || got.JWKS != want.JWKS || got.JWKSURI != want.JWKSURI {
+		got.TokenEndpointAuthMethod != want.TokenEndpointAuthMethod || got.JWKS != want.JWKS || got.JWKSURI != want.JWKSURI ||
+		got.RequirePAR != want.RequirePAR || got.Disabled != want.Disabled {
 		t.Errorf("client = %+v, want %+v", got, want)
 	}
 	sameBytes(t, "secret hash", want.SecretHash, got.SecretHash)

@@ -8,18 +8,21 @@ import (
 	"gatehouse/usecase"
 )
 
-// code is a new, unstored authorization code of u for c, valid for a minute from base.
-func (s *suite) code(u domain.User, c domain.Client) domain.AuthorizationCode {
+// code is a new, unstored authorization code of u for c, issued in a new, stored
+// browser session of u (a code's grant starts only while its session lives), valid
+// for a minute from base.
+func (s *suite) code(t *testing.T, u domain.User, c domain.Client) domain.AuthorizationCode {
+	t.Helper()
 	return domain.AuthorizationCode{
 		Hash: newHash(), ClientID: c.ID, UserID: u.ID, RedirectURI: "https://app.example.com/cb?a=1",
 		Scope: []string{"openid", "profile"}, Audience: []string{"https://api.example.com"},
 		CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", Nonce: "nonce-1",
-		AuthTime: base.Add(-time.Minute), SessionID: newID("s"), FamilyID: newID("fam"),
+		AuthTime: base.Add(-time.Minute), SessionID: s.newSession(t, u).ID, FamilyID: newID("fam"),
 		CreatedAt: base, ExpiresAt: base.Add(time.Minute),
 	}
 }
 
-// redemption is a redemption that matches s.code(u, c) at base: the client, the
+// redemption is a redemption that matches s.code(t, u, c) at base: the client, the
 // redirect URI and the challenge of the code, with a refresh token to store.
 func redemption(c domain.Client, code domain.AuthorizationCode) usecase.CodeRedemption {
 	return usecase.CodeRedemption{
@@ -32,7 +35,7 @@ func redemption(c domain.Client, code domain.AuthorizationCode) usecase.CodeRede
 func (s *suite) codes(t *testing.T) {
 	t.Run("Redeem", func(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
-		code := s.code(u, c)
+		code := s.code(t, u, c)
 		noErr(t, s.Codes.CreateCode(t.Context(), code))
 		red := redemption(c, code)
 		res, err := s.Codes.RedeemCode(t.Context(), code.Hash, red)
@@ -78,7 +81,7 @@ func (s *suite) codes(t *testing.T) {
 
 	t.Run("RedeemWithoutRefreshToken", func(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
-		code := s.code(u, c)
+		code := s.code(t, u, c)
 		code.SessionID = "" // a grant without a browser session
 		noErr(t, s.Codes.CreateCode(t.Context(), code))
 		red := redemption(c, code)
@@ -104,7 +107,7 @@ func (s *suite) codes(t *testing.T) {
 			"no verifier":          func(r *usecase.CodeRedemption) { r.Challenge = "" },
 			"expired":              func(r *usecase.CodeRedemption) { r.Now = base.Add(time.Minute) },
 		} {
-			code := s.code(u, c)
+			code := s.code(t, u, c)
 			noErr(t, s.Codes.CreateCode(t.Context(), code))
 			red := redemption(c, code)
 			change(&red)
@@ -121,7 +124,7 @@ func (s *suite) codes(t *testing.T) {
 			wantErr(t, err, domain.ErrAlreadyUsed)
 		}
 		// A code issued without PKCE matches only a redemption without a verifier.
-		code := s.code(u, c)
+		code := s.code(t, u, c)
 		code.CodeChallenge = ""
 		noErr(t, s.Codes.CreateCode(t.Context(), code))
 		_, issued, err := s.redeem(t, code.Hash, redemption(c, code))
@@ -133,7 +136,7 @@ func (s *suite) codes(t *testing.T) {
 
 	t.Run("ConsumeOnce", func(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
-		code := s.code(u, c)
+		code := s.code(t, u, c)
 		noErr(t, s.Codes.CreateCode(t.Context(), code))
 
 		used := base.Add(10 * time.Second)
@@ -152,7 +155,7 @@ func (s *suite) codes(t *testing.T) {
 
 	t.Run("ZeroAuthTime", func(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
-		code := s.code(u, c)
+		code := s.code(t, u, c)
 		code.AuthTime, code.CodeChallenge, code.Nonce, code.Audience = time.Time{}, "", "", nil
 		noErr(t, s.Codes.CreateCode(t.Context(), code))
 		got, err := s.Codes.ConsumeCode(t.Context(), code.Hash, base)
@@ -162,7 +165,7 @@ func (s *suite) codes(t *testing.T) {
 
 	t.Run("ExpiredCodeIsReturnedForTheCallerToJudge", func(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
-		code := s.code(u, c)
+		code := s.code(t, u, c)
 		noErr(t, s.Codes.CreateCode(t.Context(), code))
 		late := base.Add(time.Hour)
 		got, err := s.Codes.ConsumeCode(t.Context(), code.Hash, late)
@@ -179,17 +182,17 @@ func (s *suite) codes(t *testing.T) {
 
 	t.Run("DuplicateHash", func(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
-		code := s.code(u, c)
+		code := s.code(t, u, c)
 		noErr(t, s.Codes.CreateCode(t.Context(), code))
 		wantErr(t, s.Codes.CreateCode(t.Context(), code), domain.ErrDuplicate)
 	})
 
 	t.Run("UnknownClientOrUser", func(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
-		code := s.code(u, c)
+		code := s.code(t, u, c)
 		code.ClientID = newID("missing")
 		wantErr(t, s.Codes.CreateCode(t.Context(), code), domain.ErrNotFound)
-		code = s.code(u, c)
+		code = s.code(t, u, c)
 		code.UserID = newID("missing")
 		wantErr(t, s.Codes.CreateCode(t.Context(), code), domain.ErrNotFound)
 	})

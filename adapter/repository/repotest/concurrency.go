@@ -47,7 +47,7 @@ func outcomes(t *testing.T, errs []error, want error) (ok, matched int) {
 func (s *suite) concurrency(t *testing.T) {
 	t.Run("ConsumeCodeOnce", func(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
-		code := s.code(u, c)
+		code := s.code(t, u, c)
 		noErr(t, s.Codes.CreateCode(t.Context(), code))
 		got := make([]domain.AuthorizationCode, concurrency)
 		errs := race(concurrency, func(i int) error {
@@ -68,7 +68,7 @@ func (s *suite) concurrency(t *testing.T) {
 
 	t.Run("RedeemCodeOnce", func(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
-		code := s.code(u, c)
+		code := s.code(t, u, c)
 		noErr(t, s.Codes.CreateCode(t.Context(), code))
 		reds := make([]usecase.CodeRedemption, concurrency)
 		issued := make([]bool, concurrency)
@@ -199,7 +199,7 @@ func (s *suite) concurrency(t *testing.T) {
 		for i := range n {
 			fams[i], olds[i] = s.newFamily(t, u, c, "")
 			nexts[i] = s.refreshToken(fams[i])
-			codes[i] = s.code(u, c)
+			codes[i] = s.code(t, u, c)
 			noErr(t, s.Codes.CreateCode(t.Context(), codes[i]))
 			reds[i] = redemption(c, codes[i])
 		}

@@ -89,6 +89,7 @@ func Run(t *testing.T, s Stores) {
 	t.Run("RegisteredClients", st.registeredClients)
 	t.Run("Replay", st.replay)
 	t.Run("Changes", st.changes)
+	t.Run("Principals", st.principals)
 	// Last: its purge deletes whatever else has expired by then.
 	t.Run("Throttle", st.throttle)
 }
@@ -208,6 +209,15 @@ func (s *suite) newClient(t *testing.T) domain.Client {
 	}
 	noErr(t, s.Clients.CreateClient(t.Context(), c))
 	return c
+}
+
+// newSession stores a browser session of u, live for a day from base.
+func (s *suite) newSession(t *testing.T, u domain.User) domain.Session {
+	t.Helper()
+	sess := domain.Session{ID: newID("s"), SecretHash: newHash(), UserID: u.ID,
+		AuthTime: base.Add(-time.Minute), CreatedAt: base, ExpiresAt: base.Add(24 * time.Hour)}
+	noErr(t, s.Sessions.CreateSession(t.Context(), sess))
+	return sess
 }
 
 // newFamily stores a family of user and client with a first refresh token.

@@ -299,7 +299,7 @@ func (s *suite) tokens(t *testing.T) {
 
 	t.Run("AccessTokenDenyList", func(t *testing.T) {
 		jti := newID("jti")
-		revoked, err := s.Tokens.AccessTokenRevoked(t.Context(), jti, "")
+		revoked, err := s.Tokens.AccessTokenRevoked(t.Context(), usecase.RevocationCheck{JTI: jti})
 		noErr(t, err)
 		if revoked {
 			t.Fatal("unknown jti reads as revoked")
@@ -307,7 +307,7 @@ func (s *suite) tokens(t *testing.T) {
 		entry := domain.RevokedAccessToken{JTI: jti, ExpiresAt: base.Add(15 * time.Minute)}
 		noErr(t, s.Tokens.RevokeAccessToken(t.Context(), entry))
 		noErr(t, s.Tokens.RevokeAccessToken(t.Context(), entry)) // idempotent
-		revoked, err = s.Tokens.AccessTokenRevoked(t.Context(), jti, "")
+		revoked, err = s.Tokens.AccessTokenRevoked(t.Context(), usecase.RevocationCheck{JTI: jti})
 		noErr(t, err)
 		if !revoked {
 			t.Error("revoked jti reads as live")
@@ -318,23 +318,23 @@ func (s *suite) tokens(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
 		f, _ := s.newFamily(t, u, c, "")
 		jti := newID("jti")
-		revoked, err := s.Tokens.AccessTokenRevoked(t.Context(), jti, f.ID)
+		revoked, err := s.Tokens.AccessTokenRevoked(t.Context(), usecase.RevocationCheck{JTI: jti, FamilyID: f.ID})
 		noErr(t, err)
 		if revoked {
 			t.Fatal("a token of a live family reads as revoked")
 		}
-		revoked, err = s.Tokens.AccessTokenRevoked(t.Context(), jti, newID("missing"))
+		revoked, err = s.Tokens.AccessTokenRevoked(t.Context(), usecase.RevocationCheck{JTI: jti, FamilyID: newID("missing")})
 		noErr(t, err)
 		if revoked {
 			t.Fatal("a token of an unknown family reads as revoked")
 		}
 		noErr(t, s.Tokens.RevokeFamily(t.Context(), f.ID, base))
-		revoked, err = s.Tokens.AccessTokenRevoked(t.Context(), jti, f.ID)
+		revoked, err = s.Tokens.AccessTokenRevoked(t.Context(), usecase.RevocationCheck{JTI: jti, FamilyID: f.ID})
 		noErr(t, err)
 		if !revoked {
 			t.Error("a token of a revoked family reads as live")
 		}
-		revoked, err = s.Tokens.AccessTokenRevoked(t.Context(), jti, "")
+		revoked, err = s.Tokens.AccessTokenRevoked(t.Context(), usecase.RevocationCheck{JTI: jti})
 		noErr(t, err)
 		if revoked {
 			t.Error("without its family id the token reads as revoked")

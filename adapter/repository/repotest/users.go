@@ -150,7 +150,7 @@ func (s *suite) users(t *testing.T) {
 func checkUser(t *testing.T, want, got domain.User) {
 	t.Helper()
 	if got.ID != want.ID || got.Username != want.Username || got.Email != want.Email ||
-		got.EmailVerified != want.EmailVerified || got.PasswordHash != want.PasswordHash {
+		got.EmailVerified != want.EmailVerified || got.PasswordHash != want.PasswordHash || got.Disabled != want.Disabled {
 		t.Errorf("user = %+v, want %+v", got, want)
 	}
 	sameTime(t, "created_at", want.CreatedAt, got.CreatedAt)

@@ -136,7 +136,7 @@ func TestClientAuthFailuresLoggedAndCounted(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, Options{})
 	reasons := []string{"no_client_id", "malformed_credentials", "unknown_client", "wrong_secret", "wrong_method",
-		"invalid_assertion", "invalid_assertion_claims", "assertion_replayed", "public_client"}
+		"invalid_assertion", "invalid_assertion_claims", "assertion_replayed", "public_client", "client_disabled"}
 	counts := clientAuthFailureMetrics(t, srv)
 	for _, r := range reasons {
 		if n, ok := counts[r]; !ok || n != 0 {
@@ -146,6 +146,10 @@ func TestClientAuthFailuresLoggedAndCounted(t *testing.T) {
 
 	ccID, ccSecret := srv.CreateClient(t, "--grant-type", "client_credentials")
 	pubID, _ := srv.CreateClient(t, "--public", "--grant-type", "urn:ietf:params:oauth:grant-type:device_code")
+	offID, offSecret := srv.CreateClient(t, "--grant-type", "client_credentials")
+	if _, errOut, code := srv.CLI(t, "", "clients", "update", offID, "--disabled=true"); code != 0 {
+		t.Fatalf("clients update --disabled=true: exit %d: %s", code, errOut)
+	}
 	k := newDPoPKey(t, "ES256")
 	key := createKeyClient(t, srv, map[string]dpopKey{"k1": k}, "--grant-type", "client_credentials")
 	wrong := "wrong-" + randomString(20)
@@ -187,6 +191,7 @@ func TestClientAuthFailuresLoggedAndCounted(t *testing.T) {
 		{"invalid_assertion_claims", key.ClientID, "/oauth/token", func() Response {
 			return srv.PostForm(t, nil, "/oauth/token", withAssertion(expired), "", "")
 		}},
+		{"client_disabled", offID, "/oauth/token", func() Response { return srv.PostForm(t, nil, "/oauth/token", cc, offID, offSecret) }},
 		{"assertion_replayed", key.ClientID, "/oauth/revoke", func() Response {
 			return srv.PostForm(t, nil, "/oauth/revoke", form("token", "x", "client_assertion_type", jwtBearer, "client_assertion", good), "", "")
 		}},

@@ -259,6 +259,10 @@ func ValidateClient(c Client) error {
 			return fmt.Errorf("scope %q is not a valid scope token", s)
 		}
 	}
+	// A client must be able to ask for all its scopes in one scope parameter.
+	if len(c.Scopes) > MaxScopeTokens || len(ScopeString(c.Scopes)) > MaxParamBytes {
+		return fmt.Errorf("a client may have at most %d scopes, %d bytes together", MaxScopeTokens, MaxParamBytes)
+	}
 	for _, a := range c.Audiences {
 		if u, err := url.Parse(a); err != nil || a == "" || u.Fragment != "" {
 			return fmt.Errorf("audience %q must be a URI without fragment", a)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -258,8 +259,21 @@ var errorCases = []errCase{
 		}},
 	{item: "S45", name: "body of exactly 64 KiB", basic: cc, status: 200,
 		body: func(*fixture) string {
-			prefix := "grant_type=client_credentials&pad="
-			return prefix + strings.Repeat("a", 64<<10-len(prefix))
+			// Unknown parameters padding the body, each within the 4 KiB every
+			// parameter may hold (domain.MaxParamBytes).
+			body := "grant_type=client_credentials"
+			for i := 0; ; i++ {
+				pad := fmt.Sprintf("&pad%02d=", i)
+				room := 64<<10 - len(body) - len(pad)
+				if room <= 4000 {
+					return body + pad + strings.Repeat("a", room)
+				}
+				body += pad + strings.Repeat("a", 4000)
+			}
+		}},
+	{item: "S45", name: "a parameter over 4 KiB", basic: cc, status: 400, err: "invalid_request",
+		body: func(*fixture) string {
+			return form("grant_type", "client_credentials", "pad", strings.Repeat("a", 4097))
 		}},
 	{item: "S45", name: "a very long scope", basic: cc, status: 400, err: "invalid_scope",
 		body: ccBody("scope", strings.Repeat("a ", 1000))},

@@ -1,0 +1,116 @@
+package e2e
+
+// Regression tests of issue 18's audit findings about input handling: scope parsing
+// and parameter lengths (1), dynamic registration policy (3), password rehashing (5),
+// the sign-up page (6), look-alike usernames (7), public clients and the password
+// grant (10), and the errors of a failed code redemption (11). Each reproduces the
+// audit's attack over real HTTP (or the real CLI) against the real binary.
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// scopeTokens returns n distinct scope tokens of one to three characters from the
+// characters a form body carries unescaped, as short as they can be: the audit's
+// 16,000 tokens fit in a 64 KiB body that way.
+func scopeTokens(n int) []string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~"
+	out := make([]string, 0, n)
+	for length := 1; len(out) < n; length++ {
+		idx := make([]int, length)
+		for len(out) < n {
+			b := make([]byte, length)
+			for i, x := range idx {
+				b[i] = alphabet[x]
+			}
+			out = append(out, string(b))
+			i := length - 1
+			for i >= 0 && idx[i] == len(alphabet)-1 {
+				idx[i] = 0
+				i--
+			}
+			if i < 0 {
+				break
+			}
+			idx[i]++
+		}
+	}
+	return out
+}
+
+// TestAudit18_ScopeParsingIsBounded: finding 1. The audit sent 16,000 distinct scope
+// tokens to /oauth/device_authorization with a public client (no authentication
+// needed) and spent 0.45 s of CPU per request. Now the scope parameter is refused for
+// its length before it is parsed, a scope within the length but over 64 tokens is
+// refused after 65 tokens, and every endpoint holds each parameter to its limit.
+func TestAudit18_ScopeParsingIsBounded(t *testing.T) {
+	t.Parallel()
+	srv := sharedServer(t)
+	hc := srv.HTTPClient()
+	device, _ := srv.CreateClient(t, "--public", "--grant-type", "urn:ietf:params:oauth:grant-type:device_code")
+
+	tokens := scopeTokens(16_000)
+	body := url.Values{"client_id": {device}, "scope": {strings.Join(tokens, " ")}}.Encode()
+	if len(body) > 64<<10 {
+		t.Fatalf("the request body has %d bytes; it must fit in 64 KiB to reach the handler", len(body))
+	}
+	r := srv.PostForm(t, hc, "/oauth/device_authorization", body, "", "")
+	wantOAuthError(t, r, http.StatusBadRequest, "invalid_request")
+	if d, _ := r.JSON(t)["error_description"].(string); !strings.Contains(d, "scope") || !strings.Contains(d, "too long") {
+		t.Errorf("error_description %q does not say that scope is too long", d)
+	}
+
+	// Within the length limit, but over 64 tokens: refused as too many.
+	short := strings.Join(tokens[:1000], " ")
+	if len(short) > 4096 {
+		t.Fatalf("test scope of %d bytes", len(short))
+	}
+	r = srv.PostForm(t, hc, "/oauth/device_authorization", url.Values{"client_id": {device}, "scope": {short}}.Encode(), "", "")
+	wantOAuthError(t, r, http.StatusBadRequest, "invalid_scope")
+	if d, _ := r.JSON(t)["error_description"].(string); !strings.Contains(d, "too many scope tokens") {
+		t.Errorf("error_description %q", d)
+	}
+
+	// Every endpoint caps every parameter: 4 KiB, 16 KiB for whole tokens.
+	cc, ccSecret := srv.CreateClient(t, "--grant-type", "client_credentials", "--scope", "api:read")
+	long, longer := strings.Repeat("a", 4097), strings.Repeat("a", 16<<10+1)
+	for _, tc := range []struct {
+		path, body, user, pass, param string
+	}{
+		{"/oauth/token", form("grant_type", "client_credentials", "scope", long), cc, ccSecret, "scope"},
+		{"/oauth/token", form("grant_type", "refresh_token", "refresh_token", long), cc, ccSecret, "refresh_token"},
+		{"/oauth/token", form("grant_type", "client_credentials", "client_id", cc, "client_assertion_type",
+			"urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "client_assertion", longer), "", "", "client_assertion"},
+		{"/oauth/token", form("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange", "subject_token", longer), cc, ccSecret, "subject_token"},
+		{"/oauth/introspect", form("token", longer), cc, ccSecret, "token"},
+		{"/oauth/revoke", form("token", longer), cc, ccSecret, "token"},
+		{"/oauth/par", form("response_type", "code", "state", long), cc, ccSecret, "state"},
+		{"/oauth/device_authorization", form("client_id", device, "nonce", strings.Repeat("n", 2049)), "", "", "nonce"},
+	} {
+		r := srv.PostForm(t, hc, tc.path, tc.body, tc.user, tc.pass)
+		wantOAuthError(t, r, http.StatusBadRequest, "invalid_request")
+		if d, _ := r.JSON(t)["error_description"].(string); !strings.Contains(d, "parameter "+tc.param+" is too long") {
+			t.Errorf("%s %s: error_description %q does not name the parameter", tc.path, tc.param, d)
+		}
+	}
+	// A whole token just within its 16 KiB is read, not refused for its length.
+	r = srv.PostForm(t, hc, "/oauth/introspect", form("token", strings.Repeat("a", 16<<10)), cc, ccSecret)
+	if r.Status != http.StatusOK || string(r.Body) != `{"active":false}`+"\n" && string(r.Body) != `{"active":false}` {
+		t.Errorf("introspection of a 16 KiB token: %d %s", r.Status, r.Body)
+	}
+
+	// The authorization endpoint: a trusted client gets an error redirect naming the
+	// parameter (state itself is too long to be echoed).
+	web := newAZClient(t, srv, "http://127.0.0.1:9/cb")
+	resp := newAZBrowser(t, srv).get("/oauth/authorize?" + azQuery(web, newAZPKCE(), long).Encode())
+	wantRedirectError(t, srv, resp, web.RedirectURI, "invalid_request", "")
+	// A page's query: an error page.
+	page := srv.Get(t, hc, "/login?req="+long)
+	wantErrorPage(t, page, http.StatusBadRequest)
+	if !strings.Contains(strings.ToLower(string(page.Body)), "parameter req is too long") {
+		t.Errorf("the login page does not name the parameter:\n%s", page.Body)
+	}
+}

@@ -242,7 +242,7 @@ func ValidateClient(c Client) error {
 		return fmt.Errorf("a public client cannot use token exchange")
 	}
 	if c.AllowsGrant(GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
-		return fmt.Errorf("the authorization_code grant needs at least one --redirect-uri")
+		return fmt.Errorf("the authorization_code grant needs at least one redirect URI")
 	}
 	for _, r := range c.RedirectURIs {
 		if err := ValidateRedirectURI(r); err != nil {
@@ -292,7 +292,7 @@ func validateClientAuth(c Client) error {
 	switch c.TokenEndpointAuthMethod {
 	case "":
 		if c.JWKS != "" || c.JWKSURI != "" {
-			return fmt.Errorf("--jwks and --jwks-uri are for --auth-method private_key_jwt")
+			return fmt.Errorf("a JWK Set (jwks) or a jwks_uri is only for the private_key_jwt auth method")
 		}
 		return nil
 	case AuthPrivateKeyJWT:
@@ -303,7 +303,7 @@ func validateClientAuth(c Client) error {
 		return fmt.Errorf("a public client cannot use private_key_jwt")
 	}
 	if (c.JWKS == "") == (c.JWKSURI == "") {
-		return fmt.Errorf("private_key_jwt needs exactly one of --jwks and --jwks-uri")
+		return fmt.Errorf("private_key_jwt needs exactly one of a JWK Set (jwks) and a jwks_uri")
 	}
 	if c.JWKSURI != "" {
 		return ValidateJWKSURI(c.JWKSURI)

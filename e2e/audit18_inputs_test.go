@@ -114,3 +114,99 @@ func TestAudit18_ScopeParsingIsBounded(t *testing.T) {
 		t.Errorf("the login page does not name the parameter:\n%s", page.Body)
 	}
 }
+
+// TestAudit18_DynamicRegistrationPolicy: finding 3. A registrant holding the initial
+// access token gave itself scope admin. Now what it may ask for is the policy of
+// GATEHOUSE_DYNAMIC_REGISTRATION_SCOPES and _GRANT_TYPES, at registration and on
+// update (RFC 7592 PUT); anything else is invalid_client_metadata naming it; a bad
+// policy stops start-up with exit 2 naming the variable.
+func TestAudit18_DynamicRegistrationPolicy(t *testing.T) {
+	t.Parallel()
+	initial := randomString(40)
+	dcrEnv := map[string]string{"GATEHOUSE_DYNAMIC_REGISTRATION": "true", "GATEHOUSE_REGISTRATION_INITIAL_ACCESS_TOKEN": initial}
+	wantRefused := func(t *testing.T, r Response, mention string) {
+		t.Helper()
+		dcrWantError(t, r, http.StatusBadRequest, "invalid_client_metadata")
+		if d, _ := r.JSON(t)["error_description"].(string); !strings.Contains(d, mention) {
+			t.Errorf("error_description %q does not name %q", d, mention)
+		}
+	}
+	runConcurrently(t,
+		subtest{"DefaultPolicy", func(t *testing.T) {
+			srv := startServer(t, Options{Env: dcrEnv})
+			srv.Sensitive(initial)
+			hc := srv.HTTPClient()
+			register := func(meta map[string]any) Response {
+				return dcrDo(t, srv, hc, http.MethodPost, "/oauth/register", initial, meta)
+			}
+			cc := []string{"client_credentials"}
+			wantRefused(t, register(map[string]any{"grant_types": cc, "scope": "openid admin"}), "scope admin")
+			wantRefused(t, register(map[string]any{"grant_types": cc, "scope": "api:read"}), "scope api:read")
+			wantRefused(t, register(map[string]any{"grant_types": []string{"password"}}), "password")
+			wantRefused(t, register(map[string]any{"grant_types": []string{"urn:ietf:params:oauth:grant-type:token-exchange"}}),
+				"urn:ietf:params:oauth:grant-type:token-exchange is not open")
+			wantRefused(t, register(map[string]any{"grant_types": []string{"urn:ietf:params:oauth:grant-type:device_code"},
+				"token_endpoint_auth_method": "none"}), "urn:ietf:params:oauth:grant-type:device_code is not open")
+
+			// Within the policy: registered; without scope, the policy's scopes.
+			c := dcrRegister(t, srv, hc, initial, map[string]any{"grant_types": cc, "scope": "openid profile"})
+			if c.Scope != "openid profile" {
+				t.Errorf("scope %q", c.Scope)
+			}
+			all := dcrRegister(t, srv, hc, initial, map[string]any{"grant_types": cc})
+			if all.Scope != "openid profile email offline_access" {
+				t.Errorf("a registration without scope got %q", all.Scope)
+			}
+
+			// The same policy on update; the client keeps what it had.
+			path := "/oauth/register/" + c.ClientID
+			wantRefused(t, dcrDo(t, srv, hc, http.MethodPut, path, c.RegistrationAccessToken,
+				map[string]any{"client_id": c.ClientID, "grant_types": cc, "scope": "openid admin"}), "scope admin")
+			wantRefused(t, dcrDo(t, srv, hc, http.MethodPut, path, c.RegistrationAccessToken,
+				map[string]any{"client_id": c.ClientID, "grant_types": []string{"client_credentials", "password"}}), "password")
+			r := dcrDo(t, srv, hc, http.MethodGet, path, c.RegistrationAccessToken, nil)
+			if m := r.JSON(t); m["scope"] != "openid profile" {
+				t.Errorf("after refused updates: scope %v", m["scope"])
+			}
+			// And the token endpoint never hands out admin to it.
+			tok := srv.PostForm(t, hc, "/oauth/token", form("grant_type", "client_credentials", "scope", "admin"), c.ClientID, c.ClientSecret)
+			wantOAuthError(t, tok, http.StatusBadRequest, "invalid_scope")
+		}},
+		subtest{"OperatorPolicy", func(t *testing.T) {
+			env := map[string]string{
+				"GATEHOUSE_DYNAMIC_REGISTRATION_SCOPES":      "openid api:read",
+				"GATEHOUSE_DYNAMIC_REGISTRATION_GRANT_TYPES": "authorization_code,refresh_token,urn:ietf:params:oauth:grant-type:device_code",
+			}
+			for k, v := range dcrEnv {
+				env[k] = v
+			}
+			srv := startServer(t, Options{Env: env})
+			srv.Sensitive(initial)
+			hc := srv.HTTPClient()
+			dev := dcrRegister(t, srv, hc, initial, map[string]any{"token_endpoint_auth_method": "none",
+				"grant_types": []string{"urn:ietf:params:oauth:grant-type:device_code"}, "scope": "api:read"})
+			r := srv.PostForm(t, hc, "/oauth/device_authorization", form("client_id", dev.ClientID, "scope", "api:read"), "", "")
+			if r.Status != http.StatusOK {
+				t.Errorf("device authorization of the registered client: %d %s", r.Status, r.Body)
+			}
+			wantRefused(t, dcrDo(t, srv, hc, http.MethodPost, "/oauth/register", initial, map[string]any{
+				"token_endpoint_auth_method": "none", "grant_types": []string{"urn:ietf:params:oauth:grant-type:device_code"},
+				"scope": "api:read admin"}), "scope admin")
+			wantRefused(t, dcrDo(t, srv, hc, http.MethodPost, "/oauth/register", initial,
+				map[string]any{"grant_types": []string{"client_credentials"}}), "client_credentials is not open")
+		}},
+		subtest{"BadPolicyStopsStartUp", func(t *testing.T) {
+			for _, tc := range []struct{ variable, value, mention string }{
+				{"GATEHOUSE_DYNAMIC_REGISTRATION_GRANT_TYPES", "authorization_code password", "password"},
+				{"GATEHOUSE_DYNAMIC_REGISTRATION_GRANT_TYPES", "urn:ietf:params:oauth:grant-type:token-exchange", "token-exchange"},
+				{"GATEHOUSE_DYNAMIC_REGISTRATION_GRANT_TYPES", "magic", "unknown grant type"},
+				{"GATEHOUSE_DYNAMIC_REGISTRATION_SCOPES", "", "at least one scope"},
+				{"GATEHOUSE_DYNAMIC_REGISTRATION_SCOPES", `openid a"b`, "not a scope token"},
+				{"GATEHOUSE_DYNAMIC_REGISTRATION_SCOPES", "openid caf\u00e9", "printable ASCII"},
+			} {
+				out, errOut, code := runCLI(t, cliEnv(t, map[string]string{tc.variable: tc.value}), "", "serve")
+				wantUsage(t, tc.variable+"="+tc.value, out, errOut, code, tc.variable, tc.mention)
+			}
+		}},
+	)
+}

@@ -146,6 +146,14 @@ func (g *globals) loadConfig() (config.Config, error) {
 	if err := cfg.ResolveKeyActivationDelay(httpapi.JWKSMaxAge); err != nil {
 		return config.Config{}, err
 	}
+	// The dynamic registration policy follows the use case's rules; a bad one stops
+	// start-up even while registration is off, so turning it on cannot fail later.
+	if err := usecase.ValidateRegistrationScopes(cfg.DynamicRegistrationScopes); err != nil {
+		return config.Config{}, &config.Error{Variable: "GATEHOUSE_DYNAMIC_REGISTRATION_SCOPES", Problem: err.Error()}
+	}
+	if err := usecase.ValidateRegistrationGrantTypes(cfg.DynamicRegistrationGrantTypes); err != nil {
+		return config.Config{}, &config.Error{Variable: "GATEHOUSE_DYNAMIC_REGISTRATION_GRANT_TYPES", Problem: err.Error()}
+	}
 	return cfg, nil
 }
 

@@ -210,3 +210,63 @@ func TestAudit18_DynamicRegistrationPolicy(t *testing.T) {
 		}},
 	)
 }
+
+// TestAudit18_PasswordRehashedOnLogin: finding 5. Stored password hashes were never
+// upgraded, so after GATEHOUSE_ARGON2_* changed, a known user's (cheaper or dearer)
+// hash took another time than the dummy hash of an unknown user. Now a successful
+// sign-in, on the login page or by the password grant, stores a hash with the current
+// costs; a wrong password changes nothing.
+func TestAudit18_PasswordRehashedOnLogin(t *testing.T) {
+	t.Parallel()
+	old := startServer(t, Options{}) // the harness's costs: 8 MiB, 1 pass
+	const oldPrefix, newPrefix = "$argon2id$v=19$m=8192,t=1,p=1$", "$argon2id$v=19$m=9216,t=2,p=1$"
+	page, grant, wrong := uniqueName("rehash-page-"), uniqueName("rehash-grant-"), uniqueName("rehash-wrong-")
+	for _, u := range []string{page, grant, wrong} {
+		old.CreateUser(t, u, "correct horse battery")
+	}
+	id, secret := old.CreateClient(t, "--grant-type", "password")
+	old.Stop(t)
+
+	srv := startServer(t, Options{DatabaseURL: old.DatabaseURL,
+		Env: map[string]string{"GATEHOUSE_ARGON2_MEMORY": "9216", "GATEHOUSE_ARGON2_ITERATIONS": "2"}})
+	srv.Sensitive(secret)
+	db := openDB(t, srv.DatabaseURL)
+	hashOf := func(username string) string {
+		t.Helper()
+		var h string
+		if err := db.NewRaw("SELECT password_hash FROM users WHERE username = ?", username).Scan(t.Context(), &h); err != nil {
+			t.Fatalf("read the hash of %s: %v", username, err)
+		}
+		return h
+	}
+	for _, u := range []string{page, grant, wrong} {
+		if h := hashOf(u); !strings.HasPrefix(h, oldPrefix) {
+			t.Fatalf("%s starts with a hash %.40s…, want the old costs", u, h)
+		}
+	}
+
+	if r := newAZBrowser(t, srv).logIn("/login", page, "correct horse battery"); r.Status != http.StatusSeeOther {
+		t.Fatalf("login page: %d %s", r.Status, r.Body)
+	}
+	hc := srv.HTTPClient()
+	r := srv.PostForm(t, hc, "/oauth/token", form("grant_type", "password", "username", grant, "password", "correct horse battery"), id, secret)
+	if r.Status != http.StatusOK {
+		t.Fatalf("password grant: %d %s", r.Status, r.Body)
+	}
+	srv.Sensitive(r.JSON(t)["access_token"].(string))
+	r = srv.PostForm(t, hc, "/oauth/token", form("grant_type", "password", "username", wrong, "password", "wrong horse battery"), id, secret)
+	wantOAuthError(t, r, http.StatusBadRequest, "invalid_grant")
+
+	for _, u := range []string{page, grant} {
+		if h := hashOf(u); !strings.HasPrefix(h, newPrefix) {
+			t.Errorf("%s after signing in: hash %.40s…, want the current costs %s", u, h, newPrefix)
+		}
+	}
+	if h := hashOf(wrong); !strings.HasPrefix(h, oldPrefix) {
+		t.Errorf("a wrong password rehashed: %.40s…", h)
+	}
+	// The new hash holds the same password.
+	if r := newAZBrowser(t, srv).logIn("/login", grant, "correct horse battery"); r.Status != http.StatusSeeOther {
+		t.Fatalf("login with the new hash: %d %s", r.Status, r.Body)
+	}
+}

@@ -74,5 +74,26 @@ func CheckPassword(ctx context.Context, users UserStore, passwords PasswordHashe
 		return domain.User{}, errBadCredentials
 	}
 	throttle.Success(ctx, userKey)
+	if passwords.NeedsRehash(user.PasswordHash) {
+		user.PasswordHash = rehash(ctx, users, passwords, user, password)
+	}
 	return user, nil
+}
+
+// rehash hashes a password that was just verified again with the current settings
+// (another algorithm, such as an imported bcrypt hash, or costs changed since) and
+// stores it, so that every sign-in costs what the settings say: a user whose old hash
+// is cheaper than the dummy hash of an unknown user would otherwise be told apart by
+// the time a wrong password takes. Only the hash changes: no token or session is
+// revoked, the password is the same. A failure leaves the old hash, which still works,
+// and the sign-in goes on; the next one tries again. It returns the hash now stored.
+func rehash(ctx context.Context, users UserStore, passwords PasswordHasher, user domain.User, password string) string {
+	fresh, err := passwords.HashPassword(ctx, password)
+	if err != nil {
+		return user.PasswordHash
+	}
+	if err := users.ReplacePasswordHash(ctx, user.ID, user.PasswordHash, fresh); err != nil {
+		return user.PasswordHash
+	}
+	return fresh
 }

@@ -36,6 +36,11 @@ type UserStore interface {
 	ListUsers(ctx context.Context) ([]domain.User, error)
 	DeleteUser(ctx context.Context, id string) error // ErrNotFound
 	UpdatePassword(ctx context.Context, id, passwordHash string, now time.Time) error
+	// ReplacePasswordHash stores newHash as the user's password hash only while the
+	// stored one is still oldHash, so a password set meanwhile is never overwritten; it
+	// is no error when nothing was replaced. updated_at stays: a rehash of the same
+	// password (after the hashing cost changed) changes nothing the user could see.
+	ReplacePasswordHash(ctx context.Context, id, oldHash, newHash string) error
 }
 
 // CodeStore keeps authorization codes by hash.
@@ -234,6 +239,10 @@ type PasswordHasher interface {
 	// VerifyPassword reports whether password matches encoded. With an empty encoded it
 	// still spends the same work, so unknown users take as long as wrong passwords.
 	VerifyPassword(ctx context.Context, encoded, password string) (bool, error)
+	// NeedsRehash reports whether encoded was made otherwise than HashPassword makes
+	// hashes now (another algorithm, other costs): after a successful sign-in the
+	// password is hashed again and stored.
+	NeedsRehash(encoded string) bool
 }
 
 // AccessTokenSigner turns an access token into a signed JWT (RFC 9068).

@@ -109,3 +109,17 @@ func (r *UserRepository) UpdatePassword(ctx context.Context, id, passwordHash st
 		Exec(ctx)
 	return mustAffect(res, err, "update password of user %q", id)
 }
+
+// ReplacePasswordHash: see usecase.UserStore. One conditional UPDATE: the stored hash
+// must still be oldHash.
+func (r *UserRepository) ReplacePasswordHash(ctx context.Context, id, oldHash, newHash string) error {
+	_, err := r.db.NewUpdate().Model((*userRow)(nil)).
+		Set("password_hash = ?", newHash).
+		Where("id = ?", id).
+		Where("password_hash = ?", oldHash).
+		Exec(ctx)
+	if err != nil {
+		return wrapErr(err, "replace password hash of user %q", id)
+	}
+	return nil
+}

@@ -116,6 +116,27 @@ func (s *suite) users(t *testing.T) {
 		sameTime(t, "created_at", base, got.CreatedAt)
 	})
 
+	t.Run("ReplacePasswordHash", func(t *testing.T) {
+		u := s.newUser(t)
+		noErr(t, s.Users.ReplacePasswordHash(t.Context(), u.ID, u.PasswordHash, "rehashed"))
+		got, err := s.Users.UserByID(t.Context(), u.ID)
+		noErr(t, err)
+		if got.PasswordHash != "rehashed" {
+			t.Errorf("password hash = %q, want rehashed", got.PasswordHash)
+		}
+		// updated_at stays: a rehash is no change the user can see.
+		sameTime(t, "updated_at", u.UpdatedAt, got.UpdatedAt)
+		// A hash that is no longer the stored one replaces nothing (a password set
+		// meanwhile wins), and that is no error.
+		noErr(t, s.Users.ReplacePasswordHash(t.Context(), u.ID, u.PasswordHash, "stale"))
+		noErr(t, s.Users.ReplacePasswordHash(t.Context(), newID("missing"), "h", "x"))
+		got, err = s.Users.UserByID(t.Context(), u.ID)
+		noErr(t, err)
+		if got.PasswordHash != "rehashed" {
+			t.Errorf("a stale replacement overwrote the hash: %q", got.PasswordHash)
+		}
+	})
+
 	t.Run("DeleteCascades", func(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
 		sess := domain.Session{ID: newID("s"), SecretHash: newHash(), UserID: u.ID, AuthTime: base, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}

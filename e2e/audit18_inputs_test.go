@@ -9,6 +9,8 @@ package e2e
 import (
 	"net/http"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -268,5 +270,165 @@ func TestAudit18_PasswordRehashedOnLogin(t *testing.T) {
 	// The new hash holds the same password.
 	if r := newAZBrowser(t, srv).logIn("/login", grant, "correct horse battery"); r.Status != http.StatusSeeOther {
 		t.Fatalf("login with the new hash: %d %s", r.Status, r.Body)
+	}
+}
+
+// signUp fills the registration page from browser b (without a pending request).
+func signUp(b *azBrowser, username, email, password string) Response {
+	b.t.Helper()
+	csrf, _ := b.openForm("/register")
+	return b.post("/register", url.Values{"csrf_token": {csrf}, "username": {username}, "email": {email}, "password": {password}})
+}
+
+// listedUsers is `users list --json`, by username.
+func listedUsers(t *testing.T, srv *Server) map[string]map[string]any {
+	t.Helper()
+	var list []map[string]any
+	srv.CLIJSON(t, &list, "", "users", "list")
+	out := map[string]map[string]any{}
+	for _, u := range list {
+		name, _ := u["username"].(string)
+		out[name] = u
+	}
+	return out
+}
+
+// TestAudit18_SignUpDoesNotRevealEmails: finding 6. The sign-up page said "that
+// username or email is already taken" for a registered email. Now a taken email goes
+// the way a new one goes: the same status, redirect and session, nothing in the page
+// about it; the account is made without that email (its owner keeps it). The CLI, for
+// the trusted operator, still says plainly that the email is taken.
+func TestAudit18_SignUpDoesNotRevealEmails(t *testing.T) {
+	t.Parallel()
+	srv := sharedServer(t)
+	owner := uniqueName("mailowner")
+	ownerMail := owner + "@example.com"
+	srv.Sensitive("pw-"+owner+"-long", "a good long password")
+	var created struct{ ID string }
+	srv.CLIJSON(t, &created, "pw-"+owner+"-long\n", "users", "create", "--username", owner, "--email", ownerMail, "--password-stdin")
+
+	fresh, copycat := uniqueName("freshmail"), uniqueName("copycat")
+	rFresh := signUp(newAZBrowser(t, srv), fresh, fresh+"@example.com", "a good long password")
+	// The owner's address, in other case: the same address (compared case-folded).
+	rTaken := signUp(newAZBrowser(t, srv), copycat, strings.ToUpper(ownerMail), "a good long password")
+	for name, r := range map[string]Response{"new email": rFresh, "taken email": rTaken} {
+		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/" {
+			t.Errorf("%s: %d to %q, want 303 to /", name, r.Status, r.Header.Get("Location"))
+		}
+		if !strings.Contains(strings.Join(r.Header.Values("Set-Cookie"), "\n"), "gatehouse_session=") {
+			t.Errorf("%s: no session cookie: %v", name, r.Header.Values("Set-Cookie"))
+		}
+		low := strings.ToLower(string(r.Body))
+		for _, word := range []string{"taken", "already", "in use", "exists", "another user", "registered"} {
+			if strings.Contains(low, word) {
+				t.Errorf("%s: the answer says %q:\n%s", name, word, r.Body)
+			}
+		}
+	}
+	if len(rFresh.Body) != len(rTaken.Body) {
+		t.Errorf("the answers differ in length: %d and %d bytes", len(rFresh.Body), len(rTaken.Body))
+	}
+
+	users := listedUsers(t, srv)
+	if u, ok := users[copycat]; !ok || u["email"] != nil {
+		t.Errorf("the account with a taken email: %v, want it made without an email", u)
+	}
+	if u := users[fresh]; u["email"] != fresh+"@example.com" {
+		t.Errorf("the account with a new email: %v", u)
+	}
+	if u := users[owner]; u["email"] != ownerMail {
+		t.Errorf("the owner's account: %v, want it to keep %s", u, ownerMail)
+	}
+	// The new account works.
+	if r := newAZBrowser(t, srv).logIn("/login", copycat, "a good long password"); r.Status != http.StatusSeeOther {
+		t.Errorf("login as the new account: %d", r.Status)
+	}
+
+	// The CLI names the taken email plainly (exit 2), and the taken username.
+	out, errOut, code := srv.CLI(t, "a good long password\n", "users", "create", "--username", uniqueName("cli"),
+		"--email", ownerMail, "--password-stdin")
+	wantUsage(t, "users create with a taken email", out, errOut, code, "email address belongs to another user")
+	out, errOut, code = srv.CLI(t, "a good long password\n", "users", "create", "--username", owner, "--password-stdin")
+	wantUsage(t, "users create with a taken username", out, errOut, code, "username is already taken")
+}
+
+// TestAudit18_SignUpThrottled: finding 6. The sign-up page was not throttled. Now
+// every attempt from an address counts: after the free ones, 429 with Retry-After and
+// the form again; another address is not affected.
+func TestAudit18_SignUpThrottled(t *testing.T) {
+	t.Parallel()
+	srv := sharedServer(t)
+	b := newAZBrowser(t, srv)
+	var throttled Response
+	for i := 1; i <= 12 && throttled.Status == 0; i++ {
+		name := uniqueName("signupflood")
+		r := signUp(b, name, name+"@example.com", "a good long password")
+		switch {
+		case r.Status == http.StatusTooManyRequests:
+			if i <= 5 {
+				t.Fatalf("attempt %d throttled; the first 5 are free", i)
+			}
+			throttled = r
+		case r.Status != http.StatusSeeOther:
+			t.Fatalf("attempt %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	if throttled.Status == 0 {
+		t.Fatal("12 sign-ups from one address, none throttled")
+	}
+	if ra, err := strconv.Atoi(throttled.Header.Get("Retry-After")); err != nil || ra < 1 {
+		t.Errorf("Retry-After %q", throttled.Header.Get("Retry-After"))
+	}
+	if !strings.Contains(string(throttled.Body), "Too many sign-ups") || !strings.Contains(string(throttled.Body), `action="/register"`) {
+		t.Errorf("the 429 is not the form with the reason:\n%s", throttled.Body)
+	}
+	wantPageHeaders(t, throttled)
+	// Another address signs up at once.
+	name := uniqueName("signupother")
+	if r := signUp(newAZBrowser(t, srv), name, name+"@example.com", "a good long password"); r.Status != http.StatusSeeOther {
+		t.Errorf("another address: %d, want 303", r.Status)
+	}
+}
+
+// TestIssue26_RegistrationMarksOnlyTheWrongField: the registration page outlined the
+// username when only the email was taken. Now the form marks (has-error,
+// aria-invalid, the message) only the field that is wrong; a taken email is not
+// wrong on the page at all (finding 6).
+func TestIssue26_RegistrationMarksOnlyTheWrongField(t *testing.T) {
+	t.Parallel()
+	srv := sharedServer(t)
+	taken, _ := azUser(t, srv)
+	owner := uniqueName("fieldowner")
+	srv.CLIJSON(t, &struct{}{}, "a good long password\n", "users", "create", "--username", owner, "--email", owner+"@example.com", "--password-stdin")
+	fresh := uniqueName("fieldfresh")
+	for _, tc := range []struct {
+		name, username, email, field string
+	}{
+		{"taken username", taken, fresh + "@example.com", "username"},
+		{"taken username and email", taken, owner + "@example.com", "username"},
+		{"malformed email", fresh, "not-an-email", "email"},
+		{"short password", fresh, fresh + "@example.com", "password"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			password := "a good long password"
+			if tc.field == "password" {
+				password = "short"
+			}
+			r := signUp(newAZBrowser(t, srv), tc.username, tc.email, password)
+			if r.Status != http.StatusBadRequest {
+				t.Fatalf("status %d, want 400 with the form", r.Status)
+			}
+			body := string(r.Body)
+			for _, f := range []string{"username", "email", "password"} {
+				marked := strings.Contains(body, `id="`+f+`-error"`)
+				invalid := regexp.MustCompile(`<input id="` + f + `"[^>]*aria-invalid="true"`).MatchString(body)
+				if want := f == tc.field; marked != want || invalid != want {
+					t.Errorf("field %s: message %v, aria-invalid %v; want %v", f, marked, invalid, want)
+				}
+			}
+			if n := strings.Count(body, "has-error"); n != 1 {
+				t.Errorf("%d fields outlined, want 1", n)
+			}
+		})
 	}
 }

@@ -65,10 +65,18 @@ func (uc *Login) LogIn(ctx context.Context, username, password, address string, 
 	return uc.start(ctx, user.ID, old)
 }
 
-// Register creates a user from the registration page (Admin.CreateUser validates and
-// answers *ValidationError) and logs them in.
-func (uc *Login) Register(ctx context.Context, in NewUser, old *domain.Session) (domain.Session, string, error) {
-	user, err := uc.admin.CreateUser(ctx, in)
+// Register creates a user from the registration page (Admin.SignUp validates, answers
+// *ValidationError, and makes an account with a taken email without that email) and
+// logs them in. Every attempt from an address counts against it, successful or not:
+// sign-ups are rare, and an address that makes more than a few in a row must wait
+// (*domain.ThrottledError), as after failed logins.
+func (uc *Login) Register(ctx context.Context, in NewUser, address string, old *domain.Session) (domain.Session, string, error) {
+	key := "register:" + address
+	if err := uc.throttle.Check(ctx, key); err != nil {
+		return domain.Session{}, "", err
+	}
+	uc.throttle.Failure(ctx, key)
+	user, err := uc.admin.SignUp(ctx, in)
 	if err != nil {
 		return domain.Session{}, "", err
 	}

@@ -33,6 +33,9 @@ type UserStore interface {
 	CreateUser(ctx context.Context, u domain.User) error // ErrDuplicate: username or email taken
 	UserByID(ctx context.Context, id string) (domain.User, error)
 	UserByUsername(ctx context.Context, username string) (domain.User, error)
+	// Taken reports, in one read, whether a user has exactly this username and whether
+	// one has exactly this email (never for an empty email).
+	Taken(ctx context.Context, username, email string) (usernameTaken, emailTaken bool, err error)
 	ListUsers(ctx context.Context) ([]domain.User, error)
 	DeleteUser(ctx context.Context, id string) error // ErrNotFound
 	UpdatePassword(ctx context.Context, id, passwordHash string, now time.Time) error

@@ -432,3 +432,98 @@ func TestIssue26_RegistrationMarksOnlyTheWrongField(t *testing.T) {
 		})
 	}
 }
+
+// TestAudit18_LookAlikeUsernamesRefused: finding 7. "аlice" (a Cyrillic а) and
+// "ａlice" (full-width) registered beside alice. Now usernames are canonicalized by
+// PRECIS (RFC 8265 UsernameCaseMapped) wherever they are created or looked up, so
+// ａlice is alice (signing in as it signs in alice; registering it finds it taken),
+// and a username mixing scripts is refused, on the page and in the CLI; a name in
+// one other script is welcome.
+func TestAudit18_LookAlikeUsernamesRefused(t *testing.T) {
+	t.Parallel()
+	srv := sharedServer(t)
+	alice := uniqueName("alice")
+	const pw = "correct horse battery"
+	srv.CreateUser(t, alice, pw)
+	fullWidth := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' {
+			return r - 'a' + 'ａ'
+		}
+		if r >= '0' && r <= '9' {
+			return r - '0' + '０'
+		}
+		return r
+	}, alice)
+	cyrillic := "\u0430" + alice[1:] // а (U+0430) for a
+
+	// Registration page: the Cyrillic look-alike is refused for its mixed scripts, the
+	// full-width one is alice's name, taken.
+	for _, tc := range []struct{ username, words string }{
+		{cyrillic, "mixes Cyrillic and Latin"},
+		{fullWidth, "already taken"},
+		{strings.ToUpper(fullWidth), "already taken"},
+	} {
+		r := signUp(newAZBrowser(t, srv), tc.username, uniqueName("lookalike")+"@example.com", "a good long password")
+		if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), tc.words) {
+			t.Errorf("register %q: %d, want 400 saying %q\n%s", tc.username, r.Status, tc.words, r.Body)
+		}
+	}
+	// The CLI, the same rules.
+	out, errOut, code := srv.CLI(t, pw+"\n", "users", "create", "--username", cyrillic, "--password-stdin")
+	wantUsage(t, "users create with a mixed-script name", out, errOut, code, "mixes Cyrillic and Latin")
+	out, errOut, code = srv.CLI(t, pw+"\n", "users", "create", "--username", fullWidth, "--password-stdin")
+	wantUsage(t, "users create with a full-width name", out, errOut, code, "already taken")
+
+	// Signing in as the full-width name signs in alice, on the page and by the
+	// password grant; the Cyrillic one is nobody.
+	b := newAZBrowser(t, srv)
+	if r := b.logIn("/login", fullWidth, pw); r.Status != http.StatusSeeOther {
+		t.Fatalf("login as %q: %d", fullWidth, r.Status)
+	}
+	if home := string(b.get("/").Body); !strings.Contains(home, "Welcome, "+alice) {
+		t.Errorf("signed in as %q, the home page does not greet %s", fullWidth, alice)
+	}
+	if r := newAZBrowser(t, srv).logIn("/login", cyrillic, pw); r.Status != http.StatusUnauthorized {
+		t.Errorf("login as %q: %d, want 401", cyrillic, r.Status)
+	}
+	id, secret := srv.CreateClient(t, "--grant-type", "password", "--scope", "openid profile")
+	r := srv.PostForm(t, nil, "/oauth/token", form("grant_type", "password", "username", strings.ToUpper(fullWidth),
+		"password", pw, "scope", "openid profile"), id, secret)
+	if r.Status != http.StatusOK {
+		t.Fatalf("password grant as %q: %d %s", strings.ToUpper(fullWidth), r.Status, r.Body)
+	}
+	at := r.JSON(t)["access_token"].(string)
+	srv.Sensitive(at)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+at)
+	if u := srv.Do(t, nil, req).JSON(t); u["preferred_username"] != alice {
+		t.Errorf("userinfo after signing in as %q: %v, want %s", strings.ToUpper(fullWidth), u, alice)
+	}
+
+	// Names in one script other than Latin are welcome, stored in canonical form.
+	names := []string{"алиса" + randomDigits(6), "山田たろう" + randomDigits(6)}
+	for _, name := range names {
+		if r := signUp(newAZBrowser(t, srv), strings.ToUpper(name), uniqueName("script")+"@example.com", "a good long password"); r.Status != http.StatusSeeOther {
+			t.Errorf("register %q: %d\n%s", name, r.Status, r.Body)
+		}
+	}
+	listed := listedUsers(t, srv)
+	for _, name := range names {
+		if _, ok := listed[name]; !ok {
+			t.Errorf("%q is not listed (in lower case)", name)
+		}
+	}
+	if _, ok := listed[cyrillic]; ok {
+		t.Errorf("the look-alike %q exists", cyrillic)
+	}
+}
+
+// randomDigits returns n random decimal digits.
+func randomDigits(n int) string {
+	s := randomString(n * 2)
+	out := make([]byte, 0, n)
+	for i := 0; len(out) < n; i++ {
+		out = append(out, '0'+s[i%len(s)]%10)
+	}
+	return string(out)
+}

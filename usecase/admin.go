@@ -11,6 +11,7 @@ import (
 // Admin holds the user and client administration behind the CLI and registration page.
 type Admin struct {
 	users     UserStore
+	ids       Identifiers
 	clients   ClientAdminStore
 	tokens    TokenStore
 	sessions  SessionStore
@@ -24,17 +25,17 @@ type Admin struct {
 
 // NewAdminWithClientKeys is NewAdmin that can also register private_key_jwt
 // clients, whose JWK Sets keys checks.
-func NewAdminWithClientKeys(users UserStore, clients ClientAdminStore, tokens TokenStore, sessions SessionStore, passwords PasswordHasher,
-	hasher SecretHasher, random Random, clock Clock, keys ClientAssertionVerifier) *Admin {
-	a := NewAdmin(users, clients, tokens, sessions, passwords, hasher, random, clock)
+func NewAdminWithClientKeys(users UserStore, ids Identifiers, clients ClientAdminStore, tokens TokenStore, sessions SessionStore,
+	passwords PasswordHasher, hasher SecretHasher, random Random, clock Clock, keys ClientAssertionVerifier) *Admin {
+	a := NewAdmin(users, ids, clients, tokens, sessions, passwords, hasher, random, clock)
 	a.keys = keys
 	return a
 }
 
 // NewAdmin builds the administration use cases.
-func NewAdmin(users UserStore, clients ClientAdminStore, tokens TokenStore, sessions SessionStore, passwords PasswordHasher,
-	hasher SecretHasher, random Random, clock Clock) *Admin {
-	return &Admin{users: users, clients: clients, tokens: tokens, sessions: sessions, passwords: passwords,
+func NewAdmin(users UserStore, ids Identifiers, clients ClientAdminStore, tokens TokenStore, sessions SessionStore,
+	passwords PasswordHasher, hasher SecretHasher, random Random, clock Clock) *Admin {
+	return &Admin{users: users, ids: ids, clients: clients, tokens: tokens, sessions: sessions, passwords: passwords,
 		hasher: hasher, random: random, clock: clock}
 }
 
@@ -80,7 +81,11 @@ var (
 )
 
 func (a *Admin) createUser(ctx context.Context, in NewUser, withholdTakenEmail bool) (domain.User, error) {
-	in.Username, in.Email = domain.NormalizeUsername(in.Username), domain.NormalizeEmail(in.Email)
+	username, err := a.ids.CanonicalUsername(in.Username)
+	if err != nil {
+		return domain.User{}, invalid("username", err)
+	}
+	in.Username, in.Email = username, a.ids.CanonicalEmail(in.Email)
 	if err := domain.ValidateUsername(in.Username); err != nil {
 		return domain.User{}, invalid("username", err)
 	}

@@ -16,6 +16,7 @@ const SessionTTL = 12 * time.Hour
 // Login holds the browser sessions behind the login, registration and logout pages.
 type Login struct {
 	users     UserStore
+	ids       Identifiers
 	passwords PasswordHasher
 	throttle  Throttle
 	sessions  SessionStore
@@ -27,9 +28,9 @@ type Login struct {
 }
 
 // NewLogin builds the session use cases.
-func NewLogin(users UserStore, passwords PasswordHasher, throttle Throttle, sessions SessionStore, tokens TokenStore,
+func NewLogin(users UserStore, ids Identifiers, passwords PasswordHasher, throttle Throttle, sessions SessionStore, tokens TokenStore,
 	admin *Admin, random Random, hasher SecretHasher, clock Clock) *Login {
-	return &Login{users: users, passwords: passwords, throttle: throttle, sessions: sessions, tokens: tokens,
+	return &Login{users: users, ids: ids, passwords: passwords, throttle: throttle, sessions: sessions, tokens: tokens,
 		admin: admin, random: random, hasher: hasher, clock: clock}
 }
 
@@ -58,7 +59,7 @@ func (uc *Login) Session(ctx context.Context, secret string) (*domain.Session, e
 // error for an unknown user and a wrong password: CheckPassword) and starts a new
 // session, replacing old. It returns the session and the cookie secret.
 func (uc *Login) LogIn(ctx context.Context, username, password, address string, old *domain.Session) (domain.Session, string, error) {
-	user, err := CheckPassword(ctx, uc.users, uc.passwords, uc.throttle, username, password, address)
+	user, err := CheckPassword(ctx, uc.users, uc.ids, uc.passwords, uc.throttle, username, password, address)
 	if err != nil {
 		return domain.Session{}, "", err
 	}

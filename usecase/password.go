@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"gatehouse/domain"
 )
@@ -13,6 +14,7 @@ import (
 // username and per address (SECURITY S27).
 type Password struct {
 	users     UserStore
+	ids       Identifiers
 	passwords PasswordHasher
 	throttle  Throttle
 	minter    *Minter
@@ -21,8 +23,8 @@ type Password struct {
 }
 
 // NewPassword builds the grant.
-func NewPassword(users UserStore, passwords PasswordHasher, throttle Throttle, minter *Minter, clock Clock, settings Settings) *Password {
-	return &Password{users: users, passwords: passwords, throttle: throttle, minter: minter, clock: clock, settings: settings}
+func NewPassword(users UserStore, ids Identifiers, passwords PasswordHasher, throttle Throttle, minter *Minter, clock Clock, settings Settings) *Password {
+	return &Password{users: users, ids: ids, passwords: passwords, throttle: throttle, minter: minter, clock: clock, settings: settings}
 }
 
 var errBadCredentials = domain.ErrInvalidGrant.WithDescription("invalid username or password")
@@ -40,7 +42,7 @@ func (uc *Password) Execute(ctx context.Context, client domain.Client, req Token
 	if err != nil {
 		return domain.IssuedTokens{}, err
 	}
-	user, err := CheckPassword(ctx, uc.users, uc.passwords, uc.throttle, req.Username, req.Password, req.Credentials.Address)
+	user, err := CheckPassword(ctx, uc.users, uc.ids, uc.passwords, uc.throttle, req.Username, req.Password, req.Credentials.Address)
 	if err != nil {
 		return domain.IssuedTokens{}, err
 	}
@@ -49,18 +51,29 @@ func (uc *Password) Execute(ctx context.Context, client domain.Client, req Token
 
 // CheckPassword verifies a username and password with throttling per username and per
 // address; an unknown user and a wrong password take the same time and give the same
-// error. The login page shares it.
-func CheckPassword(ctx context.Context, users UserStore, passwords PasswordHasher, throttle Throttle,
+// error. The username is looked up in its canonical form (ids: ａlice is alice); one
+// that cannot be a username is an unknown user. The login page shares it.
+func CheckPassword(ctx context.Context, users UserStore, ids Identifiers, passwords PasswordHasher, throttle Throttle,
 	username, password, address string) (domain.User, error) {
-	username = domain.NormalizeUsername(username)
-	userKey := "user:" + username
+	canonical, cerr := ids.CanonicalUsername(username)
+	if cerr != nil {
+		canonical = "" // no user has it: the lookup finds none, and the dummy hash runs
+	}
+	userKey := "user:" + canonical
+	if cerr != nil {
+		userKey = "user:?" + strings.ToLower(strings.TrimSpace(username))
+	}
 	addrKey := "addr:" + address
 	for _, k := range []string{userKey, addrKey} {
 		if err := throttle.Check(ctx, k); err != nil {
 			return domain.User{}, err
 		}
 	}
-	user, err := users.UserByUsername(ctx, username)
+	var user domain.User
+	err := domain.ErrNotFound
+	if canonical != "" {
+		user, err = users.UserByUsername(ctx, canonical)
+	}
 	if err != nil && !errors.Is(err, domain.ErrNotFound) {
 		return domain.User{}, fmt.Errorf("look up user: %w", err)
 	}

@@ -236,6 +236,18 @@ type SecretHasher interface {
 	SecretMatches(hash []byte, secret string) bool
 }
 
+// Identifiers turn typed usernames and emails into the forms stored and compared
+// (SECURITY S49). Every place that creates a user or looks one up by name goes through
+// it, so that creation and lookup agree.
+type Identifiers interface {
+	// CanonicalUsername is the PRECIS form (RFC 8265 UsernameCaseMapped) of a
+	// username; an error when raw cannot be one. New usernames must also pass
+	// domain.ValidateUsername (characters, length, one script).
+	CanonicalUsername(raw string) (string, error)
+	// CanonicalEmail is the form an email address is stored and compared in.
+	CanonicalEmail(raw string) string
+}
+
 // PasswordHasher hashes user passwords slowly (argon2id).
 type PasswordHasher interface {
 	HashPassword(ctx context.Context, password string) (string, error)

@@ -241,6 +241,13 @@ func ValidateClient(c Client) error {
 	if c.Public && c.AllowsGrant(GrantTokenExchange) {
 		return fmt.Errorf("a public client cannot use token exchange")
 	}
+	// RFC 9700 §2.4: the password grant must not be used at all; Gatehouse keeps it
+	// for a confidential client the operator trusts with users' passwords. A public
+	// client is any program that knows its id: with the grant it could try passwords
+	// on any user's behalf, and no secret would tell it from an attacker.
+	if c.Public && c.AllowsGrant(GrantPassword) {
+		return fmt.Errorf("a public client cannot use the password grant (RFC 9700 §2.4); use the authorization code flow with PKCE, or the device flow")
+	}
 	if c.AllowsGrant(GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
 		return fmt.Errorf("the authorization_code grant needs at least one redirect URI")
 	}

@@ -16,6 +16,11 @@ func TestValidateClient_Rules(t *testing.T) {
 		wantErr string // "" for valid
 	}{
 		{"valid", base, ""},
+		{"confidential password client", with(func(c *Client) { c.GrantTypes = []string{GrantPassword, GrantRefreshToken} }), ""},
+		{"public password client", with(func(c *Client) {
+			c.Public, c.GrantTypes = true, []string{GrantPassword, GrantRefreshToken}
+		}), "a public client cannot use the password grant"},
+		{"public device client", with(func(c *Client) { c.Public, c.GrantTypes = true, []string{GrantDeviceCode, GrantRefreshToken} }), ""},
 		{"64 scopes", with(func(c *Client) {
 			c.Scopes = strings.Fields(strings.TrimSpace(strings.Repeat("s ", 64)))
 			for i := range c.Scopes {

@@ -527,3 +527,31 @@ func randomDigits(n int) string {
 	}
 	return string(out)
 }
+
+// TestAudit18_PublicClientPasswordGrantRefused: finding 10. `clients create --public
+// --grant-type password` made a client that anyone knowing its id could use to try
+// passwords. domain.ValidateClient now refuses it (RFC 9700 §2.4), so the CLI exits 2
+// with one line, and nothing is stored; a confidential password client stays possible.
+func TestAudit18_PublicClientPasswordGrantRefused(t *testing.T) {
+	t.Parallel()
+	srv := sharedServer(t)
+	name := uniqueName("public-password-")
+	for _, args := range [][]string{
+		{"clients", "create", "--name", name, "--public", "--grant-type", "password"},
+		{"clients", "create", "--name", name, "--public", "--grant-type", "password", "--grant-type", "refresh_token", "--json"},
+	} {
+		out, errOut, code := srv.CLI(t, "", args...)
+		wantUsage(t, strings.Join(args, " "), out, errOut, code, "a public client cannot use the password grant", "RFC 9700")
+	}
+	var list []CreatedClient
+	srv.CLIJSON(t, &list, "", "clients", "list")
+	for _, c := range list {
+		if c.Name == name {
+			t.Errorf("the refused client was stored: %+v", c)
+		}
+	}
+	c := srv.CreateClientJSON(t, "--grant-type", "password")
+	if c.Public || c.ClientSecret == "" {
+		t.Errorf("a confidential password client: %+v", c)
+	}
+}

@@ -20,7 +20,7 @@ type fixture struct {
 
 	ccID, ccSecret     string // confidential: client_credentials, refresh_token; scope api:read api:write; audience https://api.example/
 	pwID, pwSecret     string // confidential: password, refresh_token; default scopes
-	pubID              string // public: password, refresh_token
+	pubID              string // public: device code, refresh_token
 	codeID, codeSecret string // confidential: the default grants (authorization_code, refresh_token)
 
 	user, password, userID string
@@ -44,7 +44,7 @@ func sharedFixture(t *testing.T) *fixture {
 	f.ccID, f.ccSecret = srv.CreateClient(t, "--grant-type", "client_credentials", "--grant-type", "refresh_token",
 		"--scope", "api:read api:write", "--audience", "https://api.example/")
 	f.pwID, f.pwSecret = srv.CreateClient(t, "--grant-type", "password", "--grant-type", "refresh_token")
-	f.pubID, _ = srv.CreateClient(t, "--public", "--grant-type", "password", "--grant-type", "refresh_token")
+	f.pubID, _ = srv.CreateClient(t, "--public", "--grant-type", "urn:ietf:params:oauth:grant-type:device_code", "--grant-type", "refresh_token")
 	f.codeID, f.codeSecret = srv.CreateClient(t, "--redirect-uri", "http://127.0.0.1/callback")
 	f.user, f.password = uniqueName("fixture-user"), "pw-"+randomString(20)
 	f.userID = srv.CreateUser(t, f.user, f.password)

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // scopeTokens returns n distinct scope tokens of one to three characters from the
@@ -553,5 +554,86 @@ func TestAudit18_PublicClientPasswordGrantRefused(t *testing.T) {
 	c := srv.CreateClientJSON(t, "--grant-type", "password")
 	if c.Public || c.ClientSecret == "" {
 		t.Errorf("a confidential password client: %+v", c)
+	}
+}
+
+// TestAudit18_CodeRedemptionErrorsArePrecise: finding 11. A code exchange without the
+// code_verifier answered "PKCE verification failed", and the retry "invalid, expired
+// or already used". The failed attempt still consumes the code (SECURITY S12), so the
+// retry is right to say it was used; but the first answer now says what was wrong.
+// On every backend: PostgreSQL decides the exchange in SQL, and the grant works out
+// from the consumed code which condition failed.
+func TestAudit18_CodeRedemptionErrorsArePrecise(t *testing.T) {
+	t.Parallel()
+	// Confidential clients may skip PKCE here, to get codes issued without a challenge.
+	forEachBackend(t, Options{Env: map[string]string{"GATEHOUSE_REQUIRE_PKCE": "false"}}, func(t *testing.T, srv *Server) {
+		c := newAZClient(t, srv, "https://app.example.com/cb", "--skip-consent")
+		other := newAZClient(t, srv, "https://app.example.com/cb", "--skip-consent")
+		user, pass := azUser(t, srv)
+		b := newAZBrowser(t, srv)
+		p := newAZPKCE()
+		withPKCE := azQuery(c, p, "s")
+		noPKCE := azQuery(c, p, "s", "code_challenge", "", "code_challenge_method", "")
+		noURI := azQuery(c, p, "s", "redirect_uri", "")
+		for _, tc := range []struct {
+			name     string
+			q        url.Values
+			by       azClient
+			uri      string
+			verifier string
+			want     string
+			// the right redemption, for the retry
+			rightURI, rightVerifier string
+		}{
+			{"code_verifier missing", withPKCE, c, c.RedirectURI, "",
+				"code_verifier is missing; the code was issued with a code_challenge", c.RedirectURI, p.Verifier},
+			{"code_verifier wrong", withPKCE, c, c.RedirectURI, newAZPKCE().Verifier,
+				"code_verifier does not match the code_challenge", c.RedirectURI, p.Verifier},
+			{"code_verifier malformed", withPKCE, c, c.RedirectURI, "short",
+				"code_verifier must be 43 to 128 unreserved characters", c.RedirectURI, p.Verifier},
+			{"code_verifier for a code without challenge", noPKCE, c, c.RedirectURI, p.Verifier,
+				"code_verifier sent for a code issued without a code_challenge", c.RedirectURI, ""},
+			{"redirect_uri missing", withPKCE, c, "", p.Verifier,
+				"redirect_uri is missing", c.RedirectURI, p.Verifier},
+			{"redirect_uri different", withPKCE, c, c.RedirectURI + "/other", p.Verifier,
+				"redirect_uri differs from the one in the authorization request", c.RedirectURI, p.Verifier},
+			{"redirect_uri not in the request", noURI, c, c.RedirectURI, p.Verifier,
+				"redirect_uri was not in the authorization request", "", p.Verifier},
+			{"another client's code", withPKCE, other, c.RedirectURI, p.Verifier,
+				"the authorization code was issued to another client", c.RedirectURI, p.Verifier},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				f := b.authorize(tc.q, user, pass, "allow")
+				code := f.Query.Get("code")
+				if code == "" {
+					t.Fatalf("no code: %s", f.Location)
+				}
+				wantGrantError(t, tc.by.exchange(t, srv, b.hc, code, tc.uri, tc.verifier), tc.want)
+				// The code is spent: the right redemption now hears that it was used.
+				wantGrantError(t, c.exchange(t, srv, b.hc, code, tc.rightURI, tc.rightVerifier), "the authorization code was already used")
+			})
+		}
+		// And an unknown code is said to be invalid.
+		wantGrantError(t, c.exchange(t, srv, b.hc, randomString(43), c.RedirectURI, p.Verifier), "the authorization code is invalid")
+	})
+	// An expired code: codes live one second here.
+	forEachBackend(t, Options{Env: map[string]string{"GATEHOUSE_AUTH_CODE_TTL": "1s"}}, func(t *testing.T, srv *Server) {
+		c := newAZClient(t, srv, "https://app.example.com/cb", "--skip-consent")
+		user, pass := azUser(t, srv)
+		b := newAZBrowser(t, srv)
+		p := newAZPKCE()
+		f := b.authorize(azQuery(c, p, "s"), user, pass, "allow")
+		time.Sleep(1200 * time.Millisecond)
+		wantGrantError(t, c.exchange(t, srv, b.hc, f.Query.Get("code"), c.RedirectURI, p.Verifier), "the authorization code has expired")
+		wantGrantError(t, c.exchange(t, srv, b.hc, f.Query.Get("code"), c.RedirectURI, p.Verifier), "the authorization code was already used")
+	})
+}
+
+// wantGrantError checks a 400 invalid_grant whose description contains want.
+func wantGrantError(t *testing.T, r Response, want string) {
+	t.Helper()
+	wantOAuthError(t, r, http.StatusBadRequest, "invalid_grant")
+	if d, _ := r.JSON(t)["error_description"].(string); !strings.Contains(d, want) {
+		t.Errorf("error_description %q, want it to say %q", d, want)
 	}
 }

@@ -74,6 +74,11 @@ func CheckPassword(ctx context.Context, users UserStore, ids Identifiers, passwo
 	if canonical != "" {
 		user, err = users.UserByUsername(ctx, canonical)
 	}
+	if legacy := strings.ToLower(strings.TrimSpace(username)); errors.Is(err, domain.ErrNotFound) && legacy != "" && legacy != canonical {
+		// A name stored before usernames were canonicalized was only lower-cased: one
+		// typed in another Unicode form (decomposed, say) is still found as it was.
+		user, err = users.UserByUsername(ctx, legacy)
+	}
 	if err != nil && !errors.Is(err, domain.ErrNotFound) {
 		return domain.User{}, fmt.Errorf("look up user: %w", err)
 	}

@@ -87,3 +87,31 @@ func storedHash(t *testing.T, f *fixture, id string) string {
 	}
 	return u.PasswordHash
 }
+
+// TestSignInWithANameStoredBeforePRECIS: a username stored before usernames were
+// canonicalized (lower-cased only, here decomposed) still signs in as typed, and its
+// canonical twin finds the canonical account.
+func TestSignInWithANameStoredBeforePRECIS(t *testing.T) {
+	f := newFixture(t)
+	_, cr := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantPassword}})
+	hash, err := crypto.NewPasswordHasher(crypto.PasswordParams{Memory: 8 * 1024, Iterations: 1, Parallelism: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := hash.HashPassword(f.ctx, "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy := domain.User{ID: f.random.UserID(), Username: "zoe\u0308", PasswordHash: h, CreatedAt: f.clock.Now(), UpdatedAt: f.clock.Now()}
+	if err := f.users.CreateUser(f.ctx, legacy); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantPassword, Credentials: cr,
+		Username: "Zoe\u0308", Password: "correct horse"})
+	if err != nil {
+		t.Fatalf("sign-in with the stored form: %v", err)
+	}
+	if at, _ := f.verifier.VerifyAccessToken(f.ctx, got.AccessToken); at.Subject != legacy.ID {
+		t.Fatalf("signed in as %q, want %q", at.Subject, legacy.ID)
+	}
+}

@@ -245,8 +245,15 @@ func ValidateClient(c Client) error {
 	if c.Public && c.AllowsGrant(GrantTokenExchange) {
 		return fmt.Errorf("a public client cannot use token exchange")
 	}
+	// RFC 9700 §2.4: the password grant must not be used at all; Gatehouse keeps it
+	// for a confidential client the operator trusts with users' passwords. A public
+	// client is any program that knows its id: with the grant it could try passwords
+	// on any user's behalf, and no secret would tell it from an attacker.
+	if c.Public && c.AllowsGrant(GrantPassword) {
+		return fmt.Errorf("a public client cannot use the password grant (RFC 9700 §2.4); use the authorization code flow with PKCE, or the device flow")
+	}
 	if c.AllowsGrant(GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
-		return fmt.Errorf("the authorization_code grant needs at least one --redirect-uri")
+		return fmt.Errorf("the authorization_code grant needs at least one redirect URI")
 	}
 	for _, r := range c.RedirectURIs {
 		if err := ValidateRedirectURI(r); err != nil {
@@ -262,6 +269,10 @@ func ValidateClient(c Client) error {
 		if !ValidScopeToken(s) {
 			return fmt.Errorf("scope %q is not a valid scope token", s)
 		}
+	}
+	// A client must be able to ask for all its scopes in one scope parameter.
+	if len(c.Scopes) > MaxScopeTokens || len(ScopeString(c.Scopes)) > MaxParamBytes {
+		return fmt.Errorf("a client may have at most %d scopes, %d bytes together", MaxScopeTokens, MaxParamBytes)
 	}
 	for _, a := range c.Audiences {
 		if u, err := url.Parse(a); err != nil || a == "" || u.Fragment != "" {
@@ -292,7 +303,7 @@ func validateClientAuth(c Client) error {
 	switch c.TokenEndpointAuthMethod {
 	case "":
 		if c.JWKS != "" || c.JWKSURI != "" {
-			return fmt.Errorf("--jwks and --jwks-uri are for --auth-method private_key_jwt")
+			return fmt.Errorf("a JWK Set (jwks) or a jwks_uri is only for the private_key_jwt auth method")
 		}
 		return nil
 	case AuthPrivateKeyJWT:
@@ -303,7 +314,7 @@ func validateClientAuth(c Client) error {
 		return fmt.Errorf("a public client cannot use private_key_jwt")
 	}
 	if (c.JWKS == "") == (c.JWKSURI == "") {
-		return fmt.Errorf("private_key_jwt needs exactly one of --jwks and --jwks-uri")
+		return fmt.Errorf("private_key_jwt needs exactly one of a JWK Set (jwks) and a jwks_uri")
 	}
 	if c.JWKSURI != "" {
 		return ValidateJWKSURI(c.JWKSURI)

@@ -450,7 +450,7 @@ func testCLIClientsCreate(t *testing.T, srv *Server) {
 
 	// A public client has no secret, not even an empty one.
 	out, errOut, code := srv.CLI(t, "", "clients", "create", "--name", uniqueName("public-"), "--public",
-		"--grant-type", "password", "--json")
+		"--grant-type", "urn:ietf:params:oauth:grant-type:device_code", "--json")
 	if code != 0 {
 		t.Fatalf("clients create --public: exit %d: %s", code, errOut)
 	}
@@ -483,6 +483,7 @@ func testCLIClientsCreate(t *testing.T, srv *Server) {
 		{"fragment", []string{"--name", uniqueName("c"), "--redirect-uri", "https://app.example.com/cb#x"}},
 		{"bad scope", []string{"--name", uniqueName("c"), "--grant-type", "client_credentials", "--scope", `a"b`}},
 		{"public client_credentials", []string{"--name", uniqueName("c"), "--public", "--grant-type", "client_credentials"}},
+		{"public password", []string{"--name", uniqueName("c"), "--public", "--grant-type", "password"}},
 		{"bad id token alg", []string{"--name", uniqueName("c"), "--grant-type", "password", "--id-token-alg", "HS256"}},
 		{"unknown flag", []string{"--name", uniqueName("c"), "--colour", "red"}},
 	}
@@ -570,7 +571,7 @@ func testCLIRotateSecret(t *testing.T, srv *Server) {
 
 	out, errOut, code = srv.CLI(t, "", "clients", "rotate-secret", "nosuchclient00000000000000", "--json")
 	wantUsage(t, "rotate-secret unknown", out, errOut, code)
-	pub := srv.CreateClientJSON(t, "--public", "--grant-type", "password")
+	pub := srv.CreateClientJSON(t, "--public", "--grant-type", "urn:ietf:params:oauth:grant-type:device_code")
 	out, errOut, code = srv.CLI(t, "", "clients", "rotate-secret", pub.ClientID)
 	wantUsage(t, "rotate-secret of a public client", out, errOut, code)
 }

@@ -330,12 +330,12 @@ func testDPoPRequired(t *testing.T, srv *Server) {
 // testDPoPUserInfo: a bound token works at /userinfo only with the DPoP scheme and
 // a proof by its key over this request and this token (RFC 9449 §7).
 func testDPoPUserInfo(t *testing.T, srv *Server) {
-	c := srv.CreateClientJSON(t, "--public", "--grant-type", "password", "--scope", "openid profile")
+	id, secret := srv.CreateClient(t, "--grant-type", "password", "--scope", "openid profile")
 	user, pw, uid := newUser(t, srv)
 	hc := srv.HTTPClient()
 	k, other := newDPoPKey(t, "ES256"), newDPoPKey(t, "ES256")
 	m := tokenJSON(t, srv, "password grant with DPoP", postDPoP(t, srv, hc, "/oauth/token",
-		form("grant_type", "password", "username", user, "password", pw, "scope", "openid profile", "client_id", c.ClientID), "", "",
+		form("grant_type", "password", "username", user, "password", pw, "scope", "openid profile"), id, secret,
 		k.proof(t, "POST", srv.URL+"/oauth/token", nil, nil)))
 	at := m["access_token"].(string)
 	ui := srv.URL + "/userinfo"
@@ -376,18 +376,25 @@ func testDPoPUserInfo(t *testing.T, srv *Server) {
 }
 
 // testDPoPPublicRefresh: a public client's refresh token is bound to its DPoP key
-// (RFC 9449 §5): refreshing without a proof, or with another key's, fails.
+// (RFC 9449 §5): refreshing without a proof, or with another key's, fails. (A public
+// client gets its first tokens by the code flow: it cannot use the password grant.)
 func testDPoPPublicRefresh(t *testing.T, srv *Server) {
-	c := srv.CreateClientJSON(t, "--public", "--grant-type", "password", "--grant-type", "refresh_token", "--scope", "openid offline_access")
+	az := newAZClient(t, srv, "http://127.0.0.1/cb", "--public", "--grant-type", "authorization_code", "--grant-type", "refresh_token",
+		"--scope", "openid offline_access")
 	user, pw, _ := newUser(t, srv)
 	hc := srv.HTTPClient()
 	tokenURL := srv.URL + "/oauth/token"
 	k, other := newDPoPKey(t, "ES256"), newDPoPKey(t, "RS256")
-	m := tokenJSON(t, srv, "password grant", postDPoP(t, srv, hc, "/oauth/token",
-		form("grant_type", "password", "username", user, "password", pw, "client_id", c.ClientID), "", "",
+	p := newAZPKCE()
+	f := newAZBrowser(t, srv).authorize(azQuery(az, p, "st", "scope", "openid offline_access"), user, pw, "allow")
+	if f.Query.Get("code") == "" {
+		t.Fatalf("no code: %s", f.Location)
+	}
+	m := tokenJSON(t, srv, "code exchange", postDPoP(t, srv, hc, "/oauth/token", form("grant_type", "authorization_code",
+		"code", f.Query.Get("code"), "redirect_uri", az.RedirectURI, "code_verifier", p.Verifier, "client_id", az.ID), "", "",
 		k.proof(t, "POST", tokenURL, nil, nil)))
 	rt := m["refresh_token"].(string)
-	refreshBody := form("grant_type", "refresh_token", "refresh_token", rt, "client_id", c.ClientID)
+	refreshBody := form("grant_type", "refresh_token", "refresh_token", rt, "client_id", az.ID)
 
 	wantDPoPError(t, "bound refresh without proof", srv.PostForm(t, hc, "/oauth/token", refreshBody, "", ""), 400, "invalid_grant")
 	wantDPoPError(t, "bound refresh with another key", postDPoP(t, srv, hc, "/oauth/token", refreshBody, "", "",
@@ -405,7 +412,7 @@ func testDPoPPublicRefresh(t *testing.T, srv *Server) {
 	// The next refresh token is bound to the same key.
 	rt2 := m["refresh_token"].(string)
 	wantDPoPError(t, "rotated refresh without proof", srv.PostForm(t, hc, "/oauth/token",
-		form("grant_type", "refresh_token", "refresh_token", rt2, "client_id", c.ClientID), "", ""), 400, "invalid_grant")
+		form("grant_type", "refresh_token", "refresh_token", rt2, "client_id", az.ID), "", ""), 400, "invalid_grant")
 }
 
 // testDPoPConfidentialRefresh: a confidential client's refresh token is not bound

@@ -330,10 +330,16 @@ func TestPages_Registration(t *testing.T) {
 	c := newAZClient(t, srv, "https://app.example.com/cb")
 	taken, _ := azUser(t, srv)
 	p := newAZPKCE()
-	b := newAZBrowser(t, srv)
+	main := newAZBrowser(t, srv)
+	b := main
 	id := azStartRequest(t, b, c, p)
-	register := func(username, email, password string) Response {
-		csrf, req := b.openForm("/register?req=" + id)
+	// register signs up from browser b, for the pending request when b is its browser.
+	register := func(b *azBrowser, username, email, password string) Response {
+		path := "/register"
+		if b == main {
+			path += "?req=" + id
+		}
+		csrf, req := b.openForm(path)
 		return b.post("/register", url.Values{"csrf_token": {csrf}, "req": {req}, "username": {username}, "email": {email}, "password": {password}})
 	}
 	name := uniqueName("newbie")
@@ -352,7 +358,9 @@ func TestPages_Registration(t *testing.T) {
 		"duplicate, other case": {strings.ToUpper(taken), name + "@example.com", "long enough pw", "username", "already taken"},
 	} {
 		t.Run(label, func(t *testing.T) {
-			r := register(tc.username, tc.email, tc.password)
+			// Each from a browser (an address) of its own: every sign-up attempt from
+			// an address counts against its allowance.
+			r := register(newAZBrowser(t, srv), tc.username, tc.email, tc.password)
 			if r.Status != http.StatusBadRequest {
 				t.Fatalf("status %d, want 400 with the form again", r.Status)
 			}
@@ -368,7 +376,7 @@ func TestPages_Registration(t *testing.T) {
 		})
 	}
 	// Success: logged in, and the pending request continues (to consent: a new user).
-	r := register(name, name+"@example.com", "a good long password")
+	r := register(b, name, name+"@example.com", "a good long password")
 	if r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/consent?req=") {
 		t.Fatalf("registration: %d %q, want 303 to consent", r.Status, r.Header.Get("Location"))
 	}

@@ -107,6 +107,8 @@ func TestDynamicRegistration(t *testing.T) {
 	forEachBackend(t, Options{Env: map[string]string{
 		"GATEHOUSE_DYNAMIC_REGISTRATION":              "true",
 		"GATEHOUSE_REGISTRATION_INITIAL_ACCESS_TOKEN": initial,
+		// The API scopes the clients below register are the operator's to open.
+		"GATEHOUSE_DYNAMIC_REGISTRATION_SCOPES": "openid profile email offline_access api:read api:write",
 	}}, func(t *testing.T, srv *Server) {
 		srv.Sensitive(initial)
 		runConcurrently(t,

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,7 +20,7 @@ type fixture struct {
 
 	ccID, ccSecret     string // confidential: client_credentials, refresh_token; scope api:read api:write; audience https://api.example/
 	pwID, pwSecret     string // confidential: password, refresh_token; default scopes
-	pubID              string // public: password, refresh_token
+	pubID              string // public: device code, refresh_token
 	codeID, codeSecret string // confidential: the default grants (authorization_code, refresh_token)
 
 	user, password, userID string
@@ -43,7 +44,7 @@ func sharedFixture(t *testing.T) *fixture {
 	f.ccID, f.ccSecret = srv.CreateClient(t, "--grant-type", "client_credentials", "--grant-type", "refresh_token",
 		"--scope", "api:read api:write", "--audience", "https://api.example/")
 	f.pwID, f.pwSecret = srv.CreateClient(t, "--grant-type", "password", "--grant-type", "refresh_token")
-	f.pubID, _ = srv.CreateClient(t, "--public", "--grant-type", "password", "--grant-type", "refresh_token")
+	f.pubID, _ = srv.CreateClient(t, "--public", "--grant-type", "urn:ietf:params:oauth:grant-type:device_code", "--grant-type", "refresh_token")
 	f.codeID, f.codeSecret = srv.CreateClient(t, "--redirect-uri", "http://127.0.0.1/callback")
 	f.user, f.password = uniqueName("fixture-user"), "pw-"+randomString(20)
 	f.userID = srv.CreateUser(t, f.user, f.password)
@@ -258,8 +259,21 @@ var errorCases = []errCase{
 		}},
 	{item: "S45", name: "body of exactly 64 KiB", basic: cc, status: 200,
 		body: func(*fixture) string {
-			prefix := "grant_type=client_credentials&pad="
-			return prefix + strings.Repeat("a", 64<<10-len(prefix))
+			// Unknown parameters padding the body, each within the 4 KiB every
+			// parameter may hold (domain.MaxParamBytes).
+			body := "grant_type=client_credentials"
+			for i := 0; ; i++ {
+				pad := fmt.Sprintf("&pad%02d=", i)
+				room := 64<<10 - len(body) - len(pad)
+				if room <= 4000 {
+					return body + pad + strings.Repeat("a", room)
+				}
+				body += pad + strings.Repeat("a", 4000)
+			}
+		}},
+	{item: "S45", name: "a parameter over 4 KiB", basic: cc, status: 400, err: "invalid_request",
+		body: func(*fixture) string {
+			return form("grant_type", "client_credentials", "pad", strings.Repeat("a", 4097))
 		}},
 	{item: "S45", name: "a very long scope", basic: cc, status: 400, err: "invalid_scope",
 		body: ccBody("scope", strings.Repeat("a ", 1000))},

@@ -501,14 +501,25 @@ func testBasicEncoding(t *testing.T, srv *Server) {
 
 // testPublicClient: a public client sends only client_id (SPEC "HTTP endpoints").
 func testPublicClient(t *testing.T, srv *Server) {
-	c := srv.CreateClientJSON(t, "--public", "--grant-type", "password", "--grant-type", "refresh_token", "--scope", "openid profile")
+	c := srv.CreateClientJSON(t, "--public", "--redirect-uri", "http://127.0.0.1/cb", "--scope", "openid profile")
 	if c.ClientSecret != "" || !c.Public {
 		t.Fatalf("public client created with a secret or not public: %+v", c)
 	}
 	user, pw, uid := newUser(t, srv)
 	hc := srv.HTTPClient()
 	cfg := userConfig(srv, c.ClientID, "")
-	tok := passwordToken(t, srv, hc, cfg, user, pw)
+	// Its tokens come from the code flow with PKCE (a public client cannot use the
+	// password grant, RFC 9700 §2.4).
+	az, p := azClient{ID: c.ClientID, RedirectURI: "http://127.0.0.1/cb"}, newAZPKCE()
+	f := newAZBrowser(t, srv).authorize(azQuery(az, p, "pub"), user, pw, "allow")
+	r := az.exchange(t, srv, hc, f.Query.Get("code"), az.RedirectURI, p.Verifier)
+	if r.Status != 200 {
+		t.Fatalf("public client code exchange: %d %s", r.Status, r.Body)
+	}
+	m := r.JSON(t)
+	tok := &oauth2.Token{AccessToken: m["access_token"].(string)}
+	tok.RefreshToken, _ = m["refresh_token"].(string)
+	srv.Sensitive(tok.AccessToken, tok.RefreshToken)
 	if tok.RefreshToken == "" {
 		t.Errorf("public client: no refresh token")
 	}
@@ -523,7 +534,7 @@ func testPublicClient(t *testing.T, srv *Server) {
 
 	// It may revoke its own tokens with its client_id alone (RFC 7009 §2.1), but not
 	// introspect (S38: naming a public client id authenticates nobody).
-	r := srv.PostForm(t, hc, "/oauth/revoke", form("token", tok2.RefreshToken, "client_id", c.ClientID), "", "")
+	r = srv.PostForm(t, hc, "/oauth/revoke", form("token", tok2.RefreshToken, "client_id", c.ClientID), "", "")
 	if r.Status != 200 {
 		t.Errorf("public client revoking its refresh token: %d %s", r.Status, r.Body)
 	}
@@ -536,7 +547,7 @@ func testPublicClient(t *testing.T, srv *Server) {
 	}
 
 	// A public client that sends a secret, or Basic, does not authenticate.
-	body := form("grant_type", "password", "username", user, "password", pw)
+	body := form("grant_type", "refresh_token", "refresh_token", tok2.RefreshToken)
 	for _, tc := range []struct {
 		name, body, user, pass string
 	}{

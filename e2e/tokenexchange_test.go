@@ -240,7 +240,7 @@ func testTxAttacks(t *testing.T, s *txSetup) {
 	billing := s.userToken(t, "scope", "orders:read", "resource", txBilling)["access_token"].(string)
 	defaultAud := s.userToken(t, "scope", "orders:read")["access_token"].(string)
 	ccID, ccSecret := s.srv.CreateClient(t, "--grant-type", "client_credentials", "--scope", "api:read", "--audience", rsAudience)
-	pubID, _ := s.srv.CreateClient(t, "--public", "--grant-type", "password", "--audience", rsAudience)
+	pubID, _ := s.srv.CreateClient(t, "--public", "--grant-type", "urn:ietf:params:oauth:grant-type:device_code", "--audience", rsAudience)
 
 	// A token that does not verify: its payload changed (scope widened) under the
 	// original signature, and an unsigned one (alg none).

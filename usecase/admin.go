@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"gatehouse/domain"
@@ -16,6 +17,7 @@ import (
 // password change ends the user's sessions and grants.
 type Admin struct {
 	users     UserStore
+	ids       Identifiers
 	clients   ClientAdminStore
 	tokens    TokenStore
 	sessions  SessionStore
@@ -29,17 +31,17 @@ type Admin struct {
 
 // NewAdminWithClientKeys is NewAdmin that can also register private_key_jwt
 // clients, whose JWK Sets keys checks.
-func NewAdminWithClientKeys(users UserStore, clients ClientAdminStore, tokens TokenStore, sessions SessionStore, passwords PasswordHasher,
-	hasher SecretHasher, random Random, clock Clock, keys ClientAssertionVerifier) *Admin {
-	a := NewAdmin(users, clients, tokens, sessions, passwords, hasher, random, clock)
+func NewAdminWithClientKeys(users UserStore, ids Identifiers, clients ClientAdminStore, tokens TokenStore, sessions SessionStore,
+	passwords PasswordHasher, hasher SecretHasher, random Random, clock Clock, keys ClientAssertionVerifier) *Admin {
+	a := NewAdmin(users, ids, clients, tokens, sessions, passwords, hasher, random, clock)
 	a.keys = keys
 	return a
 }
 
 // NewAdmin builds the administration use cases.
-func NewAdmin(users UserStore, clients ClientAdminStore, tokens TokenStore, sessions SessionStore, passwords PasswordHasher,
-	hasher SecretHasher, random Random, clock Clock) *Admin {
-	return &Admin{users: users, clients: clients, tokens: tokens, sessions: sessions, passwords: passwords,
+func NewAdmin(users UserStore, ids Identifiers, clients ClientAdminStore, tokens TokenStore, sessions SessionStore,
+	passwords PasswordHasher, hasher SecretHasher, random Random, clock Clock) *Admin {
+	return &Admin{users: users, ids: ids, clients: clients, tokens: tokens, sessions: sessions, passwords: passwords,
 		hasher: hasher, random: random, clock: clock}
 }
 
@@ -63,9 +65,33 @@ type NewUser struct {
 	Password string
 }
 
-// CreateUser validates and stores a user with an argon2id password hash.
+// CreateUser validates and stores a user with an argon2id password hash. A taken
+// username or email is a *ValidationError naming that field: the operator is trusted.
 func (a *Admin) CreateUser(ctx context.Context, in NewUser) (domain.User, error) {
-	in.Username, in.Email = domain.NormalizeUsername(in.Username), domain.NormalizeEmail(in.Email)
+	return a.createUser(ctx, in, false)
+}
+
+// SignUp is CreateUser for the registration page, where anyone may ask: a taken
+// username is reported (usernames are public handles), a taken email is not. The
+// account is made without that email instead, in the same steps and the same time as
+// with a free one (one read, one argon2id hash, one insert), so that neither the
+// answer nor its timing tells whether an address is registered (SECURITY S48). The
+// owner of the address is the one to hear of it, by mail.
+func (a *Admin) SignUp(ctx context.Context, in NewUser) (domain.User, error) {
+	return a.createUser(ctx, in, true)
+}
+
+var (
+	errUsernameTaken = &ValidationError{Field: "username", Message: "that username is already taken"}
+	errEmailTaken    = &ValidationError{Field: "email", Message: "that email address belongs to another user"}
+)
+
+func (a *Admin) createUser(ctx context.Context, in NewUser, withholdTakenEmail bool) (domain.User, error) {
+	username, err := a.ids.CanonicalUsername(in.Username)
+	if err != nil {
+		return domain.User{}, invalid("username", err)
+	}
+	in.Username, in.Email = username, a.ids.CanonicalEmail(in.Email)
 	if err := domain.ValidateUsername(in.Username); err != nil {
 		return domain.User{}, invalid("username", err)
 	}
@@ -75,16 +101,48 @@ func (a *Admin) CreateUser(ctx context.Context, in NewUser) (domain.User, error)
 	if err := domain.ValidatePassword(in.Password, in.Username); err != nil {
 		return domain.User{}, invalid("password", err)
 	}
+	usernameTaken, emailTaken, err := a.users.Taken(ctx, in.Username, in.Email)
+	if err != nil {
+		return domain.User{}, fmt.Errorf("look up username and email: %w", err)
+	}
+	// The hash comes before any answer that depends on what is taken.
 	hash, err := a.passwords.HashPassword(ctx, in.Password)
 	if err != nil {
 		return domain.User{}, fmt.Errorf("hash password: %w", err)
 	}
+	if usernameTaken {
+		return domain.User{}, errUsernameTaken
+	}
+	if emailTaken {
+		if !withholdTakenEmail {
+			return domain.User{}, errEmailTaken
+		}
+		in.Email = ""
+	}
 	now := a.clock.Now()
 	u := domain.User{ID: a.random.UserID(), Username: in.Username, Email: in.Email, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
-	if err := a.users.CreateUser(ctx, u); err != nil {
-		if errors.Is(err, domain.ErrDuplicate) {
-			return domain.User{}, &ValidationError{Field: "username", Message: "that username or email is already taken"}
+	err = a.users.CreateUser(ctx, u)
+	if errors.Is(err, domain.ErrDuplicate) {
+		// Taken between the read and the insert: by a concurrent registration.
+		if usernameTaken, emailTaken, err = a.users.Taken(ctx, u.Username, u.Email); err != nil {
+			return domain.User{}, fmt.Errorf("look up username and email: %w", err)
 		}
+		switch {
+		case usernameTaken:
+			return domain.User{}, errUsernameTaken
+		case emailTaken && !withholdTakenEmail:
+			return domain.User{}, errEmailTaken
+		case emailTaken:
+			u.Email = ""
+			err = a.users.CreateUser(ctx, u)
+			if errors.Is(err, domain.ErrDuplicate) {
+				return domain.User{}, errUsernameTaken
+			}
+		default:
+			err = fmt.Errorf("a user id was drawn twice: %w", domain.ErrDuplicate)
+		}
+	}
+	if err != nil {
 		return domain.User{}, fmt.Errorf("create user: %w", err)
 	}
 	return u, nil
@@ -102,7 +160,7 @@ func (a *Admin) FindUser(ctx context.Context, ref string) (domain.User, error) {
 		return domain.User{}, err
 	}
 	idFound := err == nil
-	byName, err := a.users.UserByUsername(ctx, domain.NormalizeUsername(ref))
+	byName, err := a.userByName(ctx, ref)
 	switch {
 	case err == nil && idFound && byName.ID != byID.ID:
 		return domain.User{}, &ValidationError{Message: fmt.Sprintf("%q is the id of user %s and the username of user %s; give the id", ref, byID.Username, byName.ID)}
@@ -114,6 +172,23 @@ func (a *Admin) FindUser(ctx context.Context, ref string) (domain.User, error) {
 		return byID, nil
 	}
 	return domain.User{}, fmt.Errorf("find user %q: %w", ref, domain.ErrNotFound)
+}
+
+// userByName looks a username up as sign-in does: in its canonical (PRECIS) form, and
+// as it was stored before usernames were canonical (lower case). ErrNotFound when
+// ref cannot be a username or no user has it.
+func (a *Admin) userByName(ctx context.Context, ref string) (domain.User, error) {
+	canonical, err := a.ids.CanonicalUsername(ref)
+	if err == nil {
+		u, err := a.users.UserByUsername(ctx, canonical)
+		if !errors.Is(err, domain.ErrNotFound) {
+			return u, err
+		}
+	}
+	if legacy := strings.ToLower(strings.TrimSpace(ref)); legacy != "" && legacy != canonical {
+		return a.users.UserByUsername(ctx, legacy)
+	}
+	return domain.User{}, domain.ErrNotFound
 }
 
 // UserUpdate is what `users update` changes; nil fields stay as they are.
@@ -134,7 +209,7 @@ func (a *Admin) UpdateUser(ctx context.Context, id string, in UserUpdate) (domai
 	}
 	next := u
 	if in.Email != nil {
-		next.Email = domain.NormalizeEmail(*in.Email)
+		next.Email = a.ids.CanonicalEmail(*in.Email)
 		if err := domain.ValidateEmail(next.Email); err != nil {
 			return domain.User{}, invalid("email", err)
 		}

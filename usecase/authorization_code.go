@@ -25,7 +25,13 @@ func NewAuthorizationCodeGrant(codes CodeStore, tokens TokenStore, users UserSto
 	return &AuthorizationCodeGrant{codes: codes, tokens: tokens, users: users, hasher: hasher, minter: minter, clock: clock}
 }
 
-var errBadCode = domain.ErrInvalidGrant.WithDescription("the authorization code is invalid, expired or already used")
+// The answers about the code itself; why a code may not be exchanged by a request is
+// domain.AuthorizationCode.ExchangeError's to say.
+var (
+	errUnknownCode = domain.ErrInvalidGrant.WithDescription("the authorization code is invalid")
+	errUsedCode    = domain.ErrInvalidGrant.WithDescription("the authorization code was already used")
+	errCodeUser    = domain.ErrInvalidGrant.WithDescription("the authorization code is no longer valid")
+)
 
 // Execute consumes the code, then checks its bindings: a failed check still consumes it,
 // so a code cannot be guessed at online (SECURITY S12). The usual exchange is one step
@@ -54,7 +60,7 @@ func (uc *AuthorizationCodeGrant) Execute(ctx context.Context, client domain.Cli
 	code := res.Code
 	if errors.Is(err, domain.ErrDuplicate) {
 		// The family exists already: revoked by a replay of this code (RFC 6749 §4.1.2).
-		return domain.IssuedTokens{}, domain.ErrInvalidGrant.WithDescription("the authorization code was already used")
+		return domain.IssuedTokens{}, errUsedCode
 	}
 	if err := uc.consumed(ctx, client, code, err, now); err != nil {
 		return domain.IssuedTokens{}, err
@@ -68,7 +74,7 @@ func (uc *AuthorizationCodeGrant) Execute(ctx context.Context, client domain.Cli
 		u, err := uc.users.UserByID(ctx, code.UserID)
 		switch {
 		case errors.Is(err, domain.ErrNotFound):
-			return domain.IssuedTokens{}, errBadCode
+			return domain.IssuedTokens{}, errCodeUser
 		case err != nil:
 			return domain.IssuedTokens{}, fmt.Errorf("look up user: %w", err)
 		}
@@ -87,36 +93,26 @@ func (uc *AuthorizationCodeGrant) consumed(ctx context.Context, client domain.Cl
 	case err == nil:
 		return nil
 	case errors.Is(err, domain.ErrNotFound):
-		return errBadCode
+		return errUnknownCode
 	case errors.Is(err, domain.ErrAlreadyUsed):
 		if code.ClientID == client.ID {
 			if err := uc.tokens.RevokeFamily(ctx, code.FamilyID, now); err != nil {
 				return fmt.Errorf("revoke tokens of a replayed code: %w", err)
 			}
 		}
-		return errBadCode
+		return errUsedCode
 	default:
 		return fmt.Errorf("consume code: %w", err)
 	}
 }
 
-// refusal says why a consumed code may not be exchanged by this request.
+// refusal says why a consumed code may not be exchanged by this request: the store
+// decided in one conditional step (CodeRedemption.Matches) and answers the consumed
+// code, from which the domain tells which condition failed.
 func (uc *AuthorizationCodeGrant) refusal(client domain.Client, req TokenRequest, code domain.AuthorizationCode, now time.Time) error {
-	if code.ClientID != client.ID || code.Expired(now) {
-		return errBadCode
+	if err := code.ExchangeError(client.ID, req.RedirectURI, req.CodeVerifier, now); err != nil {
+		return err
 	}
-	if req.RedirectURI != code.RedirectURI {
-		return domain.ErrInvalidGrant.WithDescription("redirect_uri does not match the authorization request")
-	}
-	switch {
-	case req.CodeVerifier != "" && !domain.ValidCodeVerifier(req.CodeVerifier):
-		// Checked after the code is consumed, like every PKCE failure.
-		return domain.ErrInvalidGrant.WithDescription("code_verifier must be 43 to 128 unreserved characters")
-	case code.CodeChallenge != "" && !domain.VerifyPKCE(code.CodeChallenge, req.CodeVerifier):
-		return domain.ErrInvalidGrant.WithDescription("PKCE verification failed")
-	case code.CodeChallenge == "" && req.CodeVerifier != "":
-		// A verifier for a code issued without a challenge: a downgrade attempt (RFC 9700 §4.8.2).
-		return domain.ErrInvalidGrant.WithDescription("code_verifier sent for a code issued without PKCE")
-	}
-	return errBadCode
+	// The store refused what the rule accepts: they must never disagree.
+	return domain.ErrInvalidGrant.WithDescription("the authorization code cannot be exchanged")
 }

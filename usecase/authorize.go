@@ -98,12 +98,10 @@ func pageErr(status int, format string, args ...any) *PageError {
 	return &PageError{Err: domain.ErrInvalidRequest.WithDescription(format, args...), Status: status}
 }
 
-// Bounds on what a request may carry; longer values are refused, not truncated, so
-// that state always comes back byte for byte.
+// Bounds on what a request may carry, besides the length of each parameter
+// (domain.ParamLimit); longer values are refused, not truncated, so that state always
+// comes back byte for byte. A client_id over maxClientIDSize is no client of ours.
 const (
-	maxStateLength  = 4096
-	maxNonceLength  = 2048
-	maxParamLength  = 4096
 	maxMaxAge       = 10 * 365 * 24 * 3600 // ten years, in seconds
 	maxClientIDSize = 255
 )
@@ -152,7 +150,7 @@ func (uc *Authorize) Start(ctx context.Context, in AuthorizeInput) (Step, error)
 		return Step{}, pageErr(400, "your browser did not keep our cookie; allow cookies for this site and try again")
 	}
 	state := p.State
-	if slices.Contains(p.Repeated, "state") || !cleanParam(state, maxStateLength) {
+	if slices.Contains(p.Repeated, "state") || !cleanParam(state, domain.ParamLimit("state")) {
 		state = "" // not echoed: we could not tell which one the client meant
 	}
 	now := uc.clock.Now()
@@ -230,6 +228,9 @@ func redirectFor(client domain.Client, p AuthorizeParams) (string, bool, *PageEr
 		}
 		return client.RedirectURIs[0], false, nil
 	}
+	if err := domain.CheckParam("redirect_uri", p.RedirectURI); err != nil {
+		return "", false, &PageError{Err: err, Status: 400}
+	}
 	uri, ok := client.MatchRedirectURI(p.RedirectURI)
 	if !ok {
 		return "", false, pageErr(400, "the redirect_uri is not registered for this application")
@@ -253,21 +254,26 @@ func (uc *Authorize) validate(client domain.Client, p AuthorizeParams, req *doma
 	case p.RequestURI != "":
 		return &domain.Error{Code: "request_uri_not_supported", Description: "request_uri is not supported"}
 	}
-	for _, v := range []struct {
-		name, value string
-		max         int
-	}{
-		{"state", p.State, maxStateLength}, {"nonce", p.Nonce, maxNonceLength},
-		{"response_type", p.ResponseType, maxParamLength}, {"scope", p.Scope, maxParamLength},
-		{"code_challenge", p.CodeChallenge, maxParamLength}, {"code_challenge_method", p.CodeChallengeMethod, maxParamLength},
-		{"prompt", p.Prompt, maxParamLength}, {"max_age", p.MaxAge, maxParamLength},
+	for _, v := range []struct{ name, value string }{
+		{"state", p.State}, {"nonce", p.Nonce}, {"response_type", p.ResponseType}, {"scope", p.Scope},
+		{"code_challenge", p.CodeChallenge}, {"code_challenge_method", p.CodeChallengeMethod},
+		{"prompt", p.Prompt}, {"max_age", p.MaxAge},
 	} {
-		if !cleanParam(v.value, v.max) {
-			return domain.ErrInvalidRequest.WithDescription("%s must be valid text of at most %d bytes", v.name, v.max)
+		if err := domain.CheckParam(v.name, v.value); err != nil {
+			return err
+		}
+		if !cleanParam(v.value, len(v.value)) {
+			return domain.ErrInvalidRequest.WithDescription("%s must be valid text", v.name)
 		}
 	}
+	if err := domain.CheckResourceCount(len(p.Resource)); err != nil {
+		return err
+	}
 	for _, r := range p.Resource {
-		if !cleanParam(r, maxParamLength) {
+		if err := domain.CheckParam("resource", r); err != nil {
+			return err
+		}
+		if !cleanParam(r, len(r)) {
 			return domain.ErrInvalidTarget.WithDescription("resource must be valid text")
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"gatehouse/adapter/crypto"
+	"gatehouse/adapter/identifier"
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/domain"
 	"gatehouse/usecase"
@@ -35,7 +36,7 @@ func newPagesFixture(t *testing.T) *pagesFixture {
 		fixture: f,
 		authorize: usecase.NewAuthorize(f.clients, bunrepo.NewAuthRequestRepository(f.db), bunrepo.NewConsentRepository(f.db),
 			f.codes, f.hasher, f.random, f.clock, f.settings),
-		login: usecase.NewLogin(f.users, passwords, f.throttle, sessions, f.tokens, f.admin, f.random, f.hasher, f.clock),
+		login: usecase.NewLogin(f.users, identifier.NewRules(), passwords, f.throttle, sessions, f.tokens, f.admin, f.random, f.hasher, f.clock),
 	}
 }
 

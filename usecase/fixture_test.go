@@ -9,6 +9,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"gatehouse/adapter/crypto"
+	"gatehouse/adapter/identifier"
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/adapter/throttle"
 	"gatehouse/adapter/token"
@@ -120,10 +121,10 @@ func newFixture(t *testing.T) *fixture {
 	f.db, f.auth, f.minter = db, auth, minter
 	f.dpop = usecase.NewDPoP(token.NewDPoPParser(), bunrepo.NewReplayRepository(db), crypto.NewDPoPNonces(keys), clk,
 		usecase.DPoPConfig{IATWindow: time.Minute}, settings)
-	f.admin = usecase.NewAdmin(f.users, f.clients, f.tokens, bunrepo.NewSessionRepository(db), passwords, hasher, random, clk)
+	f.admin = usecase.NewAdmin(f.users, identifier.NewRules(), f.clients, f.tokens, bunrepo.NewSessionRepository(db), passwords, hasher, random, clk)
 	f.token = usecase.NewToken(auth,
 		usecase.NewClientCredentials(minter, settings),
-		usecase.NewPassword(f.users, passwords, f.throttle, minter, clk, settings),
+		usecase.NewPassword(f.users, identifier.NewRules(), passwords, f.throttle, minter, clk, settings),
 		usecase.NewRefresh(f.tokens, f.users, hasher, minter, clk),
 		usecase.NewAuthorizationCodeGrant(f.codes, f.tokens, f.users, hasher, minter, clk), f.dpop)
 	f.revoke = usecase.NewRevoke(auth, f.tokens, f.verifier, hasher, clk)

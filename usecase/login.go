@@ -16,6 +16,7 @@ const SessionTTL = 12 * time.Hour
 // Login holds the browser sessions behind the login, registration and logout pages.
 type Login struct {
 	users     UserStore
+	ids       Identifiers
 	passwords PasswordHasher
 	throttle  Throttle
 	sessions  SessionStore
@@ -27,9 +28,9 @@ type Login struct {
 }
 
 // NewLogin builds the session use cases.
-func NewLogin(users UserStore, passwords PasswordHasher, throttle Throttle, sessions SessionStore, tokens TokenStore,
+func NewLogin(users UserStore, ids Identifiers, passwords PasswordHasher, throttle Throttle, sessions SessionStore, tokens TokenStore,
 	admin *Admin, random Random, hasher SecretHasher, clock Clock) *Login {
-	return &Login{users: users, passwords: passwords, throttle: throttle, sessions: sessions, tokens: tokens,
+	return &Login{users: users, ids: ids, passwords: passwords, throttle: throttle, sessions: sessions, tokens: tokens,
 		admin: admin, random: random, hasher: hasher, clock: clock}
 }
 
@@ -59,7 +60,7 @@ func (uc *Login) Session(ctx context.Context, secret string) (*domain.Session, e
 // for a disabled user, after the right password) and starts a new session, replacing
 // old. It returns the session and the cookie secret.
 func (uc *Login) LogIn(ctx context.Context, username, password, address string, old *domain.Session) (domain.Session, string, error) {
-	user, err := CheckPassword(ctx, uc.users, uc.passwords, uc.throttle, username, password, address)
+	user, err := CheckPassword(ctx, uc.users, uc.ids, uc.passwords, uc.throttle, username, password, address)
 	if err != nil {
 		return domain.Session{}, "", err
 	}
@@ -87,10 +88,18 @@ func (uc *Login) LogIn(ctx context.Context, username, password, address string, 
 	return domain.Session{}, "", domain.ErrUserDisabled
 }
 
-// Register creates a user from the registration page (Admin.CreateUser validates and
-// answers *ValidationError) and logs them in.
-func (uc *Login) Register(ctx context.Context, in NewUser, old *domain.Session) (domain.Session, string, error) {
-	user, err := uc.admin.CreateUser(ctx, in)
+// Register creates a user from the registration page (Admin.SignUp validates, answers
+// *ValidationError, and makes an account with a taken email without that email) and
+// logs them in. Every attempt from an address counts against it, successful or not:
+// sign-ups are rare, and an address that makes more than a few in a row must wait
+// (*domain.ThrottledError), as after failed logins.
+func (uc *Login) Register(ctx context.Context, in NewUser, address string, old *domain.Session) (domain.Session, string, error) {
+	key := "register:" + address
+	if err := uc.throttle.Check(ctx, key); err != nil {
+		return domain.Session{}, "", err
+	}
+	uc.throttle.Failure(ctx, key)
+	user, err := uc.admin.SignUp(ctx, in)
 	if err != nil {
 		return domain.Session{}, "", err
 	}

@@ -37,9 +37,6 @@ type EndSessionParams struct {
 	State                 string
 }
 
-// Bounds on the parameters; longer ones make the request untrusted, never truncated.
-const maxIDTokenHintLength = 8 << 10
-
 // EndSessionRequest is what a logout request asks, as far as it could be trusted.
 type EndSessionRequest struct {
 	// ClientName names the client that sent the browser, when it is known.
@@ -66,9 +63,16 @@ func (uc *EndSession) Check(ctx context.Context, p EndSessionParams) (EndSession
 		r.RedirectURI, r.RedirectURL = "", ""
 		return r, nil
 	}
-	if len(p.IDTokenHint) > maxIDTokenHintLength || len(p.ClientID) > maxClientIDSize ||
-		len(p.PostLogoutRedirectURI) > maxParamLength || len(p.State) > maxStateLength {
-		return refuse("the sign-out request is too long")
+	// A parameter over its limit (domain.ParamLimit) makes the request untrusted; it
+	// is never truncated.
+	for _, v := range []struct{ name, value string }{{"id_token_hint", p.IDTokenHint}, {"client_id", p.ClientID},
+		{"post_logout_redirect_uri", p.PostLogoutRedirectURI}, {"state", p.State}} {
+		if domain.CheckParam(v.name, v.value) != nil {
+			return refuse("the " + v.name + " of the sign-out request is too long")
+		}
+	}
+	if len(p.ClientID) > maxClientIDSize {
+		return refuse("the request names no application of this server")
 	}
 	clientID := p.ClientID
 	if p.IDTokenHint != "" {

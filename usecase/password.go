@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"gatehouse/domain"
 )
@@ -13,6 +14,7 @@ import (
 // username and per address (SECURITY S27).
 type Password struct {
 	users     UserStore
+	ids       Identifiers
 	passwords PasswordHasher
 	throttle  Throttle
 	minter    *Minter
@@ -21,8 +23,8 @@ type Password struct {
 }
 
 // NewPassword builds the grant.
-func NewPassword(users UserStore, passwords PasswordHasher, throttle Throttle, minter *Minter, clock Clock, settings Settings) *Password {
-	return &Password{users: users, passwords: passwords, throttle: throttle, minter: minter, clock: clock, settings: settings}
+func NewPassword(users UserStore, ids Identifiers, passwords PasswordHasher, throttle Throttle, minter *Minter, clock Clock, settings Settings) *Password {
+	return &Password{users: users, ids: ids, passwords: passwords, throttle: throttle, minter: minter, clock: clock, settings: settings}
 }
 
 var (
@@ -44,7 +46,7 @@ func (uc *Password) Execute(ctx context.Context, client domain.Client, req Token
 	if err != nil {
 		return domain.IssuedTokens{}, err
 	}
-	user, err := CheckPassword(ctx, uc.users, uc.passwords, uc.throttle, req.Username, req.Password, req.Credentials.Address)
+	user, err := CheckPassword(ctx, uc.users, uc.ids, uc.passwords, uc.throttle, req.Username, req.Password, req.Credentials.Address)
 	if errors.Is(err, domain.ErrUserDisabled) {
 		return domain.IssuedTokens{}, errUserDisabled
 	}
@@ -56,19 +58,35 @@ func (uc *Password) Execute(ctx context.Context, client domain.Client, req Token
 
 // CheckPassword verifies a username and password with throttling per username and per
 // address; an unknown user and a wrong password take the same time and give the same
-// error. A disabled user with the right password gets domain.ErrUserDisabled. The
-// login page shares it.
-func CheckPassword(ctx context.Context, users UserStore, passwords PasswordHasher, throttle Throttle,
+// error. The username is looked up in its canonical form (ids: ａlice is alice); one
+// that cannot be a username is an unknown user. A disabled user with the right
+// password gets domain.ErrUserDisabled. The login page shares it.
+func CheckPassword(ctx context.Context, users UserStore, ids Identifiers, passwords PasswordHasher, throttle Throttle,
 	username, password, address string) (domain.User, error) {
-	username = domain.NormalizeUsername(username)
-	userKey := "user:" + username
+	canonical, cerr := ids.CanonicalUsername(username)
+	if cerr != nil {
+		canonical = "" // no user has it: the lookup finds none, and the dummy hash runs
+	}
+	userKey := "user:" + canonical
+	if cerr != nil {
+		userKey = "user:?" + strings.ToLower(strings.TrimSpace(username))
+	}
 	addrKey := "addr:" + address
 	for _, k := range []string{userKey, addrKey} {
 		if err := throttle.Check(ctx, k); err != nil {
 			return domain.User{}, err
 		}
 	}
-	user, err := users.UserByUsername(ctx, username)
+	var user domain.User
+	err := domain.ErrNotFound
+	if canonical != "" {
+		user, err = users.UserByUsername(ctx, canonical)
+	}
+	if legacy := strings.ToLower(strings.TrimSpace(username)); errors.Is(err, domain.ErrNotFound) && legacy != "" && legacy != canonical {
+		// A name stored before usernames were canonicalized was only lower-cased: one
+		// typed in another Unicode form (decomposed, say) is still found as it was.
+		user, err = users.UserByUsername(ctx, legacy)
+	}
 	if err != nil && !errors.Is(err, domain.ErrNotFound) {
 		return domain.User{}, fmt.Errorf("look up user: %w", err)
 	}
@@ -85,5 +103,26 @@ func CheckPassword(ctx context.Context, users UserStore, passwords PasswordHashe
 	if user.Disabled {
 		return domain.User{}, domain.ErrUserDisabled
 	}
+	if passwords.NeedsRehash(user.PasswordHash) {
+		user.PasswordHash = rehash(ctx, users, passwords, user, password)
+	}
 	return user, nil
+}
+
+// rehash hashes a password that was just verified again with the current settings
+// (another algorithm, such as an imported bcrypt hash, or costs changed since) and
+// stores it, so that every sign-in costs what the settings say: a user whose old hash
+// is cheaper than the dummy hash of an unknown user would otherwise be told apart by
+// the time a wrong password takes. Only the hash changes: no token or session is
+// revoked, the password is the same. A failure leaves the old hash, which still works,
+// and the sign-in goes on; the next one tries again. It returns the hash now stored.
+func rehash(ctx context.Context, users UserStore, passwords PasswordHasher, user domain.User, password string) string {
+	fresh, err := passwords.HashPassword(ctx, password)
+	if err != nil {
+		return user.PasswordHash
+	}
+	if err := users.ReplacePasswordHash(ctx, user.ID, user.PasswordHash, fresh); err != nil {
+		return user.PasswordHash
+	}
+	return fresh
 }

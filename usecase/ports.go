@@ -37,12 +37,20 @@ type UserStore interface {
 	CreateUser(ctx context.Context, u domain.User) error // ErrDuplicate: username or email taken
 	UserByID(ctx context.Context, id string) (domain.User, error)
 	UserByUsername(ctx context.Context, username string) (domain.User, error)
+	// Taken reports, in one read, whether a user has exactly this username and whether
+	// one has exactly this email (never for an empty email).
+	Taken(ctx context.Context, username, email string) (usernameTaken, emailTaken bool, err error)
 	ListUsers(ctx context.Context) ([]domain.User, error)
 	DeleteUser(ctx context.Context, id string) error // ErrNotFound
 	UpdatePassword(ctx context.Context, id, passwordHash string, now time.Time) error
 	// UpdateUser replaces the email, its verification, the disabled flag and the
 	// update time. ErrNotFound, or ErrDuplicate when the email is taken.
 	UpdateUser(ctx context.Context, u domain.User) error
+	// ReplacePasswordHash stores newHash as the user's password hash only while the
+	// stored one is still oldHash, so a password set meanwhile is never overwritten; it
+	// is no error when nothing was replaced. updated_at stays: a rehash of the same
+	// password (after the hashing cost changed) changes nothing the user could see.
+	ReplacePasswordHash(ctx context.Context, id, oldHash, newHash string) error
 }
 
 // CodeStore keeps authorization codes by hash.
@@ -287,12 +295,28 @@ type SecretHasher interface {
 	SecretMatches(hash []byte, secret string) bool
 }
 
+// Identifiers turn typed usernames and emails into the forms stored and compared
+// (SECURITY S49). Every place that creates a user or looks one up by name goes through
+// it, so that creation and lookup agree.
+type Identifiers interface {
+	// CanonicalUsername is the PRECIS form (RFC 8265 UsernameCaseMapped) of a
+	// username; an error when raw cannot be one. New usernames must also pass
+	// domain.ValidateUsername (characters, length, one script).
+	CanonicalUsername(raw string) (string, error)
+	// CanonicalEmail is the form an email address is stored and compared in.
+	CanonicalEmail(raw string) string
+}
+
 // PasswordHasher hashes user passwords slowly (argon2id).
 type PasswordHasher interface {
 	HashPassword(ctx context.Context, password string) (string, error)
 	// VerifyPassword reports whether password matches encoded. With an empty encoded it
 	// still spends the same work, so unknown users take as long as wrong passwords.
 	VerifyPassword(ctx context.Context, encoded, password string) (bool, error)
+	// NeedsRehash reports whether encoded was made otherwise than HashPassword makes
+	// hashes now (another algorithm, other costs): after a successful sign-in the
+	// password is hashed again and stored.
+	NeedsRehash(encoded string) bool
 }
 
 // AccessTokenSigner turns an access token into a signed JWT (RFC 9068).

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"gatehouse/domain"
@@ -63,6 +64,75 @@ type RegistrationSettings struct {
 	Enabled bool
 	// InitialAccessToken is the bearer token POST /oauth/register requires.
 	InitialAccessToken string
+	// Scopes are all a dynamically registered client may ask for, at registration
+	// and on update; a registration that names no scope gets them all. Empty means
+	// DefaultRegistrationScopes.
+	Scopes []string
+	// GrantTypes are the grant types a dynamically registered client may give itself
+	// (ValidateRegistrationGrantTypes). Empty means DefaultRegistrationGrantTypes.
+	GrantTypes []string
+}
+
+// DefaultRegistrationScopes: what a registrant may ask for unless the operator says
+// otherwise. A registrant chooses its own metadata, so it gets the scopes that name
+// the user's own identity and no API's: an API scope (or an `admin`) is the
+// operator's to hand out with `clients create`, or to list here.
+var DefaultRegistrationScopes = []string{domain.ScopeOpenID, domain.ScopeProfile, domain.ScopeEmail, domain.ScopeOfflineAccess}
+
+// DefaultRegistrationGrantTypes: the code flow, its refresh tokens, and client
+// credentials (whose tokens carry only the client's own scopes, within the policy).
+// The device grant stays out unless listed: a device code is easily phished (RFC 8628
+// §5.4), and an operator should choose the clients that may use it.
+var DefaultRegistrationGrantTypes = []string{domain.GrantAuthorizationCode, domain.GrantRefreshToken, domain.GrantClientCredentials}
+
+// ValidateRegistrationScopes checks the registration scope policy: at least one
+// scope, each an RFC 6749 scope token, and no more than a client may hold.
+func ValidateRegistrationScopes(scopes []string) error {
+	if len(scopes) == 0 {
+		return errors.New("name at least one scope")
+	}
+	for _, s := range scopes {
+		if !domain.ValidScopeToken(s) {
+			return fmt.Errorf("%q is not a scope token", s)
+		}
+	}
+	if len(scopes) > domain.MaxScopeTokens || len(domain.ScopeString(scopes)) > domain.MaxParamBytes {
+		return fmt.Errorf("at most %d scopes, %d bytes together", domain.MaxScopeTokens, domain.MaxParamBytes)
+	}
+	return nil
+}
+
+// ValidateRegistrationGrantTypes checks the registration grant policy: known grant
+// types, never the password grant (RFC 9700 §2.4: it hands a client the user's
+// password, the operator's decision alone) nor token exchange (a client that may
+// trade users' tokens towards other audiences is no registrant's to create).
+func ValidateRegistrationGrantTypes(grants []string) error {
+	if len(grants) == 0 {
+		return errors.New("name at least one grant type")
+	}
+	for _, g := range grants {
+		switch {
+		case g == domain.GrantPassword || g == domain.GrantTokenExchange:
+			return fmt.Errorf("%s cannot be open to dynamically registered clients", g)
+		case !slices.Contains(domain.KnownGrantTypes, g):
+			return fmt.Errorf("unknown grant type %q (known: %s)", g, strings.Join(domain.KnownGrantTypes, ", "))
+		}
+	}
+	return nil
+}
+
+func (s RegistrationSettings) scopes() []string {
+	if len(s.Scopes) == 0 {
+		return DefaultRegistrationScopes
+	}
+	return s.Scopes
+}
+
+func (s RegistrationSettings) grantTypes() []string {
+	if len(s.GrantTypes) == 0 {
+		return DefaultRegistrationGrantTypes
+	}
+	return s.GrantTypes
 }
 
 // Registration is the client registration endpoint and its management protocol.
@@ -259,12 +329,15 @@ func (uc *Registration) metadataToClient(m ClientMetadata) (domain.Client, error
 		grants = []string{domain.GrantAuthorizationCode} // RFC 7591 §2
 	}
 	for _, g := range grants {
-		if g == domain.GrantPassword {
+		switch {
+		case g == domain.GrantPassword:
 			// The password grant stays an operator's decision (RFC 9700 §2.4).
 			return domain.Client{}, ErrInvalidClientMetadata.WithDescription("the password grant cannot be registered here")
-		}
-		if g == "implicit" || !slices.Contains(domain.KnownGrantTypes, g) {
-			return domain.Client{}, ErrInvalidClientMetadata.WithDescription("unsupported grant type %q", safeValue(g))
+		case g == "implicit" || !slices.Contains(domain.KnownGrantTypes, g):
+			return domain.Client{}, ErrInvalidClientMetadata.WithDescription("unsupported grant type %s", descriptionText(safeValue(g)))
+		case !slices.Contains(uc.settings.grantTypes(), g):
+			return domain.Client{}, ErrInvalidClientMetadata.WithDescription(
+				"grant type %s is not open to dynamically registered clients (allowed: %s)", g, strings.Join(uc.settings.grantTypes(), " "))
 		}
 	}
 	responses := m.ResponseTypes
@@ -292,8 +365,15 @@ func (uc *Registration) metadataToClient(m ClientMetadata) (domain.Client, error
 	if err != nil {
 		return domain.Client{}, ErrInvalidClientMetadata.WithDescription("scope is not a list of scope tokens")
 	}
+	allowed := uc.settings.scopes()
+	for _, s := range scopes {
+		if !slices.Contains(allowed, s) {
+			return domain.Client{}, ErrInvalidClientMetadata.WithDescription(
+				"scope %s is not open to dynamically registered clients", safeValue(s))
+		}
+	}
 	if len(scopes) == 0 {
-		scopes = slices.Clone(domain.DefaultClientScopes)
+		scopes = slices.Clone(allowed)
 	}
 	name := m.ClientName
 	if name == "" {

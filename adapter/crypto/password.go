@@ -53,9 +53,12 @@ const (
 type PasswordHasher struct {
 	params PasswordParams
 	sem    chan struct{}
-	// dummySalt salts the hash computed for unknown users, so that they take as
-	// long as known ones (SECURITY S22, S27).
-	dummySalt []byte
+	// dummy is what an unknown user's password is verified against: a hash made
+	// with the current parameters (and an all-zero key nothing matches), verified
+	// by the very code that verifies a real one, so an unknown user costs what a
+	// user whose hash is up to date costs (SECURITY S22, S27). Users with older
+	// hashes get current ones at their next sign-in (NeedsRehash).
+	dummy argon2Hash
 	// hashes counts argon2id/bcrypt computations; tests read it.
 	hashes atomic.Int64
 }
@@ -81,10 +84,14 @@ func NewPasswordHasher(params PasswordParams) (*PasswordHasher, error) {
 	}
 	salt := make([]byte, saltLen)
 	read(salt)
+	dummy, err := parsePHC(encodePHC(params.Memory, params.Iterations, params.Parallelism, salt, make([]byte, hashLen)))
+	if err != nil {
+		return nil, fmt.Errorf("the dummy password hash: %w", err)
+	}
 	return &PasswordHasher{
-		params:    params,
-		sem:       make(chan struct{}, params.Concurrency),
-		dummySalt: salt,
+		params: params,
+		sem:    make(chan struct{}, params.Concurrency),
+		dummy:  dummy,
 	}, nil
 }
 
@@ -222,19 +229,15 @@ func isBcrypt(encoded string) bool {
 // VerifyPassword reports whether password matches encoded, an argon2id PHC
 // string or a bcrypt hash ($2a$, $2b$, $2y$: users imported from elsewhere).
 //
-// An empty encoded (unknown user) still costs one argon2id hash with the current
-// parameters and answers false, so that unknown users and wrong passwords take the
-// same time. A malformed encoded is an error, never a match.
+// An empty encoded (unknown user) is verified against a dummy hash with the current
+// parameters, by the same code, and answers false, so that an unknown user and a
+// wrong password for an up-to-date hash take the same time. A malformed encoded is
+// an error, never a match.
 func (h *PasswordHasher) VerifyPassword(ctx context.Context, encoded, password string) (bool, error) {
 	switch {
 	case encoded == "":
-		if err := h.acquire(ctx); err != nil {
-			return false, err
-		}
-		p := h.params
-		argon2.IDKey([]byte(password), h.dummySalt, p.Iterations, p.Memory, p.Parallelism, hashLen)
-		h.releaseArgon2()
-		return false, nil
+		_, err := h.verifyArgon2(ctx, h.dummy, password)
+		return false, err
 	case isBcrypt(encoded):
 		return h.verifyBcrypt(ctx, encoded, password)
 	}
@@ -242,6 +245,12 @@ func (h *PasswordHasher) VerifyPassword(ctx context.Context, encoded, password s
 	if err != nil {
 		return false, fmt.Errorf("verify password: stored hash: %w", err)
 	}
+	return h.verifyArgon2(ctx, ph, password)
+}
+
+// verifyArgon2 computes the argon2id key of password with the parameters and salt of
+// ph and compares it with ph's in constant time.
+func (h *PasswordHasher) verifyArgon2(ctx context.Context, ph argon2Hash, password string) (bool, error) {
 	if err := h.acquire(ctx); err != nil {
 		return false, err
 	}

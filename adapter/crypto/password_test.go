@@ -112,6 +112,19 @@ func TestSecurity_S27_UnknownUserCostsAHash(t *testing.T) {
 	if got := h.hashes.Load() - before; got != 1 {
 		t.Fatalf("unknown user ran %d hashes, want 1", got)
 	}
+	// Its hash has exactly the parameters (and salt and key lengths) of a new hash,
+	// so it costs what verifying an up-to-date hash costs (audit finding 5 of issue 18).
+	fresh, err := h.HashPassword(ctx, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.NeedsRehash(encodePHC(h.dummy.m, h.dummy.t, h.dummy.p, h.dummy.salt, h.dummy.key)) {
+		t.Fatalf("the dummy hash (m=%d t=%d p=%d) differs from a new one: %s", h.dummy.m, h.dummy.t, h.dummy.p, fresh)
+	}
+	if ph, _ := parsePHC(fresh); ph.m != h.dummy.m || ph.t != h.dummy.t || ph.p != h.dummy.p ||
+		len(ph.salt) != len(h.dummy.salt) || len(ph.key) != len(h.dummy.key) {
+		t.Fatalf("a new hash %s and the dummy differ", fresh)
+	}
 
 	// And it queues for a hashing slot like any verification.
 	h.sem <- struct{}{}

@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"gatehouse/adapter/crypto"
+	"gatehouse/adapter/identifier"
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/adapter/throttle"
 	"gatehouse/domain"
@@ -68,10 +69,10 @@ func newAuthorizeFixture(t testing.TB) *authorizeFixture {
 	consents := bunrepo.NewConsentRepository(db)
 	thr := throttle.NewMemory(throttle.DefaultPolicy, clk.Now)
 	sessions := bunrepo.NewSessionRepository(db)
-	admin := usecase.NewAdmin(users, clients, tokens, sessions, passwords, hasher, random, clk)
+	admin := usecase.NewAdmin(users, identifier.NewRules(), clients, tokens, sessions, passwords, hasher, random, clk)
 	authorize := usecase.NewAuthorize(clients, bunrepo.NewAuthRequestRepository(db), consents,
 		bunrepo.NewCodeRepository(db, gate), hasher, random, clk, settings)
-	login := usecase.NewLogin(users, passwords, thr, sessions, tokens, admin, random, hasher, clk)
+	login := usecase.NewLogin(users, identifier.NewRules(), passwords, thr, sessions, tokens, admin, random, hasher, clk)
 	log := slog.New(slog.DiscardHandler)
 	pages, err := NewPages(PageConfig{Issuer: fuzzIssuer, CSRFKey: []byte(strings.Repeat("k", 32))}, authorize, login, nil, log)
 	if err != nil {

@@ -49,7 +49,7 @@ func (h *DeviceHandler) Mount(e *echo.Echo) {
 		return
 	}
 	g := pageRoutes{e: e, m: h.pages.pageHeaders}
-	g.GET("/device", h.pageGet)
+	g.GET("/device", h.pageGet, boundedQuery)
 	g.POST("/device", h.pagePost)
 }
 

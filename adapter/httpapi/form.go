@@ -16,8 +16,9 @@ import (
 const MaxBodyBytes = 64 << 10
 
 // form is a strictly parsed application/x-www-form-urlencoded body: every parameter at
-// most once (RFC 6749 §3.1, §3.2), valid UTF-8, no NUL bytes; an empty value counts as
-// absent. Only `resource` (RFC 8707 §2) may repeat; its values are in resources.
+// most once (RFC 6749 §3.1, §3.2), valid UTF-8, no NUL bytes, no longer than its limit
+// (domain.ParamLimit); an empty value counts as absent. Only `resource` (RFC 8707 §2)
+// may repeat, at most domain.MaxResourceParams times; its values are in resources.
 type form struct {
 	values    map[string]string
 	resources []string
@@ -61,6 +62,9 @@ func parseFormBody(body string) (form, error) {
 			return form{}, domain.ErrInvalidRequest.WithDescription("parameter %q is repeated", safeName(k))
 		}
 		for _, v := range vs {
+			if err := domain.CheckParam(k, v); err != nil {
+				return form{}, err
+			}
 			if !cleanText(v) {
 				return form{}, errBadText
 			}
@@ -73,6 +77,9 @@ func parseFormBody(body string) (form, error) {
 				f.values[k] = v
 			}
 		}
+	}
+	if err := domain.CheckResourceCount(len(f.resources)); err != nil {
+		return form{}, err
 	}
 	return f, nil
 }

@@ -23,6 +23,9 @@ func FuzzParseFormBody(f *testing.F) {
 		"resource=&resource=x", "scope=%zz", "scope=%4", "a=1;b=2", "scope=%FF%FE", "scope=\xff\xfe",
 		"%C0%AF=x", "scope=api%00read", "scope=api\x00read", "=x", "&&&", "a=b=c", "a+b=c+d",
 		"client_id=x&client_secret=%2B%25%3A", "a=1&A=2", "%61=1&a=2",
+		"scope=" + strings.Repeat("a", domain.MaxParamBytes), "scope=" + strings.Repeat("a", domain.MaxParamBytes+1),
+		"token=" + strings.Repeat("a", domain.MaxParamBytes+1), "nonce=" + strings.Repeat("n", domain.MaxNonceBytes+1),
+		strings.Repeat("resource=r&", domain.MaxResourceParams+1),
 	} {
 		f.Add(s)
 	}
@@ -52,6 +55,9 @@ func FuzzParseFormBody(f *testing.F) {
 			if k == "resource" {
 				t.Fatalf("parseFormBody(%q): resource among the single values", body)
 			}
+			if len(v) > domain.ParamLimit(k) {
+				t.Fatalf("parseFormBody(%q) kept %q of %d bytes, over its limit", body, k, len(v))
+			}
 			if vs := ref[k]; len(vs) != 1 || vs[0] != v {
 				t.Fatalf("parseFormBody(%q)[%q] = %q, url.ParseQuery says %q", body, k, v, vs)
 			}
@@ -70,8 +76,11 @@ func FuzzParseFormBody(f *testing.F) {
 		if !slices.Equal(got.resources, wantRes) {
 			t.Fatalf("parseFormBody(%q) resources %q, want %q", body, got.resources, wantRes)
 		}
+		if len(got.resources) > domain.MaxResourceParams {
+			t.Fatalf("parseFormBody(%q) kept %d resources", body, len(got.resources))
+		}
 		for _, r := range got.resources {
-			if !clean(r) {
+			if !clean(r) || len(r) > domain.ParamLimit("resource") {
 				t.Fatalf("parseFormBody(%q) kept resource %q", body, r)
 			}
 		}
@@ -80,7 +89,7 @@ func FuzzParseFormBody(f *testing.F) {
 
 // FuzzParseFormBodyRoundTrip: a map of distinct parameters, encoded by url.Values,
 // parses back to the same map (empty values being absent), or is refused exactly when
-// a name or value is not valid UTF-8 or holds a NUL.
+// a name or value is not valid UTF-8 or holds a NUL, or a value is over its limit.
 func FuzzParseFormBodyRoundTrip(f *testing.F) {
 	f.Add("grant_type", "client_credentials", "scope", "api:read api:write", "client_secret", "a+b%c:d")
 	f.Add("", "", "a", "", "b", "x")
@@ -98,7 +107,8 @@ func FuzzParseFormBodyRoundTrip(f *testing.F) {
 		want := map[string]string{}
 		for k, v := range in {
 			q.Set(k, v)
-			ok = ok && utf8.ValidString(k) && utf8.ValidString(v) && !strings.ContainsRune(k+v, 0)
+			ok = ok && utf8.ValidString(k) && utf8.ValidString(v) && !strings.ContainsRune(k+v, 0) &&
+				len(v) <= domain.ParamLimit(k)
 			if v != "" {
 				want[k] = v
 			}

@@ -176,8 +176,9 @@ func (p *Pages) registerGet(c echo.Context) error {
 	return p.render(c, http.StatusOK, "register", v)
 }
 
-// registerPost creates the account (rules in usecase.Admin.CreateUser), logs the new
-// user in, and continues the pending request when there is one.
+// registerPost creates the account (rules in usecase.Admin.SignUp; throttled per
+// address), logs the new user in, and continues the pending request when there is
+// one. A taken email is not reported: the page goes on as for a new one.
 func (p *Pages) registerPost(c echo.Context) error {
 	if !p.registration {
 		return p.registrationOff(c)
@@ -217,9 +218,15 @@ func (p *Pages) registerPost(c echo.Context) error {
 		return p.render(c, http.StatusBadRequest, "register", v)
 	}
 	ctx := c.Request().Context()
-	ns, secret, err := p.login.Register(ctx, usecase.NewUser{Username: v.Username, Email: v.Email, Password: password}, s)
+	ns, secret, err := p.login.Register(ctx, usecase.NewUser{Username: v.Username, Email: v.Email, Password: password}, c.RealIP(), s)
 	var ve *usecase.ValidationError
+	var te *domain.ThrottledError
 	switch {
+	case errors.As(err, &te):
+		secs := max(int(te.RetryAfter.Seconds()), 1)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+		v.Error = "Too many sign-ups from your network. Wait " + strconv.Itoa(secs) + " seconds and try again."
+		return p.render(c, http.StatusTooManyRequests, "register", v)
 	case errors.As(err, &ve):
 		if ve.Field == "" {
 			v.Error = sentence(ve.Message)

@@ -96,11 +96,11 @@ func (p *Pages) Mount(e *echo.Echo) {
 	for _, path := range []string{"/oauth/authorize", "/oauth/authenticate"} {
 		g.GET(path, p.authorizeGet)
 	}
-	g.GET("/login", p.loginGet)
+	g.GET("/login", p.loginGet, boundedQuery)
 	g.POST("/login", p.loginPost)
-	g.GET("/consent", p.consentGet)
+	g.GET("/consent", p.consentGet, boundedQuery)
 	g.POST("/consent", p.consentPost)
-	g.GET("/register", p.registerGet)
+	g.GET("/register", p.registerGet, boundedQuery)
 	g.POST("/register", p.registerPost)
 	g.GET("/logout", p.logoutGet)
 	g.POST("/logout", p.logoutPost)
@@ -114,8 +114,26 @@ type pageRoutes struct {
 	m echo.MiddlewareFunc
 }
 
-func (r pageRoutes) GET(path string, h echo.HandlerFunc)  { r.e.GET(path, h, r.m) }
+func (r pageRoutes) GET(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+	r.e.GET(path, h, append([]echo.MiddlewareFunc{r.m}, m...)...)
+}
 func (r pageRoutes) POST(path string, h echo.HandlerFunc) { r.e.POST(path, h, r.m) }
+
+// boundedQuery refuses a page whose query holds a parameter over its limit
+// (domain.ParamLimit) before the page reads it. The authorization endpoint and the
+// logout page check their own parameters: they answer a client, not just a browser.
+func boundedQuery(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		for k, vs := range c.QueryParams() {
+			for _, v := range vs {
+				if err := domain.CheckParam(k, v); err != nil {
+					return err
+				}
+			}
+		}
+		return next(c)
+	}
+}
 
 // baseCSP: nothing but our own stylesheet and images; forms post only to us; no
 // framing (clickjacking, SECURITY S41). No script runs on any page.

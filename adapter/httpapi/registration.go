@@ -206,12 +206,26 @@ func readMetadata(c echo.Context, update bool) (usecase.ClientMetadata, error) {
 		}
 		return usecase.ClientMetadata{}, bad.WithDescription("the body must be one JSON object")
 	}
-	texts := append([]string{j.TokenEndpointAuthMethod, j.ClientName, j.Scope, j.SoftwareStatement, j.ClientID, j.ClientSecret},
-		j.RedirectURIs...)
-	texts = append(append(append(texts, j.GrantTypes...), j.ResponseTypes...), j.PostLogoutRedirectURIs...)
-	for _, s := range texts {
-		if !cleanText(s) || strings.ContainsRune(s, '\uFFFD') {
-			return usecase.ClientMetadata{}, bad.WithDescription("metadata must be valid UTF-8 text without NUL")
+	texts := []struct {
+		name   string
+		values []string
+	}{
+		{"token_endpoint_auth_method", []string{j.TokenEndpointAuthMethod}}, {"client_name", []string{j.ClientName}},
+		{"scope", []string{j.Scope}}, {"software_statement", []string{j.SoftwareStatement}},
+		{"client_id", []string{j.ClientID}}, {"client_secret", []string{j.ClientSecret}},
+		{"redirect_uris", j.RedirectURIs}, {"grant_types", j.GrantTypes}, {"response_types", j.ResponseTypes},
+		{"post_logout_redirect_uris", j.PostLogoutRedirectURIs},
+	}
+	for _, m := range texts {
+		for _, s := range m.values {
+			// Each string is held to the limit of the parameter of that name
+			// (domain.ParamLimit), like every form parameter.
+			if e := domain.CheckParam(m.name, s); e != nil {
+				return usecase.ClientMetadata{}, bad.WithDescription("%s", e.Description)
+			}
+			if !cleanText(s) || strings.ContainsRune(s, '\uFFFD') {
+				return usecase.ClientMetadata{}, bad.WithDescription("metadata must be valid UTF-8 text without NUL")
+			}
 		}
 	}
 	return usecase.ClientMetadata{

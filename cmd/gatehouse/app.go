@@ -162,7 +162,8 @@ func provideFeatures(_ *usecase.DeviceCodeGrant, _ *usecase.TokenExchangeGrant, 
 
 // provideRegistrationSettings: dynamic client registration (RFC 7591, 7592).
 func provideRegistrationSettings(cfg config.Config) usecase.RegistrationSettings {
-	return usecase.RegistrationSettings{Enabled: cfg.DynamicRegistration, InitialAccessToken: cfg.RegistrationInitialAccessToken}
+	return usecase.RegistrationSettings{Enabled: cfg.DynamicRegistration, InitialAccessToken: cfg.RegistrationInitialAccessToken,
+		Scopes: cfg.DynamicRegistrationScopes, GrantTypes: cfg.DynamicRegistrationGrantTypes}
 }
 
 // provideRegistrationHandler mounts /oauth/register only when registration is on.

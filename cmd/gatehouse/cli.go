@@ -154,6 +154,14 @@ func (g *globals) loadConfig() (config.Config, error) {
 			return config.Config{}, err
 		}
 	}
+	// The dynamic registration policy follows the use case's rules; a bad one stops
+	// start-up even while registration is off, so turning it on cannot fail later.
+	if err := usecase.ValidateRegistrationScopes(cfg.DynamicRegistrationScopes); err != nil {
+		return config.Config{}, cfg.Invalid("dynamic_registration_scopes", err.Error())
+	}
+	if err := usecase.ValidateRegistrationGrantTypes(cfg.DynamicRegistrationGrantTypes); err != nil {
+		return config.Config{}, cfg.Invalid("dynamic_registration_grant_types", err.Error())
+	}
 	return cfg, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"gatehouse/adapter/cache"
 	"gatehouse/adapter/crypto"
 	"gatehouse/adapter/httpapi"
+	"gatehouse/adapter/identifier"
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/adapter/token"
 	"gatehouse/infrastructure/config"
@@ -29,6 +30,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		wire.Bind(new(usecase.Clock), new(usecase.SystemClock)),
 		wire.Bind(new(httpapi.Pinger), new(*bun.DB)),
 		crypto.ProviderSet,
+		identifier.NewRules, wire.Bind(new(usecase.Identifiers), new(identifier.Rules)),
 		wire.Bind(new(token.KeyCipher), new(*crypto.Cipher)),
 		token.NewKeyGenerator,
 		wire.Bind(new(usecase.KeyGenerator), new(*token.KeyGenerator)),

@@ -10,6 +10,7 @@ import (
 	"context"
 	"gatehouse/adapter/crypto"
 	"gatehouse/adapter/httpapi"
+	"gatehouse/adapter/identifier"
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/adapter/token"
 	"gatehouse/infrastructure/config"
@@ -28,6 +29,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	}
 	connGate := bunrepo.NewConnGate(db)
 	userRepository := bunrepo.NewUserRepository(db, connGate)
+	rules := identifier.NewRules()
 	clientRepository := bunrepo.NewClientRepository(db)
 	tokenRepository := bunrepo.NewTokenRepository(db, connGate)
 	sessionRepository := bunrepo.NewSessionRepository(db)
@@ -50,7 +52,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	random := crypto.NewRandom()
 	systemClock := provideClock()
 	assertionVerifier := provideAssertionVerifier(logger)
-	admin := usecase.NewAdminWithClientKeys(userRepository, clientRepository, tokenRepository, sessionRepository, passwordHasher, secretHasher, random, systemClock, assertionVerifier)
+	admin := usecase.NewAdminWithClientKeys(userRepository, rules, clientRepository, tokenRepository, sessionRepository, passwordHasher, secretHasher, random, systemClock, assertionVerifier)
 	keyRepository := bunrepo.NewKeyRepository(db)
 	cipher, err := crypto.NewKeyCipher(keys)
 	if err != nil {
@@ -77,7 +79,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	}
 	minter := usecase.NewMinter(signer, signer, tokenRepository, userRepository, random, secretHasher, systemClock, settings)
 	clientCredentials := usecase.NewClientCredentials(minter, settings)
-	password := usecase.NewPassword(userRepository, passwordHasher, throttle, minter, systemClock, settings)
+	password := usecase.NewPassword(userRepository, rules, passwordHasher, throttle, minter, systemClock, settings)
 	refresh := usecase.NewRefresh(tokenRepository, userRepository, secretHasher, minter, systemClock)
 	codeRepository := bunrepo.NewCodeRepository(db, connGate)
 	authorizationCodeGrant := usecase.NewAuthorizationCodeGrant(codeRepository, tokenRepository, userRepository, secretHasher, minter, systemClock)
@@ -108,7 +110,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	authRequestRepository := bunrepo.NewAuthRequestRepository(db)
 	consentRepository := bunrepo.NewConsentRepository(db)
 	authorize := usecase.NewAuthorize(clients, authRequestRepository, consentRepository, codeRepository, secretHasher, random, systemClock, settings)
-	login := usecase.NewLogin(userRepository, passwordHasher, throttle, sessionRepository, tokenRepository, admin, random, secretHasher, systemClock)
+	login := usecase.NewLogin(userRepository, rules, passwordHasher, throttle, sessionRepository, tokenRepository, admin, random, secretHasher, systemClock)
 	hintVerifier, err := token.NewHintVerifier(keyRing, verifierConfig, systemClock)
 	if err != nil {
 		cleanup()

@@ -75,6 +75,12 @@ type Config struct {
 	// Not to be confused with RegistrationEnabled, the user sign-up page.
 	DynamicRegistration            bool
 	RegistrationInitialAccessToken string
+	// DynamicRegistrationScopes and DynamicRegistrationGrantTypes are the policy of
+	// dynamic registration: all a registered client may ask for, and the grant types
+	// it may give itself. The rules they must follow are the use case's (the command
+	// checks them at start-up, naming the variable).
+	DynamicRegistrationScopes     []string
+	DynamicRegistrationGrantTypes []string
 	// DPoPIATWindow is how far a DPoP proof's iat may lie from now, either way;
 	// DPoPNonceRequired makes the token endpoint demand a server nonce in proofs.
 	DPoPIATWindow     time.Duration
@@ -341,6 +347,8 @@ func parse(raw map[string]string, sources map[string]source) (Config, error) {
 	c.RequirePAR = p.bool("require_par")
 	c.DynamicRegistration = p.bool("dynamic_registration")
 	c.RegistrationInitialAccessToken = raw["registration_initial_access_token"]
+	c.DynamicRegistrationScopes = p.list("dynamic_registration_scopes")
+	c.DynamicRegistrationGrantTypes = p.list("dynamic_registration_grant_types")
 	if p.err != nil {
 		return Config{}, p.err
 	}
@@ -370,6 +378,10 @@ func parse(raw map[string]string, sources map[string]source) (Config, error) {
 func (c Config) errorf(key, format string, args ...any) *Error {
 	return newError(c.sources, key, fmt.Sprintf(format, args...))
 }
+
+// Invalid is errorf for callers outside this package that check a value by rules of
+// their own (the dynamic registration policy, say).
+func (c Config) Invalid(key, problem string) *Error { return newError(c.sources, key, problem) }
 
 func newError(sources map[string]source, key, problem string) *Error {
 	e := &Error{Variable: envName(key), Problem: problem}
@@ -471,6 +483,21 @@ func (p *parser) throttleStore(key string) string {
 		p.fail(key, "%q is not memory or database (or empty, to choose by the database)", v)
 		return ""
 	}
+}
+
+// list reads words separated by spaces or commas; every word must be printable ASCII.
+func (p *parser) list(key string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(p.raw[key], func(r rune) bool { return r == ',' || r == ' ' }) {
+		for _, r := range f {
+			if r < 0x21 || r > 0x7e {
+				p.fail(key, "%q holds a character that is not printable ASCII", f)
+				return nil
+			}
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // prefixes reads a list of IP addresses and CIDR ranges separated by commas or

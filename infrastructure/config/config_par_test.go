@@ -42,3 +42,34 @@ func TestPARAndRegistrationSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestDynamicRegistrationPolicy: the policy's defaults, lists separated by spaces or
+// commas, and words that are not printable ASCII refused naming the variable (the
+// rules of the words themselves are the use case's, checked by the command).
+func TestDynamicRegistrationPolicy(t *testing.T) {
+	c, err := Load("", envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.DynamicRegistrationScopes, " "); got != "openid profile email offline_access" {
+		t.Errorf("default scopes %q", got)
+	}
+	if got := strings.Join(c.DynamicRegistrationGrantTypes, " "); got != "authorization_code refresh_token client_credentials" {
+		t.Errorf("default grant types %q", got)
+	}
+	c, err = Load("", envOf(map[string]string{"GATEHOUSE_DYNAMIC_REGISTRATION_SCOPES": " openid,api:read  api:write ",
+		"GATEHOUSE_DYNAMIC_REGISTRATION_GRANT_TYPES": "authorization_code"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.DynamicRegistrationScopes, "|"); got != "openid|api:read|api:write" {
+		t.Errorf("scopes %q", got)
+	}
+	for _, name := range []string{"GATEHOUSE_DYNAMIC_REGISTRATION_SCOPES", "GATEHOUSE_DYNAMIC_REGISTRATION_GRANT_TYPES"} {
+		_, err := Load("", envOf(map[string]string{name: "openid caf\u00e9"}))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Variable != name {
+			t.Errorf("%s with a non-ASCII word: err %v, want one naming it", name, err)
+		}
+	}
+}

@@ -79,6 +79,23 @@ func (r *UserRepository) UserByUsername(ctx context.Context, username string) (d
 	return row.toDomain(), nil
 }
 
+// Taken: see usecase.UserStore. One query, on the two unique indexes.
+func (r *UserRepository) Taken(ctx context.Context, username, email string) (usernameTaken, emailTaken bool, err error) {
+	var rows []userRow
+	q := r.db.NewSelect().Model(&rows).Column("username", "email").Where("username = ?", username)
+	if email != "" {
+		q = q.WhereOr("email = ?", email)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return false, false, wrapErr(err, "select users by username or email")
+	}
+	for _, row := range rows {
+		usernameTaken = usernameTaken || row.Username == username
+		emailTaken = emailTaken || email != "" && row.Email == email
+	}
+	return usernameTaken, emailTaken, nil
+}
+
 // ListUsers returns every user, oldest first (ties by id, so the order is stable).
 func (r *UserRepository) ListUsers(ctx context.Context) ([]domain.User, error) {
 	var rows []userRow
@@ -117,4 +134,18 @@ func (r *UserRepository) UpdatePassword(ctx context.Context, id, passwordHash st
 		Where("id = ?", id).
 		Exec(ctx)
 	return mustAffect(res, err, "update password of user %q", id)
+}
+
+// ReplacePasswordHash: see usecase.UserStore. One conditional UPDATE: the stored hash
+// must still be oldHash.
+func (r *UserRepository) ReplacePasswordHash(ctx context.Context, id, oldHash, newHash string) error {
+	_, err := r.db.NewUpdate().Model((*userRow)(nil)).
+		Set("password_hash = ?", newHash).
+		Where("id = ?", id).
+		Where("password_hash = ?", oldHash).
+		Exec(ctx)
+	if err != nil {
+		return wrapErr(err, "replace password hash of user %q", id)
+	}
+	return nil
 }

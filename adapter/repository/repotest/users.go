@@ -2,6 +2,7 @@ package repotest
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,6 +115,52 @@ func (s *suite) users(t *testing.T) {
 		}
 		sameTime(t, "updated_at", later, got.UpdatedAt)
 		sameTime(t, "created_at", base, got.CreatedAt)
+	})
+
+	t.Run("Taken", func(t *testing.T) {
+		u := s.newUser(t)
+		noMail := domain.User{ID: newID("u"), Username: newID("nomail"), PasswordHash: "h", CreatedAt: base, UpdatedAt: base}
+		noErr(t, s.Users.CreateUser(t.Context(), noMail))
+		for _, tc := range []struct {
+			username, email    string
+			wantUser, wantMail bool
+		}{
+			{u.Username, u.Email, true, true},
+			{u.Username, newID("free") + "@example.com", true, false},
+			{newID("free"), u.Email, false, true},
+			{newID("free"), newID("free") + "@example.com", false, false},
+			{newID("free"), "", false, false}, // users without an email never match an empty one
+			{noMail.Username, "", true, false},
+			// Exact, byte for byte, as the unique indexes are (MariaDB folds nothing).
+			{strings.ToUpper(u.Username), strings.ToUpper(u.Email), false, false},
+		} {
+			gotUser, gotMail, err := s.Users.Taken(t.Context(), tc.username, tc.email)
+			noErr(t, err)
+			if gotUser != tc.wantUser || gotMail != tc.wantMail {
+				t.Errorf("Taken(%q, %q) = %v, %v; want %v, %v", tc.username, tc.email, gotUser, gotMail, tc.wantUser, tc.wantMail)
+			}
+		}
+	})
+
+	t.Run("ReplacePasswordHash", func(t *testing.T) {
+		u := s.newUser(t)
+		noErr(t, s.Users.ReplacePasswordHash(t.Context(), u.ID, u.PasswordHash, "rehashed"))
+		got, err := s.Users.UserByID(t.Context(), u.ID)
+		noErr(t, err)
+		if got.PasswordHash != "rehashed" {
+			t.Errorf("password hash = %q, want rehashed", got.PasswordHash)
+		}
+		// updated_at stays: a rehash is no change the user can see.
+		sameTime(t, "updated_at", u.UpdatedAt, got.UpdatedAt)
+		// A hash that is no longer the stored one replaces nothing (a password set
+		// meanwhile wins), and that is no error.
+		noErr(t, s.Users.ReplacePasswordHash(t.Context(), u.ID, u.PasswordHash, "stale"))
+		noErr(t, s.Users.ReplacePasswordHash(t.Context(), newID("missing"), "h", "x"))
+		got, err = s.Users.UserByID(t.Context(), u.ID)
+		noErr(t, err)
+		if got.PasswordHash != "rehashed" {
+			t.Errorf("a stale replacement overwrote the hash: %q", got.PasswordHash)
+		}
 	})
 
 	t.Run("DeleteCascades", func(t *testing.T) {

@@ -108,12 +108,12 @@ func TestArchitecture_DependencyRule(t *testing.T) {
 					t.Errorf("%s imports %s: adapters never import another adapter", f.file, imp)
 				}
 			case under(f.pkg, "infrastructure"):
+				// No exception, not even for test helpers: dbtest makes databases, and the
+				// schema's helper (bunrepo/bunrepotest) lives with the repositories.
 				if isInternal && (under(internal, "usecase") || under(internal, "cmd") || under(internal, "domain")) {
-					if !under(f.pkg, "infrastructure/database/dbtest") {
-						t.Errorf("%s imports %s: infrastructure holds no OAuth rules", f.file, imp)
-					}
+					t.Errorf("%s imports %s: infrastructure holds no OAuth rules", f.file, imp)
 				}
-				if isInternal && under(internal, "adapter") && !under(f.pkg, "infrastructure/database/dbtest") {
+				if isInternal && under(internal, "adapter") {
 					t.Errorf("%s imports %s: infrastructure may not import adapters", f.file, imp)
 				}
 			}

@@ -11,6 +11,7 @@ import (
 	"gatehouse/adapter/crypto"
 	"gatehouse/adapter/identifier"
 	"gatehouse/adapter/repository/bunrepo"
+	"gatehouse/adapter/repository/bunrepo/bunrepotest"
 	"gatehouse/adapter/throttle"
 	"gatehouse/adapter/token"
 	"gatehouse/domain"
@@ -67,7 +68,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	db := dbtest.Open(t, dbtest.SQLite(t))
+	db := bunrepotest.Open(t, dbtest.SQLite(t))
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
 	settings := usecase.Settings{
 		Issuer: "https://auth.test", Audience: "https://api.test",

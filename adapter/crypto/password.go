@@ -128,10 +128,10 @@ func (h *PasswordHasher) release() {
 // memory. x/crypto/argon2 allocates its m KiB afresh on every call; left to the
 // collector's own pace, the next hash took new memory before the last one's was
 // freed, and near the server's soft memory limit the collector then ran again and
-// again inside the hashes. Under a password-grant flood (8 connections, 19 MiB) the
-// server peaked at 98–114 MiB serving 60–66 grants/s; collecting here, while the
-// slot is held, it peaked at 88–89 MiB serving 87–91/s. A collection with the
-// buffers gone costs about a millisecond, against tens of the hash.
+// again inside the hashes. Collecting here, while the slot is held, lets the next
+// hash reuse the memory: under a password-grant flood the server then peaked lower
+// and served more grants (BENCHMARKS.md, "What the speed comes from"). A collection
+// with the buffers gone costs about a millisecond, against tens of the hash.
 func (h *PasswordHasher) releaseArgon2() {
 	runtime.GC()
 	h.release()

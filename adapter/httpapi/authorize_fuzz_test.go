@@ -18,6 +18,7 @@ import (
 	"gatehouse/adapter/crypto"
 	"gatehouse/adapter/identifier"
 	"gatehouse/adapter/repository/bunrepo"
+	"gatehouse/adapter/repository/bunrepo/bunrepotest"
 	"gatehouse/adapter/throttle"
 	"gatehouse/domain"
 	"gatehouse/infrastructure/database/dbtest"
@@ -48,7 +49,7 @@ type authorizeFixture struct {
 
 func newAuthorizeFixture(t testing.TB) *authorizeFixture {
 	ctx := context.Background()
-	db := dbtest.Open(t, dbtest.SQLite(t))
+	db := bunrepotest.Open(t, dbtest.SQLite(t))
 	clk := &fuzzClock{t: time.Now().UTC().Truncate(time.Second)}
 	settings := usecase.Settings{Issuer: fuzzIssuer, Audience: "https://api.test", AuthCodeTTL: usecase.AuthCodeTTL(time.Minute), RequirePKCE: true}
 	keys, err := crypto.DeriveKeys("a fuzz test secret key that is long enough")

@@ -19,9 +19,9 @@ import (
 // on the other core, PASSIVE (it never waits for, nor blocks, the writer or readers),
 // soon after each change of the WAL. The writer's own checkpoint stays as the
 // backstop at sqliteAutoCheckpoint pages (it then finds most pages copied already);
-// it is what lets SQLite start the WAL over. Under 64-connection load on two cores,
-// three alternating runs: refresh 6,887–7,205/s → 7,214–7,439/s and its 99th
-// percentile 19.8–20.1 ms → 17.2–18.5 ms; code exchange within the noise.
+// it is what lets SQLite start the WAL over. Under load, refresh answered more
+// requests with a lower 99th percentile, and the code exchange did not move
+// (BENCHMARKS.md, "What the speed comes from").
 const (
 	sqliteCheckpointEvery = 10 * time.Millisecond
 	sqliteAutoCheckpoint  = 4000 // pages of 4 KiB: 16 MiB

@@ -26,18 +26,18 @@ import (
 const (
 	defaultMaxOpen = 20
 	// As many idle as open: with fewer, every burst closed the connections beyond
-	// the idle pool and opened them again (a PostgreSQL backend forked each time);
-	// introspection on PostgreSQL went from 2,046 to 3,791 requests/s in one A/B run.
+	// the idle pool and opened them again (a PostgreSQL backend forked each time),
+	// which cost introspection on PostgreSQL almost half its rate (BENCHMARKS.md).
 	defaultMaxIdle     = 20
 	defaultMaxLifetime = 30 * time.Minute
 	defaultMaxIdleTime = 5 * time.Minute
 
 	// SQLite has one writer at a time, and a writer that finds the lock taken sleeps
 	// in busy_timeout's back-off (1, 2, 5 … 100 ms): with eight connections, refresh
-	// under load spent its time asleep (p50 48 ms, 970/s). One connection queues the
-	// requests in database/sql instead, handed over at once; reads take microseconds
-	// in process, so they lose little by waiting their turn (1,441/s, measured in one
-	// run). Raise it with ?max_open_conns=N for a read-mostly load.
+	// under load spent its time asleep. One connection queues the requests in
+	// database/sql instead, handed over at once; reads take microseconds in process,
+	// so they lose little by waiting their turn, and refresh got faster (BENCHMARKS.md).
+	// Raise it with ?max_open_conns=N for a read-mostly load.
 	sqliteMaxOpen = 1
 
 	// openPingTimeout bounds the connectivity check in Open.

@@ -150,8 +150,9 @@ func parseSQLite(rest string) (*target, error) {
 	// foreign_keys is per connection in SQLite, hence in the DSN. temp_store keeps
 	// temporary files in memory, among them the sub-journal that saves a page before a
 	// savepoint's first change to it: group commit (bunrepo) runs every write in a
-	// savepoint, and on disk the sub-journal cost a pwrite per page (16 % of a code
-	// exchange's CPU). It holds a group's pages, about 1 MiB at most.
+	// savepoint, and on disk the sub-journal cost a pwrite per page, a visible share
+	// of a code exchange's CPU (BENCHMARKS.md). It holds a group's pages, about 1 MiB
+	// at most.
 	// wal_autocheckpoint: see checkpoint.go.
 	params := []string{
 		fmt.Sprintf("_pragma=busy_timeout(%d)", sqliteBusyTimeout.Milliseconds()),

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"gatehouse/adapter/repository/bunrepo"
+	"gatehouse/adapter/repository/bunrepo/bunrepotest"
 	"gatehouse/domain"
 	"gatehouse/infrastructure/database/dbtest"
 	"gatehouse/usecase"
@@ -22,7 +23,7 @@ func TestRevocationChecksBatched(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			db := dbtest.Open(t, url)
+			db := bunrepotest.Open(t, url)
 			now := time.Now().UTC().Truncate(time.Millisecond)
 			tokens := bunrepo.NewTokenRepository(db, bunrepo.NewConnGate(db))
 			const n = 300
@@ -66,7 +67,7 @@ func TestRevocationChecksBatched(t *testing.T) {
 
 // A caller whose context ends while it waits gets its context's error.
 func TestRevocationCheckHonoursContext(t *testing.T) {
-	db := dbtest.Open(t, dbtest.SQLite(t))
+	db := bunrepotest.Open(t, dbtest.SQLite(t))
 	tokens := bunrepo.NewTokenRepository(db, bunrepo.NewConnGate(db))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -84,7 +85,7 @@ func TestUserReadsBatched(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			db := dbtest.Open(t, url)
+			db := bunrepotest.Open(t, url)
 			users := bunrepo.NewUserRepository(db, bunrepo.NewConnGate(db))
 			now := time.Now().UTC().Truncate(time.Millisecond)
 			const stored, n = 40, 400
@@ -128,7 +129,7 @@ func TestRefreshTokenReadsBatched(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			db := dbtest.Open(t, url)
+			db := bunrepotest.Open(t, url)
 			now := time.Now().UTC().Truncate(time.Millisecond)
 			gate := bunrepo.NewConnGate(db)
 			users, clients := bunrepo.NewUserRepository(db, gate), bunrepo.NewClientRepository(db)

@@ -14,6 +14,7 @@ import (
 	"github.com/uptrace/bun/dialect/pgdialect"
 
 	"gatehouse/adapter/repository/bunrepo"
+	"gatehouse/adapter/repository/bunrepo/bunrepotest"
 	"gatehouse/adapter/repository/repotest"
 	"gatehouse/domain"
 	"gatehouse/infrastructure/database"
@@ -25,7 +26,7 @@ func TestContract(t *testing.T) {
 	for name, url := range dbtest.All(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			repotest.RunAll(t, dbtest.Open(t, url))
+			repotest.RunAll(t, bunrepotest.Open(t, url))
 		})
 	}
 }

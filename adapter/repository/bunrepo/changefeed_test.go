@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"gatehouse/adapter/repository/bunrepo"
+	"gatehouse/adapter/repository/bunrepo/bunrepotest"
 	"gatehouse/domain"
 	"gatehouse/infrastructure/database"
 	"gatehouse/infrastructure/database/dbtest"
@@ -70,7 +71,7 @@ func TestChangeFeed(t *testing.T) {
 	for name, url := range dbtest.All(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			db := dbtest.Open(t, url) // the instance's pool
+			db := bunrepotest.Open(t, url) // the instance's pool
 			other, closeOther, err := database.Open(t.Context(), url)
 			if err != nil {
 				t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"gatehouse/adapter/repository/bunrepo"
+	"gatehouse/adapter/repository/bunrepo/bunrepotest"
 	"gatehouse/infrastructure/database/dbtest"
 	"gatehouse/usecase"
 )
@@ -38,7 +39,7 @@ func TestConnGate(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			const pool = 3
-			db := dbtest.Open(t, withPool(t, u, pool))
+			db := bunrepotest.Open(t, withPool(t, u, pool))
 			gate := bunrepo.NewConnGate(db)
 			tokens := bunrepo.NewTokenRepository(db, gate)
 			now := time.Now().UTC().Truncate(time.Millisecond)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gatehouse/adapter/repository/bunrepo"
+	"gatehouse/adapter/repository/bunrepo/bunrepotest"
 	"gatehouse/domain"
 	"gatehouse/infrastructure/database/dbtest"
 	"gatehouse/usecase"
@@ -19,7 +20,7 @@ func TestHousekeeping(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			db := dbtest.Open(t, url)
+			db := bunrepotest.Open(t, url)
 			now := time.Now().UTC().Truncate(time.Millisecond)
 			gate := bunrepo.NewConnGate(db)
 			users, clients := bunrepo.NewUserRepository(db, gate), bunrepo.NewClientRepository(db)
@@ -102,7 +103,7 @@ func TestLeases(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			leases := bunrepo.NewLeaseRepository(dbtest.Open(t, url))
+			leases := bunrepo.NewLeaseRepository(bunrepotest.Open(t, url))
 			now := time.Now().UTC()
 			var wins atomic.Int32
 			var wg sync.WaitGroup

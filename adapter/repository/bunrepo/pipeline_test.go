@@ -13,6 +13,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"gatehouse/adapter/repository/bunrepo"
+	"gatehouse/adapter/repository/bunrepo/bunrepotest"
 	"gatehouse/infrastructure/database"
 	"gatehouse/infrastructure/database/dbtest"
 )
@@ -25,7 +26,7 @@ import (
 // commits as one.
 func TestPipeline(t *testing.T) {
 	ctx := t.Context()
-	db := dbtest.Open(t, withPool(t, dbtest.Postgres(t), 4))
+	db := bunrepotest.Open(t, withPool(t, dbtest.Postgres(t), 4))
 	for _, q := range []string{
 		"CREATE TABLE scratch (k text PRIMARY KEY, v integer NOT NULL)",
 		"INSERT INTO scratch (k, v) VALUES ('blocker', 0), ('taken', 0)",
@@ -136,13 +137,13 @@ func TestPipeline(t *testing.T) {
 // batches that wait for each other until PostgreSQL's deadlock timeout (a second)
 // breaks the tie.
 func TestPipelineShared(t *testing.T) {
-	db := dbtest.Open(t, dbtest.Postgres(t))
+	db := bunrepotest.Open(t, dbtest.Postgres(t))
 	gate := bunrepo.NewConnGate(db)
 	if !bunrepo.SharePipeline(bunrepo.NewTokenRepository(db, gate), bunrepo.NewCodeRepository(db, gate)) {
 		t.Fatal("the token and code repositories do not share one pipeline")
 	}
 	// A pool without a limit has a gate too, with its pipeline.
-	db = dbtest.Open(t, withPool(t, dbtest.Postgres(t), 0))
+	db = bunrepotest.Open(t, withPool(t, dbtest.Postgres(t), 0))
 	gate = bunrepo.NewConnGate(db)
 	if !bunrepo.SharePipeline(bunrepo.NewTokenRepository(db, gate), bunrepo.NewCodeRepository(db, gate)) {
 		t.Fatal("with an unlimited pool, the repositories have no shared pipeline")
@@ -154,7 +155,7 @@ func TestPipelineShared(t *testing.T) {
 // waiting; the next write goes through.
 func TestPipelineSurvivesPanic(t *testing.T) {
 	ctx := t.Context()
-	db := dbtest.Open(t, dbtest.Postgres(t))
+	db := bunrepotest.Open(t, dbtest.Postgres(t))
 	if _, err := db.ExecContext(ctx, "CREATE TABLE scratch (k text PRIMARY KEY, v integer NOT NULL)"); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gatehouse/adapter/repository/bunrepo"
+	"gatehouse/adapter/repository/bunrepo/bunrepotest"
 	"gatehouse/domain"
 	"gatehouse/infrastructure/database/dbtest"
 	"gatehouse/usecase"
@@ -18,7 +19,7 @@ import (
 // entry of another user).
 func BenchmarkAccessTokenRevoked(b *testing.B) {
 	for name, url := range dbtest.All(b) {
-		db := dbtest.Open(b, url)
+		db := bunrepotest.Open(b, url)
 		tokens := bunrepo.NewTokenRepository(db, bunrepo.NewConnGate(db))
 		now := time.Now()
 		fams := make([]string, 64)

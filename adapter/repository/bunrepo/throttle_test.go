@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"gatehouse/adapter/repository/bunrepo"
+	"gatehouse/adapter/repository/bunrepo/bunrepotest"
 	"gatehouse/domain"
 	"gatehouse/infrastructure/database"
 	"gatehouse/infrastructure/database/dbtest"
@@ -21,7 +22,7 @@ func TestThrottleStoresOnlyKeyHashes(t *testing.T) {
 	for name, url := range dbtest.All(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			db := dbtest.Open(t, url)
+			db := bunrepotest.Open(t, url)
 			th := bunrepo.NewThrottleRepository(db, domain.DefaultThrottlePolicy(), nil, nil)
 			key := "user:alice-" + name
 			if err := th.RecordFailure(t.Context(), key); err != nil {

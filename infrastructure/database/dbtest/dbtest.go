@@ -14,7 +14,6 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/infrastructure/database"
 )
 
@@ -31,7 +30,7 @@ const (
 	// leftovers of a killed test run are easy to find and drop.
 	NamePrefix = "gh_test_"
 
-	serverTimeout = 60 * time.Second // a bound, not a wait: migrations crawl on a loaded machine
+	serverTimeout = 60 * time.Second // a bound, not a wait: a loaded machine is slow
 )
 
 // errUnreachable marks a server that is not there (as opposed to one that refuses us).
@@ -86,7 +85,9 @@ func All(t testing.TB) map[string]string {
 	return urls
 }
 
-// Open opens url, applies every migration, and closes the pool when the test ends.
+// Open opens url as the server would (database.Open) and closes the pool when the
+// test ends. It creates no tables: the schema belongs to the repositories
+// (bunrepo/bunrepotest opens and migrates).
 func Open(t testing.TB, url string) *bun.DB {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), serverTimeout)
@@ -96,9 +97,6 @@ func Open(t testing.TB, url string) *bun.DB {
 		t.Fatalf("dbtest: open: %v", err)
 	}
 	t.Cleanup(closeDB)
-	if err := bunrepo.Migrate(ctx, db); err != nil {
-		t.Fatalf("dbtest: migrate: %v", err)
-	}
 	return db
 }
 

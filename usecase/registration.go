@@ -334,7 +334,7 @@ func (uc *Registration) metadataToClient(m ClientMetadata) (domain.Client, error
 			// The password grant stays an operator's decision (RFC 9700 §2.4).
 			return domain.Client{}, ErrInvalidClientMetadata.WithDescription("the password grant cannot be registered here")
 		case g == "implicit" || !slices.Contains(domain.KnownGrantTypes, g):
-			return domain.Client{}, ErrInvalidClientMetadata.WithDescription("unsupported grant type %s", descriptionText(safeValue(g)))
+			return domain.Client{}, ErrInvalidClientMetadata.WithDescription("unsupported grant type %s", domain.DescriptionText(safeValue(g)))
 		case !slices.Contains(uc.settings.grantTypes(), g):
 			return domain.Client{}, ErrInvalidClientMetadata.WithDescription(
 				"grant type %s is not open to dynamically registered clients (allowed: %s)", g, strings.Join(uc.settings.grantTypes(), " "))

@@ -4,9 +4,11 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"gatehouse/domain"
 	"gatehouse/usecase"
 )
 
@@ -81,4 +83,28 @@ func authorizeParams(rawQuery string) (usecase.AuthorizeParams, bool) {
 	p.Request = get("request")
 	p.RequestURI = get("request_uri")
 	return p, true
+}
+
+// responseURL is the redirect that carries an authorization response to the client:
+// its redirect URI with its own query kept (RFC 6749 §3.1.2), then code, or error and
+// error_description (§4.1.2, §4.1.2.1), state as received, and iss (RFC 9207 §2).
+func responseURL(issuer string, r domain.AuthResponse) string {
+	q := url.Values{}
+	if r.Err != nil {
+		q.Set("error", r.Err.Code)
+		if r.Err.Description != "" {
+			q.Set("error_description", domain.DescriptionText(r.Err.Description))
+		}
+	} else {
+		q.Set("code", r.Code)
+	}
+	if r.State != "" {
+		q.Set("state", r.State)
+	}
+	q.Set("iss", issuer)
+	sep := "?"
+	if strings.Contains(r.RedirectURI, "?") {
+		sep = "&"
+	}
+	return r.RedirectURI + sep + q.Encode()
 }

@@ -40,6 +40,7 @@ type Pages struct {
 	login        *usecase.Login
 	endSession   *usecase.EndSession
 	log          *slog.Logger
+	issuer       string
 	cookies      cookieNames
 	csrfKey      []byte
 	registration bool
@@ -61,7 +62,7 @@ func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login
 		return nil, fmt.Errorf("pages: the CSRF key must have at least 32 bytes")
 	}
 	p := &Pages{
-		authorize: authorize, login: login, endSession: endSession, log: log,
+		authorize: authorize, login: login, endSession: endSession, log: log, issuer: cfg.Issuer,
 		cookies: newCookieNames(cfg.Issuer), csrfKey: cfg.CSRFKey, registration: cfg.RegistrationEnabled,
 		templates: map[string]*template.Template{}, static: map[string]staticFile{},
 	}
@@ -307,10 +308,10 @@ func (p *Pages) showError(c echo.Context, err error) error {
 // target is either one of our fixed paths with a stored request id, or a redirect URI
 // the client registered: there is no user-supplied return URL (no open redirect).
 func (p *Pages) follow(c echo.Context, step usecase.Step, err error, redirect int) error {
-	var re *usecase.RedirectError
+	var ae *domain.AuthorizationError
 	switch {
-	case errors.As(err, &re):
-		return c.Redirect(redirect, re.URL)
+	case errors.As(err, &ae):
+		return c.Redirect(redirect, responseURL(p.issuer, ae.Response()))
 	case err != nil:
 		return p.showError(c, err)
 	}
@@ -320,7 +321,7 @@ func (p *Pages) follow(c echo.Context, step usecase.Step, err error, redirect in
 	case usecase.StepConsent:
 		return c.Redirect(redirect, "/consent?req="+url.QueryEscape(step.RequestID))
 	case usecase.StepRedirect:
-		return c.Redirect(redirect, step.URL)
+		return c.Redirect(redirect, responseURL(p.issuer, step.Response))
 	}
 	return fmt.Errorf("pages: unknown step %d", step.Kind)
 }

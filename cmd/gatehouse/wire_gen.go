@@ -109,7 +109,9 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	pageConfig := providePageConfig(cfg, keys)
 	authRequestRepository := bunrepo.NewAuthRequestRepository(db)
 	consentRepository := bunrepo.NewConsentRepository(db)
-	authorize := usecase.NewAuthorize(clients, authRequestRepository, consentRepository, codeRepository, secretHasher, random, systemClock, settings)
+	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
+	parSettings := providePARSettings(cfg)
+	authorize := usecase.NewAuthorize(clients, authRequestRepository, consentRepository, codeRepository, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings)
 	login := usecase.NewLogin(userRepository, rules, passwordHasher, throttle, sessionRepository, tokenRepository, admin, random, secretHasher, systemClock)
 	hintVerifier, err := token.NewHintVerifier(keyRing, verifierConfig, systemClock)
 	if err != nil {
@@ -129,9 +131,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		return nil, nil, err
 	}
 	trustedProxies := provideTrustedProxies(cfg)
-	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
-	parSettings := providePARSettings(cfg)
-	pushedAuthorization := usecase.NewPushedAuthorization(clientAuthenticator, authorize, pushedRequestRepository, secretHasher, random, systemClock, parSettings)
+	pushedAuthorization := usecase.NewPushedAuthorization(clientAuthenticator, pushedRequestRepository, secretHasher, random, systemClock, parSettings, settings)
 	parHandler := httpapi.NewPARHandler(pushedAuthorization)
 	registrationSettings := provideRegistrationSettings(cfg)
 	registration := usecase.NewRegistration(admin, clientRepository, clients, throttle, secretHasher, random, systemClock, registrationSettings)

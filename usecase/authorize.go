@@ -66,7 +66,7 @@ func (uc *Authorize) Start(ctx context.Context, in AuthorizeInput) (Step, error)
 		return Step{}, err
 	}
 	if in.BrowserSecret == "" {
-		return Step{}, pageErr(400, "your browser did not keep our cookie; allow cookies for this site and try again")
+		return Step{}, domain.ErrInvalidRequest.WithDescription("your browser did not keep our cookie; allow cookies for this site and try again")
 	}
 	answer := domain.AuthRequest{RedirectURI: redirectURI, State: echoState(p)}
 	if !pushed && (client.RequirePAR || uc.par.RequireAll) {
@@ -92,11 +92,11 @@ func (uc *Authorize) Start(ctx context.Context, in AuthorizeInput) (Step, error)
 func (uc *Authorize) trustedClient(ctx context.Context, p AuthorizeParams) (domain.Client, string, bool, error) {
 	for _, name := range []string{"client_id", "redirect_uri"} {
 		if slices.Contains(p.Repeated, name) {
-			return domain.Client{}, "", false, pageErr(400, "the %s parameter is repeated", name)
+			return domain.Client{}, "", false, domain.ErrInvalidRequest.WithDescription("the %s parameter is repeated", name)
 		}
 	}
 	if p.ClientID == "" {
-		return domain.Client{}, "", false, pageErr(400, "the request has no client_id")
+		return domain.Client{}, "", false, domain.ErrInvalidRequest.WithDescription("the request has no client_id")
 	}
 	if !cleanParam(p.ClientID, maxClientIDSize) {
 		return domain.Client{}, "", false, unknownClient()
@@ -110,7 +110,7 @@ func (uc *Authorize) trustedClient(ctx context.Context, p AuthorizeParams) (doma
 	}
 	uri, sent, err := RedirectFor(client, p)
 	if err != nil {
-		return domain.Client{}, "", false, asPageError(err)
+		return domain.Client{}, "", false, err
 	}
 	return client, uri, sent, nil
 }
@@ -123,13 +123,13 @@ func (uc *Authorize) trustedClient(ctx context.Context, p AuthorizeParams) (doma
 func (uc *Authorize) takePushed(ctx context.Context, p AuthorizeParams) (AuthorizeParams, error) {
 	for _, name := range []string{"client_id", "request_uri"} {
 		if slices.Contains(p.Repeated, name) {
-			return AuthorizeParams{}, pageErr(400, "the %s parameter is repeated", name)
+			return AuthorizeParams{}, domain.ErrInvalidRequest.WithDescription("the %s parameter is repeated", name)
 		}
 	}
 	if p.ClientID == "" {
-		return AuthorizeParams{}, pageErr(400, "the request has no client_id")
+		return AuthorizeParams{}, domain.ErrInvalidRequest.WithDescription("the request has no client_id")
 	}
-	gone := pageErr(400, "the request_uri is unknown, expired or already used; the application must start again")
+	gone := domain.ErrInvalidRequest.WithDescription("the request_uri is unknown, expired or already used; the application must start again")
 	ref, ok := domain.ParseRequestURI(p.RequestURI)
 	if !ok {
 		return AuthorizeParams{}, gone
@@ -170,31 +170,7 @@ func redirectError(req domain.AuthRequest, err error) error {
 	return &domain.AuthorizationError{Err: e, RedirectURI: req.RedirectURI, State: req.State}
 }
 
-// PageError is an authorization error that must not go back to the client: the client
-// or its redirect URI cannot be trusted (RFC 6749 §4.1.2.1, §10.15), or the pending
-// request is gone or belongs to another browser. The adapter shows it as a page.
-type PageError struct {
-	Err *domain.Error
-	// Status hints at the HTTP status: 400 unless set.
-	Status int
-}
-
-func (e *PageError) Error() string { return "authorization page error: " + e.Err.Error() }
-func (e *PageError) Unwrap() error { return e.Err }
-
-func pageErr(status int, format string, args ...any) *PageError {
-	return &PageError{Err: domain.ErrInvalidRequest.WithDescription(format, args...), Status: status}
-}
-
-// asPageError shows a *domain.Error on a page.
-func asPageError(err error) error {
-	var e *domain.Error
-	if !errors.As(err, &e) {
-		return err
-	}
-	return &PageError{Err: e, Status: 400}
-}
-
-func unknownClient() *PageError {
-	return &PageError{Err: domain.ErrInvalidClient.WithDescription("the application (client_id) is not registered here"), Status: 400}
+// unknownClient: the client_id is no client of ours (or a disabled one).
+func unknownClient() *domain.Error {
+	return domain.ErrInvalidClient.WithDescription("the application (client_id) is not registered here")
 }

@@ -74,7 +74,7 @@ func needsLogin(req domain.AuthRequest, s *domain.Session) bool {
 // the cookie of the browser that started it (SECURITY S40), and that its client and
 // redirect URI are still registered. Failures are for a page.
 func (uc *Authorize) Pending(ctx context.Context, id, browserSecret string) (PendingRequest, error) {
-	expired := pageErr(400, "this sign-in request has expired or was already completed")
+	expired := domain.ErrInvalidRequest.WithDescription("this sign-in request has expired or was already completed")
 	if id == "" || !cleanParam(id, 128) {
 		return PendingRequest{}, expired
 	}
@@ -89,8 +89,8 @@ func (uc *Authorize) Pending(ctx context.Context, id, browserSecret string) (Pen
 		return PendingRequest{}, expired
 	}
 	if browserSecret == "" || !uc.hasher.SecretMatches(req.BrowserHash, browserSecret) {
-		return PendingRequest{}, &PageError{Err: domain.ErrAccessDenied.WithDescription(
-			"this sign-in request was started in another browser, or this browser does not keep our cookies"), Status: 403}
+		return PendingRequest{}, domain.ErrAccessDenied.WithDescription(
+			"this sign-in request was started in another browser, or this browser does not keep our cookies")
 	}
 	client, err := liveClient(ctx, uc.clients, req.ClientID)
 	switch {
@@ -100,7 +100,7 @@ func (uc *Authorize) Pending(ctx context.Context, id, browserSecret string) (Pen
 		return PendingRequest{}, fmt.Errorf("look up client: %w", err)
 	}
 	if _, ok := client.MatchRedirectURI(req.RedirectURI); !ok {
-		return PendingRequest{}, pageErr(400, "the redirect_uri is no longer registered for this application")
+		return PendingRequest{}, domain.ErrInvalidRequest.WithDescription("the redirect_uri is no longer registered for this application")
 	}
 	return PendingRequest{Request: req, Client: client}, nil
 }
@@ -115,7 +115,7 @@ func (uc *Authorize) LoggedIn(ctx context.Context, id, browserSecret string, s d
 	p.Request.UserID, p.Request.AuthTime = s.UserID, s.AuthTime
 	if err := uc.requests.UpdateAuthRequest(ctx, p.Request); err != nil {
 		if errors.Is(err, domain.ErrNotFound) {
-			return Step{}, pageErr(400, "this sign-in request was already completed")
+			return Step{}, domain.ErrInvalidRequest.WithDescription("this sign-in request was already completed")
 		}
 		return Step{}, fmt.Errorf("update authorization request: %w", err)
 	}
@@ -270,7 +270,7 @@ func (uc *Authorize) complete(ctx context.Context, id string) error {
 	err := uc.requests.DeleteAuthRequest(ctx, id)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
-		return pageErr(400, "this sign-in request was already completed")
+		return domain.ErrInvalidRequest.WithDescription("this sign-in request was already completed")
 	case err != nil:
 		return fmt.Errorf("complete authorization request: %w", err)
 	}

@@ -58,8 +58,9 @@ func pkceParams(c domain.Client, kv ...string) usecase.AuthorizeParams {
 	return p
 }
 
-// TestAuthorize_Validation: each defect is a page (untrusted client or redirect URI)
-// or a redirect with the right code.
+// TestAuthorize_Validation: each defect is a *domain.Error for a page (untrusted
+// client or redirect URI) or a *domain.AuthorizationError for a redirect, with the
+// right code.
 func TestAuthorize_Validation(t *testing.T) {
 	f := newPagesFixture(t)
 	c, _ := f.client(t, usecase.NewClient{RedirectURIs: []string{"https://app.test/cb"}, Audiences: []string{"https://api.test/x"}})
@@ -91,12 +92,12 @@ func TestAuthorize_Validation(t *testing.T) {
 			p := good
 			tc.edit(&p)
 			_, err := f.authorize.Start(f.ctx, usecase.AuthorizeInput{Params: p, BrowserSecret: browserA})
-			var pe *usecase.PageError
+			var pe *domain.Error
 			var ae *domain.AuthorizationError
 			switch {
-			case tc.page && errors.As(err, &pe):
-				if pe.Err.Code != tc.code {
-					t.Errorf("page error %q, want %q", pe.Err.Code, tc.code)
+			case !errors.As(err, &ae) && tc.page && errors.As(err, &pe):
+				if pe.Code != tc.code {
+					t.Errorf("page error %q, want %q", pe.Code, tc.code)
 				}
 			case !tc.page && errors.As(err, &ae):
 				if ae.Err.Code != tc.code || ae.RedirectURI != c.RedirectURIs[0] {
@@ -126,22 +127,21 @@ func TestAuthorize_RequestLifetimeAndBrowser(t *testing.T) {
 		}
 		return step.RequestID
 	}
-	wantPage := func(err error, status int) {
+	wantPage := func(err error, code *domain.Error) {
 		t.Helper()
-		var pe *usecase.PageError
-		if !errors.As(err, &pe) || pe.Status != status {
-			t.Fatalf("err = %v, want a page error with status %d", err, status)
+		if !errors.Is(err, code) || errors.As(err, new(*domain.AuthorizationError)) {
+			t.Fatalf("err = %v, want %s for a page", err, code.Code)
 		}
 	}
 	id := start()
 	_, err := f.authorize.Pending(f.ctx, id, browserB)
-	wantPage(err, 403)
+	wantPage(err, domain.ErrAccessDenied)
 	if _, err := f.authorize.Pending(f.ctx, id, browserA); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Advance(domain.AuthRequestTTL)
 	_, err = f.authorize.Pending(f.ctx, id, browserA)
-	wantPage(err, 400)
+	wantPage(err, domain.ErrInvalidRequest)
 
 	// Completed once, however many tabs race.
 	id = start()
@@ -162,7 +162,7 @@ func TestAuthorize_RequestLifetimeAndBrowser(t *testing.T) {
 		switch {
 		case errs[i] == nil && steps[i].Kind == usecase.StepRedirect:
 			codes++
-		case errors.As(errs[i], new(*usecase.PageError)):
+		case errors.Is(errs[i], domain.ErrInvalidRequest):
 		default:
 			t.Errorf("racing completion: %+v %v", steps[i], errs[i])
 		}

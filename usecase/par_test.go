@@ -33,9 +33,8 @@ func TestPushedAuthorization(t *testing.T) {
 	}
 	wantPage := func(what string, err error) {
 		t.Helper()
-		var pe *usecase.PageError
-		if !errors.As(err, &pe) {
-			t.Fatalf("%s: err %v, want a page error", what, err)
+		if !errors.Is(err, domain.ErrInvalidRequest) || errors.As(err, new(*domain.AuthorizationError)) {
+			t.Fatalf("%s: err %v, want invalid_request for a page", what, err)
 		}
 	}
 

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"net/http"
 	"net/url"
 	"sort"
 	"strings"
@@ -18,9 +17,7 @@ func (p *Pages) authorizeGet(c echo.Context) error {
 	params, ok := authorizeParams(c.Request().URL.RawQuery)
 	if !ok {
 		// Without a query we can parse there is no client or redirect URI to trust.
-		p.RenderError(c, http.StatusBadRequest, "invalid_request",
-			"The authorization request is malformed. Go back to the application and try again.")
-		return nil
+		return domain.ErrInvalidRequest.WithDescription("the authorization request is malformed. Go back to the application and try again")
 	}
 	s, err := p.session(c)
 	if err != nil {
@@ -29,7 +26,7 @@ func (p *Pages) authorizeGet(c echo.Context) error {
 	step, err := p.authorize.Start(c.Request().Context(), usecase.AuthorizeInput{
 		Params: params, Session: s, BrowserSecret: p.ensureBrowser(c),
 	})
-	return p.follow(c, step, err, http.StatusFound)
+	return p.follow(c, step, err)
 }
 
 // authorizeParamNames are the parameters the endpoint reads; others are ignored, even

@@ -80,8 +80,7 @@ func newAuthorizeFixture(t testing.TB) *authorizeFixture {
 	}
 	e := echo.New()
 	e.IPExtractor = echo.ExtractIPDirect()
-	e.HTTPErrorHandler = ErrorHandler(log, pages.RenderError)
-	pages.Mount(e)
+	pages.Mount(NewRouter(e, Responder{Log: log, Pages: pages, Issuer: fuzzIssuer}))
 
 	fx := &authorizeFixture{e: e, clients: map[string]domain.Client{}}
 	for name, in := range map[string]usecase.NewClient{

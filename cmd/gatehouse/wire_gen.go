@@ -105,7 +105,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	discovery := httpapi.NewDiscovery(settings, usecaseToken, features, jwksFunc)
 	health := httpapi.NewHealth(db, registry)
 	userInfo := usecase.NewUserInfo(verifier, tokenRepository, userRepository, dPoP)
-	userInfoHandler := httpapi.NewUserInfoHandler(userInfo, settings, features)
+	userInfoHandler := httpapi.NewUserInfoHandler(userInfo)
 	pageConfig := providePageConfig(cfg, keys)
 	authRequestRepository := bunrepo.NewAuthRequestRepository(db)
 	consentRepository := bunrepo.NewConsentRepository(db)
@@ -150,6 +150,8 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		TrustedProxies: trustedProxies,
 		PAR:            parHandler,
 		Registration:   registrationHandler,
+		Settings:       settings,
+		Features:       features,
 	}
 	echo := httpapi.NewEcho(handlers)
 	housekeeper := bunrepo.NewHousekeeper(db)

@@ -136,11 +136,11 @@ func (h *DeviceHandler) codeError(c echo.Context, s *domain.Session, browser, ty
 	switch {
 	case a.Status == http.StatusTooManyRequests:
 		msg = "Too many incorrect codes. Wait " + strconv.Itoa(a.RetryAfter) + " seconds and try again."
-	case errors.Is(err, usecase.ErrUserCodeUnknown):
+	case errors.Is(err, domain.ErrUserCodeUnknown):
 		msg = "That code is not valid. Check the code shown on your device and enter it again."
-	case errors.Is(err, usecase.ErrUserCodeExpired):
+	case errors.Is(err, domain.ErrUserCodeExpired):
 		typed, msg = "", "That code has expired. Start again on your device to get a new code."
-	case errors.Is(err, usecase.ErrUserCodeUsed):
+	case errors.Is(err, domain.ErrUserCodeUsed):
 		typed, msg = "", "That code was already used. Start again on your device to get a new code."
 	case errors.Is(err, domain.ErrUserDisabled):
 		typed, msg = "", msgDisabled

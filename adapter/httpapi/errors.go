@@ -156,7 +156,7 @@ func classify(err error) Answer {
 		return Answer{Status: http.StatusForbidden, Code: domain.ErrAccessDenied.Code, Description: err.Error()}
 	case errors.As(err, &ve):
 		return Answer{Status: http.StatusBadRequest, Code: domain.ErrInvalidRequest.Code, Description: ve.Message}
-	case errors.Is(err, usecase.ErrUserCodeUnknown), errors.Is(err, usecase.ErrUserCodeExpired), errors.Is(err, usecase.ErrUserCodeUsed):
+	case errors.Is(err, domain.ErrUserCodeUnknown), errors.Is(err, domain.ErrUserCodeExpired), errors.Is(err, domain.ErrUserCodeUsed):
 		return Answer{Status: http.StatusBadRequest, Code: domain.ErrInvalidRequest.Code, Description: err.Error()}
 	case errors.As(err, &he):
 		return classifyEcho(he)

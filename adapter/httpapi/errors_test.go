@@ -74,7 +74,7 @@ func TestClassify(t *testing.T) {
 		{"sign-up off", errRegistrationOff, P, 404, "not_found", 0, ChallengeNone, FormPage},
 		{"user disabled", domain.ErrUserDisabled, P, 403, "access_denied", 0, ChallengeNone, FormPage},
 		{"validation", &usecase.ValidationError{Field: "username", Message: "that username is already taken"}, P, 400, "invalid_request", 0, ChallengeNone, FormPage},
-		{"unknown user code", usecase.ErrUserCodeUnknown, P, 400, "invalid_request", 0, ChallengeNone, FormPage},
+		{"unknown user code", domain.ErrUserCodeUnknown, P, 400, "invalid_request", 0, ChallengeNone, FormPage},
 	} {
 		a := Classify(tc.err, tc.s)
 		if a.Status != tc.status || a.Code != tc.code || a.RetryAfter != tc.retry || a.Challenge != tc.challenge || a.Form != tc.form {

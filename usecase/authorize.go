@@ -68,18 +68,18 @@ func (uc *Authorize) Start(ctx context.Context, in AuthorizeInput) (Step, error)
 	if in.BrowserSecret == "" {
 		return Step{}, domain.ErrInvalidRequest.WithDescription("your browser did not keep our cookie; allow cookies for this site and try again")
 	}
-	answer := domain.AuthRequest{RedirectURI: redirectURI, State: echoState(p)}
+	state := echoState(p)
 	if !pushed && (client.RequirePAR || uc.par.RequireAll) {
 		// RFC 9126 §5: this client's requests come through the PAR endpoint only.
-		return Step{}, redirectError(answer, domain.ErrInvalidRequest.WithDescription(
+		return Step{}, redirectError(redirectURI, state, domain.ErrInvalidRequest.WithDescription(
 			"this client must push its authorization requests (PAR, RFC 9126) and send a request_uri"))
 	}
 	req, err := ValidateAuthRequest(client, p, uc.settings.authorizePolicy())
 	if err != nil {
-		return Step{}, redirectError(answer, err)
+		return Step{}, redirectError(redirectURI, state, err)
 	}
 	now := uc.clock.Now()
-	req.ID, req.RedirectURI, req.RedirectURISent, req.State = uc.random.Token(), redirectURI, sent, answer.State
+	req.ID, req.RedirectURI, req.RedirectURISent, req.State = uc.random.Token(), redirectURI, sent, state
 	req.BrowserHash, req.CreatedAt, req.ExpiresAt = uc.hasher.HashSecret(in.BrowserSecret), now, now.Add(domain.AuthRequestTTL)
 	if s := in.Session; s != nil && !loginNeeded(req, *s, now) {
 		req.UserID, req.AuthTime = s.UserID, s.AuthTime
@@ -159,15 +159,15 @@ func (uc *Authorize) takePushed(ctx context.Context, p AuthorizeParams) (Authori
 	}, nil
 }
 
-// redirectError sends err back to the client at req's redirect URI, with req's state.
-// err is a *domain.Error; anything else is an internal failure that must not reach
-// the client as text, and is returned as it is.
-func redirectError(req domain.AuthRequest, err error) error {
+// redirectError sends err back to the client at redirectURI, with state. err is a
+// *domain.Error; anything else is an internal failure that must not reach the client
+// as text, and is returned as it is.
+func redirectError(redirectURI, state string, err error) error {
 	var e *domain.Error
 	if !errors.As(err, &e) {
 		return err
 	}
-	return &domain.AuthorizationError{Err: e, RedirectURI: req.RedirectURI, State: req.State}
+	return &domain.AuthorizationError{Err: e, RedirectURI: redirectURI, State: state}
 }
 
 // unknownClient: the client_id is no client of ours (or a disabled one).

@@ -168,7 +168,7 @@ func (uc *Authorize) Decide(ctx context.Context, id, browserSecret string, s *do
 		return Step{}, err
 	}
 	if !allow {
-		return Step{}, redirectError(req, domain.ErrAccessDenied.WithDescription("the user denied the request"))
+		return Step{}, redirectError(req.RedirectURI, req.State, domain.ErrAccessDenied.WithDescription("the user denied the request"))
 	}
 	// Remember the union with what was granted before (at the same redirect URI, for
 	// a public client), so that a client asking for different scopes in turn does not
@@ -221,7 +221,7 @@ func (uc *Authorize) next(ctx context.Context, req domain.AuthRequest, client do
 func (uc *Authorize) page(ctx context.Context, req domain.AuthRequest, kind StepKind, stored bool, noPage *domain.Error) (Step, error) {
 	if !stored {
 		if req.HasPrompt(domain.PromptNone) {
-			return Step{}, redirectError(req, noPage)
+			return Step{}, redirectError(req.RedirectURI, req.State, noPage)
 		}
 		if err := uc.requests.CreateAuthRequest(ctx, req); err != nil {
 			return Step{}, fmt.Errorf("store authorization request: %w", err)

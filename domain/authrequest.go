@@ -56,3 +56,35 @@ func (r AuthRequest) Expired(now time.Time) bool { return !now.Before(r.ExpiresA
 
 // AuthRequestTTL bounds how long a user may take to log in, register and consent.
 const AuthRequestTTL = 30 * time.Minute
+
+// AuthResponse is what an authorization request sends back to the client's redirect
+// URI: a code (RFC 6749 §4.1.2) or an error (§4.1.2.1), with the request's state.
+// The HTTP adapter writes it into the redirect URI's query, with iss (RFC 9207).
+type AuthResponse struct {
+	RedirectURI string
+	// State is the request's state, returned byte for byte; empty when the request had
+	// none (or none that could be echoed).
+	State string
+	// Code is the authorization code; empty on an error.
+	Code string
+	// Err is the error; nil with a code.
+	Err *Error
+}
+
+// AuthorizationError is an error of an authorization request whose client and
+// redirect URI are trusted: the browser goes back to the client with it (RFC 6749
+// §4.1.2.1). An error before that point is a plain *Error, shown on a page, since no
+// redirect is safe without a trusted redirect URI (§4.1.2.1, §10.15).
+type AuthorizationError struct {
+	Err         *Error
+	RedirectURI string
+	State       string
+}
+
+func (e *AuthorizationError) Error() string { return "authorization error: " + e.Err.Error() }
+func (e *AuthorizationError) Unwrap() error { return e.Err }
+
+// Response is the redirect that carries the error to the client.
+func (e *AuthorizationError) Response() AuthResponse {
+	return AuthResponse{RedirectURI: e.RedirectURI, State: e.State, Err: e.Err}
+}

@@ -176,48 +176,95 @@ func isLoopbackIPLiteral(hostport string) bool {
 	return ip != nil && ip.IsLoopback() && (host == "127.0.0.1" || host == "::1")
 }
 
+// FieldError is bad input in one field of a client: Field names it as RFC 7591 names
+// client metadata (redirect_uris, jwks_uri, token_endpoint_auth_method, …), which
+// each adapter maps to its own words: `gatehouse clients` to its flags, dynamic
+// registration to invalid_redirect_uri or invalid_client_metadata (RFC 7591 §3.2.2).
+// Problem says what is wrong, as a format for Args (the values, quoted). Where it
+// names a field as the caller sets it, it writes the field in braces ({jwks_uri}), so
+// that each caller reads the name it knows (Text); a value described in words
+// ("redirect URI %q") needs no braces. No message names a CLI flag.
+type FieldError struct {
+	Field   string
+	Problem string
+	Args    []any
+}
+
+func fieldError(field, problem string, args ...any) *FieldError {
+	return &FieldError{Field: field, Problem: problem, Args: args}
+}
+
+// Error is the message with every field in braces named as RFC 7591 names it.
+func (e *FieldError) Error() string { return e.Text(func(field string) string { return field }) }
+
+// Text is the message with every field in braces named by name: a CLI flag, say.
+func (e *FieldError) Text(name func(field string) string) string {
+	var b strings.Builder
+	rest := e.Problem
+	for {
+		i := strings.IndexByte(rest, '{')
+		j := strings.IndexByte(rest, '}')
+		if i < 0 || j < i {
+			b.WriteString(rest)
+			break
+		}
+		b.WriteString(rest[:i])
+		b.WriteString(strings.ReplaceAll(name(rest[i+1:j]), "%", "%%"))
+		rest = rest[j+1:]
+	}
+	return fmt.Sprintf(b.String(), e.Args...)
+}
+
 // ValidateRedirectURI applies the registration rules (RFC 6749 §3.1.2, SECURITY S4):
 // absolute, no fragment, no wildcard, no userinfo, not javascript:/data:/file:, and plain
 // http only on loopback (127.0.0.1, [::1] or localhost). Private-use schemes for native
-// apps (com.example.app:/cb) are allowed.
+// apps (com.example.app:/cb) are allowed. The error is a *FieldError of redirect_uris.
 func ValidateRedirectURI(raw string) error {
+	if err := validateRedirectURI("redirect_uris", "redirect URI", raw); err != nil {
+		return err
+	}
+	return nil
+}
+
+func validateRedirectURI(field, what, raw string) *FieldError {
+	bad := func(problem string) *FieldError { return fieldError(field, what+" %q"+problem, raw) }
 	if raw == "" || len(raw) > 2000 {
-		return fmt.Errorf("redirect URI must be 1 to 2000 characters")
+		return fieldError(field, what+" must be 1 to 2000 characters")
 	}
 	if strings.ContainsAny(raw, "*#\\") || strings.IndexFunc(raw, isSpaceOrControl) >= 0 {
-		return fmt.Errorf("redirect URI %q must not contain a fragment, wildcard, backslash or whitespace", raw)
+		return bad(" must not contain a fragment, wildcard, backslash or whitespace")
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("redirect URI %q is not a valid URI", raw)
+		return bad(" is not a valid URI")
 	}
 	if !u.IsAbs() {
-		return fmt.Errorf("redirect URI %q must be absolute", raw)
+		return bad(" must be absolute")
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "javascript", "data", "file", "vbscript", "about", "blob":
-		return fmt.Errorf("redirect URI %q uses a forbidden scheme", raw)
+		return bad(" uses a forbidden scheme")
 	case "https":
 		if u.Host == "" {
-			return fmt.Errorf("redirect URI %q has no host", raw)
+			return bad(" has no host")
 		}
 	case "http":
 		h := u.Hostname()
 		if h != "localhost" && !isLoopbackIPLiteral(u.Host) {
-			return fmt.Errorf("redirect URI %q: plain http is allowed only on loopback; use https", raw)
+			return bad(": plain http is allowed only on loopback; use https")
 		}
 	default:
 		// A private-use URI scheme for a native app (RFC 8252 §7.1) must contain a dot.
 		if !strings.Contains(u.Scheme, ".") {
-			return fmt.Errorf("redirect URI %q: a custom scheme must be reverse-domain (com.example.app)", raw)
+			return bad(": a custom scheme must be reverse-domain (com.example.app)")
 		}
 	}
 	if u.User != nil {
-		return fmt.Errorf("redirect URI %q must not contain user information", raw)
+		return bad(" must not contain user information")
 	}
 	// url.Parse lowers the scheme; look at the raw text, since the match is exact.
 	if scheme, _, _ := strings.Cut(raw, ":"); scheme != strings.ToLower(scheme) {
-		return fmt.Errorf("redirect URI %q: the scheme must be lower case", raw)
+		return bad(": the scheme must be lower case")
 	}
 	return nil
 }
@@ -226,57 +273,64 @@ func ValidateRedirectURI(raw string) error {
 // lets through in a path) or control character.
 func isSpaceOrControl(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }
 
-// ValidateClient checks a client before it is stored.
+// ValidateClient checks a client before it is stored. The error is a *FieldError.
 func ValidateClient(c Client) error {
+	if err := validateClient(c); err != nil {
+		return err
+	}
+	return nil
+}
+
+func validateClient(c Client) *FieldError {
 	if strings.TrimSpace(c.Name) == "" || len(c.Name) > 200 {
-		return fmt.Errorf("client name must be 1 to 200 characters")
+		return fieldError("client_name", "client name must be 1 to 200 characters")
 	}
 	for _, g := range c.GrantTypes {
 		if !slices.Contains(KnownGrantTypes, g) {
-			return fmt.Errorf("unknown grant type %q; use one of %s", g, strings.Join(KnownGrantTypes, ", "))
+			return fieldError("grant_types", "unknown grant type %q; use one of %s", g, strings.Join(KnownGrantTypes, ", "))
 		}
 	}
 	if len(c.GrantTypes) == 0 {
-		return fmt.Errorf("a client needs at least one grant type")
+		return fieldError("grant_types", "a client needs at least one grant type")
 	}
 	if c.Public && c.AllowsGrant(GrantClientCredentials) {
-		return fmt.Errorf("a public client cannot use client_credentials")
+		return fieldError("grant_types", "a public client cannot use client_credentials")
 	}
 	if c.Public && c.AllowsGrant(GrantTokenExchange) {
-		return fmt.Errorf("a public client cannot use token exchange")
+		return fieldError("grant_types", "a public client cannot use token exchange")
 	}
 	// RFC 9700 §2.4: the password grant must not be used at all; Gatehouse keeps it
 	// for a confidential client the operator trusts with users' passwords. A public
 	// client is any program that knows its id: with the grant it could try passwords
 	// on any user's behalf, and no secret would tell it from an attacker.
 	if c.Public && c.AllowsGrant(GrantPassword) {
-		return fmt.Errorf("a public client cannot use the password grant (RFC 9700 §2.4); use the authorization code flow with PKCE, or the device flow")
+		return fieldError("grant_types", "a public client cannot use the password grant (RFC 9700 §2.4); use the authorization code flow with PKCE, or the device flow")
 	}
 	if c.AllowsGrant(GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
-		return fmt.Errorf("the authorization_code grant needs at least one redirect URI")
+		return fieldError("redirect_uris", "the authorization_code grant needs at least one redirect URI")
 	}
 	for _, r := range c.RedirectURIs {
-		if err := ValidateRedirectURI(r); err != nil {
+		if err := validateRedirectURI("redirect_uris", "redirect URI", r); err != nil {
 			return err
 		}
 	}
 	for _, r := range c.PostLogoutRedirectURIs {
-		if err := ValidateRedirectURI(r); err != nil {
-			return fmt.Errorf("post-logout %w", err)
+		if err := validateRedirectURI("post_logout_redirect_uris", "post-logout redirect URI", r); err != nil {
+			return err
 		}
 	}
 	for _, s := range c.Scopes {
 		if !ValidScopeToken(s) {
-			return fmt.Errorf("scope %q is not a valid scope token", s)
+			return fieldError("scope", "scope %q is not a valid scope token", s)
 		}
 	}
 	// A client must be able to ask for all its scopes in one scope parameter.
 	if len(c.Scopes) > MaxScopeTokens || len(ScopeString(c.Scopes)) > MaxParamBytes {
-		return fmt.Errorf("a client may have at most %d scopes, %d bytes together", MaxScopeTokens, MaxParamBytes)
+		return fieldError("scope", "a client may have at most %d scopes, %d bytes together", MaxScopeTokens, MaxParamBytes)
 	}
 	for _, a := range c.Audiences {
 		if u, err := url.Parse(a); err != nil || a == "" || u.Fragment != "" {
-			return fmt.Errorf("audience %q must be a URI without fragment", a)
+			return fieldError("audience", "audience %q must be a URI without fragment", a)
 		}
 	}
 	if err := validateClientAuth(c); err != nil {
@@ -285,7 +339,7 @@ func ValidateClient(c Client) error {
 	switch c.IDTokenAlg {
 	case "", AlgRS256, AlgES256, AlgEdDSA:
 	default:
-		return fmt.Errorf("id token alg %q is not one of RS256, ES256, EdDSA", c.IDTokenAlg)
+		return fieldError("id_token_signed_response_alg", "{id_token_signed_response_alg} %q is not one of RS256, ES256, EdDSA", c.IDTokenAlg)
 	}
 	return nil
 }
@@ -299,42 +353,51 @@ func (c Client) UsesPrivateKeyJWT() bool { return c.TokenEndpointAuthMethod == A
 
 // validateClientAuth checks the authentication method and the keys it needs. The
 // JWKS itself (key material) is checked by the adapter that reads it.
-func validateClientAuth(c Client) error {
+func validateClientAuth(c Client) *FieldError {
 	switch c.TokenEndpointAuthMethod {
 	case "":
 		if c.JWKS != "" || c.JWKSURI != "" {
-			return fmt.Errorf("a JWK Set (jwks) or a jwks_uri is only for the private_key_jwt auth method")
+			return fieldError("token_endpoint_auth_method", "{jwks} and {jwks_uri} are for {token_endpoint_auth_method} private_key_jwt")
 		}
 		return nil
 	case AuthPrivateKeyJWT:
 	default:
-		return fmt.Errorf("auth method %q is not private_key_jwt (leave it out for a client secret)", c.TokenEndpointAuthMethod)
+		return fieldError("token_endpoint_auth_method",
+			"{token_endpoint_auth_method} %q is not private_key_jwt (leave it out for a client secret)", c.TokenEndpointAuthMethod)
 	}
 	if c.Public {
-		return fmt.Errorf("a public client cannot use private_key_jwt")
+		return fieldError("token_endpoint_auth_method", "a public client cannot use private_key_jwt")
 	}
 	if (c.JWKS == "") == (c.JWKSURI == "") {
-		return fmt.Errorf("private_key_jwt needs exactly one of a JWK Set (jwks) and a jwks_uri")
+		return fieldError("jwks", "private_key_jwt needs exactly one of {jwks} and {jwks_uri}")
 	}
 	if c.JWKSURI != "" {
-		return ValidateJWKSURI(c.JWKSURI)
+		return validateJWKSURI(c.JWKSURI)
 	}
 	if len(c.JWKS) > 64<<10 || !utf8.ValidString(c.JWKS) || strings.ContainsRune(c.JWKS, 0) {
-		return fmt.Errorf("the JWK Set must be UTF-8 text of at most 64 KiB")
+		return fieldError("jwks", "the JWK Set must be UTF-8 text of at most 64 KiB")
 	}
 	return nil
 }
 
 // ValidateJWKSURI accepts https URLs, and plain http only to a loopback IP literal
 // (tests, a key server beside Gatehouse). The URL is supplied by an administrator,
-// and Gatehouse fetches it: it must not carry credentials or a fragment.
+// and Gatehouse fetches it: it must not carry credentials or a fragment. The error is
+// a *FieldError of jwks_uri.
 func ValidateJWKSURI(raw string) error {
+	if err := validateJWKSURI(raw); err != nil {
+		return err
+	}
+	return nil
+}
+
+func validateJWKSURI(raw string) *FieldError {
 	if len(raw) > 2000 || strings.IndexFunc(raw, isSpaceOrControl) >= 0 {
-		return fmt.Errorf("jwks_uri %q is not a valid URL", raw)
+		return fieldError("jwks_uri", "{jwks_uri} %q is not a valid URL", raw)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" || u.User != nil || u.Fragment != "" {
-		return fmt.Errorf("jwks_uri %q must be an absolute URL without user information or fragment", raw)
+		return fieldError("jwks_uri", "{jwks_uri} %q must be an absolute URL without user information or fragment", raw)
 	}
 	switch u.Scheme {
 	case "https":
@@ -344,5 +407,5 @@ func ValidateJWKSURI(raw string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("jwks_uri %q must use https (plain http only to 127.0.0.1 or [::1])", raw)
+	return fieldError("jwks_uri", "{jwks_uri} %q must use https (plain http only to 127.0.0.1 or [::1])", raw)
 }

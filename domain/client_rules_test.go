@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -47,5 +48,63 @@ func TestValidateClient_Rules(t *testing.T) {
 		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.wantErr)
 		}
+	}
+}
+
+// TestValidateClient_FieldErrors: every refusal names the field it is about as RFC
+// 7591 names client metadata, so that the CLI can name its flag and dynamic
+// registration its error code; no message names a CLI flag.
+func TestValidateClient_FieldErrors(t *testing.T) {
+	base := Client{Name: "c", GrantTypes: []string{GrantClientCredentials}, Scopes: []string{"api:read"}}
+	with := func(f func(*Client)) Client { c := base; f(&c); return c }
+	flags := func(field string) string { return "--" + strings.ReplaceAll(field, "_", "-") }
+	for _, tc := range []struct {
+		name  string
+		c     Client
+		field string
+		text  string // the message with the fields named by flags
+	}{
+		{"no name", with(func(c *Client) { c.Name = " " }), "client_name", "client name must be 1 to 200 characters"},
+		{"unknown grant", with(func(c *Client) { c.GrantTypes = []string{"implicit"} }), "grant_types", ""},
+		{"public client credentials", with(func(c *Client) { c.Public = true }), "grant_types", "a public client cannot use client_credentials"},
+		{"code without redirect URI", with(func(c *Client) { c.GrantTypes = []string{GrantAuthorizationCode} }), "redirect_uris",
+			"the authorization_code grant needs at least one redirect URI"},
+		{"javascript redirect URI", with(func(c *Client) { c.RedirectURIs = []string{"javascript:x"} }), "redirect_uris",
+			`redirect URI "javascript:x" uses a forbidden scheme`},
+		{"post-logout redirect URI", with(func(c *Client) { c.PostLogoutRedirectURIs = []string{"http://x.example/"} }), "post_logout_redirect_uris",
+			`post-logout redirect URI "http://x.example/": plain http is allowed only on loopback; use https`},
+		{"scope token", with(func(c *Client) { c.Scopes = []string{`a"b`} }), "scope", ""},
+		{"audience with fragment", with(func(c *Client) { c.Audiences = []string{"https://a.example/#f"} }), "audience", ""},
+		{"keys without the method", with(func(c *Client) { c.JWKSURI = "https://k.example/j" }), "token_endpoint_auth_method",
+			"--jwks and --jwks-uri are for --token-endpoint-auth-method private_key_jwt"},
+		{"unknown method", with(func(c *Client) { c.TokenEndpointAuthMethod = "client_secret_jwt" }), "token_endpoint_auth_method",
+			`--token-endpoint-auth-method "client_secret_jwt" is not private_key_jwt (leave it out for a client secret)`},
+		{"no keys", with(func(c *Client) { c.TokenEndpointAuthMethod = AuthPrivateKeyJWT }), "jwks",
+			"private_key_jwt needs exactly one of --jwks and --jwks-uri"},
+		{"jwks_uri over http", with(func(c *Client) { c.TokenEndpointAuthMethod, c.JWKSURI = AuthPrivateKeyJWT, "http://k.example/j" }), "jwks_uri",
+			`--jwks-uri "http://k.example/j" must use https (plain http only to 127.0.0.1 or [::1])`},
+		{"id token alg", with(func(c *Client) { c.IDTokenAlg = "HS256" }), "id_token_signed_response_alg",
+			`--id-token-signed-response-alg "HS256" is not one of RS256, ES256, EdDSA`},
+	} {
+		err := ValidateClient(tc.c)
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != tc.field {
+			t.Errorf("%s: %v, want a FieldError of %s", tc.name, err, tc.field)
+			continue
+		}
+		if strings.Contains(err.Error(), "--") || strings.ContainsAny(err.Error(), "{}") {
+			t.Errorf("%s: message %q names a flag or a placeholder", tc.name, err)
+		}
+		if tc.text != "" && fe.Text(flags) != tc.text {
+			t.Errorf("%s: text %q, want %q", tc.name, fe.Text(flags), tc.text)
+		}
+	}
+	// Values are quoted as they came: braces or percent signs in them are no names.
+	err := ValidateClient(with(func(c *Client) {
+		c.TokenEndpointAuthMethod, c.JWKSURI = AuthPrivateKeyJWT, "http://k.example/{jwks}?p=%25d"
+	}))
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Text(flags) != `--jwks-uri "http://k.example/{jwks}?p=%25d" must use https (plain http only to 127.0.0.1 or [::1])` {
+		t.Errorf("a value with braces: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"errors"
 	"strings"
 	"time"
 )
@@ -70,6 +71,15 @@ const (
 	DevicePollInterval = 5 * time.Second
 	// DeviceSlowDownStep is what each slow_down adds to the interval.
 	DeviceSlowDownStep = 5 * time.Second
+)
+
+// What the verification page can be told about a user code (RFC 8628 §3.3). An
+// unknown code and a malformed one look the same, and both count against the
+// caller's address.
+var (
+	ErrUserCodeUnknown = errors.New("the code is not known")
+	ErrUserCodeExpired = errors.New("the code has expired")
+	ErrUserCodeUsed    = errors.New("the code was already used")
 )
 
 // UserCodeAlphabet holds the letters a user code is made of: upper-case consonants

@@ -3,6 +3,7 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -87,3 +88,18 @@ var (
 	ErrInvalidDPoPProof = &Error{Code: "invalid_dpop_proof"}
 	ErrUseDPoPNonce     = &Error{Code: "use_dpop_nonce", Description: "a DPoP nonce is required; use the one in the DPoP-Nonce header"}
 )
+
+// DescriptionText keeps only the characters RFC 6749 allows in error_description
+// (§4.1.2.1, §5.2: printable ASCII but " and \), for a description that carries
+// text a client sent or that goes into a redirect URI.
+func DescriptionText(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '"':
+			return '\''
+		case r == '\\' || r < 0x20 || r > 0x7e:
+			return '?'
+		}
+		return r
+	}, s)
+}

@@ -470,22 +470,37 @@ func testCLIClientsCreate(t *testing.T, srv *Server) {
 		}
 	}
 
+	// Bad input: exit 2 and one line; a client field is named by the flag that sets
+	// it where the line names it (domain.FieldError, mapped by the CLI).
 	bad := []struct {
 		name string
 		args []string
+		line string // the exact stderr line after "gatehouse: ", when given
 	}{
-		{"no name", []string{"--grant-type", "client_credentials"}},
-		{"duplicate name", []string{"--name", name, "--grant-type", "client_credentials"}},
-		{"unknown grant", []string{"--name", uniqueName("c"), "--grant-type", "implicit"}},
-		{"code grant without redirect URI", []string{"--name", uniqueName("c")}},
-		{"javascript redirect URI", []string{"--name", uniqueName("c"), "--redirect-uri", "javascript:alert(1)"}},
-		{"http redirect URI off loopback", []string{"--name", uniqueName("c"), "--redirect-uri", "http://app.example.com/cb"}},
-		{"fragment", []string{"--name", uniqueName("c"), "--redirect-uri", "https://app.example.com/cb#x"}},
-		{"bad scope", []string{"--name", uniqueName("c"), "--grant-type", "client_credentials", "--scope", `a"b`}},
-		{"public client_credentials", []string{"--name", uniqueName("c"), "--public", "--grant-type", "client_credentials"}},
-		{"public password", []string{"--name", uniqueName("c"), "--public", "--grant-type", "password"}},
-		{"bad id token alg", []string{"--name", uniqueName("c"), "--grant-type", "password", "--id-token-alg", "HS256"}},
-		{"unknown flag", []string{"--name", uniqueName("c"), "--colour", "red"}},
+		{"no name", []string{"--grant-type", "client_credentials"}, "--name is required"},
+		{"duplicate name", []string{"--name", name, "--grant-type", "client_credentials"}, fmt.Sprintf("a client named %q already exists", name)},
+		{"unknown grant", []string{"--name", uniqueName("c"), "--grant-type", "implicit"}, ""},
+		{"code grant without redirect URI", []string{"--name", uniqueName("c")}, "the authorization_code grant needs at least one redirect URI"},
+		{"javascript redirect URI", []string{"--name", uniqueName("c"), "--redirect-uri", "javascript:alert(1)"},
+			`redirect URI "javascript:alert(1)" uses a forbidden scheme`},
+		{"http redirect URI off loopback", []string{"--name", uniqueName("c"), "--redirect-uri", "http://app.example.com/cb"},
+			`redirect URI "http://app.example.com/cb": plain http is allowed only on loopback; use https`},
+		{"fragment", []string{"--name", uniqueName("c"), "--redirect-uri", "https://app.example.com/cb#x"}, ""},
+		{"bad scope", []string{"--name", uniqueName("c"), "--grant-type", "client_credentials", "--scope", `a"b`}, ""},
+		{"public client_credentials", []string{"--name", uniqueName("c"), "--public", "--grant-type", "client_credentials"},
+			"a public client cannot use client_credentials"},
+		{"public password", []string{"--name", uniqueName("c"), "--public", "--grant-type", "password"}, ""},
+		{"bad id token alg", []string{"--name", uniqueName("c"), "--grant-type", "password", "--id-token-alg", "HS256"},
+			`--id-token-alg "HS256" is not one of RS256, ES256, EdDSA`},
+		{"keys without private_key_jwt", []string{"--name", uniqueName("c"), "--grant-type", "client_credentials", "--jwks-uri", "https://keys.example.com/j"},
+			"--jwks and --jwks-uri are for --auth-method private_key_jwt"},
+		{"private_key_jwt without keys", []string{"--name", uniqueName("c"), "--grant-type", "client_credentials", "--auth-method", "private_key_jwt"},
+			"private_key_jwt needs exactly one of --jwks and --jwks-uri"},
+		{"unknown auth method", []string{"--name", uniqueName("c"), "--grant-type", "client_credentials", "--auth-method", "client_secret_jwt"},
+			`--auth-method "client_secret_jwt" is not private_key_jwt (leave it out for a client secret)`},
+		{"jwks-uri over http", []string{"--name", uniqueName("c"), "--grant-type", "client_credentials", "--auth-method", "private_key_jwt",
+			"--jwks-uri", "http://keys.example.com/j"}, `--jwks-uri "http://keys.example.com/j" must use https (plain http only to 127.0.0.1 or [::1])`},
+		{"unknown flag", []string{"--name", uniqueName("c"), "--colour", "red"}, ""},
 	}
 	var calls []CLICall
 	for _, tc := range bad {
@@ -493,6 +508,9 @@ func testCLIClientsCreate(t *testing.T, srv *Server) {
 	}
 	for i, r := range srv.CLIAll(t, calls...) {
 		wantUsage(t, "clients create: "+bad[i].name, r.Stdout, r.Stderr, r.Exit)
+		if want := "gatehouse: " + bad[i].line + "\n"; bad[i].line != "" && r.Stderr != want {
+			t.Errorf("clients create: %s: stderr %q, want %q", bad[i].name, r.Stderr, want)
+		}
 	}
 }
 

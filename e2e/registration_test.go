@@ -99,6 +99,11 @@ func dcrWantError(t testing.TB, r Response, status int, code string) {
 	if status == http.StatusUnauthorized && !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
 		t.Errorf("401 without a Bearer challenge: %q", r.Header.Get("WWW-Authenticate"))
 	}
+	// A registrant is told about its metadata in RFC 7591's words, never in the
+	// CLI's flags.
+	if d, _ := r.JSON(t)["error_description"].(string); strings.Contains(d, "--") {
+		t.Errorf("error_description names a CLI flag: %q", d)
+	}
 }
 
 func TestDynamicRegistration(t *testing.T) {

@@ -401,7 +401,7 @@ func (a *Admin) CreateClient(ctx context.Context, in NewClient) (CreatedClient, 
 		c.IDTokenAlg = domain.AlgRS256
 	}
 	if err := domain.ValidateClient(c); err != nil {
-		return CreatedClient{}, invalid("", err)
+		return CreatedClient{}, err // a *domain.FieldError
 	}
 	if c.JWKS != "" {
 		if a.keys == nil {
@@ -516,7 +516,7 @@ func (a *Admin) UpdateClient(ctx context.Context, id string, in ClientUpdate) (d
 		next.JWKS, next.JWKSURI = "", *in.JWKSURI
 	}
 	if err := domain.ValidateClient(next); err != nil {
-		return domain.Client{}, invalid("", err)
+		return domain.Client{}, err // a *domain.FieldError
 	}
 	if in.JWKS != nil && next.JWKS != "" {
 		if a.keys == nil {

@@ -2,7 +2,6 @@ package usecase_test
 
 import (
 	"errors"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -35,7 +34,7 @@ func newPagesFixture(t *testing.T) *pagesFixture {
 	return &pagesFixture{
 		fixture: f,
 		authorize: usecase.NewAuthorize(f.clients, bunrepo.NewAuthRequestRepository(f.db), bunrepo.NewConsentRepository(f.db),
-			f.codes, f.hasher, f.random, f.clock, f.settings),
+			f.codes, bunrepo.NewPushedRequestRepository(f.db), f.hasher, f.random, f.clock, f.settings, usecase.PARSettings{}),
 		login: usecase.NewLogin(f.users, identifier.NewRules(), passwords, f.throttle, sessions, f.tokens, f.admin, f.random, f.hasher, f.clock),
 	}
 }
@@ -59,8 +58,9 @@ func pkceParams(c domain.Client, kv ...string) usecase.AuthorizeParams {
 	return p
 }
 
-// TestAuthorize_Validation: each defect is a page (untrusted client or redirect URI)
-// or a redirect with the right code.
+// TestAuthorize_Validation: each defect is a *domain.Error for a page (untrusted
+// client or redirect URI) or a *domain.AuthorizationError for a redirect, with the
+// right code.
 func TestAuthorize_Validation(t *testing.T) {
 	f := newPagesFixture(t)
 	c, _ := f.client(t, usecase.NewClient{RedirectURIs: []string{"https://app.test/cb"}, Audiences: []string{"https://api.test/x"}})
@@ -92,17 +92,16 @@ func TestAuthorize_Validation(t *testing.T) {
 			p := good
 			tc.edit(&p)
 			_, err := f.authorize.Start(f.ctx, usecase.AuthorizeInput{Params: p, BrowserSecret: browserA})
-			var pe *usecase.PageError
-			var re *usecase.RedirectError
+			var pe *domain.Error
+			var ae *domain.AuthorizationError
 			switch {
-			case tc.page && errors.As(err, &pe):
-				if pe.Err.Code != tc.code {
-					t.Errorf("page error %q, want %q", pe.Err.Code, tc.code)
+			case !errors.As(err, &ae) && tc.page && errors.As(err, &pe):
+				if pe.Code != tc.code {
+					t.Errorf("page error %q, want %q", pe.Code, tc.code)
 				}
-			case !tc.page && errors.As(err, &re):
-				u, _ := url.Parse(re.URL)
-				if u.Query().Get("error") != tc.code || u.Query().Get("iss") != "https://auth.test" {
-					t.Errorf("redirect %s, want error %s and iss", re.URL, tc.code)
+			case !tc.page && errors.As(err, &ae):
+				if ae.Err.Code != tc.code || ae.RedirectURI != c.RedirectURIs[0] {
+					t.Errorf("redirect error %+v, want %s at %s", ae, tc.code, c.RedirectURIs[0])
 				}
 			default:
 				t.Fatalf("err = %v, want a page %v with %s", err, tc.page, tc.code)
@@ -128,22 +127,21 @@ func TestAuthorize_RequestLifetimeAndBrowser(t *testing.T) {
 		}
 		return step.RequestID
 	}
-	wantPage := func(err error, status int) {
+	wantPage := func(err error, code *domain.Error) {
 		t.Helper()
-		var pe *usecase.PageError
-		if !errors.As(err, &pe) || pe.Status != status {
-			t.Fatalf("err = %v, want a page error with status %d", err, status)
+		if !errors.Is(err, code) || errors.As(err, new(*domain.AuthorizationError)) {
+			t.Fatalf("err = %v, want %s for a page", err, code.Code)
 		}
 	}
 	id := start()
 	_, err := f.authorize.Pending(f.ctx, id, browserB)
-	wantPage(err, 403)
+	wantPage(err, domain.ErrAccessDenied)
 	if _, err := f.authorize.Pending(f.ctx, id, browserA); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Advance(domain.AuthRequestTTL)
 	_, err = f.authorize.Pending(f.ctx, id, browserA)
-	wantPage(err, 400)
+	wantPage(err, domain.ErrInvalidRequest)
 
 	// Completed once, however many tabs race.
 	id = start()
@@ -164,7 +162,7 @@ func TestAuthorize_RequestLifetimeAndBrowser(t *testing.T) {
 		switch {
 		case errs[i] == nil && steps[i].Kind == usecase.StepRedirect:
 			codes++
-		case errors.As(errs[i], new(*usecase.PageError)):
+		case errors.Is(errs[i], domain.ErrInvalidRequest):
 		default:
 			t.Errorf("racing completion: %+v %v", steps[i], errs[i])
 		}
@@ -210,10 +208,9 @@ func TestAuthorize_MaxAgeAndCodeTTL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, _ := url.Parse(step.URL)
 	f.clock.Advance(time.Minute)
 	_, err = f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantAuthorizationCode, Credentials: cr,
-		Code: u.Query().Get("code"), RedirectURI: c.RedirectURIs[0], CodeVerifier: v})
+		Code: step.Response.Code, RedirectURI: c.RedirectURIs[0], CodeVerifier: v})
 	if !errors.Is(err, domain.ErrInvalidGrant) {
 		t.Fatalf("a code one TTL old: %v, want invalid_grant", err)
 	}
@@ -290,16 +287,16 @@ func TestAuthorize_ConsentPerRedirectURI(t *testing.T) {
 		if err != nil || step.Kind != want {
 			t.Fatalf("%s %v: step %+v, %v; want kind %v", uri, kv, step, err, want)
 		}
-		if want == usecase.StepRedirect && !strings.HasPrefix(step.URL, uri+"?code=") {
-			t.Fatalf("%s: redirect %q, want a code at the URI itself", uri, step.URL)
+		if want == usecase.StepRedirect && (step.Response.RedirectURI != uri || step.Response.Code == "") {
+			t.Fatalf("%s: answer %+v, want a code at the URI itself", uri, step.Response)
 		}
 		return step
 	}
 	consentRequired := func(c domain.Client, uri string) {
 		t.Helper()
 		_, err := start(c, uri, "prompt", "none")
-		var re *usecase.RedirectError
-		if !errors.As(err, &re) || re.Err.Code != "consent_required" || !strings.HasPrefix(re.URL, uri+"?") {
+		var ae *domain.AuthorizationError
+		if !errors.As(err, &ae) || ae.Err.Code != "consent_required" || ae.RedirectURI != uri || ae.State != "st" {
 			t.Fatalf("%s with prompt=none: %v, want consent_required at that URI", uri, err)
 		}
 	}
@@ -307,7 +304,7 @@ func TestAuthorize_ConsentPerRedirectURI(t *testing.T) {
 		t.Helper()
 		step := wantStep(c, uri, usecase.StepConsent, kv...)
 		got, err := f.authorize.Decide(f.ctx, step.RequestID, browserA, &s, true)
-		if err != nil || got.Kind != usecase.StepRedirect || !strings.HasPrefix(got.URL, uri+"?code=") {
+		if err != nil || got.Kind != usecase.StepRedirect || got.Response.RedirectURI != uri || got.Response.Code == "" {
 			t.Fatalf("allow at %s: %+v, %v", uri, got, err)
 		}
 	}

@@ -46,14 +46,6 @@ type DevicePrompt struct {
 	ExpiresAt time.Time
 }
 
-// What the verification page can be told about a user code. An unknown code and a
-// malformed one look the same, and both count against the caller's address.
-var (
-	ErrUserCodeUnknown = errors.New("the code is not known")
-	ErrUserCodeExpired = errors.New("the code has expired")
-	ErrUserCodeUsed    = errors.New("the code was already used")
-)
-
 // userCodeAttempts bounds the retries when a new user code collides with a stored
 // one. Expired authorizations are deleted by Housekeeping an hour after expiry, so a
 // device still polling is told expired_token rather than invalid_grant.
@@ -175,27 +167,27 @@ func (uc *Device) pending(ctx context.Context, typed, address string) (domain.De
 	code, ok := domain.NormalizeUserCode(typed)
 	if !ok {
 		uc.throttle.Failure(ctx, key)
-		return domain.DeviceAuthorization{}, domain.Client{}, ErrUserCodeUnknown
+		return domain.DeviceAuthorization{}, domain.Client{}, domain.ErrUserCodeUnknown
 	}
 	d, err := uc.devices.DeviceAuthorizationByUserCode(ctx, uc.hasher.HashSecret(code))
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
 		uc.throttle.Failure(ctx, key)
-		return domain.DeviceAuthorization{}, domain.Client{}, ErrUserCodeUnknown
+		return domain.DeviceAuthorization{}, domain.Client{}, domain.ErrUserCodeUnknown
 	case err != nil:
 		return domain.DeviceAuthorization{}, domain.Client{}, fmt.Errorf("look up user code: %w", err)
 	}
 	// A decided code says so even once expired: it tells the user more.
 	if d.Status != domain.DevicePending {
-		return domain.DeviceAuthorization{}, domain.Client{}, ErrUserCodeUsed
+		return domain.DeviceAuthorization{}, domain.Client{}, domain.ErrUserCodeUsed
 	}
 	if d.Expired(uc.clock.Now()) {
-		return domain.DeviceAuthorization{}, domain.Client{}, ErrUserCodeExpired
+		return domain.DeviceAuthorization{}, domain.Client{}, domain.ErrUserCodeExpired
 	}
 	client, err := liveClient(ctx, uc.clients, d.ClientID)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
-		return domain.DeviceAuthorization{}, domain.Client{}, ErrUserCodeUnknown
+		return domain.DeviceAuthorization{}, domain.Client{}, domain.ErrUserCodeUnknown
 	case err != nil:
 		return domain.DeviceAuthorization{}, domain.Client{}, fmt.Errorf("look up client: %w", err)
 	}
@@ -208,7 +200,7 @@ func newDevicePrompt(code string, d domain.DeviceAuthorization, c domain.Client)
 }
 
 // Lookup returns what the verification page asks the user to confirm for a typed user
-// code (case, dashes and spaces do not matter). Errors: ErrUserCodeUnknown,
+// code (case, dashes and spaces do not matter). Errors: domain.ErrUserCodeUnknown,
 // ErrUserCodeExpired, ErrUserCodeUsed, *domain.ThrottledError, or a wrapped storage
 // failure.
 func (uc *Device) Lookup(ctx context.Context, typed, address string) (DevicePrompt, error) {
@@ -261,9 +253,9 @@ func (uc *Device) decided(err error, what string) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, domain.ErrAlreadyUsed):
-		return ErrUserCodeUsed
+		return domain.ErrUserCodeUsed
 	case errors.Is(err, domain.ErrNotFound):
-		return ErrUserCodeUnknown
+		return domain.ErrUserCodeUnknown
 	}
 	return fmt.Errorf("%s device authorization: %w", what, err)
 }

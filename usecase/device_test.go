@@ -332,12 +332,12 @@ func TestDeviceVerificationPage(t *testing.T) {
 		typed string
 		want  error
 	}{
-		{"expired", expired.UserCode, usecase.ErrUserCodeExpired},
-		{"approved already", used.UserCode, usecase.ErrUserCodeUsed},
-		{"denied already", denied.UserCode, usecase.ErrUserCodeUsed},
+		{"expired", expired.UserCode, domain.ErrUserCodeExpired},
+		{"approved already", used.UserCode, domain.ErrUserCodeUsed},
+		{"denied already", denied.UserCode, domain.ErrUserCodeUsed},
 		{"live", fresh.UserCode, nil},
-		{"unknown", "BCDF-GHJK", usecase.ErrUserCodeUnknown},
-		{"malformed", "hello", usecase.ErrUserCodeUnknown},
+		{"unknown", "BCDF-GHJK", domain.ErrUserCodeUnknown},
+		{"malformed", "hello", domain.ErrUserCodeUnknown},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -347,10 +347,10 @@ func TestDeviceVerificationPage(t *testing.T) {
 			}
 		})
 	}
-	if _, err := f.device.Approve(f.ctx, expired.UserCode, addr, f.session(u)); !errors.Is(err, usecase.ErrUserCodeExpired) {
+	if _, err := f.device.Approve(f.ctx, expired.UserCode, addr, f.session(u)); !errors.Is(err, domain.ErrUserCodeExpired) {
 		t.Errorf("approving an expired code: %v", err)
 	}
-	if _, err := f.device.Deny(f.ctx, used.UserCode, addr); !errors.Is(err, usecase.ErrUserCodeUsed) {
+	if _, err := f.device.Deny(f.ctx, used.UserCode, addr); !errors.Is(err, domain.ErrUserCodeUsed) {
 		t.Errorf("denying an approved code: %v", err)
 	}
 
@@ -365,7 +365,7 @@ func TestDeviceVerificationPage(t *testing.T) {
 				locked = true
 				break
 			}
-			if !errors.Is(err, usecase.ErrUserCodeUnknown) {
+			if !errors.Is(err, domain.ErrUserCodeUnknown) {
 				t.Fatalf("guess %d: %v", i, err)
 			}
 		}

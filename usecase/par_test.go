@@ -16,8 +16,8 @@ import (
 // waiting).
 func TestPushedAuthorization(t *testing.T) {
 	f := newPagesFixture(t)
-	par := usecase.NewPushedAuthorization(f.auth, f.authorize, bunrepo.NewPushedRequestRepository(f.db),
-		f.hasher, f.random, f.clock, usecase.PARSettings{TTL: 30 * time.Second})
+	par := usecase.NewPushedAuthorization(f.auth, bunrepo.NewPushedRequestRepository(f.db),
+		f.hasher, f.random, f.clock, usecase.PARSettings{TTL: 30 * time.Second}, f.settings)
 	c, cr := f.client(t, usecase.NewClient{RedirectURIs: []string{"https://app.test/cb"}})
 	other, _ := f.client(t, usecase.NewClient{RedirectURIs: []string{"https://other.test/cb"}})
 	push := func(p usecase.AuthorizeParams) (string, error) {
@@ -33,9 +33,8 @@ func TestPushedAuthorization(t *testing.T) {
 	}
 	wantPage := func(what string, err error) {
 		t.Helper()
-		var pe *usecase.PageError
-		if !errors.As(err, &pe) {
-			t.Fatalf("%s: err %v, want a page error", what, err)
+		if !errors.Is(err, domain.ErrInvalidRequest) || errors.As(err, new(*domain.AuthorizationError)) {
+			t.Fatalf("%s: err %v, want invalid_request for a page", what, err)
 		}
 	}
 

@@ -437,19 +437,29 @@ func TestAdmin_UpdateClient(t *testing.T) {
 		strings.Join(got.Scopes, " ") != strings.Join(domain.DefaultClientScopes, " ") {
 		t.Errorf("empty scope list: %+v %v", got.Scopes, err)
 	}
+	// Refusals: the client rules of domain.ValidateClient name the field (as RFC 7591
+	// does); the update's own rules are ValidationErrors.
 	var ve *usecase.ValidationError
-	for name, in := range map[string]usecase.ClientUpdate{
-		"to public":             {Public: ptr(true)},
-		"to private_key_jwt":    {AuthMethod: ptr(domain.AuthPrivateKeyJWT), JWKSURI: ptr("https://keys.test/jwks.json")},
-		"taken name":            {Name: ptr(other.Name)},
-		"javascript redirect":   {RedirectURIs: ptr([]string{"javascript:alert(1)"})},
-		"code without redirect": {RedirectURIs: ptr([]string{})},
-		"unknown grant":         {GrantTypes: ptr([]string{"implicit"})},
-		"bad id token alg":      {IDTokenAlg: ptr("HS256")},
-		"jwks for a secret":     {JWKSURI: ptr("https://keys.test/jwks.json")},
+	var fe *domain.FieldError
+	for name, tc := range map[string]struct {
+		in    usecase.ClientUpdate
+		field string // "" for a ValidationError
+	}{
+		"to public":             {usecase.ClientUpdate{Public: ptr(true)}, ""},
+		"to private_key_jwt":    {usecase.ClientUpdate{AuthMethod: ptr(domain.AuthPrivateKeyJWT), JWKSURI: ptr("https://keys.test/jwks.json")}, ""},
+		"taken name":            {usecase.ClientUpdate{Name: ptr(other.Name)}, ""},
+		"javascript redirect":   {usecase.ClientUpdate{RedirectURIs: ptr([]string{"javascript:alert(1)"})}, "redirect_uris"},
+		"code without redirect": {usecase.ClientUpdate{RedirectURIs: ptr([]string{})}, "redirect_uris"},
+		"unknown grant":         {usecase.ClientUpdate{GrantTypes: ptr([]string{"implicit"})}, "grant_types"},
+		"bad id token alg":      {usecase.ClientUpdate{IDTokenAlg: ptr("HS256")}, "id_token_signed_response_alg"},
+		"jwks for a secret":     {usecase.ClientUpdate{JWKSURI: ptr("https://keys.test/jwks.json")}, "token_endpoint_auth_method"},
 	} {
-		if _, err := f.admin.UpdateClient(f.ctx, c.ID, in); !errors.As(err, &ve) {
-			t.Errorf("%s: %v, want a ValidationError", name, err)
+		_, err := f.admin.UpdateClient(f.ctx, c.ID, tc.in)
+		switch {
+		case tc.field == "" && errors.As(err, &ve):
+		case tc.field != "" && errors.As(err, &fe) && fe.Field == tc.field:
+		default:
+			t.Errorf("%s: %v, want a refusal of field %q", name, err, tc.field)
 		}
 	}
 	if _, err := f.admin.UpdateClient(f.ctx, "nosuchclient", usecase.ClientUpdate{}); !errors.Is(err, domain.ErrNotFound) {

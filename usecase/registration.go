@@ -250,7 +250,7 @@ func (uc *Registration) Update(ctx context.Context, clientID string, caller Call
 	c.ID, c.SecretHash, c.IDTokenAlg, c.RegistrationTokenHash = old.ID, old.SecretHash, old.IDTokenAlg, old.RegistrationTokenHash
 	c.Audiences, c.SkipConsent, c.CreatedAt, c.UpdatedAt = old.Audiences, old.SkipConsent, old.CreatedAt, uc.clock.Now()
 	if err := domain.ValidateClient(c); err != nil {
-		return RegisteredClient{}, ErrInvalidClientMetadata.WithDescription("%s", err.Error())
+		return RegisteredClient{}, metadataError(err)
 	}
 	switch err := uc.clients.UpdateRegisteredClient(ctx, c); {
 	case errors.Is(err, domain.ErrDuplicate):
@@ -334,7 +334,7 @@ func (uc *Registration) metadataToClient(m ClientMetadata) (domain.Client, error
 			// The password grant stays an operator's decision (RFC 9700 §2.4).
 			return domain.Client{}, ErrInvalidClientMetadata.WithDescription("the password grant cannot be registered here")
 		case g == "implicit" || !slices.Contains(domain.KnownGrantTypes, g):
-			return domain.Client{}, ErrInvalidClientMetadata.WithDescription("unsupported grant type %s", descriptionText(safeValue(g)))
+			return domain.Client{}, ErrInvalidClientMetadata.WithDescription("unsupported grant type %s", domain.DescriptionText(safeValue(g)))
 		case !slices.Contains(uc.settings.grantTypes(), g):
 			return domain.Client{}, ErrInvalidClientMetadata.WithDescription(
 				"grant type %s is not open to dynamically registered clients (allowed: %s)", g, strings.Join(uc.settings.grantTypes(), " "))
@@ -358,7 +358,7 @@ func (uc *Registration) metadataToClient(m ClientMetadata) (domain.Client, error
 	}
 	for _, r := range m.RedirectURIs {
 		if err := domain.ValidateRedirectURI(r); err != nil {
-			return domain.Client{}, ErrInvalidRedirectURI.WithDescription("%s", err.Error())
+			return domain.Client{}, metadataError(err)
 		}
 	}
 	scopes, err := domain.ParseScope(m.Scope)
@@ -385,7 +385,7 @@ func (uc *Registration) metadataToClient(m ClientMetadata) (domain.Client, error
 		IDTokenAlg: domain.AlgRS256,
 	}
 	if err := domain.ValidateClient(c); err != nil {
-		return domain.Client{}, ErrInvalidClientMetadata.WithDescription("%s", err.Error())
+		return domain.Client{}, metadataError(err)
 	}
 	return c, nil
 }
@@ -410,10 +410,18 @@ func describe(c domain.Client) ClientMetadata {
 	}
 }
 
-// metadataError maps a failure of Admin.CreateClient.
+// metadataError maps bad metadata to the errors of RFC 7591 §3.2.2: a redirect URI
+// is invalid_redirect_uri, any other field invalid_client_metadata. The fields are
+// named as RFC 7591 names them (domain.FieldError), the registrant's own words.
 func metadataError(err error) error {
+	var fe *domain.FieldError
 	var ve *ValidationError
-	if errors.As(err, &ve) {
+	switch {
+	case errors.As(err, &fe) && fe.Field == "redirect_uris":
+		return ErrInvalidRedirectURI.WithDescription("%s", fe.Error())
+	case errors.As(err, &fe):
+		return ErrInvalidClientMetadata.WithDescription("%s", fe.Error())
+	case errors.As(err, &ve):
 		return ErrInvalidClientMetadata.WithDescription("%s", ve.Message)
 	}
 	return err

@@ -1,12 +1,13 @@
 package httpapi
 
 import (
-	"net/http"
 	"net/url"
 	"sort"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"gatehouse/domain"
 	"gatehouse/usecase"
 )
 
@@ -16,9 +17,7 @@ func (p *Pages) authorizeGet(c echo.Context) error {
 	params, ok := authorizeParams(c.Request().URL.RawQuery)
 	if !ok {
 		// Without a query we can parse there is no client or redirect URI to trust.
-		p.RenderError(c, http.StatusBadRequest, "invalid_request",
-			"The authorization request is malformed. Go back to the application and try again.")
-		return nil
+		return domain.ErrInvalidRequest.WithDescription("the authorization request is malformed. Go back to the application and try again")
 	}
 	s, err := p.session(c)
 	if err != nil {
@@ -27,7 +26,7 @@ func (p *Pages) authorizeGet(c echo.Context) error {
 	step, err := p.authorize.Start(c.Request().Context(), usecase.AuthorizeInput{
 		Params: params, Session: s, BrowserSecret: p.ensureBrowser(c),
 	})
-	return p.follow(c, step, err, http.StatusFound)
+	return p.follow(c, step, err)
 }
 
 // authorizeParamNames are the parameters the endpoint reads; others are ignored, even
@@ -81,4 +80,28 @@ func authorizeParams(rawQuery string) (usecase.AuthorizeParams, bool) {
 	p.Request = get("request")
 	p.RequestURI = get("request_uri")
 	return p, true
+}
+
+// responseURL is the redirect that carries an authorization response to the client:
+// its redirect URI with its own query kept (RFC 6749 §3.1.2), then code, or error and
+// error_description (§4.1.2, §4.1.2.1), state as received, and iss (RFC 9207 §2).
+func responseURL(issuer string, r domain.AuthResponse) string {
+	q := url.Values{}
+	if r.Err != nil {
+		q.Set("error", r.Err.Code)
+		if r.Err.Description != "" {
+			q.Set("error_description", domain.DescriptionText(r.Err.Description))
+		}
+	} else {
+		q.Set("code", r.Code)
+	}
+	if r.State != "" {
+		q.Set("state", r.State)
+	}
+	q.Set("iss", issuer)
+	sep := "?"
+	if strings.Contains(r.RedirectURI, "?") {
+		sep = "&"
+	}
+	return r.RedirectURI + sep + q.Encode()
 }

@@ -72,7 +72,7 @@ func newAuthorizeFixture(t testing.TB) *authorizeFixture {
 	sessions := bunrepo.NewSessionRepository(db)
 	admin := usecase.NewAdmin(users, identifier.NewRules(), clients, tokens, sessions, passwords, hasher, random, clk)
 	authorize := usecase.NewAuthorize(clients, bunrepo.NewAuthRequestRepository(db), consents,
-		bunrepo.NewCodeRepository(db, gate), hasher, random, clk, settings)
+		bunrepo.NewCodeRepository(db, gate), bunrepo.NewPushedRequestRepository(db), hasher, random, clk, settings, usecase.PARSettings{})
 	login := usecase.NewLogin(users, identifier.NewRules(), passwords, thr, sessions, tokens, admin, random, hasher, clk)
 	log := slog.New(slog.DiscardHandler)
 	pages, err := NewPages(PageConfig{Issuer: fuzzIssuer, CSRFKey: []byte(strings.Repeat("k", 32))}, authorize, login, nil, log)
@@ -81,8 +81,7 @@ func newAuthorizeFixture(t testing.TB) *authorizeFixture {
 	}
 	e := echo.New()
 	e.IPExtractor = echo.ExtractIPDirect()
-	e.HTTPErrorHandler = ErrorHandler(log, pages.RenderError)
-	pages.Mount(e)
+	pages.Mount(NewRouter(e, Responder{Log: log, Pages: pages, Issuer: fuzzIssuer}))
 
 	fx := &authorizeFixture{e: e, clients: map[string]domain.Client{}}
 	for name, in := range map[string]usecase.NewClient{

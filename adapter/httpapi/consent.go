@@ -20,7 +20,7 @@ func (p *Pages) consentGet(c echo.Context) error {
 	browser := p.ensureBrowser(c)
 	cv, step, err := p.authorize.ConsentPrompt(c.Request().Context(), c.QueryParam(requestIDField), browser, s)
 	if err != nil || step.Kind != usecase.StepConsent {
-		return p.follow(c, step, err, http.StatusFound)
+		return p.follow(c, step, err)
 	}
 	v := view{Title: "Allow access", CSRF: p.csrfToken(csrfBinding(s, browser)), RequestID: cv.RequestID,
 		ClientName: cv.ClientName, Scopes: cv.Scopes, RedirectHost: hostOf(cv.RedirectURI)}
@@ -32,6 +32,9 @@ func (p *Pages) consentGet(c echo.Context) error {
 	allowFormTarget(c, cv.RedirectURI)
 	return p.render(c, http.StatusOK, "consent", v)
 }
+
+// errChooseAllowOrDeny: a consent form posted without a decision we know.
+var errChooseAllowOrDeny = domain.ErrInvalidRequest.WithDescription("choose Allow or Deny")
 
 // consentPost serves POST /consent: decision=allow issues the code, decision=deny
 // answers access_denied; both redirect to the client with 303.
@@ -46,7 +49,7 @@ func (p *Pages) consentPost(c echo.Context) error {
 	}
 	browser := p.browser(c)
 	if !p.csrfValid(c, f, s, browser) {
-		return p.csrfForbidden(c)
+		return errCSRF
 	}
 	var allow bool
 	switch f.get("decision") {
@@ -54,9 +57,8 @@ func (p *Pages) consentPost(c echo.Context) error {
 		allow = true
 	case "deny":
 	default:
-		p.RenderError(c, http.StatusBadRequest, "invalid_request", "Choose Allow or Deny.")
-		return nil
+		return errChooseAllowOrDeny
 	}
 	step, err := p.authorize.Decide(c.Request().Context(), f.get(requestIDField), browser, s, allow)
-	return p.follow(c, step, err, http.StatusSeeOther)
+	return p.follow(c, step, err)
 }

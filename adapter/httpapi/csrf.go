@@ -50,10 +50,3 @@ func (p *Pages) csrfValid(c echo.Context, f form, s *domain.Session, browser str
 	}
 	return hmac.Equal([]byte(got), []byte(p.csrfToken(binding)))
 }
-
-// csrfForbidden answers a failed check with a 403 page.
-func (p *Pages) csrfForbidden(c echo.Context) error {
-	p.RenderError(c, 403, "invalid_request",
-		"This form has expired or did not come from this site. Go back, reload the page and try again.")
-	return nil
-}

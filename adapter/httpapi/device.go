@@ -43,12 +43,12 @@ func NewDeviceHandler(device *usecase.Device, pages *Pages) (*DeviceHandler, err
 
 // Mount registers the endpoint and, when there are pages, the verification page with
 // the pages' headers.
-func (h *DeviceHandler) Mount(e *echo.Echo) {
-	e.POST("/oauth/device_authorization", h.Authorize)
+func (h *DeviceHandler) Mount(r *Router) {
+	r.Group(SurfaceJSON).POST("/oauth/device_authorization", h.Authorize)
 	if h.pages == nil {
 		return
 	}
-	g := pageRoutes{e: e, m: h.pages.pageHeaders}
+	g := r.Group(SurfacePage, h.pages.pageHeaders)
 	g.GET("/device", h.pageGet, boundedQuery)
 	g.POST("/device", h.pagePost)
 }
@@ -128,29 +128,27 @@ func (h *DeviceHandler) codeForm(c echo.Context, status int, s *domain.Session, 
 }
 
 // codeError shows why a user code cannot be used, on the code form: a clear message
-// and status for each case, 429 with Retry-After while the address is throttled.
-// Anything else is an internal failure, for the error handler.
+// for each case, with the status and Retry-After of Classify (429 while the address
+// is throttled). Anything else goes to the error handler.
 func (h *DeviceHandler) codeError(c echo.Context, s *domain.Session, browser, typed string, err error) error {
-	var te *domain.ThrottledError
+	a := Classify(err, SurfacePage)
+	var msg string
 	switch {
-	case errors.As(err, &te):
-		secs := max(int(te.RetryAfter.Seconds()), 1)
-		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
-		return h.codeForm(c, http.StatusTooManyRequests, s, browser, typed,
-			"Too many incorrect codes. Wait "+strconv.Itoa(secs)+" seconds and try again.")
-	case errors.Is(err, usecase.ErrUserCodeUnknown):
-		return h.codeForm(c, http.StatusBadRequest, s, browser, typed,
-			"That code is not valid. Check the code shown on your device and enter it again.")
-	case errors.Is(err, usecase.ErrUserCodeExpired):
-		return h.codeForm(c, http.StatusBadRequest, s, browser, "",
-			"That code has expired. Start again on your device to get a new code.")
-	case errors.Is(err, usecase.ErrUserCodeUsed):
-		return h.codeForm(c, http.StatusBadRequest, s, browser, "",
-			"That code was already used. Start again on your device to get a new code.")
+	case a.Status == http.StatusTooManyRequests:
+		msg = "Too many incorrect codes. Wait " + strconv.Itoa(a.RetryAfter) + " seconds and try again."
+	case errors.Is(err, domain.ErrUserCodeUnknown):
+		msg = "That code is not valid. Check the code shown on your device and enter it again."
+	case errors.Is(err, domain.ErrUserCodeExpired):
+		typed, msg = "", "That code has expired. Start again on your device to get a new code."
+	case errors.Is(err, domain.ErrUserCodeUsed):
+		typed, msg = "", "That code was already used. Start again on your device to get a new code."
 	case errors.Is(err, domain.ErrUserDisabled):
-		return h.codeForm(c, http.StatusForbidden, s, browser, "", msgDisabled)
+		typed, msg = "", msgDisabled
+	default:
+		return err
 	}
-	return err
+	setAnswerHeaders(c, a)
+	return h.codeForm(c, a.Status, s, browser, typed, msg)
 }
 
 // pageGet serves GET /device: the code form, or, with ?user_code= (the
@@ -209,7 +207,7 @@ func (h *DeviceHandler) pagePost(c echo.Context) error {
 	}
 	browser := h.pages.browser(c)
 	if !h.pages.csrfValid(c, f, s, browser) {
-		return h.pages.csrfForbidden(c)
+		return errCSRF
 	}
 	typed := f.get(userCodeField)
 	if typed == "" {
@@ -218,8 +216,7 @@ func (h *DeviceHandler) pagePost(c echo.Context) error {
 	ctx, addr := c.Request().Context(), c.RealIP()
 	decision := f.get("decision")
 	if decision != "" && decision != "allow" && decision != "deny" {
-		h.pages.RenderError(c, http.StatusBadRequest, "invalid_request", "Choose Allow or Deny.")
-		return nil
+		return errChooseAllowOrDeny
 	}
 	if decision == "" || s == nil {
 		// The code form, or a decision from a browser whose session ended meanwhile:

@@ -25,16 +25,23 @@ const (
 )
 
 // pendingFor loads the pending request a page works for, or nil when the page was
-// opened on its own. A failure has been answered already when handled is true.
-func (p *Pages) pendingFor(c echo.Context, id, browser string) (pr *usecase.PendingRequest, handled bool, err error) {
+// opened on its own.
+func (p *Pages) pendingFor(c echo.Context, id, browser string) (*usecase.PendingRequest, error) {
 	if id == "" {
-		return nil, false, nil
+		return nil, nil
 	}
 	got, err := p.authorize.Pending(c.Request().Context(), id, browser)
 	if err != nil {
-		return nil, true, p.showError(c, err)
+		return nil, err
 	}
-	return &got, false, nil
+	return &got, nil
+}
+
+// renderAnswer shows a form page again with an error in its own words, with the
+// status and headers Classify gave the error.
+func (p *Pages) renderAnswer(c echo.Context, a Answer, name string, v view) error {
+	setAnswerHeaders(c, a)
+	return p.render(c, a.Status, name, v)
 }
 
 // loginView is the login page for an optional pending request.
@@ -56,8 +63,8 @@ func (p *Pages) loginGet(c echo.Context) error {
 	}
 	browser := p.ensureBrowser(c)
 	id := c.QueryParam(requestIDField)
-	pr, handled, err := p.pendingFor(c, id, browser)
-	if handled {
+	pr, err := p.pendingFor(c, id, browser)
+	if err != nil {
 		return err
 	}
 	// A login for the device page (RFC 8628) goes back there with the user code.
@@ -70,7 +77,7 @@ func (p *Pages) loginGet(c echo.Context) error {
 	}
 	if pr != nil && !pr.NeedsLogin(s) {
 		step, err := p.authorize.Resume(c.Request().Context(), id, browser, s)
-		return p.follow(c, step, err, http.StatusFound)
+		return p.follow(c, step, err)
 	}
 	v := p.loginView(c, s, browser, pr)
 	v.UserCode = deviceCode
@@ -90,11 +97,11 @@ func (p *Pages) loginPost(c echo.Context) error {
 	}
 	browser := p.browser(c)
 	if !p.csrfValid(c, f, s, browser) {
-		return p.csrfForbidden(c)
+		return errCSRF
 	}
 	id := f.get(requestIDField)
-	pr, handled, err := p.pendingFor(c, id, browser)
-	if handled {
+	pr, err := p.pendingFor(c, id, browser)
+	if err != nil {
 		return err
 	}
 	v := p.loginView(c, s, browser, pr)
@@ -113,21 +120,19 @@ func (p *Pages) loginPost(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	ns, secret, err := p.login.LogIn(ctx, v.Username, password, c.RealIP(), s)
-	var te *domain.ThrottledError
-	switch {
-	case errors.As(err, &te):
-		secs := max(int(te.RetryAfter.Seconds()), 1)
-		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
-		v.Error = "Too many failed sign-in attempts. Wait " + strconv.Itoa(secs) + " seconds and try again."
-		return p.render(c, http.StatusTooManyRequests, "login", v)
-	case errors.Is(err, domain.ErrUserDisabled):
-		v.Error = msgDisabled
-		return p.render(c, http.StatusForbidden, "login", v)
-	case errors.Is(err, domain.ErrInvalidGrant):
-		v.Error = msgBadLogin
-		return p.render(c, http.StatusUnauthorized, "login", v)
-	case err != nil:
-		return err
+	if err != nil {
+		a := Classify(err, SurfacePage)
+		switch {
+		case a.Status == http.StatusTooManyRequests:
+			v.Error = "Too many failed sign-in attempts. Wait " + strconv.Itoa(a.RetryAfter) + " seconds and try again."
+		case errors.Is(err, domain.ErrUserDisabled):
+			v.Error = msgDisabled
+		case errors.Is(err, domain.ErrInvalidGrant):
+			v.Error = msgBadLogin
+		default:
+			return err
+		}
+		return p.renderAnswer(c, a, "login", v)
 	}
 	p.setSession(c, secret)
 	p.log.InfoContext(ctx, "user logged in", "user_id", ns.UserID, "remote", c.RealIP())
@@ -138,7 +143,7 @@ func (p *Pages) loginPost(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, "/")
 	}
 	step, err := p.authorize.LoggedIn(ctx, id, browser, ns)
-	return p.follow(c, step, err, http.StatusSeeOther)
+	return p.follow(c, step, err)
 }
 
 // registerView is the registration page for an optional pending request.
@@ -151,23 +156,18 @@ func (p *Pages) registerView(c echo.Context, s *domain.Session, browser string, 
 	return v
 }
 
-func (p *Pages) registrationOff(c echo.Context) error {
-	p.RenderError(c, http.StatusNotFound, "not_found", "Self-service registration is turned off on this server. Ask an administrator for an account.")
-	return nil
-}
-
 // registerGet serves GET /register (GATEHOUSE_REGISTRATION_ENABLED).
 func (p *Pages) registerGet(c echo.Context) error {
 	if !p.registration {
-		return p.registrationOff(c)
+		return errRegistrationOff
 	}
 	s, err := p.session(c)
 	if err != nil {
 		return err
 	}
 	browser := p.ensureBrowser(c)
-	pr, handled, err := p.pendingFor(c, c.QueryParam(requestIDField), browser)
-	if handled {
+	pr, err := p.pendingFor(c, c.QueryParam(requestIDField), browser)
+	if err != nil {
 		return err
 	}
 	v := p.registerView(c, s, browser, pr)
@@ -181,7 +181,7 @@ func (p *Pages) registerGet(c echo.Context) error {
 // one. A taken email is not reported: the page goes on as for a new one.
 func (p *Pages) registerPost(c echo.Context) error {
 	if !p.registration {
-		return p.registrationOff(c)
+		return errRegistrationOff
 	}
 	f, err := parseForm(c)
 	if err != nil {
@@ -193,11 +193,11 @@ func (p *Pages) registerPost(c echo.Context) error {
 	}
 	browser := p.browser(c)
 	if !p.csrfValid(c, f, s, browser) {
-		return p.csrfForbidden(c)
+		return errCSRF
 	}
 	id := f.get(requestIDField)
-	pr, handled, err := p.pendingFor(c, id, browser)
-	if handled {
+	pr, err := p.pendingFor(c, id, browser)
+	if err != nil {
 		return err
 	}
 	v := p.registerView(c, s, browser, pr)
@@ -219,23 +219,20 @@ func (p *Pages) registerPost(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	ns, secret, err := p.login.Register(ctx, usecase.NewUser{Username: v.Username, Email: v.Email, Password: password}, c.RealIP(), s)
-	var ve *usecase.ValidationError
-	var te *domain.ThrottledError
-	switch {
-	case errors.As(err, &te):
-		secs := max(int(te.RetryAfter.Seconds()), 1)
-		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
-		v.Error = "Too many sign-ups from your network. Wait " + strconv.Itoa(secs) + " seconds and try again."
-		return p.render(c, http.StatusTooManyRequests, "register", v)
-	case errors.As(err, &ve):
-		if ve.Field == "" {
+	if err != nil {
+		a := Classify(err, SurfacePage)
+		var ve *usecase.ValidationError
+		switch {
+		case a.Status == http.StatusTooManyRequests:
+			v.Error = "Too many sign-ups from your network. Wait " + strconv.Itoa(a.RetryAfter) + " seconds and try again."
+		case errors.As(err, &ve) && ve.Field == "":
 			v.Error = sentence(ve.Message)
-		} else {
+		case errors.As(err, &ve):
 			v.Fields[ve.Field] = sentence(ve.Message)
+		default:
+			return err
 		}
-		return p.render(c, http.StatusBadRequest, "register", v)
-	case err != nil:
-		return err
+		return p.renderAnswer(c, a, "register", v)
 	}
 	p.setSession(c, secret)
 	p.log.InfoContext(ctx, "user registered", "user_id", ns.UserID, "remote", c.RealIP())
@@ -246,7 +243,7 @@ func (p *Pages) registerPost(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, "/")
 	}
 	step, err := p.authorize.LoggedIn(ctx, id, browser, ns)
-	return p.follow(c, step, err, http.StatusSeeOther)
+	return p.follow(c, step, err)
 }
 
 // logoutParams are the parameters of an RP-initiated logout request (OpenID Connect
@@ -349,7 +346,7 @@ func (p *Pages) logoutPost(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, done)
 	}
 	if !p.csrfValid(c, f, s, "") {
-		return p.csrfForbidden(c)
+		return errCSRF
 	}
 	if err := p.login.LogOut(ctx, *s); err != nil {
 		return err

@@ -40,6 +40,7 @@ type Pages struct {
 	login        *usecase.Login
 	endSession   *usecase.EndSession
 	log          *slog.Logger
+	issuer       string
 	cookies      cookieNames
 	csrfKey      []byte
 	registration bool
@@ -61,7 +62,7 @@ func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login
 		return nil, fmt.Errorf("pages: the CSRF key must have at least 32 bytes")
 	}
 	p := &Pages{
-		authorize: authorize, login: login, endSession: endSession, log: log,
+		authorize: authorize, login: login, endSession: endSession, log: log, issuer: cfg.Issuer,
 		cookies: newCookieNames(cfg.Issuer), csrfKey: cfg.CSRFKey, registration: cfg.RegistrationEnabled,
 		templates: map[string]*template.Template{}, static: map[string]staticFile{},
 	}
@@ -85,14 +86,14 @@ func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login
 	return p, nil
 }
 
-// Mount registers the routes. The seed's /oauth/authenticate stays an alias of
-// /oauth/authorize.
+// Mount registers the routes, on the page surface but for the stylesheet and icon.
+// The seed's /oauth/authenticate stays an alias of /oauth/authorize.
 //
 // The page headers are route middleware, not a root Group's: Group.Use registers a
 // catch-all "/*" route, which would answer every wrong method on every other endpoint
 // (GET /oauth/token, say) 404 instead of 405.
-func (p *Pages) Mount(e *echo.Echo) {
-	g := pageRoutes{e: e, m: p.pageHeaders}
+func (p *Pages) Mount(r *Router) {
+	g := r.Group(SurfacePage, p.pageHeaders)
 	for _, path := range []string{"/oauth/authorize", "/oauth/authenticate"} {
 		g.GET(path, p.authorizeGet)
 	}
@@ -105,19 +106,8 @@ func (p *Pages) Mount(e *echo.Echo) {
 	g.GET("/logout", p.logoutGet)
 	g.POST("/logout", p.logoutPost)
 	g.GET("/", p.home)
-	e.GET("/static/:name", p.staticFile)
+	r.Group(SurfaceJSON).GET("/static/:name", p.staticFile)
 }
-
-// pageRoutes adds routes with the page middleware.
-type pageRoutes struct {
-	e *echo.Echo
-	m echo.MiddlewareFunc
-}
-
-func (r pageRoutes) GET(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
-	r.e.GET(path, h, append([]echo.MiddlewareFunc{r.m}, m...)...)
-}
-func (r pageRoutes) POST(path string, h echo.HandlerFunc) { r.e.POST(path, h, r.m) }
 
 // boundedQuery refuses a page whose query holds a parameter over its limit
 // (domain.ParamLimit) before the page reads it. The authorization endpoint and the
@@ -232,9 +222,9 @@ func (p *Pages) render(c echo.Context, status int, name string, v view) error {
 	return c.HTMLBlob(status, buf.Bytes())
 }
 
-// RenderError shows an error as an HTML page with the status preserved. Internal
-// failures (5xx) arrive here without a description and get a generic message: no
-// internal detail or stack trace ever reaches the page.
+// RenderError shows an error as an HTML page with the status Classify chose. Internal
+// failures (5xx) get a generic message whatever their description: no internal detail
+// or stack trace ever reaches the page.
 func (p *Pages) RenderError(c echo.Context, status int, code, description string) {
 	setPageHeaders(c.Response().Header())
 	if c.Request().Method == http.MethodHead {
@@ -286,41 +276,23 @@ func errorMessage(status int) string {
 	return "The request is not valid."
 }
 
-// showError answers a use-case error on a page: a *usecase.PageError as an error page
-// with its status, anything else to the error handler (which logs it and shows a
-// generic page).
-func (p *Pages) showError(c echo.Context, err error) error {
-	var pe *usecase.PageError
-	if errors.As(err, &pe) {
-		status := pe.Status
-		if status == 0 {
-			status = http.StatusBadRequest
-		}
-		p.RenderError(c, status, pe.Err.Code, sentence(pe.Err.Description))
-		return nil
-	}
-	return err
-}
-
 // follow sends the browser where a step says: the login or consent page, or back to
-// the client. redirect is 302 after a GET and 303 after a POST (SECURITY S42). Every
-// target is either one of our fixed paths with a stored request id, or a redirect URI
-// the client registered: there is no user-supplied return URL (no open redirect).
-func (p *Pages) follow(c echo.Context, step usecase.Step, err error, redirect int) error {
-	var re *usecase.RedirectError
-	switch {
-	case errors.As(err, &re):
-		return c.Redirect(redirect, re.URL)
-	case err != nil:
-		return p.showError(c, err)
+// the client; an error goes to the error handler (Classify: a page, or a redirect to
+// the client). Redirects are 302 after a GET and 303 after a POST (SECURITY S42).
+// Every target is either one of our fixed paths with a stored request id, or a
+// redirect URI the client registered: there is no user-supplied return URL (no open
+// redirect).
+func (p *Pages) follow(c echo.Context, step usecase.Step, err error) error {
+	if err != nil {
+		return err
 	}
 	switch step.Kind {
 	case usecase.StepLogin:
-		return c.Redirect(redirect, "/login?req="+url.QueryEscape(step.RequestID))
+		return c.Redirect(redirectStatus(c), "/login?req="+url.QueryEscape(step.RequestID))
 	case usecase.StepConsent:
-		return c.Redirect(redirect, "/consent?req="+url.QueryEscape(step.RequestID))
+		return c.Redirect(redirectStatus(c), "/consent?req="+url.QueryEscape(step.RequestID))
 	case usecase.StepRedirect:
-		return c.Redirect(redirect, step.URL)
+		return c.Redirect(redirectStatus(c), responseURL(p.issuer, step.Response))
 	}
 	return fmt.Errorf("pages: unknown step %d", step.Kind)
 }
@@ -354,7 +326,7 @@ func hostOf(redirectURI string) string {
 func (p *Pages) home(c echo.Context) error {
 	s, err := p.session(c)
 	if err != nil {
-		return p.fail(c, err)
+		return err
 	}
 	v := view{Title: "Gatehouse"}
 	if c.QueryParam("signed_out") == "1" && s == nil {
@@ -363,22 +335,11 @@ func (p *Pages) home(c echo.Context) error {
 	if s != nil {
 		u, err := p.login.UserOf(c.Request().Context(), *s)
 		if err != nil && !errors.Is(err, domain.ErrNotFound) {
-			return p.fail(c, err)
+			return err
 		}
 		v.SignedInAs = u.Username
 	}
 	return p.render(c, http.StatusOK, "home", v)
-}
-
-// fail answers an internal failure on a path the error handler does not know as a
-// page: logged here, shown as a generic error page.
-func (p *Pages) fail(c echo.Context, err error) error {
-	status, body, _ := mapError(err)
-	if status >= 500 {
-		p.log.ErrorContext(c.Request().Context(), "request failed", "err", err, "route", c.Path())
-	}
-	p.RenderError(c, status, body.Error, "")
-	return nil
 }
 
 // staticFile serves the embedded stylesheet and icon.

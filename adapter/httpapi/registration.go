@@ -29,12 +29,15 @@ func NewRegistrationHandler(reg *usecase.Registration, settings usecase.Settings
 	return &RegistrationHandler{reg: reg, issuer: string(settings.Issuer)}
 }
 
-// Mount registers the routes.
-func (h *RegistrationHandler) Mount(e *echo.Echo) {
-	e.POST("/oauth/register", h.register)
-	e.GET("/oauth/register/:client_id", h.read)
-	e.PUT("/oauth/register/:client_id", h.update)
-	e.DELETE("/oauth/register/:client_id", h.remove)
+// Mount registers the routes. Their errors are RFC 7591 §3.2.2 JSON, like the token
+// endpoint's; a refused registration access token is a 401 with a Bearer challenge
+// (RFC 7592 §2, Classify).
+func (h *RegistrationHandler) Mount(r *Router) {
+	g := r.Group(SurfaceJSON)
+	g.POST("/oauth/register", h.register)
+	g.GET("/oauth/register/:client_id", h.read)
+	g.PUT("/oauth/register/:client_id", h.update)
+	g.DELETE("/oauth/register/:client_id", h.remove)
 }
 
 // clientMetadataJSON is the metadata of a request (RFC 7591 §2); other members are
@@ -75,7 +78,7 @@ type registrationResponse struct {
 func (h *RegistrationHandler) register(c echo.Context) error {
 	caller := h.caller(c)
 	if err := h.reg.CheckInitialToken(c.Request().Context(), caller); err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	m, err := readMetadata(c, false)
 	if err != nil {
@@ -83,7 +86,7 @@ func (h *RegistrationHandler) register(c echo.Context) error {
 	}
 	got, err := h.reg.Register(c.Request().Context(), caller, m)
 	if err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	return h.answer(c, http.StatusCreated, got)
 }
@@ -91,7 +94,7 @@ func (h *RegistrationHandler) register(c echo.Context) error {
 func (h *RegistrationHandler) read(c echo.Context) error {
 	got, err := h.reg.Read(c.Request().Context(), c.Param("client_id"), h.caller(c))
 	if err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	return h.answer(c, http.StatusOK, got)
 }
@@ -100,7 +103,7 @@ func (h *RegistrationHandler) update(c echo.Context) error {
 	ctx, id, caller := c.Request().Context(), c.Param("client_id"), h.caller(c)
 	// The token first: a caller without it learns nothing from the body's checks.
 	if _, err := h.reg.Read(ctx, id, caller); err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	m, err := readMetadata(c, true)
 	if err != nil {
@@ -108,14 +111,14 @@ func (h *RegistrationHandler) update(c echo.Context) error {
 	}
 	got, err := h.reg.Update(ctx, id, caller, m)
 	if err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	return h.answer(c, http.StatusOK, got)
 }
 
 func (h *RegistrationHandler) remove(c echo.Context) error {
 	if err := h.reg.Delete(c.Request().Context(), c.Param("client_id"), h.caller(c)); err != nil {
-		return h.fail(c, err)
+		return err
 	}
 	noStore(c)
 	return c.NoContent(http.StatusNoContent)
@@ -123,14 +126,6 @@ func (h *RegistrationHandler) remove(c echo.Context) error {
 
 func (h *RegistrationHandler) caller(c echo.Context) usecase.Caller {
 	return usecase.Caller{Token: registrationBearer(c), Address: c.RealIP()}
-}
-
-// fail adds the Bearer challenge to invalid_token (RFC 6750 §3).
-func (h *RegistrationHandler) fail(c echo.Context, err error) error {
-	if errors.Is(err, domain.ErrInvalidToken) {
-		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token"`)
-	}
-	return err
 }
 
 func (h *RegistrationHandler) answer(c echo.Context, status int, r usecase.RegisteredClient) error {

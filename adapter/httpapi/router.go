@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -35,6 +36,10 @@ type Handlers struct {
 	PAR *PARHandler
 	// Registration serves dynamic client registration (RFC 7591, 7592); nil leaves it out.
 	Registration *RegistrationHandler
+	// Settings and Features give the error answers the issuer (iss of error redirects,
+	// realm of the userinfo challenges) and the DPoP algs.
+	Settings usecase.Settings
+	Features Features
 }
 
 // TrustedProxies are the address ranges of the proxies in front of the server.
@@ -56,9 +61,9 @@ func (t TrustedProxies) ipExtractor() echo.IPExtractor {
 	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
-// PageMounter adds the browser routes and renders page errors.
+// PageMounter adds the browser routes and renders error pages.
 type PageMounter interface {
-	Mount(e *echo.Echo)
+	Mount(r *Router)
 	RenderError(c echo.Context, status int, code, description string)
 }
 
@@ -69,41 +74,110 @@ func NewEcho(h Handlers) *echo.Echo {
 	// The caller's address is the TCP peer: X-Forwarded-For is not trusted unless a
 	// proxy in front is configured to be (it could be forged to dodge throttling).
 	e.IPExtractor = h.TrustedProxies.ipExtractor()
-	var pageErr PageErrorWriter
-	if h.Pages != nil {
-		pageErr = h.Pages.RenderError
-	}
-	e.HTTPErrorHandler = ErrorHandler(h.Log, pageErr)
+	r := NewRouter(e, Responder{Log: h.Log, Pages: h.Pages, Issuer: string(h.Settings.Issuer), DPoPAlgs: h.Features.DPoPAlgs})
 	e.Use(middleware.RequestID())
 	e.Use(recoverer(h.Log))
 	e.Use(observe(h.Log, h.Metrics))
 
-	e.GET("/.well-known/oauth-authorization-server", h.Discovery.OAuthMetadata)
-	e.GET("/.well-known/openid-configuration", h.Discovery.OpenIDConfiguration)
-	e.GET("/.well-known/jwks.json", h.Discovery.JWKS)
+	api := r.Group(SurfaceJSON)
+	api.GET("/.well-known/oauth-authorization-server", h.Discovery.OAuthMetadata)
+	api.GET("/.well-known/openid-configuration", h.Discovery.OpenIDConfiguration)
+	api.GET("/.well-known/jwks.json", h.Discovery.JWKS)
 	for _, p := range []string{"/oauth/token", "/oauth/access_token"} {
-		e.POST(p, h.Token.Token)
+		api.POST(p, h.Token.Token)
 	}
-	e.POST("/oauth/revoke", h.Token.Revoke(h.Revoke))
-	e.POST("/oauth/introspect", h.Token.Introspect(h.Introspect))
-	e.GET("/userinfo", h.UserInfo.UserInfo)
-	e.POST("/userinfo", h.UserInfo.UserInfo)
-	e.GET("/healthz", h.Health.Live)
-	e.GET("/readyz", h.Health.Ready)
-	e.GET("/metrics", h.Health.Metrics())
+	api.POST("/oauth/revoke", h.Token.Revoke(h.Revoke))
+	api.POST("/oauth/introspect", h.Token.Introspect(h.Introspect))
+	api.GET("/healthz", h.Health.Live)
+	api.GET("/readyz", h.Health.Ready)
+	api.GET("/metrics", h.Health.Metrics())
+	resource := r.Group(SurfaceBearer)
+	resource.GET("/userinfo", h.UserInfo.UserInfo)
+	resource.POST("/userinfo", h.UserInfo.UserInfo)
 	if h.Pages != nil {
-		h.Pages.Mount(e)
+		h.Pages.Mount(r)
 	}
 	if h.Device != nil {
-		h.Device.Mount(e)
+		h.Device.Mount(r)
 	}
 	if h.PAR != nil {
-		e.POST("/oauth/par", h.PAR.Push)
+		api.POST("/oauth/par", h.PAR.Push)
 	}
 	if h.Registration != nil {
-		h.Registration.Mount(e)
+		h.Registration.Mount(r)
 	}
 	return e
+}
+
+// Router mounts routes in groups, each answering errors on its surface, and is the
+// error handler that knows them: every route path answers on one surface whatever
+// the method, so a wrong method is answered as the route's other errors are; a
+// request that matches no route answers JSON.
+type Router struct {
+	e        *echo.Echo
+	surfaces map[string]Surface
+	resp     Responder
+}
+
+// NewRouter makes r the error handler of e.
+func NewRouter(e *echo.Echo, r Responder) *Router {
+	rt := &Router{e: e, surfaces: map[string]Surface{}, resp: r}
+	e.HTTPErrorHandler = rt.handleError
+	return rt
+}
+
+// handleError answers err as Classify says for the surface of the request's route.
+func (rt *Router) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	rt.resp.write(c, err, Classify(err, rt.surfaces[c.Path()]))
+}
+
+// Group returns routes that answer errors on surface s, each with middleware m.
+func (rt *Router) Group(s Surface, m ...echo.MiddlewareFunc) Routes {
+	return Routes{rt: rt, surface: s, m: m}
+}
+
+// Routes adds routes of one surface. A page's subpaths (a mistyped /login/x) get
+// the page's 404.
+type Routes struct {
+	rt      *Router
+	surface Surface
+	m       []echo.MiddlewareFunc
+}
+
+func (g Routes) GET(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+	g.add(http.MethodGet, path, h, m)
+}
+func (g Routes) POST(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+	g.add(http.MethodPost, path, h, m)
+}
+func (g Routes) PUT(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+	g.add(http.MethodPut, path, h, m)
+}
+func (g Routes) DELETE(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
+	g.add(http.MethodDelete, path, h, m)
+}
+
+func (g Routes) add(method, path string, h echo.HandlerFunc, m []echo.MiddlewareFunc) {
+	g.surface.claim(g.rt.surfaces, path)
+	g.rt.e.Add(method, path, h, append(slices.Clone(g.m), m...)...)
+	if g.surface == SurfacePage && path != "/" {
+		sub := path + "/*"
+		if _, ok := g.rt.surfaces[sub]; !ok {
+			g.surface.claim(g.rt.surfaces, sub)
+			g.rt.e.RouteNotFound(sub, func(echo.Context) error { return echo.ErrNotFound })
+		}
+	}
+}
+
+// claim records that path answers on s; a path on two surfaces is a programming error.
+func (s Surface) claim(surfaces map[string]Surface, path string) {
+	if prev, ok := surfaces[path]; ok && prev != s {
+		panic(fmt.Sprintf("httpapi: %s is mounted on two surfaces", path))
+	}
+	surfaces[path] = s
 }
 
 // recoverer turns a panic into a logged server_error instead of a dropped connection.

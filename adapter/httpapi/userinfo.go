@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 
@@ -15,13 +14,12 @@ import (
 // by a bearer token (RFC 6750).
 type UserInfoHandler struct {
 	userinfo *usecase.UserInfo
-	realm    string
-	dpopAlgs []string
 }
 
-// NewUserInfoHandler builds the handler.
-func NewUserInfoHandler(userinfo *usecase.UserInfo, settings usecase.Settings, features Features) *UserInfoHandler {
-	return &UserInfoHandler{userinfo: userinfo, realm: string(settings.Issuer), dpopAlgs: features.DPoPAlgs}
+// NewUserInfoHandler builds the handler. Its errors carry the challenges of a
+// protected resource (SurfaceBearer).
+func NewUserInfoHandler(userinfo *usecase.UserInfo) *UserInfoHandler {
+	return &UserInfoHandler{userinfo: userinfo}
 }
 
 type userInfoResponse struct {
@@ -60,36 +58,21 @@ func accessToken(c echo.Context) (tok string, dpop bool, err error) {
 // UserInfo handles the request.
 func (h *UserInfoHandler) UserInfo(c echo.Context) error {
 	tok, dpop, err := accessToken(c)
-	if err == nil && tok == "" {
-		// No credentials at all: a bare challenge without an error code (RFC 6750 §3.1).
-		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="`+h.realm+`"`)
-		c.Response().Header().Add("WWW-Authenticate", `DPoP algs="`+strings.Join(h.dpopAlgs, " ")+`"`)
-		noStore(c)
-		return c.JSON(http.StatusUnauthorized, oauthError{Error: domain.ErrInvalidToken.Code, Description: "missing access token"})
+	switch {
+	case err != nil:
+		return err
+	case tok == "":
+		return errNoToken // a bare challenge, without an error code (RFC 6750 §3.1)
 	}
-	if err == nil {
-		var claims usecase.Claims
-		claims, err = h.userinfo.Request(c.Request().Context(), usecase.UserInfoRequest{
-			AccessToken: tok, DPoPScheme: dpop, DPoP: dpopInput(c)})
-		if err == nil {
-			noStore(c)
-			return c.JSON(http.StatusOK, userInfoResponse{Sub: claims.Subject, PreferredUsername: claims.PreferredUsername,
-				Email: claims.Email, EmailVerified: claims.EmailVerified})
-		}
+	if dpop {
+		c.Set(ctxDPoPScheme, true)
 	}
-	var oe *domain.Error
-	if errors.As(err, &oe) {
-		scheme := "Bearer"
-		if dpop || errors.Is(err, domain.ErrInvalidDPoPProof) {
-			scheme = "DPoP" // RFC 9449 §7.1
-		}
-		c.Response().Header().Set("WWW-Authenticate",
-			scheme+` realm="`+h.realm+`", error="`+oe.Code+`", error_description="`+strings.ReplaceAll(oe.Description, `"`, `'`)+`"`)
-		if errors.Is(err, domain.ErrInvalidDPoPProof) {
-			// A resource answers a bad proof with 401, not the token endpoint's 400.
-			noStore(c)
-			return c.JSON(http.StatusUnauthorized, oauthError{Error: oe.Code, Description: oe.Description})
-		}
+	claims, err := h.userinfo.Request(c.Request().Context(), usecase.UserInfoRequest{
+		AccessToken: tok, DPoPScheme: dpop, DPoP: dpopInput(c)})
+	if err != nil {
+		return err
 	}
-	return err
+	noStore(c)
+	return c.JSON(http.StatusOK, userInfoResponse{Sub: claims.Subject, PreferredUsername: claims.PreferredUsername,
+		Email: claims.Email, EmailVerified: claims.EmailVerified})
 }

@@ -57,7 +57,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, env config.En
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "gatehouse: "+oneLine(err.Error()))
+	fmt.Fprintln(stderr, "gatehouse: "+oneLine(errorLine(err)))
 	if isUsage(err) {
 		return exitUsage
 	}
@@ -69,9 +69,10 @@ func isUsage(err error) bool {
 	var ue *usageError
 	var ce *config.Error
 	var ve *usecase.ValidationError
+	var fe *domain.FieldError
 	var le *server.ListenError
 	switch {
-	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &ve), errors.As(err, &le):
+	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &ve), errors.As(err, &fe), errors.As(err, &le):
 		return true
 	case errors.Is(err, domain.ErrNotFound), errors.Is(err, domain.ErrKeyPending):
 		return true
@@ -79,6 +80,16 @@ func isUsage(err error) bool {
 		return true
 	}
 	return false
+}
+
+// errorLine is the text of err for the command line: a client field the domain
+// names as RFC 7591 does (domain.FieldError) is named by the flag that sets it.
+func errorLine(err error) string {
+	var fe *domain.FieldError
+	if !errors.As(err, &fe) {
+		return err.Error()
+	}
+	return strings.Replace(err.Error(), fe.Error(), fe.Text(flagOfField), 1)
 }
 
 func oneLine(s string) string {

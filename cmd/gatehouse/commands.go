@@ -570,6 +570,28 @@ func grantTypeList() string {
 	return strings.Join(names, ", ")
 }
 
+// flagOfField is the flag of `clients create` and `clients update` that sets a
+// client field as the domain names it (domain.FieldError.Field, RFC 7591's names).
+func flagOfField(field string) string {
+	if flag, ok := clientFieldFlags[field]; ok {
+		return flag
+	}
+	return field
+}
+
+var clientFieldFlags = map[string]string{
+	"client_name":                  "--name",
+	"redirect_uris":                "--redirect-uri",
+	"grant_types":                  "--grant-type",
+	"scope":                        "--scope",
+	"audience":                     "--audience",
+	"post_logout_redirect_uris":    "--post-logout-redirect-uri",
+	"id_token_signed_response_alg": "--id-token-alg",
+	"token_endpoint_auth_method":   "--auth-method",
+	"jwks":                         "--jwks",
+	"jwks_uri":                     "--jwks-uri",
+}
+
 // clientFlags are the attributes of `clients create`, shared by `clients update`.
 type clientFlags struct {
 	in              usecase.NewClient

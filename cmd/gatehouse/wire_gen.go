@@ -105,11 +105,13 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	discovery := httpapi.NewDiscovery(settings, usecaseToken, features, jwksFunc)
 	health := httpapi.NewHealth(db, registry)
 	userInfo := usecase.NewUserInfo(verifier, tokenRepository, userRepository, dPoP)
-	userInfoHandler := httpapi.NewUserInfoHandler(userInfo, settings, features)
+	userInfoHandler := httpapi.NewUserInfoHandler(userInfo)
 	pageConfig := providePageConfig(cfg, keys)
 	authRequestRepository := bunrepo.NewAuthRequestRepository(db)
 	consentRepository := bunrepo.NewConsentRepository(db)
-	authorize := usecase.NewAuthorize(clients, authRequestRepository, consentRepository, codeRepository, secretHasher, random, systemClock, settings)
+	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
+	parSettings := providePARSettings(cfg)
+	authorize := usecase.NewAuthorize(clients, authRequestRepository, consentRepository, codeRepository, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings)
 	login := usecase.NewLogin(userRepository, rules, passwordHasher, throttle, sessionRepository, tokenRepository, admin, random, secretHasher, systemClock)
 	hintVerifier, err := token.NewHintVerifier(keyRing, verifierConfig, systemClock)
 	if err != nil {
@@ -129,9 +131,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		return nil, nil, err
 	}
 	trustedProxies := provideTrustedProxies(cfg)
-	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
-	parSettings := providePARSettings(cfg)
-	pushedAuthorization := usecase.NewPushedAuthorization(clientAuthenticator, authorize, pushedRequestRepository, secretHasher, random, systemClock, parSettings)
+	pushedAuthorization := usecase.NewPushedAuthorization(clientAuthenticator, pushedRequestRepository, secretHasher, random, systemClock, parSettings, settings)
 	parHandler := httpapi.NewPARHandler(pushedAuthorization)
 	registrationSettings := provideRegistrationSettings(cfg)
 	registration := usecase.NewRegistration(admin, clientRepository, clients, throttle, secretHasher, random, systemClock, registrationSettings)
@@ -150,6 +150,8 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		TrustedProxies: trustedProxies,
 		PAR:            parHandler,
 		Registration:   registrationHandler,
+		Settings:       settings,
+		Features:       features,
 	}
 	echo := httpapi.NewEcho(handlers)
 	housekeeper := bunrepo.NewHousekeeper(db)

@@ -1,0 +1,120 @@
+package usecase_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"gatehouse/domain"
+	"gatehouse/usecase"
+)
+
+// TestValidateAuthRequest: the validator shared by the authorization and PAR
+// endpoints, on its own: no storage, no clock. Each defect gives its code; a good
+// request gives the request as granted, defaults filled in.
+func TestValidateAuthRequest(t *testing.T) {
+	client := domain.Client{ID: "c1", RedirectURIs: []string{"https://app.test/cb"},
+		GrantTypes: []string{domain.GrantAuthorizationCode}, Scopes: []string{"openid", "profile"},
+		Audiences: []string{"https://api.test/x"}}
+	public := client
+	public.Public = true
+	cc := client
+	cc.GrantTypes = []string{domain.GrantClientCredentials}
+	policy := usecase.AuthorizePolicy{DefaultAudience: "https://default.test", RequirePKCE: true}
+	lax := usecase.AuthorizePolicy{DefaultAudience: "https://default.test"}
+	const challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSGw_cM0"
+	good := usecase.AuthorizeParams{ClientID: "c1", ResponseType: "code", State: "s", Nonce: "n",
+		CodeChallenge: challenge, CodeChallengeMethod: "S256"}
+
+	for _, tc := range []struct {
+		name   string
+		client domain.Client
+		policy usecase.AuthorizePolicy
+		edit   func(p *usecase.AuthorizeParams)
+		code   string
+	}{
+		{"repeated", client, policy, func(p *usecase.AuthorizeParams) { p.Repeated = []string{"scope"} }, "invalid_request"},
+		{"request object", client, policy, func(p *usecase.AuthorizeParams) { p.Request = "x" }, "request_not_supported"},
+		{"request_uri", client, policy, func(p *usecase.AuthorizeParams) { p.RequestURI = "https://x" }, "request_uri_not_supported"},
+		{"long state", client, policy, func(p *usecase.AuthorizeParams) { p.State = strings.Repeat("s", 5000) }, "invalid_request"},
+		{"NUL in nonce", client, policy, func(p *usecase.AuthorizeParams) { p.Nonce = "a\x00" }, "invalid_request"},
+		{"bad UTF-8 resource", client, policy, func(p *usecase.AuthorizeParams) { p.Resource = []string{"\xff"} }, "invalid_target"},
+		{"no response_type", client, policy, func(p *usecase.AuthorizeParams) { p.ResponseType = "" }, "invalid_request"},
+		{"implicit", client, policy, func(p *usecase.AuthorizeParams) { p.ResponseType = "token" }, "unsupported_response_type"},
+		{"no code grant", cc, policy, func(p *usecase.AuthorizeParams) {}, "unauthorized_client"},
+		{"scope not allowed", client, policy, func(p *usecase.AuthorizeParams) { p.Scope = "openid admin" }, "invalid_scope"},
+		{"malformed scope", client, policy, func(p *usecase.AuthorizeParams) { p.Scope = `a"b` }, "invalid_scope"},
+		{"resource not allowed", client, policy, func(p *usecase.AuthorizeParams) { p.Resource = []string{"https://other.test"} }, "invalid_target"},
+		{"plain", client, policy, func(p *usecase.AuthorizeParams) { p.CodeChallengeMethod = "plain" }, "invalid_request"},
+		{"method missing", client, policy, func(p *usecase.AuthorizeParams) { p.CodeChallengeMethod = "" }, "invalid_request"},
+		{"challenge missing", client, policy, func(p *usecase.AuthorizeParams) { p.CodeChallenge = "" }, "invalid_request"},
+		{"short challenge", client, policy, func(p *usecase.AuthorizeParams) { p.CodeChallenge = challenge[:40] }, "invalid_request"},
+		{"no PKCE, required", client, policy, func(p *usecase.AuthorizeParams) { p.CodeChallenge, p.CodeChallengeMethod = "", "" }, "invalid_request"},
+		{"no PKCE, public", public, lax, func(p *usecase.AuthorizeParams) { p.CodeChallenge, p.CodeChallengeMethod = "", "" }, "invalid_request"},
+		{"unknown prompt", client, policy, func(p *usecase.AuthorizeParams) { p.Prompt = "sometimes" }, "invalid_request"},
+		{"prompt none and login", client, policy, func(p *usecase.AuthorizeParams) { p.Prompt = "none login" }, "invalid_request"},
+		{"negative max_age", client, policy, func(p *usecase.AuthorizeParams) { p.MaxAge = "-1" }, "invalid_request"},
+		{"max_age over ten years", client, policy, func(p *usecase.AuthorizeParams) { p.MaxAge = "999999999999" }, "invalid_request"},
+	} {
+		p := good
+		tc.edit(&p)
+		_, err := usecase.ValidateAuthRequest(tc.client, p, tc.policy)
+		var e *domain.Error
+		if !errors.As(err, &e) || e.Code != tc.code {
+			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
+		}
+	}
+
+	req, err := usecase.ValidateAuthRequest(client, good, policy)
+	if err != nil || req.ClientID != "c1" || !slices.Equal(req.Scope, []string{"openid"}) ||
+		!slices.Equal(req.Audience, []string{"https://default.test"}) || req.CodeChallenge != challenge ||
+		req.Nonce != "n" || req.Prompt != nil || req.MaxAge != nil {
+		t.Fatalf("good request: %+v, %v", req, err)
+	}
+	p := good
+	p.Scope, p.Resource, p.Prompt, p.MaxAge = "profile openid", []string{"https://api.test/x"}, "login consent login", "600"
+	req, err = usecase.ValidateAuthRequest(client, p, policy)
+	if err != nil || !slices.Equal(req.Scope, []string{"profile", "openid"}) || !slices.Equal(req.Audience, p.Resource) ||
+		!slices.Equal(req.Prompt, []string{"login", "consent"}) || req.MaxAge == nil || *req.MaxAge != 10*time.Minute {
+		t.Fatalf("request with scope, resource, prompt and max_age: %+v, %v", req, err)
+	}
+	// A confidential client may leave PKCE out where the policy allows it.
+	p = good
+	p.CodeChallenge, p.CodeChallengeMethod = "", ""
+	if _, err := usecase.ValidateAuthRequest(client, p, lax); err != nil {
+		t.Fatalf("confidential client without PKCE, not required: %v", err)
+	}
+}
+
+// TestRedirectFor: the redirect URI is the registered one named (a loopback one on
+// any port), or the only one when none is named; anything else is an error for a
+// page, never for a redirect.
+func TestRedirectFor(t *testing.T) {
+	one := domain.Client{RedirectURIs: []string{"http://127.0.0.1/cb"}}
+	two := domain.Client{RedirectURIs: []string{"https://a.test/cb", "https://b.test/cb"}}
+	for _, tc := range []struct {
+		client   domain.Client
+		sent     string
+		want     string
+		wantSent bool
+		ok       bool
+	}{
+		{one, "", "http://127.0.0.1/cb", false, true},
+		{one, "http://127.0.0.1:5000/cb", "http://127.0.0.1:5000/cb", true, true},
+		{one, "http://127.0.0.1/cb/", "", false, false},
+		{two, "", "", false, false},
+		{two, "https://b.test/cb", "https://b.test/cb", true, true},
+		{two, "https://b.test/cb?x=1", "", false, false},
+		{two, "https://b.test/" + strings.Repeat("x", 5000), "", false, false},
+	} {
+		got, sent, err := usecase.RedirectFor(tc.client, usecase.AuthorizeParams{RedirectURI: tc.sent})
+		if tc.ok != (err == nil) || got != tc.want || sent != tc.wantSent {
+			t.Errorf("%v, %q: %q %v %v; want %q %v ok=%v", tc.client.RedirectURIs, tc.sent, got, sent, err, tc.want, tc.wantSent, tc.ok)
+		}
+		if err != nil && !errors.Is(err, domain.ErrInvalidRequest) {
+			t.Errorf("%q: %v, want invalid_request", tc.sent, err)
+		}
+	}
+}

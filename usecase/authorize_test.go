@@ -209,7 +209,7 @@ func TestAuthorize_MaxAgeAndCodeTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.clock.Advance(time.Minute)
-	_, err = f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantAuthorizationCode, Credentials: cr,
+	_, err = f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantAuthorizationCode, Credentials: cr,
 		Code: step.Response.Code, RedirectURI: c.RedirectURIs[0], CodeVerifier: v})
 	if !errors.Is(err, domain.ErrInvalidGrant) {
 		t.Fatalf("a code one TTL old: %v, want invalid_grant", err)

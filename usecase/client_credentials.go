@@ -6,20 +6,20 @@ import (
 	"gatehouse/domain"
 )
 
-// ClientCredentials is RFC 6749 §4.4: a confidential client gets an access token for
+// ClientCredentialsGrant is RFC 6749 §4.4: a confidential client gets an access token for
 // itself; never a refresh token (SECURITY S25).
-type ClientCredentials struct {
+type ClientCredentialsGrant struct {
 	minter   *Minter
 	settings Settings
 }
 
-// NewClientCredentials builds the grant.
-func NewClientCredentials(minter *Minter, settings Settings) *ClientCredentials {
-	return &ClientCredentials{minter: minter, settings: settings}
+// NewClientCredentialsGrant builds the grant.
+func NewClientCredentialsGrant(minter *Minter, settings Settings) *ClientCredentialsGrant {
+	return &ClientCredentialsGrant{minter: minter, settings: settings}
 }
 
 // Execute issues the token; the client is already authenticated.
-func (uc *ClientCredentials) Execute(ctx context.Context, client domain.Client, req TokenRequest) (domain.IssuedTokens, error) {
+func (uc *ClientCredentialsGrant) Execute(ctx context.Context, client domain.Client, req TokenRequest) (domain.IssuedTokens, error) {
 	if client.Public {
 		return domain.IssuedTokens{}, domain.ErrUnauthorizedClient.WithDescription("public clients cannot use client_credentials")
 	}

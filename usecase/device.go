@@ -270,12 +270,9 @@ type DeviceCodeGrant struct {
 	clock   Clock
 }
 
-// NewDeviceCodeGrant builds the grant and registers it with the token endpoint, so
-// that the endpoint and discovery serve it exactly when it is built.
-func NewDeviceCodeGrant(devices DeviceStore, users UserStore, hasher SecretHasher, minter *Minter, clock Clock, token *Token) *DeviceCodeGrant {
-	g := &DeviceCodeGrant{devices: devices, users: users, hasher: hasher, minter: minter, clock: clock}
-	token.Register(domain.GrantDeviceCode, g)
-	return g
+// NewDeviceCodeGrant builds the grant.
+func NewDeviceCodeGrant(devices DeviceStore, users UserStore, hasher SecretHasher, minter *Minter, clock Clock) *DeviceCodeGrant {
+	return &DeviceCodeGrant{devices: devices, users: users, hasher: hasher, minter: minter, clock: clock}
 }
 
 var errBadDeviceCode = domain.ErrInvalidGrant.WithDescription("the device code is invalid or was already used")

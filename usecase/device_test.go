@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/domain"
 	"gatehouse/usecase"
 )
@@ -19,18 +18,16 @@ import (
 // use case, and the grant registered with the fixture's token endpoint.
 type deviceFixture struct {
 	*fixture
-	devices *bunrepo.DeviceRepository
-	device  *usecase.Device
-	grant   *usecase.DeviceCodeGrant
+	device *usecase.Device
+	grant  *usecase.DeviceCodeGrant
 }
 
 func newDeviceFixture(t *testing.T) *deviceFixture {
 	t.Helper()
 	f := newFixture(t)
-	repo := bunrepo.NewDeviceRepository(f.db)
-	return &deviceFixture{fixture: f, devices: repo,
-		device: usecase.NewDevice(f.auth, repo, f.clients, f.users, f.throttle, f.hasher, f.random, f.clock, f.settings),
-		grant:  usecase.NewDeviceCodeGrant(repo, f.users, f.hasher, f.minter, f.clock, f.token),
+	return &deviceFixture{fixture: f,
+		device: usecase.NewDevice(f.auth, f.devices, f.clients, f.users, f.throttle, f.hasher, f.random, f.clock, f.settings),
+		grant:  f.grants.DeviceCode,
 	}
 }
 
@@ -51,7 +48,7 @@ func (f *deviceFixture) start(t *testing.T, cr usecase.Credentials, scope string
 }
 
 func (f *deviceFixture) poll(cr usecase.Credentials, deviceCode string) (domain.IssuedTokens, error) {
-	return f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantDeviceCode, Credentials: cr, DeviceCode: deviceCode})
+	return f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantDeviceCode, Credentials: cr, DeviceCode: deviceCode})
 }
 
 func (f *deviceFixture) session(u domain.User) domain.Session {
@@ -275,7 +272,7 @@ func TestDeviceCodeGrantIssuesTokens(t *testing.T) {
 	}
 	// The refresh token works, and the tokens belong to the approving browser session:
 	// logging it out revokes them, as for the code flow (SECURITY S33).
-	if _, err := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantRefreshToken, Credentials: cr, RefreshToken: tok.RefreshToken}); err != nil {
+	if _, err := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantRefreshToken, Credentials: cr, RefreshToken: tok.RefreshToken}); err != nil {
 		t.Fatalf("refresh: %v", err)
 	}
 	if err := f.tokens.RevokeSessionFamilies(f.ctx, s.ID, f.clock.Now()); err != nil {

@@ -50,6 +50,8 @@ type fixture struct {
 	throttle *throttle.Memory
 	admin    *usecase.Admin
 	token    *usecase.Token
+	grants   usecase.Grants
+	devices  *bunrepo.DeviceRepository
 	revoke   *usecase.Revoke
 	inspect  *usecase.Introspect
 	// db, auth and minter let tests in other files build more use cases on the
@@ -123,11 +125,16 @@ func newFixture(t *testing.T) *fixture {
 	f.dpop = usecase.NewDPoP(token.NewDPoPParser(), bunrepo.NewReplayRepository(db), crypto.NewDPoPNonces(keys), clk,
 		usecase.DPoPConfig{IATWindow: time.Minute}, settings)
 	f.admin = usecase.NewAdmin(f.users, identifier.NewRules(), f.clients, f.tokens, bunrepo.NewSessionRepository(db), passwords, hasher, random, clk)
-	f.token = usecase.NewToken(auth,
-		usecase.NewClientCredentials(minter, settings),
-		usecase.NewPassword(f.users, identifier.NewRules(), passwords, f.throttle, minter, clk, settings),
-		usecase.NewRefresh(f.tokens, f.users, hasher, minter, clk),
-		usecase.NewAuthorizationCodeGrant(f.codes, f.tokens, f.users, hasher, minter, clk), f.dpop)
+	f.devices = bunrepo.NewDeviceRepository(db)
+	f.grants = usecase.Grants{
+		ClientCredentials: usecase.NewClientCredentialsGrant(minter, settings),
+		Password:          usecase.NewPasswordGrant(f.users, identifier.NewRules(), passwords, f.throttle, minter, clk, settings),
+		RefreshToken:      usecase.NewRefreshTokenGrant(f.tokens, f.users, hasher, minter, clk),
+		AuthorizationCode: usecase.NewAuthorizationCodeGrant(f.codes, f.tokens, f.users, hasher, minter, clk),
+		DeviceCode:        usecase.NewDeviceCodeGrant(f.devices, f.users, hasher, minter, clk),
+		TokenExchange:     usecase.NewTokenExchangeGrant(f.verifier, f.tokens, minter, clk, settings),
+	}
+	f.token = usecase.NewToken(auth, f.grants, f.dpop)
 	f.revoke = usecase.NewRevoke(auth, f.tokens, f.verifier, hasher, clk)
 	f.inspect = usecase.NewIntrospect(auth, f.tokens, f.verifier, hasher, clk, settings)
 	return f

@@ -26,7 +26,7 @@ func (f *fixture) keysWith(delay, interval time.Duration) *usecase.Keys {
 // kidOf issues a client credentials token and returns the kid that signed it.
 func (f *fixture) kidOf(t *testing.T, cr usecase.Credentials) string {
 	t.Helper()
-	tok, err := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr})
+	tok, err := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr})
 	if err != nil {
 		t.Fatalf("client credentials: %v", err)
 	}
@@ -259,7 +259,7 @@ func TestKeys_RotateDueExtraAlgs(t *testing.T) {
 // issue signs a client credentials token and returns it with its kid.
 func (f *fixture) issue(t *testing.T, cr usecase.Credentials) (string, string) {
 	t.Helper()
-	tok, err := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr})
+	tok, err := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr})
 	if err != nil {
 		t.Fatalf("client credentials: %v", err)
 	}

@@ -19,7 +19,7 @@ func TestEndSession(t *testing.T) {
 	other, _ := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantPassword},
 		PostLogoutRedirectURIs: []string{"https://other.example/bye"}})
 	u := f.user(t, "eve", "eve's long password")
-	tok, err := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantPassword, Credentials: cr,
+	tok, err := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantPassword, Credentials: cr,
 		Username: "eve", Password: "eve's long password", Scope: "openid"})
 	if err != nil || tok.IDToken == "" {
 		t.Fatalf("password grant: %v, id token %q", err, tok.IDToken)

@@ -9,10 +9,10 @@ import (
 	"gatehouse/domain"
 )
 
-// Password is the resource owner password credentials grant (RFC 6749 §4.3). It is
+// PasswordGrant is the resource owner password credentials grant (RFC 6749 §4.3). It is
 // off unless the client was registered for it (RFC 9700 §2.4), and throttled per
 // username and per address (SECURITY S27).
-type Password struct {
+type PasswordGrant struct {
 	users     UserStore
 	ids       Identifiers
 	passwords PasswordHasher
@@ -22,9 +22,9 @@ type Password struct {
 	settings  Settings
 }
 
-// NewPassword builds the grant.
-func NewPassword(users UserStore, ids Identifiers, passwords PasswordHasher, throttle Throttle, minter *Minter, clock Clock, settings Settings) *Password {
-	return &Password{users: users, ids: ids, passwords: passwords, throttle: throttle, minter: minter, clock: clock, settings: settings}
+// NewPasswordGrant builds the grant.
+func NewPasswordGrant(users UserStore, ids Identifiers, passwords PasswordHasher, throttle Throttle, minter *Minter, clock Clock, settings Settings) *PasswordGrant {
+	return &PasswordGrant{users: users, ids: ids, passwords: passwords, throttle: throttle, minter: minter, clock: clock, settings: settings}
 }
 
 var (
@@ -34,7 +34,7 @@ var (
 )
 
 // Execute checks the user's password and issues tokens.
-func (uc *Password) Execute(ctx context.Context, client domain.Client, req TokenRequest) (domain.IssuedTokens, error) {
+func (uc *PasswordGrant) Execute(ctx context.Context, client domain.Client, req TokenRequest) (domain.IssuedTokens, error) {
 	if req.Username == "" || req.Password == "" {
 		return domain.IssuedTokens{}, domain.ErrInvalidRequest.WithDescription("username and password are required")
 	}

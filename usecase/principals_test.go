@@ -43,12 +43,12 @@ func newPrincipalsFixture(t *testing.T) *principalsFixture {
 }
 
 func (f *principalsFixture) password(cr usecase.Credentials, user, pass string) (domain.IssuedTokens, error) {
-	return f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantPassword, Credentials: cr,
+	return f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantPassword, Credentials: cr,
 		Username: user, Password: pass, Scope: "openid profile"})
 }
 
 func (f *principalsFixture) refresh(cr usecase.Credentials, rt string) error {
-	_, err := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantRefreshToken, Credentials: cr, RefreshToken: rt})
+	_, err := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantRefreshToken, Credentials: cr, RefreshToken: rt})
 	return err
 }
 
@@ -71,7 +71,7 @@ func (f *principalsFixture) sessionCode(t *testing.T, user, pass string) (secret
 }
 
 func (f *principalsFixture) redeem(cr usecase.Credentials, secret string) (domain.IssuedTokens, error) {
-	return f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantAuthorizationCode, Credentials: cr,
+	return f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantAuthorizationCode, Credentials: cr,
 		Code: secret, RedirectURI: appRedirect})
 }
 
@@ -165,7 +165,7 @@ func TestSecurity_S58_DisableClient(t *testing.T) {
 	f := newPrincipalsFixture(t)
 	f.user(t, "fern", "fern's password")
 	c, cr := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantPassword, domain.GrantRefreshToken, domain.GrantClientCredentials}})
-	own, err := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr})
+	own, err := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,10 +191,10 @@ func TestSecurity_S58_DisableClient(t *testing.T) {
 		t.Error("another client's token died")
 	}
 	// Client authentication fails as for an unknown client, at every endpoint.
-	_, err = f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr})
+	_, err = f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr})
 	unknown := cr
 	unknown.ClientID = "nosuchclient0000000000000a"
-	_, errUnknown := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: unknown})
+	_, errUnknown := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: unknown})
 	if !errors.Is(err, domain.ErrInvalidClient) || err.Error() != errUnknown.Error() {
 		t.Errorf("a disabled client authenticates: %v (unknown: %v)", err, errUnknown)
 	}
@@ -211,7 +211,7 @@ func TestSecurity_S58_DisableClient(t *testing.T) {
 	if f.active(t, f.rsCr, own.AccessToken) {
 		t.Error("a token from before re-enabling is active")
 	}
-	fresh, err := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr})
+	fresh, err := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr})
 	if err != nil || !f.active(t, f.rsCr, fresh.AccessToken) {
 		t.Errorf("the re-enabled client: %v", err)
 	}
@@ -226,7 +226,7 @@ func TestSecurity_S58_DeleteUserAndClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	own, err := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr})
+	own, err := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +333,7 @@ func TestSecurity_S58_DisableRacingSignIn(t *testing.T) {
 		}
 		tokens := &racingTokens{TokenRepository: f.tokens, hook: disable}
 		minter := usecase.NewMinter(signer, signer, tokens, f.users, f.random, f.hasher, f.clock, f.settings)
-		grant := usecase.NewPassword(f.users, identifier.NewRules(), passwords, f.throttle, minter, f.clock, f.settings)
+		grant := usecase.NewPasswordGrant(f.users, identifier.NewRules(), passwords, f.throttle, minter, f.clock, f.settings)
 		_, err = grant.Execute(f.ctx, f.app, usecase.TokenRequest{Username: "jo", Password: "jo's password"})
 		wantGrantErr(t, "password grant racing the disabling", err, "the grant was revoked")
 	})
@@ -428,7 +428,7 @@ func TestAdmin_UpdateClient(t *testing.T) {
 		t.Errorf("updated client: %+v", stored)
 	}
 	// The id and the secret stay.
-	if _, err := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr,
+	if _, err := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr,
 		Scope: "api:write"}); err != nil {
 		t.Errorf("the secret after the update: %v", err)
 	}

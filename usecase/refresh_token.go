@@ -10,10 +10,10 @@ import (
 	"gatehouse/domain"
 )
 
-// Refresh is the refresh token grant (RFC 6749 §6) with rotation and reuse detection
+// RefreshTokenGrant is the refresh token grant (RFC 6749 §6) with rotation and reuse detection
 // (RFC 9700 §4.14.2): every use returns a new refresh token; a rotated one presented
 // again revokes its whole family.
-type Refresh struct {
+type RefreshTokenGrant struct {
 	tokens TokenStore
 	users  UserStore
 	hasher SecretHasher
@@ -21,15 +21,15 @@ type Refresh struct {
 	clock  Clock
 }
 
-// NewRefresh builds the grant.
-func NewRefresh(tokens TokenStore, users UserStore, hasher SecretHasher, minter *Minter, clock Clock) *Refresh {
-	return &Refresh{tokens: tokens, users: users, hasher: hasher, minter: minter, clock: clock}
+// NewRefreshTokenGrant builds the grant.
+func NewRefreshTokenGrant(tokens TokenStore, users UserStore, hasher SecretHasher, minter *Minter, clock Clock) *RefreshTokenGrant {
+	return &RefreshTokenGrant{tokens: tokens, users: users, hasher: hasher, minter: minter, clock: clock}
 }
 
 var errBadRefreshToken = domain.ErrInvalidGrant.WithDescription("the refresh token is invalid, expired or revoked")
 
 // Execute rotates the refresh token and issues new tokens.
-func (uc *Refresh) Execute(ctx context.Context, client domain.Client, req TokenRequest) (domain.IssuedTokens, error) {
+func (uc *RefreshTokenGrant) Execute(ctx context.Context, client domain.Client, req TokenRequest) (domain.IssuedTokens, error) {
 	if req.RefreshToken == "" {
 		return domain.IssuedTokens{}, domain.ErrInvalidRequest.WithDescription("missing refresh_token")
 	}
@@ -100,7 +100,7 @@ func (uc *Refresh) Execute(ctx context.Context, client domain.Client, req TokenR
 
 // check refuses a refresh token the client may not use, and revokes the family of
 // one presented after its rotation.
-func (uc *Refresh) check(ctx context.Context, client domain.Client, req TokenRequest, old domain.RefreshToken, now time.Time) error {
+func (uc *RefreshTokenGrant) check(ctx context.Context, client domain.Client, req TokenRequest, old domain.RefreshToken, now time.Time) error {
 	if old.ClientID != client.ID {
 		return errBadRefreshToken // SECURITY S29
 	}
@@ -122,7 +122,7 @@ func (uc *Refresh) check(ctx context.Context, client domain.Client, req TokenReq
 }
 
 // issue mints the access token (and ID token) of a rotated grant.
-func (uc *Refresh) issue(ctx context.Context, client domain.Client, req TokenRequest, old domain.RefreshToken,
+func (uc *RefreshTokenGrant) issue(ctx context.Context, client domain.Client, req TokenRequest, old domain.RefreshToken,
 	scope, aud []string, secret string) (domain.IssuedTokens, error) {
 	// The user's claims matter only to an ID token. Without one the user id is all the
 	// access token needs: a deleted user's families are revoked (Admin.DeleteUser), and

@@ -37,7 +37,7 @@ func TestPasswordRehashedOnSignIn(t *testing.T) {
 			u := f.user(t, "u"+strings.ToLower(f.random.ID()[:8]), "correct horse")
 			login := usecase.TokenRequest{GrantType: domain.GrantPassword, Credentials: cr, Username: u.Username,
 				Password: "correct horse", Scope: "openid"}
-			before, err := f.token.Exchange(f.ctx, login) // a refresh token from before the rehash
+			before, err := f.token.Issue(f.ctx, login) // a refresh token from before the rehash
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -47,14 +47,14 @@ func TestPasswordRehashedOnSignIn(t *testing.T) {
 
 			wrong := login
 			wrong.Password = "wrong horse"
-			if _, err := f.token.Exchange(f.ctx, wrong); err == nil {
+			if _, err := f.token.Issue(f.ctx, wrong); err == nil {
 				t.Fatal("wrong password accepted")
 			}
 			if got := storedHash(t, f, u.ID); got != stored {
 				t.Fatalf("a failed sign-in changed the hash to %s", got)
 			}
 
-			if _, err := f.token.Exchange(f.ctx, login); err != nil {
+			if _, err := f.token.Issue(f.ctx, login); err != nil {
 				t.Fatalf("sign-in with the old hash: %v", err)
 			}
 			got := storedHash(t, f, u.ID)
@@ -63,7 +63,7 @@ func TestPasswordRehashedOnSignIn(t *testing.T) {
 			}
 			// The new hash verifies the same password: a second sign-in works and
 			// leaves it alone.
-			if _, err := f.token.Exchange(f.ctx, login); err != nil {
+			if _, err := f.token.Issue(f.ctx, login); err != nil {
 				t.Fatalf("sign-in with the new hash: %v", err)
 			}
 			if again := storedHash(t, f, u.ID); again != got {
@@ -71,7 +71,7 @@ func TestPasswordRehashedOnSignIn(t *testing.T) {
 			}
 			// A rehash is no password change: the earlier refresh token still works.
 			f.clock.Advance(time.Second)
-			if _, err := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantRefreshToken, Credentials: cr,
+			if _, err := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantRefreshToken, Credentials: cr,
 				RefreshToken: before.RefreshToken}); err != nil {
 				t.Fatalf("refresh token issued before the rehash: %v", err)
 			}
@@ -106,7 +106,7 @@ func TestSignInWithANameStoredBeforePRECIS(t *testing.T) {
 	if err := f.users.CreateUser(f.ctx, legacy); err != nil {
 		t.Fatal(err)
 	}
-	got, err := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantPassword, Credentials: cr,
+	got, err := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantPassword, Credentials: cr,
 		Username: "Zoe\u0308", Password: "correct horse"})
 	if err != nil {
 		t.Fatalf("sign-in with the stored form: %v", err)

@@ -13,18 +13,18 @@ import (
 // TokenRequest is a parsed POST to the token endpoint (RFC 6749 §4, §6; RFC 8628 §3.4).
 // Empty strings mean absent.
 type TokenRequest struct {
-	GrantType    string
-	Credentials  Credentials
-	Scope        string
-	Resource     []string
-	Username     string
-	Password     string
-	RefreshToken string
-	Code         string
-	RedirectURI  string
-	CodeVerifier string
-	DeviceCode   string
-	Exchange     TokenExchangeParams // RFC 8693
+	GrantType     string
+	Credentials   Credentials
+	Scope         string
+	Resource      []string
+	Username      string
+	Password      string
+	RefreshToken  string
+	Code          string
+	RedirectURI   string
+	CodeVerifier  string
+	DeviceCode    string
+	TokenExchange TokenExchangeParams // RFC 8693
 	// DPoP is the request's DPoP headers (RFC 9449); DPoPJKT is the thumbprint of
 	// the key a valid proof showed, filled by Exchange for the grants.
 	DPoP    DPoPInput
@@ -37,6 +37,35 @@ type Grant interface {
 	Execute(ctx context.Context, client domain.Client, req TokenRequest) (domain.IssuedTokens, error)
 }
 
+// Grants is every grant the token endpoint can serve, one field each: the one list of
+// grants. Wire fills it (wire.Struct); a nil field is a grant this build does not serve.
+type Grants struct {
+	ClientCredentials *ClientCredentialsGrant
+	Password          *PasswordGrant
+	RefreshToken      *RefreshTokenGrant
+	AuthorizationCode *AuthorizationCodeGrant
+	DeviceCode        *DeviceCodeGrant
+	TokenExchange     *TokenExchangeGrant
+}
+
+// byType maps each grant type to its grant, leaving out the nil ones (a nil pointer in
+// an interface would not compare equal to nil).
+func (g Grants) byType() map[string]Grant {
+	out := make(map[string]Grant, 6)
+	add := func(grantType string, grant Grant, present bool) {
+		if present {
+			out[grantType] = grant
+		}
+	}
+	add(domain.GrantClientCredentials, g.ClientCredentials, g.ClientCredentials != nil)
+	add(domain.GrantPassword, g.Password, g.Password != nil)
+	add(domain.GrantRefreshToken, g.RefreshToken, g.RefreshToken != nil)
+	add(domain.GrantAuthorizationCode, g.AuthorizationCode, g.AuthorizationCode != nil)
+	add(domain.GrantDeviceCode, g.DeviceCode, g.DeviceCode != nil)
+	add(domain.GrantTokenExchange, g.TokenExchange, g.TokenExchange != nil)
+	return out
+}
+
 // Token is the token endpoint: shared steps once, then the grant.
 type Token struct {
 	auth   *ClientAuthenticator
@@ -44,18 +73,10 @@ type Token struct {
 	dpop   *DPoP
 }
 
-// NewToken builds the token endpoint from every grant Gatehouse offers.
-func NewToken(auth *ClientAuthenticator, cc *ClientCredentials, pw *Password, rt *Refresh, ac *AuthorizationCodeGrant, dpop *DPoP) *Token {
-	return &Token{auth: auth, dpop: dpop, grants: map[string]Grant{
-		domain.GrantClientCredentials: cc,
-		domain.GrantPassword:          pw,
-		domain.GrantRefreshToken:      rt,
-		domain.GrantAuthorizationCode: ac,
-	}}
+// NewToken builds the token endpoint from the grants it serves.
+func NewToken(auth *ClientAuthenticator, grants Grants, dpop *DPoP) *Token {
+	return &Token{auth: auth, dpop: dpop, grants: grants.byType()}
 }
-
-// Register adds a grant (the device grant registers itself this way).
-func (t *Token) Register(grantType string, g Grant) { t.grants[grantType] = g }
 
 // GrantTypes lists the grants the endpoint serves, for discovery.
 func (t *Token) GrantTypes() []string {
@@ -69,7 +90,7 @@ func (t *Token) GrantTypes() []string {
 }
 
 // Exchange authenticates the client, checks the grant and runs it.
-func (t *Token) Exchange(ctx context.Context, req TokenRequest) (domain.IssuedTokens, error) {
+func (t *Token) Issue(ctx context.Context, req TokenRequest) (domain.IssuedTokens, error) {
 	if req.GrantType == "" {
 		return domain.IssuedTokens{}, domain.ErrInvalidRequest.WithDescription("missing grant_type")
 	}

@@ -37,11 +37,9 @@ type TokenExchangeGrant struct {
 	settings Settings
 }
 
-// NewTokenExchangeGrant builds the grant and registers it with the token endpoint.
-func NewTokenExchangeGrant(verifier AccessTokenVerifier, tokens TokenStore, minter *Minter, clock Clock, settings Settings, token *Token) *TokenExchangeGrant {
-	g := &TokenExchangeGrant{verifier: verifier, tokens: tokens, minter: minter, clock: clock, settings: settings}
-	token.Register(domain.GrantTokenExchange, g)
-	return g
+// NewTokenExchangeGrant builds the grant.
+func NewTokenExchangeGrant(verifier AccessTokenVerifier, tokens TokenStore, minter *Minter, clock Clock, settings Settings) *TokenExchangeGrant {
+	return &TokenExchangeGrant{verifier: verifier, tokens: tokens, minter: minter, clock: clock, settings: settings}
 }
 
 // Execute checks the request, the subject token and the policy, then issues the
@@ -50,7 +48,7 @@ func (g *TokenExchangeGrant) Execute(ctx context.Context, client domain.Client, 
 	if client.Public {
 		return domain.IssuedTokens{}, domain.ErrUnauthorizedClient.WithDescription("public clients cannot use token exchange")
 	}
-	x := req.Exchange
+	x := req.TokenExchange
 	switch {
 	case x.ActorToken != "" || x.ActorTokenType != "":
 		return domain.IssuedTokens{}, domain.ErrInvalidRequest.WithDescription("actor_token is not supported: the authenticated client is the actor")

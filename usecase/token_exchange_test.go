@@ -27,21 +27,21 @@ func newExchangeSetup(t *testing.T) *exchangeSetup {
 	t.Helper()
 	f := newFixture(t)
 	s := &exchangeSetup{f: f}
-	s.grant = usecase.NewTokenExchangeGrant(f.verifier, f.tokens, f.minter, f.clock, f.settings, f.token)
+	s.grant = f.grants.TokenExchange
 	_, s.web = f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantPassword, domain.GrantRefreshToken},
 		Scopes: []string{"openid", "orders:read", "orders:write", "inventory:read"}, Audiences: []string{"https://orders.test", "https://billing.test"}})
 	s.rs, s.rsCred = f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantTokenExchange},
 		Scopes: []string{"orders:read", "inventory:read"}, Audiences: []string{"https://orders.test", "https://inventory.test"}})
 	s.user = f.user(t, "alice", "correct horse")
 	var err error
-	s.subject, err = f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantPassword, Credentials: s.web,
+	s.subject, err = f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantPassword, Credentials: s.web,
 		Username: "alice", Password: "correct horse", Scope: "openid orders:read orders:write inventory:read",
 		Resource: []string{"https://orders.test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.exchange = usecase.TokenRequest{GrantType: domain.GrantTokenExchange, Credentials: s.rsCred, Scope: "inventory:read",
-		Exchange: usecase.TokenExchangeParams{SubjectToken: s.subject.AccessToken,
+		TokenExchange: usecase.TokenExchangeParams{SubjectToken: s.subject.AccessToken,
 			SubjectTokenType: domain.TokenTypeAccessToken, Audience: "https://inventory.test"}}
 	return s
 }
@@ -49,7 +49,7 @@ func newExchangeSetup(t *testing.T) *exchangeSetup {
 func TestExchangeGrant_IssuesNarrowedDelegatedToken(t *testing.T) {
 	s := newExchangeSetup(t)
 	f := s.f
-	got, err := f.token.Exchange(f.ctx, s.exchange)
+	got, err := f.token.Issue(f.ctx, s.exchange)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func TestExchangeGrant_IssuesNarrowedDelegatedToken(t *testing.T) {
 	// Omitted scope: the intersection of the subject token's and the client's.
 	noScope := s.exchange
 	noScope.Scope = ""
-	got, err = f.token.Exchange(f.ctx, noScope)
+	got, err = f.token.Issue(f.ctx, noScope)
 	if err != nil || !slices.Equal(got.Scope, []string{"orders:read", "inventory:read"}) {
 		t.Fatalf("omitted scope: %+v, %v", got.Scope, err)
 	}
@@ -86,7 +86,7 @@ func TestExchangeGrant_IssuesNarrowedDelegatedToken(t *testing.T) {
 	if f.active(t, s.rsCred, got.AccessToken) {
 		t.Fatal("exchanged token still active after its family was revoked")
 	}
-	if _, err := f.token.Exchange(f.ctx, s.exchange); !errors.Is(err, domain.ErrInvalidRequest) {
+	if _, err := f.token.Issue(f.ctx, s.exchange); !errors.Is(err, domain.ErrInvalidRequest) {
 		t.Fatalf("exchange of a token of a revoked family: %v", err)
 	}
 }
@@ -99,12 +99,12 @@ func TestExchangeGrant_Refusals(t *testing.T) {
 		mut(&r)
 		return r
 	}
-	billing, err := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantPassword, Credentials: s.web,
+	billing, err := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantPassword, Credentials: s.web,
 		Username: "alice", Password: "correct horse", Scope: "orders:read", Resource: []string{"https://billing.test"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defaultAud, err := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantPassword, Credentials: s.web,
+	defaultAud, err := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantPassword, Credentials: s.web,
 		Username: "alice", Password: "correct horse", Scope: "orders:read"})
 	if err != nil {
 		t.Fatal(err)
@@ -117,28 +117,28 @@ func TestExchangeGrant_Refusals(t *testing.T) {
 		want error
 	}{
 		{"actor_token", with(func(r *usecase.TokenRequest) {
-			r.Exchange.ActorToken, r.Exchange.ActorTokenType = "x", domain.TokenTypeAccessToken
+			r.TokenExchange.ActorToken, r.TokenExchange.ActorTokenType = "x", domain.TokenTypeAccessToken
 		}), domain.ErrInvalidRequest},
-		{"requested refresh token", with(func(r *usecase.TokenRequest) { r.Exchange.RequestedTokenType = domain.TokenTypeRefreshToken }), domain.ErrInvalidRequest},
-		{"missing subject_token", with(func(r *usecase.TokenRequest) { r.Exchange.SubjectToken = "" }), domain.ErrInvalidRequest},
-		{"missing subject_token_type", with(func(r *usecase.TokenRequest) { r.Exchange.SubjectTokenType = "" }), domain.ErrInvalidRequest},
-		{"id_token subject type", with(func(r *usecase.TokenRequest) { r.Exchange.SubjectTokenType = domain.TokenTypeIDToken }), domain.ErrInvalidRequest},
-		{"no target", with(func(r *usecase.TokenRequest) { r.Exchange.Audience = "" }), domain.ErrInvalidRequest},
-		{"target not allowed", with(func(r *usecase.TokenRequest) { r.Exchange.Audience = "https://billing.test" }), domain.ErrInvalidTarget},
+		{"requested refresh token", with(func(r *usecase.TokenRequest) { r.TokenExchange.RequestedTokenType = domain.TokenTypeRefreshToken }), domain.ErrInvalidRequest},
+		{"missing subject_token", with(func(r *usecase.TokenRequest) { r.TokenExchange.SubjectToken = "" }), domain.ErrInvalidRequest},
+		{"missing subject_token_type", with(func(r *usecase.TokenRequest) { r.TokenExchange.SubjectTokenType = "" }), domain.ErrInvalidRequest},
+		{"id_token subject type", with(func(r *usecase.TokenRequest) { r.TokenExchange.SubjectTokenType = domain.TokenTypeIDToken }), domain.ErrInvalidRequest},
+		{"no target", with(func(r *usecase.TokenRequest) { r.TokenExchange.Audience = "" }), domain.ErrInvalidRequest},
+		{"target not allowed", with(func(r *usecase.TokenRequest) { r.TokenExchange.Audience = "https://billing.test" }), domain.ErrInvalidTarget},
 		{"resource not allowed", with(func(r *usecase.TokenRequest) { r.Resource = []string{"https://billing.test"} }), domain.ErrInvalidTarget},
 		{"scope widening", with(func(r *usecase.TokenRequest) { r.Scope = "inventory:read admin" }), domain.ErrInvalidScope},
 		{"scope not the client's", with(func(r *usecase.TokenRequest) { r.Scope = "orders:write" }), domain.ErrInvalidScope},
 		{"forged subject token", with(func(r *usecase.TokenRequest) {
-			r.Exchange.SubjectToken = s.subject.AccessToken[:len(s.subject.AccessToken)-4] + "AAAA"
+			r.TokenExchange.SubjectToken = s.subject.AccessToken[:len(s.subject.AccessToken)-4] + "AAAA"
 		}), domain.ErrInvalidRequest},
-		{"refresh token as subject", with(func(r *usecase.TokenRequest) { r.Exchange.SubjectToken = s.subject.RefreshToken }), domain.ErrInvalidRequest},
-		{"ID token as subject", with(func(r *usecase.TokenRequest) { r.Exchange.SubjectToken = s.subject.IDToken }), domain.ErrInvalidRequest},
-		{"token for another API", with(func(r *usecase.TokenRequest) { r.Exchange.SubjectToken = billing.AccessToken }), domain.ErrInvalidRequest},
-		{"token for the default audience", with(func(r *usecase.TokenRequest) { r.Exchange.SubjectToken = defaultAud.AccessToken }), domain.ErrInvalidRequest},
+		{"refresh token as subject", with(func(r *usecase.TokenRequest) { r.TokenExchange.SubjectToken = s.subject.RefreshToken }), domain.ErrInvalidRequest},
+		{"ID token as subject", with(func(r *usecase.TokenRequest) { r.TokenExchange.SubjectToken = s.subject.IDToken }), domain.ErrInvalidRequest},
+		{"token for another API", with(func(r *usecase.TokenRequest) { r.TokenExchange.SubjectToken = billing.AccessToken }), domain.ErrInvalidRequest},
+		{"token for the default audience", with(func(r *usecase.TokenRequest) { r.TokenExchange.SubjectToken = defaultAud.AccessToken }), domain.ErrInvalidRequest},
 		{"client without the grant", with(func(r *usecase.TokenRequest) { r.Credentials = ccCred }), domain.ErrUnauthorizedClient},
 	}
 	for _, tc := range cases {
-		if _, err := f.token.Exchange(f.ctx, tc.req); !errors.Is(err, tc.want) {
+		if _, err := f.token.Issue(f.ctx, tc.req); !errors.Is(err, tc.want) {
 			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.want)
 		}
 	}
@@ -157,15 +157,15 @@ func TestExchangeGrant_Refusals(t *testing.T) {
 	}
 	_, rs2Cred := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantTokenExchange},
 		Scopes: []string{"orders:read"}, Audiences: []string{"https://billing.test"}})
-	if _, err := f.token.Exchange(f.ctx, with(func(r *usecase.TokenRequest) {
-		r.Credentials, r.Scope, r.Exchange.SubjectToken, r.Exchange.Audience = rs2Cred, "", billing.AccessToken, "https://billing.test"
+	if _, err := f.token.Issue(f.ctx, with(func(r *usecase.TokenRequest) {
+		r.Credentials, r.Scope, r.TokenExchange.SubjectToken, r.TokenExchange.Audience = rs2Cred, "", billing.AccessToken, "https://billing.test"
 	})); !errors.Is(err, domain.ErrInvalidRequest) {
 		t.Errorf("revoked subject token: err = %v, want invalid_request", err)
 	}
 
 	// Expired: past exp, even within the verifier's clock-skew leeway.
 	f.clock.Advance(15*time.Minute + time.Second)
-	if _, err := f.token.Exchange(f.ctx, s.exchange); !errors.Is(err, domain.ErrInvalidRequest) {
+	if _, err := f.token.Issue(f.ctx, s.exchange); !errors.Is(err, domain.ErrInvalidRequest) {
 		t.Errorf("expired subject token: err = %v, want invalid_request", err)
 	}
 }
@@ -173,14 +173,14 @@ func TestExchangeGrant_Refusals(t *testing.T) {
 func TestExchangeGrant_NestedActors(t *testing.T) {
 	s := newExchangeSetup(t)
 	f := s.f
-	first, err := f.token.Exchange(f.ctx, s.exchange)
+	first, err := f.token.Issue(f.ctx, s.exchange)
 	if err != nil {
 		t.Fatal(err)
 	}
 	inv, invCred := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantTokenExchange},
 		Scopes: []string{"inventory:read"}, Audiences: []string{"https://inventory.test", "https://stock.test"}})
-	second, err := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantTokenExchange, Credentials: invCred,
-		Exchange: usecase.TokenExchangeParams{SubjectToken: first.AccessToken, SubjectTokenType: domain.TokenTypeAccessToken,
+	second, err := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantTokenExchange, Credentials: invCred,
+		TokenExchange: usecase.TokenExchangeParams{SubjectToken: first.AccessToken, SubjectTokenType: domain.TokenTypeAccessToken,
 			Audience: "https://stock.test"}})
 	if err != nil {
 		t.Fatal(err)

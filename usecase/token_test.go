@@ -14,7 +14,7 @@ import (
 	"gatehouse/usecase"
 )
 
-func TestTokenExchangeSharedChecks(t *testing.T) {
+func TestTokenIssueSharedChecks(t *testing.T) {
 	f := newFixture(t)
 	_, cc := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantClientCredentials}})
 	_, pub := f.client(t, usecase.NewClient{Public: true, RedirectURIs: []string{"http://127.0.0.1/cb"}})
@@ -48,7 +48,7 @@ func TestTokenExchangeSharedChecks(t *testing.T) {
 			// Each case from its own address, so the per-address throttle of failed
 			// client authentications does not mask the error under test.
 			tc.req.Credentials.Address = fmt.Sprintf("192.0.2.%d", 10+i)
-			_, err := f.token.Exchange(f.ctx, tc.req)
+			_, err := f.token.Issue(f.ctx, tc.req)
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
@@ -56,11 +56,41 @@ func TestTokenExchangeSharedChecks(t *testing.T) {
 	}
 }
 
+// TestToken_ServesExactlyTheListedGrants: the endpoint serves the fields of Grants and
+// nothing else; a grant left out is unsupported (and absent from discovery's list),
+// not a nil grant that panics.
+func TestToken_ServesExactlyTheListedGrants(t *testing.T) {
+	f := newFixture(t)
+	if got := f.token.GrantTypes(); !slices.Equal(got, domain.KnownGrantTypes) {
+		t.Fatalf("all grants: GrantTypes() = %v, want %v", got, domain.KnownGrantTypes)
+	}
+	partial := f.grants
+	partial.Password, partial.DeviceCode = nil, nil
+	tok := usecase.NewToken(f.auth, partial, f.dpop)
+	for _, g := range tok.GrantTypes() {
+		if g == domain.GrantPassword || g == domain.GrantDeviceCode {
+			t.Fatalf("GrantTypes() = %v lists a grant left out", tok.GrantTypes())
+		}
+	}
+	if len(tok.GrantTypes()) != len(domain.KnownGrantTypes)-2 {
+		t.Fatalf("GrantTypes() = %v, want the other %d", tok.GrantTypes(), len(domain.KnownGrantTypes)-2)
+	}
+	_, cr := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantPassword, domain.GrantClientCredentials}})
+	f.user(t, "listed", "listed's password")
+	_, err := tok.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantPassword, Credentials: cr, Username: "listed", Password: "listed's password"})
+	if !errors.Is(err, domain.ErrUnsupportedGrantType) {
+		t.Fatalf("password grant left out: got %v, want unsupported_grant_type", err)
+	}
+	if _, err := tok.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr}); err != nil {
+		t.Fatalf("client credentials still listed: %v", err)
+	}
+}
+
 func TestClientCredentials(t *testing.T) {
 	f := newFixture(t)
 	c, cr := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantClientCredentials, domain.GrantRefreshToken},
 		Scopes: []string{"api:read", "api:write"}, Audiences: []string{"https://orders.test"}})
-	got, err := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr})
+	got, err := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +107,7 @@ func TestClientCredentials(t *testing.T) {
 	if at.Subject != c.ID || at.ClientID != c.ID || !slices.Equal(at.Audience, []string{"https://api.test"}) || at.FamilyID != "" {
 		t.Fatalf("unexpected token contents %+v", at)
 	}
-	got, err = f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr,
+	got, err = f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr,
 		Scope: "api:read", Resource: []string{"https://orders.test"}})
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +123,7 @@ func TestPasswordGrant(t *testing.T) {
 	_, cr := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantPassword, domain.GrantRefreshToken}})
 	u := f.user(t, "alice", "correct horse")
 	req := usecase.TokenRequest{GrantType: domain.GrantPassword, Credentials: cr, Username: "alice", Password: "correct horse", Scope: "openid profile"}
-	got, err := f.token.Exchange(f.ctx, req)
+	got, err := f.token.Issue(f.ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,22 +139,22 @@ func TestPasswordGrant(t *testing.T) {
 	wrong.Password = "wrong password"
 	unknown := req
 	unknown.Username = "mallory"
-	_, errWrong := f.token.Exchange(f.ctx, wrong)
-	_, errUnknown := f.token.Exchange(f.ctx, unknown)
+	_, errWrong := f.token.Issue(f.ctx, wrong)
+	_, errUnknown := f.token.Issue(f.ctx, unknown)
 	if !errors.Is(errWrong, domain.ErrInvalidGrant) || errWrong.Error() != errUnknown.Error() {
 		t.Fatalf("unknown user and wrong password must look the same: %v / %v", errWrong, errUnknown)
 	}
 	// Throttling per username: past the free failures the user's key is locked...
 	for i := 0; i < 3; i++ {
-		f.token.Exchange(f.ctx, wrong)
+		f.token.Issue(f.ctx, wrong)
 	}
 	var te *domain.ThrottledError
-	if _, err := f.token.Exchange(f.ctx, req); !errors.As(err, &te) {
+	if _, err := f.token.Issue(f.ctx, req); !errors.As(err, &te) {
 		t.Fatalf("want throttled after repeated failures, got %v", err)
 	}
 	// ...for a bounded time only.
 	f.clock.Advance(2 * time.Hour)
-	if _, err := f.token.Exchange(f.ctx, req); err != nil {
+	if _, err := f.token.Issue(f.ctx, req); err != nil {
 		t.Fatalf("lock must expire: %v", err)
 	}
 }
@@ -133,7 +163,7 @@ func passwordTokens(t *testing.T, f *fixture, cr usecase.Credentials, scope stri
 	t.Helper()
 	name := "u" + strings.ToLower(f.random.ID()[:8])
 	f.user(t, name, "password-"+name)
-	got, err := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantPassword, Credentials: cr,
+	got, err := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantPassword, Credentials: cr,
 		Username: name, Password: "password-" + name, Scope: scope})
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +177,7 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 	_, other := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantPassword, domain.GrantRefreshToken}})
 	first := passwordTokens(t, f, cr, "openid profile email")
 	refresh := func(cr usecase.Credentials, rt, scope string) (domain.IssuedTokens, error) {
-		return f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantRefreshToken, Credentials: cr, RefreshToken: rt, Scope: scope})
+		return f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantRefreshToken, Credentials: cr, RefreshToken: rt, Scope: scope})
 	}
 	if _, err := refresh(other, first.RefreshToken, ""); !errors.Is(err, domain.ErrInvalidGrant) {
 		t.Fatalf("another client's refresh token: %v (SECURITY S29)", err)
@@ -202,7 +232,7 @@ func TestRefreshConcurrentOneWinner(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got, err := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantRefreshToken, Credentials: cr, RefreshToken: start.RefreshToken})
+			got, err := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantRefreshToken, Credentials: cr, RefreshToken: start.RefreshToken})
 			if err == nil {
 				wins.Add(1)
 				mu.Lock()
@@ -248,7 +278,7 @@ func TestAuthorizationCodeExchange(t *testing.T) {
 		t.Fatal("fixture challenge is wrong")
 	}
 	exchange := func(cr usecase.Credentials, code, redirect, verifier string) (domain.IssuedTokens, error) {
-		return f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantAuthorizationCode, Credentials: cr,
+		return f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantAuthorizationCode, Credentials: cr,
 			Code: code, RedirectURI: redirect, CodeVerifier: verifier})
 	}
 	cases := []struct {
@@ -339,7 +369,7 @@ func TestRevokeAndIntrospect(t *testing.T) {
 		t.Fatal("revoked refresh token or its access token still active")
 	}
 	// Access tokens go on the deny-list.
-	cc, err := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr})
+	cc, err := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +383,7 @@ func TestRevokeAndIntrospect(t *testing.T) {
 		t.Fatal("revoked access token still active")
 	}
 	// Expired access tokens are inactive.
-	cc2, _ := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr})
+	cc2, _ := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr})
 	f.clock.Advance(time.Hour)
 	if f.active(t, cr, cc2.AccessToken) {
 		t.Fatal("expired access token active")

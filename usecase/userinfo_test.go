@@ -26,7 +26,7 @@ func TestUserInfo(t *testing.T) {
 	if _, err := ui.Execute(f.ctx, noOpenID.AccessToken); !errors.Is(err, domain.ErrInsufficientScope) {
 		t.Fatalf("without openid: %v", err)
 	}
-	cc, _ := f.token.Exchange(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr})
+	cc, _ := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantClientCredentials, Credentials: cr})
 	if _, err := ui.Execute(f.ctx, cc.AccessToken); err == nil {
 		t.Fatal("a client-credentials token has no user")
 	}

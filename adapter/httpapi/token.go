@@ -46,25 +46,25 @@ func (h *TokenHandler) Token(c echo.Context) error {
 		return err
 	}
 	req := usecase.TokenRequest{
-		GrantType:    f.get("grant_type"),
-		Credentials:  cr,
-		Scope:        f.get("scope"),
-		Resource:     f.resources,
-		Username:     f.get("username"),
-		Password:     f.get("password"),
-		RefreshToken: f.get("refresh_token"),
-		Code:         f.get("code"),
-		RedirectURI:  f.get("redirect_uri"),
-		CodeVerifier: f.get("code_verifier"),
-		DeviceCode:   f.get("device_code"),
-		Exchange:     exchangeParams(f),
-		DPoP:         dpopInput(c),
+		GrantType:     f.get("grant_type"),
+		Credentials:   cr,
+		Scope:         f.get("scope"),
+		Resource:      f.resources,
+		Username:      f.get("username"),
+		Password:      f.get("password"),
+		RefreshToken:  f.get("refresh_token"),
+		Code:          f.get("code"),
+		RedirectURI:   f.get("redirect_uri"),
+		CodeVerifier:  f.get("code_verifier"),
+		DeviceCode:    f.get("device_code"),
+		TokenExchange: exchangeParams(f),
+		DPoP:          dpopInput(c),
 	}
 	if h.dpop.NonceRequired() {
 		// A fresh nonce on every answer, errors included (RFC 9449 §8).
 		c.Response().Header().Set("DPoP-Nonce", h.dpop.Nonce())
 	}
-	issued, err := h.token.Exchange(c.Request().Context(), req)
+	issued, err := h.token.Issue(c.Request().Context(), req)
 	if err != nil {
 		return err
 	}

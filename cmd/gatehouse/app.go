@@ -149,10 +149,8 @@ func provideJWKS(ring *token.KeyRing) httpapi.JWKSFunc {
 	return func(ctx context.Context) ([]byte, error) { return ring.JWKS(time.Now()) }
 }
 
-// provideFeatures says which optional endpoints are served. It takes the device and
-// token exchange grants so that Wire builds them, and so registers them with the
-// token endpoint, before discovery reads the endpoint's grant types.
-func provideFeatures(_ *usecase.DeviceCodeGrant, _ *usecase.TokenExchangeGrant, cfg config.Config) httpapi.Features {
+// provideFeatures says which optional endpoints are served.
+func provideFeatures(cfg config.Config) httpapi.Features {
 	f := httpapi.Features{Authorize: true, UserInfo: true, Device: true, IDTokenAlgs: slices.Clone(domain.SupportedAlgs),
 		DPoPAlgs: slices.Clone(token.ClientKeyAlgs), ClientAssertionAlgs: slices.Clone(token.ClientKeyAlgs)}
 	f.PAR, f.RequirePAR = true, cfg.RequirePAR

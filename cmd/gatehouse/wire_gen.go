@@ -78,29 +78,37 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		return nil, nil, err
 	}
 	minter := usecase.NewMinter(signer, signer, tokenRepository, userRepository, random, secretHasher, systemClock, settings)
-	clientCredentials := usecase.NewClientCredentials(minter, settings)
-	password := usecase.NewPassword(userRepository, rules, passwordHasher, throttle, minter, systemClock, settings)
-	refresh := usecase.NewRefresh(tokenRepository, userRepository, secretHasher, minter, systemClock)
+	clientCredentialsGrant := usecase.NewClientCredentialsGrant(minter, settings)
+	passwordGrant := usecase.NewPasswordGrant(userRepository, rules, passwordHasher, throttle, minter, systemClock, settings)
+	refreshTokenGrant := usecase.NewRefreshTokenGrant(tokenRepository, userRepository, secretHasher, minter, systemClock)
 	codeRepository := bunrepo.NewCodeRepository(db, connGate)
 	authorizationCodeGrant := usecase.NewAuthorizationCodeGrant(codeRepository, tokenRepository, userRepository, secretHasher, minter, systemClock)
-	dPoPParser := token.NewDPoPParser()
-	dPoPNonces := crypto.NewDPoPNonces(keys)
-	dPoPConfig := provideDPoPConfig(cfg)
-	dPoP := usecase.NewDPoP(dPoPParser, replayRepository, dPoPNonces, systemClock, dPoPConfig, settings)
-	usecaseToken := usecase.NewToken(clientAuthenticator, clientCredentials, password, refresh, authorizationCodeGrant, dPoP)
-	tokenHandler := httpapi.NewTokenHandler(usecaseToken, metrics, dPoP)
+	deviceRepository := bunrepo.NewDeviceRepository(db)
+	deviceCodeGrant := usecase.NewDeviceCodeGrant(deviceRepository, userRepository, secretHasher, minter, systemClock)
 	verifierConfig := token.VerifierConfigFromSettings(settings)
 	verifier, err := token.NewVerifier(keyRing, verifierConfig, systemClock)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
+	tokenExchangeGrant := usecase.NewTokenExchangeGrant(verifier, tokenRepository, minter, systemClock, settings)
+	grants := usecase.Grants{
+		ClientCredentials: clientCredentialsGrant,
+		Password:          passwordGrant,
+		RefreshToken:      refreshTokenGrant,
+		AuthorizationCode: authorizationCodeGrant,
+		DeviceCode:        deviceCodeGrant,
+		TokenExchange:     tokenExchangeGrant,
+	}
+	dPoPParser := token.NewDPoPParser()
+	dPoPNonces := crypto.NewDPoPNonces(keys)
+	dPoPConfig := provideDPoPConfig(cfg)
+	dPoP := usecase.NewDPoP(dPoPParser, replayRepository, dPoPNonces, systemClock, dPoPConfig, settings)
+	usecaseToken := usecase.NewToken(clientAuthenticator, grants, dPoP)
+	tokenHandler := httpapi.NewTokenHandler(usecaseToken, metrics, dPoP)
 	revoke := usecase.NewRevoke(clientAuthenticator, tokenRepository, verifier, secretHasher, systemClock)
 	introspect := usecase.NewIntrospect(clientAuthenticator, tokenRepository, verifier, secretHasher, systemClock, settings)
-	deviceRepository := bunrepo.NewDeviceRepository(db)
-	deviceCodeGrant := usecase.NewDeviceCodeGrant(deviceRepository, userRepository, secretHasher, minter, systemClock, usecaseToken)
-	tokenExchangeGrant := usecase.NewTokenExchangeGrant(verifier, tokenRepository, minter, systemClock, settings, usecaseToken)
-	features := provideFeatures(deviceCodeGrant, tokenExchangeGrant, cfg)
+	features := provideFeatures(cfg)
 	jwksFunc := provideJWKS(keyRing)
 	discovery := httpapi.NewDiscovery(settings, usecaseToken, features, jwksFunc)
 	health := httpapi.NewHealth(db, registry)

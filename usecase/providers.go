@@ -29,4 +29,5 @@ var ProviderSet = wire.NewSet(
 	NewPushedAuthorization,
 	NewRegistration,
 	NewDPoP,
+	NewMailer,
 )

@@ -16,6 +16,7 @@ import (
 	"gatehouse/adapter/cache"
 	"gatehouse/adapter/crypto"
 	"gatehouse/adapter/httpapi"
+	"gatehouse/adapter/mail"
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/adapter/throttle"
 	"gatehouse/adapter/token"
@@ -42,6 +43,8 @@ type App struct {
 	// Changes tells this instance when clients or signing keys changed anywhere;
 	// serve runs it (the CLI only writes, and the repositories announce its writes).
 	Changes *bunrepo.ChangeFeed
+	// Mailer queues mails; serve delivers them in the background.
+	Mailer *usecase.Mailer
 }
 
 // ClientIDTokenAlgs lists the ID-token algs clients registered, so that each has a key.
@@ -148,6 +151,22 @@ func provideRegistry() *prometheus.Registry { return observability.NewRegistry()
 func provideJWKS(ring *token.KeyRing) httpapi.JWKSFunc {
 	return func(ctx context.Context) ([]byte, error) { return ring.JWKS(time.Now()) }
 }
+
+// provideMailTransport: SMTP when GATEHOUSE_SMTP_URL is set (checked by loadConfig),
+// else .eml files under GATEHOUSE_MAIL_DIR.
+func provideMailTransport(cfg config.Config, log *slog.Logger, clock usecase.Clock) (usecase.MailTransport, error) {
+	if cfg.SMTPURL == "" {
+		return mail.NewDir(cfg.MailDir, cfg.MailFrom, log, clock.Now), nil
+	}
+	smtp, err := mail.ParseSMTPURL(cfg.SMTPURL)
+	if err != nil {
+		return nil, cfg.Invalid("smtp_url", err.Error())
+	}
+	smtp.From = cfg.MailFrom
+	return mail.NewSMTP(smtp, clock.Now), nil
+}
+
+func provideMailPolicy() usecase.MailPolicy { return usecase.DefaultMailPolicy() }
 
 // provideFeatures says which optional endpoints are served.
 func provideFeatures(cfg config.Config) httpapi.Features {

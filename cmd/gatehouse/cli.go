@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"gatehouse/adapter/httpapi"
+	"gatehouse/adapter/mail"
 	"gatehouse/domain"
 	"gatehouse/infrastructure/config"
 	"gatehouse/infrastructure/database"
@@ -172,6 +173,10 @@ func (g *globals) loadConfig() (config.Config, error) {
 	}
 	if err := usecase.ValidateRegistrationGrantTypes(cfg.DynamicRegistrationGrantTypes); err != nil {
 		return config.Config{}, cfg.Invalid("dynamic_registration_grant_types", err.Error())
+	}
+	// The problem only: the URL may hold the SMTP password.
+	if _, err := mail.ParseSMTPURL(cfg.SMTPURL); cfg.SMTPURL != "" && err != nil {
+		return config.Config{}, cfg.Invalid("smtp_url", err.Error())
 	}
 	return cfg, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/pprof"
 	"runtime/debug"
@@ -13,6 +14,7 @@ import (
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/infrastructure/config"
 	"gatehouse/infrastructure/server"
+	"gatehouse/usecase"
 )
 
 func serveCmd(g *globals) *cobra.Command {
@@ -67,6 +69,11 @@ func serveCmd(g *globals) *cobra.Command {
 				defer close(hkDone)
 				runHousekeeping(ctx, app, cfg.HousekeepingInterval)
 			}()
+			mailDone := make(chan struct{})
+			go func() {
+				defer close(mailDone)
+				runMailDelivery(ctx, app.Mailer, log, mailPollInterval)
+			}()
 			krDone := make(chan struct{})
 			go func() {
 				defer close(krDone)
@@ -87,9 +94,71 @@ func serveCmd(g *globals) *cobra.Command {
 			<-feedDone
 			<-hkDone
 			<-krDone
+			<-mailDone
 			return err
 		},
 	}
+}
+
+// mailPollInterval is how often the outbox is looked at for mails due again (a retry,
+// or a mail another instance queued); a mail this instance queues goes out at once.
+const mailPollInterval = 5 * time.Second
+
+// mailDeliverer is the outbox's delivery side (usecase.Mailer).
+type mailDeliverer interface {
+	DeliverDue(ctx context.Context) ([]usecase.Delivery, error)
+	Wake() <-chan struct{}
+}
+
+// runMailDelivery sends queued mails when this instance queues one and every interval
+// until ctx ends, logging each attempt by kind and id: never the address or the body,
+// whose links are secrets.
+func runMailDelivery(ctx context.Context, mailer mailDeliverer, log *slog.Logger, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		// Each round until the outbox has nothing due, so a burst needs no ticks.
+		for ctx.Err() == nil {
+			done, err := mailer.DeliverDue(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					log.Warn("mail outbox unreadable", "err", err)
+				}
+				break
+			}
+			for _, d := range done {
+				switch {
+				case d.Err == nil:
+					log.Info("mail sent", "kind", d.Kind, "mail_id", d.ID, "attempts", d.Attempts)
+				case d.Dropped:
+					log.Error("mail dropped", "kind", d.Kind, "mail_id", d.ID, "attempts", d.Attempts, "err", d.Err)
+				default:
+					log.Warn("mail not sent; will retry", "kind", d.Kind, "mail_id", d.ID, "attempts", d.Attempts,
+						"retry_in", d.Retry.String(), "err", d.Err)
+				}
+			}
+			if len(done) == 0 || !anySent(done) {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-mailer.Wake():
+		case <-tick.C:
+		}
+	}
+}
+
+// anySent: a round that sent nothing (every attempt failed) waits for the next tick
+// instead of trying again at once.
+func anySent(ds []usecase.Delivery) bool {
+	for _, d := range ds {
+		if d.Err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // runHousekeeping purges expired rows every interval until ctx ends, then gives its

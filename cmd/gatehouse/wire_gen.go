@@ -171,6 +171,14 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		cleanup()
 		return nil, nil, err
 	}
+	mailRepository := bunrepo.NewMailRepository(db)
+	mailTransport, err := provideMailTransport(cfg, logger, systemClock)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	mailPolicy := provideMailPolicy()
+	mailer := usecase.NewMailer(mailRepository, mailTransport, cipher, random, systemClock, mailPolicy)
 	app := &App{
 		Config:       cfg,
 		Log:          logger,
@@ -182,6 +190,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Housekeeping: housekeeping,
 		KeySchedule:  keySchedule,
 		Changes:      changeFeed,
+		Mailer:       mailer,
 	}
 	return app, func() {
 		cleanup()

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"maps"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -81,6 +82,13 @@ type Config struct {
 	// checks them at start-up, naming the variable).
 	DynamicRegistrationScopes     []string
 	DynamicRegistrationGrantTypes []string
+
+	// SMTPURL is where mail is submitted (smtp:// or smtps://, checked by the mail
+	// adapter); empty writes every mail as an .eml file under MailDir. MailFrom is
+	// the sender, never empty after Load.
+	SMTPURL  string
+	MailDir  string
+	MailFrom string
 	// DPoPIATWindow is how far a DPoP proof's iat may lie from now, either way;
 	// DPoPNonceRequired makes the token endpoint demand a server nonce in proofs.
 	DPoPIATWindow     time.Duration
@@ -349,11 +357,22 @@ func parse(raw map[string]string, sources map[string]source) (Config, error) {
 	c.RegistrationInitialAccessToken = raw["registration_initial_access_token"]
 	c.DynamicRegistrationScopes = p.list("dynamic_registration_scopes")
 	c.DynamicRegistrationGrantTypes = p.list("dynamic_registration_grant_types")
+	c.SMTPURL, c.MailDir, c.MailFrom = raw["smtp_url"], raw["mail_dir"], p.mailbox("mail_from")
 	if p.err != nil {
 		return Config{}, p.err
 	}
 	if c.Audience == "" {
 		c.Audience = c.Issuer
+	}
+	if c.MailFrom == "" {
+		host := "localhost"
+		if u, err := url.Parse(c.Issuer); err == nil && u.Hostname() != "" {
+			host = u.Hostname()
+		}
+		c.MailFrom = "Gatehouse <no-reply@" + host + ">"
+	}
+	if c.MailDir == "" && c.SMTPURL == "" {
+		return Config{}, c.errorf("mail_dir", "required when %s is empty (mails are written there)", c.name("smtp_url"))
 	}
 	if c.ThrottleStore == "" {
 		// PostgreSQL and MariaDB may be shared by several instances behind a load
@@ -527,6 +546,19 @@ func (p *parser) url(key string) string {
 		return ""
 	}
 	return strings.TrimSuffix(v, "/")
+}
+
+// mailbox is one sender address, with or without a display name; "" stays "".
+func (p *parser) mailbox(key string) string {
+	v := p.raw[key]
+	if v == "" {
+		return ""
+	}
+	if _, err := mail.ParseAddress(v); err != nil || strings.ContainsAny(v, "\r\n,") {
+		p.fail(key, "%q is not one mail address (want no-reply@example.com or \"Name <no-reply@example.com>\")", v)
+		return ""
+	}
+	return v
 }
 
 func (p *parser) addr(key string) string {

@@ -71,6 +71,7 @@ func migrations() *migrate.Migrations {
 	ms.Add(migrate.Migration{Name: "20260310000002", Comment: "signing_key_revoked_at", Up: up, Down: down})
 	ms.Add(principalsMigration())
 	ms.Add(redirectURIConsentsMigration())
+	add("20260313000001", "mail_outbox", mailOutboxSchema)
 	return ms
 }
 

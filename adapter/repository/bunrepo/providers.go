@@ -30,6 +30,7 @@ var ProviderSet = wire.NewSet(
 	NewDeviceRepository, wire.Bind(new(usecase.DeviceStore), new(*DeviceRepository)),
 	NewHousekeeper, wire.Bind(new(usecase.Purger), new(*Housekeeper)),
 	NewLeaseRepository, wire.Bind(new(usecase.Leases), new(*LeaseRepository)),
+	NewMailRepository, wire.Bind(new(usecase.MailOutbox), new(*MailRepository)),
 	NewPushedRequestRepository, wire.Bind(new(usecase.PushedRequestStore), new(*PushedRequestRepository)),
 	NewReplayRepository, wire.Bind(new(usecase.ReplayStore), new(*ReplayRepository)),
 )

@@ -44,6 +44,8 @@ type Stores struct {
 	// of the storage under test; the suite then checks that the writes of clients and
 	// signing keys bump them.
 	ChangeCounts func(ctx context.Context) (map[bunrepo.Topic]int64, error)
+	// Mail is optional: the outbox of mails not yet sent.
+	Mail usecase.MailOutbox
 }
 
 // RunAll runs the whole contract on the Bun repositories over db, which must be
@@ -69,6 +71,7 @@ func RunAll(t *testing.T, db *bun.DB) {
 		ChangeCounts: func(ctx context.Context) (map[bunrepo.Topic]int64, error) {
 			return bunrepo.ChangeCounters(ctx, db)
 		},
+		Mail: bunrepo.NewMailRepository(db),
 	})
 }
 
@@ -90,6 +93,7 @@ func Run(t *testing.T, s Stores) {
 	t.Run("Replay", st.replay)
 	t.Run("Changes", st.changes)
 	t.Run("Principals", st.principals)
+	t.Run("Mail", st.mail)
 	// Last: its purge deletes whatever else has expired by then.
 	t.Run("Throttle", st.throttle)
 }

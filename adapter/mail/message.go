@@ -1,0 +1,40 @@
+package mail
+
+import (
+	"fmt"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"gatehouse/domain"
+)
+
+// composer turns a domain.Mail into a MIME message from the configured sender.
+type composer struct {
+	from string
+	now  func() time.Time
+}
+
+func (c composer) message(m domain.Mail) (*gomail.Msg, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	msg := gomail.NewMsg()
+	if err := msg.From(c.from); err != nil {
+		return nil, fmt.Errorf("sender %q: %w", c.from, err)
+	}
+	if err := msg.To(m.To); err != nil {
+		return nil, fmt.Errorf("%w: recipient: %v", domain.ErrBadMail, err)
+	}
+	msg.Subject(m.Subject)
+	msg.SetDateWithValue(c.now())
+	msg.SetMessageID()
+	msg.SetUserAgent("Gatehouse")
+	// RFC 3834: an automatic message; vacation responders must not answer it.
+	msg.SetGenHeader("Auto-Submitted", "auto-generated")
+	msg.SetBodyString(gomail.TypeTextPlain, m.Text)
+	if m.HTML != "" {
+		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
+	}
+	return msg, nil
+}

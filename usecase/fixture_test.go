@@ -126,8 +126,8 @@ func newFixture(t *testing.T) *fixture {
 	f.token = usecase.NewToken(auth,
 		usecase.NewClientCredentials(minter, settings),
 		usecase.NewPassword(f.users, identifier.NewRules(), passwords, f.throttle, minter, clk, settings),
-		usecase.NewRefresh(f.tokens, f.users, hasher, minter, clk),
-		usecase.NewAuthorizationCodeGrant(f.codes, f.tokens, f.users, hasher, minter, clk), f.dpop)
+		usecase.NewRefresh(f.tokens, hasher, minter, clk),
+		usecase.NewAuthorizationCodeGrant(f.codes, hasher, minter, clk), f.dpop)
 	f.revoke = usecase.NewRevoke(auth, f.tokens, f.verifier, hasher, clk)
 	f.inspect = usecase.NewIntrospect(auth, f.tokens, f.verifier, hasher, clk, settings)
 	return f

@@ -38,9 +38,9 @@ func (c AuthorizationCode) Expired(now time.Time) bool { return !now.Before(c.Ex
 // descriptions say only what the caller sent or was issued, never the code's
 // bindings (the other client, the registered URI).
 //
-// It is the rule the repositories apply in one conditional step when they consume a
-// code (usecase.CodeRedemption.Matches, PostgreSQL in SQL); a failed exchange has
-// consumed the code all the same (SECURITY S12), and this tells its caller why.
+// The code grant applies it to the code as the store read it, inside the transaction
+// that consumes the code (usecase.CodeStore.RedeemCode); a failed exchange has
+// consumed the code all the same (SECURITY S12).
 func (c AuthorizationCode) ExchangeError(clientID, redirectURI, verifier string, now time.Time) *Error {
 	switch {
 	case c.ClientID != clientID:

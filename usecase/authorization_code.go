@@ -13,16 +13,14 @@ import (
 // RFC 7636 §4.6): single use, bound to client, redirect URI and PKCE challenge.
 type AuthorizationCodeGrant struct {
 	codes  CodeStore
-	tokens TokenStore
-	users  UserStore
 	hasher SecretHasher
 	minter *Minter
 	clock  Clock
 }
 
 // NewAuthorizationCodeGrant builds the grant.
-func NewAuthorizationCodeGrant(codes CodeStore, tokens TokenStore, users UserStore, hasher SecretHasher, minter *Minter, clock Clock) *AuthorizationCodeGrant {
-	return &AuthorizationCodeGrant{codes: codes, tokens: tokens, users: users, hasher: hasher, minter: minter, clock: clock}
+func NewAuthorizationCodeGrant(codes CodeStore, hasher SecretHasher, minter *Minter, clock Clock) *AuthorizationCodeGrant {
+	return &AuthorizationCodeGrant{codes: codes, hasher: hasher, minter: minter, clock: clock}
 }
 
 // The answers about the code itself; why a code may not be exchanged by a request is
@@ -33,86 +31,63 @@ var (
 	errCodeUser    = domain.ErrInvalidGrant.WithDescription("the authorization code is no longer valid")
 )
 
-// Execute consumes the code, then checks its bindings: a failed check still consumes it,
-// so a code cannot be guessed at online (SECURITY S12). The usual exchange is one step
-// of the store (RedeemCode: consume, check, store the new grant); a malformed verifier
-// only consumes the code.
+// Execute redeems the code in one step of the store (CodeStore.RedeemCode): the store
+// reads and consumes the code, redeem decides, and the store writes the new grant (or
+// revokes a replayed code's family). A failed check still consumes the code, so a code
+// cannot be guessed at online (SECURITY S12).
 func (uc *AuthorizationCodeGrant) Execute(ctx context.Context, client domain.Client, req TokenRequest) (domain.IssuedTokens, error) {
 	if req.Code == "" {
 		return domain.IssuedTokens{}, domain.ErrInvalidRequest.WithDescription("missing code")
 	}
 	now := uc.clock.Now()
-	hash := uc.hasher.HashSecret(req.Code)
-	if req.CodeVerifier != "" && !domain.ValidCodeVerifier(req.CodeVerifier) {
-		code, err := uc.codes.ConsumeCode(ctx, hash, now)
-		if err := uc.consumed(ctx, client, code, err, now); err != nil {
+	var (
+		subject Subject
+		secret  string
+	)
+	err := uc.codes.RedeemCode(ctx, uc.hasher.HashSecret(req.Code), now, func(r CodeRedemption) (CodeOutcome, error) {
+		if err := redeemable(client, req, r, now); err != nil {
+			// A replay by the code's own client revokes what the first redemption issued
+			// (RFC 6749 §4.1.2); another client's says nothing about the grant.
+			return CodeOutcome{RevokeFamily: r.Code.UsedAt != nil && r.Code.ClientID == client.ID}, err
+		}
+		c := r.Code
+		subject = Subject{Client: client, User: r.User, Scope: c.Scope, Audience: c.Audience, AuthTime: c.AuthTime,
+			Nonce: c.Nonce, SessionID: c.SessionID, FamilyID: c.FamilyID, JKT: req.DPoPJKT}
+		fam, rt, s := uc.minter.newGrant(subject)
+		secret = s
+		return CodeOutcome{Grant: &NewGrant{Family: fam, Refresh: rt}}, nil
+	})
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		return domain.IssuedTokens{}, errUnknownCode
+	case errors.Is(err, domain.ErrDuplicate):
+		// The family was created meanwhile: a revocation voided the code as it was redeemed.
+		return domain.IssuedTokens{}, errUsedCode
+	case err != nil:
+		var oauth *domain.Error
+		if errors.As(err, &oauth) {
 			return domain.IssuedTokens{}, err
 		}
-		return domain.IssuedTokens{}, uc.refusal(client, req, code, now)
+		return domain.IssuedTokens{}, fmt.Errorf("redeem code: %w", err)
 	}
-	challenge := ""
-	if req.CodeVerifier != "" {
-		challenge = domain.PKCEChallenge(req.CodeVerifier)
-	}
-	fam, rt, secret := uc.minter.newGrant(Subject{Client: client, User: &domain.User{}, JKT: req.DPoPJKT})
-	res, err := uc.codes.RedeemCode(ctx, hash, CodeRedemption{ClientID: client.ID, RedirectURI: req.RedirectURI,
-		Challenge: challenge, Now: now, Family: fam, Refresh: rt})
-	code := res.Code
-	if errors.Is(err, domain.ErrDuplicate) {
-		// The family exists already: revoked by a replay of this code (RFC 6749 §4.1.2).
-		return domain.IssuedTokens{}, errUsedCode
-	}
-	if err := uc.consumed(ctx, client, code, err, now); err != nil {
-		return domain.IssuedTokens{}, err
-	}
-	if !res.Issued {
-		return domain.IssuedTokens{}, uc.refusal(client, req, code, now)
-	}
-	user := res.User
-	if user == nil {
-		// Deleted meanwhile (the store found no user): the lookup says so.
-		u, err := uc.users.UserByID(ctx, code.UserID)
-		switch {
-		case errors.Is(err, domain.ErrNotFound):
-			return domain.IssuedTokens{}, errCodeUser
-		case err != nil:
-			return domain.IssuedTokens{}, fmt.Errorf("look up user: %w", err)
-		}
-		user = &u
-	}
-	return uc.minter.finish(ctx, Subject{Client: client, User: user, Scope: code.Scope, Audience: code.Audience,
-		AuthTime: code.AuthTime, Nonce: code.Nonce, SessionID: code.SessionID, FamilyID: code.FamilyID,
-		JKT: req.DPoPJKT}, secret)
+	return uc.minter.finish(ctx, subject, secret)
 }
 
-// consumed turns the store's answer to a redemption into the grant's error: an unknown
-// code, or a second redemption, which revokes what the first one issued (RFC 6749
-// §4.1.2).
-func (uc *AuthorizationCodeGrant) consumed(ctx context.Context, client domain.Client, code domain.AuthorizationCode, err error, now time.Time) error {
+// redeemable says why the code, as the store read it, may not start its grant for this
+// request at now, nil when it may: unused, not voided, exchangeable by this request
+// (domain.AuthorizationCode.ExchangeError), and its user, client and browser session
+// still there and enabled.
+func redeemable(client domain.Client, req TokenRequest, r CodeRedemption, now time.Time) error {
 	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, domain.ErrNotFound):
-		return errUnknownCode
-	case errors.Is(err, domain.ErrAlreadyUsed):
-		if code.ClientID == client.ID {
-			if err := uc.tokens.RevokeFamily(ctx, code.FamilyID, now); err != nil {
-				return fmt.Errorf("revoke tokens of a replayed code: %w", err)
-			}
-		}
+	case r.Code.UsedAt != nil, r.FamilyExists:
+		// Used before, or voided: its family was revoked before it could start.
 		return errUsedCode
-	default:
-		return fmt.Errorf("consume code: %w", err)
 	}
-}
-
-// refusal says why a consumed code may not be exchanged by this request: the store
-// decided in one conditional step (CodeRedemption.Matches) and answers the consumed
-// code, from which the domain tells which condition failed.
-func (uc *AuthorizationCodeGrant) refusal(client domain.Client, req TokenRequest, code domain.AuthorizationCode, now time.Time) error {
-	if err := code.ExchangeError(client.ID, req.RedirectURI, req.CodeVerifier, now); err != nil {
+	if err := r.Code.ExchangeError(client.ID, req.RedirectURI, req.CodeVerifier, now); err != nil {
 		return err
 	}
-	// The store refused what the rule accepts: they must never disagree.
-	return domain.ErrInvalidGrant.WithDescription("the authorization code cannot be exchanged")
+	if r.User == nil || r.User.Disabled || r.ClientDisabled || !r.SessionLive {
+		return errCodeUser
+	}
+	return nil
 }

@@ -129,8 +129,8 @@ func newFixture(t *testing.T) *fixture {
 	f.grants = usecase.Grants{
 		ClientCredentials: usecase.NewClientCredentialsGrant(minter, settings),
 		Password:          usecase.NewPasswordGrant(f.users, identifier.NewRules(), passwords, f.throttle, minter, clk, settings),
-		RefreshToken:      usecase.NewRefreshTokenGrant(f.tokens, f.users, hasher, minter, clk),
-		AuthorizationCode: usecase.NewAuthorizationCodeGrant(f.codes, f.tokens, f.users, hasher, minter, clk),
+		RefreshToken:      usecase.NewRefreshTokenGrant(f.tokens, hasher, minter, clk),
+		AuthorizationCode: usecase.NewAuthorizationCodeGrant(f.codes, hasher, minter, clk),
 		DeviceCode:        usecase.NewDeviceCodeGrant(f.devices, f.users, hasher, minter, clk),
 		TokenExchange:     usecase.NewTokenExchangeGrant(f.verifier, f.tokens, minter, clk, settings),
 	}

@@ -57,64 +57,54 @@ type UserStore interface {
 type CodeStore interface {
 	// CreateCode stores a code; ErrNotFound when its client or user does not exist.
 	CreateCode(ctx context.Context, c domain.AuthorizationCode) error
-	// ConsumeCode marks the code used with one conditional update, so that of any
-	// number of concurrent callers exactly one gets it with a nil error. The others get
-	// the code and ErrAlreadyUsed; an unknown hash gives ErrNotFound.
-	ConsumeCode(ctx context.Context, hash []byte, now time.Time) (domain.AuthorizationCode, error)
-	// RedeemCode is a code exchange in one step: it consumes the code as ConsumeCode
-	// does and, when r.Matches the code and the code's grant is still live (its browser
-	// session exists, when it has one, and neither its user nor its client is
-	// disabled), stores the grant's family and first refresh token (r.Grant) in the
-	// same transaction, and reads the code's user with it. It returns the code,
-	// whether the grant was stored and the user; ErrNotFound for an unknown code, the
-	// code and ErrAlreadyUsed for a used one, ErrDuplicate when the code's family was
-	// revoked before (a replay, or the code was voided). A code that does not match is
-	// consumed all the same.
-	RedeemCode(ctx context.Context, hash []byte, r CodeRedemption) (CodeRedeemed, error)
+	// RedeemCode is a code exchange in one transaction. Holding the code, so that of any
+	// number of concurrent callers each finds it as the one before left it and exactly
+	// one finds it unused, it reads the code and what its grant depends on
+	// (CodeRedemption), marks the code used when it was not, calls decide, and stores
+	// what decide asked (CodeOutcome). The rule is decide's; the store only reads, locks
+	// and writes. decide must only decide: it may run again, from scratch, when the
+	// database aborted the transaction to break a deadlock.
+	//
+	// decide's error is RedeemCode's answer, returned after the commit: a refused code is
+	// consumed all the same (SECURITY S12), and a replay's revocation is stored.
+	// ErrNotFound for an unknown hash (decide is not called); ErrDuplicate, with nothing
+	// stored, when the grant's family was created meanwhile (a revocation voided the code
+	// while it was being redeemed, see TokenStore.RevokeFamily).
+	RedeemCode(ctx context.Context, hash []byte, now time.Time, decide func(CodeRedemption) (CodeOutcome, error)) error
 }
 
-// CodeRedeemed is what CodeStore.RedeemCode did.
-type CodeRedeemed struct {
-	Code domain.AuthorizationCode
-	// Issued: the grant's family (and first refresh token) was stored.
-	Issued bool
-	// User is the code's user, read in the same step, when the grant was stored; nil
-	// when it was not, or when the user no longer exists.
-	User *domain.User
-}
-
-// CodeRedemption is what a code exchange presents (CodeStore.RedeemCode).
+// CodeRedemption is what CodeStore.RedeemCode read, in its transaction, for decide.
 type CodeRedemption struct {
-	ClientID    string
-	RedirectURI string
-	// Challenge is the S256 challenge of the code_verifier sent, or empty when none was.
-	Challenge string
-	Now       time.Time
-	// Family carries the new family's times; Refresh, when not nil, the first refresh
-	// token's hash, times and DPoP binding. The rest comes from the code (Grant).
+	// Code is the code as it was before this redemption: UsedAt is set when it was used
+	// before.
+	Code domain.AuthorizationCode
+	// User is the code's user; nil when it no longer exists.
+	User *domain.User
+	// SessionLive: the browser session the code was issued in exists, or it was issued
+	// without one.
+	SessionLive bool
+	// ClientDisabled: the code's client is disabled (or gone).
+	ClientDisabled bool
+	// FamilyExists: the family the code's grant would start exists already. For an
+	// unused code that means a revocation voided it (TokenStore.RevokeUserFamilies and
+	// its kin revoke the families of codes not yet redeemed).
+	FamilyExists bool
+}
+
+// CodeOutcome is what a redemption's decide asks CodeStore.RedeemCode to store.
+type CodeOutcome struct {
+	// Grant, when not nil, is the grant the code starts: its family and first refresh
+	// token, stored in the transaction that consumed the code.
+	Grant *NewGrant
+	// RevokeFamily revokes the code's family and its refresh tokens (a replay, RFC 6749
+	// §4.1.2).
+	RevokeFamily bool
+}
+
+// NewGrant is a family and its first refresh token (nil when none).
+type NewGrant struct {
 	Family  TokenFamily
 	Refresh *domain.RefreshToken
-}
-
-// Matches reports whether the code may be exchanged by this redemption: the client's,
-// unexpired, for this redirect URI, and with the challenge of the verifier sent (a code
-// issued without PKCE matches only a request without a verifier).
-func (r CodeRedemption) Matches(c domain.AuthorizationCode) bool {
-	return c.ClientID == r.ClientID && !c.Expired(r.Now) && c.RedirectURI == r.RedirectURI &&
-		c.CodeChallenge == r.Challenge
-}
-
-// Grant is the family and first refresh token (nil when none) that redeeming c starts.
-func (r CodeRedemption) Grant(c domain.AuthorizationCode) (TokenFamily, *domain.RefreshToken) {
-	fam := TokenFamily{ID: c.FamilyID, ClientID: c.ClientID, UserID: c.UserID, SessionID: c.SessionID,
-		CreatedAt: r.Family.CreatedAt, ExpiresAt: r.Family.ExpiresAt}
-	if r.Refresh == nil {
-		return fam, nil
-	}
-	rt := domain.RefreshToken{Hash: r.Refresh.Hash, FamilyID: c.FamilyID, ClientID: c.ClientID, UserID: c.UserID,
-		Scope: c.Scope, Audience: c.Audience, AuthTime: c.AuthTime, Nonce: c.Nonce, SessionID: c.SessionID,
-		CreatedAt: r.Refresh.CreatedAt, ExpiresAt: r.Refresh.ExpiresAt, DPoPJKT: r.Refresh.DPoPJKT}
-	return fam, &rt
 }
 
 // TokenFamily is the record of one grant: a code redemption or password/device grant and
@@ -129,12 +119,26 @@ type TokenFamily struct {
 	RevokedAt *time.Time
 }
 
-// RefreshRotation is a refresh's request to TokenStore.RotateUsableRefreshToken.
-type RefreshRotation struct {
-	ClientID string              // the client refreshing
-	ProofJKT string              // the thumbprint of the DPoP key it proved, if any
-	Next     domain.RefreshToken // the successor's hash, times and binding
-	Now      time.Time
+// RefreshState is what TokenStore.UpdateRefreshToken read, in its transaction, for
+// its update.
+type RefreshState struct {
+	Token domain.RefreshToken
+	// FamilyRevoked: the token's family is revoked.
+	FamilyRevoked bool
+	// User is the token's user; nil when it no longer exists.
+	User *domain.User
+}
+
+// RefreshChange is what an update asks TokenStore.UpdateRefreshToken to store; the
+// zero value changes nothing.
+type RefreshChange struct {
+	// Next, when not nil, is the token's successor: the token is marked rotated at Now
+	// and Next stored, in the same family.
+	Next *domain.RefreshToken
+	// RevokeFamily revokes the token's family and all its refresh tokens at Now (reuse of
+	// a rotated token, RFC 9700 §4.14.2).
+	RevokeFamily bool
+	Now          time.Time
 }
 
 // TokenStore keeps refresh tokens, token families and the access-token deny-list.
@@ -162,19 +166,20 @@ type TokenStore interface {
 	// earlier one (SECURITY S58).
 	RevokePrincipal(ctx context.Context, p domain.PrincipalRevocation) error
 
+	// RefreshTokenByHash reads a token (introspection, revocation); ErrNotFound when
+	// there is none.
 	RefreshTokenByHash(ctx context.Context, hash []byte) (domain.RefreshToken, error)
-	// RotateRefreshToken marks the old token rotated and stores next, in one
-	// transaction, only when the old one is still active (conditional update): of
-	// concurrent callers exactly one succeeds; the others get ErrAlreadyUsed.
-	RotateRefreshToken(ctx context.Context, oldHash []byte, next domain.RefreshToken, now time.Time) error
-	// RotateUsableRefreshToken is a whole refresh that keeps the grant's scope and
-	// audience: it reads the token with hash oldHash and, when it is
-	// UsableBy(rot.ClientID, rot.ProofJKT, rot.Now) and its family is not revoked, marks
-	// it rotated and stores old.Successor(rot.Next). It returns the token as it was at
-	// one moment before the rotation, and whether it was rotated; ErrNotFound for an
-	// unknown hash. Of concurrent callers at most one rotates; one that read the token
-	// usable and did not rotate it lost that race (or the family is revoked).
-	RotateUsableRefreshToken(ctx context.Context, oldHash []byte, rot RefreshRotation) (old domain.RefreshToken, rotated bool, err error)
+	// UpdateRefreshToken is a refresh in one transaction. Holding the token's family (the
+	// lock every writer of the family's tokens takes first, so that of concurrent callers
+	// each finds the token as the one before left it, and a revocation never misses a
+	// successor), it reads the token, whether the family is revoked, and the token's user
+	// (RefreshState), calls update, and stores what update asked (RefreshChange). The
+	// rule is update's; the store only reads, locks and writes. update must only decide:
+	// it may run again, from scratch, when the database aborted the transaction to break
+	// a deadlock. update's error is UpdateRefreshToken's answer, returned after the
+	// commit with what update asked stored all the same (a reuse revokes the family and
+	// is refused). ErrNotFound for an unknown hash (update is not called).
+	UpdateRefreshToken(ctx context.Context, hash []byte, update func(RefreshState) (RefreshChange, error)) error
 
 	// RevokeAccessToken puts a jti on the deny-list until the token's expiry.
 	RevokeAccessToken(ctx context.Context, t domain.RevokedAccessToken) error

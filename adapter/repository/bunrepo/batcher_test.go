@@ -155,7 +155,9 @@ func TestRefreshTokenReadsBatched(t *testing.T) {
 			// The first one is rotated: the read must show it so.
 			next := domain.RefreshToken{Hash: []byte("hash-next-0123456789abcdef0123456789"), FamilyID: want[0].FamilyID,
 				ClientID: "c1", UserID: "u1", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-			if err := tokens.RotateRefreshToken(ctx, want[0].Hash, next, now); err != nil {
+			if err := tokens.UpdateRefreshToken(ctx, want[0].Hash, func(usecase.RefreshState) (usecase.RefreshChange, error) {
+				return usecase.RefreshChange{Next: &next, Now: now}, nil
+			}); err != nil {
 				t.Fatal(err)
 			}
 			before := bunrepo.RefreshTokenQueries(tokens)

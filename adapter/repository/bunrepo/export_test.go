@@ -62,12 +62,6 @@ func (p *Pipeline) Waiting() int {
 	return len(p.pending)
 }
 
-// SharePipeline reports whether the repositories send PostgreSQL's short writes
-// through one pipeline (and have one).
-func SharePipeline(tokens *TokenRepository, codes *CodeRepository) bool {
-	return tokens.pipe != nil && tokens.pipe == codes.pipe
-}
-
 // QueryRow sends query through p as a write that reads a row does; scan reads it.
 func (p *Pipeline) QueryRow(ctx context.Context, key, query string, scan func(pgx.Rows) error, args ...any) (bool, error) {
 	return p.queryRow(ctx, []byte(key), query, args, scan)

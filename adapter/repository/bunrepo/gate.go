@@ -26,9 +26,7 @@ import (
 // connection already serves writes in groups (groupCommit) and reads in batches.
 //
 // On PostgreSQL the gate also carries the database's one pipeline of short writes
-// (pgPipeline), shared by the token and code repositories: a code redemption and the
-// revocation of its family (a replay) then meet in one batch, in the order of their
-// keys, instead of in two batches that could each wait for the other.
+// (pgPipeline): the revocations of families.
 type ConnGate struct {
 	places *semaphore.Weighted // nil: a pool without a limit, nobody waits
 	writes *pgPipeline         // PostgreSQL only

@@ -72,7 +72,7 @@ func newGroupCommit(db *bun.DB, gate *ConnGate) *groupCommit {
 // whose context ends before its write starts gets the context's error and no write.
 func (g *groupCommit) run(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
 	if !g.enabled {
-		return g.gate.inTx(ctx, g.db, nil, fn)
+		return g.gate.inTx(ctx, g.db, flavorOf(g.db).txOptions, fn)
 	}
 	w := &groupWrite{ctx: ctx, fn: fn, done: make(chan struct{})}
 	g.mu.Lock()

@@ -131,25 +131,6 @@ func TestPipeline(t *testing.T) {
 	}
 }
 
-// TestPipelineShared: the token and code repositories of a PostgreSQL database share
-// its gate's pipeline, so that a code redemption and the revocation of its family (a
-// replay racing the first redemption) go in one batch, ordered, and never in two
-// batches that wait for each other until PostgreSQL's deadlock timeout (a second)
-// breaks the tie.
-func TestPipelineShared(t *testing.T) {
-	db := bunrepotest.Open(t, dbtest.Postgres(t))
-	gate := bunrepo.NewConnGate(db)
-	if !bunrepo.SharePipeline(bunrepo.NewTokenRepository(db, gate), bunrepo.NewCodeRepository(db, gate)) {
-		t.Fatal("the token and code repositories do not share one pipeline")
-	}
-	// A pool without a limit has a gate too, with its pipeline.
-	db = bunrepotest.Open(t, withPool(t, dbtest.Postgres(t), 0))
-	gate = bunrepo.NewConnGate(db)
-	if !bunrepo.SharePipeline(bunrepo.NewTokenRepository(db, gate), bunrepo.NewCodeRepository(db, gate)) {
-		t.Fatal("with an unlimited pool, the repositories have no shared pipeline")
-	}
-}
-
 // TestPipelineSurvivesPanic: a panic while a batch is read (here in a caller's scan)
 // fails that batch's writes, closed, instead of killing the server or leaving them
 // waiting; the next write goes through.

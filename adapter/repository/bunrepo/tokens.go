@@ -2,13 +2,11 @@ package bunrepo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 
@@ -21,19 +19,21 @@ import (
 // deny-list.
 //
 // Lock order, the same in every transaction that takes both: the family row first,
-// then its refresh tokens. Rotation takes a shared lock on the family before it
-// updates the old token; revocation takes an exclusive one before it revokes the
-// tokens. So a revocation either waits for a rotation to commit (and then sees and
-// revokes the new token) or makes it wait (and then refuse): a revoked family never
-// keeps a live token.
+// then its refresh tokens. A refresh (UpdateRefreshToken) locks the family before it
+// reads the token; a revocation locks it before it revokes the tokens. So a revocation
+// either waits for a rotation to commit (and then sees and revokes the new token) or
+// makes it wait (and then read the family revoked): a revoked family never keeps a
+// live token; and of concurrent refreshes with one token each reads it as the one
+// before left it.
 type TokenRepository struct {
 	db      *bun.DB
+	flavor  flavor
 	gate    *ConnGate
 	revoked *readBatcher[revocationKey, bool]
 	byHash  *readBatcher[string, refreshTokenRow]
 	writes  *groupCommit
 	stmts   *preparedStatements
-	pipe    *pgPipeline // PostgreSQL's refreshes and revocations (the gate's)
+	pipe    *pgPipeline // PostgreSQL's revocations (the gate's)
 }
 
 var _ usecase.TokenStore = (*TokenRepository)(nil)
@@ -41,7 +41,7 @@ var _ usecase.TokenStore = (*TokenRepository)(nil)
 // NewTokenRepository returns a repository over db whose hot paths go through gate.
 func NewTokenRepository(db *bun.DB, gate *ConnGate) *TokenRepository {
 	stmts := newPreparedStatements(db, gate)
-	return &TokenRepository{db: db, gate: gate, revoked: newRevocationBatcher(db, stmts),
+	return &TokenRepository{db: db, flavor: flavorOf(db), gate: gate, revoked: newRevocationBatcher(db, stmts),
 		byHash: newRefreshTokenBatcher(db, stmts), writes: newGroupCommit(db, gate), stmts: stmts,
 		pipe: gate.pipeline()}
 }
@@ -143,12 +143,6 @@ const insertRefreshTokenQuery = "INSERT INTO refresh_tokens (hash, family_id, cl
 // createFamilyPGQuery is insertFamilyQuery and insertRefreshTokenQuery in one statement.
 const createFamilyPGQuery = "WITH fam AS (" + insertFamilyQuery + " RETURNING NULL) " + insertRefreshTokenQuery
 
-// insertRefreshToken stores row with a prepared statement (the SQLite hot path).
-func (r *TokenRepository) insertRefreshToken(ctx context.Context, tx *bun.Tx, row refreshTokenRow) error {
-	_, err := r.stmts.exec(ctx, tx, insertRefreshTokenQuery, refreshTokenArgs(r.stmts, row)...)
-	return err
-}
-
 // refreshTokenArgs are the values of insertRefreshTokenQuery.
 func refreshTokenArgs(p *preparedStatements, row refreshTokenRow) []any {
 	return []any{row.Hash, row.FamilyID, row.ClientID, row.UserID, row.Scope, row.Audience,
@@ -191,21 +185,8 @@ func (r *TokenRepository) RevokeFamily(ctx context.Context, familyID string, now
 	if r.db.Dialect().Name() == dialect.PG {
 		return r.revokeFamilyPG(ctx, familyID, now)
 	}
-	upsert := "INSERT INTO token_families (id, created_at, revoked_at) VALUES (?, ?, ?) " +
-		"ON CONFLICT (id) DO UPDATE SET revoked_at = COALESCE(token_families.revoked_at, excluded.revoked_at)"
-	if r.db.Dialect().Name() == dialect.MySQL {
-		upsert = "INSERT INTO token_families (id, created_at, revoked_at) VALUES (?, ?, ?) " +
-			"ON DUPLICATE KEY UPDATE revoked_at = COALESCE(revoked_at, VALUES(revoked_at))"
-	}
 	return r.writes.run(ctx, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewRaw(upsert, familyID, now, now).Exec(ctx); err != nil {
-			return wrapErr(err, "revoke token family %q", familyID)
-		}
-		if _, err := tx.NewRaw("UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
-			now, familyID).Exec(ctx); err != nil {
-			return wrapErr(err, "revoke refresh tokens of family %q", familyID)
-		}
-		return nil
+		return revokeFamilyTx(ctx, tx, r.flavor, familyID, now)
 	})
 }
 
@@ -336,8 +317,7 @@ func (r *TokenRepository) RevokePrincipal(ctx context.Context, p domain.Principa
 }
 
 // RefreshTokenByHash returns the token; ErrNotFound when there is none. It runs on
-// every refresh (but PostgreSQL's, see RotateUsableRefreshToken) and every
-// introspection and revocation of a refresh token, so concurrent reads share one query
+// every introspection and revocation of a refresh token, so concurrent reads share one query
 // (readBatcher). On SQLite the reads then queue for its one connection as one or two
 // batches rather than one caller each (database/sql hands a freed connection to a
 // random waiter): revocation went from 8,324–8,725/s to 9,220–9,557/s (p99 17–23 to
@@ -354,246 +334,76 @@ func (r *TokenRepository) RefreshTokenByHash(ctx context.Context, hash []byte) (
 	return row.toDomain()
 }
 
-// RotateRefreshToken marks the old token rotated and stores next, in one transaction,
-// only while the old one is active and its family is not revoked. The conditional
-// UPDATE decides: of concurrent callers exactly one matches a row (SECURITY S32); the
-// others get ErrAlreadyUsed, and ErrNotFound is for a hash that does not exist. next
-// must belong to the old token's family (the UPDATE matches on it).
-//
-// It is the hot path of the refresh grant, so it runs as few statements as the lock
-// order allows: on SQLite (BEGIN IMMEDIATE already holds the only write lock) the
-// family check is part of the UPDATE, both statements are prepared, and concurrent
-// rotations commit together (groupCommit); PostgreSQL runs one prepared statement
-// (rotatePG); MariaDB first takes the shared family lock (see TokenRepository). Only a
-// failed UPDATE reads more, to tell an unknown token from a used one.
-func (r *TokenRepository) RotateRefreshToken(ctx context.Context, oldHash []byte, next domain.RefreshToken, now time.Time) error {
-	nextRow := refreshTokenToRow(next)
-	if r.db.Dialect().Name() == dialect.PG {
-		return r.rotatePG(ctx, oldHash, nextRow, now)
-	}
-	if r.db.Dialect().Name() == dialect.SQLite {
-		if err := r.stmts.warm(ctx, rotateSQLiteQuery, insertRefreshTokenQuery); err != nil {
-			return err
+// UpdateRefreshToken: see usecase.TokenStore. One transaction on every database: the
+// token's family locked first (forUpdate; the lock order of TokenRepository; on SQLite
+// the transaction holds the only write lock, and joins a group commit), then the token
+// and its user read, then update's change written.
+func (r *TokenRepository) UpdateRefreshToken(ctx context.Context, hash []byte,
+	update func(usecase.RefreshState) (usecase.RefreshChange, error)) error {
+	var refusal error
+	err := r.writes.run(ctx, func(ctx context.Context, tx bun.Tx) error {
+		refusal = nil
+		var fam familyRow
+		if err := tx.NewRaw("SELECT id, revoked_at FROM token_families WHERE id = "+
+			"(SELECT family_id FROM refresh_tokens WHERE hash = ?)"+r.flavor.forUpdate, hash).
+			Scan(ctx, &fam); err != nil {
+			return wrapErr(err, "lock the family of a refresh token")
 		}
-		return r.writes.run(ctx, func(ctx context.Context, tx bun.Tx) error {
-			t := r.stmts.timeArg(now)
-			res, err := r.stmts.exec(ctx, &tx, rotateSQLiteQuery, t, oldHash, next.FamilyID, t, next.FamilyID)
-			n, err := rowsAffected(res, err, "mark refresh token rotated")
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				return r.rotateFailed(ctx, tx, oldHash, next.FamilyID)
-			}
-			if err := r.insertRefreshToken(ctx, &tx, nextRow); err != nil {
-				return wrapErr(err, "insert rotated refresh token")
-			}
-			return nil
-		})
-	}
-	// MariaDB: the shared family lock first, then the conditional UPDATE.
-	return r.gate.inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
-		revoked, err := lockFamilyShared(ctx, tx, next.FamilyID)
-		switch {
-		case errors.Is(err, domain.ErrNotFound):
-			return r.rotateFailed(ctx, tx, oldHash, next.FamilyID)
-		case err != nil:
-			return err
-		case revoked:
-			return fmt.Errorf("rotate refresh token: family %q is revoked: %w", next.FamilyID, domain.ErrAlreadyUsed)
+		var row refreshStateRow
+		if err := tx.NewRaw(refreshStateQuery, hash).Scan(ctx, &row); err != nil {
+			return wrapErr(err, "select refresh token")
 		}
-		res, err := tx.NewRaw("UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ? AND family_id = ? "+
-			"AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ?", now, oldHash, next.FamilyID, now).Exec(ctx)
-		n, err := rowsAffected(res, err, "mark refresh token rotated")
+		old, err := row.Token.toDomain()
 		if err != nil {
 			return err
 		}
-		if n == 0 {
-			return r.rotateFailed(ctx, tx, oldHash, next.FamilyID)
+		st := usecase.RefreshState{Token: old, FamilyRevoked: fam.RevokedAt != nil}
+		if row.User.ID != "" {
+			u := row.User.toDomain()
+			st.User = &u
 		}
-		if _, err := insert(ctx, tx, &nextRow); err != nil {
-			return wrapErr(err, "insert rotated refresh token")
+		change, refused := update(st)
+		refusal = refused
+		if change.RevokeFamily {
+			if err := revokeFamilyTx(ctx, tx, r.flavor, old.FamilyID, change.Now); err != nil {
+				return err
+			}
+		}
+		if next := change.Next; next != nil {
+			if next.FamilyID != old.FamilyID {
+				return fmt.Errorf("rotate refresh token: the successor names family %q, the token %q", next.FamilyID, old.FamilyID)
+			}
+			if _, err := tx.NewRaw("UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ?", change.Now, hash).
+				Exec(ctx); err != nil {
+				return wrapErr(err, "mark refresh token rotated")
+			}
+			nextRow := refreshTokenToRow(*next)
+			if _, err := insert(ctx, tx, &nextRow); err != nil {
+				return wrapErr(err, "insert rotated refresh token")
+			}
 		}
 		return nil
 	})
-}
-
-// RotateUsableRefreshToken: see usecase.TokenStore. On PostgreSQL it is one prepared
-// statement (rotateUsablePGQuery): a refresh is one round trip instead of two. Every
-// part of a statement sees the same snapshot, so the token it returns is the one the
-// UPDATE tried; one rotated by a concurrent refresh after that snapshot is returned
-// usable and not rotated, as a lost race, not as a replay. Elsewhere it reads, then
-// rotates (RefreshTokenByHash, RotateRefreshToken), with the same outcome: on SQLite
-// the rotation joins a group commit, which a read inside it could not (the group's
-// writes are serialised, so a racing refresh would always find its token rotated).
-func (r *TokenRepository) RotateUsableRefreshToken(ctx context.Context, oldHash []byte, rot usecase.RefreshRotation) (domain.RefreshToken, bool, error) {
-	if r.db.Dialect().Name() == dialect.PG {
-		return r.rotateUsablePG(ctx, oldHash, rot)
-	}
-	old, err := r.RefreshTokenByHash(ctx, oldHash)
-	if err != nil {
-		return domain.RefreshToken{}, false, err
-	}
-	if !old.UsableBy(rot.ClientID, rot.ProofJKT, rot.Now) {
-		return old, false, nil
-	}
-	err = r.RotateRefreshToken(ctx, oldHash, old.Successor(rot.Next), rot.Now)
-	switch {
-	case errors.Is(err, domain.ErrAlreadyUsed), errors.Is(err, domain.ErrNotFound):
-		return old, false, nil
-	case err != nil:
-		return domain.RefreshToken{}, false, err
-	}
-	return old, true, nil
-}
-
-// rotateUsablePGQuery reads the old token (old), takes the shared family lock (fam,
-// the lock order of TokenRepository), rotates the token only when UsableBy holds (upd)
-// and inserts its successor with the grant copied from it (ins). The UPDATE's only
-// indexable condition is the primary key: client, expiry and binding never change, so
-// they are checked on old, and the family through fam, both as one-time filters.
-// Given family_id or expires_at too, a generic plan of the prepared statement scanned
-// their whole index instead of one row (a refresh on PostgreSQL fell from 1,826/s to
-// 1,110/s). rotated_at and revoked_at are checked on the row itself, which a
-// concurrent rotation or revocation may have changed since the snapshot.
-const rotateUsablePGQuery = "WITH old AS (SELECT hash, family_id, client_id, user_id, scope, audience, auth_time, " +
-	"nonce, session_id, created_at, expires_at, rotated_at, revoked_at, dpop_jkt FROM refresh_tokens WHERE hash = $1), " +
-	"fam AS (SELECT id FROM token_families WHERE id = (SELECT family_id FROM old) AND revoked_at IS NULL FOR SHARE), " +
-	"upd AS (UPDATE refresh_tokens SET rotated_at = $2 WHERE hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL " +
-	"AND EXISTS (SELECT 1 FROM fam) " +
-	"AND EXISTS (SELECT 1 FROM old WHERE client_id = $3 AND expires_at > $2 AND (dpop_jkt IS NULL OR dpop_jkt = $4)) " +
-	"RETURNING family_id, client_id, user_id, scope, audience, auth_time, nonce, session_id), " +
-	"ins AS (INSERT INTO refresh_tokens (hash, family_id, client_id, user_id, scope, audience, auth_time, nonce, " +
-	"session_id, created_at, expires_at, dpop_jkt) SELECT $5::bytea, family_id, client_id, user_id, scope, audience, " +
-	"auth_time, nonce, session_id, $6::timestamptz, $7::timestamptz, $8 FROM upd RETURNING 1) " +
-	"SELECT old.*, EXISTS (SELECT 1 FROM ins) AS rotated FROM old"
-
-// rotationRow is a row of rotateUsablePGQuery: the old token as the statement read
-// it, and whether it rotated it.
-type rotationRow struct {
-	refreshTokenRow
-	Rotated bool
-}
-
-func (r *TokenRepository) rotateUsablePG(ctx context.Context, oldHash []byte, rot usecase.RefreshRotation) (domain.RefreshToken, bool, error) {
-	var row rotationRow
-	found, err := r.pipe.queryRow(ctx, oldHash, rotateUsablePGQuery, []any{oldHash, rot.Now, rot.ClientID,
-		nullString(rot.ProofJKT), rot.Next.Hash, rot.Next.CreatedAt, rot.Next.ExpiresAt, nullString(rot.Next.DPoPJKT)},
-		row.scan)
-	switch {
-	case err != nil:
-		return domain.RefreshToken{}, false, wrapErr(err, "rotate refresh token")
-	case !found:
-		return domain.RefreshToken{}, false, fmt.Errorf("rotate refresh token: %w", domain.ErrNotFound)
-	}
-	old, err := row.toDomain()
-	if err != nil {
-		return domain.RefreshToken{}, false, err
-	}
-	return old, row.Rotated, nil
-}
-
-// scan reads a row of rotateUsablePGQuery.
-func (row *rotationRow) scan(rows pgx.Rows) error {
-	var authTime *time.Time
-	var jkt *string
-	t := &row.refreshTokenRow
-	if err := rows.Scan(&t.Hash, &t.FamilyID, &t.ClientID, &t.UserID, &t.Scope, &t.Audience, &authTime,
-		&t.Nonce, &t.SessionID, &t.CreatedAt, &t.ExpiresAt, &t.RotatedAt, &t.RevokedAt, &jkt, &row.Rotated); err != nil {
-		return fmt.Errorf("scan rotated refresh token: %w", err)
-	}
-	t.AuthTime, t.DPoPJKT = derefTime(authTime), derefString(jkt)
-	return nil
-}
-
-func derefString(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
-// rotateSQLiteQuery is the rotation's decision on SQLite, prepared. BEGIN IMMEDIATE
-// already holds the database's only write lock, so the family check is part of it.
-const rotateSQLiteQuery = "UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ? AND family_id = ? " +
-	"AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > ? " +
-	"AND NOT EXISTS (SELECT 1 FROM token_families WHERE id = ? AND revoked_at IS NOT NULL)"
-
-// rotatePG is RotateRefreshToken on PostgreSQL in one statement, so one round trip
-// (a transaction of four statements took six, and each waits on the network and the
-// scheduler). The CTE keeps the lock order: it locks the family FOR SHARE before it
-// marks the old token rotated; a concurrent revocation either waits for this statement
-// to commit (and then revokes the new token too, its next statement seeing it) or
-// makes it wait and then re-reads the family as revoked, matching nothing. The new
-// token is inserted only when the UPDATE matched, all in one atomic statement.
-func (r *TokenRepository) rotatePG(ctx context.Context, oldHash []byte, next refreshTokenRow, now time.Time) error {
-	var authTime, jkt any
-	if !next.AuthTime.IsZero() {
-		authTime = next.AuthTime
-	}
-	if next.DPoPJKT != "" {
-		jkt = next.DPoPJKT
-	}
-	res, err := r.stmts.exec(ctx, nil, rotatePGQuery, next.FamilyID, now, oldHash,
-		next.Hash, next.ClientID, next.UserID, next.Scope, next.Audience, authTime, next.Nonce,
-		next.SessionID, next.CreatedAt, next.ExpiresAt, jkt)
-	n, err := rowsAffected(res, err, "rotate refresh token")
 	if err != nil {
 		return err
 	}
-	if n == 1 {
-		return nil
-	}
-	return r.gate.inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
-		return r.rotateFailed(ctx, tx, oldHash, next.FamilyID)
-	})
+	return refusal
 }
 
-// rotatePGQuery is rotatePG's statement, prepared (preparedStatements): PostgreSQL
-// parses and plans it once per connection instead of on every refresh. As in
-// rotateUsablePGQuery, the UPDATE's only indexable condition is the primary key; the
-// family and expiry, which never change, are checked on old.
-const rotatePGQuery = "WITH old AS (SELECT family_id, expires_at FROM refresh_tokens WHERE hash = $3), " +
-	"fam AS (SELECT id FROM token_families WHERE id = $1 AND revoked_at IS NULL FOR SHARE), " +
-	"upd AS (UPDATE refresh_tokens SET rotated_at = $2 WHERE hash = $3 AND rotated_at IS NULL AND revoked_at IS NULL " +
-	"AND EXISTS (SELECT 1 FROM fam) AND EXISTS (SELECT 1 FROM old WHERE family_id = $1 AND expires_at > $2) " +
-	"RETURNING family_id) " +
-	"INSERT INTO refresh_tokens (hash, family_id, client_id, user_id, scope, audience, auth_time, nonce, " +
-	"session_id, created_at, expires_at, dpop_jkt) " +
-	"SELECT $4::bytea, upd.family_id, $5, $6, $7, $8, $9::timestamptz, $10, $11, $12::timestamptz, " +
-	"$13::timestamptz, $14 FROM upd"
-
-// rotateFailed explains why a rotation matched no row: ErrNotFound for an unknown
-// hash, an error for a new token naming another family, else ErrAlreadyUsed.
-func (r *TokenRepository) rotateFailed(ctx context.Context, tx bun.Tx, oldHash []byte, familyID string) error {
-	var actual string
-	if err := tx.NewSelect().Model((*refreshTokenRow)(nil)).Column("family_id").
-		Where("hash = ?", oldHash).Scan(ctx, &actual); err != nil {
-		return wrapErr(err, "select refresh token to rotate")
-	}
-	if actual != familyID {
-		return fmt.Errorf("rotate refresh token: the new token names family %q, the old one %q", familyID, actual)
-	}
-	return fmt.Errorf("rotate refresh token: %w", domain.ErrAlreadyUsed)
+// refreshStateRow is a row of refreshStateQuery: a refresh token and its user (empty
+// when the user is gone).
+type refreshStateRow struct {
+	Token refreshTokenRow `bun:"embed:t_"`
+	User  userRow         `bun:"embed:u_"`
 }
 
-// lockFamilyShared reads the family's revocation under a shared row lock (see the
-// lock order on TokenRepository). SQLite needs none: BEGIN IMMEDIATE already holds
-// the database's only write lock.
-func lockFamilyShared(ctx context.Context, tx bun.Tx, familyID string) (revoked bool, err error) {
-	q := "SELECT revoked_at FROM token_families WHERE id = ?"
-	switch tx.Dialect().Name() {
-	case dialect.PG:
-		q += " FOR SHARE"
-	case dialect.MySQL:
-		q += " LOCK IN SHARE MODE" // MariaDB 10.11 has no FOR SHARE
-	}
-	var revokedAt bun.NullTime
-	if err := tx.NewRaw(q, familyID).Scan(ctx, &revokedAt); err != nil {
-		return false, wrapErr(err, "lock token family %q", familyID)
-	}
-	return !revokedAt.IsZero(), nil
-}
+const refreshStateQuery = "SELECT t.hash AS t_hash, t.family_id AS t_family_id, t.client_id AS t_client_id, " +
+	"t.user_id AS t_user_id, t.scope AS t_scope, t.audience AS t_audience, t.auth_time AS t_auth_time, " +
+	"t.nonce AS t_nonce, t.session_id AS t_session_id, t.created_at AS t_created_at, t.expires_at AS t_expires_at, " +
+	"t.rotated_at AS t_rotated_at, t.revoked_at AS t_revoked_at, t.dpop_jkt AS t_dpop_jkt, " +
+	"u.id AS u_id, u.username AS u_username, u.email AS u_email, u.email_verified AS u_email_verified, " +
+	"u.password_hash AS u_password_hash, u.created_at AS u_created_at, u.updated_at AS u_updated_at, " +
+	"u.disabled AS u_disabled FROM refresh_tokens t LEFT JOIN users u ON u.id = t.user_id WHERE t.hash = ?"
 
 // RevokeAccessToken puts a jti on the deny-list until the token expires. Revoking one
 // twice is not an error (RFC 7009 §2.2: revocation is idempotent).

@@ -112,7 +112,7 @@ func (s *suite) clients(t *testing.T) {
 		noErr(t, s.Clients.DeleteClient(t.Context(), c.ID))
 		_, err := s.Clients.ClientByID(t.Context(), c.ID)
 		wantErr(t, err, domain.ErrNotFound)
-		_, err = s.Codes.ConsumeCode(t.Context(), code.Hash, base)
+		_, err = s.consume(t, code.Hash, base)
 		wantErr(t, err, domain.ErrNotFound)
 		for _, uri := range []string{"", loopbackCB} {
 			_, err = s.Consents.ConsentFor(t.Context(), u.ID, c.ID, uri)

@@ -1,6 +1,7 @@
 package repotest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -22,14 +23,72 @@ func (s *suite) code(t *testing.T, u domain.User, c domain.Client) domain.Author
 	}
 }
 
-// redemption is a redemption that matches s.code(t, u, c) at base: the client, the
-// redirect URI and the challenge of the code, with a refresh token to store.
-func redemption(c domain.Client, code domain.AuthorizationCode) usecase.CodeRedemption {
-	return usecase.CodeRedemption{
-		ClientID: c.ID, RedirectURI: code.RedirectURI, Challenge: code.CodeChallenge, Now: base,
-		Family:  usecase.TokenFamily{CreatedAt: base, ExpiresAt: base.Add(720 * time.Hour)},
-		Refresh: &domain.RefreshToken{Hash: newHash(), CreatedAt: base, ExpiresAt: base.Add(720 * time.Hour), DPoPJKT: "jkt-1"},
+// plan is a redemption the tests run (suite.redeem): at Now, starting Family with
+// Refresh (nil: no refresh token) when the tests' rule lets the code start its grant.
+type plan struct {
+	Now     time.Time
+	Family  usecase.TokenFamily
+	Refresh *domain.RefreshToken
+}
+
+// redemption is a plan for s.code(t, u, c) at base, with a refresh token to store.
+func redemption(c domain.Client, code domain.AuthorizationCode) plan {
+	fam := usecase.TokenFamily{ID: code.FamilyID, ClientID: c.ID, UserID: code.UserID, SessionID: code.SessionID,
+		CreatedAt: base, ExpiresAt: base.Add(720 * time.Hour)}
+	rt := domain.RefreshToken{Hash: newHash(), FamilyID: code.FamilyID, ClientID: c.ID, UserID: code.UserID,
+		Scope: code.Scope, Audience: code.Audience, AuthTime: code.AuthTime, Nonce: code.Nonce, SessionID: code.SessionID,
+		CreatedAt: base, ExpiresAt: base.Add(720 * time.Hour), DPoPJKT: "jkt-1"}
+	return plan{Now: base, Family: fam, Refresh: &rt}
+}
+
+// errNotLive is the tests' rule refusing a code whose user, client or session ended.
+var errNotLive = errors.New("repotest: the code's grant may not start")
+
+// startRule is the tests' stand-in for the code grant's rule (usecase), enough to
+// drive the store: a used code is a replay (its family revoked, ErrAlreadyUsed), a
+// voided one is refused with ErrDuplicate, one whose user, client or session ended
+// with errNotLive; any other starts p's grant. seen gets what the store read.
+func startRule(p plan, seen *usecase.CodeRedemption) func(usecase.CodeRedemption) (usecase.CodeOutcome, error) {
+	return func(r usecase.CodeRedemption) (usecase.CodeOutcome, error) {
+		*seen = r
+		switch {
+		case r.Code.UsedAt != nil:
+			return usecase.CodeOutcome{RevokeFamily: true}, domain.ErrAlreadyUsed
+		case r.FamilyExists:
+			return usecase.CodeOutcome{}, domain.ErrDuplicate
+		case r.User == nil || r.User.Disabled || r.ClientDisabled || !r.SessionLive:
+			return usecase.CodeOutcome{}, errNotLive
+		}
+		return usecase.CodeOutcome{Grant: &usecase.NewGrant{Family: p.Family, Refresh: p.Refresh}}, nil
 	}
+}
+
+// redeem redeems the code with hash by p under startRule. It returns the code as the
+// store read it (before this redemption) and whether the grant was started; a refusal
+// for an ended user, client or session is no error.
+func (s *suite) redeem(t *testing.T, hash []byte, p plan) (domain.AuthorizationCode, bool, error) {
+	t.Helper()
+	var seen usecase.CodeRedemption
+	err := s.Codes.RedeemCode(t.Context(), hash, p.Now, startRule(p, &seen))
+	if errors.Is(err, errNotLive) {
+		return seen.Code, false, nil
+	}
+	return seen.Code, err == nil, err
+}
+
+// consume redeems the code with hash at now starting nothing, and returns it as it was
+// before; ErrAlreadyUsed when it was used before.
+func (s *suite) consume(t *testing.T, hash []byte, now time.Time) (domain.AuthorizationCode, error) {
+	t.Helper()
+	var seen usecase.CodeRedemption
+	err := s.Codes.RedeemCode(t.Context(), hash, now, func(r usecase.CodeRedemption) (usecase.CodeOutcome, error) {
+		seen = r
+		if r.Code.UsedAt != nil {
+			return usecase.CodeOutcome{}, domain.ErrAlreadyUsed
+		}
+		return usecase.CodeOutcome{}, nil
+	})
+	return seen.Code, err
 }
 
 func (s *suite) codes(t *testing.T) {
@@ -38,24 +97,25 @@ func (s *suite) codes(t *testing.T) {
 		code := s.code(t, u, c)
 		noErr(t, s.Codes.CreateCode(t.Context(), code))
 		red := redemption(c, code)
-		res, err := s.Codes.RedeemCode(t.Context(), code.Hash, red)
-		noErr(t, err)
-		got := res.Code
-		if !res.Issued {
-			t.Fatal("a matching redemption started no grant")
+		var seen usecase.CodeRedemption
+		noErr(t, s.Codes.RedeemCode(t.Context(), code.Hash, base, startRule(red, &seen)))
+		// What the rule is given: the code as it was, its user, a live session, an
+		// enabled client, no family yet.
+		checkCode(t, code, seen.Code)
+		if seen.Code.UsedAt != nil {
+			t.Error("an unused code was handed over as used")
 		}
-		if got.FamilyID != code.FamilyID || got.UserID != u.ID || got.Nonce != code.Nonce {
-			t.Errorf("redeemed code = %+v, want %+v", got, code)
-		}
-		// The user comes with the code.
-		if res.User == nil {
+		if seen.User == nil {
 			t.Fatal("the redeemed code came without its user")
 		}
-		checkUser(t, u, *res.User)
-		_, wantRT := red.Grant(code)
+		checkUser(t, u, *seen.User)
+		if !seen.SessionLive || seen.ClientDisabled || seen.FamilyExists {
+			t.Errorf("session live %v, client disabled %v, family exists %v; want true, false, false",
+				seen.SessionLive, seen.ClientDisabled, seen.FamilyExists)
+		}
 		rt, err := s.Tokens.RefreshTokenByHash(t.Context(), red.Refresh.Hash)
 		noErr(t, err)
-		checkRefreshToken(t, *wantRT, rt)
+		checkRefreshToken(t, *red.Refresh, rt)
 		revoked, err := s.Tokens.FamilyRevoked(t.Context(), code.FamilyID)
 		noErr(t, err)
 		if revoked {
@@ -65,18 +125,34 @@ func (s *suite) codes(t *testing.T) {
 		noErr(t, s.Tokens.RevokeSessionFamilies(t.Context(), code.SessionID, base))
 		s.wantRevoked(t, true, usecase.TokenFamily{ID: code.FamilyID}, rt)
 
-		// A second redemption: the code, ErrAlreadyUsed, nothing stored.
+		// A second redemption sees the code used at base, and its family; the rule's
+		// error comes back, nothing of its grant is stored.
 		again := redemption(c, code)
-		var issued bool
-		got, issued, err = s.redeem(t, code.Hash, again)
+		got, issued, err := s.redeem(t, code.Hash, again)
 		wantErr(t, err, domain.ErrAlreadyUsed)
 		if issued || got.FamilyID != code.FamilyID {
 			t.Errorf("replay: issued = %v, family %q; want false, %q", issued, got.FamilyID, code.FamilyID)
 		}
+		sameTimePtr(t, "used_at", &base, got.UsedAt)
 		_, err = s.Tokens.RefreshTokenByHash(t.Context(), again.Refresh.Hash)
 		wantErr(t, err, domain.ErrNotFound)
 		_, _, err = s.redeem(t, newHash(), again)
 		wantErr(t, err, domain.ErrNotFound)
+	})
+
+	t.Run("ReplayRevokesTheFamily", func(t *testing.T) {
+		u, c := s.newUser(t), s.newClient(t)
+		code := s.code(t, u, c)
+		noErr(t, s.Codes.CreateCode(t.Context(), code))
+		red := redemption(c, code)
+		_, issued, err := s.redeem(t, code.Hash, red)
+		noErr(t, err)
+		if !issued {
+			t.Fatal("no grant")
+		}
+		_, _, err = s.redeem(t, code.Hash, redemption(c, code))
+		wantErr(t, err, domain.ErrAlreadyUsed)
+		s.wantRevoked(t, true, usecase.TokenFamily{ID: code.FamilyID}, *red.Refresh)
 	})
 
 	t.Run("RedeemWithoutRefreshToken", func(t *testing.T) {
@@ -97,41 +173,40 @@ func (s *suite) codes(t *testing.T) {
 		wantErr(t, err, domain.ErrDuplicate)
 	})
 
-	t.Run("RedeemMismatch", func(t *testing.T) {
+	t.Run("RefusedIsConsumed", func(t *testing.T) {
+		// The rule's error is the answer; the code is used up all the same (SECURITY S12).
 		u, c := s.newUser(t), s.newClient(t)
-		other := s.newClient(t)
-		for name, change := range map[string]func(*usecase.CodeRedemption){
-			"another client":       func(r *usecase.CodeRedemption) { r.ClientID = other.ID },
-			"another redirect URI": func(r *usecase.CodeRedemption) { r.RedirectURI += "&b=2" },
-			"another challenge":    func(r *usecase.CodeRedemption) { r.Challenge = "x" + r.Challenge[1:] },
-			"no verifier":          func(r *usecase.CodeRedemption) { r.Challenge = "" },
-			"expired":              func(r *usecase.CodeRedemption) { r.Now = base.Add(time.Minute) },
-		} {
-			code := s.code(t, u, c)
-			noErr(t, s.Codes.CreateCode(t.Context(), code))
-			red := redemption(c, code)
-			change(&red)
-			got, issued, err := s.redeem(t, code.Hash, red)
-			noErr(t, err)
-			if issued || got.FamilyID != code.FamilyID {
-				t.Errorf("%s: issued = %v, family %q; want false, %q", name, issued, got.FamilyID, code.FamilyID)
-			}
-			if _, err := s.Tokens.RefreshTokenByHash(t.Context(), red.Refresh.Hash); err == nil {
-				t.Errorf("%s: a refresh token was stored", name)
-			}
-			// Consumed all the same (SECURITY S12).
-			_, err = s.Codes.ConsumeCode(t.Context(), code.Hash, base)
-			wantErr(t, err, domain.ErrAlreadyUsed)
-		}
-		// A code issued without PKCE matches only a redemption without a verifier.
 		code := s.code(t, u, c)
-		code.CodeChallenge = ""
 		noErr(t, s.Codes.CreateCode(t.Context(), code))
-		_, issued, err := s.redeem(t, code.Hash, redemption(c, code))
-		noErr(t, err)
-		if !issued {
-			t.Error("a code without PKCE, redeemed without a verifier, started no grant")
+		refused := errors.New("refused")
+		err := s.Codes.RedeemCode(t.Context(), code.Hash, base, func(usecase.CodeRedemption) (usecase.CodeOutcome, error) {
+			return usecase.CodeOutcome{}, refused
+		})
+		if err != refused {
+			t.Fatalf("err = %v, want the rule's own error", err)
 		}
+		_, err = s.consume(t, code.Hash, base)
+		wantErr(t, err, domain.ErrAlreadyUsed)
+		revoked, err := s.Tokens.FamilyRevoked(t.Context(), code.FamilyID)
+		noErr(t, err)
+		if revoked {
+			t.Error("a refusal revoked the family")
+		}
+	})
+
+	t.Run("GrantOfAnotherFamily", func(t *testing.T) {
+		// A grant must start the code's own family: the one revocations void.
+		u, c := s.newUser(t), s.newClient(t)
+		code := s.code(t, u, c)
+		noErr(t, s.Codes.CreateCode(t.Context(), code))
+		red := redemption(c, code)
+		red.Family.ID = newID("fam")
+		red.Refresh.FamilyID = red.Family.ID
+		if _, _, err := s.redeem(t, code.Hash, red); err == nil {
+			t.Fatal("a grant of another family was stored")
+		}
+		_, err := s.Tokens.RefreshTokenByHash(t.Context(), red.Refresh.Hash)
+		wantErr(t, err, domain.ErrNotFound)
 	})
 
 	t.Run("ConsumeOnce", func(t *testing.T) {
@@ -140,17 +215,19 @@ func (s *suite) codes(t *testing.T) {
 		noErr(t, s.Codes.CreateCode(t.Context(), code))
 
 		used := base.Add(10 * time.Second)
-		got, err := s.Codes.ConsumeCode(t.Context(), code.Hash, used)
+		got, err := s.consume(t, code.Hash, used)
 		noErr(t, err)
 		checkCode(t, code, got)
-		sameTimePtr(t, "used_at", &used, got.UsedAt)
 
-		// A replay gets the code (to revoke what the first redemption issued) and
-		// ErrAlreadyUsed; the first use time stays.
-		again, err := s.Codes.ConsumeCode(t.Context(), code.Hash, used.Add(time.Second))
+		// A replay gets the code (to revoke what the first redemption issued) with the
+		// first use time, which stays.
+		again, err := s.consume(t, code.Hash, used.Add(time.Second))
 		wantErr(t, err, domain.ErrAlreadyUsed)
 		checkCode(t, code, again)
 		sameTimePtr(t, "used_at after replay", &used, again.UsedAt)
+		again, err = s.consume(t, code.Hash, used.Add(2*time.Second))
+		wantErr(t, err, domain.ErrAlreadyUsed)
+		sameTimePtr(t, "used_at after a second replay", &used, again.UsedAt)
 	})
 
 	t.Run("ZeroAuthTime", func(t *testing.T) {
@@ -158,17 +235,17 @@ func (s *suite) codes(t *testing.T) {
 		code := s.code(t, u, c)
 		code.AuthTime, code.CodeChallenge, code.Nonce, code.Audience = time.Time{}, "", "", nil
 		noErr(t, s.Codes.CreateCode(t.Context(), code))
-		got, err := s.Codes.ConsumeCode(t.Context(), code.Hash, base)
+		got, err := s.consume(t, code.Hash, base)
 		noErr(t, err)
 		checkCode(t, code, got)
 	})
 
-	t.Run("ExpiredCodeIsReturnedForTheCallerToJudge", func(t *testing.T) {
+	t.Run("ExpiredCodeIsReturnedForTheRuleToJudge", func(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
 		code := s.code(t, u, c)
 		noErr(t, s.Codes.CreateCode(t.Context(), code))
 		late := base.Add(time.Hour)
-		got, err := s.Codes.ConsumeCode(t.Context(), code.Hash, late)
+		got, err := s.consume(t, code.Hash, late)
 		noErr(t, err)
 		if !got.Expired(late) {
 			t.Error("the code should read as expired")
@@ -176,8 +253,15 @@ func (s *suite) codes(t *testing.T) {
 	})
 
 	t.Run("NotFound", func(t *testing.T) {
-		_, err := s.Codes.ConsumeCode(t.Context(), newHash(), base)
+		called := false
+		err := s.Codes.RedeemCode(t.Context(), newHash(), base, func(usecase.CodeRedemption) (usecase.CodeOutcome, error) {
+			called = true
+			return usecase.CodeOutcome{}, nil
+		})
 		wantErr(t, err, domain.ErrNotFound)
+		if called {
+			t.Error("the rule was asked about an unknown code")
+		}
 	})
 
 	t.Run("DuplicateHash", func(t *testing.T) {
@@ -211,15 +295,4 @@ func checkCode(t *testing.T, want, got domain.AuthorizationCode) {
 	sameTime(t, "auth_time", want.AuthTime, got.AuthTime)
 	sameTime(t, "created_at", want.CreatedAt, got.CreatedAt)
 	sameTime(t, "expires_at", want.ExpiresAt, got.ExpiresAt)
-}
-
-// redeem is RedeemCode's answer as the code and whether the grant was stored; a
-// redemption that stored none must come without a user.
-func (s *suite) redeem(t *testing.T, hash []byte, red usecase.CodeRedemption) (domain.AuthorizationCode, bool, error) {
-	t.Helper()
-	res, err := s.Codes.RedeemCode(t.Context(), hash, red)
-	if !res.Issued && res.User != nil {
-		t.Errorf("a redemption that stored no grant returned user %q", res.User.ID)
-	}
-	return res.Code, res.Issued, err
 }

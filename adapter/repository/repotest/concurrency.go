@@ -52,12 +52,12 @@ func (s *suite) concurrency(t *testing.T) {
 		got := make([]domain.AuthorizationCode, concurrency)
 		errs := race(concurrency, func(i int) error {
 			var err error
-			got[i], err = s.Codes.ConsumeCode(t.Context(), code.Hash, base.Add(time.Duration(i)*time.Millisecond))
+			got[i], err = s.consume(t, code.Hash, base.Add(time.Duration(i)*time.Millisecond))
 			return err
 		})
 		ok, used := outcomes(t, errs, domain.ErrAlreadyUsed)
 		if ok != 1 || used != concurrency-1 {
-			t.Fatalf("%d redemptions succeeded and %d saw ErrAlreadyUsed; want 1 and %d", ok, used, concurrency-1)
+			t.Fatalf("%d redemptions found the code unused and %d used; want 1 and %d", ok, used, concurrency-1)
 		}
 		for i, g := range got {
 			if g.FamilyID != code.FamilyID {
@@ -70,7 +70,7 @@ func (s *suite) concurrency(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
 		code := s.code(t, u, c)
 		noErr(t, s.Codes.CreateCode(t.Context(), code))
-		reds := make([]usecase.CodeRedemption, concurrency)
+		reds := make([]plan, concurrency)
 		issued := make([]bool, concurrency)
 		for i := range reds {
 			reds[i] = redemption(c, code)
@@ -96,37 +96,8 @@ func (s *suite) concurrency(t *testing.T) {
 		if stored != 1 {
 			t.Errorf("%d refresh tokens stored, want 1", stored)
 		}
-	})
-
-	t.Run("RotateUsableRefreshTokenOnce", func(t *testing.T) {
-		u, c := s.newUser(t), s.newClient(t)
-		f, old := s.newFamily(t, u, c, "")
-		next := make([]domain.RefreshToken, concurrency)
-		for i := range next {
-			next[i] = s.refreshToken(f)
-		}
-		now := base.Add(time.Minute)
-		rotated := make([]bool, concurrency)
-		errs := race(concurrency, func(i int) error {
-			var err error
-			_, rotated[i], err = s.Tokens.RotateUsableRefreshToken(t.Context(), old.Hash,
-				usecase.RefreshRotation{ClientID: c.ID, Next: next[i], Now: now})
-			return err
-		})
-		wins := 0
-		for i, err := range errs {
-			noErr(t, err)
-			_, stored := s.Tokens.RefreshTokenByHash(t.Context(), next[i].Hash)
-			if rotated[i] {
-				wins++
-				noErr(t, stored)
-			} else {
-				wantErr(t, stored, domain.ErrNotFound) // the loser's token was never stored
-			}
-		}
-		if wins != 1 {
-			t.Fatalf("%d of %d rotations succeeded, want exactly 1 (SECURITY S32)", wins, concurrency)
-		}
+		// The replays revoked the winner's grant (RFC 6749 §4.1.2).
+		noLiveToken(t, s, base, reds[0].Refresh.Hash)
 	})
 
 	t.Run("RotateRefreshTokenOnce", func(t *testing.T) {
@@ -137,29 +108,27 @@ func (s *suite) concurrency(t *testing.T) {
 			next[i] = s.refreshToken(f)
 		}
 		now := base.Add(time.Minute)
+		rotated := make([]bool, concurrency)
 		errs := race(concurrency, func(i int) error {
-			return s.Tokens.RotateRefreshToken(t.Context(), old.Hash, next[i], now)
+			var err error
+			_, rotated[i], err = s.rotate(t, old.Hash, c.ID, "", now, next[i])
+			return err
 		})
-		ok, used := outcomes(t, errs, domain.ErrAlreadyUsed)
-		if ok != 1 || used != concurrency-1 {
-			t.Fatalf("%d rotations succeeded and %d saw ErrAlreadyUsed; want 1 and %d", ok, used, concurrency-1)
+		// Each caller reads the token as the one before left it: one rotates it, the
+		// others find it rotated (a reuse, which revokes the family).
+		ok, reused := outcomes(t, errs, domain.ErrAlreadyUsed)
+		if ok != 1 || reused != concurrency-1 {
+			t.Fatalf("%d rotations succeeded and %d saw a reuse; want 1 and %d (SECURITY S32)", ok, reused, concurrency-1)
 		}
-		live := 0
-		for i, n := range next {
-			got, err := s.Tokens.RefreshTokenByHash(t.Context(), n.Hash)
-			switch {
-			case errs[i] == nil:
-				noErr(t, err)
-				if got.Active(now) {
-					live++
-				}
-			default:
-				wantErr(t, err, domain.ErrNotFound) // the loser's token was never stored
+		for i := range next {
+			_, stored := s.Tokens.RefreshTokenByHash(t.Context(), next[i].Hash)
+			if rotated[i] {
+				noErr(t, stored)
+			} else {
+				wantErr(t, stored, domain.ErrNotFound) // the loser's token was never stored
 			}
 		}
-		if live != 1 {
-			t.Errorf("%d live child tokens, want exactly 1", live)
-		}
+		noLiveToken(t, s, now, old.Hash)
 	})
 
 	t.Run("RotateWhileRevoking", func(t *testing.T) {
@@ -170,12 +139,16 @@ func (s *suite) concurrency(t *testing.T) {
 			next := s.refreshToken(f)
 			errs := race(2, func(i int) error {
 				if i == 0 {
-					return s.Tokens.RotateRefreshToken(t.Context(), old.Hash, next, base)
+					_, _, err := s.rotate(t, old.Hash, c.ID, "", base, next)
+					if errors.Is(err, errNotUsable) {
+						return nil // the family was revoked first
+					}
+					return err
 				}
 				return s.Tokens.RevokeFamily(t.Context(), f.ID, base)
 			})
 			noErr(t, errs[1])
-			if errs[0] != nil && !errors.Is(errs[0], domain.ErrAlreadyUsed) {
+			if errs[0] != nil {
 				t.Fatalf("rotate: %v", errs[0])
 			}
 			if !noLiveToken(t, s, base, old.Hash, next.Hash) {
@@ -195,7 +168,7 @@ func (s *suite) concurrency(t *testing.T) {
 		olds := make([]domain.RefreshToken, n)
 		nexts := make([]domain.RefreshToken, n)
 		codes := make([]domain.AuthorizationCode, n)
-		reds := make([]usecase.CodeRedemption, n)
+		reds := make([]plan, n)
 		for i := range n {
 			fams[i], olds[i] = s.newFamily(t, u, c, "")
 			nexts[i] = s.refreshToken(fams[i])
@@ -208,13 +181,15 @@ func (s *suite) concurrency(t *testing.T) {
 			k := i % n
 			switch i / n {
 			case 0:
-				_, _, err := s.Tokens.RotateUsableRefreshToken(t.Context(), olds[k].Hash,
-					usecase.RefreshRotation{ClientID: c.ID, Next: nexts[k], Now: now})
+				_, _, err := s.rotate(t, olds[k].Hash, c.ID, "", now, nexts[k])
+				if errors.Is(err, errNotUsable) {
+					return nil // the family was revoked first
+				}
 				return err
 			case 1:
 				return s.Tokens.RevokeFamily(t.Context(), fams[k].ID, now)
 			case 2:
-				_, err := s.Codes.RedeemCode(t.Context(), codes[k].Hash, reds[k])
+				_, _, err := s.redeem(t, codes[k].Hash, reds[k])
 				if errors.Is(err, domain.ErrDuplicate) {
 					return nil // the replay's revocation wrote the family first
 				}

@@ -195,7 +195,7 @@ func (s *suite) principals(t *testing.T) {
 					t.Errorf("a refresh token was stored: %v", err)
 				}
 				// Used up all the same.
-				_, err = s.Codes.ConsumeCode(t.Context(), code.Hash, base)
+				_, err = s.consume(t, code.Hash, base)
 				wantErr(t, err, domain.ErrAlreadyUsed)
 			})
 		}
@@ -239,8 +239,8 @@ func (s *suite) principals(t *testing.T) {
 
 				noErr(t, revoke(tg))
 
-				_, err = s.Codes.RedeemCode(t.Context(), code.Hash, redemption(c, code))
-				wantErr(t, err, domain.ErrDuplicate)
+				_, _, err = s.redeem(t, code.Hash, redemption(c, code))
+				wantErr(t, err, domain.ErrDuplicate) // the rule's answer to a voided code
 				if _, _, err := s.redeem(t, bystander.Hash, redemption(s.clientOf(t, bystander), bystander)); err != nil {
 					t.Errorf("a code of someone else: %v", err)
 				}
@@ -326,7 +326,7 @@ func (s *suite) principals(t *testing.T) {
 					first := s.code(t, u, c)
 					session := first.SessionID
 					codes := make([]domain.AuthorizationCode, 2*n)
-					reds := make([]usecase.CodeRedemption, 2*n)
+					reds := make([]plan, 2*n)
 					for i := range codes {
 						codes[i] = first
 						codes[i].Hash, codes[i].FamilyID = newHash(), newID("fam")

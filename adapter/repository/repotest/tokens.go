@@ -1,6 +1,7 @@
 package repotest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -136,84 +137,95 @@ func (s *suite) tokens(t *testing.T) {
 
 	t.Run("Rotate", func(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
-		f, old := s.newFamily(t, u, c, "")
-		now := base.Add(5 * time.Minute)
-		next := s.refreshToken(f)
-		next.CreatedAt, next.ExpiresAt = now, now.Add(time.Hour)
-		next.DPoPJKT = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" // a bound token keeps its binding
-		noErr(t, s.Tokens.RotateRefreshToken(t.Context(), old.Hash, next, now))
-
-		gotOld, err := s.Tokens.RefreshTokenByHash(t.Context(), old.Hash)
-		noErr(t, err)
-		sameTimePtr(t, "old rotated_at", &now, gotOld.RotatedAt)
-		if gotOld.Active(now) {
-			t.Error("rotated token still active")
-		}
-		gotNext, err := s.Tokens.RefreshTokenByHash(t.Context(), next.Hash)
-		noErr(t, err)
-		checkRefreshToken(t, next, gotNext)
-		if !gotNext.Active(now) {
-			t.Error("new token not active")
-		}
-
-		// The rotated token cannot be rotated again.
-		third := s.refreshToken(f)
-		wantErr(t, s.Tokens.RotateRefreshToken(t.Context(), old.Hash, third, now), domain.ErrAlreadyUsed)
-		_, err = s.Tokens.RefreshTokenByHash(t.Context(), third.Hash)
-		wantErr(t, err, domain.ErrNotFound)
-	})
-
-	t.Run("RotateRefusals", func(t *testing.T) {
-		u, c := s.newUser(t), s.newClient(t)
-		f, rt := s.newFamily(t, u, c, "")
-		wantErr(t, s.Tokens.RotateRefreshToken(t.Context(), newHash(), s.refreshToken(f), base), domain.ErrNotFound)
-		// Expired (expires_at is base + 1h).
-		wantErr(t, s.Tokens.RotateRefreshToken(t.Context(), rt.Hash, s.refreshToken(f), base.Add(time.Hour)), domain.ErrAlreadyUsed)
-		// Another family.
-		stranger := s.refreshToken(usecase.TokenFamily{ID: newID("fam"), ClientID: c.ID, UserID: u.ID})
-		if err := s.Tokens.RotateRefreshToken(t.Context(), rt.Hash, stranger, base); err == nil {
-			t.Error("rotated into another family")
-		}
-		// Revoked.
-		noErr(t, s.Tokens.RevokeFamily(t.Context(), f.ID, base))
-		wantErr(t, s.Tokens.RotateRefreshToken(t.Context(), rt.Hash, s.refreshToken(f), base), domain.ErrAlreadyUsed)
-	})
-
-	t.Run("RotateUsable", func(t *testing.T) {
-		u, c := s.newUser(t), s.newClient(t)
 		f, old := s.newFamily(t, u, c, newID("s"))
 		now := base.Add(5 * time.Minute)
 		next := domain.RefreshToken{Hash: newHash(), CreatedAt: now, ExpiresAt: now.Add(2 * time.Hour),
-			DPoPJKT: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}
-		rot := usecase.RefreshRotation{ClientID: c.ID, Next: next, Now: now}
-		got, rotated, err := s.Tokens.RotateUsableRefreshToken(t.Context(), old.Hash, rot)
-		noErr(t, err)
-		if !rotated {
-			t.Fatal("a usable token was not rotated")
+			DPoPJKT: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"} // a bound token keeps its binding
+		var seen usecase.RefreshState
+		noErr(t, s.Tokens.UpdateRefreshToken(t.Context(), old.Hash, rotateRule(c.ID, "", now, next, &seen)))
+		// What the rule is given: the token as it was, its live family, its user.
+		checkRefreshToken(t, old, seen.Token)
+		if seen.FamilyRevoked || seen.User == nil {
+			t.Fatalf("family revoked %v, user %v; want false and the user", seen.FamilyRevoked, seen.User)
 		}
-		checkRefreshToken(t, old, got) // as it was before
+		checkUser(t, u, *seen.User)
+
 		stored, err := s.Tokens.RefreshTokenByHash(t.Context(), old.Hash)
 		noErr(t, err)
 		sameTimePtr(t, "old rotated_at", &now, stored.RotatedAt)
+		if stored.Active(now) {
+			t.Error("rotated token still active")
+		}
 		successor, err := s.Tokens.RefreshTokenByHash(t.Context(), next.Hash)
 		noErr(t, err)
 		checkRefreshToken(t, old.Successor(next), successor) // the grant copied, the rest new
-		if successor.FamilyID != f.ID || successor.SessionID != f.SessionID {
-			t.Errorf("successor = %+v, want family %s and session %s", successor, f.ID, f.SessionID)
+		if successor.FamilyID != f.ID || successor.SessionID != f.SessionID || !successor.Active(now) {
+			t.Errorf("successor = %+v, want a live token of family %s and session %s", successor, f.ID, f.SessionID)
 		}
 
-		// Rotated: returned as it is now, not rotated again.
-		again, rotated, err := s.Tokens.RotateUsableRefreshToken(t.Context(), old.Hash,
-			usecase.RefreshRotation{ClientID: c.ID, Next: s.refreshToken(f), Now: now})
-		noErr(t, err)
-		if rotated || again.RotatedAt == nil {
-			t.Errorf("a rotated token: rotated = %v, rotated_at = %v; want false and set", rotated, again.RotatedAt)
+		// Rotated: the rule sees it so; its reuse revokes the family, successor included.
+		third := s.refreshToken(f)
+		_, rotated, err := s.rotate(t, old.Hash, c.ID, "", now, third)
+		wantErr(t, err, domain.ErrAlreadyUsed)
+		if rotated {
+			t.Error("a rotated token was rotated again")
 		}
-		_, _, err = s.Tokens.RotateUsableRefreshToken(t.Context(), newHash(), rot)
+		_, err = s.Tokens.RefreshTokenByHash(t.Context(), third.Hash)
+		wantErr(t, err, domain.ErrNotFound)
+		s.wantRevoked(t, true, f, successor)
+
+		_, _, err = s.rotate(t, newHash(), c.ID, "", now, third)
 		wantErr(t, err, domain.ErrNotFound)
 	})
 
-	t.Run("RotateUsableRefusals", func(t *testing.T) {
+	t.Run("UnknownTokenIsNotHandedOver", func(t *testing.T) {
+		called := false
+		err := s.Tokens.UpdateRefreshToken(t.Context(), newHash(), func(usecase.RefreshState) (usecase.RefreshChange, error) {
+			called = true
+			return usecase.RefreshChange{}, nil
+		})
+		wantErr(t, err, domain.ErrNotFound)
+		if called {
+			t.Error("the rule was asked about an unknown token")
+		}
+	})
+
+	t.Run("RefusalChangesNothing", func(t *testing.T) {
+		u, c := s.newUser(t), s.newClient(t)
+		f, rt := s.newFamily(t, u, c, "")
+		refused := errors.New("refused")
+		next := s.refreshToken(f)
+		err := s.Tokens.UpdateRefreshToken(t.Context(), rt.Hash, func(usecase.RefreshState) (usecase.RefreshChange, error) {
+			return usecase.RefreshChange{}, refused
+		})
+		if err != refused {
+			t.Fatalf("err = %v, want the rule's own error", err)
+		}
+		_, rotated, err := s.rotate(t, rt.Hash, c.ID, "", base, next)
+		noErr(t, err)
+		if !rotated {
+			t.Error("a refused refresh used the token up")
+		}
+	})
+
+	t.Run("SuccessorOfAnotherFamily", func(t *testing.T) {
+		u, c := s.newUser(t), s.newClient(t)
+		_, rt := s.newFamily(t, u, c, "")
+		stranger := s.refreshToken(usecase.TokenFamily{ID: newID("fam"), ClientID: c.ID, UserID: u.ID})
+		err := s.Tokens.UpdateRefreshToken(t.Context(), rt.Hash, func(usecase.RefreshState) (usecase.RefreshChange, error) {
+			return usecase.RefreshChange{Next: &stranger, Now: base}, nil
+		})
+		if err == nil {
+			t.Fatal("rotated into another family")
+		}
+		got, err := s.Tokens.RefreshTokenByHash(t.Context(), rt.Hash)
+		noErr(t, err)
+		if !got.Active(base) {
+			t.Error("a failed rotation used the token up")
+		}
+	})
+
+	t.Run("RotateRefusals", func(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
 		other := s.newClient(t)
 		const jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
@@ -224,11 +236,9 @@ func (s *suite) tokens(t *testing.T) {
 		try := func(name, clientID, proof string, now time.Time, want bool) {
 			t.Helper()
 			next := s.refreshToken(f)
-			got, rotated, err := s.Tokens.RotateUsableRefreshToken(t.Context(), bound.Hash,
-				usecase.RefreshRotation{ClientID: clientID, ProofJKT: proof, Next: next, Now: now})
-			noErr(t, err)
-			if rotated != want {
-				t.Errorf("%s: rotated = %v, want %v", name, rotated, want)
+			got, rotated, err := s.rotate(t, bound.Hash, clientID, proof, now, next)
+			if rotated != want || (err == nil) != want {
+				t.Errorf("%s: rotated = %v, err = %v; want rotated %v", name, rotated, err, want)
 			}
 			if !rotated {
 				checkRefreshToken(t, bound, got)
@@ -242,33 +252,35 @@ func (s *suite) tokens(t *testing.T) {
 		try("another key", c.ID, "some-other-thumbprint", base, false)
 		try("expired", c.ID, jkt, base.Add(time.Hour), false)
 		try("the right client and key", c.ID, jkt, base, true)
-		noErr(t, s.Tokens.RevokeFamily(t.Context(), f.ID, base))
-		// The token itself is revoked too, so it is returned revoked.
-		_, rotated, err := s.Tokens.RotateUsableRefreshToken(t.Context(), bound.Hash,
-			usecase.RefreshRotation{ClientID: c.ID, ProofJKT: jkt, Next: s.refreshToken(f), Now: base})
-		noErr(t, err)
-		if rotated {
-			t.Error("a token of a revoked family was rotated")
-		}
 
 		// A live token of a revoked family (here stored so; otherwise a revocation
-		// racing the rotation) is refused by the family check.
+		// racing the rotation) is handed over with its family revoked.
 		revokedAt := base
 		f2 := usecase.TokenFamily{ID: newID("fam"), ClientID: c.ID, UserID: u.ID, CreatedAt: base,
 			ExpiresAt: base.Add(time.Hour), RevokedAt: &revokedAt}
 		rt2 := s.refreshToken(f2)
 		noErr(t, s.Tokens.CreateFamily(t.Context(), f2, &rt2))
-		got, rotated, err := s.Tokens.RotateUsableRefreshToken(t.Context(), rt2.Hash,
-			usecase.RefreshRotation{ClientID: c.ID, Next: s.refreshToken(f2), Now: base})
-		noErr(t, err)
-		if rotated || !got.UsableBy(c.ID, "", base) {
-			t.Errorf("family revoked: rotated = %v, usable = %v; want false, true", rotated, got.UsableBy(c.ID, "", base))
+		var seen usecase.RefreshState
+		err := s.Tokens.UpdateRefreshToken(t.Context(), rt2.Hash, rotateRule(c.ID, "", base, s.refreshToken(f2), &seen))
+		if !errors.Is(err, errNotUsable) || !seen.FamilyRevoked || !seen.Token.UsableBy(c.ID, "", base) {
+			t.Errorf("family revoked: err %v, family revoked %v, token usable %v; want errNotUsable, true, true",
+				err, seen.FamilyRevoked, seen.Token.UsableBy(c.ID, "", base))
+		}
+
+		// A deleted user's token comes without its user.
+		u3 := s.newUser(t)
+		_, rt3 := s.newFamily(t, u3, c, "")
+		noErr(t, s.Users.DeleteUser(t.Context(), u3.ID))
+		if err := s.Tokens.UpdateRefreshToken(t.Context(), rt3.Hash, rotateRule(c.ID, "", base, s.refreshToken(f), &seen)); err == nil {
+			if seen.User != nil {
+				t.Errorf("a deleted user's token came with user %+v", seen.User)
+			}
 		}
 	})
 
 	t.Run("RotateExpiryBoundary", func(t *testing.T) {
-		// Expiry is compared in the database at microsecond precision, whatever the
-		// storage format (SQLite compares text): whole seconds against fractions.
+		// Expiry is judged on the token as read: it comes back at microsecond
+		// precision, whatever the storage format.
 		u, c := s.newUser(t), s.newClient(t)
 		whole := base.Truncate(time.Second)
 		for _, tc := range []struct {
@@ -276,7 +288,6 @@ func (s *suite) tokens(t *testing.T) {
 			ok           bool
 		}{
 			{whole.Add(500 * time.Millisecond), whole, true},
-			{whole.Add(500 * time.Millisecond), whole.Add(450 * time.Millisecond), true},
 			{whole.Add(500 * time.Millisecond), whole.Add(499999 * time.Microsecond), true},
 			{whole.Add(500 * time.Millisecond), whole.Add(500 * time.Millisecond), false},
 			{whole.Add(500 * time.Millisecond), whole.Add(500001 * time.Microsecond), false},
@@ -288,11 +299,9 @@ func (s *suite) tokens(t *testing.T) {
 			rt := s.refreshToken(f)
 			rt.ExpiresAt = tc.expires
 			noErr(t, s.Tokens.CreateFamily(t.Context(), f, &rt))
-			err := s.Tokens.RotateRefreshToken(t.Context(), rt.Hash, s.refreshToken(f), tc.now)
-			if tc.ok {
-				noErr(t, err)
-			} else {
-				wantErr(t, err, domain.ErrAlreadyUsed)
+			_, rotated, err := s.rotate(t, rt.Hash, c.ID, "", tc.now, s.refreshToken(f))
+			if rotated != tc.ok {
+				t.Errorf("expires %v, now %v: rotated = %v (%v), want %v", tc.expires, tc.now, rotated, err, tc.ok)
 			}
 		}
 	})
@@ -368,4 +377,36 @@ func checkRefreshToken(t *testing.T, want, got domain.RefreshToken) {
 	sameTime(t, "expires_at", want.ExpiresAt, got.ExpiresAt)
 	sameTimePtr(t, "rotated_at", want.RotatedAt, got.RotatedAt)
 	sameTimePtr(t, "revoked_at", want.RevokedAt, got.RevokedAt)
+}
+
+// errNotUsable is rotateRule refusing a token.
+var errNotUsable = errors.New("repotest: the refresh token is not usable")
+
+// rotateRule is the tests' stand-in for the refresh grant's rule (usecase), enough to
+// drive the store: a rotated token of clientID is a reuse (its family revoked,
+// ErrAlreadyUsed); one not UsableBy clientID with proof jkt at now, of a revoked family
+// or of a user gone, is refused with errNotUsable; any other is rotated to
+// old.Successor(next). seen gets what the store read.
+func rotateRule(clientID, jkt string, now time.Time, next domain.RefreshToken, seen *usecase.RefreshState) func(usecase.RefreshState) (usecase.RefreshChange, error) {
+	return func(st usecase.RefreshState) (usecase.RefreshChange, error) {
+		*seen = st
+		old := st.Token
+		switch {
+		case old.RotatedAt != nil && old.ClientID == clientID:
+			return usecase.RefreshChange{RevokeFamily: true, Now: now}, domain.ErrAlreadyUsed
+		case !old.UsableBy(clientID, jkt, now), st.FamilyRevoked, st.User == nil:
+			return usecase.RefreshChange{}, errNotUsable
+		}
+		succ := old.Successor(next)
+		return usecase.RefreshChange{Next: &succ, Now: now}, nil
+	}
+}
+
+// rotate refreshes the token with hash under rotateRule; it returns the token as the
+// store read it and whether it was rotated. A refusal (errNotUsable) is an error.
+func (s *suite) rotate(t *testing.T, hash []byte, clientID, jkt string, now time.Time, next domain.RefreshToken) (domain.RefreshToken, bool, error) {
+	t.Helper()
+	var seen usecase.RefreshState
+	err := s.Tokens.UpdateRefreshToken(t.Context(), hash, rotateRule(clientID, jkt, now, next, &seen))
+	return seen.Token, err == nil, err
 }

@@ -34,16 +34,17 @@ func (uc *RefreshTokenGrant) Execute(ctx context.Context, client domain.Client, 
 	if req.RefreshToken == "" {
 		return domain.IssuedTokens{}, domain.ErrInvalidRequest.WithDescription("missing refresh_token")
 	}
-	now := uc.clock.Now()
+	start := uc.clock.Now()
 	var (
 		subject Subject
 		secret  string
 	)
 	err := uc.tokens.UpdateRefreshToken(ctx, uc.hasher.HashSecret(req.RefreshToken), func(st RefreshState) (RefreshChange, error) {
+		// Under the family's lock: the moment this request rotates, if it does.
+		now := uc.clock.Now()
 		old := st.Token
 		if err := refreshable(client, req, st, now); err != nil {
-			// Reuse of a rotated token: someone holds a copy. Revoke the family.
-			return RefreshChange{RevokeFamily: old.ClientID == client.ID && old.RotatedAt != nil, Now: now}, err
+			return RefreshChange{RevokeFamily: replayed(client, old, start), Now: now}, err
 		}
 		scope, aud, err := narrowed(old, req)
 		if err != nil {
@@ -69,6 +70,17 @@ func (uc *RefreshTokenGrant) Execute(ctx context.Context, client domain.Client, 
 		return domain.IssuedTokens{}, fmt.Errorf("rotate refresh token: %w", err)
 	}
 	return uc.minter.finish(ctx, subject, secret)
+}
+
+// replayed reports whether the token was presented again after its rotation had
+// happened, by its own client: someone holds a copy, so the family is revoked (RFC 9700
+// §4.14.2). A token rotated at or after this request began was rotated by a concurrent
+// request with the same token (two tabs, a retried request): that one won, and this one
+// is refused without revoking the grant the winner now holds (SECURITY S32: one
+// winner, never two live branches). Times compare at the microsecond the databases
+// keep; across instances their clocks' skew blurs the line by as much.
+func replayed(client domain.Client, old domain.RefreshToken, start time.Time) bool {
+	return old.ClientID == client.ID && old.RotatedAt != nil && old.RotatedAt.Before(start.Truncate(time.Microsecond))
 }
 
 // refreshable says why the token, as the store read it, may not be refreshed by this

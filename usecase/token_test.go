@@ -202,7 +202,10 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 	if !f.active(t, cr, third.AccessToken) || !f.active(t, cr, third.RefreshToken) {
 		t.Fatal("fresh tokens must be active")
 	}
-	// Reuse of a rotated token revokes the whole family (SECURITY S30).
+	// Reuse of a rotated token, later than its rotation, revokes the whole family
+	// (SECURITY S30). (At the very instant of the rotation it would be a concurrent
+	// request that lost the race: TestRefreshConcurrentOneWinner.)
+	f.clock.Advance(time.Millisecond)
 	if _, err := refresh(cr, first.RefreshToken, ""); !errors.Is(err, domain.ErrInvalidGrant) {
 		t.Fatalf("reuse: %v", err)
 	}
@@ -249,6 +252,19 @@ func TestRefreshConcurrentOneWinner(t *testing.T) {
 	}
 	if winner == "" {
 		t.Fatal("no winner token")
+	}
+	// The losers raced the winner and did not revoke what it won.
+	next, err := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantRefreshToken, Credentials: cr, RefreshToken: winner})
+	if err != nil {
+		t.Fatalf("the race's losers revoked the winner's grant: %v", err)
+	}
+	// The same token presented after the race is a replay: the family dies.
+	f.clock.Advance(time.Second)
+	if _, err := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantRefreshToken, Credentials: cr, RefreshToken: start.RefreshToken}); !errors.Is(err, domain.ErrInvalidGrant) {
+		t.Fatalf("replay after the race: %v", err)
+	}
+	if _, err := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantRefreshToken, Credentials: cr, RefreshToken: next.RefreshToken}); !errors.Is(err, domain.ErrInvalidGrant) {
+		t.Fatalf("the family survived a replay: %v", err)
 	}
 }
 

@@ -282,8 +282,14 @@ func wantPageHeaders(t testing.TB, r Response) {
 // byte (absent when state is ""), iss (SECURITY S5).
 func wantRedirectError(t testing.TB, srv *Server, r Response, redirectURI, code, state string) {
 	t.Helper()
-	if r.Status != http.StatusFound {
-		t.Fatalf("status %d, want a 302 error redirect\n%s", r.Status, r.Body)
+	wantRedirectErrorStatus(t, srv, r, http.StatusFound, redirectURI, code, state)
+}
+
+// wantRedirectErrorStatus is wantRedirectError with another status: 303 after a POST.
+func wantRedirectErrorStatus(t testing.TB, srv *Server, r Response, status int, redirectURI, code, state string) {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status %d, want a %d error redirect\n%s", r.Status, status, r.Body)
 	}
 	loc := r.Header.Get("Location")
 	if !strings.HasPrefix(loc, redirectURI+"?") && !strings.HasPrefix(loc, redirectURI+"&") {

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"io"
+	"mime"
 	"net/url"
 	"sort"
 	"strings"
@@ -14,7 +16,32 @@ import (
 // authorizeGet serves GET /oauth/authorize (RFC 6749 §4.1.1). The use case decides;
 // this reads the query strictly and follows the step with a 302.
 func (p *Pages) authorizeGet(c echo.Context) error {
-	params, ok := authorizeParams(c.Request().URL.RawQuery)
+	return p.authorizeWith(c, c.Request().URL.RawQuery)
+}
+
+// authorizePost serves POST /oauth/authorize: the same request as GET with its
+// parameters in a form body (OpenID Connect Core §3.1.2.1); the query is not read. It
+// is a client's request like the GET, so it carries no CSRF token: the login and
+// consent pages it leads to have theirs.
+func (p *Pages) authorizePost(c echo.Context) error {
+	req := c.Request()
+	mt, _, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
+	if err != nil || mt != echo.MIMEApplicationForm {
+		return domain.ErrInvalidRequest.WithDescription("the authorization request must be a query, or a form body (application/x-www-form-urlencoded)")
+	}
+	body, err := io.ReadAll(io.LimitReader(req.Body, MaxBodyBytes+1))
+	if err != nil {
+		return domain.ErrInvalidRequest.WithDescription("could not read the request body")
+	}
+	if len(body) > MaxBodyBytes {
+		return errTooLarge
+	}
+	return p.authorizeWith(c, string(body))
+}
+
+// authorizeWith runs an authorization request given as URL-encoded parameters.
+func (p *Pages) authorizeWith(c echo.Context, encoded string) error {
+	params, ok := authorizeParams(encoded)
 	if !ok {
 		// Without a query we can parse there is no client or redirect URI to trust.
 		return domain.ErrInvalidRequest.WithDescription("the authorization request is malformed. Go back to the application and try again")
@@ -37,7 +64,7 @@ var authorizeParamNames = map[string]bool{
 	"request": true, "request_uri": true,
 }
 
-// authorizeParams reads the query: each parameter at most once (a repeated one is
+// authorizeParams reads the query (or the form body of a POST): each parameter at most once (a repeated one is
 // reported, and refused by the use case), an empty value counts as absent, unknown
 // parameters are ignored (RFC 6749 §3.1). Only `resource` may repeat (RFC 8707 §2).
 // ok is false when the query cannot be decoded (bad percent-encoding, `;`).

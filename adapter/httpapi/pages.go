@@ -96,6 +96,7 @@ func (p *Pages) Mount(r *Router) {
 	g := r.Group(SurfacePage, p.pageHeaders)
 	for _, path := range []string{"/oauth/authorize", "/oauth/authenticate"} {
 		g.GET(path, p.authorizeGet)
+		g.POST(path, p.authorizePost)
 	}
 	g.GET("/login", p.loginGet, boundedQuery)
 	g.POST("/login", p.loginPost)

@@ -42,6 +42,10 @@ type Client struct {
 	// RequireDPoP makes the token endpoint refuse this client's requests without a
 	// DPoP proof (RFC 9449 §5.2).
 	RequireDPoP bool
+	// PKCEOptional lets a confidential client send authorization requests without PKCE
+	// (clients create --require-pkce=false), for relying parties that cannot, such as
+	// an OpenID certification run. A public client always needs PKCE.
+	PKCEOptional bool
 	// TokenEndpointAuthMethod is how the client authenticates (RFC 7591 §2): empty
 	// for the default (a secret, or none for a public client), or AuthPrivateKeyJWT.
 	TokenEndpointAuthMethod string
@@ -335,6 +339,9 @@ func validateClient(c Client) *FieldError {
 	}
 	if err := validateClientAuth(c); err != nil {
 		return err
+	}
+	if c.Public && c.PKCEOptional {
+		return fieldError("require_pkce", "{require_pkce} false is only for a confidential client; a public client must use PKCE (RFC 9700 §2.1.1)")
 	}
 	switch c.IDTokenAlg {
 	case "", AlgRS256, AlgES256, AlgEdDSA:

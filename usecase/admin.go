@@ -365,6 +365,8 @@ type NewClient struct {
 	RegistrationTokenHash []byte
 	// RequireDPoP: the token endpoint refuses the client's requests without a DPoP proof.
 	RequireDPoP bool
+	// PKCEOptional: a confidential client's authorization requests may omit PKCE.
+	PKCEOptional bool
 	// AuthMethod is empty (a secret, or none for a public client) or private_key_jwt,
 	// which needs JWKS (a JWK Set, JSON) or JWKSURI; such a client gets no secret.
 	AuthMethod string
@@ -387,8 +389,8 @@ func (a *Admin) CreateClient(ctx context.Context, in NewClient) (CreatedClient, 
 		RedirectURIs: in.RedirectURIs, GrantTypes: in.GrantTypes, Scopes: in.Scopes, Audiences: in.Audiences,
 		SkipConsent: in.SkipConsent, IDTokenAlg: in.IDTokenAlg, PostLogoutRedirectURIs: in.PostLogoutRedirectURIs,
 		RequirePAR: in.RequirePAR, RegistrationTokenHash: in.RegistrationTokenHash,
-		RequireDPoP: in.RequireDPoP,
-		CreatedAt:   now, UpdatedAt: now,
+		RequireDPoP: in.RequireDPoP, PKCEOptional: in.PKCEOptional,
+		CreatedAt: now, UpdatedAt: now,
 		TokenEndpointAuthMethod: in.AuthMethod, JWKS: in.JWKS, JWKSURI: in.JWKSURI,
 	}
 	if len(c.GrantTypes) == 0 {
@@ -450,6 +452,7 @@ type ClientUpdate struct {
 	PostLogoutRedirectURIs *[]string
 	RequirePAR             *bool
 	RequireDPoP            *bool
+	PKCEOptional           *bool
 	AuthMethod             *string
 	JWKS                   *string
 	JWKSURI                *string
@@ -495,7 +498,7 @@ func (a *Admin) UpdateClient(ctx context.Context, id string, in ClientUpdate) (d
 		dst *bool
 		v   *bool
 	}{{&next.SkipConsent, in.SkipConsent}, {&next.RequirePAR, in.RequirePAR}, {&next.RequireDPoP, in.RequireDPoP},
-		{&next.Disabled, in.Disabled}} {
+		{&next.PKCEOptional, in.PKCEOptional}, {&next.Disabled, in.Disabled}} {
 		if b.v != nil {
 			*b.dst = *b.v
 		}

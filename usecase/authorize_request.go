@@ -202,7 +202,7 @@ func checkPKCE(client domain.Client, p AuthorizeParams, policy AuthorizePolicy) 
 		return domain.ErrInvalidRequest.WithDescription("code_challenge_method must be S256")
 	case p.CodeChallenge != "" && !domain.ValidCodeChallenge(p.CodeChallenge):
 		return domain.ErrInvalidRequest.WithDescription("code_challenge must be 43 base64url characters (S256)")
-	case p.CodeChallenge == "" && (client.Public || policy.RequirePKCE):
+	case p.CodeChallenge == "" && (client.Public || policy.RequirePKCE && !client.PKCEOptional):
 		return domain.ErrInvalidRequest.WithDescription("code_challenge is required (PKCE with S256)")
 	}
 	return nil

@@ -483,6 +483,7 @@ type clientJSON struct {
 	// RequirePAR: RFC 9126 §5 require_pushed_authorization_requests.
 	RequirePAR  bool `json:"require_par"`
 	RequireDPoP bool `json:"require_dpop"`
+	RequirePKCE bool `json:"require_pkce"`
 	// TokenEndpointAuthMethod, JWKSURI and JWKS: RFC 7591 §2 names.
 	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
 	JWKSURI                 string          `json:"jwks_uri,omitempty"`
@@ -501,7 +502,7 @@ func toClientJSON(c domain.Client, secret string) clientJSON {
 		RedirectURIs: nonNil(c.RedirectURIs), GrantTypes: nonNil(c.GrantTypes), Scope: domain.ScopeString(c.Scopes),
 		Audiences: nonNil(c.Audiences), SkipConsent: c.SkipConsent, IDTokenAlg: c.IDTokenAlg,
 		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs), CreatedAt: c.CreatedAt,
-		RequirePAR: c.RequirePAR, RequireDPoP: c.RequireDPoP, TokenEndpointAuthMethod: authMethodOf(c), JWKSURI: c.JWKSURI, JWKS: jwksOf(c),
+		RequirePAR: c.RequirePAR, RequireDPoP: c.RequireDPoP, RequirePKCE: !c.PKCEOptional, TokenEndpointAuthMethod: authMethodOf(c), JWKSURI: c.JWKSURI, JWKS: jwksOf(c),
 		Disabled: c.Disabled}
 }
 
@@ -590,12 +591,14 @@ var clientFieldFlags = map[string]string{
 	"token_endpoint_auth_method":   "--auth-method",
 	"jwks":                         "--jwks",
 	"jwks_uri":                     "--jwks-uri",
+	"require_pkce":                 "--require-pkce",
 }
 
 // clientFlags are the attributes of `clients create`, shared by `clients update`.
 type clientFlags struct {
 	in              usecase.NewClient
 	scope, jwksFile string
+	requirePKCE     bool
 }
 
 func (cf *clientFlags) register(cmd *cobra.Command) {
@@ -616,6 +619,8 @@ func (cf *clientFlags) register(cmd *cobra.Command) {
 	f.BoolVar(&in.RequirePAR, "require-par", false,
 		"authorization requests must come through POST /oauth/par (RFC 9126); plain ones are refused")
 	f.BoolVar(&in.RequireDPoP, "require-dpop", false, "the token endpoint refuses this client's requests without a DPoP proof (RFC 9449)")
+	f.BoolVar(&cf.requirePKCE, "require-pkce", true,
+		"false: a confidential client's authorization requests may omit PKCE (for relying parties that cannot send it); public clients always need it")
 	f.StringVar(&in.AuthMethod, "auth-method", "", "private_key_jwt: the client authenticates with JWTs signed by its keys (RFC 7523), not a secret; default: a secret")
 	f.StringVar(&cf.jwksFile, "jwks", "", "with --auth-method private_key_jwt: a file holding the client's JWK Set (public keys only)")
 	f.StringVar(&in.JWKSURI, "jwks-uri", "", "with --auth-method private_key_jwt: where Gatehouse fetches the client's JWK Set (https; http only to 127.0.0.1/[::1])")
@@ -623,6 +628,7 @@ func (cf *clientFlags) register(cmd *cobra.Command) {
 
 // read turns --jwks FILE and --scope into the client's values.
 func (cf *clientFlags) read() error {
+	cf.in.PKCEOptional = !cf.requirePKCE
 	if cf.jwksFile != "" {
 		b, err := os.ReadFile(cf.jwksFile)
 		if err != nil {
@@ -677,6 +683,10 @@ func (cf *clientFlags) update(cmd *cobra.Command) usecase.ClientUpdate {
 		list("grant-type", &in.GrantTypes), list("audience", &in.Audiences), list("post-logout-redirect-uri", &in.PostLogoutRedirectURIs)
 	u.Public, u.SkipConsent, u.RequirePAR, u.RequireDPoP = flag("public", &in.Public), flag("skip-consent", &in.SkipConsent),
 		flag("require-par", &in.RequirePAR), flag("require-dpop", &in.RequireDPoP)
+	if f.Changed("require-pkce") {
+		optional := !cf.requirePKCE
+		u.PKCEOptional = &optional
+	}
 	return u
 }
 
@@ -692,8 +702,8 @@ func (g *globals) showClient(c domain.Client, head string) error {
 	fmt.Fprintf(tw, "client_id:\t%s\nname:\t%s\ntype:\t%s\nstatus:\t%s\n", c.ID, c.Name, kind, status(c.Disabled))
 	fmt.Fprintf(tw, "grant_types:\t%s\nredirect_uris:\t%s\nscope:\t%s\naudiences:\t%s\n", strings.Join(c.GrantTypes, " "),
 		strings.Join(c.RedirectURIs, " "), domain.ScopeString(c.Scopes), strings.Join(c.Audiences, " "))
-	fmt.Fprintf(tw, "post_logout_redirect_uris:\t%s\nskip_consent:\t%t\nid_token_alg:\t%s\nrequire_par:\t%t\nrequire_dpop:\t%t\n",
-		strings.Join(c.PostLogoutRedirectURIs, " "), c.SkipConsent, c.IDTokenAlg, c.RequirePAR, c.RequireDPoP)
+	fmt.Fprintf(tw, "post_logout_redirect_uris:\t%s\nskip_consent:\t%t\nid_token_alg:\t%s\nrequire_par:\t%t\nrequire_dpop:\t%t\nrequire_pkce:\t%t\n",
+		strings.Join(c.PostLogoutRedirectURIs, " "), c.SkipConsent, c.IDTokenAlg, c.RequirePAR, c.RequireDPoP, !c.PKCEOptional)
 	fmt.Fprintf(tw, "token_endpoint_auth_method:\t%s\n", authMethodOf(c))
 	if c.JWKSURI != "" {
 		fmt.Fprintf(tw, "jwks_uri:\t%s\n", c.JWKSURI)
@@ -707,7 +717,7 @@ func clientsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "clients", Short: "Manage OAuth clients"}
 	var cf clientFlags
 	create := &cobra.Command{
-		Use:   "create --name N [--redirect-uri URI]... [--grant-type G]... [--scope \"a b\"] [--audience A]... [--public] [--skip-consent] [--id-token-alg ALG] [--post-logout-redirect-uri URI]... [--require-par] [--require-dpop] [--auth-method private_key_jwt (--jwks FILE | --jwks-uri URL)]",
+		Use:   "create --name N [--redirect-uri URI]... [--grant-type G]... [--scope \"a b\"] [--audience A]... [--public] [--skip-consent] [--id-token-alg ALG] [--post-logout-redirect-uri URI]... [--require-par] [--require-dpop] [--require-pkce=false] [--auth-method private_key_jwt (--jwks FILE | --jwks-uri URL)]",
 		Short: "Register a client; a confidential client's secret is printed this once",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cf.in.Name == "" {
@@ -795,7 +805,7 @@ func clientsCmd(g *globals) *cobra.Command {
 	var disabled bool
 	update := &cobra.Command{
 		Use: "update ID [--name N] [--redirect-uri URI]... [--grant-type G]... [--scope \"a b\"] [--audience A]... [--skip-consent=BOOL] " +
-			"[--id-token-alg ALG] [--post-logout-redirect-uri URI]... [--require-par=BOOL] [--require-dpop=BOOL] [--jwks FILE | --jwks-uri URL] [--disabled=BOOL]",
+			"[--id-token-alg ALG] [--post-logout-redirect-uri URI]... [--require-par=BOOL] [--require-dpop=BOOL] [--require-pkce=BOOL] [--jwks FILE | --jwks-uri URL] [--disabled=BOOL]",
 		Short: "Change a client, keeping its id and secret: each flag given replaces that attribute; --disabled=true kills every token and code of it at once",
 		Args:  exactArgs(1, "a client id"),
 		RunE: func(cmd *cobra.Command, args []string) error {

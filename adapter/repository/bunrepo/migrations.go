@@ -72,6 +72,8 @@ func migrations() *migrate.Migrations {
 	ms.Add(principalsMigration())
 	ms.Add(redirectURIConsentsMigration())
 	add("20260313000001", "mail_outbox", mailOutboxSchema)
+	up, down = addColumn(clientPKCEOptional)
+	ms.Add(migrate.Migration{Name: "20260313000002", Comment: "client_pkce_optional", Up: up, Down: down})
 	return ms
 }
 

@@ -74,6 +74,9 @@ type clientRow struct {
 	JWKSURI                 string `bun:"jwks_uri,nullzero"`
 	// Disabled came with migration 20260311000001: NULL reads as false.
 	Disabled bool `bun:"disabled,nullzero"`
+	// PKCEOptional came with migration 20260313000002: NULL (older rows) reads as
+	// false, PKCE required.
+	PKCEOptional bool `bun:"pkce_optional,nullzero"`
 }
 
 func clientToRow(c domain.Client) clientRow {
@@ -86,7 +89,7 @@ func clientToRow(c domain.Client) clientRow {
 		PostLogoutRedirectURIs: encodeList(c.PostLogoutRedirectURIs),
 		RequirePAR:             c.RequirePAR, RegistrationTokenHash: emptyToNil(c.RegistrationTokenHash),
 		RequireDPoP: c.RequireDPoP, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
-		JWKS: c.JWKS, JWKSURI: c.JWKSURI, Disabled: c.Disabled,
+		JWKS: c.JWKS, JWKSURI: c.JWKSURI, Disabled: c.Disabled, PKCEOptional: c.PKCEOptional,
 	}
 }
 
@@ -97,7 +100,7 @@ func (r clientRow) toDomain() (domain.Client, error) {
 		CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
 		RequirePAR: r.RequirePAR, RegistrationTokenHash: emptyToNil(r.RegistrationTokenHash),
 		RequireDPoP: r.RequireDPoP, TokenEndpointAuthMethod: r.TokenEndpointAuthMethod,
-		JWKS: r.JWKS, JWKSURI: r.JWKSURI, Disabled: r.Disabled,
+		JWKS: r.JWKS, JWKSURI: r.JWKSURI, Disabled: r.Disabled, PKCEOptional: r.PKCEOptional,
 	}
 	var err error
 	if c.RedirectURIs, err = decodeList(r.RedirectURIs); err != nil {

@@ -22,6 +22,12 @@ func pushedRequestsTable() []tableDef {
 	}}
 }
 
+// clientPKCEOptional is the column of migration 20260313000002: confidential clients
+// that may omit PKCE (clients create --require-pkce=false). NULL reads as false.
+func clientPKCEOptional() (table string, c column) {
+	return "clients", nullCol("pkce_optional", typeBool)
+}
+
 // clientRequirePAR is the other half of migration 20260309000001: clients that must
 // use PAR (clients create --require-par). NULL, in older rows, reads as false.
 func clientRequirePAR() (table string, c column) {

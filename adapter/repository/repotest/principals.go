@@ -142,6 +142,7 @@ func (s *suite) principals(t *testing.T) {
 		want.Audiences = []string{"https://api.example.com"}
 		want.PostLogoutRedirectURIs = []string{"https://new.example.com/bye"}
 		want.SkipConsent, want.RequirePAR, want.RequireDPoP, want.Disabled = true, true, true, true
+		want.PKCEOptional = !want.PKCEOptional
 		want.IDTokenAlg, want.UpdatedAt = domain.AlgES256, base.Add(time.Minute)
 		// Not the update's to change: the secret, public or confidential, the creation time.
 		sneaky := want

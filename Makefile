@@ -63,7 +63,9 @@ vet:
 
 # Go micro-benchmarks, then the load run (bench/, cmd/loadgen): the real server on a
 # fresh SQLite and (when reachable) PostgreSQL database, every endpoint next to a bare
-# Echo baseline, loopback only. Prints the table and rewrites the generated part of
+# Echo baseline, loopback only; then client_credentials with request logging at its
+# default level (info), measured with wrk (Debian package wrk; skipped with a message
+# when it is not installed). Prints the table and rewrites the generated part of
 # BENCHMARKS.md and docs/bench.svg. A few minutes on two cores; not part of `make test`.
 # Override BENCH_DURATION (per scenario), BENCH_CONCURRENCY, or add BENCH_FLAGS
 # (e.g. BENCH_FLAGS='-postgres off -pprof client_credentials'; `bin/loadgen run -h`).
@@ -73,6 +75,7 @@ BENCH_FLAGS       ?=
 bench:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gatehouse
 	$(GO) build -o bin/loadgen ./cmd/loadgen
+	@command -v wrk >/dev/null 2>&1 || echo "make bench: wrk is not installed (apt-get install wrk): the run with request logging at info is SKIPPED"
 	$(GO) test -run XXX -bench . -benchmem -benchtime 100ms ./... > bin/microbench.txt 2>&1; \
 		status=$$?; cat bin/microbench.txt; exit $$status
 	./bin/loadgen run -server $(BIN) -duration $(BENCH_DURATION) -concurrency $(BENCH_CONCURRENCY) \

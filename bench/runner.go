@@ -33,6 +33,9 @@ const (
 	ScenarioRevoke            = "revocation"
 	ScenarioUserInfo          = "userinfo"
 	ScenarioAuthCode          = "authorization_code"
+	// ScenarioCCLog is client_credentials on a server logging every request (the
+	// default level, info), measured with wrk against the baseline, also under wrk.
+	ScenarioCCLog = "client_credentials_log"
 )
 
 // AllScenarios lists every scenario key in run order.
@@ -52,7 +55,11 @@ var endpointNames = map[string]string{
 	ScenarioRevoke:            "revocation of fresh refresh tokens — POST /oauth/revoke",
 	ScenarioUserInfo:          "userinfo — GET /userinfo",
 	ScenarioAuthCode:          "authorization_code exchange — POST /oauth/token",
+	ScenarioCCLog:             "client_credentials, request log at info — POST /oauth/token",
 }
+
+// LogDatabase is the block of the run with request logging on, measured with wrk.
+const LogDatabase = "SQLite, request log at info, wrk"
 
 // DefaultCodePool is how many codes are minted for the exchange run: about four
 // seconds of it at 3,000/s, so that the rate is measured over seconds, not the
@@ -103,6 +110,10 @@ type Config struct {
 	// ServerEnv adds GATEHOUSE_* settings to the server's environment (for experiments
 	// such as GATEHOUSE_SIGNING_ALG=EdDSA); the harness's own settings win.
 	ServerEnv []string
+	// Wrk is the wrk binary for the run with request logging (ScenarioCCLog); empty
+	// skips that run with a note. WrkSlice is its slice length (default 1 s).
+	Wrk      string
+	WrkSlice time.Duration
 	// Log receives progress lines.
 	Log     io.Writer
 	started time.Time
@@ -169,6 +180,18 @@ func (c *Config) logf(format string, args ...any) {
 	}
 }
 
+// wantsLog says whether the run with request logging is wanted: by default, or when
+// -only names it.
+func (c *Config) wantsLog() bool {
+	return len(c.Only) == 0 || slices.Contains(c.Only, ScenarioCCLog)
+}
+
+// wantsDatabases says whether the blocks of every scenario run: not when -only names
+// nothing but the run with request logging.
+func (c *Config) wantsDatabases() bool {
+	return len(c.Only) == 0 || slices.ContainsFunc(c.Only, func(s string) bool { return slices.Contains(AllScenarios, s) })
+}
+
 func (c *Config) wants(s string) bool {
 	if s == ScenarioBaseline || len(c.Only) == 0 {
 		return true
@@ -221,6 +244,9 @@ func RunAll(ctx context.Context, cfg Config) (*Report, error) {
 
 	r := &run{cfg: cfg, rep: rep, tmp: tmp}
 	defer r.stopBaseline()
+	if !cfg.wantsDatabases() {
+		cfg.SkipSQLite, cfg.PostgresURL = true, ""
+	}
 	if !cfg.SkipSQLite {
 		dir := filepath.Join(tmp, "sqlite")
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -251,6 +277,15 @@ func RunAll(ctx context.Context, cfg Config) (*Report, error) {
 			if err != nil {
 				return rep, fmt.Errorf("PostgreSQL: %w", err)
 			}
+		}
+	}
+	if cfg.wantsLog() {
+		if cfg.Wrk == "" {
+			note := "the run with request logging at info (" + ScenarioCCLog + ") was skipped: wrk is not installed (Debian/Ubuntu: apt-get install wrk)"
+			cfg.logf("%s", note)
+			rep.Notes = append(rep.Notes, note)
+		} else if err := r.logBlock(ctx); err != nil {
+			return rep, fmt.Errorf("%s: %w", LogDatabase, err)
 		}
 	}
 	rep.Finished = time.Now().UTC()
@@ -304,6 +339,11 @@ func (r *run) database(ctx context.Context, db, dir string, env []string) error 
 	cfg.logf("== %s: setting up a fresh server in %s", db, dir)
 	srv, err := NewServer(cfg.ServerBin, dir, append(slices.Clone(cfg.ServerEnv), env...), len(cfg.ProfileScenarios) > 0)
 	if err != nil {
+		return err
+	}
+	// Only serve and migrate create a database; the clients are made before the
+	// server starts.
+	if _, err := srv.CLI(ctx, "", nil, "migrate"); err != nil {
 		return err
 	}
 	fx := &fixture{srv: srv, password: "bench-" + RandomSecret(20), setup: NewClient(16, 60*time.Second)}

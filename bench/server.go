@@ -76,6 +76,10 @@ func NewServer(bin, dir string, extraEnv []string, pprof bool) (*Server, error) 
 	return s, nil
 }
 
+// Setenv adds NAME=value settings to the server's and the CLI's environment, over the
+// harness's own (the last value of a variable counts); before Start.
+func (s *Server) Setenv(kv ...string) { s.env = append(s.env, kv...) }
+
 // FreePort asks the kernel for a free loopback TCP port.
 func FreePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -307,3 +307,23 @@ func TestSecretKeyGeneratedIsLogged(t *testing.T) {
 		t.Errorf("the restart changed the secret key file")
 	}
 }
+
+// TestRequestLog_CleanShutdownLosesNoLine: the server batches its log lines (a write
+// per request would cost a system call each); every request it answered still has its
+// line once it has stopped on SIGTERM, however recently it was answered.
+func TestRequestLog_CleanShutdownLosesNoLine(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, Options{Env: map[string]string{"GATEHOUSE_LOG_LEVEL": "info"}})
+	hc := srv.HTTPClient()
+	const n = 300
+	for range n {
+		if r := srv.Get(t, hc, "/.well-known/jwks.json"); r.Status != 200 {
+			t.Fatalf("jwks %d", r.Status)
+		}
+	}
+	srv.Stop(t)
+	want := `msg=request method=GET route=/.well-known/jwks.json status=200 `
+	if got := strings.Count(srv.Log(), want); got != n {
+		t.Fatalf("%d request lines after a clean shutdown, want %d:\n%s", got, n, tail(srv.Log(), 5))
+	}
+}

@@ -2,6 +2,10 @@ package crypto
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -49,5 +53,37 @@ func TestSecretHasher(t *testing.T) {
 func TestNewSecretHasher_RejectsShortKey(t *testing.T) {
 	if _, err := NewSecretHasher(Keys{SecretHashing: make([]byte, 16)}); err == nil {
 		t.Fatal("NewSecretHasher accepted a 16-byte key")
+	}
+}
+
+// The pooled HMACs give exactly the HMAC-SHA-256 the database holds, whatever a
+// previous use of the same HMAC hashed, also from many goroutines at once.
+func TestSecretHasher_PooledEqualsFreshHMAC(t *testing.T) {
+	h := newTestSecretHasher(t, testSecret)
+	k, _ := DeriveKeys(testSecret)
+	want := func(s string) []byte {
+		m := hmac.New(sha256.New, k.SecretHashing)
+		m.Write([]byte(s))
+		return m.Sum(nil)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 500 {
+				s := strings.Repeat("s", (g*500+i)%97) + NewRandom().Token()
+				if !bytes.Equal(h.HashSecret(s), want(s)) {
+					errs <- s
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for s := range errs {
+		t.Fatalf("pooled hash of %q differs from a fresh HMAC", s)
 	}
 }

@@ -48,7 +48,6 @@ func credentials(c echo.Context, f form) (usecase.Credentials, error) {
 		return cr, nil
 	}
 	if h := c.Request().Header.Get(echo.HeaderAuthorization); h != "" {
-		c.Set(ctxBasicAttempted, true)
 		id, secret, ok := parseBasic(h)
 		// A form body may not carry a NUL or invalid UTF-8 (parseForm); neither may
 		// Basic credentials: PostgreSQL and MariaDB fail on a NUL in a query
@@ -76,8 +75,6 @@ func credentials(c echo.Context, f form) (usecase.Credentials, error) {
 	}
 	return cr, nil
 }
-
-const ctxBasicAttempted = "gatehouse.basic"
 
 // clientAuthFailure logs and counts a failed client authentication, which the
 // caller sees only as invalid_client (or a 429): the log line says why and for

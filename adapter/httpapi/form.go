@@ -33,11 +33,15 @@ var errTooLarge = echo.NewHTTPError(413, "request body too large")
 // a secret there never authenticates (OAuth 2.1 §3.2).
 func parseForm(c echo.Context) (form, error) {
 	req := c.Request()
-	mt, _, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
-	if err != nil || mt != echo.MIMEApplicationForm {
-		return form{}, domain.ErrInvalidRequest.WithDescription("the body must be application/x-www-form-urlencoded")
+	if ct := req.Header.Get(echo.HeaderContentType); ct != echo.MIMEApplicationForm {
+		// The exact type is the common case; anything else (parameters, case) is
+		// parsed in full.
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != echo.MIMEApplicationForm {
+			return form{}, domain.ErrInvalidRequest.WithDescription("the body must be application/x-www-form-urlencoded")
+		}
 	}
-	body, err := io.ReadAll(io.LimitReader(req.Body, MaxBodyBytes+1))
+	body, err := readBody(req.Body, req.ContentLength)
 	if err != nil {
 		return form{}, domain.ErrInvalidRequest.WithDescription("could not read the request body")
 	}
@@ -47,42 +51,107 @@ func parseForm(c echo.Context) (form, error) {
 	return parseFormBody(string(body))
 }
 
-// parseFormBody parses and checks the body itself (fuzzed in form_fuzz_test.go).
-func parseFormBody(body string) (form, error) {
-	values, err := url.ParseQuery(body)
-	if err != nil {
-		return form{}, domain.ErrInvalidRequest.WithDescription("malformed form encoding")
+// readBody reads at most MaxBodyBytes+1 bytes of r, into one buffer of the declared
+// length when there is one.
+func readBody(r io.Reader, declared int64) ([]byte, error) {
+	n := 512
+	if declared >= 0 && declared <= MaxBodyBytes {
+		n = int(declared) + 1 // room to see EOF (or a longer body) without growing
 	}
-	f := form{values: make(map[string]string, len(values))}
-	for k, vs := range values {
-		if !cleanText(k) {
-			return form{}, errBadText
+	buf := make([]byte, 0, n)
+	lr := io.LimitReader(r, MaxBodyBytes+1)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
 		}
-		if k != "resource" && len(vs) > 1 {
-			return form{}, domain.ErrInvalidRequest.WithDescription("parameter %q is repeated", safeName(k))
+		m, err := lr.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF {
+			return buf, nil
 		}
-		for _, v := range vs {
-			if err := domain.CheckParam(k, v); err != nil {
-				return form{}, err
-			}
-			if !cleanText(v) {
-				return form{}, errBadText
-			}
-			if v == "" {
-				continue
-			}
-			if k == "resource" {
-				f.resources = append(f.resources, v)
-			} else {
-				f.values[k] = v
-			}
+		if err != nil {
+			return nil, err
 		}
+	}
+}
+
+// maxFormParams is url.ParseQuery's bound on the number of parameters (Go's
+// urlmaxqueryparams default); a body with more is malformed, as it was for ParseQuery.
+const maxFormParams = 10000
+
+// parseFormBody parses and checks the body itself (fuzzed in form_fuzz_test.go): one
+// pass over the body, splitting and decoding as url.ParseQuery does, without building
+// its map of slices. A malformed encoding anywhere wins over any other refusal, as
+// when the whole body was decoded before it was checked.
+func parseFormBody(body string) (form, error) {
+	n := strings.Count(body, "&") + 1
+	if n > maxFormParams {
+		return form{}, errMalformed
+	}
+	f := form{values: make(map[string]string, min(n, 16))}
+	var emptySeen map[string]bool // names seen only with an empty value so far
+	var refusal error             // the first refusal other than a malformed encoding
+	for rest := body; rest != ""; {
+		var pair string
+		pair, rest, _ = strings.Cut(rest, "&")
+		if strings.Contains(pair, ";") {
+			return form{}, errMalformed
+		}
+		if pair == "" {
+			continue
+		}
+		rawKey, rawValue, _ := strings.Cut(pair, "=")
+		k, err := url.QueryUnescape(rawKey)
+		if err != nil {
+			return form{}, errMalformed
+		}
+		v, err := url.QueryUnescape(rawValue)
+		if err != nil {
+			return form{}, errMalformed
+		}
+		if refusal != nil {
+			continue // only a malformed encoding can still change the answer
+		}
+		switch {
+		case !cleanText(k):
+			refusal = errBadText
+			continue
+		case k == "resource":
+		case f.values[k] != "" || emptySeen[k]:
+			refusal = domain.ErrInvalidRequest.WithDescription("parameter %q is repeated", safeName(k))
+			continue
+		}
+		if err := domain.CheckParam(k, v); err != nil {
+			refusal = err
+			continue
+		}
+		if !cleanText(v) {
+			refusal = errBadText
+			continue
+		}
+		switch {
+		case v == "" && k != "resource":
+			if emptySeen == nil {
+				emptySeen = map[string]bool{}
+			}
+			emptySeen[k] = true
+		case v == "":
+		case k == "resource":
+			f.resources = append(f.resources, v)
+		default:
+			f.values[k] = v
+		}
+	}
+	if refusal != nil {
+		return form{}, refusal
 	}
 	if err := domain.CheckResourceCount(len(f.resources)); err != nil {
 		return form{}, err
 	}
 	return f, nil
 }
+
+var errMalformed = domain.ErrInvalidRequest.WithDescription("malformed form encoding")
 
 var errBadText = domain.ErrInvalidRequest.WithDescription("parameters must be valid UTF-8 without NUL bytes")
 

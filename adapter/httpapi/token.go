@@ -79,7 +79,7 @@ func (h *TokenHandler) Token(c echo.Context) error {
 		Scope:        domain.ScopeString(issued.Scope),
 	}
 	resp.IssuedTokenType = issued.IssuedTokenType
-	return c.JSON(http.StatusOK, resp)
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, resp.appendJSON(make([]byte, 0, 1024)))
 }
 
 // Revoke serves POST /oauth/revoke (RFC 7009).

@@ -13,8 +13,16 @@ import (
 
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/infrastructure/config"
+	"gatehouse/infrastructure/observability"
 	"gatehouse/infrastructure/server"
 	"gatehouse/usecase"
+)
+
+// The server's log is batched: at most logBufferSize bytes or logFlushInterval wait
+// before they are written (warnings and errors are written at once).
+const (
+	logBufferSize    = 64 << 10
+	logFlushInterval = 100 * time.Millisecond
 )
 
 func serveCmd(g *globals) *cobra.Command {
@@ -38,7 +46,12 @@ func serveCmd(g *globals) *cobra.Command {
 				return err
 			}
 			tuneGC(g.env)
-			app, cleanup, err := initApp(ctx, cfg, g.streams.err)
+			// Request logging writes a line per request: batched, it costs one write
+			// for many lines. Closed after cleanup (defers run last-in first-out), so
+			// the last lines of a clean shutdown are written too.
+			logOut := observability.NewBufferedWriter(g.streams.err, logBufferSize, logFlushInterval)
+			defer logOut.Close()
+			app, cleanup, err := initApp(ctx, cfg, logOut)
 			if err != nil {
 				return err
 			}

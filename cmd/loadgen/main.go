@@ -107,7 +107,7 @@ func runCmd(ctx context.Context, args []string) error {
 		`PostgreSQL admin URL (loopback) on which a temporary database is created and dropped; "off" skips PostgreSQL; `+
 			`Gatehouse's pool parameters on it (max_open_conns, max_idle_conns, ...) go to the server only`)
 	noSQLite := fs.Bool("no-sqlite", false, "skip SQLite")
-	only := fs.String("only", "", "comma-separated scenarios to run (the baseline always runs): "+strings.Join(bench.AllScenarios[1:], ","))
+	only := fs.String("only", "", "comma-separated scenarios to run (the baseline always runs): "+strings.Join(slices.Concat(bench.AllScenarios[1:], []string{bench.ScenarioCCLog}), ","))
 	revokePool := fs.Int("revoke-pool", bench.DefaultRevokePool, "refresh tokens minted before the revocation run (it ends when they are used up)")
 	codePool := fs.Int("code-pool", bench.DefaultCodePool, "authorization codes minted before the exchange run")
 	slice := fs.Duration("slice", 500*time.Millisecond, "alternate each scenario with the baseline in slices of this length (0: one baseline run per database)")
@@ -116,6 +116,8 @@ func runCmd(ctx context.Context, args []string) error {
 	svg := fs.String("svg", "docs/bench.svg", `bar chart to write ("" writes none)`)
 	micro := fs.String("micro", "", "go test -bench output to include in BENCHMARKS.md")
 	pprofScenarios := fs.String("pprof", "", "comma-separated scenarios during which to take a CPU profile of the server (GATEHOUSE_PPROF_ADDR)")
+	wrk := fs.String("wrk", "wrk", `wrk binary for the run with request logging at info (`+bench.ScenarioCCLog+`); "off" skips it`)
+	wrkSlice := fs.Duration("wrk-slice", time.Second, "that run alternates with the baseline in slices of this length (whole seconds)")
 	pprofDir := fs.String("pprof-dir", "bin/pprof", "where CPU profiles and their pprof -top go")
 	var serverEnv headerFlags
 	fs.Var(&serverEnv, "env", "GATEHOUSE_NAME=value (or GOGC, GOMEMLIMIT, GOMAXPROCS) for the server, e.g. GATEHOUSE_SIGNING_ALG=EdDSA (repeatable)")
@@ -140,7 +142,16 @@ func runCmd(ctx context.Context, args []string) error {
 		MintBudget: *mintBudget,
 		Slice:      *slice,
 		ProfileDir: *pprofDir,
+		WrkSlice:   *wrkSlice,
 		Log:        os.Stderr,
+	}
+	if *wrk != "off" {
+		path, err := bench.FindWrk(*wrk)
+		if err != nil {
+			// Not fatal: the other runs need no wrk; RunAll notes the skip.
+			fmt.Fprintf(os.Stderr, "loadgen: %v: the run with request logging (%s) is skipped\n", err, bench.ScenarioCCLog)
+		}
+		cfg.Wrk = path
 	}
 	if *pg != "off" {
 		cfg.PostgresURL = *pg
@@ -224,7 +235,7 @@ func runCmd(ctx context.Context, args []string) error {
 }
 
 func known(s string) bool {
-	for _, k := range bench.AllScenarios {
+	for _, k := range slices.Concat(bench.AllScenarios, []string{bench.ScenarioCCLog}) {
 		if k == s {
 			return true
 		}

@@ -30,4 +30,5 @@ var ProviderSet = wire.NewSet(
 	NewRegistration,
 	NewDPoP,
 	NewMailer,
+	NewAccounts,
 )

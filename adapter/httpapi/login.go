@@ -236,6 +236,7 @@ func (p *Pages) registerPost(c echo.Context) error {
 	}
 	p.setSession(c, secret)
 	p.log.InfoContext(ctx, "user registered", "user_id", ns.UserID, "remote", c.RealIP())
+	p.accounts.Welcome(ns.UserID, v.Email)
 	if pr == nil && devicePath != "" {
 		return c.Redirect(http.StatusSeeOther, devicePath)
 	}

@@ -39,6 +39,7 @@ type Pages struct {
 	authorize    *usecase.Authorize
 	login        *usecase.Login
 	endSession   *usecase.EndSession
+	accounts     *usecase.Accounts
 	log          *slog.Logger
 	issuer       string
 	cookies      cookieNames
@@ -57,16 +58,17 @@ type staticFile struct {
 
 // NewPages parses the embedded templates; a broken template stops start-up.
 func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login, endSession *usecase.EndSession,
-	log *slog.Logger) (*Pages, error) {
+	accounts *usecase.Accounts, log *slog.Logger) (*Pages, error) {
 	if len(cfg.CSRFKey) < 32 {
 		return nil, fmt.Errorf("pages: the CSRF key must have at least 32 bytes")
 	}
 	p := &Pages{
-		authorize: authorize, login: login, endSession: endSession, log: log, issuer: cfg.Issuer,
+		authorize: authorize, login: login, endSession: endSession, accounts: accounts, log: log, issuer: cfg.Issuer,
 		cookies: newCookieNames(cfg.Issuer), csrfKey: cfg.CSRFKey, registration: cfg.RegistrationEnabled,
 		templates: map[string]*template.Template{}, static: map[string]staticFile{},
 	}
-	for _, name := range []string{"login", "consent", "register", "logout", "home", "error"} {
+	for _, name := range []string{"login", "consent", "register", "logout", "home", "error",
+		"verify_email", "forgot_password", "reset_password", "notice"} {
 		t, err := template.New(name).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("pages: parse template %s: %w", name, err)
@@ -104,6 +106,12 @@ func (p *Pages) Mount(r *Router) {
 	g.POST("/consent", p.consentPost)
 	g.GET("/register", p.registerGet, boundedQuery)
 	g.POST("/register", p.registerPost)
+	g.GET("/verify-email", p.verifyEmailGet, boundedQuery)
+	g.POST("/verify-email", p.verifyEmailPost)
+	g.GET("/forgot-password", p.forgotPasswordGet, boundedQuery)
+	g.POST("/forgot-password", p.forgotPasswordPost)
+	g.GET("/reset-password", p.resetPasswordGet, boundedQuery)
+	g.POST("/reset-password", p.resetPasswordPost)
 	g.GET("/logout", p.logoutGet)
 	g.POST("/logout", p.logoutPost)
 	g.GET("/", p.home)
@@ -204,6 +212,10 @@ type view struct {
 	UserCode string
 	// Hidden are extra hidden form fields (the logout request's parameters).
 	Hidden []hiddenField
+	// Token is a mailed link's secret, carried from its GET page to its form.
+	Token string
+	// Link and LinkLabel: the one way on from a notice page.
+	Link, LinkLabel string
 }
 
 type hiddenField struct{ Name, Value string }

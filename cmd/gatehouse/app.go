@@ -45,6 +45,8 @@ type App struct {
 	Changes *bunrepo.ChangeFeed
 	// Mailer queues mails; serve delivers them in the background.
 	Mailer *usecase.Mailer
+	// Accounts queues its mails after answering; serve waits for it on shutdown.
+	Accounts *usecase.Accounts
 }
 
 // ClientIDTokenAlgs lists the ID-token algs clients registered, so that each has a key.
@@ -167,6 +169,10 @@ func provideMailTransport(cfg config.Config, log *slog.Logger, clock usecase.Clo
 }
 
 func provideMailPolicy() usecase.MailPolicy { return usecase.DefaultMailPolicy() }
+
+func provideAccountSettings(cfg config.Config) usecase.AccountSettings {
+	return usecase.AccountSettings{Issuer: cfg.Issuer, TokenTTL: cfg.EmailTokenTTL, Verification: cfg.EmailVerification}
+}
 
 // provideFeatures says which optional endpoints are served.
 func provideFeatures(cfg config.Config) httpapi.Features {

@@ -103,6 +103,7 @@ func serveCmd(g *globals) *cobra.Command {
 				app.Changes.Run(feedCtx)
 			}()
 			err = server.Serve(ctx, ln, app.Echo, log, 20*time.Second)
+			app.Accounts.Wait() // mails queued after their pages answered
 			stopFeed()
 			<-feedDone
 			<-hkDone

@@ -25,7 +25,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		provideLogger, provideSettings, provideDB, provideCryptoKeys, providePasswordParams,
 		provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures, provideTrustedProxies,
 		providePARSettings,
-		provideMailTransport, provideMailPolicy, wire.Bind(new(usecase.Sealer), new(*crypto.Cipher)),
+		provideMailTransport, provideMailPolicy, provideAccountSettings, wire.Bind(new(usecase.Sealer), new(*crypto.Cipher)),
 		provideRegistrationSettings, provideRegistrationHandler,
 		wire.Bind(new(usecase.ClientForgetter), new(*cache.Clients)),
 		wire.Bind(new(usecase.Clock), new(usecase.SystemClock)),

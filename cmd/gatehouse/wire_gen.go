@@ -127,7 +127,18 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		return nil, nil, err
 	}
 	endSession := usecase.NewEndSession(clients, hintVerifier)
-	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, logger)
+	accountRepository := bunrepo.NewAccountRepository(db)
+	mailRepository := bunrepo.NewMailRepository(db)
+	mailTransport, err := provideMailTransport(cfg, logger, systemClock)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	mailPolicy := provideMailPolicy()
+	mailer := usecase.NewMailer(mailRepository, mailTransport, cipher, random, systemClock, mailPolicy)
+	accountSettings := provideAccountSettings(cfg)
+	accounts := usecase.NewAccounts(userRepository, accountRepository, rules, admin, mailer, throttle, random, secretHasher, systemClock, accountSettings, logger)
+	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, logger)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -171,14 +182,6 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		cleanup()
 		return nil, nil, err
 	}
-	mailRepository := bunrepo.NewMailRepository(db)
-	mailTransport, err := provideMailTransport(cfg, logger, systemClock)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	mailPolicy := provideMailPolicy()
-	mailer := usecase.NewMailer(mailRepository, mailTransport, cipher, random, systemClock, mailPolicy)
 	app := &App{
 		Config:       cfg,
 		Log:          logger,
@@ -191,6 +194,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		KeySchedule:  keySchedule,
 		Changes:      changeFeed,
 		Mailer:       mailer,
+		Accounts:     accounts,
 	}
 	return app, func() {
 		cleanup()

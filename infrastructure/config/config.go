@@ -89,6 +89,10 @@ type Config struct {
 	SMTPURL  string
 	MailDir  string
 	MailFrom string
+	// EmailTokenTTL is how long a mailed link lives; EmailVerification is off,
+	// optional or required.
+	EmailTokenTTL     time.Duration
+	EmailVerification string
 	// DPoPIATWindow is how far a DPoP proof's iat may lie from now, either way;
 	// DPoPNonceRequired makes the token endpoint demand a server nonce in proofs.
 	DPoPIATWindow     time.Duration
@@ -358,6 +362,8 @@ func parse(raw map[string]string, sources map[string]source) (Config, error) {
 	c.DynamicRegistrationScopes = p.list("dynamic_registration_scopes")
 	c.DynamicRegistrationGrantTypes = p.list("dynamic_registration_grant_types")
 	c.SMTPURL, c.MailDir, c.MailFrom = raw["smtp_url"], raw["mail_dir"], p.mailbox("mail_from")
+	c.EmailTokenTTL = p.duration("email_token_ttl", time.Minute, 7*24*time.Hour)
+	c.EmailVerification = p.oneOf("email_verification", "off", "optional")
 	if p.err != nil {
 		return Config{}, p.err
 	}

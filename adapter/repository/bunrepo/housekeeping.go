@@ -46,6 +46,7 @@ func purgeRules() []purgeRule {
 		// principal's (expires_at NULL) stays.
 		{"revoked_principals", "id", "expires_at < ?", 0},
 		{"sessions", "id", "expires_at < ?", 0},
+		{"email_tokens", "hash", "expires_at < ?", 0},
 		{"authorization_requests", "id", "expires_at < ?", time.Hour},
 		{"device_authorizations", "device_code_hash", "expires_at < ?", time.Hour},
 		// A signing key is kept a day after it left the JWKS (for `keys list`), then

@@ -74,6 +74,7 @@ func migrations() *migrate.Migrations {
 	add("20260313000001", "mail_outbox", mailOutboxSchema)
 	up, down = addColumn(clientPKCEOptional)
 	ms.Add(migrate.Migration{Name: "20260313000002", Comment: "client_pkce_optional", Up: up, Down: down})
+	add("20260314000001", "email_tokens", emailTokensSchema)
 	return ms
 }
 

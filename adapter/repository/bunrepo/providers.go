@@ -31,6 +31,7 @@ var ProviderSet = wire.NewSet(
 	NewHousekeeper, wire.Bind(new(usecase.Purger), new(*Housekeeper)),
 	NewLeaseRepository, wire.Bind(new(usecase.Leases), new(*LeaseRepository)),
 	NewMailRepository, wire.Bind(new(usecase.MailOutbox), new(*MailRepository)),
+	NewAccountRepository, wire.Bind(new(usecase.AccountStore), new(*AccountRepository)),
 	NewPushedRequestRepository, wire.Bind(new(usecase.PushedRequestStore), new(*PushedRequestRepository)),
 	NewReplayRepository, wire.Bind(new(usecase.ReplayStore), new(*ReplayRepository)),
 )

@@ -46,6 +46,8 @@ type Stores struct {
 	ChangeCounts func(ctx context.Context) (map[bunrepo.Topic]int64, error)
 	// Mail is optional: the outbox of mails not yet sent.
 	Mail usecase.MailOutbox
+	// Accounts is optional: mailed links and the account writes they need.
+	Accounts usecase.AccountStore
 }
 
 // RunAll runs the whole contract on the Bun repositories over db, which must be
@@ -71,7 +73,8 @@ func RunAll(t *testing.T, db *bun.DB) {
 		ChangeCounts: func(ctx context.Context) (map[bunrepo.Topic]int64, error) {
 			return bunrepo.ChangeCounters(ctx, db)
 		},
-		Mail: bunrepo.NewMailRepository(db),
+		Mail:     bunrepo.NewMailRepository(db),
+		Accounts: bunrepo.NewAccountRepository(db),
 	})
 }
 
@@ -94,6 +97,7 @@ func Run(t *testing.T, s Stores) {
 	t.Run("Changes", st.changes)
 	t.Run("Principals", st.principals)
 	t.Run("Mail", st.mail)
+	t.Run("Accounts", st.accounts)
 	// Last: its purge deletes whatever else has expired by then.
 	t.Run("Throttle", st.throttle)
 }

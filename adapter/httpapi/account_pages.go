@@ -1,0 +1,176 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"gatehouse/usecase"
+)
+
+// The pages a mailed link opens, and the one that sends the reset mail: each GET
+// shows a form (a mail scanner that follows a link uses nothing up), each POST does
+// the work after the CSRF check.
+
+const tokenField = "token"
+
+// badLink is the one page for a link that is unknown, used, expired or voided.
+func (p *Pages) badLink(c echo.Context, again string) error {
+	v := view{Title: "This link cannot be used", Error: "This link is invalid, was already used, or has expired.",
+		Link: again, LinkLabel: "Ask for a new link"}
+	if again == "" {
+		v.Link, v.LinkLabel = "/login", "Sign in"
+	}
+	return p.render(c, http.StatusBadRequest, "notice", v)
+}
+
+// linkForm is the view of a link's form page, with the CSRF token of this browser.
+func (p *Pages) linkForm(c echo.Context, title, token string) (view, error) {
+	s, err := p.session(c)
+	if err != nil {
+		return view{}, err
+	}
+	browser := p.ensureBrowser(c)
+	return view{Title: title, CSRF: p.csrfToken(csrfBinding(s, browser)), Token: token, Fields: map[string]string{}}, nil
+}
+
+// checkedForm parses a POST and checks its CSRF token against this browser.
+func (p *Pages) checkedForm(c echo.Context) (form, error) {
+	f, err := parseForm(c)
+	if err != nil {
+		return form{}, err
+	}
+	s, err := p.session(c)
+	if err != nil {
+		return form{}, err
+	}
+	if !p.csrfValid(c, f, s, p.browser(c)) {
+		return form{}, errCSRF
+	}
+	return f, nil
+}
+
+// verifyEmailGet serves GET /verify-email?token=T: a button, not the verification.
+func (p *Pages) verifyEmailGet(c echo.Context) error {
+	token := c.QueryParam(tokenField)
+	if err := p.accounts.CheckLink(c.Request().Context(), token, "verify_email"); err != nil {
+		if errors.Is(err, usecase.ErrBadLink) {
+			return p.badLink(c, "")
+		}
+		return err
+	}
+	v, err := p.linkForm(c, "Verify your email address", token)
+	if err != nil {
+		return err
+	}
+	return p.render(c, http.StatusOK, "verify_email", v)
+}
+
+// verifyEmailPost serves POST /verify-email: the address is verified.
+func (p *Pages) verifyEmailPost(c echo.Context) error {
+	f, err := p.checkedForm(c)
+	if err != nil {
+		return err
+	}
+	if err := p.accounts.VerifyEmail(c.Request().Context(), f.get(tokenField)); err != nil {
+		if errors.Is(err, usecase.ErrBadLink) {
+			return p.badLink(c, "")
+		}
+		return err
+	}
+	p.log.InfoContext(c.Request().Context(), "email verified", "remote", c.RealIP())
+	return p.render(c, http.StatusOK, "notice", view{Title: "Email address verified",
+		Notice: "Thank you: your email address is verified.", Link: "/", LinkLabel: "Continue"})
+}
+
+// forgotPasswordGet serves GET /forgot-password.
+func (p *Pages) forgotPasswordGet(c echo.Context) error {
+	v, err := p.linkForm(c, "Forgot your password?", "")
+	if err != nil {
+		return err
+	}
+	return p.render(c, http.StatusOK, "forgot_password", v)
+}
+
+// forgotPasswordSent is the one answer to every well-formed request (SECURITY S48).
+const forgotPasswordSent = "If an account has that email address, a link to choose a new password is on its way. " +
+	"Check your inbox, and your spam folder."
+
+// forgotPasswordPost serves POST /forgot-password: the same answer whether or not an
+// account has the address.
+func (p *Pages) forgotPasswordPost(c echo.Context) error {
+	f, err := p.checkedForm(c)
+	if err != nil {
+		return err
+	}
+	v, err := p.linkForm(c, "Forgot your password?", "")
+	if err != nil {
+		return err
+	}
+	v.Email = strings.TrimSpace(f.get("email"))
+	err = p.accounts.ForgotPassword(c.Request().Context(), v.Email, c.RealIP())
+	if err != nil {
+		a := Classify(err, SurfacePage)
+		var ve *usecase.ValidationError
+		switch {
+		case a.Status == http.StatusTooManyRequests:
+			v.Error = "Too many requests. Wait " + strconv.Itoa(a.RetryAfter) + " seconds and try again."
+		case errors.As(err, &ve):
+			v.Fields["email"] = sentence(ve.Message)
+		default:
+			return err
+		}
+		return p.renderAnswer(c, a, "forgot_password", v)
+	}
+	return p.render(c, http.StatusOK, "notice", view{Title: "Check your email", Notice: forgotPasswordSent,
+		Link: "/login", LinkLabel: "Back to sign in"})
+}
+
+// resetPasswordGet serves GET /reset-password?token=T: the new-password form.
+func (p *Pages) resetPasswordGet(c echo.Context) error {
+	token := c.QueryParam(tokenField)
+	if err := p.accounts.CheckLink(c.Request().Context(), token, "reset_password"); err != nil {
+		if errors.Is(err, usecase.ErrBadLink) {
+			return p.badLink(c, "/forgot-password")
+		}
+		return err
+	}
+	v, err := p.linkForm(c, "Choose a new password", token)
+	if err != nil {
+		return err
+	}
+	return p.render(c, http.StatusOK, "reset_password", v)
+}
+
+// resetPasswordPost serves POST /reset-password: sets the password, which ends every
+// session and revokes every token of the user.
+func (p *Pages) resetPasswordPost(c echo.Context) error {
+	f, err := p.checkedForm(c)
+	if err != nil {
+		return err
+	}
+	token := f.get(tokenField)
+	err = p.accounts.ResetPassword(c.Request().Context(), token, f.get("password"), f.get("password_confirm"))
+	var ve *usecase.ValidationError
+	switch {
+	case errors.Is(err, usecase.ErrBadLink):
+		return p.badLink(c, "/forgot-password")
+	case errors.As(err, &ve):
+		v, verr := p.linkForm(c, "Choose a new password", token)
+		if verr != nil {
+			return verr
+		}
+		v.Fields[ve.Field] = sentence(ve.Message)
+		return p.render(c, http.StatusBadRequest, "reset_password", v)
+	case err != nil:
+		return err
+	}
+	p.log.InfoContext(c.Request().Context(), "password reset", "remote", c.RealIP())
+	p.clearSession(c)
+	return p.render(c, http.StatusOK, "notice", view{Title: "Password changed",
+		Notice: "Your password was changed, and every device signed in to your account was signed out.",
+		Link:   "/login", LinkLabel: "Sign in with the new password"})
+}

@@ -1,0 +1,110 @@
+package repotest
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"gatehouse/domain"
+)
+
+// accounts is the contract of usecase.AccountStore: users by email; a verification
+// mark only while the address is the one given; mailed links that a newer one of the
+// same purpose voids, that are used once (exactly once under a race), never after
+// expiry, and that die with their user.
+func (s *suite) accounts(t *testing.T) {
+	if s.Accounts == nil {
+		t.Skip("no account store")
+	}
+	ctx := t.Context()
+	link := func(u domain.User, purpose string, expires time.Time) domain.EmailToken {
+		tok := domain.EmailToken{Hash: newHash(), UserID: u.ID, Purpose: purpose, Email: u.Email,
+			CreatedAt: base, ExpiresAt: expires}
+		noErr(t, s.Accounts.CreateEmailToken(ctx, tok))
+		return tok
+	}
+	later := base.Add(time.Hour)
+
+	t.Run("UserByEmailAndVerify", func(t *testing.T) {
+		u := s.newUser(t)
+		got, err := s.Accounts.UserByEmail(ctx, u.Email)
+		noErr(t, err)
+		if got.ID != u.ID {
+			t.Fatalf("UserByEmail = %s, want %s", got.ID, u.ID)
+		}
+		_, err = s.Accounts.UserByEmail(ctx, "nobody-"+randomHex(4)+"@example.com")
+		wantErr(t, err, domain.ErrNotFound)
+		ok, err := s.Accounts.MarkEmailVerified(ctx, u.ID, "old-"+u.Email, base)
+		noErr(t, err)
+		if ok {
+			t.Fatal("verified an address the user does not have")
+		}
+		if got, _ := s.Users.UserByID(ctx, u.ID); got.EmailVerified {
+			t.Fatal("a refused verification verified the address")
+		}
+		ok, err = s.Accounts.MarkEmailVerified(ctx, u.ID, u.Email, base.Add(time.Second))
+		noErr(t, err)
+		got, _ = s.Users.UserByID(ctx, u.ID)
+		if !ok || !got.EmailVerified {
+			t.Fatalf("verification: ok %v, user %+v", ok, got)
+		}
+	})
+
+	t.Run("LinksOnceNewestOnly", func(t *testing.T) {
+		u := s.newUser(t)
+		old := link(u, domain.PurposeResetPassword, later)
+		verify := link(u, domain.PurposeVerifyEmail, later)
+		newer := link(u, domain.PurposeResetPassword, later)
+		_, err := s.Accounts.EmailToken(ctx, old.Hash)
+		wantErr(t, err, domain.ErrNotFound) // voided by the newer reset link
+		got, err := s.Accounts.EmailToken(ctx, newer.Hash)
+		noErr(t, err)
+		if !bytes.Equal(got.Hash, newer.Hash) || got.UserID != u.ID || got.Purpose != domain.PurposeResetPassword || got.Email != u.Email {
+			t.Fatalf("link reads %+v", got)
+		}
+		sameTime(t, "expires_at", later, got.ExpiresAt)
+		// A link of the other purpose is untouched, and is not used by this purpose.
+		if ok, err := s.Accounts.ConsumeEmailToken(ctx, verify.Hash, domain.PurposeResetPassword, base); err != nil || ok {
+			t.Fatalf("a verify link used as a reset link: %v, %v", ok, err)
+		}
+		// Expired: not used.
+		if ok, err := s.Accounts.ConsumeEmailToken(ctx, newer.Hash, domain.PurposeResetPassword, later); err != nil || ok {
+			t.Fatalf("an expired link was used: %v, %v", ok, err)
+		}
+		if ok, err := s.Accounts.ConsumeEmailToken(ctx, newer.Hash, domain.PurposeResetPassword, base); err != nil || !ok {
+			t.Fatalf("use: %v, %v", ok, err)
+		}
+		if ok, err := s.Accounts.ConsumeEmailToken(ctx, newer.Hash, domain.PurposeResetPassword, base); err != nil || ok {
+			t.Fatalf("used twice: %v, %v", ok, err)
+		}
+	})
+
+	t.Run("RaceOneUse", func(t *testing.T) {
+		u := s.newUser(t)
+		tok := link(u, domain.PurposeVerifyEmail, later)
+		won := make([]bool, concurrency)
+		errs := race(concurrency, func(i int) error {
+			var err error
+			won[i], err = s.Accounts.ConsumeEmailToken(ctx, tok.Hash, domain.PurposeVerifyEmail, base)
+			return err
+		})
+		winners := 0
+		for i := range won {
+			noErr(t, errs[i])
+			if won[i] {
+				winners++
+			}
+		}
+		if winners != 1 {
+			t.Fatalf("%d of %d uses of one link won, want 1", winners, concurrency)
+		}
+	})
+
+	t.Run("DieWithTheirUser", func(t *testing.T) {
+		u := s.newUser(t)
+		tok := link(u, domain.PurposeResetPassword, later)
+		noErr(t, s.Users.DeleteUser(ctx, u.ID))
+		_, err := s.Accounts.EmailToken(ctx, tok.Hash)
+		wantErr(t, err, domain.ErrNotFound)
+	})
+}

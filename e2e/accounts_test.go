@@ -1,0 +1,194 @@
+package e2e
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"gatehouse/adapter/mail/smtptest"
+)
+
+// mailServer starts a real SMTP server and a Gatehouse that sends its mail there.
+func mailServer(t *testing.T, env map[string]string) (*Server, *smtptest.Server) {
+	t.Helper()
+	mx := smtptest.Start(t, smtptest.Options{})
+	all := map[string]string{"GATEHOUSE_SMTP_URL": mx.URL()}
+	for k, v := range env {
+		all[k] = v
+	}
+	return startServer(t, Options{Env: all}), mx
+}
+
+var mailLinkRE = regexp.MustCompile(`https?://[^\s"<>]+\?token=[A-Za-z0-9_%-]+`)
+
+// mailTo waits for the n-th mail in all and returns it, read as a mail program reads
+// it, after checking it went to want.
+func mailTo(t *testing.T, mx *smtptest.Server, n int, want string) smtptest.Parsed {
+	t.Helper()
+	got := mx.Wait(t, n, 10*time.Second)
+	m := got[n-1]
+	if m.To != want {
+		t.Fatalf("mail %d went to %q, want %q", n, m.To, want)
+	}
+	p, err := smtptest.Parse(m.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// linkIn is the one link of a mail, as a path on srv.
+func linkIn(t *testing.T, srv *Server, p smtptest.Parsed) string {
+	t.Helper()
+	links := mailLinkRE.FindAllString(p.Text, -1)
+	if len(links) != 1 || !strings.HasPrefix(links[0], srv.URL+"/") {
+		t.Fatalf("want one link to %s in the mail, got %q\n%s", srv.URL, links, p.Text)
+	}
+	if !strings.Contains(p.HTML, `href="`+strings.ReplaceAll(links[0], "&", "&amp;")+`"`) {
+		t.Errorf("the HTML part lacks the link")
+	}
+	return strings.TrimPrefix(links[0], srv.URL)
+}
+
+// tokenFieldRE reads the hidden token of a link's form.
+var tokenFieldRE = regexp.MustCompile(`name="token" value="([^"]+)"`)
+
+// submitLinkForm opens a mailed link's page and posts its form with extra fields.
+func submitLinkForm(t *testing.T, b *azBrowser, link, action string, extra url.Values) Response {
+	t.Helper()
+	page := b.get(link)
+	if page.Status != http.StatusOK {
+		t.Fatalf("GET %s: %d\n%s", link, page.Status, page.Body)
+	}
+	csrf, _ := azFormFields(t, page)
+	m := tokenFieldRE.FindStringSubmatch(string(page.Body))
+	if csrf == "" || m == nil {
+		t.Fatalf("GET %s: no form with a CSRF token and the link's token\n%s", link, page.Body)
+	}
+	v := url.Values{"csrf_token": {csrf}, "token": {m[1]}}
+	for k, vs := range extra {
+		v[k] = vs
+	}
+	return b.post(action, v)
+}
+
+func wantPageText(t *testing.T, r Response, status int, text string) {
+	t.Helper()
+	if r.Status != status || !strings.Contains(string(r.Body), text) {
+		t.Fatalf("status %d, want %d with %q\n%s", r.Status, status, text, r.Body)
+	}
+}
+
+// register signs up on the registration page.
+func register(t *testing.T, b *azBrowser, username, email, password string) Response {
+	t.Helper()
+	csrf, _ := b.openForm("/register")
+	return b.post("/register", url.Values{"csrf_token": {csrf}, "username": {username}, "email": {email}, "password": {password}})
+}
+
+// TestAccounts_VerifyEmail: sign-up mails a verification link; its page only shows a
+// button (a scanner opening it verifies nothing); the POST verifies; the link is
+// single use; a sign-up with an address another account has tells that account's
+// owner by mail and nobody on the page.
+func TestAccounts_VerifyEmail(t *testing.T) {
+	t.Parallel()
+	srv, mx := mailServer(t, nil)
+	b := newAZBrowser(t, srv)
+	user, email := uniqueName("verify"), uniqueName("verify")+"@example.com"
+	if r := register(t, b, user, email, "a long enough password"); r.Status != http.StatusSeeOther {
+		t.Fatalf("register: %d\n%s", r.Status, r.Body)
+	}
+	m := mailTo(t, mx, 1, email)
+	if m.Subject != "Verify your email address" || !strings.Contains(m.Text, "Hello "+user) {
+		t.Fatalf("verification mail: %q\n%s", m.Subject, m.Text)
+	}
+	link := linkIn(t, srv, m)
+	verified := func() bool {
+		var u struct {
+			EmailVerified bool `json:"email_verified"`
+		}
+		srv.CLIJSON(t, &u, "", "users", "show", user, "--json")
+		return u.EmailVerified
+	}
+	// Opening the link (as a mail scanner would) verifies nothing.
+	other := newAZBrowser(t, srv)
+	if r := other.get(link); r.Status != http.StatusOK || verified() {
+		t.Fatalf("GET of the link: %d, verified %v", r.Status, verified())
+	}
+	wantPageText(t, submitLinkForm(t, other, link, "/verify-email", nil), http.StatusOK, "your email address is verified")
+	if !verified() {
+		t.Fatal("the address is not verified after the POST")
+	}
+	// Single use.
+	wantPageText(t, other.get(link), http.StatusBadRequest, "This link is invalid, was already used, or has expired.")
+
+	// A sign-up with the same address: the page goes on as usual; the owner is told.
+	copycat := uniqueName("copycat")
+	if r := register(t, newAZBrowser(t, srv), copycat, email, "another long password"); r.Status != http.StatusSeeOther {
+		t.Fatalf("register with a taken email: %d\n%s", r.Status, r.Body)
+	}
+	notice := mailTo(t, mx, 2, email)
+	if !strings.Contains(notice.Subject, "Someone tried to create an account") || !strings.Contains(notice.Text, user) ||
+		strings.Contains(notice.Text, copycat) || mailLinkRE.MatchString(notice.Text) {
+		t.Fatalf("notice to the owner: %q\n%s", notice.Subject, notice.Text)
+	}
+}
+
+// TestSecurity_S47_ResetPasswordLinks: forgot-password answers the same for a known
+// and an unknown address and mails only the known one; a newer link voids the older;
+// a bad new password leaves the link usable; the reset ends every session and refresh
+// token; the link is single use; the old password no longer signs in.
+func TestSecurity_S47_ResetPasswordLinks(t *testing.T) {
+	t.Parallel()
+	srv, mx := mailServer(t, map[string]string{"GATEHOUSE_EMAIL_VERIFICATION": "off"})
+	user, email := uniqueName("reset"), uniqueName("reset")+"@example.com"
+	b := newAZBrowser(t, srv)
+	if r := register(t, b, user, email, "the old password"); r.Status != http.StatusSeeOther {
+		t.Fatalf("register: %d", r.Status)
+	}
+	cfg, _, _ := newPasswordClient(t, srv)
+	hc := srv.HTTPClient()
+	before := passwordToken(t, srv, hc, cfg, user, "the old password")
+
+	forgot := func(address string) Response {
+		csrf, _ := b.openForm("/forgot-password")
+		return b.post("/forgot-password", url.Values{"csrf_token": {csrf}, "email": {address}})
+	}
+	unknown := forgot(uniqueName("nobody") + "@example.com")
+	known := forgot(strings.ToUpper(email))
+	for _, r := range []Response{unknown, known} {
+		wantPageText(t, r, http.StatusOK, "If an account has that email address, a link to choose a new password is on its way.")
+	}
+	if string(unknown.Body) != string(known.Body) {
+		t.Fatal("the answers for a known and an unknown address differ")
+	}
+	first := linkIn(t, srv, mailTo(t, mx, 1, email))
+	newer := forgot(email)
+	wantPageText(t, newer, http.StatusOK, "on its way")
+	second := linkIn(t, srv, mailTo(t, mx, 2, email))
+	time.Sleep(200 * time.Millisecond)
+	if n := len(mx.Mails()); n != 2 {
+		t.Fatalf("%d mails, want 2: the unknown address got one", n)
+	}
+	wantPageText(t, b.get(first), http.StatusBadRequest, "invalid, was already used, or has expired") // voided by the newer
+
+	// Two passwords that differ: the form again, and the link still works.
+	r := submitLinkForm(t, b, second, "/reset-password", url.Values{"password": {"a brand new password"}, "password_confirm": {"a brand new passwort"}})
+	wantPageText(t, r, http.StatusBadRequest, "The two passwords differ.")
+	r = submitLinkForm(t, b, second, "/reset-password", url.Values{"password": {"a brand new password"}, "password_confirm": {"a brand new password"}})
+	wantPageText(t, r, http.StatusOK, "Your password was changed")
+	wantPageText(t, b.get(second), http.StatusBadRequest, "invalid, was already used, or has expired")
+
+	// Every refresh token from before is dead; the old password fails, the new works.
+	if rr := refreshForm(t, srv, hc, cfg.ClientID, cfg.ClientSecret, before.RefreshToken, ""); rr.Status != http.StatusBadRequest {
+		t.Fatalf("a refresh token from before the reset: %d %s", rr.Status, rr.Body)
+	}
+	if _, err := cfg.PasswordCredentialsToken(ctxWith(hc), user, "the old password"); err == nil {
+		t.Fatal("the old password still signs in")
+	}
+	after := passwordToken(t, srv, hc, cfg, user, "a brand new password")
+	srv.Sensitive(after.AccessToken, after.RefreshToken, before.AccessToken, before.RefreshToken)
+}

@@ -1,0 +1,347 @@
+package usecase
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"gatehouse/domain"
+)
+
+// AccountStore keeps the mailed links and the account reads and writes they need.
+type AccountStore interface {
+	// UserByEmail finds the user with exactly this canonical email; ErrNotFound.
+	UserByEmail(ctx context.Context, email string) (domain.User, error)
+	// MarkEmailVerified verifies the user's email only while it is still email.
+	MarkEmailVerified(ctx context.Context, userID, email string, now time.Time) (bool, error)
+	// CreateEmailToken stores a link, voiding the user's earlier links of its purpose.
+	CreateEmailToken(ctx context.Context, t domain.EmailToken) error
+	// EmailToken reads a link by hash; ErrNotFound.
+	EmailToken(ctx context.Context, hash []byte) (domain.EmailToken, error)
+	// ConsumeEmailToken deletes a live link of this purpose; of concurrent callers
+	// exactly one gets true.
+	ConsumeEmailToken(ctx context.Context, hash []byte, purpose string, now time.Time) (bool, error)
+}
+
+// The email verification policies (GATEHOUSE_EMAIL_VERIFICATION).
+const (
+	EmailVerificationOff      = "off"
+	EmailVerificationOptional = "optional"
+	EmailVerificationRequired = "required"
+)
+
+// AccountSettings are the mailed links' settings.
+type AccountSettings struct {
+	Issuer string
+	// TokenTTL is how long a mailed link lives (GATEHOUSE_EMAIL_TOKEN_TTL).
+	TokenTTL time.Duration
+	// Verification is off, optional (registration sends a verification mail) or
+	// required (an unverified user gets no code until verified).
+	Verification string
+}
+
+// ErrBadLink is a mailed link that is unknown, used, expired, voided by a newer one,
+// or for an address the account no longer has: one answer for all (SECURITY S47).
+var ErrBadLink = errors.New("this link is invalid or has expired")
+
+// Accounts is what users do for themselves by mail: verify their address and reset a
+// forgotten password. No answer depends on whether an address has an account: the
+// work that does (finding the user, making the link, queueing the mail) runs after
+// the answer, in the background (SECURITY S48).
+type Accounts struct {
+	users    UserStore
+	accounts AccountStore
+	ids      Identifiers
+	admin    *Admin
+	mailer   *Mailer
+	throttle Throttle
+	random   Random
+	hasher   SecretHasher
+	clock    Clock
+	settings AccountSettings
+	log      *slog.Logger
+	jobs     sync.WaitGroup
+}
+
+// NewAccounts builds the self-service account use cases.
+func NewAccounts(users UserStore, accounts AccountStore, ids Identifiers, admin *Admin, mailer *Mailer, throttle Throttle,
+	random Random, hasher SecretHasher, clock Clock, settings AccountSettings, log *slog.Logger) *Accounts {
+	return &Accounts{users: users, accounts: accounts, ids: ids, admin: admin, mailer: mailer, throttle: throttle,
+		random: random, hasher: hasher, clock: clock, settings: settings, log: log}
+}
+
+// Settings returns the policy, for the pages.
+func (a *Accounts) Settings() AccountSettings { return a.settings }
+
+// Wait returns when the background work started so far has ended (tests, shutdown).
+func (a *Accounts) Wait() { a.jobs.Wait() }
+
+// background runs fn after the caller has answered, bounded in time, and logs its
+// failure: the caller's answer must not depend on it.
+func (a *Accounts) background(what string, fn func(ctx context.Context) error) {
+	a.jobs.Add(1)
+	go func() {
+		defer a.jobs.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := fn(ctx); err != nil {
+			a.log.Warn("account mail not queued", "what", what, "err", err)
+		}
+	}()
+}
+
+// Welcome follows a sign-up: a verification mail to the new address (unless
+// verification is off), or, when the address belonged to another account (the new
+// account was made without it), a mail telling that account's owner.
+func (a *Accounts) Welcome(userID, submittedEmail string) {
+	email := a.ids.CanonicalEmail(submittedEmail)
+	a.background("welcome", func(ctx context.Context) error {
+		u, err := a.users.UserByID(ctx, userID)
+		if err != nil {
+			return fmt.Errorf("look up the new user: %w", err)
+		}
+		if u.Email != "" {
+			if a.settings.Verification == EmailVerificationOff {
+				return nil
+			}
+			return a.sendVerification(ctx, u)
+		}
+		if email == "" {
+			return nil
+		}
+		owner, err := a.accounts.UserByEmail(ctx, email)
+		if errors.Is(err, domain.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return a.mailer.Queue(ctx, signUpAttemptMail(a.settings, owner))
+	})
+}
+
+// ResendVerification mails a new verification link to a signed-in user whose address
+// is not verified yet, at most a few times in a row (throttled per user).
+func (a *Accounts) ResendVerification(ctx context.Context, userID string) error {
+	key := "verify-mail:" + userID
+	if err := a.throttle.Check(ctx, key); err != nil {
+		return err
+	}
+	a.throttle.Failure(ctx, key)
+	u, err := a.users.UserByID(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if u.Email == "" || u.EmailVerified {
+		return nil
+	}
+	return a.sendVerification(ctx, u)
+}
+
+func (a *Accounts) sendVerification(ctx context.Context, u domain.User) error {
+	link, err := a.newLink(ctx, u, domain.PurposeVerifyEmail, "/verify-email")
+	if err != nil {
+		return err
+	}
+	return a.mailer.Queue(ctx, verifyMail(a.settings, u, link))
+}
+
+// newLink stores a fresh link of purpose for u and returns its URL.
+func (a *Accounts) newLink(ctx context.Context, u domain.User, purpose, path string) (string, error) {
+	secret := a.random.Token()
+	now := a.clock.Now()
+	err := a.accounts.CreateEmailToken(ctx, domain.EmailToken{Hash: a.hasher.HashSecret(secret), UserID: u.ID,
+		Purpose: purpose, Email: u.Email, CreatedAt: now, ExpiresAt: now.Add(a.settings.TokenTTL)})
+	if err != nil {
+		return "", fmt.Errorf("store %s link: %w", purpose, err)
+	}
+	return a.settings.Issuer + path + "?token=" + url.QueryEscape(secret), nil
+}
+
+// link reads a live link of purpose for its secret; ErrBadLink otherwise.
+func (a *Accounts) link(ctx context.Context, secret, purpose string) (domain.EmailToken, error) {
+	if secret == "" || len(secret) > 256 {
+		return domain.EmailToken{}, ErrBadLink
+	}
+	t, err := a.accounts.EmailToken(ctx, a.hasher.HashSecret(secret))
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		return domain.EmailToken{}, ErrBadLink
+	case err != nil:
+		return domain.EmailToken{}, fmt.Errorf("look up link: %w", err)
+	case t.Purpose != purpose || !t.Live(a.clock.Now()):
+		return domain.EmailToken{}, ErrBadLink
+	}
+	return t, nil
+}
+
+// CheckLink tells a page whether its link can still be used, without using it up.
+func (a *Accounts) CheckLink(ctx context.Context, secret, purpose string) error {
+	_, err := a.link(ctx, secret, purpose)
+	return err
+}
+
+// VerifyEmail uses a verification link: the user's address is verified if it is still
+// the one the link was sent to.
+func (a *Accounts) VerifyEmail(ctx context.Context, secret string) error {
+	t, err := a.link(ctx, secret, domain.PurposeVerifyEmail)
+	if err != nil {
+		return err
+	}
+	now := a.clock.Now()
+	ok, err := a.accounts.ConsumeEmailToken(ctx, t.Hash, t.Purpose, now)
+	if err != nil {
+		return fmt.Errorf("use verification link: %w", err)
+	}
+	if !ok {
+		return ErrBadLink
+	}
+	ok, err = a.accounts.MarkEmailVerified(ctx, t.UserID, t.Email, now)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrBadLink // the address changed since the mail
+	}
+	return nil
+}
+
+// ForgotPassword answers every well-formed request the same way, throttled per
+// address of the caller and per email; a reset link goes out only when an enabled
+// account has the email, decided after the answer.
+func (a *Accounts) ForgotPassword(ctx context.Context, rawEmail, address string) error {
+	email := a.ids.CanonicalEmail(rawEmail)
+	if email == "" {
+		return &ValidationError{Field: "email", Message: "enter the email address of your account"}
+	}
+	if err := domain.ValidateEmail(email); err != nil {
+		return invalid("email", err)
+	}
+	for _, key := range []string{"forgot:" + address, "forgot-email:" + email} {
+		if err := a.throttle.Check(ctx, key); err != nil {
+			return err
+		}
+	}
+	a.throttle.Failure(ctx, "forgot:"+address)
+	a.throttle.Failure(ctx, "forgot-email:"+email)
+	a.background("password reset", func(ctx context.Context) error {
+		u, err := a.accounts.UserByEmail(ctx, email)
+		if errors.Is(err, domain.ErrNotFound) || err == nil && u.Disabled {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		link, err := a.newLink(ctx, u, domain.PurposeResetPassword, "/reset-password")
+		if err != nil {
+			return err
+		}
+		return a.mailer.Queue(ctx, resetMail(a.settings, u, link))
+	})
+	return nil
+}
+
+// ResetPassword uses a reset link: the new password is checked before the link is
+// used up, then set, which ends every session and revokes every token of the user
+// (Admin.SetPassword). The address the link reached is verified by it.
+func (a *Accounts) ResetPassword(ctx context.Context, secret, password, confirm string) error {
+	t, err := a.link(ctx, secret, domain.PurposeResetPassword)
+	if err != nil {
+		return err
+	}
+	u, err := a.users.UserByID(ctx, t.UserID)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		return ErrBadLink
+	case err != nil:
+		return err
+	case u.Disabled:
+		return ErrBadLink
+	}
+	if err := domain.ValidatePassword(password, u.Username); err != nil {
+		return invalid("password", err)
+	}
+	if password != confirm {
+		return &ValidationError{Field: "password_confirm", Message: "the two passwords differ"}
+	}
+	now := a.clock.Now()
+	ok, err := a.accounts.ConsumeEmailToken(ctx, t.Hash, t.Purpose, now)
+	if err != nil {
+		return fmt.Errorf("use reset link: %w", err)
+	}
+	if !ok {
+		return ErrBadLink
+	}
+	if err := a.admin.SetPassword(ctx, u.ID, password); err != nil {
+		return err
+	}
+	if u.Email == t.Email && !u.EmailVerified {
+		if _, err := a.accounts.MarkEmailVerified(ctx, u.ID, t.Email, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// within says how long a link lives, in words ("30 minutes", "2 hours").
+func within(d time.Duration) string {
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		if d == time.Hour {
+			return "1 hour"
+		}
+		return fmt.Sprintf("%d hours", d/time.Hour)
+	case d >= time.Minute:
+		m := (d + time.Minute - 1) / time.Minute
+		if m == 1 {
+			return "1 minute"
+		}
+		return fmt.Sprintf("%d minutes", m)
+	}
+	return fmt.Sprintf("%d seconds", d/time.Second)
+}
+
+// mail builds a mail with a plain-text and an HTML body from paragraphs; link, when
+// not empty, follows the first paragraph as a button.
+func mail(kind string, to domain.User, subject string, link, linkLabel string, paragraphs ...string) domain.Mail {
+	var text, html strings.Builder
+	fmt.Fprintf(&text, "Hello %s,\n\n", to.Username)
+	fmt.Fprintf(&html, "<p>Hello %s,</p>\n", template.HTMLEscapeString(to.Username))
+	for i, p := range paragraphs {
+		text.WriteString(p + "\n\n")
+		fmt.Fprintf(&html, "<p>%s</p>\n", template.HTMLEscapeString(p))
+		if i == 0 && link != "" {
+			text.WriteString(link + "\n\n")
+			fmt.Fprintf(&html, `<p><a href="%s" style="display:inline-block;padding:10px 18px;background:#2f5bea;color:#ffffff;border-radius:6px;text-decoration:none">%s</a></p>`+"\n",
+				template.HTMLEscapeString(link), template.HTMLEscapeString(linkLabel))
+			fmt.Fprintf(&html, "<p style=\"font-size:13px;color:#555\">Or open this address: %s</p>\n", template.HTMLEscapeString(link))
+		}
+	}
+	text.WriteString("— Gatehouse\n")
+	html.WriteString("<p>— Gatehouse</p>\n")
+	return domain.Mail{Kind: kind, To: to.Email, Subject: subject, Text: text.String(), HTML: html.String()}
+}
+
+func verifyMail(s AccountSettings, u domain.User, link string) domain.Mail {
+	return mail("verify_email", u, "Verify your email address", link, "Verify my email address",
+		"Confirm that this is the email address of your account by opening this link within "+within(s.TokenTTL)+":",
+		"If you did not create an account, ignore this mail.")
+}
+
+func resetMail(s AccountSettings, u domain.User, link string) domain.Mail {
+	return mail("reset_password", u, "Reset your password", link, "Choose a new password",
+		"Someone (hopefully you) asked to reset the password of your account. Open this link within "+within(s.TokenTTL)+" to choose a new one:",
+		"If it was not you, ignore this mail: your password stays as it is.")
+}
+
+func signUpAttemptMail(s AccountSettings, owner domain.User) domain.Mail {
+	return mail("sign_up_attempt", owner, "Someone tried to create an account with your email address", "", "",
+		"Someone tried to create a new account with this email address, which already belongs to your account "+owner.Username+".",
+		"If it was you, sign in instead, or reset your password at "+s.Issuer+"/forgot-password. Otherwise ignore this mail.")
+}

@@ -1,0 +1,154 @@
+package usecase_test
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"regexp"
+	"testing"
+	"time"
+
+	"gatehouse/adapter/identifier"
+	"gatehouse/adapter/mail"
+	"gatehouse/adapter/mail/smtptest"
+	"gatehouse/adapter/repository/bunrepo"
+	"gatehouse/domain"
+	"gatehouse/usecase"
+)
+
+// accountsSetup is the fixture with Accounts over its repositories, mailing through
+// a real SMTP server.
+type accountsSetup struct {
+	*fixture
+	accounts *usecase.Accounts
+	mailer   *usecase.Mailer
+	mx       *smtptest.Server
+}
+
+func newAccountsSetup(t *testing.T) *accountsSetup {
+	t.Helper()
+	f := newFixture(t)
+	mx := smtptest.Start(t, smtptest.Options{})
+	cfg, err := mail.ParseSMTPURL(mx.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.From = "no-reply@id.example.com"
+	mailer := usecase.NewMailer(bunrepo.NewMailRepository(f.db), mail.NewSMTP(cfg, f.clock.Now), newCipher(t), f.random,
+		f.clock, usecase.DefaultMailPolicy())
+	settings := usecase.AccountSettings{Issuer: "https://id.example.com", TokenTTL: 30 * time.Minute,
+		Verification: usecase.EmailVerificationOptional}
+	a := usecase.NewAccounts(f.users, bunrepo.NewAccountRepository(f.db), identifier.NewRules(), f.admin, mailer, f.throttle,
+		f.random, f.hasher, f.clock, settings, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return &accountsSetup{fixture: f, accounts: a, mailer: mailer, mx: mx}
+}
+
+var tokenInLink = regexp.MustCompile(`\?token=([A-Za-z0-9_-]+)`)
+
+// sent delivers what is queued and returns the secret of the link in the n-th mail.
+func (s *accountsSetup) sent(t *testing.T, n int) string {
+	t.Helper()
+	s.accounts.Wait()
+	if _, err := s.mailer.DeliverDue(s.ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := s.mx.Mails()
+	if len(got) < n {
+		t.Fatalf("%d mails sent, want %d", len(got), n)
+	}
+	p, err := smtptest.Parse(got[n-1].Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := tokenInLink.FindStringSubmatch(p.Text)
+	if m == nil {
+		t.Fatalf("no link in mail %d:\n%s", n, p.Text)
+	}
+	return m[1]
+}
+
+func TestAccounts_LinksExpireAndFollowTheAddress(t *testing.T) {
+	s := newAccountsSetup(t)
+	u := s.user(t, "vera", "vera's password")
+
+	s.accounts.Welcome(u.ID, u.Email)
+	first := s.sent(t, 1)
+	s.clock.Advance(31 * time.Minute)
+	if err := s.accounts.VerifyEmail(s.ctx, first); !errors.Is(err, usecase.ErrBadLink) {
+		t.Fatalf("an expired link: %v", err)
+	}
+
+	if err := s.accounts.ResendVerification(s.ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	second := s.sent(t, 2)
+	// The user changes the address after the mail: the link verifies nothing.
+	newEmail := "vera.new@example.com"
+	if _, err := s.admin.UpdateUser(s.ctx, u.ID, usecase.UserUpdate{Email: &newEmail}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.accounts.VerifyEmail(s.ctx, second); !errors.Is(err, usecase.ErrBadLink) {
+		t.Fatalf("a link to the old address: %v", err)
+	}
+	if got, _ := s.users.UserByID(s.ctx, u.ID); got.EmailVerified {
+		t.Fatal("the new address was verified by a link sent to the old one")
+	}
+
+	if err := s.accounts.ResendVerification(s.ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	third := s.sent(t, 3)
+	if got := s.mx.Mails()[2].To; got != newEmail {
+		t.Fatalf("the new link went to %s", got)
+	}
+	if err := s.accounts.VerifyEmail(s.ctx, third); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.users.UserByID(s.ctx, u.ID); !got.EmailVerified {
+		t.Fatal("not verified")
+	}
+	// A verified user asking again gets no mail.
+	if err := s.accounts.ResendVerification(s.ctx, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	s.accounts.Wait()
+	if _, err := s.mailer.DeliverDue(s.ctx); err != nil || len(s.mx.Mails()) != 3 {
+		t.Fatalf("a verified address was mailed again: %d mails, %v", len(s.mx.Mails()), err)
+	}
+}
+
+func TestAccounts_ResetRefusesDisabledUsersAndIsThrottled(t *testing.T) {
+	s := newAccountsSetup(t)
+	u := s.user(t, "dora", "dora's password")
+	if err := s.accounts.ForgotPassword(s.ctx, u.Email, "192.0.2.7"); err != nil {
+		t.Fatal(err)
+	}
+	link := s.sent(t, 1)
+	disabled := true
+	if _, err := s.admin.UpdateUser(s.ctx, u.ID, usecase.UserUpdate{Disabled: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.accounts.ResetPassword(s.ctx, link, "a new password!", "a new password!"); !errors.Is(err, usecase.ErrBadLink) {
+		t.Fatalf("reset of a disabled user: %v", err)
+	}
+	// A disabled account gets no reset mail; the answer is the same.
+	if err := s.accounts.ForgotPassword(s.ctx, u.Email, "192.0.2.8"); err != nil {
+		t.Fatal(err)
+	}
+	s.accounts.Wait()
+	if _, err := s.mailer.DeliverDue(s.ctx); err != nil || len(s.mx.Mails()) != 1 {
+		t.Fatalf("mails: %d, %v", len(s.mx.Mails()), err)
+	}
+	// One address asking again and again is throttled, whatever the email.
+	var throttled *domain.ThrottledError
+	for i := range 10 {
+		err := s.accounts.ForgotPassword(s.ctx, "nobody"+string(rune('a'+i))+"@example.com", "192.0.2.9")
+		if errors.As(err, &throttled) {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Fatal("ten requests from one address in a row were not throttled")
+}

@@ -192,3 +192,54 @@ func TestSecurity_S47_ResetPasswordLinks(t *testing.T) {
 	after := passwordToken(t, srv, hc, cfg, user, "a brand new password")
 	srv.Sensitive(after.AccessToken, after.RefreshToken, before.AccessToken, before.RefreshToken)
 }
+
+// TestAccounts_RequiredVerification: with GATEHOUSE_EMAIL_VERIFICATION=required a user
+// who signs up during an authorization request is shown "verify your email", with a
+// form that resends the link; no code is issued (prompt=none gets
+// interaction_required) until the address is verified, and then the same page
+// continues to the application.
+func TestAccounts_RequiredVerification(t *testing.T) {
+	t.Parallel()
+	srv, mx := mailServer(t, map[string]string{"GATEHOUSE_EMAIL_VERIFICATION": "required"})
+	c := newAZClient(t, srv, "https://app.example.com/verified-cb")
+	p := newAZPKCE()
+	b := newAZBrowser(t, srv)
+	start := b.get("/oauth/authorize?" + azQuery(c, p, "req-verify").Encode())
+	wantLoginRedirect(t, start)
+	reqID := strings.TrimPrefix(start.Header.Get("Location"), "/login?req=")
+	user, email := uniqueName("required"), uniqueName("required")+"@example.com"
+	csrf, _ := b.openForm("/register?req=" + reqID)
+	r := b.post("/register", url.Values{"csrf_token": {csrf}, "req": {reqID}, "username": {user}, "email": {email},
+		"password": {"a long enough password"}})
+	if loc := r.Header.Get("Location"); r.Status != http.StatusSeeOther || loc != "/verify-email?req="+reqID {
+		t.Fatalf("after sign-up: %d to %q, want the verify-email page", r.Status, loc)
+	}
+	page := b.get("/verify-email?req=" + reqID)
+	wantPageText(t, page, http.StatusOK, "confirm that <strong>"+email+"</strong> is your address")
+	welcome := linkIn(t, srv, mailTo(t, mx, 1, email))
+
+	// prompt=none cannot skip it.
+	none := b.get("/oauth/authorize?" + azQuery(c, p, "none-state", "prompt", "none").Encode())
+	wantRedirectError(t, srv, none, c.RedirectURI, "interaction_required", "none-state")
+
+	// "Continue" before verifying shows the page again; resending voids the first link.
+	wantPageText(t, b.get("/verify-email?req="+reqID), http.StatusOK, "Verify your email address")
+	csrf, _ = azFormFields(t, page)
+	wantPageText(t, b.post("/verify-email/resend", url.Values{"csrf_token": {csrf}, "req": {reqID}}), http.StatusOK,
+		"A new link is on its way")
+	fresh := linkIn(t, srv, mailTo(t, mx, 2, email))
+	wantPageText(t, b.get(welcome), http.StatusBadRequest, "invalid, was already used, or has expired")
+	wantPageText(t, submitLinkForm(t, b, fresh, "/verify-email", nil), http.StatusOK, "your email address is verified")
+
+	// Now the same page continues to the application.
+	flow := b.follow(b.get("/verify-email?req="+reqID), user, "a long enough password", "allow")
+	if flow.Query.Get("code") == "" || flow.Query.Get("state") != "req-verify" {
+		t.Fatalf("after verifying: %s", flow.Location)
+	}
+	if r := c.exchange(t, srv, b.hc, flow.Query.Get("code"), c.RedirectURI, p.Verifier); r.Status != http.StatusOK {
+		t.Fatalf("exchange: %d %s", r.Status, r.Body)
+	} else {
+		m := r.JSON(t)
+		srv.Sensitive(m["access_token"].(string), m["id_token"].(string))
+	}
+}

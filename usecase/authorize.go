@@ -16,6 +16,7 @@ import (
 // may ask is ValidateAuthRequest's to say (authorize_request.go); how the answer is
 // written into the client's redirect URI is the HTTP adapter's.
 type Authorize struct {
+	users    UserStore
 	clients  ClientStore
 	requests AuthRequestStore
 	consents ConsentStore
@@ -30,9 +31,9 @@ type Authorize struct {
 
 // NewAuthorize builds the authorization endpoint. It takes the requests the PAR
 // endpoint stored through pushed, and par.RequireAll makes it take only those.
-func NewAuthorize(clients ClientStore, requests AuthRequestStore, consents ConsentStore, codes CodeStore,
+func NewAuthorize(users UserStore, clients ClientStore, requests AuthRequestStore, consents ConsentStore, codes CodeStore,
 	pushed PushedRequestStore, hasher SecretHasher, random Random, clock Clock, settings Settings, par PARSettings) *Authorize {
-	return &Authorize{clients: clients, requests: requests, consents: consents, codes: codes, pushed: pushed,
+	return &Authorize{users: users, clients: clients, requests: requests, consents: consents, codes: codes, pushed: pushed,
 		hasher: hasher, random: random, clock: clock, settings: settings, par: par}
 }
 

@@ -29,6 +29,8 @@ const (
 	StepConsent
 	// StepRedirect: send the browser back to the client with Response.
 	StepRedirect
+	// StepVerifyEmail: show the "verify your email" page for RequestID.
+	StepVerifyEmail
 )
 
 // Step is where an authorization request goes next.
@@ -199,6 +201,16 @@ func (uc *Authorize) next(ctx context.Context, req domain.AuthRequest, client do
 	if needsLogin(req, s) {
 		return uc.page(ctx, req, StepLogin, stored,
 			domain.ErrLoginRequired.WithDescription("the user is not logged in"))
+	}
+	if uc.settings.RequireVerifiedEmail {
+		u, err := uc.users.UserByID(ctx, s.UserID)
+		if err != nil {
+			return Step{}, fmt.Errorf("look up the signed-in user: %w", err)
+		}
+		if !u.EmailVerified {
+			return uc.page(ctx, req, StepVerifyEmail, stored,
+				domain.ErrInteractionRequired.WithDescription("the user must verify their email address first"))
+		}
 	}
 	need, err := uc.consentNeeded(ctx, client, req)
 	if err != nil {

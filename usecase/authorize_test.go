@@ -33,7 +33,7 @@ func newPagesFixture(t *testing.T) *pagesFixture {
 	sessions := bunrepo.NewSessionRepository(f.db)
 	return &pagesFixture{
 		fixture: f,
-		authorize: usecase.NewAuthorize(f.clients, bunrepo.NewAuthRequestRepository(f.db), bunrepo.NewConsentRepository(f.db),
+		authorize: usecase.NewAuthorize(f.users, f.clients, bunrepo.NewAuthRequestRepository(f.db), bunrepo.NewConsentRepository(f.db),
 			f.codes, bunrepo.NewPushedRequestRepository(f.db), f.hasher, f.random, f.clock, f.settings, usecase.PARSettings{}),
 		login: usecase.NewLogin(f.users, identifier.NewRules(), passwords, f.throttle, sessions, f.tokens, f.admin, f.random, f.hasher, f.clock),
 	}

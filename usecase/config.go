@@ -38,4 +38,8 @@ type Settings struct {
 	KeyActivationDelay KeyActivationDelay
 	// KeyRotationInterval: scheduled rotation replaces a key this old; zero is off.
 	KeyRotationInterval KeyRotationInterval
+	// RequireVerifiedEmail (GATEHOUSE_EMAIL_VERIFICATION=required): a signed-in user
+	// whose email is not verified is shown the "verify your email" page and no
+	// application gets a code for them until it is.
+	RequireVerifiedEmail bool
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -54,8 +55,13 @@ func (p *Pages) checkedForm(c echo.Context) (form, error) {
 }
 
 // verifyEmailGet serves GET /verify-email?token=T: a button, not the verification.
+// Without a token it is the "verify your email" page of the signed-in user
+// (GATEHOUSE_EMAIL_VERIFICATION=required), for a pending request when req names one.
 func (p *Pages) verifyEmailGet(c echo.Context) error {
 	token := c.QueryParam(tokenField)
+	if token == "" {
+		return p.verifyEmailPrompt(c, c.QueryParam(requestIDField), "")
+	}
 	if err := p.accounts.CheckLink(c.Request().Context(), token, "verify_email"); err != nil {
 		if errors.Is(err, usecase.ErrBadLink) {
 			return p.badLink(c, "")
@@ -173,4 +179,75 @@ func (p *Pages) resetPasswordPost(c echo.Context) error {
 	return p.render(c, http.StatusOK, "notice", view{Title: "Password changed",
 		Notice: "Your password was changed, and every device signed in to your account was signed out.",
 		Link:   "/login", LinkLabel: "Sign in with the new password"})
+}
+
+// verifyEmailPrompt shows the signed-in user's "verify your email" page. With a
+// pending request it first moves the request on: once the address is verified (in
+// this tab or another), the same page continues to the application.
+func (p *Pages) verifyEmailPrompt(c echo.Context, reqID, notice string) error {
+	ctx := c.Request().Context()
+	s, err := p.session(c)
+	if err != nil {
+		return err
+	}
+	if s == nil {
+		target := "/login"
+		if reqID != "" {
+			target += "?req=" + url.QueryEscape(reqID)
+		}
+		return c.Redirect(http.StatusSeeOther, target)
+	}
+	browser := p.ensureBrowser(c)
+	v := view{Title: "Verify your email address", CSRF: p.csrfToken(csrfBinding(s, browser)), Notice: notice}
+	if reqID != "" {
+		pr, err := p.pendingFor(c, reqID, browser)
+		if err != nil {
+			return err
+		}
+		step, err := p.authorize.Resume(ctx, reqID, browser, s)
+		if err != nil {
+			return err
+		}
+		if step.Kind != usecase.StepVerifyEmail {
+			return p.follow(c, step, nil)
+		}
+		v.RequestID, v.ClientName = reqID, pr.Client.Name
+	}
+	u, err := p.login.UserOf(ctx, *s)
+	if err != nil {
+		return err
+	}
+	if u.EmailVerified {
+		return p.render(c, http.StatusOK, "notice", view{Title: "Email address verified",
+			Notice: "Your email address is verified.", Link: "/", LinkLabel: "Continue"})
+	}
+	v.Email, v.SignedInAs = u.Email, u.Username
+	return p.render(c, http.StatusOK, "verify_required", v)
+}
+
+// verifyEmailResend serves POST /verify-email/resend: a new link to the signed-in
+// user's address (throttled per user), then the same page.
+func (p *Pages) verifyEmailResend(c echo.Context) error {
+	f, err := p.checkedForm(c)
+	if err != nil {
+		return err
+	}
+	s, err := p.session(c)
+	if err != nil {
+		return err
+	}
+	reqID := f.get(requestIDField)
+	if s == nil {
+		return p.verifyEmailPrompt(c, reqID, "")
+	}
+	if err := p.accounts.ResendVerification(c.Request().Context(), s.UserID); err != nil {
+		a := Classify(err, SurfacePage)
+		if a.Status != http.StatusTooManyRequests {
+			return err
+		}
+		setAnswerHeaders(c, a)
+		return p.verifyEmailPrompt(c, reqID, "You asked for several links in a row. Wait "+strconv.Itoa(a.RetryAfter)+
+			" seconds before asking for another.")
+	}
+	return p.verifyEmailPrompt(c, reqID, "A new link is on its way. It replaces the links sent before.")
 }

@@ -71,7 +71,7 @@ func newAuthorizeFixture(t testing.TB) *authorizeFixture {
 	thr := throttle.NewMemory(throttle.DefaultPolicy, clk.Now)
 	sessions := bunrepo.NewSessionRepository(db)
 	admin := usecase.NewAdmin(users, identifier.NewRules(), clients, tokens, sessions, passwords, hasher, random, clk)
-	authorize := usecase.NewAuthorize(clients, bunrepo.NewAuthRequestRepository(db), consents,
+	authorize := usecase.NewAuthorize(users, clients, bunrepo.NewAuthRequestRepository(db), consents,
 		bunrepo.NewCodeRepository(db, gate), bunrepo.NewPushedRequestRepository(db), hasher, random, clk, settings, usecase.PARSettings{})
 	login := usecase.NewLogin(users, identifier.NewRules(), passwords, thr, sessions, tokens, admin, random, hasher, clk)
 	log := slog.New(slog.DiscardHandler)

@@ -68,7 +68,7 @@ func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login
 		templates: map[string]*template.Template{}, static: map[string]staticFile{},
 	}
 	for _, name := range []string{"login", "consent", "register", "logout", "home", "error",
-		"verify_email", "forgot_password", "reset_password", "notice"} {
+		"verify_email", "verify_required", "forgot_password", "reset_password", "notice"} {
 		t, err := template.New(name).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("pages: parse template %s: %w", name, err)
@@ -108,6 +108,7 @@ func (p *Pages) Mount(r *Router) {
 	g.POST("/register", p.registerPost)
 	g.GET("/verify-email", p.verifyEmailGet, boundedQuery)
 	g.POST("/verify-email", p.verifyEmailPost)
+	g.POST("/verify-email/resend", p.verifyEmailResend)
 	g.GET("/forgot-password", p.forgotPasswordGet, boundedQuery)
 	g.POST("/forgot-password", p.forgotPasswordPost)
 	g.GET("/reset-password", p.resetPasswordGet, boundedQuery)
@@ -304,6 +305,8 @@ func (p *Pages) follow(c echo.Context, step usecase.Step, err error) error {
 		return c.Redirect(redirectStatus(c), "/login?req="+url.QueryEscape(step.RequestID))
 	case usecase.StepConsent:
 		return c.Redirect(redirectStatus(c), "/consent?req="+url.QueryEscape(step.RequestID))
+	case usecase.StepVerifyEmail:
+		return c.Redirect(redirectStatus(c), "/verify-email?req="+url.QueryEscape(step.RequestID))
 	case usecase.StepRedirect:
 		return c.Redirect(redirectStatus(c), responseURL(p.issuer, step.Response))
 	}

@@ -86,8 +86,9 @@ func provideSettings(cfg config.Config) usecase.Settings {
 		RequirePKCE:     cfg.RequirePKCE,
 		DeviceCodeTTL:   usecase.DeviceCodeTTL(cfg.DeviceCodeTTL),
 		// Resolved by loadConfig (ResolveKeyActivationDelay).
-		KeyActivationDelay:  usecase.KeyActivationDelay(cfg.KeyActivationDelay),
-		KeyRotationInterval: usecase.KeyRotationInterval(cfg.KeyRotationInterval),
+		KeyActivationDelay:   usecase.KeyActivationDelay(cfg.KeyActivationDelay),
+		KeyRotationInterval:  usecase.KeyRotationInterval(cfg.KeyRotationInterval),
+		RequireVerifiedEmail: cfg.EmailVerification == usecase.EmailVerificationRequired,
 	}
 }
 

@@ -363,7 +363,7 @@ func parse(raw map[string]string, sources map[string]source) (Config, error) {
 	c.DynamicRegistrationGrantTypes = p.list("dynamic_registration_grant_types")
 	c.SMTPURL, c.MailDir, c.MailFrom = raw["smtp_url"], raw["mail_dir"], p.mailbox("mail_from")
 	c.EmailTokenTTL = p.duration("email_token_ttl", time.Minute, 7*24*time.Hour)
-	c.EmailVerification = p.oneOf("email_verification", "off", "optional")
+	c.EmailVerification = p.oneOf("email_verification", "off", "optional", "required")
 	if p.err != nil {
 		return Config{}, p.err
 	}

@@ -46,6 +46,9 @@ type Client struct {
 	// (clients create --require-pkce=false), for relying parties that cannot, such as
 	// an OpenID certification run. A public client always needs PKCE.
 	PKCEOptional bool
+	// BackchannelLogoutURI is where the client takes logout tokens when a session it
+	// took part in ends (OpenID Connect Back-Channel Logout 1.0); empty for none.
+	BackchannelLogoutURI string
 	// TokenEndpointAuthMethod is how the client authenticates (RFC 7591 §2): empty
 	// for the default (a secret, or none for a public client), or AuthPrivateKeyJWT.
 	TokenEndpointAuthMethod string
@@ -340,6 +343,11 @@ func validateClient(c Client) *FieldError {
 	if err := validateClientAuth(c); err != nil {
 		return err
 	}
+	if c.BackchannelLogoutURI != "" {
+		if err := validateBackchannelLogoutURI(c.BackchannelLogoutURI); err != nil {
+			return err
+		}
+	}
 	if c.Public && c.PKCEOptional {
 		return fieldError("require_pkce", "{require_pkce} false is only for a confidential client; a public client must use PKCE (RFC 9700 §2.1.1)")
 	}
@@ -415,4 +423,19 @@ func validateJWKSURI(raw string) *FieldError {
 		}
 	}
 	return fieldError("jwks_uri", "{jwks_uri} %q must use https (plain http only to 127.0.0.1 or [::1])", raw)
+}
+
+// validateBackchannelLogoutURI: an absolute http(s) URL without fragment or user
+// information (Back-Channel Logout 1.0 §2.2), at most 2000 characters. Plain http is
+// allowed: relying parties often take logout tokens inside their own network, and the
+// token is signed.
+func validateBackchannelLogoutURI(raw string) *FieldError {
+	u, err := url.Parse(raw)
+	switch {
+	case len(raw) > 2000 || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "":
+		return fieldError("backchannel_logout_uri", "{backchannel_logout_uri} %q must be an absolute http or https URL", raw)
+	case u.Fragment != "" || strings.Contains(raw, "#") || u.User != nil:
+		return fieldError("backchannel_logout_uri", "{backchannel_logout_uri} %q must have no fragment and no user information", raw)
+	}
+	return nil
 }

@@ -90,7 +90,22 @@ type IDToken struct {
 	Username      string // preferred_username, with scope profile
 	Email         string // with scope email
 	EmailVerified bool
-	Alg           string
+	// SessionID is the sid of the browser session the tokens came from (OpenID Connect
+	// Back-Channel Logout 1.0 §2.4); empty for grants without one.
+	SessionID string
+	Alg       string
+}
+
+// LogoutToken is an OpenID Connect Back-Channel Logout 1.0 logout token (§2.4): it
+// tells the client Audience that the session SessionID of Subject ended.
+type LogoutToken struct {
+	ID        string // jti
+	Subject   string
+	Audience  string
+	SessionID string
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	Alg       string // the client's ID token alg
 }
 
 // RevokedAccessToken is a deny-list entry: an access token revoked before expiry.

@@ -27,14 +27,18 @@ type Admin struct {
 	clock     Clock
 	// keys checks the JWK Sets of private_key_jwt clients; nil refuses them.
 	keys ClientAssertionVerifier
+	// logouts tells clients with a back-channel logout URI that sessions ended; nil
+	// tells nobody.
+	logouts *BackchannelLogout
 }
 
 // NewAdminWithClientKeys is NewAdmin that can also register private_key_jwt
 // clients, whose JWK Sets keys checks.
 func NewAdminWithClientKeys(users UserStore, ids Identifiers, clients ClientAdminStore, tokens TokenStore, sessions SessionStore,
-	passwords PasswordHasher, hasher SecretHasher, random Random, clock Clock, keys ClientAssertionVerifier) *Admin {
+	passwords PasswordHasher, hasher SecretHasher, random Random, clock Clock, keys ClientAssertionVerifier,
+	logouts *BackchannelLogout) *Admin {
 	a := NewAdmin(users, ids, clients, tokens, sessions, passwords, hasher, random, clock)
-	a.keys = keys
+	a.keys, a.logouts = keys, logouts
 	return a
 }
 
@@ -291,6 +295,10 @@ func (a *Admin) enablePrincipal(ctx context.Context, id string, now time.Time, s
 // sessions are gone no code of theirs redeems (CodeStore.RedeemCode), so none
 // issued before can start a grant after (issue 18 finding 8).
 func (a *Admin) endUser(ctx context.Context, id string, now time.Time) error {
+	// Before the sessions go: the clients to tell are found through them.
+	if err := a.logouts.UserSessionsEnded(ctx, id); err != nil {
+		return fmt.Errorf("back-channel logout of user %q: %w", id, err)
+	}
 	if err := a.tokens.RevokeUserFamilies(ctx, id, now); err != nil {
 		return fmt.Errorf("revoke the grants of user %q: %w", id, err)
 	}
@@ -367,6 +375,8 @@ type NewClient struct {
 	RequireDPoP bool
 	// PKCEOptional: a confidential client's authorization requests may omit PKCE.
 	PKCEOptional bool
+	// BackchannelLogoutURI: where the client takes logout tokens.
+	BackchannelLogoutURI string
 	// AuthMethod is empty (a secret, or none for a public client) or private_key_jwt,
 	// which needs JWKS (a JWK Set, JSON) or JWKSURI; such a client gets no secret.
 	AuthMethod string
@@ -389,7 +399,7 @@ func (a *Admin) CreateClient(ctx context.Context, in NewClient) (CreatedClient, 
 		RedirectURIs: in.RedirectURIs, GrantTypes: in.GrantTypes, Scopes: in.Scopes, Audiences: in.Audiences,
 		SkipConsent: in.SkipConsent, IDTokenAlg: in.IDTokenAlg, PostLogoutRedirectURIs: in.PostLogoutRedirectURIs,
 		RequirePAR: in.RequirePAR, RegistrationTokenHash: in.RegistrationTokenHash,
-		RequireDPoP: in.RequireDPoP, PKCEOptional: in.PKCEOptional,
+		RequireDPoP: in.RequireDPoP, PKCEOptional: in.PKCEOptional, BackchannelLogoutURI: in.BackchannelLogoutURI,
 		CreatedAt: now, UpdatedAt: now,
 		TokenEndpointAuthMethod: in.AuthMethod, JWKS: in.JWKS, JWKSURI: in.JWKSURI,
 	}
@@ -453,6 +463,7 @@ type ClientUpdate struct {
 	RequirePAR             *bool
 	RequireDPoP            *bool
 	PKCEOptional           *bool
+	BackchannelLogoutURI   *string
 	AuthMethod             *string
 	JWKS                   *string
 	JWKSURI                *string
@@ -502,6 +513,9 @@ func (a *Admin) UpdateClient(ctx context.Context, id string, in ClientUpdate) (d
 		if b.v != nil {
 			*b.dst = *b.v
 		}
+	}
+	if in.BackchannelLogoutURI != nil {
+		next.BackchannelLogoutURI = *in.BackchannelLogoutURI
 	}
 	if in.IDTokenAlg != nil {
 		next.IDTokenAlg = *in.IDTokenAlg

@@ -144,6 +144,9 @@ func (uc *Login) start(ctx context.Context, userID string, old *domain.Session) 
 // issued while the first one ran and redeemed before the session went.
 func (uc *Login) LogOut(ctx context.Context, s domain.Session) error {
 	now := uc.clock.Now()
+	if err := uc.admin.logouts.SessionEnded(ctx, s.ID); err != nil {
+		return fmt.Errorf("back-channel logout: %w", err)
+	}
 	if err := uc.tokens.RevokeSessionFamilies(ctx, s.ID, now); err != nil {
 		return fmt.Errorf("revoke the session's tokens: %w", err)
 	}

@@ -31,4 +31,5 @@ var ProviderSet = wire.NewSet(
 	NewDPoP,
 	NewMailer,
 	NewAccounts,
+	NewBackchannelLogout,
 )

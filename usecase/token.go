@@ -201,6 +201,7 @@ func (m *Minter) idToken(ctx context.Context, s Subject, accessToken string) (st
 		IssuedAt:    now,
 		ExpiresAt:   now.Add(time.Duration(m.settings.IDTokenTTL)),
 		AccessToken: accessToken,
+		SessionID:   s.SessionID,
 		Alg:         s.Client.IDTokenAlg,
 	}
 	if slices.Contains(s.Scope, domain.ScopeProfile) {

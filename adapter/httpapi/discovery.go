@@ -106,13 +106,16 @@ func (d *Discovery) metadata(oidc bool) map[string]any {
 			// (select_account is not offered: one account per session).
 			m["end_session_endpoint"] = d.issuer + "/logout"
 			m["prompt_values_supported"] = []string{"none", "login", "consent"}
+			// OpenID Connect Back-Channel Logout 1.0 §2.1: every logout token has a sid.
+			m["backchannel_logout_supported"] = true
+			m["backchannel_logout_session_supported"] = true
 		}
 		// Request objects (Core §6) are refused (request_not_supported).
 		m["request_parameter_supported"] = false
 		m["request_uri_parameter_supported"] = false
 		m["subject_types_supported"] = []string{"public"}
 		m["id_token_signing_alg_values_supported"] = d.features.IDTokenAlgs
-		m["claims_supported"] = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "preferred_username", "email", "email_verified"}
+		m["claims_supported"] = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "preferred_username", "email", "email_verified", "sid"}
 	}
 	return m
 }

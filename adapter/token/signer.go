@@ -174,6 +174,9 @@ func (s *Signer) SignIDToken(ctx context.Context, t domain.IDToken) (string, err
 	if t.Username != "" {
 		b = appendStringMember(b, "preferred_username", t.Username)
 	}
+	if t.SessionID != "" {
+		b = appendStringMember(b, "sid", t.SessionID)
+	}
 	if t.Email != "" {
 		b = appendStringMember(b, "email", t.Email)
 		if t.EmailVerified {
@@ -187,6 +190,46 @@ func (s *Signer) SignIDToken(ctx context.Context, t domain.IDToken) (string, err
 	jwt, err := sign(k, k.idHeader, b)
 	if err != nil {
 		return "", fmt.Errorf("sign id token: %w", err)
+	}
+	return jwt, nil
+}
+
+// backchannelLogoutEvent is the events member of every logout token (Back-Channel
+// Logout 1.0 §2.4).
+const backchannelLogoutEvent = `{"http://schemas.openid.net/event/backchannel-logout":{}}`
+
+// SignLogoutToken returns the logout token t, typ logout+jwt (§2.4, RFC 8725 §3.11),
+// signed with the active key of the client's ID token alg. It has no nonce, as §2.4
+// requires.
+func (s *Signer) SignLogoutToken(ctx context.Context, t domain.LogoutToken) (string, error) {
+	alg := t.Alg
+	if alg == "" {
+		alg = domain.AlgRS256
+	}
+	switch {
+	case domain.ValidateAlg(alg) != nil:
+		return "", fmt.Errorf("sign logout token: alg %q", alg)
+	case t.Subject == "" || t.Audience == "" || t.SessionID == "" || t.ID == "":
+		return "", errors.New("sign logout token: jti, sub, sid and aud are required")
+	case !t.ExpiresAt.After(t.IssuedAt):
+		return "", errors.New("sign logout token: exp must be after iat")
+	}
+	k, err := s.ring.ActiveKey(ctx, alg)
+	if err != nil {
+		return "", fmt.Errorf("sign logout token: %w", err)
+	}
+	b := append([]byte(nil), `{"iss":`...)
+	b = appendString(b, s.issuer)
+	b = appendStringMember(b, "sub", t.Subject)
+	b = appendStringMember(b, "aud", t.Audience)
+	b = appendIntMember(b, "iat", t.IssuedAt.Unix())
+	b = appendIntMember(b, "exp", t.ExpiresAt.Unix())
+	b = appendStringMember(b, "jti", t.ID)
+	b = appendStringMember(b, "sid", t.SessionID)
+	b = append(b, `,"events":`+backchannelLogoutEvent+`}`...)
+	jwt, err := sign(k, encodeHeader(k.Alg, k.ID, "logout+jwt"), b)
+	if err != nil {
+		return "", fmt.Errorf("sign logout token: %w", err)
 	}
 	return jwt, nil
 }

@@ -47,6 +47,8 @@ type App struct {
 	Mailer *usecase.Mailer
 	// Accounts queues its mails after answering; serve waits for it on shutdown.
 	Accounts *usecase.Accounts
+	// Backchannel delivers logout tokens; serve runs it.
+	Backchannel *usecase.BackchannelLogout
 }
 
 // ClientIDTokenAlgs lists the ID-token algs clients registered, so that each has a key.

@@ -484,6 +484,8 @@ type clientJSON struct {
 	RequirePAR  bool `json:"require_par"`
 	RequireDPoP bool `json:"require_dpop"`
 	RequirePKCE bool `json:"require_pkce"`
+	// BackchannelLogoutURI: the name of Back-Channel Logout 1.0 §2.2.
+	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
 	// TokenEndpointAuthMethod, JWKSURI and JWKS: RFC 7591 §2 names.
 	TokenEndpointAuthMethod string          `json:"token_endpoint_auth_method"`
 	JWKSURI                 string          `json:"jwks_uri,omitempty"`
@@ -502,7 +504,7 @@ func toClientJSON(c domain.Client, secret string) clientJSON {
 		RedirectURIs: nonNil(c.RedirectURIs), GrantTypes: nonNil(c.GrantTypes), Scope: domain.ScopeString(c.Scopes),
 		Audiences: nonNil(c.Audiences), SkipConsent: c.SkipConsent, IDTokenAlg: c.IDTokenAlg,
 		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs), CreatedAt: c.CreatedAt,
-		RequirePAR: c.RequirePAR, RequireDPoP: c.RequireDPoP, RequirePKCE: !c.PKCEOptional, TokenEndpointAuthMethod: authMethodOf(c), JWKSURI: c.JWKSURI, JWKS: jwksOf(c),
+		RequirePAR: c.RequirePAR, RequireDPoP: c.RequireDPoP, RequirePKCE: !c.PKCEOptional, BackchannelLogoutURI: c.BackchannelLogoutURI, TokenEndpointAuthMethod: authMethodOf(c), JWKSURI: c.JWKSURI, JWKS: jwksOf(c),
 		Disabled: c.Disabled}
 }
 
@@ -592,6 +594,7 @@ var clientFieldFlags = map[string]string{
 	"jwks":                         "--jwks",
 	"jwks_uri":                     "--jwks-uri",
 	"require_pkce":                 "--require-pkce",
+	"backchannel_logout_uri":       "--backchannel-logout-uri",
 }
 
 // clientFlags are the attributes of `clients create`, shared by `clients update`.
@@ -619,6 +622,8 @@ func (cf *clientFlags) register(cmd *cobra.Command) {
 	f.BoolVar(&in.RequirePAR, "require-par", false,
 		"authorization requests must come through POST /oauth/par (RFC 9126); plain ones are refused")
 	f.BoolVar(&in.RequireDPoP, "require-dpop", false, "the token endpoint refuses this client's requests without a DPoP proof (RFC 9449)")
+	f.StringVar(&in.BackchannelLogoutURI, "backchannel-logout-uri", "",
+		"where the client takes logout tokens when a session it took part in ends (OpenID Connect Back-Channel Logout; http or https)")
 	f.BoolVar(&cf.requirePKCE, "require-pkce", true,
 		"false: a confidential client's authorization requests may omit PKCE (for relying parties that cannot send it); public clients always need it")
 	f.StringVar(&in.AuthMethod, "auth-method", "", "private_key_jwt: the client authenticates with JWTs signed by its keys (RFC 7523), not a secret; default: a secret")
@@ -670,6 +675,7 @@ func (cf *clientFlags) update(cmd *cobra.Command) usecase.ClientUpdate {
 	}
 	u.Name, u.IDTokenAlg, u.AuthMethod, u.JWKSURI = str("name", &in.Name), str("id-token-alg", &in.IDTokenAlg),
 		str("auth-method", &in.AuthMethod), str("jwks-uri", &in.JWKSURI)
+	u.BackchannelLogoutURI = str("backchannel-logout-uri", &in.BackchannelLogoutURI)
 	if f.Changed("jwks") {
 		u.JWKS = &in.JWKS
 	}
@@ -705,6 +711,9 @@ func (g *globals) showClient(c domain.Client, head string) error {
 	fmt.Fprintf(tw, "post_logout_redirect_uris:\t%s\nskip_consent:\t%t\nid_token_alg:\t%s\nrequire_par:\t%t\nrequire_dpop:\t%t\nrequire_pkce:\t%t\n",
 		strings.Join(c.PostLogoutRedirectURIs, " "), c.SkipConsent, c.IDTokenAlg, c.RequirePAR, c.RequireDPoP, !c.PKCEOptional)
 	fmt.Fprintf(tw, "token_endpoint_auth_method:\t%s\n", authMethodOf(c))
+	if c.BackchannelLogoutURI != "" {
+		fmt.Fprintf(tw, "backchannel_logout_uri:\t%s\n", c.BackchannelLogoutURI)
+	}
 	if c.JWKSURI != "" {
 		fmt.Fprintf(tw, "jwks_uri:\t%s\n", c.JWKSURI)
 	}
@@ -717,7 +726,7 @@ func clientsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "clients", Short: "Manage OAuth clients"}
 	var cf clientFlags
 	create := &cobra.Command{
-		Use:   "create --name N [--redirect-uri URI]... [--grant-type G]... [--scope \"a b\"] [--audience A]... [--public] [--skip-consent] [--id-token-alg ALG] [--post-logout-redirect-uri URI]... [--require-par] [--require-dpop] [--require-pkce=false] [--auth-method private_key_jwt (--jwks FILE | --jwks-uri URL)]",
+		Use:   "create --name N [--redirect-uri URI]... [--grant-type G]... [--scope \"a b\"] [--audience A]... [--public] [--skip-consent] [--id-token-alg ALG] [--post-logout-redirect-uri URI]... [--require-par] [--require-dpop] [--require-pkce=false] [--backchannel-logout-uri URI] [--auth-method private_key_jwt (--jwks FILE | --jwks-uri URL)]",
 		Short: "Register a client; a confidential client's secret is printed this once",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cf.in.Name == "" {
@@ -805,7 +814,7 @@ func clientsCmd(g *globals) *cobra.Command {
 	var disabled bool
 	update := &cobra.Command{
 		Use: "update ID [--name N] [--redirect-uri URI]... [--grant-type G]... [--scope \"a b\"] [--audience A]... [--skip-consent=BOOL] " +
-			"[--id-token-alg ALG] [--post-logout-redirect-uri URI]... [--require-par=BOOL] [--require-dpop=BOOL] [--require-pkce=BOOL] [--jwks FILE | --jwks-uri URL] [--disabled=BOOL]",
+			"[--id-token-alg ALG] [--post-logout-redirect-uri URI]... [--require-par=BOOL] [--require-dpop=BOOL] [--require-pkce=BOOL] [--backchannel-logout-uri URI] [--jwks FILE | --jwks-uri URL] [--disabled=BOOL]",
 		Short: "Change a client, keeping its id and secret: each flag given replaces that attribute; --disabled=true kills every token and code of it at once",
 		Args:  exactArgs(1, "a client id"),
 		RunE: func(cmd *cobra.Command, args []string) error {

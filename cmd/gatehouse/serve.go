@@ -82,6 +82,11 @@ func serveCmd(g *globals) *cobra.Command {
 				defer close(hkDone)
 				runHousekeeping(ctx, app, cfg.HousekeepingInterval)
 			}()
+			bclDone := make(chan struct{})
+			go func() {
+				defer close(bclDone)
+				runBackchannelLogout(ctx, app.Backchannel, log, time.Second)
+			}()
 			mailDone := make(chan struct{})
 			go func() {
 				defer close(mailDone)
@@ -109,6 +114,7 @@ func serveCmd(g *globals) *cobra.Command {
 			<-hkDone
 			<-krDone
 			<-mailDone
+			<-bclDone
 			return err
 		},
 	}
@@ -173,6 +179,41 @@ func anySent(ds []usecase.Delivery) bool {
 		}
 	}
 	return false
+}
+
+// runBackchannelLogout delivers logout tokens every interval while this instance
+// holds the lease, logging each attempt by client (never the token), and gives the
+// lease up when ctx ends.
+func runBackchannelLogout(ctx context.Context, b *usecase.BackchannelLogout, log *slog.Logger, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		results, err := b.DeliverDue(ctx, 10*interval)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("back-channel logout", "err", err)
+		}
+		for _, r := range results {
+			switch {
+			case r.Err == nil:
+				log.Info("back-channel logout delivered", "client_id", r.ClientID, "attempts", r.Attempts)
+			case r.Dropped:
+				log.Warn("back-channel logout dropped", "client_id", r.ClientID, "attempts", r.Attempts, "err", r.Err)
+			default:
+				log.Info("back-channel logout not delivered; will retry", "client_id", r.ClientID, "attempts", r.Attempts,
+					"retry_in", r.Retry.String(), "err", r.Err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			if err := b.Release(rctx); err != nil {
+				log.Warn("release back-channel logout lease", "err", err)
+			}
+			cancel()
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // runHousekeeping purges expired rows every interval until ctx ends, then gives its

@@ -9,6 +9,7 @@ import (
 	"github.com/google/wire"
 	"github.com/uptrace/bun"
 
+	"gatehouse/adapter/backchannel"
 	"gatehouse/adapter/cache"
 	"gatehouse/adapter/crypto"
 	"gatehouse/adapter/httpapi"
@@ -25,7 +26,9 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		provideLogger, provideSettings, provideDB, provideCryptoKeys, providePasswordParams,
 		provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures, provideTrustedProxies,
 		providePARSettings,
-		provideMailTransport, provideMailPolicy, provideAccountSettings, wire.Bind(new(usecase.Sealer), new(*crypto.Cipher)),
+		provideMailTransport, provideMailPolicy, provideAccountSettings,
+		backchannel.NewSender, wire.Bind(new(usecase.LogoutSender), new(*backchannel.Sender)),
+		wire.Bind(new(usecase.LogoutTokenSigner), new(*token.Signer)), wire.Bind(new(usecase.Sealer), new(*crypto.Cipher)),
 		provideRegistrationSettings, provideRegistrationHandler,
 		wire.Bind(new(usecase.ClientForgetter), new(*cache.Clients)),
 		wire.Bind(new(usecase.Clock), new(usecase.SystemClock)),

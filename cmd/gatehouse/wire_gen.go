@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"gatehouse/adapter/backchannel"
 	"gatehouse/adapter/crypto"
 	"gatehouse/adapter/httpapi"
 	"gatehouse/adapter/identifier"
@@ -52,18 +53,28 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	random := crypto.NewRandom()
 	systemClock := provideClock()
 	assertionVerifier := provideAssertionVerifier(logger)
-	admin := usecase.NewAdminWithClientKeys(userRepository, rules, clientRepository, tokenRepository, sessionRepository, passwordHasher, secretHasher, random, systemClock, assertionVerifier)
+	backchannelRepository := bunrepo.NewBackchannelRepository(db)
 	keyRepository := bunrepo.NewKeyRepository(db)
 	cipher, err := crypto.NewKeyCipher(keys)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	keyGenerator := token.NewKeyGenerator(cipher)
-	settings := provideSettings(cfg)
-	usecaseKeys := usecase.NewKeys(keyRepository, keyGenerator, systemClock, settings)
 	keyRingConfig := provideKeyRingConfig(cfg, logger, systemClock)
 	keyRing := token.NewKeyRing(keyRepository, cipher, keyRingConfig)
+	settings := provideSettings(cfg)
+	signerConfig := token.SignerConfigFromSettings(settings)
+	signer, err := token.NewSigner(keyRing, signerConfig)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	sender := backchannel.NewSender()
+	leaseRepository := bunrepo.NewLeaseRepository(db)
+	backchannelLogout := usecase.NewBackchannelLogout(backchannelRepository, signer, sender, leaseRepository, random, systemClock)
+	admin := usecase.NewAdminWithClientKeys(userRepository, rules, clientRepository, tokenRepository, sessionRepository, passwordHasher, secretHasher, random, systemClock, assertionVerifier, backchannelLogout)
+	keyGenerator := token.NewKeyGenerator(cipher)
+	usecaseKeys := usecase.NewKeys(keyRepository, keyGenerator, systemClock, settings)
 	registry := provideRegistry()
 	metrics := httpapi.NewMetrics(registry)
 	clients := provideClientCache(clientRepository, cfg)
@@ -71,12 +82,6 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	replayRepository := bunrepo.NewReplayRepository(db)
 	clientAssertionConfig := usecase.DefaultClientAssertionConfig()
 	clientAuthenticator := usecase.NewClientAuthenticatorWithAssertions(clients, secretHasher, throttle, assertionVerifier, replayRepository, systemClock, clientAssertionConfig, settings)
-	signerConfig := token.SignerConfigFromSettings(settings)
-	signer, err := token.NewSigner(keyRing, signerConfig)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
 	minter := usecase.NewMinter(signer, signer, tokenRepository, userRepository, random, secretHasher, systemClock, settings)
 	clientCredentialsGrant := usecase.NewClientCredentialsGrant(minter, settings)
 	passwordGrant := usecase.NewPasswordGrant(userRepository, rules, passwordHasher, throttle, minter, systemClock, settings)
@@ -174,7 +179,6 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	}
 	echo := httpapi.NewEcho(handlers)
 	housekeeper := bunrepo.NewHousekeeper(db)
-	leaseRepository := bunrepo.NewLeaseRepository(db)
 	housekeeping := usecase.NewHousekeeping(housekeeper, leaseRepository, systemClock, random)
 	keySchedule := usecase.NewKeySchedule(usecaseKeys, leaseRepository, systemClock, random)
 	changeFeed, err := provideChangeFeed(db, cfg, logger, registry, clients, keyRing)
@@ -195,6 +199,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Changes:      changeFeed,
 		Mailer:       mailer,
 		Accounts:     accounts,
+		Backchannel:  backchannelLogout,
 	}
 	return app, func() {
 		cleanup()

@@ -77,6 +77,8 @@ type clientRow struct {
 	// PKCEOptional came with migration 20260313000002: NULL (older rows) reads as
 	// false, PKCE required.
 	PKCEOptional bool `bun:"pkce_optional,nullzero"`
+	// BackchannelLogoutURI came with migration 20260315000001: NULL reads as none.
+	BackchannelLogoutURI string `bun:"backchannel_logout_uri,nullzero"`
 }
 
 func clientToRow(c domain.Client) clientRow {
@@ -90,6 +92,7 @@ func clientToRow(c domain.Client) clientRow {
 		RequirePAR:             c.RequirePAR, RegistrationTokenHash: emptyToNil(c.RegistrationTokenHash),
 		RequireDPoP: c.RequireDPoP, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 		JWKS: c.JWKS, JWKSURI: c.JWKSURI, Disabled: c.Disabled, PKCEOptional: c.PKCEOptional,
+		BackchannelLogoutURI: c.BackchannelLogoutURI,
 	}
 }
 
@@ -101,6 +104,7 @@ func (r clientRow) toDomain() (domain.Client, error) {
 		RequirePAR: r.RequirePAR, RegistrationTokenHash: emptyToNil(r.RegistrationTokenHash),
 		RequireDPoP: r.RequireDPoP, TokenEndpointAuthMethod: r.TokenEndpointAuthMethod,
 		JWKS: r.JWKS, JWKSURI: r.JWKSURI, Disabled: r.Disabled, PKCEOptional: r.PKCEOptional,
+		BackchannelLogoutURI: r.BackchannelLogoutURI,
 	}
 	var err error
 	if c.RedirectURIs, err = decodeList(r.RedirectURIs); err != nil {

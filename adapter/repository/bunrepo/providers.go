@@ -32,6 +32,7 @@ var ProviderSet = wire.NewSet(
 	NewLeaseRepository, wire.Bind(new(usecase.Leases), new(*LeaseRepository)),
 	NewMailRepository, wire.Bind(new(usecase.MailOutbox), new(*MailRepository)),
 	NewAccountRepository, wire.Bind(new(usecase.AccountStore), new(*AccountRepository)),
+	NewBackchannelRepository, wire.Bind(new(usecase.LogoutStore), new(*BackchannelRepository)),
 	NewPushedRequestRepository, wire.Bind(new(usecase.PushedRequestStore), new(*PushedRequestRepository)),
 	NewReplayRepository, wire.Bind(new(usecase.ReplayStore), new(*ReplayRepository)),
 )

@@ -28,6 +28,28 @@ func race(n int, fn func(i int) error) []error {
 	return errs
 }
 
+// raceOneWinner runs try on concurrency goroutines released at once and fails the
+// test unless none errs and exactly one reports it won; what names the prize.
+func raceOneWinner(t *testing.T, what string, try func() (bool, error)) {
+	t.Helper()
+	won := make([]bool, concurrency)
+	errs := race(concurrency, func(i int) error {
+		var err error
+		won[i], err = try()
+		return err
+	})
+	winners := 0
+	for i, err := range errs {
+		noErr(t, err)
+		if won[i] {
+			winners++
+		}
+	}
+	if winners != 1 {
+		t.Fatalf("%d of %d racing callers won %s, want exactly 1", winners, concurrency, what)
+	}
+}
+
 // outcomes counts nil errors and errors matching want; anything else fails the test.
 func outcomes(t *testing.T, errs []error, want error) (ok, matched int) {
 	t.Helper()

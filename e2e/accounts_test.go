@@ -243,3 +243,48 @@ func TestAccounts_RequiredVerification(t *testing.T) {
 		srv.Sensitive(m["access_token"].(string), m["id_token"].(string))
 	}
 }
+
+// TestAccounts_ChangePassword: /account changes the password after checking the
+// current one; every other device is signed out and every refresh token revoked,
+// while this browser stays signed in.
+func TestAccounts_ChangePassword(t *testing.T) {
+	t.Parallel()
+	srv := sharedServer(t)
+	user, pass := azUser(t, srv)
+	here, there := newAZBrowser(t, srv), newAZBrowser(t, srv)
+	for _, b := range []*azBrowser{here, there} {
+		if r := b.logIn("/login", user, pass); r.Status != http.StatusSeeOther {
+			t.Fatalf("log in: %d", r.Status)
+		}
+	}
+	cfg, _, _ := newPasswordClient(t, srv)
+	hc := srv.HTTPClient()
+	before := passwordToken(t, srv, hc, cfg, user, pass)
+	srv.Sensitive(before.AccessToken, before.RefreshToken)
+
+	page := here.get("/account")
+	wantPageText(t, page, http.StatusOK, "Signed in as <strong>"+user+"</strong>")
+	change := func(current, next string) Response {
+		csrf, _ := here.openForm("/account")
+		return here.post("/account/password", url.Values{"csrf_token": {csrf}, "current_password": {current}, "new_password": {next}})
+	}
+	wantPageText(t, change("not my password", "a fine new password"), http.StatusBadRequest, "That is not your current password.")
+	wantPageText(t, change(pass, "short"), http.StatusBadRequest, `id="new_password-error"`)
+	wantPageText(t, change(pass, "a fine new password"), http.StatusOK, "every other device was signed out")
+
+	if r := here.get("/account"); r.Status != http.StatusOK {
+		t.Fatalf("this browser was signed out: %d", r.Status)
+	}
+	if r := there.get("/account"); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/login" {
+		t.Fatalf("the other device is still signed in: %d %s", r.Status, r.Header.Get("Location"))
+	}
+	if r := refreshForm(t, srv, hc, cfg.ClientID, cfg.ClientSecret, before.RefreshToken, ""); r.Status != http.StatusBadRequest {
+		t.Fatalf("a refresh token from before the change: %d %s", r.Status, r.Body)
+	}
+	after := passwordToken(t, srv, hc, cfg, user, "a fine new password")
+	srv.Sensitive(after.AccessToken, after.RefreshToken)
+	// Without a session the page sends the browser to sign in.
+	if r := newAZBrowser(t, srv).get("/account"); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/login" {
+		t.Fatalf("/account without a session: %d %s", r.Status, r.Header.Get("Location"))
+	}
+}

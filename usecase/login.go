@@ -167,3 +167,29 @@ func (uc *Login) UserOf(ctx context.Context, s domain.Session) (domain.User, err
 	}
 	return u, nil
 }
+
+// ChangePassword is the signed-in user's password change on /account: the current
+// password is checked as at sign-in (throttled, SECURITY S19), the new one by the
+// password rules. Setting it ends every session of the user and revokes every token
+// (Admin.SetPassword), this one included; the browser gets a new session at once, so
+// only the other devices are signed out.
+func (uc *Login) ChangePassword(ctx context.Context, s domain.Session, current, next, address string) (domain.Session, string, error) {
+	u, err := uc.users.UserByID(ctx, s.UserID)
+	if err != nil {
+		return domain.Session{}, "", fmt.Errorf("look up the session's user: %w", err)
+	}
+	if _, err := CheckPassword(ctx, uc.users, uc.ids, uc.passwords, uc.throttle, u.Username, current, address); err != nil {
+		if errors.Is(err, errBadCredentials) {
+			return domain.Session{}, "", &ValidationError{Field: "current_password", Message: "that is not your current password"}
+		}
+		return domain.Session{}, "", err
+	}
+	if err := uc.admin.SetPassword(ctx, u.ID, next); err != nil {
+		var ve *ValidationError
+		if errors.As(err, &ve) && ve.Field == "password" {
+			return domain.Session{}, "", &ValidationError{Field: "new_password", Message: ve.Message}
+		}
+		return domain.Session{}, "", err
+	}
+	return uc.start(ctx, u.ID, nil)
+}

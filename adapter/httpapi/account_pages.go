@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"gatehouse/domain"
 	"gatehouse/usecase"
 )
 
@@ -250,4 +251,84 @@ func (p *Pages) verifyEmailResend(c echo.Context) error {
 			" seconds before asking for another.")
 	}
 	return p.verifyEmailPrompt(c, reqID, "A new link is on its way. It replaces the links sent before.")
+}
+
+// accountView is the /account page of the signed-in user s.
+func (p *Pages) accountView(c echo.Context, s *domain.Session) (view, error) {
+	u, err := p.login.UserOf(c.Request().Context(), *s)
+	if err != nil {
+		return view{}, err
+	}
+	v := view{Title: "Your account", CSRF: p.csrfToken(csrfBinding(s, p.ensureBrowser(c))), Fields: map[string]string{},
+		SignedInAs: u.Username, Email: u.Email, EmailVerified: u.EmailVerified}
+	return v, nil
+}
+
+// accountGet serves GET /account: the signed-in user's account; others sign in first.
+func (p *Pages) accountGet(c echo.Context) error {
+	s, err := p.session(c)
+	if err != nil {
+		return err
+	}
+	if s == nil {
+		return c.Redirect(http.StatusSeeOther, "/login")
+	}
+	v, err := p.accountView(c, s)
+	if err != nil {
+		return err
+	}
+	return p.render(c, http.StatusOK, "account", v)
+}
+
+// accountPasswordPost serves POST /account/password: inputs current_password and
+// new_password. The other devices are signed out; this browser stays signed in.
+func (p *Pages) accountPasswordPost(c echo.Context) error {
+	f, err := p.checkedForm(c)
+	if err != nil {
+		return err
+	}
+	s, err := p.session(c)
+	if err != nil {
+		return err
+	}
+	if s == nil {
+		return c.Redirect(http.StatusSeeOther, "/login")
+	}
+	v, err := p.accountView(c, s)
+	if err != nil {
+		return err
+	}
+	current, next := f.get("current_password"), f.get("new_password")
+	if current == "" {
+		v.Fields["current_password"] = "Enter your current password."
+	}
+	if next == "" {
+		v.Fields["new_password"] = "Choose a new password."
+	}
+	if len(v.Fields) > 0 {
+		return p.render(c, http.StatusBadRequest, "account", v)
+	}
+	ctx := c.Request().Context()
+	ns, secret, err := p.login.ChangePassword(ctx, *s, current, next, c.RealIP())
+	if err != nil {
+		a := Classify(err, SurfacePage)
+		var ve *usecase.ValidationError
+		switch {
+		case a.Status == http.StatusTooManyRequests:
+			v.Error = "Too many wrong passwords. Wait " + strconv.Itoa(a.RetryAfter) + " seconds and try again."
+		case errors.As(err, &ve):
+			v.Fields[ve.Field] = sentence(ve.Message)
+		default:
+			return err
+		}
+		return p.renderAnswer(c, a, "account", v)
+	}
+	p.setSession(c, secret)
+	p.log.InfoContext(ctx, "password changed", "user_id", ns.UserID, "remote", c.RealIP())
+	v, err = p.accountView(c, &ns)
+	if err != nil {
+		return err
+	}
+	v.Notice = "Your password was changed, and every other device was signed out."
+	return p.render(c, http.StatusOK, "account", v)
 }

@@ -68,7 +68,7 @@ func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login
 		templates: map[string]*template.Template{}, static: map[string]staticFile{},
 	}
 	for _, name := range []string{"login", "consent", "register", "logout", "home", "error",
-		"verify_email", "verify_required", "forgot_password", "reset_password", "notice"} {
+		"verify_email", "verify_required", "forgot_password", "reset_password", "notice", "account"} {
 		t, err := template.New(name).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("pages: parse template %s: %w", name, err)
@@ -113,6 +113,8 @@ func (p *Pages) Mount(r *Router) {
 	g.POST("/forgot-password", p.forgotPasswordPost)
 	g.GET("/reset-password", p.resetPasswordGet, boundedQuery)
 	g.POST("/reset-password", p.resetPasswordPost)
+	g.GET("/account", p.accountGet, boundedQuery)
+	g.POST("/account/password", p.accountPasswordPost)
 	g.GET("/logout", p.logoutGet)
 	g.POST("/logout", p.logoutPost)
 	g.GET("/", p.home)
@@ -217,6 +219,8 @@ type view struct {
 	Token string
 	// Link and LinkLabel: the one way on from a notice page.
 	Link, LinkLabel string
+	// EmailVerified: the account page's user has verified their address.
+	EmailVerified bool
 }
 
 type hiddenField struct{ Name, Value string }

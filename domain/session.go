@@ -12,4 +12,9 @@ type Session struct {
 	AuthTime   time.Time
 	CreatedAt  time.Time
 	ExpiresAt  time.Time
+	// UserAgent, Address and LastSeenAt are what the account page shows of the
+	// session's browser: as last seen, at most a minute old; empty until first seen.
+	UserAgent  string
+	Address    string
+	LastSeenAt time.Time
 }

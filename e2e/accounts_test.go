@@ -288,3 +288,84 @@ func TestAccounts_ChangePassword(t *testing.T) {
 		t.Fatalf("/account without a session: %d %s", r.Status, r.Header.Get("Location"))
 	}
 }
+
+// uaTransport sends every request with its User-Agent.
+type uaTransport struct {
+	ua   string
+	next http.RoundTripper
+}
+
+func (u uaTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("User-Agent", u.ua)
+	return u.next.RoundTrip(r)
+}
+
+var sessionIDRE = regexp.MustCompile(`name="session_id" value="([^"]+)"`)
+
+// TestAccounts_Sessions: /account lists where the user is signed in, with each
+// browser's user agent and address, and ends one session, every other one, or this one.
+func TestAccounts_Sessions(t *testing.T) {
+	t.Parallel()
+	srv := sharedServer(t)
+	user, pass := azUser(t, srv)
+	browsers := map[string]*azBrowser{}
+	for _, ua := range []string{"HereBrowser/1.0", "ThereBrowser/2.0", "ElsewhereBrowser/3.0"} {
+		b := newAZBrowser(t, srv)
+		next := b.hc.Transport
+		if next == nil {
+			next = http.DefaultTransport
+		}
+		b.hc.Transport = uaTransport{ua: ua, next: next}
+		if r := b.logIn("/login", user, pass); r.Status != http.StatusSeeOther {
+			t.Fatalf("log in: %d", r.Status)
+		}
+		b.get("/") // the first request with the session records its browser
+		browsers[ua] = b
+	}
+	here := browsers["HereBrowser/1.0"]
+	page := here.get("/account")
+	body := string(page.Body)
+	for _, want := range []string{"HereBrowser/1.0</strong> &middot; <em>this browser</em>", "ThereBrowser/2.0", "ElsewhereBrowser/3.0", "<p class=\"muted small\">127.", "last seen"} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("account page lacks %q:\n%s", want, body)
+		}
+	}
+	// The sessions are listed most recently seen first: ThereBrowser's is the second
+	// last seen, so end it by the id the page shows for it.
+	ids := sessionIDRE.FindAllStringSubmatch(body, -1)
+	var thereID string
+	for _, m := range ids {
+		i := strings.Index(body, m[0])
+		if j := strings.LastIndex(body[:i], "<strong>"); j >= 0 && strings.HasPrefix(body[j:], "<strong>ThereBrowser/2.0") {
+			thereID = m[1]
+		}
+	}
+	if len(ids) != 3 || thereID == "" {
+		t.Fatalf("want three sessions with ids, found %d (there %q)", len(ids), thereID)
+	}
+	csrf, _ := azFormFields(t, page)
+	wantPageText(t, here.post("/account/sessions/end", url.Values{"csrf_token": {csrf}, "session_id": {thereID}}), http.StatusOK, "That device was signed out.")
+	if r := browsers["ThereBrowser/2.0"].get("/account"); r.Status != http.StatusSeeOther {
+		t.Fatalf("the ended session still works: %d", r.Status)
+	}
+	if r := browsers["ElsewhereBrowser/3.0"].get("/account"); r.Status != http.StatusOK {
+		t.Fatalf("another session ended too: %d", r.Status)
+	}
+	// Another user's session id is not found; nothing ends.
+	wantPageText(t, here.post("/account/sessions/end", url.Values{"csrf_token": {csrf}, "session_id": {"not-a-session"}}), http.StatusOK, "That session had already ended.")
+	wantPageText(t, here.post("/account/sessions/end", url.Values{"csrf_token": {csrf}}), http.StatusOK, "Every other device was signed out.")
+	if r := browsers["ElsewhereBrowser/3.0"].get("/account"); r.Status != http.StatusSeeOther {
+		t.Fatalf("'every other device' left one signed in: %d", r.Status)
+	}
+	page = here.get("/account")
+	if n := len(sessionIDRE.FindAllString(string(page.Body), -1)); n != 1 {
+		t.Fatalf("%d sessions listed after ending the others", n)
+	}
+	own := sessionIDRE.FindStringSubmatch(string(page.Body))[1]
+	csrf, _ = azFormFields(t, page)
+	r := here.post("/account/sessions/end", url.Values{"csrf_token": {csrf}, "session_id": {own}})
+	if r.Status != http.StatusSeeOther || here.get("/account").Status != http.StatusSeeOther {
+		t.Fatalf("ending this browser's own session: %d", r.Status)
+	}
+}

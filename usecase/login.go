@@ -193,3 +193,66 @@ func (uc *Login) ChangePassword(ctx context.Context, s domain.Session, current, 
 	}
 	return uc.start(ctx, u.ID, nil)
 }
+
+// sessionSeenEvery bounds how often a session's last-seen time is written: at most
+// once a minute, or at once when its browser or address changed.
+const sessionSeenEvery = time.Minute
+
+// Seen records that the browser of s came back, from userAgent at address, for the
+// account page's list of sessions.
+func (uc *Login) Seen(ctx context.Context, s *domain.Session, userAgent, address string) error {
+	if s == nil {
+		return nil
+	}
+	if len(userAgent) > 300 {
+		userAgent = userAgent[:300]
+	}
+	now := uc.clock.Now()
+	if s.UserAgent == userAgent && s.Address == address && now.Sub(s.LastSeenAt) < sessionSeenEvery {
+		return nil
+	}
+	if err := uc.sessions.TouchSession(ctx, s.ID, userAgent, address, now); err != nil {
+		return err
+	}
+	s.UserAgent, s.Address, s.LastSeenAt = userAgent, address, now
+	return nil
+}
+
+// Sessions lists the live sessions of the user of s, most recently seen first.
+func (uc *Login) Sessions(ctx context.Context, s domain.Session) ([]domain.Session, error) {
+	all, err := uc.sessions.UserSessions(ctx, s.UserID)
+	if err != nil {
+		return nil, err
+	}
+	now := uc.clock.Now()
+	live := all[:0]
+	for _, x := range all {
+		if now.Before(x.ExpiresAt) {
+			live = append(live, x)
+		}
+	}
+	return live, nil
+}
+
+// EndSessions ends sessions of the user of s from the account page: the one with id,
+// or, with id empty, every one but s. Each ends as a logout does (its tokens revoked,
+// its clients told by back-channel logout); a session of another user is not found.
+func (uc *Login) EndSessions(ctx context.Context, s domain.Session, id string) error {
+	all, err := uc.sessions.UserSessions(ctx, s.UserID)
+	if err != nil {
+		return err
+	}
+	found := false
+	for _, x := range all {
+		if id == "" && x.ID != s.ID || id != "" && x.ID == id {
+			found = true
+			if err := uc.LogOut(ctx, x); err != nil {
+				return err
+			}
+		}
+	}
+	if id != "" && !found {
+		return domain.ErrNotFound
+	}
+	return nil
+}

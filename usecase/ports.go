@@ -227,6 +227,11 @@ type SessionStore interface {
 	// DeleteUserSessions ends every session of a user (password change); a user
 	// without sessions is not an error.
 	DeleteUserSessions(ctx context.Context, userID string) error
+	// UserSessions lists the sessions of a user, most recently seen first.
+	UserSessions(ctx context.Context, userID string) ([]domain.Session, error)
+	// TouchSession records the browser of a session and when it was seen; a session
+	// already gone is not an error.
+	TouchSession(ctx context.Context, id, userAgent, address string, now time.Time) error
 }
 
 // KeyStore keeps signing keys.

@@ -261,7 +261,66 @@ func (p *Pages) accountView(c echo.Context, s *domain.Session) (view, error) {
 	}
 	v := view{Title: "Your account", CSRF: p.csrfToken(csrfBinding(s, p.ensureBrowser(c))), Fields: map[string]string{},
 		SignedInAs: u.Username, Email: u.Email, EmailVerified: u.EmailVerified}
+	sessions, err := p.login.Sessions(c.Request().Context(), *s)
+	if err != nil {
+		return view{}, err
+	}
+	for _, x := range sessions {
+		sv := sessionView{ID: x.ID, Current: x.ID == s.ID, Browser: x.UserAgent, Address: x.Address,
+			SignedIn: x.AuthTime.UTC().Format("2 Jan 2006 15:04 UTC")}
+		if sv.Browser == "" {
+			sv.Browser = "Unknown browser"
+		}
+		if !x.LastSeenAt.IsZero() {
+			sv.LastSeen = x.LastSeenAt.UTC().Format("2 Jan 2006 15:04 UTC")
+		}
+		v.Sessions = append(v.Sessions, sv)
+	}
 	return v, nil
+}
+
+// sessionView is one session as the account page lists it.
+type sessionView struct {
+	ID, Browser, Address, SignedIn, LastSeen string
+	Current                                  bool
+}
+
+// accountSessionsEnd serves POST /account/sessions/end: input session_id ends that
+// session of the user; without it, every session but this one.
+func (p *Pages) accountSessionsEnd(c echo.Context) error {
+	f, err := p.checkedForm(c)
+	if err != nil {
+		return err
+	}
+	s, err := p.session(c)
+	if err != nil {
+		return err
+	}
+	if s == nil {
+		return c.Redirect(http.StatusSeeOther, "/login")
+	}
+	ctx := c.Request().Context()
+	id := f.get("session_id")
+	notice := "Every other device was signed out."
+	if err := p.login.EndSessions(ctx, *s, id); err != nil {
+		if !errors.Is(err, domain.ErrNotFound) {
+			return err
+		}
+		notice = "That session had already ended."
+	} else if id != "" {
+		notice = "That device was signed out."
+	}
+	if id == s.ID {
+		p.clearSession(c)
+		return c.Redirect(http.StatusSeeOther, "/?signed_out=1")
+	}
+	p.log.InfoContext(ctx, "sessions ended from the account page", "user_id", s.UserID, "remote", c.RealIP())
+	v, err := p.accountView(c, s)
+	if err != nil {
+		return err
+	}
+	v.Notice = notice
+	return p.render(c, http.StatusOK, "account", v)
 }
 
 // accountGet serves GET /account: the signed-in user's account; others sign in first.

@@ -115,6 +115,7 @@ func (p *Pages) Mount(r *Router) {
 	g.POST("/reset-password", p.resetPasswordPost)
 	g.GET("/account", p.accountGet, boundedQuery)
 	g.POST("/account/password", p.accountPasswordPost)
+	g.POST("/account/sessions/end", p.accountSessionsEnd)
 	g.GET("/logout", p.logoutGet)
 	g.POST("/logout", p.logoutPost)
 	g.GET("/", p.home)
@@ -221,6 +222,8 @@ type view struct {
 	Link, LinkLabel string
 	// EmailVerified: the account page's user has verified their address.
 	EmailVerified bool
+	// Sessions are the account page's list of the user's browser sessions.
+	Sessions []sessionView
 }
 
 type hiddenField struct{ Name, Value string }

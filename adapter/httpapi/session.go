@@ -60,7 +60,15 @@ func newCookieSecret() string {
 
 // session returns the browser's live session, or nil.
 func (p *Pages) session(c echo.Context) (*domain.Session, error) {
-	return p.login.Session(c.Request().Context(), cookieValue(c, p.cookies.session))
+	s, err := p.login.Session(c.Request().Context(), cookieValue(c, p.cookies.session))
+	if err != nil || s == nil {
+		return s, err
+	}
+	// For the account page's list of sessions; a failure here costs the page nothing.
+	if err := p.login.Seen(c.Request().Context(), s, c.Request().UserAgent(), c.RealIP()); err != nil {
+		p.log.WarnContext(c.Request().Context(), "record session seen", "err", err)
+	}
+	return s, nil
 }
 
 func (p *Pages) setSession(c echo.Context, secret string) {

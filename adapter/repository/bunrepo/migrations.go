@@ -76,6 +76,7 @@ func migrations() *migrate.Migrations {
 	ms.Add(migrate.Migration{Name: "20260313000002", Comment: "client_pkce_optional", Up: up, Down: down})
 	add("20260314000001", "email_tokens", emailTokensSchema)
 	ms.Add(backchannelLogoutMigration())
+	ms.Add(sessionSeenMigration())
 	return ms
 }
 

@@ -306,13 +306,22 @@ type sessionRow struct {
 	AuthTime   time.Time `bun:"auth_time"`
 	CreatedAt  time.Time `bun:"created_at"`
 	ExpiresAt  time.Time `bun:"expires_at"`
+	// These came with migration 20260316000001: NULL (older rows) reads as unknown.
+	UserAgent  string     `bun:"user_agent,nullzero"`
+	Address    string     `bun:"address,nullzero"`
+	LastSeenAt *time.Time `bun:"last_seen_at"`
 }
 
 func (r sessionRow) toDomain() domain.Session {
-	return domain.Session{
+	s := domain.Session{
 		ID: r.ID, SecretHash: r.SecretHash, UserID: r.UserID,
 		AuthTime: utc(r.AuthTime), CreatedAt: utc(r.CreatedAt), ExpiresAt: utc(r.ExpiresAt),
+		UserAgent: r.UserAgent, Address: r.Address,
 	}
+	if r.LastSeenAt != nil {
+		s.LastSeenAt = utc(*r.LastSeenAt)
+	}
+	return s
 }
 
 type signingKeyRow struct {

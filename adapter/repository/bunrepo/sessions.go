@@ -2,8 +2,10 @@ package bunrepo
 
 import (
 	"context"
+	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/migrate"
 
 	"gatehouse/domain"
 	"gatehouse/usecase"
@@ -58,4 +60,48 @@ func (r *SessionRepository) DeleteUserSessions(ctx context.Context, userID strin
 		return wrapErr(err, "delete sessions of user %q", userID)
 	}
 	return nil
+}
+
+// UserSessions lists the sessions of a user, most recently seen first (never seen
+// last, newest first among them).
+func (r *SessionRepository) UserSessions(ctx context.Context, userID string) ([]domain.Session, error) {
+	var rows []sessionRow
+	err := r.db.NewSelect().Model(&rows).Where("user_id = ?", userID).
+		OrderExpr("CASE WHEN last_seen_at IS NULL THEN 1 ELSE 0 END, last_seen_at DESC, created_at DESC, id").Scan(ctx)
+	if err != nil {
+		return nil, wrapErr(err, "list sessions of user %q", userID)
+	}
+	out := make([]domain.Session, len(rows))
+	for i, row := range rows {
+		out[i] = row.toDomain()
+	}
+	return out, nil
+}
+
+// TouchSession records the session's browser and when it was seen.
+func (r *SessionRepository) TouchSession(ctx context.Context, id, userAgent, address string, now time.Time) error {
+	_, err := r.db.NewRaw("UPDATE sessions SET user_agent = ?, address = ?, last_seen_at = ? WHERE id = ?",
+		userAgent, address, now.UTC(), id).Exec(ctx)
+	if err != nil {
+		return wrapErr(err, "touch session %q", id)
+	}
+	return nil
+}
+
+func sessionUserAgent() (string, column) { return "sessions", nullCol("user_agent", typeText) }
+func sessionAddress() (string, column)   { return "sessions", nullCol("address", typeID) }
+func sessionLastSeenAt() (string, column) {
+	return "sessions", nullCol("last_seen_at", typeTime)
+}
+
+// sessionSeenMigration is migration 20260316000001: what the account page shows of
+// each session's browser.
+func sessionSeenMigration() migrate.Migration {
+	var ups, downs []migrationFunc
+	for _, def := range []func() (string, column){sessionUserAgent, sessionAddress, sessionLastSeenAt} {
+		u, d := addColumn(def)
+		ups = append(ups, u)
+		downs = append([]migrationFunc{d}, downs...)
+	}
+	return migrate.Migration{Name: "20260316000001", Comment: "session_seen", Up: sequence(ups), Down: sequence(downs)}
 }

@@ -15,6 +15,31 @@ func (s *suite) sessions(t *testing.T) {
 		}
 	}
 
+	t.Run("ListAndTouch", func(t *testing.T) {
+		ctx := t.Context()
+		u := s.newUser(t)
+		older, newer, unseen := newSession(u), newSession(u), newSession(u)
+		for _, x := range []domain.Session{older, newer, unseen} {
+			noErr(t, s.Sessions.CreateSession(ctx, x))
+		}
+		ua := "Mozilla/5.0 (X11; Linux x86_64) ünïcode ☃"
+		noErr(t, s.Sessions.TouchSession(ctx, older.ID, ua, "192.0.2.1", base.Add(time.Minute)))
+		noErr(t, s.Sessions.TouchSession(ctx, newer.ID, "curl/8", "2001:db8::1", base.Add(2*time.Minute)))
+		noErr(t, s.Sessions.TouchSession(ctx, newID("gone"), "x", "y", base)) // gone: no error
+		got, err := s.Sessions.UserSessions(ctx, u.ID)
+		noErr(t, err)
+		if len(got) != 3 || got[0].ID != newer.ID || got[1].ID != older.ID || got[2].ID != unseen.ID {
+			t.Fatalf("sessions %+v, want most recently seen first, never seen last", got)
+		}
+		if got[1].UserAgent != ua || got[1].Address != "192.0.2.1" || !got[2].LastSeenAt.IsZero() {
+			t.Fatalf("touched session reads %+v; unseen %+v", got[1], got[2])
+		}
+		sameTime(t, "last_seen_at", base.Add(2*time.Minute), got[0].LastSeenAt)
+		if other, err := s.Sessions.UserSessions(ctx, s.newUser(t).ID); err != nil || len(other) != 0 {
+			t.Fatalf("another user's sessions: %+v, %v", other, err)
+		}
+	})
+
 	t.Run("CreateReadDelete", func(t *testing.T) {
 		u := s.newUser(t)
 		want := newSession(u)

@@ -11,6 +11,7 @@ import (
 	"gatehouse/adapter/crypto"
 	"gatehouse/adapter/httpapi"
 	"gatehouse/adapter/identifier"
+	"gatehouse/adapter/repository/batchrepo"
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/adapter/token"
 	"gatehouse/infrastructure/config"
@@ -27,11 +28,13 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	if err != nil {
 		return nil, nil, err
 	}
-	connGate := bunrepo.NewConnGate(db)
-	userRepository := bunrepo.NewUserRepository(db, connGate)
+	userRepository := bunrepo.NewUserRepository(db)
+	users := batchrepo.NewUsers(userRepository, db)
 	rules := identifier.NewRules()
 	clientRepository := bunrepo.NewClientRepository(db)
-	tokenRepository := bunrepo.NewTokenRepository(db, connGate)
+	groupCommit := batchrepo.NewGroupCommit(db)
+	tokenRepository := bunrepo.NewTokenRepository(db, groupCommit)
+	tokens := batchrepo.NewTokens(tokenRepository, groupCommit, db)
 	sessionRepository := bunrepo.NewSessionRepository(db)
 	passwordParams := providePasswordParams(cfg)
 	passwordHasher, err := crypto.NewPasswordHasher(passwordParams)
@@ -52,7 +55,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	random := crypto.NewRandom()
 	systemClock := provideClock()
 	assertionVerifier := provideAssertionVerifier(logger)
-	admin := usecase.NewAdminWithClientKeys(userRepository, rules, clientRepository, tokenRepository, sessionRepository, passwordHasher, secretHasher, random, systemClock, assertionVerifier)
+	admin := usecase.NewAdminWithClientKeys(users, rules, clientRepository, tokens, sessionRepository, passwordHasher, secretHasher, random, systemClock, assertionVerifier)
 	keyRepository := bunrepo.NewKeyRepository(db)
 	cipher, err := crypto.NewKeyCipher(keys)
 	if err != nil {
@@ -77,12 +80,13 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		cleanup()
 		return nil, nil, err
 	}
-	minter := usecase.NewMinter(signer, signer, tokenRepository, userRepository, random, secretHasher, systemClock, settings)
+	minter := usecase.NewMinter(signer, signer, tokens, users, random, secretHasher, systemClock, settings)
 	clientCredentials := usecase.NewClientCredentials(minter, settings)
-	password := usecase.NewPassword(userRepository, rules, passwordHasher, throttle, minter, systemClock, settings)
-	refresh := usecase.NewRefresh(tokenRepository, secretHasher, minter, systemClock)
-	codeRepository := bunrepo.NewCodeRepository(db, connGate)
-	authorizationCodeGrant := usecase.NewAuthorizationCodeGrant(codeRepository, secretHasher, minter, systemClock)
+	password := usecase.NewPassword(users, rules, passwordHasher, throttle, minter, systemClock, settings)
+	refresh := usecase.NewRefresh(tokens, secretHasher, minter, systemClock)
+	codeRepository := bunrepo.NewCodeRepository(db, groupCommit)
+	codes := batchrepo.NewCodes(codeRepository, tokens, groupCommit, db)
+	authorizationCodeGrant := usecase.NewAuthorizationCodeGrant(codes, secretHasher, minter, systemClock)
 	dPoPParser := token.NewDPoPParser()
 	dPoPNonces := crypto.NewDPoPNonces(keys)
 	dPoPConfig := provideDPoPConfig(cfg)
@@ -95,24 +99,24 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		cleanup()
 		return nil, nil, err
 	}
-	revoke := usecase.NewRevoke(clientAuthenticator, tokenRepository, verifier, secretHasher, systemClock)
-	introspect := usecase.NewIntrospect(clientAuthenticator, tokenRepository, verifier, secretHasher, systemClock, settings)
+	revoke := usecase.NewRevoke(clientAuthenticator, tokens, verifier, secretHasher, systemClock)
+	introspect := usecase.NewIntrospect(clientAuthenticator, tokens, verifier, secretHasher, systemClock, settings)
 	deviceRepository := bunrepo.NewDeviceRepository(db)
-	deviceCodeGrant := usecase.NewDeviceCodeGrant(deviceRepository, userRepository, secretHasher, minter, systemClock, usecaseToken)
-	tokenExchangeGrant := usecase.NewTokenExchangeGrant(verifier, tokenRepository, minter, systemClock, settings, usecaseToken)
+	deviceCodeGrant := usecase.NewDeviceCodeGrant(deviceRepository, users, secretHasher, minter, systemClock, usecaseToken)
+	tokenExchangeGrant := usecase.NewTokenExchangeGrant(verifier, tokens, minter, systemClock, settings, usecaseToken)
 	features := provideFeatures(deviceCodeGrant, tokenExchangeGrant, cfg)
 	jwksFunc := provideJWKS(keyRing)
 	discovery := httpapi.NewDiscovery(settings, usecaseToken, features, jwksFunc)
 	health := httpapi.NewHealth(db, registry)
-	userInfo := usecase.NewUserInfo(verifier, tokenRepository, userRepository, dPoP)
+	userInfo := usecase.NewUserInfo(verifier, tokens, users, dPoP)
 	userInfoHandler := httpapi.NewUserInfoHandler(userInfo)
 	pageConfig := providePageConfig(cfg, keys)
 	authRequestRepository := bunrepo.NewAuthRequestRepository(db)
 	consentRepository := bunrepo.NewConsentRepository(db)
 	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
 	parSettings := providePARSettings(cfg)
-	authorize := usecase.NewAuthorize(clients, authRequestRepository, consentRepository, codeRepository, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings)
-	login := usecase.NewLogin(userRepository, rules, passwordHasher, throttle, sessionRepository, tokenRepository, admin, random, secretHasher, systemClock)
+	authorize := usecase.NewAuthorize(clients, authRequestRepository, consentRepository, codes, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings)
+	login := usecase.NewLogin(users, rules, passwordHasher, throttle, sessionRepository, tokens, admin, random, secretHasher, systemClock)
 	hintVerifier, err := token.NewHintVerifier(keyRing, verifierConfig, systemClock)
 	if err != nil {
 		cleanup()
@@ -124,7 +128,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		cleanup()
 		return nil, nil, err
 	}
-	device := usecase.NewDevice(clientAuthenticator, deviceRepository, clients, userRepository, throttle, secretHasher, random, systemClock, settings)
+	device := usecase.NewDevice(clientAuthenticator, deviceRepository, clients, users, throttle, secretHasher, random, systemClock, settings)
 	deviceHandler, err := httpapi.NewDeviceHandler(device, pages)
 	if err != nil {
 		cleanup()

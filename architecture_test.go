@@ -167,20 +167,6 @@ var figurePatterns = []*regexp.Regexp{
 	regexp.MustCompile(`[0-9] ?(ns|B|allocs)/op\b`),
 }
 
-// figuresAllowed lists files whose comments still hold figures.
-//
-// TEMPORARY: the storage rewrite of issue 19 (branch storage) rewrites these files and
-// moves their figures to BENCHMARKS.md; the coordinator deletes this list when that
-// branch lands. Add nothing to it.
-var figuresAllowed = map[string]bool{
-	"adapter/repository/bunrepo/batcher.go":     true,
-	"adapter/repository/bunrepo/gate.go":        true,
-	"adapter/repository/bunrepo/groupcommit.go": true,
-	"adapter/repository/bunrepo/pipeline.go":    true,
-	"adapter/repository/bunrepo/revocations.go": true,
-	"adapter/repository/bunrepo/tokens.go":      true,
-}
-
 // TestArchitecture_NoFiguresInComments: benchmark figures in code comments go stale
 // as the code changes around them. A comment keeps the reason in prose; the figures
 // live in BENCHMARKS.md ("What the speed comes from", "Tried and dropped"), where
@@ -188,10 +174,8 @@ var figuresAllowed = map[string]bool{
 // comments may quote figures; test files are not read.
 func TestArchitecture_NoFiguresInComments(t *testing.T) {
 	fset := token.NewFileSet()
-	seen := map[string]bool{}
 	for _, path := range sourceFiles(t) {
 		file := filepath.ToSlash(path)
-		seen[file] = true
 		if dir := filepath.ToSlash(filepath.Dir(path)); under(dir, "bench") || under(dir, "cmd/loadgen") {
 			continue
 		}
@@ -199,27 +183,15 @@ func TestArchitecture_NoFiguresInComments(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		found := false
 		for _, cg := range f.Comments {
 			// A figure may break across lines: match the group as one line.
 			text := strings.Join(strings.Fields(cg.Text()), " ")
 			for _, re := range figurePatterns {
 				if m := re.FindString(text); m != "" {
-					found = true
-					if !figuresAllowed[file] {
-						t.Errorf("%s:%d: a figure in a comment (%q): say why in prose, and put the figure in BENCHMARKS.md",
-							file, fset.Position(cg.Pos()).Line, m)
-					}
+					t.Errorf("%s:%d: a figure in a comment (%q): say why in prose, and put the figure in BENCHMARKS.md",
+						file, fset.Position(cg.Pos()).Line, m)
 				}
 			}
-		}
-		if figuresAllowed[file] && !found {
-			t.Errorf("%s has no figure left in its comments: remove it from figuresAllowed", file)
-		}
-	}
-	for file := range figuresAllowed {
-		if !seen[file] {
-			t.Errorf("figuresAllowed names %s, which is gone: remove it", file)
 		}
 	}
 }

@@ -348,6 +348,10 @@ func (r *run) database(ctx context.Context, db, dir string, env []string) error 
 	}
 	fx := &fixture{srv: srv, password: "bench-" + RandomSecret(20), setup: NewClient(16, 60*time.Second)}
 	defer fx.setup.CloseIdleConnections()
+	// The CLI works on a migrated database only (it refuses to create one by mistake).
+	if _, err := srv.CLI(ctx, "", nil, "migrate"); err != nil {
+		return err
+	}
 	if err := fx.create(ctx); err != nil {
 		return err
 	}

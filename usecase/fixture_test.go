@@ -95,10 +95,9 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	random := crypto.NewRandom()
-	gate := bunrepo.NewConnGate(db)
 	f := &fixture{ctx: ctx, clock: clk, settings: settings, random: random, hasher: hasher,
-		clients: bunrepo.NewClientRepository(db), users: bunrepo.NewUserRepository(db, gate),
-		codes: bunrepo.NewCodeRepository(db, gate), tokens: bunrepo.NewTokenRepository(db, gate)}
+		clients: bunrepo.NewClientRepository(db), users: bunrepo.NewUserRepository(db),
+		codes: bunrepo.NewCodeRepository(db, bunrepo.NewTxWriter(db)), tokens: bunrepo.NewTokenRepository(db, bunrepo.NewTxWriter(db))}
 	keyRepo := bunrepo.NewKeyRepository(db)
 	f.keyRepo, f.keyGen = keyRepo, token.NewKeyGenerator(cipher)
 	f.keys = usecase.NewKeys(keyRepo, f.keyGen, clk, settings)

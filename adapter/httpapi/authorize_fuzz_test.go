@@ -65,14 +65,13 @@ func newAuthorizeFixture(t testing.TB) *authorizeFixture {
 		t.Fatal(err)
 	}
 	random := crypto.NewRandom()
-	gate := bunrepo.NewConnGate(db)
-	users, clients, tokens := bunrepo.NewUserRepository(db, gate), bunrepo.NewClientRepository(db), bunrepo.NewTokenRepository(db, gate)
+	users, clients, tokens := bunrepo.NewUserRepository(db), bunrepo.NewClientRepository(db), bunrepo.NewTokenRepository(db, bunrepo.NewTxWriter(db))
 	consents := bunrepo.NewConsentRepository(db)
 	thr := throttle.NewMemory(throttle.DefaultPolicy, clk.Now)
 	sessions := bunrepo.NewSessionRepository(db)
 	admin := usecase.NewAdmin(users, identifier.NewRules(), clients, tokens, sessions, passwords, hasher, random, clk)
 	authorize := usecase.NewAuthorize(users, clients, bunrepo.NewAuthRequestRepository(db), consents,
-		bunrepo.NewCodeRepository(db, gate), bunrepo.NewPushedRequestRepository(db), hasher, random, clk, settings, usecase.PARSettings{})
+		bunrepo.NewCodeRepository(db, bunrepo.NewTxWriter(db)), bunrepo.NewPushedRequestRepository(db), hasher, random, clk, settings, usecase.PARSettings{})
 	login := usecase.NewLogin(users, identifier.NewRules(), passwords, thr, sessions, tokens, admin, random, hasher, clk)
 	log := slog.New(slog.DiscardHandler)
 	pages, err := NewPages(PageConfig{Issuer: fuzzIssuer, CSRFKey: []byte(strings.Repeat("k", 32))}, authorize, login, nil, nil, log)

@@ -14,6 +14,7 @@ import (
 	"gatehouse/adapter/crypto"
 	"gatehouse/adapter/httpapi"
 	"gatehouse/adapter/identifier"
+	"gatehouse/adapter/repository/batchrepo"
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/adapter/token"
 	"gatehouse/infrastructure/config"
@@ -41,6 +42,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		crypto.NewDPoPNonces, wire.Bind(new(usecase.DPoPNonces), new(*crypto.DPoPNonces)), provideDPoPConfig,
 		provideAssertionVerifier, wire.Bind(new(usecase.ClientAssertionVerifier), new(*token.AssertionVerifier)),
 		bunrepo.ProviderSet,
+		batchrepo.ProviderSet, // the fast paths over the plain repositories (bunrepo.PlainSet)
 		provideClientCache, provideChangeFeed,
 		wire.Bind(new(usecase.ClientStore), new(*cache.Clients)),
 		wire.Bind(new(token.KeySource), new(*bunrepo.KeyRepository)),

@@ -12,6 +12,7 @@ import (
 	"gatehouse/adapter/crypto"
 	"gatehouse/adapter/httpapi"
 	"gatehouse/adapter/identifier"
+	"gatehouse/adapter/repository/batchrepo"
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/adapter/token"
 	"gatehouse/infrastructure/config"
@@ -28,11 +29,13 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	if err != nil {
 		return nil, nil, err
 	}
-	connGate := bunrepo.NewConnGate(db)
-	userRepository := bunrepo.NewUserRepository(db, connGate)
+	userRepository := bunrepo.NewUserRepository(db)
+	users := batchrepo.NewUsers(userRepository, db)
 	rules := identifier.NewRules()
 	clientRepository := bunrepo.NewClientRepository(db)
-	tokenRepository := bunrepo.NewTokenRepository(db, connGate)
+	groupCommit := batchrepo.NewGroupCommit(db)
+	tokenRepository := bunrepo.NewTokenRepository(db, groupCommit)
+	tokens := batchrepo.NewTokens(tokenRepository, groupCommit, db)
 	sessionRepository := bunrepo.NewSessionRepository(db)
 	passwordParams := providePasswordParams(cfg)
 	passwordHasher, err := crypto.NewPasswordHasher(passwordParams)
@@ -72,7 +75,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	sender := backchannel.NewSender()
 	leaseRepository := bunrepo.NewLeaseRepository(db)
 	backchannelLogout := usecase.NewBackchannelLogout(backchannelRepository, signer, sender, leaseRepository, random, systemClock)
-	admin := usecase.NewAdminWithClientKeys(userRepository, rules, clientRepository, tokenRepository, sessionRepository, passwordHasher, secretHasher, random, systemClock, assertionVerifier, backchannelLogout)
+	admin := usecase.NewAdminWithClientKeys(users, rules, clientRepository, tokens, sessionRepository, passwordHasher, secretHasher, random, systemClock, assertionVerifier, backchannelLogout)
 	keyGenerator := token.NewKeyGenerator(cipher)
 	usecaseKeys := usecase.NewKeys(keyRepository, keyGenerator, systemClock, settings)
 	registry := provideRegistry()
@@ -82,21 +85,22 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	replayRepository := bunrepo.NewReplayRepository(db)
 	clientAssertionConfig := usecase.DefaultClientAssertionConfig()
 	clientAuthenticator := usecase.NewClientAuthenticatorWithAssertions(clients, secretHasher, throttle, assertionVerifier, replayRepository, systemClock, clientAssertionConfig, settings)
-	minter := usecase.NewMinter(signer, signer, tokenRepository, userRepository, random, secretHasher, systemClock, settings)
+	minter := usecase.NewMinter(signer, signer, tokens, users, random, secretHasher, systemClock, settings)
 	clientCredentialsGrant := usecase.NewClientCredentialsGrant(minter, settings)
-	passwordGrant := usecase.NewPasswordGrant(userRepository, rules, passwordHasher, throttle, minter, systemClock, settings)
-	refreshTokenGrant := usecase.NewRefreshTokenGrant(tokenRepository, secretHasher, minter, systemClock)
-	codeRepository := bunrepo.NewCodeRepository(db, connGate)
-	authorizationCodeGrant := usecase.NewAuthorizationCodeGrant(codeRepository, secretHasher, minter, systemClock)
+	passwordGrant := usecase.NewPasswordGrant(users, rules, passwordHasher, throttle, minter, systemClock, settings)
+	refreshTokenGrant := usecase.NewRefreshTokenGrant(tokens, secretHasher, minter, systemClock)
+	codeRepository := bunrepo.NewCodeRepository(db, groupCommit)
+	codes := batchrepo.NewCodes(codeRepository, tokens, groupCommit, db)
+	authorizationCodeGrant := usecase.NewAuthorizationCodeGrant(codes, secretHasher, minter, systemClock)
 	deviceRepository := bunrepo.NewDeviceRepository(db)
-	deviceCodeGrant := usecase.NewDeviceCodeGrant(deviceRepository, userRepository, secretHasher, minter, systemClock)
+	deviceCodeGrant := usecase.NewDeviceCodeGrant(deviceRepository, users, secretHasher, minter, systemClock)
 	verifierConfig := token.VerifierConfigFromSettings(settings)
 	verifier, err := token.NewVerifier(keyRing, verifierConfig, systemClock)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	tokenExchangeGrant := usecase.NewTokenExchangeGrant(verifier, tokenRepository, minter, systemClock, settings)
+	tokenExchangeGrant := usecase.NewTokenExchangeGrant(verifier, tokens, minter, systemClock, settings)
 	grants := usecase.Grants{
 		ClientCredentials: clientCredentialsGrant,
 		Password:          passwordGrant,
@@ -111,21 +115,21 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	dPoP := usecase.NewDPoP(dPoPParser, replayRepository, dPoPNonces, systemClock, dPoPConfig, settings)
 	usecaseToken := usecase.NewToken(clientAuthenticator, grants, dPoP)
 	tokenHandler := httpapi.NewTokenHandler(usecaseToken, metrics, dPoP)
-	revoke := usecase.NewRevoke(clientAuthenticator, tokenRepository, verifier, secretHasher, systemClock)
-	introspect := usecase.NewIntrospect(clientAuthenticator, tokenRepository, verifier, secretHasher, systemClock, settings)
+	revoke := usecase.NewRevoke(clientAuthenticator, tokens, verifier, secretHasher, systemClock)
+	introspect := usecase.NewIntrospect(clientAuthenticator, tokens, verifier, secretHasher, systemClock, settings)
 	features := provideFeatures(cfg)
 	jwksFunc := provideJWKS(keyRing)
 	discovery := httpapi.NewDiscovery(settings, usecaseToken, features, jwksFunc)
 	health := httpapi.NewHealth(db, registry)
-	userInfo := usecase.NewUserInfo(verifier, tokenRepository, userRepository, dPoP)
+	userInfo := usecase.NewUserInfo(verifier, tokens, users, dPoP)
 	userInfoHandler := httpapi.NewUserInfoHandler(userInfo)
 	pageConfig := providePageConfig(cfg, keys)
 	authRequestRepository := bunrepo.NewAuthRequestRepository(db)
 	consentRepository := bunrepo.NewConsentRepository(db)
 	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
 	parSettings := providePARSettings(cfg)
-	authorize := usecase.NewAuthorize(userRepository, clients, authRequestRepository, consentRepository, codeRepository, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings)
-	login := usecase.NewLogin(userRepository, rules, passwordHasher, throttle, sessionRepository, tokenRepository, admin, random, secretHasher, systemClock)
+	authorize := usecase.NewAuthorize(users, clients, authRequestRepository, consentRepository, codes, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings)
+	login := usecase.NewLogin(users, rules, passwordHasher, throttle, sessionRepository, tokens, admin, random, secretHasher, systemClock)
 	hintVerifier, err := token.NewHintVerifier(keyRing, verifierConfig, systemClock)
 	if err != nil {
 		cleanup()
@@ -142,13 +146,13 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	mailPolicy := provideMailPolicy()
 	mailer := usecase.NewMailer(mailRepository, mailTransport, cipher, random, systemClock, mailPolicy)
 	accountSettings := provideAccountSettings(cfg)
-	accounts := usecase.NewAccounts(userRepository, accountRepository, rules, admin, mailer, throttle, random, secretHasher, systemClock, accountSettings, logger)
+	accounts := usecase.NewAccounts(users, accountRepository, rules, admin, mailer, throttle, random, secretHasher, systemClock, accountSettings, logger)
 	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, logger)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	device := usecase.NewDevice(clientAuthenticator, deviceRepository, clients, userRepository, throttle, secretHasher, random, systemClock, settings)
+	device := usecase.NewDevice(clientAuthenticator, deviceRepository, clients, users, throttle, secretHasher, random, systemClock, settings)
 	deviceHandler, err := httpapi.NewDeviceHandler(device, pages)
 	if err != nil {
 		cleanup()

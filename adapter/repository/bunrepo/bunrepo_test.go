@@ -56,7 +56,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 				}
 			}
 			wantApplied(t, db, true)
-			users := bunrepo.NewUserRepository(db, bunrepo.NewConnGate(db))
+			users := bunrepo.NewUserRepository(db)
 			if _, err := users.ListUsers(ctx); err != nil {
 				t.Fatalf("list users after migrating: %v", err)
 			}
@@ -152,7 +152,7 @@ func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
 	if !errors.Is(err, domain.ErrUnavailable) {
 		t.Errorf("ClientByID: %v, want ErrUnavailable", err)
 	}
-	err = bunrepo.NewTokenRepository(db, bunrepo.NewConnGate(db)).RevokeFamily(ctx, "f1", time.Now())
+	err = bunrepo.NewTokenRepository(db, bunrepo.NewTxWriter(db)).RevokeFamily(ctx, "f1", time.Now())
 	if !errors.Is(err, domain.ErrUnavailable) {
 		t.Errorf("RevokeFamily: %v, want ErrUnavailable", err)
 	}

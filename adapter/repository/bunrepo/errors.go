@@ -114,3 +114,11 @@ func mustAffect(res sql.Result, err error, format string, args ...any) error {
 func insert(ctx context.Context, db bun.IDB, model any) (sql.Result, error) {
 	return db.NewInsert().Model(model).Returning("NULL").Exec(ctx)
 }
+
+// WrapErr is wrapErr for the decorators of these repositories (batchrepo): the same
+// translation into the ports' vocabulary.
+func WrapErr(err error, format string, args ...any) error { return wrapErr(err, format, args...) }
+
+// Retried runs tx, and again when the database aborted it to break a deadlock (as
+// inTx does), for the decorators of these repositories.
+func Retried(ctx context.Context, tx func() error) error { return retried(ctx, tx) }

@@ -58,3 +58,30 @@ func revokeFamilyTx(ctx context.Context, tx bun.Tx, fl flavor, familyID string, 
 	}
 	return nil
 }
+
+// Writer runs the write transactions of the token and code repositories. NewTxWriter
+// runs each in a transaction of its own; a decorator package may run concurrent ones
+// together (batchrepo's group commit on SQLite), and Wire chooses.
+type Writer interface {
+	// Write runs fn in a transaction and commits it unless fn fails. fn must use only
+	// the tx and context it is given, and may run again when the database aborted the
+	// transaction to break a deadlock.
+	Write(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error
+}
+
+// TxWriter is the plain Writer: one transaction per write, READ COMMITTED on
+// PostgreSQL and MariaDB (flavor), retried after a deadlock.
+type TxWriter struct {
+	db   *bun.DB
+	opts *sql.TxOptions
+}
+
+var _ Writer = (*TxWriter)(nil)
+
+// NewTxWriter returns the plain Writer over db.
+func NewTxWriter(db *bun.DB) *TxWriter { return &TxWriter{db: db, opts: flavorOf(db).txOptions} }
+
+// Write runs fn in its own transaction.
+func (w *TxWriter) Write(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	return inTx(ctx, w.db, w.opts, fn)
+}

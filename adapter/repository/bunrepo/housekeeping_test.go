@@ -22,9 +22,8 @@ func TestHousekeeping(t *testing.T) {
 			ctx := context.Background()
 			db := bunrepotest.Open(t, url)
 			now := time.Now().UTC().Truncate(time.Millisecond)
-			gate := bunrepo.NewConnGate(db)
-			users, clients := bunrepo.NewUserRepository(db, gate), bunrepo.NewClientRepository(db)
-			tokens := bunrepo.NewTokenRepository(db, gate)
+			users, clients := bunrepo.NewUserRepository(db), bunrepo.NewClientRepository(db)
+			tokens := bunrepo.NewTokenRepository(db, bunrepo.NewTxWriter(db))
 			if err := users.CreateUser(ctx, domain.User{ID: "u1", Username: "u1", PasswordHash: "x", CreatedAt: now, UpdatedAt: now}); err != nil {
 				t.Fatal(err)
 			}

@@ -417,3 +417,40 @@ func emptyToNil(b []byte) []byte {
 	}
 	return b
 }
+
+// RefreshTokenColumns are the columns of a new refresh token, in the order of
+// RefreshTokenValues, for the decorators of these repositories (batchrepo).
+const RefreshTokenColumns = "hash, family_id, client_id, user_id, scope, audience, auth_time, nonce, session_id, " +
+	"created_at, expires_at, dpop_jkt"
+
+// RefreshTokenValues are t's values as a new row stores them (RefreshTokenColumns).
+func RefreshTokenValues(t domain.RefreshToken) []any {
+	var authTime, jkt any
+	if !t.AuthTime.IsZero() {
+		authTime = t.AuthTime
+	}
+	if t.DPoPJKT != "" {
+		jkt = t.DPoPJKT
+	}
+	return []any{t.Hash, t.FamilyID, t.ClientID, t.UserID, encodeList(t.Scope), encodeList(t.Audience),
+		authTime, t.Nonce, t.SessionID, t.CreatedAt, t.ExpiresAt, jkt}
+}
+
+// FamilyColumns are the columns of a new token family, in the order of FamilyValues,
+// for the decorators of these repositories (batchrepo).
+const FamilyColumns = "id, client_id, user_id, session_id, created_at, expires_at"
+
+// FamilyValues are f's values as a new row stores them (FamilyColumns).
+func FamilyValues(f usecase.TokenFamily) []any {
+	null := func(s string) any {
+		if s == "" {
+			return nil
+		}
+		return s
+	}
+	var expires any
+	if !f.ExpiresAt.IsZero() {
+		expires = f.ExpiresAt
+	}
+	return []any{f.ID, null(f.ClientID), null(f.UserID), null(f.SessionID), f.CreatedAt, expires}
+}

@@ -8,18 +8,14 @@ import (
 
 // ProviderSet builds every repository from a *bun.DB and binds each to the port it
 // fills. ClientRepository fills ClientAdminStore (CLI); the caller binds ClientStore
-// (the token endpoint's reads), to the repository or to a cache in front of it.
+// (the token endpoint's reads), to the repository or to a cache in front of it. The
+// user, code and token stores, and the Writer of the code and token repositories, come from
+// PlainSet or from a decorator's set that wraps these repositories
+// (batchrepo.ProviderSet).
 var ProviderSet = wire.NewSet(
-	NewConnGate,
 	NewClientRepository,
 	wire.Bind(new(usecase.ClientAdminStore), new(*ClientRepository)),
 	wire.Bind(new(usecase.ClientRegistrationStore), new(*ClientRepository)),
-	NewUserRepository,
-	wire.Bind(new(usecase.UserStore), new(*UserRepository)),
-	NewCodeRepository,
-	wire.Bind(new(usecase.CodeStore), new(*CodeRepository)),
-	NewTokenRepository,
-	wire.Bind(new(usecase.TokenStore), new(*TokenRepository)),
 	NewConsentRepository,
 	wire.Bind(new(usecase.ConsentStore), new(*ConsentRepository)),
 	NewSessionRepository,
@@ -35,4 +31,13 @@ var ProviderSet = wire.NewSet(
 	NewBackchannelRepository, wire.Bind(new(usecase.LogoutStore), new(*BackchannelRepository)),
 	NewPushedRequestRepository, wire.Bind(new(usecase.PushedRequestStore), new(*PushedRequestRepository)),
 	NewReplayRepository, wire.Bind(new(usecase.ReplayStore), new(*ReplayRepository)),
+)
+
+// PlainSet binds the user, code and token stores to the repositories themselves, whose writes
+// run one transaction each: the storage layer with no fast paths.
+var PlainSet = wire.NewSet(
+	NewTxWriter, wire.Bind(new(Writer), new(*TxWriter)),
+	NewUserRepository, wire.Bind(new(usecase.UserStore), new(*UserRepository)),
+	NewTokenRepository, wire.Bind(new(usecase.TokenStore), new(*TokenRepository)),
+	NewCodeRepository, wire.Bind(new(usecase.CodeStore), new(*CodeRepository)),
 )

@@ -2,11 +2,9 @@ package bunrepo
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect"
 
 	"gatehouse/domain"
 	"gatehouse/usecase"
@@ -15,37 +13,29 @@ import (
 // UserRepository stores users. Usernames and emails are unique byte for byte; an
 // empty email is stored as NULL so that any number of users may have none.
 type UserRepository struct {
-	db   *bun.DB
-	byID *readBatcher[string, userRow]
+	db *bun.DB
 }
 
 var _ usecase.UserStore = (*UserRepository)(nil)
 
-// NewUserRepository returns a repository over db whose batched reads go through gate.
-func NewUserRepository(db *bun.DB, gate *ConnGate) *UserRepository {
-	stmts := newPreparedStatements(db, gate)
-	return &UserRepository{db: db, byID: newReadBatcher(db, "select users", func(ctx context.Context, ids []string) (map[string]userRow, error) {
-		var rows []userRow
-		var err error
-		if db.Dialect().Name() == dialect.PG {
-			// Prepared, with the ids as one array (see revocationsPGQuery).
-			err = stmts.scanAll(ctx, &rows, selectUsersPGQuery, ids)
-		} else {
-			err = db.NewSelect().Model(&rows).Where("id IN (?)", bun.In(ids)).Scan(ctx)
-		}
-		if err != nil {
-			return nil, wrapErr(err, "select users")
-		}
-		byID := make(map[string]userRow, len(rows))
-		for _, row := range rows {
-			byID[row.ID] = row
-		}
-		return byID, nil
-	})}
+// NewUserRepository returns a repository over db.
+func NewUserRepository(db *bun.DB) *UserRepository {
+	return &UserRepository{db: db}
 }
 
-const selectUsersPGQuery = "SELECT id, username, email, email_verified, password_hash, created_at, updated_at, disabled " +
-	"FROM users WHERE id = ANY(?::text[])"
+// UsersByID returns the users of ids that exist, by id, in one query (for a decorator
+// that batches UserByID).
+func (r *UserRepository) UsersByID(ctx context.Context, ids []string) (map[string]domain.User, error) {
+	var rows []userRow
+	if err := r.db.NewSelect().Model(&rows).Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+		return nil, wrapErr(err, "select users")
+	}
+	out := make(map[string]domain.User, len(rows))
+	for _, row := range rows {
+		out[row.ID] = row.toDomain()
+	}
+	return out, nil
+}
 
 // CreateUser inserts u; ErrDuplicate when its id, username or email is taken.
 func (r *UserRepository) CreateUser(ctx context.Context, u domain.User) error {
@@ -56,16 +46,11 @@ func (r *UserRepository) CreateUser(ctx context.Context, u domain.User) error {
 	return nil
 }
 
-// UserByID returns the user; ErrNotFound when there is none. It runs on every
-// userinfo call and every grant that issues an ID token, so concurrent reads share one
-// query (readBatcher): under load one round trip serves dozens of them.
+// UserByID returns the user; ErrNotFound when there is none.
 func (r *UserRepository) UserByID(ctx context.Context, id string) (domain.User, error) {
-	row, found, err := r.byID.get(ctx, id)
-	switch {
-	case err != nil:
-		return domain.User{}, fmt.Errorf("select user %q: %w", id, err)
-	case !found:
-		return domain.User{}, fmt.Errorf("select user %q: %w", id, domain.ErrNotFound)
+	var row userRow
+	if err := r.db.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
+		return domain.User{}, wrapErr(err, "select user %q", id)
 	}
 	return row.toDomain(), nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"gatehouse/adapter/repository/batchrepo"
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/domain"
 	"gatehouse/usecase"
@@ -50,15 +51,34 @@ type Stores struct {
 	Accounts usecase.AccountStore
 }
 
-// RunAll runs the whole contract on the Bun repositories over db, which must be
+// RunAll runs the whole contract on the plain Bun repositories over db, which must be
 // migrated.
 func RunAll(t *testing.T, db *bun.DB) {
-	gate := bunrepo.NewConnGate(db)
-	Run(t, Stores{
+	w := bunrepo.NewTxWriter(db)
+	s := bunStores(db)
+	s.Users = bunrepo.NewUserRepository(db)
+	s.Codes = bunrepo.NewCodeRepository(db, w)
+	s.Tokens = bunrepo.NewTokenRepository(db, w)
+	Run(t, s)
+}
+
+// RunAllBatched runs the whole contract on the Bun repositories over db with the fast
+// paths of batchrepo, as Wire builds them for the server.
+func RunAllBatched(t *testing.T, db *bun.DB) {
+	w := batchrepo.NewGroupCommit(db)
+	s := bunStores(db)
+	s.Users = batchrepo.NewUsers(bunrepo.NewUserRepository(db), db)
+	tokens := batchrepo.NewTokens(bunrepo.NewTokenRepository(db, w), w, db)
+	s.Codes = batchrepo.NewCodes(bunrepo.NewCodeRepository(db, w), tokens, w, db)
+	s.Tokens = tokens
+	Run(t, s)
+}
+
+// bunStores are the stores over db that have no fast path (Users, Codes and Tokens are
+// left to the caller).
+func bunStores(db *bun.DB) Stores {
+	return Stores{
 		Clients:      bunrepo.NewClientRepository(db),
-		Users:        bunrepo.NewUserRepository(db, gate),
-		Codes:        bunrepo.NewCodeRepository(db, gate),
-		Tokens:       bunrepo.NewTokenRepository(db, gate),
 		Consents:     bunrepo.NewConsentRepository(db),
 		Sessions:     bunrepo.NewSessionRepository(db),
 		Keys:         bunrepo.NewKeyRepository(db),
@@ -75,7 +95,7 @@ func RunAll(t *testing.T, db *bun.DB) {
 		},
 		Mail:     bunrepo.NewMailRepository(db),
 		Accounts: bunrepo.NewAccountRepository(db),
-	})
+	}
 }
 
 // Run runs the whole contract on s.

@@ -1,9 +1,10 @@
-package bunrepo_test
+package batchrepo_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -12,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/uptrace/bun"
 
-	"gatehouse/adapter/repository/bunrepo"
+	"gatehouse/adapter/repository/batchrepo"
 	"gatehouse/adapter/repository/bunrepo/bunrepotest"
 	"gatehouse/infrastructure/database"
 	"gatehouse/infrastructure/database/dbtest"
@@ -35,7 +36,7 @@ func TestPipeline(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	p := bunrepo.NewPipeline(db, bunrepo.NewConnGate(db))
+	p := batchrepo.NewPipeline(db)
 
 	release, first := blockPipeline(t, db, p)
 
@@ -140,7 +141,7 @@ func TestPipelineSurvivesPanic(t *testing.T) {
 	if _, err := db.ExecContext(ctx, "CREATE TABLE scratch (k text PRIMARY KEY, v integer NOT NULL)"); err != nil {
 		t.Fatal(err)
 	}
-	p := bunrepo.NewPipeline(db, bunrepo.NewConnGate(db))
+	p := batchrepo.NewPipeline(db)
 	_, err := p.QueryRow(ctx, "a", "INSERT INTO scratch (k, v) VALUES ('a', 1) RETURNING v",
 		func(pgx.Rows) error { panic("a bug") })
 	if err == nil || !strings.Contains(err.Error(), "a bug") {
@@ -156,7 +157,7 @@ func TestPipelineSurvivesPanic(t *testing.T) {
 
 // blockPipeline holds the row 'blocker' locked and sends a write of it through p, whose
 // batch then waits for the lock; release lets it go, and first gets its outcome.
-func blockPipeline(t *testing.T, db *bun.DB, p *bunrepo.Pipeline) (release func(), first chan error) {
+func blockPipeline(t *testing.T, db *bun.DB, p *batchrepo.Pipeline) (release func(), first chan error) {
 	t.Helper()
 	ctx := t.Context()
 	lock, err := db.BeginTx(ctx, nil)
@@ -210,4 +211,17 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// withPool is u with a pool of n connections.
+func withPool(t *testing.T, u string, n int) string {
+	t.Helper()
+	p, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := p.Query()
+	q.Set("max_open_conns", fmt.Sprint(n))
+	p.RawQuery = q.Encode()
+	return p.String()
 }

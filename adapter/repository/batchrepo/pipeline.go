@@ -1,4 +1,4 @@
-package bunrepo
+package batchrepo
 
 import (
 	"bytes"
@@ -14,16 +14,17 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
+
+	"gatehouse/adapter/repository/bunrepo"
 )
 
 // pgPipeline sends the short writes of concurrent callers (one or two statements each:
-// a refresh, a code redemption, a family's revocation) to PostgreSQL together ("natural batching", as readBatcher does for reads): one pgx batch, so one
+// a refresh, a family's revocation) to PostgreSQL together ("natural batching", as
+// readBatcher does for reads): one pgx batch, so one
 // round trip, and one implicit transaction, so one commit and one WAL flush, for every
 // write waiting at that moment. A statement's fixed costs (the round trip, waking a
-// backend, its snapshot and its commit) were most of a refresh on PostgreSQL: a
-// pgbench run of the rotation statement did 10,100–10,800 rotations/s one per
-// transaction and 24,000–25,900/s eight per pipelined transaction. Alone, a caller's
-// statement goes at once, as before.
+// backend, its snapshot and its commit) are most of a refresh on PostgreSQL
+// (BENCHMARKS.md). Alone, a caller's statement goes at once.
 //
 // Each write is the same statement it would be alone, so its outcome is too: the
 // statements are conditional (an UPDATE that matches or not), and every statement
@@ -39,15 +40,13 @@ import (
 //     batches that both use two tokens lock them in the same order and cannot deadlock
 //     on them. A deadlock with a transaction outside the pipeline (a logout revoking
 //     several families) is broken by PostgreSQL; the batch then runs again as above.
-//   - A batch holds one connection (one place of the gate). A caller gives up with its
-//     context while its batch waits for one, and a caller that holds a place already
-//     runs its write alone, at once.
+//   - A batch holds one connection. A caller gives up with its context while its batch
+//     waits for one.
 //
 // One batch runs at a time (maxPipelines); writes that arrive meanwhile wait for the
 // next, which takes all of them, up to maxPipelined.
 type pgPipeline struct {
-	db   *bun.DB
-	gate *ConnGate
+	db *bun.DB
 
 	mu      sync.Mutex
 	pending []*pipelineCall
@@ -84,18 +83,16 @@ const maxPipelined = 64
 
 // maxPipelines is how many batches of a pipeline run at once. One: while it runs, the
 // next batch gathers every write that arrives, and PostgreSQL spends the least per
-// write. In alternating load runs on the two-core machine one batch at a time
-// answered refreshes with a 99th percentile of 15.7–17.2 ms and code exchanges of
-// 20.1–20.6 ms; two at a time 18.7–24.0 and 21.1–22.9 ms, four 19.8–20.8 and
-// 22.7–24.5 ms, at the same throughput.
+// write; more at a time raised the 99th percentile at the same throughput
+// (BENCHMARKS.md).
 const maxPipelines = 1
 
 // pipelineTimeout bounds a batch. It serves several callers, so it does not end with
 // the context of any one of them.
 const pipelineTimeout = 10 * time.Second
 
-func newPGPipeline(db *bun.DB, gate *ConnGate) *pgPipeline {
-	return &pgPipeline{db: db, gate: gate}
+func newPGPipeline(db *bun.DB) *pgPipeline {
+	return &pgPipeline{db: db}
 }
 
 // queryRow runs query with args (placeholders $1, $2…) and calls scan with its first
@@ -123,12 +120,6 @@ func (p *pgPipeline) run(ctx context.Context, c *pipelineCall) (*pipelineCall, e
 		return nil, fmt.Errorf("wait for a database connection: %w", err)
 	}
 	c.ctx, c.done = ctx, make(chan struct{})
-	if p.gate != nil && ctx.Value(gateKey{}) == p.gate {
-		// The caller holds a place of the gate (a write nested in its transaction): a
-		// batch could wait for that very place, so the write runs alone, at once.
-		p.execute([]*pipelineCall{c})
-		return c, c.err
-	}
 	p.mu.Lock()
 	p.pending = append(p.pending, c)
 	lead := p.running < maxPipelines
@@ -241,7 +232,7 @@ func (p *pgPipeline) execute(batch []*pipelineCall) {
 		case 0:
 			return
 		case 1:
-			live[0].err = retried(ctx, func() error { return send(ctx, pc, live) })
+			live[0].err = bunrepo.Retried(ctx, func() error { return send(ctx, pc, live) })
 			return
 		}
 		p.mu.Lock()
@@ -265,7 +256,7 @@ func (p *pgPipeline) execute(batch []*pipelineCall) {
 		p.reruns += int64(len(live))
 		p.mu.Unlock()
 		for _, c := range live {
-			c.err = retried(ctx, func() error { return send(ctx, pc, []*pipelineCall{c}) })
+			c.err = bunrepo.Retried(ctx, func() error { return send(ctx, pc, []*pipelineCall{c}) })
 		}
 	})
 	if err != nil {
@@ -278,17 +269,11 @@ func (p *pgPipeline) execute(batch []*pipelineCall) {
 	}
 }
 
-// withConn runs fn on a connection of the pool, holding a place of the gate; ctx
-// bounds the wait for them.
+// withConn runs fn on a connection of the pool; ctx bounds the wait for it.
 func (p *pgPipeline) withConn(ctx context.Context, fn func(pc *pgx.Conn)) error {
-	ctx, leave, err := p.gate.enter(ctx)
-	if err != nil {
-		return err
-	}
-	defer leave()
 	conn, err := p.db.DB.Conn(ctx) // ctx bounds the wait only, not the connection's use
 	if err != nil {
-		return wrapErr(err, "get a database connection")
+		return bunrepo.WrapErr(err, "get a database connection")
 	}
 	defer func() { _ = conn.Close() }()
 	return conn.Raw(func(driverConn any) error {

@@ -1,4 +1,4 @@
-package bunrepo_test
+package batchrepo_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/adapter/repository/batchrepo"
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/adapter/repository/bunrepo/bunrepotest"
 	"gatehouse/domain"
@@ -25,7 +26,7 @@ func TestRevocationChecksBatched(t *testing.T) {
 			ctx := context.Background()
 			db := bunrepotest.Open(t, url)
 			now := time.Now().UTC().Truncate(time.Millisecond)
-			tokens := bunrepo.NewTokenRepository(db, bunrepo.NewConnGate(db))
+			tokens := batchrepo.NewTokens(bunrepo.NewTokenRepository(db, bunrepo.NewTxWriter(db)), batchrepo.NewGroupCommit(db), db)
 			const n = 300
 			want := make([]bool, n)
 			fams := make([]string, n)
@@ -46,7 +47,7 @@ func TestRevocationChecksBatched(t *testing.T) {
 					fams[i] = fmt.Sprint("live-", i)
 				}
 			}
-			before := bunrepo.RevocationQueries(tokens)
+			before := batchrepo.RevocationQueries(tokens)
 			var wg sync.WaitGroup
 			errs := make(chan error, n)
 			for i := range n {
@@ -60,7 +61,7 @@ func TestRevocationChecksBatched(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			checkShared(t, errs, n, bunrepo.RevocationQueries(tokens)-before)
+			checkShared(t, errs, n, batchrepo.RevocationQueries(tokens)-before)
 		})
 	}
 }
@@ -68,7 +69,7 @@ func TestRevocationChecksBatched(t *testing.T) {
 // A caller whose context ends while it waits gets its context's error.
 func TestRevocationCheckHonoursContext(t *testing.T) {
 	db := bunrepotest.Open(t, dbtest.SQLite(t))
-	tokens := bunrepo.NewTokenRepository(db, bunrepo.NewConnGate(db))
+	tokens := batchrepo.NewTokens(bunrepo.NewTokenRepository(db, bunrepo.NewTxWriter(db)), batchrepo.NewGroupCommit(db), db)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := tokens.AccessTokenRevoked(ctx, usecase.RevocationCheck{JTI: "jti"}); err == nil {
@@ -86,7 +87,7 @@ func TestUserReadsBatched(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			db := bunrepotest.Open(t, url)
-			users := bunrepo.NewUserRepository(db, bunrepo.NewConnGate(db))
+			users := batchrepo.NewUsers(bunrepo.NewUserRepository(db), db)
 			now := time.Now().UTC().Truncate(time.Millisecond)
 			const stored, n = 40, 400
 			for i := range stored {
@@ -96,7 +97,7 @@ func TestUserReadsBatched(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			before := bunrepo.UserQueries(users)
+			before := batchrepo.UserQueries(users)
 			var wg sync.WaitGroup
 			errs := make(chan error, n)
 			for i := range n {
@@ -116,7 +117,7 @@ func TestUserReadsBatched(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			checkShared(t, errs, n, bunrepo.UserQueries(users)-before)
+			checkShared(t, errs, n, batchrepo.UserQueries(users)-before)
 		})
 	}
 }
@@ -131,9 +132,8 @@ func TestRefreshTokenReadsBatched(t *testing.T) {
 			ctx := context.Background()
 			db := bunrepotest.Open(t, url)
 			now := time.Now().UTC().Truncate(time.Millisecond)
-			gate := bunrepo.NewConnGate(db)
-			users, clients := bunrepo.NewUserRepository(db, gate), bunrepo.NewClientRepository(db)
-			tokens := bunrepo.NewTokenRepository(db, gate)
+			users, clients := bunrepo.NewUserRepository(db), bunrepo.NewClientRepository(db)
+			tokens := batchrepo.NewTokens(bunrepo.NewTokenRepository(db, bunrepo.NewTxWriter(db)), batchrepo.NewGroupCommit(db), db)
 			if err := users.CreateUser(ctx, domain.User{ID: "u1", Username: "u1", PasswordHash: "x", CreatedAt: now, UpdatedAt: now}); err != nil {
 				t.Fatal(err)
 			}
@@ -160,7 +160,7 @@ func TestRefreshTokenReadsBatched(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
-			before := bunrepo.RefreshTokenQueries(tokens)
+			before := batchrepo.RefreshTokenQueries(tokens)
 			var wg sync.WaitGroup
 			errs := make(chan error, n)
 			for i := range n {
@@ -188,7 +188,7 @@ func TestRefreshTokenReadsBatched(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			checkShared(t, errs, n, bunrepo.RefreshTokenQueries(tokens)-before)
+			checkShared(t, errs, n, batchrepo.RefreshTokenQueries(tokens)-before)
 		})
 	}
 }

@@ -1,4 +1,4 @@
-package bunrepo
+package batchrepo
 
 import (
 	"context"
@@ -47,7 +47,7 @@ func scratchKeys(t *testing.T, db *bun.DB) map[string]bool {
 // and the others must all commit.
 func TestGroupCommit(t *testing.T) {
 	db := openScratchSQLite(t)
-	g := newGroupCommit(db, nil)
+	g := NewGroupCommit(db)
 	if !g.enabled {
 		t.Fatal("group commit is off on SQLite")
 	}
@@ -56,7 +56,7 @@ func TestGroupCommit(t *testing.T) {
 	release := make(chan struct{})
 	first := make(chan error, 1)
 	go func() {
-		first <- g.run(t.Context(), func(ctx context.Context, tx bun.Tx) error {
+		first <- g.Write(t.Context(), func(ctx context.Context, tx bun.Tx) error {
 			<-release
 			_, err := tx.ExecContext(ctx, "INSERT INTO scratch (k, v) VALUES ('first', 0)")
 			return err
@@ -68,7 +68,7 @@ func TestGroupCommit(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range waiting {
 		wg.Go(func() {
-			errs[i] = g.run(t.Context(), func(ctx context.Context, tx bun.Tx) error {
+			errs[i] = g.Write(t.Context(), func(ctx context.Context, tx bun.Tx) error {
 				if _, err := tx.ExecContext(ctx, "INSERT INTO scratch (k, v) VALUES (?, ?)", fmt.Sprint("k", i), i); err != nil {
 					return err
 				}
@@ -116,11 +116,11 @@ func TestGroupCommit(t *testing.T) {
 // it, in its group and later, still run.
 func TestGroupCommitSurvivesPanic(t *testing.T) {
 	db := openScratchSQLite(t)
-	g := newGroupCommit(db, nil)
+	g := NewGroupCommit(db)
 	release := make(chan struct{})
 	first := make(chan error, 1)
 	go func() {
-		first <- g.run(t.Context(), func(ctx context.Context, tx bun.Tx) error {
+		first <- g.Write(t.Context(), func(ctx context.Context, tx bun.Tx) error {
 			<-release
 			panic("a bug")
 		})
@@ -129,7 +129,7 @@ func TestGroupCommitSurvivesPanic(t *testing.T) {
 	grouped := make(chan error, 2)
 	for i := range 2 {
 		go func() {
-			grouped <- g.run(t.Context(), func(ctx context.Context, tx bun.Tx) error {
+			grouped <- g.Write(t.Context(), func(ctx context.Context, tx bun.Tx) error {
 				if i == 0 {
 					panic("another bug")
 				}
@@ -155,7 +155,7 @@ func TestGroupCommitSurvivesPanic(t *testing.T) {
 	if failed != 1 {
 		t.Errorf("%d grouped writes failed, want the panicking one", failed)
 	}
-	if err := g.run(t.Context(), func(ctx context.Context, tx bun.Tx) error {
+	if err := g.Write(t.Context(), func(ctx context.Context, tx bun.Tx) error {
 		_, err := tx.ExecContext(ctx, "INSERT INTO scratch (k, v) VALUES ('later', 2)")
 		return err
 	}); err != nil {
@@ -170,11 +170,11 @@ func TestGroupCommitSurvivesPanic(t *testing.T) {
 // started is not run, and its caller hears so; the rest of the group commits.
 func TestGroupCommitSkipsCancelledWrite(t *testing.T) {
 	db := openScratchSQLite(t)
-	g := newGroupCommit(db, nil)
+	g := NewGroupCommit(db)
 	release := make(chan struct{})
 	first := make(chan error, 1)
 	go func() {
-		first <- g.run(t.Context(), func(ctx context.Context, tx bun.Tx) error {
+		first <- g.Write(t.Context(), func(ctx context.Context, tx bun.Tx) error {
 			<-release
 			return nil
 		})
@@ -184,7 +184,7 @@ func TestGroupCommitSkipsCancelledWrite(t *testing.T) {
 	ran := false
 	cancelled := make(chan error, 1)
 	go func() {
-		cancelled <- g.run(ctx, func(ctx context.Context, tx bun.Tx) error {
+		cancelled <- g.Write(ctx, func(ctx context.Context, tx bun.Tx) error {
 			ran = true
 			_, err := tx.ExecContext(ctx, "INSERT INTO scratch (k, v) VALUES ('cancelled', 1)")
 			return err
@@ -192,7 +192,7 @@ func TestGroupCommitSkipsCancelledWrite(t *testing.T) {
 	}()
 	kept := make(chan error, 1)
 	go func() {
-		kept <- g.run(t.Context(), func(ctx context.Context, tx bun.Tx) error {
+		kept <- g.Write(t.Context(), func(ctx context.Context, tx bun.Tx) error {
 			_, err := tx.ExecContext(ctx, "INSERT INTO scratch (k, v) VALUES ('kept', 2)")
 			return err
 		})

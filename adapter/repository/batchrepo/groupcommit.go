@@ -1,4 +1,4 @@
-package bunrepo
+package batchrepo
 
 import (
 	"context"
@@ -8,38 +8,38 @@ import (
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
+
+	"gatehouse/adapter/repository/bunrepo"
 )
 
-// groupCommit runs the write transactions of concurrent callers on SQLite as one
-// transaction ("group commit"). SQLite has one writer and Gatehouse one connection to
-// it, so writers queue anyway; committing them together writes the pages they share
-// (index leaves, the table's last page, the WAL header) once per group instead of
-// once per caller, and takes the locks once. A refresh-token rotation measured 215 µs
-// of connection time alone, 92 µs in groups of 8 and 62–78 µs in groups of 32.
+// GroupCommit is the Writer of the token and code repositories (bunrepo.Writer) that
+// runs the write transactions of concurrent callers on SQLite as one transaction
+// ("group commit"). SQLite has one writer and Gatehouse one connection to it, so
+// writers queue anyway; committing them together writes the pages they share (index
+// leaves, the table's last page, the WAL header) once per group instead of once per
+// caller, and takes the locks once.
 //
 // Each caller's function runs inside its own SAVEPOINT, so one that fails undoes only
 // its own writes and the others still commit; every caller learns its own result only
 // after the group's COMMIT, so no caller answers for a write that is not committed.
 // The first caller to find no group running leads: it runs every write waiting at that
 // moment, its own first, then hands the lead to the oldest waiter, if any, and
-// returns. Alone, a caller runs a plain transaction at once, as before.
+// returns. Alone, a caller runs a plain transaction at once.
 //
-// PostgreSQL and MariaDB run each of these writes in its own transaction (inTx): a
-// function of Go code between statements would hold row locks of unrelated grants
-// together for a round trip each. PostgreSQL's hot writes, which are single
-// statements, are batched instead by pgPipeline, which orders each batch by key and
-// runs a batch that deadlocked or failed again one write at a time.
-type groupCommit struct {
-	db      *bun.DB
-	gate    *ConnGate // PostgreSQL and MariaDB: their transactions go through it
+// On PostgreSQL and MariaDB it runs each write in its own transaction
+// (bunrepo.TxWriter): a function of Go code between statements would hold row locks of
+// unrelated grants together for a round trip each.
+type GroupCommit struct {
+	plain   *bunrepo.TxWriter
 	enabled bool
-	stmts   *preparedStatements // the savepoint statements
 
 	mu      sync.Mutex
 	pending []*groupWrite
 	running bool
 	groups  int64 // transactions run for more than one write, for tests
 }
+
+var _ bunrepo.Writer = (*GroupCommit)(nil)
 
 type groupWrite struct {
 	ctx  context.Context
@@ -50,29 +50,28 @@ type groupWrite struct {
 }
 
 // maxGroupWrites bounds a group, so that the connection is not held from readers for
-// long, and a write that just missed a group does not wait long for the next. Groups
-// of 32 rather than 64 answered code exchanges with a 99th percentile of 22.7 ms
-// twice against 24.8 and 27.7 ms, and refreshes with 20.1 and 18.0 ms against 21.6
-// and 19.3 ms, at the same throughput (alternating load runs; 16 did no better and
-// lost refresh throughput once).
+// long, and a write that just missed a group does not wait long for the next (a
+// smaller bound lost throughput, a larger one raised the 99th percentile; see
+// BENCHMARKS.md).
 const maxGroupWrites = 32
 
 // groupTimeout bounds a group's transaction. It serves several callers, so it does not
 // end with the context of any one of them.
 const groupTimeout = 10 * time.Second
 
-func newGroupCommit(db *bun.DB, gate *ConnGate) *groupCommit {
-	return &groupCommit{db: db, gate: gate, enabled: db.Dialect().Name() == dialect.SQLite,
-		stmts: newPreparedStatements(db, nil)}
+// NewGroupCommit returns the Writer over db: grouped on SQLite, plain elsewhere.
+func NewGroupCommit(db *bun.DB) *GroupCommit {
+	return &GroupCommit{plain: bunrepo.NewTxWriter(db), enabled: db.Dialect().Name() == dialect.SQLite}
 }
 
-// run runs fn in a transaction, on SQLite together with the writes of concurrent
-// callers. fn must use only the tx and context it is given and may run at most once;
-// when it returns an error its writes are undone and run returns that error. A caller
-// whose context ends before its write starts gets the context's error and no write.
-func (g *groupCommit) run(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+// Write runs fn in a transaction, on SQLite together with the writes of concurrent
+// callers. fn must use only the tx and context it is given and may run at most once on
+// SQLite; when it returns an error its writes are undone and Write returns that error.
+// A caller whose context ends before its write starts gets the context's error and no
+// write.
+func (g *GroupCommit) Write(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
 	if !g.enabled {
-		return g.gate.inTx(ctx, g.db, flavorOf(g.db).txOptions, fn)
+		return g.plain.Write(ctx, fn)
 	}
 	w := &groupWrite{ctx: ctx, fn: fn, done: make(chan struct{})}
 	g.mu.Lock()
@@ -95,7 +94,7 @@ func (g *groupCommit) run(ctx context.Context, fn func(ctx context.Context, tx b
 
 // lead runs one group, which holds self (the oldest waiting write), and passes the lead
 // on to the next waiting write, if any.
-func (g *groupCommit) lead(self *groupWrite) {
+func (g *GroupCommit) lead(self *groupWrite) {
 	g.mu.Lock()
 	n := min(len(g.pending), maxGroupWrites)
 	group := make([]*groupWrite, n)
@@ -122,7 +121,7 @@ func (g *groupCommit) lead(self *groupWrite) {
 }
 
 // execute runs the group's writes and sets each one's err.
-func (g *groupCommit) execute(group []*groupWrite) {
+func (g *GroupCommit) execute(group []*groupWrite) {
 	live := group[:0:0]
 	for _, w := range group {
 		if err := w.ctx.Err(); err != nil {
@@ -137,33 +136,29 @@ func (g *groupCommit) execute(group []*groupWrite) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(live[0].ctx), groupTimeout)
 	defer cancel()
 	if len(live) == 1 {
-		live[0].err = inTx(ctx, g.db, nil, live[0].call)
+		live[0].err = g.plain.Write(ctx, live[0].call)
 		return
 	}
 	g.mu.Lock()
 	g.groups++
 	g.mu.Unlock()
-	// Prepared, as the writes' own statements are: parsed once, not twice per write.
-	err := g.stmts.warm(ctx, savepointQuery, rollbackToQuery, releaseQuery)
-	if err == nil {
-		err = inTx(ctx, g.db, nil, func(ctx context.Context, tx bun.Tx) error {
-			for _, w := range live {
-				w.err = nil
-				if _, err := g.stmts.exec(ctx, &tx, savepointQuery); err != nil {
-					return wrapErr(err, "open savepoint")
-				}
-				if w.err = w.call(ctx, tx); w.err != nil {
-					if _, err := g.stmts.exec(ctx, &tx, rollbackToQuery); err != nil {
-						return wrapErr(err, "roll back to savepoint")
-					}
-				}
-				if _, err := g.stmts.exec(ctx, &tx, releaseQuery); err != nil {
-					return wrapErr(err, "release savepoint")
+	err := g.plain.Write(ctx, func(ctx context.Context, tx bun.Tx) error {
+		for _, w := range live {
+			w.err = nil
+			if _, err := tx.ExecContext(ctx, savepointQuery); err != nil {
+				return bunrepo.WrapErr(err, "open savepoint")
+			}
+			if w.err = w.call(ctx, tx); w.err != nil {
+				if _, err := tx.ExecContext(ctx, rollbackToQuery); err != nil {
+					return bunrepo.WrapErr(err, "roll back to savepoint")
 				}
 			}
-			return nil
-		})
-	}
+			if _, err := tx.ExecContext(ctx, releaseQuery); err != nil {
+				return bunrepo.WrapErr(err, "release savepoint")
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		// Nothing of the group committed: every write fails with the group's error,
 		// unless it had failed on its own already.
@@ -193,7 +188,7 @@ func (w *groupWrite) call(ctx context.Context, tx bun.Tx) (err error) {
 }
 
 // groupCount returns how many transactions ran more than one write.
-func (g *groupCommit) groupCount() int64 {
+func (g *GroupCommit) groupCount() int64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.groups

@@ -1,4 +1,4 @@
-package bunrepo
+package batchrepo
 
 import (
 	"context"
@@ -15,9 +15,9 @@ import (
 // keys that arrive meanwhile wait for the next. Under load a round trip then serves
 // dozens of requests instead of one; alone, a caller runs its query at once. Every
 // answer reflects the database after its caller asked (the query starts later), so
-// nothing is stale. It serves the revocation checks of introspection and userinfo
-// (revocations.go), the user reads of userinfo and ID tokens (users.go) and the
-// refresh-token reads of refresh, introspection and revocation (tokens.go).
+// nothing is stale. It serves the revocation checks of introspection and userinfo,
+// the user reads of userinfo, and the refresh-token reads of introspection,
+// revocation and PostgreSQL's refresh (tokens.go).
 type readBatcher[K comparable, V any] struct {
 	what  string // for errors: "check access token revocation"
 	max   int    // queries in flight at most
@@ -45,10 +45,8 @@ const maxBatchKeys = 200
 const batchQueryTimeout = 10 * time.Second
 
 // maxBatchQueries is how many batch queries run at once. Fewer, larger batches cost
-// the database less per read: introspection on PostgreSQL answered 11,769/s with one,
-// 11,833/s with two, 10,639/s with four and 9,618/s with ten in load runs on the
-// two-core machine (the database shares its cores). Two keep a slow query from
-// holding up every read.
+// the database less per read (BENCHMARKS.md); two keep a slow query from holding up
+// every read.
 const maxBatchQueries = 2
 
 func newReadBatcher[K comparable, V any](db *bun.DB, what string, query func(ctx context.Context, keys []K) (map[K]V, error)) *readBatcher[K, V] {

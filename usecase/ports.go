@@ -57,19 +57,20 @@ type UserStore interface {
 type CodeStore interface {
 	// CreateCode stores a code; ErrNotFound when its client or user does not exist.
 	CreateCode(ctx context.Context, c domain.AuthorizationCode) error
-	// RedeemCode is a code exchange in one transaction. Holding the code, so that of any
-	// number of concurrent callers each finds it as the one before left it and exactly
-	// one finds it unused, it reads the code and what its grant depends on
-	// (CodeRedemption), marks the code used when it was not, calls decide, and stores
-	// what decide asked (CodeOutcome). The rule is decide's; the store only reads, locks
-	// and writes. decide must only decide: it may run again, from scratch, when the
-	// database aborted the transaction to break a deadlock.
+	// RedeemCode is a code exchange as one atomic step: it reads the code and what its
+	// grant depends on (CodeRedemption), calls decide, marks the code used when it was
+	// not, and stores what decide asked (CodeOutcome). Concurrent callers are served as
+	// if one after the other, each finding the code as the one before left it, so
+	// exactly one finds it unused: the store holds the code while it decides, or writes
+	// only if the code is still as read and otherwise reads and decides again. The rule
+	// is decide's; the store only reads, locks and writes. decide must only decide: it
+	// may run more than once.
 	//
 	// decide's error is RedeemCode's answer, returned after the commit: a refused code is
 	// consumed all the same (SECURITY S12), and a replay's revocation is stored.
 	// ErrNotFound for an unknown hash (decide is not called); ErrDuplicate, with nothing
-	// stored, when the grant's family was created meanwhile (a revocation voided the code
-	// while it was being redeemed, see TokenStore.RevokeFamily).
+	// of the grant stored, when the grant's family was created meanwhile (a revocation
+	// voided the code while it was being redeemed, see TokenStore.RevokeFamily).
 	RedeemCode(ctx context.Context, hash []byte, now time.Time, decide func(CodeRedemption) (CodeOutcome, error)) error
 }
 
@@ -169,16 +170,18 @@ type TokenStore interface {
 	// RefreshTokenByHash reads a token (introspection, revocation); ErrNotFound when
 	// there is none.
 	RefreshTokenByHash(ctx context.Context, hash []byte) (domain.RefreshToken, error)
-	// UpdateRefreshToken is a refresh in one transaction. Holding the token's family (the
-	// lock every writer of the family's tokens takes first, so that of concurrent callers
-	// each finds the token as the one before left it, and a revocation never misses a
-	// successor), it reads the token, whether the family is revoked, and the token's user
-	// (RefreshState), calls update, and stores what update asked (RefreshChange). The
-	// rule is update's; the store only reads, locks and writes. update must only decide:
-	// it may run again, from scratch, when the database aborted the transaction to break
-	// a deadlock. update's error is UpdateRefreshToken's answer, returned after the
-	// commit with what update asked stored all the same (a reuse revokes the family and
-	// is refused). ErrNotFound for an unknown hash (update is not called).
+	// UpdateRefreshToken is a refresh as one atomic step: it reads the token, whether its
+	// family is revoked, and the token's user (RefreshState), calls update, and stores
+	// what update asked (RefreshChange). Concurrent callers are served as if one after
+	// the other, each finding the token as the one before left it, and a revocation
+	// never misses a successor: the store holds the token's family while it decides
+	// (the lock every writer of the family's tokens takes first), or writes only if the
+	// token and its family are still as read and otherwise reads and decides again. The
+	// rule is update's; the store only reads, locks and writes. update must only
+	// decide: it may run more than once. update's error is UpdateRefreshToken's answer,
+	// returned after the commit with what update asked stored all the same (a reuse
+	// revokes the family and is refused). ErrNotFound for an unknown hash (update is not
+	// called).
 	UpdateRefreshToken(ctx context.Context, hash []byte, update func(RefreshState) (RefreshChange, error)) error
 
 	// RevokeAccessToken puts a jti on the deny-list until the token's expiry.

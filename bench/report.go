@@ -196,7 +196,7 @@ func (r *Report) Targets() []Target {
 				Measured: fmt.Sprintf("%.2f ×", row.Ratio()), Met: row.Ratio() >= 0.5, Known: true})
 		}
 		want := 3000.0
-		if db == "PostgreSQL" {
+		if strings.HasPrefix(db, "PostgreSQL") {
 			want = 2000
 		}
 		for _, sc := range []struct{ scenario, name string }{{ScenarioRefresh, "refresh"}, {ScenarioAuthCode, "code exchange"}} {

@@ -63,10 +63,13 @@ vet:
 
 # Go micro-benchmarks, then the load run (bench/, cmd/loadgen): the real server on a
 # fresh SQLite and (when reachable) PostgreSQL database, every endpoint next to a bare
-# Echo baseline, loopback only; then client_credentials with request logging at its
+# Echo baseline, loopback only; each database again pre-filled with 1,000,000 users,
+# 1,000,000 live refresh tokens and 100,000 clients (bulk-loaded; -prefill in
+# BENCH_FLAGS sets the sizes or turns it off); then client_credentials with request logging at its
 # default level (info), measured with wrk (Debian package wrk; skipped with a message
 # when it is not installed). Prints the table and rewrites the generated part of
-# BENCHMARKS.md and docs/bench.svg. A few minutes on two cores; not part of `make test`.
+# BENCHMARKS.md and docs/bench.svg. About a quarter of an hour on two cores; not part
+# of `make test`.
 # Override BENCH_DURATION (per scenario), BENCH_CONCURRENCY, or add BENCH_FLAGS
 # (e.g. BENCH_FLAGS='-postgres off -pprof client_credentials'; `bin/loadgen run -h`).
 BENCH_DURATION    ?= 4s

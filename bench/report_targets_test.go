@@ -64,3 +64,39 @@ func TestTargets(t *testing.T) {
 		}
 	}
 }
+
+// TestPrefillTarget: a prefilled block is held to its empty block scenario by
+// scenario, by the ratio to the baseline where paired and the rate where not; the
+// slow ones are named.
+func TestPrefillTarget(t *testing.T) {
+	paired := func(sc, db string, ratio float64) Row {
+		r := row(sc, db, 1000, 0, time.Millisecond)
+		r.PairRatios = []float64{ratio}
+		return r
+	}
+	rep := &Report{Rows: []Row{
+		row(ScenarioBaseline, "SQLite", 40000, 0, time.Millisecond),
+		paired(ScenarioClientCredentials, "SQLite", 0.40),
+		paired(ScenarioRefresh, "SQLite", 0.20),
+		row(ScenarioPassword, "SQLite", 50, 0, 250*time.Millisecond),
+		row(ScenarioBaseline, "SQLite, prefilled", 40000, 0, time.Millisecond),
+		paired(ScenarioClientCredentials, "SQLite, prefilled", 0.42), // faster is fine
+		paired(ScenarioRefresh, "SQLite, prefilled", 0.16),           // 80 %
+		row(ScenarioPassword, "SQLite, prefilled", 45, 0, 250*time.Millisecond),
+	}}
+	var got *Target
+	for _, tg := range rep.Targets() {
+		if tg.Goal == "every rate prefilled within 15 % of empty (SQLite)" {
+			got = &tg
+		}
+	}
+	if got == nil || got.Met || got.Measured != "refresh 80 %" {
+		t.Fatalf("target %+v, want missed at refresh 80 %%", got)
+	}
+	rep.Rows[6].PairRatios = []float64{0.19} // 95 %
+	for _, tg := range rep.Targets() {
+		if tg.Goal == "every rate prefilled within 15 % of empty (SQLite)" && (!tg.Met || tg.Measured != "slowest: password at 90 %") {
+			t.Fatalf("target %+v, want met, slowest password at 90 %%", tg)
+		}
+	}
+}

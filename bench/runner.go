@@ -58,6 +58,21 @@ var endpointNames = map[string]string{
 	ScenarioCCLog:             "client_credentials, request log at info — POST /oauth/token",
 }
 
+// PrefilledName is the name of database db's pre-filled block.
+func PrefilledName(db string) string { return db + ", prefilled" }
+
+// serverAudience is the server's default audience: GATEHOUSE_AUDIENCE when env sets
+// it, else the issuer.
+func serverAudience(env []string, issuer string) string {
+	aud := issuer
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "GATEHOUSE_AUDIENCE="); ok && v != "" {
+			aud = v
+		}
+	}
+	return aud
+}
+
 // LogDatabase is the block of the run with request logging on, measured with wrk.
 const LogDatabase = "SQLite, request log at info, wrk"
 
@@ -110,6 +125,9 @@ type Config struct {
 	// ServerEnv adds GATEHOUSE_* settings to the server's environment (for experiments
 	// such as GATEHOUSE_SIGNING_ALG=EdDSA); the harness's own settings win.
 	ServerEnv []string
+	// Prefill, when set, adds a block per database on a database pre-filled with
+	// that many rows (Prefill), after the block on the empty one.
+	Prefill *PrefillSizes
 	// Wrk is the wrk binary for the run with request logging (ScenarioCCLog); empty
 	// skips that run with a note. WrkSlice is its slice length (default 1 s).
 	Wrk      string
@@ -247,35 +265,50 @@ func RunAll(ctx context.Context, cfg Config) (*Report, error) {
 	if !cfg.wantsDatabases() {
 		cfg.SkipSQLite, cfg.PostgresURL = true, ""
 	}
+	// Each database empty, then (unless Prefill is off) pre-filled: the cost as the
+	// work grows.
+	prefills := []*PrefillSizes{nil}
+	if cfg.Prefill != nil {
+		prefills = append(prefills, cfg.Prefill)
+	}
 	if !cfg.SkipSQLite {
-		dir := filepath.Join(tmp, "sqlite")
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, err
-		}
-		env := []string{"GATEHOUSE_DATABASE_URL=sqlite:" + filepath.Join(dir, "gatehouse.db"),
-			"GATEHOUSE_SECRET_KEY=" + RandomSecret(48)}
-		if err := r.database(ctx, "SQLite", dir, env); err != nil {
-			return rep, fmt.Errorf("SQLite: %w", err)
+		for _, pf := range prefills {
+			db, sub := "SQLite", "sqlite"
+			if pf != nil {
+				db, sub = PrefilledName("SQLite"), "sqlite-prefilled"
+			}
+			dir := filepath.Join(tmp, sub)
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return nil, err
+			}
+			if err := r.database(ctx, db, dir, "sqlite:"+filepath.Join(dir, "gatehouse.db"), pf); err != nil {
+				return rep, fmt.Errorf("%s: %w", db, err)
+			}
 		}
 	}
 	if cfg.PostgresURL != "" {
-		dbURL, drop, err := TempPostgres(ctx, cfg.PostgresURL)
-		if err != nil {
-			note := fmt.Sprintf("PostgreSQL skipped: %v", err)
-			cfg.logf("%s", note)
-			rep.Notes = append(rep.Notes, note)
-		} else {
-			dir := filepath.Join(tmp, "postgres")
-			err := os.MkdirAll(dir, 0o700)
+		for _, pf := range prefills {
+			db, sub := "PostgreSQL", "postgres"
+			if pf != nil {
+				db, sub = PrefilledName("PostgreSQL"), "postgres-prefilled"
+			}
+			dbURL, drop, err := TempPostgres(ctx, cfg.PostgresURL)
+			if err != nil {
+				note := fmt.Sprintf("%s skipped: %v", db, err)
+				cfg.logf("%s", note)
+				rep.Notes = append(rep.Notes, note)
+				break
+			}
+			dir := filepath.Join(tmp, sub)
+			err = os.MkdirAll(dir, 0o700)
 			if err == nil {
-				err = r.database(ctx, "PostgreSQL", dir, []string{"GATEHOUSE_DATABASE_URL=" + dbURL,
-					"GATEHOUSE_SECRET_KEY=" + RandomSecret(48)})
+				err = r.database(ctx, db, dir, dbURL, pf)
 			}
 			if derr := drop(); derr != nil {
 				rep.Notes = append(rep.Notes, derr.Error())
 			}
 			if err != nil {
-				return rep, fmt.Errorf("PostgreSQL: %w", err)
+				return rep, fmt.Errorf("%s: %w", db, err)
 			}
 		}
 	}
@@ -334,9 +367,11 @@ func (c clientCreds) basic() http.Header {
 }
 
 // database runs every scenario against one fresh server and database.
-func (r *run) database(ctx context.Context, db, dir string, env []string) error {
+func (r *run) database(ctx context.Context, db, dir, dbURL string, pf *PrefillSizes) error {
 	cfg := r.cfg
 	cfg.logf("== %s: setting up a fresh server in %s", db, dir)
+	secretKey := RandomSecret(48)
+	env := []string{"GATEHOUSE_DATABASE_URL=" + dbURL, "GATEHOUSE_SECRET_KEY=" + secretKey}
 	srv, err := NewServer(cfg.ServerBin, dir, append(slices.Clone(cfg.ServerEnv), env...), len(cfg.ProfileScenarios) > 0)
 	if err != nil {
 		return err
@@ -346,12 +381,18 @@ func (r *run) database(ctx context.Context, db, dir string, env []string) error 
 	if _, err := srv.CLI(ctx, "", nil, "migrate"); err != nil {
 		return err
 	}
+	if pf != nil {
+		p, err := Prefill(ctx, PrefillConfig{DatabaseURL: dbURL, SecretKey: secretKey, Audience: serverAudience(cfg.ServerEnv, srv.URL),
+			Sizes: *pf, Seed: RandomSecret(8), Logf: cfg.logf})
+		if err != nil {
+			return err
+		}
+		cfg.logf("%-20s prefilled %d users, %d clients, %d refresh tokens in %.0f s", "", pf.Users, pf.Clients, pf.RefreshTokens, p.Took.Seconds())
+		r.rep.Notes = append(r.rep.Notes, fmt.Sprintf("%s: %s users, %s live refresh tokens and %s clients bulk-loaded before the server started, in %.0f s",
+			db, formatRPS(float64(pf.Users)), formatRPS(float64(pf.RefreshTokens)), formatRPS(float64(pf.Clients)), p.Took.Seconds()))
+	}
 	fx := &fixture{srv: srv, password: "bench-" + RandomSecret(20), setup: NewClient(16, 60*time.Second)}
 	defer fx.setup.CloseIdleConnections()
-	// The CLI works on a migrated database only (it refuses to create one by mistake).
-	if _, err := srv.CLI(ctx, "", nil, "migrate"); err != nil {
-		return err
-	}
 	if err := fx.create(ctx); err != nil {
 		return err
 	}

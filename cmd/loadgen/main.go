@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -116,6 +117,8 @@ func runCmd(ctx context.Context, args []string) error {
 	svg := fs.String("svg", "docs/bench.svg", `bar chart to write ("" writes none)`)
 	micro := fs.String("micro", "", "go test -bench output to include in BENCHMARKS.md")
 	pprofScenarios := fs.String("pprof", "", "comma-separated scenarios during which to take a CPU profile of the server (GATEHOUSE_PPROF_ADDR)")
+	prefill := fs.String("prefill", fmt.Sprintf("%d,%d,%d", bench.DefaultPrefill.Users, bench.DefaultPrefill.RefreshTokens, bench.DefaultPrefill.Clients),
+		`users,refresh tokens,clients bulk-loaded for the second block of each database (the cost as work grows); "off" leaves that block out`)
 	wrk := fs.String("wrk", "wrk", `wrk binary for the run with request logging at info (`+bench.ScenarioCCLog+`); "off" skips it`)
 	wrkSlice := fs.Duration("wrk-slice", time.Second, "that run alternates with the baseline in slices of this length (whole seconds)")
 	pprofDir := fs.String("pprof-dir", "bin/pprof", "where CPU profiles and their pprof -top go")
@@ -144,6 +147,13 @@ func runCmd(ctx context.Context, args []string) error {
 		ProfileDir: *pprofDir,
 		WrkSlice:   *wrkSlice,
 		Log:        os.Stderr,
+	}
+	if *prefill != "off" {
+		sizes, err := parsePrefill(*prefill)
+		if err != nil {
+			return usageErr{"-prefill: " + err.Error()}
+		}
+		cfg.Prefill = &sizes
 	}
 	if *wrk != "off" {
 		path, err := bench.FindWrk(*wrk)
@@ -232,6 +242,26 @@ func runCmd(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "CPU profile: %s (go tool pprof -top %s %s)\n", p, *server, p)
 	}
 	return nil
+}
+
+// parsePrefill reads "USERS,TOKENS,CLIENTS".
+func parsePrefill(v string) (bench.PrefillSizes, error) {
+	parts := strings.Split(v, ",")
+	if len(parts) != 3 {
+		return bench.PrefillSizes{}, fmt.Errorf("want USERS,REFRESH_TOKENS,CLIENTS, got %q", v)
+	}
+	var n [3]int
+	for i, p := range parts {
+		x, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || x < 0 || x > 100_000_000 {
+			return bench.PrefillSizes{}, fmt.Errorf("%q is not a count", p)
+		}
+		n[i] = x
+	}
+	if n[1] > 0 && (n[0] == 0 || n[2] == 0) {
+		return bench.PrefillSizes{}, fmt.Errorf("refresh tokens need at least one user and one client")
+	}
+	return bench.PrefillSizes{Users: n[0], RefreshTokens: n[1], Clients: n[2]}, nil
 }
 
 func known(s string) bool {

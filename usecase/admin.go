@@ -621,3 +621,9 @@ func (a *Admin) RotateSecret(ctx context.Context, id string) (string, error) {
 	}
 	return secret, nil
 }
+
+// ClientIDTokenAlgs lists the ID token algs clients registered, so that start-up can
+// make sure each has a signing key.
+func (a *Admin) ClientIDTokenAlgs(ctx context.Context) ([]string, error) {
+	return a.clients.IDTokenAlgs(ctx)
+}

@@ -24,6 +24,9 @@ type ClientAdminStore interface {
 	ClientStore
 	CreateClient(ctx context.Context, c domain.Client) error // ErrDuplicate: name taken
 	ListClients(ctx context.Context) ([]domain.Client, error)
+	// IDTokenAlgs lists the distinct ID token algs clients registered, in one small
+	// read however many clients there are (start-up makes sure each has a key).
+	IDTokenAlgs(ctx context.Context) ([]string, error)
 	DeleteClient(ctx context.Context, id string) error // ErrNotFound
 	UpdateClientSecret(ctx context.Context, id string, secretHash []byte, now time.Time) error
 	// UpdateClient replaces what an administrator may change (all but the id, the

@@ -106,3 +106,12 @@ func (r *ClientRepository) UpdateClientSecret(ctx context.Context, id string, se
 		return markChanged(ctx, tx, TopicClients)
 	})
 }
+
+// IDTokenAlgs: see usecase.ClientAdminStore.
+func (r *ClientRepository) IDTokenAlgs(ctx context.Context) ([]string, error) {
+	var algs []string
+	if err := r.db.NewRaw("SELECT DISTINCT id_token_alg FROM clients WHERE id_token_alg <> '' ORDER BY id_token_alg").Scan(ctx, &algs); err != nil {
+		return nil, wrapErr(err, "list the ID token algs of clients")
+	}
+	return algs, nil
+}

@@ -9,6 +9,16 @@ import (
 )
 
 func (s *suite) clients(t *testing.T) {
+	t.Run("IDTokenAlgs", func(t *testing.T) {
+		c := s.newClient(t)
+		c.ID, c.Name, c.IDTokenAlg = newID("c"), newID("eddsa-client"), domain.AlgEdDSA
+		noErr(t, s.Clients.CreateClient(t.Context(), c))
+		algs, err := s.Clients.IDTokenAlgs(t.Context())
+		noErr(t, err)
+		if !slices.Contains(algs, domain.AlgEdDSA) || !slices.IsSorted(algs) || len(slices.Compact(slices.Clone(algs))) != len(algs) {
+			t.Fatalf("IDTokenAlgs = %v, want each alg of the clients once, sorted", algs)
+		}
+	})
 	t.Run("CreateAndRead", func(t *testing.T) {
 		c := domain.Client{
 			ID: newID("c"), Name: newID("full client"), SecretHash: newHash(),

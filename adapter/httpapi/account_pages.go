@@ -63,17 +63,23 @@ func (p *Pages) verifyEmailGet(c echo.Context) error {
 	if token == "" {
 		return p.verifyEmailPrompt(c, c.QueryParam(requestIDField), "")
 	}
-	if err := p.accounts.CheckLink(c.Request().Context(), token, "verify_email"); err != nil {
+	return p.linkPage(c, token, domain.PurposeVerifyEmail, "Verify your email address", "verify_email", "")
+}
+
+// linkPage shows the form of a mailed link of purpose, or the bad-link page (with a
+// way to ask for a new link at again) when the link cannot be used; it uses nothing up.
+func (p *Pages) linkPage(c echo.Context, token, purpose, title, template, again string) error {
+	if err := p.accounts.CheckLink(c.Request().Context(), token, purpose); err != nil {
 		if errors.Is(err, usecase.ErrBadLink) {
-			return p.badLink(c, "")
+			return p.badLink(c, again)
 		}
 		return err
 	}
-	v, err := p.linkForm(c, "Verify your email address", token)
+	v, err := p.linkForm(c, title, token)
 	if err != nil {
 		return err
 	}
-	return p.render(c, http.StatusOK, "verify_email", v)
+	return p.render(c, http.StatusOK, template, v)
 }
 
 // verifyEmailPost serves POST /verify-email: the address is verified.
@@ -138,18 +144,7 @@ func (p *Pages) forgotPasswordPost(c echo.Context) error {
 
 // resetPasswordGet serves GET /reset-password?token=T: the new-password form.
 func (p *Pages) resetPasswordGet(c echo.Context) error {
-	token := c.QueryParam(tokenField)
-	if err := p.accounts.CheckLink(c.Request().Context(), token, "reset_password"); err != nil {
-		if errors.Is(err, usecase.ErrBadLink) {
-			return p.badLink(c, "/forgot-password")
-		}
-		return err
-	}
-	v, err := p.linkForm(c, "Choose a new password", token)
-	if err != nil {
-		return err
-	}
-	return p.render(c, http.StatusOK, "reset_password", v)
+	return p.linkPage(c, c.QueryParam(tokenField), domain.PurposeResetPassword, "Choose a new password", "reset_password", "/forgot-password")
 }
 
 // resetPasswordPost serves POST /reset-password: sets the password, which ends every

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gatehouse/domain"
@@ -199,11 +200,13 @@ func (m *Mailer) attempt(ctx context.Context, q QueuedMail) (Delivery, bool, err
 	return d, true, m.outbox.DeleteMail(ctx, q.ID)
 }
 
+// truncate shortens s to at most n bytes without cutting a character in two (the
+// databases refuse text that is not UTF-8).
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n]
+	return strings.ToValidUTF8(s[:n], "")
 }
 
 // sealedMailAD binds a sealed mail to its row, and apart from anything else the same

@@ -29,30 +29,27 @@ func (p *Pages) badLink(c echo.Context, again string) error {
 	return p.render(c, http.StatusBadRequest, "notice", v)
 }
 
-// linkForm is the view of a link's form page, with the CSRF token of this browser.
-func (p *Pages) linkForm(c echo.Context, title, token string) (view, error) {
-	s, err := p.session(c)
-	if err != nil {
-		return view{}, err
-	}
-	browser := p.ensureBrowser(c)
-	return view{Title: title, CSRF: p.csrfToken(csrfBinding(s, browser)), Token: token, Fields: map[string]string{}}, nil
+// linkForm is the view of a form page, with the CSRF token of this browser and the
+// session s (nil when none).
+func (p *Pages) linkForm(c echo.Context, s *domain.Session, title, token string) view {
+	return view{Title: title, CSRF: p.csrfToken(csrfBinding(s, p.ensureBrowser(c))), Token: token, Fields: map[string]string{}}
 }
 
-// checkedForm parses a POST and checks its CSRF token against this browser.
-func (p *Pages) checkedForm(c echo.Context) (form, error) {
+// checkedForm parses a POST and checks its CSRF token against this browser; it
+// returns the browser's session too (nil when none), read once for both.
+func (p *Pages) checkedForm(c echo.Context) (form, *domain.Session, error) {
 	f, err := parseForm(c)
 	if err != nil {
-		return form{}, err
+		return form{}, nil, err
 	}
 	s, err := p.session(c)
 	if err != nil {
-		return form{}, err
+		return form{}, nil, err
 	}
 	if !p.csrfValid(c, f, s, p.browser(c)) {
-		return form{}, errCSRF
+		return form{}, nil, errCSRF
 	}
-	return f, nil
+	return f, s, nil
 }
 
 // verifyEmailGet serves GET /verify-email?token=T: a button, not the verification.
@@ -61,7 +58,11 @@ func (p *Pages) checkedForm(c echo.Context) (form, error) {
 func (p *Pages) verifyEmailGet(c echo.Context) error {
 	token := c.QueryParam(tokenField)
 	if token == "" {
-		return p.verifyEmailPrompt(c, c.QueryParam(requestIDField), "")
+		s, err := p.session(c)
+		if err != nil {
+			return err
+		}
+		return p.verifyEmailPrompt(c, s, c.QueryParam(requestIDField), "")
 	}
 	return p.linkPage(c, token, domain.PurposeVerifyEmail, "Verify your email address", "verify_email", "")
 }
@@ -75,16 +76,16 @@ func (p *Pages) linkPage(c echo.Context, token, purpose, title, template, again 
 		}
 		return err
 	}
-	v, err := p.linkForm(c, title, token)
+	s, err := p.session(c)
 	if err != nil {
 		return err
 	}
-	return p.render(c, http.StatusOK, template, v)
+	return p.render(c, http.StatusOK, template, p.linkForm(c, s, title, token))
 }
 
 // verifyEmailPost serves POST /verify-email: the address is verified.
 func (p *Pages) verifyEmailPost(c echo.Context) error {
-	f, err := p.checkedForm(c)
+	f, _, err := p.checkedForm(c)
 	if err != nil {
 		return err
 	}
@@ -101,11 +102,11 @@ func (p *Pages) verifyEmailPost(c echo.Context) error {
 
 // forgotPasswordGet serves GET /forgot-password.
 func (p *Pages) forgotPasswordGet(c echo.Context) error {
-	v, err := p.linkForm(c, "Forgot your password?", "")
+	s, err := p.session(c)
 	if err != nil {
 		return err
 	}
-	return p.render(c, http.StatusOK, "forgot_password", v)
+	return p.render(c, http.StatusOK, "forgot_password", p.linkForm(c, s, "Forgot your password?", ""))
 }
 
 // forgotPasswordSent is the one answer to every well-formed request (SECURITY S48).
@@ -115,14 +116,11 @@ const forgotPasswordSent = "If an account has that email address, a link to choo
 // forgotPasswordPost serves POST /forgot-password: the same answer whether or not an
 // account has the address.
 func (p *Pages) forgotPasswordPost(c echo.Context) error {
-	f, err := p.checkedForm(c)
+	f, s, err := p.checkedForm(c)
 	if err != nil {
 		return err
 	}
-	v, err := p.linkForm(c, "Forgot your password?", "")
-	if err != nil {
-		return err
-	}
+	v := p.linkForm(c, s, "Forgot your password?", "")
 	v.Email = strings.TrimSpace(f.get("email"))
 	err = p.accounts.ForgotPassword(c.Request().Context(), v.Email, c.RealIP())
 	if err != nil {
@@ -150,7 +148,7 @@ func (p *Pages) resetPasswordGet(c echo.Context) error {
 // resetPasswordPost serves POST /reset-password: sets the password, which ends every
 // session and revokes every token of the user.
 func (p *Pages) resetPasswordPost(c echo.Context) error {
-	f, err := p.checkedForm(c)
+	f, s, err := p.checkedForm(c)
 	if err != nil {
 		return err
 	}
@@ -161,10 +159,7 @@ func (p *Pages) resetPasswordPost(c echo.Context) error {
 	case errors.Is(err, usecase.ErrBadLink):
 		return p.badLink(c, "/forgot-password")
 	case errors.As(err, &ve):
-		v, verr := p.linkForm(c, "Choose a new password", token)
-		if verr != nil {
-			return verr
-		}
+		v := p.linkForm(c, s, "Choose a new password", token)
 		v.Fields[ve.Field] = sentence(ve.Message)
 		return p.render(c, http.StatusBadRequest, "reset_password", v)
 	case err != nil:
@@ -180,12 +175,8 @@ func (p *Pages) resetPasswordPost(c echo.Context) error {
 // verifyEmailPrompt shows the signed-in user's "verify your email" page. With a
 // pending request it first moves the request on: once the address is verified (in
 // this tab or another), the same page continues to the application.
-func (p *Pages) verifyEmailPrompt(c echo.Context, reqID, notice string) error {
+func (p *Pages) verifyEmailPrompt(c echo.Context, s *domain.Session, reqID, notice string) error {
 	ctx := c.Request().Context()
-	s, err := p.session(c)
-	if err != nil {
-		return err
-	}
 	if s == nil {
 		target := "/login"
 		if reqID != "" {
@@ -224,17 +215,13 @@ func (p *Pages) verifyEmailPrompt(c echo.Context, reqID, notice string) error {
 // verifyEmailResend serves POST /verify-email/resend: a new link to the signed-in
 // user's address (throttled per user), then the same page.
 func (p *Pages) verifyEmailResend(c echo.Context) error {
-	f, err := p.checkedForm(c)
-	if err != nil {
-		return err
-	}
-	s, err := p.session(c)
+	f, s, err := p.checkedForm(c)
 	if err != nil {
 		return err
 	}
 	reqID := f.get(requestIDField)
 	if s == nil {
-		return p.verifyEmailPrompt(c, reqID, "")
+		return p.verifyEmailPrompt(c, s, reqID, "")
 	}
 	if err := p.accounts.ResendVerification(c.Request().Context(), s.UserID); err != nil {
 		a := Classify(err, SurfacePage)
@@ -242,10 +229,10 @@ func (p *Pages) verifyEmailResend(c echo.Context) error {
 			return err
 		}
 		setAnswerHeaders(c, a)
-		return p.verifyEmailPrompt(c, reqID, "You asked for several links in a row. Wait "+strconv.Itoa(a.RetryAfter)+
+		return p.verifyEmailPrompt(c, s, reqID, "You asked for several links in a row. Wait "+strconv.Itoa(a.RetryAfter)+
 			" seconds before asking for another.")
 	}
-	return p.verifyEmailPrompt(c, reqID, "A new link is on its way. It replaces the links sent before.")
+	return p.verifyEmailPrompt(c, s, reqID, "A new link is on its way. It replaces the links sent before.")
 }
 
 // accountView is the /account page of the signed-in user s.
@@ -283,11 +270,7 @@ type sessionView struct {
 // accountSessionsEnd serves POST /account/sessions/end: input session_id ends that
 // session of the user; without it, every session but this one.
 func (p *Pages) accountSessionsEnd(c echo.Context) error {
-	f, err := p.checkedForm(c)
-	if err != nil {
-		return err
-	}
-	s, err := p.session(c)
+	f, s, err := p.checkedForm(c)
 	if err != nil {
 		return err
 	}
@@ -337,11 +320,7 @@ func (p *Pages) accountGet(c echo.Context) error {
 // accountPasswordPost serves POST /account/password: inputs current_password and
 // new_password. The other devices are signed out; this browser stays signed in.
 func (p *Pages) accountPasswordPost(c echo.Context) error {
-	f, err := p.checkedForm(c)
-	if err != nil {
-		return err
-	}
-	s, err := p.session(c)
+	f, s, err := p.checkedForm(c)
 	if err != nil {
 		return err
 	}

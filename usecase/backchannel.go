@@ -35,12 +35,15 @@ type LogoutTarget struct {
 // LogoutDelivery is a logout to deliver to a client: the token is signed at each
 // attempt, so that a retry after the last one's token expired carries a live one.
 type LogoutDelivery struct {
-	ID            string
-	ClientID      string
-	URI           string
-	UserID        string
-	SessionID     string
-	IDTokenAlg    string
+	ID         string
+	ClientID   string
+	URI        string
+	UserID     string
+	SessionID  string
+	IDTokenAlg string
+	// Untrusted: a dynamically registered client chose the URI (or the client is
+	// gone), so it is reached at public addresses only (SECURITY S57).
+	Untrusted     bool
 	Attempts      int
 	CreatedAt     time.Time
 	NextAttemptAt time.Time
@@ -52,9 +55,10 @@ type LogoutTokenSigner interface {
 }
 
 // LogoutSender delivers a logout token to a client's back-channel logout URI; nil
-// when the client took it (adapter/backchannel.Sender).
+// when the client took it (adapter/backchannel.Sender). An untrusted URI, one a
+// registrant chose, may lead to public addresses only.
 type LogoutSender interface {
-	SendLogoutToken(ctx context.Context, uri, token string) error
+	SendLogoutToken(ctx context.Context, uri, token string, untrusted bool) error
 }
 
 // BackchannelLogoutLease names the lease of the delivery job: one instance delivers
@@ -182,7 +186,7 @@ func (b *BackchannelLogout) deliver(ctx context.Context, d LogoutDelivery) Logou
 	tok, err := b.signer.SignLogoutToken(ctx, domain.LogoutToken{ID: b.random.ID(), Subject: d.UserID,
 		Audience: d.ClientID, SessionID: d.SessionID, IssuedAt: now, ExpiresAt: now.Add(2 * time.Minute), Alg: d.IDTokenAlg})
 	if err == nil {
-		err = b.sender.SendLogoutToken(ctx, d.URI, tok)
+		err = b.sender.SendLogoutToken(ctx, d.URI, tok, d.Untrusted)
 	}
 	if err == nil {
 		return r

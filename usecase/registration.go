@@ -36,6 +36,11 @@ type ClientMetadata struct {
 	PostLogoutRedirectURIs  []string
 	// RequirePAR is RFC 9126 §6 require_pushed_authorization_requests.
 	RequirePAR bool
+	// BackchannelLogoutURI is Back-Channel Logout 1.0 §2.2 backchannel_logout_uri:
+	// a URL the registrant chose, so it is called at public addresses only
+	// (SECURITY S57). Logout tokens always carry sid, whatever
+	// backchannel_logout_session_required says.
+	BackchannelLogoutURI string
 	// SoftwareStatement is refused: Gatehouse trusts no software publisher.
 	SoftwareStatement string
 	// For updates (RFC 7592 §2.2): client_id must match, client_secret, when sent,
@@ -51,6 +56,13 @@ type RegisteredClient struct {
 	Metadata          ClientMetadata
 	Secret            string
 	RegistrationToken string
+}
+
+// URLPolicy checks a URL an untrusted party chose before it is stored: what can be
+// refused before any DNS lookup (an IP literal of a private network, localhost);
+// the address is checked again at each connection (adapter/outbound.Policy).
+type URLPolicy interface {
+	CheckURL(raw string) error
 }
 
 // ClientForgetter drops a client from an instance's cache, so that its new metadata
@@ -144,14 +156,15 @@ type Registration struct {
 	hasher   SecretHasher
 	random   Random
 	clock    Clock
+	urls     URLPolicy
 	settings RegistrationSettings
 }
 
 // NewRegistration builds the registration endpoint.
 func NewRegistration(admin *Admin, clients ClientRegistrationStore, cache ClientForgetter, throttle Throttle,
-	hasher SecretHasher, random Random, clock Clock, settings RegistrationSettings) *Registration {
+	hasher SecretHasher, random Random, clock Clock, urls URLPolicy, settings RegistrationSettings) *Registration {
 	return &Registration{admin: admin, clients: clients, cache: cache, throttle: throttle, hasher: hasher,
-		random: random, clock: clock, settings: settings}
+		random: random, clock: clock, urls: urls, settings: settings}
 }
 
 // Caller is who calls the registration endpoint: the bearer token shown and the
@@ -196,6 +209,7 @@ func (uc *Registration) Register(ctx context.Context, caller Caller, m ClientMet
 	created, err := uc.admin.CreateClient(ctx, NewClient{
 		Name: c.Name, RedirectURIs: c.RedirectURIs, GrantTypes: c.GrantTypes, Scopes: c.Scopes, Public: c.Public,
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, RequirePAR: c.RequirePAR,
+		BackchannelLogoutURI:  c.BackchannelLogoutURI,
 		RegistrationTokenHash: uc.hasher.HashSecret(token),
 	})
 	if err != nil {
@@ -382,10 +396,20 @@ func (uc *Registration) metadataToClient(m ClientMetadata) (domain.Client, error
 	c := domain.Client{
 		Name: name, Public: method == AuthMethodNone, RedirectURIs: slices.Clone(m.RedirectURIs), GrantTypes: grants,
 		Scopes: scopes, PostLogoutRedirectURIs: slices.Clone(m.PostLogoutRedirectURIs), RequirePAR: m.RequirePAR,
-		IDTokenAlg: domain.AlgRS256,
+		IDTokenAlg: domain.AlgRS256, BackchannelLogoutURI: m.BackchannelLogoutURI,
 	}
 	if err := domain.ValidateClient(c); err != nil {
 		return domain.Client{}, metadataError(err)
+	}
+	if u := m.BackchannelLogoutURI; u != "" {
+		// Back-Channel Logout 1.0 §2.2: plain http only for a confidential client.
+		if c.Public && !strings.HasPrefix(u, "https://") {
+			return domain.Client{}, ErrInvalidClientMetadata.WithDescription("backchannel_logout_uri must use https for a public client")
+		}
+		if err := uc.urls.CheckURL(u); err != nil {
+			return domain.Client{}, ErrInvalidClientMetadata.WithDescription(
+				"backchannel_logout_uri must lead to a public address: %s", domain.DescriptionText(err.Error()))
+		}
 	}
 	return c, nil
 }
@@ -407,6 +431,7 @@ func describe(c domain.Client) ClientMetadata {
 		RedirectURIs: slices.Clone(c.RedirectURIs), TokenEndpointAuthMethod: method, GrantTypes: slices.Clone(c.GrantTypes),
 		ResponseTypes: responses, ClientName: c.Name, Scope: domain.ScopeString(c.Scopes),
 		PostLogoutRedirectURIs: slices.Clone(c.PostLogoutRedirectURIs), RequirePAR: c.RequirePAR,
+		BackchannelLogoutURI: c.BackchannelLogoutURI,
 	}
 }
 

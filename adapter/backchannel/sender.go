@@ -9,31 +9,42 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"gatehouse/adapter/outbound"
 )
 
-// Sender POSTs logout tokens (§2.5) with its own HTTP client: it follows no redirect
-// (a logout token goes where the client registered, nowhere else) and reads at most a
-// little of the answer.
+// Sender POSTs logout tokens (§2.5) with its own HTTP clients: they follow no
+// redirect (a logout token goes where the client registered, nowhere else) and read
+// at most a little of the answer. A URI a registrant chose goes through the outbound
+// client, which reaches public addresses only (SECURITY S57).
 type Sender struct {
-	client *http.Client
+	trusted, untrusted *http.Client
 }
 
 // NewSender builds the sender; callers bound each delivery by its context.
-func NewSender() *Sender {
-	return &Sender{client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	}}}
+func NewSender(policy outbound.Policy) *Sender {
+	return &Sender{
+		trusted: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}},
+		untrusted: outbound.NewClient(policy),
+	}
 }
 
 // SendLogoutToken POSTs logout_token to uri; nil when the client answered 200 or 204.
-func (s *Sender) SendLogoutToken(ctx context.Context, uri, token string) error {
+// untrusted: a dynamically registered client chose uri.
+func (s *Sender) SendLogoutToken(ctx context.Context, uri, token string, untrusted bool) error {
 	body := url.Values{"logout_token": {token}}.Encode()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, uri, strings.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("logout request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := s.client.Do(req)
+	client := s.trusted
+	if untrusted {
+		client = s.untrusted
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("post logout token: %w", err)
 	}

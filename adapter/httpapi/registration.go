@@ -51,9 +51,13 @@ type clientMetadataJSON struct {
 	Scope                   string   `json:"scope"`
 	PostLogoutRedirectURIs  []string `json:"post_logout_redirect_uris"`
 	RequirePAR              bool     `json:"require_pushed_authorization_requests"`
-	SoftwareStatement       string   `json:"software_statement"`
-	ClientID                string   `json:"client_id"`
-	ClientSecret            string   `json:"client_secret"`
+	BackchannelLogoutURI    string   `json:"backchannel_logout_uri"`
+	// BackchannelLogoutSessionRequired is read for its type only: every logout
+	// token carries sid.
+	BackchannelLogoutSessionRequired bool   `json:"backchannel_logout_session_required"`
+	SoftwareStatement                string `json:"software_statement"`
+	ClientID                         string `json:"client_id"`
+	ClientSecret                     string `json:"client_secret"`
 }
 
 // registrationResponse is RFC 7591 §3.2.1 and RFC 7592 §3.
@@ -73,6 +77,10 @@ type registrationResponse struct {
 	PostLogoutRedirectURIs   []string `json:"post_logout_redirect_uris,omitempty"`
 	RequirePAR               bool     `json:"require_pushed_authorization_requests"`
 	IDTokenSignedResponseAlg string   `json:"id_token_signed_response_alg"`
+	BackchannelLogoutURI     string   `json:"backchannel_logout_uri,omitempty"`
+	// BackchannelLogoutSessionRequired: true with a URI, as every logout token
+	// carries sid.
+	BackchannelLogoutSessionRequired bool `json:"backchannel_logout_session_required,omitempty"`
 }
 
 func (h *RegistrationHandler) register(c echo.Context) error {
@@ -137,6 +145,7 @@ func (h *RegistrationHandler) answer(c echo.Context, status int, r usecase.Regis
 		ClientName:              m.ClientName, RedirectURIs: nonNilList(m.RedirectURIs), GrantTypes: nonNilList(m.GrantTypes),
 		ResponseTypes: nonNilList(m.ResponseTypes), Scope: m.Scope, TokenEndpointAuthMethod: m.TokenEndpointAuthMethod,
 		PostLogoutRedirectURIs: m.PostLogoutRedirectURIs, RequirePAR: m.RequirePAR, IDTokenSignedResponseAlg: cl.IDTokenAlg,
+		BackchannelLogoutURI: m.BackchannelLogoutURI, BackchannelLogoutSessionRequired: m.BackchannelLogoutURI != "",
 	}
 	if !cl.Public {
 		never := int64(0) // the secret does not expire
@@ -209,7 +218,7 @@ func readMetadata(c echo.Context, update bool) (usecase.ClientMetadata, error) {
 		{"scope", []string{j.Scope}}, {"software_statement", []string{j.SoftwareStatement}},
 		{"client_id", []string{j.ClientID}}, {"client_secret", []string{j.ClientSecret}},
 		{"redirect_uris", j.RedirectURIs}, {"grant_types", j.GrantTypes}, {"response_types", j.ResponseTypes},
-		{"post_logout_redirect_uris", j.PostLogoutRedirectURIs},
+		{"post_logout_redirect_uris", j.PostLogoutRedirectURIs}, {"backchannel_logout_uri", []string{j.BackchannelLogoutURI}},
 	}
 	for _, m := range texts {
 		for _, s := range m.values {
@@ -226,7 +235,7 @@ func readMetadata(c echo.Context, update bool) (usecase.ClientMetadata, error) {
 	return usecase.ClientMetadata{
 		RedirectURIs: j.RedirectURIs, TokenEndpointAuthMethod: j.TokenEndpointAuthMethod, GrantTypes: j.GrantTypes,
 		ResponseTypes: j.ResponseTypes, ClientName: j.ClientName, Scope: j.Scope,
-		PostLogoutRedirectURIs: j.PostLogoutRedirectURIs, RequirePAR: j.RequirePAR,
+		PostLogoutRedirectURIs: j.PostLogoutRedirectURIs, RequirePAR: j.RequirePAR, BackchannelLogoutURI: j.BackchannelLogoutURI,
 		SoftwareStatement: j.SoftwareStatement, ClientID: j.ClientID, ClientSecret: j.ClientSecret,
 	}, nil
 }

@@ -17,6 +17,7 @@ import (
 	"gatehouse/adapter/crypto"
 	"gatehouse/adapter/httpapi"
 	"gatehouse/adapter/mail"
+	"gatehouse/adapter/outbound"
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/adapter/throttle"
 	"gatehouse/adapter/token"
@@ -186,6 +187,11 @@ func provideFeatures(cfg config.Config) httpapi.Features {
 func provideRegistrationSettings(cfg config.Config) usecase.RegistrationSettings {
 	return usecase.RegistrationSettings{Enabled: cfg.DynamicRegistration, InitialAccessToken: cfg.RegistrationInitialAccessToken,
 		Scopes: cfg.DynamicRegistrationScopes, GrantTypes: cfg.DynamicRegistrationGrantTypes}
+}
+
+// provideOutboundPolicy: where URLs an untrusted party chose may lead (SECURITY S57).
+func provideOutboundPolicy(cfg config.Config) outbound.Policy {
+	return outbound.Policy{Allow: cfg.OutboundAllowNetworks}
 }
 
 // provideRegistrationHandler mounts /oauth/register only when registration is on.

@@ -82,6 +82,10 @@ type Config struct {
 	// checks them at start-up, naming the variable).
 	DynamicRegistrationScopes     []string
 	DynamicRegistrationGrantTypes []string
+	// OutboundAllowNetworks are private networks that URLs an untrusted party chose
+	// (a dynamically registered client's back-channel logout URI) may reach anyway;
+	// empty: public addresses only (SECURITY S57).
+	OutboundAllowNetworks []netip.Prefix
 
 	// SMTPURL is where mail is submitted (smtp:// or smtps://, checked by the mail
 	// adapter); empty writes every mail as an .eml file under MailDir. MailFrom is
@@ -361,6 +365,7 @@ func parse(raw map[string]string, sources map[string]source) (Config, error) {
 	c.RegistrationInitialAccessToken = raw["registration_initial_access_token"]
 	c.DynamicRegistrationScopes = p.list("dynamic_registration_scopes")
 	c.DynamicRegistrationGrantTypes = p.list("dynamic_registration_grant_types")
+	c.OutboundAllowNetworks = p.prefixes("outbound_allow_networks")
 	c.SMTPURL, c.MailDir, c.MailFrom = raw["smtp_url"], raw["mail_dir"], p.mailbox("mail_from")
 	c.EmailTokenTTL = p.duration("email_token_ttl", time.Minute, 7*24*time.Hour)
 	c.EmailVerification = p.oneOf("email_verification", "off", "optional", "required")

@@ -90,18 +90,27 @@ func (r *BackchannelRepository) EnqueueLogouts(ctx context.Context, ds []usecase
 	return nil
 }
 
+// dueLogoutsQuery lists due deliveries with whether their client was registered
+// dynamically (or is gone): such a URI is untrusted.
+const dueLogoutsQuery = "SELECT d.id, d.client_id, d.uri, d.user_id, d.session_id, d.id_token_alg, d.attempts, " +
+	"d.created_at, d.next_attempt_at, " +
+	"CASE WHEN c.id IS NULL OR c.registration_token_hash IS NOT NULL THEN 1 ELSE 0 END AS untrusted " +
+	"FROM backchannel_logouts d LEFT JOIN clients c ON c.id = d.client_id " +
+	"WHERE d.next_attempt_at <= ? ORDER BY d.next_attempt_at, d.id LIMIT ?"
+
 // DueLogouts lists the deliveries due at now, oldest first.
 func (r *BackchannelRepository) DueLogouts(ctx context.Context, now time.Time, limit int) ([]usecase.LogoutDelivery, error) {
-	var rows []logoutRow
-	err := r.db.NewSelect().Model(&rows).Where("next_attempt_at <= ?", now.UTC()).OrderExpr("next_attempt_at, id").
-		Limit(int64(limit)).Scan(ctx)
-	if err != nil {
+	var rows []struct {
+		logoutRow
+		Untrusted int `bun:"untrusted"`
+	}
+	if err := r.db.NewRaw(dueLogoutsQuery, now.UTC(), limit).Scan(ctx, &rows); err != nil {
 		return nil, wrapErr(err, "list due back-channel logouts")
 	}
 	out := make([]usecase.LogoutDelivery, len(rows))
 	for i, row := range rows {
 		out[i] = usecase.LogoutDelivery{ID: row.ID, ClientID: row.ClientID, URI: row.URI, UserID: row.UserID,
-			SessionID: row.SessionID, IDTokenAlg: row.IDTokenAlg, Attempts: row.Attempts,
+			SessionID: row.SessionID, IDTokenAlg: row.IDTokenAlg, Untrusted: row.Untrusted != 0, Attempts: row.Attempts,
 			CreatedAt: row.CreatedAt.UTC(), NextAttemptAt: row.NextAttemptAt.UTC()}
 	}
 	return out, nil

@@ -20,7 +20,7 @@ func (r *ClientRepository) UpdateRegisteredClient(ctx context.Context, c domain.
 	return inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
 		res, err := tx.NewUpdate().Model(&row).
 			Column("name", "redirect_uris", "grant_types", "scopes", "post_logout_redirect_uris",
-				"require_par", "registration_token_hash", "updated_at").
+				"require_par", "registration_token_hash", "backchannel_logout_uri", "updated_at").
 			WherePK().Exec(ctx)
 		if err := mustAffect(res, err, "update registered client %q", c.ID); err != nil {
 			return err

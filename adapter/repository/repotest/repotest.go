@@ -49,6 +49,8 @@ type Stores struct {
 	Mail usecase.MailOutbox
 	// Accounts is optional: mailed links and the account writes they need.
 	Accounts usecase.AccountStore
+	// Logouts is optional: the queue of back-channel logout tokens.
+	Logouts usecase.LogoutStore
 }
 
 // RunAll runs the whole contract on the plain Bun repositories over db, which must be
@@ -95,6 +97,7 @@ func bunStores(db *bun.DB) Stores {
 		},
 		Mail:     bunrepo.NewMailRepository(db),
 		Accounts: bunrepo.NewAccountRepository(db),
+		Logouts:  bunrepo.NewBackchannelRepository(db),
 	}
 }
 
@@ -118,6 +121,7 @@ func Run(t *testing.T, s Stores) {
 	t.Run("Principals", st.principals)
 	t.Run("Mail", st.mail)
 	t.Run("Accounts", st.accounts)
+	t.Run("Logouts", st.logouts)
 	// Last: its purge deletes whatever else has expired by then.
 	t.Run("Throttle", st.throttle)
 }

@@ -89,13 +89,13 @@ type IssuedTokens struct {
 
 // IDToken is what goes into an OpenID Connect ID token (Core §2).
 type IDToken struct {
-	Subject       string
-	Audience      string
-	Nonce         string
-	AuthTime      time.Time
-	IssuedAt      time.Time
-	ExpiresAt     time.Time
-	AccessToken   string // for at_hash; empty when none
+	Subject     string
+	Audience    string
+	Nonce       string
+	AuthTime    time.Time
+	IssuedAt    time.Time
+	ExpiresAt   time.Time
+	AccessToken string // for at_hash; empty when none
 	// Claims are the user's claims the scope and the claims request ask for.
 	Claims UserClaims
 	// SessionID is the sid of the browser session the tokens came from (OpenID Connect

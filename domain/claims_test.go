@@ -41,7 +41,7 @@ func TestParseClaimsRequest(t *testing.T) {
 	if s := (ClaimsRequest{UserInfo: ClaimPhoneNumber | ClaimName}).Scopes(); len(s) != 2 || s[0] != ScopeProfile || s[1] != ScopePhone {
 		t.Errorf("Scopes = %v", s)
 	}
-	if ParseClaimNames("email nope groups") != ClaimEmail|ClaimGroups || (ClaimEmail | ClaimGroups).String() != "email groups" {
+	if ParseClaimNames("email nope groups") != ClaimEmail|ClaimGroups || (ClaimEmail|ClaimGroups).String() != "email groups" {
 		t.Error("claim names do not round-trip")
 	}
 }

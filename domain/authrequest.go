@@ -24,6 +24,9 @@ type AuthRequest struct {
 	State         string // returned byte for byte
 	Nonce         string // echoed in the ID token
 	CodeChallenge string // S256
+	// Claims is the OpenID Connect claims request (Core §5.5), within the claims of
+	// the scopes the client may ask.
+	Claims ClaimsRequest
 	// Prompt holds the OpenID Connect prompt values (none, login, consent, select_account).
 	Prompt []string
 	// MaxAge is the OpenID Connect max_age; nil when absent.
@@ -47,6 +50,23 @@ const (
 	PromptConsent       = "consent"
 	PromptSelectAccount = "select_account"
 )
+
+// ConsentScope is what the user is asked to consent to: the scope, and the scopes
+// whose claims the claims request asks for by name (an email asked by name needs the
+// consent the email scope would).
+func (r AuthRequest) ConsentScope() []string {
+	extra := r.Claims.Scopes()
+	if len(extra) == 0 {
+		return r.Scope
+	}
+	out := slices.Clone(r.Scope)
+	for _, sc := range extra {
+		if !slices.Contains(out, sc) {
+			out = append(out, sc)
+		}
+	}
+	return out
+}
 
 // HasPrompt reports whether the request carries prompt value p.
 func (r AuthRequest) HasPrompt(p string) bool { return slices.Contains(r.Prompt, p) }

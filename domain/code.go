@@ -15,6 +15,9 @@ type AuthorizationCode struct {
 	Nonce         string
 	AuthTime      time.Time
 	SessionID     string
+	// Claims is the claims request of the authorization request (OpenID Connect Core
+	// §5.5), carried to the tokens.
+	Claims ClaimsRequest
 	// FamilyID names the token family the code's redemption starts, so that a second
 	// redemption can revoke everything the first one issued (RFC 6749 §4.1.2).
 	FamilyID  string

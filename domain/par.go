@@ -35,6 +35,7 @@ type PushedRequest struct {
 	CodeChallengeMethod string
 	Prompt              string
 	MaxAge              string
+	Claims              string
 	Resource            []string
 	CreatedAt           time.Time
 	ExpiresAt           time.Time

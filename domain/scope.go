@@ -87,8 +87,10 @@ func SameScope(a, b []string) bool {
 // ScopeDescriptions tell a user on the consent page what each well-known scope allows.
 var ScopeDescriptions = map[string]string{
 	ScopeOpenID:        "Confirm your identity (your user id)",
-	ScopeProfile:       "See your username",
+	ScopeProfile:       "See your username, name, picture, language and time zone",
 	ScopeEmail:         "See your email address",
+	ScopePhone:         "See your phone number",
+	ScopeGroups:        "See the groups you are in",
 	ScopeOfflineAccess: "Stay signed in: keep access while you are away",
 }
 

@@ -21,6 +21,12 @@ type AccessToken struct {
 	// JKT is the RFC 7638 thumbprint of the DPoP key the token is bound to (claim
 	// cnf.jkt, RFC 9449 §6); empty for a bearer token.
 	JKT string
+	// Groups is the groups claim, set (maybe empty) when the groups scope was granted;
+	// nil leaves the claim out.
+	Groups []string
+	// UserInfoClaims are the claims the grant's claims request (OpenID Connect Core
+	// §5.5) asked of userinfo by name; 0, the usual case, adds nothing to the token.
+	UserInfoClaims ClaimSet
 }
 
 // RefreshToken is one link of a rotating chain (RFC 9700 §4.14.2). Every rotation
@@ -35,6 +41,9 @@ type RefreshToken struct {
 	AuthTime  time.Time
 	Nonce     string
 	SessionID string
+	// Claims is the claims request of the grant (OpenID Connect Core §5.5): each
+	// refresh's ID token and access token honour it again.
+	Claims    ClaimsRequest
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	RotatedAt *time.Time
@@ -62,7 +71,7 @@ func (t RefreshToken) Successor(next RefreshToken) RefreshToken {
 	return RefreshToken{
 		Hash: next.Hash, FamilyID: t.FamilyID, ClientID: t.ClientID, UserID: t.UserID,
 		Scope: t.Scope, Audience: t.Audience, AuthTime: t.AuthTime, Nonce: t.Nonce, SessionID: t.SessionID,
-		CreatedAt: next.CreatedAt, ExpiresAt: next.ExpiresAt, DPoPJKT: next.DPoPJKT,
+		Claims: t.Claims, CreatedAt: next.CreatedAt, ExpiresAt: next.ExpiresAt, DPoPJKT: next.DPoPJKT,
 	}
 }
 
@@ -80,16 +89,15 @@ type IssuedTokens struct {
 
 // IDToken is what goes into an OpenID Connect ID token (Core §2).
 type IDToken struct {
-	Subject       string
-	Audience      string
-	Nonce         string
-	AuthTime      time.Time
-	IssuedAt      time.Time
-	ExpiresAt     time.Time
-	AccessToken   string // for at_hash; empty when none
-	Username      string // preferred_username, with scope profile
-	Email         string // with scope email
-	EmailVerified bool
+	Subject     string
+	Audience    string
+	Nonce       string
+	AuthTime    time.Time
+	IssuedAt    time.Time
+	ExpiresAt   time.Time
+	AccessToken string // for at_hash; empty when none
+	// Claims are the user's claims the scope and the claims request ask for.
+	Claims UserClaims
 	// SessionID is the sid of the browser session the tokens came from (OpenID Connect
 	// Back-Channel Logout 1.0 §2.4); empty for grants without one.
 	SessionID string

@@ -3,8 +3,11 @@ package domain
 import (
 	"fmt"
 	"net/mail"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
+	_ "time/tzdata" // zoneinfo is checked against the IANA database, whatever the host has
 	"unicode"
 	"unicode/utf8"
 )
@@ -20,7 +23,183 @@ type User struct {
 	// work (PrincipalRevocation).
 	Disabled  bool
 	CreatedAt time.Time
+	// UpdatedAt is the claim updated_at: any change of the user bumps it.
 	UpdatedAt time.Time
+	// The profile: standard claims of OpenID Connect Core §5.1, "" when not set.
+	Profile
+	PhoneNumberVerified bool
+	// Groups are the names of the user's groups (the groups claim): unique, sorted.
+	Groups []string
+}
+
+// Profile is what a user may say about themselves (on /account) or an operator about
+// them: OpenID Connect Core §5.1 standard claims, each "" when not set.
+type Profile struct {
+	Name       string
+	GivenName  string
+	FamilyName string
+	// Picture is an http or https URL.
+	Picture string
+	// Locale is a BCP 47 language tag: en-US, fr, zh-Hant-TW.
+	Locale string
+	// Zoneinfo is an IANA time zone name: Europe/Paris, America/Los_Angeles.
+	Zoneinfo string
+	// PhoneNumber is in E.164 form: + and 4 to 15 digits.
+	PhoneNumber string
+}
+
+// Profile bounds.
+const (
+	MaxNameLength    = 200  // characters of name, given_name, family_name
+	MaxPictureLength = 2000 // bytes of the picture URL, as redirect URIs
+	MaxGroupLength   = 64   // characters of a group name
+	MaxUserGroups    = 100  // groups of one user: each goes into tokens
+)
+
+// ValidateProfile checks every field of p; field is the claim name of the first bad one.
+func ValidateProfile(p Profile) (field string, err error) {
+	for _, f := range []struct {
+		field, value string
+		check        func(string) error
+	}{
+		{"name", p.Name, validateName}, {"given_name", p.GivenName, validateName},
+		{"family_name", p.FamilyName, validateName}, {"picture", p.Picture, ValidatePicture},
+		{"locale", p.Locale, ValidateLocale}, {"zoneinfo", p.Zoneinfo, ValidateZoneinfo},
+		{"phone_number", p.PhoneNumber, ValidatePhoneNumber},
+	} {
+		if f.value == "" {
+			continue
+		}
+		if err := f.check(f.value); err != nil {
+			return f.field, fmt.Errorf("%s: %w", strings.ReplaceAll(f.field, "_", " "), err)
+		}
+	}
+	return "", nil
+}
+
+// validateName: printable text of at most MaxNameLength characters, no leading or
+// trailing space.
+func validateName(s string) error {
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxNameLength {
+		return fmt.Errorf("must be text of at most %d characters", MaxNameLength)
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) && r != ' ' {
+			return fmt.Errorf("must not contain control or invisible characters")
+		}
+	}
+	if strings.TrimSpace(s) != s {
+		return fmt.Errorf("must not start or end with a space")
+	}
+	return nil
+}
+
+// ValidatePicture: an absolute http or https URL with a host, no user info, at most
+// MaxPictureLength bytes.
+func ValidatePicture(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case len(s) > MaxPictureLength:
+		return fmt.Errorf("must be at most %d characters", MaxPictureLength)
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.Opaque != "":
+		return fmt.Errorf("must be an http or https URL, like https://example.com/me.png")
+	case strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		return fmt.Errorf("must not contain spaces or control characters")
+	}
+	return nil
+}
+
+// ValidateLocale: a BCP 47 language tag in its usual shape (RFC 5646 §2.1): a
+// language of 2 or 3 letters, then subtags of 1 to 8 letters or digits, separated
+// by hyphens; at most 35 characters. "en-US", "fr", "zh-Hant-TW", "de-CH-1996".
+func ValidateLocale(s string) error {
+	bad := fmt.Errorf("must be a language tag like en-US or fr")
+	if len(s) > 35 {
+		return bad
+	}
+	for i, sub := range strings.Split(s, "-") {
+		if sub == "" || len(sub) > 8 || (i == 0 && (len(sub) < 2 || len(sub) > 3)) {
+			return bad
+		}
+		for j := 0; j < len(sub); j++ {
+			c := sub[j]
+			letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+			if !(letter || i > 0 && '0' <= c && c <= '9') {
+				return bad
+			}
+		}
+	}
+	return nil
+}
+
+// ValidateZoneinfo: an IANA time zone name that the time zone database knows
+// (Europe/Paris, America/Argentina/Buenos_Aires, UTC). Local, paths and other
+// names are refused.
+func ValidateZoneinfo(s string) error {
+	bad := fmt.Errorf("must be an IANA time zone like Europe/Paris")
+	if len(s) > 64 || s == "Local" {
+		return bad
+	}
+	for i, part := range strings.Split(s, "/") {
+		if part == "" || (i == 0 && !('A' <= part[0] && part[0] <= 'Z')) {
+			return bad
+		}
+		for j := 0; j < len(part); j++ {
+			c := part[j]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '+') {
+				return bad
+			}
+		}
+	}
+	if _, err := time.LoadLocation(s); err != nil {
+		return bad
+	}
+	return nil
+}
+
+// ValidatePhoneNumber: E.164, a + and 4 to 15 digits, the first not 0 (+14155550100).
+func ValidatePhoneNumber(s string) error {
+	digits, ok := strings.CutPrefix(s, "+")
+	if !ok || len(digits) < 4 || len(digits) > 15 || digits[0] == '0' ||
+		strings.ContainsFunc(digits, func(r rune) bool { return r < '0' || r > '9' }) {
+		return fmt.Errorf("must be in E.164 form: + and 4 to 15 digits, like +14155550100")
+	}
+	return nil
+}
+
+// ValidateGroupName: 1 to MaxGroupLength letters, digits and . _ - :
+// ("admins", "team:platform", "eng.backend").
+func ValidateGroupName(g string) error {
+	if g == "" || utf8.RuneCountInString(g) > MaxGroupLength {
+		return fmt.Errorf("group name %q must be 1 to %d characters", g, MaxGroupLength)
+	}
+	for _, r := range g {
+		if !(unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("._-:", r)) {
+			return fmt.Errorf("group name %q may contain only letters, digits and . _ - :", g)
+		}
+	}
+	return nil
+}
+
+// NormalizeGroups validates each name and returns the set sorted, without
+// duplicates; nil for none. At most MaxUserGroups.
+func NormalizeGroups(groups []string) ([]string, error) {
+	if len(groups) == 0 {
+		return nil, nil
+	}
+	out := make([]string, 0, len(groups))
+	for _, g := range groups {
+		if err := ValidateGroupName(g); err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if len(out) > MaxUserGroups {
+		return nil, fmt.Errorf("a user may be in at most %d groups", MaxUserGroups)
+	}
+	return out, nil
 }
 
 // Password length bounds; the upper one keeps hashing cost bounded.

@@ -73,6 +73,7 @@ func TestCLI(t *testing.T) {
 			subtest{"UsersListAndDelete", func(t *testing.T) { testCLIUsersListDelete(t, srv) }},
 			subtest{"UsersSetPassword", func(t *testing.T) { testCLISetPassword(t, srv) }},
 			subtest{"UsersShowAndUpdate", func(t *testing.T) { testCLIUsersShowUpdate(t, srv) }},
+			subtest{"UsersProfileAndGroups", func(t *testing.T) { testCLIUsersProfileAndGroups(t, srv) }},
 			subtest{"ClientsShowAndUpdate", func(t *testing.T) { testCLIClientsShowUpdate(t, srv) }},
 			subtest{"ClientsCreate", func(t *testing.T) { testCLIClientsCreate(t, srv) }},
 			subtest{"ClientsListNeverShowsSecrets", func(t *testing.T) { testCLIClientsList(t, srv) }},
@@ -238,10 +239,12 @@ func testCLIUsersShowUpdate(t *testing.T, srv *Server) {
 	for _, ref := range []string{name, id, strings.ToUpper(name)} {
 		out := cliOK(t, srv, "users", "show", ref, "--json")
 		m, keys := jsonKeys(t, out)
-		if !slices.Equal(keys, []string{"disabled", "email", "email_verified", "id", "username"}) {
+		if !slices.Equal(keys, []string{"created_at", "disabled", "email", "email_verified", "family_name", "given_name",
+			"groups", "id", "locale", "name", "phone_number", "phone_number_verified", "picture", "updated_at", "username", "zoneinfo"}) {
 			t.Errorf("users show --json printed keys %v", keys)
 		}
-		if m["id"] != id || m["username"] != name || m["disabled"] != false || m["email_verified"] != false || m["email"] != "" {
+		if m["id"] != id || m["username"] != name || m["disabled"] != false || m["email_verified"] != false || m["email"] != "" ||
+			m["name"] != "" || fmt.Sprint(m["groups"]) != "[]" {
 			t.Errorf("users show %s --json: %s", ref, out)
 		}
 	}
@@ -288,7 +291,7 @@ func testCLIUsersShowUpdate(t *testing.T, srv *Server) {
 		{"users", "update", "nobody-" + randomString(6), "--disabled=true"},
 		{"users", "update", name, "--email", "not-an-email"},
 		{"users", "update", name, "--disabled=maybe"},
-		{"users", "update", name, "--name", "Someone"},
+		{"users", "update", name, "--picture", "ftp://example.com/me.png"},
 		{"users", "update"},
 		{"users", "show"},
 		{"users", "show", "nobody-" + randomString(6)},

@@ -62,11 +62,18 @@ func invalid(field string, err error) error {
 	return &ValidationError{Field: field, Message: err.Error()}
 }
 
-// NewUser is what creating a user takes.
+// NewUser is what creating a user takes. SignUp (anyone may ask) takes only the
+// username, email and password; the rest is for operators (CreateUser).
 type NewUser struct {
 	Username string
 	Email    string
 	Password string
+	// EmailVerified: the operator vouches for the address (it must be set).
+	EmailVerified bool
+	Profile       domain.Profile
+	// PhoneNumberVerified: the operator vouches for the phone number (it must be set).
+	PhoneNumberVerified bool
+	Groups              []string
 }
 
 // CreateUser validates and stores a user with an argon2id password hash. A taken
@@ -82,7 +89,7 @@ func (a *Admin) CreateUser(ctx context.Context, in NewUser) (domain.User, error)
 // answer nor its timing tells whether an address is registered (SECURITY S48). The
 // owner of the address is the one to hear of it, by mail.
 func (a *Admin) SignUp(ctx context.Context, in NewUser) (domain.User, error) {
-	return a.createUser(ctx, in, true)
+	return a.createUser(ctx, NewUser{Username: in.Username, Email: in.Email, Password: in.Password}, true)
 }
 
 var (
@@ -105,6 +112,20 @@ func (a *Admin) createUser(ctx context.Context, in NewUser, withholdTakenEmail b
 	if err := domain.ValidatePassword(in.Password, in.Username); err != nil {
 		return domain.User{}, invalid("password", err)
 	}
+	in.Profile = trimProfile(in.Profile)
+	if field, err := domain.ValidateProfile(in.Profile); err != nil {
+		return domain.User{}, invalid(field, err)
+	}
+	groups, err := domain.NormalizeGroups(in.Groups)
+	if err != nil {
+		return domain.User{}, invalid("groups", err)
+	}
+	if in.EmailVerified && in.Email == "" {
+		return domain.User{}, errVerifiedNoEmail
+	}
+	if in.PhoneNumberVerified && in.Profile.PhoneNumber == "" {
+		return domain.User{}, errVerifiedNoPhone
+	}
 	usernameTaken, emailTaken, err := a.users.Taken(ctx, in.Username, in.Email)
 	if err != nil {
 		return domain.User{}, fmt.Errorf("look up username and email: %w", err)
@@ -121,10 +142,12 @@ func (a *Admin) createUser(ctx context.Context, in NewUser, withholdTakenEmail b
 		if !withholdTakenEmail {
 			return domain.User{}, errEmailTaken
 		}
-		in.Email = ""
+		in.Email, in.EmailVerified = "", false
 	}
 	now := a.clock.Now()
-	u := domain.User{ID: a.random.UserID(), Username: in.Username, Email: in.Email, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	u := domain.User{ID: a.random.UserID(), Username: in.Username, Email: in.Email, EmailVerified: in.EmailVerified,
+		PasswordHash: hash, CreatedAt: now, UpdatedAt: now, Profile: in.Profile,
+		PhoneNumberVerified: in.PhoneNumberVerified, Groups: groups}
 	err = a.users.CreateUser(ctx, u)
 	if errors.Is(err, domain.ErrDuplicate) {
 		// Taken between the read and the insert: by a concurrent registration.
@@ -137,7 +160,7 @@ func (a *Admin) createUser(ctx context.Context, in NewUser, withholdTakenEmail b
 		case emailTaken && !withholdTakenEmail:
 			return domain.User{}, errEmailTaken
 		case emailTaken:
-			u.Email = ""
+			u.Email, u.EmailVerified = "", false
 			err = a.users.CreateUser(ctx, u)
 			if errors.Is(err, domain.ErrDuplicate) {
 				return domain.User{}, errUsernameTaken
@@ -200,18 +223,87 @@ type UserUpdate struct {
 	Email         *string
 	EmailVerified *bool
 	Disabled      *bool
+	Profile       ProfileUpdate
+	// PhoneNumberVerified: the operator vouches for the phone number (it must be set).
+	PhoneNumberVerified *bool
+	// AddGroups and RemoveGroups change the user's groups; a group in both is removed.
+	AddGroups    []string
+	RemoveGroups []string
 }
 
-// UpdateUser changes a user's email, its verification and the disabled state. A new
-// email is unverified unless the update says otherwise. Disabling kills every token,
-// code and session of the user at once (disableUser); enabling lets the user sign in
-// again, and their earlier tokens stay dead.
+// ProfileUpdate changes a user's profile (domain.Profile); nil fields stay as they
+// are, "" removes one. Values are trimmed of surrounding spaces.
+type ProfileUpdate struct {
+	Name, GivenName, FamilyName, Picture, Locale, Zoneinfo, PhoneNumber *string
+}
+
+var (
+	errVerifiedNoEmail = &ValidationError{Field: "email-verified", Message: "a user without an email cannot have it verified"}
+	errVerifiedNoPhone = &ValidationError{Field: "phone-number-verified",
+		Message: "a user without a phone number cannot have it verified"}
+)
+
+// trimProfile is p with surrounding spaces trimmed off every field.
+func trimProfile(p domain.Profile) domain.Profile {
+	for _, f := range []*string{&p.Name, &p.GivenName, &p.FamilyName, &p.Picture, &p.Locale, &p.Zoneinfo, &p.PhoneNumber} {
+		*f = strings.TrimSpace(*f)
+	}
+	return p
+}
+
+// apply is p with the changes of in; changed reports whether the phone number changed.
+func (in ProfileUpdate) apply(p domain.Profile) (next domain.Profile, phoneChanged bool) {
+	next = p
+	for _, f := range []struct {
+		dst *string
+		v   *string
+	}{{&next.Name, in.Name}, {&next.GivenName, in.GivenName}, {&next.FamilyName, in.FamilyName},
+		{&next.Picture, in.Picture}, {&next.Locale, in.Locale}, {&next.Zoneinfo, in.Zoneinfo},
+		{&next.PhoneNumber, in.PhoneNumber}} {
+		if f.v != nil {
+			*f.dst = strings.TrimSpace(*f.v)
+		}
+	}
+	return next, next.PhoneNumber != p.PhoneNumber
+}
+
+// UpdateProfile changes what a user says about themselves (the /account page): the
+// profile claims, validated as UpdateUser does. A new phone number is unverified.
+// updated_at moves, so relying parties see the change.
+func (a *Admin) UpdateProfile(ctx context.Context, userID string, in ProfileUpdate) (domain.User, error) {
+	return a.UpdateUser(ctx, userID, UserUpdate{Profile: in})
+}
+
+// UpdateUser changes a user's email, its verification, the disabled state, the
+// profile and the groups. A new email or phone number is unverified unless the update
+// says otherwise. Disabling kills every token, code and session of the user at once
+// (disableUser); enabling lets the user sign in again, and their earlier tokens stay
+// dead. Every update moves updated_at.
 func (a *Admin) UpdateUser(ctx context.Context, id string, in UserUpdate) (domain.User, error) {
 	u, err := a.users.UserByID(ctx, id)
 	if err != nil {
 		return domain.User{}, err
 	}
 	next := u
+	var phoneChanged bool
+	next.Profile, phoneChanged = in.Profile.apply(u.Profile)
+	if field, err := domain.ValidateProfile(next.Profile); err != nil {
+		return domain.User{}, invalid(field, err)
+	}
+	if phoneChanged {
+		next.PhoneNumberVerified = false
+	}
+	if in.PhoneNumberVerified != nil {
+		if *in.PhoneNumberVerified && next.PhoneNumber == "" {
+			return domain.User{}, errVerifiedNoPhone
+		}
+		next.PhoneNumberVerified = *in.PhoneNumberVerified
+	}
+	if len(in.AddGroups) > 0 || len(in.RemoveGroups) > 0 {
+		if next.Groups, err = changeGroups(u.Groups, in.AddGroups, in.RemoveGroups); err != nil {
+			return domain.User{}, invalid("groups", err)
+		}
+	}
 	if in.Email != nil {
 		next.Email = a.ids.CanonicalEmail(*in.Email)
 		if err := domain.ValidateEmail(next.Email); err != nil {
@@ -223,7 +315,7 @@ func (a *Admin) UpdateUser(ctx context.Context, id string, in UserUpdate) (domai
 	}
 	if in.EmailVerified != nil {
 		if *in.EmailVerified && next.Email == "" {
-			return domain.User{}, &ValidationError{Field: "email-verified", Message: "a user without an email cannot have it verified"}
+			return domain.User{}, errVerifiedNoEmail
 		}
 		next.EmailVerified = *in.EmailVerified
 	}
@@ -251,6 +343,17 @@ func (a *Admin) UpdateUser(ctx context.Context, id string, in UserUpdate) (domai
 		return domain.User{}, err
 	}
 	return next, nil
+}
+
+// changeGroups is groups with add added and remove removed, validated, sorted.
+func changeGroups(groups, add, remove []string) ([]string, error) {
+	for _, g := range remove {
+		if err := domain.ValidateGroupName(g); err != nil {
+			return nil, err
+		}
+	}
+	out := slices.DeleteFunc(append(slices.Clone(groups), add...), func(g string) bool { return slices.Contains(remove, g) })
+	return domain.NormalizeGroups(out)
 }
 
 // principalRevocationRetention is how long the deny-list entry of a deleted or

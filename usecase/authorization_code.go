@@ -52,7 +52,7 @@ func (uc *AuthorizationCodeGrant) Execute(ctx context.Context, client domain.Cli
 		}
 		c := r.Code
 		subject = Subject{Client: client, User: r.User, Scope: c.Scope, Audience: c.Audience, AuthTime: c.AuthTime,
-			Nonce: c.Nonce, SessionID: c.SessionID, FamilyID: c.FamilyID, JKT: req.DPoPJKT}
+			Nonce: c.Nonce, SessionID: c.SessionID, FamilyID: c.FamilyID, JKT: req.DPoPJKT, Claims: c.Claims}
 		fam, rt, s := uc.minter.newGrant(subject)
 		secret = s
 		return CodeOutcome{Grant: &NewGrant{Family: fam, Refresh: rt}}, nil

@@ -156,7 +156,7 @@ func (uc *Authorize) takePushed(ctx context.Context, p AuthorizeParams) (Authori
 	return AuthorizeParams{
 		ClientID: r.ClientID, RedirectURI: r.RedirectURI, ResponseType: r.ResponseType, Scope: r.Scope,
 		State: r.State, Nonce: r.Nonce, CodeChallenge: r.CodeChallenge, CodeChallengeMethod: r.CodeChallengeMethod,
-		Prompt: r.Prompt, MaxAge: r.MaxAge, Resource: slices.Clone(r.Resource),
+		Prompt: r.Prompt, MaxAge: r.MaxAge, Claims: r.Claims, Resource: slices.Clone(r.Resource),
 	}, nil
 }
 

@@ -147,7 +147,7 @@ func (uc *Authorize) ConsentPrompt(ctx context.Context, id, browserSecret string
 		return ConsentView{}, pageStep(req, StepLogin), nil
 	}
 	v := ConsentView{RequestID: req.ID, ClientName: p.Client.Name, RedirectURI: req.RedirectURI}
-	for _, sc := range req.Scope {
+	for _, sc := range req.ConsentScope() {
 		v.Scopes = append(v.Scopes, ScopeView{Name: sc, Description: domain.DescribeScope(sc)})
 	}
 	return v, pageStep(req, StepConsent), nil
@@ -176,7 +176,7 @@ func (uc *Authorize) Decide(ctx context.Context, id, browserSecret string, s *do
 	// a public client), so that a client asking for different scopes in turn does not
 	// ask again for ones already granted.
 	uri := p.Client.ConsentRedirectURI(req.RedirectURI)
-	scope := slices.Clone(req.Scope)
+	scope := slices.Clone(req.ConsentScope())
 	if old, err := uc.consents.ConsentFor(ctx, req.UserID, req.ClientID, uri); err == nil {
 		for _, sc := range old.Scope {
 			if !slices.Contains(scope, sc) {
@@ -274,7 +274,7 @@ func (uc *Authorize) consentNeeded(ctx context.Context, client domain.Client, re
 	case err != nil:
 		return false, fmt.Errorf("look up consent: %w", err)
 	}
-	return !c.Covers(req.Scope), nil
+	return !c.Covers(req.ConsentScope()), nil
 }
 
 // complete deletes the request; of concurrent completions only one gets through.
@@ -307,7 +307,7 @@ func (uc *Authorize) issue(ctx context.Context, req domain.AuthRequest, sessionI
 		Hash: uc.hasher.HashSecret(code), ClientID: req.ClientID, UserID: req.UserID,
 		RedirectURI: boundURI, Scope: req.Scope, Audience: req.Audience,
 		CodeChallenge: req.CodeChallenge, Nonce: req.Nonce, AuthTime: req.AuthTime,
-		SessionID: sessionID, FamilyID: uc.random.FamilyID(),
+		SessionID: sessionID, Claims: req.Claims, FamilyID: uc.random.FamilyID(),
 		CreatedAt: now, ExpiresAt: now.Add(ttl),
 	}
 	if err := uc.codes.CreateCode(ctx, ac); err != nil {

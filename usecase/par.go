@@ -84,7 +84,7 @@ func (uc *PushedAuthorization) Push(ctx context.Context, in PushInput) (PushResu
 		Hash: uc.hasher.HashSecret(ref), ClientID: client.ID,
 		RedirectURI: p.RedirectURI, ResponseType: p.ResponseType, Scope: p.Scope, State: p.State,
 		Nonce: p.Nonce, CodeChallenge: p.CodeChallenge, CodeChallengeMethod: p.CodeChallengeMethod,
-		Prompt: p.Prompt, MaxAge: p.MaxAge, Resource: slices.Clone(p.Resource),
+		Prompt: p.Prompt, MaxAge: p.MaxAge, Claims: p.Claims, Resource: slices.Clone(p.Resource),
 		CreatedAt: now, ExpiresAt: now.Add(ttl),
 	}
 	if err := uc.store.CreatePushedRequest(ctx, r); err != nil {

@@ -51,7 +51,7 @@ func (uc *RefreshTokenGrant) Execute(ctx context.Context, client domain.Client, 
 			return RefreshChange{}, err
 		}
 		subject = Subject{Client: client, User: st.User, Scope: scope, Audience: aud, AuthTime: old.AuthTime,
-			Nonce: old.Nonce, SessionID: old.SessionID, FamilyID: old.FamilyID, JKT: req.DPoPJKT}
+			Nonce: old.Nonce, SessionID: old.SessionID, FamilyID: old.FamilyID, JKT: req.DPoPJKT, Claims: old.Claims}
 		// The successor keeps the original grant's scope, so a narrower access token now
 		// does not shrink what later refreshes may ask (RFC 6749 §6).
 		next, s := uc.minter.newRefreshToken(subject)

@@ -159,6 +159,8 @@ type Subject struct {
 	FamilyID  string // the family these tokens join; empty for client credentials
 	// JKT is the DPoP key thumbprint the tokens are bound to; empty for bearer tokens.
 	JKT string
+	// Claims is the grant's claims request (OpenID Connect Core §5.5); zero for none.
+	Claims domain.ClaimsRequest
 }
 
 // accessToken signs an access token for s.
@@ -179,6 +181,12 @@ func (m *Minter) accessToken(ctx context.Context, s Subject) (string, error) {
 		ExpiresAt: now.Add(time.Duration(m.settings.AccessTokenTTL)),
 		FamilyID:  s.FamilyID,
 		JKT:       s.JKT,
+	}
+	if s.User != nil {
+		if slices.Contains(s.Scope, domain.ScopeGroups) {
+			at.Groups = s.User.Claims(domain.ClaimGroups).Groups
+		}
+		at.UserInfoClaims = s.Claims.UserInfo
 	}
 	jwt, err := m.access.SignAccessToken(ctx, at)
 	if err != nil {
@@ -203,12 +211,9 @@ func (m *Minter) idToken(ctx context.Context, s Subject, accessToken string) (st
 		AccessToken: accessToken,
 		SessionID:   s.SessionID,
 		Alg:         s.Client.IDTokenAlg,
-	}
-	if slices.Contains(s.Scope, domain.ScopeProfile) {
-		t.Username = s.User.Username
-	}
-	if slices.Contains(s.Scope, domain.ScopeEmail) && s.User.Email != "" {
-		t.Email, t.EmailVerified = s.User.Email, s.User.EmailVerified
+		// The claims of the scope (OpenID Connect Core §5.4) and those the claims
+		// request asked of the ID token by name (§5.5).
+		Claims: s.User.Claims(domain.ScopeClaims(s.Scope) | s.Claims.IDToken),
 	}
 	jwt, err := m.ids.SignIDToken(ctx, t)
 	if err != nil {
@@ -237,6 +242,7 @@ func (m *Minter) newRefreshToken(s Subject) (domain.RefreshToken, string) {
 		AuthTime:  s.AuthTime,
 		Nonce:     s.Nonce,
 		SessionID: s.SessionID,
+		Claims:    s.Claims,
 		CreatedAt: now,
 		ExpiresAt: now.Add(time.Duration(m.settings.RefreshTokenTTL)),
 		DPoPJKT:   jkt,

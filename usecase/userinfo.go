@@ -32,12 +32,11 @@ type UserInfoRequest struct {
 	DPoP       DPoPInput
 }
 
-// Claims are the userinfo claims; empty fields are left out.
+// Claims are the userinfo claims: sub, and the user's claims that the token's scope
+// and its claims request ask for (domain.UserClaims: empty ones are left out).
 type Claims struct {
-	Subject           string
-	PreferredUsername string
-	Email             string
-	EmailVerified     *bool
+	Subject string
+	domain.UserClaims
 }
 
 var errTokenInactive = domain.ErrInvalidToken.WithDescription("the access token is invalid, expired or revoked")
@@ -91,13 +90,7 @@ func (uc *UserInfo) Request(ctx context.Context, req UserInfoRequest) (Claims, e
 		// Its tokens are revoked already (the deny-list); this read says so too.
 		return Claims{}, errTokenInactive
 	}
-	c := Claims{Subject: user.ID}
-	if slices.Contains(at.Scope, domain.ScopeProfile) {
-		c.PreferredUsername = user.Username
-	}
-	if slices.Contains(at.Scope, domain.ScopeEmail) && user.Email != "" {
-		verified := user.EmailVerified
-		c.Email, c.EmailVerified = user.Email, &verified
-	}
-	return c, nil
+	// The claims of the scope (OpenID Connect Core §5.4), and those the grant's claims
+	// request asked of userinfo by name (§5.5), which the token carries.
+	return Claims{Subject: user.ID, UserClaims: user.Claims(domain.ScopeClaims(at.Scope) | at.UserInfoClaims)}, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"gatehouse/domain"
 	"gatehouse/usecase"
 )
 
@@ -67,7 +68,7 @@ func (d *Discovery) metadata(oidc bool) map[string]any {
 		"token_endpoint_auth_methods_supported":          []string{usecase.AuthMethodBasic, usecase.AuthMethodPost, usecase.AuthMethodNone},
 		"revocation_endpoint_auth_methods_supported":     []string{usecase.AuthMethodBasic, usecase.AuthMethodPost, usecase.AuthMethodNone},
 		"introspection_endpoint_auth_methods_supported":  []string{usecase.AuthMethodBasic, usecase.AuthMethodPost},
-		"scopes_supported":                               []string{"openid", "profile", "email", "offline_access"},
+		"scopes_supported":                               []string{"openid", "profile", "email", "phone", "groups", "offline_access"},
 		"response_types_supported":                       []string{},
 		"authorization_response_iss_parameter_supported": true,
 		"code_challenge_methods_supported":               []string{"S256"},
@@ -115,7 +116,12 @@ func (d *Discovery) metadata(oidc bool) map[string]any {
 		m["request_uri_parameter_supported"] = false
 		m["subject_types_supported"] = []string{"public"}
 		m["id_token_signing_alg_values_supported"] = d.features.IDTokenAlgs
-		m["claims_supported"] = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "preferred_username", "email", "email_verified", "sid"}
+		m["claims_supported"] = append([]string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid"},
+			domain.UserClaimNames()...)
+		if d.features.Authorize {
+			// OpenID Connect Core §5.5: the claims request parameter.
+			m["claims_parameter_supported"] = true
+		}
 	}
 	return m
 }

@@ -22,11 +22,39 @@ func NewUserInfoHandler(userinfo *usecase.UserInfo) *UserInfoHandler {
 	return &UserInfoHandler{userinfo: userinfo}
 }
 
+// userInfoResponse is the JSON of the claims (OpenID Connect Core §5.3.2): those not
+// set are left out; groups, when asked, is an array even when empty.
 type userInfoResponse struct {
-	Sub               string `json:"sub"`
-	PreferredUsername string `json:"preferred_username,omitempty"`
-	Email             string `json:"email,omitempty"`
-	EmailVerified     *bool  `json:"email_verified,omitempty"`
+	Sub                 string    `json:"sub"`
+	Name                string    `json:"name,omitempty"`
+	GivenName           string    `json:"given_name,omitempty"`
+	FamilyName          string    `json:"family_name,omitempty"`
+	PreferredUsername   string    `json:"preferred_username,omitempty"`
+	Picture             string    `json:"picture,omitempty"`
+	Locale              string    `json:"locale,omitempty"`
+	Zoneinfo            string    `json:"zoneinfo,omitempty"`
+	UpdatedAt           int64     `json:"updated_at,omitempty"`
+	Email               string    `json:"email,omitempty"`
+	EmailVerified       *bool     `json:"email_verified,omitempty"`
+	PhoneNumber         string    `json:"phone_number,omitempty"`
+	PhoneNumberVerified *bool     `json:"phone_number_verified,omitempty"`
+	Groups              *[]string `json:"groups,omitempty"`
+}
+
+func toUserInfoResponse(c usecase.Claims) userInfoResponse {
+	r := userInfoResponse{
+		Sub: c.Subject, Name: c.Name, GivenName: c.GivenName, FamilyName: c.FamilyName,
+		PreferredUsername: c.PreferredUsername, Picture: c.Picture, Locale: c.Locale, Zoneinfo: c.Zoneinfo,
+		Email: c.Email, EmailVerified: c.EmailVerified, PhoneNumber: c.PhoneNumber,
+		PhoneNumberVerified: c.PhoneNumberVerified,
+	}
+	if !c.UpdatedAt.IsZero() {
+		r.UpdatedAt = c.UpdatedAt.Unix()
+	}
+	if c.Groups != nil {
+		r.Groups = &c.Groups
+	}
+	return r
 }
 
 // accessToken reads the token from the Authorization header (RFC 6750 §2.1; the DPoP
@@ -73,6 +101,5 @@ func (h *UserInfoHandler) UserInfo(c echo.Context) error {
 		return err
 	}
 	noStore(c)
-	return c.JSON(http.StatusOK, userInfoResponse{Sub: claims.Subject, PreferredUsername: claims.PreferredUsername,
-		Email: claims.Email, EmailVerified: claims.EmailVerified})
+	return c.JSON(http.StatusOK, toUserInfoResponse(claims))
 }

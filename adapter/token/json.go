@@ -3,6 +3,8 @@ package token
 import (
 	"strconv"
 	"unicode/utf8"
+
+	"gatehouse/domain"
 )
 
 // The signer writes claims with these appenders instead of encoding/json: the
@@ -97,4 +99,54 @@ func appendAudience(b []byte, aud []string) []byte {
 		b = appendString(b, a)
 	}
 	return append(b, ']')
+}
+
+// appendStringsMember appends ,"name":[…] (name must need no escaping).
+func appendStringsMember(b []byte, name string, values []string) []byte {
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':', '[')
+	for i, v := range values {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, v)
+	}
+	return append(b, ']')
+}
+
+// appendBoolMember appends ,"name":true or false.
+func appendBoolMember(b []byte, name string, v bool) []byte {
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return strconv.AppendBool(b, v)
+}
+
+// appendUserClaims appends the claims of c that are set (OpenID Connect Core §5.1).
+func appendUserClaims(b []byte, c *domain.UserClaims) []byte {
+	for _, m := range [...]struct {
+		name, value string
+	}{
+		{"name", c.Name}, {"given_name", c.GivenName}, {"family_name", c.FamilyName},
+		{"preferred_username", c.PreferredUsername}, {"picture", c.Picture}, {"locale", c.Locale},
+		{"zoneinfo", c.Zoneinfo}, {"email", c.Email}, {"phone_number", c.PhoneNumber},
+	} {
+		if m.value != "" {
+			b = appendStringMember(b, m.name, m.value)
+		}
+	}
+	if c.EmailVerified != nil {
+		b = appendBoolMember(b, "email_verified", *c.EmailVerified)
+	}
+	if c.PhoneNumberVerified != nil {
+		b = appendBoolMember(b, "phone_number_verified", *c.PhoneNumberVerified)
+	}
+	if !c.UpdatedAt.IsZero() {
+		b = appendIntMember(b, "updated_at", c.UpdatedAt.Unix())
+	}
+	if c.Groups != nil {
+		b = appendStringsMember(b, "groups", c.Groups)
+	}
+	return b
 }

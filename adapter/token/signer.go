@@ -47,6 +47,12 @@ func SignerConfigFromSettings(s usecase.Settings) SignerConfig {
 // jti stays an opaque unique id, and nothing has to be split or parsed.
 const familyClaim = "fid"
 
+// userInfoClaim is the private claim of an access token that carries the claims its
+// grant's claims request (OpenID Connect Core §5.5) asked of userinfo, as their
+// names separated by spaces: userinfo is answered from the token alone, with nothing
+// stored. Absent, as it is unless a claims parameter asked for userinfo claims.
+const userInfoClaim = "uic"
+
 // Signer signs access tokens (RFC 9068) and ID tokens (OpenID Connect Core §2)
 // with the KeyRing's active keys.
 type Signer struct {
@@ -117,6 +123,12 @@ func (s *Signer) SignAccessToken(ctx context.Context, t domain.AccessToken) (str
 		b = appendStringMember(b, familyClaim, t.FamilyID)
 	}
 	b = appendActor(b, t.Actor)
+	if t.Groups != nil {
+		b = appendStringsMember(b, "groups", t.Groups)
+	}
+	if t.UserInfoClaims != 0 {
+		b = appendStringMember(b, userInfoClaim, t.UserInfoClaims.String())
+	}
 	if t.JKT != "" {
 		// RFC 9449 §6.1: the DPoP key's thumbprint in the confirmation claim.
 		b = append(b, `,"cnf":{"jkt":`...)
@@ -171,20 +183,10 @@ func (s *Signer) SignIDToken(ctx context.Context, t domain.IDToken) (string, err
 	if t.AccessToken != "" {
 		b = appendStringMember(b, "at_hash", atHash(alg, t.AccessToken))
 	}
-	if t.Username != "" {
-		b = appendStringMember(b, "preferred_username", t.Username)
-	}
 	if t.SessionID != "" {
 		b = appendStringMember(b, "sid", t.SessionID)
 	}
-	if t.Email != "" {
-		b = appendStringMember(b, "email", t.Email)
-		if t.EmailVerified {
-			b = append(b, `,"email_verified":true`...)
-		} else {
-			b = append(b, `,"email_verified":false`...)
-		}
-	}
+	b = appendUserClaims(b, &t.Claims)
 	b = append(b, '}')
 	*bp = b
 	jwt, err := sign(k, k.idHeader, b)

@@ -162,7 +162,8 @@ func TestSignIDToken(t *testing.T) {
 		idt := domain.IDToken{
 			Subject: "user-1", Audience: "client-1", Nonce: "n-0S6_WzA2Mj", AuthTime: t0.Add(-time.Minute),
 			IssuedAt: t0, ExpiresAt: t0.Add(time.Hour), AccessToken: "the.access.token",
-			Username: "alice", Email: "alice@example.test", Alg: tc.alg,
+			Claims: domain.UserClaims{PreferredUsername: "alice", Email: "alice@example.test", EmailVerified: new(bool)},
+			Alg:    tc.alg,
 		}
 		raw, err := f.signer.SignIDToken(ctx, idt)
 		if err != nil {

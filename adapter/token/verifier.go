@@ -88,6 +88,8 @@ type accessClaims struct {
 	Cnf      *struct {
 		JKT string `json:"jkt"`
 	} `json:"cnf"`
+	Groups         []string `json:"groups"`
+	UserInfoClaims string   `json:"uic"`
 }
 
 // invalid wraps a defect as domain.ErrInvalidToken; the detail is for logs only.
@@ -185,6 +187,10 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, raw string) (domain.Ac
 		ExpiresAt: c.ExpiresAt.UTC(),
 		FamilyID:  c.FamilyID,
 		Actor:     actor,
+		Groups:    c.Groups,
+	}
+	if c.UserInfoClaims != "" {
+		at.UserInfoClaims = domain.ParseClaimNames(c.UserInfoClaims)
 	}
 	if c.Cnf != nil {
 		if c.Cnf.JKT == "" {

@@ -247,18 +247,39 @@ type userJSON struct {
 	Username      string    `json:"username"`
 	Email         string    `json:"email,omitempty"`
 	EmailVerified bool      `json:"email_verified"`
+	Name          string    `json:"name,omitempty"`
+	Groups        []string  `json:"groups"`
 	Disabled      bool      `json:"disabled"`
 	CreatedAt     time.Time `json:"created_at"`
 }
 
 // userShowJSON is `users show --json` (SPEC "Accounts and sessions"): every field,
-// always; name and groups come with the profiles of a later issue.
+// always ("" when not set; groups [] when none).
 type userShowJSON struct {
-	ID            string `json:"id"`
-	Username      string `json:"username"`
-	Email         string `json:"email"`
-	EmailVerified bool   `json:"email_verified"`
-	Disabled      bool   `json:"disabled"`
+	ID                  string    `json:"id"`
+	Username            string    `json:"username"`
+	Email               string    `json:"email"`
+	EmailVerified       bool      `json:"email_verified"`
+	Name                string    `json:"name"`
+	GivenName           string    `json:"given_name"`
+	FamilyName          string    `json:"family_name"`
+	Picture             string    `json:"picture"`
+	Locale              string    `json:"locale"`
+	Zoneinfo            string    `json:"zoneinfo"`
+	PhoneNumber         string    `json:"phone_number"`
+	PhoneNumberVerified bool      `json:"phone_number_verified"`
+	Groups              []string  `json:"groups"`
+	Disabled            bool      `json:"disabled"`
+	CreatedAt           time.Time `json:"created_at"`
+	UpdatedAt           time.Time `json:"updated_at"`
+}
+
+// groupsOf is u's groups as the JSON output shows them: [] when none.
+func groupsOf(u domain.User) []string {
+	if u.Groups == nil {
+		return []string{}
+	}
+	return u.Groups
 }
 
 // status is how list and show name a user's or client's state.
@@ -274,11 +295,26 @@ func (g *globals) showUser(u domain.User, head string) error {
 	var b strings.Builder
 	b.WriteString(head)
 	tw := tabwriter.NewWriter(&b, 0, 4, 1, ' ', 0)
-	fmt.Fprintf(tw, "id:\t%s\nusername:\t%s\nemail:\t%s\nemail_verified:\t%t\nstatus:\t%s\ncreated:\t%s\n",
-		u.ID, u.Username, u.Email, u.EmailVerified, status(u.Disabled), u.CreatedAt.Format(time.RFC3339))
+	fmt.Fprintf(tw, "id:\t%s\nusername:\t%s\nemail:\t%s\nemail_verified:\t%t\nname:\t%s\ngroups:\t%s\n",
+		u.ID, u.Username, u.Email, u.EmailVerified, u.Name, strings.Join(u.Groups, " "))
+	for _, f := range []struct{ name, value string }{
+		{"given_name", u.GivenName}, {"family_name", u.FamilyName}, {"picture", u.Picture}, {"locale", u.Locale},
+		{"zoneinfo", u.Zoneinfo}, {"phone_number", u.PhoneNumber},
+	} {
+		if f.value != "" {
+			fmt.Fprintf(tw, "%s:\t%s\n", f.name, f.value)
+		}
+	}
+	if u.PhoneNumber != "" {
+		fmt.Fprintf(tw, "phone_number_verified:\t%t\n", u.PhoneNumberVerified)
+	}
+	fmt.Fprintf(tw, "status:\t%s\ncreated:\t%s\nupdated:\t%s\n",
+		status(u.Disabled), u.CreatedAt.Format(time.RFC3339), u.UpdatedAt.Format(time.RFC3339))
 	tw.Flush()
 	return g.print(userShowJSON{ID: u.ID, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified,
-		Disabled: u.Disabled}, b.String())
+		Name: u.Name, GivenName: u.GivenName, FamilyName: u.FamilyName, Picture: u.Picture, Locale: u.Locale,
+		Zoneinfo: u.Zoneinfo, PhoneNumber: u.PhoneNumber, PhoneNumberVerified: u.PhoneNumberVerified,
+		Groups: groupsOf(u), Disabled: u.Disabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}, b.String())
 }
 
 // findUser resolves the U of a users command, an id or a username, with a one-line
@@ -291,12 +327,59 @@ func findUser(ctx context.Context, app *App, ref string) (domain.User, error) {
 	return u, err
 }
 
+// profileFlags are the flags of the profile claims, shared by users create and update.
+type profileFlags struct {
+	name, givenName, familyName, picture, locale, zoneinfo, phone string
+	phoneVerified                                                 bool
+}
+
+func (pf *profileFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&pf.name, "name", "", "full name (claim name)")
+	f.StringVar(&pf.givenName, "given-name", "", "given name (claim given_name)")
+	f.StringVar(&pf.familyName, "family-name", "", "family name (claim family_name)")
+	f.StringVar(&pf.picture, "picture", "", "URL of a picture, http or https (claim picture)")
+	f.StringVar(&pf.locale, "locale", "", "language tag such as en-US (claim locale)")
+	f.StringVar(&pf.zoneinfo, "zoneinfo", "", "IANA time zone such as Europe/Paris (claim zoneinfo)")
+	f.StringVar(&pf.phone, "phone-number", "", "phone number in E.164 form such as +14155550100 (claim phone_number)")
+	f.BoolVar(&pf.phoneVerified, "phone-number-verified", false, "whether the phone number is verified")
+}
+
+// profile is the profile the flags give (users create).
+func (pf *profileFlags) profile() domain.Profile {
+	return domain.Profile{Name: pf.name, GivenName: pf.givenName, FamilyName: pf.familyName, Picture: pf.picture,
+		Locale: pf.locale, Zoneinfo: pf.zoneinfo, PhoneNumber: pf.phone}
+}
+
+// update is the profile change of the flags given (users update); changed reports
+// whether any was.
+func (pf *profileFlags) update(cmd *cobra.Command) (upd usecase.ProfileUpdate, changed bool) {
+	f := cmd.Flags()
+	for _, v := range []struct {
+		flag string
+		dst  **string
+		val  *string
+	}{
+		{"name", &upd.Name, &pf.name}, {"given-name", &upd.GivenName, &pf.givenName},
+		{"family-name", &upd.FamilyName, &pf.familyName}, {"picture", &upd.Picture, &pf.picture},
+		{"locale", &upd.Locale, &pf.locale}, {"zoneinfo", &upd.Zoneinfo, &pf.zoneinfo},
+		{"phone-number", &upd.PhoneNumber, &pf.phone},
+	} {
+		if f.Changed(v.flag) {
+			*v.dst, changed = v.val, true
+		}
+	}
+	return upd, changed
+}
+
 func usersCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "users", Short: "Manage users"}
 	var username, email string
-	var pwStdin bool
+	var pwStdin, emailVerified bool
+	var groups []string
+	var createProfile profileFlags
 	create := &cobra.Command{
-		Use:   "create --username U [--email E] [--password-stdin]",
+		Use:   "create --username U [--email E] [--email-verified] [--name N] [--group G]... [--password-stdin]",
 		Short: "Create a user",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if username == "" {
@@ -311,7 +394,9 @@ func usersCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer cleanup()
-			u, err := app.Admin.CreateUser(cmd.Context(), usecase.NewUser{Username: username, Email: email, Password: pw})
+			u, err := app.Admin.CreateUser(cmd.Context(), usecase.NewUser{Username: username, Email: email, Password: pw,
+				EmailVerified: emailVerified, Profile: createProfile.profile(), PhoneNumberVerified: createProfile.phoneVerified,
+				Groups: groups})
 			if err != nil {
 				return err
 			}
@@ -322,6 +407,9 @@ func usersCmd(g *globals) *cobra.Command {
 	create.Flags().StringVar(&username, "username", "", "login name")
 	create.Flags().StringVar(&email, "email", "", "email address")
 	create.Flags().BoolVar(&pwStdin, "password-stdin", false, "read the password from the first line of stdin")
+	create.Flags().BoolVar(&emailVerified, "email-verified", false, "the email address is known to be the user's")
+	create.Flags().StringArrayVar(&groups, "group", nil, "a group of the user (claim groups); repeat for more")
+	createProfile.register(create)
 
 	list := &cobra.Command{
 		Use:   "list",
@@ -342,7 +430,7 @@ func usersCmd(g *globals) *cobra.Command {
 			fmt.Fprintln(tw, "ID\tUSERNAME\tEMAIL\tSTATUS\tCREATED")
 			for _, u := range users {
 				out = append(out, userJSON{ID: u.ID, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified,
-					Disabled: u.Disabled, CreatedAt: u.CreatedAt})
+					Name: u.Name, Groups: groupsOf(u), Disabled: u.Disabled, CreatedAt: u.CreatedAt})
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.ID, u.Username, u.Email, status(u.Disabled), u.CreatedAt.Format(time.RFC3339))
 			}
 			tw.Flush()
@@ -367,11 +455,13 @@ func usersCmd(g *globals) *cobra.Command {
 		},
 	}
 	var upd struct {
-		email              string
-		verified, disabled bool
+		email               string
+		verified, disabled  bool
+		addGroups, rmGroups []string
+		profile             profileFlags
 	}
 	update := &cobra.Command{
-		Use:   "update U [--email E] [--email-verified=BOOL] [--disabled=BOOL]",
+		Use:   "update U [--email E] [--email-verified=BOOL] [--name N] [--add-group G]... [--remove-group G]... [--disabled=BOOL]",
 		Short: "Change a user; --disabled=true kills every token, code and session of theirs at once",
 		Args:  exactArgs(1, "a user id or username"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -386,8 +476,16 @@ func usersCmd(g *globals) *cobra.Command {
 			if f.Changed("disabled") {
 				in.Disabled = &upd.disabled
 			}
-			if in == (usecase.UserUpdate{}) {
-				return usagef("users update needs at least one of --email, --email-verified, --disabled")
+			if f.Changed("phone-number-verified") {
+				in.PhoneNumberVerified = &upd.profile.phoneVerified
+			}
+			in.AddGroups, in.RemoveGroups = upd.addGroups, upd.rmGroups
+			profile, profileChanged := upd.profile.update(cmd)
+			in.Profile = profile
+			if !profileChanged && in.Email == nil && in.EmailVerified == nil && in.Disabled == nil &&
+				in.PhoneNumberVerified == nil && len(in.AddGroups) == 0 && len(in.RemoveGroups) == 0 {
+				return usagef("users update needs at least one of --email, --email-verified, --name, --add-group, " +
+					"--remove-group, --disabled (or another profile flag)")
 			}
 			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
 			if err != nil {
@@ -406,6 +504,9 @@ func usersCmd(g *globals) *cobra.Command {
 	}
 	update.Flags().StringVar(&upd.email, "email", "", "the new email address (unverified unless --email-verified=true); empty removes it")
 	update.Flags().BoolVar(&upd.verified, "email-verified", false, "whether the email address is verified")
+	update.Flags().StringArrayVar(&upd.addGroups, "add-group", nil, "add the user to a group; repeat for more")
+	update.Flags().StringArrayVar(&upd.rmGroups, "remove-group", nil, "remove the user from a group; repeat for more")
+	upd.profile.register(update)
 	update.Flags().BoolVar(&upd.disabled, "disabled", false,
 		"true: the user cannot sign in, and every token, code and session of theirs dies at once; false: enabled again (earlier tokens stay dead)")
 	del := &cobra.Command{

@@ -39,7 +39,7 @@ func (r *AccountRepository) UserByEmail(ctx context.Context, email string) (doma
 	if err := r.db.NewSelect().Model(&row).Where("email = ?", email).Scan(ctx); err != nil {
 		return domain.User{}, wrapErr(err, "select user by email")
 	}
-	return row.toDomain(), nil
+	return row.toDomain()
 }
 
 // MarkEmailVerified sets email_verified for the user only while their email is still

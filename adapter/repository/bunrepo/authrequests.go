@@ -43,6 +43,8 @@ type authRequestRow struct {
 	AuthTime        time.Time `bun:"auth_time,nullzero"`
 	CreatedAt       time.Time `bun:"created_at"`
 	ExpiresAt       time.Time `bun:"expires_at"`
+	// RequestedClaims came with migration 20260317000001: NULL when none.
+	RequestedClaims string `bun:"requested_claims,nullzero"`
 }
 
 func authRequestToRow(r domain.AuthRequest) authRequestRow {
@@ -51,7 +53,7 @@ func authRequestToRow(r domain.AuthRequest) authRequestRow {
 		Scope: encodeList(r.Scope), Audience: encodeList(r.Audience),
 		State: r.State, Nonce: r.Nonce, CodeChallenge: r.CodeChallenge, Prompt: encodeList(r.Prompt),
 		BrowserHash: r.BrowserHash, UserID: r.UserID, AuthTime: r.AuthTime,
-		CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt,
+		CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt, RequestedClaims: r.Claims.Encode(),
 	}
 	if r.MaxAge != nil {
 		row.MaxAge = strconv.FormatInt(int64(*r.MaxAge/time.Second), 10)
@@ -75,6 +77,9 @@ func (r authRequestRow) toDomain() (domain.AuthRequest, error) {
 	}
 	if a.Prompt, err = decodeList(r.Prompt); err != nil {
 		return domain.AuthRequest{}, fmt.Errorf("authorization request prompt: %w", err)
+	}
+	if a.Claims, err = decodeClaims(r.RequestedClaims); err != nil {
+		return domain.AuthRequest{}, fmt.Errorf("authorization request claims: %w", err)
 	}
 	if r.MaxAge != "" {
 		n, err := strconv.ParseInt(r.MaxAge, 10, 64)

@@ -106,9 +106,7 @@ type redemptionRow struct {
 // redemptionQuery reads, for a code, its user and whether its session exists, its
 // client is disabled and its family exists. Arguments: the session, client, family and
 // user ids.
-const redemptionQuery = "SELECT u.id AS u_id, u.username AS u_username, u.email AS u_email, " +
-	"u.email_verified AS u_email_verified, u.password_hash AS u_password_hash, u.created_at AS u_created_at, " +
-	"u.updated_at AS u_updated_at, u.disabled AS u_disabled, " +
+const redemptionQuery = "SELECT " + userColumns + ", " +
 	"(SELECT COUNT(*) FROM sessions WHERE id = ?) AS sessions, " +
 	"(SELECT COUNT(*) FROM clients WHERE id = ? AND disabled = TRUE) AS disabled_clients, " +
 	"(SELECT COUNT(*) FROM token_families WHERE id = ?) AS families " +
@@ -122,7 +120,7 @@ func CodeContext(ctx context.Context, db bun.IDB, code domain.AuthorizationCode)
 		Scan(ctx, &row); err != nil {
 		return usecase.CodeRedemption{}, wrapErr(err, "select the user, session, client and family of an authorization code")
 	}
-	return row.redemption(code), nil
+	return row.redemption(code)
 }
 
 // codeRedemptionRow is a row of codeRedemptionsQuery.
@@ -135,10 +133,8 @@ const codeRedemptionsQuery = "SELECT c.hash AS c_hash, c.client_id AS c_client_i
 	"c.redirect_uri AS c_redirect_uri, c.scope AS c_scope, c.audience AS c_audience, " +
 	"c.code_challenge AS c_code_challenge, c.nonce AS c_nonce, c.auth_time AS c_auth_time, " +
 	"c.session_id AS c_session_id, c.family_id AS c_family_id, c.created_at AS c_created_at, " +
-	"c.expires_at AS c_expires_at, c.used_at AS c_used_at, " +
-	"u.id AS u_id, u.username AS u_username, u.email AS u_email, " +
-	"u.email_verified AS u_email_verified, u.password_hash AS u_password_hash, u.created_at AS u_created_at, " +
-	"u.updated_at AS u_updated_at, u.disabled AS u_disabled, " +
+	"c.expires_at AS c_expires_at, c.used_at AS c_used_at, c.requested_claims AS c_requested_claims, " +
+	userColumns + ", " +
 	"(SELECT COUNT(*) FROM sessions s WHERE s.id = c.session_id) AS sessions, " +
 	"(SELECT COUNT(*) FROM clients k WHERE k.id = c.client_id AND k.disabled = TRUE) AS disabled_clients, " +
 	"(SELECT COUNT(*) FROM token_families f WHERE f.id = c.family_id) AS families " +
@@ -158,18 +154,23 @@ func (r *CodeRepository) CodeRedemptions(ctx context.Context, hashes [][]byte) (
 		if err != nil {
 			return nil, err
 		}
-		out[string(code.Hash)] = row.redemption(code)
+		if out[string(code.Hash)], err = row.redemption(code); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
 
 // redemption is what row says of code.
-func (row redemptionRow) redemption(code domain.AuthorizationCode) usecase.CodeRedemption {
+func (row redemptionRow) redemption(code domain.AuthorizationCode) (usecase.CodeRedemption, error) {
 	red := usecase.CodeRedemption{Code: code, SessionLive: code.SessionID == "" || row.Sessions > 0,
 		ClientDisabled: row.DisabledClients > 0, FamilyExists: row.Families > 0}
 	if row.User.ID != "" {
-		u := row.User.toDomain()
+		u, err := row.User.toDomain()
+		if err != nil {
+			return usecase.CodeRedemption{}, err
+		}
 		red.User = &u
 	}
-	return red
+	return red, nil
 }

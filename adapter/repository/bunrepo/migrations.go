@@ -77,6 +77,7 @@ func migrations() *migrate.Migrations {
 	add("20260314000001", "email_tokens", emailTokensSchema)
 	ms.Add(backchannelLogoutMigration())
 	ms.Add(sessionSeenMigration())
+	ms.Add(claimsMigration())
 	return ms
 }
 

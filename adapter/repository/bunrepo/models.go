@@ -27,20 +27,60 @@ type userRow struct {
 	UpdatedAt     time.Time `bun:"updated_at"`
 	// Disabled came with migration 20260311000001: NULL (older rows) reads as false.
 	Disabled bool `bun:"disabled,nullzero"`
+	// The profile and groups came with migration 20260317000001: NULL reads as unset.
+	Name                string `bun:"name,nullzero"`
+	GivenName           string `bun:"given_name,nullzero"`
+	FamilyName          string `bun:"family_name,nullzero"`
+	Picture             string `bun:"picture,nullzero"`
+	Locale              string `bun:"locale,nullzero"`
+	Zoneinfo            string `bun:"zoneinfo,nullzero"`
+	PhoneNumber         string `bun:"phone_number,nullzero"`
+	PhoneNumberVerified bool   `bun:"phone_number_verified,nullzero"`
+	// GroupNames is a JSON array (encodeList); NULL when the user is in no group.
+	GroupNames string `bun:"group_names,nullzero"`
 }
+
+// userColumns are the columns of userRow read through a join as u (u.id AS u_id, …),
+// for the queries that read a user with a code or a refresh token (embed:u_).
+const userColumns = "u.id AS u_id, u.username AS u_username, u.email AS u_email, " +
+	"u.email_verified AS u_email_verified, u.password_hash AS u_password_hash, u.created_at AS u_created_at, " +
+	"u.updated_at AS u_updated_at, u.disabled AS u_disabled, u.name AS u_name, u.given_name AS u_given_name, " +
+	"u.family_name AS u_family_name, u.picture AS u_picture, u.locale AS u_locale, u.zoneinfo AS u_zoneinfo, " +
+	"u.phone_number AS u_phone_number, u.phone_number_verified AS u_phone_number_verified, " +
+	"u.group_names AS u_group_names"
+
+// userUpdateColumns are what UpdateUser replaces: all but the id, username, password
+// hash and creation time.
+var userUpdateColumns = []string{"email", "email_verified", "disabled", "updated_at", "name", "given_name",
+	"family_name", "picture", "locale", "zoneinfo", "phone_number", "phone_number_verified", "group_names"}
 
 func userToRow(u domain.User) userRow {
-	return userRow{
+	r := userRow{
 		ID: u.ID, Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified,
 		PasswordHash: u.PasswordHash, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, Disabled: u.Disabled,
+		Name: u.Name, GivenName: u.GivenName, FamilyName: u.FamilyName, Picture: u.Picture, Locale: u.Locale,
+		Zoneinfo: u.Zoneinfo, PhoneNumber: u.PhoneNumber, PhoneNumberVerified: u.PhoneNumberVerified,
 	}
+	if len(u.Groups) > 0 {
+		r.GroupNames = encodeList(u.Groups)
+	}
+	return r
 }
 
-func (r userRow) toDomain() domain.User {
-	return domain.User{
+func (r userRow) toDomain() (domain.User, error) {
+	u := domain.User{
 		ID: r.ID, Username: r.Username, Email: r.Email, EmailVerified: r.EmailVerified,
 		PasswordHash: r.PasswordHash, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt), Disabled: r.Disabled,
+		Profile: domain.Profile{Name: r.Name, GivenName: r.GivenName, FamilyName: r.FamilyName, Picture: r.Picture,
+			Locale: r.Locale, Zoneinfo: r.Zoneinfo, PhoneNumber: r.PhoneNumber},
+		PhoneNumberVerified: r.PhoneNumberVerified,
 	}
+	groups, err := decodeList(r.GroupNames)
+	if err != nil {
+		return domain.User{}, fmt.Errorf("user %q group_names: %w", r.ID, err)
+	}
+	u.Groups = groups
+	return u, nil
 }
 
 type clientRow struct {
@@ -142,6 +182,9 @@ type codeRow struct {
 	CreatedAt     time.Time  `bun:"created_at"`
 	ExpiresAt     time.Time  `bun:"expires_at"`
 	UsedAt        *time.Time `bun:"used_at"`
+	// RequestedClaims came with migration 20260317000001 (domain.ClaimsRequest.Encode);
+	// NULL when the request had no claims parameter.
+	RequestedClaims string `bun:"requested_claims,nullzero"`
 }
 
 func codeToRow(c domain.AuthorizationCode) codeRow {
@@ -151,6 +194,7 @@ func codeToRow(c domain.AuthorizationCode) codeRow {
 		CodeChallenge: c.CodeChallenge, Nonce: c.Nonce, AuthTime: c.AuthTime,
 		SessionID: c.SessionID, FamilyID: c.FamilyID,
 		CreatedAt: c.CreatedAt, ExpiresAt: c.ExpiresAt, UsedAt: c.UsedAt,
+		RequestedClaims: c.Claims.Encode(),
 	}
 }
 
@@ -167,6 +211,9 @@ func (r codeRow) toDomain() (domain.AuthorizationCode, error) {
 	}
 	if c.Audience, err = decodeList(r.Audience); err != nil {
 		return domain.AuthorizationCode{}, fmt.Errorf("authorization code audience: %w", err)
+	}
+	if c.Claims, err = decodeClaims(r.RequestedClaims); err != nil {
+		return domain.AuthorizationCode{}, fmt.Errorf("authorization code claims: %w", err)
 	}
 	return c, nil
 }
@@ -210,6 +257,8 @@ type refreshTokenRow struct {
 	RevokedAt *time.Time `bun:"revoked_at"`
 	// DPoPJKT came with migration 20260308000001: NULL when the token is unbound.
 	DPoPJKT string `bun:"dpop_jkt,nullzero"`
+	// RequestedClaims came with migration 20260317000001: NULL when none.
+	RequestedClaims string `bun:"requested_claims,nullzero"`
 }
 
 func refreshTokenToRow(t domain.RefreshToken) refreshTokenRow {
@@ -218,7 +267,7 @@ func refreshTokenToRow(t domain.RefreshToken) refreshTokenRow {
 		Scope: encodeList(t.Scope), Audience: encodeList(t.Audience),
 		AuthTime: t.AuthTime, Nonce: t.Nonce, SessionID: t.SessionID,
 		CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, RotatedAt: t.RotatedAt, RevokedAt: t.RevokedAt,
-		DPoPJKT: t.DPoPJKT,
+		DPoPJKT: t.DPoPJKT, RequestedClaims: t.Claims.Encode(),
 	}
 }
 
@@ -236,6 +285,9 @@ func (r refreshTokenRow) toDomain() (domain.RefreshToken, error) {
 	}
 	if t.Audience, err = decodeList(r.Audience); err != nil {
 		return domain.RefreshToken{}, fmt.Errorf("refresh token audience: %w", err)
+	}
+	if t.Claims, err = decodeClaims(r.RequestedClaims); err != nil {
+		return domain.RefreshToken{}, fmt.Errorf("refresh token claims: %w", err)
 	}
 	return t, nil
 }
@@ -394,6 +446,22 @@ func decodeList(s string) ([]string, error) {
 	return list, nil
 }
 
+// decodeClaims reads a claims request as ClaimsRequest.Encode stored it.
+func decodeClaims(s string) (domain.ClaimsRequest, error) {
+	if s == "" {
+		return domain.ClaimsRequest{}, nil
+	}
+	return domain.ParseClaimsRequest(s)
+}
+
+// nullString is s, or NULL when empty.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
 // utc normalises a time read back from any driver (pgx returns local time, MySQL and
 // SQLite whatever zone they parsed) to UTC; zero stays zero.
 func utc(t time.Time) time.Time {
@@ -421,7 +489,7 @@ func emptyToNil(b []byte) []byte {
 // RefreshTokenColumns are the columns of a new refresh token, in the order of
 // RefreshTokenValues, for the decorators of these repositories (batchrepo).
 const RefreshTokenColumns = "hash, family_id, client_id, user_id, scope, audience, auth_time, nonce, session_id, " +
-	"created_at, expires_at, dpop_jkt"
+	"created_at, expires_at, dpop_jkt, requested_claims"
 
 // RefreshTokenValues are t's values as a new row stores them (RefreshTokenColumns).
 func RefreshTokenValues(t domain.RefreshToken) []any {
@@ -433,7 +501,7 @@ func RefreshTokenValues(t domain.RefreshToken) []any {
 		jkt = t.DPoPJKT
 	}
 	return []any{t.Hash, t.FamilyID, t.ClientID, t.UserID, encodeList(t.Scope), encodeList(t.Audience),
-		authTime, t.Nonce, t.SessionID, t.CreatedAt, t.ExpiresAt, jkt}
+		authTime, t.Nonce, t.SessionID, t.CreatedAt, t.ExpiresAt, jkt, nullString(t.Claims.Encode())}
 }
 
 // FamilyColumns are the columns of a new token family, in the order of FamilyValues,

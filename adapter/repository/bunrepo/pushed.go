@@ -45,6 +45,7 @@ type pushedParams struct {
 	CodeChallengeMethod string   `json:"code_challenge_method,omitempty"`
 	Prompt              string   `json:"prompt,omitempty"`
 	MaxAge              string   `json:"max_age,omitempty"`
+	Claims              string   `json:"claims,omitempty"`
 	Resource            []string `json:"resource,omitempty"`
 }
 
@@ -54,7 +55,7 @@ func (r *PushedRequestRepository) CreatePushedRequest(ctx context.Context, p dom
 	params, err := json.Marshal(pushedParams{
 		RedirectURI: p.RedirectURI, ResponseType: p.ResponseType, Scope: p.Scope, State: p.State,
 		Nonce: p.Nonce, CodeChallenge: p.CodeChallenge, CodeChallengeMethod: p.CodeChallengeMethod,
-		Prompt: p.Prompt, MaxAge: p.MaxAge, Resource: p.Resource,
+		Prompt: p.Prompt, MaxAge: p.MaxAge, Claims: p.Claims, Resource: p.Resource,
 	})
 	if err != nil {
 		return fmt.Errorf("encode pushed authorization request: %w", err)
@@ -81,7 +82,7 @@ func (r *PushedRequestRepository) PushedRequestByHash(ctx context.Context, hash 
 		Hash: row.Hash, ClientID: row.ClientID,
 		RedirectURI: p.RedirectURI, ResponseType: p.ResponseType, Scope: p.Scope, State: p.State,
 		Nonce: p.Nonce, CodeChallenge: p.CodeChallenge, CodeChallengeMethod: p.CodeChallengeMethod,
-		Prompt: p.Prompt, MaxAge: p.MaxAge, Resource: p.Resource,
+		Prompt: p.Prompt, MaxAge: p.MaxAge, Claims: p.Claims, Resource: p.Resource,
 		CreatedAt: utc(row.CreatedAt), ExpiresAt: utc(row.ExpiresAt),
 	}, nil
 }

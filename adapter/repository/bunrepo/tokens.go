@@ -310,7 +310,10 @@ func (row refreshStateRow) state() (usecase.RefreshState, error) {
 	}
 	st := usecase.RefreshState{Token: t, FamilyRevoked: row.FamilyRevokedAt != nil}
 	if row.User.ID != "" {
-		u := row.User.toDomain()
+		u, err := row.User.toDomain()
+		if err != nil {
+			return usecase.RefreshState{}, err
+		}
 		st.User = &u
 	}
 	return st, nil
@@ -328,9 +331,8 @@ const refreshStateQuery = "SELECT t.hash AS t_hash, t.family_id AS t_family_id, 
 	"t.user_id AS t_user_id, t.scope AS t_scope, t.audience AS t_audience, t.auth_time AS t_auth_time, " +
 	"t.nonce AS t_nonce, t.session_id AS t_session_id, t.created_at AS t_created_at, t.expires_at AS t_expires_at, " +
 	"t.rotated_at AS t_rotated_at, t.revoked_at AS t_revoked_at, t.dpop_jkt AS t_dpop_jkt, " +
-	"u.id AS u_id, u.username AS u_username, u.email AS u_email, u.email_verified AS u_email_verified, " +
-	"u.password_hash AS u_password_hash, u.created_at AS u_created_at, u.updated_at AS u_updated_at, " +
-	"u.disabled AS u_disabled, f.revoked_at AS f_revoked_at FROM refresh_tokens t " +
+	"t.requested_claims AS t_requested_claims, " + userColumns + ", " +
+	"f.revoked_at AS f_revoked_at FROM refresh_tokens t " +
 	"JOIN token_families f ON f.id = t.family_id LEFT JOIN users u ON u.id = t.user_id"
 
 // RevokeAccessToken puts a jti on the deny-list until the token expires. Revoking one

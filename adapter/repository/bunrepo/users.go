@@ -32,7 +32,11 @@ func (r *UserRepository) UsersByID(ctx context.Context, ids []string) (map[strin
 	}
 	out := make(map[string]domain.User, len(rows))
 	for _, row := range rows {
-		out[row.ID] = row.toDomain()
+		u, err := row.toDomain()
+		if err != nil {
+			return nil, err
+		}
+		out[row.ID] = u
 	}
 	return out, nil
 }
@@ -52,7 +56,7 @@ func (r *UserRepository) UserByID(ctx context.Context, id string) (domain.User, 
 	if err := r.db.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
 		return domain.User{}, wrapErr(err, "select user %q", id)
 	}
-	return row.toDomain(), nil
+	return row.toDomain()
 }
 
 // UserByUsername returns the user with exactly this username; ErrNotFound when none.
@@ -61,7 +65,7 @@ func (r *UserRepository) UserByUsername(ctx context.Context, username string) (d
 	if err := r.db.NewSelect().Model(&row).Where("username = ?", username).Scan(ctx); err != nil {
 		return domain.User{}, wrapErr(err, "select user by username %q", username)
 	}
-	return row.toDomain(), nil
+	return row.toDomain()
 }
 
 // Taken: see usecase.UserStore. One query, on the two unique indexes.
@@ -89,7 +93,11 @@ func (r *UserRepository) ListUsers(ctx context.Context) ([]domain.User, error) {
 	}
 	users := make([]domain.User, len(rows))
 	for i, row := range rows {
-		users[i] = row.toDomain()
+		u, err := row.toDomain()
+		if err != nil {
+			return nil, err
+		}
+		users[i] = u
 	}
 	return users, nil
 }
@@ -102,12 +110,12 @@ func (r *UserRepository) DeleteUser(ctx context.Context, id string) error {
 	return mustAffect(res, err, "delete user %q", id)
 }
 
-// UpdateUser replaces the user's email, its verification and the disabled flag;
-// ErrNotFound when there is no such user, ErrDuplicate when the email is taken.
+// UpdateUser replaces everything of the user but the id, username, password hash and
+// creation time (userUpdateColumns); ErrNotFound when there is no such user,
+// ErrDuplicate when the email is taken.
 func (r *UserRepository) UpdateUser(ctx context.Context, u domain.User) error {
 	row := userToRow(u)
-	res, err := r.db.NewUpdate().Model(&row).Column("email", "email_verified", "disabled", "updated_at").
-		WherePK().Exec(ctx)
+	res, err := r.db.NewUpdate().Model(&row).Column(userUpdateColumns...).WherePK().Exec(ctx)
 	return mustAffect(res, err, "update user %q", u.ID)
 }
 

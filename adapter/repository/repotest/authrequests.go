@@ -18,7 +18,7 @@ func (s *suite) authRequest(c domain.Client) domain.AuthRequest {
 		State: "st &=+/%20 \u00e9\u6f22 ' \" <x>", Nonce: "n-0S6_WzA2Mj",
 		CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
 		Prompt:        []string{domain.PromptLogin, domain.PromptConsent}, MaxAge: &maxAge,
-		BrowserHash: newHash(), CreatedAt: base, ExpiresAt: base.Add(30 * time.Minute),
+		BrowserHash: newHash(), CreatedAt: base, ExpiresAt: base.Add(30 * time.Minute), Claims: someClaims,
 	}
 }
 
@@ -26,7 +26,7 @@ func checkAuthRequest(t *testing.T, want, got domain.AuthRequest) {
 	t.Helper()
 	if got.ID != want.ID || got.ClientID != want.ClientID || got.RedirectURI != want.RedirectURI ||
 		got.RedirectURISent != want.RedirectURISent || got.State != want.State || got.Nonce != want.Nonce ||
-		got.CodeChallenge != want.CodeChallenge || got.UserID != want.UserID {
+		got.CodeChallenge != want.CodeChallenge || got.UserID != want.UserID || got.Claims != want.Claims {
 		t.Errorf("authorization request = %+v, want %+v", got, want)
 	}
 	sameList(t, "scope", want.Scope, got.Scope)

@@ -19,7 +19,7 @@ func (s *suite) code(t *testing.T, u domain.User, c domain.Client) domain.Author
 		Scope: []string{"openid", "profile"}, Audience: []string{"https://api.example.com"},
 		CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", Nonce: "nonce-1",
 		AuthTime: base.Add(-time.Minute), SessionID: s.newSession(t, u).ID, FamilyID: newID("fam"),
-		CreatedAt: base, ExpiresAt: base.Add(time.Minute),
+		Claims: someClaims, CreatedAt: base, ExpiresAt: base.Add(time.Minute),
 	}
 }
 
@@ -37,7 +37,7 @@ func redemption(c domain.Client, code domain.AuthorizationCode) plan {
 		CreatedAt: base, ExpiresAt: base.Add(720 * time.Hour)}
 	rt := domain.RefreshToken{Hash: newHash(), FamilyID: code.FamilyID, ClientID: c.ID, UserID: code.UserID,
 		Scope: code.Scope, Audience: code.Audience, AuthTime: code.AuthTime, Nonce: code.Nonce, SessionID: code.SessionID,
-		CreatedAt: base, ExpiresAt: base.Add(720 * time.Hour), DPoPJKT: "jkt-1"}
+		Claims: code.Claims, CreatedAt: base, ExpiresAt: base.Add(720 * time.Hour), DPoPJKT: "jkt-1"}
 	return plan{Now: base, Family: fam, Refresh: &rt}
 }
 
@@ -287,7 +287,7 @@ func checkCode(t *testing.T, want, got domain.AuthorizationCode) {
 	sameBytes(t, "hash", want.Hash, got.Hash)
 	if got.ClientID != want.ClientID || got.UserID != want.UserID || got.RedirectURI != want.RedirectURI ||
 		got.CodeChallenge != want.CodeChallenge || got.Nonce != want.Nonce ||
-		got.SessionID != want.SessionID || got.FamilyID != want.FamilyID {
+		got.SessionID != want.SessionID || got.FamilyID != want.FamilyID || got.Claims != want.Claims {
 		t.Errorf("code = %+v, want %+v", got, want)
 	}
 	sameList(t, "scope", want.Scope, got.Scope)

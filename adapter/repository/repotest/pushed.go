@@ -15,7 +15,7 @@ func pushedRequest(c domain.Client) domain.PushedRequest {
 		// Bytes that survive only if nothing on the way normalises text.
 		State: "st &=+/%20 \u00e9\u6f22 ' \" <x>", Nonce: "n-0S6_WzA2Mj",
 		CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", CodeChallengeMethod: "S256",
-		Prompt: "login consent", MaxAge: "90",
+		Prompt: "login consent", MaxAge: "90", Claims: `{"userinfo":{"email":{"essential":true}},"x":1}`,
 		Resource:  []string{"https://api.example.com", "https://other.example.com"},
 		CreatedAt: base, ExpiresAt: base.Add(time.Minute),
 	}
@@ -35,7 +35,7 @@ func (s *suite) pushedRequests(t *testing.T) {
 		if got.ClientID != want.ClientID || got.RedirectURI != want.RedirectURI || got.ResponseType != want.ResponseType ||
 			got.Scope != want.Scope || got.State != want.State || got.Nonce != want.Nonce ||
 			got.CodeChallenge != want.CodeChallenge || got.CodeChallengeMethod != want.CodeChallengeMethod ||
-			got.Prompt != want.Prompt || got.MaxAge != want.MaxAge {
+			got.Prompt != want.Prompt || got.MaxAge != want.MaxAge || got.Claims != want.Claims {
 			t.Errorf("pushed request = %+v, want %+v", got, want)
 		}
 		sameList(t, "resource", want.Resource, got.Resource)
@@ -60,7 +60,7 @@ func (s *suite) pushedRequests(t *testing.T) {
 		noErr(t, s.PushedRequests.CreatePushedRequest(t.Context(), bare))
 		got, err := s.PushedRequests.PushedRequestByHash(t.Context(), bare.Hash)
 		noErr(t, err)
-		if got.RedirectURI != "" || got.State != "" || got.MaxAge != "" || len(got.Resource) != 0 {
+		if got.RedirectURI != "" || got.State != "" || got.MaxAge != "" || got.Claims != "" || len(got.Resource) != 0 {
 			t.Errorf("bare pushed request read back as %+v", got)
 		}
 	})

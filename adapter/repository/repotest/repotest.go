@@ -224,10 +224,25 @@ func (s *suite) newUser(t *testing.T) domain.User {
 	u := domain.User{
 		ID: "u-" + id, Username: "user_" + id, Email: "user_" + id + "@example.com",
 		PasswordHash: "$argon2id$v=19$m=65536,t=1,p=4$c2FsdA$aGFzaA", CreatedAt: base, UpdatedAt: base,
+		// A whole profile and groups, so every read of a user (with a code, a refresh
+		// token, in a batch) is checked to bring them.
+		Profile:             fullProfile,
+		PhoneNumberVerified: true,
+		Groups:              []string{"admins", "team:équipe"},
 	}
 	noErr(t, s.Users.CreateUser(t.Context(), u))
 	return u
 }
+
+// fullProfile has every profile field set, with text that survives only if nothing
+// on the way normalises it.
+var fullProfile = domain.Profile{
+	Name: "Zoë \"Z\" O'Brien-山田", GivenName: "Zoë", FamilyName: "O'Brien", Picture: "https://img.example.com/z.png?s=64&x=%20",
+	Locale: "fr-CA", Zoneinfo: "America/Argentina/Buenos_Aires", PhoneNumber: "+15145550100",
+}
+
+// someClaims is a claims request (OpenID Connect Core §5.5) the stored grants carry.
+var someClaims = domain.ClaimsRequest{IDToken: domain.ClaimEmail | domain.ClaimGroups, UserInfo: domain.ClaimPhoneNumber}
 
 func (s *suite) newClient(t *testing.T) domain.Client {
 	t.Helper()
@@ -269,7 +284,7 @@ func (s *suite) refreshToken(f usecase.TokenFamily) domain.RefreshToken {
 	return domain.RefreshToken{
 		Hash: newHash(), FamilyID: f.ID, ClientID: f.ClientID, UserID: f.UserID,
 		Scope: []string{"openid", "offline_access"}, Audience: []string{"https://api.example.com"},
-		AuthTime: base.Add(-time.Minute), Nonce: "n-0S6_WzA2Mj", SessionID: f.SessionID,
+		AuthTime: base.Add(-time.Minute), Nonce: "n-0S6_WzA2Mj", SessionID: f.SessionID, Claims: someClaims,
 		CreatedAt: base, ExpiresAt: base.Add(time.Hour),
 	}
 }

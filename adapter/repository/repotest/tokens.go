@@ -367,7 +367,8 @@ func checkRefreshToken(t *testing.T, want, got domain.RefreshToken) {
 	t.Helper()
 	sameBytes(t, "hash", want.Hash, got.Hash)
 	if got.FamilyID != want.FamilyID || got.ClientID != want.ClientID || got.UserID != want.UserID ||
-		got.Nonce != want.Nonce || got.SessionID != want.SessionID || got.DPoPJKT != want.DPoPJKT {
+		got.Nonce != want.Nonce || got.SessionID != want.SessionID || got.DPoPJKT != want.DPoPJKT ||
+		got.Claims != want.Claims {
 		t.Errorf("refresh token = %+v, want %+v", got, want)
 	}
 	sameList(t, "scope", want.Scope, got.Scope)

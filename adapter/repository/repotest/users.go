@@ -163,6 +163,46 @@ func (s *suite) users(t *testing.T) {
 		}
 	})
 
+	t.Run("ProfileAndGroups", func(t *testing.T) {
+		// newUser has every profile field and two groups; every read brings them.
+		u := s.newUser(t)
+		byID, err := s.Users.UserByID(t.Context(), u.ID)
+		noErr(t, err)
+		checkUser(t, u, byID)
+		all, err := s.Users.ListUsers(t.Context())
+		noErr(t, err)
+		i := slices.IndexFunc(all, func(x domain.User) bool { return x.ID == u.ID })
+		if i < 0 {
+			t.Fatal("user not listed")
+		}
+		checkUser(t, u, all[i])
+
+		// UpdateUser replaces the profile and groups; unset fields read back unset.
+		u.Profile = domain.Profile{Name: "Renamed", Zoneinfo: "UTC"}
+		u.PhoneNumberVerified, u.Groups, u.UpdatedAt = false, []string{"solo"}, base.Add(time.Hour)
+		noErr(t, s.Users.UpdateUser(t.Context(), u))
+		got, err := s.Users.UserByUsername(t.Context(), u.Username)
+		noErr(t, err)
+		checkUser(t, u, got)
+		sameTime(t, "updated_at", u.UpdatedAt, got.UpdatedAt)
+
+		u.Profile, u.Groups = domain.Profile{}, nil
+		noErr(t, s.Users.UpdateUser(t.Context(), u))
+		got, err = s.Users.UserByID(t.Context(), u.ID)
+		noErr(t, err)
+		checkUser(t, u, got)
+		if got.Groups != nil {
+			t.Errorf("groups of a user in none = %#v, want nil", got.Groups)
+		}
+
+		// A user created without a profile (as before these columns) reads as empty.
+		bare := domain.User{ID: newID("u"), Username: newID("bare"), PasswordHash: "h", CreatedAt: base, UpdatedAt: base}
+		noErr(t, s.Users.CreateUser(t.Context(), bare))
+		got, err = s.Users.UserByID(t.Context(), bare.ID)
+		noErr(t, err)
+		checkUser(t, bare, got)
+	})
+
 	t.Run("DeleteCascades", func(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
 		sess := domain.Session{ID: newID("s"), SecretHash: newHash(), UserID: u.ID, AuthTime: base, CreatedAt: base, ExpiresAt: base.Add(time.Hour)}
@@ -197,9 +237,11 @@ func (s *suite) users(t *testing.T) {
 func checkUser(t *testing.T, want, got domain.User) {
 	t.Helper()
 	if got.ID != want.ID || got.Username != want.Username || got.Email != want.Email ||
-		got.EmailVerified != want.EmailVerified || got.PasswordHash != want.PasswordHash || got.Disabled != want.Disabled {
+		got.EmailVerified != want.EmailVerified || got.PasswordHash != want.PasswordHash || got.Disabled != want.Disabled ||
+		got.Profile != want.Profile || got.PhoneNumberVerified != want.PhoneNumberVerified {
 		t.Errorf("user = %+v, want %+v", got, want)
 	}
+	sameList(t, "groups", want.Groups, got.Groups)
 	sameTime(t, "created_at", want.CreatedAt, got.CreatedAt)
 	sameTime(t, "updated_at", want.UpdatedAt, got.UpdatedAt)
 }

@@ -1,0 +1,82 @@
+package domain
+
+import "testing"
+
+// TestParseClaimsRequest: the claims parameter (OpenID Connect Core §5.5) as parsed,
+// its normal form read back to the same request, and what is not a claims request.
+func TestParseClaimsRequest(t *testing.T) {
+	r, err := ParseClaimsRequest(`{"id_token":{"email":null,"auth_time":{"essential":true},"acr":{"values":["a"]}},` +
+		`"userinfo":{"name":{"value":"x"},"groups":{"essential":false,"values":null},"x-custom":null},"other":[1]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.IDToken != ClaimEmail || r.UserInfo != ClaimName|ClaimGroups {
+		t.Fatalf("parsed %v / %v", r.IDToken, r.UserInfo)
+	}
+	enc := r.Encode()
+	if enc != `{"id_token":{"email":null},"userinfo":{"name":null,"groups":null}}` {
+		t.Fatalf("Encode = %s", enc)
+	}
+	if back, err := ParseClaimsRequest(enc); err != nil || back != r {
+		t.Fatalf("round trip: %+v, %v", back, err)
+	}
+	if (ClaimsRequest{}).Encode() != "" {
+		t.Fatal("an empty request encodes as something")
+	}
+	for _, ok := range []string{``, `{}`, `{"id_token":null}`, `{"userinfo":{}}`, ` {"id_token" : { "email" : null } } `} {
+		if _, err := ParseClaimsRequest(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{`{`, `null`, `[]`, `"x"`, `1`, `{"id_token":"email"}`, `{"id_token":["email"]}`,
+		`{"userinfo":{"email":true}}`, `{"userinfo":{"email":[]}}`, `{"id_token":{"email":{"essential":1}}}`,
+		`{"id_token":{"email":{"values":{}}}}`, `{} {}`} {
+		if _, err := ParseClaimsRequest(bad); err == nil {
+			t.Errorf("%q was accepted", bad)
+		}
+	}
+	if got := (ClaimsRequest{IDToken: ClaimEmail | ClaimPhoneNumber}).Within(EmailClaims); got.IDToken != ClaimEmail {
+		t.Errorf("Within = %v", got.IDToken)
+	}
+	if s := (ClaimsRequest{UserInfo: ClaimPhoneNumber | ClaimName}).Scopes(); len(s) != 2 || s[0] != ScopeProfile || s[1] != ScopePhone {
+		t.Errorf("Scopes = %v", s)
+	}
+	if ParseClaimNames("email nope groups") != ClaimEmail|ClaimGroups || (ClaimEmail|ClaimGroups).String() != "email groups" {
+		t.Error("claim names do not round-trip")
+	}
+}
+
+// TestProfileValidators: what each profile field accepts.
+func TestProfileValidators(t *testing.T) {
+	for _, tc := range []struct {
+		check func(string) error
+		good  []string
+		bad   []string
+	}{
+		{ValidatePicture, []string{"https://example.com/a.png", "http://127.0.0.1:8080/x?y=1"},
+			[]string{"ftp://example.com/a", "javascript:alert(1)", "https://", "//example.com/a", "https://u:p@example.com/",
+				"https://example.com/a b", "data:image/png;base64,AAAA"}},
+		{ValidateLocale, []string{"en", "en-US", "zh-Hant-TW", "de-CH-1996", "fil"},
+			[]string{"e", "english", "en_US", "en-", "-US", "en-US-abcdefghi", "1n"}},
+		{ValidateZoneinfo, []string{"Europe/Paris", "America/Argentina/Buenos_Aires", "UTC", "Etc/GMT+5"},
+			[]string{"Local", "Mars/Base", "../etc/passwd", "/etc/localtime", "europe/paris", "Europe//Paris", "Europe/Paris "}},
+		{ValidatePhoneNumber, []string{"+14155550100", "+441234567890", "+1234"},
+			[]string{"14155550100", "+0123456", "+1 415 555", "+123", "+1234567890123456", "+1415555O100"}},
+		{ValidateGroupName, []string{"admins", "team:platform", "eng.back-end_2", "équipe"},
+			[]string{"", "a b", "a/b", "a,b", "x\x00"}},
+	} {
+		for _, s := range tc.good {
+			if err := tc.check(s); err != nil {
+				t.Errorf("%q refused: %v", s, err)
+			}
+		}
+		for _, s := range tc.bad {
+			if tc.check(s) == nil {
+				t.Errorf("%q accepted", s)
+			}
+		}
+	}
+	if f, err := ValidateProfile(Profile{Name: "ok", Locale: "xx_YY"}); f != "locale" || err == nil {
+		t.Errorf("ValidateProfile = %q, %v", f, err)
+	}
+}

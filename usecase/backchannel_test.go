@@ -3,9 +3,9 @@ package usecase_test
 import (
 	"errors"
 	"net"
-	"net/netip"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -41,8 +41,8 @@ func TestBackchannelLogout_RetriesThenDrops(t *testing.T) {
 	}
 	store := bunrepo.NewBackchannelRepository(f.db)
 	leases := bunrepo.NewLeaseRepository(f.db)
-	b := usecase.NewBackchannelLogout(store, signer, backchannel.NewSender(outbound.Policy{}), leases, f.random, f.clock)
-	other := usecase.NewBackchannelLogout(store, signer, backchannel.NewSender(outbound.Policy{}), leases, f.random, f.clock)
+	b := usecase.NewBackchannelLogout(store, signer, backchannel.NewSender(outbound.NewClient(outbound.Policy{})), leases, f.random, f.clock)
+	other := usecase.NewBackchannelLogout(store, signer, backchannel.NewSender(outbound.NewClient(outbound.Policy{})), leases, f.random, f.clock)
 	ok, _ := f.client(t, usecase.NewClient{Name: "rp", RedirectURIs: []string{"https://rp.example/cb"}, BackchannelLogoutURI: rp.URL})
 	now := f.clock.Now()
 	if err := store.EnqueueLogouts(f.ctx, []usecase.LogoutDelivery{
@@ -116,7 +116,7 @@ func TestSecurity_S57_RegisteredLogoutURIsReachPublicAddressesOnly(t *testing.T)
 		}
 	}
 
-	strict := usecase.NewBackchannelLogout(store, signer, backchannel.NewSender(outbound.Policy{}),
+	strict := usecase.NewBackchannelLogout(store, signer, backchannel.NewSender(outbound.NewClient(outbound.Policy{})),
 		bunrepo.NewLeaseRepository(f.db), f.random, f.clock)
 	enqueue("d-registered", registered.ID)
 	res, err := strict.DeliverDue(f.ctx, time.Minute)
@@ -136,7 +136,7 @@ func TestSecurity_S57_RegisteredLogoutURIsReachPublicAddressesOnly(t *testing.T)
 		t.Fatal(err)
 	}
 	allowing := usecase.NewBackchannelLogout(store, signer,
-		backchannel.NewSender(outbound.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}),
+		backchannel.NewSender(outbound.NewClient(outbound.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})),
 		bunrepo.NewLeaseRepository(f.db), f.random, f.clock)
 	f.clock.Advance(10 * time.Second)
 	if res, err := allowing.DeliverDue(f.ctx, time.Minute); err != nil || len(res) != 1 || res[0].Err != nil || calls.Load() != 2 {

@@ -9,25 +9,29 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-
-	"gatehouse/adapter/outbound"
 )
 
 // Sender POSTs logout tokens (§2.5) with its own HTTP clients: they follow no
 // redirect (a logout token goes where the client registered, nowhere else) and read
-// at most a little of the answer. A URI a registrant chose goes through the outbound
-// client, which reaches public addresses only (SECURITY S57).
+// at most a little of the answer. A URI a registrant chose goes through the
+// untrusted client, which must reach public addresses only (SECURITY S57).
 type Sender struct {
-	trusted, untrusted *http.Client
+	trusted, untrusted Doer
+}
+
+// Doer sends HTTP requests: an *http.Client, or adapter/outbound's for URIs a
+// registrant chose.
+type Doer interface {
+	Do(req *http.Request) (*http.Response, error)
 }
 
 // NewSender builds the sender; callers bound each delivery by its context.
-func NewSender(policy outbound.Policy) *Sender {
+func NewSender(untrusted Doer) *Sender {
 	return &Sender{
 		trusted: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		}},
-		untrusted: outbound.NewClient(policy),
+		untrusted: untrusted,
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/uptrace/bun"
 
+	"gatehouse/adapter/backchannel"
 	"gatehouse/adapter/cache"
 	"gatehouse/adapter/crypto"
 	"gatehouse/adapter/httpapi"
@@ -193,6 +194,9 @@ func provideRegistrationSettings(cfg config.Config) usecase.RegistrationSettings
 func provideOutboundPolicy(cfg config.Config) outbound.Policy {
 	return outbound.Policy{Allow: cfg.OutboundAllowNetworks}
 }
+
+// provideUntrustedHTTP: the client for URLs an untrusted party chose.
+func provideUntrustedHTTP(p outbound.Policy) backchannel.Doer { return outbound.NewClient(p) }
 
 // provideRegistrationHandler mounts /oauth/register only when registration is on.
 func provideRegistrationHandler(reg *usecase.Registration, settings usecase.Settings) *httpapi.RegistrationHandler {

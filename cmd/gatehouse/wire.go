@@ -30,7 +30,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		providePARSettings,
 		provideMailTransport, provideMailPolicy, provideAccountSettings,
 		backchannel.NewSender, wire.Bind(new(usecase.LogoutSender), new(*backchannel.Sender)),
-		provideOutboundPolicy, wire.Bind(new(usecase.URLPolicy), new(outbound.Policy)),
+		provideOutboundPolicy, provideUntrustedHTTP, wire.Bind(new(usecase.URLPolicy), new(outbound.Policy)),
 		wire.Bind(new(usecase.LogoutTokenSigner), new(*token.Signer)), wire.Bind(new(usecase.Sealer), new(*crypto.Cipher)),
 		provideRegistrationSettings, provideRegistrationHandler,
 		wire.Bind(new(usecase.ClientForgetter), new(*cache.Clients)),

@@ -73,7 +73,8 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		return nil, nil, err
 	}
 	policy := provideOutboundPolicy(cfg)
-	sender := backchannel.NewSender(policy)
+	doer := provideUntrustedHTTP(policy)
+	sender := backchannel.NewSender(doer)
 	leaseRepository := bunrepo.NewLeaseRepository(db)
 	backchannelLogout := usecase.NewBackchannelLogout(backchannelRepository, signer, sender, leaseRepository, random, systemClock)
 	admin := usecase.NewAdminWithClientKeys(users, rules, clientRepository, tokens, sessionRepository, passwordHasher, secretHasher, random, systemClock, assertionVerifier, backchannelLogout)

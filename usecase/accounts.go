@@ -27,6 +27,10 @@ type AccountStore interface {
 	// ConsumeEmailToken deletes a live link of this purpose; of concurrent callers
 	// exactly one gets true.
 	ConsumeEmailToken(ctx context.Context, hash []byte, purpose string, now time.Time) (bool, error)
+	// ChangeEmail sets the user's email to to, verified, only while it is still from
+	// ("" for none): false when it is not, or the user is gone; ErrDuplicate when
+	// another user has to.
+	ChangeEmail(ctx context.Context, userID, from, to string, now time.Time) (bool, error)
 }
 
 // The email verification policies (GATEHOUSE_EMAIL_VERIFICATION).

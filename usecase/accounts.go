@@ -353,13 +353,35 @@ func (a *Accounts) ChangeEmail(ctx context.Context, userID, password, rawEmail, 
 	return email, nil
 }
 
-// ConfirmEmailChange uses a change-email link: the user's email becomes the address
-// the link was sent to, verified (following the link proved it), and the old
-// address is told. A link whose address another account has taken meanwhile, or of
-// a disabled or deleted user, is a bad link and changes nothing. It returns the new
-// address.
-func (a *Accounts) ConfirmEmailChange(ctx context.Context, secret string) (string, error) {
+// CheckEmailChangeLink tells the confirm page whether a change-email link can still
+// be used in a browser signed in as signedInAs ("" for none), without using it up.
+func (a *Accounts) CheckEmailChangeLink(ctx context.Context, secret, signedInAs string) error {
+	_, err := a.emailChangeLink(ctx, secret, signedInAs)
+	return err
+}
+
+// emailChangeLink reads a live change-email link; in a browser signed in as another
+// user than the link's it is a bad link: a signed-in user's button never changes
+// another account.
+func (a *Accounts) emailChangeLink(ctx context.Context, secret, signedInAs string) (domain.EmailToken, error) {
 	t, err := a.link(ctx, secret, domain.PurposeChangeEmail)
+	if err != nil {
+		return domain.EmailToken{}, err
+	}
+	if signedInAs != "" && signedInAs != t.UserID {
+		return domain.EmailToken{}, ErrBadLink
+	}
+	return t, nil
+}
+
+// ConfirmEmailChange uses a change-email link in a browser signed in as signedInAs
+// ("" for none: the link alone is enough): the user's email becomes the address the
+// link was sent to, verified (following the link proved it), and the old address is
+// told. A link whose address another account has taken meanwhile, of a disabled or
+// deleted user, or of another user than the signed-in one, is a bad link and changes
+// nothing. It returns the new address.
+func (a *Accounts) ConfirmEmailChange(ctx context.Context, secret, signedInAs string) (string, error) {
+	t, err := a.emailChangeLink(ctx, secret, signedInAs)
 	if err != nil {
 		return "", err
 	}

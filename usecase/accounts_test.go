@@ -176,8 +176,9 @@ func (s *accountsSetup) mailAt(t *testing.T, n int, want string) smtptest.Parsed
 }
 
 // TestAccounts_ChangeEmail: the current password and a new, valid, other address are
-// required; the link goes to the new address only; using it changes the address,
-// verified, and tells the old one; the link is single use.
+// required; the link goes to the new address only; using it (not signed in as
+// someone else) changes the address, verified, and tells the old one; the link is
+// single use.
 func TestAccounts_ChangeEmail(t *testing.T) {
 	s := newAccountsSetup(t)
 	u := s.user(t, "erin", "erin's password")
@@ -209,7 +210,11 @@ func TestAccounts_ChangeEmail(t *testing.T) {
 	if err := s.accounts.VerifyEmail(s.ctx, link); !errors.Is(err, usecase.ErrBadLink) {
 		t.Fatalf("a change link used to verify: %v", err)
 	}
-	got, err := s.accounts.ConfirmEmailChange(s.ctx, link)
+	// In a browser signed in as someone else, the link changes nothing.
+	if _, err := s.accounts.ConfirmEmailChange(s.ctx, link, "someone-else"); !errors.Is(err, usecase.ErrBadLink) {
+		t.Fatalf("the link used by another signed-in user: %v", err)
+	}
+	got, err := s.accounts.ConfirmEmailChange(s.ctx, link, u.ID)
 	if err != nil || got != email {
 		t.Fatalf("ConfirmEmailChange = %q, %v", got, err)
 	}
@@ -220,7 +225,7 @@ func TestAccounts_ChangeEmail(t *testing.T) {
 	if notice.Subject != "Your email address was changed" || tokenInLink.MatchString(notice.Text) {
 		t.Fatalf("notice to the old address: %q\n%s", notice.Subject, notice.Text)
 	}
-	if _, err := s.accounts.ConfirmEmailChange(s.ctx, link); !errors.Is(err, usecase.ErrBadLink) {
+	if _, err := s.accounts.ConfirmEmailChange(s.ctx, link, ""); !errors.Is(err, usecase.ErrBadLink) {
 		t.Fatalf("a used link: %v", err)
 	}
 }
@@ -250,7 +255,7 @@ func TestAccounts_ChangeEmailToATakenAddress(t *testing.T) {
 	if _, err := s.admin.UpdateUser(s.ctx, owner.ID, usecase.UserUpdate{Email: &free}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.accounts.ConfirmEmailChange(s.ctx, link); !errors.Is(err, usecase.ErrBadLink) {
+	if _, err := s.accounts.ConfirmEmailChange(s.ctx, link, ""); !errors.Is(err, usecase.ErrBadLink) {
 		t.Fatalf("a link to an address taken meanwhile: %v", err)
 	}
 	if got, _ := s.users.UserByID(s.ctx, u.ID); got.Email != u.Email {

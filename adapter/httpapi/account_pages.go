@@ -433,19 +433,39 @@ func (p *Pages) accountEmailPost(c echo.Context) error {
 }
 
 // confirmEmailGet serves GET /confirm-email?token=T: the link mailed to a new address
-// shows a button, and changes nothing by itself.
+// shows a button, and changes nothing by itself. In a browser signed in as another
+// user than the link's, it is the bad-link page.
 func (p *Pages) confirmEmailGet(c echo.Context) error {
-	return p.linkPage(c, c.QueryParam(tokenField), domain.PurposeChangeEmail, "Confirm your new email address", "confirm_email", "/account")
+	s, err := p.session(c)
+	if err != nil {
+		return err
+	}
+	token := c.QueryParam(tokenField)
+	if err := p.accounts.CheckEmailChangeLink(c.Request().Context(), token, sessionUser(s)); err != nil {
+		if errors.Is(err, usecase.ErrBadLink) {
+			return p.badLink(c, "/account")
+		}
+		return err
+	}
+	return p.render(c, http.StatusOK, "confirm_email", p.linkForm(c, s, "Confirm your new email address", token))
+}
+
+// sessionUser is the user id of s, or "" when there is no session.
+func sessionUser(s *domain.Session) string {
+	if s == nil {
+		return ""
+	}
+	return s.UserID
 }
 
 // confirmEmailPost serves POST /confirm-email: the account's email becomes the new
 // address, verified; the old address is told by mail.
 func (p *Pages) confirmEmailPost(c echo.Context) error {
-	f, _, err := p.checkedForm(c)
+	f, s, err := p.checkedForm(c)
 	if err != nil {
 		return err
 	}
-	email, err := p.accounts.ConfirmEmailChange(c.Request().Context(), f.get(tokenField))
+	email, err := p.accounts.ConfirmEmailChange(c.Request().Context(), f.get(tokenField), sessionUser(s))
 	if err != nil {
 		if errors.Is(err, usecase.ErrBadLink) {
 			return p.badLink(c, "/account")

@@ -6,11 +6,15 @@ import "time"
 const (
 	PurposeVerifyEmail   = "verify_email"
 	PurposeResetPassword = "reset_password"
+	// PurposeChangeEmail is sent to the address a user asked to change to; the
+	// token's Email is that new address.
+	PurposeChangeEmail = "change_email"
 )
 
 // EmailToken is a single-use link sent by mail, stored only as the keyed hash of its
 // secret. It is bound to its user, its purpose and the address it was sent to: a
-// verification link for an address the user has since changed verifies nothing.
+// verification link for an address the user has since changed verifies nothing. A
+// change-email link's Email is the new address, the one it was sent to.
 type EmailToken struct {
 	Hash      []byte
 	UserID    string

@@ -27,6 +27,10 @@ type AccountStore interface {
 	// ConsumeEmailToken deletes a live link of this purpose; of concurrent callers
 	// exactly one gets true.
 	ConsumeEmailToken(ctx context.Context, hash []byte, purpose string, now time.Time) (bool, error)
+	// ChangeEmail sets the user's email to to, verified, only while it is still from
+	// ("" for none): false when it is not, or the user is gone; ErrDuplicate when
+	// another user has to.
+	ChangeEmail(ctx context.Context, userID, from, to string, now time.Time) (bool, error)
 }
 
 // The email verification policies (GATEHOUSE_EMAIL_VERIFICATION).
@@ -50,34 +54,38 @@ type AccountSettings struct {
 // or for an address the account no longer has: one answer for all (SECURITY S47).
 var ErrBadLink = errors.New("this link is invalid or has expired")
 
-// Accounts is what users do for themselves by mail: verify their address and reset a
-// forgotten password. No answer depends on whether an address has an account: the
-// work that does (finding the user, making the link, queueing the mail) runs after
-// the answer, in the background (SECURITY S48).
+// Accounts is what users do for themselves by mail: verify their address, reset a
+// forgotten password, change their address. No answer depends on whether an address
+// has an account: the work that does (finding the user, making the link, queueing the
+// mail) runs after the answer, in the background (SECURITY S48).
 type Accounts struct {
-	users    UserStore
-	accounts AccountStore
-	ids      Identifiers
-	admin    *Admin
-	mailer   *Mailer
-	throttle Throttle
-	random   Random
-	hasher   SecretHasher
-	clock    Clock
-	settings AccountSettings
-	log      *slog.Logger
-	jobs     sync.WaitGroup
+	users     UserStore
+	accounts  AccountStore
+	ids       Identifiers
+	passwords PasswordHasher
+	admin     *Admin
+	mailer    *Mailer
+	throttle  Throttle
+	random    Random
+	hasher    SecretHasher
+	clock     Clock
+	settings  AccountSettings
+	log       *slog.Logger
+	jobs      sync.WaitGroup
 }
 
 // NewAccounts builds the self-service account use cases.
-func NewAccounts(users UserStore, accounts AccountStore, ids Identifiers, admin *Admin, mailer *Mailer, throttle Throttle,
-	random Random, hasher SecretHasher, clock Clock, settings AccountSettings, log *slog.Logger) *Accounts {
-	return &Accounts{users: users, accounts: accounts, ids: ids, admin: admin, mailer: mailer, throttle: throttle,
-		random: random, hasher: hasher, clock: clock, settings: settings, log: log}
+func NewAccounts(users UserStore, accounts AccountStore, ids Identifiers, passwords PasswordHasher, admin *Admin, mailer *Mailer,
+	throttle Throttle, random Random, hasher SecretHasher, clock Clock, settings AccountSettings, log *slog.Logger) *Accounts {
+	return &Accounts{users: users, accounts: accounts, ids: ids, passwords: passwords, admin: admin, mailer: mailer,
+		throttle: throttle, random: random, hasher: hasher, clock: clock, settings: settings, log: log}
 }
 
 // Settings returns the policy, for the pages.
 func (a *Accounts) Settings() AccountSettings { return a.settings }
+
+// LinkLifetime says in words how long a mailed link lives ("30 minutes").
+func (a *Accounts) LinkLifetime() string { return within(a.settings.TokenTTL) }
 
 // Wait returns when the background work started so far has ended (tests, shutdown).
 func (a *Accounts) Wait() { a.jobs.Wait() }
@@ -289,6 +297,136 @@ func (a *Accounts) ResetPassword(ctx context.Context, secret, password, confirm 
 	return nil
 }
 
+// ChangeEmail is the signed-in user's request on /account to change their email to
+// rawEmail, confirmed by their current password (checked as at sign-in, throttled).
+// Requests are throttled per user and per new address, as forgot-password is. The
+// answer is the same whether or not the address belongs to another account, and so
+// is the work before it (SECURITY S48); then, in the background, a link to confirm
+// goes to the new address, or, when another account has it, a notice to that
+// account's owner and no link. It returns the canonical new address.
+func (a *Accounts) ChangeEmail(ctx context.Context, userID, password, rawEmail, address string) (string, error) {
+	email := a.ids.CanonicalEmail(rawEmail)
+	if email == "" {
+		return "", &ValidationError{Field: "new_email", Message: "enter the new email address"}
+	}
+	if err := domain.ValidateEmail(email); err != nil {
+		return "", invalid("new_email", err)
+	}
+	u, err := a.users.UserByID(ctx, userID)
+	if err != nil {
+		return "", fmt.Errorf("look up the session's user: %w", err)
+	}
+	if email == u.Email {
+		return "", &ValidationError{Field: "new_email", Message: "that is already your email address"}
+	}
+	for _, key := range []string{"change-email:" + u.ID, "change-email-to:" + email} {
+		if err := a.throttle.Check(ctx, key); err != nil {
+			return "", err
+		}
+	}
+	if _, err := CheckPassword(ctx, a.users, a.ids, a.passwords, a.throttle, u.Username, password, address); err != nil {
+		if errors.Is(err, errBadCredentials) {
+			return "", &ValidationError{Field: "current_password", Message: "that is not your current password"}
+		}
+		return "", err
+	}
+	a.throttle.Failure(ctx, "change-email:"+u.ID)
+	a.throttle.Failure(ctx, "change-email-to:"+email)
+	a.background("email change", func(ctx context.Context) error {
+		owner, err := a.accounts.UserByEmail(ctx, email)
+		switch {
+		case err == nil && owner.ID != u.ID:
+			return a.mailer.Queue(ctx, emailTakenMail(a.settings, owner))
+		case err == nil:
+			return nil // the user's own address by now
+		case !errors.Is(err, domain.ErrNotFound):
+			return err
+		}
+		to := u
+		to.Email = email
+		link, err := a.newLink(ctx, to, domain.PurposeChangeEmail, "/confirm-email")
+		if err != nil {
+			return err
+		}
+		return a.mailer.Queue(ctx, changeEmailMail(a.settings, to, link))
+	})
+	return email, nil
+}
+
+// CheckEmailChangeLink tells the confirm page whether a change-email link can still
+// be used in a browser signed in as signedInAs ("" for none), without using it up.
+func (a *Accounts) CheckEmailChangeLink(ctx context.Context, secret, signedInAs string) error {
+	_, err := a.emailChangeLink(ctx, secret, signedInAs)
+	return err
+}
+
+// emailChangeLink reads a live change-email link; in a browser signed in as another
+// user than the link's it is a bad link: a signed-in user's button never changes
+// another account.
+func (a *Accounts) emailChangeLink(ctx context.Context, secret, signedInAs string) (domain.EmailToken, error) {
+	t, err := a.link(ctx, secret, domain.PurposeChangeEmail)
+	if err != nil {
+		return domain.EmailToken{}, err
+	}
+	if signedInAs != "" && signedInAs != t.UserID {
+		return domain.EmailToken{}, ErrBadLink
+	}
+	return t, nil
+}
+
+// ConfirmEmailChange uses a change-email link in a browser signed in as signedInAs
+// ("" for none: the link alone is enough): the user's email becomes the address the
+// link was sent to, verified (following the link proved it), and the old address is
+// told. A link whose address another account has taken meanwhile, of a disabled or
+// deleted user, or of another user than the signed-in one, is a bad link and changes
+// nothing. It returns the new address.
+func (a *Accounts) ConfirmEmailChange(ctx context.Context, secret, signedInAs string) (string, error) {
+	t, err := a.emailChangeLink(ctx, secret, signedInAs)
+	if err != nil {
+		return "", err
+	}
+	u, err := a.users.UserByID(ctx, t.UserID)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		return "", ErrBadLink
+	case err != nil:
+		return "", err
+	case u.Disabled:
+		return "", ErrBadLink
+	}
+	owner, err := a.accounts.UserByEmail(ctx, t.Email)
+	switch {
+	case err == nil && owner.ID != u.ID:
+		return "", ErrBadLink
+	case err != nil && !errors.Is(err, domain.ErrNotFound):
+		return "", err
+	}
+	now := a.clock.Now()
+	ok, err := a.accounts.ConsumeEmailToken(ctx, t.Hash, t.Purpose, now)
+	if err != nil {
+		return "", fmt.Errorf("use change-email link: %w", err)
+	}
+	if !ok {
+		return "", ErrBadLink
+	}
+	ok, err = a.accounts.ChangeEmail(ctx, u.ID, u.Email, t.Email, now)
+	switch {
+	case errors.Is(err, domain.ErrDuplicate):
+		return "", ErrBadLink // taken between the check and the change
+	case err != nil:
+		return "", err
+	case !ok:
+		return "", ErrBadLink // changed meanwhile by someone else
+	}
+	if u.Email != "" && u.Email != t.Email {
+		old := u
+		a.background("email changed notice", func(ctx context.Context) error {
+			return a.mailer.Queue(ctx, emailChangedMail(a.settings, old, t.Email))
+		})
+	}
+	return t.Email, nil
+}
+
 // within says how long a link lives, in words ("30 minutes", "2 hours").
 func within(d time.Duration) string {
 	switch {
@@ -344,4 +482,24 @@ func signUpAttemptMail(s AccountSettings, owner domain.User) domain.Mail {
 	return mail("sign_up_attempt", owner, "Someone tried to create an account with your email address", "", "",
 		"Someone tried to create a new account with this email address, which already belongs to your account "+owner.Username+".",
 		"If it was you, sign in instead, or reset your password at "+s.Issuer+"/forgot-password. Otherwise ignore this mail.")
+}
+
+func changeEmailMail(s AccountSettings, to domain.User, link string) domain.Mail {
+	return mail("change_email", to, "Confirm your new email address", link, "Use this email address",
+		"Someone (hopefully you) asked to make this the email address of the account "+to.Username+
+			". Open this link within "+within(s.TokenTTL)+" to confirm:",
+		"If it was not you, ignore this mail: nothing changes.")
+}
+
+func emailTakenMail(s AccountSettings, owner domain.User) domain.Mail {
+	return mail("change_email_taken", owner, "Someone tried to use your email address", "", "",
+		"Someone tried to make this email address, which already belongs to your account "+owner.Username+
+			", the address of another account. Nothing was changed.",
+		"If it was you, sign in to "+owner.Username+" instead, or reset its password at "+s.Issuer+"/forgot-password. Otherwise ignore this mail.")
+}
+
+func emailChangedMail(s AccountSettings, old domain.User, newEmail string) domain.Mail {
+	return mail("email_changed", old, "Your email address was changed", "", "",
+		"The email address of your account "+old.Username+" was changed from this address to "+newEmail+".",
+		"If it was not you, someone who knows your password did it: tell the administrator of "+s.Issuer+" at once.")
 }

@@ -38,7 +38,7 @@ func newAccountsSetup(t *testing.T) *accountsSetup {
 		f.clock, usecase.DefaultMailPolicy())
 	settings := usecase.AccountSettings{Issuer: "https://id.example.com", TokenTTL: 30 * time.Minute,
 		Verification: usecase.EmailVerificationOptional}
-	a := usecase.NewAccounts(f.users, bunrepo.NewAccountRepository(f.db), identifier.NewRules(), f.admin, mailer, f.throttle,
+	a := usecase.NewAccounts(f.users, bunrepo.NewAccountRepository(f.db), identifier.NewRules(), f.passwords, f.admin, mailer, f.throttle,
 		f.random, f.hasher, f.clock, settings, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return &accountsSetup{fixture: f, accounts: a, mailer: mailer, mx: mx}
 }
@@ -151,4 +151,126 @@ func TestAccounts_ResetRefusesDisabledUsersAndIsThrottled(t *testing.T) {
 		}
 	}
 	t.Fatal("ten requests from one address in a row were not throttled")
+}
+
+// mailAt delivers what is queued and returns the n-th mail, parsed, after checking
+// it went to want.
+func (s *accountsSetup) mailAt(t *testing.T, n int, want string) smtptest.Parsed {
+	t.Helper()
+	s.accounts.Wait()
+	if _, err := s.mailer.DeliverDue(s.ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := s.mx.Mails()
+	if len(got) < n {
+		t.Fatalf("%d mails sent, want %d", len(got), n)
+	}
+	if got[n-1].To != want {
+		t.Fatalf("mail %d went to %s, want %s", n, got[n-1].To, want)
+	}
+	p, err := smtptest.Parse(got[n-1].Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestAccounts_ChangeEmail: the current password and a new, valid, other address are
+// required; the link goes to the new address only; using it (not signed in as
+// someone else) changes the address, verified, and tells the old one; the link is
+// single use.
+func TestAccounts_ChangeEmail(t *testing.T) {
+	s := newAccountsSetup(t)
+	u := s.user(t, "erin", "erin's password")
+	var ve *usecase.ValidationError
+	for _, tc := range []struct{ password, email, field string }{
+		{"not erin's password", "erin.new@example.com", "current_password"},
+		{"erin's password", "", "new_email"},
+		{"erin's password", "not an address", "new_email"},
+		{"erin's password", " ERIN@example.com ", "new_email"}, // already hers, once canonical
+	} {
+		_, err := s.accounts.ChangeEmail(s.ctx, u.ID, tc.password, tc.email, "192.0.2.1")
+		if !errors.As(err, &ve) || ve.Field != tc.field {
+			t.Fatalf("ChangeEmail(%q, %q) = %v, want an error on %s", tc.password, tc.email, err, tc.field)
+		}
+	}
+	email, err := s.accounts.ChangeEmail(s.ctx, u.ID, "erin's password", "Erin.New@Example.com", "192.0.2.1")
+	if err != nil || email != "Erin.New@example.com" && email != "erin.new@example.com" {
+		t.Fatalf("ChangeEmail = %q, %v", email, err)
+	}
+	m := s.mailAt(t, 1, email)
+	if m.Subject != "Confirm your new email address" {
+		t.Fatalf("mail to the new address: %q", m.Subject)
+	}
+	link := tokenInLink.FindStringSubmatch(m.Text)[1]
+	if got, _ := s.users.UserByID(s.ctx, u.ID); got.Email != u.Email {
+		t.Fatal("the address changed before the link was used")
+	}
+	// The link is not a verification or reset link.
+	if err := s.accounts.VerifyEmail(s.ctx, link); !errors.Is(err, usecase.ErrBadLink) {
+		t.Fatalf("a change link used to verify: %v", err)
+	}
+	// In a browser signed in as someone else, the link changes nothing.
+	if _, err := s.accounts.ConfirmEmailChange(s.ctx, link, "someone-else"); !errors.Is(err, usecase.ErrBadLink) {
+		t.Fatalf("the link used by another signed-in user: %v", err)
+	}
+	got, err := s.accounts.ConfirmEmailChange(s.ctx, link, u.ID)
+	if err != nil || got != email {
+		t.Fatalf("ConfirmEmailChange = %q, %v", got, err)
+	}
+	if after, _ := s.users.UserByID(s.ctx, u.ID); after.Email != email || !after.EmailVerified {
+		t.Fatalf("after the change: %+v", after)
+	}
+	notice := s.mailAt(t, 2, u.Email)
+	if notice.Subject != "Your email address was changed" || tokenInLink.MatchString(notice.Text) {
+		t.Fatalf("notice to the old address: %q\n%s", notice.Subject, notice.Text)
+	}
+	if _, err := s.accounts.ConfirmEmailChange(s.ctx, link, ""); !errors.Is(err, usecase.ErrBadLink) {
+		t.Fatalf("a used link: %v", err)
+	}
+}
+
+// TestAccounts_ChangeEmailToATakenAddress: the answer is the same as for a free
+// address; the owner is told and no link goes out; an address taken between the
+// mail and the link makes the link bad, and nothing changes.
+func TestAccounts_ChangeEmailToATakenAddress(t *testing.T) {
+	s := newAccountsSetup(t)
+	u, owner := s.user(t, "fred", "fred's password"), s.user(t, "gina", "gina's password")
+	email, err := s.accounts.ChangeEmail(s.ctx, u.ID, "fred's password", owner.Email, "192.0.2.1")
+	if err != nil || email != owner.Email {
+		t.Fatalf("ChangeEmail to a taken address = %q, %v", email, err)
+	}
+	m := s.mailAt(t, 1, owner.Email)
+	if m.Subject != "Someone tried to use your email address" || tokenInLink.MatchString(m.Text) ||
+		!regexp.MustCompile(`\bgina\b`).MatchString(m.Text) || regexp.MustCompile(`\bfred\b`).MatchString(m.Text) {
+		t.Fatalf("notice to the owner: %q\n%s", m.Subject, m.Text)
+	}
+
+	// Taken meanwhile.
+	free := "fred.free@example.com"
+	if _, err := s.accounts.ChangeEmail(s.ctx, u.ID, "fred's password", free, "192.0.2.1"); err != nil {
+		t.Fatal(err)
+	}
+	link := tokenInLink.FindStringSubmatch(s.mailAt(t, 2, free).Text)[1]
+	if _, err := s.admin.UpdateUser(s.ctx, owner.ID, usecase.UserUpdate{Email: &free}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.accounts.ConfirmEmailChange(s.ctx, link, ""); !errors.Is(err, usecase.ErrBadLink) {
+		t.Fatalf("a link to an address taken meanwhile: %v", err)
+	}
+	if got, _ := s.users.UserByID(s.ctx, u.ID); got.Email != u.Email {
+		t.Fatalf("the address changed: %+v", got)
+	}
+	// Asking again and again is throttled per user.
+	var throttled *domain.ThrottledError
+	for i := range 10 {
+		_, err := s.accounts.ChangeEmail(s.ctx, u.ID, "fred's password", "fred"+string(rune('a'+i))+"@example.com", "192.0.2.9")
+		if errors.As(err, &throttled) {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Fatal("ten email changes in a row were not throttled")
 }

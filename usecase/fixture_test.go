@@ -65,6 +65,8 @@ type fixture struct {
 	ring    *token.KeyRing
 	// dpop checks DPoP proofs with the real parser, replay store and nonces.
 	dpop *usecase.DPoP
+	// passwords hashes and checks passwords as the admin's user creation does.
+	passwords *crypto.PasswordHasher
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -120,7 +122,7 @@ func newFixture(t *testing.T) *fixture {
 	f.throttle = throttle.NewMemory(throttle.Policy{FreeFailures: 3, BaseDelay: time.Minute, MaxDelay: time.Hour, Forget: time.Hour, MaxKeys: 1000}, clk.Now)
 	auth := usecase.NewClientAuthenticator(f.clients, hasher, f.throttle)
 	minter := usecase.NewMinter(signer, signer, f.tokens, f.users, random, hasher, clk, settings)
-	f.db, f.auth, f.minter = db, auth, minter
+	f.db, f.auth, f.minter, f.passwords = db, auth, minter, passwords
 	f.dpop = usecase.NewDPoP(token.NewDPoPParser(), bunrepo.NewReplayRepository(db), crypto.NewDPoPNonces(keys), clk,
 		usecase.DPoPConfig{IATWindow: time.Minute}, settings)
 	f.admin = usecase.NewAdmin(f.users, identifier.NewRules(), f.clients, f.tokens, bunrepo.NewSessionRepository(db), passwords, hasher, random, clk)

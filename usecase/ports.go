@@ -166,6 +166,10 @@ type TokenStore interface {
 	RevokeUserFamilies(ctx context.Context, userID string, now time.Time) error
 	RevokeClientFamilies(ctx context.Context, clientID string, now time.Time) error
 	RevokeSessionFamilies(ctx context.Context, sessionID string, now time.Time) error
+	// RevokeGrantFamilies revokes every family of one user with one client (a
+	// connected app revoked on the account page), with the same voiding of codes and
+	// device authorizations.
+	RevokeGrantFamilies(ctx context.Context, userID, clientID string, now time.Time) error
 	// RevokePrincipal stores the deny-list entry of a user or client, replacing an
 	// earlier one (SECURITY S58).
 	RevokePrincipal(ctx context.Context, p domain.PrincipalRevocation) error
@@ -221,6 +225,12 @@ type ConsentStore interface {
 	// SaveConsent stores c, replacing the consent of the same user, client and
 	// redirect URI.
 	SaveConsent(ctx context.Context, c domain.Consent) error
+	// UserConsents lists every consent of the user, for every client and redirect
+	// URI (the account page's connected apps).
+	UserConsents(ctx context.Context, userID string) ([]domain.Consent, error)
+	// DeleteConsents deletes the user's consents for the client, for every redirect
+	// URI; none is not an error.
+	DeleteConsents(ctx context.Context, userID, clientID string) error
 }
 
 // SessionStore keeps browser sessions, looked up by the hash of the cookie secret.

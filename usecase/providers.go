@@ -31,5 +31,6 @@ var ProviderSet = wire.NewSet(
 	NewDPoP,
 	NewMailer,
 	NewAccounts,
+	NewConnectedApps,
 	NewBackchannelLogout,
 )

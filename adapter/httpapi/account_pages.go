@@ -258,7 +258,21 @@ func (p *Pages) accountView(c echo.Context, s *domain.Session) (view, error) {
 		}
 		v.Sessions = append(v.Sessions, sv)
 	}
+	apps, err := p.apps.List(c.Request().Context(), s.UserID)
+	if err != nil {
+		return view{}, err
+	}
+	for _, a := range apps {
+		v.Apps = append(v.Apps, appView{ClientID: a.ClientID, Name: a.ClientName, Scopes: a.Scopes,
+			Granted: a.GrantedAt.UTC().Format("2 Jan 2006 15:04 UTC")})
+	}
 	return v, nil
+}
+
+// appView is one connected app as the account page lists it.
+type appView struct {
+	ClientID, Name, Granted string
+	Scopes                  []usecase.ScopeView
 }
 
 // sessionView is one session as the account page lists it.
@@ -363,5 +377,132 @@ func (p *Pages) accountPasswordPost(c echo.Context) error {
 		return err
 	}
 	v.Notice = "Your password was changed, and every other device was signed out."
+	return p.render(c, http.StatusOK, "account", v)
+}
+
+// accountEmailPost serves POST /account/email: inputs new_email and current_password.
+// The answer is the same whether or not another account has the address (SECURITY
+// S48): a link to confirm goes to it, or a notice to its owner.
+func (p *Pages) accountEmailPost(c echo.Context) error {
+	f, s, err := p.checkedForm(c)
+	if err != nil {
+		return err
+	}
+	if s == nil {
+		return c.Redirect(http.StatusSeeOther, "/login")
+	}
+	v, err := p.accountView(c, s)
+	if err != nil {
+		return err
+	}
+	// The password field of this form has its own id: the password change form has
+	// one named alike.
+	v.NewEmail = strings.TrimSpace(f.get("new_email"))
+	password := f.get("current_password")
+	if v.NewEmail == "" {
+		v.Fields["new_email"] = "Enter the new email address."
+	}
+	if password == "" {
+		v.Fields["email_password"] = "Enter your current password."
+	}
+	if len(v.Fields) > 0 {
+		return p.render(c, http.StatusBadRequest, "account", v)
+	}
+	ctx := c.Request().Context()
+	email, err := p.accounts.ChangeEmail(ctx, s.UserID, password, v.NewEmail, c.RealIP())
+	if err != nil {
+		a := Classify(err, SurfacePage)
+		var ve *usecase.ValidationError
+		switch {
+		case a.Status == http.StatusTooManyRequests:
+			v.Error = "Too many attempts. Wait " + strconv.Itoa(a.RetryAfter) + " seconds and try again."
+		case errors.As(err, &ve) && ve.Field == "current_password":
+			v.Fields["email_password"] = sentence(ve.Message)
+		case errors.As(err, &ve):
+			v.Fields["new_email"] = sentence(ve.Message)
+		default:
+			return err
+		}
+		return p.renderAnswer(c, a, "account", v)
+	}
+	p.log.InfoContext(ctx, "email change requested", "user_id", s.UserID, "remote", c.RealIP())
+	v.NewEmail = ""
+	v.Notice = "We sent a link to " + email + ". Open it within " + p.accounts.LinkLifetime() +
+		" to confirm the change; until then your email address stays as it is."
+	return p.render(c, http.StatusOK, "account", v)
+}
+
+// confirmEmailGet serves GET /confirm-email?token=T: the link mailed to a new address
+// shows a button, and changes nothing by itself. In a browser signed in as another
+// user than the link's, it is the bad-link page.
+func (p *Pages) confirmEmailGet(c echo.Context) error {
+	s, err := p.session(c)
+	if err != nil {
+		return err
+	}
+	token := c.QueryParam(tokenField)
+	if err := p.accounts.CheckEmailChangeLink(c.Request().Context(), token, sessionUser(s)); err != nil {
+		if errors.Is(err, usecase.ErrBadLink) {
+			return p.badLink(c, "/account")
+		}
+		return err
+	}
+	return p.render(c, http.StatusOK, "confirm_email", p.linkForm(c, s, "Confirm your new email address", token))
+}
+
+// sessionUser is the user id of s, or "" when there is no session.
+func sessionUser(s *domain.Session) string {
+	if s == nil {
+		return ""
+	}
+	return s.UserID
+}
+
+// confirmEmailPost serves POST /confirm-email: the account's email becomes the new
+// address, verified; the old address is told by mail.
+func (p *Pages) confirmEmailPost(c echo.Context) error {
+	f, s, err := p.checkedForm(c)
+	if err != nil {
+		return err
+	}
+	email, err := p.accounts.ConfirmEmailChange(c.Request().Context(), f.get(tokenField), sessionUser(s))
+	if err != nil {
+		if errors.Is(err, usecase.ErrBadLink) {
+			return p.badLink(c, "/account")
+		}
+		return err
+	}
+	p.log.InfoContext(c.Request().Context(), "email changed", "remote", c.RealIP())
+	return p.render(c, http.StatusOK, "notice", view{Title: "Email address changed",
+		Notice: "Your email address is now " + email + ", and it is verified.", Link: "/account", LinkLabel: "Your account"})
+}
+
+// accountAppsRevoke serves POST /account/apps/revoke: input client_id. The user's
+// consent to that client goes and every token it holds for the user is revoked; its
+// next authorization asks for consent again.
+func (p *Pages) accountAppsRevoke(c echo.Context) error {
+	f, s, err := p.checkedForm(c)
+	if err != nil {
+		return err
+	}
+	if s == nil {
+		return c.Redirect(http.StatusSeeOther, "/login")
+	}
+	ctx := c.Request().Context()
+	name, err := p.apps.Revoke(ctx, s.UserID, f.get("client_id"))
+	notice := name + " no longer has access to your account. It will ask again if you use it."
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		notice = "That app had no access to your account."
+	case err != nil:
+		return err
+	default:
+		p.log.InfoContext(ctx, "connected app revoked", "user_id", s.UserID, "client_id", f.get("client_id"), "remote", c.RealIP())
+	}
+	v, err := p.accountView(c, s)
+	if err != nil {
+		return err
+	}
+	v.Notice = notice
 	return p.render(c, http.StatusOK, "account", v)
 }

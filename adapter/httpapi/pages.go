@@ -40,6 +40,7 @@ type Pages struct {
 	login        *usecase.Login
 	endSession   *usecase.EndSession
 	accounts     *usecase.Accounts
+	apps         *usecase.ConnectedApps
 	log          *slog.Logger
 	issuer       string
 	cookies      cookieNames
@@ -58,17 +59,17 @@ type staticFile struct {
 
 // NewPages parses the embedded templates; a broken template stops start-up.
 func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login, endSession *usecase.EndSession,
-	accounts *usecase.Accounts, log *slog.Logger) (*Pages, error) {
+	accounts *usecase.Accounts, apps *usecase.ConnectedApps, log *slog.Logger) (*Pages, error) {
 	if len(cfg.CSRFKey) < 32 {
 		return nil, fmt.Errorf("pages: the CSRF key must have at least 32 bytes")
 	}
 	p := &Pages{
-		authorize: authorize, login: login, endSession: endSession, accounts: accounts, log: log, issuer: cfg.Issuer,
+		authorize: authorize, login: login, endSession: endSession, accounts: accounts, apps: apps, log: log, issuer: cfg.Issuer,
 		cookies: newCookieNames(cfg.Issuer), csrfKey: cfg.CSRFKey, registration: cfg.RegistrationEnabled,
 		templates: map[string]*template.Template{}, static: map[string]staticFile{},
 	}
 	for _, name := range []string{"login", "consent", "register", "logout", "home", "error",
-		"verify_email", "verify_required", "forgot_password", "reset_password", "notice", "account"} {
+		"verify_email", "verify_required", "forgot_password", "reset_password", "notice", "account", "confirm_email"} {
 		t, err := template.New(name).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("pages: parse template %s: %w", name, err)
@@ -116,6 +117,10 @@ func (p *Pages) Mount(r *Router) {
 	g.GET("/account", p.accountGet, boundedQuery)
 	g.POST("/account/password", p.accountPasswordPost)
 	g.POST("/account/sessions/end", p.accountSessionsEnd)
+	g.POST("/account/email", p.accountEmailPost)
+	g.GET("/confirm-email", p.confirmEmailGet, boundedQuery)
+	g.POST("/confirm-email", p.confirmEmailPost)
+	g.POST("/account/apps/revoke", p.accountAppsRevoke)
 	g.GET("/logout", p.logoutGet)
 	g.POST("/logout", p.logoutPost)
 	g.GET("/", p.home)
@@ -224,6 +229,10 @@ type view struct {
 	EmailVerified bool
 	// Sessions are the account page's list of the user's browser sessions.
 	Sessions []sessionView
+	// NewEmail is the address typed into the account page's email change form.
+	NewEmail string
+	// Apps are the account page's connected apps.
+	Apps []appView
 }
 
 type hiddenField struct{ Name, Value string }

@@ -148,8 +148,9 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	mailPolicy := provideMailPolicy()
 	mailer := usecase.NewMailer(mailRepository, mailTransport, cipher, random, systemClock, mailPolicy)
 	accountSettings := provideAccountSettings(cfg)
-	accounts := usecase.NewAccounts(users, accountRepository, rules, admin, mailer, throttle, random, secretHasher, systemClock, accountSettings, logger)
-	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, logger)
+	accounts := usecase.NewAccounts(users, accountRepository, rules, passwordHasher, admin, mailer, throttle, random, secretHasher, systemClock, accountSettings, logger)
+	connectedApps := usecase.NewConnectedApps(consentRepository, clients, tokens, systemClock)
+	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, logger)
 	if err != nil {
 		cleanup()
 		return nil, nil, err

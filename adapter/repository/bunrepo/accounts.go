@@ -99,6 +99,20 @@ func (r *AccountRepository) ConsumeEmailToken(ctx context.Context, hash []byte, 
 	return n == 1, nil
 }
 
+// ChangeEmail sets the user's email to to, verified, in one conditional UPDATE: only
+// while the email is still from (NULL or "" for none). ErrDuplicate when another
+// user has to (the unique index decides, so two users racing for one address cannot
+// both get it).
+func (r *AccountRepository) ChangeEmail(ctx context.Context, userID, from, to string, now time.Time) (bool, error) {
+	res, err := r.db.NewRaw("UPDATE users SET email = ?, email_verified = ?, updated_at = ? WHERE id = ? AND COALESCE(email, '') = ?",
+		to, true, now.UTC(), userID, from).Exec(ctx)
+	n, err := rowsAffected(res, err, "change email of user %q", userID)
+	if err != nil {
+		return false, err
+	}
+	return n == 1, nil
+}
+
 // emailTokensSchema is migration 20260314000001: mailed links, dying with their user.
 func emailTokensSchema() []tableDef {
 	return []tableDef{{

@@ -86,3 +86,45 @@ func (r *ConsentRepository) SaveConsent(ctx context.Context, c domain.Consent) e
 	}
 	return nil
 }
+
+// UserConsents lists the user's consents of both kinds, by the primary keys that
+// start with user_id: the confidential clients' first, then the per-URI ones.
+func (r *ConsentRepository) UserConsents(ctx context.Context, userID string) ([]domain.Consent, error) {
+	var rows []consentRow
+	if err := r.db.NewSelect().Model(&rows).Where("user_id = ?", userID).OrderExpr("client_id").Scan(ctx); err != nil {
+		return nil, wrapErr(err, "select consents of user %q", userID)
+	}
+	var uriRows []redirectURIConsentRow
+	if err := r.db.NewSelect().Model(&uriRows).Where("user_id = ?", userID).OrderExpr("client_id").Scan(ctx); err != nil {
+		return nil, wrapErr(err, "select per-URI consents of user %q", userID)
+	}
+	out := make([]domain.Consent, 0, len(rows)+len(uriRows))
+	for _, row := range rows {
+		c, err := row.toDomain()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	for _, row := range uriRows {
+		c, err := row.toDomain()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// DeleteConsents deletes the user's consents for the client from both tables, in one
+// transaction.
+func (r *ConsentRepository) DeleteConsents(ctx context.Context, userID, clientID string) error {
+	return inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
+		for _, table := range []string{"consents", "redirect_uri_consents"} {
+			if _, err := tx.NewRaw("DELETE FROM ? WHERE user_id = ? AND client_id = ?", bun.Ident(table), userID, clientID).Exec(ctx); err != nil {
+				return wrapErr(err, "delete consents of user %q for client %q", userID, clientID)
+			}
+		}
+		return nil
+	})
+}

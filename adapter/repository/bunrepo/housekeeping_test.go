@@ -14,7 +14,8 @@ import (
 	"gatehouse/usecase"
 )
 
-// TestHousekeeping: expired rows go in batches, live ones stay, on every backend.
+// TestHousekeeping: expired rows go in batches, live ones stay, on every backend: tokens,
+// deny-list entries, signing keys, mailed links and sessions.
 func TestHousekeeping(t *testing.T) {
 	for name, url := range dbtest.All(t) {
 		t.Run(name, func(t *testing.T) {
@@ -64,12 +65,42 @@ func TestHousekeeping(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			// 3 expired mailed links and sessions, 1 live of each.
+			accounts, sessions := bunrepo.NewAccountRepository(db), bunrepo.NewSessionRepository(db)
+			for i := 0; i < 4; i++ {
+				exp := now.Add(-time.Minute)
+				if i == 3 {
+					exp = now.Add(time.Minute)
+				}
+				// One user per link: a user's newer link of a purpose voids the older.
+				uid := "mail-" + string(rune('a'+i))
+				if err := users.CreateUser(ctx, domain.User{ID: uid, Username: uid, PasswordHash: "x", CreatedAt: now, UpdatedAt: now}); err != nil {
+					t.Fatal(err)
+				}
+				if err := accounts.CreateEmailToken(ctx, domain.EmailToken{Hash: []byte{9, byte(i)}, UserID: uid,
+					Purpose: domain.PurposeResetPassword, Email: uid + "@example.com", CreatedAt: exp.Add(-time.Hour), ExpiresAt: exp}); err != nil {
+					t.Fatal(err)
+				}
+				if err := sessions.CreateSession(ctx, domain.Session{ID: "s" + string(rune('a'+i)), SecretHash: []byte{8, byte(i)},
+					UserID: "u1", AuthTime: exp.Add(-time.Hour), CreatedAt: exp.Add(-time.Hour), ExpiresAt: exp}); err != nil {
+					t.Fatal(err)
+				}
+			}
 			deleted, err := bunrepo.NewHousekeeper(db).PurgeExpired(ctx, now, 2) // tiny batches: the loop must go on
 			if err != nil {
 				t.Fatal(err)
 			}
 			if deleted["refresh_tokens"] != 7 || deleted["token_families"] != 7 || deleted["revoked_access_tokens"] != 5 {
 				t.Fatalf("deleted %v, want 7 refresh tokens, 7 families, 5 deny-list entries", deleted)
+			}
+			if deleted["email_tokens"] != 3 || deleted["sessions"] != 3 {
+				t.Fatalf("deleted %v, want 3 expired mailed links and 3 dead sessions", deleted)
+			}
+			if _, err := accounts.EmailToken(ctx, []byte{9, 3}); err != nil {
+				t.Fatalf("a live mailed link was purged: %v", err)
+			}
+			if _, err := sessions.SessionByHash(ctx, []byte{8, 3}); err != nil {
+				t.Fatalf("a live session was purged: %v", err)
 			}
 			if deleted["signing_keys"] != 1 {
 				t.Fatalf("deleted %d signing keys, want 1 (out of the JWKS for more than a day)", deleted["signing_keys"])

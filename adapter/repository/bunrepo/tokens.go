@@ -98,7 +98,7 @@ func (r *TokenRepository) RevokeUserFamilies(ctx context.Context, userID string,
 	if userID == "" {
 		return nil
 	}
-	return r.revokeFamiliesWhere(ctx, "user_id", userID, now)
+	return r.revokeFamiliesWhere(ctx, now, where{"user_id", userID})
 }
 
 // RevokeClientFamilies revokes every family of a client (disabling, deletion) and
@@ -107,7 +107,7 @@ func (r *TokenRepository) RevokeClientFamilies(ctx context.Context, clientID str
 	if clientID == "" {
 		return nil
 	}
-	return r.revokeFamiliesWhere(ctx, "client_id", clientID, now)
+	return r.revokeFamiliesWhere(ctx, now, where{"client_id", clientID})
 }
 
 // RevokeSessionFamilies revokes every family started from a browser session (logout)
@@ -117,7 +117,17 @@ func (r *TokenRepository) RevokeSessionFamilies(ctx context.Context, sessionID s
 	if sessionID == "" {
 		return nil
 	}
-	return r.revokeFamiliesWhere(ctx, "session_id", sessionID, now)
+	return r.revokeFamiliesWhere(ctx, now, where{"session_id", sessionID})
+}
+
+// RevokeGrantFamilies revokes every family of the user with the client (a connected
+// app revoked) and voids their codes and device authorizations: found through the
+// user_id indexes, then narrowed to the client.
+func (r *TokenRepository) RevokeGrantFamilies(ctx context.Context, userID, clientID string, now time.Time) error {
+	if userID == "" || clientID == "" {
+		return nil
+	}
+	return r.revokeFamiliesWhere(ctx, now, where{"user_id", userID}, where{"client_id", clientID})
 }
 
 // voidMargin is how long past its expiry a code or device authorization is still
@@ -130,28 +140,46 @@ const voidMargin = time.Hour
 // with column = value (indexed by it), whose families are known before they exist,
 // get them as revoked placeholders (RevokeFamily), so a redemption in flight either
 // is waited for and then revoked, or fails to create its family (ErrDuplicate).
-func (r *TokenRepository) revokeFamiliesWhere(ctx context.Context, column, value string, now time.Time) error {
+func (r *TokenRepository) revokeFamiliesWhere(ctx context.Context, now time.Time, conds ...where) error {
+	cond, args, by := whereSQL(conds)
+	with := func(first ...any) []any { return append(first, args...) }
 	return r.writes.Write(ctx, func(ctx context.Context, tx bun.Tx) error {
 		var ids []string
-		if err := tx.NewRaw("SELECT family_id FROM authorization_codes WHERE ? = ? AND used_at IS NULL AND expires_at > ? "+
-			"UNION SELECT family_id FROM device_authorizations WHERE ? = ? AND expires_at > ?",
-			bun.Ident(column), value, now.Add(-voidMargin), bun.Ident(column), value, now.Add(-voidMargin)).
+		margin := now.Add(-voidMargin)
+		find := append(append(append(append([]any{}, args...), margin), args...), margin)
+		if err := tx.NewRaw("SELECT family_id FROM authorization_codes WHERE "+cond+" AND used_at IS NULL AND expires_at > ? "+
+			"UNION SELECT family_id FROM device_authorizations WHERE "+cond+" AND expires_at > ?", find...).
 			Scan(ctx, &ids); err != nil {
-			return wrapErr(err, "find the codes and device authorizations by %s", column)
+			return wrapErr(err, "find the codes and device authorizations by %s", by)
 		}
 		if err := revokeFamilyIDs(ctx, tx, ids, now); err != nil {
 			return err
 		}
-		if _, err := tx.NewRaw("UPDATE token_families SET revoked_at = ? WHERE ? = ? AND revoked_at IS NULL",
-			now, bun.Ident(column), value).Exec(ctx); err != nil {
-			return wrapErr(err, "revoke token families by %s", column)
+		if _, err := tx.NewRaw("UPDATE token_families SET revoked_at = ? WHERE "+cond+" AND revoked_at IS NULL",
+			with(now)...).Exec(ctx); err != nil {
+			return wrapErr(err, "revoke token families by %s", by)
 		}
 		if _, err := tx.NewRaw("UPDATE refresh_tokens SET revoked_at = ? WHERE revoked_at IS NULL AND family_id IN "+
-			"(SELECT id FROM token_families WHERE ? = ?)", now, bun.Ident(column), value).Exec(ctx); err != nil {
-			return wrapErr(err, "revoke refresh tokens by %s", column)
+			"(SELECT id FROM token_families WHERE "+cond+")", with(now)...).Exec(ctx); err != nil {
+			return wrapErr(err, "revoke refresh tokens by %s", by)
 		}
 		return nil
 	})
+}
+
+// where is one column = value condition of revokeFamiliesWhere; the column is always
+// one of the code's own names, never input.
+type where struct{ column, value string }
+
+// whereSQL joins conds with AND, as placeholders and their arguments, and names the
+// columns for errors.
+func whereSQL(conds []where) (sql string, args []any, by string) {
+	parts, names := make([]string, len(conds)), make([]string, len(conds))
+	for i, c := range conds {
+		parts[i], names[i] = "? = ?", c.column
+		args = append(args, bun.Ident(c.column), c.value)
+	}
+	return strings.Join(parts, " AND "), args, strings.Join(names, " and ")
 }
 
 // revokeFamilyIDs revokes the families ids inside tx, inserting revoked placeholders

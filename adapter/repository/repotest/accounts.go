@@ -79,6 +79,66 @@ func (s *suite) accounts(t *testing.T) {
 		}
 	})
 
+	// An email change sets the new address, verified, only while the old one is still
+	// there; an address another user has is refused by the unique index.
+	t.Run("ChangeEmail", func(t *testing.T) {
+		u, other := s.newUser(t), s.newUser(t)
+		to := "new-" + u.Email
+		ok, err := s.Accounts.ChangeEmail(ctx, u.ID, "stale-"+u.Email, to, base)
+		noErr(t, err)
+		if ok {
+			t.Fatal("changed from an address the user no longer has")
+		}
+		_, err = s.Accounts.ChangeEmail(ctx, u.ID, u.Email, other.Email, base)
+		wantErr(t, err, domain.ErrDuplicate)
+		if got, _ := s.Users.UserByID(ctx, u.ID); got.Email != u.Email || got.EmailVerified {
+			t.Fatalf("a refused change changed the user: %+v", got)
+		}
+		ok, err = s.Accounts.ChangeEmail(ctx, u.ID, u.Email, to, base.Add(time.Second))
+		noErr(t, err)
+		got, _ := s.Users.UserByID(ctx, u.ID)
+		if !ok || got.Email != to || !got.EmailVerified {
+			t.Fatalf("change: ok %v, user %+v", ok, got)
+		}
+		sameTime(t, "updated_at", base.Add(time.Second), got.UpdatedAt)
+		if found, err := s.Accounts.UserByEmail(ctx, to); err != nil || found.ID != u.ID {
+			t.Fatalf("UserByEmail(new) = %+v, %v", found, err)
+		}
+		_, err = s.Accounts.UserByEmail(ctx, u.Email)
+		wantErr(t, err, domain.ErrNotFound)
+		ok, err = s.Accounts.ChangeEmail(ctx, newID("nobody"), "", "nobody-"+randomHex(4)+"@example.com", base)
+		noErr(t, err)
+		if ok {
+			t.Fatal("changed the email of a user who does not exist")
+		}
+		// A user without an email (stored as NULL) gets one.
+		bare := domain.User{ID: newID("u"), Username: "bare_" + randomHex(6), PasswordHash: "x", CreatedAt: base, UpdatedAt: base}
+		noErr(t, s.Users.CreateUser(ctx, bare))
+		first := "first-" + randomHex(6) + "@example.com"
+		ok, err = s.Accounts.ChangeEmail(ctx, bare.ID, "", first, base)
+		noErr(t, err)
+		if got, _ := s.Users.UserByID(ctx, bare.ID); !ok || got.Email != first || !got.EmailVerified {
+			t.Fatalf("first email: ok %v, user %+v", ok, got)
+		}
+	})
+
+	t.Run("ChangeEmailLinks", func(t *testing.T) {
+		u := s.newUser(t)
+		to := "next-" + u.Email
+		tok := domain.EmailToken{Hash: newHash(), UserID: u.ID, Purpose: domain.PurposeChangeEmail, Email: to, CreatedAt: base, ExpiresAt: later}
+		noErr(t, s.Accounts.CreateEmailToken(ctx, tok))
+		newer := tok
+		newer.Hash, newer.Email = newHash(), "other-"+u.Email
+		noErr(t, s.Accounts.CreateEmailToken(ctx, newer))
+		_, err := s.Accounts.EmailToken(ctx, tok.Hash)
+		wantErr(t, err, domain.ErrNotFound) // voided by the newer change link
+		got, err := s.Accounts.EmailToken(ctx, newer.Hash)
+		noErr(t, err)
+		if got.Purpose != domain.PurposeChangeEmail || got.Email != newer.Email || got.UserID != u.ID {
+			t.Fatalf("change link reads %+v", got)
+		}
+	})
+
 	t.Run("RaceOneUse", func(t *testing.T) {
 		u := s.newUser(t)
 		tok := link(u, domain.PurposeVerifyEmail, later)

@@ -107,6 +107,58 @@ func (s *suite) consents(t *testing.T) {
 		checkConsent(t, later, got)
 	})
 
+	// The account page lists a user's consents of both kinds and deletes those for one
+	// client, every redirect URI at once; other clients and other users keep theirs.
+	t.Run("UserConsentsAndDelete", func(t *testing.T) {
+		u, other, c, c2 := s.newUser(t), s.newUser(t), s.newClient(t), s.newClient(t)
+		got, err := s.Consents.UserConsents(t.Context(), u.ID)
+		noErr(t, err)
+		if len(got) != 0 {
+			t.Fatalf("a new user has consents: %+v", got)
+		}
+		all := domain.Consent{UserID: u.ID, ClientID: c.ID, Scope: []string{"openid", "email"}, GrantedAt: base}
+		atURI := domain.Consent{UserID: u.ID, ClientID: c.ID, RedirectURI: loopbackCB, Scope: []string{"openid"}, GrantedAt: base.Add(time.Minute)}
+		keep := domain.Consent{UserID: u.ID, ClientID: c2.ID, Scope: []string{"profile"}, GrantedAt: base.Add(time.Hour)}
+		theirs := domain.Consent{UserID: other.ID, ClientID: c.ID, Scope: []string{"openid"}, GrantedAt: base}
+		for _, x := range []domain.Consent{all, atURI, keep, theirs} {
+			noErr(t, s.Consents.SaveConsent(t.Context(), x))
+		}
+		got, err = s.Consents.UserConsents(t.Context(), u.ID)
+		noErr(t, err)
+		if len(got) != 3 {
+			t.Fatalf("UserConsents = %+v, want 3", got)
+		}
+		for _, want := range []domain.Consent{all, atURI, keep} {
+			found := false
+			for _, g := range got {
+				if g.ClientID == want.ClientID && g.RedirectURI == want.RedirectURI {
+					checkConsent(t, want, g)
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("UserConsents lacks %+v", want)
+			}
+		}
+		noErr(t, s.Consents.DeleteConsents(t.Context(), u.ID, c.ID))
+		for _, uri := range []string{"", loopbackCB} {
+			_, err := s.Consents.ConsentFor(t.Context(), u.ID, c.ID, uri)
+			wantErr(t, err, domain.ErrNotFound)
+		}
+		got, err = s.Consents.UserConsents(t.Context(), u.ID)
+		noErr(t, err)
+		if len(got) != 1 {
+			t.Fatalf("after delete: %+v, want only the other client's", got)
+		}
+		checkConsent(t, keep, got[0])
+		g, err := s.Consents.ConsentFor(t.Context(), other.ID, c.ID, "")
+		noErr(t, err)
+		checkConsent(t, theirs, g)
+		// Deleting what is not there is not an error.
+		noErr(t, s.Consents.DeleteConsents(t.Context(), u.ID, c.ID))
+		noErr(t, s.Consents.DeleteConsents(t.Context(), newID("nobody"), newID("none")))
+	})
+
 	t.Run("UnknownUserOrClient", func(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
 		for _, uri := range []string{"", loopbackCB} {

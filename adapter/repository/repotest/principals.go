@@ -212,6 +212,7 @@ func (s *suite) principals(t *testing.T) {
 			"session": func(tg target) error { return s.Tokens.RevokeSessionFamilies(t.Context(), tg.session, base) },
 			"user":    func(tg target) error { return s.Tokens.RevokeUserFamilies(t.Context(), tg.u.ID, base) },
 			"client":  func(tg target) error { return s.Tokens.RevokeClientFamilies(t.Context(), tg.c.ID, base) },
+			"grant":   func(tg target) error { return s.Tokens.RevokeGrantFamilies(t.Context(), tg.u.ID, tg.c.ID, base) },
 		} {
 			t.Run(name, func(t *testing.T) {
 				u, c := s.newUser(t), s.newClient(t)

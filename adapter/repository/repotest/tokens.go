@@ -135,6 +135,34 @@ func (s *suite) tokens(t *testing.T) {
 		s.wantRevoked(t, false, f3, rt3)
 	})
 
+	// A connected app revoked: the user's families with that client, and only those;
+	// the user's unused codes for it are voided, a code for another client is not.
+	t.Run("RevokeGrantFamilies", func(t *testing.T) {
+		u, c, other := s.newUser(t), s.newClient(t), s.newClient(t)
+		f1, rt1 := s.newFamily(t, u, c, "")
+		f2, rt2 := s.newFamily(t, u, c, newID("s"))
+		f3, rt3 := s.newFamily(t, u, other, "")
+		f4, rt4 := s.newFamily(t, s.newUser(t), c, "")
+		voided, kept := s.code(t, u, c), s.code(t, u, other)
+		noErr(t, s.Codes.CreateCode(t.Context(), voided))
+		noErr(t, s.Codes.CreateCode(t.Context(), kept))
+		noErr(t, s.Tokens.RevokeGrantFamilies(t.Context(), u.ID, c.ID, base))
+		s.wantRevoked(t, true, f1, rt1)
+		s.wantRevoked(t, true, f2, rt2)
+		s.wantRevoked(t, false, f3, rt3)
+		s.wantRevoked(t, false, f4, rt4)
+		_, _, err := s.redeem(t, voided.Hash, redemption(c, voided))
+		wantErr(t, err, domain.ErrDuplicate) // its family was revoked before it existed
+		if _, _, err := s.redeem(t, kept.Hash, redemption(other, kept)); err != nil {
+			t.Errorf("a code of the user for another client: %v", err)
+		}
+		// Nothing of anyone for an empty user or client.
+		noErr(t, s.Tokens.RevokeGrantFamilies(t.Context(), "", other.ID, base))
+		noErr(t, s.Tokens.RevokeGrantFamilies(t.Context(), u.ID, "", base))
+		s.wantRevoked(t, false, f3, rt3)
+		noErr(t, s.Tokens.RevokeGrantFamilies(t.Context(), newID("nobody"), c.ID, base))
+	})
+
 	t.Run("Rotate", func(t *testing.T) {
 		u, c := s.newUser(t), s.newClient(t)
 		f, old := s.newFamily(t, u, c, newID("s"))

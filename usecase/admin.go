@@ -280,6 +280,21 @@ func (a *Admin) UpdateProfile(ctx context.Context, userID string, in ProfileUpda
 // (disableUser); enabling lets the user sign in again, and their earlier tokens stay
 // dead. Every update moves updated_at.
 func (a *Admin) UpdateUser(ctx context.Context, id string, in UserUpdate) (domain.User, error) {
+	// The user is read, changed and written back only if nobody wrote it meanwhile
+	// (an email confirmed on /account, another update): a few tries, then an error.
+	for range 4 {
+		u, err := a.updateUser(ctx, id, in)
+		if !errors.Is(err, errUserChanged) {
+			return u, err
+		}
+	}
+	return domain.User{}, errors.New("the user kept changing while being updated; try again")
+}
+
+// errUserChanged: the user was written between updateUser's read and its write.
+var errUserChanged = errors.New("the user changed meanwhile")
+
+func (a *Admin) updateUser(ctx context.Context, id string, in UserUpdate) (domain.User, error) {
 	u, err := a.users.UserByID(ctx, id)
 	if err != nil {
 		return domain.User{}, err
@@ -325,9 +340,13 @@ func (a *Admin) UpdateUser(ctx context.Context, id string, in UserUpdate) (domai
 	now := a.clock.Now()
 	next.UpdatedAt = now
 	save := func() error {
-		err := a.users.UpdateUser(ctx, next)
-		if errors.Is(err, domain.ErrDuplicate) {
+		err := a.users.UpdateUser(ctx, next, u.UpdatedAt)
+		switch {
+		case errors.Is(err, domain.ErrDuplicate):
 			return &ValidationError{Field: "email", Message: "that email is already taken"}
+		case errors.Is(err, domain.ErrNotFound):
+			// Gone, or written since it was read: the next try tells which.
+			return errUserChanged
 		}
 		return err
 	}

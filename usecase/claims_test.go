@@ -4,13 +4,16 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
 
+	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/domain"
 	"gatehouse/usecase"
 )
@@ -369,5 +372,43 @@ func TestAdmin_ProfileAndGroups(t *testing.T) {
 	got, err = f.admin.UpdateUser(f.ctx, u.ID, usecase.UserUpdate{RemoveGroups: []string{"admins", "navy", "team:\u00e9quipe"}})
 	if err != nil || got.Groups != nil {
 		t.Fatalf("groups after removing all: %#v, %v", got.Groups, err)
+	}
+}
+
+// TestAdmin_UpdateRacingAnEmailChange: a profile update that read the user before
+// an email change on /account was confirmed does not write the old email back.
+func TestAdmin_UpdateRacingAnEmailChange(t *testing.T) {
+	f := newFixture(t)
+	u := f.user(t, "racer", "correct horse battery")
+	accounts := bunrepo.NewAccountRepository(f.db)
+	email := u.Email
+	for i := range 20 {
+		next := fmt.Sprintf("racer%d@example.com", i)
+		name := fmt.Sprintf("Racer %d", i)
+		var wg sync.WaitGroup
+		var changed bool
+		var changeErr, updateErr error
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			changed, changeErr = accounts.ChangeEmail(f.ctx, u.ID, email, next, f.clock.Now().Add(time.Duration(i+1)*time.Second))
+		}()
+		go func() {
+			defer wg.Done()
+			_, updateErr = f.admin.UpdateProfile(f.ctx, u.ID, usecase.ProfileUpdate{Name: &name})
+		}()
+		wg.Wait()
+		if changeErr != nil || updateErr != nil || !changed {
+			t.Fatalf("round %d: change %v %v, update %v", i, changed, changeErr, updateErr)
+		}
+		got, err := f.users.UserByID(f.ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Email != next || !got.EmailVerified || got.Profile.Name != name {
+			t.Fatalf("round %d: email %q verified %v name %q; want %q, true, %q", i, got.Email, got.EmailVerified,
+				got.Profile.Name, next, name)
+		}
+		email = next
 	}
 }

@@ -46,9 +46,12 @@ type UserStore interface {
 	ListUsers(ctx context.Context) ([]domain.User, error)
 	DeleteUser(ctx context.Context, id string) error // ErrNotFound
 	UpdatePassword(ctx context.Context, id, passwordHash string, now time.Time) error
-	// UpdateUser replaces the email, its verification, the disabled flag and the
-	// update time. ErrNotFound, or ErrDuplicate when the email is taken.
-	UpdateUser(ctx context.Context, u domain.User) error
+	// UpdateUser replaces the email, its verification, the disabled flag, the
+	// profile, the groups and the update time, if the stored user's update time is
+	// still seen (what the caller read: an email change or another update since then
+	// must not be overwritten). ErrNotFound when there is no such user or it changed
+	// since, ErrDuplicate when the email is taken.
+	UpdateUser(ctx context.Context, u domain.User, seen time.Time) error
 	// ReplacePasswordHash stores newHash as the user's password hash only while the
 	// stored one is still oldHash, so a password set meanwhile is never overwritten; it
 	// is no error when nothing was replaced. updated_at stays: a rehash of the same

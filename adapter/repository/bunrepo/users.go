@@ -113,9 +113,10 @@ func (r *UserRepository) DeleteUser(ctx context.Context, id string) error {
 // UpdateUser replaces everything of the user but the id, username, password hash and
 // creation time (userUpdateColumns); ErrNotFound when there is no such user,
 // ErrDuplicate when the email is taken.
-func (r *UserRepository) UpdateUser(ctx context.Context, u domain.User) error {
+func (r *UserRepository) UpdateUser(ctx context.Context, u domain.User, seen time.Time) error {
 	row := userToRow(u)
-	res, err := r.db.NewUpdate().Model(&row).Column(userUpdateColumns...).WherePK().Exec(ctx)
+	res, err := r.db.NewUpdate().Model(&row).Column(userUpdateColumns...).WherePK().
+		Where("updated_at = ?", seen.UTC()).Exec(ctx)
 	return mustAffect(res, err, "update user %q", u.ID)
 }
 

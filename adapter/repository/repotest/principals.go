@@ -101,7 +101,7 @@ func (s *suite) principals(t *testing.T) {
 	t.Run("UpdateUser", func(t *testing.T) {
 		u, other := s.newUser(t), s.newUser(t)
 		u.Email, u.EmailVerified, u.Disabled, u.UpdatedAt = "new_"+u.Email, true, true, base.Add(time.Minute)
-		noErr(t, s.Users.UpdateUser(t.Context(), u))
+		noErr(t, s.Users.UpdateUser(t.Context(), u, s.seen(t, u.ID)))
 		for _, read := range []func() (domain.User, error){
 			func() (domain.User, error) { return s.Users.UserByID(t.Context(), u.ID) },
 			func() (domain.User, error) { return s.Users.UserByUsername(t.Context(), u.Username) },
@@ -120,16 +120,16 @@ func (s *suite) principals(t *testing.T) {
 			t.Errorf("list users does not show the user disabled")
 		}
 		u.Disabled = false
-		noErr(t, s.Users.UpdateUser(t.Context(), u))
+		noErr(t, s.Users.UpdateUser(t.Context(), u, s.seen(t, u.ID)))
 		if got, err := s.Users.UserByID(t.Context(), u.ID); err != nil || got.Disabled {
 			t.Errorf("re-enabled user reads %+v, %v", got, err)
 		}
 		taken := u
 		taken.Email = other.Email
-		wantErr(t, s.Users.UpdateUser(t.Context(), taken), domain.ErrDuplicate)
+		wantErr(t, s.Users.UpdateUser(t.Context(), taken, s.seen(t, taken.ID)), domain.ErrDuplicate)
 		missing := u
 		missing.ID = newID("missing")
-		wantErr(t, s.Users.UpdateUser(t.Context(), missing), domain.ErrNotFound)
+		wantErr(t, s.Users.UpdateUser(t.Context(), missing, base), domain.ErrNotFound)
 	})
 
 	t.Run("UpdateClient", func(t *testing.T) {
@@ -174,7 +174,7 @@ func (s *suite) principals(t *testing.T) {
 			},
 			"user disabled": func(t *testing.T, u domain.User, _ domain.Client, _ domain.AuthorizationCode) {
 				u.Disabled = true
-				noErr(t, s.Users.UpdateUser(t.Context(), u))
+				noErr(t, s.Users.UpdateUser(t.Context(), u, s.seen(t, u.ID)))
 			},
 			"client disabled": func(t *testing.T, _ domain.User, c domain.Client, _ domain.AuthorizationCode) {
 				c.Disabled = true
@@ -302,7 +302,7 @@ func (s *suite) principals(t *testing.T) {
 			}},
 			{"user disabled", func(u domain.User, _ domain.Client, _ string) error {
 				u.Disabled = true
-				if err := s.Users.UpdateUser(t.Context(), u); err != nil {
+				if err := s.Users.UpdateUser(t.Context(), u, s.seen(t, u.ID)); err != nil {
 					return err
 				}
 				if err := s.Tokens.RevokeUserFamilies(t.Context(), u.ID, base); err != nil {

@@ -180,14 +180,23 @@ func (s *suite) users(t *testing.T) {
 		// UpdateUser replaces the profile and groups; unset fields read back unset.
 		u.Profile = domain.Profile{Name: "Renamed", Zoneinfo: "UTC"}
 		u.PhoneNumberVerified, u.Groups, u.UpdatedAt = false, []string{"solo"}, base.Add(time.Hour)
-		noErr(t, s.Users.UpdateUser(t.Context(), u))
+		noErr(t, s.Users.UpdateUser(t.Context(), u, s.seen(t, u.ID)))
 		got, err := s.Users.UserByUsername(t.Context(), u.Username)
 		noErr(t, err)
 		checkUser(t, u, got)
 		sameTime(t, "updated_at", u.UpdatedAt, got.UpdatedAt)
 
+		// Written with a stale update time (another writer came between the read
+		// and the write): nothing changes.
+		stale := u
+		stale.Profile.Name = "Lost"
+		wantErr(t, s.Users.UpdateUser(t.Context(), stale, base.Add(-time.Hour)), domain.ErrNotFound)
+		if got, _ := s.Users.UserByID(t.Context(), u.ID); got.Profile.Name != "Renamed" {
+			t.Fatalf("a stale update was written: name %q", got.Profile.Name)
+		}
+
 		u.Profile, u.Groups = domain.Profile{}, nil
-		noErr(t, s.Users.UpdateUser(t.Context(), u))
+		noErr(t, s.Users.UpdateUser(t.Context(), u, s.seen(t, u.ID)))
 		got, err = s.Users.UserByID(t.Context(), u.ID)
 		noErr(t, err)
 		checkUser(t, u, got)
@@ -244,4 +253,12 @@ func checkUser(t *testing.T, want, got domain.User) {
 	sameList(t, "groups", want.Groups, got.Groups)
 	sameTime(t, "created_at", want.CreatedAt, got.CreatedAt)
 	sameTime(t, "updated_at", want.UpdatedAt, got.UpdatedAt)
+}
+
+// seen is the stored update time of user id, as UpdateUser wants it.
+func (s *suite) seen(t *testing.T, id string) time.Time {
+	t.Helper()
+	u, err := s.Users.UserByID(t.Context(), id)
+	noErr(t, err)
+	return u.UpdatedAt
 }

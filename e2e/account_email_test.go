@@ -258,3 +258,77 @@ func TestAccounts_ConnectedApps(t *testing.T) {
 		t.Fatal("after revoking, the next authorization did not ask for consent")
 	}
 }
+
+// TestAccounts_Profile: the account page's profile form needs the CSRF token and a
+// session; each bad value gets its message next to its field (400, nothing saved);
+// good values are saved, shown, and the phone number is unverified; an empty field
+// clears its claim.
+func TestAccounts_Profile(t *testing.T) {
+	t.Parallel()
+	srv := sharedServer(t)
+	user, pass := azUser(t, srv)
+	b := newAZBrowser(t, srv)
+	if r := b.logIn("/login", user, pass); r.Status != http.StatusSeeOther {
+		t.Fatalf("log in: %d", r.Status)
+	}
+	good := url.Values{"name": {"Grace Hopper"}, "given_name": {"Grace"}, "family_name": {"Hopper"},
+		"picture": {"https://pics.example.com/grace.png"}, "locale": {"en-US"}, "zoneinfo": {"America/New_York"},
+		"phone_number": {"+12025550123"}}
+	post := func(v url.Values) Response {
+		csrf, _ := b.openForm("/account")
+		form := url.Values{"csrf_token": {csrf}}
+		for k, vs := range v {
+			form[k] = vs
+		}
+		return b.post("/account/profile", form)
+	}
+	wantErrorPage(t, b.post("/account/profile", good), http.StatusForbidden)
+	if r := newAZBrowser(t, srv).post("/account/profile", good); r.Status != http.StatusForbidden && r.Status != http.StatusSeeOther {
+		t.Fatalf("without a session: %d", r.Status)
+	}
+	for field, bad := range map[string]string{"picture": "javascript:alert(1)", "locale": "not a locale!",
+		"zoneinfo": "Mars/Olympus_Mons", "phone_number": "12345", "name": strings.Repeat("x", 201)} {
+		v := url.Values{}
+		for k, vs := range good {
+			v[k] = vs
+		}
+		v.Set(field, bad)
+		r := post(v)
+		if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `id="`+field+`-error"`) {
+			t.Fatalf("%s = %q: %d, want 400 with the error next to the field:\n%s", field, bad, r.Status, r.Body)
+		}
+	}
+	var shown struct {
+		Name string `json:"name"`
+	}
+	srv.CLIJSON(t, &shown, "", "users", "show", user, "--json")
+	if shown.Name != "" {
+		t.Fatalf("a refused form saved the name %q", shown.Name)
+	}
+	wantPageText(t, post(good), http.StatusOK, "Your profile was saved.")
+	var u struct {
+		Name                string `json:"name"`
+		GivenName           string `json:"given_name"`
+		Zoneinfo            string `json:"zoneinfo"`
+		PhoneNumber         string `json:"phone_number"`
+		PhoneNumberVerified bool   `json:"phone_number_verified"`
+	}
+	srv.CLIJSON(t, &u, "", "users", "show", user, "--json")
+	if u.Name != "Grace Hopper" || u.GivenName != "Grace" || u.Zoneinfo != "America/New_York" || u.PhoneNumber != "+12025550123" ||
+		u.PhoneNumberVerified {
+		t.Fatalf("saved %+v", u)
+	}
+	if page := string(b.get("/account").Body); !strings.Contains(page, `value="America/New_York"`) {
+		t.Fatal("the account page does not show the saved time zone")
+	}
+	cleared := url.Values{}
+	for k, vs := range good {
+		cleared[k] = vs
+	}
+	cleared.Set("phone_number", "")
+	wantPageText(t, post(cleared), http.StatusOK, "Your profile was saved.")
+	srv.CLIJSON(t, &u, "", "users", "show", user, "--json")
+	if u.PhoneNumber != "" || u.Name != "Grace Hopper" {
+		t.Fatalf("after clearing the phone number: %+v", u)
+	}
+}

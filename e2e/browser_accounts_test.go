@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"gatehouse/adapter/mail/smtptest"
@@ -177,6 +178,80 @@ func TestBrowser_Accounts(t *testing.T) {
 		}
 		run(t, tab, "back to the account", chromedp.Click(chromedp.CSS(`a.btn-primary`)), chromedp.WaitVisible(chromedp.CSS(`#new_email`)))
 		wantCardText(t, tab, next+" · verified")
+	})
+
+	t.Run("Profile", func(t *testing.T) {
+		t.Parallel()
+		tab := newTab(t, browser, 800, 1400)
+		cb := newCallback(t)
+		user, _ := createUser(t, "brprofile")
+		run(t, tab, "open the login page", chromedp.Navigate(srv.URL+"/login"))
+		login(t, tab, user, password)
+		run(t, tab, "fill in the profile, the phone number without +",
+			chromedp.WaitVisible(chromedp.CSS(`a[href="/account"]`)),
+			chromedp.Click(chromedp.CSS(`a[href="/account"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#given_name`)),
+			chromedp.SendKeys(chromedp.CSS(`#name`), "Ada Lovelace"),
+			chromedp.SendKeys(chromedp.CSS(`#given_name`), "Ada"),
+			chromedp.SendKeys(chromedp.CSS(`#family_name`), "Lovelace"),
+			chromedp.SendKeys(chromedp.CSS(`#locale`), "en-GB"),
+			chromedp.SendKeys(chromedp.CSS(`#zoneinfo`), "Europe/London"),
+			chromedp.SendKeys(chromedp.CSS(`#phone_number`), "020 7946 0000"),
+			chromedp.Click(chromedp.CSS(`form[action="/account/profile"] button[type="submit"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`#phone_number-error`)),
+		)
+		screenshot(t, tab, shots, "account-profile-error")
+		kept, err := chromedp.Run(tab, chromedp.Value(chromedp.CSS(`#given_name`)))
+		if err != nil || kept != "Ada" {
+			t.Fatalf("after the error, given name %q (%v), want what was typed", kept, err)
+		}
+		run(t, tab, "correct the phone number",
+			chromedp.SetValue(chromedp.CSS(`#phone_number`), "+442079460000"),
+			chromedp.Click(chromedp.CSS(`form[action="/account/profile"] button[type="submit"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`.alert-info`)),
+		)
+		wantCardText(t, tab, "Your profile was saved")
+
+		// An app that asks for profile sees the new claims in its ID token.
+		client := srv.CreateClientJSON(t, "--name", uniqueName("Profile App "), "--redirect-uri", "http://127.0.0.1/callback",
+			"--skip-consent")
+		conf := &oauth2.Config{ClientID: client.ClientID, ClientSecret: client.ClientSecret,
+			Endpoint: oauth2.Endpoint{AuthURL: srv.URL + "/oauth/authorize", TokenURL: srv.URL + "/oauth/token",
+				AuthStyle: oauth2.AuthStyleInHeader},
+			RedirectURL: cb.srv.URL + "/callback", Scopes: []string{"openid", "profile"}}
+		state, verifier := randomToken(), oauth2.GenerateVerifier()
+		back := cb.expect(state)
+		run(t, tab, "sign in to the app", chromedp.Navigate(conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))))
+		q := waitCallback(t, back)
+		srv.Sensitive(q.Get("code"))
+		ctx := context.WithValue(context.Background(), oauth2.HTTPClient, srv.HTTPClient())
+		tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+		if err != nil {
+			t.Fatalf("exchange: %v", err)
+		}
+		raw, _ := tok.Extra("id_token").(string)
+		srv.Sensitive(tok.AccessToken, raw)
+		provider, err := oidc.NewProvider(oidc.ClientContext(ctx, srv.HTTPClient()), srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idt, err := provider.Verifier(&oidc.Config{ClientID: client.ClientID}).Verify(oidc.ClientContext(ctx, srv.HTTPClient()), raw)
+		if err != nil {
+			t.Fatalf("go-oidc refuses the ID token: %v", err)
+		}
+		var claims map[string]any
+		if err := idt.Claims(&claims); err != nil {
+			t.Fatal(err)
+		}
+		for k, want := range map[string]any{"name": "Ada Lovelace", "given_name": "Ada", "family_name": "Lovelace",
+			"locale": "en-GB", "zoneinfo": "Europe/London", "preferred_username": user} {
+			if claims[k] != want {
+				t.Errorf("ID token %s = %v, want %v", k, claims[k], want)
+			}
+		}
+		if _, ok := claims["phone_number"]; ok {
+			t.Errorf("phone_number without the phone scope: %v", claims)
+		}
 	})
 
 	t.Run("ConnectedApps", func(t *testing.T) {

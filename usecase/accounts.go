@@ -303,6 +303,14 @@ func (a *Accounts) ResetPassword(ctx context.Context, secret, password, confirm 
 // answer is the same whether or not the address belongs to another account, and so
 // is the work before it (SECURITY S48); then, in the background, a link to confirm
 // goes to the new address, or, when another account has it, a notice to that
+
+// UpdateProfile sets the signed-in user's own profile claims (the account page):
+// every field of p, an empty one cleared. Bad values are a *ValidationError naming
+// the claim. A new phone number is unverified.
+func (a *Accounts) UpdateProfile(ctx context.Context, userID string, p domain.Profile) (domain.User, error) {
+	return a.admin.UpdateProfile(ctx, userID, ProfileUpdate{Name: &p.Name, GivenName: &p.GivenName,
+		FamilyName: &p.FamilyName, Picture: &p.Picture, Locale: &p.Locale, Zoneinfo: &p.Zoneinfo, PhoneNumber: &p.PhoneNumber})
+}
 // account's owner and no link. It returns the canonical new address.
 func (a *Accounts) ChangeEmail(ctx context.Context, userID, password, rawEmail, address string) (string, error) {
 	email := a.ids.CanonicalEmail(rawEmail)

@@ -242,7 +242,7 @@ func (p *Pages) accountView(c echo.Context, s *domain.Session) (view, error) {
 		return view{}, err
 	}
 	v := view{Title: "Your account", CSRF: p.csrfToken(csrfBinding(s, p.ensureBrowser(c))), Fields: map[string]string{},
-		SignedInAs: u.Username, Email: u.Email, EmailVerified: u.EmailVerified}
+		SignedInAs: u.Username, Email: u.Email, EmailVerified: u.EmailVerified, Profile: u.Profile}
 	sessions, err := p.login.Sessions(c.Request().Context(), *s)
 	if err != nil {
 		return view{}, err
@@ -504,5 +504,40 @@ func (p *Pages) accountAppsRevoke(c echo.Context) error {
 		return err
 	}
 	v.Notice = notice
+	return p.render(c, http.StatusOK, "account", v)
+}
+
+// accountProfilePost serves POST /account/profile: inputs name, given_name,
+// family_name, picture, locale, zoneinfo and phone_number, the claims of the profile
+// and phone scopes; an empty input clears its claim.
+func (p *Pages) accountProfilePost(c echo.Context) error {
+	f, s, err := p.checkedForm(c)
+	if err != nil {
+		return err
+	}
+	if s == nil {
+		return c.Redirect(http.StatusSeeOther, "/login")
+	}
+	v, err := p.accountView(c, s)
+	if err != nil {
+		return err
+	}
+	v.Profile = domain.Profile{Name: f.get("name"), GivenName: f.get("given_name"), FamilyName: f.get("family_name"),
+		Picture: f.get("picture"), Locale: f.get("locale"), Zoneinfo: f.get("zoneinfo"), PhoneNumber: f.get("phone_number")}
+	ctx := c.Request().Context()
+	if _, err := p.accounts.UpdateProfile(ctx, s.UserID, v.Profile); err != nil {
+		var ve *usecase.ValidationError
+		if !errors.As(err, &ve) {
+			return err
+		}
+		v.Fields[ve.Field] = sentence(ve.Message)
+		return p.render(c, http.StatusBadRequest, "account", v)
+	}
+	p.log.InfoContext(ctx, "profile changed", "user_id", s.UserID, "remote", c.RealIP())
+	v, err = p.accountView(c, s)
+	if err != nil {
+		return err
+	}
+	v.Notice = "Your profile was saved. Apps see the change the next time they sign you in."
 	return p.render(c, http.StatusOK, "account", v)
 }

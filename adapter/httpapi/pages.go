@@ -118,6 +118,7 @@ func (p *Pages) Mount(r *Router) {
 	g.POST("/account/password", p.accountPasswordPost)
 	g.POST("/account/sessions/end", p.accountSessionsEnd)
 	g.POST("/account/email", p.accountEmailPost)
+	g.POST("/account/profile", p.accountProfilePost)
 	g.GET("/confirm-email", p.confirmEmailGet, boundedQuery)
 	g.POST("/confirm-email", p.confirmEmailPost)
 	g.POST("/account/apps/revoke", p.accountAppsRevoke)
@@ -233,6 +234,9 @@ type view struct {
 	NewEmail string
 	// Apps are the account page's connected apps.
 	Apps []appView
+	// Profile is the account page's profile form: the user's claims, or what was
+	// typed when the form is shown again with an error.
+	Profile domain.Profile
 }
 
 type hiddenField struct{ Name, Value string }

@@ -1,6 +1,8 @@
 package mail
 
 import (
+	gomail "github.com/wneessen/go-mail"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -22,9 +24,11 @@ type Dir struct {
 	composer composer
 }
 
-// NewDir builds the transport; the directory is made on the first mail.
+// NewDir builds the transport; the directory is made on the first mail. The bodies
+// are written as 8-bit UTF-8 (RFC 6152), not quoted-printable, so that the links in
+// them read as they are: a developer can grep a file for its link and paste it.
 func NewDir(dir, from string, log *slog.Logger, now func() time.Time) *Dir {
-	return &Dir{dir: dir, log: log, composer: composer{from: from, now: now}}
+	return &Dir{dir: dir, log: log, composer: composer{from: from, now: now, encoding: gomail.NoEncoding}}
 }
 
 // Send writes the mail to a new file named by time, kind and a random suffix, so the

@@ -184,6 +184,10 @@ func TestDir_WritesEMLFilesOnlyTheOwnerReads(t *testing.T) {
 	}
 	raw, _ := os.ReadFile(files[0])
 	checkMessage(t, raw)
+	// The link reads as it is, for grep (8-bit bodies, not quoted-printable).
+	if !strings.Contains(string(raw), "\r\nOpen https://id.example.com/verify-email?token=abc to verify.") {
+		t.Fatalf("the link is not in the file as it is:\n%s", raw)
+	}
 	if !strings.Contains(logs.String(), `"file":"`+files[0]+`"`) || !strings.Contains(logs.String(), `"kind":"verify_email"`) {
 		t.Fatalf("log does not name the file: %s", logs.String())
 	}

@@ -13,13 +13,20 @@ import (
 type composer struct {
 	from string
 	now  func() time.Time
+	// encoding of the bodies; empty is go-mail's quoted-printable, which SMTP
+	// needs for long lines and 7-bit relays.
+	encoding gomail.Encoding
 }
 
 func (c composer) message(m domain.Mail) (*gomail.Msg, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	msg := gomail.NewMsg()
+	var opts []gomail.MsgOption
+	if c.encoding != "" {
+		opts = append(opts, gomail.WithEncoding(c.encoding))
+	}
+	msg := gomail.NewMsg(opts...)
 	if err := msg.From(c.from); err != nil {
 		return nil, fmt.Errorf("sender %q: %w", c.from, err)
 	}

@@ -235,6 +235,31 @@ func (p *Pages) verifyEmailResend(c echo.Context) error {
 	return p.verifyEmailPrompt(c, s, reqID, "A new link is on its way. It replaces the links sent before.")
 }
 
+// signedIn serves a POST of an account page form: the form read and its CSRF token
+// checked, and a browser that is not signed in sent to /login.
+func (p *Pages) signedIn(handle func(c echo.Context, f form, s *domain.Session) error) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		f, s, err := p.checkedForm(c)
+		if err != nil {
+			return err
+		}
+		if s == nil {
+			return c.Redirect(http.StatusSeeOther, "/login")
+		}
+		return handle(c, f, s)
+	}
+}
+
+// accountNotice shows the account page of s with a notice at the top.
+func (p *Pages) accountNotice(c echo.Context, s *domain.Session, notice string) error {
+	v, err := p.accountView(c, s)
+	if err != nil {
+		return err
+	}
+	v.Notice = notice
+	return p.render(c, http.StatusOK, "account", v)
+}
+
 // accountView is the /account page of the signed-in user s.
 func (p *Pages) accountView(c echo.Context, s *domain.Session) (view, error) {
 	u, err := p.login.UserOf(c.Request().Context(), *s)
@@ -283,14 +308,7 @@ type sessionView struct {
 
 // accountSessionsEnd serves POST /account/sessions/end: input session_id ends that
 // session of the user; without it, every session but this one.
-func (p *Pages) accountSessionsEnd(c echo.Context) error {
-	f, s, err := p.checkedForm(c)
-	if err != nil {
-		return err
-	}
-	if s == nil {
-		return c.Redirect(http.StatusSeeOther, "/login")
-	}
+func (p *Pages) accountSessionsEnd(c echo.Context, f form, s *domain.Session) error {
 	ctx := c.Request().Context()
 	id := f.get("session_id")
 	notice := "Every other device was signed out."
@@ -307,12 +325,7 @@ func (p *Pages) accountSessionsEnd(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, "/?signed_out=1")
 	}
 	p.log.InfoContext(ctx, "sessions ended from the account page", "user_id", s.UserID, "remote", c.RealIP())
-	v, err := p.accountView(c, s)
-	if err != nil {
-		return err
-	}
-	v.Notice = notice
-	return p.render(c, http.StatusOK, "account", v)
+	return p.accountNotice(c, s, notice)
 }
 
 // accountGet serves GET /account: the signed-in user's account; others sign in first.
@@ -333,14 +346,7 @@ func (p *Pages) accountGet(c echo.Context) error {
 
 // accountPasswordPost serves POST /account/password: inputs current_password and
 // new_password. The other devices are signed out; this browser stays signed in.
-func (p *Pages) accountPasswordPost(c echo.Context) error {
-	f, s, err := p.checkedForm(c)
-	if err != nil {
-		return err
-	}
-	if s == nil {
-		return c.Redirect(http.StatusSeeOther, "/login")
-	}
+func (p *Pages) accountPasswordPost(c echo.Context, f form, s *domain.Session) error {
 	v, err := p.accountView(c, s)
 	if err != nil {
 		return err
@@ -372,25 +378,13 @@ func (p *Pages) accountPasswordPost(c echo.Context) error {
 	}
 	p.setSession(c, secret)
 	p.log.InfoContext(ctx, "password changed", "user_id", ns.UserID, "remote", c.RealIP())
-	v, err = p.accountView(c, &ns)
-	if err != nil {
-		return err
-	}
-	v.Notice = "Your password was changed, and every other device was signed out."
-	return p.render(c, http.StatusOK, "account", v)
+	return p.accountNotice(c, &ns, "Your password was changed, and every other device was signed out.")
 }
 
 // accountEmailPost serves POST /account/email: inputs new_email and current_password.
 // The answer is the same whether or not another account has the address (SECURITY
 // S48): a link to confirm goes to it, or a notice to its owner.
-func (p *Pages) accountEmailPost(c echo.Context) error {
-	f, s, err := p.checkedForm(c)
-	if err != nil {
-		return err
-	}
-	if s == nil {
-		return c.Redirect(http.StatusSeeOther, "/login")
-	}
+func (p *Pages) accountEmailPost(c echo.Context, f form, s *domain.Session) error {
 	v, err := p.accountView(c, s)
 	if err != nil {
 		return err
@@ -480,14 +474,7 @@ func (p *Pages) confirmEmailPost(c echo.Context) error {
 // accountAppsRevoke serves POST /account/apps/revoke: input client_id. The user's
 // consent to that client goes and every token it holds for the user is revoked; its
 // next authorization asks for consent again.
-func (p *Pages) accountAppsRevoke(c echo.Context) error {
-	f, s, err := p.checkedForm(c)
-	if err != nil {
-		return err
-	}
-	if s == nil {
-		return c.Redirect(http.StatusSeeOther, "/login")
-	}
+func (p *Pages) accountAppsRevoke(c echo.Context, f form, s *domain.Session) error {
 	ctx := c.Request().Context()
 	name, err := p.apps.Revoke(ctx, s.UserID, f.get("client_id"))
 	notice := name + " no longer has access to your account. It will ask again if you use it."
@@ -499,25 +486,13 @@ func (p *Pages) accountAppsRevoke(c echo.Context) error {
 	default:
 		p.log.InfoContext(ctx, "connected app revoked", "user_id", s.UserID, "client_id", f.get("client_id"), "remote", c.RealIP())
 	}
-	v, err := p.accountView(c, s)
-	if err != nil {
-		return err
-	}
-	v.Notice = notice
-	return p.render(c, http.StatusOK, "account", v)
+	return p.accountNotice(c, s, notice)
 }
 
 // accountProfilePost serves POST /account/profile: inputs name, given_name,
 // family_name, picture, locale, zoneinfo and phone_number, the claims of the profile
 // and phone scopes; an empty input clears its claim.
-func (p *Pages) accountProfilePost(c echo.Context) error {
-	f, s, err := p.checkedForm(c)
-	if err != nil {
-		return err
-	}
-	if s == nil {
-		return c.Redirect(http.StatusSeeOther, "/login")
-	}
+func (p *Pages) accountProfilePost(c echo.Context, f form, s *domain.Session) error {
 	v, err := p.accountView(c, s)
 	if err != nil {
 		return err
@@ -534,10 +509,5 @@ func (p *Pages) accountProfilePost(c echo.Context) error {
 		return p.render(c, http.StatusBadRequest, "account", v)
 	}
 	p.log.InfoContext(ctx, "profile changed", "user_id", s.UserID, "remote", c.RealIP())
-	v, err = p.accountView(c, s)
-	if err != nil {
-		return err
-	}
-	v.Notice = "Your profile was saved. Apps see the change the next time they sign you in."
-	return p.render(c, http.StatusOK, "account", v)
+	return p.accountNotice(c, s, "Your profile was saved. Apps see the change the next time they sign you in.")
 }

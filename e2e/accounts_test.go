@@ -304,13 +304,19 @@ func (u uaTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 var sessionIDRE = regexp.MustCompile(`name="session_id" value="([^"]+)"`)
 
 // TestAccounts_Sessions: /account lists where the user is signed in, with each
-// browser's user agent and address, and ends one session, every other one, or this one.
+// browser (named from its user agent) and address, and ends one session, every other
+// one, or this one.
 func TestAccounts_Sessions(t *testing.T) {
 	t.Parallel()
 	srv := sharedServer(t)
 	user, pass := azUser(t, srv)
 	browsers := map[string]*azBrowser{}
-	for _, ua := range []string{"HereBrowser/1.0", "ThereBrowser/2.0", "ElsewhereBrowser/3.0"} {
+	const (
+		hereUA      = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
+		thereUA     = "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36"
+		elsewhereUA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+	)
+	for _, ua := range []string{hereUA, thereUA, elsewhereUA} {
 		b := newAZBrowser(t, srv)
 		next := b.hc.Transport
 		if next == nil {
@@ -323,21 +329,22 @@ func TestAccounts_Sessions(t *testing.T) {
 		b.get("/") // the first request with the session records its browser
 		browsers[ua] = b
 	}
-	here := browsers["HereBrowser/1.0"]
+	here := browsers[hereUA]
 	page := here.get("/account")
 	body := string(page.Body)
-	for _, want := range []string{"HereBrowser/1.0</strong> &middot; <em>this browser</em>", "ThereBrowser/2.0", "ElsewhereBrowser/3.0", "<p class=\"muted small\">127.", "last seen"} {
+	for _, want := range []string{">Firefox on Windows</strong> &middot; <em>this browser</em>", ">Chrome on Android</strong>",
+		">Safari on iPhone</strong>", `title="Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"`,
+		"<p class=\"muted small\">127.", "last seen"} {
 		if !strings.Contains(body, want) {
 			t.Fatalf("account page lacks %q:\n%s", want, body)
 		}
 	}
-	// The sessions are listed most recently seen first: ThereBrowser's is the second
-	// last seen, so end it by the id the page shows for it.
+	// End the Android one by the id the page shows for it.
 	ids := sessionIDRE.FindAllStringSubmatch(body, -1)
 	var thereID string
 	for _, m := range ids {
 		i := strings.Index(body, m[0])
-		if j := strings.LastIndex(body[:i], "<strong>"); j >= 0 && strings.HasPrefix(body[j:], "<strong>ThereBrowser/2.0") {
+		if j := strings.LastIndex(body[:i], "</strong>"); j >= 0 && strings.HasSuffix(body[:j], ">Chrome on Android") {
 			thereID = m[1]
 		}
 	}
@@ -346,16 +353,16 @@ func TestAccounts_Sessions(t *testing.T) {
 	}
 	csrf, _ := azFormFields(t, page)
 	wantPageText(t, here.post("/account/sessions/end", url.Values{"csrf_token": {csrf}, "session_id": {thereID}}), http.StatusOK, "That device was signed out.")
-	if r := browsers["ThereBrowser/2.0"].get("/account"); r.Status != http.StatusSeeOther {
+	if r := browsers[thereUA].get("/account"); r.Status != http.StatusSeeOther {
 		t.Fatalf("the ended session still works: %d", r.Status)
 	}
-	if r := browsers["ElsewhereBrowser/3.0"].get("/account"); r.Status != http.StatusOK {
+	if r := browsers[elsewhereUA].get("/account"); r.Status != http.StatusOK {
 		t.Fatalf("another session ended too: %d", r.Status)
 	}
 	// Another user's session id is not found; nothing ends.
 	wantPageText(t, here.post("/account/sessions/end", url.Values{"csrf_token": {csrf}, "session_id": {"not-a-session"}}), http.StatusOK, "That session had already ended.")
 	wantPageText(t, here.post("/account/sessions/end", url.Values{"csrf_token": {csrf}}), http.StatusOK, "Every other device was signed out.")
-	if r := browsers["ElsewhereBrowser/3.0"].get("/account"); r.Status != http.StatusSeeOther {
+	if r := browsers[elsewhereUA].get("/account"); r.Status != http.StatusSeeOther {
 		t.Fatalf("'every other device' left one signed in: %d", r.Status)
 	}
 	page = here.get("/account")

@@ -211,6 +211,10 @@ func TestBrowser_Accounts(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS(`.alert-info`)),
 		)
 		wantCardText(t, tab, "Your profile was saved")
+		screenshot(t, tab, shots, "account")
+		run(t, tab, "the account page on a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+			chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#given_name`)))
+		screenshot(t, tab, shots, "account-phone")
 
 		// An app that asks for profile sees the new claims in its ID token.
 		client := srv.CreateClientJSON(t, "--name", uniqueName("Profile App "), "--redirect-uri", "http://127.0.0.1/callback",

@@ -273,11 +273,8 @@ func (p *Pages) accountView(c echo.Context, s *domain.Session) (view, error) {
 		return view{}, err
 	}
 	for _, x := range sessions {
-		sv := sessionView{ID: x.ID, Current: x.ID == s.ID, Browser: x.UserAgent, Address: x.Address,
-			SignedIn: x.AuthTime.UTC().Format("2 Jan 2006 15:04 UTC")}
-		if sv.Browser == "" {
-			sv.Browser = "Unknown browser"
-		}
+		sv := sessionView{ID: x.ID, Current: x.ID == s.ID, Browser: describeUserAgent(x.UserAgent), UserAgent: x.UserAgent,
+			Address: x.Address, SignedIn: x.AuthTime.UTC().Format("2 Jan 2006 15:04 UTC")}
 		if !x.LastSeenAt.IsZero() {
 			sv.LastSeen = x.LastSeenAt.UTC().Format("2 Jan 2006 15:04 UTC")
 		}
@@ -303,6 +300,7 @@ type appView struct {
 // sessionView is one session as the account page lists it.
 type sessionView struct {
 	ID, Browser, Address, SignedIn, LastSeen string
+	UserAgent                                string // the whole header, shown on hover
 	Current                                  bool
 }
 

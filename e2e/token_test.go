@@ -581,3 +581,39 @@ func checkTokenHeaders(t testing.TB, r Response) {
 		t.Errorf("401 without WWW-Authenticate: Basic: %v", r.Header)
 	}
 }
+
+// TestTokenEndpoint_WithoutFastPaths: with GATEHOUSE_STORAGE_FAST_PATHS=false the
+// server is built on the plain repositories (no batched reads, group commit or
+// pipeline), and every grant still works on every backend, the code flow included.
+func TestTokenEndpoint_WithoutFastPaths(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, Options{Env: map[string]string{"GATEHOUSE_STORAGE_FAST_PATHS": "false"}}, func(t *testing.T, srv *Server) {
+		runConcurrently(t,
+			subtest{"ClientCredentials", func(t *testing.T) { testClientCredentials(t, srv) }},
+			subtest{"PasswordRefreshRotation", func(t *testing.T) { testPasswordRefreshRotation(t, srv) }},
+			subtest{"Revocation", func(t *testing.T) { testRevocation(t, srv) }},
+			subtest{"Introspection", func(t *testing.T) { testIntrospection(t, srv) }},
+			subtest{"CodeFlow", func(t *testing.T) {
+				c := newAZClient(t, srv, "https://plain.example/cb")
+				user, pass := azUser(t, srv)
+				b := newAZBrowser(t, srv)
+				p := newAZPKCE()
+				f := b.authorize(azQuery(c, p, "plain", "scope", "openid offline_access"), user, pass, "allow")
+				r := c.exchange(t, srv, b.hc, f.Query.Get("code"), c.RedirectURI, p.Verifier)
+				if r.Status != http.StatusOK {
+					t.Fatalf("exchange: %d %s", r.Status, r.Body)
+				}
+				m := r.JSON(t)
+				srv.Sensitive(m["access_token"].(string), m["refresh_token"].(string), m["id_token"].(string))
+				// The same code again: refused, and the tokens it gave die (RFC 6749 §4.1.2).
+				wantOAuthError(t, c.exchange(t, srv, b.hc, f.Query.Get("code"), c.RedirectURI, p.Verifier),
+					http.StatusBadRequest, "invalid_grant")
+				wantOAuthError(t, refreshForm(t, srv, b.hc, c.ID, c.Secret, m["refresh_token"].(string), ""),
+					http.StatusBadRequest, "invalid_grant")
+			}},
+		)
+		if !strings.Contains(srv.Log(), "storage fast paths off") {
+			t.Errorf("the server did not say it runs without its fast paths")
+		}
+	})
+}

@@ -190,6 +190,15 @@ func provideRegistrationSettings(cfg config.Config) usecase.RegistrationSettings
 		Scopes: cfg.DynamicRegistrationScopes, GrantTypes: cfg.DynamicRegistrationGrantTypes}
 }
 
+// buildApp builds the server as configured: with the storage fast paths (initApp),
+// or without them (initPlainApp).
+func buildApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, func(), error) {
+	if !cfg.StorageFastPaths {
+		return initPlainApp(ctx, cfg, logOut)
+	}
+	return initApp(ctx, cfg, logOut)
+}
+
 // provideOutboundPolicy: where URLs an untrusted party chose may lead (SECURITY S57).
 func provideOutboundPolicy(cfg config.Config) outbound.Policy {
 	return outbound.Policy{Allow: cfg.OutboundAllowNetworks}

@@ -47,7 +47,7 @@ func newBenchApp(b *testing.B) *benchApp {
 	if err != nil {
 		b.Fatal(err)
 	}
-	app, cleanup, err := initApp(ctx, cfg, io.Discard)
+	app, cleanup, err := buildApp(ctx, cfg, io.Discard)
 	if err != nil {
 		b.Fatal(err)
 	}

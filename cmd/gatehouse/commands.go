@@ -50,7 +50,7 @@ func (g *globals) openApp(ctx context.Context, a access) (*App, func(), error) {
 	if err := prepareDatabase(&cfg, a); err != nil {
 		return nil, nil, err
 	}
-	app, cleanup, err := initApp(ctx, cfg, g.streams.err)
+	app, cleanup, err := buildApp(ctx, cfg, g.streams.err)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -51,7 +51,7 @@ func serveCmd(g *globals) *cobra.Command {
 			// the last lines of a clean shutdown are written too.
 			logOut := observability.NewBufferedWriter(g.streams.err, logBufferSize, logFlushInterval)
 			defer logOut.Close()
-			app, cleanup, err := initApp(ctx, cfg, logOut)
+			app, cleanup, err := buildApp(ctx, cfg, logOut)
 			if err != nil {
 				return err
 			}
@@ -60,6 +60,10 @@ func serveCmd(g *globals) *cobra.Command {
 			if cfg.SecretKeyGenerated {
 				// The key is in no backup yet, and the database is useless without it.
 				log.Warn("generated a new secret key; back it up with the database", "path", cfg.SecretKeyFile)
+			}
+			if !cfg.StorageFastPaths {
+				log.Info("storage fast paths off: every query and transaction of the token endpoint runs on its own",
+					"variable", "GATEHOUSE_STORAGE_FAST_PATHS")
 			}
 			if cfg.AutoMigrate {
 				if err := bunrepo.Migrate(ctx, app.DB); err != nil {

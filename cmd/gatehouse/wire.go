@@ -22,36 +22,47 @@ import (
 	"gatehouse/usecase"
 )
 
-// initApp is the one place where the concrete adapters meet (ARCHITECTURE "Wire").
+// appSet is the one place where the concrete adapters meet (ARCHITECTURE "Wire"), but
+// for the user, code and token stores, which the injectors below choose.
+var appSet = wire.NewSet(
+	provideLogger, provideSettings, provideDB, provideCryptoKeys, providePasswordParams,
+	provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures, provideTrustedProxies,
+	providePARSettings,
+	provideMailTransport, provideMailPolicy, provideAccountSettings,
+	backchannel.NewSender, wire.Bind(new(usecase.LogoutSender), new(*backchannel.Sender)),
+	provideOutboundPolicy, provideUntrustedHTTP, wire.Bind(new(usecase.URLPolicy), new(outbound.Policy)),
+	wire.Bind(new(usecase.LogoutTokenSigner), new(*token.Signer)), wire.Bind(new(usecase.Sealer), new(*crypto.Cipher)),
+	provideRegistrationSettings, provideRegistrationHandler,
+	wire.Bind(new(usecase.ClientForgetter), new(*cache.Clients)),
+	wire.Bind(new(usecase.Clock), new(usecase.SystemClock)),
+	wire.Bind(new(httpapi.Pinger), new(*bun.DB)),
+	crypto.ProviderSet,
+	identifier.NewRules, wire.Bind(new(usecase.Identifiers), new(identifier.Rules)),
+	wire.Bind(new(token.KeyCipher), new(*crypto.Cipher)),
+	token.ProviderSet,
+	token.NewDPoPParser, wire.Bind(new(usecase.DPoPProofParser), new(*token.DPoPParser)),
+	crypto.NewDPoPNonces, wire.Bind(new(usecase.DPoPNonces), new(*crypto.DPoPNonces)), provideDPoPConfig,
+	provideAssertionVerifier, wire.Bind(new(usecase.ClientAssertionVerifier), new(*token.AssertionVerifier)),
+	bunrepo.ProviderSet,
+	provideClientCache, provideChangeFeed,
+	wire.Bind(new(usecase.ClientStore), new(*cache.Clients)),
+	wire.Bind(new(token.KeySource), new(*bunrepo.KeyRepository)),
+	usecase.ProviderSet,
+	httpapi.ProviderSet,
+	providePageConfig, httpapi.NewPages, wire.Bind(new(httpapi.PageMounter), new(*httpapi.Pages)),
+	wire.Struct(new(App), "*"),
+)
+
+// initApp builds the server with the storage fast paths (batchrepo) in front of the
+// user, code and token repositories.
 func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, func(), error) {
-	wire.Build(
-		provideLogger, provideSettings, provideDB, provideCryptoKeys, providePasswordParams,
-		provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures, provideTrustedProxies,
-		providePARSettings,
-		provideMailTransport, provideMailPolicy, provideAccountSettings,
-		backchannel.NewSender, wire.Bind(new(usecase.LogoutSender), new(*backchannel.Sender)),
-		provideOutboundPolicy, provideUntrustedHTTP, wire.Bind(new(usecase.URLPolicy), new(outbound.Policy)),
-		wire.Bind(new(usecase.LogoutTokenSigner), new(*token.Signer)), wire.Bind(new(usecase.Sealer), new(*crypto.Cipher)),
-		provideRegistrationSettings, provideRegistrationHandler,
-		wire.Bind(new(usecase.ClientForgetter), new(*cache.Clients)),
-		wire.Bind(new(usecase.Clock), new(usecase.SystemClock)),
-		wire.Bind(new(httpapi.Pinger), new(*bun.DB)),
-		crypto.ProviderSet,
-		identifier.NewRules, wire.Bind(new(usecase.Identifiers), new(identifier.Rules)),
-		wire.Bind(new(token.KeyCipher), new(*crypto.Cipher)),
-		token.ProviderSet,
-		token.NewDPoPParser, wire.Bind(new(usecase.DPoPProofParser), new(*token.DPoPParser)),
-		crypto.NewDPoPNonces, wire.Bind(new(usecase.DPoPNonces), new(*crypto.DPoPNonces)), provideDPoPConfig,
-		provideAssertionVerifier, wire.Bind(new(usecase.ClientAssertionVerifier), new(*token.AssertionVerifier)),
-		bunrepo.ProviderSet,
-		batchrepo.ProviderSet, // the fast paths over the plain repositories (bunrepo.PlainSet)
-		provideClientCache, provideChangeFeed,
-		wire.Bind(new(usecase.ClientStore), new(*cache.Clients)),
-		wire.Bind(new(token.KeySource), new(*bunrepo.KeyRepository)),
-		usecase.ProviderSet,
-		httpapi.ProviderSet,
-		providePageConfig, httpapi.NewPages, wire.Bind(new(httpapi.PageMounter), new(*httpapi.Pages)),
-		wire.Struct(new(App), "*"),
-	)
+	wire.Build(appSet, batchrepo.ProviderSet)
+	return nil, nil, nil
+}
+
+// initPlainApp builds it with the plain repositories, one query or transaction per
+// call (GATEHOUSE_STORAGE_FAST_PATHS=false).
+func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, func(), error) {
+	wire.Build(appSet, bunrepo.PlainSet)
 	return nil, nil, nil
 }

@@ -9,20 +9,25 @@ package main
 import (
 	"context"
 	"gatehouse/adapter/backchannel"
+	"gatehouse/adapter/cache"
 	"gatehouse/adapter/crypto"
 	"gatehouse/adapter/httpapi"
 	"gatehouse/adapter/identifier"
+	"gatehouse/adapter/outbound"
 	"gatehouse/adapter/repository/batchrepo"
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/adapter/token"
 	"gatehouse/infrastructure/config"
 	"gatehouse/usecase"
+	"github.com/google/wire"
+	"github.com/uptrace/bun"
 	"io"
 )
 
 // Injectors from wire.go:
 
-// initApp is the one place where the concrete adapters meet (ARCHITECTURE "Wire").
+// initApp builds the server with the storage fast paths (batchrepo) in front of the
+// user, code and token repositories.
 func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, func(), error) {
 	logger := provideLogger(cfg, logOut)
 	db, cleanup, err := provideDB(ctx, cfg)
@@ -212,3 +217,204 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		cleanup()
 	}, nil
 }
+
+// initPlainApp builds it with the plain repositories, one query or transaction per
+// call (GATEHOUSE_STORAGE_FAST_PATHS=false).
+func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, func(), error) {
+	logger := provideLogger(cfg, logOut)
+	db, cleanup, err := provideDB(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	userRepository := bunrepo.NewUserRepository(db)
+	rules := identifier.NewRules()
+	clientRepository := bunrepo.NewClientRepository(db)
+	txWriter := bunrepo.NewTxWriter(db)
+	tokenRepository := bunrepo.NewTokenRepository(db, txWriter)
+	sessionRepository := bunrepo.NewSessionRepository(db)
+	passwordParams := providePasswordParams(cfg)
+	passwordHasher, err := crypto.NewPasswordHasher(passwordParams)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	keys, err := provideCryptoKeys(cfg)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	secretHasher, err := crypto.NewSecretHasher(keys)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	random := crypto.NewRandom()
+	systemClock := provideClock()
+	assertionVerifier := provideAssertionVerifier(logger)
+	backchannelRepository := bunrepo.NewBackchannelRepository(db)
+	keyRepository := bunrepo.NewKeyRepository(db)
+	cipher, err := crypto.NewKeyCipher(keys)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	keyRingConfig := provideKeyRingConfig(cfg, logger, systemClock)
+	keyRing := token.NewKeyRing(keyRepository, cipher, keyRingConfig)
+	settings := provideSettings(cfg)
+	signerConfig := token.SignerConfigFromSettings(settings)
+	signer, err := token.NewSigner(keyRing, signerConfig)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	policy := provideOutboundPolicy(cfg)
+	doer := provideUntrustedHTTP(policy)
+	sender := backchannel.NewSender(doer)
+	leaseRepository := bunrepo.NewLeaseRepository(db)
+	backchannelLogout := usecase.NewBackchannelLogout(backchannelRepository, signer, sender, leaseRepository, random, systemClock)
+	admin := usecase.NewAdminWithClientKeys(userRepository, rules, clientRepository, tokenRepository, sessionRepository, passwordHasher, secretHasher, random, systemClock, assertionVerifier, backchannelLogout)
+	keyGenerator := token.NewKeyGenerator(cipher)
+	usecaseKeys := usecase.NewKeys(keyRepository, keyGenerator, systemClock, settings)
+	registry := provideRegistry()
+	metrics := httpapi.NewMetrics(registry)
+	clients := provideClientCache(clientRepository, cfg)
+	throttle := provideThrottle(cfg, db, logger)
+	replayRepository := bunrepo.NewReplayRepository(db)
+	clientAssertionConfig := usecase.DefaultClientAssertionConfig()
+	clientAuthenticator := usecase.NewClientAuthenticatorWithAssertions(clients, secretHasher, throttle, assertionVerifier, replayRepository, systemClock, clientAssertionConfig, settings)
+	minter := usecase.NewMinter(signer, signer, tokenRepository, userRepository, random, secretHasher, systemClock, settings)
+	clientCredentialsGrant := usecase.NewClientCredentialsGrant(minter, settings)
+	passwordGrant := usecase.NewPasswordGrant(userRepository, rules, passwordHasher, throttle, minter, systemClock, settings)
+	refreshTokenGrant := usecase.NewRefreshTokenGrant(tokenRepository, secretHasher, minter, systemClock)
+	codeRepository := bunrepo.NewCodeRepository(db, txWriter)
+	authorizationCodeGrant := usecase.NewAuthorizationCodeGrant(codeRepository, secretHasher, minter, systemClock)
+	deviceRepository := bunrepo.NewDeviceRepository(db)
+	deviceCodeGrant := usecase.NewDeviceCodeGrant(deviceRepository, userRepository, secretHasher, minter, systemClock)
+	verifierConfig := token.VerifierConfigFromSettings(settings)
+	verifier, err := token.NewVerifier(keyRing, verifierConfig, systemClock)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	tokenExchangeGrant := usecase.NewTokenExchangeGrant(verifier, tokenRepository, minter, systemClock, settings)
+	grants := usecase.Grants{
+		ClientCredentials: clientCredentialsGrant,
+		Password:          passwordGrant,
+		RefreshToken:      refreshTokenGrant,
+		AuthorizationCode: authorizationCodeGrant,
+		DeviceCode:        deviceCodeGrant,
+		TokenExchange:     tokenExchangeGrant,
+	}
+	dPoPParser := token.NewDPoPParser()
+	dPoPNonces := crypto.NewDPoPNonces(keys)
+	dPoPConfig := provideDPoPConfig(cfg)
+	dPoP := usecase.NewDPoP(dPoPParser, replayRepository, dPoPNonces, systemClock, dPoPConfig, settings)
+	usecaseToken := usecase.NewToken(clientAuthenticator, grants, dPoP)
+	tokenHandler := httpapi.NewTokenHandler(usecaseToken, metrics, dPoP)
+	revoke := usecase.NewRevoke(clientAuthenticator, tokenRepository, verifier, secretHasher, systemClock)
+	introspect := usecase.NewIntrospect(clientAuthenticator, tokenRepository, verifier, secretHasher, systemClock, settings)
+	features := provideFeatures(cfg)
+	jwksFunc := provideJWKS(keyRing)
+	discovery := httpapi.NewDiscovery(settings, usecaseToken, features, jwksFunc)
+	health := httpapi.NewHealth(db, registry)
+	userInfo := usecase.NewUserInfo(verifier, tokenRepository, userRepository, dPoP)
+	userInfoHandler := httpapi.NewUserInfoHandler(userInfo)
+	pageConfig := providePageConfig(cfg, keys)
+	authRequestRepository := bunrepo.NewAuthRequestRepository(db)
+	consentRepository := bunrepo.NewConsentRepository(db)
+	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
+	parSettings := providePARSettings(cfg)
+	authorize := usecase.NewAuthorize(userRepository, clients, authRequestRepository, consentRepository, codeRepository, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings)
+	login := usecase.NewLogin(userRepository, rules, passwordHasher, throttle, sessionRepository, tokenRepository, admin, random, secretHasher, systemClock)
+	hintVerifier, err := token.NewHintVerifier(keyRing, verifierConfig, systemClock)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	endSession := usecase.NewEndSession(clients, hintVerifier)
+	accountRepository := bunrepo.NewAccountRepository(db)
+	mailRepository := bunrepo.NewMailRepository(db)
+	mailTransport, err := provideMailTransport(cfg, logger, systemClock)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	mailPolicy := provideMailPolicy()
+	mailer := usecase.NewMailer(mailRepository, mailTransport, cipher, random, systemClock, mailPolicy)
+	accountSettings := provideAccountSettings(cfg)
+	accounts := usecase.NewAccounts(userRepository, accountRepository, rules, passwordHasher, admin, mailer, throttle, random, secretHasher, systemClock, accountSettings, logger)
+	connectedApps := usecase.NewConnectedApps(consentRepository, clients, tokenRepository, systemClock)
+	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, logger)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	device := usecase.NewDevice(clientAuthenticator, deviceRepository, clients, userRepository, throttle, secretHasher, random, systemClock, settings)
+	deviceHandler, err := httpapi.NewDeviceHandler(device, pages)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	trustedProxies := provideTrustedProxies(cfg)
+	pushedAuthorization := usecase.NewPushedAuthorization(clientAuthenticator, pushedRequestRepository, secretHasher, random, systemClock, parSettings, settings)
+	parHandler := httpapi.NewPARHandler(pushedAuthorization)
+	registrationSettings := provideRegistrationSettings(cfg)
+	registration := usecase.NewRegistration(admin, clientRepository, clients, throttle, secretHasher, random, systemClock, policy, registrationSettings)
+	registrationHandler := provideRegistrationHandler(registration, settings)
+	handlers := httpapi.Handlers{
+		Log:            logger,
+		Metrics:        metrics,
+		Token:          tokenHandler,
+		Revoke:         revoke,
+		Introspect:     introspect,
+		Discovery:      discovery,
+		Health:         health,
+		UserInfo:       userInfoHandler,
+		Pages:          pages,
+		Device:         deviceHandler,
+		TrustedProxies: trustedProxies,
+		PAR:            parHandler,
+		Registration:   registrationHandler,
+		Settings:       settings,
+		Features:       features,
+	}
+	echo := httpapi.NewEcho(handlers)
+	housekeeper := bunrepo.NewHousekeeper(db)
+	housekeeping := usecase.NewHousekeeping(housekeeper, leaseRepository, systemClock, random)
+	keySchedule := usecase.NewKeySchedule(usecaseKeys, leaseRepository, systemClock, random)
+	changeFeed, err := provideChangeFeed(db, cfg, logger, registry, clients, keyRing)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	app := &App{
+		Config:       cfg,
+		Log:          logger,
+		DB:           db,
+		Admin:        admin,
+		Keys:         usecaseKeys,
+		KeyRing:      keyRing,
+		Echo:         echo,
+		Housekeeping: housekeeping,
+		KeySchedule:  keySchedule,
+		Changes:      changeFeed,
+		Mailer:       mailer,
+		Accounts:     accounts,
+		Backchannel:  backchannelLogout,
+	}
+	return app, func() {
+		cleanup()
+	}, nil
+}
+
+// wire.go:
+
+// appSet is the one place where the concrete adapters meet (ARCHITECTURE "Wire"), but
+// for the user, code and token stores, which the injectors below choose.
+var appSet = wire.NewSet(
+	provideLogger, provideSettings, provideDB, provideCryptoKeys, providePasswordParams,
+	provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures, provideTrustedProxies,
+	providePARSettings,
+	provideMailTransport, provideMailPolicy, provideAccountSettings, backchannel.NewSender, wire.Bind(new(usecase.LogoutSender), new(*backchannel.Sender)), provideOutboundPolicy, provideUntrustedHTTP, wire.Bind(new(usecase.URLPolicy), new(outbound.Policy)), wire.Bind(new(usecase.LogoutTokenSigner), new(*token.Signer)), wire.Bind(new(usecase.Sealer), new(*crypto.Cipher)), provideRegistrationSettings, provideRegistrationHandler, wire.Bind(new(usecase.ClientForgetter), new(*cache.Clients)), wire.Bind(new(usecase.Clock), new(usecase.SystemClock)), wire.Bind(new(httpapi.Pinger), new(*bun.DB)), crypto.ProviderSet, identifier.NewRules, wire.Bind(new(usecase.Identifiers), new(identifier.Rules)), wire.Bind(new(token.KeyCipher), new(*crypto.Cipher)), token.ProviderSet, token.NewDPoPParser, wire.Bind(new(usecase.DPoPProofParser), new(*token.DPoPParser)), crypto.NewDPoPNonces, wire.Bind(new(usecase.DPoPNonces), new(*crypto.DPoPNonces)), provideDPoPConfig,
+	provideAssertionVerifier, wire.Bind(new(usecase.ClientAssertionVerifier), new(*token.AssertionVerifier)), bunrepo.ProviderSet, provideClientCache, provideChangeFeed, wire.Bind(new(usecase.ClientStore), new(*cache.Clients)), wire.Bind(new(token.KeySource), new(*bunrepo.KeyRepository)), usecase.ProviderSet, httpapi.ProviderSet, providePageConfig, httpapi.NewPages, wire.Bind(new(httpapi.PageMounter), new(*httpapi.Pages)), wire.Struct(new(App), "*"),
+)

@@ -82,6 +82,10 @@ type Config struct {
 	// checks them at start-up, naming the variable).
 	DynamicRegistrationScopes     []string
 	DynamicRegistrationGrantTypes []string
+	// StorageFastPaths puts batchrepo's batched reads, group commit and PostgreSQL
+	// pipeline in front of the user, code and token repositories; false runs every
+	// call on its own (to compare, or to rule them out).
+	StorageFastPaths bool
 	// OutboundAllowNetworks are private networks that URLs an untrusted party chose
 	// (a dynamically registered client's back-channel logout URI) may reach anyway;
 	// empty: public addresses only (SECURITY S57).
@@ -366,6 +370,7 @@ func parse(raw map[string]string, sources map[string]source) (Config, error) {
 	c.DynamicRegistrationScopes = p.list("dynamic_registration_scopes")
 	c.DynamicRegistrationGrantTypes = p.list("dynamic_registration_grant_types")
 	c.OutboundAllowNetworks = p.prefixes("outbound_allow_networks")
+	c.StorageFastPaths = p.bool("storage_fast_paths")
 	c.SMTPURL, c.MailDir, c.MailFrom = raw["smtp_url"], raw["mail_dir"], p.mailbox("mail_from")
 	c.EmailTokenTTL = p.duration("email_token_ttl", time.Minute, 7*24*time.Hour)
 	c.EmailVerification = p.oneOf("email_verification", "off", "optional", "required")

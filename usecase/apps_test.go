@@ -16,7 +16,7 @@ import (
 func TestConnectedApps(t *testing.T) {
 	f := newFixture(t)
 	consents := bunrepo.NewConsentRepository(f.db)
-	apps := usecase.NewConnectedApps(consents, f.clients, f.tokens, f.clock)
+	apps := usecase.NewConnectedApps(consents, f.clients, f.tokens, f.clock, nil)
 	u, other := f.user(t, "hana", "hana's password"), f.user(t, "ivan", "ivan's password")
 	public, _ := f.client(t, usecase.NewClient{Name: "Pocket App", Public: true, RedirectURIs: []string{"http://127.0.0.1/cb"},
 		GrantTypes: []string{domain.GrantAuthorizationCode, domain.GrantRefreshToken}})

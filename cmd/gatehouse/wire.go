@@ -25,7 +25,7 @@ import (
 // initApp is the one place where the concrete adapters meet (ARCHITECTURE "Wire").
 func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, func(), error) {
 	wire.Build(
-		provideLogger, provideSettings, provideDB, provideCryptoKeys, providePasswordParams,
+		provideLogger, provideSettings, provideDB, provideAuditRetention, provideCryptoKeys, providePasswordParams,
 		provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures, provideTrustedProxies,
 		providePARSettings,
 		provideMailTransport, provideMailPolicy, provideAccountSettings,

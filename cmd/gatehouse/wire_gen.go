@@ -77,9 +77,12 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	sender := backchannel.NewSender(doer)
 	leaseRepository := bunrepo.NewLeaseRepository(db)
 	backchannelLogout := usecase.NewBackchannelLogout(backchannelRepository, signer, sender, leaseRepository, random, systemClock)
-	admin := usecase.NewAdminWithClientKeys(users, rules, clientRepository, tokens, sessionRepository, passwordHasher, secretHasher, random, systemClock, assertionVerifier, backchannelLogout)
+	auditRepository := bunrepo.NewAuditRepository(db)
+	transactor := bunrepo.NewTransactor(db)
+	audit := usecase.NewAudit(auditRepository, transactor, random, systemClock, logger)
+	admin := usecase.NewAdminWithClientKeys(users, rules, clientRepository, tokens, sessionRepository, passwordHasher, secretHasher, random, systemClock, assertionVerifier, backchannelLogout, audit)
 	keyGenerator := token.NewKeyGenerator(cipher)
-	usecaseKeys := usecase.NewKeys(keyRepository, keyGenerator, systemClock, settings)
+	usecaseKeys := usecase.NewAuditedKeys(keyRepository, keyGenerator, systemClock, settings, audit)
 	registry := provideRegistry()
 	metrics := httpapi.NewMetrics(registry)
 	clients := provideClientCache(clientRepository, cfg)
@@ -149,7 +152,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	mailer := usecase.NewMailer(mailRepository, mailTransport, cipher, random, systemClock, mailPolicy)
 	accountSettings := provideAccountSettings(cfg)
 	accounts := usecase.NewAccounts(users, accountRepository, rules, passwordHasher, admin, mailer, throttle, random, secretHasher, systemClock, accountSettings, logger)
-	connectedApps := usecase.NewConnectedApps(consentRepository, clients, tokens, systemClock)
+	connectedApps := usecase.NewConnectedApps(consentRepository, clients, tokens, systemClock, audit)
 	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, logger)
 	if err != nil {
 		cleanup()
@@ -185,7 +188,8 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Features:       features,
 	}
 	echo := httpapi.NewEcho(handlers)
-	housekeeper := bunrepo.NewHousekeeper(db)
+	auditRetention := provideAuditRetention(cfg)
+	housekeeper := bunrepo.NewHousekeeperKeeping(db, auditRetention)
 	housekeeping := usecase.NewHousekeeping(housekeeper, leaseRepository, systemClock, random)
 	keySchedule := usecase.NewKeySchedule(usecaseKeys, leaseRepository, systemClock, random)
 	changeFeed, err := provideChangeFeed(db, cfg, logger, registry, clients, keyRing)
@@ -207,6 +211,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Mailer:       mailer,
 		Accounts:     accounts,
 		Backchannel:  backchannelLogout,
+		Audit:        audit,
 	}
 	return app, func() {
 		cleanup()

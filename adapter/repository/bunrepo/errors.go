@@ -48,8 +48,10 @@ const maxTxAttempts = 5
 func inTx(ctx context.Context, db *bun.DB, opts *sql.TxOptions, fn func(ctx context.Context, tx bun.Tx) error) error {
 	if outer, ok := ctx.Value(txKey{}).(bun.Tx); ok {
 		// Part of a unit of work (Transactor.InTx): its transaction commits, or
-		// rolls back, everything together, and retries it as a whole.
-		return fn(ctx, outer)
+		// rolls back, everything together, and retries it as a whole. fn runs in a
+		// savepoint, so that when it fails the unit of work can go on (PostgreSQL
+		// refuses every statement of a transaction after a failed one).
+		return outer.RunInTx(ctx, nil, fn)
 	}
 	return retried(ctx, func() error { return runTx(ctx, db, opts, fn) })
 }

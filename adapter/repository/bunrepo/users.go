@@ -44,10 +44,14 @@ func (r *UserRepository) UsersByID(ctx context.Context, ids []string) (map[strin
 // CreateUser inserts u; ErrDuplicate when its id, username or email is taken.
 func (r *UserRepository) CreateUser(ctx context.Context, u domain.User) error {
 	row := userToRow(u)
-	if _, err := insert(ctx, conn(ctx, r.db), &row); err != nil {
-		return wrapErr(err, "insert user %q", u.Username)
-	}
-	return nil
+	// In a transaction of its own, or a savepoint of the unit of work's: a taken name
+	// is an answer the caller goes on from.
+	return inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := insert(ctx, tx, &row); err != nil {
+			return wrapErr(err, "insert user %q", u.Username)
+		}
+		return nil
+	})
 }
 
 // UserByID returns the user; ErrNotFound when there is none.

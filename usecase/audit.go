@@ -60,13 +60,27 @@ func NewAudit(store AuditStore, tx Transactor, random Random, clock Clock, log *
 
 type auditSourceKey struct{}
 
-type auditSource struct{ actor, ip string }
+type auditSource struct {
+	actor, ip string
+	// quiet: the log line at debug level (the command line, whose stderr is for its
+	// own messages).
+	quiet bool
+}
 
 // WithAuditActor marks what is done with ctx as done by actor (a user id, a client
 // id, or domain.AuditActorCLI) for the audit log.
 func WithAuditActor(ctx context.Context, actor string) context.Context {
 	s, _ := ctx.Value(auditSourceKey{}).(auditSource)
 	s.actor = actor
+	return context.WithValue(ctx, auditSourceKey{}, s)
+}
+
+// WithQuietAuditLines makes the log lines of the events recorded with ctx debug
+// lines: the command line's stderr is for its own one-line messages, and its events
+// are in the audit log all the same.
+func WithQuietAuditLines(ctx context.Context) context.Context {
+	s, _ := ctx.Value(auditSourceKey{}).(auditSource)
+	s.quiet = true
 	return context.WithValue(ctx, auditSourceKey{}, s)
 }
 
@@ -127,7 +141,11 @@ func (a *Audit) Note(ctx context.Context, e domain.AuditEvent) {
 
 // emit writes e's line in the server log: never its details, which may name fields.
 func (a *Audit) emit(ctx context.Context, e domain.AuditEvent) {
-	a.log.LogAttrs(ctx, slog.LevelInfo, "audit", slog.String("id", e.ID), slog.String("type", e.Type),
+	level := slog.LevelInfo
+	if s, _ := ctx.Value(auditSourceKey{}).(auditSource); s.quiet {
+		level = slog.LevelDebug
+	}
+	a.log.LogAttrs(ctx, level, "audit", slog.String("id", e.ID), slog.String("type", e.Type),
 		slog.String("actor", e.Actor), slog.String("target", e.Target), slog.String("ip", e.IP),
 		slog.String("reason", e.Reason))
 }

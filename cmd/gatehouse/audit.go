@@ -37,10 +37,11 @@ type auditEventJSON struct {
 }
 
 // asCLI marks what the commands of cmd change as done by the command line, for the
-// audit log (actor "cli").
+// audit log (actor "cli"); the events' log lines are debug lines, so that stderr
+// keeps only the command's own messages.
 func asCLI(cmd *cobra.Command) *cobra.Command {
 	cmd.PersistentPreRun = func(c *cobra.Command, _ []string) {
-		c.SetContext(usecase.WithAuditActor(c.Context(), domain.AuditActorCLI))
+		c.SetContext(usecase.WithQuietAuditLines(usecase.WithAuditActor(c.Context(), domain.AuditActorCLI)))
 	}
 	return cmd
 }

@@ -96,6 +96,18 @@ func TestSecurity_S56_AuditLogHoldsNoSecrets(t *testing.T) {
 	if _, errOut, code := srv.CLI(t, p4+"\n", "users", "set-password", user, "--password-stdin"); code != 0 {
 		t.Fatalf("users set-password: %d %s", code, errOut)
 	}
+	// The password grant signs in too: a wrong password, then the right one.
+	pc, pcID, pcSecret := newPasswordClient(t, srv)
+	hc := srv.HTTPClient()
+	if _, err := pc.PasswordCredentialsToken(ctxWith(hc), user, wrong); err == nil {
+		t.Fatal("a wrong password got tokens")
+	}
+	tok := passwordToken(t, srv, hc, pc, user, p4)
+	srv.Sensitive(pcSecret, tok.AccessToken, tok.RefreshToken)
+	if idt, ok := tok.Extra("id_token").(string); ok {
+		srv.Sensitive(idt)
+	}
+
 	c := srv.CreateClientJSON(t, "--redirect-uri", "https://app.example.com/cb")
 	var rotated struct {
 		ClientSecret string `json:"client_secret"`
@@ -136,6 +148,16 @@ func TestSecurity_S56_AuditLogHoldsNoSecrets(t *testing.T) {
 	if e, ok := findEvent(mine, "user.password.changed", ""); !ok || e.Actor != "cli" {
 		// The newest password change is the CLI's.
 		t.Errorf("the CLI's set-password is not the newest password change: %+v", e)
+	}
+	grantFailed := slices.IndexFunc(mine, func(e auditEvent) bool {
+		return e.Type == "user.login.failed" && e.Reason == "wrong_password" && e.Details["client_id"] == pcID &&
+			e.Details["grant"] == "password" && e.IP != ""
+	})
+	grantSucceeded := slices.IndexFunc(mine, func(e auditEvent) bool {
+		return e.Type == "user.login.succeeded" && e.Details["client_id"] == pcID && e.Actor == u.ID
+	})
+	if grantFailed < 0 || grantSucceeded < 0 {
+		t.Errorf("the password grant's sign-ins are not both in the audit log: %+v", mine)
 	}
 	if e, ok := findEvent(events, "user.login.failed", "unknown_user"); !ok || e.Target != "" || e.Actor != "" {
 		t.Errorf("the unknown user's failed sign-in: %+v, %v (want no actor nor target: the typed name is not kept)", e, ok)

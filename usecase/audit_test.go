@@ -49,6 +49,7 @@ type auditRig struct {
 	users  usecase.UserStore
 	tokens usecase.TokenStore
 	hasher *crypto.SecretHasher
+	clock  *clock
 }
 
 func newAuditRig(t *testing.T, url string) *auditRig {
@@ -85,7 +86,7 @@ func newAuditRig(t *testing.T, url string) *auditRig {
 	if err := keys.Ensure(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	return &auditRig{db: db, log: log, audit: audit, admin: admin, keys: keys, users: users, tokens: tokens, hasher: hasher}
+	return &auditRig{db: db, log: log, audit: audit, admin: admin, keys: keys, users: users, tokens: tokens, hasher: hasher, clock: clk}
 }
 
 func (r *auditRig) events(t *testing.T, target string) []domain.AuditEvent {
@@ -169,6 +170,7 @@ func TestAudit_ChangeAndEventCommitTogether(t *testing.T) {
 
 			// Back up: each change lands with its event, naming the changed fields.
 			r.log.fail.Store(false)
+			r.clock.Advance(time.Second)
 			name := "Alice"
 			if _, err := r.admin.UpdateUser(ctx, u.ID, usecase.UserUpdate{Disabled: &disable,
 				Profile: usecase.ProfileUpdate{Name: &name}}); err != nil {
@@ -200,9 +202,11 @@ func TestAudit_ChangeAndEventCommitTogether(t *testing.T) {
 				t.Fatalf("client delete with the audit log down: %v", err)
 			}
 			r.log.fail.Store(false)
+			r.clock.Advance(time.Second) // events of one instant have no order
 			if _, err := r.admin.RotateSecret(ctx, c.Client.ID); err != nil {
 				t.Fatal(err)
 			}
+			r.clock.Advance(time.Second)
 			if err := r.admin.DeleteClient(ctx, c.Client.ID); err != nil {
 				t.Fatal(err)
 			}

@@ -20,6 +20,16 @@ type PasswordGrant struct {
 	minter    *Minter
 	clock     Clock
 	settings  Settings
+	// audit records its sign-ins, succeeded or failed; nil records none.
+	audit *Audit
+}
+
+// NewAuditedPasswordGrant is NewPasswordGrant recording every sign-in in the audit log.
+func NewAuditedPasswordGrant(users UserStore, ids Identifiers, passwords PasswordHasher, throttle Throttle, minter *Minter,
+	clock Clock, settings Settings, audit *Audit) *PasswordGrant {
+	g := NewPasswordGrant(users, ids, passwords, throttle, minter, clock, settings)
+	g.audit = audit
+	return g
 }
 
 // NewPasswordGrant builds the grant.
@@ -46,13 +56,21 @@ func (uc *PasswordGrant) Execute(ctx context.Context, client domain.Client, req 
 	if err != nil {
 		return domain.IssuedTokens{}, err
 	}
-	user, err := CheckPassword(ctx, uc.users, uc.ids, uc.passwords, uc.throttle, req.Username, req.Password, req.Credentials.Address)
+	user, reason, err := checkPassword(ctx, uc.users, uc.ids, uc.passwords, uc.throttle, req.Username, req.Password, req.Credentials.Address)
+	event := domain.AuditEvent{Type: domain.AuditUserLoginSucceeded, Actor: user.ID, Target: user.ID,
+		IP: req.Credentials.Address, Reason: reason, Details: map[string]any{"client_id": client.ID, "grant": "password"}}
+	if reason != "" {
+		// Never the username given: it may be a password sent in the wrong field.
+		event.Type = domain.AuditUserLoginFailed
+		uc.audit.Note(ctx, event)
+	}
 	if errors.Is(err, domain.ErrUserDisabled) {
 		return domain.IssuedTokens{}, errUserDisabled
 	}
 	if err != nil {
 		return domain.IssuedTokens{}, err
 	}
+	uc.audit.Note(ctx, event)
 	return uc.minter.IssueForUser(ctx, Subject{Client: client, User: &user, Scope: scope, Audience: aud, AuthTime: uc.clock.Now(), JKT: req.DPoPJKT})
 }
 

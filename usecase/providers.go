@@ -8,7 +8,7 @@ var ProviderSet = wire.NewSet(
 	DefaultClientAssertionConfig,
 	NewMinter,
 	NewClientCredentialsGrant,
-	NewPasswordGrant,
+	NewAuditedPasswordGrant,
 	NewRefreshTokenGrant,
 	NewAuthorizationCodeGrant,
 	wire.Struct(new(Grants), "*"),

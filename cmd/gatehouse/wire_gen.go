@@ -92,7 +92,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	clientAuthenticator := usecase.NewClientAuthenticatorWithAssertions(clients, secretHasher, throttle, assertionVerifier, replayRepository, systemClock, clientAssertionConfig, settings)
 	minter := usecase.NewMinter(signer, signer, tokens, users, random, secretHasher, systemClock, settings)
 	clientCredentialsGrant := usecase.NewClientCredentialsGrant(minter, settings)
-	passwordGrant := usecase.NewPasswordGrant(users, rules, passwordHasher, throttle, minter, systemClock, settings)
+	passwordGrant := usecase.NewAuditedPasswordGrant(users, rules, passwordHasher, throttle, minter, systemClock, settings, audit)
 	refreshTokenGrant := usecase.NewRefreshTokenGrant(tokens, secretHasher, minter, systemClock)
 	codeRepository := bunrepo.NewCodeRepository(db, groupCommit)
 	codes := batchrepo.NewCodes(codeRepository, tokens, groupCommit, db)

@@ -108,6 +108,20 @@ func TestSecurity_S56_AuditLogHoldsNoSecrets(t *testing.T) {
 		srv.Sensitive(idt)
 	}
 
+	// Two browsers; one ends the other's session from /account, then logs out.
+	here, there := newAZBrowser(t, srv), newAZBrowser(t, srv)
+	for _, br := range []*azBrowser{here, there} {
+		if r := br.logIn("/login", user, p4); r.Status != http.StatusSeeOther {
+			t.Fatalf("log in: %d", r.Status)
+		}
+	}
+	csrf, _ = here.openForm("/account")
+	wantPageText(t, here.post("/account/sessions/end", url.Values{"csrf_token": {csrf}}), http.StatusOK,
+		"Every other device was signed out.")
+	if r := here.post("/logout", oiLogoutForm(t, here.get("/logout"))); r.Status >= 400 {
+		t.Fatalf("logout: %d", r.Status)
+	}
+
 	c := srv.CreateClientJSON(t, "--redirect-uri", "https://app.example.com/cb")
 	var rotated struct {
 		ClientSecret string `json:"client_secret"`
@@ -130,6 +144,7 @@ func TestSecurity_S56_AuditLogHoldsNoSecrets(t *testing.T) {
 		{"user.login.succeeded", "", u.ID, u.ID},
 		{"user.password.changed", "", u.ID, u.ID}, // on /account
 		{"user.password.reset", "", u.ID, u.ID},
+		{"user.logout", "", u.ID, u.ID},
 	} {
 		i := slices.IndexFunc(mine, func(e auditEvent) bool {
 			return e.Type == want.typ && e.Reason == want.reason && e.Actor == want.actor && e.Target == want.target
@@ -148,6 +163,9 @@ func TestSecurity_S56_AuditLogHoldsNoSecrets(t *testing.T) {
 	if e, ok := findEvent(mine, "user.password.changed", ""); !ok || e.Actor != "cli" {
 		// The newest password change is the CLI's.
 		t.Errorf("the CLI's set-password is not the newest password change: %+v", e)
+	}
+	if e, ok := findEvent(events, "session.revoked", ""); !ok || e.Actor != u.ID || e.Target == "" || e.Target == u.ID || e.IP == "" {
+		t.Errorf("the session ended from /account: %+v, %v", e, ok)
 	}
 	grantFailed := slices.IndexFunc(mine, func(e auditEvent) bool {
 		return e.Type == "user.login.failed" && e.Reason == "wrong_password" && e.Details["client_id"] == pcID &&

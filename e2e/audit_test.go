@@ -54,7 +54,7 @@ func findEvent(es []auditEvent, typ, reason string) (auditEvent, bool) {
 
 // TestSecurity_S56_AuditLogHoldsNoSecrets: a registration, failed sign-ins (a wrong
 // password, an unknown user whose "name" is a password typed in the wrong field), a
-// sign-in, a password change, a reset by mailed link, a password set by the CLI, a
+// sign-in, a password change, a reset by mailed link, an email change by mailed link, a password set by the CLI, a
 // client created and its secret rotated are all in the audit log, with the reasons
 // of the failures; and no audit row (every column, read through `audit list --json`)
 // nor the server log holds any of the passwords, secrets, tokens, links, codes or
@@ -118,6 +118,12 @@ func TestSecurity_S56_AuditLogHoldsNoSecrets(t *testing.T) {
 	csrf, _ = here.openForm("/account")
 	wantPageText(t, here.post("/account/sessions/end", url.Values{"csrf_token": {csrf}}), http.StatusOK,
 		"Every other device was signed out.")
+	// A new email address, confirmed by its mailed link.
+	newEmail := uniqueName("s56new") + "@example.com"
+	wantPageText(t, changeEmail(t, here, p4, newEmail), http.StatusOK, newEmail)
+	changeLink := linkIn(t, srv, mailTo(t, mx, 2, newEmail))
+	srv.Sensitive(changeLink, tokenOf(t, changeLink))
+	wantPageText(t, submitLinkForm(t, here, changeLink, "/confirm-email", nil), http.StatusOK, "Your email address is now "+newEmail)
 	if r := here.post("/logout", oiLogoutForm(t, here.get("/logout"))); r.Status >= 400 {
 		t.Fatalf("logout: %d", r.Status)
 	}
@@ -145,6 +151,7 @@ func TestSecurity_S56_AuditLogHoldsNoSecrets(t *testing.T) {
 		{"user.password.changed", "", u.ID, u.ID}, // on /account
 		{"user.password.reset", "", u.ID, u.ID},
 		{"user.logout", "", u.ID, u.ID},
+		{"user.email.changed", "", u.ID, u.ID},
 	} {
 		i := slices.IndexFunc(mine, func(e auditEvent) bool {
 			return e.Type == want.typ && e.Reason == want.reason && e.Actor == want.actor && e.Target == want.target
@@ -189,7 +196,7 @@ func TestSecurity_S56_AuditLogHoldsNoSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets := append(srv.sensitiveValues(), c.ClientSecret, email, strings.ToUpper(email), link, token)
+	secrets := append(srv.sensitiveValues(), c.ClientSecret, email, strings.ToUpper(email), link, token, newEmail)
 	for _, v := range secrets {
 		if strings.Contains(string(raw), v) {
 			t.Errorf("SECURITY S56: the audit log holds a secret, token, link or email address (%.6s…)", v)

@@ -401,7 +401,29 @@ func (a *Admin) updateUser(ctx context.Context, id string, in UserUpdate, event 
 	if err != nil {
 		return domain.User{}, err
 	}
+	if next.Disabled && !u.Disabled {
+		if err := a.endUserAgain(ctx, id, now); err != nil {
+			return domain.User{}, err
+		}
+	}
 	return next, nil
+}
+
+// endUserAgain is endUser once more after the unit of work that ended the user
+// committed. Inside it, the deny-list entry, the flag or new password, the revoked
+// grants and the deleted sessions become visible to others only at the commit: a
+// sign-in or grant racing it may store a session or family after its revocations ran
+// and still read the user as it was. Whatever such a race stored is committed by now
+// (or it is refused, as it reads the committed change after storing), so this pass
+// finds it (SECURITY S58).
+func (a *Admin) endUserAgain(ctx context.Context, id string, now time.Time) error {
+	if a.audit == nil {
+		return nil // no unit of work: endUser's own order closed the races
+	}
+	if err := a.endUser(ctx, id, now); err != nil {
+		return fmt.Errorf("after the change was stored: %w", err)
+	}
+	return nil
 }
 
 // changeGroups is groups with add added and remove removed, validated, sorted.
@@ -482,7 +504,7 @@ func (a *Admin) DeleteUser(ctx context.Context, id string) error {
 	}
 	now := a.clock.Now()
 	expires := now.Add(principalRevocationRetention)
-	return a.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditUserDeleted, Target: id}, func(ctx context.Context) error {
+	err := a.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditUserDeleted, Target: id}, func(ctx context.Context) error {
 		if err := a.tokens.RevokePrincipal(ctx, domain.PrincipalRevocation{ID: id, ExpiresAt: &expires}); err != nil {
 			return fmt.Errorf("revoke the tokens of user %q: %w", id, err)
 		}
@@ -491,6 +513,10 @@ func (a *Admin) DeleteUser(ctx context.Context, id string) error {
 		}
 		return a.users.DeleteUser(ctx, id)
 	})
+	if err != nil {
+		return err
+	}
+	return a.endUserAgain(ctx, id, now)
 }
 
 // SetPassword changes a user's password, revokes their refresh tokens and unredeemed
@@ -515,7 +541,7 @@ func (a *Admin) setPassword(ctx context.Context, id, password, event string) err
 		return fmt.Errorf("hash password: %w", err)
 	}
 	now := a.clock.Now()
-	return a.audit.Change(ctx, domain.AuditEvent{Type: event, Target: id}, func(ctx context.Context) error {
+	err = a.audit.Change(ctx, domain.AuditEvent{Type: event, Target: id}, func(ctx context.Context) error {
 		if err := a.users.UpdatePassword(ctx, id, hash, now); err != nil {
 			return err
 		}
@@ -524,6 +550,10 @@ func (a *Admin) setPassword(ctx context.Context, id, password, event string) err
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return a.endUserAgain(ctx, id, now)
 }
 
 // NewClient is what registering a client takes. Empty lists get the defaults of SPEC.md.
@@ -739,7 +769,24 @@ func (a *Admin) UpdateClient(ctx context.Context, id string, in ClientUpdate) (d
 	if err != nil {
 		return domain.Client{}, err
 	}
+	if next.Disabled && !c.Disabled {
+		if err := a.revokeClientAgain(ctx, id, now); err != nil {
+			return domain.Client{}, err
+		}
+	}
 	return next, nil
+}
+
+// revokeClientAgain revokes the client's grants once more after the unit of work that
+// disabled or deleted it committed, for a grant that raced it (endUserAgain).
+func (a *Admin) revokeClientAgain(ctx context.Context, id string, now time.Time) error {
+	if a.audit == nil {
+		return nil
+	}
+	if err := a.tokens.RevokeClientFamilies(ctx, id, now); err != nil {
+		return fmt.Errorf("after the change was stored: revoke the grants of client %q: %w", id, err)
+	}
+	return nil
 }
 
 // clientFieldsChanged names the fields of an update of c to next that changed (names
@@ -789,7 +836,7 @@ func (a *Admin) DeleteClient(ctx context.Context, id string) error {
 	}
 	now := a.clock.Now()
 	expires := now.Add(principalRevocationRetention)
-	return a.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditClientDeleted, Target: id}, func(ctx context.Context) error {
+	err := a.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditClientDeleted, Target: id}, func(ctx context.Context) error {
 		if err := a.tokens.RevokePrincipal(ctx, domain.PrincipalRevocation{ID: id, ExpiresAt: &expires}); err != nil {
 			return fmt.Errorf("revoke the tokens of client %q: %w", id, err)
 		}
@@ -798,6 +845,10 @@ func (a *Admin) DeleteClient(ctx context.Context, id string) error {
 		}
 		return a.clients.DeleteClient(ctx, id)
 	})
+	if err != nil {
+		return err
+	}
+	return a.revokeClientAgain(ctx, id, now)
 }
 
 // RotateSecret gives a confidential client a new secret; the old one stops working.

@@ -217,6 +217,7 @@ func (a *Accounts) VerifyEmail(ctx context.Context, secret string) error {
 	if !ok {
 		return ErrBadLink // the address changed since the mail
 	}
+	a.admin.audit.Note(ctx, domain.AuditEvent{Type: domain.AuditUserEmailVerified, Actor: t.UserID, Target: t.UserID})
 	return nil
 }
 
@@ -286,7 +287,7 @@ func (a *Accounts) ResetPassword(ctx context.Context, secret, password, confirm 
 	if !ok {
 		return ErrBadLink
 	}
-	if err := a.admin.SetPassword(ctx, u.ID, password); err != nil {
+	if err := a.admin.setPassword(WithAuditActor(ctx, u.ID), u.ID, password, domain.AuditUserPasswordReset); err != nil {
 		return err
 	}
 	if u.Email == t.Email && !u.EmailVerified {
@@ -311,6 +312,7 @@ func (a *Accounts) UpdateProfile(ctx context.Context, userID string, p domain.Pr
 	return a.admin.UpdateProfile(ctx, userID, ProfileUpdate{Name: &p.Name, GivenName: &p.GivenName,
 		FamilyName: &p.FamilyName, Picture: &p.Picture, Locale: &p.Locale, Zoneinfo: &p.Zoneinfo, PhoneNumber: &p.PhoneNumber})
 }
+
 // account's owner and no link. It returns the canonical new address.
 func (a *Accounts) ChangeEmail(ctx context.Context, userID, password, rawEmail, address string) (string, error) {
 	email := a.ids.CanonicalEmail(rawEmail)
@@ -426,6 +428,8 @@ func (a *Accounts) ConfirmEmailChange(ctx context.Context, secret, signedInAs st
 	case !ok:
 		return "", ErrBadLink // changed meanwhile by someone else
 	}
+	a.admin.audit.Note(ctx, domain.AuditEvent{Type: domain.AuditUserEmailChanged, Actor: u.ID, Target: u.ID,
+		Details: changedDetails([]string{"email", "email_verified"})})
 	if u.Email != "" && u.Email != t.Email {
 		old := u
 		a.background("email changed notice", func(ctx context.Context) error {

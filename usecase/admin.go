@@ -30,15 +30,18 @@ type Admin struct {
 	// logouts tells clients with a back-channel logout URI that sessions ended; nil
 	// tells nobody.
 	logouts *BackchannelLogout
+	// audit records every change with its event, in one transaction (SECURITY S56);
+	// nil records nothing.
+	audit *Audit
 }
 
 // NewAdminWithClientKeys is NewAdmin that can also register private_key_jwt
-// clients, whose JWK Sets keys checks.
+// clients, whose JWK Sets keys checks, and records every change in the audit log.
 func NewAdminWithClientKeys(users UserStore, ids Identifiers, clients ClientAdminStore, tokens TokenStore, sessions SessionStore,
 	passwords PasswordHasher, hasher SecretHasher, random Random, clock Clock, keys ClientAssertionVerifier,
-	logouts *BackchannelLogout) *Admin {
+	logouts *BackchannelLogout, audit *Audit) *Admin {
 	a := NewAdmin(users, ids, clients, tokens, sessions, passwords, hasher, random, clock)
-	a.keys, a.logouts = keys, logouts
+	a.keys, a.logouts, a.audit = keys, logouts, audit
 	return a
 }
 
@@ -148,8 +151,27 @@ func (a *Admin) createUser(ctx context.Context, in NewUser, withholdTakenEmail b
 	u := domain.User{ID: a.random.UserID(), Username: in.Username, Email: in.Email, EmailVerified: in.EmailVerified,
 		PasswordHash: hash, CreatedAt: now, UpdatedAt: now, Profile: in.Profile,
 		PhoneNumberVerified: in.PhoneNumberVerified, Groups: groups}
-	err = a.users.CreateUser(ctx, u)
+	event := domain.AuditEvent{Type: domain.AuditUserCreated, Target: u.ID}
+	if withholdTakenEmail {
+		event.Type, event.Actor = domain.AuditUserRegistered, u.ID
+	}
+	err = a.audit.Change(ctx, event, func(ctx context.Context) error {
+		var err error
+		u, err = a.insertUser(ctx, u, withholdTakenEmail)
+		return err
+	})
+	if err != nil {
+		return domain.User{}, err
+	}
+	return u, nil
+}
+
+// insertUser stores u; when its username or email was taken since the check, it
+// answers as createUser does (or stores u without the email, for SignUp).
+func (a *Admin) insertUser(ctx context.Context, u domain.User, withholdTakenEmail bool) (domain.User, error) {
+	err := a.users.CreateUser(ctx, u)
 	if errors.Is(err, domain.ErrDuplicate) {
+		var usernameTaken, emailTaken bool
 		// Taken between the read and the insert: by a concurrent registration.
 		if usernameTaken, emailTaken, err = a.users.Taken(ctx, u.Username, u.Email); err != nil {
 			return domain.User{}, fmt.Errorf("look up username and email: %w", err)
@@ -271,7 +293,7 @@ func (in ProfileUpdate) apply(p domain.Profile) (next domain.Profile, phoneChang
 // profile claims, validated as UpdateUser does. A new phone number is unverified.
 // updated_at moves, so relying parties see the change.
 func (a *Admin) UpdateProfile(ctx context.Context, userID string, in ProfileUpdate) (domain.User, error) {
-	return a.UpdateUser(ctx, userID, UserUpdate{Profile: in})
+	return a.updateUserRetrying(WithAuditActor(ctx, userID), userID, UserUpdate{Profile: in}, domain.AuditUserProfileUpdated)
 }
 
 // UpdateUser changes a user's email, its verification, the disabled state, the
@@ -280,10 +302,15 @@ func (a *Admin) UpdateProfile(ctx context.Context, userID string, in ProfileUpda
 // (disableUser); enabling lets the user sign in again, and their earlier tokens stay
 // dead. Every update moves updated_at.
 func (a *Admin) UpdateUser(ctx context.Context, id string, in UserUpdate) (domain.User, error) {
+	return a.updateUserRetrying(ctx, id, in, domain.AuditUserUpdated)
+}
+
+// updateUserRetrying is UpdateUser recording an event of type event.
+func (a *Admin) updateUserRetrying(ctx context.Context, id string, in UserUpdate, event string) (domain.User, error) {
 	// The user is read, changed and written back only if nobody wrote it meanwhile
 	// (an email confirmed on /account, another update): a few tries, then an error.
 	for range 4 {
-		u, err := a.updateUser(ctx, id, in)
+		u, err := a.updateUser(ctx, id, in, event)
 		if !errors.Is(err, errUserChanged) {
 			return u, err
 		}
@@ -294,7 +321,7 @@ func (a *Admin) UpdateUser(ctx context.Context, id string, in UserUpdate) (domai
 // errUserChanged: the user was written between updateUser's read and its write.
 var errUserChanged = errors.New("the user changed meanwhile")
 
-func (a *Admin) updateUser(ctx context.Context, id string, in UserUpdate) (domain.User, error) {
+func (a *Admin) updateUser(ctx context.Context, id string, in UserUpdate, event string) (domain.User, error) {
 	u, err := a.users.UserByID(ctx, id)
 	if err != nil {
 		return domain.User{}, err
@@ -339,7 +366,7 @@ func (a *Admin) updateUser(ctx context.Context, id string, in UserUpdate) (domai
 	}
 	now := a.clock.Now()
 	next.UpdatedAt = now
-	save := func() error {
+	save := func(ctx context.Context) error {
 		err := a.users.UpdateUser(ctx, next, u.UpdatedAt)
 		switch {
 		case errors.Is(err, domain.ErrDuplicate):
@@ -350,18 +377,53 @@ func (a *Admin) updateUser(ctx context.Context, id string, in UserUpdate) (domai
 		}
 		return err
 	}
-	switch {
-	case next.Disabled && !u.Disabled:
-		err = a.disableUser(ctx, next.ID, now, save)
-	case !next.Disabled && u.Disabled:
-		err = a.enablePrincipal(ctx, next.ID, now, save)
-	default:
-		err = save()
-	}
+	p, q := u.Profile, next.Profile
+	fields := fieldsChanged(auditField{"email", next.Email != u.Email},
+		auditField{"email_verified", next.EmailVerified != u.EmailVerified},
+		auditField{"disabled", next.Disabled != u.Disabled}, auditField{"name", p.Name != q.Name},
+		auditField{"given_name", p.GivenName != q.GivenName}, auditField{"family_name", p.FamilyName != q.FamilyName},
+		auditField{"picture", p.Picture != q.Picture}, auditField{"locale", p.Locale != q.Locale},
+		auditField{"zoneinfo", p.Zoneinfo != q.Zoneinfo}, auditField{"phone_number", p.PhoneNumber != q.PhoneNumber},
+		auditField{"phone_number_verified", next.PhoneNumberVerified != u.PhoneNumberVerified},
+		auditField{"groups", !slices.Equal(next.Groups, u.Groups)})
+	err = a.audit.Change(ctx, domain.AuditEvent{Type: event, Target: id, Details: changedDetails(fields)},
+		func(ctx context.Context) error {
+			save := func() error { return save(ctx) }
+			switch {
+			case next.Disabled && !u.Disabled:
+				return a.disableUser(ctx, next.ID, now, save)
+			case !next.Disabled && u.Disabled:
+				return a.enablePrincipal(ctx, next.ID, now, save)
+			default:
+				return save()
+			}
+		})
 	if err != nil {
 		return domain.User{}, err
 	}
+	if next.Disabled && !u.Disabled {
+		if err := a.endUserAgain(ctx, id, now); err != nil {
+			return domain.User{}, err
+		}
+	}
 	return next, nil
+}
+
+// endUserAgain is endUser once more after the unit of work that ended the user
+// committed. Inside it, the deny-list entry, the flag or new password, the revoked
+// grants and the deleted sessions become visible to others only at the commit: a
+// sign-in or grant racing it may store a session or family after its revocations ran
+// and still read the user as it was. Whatever such a race stored is committed by now
+// (or it is refused, as it reads the committed change after storing), so this pass
+// finds it (SECURITY S58).
+func (a *Admin) endUserAgain(ctx context.Context, id string, now time.Time) error {
+	if a.audit == nil {
+		return nil // no unit of work: endUser's own order closed the races
+	}
+	if err := a.endUser(ctx, id, now); err != nil {
+		return fmt.Errorf("after the change was stored: %w", err)
+	}
+	return nil
 }
 
 // changeGroups is groups with add added and remove removed, validated, sorted.
@@ -442,13 +504,19 @@ func (a *Admin) DeleteUser(ctx context.Context, id string) error {
 	}
 	now := a.clock.Now()
 	expires := now.Add(principalRevocationRetention)
-	if err := a.tokens.RevokePrincipal(ctx, domain.PrincipalRevocation{ID: id, ExpiresAt: &expires}); err != nil {
-		return fmt.Errorf("revoke the tokens of user %q: %w", id, err)
-	}
-	if err := a.endUser(ctx, id, now); err != nil {
+	err := a.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditUserDeleted, Target: id}, func(ctx context.Context) error {
+		if err := a.tokens.RevokePrincipal(ctx, domain.PrincipalRevocation{ID: id, ExpiresAt: &expires}); err != nil {
+			return fmt.Errorf("revoke the tokens of user %q: %w", id, err)
+		}
+		if err := a.endUser(ctx, id, now); err != nil {
+			return err
+		}
+		return a.users.DeleteUser(ctx, id)
+	})
+	if err != nil {
 		return err
 	}
-	return a.users.DeleteUser(ctx, id)
+	return a.endUserAgain(ctx, id, now)
 }
 
 // SetPassword changes a user's password, revokes their refresh tokens and unredeemed
@@ -456,6 +524,11 @@ func (a *Admin) DeleteUser(ctx context.Context, id string) error {
 // knew the old password and logged in with it is logged out everywhere, and must log
 // in again with the new one.
 func (a *Admin) SetPassword(ctx context.Context, id, password string) error {
+	return a.setPassword(ctx, id, password, domain.AuditUserPasswordChanged)
+}
+
+// setPassword is SetPassword recording an event of type event.
+func (a *Admin) setPassword(ctx context.Context, id, password, event string) error {
 	u, err := a.users.UserByID(ctx, id)
 	if err != nil {
 		return err
@@ -468,13 +541,19 @@ func (a *Admin) SetPassword(ctx context.Context, id, password string) error {
 		return fmt.Errorf("hash password: %w", err)
 	}
 	now := a.clock.Now()
-	if err := a.users.UpdatePassword(ctx, id, hash, now); err != nil {
+	err = a.audit.Change(ctx, domain.AuditEvent{Type: event, Target: id}, func(ctx context.Context) error {
+		if err := a.users.UpdatePassword(ctx, id, hash, now); err != nil {
+			return err
+		}
+		if err := a.endUser(ctx, id, now); err != nil {
+			return fmt.Errorf("after the password change: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
-	if err := a.endUser(ctx, id, now); err != nil {
-		return fmt.Errorf("after the password change: %w", err)
-	}
-	return nil
+	return a.endUserAgain(ctx, id, now)
 }
 
 // NewClient is what registering a client takes. Empty lists get the defaults of SPEC.md.
@@ -550,7 +629,8 @@ func (a *Admin) CreateClient(ctx context.Context, in NewClient) (CreatedClient, 
 		secret = a.random.Token()
 		c.SecretHash = a.hasher.HashSecret(secret)
 	}
-	if err := a.clients.CreateClient(ctx, c); err != nil {
+	if err := a.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditClientCreated, Target: c.ID},
+		func(ctx context.Context) error { return a.clients.CreateClient(ctx, c) }); err != nil {
 		if errors.Is(err, domain.ErrDuplicate) {
 			return CreatedClient{}, &ValidationError{Field: "name", Message: fmt.Sprintf("a client named %q already exists", c.Name)}
 		}
@@ -667,25 +747,65 @@ func (a *Admin) UpdateClient(ctx context.Context, id string, in ClientUpdate) (d
 	}
 	now := a.clock.Now()
 	next.UpdatedAt = now
-	save := func() error {
+	save := func(ctx context.Context) error {
 		err := a.clients.UpdateClient(ctx, next)
 		if errors.Is(err, domain.ErrDuplicate) {
 			return &ValidationError{Field: "name", Message: fmt.Sprintf("a client named %q already exists", next.Name)}
 		}
 		return err
 	}
-	switch {
-	case next.Disabled && !c.Disabled:
-		err = a.disableClient(ctx, id, now, save)
-	case !next.Disabled && c.Disabled:
-		err = a.enablePrincipal(ctx, id, now, save)
-	default:
-		err = save()
-	}
+	err = a.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditClientUpdated, Target: id,
+		Details: changedDetails(clientFieldsChanged(c, next))}, func(ctx context.Context) error {
+		save := func() error { return save(ctx) }
+		switch {
+		case next.Disabled && !c.Disabled:
+			return a.disableClient(ctx, id, now, save)
+		case !next.Disabled && c.Disabled:
+			return a.enablePrincipal(ctx, id, now, save)
+		default:
+			return save()
+		}
+	})
 	if err != nil {
 		return domain.Client{}, err
 	}
+	if next.Disabled && !c.Disabled {
+		if err := a.revokeClientAgain(ctx, id, now); err != nil {
+			return domain.Client{}, err
+		}
+	}
 	return next, nil
+}
+
+// revokeClientAgain revokes the client's grants once more after the unit of work that
+// disabled or deleted it committed, for a grant that raced it (endUserAgain).
+func (a *Admin) revokeClientAgain(ctx context.Context, id string, now time.Time) error {
+	if a.audit == nil {
+		return nil
+	}
+	if err := a.tokens.RevokeClientFamilies(ctx, id, now); err != nil {
+		return fmt.Errorf("after the change was stored: revoke the grants of client %q: %w", id, err)
+	}
+	return nil
+}
+
+// clientFieldsChanged names the fields of an update of c to next that changed (names
+// only: a JWK Set or URI may be long, and the audit log keeps no values).
+func clientFieldsChanged(c, next domain.Client) []string {
+	return fieldsChanged(auditField{"name", c.Name != next.Name},
+		auditField{"redirect_uris", !slices.Equal(c.RedirectURIs, next.RedirectURIs)},
+		auditField{"grant_types", !slices.Equal(c.GrantTypes, next.GrantTypes)},
+		auditField{"scopes", !slices.Equal(c.Scopes, next.Scopes)},
+		auditField{"audiences", !slices.Equal(c.Audiences, next.Audiences)},
+		auditField{"skip_consent", c.SkipConsent != next.SkipConsent},
+		auditField{"id_token_alg", c.IDTokenAlg != next.IDTokenAlg},
+		auditField{"post_logout_redirect_uris", !slices.Equal(c.PostLogoutRedirectURIs, next.PostLogoutRedirectURIs)},
+		auditField{"require_par", c.RequirePAR != next.RequirePAR},
+		auditField{"require_dpop", c.RequireDPoP != next.RequireDPoP},
+		auditField{"pkce_optional", c.PKCEOptional != next.PKCEOptional},
+		auditField{"backchannel_logout_uri", c.BackchannelLogoutURI != next.BackchannelLogoutURI},
+		auditField{"jwks", c.JWKS != next.JWKS}, auditField{"jwks_uri", c.JWKSURI != next.JWKSURI},
+		auditField{"disabled", c.Disabled != next.Disabled})
 }
 
 // disableClient is SECURITY S58 for a client, in the order of disableUser: the
@@ -716,13 +836,19 @@ func (a *Admin) DeleteClient(ctx context.Context, id string) error {
 	}
 	now := a.clock.Now()
 	expires := now.Add(principalRevocationRetention)
-	if err := a.tokens.RevokePrincipal(ctx, domain.PrincipalRevocation{ID: id, ExpiresAt: &expires}); err != nil {
-		return fmt.Errorf("revoke the tokens of client %q: %w", id, err)
+	err := a.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditClientDeleted, Target: id}, func(ctx context.Context) error {
+		if err := a.tokens.RevokePrincipal(ctx, domain.PrincipalRevocation{ID: id, ExpiresAt: &expires}); err != nil {
+			return fmt.Errorf("revoke the tokens of client %q: %w", id, err)
+		}
+		if err := a.tokens.RevokeClientFamilies(ctx, id, now); err != nil {
+			return fmt.Errorf("revoke the grants of client %q: %w", id, err)
+		}
+		return a.clients.DeleteClient(ctx, id)
+	})
+	if err != nil {
+		return err
 	}
-	if err := a.tokens.RevokeClientFamilies(ctx, id, now); err != nil {
-		return fmt.Errorf("revoke the grants of client %q: %w", id, err)
-	}
-	return a.clients.DeleteClient(ctx, id)
+	return a.revokeClientAgain(ctx, id, now)
 }
 
 // RotateSecret gives a confidential client a new secret; the old one stops working.
@@ -738,7 +864,9 @@ func (a *Admin) RotateSecret(ctx context.Context, id string) (string, error) {
 		return "", &ValidationError{Message: "a private_key_jwt client has no secret; it proves itself with its keys"}
 	}
 	secret := a.random.Token()
-	if err := a.clients.UpdateClientSecret(ctx, id, a.hasher.HashSecret(secret), a.clock.Now()); err != nil {
+	hash, now := a.hasher.HashSecret(secret), a.clock.Now()
+	if err := a.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditClientSecretRotated, Target: id},
+		func(ctx context.Context) error { return a.clients.UpdateClientSecret(ctx, id, hash, now) }); err != nil {
 		return "", err
 	}
 	return secret, nil

@@ -18,11 +18,12 @@ type ConnectedApps struct {
 	clients  ClientStore
 	tokens   TokenStore
 	clock    Clock
+	audit    *Audit
 }
 
 // NewConnectedApps builds the connected-apps use cases.
-func NewConnectedApps(consents ConsentStore, clients ClientStore, tokens TokenStore, clock Clock) *ConnectedApps {
-	return &ConnectedApps{consents: consents, clients: clients, tokens: tokens, clock: clock}
+func NewConnectedApps(consents ConsentStore, clients ClientStore, tokens TokenStore, clock Clock, audit *Audit) *ConnectedApps {
+	return &ConnectedApps{consents: consents, clients: clients, tokens: tokens, clock: clock, audit: audit}
 }
 
 // ConnectedApp is one client the user consented to: every scope its consents grant
@@ -100,5 +101,6 @@ func (uc *ConnectedApps) Revoke(ctx context.Context, userID, clientID string) (s
 	if err := uc.tokens.RevokeGrantFamilies(ctx, userID, clientID, uc.clock.Now()); err != nil {
 		return "", fmt.Errorf("revoke the app's tokens: %w", err)
 	}
+	uc.audit.Note(ctx, domain.AuditEvent{Type: domain.AuditConsentRevoked, Actor: userID, Target: clientID})
 	return apps[i].ClientName, nil
 }

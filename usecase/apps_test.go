@@ -16,7 +16,8 @@ import (
 func TestConnectedApps(t *testing.T) {
 	f := newFixture(t)
 	consents := bunrepo.NewConsentRepository(f.db)
-	apps := usecase.NewConnectedApps(consents, f.clients, f.tokens, f.clock)
+	audit := usecase.NewAudit(bunrepo.NewAuditRepository(f.db), bunrepo.NewTransactor(f.db), f.random, f.clock, nil)
+	apps := usecase.NewConnectedApps(consents, f.clients, f.tokens, f.clock, audit)
 	u, other := f.user(t, "hana", "hana's password"), f.user(t, "ivan", "ivan's password")
 	public, _ := f.client(t, usecase.NewClient{Name: "Pocket App", Public: true, RedirectURIs: []string{"http://127.0.0.1/cb"},
 		GrantTypes: []string{domain.GrantAuthorizationCode, domain.GrantRefreshToken}})
@@ -51,9 +52,13 @@ func TestConnectedApps(t *testing.T) {
 		a.Scopes[1].Description != domain.DescribeScope("email") || !a.GrantedAt.Equal(now.Add(-time.Hour)) {
 		t.Fatalf("the public client's app: %+v", a)
 	}
-	name, err := apps.Revoke(f.ctx, u.ID, public.ID)
+	name, err := apps.Revoke(usecase.WithAuditIP(f.ctx, "192.0.2.8"), u.ID, public.ID)
 	if err != nil || name != "Pocket App" {
 		t.Fatalf("Revoke = %q, %v", name, err)
+	}
+	if es, err := audit.List(f.ctx, usecase.AuditFilter{User: u.ID}); err != nil || len(es) != 1 ||
+		es[0].Type != domain.AuditConsentRevoked || es[0].Actor != u.ID || es[0].Target != public.ID || es[0].IP != "192.0.2.8" {
+		t.Fatalf("audit events of the revocation: %+v, %v", es, err)
 	}
 	for id, want := range map[string]bool{gone: true, kept: false, theirs: false} {
 		if revoked, err := f.tokens.FamilyRevoked(f.ctx, id); err != nil || revoked != want {

@@ -23,12 +23,25 @@ type Keys struct {
 	gen      KeyGenerator
 	clock    Clock
 	settings Settings
+	// audit records rotations and revocations with their change; nil records none.
+	audit *Audit
 }
 
 // NewKeys builds key management.
 func NewKeys(store KeyStore, gen KeyGenerator, clock Clock, settings Settings) *Keys {
 	return &Keys{store: store, gen: gen, clock: clock, settings: settings}
 }
+
+// NewAuditedKeys is NewKeys recording every rotation and revocation in the audit log,
+// in the transaction of the change (SECURITY S56).
+func NewAuditedKeys(store KeyStore, gen KeyGenerator, clock Clock, settings Settings, audit *Audit) *Keys {
+	k := NewKeys(store, gen, clock, settings)
+	k.audit = audit
+	return k
+}
+
+// AuditActorSchedule is the actor of the scheduled key rotation.
+const AuditActorSchedule = "schedule"
 
 // RequiredAlgs are the algs that must always have an active key: the access-token alg
 // and RS256 for ID tokens (OpenID Connect Core §15.1), plus any alg a client chose.
@@ -114,8 +127,9 @@ func (k *Keys) rotate(ctx context.Context, alg string, delay time.Duration, repl
 	}
 	key.ActivatesAt = now.Add(delay)
 	longest := max(time.Duration(k.settings.AccessTokenTTL), time.Duration(k.settings.IDTokenTTL))
-	err = k.store.RotateKey(ctx, KeyRotation{Key: key, Now: now,
-		OldExpiresAt: key.ActivatesAt.Add(longest + retiredKeyMargin), Replaces: replaces})
+	rotation := KeyRotation{Key: key, Now: now, OldExpiresAt: key.ActivatesAt.Add(longest + retiredKeyMargin), Replaces: replaces}
+	err = k.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditKeyRotated, Target: key.ID,
+		Details: map[string]any{"alg": alg}}, func(ctx context.Context) error { return k.store.RotateKey(ctx, rotation) })
 	switch {
 	case errors.Is(err, domain.ErrKeyPending), errors.Is(err, domain.ErrKeyRotated):
 		return domain.SigningKey{}, err // says what happened as it is
@@ -159,7 +173,13 @@ func (k *Keys) Revoke(ctx context.Context, kid string) (domain.KeyRevocation, er
 		longest := max(time.Duration(k.settings.AccessTokenTTL), time.Duration(k.settings.IDTokenTTL))
 		rev.OldExpiresAt = now.Add(longest + retiredKeyMargin)
 	}
-	out, err := k.store.RevokeKey(ctx, rev)
+	var out domain.KeyRevocation
+	err = k.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditKeyRevoked, Target: kid,
+		Details: map[string]any{"alg": old.Alg}}, func(ctx context.Context) error {
+		var err error
+		out, err = k.store.RevokeKey(ctx, rev)
+		return err
+	})
 	if err != nil {
 		if errors.Is(err, domain.ErrNotFound) {
 			return domain.KeyRevocation{}, err
@@ -189,7 +209,7 @@ func (k *Keys) RotateDue(ctx context.Context, extraAlgs ...string) ([]domain.Sig
 		if !due {
 			continue
 		}
-		key, err := k.rotate(ctx, alg, time.Duration(k.settings.KeyActivationDelay), cur.ID)
+		key, err := k.rotate(WithAuditActor(ctx, AuditActorSchedule), alg, time.Duration(k.settings.KeyActivationDelay), cur.ID)
 		switch {
 		case errors.Is(err, domain.ErrKeyPending), errors.Is(err, domain.ErrKeyRotated):
 			continue // another rotation got there first: nothing is due any more

@@ -60,8 +60,14 @@ func (uc *Login) Session(ctx context.Context, secret string) (*domain.Session, e
 // for a disabled user, after the right password) and starts a new session, replacing
 // old. It returns the session and the cookie secret.
 func (uc *Login) LogIn(ctx context.Context, username, password, address string, old *domain.Session) (domain.Session, string, error) {
-	user, err := CheckPassword(ctx, uc.users, uc.ids, uc.passwords, uc.throttle, username, password, address)
+	ctx = WithAuditIP(ctx, address)
+	user, reason, err := checkPassword(ctx, uc.users, uc.ids, uc.passwords, uc.throttle, username, password, address)
 	if err != nil {
+		if reason != "" {
+			// Never the username typed: it may be a password typed in the wrong field.
+			uc.admin.audit.Note(ctx, domain.AuditEvent{Type: domain.AuditUserLoginFailed, Actor: user.ID,
+				Target: user.ID, Reason: reason})
+		}
 		return domain.Session{}, "", err
 	}
 	s, secret, err := uc.start(ctx, user.ID, old)
@@ -74,7 +80,12 @@ func (uc *Login) LogIn(ctx context.Context, username, password, address string, 
 	// read sees the flag, or the deletion came later and removed the session.
 	u, err := uc.users.UserByID(ctx, user.ID)
 	if err == nil && !u.Disabled {
+		uc.admin.audit.Note(ctx, domain.AuditEvent{Type: domain.AuditUserLoginSucceeded, Actor: user.ID, Target: user.ID})
 		return s, secret, nil
+	}
+	if err == nil || errors.Is(err, domain.ErrNotFound) {
+		uc.admin.audit.Note(ctx, domain.AuditEvent{Type: domain.AuditUserLoginFailed, Actor: user.ID, Target: user.ID,
+			Reason: domain.AuditReasonDisabled})
 	}
 	if derr := uc.sessions.DeleteSession(ctx, s.ID); derr != nil {
 		return domain.Session{}, "", fmt.Errorf("end the session of a user disabled meanwhile: %w", derr)
@@ -99,7 +110,7 @@ func (uc *Login) Register(ctx context.Context, in NewUser, address string, old *
 		return domain.Session{}, "", err
 	}
 	uc.throttle.Failure(ctx, key)
-	user, err := uc.admin.SignUp(ctx, in)
+	user, err := uc.admin.SignUp(WithAuditIP(ctx, address), in)
 	if err != nil {
 		return domain.Session{}, "", err
 	}
@@ -143,6 +154,16 @@ func (uc *Login) start(ctx context.Context, userID string, old *domain.Session) 
 // of it redeems (CodeStore.RedeemCode); then the revocation runs once more, for a code
 // issued while the first one ran and redeemed before the session went.
 func (uc *Login) LogOut(ctx context.Context, s domain.Session) error {
+	if err := uc.endSession(ctx, s); err != nil {
+		return err
+	}
+	uc.admin.audit.Note(ctx, domain.AuditEvent{Type: domain.AuditUserLogout, Actor: s.UserID, Target: s.UserID,
+		Details: map[string]any{"session": s.ID}})
+	return nil
+}
+
+// endSession is LogOut without its audit event.
+func (uc *Login) endSession(ctx context.Context, s domain.Session) error {
 	now := uc.clock.Now()
 	if err := uc.admin.logouts.SessionEnded(ctx, s.ID); err != nil {
 		return fmt.Errorf("back-channel logout: %w", err)
@@ -178,6 +199,7 @@ func (uc *Login) ChangePassword(ctx context.Context, s domain.Session, current, 
 	if err != nil {
 		return domain.Session{}, "", fmt.Errorf("look up the session's user: %w", err)
 	}
+	ctx = WithAuditIP(WithAuditActor(ctx, u.ID), address)
 	if _, err := CheckPassword(ctx, uc.users, uc.ids, uc.passwords, uc.throttle, u.Username, current, address); err != nil {
 		if errors.Is(err, errBadCredentials) {
 			return domain.Session{}, "", &ValidationError{Field: "current_password", Message: "that is not your current password"}
@@ -246,9 +268,10 @@ func (uc *Login) EndSessions(ctx context.Context, s domain.Session, id string) e
 	for _, x := range all {
 		if id == "" && x.ID != s.ID || id != "" && x.ID == id {
 			found = true
-			if err := uc.LogOut(ctx, x); err != nil {
+			if err := uc.endSession(ctx, x); err != nil {
 				return err
 			}
+			uc.admin.audit.Note(ctx, domain.AuditEvent{Type: domain.AuditSessionRevoked, Actor: s.UserID, Target: x.ID})
 		}
 	}
 	if id != "" && !found {

@@ -20,6 +20,16 @@ type PasswordGrant struct {
 	minter    *Minter
 	clock     Clock
 	settings  Settings
+	// audit records its sign-ins, succeeded or failed; nil records none.
+	audit *Audit
+}
+
+// NewAuditedPasswordGrant is NewPasswordGrant recording every sign-in in the audit log.
+func NewAuditedPasswordGrant(users UserStore, ids Identifiers, passwords PasswordHasher, throttle Throttle, minter *Minter,
+	clock Clock, settings Settings, audit *Audit) *PasswordGrant {
+	g := NewPasswordGrant(users, ids, passwords, throttle, minter, clock, settings)
+	g.audit = audit
+	return g
 }
 
 // NewPasswordGrant builds the grant.
@@ -46,13 +56,21 @@ func (uc *PasswordGrant) Execute(ctx context.Context, client domain.Client, req 
 	if err != nil {
 		return domain.IssuedTokens{}, err
 	}
-	user, err := CheckPassword(ctx, uc.users, uc.ids, uc.passwords, uc.throttle, req.Username, req.Password, req.Credentials.Address)
+	user, reason, err := checkPassword(ctx, uc.users, uc.ids, uc.passwords, uc.throttle, req.Username, req.Password, req.Credentials.Address)
+	event := domain.AuditEvent{Type: domain.AuditUserLoginSucceeded, Actor: user.ID, Target: user.ID,
+		IP: req.Credentials.Address, Reason: reason, Details: map[string]any{"client_id": client.ID, "grant": "password"}}
+	if reason != "" {
+		// Never the username given: it may be a password sent in the wrong field.
+		event.Type = domain.AuditUserLoginFailed
+		uc.audit.Note(ctx, event)
+	}
 	if errors.Is(err, domain.ErrUserDisabled) {
 		return domain.IssuedTokens{}, errUserDisabled
 	}
 	if err != nil {
 		return domain.IssuedTokens{}, err
 	}
+	uc.audit.Note(ctx, event)
 	return uc.minter.IssueForUser(ctx, Subject{Client: client, User: &user, Scope: scope, Audience: aud, AuthTime: uc.clock.Now(), JKT: req.DPoPJKT})
 }
 
@@ -63,6 +81,15 @@ func (uc *PasswordGrant) Execute(ctx context.Context, client domain.Client, req 
 // password gets domain.ErrUserDisabled. The login page shares it.
 func CheckPassword(ctx context.Context, users UserStore, ids Identifiers, passwords PasswordHasher, throttle Throttle,
 	username, password, address string) (domain.User, error) {
+	user, _, err := checkPassword(ctx, users, ids, passwords, throttle, username, password, address)
+	return user, err
+}
+
+// checkPassword is CheckPassword that also says, for the audit log only, why it
+// failed (a domain.AuditReasonXxx) and whose password it was (the user, when found;
+// a failure's user carries only the id).
+func checkPassword(ctx context.Context, users UserStore, ids Identifiers, passwords PasswordHasher, throttle Throttle,
+	username, password, address string) (domain.User, string, error) {
 	canonical, cerr := ids.CanonicalUsername(username)
 	if cerr != nil {
 		canonical = "" // no user has it: the lookup finds none, and the dummy hash runs
@@ -74,7 +101,7 @@ func CheckPassword(ctx context.Context, users UserStore, ids Identifiers, passwo
 	addrKey := "addr:" + address
 	for _, k := range []string{userKey, addrKey} {
 		if err := throttle.Check(ctx, k); err != nil {
-			return domain.User{}, err
+			return domain.User{}, domain.AuditReasonThrottled, err
 		}
 	}
 	var user domain.User
@@ -88,25 +115,28 @@ func CheckPassword(ctx context.Context, users UserStore, ids Identifiers, passwo
 		user, err = users.UserByUsername(ctx, legacy)
 	}
 	if err != nil && !errors.Is(err, domain.ErrNotFound) {
-		return domain.User{}, fmt.Errorf("look up user: %w", err)
+		return domain.User{}, "", fmt.Errorf("look up user: %w", err)
 	}
 	ok, verr := passwords.VerifyPassword(ctx, user.PasswordHash, password)
 	if verr != nil {
-		return domain.User{}, fmt.Errorf("verify password: %w", verr)
+		return domain.User{}, "", fmt.Errorf("verify password: %w", verr)
 	}
 	if err != nil || !ok {
 		throttle.Failure(ctx, userKey)
 		throttle.Failure(ctx, addrKey)
-		return domain.User{}, errBadCredentials
+		if err != nil {
+			return domain.User{}, domain.AuditReasonUnknownUser, errBadCredentials
+		}
+		return domain.User{ID: user.ID}, domain.AuditReasonWrongPassword, errBadCredentials
 	}
 	throttle.Success(ctx, userKey)
 	if user.Disabled {
-		return domain.User{}, domain.ErrUserDisabled
+		return domain.User{ID: user.ID}, domain.AuditReasonDisabled, domain.ErrUserDisabled
 	}
 	if passwords.NeedsRehash(user.PasswordHash) {
 		user.PasswordHash = rehash(ctx, users, passwords, user, password)
 	}
-	return user, nil
+	return user, "", nil
 }
 
 // rehash hashes a password that was just verified again with the current settings

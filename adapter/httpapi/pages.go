@@ -163,6 +163,10 @@ func setPageHeaders(h http.Header) {
 func (p *Pages) pageHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		setPageHeaders(c.Response().Header())
+		if c.Request().Method == http.MethodPost {
+			// Where the changes a form makes come from, for the audit log.
+			c.SetRequest(c.Request().WithContext(usecase.WithAuditIP(c.Request().Context(), c.RealIP())))
+		}
 		return next(c)
 	}
 }

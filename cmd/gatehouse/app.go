@@ -51,6 +51,8 @@ type App struct {
 	Accounts *usecase.Accounts
 	// Backchannel delivers logout tokens; serve runs it.
 	Backchannel *usecase.BackchannelLogout
+	// Audit is the audit log (`gatehouse audit list`).
+	Audit *usecase.Audit
 }
 
 // ClientIDTokenAlgs lists the ID-token algs clients registered, so that each has a key.
@@ -137,6 +139,10 @@ func provideChangeFeed(db *bun.DB, cfg config.Config, log *slog.Logger, registry
 }
 
 func provideClock() usecase.SystemClock { return usecase.SystemClock{} }
+
+func provideAuditRetention(cfg config.Config) bunrepo.AuditRetention {
+	return bunrepo.AuditRetention(cfg.AuditRetention)
+}
 
 // provideThrottle puts the failure counters where GATEHOUSE_THROTTLE_STORE says (by
 // default in the database with PostgreSQL and MariaDB, which several instances may

@@ -25,7 +25,7 @@ import (
 // appSet is the one place where the concrete adapters meet (ARCHITECTURE "Wire"), but
 // for the user, code and token stores, which the injectors below choose.
 var appSet = wire.NewSet(
-	provideLogger, provideSettings, provideDB, provideCryptoKeys, providePasswordParams,
+	provideLogger, provideSettings, provideDB, provideAuditRetention, provideCryptoKeys, providePasswordParams,
 	provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures, provideTrustedProxies,
 	providePARSettings,
 	provideMailTransport, provideMailPolicy, provideAccountSettings,

@@ -82,9 +82,12 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	sender := backchannel.NewSender(doer)
 	leaseRepository := bunrepo.NewLeaseRepository(db)
 	backchannelLogout := usecase.NewBackchannelLogout(backchannelRepository, signer, sender, leaseRepository, random, systemClock)
-	admin := usecase.NewAdminWithClientKeys(users, rules, clientRepository, tokens, sessionRepository, passwordHasher, secretHasher, random, systemClock, assertionVerifier, backchannelLogout)
+	auditRepository := bunrepo.NewAuditRepository(db)
+	transactor := bunrepo.NewTransactor(db)
+	audit := usecase.NewAudit(auditRepository, transactor, random, systemClock, logger)
+	admin := usecase.NewAdminWithClientKeys(users, rules, clientRepository, tokens, sessionRepository, passwordHasher, secretHasher, random, systemClock, assertionVerifier, backchannelLogout, audit)
 	keyGenerator := token.NewKeyGenerator(cipher)
-	usecaseKeys := usecase.NewKeys(keyRepository, keyGenerator, systemClock, settings)
+	usecaseKeys := usecase.NewAuditedKeys(keyRepository, keyGenerator, systemClock, settings, audit)
 	registry := provideRegistry()
 	metrics := httpapi.NewMetrics(registry)
 	clients := provideClientCache(clientRepository, cfg)
@@ -94,7 +97,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	clientAuthenticator := usecase.NewClientAuthenticatorWithAssertions(clients, secretHasher, throttle, assertionVerifier, replayRepository, systemClock, clientAssertionConfig, settings)
 	minter := usecase.NewMinter(signer, signer, tokens, users, random, secretHasher, systemClock, settings)
 	clientCredentialsGrant := usecase.NewClientCredentialsGrant(minter, settings)
-	passwordGrant := usecase.NewPasswordGrant(users, rules, passwordHasher, throttle, minter, systemClock, settings)
+	passwordGrant := usecase.NewAuditedPasswordGrant(users, rules, passwordHasher, throttle, minter, systemClock, settings, audit)
 	refreshTokenGrant := usecase.NewRefreshTokenGrant(tokens, secretHasher, minter, systemClock)
 	codeRepository := bunrepo.NewCodeRepository(db, groupCommit)
 	codes := batchrepo.NewCodes(codeRepository, tokens, groupCommit, db)
@@ -154,7 +157,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	mailer := usecase.NewMailer(mailRepository, mailTransport, cipher, random, systemClock, mailPolicy)
 	accountSettings := provideAccountSettings(cfg)
 	accounts := usecase.NewAccounts(users, accountRepository, rules, passwordHasher, admin, mailer, throttle, random, secretHasher, systemClock, accountSettings, logger)
-	connectedApps := usecase.NewConnectedApps(consentRepository, clients, tokens, systemClock)
+	connectedApps := usecase.NewConnectedApps(consentRepository, clients, tokens, systemClock, audit)
 	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, logger)
 	if err != nil {
 		cleanup()
@@ -190,7 +193,8 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Features:       features,
 	}
 	echo := httpapi.NewEcho(handlers)
-	housekeeper := bunrepo.NewHousekeeper(db)
+	auditRetention := provideAuditRetention(cfg)
+	housekeeper := bunrepo.NewHousekeeperKeeping(db, auditRetention)
 	housekeeping := usecase.NewHousekeeping(housekeeper, leaseRepository, systemClock, random)
 	keySchedule := usecase.NewKeySchedule(usecaseKeys, leaseRepository, systemClock, random)
 	changeFeed, err := provideChangeFeed(db, cfg, logger, registry, clients, keyRing)
@@ -212,6 +216,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Mailer:       mailer,
 		Accounts:     accounts,
 		Backchannel:  backchannelLogout,
+		Audit:        audit,
 	}
 	return app, func() {
 		cleanup()
@@ -272,9 +277,12 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	sender := backchannel.NewSender(doer)
 	leaseRepository := bunrepo.NewLeaseRepository(db)
 	backchannelLogout := usecase.NewBackchannelLogout(backchannelRepository, signer, sender, leaseRepository, random, systemClock)
-	admin := usecase.NewAdminWithClientKeys(userRepository, rules, clientRepository, tokenRepository, sessionRepository, passwordHasher, secretHasher, random, systemClock, assertionVerifier, backchannelLogout)
+	auditRepository := bunrepo.NewAuditRepository(db)
+	transactor := bunrepo.NewTransactor(db)
+	audit := usecase.NewAudit(auditRepository, transactor, random, systemClock, logger)
+	admin := usecase.NewAdminWithClientKeys(userRepository, rules, clientRepository, tokenRepository, sessionRepository, passwordHasher, secretHasher, random, systemClock, assertionVerifier, backchannelLogout, audit)
 	keyGenerator := token.NewKeyGenerator(cipher)
-	usecaseKeys := usecase.NewKeys(keyRepository, keyGenerator, systemClock, settings)
+	usecaseKeys := usecase.NewAuditedKeys(keyRepository, keyGenerator, systemClock, settings, audit)
 	registry := provideRegistry()
 	metrics := httpapi.NewMetrics(registry)
 	clients := provideClientCache(clientRepository, cfg)
@@ -284,7 +292,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	clientAuthenticator := usecase.NewClientAuthenticatorWithAssertions(clients, secretHasher, throttle, assertionVerifier, replayRepository, systemClock, clientAssertionConfig, settings)
 	minter := usecase.NewMinter(signer, signer, tokenRepository, userRepository, random, secretHasher, systemClock, settings)
 	clientCredentialsGrant := usecase.NewClientCredentialsGrant(minter, settings)
-	passwordGrant := usecase.NewPasswordGrant(userRepository, rules, passwordHasher, throttle, minter, systemClock, settings)
+	passwordGrant := usecase.NewAuditedPasswordGrant(userRepository, rules, passwordHasher, throttle, minter, systemClock, settings, audit)
 	refreshTokenGrant := usecase.NewRefreshTokenGrant(tokenRepository, secretHasher, minter, systemClock)
 	codeRepository := bunrepo.NewCodeRepository(db, txWriter)
 	authorizationCodeGrant := usecase.NewAuthorizationCodeGrant(codeRepository, secretHasher, minter, systemClock)
@@ -343,7 +351,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	mailer := usecase.NewMailer(mailRepository, mailTransport, cipher, random, systemClock, mailPolicy)
 	accountSettings := provideAccountSettings(cfg)
 	accounts := usecase.NewAccounts(userRepository, accountRepository, rules, passwordHasher, admin, mailer, throttle, random, secretHasher, systemClock, accountSettings, logger)
-	connectedApps := usecase.NewConnectedApps(consentRepository, clients, tokenRepository, systemClock)
+	connectedApps := usecase.NewConnectedApps(consentRepository, clients, tokenRepository, systemClock, audit)
 	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, logger)
 	if err != nil {
 		cleanup()
@@ -379,7 +387,8 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		Features:       features,
 	}
 	echo := httpapi.NewEcho(handlers)
-	housekeeper := bunrepo.NewHousekeeper(db)
+	auditRetention := provideAuditRetention(cfg)
+	housekeeper := bunrepo.NewHousekeeperKeeping(db, auditRetention)
 	housekeeping := usecase.NewHousekeeping(housekeeper, leaseRepository, systemClock, random)
 	keySchedule := usecase.NewKeySchedule(usecaseKeys, leaseRepository, systemClock, random)
 	changeFeed, err := provideChangeFeed(db, cfg, logger, registry, clients, keyRing)
@@ -401,6 +410,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		Mailer:       mailer,
 		Accounts:     accounts,
 		Backchannel:  backchannelLogout,
+		Audit:        audit,
 	}
 	return app, func() {
 		cleanup()
@@ -412,7 +422,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 // appSet is the one place where the concrete adapters meet (ARCHITECTURE "Wire"), but
 // for the user, code and token stores, which the injectors below choose.
 var appSet = wire.NewSet(
-	provideLogger, provideSettings, provideDB, provideCryptoKeys, providePasswordParams,
+	provideLogger, provideSettings, provideDB, provideAuditRetention, provideCryptoKeys, providePasswordParams,
 	provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures, provideTrustedProxies,
 	providePARSettings,
 	provideMailTransport, provideMailPolicy, provideAccountSettings, backchannel.NewSender, wire.Bind(new(usecase.LogoutSender), new(*backchannel.Sender)), provideOutboundPolicy, provideUntrustedHTTP, wire.Bind(new(usecase.URLPolicy), new(outbound.Policy)), wire.Bind(new(usecase.LogoutTokenSigner), new(*token.Signer)), wire.Bind(new(usecase.Sealer), new(*crypto.Cipher)), provideRegistrationSettings, provideRegistrationHandler, wire.Bind(new(usecase.ClientForgetter), new(*cache.Clients)), wire.Bind(new(usecase.Clock), new(usecase.SystemClock)), wire.Bind(new(httpapi.Pinger), new(*bun.DB)), crypto.ProviderSet, identifier.NewRules, wire.Bind(new(usecase.Identifiers), new(identifier.Rules)), wire.Bind(new(token.KeyCipher), new(*crypto.Cipher)), token.ProviderSet, token.NewDPoPParser, wire.Bind(new(usecase.DPoPProofParser), new(*token.DPoPParser)), crypto.NewDPoPNonces, wire.Bind(new(usecase.DPoPNonces), new(*crypto.DPoPNonces)), provideDPoPConfig,

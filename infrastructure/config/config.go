@@ -115,6 +115,9 @@ type Config struct {
 	// sources says where each key's value came from, so that an error names the
 	// variable or the file key the user wrote.
 	sources map[string]source
+
+	// AuditRetention: how long audit events are kept before housekeeping deletes them.
+	AuditRetention time.Duration
 }
 
 // source is where a setting's value came from: the embedded defaults, a --config
@@ -344,6 +347,7 @@ func parse(raw map[string]string, sources map[string]source) (Config, error) {
 		KeyRefreshInterval:   p.duration("key_refresh_interval", time.Second, time.Hour),
 		KeyRotationInterval:  p.durationOrOff("key_rotation_interval", time.Second, 10*365*24*time.Hour),
 		HousekeepingInterval: p.duration("housekeeping_interval", time.Second, 24*time.Hour),
+		AuditRetention:       p.duration("audit_retention", time.Hour, 100*365*24*time.Hour),
 		ClientCacheTTL:       p.duration("client_cache_ttl", 0, time.Hour),
 		ChangePollInterval:   p.duration("change_poll_interval", 10*time.Millisecond, time.Second),
 		ThrottleStore:        p.throttleStore("throttle_store"),

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+
+	"gatehouse/adapter/repository/bunrepo"
 )
 
 // readBatcher answers a read that many concurrent callers make, each with its own key,
@@ -62,6 +64,16 @@ func (b *readBatcher[K, V]) get(ctx context.Context, key K) (V, bool, error) {
 	var zero V
 	if err := ctx.Err(); err != nil {
 		return zero, false, fmt.Errorf("%s: %w", b.what, err)
+	}
+	if bunrepo.InUnitOfWork(ctx) {
+		// A unit of work reads in its own transaction (it sees its own writes, and a
+		// one-connection pool has no other connection to read on).
+		m, err := b.query(ctx, []K{key})
+		if err != nil {
+			return zero, false, fmt.Errorf("%s: %w", b.what, err)
+		}
+		v, ok := m[key]
+		return v, ok, nil
 	}
 	r := &batchRead[K, V]{key: key, done: make(chan struct{})}
 	b.mu.Lock()

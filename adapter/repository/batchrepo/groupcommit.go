@@ -70,7 +70,8 @@ func NewGroupCommit(db *bun.DB) *GroupCommit {
 // A caller whose context ends before its write starts gets the context's error and no
 // write.
 func (g *GroupCommit) Write(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
-	if !g.enabled {
+	if !g.enabled || bunrepo.InUnitOfWork(ctx) {
+		// A unit of work's write runs in its transaction, never in a group's.
 		return g.plain.Write(ctx, fn)
 	}
 	w := &groupWrite{ctx: ctx, fn: fn, done: make(chan struct{})}

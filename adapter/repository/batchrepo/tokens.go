@@ -107,7 +107,8 @@ func (t *Tokens) AccessTokenRevoked(ctx context.Context, c usecase.RevocationChe
 // each takes its own snapshot, so the second sees the successor of a refresh whose
 // family lock the first waited for (the lock order of bunrepo.TokenRepository).
 func (t *Tokens) RevokeFamily(ctx context.Context, familyID string, now time.Time) error {
-	if t.pipe == nil {
+	if t.pipe == nil || bunrepo.InUnitOfWork(ctx) {
+		// A unit of work's revocation runs in its transaction, never in a batch.
 		return t.TokenRepository.RevokeFamily(ctx, familyID, now)
 	}
 	_, err := t.pipe.exec(ctx, []byte(familyID),

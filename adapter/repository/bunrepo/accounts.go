@@ -36,7 +36,7 @@ type emailTokenRow struct {
 // UserByEmail finds the user with exactly this (canonical) email.
 func (r *AccountRepository) UserByEmail(ctx context.Context, email string) (domain.User, error) {
 	var row userRow
-	if err := r.db.NewSelect().Model(&row).Where("email = ?", email).Scan(ctx); err != nil {
+	if err := conn(ctx, r.db).NewSelect().Model(&row).Where("email = ?", email).Scan(ctx); err != nil {
 		return domain.User{}, wrapErr(err, "select user by email")
 	}
 	return row.toDomain()
@@ -45,7 +45,7 @@ func (r *AccountRepository) UserByEmail(ctx context.Context, email string) (doma
 // MarkEmailVerified sets email_verified for the user only while their email is still
 // email; false when it is not (changed meanwhile) or the user is gone.
 func (r *AccountRepository) MarkEmailVerified(ctx context.Context, userID, email string, now time.Time) (bool, error) {
-	res, err := r.db.NewRaw("UPDATE users SET email_verified = ?, updated_at = ? WHERE id = ? AND email = ?",
+	res, err := conn(ctx, r.db).NewRaw("UPDATE users SET email_verified = ?, updated_at = ? WHERE id = ? AND email = ?",
 		true, now.UTC(), userID, email).Exec(ctx)
 	if err != nil {
 		return false, wrapErr(err, "mark email verified")
@@ -78,7 +78,7 @@ func (r *AccountRepository) CreateEmailToken(ctx context.Context, t domain.Email
 // EmailToken reads a link by hash; ErrNotFound when there is none.
 func (r *AccountRepository) EmailToken(ctx context.Context, hash []byte) (domain.EmailToken, error) {
 	var row emailTokenRow
-	if err := r.db.NewSelect().Model(&row).Where("hash = ?", hash).Scan(ctx); err != nil {
+	if err := conn(ctx, r.db).NewSelect().Model(&row).Where("hash = ?", hash).Scan(ctx); err != nil {
 		return domain.EmailToken{}, wrapErr(err, "select email link")
 	}
 	return domain.EmailToken{Hash: row.Hash, UserID: row.UserID, Purpose: row.Purpose, Email: row.Email,
@@ -88,7 +88,7 @@ func (r *AccountRepository) EmailToken(ctx context.Context, hash []byte) (domain
 // ConsumeEmailToken deletes the link if it is still there, of this purpose and live
 // at now: of concurrent callers exactly one gets true.
 func (r *AccountRepository) ConsumeEmailToken(ctx context.Context, hash []byte, purpose string, now time.Time) (bool, error) {
-	res, err := r.db.NewRaw("DELETE FROM email_tokens WHERE hash = ? AND purpose = ? AND expires_at > ?", hash, purpose, now.UTC()).Exec(ctx)
+	res, err := conn(ctx, r.db).NewRaw("DELETE FROM email_tokens WHERE hash = ? AND purpose = ? AND expires_at > ?", hash, purpose, now.UTC()).Exec(ctx)
 	if err != nil {
 		return false, wrapErr(err, "consume email link")
 	}
@@ -104,7 +104,7 @@ func (r *AccountRepository) ConsumeEmailToken(ctx context.Context, hash []byte, 
 // user has to (the unique index decides, so two users racing for one address cannot
 // both get it).
 func (r *AccountRepository) ChangeEmail(ctx context.Context, userID, from, to string, now time.Time) (bool, error) {
-	res, err := r.db.NewRaw("UPDATE users SET email = ?, email_verified = ?, updated_at = ? WHERE id = ? AND COALESCE(email, '') = ?",
+	res, err := conn(ctx, r.db).NewRaw("UPDATE users SET email = ?, email_verified = ?, updated_at = ? WHERE id = ? AND COALESCE(email, '') = ?",
 		to, true, now.UTC(), userID, from).Exec(ctx)
 	n, err := rowsAffected(res, err, "change email of user %q", userID)
 	if err != nil {

@@ -96,7 +96,7 @@ func (r authRequestRow) toDomain() (domain.AuthRequest, error) {
 // client (or user) does not.
 func (r *AuthRequestRepository) CreateAuthRequest(ctx context.Context, a domain.AuthRequest) error {
 	row := authRequestToRow(a)
-	if _, err := r.db.NewInsert().Model(&row).Exec(ctx); err != nil {
+	if _, err := conn(ctx, r.db).NewInsert().Model(&row).Exec(ctx); err != nil {
 		return wrapErr(err, "insert authorization request")
 	}
 	return nil
@@ -105,7 +105,7 @@ func (r *AuthRequestRepository) CreateAuthRequest(ctx context.Context, a domain.
 // AuthRequestByID returns the request; ErrNotFound when none.
 func (r *AuthRequestRepository) AuthRequestByID(ctx context.Context, id string) (domain.AuthRequest, error) {
 	var row authRequestRow
-	if err := r.db.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
+	if err := conn(ctx, r.db).NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
 		return domain.AuthRequest{}, wrapErr(err, "select authorization request")
 	}
 	return row.toDomain()
@@ -115,13 +115,13 @@ func (r *AuthRequestRepository) AuthRequestByID(ctx context.Context, id string) 
 // request is gone (completed meanwhile).
 func (r *AuthRequestRepository) UpdateAuthRequest(ctx context.Context, a domain.AuthRequest) error {
 	row := authRequestToRow(a)
-	res, err := r.db.NewUpdate().Model(&row).Column("user_id", "auth_time").WherePK().Exec(ctx)
+	res, err := conn(ctx, r.db).NewUpdate().Model(&row).Column("user_id", "auth_time").WherePK().Exec(ctx)
 	return mustAffect(res, err, "update authorization request")
 }
 
 // DeleteAuthRequest deletes the request. The affected-row count of the one DELETE
 // decides which of concurrent completions wins: only one sees a row.
 func (r *AuthRequestRepository) DeleteAuthRequest(ctx context.Context, id string) error {
-	res, err := r.db.NewDelete().Model((*authRequestRow)(nil)).Where("id = ?", id).Exec(ctx)
+	res, err := conn(ctx, r.db).NewDelete().Model((*authRequestRow)(nil)).Where("id = ?", id).Exec(ctx)
 	return mustAffect(res, err, "delete authorization request")
 }

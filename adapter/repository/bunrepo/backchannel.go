@@ -39,7 +39,7 @@ const logoutTargetsWhere = " AND c.backchannel_logout_uri IS NOT NULL AND c.back
 
 func (r *BackchannelRepository) targets(ctx context.Context, q string, arg string) ([]usecase.LogoutTarget, error) {
 	var rows []logoutTargetRow
-	if err := r.db.NewRaw(q, arg).Scan(ctx, &rows); err != nil {
+	if err := conn(ctx, r.db).NewRaw(q, arg).Scan(ctx, &rows); err != nil {
 		return nil, wrapErr(err, "find back-channel logout targets")
 	}
 	out := make([]usecase.LogoutTarget, len(rows))
@@ -84,7 +84,7 @@ func (r *BackchannelRepository) EnqueueLogouts(ctx context.Context, ds []usecase
 		rows[i] = logoutRow{ID: d.ID, ClientID: d.ClientID, URI: d.URI, UserID: d.UserID, SessionID: d.SessionID,
 			IDTokenAlg: d.IDTokenAlg, Attempts: d.Attempts, CreatedAt: d.CreatedAt.UTC(), NextAttemptAt: d.NextAttemptAt.UTC()}
 	}
-	if _, err := r.db.NewInsert().Model(&rows).Exec(ctx); err != nil {
+	if _, err := conn(ctx, r.db).NewInsert().Model(&rows).Exec(ctx); err != nil {
 		return wrapErr(err, "queue back-channel logouts")
 	}
 	return nil
@@ -104,7 +104,7 @@ func (r *BackchannelRepository) DueLogouts(ctx context.Context, now time.Time, l
 		logoutRow
 		Untrusted int `bun:"untrusted"`
 	}
-	if err := r.db.NewRaw(dueLogoutsQuery, now.UTC(), limit).Scan(ctx, &rows); err != nil {
+	if err := conn(ctx, r.db).NewRaw(dueLogoutsQuery, now.UTC(), limit).Scan(ctx, &rows); err != nil {
 		return nil, wrapErr(err, "list due back-channel logouts")
 	}
 	out := make([]usecase.LogoutDelivery, len(rows))
@@ -118,7 +118,7 @@ func (r *BackchannelRepository) DueLogouts(ctx context.Context, now time.Time, l
 
 // DeleteLogout removes a delivered or abandoned delivery.
 func (r *BackchannelRepository) DeleteLogout(ctx context.Context, id string) error {
-	if _, err := r.db.NewRaw("DELETE FROM backchannel_logouts WHERE id = ?", id).Exec(ctx); err != nil {
+	if _, err := conn(ctx, r.db).NewRaw("DELETE FROM backchannel_logouts WHERE id = ?", id).Exec(ctx); err != nil {
 		return wrapErr(err, "delete back-channel logout")
 	}
 	return nil
@@ -126,7 +126,7 @@ func (r *BackchannelRepository) DeleteLogout(ctx context.Context, id string) err
 
 // RetryLogout records a failed attempt and when to try again.
 func (r *BackchannelRepository) RetryLogout(ctx context.Context, id string, attempts int, next time.Time) error {
-	_, err := r.db.NewRaw("UPDATE backchannel_logouts SET attempts = ?, next_attempt_at = ? WHERE id = ?", attempts, next.UTC(), id).Exec(ctx)
+	_, err := conn(ctx, r.db).NewRaw("UPDATE backchannel_logouts SET attempts = ?, next_attempt_at = ? WHERE id = ?", attempts, next.UTC(), id).Exec(ctx)
 	if err != nil {
 		return wrapErr(err, "reschedule back-channel logout")
 	}

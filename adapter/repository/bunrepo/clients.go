@@ -24,7 +24,7 @@ func NewClientRepository(db *bun.DB) *ClientRepository { return &ClientRepositor
 // token request: one primary-key lookup.
 func (r *ClientRepository) ClientByID(ctx context.Context, id string) (domain.Client, error) {
 	var row clientRow
-	if err := r.db.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
+	if err := conn(ctx, r.db).NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
 		return domain.Client{}, wrapErr(err, "select client %q", id)
 	}
 	return row.toDomain()
@@ -34,7 +34,7 @@ func (r *ClientRepository) ClientByID(ctx context.Context, id string) (domain.Cl
 // needs no change notice: no instance keeps a client it did not find (markChanged).
 func (r *ClientRepository) CreateClient(ctx context.Context, c domain.Client) error {
 	row := clientToRow(c)
-	if _, err := insert(ctx, r.db, &row); err != nil {
+	if _, err := insert(ctx, conn(ctx, r.db), &row); err != nil {
 		return wrapErr(err, "insert client %q", c.Name)
 	}
 	return nil
@@ -43,7 +43,7 @@ func (r *ClientRepository) CreateClient(ctx context.Context, c domain.Client) er
 // ListClients returns every client, oldest first (ties by id).
 func (r *ClientRepository) ListClients(ctx context.Context) ([]domain.Client, error) {
 	var rows []clientRow
-	if err := r.db.NewSelect().Model(&rows).OrderExpr("created_at ASC, id ASC").Scan(ctx); err != nil {
+	if err := conn(ctx, r.db).NewSelect().Model(&rows).OrderExpr("created_at ASC, id ASC").Scan(ctx); err != nil {
 		return nil, wrapErr(err, "list clients")
 	}
 	clients := make([]domain.Client, len(rows))
@@ -110,7 +110,7 @@ func (r *ClientRepository) UpdateClientSecret(ctx context.Context, id string, se
 // IDTokenAlgs: see usecase.ClientAdminStore.
 func (r *ClientRepository) IDTokenAlgs(ctx context.Context) ([]string, error) {
 	var algs []string
-	if err := r.db.NewRaw("SELECT DISTINCT id_token_alg FROM clients WHERE id_token_alg <> '' ORDER BY id_token_alg").Scan(ctx, &algs); err != nil {
+	if err := conn(ctx, r.db).NewRaw("SELECT DISTINCT id_token_alg FROM clients WHERE id_token_alg <> '' ORDER BY id_token_alg").Scan(ctx, &algs); err != nil {
 		return nil, wrapErr(err, "list the ID token algs of clients")
 	}
 	return algs, nil

@@ -30,7 +30,7 @@ func NewCodeRepository(db *bun.DB, w Writer) *CodeRepository {
 // client or user does not.
 func (r *CodeRepository) CreateCode(ctx context.Context, c domain.AuthorizationCode) error {
 	row := codeToRow(c)
-	if _, err := insert(ctx, r.db, &row); err != nil {
+	if _, err := insert(ctx, conn(ctx, r.db), &row); err != nil {
 		return wrapErr(err, "insert authorization code")
 	}
 	return nil
@@ -145,7 +145,7 @@ const codeRedemptionsQuery = "SELECT c.hash AS c_hash, c.client_id AS c_client_i
 // decides first and then consumes the code only if it is still unused.
 func (r *CodeRepository) CodeRedemptions(ctx context.Context, hashes [][]byte) (map[string]usecase.CodeRedemption, error) {
 	var rows []codeRedemptionRow
-	if err := r.db.NewRaw(codeRedemptionsQuery, bun.In(hashes)).Scan(ctx, &rows); err != nil {
+	if err := conn(ctx, r.db).NewRaw(codeRedemptionsQuery, bun.In(hashes)).Scan(ctx, &rows); err != nil {
 		return nil, wrapErr(err, "select authorization codes")
 	}
 	out := make(map[string]usecase.CodeRedemption, len(rows))

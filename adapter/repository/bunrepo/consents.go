@@ -36,7 +36,7 @@ func consentURIKey(redirectURI string) []byte {
 func (r *ConsentRepository) ConsentFor(ctx context.Context, userID, clientID, redirectURI string) (domain.Consent, error) {
 	if redirectURI == "" {
 		var row consentRow
-		if err := r.db.NewSelect().Model(&row).
+		if err := conn(ctx, r.db).NewSelect().Model(&row).
 			Where("user_id = ?", userID).
 			Where("client_id = ?", clientID).
 			Scan(ctx); err != nil {
@@ -45,7 +45,7 @@ func (r *ConsentRepository) ConsentFor(ctx context.Context, userID, clientID, re
 		return row.toDomain()
 	}
 	var row redirectURIConsentRow
-	if err := r.db.NewSelect().Model(&row).
+	if err := conn(ctx, r.db).NewSelect().Model(&row).
 		Where("user_id = ?", userID).
 		Where("client_id = ?", clientID).
 		Where("redirect_uri_hash = ?", consentURIKey(redirectURI)).
@@ -62,11 +62,11 @@ func (r *ConsentRepository) SaveConsent(ctx context.Context, c domain.Consent) e
 	var q *bun.InsertQuery
 	var key string
 	if c.RedirectURI == "" {
-		q = r.db.NewInsert().Model(&consentRow{UserID: c.UserID, ClientID: c.ClientID,
+		q = conn(ctx, r.db).NewInsert().Model(&consentRow{UserID: c.UserID, ClientID: c.ClientID,
 			Scope: encodeList(c.Scope), GrantedAt: c.GrantedAt})
 		key = "user_id, client_id"
 	} else {
-		q = r.db.NewInsert().Model(&redirectURIConsentRow{UserID: c.UserID, ClientID: c.ClientID,
+		q = conn(ctx, r.db).NewInsert().Model(&redirectURIConsentRow{UserID: c.UserID, ClientID: c.ClientID,
 			RedirectURIHash: consentURIKey(c.RedirectURI), RedirectURI: c.RedirectURI,
 			Scope: encodeList(c.Scope), GrantedAt: c.GrantedAt})
 		key = "user_id, client_id, redirect_uri_hash"
@@ -91,11 +91,11 @@ func (r *ConsentRepository) SaveConsent(ctx context.Context, c domain.Consent) e
 // start with user_id: the confidential clients' first, then the per-URI ones.
 func (r *ConsentRepository) UserConsents(ctx context.Context, userID string) ([]domain.Consent, error) {
 	var rows []consentRow
-	if err := r.db.NewSelect().Model(&rows).Where("user_id = ?", userID).OrderExpr("client_id").Scan(ctx); err != nil {
+	if err := conn(ctx, r.db).NewSelect().Model(&rows).Where("user_id = ?", userID).OrderExpr("client_id").Scan(ctx); err != nil {
 		return nil, wrapErr(err, "select consents of user %q", userID)
 	}
 	var uriRows []redirectURIConsentRow
-	if err := r.db.NewSelect().Model(&uriRows).Where("user_id = ?", userID).OrderExpr("client_id").Scan(ctx); err != nil {
+	if err := conn(ctx, r.db).NewSelect().Model(&uriRows).Where("user_id = ?", userID).OrderExpr("client_id").Scan(ctx); err != nil {
 		return nil, wrapErr(err, "select per-URI consents of user %q", userID)
 	}
 	out := make([]domain.Consent, 0, len(rows)+len(uriRows))

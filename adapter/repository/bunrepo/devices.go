@@ -76,7 +76,7 @@ func (r deviceRow) toDomain() (domain.DeviceAuthorization, error) {
 // exists, ErrNotFound when its client does not.
 func (r *DeviceRepository) CreateDeviceAuthorization(ctx context.Context, d domain.DeviceAuthorization) error {
 	row := deviceToRow(d)
-	if _, err := insert(ctx, r.db, &row); err != nil {
+	if _, err := insert(ctx, conn(ctx, r.db), &row); err != nil {
 		return wrapErr(err, "insert device authorization")
 	}
 	return nil
@@ -84,7 +84,7 @@ func (r *DeviceRepository) CreateDeviceAuthorization(ctx context.Context, d doma
 
 func (r *DeviceRepository) selectOne(ctx context.Context, column string, hash []byte) (domain.DeviceAuthorization, error) {
 	var row deviceRow
-	if err := r.db.NewSelect().Model(&row).Where("? = ?", bun.Ident(column), hash).Scan(ctx); err != nil {
+	if err := conn(ctx, r.db).NewSelect().Model(&row).Where("? = ?", bun.Ident(column), hash).Scan(ctx); err != nil {
 		return domain.DeviceAuthorization{}, wrapErr(err, "select device authorization by %s", column)
 	}
 	return row.toDomain()
@@ -103,7 +103,7 @@ func (r *DeviceRepository) DeviceAuthorizationByDeviceCode(ctx context.Context, 
 // decide moves a pending, unexpired authorization to status with one conditional
 // update; when no row matched it tells a lost race (ErrAlreadyUsed) from a missing row.
 func (r *DeviceRepository) decide(ctx context.Context, hash []byte, status domain.DeviceStatus, set string, args []any, now time.Time) error {
-	q := r.db.NewUpdate().Model((*deviceRow)(nil)).
+	q := conn(ctx, r.db).NewUpdate().Model((*deviceRow)(nil)).
 		Set("status = ?", string(status)).
 		Where("device_code_hash = ?", hash).
 		Where("status = ?", string(domain.DevicePending)).
@@ -159,7 +159,7 @@ func (r *DeviceRepository) PollDeviceAuthorization(ctx context.Context, deviceCo
 	}
 	if d.Status != domain.DevicePending {
 		// Decided: the device gets its answer however fast it polls; keep the time only.
-		res, err := r.db.NewUpdate().Model((*deviceRow)(nil)).
+		res, err := conn(ctx, r.db).NewUpdate().Model((*deviceRow)(nil)).
 			Set("last_polled_at = ?", now).
 			Where("device_code_hash = ?", deviceCodeHash).
 			Exec(ctx)
@@ -170,7 +170,7 @@ func (r *DeviceRepository) PollDeviceAuthorization(ctx context.Context, deviceCo
 		return d, false, nil
 	}
 	if !d.PollTooSoon(now) {
-		res, err := r.db.NewUpdate().Model((*deviceRow)(nil)).
+		res, err := conn(ctx, r.db).NewUpdate().Model((*deviceRow)(nil)).
 			Set("last_polled_at = ?", now).
 			Where("device_code_hash = ?", deviceCodeHash).
 			Where("status = ?", string(domain.DevicePending)).
@@ -188,7 +188,7 @@ func (r *DeviceRepository) PollDeviceAuthorization(ctx context.Context, deviceCo
 		}
 	}
 	step := int64(domain.DeviceSlowDownStep / time.Second)
-	res, err := r.db.NewUpdate().Model((*deviceRow)(nil)).
+	res, err := conn(ctx, r.db).NewUpdate().Model((*deviceRow)(nil)).
 		Set("last_polled_at = ?", now).
 		Set("interval_seconds = interval_seconds + ?", step).
 		Where("device_code_hash = ?", deviceCodeHash).
@@ -208,7 +208,7 @@ func (r *DeviceRepository) PollDeviceAuthorization(ctx context.Context, deviceCo
 // ConsumeDeviceAuthorization marks an approved, unexpired, unconsumed authorization
 // consumed: one conditional UPDATE, so exactly one of concurrent pollers gets nil.
 func (r *DeviceRepository) ConsumeDeviceAuthorization(ctx context.Context, deviceCodeHash []byte, now time.Time) error {
-	res, err := r.db.NewUpdate().Model((*deviceRow)(nil)).
+	res, err := conn(ctx, r.db).NewUpdate().Model((*deviceRow)(nil)).
 		Set("consumed_at = ?", now).
 		Where("device_code_hash = ?", deviceCodeHash).
 		Where("status = ?", string(domain.DeviceApproved)).

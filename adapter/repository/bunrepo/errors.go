@@ -46,6 +46,13 @@ const maxTxAttempts = 5
 // to begin or commit are classified like any other (a lost connection is
 // ErrUnavailable).
 func inTx(ctx context.Context, db *bun.DB, opts *sql.TxOptions, fn func(ctx context.Context, tx bun.Tx) error) error {
+	if outer, ok := ctx.Value(txKey{}).(bun.Tx); ok {
+		// Part of a unit of work (Transactor.InTx): its transaction commits, or
+		// rolls back, everything together, and retries it as a whole. fn runs in a
+		// savepoint, so that when it fails the unit of work can go on (PostgreSQL
+		// refuses every statement of a transaction after a failed one).
+		return outer.RunInTx(ctx, nil, fn)
+	}
 	return retried(ctx, func() error { return runTx(ctx, db, opts, fn) })
 }
 
@@ -73,7 +80,7 @@ func runTx(ctx context.Context, db *bun.DB, opts *sql.TxOptions, fn func(ctx con
 	if err != nil {
 		return wrapErr(err, "begin transaction")
 	}
-	if err := fn(ctx, tx); err != nil {
+	if err := fn(context.WithValue(ctx, txKey{}, tx), tx); err != nil {
 		_ = tx.Rollback()
 		return err
 	}

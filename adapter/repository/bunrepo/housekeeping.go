@@ -14,12 +14,30 @@ import (
 // Housekeeper deletes expired rows in batches.
 type Housekeeper struct {
 	db *bun.DB
+	// audit is how long audit events are kept (GATEHOUSE_AUDIT_RETENTION).
+	audit time.Duration
 }
+
+// AuditRetention is how long audit events are kept (GATEHOUSE_AUDIT_RETENTION).
+type AuditRetention time.Duration
+
+// DefaultAuditRetention is GATEHOUSE_AUDIT_RETENTION's default: 90 days.
+const DefaultAuditRetention = AuditRetention(2160 * time.Hour)
 
 var _ usecase.Purger = (*Housekeeper)(nil)
 
 // NewHousekeeper returns a housekeeper over db.
-func NewHousekeeper(db *bun.DB) *Housekeeper { return &Housekeeper{db: db} }
+// Audit events are kept DefaultAuditRetention.
+func NewHousekeeper(db *bun.DB) *Housekeeper { return NewHousekeeperKeeping(db, DefaultAuditRetention) }
+
+// NewHousekeeperKeeping returns a housekeeper over db that keeps audit events for audit
+// (DefaultAuditRetention when not positive).
+func NewHousekeeperKeeping(db *bun.DB, audit AuditRetention) *Housekeeper {
+	if audit <= 0 {
+		audit = DefaultAuditRetention
+	}
+	return &Housekeeper{db: db, audit: time.Duration(audit)}
+}
 
 // Retention after expiry. A used or expired code is kept a day so that a replay can
 // still revoke the family it started (RFC 6749 §4.1.2); families are kept until
@@ -69,7 +87,8 @@ func purgeRules() []purgeRule {
 // looping per table until a statement deletes fewer than batch.
 func (h *Housekeeper) PurgeExpired(ctx context.Context, now time.Time, batch int) (map[string]int64, error) {
 	deleted := map[string]int64{}
-	for _, r := range purgeRules() {
+	rules := append(purgeRules(), purgeRule{"audit_events", "id", "occurred_at < ?", h.audit})
+	for _, r := range rules {
 		cutoff := now.Add(-r.retention).UTC()
 		for {
 			var q string

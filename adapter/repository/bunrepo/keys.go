@@ -31,7 +31,7 @@ func NewKeyRepository(db *bun.DB) *KeyRepository { return &KeyRepository{db: db}
 // ListKeys returns every key, oldest first (ties by id).
 func (r *KeyRepository) ListKeys(ctx context.Context) ([]domain.SigningKey, error) {
 	var rows []signingKeyRow
-	if err := r.db.NewSelect().Model(&rows).OrderExpr("created_at ASC, id ASC").Scan(ctx); err != nil {
+	if err := conn(ctx, r.db).NewSelect().Model(&rows).OrderExpr("created_at ASC, id ASC").Scan(ctx); err != nil {
 		return nil, wrapErr(err, "list signing keys")
 	}
 	keys := make([]domain.SigningKey, len(rows))
@@ -100,7 +100,7 @@ func (r *KeyRepository) RotateKey(ctx context.Context, rot usecase.KeyRotation) 
 func (r *KeyRepository) RevokeKey(ctx context.Context, rev usecase.KeyRevocation) (domain.KeyRevocation, error) {
 	now := rev.Now.UTC().Truncate(time.Microsecond) // what every database keeps
 	var alg string
-	if err := r.db.NewSelect().Model((*signingKeyRow)(nil)).Column("alg").Where("id = ?", rev.KID).
+	if err := conn(ctx, r.db).NewSelect().Model((*signingKeyRow)(nil)).Column("alg").Where("id = ?", rev.KID).
 		Scan(ctx, &alg); err != nil {
 		return domain.KeyRevocation{}, wrapErr(err, "find signing key %q", rev.KID)
 	}

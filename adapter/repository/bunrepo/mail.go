@@ -37,7 +37,7 @@ type mailModel struct {
 func (r *MailRepository) EnqueueMail(ctx context.Context, m usecase.QueuedMail) error {
 	row := mailModel{ID: m.ID, Kind: m.Kind, Sealed: m.Sealed, Attempts: m.Attempts,
 		CreatedAt: m.CreatedAt.UTC(), NextAttemptAt: m.NextAttemptAt.UTC()}
-	if _, err := r.db.NewInsert().Model(&row).Exec(ctx); err != nil {
+	if _, err := conn(ctx, r.db).NewInsert().Model(&row).Exec(ctx); err != nil {
 		return wrapErr(err, "enqueue mail")
 	}
 	return nil
@@ -46,7 +46,7 @@ func (r *MailRepository) EnqueueMail(ctx context.Context, m usecase.QueuedMail) 
 // DueMails lists the mails due at now, oldest first.
 func (r *MailRepository) DueMails(ctx context.Context, now time.Time, limit int) ([]usecase.QueuedMail, error) {
 	var rows []mailModel
-	err := r.db.NewSelect().Model(&rows).Where("next_attempt_at <= ?", now.UTC()).
+	err := conn(ctx, r.db).NewSelect().Model(&rows).Where("next_attempt_at <= ?", now.UTC()).
 		OrderExpr("next_attempt_at, id").Limit(int64(limit)).Scan(ctx)
 	if err != nil {
 		return nil, wrapErr(err, "list due mails")
@@ -62,7 +62,7 @@ func (r *MailRepository) DueMails(ctx context.Context, now time.Time, limit int)
 // ClaimMail counts an attempt and pushes the next one to until, if the mail still has
 // the attempts count it was read with.
 func (r *MailRepository) ClaimMail(ctx context.Context, id string, attempts int, until time.Time) (bool, error) {
-	res, err := r.db.NewRaw("UPDATE mail_outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ? AND attempts = ?",
+	res, err := conn(ctx, r.db).NewRaw("UPDATE mail_outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ? AND attempts = ?",
 		until.UTC(), id, attempts).Exec(ctx)
 	n, err := rowsAffected(res, err, "claim mail %s", id)
 	return n == 1, err
@@ -70,7 +70,7 @@ func (r *MailRepository) ClaimMail(ctx context.Context, id string, attempts int,
 
 // DeleteMail removes a mail.
 func (r *MailRepository) DeleteMail(ctx context.Context, id string) error {
-	if _, err := r.db.NewRaw("DELETE FROM mail_outbox WHERE id = ?", id).Exec(ctx); err != nil {
+	if _, err := conn(ctx, r.db).NewRaw("DELETE FROM mail_outbox WHERE id = ?", id).Exec(ctx); err != nil {
 		return wrapErr(err, "delete mail %s", id)
 	}
 	return nil
@@ -78,7 +78,7 @@ func (r *MailRepository) DeleteMail(ctx context.Context, id string) error {
 
 // RetryMail schedules the next attempt of a mail still at attempts.
 func (r *MailRepository) RetryMail(ctx context.Context, id string, attempts int, next time.Time, reason string) error {
-	_, err := r.db.NewRaw("UPDATE mail_outbox SET next_attempt_at = ?, last_error = ? WHERE id = ? AND attempts = ?",
+	_, err := conn(ctx, r.db).NewRaw("UPDATE mail_outbox SET next_attempt_at = ?, last_error = ? WHERE id = ? AND attempts = ?",
 		next.UTC(), reason, id, attempts).Exec(ctx)
 	if err != nil {
 		return wrapErr(err, "reschedule mail %s", id)

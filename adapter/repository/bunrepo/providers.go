@@ -24,13 +24,15 @@ var ProviderSet = wire.NewSet(
 	wire.Bind(new(usecase.KeyStore), new(*KeyRepository)),
 	NewAuthRequestRepository, wire.Bind(new(usecase.AuthRequestStore), new(*AuthRequestRepository)),
 	NewDeviceRepository, wire.Bind(new(usecase.DeviceStore), new(*DeviceRepository)),
-	NewHousekeeper, wire.Bind(new(usecase.Purger), new(*Housekeeper)),
+	NewHousekeeperKeeping, wire.Bind(new(usecase.Purger), new(*Housekeeper)),
 	NewLeaseRepository, wire.Bind(new(usecase.Leases), new(*LeaseRepository)),
 	NewMailRepository, wire.Bind(new(usecase.MailOutbox), new(*MailRepository)),
 	NewAccountRepository, wire.Bind(new(usecase.AccountStore), new(*AccountRepository)),
 	NewBackchannelRepository, wire.Bind(new(usecase.LogoutStore), new(*BackchannelRepository)),
 	NewPushedRequestRepository, wire.Bind(new(usecase.PushedRequestStore), new(*PushedRequestRepository)),
 	NewReplayRepository, wire.Bind(new(usecase.ReplayStore), new(*ReplayRepository)),
+	NewAuditRepository, wire.Bind(new(usecase.AuditStore), new(*AuditRepository)),
+	NewTransactor, wire.Bind(new(usecase.Transactor), new(*Transactor)),
 )
 
 // PlainSet binds the user, code and token stores to the repositories themselves, whose writes

@@ -62,7 +62,7 @@ func (r *PushedRequestRepository) CreatePushedRequest(ctx context.Context, p dom
 	}
 	row := pushedRequestRow{Hash: p.Hash, ClientID: p.ClientID, Params: string(params),
 		CreatedAt: p.CreatedAt, ExpiresAt: p.ExpiresAt}
-	if _, err := r.db.NewInsert().Model(&row).Exec(ctx); err != nil {
+	if _, err := conn(ctx, r.db).NewInsert().Model(&row).Exec(ctx); err != nil {
 		return wrapErr(err, "insert pushed authorization request")
 	}
 	return nil
@@ -71,7 +71,7 @@ func (r *PushedRequestRepository) CreatePushedRequest(ctx context.Context, p dom
 // PushedRequestByHash returns the request; ErrNotFound when none.
 func (r *PushedRequestRepository) PushedRequestByHash(ctx context.Context, hash []byte) (domain.PushedRequest, error) {
 	var row pushedRequestRow
-	if err := r.db.NewSelect().Model(&row).Where("hash = ?", hash).Scan(ctx); err != nil {
+	if err := conn(ctx, r.db).NewSelect().Model(&row).Where("hash = ?", hash).Scan(ctx); err != nil {
 		return domain.PushedRequest{}, wrapErr(err, "select pushed authorization request")
 	}
 	var p pushedParams
@@ -90,6 +90,6 @@ func (r *PushedRequestRepository) PushedRequestByHash(ctx context.Context, hash 
 // ConsumePushedRequest deletes the request. The affected-row count of the one DELETE
 // decides which of concurrent uses wins: only one sees a row.
 func (r *PushedRequestRepository) ConsumePushedRequest(ctx context.Context, hash []byte) error {
-	res, err := r.db.NewDelete().Model((*pushedRequestRow)(nil)).Where("hash = ?", hash).Exec(ctx)
+	res, err := conn(ctx, r.db).NewDelete().Model((*pushedRequestRow)(nil)).Where("hash = ?", hash).Exec(ctx)
 	return mustAffect(res, err, "use pushed authorization request")
 }

@@ -49,7 +49,7 @@ func (r *ReplayRepository) MarkUsed(ctx context.Context, namespace, jti string, 
 	}
 	var err error
 	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
-		_, err = r.db.NewRaw("INSERT INTO replay_jtis (jti_hash, namespace, expires_at) VALUES (?, ?, ?)",
+		_, err = conn(ctx, r.db).NewRaw("INSERT INTO replay_jtis (jti_hash, namespace, expires_at) VALUES (?, ?, ?)",
 			key, namespace, exp).Exec(ctx)
 		switch {
 		case err == nil:

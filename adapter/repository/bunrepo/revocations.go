@@ -46,7 +46,7 @@ func (r *TokenRepository) AccessTokensRevoked(ctx context.Context, checks []usec
 	}
 	var rows []revocationRow
 	if q, args := revocationsQuery(principals, jtis, fams); q != "" {
-		if err := r.db.NewRaw(q, args...).Scan(ctx, &rows); err != nil {
+		if err := conn(ctx, r.db).NewRaw(q, args...).Scan(ctx, &rows); err != nil {
 			return nil, wrapErr(err, "check access token revocation")
 		}
 	}

@@ -28,7 +28,7 @@ func (r *SessionRepository) CreateSession(ctx context.Context, s domain.Session)
 		ID: s.ID, SecretHash: s.SecretHash, UserID: s.UserID,
 		AuthTime: s.AuthTime, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt,
 	}
-	if _, err := insert(ctx, r.db, &row); err != nil {
+	if _, err := insert(ctx, conn(ctx, r.db), &row); err != nil {
 		return wrapErr(err, "insert session")
 	}
 	return nil
@@ -38,7 +38,7 @@ func (r *SessionRepository) CreateSession(ctx context.Context, s domain.Session)
 // when none. Expiry is the caller's to judge.
 func (r *SessionRepository) SessionByHash(ctx context.Context, secretHash []byte) (domain.Session, error) {
 	var row sessionRow
-	if err := r.db.NewSelect().Model(&row).Where("secret_hash = ?", secretHash).Scan(ctx); err != nil {
+	if err := conn(ctx, r.db).NewSelect().Model(&row).Where("secret_hash = ?", secretHash).Scan(ctx); err != nil {
 		return domain.Session{}, wrapErr(err, "select session")
 	}
 	return row.toDomain(), nil
@@ -47,7 +47,7 @@ func (r *SessionRepository) SessionByHash(ctx context.Context, secretHash []byte
 // DeleteSession ends a session. Deleting one that is already gone is not an error:
 // logging out twice (two tabs) must not fail.
 func (r *SessionRepository) DeleteSession(ctx context.Context, id string) error {
-	if _, err := r.db.NewDelete().Model((*sessionRow)(nil)).Where("id = ?", id).Exec(ctx); err != nil {
+	if _, err := conn(ctx, r.db).NewDelete().Model((*sessionRow)(nil)).Where("id = ?", id).Exec(ctx); err != nil {
 		return wrapErr(err, "delete session %q", id)
 	}
 	return nil
@@ -56,7 +56,7 @@ func (r *SessionRepository) DeleteSession(ctx context.Context, id string) error 
 // DeleteUserSessions ends every session of a user (password change). A user without
 // sessions, or no such user, is not an error.
 func (r *SessionRepository) DeleteUserSessions(ctx context.Context, userID string) error {
-	if _, err := r.db.NewDelete().Model((*sessionRow)(nil)).Where("user_id = ?", userID).Exec(ctx); err != nil {
+	if _, err := conn(ctx, r.db).NewDelete().Model((*sessionRow)(nil)).Where("user_id = ?", userID).Exec(ctx); err != nil {
 		return wrapErr(err, "delete sessions of user %q", userID)
 	}
 	return nil
@@ -66,7 +66,7 @@ func (r *SessionRepository) DeleteUserSessions(ctx context.Context, userID strin
 // last, newest first among them).
 func (r *SessionRepository) UserSessions(ctx context.Context, userID string) ([]domain.Session, error) {
 	var rows []sessionRow
-	err := r.db.NewSelect().Model(&rows).Where("user_id = ?", userID).
+	err := conn(ctx, r.db).NewSelect().Model(&rows).Where("user_id = ?", userID).
 		OrderExpr("CASE WHEN last_seen_at IS NULL THEN 1 ELSE 0 END, last_seen_at DESC, created_at DESC, id").Scan(ctx)
 	if err != nil {
 		return nil, wrapErr(err, "list sessions of user %q", userID)
@@ -80,7 +80,7 @@ func (r *SessionRepository) UserSessions(ctx context.Context, userID string) ([]
 
 // TouchSession records the session's browser and when it was seen.
 func (r *SessionRepository) TouchSession(ctx context.Context, id, userAgent, address string, now time.Time) error {
-	_, err := r.db.NewRaw("UPDATE sessions SET user_agent = ?, address = ?, last_seen_at = ? WHERE id = ?",
+	_, err := conn(ctx, r.db).NewRaw("UPDATE sessions SET user_agent = ?, address = ?, last_seen_at = ? WHERE id = ?",
 		userAgent, address, now.UTC(), id).Exec(ctx)
 	if err != nil {
 		return wrapErr(err, "touch session %q", id)

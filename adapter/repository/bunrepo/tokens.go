@@ -71,7 +71,7 @@ func insertGrant(ctx context.Context, tx bun.Tx, f usecase.TokenFamily, rt *doma
 // FamilyRevoked reports whether the family is revoked; an unknown family is not. It
 // runs on introspection and userinfo: one primary-key lookup.
 func (r *TokenRepository) FamilyRevoked(ctx context.Context, familyID string) (bool, error) {
-	revoked, err := r.db.NewSelect().Model((*familyRow)(nil)).
+	revoked, err := conn(ctx, r.db).NewSelect().Model((*familyRow)(nil)).
 		Where("id = ?", familyID).
 		Where("revoked_at IS NOT NULL").
 		Exists(ctx)
@@ -219,7 +219,7 @@ func (r *TokenRepository) RevokePrincipal(ctx context.Context, p domain.Principa
 		q = "INSERT INTO revoked_principals (id, revoked_at, expires_at) VALUES (?, ?, ?) " +
 			"ON DUPLICATE KEY UPDATE revoked_at = VALUES(revoked_at), expires_at = VALUES(expires_at)"
 	}
-	if _, err := r.db.NewRaw(q, p.ID, p.RevokedAt, p.ExpiresAt).Exec(ctx); err != nil {
+	if _, err := conn(ctx, r.db).NewRaw(q, p.ID, p.RevokedAt, p.ExpiresAt).Exec(ctx); err != nil {
 		return wrapErr(err, "revoke the tokens of %q", p.ID)
 	}
 	return nil
@@ -228,7 +228,7 @@ func (r *TokenRepository) RevokePrincipal(ctx context.Context, p domain.Principa
 // RefreshTokenByHash returns the token; ErrNotFound when there is none.
 func (r *TokenRepository) RefreshTokenByHash(ctx context.Context, hash []byte) (domain.RefreshToken, error) {
 	var row refreshTokenRow
-	if err := r.db.NewSelect().Model(&row).Where("hash = ?", hash).Scan(ctx); err != nil {
+	if err := conn(ctx, r.db).NewSelect().Model(&row).Where("hash = ?", hash).Scan(ctx); err != nil {
 		return domain.RefreshToken{}, wrapErr(err, "select refresh token")
 	}
 	return row.toDomain()
@@ -238,7 +238,7 @@ func (r *TokenRepository) RefreshTokenByHash(ctx context.Context, hash []byte) (
 // query (for a decorator that batches RefreshTokenByHash).
 func (r *TokenRepository) RefreshTokensByHash(ctx context.Context, hashes [][]byte) (map[string]domain.RefreshToken, error) {
 	var rows []refreshTokenRow
-	if err := r.db.NewSelect().Model(&rows).Where("hash IN (?)", bun.In(hashes)).Scan(ctx); err != nil {
+	if err := conn(ctx, r.db).NewSelect().Model(&rows).Where("hash IN (?)", bun.In(hashes)).Scan(ctx); err != nil {
 		return nil, wrapErr(err, "select refresh tokens")
 	}
 	out := make(map[string]domain.RefreshToken, len(rows))
@@ -317,7 +317,7 @@ func (r *TokenRepository) UpdateRefreshTokenIn(ctx context.Context, tx bun.Tx, h
 // decides first and then writes only if nothing changed meanwhile.
 func (r *TokenRepository) RefreshStates(ctx context.Context, hashes [][]byte) (map[string]usecase.RefreshState, error) {
 	var rows []refreshStateRow
-	if err := r.db.NewRaw(refreshStateQuery+" WHERE t.hash IN (?)", bun.In(hashes)).Scan(ctx, &rows); err != nil {
+	if err := conn(ctx, r.db).NewRaw(refreshStateQuery+" WHERE t.hash IN (?)", bun.In(hashes)).Scan(ctx, &rows); err != nil {
 		return nil, wrapErr(err, "select refresh tokens")
 	}
 	out := make(map[string]usecase.RefreshState, len(rows))
@@ -367,7 +367,7 @@ const refreshStateQuery = "SELECT t.hash AS t_hash, t.family_id AS t_family_id, 
 // twice is not an error (RFC 7009 §2.2: revocation is idempotent).
 func (r *TokenRepository) RevokeAccessToken(ctx context.Context, t domain.RevokedAccessToken) error {
 	row := revokedAccessTokenRow{JTI: t.JTI, ExpiresAt: t.ExpiresAt}
-	if _, err := insert(ctx, r.db, &row); err != nil {
+	if _, err := insert(ctx, conn(ctx, r.db), &row); err != nil {
 		if database.IsUniqueViolation(err) {
 			return nil
 		}

@@ -27,7 +27,7 @@ func NewUserRepository(db *bun.DB) *UserRepository {
 // that batches UserByID).
 func (r *UserRepository) UsersByID(ctx context.Context, ids []string) (map[string]domain.User, error) {
 	var rows []userRow
-	if err := r.db.NewSelect().Model(&rows).Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+	if err := conn(ctx, r.db).NewSelect().Model(&rows).Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
 		return nil, wrapErr(err, "select users")
 	}
 	out := make(map[string]domain.User, len(rows))
@@ -44,16 +44,20 @@ func (r *UserRepository) UsersByID(ctx context.Context, ids []string) (map[strin
 // CreateUser inserts u; ErrDuplicate when its id, username or email is taken.
 func (r *UserRepository) CreateUser(ctx context.Context, u domain.User) error {
 	row := userToRow(u)
-	if _, err := insert(ctx, r.db, &row); err != nil {
-		return wrapErr(err, "insert user %q", u.Username)
-	}
-	return nil
+	// In a transaction of its own, or a savepoint of the unit of work's: a taken name
+	// is an answer the caller goes on from.
+	return inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := insert(ctx, tx, &row); err != nil {
+			return wrapErr(err, "insert user %q", u.Username)
+		}
+		return nil
+	})
 }
 
 // UserByID returns the user; ErrNotFound when there is none.
 func (r *UserRepository) UserByID(ctx context.Context, id string) (domain.User, error) {
 	var row userRow
-	if err := r.db.NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
+	if err := conn(ctx, r.db).NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
 		return domain.User{}, wrapErr(err, "select user %q", id)
 	}
 	return row.toDomain()
@@ -62,7 +66,7 @@ func (r *UserRepository) UserByID(ctx context.Context, id string) (domain.User, 
 // UserByUsername returns the user with exactly this username; ErrNotFound when none.
 func (r *UserRepository) UserByUsername(ctx context.Context, username string) (domain.User, error) {
 	var row userRow
-	if err := r.db.NewSelect().Model(&row).Where("username = ?", username).Scan(ctx); err != nil {
+	if err := conn(ctx, r.db).NewSelect().Model(&row).Where("username = ?", username).Scan(ctx); err != nil {
 		return domain.User{}, wrapErr(err, "select user by username %q", username)
 	}
 	return row.toDomain()
@@ -71,7 +75,7 @@ func (r *UserRepository) UserByUsername(ctx context.Context, username string) (d
 // Taken: see usecase.UserStore. One query, on the two unique indexes.
 func (r *UserRepository) Taken(ctx context.Context, username, email string) (usernameTaken, emailTaken bool, err error) {
 	var rows []userRow
-	q := r.db.NewSelect().Model(&rows).Column("username", "email").Where("username = ?", username)
+	q := conn(ctx, r.db).NewSelect().Model(&rows).Column("username", "email").Where("username = ?", username)
 	if email != "" {
 		q = q.WhereOr("email = ?", email)
 	}
@@ -88,7 +92,7 @@ func (r *UserRepository) Taken(ctx context.Context, username, email string) (use
 // ListUsers returns every user, oldest first (ties by id, so the order is stable).
 func (r *UserRepository) ListUsers(ctx context.Context) ([]domain.User, error) {
 	var rows []userRow
-	if err := r.db.NewSelect().Model(&rows).OrderExpr("created_at ASC, id ASC").Scan(ctx); err != nil {
+	if err := conn(ctx, r.db).NewSelect().Model(&rows).OrderExpr("created_at ASC, id ASC").Scan(ctx); err != nil {
 		return nil, wrapErr(err, "list users")
 	}
 	users := make([]domain.User, len(rows))
@@ -106,7 +110,7 @@ func (r *UserRepository) ListUsers(ctx context.Context) ([]domain.User, error) {
 // refresh tokens. Token families stay, so that their revocation (which the caller
 // records first) keeps answering introspection. ErrNotFound when there is no such user.
 func (r *UserRepository) DeleteUser(ctx context.Context, id string) error {
-	res, err := r.db.NewDelete().Model((*userRow)(nil)).Where("id = ?", id).Exec(ctx)
+	res, err := conn(ctx, r.db).NewDelete().Model((*userRow)(nil)).Where("id = ?", id).Exec(ctx)
 	return mustAffect(res, err, "delete user %q", id)
 }
 
@@ -115,14 +119,14 @@ func (r *UserRepository) DeleteUser(ctx context.Context, id string) error {
 // ErrDuplicate when the email is taken.
 func (r *UserRepository) UpdateUser(ctx context.Context, u domain.User, seen time.Time) error {
 	row := userToRow(u)
-	res, err := r.db.NewUpdate().Model(&row).Column(userUpdateColumns...).WherePK().
+	res, err := conn(ctx, r.db).NewUpdate().Model(&row).Column(userUpdateColumns...).WherePK().
 		Where("updated_at = ?", seen.UTC()).Exec(ctx)
 	return mustAffect(res, err, "update user %q", u.ID)
 }
 
 // UpdatePassword replaces the password hash; ErrNotFound when there is no such user.
 func (r *UserRepository) UpdatePassword(ctx context.Context, id, passwordHash string, now time.Time) error {
-	res, err := r.db.NewUpdate().Model((*userRow)(nil)).
+	res, err := conn(ctx, r.db).NewUpdate().Model((*userRow)(nil)).
 		Set("password_hash = ?", passwordHash).
 		Set("updated_at = ?", now).
 		Where("id = ?", id).
@@ -133,7 +137,7 @@ func (r *UserRepository) UpdatePassword(ctx context.Context, id, passwordHash st
 // ReplacePasswordHash: see usecase.UserStore. One conditional UPDATE: the stored hash
 // must still be oldHash.
 func (r *UserRepository) ReplacePasswordHash(ctx context.Context, id, oldHash, newHash string) error {
-	_, err := r.db.NewUpdate().Model((*userRow)(nil)).
+	_, err := conn(ctx, r.db).NewUpdate().Model((*userRow)(nil)).
 		Set("password_hash = ?", newHash).
 		Where("id = ?", id).
 		Where("password_hash = ?", oldHash).

@@ -51,6 +51,10 @@ type Stores struct {
 	Accounts usecase.AccountStore
 	// Logouts is optional: the queue of back-channel logout tokens.
 	Logouts usecase.LogoutStore
+	// Audit is optional: the audit log.
+	Audit usecase.AuditStore
+	// Tx is optional: units of work over the stores (the audit log's atomicity).
+	Tx usecase.Transactor
 }
 
 // RunAll runs the whole contract on the plain Bun repositories over db, which must be
@@ -98,6 +102,8 @@ func bunStores(db *bun.DB) Stores {
 		Mail:     bunrepo.NewMailRepository(db),
 		Accounts: bunrepo.NewAccountRepository(db),
 		Logouts:  bunrepo.NewBackchannelRepository(db),
+		Audit:    bunrepo.NewAuditRepository(db),
+		Tx:       bunrepo.NewTransactor(db),
 	}
 }
 
@@ -122,9 +128,14 @@ func Run(t *testing.T, s Stores) {
 	t.Run("Mail", st.mail)
 	t.Run("Accounts", st.accounts)
 	t.Run("Logouts", st.logouts)
+	t.Run("Audit", st.audit)
 	// Last: its purge deletes whatever else has expired by then.
 	t.Run("Throttle", st.throttle)
 }
+
+// bunrepoDefaultAuditRetention is how long the housekeeping of the suite keeps audit
+// events.
+const bunrepoDefaultAuditRetention = bunrepo.DefaultAuditRetention
 
 type suite struct {
 	Stores

@@ -1,0 +1,60 @@
+package domain
+
+import "time"
+
+// AuditEvent is one line of the audit log (SPEC "Admin API, console and audit log"):
+// who did what, when, from where. It never holds a secret, password, token, code,
+// link or email address (SECURITY S56): Target is an id, and Details names what
+// changed (field names), never a value that could be one of those.
+type AuditEvent struct {
+	ID   string
+	Time time.Time
+	// Type is dotted: user.login.failed, client.updated (the AuditXxx constants).
+	Type string
+	// Actor is who did it: a user id, a client id, or "cli".
+	Actor string
+	// Target is what it was done to: a user, client or session id, a key id.
+	Target string
+	// IP is the address the request came from; empty from the CLI.
+	IP string
+	// Reason says why a failure failed (AuditReasonXxx); empty otherwise.
+	Reason string
+	// Details: for a change the names of the fields it changed ("fields"), and other
+	// non-secret facts (a client id, an alg).
+	Details map[string]any
+}
+
+// Audit event types.
+const (
+	AuditUserCreated         = "user.created"
+	AuditUserUpdated         = "user.updated"
+	AuditUserDeleted         = "user.deleted"
+	AuditUserLoginSucceeded  = "user.login.succeeded"
+	AuditUserLoginFailed     = "user.login.failed"
+	AuditUserLogout          = "user.logout"
+	AuditUserRegistered      = "user.registered"
+	AuditUserEmailVerified   = "user.email.verified"
+	AuditUserEmailChanged    = "user.email.changed"
+	AuditUserPasswordChanged = "user.password.changed"
+	AuditUserPasswordReset   = "user.password.reset"
+	AuditUserProfileUpdated  = "user.profile.updated"
+	AuditSessionRevoked      = "session.revoked"
+	AuditConsentRevoked      = "consent.revoked"
+	AuditClientCreated       = "client.created"
+	AuditClientUpdated       = "client.updated"
+	AuditClientDeleted       = "client.deleted"
+	AuditClientSecretRotated = "client.secret.rotated"
+	AuditKeyRotated          = "key.rotated"
+	AuditKeyRevoked          = "key.revoked"
+)
+
+// Reasons of failed sign-ins, for administrators only: the user sees one message.
+const (
+	AuditReasonUnknownUser   = "unknown_user"
+	AuditReasonWrongPassword = "wrong_password"
+	AuditReasonThrottled     = "throttled"
+	AuditReasonDisabled      = "disabled"
+)
+
+// AuditActorCLI is the actor of what the command line did.
+const AuditActorCLI = "cli"

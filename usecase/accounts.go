@@ -298,13 +298,6 @@ func (a *Accounts) ResetPassword(ctx context.Context, secret, password, confirm 
 	return nil
 }
 
-// ChangeEmail is the signed-in user's request on /account to change their email to
-// rawEmail, confirmed by their current password (checked as at sign-in, throttled).
-// Requests are throttled per user and per new address, as forgot-password is. The
-// answer is the same whether or not the address belongs to another account, and so
-// is the work before it (SECURITY S48); then, in the background, a link to confirm
-// goes to the new address, or, when another account has it, a notice to that
-
 // UpdateProfile sets the signed-in user's own profile claims (the account page):
 // every field of p, an empty one cleared. Bad values are a *ValidationError naming
 // the claim. A new phone number is unverified.
@@ -312,6 +305,14 @@ func (a *Accounts) UpdateProfile(ctx context.Context, userID string, p domain.Pr
 	return a.admin.UpdateProfile(ctx, userID, ProfileUpdate{Name: &p.Name, GivenName: &p.GivenName,
 		FamilyName: &p.FamilyName, Picture: &p.Picture, Locale: &p.Locale, Zoneinfo: &p.Zoneinfo, PhoneNumber: &p.PhoneNumber})
 }
+
+// ChangeEmail is the signed-in user's request on /account to change their email to
+// rawEmail, confirmed by their current password (checked as at sign-in, throttled).
+// Requests are throttled per user and per new address, as forgot-password is. The
+// answer is the same whether or not the address belongs to another account, and so
+// is the work before it (SECURITY S48); then, in the background, a link to confirm
+// goes to the new address, or, when another account has it, a notice to that
+
 
 // account's owner and no link. It returns the canonical new address.
 func (a *Accounts) ChangeEmail(ctx context.Context, userID, password, rawEmail, address string) (string, error) {

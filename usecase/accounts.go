@@ -312,8 +312,6 @@ func (a *Accounts) UpdateProfile(ctx context.Context, userID string, p domain.Pr
 // answer is the same whether or not the address belongs to another account, and so
 // is the work before it (SECURITY S48); then, in the background, a link to confirm
 // goes to the new address, or, when another account has it, a notice to that
-
-
 // account's owner and no link. It returns the canonical new address.
 func (a *Accounts) ChangeEmail(ctx context.Context, userID, password, rawEmail, address string) (string, error) {
 	email := a.ids.CanonicalEmail(rawEmail)

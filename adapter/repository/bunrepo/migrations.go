@@ -78,6 +78,7 @@ func migrations() *migrate.Migrations {
 	ms.Add(backchannelLogoutMigration())
 	ms.Add(sessionSeenMigration())
 	ms.Add(claimsMigration())
+	ms.Add(factorsMigration())
 	return ms
 }
 

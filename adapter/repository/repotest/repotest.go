@@ -51,6 +51,8 @@ type Stores struct {
 	Accounts usecase.AccountStore
 	// Logouts is optional: the queue of back-channel logout tokens.
 	Logouts usecase.LogoutStore
+	// Factors is optional: second factors (authenticator apps, recovery codes).
+	Factors usecase.FactorStore
 }
 
 // RunAll runs the whole contract on the plain Bun repositories over db, which must be
@@ -98,6 +100,7 @@ func bunStores(db *bun.DB) Stores {
 		Mail:     bunrepo.NewMailRepository(db),
 		Accounts: bunrepo.NewAccountRepository(db),
 		Logouts:  bunrepo.NewBackchannelRepository(db),
+		Factors:  bunrepo.NewFactorRepository(db),
 	}
 }
 
@@ -122,6 +125,7 @@ func Run(t *testing.T, s Stores) {
 	t.Run("Mail", st.mail)
 	t.Run("Accounts", st.accounts)
 	t.Run("Logouts", st.logouts)
+	t.Run("Factors", st.factors)
 	// Last: its purge deletes whatever else has expired by then.
 	t.Run("Throttle", st.throttle)
 }

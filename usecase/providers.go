@@ -31,6 +31,7 @@ var ProviderSet = wire.NewSet(
 	NewDPoP,
 	NewMailer,
 	NewAccounts,
+	NewFactors,
 	NewConnectedApps,
 	NewBackchannelLogout,
 )

@@ -175,6 +175,10 @@ func provideAccountSettings(cfg config.Config) usecase.AccountSettings {
 	return usecase.AccountSettings{Issuer: cfg.Issuer, TokenTTL: cfg.EmailTokenTTL, Verification: cfg.EmailVerification}
 }
 
+func provideMFASettings(cfg config.Config) usecase.MFASettings {
+	return usecase.MFASettings{Issuer: cfg.Issuer, Policy: cfg.MFA}
+}
+
 // provideFeatures says which optional endpoints are served.
 func provideFeatures(cfg config.Config) httpapi.Features {
 	f := httpapi.Features{Authorize: true, UserInfo: true, Device: true, IDTokenAlgs: slices.Clone(domain.SupportedAlgs),

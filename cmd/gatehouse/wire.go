@@ -28,7 +28,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		provideLogger, provideSettings, provideDB, provideCryptoKeys, providePasswordParams,
 		provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures, provideTrustedProxies,
 		providePARSettings,
-		provideMailTransport, provideMailPolicy, provideAccountSettings,
+		provideMailTransport, provideMailPolicy, provideAccountSettings, provideMFASettings,
 		backchannel.NewSender, wire.Bind(new(usecase.LogoutSender), new(*backchannel.Sender)),
 		provideOutboundPolicy, provideUntrustedHTTP, wire.Bind(new(usecase.URLPolicy), new(outbound.Policy)),
 		wire.Bind(new(usecase.LogoutTokenSigner), new(*token.Signer)), wire.Bind(new(usecase.Sealer), new(*crypto.Cipher)),

@@ -131,13 +131,8 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
 	parSettings := providePARSettings(cfg)
 	authorize := usecase.NewAuthorize(users, clients, authRequestRepository, consentRepository, codes, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings)
-	login := usecase.NewLogin(users, rules, passwordHasher, throttle, sessionRepository, tokens, admin, random, secretHasher, systemClock)
-	hintVerifier, err := token.NewHintVerifier(keyRing, verifierConfig, systemClock)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	endSession := usecase.NewEndSession(clients, hintVerifier)
+	factorRepository := bunrepo.NewFactorRepository(db)
+	totp := crypto.NewTOTP()
 	accountRepository := bunrepo.NewAccountRepository(db)
 	mailRepository := bunrepo.NewMailRepository(db)
 	mailTransport, err := provideMailTransport(cfg, logger, systemClock)
@@ -149,6 +144,15 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	mailer := usecase.NewMailer(mailRepository, mailTransport, cipher, random, systemClock, mailPolicy)
 	accountSettings := provideAccountSettings(cfg)
 	accounts := usecase.NewAccounts(users, accountRepository, rules, passwordHasher, admin, mailer, throttle, random, secretHasher, systemClock, accountSettings, logger)
+	mfaSettings := provideMFASettings(cfg)
+	factors := usecase.NewFactors(users, factorRepository, totp, cipher, rules, passwordHasher, throttle, random, secretHasher, systemClock, accounts, mfaSettings)
+	login := usecase.NewLogin(users, rules, passwordHasher, throttle, sessionRepository, tokens, admin, random, secretHasher, systemClock, factors)
+	hintVerifier, err := token.NewHintVerifier(keyRing, verifierConfig, systemClock)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	endSession := usecase.NewEndSession(clients, hintVerifier)
 	connectedApps := usecase.NewConnectedApps(consentRepository, clients, tokens, systemClock)
 	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, logger)
 	if err != nil {

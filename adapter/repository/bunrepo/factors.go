@@ -133,7 +133,12 @@ func factorsSchema() []tableDef {
 	}}
 }
 
-// factorsMigration is migration 20260318000021 (issue 21): second factors.
+func sessionAMR() (string, column) { return "sessions", nullCol("amr", typeText) }
+
+// factorsMigration is migration 20260318000021 (issue 21): second factors, and how
+// each session was signed in.
 func factorsMigration() migrate.Migration {
-	return migrate.Migration{Name: "20260318000021", Comment: "mfa_factors", Up: createTables(factorsSchema), Down: dropTables(factorsSchema)}
+	up, down := addColumn(sessionAMR)
+	return migrate.Migration{Name: "20260318000021", Comment: "mfa_factors",
+		Up: sequence([]migrationFunc{createTables(factorsSchema), up}), Down: sequence([]migrationFunc{down, dropTables(factorsSchema)})}
 }

@@ -3,6 +3,7 @@ package bunrepo
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -362,13 +363,15 @@ type sessionRow struct {
 	UserAgent  string     `bun:"user_agent,nullzero"`
 	Address    string     `bun:"address,nullzero"`
 	LastSeenAt *time.Time `bun:"last_seen_at"`
+	// AMR came with migration 20260318000021: space-separated; NULL reads as none.
+	AMR string `bun:"amr,nullzero"`
 }
 
 func (r sessionRow) toDomain() domain.Session {
 	s := domain.Session{
 		ID: r.ID, SecretHash: r.SecretHash, UserID: r.UserID,
 		AuthTime: utc(r.AuthTime), CreatedAt: utc(r.CreatedAt), ExpiresAt: utc(r.ExpiresAt),
-		UserAgent: r.UserAgent, Address: r.Address,
+		UserAgent: r.UserAgent, Address: r.Address, AMR: strings.Fields(r.AMR),
 	}
 	if r.LastSeenAt != nil {
 		s.LastSeenAt = utc(*r.LastSeenAt)

@@ -31,6 +31,7 @@ var ProviderSet = wire.NewSet(
 	NewBackchannelRepository, wire.Bind(new(usecase.LogoutStore), new(*BackchannelRepository)),
 	NewPushedRequestRepository, wire.Bind(new(usecase.PushedRequestStore), new(*PushedRequestRepository)),
 	NewReplayRepository, wire.Bind(new(usecase.ReplayStore), new(*ReplayRepository)),
+	NewFactorRepository, wire.Bind(new(usecase.FactorStore), new(*FactorRepository)),
 )
 
 // PlainSet binds the user, code and token stores to the repositories themselves, whose writes

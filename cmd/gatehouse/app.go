@@ -51,6 +51,8 @@ type App struct {
 	Accounts *usecase.Accounts
 	// Backchannel delivers logout tokens; serve runs it.
 	Backchannel *usecase.BackchannelLogout
+	// Factors are the users' second factors (users reset-mfa).
+	Factors *usecase.Factors
 }
 
 // ClientIDTokenAlgs lists the ID-token algs clients registered, so that each has a key.

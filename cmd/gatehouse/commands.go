@@ -555,7 +555,33 @@ func usersCmd(g *globals) *cobra.Command {
 		},
 	}
 	setPw.Flags().BoolVar(&setStdin, "password-stdin", false, "read the password from the first line of stdin")
-	cmd.AddCommand(create, list, show, update, del, setPw)
+	resetMFA := &cobra.Command{
+		Use:   "reset-mfa U",
+		Short: "Remove every second factor of a user (U: a user id or a username): authenticator app and recovery codes; the user is told by mail",
+		Args:  exactArgs(1, "a user id or username"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			u, err := findUser(cmd.Context(), app, args[0])
+			if err != nil {
+				return err
+			}
+			had, err := app.Factors.Reset(cmd.Context(), u.ID)
+			app.Accounts.Wait() // the mail is queued before the process ends
+			if err != nil {
+				return err
+			}
+			status, text := "reset", "removed the second factors of user "+u.ID+"\n"
+			if !had {
+				status, text = "unchanged", "user "+u.ID+" had no second factor\n"
+			}
+			return g.print(map[string]string{"id": u.ID, "status": status}, text)
+		},
+	}
+	cmd.AddCommand(create, list, show, update, del, setPw, resetMFA)
 	return cmd
 }
 

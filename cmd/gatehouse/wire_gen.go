@@ -154,7 +154,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	}
 	endSession := usecase.NewEndSession(clients, hintVerifier)
 	connectedApps := usecase.NewConnectedApps(consentRepository, clients, tokens, systemClock)
-	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, logger)
+	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, factors, logger)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -211,6 +211,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Mailer:       mailer,
 		Accounts:     accounts,
 		Backchannel:  backchannelLogout,
+		Factors:      factors,
 	}
 	return app, func() {
 		cleanup()

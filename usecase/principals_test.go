@@ -333,7 +333,7 @@ func TestSecurity_S58_DisableRacingSignIn(t *testing.T) {
 		}
 		tokens := &racingTokens{TokenRepository: f.tokens, hook: disable}
 		minter := usecase.NewMinter(signer, signer, tokens, f.users, f.random, f.hasher, f.clock, f.settings)
-		grant := usecase.NewPasswordGrant(f.users, identifier.NewRules(), passwords, f.throttle, minter, f.clock, f.settings)
+		grant := usecase.NewPasswordGrant(f.users, identifier.NewRules(), passwords, f.throttle, minter, f.clock, f.settings, nil)
 		_, err = grant.Execute(f.ctx, f.app, usecase.TokenRequest{Username: "jo", Password: "jo's password"})
 		wantGrantErr(t, "password grant racing the disabling", err, "the grant was revoked")
 	})

@@ -145,6 +145,7 @@ func (p *Pages) mfaPost(c echo.Context) error {
 			v.Error = "Too many wrong codes. Wait " + strconv.Itoa(a.RetryAfter) + " seconds and try again."
 		case errors.Is(err, usecase.ErrBadSecondFactor):
 			v.Fields[field] = msgBadCode
+			a = Answer{Status: http.StatusBadRequest}
 		case errors.Is(err, domain.ErrUserDisabled):
 			v.Error = msgDisabled
 		case errors.Is(err, domain.ErrInvalidGrant):

@@ -1,0 +1,319 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/base32"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp/totp"
+)
+
+var (
+	totpSecretRE   = regexp.MustCompile(`<code id="totp-secret">([A-Z2-7]+)</code>`)
+	recoveryCodeRE = regexp.MustCompile(`<li><code>([a-z2-7]{5}-[a-z2-7]{5})</code></li>`)
+)
+
+// mfaUser creates a user with an email address and returns its name, password and id.
+func mfaUser(t *testing.T, srv *Server) (user, pass, email, id string) {
+	t.Helper()
+	user, pass = uniqueName("mfa"), "pw-"+randomString(16)
+	email = user + "@example.com"
+	srv.Sensitive(pass)
+	var u struct {
+		ID string `json:"id"`
+	}
+	srv.CLIJSON(t, &u, pass+"\n", "users", "create", "--username", user, "--email", email, "--password-stdin")
+	return user, pass, email, u.ID
+}
+
+// totpCode is the authenticator app's code for the step `steps` away from now.
+func totpCode(t testing.TB, secret string, steps int) string {
+	t.Helper()
+	code, err := totp.GenerateCode(secret, time.Now().Add(time.Duration(steps)*30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+// awayFromStepEdge waits, when a 30-second step ends within need, for the next one,
+// so that codes computed now stay in the server's window for the test's duration.
+func awayFromStepEdge(need time.Duration) {
+	left := 30*time.Second - time.Duration(time.Now().UnixNano()%int64(30*time.Second))
+	if left < need {
+		time.Sleep(left + 100*time.Millisecond)
+	}
+}
+
+// enrolTOTP sets up the authenticator app from /account of a signed-in browser (the
+// password given when the page asks for it) and returns the secret shown as text and
+// the recovery codes. The code that confirms it is the previous step's, so the
+// current and next steps remain for sign-ins.
+func enrolTOTP(t *testing.T, b *azBrowser, password string) (string, []string) {
+	t.Helper()
+	csrf, _ := b.openForm("/account")
+	page := b.post("/account/totp", url.Values{"csrf_token": {csrf}, "current_password": {password}})
+	wantPageText(t, page, http.StatusOK, "Set up an authenticator app")
+	body := string(page.Body)
+	m := totpSecretRE.FindStringSubmatch(body)
+	tok := tokenFieldRE.FindStringSubmatch(body)
+	if m == nil || tok == nil || !strings.Contains(body, `src="data:image/png;base64,`) || !strings.Contains(body, "otpauth://totp/") {
+		t.Fatalf("the setup page lacks the QR code, the secret or the otpauth URI\n%s", body)
+	}
+	secret := m[1]
+	b.srv.Sensitive(secret)
+	csrf, _ = azFormFields(t, page)
+	wrong := b.post("/account/totp/confirm", url.Values{"csrf_token": {csrf}, "token": {tok[1]}, "otp": {wrongCode(t, secret)}})
+	wantPageText(t, wrong, http.StatusBadRequest, `id="otp-error"`)
+	done := b.post("/account/totp/confirm", url.Values{"csrf_token": {csrf}, "token": {tok[1]}, "otp": {totpCode(t, secret, -1)}})
+	wantPageText(t, done, http.StatusOK, "Save your recovery codes")
+	var codes []string
+	for _, m := range recoveryCodeRE.FindAllStringSubmatch(string(done.Body), -1) {
+		codes = append(codes, m[1])
+	}
+	if len(codes) != 10 {
+		t.Fatalf("%d recovery codes shown, want 10\n%s", len(codes), done.Body)
+	}
+	b.srv.Sensitive(codes...)
+	return secret, codes
+}
+
+// wrongCode is a 6-digit code matching none of the steps around now.
+func wrongCode(t testing.TB, secret string) string {
+	near := map[string]bool{}
+	for s := -2; s <= 2; s++ {
+		near[totpCode(t, secret, s)] = true
+	}
+	for _, c := range []string{"000000", "111111", "123456", "999999"} {
+		if !near[c] {
+			return c
+		}
+	}
+	t.Fatal("no wrong code")
+	return ""
+}
+
+// passwordStep starts an authorization in a fresh browser and gives the password:
+// the answer must be the second-factor page, with no session and no code.
+func passwordStep(t *testing.T, srv *Server, c azClient, user, pass string) (*azBrowser, azPKCE, string) {
+	t.Helper()
+	b := newAZBrowser(t, srv)
+	pk := newAZPKCE()
+	r := b.get("/oauth/authorize?" + azQuery(c, pk, "st-mfa").Encode())
+	wantLoginRedirect(t, r)
+	r = b.logIn(r.Header.Get("Location"), user, pass)
+	loc := r.Header.Get("Location")
+	if r.Status != http.StatusSeeOther || !strings.HasPrefix(loc, "/login/mfa?req=") {
+		t.Fatalf("after the password: %d %q, want the second-factor page", r.Status, loc)
+	}
+	if strings.Contains(loc, "code=") || b.cookie("gatehouse_session") != "" {
+		t.Fatalf("a code or a session exists before the second factor: %q session %q", loc, b.cookie("gatehouse_session"))
+	}
+	if r := b.get("/account"); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/login" {
+		t.Fatalf("/account between the password and the factor: %d %s", r.Status, r.Header.Get("Location"))
+	}
+	return b, pk, loc
+}
+
+// secondFactor posts the second-factor form at loc with field=value.
+func secondFactor(t *testing.T, b *azBrowser, loc, field, value string) Response {
+	t.Helper()
+	csrf, req := b.openForm(loc)
+	return b.post("/login/mfa", url.Values{"csrf_token": {csrf}, "req": {req}, field: {value}})
+}
+
+// wantCodeRedirect checks that the flow ended at the client with a code that redeems.
+func wantCodeRedirect(t *testing.T, srv *Server, c azClient, pk azPKCE, r Response) {
+	t.Helper()
+	loc := r.Header.Get("Location")
+	if r.Status != http.StatusSeeOther || !strings.HasPrefix(loc, c.RedirectURI+"?") {
+		t.Fatalf("after the second factor: %d %q, want the client's redirect\n%s", r.Status, loc, r.Body)
+	}
+	u, _ := url.Parse(loc)
+	code := u.Query().Get("code")
+	srv.Sensitive(code)
+	tok := c.exchange(t, srv, srv.HTTPClient(), code, c.RedirectURI, pk.Verifier)
+	if tok.Status != http.StatusOK {
+		t.Fatalf("code exchange: %d %s", tok.Status, tok.Body)
+	}
+	srv.Sensitive(tok.JSON(t)["access_token"].(string))
+}
+
+// TestSecurity_S50_SecondFactorCannotBeSkipped: after the right password a user with
+// an authenticator app gets the second-factor page and nothing else (no session, no
+// code); that page works only in the browser that gave the password; a TOTP code and
+// a recovery code each sign in once; wrong codes are throttled; the password grant
+// gives such a user no tokens.
+func TestSecurity_S50_SecondFactorCannotBeSkipped(t *testing.T) {
+	t.Parallel()
+	srv, mx := mailServer(t, nil)
+	user, pass, email, _ := mfaUser(t, srv)
+	awayFromStepEdge(20 * time.Second)
+	home := newAZBrowser(t, srv)
+	if r := home.logIn("/login", user, pass); r.Status != http.StatusSeeOther {
+		t.Fatalf("log in: %d", r.Status)
+	}
+	secret, codes := enrolTOTP(t, home, "")
+	if m := mailTo(t, mx, 1, email); !strings.Contains(m.Subject, "authenticator app was added") {
+		t.Fatalf("enrolment mail: %q", m.Subject)
+	}
+	c := newAZClient(t, srv, "http://127.0.0.1:9/cb", "--skip-consent")
+
+	b, pk, loc := passwordStep(t, srv, c, user, pass)
+
+	// Another browser with the pending cookie copied, with or without a browser
+	// cookie of its own, or a browser with a forged cookie, gets nowhere.
+	pending := b.cookie("gatehouse_mfa")
+	if pending == "" {
+		t.Fatal("no pending second-factor cookie")
+	}
+	thief := newAZBrowser(t, srv)
+	thief.setCookie("gatehouse_mfa", pending)
+	wantPageText(t, thief.get(loc), http.StatusBadRequest, "Sign in again")
+	csrf, _ := thief.openForm("/login")
+	r := thief.post("/login/mfa", url.Values{"csrf_token": {csrf}, "otp": {totpCode(t, secret, 0)}})
+	wantPageText(t, r, http.StatusBadRequest, "Sign in again")
+	if thief.cookie("gatehouse_session") != "" {
+		t.Fatal("the other browser got a session")
+	}
+	forged := newAZBrowser(t, srv)
+	forged.get("/login")
+	forged.setCookie("gatehouse_mfa", strings.Repeat("A", 120))
+	wantPageText(t, forged.get("/login/mfa"), http.StatusBadRequest, "Sign in again")
+
+	// A wrong code, then the right one.
+	wantPageText(t, secondFactor(t, b, loc, "otp", wrongCode(t, secret)), http.StatusBadRequest, "That code is not right")
+	used := totpCode(t, secret, 0)
+	wantCodeRedirect(t, srv, c, pk, secondFactor(t, b, loc, "otp", used))
+	if b.cookie("gatehouse_session") == "" || b.cookie("gatehouse_mfa") != "" {
+		t.Fatal("after the second factor: want a session and no pending cookie")
+	}
+
+	// The same code again, in another sign-in: refused. An earlier one too.
+	b2, pk2, loc2 := passwordStep(t, srv, c, user, pass)
+	wantPageText(t, secondFactor(t, b2, loc2, "otp", used), http.StatusBadRequest, "That code is not right, or was already used")
+	wantPageText(t, secondFactor(t, b2, loc2, "otp", totpCode(t, secret, -1)), http.StatusBadRequest, "already used")
+	// A recovery code works once.
+	wantCodeRedirect(t, srv, c, pk2, secondFactor(t, b2, loc2, "recovery_code", strings.ToUpper(codes[0])))
+	b3, pk3, loc3 := passwordStep(t, srv, c, user, pass)
+	wantPageText(t, secondFactor(t, b3, loc3, "recovery_code", codes[0]), http.StatusBadRequest, "already used")
+	wantCodeRedirect(t, srv, c, pk3, secondFactor(t, b3, loc3, "otp", totpCode(t, secret, 1)))
+
+	// The account page counts the codes left.
+	wantPageText(t, b3.get("/account"), http.StatusOK, "9 recovery codes left")
+
+	// The password grant gives the password alone nothing.
+	cfg, _, _ := newPasswordClient(t, srv)
+	v := url.Values{"grant_type": {"password"}, "username": {user}, "password": {pass}, "scope": {"openid"}}
+	pw := srv.PostForm(t, srv.HTTPClient(), "/oauth/token", v.Encode(), cfg.ClientID, cfg.ClientSecret)
+	wantOAuthError(t, pw, http.StatusBadRequest, "invalid_grant")
+
+	// Wrong codes are throttled like wrong passwords.
+	b4, _, loc4 := passwordStep(t, srv, c, user, pass)
+	throttled := false
+	for range 30 {
+		r := secondFactor(t, b4, loc4, "recovery_code", "aaaaa-aaaaa")
+		if r.Status == http.StatusTooManyRequests {
+			throttled = r.Header.Get("Retry-After") != "" && strings.Contains(string(r.Body), "Too many wrong codes")
+			break
+		}
+		wantPageText(t, r, http.StatusBadRequest, "That code is not right")
+	}
+	if !throttled {
+		t.Fatal("30 wrong codes in a row were not throttled")
+	}
+	// Throttled, even the right code is refused.
+	if r := secondFactor(t, b4, loc4, "otp", totpCode(t, secret, 1)); r.Status != http.StatusTooManyRequests {
+		t.Fatalf("a right code while throttled: %d", r.Status)
+	}
+}
+
+// TestSecurity_S52_FactorSecretsEncryptedAndFreshSignIn: the database holds the TOTP
+// secret only sealed; enrolling and removing need a sign-in of less than 5 minutes or
+// the password; every enrolment, removal and reset is mailed to the user.
+func TestSecurity_S52_FactorSecretsEncryptedAndFreshSignIn(t *testing.T) {
+	t.Parallel()
+	srv, mx := mailServer(t, nil)
+	user, pass, email, id := mfaUser(t, srv)
+	awayFromStepEdge(10 * time.Second)
+	b := newAZBrowser(t, srv)
+	if r := b.logIn("/login", user, pass); r.Status != http.StatusSeeOther {
+		t.Fatalf("log in: %d", r.Status)
+	}
+	if strings.Contains(string(b.get("/account").Body), `id="totp_password"`) {
+		t.Fatal("a fresh sign-in is asked for the password")
+	}
+	db := openDB(t, srv.DatabaseURL)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	age := func() {
+		t.Helper()
+		if _, err := db.NewRaw("UPDATE sessions SET auth_time = ? WHERE user_id = ?", time.Now().Add(-6*time.Minute).UTC(), id).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	age()
+	page := b.get("/account")
+	wantPageText(t, page, http.StatusOK, `id="totp_password"`)
+	csrf, _ := azFormFields(t, page)
+	wantPageText(t, b.post("/account/totp", url.Values{"csrf_token": {csrf}}), http.StatusBadRequest, "enter your password to continue")
+	wantPageText(t, b.post("/account/totp", url.Values{"csrf_token": {csrf}, "current_password": {"wrong password"}}),
+		http.StatusBadRequest, "That is not your current password.")
+	secret, _ := enrolTOTP(t, b, pass)
+	if m := mailTo(t, mx, 1, email); !strings.Contains(m.Subject, "authenticator app was added") {
+		t.Fatalf("enrolment mail: %q", m.Subject)
+	}
+
+	var stored []byte
+	if err := db.NewRaw("SELECT secret FROM user_totp WHERE user_id = ?", id).Scan(ctx, &stored); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) == 0 || bytes.Contains(stored, []byte(secret)) || bytes.Contains(bytes.ToUpper(stored), []byte(secret)) || bytes.Contains(stored, raw) {
+		t.Fatalf("the database holds the authenticator secret in the clear (%d bytes)", len(stored))
+	}
+	var hashes int
+	if err := db.NewRaw("SELECT COUNT(*) FROM recovery_codes WHERE user_id = ?", id).Scan(ctx, &hashes); err != nil || hashes != 10 {
+		t.Fatalf("%d recovery code rows (%v), want 10", hashes, err)
+	}
+
+	// Removal: stale, so the password; then mailed.
+	age()
+	csrf, _ = b.openForm("/account")
+	wantPageText(t, b.post("/account/totp/remove", url.Values{"csrf_token": {csrf}}), http.StatusBadRequest, "enter your password to continue")
+	wantPageText(t, b.post("/account/totp/remove", url.Values{"csrf_token": {csrf}, "current_password": {pass}}), http.StatusOK,
+		"The authenticator app and your recovery codes were removed")
+	if m := mailTo(t, mx, 2, email); !strings.Contains(m.Subject, "authenticator app was removed") {
+		t.Fatalf("removal mail: %q", m.Subject)
+	}
+	if r := newAZBrowser(t, srv).logIn("/login", user, pass); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/" {
+		t.Fatalf("sign-in after removal: %d %s, want straight in", r.Status, r.Header.Get("Location"))
+	}
+
+	// The administrator's reset removes every factor, and is mailed too.
+	enrolTOTP(t, b, pass)
+	mailTo(t, mx, 3, email)
+	out, stderr, exit := srv.CLI(t, "", "users", "reset-mfa", user)
+	if exit != 0 || !strings.Contains(out, "removed the second factors") {
+		t.Fatalf("users reset-mfa: exit %d\n%s%s", exit, out, stderr)
+	}
+	if m := mailTo(t, mx, 4, email); !strings.Contains(m.Subject, "second factor of your account was reset") {
+		t.Fatalf("reset mail: %q", m.Subject)
+	}
+	if out, _, exit := srv.CLI(t, "", "users", "reset-mfa", user); exit != 0 || !strings.Contains(out, "had no second factor") {
+		t.Fatalf("second reset: exit %d %s", exit, out)
+	}
+	if _, stderr, exit := srv.CLI(t, "", "users", "reset-mfa", "nobody-"+randomString(6)); exit == 0 || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+		t.Fatalf("reset of an unknown user: exit %d %q", exit, stderr)
+	}
+	wantPageText(t, b.get("/account"), http.StatusOK, "Set up an authenticator app")
+}

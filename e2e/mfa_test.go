@@ -317,3 +317,55 @@ func TestSecurity_S52_FactorSecretsEncryptedAndFreshSignIn(t *testing.T) {
 	}
 	wantPageText(t, b.get("/account"), http.StatusOK, "Set up an authenticator app")
 }
+
+// TestMFA_RequiredPolicy: with GATEHOUSE_MFA=required a user without a factor sets
+// one up inside the sign-in before the application gets a code; prompt=none gets
+// interaction_required meanwhile; the next sign-in asks for the code.
+func TestMFA_RequiredPolicy(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, Options{Env: map[string]string{"GATEHOUSE_MFA": "required"}})
+	user, pass, _, _ := mfaUser(t, srv)
+	awayFromStepEdge(15 * time.Second)
+	c := newAZClient(t, srv, "http://127.0.0.1:9/cb", "--skip-consent")
+	b := newAZBrowser(t, srv)
+	pk := newAZPKCE()
+	r := b.get("/oauth/authorize?" + azQuery(c, pk, "st-req").Encode())
+	wantLoginRedirect(t, r)
+	r = b.logIn(r.Header.Get("Location"), user, pass)
+	loc := r.Header.Get("Location")
+	if r.Status != http.StatusSeeOther || !strings.HasPrefix(loc, "/login/mfa?req=") {
+		t.Fatalf("after the password: %d %q, want the second-factor page", r.Status, loc)
+	}
+	// Meanwhile a silent request gets no code.
+	silent := b.get("/oauth/authorize?" + azQuery(c, newAZPKCE(), "st-silent", "prompt", "none").Encode())
+	wantRedirectError(t, srv, silent, c.RedirectURI, "interaction_required", "st-silent")
+
+	page := b.get(loc)
+	wantPageText(t, page, http.StatusOK, "Set up a second step")
+	csrf, req := azFormFields(t, page)
+	setup := b.post("/account/totp", url.Values{"csrf_token": {csrf}, "req": {req}})
+	wantPageText(t, setup, http.StatusOK, "Set up an authenticator app")
+	secret := totpSecretRE.FindStringSubmatch(string(setup.Body))[1]
+	srv.Sensitive(secret)
+	csrf, _ = azFormFields(t, setup)
+	tok := tokenFieldRE.FindStringSubmatch(string(setup.Body))[1]
+	done := b.post("/account/totp/confirm", url.Values{"csrf_token": {csrf}, "token": {tok}, "req": {req}, "otp": {totpCode(t, secret, -1)}})
+	wantPageText(t, done, http.StatusOK, "I saved them, continue")
+	next := regexp.MustCompile(`href="(/login\?req=[^"]+)"`).FindStringSubmatch(string(done.Body))
+	if next == nil {
+		t.Fatalf("no way back into the sign-in\n%s", done.Body)
+	}
+	wantCodeRedirect(t, srv, c, pk, asSeeOther(b.get(strings.ReplaceAll(next[1], "&amp;", "&"))))
+
+	// The next sign-in asks for a code after the password.
+	b2, pk2, loc2 := passwordStep(t, srv, c, user, pass)
+	wantCodeRedirect(t, srv, c, pk2, secondFactor(t, b2, loc2, "otp", totpCode(t, secret, 0)))
+}
+
+// asSeeOther reads a 302 as the 303 wantCodeRedirect expects.
+func asSeeOther(r Response) Response {
+	if r.Status == http.StatusFound {
+		r.Status = http.StatusSeeOther
+	}
+	return r
+}

@@ -31,6 +31,9 @@ const (
 	StepRedirect
 	// StepVerifyEmail: show the "verify your email" page for RequestID.
 	StepVerifyEmail
+	// StepSecondFactor: show the second-factor page for RequestID (its enrolment for
+	// a user without a factor).
+	StepSecondFactor
 )
 
 // Step is where an authorization request goes next.
@@ -211,6 +214,10 @@ func (uc *Authorize) next(ctx context.Context, req domain.AuthRequest, client do
 			return uc.page(ctx, req, StepVerifyEmail, stored,
 				domain.ErrInteractionRequired.WithDescription("the user must verify their email address first"))
 		}
+	}
+	if uc.settings.RequireMFA && !s.HasMFA() {
+		return uc.page(ctx, req, StepSecondFactor, stored,
+			domain.ErrInteractionRequired.WithDescription("the user must sign in with a second factor"))
 	}
 	need, err := uc.consentNeeded(ctx, client, req)
 	if err != nil {

@@ -49,3 +49,13 @@ func (uc *Login) StepUp(ctx context.Context, s domain.Session, otp, recoveryCode
 	}
 	return uc.startChecked(ctx, s.UserID, amr, &s)
 }
+
+// FactorEnrolled follows the enrolment of a second factor in session s: the user has
+// just proved it with a code, so the session becomes one signed in with both (a new
+// session of the same id; already so, it stays as it is).
+func (uc *Login) FactorEnrolled(ctx context.Context, s domain.Session) (domain.Session, string, error) {
+	if s.HasMFA() {
+		return s, "", nil
+	}
+	return uc.startChecked(ctx, s.UserID, AMRSecond, &s)
+}

@@ -84,15 +84,18 @@ func (p *Pages) mfaView(c echo.Context, s *domain.Session, browser string, pr *u
 }
 
 // mfaGet serves GET /login/mfa: the form, only for the browser that passed the
-// password, for SecondFactorTTL.
+// password, for SecondFactorTTL. A signed-in browser whose session lacks the second
+// factor (GATEHOUSE_MFA=required) gets the form too, to step up, or the enrolment of
+// an authenticator app when the user has none.
 func (p *Pages) mfaGet(c echo.Context) error {
 	s, err := p.session(c)
 	if err != nil {
 		return err
 	}
-	browser := p.browser(c)
+	browser := p.ensureBrowser(c)
 	id := c.QueryParam(requestIDField)
-	if _, err := p.factors.PendingUser(p.pendingMFA(c), browser); err != nil {
+	_, pendingErr := p.factors.PendingUser(p.pendingMFA(c), browser)
+	if pendingErr != nil && s == nil {
 		return p.mfaExpired(c, id)
 	}
 	pr, err := p.pendingFor(c, id, browser)
@@ -100,7 +103,31 @@ func (p *Pages) mfaGet(c echo.Context) error {
 		return err
 	}
 	_, userCode := deviceReturn(c.QueryParam(userCodeField))
-	return p.render(c, http.StatusOK, "mfa", p.mfaView(c, s, browser, pr, userCode))
+	v := p.mfaView(c, s, browser, pr, userCode)
+	if pendingErr != nil {
+		// Step-up of the signed-in session.
+		if s.HasMFA() {
+			if pr != nil {
+				step, err := p.authorize.Resume(c.Request().Context(), id, browser, s)
+				return p.follow(c, step, err)
+			}
+			return c.Redirect(http.StatusFound, "/")
+		}
+		has, err := p.factors.Has(c.Request().Context(), s.UserID)
+		if err != nil {
+			return err
+		}
+		if !has {
+			v.Fresh = p.factors.Fresh(*s)
+			u, err := p.login.UserOf(c.Request().Context(), *s)
+			if err != nil {
+				return err
+			}
+			v.SignedInAs = u.Username
+			return p.render(c, http.StatusOK, "mfa_enrol", v)
+		}
+	}
+	return p.render(c, http.StatusOK, "mfa", v)
 }
 
 // mfaPost serves POST /login/mfa: input otp (an authenticator code) or recovery_code.
@@ -131,7 +158,13 @@ func (p *Pages) mfaPost(c echo.Context) error {
 		return p.render(c, http.StatusBadRequest, "mfa", v)
 	}
 	ctx := c.Request().Context()
-	ns, secret, err := p.login.CompleteSecondFactor(ctx, p.pendingMFA(c), browser, otp, recovery, c.RealIP(), s)
+	var ns domain.Session
+	var secret string
+	if _, perr := p.factors.PendingUser(p.pendingMFA(c), browser); perr != nil && s != nil {
+		ns, secret, err = p.login.StepUp(ctx, *s, otp, recovery, c.RealIP())
+	} else {
+		ns, secret, err = p.login.CompleteSecondFactor(ctx, p.pendingMFA(c), browser, otp, recovery, c.RealIP(), s)
+	}
 	if err != nil {
 		a := Classify(err, SurfacePage)
 		field := "otp"
@@ -198,11 +231,11 @@ func (p *Pages) totpBegin(c echo.Context, f form, s *domain.Session) error {
 	if err != nil {
 		return p.factorForm(c, s, err)
 	}
-	return p.totpSetup(c, s, e, "", http.StatusOK)
+	return p.totpSetup(c, s, e, f.get(requestIDField), "", http.StatusOK)
 }
 
 // totpSetup renders the enrolment page of e, with an error next to the code.
-func (p *Pages) totpSetup(c echo.Context, s *domain.Session, e usecase.TOTPEnrolment, codeErr string, status int) error {
+func (p *Pages) totpSetup(c echo.Context, s *domain.Session, e usecase.TOTPEnrolment, reqID, codeErr string, status int) error {
 	png, err := qrcode.Encode(e.URI, qrcode.Medium, 240)
 	if err != nil {
 		return err
@@ -211,6 +244,9 @@ func (p *Pages) totpSetup(c echo.Context, s *domain.Session, e usecase.TOTPEnrol
 		Token: e.Token, Secret: e.Secret, OTPURI: e.URI,
 		// A data: URI the server drew: no request leaves the page for the QR code.
 		QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))} //nolint:gosec // our own PNG
+	if reqID != "" && cleanText(reqID) && len(reqID) <= 128 {
+		v.RequestID = reqID
+	}
 	if codeErr != "" {
 		v.Fields["otp"] = codeErr
 	}
@@ -233,15 +269,25 @@ func (p *Pages) totpConfirm(c echo.Context, f form, s *domain.Session) error {
 		switch {
 		case a.Status == http.StatusTooManyRequests:
 			setAnswerHeaders(c, a)
-			return p.totpSetup(c, s, e, "Too many wrong codes. Wait "+strconv.Itoa(a.RetryAfter)+" seconds and try again.", a.Status)
+			return p.totpSetup(c, s, e, f.get(requestIDField), "Too many wrong codes. Wait "+strconv.Itoa(a.RetryAfter)+" seconds and try again.", a.Status)
 		case errors.As(err, &ve) && ve.Field == "otp":
-			return p.totpSetup(c, s, e, sentence(ve.Message), http.StatusBadRequest)
+			return p.totpSetup(c, s, e, f.get(requestIDField), sentence(ve.Message), http.StatusBadRequest)
 		}
 		return p.factorForm(c, s, err)
 	}
 	p.log.InfoContext(ctx, "authenticator app enrolled", "user_id", s.UserID, "remote", c.RealIP())
-	return p.render(c, http.StatusOK, "recovery_codes", view{Title: "Save your recovery codes", RecoveryCodes: codes,
-		Link: "/account", LinkLabel: "I saved them"})
+	// The code just given proves the factor: the session now counts as signed in with it.
+	if _, secret, err := p.login.FactorEnrolled(ctx, *s); err != nil {
+		return err
+	} else if secret != "" {
+		p.setSession(c, secret)
+	}
+	v := view{Title: "Save your recovery codes", RecoveryCodes: codes, Link: "/account", LinkLabel: "I saved them"}
+	if id := f.get(requestIDField); id != "" && cleanText(id) && len(id) <= 128 {
+		// Back into the sign-in that asked for the factor: the login page resumes it.
+		v.Link, v.LinkLabel = "/login?req="+url.QueryEscape(id), "I saved them, continue"
+	}
+	return p.render(c, http.StatusOK, "recovery_codes", v)
 }
 
 // totpRemove serves POST /account/totp/remove: after a fresh sign-in or the password,

@@ -71,7 +71,7 @@ func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login
 	}
 	for _, name := range []string{"login", "consent", "register", "logout", "home", "error",
 		"verify_email", "verify_required", "forgot_password", "reset_password", "notice", "account", "confirm_email",
-		"mfa", "totp_setup", "recovery_codes"} {
+		"mfa", "mfa_enrol", "totp_setup", "recovery_codes"} {
 		t, err := template.New(name).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("pages: parse template %s: %w", name, err)
@@ -344,6 +344,8 @@ func (p *Pages) follow(c echo.Context, step usecase.Step, err error) error {
 		return c.Redirect(redirectStatus(c), "/consent?req="+url.QueryEscape(step.RequestID))
 	case usecase.StepVerifyEmail:
 		return c.Redirect(redirectStatus(c), "/verify-email?req="+url.QueryEscape(step.RequestID))
+	case usecase.StepSecondFactor:
+		return c.Redirect(redirectStatus(c), "/login/mfa?req="+url.QueryEscape(step.RequestID))
 	case usecase.StepRedirect:
 		return c.Redirect(redirectStatus(c), responseURL(p.issuer, step.Response))
 	}

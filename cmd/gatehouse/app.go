@@ -91,6 +91,7 @@ func provideSettings(cfg config.Config) usecase.Settings {
 		KeyActivationDelay:   usecase.KeyActivationDelay(cfg.KeyActivationDelay),
 		KeyRotationInterval:  usecase.KeyRotationInterval(cfg.KeyRotationInterval),
 		RequireVerifiedEmail: cfg.EmailVerification == usecase.EmailVerificationRequired,
+		RequireMFA:           cfg.MFA == usecase.MFARequired,
 	}
 }
 

@@ -134,11 +134,18 @@ func factorsSchema() []tableDef {
 }
 
 func sessionAMR() (string, column) { return "sessions", nullCol("amr", typeText) }
+func codeAMR() (string, column)    { return "authorization_codes", nullCol("amr", typeText) }
+func refreshAMR() (string, column) { return "refresh_tokens", nullCol("amr", typeText) }
 
 // factorsMigration is migration 20260318000021 (issue 21): second factors, and how
-// each session was signed in.
+// each session (and the codes and refresh tokens it led to) was signed in.
 func factorsMigration() migrate.Migration {
-	up, down := addColumn(sessionAMR)
-	return migrate.Migration{Name: "20260318000021", Comment: "mfa_factors",
-		Up: sequence([]migrationFunc{createTables(factorsSchema), up}), Down: sequence([]migrationFunc{down, dropTables(factorsSchema)})}
+	ups := []migrationFunc{createTables(factorsSchema)}
+	downs := []migrationFunc{dropTables(factorsSchema)}
+	for _, def := range []func() (string, column){sessionAMR, codeAMR, refreshAMR} {
+		u, d := addColumn(def)
+		ups = append(ups, u)
+		downs = append([]migrationFunc{d}, downs...)
+	}
+	return migrate.Migration{Name: "20260318000021", Comment: "mfa_factors", Up: sequence(ups), Down: sequence(downs)}
 }

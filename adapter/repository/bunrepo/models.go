@@ -186,6 +186,8 @@ type codeRow struct {
 	// RequestedClaims came with migration 20260317000001 (domain.ClaimsRequest.Encode);
 	// NULL when the request had no claims parameter.
 	RequestedClaims string `bun:"requested_claims,nullzero"`
+	// AMR came with migration 20260318000021: space-separated; NULL when none.
+	AMR string `bun:"amr,nullzero"`
 }
 
 func codeToRow(c domain.AuthorizationCode) codeRow {
@@ -195,7 +197,7 @@ func codeToRow(c domain.AuthorizationCode) codeRow {
 		CodeChallenge: c.CodeChallenge, Nonce: c.Nonce, AuthTime: c.AuthTime,
 		SessionID: c.SessionID, FamilyID: c.FamilyID,
 		CreatedAt: c.CreatedAt, ExpiresAt: c.ExpiresAt, UsedAt: c.UsedAt,
-		RequestedClaims: c.Claims.Encode(),
+		RequestedClaims: c.Claims.Encode(), AMR: strings.Join(c.AMR, " "),
 	}
 }
 
@@ -203,7 +205,7 @@ func (r codeRow) toDomain() (domain.AuthorizationCode, error) {
 	c := domain.AuthorizationCode{
 		Hash: r.Hash, ClientID: r.ClientID, UserID: r.UserID, RedirectURI: r.RedirectURI,
 		CodeChallenge: r.CodeChallenge, Nonce: r.Nonce, AuthTime: utc(r.AuthTime),
-		SessionID: r.SessionID, FamilyID: r.FamilyID,
+		SessionID: r.SessionID, FamilyID: r.FamilyID, AMR: strings.Fields(r.AMR),
 		CreatedAt: utc(r.CreatedAt), ExpiresAt: utc(r.ExpiresAt), UsedAt: utcPtr(r.UsedAt),
 	}
 	var err error
@@ -260,6 +262,8 @@ type refreshTokenRow struct {
 	DPoPJKT string `bun:"dpop_jkt,nullzero"`
 	// RequestedClaims came with migration 20260317000001: NULL when none.
 	RequestedClaims string `bun:"requested_claims,nullzero"`
+	// AMR came with migration 20260318000021: space-separated; NULL when none.
+	AMR string `bun:"amr,nullzero"`
 }
 
 func refreshTokenToRow(t domain.RefreshToken) refreshTokenRow {
@@ -268,7 +272,7 @@ func refreshTokenToRow(t domain.RefreshToken) refreshTokenRow {
 		Scope: encodeList(t.Scope), Audience: encodeList(t.Audience),
 		AuthTime: t.AuthTime, Nonce: t.Nonce, SessionID: t.SessionID,
 		CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, RotatedAt: t.RotatedAt, RevokedAt: t.RevokedAt,
-		DPoPJKT: t.DPoPJKT, RequestedClaims: t.Claims.Encode(),
+		DPoPJKT: t.DPoPJKT, RequestedClaims: t.Claims.Encode(), AMR: strings.Join(t.AMR, " "),
 	}
 }
 
@@ -278,7 +282,7 @@ func (r refreshTokenRow) toDomain() (domain.RefreshToken, error) {
 		AuthTime: utc(r.AuthTime), Nonce: r.Nonce, SessionID: r.SessionID,
 		CreatedAt: utc(r.CreatedAt), ExpiresAt: utc(r.ExpiresAt),
 		RotatedAt: utcPtr(r.RotatedAt), RevokedAt: utcPtr(r.RevokedAt),
-		DPoPJKT: r.DPoPJKT,
+		DPoPJKT: r.DPoPJKT, AMR: strings.Fields(r.AMR),
 	}
 	var err error
 	if t.Scope, err = decodeList(r.Scope); err != nil {
@@ -492,7 +496,7 @@ func emptyToNil(b []byte) []byte {
 // RefreshTokenColumns are the columns of a new refresh token, in the order of
 // RefreshTokenValues, for the decorators of these repositories (batchrepo).
 const RefreshTokenColumns = "hash, family_id, client_id, user_id, scope, audience, auth_time, nonce, session_id, " +
-	"created_at, expires_at, dpop_jkt, requested_claims"
+	"created_at, expires_at, dpop_jkt, requested_claims, amr"
 
 // RefreshTokenValues are t's values as a new row stores them (RefreshTokenColumns).
 func RefreshTokenValues(t domain.RefreshToken) []any {
@@ -504,7 +508,8 @@ func RefreshTokenValues(t domain.RefreshToken) []any {
 		jkt = t.DPoPJKT
 	}
 	return []any{t.Hash, t.FamilyID, t.ClientID, t.UserID, encodeList(t.Scope), encodeList(t.Audience),
-		authTime, t.Nonce, t.SessionID, t.CreatedAt, t.ExpiresAt, jkt, nullString(t.Claims.Encode())}
+		authTime, t.Nonce, t.SessionID, t.CreatedAt, t.ExpiresAt, jkt, nullString(t.Claims.Encode()),
+		nullString(strings.Join(t.AMR, " "))}
 }
 
 // FamilyColumns are the columns of a new token family, in the order of FamilyValues,

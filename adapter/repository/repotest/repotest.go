@@ -246,7 +246,11 @@ var fullProfile = domain.Profile{
 }
 
 // someClaims is a claims request (OpenID Connect Core §5.5) the stored grants carry.
-var someClaims = domain.ClaimsRequest{IDToken: domain.ClaimEmail | domain.ClaimGroups, UserInfo: domain.ClaimPhoneNumber}
+var someClaims = domain.ClaimsRequest{IDToken: domain.ClaimEmail | domain.ClaimGroups, UserInfo: domain.ClaimPhoneNumber,
+	ACR: domain.ACRMFA + " " + domain.ACRPhishingResistant}
+
+// someAMR are the authentication methods the fixtures' codes and tokens carry.
+var someAMR = []string{"pwd", "otp", "mfa"}
 
 func (s *suite) newClient(t *testing.T) domain.Client {
 	t.Helper()
@@ -288,7 +292,7 @@ func (s *suite) refreshToken(f usecase.TokenFamily) domain.RefreshToken {
 	return domain.RefreshToken{
 		Hash: newHash(), FamilyID: f.ID, ClientID: f.ClientID, UserID: f.UserID,
 		Scope: []string{"openid", "offline_access"}, Audience: []string{"https://api.example.com"},
-		AuthTime: base.Add(-time.Minute), Nonce: "n-0S6_WzA2Mj", SessionID: f.SessionID, Claims: someClaims,
+		AuthTime: base.Add(-time.Minute), Nonce: "n-0S6_WzA2Mj", SessionID: f.SessionID, Claims: someClaims, AMR: someAMR,
 		CreatedAt: base, ExpiresAt: base.Add(time.Hour),
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base32"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/pquerna/otp/totp"
+
+	"gatehouse/domain"
 )
 
 var (
@@ -368,4 +371,115 @@ func asSeeOther(r Response) Response {
 		r.Status = http.StatusSeeOther
 	}
 	return r
+}
+
+// codeTokens follows a flow that must end at the client and redeems its code.
+func codeTokens(t *testing.T, srv *Server, c azClient, pk azPKCE, r Response) map[string]any {
+	t.Helper()
+	loc := r.Header.Get("Location")
+	if (r.Status != http.StatusSeeOther && r.Status != http.StatusFound) || !strings.HasPrefix(loc, c.RedirectURI+"?") {
+		t.Fatalf("want the client's redirect, got %d %q\n%s", r.Status, loc, r.Body)
+	}
+	u, _ := url.Parse(loc)
+	code := u.Query().Get("code")
+	srv.Sensitive(code)
+	tok := c.exchange(t, srv, srv.HTTPClient(), code, c.RedirectURI, pk.Verifier)
+	if tok.Status != http.StatusOK {
+		t.Fatalf("code exchange: %d %s", tok.Status, tok.Body)
+	}
+	body := tok.JSON(t)
+	srv.Sensitive(body["access_token"].(string), body["id_token"].(string))
+	return body
+}
+
+// wantACR checks the acr and amr of an ID token and its access token.
+func wantACR(t *testing.T, tokens map[string]any, acr, amr string) {
+	t.Helper()
+	for _, name := range []string{"id_token", "access_token"} {
+		claims := jwtPayload(t, tokens[name].(string))
+		if claims["acr"] != acr || fmt.Sprint(claims["amr"]) != amr {
+			t.Fatalf("%s: acr %v amr %v, want %s %s", name, claims["acr"], claims["amr"], acr, amr)
+		}
+	}
+}
+
+// TestSecurity_S53_StepUp: a request asking acr urn:gatehouse:acr:mfa (acr_values, or
+// an essential acr claim) of a session signed in with the password alone gets the
+// second factor asked (or set up), never a code with the lower acr; prompt=none gets
+// interaction_required; phr, which no factor here reaches yet, gets access_denied;
+// tokens carry acr and amr; discovery lists the classes.
+func TestSecurity_S53_StepUp(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, Options{})
+	user, pass, _, _ := mfaUser(t, srv)
+	awayFromStepEdge(20 * time.Second)
+	c := newAZClient(t, srv, "http://127.0.0.1:9/cb", "--skip-consent")
+	meta := srv.Get(t, srv.HTTPClient(), "/.well-known/openid-configuration").JSON(t)
+	if fmt.Sprint(meta["acr_values_supported"]) != "[urn:gatehouse:acr:pwd urn:gatehouse:acr:mfa phr]" {
+		t.Fatalf("acr_values_supported = %v", meta["acr_values_supported"])
+	}
+
+	// A password session: its tokens say so.
+	b := newAZBrowser(t, srv)
+	pk := newAZPKCE()
+	r := b.get("/oauth/authorize?" + azQuery(c, pk, "s1").Encode())
+	wantLoginRedirect(t, r)
+	wantACR(t, codeTokens(t, srv, c, pk, b.logIn(r.Header.Get("Location"), user, pass)), domain.ACRPassword, "[pwd]")
+	early := newAZBrowser(t, srv) // signed in with the password before the factor exists
+	if r := early.logIn("/login", user, pass); r.Status != http.StatusSeeOther {
+		t.Fatalf("log in: %d", r.Status)
+	}
+
+	// Asking for mfa: never a code at once, not even silently.
+	silent := b.get("/oauth/authorize?" + azQuery(c, newAZPKCE(), "s2", "prompt", "none", "acr_values", domain.ACRMFA).Encode())
+	wantRedirectError(t, srv, silent, c.RedirectURI, "interaction_required", "s2")
+	phr := b.get("/oauth/authorize?" + azQuery(c, newAZPKCE(), "s3", "acr_values", domain.ACRPhishingResistant).Encode())
+	wantRedirectError(t, srv, phr, c.RedirectURI, "access_denied", "s3")
+
+	// No factor yet: the step-up is its enrolment, then the same request goes on.
+	pk = newAZPKCE()
+	r = b.get("/oauth/authorize?" + azQuery(c, pk, "s4", "acr_values", domain.ACRMFA+" "+domain.ACRPhishingResistant).Encode())
+	loc := r.Header.Get("Location")
+	if !strings.HasPrefix(loc, "/login/mfa?req=") {
+		t.Fatalf("acr mfa on a password session: %d %q, want the second-factor page", r.Status, loc)
+	}
+	page := b.get(loc)
+	wantPageText(t, page, http.StatusOK, "Set up a second step")
+	csrf, req := azFormFields(t, page)
+	setup := b.post("/account/totp", url.Values{"csrf_token": {csrf}, "req": {req}})
+	secret := totpSecretRE.FindStringSubmatch(string(setup.Body))[1]
+	srv.Sensitive(secret)
+	csrf, _ = azFormFields(t, setup)
+	tok := tokenFieldRE.FindStringSubmatch(string(setup.Body))[1]
+	done := b.post("/account/totp/confirm", url.Values{"csrf_token": {csrf}, "token": {tok}, "req": {req}, "otp": {totpCode(t, secret, -1)}})
+	next := regexp.MustCompile(`href="(/login\?req=[^"]+)"`).FindStringSubmatch(string(done.Body))
+	if next == nil {
+		t.Fatalf("no way back into the sign-in\n%s", done.Body)
+	}
+	wantACR(t, codeTokens(t, srv, c, pk, b.get(strings.ReplaceAll(next[1], "&amp;", "&"))), domain.ACRMFA, "[pwd otp mfa]")
+
+	// Another browser signed in with the password before the factor existed: an
+	// essential acr claim steps it up with a code.
+	other := newAZBrowser(t, srv)
+	pk = newAZPKCE()
+	r = other.get("/oauth/authorize?" + azQuery(c, pk, "s5").Encode())
+	wantLoginRedirect(t, r)
+	r = other.logIn(r.Header.Get("Location"), user, pass) // the factor exists now: the second step
+	loc = r.Header.Get("Location")
+	wantACR(t, codeTokens(t, srv, c, pk, secondFactor(t, other, loc, "otp", totpCode(t, secret, 0))), domain.ACRMFA, "[pwd otp mfa]")
+	// The browser signed in before the factor existed steps up with a code, in place.
+	pk = newAZPKCE()
+	r = early.get("/oauth/authorize?" + azQuery(c, pk, "s7", "acr_values", domain.ACRMFA).Encode())
+	loc = r.Header.Get("Location")
+	if !strings.HasPrefix(loc, "/login/mfa?req=") {
+		t.Fatalf("acr mfa on a password session: %d %q", r.Status, loc)
+	}
+	wantPageText(t, early.get(loc), http.StatusOK, "Code from your authenticator app")
+	wantPageText(t, secondFactor(t, early, loc, "otp", totpCode(t, secret, 0)), http.StatusBadRequest, "already used")
+	wantACR(t, codeTokens(t, srv, c, pk, secondFactor(t, early, loc, "otp", totpCode(t, secret, 1))), domain.ACRMFA, "[pwd otp mfa]")
+	// And a request for mfa of a session that has it goes straight on.
+	pk = newAZPKCE()
+	claims := `{"id_token":{"acr":{"essential":true,"value":"` + domain.ACRMFA + `"}}}`
+	r = other.get("/oauth/authorize?" + azQuery(c, pk, "s6", "claims", claims).Encode())
+	wantACR(t, codeTokens(t, srv, c, pk, r), domain.ACRMFA, "[pwd otp mfa]")
 }

@@ -483,3 +483,36 @@ func TestSecurity_S53_StepUp(t *testing.T) {
 	r = other.get("/oauth/authorize?" + azQuery(c, pk, "s6", "claims", claims).Encode())
 	wantACR(t, codeTokens(t, srv, c, pk, r), domain.ACRMFA, "[pwd otp mfa]")
 }
+
+// TestMFA_ClientRequiresMFA: a client created with --require-mfa demands the second
+// factor for its own requests only; the flag shows and updates through the CLI.
+func TestMFA_ClientRequiresMFA(t *testing.T) {
+	t.Parallel()
+	srv := sharedServer(t)
+	user, pass, _, _ := mfaUser(t, srv)
+	plain := newAZClient(t, srv, "http://127.0.0.1:9/plain", "--skip-consent")
+	strict := newAZClient(t, srv, "http://127.0.0.1:9/strict", "--skip-consent", "--require-mfa")
+	var shown struct {
+		RequireMFA bool `json:"require_mfa"`
+	}
+	srv.CLIJSON(t, &shown, "", "clients", "show", strict.ID)
+	if !shown.RequireMFA {
+		t.Fatal("clients show: require_mfa false")
+	}
+	b := newAZBrowser(t, srv)
+	pk := newAZPKCE()
+	r := b.get("/oauth/authorize?" + azQuery(plain, pk, "p1").Encode())
+	wantLoginRedirect(t, r)
+	wantACR(t, codeTokens(t, srv, plain, pk, b.logIn(r.Header.Get("Location"), user, pass)), domain.ACRPassword, "[pwd]")
+	r = b.get("/oauth/authorize?" + azQuery(strict, newAZPKCE(), "s1").Encode())
+	if loc := r.Header.Get("Location"); !strings.HasPrefix(loc, "/login/mfa?req=") {
+		t.Fatalf("the --require-mfa client: %d %q, want the second-factor page", r.Status, loc)
+	}
+	wantPageText(t, b.get(r.Header.Get("Location")), http.StatusOK, "Set up a second step")
+	if _, stderr, exit := srv.CLI(t, "", "clients", "update", strict.ID, "--require-mfa=false"); exit != 0 {
+		t.Fatalf("clients update --require-mfa=false: %d %s", exit, stderr)
+	}
+	time.Sleep(1500 * time.Millisecond) // the client cache drops the old client within a second
+	pk = newAZPKCE()
+	wantACR(t, codeTokens(t, srv, strict, pk, b.get("/oauth/authorize?"+azQuery(strict, pk, "s2").Encode())), domain.ACRPassword, "[pwd]")
+}

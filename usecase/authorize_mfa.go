@@ -7,11 +7,12 @@ import (
 )
 
 // requiredACRLevel is the level (domain.ACRLevel) a sign-in must reach for req of
-// client: a second factor under GATEHOUSE_MFA=required, and whatever the request asks
-// by acr_values or an essential acr claim.
+// client: a second factor under GATEHOUSE_MFA=required or for a client registered
+// with --require-mfa, and whatever the request asks by acr_values or an essential acr
+// claim.
 func (uc *Authorize) requiredACRLevel(req domain.AuthRequest, client domain.Client) int {
 	level := req.Claims.RequiredACRLevel()
-	if uc.settings.RequireMFA && level < domain.ACRLevel(domain.ACRMFA) {
+	if (uc.settings.RequireMFA || client.RequireMFA) && level < domain.ACRLevel(domain.ACRMFA) {
 		level = domain.ACRLevel(domain.ACRMFA)
 	}
 	return level

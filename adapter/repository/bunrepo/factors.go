@@ -133,16 +133,17 @@ func factorsSchema() []tableDef {
 	}}
 }
 
-func sessionAMR() (string, column) { return "sessions", nullCol("amr", typeText) }
-func codeAMR() (string, column)    { return "authorization_codes", nullCol("amr", typeText) }
-func refreshAMR() (string, column) { return "refresh_tokens", nullCol("amr", typeText) }
+func sessionAMR() (string, column)       { return "sessions", nullCol("amr", typeText) }
+func codeAMR() (string, column)          { return "authorization_codes", nullCol("amr", typeText) }
+func refreshAMR() (string, column)       { return "refresh_tokens", nullCol("amr", typeText) }
+func clientRequireMFA() (string, column) { return "clients", nullCol("require_mfa", typeBool) }
 
 // factorsMigration is migration 20260318000021 (issue 21): second factors, and how
 // each session (and the codes and refresh tokens it led to) was signed in.
 func factorsMigration() migrate.Migration {
 	ups := []migrationFunc{createTables(factorsSchema)}
 	downs := []migrationFunc{dropTables(factorsSchema)}
-	for _, def := range []func() (string, column){sessionAMR, codeAMR, refreshAMR} {
+	for _, def := range []func() (string, column){sessionAMR, codeAMR, refreshAMR, clientRequireMFA} {
 		u, d := addColumn(def)
 		ups = append(ups, u)
 		downs = append([]migrationFunc{d}, downs...)

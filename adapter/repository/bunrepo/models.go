@@ -120,6 +120,8 @@ type clientRow struct {
 	PKCEOptional bool `bun:"pkce_optional,nullzero"`
 	// BackchannelLogoutURI came with migration 20260315000001: NULL reads as none.
 	BackchannelLogoutURI string `bun:"backchannel_logout_uri,nullzero"`
+	// RequireMFA came with migration 20260318000021: NULL reads as false.
+	RequireMFA bool `bun:"require_mfa,nullzero"`
 }
 
 func clientToRow(c domain.Client) clientRow {
@@ -133,7 +135,7 @@ func clientToRow(c domain.Client) clientRow {
 		RequirePAR:             c.RequirePAR, RegistrationTokenHash: emptyToNil(c.RegistrationTokenHash),
 		RequireDPoP: c.RequireDPoP, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 		JWKS: c.JWKS, JWKSURI: c.JWKSURI, Disabled: c.Disabled, PKCEOptional: c.PKCEOptional,
-		BackchannelLogoutURI: c.BackchannelLogoutURI,
+		BackchannelLogoutURI: c.BackchannelLogoutURI, RequireMFA: c.RequireMFA,
 	}
 }
 
@@ -145,7 +147,7 @@ func (r clientRow) toDomain() (domain.Client, error) {
 		RequirePAR: r.RequirePAR, RegistrationTokenHash: emptyToNil(r.RegistrationTokenHash),
 		RequireDPoP: r.RequireDPoP, TokenEndpointAuthMethod: r.TokenEndpointAuthMethod,
 		JWKS: r.JWKS, JWKSURI: r.JWKSURI, Disabled: r.Disabled, PKCEOptional: r.PKCEOptional,
-		BackchannelLogoutURI: r.BackchannelLogoutURI,
+		BackchannelLogoutURI: r.BackchannelLogoutURI, RequireMFA: r.RequireMFA,
 	}
 	var err error
 	if c.RedirectURIs, err = decodeList(r.RedirectURIs); err != nil {

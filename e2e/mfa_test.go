@@ -516,3 +516,40 @@ func TestMFA_ClientRequiresMFA(t *testing.T) {
 	pk = newAZPKCE()
 	wantACR(t, codeTokens(t, srv, strict, pk, b.get("/oauth/authorize?"+azQuery(strict, pk, "s2").Encode())), domain.ACRPassword, "[pwd]")
 }
+
+// TestMFA_DeviceApprovalNeedsTheFactor: a device of a --require-mfa client is approved
+// only by a session with the second factor: a password session is sent to set one
+// up (then back to the device page), and a forged approval is refused.
+func TestMFA_DeviceApprovalNeedsTheFactor(t *testing.T) {
+	t.Parallel()
+	srv := sharedServer(t)
+	user, pass, _, _ := mfaUser(t, srv)
+	awayFromStepEdge(10 * time.Second)
+	dc := newDVClient(t, srv, "--require-mfa")
+	a := dc.authorize(t, srv, srv.HTTPClient(), "openid")
+	b := newAZBrowser(t, srv)
+	if r := b.logIn("/login", user, pass); r.Status != http.StatusSeeOther {
+		t.Fatalf("log in: %d", r.Status)
+	}
+	device := "/device?user_code=" + url.QueryEscape(a.UserCode)
+	r := b.get(device)
+	loc := r.Header.Get("Location")
+	if r.Status != http.StatusFound || !strings.HasPrefix(loc, "/login/mfa?user_code=") {
+		t.Fatalf("device page of a password session: %d %q, want the second-factor page", r.Status, loc)
+	}
+	page := b.get(loc)
+	wantPageText(t, page, http.StatusOK, "Set up a second step")
+	csrf, _ := azFormFields(t, page)
+	forged := b.post("/device", url.Values{"csrf_token": {csrf}, "user_code": {a.UserCode}, "decision": {"allow"}})
+	if forged.Status != http.StatusSeeOther || !strings.HasPrefix(forged.Header.Get("Location"), "/login/mfa?") {
+		t.Fatalf("an approval without the factor: %d %q", forged.Status, forged.Header.Get("Location"))
+	}
+	setup := b.post("/account/totp", url.Values{"csrf_token": {csrf}, "user_code": {a.UserCode}})
+	secret := totpSecretRE.FindStringSubmatch(string(setup.Body))[1]
+	srv.Sensitive(secret)
+	csrf, _ = azFormFields(t, setup)
+	tok := tokenFieldRE.FindStringSubmatch(string(setup.Body))[1]
+	done := b.post("/account/totp/confirm", url.Values{"csrf_token": {csrf}, "token": {tok}, "user_code": {a.UserCode}, "otp": {totpCode(t, secret, -1)}})
+	wantPageText(t, done, http.StatusOK, `href="/device?user_code=`)
+	wantPageText(t, b.get(device), http.StatusOK, "Allow access")
+}

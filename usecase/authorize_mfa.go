@@ -45,3 +45,12 @@ func sessionAMR(s domain.Session) []string {
 	}
 	return s.AMR
 }
+
+// ErrDeviceNeedsSecondFactor: the session must step up before it approves a device.
+var ErrDeviceNeedsSecondFactor = domain.ErrInteractionRequired.WithDescription("sign in with a second factor to approve this device")
+
+// NeedsSecondFactor reports whether session s must give a second factor before it
+// approves a device of client c (GATEHOUSE_MFA=required, --require-mfa).
+func (uc *Device) NeedsSecondFactor(s domain.Session, c domain.Client) bool {
+	return (uc.settings.RequireMFA || c.RequireMFA) && !s.HasMFA()
+}

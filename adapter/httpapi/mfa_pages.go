@@ -111,6 +111,9 @@ func (p *Pages) mfaGet(c echo.Context) error {
 				step, err := p.authorize.Resume(c.Request().Context(), id, browser, s)
 				return p.follow(c, step, err)
 			}
+			if path, _ := deviceReturn(c.QueryParam(userCodeField)); path != "" {
+				return c.Redirect(http.StatusFound, path)
+			}
 			return c.Redirect(http.StatusFound, "/")
 		}
 		has, err := p.factors.Has(c.Request().Context(), s.UserID)
@@ -231,11 +234,11 @@ func (p *Pages) totpBegin(c echo.Context, f form, s *domain.Session) error {
 	if err != nil {
 		return p.factorForm(c, s, err)
 	}
-	return p.totpSetup(c, s, e, f.get(requestIDField), "", http.StatusOK)
+	return p.totpSetup(c, s, e, f, "", http.StatusOK)
 }
 
 // totpSetup renders the enrolment page of e, with an error next to the code.
-func (p *Pages) totpSetup(c echo.Context, s *domain.Session, e usecase.TOTPEnrolment, reqID, codeErr string, status int) error {
+func (p *Pages) totpSetup(c echo.Context, s *domain.Session, e usecase.TOTPEnrolment, f form, codeErr string, status int) error {
 	png, err := qrcode.Encode(e.URI, qrcode.Medium, 240)
 	if err != nil {
 		return err
@@ -244,9 +247,11 @@ func (p *Pages) totpSetup(c echo.Context, s *domain.Session, e usecase.TOTPEnrol
 		Token: e.Token, Secret: e.Secret, OTPURI: e.URI,
 		// A data: URI the server drew: no request leaves the page for the QR code.
 		QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))} //nolint:gosec // our own PNG
-	if reqID != "" && cleanText(reqID) && len(reqID) <= 128 {
+	// The sign-in (or device approval) that asked for the factor, to go back to.
+	if reqID := f.get(requestIDField); reqID != "" && cleanText(reqID) && len(reqID) <= 128 {
 		v.RequestID = reqID
 	}
+	_, v.UserCode = deviceReturn(f.get(userCodeField))
 	if codeErr != "" {
 		v.Fields["otp"] = codeErr
 	}
@@ -269,9 +274,9 @@ func (p *Pages) totpConfirm(c echo.Context, f form, s *domain.Session) error {
 		switch {
 		case a.Status == http.StatusTooManyRequests:
 			setAnswerHeaders(c, a)
-			return p.totpSetup(c, s, e, f.get(requestIDField), "Too many wrong codes. Wait "+strconv.Itoa(a.RetryAfter)+" seconds and try again.", a.Status)
+			return p.totpSetup(c, s, e, f, "Too many wrong codes. Wait "+strconv.Itoa(a.RetryAfter)+" seconds and try again.", a.Status)
 		case errors.As(err, &ve) && ve.Field == "otp":
-			return p.totpSetup(c, s, e, f.get(requestIDField), sentence(ve.Message), http.StatusBadRequest)
+			return p.totpSetup(c, s, e, f, sentence(ve.Message), http.StatusBadRequest)
 		}
 		return p.factorForm(c, s, err)
 	}
@@ -286,6 +291,8 @@ func (p *Pages) totpConfirm(c echo.Context, f form, s *domain.Session) error {
 	if id := f.get(requestIDField); id != "" && cleanText(id) && len(id) <= 128 {
 		// Back into the sign-in that asked for the factor: the login page resumes it.
 		v.Link, v.LinkLabel = "/login?req="+url.QueryEscape(id), "I saved them, continue"
+	} else if path, _ := deviceReturn(f.get(userCodeField)); path != "" {
+		v.Link, v.LinkLabel = path, "I saved them, continue"
 	}
 	return p.render(c, http.StatusOK, "recovery_codes", v)
 }

@@ -112,4 +112,16 @@ func TestBrowser_MFA(t *testing.T) {
 	)
 	screenshot(t, tab, shots, "mfa-login-error")
 	wantCardText(t, tab, "That code is not right, or was already used.")
+
+	// The second step at phone size.
+	phone := newTab(t, browser, 390, 844)
+	run(t, phone, "the second step on a phone",
+		chromedp.Navigate(srv.URL+"/login"),
+		chromedp.WaitVisible(chromedp.CSS(`#username`)),
+		chromedp.SendKeys(chromedp.CSS(`#username`), user),
+		chromedp.SendKeys(chromedp.CSS(`#password`), pass),
+		chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#otp`)),
+	)
+	screenshot(t, phone, shots, "mfa-login-phone")
 }

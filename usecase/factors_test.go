@@ -144,19 +144,25 @@ func TestFactors_CodesOnceAndStaleSessions(t *testing.T) {
 	if _, _, err := s.login.CompleteSecondFactor(s.ctx, pending, "browser", "", codes[0], "192.0.2.3", nil); !errors.Is(err, usecase.ErrBadSecondFactor) {
 		t.Fatalf("a recovery code twice: %v", err)
 	}
+	// A password change keeps how this browser signed in.
+	cs, _, err := s.login.ChangePassword(s.ctx, ns, "otto's password", "otto's new password", "192.0.2.3")
+	if err != nil || !cs.HasMFA() {
+		t.Fatalf("ChangePassword: %v, amr %v", err, cs.AMR)
+	}
+	ns = cs
 
 	s.clock.Advance(usecase.FreshSignIn + time.Second)
 	var ve *usecase.ValidationError
 	if err := s.factors.RemoveTOTP(s.ctx, ns, "", "192.0.2.3"); !errors.As(err, &ve) || ve.Field != "current_password" {
 		t.Fatalf("removal by a stale session without the password: %v", err)
 	}
-	if err := s.factors.RemoveTOTP(s.ctx, ns, "otto's password", "192.0.2.3"); err != nil {
+	if err := s.factors.RemoveTOTP(s.ctx, ns, "otto's new password", "192.0.2.3"); err != nil {
 		t.Fatal(err)
 	}
 	if has, _ := s.factors.Has(s.ctx, u.ID); has {
 		t.Fatal("the factor outlived its removal")
 	}
-	if _, _, err := s.login.LogIn(s.ctx, "otto", "otto's password", "192.0.2.3", nil); err != nil {
+	if _, _, err := s.login.LogIn(s.ctx, "otto", "otto's new password", "192.0.2.3", nil); err != nil {
 		t.Fatalf("LogIn after removal: %v", err)
 	}
 }

@@ -208,7 +208,7 @@ func (uc *Login) ChangePassword(ctx context.Context, s domain.Session, current, 
 		}
 		return domain.Session{}, "", err
 	}
-	return uc.start(ctx, u.ID, nil)
+	return uc.startWith(ctx, u.ID, sessionAMR(s), nil) // this browser keeps how it signed in
 }
 
 // sessionSeenEvery bounds how often a session's last-seen time is written: at most

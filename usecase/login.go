@@ -75,8 +75,7 @@ func (uc *Login) LogIn(ctx context.Context, username, password, address string, 
 // startChecked starts a session for a user who just authenticated, and makes sure
 // the user was not disabled meanwhile.
 func (uc *Login) startChecked(ctx context.Context, userID string, amr []string, old *domain.Session) (domain.Session, string, error) {
-	user := domain.User{ID: userID}
-	s, secret, err := uc.startWith(ctx, user.ID, amr, old)
+	s, secret, err := uc.startWith(ctx, userID, amr, old)
 	if err != nil {
 		return domain.Session{}, "", err
 	}
@@ -84,7 +83,7 @@ func (uc *Login) startChecked(ctx context.Context, userID string, amr []string, 
 	// that read the user before the flag may store its session after that deletion.
 	// Reading the user again after storing the session closes the gap: either this
 	// read sees the flag, or the deletion came later and removed the session.
-	u, err := uc.users.UserByID(ctx, user.ID)
+	u, err := uc.users.UserByID(ctx, userID)
 	if err == nil && !u.Disabled {
 		return s, secret, nil
 	}

@@ -38,6 +38,8 @@ const (
 	AuditUserPasswordChanged = "user.password.changed"
 	AuditUserPasswordReset   = "user.password.reset"
 	AuditUserProfileUpdated  = "user.profile.updated"
+	AuditUserMFAEnrolled     = "user.mfa.enrolled"
+	AuditUserMFARemoved      = "user.mfa.removed"
 	AuditSessionRevoked      = "session.revoked"
 	AuditConsentRevoked      = "consent.revoked"
 	AuditClientCreated       = "client.created"
@@ -54,6 +56,11 @@ const (
 	AuditReasonWrongPassword = "wrong_password"
 	AuditReasonThrottled     = "throttled"
 	AuditReasonDisabled      = "disabled"
+	// AuditReasonSecondFactor: the right password, for a grant that cannot ask for
+	// the user's second factor (the password grant).
+	AuditReasonSecondFactor = "second_factor_required"
+	// AuditReasonMFAFailed: a wrong, used or replayed authenticator or recovery code.
+	AuditReasonMFAFailed = "mfa_failed"
 )
 
 // AuditActorCLI is the actor of what the command line did.

@@ -131,18 +131,21 @@ func (s ClaimSet) Scopes() []string {
 // Gatehouse honours it: the standard claims asked for by name, for the ID token and
 // for userinfo. essential, value and values are accepted and not acted on (§5.5.1
 // lets a provider return a claim whatever they say); claims Gatehouse does not emit
-// (acr among them, for now) are left out.
+// are left out. The one exception is an essential acr (§5.5.1.1): ACR holds the
+// authentication context classes it accepts (space-separated, those Gatehouse knows),
+// and the sign-in must reach one of them (SECURITY S53); acr_values adds to it.
 type ClaimsRequest struct {
 	IDToken  ClaimSet
 	UserInfo ClaimSet
+	ACR      string
 }
 
 // IsZero reports whether r asks for nothing.
-func (r ClaimsRequest) IsZero() bool { return r.IDToken == 0 && r.UserInfo == 0 }
+func (r ClaimsRequest) IsZero() bool { return r.IDToken == 0 && r.UserInfo == 0 && r.ACR == "" }
 
 // Within is r without the claims that allowed does not hold.
 func (r ClaimsRequest) Within(allowed ClaimSet) ClaimsRequest {
-	return ClaimsRequest{IDToken: r.IDToken & allowed, UserInfo: r.UserInfo & allowed}
+	return ClaimsRequest{IDToken: r.IDToken & allowed, UserInfo: r.UserInfo & allowed, ACR: r.ACR}
 }
 
 // Scopes are the scopes of the claims r asks for (ClaimSet.Scopes).
@@ -165,6 +168,7 @@ func ParseClaimsRequest(raw string) (ClaimsRequest, error) {
 		return ClaimsRequest{}, errClaimsParam
 	}
 	var out ClaimsRequest
+	var acr []string
 	for _, m := range []struct {
 		name string
 		dst  *ClaimSet
@@ -173,22 +177,26 @@ func ParseClaimsRequest(raw string) (ClaimsRequest, error) {
 		if !ok || isNull(v) {
 			continue
 		}
-		set, err := parseClaimsMember(v)
+		set, values, err := parseClaimsMember(v)
 		if err != nil {
 			return ClaimsRequest{}, err
 		}
 		*m.dst = set
+		acr = append(acr, values...)
 	}
+	out.ACR = KnownACRs(acr)
 	return out, nil
 }
 
-// parseClaimsMember reads the object of id_token or userinfo.
-func parseClaimsMember(v json.RawMessage) (ClaimSet, error) {
+// parseClaimsMember reads the object of id_token or userinfo, and the values of an
+// essential acr in it.
+func parseClaimsMember(v json.RawMessage) (ClaimSet, []string, error) {
 	var claims map[string]json.RawMessage
 	if err := json.Unmarshal(v, &claims); err != nil || claims == nil {
-		return 0, errClaimsParam
+		return 0, nil, errClaimsParam
 	}
 	var set ClaimSet
+	var acr []string
 	for name, spec := range claims {
 		if !isNull(spec) {
 			var s struct {
@@ -197,20 +205,31 @@ func parseClaimsMember(v json.RawMessage) (ClaimSet, error) {
 				Values    *json.RawMessage `json:"values"`
 			}
 			if err := json.Unmarshal(spec, &s); err != nil {
-				return 0, errClaimsParam
+				return 0, nil, errClaimsParam
 			}
 			var essential bool
 			var values []json.RawMessage
 			if s.Essential != nil && !isNull(*s.Essential) && json.Unmarshal(*s.Essential, &essential) != nil {
-				return 0, errClaimsParam
+				return 0, nil, errClaimsParam
 			}
 			if s.Values != nil && !isNull(*s.Values) && json.Unmarshal(*s.Values, &values) != nil {
-				return 0, errClaimsParam
+				return 0, nil, errClaimsParam
+			}
+			if name == "acr" && essential {
+				if s.Value != nil {
+					values = append(values, *s.Value)
+				}
+				for _, raw := range values {
+					var v string
+					if json.Unmarshal(raw, &v) == nil {
+						acr = append(acr, v)
+					}
+				}
 			}
 		}
 		set |= claimByName(name)
 	}
-	return set, nil
+	return set, acr, nil
 }
 
 func isNull(v json.RawMessage) bool { return string(bytes.TrimSpace(v)) == "null" }
@@ -225,8 +244,8 @@ func (r ClaimsRequest) Encode() string {
 	}
 	var b strings.Builder
 	b.WriteByte('{')
-	member := func(name string, set ClaimSet) {
-		if set == 0 {
+	member := func(name string, set ClaimSet, acr string) {
+		if set == 0 && acr == "" {
 			return
 		}
 		if b.Len() > 1 {
@@ -239,10 +258,23 @@ func (r ClaimsRequest) Encode() string {
 			}
 			b.WriteString(`"` + n + `":null`)
 		}
+		if acr != "" {
+			if set != 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(`"acr":{"essential":true,"values":[`)
+			for i, v := range strings.Fields(acr) {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(`"` + v + `"`) // known values only: no escaping needed
+			}
+			b.WriteString(`]}`)
+		}
 		b.WriteByte('}')
 	}
-	member("id_token", r.IDToken)
-	member("userinfo", r.UserInfo)
+	member("id_token", r.IDToken, r.ACR)
+	member("userinfo", r.UserInfo, "")
 	b.WriteByte('}')
 	return b.String()
 }

@@ -42,6 +42,9 @@ type Client struct {
 	// RequireDPoP makes the token endpoint refuse this client's requests without a
 	// DPoP proof (RFC 9449 §5.2).
 	RequireDPoP bool
+	// RequireMFA demands a sign-in with a second factor for this client's own
+	// authorization requests (clients create --require-mfa).
+	RequireMFA bool
 	// PKCEOptional lets a confidential client send authorization requests without PKCE
 	// (clients create --require-pkce=false), for relying parties that cannot, such as
 	// an OpenID certification run. A public client always needs PKCE.

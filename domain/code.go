@@ -14,7 +14,9 @@ type AuthorizationCode struct {
 	CodeChallenge string // S256 challenge, or empty
 	Nonce         string
 	AuthTime      time.Time
-	SessionID     string
+	// AMR are the authentication methods of the session the code was issued in.
+	AMR       []string
+	SessionID string
 	// Claims is the claims request of the authorization request (OpenID Connect Core
 	// §5.5), carried to the tokens.
 	Claims ClaimsRequest

@@ -17,4 +17,17 @@ type Session struct {
 	UserAgent  string
 	Address    string
 	LastSeenAt time.Time
+	// AMR are the authentication methods of the sign-in (RFC 8176: "pwd", "otp",
+	// "mfa"); empty for a session older than their recording, read as "pwd".
+	AMR []string
+}
+
+// HasMFA reports whether the session was signed in with a second factor.
+func (s Session) HasMFA() bool {
+	for _, m := range s.AMR {
+		if m == "mfa" {
+			return true
+		}
+	}
+	return false
 }

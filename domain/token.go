@@ -12,6 +12,9 @@ type AccessToken struct {
 	AuthTime  time.Time // zero when no user authenticated
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+	// AMR are the authentication methods of the browser sign-in behind the grant (RFC
+	// 8176); with them come the amr and acr claims. Empty for other grants.
+	AMR []string
 	// FamilyID ties the token to its refresh-token family so that revoking the family
 	// makes introspection and userinfo refuse it. Empty for client credentials.
 	FamilyID string
@@ -32,13 +35,15 @@ type AccessToken struct {
 // RefreshToken is one link of a rotating chain (RFC 9700 §4.14.2). Every rotation
 // creates a new token in the same family; presenting a rotated one revokes the family.
 type RefreshToken struct {
-	Hash      []byte
-	FamilyID  string
-	ClientID  string
-	UserID    string
-	Scope     []string
-	Audience  []string
-	AuthTime  time.Time
+	Hash     []byte
+	FamilyID string
+	ClientID string
+	UserID   string
+	Scope    []string
+	Audience []string
+	AuthTime time.Time
+	// AMR are the authentication methods of the sign-in the family started from.
+	AMR       []string
 	Nonce     string
 	SessionID string
 	// Claims is the claims request of the grant (OpenID Connect Core §5.5): each
@@ -96,6 +101,8 @@ type IDToken struct {
 	IssuedAt    time.Time
 	ExpiresAt   time.Time
 	AccessToken string // for at_hash; empty when none
+	// AMR: as AccessToken.AMR.
+	AMR []string
 	// Claims are the user's claims the scope and the claims request ask for.
 	Claims UserClaims
 	// SessionID is the sid of the browser session the tokens came from (OpenID Connect

@@ -574,6 +574,8 @@ type NewClient struct {
 	RegistrationTokenHash []byte
 	// RequireDPoP: the token endpoint refuses the client's requests without a DPoP proof.
 	RequireDPoP bool
+	// RequireMFA: the client's authorization requests need a second factor.
+	RequireMFA bool
 	// PKCEOptional: a confidential client's authorization requests may omit PKCE.
 	PKCEOptional bool
 	// BackchannelLogoutURI: where the client takes logout tokens.
@@ -601,7 +603,7 @@ func (a *Admin) CreateClient(ctx context.Context, in NewClient) (CreatedClient, 
 		SkipConsent: in.SkipConsent, IDTokenAlg: in.IDTokenAlg, PostLogoutRedirectURIs: in.PostLogoutRedirectURIs,
 		RequirePAR: in.RequirePAR, RegistrationTokenHash: in.RegistrationTokenHash,
 		RequireDPoP: in.RequireDPoP, PKCEOptional: in.PKCEOptional, BackchannelLogoutURI: in.BackchannelLogoutURI,
-		CreatedAt: now, UpdatedAt: now,
+		RequireMFA: in.RequireMFA, CreatedAt: now, UpdatedAt: now,
 		TokenEndpointAuthMethod: in.AuthMethod, JWKS: in.JWKS, JWKSURI: in.JWKSURI,
 	}
 	if len(c.GrantTypes) == 0 {
@@ -664,6 +666,7 @@ type ClientUpdate struct {
 	PostLogoutRedirectURIs *[]string
 	RequirePAR             *bool
 	RequireDPoP            *bool
+	RequireMFA             *bool
 	PKCEOptional           *bool
 	BackchannelLogoutURI   *string
 	AuthMethod             *string
@@ -711,7 +714,7 @@ func (a *Admin) UpdateClient(ctx context.Context, id string, in ClientUpdate) (d
 		dst *bool
 		v   *bool
 	}{{&next.SkipConsent, in.SkipConsent}, {&next.RequirePAR, in.RequirePAR}, {&next.RequireDPoP, in.RequireDPoP},
-		{&next.PKCEOptional, in.PKCEOptional}, {&next.Disabled, in.Disabled}} {
+		{&next.PKCEOptional, in.PKCEOptional}, {&next.Disabled, in.Disabled}, {&next.RequireMFA, in.RequireMFA}} {
 		if b.v != nil {
 			*b.dst = *b.v
 		}

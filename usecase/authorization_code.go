@@ -51,7 +51,7 @@ func (uc *AuthorizationCodeGrant) Execute(ctx context.Context, client domain.Cli
 			return CodeOutcome{RevokeFamily: r.Code.UsedAt != nil && r.Code.ClientID == client.ID}, err
 		}
 		c := r.Code
-		subject = Subject{Client: client, User: r.User, Scope: c.Scope, Audience: c.Audience, AuthTime: c.AuthTime,
+		subject = Subject{Client: client, User: r.User, Scope: c.Scope, Audience: c.Audience, AuthTime: c.AuthTime, AMR: c.AMR,
 			Nonce: c.Nonce, SessionID: c.SessionID, FamilyID: c.FamilyID, JKT: req.DPoPJKT, Claims: c.Claims}
 		fam, rt, s := uc.minter.newGrant(subject)
 		secret = s

@@ -31,6 +31,9 @@ const (
 	StepRedirect
 	// StepVerifyEmail: show the "verify your email" page for RequestID.
 	StepVerifyEmail
+	// StepSecondFactor: show the second-factor page for RequestID (its enrolment for
+	// a user without a factor).
+	StepSecondFactor
 )
 
 // Step is where an authorization request goes next.
@@ -188,7 +191,7 @@ func (uc *Authorize) Decide(ctx context.Context, id, browserSecret string, s *do
 	if err := uc.consents.SaveConsent(ctx, c); err != nil {
 		return Step{}, fmt.Errorf("save consent: %w", err)
 	}
-	return uc.issue(ctx, req, s.ID)
+	return uc.issue(ctx, req, s)
 }
 
 // next is the one transition of a request with session s: Login while nobody is
@@ -212,6 +215,9 @@ func (uc *Authorize) next(ctx context.Context, req domain.AuthRequest, client do
 				domain.ErrInteractionRequired.WithDescription("the user must verify their email address first"))
 		}
 	}
+	if step, ok, err := uc.secondFactorStep(ctx, req, client, s, stored); ok {
+		return step, err
+	}
 	need, err := uc.consentNeeded(ctx, client, req)
 	if err != nil {
 		return Step{}, err
@@ -225,7 +231,7 @@ func (uc *Authorize) next(ctx context.Context, req domain.AuthRequest, client do
 			return Step{}, err
 		}
 	}
-	return uc.issue(ctx, req, s.ID)
+	return uc.issue(ctx, req, s)
 }
 
 // page sends the browser to a page for req, storing a new request first; with
@@ -292,7 +298,7 @@ func (uc *Authorize) complete(ctx context.Context, id string) error {
 // issue makes the authorization code and the answer carrying it (RFC 6749 §4.1.2).
 // The code is 256 random bits, stored only as a keyed hash (SECURITY S18), bound to
 // client, redirect URI, PKCE challenge, scope, nonce, user, auth time and session.
-func (uc *Authorize) issue(ctx context.Context, req domain.AuthRequest, sessionID string) (Step, error) {
+func (uc *Authorize) issue(ctx context.Context, req domain.AuthRequest, s *domain.Session) (Step, error) {
 	now := uc.clock.Now()
 	ttl := time.Duration(uc.settings.AuthCodeTTL)
 	if ttl <= 0 || ttl > domain.MaxAuthCodeTTL {
@@ -307,7 +313,7 @@ func (uc *Authorize) issue(ctx context.Context, req domain.AuthRequest, sessionI
 		Hash: uc.hasher.HashSecret(code), ClientID: req.ClientID, UserID: req.UserID,
 		RedirectURI: boundURI, Scope: req.Scope, Audience: req.Audience,
 		CodeChallenge: req.CodeChallenge, Nonce: req.Nonce, AuthTime: req.AuthTime,
-		SessionID: sessionID, Claims: req.Claims, FamilyID: uc.random.FamilyID(),
+		SessionID: s.ID, AMR: sessionAMR(*s), Claims: req.Claims, FamilyID: uc.random.FamilyID(),
 		CreatedAt: now, ExpiresAt: now.Add(ttl),
 	}
 	if err := uc.codes.CreateCode(ctx, ac); err != nil {

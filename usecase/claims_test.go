@@ -215,7 +215,11 @@ func TestClaims_RequestParameter(t *testing.T) {
 		if id["email"] != "ada@example.com" || id["phone_number"] != "+441234567890" {
 			t.Errorf("ID token lacks the claims asked by name: %v", id)
 		}
-		for _, absent := range []string{"email_verified", "name", "groups", "given_name", "nickname", "acr", "preferred_username"} {
+		// acr and amr come with every grant from a browser sign-in, asked or not.
+		if id["acr"] != domain.ACRPassword || fmt.Sprint(id["amr"]) != "[pwd]" {
+			t.Errorf("ID token acr %v amr %v, want the password's", id["acr"], id["amr"])
+		}
+		for _, absent := range []string{"email_verified", "name", "groups", "given_name", "nickname", "preferred_username"} {
 			if _, ok := id[absent]; ok {
 				t.Errorf("ID token has %s, not asked of it: %v", absent, id)
 			}

@@ -42,4 +42,8 @@ type Settings struct {
 	// whose email is not verified is shown the "verify your email" page and no
 	// application gets a code for them until it is.
 	RequireVerifiedEmail bool
+	// RequireMFA (GATEHOUSE_MFA=required): a session signed in without a second factor
+	// gives the second-factor page (or, for a user without one, its enrolment) before
+	// any code.
+	RequireMFA bool
 }

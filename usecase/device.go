@@ -221,6 +221,9 @@ func (uc *Device) Approve(ctx context.Context, typed, address string, s domain.S
 	if err != nil {
 		return DevicePrompt{}, err
 	}
+	if uc.NeedsSecondFactor(s, c) {
+		return DevicePrompt{}, ErrDeviceNeedsSecondFactor
+	}
 	switch u, err := uc.users.UserByID(ctx, s.UserID); {
 	case errors.Is(err, domain.ErrNotFound), err == nil && u.Disabled:
 		return DevicePrompt{}, domain.ErrUserDisabled

@@ -129,7 +129,7 @@ func newFixture(t *testing.T) *fixture {
 	f.devices = bunrepo.NewDeviceRepository(db)
 	f.grants = usecase.Grants{
 		ClientCredentials: usecase.NewClientCredentialsGrant(minter, settings),
-		Password:          usecase.NewPasswordGrant(f.users, identifier.NewRules(), passwords, f.throttle, minter, clk, settings),
+		Password:          usecase.NewPasswordGrant(f.users, identifier.NewRules(), passwords, f.throttle, minter, clk, settings, nil),
 		RefreshToken:      usecase.NewRefreshTokenGrant(f.tokens, hasher, minter, clk),
 		AuthorizationCode: usecase.NewAuthorizationCodeGrant(f.codes, hasher, minter, clk),
 		DeviceCode:        usecase.NewDeviceCodeGrant(f.devices, f.users, hasher, minter, clk),

@@ -25,13 +25,14 @@ type Login struct {
 	random    Random
 	hasher    SecretHasher
 	clock     Clock
+	factors   *Factors
 }
 
 // NewLogin builds the session use cases.
 func NewLogin(users UserStore, ids Identifiers, passwords PasswordHasher, throttle Throttle, sessions SessionStore, tokens TokenStore,
-	admin *Admin, random Random, hasher SecretHasher, clock Clock) *Login {
+	admin *Admin, random Random, hasher SecretHasher, clock Clock, factors *Factors) *Login {
 	return &Login{users: users, ids: ids, passwords: passwords, throttle: throttle, sessions: sessions, tokens: tokens,
-		admin: admin, random: random, hasher: hasher, clock: clock}
+		admin: admin, random: random, hasher: hasher, clock: clock, factors: factors}
 }
 
 // Session returns the live session whose cookie secret is secret, or nil when there is
@@ -58,7 +59,8 @@ func (uc *Login) Session(ctx context.Context, secret string) (*domain.Session, e
 // LogIn checks a username and password (throttled per username and address, the same
 // error for an unknown user and a wrong password: CheckPassword; domain.ErrUserDisabled
 // for a disabled user, after the right password) and starts a new session, replacing
-// old. It returns the session and the cookie secret.
+// old. It returns the session and the cookie secret. A user with a second factor gets
+// no session but *SecondFactorRequired (CompleteSecondFactor starts it).
 func (uc *Login) LogIn(ctx context.Context, username, password, address string, old *domain.Session) (domain.Session, string, error) {
 	ctx = WithAuditIP(ctx, address)
 	user, reason, err := checkPassword(ctx, uc.users, uc.ids, uc.passwords, uc.throttle, username, password, address)
@@ -70,7 +72,16 @@ func (uc *Login) LogIn(ctx context.Context, username, password, address string, 
 		}
 		return domain.Session{}, "", err
 	}
-	s, secret, err := uc.start(ctx, user.ID, old)
+	if err := uc.secondFactorNeeded(ctx, user.ID); err != nil {
+		return domain.Session{}, "", err
+	}
+	return uc.startChecked(ctx, user.ID, AMRPassword, old)
+}
+
+// startChecked starts a session for a user who just authenticated, and makes sure
+// the user was not disabled meanwhile.
+func (uc *Login) startChecked(ctx context.Context, userID string, amr []string, old *domain.Session) (domain.Session, string, error) {
+	s, secret, err := uc.startWith(ctx, userID, amr, old)
 	if err != nil {
 		return domain.Session{}, "", err
 	}
@@ -78,13 +89,13 @@ func (uc *Login) LogIn(ctx context.Context, username, password, address string, 
 	// that read the user before the flag may store its session after that deletion.
 	// Reading the user again after storing the session closes the gap: either this
 	// read sees the flag, or the deletion came later and removed the session.
-	u, err := uc.users.UserByID(ctx, user.ID)
+	u, err := uc.users.UserByID(ctx, userID)
 	if err == nil && !u.Disabled {
-		uc.admin.audit.Note(ctx, domain.AuditEvent{Type: domain.AuditUserLoginSucceeded, Actor: user.ID, Target: user.ID})
+		uc.admin.audit.Note(ctx, domain.AuditEvent{Type: domain.AuditUserLoginSucceeded, Actor: userID, Target: userID})
 		return s, secret, nil
 	}
 	if err == nil || errors.Is(err, domain.ErrNotFound) {
-		uc.admin.audit.Note(ctx, domain.AuditEvent{Type: domain.AuditUserLoginFailed, Actor: user.ID, Target: user.ID,
+		uc.admin.audit.Note(ctx, domain.AuditEvent{Type: domain.AuditUserLoginFailed, Actor: userID, Target: userID,
 			Reason: domain.AuditReasonDisabled})
 	}
 	if derr := uc.sessions.DeleteSession(ctx, s.ID); derr != nil {
@@ -122,6 +133,11 @@ func (uc *Login) Register(ctx context.Context, in NewUser, address string, old *
 // again, the session keeps its id: the tokens issued under it stay tied to it, and
 // logout still revokes them.
 func (uc *Login) start(ctx context.Context, userID string, old *domain.Session) (domain.Session, string, error) {
+	return uc.startWith(ctx, userID, AMRPassword, old)
+}
+
+// startWith is start for a sign-in by the methods amr (RFC 8176).
+func (uc *Login) startWith(ctx context.Context, userID string, amr []string, old *domain.Session) (domain.Session, string, error) {
 	id := uc.random.ID()
 	if old != nil {
 		if old.UserID == userID {
@@ -134,7 +150,7 @@ func (uc *Login) start(ctx context.Context, userID string, old *domain.Session) 
 	now := uc.clock.Now()
 	secret := uc.random.Token()
 	s := domain.Session{ID: id, SecretHash: uc.hasher.HashSecret(secret), UserID: userID,
-		AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(SessionTTL)}
+		AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(SessionTTL), AMR: amr}
 	err := uc.sessions.CreateSession(ctx, s)
 	if errors.Is(err, domain.ErrDuplicate) && id != "" {
 		// Two logins of one browser at once both kept the old id: the second gets a new one.
@@ -213,7 +229,7 @@ func (uc *Login) ChangePassword(ctx context.Context, s domain.Session, current, 
 		}
 		return domain.Session{}, "", err
 	}
-	return uc.start(ctx, u.ID, nil)
+	return uc.startWith(ctx, u.ID, sessionAMR(s), nil) // this browser keeps how it signed in
 }
 
 // sessionSeenEvery bounds how often a session's last-seen time is written: at most

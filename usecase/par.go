@@ -77,6 +77,14 @@ func (uc *PushedAuthorization) Push(ctx context.Context, in PushInput) (PushResu
 	if _, err := ValidateAuthRequest(client, p, uc.policy); err != nil {
 		return PushResult{}, err
 	}
+	if p.ACRValues != "" {
+		// Stored folded into the claims request, as an essential acr (SECURITY S53).
+		cr, err := domain.ParseClaimsRequest(p.Claims)
+		if err != nil {
+			return PushResult{}, err
+		}
+		p.Claims = cr.WithACRValues(p.ACRValues).Encode()
+	}
 	now := uc.clock.Now()
 	ttl := uc.TTL()
 	ref := uc.random.Token()

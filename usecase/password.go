@@ -20,27 +20,32 @@ type PasswordGrant struct {
 	minter    *Minter
 	clock     Clock
 	settings  Settings
+	factors   FactorStore
 	// audit records its sign-ins, succeeded or failed; nil records none.
 	audit *Audit
 }
 
 // NewAuditedPasswordGrant is NewPasswordGrant recording every sign-in in the audit log.
 func NewAuditedPasswordGrant(users UserStore, ids Identifiers, passwords PasswordHasher, throttle Throttle, minter *Minter,
-	clock Clock, settings Settings, audit *Audit) *PasswordGrant {
-	g := NewPasswordGrant(users, ids, passwords, throttle, minter, clock, settings)
+	clock Clock, settings Settings, factors FactorStore, audit *Audit) *PasswordGrant {
+	g := NewPasswordGrant(users, ids, passwords, throttle, minter, clock, settings, factors)
 	g.audit = audit
 	return g
 }
 
 // NewPasswordGrant builds the grant.
-func NewPasswordGrant(users UserStore, ids Identifiers, passwords PasswordHasher, throttle Throttle, minter *Minter, clock Clock, settings Settings) *PasswordGrant {
-	return &PasswordGrant{users: users, ids: ids, passwords: passwords, throttle: throttle, minter: minter, clock: clock, settings: settings}
+func NewPasswordGrant(users UserStore, ids Identifiers, passwords PasswordHasher, throttle Throttle, minter *Minter, clock Clock, settings Settings,
+	factors FactorStore) *PasswordGrant {
+	return &PasswordGrant{users: users, ids: ids, passwords: passwords, throttle: throttle, minter: minter, clock: clock, settings: settings,
+		factors: factors}
 }
 
 var (
 	errBadCredentials = domain.ErrInvalidGrant.WithDescription("invalid username or password")
 	// errUserDisabled is told only to whoever gave the right password (SECURITY S58).
 	errUserDisabled = domain.ErrInvalidGrant.WithDescription("the account is disabled")
+	// errSecondFactorGrant is told only to whoever gave the right password.
+	errSecondFactorGrant = domain.ErrInvalidGrant.WithDescription("the account signs in with a second factor: use the authorization code flow")
 )
 
 // Execute checks the user's password and issues tokens.
@@ -69,6 +74,16 @@ func (uc *PasswordGrant) Execute(ctx context.Context, client domain.Client, req 
 	}
 	if err != nil {
 		return domain.IssuedTokens{}, err
+	}
+	// The password alone never gets tokens for a user with a second factor (SECURITY S50).
+	if uc.factors != nil {
+		if _, err := uc.factors.TOTPFactor(ctx, user.ID); err == nil {
+			event.Type, event.Reason = domain.AuditUserLoginFailed, domain.AuditReasonSecondFactor
+			uc.audit.Note(ctx, event)
+			return domain.IssuedTokens{}, errSecondFactorGrant
+		} else if !errors.Is(err, domain.ErrNotFound) {
+			return domain.IssuedTokens{}, fmt.Errorf("look up the user's second factor: %w", err)
+		}
 	}
 	uc.audit.Note(ctx, event)
 	return uc.minter.IssueForUser(ctx, Subject{Client: client, User: &user, Scope: scope, Audience: aud, AuthTime: uc.clock.Now(), JKT: req.DPoPJKT})

@@ -333,7 +333,7 @@ func TestSecurity_S58_DisableRacingSignIn(t *testing.T) {
 		}
 		tokens := &racingTokens{TokenRepository: f.tokens, hook: disable}
 		minter := usecase.NewMinter(signer, signer, tokens, f.users, f.random, f.hasher, f.clock, f.settings)
-		grant := usecase.NewPasswordGrant(f.users, identifier.NewRules(), passwords, f.throttle, minter, f.clock, f.settings)
+		grant := usecase.NewPasswordGrant(f.users, identifier.NewRules(), passwords, f.throttle, minter, f.clock, f.settings, nil)
 		_, err = grant.Execute(f.ctx, f.app, usecase.TokenRequest{Username: "jo", Password: "jo's password"})
 		wantGrantErr(t, "password grant racing the disabling", err, "the grant was revoked")
 	})
@@ -344,7 +344,7 @@ func TestSecurity_S58_DisableRacingSignIn(t *testing.T) {
 			t.Fatal(err)
 		}
 		sessions := &racingSessions{SessionRepository: f.sessions, hook: disable}
-		login := usecase.NewLogin(f.users, identifier.NewRules(), passwords, f.throttle, sessions, f.tokens, f.admin, f.random, f.hasher, f.clock)
+		login := usecase.NewLogin(f.users, identifier.NewRules(), passwords, f.throttle, sessions, f.tokens, f.admin, f.random, f.hasher, f.clock, nil)
 		_, cookie, err := login.LogIn(f.ctx, "jo", "jo's password", "192.0.2.30", nil)
 		if !errors.Is(err, domain.ErrUserDisabled) {
 			t.Errorf("login racing the disabling: %v, want ErrUserDisabled", err)

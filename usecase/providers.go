@@ -32,6 +32,7 @@ var ProviderSet = wire.NewSet(
 	NewDPoP,
 	NewMailer,
 	NewAccounts,
+	NewFactors,
 	NewConnectedApps,
 	NewBackchannelLogout,
 )

@@ -50,7 +50,7 @@ func (uc *RefreshTokenGrant) Execute(ctx context.Context, client domain.Client, 
 		if err != nil {
 			return RefreshChange{}, err
 		}
-		subject = Subject{Client: client, User: st.User, Scope: scope, Audience: aud, AuthTime: old.AuthTime,
+		subject = Subject{Client: client, User: st.User, Scope: scope, Audience: aud, AuthTime: old.AuthTime, AMR: old.AMR,
 			Nonce: old.Nonce, SessionID: old.SessionID, FamilyID: old.FamilyID, JKT: req.DPoPJKT, Claims: old.Claims}
 		// The successor keeps the original grant's scope, so a narrower access token now
 		// does not shrink what later refreshes may ask (RFC 6749 §6).

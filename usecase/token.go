@@ -149,11 +149,14 @@ func NewMinter(access AccessTokenSigner, ids IDTokenSigner, tokens TokenStore, u
 
 // Subject is who a set of tokens is for and how they came about.
 type Subject struct {
-	Client    domain.Client
-	User      *domain.User // nil for client credentials
-	Scope     []string
-	Audience  []string
-	AuthTime  time.Time
+	Client   domain.Client
+	User     *domain.User // nil for client credentials
+	Scope    []string
+	Audience []string
+	AuthTime time.Time
+	// AMR are the authentication methods of the browser sign-in (RFC 8176); empty for
+	// grants without one.
+	AMR       []string
 	Nonce     string
 	SessionID string
 	FamilyID  string // the family these tokens join; empty for client credentials
@@ -177,6 +180,7 @@ func (m *Minter) accessToken(ctx context.Context, s Subject) (string, error) {
 		Audience:  s.Audience,
 		Scope:     s.Scope,
 		AuthTime:  s.AuthTime,
+		AMR:       s.AMR,
 		IssuedAt:  now,
 		ExpiresAt: now.Add(time.Duration(m.settings.AccessTokenTTL)),
 		FamilyID:  s.FamilyID,
@@ -206,6 +210,7 @@ func (m *Minter) idToken(ctx context.Context, s Subject, accessToken string) (st
 		Audience:    s.Client.ID,
 		Nonce:       s.Nonce,
 		AuthTime:    s.AuthTime,
+		AMR:         s.AMR,
 		IssuedAt:    now,
 		ExpiresAt:   now.Add(time.Duration(m.settings.IDTokenTTL)),
 		AccessToken: accessToken,
@@ -240,6 +245,7 @@ func (m *Minter) newRefreshToken(s Subject) (domain.RefreshToken, string) {
 		Scope:     s.Scope,
 		Audience:  s.Audience,
 		AuthTime:  s.AuthTime,
+		AMR:       s.AMR,
 		Nonce:     s.Nonce,
 		SessionID: s.SessionID,
 		Claims:    s.Claims,

@@ -17,4 +17,6 @@ var ProviderSet = wire.NewSet(
 	NewPasswordHasher,
 	wire.Bind(new(usecase.PasswordHasher), new(*PasswordHasher)),
 	NewKeyCipher,
+	NewTOTP,
+	wire.Bind(new(usecase.TOTP), new(TOTP)),
 )

@@ -280,6 +280,10 @@ func (p *Pages) accountView(c echo.Context, s *domain.Session) (view, error) {
 		}
 		v.Sessions = append(v.Sessions, sv)
 	}
+	if v.MFA, err = p.factors.Status(c.Request().Context(), s.UserID); err != nil {
+		return view{}, err
+	}
+	v.Fresh = p.factors.Fresh(*s)
 	apps, err := p.apps.List(c.Request().Context(), s.UserID)
 	if err != nil {
 		return view{}, err

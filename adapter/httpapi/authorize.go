@@ -61,7 +61,7 @@ func (p *Pages) authorizeWith(c echo.Context, encoded string) error {
 var authorizeParamNames = map[string]bool{
 	"client_id": true, "redirect_uri": true, "response_type": true, "scope": true, "state": true,
 	"nonce": true, "code_challenge": true, "code_challenge_method": true, "prompt": true, "max_age": true,
-	"request": true, "request_uri": true, "claims": true,
+	"request": true, "request_uri": true, "claims": true, "acr_values": true,
 }
 
 // authorizeParams reads the query (or the form body of a POST): each parameter at most once (a repeated one is
@@ -105,6 +105,7 @@ func authorizeParams(rawQuery string) (usecase.AuthorizeParams, bool) {
 	p.Prompt = get("prompt")
 	p.MaxAge = get("max_age")
 	p.Claims = get("claims")
+	p.ACRValues = get("acr_values")
 	p.Request = get("request")
 	p.RequestURI = get("request_uri")
 	return p, true

@@ -172,6 +172,9 @@ func (h *DeviceHandler) pageGet(c echo.Context) error {
 	if s == nil {
 		return c.Redirect(http.StatusFound, "/login?"+userCodeField+"="+url.QueryEscape(p.UserCode))
 	}
+	if h.device.NeedsSecondFactor(*s, p.Client) {
+		return c.Redirect(http.StatusFound, "/login/mfa?"+userCodeField+"="+url.QueryEscape(p.UserCode))
+	}
 	return h.confirm(c, s, browser, p)
 }
 
@@ -234,6 +237,9 @@ func (h *DeviceHandler) pagePost(c echo.Context) error {
 	var p usecase.DevicePrompt
 	if decision == "allow" {
 		p, err = h.device.Approve(ctx, typed, addr, *s)
+		if errors.Is(err, usecase.ErrDeviceNeedsSecondFactor) {
+			return c.Redirect(http.StatusSeeOther, "/login/mfa?"+userCodeField+"="+url.QueryEscape(typed))
+		}
 	} else {
 		p, err = h.device.Deny(ctx, typed, addr)
 	}

@@ -116,11 +116,13 @@ func (d *Discovery) metadata(oidc bool) map[string]any {
 		m["request_uri_parameter_supported"] = false
 		m["subject_types_supported"] = []string{"public"}
 		m["id_token_signing_alg_values_supported"] = d.features.IDTokenAlgs
-		m["claims_supported"] = append([]string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid"},
+		m["claims_supported"] = append([]string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid", "amr", "acr"},
 			domain.UserClaimNames()...)
 		if d.features.Authorize {
 			// OpenID Connect Core §5.5: the claims request parameter.
 			m["claims_parameter_supported"] = true
+			// acr_values or an essential acr claim asks for one of these (SECURITY S53).
+			m["acr_values_supported"] = domain.ACRValuesSupported
 		}
 	}
 	return m

@@ -41,6 +41,7 @@ type Pages struct {
 	endSession   *usecase.EndSession
 	accounts     *usecase.Accounts
 	apps         *usecase.ConnectedApps
+	factors      *usecase.Factors
 	log          *slog.Logger
 	issuer       string
 	cookies      cookieNames
@@ -59,17 +60,18 @@ type staticFile struct {
 
 // NewPages parses the embedded templates; a broken template stops start-up.
 func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login, endSession *usecase.EndSession,
-	accounts *usecase.Accounts, apps *usecase.ConnectedApps, log *slog.Logger) (*Pages, error) {
+	accounts *usecase.Accounts, apps *usecase.ConnectedApps, factors *usecase.Factors, log *slog.Logger) (*Pages, error) {
 	if len(cfg.CSRFKey) < 32 {
 		return nil, fmt.Errorf("pages: the CSRF key must have at least 32 bytes")
 	}
 	p := &Pages{
-		authorize: authorize, login: login, endSession: endSession, accounts: accounts, apps: apps, log: log, issuer: cfg.Issuer,
+		authorize: authorize, login: login, endSession: endSession, accounts: accounts, apps: apps, factors: factors, log: log, issuer: cfg.Issuer,
 		cookies: newCookieNames(cfg.Issuer), csrfKey: cfg.CSRFKey, registration: cfg.RegistrationEnabled,
 		templates: map[string]*template.Template{}, static: map[string]staticFile{},
 	}
 	for _, name := range []string{"login", "consent", "register", "logout", "home", "error",
-		"verify_email", "verify_required", "forgot_password", "reset_password", "notice", "account", "confirm_email"} {
+		"verify_email", "verify_required", "forgot_password", "reset_password", "notice", "account", "confirm_email",
+		"mfa", "mfa_enrol", "totp_setup", "recovery_codes"} {
 		t, err := template.New(name).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("pages: parse template %s: %w", name, err)
@@ -122,6 +124,11 @@ func (p *Pages) Mount(r *Router) {
 	g.GET("/confirm-email", p.confirmEmailGet, boundedQuery)
 	g.POST("/confirm-email", p.confirmEmailPost)
 	g.POST("/account/apps/revoke", p.signedIn(p.accountAppsRevoke))
+	g.GET("/login/mfa", p.mfaGet, boundedQuery)
+	g.POST("/login/mfa", p.mfaPost)
+	g.POST("/account/totp", p.signedIn(p.totpBegin))
+	g.POST("/account/totp/confirm", p.signedIn(p.totpConfirm))
+	g.POST("/account/totp/remove", p.signedIn(p.totpRemove))
 	g.GET("/logout", p.logoutGet)
 	g.POST("/logout", p.logoutPost)
 	g.GET("/", p.home)
@@ -144,9 +151,10 @@ func boundedQuery(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// baseCSP: nothing but our own stylesheet and images; forms post only to us; no
+// baseCSP: nothing but our own stylesheet and images (and data: images: the QR code
+// of an authenticator app is drawn by the server inline); forms post only to us; no
 // framing (clickjacking, SECURITY S41). No script runs on any page.
-const baseCSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+const baseCSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // setPageHeaders sets the headers every page and page redirect carries: no framing,
 // no referrer (page URLs carry request ids; redirects carry codes), no caching.
@@ -241,6 +249,15 @@ type view struct {
 	// Profile is the account page's profile form: the user's claims, or what was
 	// typed when the form is shown again with an error.
 	Profile domain.Profile
+	// MFA are the account page's second factors; Fresh: the session signed in less
+	// than 5 minutes ago, so changing them needs no password.
+	MFA   usecase.FactorStatus
+	Fresh bool
+	// QR (a data: URI of a PNG), Secret and OTPURI: an authenticator app's enrolment.
+	QR             template.URL
+	Secret, OTPURI string
+	// RecoveryCodes are shown once, after an enrolment.
+	RecoveryCodes []string
 }
 
 type hiddenField struct{ Name, Value string }
@@ -331,6 +348,8 @@ func (p *Pages) follow(c echo.Context, step usecase.Step, err error) error {
 		return c.Redirect(redirectStatus(c), "/consent?req="+url.QueryEscape(step.RequestID))
 	case usecase.StepVerifyEmail:
 		return c.Redirect(redirectStatus(c), "/verify-email?req="+url.QueryEscape(step.RequestID))
+	case usecase.StepSecondFactor:
+		return c.Redirect(redirectStatus(c), "/login/mfa?req="+url.QueryEscape(step.RequestID))
 	case usecase.StepRedirect:
 		return c.Redirect(redirectStatus(c), responseURL(p.issuer, step.Response))
 	}

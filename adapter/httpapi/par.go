@@ -35,7 +35,7 @@ func (h *PARHandler) Push(c echo.Context) error {
 		ClientID: f.get("client_id"), RedirectURI: f.get("redirect_uri"), ResponseType: f.get("response_type"),
 		Scope: f.get("scope"), State: f.get("state"), Nonce: f.get("nonce"),
 		CodeChallenge: f.get("code_challenge"), CodeChallengeMethod: f.get("code_challenge_method"),
-		Prompt: f.get("prompt"), MaxAge: f.get("max_age"), Claims: f.get("claims"),
+		Prompt: f.get("prompt"), MaxAge: f.get("max_age"), Claims: f.get("claims"), ACRValues: f.get("acr_values"),
 		Request: f.get("request"), RequestURI: f.get("request_uri"), Resource: f.resources,
 	}})
 	if err != nil {

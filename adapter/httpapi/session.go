@@ -24,15 +24,17 @@ import (
 // They have no Max-Age: they end with the browser; the server ends sessions sooner.
 type cookieNames struct {
 	session, browser string
-	secure           bool
+	// mfa holds the sealed pending second-factor state (usecase.Factors): no session.
+	mfa    string
+	secure bool
 }
 
 func newCookieNames(issuer string) cookieNames {
 	secure := strings.HasPrefix(strings.ToLower(issuer), "https://")
 	if secure {
-		return cookieNames{session: "__Host-gatehouse_session", browser: "__Host-gatehouse_browser", secure: true}
+		return cookieNames{session: "__Host-gatehouse_session", browser: "__Host-gatehouse_browser", mfa: "__Host-gatehouse_mfa", secure: true}
 	}
-	return cookieNames{session: "gatehouse_session", browser: "gatehouse_browser"}
+	return cookieNames{session: "gatehouse_session", browser: "gatehouse_browser", mfa: "gatehouse_mfa"}
 }
 
 func (n cookieNames) cookie(name, value string) *http.Cookie {

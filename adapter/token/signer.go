@@ -119,6 +119,7 @@ func (s *Signer) SignAccessToken(ctx context.Context, t domain.AccessToken) (str
 	if !t.AuthTime.IsZero() {
 		b = appendIntMember(b, "auth_time", t.AuthTime.Unix())
 	}
+	b = appendAuthMethods(b, t.AMR)
 	if t.FamilyID != "" {
 		b = appendStringMember(b, familyClaim, t.FamilyID)
 	}
@@ -177,6 +178,7 @@ func (s *Signer) SignIDToken(ctx context.Context, t domain.IDToken) (string, err
 	if !t.AuthTime.IsZero() {
 		b = appendIntMember(b, "auth_time", t.AuthTime.Unix())
 	}
+	b = appendAuthMethods(b, t.AMR)
 	if t.Nonce != "" {
 		b = appendStringMember(b, "nonce", t.Nonce)
 	}
@@ -352,4 +354,14 @@ func asn1ToFixed(der, dst []byte) ([]byte, error) {
 		copy(part[half-len(v):], v)
 	}
 	return dst, nil
+}
+
+// appendAuthMethods writes amr (RFC 8176) and the acr they make, when a browser
+// sign-in is behind the token.
+func appendAuthMethods(b []byte, amr []string) []byte {
+	if len(amr) == 0 {
+		return b
+	}
+	b = appendStringsMember(b, "amr", amr)
+	return appendStringMember(b, "acr", domain.SessionACR(amr))
 }

@@ -53,6 +53,8 @@ type App struct {
 	Backchannel *usecase.BackchannelLogout
 	// Audit is the audit log (`gatehouse audit list`).
 	Audit *usecase.Audit
+	// Factors are the users' second factors (users reset-mfa).
+	Factors *usecase.Factors
 }
 
 // ClientIDTokenAlgs lists the ID-token algs clients registered, so that each has a key.
@@ -91,6 +93,7 @@ func provideSettings(cfg config.Config) usecase.Settings {
 		KeyActivationDelay:   usecase.KeyActivationDelay(cfg.KeyActivationDelay),
 		KeyRotationInterval:  usecase.KeyRotationInterval(cfg.KeyRotationInterval),
 		RequireVerifiedEmail: cfg.EmailVerification == usecase.EmailVerificationRequired,
+		RequireMFA:           cfg.MFA == usecase.MFARequired,
 	}
 }
 
@@ -179,6 +182,10 @@ func provideMailPolicy() usecase.MailPolicy { return usecase.DefaultMailPolicy()
 
 func provideAccountSettings(cfg config.Config) usecase.AccountSettings {
 	return usecase.AccountSettings{Issuer: cfg.Issuer, TokenTTL: cfg.EmailTokenTTL, Verification: cfg.EmailVerification}
+}
+
+func provideMFASettings(cfg config.Config) usecase.MFASettings {
+	return usecase.MFASettings{Issuer: cfg.Issuer, Policy: cfg.MFA}
 }
 
 // provideFeatures says which optional endpoints are served.

@@ -555,7 +555,33 @@ func usersCmd(g *globals) *cobra.Command {
 		},
 	}
 	setPw.Flags().BoolVar(&setStdin, "password-stdin", false, "read the password from the first line of stdin")
-	cmd.AddCommand(create, list, show, update, del, setPw)
+	resetMFA := &cobra.Command{
+		Use:   "reset-mfa U",
+		Short: "Remove every second factor of a user (U: a user id or a username): authenticator app and recovery codes; the user is told by mail",
+		Args:  exactArgs(1, "a user id or username"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			u, err := findUser(cmd.Context(), app, args[0])
+			if err != nil {
+				return err
+			}
+			had, err := app.Factors.Reset(cmd.Context(), u.ID)
+			app.Accounts.Wait() // the mail is queued before the process ends
+			if err != nil {
+				return err
+			}
+			status, text := "reset", "removed the second factors of user "+u.ID+"\n"
+			if !had {
+				status, text = "unchanged", "user "+u.ID+" had no second factor\n"
+			}
+			return g.print(map[string]string{"id": u.ID, "status": status}, text)
+		},
+	}
+	cmd.AddCommand(create, list, show, update, del, setPw, resetMFA)
 	return cmd
 }
 
@@ -584,6 +610,7 @@ type clientJSON struct {
 	// RequirePAR: RFC 9126 §5 require_pushed_authorization_requests.
 	RequirePAR  bool `json:"require_par"`
 	RequireDPoP bool `json:"require_dpop"`
+	RequireMFA  bool `json:"require_mfa"`
 	RequirePKCE bool `json:"require_pkce"`
 	// BackchannelLogoutURI: the name of Back-Channel Logout 1.0 §2.2.
 	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
@@ -605,7 +632,7 @@ func toClientJSON(c domain.Client, secret string) clientJSON {
 		RedirectURIs: nonNil(c.RedirectURIs), GrantTypes: nonNil(c.GrantTypes), Scope: domain.ScopeString(c.Scopes),
 		Audiences: nonNil(c.Audiences), SkipConsent: c.SkipConsent, IDTokenAlg: c.IDTokenAlg,
 		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs), CreatedAt: c.CreatedAt,
-		RequirePAR: c.RequirePAR, RequireDPoP: c.RequireDPoP, RequirePKCE: !c.PKCEOptional, BackchannelLogoutURI: c.BackchannelLogoutURI, TokenEndpointAuthMethod: authMethodOf(c), JWKSURI: c.JWKSURI, JWKS: jwksOf(c),
+		RequirePAR: c.RequirePAR, RequireDPoP: c.RequireDPoP, RequireMFA: c.RequireMFA, RequirePKCE: !c.PKCEOptional, BackchannelLogoutURI: c.BackchannelLogoutURI, TokenEndpointAuthMethod: authMethodOf(c), JWKSURI: c.JWKSURI, JWKS: jwksOf(c),
 		Disabled: c.Disabled}
 }
 
@@ -723,6 +750,7 @@ func (cf *clientFlags) register(cmd *cobra.Command) {
 	f.BoolVar(&in.RequirePAR, "require-par", false,
 		"authorization requests must come through POST /oauth/par (RFC 9126); plain ones are refused")
 	f.BoolVar(&in.RequireDPoP, "require-dpop", false, "the token endpoint refuses this client's requests without a DPoP proof (RFC 9449)")
+	f.BoolVar(&in.RequireMFA, "require-mfa", false, "users signing in for this client must give a second factor (an authenticator app), or set one up")
 	f.StringVar(&in.BackchannelLogoutURI, "backchannel-logout-uri", "",
 		"where the client takes logout tokens when a session it took part in ends (OpenID Connect Back-Channel Logout; http or https)")
 	f.BoolVar(&cf.requirePKCE, "require-pkce", true,
@@ -790,6 +818,7 @@ func (cf *clientFlags) update(cmd *cobra.Command) usecase.ClientUpdate {
 		list("grant-type", &in.GrantTypes), list("audience", &in.Audiences), list("post-logout-redirect-uri", &in.PostLogoutRedirectURIs)
 	u.Public, u.SkipConsent, u.RequirePAR, u.RequireDPoP = flag("public", &in.Public), flag("skip-consent", &in.SkipConsent),
 		flag("require-par", &in.RequirePAR), flag("require-dpop", &in.RequireDPoP)
+	u.RequireMFA = flag("require-mfa", &in.RequireMFA)
 	if f.Changed("require-pkce") {
 		optional := !cf.requirePKCE
 		u.PKCEOptional = &optional
@@ -811,7 +840,7 @@ func (g *globals) showClient(c domain.Client, head string) error {
 		strings.Join(c.RedirectURIs, " "), domain.ScopeString(c.Scopes), strings.Join(c.Audiences, " "))
 	fmt.Fprintf(tw, "post_logout_redirect_uris:\t%s\nskip_consent:\t%t\nid_token_alg:\t%s\nrequire_par:\t%t\nrequire_dpop:\t%t\nrequire_pkce:\t%t\n",
 		strings.Join(c.PostLogoutRedirectURIs, " "), c.SkipConsent, c.IDTokenAlg, c.RequirePAR, c.RequireDPoP, !c.PKCEOptional)
-	fmt.Fprintf(tw, "token_endpoint_auth_method:\t%s\n", authMethodOf(c))
+	fmt.Fprintf(tw, "require_mfa:\t%t\ntoken_endpoint_auth_method:\t%s\n", c.RequireMFA, authMethodOf(c))
 	if c.BackchannelLogoutURI != "" {
 		fmt.Fprintf(tw, "backchannel_logout_uri:\t%s\n", c.BackchannelLogoutURI)
 	}
@@ -827,7 +856,7 @@ func clientsCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "clients", Short: "Manage OAuth clients"}
 	var cf clientFlags
 	create := &cobra.Command{
-		Use:   "create --name N [--redirect-uri URI]... [--grant-type G]... [--scope \"a b\"] [--audience A]... [--public] [--skip-consent] [--id-token-alg ALG] [--post-logout-redirect-uri URI]... [--require-par] [--require-dpop] [--require-pkce=false] [--backchannel-logout-uri URI] [--auth-method private_key_jwt (--jwks FILE | --jwks-uri URL)]",
+		Use:   "create --name N [--redirect-uri URI]... [--grant-type G]... [--scope \"a b\"] [--audience A]... [--public] [--skip-consent] [--id-token-alg ALG] [--post-logout-redirect-uri URI]... [--require-par] [--require-dpop] [--require-mfa] [--require-pkce=false] [--backchannel-logout-uri URI] [--auth-method private_key_jwt (--jwks FILE | --jwks-uri URL)]",
 		Short: "Register a client; a confidential client's secret is printed this once",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cf.in.Name == "" {
@@ -915,7 +944,7 @@ func clientsCmd(g *globals) *cobra.Command {
 	var disabled bool
 	update := &cobra.Command{
 		Use: "update ID [--name N] [--redirect-uri URI]... [--grant-type G]... [--scope \"a b\"] [--audience A]... [--skip-consent=BOOL] " +
-			"[--id-token-alg ALG] [--post-logout-redirect-uri URI]... [--require-par=BOOL] [--require-dpop=BOOL] [--require-pkce=BOOL] [--backchannel-logout-uri URI] [--jwks FILE | --jwks-uri URL] [--disabled=BOOL]",
+			"[--id-token-alg ALG] [--post-logout-redirect-uri URI]... [--require-par=BOOL] [--require-dpop=BOOL] [--require-mfa=BOOL] [--require-pkce=BOOL] [--backchannel-logout-uri URI] [--jwks FILE | --jwks-uri URL] [--disabled=BOOL]",
 		Short: "Change a client, keeping its id and secret: each flag given replaces that attribute; --disabled=true kills every token and code of it at once",
 		Args:  exactArgs(1, "a client id"),
 		RunE: func(cmd *cobra.Command, args []string) error {

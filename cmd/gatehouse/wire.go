@@ -28,7 +28,7 @@ var appSet = wire.NewSet(
 	provideLogger, provideSettings, provideDB, provideAuditRetention, provideCryptoKeys, providePasswordParams,
 	provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures, provideTrustedProxies,
 	providePARSettings,
-	provideMailTransport, provideMailPolicy, provideAccountSettings,
+	provideMailTransport, provideMailPolicy, provideAccountSettings, provideMFASettings,
 	backchannel.NewSender, wire.Bind(new(usecase.LogoutSender), new(*backchannel.Sender)),
 	provideOutboundPolicy, provideUntrustedHTTP, wire.Bind(new(usecase.URLPolicy), new(outbound.Policy)),
 	wire.Bind(new(usecase.LogoutTokenSigner), new(*token.Signer)), wire.Bind(new(usecase.Sealer), new(*crypto.Cipher)),

@@ -97,7 +97,8 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	clientAuthenticator := usecase.NewClientAuthenticatorWithAssertions(clients, secretHasher, throttle, assertionVerifier, replayRepository, systemClock, clientAssertionConfig, settings)
 	minter := usecase.NewMinter(signer, signer, tokens, users, random, secretHasher, systemClock, settings)
 	clientCredentialsGrant := usecase.NewClientCredentialsGrant(minter, settings)
-	passwordGrant := usecase.NewAuditedPasswordGrant(users, rules, passwordHasher, throttle, minter, systemClock, settings, audit)
+	factorRepository := bunrepo.NewFactorRepository(db)
+	passwordGrant := usecase.NewAuditedPasswordGrant(users, rules, passwordHasher, throttle, minter, systemClock, settings, factorRepository, audit)
 	refreshTokenGrant := usecase.NewRefreshTokenGrant(tokens, secretHasher, minter, systemClock)
 	codeRepository := bunrepo.NewCodeRepository(db, groupCommit)
 	codes := batchrepo.NewCodes(codeRepository, tokens, groupCommit, db)
@@ -139,13 +140,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
 	parSettings := providePARSettings(cfg)
 	authorize := usecase.NewAuthorize(users, clients, authRequestRepository, consentRepository, codes, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings)
-	login := usecase.NewLogin(users, rules, passwordHasher, throttle, sessionRepository, tokens, admin, random, secretHasher, systemClock)
-	hintVerifier, err := token.NewHintVerifier(keyRing, verifierConfig, systemClock)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	endSession := usecase.NewEndSession(clients, hintVerifier)
+	totp := crypto.NewTOTP()
 	accountRepository := bunrepo.NewAccountRepository(db)
 	mailRepository := bunrepo.NewMailRepository(db)
 	mailTransport, err := provideMailTransport(cfg, logger, systemClock)
@@ -157,8 +152,17 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	mailer := usecase.NewMailer(mailRepository, mailTransport, cipher, random, systemClock, mailPolicy)
 	accountSettings := provideAccountSettings(cfg)
 	accounts := usecase.NewAccounts(users, accountRepository, rules, passwordHasher, admin, mailer, throttle, random, secretHasher, systemClock, accountSettings, logger)
+	mfaSettings := provideMFASettings(cfg)
+	factors := usecase.NewFactors(users, factorRepository, totp, cipher, rules, passwordHasher, throttle, random, secretHasher, systemClock, accounts, audit, mfaSettings)
+	login := usecase.NewLogin(users, rules, passwordHasher, throttle, sessionRepository, tokens, admin, random, secretHasher, systemClock, factors)
+	hintVerifier, err := token.NewHintVerifier(keyRing, verifierConfig, systemClock)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	endSession := usecase.NewEndSession(clients, hintVerifier)
 	connectedApps := usecase.NewConnectedApps(consentRepository, clients, tokens, systemClock, audit)
-	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, logger)
+	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, factors, logger)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -217,6 +221,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Accounts:     accounts,
 		Backchannel:  backchannelLogout,
 		Audit:        audit,
+		Factors:      factors,
 	}
 	return app, func() {
 		cleanup()
@@ -292,7 +297,8 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	clientAuthenticator := usecase.NewClientAuthenticatorWithAssertions(clients, secretHasher, throttle, assertionVerifier, replayRepository, systemClock, clientAssertionConfig, settings)
 	minter := usecase.NewMinter(signer, signer, tokenRepository, userRepository, random, secretHasher, systemClock, settings)
 	clientCredentialsGrant := usecase.NewClientCredentialsGrant(minter, settings)
-	passwordGrant := usecase.NewAuditedPasswordGrant(userRepository, rules, passwordHasher, throttle, minter, systemClock, settings, audit)
+	factorRepository := bunrepo.NewFactorRepository(db)
+	passwordGrant := usecase.NewAuditedPasswordGrant(userRepository, rules, passwordHasher, throttle, minter, systemClock, settings, factorRepository, audit)
 	refreshTokenGrant := usecase.NewRefreshTokenGrant(tokenRepository, secretHasher, minter, systemClock)
 	codeRepository := bunrepo.NewCodeRepository(db, txWriter)
 	authorizationCodeGrant := usecase.NewAuthorizationCodeGrant(codeRepository, secretHasher, minter, systemClock)
@@ -333,13 +339,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
 	parSettings := providePARSettings(cfg)
 	authorize := usecase.NewAuthorize(userRepository, clients, authRequestRepository, consentRepository, codeRepository, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings)
-	login := usecase.NewLogin(userRepository, rules, passwordHasher, throttle, sessionRepository, tokenRepository, admin, random, secretHasher, systemClock)
-	hintVerifier, err := token.NewHintVerifier(keyRing, verifierConfig, systemClock)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	endSession := usecase.NewEndSession(clients, hintVerifier)
+	totp := crypto.NewTOTP()
 	accountRepository := bunrepo.NewAccountRepository(db)
 	mailRepository := bunrepo.NewMailRepository(db)
 	mailTransport, err := provideMailTransport(cfg, logger, systemClock)
@@ -351,8 +351,17 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	mailer := usecase.NewMailer(mailRepository, mailTransport, cipher, random, systemClock, mailPolicy)
 	accountSettings := provideAccountSettings(cfg)
 	accounts := usecase.NewAccounts(userRepository, accountRepository, rules, passwordHasher, admin, mailer, throttle, random, secretHasher, systemClock, accountSettings, logger)
+	mfaSettings := provideMFASettings(cfg)
+	factors := usecase.NewFactors(userRepository, factorRepository, totp, cipher, rules, passwordHasher, throttle, random, secretHasher, systemClock, accounts, audit, mfaSettings)
+	login := usecase.NewLogin(userRepository, rules, passwordHasher, throttle, sessionRepository, tokenRepository, admin, random, secretHasher, systemClock, factors)
+	hintVerifier, err := token.NewHintVerifier(keyRing, verifierConfig, systemClock)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	endSession := usecase.NewEndSession(clients, hintVerifier)
 	connectedApps := usecase.NewConnectedApps(consentRepository, clients, tokenRepository, systemClock, audit)
-	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, logger)
+	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, factors, logger)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -411,6 +420,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		Accounts:     accounts,
 		Backchannel:  backchannelLogout,
 		Audit:        audit,
+		Factors:      factors,
 	}
 	return app, func() {
 		cleanup()
@@ -425,6 +435,6 @@ var appSet = wire.NewSet(
 	provideLogger, provideSettings, provideDB, provideAuditRetention, provideCryptoKeys, providePasswordParams,
 	provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures, provideTrustedProxies,
 	providePARSettings,
-	provideMailTransport, provideMailPolicy, provideAccountSettings, backchannel.NewSender, wire.Bind(new(usecase.LogoutSender), new(*backchannel.Sender)), provideOutboundPolicy, provideUntrustedHTTP, wire.Bind(new(usecase.URLPolicy), new(outbound.Policy)), wire.Bind(new(usecase.LogoutTokenSigner), new(*token.Signer)), wire.Bind(new(usecase.Sealer), new(*crypto.Cipher)), provideRegistrationSettings, provideRegistrationHandler, wire.Bind(new(usecase.ClientForgetter), new(*cache.Clients)), wire.Bind(new(usecase.Clock), new(usecase.SystemClock)), wire.Bind(new(httpapi.Pinger), new(*bun.DB)), crypto.ProviderSet, identifier.NewRules, wire.Bind(new(usecase.Identifiers), new(identifier.Rules)), wire.Bind(new(token.KeyCipher), new(*crypto.Cipher)), token.ProviderSet, token.NewDPoPParser, wire.Bind(new(usecase.DPoPProofParser), new(*token.DPoPParser)), crypto.NewDPoPNonces, wire.Bind(new(usecase.DPoPNonces), new(*crypto.DPoPNonces)), provideDPoPConfig,
+	provideMailTransport, provideMailPolicy, provideAccountSettings, provideMFASettings, backchannel.NewSender, wire.Bind(new(usecase.LogoutSender), new(*backchannel.Sender)), provideOutboundPolicy, provideUntrustedHTTP, wire.Bind(new(usecase.URLPolicy), new(outbound.Policy)), wire.Bind(new(usecase.LogoutTokenSigner), new(*token.Signer)), wire.Bind(new(usecase.Sealer), new(*crypto.Cipher)), provideRegistrationSettings, provideRegistrationHandler, wire.Bind(new(usecase.ClientForgetter), new(*cache.Clients)), wire.Bind(new(usecase.Clock), new(usecase.SystemClock)), wire.Bind(new(httpapi.Pinger), new(*bun.DB)), crypto.ProviderSet, identifier.NewRules, wire.Bind(new(usecase.Identifiers), new(identifier.Rules)), wire.Bind(new(token.KeyCipher), new(*crypto.Cipher)), token.ProviderSet, token.NewDPoPParser, wire.Bind(new(usecase.DPoPProofParser), new(*token.DPoPParser)), crypto.NewDPoPNonces, wire.Bind(new(usecase.DPoPNonces), new(*crypto.DPoPNonces)), provideDPoPConfig,
 	provideAssertionVerifier, wire.Bind(new(usecase.ClientAssertionVerifier), new(*token.AssertionVerifier)), bunrepo.ProviderSet, provideClientCache, provideChangeFeed, wire.Bind(new(usecase.ClientStore), new(*cache.Clients)), wire.Bind(new(token.KeySource), new(*bunrepo.KeyRepository)), usecase.ProviderSet, httpapi.ProviderSet, providePageConfig, httpapi.NewPages, wire.Bind(new(httpapi.PageMounter), new(*httpapi.Pages)), wire.Struct(new(App), "*"),
 )

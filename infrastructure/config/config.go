@@ -101,6 +101,9 @@ type Config struct {
 	// optional or required.
 	EmailTokenTTL     time.Duration
 	EmailVerification string
+	// MFA is optional (users choose a second factor) or required (a user without one
+	// enrols one before a sign-in for an application completes).
+	MFA string
 	// DPoPIATWindow is how far a DPoP proof's iat may lie from now, either way;
 	// DPoPNonceRequired makes the token endpoint demand a server nonce in proofs.
 	DPoPIATWindow     time.Duration
@@ -378,6 +381,7 @@ func parse(raw map[string]string, sources map[string]source) (Config, error) {
 	c.SMTPURL, c.MailDir, c.MailFrom = raw["smtp_url"], raw["mail_dir"], p.mailbox("mail_from")
 	c.EmailTokenTTL = p.duration("email_token_ttl", time.Minute, 7*24*time.Hour)
 	c.EmailVerification = p.oneOf("email_verification", "off", "optional", "required")
+	c.MFA = p.oneOf("mfa", "optional", "required")
 	if p.err != nil {
 		return Config{}, p.err
 	}

@@ -106,7 +106,7 @@ func (c *Codes) consume(ctx context.Context, hash []byte, now time.Time, g *usec
 			}
 			if g.Refresh != nil {
 				if _, err := tx.NewRaw("INSERT INTO refresh_tokens ("+bunrepo.RefreshTokenColumns+
-					") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", bunrepo.RefreshTokenValues(*g.Refresh)...).Exec(ctx); err != nil {
+					") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", bunrepo.RefreshTokenValues(*g.Refresh)...).Exec(ctx); err != nil {
 					return bunrepo.WrapErr(err, "insert refresh token of family %q", g.Family.ID)
 				}
 			}
@@ -134,5 +134,5 @@ const (
 		"fam AS (INSERT INTO token_families (" + bunrepo.FamilyColumns + ") " + familyValuesPG + " RETURNING 1) " +
 		"INSERT INTO refresh_tokens (" + bunrepo.RefreshTokenColumns + ") SELECT $9::bytea, $10::text, $11::text, " +
 		"$12::text, $13::text, $14::text, $15::timestamptz, $16::text, $17::text, $18::timestamptz, $19::timestamptz, " +
-		"$20::text, $21::text FROM fam"
+		"$20::text, $21::text, $22::text FROM fam"
 )

@@ -188,7 +188,7 @@ func (t *Tokens) rotate(ctx context.Context, hash []byte, now time.Time, next do
 			return err
 		}
 		if _, err := tx.NewRaw("INSERT INTO refresh_tokens ("+bunrepo.RefreshTokenColumns+
-			") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", bunrepo.RefreshTokenValues(next)...).Exec(ctx); err != nil {
+			") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", bunrepo.RefreshTokenValues(next)...).Exec(ctx); err != nil {
 			return bunrepo.WrapErr(err, "insert rotated refresh token")
 		}
 		rotated = true
@@ -200,7 +200,7 @@ func (t *Tokens) rotate(ctx context.Context, hash []byte, now time.Time, next do
 const rotateSQLiteQuery = "UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ? AND rotated_at IS NULL " +
 	"AND revoked_at IS NULL AND NOT EXISTS (SELECT 1 FROM token_families WHERE id = ? AND revoked_at IS NOT NULL)"
 
-// rotatePGQuery marks the token $2 rotated at $1 and inserts its successor ($3…$15,
+// rotatePGQuery marks the token $2 rotated at $1 and inserts its successor ($3…$16,
 // bunrepo.RefreshTokenColumns), only while the token is neither rotated nor revoked
 // and its family ($4) is not revoked: as the refresh read them. It takes the family's
 // lock first (FOR SHARE; the lock order of bunrepo.TokenRepository), so a revocation
@@ -210,7 +210,7 @@ const rotatePGQuery = "WITH fam AS (SELECT id FROM token_families WHERE id = $4 
 	"upd AS (UPDATE refresh_tokens SET rotated_at = $1 WHERE hash = $2 AND rotated_at IS NULL AND revoked_at IS NULL " +
 	"AND EXISTS (SELECT 1 FROM fam) RETURNING 1) " +
 	"INSERT INTO refresh_tokens (" + bunrepo.RefreshTokenColumns + ") " +
-	"SELECT $3::bytea, $4, $5, $6, $7, $8, $9::timestamptz, $10, $11, $12::timestamptz, $13::timestamptz, $14, $15 FROM upd"
+	"SELECT $3::bytea, $4, $5, $6, $7, $8, $9::timestamptz, $10, $11, $12::timestamptz, $13::timestamptz, $14, $15, $16 FROM upd"
 
 // Users is bunrepo's user store whose reads by id, on every userinfo call, share one
 // query when they come together (readBatcher).

@@ -81,7 +81,7 @@ func (r *ClientRepository) UpdateClient(ctx context.Context, c domain.Client) er
 		res, err := tx.NewUpdate().Model(&row).
 			Column("name", "redirect_uris", "grant_types", "scopes", "audiences", "skip_consent", "id_token_alg",
 				"post_logout_redirect_uris", "require_par", "require_dpop", "token_endpoint_auth_method", "jwks",
-				"jwks_uri", "disabled", "pkce_optional", "backchannel_logout_uri", "updated_at").
+				"jwks_uri", "disabled", "pkce_optional", "backchannel_logout_uri", "require_mfa", "updated_at").
 			WherePK().Exec(ctx)
 		if err := mustAffect(res, err, "update client %q", c.ID); err != nil {
 			return err

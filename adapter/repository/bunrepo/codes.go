@@ -133,7 +133,7 @@ const codeRedemptionsQuery = "SELECT c.hash AS c_hash, c.client_id AS c_client_i
 	"c.redirect_uri AS c_redirect_uri, c.scope AS c_scope, c.audience AS c_audience, " +
 	"c.code_challenge AS c_code_challenge, c.nonce AS c_nonce, c.auth_time AS c_auth_time, " +
 	"c.session_id AS c_session_id, c.family_id AS c_family_id, c.created_at AS c_created_at, " +
-	"c.expires_at AS c_expires_at, c.used_at AS c_used_at, c.requested_claims AS c_requested_claims, " +
+	"c.expires_at AS c_expires_at, c.used_at AS c_used_at, c.requested_claims AS c_requested_claims, c.amr AS c_amr, " +
 	userColumns + ", " +
 	"(SELECT COUNT(*) FROM sessions s WHERE s.id = c.session_id) AS sessions, " +
 	"(SELECT COUNT(*) FROM clients k WHERE k.id = c.client_id AND k.disabled = TRUE) AS disabled_clients, " +

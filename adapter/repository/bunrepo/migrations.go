@@ -79,6 +79,7 @@ func migrations() *migrate.Migrations {
 	ms.Add(sessionSeenMigration())
 	ms.Add(claimsMigration())
 	ms.Add(auditMigration())
+	ms.Add(factorsMigration())
 	return ms
 }
 

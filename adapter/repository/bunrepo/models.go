@@ -3,6 +3,7 @@ package bunrepo
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -119,6 +120,8 @@ type clientRow struct {
 	PKCEOptional bool `bun:"pkce_optional,nullzero"`
 	// BackchannelLogoutURI came with migration 20260315000001: NULL reads as none.
 	BackchannelLogoutURI string `bun:"backchannel_logout_uri,nullzero"`
+	// RequireMFA came with migration 20260318000021: NULL reads as false.
+	RequireMFA bool `bun:"require_mfa,nullzero"`
 }
 
 func clientToRow(c domain.Client) clientRow {
@@ -132,7 +135,7 @@ func clientToRow(c domain.Client) clientRow {
 		RequirePAR:             c.RequirePAR, RegistrationTokenHash: emptyToNil(c.RegistrationTokenHash),
 		RequireDPoP: c.RequireDPoP, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 		JWKS: c.JWKS, JWKSURI: c.JWKSURI, Disabled: c.Disabled, PKCEOptional: c.PKCEOptional,
-		BackchannelLogoutURI: c.BackchannelLogoutURI,
+		BackchannelLogoutURI: c.BackchannelLogoutURI, RequireMFA: c.RequireMFA,
 	}
 }
 
@@ -144,7 +147,7 @@ func (r clientRow) toDomain() (domain.Client, error) {
 		RequirePAR: r.RequirePAR, RegistrationTokenHash: emptyToNil(r.RegistrationTokenHash),
 		RequireDPoP: r.RequireDPoP, TokenEndpointAuthMethod: r.TokenEndpointAuthMethod,
 		JWKS: r.JWKS, JWKSURI: r.JWKSURI, Disabled: r.Disabled, PKCEOptional: r.PKCEOptional,
-		BackchannelLogoutURI: r.BackchannelLogoutURI,
+		BackchannelLogoutURI: r.BackchannelLogoutURI, RequireMFA: r.RequireMFA,
 	}
 	var err error
 	if c.RedirectURIs, err = decodeList(r.RedirectURIs); err != nil {
@@ -185,6 +188,8 @@ type codeRow struct {
 	// RequestedClaims came with migration 20260317000001 (domain.ClaimsRequest.Encode);
 	// NULL when the request had no claims parameter.
 	RequestedClaims string `bun:"requested_claims,nullzero"`
+	// AMR came with migration 20260318000021: space-separated; NULL when none.
+	AMR string `bun:"amr,nullzero"`
 }
 
 func codeToRow(c domain.AuthorizationCode) codeRow {
@@ -194,7 +199,7 @@ func codeToRow(c domain.AuthorizationCode) codeRow {
 		CodeChallenge: c.CodeChallenge, Nonce: c.Nonce, AuthTime: c.AuthTime,
 		SessionID: c.SessionID, FamilyID: c.FamilyID,
 		CreatedAt: c.CreatedAt, ExpiresAt: c.ExpiresAt, UsedAt: c.UsedAt,
-		RequestedClaims: c.Claims.Encode(),
+		RequestedClaims: c.Claims.Encode(), AMR: strings.Join(c.AMR, " "),
 	}
 }
 
@@ -202,7 +207,7 @@ func (r codeRow) toDomain() (domain.AuthorizationCode, error) {
 	c := domain.AuthorizationCode{
 		Hash: r.Hash, ClientID: r.ClientID, UserID: r.UserID, RedirectURI: r.RedirectURI,
 		CodeChallenge: r.CodeChallenge, Nonce: r.Nonce, AuthTime: utc(r.AuthTime),
-		SessionID: r.SessionID, FamilyID: r.FamilyID,
+		SessionID: r.SessionID, FamilyID: r.FamilyID, AMR: strings.Fields(r.AMR),
 		CreatedAt: utc(r.CreatedAt), ExpiresAt: utc(r.ExpiresAt), UsedAt: utcPtr(r.UsedAt),
 	}
 	var err error
@@ -259,6 +264,8 @@ type refreshTokenRow struct {
 	DPoPJKT string `bun:"dpop_jkt,nullzero"`
 	// RequestedClaims came with migration 20260317000001: NULL when none.
 	RequestedClaims string `bun:"requested_claims,nullzero"`
+	// AMR came with migration 20260318000021: space-separated; NULL when none.
+	AMR string `bun:"amr,nullzero"`
 }
 
 func refreshTokenToRow(t domain.RefreshToken) refreshTokenRow {
@@ -267,7 +274,7 @@ func refreshTokenToRow(t domain.RefreshToken) refreshTokenRow {
 		Scope: encodeList(t.Scope), Audience: encodeList(t.Audience),
 		AuthTime: t.AuthTime, Nonce: t.Nonce, SessionID: t.SessionID,
 		CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, RotatedAt: t.RotatedAt, RevokedAt: t.RevokedAt,
-		DPoPJKT: t.DPoPJKT, RequestedClaims: t.Claims.Encode(),
+		DPoPJKT: t.DPoPJKT, RequestedClaims: t.Claims.Encode(), AMR: strings.Join(t.AMR, " "),
 	}
 }
 
@@ -277,7 +284,7 @@ func (r refreshTokenRow) toDomain() (domain.RefreshToken, error) {
 		AuthTime: utc(r.AuthTime), Nonce: r.Nonce, SessionID: r.SessionID,
 		CreatedAt: utc(r.CreatedAt), ExpiresAt: utc(r.ExpiresAt),
 		RotatedAt: utcPtr(r.RotatedAt), RevokedAt: utcPtr(r.RevokedAt),
-		DPoPJKT: r.DPoPJKT,
+		DPoPJKT: r.DPoPJKT, AMR: strings.Fields(r.AMR),
 	}
 	var err error
 	if t.Scope, err = decodeList(r.Scope); err != nil {
@@ -362,13 +369,15 @@ type sessionRow struct {
 	UserAgent  string     `bun:"user_agent,nullzero"`
 	Address    string     `bun:"address,nullzero"`
 	LastSeenAt *time.Time `bun:"last_seen_at"`
+	// AMR came with migration 20260318000021: space-separated; NULL reads as none.
+	AMR string `bun:"amr,nullzero"`
 }
 
 func (r sessionRow) toDomain() domain.Session {
 	s := domain.Session{
 		ID: r.ID, SecretHash: r.SecretHash, UserID: r.UserID,
 		AuthTime: utc(r.AuthTime), CreatedAt: utc(r.CreatedAt), ExpiresAt: utc(r.ExpiresAt),
-		UserAgent: r.UserAgent, Address: r.Address,
+		UserAgent: r.UserAgent, Address: r.Address, AMR: strings.Fields(r.AMR),
 	}
 	if r.LastSeenAt != nil {
 		s.LastSeenAt = utc(*r.LastSeenAt)
@@ -489,7 +498,7 @@ func emptyToNil(b []byte) []byte {
 // RefreshTokenColumns are the columns of a new refresh token, in the order of
 // RefreshTokenValues, for the decorators of these repositories (batchrepo).
 const RefreshTokenColumns = "hash, family_id, client_id, user_id, scope, audience, auth_time, nonce, session_id, " +
-	"created_at, expires_at, dpop_jkt, requested_claims"
+	"created_at, expires_at, dpop_jkt, requested_claims, amr"
 
 // RefreshTokenValues are t's values as a new row stores them (RefreshTokenColumns).
 func RefreshTokenValues(t domain.RefreshToken) []any {
@@ -501,7 +510,8 @@ func RefreshTokenValues(t domain.RefreshToken) []any {
 		jkt = t.DPoPJKT
 	}
 	return []any{t.Hash, t.FamilyID, t.ClientID, t.UserID, encodeList(t.Scope), encodeList(t.Audience),
-		authTime, t.Nonce, t.SessionID, t.CreatedAt, t.ExpiresAt, jkt, nullString(t.Claims.Encode())}
+		authTime, t.Nonce, t.SessionID, t.CreatedAt, t.ExpiresAt, jkt, nullString(t.Claims.Encode()),
+		nullString(strings.Join(t.AMR, " "))}
 }
 
 // FamilyColumns are the columns of a new token family, in the order of FamilyValues,

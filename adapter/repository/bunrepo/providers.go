@@ -33,6 +33,7 @@ var ProviderSet = wire.NewSet(
 	NewReplayRepository, wire.Bind(new(usecase.ReplayStore), new(*ReplayRepository)),
 	NewAuditRepository, wire.Bind(new(usecase.AuditStore), new(*AuditRepository)),
 	NewTransactor, wire.Bind(new(usecase.Transactor), new(*Transactor)),
+	NewFactorRepository, wire.Bind(new(usecase.FactorStore), new(*FactorRepository)),
 )
 
 // PlainSet binds the user, code and token stores to the repositories themselves, whose writes

@@ -2,6 +2,7 @@ package bunrepo
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -26,7 +27,7 @@ func NewSessionRepository(db *bun.DB) *SessionRepository { return &SessionReposi
 func (r *SessionRepository) CreateSession(ctx context.Context, s domain.Session) error {
 	row := sessionRow{
 		ID: s.ID, SecretHash: s.SecretHash, UserID: s.UserID,
-		AuthTime: s.AuthTime, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt,
+		AuthTime: s.AuthTime, CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt, AMR: strings.Join(s.AMR, " "),
 	}
 	if _, err := insert(ctx, conn(ctx, r.db), &row); err != nil {
 		return wrapErr(err, "insert session")

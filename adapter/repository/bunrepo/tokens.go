@@ -359,7 +359,7 @@ const refreshStateQuery = "SELECT t.hash AS t_hash, t.family_id AS t_family_id, 
 	"t.user_id AS t_user_id, t.scope AS t_scope, t.audience AS t_audience, t.auth_time AS t_auth_time, " +
 	"t.nonce AS t_nonce, t.session_id AS t_session_id, t.created_at AS t_created_at, t.expires_at AS t_expires_at, " +
 	"t.rotated_at AS t_rotated_at, t.revoked_at AS t_revoked_at, t.dpop_jkt AS t_dpop_jkt, " +
-	"t.requested_claims AS t_requested_claims, " + userColumns + ", " +
+	"t.requested_claims AS t_requested_claims, t.amr AS t_amr, " + userColumns + ", " +
 	"f.revoked_at AS f_revoked_at FROM refresh_tokens t " +
 	"JOIN token_families f ON f.id = t.family_id LEFT JOIN users u ON u.id = t.user_id"
 

@@ -30,7 +30,7 @@ func (s *suite) clients(t *testing.T) {
 			SkipConsent: true, IDTokenAlg: domain.AlgES256,
 			PostLogoutRedirectURIs: []string{"https://app.example.com/bye?from=gatehouse&x=1", "http://127.0.0.1:8080/bye"},
 			CreatedAt:              base, UpdatedAt: base.Add(time.Minute),
-			RequireDPoP: true, PKCEOptional: true, TokenEndpointAuthMethod: domain.AuthPrivateKeyJWT,
+			RequireDPoP: true, RequireMFA: true, PKCEOptional: true, TokenEndpointAuthMethod: domain.AuthPrivateKeyJWT,
 			JWKSURI: "https://app.example.com/jwks.json?v=1", JWKS: `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`,
 		}
 		noErr(t, s.Clients.CreateClient(t.Context(), c))
@@ -139,7 +139,7 @@ func (s *suite) clients(t *testing.T) {
 func checkClient(t *testing.T, want, got domain.Client) {
 	t.Helper()
 	if got.ID != want.ID || got.Name != want.Name || got.Public != want.Public ||
-		got.SkipConsent != want.SkipConsent || got.IDTokenAlg != want.IDTokenAlg || got.RequireDPoP != want.RequireDPoP ||
+		got.SkipConsent != want.SkipConsent || got.IDTokenAlg != want.IDTokenAlg || got.RequireDPoP != want.RequireDPoP || got.RequireMFA != want.RequireMFA ||
 		got.TokenEndpointAuthMethod != want.TokenEndpointAuthMethod || got.JWKS != want.JWKS || got.JWKSURI != want.JWKSURI ||
 		got.RequirePAR != want.RequirePAR || got.Disabled != want.Disabled || got.PKCEOptional != want.PKCEOptional {
 		t.Errorf("client = %+v, want %+v", got, want)

@@ -2,6 +2,7 @@ package repotest
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,7 +20,7 @@ func (s *suite) code(t *testing.T, u domain.User, c domain.Client) domain.Author
 		Scope: []string{"openid", "profile"}, Audience: []string{"https://api.example.com"},
 		CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", Nonce: "nonce-1",
 		AuthTime: base.Add(-time.Minute), SessionID: s.newSession(t, u).ID, FamilyID: newID("fam"),
-		Claims: someClaims, CreatedAt: base, ExpiresAt: base.Add(time.Minute),
+		Claims: someClaims, AMR: someAMR, CreatedAt: base, ExpiresAt: base.Add(time.Minute),
 	}
 }
 
@@ -287,7 +288,8 @@ func checkCode(t *testing.T, want, got domain.AuthorizationCode) {
 	sameBytes(t, "hash", want.Hash, got.Hash)
 	if got.ClientID != want.ClientID || got.UserID != want.UserID || got.RedirectURI != want.RedirectURI ||
 		got.CodeChallenge != want.CodeChallenge || got.Nonce != want.Nonce ||
-		got.SessionID != want.SessionID || got.FamilyID != want.FamilyID || got.Claims != want.Claims {
+		got.SessionID != want.SessionID || got.FamilyID != want.FamilyID || got.Claims != want.Claims ||
+		strings.Join(got.AMR, " ") != strings.Join(want.AMR, " ") {
 		t.Errorf("code = %+v, want %+v", got, want)
 	}
 	sameList(t, "scope", want.Scope, got.Scope)

@@ -141,7 +141,7 @@ func (s *suite) principals(t *testing.T) {
 		want.Scopes = []string{"openid", "api:read"}
 		want.Audiences = []string{"https://api.example.com"}
 		want.PostLogoutRedirectURIs = []string{"https://new.example.com/bye"}
-		want.SkipConsent, want.RequirePAR, want.RequireDPoP, want.Disabled = true, true, true, true
+		want.SkipConsent, want.RequirePAR, want.RequireDPoP, want.Disabled, want.RequireMFA = true, true, true, true, true
 		want.PKCEOptional = !want.PKCEOptional
 		want.IDTokenAlg, want.UpdatedAt = domain.AlgES256, base.Add(time.Minute)
 		// Not the update's to change: the secret, public or confidential, the creation time.
@@ -151,7 +151,7 @@ func (s *suite) principals(t *testing.T) {
 		got, err := s.Clients.ClientByID(t.Context(), c.ID)
 		noErr(t, err)
 		checkClient(t, want, got)
-		if !got.Disabled || !got.RequireDPoP || got.Public {
+		if !got.Disabled || !got.RequireDPoP || !got.RequireMFA || got.Public {
 			t.Errorf("updated client reads %+v", got)
 		}
 		want.Disabled = false

@@ -55,6 +55,8 @@ type Stores struct {
 	Audit usecase.AuditStore
 	// Tx is optional: units of work over the stores (the audit log's atomicity).
 	Tx usecase.Transactor
+	// Factors is optional: second factors (authenticator apps, recovery codes).
+	Factors usecase.FactorStore
 }
 
 // RunAll runs the whole contract on the plain Bun repositories over db, which must be
@@ -104,6 +106,7 @@ func bunStores(db *bun.DB) Stores {
 		Logouts:  bunrepo.NewBackchannelRepository(db),
 		Audit:    bunrepo.NewAuditRepository(db),
 		Tx:       bunrepo.NewTransactor(db),
+		Factors:  bunrepo.NewFactorRepository(db),
 	}
 }
 
@@ -129,6 +132,7 @@ func Run(t *testing.T, s Stores) {
 	t.Run("Accounts", st.accounts)
 	t.Run("Logouts", st.logouts)
 	t.Run("Audit", st.audit)
+	t.Run("Factors", st.factors)
 	// Last: its purge deletes whatever else has expired by then.
 	t.Run("Throttle", st.throttle)
 }
@@ -253,7 +257,11 @@ var fullProfile = domain.Profile{
 }
 
 // someClaims is a claims request (OpenID Connect Core §5.5) the stored grants carry.
-var someClaims = domain.ClaimsRequest{IDToken: domain.ClaimEmail | domain.ClaimGroups, UserInfo: domain.ClaimPhoneNumber}
+var someClaims = domain.ClaimsRequest{IDToken: domain.ClaimEmail | domain.ClaimGroups, UserInfo: domain.ClaimPhoneNumber,
+	ACR: domain.ACRMFA + " " + domain.ACRPhishingResistant}
+
+// someAMR are the authentication methods the fixtures' codes and tokens carry.
+var someAMR = []string{"pwd", "otp", "mfa"}
 
 func (s *suite) newClient(t *testing.T) domain.Client {
 	t.Helper()
@@ -295,7 +303,7 @@ func (s *suite) refreshToken(f usecase.TokenFamily) domain.RefreshToken {
 	return domain.RefreshToken{
 		Hash: newHash(), FamilyID: f.ID, ClientID: f.ClientID, UserID: f.UserID,
 		Scope: []string{"openid", "offline_access"}, Audience: []string{"https://api.example.com"},
-		AuthTime: base.Add(-time.Minute), Nonce: "n-0S6_WzA2Mj", SessionID: f.SessionID, Claims: someClaims,
+		AuthTime: base.Add(-time.Minute), Nonce: "n-0S6_WzA2Mj", SessionID: f.SessionID, Claims: someClaims, AMR: someAMR,
 		CreatedAt: base, ExpiresAt: base.Add(time.Hour),
 	}
 }

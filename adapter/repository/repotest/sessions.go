@@ -1,6 +1,7 @@
 package repotest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -43,10 +44,11 @@ func (s *suite) sessions(t *testing.T) {
 	t.Run("CreateReadDelete", func(t *testing.T) {
 		u := s.newUser(t)
 		want := newSession(u)
+		want.AMR = []string{"pwd", "otp", "mfa"}
 		noErr(t, s.Sessions.CreateSession(t.Context(), want))
 		got, err := s.Sessions.SessionByHash(t.Context(), want.SecretHash)
 		noErr(t, err)
-		if got.ID != want.ID || got.UserID != want.UserID {
+		if got.ID != want.ID || got.UserID != want.UserID || !slices.Equal(got.AMR, want.AMR) {
 			t.Errorf("session = %+v, want %+v", got, want)
 		}
 		sameBytes(t, "secret hash", want.SecretHash, got.SecretHash)

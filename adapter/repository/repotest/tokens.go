@@ -2,6 +2,7 @@ package repotest
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -396,7 +397,7 @@ func checkRefreshToken(t *testing.T, want, got domain.RefreshToken) {
 	sameBytes(t, "hash", want.Hash, got.Hash)
 	if got.FamilyID != want.FamilyID || got.ClientID != want.ClientID || got.UserID != want.UserID ||
 		got.Nonce != want.Nonce || got.SessionID != want.SessionID || got.DPoPJKT != want.DPoPJKT ||
-		got.Claims != want.Claims {
+		got.Claims != want.Claims || strings.Join(got.AMR, " ") != strings.Join(want.AMR, " ") {
 		t.Errorf("refresh token = %+v, want %+v", got, want)
 	}
 	sameList(t, "scope", want.Scope, got.Scope)

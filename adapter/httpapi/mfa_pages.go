@@ -1,0 +1,313 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+	qrcode "github.com/skip2/go-qrcode"
+
+	"gatehouse/domain"
+	"gatehouse/usecase"
+)
+
+// The second factor: the page after the password for a user who has one
+// (/login/mfa), and the authenticator app's enrolment and removal on /account.
+//
+// Between the password and the factor the browser holds only a sealed, short-lived
+// state bound to its browser cookie (the mfa cookie): no session, no code, no token
+// (SECURITY S50).
+
+const msgBadCode = "That code is not right, or was already used."
+
+// toSecondFactor follows a right password of a user with a second factor: the
+// pending state in its cookie, and the second-factor page.
+func (p *Pages) toSecondFactor(c echo.Context, userID, browser, reqID, userCode string) error {
+	pending, err := p.factors.BeginSecondFactor(userID, browser)
+	if err != nil {
+		return err
+	}
+	c.SetCookie(p.cookies.cookie(p.cookies.mfa, pending))
+	q := url.Values{}
+	if reqID != "" {
+		q.Set(requestIDField, reqID)
+	}
+	if userCode != "" {
+		q.Set(userCodeField, userCode)
+	}
+	target := "/login/mfa"
+	if len(q) > 0 {
+		target += "?" + q.Encode()
+	}
+	return c.Redirect(http.StatusSeeOther, target)
+}
+
+// pendingMFA reads the mfa cookie (sealed, so no fixed length).
+func (p *Pages) pendingMFA(c echo.Context) string {
+	ck, err := c.Cookie(p.cookies.mfa)
+	if err != nil || len(ck.Value) > 1024 {
+		return ""
+	}
+	return ck.Value
+}
+
+func (p *Pages) clearMFA(c echo.Context) {
+	ck := p.cookies.cookie(p.cookies.mfa, "")
+	ck.MaxAge = -1
+	c.SetCookie(ck)
+}
+
+// mfaExpired is the page for a second-factor step that is not alive in this browser.
+func (p *Pages) mfaExpired(c echo.Context, reqID string) error {
+	p.clearMFA(c)
+	link := "/login"
+	if reqID != "" {
+		link += "?req=" + url.QueryEscape(reqID)
+	}
+	return p.render(c, http.StatusBadRequest, "notice", view{Title: "Sign in again",
+		Error: "This sign-in has expired, or was started in another browser. Enter your password again.",
+		Link:  link, LinkLabel: "Sign in"})
+}
+
+// mfaView is the second-factor page.
+func (p *Pages) mfaView(c echo.Context, s *domain.Session, browser string, pr *usecase.PendingRequest, userCode string) view {
+	v := view{Title: "Two-step verification", CSRF: p.csrfToken(csrfBinding(s, browser)), Fields: map[string]string{}, UserCode: userCode}
+	if pr != nil {
+		v.RequestID, v.ClientName = pr.Request.ID, pr.Client.Name
+		allowFormTarget(c, pr.Request.RedirectURI)
+	}
+	return v
+}
+
+// mfaGet serves GET /login/mfa: the form, only for the browser that passed the
+// password, for SecondFactorTTL. A signed-in browser whose session lacks the second
+// factor (GATEHOUSE_MFA=required) gets the form too, to step up, or the enrolment of
+// an authenticator app when the user has none.
+func (p *Pages) mfaGet(c echo.Context) error {
+	s, err := p.session(c)
+	if err != nil {
+		return err
+	}
+	browser := p.ensureBrowser(c)
+	id := c.QueryParam(requestIDField)
+	_, pendingErr := p.factors.PendingUser(p.pendingMFA(c), browser)
+	if pendingErr != nil && s == nil {
+		return p.mfaExpired(c, id)
+	}
+	pr, err := p.pendingFor(c, id, browser)
+	if err != nil {
+		return err
+	}
+	_, userCode := deviceReturn(c.QueryParam(userCodeField))
+	v := p.mfaView(c, s, browser, pr, userCode)
+	if pendingErr != nil {
+		// Step-up of the signed-in session.
+		if s.HasMFA() {
+			if pr != nil {
+				step, err := p.authorize.Resume(c.Request().Context(), id, browser, s)
+				return p.follow(c, step, err)
+			}
+			if path, _ := deviceReturn(c.QueryParam(userCodeField)); path != "" {
+				return c.Redirect(http.StatusFound, path)
+			}
+			return c.Redirect(http.StatusFound, "/")
+		}
+		has, err := p.factors.Has(c.Request().Context(), s.UserID)
+		if err != nil {
+			return err
+		}
+		if !has {
+			v.Fresh = p.factors.Fresh(*s)
+			u, err := p.login.UserOf(c.Request().Context(), *s)
+			if err != nil {
+				return err
+			}
+			v.SignedInAs = u.Username
+			return p.render(c, http.StatusOK, "mfa_enrol", v)
+		}
+	}
+	return p.render(c, http.StatusOK, "mfa", v)
+}
+
+// mfaPost serves POST /login/mfa: input otp (an authenticator code) or recovery_code.
+// A right one starts the session and continues as a login does.
+func (p *Pages) mfaPost(c echo.Context) error {
+	f, err := parseForm(c)
+	if err != nil {
+		return err
+	}
+	s, err := p.session(c)
+	if err != nil {
+		return err
+	}
+	browser := p.browser(c)
+	if !p.csrfValid(c, f, s, browser) {
+		return errCSRF
+	}
+	id := f.get(requestIDField)
+	pr, err := p.pendingFor(c, id, browser)
+	if err != nil {
+		return err
+	}
+	devicePath, userCode := deviceReturn(f.get(userCodeField))
+	v := p.mfaView(c, s, browser, pr, userCode)
+	otp, recovery := f.get("otp"), f.get("recovery_code")
+	if otp == "" && recovery == "" {
+		v.Fields["otp"] = "Enter the code your app shows."
+		return p.render(c, http.StatusBadRequest, "mfa", v)
+	}
+	ctx := c.Request().Context()
+	var ns domain.Session
+	var secret string
+	if _, perr := p.factors.PendingUser(p.pendingMFA(c), browser); perr != nil && s != nil {
+		ns, secret, err = p.login.StepUp(ctx, *s, otp, recovery, c.RealIP())
+	} else {
+		ns, secret, err = p.login.CompleteSecondFactor(ctx, p.pendingMFA(c), browser, otp, recovery, c.RealIP(), s)
+	}
+	if err != nil {
+		a := Classify(err, SurfacePage)
+		field := "otp"
+		if otp == "" {
+			field = "recovery_code"
+		}
+		switch {
+		case errors.Is(err, usecase.ErrSecondFactorExpired):
+			return p.mfaExpired(c, id)
+		case a.Status == http.StatusTooManyRequests:
+			v.Error = "Too many wrong codes. Wait " + strconv.Itoa(a.RetryAfter) + " seconds and try again."
+		case errors.Is(err, usecase.ErrBadSecondFactor):
+			v.Fields[field] = msgBadCode
+			a = Answer{Status: http.StatusBadRequest}
+		case errors.Is(err, domain.ErrUserDisabled):
+			v.Error = msgDisabled
+		case errors.Is(err, domain.ErrInvalidGrant):
+			return p.mfaExpired(c, id) // the user was deleted meanwhile
+		default:
+			return err
+		}
+		return p.renderAnswer(c, a, "mfa", v)
+	}
+	p.clearMFA(c)
+	p.setSession(c, secret)
+	p.log.InfoContext(ctx, "user logged in with a second factor", "user_id", ns.UserID, "remote", c.RealIP())
+	if pr == nil && devicePath != "" {
+		return c.Redirect(http.StatusSeeOther, devicePath)
+	}
+	if pr == nil {
+		return c.Redirect(http.StatusSeeOther, "/")
+	}
+	step, err := p.authorize.LoggedIn(ctx, id, browser, ns)
+	return p.follow(c, step, err)
+}
+
+// factorForm shows the account page again with the error of a factor form.
+func (p *Pages) factorForm(c echo.Context, s *domain.Session, err error) error {
+	v, verr := p.accountView(c, s)
+	if verr != nil {
+		return verr
+	}
+	a := Classify(err, SurfacePage)
+	var ve *usecase.ValidationError
+	switch {
+	case a.Status == http.StatusTooManyRequests:
+		v.Error = "Too many wrong passwords. Wait " + strconv.Itoa(a.RetryAfter) + " seconds and try again."
+	case errors.As(err, &ve) && ve.Field == "current_password":
+		v.Fields["totp_password"] = sentence(ve.Message)
+		a.Status = http.StatusBadRequest
+	case errors.As(err, &ve):
+		v.Error = sentence(ve.Message)
+		a.Status = http.StatusBadRequest
+	default:
+		return err
+	}
+	return p.renderAnswer(c, a, "account", v)
+}
+
+// totpBegin serves POST /account/totp: after a fresh sign-in or the password (input
+// current_password), the enrolment page with the QR code and the secret.
+func (p *Pages) totpBegin(c echo.Context, f form, s *domain.Session) error {
+	e, err := p.factors.BeginTOTP(c.Request().Context(), *s, f.get("current_password"), c.RealIP())
+	if err != nil {
+		return p.factorForm(c, s, err)
+	}
+	return p.totpSetup(c, s, e, f, "", http.StatusOK)
+}
+
+// totpSetup renders the enrolment page of e, with an error next to the code.
+func (p *Pages) totpSetup(c echo.Context, s *domain.Session, e usecase.TOTPEnrolment, f form, codeErr string, status int) error {
+	png, err := qrcode.Encode(e.URI, qrcode.Medium, 240)
+	if err != nil {
+		return err
+	}
+	v := view{Title: "Set up an authenticator app", CSRF: p.csrfToken(csrfBinding(s, p.ensureBrowser(c))), Fields: map[string]string{},
+		Token: e.Token, Secret: e.Secret, OTPURI: e.URI,
+		// A data: URI the server drew: no request leaves the page for the QR code.
+		QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))} //nolint:gosec // our own PNG
+	// The sign-in (or device approval) that asked for the factor, to go back to.
+	if reqID := f.get(requestIDField); reqID != "" && cleanText(reqID) && len(reqID) <= 128 {
+		v.RequestID = reqID
+	}
+	_, v.UserCode = deviceReturn(f.get(userCodeField))
+	if codeErr != "" {
+		v.Fields["otp"] = codeErr
+	}
+	return p.render(c, status, "totp_setup", v)
+}
+
+// totpConfirm serves POST /account/totp/confirm: inputs token and otp. A right code
+// turns the app on and shows the recovery codes, once.
+func (p *Pages) totpConfirm(c echo.Context, f form, s *domain.Session) error {
+	ctx := c.Request().Context()
+	token := f.get(tokenField)
+	e, err := p.factors.Enrolment(*s, token)
+	if err != nil {
+		return p.factorForm(c, s, err)
+	}
+	codes, err := p.factors.ConfirmTOTP(ctx, *s, token, f.get("otp"))
+	if err != nil {
+		a := Classify(err, SurfacePage)
+		var ve *usecase.ValidationError
+		switch {
+		case a.Status == http.StatusTooManyRequests:
+			setAnswerHeaders(c, a)
+			return p.totpSetup(c, s, e, f, "Too many wrong codes. Wait "+strconv.Itoa(a.RetryAfter)+" seconds and try again.", a.Status)
+		case errors.As(err, &ve) && ve.Field == "otp":
+			return p.totpSetup(c, s, e, f, sentence(ve.Message), http.StatusBadRequest)
+		}
+		return p.factorForm(c, s, err)
+	}
+	p.log.InfoContext(ctx, "authenticator app enrolled", "user_id", s.UserID, "remote", c.RealIP())
+	// The code just given proves the factor: the session now counts as signed in with it.
+	if _, secret, err := p.login.FactorEnrolled(ctx, *s); err != nil {
+		return err
+	} else if secret != "" {
+		p.setSession(c, secret)
+	}
+	v := view{Title: "Save your recovery codes", RecoveryCodes: codes, Link: "/account", LinkLabel: "I saved them"}
+	if id := f.get(requestIDField); id != "" && cleanText(id) && len(id) <= 128 {
+		// Back into the sign-in that asked for the factor: the login page resumes it.
+		v.Link, v.LinkLabel = "/login?req="+url.QueryEscape(id), "I saved them, continue"
+	} else if path, _ := deviceReturn(f.get(userCodeField)); path != "" {
+		v.Link, v.LinkLabel = path, "I saved them, continue"
+	}
+	return p.render(c, http.StatusOK, "recovery_codes", v)
+}
+
+// totpRemove serves POST /account/totp/remove: after a fresh sign-in or the password,
+// the app and the recovery codes are removed.
+func (p *Pages) totpRemove(c echo.Context, f form, s *domain.Session) error {
+	ctx := c.Request().Context()
+	err := p.factors.RemoveTOTP(ctx, *s, f.get("current_password"), c.RealIP())
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		return p.accountNotice(c, s, "You had no authenticator app.")
+	case err != nil:
+		return p.factorForm(c, s, err)
+	}
+	p.log.InfoContext(ctx, "authenticator app removed", "user_id", s.UserID, "remote", c.RealIP())
+	return p.accountNotice(c, s, "The authenticator app and your recovery codes were removed. Signing in now asks only for your password.")
+}

@@ -1,0 +1,56 @@
+package usecase
+
+import (
+	"context"
+
+	"gatehouse/domain"
+)
+
+// requiredACRLevel is the level (domain.ACRLevel) a sign-in must reach for req of
+// client: a second factor under GATEHOUSE_MFA=required or for a client registered
+// with --require-mfa, and whatever the request asks by acr_values or an essential acr
+// claim.
+func (uc *Authorize) requiredACRLevel(req domain.AuthRequest, client domain.Client) int {
+	level := req.Claims.RequiredACRLevel()
+	if (uc.settings.RequireMFA || client.RequireMFA) && level < domain.ACRLevel(domain.ACRMFA) {
+		level = domain.ACRLevel(domain.ACRMFA)
+	}
+	return level
+}
+
+// secondFactorStep is next's check that the session reached the level the request
+// needs (SECURITY S53): when it has not, the second-factor page (which steps the
+// session up, or enrols a factor) and ok; a level no factor here can reach yet (a
+// phishing-resistant one) is access_denied, never an answer with less.
+func (uc *Authorize) secondFactorStep(ctx context.Context, req domain.AuthRequest, client domain.Client, s *domain.Session,
+	stored bool) (Step, bool, error) {
+	need := uc.requiredACRLevel(req, client)
+	if need <= domain.ACRLevel(domain.SessionACR(s.AMR)) {
+		return Step{}, false, nil
+	}
+	if need > domain.ACRLevel(domain.ACRMFA) {
+		return Step{}, true, redirectError(req.RedirectURI, req.State, domain.ErrAccessDenied.WithDescription(
+			"the application asks for a phishing-resistant sign-in (a passkey), which this server does not offer yet"))
+	}
+	step, err := uc.page(ctx, req, StepSecondFactor, stored,
+		domain.ErrInteractionRequired.WithDescription("the user must sign in with a second factor"))
+	return step, true, err
+}
+
+// sessionAMR are the methods of s for its tokens: a session from before they were
+// recorded signed in with the password.
+func sessionAMR(s domain.Session) []string {
+	if len(s.AMR) == 0 {
+		return AMRPassword
+	}
+	return s.AMR
+}
+
+// ErrDeviceNeedsSecondFactor: the session must step up before it approves a device.
+var ErrDeviceNeedsSecondFactor = domain.ErrInteractionRequired.WithDescription("sign in with a second factor to approve this device")
+
+// NeedsSecondFactor reports whether session s must give a second factor before it
+// approves a device of client c (GATEHOUSE_MFA=required, --require-mfa).
+func (uc *Device) NeedsSecondFactor(s domain.Session, c domain.Client) bool {
+	return (uc.settings.RequireMFA || c.RequireMFA) && !s.HasMFA()
+}

@@ -1,0 +1,61 @@
+package usecase
+
+import (
+	"context"
+
+	"gatehouse/domain"
+)
+
+// secondFactorNeeded is LogIn's check after the right password: a user with a second
+// factor gets *SecondFactorRequired instead of a session (SECURITY S50).
+func (uc *Login) secondFactorNeeded(ctx context.Context, userID string) error {
+	if uc.factors == nil {
+		return nil
+	}
+	has, err := uc.factors.Has(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if has {
+		return &SecondFactorRequired{UserID: userID}
+	}
+	return nil
+}
+
+// CompleteSecondFactor finishes the sign-in of a user who passed the password in this
+// browser (pending, from Factors.BeginSecondFactor, bound to browser): an
+// authenticator code or a recovery code (Factors.Verify), then a new session replacing
+// old, as LogIn's. ErrSecondFactorExpired when the pending state is not alive for this
+// browser; ErrBadSecondFactor for a wrong code.
+func (uc *Login) CompleteSecondFactor(ctx context.Context, pending, browser, otp, recoveryCode, address string,
+	old *domain.Session) (domain.Session, string, error) {
+	userID, err := uc.factors.PendingUser(pending, browser)
+	if err != nil {
+		return domain.Session{}, "", err
+	}
+	amr, err := uc.factors.Verify(ctx, userID, otp, recoveryCode, address)
+	if err != nil {
+		return domain.Session{}, "", err
+	}
+	return uc.startChecked(ctx, userID, amr, old)
+}
+
+// StepUp adds the second factor to the session s (it was signed in with the password
+// only): a new session of the same id with the methods of both (SECURITY S53).
+func (uc *Login) StepUp(ctx context.Context, s domain.Session, otp, recoveryCode, address string) (domain.Session, string, error) {
+	amr, err := uc.factors.Verify(ctx, s.UserID, otp, recoveryCode, address)
+	if err != nil {
+		return domain.Session{}, "", err
+	}
+	return uc.startChecked(ctx, s.UserID, amr, &s)
+}
+
+// FactorEnrolled follows the enrolment of a second factor in session s: the user has
+// just proved it with a code, so the session becomes one signed in with both (a new
+// session of the same id; already so, it stays as it is).
+func (uc *Login) FactorEnrolled(ctx context.Context, s domain.Session) (domain.Session, string, error) {
+	if s.HasMFA() {
+		return s, "", nil
+	}
+	return uc.startChecked(ctx, s.UserID, AMRSecond, &s)
+}

@@ -349,7 +349,9 @@ func TestRunPaired_AlternatesAndMerges(t *testing.T) {
 		if r.Elapsed < 600*time.Millisecond || r.Elapsed > 10*time.Second {
 			t.Errorf("%s measured for %v over three slices, want 600 ms or a little more", r.Name, r.Elapsed)
 		}
-		if r.Connections != 6 || r.Latency.Count() != uint64(r.Requests) {
+		// Two new connections a slice; on a loaded machine a connection may be dialled
+		// again (a keep-alive connection closed under the worker), never fewer.
+		if r.Connections < 6 || r.Connections > 12 || r.Latency.Count() != uint64(r.Requests) {
 			t.Errorf("%s: %d connections over 3 slices of 2, latency count %d of %d", r.Name, r.Connections, r.Latency.Count(), r.Requests)
 		}
 	}

@@ -84,23 +84,29 @@ func (p *Pages) loginGet(c echo.Context) error {
 	return p.render(c, http.StatusOK, "login", v)
 }
 
+// signInForm reads a POST of a sign-in step (the password, the second factor): the
+// form, the browser's session (if any) and id, the CSRF token checked against both,
+// and the pending authorization request the form names, bound to this browser.
+func (p *Pages) signInForm(c echo.Context) (f form, s *domain.Session, browser, id string, pr *usecase.PendingRequest, err error) {
+	if f, err = parseForm(c); err != nil {
+		return
+	}
+	if s, err = p.session(c); err != nil {
+		return
+	}
+	browser = p.browser(c)
+	if !p.csrfValid(c, f, s, browser) {
+		return f, s, browser, "", nil, errCSRF
+	}
+	id = f.get(requestIDField)
+	pr, err = p.pendingFor(c, id, browser)
+	return
+}
+
 // loginPost serves POST /login: CSRF, the pending request's browser binding, then the
 // password (throttled; one message for an unknown user and a wrong password).
 func (p *Pages) loginPost(c echo.Context) error {
-	f, err := parseForm(c)
-	if err != nil {
-		return err
-	}
-	s, err := p.session(c)
-	if err != nil {
-		return err
-	}
-	browser := p.browser(c)
-	if !p.csrfValid(c, f, s, browser) {
-		return errCSRF
-	}
-	id := f.get(requestIDField)
-	pr, err := p.pendingFor(c, id, browser)
+	f, s, browser, id, pr, err := p.signInForm(c)
 	if err != nil {
 		return err
 	}

@@ -136,20 +136,7 @@ func (p *Pages) mfaGet(c echo.Context) error {
 // mfaPost serves POST /login/mfa: input otp (an authenticator code) or recovery_code.
 // A right one starts the session and continues as a login does.
 func (p *Pages) mfaPost(c echo.Context) error {
-	f, err := parseForm(c)
-	if err != nil {
-		return err
-	}
-	s, err := p.session(c)
-	if err != nil {
-		return err
-	}
-	browser := p.browser(c)
-	if !p.csrfValid(c, f, s, browser) {
-		return errCSRF
-	}
-	id := f.get(requestIDField)
-	pr, err := p.pendingFor(c, id, browser)
+	f, s, browser, id, pr, err := p.signInForm(c)
 	if err != nil {
 		return err
 	}

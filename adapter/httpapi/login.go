@@ -46,7 +46,13 @@ func (p *Pages) renderAnswer(c echo.Context, a Answer, name string, v view) erro
 
 // loginView is the login page for an optional pending request.
 func (p *Pages) loginView(c echo.Context, s *domain.Session, browser string, pr *usecase.PendingRequest) view {
-	v := view{Title: "Sign in", CSRF: p.csrfToken(csrfBinding(s, browser)), Fields: map[string]string{}}
+	return p.signInView(c, "Sign in", s, browser, pr)
+}
+
+// signInView is a page of a sign-in step titled title: its CSRF token, and the
+// pending request it continues (whose redirect URI the form may then go to).
+func (p *Pages) signInView(c echo.Context, title string, s *domain.Session, browser string, pr *usecase.PendingRequest) view {
+	v := view{Title: title, CSRF: p.csrfToken(csrfBinding(s, browser)), Fields: map[string]string{}}
 	if pr != nil {
 		v.RequestID, v.ClientName = pr.Request.ID, pr.Client.Name
 		allowFormTarget(c, pr.Request.RedirectURI)

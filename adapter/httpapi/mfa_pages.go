@@ -75,11 +75,8 @@ func (p *Pages) mfaExpired(c echo.Context, reqID string) error {
 
 // mfaView is the second-factor page.
 func (p *Pages) mfaView(c echo.Context, s *domain.Session, browser string, pr *usecase.PendingRequest, userCode string) view {
-	v := view{Title: "Two-step verification", CSRF: p.csrfToken(csrfBinding(s, browser)), Fields: map[string]string{}, UserCode: userCode}
-	if pr != nil {
-		v.RequestID, v.ClientName = pr.Request.ID, pr.Client.Name
-		allowFormTarget(c, pr.Request.RedirectURI)
-	}
+	v := p.signInView(c, "Two-step verification", s, browser, pr)
+	v.UserCode = userCode
 	return v
 }
 

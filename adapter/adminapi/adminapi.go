@@ -52,7 +52,10 @@ type Config struct {
 	Keys      *usecase.Keys
 	Factors   *usecase.Factors
 	Clock     usecase.Clock
-	Log       *slog.Logger
+	// Cache drops a changed client from this instance's cache at once (the change
+	// feed tells the other instances within a second).
+	Cache usecase.ClientForgetter
+	Log   *slog.Logger
 	// OnMount, when set, is given the server's handler when the API is mounted (the
 	// verifier may fetch the issuer's keys through it, without the network).
 	OnMount func(http.Handler)
@@ -147,7 +150,9 @@ func (a *API) openAPI(c echo.Context) error {
 }
 
 // audience is what the API's tokens must be issued for.
-func (a *API) audience() string { return strings.TrimRight(a.cfg.Issuer, "/") + domain.AdminAPIAudiencePath }
+func (a *API) audience() string {
+	return strings.TrimRight(a.cfg.Issuer, "/") + domain.AdminAPIAudiencePath
+}
 
 // authorize is SECURITY S55: a Bearer token of ours for the admin API's audience
 // with scope gatehouse:admin, live now, and for a user's token a user in group admin

@@ -247,6 +247,7 @@ func (a *API) patchClient(c echo.Context) error {
 		up.IDTokenAlg = &alg
 	}
 	next, err := a.cfg.Admin.UpdateClient(ctx, cl.ID, up)
+	a.forget(cl.ID)
 	if err != nil {
 		return a.fail(c, err)
 	}
@@ -265,7 +266,9 @@ func (a *API) deleteClient(c echo.Context) error {
 	if ok, err := checkIfMatch(c, etagOf(cl.UpdatedAt)); !ok {
 		return err
 	}
-	if err := a.cfg.Admin.DeleteClient(ctx, cl.ID); err != nil {
+	err = a.cfg.Admin.DeleteClient(ctx, cl.ID)
+	a.forget(cl.ID)
+	if err != nil {
 		return a.fail(c, err)
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -280,8 +283,16 @@ type secretResource struct {
 func (a *API) rotateSecret(c echo.Context) error {
 	id := c.Param("id")
 	secret, err := a.cfg.Admin.RotateSecret(c.Request().Context(), id)
+	a.forget(id)
 	if err != nil {
 		return a.fail(c, err)
 	}
 	return c.JSON(http.StatusOK, secretResource{ClientID: id, ClientSecret: secret})
+}
+
+// forget drops a changed client from this instance's cache.
+func (a *API) forget(id string) {
+	if a.cfg.Cache != nil {
+		a.cfg.Cache.Forget(id)
+	}
 }

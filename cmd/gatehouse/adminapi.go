@@ -29,10 +29,11 @@ var adminAPISet = wire.NewSet(
 func provideSessionDirectory(r *bunrepo.SessionRepository) usecase.SessionDirectory { return r }
 
 func provideAdminAPI(settings usecase.Settings, log *slog.Logger, access *usecase.AdminAccess, admin *usecase.Admin,
-	resources *usecase.AdminResources, keys *usecase.Keys, factors *usecase.Factors, clock usecase.Clock) httpapi.SubMounter {
+	resources *usecase.AdminResources, keys *usecase.Keys, factors *usecase.Factors, clock usecase.Clock,
+	cache usecase.ClientForgetter) httpapi.SubMounter {
 	v := &selfVerifier{issuer: string(settings.Issuer), log: log}
 	return adminapi.New(adminapi.Config{Issuer: string(settings.Issuer), Verifier: v, Access: access, Admin: admin,
-		Resources: resources, Keys: keys, Factors: factors, Clock: clock, Log: log, OnMount: v.bind})
+		Resources: resources, Keys: keys, Factors: factors, Clock: clock, Cache: cache, Log: log, OnMount: v.bind})
 }
 
 // selfVerifier verifies admin API tokens with the resource-server package, exactly as
@@ -63,7 +64,7 @@ func (s *selfVerifier) verifier(ctx context.Context) (*resourceserver.Verifier, 
 		return nil, errors.New("the admin API is not mounted")
 	}
 	v, err := resourceserver.New(ctx, resourceserver.Config{Issuer: s.issuer,
-		Audience: strings.TrimRight(s.issuer, "/") + domain.AdminAPIAudiencePath,
+		Audience:   strings.TrimRight(s.issuer, "/") + domain.AdminAPIAudiencePath,
 		HTTPClient: &http.Client{Transport: inProcess{*h}}, Logger: s.log})
 	if err != nil {
 		return nil, err

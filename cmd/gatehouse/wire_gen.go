@@ -182,7 +182,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	adminAccess := usecase.NewAdminAccess(verifier, tokens, users)
 	sessionDirectory := provideSessionDirectory(sessionRepository)
 	adminResources := usecase.NewAdminResources(admin, sessionRepository, sessionDirectory, consentRepository, tokens, accounts, audit, systemClock)
-	subMounter := provideAdminAPI(settings, logger, adminAccess, admin, adminResources, usecaseKeys, factors, systemClock)
+	subMounter := provideAdminAPI(settings, logger, adminAccess, admin, adminResources, usecaseKeys, factors, systemClock, clients)
 	handlers := httpapi.Handlers{
 		Log:            logger,
 		Metrics:        metrics,
@@ -386,7 +386,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	adminAccess := usecase.NewAdminAccess(verifier, tokenRepository, userRepository)
 	sessionDirectory := provideSessionDirectory(sessionRepository)
 	adminResources := usecase.NewAdminResources(admin, sessionRepository, sessionDirectory, consentRepository, tokenRepository, accounts, audit, systemClock)
-	subMounter := provideAdminAPI(settings, logger, adminAccess, admin, adminResources, usecaseKeys, factors, systemClock)
+	subMounter := provideAdminAPI(settings, logger, adminAccess, admin, adminResources, usecaseKeys, factors, systemClock, clients)
 	handlers := httpapi.Handlers{
 		Log:            logger,
 		Metrics:        metrics,

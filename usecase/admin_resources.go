@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"gatehouse/domain"
 )
@@ -123,7 +124,7 @@ func PageSize(limit int) int {
 }
 
 // UserQuery selects users: Q in the username, email or name (any case), in Group,
-// Disabled or not (nil: both); After is the id the previous page ended with.
+// Disabled or not (nil: both); After is the Next of the previous page.
 type UserQuery struct {
 	Q, Group string
 	Disabled *bool
@@ -131,8 +132,8 @@ type UserQuery struct {
 	Limit    int
 }
 
-// Users is one page of the users that match q, ordered by id; next is the id to ask
-// After for the next page, "" on the last one.
+// Users is one page of the users that match q, oldest first (as `users list`); next
+// is what to ask After for the next page, "" on the last one.
 func (r *AdminResources) Users(ctx context.Context, q UserQuery) (page []domain.User, next string, err error) {
 	all, err := r.admin.ListUsers(ctx)
 	if err != nil {
@@ -149,7 +150,7 @@ func (r *AdminResources) Users(ctx context.Context, q UserQuery) (page []domain.
 		}
 		return q.Disabled == nil || u.Disabled == *q.Disabled
 	}
-	page, next = pageOf(all, func(u domain.User) string { return u.ID }, match, q.After, q.Limit)
+	page, next = pageOf(all, func(u domain.User) string { return listKey(u.CreatedAt, u.ID) }, match, q.After, q.Limit)
 	return page, next, nil
 }
 
@@ -161,7 +162,7 @@ type ClientQuery struct {
 	Limit int
 }
 
-// Clients is one page of the clients that match q, ordered by id.
+// Clients is one page of the clients that match q, oldest first (as `clients list`).
 func (r *AdminResources) Clients(ctx context.Context, q ClientQuery) (page []domain.Client, next string, err error) {
 	all, err := r.admin.ListClients(ctx)
 	if err != nil {
@@ -171,12 +172,18 @@ func (r *AdminResources) Clients(ctx context.Context, q ClientQuery) (page []dom
 	match := func(c domain.Client) bool {
 		return needle == "" || strings.Contains(strings.ToLower(c.ID), needle) || strings.Contains(strings.ToLower(c.Name), needle)
 	}
-	page, next = pageOf(all, func(c domain.Client) string { return c.ID }, match, q.After, q.Limit)
+	page, next = pageOf(all, func(c domain.Client) string { return listKey(c.CreatedAt, c.ID) }, match, q.After, q.Limit)
 	return page, next, nil
 }
 
-// pageOf is the page of all (sorted here by id) of the items that match, after the
-// id after, at most limit (PageSize) of them; next is the id of its last item when
+// listKey orders a list by creation time, then id: a total order that a page's last
+// item marks (the time in fixed width, so that the strings sort as the times).
+func listKey(created time.Time, id string) string {
+	return created.UTC().Truncate(time.Microsecond).Format("2006-01-02T15:04:05.000000Z") + " " + id
+}
+
+// pageOf is the page of all (sorted here by key) of the items that match, after the
+// key after, at most limit (PageSize) of them; next is the key of its last item when
 // more follow.
 func pageOf[T any](all []T, id func(T) string, match func(T) bool, after string, limit int) ([]T, string) {
 	slices.SortFunc(all, func(a, b T) int { return cmp.Compare(id(a), id(b)) })

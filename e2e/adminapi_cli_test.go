@@ -29,8 +29,8 @@ func TestAdminAPI_CLIRemote(t *testing.T) {
 		}
 		same := func(args ...string) {
 			t.Helper()
-			l := ok("local "+strings.Join(args, " "))(srv.CLI(t, "", args...))
-			r := ok("remote "+strings.Join(args, " "))(remote("", args...))
+			l := ok("local " + strings.Join(args, " "))(srv.CLI(t, "", args...))
+			r := ok("remote " + strings.Join(args, " "))(remote("", args...))
 			if l != r {
 				t.Fatalf("%s: local and remote outputs differ\nlocal:\n%s\nremote:\n%s", strings.Join(args, " "), l, r)
 			}

@@ -88,6 +88,11 @@ func (s *selfVerifier) VerifyAdminToken(ctx context.Context, raw string) ([]stri
 		}
 		return nil, errors.New("the access token is invalid")
 	}
+	if claims.JKT != "" {
+		// A DPoP-bound token is worth nothing without its key's proof (RFC 9449 §7.1),
+		// which the admin API does not take: such a token is not a Bearer token.
+		return nil, errors.New("the access token is DPoP-bound; the admin API takes Bearer tokens")
+	}
 	return claims.Scope, nil
 }
 

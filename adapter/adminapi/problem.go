@@ -59,6 +59,8 @@ func (a *API) fail(c echo.Context, err error) error {
 	var ferr *domain.FieldError
 	var oerr *domain.Error
 	switch {
+	case errors.Is(err, errStale):
+		return preconditionFailed(c)
 	case errors.As(err, &verr) && verr.Conflict:
 		return problem(c, http.StatusConflict, "conflict", "Conflict", verr.Message,
 			[]fieldIssue{{Field: fieldName(verr.Field), Message: verr.Message}})
@@ -176,13 +178,29 @@ func checkIfMatch(c echo.Context, current string) (ok bool, err error) {
 		return false, problem(c, http.StatusPreconditionRequired, "precondition-required", "Precondition required",
 			"send If-Match with the ETag of the resource as last read", nil)
 	}
+	if ifMatches(h, current) {
+		return true, nil
+	}
+	return false, preconditionFailed(c)
+}
+
+// ifMatches reports whether an If-Match header names the version current (or is *):
+// strong comparison, so a weak tag never matches.
+func ifMatches(h, current string) bool {
 	for _, tag := range strings.Split(h, ",") {
 		tag = strings.TrimSpace(tag)
-		if tag == "*" || tag == current { // strong comparison: a weak tag never matches
-			return true, nil
+		if tag == "*" || tag == current {
+			return true
 		}
 	}
-	return false, problem(c, http.StatusPreconditionFailed, "precondition-failed", "Precondition failed",
+	return false
+}
+
+// errStale: the resource changed between the If-Match check and the write.
+var errStale = errors.New("the resource changed since it was read")
+
+func preconditionFailed(c echo.Context) error {
+	return problem(c, http.StatusPreconditionFailed, "precondition-failed", "Precondition failed",
 		"the resource changed since it was read (its ETag is not the one in If-Match); read it again", nil)
 }
 

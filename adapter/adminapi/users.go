@@ -131,7 +131,15 @@ func (a *API) patchUser(c echo.Context) error {
 	if ok, err := checkIfMatch(c, etagOf(u.UpdatedAt)); !ok {
 		return err
 	}
-	var up usecase.UserUpdate
+	// The update is made only on the version If-Match names, checked again on the user
+	// as the update reads it (and writes it only if still so).
+	ifMatch := c.Request().Header.Get("If-Match")
+	up := usecase.UserUpdate{Precondition: func(cur domain.User) error {
+		if !ifMatches(ifMatch, etagOf(cur.UpdatedAt)) {
+			return errStale
+		}
+		return nil
+	}}
 	p.str("email", &up.Email)
 	p.boolean("email_verified", &up.EmailVerified, false)
 	p.boolean("disabled", &up.Disabled, false)

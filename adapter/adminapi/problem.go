@@ -250,6 +250,31 @@ func pageParams(c echo.Context, parts int) (cursor []string, limit int, ok bool,
 	return cursor, limit, true, nil
 }
 
+// listParams reads ?cursor= and ?limit= of a list ordered by creation time.
+func listParams(c echo.Context) (after usecase.ListPosition, limit int, ok bool, err error) {
+	cursor, limit, ok, err := pageParams(c, 2)
+	if !ok {
+		return usecase.ListPosition{}, 0, false, err
+	}
+	if cursor[1] == "" {
+		return usecase.ListPosition{}, limit, true, nil
+	}
+	at, perr := time.Parse(time.RFC3339Nano, cursor[0])
+	if perr != nil {
+		return usecase.ListPosition{}, 0, false, badRequest(c, "cursor is not one this API gave",
+			fieldIssue{Field: "cursor", Message: "invalid"})
+	}
+	return usecase.ListPosition{CreatedAt: at, ID: cursor[1]}, limit, true, nil
+}
+
+// positionCursor is the cursor of a list position; "" for none (the last page).
+func positionCursor(p usecase.ListPosition) string {
+	if p.ID == "" {
+		return ""
+	}
+	return encodeCursor(p.CreatedAt.UTC().Format(time.RFC3339Nano), p.ID)
+}
+
 // created answers 201 with the resource and its Location.
 func created(c echo.Context, location string, etag string, v any) error {
 	c.Response().Header().Set("Location", Prefix+location)

@@ -39,11 +39,11 @@ func toUser(u domain.User) userResource {
 }
 
 func (a *API) listUsers(c echo.Context) error {
-	cursor, limit, ok, err := pageParams(c, 1)
+	after, limit, ok, err := listParams(c)
 	if !ok {
 		return err
 	}
-	q := usecase.UserQuery{Q: c.QueryParam("q"), Group: c.QueryParam("group"), After: cursor[0], Limit: limit}
+	q := usecase.UserFilter{Q: c.QueryParam("q"), Group: c.QueryParam("group"), After: after, Limit: limit}
 	switch d := c.QueryParam("disabled"); d {
 	case "":
 	case "true", "false":
@@ -56,7 +56,7 @@ func (a *API) listUsers(c echo.Context) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	out := page[userResource]{Items: make([]userResource, 0, len(users)), NextCursor: encodeCursor(next)}
+	out := page[userResource]{Items: make([]userResource, 0, len(users)), NextCursor: positionCursor(next)}
 	for _, u := range users {
 		out.Items = append(out.Items, toUser(u))
 	}

@@ -23,10 +23,12 @@ import (
 // adminAPISet builds the admin REST API (/admin/api/v1).
 var adminAPISet = wire.NewSet(
 	usecase.NewAdminAccess, usecase.NewAdminResources,
-	provideSessionDirectory, provideAdminAPI,
+	provideSessionDirectory, provideUserDirectory, provideClientDirectory, provideAdminAPI,
 )
 
 func provideSessionDirectory(r *bunrepo.SessionRepository) usecase.SessionDirectory { return r }
+func provideUserDirectory(r *bunrepo.UserRepository) usecase.UserDirectory          { return r }
+func provideClientDirectory(r *bunrepo.ClientRepository) usecase.ClientDirectory    { return r }
 
 func provideAdminAPI(settings usecase.Settings, log *slog.Logger, access *usecase.AdminAccess, admin *usecase.Admin,
 	resources *usecase.AdminResources, keys *usecase.Keys, factors *usecase.Factors, clock usecase.Clock,

@@ -180,8 +180,10 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	registration := usecase.NewRegistration(admin, clientRepository, clients, throttle, secretHasher, random, systemClock, policy, registrationSettings)
 	registrationHandler := provideRegistrationHandler(registration, settings)
 	adminAccess := usecase.NewAdminAccess(verifier, tokens, users)
+	userDirectory := provideUserDirectory(userRepository)
+	clientDirectory := provideClientDirectory(clientRepository)
 	sessionDirectory := provideSessionDirectory(sessionRepository)
-	adminResources := usecase.NewAdminResources(admin, sessionRepository, sessionDirectory, consentRepository, tokens, accounts, audit, systemClock)
+	adminResources := usecase.NewAdminResources(admin, userDirectory, clientDirectory, sessionRepository, sessionDirectory, consentRepository, tokens, accounts, audit, systemClock)
 	subMounter := provideAdminAPI(settings, logger, adminAccess, admin, adminResources, usecaseKeys, factors, systemClock, clients)
 	handlers := httpapi.Handlers{
 		Log:            logger,
@@ -384,8 +386,10 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	registration := usecase.NewRegistration(admin, clientRepository, clients, throttle, secretHasher, random, systemClock, policy, registrationSettings)
 	registrationHandler := provideRegistrationHandler(registration, settings)
 	adminAccess := usecase.NewAdminAccess(verifier, tokenRepository, userRepository)
+	userDirectory := provideUserDirectory(userRepository)
+	clientDirectory := provideClientDirectory(clientRepository)
 	sessionDirectory := provideSessionDirectory(sessionRepository)
-	adminResources := usecase.NewAdminResources(admin, sessionRepository, sessionDirectory, consentRepository, tokenRepository, accounts, audit, systemClock)
+	adminResources := usecase.NewAdminResources(admin, userDirectory, clientDirectory, sessionRepository, sessionDirectory, consentRepository, tokenRepository, accounts, audit, systemClock)
 	subMounter := provideAdminAPI(settings, logger, adminAccess, admin, adminResources, usecaseKeys, factors, systemClock, clients)
 	handlers := httpapi.Handlers{
 		Log:            logger,

@@ -95,7 +95,7 @@ func (s *suite) adminLists(t *testing.T) {
 		q    string
 		want []string
 	}{{"100%", want("a")}, {"0%", want("a")}, {"y_d", want("c")},
-		// As wildcards these would match "Ada 100%": taken literally they match nothing.
+		// As wildcards these would match the name of a: taken literally they match nothing.
 		{"da_1", nil}, {"a%0", nil}} {
 		got := ids(usecase.UserFilter{Q: tc.q, Group: "ops"}, 10)
 		var mine []string

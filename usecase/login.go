@@ -81,6 +81,12 @@ func (uc *Login) LogIn(ctx context.Context, username, password, address string, 
 // startChecked starts a session for a user who just authenticated, and makes sure
 // the user was not disabled meanwhile.
 func (uc *Login) startChecked(ctx context.Context, userID string, amr []string, old *domain.Session) (domain.Session, string, error) {
+	return uc.startCheckedWith(ctx, userID, amr, old, nil)
+}
+
+// startCheckedWith is startChecked whose sign-in event carries details (the upstream).
+func (uc *Login) startCheckedWith(ctx context.Context, userID string, amr []string, old *domain.Session,
+	details map[string]any) (domain.Session, string, error) {
 	s, secret, err := uc.startWith(ctx, userID, amr, old)
 	if err != nil {
 		return domain.Session{}, "", err
@@ -91,7 +97,8 @@ func (uc *Login) startChecked(ctx context.Context, userID string, amr []string, 
 	// read sees the flag, or the deletion came later and removed the session.
 	u, err := uc.users.UserByID(ctx, userID)
 	if err == nil && !u.Disabled {
-		uc.admin.audit.Note(ctx, domain.AuditEvent{Type: domain.AuditUserLoginSucceeded, Actor: userID, Target: userID})
+		uc.admin.audit.Note(ctx, domain.AuditEvent{Type: domain.AuditUserLoginSucceeded, Actor: userID, Target: userID,
+			Details: details})
 		return s, secret, nil
 	}
 	if err == nil || errors.Is(err, domain.ErrNotFound) {

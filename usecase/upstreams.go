@@ -230,7 +230,9 @@ func (e *UpstreamEmailTaken) Error() string {
 // is off.
 type UpstreamNoAccount struct{ Name string }
 
-func (e *UpstreamNoAccount) Error() string { return "no account here is linked to this " + e.Name + " account" }
+func (e *UpstreamNoAccount) Error() string {
+	return "no account here is linked to this " + e.Name + " account"
+}
 
 // ErrLinkNeedsFreshSignIn: linking an identity needs a sign-in of the last 5 minutes.
 var ErrLinkNeedsFreshSignIn = &ValidationError{Field: "upstream",

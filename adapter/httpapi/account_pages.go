@@ -284,6 +284,9 @@ func (p *Pages) accountView(c echo.Context, s *domain.Session) (view, error) {
 		return view{}, err
 	}
 	v.Fresh = p.factors.Fresh(*s)
+	if err := p.accountUpstreams(c, s, &v); err != nil { // issue 22
+		return view{}, err
+	}
 	apps, err := p.apps.List(c.Request().Context(), s.UserID)
 	if err != nil {
 		return view{}, err

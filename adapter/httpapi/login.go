@@ -57,6 +57,9 @@ func (p *Pages) signInView(c echo.Context, title string, s *domain.Session, brow
 		v.RequestID, v.ClientName = pr.Request.ID, pr.Client.Name
 		allowFormTarget(c, pr.Request.RedirectURI)
 	}
+	if title == "Sign in" {
+		v.Upstreams = p.upstreamButtons(c, v.RequestID) // issue 22
+	}
 	return v
 }
 

@@ -22,6 +22,8 @@ var auditTypes = []string{
 	domain.AuditUserProfileUpdated, domain.AuditSessionRevoked, domain.AuditConsentRevoked, domain.AuditClientCreated,
 	domain.AuditClientUpdated, domain.AuditClientDeleted, domain.AuditClientSecretRotated, domain.AuditKeyRotated,
 	domain.AuditKeyRevoked,
+	domain.AuditUpstreamCreated, domain.AuditUpstreamUpdated, domain.AuditUpstreamDeleted, domain.AuditIdentityLinked,
+	domain.AuditIdentityUnlinked,
 }
 
 // auditEventJSON is one event of `audit list --json`.

@@ -109,7 +109,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "machine-readable JSON output")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
 	root.AddCommand(serveCmd(g), migrateCmd(g), asCLI(usersCmd(g)), asCLI(clientsCmd(g)), asCLI(keysCmd(g)), auditCmd(g),
-		versionCmd(g))
+		versionCmd(g), asCLI(upstreamsCmd(g)))
 	root.CompletionOptions.DisableDefaultCmd = true
 	// Unknown subcommands and stray arguments are bad input too (exit 2), also for
 	// command groups such as `users`, which would otherwise print help and succeed.

@@ -41,6 +41,7 @@ const (
 	AuditUserMFAEnrolled     = "user.mfa.enrolled"
 	AuditUserMFARemoved      = "user.mfa.removed"
 	AuditSessionRevoked      = "session.revoked"
+	AuditConsentGranted      = "consent.granted"
 	AuditConsentRevoked      = "consent.revoked"
 	AuditClientCreated       = "client.created"
 	AuditClientUpdated       = "client.updated"
@@ -55,6 +56,17 @@ const (
 	AuditIdentityLinked   = "user.identity.linked"
 	AuditIdentityUnlinked = "user.identity.unlinked"
 )
+
+// AuditTypes are all the event types, in the order `audit list --type` names them.
+// Every Audit… type constant above belongs here (TestAuditTypesListsEveryType).
+var AuditTypes = []string{
+	AuditUserCreated, AuditUserUpdated, AuditUserDeleted, AuditUserLoginSucceeded, AuditUserLoginFailed,
+	AuditUserLogout, AuditUserRegistered, AuditUserEmailVerified, AuditUserEmailChanged, AuditUserPasswordChanged,
+	AuditUserPasswordReset, AuditUserProfileUpdated, AuditUserMFAEnrolled, AuditUserMFARemoved, AuditSessionRevoked,
+	AuditConsentGranted, AuditConsentRevoked, AuditClientCreated, AuditClientUpdated, AuditClientDeleted,
+	AuditClientSecretRotated, AuditKeyRotated, AuditKeyRevoked,
+	AuditUpstreamCreated, AuditUpstreamUpdated, AuditUpstreamDeleted, AuditIdentityLinked, AuditIdentityUnlinked,
+}
 
 // Reasons of failed sign-ins, for administrators only: the user sees one message.
 const (

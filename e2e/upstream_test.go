@@ -270,9 +270,9 @@ func TestUpstream_LinkFromAccount(t *testing.T) {
 // then say mfa.
 func TestUpstream_MFAAfterUpstream(t *testing.T) {
 	t.Parallel()
-	down := startServer(t, Options{})
+	down, mx := mailServer(t, nil)
 	g := newGatehouseUpstream(t, down)
-	user, pass, _, _ := mfaUser(t, down)
+	user, pass, email, _ := mfaUser(t, down)
 	b := newAZBrowser(t, down)
 	if r := b.logIn("/login", user, pass); r.Status != http.StatusSeeOther {
 		t.Fatalf("password sign-in: %d", r.Status)
@@ -284,6 +284,7 @@ func TestUpstream_MFAAfterUpstream(t *testing.T) {
 	if r := b.get(g.through(t, b, r)); r.Header.Get("Location") != "/account?linked=gh2" {
 		t.Fatalf("link: %d %q", r.Status, r.Header.Get("Location"))
 	}
+	waitMail(t, mx, email, "Sign-in with Upstream House was linked to your account")
 
 	c := newAZClient(t, down, "http://127.0.0.1:9/cb")
 	pk := newAZPKCE()

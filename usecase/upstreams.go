@@ -622,8 +622,8 @@ func (uc *Upstreams) link(ctx context.Context, up domain.Upstream, p upstreamPen
 	if err != nil {
 		return out, fmt.Errorf("link the upstream identity: %w", err)
 	}
-	uc.tell(s.UserID, "identity-linked", "A "+up.Name+" account was linked to your account",
-		"A "+up.Name+" account ("+firstNonEmpty(id.Username, id.Email, id.Subject)+") was linked to your account %s: it can now sign in to it.")
+	uc.tell(s.UserID, "identity-linked", "Sign-in with "+up.Name+" was linked to your account",
+		"The "+up.Name+" account "+firstNonEmpty(id.Username, id.Email, id.Subject)+" was linked to your account %s: it can now sign in to it.")
 	out.Linked = true
 	return out, nil
 }

@@ -204,6 +204,20 @@ func TestUpstream_GatehouseAsUpstream(t *testing.T) {
 	if r.Status != http.StatusForbidden {
 		t.Fatalf("unlink without CSRF: %d", r.Status)
 	}
+
+	// The account sets a password (no current one to give, the sign-in is fresh);
+	// then the password signs in, and the identity may go.
+	wantPageText(t, page, http.StatusOK, "Set a password")
+	own := "own-pw-" + randomString(12)
+	down.Sensitive(own)
+	r = b.post("/account/password", url.Values{"csrf_token": {csrf}, "new_password": {own}})
+	wantPageText(t, r, http.StatusOK, "Your password was changed")
+	csrf, _ = azFormFields(t, r)
+	if r := newAZBrowser(t, down).logIn("/login", g.user, own); r.Status != http.StatusSeeOther {
+		t.Fatalf("sign-in with the new password: %d\n%s", r.Status, r.Body)
+	}
+	r = b.post("/account/upstreams/unlink", url.Values{"csrf_token": {csrf}, "upstream": {"gh2"}, "subject": {sub[1]}})
+	wantPageText(t, r, http.StatusOK, "The account was unlinked.")
 }
 
 // TestUpstream_LinkFromAccount: a user signed in with the password links the

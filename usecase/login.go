@@ -223,7 +223,14 @@ func (uc *Login) ChangePassword(ctx context.Context, s domain.Session, current, 
 		return domain.Session{}, "", fmt.Errorf("look up the session's user: %w", err)
 	}
 	ctx = WithAuditIP(WithAuditActor(ctx, u.ID), address)
-	if _, err := CheckPassword(ctx, uc.users, uc.ids, uc.passwords, uc.throttle, u.Username, current, address); err != nil {
+	if u.PasswordHash == "" {
+		// An account made through an upstream identity provider has no password yet:
+		// a recent sign-in stands for the current one (as for factors, SECURITY S52).
+		if uc.clock.Now().Sub(s.AuthTime) > FreshSignIn {
+			return domain.Session{}, "", &ValidationError{Field: "new_password",
+				Message: "you signed in more than 5 minutes ago: sign out and in again to set a password"}
+		}
+	} else if _, err := CheckPassword(ctx, uc.users, uc.ids, uc.passwords, uc.throttle, u.Username, current, address); err != nil {
 		if errors.Is(err, errBadCredentials) {
 			return domain.Session{}, "", &ValidationError{Field: "current_password", Message: "that is not your current password"}
 		}

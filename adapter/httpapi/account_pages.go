@@ -267,7 +267,8 @@ func (p *Pages) accountView(c echo.Context, s *domain.Session) (view, error) {
 		return view{}, err
 	}
 	v := view{Title: "Your account", CSRF: p.csrfToken(csrfBinding(s, p.ensureBrowser(c))), Fields: map[string]string{},
-		SignedInAs: u.Username, Email: u.Email, EmailVerified: u.EmailVerified, Profile: u.Profile}
+		SignedInAs: u.Username, Email: u.Email, EmailVerified: u.EmailVerified, Profile: u.Profile,
+		NoPassword: u.PasswordHash == ""}
 	sessions, err := p.login.Sessions(c.Request().Context(), *s)
 	if err != nil {
 		return view{}, err
@@ -357,7 +358,7 @@ func (p *Pages) accountPasswordPost(c echo.Context, f form, s *domain.Session) e
 		return err
 	}
 	current, next := f.get("current_password"), f.get("new_password")
-	if current == "" {
+	if current == "" && !v.NoPassword {
 		v.Fields["current_password"] = "Enter your current password."
 	}
 	if next == "" {

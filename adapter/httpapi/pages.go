@@ -270,6 +270,9 @@ type view struct {
 	Upstreams         []upstreamButton
 	LinkedIdentities  []linkedView
 	LinkableUpstreams []upstreamButton
+	// NoPassword: the account page's user has no password (made through an
+	// upstream): the password form sets one, without a current password.
+	NoPassword bool
 }
 
 type hiddenField struct{ Name, Value string }

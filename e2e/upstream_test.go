@@ -351,6 +351,12 @@ func TestUpstream_FailingUpstream(t *testing.T) {
 	if r.Status != http.StatusFound || r.Header.Get("Location") != "/" {
 		t.Fatalf("the working upstream: %d %q\n%s", r.Status, r.Header.Get("Location"), r.Body)
 	}
+	// A sign-in for the device page (RFC 8628) goes back there with its user code.
+	dev := newAZBrowser(t, down)
+	r, _ = dev.upstreamSignIn(continueWith(t, dev.get("/login?user_code=BCDF-GHJK"), "Fake OP"))
+	if r.Status != http.StatusFound || r.Header.Get("Location") != "/device?user_code=BCDF-GHJK" {
+		t.Fatalf("upstream sign-in for the device page: %d %q", r.Status, r.Header.Get("Location"))
+	}
 	r = b.get("/login/upstream/nope")
 	wantPageText(t, r, http.StatusNotFound, "There is no sign-in provider")
 	var events []map[string]any

@@ -250,6 +250,7 @@ type upstreamPending struct {
 	Nonce    string `json:"n"`
 	Verifier string `json:"v"`
 	Request  string `json:"r,omitempty"`
+	Device   string `json:"d,omitempty"`
 	LinkUser string `json:"l,omitempty"`
 	Browser  string `json:"b"`
 	Expires  int64  `json:"e"`
@@ -262,10 +263,11 @@ type UpstreamStart struct {
 }
 
 // BeginUpstream starts a sign-in with upstream id from the browser with cookie
-// browser, for the pending authorization request requestID ("" for none). With link
-// set (the signed-in user's session) it links the identity instead; that needs a
-// fresh sign-in.
-func (uc *Upstreams) BeginUpstream(ctx context.Context, id, browser, requestID string, link *domain.Session) (UpstreamStart, error) {
+// browser, for the pending authorization request requestID ("" for none), or for the
+// device user code userCode (a sign-in for the device page, RFC 8628). With link set
+// (the signed-in user's session) it links the identity instead; that needs a fresh
+// sign-in.
+func (uc *Upstreams) BeginUpstream(ctx context.Context, id, browser, requestID, userCode string, link *domain.Session) (UpstreamStart, error) {
 	up, err := uc.store.Upstream(ctx, id)
 	if err != nil {
 		return UpstreamStart{}, err
@@ -274,12 +276,12 @@ func (uc *Upstreams) BeginUpstream(ctx context.Context, id, browser, requestID s
 		return UpstreamStart{}, &UpstreamFailed{Name: up.Name, Message: "this browser does not keep cookies; allow them and try again"}
 	}
 	p := upstreamPending{Upstream: up.ID, State: uc.random.Token(), Nonce: uc.random.Token(), Verifier: uc.random.Token(),
-		Request: requestID, Browser: uc.browserHash(browser), Expires: uc.clock.Now().Add(UpstreamFlowTTL).Unix()}
+		Request: requestID, Device: userCode, Browser: uc.browserHash(browser), Expires: uc.clock.Now().Add(UpstreamFlowTTL).Unix()}
 	if link != nil {
 		if uc.clock.Now().Sub(link.AuthTime) > FreshSignIn {
 			return UpstreamStart{}, ErrLinkNeedsFreshSignIn
 		}
-		p.LinkUser, p.Request = link.UserID, ""
+		p.LinkUser, p.Request, p.Device = link.UserID, "", ""
 	}
 	sum := sha256.Sum256([]byte(p.Verifier))
 	target, err := uc.connector.AuthCodeURL(ctx, up, UpstreamAuthRequest{RedirectURI: uc.CallbackURL(up.ID), State: p.State,
@@ -319,6 +321,8 @@ type UpstreamOutcome struct {
 	Name string
 	// RequestID is the pending authorization request the sign-in continues ("" for none).
 	RequestID string
+	// UserCode is the device user code of a sign-in for the device page ("" for none).
+	UserCode string
 	// Linked: the identity was linked to the signed-in user (no new session).
 	Linked bool
 	// Session and Secret: the new session and its cookie secret.
@@ -350,7 +354,7 @@ func (uc *Upstreams) CompleteUpstream(ctx context.Context, in UpstreamCallback) 
 	if !ok || in.State == "" || subtle.ConstantTimeCompare([]byte(p.State), []byte(in.State)) != 1 {
 		return fail(domain.AuditReasonUpstreamError, "this sign-in expired, was already used, or was started in another browser; try again", false, "")
 	}
-	out.RequestID = p.Request
+	out.RequestID, out.UserCode = p.Request, p.Device
 	fresh, err := uc.replay.MarkUsed(ctx, upstreamStateNS, base64.RawURLEncoding.EncodeToString(uc.hasher.HashSecret(p.State)),
 		time.Unix(p.Expires, 0))
 	if err != nil {
@@ -409,6 +413,9 @@ func (uc *Upstreams) CompleteUpstream(ctx context.Context, in UpstreamCallback) 
 			return out, err
 		}
 		out.UserID = userID
+		if id.Email != "" && !id.EmailVerified && uc.accounts != nil {
+			uc.accounts.Welcome(userID, id.Email) // a link to verify the address, as after a sign-up
+		}
 	default:
 		return out, fmt.Errorf("look up the upstream identity: %w", err)
 	}

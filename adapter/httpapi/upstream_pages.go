@@ -77,12 +77,13 @@ func (p *Pages) upstreamStart(c echo.Context) error {
 	if _, err := p.pendingFor(c, reqID, browser); err != nil {
 		return err
 	}
-	return p.toUpstream(c, c.Param("id"), browser, reqID, nil)
+	_, userCode := deviceReturn(c.QueryParam(userCodeField))
+	return p.toUpstream(c, c.Param("id"), browser, reqID, userCode, nil)
 }
 
 // toUpstream begins the upstream sign-in (or link, with link set) and redirects.
-func (p *Pages) toUpstream(c echo.Context, id, browser, reqID string, link *domain.Session) error {
-	start, err := p.upstreams.BeginUpstream(c.Request().Context(), id, browser, reqID, link)
+func (p *Pages) toUpstream(c echo.Context, id, browser, reqID, userCode string, link *domain.Session) error {
+	start, err := p.upstreams.BeginUpstream(c.Request().Context(), id, browser, reqID, userCode, link)
 	var failed *usecase.UpstreamFailed
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
@@ -159,7 +160,7 @@ func (p *Pages) upstreamCallback(c echo.Context) error {
 			"No account here is linked to this "+none.Name+" account. Sign in with your password, then link "+none.Name+
 				" from your account page.", out.RequestID)
 	case errors.As(err, &second):
-		return p.toSecondFactor(c, second.UserID, browser, out.RequestID, "")
+		return p.toSecondFactor(c, second.UserID, browser, out.RequestID, out.UserCode)
 	case errors.Is(err, domain.ErrUserDisabled):
 		return p.upstreamFailed(c, http.StatusForbidden, "Sign-in with "+out.Name+" failed", msgDisabled, out.RequestID)
 	default:
@@ -170,6 +171,9 @@ func (p *Pages) upstreamCallback(c echo.Context) error {
 	}
 	p.setSession(c, out.Secret)
 	p.log.InfoContext(ctx, "user logged in", "user_id", out.UserID, "upstream", c.Param("id"), "remote", c.RealIP())
+	if devicePath, _ := deviceReturn(out.UserCode); out.RequestID == "" && devicePath != "" {
+		return c.Redirect(http.StatusFound, devicePath)
+	}
 	if out.RequestID == "" {
 		return c.Redirect(http.StatusFound, "/")
 	}
@@ -183,7 +187,7 @@ func (p *Pages) accountUpstreamLink(c echo.Context, f form, s *domain.Session) e
 	if p.upstreams == nil {
 		return echo.ErrNotFound
 	}
-	err := p.toUpstream(c, f.get("upstream"), p.ensureBrowser(c), "", s)
+	err := p.toUpstream(c, f.get("upstream"), p.ensureBrowser(c), "", "", s)
 	if errors.Is(err, usecase.ErrLinkNeedsFreshSignIn) {
 		return p.accountUpstreamNotice(c, s, "", sentence(usecase.ErrLinkNeedsFreshSignIn.Message))
 	}

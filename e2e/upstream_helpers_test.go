@@ -42,6 +42,8 @@ type fakeOP struct {
 	Lie func(claims map[string]any)
 	// SignWith signs with another key than the one in the JWKS (nil: the right one).
 	SignWith *rsa.PrivateKey
+	// Unsigned makes the ID token alg "none".
+	Unsigned bool
 	// LastAuthorize is the query of the last authorization request.
 	LastAuthorize url.Values
 	// TokenFailure makes the token endpoint answer this status with an error.
@@ -120,7 +122,7 @@ func (op *fakeOP) token(w http.ResponseWriter, r *http.Request) {
 	op.mu.Lock()
 	auth, found := op.codes[r.PostForm.Get("code")]
 	delete(op.codes, r.PostForm.Get("code"))
-	failure, claims, lie, signer := op.TokenFailure, map[string]any{}, op.Lie, op.SignWith
+	failure, claims, lie, signer, unsigned := op.TokenFailure, map[string]any{}, op.Lie, op.SignWith, op.Unsigned
 	for k, v := range op.Claims {
 		claims[k] = v
 	}
@@ -148,7 +150,14 @@ func (op *fakeOP) token(w http.ResponseWriter, r *http.Request) {
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims(claims))
 	tok.Header["kid"] = "k1"
-	idToken, err := tok.SignedString(signer)
+	var idToken string
+	var err error
+	if unsigned {
+		tok = jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims(claims))
+		idToken, err = tok.SignedString(jwt.UnsafeAllowNoneSignatureType)
+	} else {
+		idToken, err = tok.SignedString(signer)
+	}
 	if err != nil {
 		op.t.Errorf("fake OP: sign: %v", err)
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})

@@ -110,6 +110,21 @@ func TestSecurity_S54_ExpiredIDToken(t *testing.T) {
 	}, "expired")
 }
 
+func TestSecurity_S54_WrongAtHash(t *testing.T) {
+	s54Lie(t, func(c map[string]any) { c["at_hash"] = "AAAAAAAAAAAAAAAAAAAAAA" }, "at_hash")
+}
+
+// An ID token signed with "none" (or a key the JWKS does not hold) never verifies.
+func TestSecurity_S54_UnsignedIDToken(t *testing.T) {
+	e := newS54Env(t)
+	e.op.mu.Lock()
+	e.op.Unsigned = true
+	e.op.mu.Unlock()
+	before := userCount(t, e.srv)
+	r, _ := newAZBrowser(t, e.srv).upstreamSignIn("/login/upstream/op")
+	e.wantRefused(t, r, http.StatusBadGateway, "did not verify", before)
+}
+
 // A callback used once cannot be used again, even with the state cookie put back
 // (the state is single use on the server), nor from another browser (the state is
 // bound to the browser that started).

@@ -267,7 +267,22 @@ func TestUpstream_LinkFromAccount(t *testing.T) {
 		t.Fatalf("audit events of the user: %v", events)
 	}
 
-	// Unlinked (bob keeps his password), the identity signs in no more.
+	// Disabled, bob cannot sign in through the upstream either.
+	if _, errOut, code := down.CLI(t, "", "users", "update", user, "--disabled=true"); code != 0 {
+		t.Fatalf("users update --disabled: %d %s", code, errOut)
+	}
+	bd := newAZBrowser(t, down)
+	r = g.viaUpstream(t, bd, continueWith(t, bd.get("/login"), "Upstream House"))
+	wantPageText(t, r, http.StatusForbidden, "This account is disabled.")
+	if _, errOut, code := down.CLI(t, "", "users", "update", user, "--disabled=false"); code != 0 {
+		t.Fatalf("users update --disabled=false: %d %s", code, errOut)
+	}
+	b = newAZBrowser(t, down)
+	if r := b.logIn("/login", user, pass); r.Status != http.StatusSeeOther {
+		t.Fatalf("password sign-in after enabling: %d", r.Status)
+	}
+
+		// Unlinked (bob keeps his password), the identity signs in no more.
 	page = b.get("/account")
 	csrf, _ = azFormFields(t, page)
 	sub := regexp.MustCompile(`name="subject" value="([^"]+)"`).FindStringSubmatch(string(page.Body))

@@ -282,7 +282,7 @@ func TestUpstream_LinkFromAccount(t *testing.T) {
 		t.Fatalf("password sign-in after enabling: %d", r.Status)
 	}
 
-		// Unlinked (bob keeps his password), the identity signs in no more.
+	// Unlinked (bob keeps his password), the identity signs in no more.
 	page = b.get("/account")
 	csrf, _ = azFormFields(t, page)
 	sub := regexp.MustCompile(`name="subject" value="([^"]+)"`).FindStringSubmatch(string(page.Body))

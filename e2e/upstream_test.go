@@ -261,7 +261,9 @@ func TestUpstream_LinkFromAccount(t *testing.T) {
 	down.CLIJSON(t, &events, "", "audit", "list", "--user", id)
 	seen := map[string]bool{}
 	for _, e := range events {
-		seen[e["type"].(string)] = true
+		if d, _ := e["details"].(map[string]any); d["upstream"] == "gh2" {
+			seen[e["type"].(string)] = true
+		}
 	}
 	if !seen["user.identity.linked"] || !seen["user.login.succeeded"] {
 		t.Fatalf("audit events of the user: %v", events)

@@ -208,6 +208,9 @@ func TestUpstream_GatehouseAsUpstream(t *testing.T) {
 	// The account sets a password (no current one to give, the sign-in is fresh);
 	// then the password signs in, and the identity may go.
 	wantPageText(t, page, http.StatusOK, "Set a password")
+	if strings.Contains(string(page.Body), `action="/account/email"`) {
+		t.Fatal("the email change form, which asks for the current password, is shown to an account without one")
+	}
 	own := "own-pw-" + randomString(12)
 	down.Sensitive(own)
 	r = b.post("/account/password", url.Values{"csrf_token": {csrf}, "new_password": {own}})

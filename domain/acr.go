@@ -71,3 +71,21 @@ func SessionACR(amr []string) string {
 	}
 	return ACRPassword
 }
+
+// WithSecondFactor is how a sign-in is recorded after a second factor: the methods of
+// the first step (first; empty: the password, as sessions from before methods were
+// recorded), then the factor's own methods, then "mfa" (RFC 8176). Nothing is claimed
+// that neither step did: after an upstream sign-in there is "fed" and no "pwd"
+// unless the upstream said it checked one.
+func WithSecondFactor(first, factor []string) []string {
+	if len(first) == 0 {
+		first = []string{"pwd"}
+	}
+	out := make([]string, 0, len(first)+len(factor)+1)
+	for _, m := range slices.Concat(first, factor) {
+		if m != "mfa" && !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return append(out, "mfa")
+}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -336,6 +337,13 @@ func TestUpstream_MFAAfterUpstream(t *testing.T) {
 	claims := jwtPayload(t, tokens["id_token"].(string))
 	if claims["acr"] != "urn:gatehouse:acr:mfa" {
 		t.Fatalf("acr %v amr %v after the upstream and the second factor", claims["acr"], claims["amr"])
+	}
+	// amr is honest: federated ("fed"), what the upstream said it checked (its own
+	// password sign-in: "pwd"), then this server's factor. No password was typed here,
+	// so "pwd" comes only from the upstream's ID token.
+	amr := fmt.Sprint(claims["amr"])
+	if amr != "[fed pwd otp mfa]" {
+		t.Fatalf("amr %v after the upstream and the second factor, want [fed pwd otp mfa]", amr)
 	}
 }
 

@@ -54,7 +54,10 @@ const (
 // The authentication methods (RFC 8176) a session records.
 var (
 	AMRPassword = []string{"pwd"}
-	AMRSecond   = []string{"pwd", "otp", "mfa"}
+	// AMRSecond is a password and then the authenticator app.
+	AMRSecond = domain.WithSecondFactor(AMRPassword, AMROTP)
+	// AMROTP is the authenticator app's (or a recovery code's) own method.
+	AMROTP = []string{"otp"}
 )
 
 // ErrBadSecondFactor is a wrong, used or replayed authenticator or recovery code.
@@ -66,7 +69,12 @@ var ErrSecondFactorExpired = errors.New("this sign-in has expired; enter your pa
 
 // SecondFactorRequired is LogIn's answer for a user with a second factor after the
 // right password: no session yet; the browser is sent to the second-factor page.
-type SecondFactorRequired struct{ UserID string }
+// AMR are the methods of the first step (the password, or an upstream's), which the
+// session keeps besides the factor's.
+type SecondFactorRequired struct {
+	UserID string
+	AMR    []string
+}
 
 func (e *SecondFactorRequired) Error() string { return "a second factor is required" }
 
@@ -336,13 +344,18 @@ func (f *Factors) tell(userID, kind, subject, body string) {
 // BeginSecondFactor returns the pending second-factor state of userID for the
 // browser with cookie browser: sealed, bound to that browser, alive SecondFactorTTL.
 // It is no session and grants nothing but the second-factor page (SECURITY S50).
-func (f *Factors) BeginSecondFactor(userID, browser string) (string, error) {
+// amr are the methods of the first step (nil: the password), kept in the state.
+func (f *Factors) BeginSecondFactor(userID, browser string, amr []string) (string, error) {
 	if browser == "" {
 		return "", ErrSecondFactorExpired
 	}
 	exp := f.clock.Now().Add(SecondFactorTTL).Unix()
 	bh := base64.RawURLEncoding.EncodeToString(f.hasher.HashSecret("mfa-browser:" + browser))
-	sealed, err := f.sealer.Seal([]byte(userID+"\n"+bh+"\n"+strconv.FormatInt(exp, 10)), []byte(pendingAD))
+	if len(amr) == 0 {
+		amr = AMRPassword
+	}
+	sealed, err := f.sealer.Seal([]byte(userID+"\n"+bh+"\n"+strconv.FormatInt(exp, 10)+"\n"+strings.Join(amr, " ")),
+		[]byte(pendingAD))
 	if err != nil {
 		return "", fmt.Errorf("seal the second-factor state: %w", err)
 	}
@@ -354,33 +367,45 @@ const pendingAD = "gatehouse second factor pending"
 // PendingUser returns the user of a pending second-factor state, when it is alive and
 // the browser is the one that passed the password; ErrSecondFactorExpired otherwise.
 func (f *Factors) PendingUser(pending, browser string) (string, error) {
+	userID, _, err := f.Pending(pending, browser)
+	return userID, err
+}
+
+// Pending is PendingUser with the methods of the first step (a state sealed before
+// they were kept: the password).
+func (f *Factors) Pending(pending, browser string) (userID string, amr []string, err error) {
 	if pending == "" || browser == "" || len(pending) > 1024 {
-		return "", ErrSecondFactorExpired
+		return "", nil, ErrSecondFactorExpired
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(pending)
 	if err != nil {
-		return "", ErrSecondFactorExpired
+		return "", nil, ErrSecondFactorExpired
 	}
 	plain, err := f.sealer.Open(raw, []byte(pendingAD))
 	if err != nil {
-		return "", ErrSecondFactorExpired
+		return "", nil, ErrSecondFactorExpired
 	}
 	parts := strings.Split(string(plain), "\n")
-	if len(parts) != 3 {
-		return "", ErrSecondFactorExpired
+	if len(parts) != 3 && len(parts) != 4 {
+		return "", nil, ErrSecondFactorExpired
 	}
 	bh, err := base64.RawURLEncoding.DecodeString(parts[1])
 	exp, perr := strconv.ParseInt(parts[2], 10, 64)
 	if err != nil || perr != nil || f.clock.Now().Unix() > exp || !f.hasher.SecretMatches(bh, "mfa-browser:"+browser) {
-		return "", ErrSecondFactorExpired
+		return "", nil, ErrSecondFactorExpired
 	}
-	return parts[0], nil
+	amr = AMRPassword
+	if len(parts) == 4 && parts[3] != "" {
+		amr = strings.Fields(parts[3])
+	}
+	return parts[0], amr, nil
 }
 
 // Verify checks a second factor of the user: an authenticator code (its step then
 // used, so it cannot serve twice) or a recovery code (then gone). Failures count
 // like wrong passwords, per user and per address (SECURITY S50). It returns the
-// authentication methods (RFC 8176).
+// factor's own authentication methods (RFC 8176); domain.WithSecondFactor adds them
+// to the first step's.
 func (f *Factors) Verify(ctx context.Context, userID, otp, recoveryCode, address string) ([]string, error) {
 	userKey, addrKey := "mfa:"+userID, "addr:"+address
 	for _, k := range []string{userKey, addrKey} {
@@ -400,7 +425,7 @@ func (f *Factors) Verify(ctx context.Context, userID, otp, recoveryCode, address
 		return nil, ErrBadSecondFactor
 	}
 	f.throttle.Success(ctx, userKey)
-	return AMRSecond, nil
+	return AMROTP, nil
 }
 
 func (f *Factors) verify(ctx context.Context, userID, otp, recoveryCode string) (bool, error) {

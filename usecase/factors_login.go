@@ -8,7 +8,8 @@ import (
 
 // secondFactorNeeded is LogIn's check after the right password: a user with a second
 // factor gets *SecondFactorRequired instead of a session (SECURITY S50).
-func (uc *Login) secondFactorNeeded(ctx context.Context, userID string) error {
+// amr are the methods of that first step.
+func (uc *Login) secondFactorNeeded(ctx context.Context, userID string, amr []string) error {
 	if uc.factors == nil {
 		return nil
 	}
@@ -17,7 +18,7 @@ func (uc *Login) secondFactorNeeded(ctx context.Context, userID string) error {
 		return err
 	}
 	if has {
-		return &SecondFactorRequired{UserID: userID}
+		return &SecondFactorRequired{UserID: userID, AMR: amr}
 	}
 	return nil
 }
@@ -25,11 +26,13 @@ func (uc *Login) secondFactorNeeded(ctx context.Context, userID string) error {
 // CompleteSecondFactor finishes the sign-in of a user who passed the password in this
 // browser (pending, from Factors.BeginSecondFactor, bound to browser): an
 // authenticator code or a recovery code (Factors.Verify), then a new session replacing
-// old, as LogIn's. ErrSecondFactorExpired when the pending state is not alive for this
-// browser; ErrBadSecondFactor for a wrong code.
+// old, as LogIn's. The session records the first step's methods (the password, or an
+// upstream's "fed" and its own) and the factor's, never a password not checked.
+// ErrSecondFactorExpired when the pending state is not alive for this browser;
+// ErrBadSecondFactor for a wrong code.
 func (uc *Login) CompleteSecondFactor(ctx context.Context, pending, browser, otp, recoveryCode, address string,
 	old *domain.Session) (domain.Session, string, error) {
-	userID, err := uc.factors.PendingUser(pending, browser)
+	userID, first, err := uc.factors.Pending(pending, browser)
 	if err != nil {
 		return domain.Session{}, "", err
 	}
@@ -37,17 +40,17 @@ func (uc *Login) CompleteSecondFactor(ctx context.Context, pending, browser, otp
 	if err != nil {
 		return domain.Session{}, "", err
 	}
-	return uc.startChecked(ctx, userID, amr, old)
+	return uc.startChecked(ctx, userID, domain.WithSecondFactor(first, amr), old)
 }
 
-// StepUp adds the second factor to the session s (it was signed in with the password
+// StepUp adds the second factor to the session s (it was signed in with one step
 // only): a new session of the same id with the methods of both (SECURITY S53).
 func (uc *Login) StepUp(ctx context.Context, s domain.Session, otp, recoveryCode, address string) (domain.Session, string, error) {
 	amr, err := uc.factors.Verify(ctx, s.UserID, otp, recoveryCode, address)
 	if err != nil {
 		return domain.Session{}, "", err
 	}
-	return uc.startChecked(ctx, s.UserID, amr, &s)
+	return uc.startChecked(ctx, s.UserID, domain.WithSecondFactor(sessionAMR(s), amr), &s)
 }
 
 // FactorEnrolled follows the enrolment of a second factor in session s: the user has
@@ -57,5 +60,5 @@ func (uc *Login) FactorEnrolled(ctx context.Context, s domain.Session) (domain.S
 	if s.HasMFA() {
 		return s, "", nil
 	}
-	return uc.startChecked(ctx, s.UserID, AMRSecond, &s)
+	return uc.startChecked(ctx, s.UserID, domain.WithSecondFactor(sessionAMR(s), AMROTP), &s)
 }

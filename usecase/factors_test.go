@@ -2,6 +2,7 @@ package usecase_test
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -75,7 +76,7 @@ func TestFactors_PendingStateBoundAndShortLived(t *testing.T) {
 	if !errors.As(err, &sf) || sf.UserID != u.ID {
 		t.Fatalf("LogIn of a user with a factor: %v, want SecondFactorRequired", err)
 	}
-	pending, err := s.factors.BeginSecondFactor(u.ID, "browser-a")
+	pending, err := s.factors.BeginSecondFactor(u.ID, "browser-a", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +134,7 @@ func TestFactors_CodesOnceAndStaleSessions(t *testing.T) {
 	s.throttle.Success(s.ctx, "mfa:"+u.ID)
 	s.throttle.Success(s.ctx, "addr:192.0.2.2")
 
-	pending, _ := s.factors.BeginSecondFactor(u.ID, "browser")
+	pending, _ := s.factors.BeginSecondFactor(u.ID, "browser", nil)
 	ns, _, err := s.login.CompleteSecondFactor(s.ctx, pending, "browser", "", codes[0], "192.0.2.3", &sess)
 	if err != nil {
 		t.Fatal(err)
@@ -164,5 +165,58 @@ func TestFactors_CodesOnceAndStaleSessions(t *testing.T) {
 	}
 	if _, _, err := s.login.LogIn(s.ctx, "otto", "otto's new password", "192.0.2.3", nil); err != nil {
 		t.Fatalf("LogIn after removal: %v", err)
+	}
+}
+
+// TestFactors_SecondFactorKeepsFirstStepAMR: after an upstream sign-in (no password
+// typed) and the authenticator app, the session says "fed", the upstream's methods,
+// "otp" and "mfa", and no "pwd"; a step-up of such a session too. After a password,
+// "pwd", "otp", "mfa" as before.
+func TestFactors_SecondFactorKeepsFirstStepAMR(t *testing.T) {
+	s := newFactorsSetup(t)
+	u := s.user(t, "fedora", "fedora's password")
+	_, secret, _ := s.enrol(t, "fedora", "fedora's password")
+	step := func(d time.Duration) string {
+		s.clock.Advance(d)
+		return code(t, secret, s.clock.Now())
+	}
+
+	first := usecase.UpstreamAMR(usecase.UpstreamIdentity{AMR: []string{"hwk", "magic"}})
+	pending, err := s.factors.BeginSecondFactor(u.ID, "browser", first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, _, err := s.login.CompleteSecondFactor(s.ctx, pending, "browser", step(30*time.Second), "", "192.0.2.9", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"fed", "hwk", "otp", "mfa"}; !slices.Equal(ns.AMR, want) {
+		t.Fatalf("amr after an upstream and the app: %v, want %v", ns.AMR, want)
+	}
+	if domain.SessionACR(ns.AMR) != domain.ACRMFA {
+		t.Fatalf("acr %v", domain.SessionACR(ns.AMR))
+	}
+
+	// A password sign-in then the app: as always.
+	_, _, err = s.login.LogIn(s.ctx, "fedora", "fedora's password", "192.0.2.9", nil)
+	var sf *usecase.SecondFactorRequired
+	if !errors.As(err, &sf) || !slices.Equal(sf.AMR, []string{"pwd"}) {
+		t.Fatalf("LogIn: %v (amr %v), want SecondFactorRequired with pwd", err, sf)
+	}
+	pending, _ = s.factors.BeginSecondFactor(u.ID, "browser", sf.AMR)
+	ps, _, err := s.login.CompleteSecondFactor(s.ctx, pending, "browser", step(30*time.Second), "", "192.0.2.9", nil)
+	if err != nil || !slices.Equal(ps.AMR, usecase.AMRSecond) {
+		t.Fatalf("amr after the password and the app: %v, %v", ps.AMR, err)
+	}
+
+	// A step-up of an upstream-only session keeps its methods too.
+	fedOnly := ns
+	fedOnly.AMR = []string{"fed"}
+	ss, _, err := s.login.StepUp(s.ctx, fedOnly, step(30*time.Second), "", "192.0.2.9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"fed", "otp", "mfa"}; !slices.Equal(ss.AMR, want) {
+		t.Fatalf("amr after a step-up of an upstream session: %v, want %v", ss.AMR, want)
 	}
 }

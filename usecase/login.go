@@ -72,7 +72,7 @@ func (uc *Login) LogIn(ctx context.Context, username, password, address string, 
 		}
 		return domain.Session{}, "", err
 	}
-	if err := uc.secondFactorNeeded(ctx, user.ID); err != nil {
+	if err := uc.secondFactorNeeded(ctx, user.ID, AMRPassword); err != nil {
 		return domain.Session{}, "", err
 	}
 	return uc.startChecked(ctx, user.ID, AMRPassword, old)

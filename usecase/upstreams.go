@@ -428,7 +428,7 @@ func (uc *Upstreams) CompleteUpstream(ctx context.Context, in UpstreamCallback) 
 			Reason: domain.AuditReasonDisabled, Details: map[string]any{"upstream": up.ID}})
 		return out, domain.ErrUserDisabled
 	}
-	if err := uc.login.secondFactorNeeded(ctx, u.ID); err != nil {
+	if err := uc.login.secondFactorNeeded(ctx, u.ID, UpstreamAMR(id)); err != nil {
 		return out, err
 	}
 	out.Session, out.Secret, err = uc.login.startCheckedWith(ctx, u.ID, UpstreamAMR(id), in.Session,

@@ -135,7 +135,7 @@ func (p *Pages) loginPost(c echo.Context) error {
 	ctx := c.Request().Context()
 	ns, secret, err := p.login.LogIn(ctx, v.Username, password, c.RealIP(), s)
 	if sf := (*usecase.SecondFactorRequired)(nil); errors.As(err, &sf) {
-		return p.toSecondFactor(c, sf.UserID, browser, id, deviceCode)
+		return p.toSecondFactor(c, sf, browser, id, deviceCode)
 	}
 	if err != nil {
 		a := Classify(err, SurfacePage)

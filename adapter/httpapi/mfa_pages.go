@@ -26,8 +26,8 @@ const msgBadCode = "That code is not right, or was already used."
 
 // toSecondFactor follows a right password of a user with a second factor: the
 // pending state in its cookie, and the second-factor page.
-func (p *Pages) toSecondFactor(c echo.Context, userID, browser, reqID, userCode string) error {
-	pending, err := p.factors.BeginSecondFactor(userID, browser)
+func (p *Pages) toSecondFactor(c echo.Context, sf *usecase.SecondFactorRequired, browser, reqID, userCode string) error {
+	pending, err := p.factors.BeginSecondFactor(sf.UserID, browser, sf.AMR)
 	if err != nil {
 		return err
 	}

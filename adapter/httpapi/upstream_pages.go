@@ -160,7 +160,7 @@ func (p *Pages) upstreamCallback(c echo.Context) error {
 			"No account here is linked to this "+none.Name+" account. Sign in with your password, then link "+none.Name+
 				" from your account page.", out.RequestID)
 	case errors.As(err, &second):
-		return p.toSecondFactor(c, second.UserID, browser, out.RequestID, out.UserCode)
+		return p.toSecondFactor(c, second, browser, out.RequestID, out.UserCode)
 	case errors.Is(err, domain.ErrUserDisabled):
 		return p.upstreamFailed(c, http.StatusForbidden, "Sign-in with "+out.Name+" failed", msgDisabled, out.RequestID)
 	default:

@@ -32,6 +32,7 @@ func TestAdminAPI(t *testing.T) {
 				t.Run("Pages", func(t *testing.T) { testAdminPages(t, api) })
 				t.Run("SessionsConsents", func(t *testing.T) { testAdminSessions(t, api) })
 				t.Run("Keys", func(t *testing.T) { testAdminKeys(t, api) })
+				t.Run("Upstreams", func(t *testing.T) { testAdminUpstreams(t, api, actor) })
 				t.Run("BadRequests", func(t *testing.T) { testAdminBadRequests(t, api) })
 				t.Run("Audit", func(t *testing.T) { testAdminAudit(t, api, actor) })
 			})

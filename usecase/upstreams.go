@@ -86,6 +86,9 @@ type UpstreamUpdate struct {
 	Name, Issuer, ClientID, ClientSecret, APIURL, WebURL *string
 	Scopes                                               []string
 	ScopesSet                                            bool
+	// Precondition, when set, is checked on the upstream as stored when the change is
+	// written (the admin API's If-Match); its error is returned, nothing changed.
+	Precondition func(domain.Upstream) error
 }
 
 func (uc *Upstreams) sealSecret(id, secret string) ([]byte, error) {
@@ -134,7 +137,8 @@ func (uc *Upstreams) CreateUpstream(ctx context.Context, in UpstreamInput) (doma
 	err = uc.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditUpstreamCreated, Target: u.ID,
 		Details: map[string]any{"type": u.Type}}, func(ctx context.Context) error { return uc.store.CreateUpstream(ctx, u) })
 	if errors.Is(err, domain.ErrDuplicate) {
-		return domain.Upstream{}, &ValidationError{Field: "id", Message: fmt.Sprintf("an upstream with id %q exists already", u.ID)}
+		return domain.Upstream{}, &ValidationError{Field: "id", Message: fmt.Sprintf("an upstream with id %q exists already", u.ID),
+			Conflict: true}
 	}
 	if err != nil {
 		return domain.Upstream{}, fmt.Errorf("create upstream: %w", err)
@@ -168,6 +172,14 @@ func (uc *Upstreams) UpdateUpstream(ctx context.Context, id string, in UpstreamU
 	set("client_id", &u.ClientID, in.ClientID, false)
 	set("api_url", &u.APIURL, in.APIURL, true)
 	set("web_url", &u.WebURL, in.WebURL, true)
+	if u.Type == domain.UpstreamGitHub { // emptied: back to github.com
+		if u.APIURL == "" {
+			u.APIURL = domain.GitHubAPIURL
+		}
+		if u.WebURL == "" {
+			u.WebURL = domain.GitHubWebURL
+		}
+	}
 	if in.ScopesSet {
 		if !slices.Equal(u.Scopes, in.Scopes) {
 			fields = append(fields, "scope")
@@ -188,7 +200,18 @@ func (uc *Upstreams) UpdateUpstream(ctx context.Context, id string, in UpstreamU
 	}
 	u.UpdatedAt = uc.clock.Now()
 	err = uc.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditUpstreamUpdated, Target: u.ID, Details: changedDetails(fields)},
-		func(ctx context.Context) error { return uc.store.UpdateUpstream(ctx, u) })
+		func(ctx context.Context) error {
+			if in.Precondition != nil {
+				cur, err := uc.store.Upstream(ctx, id)
+				if err != nil {
+					return err
+				}
+				if err := in.Precondition(cur); err != nil {
+					return err
+				}
+			}
+			return uc.store.UpdateUpstream(ctx, u)
+		})
 	if err != nil {
 		return domain.Upstream{}, err
 	}
@@ -204,6 +227,44 @@ func (uc *Upstreams) DeleteUpstream(ctx context.Context, id string) error {
 // ListUpstreams lists the upstreams (the login page's buttons, the CLI).
 func (uc *Upstreams) ListUpstreams(ctx context.Context) ([]domain.Upstream, error) {
 	return uc.store.ListUpstreams(ctx)
+}
+
+// Upstream returns one upstream; ErrNotFound when there is none.
+func (uc *Upstreams) Upstream(ctx context.Context, id string) (domain.Upstream, error) {
+	return uc.store.Upstream(ctx, id)
+}
+
+// UpstreamFilter selects a page of upstreams (the admin API): Q in the id or name (any
+// case), ids after After, at most Limit (PageSize).
+type UpstreamFilter struct {
+	Q, After string
+	Limit    int
+}
+
+// UpstreamPage is one page of the upstreams that match f, by id as `upstreams list`;
+// next is the id to ask After for the next page, "" on the last one. Upstreams are
+// few: they are filtered here.
+func (uc *Upstreams) UpstreamPage(ctx context.Context, f UpstreamFilter) (page []domain.Upstream, next string, err error) {
+	all, err := uc.store.ListUpstreams(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	slices.SortFunc(all, func(a, b domain.Upstream) int { return strings.Compare(a.ID, b.ID) })
+	q := strings.ToLower(f.Q)
+	limit := PageSize(f.Limit)
+	for _, u := range all {
+		if u.ID <= f.After && f.After != "" {
+			continue
+		}
+		if q != "" && !strings.Contains(strings.ToLower(u.ID), q) && !strings.Contains(strings.ToLower(u.Name), q) {
+			continue
+		}
+		if len(page) == limit {
+			return page, page[limit-1].ID, nil
+		}
+		page = append(page, u)
+	}
+	return page, "", nil
 }
 
 // UpstreamFailed ends an upstream sign-in on the error page naming the upstream.

@@ -1,6 +1,7 @@
 // Package adminapi is the admin REST API, /admin/api/v1/ (SPEC "Admin API, console
 // and audit log"): JSON resources for clients, users, their sessions and consents,
-// signing keys and the audit log, over the same use cases as the command line.
+// signing keys, upstream identity providers and the audit log, over the same use
+// cases as the command line.
 //
 // Every call but the OpenAPI document needs a Bearer access token of this server
 // with scope gatehouse:admin and audience <issuer>/admin/api (SECURITY S55): it is
@@ -9,7 +10,7 @@
 // the user's membership of group admin at the time of the call).
 //
 // Errors are RFC 9457 problem details. A single resource's GET carries an ETag;
-// PATCH and DELETE of a client or user require If-Match (428 without it, 412 when
+// PATCH and DELETE of a client, user or upstream require If-Match (428 without it, 412 when
 // it is stale). PATCH takes a JSON merge patch (RFC 7396).
 package adminapi
 
@@ -51,6 +52,7 @@ type Config struct {
 	Resources *usecase.AdminResources
 	Keys      *usecase.Keys
 	Factors   *usecase.Factors
+	Upstreams *usecase.Upstreams
 	Clock     usecase.Clock
 	// Cache drops a changed client from this instance's cache at once (the change
 	// feed tells the other instances within a second).
@@ -110,6 +112,11 @@ func (a *API) Mount(e *echo.Echo) {
 		{http.MethodPost, "/keys/rotate", a.rotateKey},
 		{http.MethodGet, "/keys/:kid", a.getKey},
 		{http.MethodDelete, "/keys/:kid", a.revokeKey},
+		{http.MethodGet, "/upstreams", a.listUpstreams},
+		{http.MethodPost, "/upstreams", a.createUpstream},
+		{http.MethodGet, "/upstreams/:id", a.getUpstream},
+		{http.MethodPatch, "/upstreams/:id", a.patchUpstream},
+		{http.MethodDelete, "/upstreams/:id", a.deleteUpstream},
 		{http.MethodGet, "/audit-events", a.listAuditEvents},
 	}
 	paths := map[string][]string{}

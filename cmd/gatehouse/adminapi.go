@@ -31,11 +31,11 @@ func provideUserDirectory(r *bunrepo.UserRepository) usecase.UserDirectory      
 func provideClientDirectory(r *bunrepo.ClientRepository) usecase.ClientDirectory    { return r }
 
 func provideAdminAPI(settings usecase.Settings, log *slog.Logger, access *usecase.AdminAccess, admin *usecase.Admin,
-	resources *usecase.AdminResources, keys *usecase.Keys, factors *usecase.Factors, clock usecase.Clock,
-	cache usecase.ClientForgetter) httpapi.SubMounter {
+	resources *usecase.AdminResources, keys *usecase.Keys, factors *usecase.Factors, upstreams *usecase.Upstreams,
+	clock usecase.Clock, cache usecase.ClientForgetter) httpapi.SubMounter {
 	v := &selfVerifier{issuer: string(settings.Issuer), log: log}
 	return adminapi.New(adminapi.Config{Issuer: string(settings.Issuer), Verifier: v, Access: access, Admin: admin,
-		Resources: resources, Keys: keys, Factors: factors, Clock: clock, Cache: cache, Log: log, OnMount: v.bind})
+		Resources: resources, Keys: keys, Factors: factors, Upstreams: upstreams, Clock: clock, Cache: cache, Log: log, OnMount: v.bind})
 }
 
 // selfVerifier verifies admin API tokens with the resource-server package, exactly as

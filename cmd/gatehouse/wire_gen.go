@@ -189,7 +189,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	clientDirectory := provideClientDirectory(clientRepository)
 	sessionDirectory := provideSessionDirectory(sessionRepository)
 	adminResources := usecase.NewAdminResources(admin, userDirectory, clientDirectory, sessionRepository, sessionDirectory, consentRepository, tokens, accounts, audit, systemClock)
-	subMounter := provideAdminAPI(settings, logger, adminAccess, admin, adminResources, usecaseKeys, factors, systemClock, clients)
+	subMounter := provideAdminAPI(settings, logger, adminAccess, admin, adminResources, usecaseKeys, factors, upstreams, systemClock, clients)
 	handlers := httpapi.Handlers{
 		Log:            logger,
 		Metrics:        metrics,
@@ -400,7 +400,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	clientDirectory := provideClientDirectory(clientRepository)
 	sessionDirectory := provideSessionDirectory(sessionRepository)
 	adminResources := usecase.NewAdminResources(admin, userDirectory, clientDirectory, sessionRepository, sessionDirectory, consentRepository, tokenRepository, accounts, audit, systemClock)
-	subMounter := provideAdminAPI(settings, logger, adminAccess, admin, adminResources, usecaseKeys, factors, systemClock, clients)
+	subMounter := provideAdminAPI(settings, logger, adminAccess, admin, adminResources, usecaseKeys, factors, upstreams, systemClock, clients)
 	handlers := httpapi.Handlers{
 		Log:            logger,
 		Metrics:        metrics,

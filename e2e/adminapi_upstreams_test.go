@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -179,4 +180,120 @@ func testAdminUpstreams(t *testing.T, api *adminAPI, actor string) {
 	if up := fmt.Sprint(types["upstream.updated"]); !strings.Contains(up, "client_secret") || !strings.Contains(up, "name") {
 		t.Errorf("upstream.updated does not name the changed fields: %s", up)
 	}
+}
+
+// TestAdminAPI_CLIRemoteUpstreams: `upstreams ...` with --server go through the admin
+// API and print what they print on the database; the secret travels on stdin and
+// the API, and is shown nowhere.
+func TestAdminAPI_CLIRemoteUpstreams(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, srv *Server) {
+		id, secret := adminClient(t, srv)
+		env := map[string]string{"GATEHOUSE_ADMIN_CLIENT_ID": id, "GATEHOUSE_ADMIN_CLIENT_SECRET": secret}
+		remote := func(stdin string, args ...string) (string, string, int) {
+			t.Helper()
+			return srv.CLIWith(t, env, stdin, append([]string{"--server", srv.URL}, args...)...)
+		}
+		ok := func(what string) func(stdout, stderr string, code int) string {
+			return func(stdout, stderr string, code int) string {
+				t.Helper()
+				if code != 0 {
+					t.Fatalf("%s: exit %d: %s", what, code, stderr)
+				}
+				return stdout
+			}
+		}
+		same := func(args ...string) {
+			t.Helper()
+			l := ok("local " + strings.Join(args, " "))(srv.CLI(t, "", args...))
+			r := ok("remote " + strings.Join(args, " "))(remote("", args...))
+			if l != r {
+				t.Fatalf("%s: local and remote outputs differ\nlocal:\n%s\nremote:\n%s", strings.Join(args, " "), l, r)
+			}
+		}
+		upSecret, upSecret2 := "up-secret-"+randomString(16), "up-secret-"+randomString(16)
+		srv.Sensitive(upSecret)
+		srv.Sensitive(upSecret2)
+		noSecret := func(what, out string) {
+			t.Helper()
+			if strings.Contains(out, upSecret) || strings.Contains(out, upSecret2) {
+				t.Fatalf("%s shows the upstream's secret: %s", what, out)
+			}
+		}
+
+		// create remotely, then locally: the same text; the JSON as the database shows it.
+		text := ok("remote create")(remote(upSecret+"\n", "upstreams", "create", "--id", "corp", "--name", "Corp", "--type", "oidc",
+			"--issuer", "https://idp.example", "--client-id", "gh", "--client-secret-stdin"))
+		noSecret("remote create", text)
+		want := "created upstream corp (oidc)\ncallback URL (register it at the upstream as the redirect URI): " +
+			srv.URL + "/login/upstream/corp/callback\n"
+		if text != want {
+			t.Fatalf("remote create printed %q, want %q", text, want)
+		}
+		made := ok("remote create --json")(remote(upSecret+"\n", "upstreams", "create", "--id", "hub", "--name", "Hub",
+			"--type", "github", "--client-id", "Iv1.x", "--client-secret-stdin", "--json"))
+		noSecret("remote create --json", made)
+		ok("local create")(srv.CLI(t, upSecret+"\n", "upstreams", "create", "--id", "local", "--name", "Local", "--type", "oidc",
+			"--issuer", "https://local.example", "--client-id", "l", "--client-secret-stdin"))
+		same("upstreams", "list")
+		same("upstreams", "list", "--json")
+		listed := ok("local list")(srv.CLI(t, "", "upstreams", "list", "--json"))
+		var all []map[string]any
+		if err := json.Unmarshal([]byte(listed), &all); err != nil || len(all) != 3 || all[0]["id"] != "corp" || all[1]["id"] != "hub" {
+			t.Fatalf("upstreams list --json: %s", listed)
+		}
+		var hub map[string]any
+		if err := json.Unmarshal([]byte(made), &hub); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(hub) != fmt.Sprint(all[1]) {
+			t.Fatalf("remote create --json printed %v, the database lists %v", hub, all[1])
+		}
+
+		// update: a new secret on stdin; the answer is what the database then lists.
+		updated := ok("remote update")(remote(upSecret2+"\n", "upstreams", "update", "corp", "--name", "Corp SSO",
+			"--client-secret-stdin", "--scope", "openid email", "--json"))
+		noSecret("remote update", updated)
+		var up map[string]any
+		if err := json.Unmarshal([]byte(updated), &up); err != nil || up["name"] != "Corp SSO" || up["scope"] != "openid email" {
+			t.Fatalf("remote update: %s", updated)
+		}
+		srv.CLIJSON(t, &all, "", "upstreams", "list")
+		if fmt.Sprint(up) != fmt.Sprint(all[0]) {
+			t.Fatalf("remote update printed %v, the database lists %v", up, all[0])
+		}
+		same("upstreams", "update", "local", "--name", "Local 2")
+		var events []map[string]any
+		srv.CLIJSON(t, &events, "", "audit", "list", "--type", "upstream.updated")
+		// Newest first: the remote (unchanging) update of local, the local one, the remote one of corp.
+		if len(events) != 3 || events[0]["actor"] != id || events[1]["actor"] != "cli" || events[2]["actor"] != id ||
+			events[2]["target"] != "corp" {
+			t.Fatalf("upstream.updated events: %v", events)
+		}
+		noSecret("audit", fmt.Sprint(events))
+
+		// Errors: one line, exit 2, naming the flag.
+		stdout, stderr, code := remote("x\n", "upstreams", "create", "--id", "corp", "--name", "Again", "--type", "oidc",
+			"--issuer", "https://idp.example", "--client-id", "x", "--client-secret-stdin")
+		wantOneLineExit(t, "remote duplicate", 2, stdout, stderr, code, "--id")
+		stdout, stderr, code = remote("", "upstreams", "update", "corp", "--issuer", "not a url")
+		wantOneLineExit(t, "remote bad update", 2, stdout, stderr, code, "--issuer")
+		stdout, stderr, code = remote("", "upstreams", "update", "nosuch", "--name", "X")
+		wantOneLineExit(t, "remote update of nothing", 2, stdout, stderr, code, "nosuch")
+		stdout, stderr, code = remote("", "upstreams", "delete", "nosuch")
+		wantOneLineExit(t, "remote delete of nothing", 2, stdout, stderr, code, "nosuch")
+
+		// delete remotely: the same answer as locally, gone from the database.
+		r := ok("remote delete --json")(remote("", "upstreams", "delete", "hub", "--json"))
+		l := ok("local delete --json")(srv.CLI(t, "", "upstreams", "delete", "local", "--json"))
+		if strings.ReplaceAll(l, "local", "hub") != r {
+			t.Fatalf("delete --json: remote %q, local %q", r, l)
+		}
+		if r := ok("remote delete")(remote("", "upstreams", "delete", "corp")); r != "deleted upstream corp\n" {
+			t.Fatalf("remote delete printed %q", r)
+		}
+		srv.CLIJSON(t, &all, "", "upstreams", "list")
+		if len(all) != 0 {
+			t.Fatalf("after the deletes: %v", all)
+		}
+	})
 }

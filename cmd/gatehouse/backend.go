@@ -27,6 +27,14 @@ type adminBackend interface {
 	ListKeys(ctx context.Context) ([]domain.SigningKey, error)
 	RotateKey(ctx context.Context, alg string, immediate bool) (domain.SigningKey, error)
 	AuditEvents(ctx context.Context, f usecase.AuditFilter) ([]domain.AuditEvent, error)
+
+	// The upstream identity providers: each answer is the upstream as stored.
+	CreateUpstream(ctx context.Context, in usecase.UpstreamInput) (domain.Upstream, error)
+	ListUpstreams(ctx context.Context) ([]domain.Upstream, error)
+	UpdateUpstream(ctx context.Context, id string, in usecase.UpstreamUpdate) (domain.Upstream, error)
+	DeleteUpstream(ctx context.Context, id string) error
+	UpstreamCallbackURL(id string) string
+
 	// SharedDatabase: --now needs the warning about caching resource servers.
 	SharedDatabase() bool
 }
@@ -122,5 +130,31 @@ func (l localAdmin) RotateKey(ctx context.Context, alg string, immediate bool) (
 func (l localAdmin) AuditEvents(ctx context.Context, f usecase.AuditFilter) ([]domain.AuditEvent, error) {
 	return l.app.Audit.List(ctx, f)
 }
+
+func (l localAdmin) CreateUpstream(ctx context.Context, in usecase.UpstreamInput) (domain.Upstream, error) {
+	u, err := l.app.Upstreams.CreateUpstream(ctx, in)
+	if err != nil {
+		return u, err
+	}
+	return l.app.Upstreams.Upstream(ctx, u.ID)
+}
+
+func (l localAdmin) ListUpstreams(ctx context.Context) ([]domain.Upstream, error) {
+	return l.app.Upstreams.ListUpstreams(ctx)
+}
+
+func (l localAdmin) UpdateUpstream(ctx context.Context, id string, in usecase.UpstreamUpdate) (domain.Upstream, error) {
+	u, err := l.app.Upstreams.UpdateUpstream(ctx, id, in)
+	if err != nil {
+		return u, err
+	}
+	return l.app.Upstreams.Upstream(ctx, u.ID)
+}
+
+func (l localAdmin) DeleteUpstream(ctx context.Context, id string) error {
+	return l.app.Upstreams.DeleteUpstream(ctx, id)
+}
+
+func (l localAdmin) UpstreamCallbackURL(id string) string { return l.app.Upstreams.CallbackURL(id) }
 
 func (l localAdmin) SharedDatabase() bool { return !l.app.Config.IsSQLite() }

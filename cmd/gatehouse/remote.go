@@ -23,9 +23,10 @@ import (
 // gets a client_credentials token for the admin API's audience with the client of
 // GATEHOUSE_ADMIN_CLIENT_ID and GATEHOUSE_ADMIN_CLIENT_SECRET.
 type remoteAdmin struct {
-	base  string // <server>/admin/api/v1
-	token string
-	hc    *http.Client
+	base   string // <server>/admin/api/v1
+	issuer string
+	token  string
+	hc     *http.Client
 }
 
 const remoteTimeout = 30 * time.Second
@@ -78,6 +79,7 @@ func newRemoteAdmin(ctx context.Context, server string, env config.Env) (*remote
 		return nil, fmt.Errorf("--server %s: no token (HTTP %d)", server, resp.StatusCode)
 	}
 	r.token = tok.AccessToken
+	r.issuer = meta.Issuer
 	return r, nil
 }
 
@@ -501,6 +503,86 @@ func (r *remoteAdmin) AuditEvents(ctx context.Context, f usecase.AuditFilter) ([
 		cursor = page.NextCursor
 	}
 	return out, nil
+}
+
+// apiUpstream is an upstream as the API shows it (never its secret).
+type apiUpstream struct {
+	upstreamJSON
+	ClientSecretSet bool `json:"client_secret_set"`
+}
+
+func (u apiUpstream) domain() domain.Upstream {
+	return domain.Upstream{ID: u.ID, Name: u.Name, Type: u.Type, Issuer: u.Issuer, ClientID: u.ClientID,
+		Scopes: strings.Fields(u.Scope), APIURL: u.APIURL, WebURL: u.WebURL, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+func (r *remoteAdmin) CreateUpstream(ctx context.Context, in usecase.UpstreamInput) (domain.Upstream, error) {
+	body := map[string]any{"id": in.ID, "name": in.Name, "type": in.Type, "issuer": in.Issuer, "client_id": in.ClientID,
+		"client_secret": in.ClientSecret, "scope": strings.Join(in.Scopes, " "), "api_url": in.APIURL, "web_url": in.WebURL}
+	var out apiUpstream
+	if _, err := r.call(ctx, http.MethodPost, "/upstreams", body, "application/json", "", &out); err != nil {
+		return domain.Upstream{}, err
+	}
+	return out.domain(), nil
+}
+
+func (r *remoteAdmin) ListUpstreams(ctx context.Context) ([]domain.Upstream, error) {
+	items, err := remoteList[apiUpstream](ctx, r, "/upstreams")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]domain.Upstream, len(items))
+	for i, u := range items {
+		out[i] = u.domain()
+	}
+	return out, nil
+}
+
+func (r *remoteAdmin) upstream(ctx context.Context, id string) (domain.Upstream, string, error) {
+	var out apiUpstream
+	etag, err := r.call(ctx, http.MethodGet, "/upstreams/"+url.PathEscape(id), nil, "", "", &out)
+	return out.domain(), etag, err
+}
+
+func (r *remoteAdmin) UpdateUpstream(ctx context.Context, id string, in usecase.UpstreamUpdate) (domain.Upstream, error) {
+	_, etag, err := r.upstream(ctx, id)
+	if err != nil {
+		return domain.Upstream{}, err
+	}
+	patch := map[string]any{}
+	str := func(name string, v *string) {
+		if v != nil {
+			patch[name] = *v
+		}
+	}
+	str("name", in.Name)
+	str("issuer", in.Issuer)
+	str("client_id", in.ClientID)
+	str("client_secret", in.ClientSecret)
+	str("api_url", in.APIURL)
+	str("web_url", in.WebURL)
+	if in.ScopesSet {
+		patch["scope"] = strings.Join(in.Scopes, " ")
+	}
+	var out apiUpstream
+	if _, err := r.call(ctx, http.MethodPatch, "/upstreams/"+url.PathEscape(id), patch, "application/merge-patch+json", etag, &out); err != nil {
+		return domain.Upstream{}, err
+	}
+	return out.domain(), nil
+}
+
+func (r *remoteAdmin) DeleteUpstream(ctx context.Context, id string) error {
+	_, etag, err := r.upstream(ctx, id)
+	if err != nil {
+		return err
+	}
+	_, err = r.call(ctx, http.MethodDelete, "/upstreams/"+url.PathEscape(id), nil, "", etag, nil)
+	return err
+}
+
+// UpstreamCallbackURL is the server's, as usecase.Upstreams.CallbackURL makes it.
+func (r *remoteAdmin) UpstreamCallbackURL(id string) string {
+	return strings.TrimSuffix(r.issuer, "/") + "/login/upstream/" + id + "/callback"
 }
 
 func (r *remoteAdmin) SharedDatabase() bool { return false }

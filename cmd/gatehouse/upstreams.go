@@ -34,7 +34,7 @@ type upstreamJSON struct {
 func toUpstreamJSON(u domain.Upstream, callback string) upstreamJSON {
 	return upstreamJSON{ID: u.ID, Name: u.Name, Type: u.Type, Issuer: u.Issuer, ClientID: u.ClientID,
 		Scope: strings.Join(u.Scopes, " "), APIURL: u.APIURL, WebURL: u.WebURL, CallbackURL: callback,
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC()}
 }
 
 // upstreamFlags are the flags of upstreams create and update.
@@ -71,11 +71,12 @@ func (g *globals) readSecret() (string, error) {
 	return line, nil
 }
 
-// upstreamError turns a use case's refusal into a one-line usage error naming the flag.
+// upstreamError turns a use case's refusal into a one-line usage error naming the flag
+// (the admin API names it in JSON: client_id is --client-id).
 func upstreamError(err error, id string) error {
 	var ve *usecase.ValidationError
 	if errors.As(err, &ve) {
-		return usagef("--%s: %s", ve.Field, ve.Message)
+		return usagef("--%s: %s", strings.ReplaceAll(ve.Field, "_", "-"), ve.Message)
 	}
 	return notFound(err, "upstream", id)
 }
@@ -113,16 +114,16 @@ func upstreamsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			in.ClientSecret = secret
-			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			be, cleanup, err := g.openAdmin(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			u, err := app.Upstreams.CreateUpstream(cmd.Context(), in)
+			u, err := be.CreateUpstream(cmd.Context(), in)
 			if err != nil {
 				return upstreamError(err, cf.id)
 			}
-			cb := app.Upstreams.CallbackURL(u.ID)
+			cb := be.UpstreamCallbackURL(u.ID)
 			text := fmt.Sprintf("created upstream %s (%s)\ncallback URL (register it at the upstream as the redirect URI): %s\n", u.ID, u.Type, cb)
 			return g.print(toUpstreamJSON(u, cb), text)
 		},
@@ -133,12 +134,12 @@ func upstreamsCmd(g *globals) *cobra.Command {
 		Use:   "list",
 		Short: "List upstream identity providers (secrets are never shown)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			be, cleanup, err := g.openAdmin(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			ups, err := app.Upstreams.ListUpstreams(cmd.Context())
+			ups, err := be.ListUpstreams(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -147,7 +148,7 @@ func upstreamsCmd(g *globals) *cobra.Command {
 			tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tNAME\tTYPE\tISSUER\tCLIENT_ID\tCALLBACK_URL")
 			for _, u := range ups {
-				cb := app.Upstreams.CallbackURL(u.ID)
+				cb := be.UpstreamCallbackURL(u.ID)
 				out = append(out, toUpstreamJSON(u, cb))
 				where := u.Issuer
 				if u.Type == domain.UpstreamGitHub {
@@ -188,16 +189,16 @@ func upstreamsCmd(g *globals) *cobra.Command {
 				}
 				in.ClientSecret = &secret
 			}
-			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			be, cleanup, err := g.openAdmin(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			u, err := app.Upstreams.UpdateUpstream(cmd.Context(), args[0], in)
+			u, err := be.UpdateUpstream(cmd.Context(), args[0], in)
 			if err != nil {
 				return upstreamError(err, args[0])
 			}
-			cb := app.Upstreams.CallbackURL(u.ID)
+			cb := be.UpstreamCallbackURL(u.ID)
 			return g.print(toUpstreamJSON(u, cb), "updated upstream "+u.ID+"\n")
 		},
 	}
@@ -208,12 +209,12 @@ func upstreamsCmd(g *globals) *cobra.Command {
 		Short: "Delete an upstream; the identities linked through it are unlinked",
 		Args:  exactArgs(1, "an upstream id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			be, cleanup, err := g.openAdmin(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			if err := app.Upstreams.DeleteUpstream(cmd.Context(), args[0]); err != nil {
+			if err := be.DeleteUpstream(cmd.Context(), args[0]); err != nil {
 				return notFound(err, "upstream", args[0])
 			}
 			return g.print(map[string]string{"id": args[0], "status": "deleted"}, "deleted upstream "+args[0]+"\n")

@@ -284,6 +284,10 @@ func (p *Pages) accountView(c echo.Context, s *domain.Session) (view, error) {
 		return view{}, err
 	}
 	v.Fresh = p.factors.Fresh(*s)
+	v.Passkeys = passkeyViews(v.MFA.Passkeys)
+	if v.Passkey, err = p.factors.BeginPasskeyRegistration(c.Request().Context(), *s, p.ensureBrowser(c)); err != nil {
+		return view{}, err
+	}
 	apps, err := p.apps.List(c.Request().Context(), s.UserID)
 	if err != nil {
 		return view{}, err

@@ -269,6 +269,9 @@ type view struct {
 	Passkey     usecase.PasskeyChallenge
 	PasskeyOnly bool
 	HasTOTP     bool
+	// PasskeyFailed: a passkey was just refused; the login page then does not offer
+	// its passkeys in the username field's autofill again by itself.
+	PasskeyFailed bool
 	// Passkeys are the account page's passkeys.
 	Passkeys []passkeyView
 }

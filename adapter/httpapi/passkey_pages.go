@@ -73,7 +73,7 @@ func (p *Pages) passkeyLoginPost(c echo.Context) error {
 	ns, secret, err := p.login.PasskeySignIn(ctx, browser, sessionID(s), f.get(webauthnStateField), f.get(credentialField), c.RealIP(), s)
 	if err != nil {
 		v := p.loginView(c, s, browser, pr)
-		v.UserCode = deviceCode
+		v.UserCode, v.PasskeyFailed = deviceCode, true
 		a := Classify(err, SurfacePage)
 		switch {
 		case a.Status == http.StatusTooManyRequests:

@@ -41,6 +41,7 @@ const (
 	AuditUserMFAEnrolled     = "user.mfa.enrolled"
 	AuditUserMFARemoved      = "user.mfa.removed"
 	AuditSessionRevoked      = "session.revoked"
+	AuditConsentGranted      = "consent.granted"
 	AuditConsentRevoked      = "consent.revoked"
 	AuditClientCreated       = "client.created"
 	AuditClientUpdated       = "client.updated"
@@ -49,6 +50,16 @@ const (
 	AuditKeyRotated          = "key.rotated"
 	AuditKeyRevoked          = "key.revoked"
 )
+
+// AuditTypes are all the event types, in the order `audit list --type` names them.
+// Every Audit… type constant above belongs here (TestAuditTypesListsEveryType).
+var AuditTypes = []string{
+	AuditUserCreated, AuditUserUpdated, AuditUserDeleted, AuditUserLoginSucceeded, AuditUserLoginFailed,
+	AuditUserLogout, AuditUserRegistered, AuditUserEmailVerified, AuditUserEmailChanged, AuditUserPasswordChanged,
+	AuditUserPasswordReset, AuditUserProfileUpdated, AuditUserMFAEnrolled, AuditUserMFARemoved, AuditSessionRevoked,
+	AuditConsentGranted, AuditConsentRevoked, AuditClientCreated, AuditClientUpdated, AuditClientDeleted,
+	AuditClientSecretRotated, AuditKeyRotated, AuditKeyRevoked,
+}
 
 // Reasons of failed sign-ins, for administrators only: the user sees one message.
 const (

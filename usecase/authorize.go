@@ -27,6 +27,8 @@ type Authorize struct {
 	clock    Clock
 	settings Settings
 	par      PARSettings
+	// audit records each consent granted with it (nil in unit tests: none).
+	audit *Audit
 	// passkeys tells whether a user can reach the phishing-resistant level (nil: none can).
 	passkeys PasskeyStore
 }
@@ -34,10 +36,10 @@ type Authorize struct {
 // NewAuthorize builds the authorization endpoint. It takes the requests the PAR
 // endpoint stored through pushed, and par.RequireAll makes it take only those.
 func NewAuthorize(users UserStore, clients ClientStore, requests AuthRequestStore, consents ConsentStore, codes CodeStore,
-	pushed PushedRequestStore, hasher SecretHasher, random Random, clock Clock, settings Settings, par PARSettings,
+	pushed PushedRequestStore, hasher SecretHasher, random Random, clock Clock, settings Settings, par PARSettings, audit *Audit,
 	passkeys PasskeyStore) *Authorize {
 	return &Authorize{users: users, clients: clients, requests: requests, consents: consents, codes: codes, pushed: pushed,
-		hasher: hasher, random: random, clock: clock, settings: settings, par: par, passkeys: passkeys}
+		hasher: hasher, random: random, clock: clock, settings: settings, par: par, audit: audit, passkeys: passkeys}
 }
 
 // AuthorizeInput is one GET of the authorization endpoint.

@@ -14,16 +14,6 @@ import (
 	"gatehouse/usecase"
 )
 
-// auditTypes are the event types `audit list --type` takes.
-var auditTypes = []string{
-	domain.AuditUserCreated, domain.AuditUserUpdated, domain.AuditUserDeleted, domain.AuditUserLoginSucceeded,
-	domain.AuditUserLoginFailed, domain.AuditUserLogout, domain.AuditUserRegistered, domain.AuditUserEmailVerified,
-	domain.AuditUserEmailChanged, domain.AuditUserPasswordChanged, domain.AuditUserPasswordReset,
-	domain.AuditUserProfileUpdated, domain.AuditSessionRevoked, domain.AuditConsentRevoked, domain.AuditClientCreated,
-	domain.AuditClientUpdated, domain.AuditClientDeleted, domain.AuditClientSecretRotated, domain.AuditKeyRotated,
-	domain.AuditKeyRevoked,
-}
-
 // auditEventJSON is one event of `audit list --json`.
 type auditEventJSON struct {
 	ID      string         `json:"id"`
@@ -55,8 +45,8 @@ func auditCmd(g *globals) *cobra.Command {
 		Short: "List audit events, newest first: sign-ins, account changes, admin changes, key rotations",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := usecase.AuditFilter{Type: typ, Limit: limit}
-			if typ != "" && !slices.Contains(auditTypes, typ) {
-				return usagef("--type: unknown event type %q (one of %s)", typ, strings.Join(auditTypes, ", "))
+			if typ != "" && !slices.Contains(domain.AuditTypes, typ) {
+				return usagef("--type: unknown event type %q (one of %s)", typ, strings.Join(domain.AuditTypes, ", "))
 			}
 			if since != "" {
 				d, err := time.ParseDuration(since)

@@ -62,6 +62,20 @@ func presence(t *testing.T, tab context.Context, auth webauthn.AuthenticatorID, 
 	}
 }
 
+// badUV makes the authenticator's answers say the user was not verified (the UV flag
+// off), whatever the request asked.
+func badUV(t *testing.T, tab context.Context, auth webauthn.AuthenticatorID, on bool) {
+	t.Helper()
+	err := chromedp.Do(tab, func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, webauthn.SetResponseOverrideBits,
+			webauthn.SetResponseOverrideBitsParams{AuthenticatorID: auth, IsBadUV: &on})
+		return chromedp.Void{}, err
+	})
+	if err != nil {
+		t.Fatalf("override the UV flag: %v", err)
+	}
+}
+
 // credentials are the credentials the virtual authenticator holds.
 func credentials(t *testing.T, tab context.Context, auth webauthn.AuthenticatorID) []*webauthn.Credential {
 	t.Helper()
@@ -410,6 +424,14 @@ func TestSecurity_S51_Passkeys(t *testing.T) {
 	if _, ok := findEvent(auditList(t, srv, "--user", bobID), "user.login.failed", "passkey_replayed"); !ok {
 		t.Fatal("no audit event for the replayed assertion")
 	}
+
+	// Without a password the authenticator must verify the user: an answer without
+	// the UV flag is refused.
+	badUV(t, bobTab, bobAuth, true)
+	run(t, bobTab, "a passkey without user verification", chromedp.Navigate(srv.URL+"/login"),
+		chromedp.WaitVisible(chromedp.CSS(`.alert-error`)))
+	wantCardText(t, bobTab, "That passkey was not accepted")
+	badUV(t, bobTab, bobAuth, false)
 
 	// A signature counter that went back (a cloned authenticator): refused, reported.
 	used := credentials(t, tab, adaAuth)[0]

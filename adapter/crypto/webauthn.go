@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
 	"strings"
 
@@ -29,8 +28,8 @@ var _ usecase.WebAuthn = (*WebAuthn)(nil)
 var errNoRelyingParty = errors.New("passkeys need an issuer whose host is a domain name (localhost or a real one)")
 
 // NewWebAuthn makes the relying party of settings.Issuer. An issuer whose host is an IP
-// address cannot be one (browsers refuse): passkeys are then off, said once in log.
-func NewWebAuthn(settings usecase.MFASettings, log *slog.Logger) *WebAuthn {
+// address cannot be one (browsers refuse): passkeys are then off (Available false).
+func NewWebAuthn(settings usecase.MFASettings) *WebAuthn {
 	u, err := url.Parse(settings.Issuer)
 	if err != nil || u.Hostname() == "" {
 		return &WebAuthn{}
@@ -38,7 +37,6 @@ func NewWebAuthn(settings usecase.MFASettings, log *slog.Logger) *WebAuthn {
 	wa, err := webauthn.New(&webauthn.Config{RPID: u.Hostname(), RPDisplayName: "Gatehouse",
 		RPOrigins: []string{u.Scheme + "://" + u.Host}})
 	if err != nil {
-		log.Info("passkeys are off: the issuer cannot be a WebAuthn relying party", "issuer", settings.Issuer, "err", err)
 		return &WebAuthn{}
 	}
 	return &WebAuthn{wa: wa}

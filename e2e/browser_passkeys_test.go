@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
@@ -343,6 +344,45 @@ func TestSecurity_S51_Passkeys(t *testing.T) {
 	presence(t, second, secondAuth, true)
 	run(t, second, "the passkey", chromedp.Click(chromedp.CSS(`#passkey-verify`)))
 	wantMethods(finish(r), adaID, []string{"pwd", "hwk", "mfa"})
+
+	// Ada also sets up an authenticator app. Signed in with password and code (acr
+	// mfa), an application asking for phr gets the passkey asked for, and nothing
+	// else offered: the code is not enough.
+	awayFromStepEdge(25 * time.Second)
+	run(t, second, "set up the app", chromedp.Navigate(srv.URL+"/account"),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/account/totp"] button`)),
+		chromedp.Click(chromedp.CSS(`form[action="/account/totp"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`#totp-secret`)))
+	secret, err := chromedp.Run(second, chromedp.Text(chromedp.CSS(`#totp-secret`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret = strings.TrimSpace(secret)
+	srv.Sensitive(secret)
+	run(t, second, "confirm the app",
+		chromedp.SendKeys(chromedp.CSS(`#otp`), totpCode(t, secret, -1)),
+		chromedp.Submit(chromedp.CSS(`#otp`)),
+		chromedp.WaitVisible(chromedp.CSS(`#recovery-codes`)),
+		chromedp.Navigate(srv.URL+"/logout"),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/logout"] button`)),
+		chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/login"]`)))
+	presence(t, second, secondAuth, false)
+	run(t, second, "sign in with password and code", chromedp.Navigate(srv.URL+"/login"))
+	password(second, "ada's password", ada, adaPass)
+	run(t, second, "the second step offers both", chromedp.WaitVisible(chromedp.CSS(`#passkey-verify`)),
+		chromedp.WaitVisible(chromedp.CSS(`#otp`)))
+	screenshot(t, second, shots, "passkeys-mfa-with-app")
+	run(t, second, "the code", chromedp.SendKeys(chromedp.CSS(`#otp`), totpCode(t, secret, 0)),
+		chromedp.Submit(chromedp.CSS(`#otp`)), chromedp.WaitVisible(chromedp.CSS(`a[href="/account"]`)))
+	presence(t, second, secondAuth, true)
+	r = newRequest(oauth2.SetAuthURLParam("acr_values", "phr"))
+	run(t, second, "phr asked of an mfa session", chromedp.Navigate(r.URL), chromedp.WaitVisible(chromedp.CSS(`#passkey-verify`)))
+	if none, err := chromedp.Run(second, chromedp.Evaluate[bool](`document.querySelector('#otp') === null && document.querySelector('#recovery_code') === null`)); err != nil || !none {
+		t.Fatalf("a phr step-up offers the authenticator app too (%v)", err)
+	}
+	run(t, second, "the passkey", chromedp.Click(chromedp.CSS(`#passkey-verify`)))
+	wantMethods(finish(r), adaID, []string{"pwd", "otp", "mfa", "hwk"})
 	run(t, phone, "the second step on a phone", chromedp.Navigate(srv.URL+"/login"))
 	password(phone, "ada's password on the phone", ada, adaPass)
 	run(t, phone, "the passkey button", chromedp.WaitVisible(chromedp.CSS(`#passkey-verify`)))

@@ -203,7 +203,7 @@ func TestSecurity_S51_Passkeys(t *testing.T) {
 	srv := startServer(t, Options{Localhost: true, Env: map[string]string{"GATEHOUSE_SMTP_URL": mx.URL()}})
 	cb := newCallback(t)
 	ada, adaPass, adaEmail, adaID := mfaUser(t, srv)
-	bob, bobPass, _, bobID := mfaUser(t, srv)
+	bob, bobPass, bobEmail, bobID := mfaUser(t, srv)
 	client := srv.CreateClientJSON(t, "--redirect-uri", "http://127.0.0.1/callback", "--skip-consent")
 
 	conf := &oauth2.Config{ClientID: client.ClientID, ClientSecret: client.ClientSecret,
@@ -494,4 +494,32 @@ func TestSecurity_S51_Passkeys(t *testing.T) {
 	if !strings.Contains(srv.Log(), "passkey signature counter went back") {
 		t.Fatal("the server log does not report the counter that went back")
 	}
+
+	// Bob removes his passkey (a fresh sign-in: password and the passkey); then the
+	// password alone signs him in again. Mailed and audited.
+	presence(t, bobTab, bobAuth, false)
+	run(t, bobTab, "bob signs in", chromedp.Navigate(srv.URL+"/login"))
+	password(bobTab, "bob's password", bob, bobPass)
+	run(t, bobTab, "bob's second step", chromedp.WaitVisible(chromedp.CSS(`#passkey-verify`)))
+	presence(t, bobTab, bobAuth, true)
+	run(t, bobTab, "the passkey", chromedp.Click(chromedp.CSS(`#passkey-verify`)),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/account"]`)),
+		chromedp.Navigate(srv.URL+"/account"),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/account/passkeys/remove"] button`)))
+	wantCardText(t, bobTab, "Bob's key", "last used")
+	run(t, bobTab, "remove the passkey", chromedp.Click(chromedp.CSS(`form[action="/account/passkeys/remove"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`#passkey-add`)))
+	wantCardText(t, bobTab, "The passkey was removed", "You have no passkey yet")
+	waitMail(t, mx, bobEmail, "A passkey was removed from your account")
+	if e, ok := findEvent(auditList(t, srv, "--user", bobID), "user.mfa.removed", ""); !ok || e.Details["factor"] != "passkey" {
+		t.Fatalf("no audit event of the removal: %+v", e)
+	}
+	presence(t, bobTab, bobAuth, false)
+	run(t, bobTab, "sign out", chromedp.Navigate(srv.URL+"/logout"),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/logout"] button`)),
+		chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`a[href="/login"]`)),
+		chromedp.Navigate(srv.URL+"/login"))
+	password(bobTab, "the password alone", bob, bobPass)
+	run(t, bobTab, "signed in", chromedp.WaitVisible(chromedp.CSS(`a[href="/account"]`)))
 }

@@ -522,4 +522,42 @@ func TestSecurity_S51_Passkeys(t *testing.T) {
 		chromedp.Navigate(srv.URL+"/login"))
 	password(bobTab, "the password alone", bob, bobPass)
 	run(t, bobTab, "signed in", chromedp.WaitVisible(chromedp.CSS(`a[href="/account"]`)))
+
+	// A client that requires a second step, and Carol, who has none: she adds a
+	// passkey inside the sign-in, uses it at once, and the client gets acr phr.
+	carol, carolPass, _, carolID := mfaUser(t, srv)
+	strict := srv.CreateClientJSON(t, "--redirect-uri", "http://127.0.0.1/callback", "--skip-consent", "--require-mfa")
+	strictConf := *conf
+	strictConf.ClientID, strictConf.ClientSecret = strict.ClientID, strict.ClientSecret
+	carolTab := newTab(t, browser, 800, 1000)
+	carolAuth := addAuthenticator(t, carolTab, false)
+	presence(t, carolTab, carolAuth, false)
+	st := request{State: randomToken(), Verifier: oauth2.GenerateVerifier()}
+	st.URL = strictConf.AuthCodeURL(st.State, oauth2.S256ChallengeOption(st.Verifier))
+	st.Back = cb.expect(st.State)
+	run(t, carolTab, "a client requiring a second step", chromedp.Navigate(st.URL))
+	password(carolTab, "carol's password", carol, carolPass)
+	run(t, carolTab, "set up a second step", chromedp.WaitVisible(chromedp.CSS(`#passkey-add`)))
+	screenshot(t, carolTab, shots, "passkeys-mfa-enrol")
+	presence(t, carolTab, carolAuth, true)
+	run(t, carolTab, "add a passkey there", chromedp.SendKeys(chromedp.CSS(`#passkey_name`), "Carol's phone"),
+		chromedp.Click(chromedp.CSS(`#passkey-add button`)),
+		chromedp.WaitVisible(chromedp.CSS(`#passkey-verify`)),
+		chromedp.Click(chromedp.CSS(`#passkey-verify`)))
+	q := waitCallback(t, st.Back)
+	srv.Sensitive(q.Get("code"))
+	tok, err := strictConf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(st.Verifier))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	srv.Sensitive(tok.AccessToken)
+	idt, err := provider.Verifier(&oidc.Config{ClientID: strict.ClientID}).Verify(ctx, tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cc claims
+	if err := idt.Claims(&cc); err != nil {
+		t.Fatal(err)
+	}
+	wantMethods(cc, carolID, []string{"pwd", "hwk", "mfa"})
 }

@@ -104,7 +104,7 @@ func (f *Factors) passkeyUser(ctx context.Context, userID string) (PasskeyUser, 
 	return PasskeyUser{ID: u.ID, Name: u.Username, DisplayName: display, Passkeys: pks}, nil
 }
 
-// seal makes the page's state of ceremony c.
+// sealPasskey makes the page's state of ceremony c for purpose, bound to browser and session.
 func (f *Factors) sealPasskey(purpose, userID, browser, sessionID string, c WebAuthnCeremony) (PasskeyChallenge, error) {
 	if browser == "" {
 		return PasskeyChallenge{}, ErrSecondFactorExpired

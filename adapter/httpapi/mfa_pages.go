@@ -124,6 +124,10 @@ func (p *Pages) mfaGet(c echo.Context) error {
 				return err
 			}
 			v.SignedInAs = u.Username
+			// Or a passkey: added, it is then used on this page (the step-up).
+			if v.Passkey, err = p.factors.BeginPasskeyRegistration(c.Request().Context(), *s, browser); err != nil {
+				return err
+			}
 			return p.render(c, http.StatusOK, "mfa_enrol", v)
 		}
 	}

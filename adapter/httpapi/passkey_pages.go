@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -186,6 +187,14 @@ func (p *Pages) passkeyAdd(c echo.Context, f form, s *domain.Session) error {
 		return p.passkeyForm(c, s, err)
 	}
 	p.log.InfoContext(ctx, "passkey added", "user_id", s.UserID, "passkey", pk.ID, "remote", c.RealIP())
+	// Added inside a sign-in that asked for a second step: on to that step, where the
+	// new passkey is used.
+	if id := f.get(requestIDField); id != "" && cleanText(id) && len(id) <= 128 {
+		return c.Redirect(http.StatusSeeOther, "/login/mfa?req="+url.QueryEscape(id))
+	}
+	if _, code := deviceReturn(f.get(userCodeField)); code != "" {
+		return c.Redirect(http.StatusSeeOther, "/login/mfa?user_code="+url.QueryEscape(code))
+	}
 	return p.accountNotice(c, s, "Your passkey \u201c"+pk.Name+"\u201d was added. You can now sign in with it, without your password.")
 }
 

@@ -276,7 +276,7 @@ func TestSecurity_S51_Passkeys(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS(`#passkey-add`)),
 			chromedp.SendKeys(chromedp.CSS(`#passkey_name`), name),
 			chromedp.Click(chromedp.CSS(`#passkey-add button`)),
-			chromedp.WaitVisible(chromedp.CSS(`.passkeys`)),
+			chromedp.WaitVisible(chromedp.CSS(`.alert-info`)),
 		)
 		wantCardText(t, tab, "Your passkey \u201c"+name+"\u201d was added", name)
 	}
@@ -508,7 +508,7 @@ func TestSecurity_S51_Passkeys(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/account/passkeys/remove"] button`)))
 	wantCardText(t, bobTab, "Bob's key", "last used")
 	run(t, bobTab, "remove the passkey", chromedp.Click(chromedp.CSS(`form[action="/account/passkeys/remove"] button`)),
-		chromedp.WaitVisible(chromedp.CSS(`#passkey-add`)))
+		chromedp.WaitVisible(chromedp.CSS(`.alert-info`)))
 	wantCardText(t, bobTab, "The passkey was removed", "You have no passkey yet")
 	waitMail(t, mx, bobEmail, "A passkey was removed from your account")
 	if e, ok := findEvent(auditList(t, srv, "--user", bobID), "user.mfa.removed", ""); !ok || e.Details["factor"] != "passkey" {

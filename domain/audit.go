@@ -37,18 +37,27 @@ const (
 	AuditUserEmailChanged    = "user.email.changed"
 	AuditUserPasswordChanged = "user.password.changed"
 	AuditUserPasswordReset   = "user.password.reset"
-	AuditUserProfileUpdated  = "user.profile.updated"
-	AuditUserMFAEnrolled     = "user.mfa.enrolled"
-	AuditUserMFARemoved      = "user.mfa.removed"
-	AuditSessionRevoked      = "session.revoked"
-	AuditConsentGranted      = "consent.granted"
-	AuditConsentRevoked      = "consent.revoked"
-	AuditClientCreated       = "client.created"
-	AuditClientUpdated       = "client.updated"
-	AuditClientDeleted       = "client.deleted"
-	AuditClientSecretRotated = "client.secret.rotated"
-	AuditKeyRotated          = "key.rotated"
-	AuditKeyRevoked          = "key.revoked"
+	// AuditUserPasswordResetSent: an administrator had a reset link mailed to a user
+	// (the admin API's users/{id}/password-reset).
+	AuditUserPasswordResetSent = "user.password.reset.sent"
+	AuditUserProfileUpdated    = "user.profile.updated"
+	AuditUserMFAEnrolled       = "user.mfa.enrolled"
+	AuditUserMFARemoved        = "user.mfa.removed"
+	AuditSessionRevoked        = "session.revoked"
+	AuditConsentGranted        = "consent.granted"
+	AuditConsentRevoked        = "consent.revoked"
+	AuditClientCreated         = "client.created"
+	AuditClientUpdated         = "client.updated"
+	AuditClientDeleted         = "client.deleted"
+	AuditClientSecretRotated   = "client.secret.rotated"
+	AuditKeyRotated            = "key.rotated"
+	AuditKeyRevoked            = "key.revoked"
+	// Upstream identity providers (issue 22).
+	AuditUpstreamCreated  = "upstream.created"
+	AuditUpstreamUpdated  = "upstream.updated"
+	AuditUpstreamDeleted  = "upstream.deleted"
+	AuditIdentityLinked   = "user.identity.linked"
+	AuditIdentityUnlinked = "user.identity.unlinked"
 )
 
 // AuditTypes are all the event types, in the order `audit list --type` names them.
@@ -58,7 +67,8 @@ var AuditTypes = []string{
 	AuditUserLogout, AuditUserRegistered, AuditUserEmailVerified, AuditUserEmailChanged, AuditUserPasswordChanged,
 	AuditUserPasswordReset, AuditUserProfileUpdated, AuditUserMFAEnrolled, AuditUserMFARemoved, AuditSessionRevoked,
 	AuditConsentGranted, AuditConsentRevoked, AuditClientCreated, AuditClientUpdated, AuditClientDeleted,
-	AuditClientSecretRotated, AuditKeyRotated, AuditKeyRevoked,
+	AuditClientSecretRotated, AuditKeyRotated, AuditKeyRevoked, AuditUserPasswordResetSent,
+	AuditUpstreamCreated, AuditUpstreamUpdated, AuditUpstreamDeleted, AuditIdentityLinked, AuditIdentityUnlinked,
 }
 
 // Reasons of failed sign-ins, for administrators only: the user sees one message.
@@ -72,6 +82,12 @@ const (
 	AuditReasonSecondFactor = "second_factor_required"
 	// AuditReasonMFAFailed: a wrong, used or replayed authenticator or recovery code.
 	AuditReasonMFAFailed = "mfa_failed"
+	// AuditReasonUpstreamError: an upstream identity provider failed or answered
+	// something that did not verify.
+	AuditReasonUpstreamError = "upstream_error"
+	// AuditReasonUpstreamEmailTaken: an upstream identity whose email belongs to an
+	// account here, which is never linked by email alone.
+	AuditReasonUpstreamEmailTaken = "upstream_email_taken"
 )
 
 // AuditActorCLI is the actor of what the command line did.

@@ -42,6 +42,7 @@ type Pages struct {
 	accounts     *usecase.Accounts
 	apps         *usecase.ConnectedApps
 	factors      *usecase.Factors
+	upstreams    *usecase.Upstreams
 	log          *slog.Logger
 	issuer       string
 	cookies      cookieNames
@@ -60,12 +61,13 @@ type staticFile struct {
 
 // NewPages parses the embedded templates; a broken template stops start-up.
 func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login, endSession *usecase.EndSession,
-	accounts *usecase.Accounts, apps *usecase.ConnectedApps, factors *usecase.Factors, log *slog.Logger) (*Pages, error) {
+	accounts *usecase.Accounts, apps *usecase.ConnectedApps, factors *usecase.Factors, log *slog.Logger,
+	upstreams *usecase.Upstreams) (*Pages, error) {
 	if len(cfg.CSRFKey) < 32 {
 		return nil, fmt.Errorf("pages: the CSRF key must have at least 32 bytes")
 	}
 	p := &Pages{
-		authorize: authorize, login: login, endSession: endSession, accounts: accounts, apps: apps, factors: factors, log: log, issuer: cfg.Issuer,
+		authorize: authorize, login: login, endSession: endSession, accounts: accounts, apps: apps, factors: factors, upstreams: upstreams, log: log, issuer: cfg.Issuer,
 		cookies: newCookieNames(cfg.Issuer), csrfKey: cfg.CSRFKey, registration: cfg.RegistrationEnabled,
 		templates: map[string]*template.Template{}, static: map[string]staticFile{},
 	}
@@ -133,6 +135,11 @@ func (p *Pages) Mount(r *Router) {
 	g.POST("/login/passkey", p.passkeyLoginPost)
 	g.POST("/account/passkeys", p.signedIn(p.passkeyAdd))
 	g.POST("/account/passkeys/remove", p.signedIn(p.passkeyRemove))
+	// Upstream identity providers (issue 22).
+	g.GET("/login/upstream/:id", p.upstreamStart, boundedQuery)
+	g.GET("/login/upstream/:id/callback", p.upstreamCallback, boundedQuery)
+	g.POST("/account/upstreams/link", p.signedIn(p.accountUpstreamLink))
+	g.POST("/account/upstreams/unlink", p.signedIn(p.accountUpstreamUnlink))
 	g.GET("/logout", p.logoutGet)
 	g.POST("/logout", p.logoutPost)
 	g.GET("/", p.home)
@@ -274,6 +281,14 @@ type view struct {
 	PasskeyFailed bool
 	// Passkeys are the account page's passkeys.
 	Passkeys []passkeyView
+	// Upstreams are the login page's "Continue with NAME" buttons;
+	// LinkedIdentities and LinkableUpstreams the account page's (issue 22).
+	Upstreams         []upstreamButton
+	LinkedIdentities  []linkedView
+	LinkableUpstreams []upstreamButton
+	// NoPassword: the account page's user has no password (made through an
+	// upstream): the password form sets one, without a current password.
+	NoPassword bool
 }
 
 type hiddenField struct{ Name, Value string }

@@ -17,6 +17,7 @@ import (
 	"gatehouse/adapter/repository/batchrepo"
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/adapter/token"
+	"gatehouse/adapter/upstream"
 	"gatehouse/infrastructure/config"
 	"gatehouse/usecase"
 	"github.com/google/wire"
@@ -164,7 +165,11 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	}
 	endSession := usecase.NewEndSession(clients, hintVerifier)
 	connectedApps := usecase.NewConnectedApps(consentRepository, clients, tokens, systemClock, audit)
-	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, factors, logger)
+	upstreamRepository := bunrepo.NewUpstreamRepository(db)
+	connector := upstream.NewConnector()
+	upstreamSettings := provideUpstreamSettings(cfg)
+	upstreams := usecase.NewUpstreams(upstreamRepository, users, rules, connector, cipher, random, secretHasher, replayRepository, systemClock, audit, login, accounts, upstreamSettings)
+	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, factors, logger, upstreams)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -181,6 +186,12 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	registrationSettings := provideRegistrationSettings(cfg)
 	registration := usecase.NewRegistration(admin, clientRepository, clients, throttle, secretHasher, random, systemClock, policy, registrationSettings)
 	registrationHandler := provideRegistrationHandler(registration, settings)
+	adminAccess := usecase.NewAdminAccess(verifier, tokens, users)
+	userDirectory := provideUserDirectory(userRepository)
+	clientDirectory := provideClientDirectory(clientRepository)
+	sessionDirectory := provideSessionDirectory(sessionRepository)
+	adminResources := usecase.NewAdminResources(admin, userDirectory, clientDirectory, sessionRepository, sessionDirectory, consentRepository, tokens, accounts, audit, systemClock)
+	subMounter := provideAdminAPI(settings, logger, adminAccess, admin, adminResources, usecaseKeys, factors, systemClock, clients)
 	handlers := httpapi.Handlers{
 		Log:            logger,
 		Metrics:        metrics,
@@ -197,6 +208,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Registration:   registrationHandler,
 		Settings:       settings,
 		Features:       features,
+		AdminAPI:       subMounter,
 	}
 	echo := httpapi.NewEcho(handlers)
 	auditRetention := provideAuditRetention(cfg)
@@ -224,6 +236,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Backchannel:  backchannelLogout,
 		Audit:        audit,
 		Factors:      factors,
+		Upstreams:    upstreams,
 	}
 	return app, func() {
 		cleanup()
@@ -365,7 +378,11 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	}
 	endSession := usecase.NewEndSession(clients, hintVerifier)
 	connectedApps := usecase.NewConnectedApps(consentRepository, clients, tokenRepository, systemClock, audit)
-	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, factors, logger)
+	upstreamRepository := bunrepo.NewUpstreamRepository(db)
+	connector := upstream.NewConnector()
+	upstreamSettings := provideUpstreamSettings(cfg)
+	upstreams := usecase.NewUpstreams(upstreamRepository, userRepository, rules, connector, cipher, random, secretHasher, replayRepository, systemClock, audit, login, accounts, upstreamSettings)
+	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, factors, logger, upstreams)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -382,6 +399,12 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	registrationSettings := provideRegistrationSettings(cfg)
 	registration := usecase.NewRegistration(admin, clientRepository, clients, throttle, secretHasher, random, systemClock, policy, registrationSettings)
 	registrationHandler := provideRegistrationHandler(registration, settings)
+	adminAccess := usecase.NewAdminAccess(verifier, tokenRepository, userRepository)
+	userDirectory := provideUserDirectory(userRepository)
+	clientDirectory := provideClientDirectory(clientRepository)
+	sessionDirectory := provideSessionDirectory(sessionRepository)
+	adminResources := usecase.NewAdminResources(admin, userDirectory, clientDirectory, sessionRepository, sessionDirectory, consentRepository, tokenRepository, accounts, audit, systemClock)
+	subMounter := provideAdminAPI(settings, logger, adminAccess, admin, adminResources, usecaseKeys, factors, systemClock, clients)
 	handlers := httpapi.Handlers{
 		Log:            logger,
 		Metrics:        metrics,
@@ -398,6 +421,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		Registration:   registrationHandler,
 		Settings:       settings,
 		Features:       features,
+		AdminAPI:       subMounter,
 	}
 	echo := httpapi.NewEcho(handlers)
 	auditRetention := provideAuditRetention(cfg)
@@ -425,6 +449,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		Backchannel:  backchannelLogout,
 		Audit:        audit,
 		Factors:      factors,
+		Upstreams:    upstreams,
 	}
 	return app, func() {
 		cleanup()
@@ -438,7 +463,8 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 var appSet = wire.NewSet(
 	provideLogger, provideSettings, provideDB, provideAuditRetention, provideCryptoKeys, providePasswordParams,
 	provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures, provideTrustedProxies,
-	providePARSettings,
-	provideMailTransport, provideMailPolicy, provideAccountSettings, provideMFASettings, backchannel.NewSender, wire.Bind(new(usecase.LogoutSender), new(*backchannel.Sender)), provideOutboundPolicy, provideUntrustedHTTP, wire.Bind(new(usecase.URLPolicy), new(outbound.Policy)), wire.Bind(new(usecase.LogoutTokenSigner), new(*token.Signer)), wire.Bind(new(usecase.Sealer), new(*crypto.Cipher)), provideRegistrationSettings, provideRegistrationHandler, wire.Bind(new(usecase.ClientForgetter), new(*cache.Clients)), wire.Bind(new(usecase.Clock), new(usecase.SystemClock)), wire.Bind(new(httpapi.Pinger), new(*bun.DB)), crypto.ProviderSet, identifier.NewRules, wire.Bind(new(usecase.Identifiers), new(identifier.Rules)), wire.Bind(new(token.KeyCipher), new(*crypto.Cipher)), token.ProviderSet, token.NewDPoPParser, wire.Bind(new(usecase.DPoPProofParser), new(*token.DPoPParser)), crypto.NewDPoPNonces, wire.Bind(new(usecase.DPoPNonces), new(*crypto.DPoPNonces)), provideDPoPConfig,
+	providePARSettings, adminAPISet,
+	provideMailTransport, provideMailPolicy, provideAccountSettings, provideMFASettings,
+	provideUpstreamSettings, upstream.NewConnector, wire.Bind(new(usecase.UpstreamConnector), new(*upstream.Connector)), backchannel.NewSender, wire.Bind(new(usecase.LogoutSender), new(*backchannel.Sender)), provideOutboundPolicy, provideUntrustedHTTP, wire.Bind(new(usecase.URLPolicy), new(outbound.Policy)), wire.Bind(new(usecase.LogoutTokenSigner), new(*token.Signer)), wire.Bind(new(usecase.Sealer), new(*crypto.Cipher)), provideRegistrationSettings, provideRegistrationHandler, wire.Bind(new(usecase.ClientForgetter), new(*cache.Clients)), wire.Bind(new(usecase.Clock), new(usecase.SystemClock)), wire.Bind(new(httpapi.Pinger), new(*bun.DB)), crypto.ProviderSet, identifier.NewRules, wire.Bind(new(usecase.Identifiers), new(identifier.Rules)), wire.Bind(new(token.KeyCipher), new(*crypto.Cipher)), token.ProviderSet, token.NewDPoPParser, wire.Bind(new(usecase.DPoPProofParser), new(*token.DPoPParser)), crypto.NewDPoPNonces, wire.Bind(new(usecase.DPoPNonces), new(*crypto.DPoPNonces)), provideDPoPConfig,
 	provideAssertionVerifier, wire.Bind(new(usecase.ClientAssertionVerifier), new(*token.AssertionVerifier)), bunrepo.ProviderSet, provideClientCache, provideChangeFeed, wire.Bind(new(usecase.ClientStore), new(*cache.Clients)), wire.Bind(new(token.KeySource), new(*bunrepo.KeyRepository)), usecase.ProviderSet, httpapi.ProviderSet, providePageConfig, httpapi.NewPages, wire.Bind(new(httpapi.PageMounter), new(*httpapi.Pages)), wire.Struct(new(App), "*"),
 )

@@ -35,6 +35,7 @@ var ProviderSet = wire.NewSet(
 	NewAuditRepository, wire.Bind(new(usecase.AuditStore), new(*AuditRepository)),
 	NewTransactor, wire.Bind(new(usecase.Transactor), new(*Transactor)),
 	NewFactorRepository, wire.Bind(new(usecase.FactorStore), new(*FactorRepository)),
+	NewUpstreamRepository, wire.Bind(new(usecase.UpstreamStore), new(*UpstreamRepository)),
 )
 
 // PlainSet binds the user, code and token stores to the repositories themselves, whose writes

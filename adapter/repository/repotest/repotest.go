@@ -59,6 +59,8 @@ type Stores struct {
 	Factors usecase.FactorStore
 	// Passkeys is optional: users' WebAuthn credentials.
 	Passkeys usecase.PasskeyStore
+	// Upstreams is optional: upstream identity providers and linked identities.
+	Upstreams usecase.UpstreamStore
 }
 
 // RunAll runs the whole contract on the plain Bun repositories over db, which must be
@@ -103,13 +105,14 @@ func bunStores(db *bun.DB) Stores {
 		ChangeCounts: func(ctx context.Context) (map[bunrepo.Topic]int64, error) {
 			return bunrepo.ChangeCounters(ctx, db)
 		},
-		Mail:     bunrepo.NewMailRepository(db),
-		Accounts: bunrepo.NewAccountRepository(db),
-		Logouts:  bunrepo.NewBackchannelRepository(db),
-		Audit:    bunrepo.NewAuditRepository(db),
-		Tx:       bunrepo.NewTransactor(db),
-		Factors:  bunrepo.NewFactorRepository(db),
-		Passkeys: bunrepo.NewPasskeyRepository(db),
+		Mail:      bunrepo.NewMailRepository(db),
+		Accounts:  bunrepo.NewAccountRepository(db),
+		Logouts:   bunrepo.NewBackchannelRepository(db),
+		Audit:     bunrepo.NewAuditRepository(db),
+		Tx:        bunrepo.NewTransactor(db),
+		Factors:   bunrepo.NewFactorRepository(db),
+		Upstreams: bunrepo.NewUpstreamRepository(db),
+		Passkeys:  bunrepo.NewPasskeyRepository(db),
 	}
 }
 
@@ -137,6 +140,8 @@ func Run(t *testing.T, s Stores) {
 	t.Run("Audit", st.audit)
 	t.Run("Factors", st.factors)
 	t.Run("Passkeys", st.passkeys)
+	t.Run("AdminLists", st.adminLists)
+	t.Run("Upstreams", st.upstreams)
 	// Last: its purge deletes whatever else has expired by then.
 	t.Run("Throttle", st.throttle)
 }

@@ -10,6 +10,7 @@ import (
 	"gatehouse/adapter/crypto"
 	"gatehouse/adapter/identifier"
 	"gatehouse/adapter/repository/bunrepo"
+	"gatehouse/domain"
 	"gatehouse/usecase"
 )
 
@@ -87,5 +88,34 @@ func TestSecurity_S51_CeremonyBoundAndSingleUse(t *testing.T) {
 		bunrepo.NewPasskeyRepository(s.db), crypto.NewWebAuthn(ip), replay)
 	if off.PasskeysEnabled() || !crypto.NewWebAuthn(usecase.MFASettings{Issuer: "http://localhost:8080"}).Available() {
 		t.Fatal("passkeys must be off for an IP issuer and on for localhost")
+	}
+}
+
+// TestFactors_ResetRemovesPasskeys: `users reset-mfa` (a lost phone) removes the
+// user's passkeys with the authenticator app: afterwards the user has no factor.
+func TestFactors_ResetRemovesPasskeys(t *testing.T) {
+	s := newAccountsSetup(t)
+	settings := usecase.MFASettings{Issuer: "https://id.example.com", Policy: usecase.MFAOptional}
+	store := bunrepo.NewPasskeyRepository(s.db)
+	f := usecase.NewFactors(s.users, bunrepo.NewFactorRepository(s.db), crypto.NewTOTP(), newCipher(t), identifier.NewRules(),
+		s.passwords, s.throttle, s.random, s.hasher, s.clock, s.accounts, nil, settings,
+		store, crypto.NewWebAuthn(settings), bunrepo.NewReplayRepository(s.db))
+	u := s.user(t, "quinn", "quinn's password")
+	if err := store.CreatePasskey(s.ctx, domain.Passkey{ID: "pk1", UserID: u.ID, CredentialID: []byte("credential-1"),
+		PublicKey: []byte("key"), Name: "Phone", CreatedAt: s.clock.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if has, err := f.Has(s.ctx, u.ID); err != nil || !has {
+		t.Fatalf("Has with a passkey = %v, %v", has, err)
+	}
+	ok, err := f.Reset(s.ctx, u.ID)
+	if err != nil || !ok {
+		t.Fatalf("Reset = %v, %v", ok, err)
+	}
+	if has, err := f.Has(s.ctx, u.ID); err != nil || has {
+		t.Fatalf("Has after the reset = %v, %v", has, err)
+	}
+	if ok, err := f.Reset(s.ctx, u.ID); err != nil || ok {
+		t.Fatalf("a second Reset = %v, %v; want nothing removed", ok, err)
 	}
 }

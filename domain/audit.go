@@ -92,3 +92,17 @@ const (
 
 // AuditActorCLI is the actor of what the command line did.
 const AuditActorCLI = "cli"
+
+// The reasons of a refused passkey (SECURITY S51).
+const (
+	// AuditReasonPasskeyFailed: an assertion that did not verify (signature,
+	// challenge, origin, relying party id, user verification) or an unknown credential.
+	AuditReasonPasskeyFailed = "passkey_failed"
+	// AuditReasonPasskeyReplayed: a ceremony's challenge answered a second time.
+	AuditReasonPasskeyReplayed = "passkey_replayed"
+	// AuditReasonPasskeyWrongUser: a credential of another user than the one signing in.
+	AuditReasonPasskeyWrongUser = "passkey_wrong_user"
+	// AuditReasonPasskeyCounter: a signature counter that did not go up (WebAuthn L2
+	// §7.2 step 17): the authenticator may have been cloned.
+	AuditReasonPasskeyCounter = "passkey_counter_regression"
+)

@@ -197,6 +197,9 @@ type Options struct {
 	// Env is added to (and overrides) the harness's environment, e.g.
 	// {"GATEHOUSE_ACCESS_TOKEN_TTL": "1s"}. Also passed to srv.CLI.
 	Env map[string]string
+	// Localhost makes the issuer (and URL) http://localhost:PORT instead of
+	// 127.0.0.1: WebAuthn needs a domain for its relying party id (passkeys).
+	Localhost bool
 	// Host is the loopback address to listen on (default 127.0.0.1). A second server
 	// on another address (127.0.0.2) keeps its cookies apart in one browser: cookies
 	// do not tell ports apart.
@@ -321,6 +324,9 @@ func tryLaunch(opts Options, dir string) (*Server, error) {
 		DatabaseURL: opts.DatabaseURL,
 		log:         &syncBuffer{},
 		done:        make(chan struct{}),
+	}
+	if opts.Localhost {
+		srv.URL = fmt.Sprintf("http://localhost:%d", port)
 	}
 	env := map[string]string{
 		"GATEHOUSE_DATABASE_URL":      opts.DatabaseURL,

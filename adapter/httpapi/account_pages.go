@@ -285,6 +285,10 @@ func (p *Pages) accountView(c echo.Context, s *domain.Session) (view, error) {
 		return view{}, err
 	}
 	v.Fresh = p.factors.Fresh(*s)
+	v.Passkeys = passkeyViews(v.MFA.Passkeys)
+	if v.Passkey, err = p.factors.BeginPasskeyRegistration(c.Request().Context(), *s, p.ensureBrowser(c)); err != nil {
+		return view{}, err
+	}
 	if err := p.accountUpstreams(c, s, &v); err != nil { // issue 22
 		return view{}, err
 	}

@@ -57,6 +57,8 @@ type Stores struct {
 	Tx usecase.Transactor
 	// Factors is optional: second factors (authenticator apps, recovery codes).
 	Factors usecase.FactorStore
+	// Passkeys is optional: users' WebAuthn credentials.
+	Passkeys usecase.PasskeyStore
 	// Upstreams is optional: upstream identity providers and linked identities.
 	Upstreams usecase.UpstreamStore
 }
@@ -110,6 +112,7 @@ func bunStores(db *bun.DB) Stores {
 		Tx:        bunrepo.NewTransactor(db),
 		Factors:   bunrepo.NewFactorRepository(db),
 		Upstreams: bunrepo.NewUpstreamRepository(db),
+		Passkeys:  bunrepo.NewPasskeyRepository(db),
 	}
 }
 
@@ -136,6 +139,7 @@ func Run(t *testing.T, s Stores) {
 	t.Run("Logouts", st.logouts)
 	t.Run("Audit", st.audit)
 	t.Run("Factors", st.factors)
+	t.Run("Passkeys", st.passkeys)
 	t.Run("AdminLists", st.adminLists)
 	t.Run("Upstreams", st.upstreams)
 	// Last: its purge deletes whatever else has expired by then.

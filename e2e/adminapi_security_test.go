@@ -36,6 +36,12 @@ func TestSecurity_S55_AdminAPIAuthorization(t *testing.T) {
 			}
 		}
 		wantInvalidToken("garbage token", api.callWith("not-a-jwt", http.MethodGet, "/users", nil))
+		// Every route is behind it, the upstreams' too (their secrets are sealed, but an
+		// upstream's settings decide who signs in).
+		for _, m := range [][2]string{{http.MethodGet, "/upstreams"}, {http.MethodPost, "/upstreams"}, {http.MethodGet, "/upstreams/x"},
+			{http.MethodPatch, "/upstreams/x"}, {http.MethodDelete, "/upstreams/x"}} {
+			wantStatus(t, m[0]+" "+m[1]+" without a token", api.callWith("", m[0], m[1], `{}`), http.StatusUnauthorized)
+		}
 
 		// Right scope, wrong audience (the default one): 401 invalid_token.
 		id, secret := adminClient(t, srv)

@@ -182,7 +182,7 @@ func TestFactors_SecondFactorKeepsFirstStepAMR(t *testing.T) {
 		return code(t, secret, s.clock.Now())
 	}
 
-	first := usecase.UpstreamAMR(usecase.UpstreamIdentity{AMR: []string{"hwk", "magic"}})
+	first := usecase.UpstreamAMR(usecase.UpstreamIdentity{AMR: []string{"kba", "magic"}})
 	pending, err := s.factors.BeginSecondFactor(u.ID, "browser", first)
 	if err != nil {
 		t.Fatal(err)
@@ -191,7 +191,7 @@ func TestFactors_SecondFactorKeepsFirstStepAMR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"fed", "hwk", "otp", "mfa"}; !slices.Equal(ns.AMR, want) {
+	if want := []string{"fed", "kba", "otp", "mfa"}; !slices.Equal(ns.AMR, want) {
 		t.Fatalf("amr after an upstream and the app: %v, want %v", ns.AMR, want)
 	}
 	if domain.SessionACR(ns.AMR) != domain.ACRMFA {

@@ -45,8 +45,11 @@ const (
 // user (the authenticator verified the user; whether by PIN or biometrics it does
 // not say, so no pin, fpt or face) and mfa (possession plus that verification).
 var (
-	AMRPasskey         = []string{"hwk", "user", "mfa"}
-	AMRPasswordPasskey = []string{"pwd", "hwk", "mfa"}
+	AMRPasskey = []string{"hwk", "user", "mfa"}
+	// AMRPasskeyFactor is a passkey's own method as a second factor.
+	AMRPasskeyFactor = []string{"hwk"}
+	// AMRPasswordPasskey is a password and then a passkey.
+	AMRPasswordPasskey = domain.WithSecondFactor(AMRPassword, AMRPasskeyFactor)
 )
 
 // ErrBadPasskey is a passkey answer that was refused: it did not verify, it answered

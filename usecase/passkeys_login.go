@@ -20,17 +20,18 @@ func (uc *Login) PasskeySignIn(ctx context.Context, browser, sessionID, state, r
 }
 
 // CompleteSecondFactorPasskey is CompleteSecondFactor with a passkey of the user who
-// passed the password in this browser.
+// passed the first step (the password, or an upstream) in this browser: the session
+// keeps that step's methods and adds "hwk" (after a password: AMRPasswordPasskey).
 func (uc *Login) CompleteSecondFactorPasskey(ctx context.Context, pending, browser, state, response, address string,
 	old *domain.Session) (domain.Session, string, error) {
-	userID, err := uc.factors.PendingUser(pending, browser)
+	userID, first, err := uc.factors.Pending(pending, browser)
 	if err != nil {
 		return domain.Session{}, "", err
 	}
 	if _, err := uc.factors.VerifyPasskey(ctx, userID, browser, "", state, response, address); err != nil {
 		return domain.Session{}, "", err
 	}
-	return uc.startChecked(WithAuditIP(ctx, address), userID, AMRPasswordPasskey, old)
+	return uc.startChecked(WithAuditIP(ctx, address), userID, domain.WithSecondFactor(first, AMRPasskeyFactor), old)
 }
 
 // StepUpPasskey adds a passkey to the session s: a new session of the same id with

@@ -347,6 +347,49 @@ func TestUpstream_MFAAfterUpstream(t *testing.T) {
 	}
 }
 
+// TestUpstream_MFAAfterUpstreamNoPassword: an upstream whose ID token says amr
+// ["face"] (no password), then the authenticator app here: the tokens say
+// fed, face, otp, mfa, and never pwd, since no password was checked anywhere.
+func TestUpstream_MFAAfterUpstreamNoPassword(t *testing.T) {
+	t.Parallel()
+	down, _ := mailServer(t, nil)
+	op := newFakeOP(t)
+	op.Claims = map[string]any{"sub": "face-1", "preferred_username": "facey", "amr": []string{"face"}}
+	createUpstream(t, down, op.ClientSecret, "--id", "op", "--name", "Fake OP", "--type", "oidc", "--issuer", op.Issuer,
+		"--client-id", op.ClientID, "--client-secret-stdin")
+	user, pass, _, _ := mfaUser(t, down)
+	b := newAZBrowser(t, down)
+	if r := b.logIn("/login", user, pass); r.Status != http.StatusSeeOther {
+		t.Fatalf("password sign-in: %d", r.Status)
+	}
+	awayFromStepEdge(20 * 1e9)
+	secret, _ := enrolTOTP(t, b, pass)
+	csrf, _ := b.openForm("/account")
+	r := b.post("/account/upstreams/link", url.Values{"csrf_token": {csrf}, "upstream": {"op"}})
+	r = b.get(r.Header.Get("Location")) // the fake OP approves at once
+	if r = b.get(r.Header.Get("Location")); r.Header.Get("Location") != "/account?linked=op" {
+		t.Fatalf("link: %d %q %s", r.Status, r.Header.Get("Location"), r.Body)
+	}
+
+	c := newAZClient(t, down, "http://127.0.0.1:9/cb")
+	pk := newAZPKCE()
+	b2 := newAZBrowser(t, down)
+	r = b2.get("/oauth/authorize?" + azQuery(c, pk, "st-up-face").Encode())
+	wantLoginRedirect(t, r)
+	r, _ = b2.upstreamSignIn(continueWith(t, b2.get(r.Header.Get("Location")), "Fake OP"))
+	loc := r.Header.Get("Location")
+	if r.Status != http.StatusSeeOther || !strings.HasPrefix(loc, "/login/mfa?req=") {
+		t.Fatalf("after the upstream: %d %q, want the second-factor page", r.Status, loc)
+	}
+	r = secondFactor(t, b2, loc, "otp", totpCode(t, secret, 0))
+	flow := b2.follow(r, "", "", "allow")
+	tokens := codeTokens(t, down, c, pk, asSeeOther(Response{Status: http.StatusSeeOther, Header: http.Header{"Location": {flow.Location}}}))
+	claims := jwtPayload(t, tokens["id_token"].(string))
+	if amr := fmt.Sprint(claims["amr"]); amr != "[fed face otp mfa]" || claims["acr"] != "urn:gatehouse:acr:mfa" {
+		t.Fatalf("amr %v acr %v after a passwordless upstream and the app, want [fed face otp mfa] and mfa", amr, claims["acr"])
+	}
+}
+
 // TestUpstream_FailingUpstream: an upstream that is down, or whose token endpoint
 // fails, ends on a 502 page naming it; the other upstream's button still works.
 func TestUpstream_FailingUpstream(t *testing.T) {

@@ -73,6 +73,9 @@ func serveCmd(g *globals) *cobra.Command {
 			if err := app.Keys.Ensure(ctx, app.ClientIDTokenAlgs(ctx)...); err != nil {
 				return fmt.Errorf("signing keys: %w", err)
 			}
+			if err := app.Admin.EnsureConsoleClient(ctx, cfg.Issuer); err != nil {
+				return fmt.Errorf("admin console: %w", err)
+			}
 			if err := app.KeyRing.Reload(ctx); err != nil {
 				return fmt.Errorf("load signing keys: %w", err)
 			}

@@ -179,6 +179,11 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	registrationSettings := provideRegistrationSettings(cfg)
 	registration := usecase.NewRegistration(admin, clientRepository, clients, throttle, secretHasher, random, systemClock, policy, registrationSettings)
 	registrationHandler := provideRegistrationHandler(registration, settings)
+	console, err := httpapi.NewConsole(pages, admin, audit, usecaseKeys, factors, usecaseToken, logger)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
 	handlers := httpapi.Handlers{
 		Log:            logger,
 		Metrics:        metrics,
@@ -193,6 +198,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		TrustedProxies: trustedProxies,
 		PAR:            parHandler,
 		Registration:   registrationHandler,
+		Console:        console,
 		Settings:       settings,
 		Features:       features,
 	}
@@ -378,6 +384,11 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	registrationSettings := provideRegistrationSettings(cfg)
 	registration := usecase.NewRegistration(admin, clientRepository, clients, throttle, secretHasher, random, systemClock, policy, registrationSettings)
 	registrationHandler := provideRegistrationHandler(registration, settings)
+	console, err := httpapi.NewConsole(pages, admin, audit, usecaseKeys, factors, usecaseToken, logger)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
 	handlers := httpapi.Handlers{
 		Log:            logger,
 		Metrics:        metrics,
@@ -392,6 +403,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		TrustedProxies: trustedProxies,
 		PAR:            parHandler,
 		Registration:   registrationHandler,
+		Console:        console,
 		Settings:       settings,
 		Features:       features,
 	}

@@ -57,6 +57,8 @@ func NewAdmin(users UserStore, ids Identifiers, clients ClientAdminStore, tokens
 type ValidationError struct {
 	Field   string
 	Message string
+	// Conflict: the input is fine but collides with what is stored (a taken name).
+	Conflict bool
 }
 
 func (e *ValidationError) Error() string { return e.Message }
@@ -96,8 +98,8 @@ func (a *Admin) SignUp(ctx context.Context, in NewUser) (domain.User, error) {
 }
 
 var (
-	errUsernameTaken = &ValidationError{Field: "username", Message: "that username is already taken"}
-	errEmailTaken    = &ValidationError{Field: "email", Message: "that email address belongs to another user"}
+	errUsernameTaken = &ValidationError{Field: "username", Message: "that username is already taken", Conflict: true}
+	errEmailTaken    = &ValidationError{Field: "email", Message: "that email address belongs to another user", Conflict: true}
 )
 
 func (a *Admin) createUser(ctx context.Context, in NewUser, withholdTakenEmail bool) (domain.User, error) {
@@ -370,7 +372,7 @@ func (a *Admin) updateUser(ctx context.Context, id string, in UserUpdate, event 
 		err := a.users.UpdateUser(ctx, next, u.UpdatedAt)
 		switch {
 		case errors.Is(err, domain.ErrDuplicate):
-			return &ValidationError{Field: "email", Message: "that email is already taken"}
+			return &ValidationError{Field: "email", Message: "that email is already taken", Conflict: true}
 		case errors.Is(err, domain.ErrNotFound):
 			// Gone, or written since it was read: the next try tells which.
 			return errUserChanged
@@ -634,7 +636,7 @@ func (a *Admin) CreateClient(ctx context.Context, in NewClient) (CreatedClient, 
 	if err := a.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditClientCreated, Target: c.ID},
 		func(ctx context.Context) error { return a.clients.CreateClient(ctx, c) }); err != nil {
 		if errors.Is(err, domain.ErrDuplicate) {
-			return CreatedClient{}, &ValidationError{Field: "name", Message: fmt.Sprintf("a client named %q already exists", c.Name)}
+			return CreatedClient{}, &ValidationError{Field: "name", Message: fmt.Sprintf("a client named %q already exists", c.Name), Conflict: true}
 		}
 		return CreatedClient{}, fmt.Errorf("create client: %w", err)
 	}
@@ -753,7 +755,7 @@ func (a *Admin) UpdateClient(ctx context.Context, id string, in ClientUpdate) (d
 	save := func(ctx context.Context) error {
 		err := a.clients.UpdateClient(ctx, next)
 		if errors.Is(err, domain.ErrDuplicate) {
-			return &ValidationError{Field: "name", Message: fmt.Sprintf("a client named %q already exists", next.Name)}
+			return &ValidationError{Field: "name", Message: fmt.Sprintf("a client named %q already exists", next.Name), Conflict: true}
 		}
 		return err
 	}

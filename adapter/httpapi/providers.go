@@ -13,6 +13,6 @@ var ProviderSet = wire.NewSet(
 	NewDeviceHandler,
 	NewPARHandler,
 	NewConsole,
-	wire.Struct(new(Handlers), "Log", "Metrics", "Token", "Revoke", "Introspect", "Discovery", "Health", "UserInfo", "Pages", "Device", "TrustedProxies", "PAR", "Registration", "Console", "Settings", "Features"),
+	wire.Struct(new(Handlers), "Log", "Metrics", "Token", "Revoke", "Introspect", "Discovery", "Health", "UserInfo", "Pages", "Device", "TrustedProxies", "PAR", "Registration", "Console", "Settings", "Features", "AdminAPI"),
 	NewEcho,
 )

@@ -184,6 +184,10 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		cleanup()
 		return nil, nil, err
 	}
+	adminAccess := usecase.NewAdminAccess(verifier, tokens, users)
+	sessionDirectory := provideSessionDirectory(sessionRepository)
+	adminResources := usecase.NewAdminResources(admin, sessionRepository, sessionDirectory, consentRepository, tokens, accounts, audit, systemClock)
+	subMounter := provideAdminAPI(settings, logger, adminAccess, admin, adminResources, usecaseKeys, factors, systemClock, clients)
 	handlers := httpapi.Handlers{
 		Log:            logger,
 		Metrics:        metrics,
@@ -201,6 +205,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Console:        console,
 		Settings:       settings,
 		Features:       features,
+		AdminAPI:       subMounter,
 	}
 	echo := httpapi.NewEcho(handlers)
 	auditRetention := provideAuditRetention(cfg)
@@ -389,6 +394,10 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		cleanup()
 		return nil, nil, err
 	}
+	adminAccess := usecase.NewAdminAccess(verifier, tokenRepository, userRepository)
+	sessionDirectory := provideSessionDirectory(sessionRepository)
+	adminResources := usecase.NewAdminResources(admin, sessionRepository, sessionDirectory, consentRepository, tokenRepository, accounts, audit, systemClock)
+	subMounter := provideAdminAPI(settings, logger, adminAccess, admin, adminResources, usecaseKeys, factors, systemClock, clients)
 	handlers := httpapi.Handlers{
 		Log:            logger,
 		Metrics:        metrics,
@@ -406,6 +415,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		Console:        console,
 		Settings:       settings,
 		Features:       features,
+		AdminAPI:       subMounter,
 	}
 	echo := httpapi.NewEcho(handlers)
 	auditRetention := provideAuditRetention(cfg)
@@ -446,7 +456,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 var appSet = wire.NewSet(
 	provideLogger, provideSettings, provideDB, provideAuditRetention, provideCryptoKeys, providePasswordParams,
 	provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures, provideTrustedProxies,
-	providePARSettings,
+	providePARSettings, adminAPISet,
 	provideMailTransport, provideMailPolicy, provideAccountSettings, provideMFASettings, backchannel.NewSender, wire.Bind(new(usecase.LogoutSender), new(*backchannel.Sender)), provideOutboundPolicy, provideUntrustedHTTP, wire.Bind(new(usecase.URLPolicy), new(outbound.Policy)), wire.Bind(new(usecase.LogoutTokenSigner), new(*token.Signer)), wire.Bind(new(usecase.Sealer), new(*crypto.Cipher)), provideRegistrationSettings, provideRegistrationHandler, wire.Bind(new(usecase.ClientForgetter), new(*cache.Clients)), wire.Bind(new(usecase.Clock), new(usecase.SystemClock)), wire.Bind(new(httpapi.Pinger), new(*bun.DB)), crypto.ProviderSet, identifier.NewRules, wire.Bind(new(usecase.Identifiers), new(identifier.Rules)), wire.Bind(new(token.KeyCipher), new(*crypto.Cipher)), token.ProviderSet, token.NewDPoPParser, wire.Bind(new(usecase.DPoPProofParser), new(*token.DPoPParser)), crypto.NewDPoPNonces, wire.Bind(new(usecase.DPoPNonces), new(*crypto.DPoPNonces)), provideDPoPConfig,
 	provideAssertionVerifier, wire.Bind(new(usecase.ClientAssertionVerifier), new(*token.AssertionVerifier)), bunrepo.ProviderSet, provideClientCache, provideChangeFeed, wire.Bind(new(usecase.ClientStore), new(*cache.Clients)), wire.Bind(new(token.KeySource), new(*bunrepo.KeyRepository)), usecase.ProviderSet, httpapi.ProviderSet, providePageConfig, httpapi.NewPages, wire.Bind(new(httpapi.PageMounter), new(*httpapi.Pages)), wire.Struct(new(App), "*"),
 )

@@ -5,9 +5,11 @@ package e2e
 // its audit event (SPEC "Admin API, console and audit log", SECURITY S55, S56).
 
 import (
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -369,5 +371,83 @@ func TestConsole_Actions(t *testing.T) {
 		// The dashboard counts the console's own sign-in and its token.
 		d := b.get("/admin")
 		wantConsolePage(t, "dashboard", d, "<svg class=\"chart\"")
+	})
+}
+
+// TestConsole_UserSessionsConsentsAndAudit: a user's page shows their sessions and
+// consents (the admin API's use cases); ending a session signs the browser out,
+// revoking a consent brings the consent page back, each with its event done by the
+// administrator; the audit page pages through the log with its cursor.
+func TestConsole_UserSessionsConsentsAndAudit(t *testing.T) {
+	forEachBackend(t, Options{}, func(t *testing.T, srv *Server) {
+		adminID, name, pass := newConsoleAdmin(t, srv)
+		b := newAZBrowser(t, srv)
+		csrf := consoleCSRF(t, consoleSignIn(t, b, "/admin/users/new", name, pass))
+		post := func(path string) Response {
+			t.Helper()
+			return b.post(path, url.Values{"csrf_token": {csrf}})
+		}
+
+		userName, userPass := uniqueName("console-subject"), "subject-"+randomString(16)
+		userID := srv.CreateUser(t, userName, userPass)
+		app := newAZClient(t, srv, "https://app.example/cb")
+		ub := newAZBrowser(t, srv)
+		if f := ub.authorize(azQuery(app, newAZPKCE(), "s1"), userName, userPass, "allow"); f.Query.Get("code") == "" || !f.SawConsent {
+			t.Fatalf("the user's authorization: %+v", f)
+		}
+		page := b.get("/admin/users/" + userID)
+		wantConsolePage(t, "the user page", page, "/consents/"+app.ID+"/revoke")
+		sm := regexp.MustCompile(`/admin/users/` + userID + `/sessions/([^/]+)/end`).FindStringSubmatch(string(page.Body))
+		if sm == nil {
+			t.Fatalf("the user page lists no session\n%s", page.Body)
+		}
+
+		if r := post("/admin/users/" + userID + "/consents/" + app.ID + "/revoke"); r.Status != http.StatusSeeOther {
+			t.Fatalf("revoke the consent: %d\n%s", r.Status, r.Body)
+		}
+		wantAuditBy(t, srv, "consent.revoked", app.ID, adminID)
+		if f := ub.authorize(azQuery(app, newAZPKCE(), "s2"), userName, userPass, "allow"); !f.SawConsent {
+			t.Errorf("after the consent was revoked the consent page did not come back")
+		}
+		if r := post("/admin/users/" + userID + "/consents/no-such-client/revoke"); r.Status != http.StatusNotFound {
+			t.Errorf("revoke a consent that does not exist: %d, want 404", r.Status)
+		}
+
+		if r := post("/admin/users/" + userID + "/sessions/" + sm[1] + "/end"); r.Status != http.StatusSeeOther {
+			t.Fatalf("end the session: %d\n%s", r.Status, r.Body)
+		}
+		wantAuditBy(t, srv, "session.revoked", sm[1], adminID)
+		if r := ub.get("/account"); r.Status == http.StatusOK && strings.Contains(string(r.Body), userName) {
+			t.Errorf("the ended session still shows the account page")
+		}
+		if r := post("/admin/users/" + adminID + "/sessions/" + sm[1] + "/end"); r.Status != http.StatusNotFound {
+			t.Errorf("end a session under another user: %d, want 404", r.Status)
+		}
+
+		// A user without an email cannot be mailed a reset link: the page says so.
+		if r := post("/admin/users/" + userID + "/password-reset"); r.Status != http.StatusBadRequest ||
+			!strings.Contains(string(r.Body), "No reset link was sent") {
+			t.Errorf("password reset without an email: %d", r.Status)
+		}
+
+		// The audit log in pages: the first page's Older link leads to older events.
+		for i := range 55 {
+			if _, errOut, code := srv.CLI(t, "", "users", "update", userID, "--name", "N"+strconv.Itoa(i)); code != 0 {
+				t.Fatal(errOut)
+			}
+		}
+		first := b.get("/admin/audit?type=user.updated")
+		older := regexp.MustCompile(`href="(/admin/audit\?[^"]*before=[^"]+)">Older`).FindStringSubmatch(string(first.Body))
+		if first.Status != http.StatusOK || older == nil {
+			t.Fatalf("the audit page has no link to older events: %d", first.Status)
+		}
+		second := b.get(html.UnescapeString(older[1]))
+		if second.Status != http.StatusOK || !strings.Contains(string(second.Body), "user.updated") ||
+			!strings.Contains(string(second.Body), ">Newest<") {
+			t.Errorf("the second audit page: %d\n%s", second.Status, second.Body)
+		}
+		if r := b.get("/admin/audit?before=garbage"); r.Status != http.StatusOK {
+			t.Errorf("a bad audit cursor: %d, want the newest page", r.Status)
+		}
 	})
 }

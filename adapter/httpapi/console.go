@@ -59,6 +59,7 @@ type Console struct {
 	keys      *usecase.Keys
 	factors   *usecase.Factors
 	token     *usecase.Token
+	resources *usecase.AdminResources
 	log       *slog.Logger
 	key       []byte
 	cookie    string // the console session
@@ -69,10 +70,10 @@ type Console struct {
 
 // NewConsole builds the console on the pages' machinery.
 func NewConsole(p *Pages, admin *usecase.Admin, audit *usecase.Audit, keys *usecase.Keys, factors *usecase.Factors,
-	token *usecase.Token, log *slog.Logger) (*Console, error) {
+	token *usecase.Token, resources *usecase.AdminResources, log *slog.Logger) (*Console, error) {
 	m := hmac.New(sha256.New, p.csrfKey)
 	m.Write([]byte("gatehouse/console-cookie/v1"))
-	c := &Console{p: p, admin: admin, audit: audit, keys: keys, factors: factors, token: token, log: log,
+	c := &Console{p: p, admin: admin, audit: audit, keys: keys, factors: factors, token: token, resources: resources, log: log,
 		key: m.Sum(nil), cookie: "gatehouse_console", login: "gatehouse_console_login",
 		templates: map[string]*template.Template{}, now: time.Now}
 	if p.cookies.secure {

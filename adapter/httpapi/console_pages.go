@@ -550,6 +550,8 @@ func (k *Console) userEdit(c echo.Context, op *operator) error {
 		v.Notice = "The session was ended."
 	case "consent":
 		v.Notice = "The consent was revoked."
+	case "reset":
+		v.Notice = "A password reset link was mailed to the user."
 	}
 	return k.render(c, http.StatusOK, "console_user", v)
 }
@@ -729,6 +731,12 @@ func (k *Console) auditList(c echo.Context, op *operator) error {
 		default:
 			f.User = u.ID
 		}
+	}
+	if k.resources != nil {
+		if err := k.auditPage(c, v, f); err != nil {
+			return err
+		}
+		return k.render(c, http.StatusOK, "console_audit", v)
 	}
 	events, err := k.audit.List(ctxOf(c), f)
 	if err != nil {

@@ -179,14 +179,14 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	registrationSettings := provideRegistrationSettings(cfg)
 	registration := usecase.NewRegistration(admin, clientRepository, clients, throttle, secretHasher, random, systemClock, policy, registrationSettings)
 	registrationHandler := provideRegistrationHandler(registration, settings)
-	console, err := httpapi.NewConsole(pages, admin, audit, usecaseKeys, factors, usecaseToken, logger)
+	sessionDirectory := provideSessionDirectory(sessionRepository)
+	adminResources := usecase.NewAdminResources(admin, sessionRepository, sessionDirectory, consentRepository, tokens, accounts, audit, systemClock)
+	console, err := httpapi.NewConsole(pages, admin, audit, usecaseKeys, factors, usecaseToken, adminResources, logger)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	adminAccess := usecase.NewAdminAccess(verifier, tokens, users)
-	sessionDirectory := provideSessionDirectory(sessionRepository)
-	adminResources := usecase.NewAdminResources(admin, sessionRepository, sessionDirectory, consentRepository, tokens, accounts, audit, systemClock)
 	subMounter := provideAdminAPI(settings, logger, adminAccess, admin, adminResources, usecaseKeys, factors, systemClock, clients)
 	handlers := httpapi.Handlers{
 		Log:            logger,
@@ -389,14 +389,14 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	registrationSettings := provideRegistrationSettings(cfg)
 	registration := usecase.NewRegistration(admin, clientRepository, clients, throttle, secretHasher, random, systemClock, policy, registrationSettings)
 	registrationHandler := provideRegistrationHandler(registration, settings)
-	console, err := httpapi.NewConsole(pages, admin, audit, usecaseKeys, factors, usecaseToken, logger)
+	sessionDirectory := provideSessionDirectory(sessionRepository)
+	adminResources := usecase.NewAdminResources(admin, sessionRepository, sessionDirectory, consentRepository, tokenRepository, accounts, audit, systemClock)
+	console, err := httpapi.NewConsole(pages, admin, audit, usecaseKeys, factors, usecaseToken, adminResources, logger)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	adminAccess := usecase.NewAdminAccess(verifier, tokenRepository, userRepository)
-	sessionDirectory := provideSessionDirectory(sessionRepository)
-	adminResources := usecase.NewAdminResources(admin, sessionRepository, sessionDirectory, consentRepository, tokenRepository, accounts, audit, systemClock)
 	subMounter := provideAdminAPI(settings, logger, adminAccess, admin, adminResources, usecaseKeys, factors, systemClock, clients)
 	handlers := httpapi.Handlers{
 		Log:            logger,

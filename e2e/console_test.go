@@ -359,6 +359,14 @@ func TestConsole_Actions(t *testing.T) {
 			t.Errorf("rotate alg none: %d, want 400", r.Status)
 		}
 
+		// S56: no audit row holds a secret or password the console handled.
+		all, _, _ := srv.CLI(t, "", "audit", "list", "--json")
+		for _, v := range []string{secret, string(s[1]), userPass, pass} {
+			if strings.Contains(all, v) {
+				t.Errorf("the audit log holds a secret or password the console handled")
+			}
+		}
+
 		// Audit: filters, bad input.
 		wantConsolePage(t, "audit by type", b.get("/admin/audit?type=client.created&since=1h"), clientID)
 		wantConsolePage(t, "audit by user", b.get("/admin/audit?user="+url.QueryEscape(name)), "client.secret.rotated")

@@ -56,6 +56,8 @@ type consoleView struct {
 	Algs []string
 
 	Events []domain.AuditEvent
+	// Names are the usernames and client names of the ids the events name.
+	Names  map[string]string
 	Filter auditFilterView
 	Types  []string
 
@@ -736,6 +738,9 @@ func (k *Console) auditList(c echo.Context, op *operator) error {
 		if err := k.auditPage(c, v, f); err != nil {
 			return err
 		}
+		if err := k.auditNames(c, v); err != nil {
+			return err
+		}
 		return k.render(c, http.StatusOK, "console_audit", v)
 	}
 	events, err := k.audit.List(ctxOf(c), f)
@@ -745,4 +750,35 @@ func (k *Console) auditList(c echo.Context, op *operator) error {
 	from, to := paginate(c, v, len(events))
 	v.Events = events[from:to]
 	return k.render(c, http.StatusOK, "console_audit", v)
+}
+
+// auditNames names the users and clients the page's events refer to by id.
+func (k *Console) auditNames(c echo.Context, v *consoleView) error {
+	if len(v.Events) == 0 {
+		return nil
+	}
+	ids := map[string]bool{}
+	for _, e := range v.Events {
+		ids[e.Actor], ids[e.Target] = true, true
+	}
+	v.Names = map[string]string{}
+	users, err := k.admin.ListUsers(ctxOf(c))
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		if ids[u.ID] {
+			v.Names[u.ID] = u.Username
+		}
+	}
+	clients, err := k.admin.ListClients(ctxOf(c))
+	if err != nil {
+		return err
+	}
+	for _, cl := range clients {
+		if ids[cl.ID] {
+			v.Names[cl.ID] = cl.Name
+		}
+	}
+	return nil
 }

@@ -74,7 +74,8 @@ func serveCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("signing keys: %w", err)
 			}
 			if err := app.Admin.EnsureConsoleClient(ctx, cfg.Issuer); err != nil {
-				return fmt.Errorf("admin console: %w", err)
+				// The authorization server works without its console; /admin then fails to sign in.
+				log.Error("admin console: its client could not be stored; /admin cannot sign in", "err", err)
 			}
 			if err := app.KeyRing.Reload(ctx); err != nil {
 				return fmt.Errorf("load signing keys: %w", err)

@@ -19,10 +19,19 @@ import (
 // target. It returns the last answer (the console page, or a refusal).
 func consoleSignIn(t *testing.T, b *azBrowser, target, user, password string) Response {
 	t.Helper()
+	r, _ := consoleSignInCookies(t, b, target, user, password)
+	return r
+}
+
+// consoleSignInCookies is consoleSignIn that also returns the cookies the console's
+// callback set.
+func consoleSignInCookies(t *testing.T, b *azBrowser, target, user, password string) (Response, []*http.Cookie) {
+	t.Helper()
 	resp := b.get(target)
+	var set []*http.Cookie
 	for range 10 {
 		if resp.Status != http.StatusFound && resp.Status != http.StatusSeeOther {
-			return resp
+			return resp, set
 		}
 		loc := resp.Header.Get("Location")
 		if strings.HasPrefix(loc, b.srv.URL) {
@@ -36,9 +45,12 @@ func consoleSignIn(t *testing.T, b *azBrowser, target, user, password string) Re
 			t.Fatalf("the console sign-in left the server: %s", loc)
 		}
 		resp = b.get(loc)
+		if strings.HasPrefix(loc, "/admin/callback") {
+			set = (&http.Response{Header: resp.Header}).Cookies()
+		}
 	}
 	t.Fatalf("no end to the console's redirects")
-	return resp
+	return resp, set
 }
 
 // newConsoleAdmin creates a user in group admin and returns its id and password.
@@ -103,14 +115,24 @@ func TestSecurity_S55_ConsoleSignInAndGate(t *testing.T) {
 		q.Get("redirect_uri") != srv.URL+"/admin/callback" {
 		t.Errorf("the console's authorization request: %v", q)
 	}
-	page := consoleSignIn(t, b, "/admin/users?q=x", adminName, adminPass)
+	page, set := consoleSignInCookies(t, b, "/admin/users?q=x", adminName, adminPass)
 	wantConsolePage(t, "the admin after sign-in", page, "Users")
-	wantConsolePage(t, "the dashboard", b.get("/admin"), "Sign-ins succeeded")
-	for _, c := range b.hc.Jar.Cookies(u) {
-		if c.Name == "gatehouse_console" && c.Value == "" {
-			t.Errorf("no console cookie")
+	if !strings.Contains(string(page.Body), `value="x"`) {
+		t.Errorf("the sign-in did not come back to the page asked for, with its query")
+	}
+	var session, login bool
+	for _, c := range set {
+		switch c.Name {
+		case "gatehouse_console":
+			session = c.Value != "" && c.HttpOnly && c.SameSite == http.SameSiteStrictMode && c.Path == "/"
+		case "gatehouse_console_login":
+			login = c.MaxAge < 0 // used once, then cleared
 		}
 	}
+	if !session || !login {
+		t.Errorf("the callback's cookies: %v", set)
+	}
+	wantConsolePage(t, "the dashboard", b.get("/admin"), "Sign-ins succeeded")
 
 	// A callback with a state this browser did not start is refused.
 	if r := b.get("/admin/callback?code=x&state=" + strings.Repeat("A", 43)); r.Status != http.StatusBadRequest {
@@ -458,4 +480,27 @@ func TestConsole_UserSessionsConsentsAndAudit(t *testing.T) {
 			t.Errorf("a bad audit cursor: %d, want the newest page", r.Status)
 		}
 	})
+}
+
+// TestSecurity_S55_ConsoleCookiesOnHTTPS: behind an https issuer (a proxy in front)
+// the console's redirect stays on the server (a path), its redirect URI is the public
+// issuer's, and its cookie is __Host-, Secure, HttpOnly.
+func TestSecurity_S55_ConsoleCookiesOnHTTPS(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, Options{Env: map[string]string{"GATEHOUSE_ISSUER": "https://gatehouse.test"}})
+	r := srv.Get(t, nil, "/admin/keys")
+	u, err := url.Parse(r.Header.Get("Location"))
+	if r.Status != http.StatusFound || err != nil || u.Host != "" || u.Path != "/oauth/authorize" ||
+		u.Query().Get("redirect_uri") != "https://gatehouse.test/admin/callback" {
+		t.Fatalf("GET /admin/keys: %d %s", r.Status, r.Header.Get("Location"))
+	}
+	cookies := (&http.Response{Header: r.Header}).Cookies()
+	if len(cookies) != 1 || cookies[0].Name != "__Host-gatehouse_console_login" || !cookies[0].Secure || !cookies[0].HttpOnly ||
+		cookies[0].Path != "/" || cookies[0].Domain != "" || cookies[0].SameSite != http.SameSiteLaxMode {
+		t.Errorf("the console's sign-in cookie on an https issuer: %v", r.Header["Set-Cookie"])
+	}
+	// The authorization request it starts is one the server takes: the login page.
+	if a := srv.Get(t, nil, r.Header.Get("Location")); a.Status != http.StatusFound || !strings.HasPrefix(a.Header.Get("Location"), "/login") {
+		t.Errorf("the console's authorization request: %d %s\n%s", a.Status, a.Header.Get("Location"), a.Body)
+	}
 }

@@ -12,7 +12,4 @@ const (
 	// AdminAPIAudiencePath is appended to the issuer to make the admin API's audience
 	// (the RFC 8707 resource a client asks for): <issuer>/admin/api.
 	AdminAPIAudiencePath = "/admin/api"
-	// AuditUserPasswordResetSent: an administrator had a password reset link mailed
-	// to a user (the admin API's users/{id}/password-reset).
-	AuditUserPasswordResetSent = "user.password.reset.sent"
 )

@@ -64,6 +64,24 @@ func TestSecurity_S55_AdminAPIAuthorization(t *testing.T) {
 			t.Fatalf("a client without gatehouse:admin asked for it: %d %s", pr.Status, pr.Body)
 		}
 
+		// A DPoP-bound token sent as Bearer: refused (it needs its key's proof).
+		key := newDPoPKey(t, "ES256")
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/oauth/token",
+			strings.NewReader(form("grant_type", "client_credentials", "resource", adminAudience(srv))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("DPoP", key.proof(t, http.MethodPost, srv.URL+"/oauth/token", nil, nil))
+		req.SetBasicAuth(id, secret)
+		bound := srv.Do(t, nil, req)
+		if bound.Status != http.StatusOK || bound.JSON(t)["token_type"] != "DPoP" {
+			t.Fatalf("DPoP token: %d %s", bound.Status, bound.Body)
+		}
+		boundTok, _ := bound.JSON(t)["access_token"].(string)
+		srv.Sensitive(boundTok)
+		wantInvalidToken("DPoP-bound token as Bearer", api.callWith(boundTok, http.MethodGet, "/users", nil))
+
 		// A revoked token is refused at once, though its signature is still good.
 		revoked := clientToken(t, srv, id, secret, "resource", adminAudience(srv))
 		wantStatus(t, "before revocation", api.callWith(revoked, http.MethodGet, "/users", nil), http.StatusOK)

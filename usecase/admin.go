@@ -253,6 +253,10 @@ type UserUpdate struct {
 	// AddGroups and RemoveGroups change the user's groups; a group in both is removed.
 	AddGroups    []string
 	RemoveGroups []string
+	// Precondition, when set, is asked about the user as read for the update (the
+	// admin API's If-Match); its error refuses the update. The write happens only if
+	// the user is still as read, so nothing changed between the check and the write.
+	Precondition func(domain.User) error
 }
 
 // ProfileUpdate changes a user's profile (domain.Profile); nil fields stay as they
@@ -327,6 +331,11 @@ func (a *Admin) updateUser(ctx context.Context, id string, in UserUpdate, event 
 	u, err := a.users.UserByID(ctx, id)
 	if err != nil {
 		return domain.User{}, err
+	}
+	if in.Precondition != nil {
+		if err := in.Precondition(u); err != nil {
+			return domain.User{}, err
+		}
 	}
 	next := u
 	var phoneChanged bool

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
+	"time"
 
 	"gatehouse/domain"
 )
@@ -89,6 +89,8 @@ func (a *AdminAccess) Authorize(ctx context.Context, raw string) (AdminCaller, e
 // in the transaction that makes it (SECURITY S56).
 type AdminResources struct {
 	admin     *Admin
+	userDir   UserDirectory
+	clientDir ClientDirectory
 	sessions  SessionStore
 	directory SessionDirectory
 	consents  ConsentStore
@@ -99,10 +101,10 @@ type AdminResources struct {
 }
 
 // NewAdminResources builds them.
-func NewAdminResources(admin *Admin, sessions SessionStore, directory SessionDirectory, consents ConsentStore, tokens TokenStore,
-	accounts *Accounts, audit *Audit, clock Clock) *AdminResources {
-	return &AdminResources{admin: admin, sessions: sessions, directory: directory, consents: consents, tokens: tokens,
-		accounts: accounts, audit: audit, clock: clock}
+func NewAdminResources(admin *Admin, userDir UserDirectory, clientDir ClientDirectory, sessions SessionStore,
+	directory SessionDirectory, consents ConsentStore, tokens TokenStore, accounts *Accounts, audit *Audit, clock Clock) *AdminResources {
+	return &AdminResources{admin: admin, userDir: userDir, clientDir: clientDir, sessions: sessions, directory: directory,
+		consents: consents, tokens: tokens, accounts: accounts, audit: audit, clock: clock}
 }
 
 // Page bounds of the admin API's lists.
@@ -122,76 +124,72 @@ func PageSize(limit int) int {
 	return limit
 }
 
-// UserQuery selects users: Q in the username, email or name (any case), in Group,
-// Disabled or not (nil: both); After is the id the previous page ended with.
-type UserQuery struct {
+// ListPosition is where an item stands in a list ordered by creation time, then id:
+// the last item of a page, after which the next page starts.
+type ListPosition struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// UserFilter selects a page of users for UserDirectory: Q in the username, email or
+// name (any case), in Group, Disabled or not (nil: both), after After, at most Limit.
+type UserFilter struct {
 	Q, Group string
 	Disabled *bool
-	After    string
+	After    ListPosition
 	Limit    int
 }
 
-// Users is one page of the users that match q, ordered by id; next is the id to ask
-// After for the next page, "" on the last one.
-func (r *AdminResources) Users(ctx context.Context, q UserQuery) (page []domain.User, next string, err error) {
-	all, err := r.admin.ListUsers(ctx)
-	if err != nil {
-		return nil, "", err
-	}
-	needle := strings.ToLower(strings.TrimSpace(q.Q))
-	match := func(u domain.User) bool {
-		if needle != "" && !strings.Contains(strings.ToLower(u.Username), needle) &&
-			!strings.Contains(strings.ToLower(u.Email), needle) && !strings.Contains(strings.ToLower(u.Name), needle) {
-			return false
-		}
-		if q.Group != "" && !slices.Contains(u.Groups, q.Group) {
-			return false
-		}
-		return q.Disabled == nil || u.Disabled == *q.Disabled
-	}
-	page, next = pageOf(all, func(u domain.User) string { return u.ID }, match, q.After, q.Limit)
-	return page, next, nil
+// UserDirectory reads pages of users, oldest first (ties by id), with the filter
+// applied by the store: a page costs the same however many users there are.
+type UserDirectory interface {
+	FindUsers(ctx context.Context, f UserFilter) ([]domain.User, error)
 }
 
-// ClientQuery selects clients: Q in the id or name (any case); After and Limit as
-// in UserQuery.
-type ClientQuery struct {
+// ClientFilter selects a page of clients: Q in the client id or name (any case).
+type ClientFilter struct {
 	Q     string
-	After string
+	After ListPosition
 	Limit int
 }
 
-// Clients is one page of the clients that match q, ordered by id.
-func (r *AdminResources) Clients(ctx context.Context, q ClientQuery) (page []domain.Client, next string, err error) {
-	all, err := r.admin.ListClients(ctx)
+// ClientDirectory reads pages of clients, oldest first (ties by id).
+type ClientDirectory interface {
+	FindClients(ctx context.Context, f ClientFilter) ([]domain.Client, error)
+}
+
+// Users is one page of the users that match f (f.Limit: PageSize), oldest first as
+// `users list`; next is the position to ask After for the next page, zero on the
+// last one.
+func (r *AdminResources) Users(ctx context.Context, f UserFilter) (page []domain.User, next ListPosition, err error) {
+	limit := PageSize(f.Limit)
+	f.Limit = limit + 1
+	page, err = r.userDir.FindUsers(ctx, f)
 	if err != nil {
-		return nil, "", err
+		return nil, ListPosition{}, err
 	}
-	needle := strings.ToLower(strings.TrimSpace(q.Q))
-	match := func(c domain.Client) bool {
-		return needle == "" || strings.Contains(strings.ToLower(c.ID), needle) || strings.Contains(strings.ToLower(c.Name), needle)
+	if len(page) > limit {
+		page = page[:limit]
+		last := page[limit-1]
+		next = ListPosition{CreatedAt: last.CreatedAt, ID: last.ID}
 	}
-	page, next = pageOf(all, func(c domain.Client) string { return c.ID }, match, q.After, q.Limit)
 	return page, next, nil
 }
 
-// pageOf is the page of all (sorted here by id) of the items that match, after the
-// id after, at most limit (PageSize) of them; next is the id of its last item when
-// more follow.
-func pageOf[T any](all []T, id func(T) string, match func(T) bool, after string, limit int) ([]T, string) {
-	slices.SortFunc(all, func(a, b T) int { return cmp.Compare(id(a), id(b)) })
-	limit = PageSize(limit)
-	page := make([]T, 0, min(limit, len(all)))
-	for _, x := range all {
-		if after != "" && id(x) <= after || !match(x) {
-			continue
-		}
-		if len(page) == limit {
-			return page, id(page[len(page)-1])
-		}
-		page = append(page, x)
+// Clients is one page of the clients that match f, oldest first as `clients list`.
+func (r *AdminResources) Clients(ctx context.Context, f ClientFilter) (page []domain.Client, next ListPosition, err error) {
+	limit := PageSize(f.Limit)
+	f.Limit = limit + 1
+	page, err = r.clientDir.FindClients(ctx, f)
+	if err != nil {
+		return nil, ListPosition{}, err
 	}
-	return page, ""
+	if len(page) > limit {
+		page = page[:limit]
+		last := page[limit-1]
+		next = ListPosition{CreatedAt: last.CreatedAt, ID: last.ID}
+	}
+	return page, next, nil
 }
 
 // UserSessions lists the live sessions of a user, most recently seen first;

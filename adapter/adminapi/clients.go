@@ -67,16 +67,16 @@ func toClient(c domain.Client) clientResource {
 }
 
 func (a *API) listClients(c echo.Context) error {
-	cursor, limit, ok, err := pageParams(c, 1)
+	after, limit, ok, err := listParams(c)
 	if !ok {
 		return err
 	}
 	clients, next, err := a.cfg.Resources.Clients(c.Request().Context(),
-		usecase.ClientQuery{Q: c.QueryParam("q"), After: cursor[0], Limit: limit})
+		usecase.ClientFilter{Q: c.QueryParam("q"), After: after, Limit: limit})
 	if err != nil {
 		return a.fail(c, err)
 	}
-	out := page[clientResource]{Items: make([]clientResource, 0, len(clients)), NextCursor: encodeCursor(next)}
+	out := page[clientResource]{Items: make([]clientResource, 0, len(clients)), NextCursor: positionCursor(next)}
 	for _, cl := range clients {
 		out.Items = append(out.Items, toClient(cl))
 	}

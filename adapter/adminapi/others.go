@@ -249,9 +249,7 @@ func (a *API) listAuditEvents(c echo.Context) error {
 		return a.fail(c, err)
 	}
 	out := itemsOf(events, toAudit)
-	if next.ID != "" {
-		out.NextCursor = encodeCursor(next.Time.UTC().Format(time.RFC3339Nano), next.ID)
-	}
+	out.NextCursor = positionCursor(usecase.ListPosition{CreatedAt: next.Time, ID: next.ID})
 	return c.JSON(http.StatusOK, out)
 }
 

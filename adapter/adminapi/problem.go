@@ -59,6 +59,8 @@ func (a *API) fail(c echo.Context, err error) error {
 	var ferr *domain.FieldError
 	var oerr *domain.Error
 	switch {
+	case errors.Is(err, errStale):
+		return preconditionFailed(c)
 	case errors.As(err, &verr) && verr.Conflict:
 		return problem(c, http.StatusConflict, "conflict", "Conflict", verr.Message,
 			[]fieldIssue{{Field: fieldName(verr.Field), Message: verr.Message}})
@@ -176,13 +178,29 @@ func checkIfMatch(c echo.Context, current string) (ok bool, err error) {
 		return false, problem(c, http.StatusPreconditionRequired, "precondition-required", "Precondition required",
 			"send If-Match with the ETag of the resource as last read", nil)
 	}
+	if ifMatches(h, current) {
+		return true, nil
+	}
+	return false, preconditionFailed(c)
+}
+
+// ifMatches reports whether an If-Match header names the version current (or is *):
+// strong comparison, so a weak tag never matches.
+func ifMatches(h, current string) bool {
 	for _, tag := range strings.Split(h, ",") {
 		tag = strings.TrimSpace(tag)
-		if tag == "*" || tag == current { // strong comparison: a weak tag never matches
-			return true, nil
+		if tag == "*" || tag == current {
+			return true
 		}
 	}
-	return false, problem(c, http.StatusPreconditionFailed, "precondition-failed", "Precondition failed",
+	return false
+}
+
+// errStale: the resource changed between the If-Match check and the write.
+var errStale = errors.New("the resource changed since it was read")
+
+func preconditionFailed(c echo.Context) error {
+	return problem(c, http.StatusPreconditionFailed, "precondition-failed", "Precondition failed",
 		"the resource changed since it was read (its ETag is not the one in If-Match); read it again", nil)
 }
 
@@ -230,6 +248,31 @@ func pageParams(c echo.Context, parts int) (cursor []string, limit int, ok bool,
 		return nil, 0, false, badRequest(c, "cursor is not one this API gave", fieldIssue{Field: "cursor", Message: "invalid"})
 	}
 	return cursor, limit, true, nil
+}
+
+// listParams reads ?cursor= and ?limit= of a list ordered by creation time.
+func listParams(c echo.Context) (after usecase.ListPosition, limit int, ok bool, err error) {
+	cursor, limit, ok, err := pageParams(c, 2)
+	if !ok {
+		return usecase.ListPosition{}, 0, false, err
+	}
+	if cursor[1] == "" {
+		return usecase.ListPosition{}, limit, true, nil
+	}
+	at, perr := time.Parse(time.RFC3339Nano, cursor[0])
+	if perr != nil {
+		return usecase.ListPosition{}, 0, false, badRequest(c, "cursor is not one this API gave",
+			fieldIssue{Field: "cursor", Message: "invalid"})
+	}
+	return usecase.ListPosition{CreatedAt: at, ID: cursor[1]}, limit, true, nil
+}
+
+// positionCursor is the cursor of a list position; "" for none (the last page).
+func positionCursor(p usecase.ListPosition) string {
+	if p.ID == "" {
+		return ""
+	}
+	return encodeCursor(p.CreatedAt.UTC().Format(time.RFC3339Nano), p.ID)
 }
 
 // created answers 201 with the resource and its Location.

@@ -39,11 +39,11 @@ func toUser(u domain.User) userResource {
 }
 
 func (a *API) listUsers(c echo.Context) error {
-	cursor, limit, ok, err := pageParams(c, 1)
+	after, limit, ok, err := listParams(c)
 	if !ok {
 		return err
 	}
-	q := usecase.UserQuery{Q: c.QueryParam("q"), Group: c.QueryParam("group"), After: cursor[0], Limit: limit}
+	q := usecase.UserFilter{Q: c.QueryParam("q"), Group: c.QueryParam("group"), After: after, Limit: limit}
 	switch d := c.QueryParam("disabled"); d {
 	case "":
 	case "true", "false":
@@ -56,7 +56,7 @@ func (a *API) listUsers(c echo.Context) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	out := page[userResource]{Items: make([]userResource, 0, len(users)), NextCursor: encodeCursor(next)}
+	out := page[userResource]{Items: make([]userResource, 0, len(users)), NextCursor: positionCursor(next)}
 	for _, u := range users {
 		out.Items = append(out.Items, toUser(u))
 	}
@@ -131,7 +131,15 @@ func (a *API) patchUser(c echo.Context) error {
 	if ok, err := checkIfMatch(c, etagOf(u.UpdatedAt)); !ok {
 		return err
 	}
-	var up usecase.UserUpdate
+	// The update is made only on the version If-Match names, checked again on the user
+	// as the update reads it (and writes it only if still so).
+	ifMatch := c.Request().Header.Get("If-Match")
+	up := usecase.UserUpdate{Precondition: func(cur domain.User) error {
+		if !ifMatches(ifMatch, etagOf(cur.UpdatedAt)) {
+			return errStale
+		}
+		return nil
+	}}
 	p.str("email", &up.Email)
 	p.boolean("email_verified", &up.EmailVerified, false)
 	p.boolean("disabled", &up.Disabled, false)

@@ -23,10 +23,12 @@ import (
 // adminAPISet builds the admin REST API (/admin/api/v1).
 var adminAPISet = wire.NewSet(
 	usecase.NewAdminAccess, usecase.NewAdminResources,
-	provideSessionDirectory, provideAdminAPI,
+	provideSessionDirectory, provideUserDirectory, provideClientDirectory, provideAdminAPI,
 )
 
 func provideSessionDirectory(r *bunrepo.SessionRepository) usecase.SessionDirectory { return r }
+func provideUserDirectory(r *bunrepo.UserRepository) usecase.UserDirectory          { return r }
+func provideClientDirectory(r *bunrepo.ClientRepository) usecase.ClientDirectory    { return r }
 
 func provideAdminAPI(settings usecase.Settings, log *slog.Logger, access *usecase.AdminAccess, admin *usecase.Admin,
 	resources *usecase.AdminResources, keys *usecase.Keys, factors *usecase.Factors, clock usecase.Clock,
@@ -87,6 +89,11 @@ func (s *selfVerifier) VerifyAdminToken(ctx context.Context, raw string) ([]stri
 			return nil, errors.New(te.Description)
 		}
 		return nil, errors.New("the access token is invalid")
+	}
+	if claims.JKT != "" {
+		// A DPoP-bound token is worth nothing without its key's proof (RFC 9449 §7.1),
+		// which the admin API does not take: such a token is not a Bearer token.
+		return nil, errors.New("the access token is DPoP-bound; the admin API takes Bearer tokens")
 	}
 	return claims.Scope, nil
 }

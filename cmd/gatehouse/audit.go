@@ -58,13 +58,13 @@ func auditCmd(g *globals) *cobra.Command {
 			if limit < 1 || limit > 10000 {
 				return usagef("--limit: %d is out of range [1, 10000]", limit)
 			}
-			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			be, cleanup, err := g.openAdmin(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer cleanup()
 			if user != "" {
-				u, err := app.Admin.FindUser(cmd.Context(), user)
+				u, err := be.FindUser(cmd.Context(), user)
 				switch {
 				case err == nil:
 					f.User = u.ID
@@ -74,7 +74,7 @@ func auditCmd(g *globals) *cobra.Command {
 					return err
 				}
 			}
-			events, err := app.Audit.List(cmd.Context(), f)
+			events, err := be.AuditEvents(cmd.Context(), f)
 			if err != nil {
 				return err
 			}

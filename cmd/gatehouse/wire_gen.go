@@ -179,8 +179,10 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	registrationSettings := provideRegistrationSettings(cfg)
 	registration := usecase.NewRegistration(admin, clientRepository, clients, throttle, secretHasher, random, systemClock, policy, registrationSettings)
 	registrationHandler := provideRegistrationHandler(registration, settings)
+	userDirectory := provideUserDirectory(userRepository)
+	clientDirectory := provideClientDirectory(clientRepository)
 	sessionDirectory := provideSessionDirectory(sessionRepository)
-	adminResources := usecase.NewAdminResources(admin, sessionRepository, sessionDirectory, consentRepository, tokens, accounts, audit, systemClock)
+	adminResources := usecase.NewAdminResources(admin, userDirectory, clientDirectory, sessionRepository, sessionDirectory, consentRepository, tokens, accounts, audit, systemClock)
 	console, err := httpapi.NewConsole(pages, admin, audit, usecaseKeys, factors, usecaseToken, adminResources, logger)
 	if err != nil {
 		cleanup()
@@ -389,8 +391,10 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	registrationSettings := provideRegistrationSettings(cfg)
 	registration := usecase.NewRegistration(admin, clientRepository, clients, throttle, secretHasher, random, systemClock, policy, registrationSettings)
 	registrationHandler := provideRegistrationHandler(registration, settings)
+	userDirectory := provideUserDirectory(userRepository)
+	clientDirectory := provideClientDirectory(clientRepository)
 	sessionDirectory := provideSessionDirectory(sessionRepository)
-	adminResources := usecase.NewAdminResources(admin, sessionRepository, sessionDirectory, consentRepository, tokenRepository, accounts, audit, systemClock)
+	adminResources := usecase.NewAdminResources(admin, userDirectory, clientDirectory, sessionRepository, sessionDirectory, consentRepository, tokenRepository, accounts, audit, systemClock)
 	console, err := httpapi.NewConsole(pages, admin, audit, usecaseKeys, factors, usecaseToken, adminResources, logger)
 	if err != nil {
 		cleanup()

@@ -133,6 +133,7 @@ func Run(t *testing.T, s Stores) {
 	t.Run("Logouts", st.logouts)
 	t.Run("Audit", st.audit)
 	t.Run("Factors", st.factors)
+	t.Run("AdminLists", st.adminLists)
 	// Last: its purge deletes whatever else has expired by then.
 	t.Run("Throttle", st.throttle)
 }

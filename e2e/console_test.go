@@ -450,6 +450,11 @@ func TestConsole_UserSessionsConsentsAndAudit(t *testing.T) {
 		if r := ub.get("/account"); r.Status == http.StatusOK && strings.Contains(string(r.Body), userName) {
 			t.Errorf("the ended session still shows the account page")
 		}
+		for _, p := range []string{"/sessions/%00/end", "/sessions/%ff/end", "/consents/%00/revoke"} {
+			if r := post("/admin/users/" + userID + p); r.Status != http.StatusNotFound {
+				t.Errorf("POST %s: %d, want 404", p, r.Status)
+			}
+		}
 		if r := post("/admin/users/" + adminID + "/sessions/" + sm[1] + "/end"); r.Status != http.StatusNotFound {
 			t.Errorf("end a session under another user: %d, want 404", r.Status)
 		}
@@ -502,5 +507,54 @@ func TestSecurity_S55_ConsoleCookiesOnHTTPS(t *testing.T) {
 	// The authorization request it starts is one the server takes: the login page.
 	if a := srv.Get(t, nil, r.Header.Get("Location")); a.Status != http.StatusFound || !strings.HasPrefix(a.Header.Get("Location"), "/login") {
 		t.Errorf("the console's authorization request: %d %s\n%s", a.Status, a.Header.Get("Location"), a.Body)
+	}
+}
+
+// TestConsole_ListPages: the clients list comes in pages of 25 by a keyset cursor,
+// with search; a bad cursor shows the first page with a message, never a 5xx.
+func TestConsole_ListPages(t *testing.T) {
+	srv := sharedServer(t)
+	_, name, pass := newConsoleAdmin(t, srv)
+	b := newAZBrowser(t, srv)
+	consoleSignIn(t, b, "/admin", name, pass)
+	prefix := uniqueName("paged")
+	calls := make([]CLICall, 27)
+	for i := range calls {
+		calls[i] = CLICall{Args: []string{"clients", "create", "--name", prefix + "-" + strconv.Itoa(i), "--grant-type", "client_credentials", "--json"}}
+	}
+	for _, r := range srv.CLIAll(t, calls...) {
+		if r.Exit != 0 {
+			t.Fatalf("clients create: %s", r.Stderr)
+		}
+	}
+	rowRE := regexp.MustCompile(`>` + prefix + `-\d+</a>`)
+	first := b.get("/admin/clients?q=" + prefix)
+	next := regexp.MustCompile(`href="(/admin/clients\?[^"]*after=[^"]+)">Next page`).FindStringSubmatch(string(first.Body))
+	if n := len(rowRE.FindAll(first.Body, -1)); first.Status != http.StatusOK || n != 25 || next == nil {
+		t.Fatalf("the first page: %d, %d rows, next link %v", first.Status, n, next)
+	}
+	second := b.get(html.UnescapeString(next[1]))
+	if n := len(rowRE.FindAll(second.Body, -1)); second.Status != http.StatusOK || n != 2 ||
+		!strings.Contains(string(second.Body), ">First page<") || strings.Contains(string(second.Body), ">Next page<") {
+		t.Errorf("the second page: %d, %d rows", second.Status, n)
+	}
+	for _, q := range []string{"after=garbage", "after=1.", "after=99999999999999999999.x", "q=%00", "q=" + strings.Repeat("x", 300)} {
+		if r := b.get("/admin/clients?" + q); r.Status >= 500 {
+			t.Errorf("GET /admin/clients?%s: %d", q, r.Status)
+		}
+		if r := b.get("/admin/users?" + q); r.Status >= 500 {
+			t.Errorf("GET /admin/users?%s: %d", q, r.Status)
+		}
+		if r := b.get("/admin/audit?" + q); r.Status >= 500 {
+			t.Errorf("GET /admin/audit?%s: %d", q, r.Status)
+		}
+	}
+	if r := b.get("/admin/audit?user=%00"); r.Status != http.StatusBadRequest {
+		t.Errorf("GET /admin/audit?user=%%00: %d, want 400", r.Status)
+	}
+	for _, p := range []string{"/admin/users/%ff", "/admin/users/%00", "/admin/clients/%00", "/admin/clients/%ff/delete", "/admin/users/%2e%2e", "/admin/clients/" + strings.Repeat("a", 300), "/admin/nope", "/admin/users/x/y/z"} {
+		if r := b.get(p); r.Status != http.StatusNotFound && r.Status != http.StatusBadRequest {
+			t.Errorf("GET %s: %d, want 404 or 400", p, r.Status)
+		}
 	}
 }

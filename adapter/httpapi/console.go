@@ -71,6 +71,9 @@ type Console struct {
 // NewConsole builds the console on the pages' machinery.
 func NewConsole(p *Pages, admin *usecase.Admin, audit *usecase.Audit, keys *usecase.Keys, factors *usecase.Factors,
 	token *usecase.Token, resources *usecase.AdminResources, log *slog.Logger) (*Console, error) {
+	if resources == nil {
+		return nil, errors.New("console: no admin resources")
+	}
 	m := hmac.New(sha256.New, p.csrfKey)
 	m.Write([]byte("gatehouse/console-cookie/v1"))
 	c := &Console{p: p, admin: admin, audit: audit, keys: keys, factors: factors, token: token, resources: resources, log: log,

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -64,7 +66,7 @@ type consoleView struct {
 	Chart                            template.HTML
 	SignInsOK, SignInsFailed, Tokens int64
 	CountingSince                    time.Time
-	UserCount, ClientCount           int
+	ActiveKeys                       int
 
 	Confirm confirmView
 }
@@ -93,46 +95,59 @@ func (k *Console) view(op *operator, title, section string) *consoleView {
 	return &consoleView{Title: title, Section: section, CSRF: op.csrf, Admin: op.user.Username, Fields: map[string]string{}}
 }
 
-// paginate cuts one page out of n rows by ?page=, setting the view's links.
-func paginate(c echo.Context, v *consoleView, n int) (from, to int) {
-	page, _ := strconv.Atoi(c.QueryParam("page"))
-	if page < 1 {
-		page = 1
-	}
-	from = (page - 1) * consolePageSize
-	if from >= n {
-		from, page = max(0, (n-1)/consolePageSize*consolePageSize), max(1, (n-1)/consolePageSize+1)
-	}
-	to = min(from+consolePageSize, n)
-	link := func(p int) string {
-		q := c.QueryParams()
-		q.Set("page", strconv.Itoa(p))
-		return c.Request().URL.Path + "?" + q.Encode()
-	}
-	if page > 1 {
-		v.PrevURL = link(page - 1)
-	}
-	if to < n {
-		v.NextURL = link(page + 1)
-	}
-	v.Total, v.From, v.To = n, from+1, to
-	if n == 0 {
-		v.From = 0
-	}
-	return from, to
-}
+// maxSearch bounds a search or filter the console passes on.
+const maxSearch = 200
 
-func matches(q string, fields ...string) bool {
-	if q == "" {
-		return true
+// searchText is a search or filter as typed, trimmed; false when it cannot be one
+// (invalid UTF-8, a control character such as NUL, which a database refuses, or
+// longer than maxSearch).
+func searchText(raw string) (string, bool) {
+	s := strings.TrimSpace(raw)
+	if !utf8.ValidString(s) || len(s) > maxSearch {
+		return "", false
 	}
-	q = strings.ToLower(q)
-	for _, f := range fields {
-		if strings.Contains(strings.ToLower(f), q) {
-			return true
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return "", false
 		}
 	}
-	return false
+	return s, true
+}
+
+// searchOf is the query parameter name as a search, with the view's message when it
+// cannot be one (then "": everything is listed).
+func searchOf(c echo.Context, v *consoleView, name string) string {
+	s, ok := searchText(c.QueryParam(name))
+	if !ok {
+		v.Fields[name] = "Search for letters, digits and punctuation, at most 200 characters."
+	}
+	return s
+}
+
+// cursor reads a list page's ?after= cursor (Unix nanoseconds, a dot, an id): the
+// position of the last row of the page before; zero for the first page or a bad one.
+func cursor(c echo.Context) (usecase.ListPosition, bool) {
+	raw := c.QueryParam("after")
+	ns, id, ok := strings.Cut(raw, ".")
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if raw == "" || !ok || err != nil || id == "" {
+		return usecase.ListPosition{}, raw != ""
+	}
+	return usecase.ListPosition{CreatedAt: time.Unix(0, n).UTC(), ID: id}, false
+}
+
+// pageLinks sets the links of a keyset page: back to the first, on to next.
+func pageLinks(c echo.Context, v *consoleView, after, next usecase.ListPosition, n int) {
+	q := c.QueryParams()
+	q.Del("after")
+	if !after.CreatedAt.IsZero() || after.ID != "" {
+		v.PrevURL = c.Request().URL.Path + "?" + q.Encode()
+	}
+	if next.ID != "" {
+		q.Set("after", strconv.FormatInt(next.CreatedAt.UnixNano(), 10)+"."+next.ID)
+		v.NextURL = c.Request().URL.Path + "?" + q.Encode()
+	}
+	v.Total = n
 }
 
 // ---- dashboard ----
@@ -165,15 +180,15 @@ func (k *Console) dashboard(c echo.Context, op *operator) error {
 		v.Tokens += tokens[i]
 	}
 	v.CountingSince = since
-	users, err := k.admin.ListUsers(ctx)
+	keys, err := k.keys.List(ctx)
 	if err != nil {
 		return err
 	}
-	clients, err := k.admin.ListClients(ctx)
-	if err != nil {
-		return err
+	for _, key := range keys {
+		if key.SignsAt(now) {
+			v.ActiveKeys++
+		}
 	}
-	v.UserCount, v.ClientCount = len(users), len(clients)
 	return k.render(c, http.StatusOK, "console_dashboard", v)
 }
 
@@ -282,20 +297,20 @@ func clientError(v *consoleView, err error) bool {
 
 func (k *Console) clientsList(c echo.Context, op *operator) error {
 	v := k.view(op, "Clients", "clients")
-	all, err := k.admin.ListClients(ctxOf(c))
+	v.Query = searchOf(c, v, "q")
+	after, bad := cursor(c)
+	if bad {
+		v.Error = "That page does not exist; this is the first."
+	}
+	page, next, err := k.resources.Clients(ctxOf(c), usecase.ClientFilter{Q: v.Query, After: after, Limit: consolePageSize})
 	if err != nil {
 		return err
 	}
-	v.Query = strings.TrimSpace(c.QueryParam("q"))
-	var hits []domain.Client
-	for _, cl := range all {
-		if matches(v.Query, cl.ID, cl.Name, strings.Join(cl.RedirectURIs, " ")) {
-			hits = append(hits, cl)
-		}
+	v.Clients = page
+	pageLinks(c, v, after, next, len(page))
+	if c.QueryParam("deleted") == "1" {
+		v.Notice = "The client was deleted."
 	}
-	slices.SortFunc(hits, func(a, b domain.Client) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
-	from, to := paginate(c, v, len(hits))
-	v.Clients = hits[from:to]
 	return k.render(c, http.StatusOK, "console_clients", v)
 }
 
@@ -341,7 +356,7 @@ func (k *Console) showSecret(c echo.Context, op *operator, cl domain.Client, sec
 }
 
 func (k *Console) clientEdit(c echo.Context, op *operator) error {
-	cl, err := k.admin.Client(ctxOf(c), c.Param("id"))
+	cl, err := k.clientByID(c)
 	if err != nil {
 		return err
 	}
@@ -355,7 +370,7 @@ func (k *Console) clientEdit(c echo.Context, op *operator) error {
 
 func (k *Console) clientUpdate(c echo.Context, op *operator, f form) error {
 	id := c.Param("id")
-	cl, err := k.admin.Client(ctxOf(c), id)
+	cl, err := k.clientByID(c)
 	if err != nil {
 		return err
 	}
@@ -392,7 +407,7 @@ func (k *Console) clientUpdate(c echo.Context, op *operator, f form) error {
 
 func (k *Console) clientRotate(c echo.Context, op *operator, _ form) error {
 	id := c.Param("id")
-	cl, err := k.admin.Client(ctxOf(c), id)
+	cl, err := k.clientByID(c)
 	if err != nil {
 		return err
 	}
@@ -410,7 +425,7 @@ func (k *Console) clientRotate(c echo.Context, op *operator, _ form) error {
 }
 
 func (k *Console) clientDeleteConfirm(c echo.Context, op *operator) error {
-	cl, err := k.admin.Client(ctxOf(c), c.Param("id"))
+	cl, err := k.clientByID(c)
 	if err != nil {
 		return err
 	}
@@ -425,6 +440,9 @@ func (k *Console) clientDelete(c echo.Context, op *operator, _ form) error {
 	if id == usecase.ConsoleClientID {
 		return k.renderError(c, http.StatusBadRequest, "The console's own client cannot be deleted",
 			"It is what administrators sign in to the console with.")
+	}
+	if _, err := k.clientByID(c); err != nil {
+		return err
 	}
 	if err := k.admin.DeleteClient(ctxOf(c), id); err != nil {
 		return err
@@ -477,20 +495,18 @@ func userError(v *consoleView, err error) bool {
 
 func (k *Console) usersList(c echo.Context, op *operator) error {
 	v := k.view(op, "Users", "users")
-	all, err := k.admin.ListUsers(ctxOf(c))
+	v.Query = searchOf(c, v, "q")
+	after, bad := cursor(c)
+	if bad {
+		v.Error = "That page does not exist; this is the first."
+	}
+	page, next, err := k.resources.Users(ctxOf(c), usecase.UserFilter{Q: v.Query, Group: searchOf(c, v, "group"),
+		After: after, Limit: consolePageSize})
 	if err != nil {
 		return err
 	}
-	v.Query = strings.TrimSpace(c.QueryParam("q"))
-	var hits []domain.User
-	for _, u := range all {
-		if matches(v.Query, u.ID, u.Username, u.Email, u.Name, strings.Join(u.Groups, " ")) {
-			hits = append(hits, u)
-		}
-	}
-	slices.SortFunc(hits, func(a, b domain.User) int { return strings.Compare(a.Username, b.Username) })
-	from, to := paginate(c, v, len(hits))
-	v.Users = hits[from:to]
+	v.Users = page
+	pageLinks(c, v, after, next, len(page))
 	if c.QueryParam("deleted") == "1" {
 		v.Notice = "The user was deleted."
 	}
@@ -558,8 +574,19 @@ func (k *Console) userEdit(c echo.Context, op *operator) error {
 	return k.render(c, http.StatusOK, "console_user", v)
 }
 
+// clientByID is the client of the path's :id.
+func (k *Console) clientByID(c echo.Context) (domain.Client, error) {
+	if _, ok := searchText(c.Param("id")); !ok {
+		return domain.Client{}, domain.ErrNotFound
+	}
+	return k.admin.Client(ctxOf(c), c.Param("id"))
+}
+
 // userByID is the user of the path's :id (an id only, never a username).
 func (k *Console) userByID(c echo.Context) (domain.User, error) {
+	if _, ok := searchText(c.Param("id")); !ok {
+		return domain.User{}, domain.ErrNotFound
+	}
 	u, err := k.admin.FindUser(ctxOf(c), c.Param("id"))
 	if err != nil {
 		return domain.User{}, err
@@ -704,7 +731,10 @@ func (k *Console) keysRotate(c echo.Context, op *operator, f form) error {
 func (k *Console) auditList(c echo.Context, op *operator) error {
 	v := k.view(op, "Audit log", "audit")
 	v.Types = domain.AuditTypes
-	v.Filter = auditFilterView{User: strings.TrimSpace(c.QueryParam("user")), Type: c.QueryParam("type"), Since: strings.TrimSpace(c.QueryParam("since"))}
+	v.Filter = auditFilterView{User: searchOf(c, v, "user"), Type: c.QueryParam("type"), Since: strings.TrimSpace(c.QueryParam("since"))}
+	if v.Fields["user"] != "" {
+		return k.render(c, http.StatusBadRequest, "console_audit", v)
+	}
 	f := usecase.AuditFilter{Type: v.Filter.Type, Limit: 1000}
 	if f.Type != "" && !slices.Contains(domain.AuditTypes, f.Type) {
 		v.Fields["type"] = "Choose a type from the list."
@@ -734,51 +764,32 @@ func (k *Console) auditList(c echo.Context, op *operator) error {
 			f.User = u.ID
 		}
 	}
-	if k.resources != nil {
-		if err := k.auditPage(c, v, f); err != nil {
-			return err
-		}
-		if err := k.auditNames(c, v); err != nil {
-			return err
-		}
-		return k.render(c, http.StatusOK, "console_audit", v)
-	}
-	events, err := k.audit.List(ctxOf(c), f)
-	if err != nil {
+	if err := k.auditPage(c, v, f); err != nil {
 		return err
 	}
-	from, to := paginate(c, v, len(events))
-	v.Events = events[from:to]
+	k.auditNames(c, v)
 	return k.render(c, http.StatusOK, "console_audit", v)
 }
 
-// auditNames names the users and clients the page's events refer to by id.
-func (k *Console) auditNames(c echo.Context, v *consoleView) error {
-	if len(v.Events) == 0 {
-		return nil
-	}
-	ids := map[string]bool{}
-	for _, e := range v.Events {
-		ids[e.Actor], ids[e.Target] = true, true
-	}
+// auditNames names the users and clients the page's events refer to by id: one
+// lookup per distinct id, at most maxAuditNames of them; a lookup that fails leaves
+// the bare id.
+func (k *Console) auditNames(c echo.Context, v *consoleView) {
+	const maxAuditNames = 40
 	v.Names = map[string]string{}
-	users, err := k.admin.ListUsers(ctxOf(c))
-	if err != nil {
-		return err
-	}
-	for _, u := range users {
-		if ids[u.ID] {
-			v.Names[u.ID] = u.Username
+	tried := map[string]bool{"": true, domain.AuditActorCLI: true}
+	ctx := ctxOf(c)
+	for _, e := range v.Events {
+		for _, id := range []string{e.Actor, e.Target} {
+			if tried[id] || len(tried) > maxAuditNames {
+				continue
+			}
+			tried[id] = true
+			if u, err := k.admin.FindUser(ctx, id); err == nil && u.ID == id {
+				v.Names[id] = u.Username
+			} else if cl, err := k.admin.Client(ctx, id); err == nil {
+				v.Names[id] = cl.Name
+			}
 		}
 	}
-	clients, err := k.admin.ListClients(ctxOf(c))
-	if err != nil {
-		return err
-	}
-	for _, cl := range clients {
-		if ids[cl.ID] {
-			v.Names[cl.ID] = cl.Name
-		}
-	}
-	return nil
 }

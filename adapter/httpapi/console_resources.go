@@ -26,9 +26,6 @@ func (k *Console) mountResources(g Routes) {
 
 // userResources fills the user page's sessions and consents.
 func (k *Console) userResources(c echo.Context, op *operator, u domain.User, v *consoleView) error {
-	if k.resources == nil {
-		return nil
-	}
 	v.Resources = true
 	ctx := ctxOf(c)
 	sessions, err := k.resources.UserSessions(ctx, u.ID)
@@ -61,8 +58,11 @@ func (k *Console) userResources(c echo.Context, op *operator, u domain.User, v *
 
 func (k *Console) userSessionEnd(c echo.Context, op *operator, _ form) error {
 	u, err := k.userByID(c)
-	if err != nil || k.resources == nil {
-		return errors.Join(err, errNoResources(k))
+	if err != nil {
+		return err
+	}
+	if _, ok := searchText(c.Param("sid")); !ok {
+		return domain.ErrNotFound
 	}
 	s, err := k.resources.Session(ctxOf(c), c.Param("sid"))
 	if err != nil {
@@ -82,8 +82,11 @@ func (k *Console) userSessionEnd(c echo.Context, op *operator, _ form) error {
 
 func (k *Console) userConsentRevoke(c echo.Context, _ *operator, _ form) error {
 	u, err := k.userByID(c)
-	if err != nil || k.resources == nil {
-		return errors.Join(err, errNoResources(k))
+	if err != nil {
+		return err
+	}
+	if _, ok := searchText(c.Param("client")); !ok {
+		return domain.ErrNotFound
 	}
 	if err := k.resources.RevokeConsent(ctxOf(c), u.ID, c.Param("client")); err != nil {
 		return err
@@ -93,8 +96,8 @@ func (k *Console) userConsentRevoke(c echo.Context, _ *operator, _ form) error {
 
 func (k *Console) userPasswordReset(c echo.Context, op *operator, _ form) error {
 	u, err := k.userByID(c)
-	if err != nil || k.resources == nil {
-		return errors.Join(err, errNoResources(k))
+	if err != nil {
+		return err
 	}
 	if err := k.resources.SendPasswordReset(ctxOf(c), u.ID); err != nil {
 		var ve *usecase.ValidationError
@@ -109,13 +112,6 @@ func (k *Console) userPasswordReset(c echo.Context, op *operator, _ form) error 
 		return k.render(c, http.StatusBadRequest, "console_user", v)
 	}
 	return c.Redirect(http.StatusSeeOther, "/admin/users/"+url.PathEscape(u.ID)+"?saved=reset")
-}
-
-func errNoResources(k *Console) error {
-	if k.resources == nil {
-		return echo.ErrNotFound
-	}
-	return nil
 }
 
 // auditPage is one page of the audit events of f, by the ?before= cursor of the
@@ -144,6 +140,6 @@ func (k *Console) auditPage(c echo.Context, v *consoleView, f usecase.AuditFilte
 		q.Set("before", strconv.FormatInt(next.Time.UnixNano(), 10)+"."+next.ID)
 		v.NextURL = "/admin/audit?" + q.Encode()
 	}
-	v.Total, v.From, v.To = len(events), min(1, len(events)), len(events)
+	v.Total = len(events)
 	return nil
 }

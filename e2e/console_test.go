@@ -459,6 +459,18 @@ func TestConsole_UserSessionsConsentsAndAudit(t *testing.T) {
 			t.Errorf("end a session under another user: %d, want 404", r.Status)
 		}
 
+		// A user's second factor, reset from their page.
+		mUser, mPass, _, mID := mfaUser(t, srv)
+		mb := newAZBrowser(t, srv)
+		mb.logIn("/login", mUser, mPass)
+		enrolTOTP(t, mb, mPass)
+		wantConsolePage(t, "a user with a factor", b.get("/admin/users/"+mID), "Authenticator app set up")
+		if r := post("/admin/users/" + mID + "/reset-mfa"); r.Status != http.StatusSeeOther {
+			t.Fatalf("reset the factor: %d\n%s", r.Status, r.Body)
+		}
+		wantAuditBy(t, srv, "user.mfa.removed", mID, adminID)
+		wantConsolePage(t, "after the reset", b.get("/admin/users/"+mID+"?saved=mfa"), "signing in asks only for the password")
+
 		// A user without an email cannot be mailed a reset link: the page says so.
 		if r := post("/admin/users/" + userID + "/password-reset"); r.Status != http.StatusBadRequest ||
 			!strings.Contains(string(r.Body), "No reset link was sent") {

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"gatehouse/infrastructure/database/dbtest"
 )
 
 // consoleSignIn opens target (a console page) in b and follows the sign-in: the
@@ -27,15 +29,25 @@ func consoleSignIn(t *testing.T, b *azBrowser, target, user, password string) Re
 // callback set.
 func consoleSignInCookies(t *testing.T, b *azBrowser, target, user, password string) (Response, []*http.Cookie) {
 	t.Helper()
+	return consoleSignInVia(t, func(int) *azBrowser { return b }, target, user, password)
+}
+
+// consoleSignInVia is consoleSignInCookies taking hop i of the sign-in in the browser
+// via(i) gives: the same cookies, perhaps another instance of a cluster (whose
+// issuer, clIssuer, stands for whichever instance takes the hop).
+func consoleSignInVia(t *testing.T, via func(i int) *azBrowser, target, user, password string) (Response, []*http.Cookie) {
+	t.Helper()
+	b := via(0)
 	resp := b.get(target)
 	var set []*http.Cookie
-	for range 10 {
+	for i := range 10 {
 		if resp.Status != http.StatusFound && resp.Status != http.StatusSeeOther {
 			return resp, set
 		}
 		loc := resp.Header.Get("Location")
-		if strings.HasPrefix(loc, b.srv.URL) {
-			loc = strings.TrimPrefix(loc, b.srv.URL)
+		b = via(i + 1)
+		for _, base := range []string{b.srv.URL, clIssuer} {
+			loc = strings.TrimPrefix(loc, base)
 		}
 		if strings.HasPrefix(loc, "/login") {
 			resp = b.logIn(loc, user, password)
@@ -569,4 +581,36 @@ func TestConsole_ListPages(t *testing.T) {
 			t.Errorf("GET %s: %d, want 404 or 400", p, r.Status)
 		}
 	}
+}
+
+// TestConsole_AcrossInstances: two instances on one PostgreSQL database started at
+// once (each makes sure of the console's client); a sign-in whose every hop lands on
+// the other instance works, the console session works on both, and removing the admin
+// from group admin shuts them out on both at once.
+func TestConsole_AcrossInstances(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, dbtest.Postgres(t), 2, nil)
+	a, bNode := c.Nodes[0], c.Nodes[1]
+	adminID, name, pass := newConsoleAdmin(t, a)
+	c.sensitive(pass)
+	ba := newAZBrowser(t, a)
+	bb := clOn(ba, bNode)
+	page, _ := consoleSignInVia(t, func(i int) *azBrowser {
+		if i%2 == 0 {
+			return ba
+		}
+		return bb
+	}, "/admin/keys", name, pass)
+	wantConsolePage(t, "signed in across the instances", page, "Signing keys")
+	csrf := consoleCSRF(t, page)
+	wantConsolePage(t, "the console on A", ba.get("/admin/audit"), "Audit log")
+	r := bb.post("/admin/users", url.Values{"csrf_token": {csrf}, "username": {uniqueName("made-on-b")}, "password": {"pw-" + randomString(16)}})
+	if r.Status != http.StatusSeeOther {
+		t.Fatalf("create a user on B: %d\n%s", r.Status, r.Body)
+	}
+	if _, errOut, code := a.CLI(t, "", "users", "update", adminID, "--remove-group", "admin"); code != 0 {
+		t.Fatal(errOut)
+	}
+	wantConsoleRefused(t, "A after the removal", ba.get("/admin"))
+	wantConsoleRefused(t, "B after the removal", bb.get("/admin"))
 }

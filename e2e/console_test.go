@@ -380,6 +380,12 @@ func TestConsole_Actions(t *testing.T) {
 		if r := post("/admin/users/"+adminID+"/delete", url.Values{}); r.Status != http.StatusBadRequest {
 			t.Errorf("an admin deleting themselves: %d, want 400", r.Status)
 		}
+		for _, v := range []url.Values{{"groups": {""}}, {"groups": {"admin"}, "disabled": {"1"}}} {
+			if r := post("/admin/users/"+adminID, v); r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "cannot disable your own") {
+				t.Errorf("an admin locking themselves out (%v): %d", v, r.Status)
+			}
+		}
+		wantConsolePage(t, "still an admin", b.get("/admin"), "Dashboard")
 
 		// Keys: list, rotate.
 		wantConsolePage(t, "keys", b.get("/admin/keys"), "RS256")

@@ -459,5 +459,5 @@ func (k *Console) render(c echo.Context, status int, name string, v *consoleView
 	return c.HTMLBlob(status, buf.Bytes())
 }
 
-// ctx is the request's context (with the audit actor and address once handled).
+// ctxOf is the request's context (with the audit actor and address once handled).
 func ctxOf(c echo.Context) context.Context { return c.Request().Context() }

@@ -616,6 +616,16 @@ func (k *Console) userUpdate(c echo.Context, op *operator, f form) error {
 			remove = append(remove, g)
 		}
 	}
+	if u.ID == op.user.ID && (uf.Disabled || slices.Contains(remove, AdminGroup)) {
+		// Locking oneself out is done by another administrator, or on the command line.
+		v, err := k.userPage(c, op, u)
+		if err != nil {
+			return err
+		}
+		v.UserForm = uf
+		v.Error = "You cannot disable your own account or leave group admin here; ask another administrator."
+		return k.render(c, http.StatusBadRequest, "console_user", v)
+	}
 	p := uf.profile()
 	verified := uf.EmailVerified && uf.Email != ""
 	in := usecase.UserUpdate{Email: &uf.Email, EmailVerified: &verified, Disabled: &uf.Disabled, AddGroups: add, RemoveGroups: remove,

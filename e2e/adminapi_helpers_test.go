@@ -263,7 +263,3 @@ func (a *adminAPI) walk(path string, limit int, key string) (keys []string, page
 	return nil, 0
 }
 
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
-}

@@ -29,14 +29,17 @@ type Authorize struct {
 	par      PARSettings
 	// audit records each consent granted with it (nil in unit tests: none).
 	audit *Audit
+	// passkeys tells whether a user can reach the phishing-resistant level (nil: none can).
+	passkeys PasskeyStore
 }
 
 // NewAuthorize builds the authorization endpoint. It takes the requests the PAR
 // endpoint stored through pushed, and par.RequireAll makes it take only those.
 func NewAuthorize(users UserStore, clients ClientStore, requests AuthRequestStore, consents ConsentStore, codes CodeStore,
-	pushed PushedRequestStore, hasher SecretHasher, random Random, clock Clock, settings Settings, par PARSettings, audit *Audit) *Authorize {
+	pushed PushedRequestStore, hasher SecretHasher, random Random, clock Clock, settings Settings, par PARSettings, audit *Audit,
+	passkeys PasskeyStore) *Authorize {
 	return &Authorize{users: users, clients: clients, requests: requests, consents: consents, codes: codes, pushed: pushed,
-		hasher: hasher, random: random, clock: clock, settings: settings, par: par, audit: audit}
+		hasher: hasher, random: random, clock: clock, settings: settings, par: par, audit: audit, passkeys: passkeys}
 }
 
 // AuthorizeInput is one GET of the authorization endpoint.

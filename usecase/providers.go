@@ -35,4 +35,5 @@ var ProviderSet = wire.NewSet(
 	NewFactors,
 	NewConnectedApps,
 	NewBackchannelLogout,
+	NewUpstreams,
 )

@@ -17,6 +17,7 @@ import (
 	"gatehouse/adapter/repository/batchrepo"
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/adapter/token"
+	"gatehouse/adapter/upstream"
 	"gatehouse/infrastructure/config"
 	"gatehouse/usecase"
 	"github.com/google/wire"
@@ -139,7 +140,8 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	consentRepository := bunrepo.NewConsentRepository(db)
 	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
 	parSettings := providePARSettings(cfg)
-	authorize := usecase.NewAuthorize(users, clients, authRequestRepository, consentRepository, codes, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, audit)
+	passkeyRepository := bunrepo.NewPasskeyRepository(db)
+	authorize := usecase.NewAuthorize(users, clients, authRequestRepository, consentRepository, codes, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, audit, passkeyRepository)
 	totp := crypto.NewTOTP()
 	accountRepository := bunrepo.NewAccountRepository(db)
 	mailRepository := bunrepo.NewMailRepository(db)
@@ -153,7 +155,8 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	accountSettings := provideAccountSettings(cfg)
 	accounts := usecase.NewAccounts(users, accountRepository, rules, passwordHasher, admin, mailer, throttle, random, secretHasher, systemClock, accountSettings, logger)
 	mfaSettings := provideMFASettings(cfg)
-	factors := usecase.NewFactors(users, factorRepository, totp, cipher, rules, passwordHasher, throttle, random, secretHasher, systemClock, accounts, audit, mfaSettings)
+	webAuthn := crypto.NewWebAuthn(mfaSettings)
+	factors := usecase.NewFactors(users, factorRepository, totp, cipher, rules, passwordHasher, throttle, random, secretHasher, systemClock, accounts, audit, mfaSettings, passkeyRepository, webAuthn, replayRepository)
 	login := usecase.NewLogin(users, rules, passwordHasher, throttle, sessionRepository, tokens, admin, random, secretHasher, systemClock, factors)
 	hintVerifier, err := token.NewHintVerifier(keyRing, verifierConfig, systemClock)
 	if err != nil {
@@ -162,7 +165,11 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	}
 	endSession := usecase.NewEndSession(clients, hintVerifier)
 	connectedApps := usecase.NewConnectedApps(consentRepository, clients, tokens, systemClock, audit)
-	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, factors, logger)
+	upstreamRepository := bunrepo.NewUpstreamRepository(db)
+	connector := upstream.NewConnector()
+	upstreamSettings := provideUpstreamSettings(cfg)
+	upstreams := usecase.NewUpstreams(upstreamRepository, users, rules, connector, cipher, random, secretHasher, replayRepository, systemClock, audit, login, accounts, upstreamSettings)
+	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, factors, logger, upstreams)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -235,6 +242,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Backchannel:  backchannelLogout,
 		Audit:        audit,
 		Factors:      factors,
+		Upstreams:    upstreams,
 	}
 	return app, func() {
 		cleanup()
@@ -351,7 +359,8 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	consentRepository := bunrepo.NewConsentRepository(db)
 	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
 	parSettings := providePARSettings(cfg)
-	authorize := usecase.NewAuthorize(userRepository, clients, authRequestRepository, consentRepository, codeRepository, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, audit)
+	passkeyRepository := bunrepo.NewPasskeyRepository(db)
+	authorize := usecase.NewAuthorize(userRepository, clients, authRequestRepository, consentRepository, codeRepository, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, audit, passkeyRepository)
 	totp := crypto.NewTOTP()
 	accountRepository := bunrepo.NewAccountRepository(db)
 	mailRepository := bunrepo.NewMailRepository(db)
@@ -365,7 +374,8 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	accountSettings := provideAccountSettings(cfg)
 	accounts := usecase.NewAccounts(userRepository, accountRepository, rules, passwordHasher, admin, mailer, throttle, random, secretHasher, systemClock, accountSettings, logger)
 	mfaSettings := provideMFASettings(cfg)
-	factors := usecase.NewFactors(userRepository, factorRepository, totp, cipher, rules, passwordHasher, throttle, random, secretHasher, systemClock, accounts, audit, mfaSettings)
+	webAuthn := crypto.NewWebAuthn(mfaSettings)
+	factors := usecase.NewFactors(userRepository, factorRepository, totp, cipher, rules, passwordHasher, throttle, random, secretHasher, systemClock, accounts, audit, mfaSettings, passkeyRepository, webAuthn, replayRepository)
 	login := usecase.NewLogin(userRepository, rules, passwordHasher, throttle, sessionRepository, tokenRepository, admin, random, secretHasher, systemClock, factors)
 	hintVerifier, err := token.NewHintVerifier(keyRing, verifierConfig, systemClock)
 	if err != nil {
@@ -374,7 +384,11 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	}
 	endSession := usecase.NewEndSession(clients, hintVerifier)
 	connectedApps := usecase.NewConnectedApps(consentRepository, clients, tokenRepository, systemClock, audit)
-	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, factors, logger)
+	upstreamRepository := bunrepo.NewUpstreamRepository(db)
+	connector := upstream.NewConnector()
+	upstreamSettings := provideUpstreamSettings(cfg)
+	upstreams := usecase.NewUpstreams(upstreamRepository, userRepository, rules, connector, cipher, random, secretHasher, replayRepository, systemClock, audit, login, accounts, upstreamSettings)
+	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, factors, logger, upstreams)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -447,6 +461,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		Backchannel:  backchannelLogout,
 		Audit:        audit,
 		Factors:      factors,
+		Upstreams:    upstreams,
 	}
 	return app, func() {
 		cleanup()
@@ -461,6 +476,7 @@ var appSet = wire.NewSet(
 	provideLogger, provideSettings, provideDB, provideAuditRetention, provideCryptoKeys, providePasswordParams,
 	provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures, provideTrustedProxies,
 	providePARSettings, adminAPISet,
-	provideMailTransport, provideMailPolicy, provideAccountSettings, provideMFASettings, backchannel.NewSender, wire.Bind(new(usecase.LogoutSender), new(*backchannel.Sender)), provideOutboundPolicy, provideUntrustedHTTP, wire.Bind(new(usecase.URLPolicy), new(outbound.Policy)), wire.Bind(new(usecase.LogoutTokenSigner), new(*token.Signer)), wire.Bind(new(usecase.Sealer), new(*crypto.Cipher)), provideRegistrationSettings, provideRegistrationHandler, wire.Bind(new(usecase.ClientForgetter), new(*cache.Clients)), wire.Bind(new(usecase.Clock), new(usecase.SystemClock)), wire.Bind(new(httpapi.Pinger), new(*bun.DB)), crypto.ProviderSet, identifier.NewRules, wire.Bind(new(usecase.Identifiers), new(identifier.Rules)), wire.Bind(new(token.KeyCipher), new(*crypto.Cipher)), token.ProviderSet, token.NewDPoPParser, wire.Bind(new(usecase.DPoPProofParser), new(*token.DPoPParser)), crypto.NewDPoPNonces, wire.Bind(new(usecase.DPoPNonces), new(*crypto.DPoPNonces)), provideDPoPConfig,
+	provideMailTransport, provideMailPolicy, provideAccountSettings, provideMFASettings,
+	provideUpstreamSettings, upstream.NewConnector, wire.Bind(new(usecase.UpstreamConnector), new(*upstream.Connector)), backchannel.NewSender, wire.Bind(new(usecase.LogoutSender), new(*backchannel.Sender)), provideOutboundPolicy, provideUntrustedHTTP, wire.Bind(new(usecase.URLPolicy), new(outbound.Policy)), wire.Bind(new(usecase.LogoutTokenSigner), new(*token.Signer)), wire.Bind(new(usecase.Sealer), new(*crypto.Cipher)), provideRegistrationSettings, provideRegistrationHandler, wire.Bind(new(usecase.ClientForgetter), new(*cache.Clients)), wire.Bind(new(usecase.Clock), new(usecase.SystemClock)), wire.Bind(new(httpapi.Pinger), new(*bun.DB)), crypto.ProviderSet, identifier.NewRules, wire.Bind(new(usecase.Identifiers), new(identifier.Rules)), wire.Bind(new(token.KeyCipher), new(*crypto.Cipher)), token.ProviderSet, token.NewDPoPParser, wire.Bind(new(usecase.DPoPProofParser), new(*token.DPoPParser)), crypto.NewDPoPNonces, wire.Bind(new(usecase.DPoPNonces), new(*crypto.DPoPNonces)), provideDPoPConfig,
 	provideAssertionVerifier, wire.Bind(new(usecase.ClientAssertionVerifier), new(*token.AssertionVerifier)), bunrepo.ProviderSet, provideClientCache, provideChangeFeed, wire.Bind(new(usecase.ClientStore), new(*cache.Clients)), wire.Bind(new(token.KeySource), new(*bunrepo.KeyRepository)), usecase.ProviderSet, httpapi.ProviderSet, providePageConfig, httpapi.NewPages, wire.Bind(new(httpapi.PageMounter), new(*httpapi.Pages)), wire.Struct(new(App), "*"),
 )

@@ -80,6 +80,8 @@ func migrations() *migrate.Migrations {
 	ms.Add(claimsMigration())
 	ms.Add(auditMigration())
 	ms.Add(factorsMigration())
+	ms.Add(passkeysMigration())
+	add("20260402000001", "upstreams", upstreamsSchema)
 	return ms
 }
 

@@ -57,6 +57,10 @@ type Stores struct {
 	Tx usecase.Transactor
 	// Factors is optional: second factors (authenticator apps, recovery codes).
 	Factors usecase.FactorStore
+	// Passkeys is optional: users' WebAuthn credentials.
+	Passkeys usecase.PasskeyStore
+	// Upstreams is optional: upstream identity providers and linked identities.
+	Upstreams usecase.UpstreamStore
 }
 
 // RunAll runs the whole contract on the plain Bun repositories over db, which must be
@@ -101,12 +105,14 @@ func bunStores(db *bun.DB) Stores {
 		ChangeCounts: func(ctx context.Context) (map[bunrepo.Topic]int64, error) {
 			return bunrepo.ChangeCounters(ctx, db)
 		},
-		Mail:     bunrepo.NewMailRepository(db),
-		Accounts: bunrepo.NewAccountRepository(db),
-		Logouts:  bunrepo.NewBackchannelRepository(db),
-		Audit:    bunrepo.NewAuditRepository(db),
-		Tx:       bunrepo.NewTransactor(db),
-		Factors:  bunrepo.NewFactorRepository(db),
+		Mail:      bunrepo.NewMailRepository(db),
+		Accounts:  bunrepo.NewAccountRepository(db),
+		Logouts:   bunrepo.NewBackchannelRepository(db),
+		Audit:     bunrepo.NewAuditRepository(db),
+		Tx:        bunrepo.NewTransactor(db),
+		Factors:   bunrepo.NewFactorRepository(db),
+		Upstreams: bunrepo.NewUpstreamRepository(db),
+		Passkeys:  bunrepo.NewPasskeyRepository(db),
 	}
 }
 
@@ -133,7 +139,9 @@ func Run(t *testing.T, s Stores) {
 	t.Run("Logouts", st.logouts)
 	t.Run("Audit", st.audit)
 	t.Run("Factors", st.factors)
+	t.Run("Passkeys", st.passkeys)
 	t.Run("AdminLists", st.adminLists)
+	t.Run("Upstreams", st.upstreams)
 	// Last: its purge deletes whatever else has expired by then.
 	t.Run("Throttle", st.throttle)
 }

@@ -34,10 +34,10 @@ type consoleView struct {
 	Notice  string
 	Fields  map[string]string
 
-	Query           string
-	PrevURL         string
-	NextURL         string
-	Total, From, To int
+	Query   string
+	PrevURL string
+	NextURL string
+	Total   int // rows on this page
 
 	Clients    []domain.Client
 	Client     domain.Client

@@ -225,7 +225,9 @@ func cspSource(redirectURI string) string {
 // view is everything a page template may show. html/template escapes every value
 // for its context (SECURITY S43).
 type view struct {
-	Title               string
+	Title string
+	// Wide: the page is wide (the admin console's layout).
+	Wide                bool
 	CSRF                string
 	RequestID           string
 	ClientName          string

@@ -186,11 +186,16 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	registrationSettings := provideRegistrationSettings(cfg)
 	registration := usecase.NewRegistration(admin, clientRepository, clients, throttle, secretHasher, random, systemClock, policy, registrationSettings)
 	registrationHandler := provideRegistrationHandler(registration, settings)
-	adminAccess := usecase.NewAdminAccess(verifier, tokens, users)
 	userDirectory := provideUserDirectory(userRepository)
 	clientDirectory := provideClientDirectory(clientRepository)
 	sessionDirectory := provideSessionDirectory(sessionRepository)
 	adminResources := usecase.NewAdminResources(admin, userDirectory, clientDirectory, sessionRepository, sessionDirectory, consentRepository, tokens, accounts, audit, systemClock)
+	console, err := httpapi.NewConsole(pages, admin, audit, usecaseKeys, factors, usecaseToken, adminResources, logger)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	adminAccess := usecase.NewAdminAccess(verifier, tokens, users)
 	subMounter := provideAdminAPI(settings, logger, adminAccess, admin, adminResources, usecaseKeys, factors, upstreams, systemClock, clients)
 	handlers := httpapi.Handlers{
 		Log:            logger,
@@ -206,6 +211,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		TrustedProxies: trustedProxies,
 		PAR:            parHandler,
 		Registration:   registrationHandler,
+		Console:        console,
 		Settings:       settings,
 		Features:       features,
 		AdminAPI:       subMounter,
@@ -399,11 +405,16 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	registrationSettings := provideRegistrationSettings(cfg)
 	registration := usecase.NewRegistration(admin, clientRepository, clients, throttle, secretHasher, random, systemClock, policy, registrationSettings)
 	registrationHandler := provideRegistrationHandler(registration, settings)
-	adminAccess := usecase.NewAdminAccess(verifier, tokenRepository, userRepository)
 	userDirectory := provideUserDirectory(userRepository)
 	clientDirectory := provideClientDirectory(clientRepository)
 	sessionDirectory := provideSessionDirectory(sessionRepository)
 	adminResources := usecase.NewAdminResources(admin, userDirectory, clientDirectory, sessionRepository, sessionDirectory, consentRepository, tokenRepository, accounts, audit, systemClock)
+	console, err := httpapi.NewConsole(pages, admin, audit, usecaseKeys, factors, usecaseToken, adminResources, logger)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	adminAccess := usecase.NewAdminAccess(verifier, tokenRepository, userRepository)
 	subMounter := provideAdminAPI(settings, logger, adminAccess, admin, adminResources, usecaseKeys, factors, upstreams, systemClock, clients)
 	handlers := httpapi.Handlers{
 		Log:            logger,
@@ -419,6 +430,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		TrustedProxies: trustedProxies,
 		PAR:            parHandler,
 		Registration:   registrationHandler,
+		Console:        console,
 		Settings:       settings,
 		Features:       features,
 		AdminAPI:       subMounter,

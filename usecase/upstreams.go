@@ -532,8 +532,11 @@ func safeCode(s string) string {
 	}, s)
 }
 
-// registeredAMR are the RFC 8176 values an upstream's amr may bring along.
-var registeredAMR = []string{"face", "fpt", "geo", "hwk", "iris", "kba", "mca", "mfa", "otp", "pin", "pop", "pwd", "rba",
+// registeredAMR are the RFC 8176 values an upstream's amr may bring along. Not "hwk":
+// here it stands for a passkey of this server, which alone makes a session
+// phishing-resistant (acr phr, domain.SessionACR); an upstream's word that it used a
+// hardware key does not make the hop through it so.
+var registeredAMR = []string{"face", "fpt", "geo", "iris", "kba", "mca", "mfa", "otp", "pin", "pop", "pwd", "rba",
 	"retina", "sc", "sms", "swk", "tel", "user", "vbm", "wia"}
 
 // UpstreamAMR is how a session signed in through an upstream is recorded: "fed" (a

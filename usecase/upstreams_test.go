@@ -23,6 +23,8 @@ func TestUpstreamAMR(t *testing.T) {
 		{"otp without mfa stays password level", UpstreamIdentity{AMR: []string{"pwd", "otp"}}, []string{"fed", "pwd", "otp"}, domain.ACRPassword},
 		{"mfa said", UpstreamIdentity{AMR: []string{"mfa", "pwd", "otp"}}, []string{"fed", "pwd", "otp", "mfa"}, domain.ACRMFA},
 		{"gatehouse mfa acr", UpstreamIdentity{AMR: []string{"pwd"}, ACR: domain.ACRMFA}, []string{"fed", "pwd", "mfa"}, domain.ACRMFA},
+		{"an upstream's hwk is not a passkey here", UpstreamIdentity{AMR: []string{"hwk", "mfa"}}, []string{"fed", "mfa"}, domain.ACRMFA},
+		{"an upstream's phr acr is not phr here", UpstreamIdentity{AMR: []string{"hwk"}, ACR: domain.ACRPhishingResistant}, []string{"fed"}, domain.ACRPassword},
 		{"another acr is not mfa", UpstreamIdentity{ACR: "urn:other:loa:3"}, []string{"fed"}, domain.ACRPassword},
 	} {
 		got := UpstreamAMR(tc.in)

@@ -65,3 +65,12 @@ const (
 
 // AuditActorCLI is the actor of what the command line did.
 const AuditActorCLI = "cli"
+
+// Audit event types of protected resources and client registration.
+const (
+	AuditResourceCreated = "resource.created"
+	AuditResourceDeleted = "resource.deleted"
+	// AuditClientRegistered: a client registered itself (RFC 7591 dynamic
+	// registration, with or without an initial access token).
+	AuditClientRegistered = "client.registered"
+)

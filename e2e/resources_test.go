@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -96,3 +98,109 @@ func TestResource_MultipleAudiences(t *testing.T) {
 	v["resource"] = []string{a, c}
 	wantOAuthError(t, srv.PostForm(t, br.hc, "/oauth/token", v.Encode(), cl.ID, cl.Secret), 400, "invalid_target")
 }
+
+// TestResources_CLI: resources create, list, delete, with bad input refused (exit
+// 2) and every change in the audit log.
+func TestResources_CLI(t *testing.T) {
+	t.Parallel()
+	srv := sharedServer(t)
+	uri := "https://mcp-" + strings.ToLower(uniqueName("r")) + ".example.com/mcp"
+	var created map[string]any
+	srv.CLIJSON(t, &created, "", "resources", "create", "--uri", uri, "--name", "Example MCP", "--scope", "mcp:tools", "--open")
+	if created["uri"] != uri || created["name"] != "Example MCP" || created["open"] != true ||
+		!equalAny(created["scopes"], []any{"mcp:tools"}) {
+		t.Fatalf("created %v", created)
+	}
+	for _, bad := range [][]string{
+		{"resources", "create", "--name", "x"},
+		{"resources", "create", "--uri", "not a uri", "--name", "x"},
+		{"resources", "create", "--uri", "https://x.example/#frag", "--name", "x"},
+		{"resources", "create", "--uri", uri, "--name", "again"},
+		{"resources", "create", "--uri", "https://y.example/", "--name", "x", "--scope", "bad\"scope"},
+		{"resources", "delete", "https://never.example/"},
+		{"resources", "delete"},
+	} {
+		if _, stderr, exit := srv.CLI(t, "", bad...); exit != 2 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("%v: exit %d, stderr %q: want 2 and one line", bad, exit, stderr)
+		}
+	}
+	var list []map[string]any
+	srv.CLIJSON(t, &list, "", "resources", "list")
+	found := false
+	for _, r := range list {
+		found = found || r["uri"] == uri && r["open"] == true
+	}
+	if !found {
+		t.Fatalf("list %v lacks %s", list, uri)
+	}
+	if out, _, exit := srv.CLI(t, "", "resources", "list"); exit != 0 || !strings.Contains(out, uri) || !strings.Contains(out, "Example MCP") {
+		t.Fatalf("list: %d %s", exit, out)
+	}
+	if _, stderr, exit := srv.CLI(t, "", "resources", "delete", uri); exit != 0 {
+		t.Fatalf("delete: %d %s", exit, stderr)
+	}
+	if out, _, _ := srv.CLI(t, "", "resources", "list"); strings.Contains(out, uri) {
+		t.Fatalf("deleted resource still listed: %s", out)
+	}
+	for _, typ := range []string{"resource.created", "resource.deleted"} {
+		var events []map[string]any
+		srv.CLIJSON(t, &events, "", "audit", "list", "--type", typ)
+		ok := false
+		for _, e := range events {
+			ok = ok || e["target"] == uri && e["actor"] == "cli"
+		}
+		if !ok {
+			t.Errorf("no %s event for %s: %v", typ, uri, events)
+		}
+	}
+}
+
+// TestResources_OpenResourceNeedsConsent: a client may ask for an open resource it
+// does not list, with the user's consent, which names the resource; a resource that is
+// not open stays invalid_target.
+func TestResources_OpenResourceNeedsConsent(t *testing.T) {
+	t.Parallel()
+	srv := sharedServer(t)
+	sfx := strings.ToLower(uniqueName("r"))
+	open := "https://mcp-" + sfx + ".example.com/mcp"
+	closed := "https://api-" + sfx + ".example.com/"
+	srv.CLI(t, "", "resources", "create", "--uri", open, "--name", "Calendar MCP "+sfx, "--open")
+	srv.CLI(t, "", "resources", "create", "--uri", closed, "--name", "Closed API")
+	// A client that skips consent for its own scopes must still ask for an open resource.
+	cl := newAZClient(t, srv, "https://app.example.com/cb", "--scope", "openid", "--skip-consent")
+	user, pass := azUser(t, srv)
+	br := newAZBrowser(t, srv)
+	p := newAZPKCE()
+
+	f := br.authorize(azQuery(cl, p, "closed", "scope", "openid", "resource", closed), user, pass, "allow")
+	if f.Query.Get("error") != "invalid_target" {
+		t.Fatalf("a resource that is not open: %q, want invalid_target", f.Location)
+	}
+	f = br.authorize(azQuery(cl, p, "open", "scope", "openid", "resource", open), user, pass, "allow")
+	if !f.SawConsent {
+		t.Fatalf("an open resource was granted without consent")
+	}
+	if !strings.Contains(f.ConsentPage, "Calendar MCP "+sfx) || !strings.Contains(f.ConsentPage, open) {
+		t.Fatalf("the consent page does not name the resource:\n%s", f.ConsentPage)
+	}
+	r := cl.exchange(t, srv, br.hc, f.Query.Get("code"), cl.RedirectURI, p.Verifier)
+	if r.Status != 200 {
+		t.Fatalf("exchange: %d %s", r.Status, r.Body)
+	}
+	tok := r.JSON(t)
+	srv.Sensitive(tok["access_token"].(string))
+	if _, claims := verifyAccessToken(t, srv, tok["access_token"].(string)); !slices.Equal(claims.Audience, []string{open}) {
+		t.Fatalf("aud %v, want [%s]", claims.Audience, open)
+	}
+	// Remembered: the next request goes straight through.
+	if f = br.authorize(azQuery(cl, p, "again", "scope", "openid", "resource", open), user, pass, "allow"); f.SawConsent {
+		t.Fatalf("consent to the open resource was not remembered")
+	}
+	// Deleted: no longer open to this client.
+	srv.CLI(t, "", "resources", "delete", open)
+	if f = br.authorize(azQuery(cl, p, "deleted", "scope", "openid", "resource", open), user, pass, "allow"); f.Query.Get("error") != "invalid_target" {
+		t.Fatalf("a deleted resource: %q, want invalid_target", f.Location)
+	}
+}
+
+func equalAny(a, b any) bool { return fmt.Sprint(a) == fmt.Sprint(b) }

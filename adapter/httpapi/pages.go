@@ -213,18 +213,20 @@ func cspSource(redirectURI string) string {
 // view is everything a page template may show. html/template escapes every value
 // for its context (SECURITY S43).
 type view struct {
-	Title               string
-	CSRF                string
-	RequestID           string
-	ClientName          string
-	RedirectHost        string
-	SignedInAs          string
-	Error               string
-	Notice              string
-	Fields              map[string]string // field name -> error next to it
-	Username            string
-	Email               string
-	Scopes              []usecase.ScopeView
+	Title        string
+	CSRF         string
+	RequestID    string
+	ClientName   string
+	RedirectHost string
+	SignedInAs   string
+	Error        string
+	Notice       string
+	Fields       map[string]string // field name -> error next to it
+	Username     string
+	Email        string
+	Scopes       []usecase.ScopeView
+	// Resources are the open protected resources a consent would let the client reach.
+	Resources           []usecase.ResourceView
 	RegistrationEnabled bool
 	Status              int
 	Code                string

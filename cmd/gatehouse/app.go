@@ -55,6 +55,8 @@ type App struct {
 	Audit *usecase.Audit
 	// Factors are the users' second factors (users reset-mfa).
 	Factors *usecase.Factors
+	// Resources are the registered protected resources (gatehouse resources).
+	Resources *usecase.Resources
 }
 
 // ClientIDTokenAlgs lists the ID-token algs clients registered, so that each has a key.

@@ -21,7 +21,7 @@ var auditTypes = []string{
 	domain.AuditUserEmailChanged, domain.AuditUserPasswordChanged, domain.AuditUserPasswordReset,
 	domain.AuditUserProfileUpdated, domain.AuditSessionRevoked, domain.AuditConsentRevoked, domain.AuditClientCreated,
 	domain.AuditClientUpdated, domain.AuditClientDeleted, domain.AuditClientSecretRotated, domain.AuditKeyRotated,
-	domain.AuditKeyRevoked,
+	domain.AuditKeyRevoked, domain.AuditResourceCreated, domain.AuditResourceDeleted, domain.AuditClientRegistered,
 }
 
 // auditEventJSON is one event of `audit list --json`.

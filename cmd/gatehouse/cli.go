@@ -108,7 +108,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "configuration file (YAML); GATEHOUSE_* variables override it")
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "machine-readable JSON output")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
-	root.AddCommand(serveCmd(g), migrateCmd(g), asCLI(usersCmd(g)), asCLI(clientsCmd(g)), asCLI(keysCmd(g)), auditCmd(g),
+	root.AddCommand(serveCmd(g), migrateCmd(g), asCLI(usersCmd(g)), asCLI(clientsCmd(g)), asCLI(keysCmd(g)), auditCmd(g), asCLI(resourcesCmd(g)),
 		versionCmd(g))
 	root.CompletionOptions.DisableDefaultCmd = true
 	// Unknown subcommands and stray arguments are bad input too (exit 2), also for

@@ -139,7 +139,8 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	consentRepository := bunrepo.NewConsentRepository(db)
 	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
 	parSettings := providePARSettings(cfg)
-	authorize := usecase.NewAuthorize(users, clients, authRequestRepository, consentRepository, codes, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings)
+	resourceRepository := bunrepo.NewResourceRepository(db)
+	authorize := usecase.NewAuthorizeWithResources(users, clients, authRequestRepository, consentRepository, codes, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, resourceRepository)
 	totp := crypto.NewTOTP()
 	accountRepository := bunrepo.NewAccountRepository(db)
 	mailRepository := bunrepo.NewMailRepository(db)
@@ -206,6 +207,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		cleanup()
 		return nil, nil, err
 	}
+	resources := usecase.NewResources(resourceRepository, systemClock, audit)
 	app := &App{
 		Config:       cfg,
 		Log:          logger,
@@ -222,6 +224,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Backchannel:  backchannelLogout,
 		Audit:        audit,
 		Factors:      factors,
+		Resources:    resources,
 	}
 	return app, func() {
 		cleanup()
@@ -338,7 +341,8 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	consentRepository := bunrepo.NewConsentRepository(db)
 	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
 	parSettings := providePARSettings(cfg)
-	authorize := usecase.NewAuthorize(userRepository, clients, authRequestRepository, consentRepository, codeRepository, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings)
+	resourceRepository := bunrepo.NewResourceRepository(db)
+	authorize := usecase.NewAuthorizeWithResources(userRepository, clients, authRequestRepository, consentRepository, codeRepository, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, resourceRepository)
 	totp := crypto.NewTOTP()
 	accountRepository := bunrepo.NewAccountRepository(db)
 	mailRepository := bunrepo.NewMailRepository(db)
@@ -405,6 +409,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		cleanup()
 		return nil, nil, err
 	}
+	resources := usecase.NewResources(resourceRepository, systemClock, audit)
 	app := &App{
 		Config:       cfg,
 		Log:          logger,
@@ -421,6 +426,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		Backchannel:  backchannelLogout,
 		Audit:        audit,
 		Factors:      factors,
+		Resources:    resources,
 	}
 	return app, func() {
 		cleanup()

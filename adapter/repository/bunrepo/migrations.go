@@ -80,6 +80,7 @@ func migrations() *migrate.Migrations {
 	ms.Add(claimsMigration())
 	ms.Add(auditMigration())
 	ms.Add(factorsMigration())
+	add("20260404000001", "protected_resources", protectedResourcesTable)
 	return ms
 }
 

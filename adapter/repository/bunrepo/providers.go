@@ -34,6 +34,7 @@ var ProviderSet = wire.NewSet(
 	NewAuditRepository, wire.Bind(new(usecase.AuditStore), new(*AuditRepository)),
 	NewTransactor, wire.Bind(new(usecase.Transactor), new(*Transactor)),
 	NewFactorRepository, wire.Bind(new(usecase.FactorStore), new(*FactorRepository)),
+	NewResourceRepository, wire.Bind(new(usecase.ResourceStore), new(*ResourceRepository)),
 )
 
 // PlainSet binds the user, code and token stores to the repositories themselves, whose writes

@@ -57,6 +57,8 @@ type Stores struct {
 	Tx usecase.Transactor
 	// Factors is optional: second factors (authenticator apps, recovery codes).
 	Factors usecase.FactorStore
+	// Resources is optional: the registered protected resources.
+	Resources usecase.ResourceStore
 }
 
 // RunAll runs the whole contract on the plain Bun repositories over db, which must be
@@ -107,6 +109,8 @@ func bunStores(db *bun.DB) Stores {
 		Audit:    bunrepo.NewAuditRepository(db),
 		Tx:       bunrepo.NewTransactor(db),
 		Factors:  bunrepo.NewFactorRepository(db),
+		// Resources: the protected resources (issue 24).
+		Resources: bunrepo.NewResourceRepository(db),
 	}
 }
 
@@ -133,6 +137,7 @@ func Run(t *testing.T, s Stores) {
 	t.Run("Logouts", st.logouts)
 	t.Run("Audit", st.audit)
 	t.Run("Factors", st.factors)
+	t.Run("Resources", st.resources)
 	// Last: its purge deletes whatever else has expired by then.
 	t.Run("Throttle", st.throttle)
 }

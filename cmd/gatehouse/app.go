@@ -201,8 +201,9 @@ func provideFeatures(cfg config.Config) httpapi.Features {
 
 // provideRegistrationSettings: dynamic client registration (RFC 7591, 7592).
 func provideRegistrationSettings(cfg config.Config) usecase.RegistrationSettings {
-	return usecase.RegistrationSettings{Enabled: cfg.DynamicRegistration, InitialAccessToken: cfg.RegistrationInitialAccessToken,
-		Scopes: cfg.DynamicRegistrationScopes, GrantTypes: cfg.DynamicRegistrationGrantTypes}
+	return usecase.RegistrationSettings{Enabled: cfg.DynamicRegistration, Open: cfg.DynamicRegistrationOpen,
+		InitialAccessToken: cfg.RegistrationInitialAccessToken,
+		Scopes:             cfg.DynamicRegistrationScopes, GrantTypes: cfg.DynamicRegistrationGrantTypes}
 }
 
 // buildApp builds the server as configured: with the storage fast paths (initApp),

@@ -81,6 +81,7 @@ func migrations() *migrate.Migrations {
 	ms.Add(auditMigration())
 	ms.Add(factorsMigration())
 	add("20260404000001", "protected_resources", protectedResourcesTable)
+	ms.Add(unusedClientsMigration())
 	return ms
 }
 

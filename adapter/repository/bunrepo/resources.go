@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/migrate"
 
 	"gatehouse/domain"
 	"gatehouse/usecase"
@@ -22,6 +23,23 @@ func protectedResourcesTable() []tableDef {
 			col("created_at", typeTime)},
 		primaryKey: []string{"uri"},
 	}}
+}
+
+// clientUnusedExpiresAt is migration 20260404000002: when a client of open dynamic
+// registration that was never used goes (housekeeping).
+func clientUnusedExpiresAt() (string, column) {
+	return "clients", nullCol("unused_expires_at", typeTime)
+}
+
+// unusedClientsIndex serves housekeeping's look for unused clients.
+func unusedClientsIndex() index { return idx("unused_expires_at") }
+
+// unusedClientsMigration is 20260404000002: the column and its index.
+func unusedClientsMigration() migrate.Migration {
+	u1, d1 := addColumn(clientUnusedExpiresAt)
+	u2, d2 := addIndex("clients", unusedClientsIndex())
+	return migrate.Migration{Name: "20260404000002", Comment: "client_unused_expires_at",
+		Up: sequence([]migrationFunc{u1, u2}), Down: sequence([]migrationFunc{d2, d1})}
 }
 
 type resourceRow struct {

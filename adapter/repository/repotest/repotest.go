@@ -138,6 +138,7 @@ func Run(t *testing.T, s Stores) {
 	t.Run("Audit", st.audit)
 	t.Run("Factors", st.factors)
 	t.Run("Resources", st.resources)
+	t.Run("UnusedClients", st.unusedClients)
 	// Last: its purge deletes whatever else has expired by then.
 	t.Run("Throttle", st.throttle)
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"gatehouse/domain"
+	"gatehouse/usecase"
 )
 
 // resources: the protected resources' contract (gatehouse resources).
@@ -78,4 +80,58 @@ func (s *suite) resources(t *testing.T) {
 		}
 		noErr(t, s.Resources.DeleteResource(ctx, closed.URI))
 	})
+}
+
+// unusedClients: a client of open dynamic registration never used by its
+// UnusedExpiresAt goes at housekeeping; one that got a token family stays, for good.
+func (s *suite) unusedClients(t *testing.T) {
+	if s.Purger == nil {
+		t.Skip("no housekeeping")
+	}
+	ctx := context.Background()
+	expires := base.Add(24 * time.Hour)
+	mk := func() domain.Client {
+		c := domain.Client{ID: newID("c"), Name: newID("open"), Public: true, RedirectURIs: []string{"http://127.0.0.1/cb"},
+			GrantTypes: []string{domain.GrantAuthorizationCode}, Scopes: []string{"openid"}, IDTokenAlg: domain.AlgRS256,
+			CreatedAt: base, UpdatedAt: base, UnusedExpiresAt: expires}
+		noErr(t, s.Clients.CreateClient(ctx, c))
+		return c
+	}
+	unused, used, early := mk(), mk(), mk()
+	got, err := s.Clients.ClientByID(ctx, unused.ID)
+	noErr(t, err)
+	sameTime(t, "unused_expires_at", expires, got.UnusedExpiresAt)
+	plain := s.newClient(t)
+	u := s.newUser(t)
+	noErr(t, s.Tokens.CreateFamily(ctx, usecase.TokenFamily{ID: newID("f"), ClientID: used.ID, UserID: u.ID,
+		CreatedAt: base, ExpiresAt: base.Add(time.Hour)}, nil))
+
+	// Before the deadline nothing goes; a used client is kept from then on.
+	_, err = s.Purger.PurgeExpired(ctx, expires.Add(-time.Minute), 500)
+	noErr(t, err)
+	for _, c := range []domain.Client{unused, used, early, plain} {
+		if _, err := s.Clients.ClientByID(ctx, c.ID); err != nil {
+			t.Fatalf("client %s gone before its time: %v", c.Name, err)
+		}
+	}
+	got, err = s.Clients.ClientByID(ctx, used.ID)
+	noErr(t, err)
+	if !got.UnusedExpiresAt.IsZero() {
+		t.Fatalf("a used client still expires at %v", got.UnusedExpiresAt)
+	}
+	// Past it: the unused ones go, the used and the ordinary ones stay.
+	deleted, err := s.Purger.PurgeExpired(ctx, expires.Add(time.Minute), 500)
+	noErr(t, err)
+	if deleted["clients"] < 2 {
+		t.Errorf("deleted %v, want at least the 2 unused clients", deleted)
+	}
+	for _, c := range []domain.Client{unused, early} {
+		_, err := s.Clients.ClientByID(ctx, c.ID)
+		wantErr(t, err, domain.ErrNotFound)
+	}
+	for _, c := range []domain.Client{used, plain} {
+		if _, err := s.Clients.ClientByID(ctx, c.ID); err != nil {
+			t.Errorf("client %s was deleted: %v", c.Name, err)
+		}
+	}
 }

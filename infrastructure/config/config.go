@@ -74,7 +74,7 @@ type Config struct {
 	// DynamicRegistration turns on POST /oauth/register (RFC 7591, 7592), which needs
 	// RegistrationInitialAccessToken (at least 32 characters) as its bearer token.
 	// Not to be confused with RegistrationEnabled, the user sign-up page.
-	DynamicRegistration            bool
+	DynamicRegistration bool
 	// DynamicRegistrationOpen (dynamic_registration: open) also takes registrations
 	// without the initial access token, for public clients only.
 	DynamicRegistrationOpen bool
@@ -83,7 +83,7 @@ type Config struct {
 	ClientIDMetadataDocuments     bool
 	ClientIDMetadataAllowLoopback bool
 	// OutboundCAFile: extra CAs (PEM) outbound https trusts.
-	OutboundCAFile string
+	OutboundCAFile                 string
 	RegistrationInitialAccessToken string
 	// DynamicRegistrationScopes and DynamicRegistrationGrantTypes are the policy of
 	// dynamic registration: all a registered client may ask for, and the grant types

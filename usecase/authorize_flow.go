@@ -61,6 +61,9 @@ type ConsentView struct {
 	Scopes      []ScopeView
 	// Resources are the open resources the client asks to reach (by name and URI).
 	Resources []ResourceView
+	// ClientHost is the host of a metadata-document client's client_id: the name is
+	// the document's to choose, the host is what vouches for it.
+	ClientHost string
 }
 
 // ResourceView is a protected resource as the consent page names it.
@@ -180,7 +183,8 @@ func (uc *Authorize) ConsentPrompt(ctx context.Context, id, browserSecret string
 	if p.NeedsLogin(s) {
 		return ConsentView{}, pageStep(req, StepLogin), nil
 	}
-	v := ConsentView{RequestID: req.ID, ClientName: p.Client.Name, RedirectURI: req.RedirectURI}
+	v := ConsentView{RequestID: req.ID, ClientName: p.Client.Name, RedirectURI: req.RedirectURI,
+		ClientHost: MetadataClientHost(p.Client.ID)}
 	for _, sc := range req.ConsentScope() {
 		v.Scopes = append(v.Scopes, ScopeView{Name: sc, Description: domain.DescribeScope(sc)})
 	}

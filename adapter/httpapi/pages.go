@@ -226,7 +226,9 @@ type view struct {
 	Email        string
 	Scopes       []usecase.ScopeView
 	// Resources are the open protected resources a consent would let the client reach.
-	Resources           []usecase.ResourceView
+	Resources []usecase.ResourceView
+	// ClientHost: the host a metadata-document client's client_id names.
+	ClientHost          string
 	RegistrationEnabled bool
 	Status              int
 	Code                string

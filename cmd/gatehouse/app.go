@@ -196,6 +196,7 @@ func provideFeatures(cfg config.Config) httpapi.Features {
 		DPoPAlgs: slices.Clone(token.ClientKeyAlgs), ClientAssertionAlgs: slices.Clone(token.ClientKeyAlgs)}
 	f.PAR, f.RequirePAR = true, cfg.RequirePAR
 	f.Registration = cfg.DynamicRegistration
+	f.ClientIDMetadataDocuments = cfg.ClientIDMetadataDocuments
 	return f
 }
 
@@ -216,8 +217,25 @@ func buildApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, f
 }
 
 // provideOutboundPolicy: where URLs an untrusted party chose may lead (SECURITY S57).
-func provideOutboundPolicy(cfg config.Config) outbound.Policy {
-	return outbound.Policy{Allow: cfg.OutboundAllowNetworks}
+func provideOutboundPolicy(cfg config.Config) (outbound.Policy, error) {
+	roots, err := outbound.LoadRootCAs(cfg.OutboundCAFile)
+	if err != nil {
+		return outbound.Policy{}, cfg.Invalid("outbound_ca_file", err.Error())
+	}
+	return outbound.Policy{Allow: cfg.OutboundAllowNetworks, RootCAs: roots}, nil
+}
+
+// provideClientIDMetadata: the client store that also knows clients whose client_id
+// is the https URL of their metadata document, fetched with the outbound limits
+// (loopback too when GATEHOUSE_CLIENT_ID_METADATA_ALLOW_LOOPBACK).
+func provideClientIDMetadata(cfg config.Config, clients *cache.Clients, store usecase.ClientRegistrationStore,
+	p outbound.Policy, clock usecase.Clock, log *slog.Logger, audit *usecase.Audit) *usecase.ClientIDMetadata {
+	if cfg.ClientIDMetadataAllowLoopback {
+		p = p.WithLoopback()
+	}
+	p.Timeout = 5 * time.Second
+	return usecase.NewClientIDMetadata(clients, store, clients, outbound.NewDocumentFetcher(p), clock, log, audit,
+		usecase.ClientIDMetadataSettings{Enabled: cfg.ClientIDMetadataDocuments, Scopes: cfg.DynamicRegistrationScopes})
 }
 
 // provideUntrustedHTTP: the client for URLs an untrusted party chose.

@@ -77,7 +77,11 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		cleanup()
 		return nil, nil, err
 	}
-	policy := provideOutboundPolicy(cfg)
+	policy, err := provideOutboundPolicy(cfg)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
 	doer := provideUntrustedHTTP(policy)
 	sender := backchannel.NewSender(doer)
 	leaseRepository := bunrepo.NewLeaseRepository(db)
@@ -91,10 +95,11 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	registry := provideRegistry()
 	metrics := httpapi.NewMetrics(registry)
 	clients := provideClientCache(clientRepository, cfg)
+	clientIDMetadata := provideClientIDMetadata(cfg, clients, clientRepository, policy, systemClock, logger, audit)
 	throttle := provideThrottle(cfg, db, logger)
 	replayRepository := bunrepo.NewReplayRepository(db)
 	clientAssertionConfig := usecase.DefaultClientAssertionConfig()
-	clientAuthenticator := usecase.NewClientAuthenticatorWithAssertions(clients, secretHasher, throttle, assertionVerifier, replayRepository, systemClock, clientAssertionConfig, settings)
+	clientAuthenticator := usecase.NewClientAuthenticatorWithAssertions(clientIDMetadata, secretHasher, throttle, assertionVerifier, replayRepository, systemClock, clientAssertionConfig, settings)
 	minter := usecase.NewMinter(signer, signer, tokens, users, random, secretHasher, systemClock, settings)
 	clientCredentialsGrant := usecase.NewClientCredentialsGrant(minter, settings)
 	factorRepository := bunrepo.NewFactorRepository(db)
@@ -140,7 +145,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
 	parSettings := providePARSettings(cfg)
 	resourceRepository := bunrepo.NewResourceRepository(db)
-	authorize := usecase.NewAuthorizeWithResources(users, clients, authRequestRepository, consentRepository, codes, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, resourceRepository)
+	authorize := usecase.NewAuthorizeWithResources(users, clientIDMetadata, authRequestRepository, consentRepository, codes, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, resourceRepository)
 	totp := crypto.NewTOTP()
 	accountRepository := bunrepo.NewAccountRepository(db)
 	mailRepository := bunrepo.NewMailRepository(db)
@@ -161,14 +166,14 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		cleanup()
 		return nil, nil, err
 	}
-	endSession := usecase.NewEndSession(clients, hintVerifier)
-	connectedApps := usecase.NewConnectedApps(consentRepository, clients, tokens, systemClock, audit)
+	endSession := usecase.NewEndSession(clientIDMetadata, hintVerifier)
+	connectedApps := usecase.NewConnectedApps(consentRepository, clientIDMetadata, tokens, systemClock, audit)
 	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, factors, logger)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	device := usecase.NewDevice(clientAuthenticator, deviceRepository, clients, users, throttle, secretHasher, random, systemClock, settings)
+	device := usecase.NewDevice(clientAuthenticator, deviceRepository, clientIDMetadata, users, throttle, secretHasher, random, systemClock, settings)
 	deviceHandler, err := httpapi.NewDeviceHandler(device, pages)
 	if err != nil {
 		cleanup()
@@ -280,7 +285,11 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		cleanup()
 		return nil, nil, err
 	}
-	policy := provideOutboundPolicy(cfg)
+	policy, err := provideOutboundPolicy(cfg)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
 	doer := provideUntrustedHTTP(policy)
 	sender := backchannel.NewSender(doer)
 	leaseRepository := bunrepo.NewLeaseRepository(db)
@@ -294,10 +303,11 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	registry := provideRegistry()
 	metrics := httpapi.NewMetrics(registry)
 	clients := provideClientCache(clientRepository, cfg)
+	clientIDMetadata := provideClientIDMetadata(cfg, clients, clientRepository, policy, systemClock, logger, audit)
 	throttle := provideThrottle(cfg, db, logger)
 	replayRepository := bunrepo.NewReplayRepository(db)
 	clientAssertionConfig := usecase.DefaultClientAssertionConfig()
-	clientAuthenticator := usecase.NewClientAuthenticatorWithAssertions(clients, secretHasher, throttle, assertionVerifier, replayRepository, systemClock, clientAssertionConfig, settings)
+	clientAuthenticator := usecase.NewClientAuthenticatorWithAssertions(clientIDMetadata, secretHasher, throttle, assertionVerifier, replayRepository, systemClock, clientAssertionConfig, settings)
 	minter := usecase.NewMinter(signer, signer, tokenRepository, userRepository, random, secretHasher, systemClock, settings)
 	clientCredentialsGrant := usecase.NewClientCredentialsGrant(minter, settings)
 	factorRepository := bunrepo.NewFactorRepository(db)
@@ -342,7 +352,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
 	parSettings := providePARSettings(cfg)
 	resourceRepository := bunrepo.NewResourceRepository(db)
-	authorize := usecase.NewAuthorizeWithResources(userRepository, clients, authRequestRepository, consentRepository, codeRepository, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, resourceRepository)
+	authorize := usecase.NewAuthorizeWithResources(userRepository, clientIDMetadata, authRequestRepository, consentRepository, codeRepository, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, resourceRepository)
 	totp := crypto.NewTOTP()
 	accountRepository := bunrepo.NewAccountRepository(db)
 	mailRepository := bunrepo.NewMailRepository(db)
@@ -363,14 +373,14 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		cleanup()
 		return nil, nil, err
 	}
-	endSession := usecase.NewEndSession(clients, hintVerifier)
-	connectedApps := usecase.NewConnectedApps(consentRepository, clients, tokenRepository, systemClock, audit)
+	endSession := usecase.NewEndSession(clientIDMetadata, hintVerifier)
+	connectedApps := usecase.NewConnectedApps(consentRepository, clientIDMetadata, tokenRepository, systemClock, audit)
 	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, factors, logger)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	device := usecase.NewDevice(clientAuthenticator, deviceRepository, clients, userRepository, throttle, secretHasher, random, systemClock, settings)
+	device := usecase.NewDevice(clientAuthenticator, deviceRepository, clientIDMetadata, userRepository, throttle, secretHasher, random, systemClock, settings)
 	deviceHandler, err := httpapi.NewDeviceHandler(device, pages)
 	if err != nil {
 		cleanup()
@@ -442,5 +452,6 @@ var appSet = wire.NewSet(
 	provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures, provideTrustedProxies,
 	providePARSettings,
 	provideMailTransport, provideMailPolicy, provideAccountSettings, provideMFASettings, backchannel.NewSender, wire.Bind(new(usecase.LogoutSender), new(*backchannel.Sender)), provideOutboundPolicy, provideUntrustedHTTP, wire.Bind(new(usecase.URLPolicy), new(outbound.Policy)), wire.Bind(new(usecase.LogoutTokenSigner), new(*token.Signer)), wire.Bind(new(usecase.Sealer), new(*crypto.Cipher)), provideRegistrationSettings, provideRegistrationHandler, wire.Bind(new(usecase.ClientForgetter), new(*cache.Clients)), wire.Bind(new(usecase.Clock), new(usecase.SystemClock)), wire.Bind(new(httpapi.Pinger), new(*bun.DB)), crypto.ProviderSet, identifier.NewRules, wire.Bind(new(usecase.Identifiers), new(identifier.Rules)), wire.Bind(new(token.KeyCipher), new(*crypto.Cipher)), token.ProviderSet, token.NewDPoPParser, wire.Bind(new(usecase.DPoPProofParser), new(*token.DPoPParser)), crypto.NewDPoPNonces, wire.Bind(new(usecase.DPoPNonces), new(*crypto.DPoPNonces)), provideDPoPConfig,
-	provideAssertionVerifier, wire.Bind(new(usecase.ClientAssertionVerifier), new(*token.AssertionVerifier)), bunrepo.ProviderSet, provideClientCache, provideChangeFeed, wire.Bind(new(usecase.ClientStore), new(*cache.Clients)), wire.Bind(new(token.KeySource), new(*bunrepo.KeyRepository)), usecase.ProviderSet, httpapi.ProviderSet, providePageConfig, httpapi.NewPages, wire.Bind(new(httpapi.PageMounter), new(*httpapi.Pages)), wire.Struct(new(App), "*"),
+	provideAssertionVerifier, wire.Bind(new(usecase.ClientAssertionVerifier), new(*token.AssertionVerifier)), bunrepo.ProviderSet, provideClientCache, provideChangeFeed,
+	provideClientIDMetadata, wire.Bind(new(usecase.ClientStore), new(*usecase.ClientIDMetadata)), wire.Bind(new(token.KeySource), new(*bunrepo.KeyRepository)), usecase.ProviderSet, httpapi.ProviderSet, providePageConfig, httpapi.NewPages, wire.Bind(new(httpapi.PageMounter), new(*httpapi.Pages)), wire.Struct(new(App), "*"),
 )

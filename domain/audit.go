@@ -37,18 +37,33 @@ const (
 	AuditUserEmailChanged    = "user.email.changed"
 	AuditUserPasswordChanged = "user.password.changed"
 	AuditUserPasswordReset   = "user.password.reset"
-	AuditUserProfileUpdated  = "user.profile.updated"
-	AuditUserMFAEnrolled     = "user.mfa.enrolled"
-	AuditUserMFARemoved      = "user.mfa.removed"
-	AuditSessionRevoked      = "session.revoked"
-	AuditConsentRevoked      = "consent.revoked"
-	AuditClientCreated       = "client.created"
-	AuditClientUpdated       = "client.updated"
-	AuditClientDeleted       = "client.deleted"
-	AuditClientSecretRotated = "client.secret.rotated"
-	AuditKeyRotated          = "key.rotated"
-	AuditKeyRevoked          = "key.revoked"
+	// AuditUserPasswordResetSent: an administrator had a reset link mailed to a user
+	// (the admin API's users/{id}/password-reset).
+	AuditUserPasswordResetSent = "user.password.reset.sent"
+	AuditUserProfileUpdated    = "user.profile.updated"
+	AuditUserMFAEnrolled       = "user.mfa.enrolled"
+	AuditUserMFARemoved        = "user.mfa.removed"
+	AuditSessionRevoked        = "session.revoked"
+	AuditConsentGranted        = "consent.granted"
+	AuditConsentRevoked        = "consent.revoked"
+	AuditClientCreated         = "client.created"
+	AuditClientUpdated         = "client.updated"
+	AuditClientDeleted         = "client.deleted"
+	AuditClientSecretRotated   = "client.secret.rotated"
+	AuditKeyRotated            = "key.rotated"
+	AuditKeyRevoked            = "key.revoked"
 )
+
+// AuditTypes are all the event types, in the order `audit list --type` names them.
+// Every Audit… type constant above belongs here (TestAuditTypesListsEveryType).
+var AuditTypes = []string{
+	AuditUserCreated, AuditUserUpdated, AuditUserDeleted, AuditUserLoginSucceeded, AuditUserLoginFailed,
+	AuditUserLogout, AuditUserRegistered, AuditUserEmailVerified, AuditUserEmailChanged, AuditUserPasswordChanged,
+	AuditUserPasswordReset, AuditUserProfileUpdated, AuditUserMFAEnrolled, AuditUserMFARemoved, AuditSessionRevoked,
+	AuditConsentGranted, AuditConsentRevoked, AuditClientCreated, AuditClientUpdated, AuditClientDeleted,
+	AuditClientSecretRotated, AuditKeyRotated, AuditKeyRevoked, AuditUserPasswordResetSent,
+	AuditResourceCreated, AuditResourceDeleted, AuditClientRegistered,
+}
 
 // Reasons of failed sign-ins, for administrators only: the user sees one message.
 const (

@@ -272,3 +272,41 @@ func TestCLI_AuditList(t *testing.T) {
 		}
 	})
 }
+
+// TestAudit_ConsentGrantedAndRevoked: approving a client on the consent page records
+// consent.granted (the user as actor, the client as target, the scopes granted),
+// and revoking it from /account records consent.revoked; denying records nothing.
+func TestAudit_ConsentGrantedAndRevoked(t *testing.T) {
+	t.Parallel()
+	srv := sharedServer(t)
+	name, pass := uniqueName("consent"), "pw-"+randomString(16)
+	userID := srv.CreateUser(t, name, pass)
+	c := newAZClient(t, srv, "https://app.example.com/cb", "--scope", "openid profile")
+
+	denied := newAZBrowser(t, srv).authorize(azQuery(c, newAZPKCE(), "s1"), name, pass, "deny")
+	if denied.Query.Get("error") != "access_denied" {
+		t.Fatalf("deny: %s", denied.Location)
+	}
+	if got := auditList(t, srv, "--user", c.ID, "--type", "consent.granted"); len(got) != 0 {
+		t.Fatalf("a denied consent was recorded as granted: %+v", got)
+	}
+
+	b := newAZBrowser(t, srv)
+	f := b.authorize(azQuery(c, newAZPKCE(), "s2"), name, pass, "allow")
+	if !f.SawConsent || f.Query.Get("code") == "" {
+		t.Fatalf("allow: consent page %v, redirect %s", f.SawConsent, f.Location)
+	}
+	granted := auditList(t, srv, "--user", c.ID, "--type", "consent.granted")
+	if len(granted) != 1 || granted[0].Actor != userID || granted[0].Target != c.ID || granted[0].IP == "" ||
+		granted[0].Details["scope"] != "openid profile" {
+		t.Fatalf("consent.granted: %+v", granted)
+	}
+
+	csrf, _ := b.openForm("/account")
+	wantPageText(t, b.post("/account/apps/revoke", url.Values{"csrf_token": {csrf}, "client_id": {c.ID}}),
+		http.StatusOK, "no longer has access to your account.")
+	revoked := auditList(t, srv, "--user", c.ID, "--type", "consent.revoked")
+	if len(revoked) != 1 || revoked[0].Actor != userID {
+		t.Fatalf("consent.revoked: %+v", revoked)
+	}
+}

@@ -57,6 +57,8 @@ func NewAdmin(users UserStore, ids Identifiers, clients ClientAdminStore, tokens
 type ValidationError struct {
 	Field   string
 	Message string
+	// Conflict: the input is fine but collides with what is stored (a taken name).
+	Conflict bool
 }
 
 func (e *ValidationError) Error() string { return e.Message }
@@ -96,8 +98,8 @@ func (a *Admin) SignUp(ctx context.Context, in NewUser) (domain.User, error) {
 }
 
 var (
-	errUsernameTaken = &ValidationError{Field: "username", Message: "that username is already taken"}
-	errEmailTaken    = &ValidationError{Field: "email", Message: "that email address belongs to another user"}
+	errUsernameTaken = &ValidationError{Field: "username", Message: "that username is already taken", Conflict: true}
+	errEmailTaken    = &ValidationError{Field: "email", Message: "that email address belongs to another user", Conflict: true}
 )
 
 func (a *Admin) createUser(ctx context.Context, in NewUser, withholdTakenEmail bool) (domain.User, error) {
@@ -251,6 +253,10 @@ type UserUpdate struct {
 	// AddGroups and RemoveGroups change the user's groups; a group in both is removed.
 	AddGroups    []string
 	RemoveGroups []string
+	// Precondition, when set, is asked about the user as read for the update (the
+	// admin API's If-Match); its error refuses the update. The write happens only if
+	// the user is still as read, so nothing changed between the check and the write.
+	Precondition func(domain.User) error
 }
 
 // ProfileUpdate changes a user's profile (domain.Profile); nil fields stay as they
@@ -326,6 +332,11 @@ func (a *Admin) updateUser(ctx context.Context, id string, in UserUpdate, event 
 	if err != nil {
 		return domain.User{}, err
 	}
+	if in.Precondition != nil {
+		if err := in.Precondition(u); err != nil {
+			return domain.User{}, err
+		}
+	}
 	next := u
 	var phoneChanged bool
 	next.Profile, phoneChanged = in.Profile.apply(u.Profile)
@@ -370,7 +381,7 @@ func (a *Admin) updateUser(ctx context.Context, id string, in UserUpdate, event 
 		err := a.users.UpdateUser(ctx, next, u.UpdatedAt)
 		switch {
 		case errors.Is(err, domain.ErrDuplicate):
-			return &ValidationError{Field: "email", Message: "that email is already taken"}
+			return &ValidationError{Field: "email", Message: "that email is already taken", Conflict: true}
 		case errors.Is(err, domain.ErrNotFound):
 			// Gone, or written since it was read: the next try tells which.
 			return errUserChanged
@@ -645,7 +656,7 @@ func (a *Admin) CreateClient(ctx context.Context, in NewClient) (CreatedClient, 
 	if err := a.audit.Change(ctx, event,
 		func(ctx context.Context) error { return a.clients.CreateClient(ctx, c) }); err != nil {
 		if errors.Is(err, domain.ErrDuplicate) {
-			return CreatedClient{}, &ValidationError{Field: "name", Message: fmt.Sprintf("a client named %q already exists", c.Name)}
+			return CreatedClient{}, &ValidationError{Field: "name", Message: fmt.Sprintf("a client named %q already exists", c.Name), Conflict: true}
 		}
 		return CreatedClient{}, fmt.Errorf("create client: %w", err)
 	}
@@ -764,7 +775,7 @@ func (a *Admin) UpdateClient(ctx context.Context, id string, in ClientUpdate) (d
 	save := func(ctx context.Context) error {
 		err := a.clients.UpdateClient(ctx, next)
 		if errors.Is(err, domain.ErrDuplicate) {
-			return &ValidationError{Field: "name", Message: fmt.Sprintf("a client named %q already exists", next.Name)}
+			return &ValidationError{Field: "name", Message: fmt.Sprintf("a client named %q already exists", next.Name), Conflict: true}
 		}
 		return err
 	}

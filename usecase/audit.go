@@ -29,6 +29,15 @@ type AuditFilter struct {
 	Type  string
 	Since time.Time
 	Limit int
+	// Before: only events after this one in the list's order (older, or as old with
+	// a smaller id): the cursor of a page (the admin API). Zero selects from the newest.
+	Before AuditPosition
+}
+
+// AuditPosition is where an event stands in the list's order: its time and id.
+type AuditPosition struct {
+	Time time.Time
+	ID   string
 }
 
 // Transactor runs units of work: every store call made with the context InTx passes

@@ -27,6 +27,8 @@ type Authorize struct {
 	clock    Clock
 	settings Settings
 	par      PARSettings
+	// audit records each consent granted with it (nil in unit tests: none).
+	audit *Audit
 	// resources are the registered protected resources: an open one may be asked
 	// for by any client, with the user's consent. Nil: none.
 	resources ResourceStore
@@ -35,17 +37,17 @@ type Authorize struct {
 // NewAuthorize builds the authorization endpoint. It takes the requests the PAR
 // endpoint stored through pushed, and par.RequireAll makes it take only those.
 func NewAuthorize(users UserStore, clients ClientStore, requests AuthRequestStore, consents ConsentStore, codes CodeStore,
-	pushed PushedRequestStore, hasher SecretHasher, random Random, clock Clock, settings Settings, par PARSettings) *Authorize {
+	pushed PushedRequestStore, hasher SecretHasher, random Random, clock Clock, settings Settings, par PARSettings, audit *Audit) *Authorize {
 	return &Authorize{users: users, clients: clients, requests: requests, consents: consents, codes: codes, pushed: pushed,
-		hasher: hasher, random: random, clock: clock, settings: settings, par: par}
+		hasher: hasher, random: random, clock: clock, settings: settings, par: par, audit: audit}
 }
 
 // NewAuthorizeWithResources is NewAuthorize where clients may also ask for the open
 // resources of resources (gatehouse resources create --open).
 func NewAuthorizeWithResources(users UserStore, clients ClientStore, requests AuthRequestStore, consents ConsentStore,
 	codes CodeStore, pushed PushedRequestStore, hasher SecretHasher, random Random, clock Clock, settings Settings,
-	par PARSettings, resources ResourceStore) *Authorize {
-	a := NewAuthorize(users, clients, requests, consents, codes, pushed, hasher, random, clock, settings, par)
+	par PARSettings, audit *Audit, resources ResourceStore) *Authorize {
+	a := NewAuthorize(users, clients, requests, consents, codes, pushed, hasher, random, clock, settings, par, audit)
 	a.resources = resources
 	return a
 }

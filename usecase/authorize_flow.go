@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"gatehouse/domain"
@@ -228,7 +229,11 @@ func (uc *Authorize) Decide(ctx context.Context, id, browserSecret string, s *do
 		}
 	}
 	c := domain.Consent{UserID: req.UserID, ClientID: req.ClientID, RedirectURI: uri, Scope: scope, GrantedAt: uc.clock.Now()}
-	if err := uc.consents.SaveConsent(ctx, c); err != nil {
+	granted := domain.AuditEvent{Type: domain.AuditConsentGranted, Actor: req.UserID, Target: req.ClientID,
+		Details: map[string]any{"scope": strings.Join(scope, " ")}}
+	if err := uc.audit.Change(ctx, granted, func(ctx context.Context) error {
+		return uc.consents.SaveConsent(ctx, c)
+	}); err != nil {
 		return Step{}, fmt.Errorf("save consent: %w", err)
 	}
 	return uc.issue(ctx, req, s)

@@ -111,6 +111,10 @@ func ValidateRegistrationScopes(scopes []string) error {
 		if !domain.ValidScopeToken(s) {
 			return fmt.Errorf("%q is not a scope token", s)
 		}
+		if s == domain.ScopeAdmin {
+			// The admin API's scope is an administrator's to give (SECURITY S55).
+			return fmt.Errorf("%q cannot be offered to dynamically registered clients", s)
+		}
 	}
 	if len(scopes) > domain.MaxScopeTokens || len(domain.ScopeString(scopes)) > domain.MaxParamBytes {
 		return fmt.Errorf("at most %d scopes, %d bytes together", domain.MaxScopeTokens, domain.MaxParamBytes)

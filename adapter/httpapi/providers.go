@@ -12,6 +12,6 @@ var ProviderSet = wire.NewSet(
 	NewUserInfoHandler,
 	NewDeviceHandler,
 	NewPARHandler,
-	wire.Struct(new(Handlers), "Log", "Metrics", "Token", "Revoke", "Introspect", "Discovery", "Health", "UserInfo", "Pages", "Device", "TrustedProxies", "PAR", "Registration", "Settings", "Features"),
+	wire.Struct(new(Handlers), "Log", "Metrics", "Token", "Revoke", "Introspect", "Discovery", "Health", "UserInfo", "Pages", "Device", "TrustedProxies", "PAR", "Registration", "Settings", "Features", "AdminAPI"),
 	NewEcho,
 )

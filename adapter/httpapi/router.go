@@ -40,6 +40,14 @@ type Handlers struct {
 	// realm of the userinfo challenges) and the DPoP algs.
 	Settings usecase.Settings
 	Features Features
+	// AdminAPI mounts the admin REST API (/admin/api/v1); nil leaves it out.
+	AdminAPI SubMounter
+}
+
+// SubMounter mounts routes that answer their own errors (the admin API's RFC 9457
+// problems) straight on the Echo instance.
+type SubMounter interface {
+	Mount(e *echo.Echo)
 }
 
 // TrustedProxies are the address ranges of the proxies in front of the server.
@@ -105,6 +113,9 @@ func NewEcho(h Handlers) *echo.Echo {
 	}
 	if h.Registration != nil {
 		h.Registration.Mount(r)
+	}
+	if h.AdminAPI != nil {
+		h.AdminAPI.Mount(e)
 	}
 	return e
 }

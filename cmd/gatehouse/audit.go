@@ -14,16 +14,6 @@ import (
 	"gatehouse/usecase"
 )
 
-// auditTypes are the event types `audit list --type` takes.
-var auditTypes = []string{
-	domain.AuditUserCreated, domain.AuditUserUpdated, domain.AuditUserDeleted, domain.AuditUserLoginSucceeded,
-	domain.AuditUserLoginFailed, domain.AuditUserLogout, domain.AuditUserRegistered, domain.AuditUserEmailVerified,
-	domain.AuditUserEmailChanged, domain.AuditUserPasswordChanged, domain.AuditUserPasswordReset,
-	domain.AuditUserProfileUpdated, domain.AuditSessionRevoked, domain.AuditConsentRevoked, domain.AuditClientCreated,
-	domain.AuditClientUpdated, domain.AuditClientDeleted, domain.AuditClientSecretRotated, domain.AuditKeyRotated,
-	domain.AuditKeyRevoked, domain.AuditResourceCreated, domain.AuditResourceDeleted, domain.AuditClientRegistered,
-}
-
 // auditEventJSON is one event of `audit list --json`.
 type auditEventJSON struct {
 	ID      string         `json:"id"`
@@ -55,8 +45,8 @@ func auditCmd(g *globals) *cobra.Command {
 		Short: "List audit events, newest first: sign-ins, account changes, admin changes, key rotations",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := usecase.AuditFilter{Type: typ, Limit: limit}
-			if typ != "" && !slices.Contains(auditTypes, typ) {
-				return usagef("--type: unknown event type %q (one of %s)", typ, strings.Join(auditTypes, ", "))
+			if typ != "" && !slices.Contains(domain.AuditTypes, typ) {
+				return usagef("--type: unknown event type %q (one of %s)", typ, strings.Join(domain.AuditTypes, ", "))
 			}
 			if since != "" {
 				d, err := time.ParseDuration(since)
@@ -68,13 +58,13 @@ func auditCmd(g *globals) *cobra.Command {
 			if limit < 1 || limit > 10000 {
 				return usagef("--limit: %d is out of range [1, 10000]", limit)
 			}
-			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			be, cleanup, err := g.openAdmin(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer cleanup()
 			if user != "" {
-				u, err := app.Admin.FindUser(cmd.Context(), user)
+				u, err := be.FindUser(cmd.Context(), user)
 				switch {
 				case err == nil:
 					f.User = u.ID
@@ -84,7 +74,7 @@ func auditCmd(g *globals) *cobra.Command {
 					return err
 				}
 			}
-			events, err := app.Audit.List(cmd.Context(), f)
+			events, err := be.AuditEvents(cmd.Context(), f)
 			if err != nil {
 				return err
 			}

@@ -41,8 +41,10 @@ func usagef(format string, args ...any) error { return &usageError{msg: fmt.Spri
 type globals struct {
 	configPath string
 	json       bool
-	env        config.Env
-	streams    streams
+	// server: the admin commands go through this server's admin API (--server).
+	server  string
+	env     config.Env
+	streams streams
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, env config.Env) int {
@@ -107,6 +109,8 @@ func newRoot(g *globals) *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "configuration file (YAML); GATEHOUSE_* variables override it")
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "machine-readable JSON output")
+	root.PersistentFlags().StringVar(&g.server, "server", "",
+		"run admin commands on this server through its admin API (with GATEHOUSE_ADMIN_CLIENT_ID and GATEHOUSE_ADMIN_CLIENT_SECRET)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
 	root.AddCommand(serveCmd(g), migrateCmd(g), asCLI(usersCmd(g)), asCLI(clientsCmd(g)), asCLI(keysCmd(g)), auditCmd(g), asCLI(resourcesCmd(g)),
 		versionCmd(g))
@@ -201,4 +205,12 @@ func versionCmd(g *globals) *cobra.Command {
 			return g.print(map[string]string{"version": version}, "gatehouse "+version+"\n")
 		},
 	}
+}
+
+// localOnly refuses --server for a command the admin API does not offer.
+func (g *globals) localOnly(cmd *cobra.Command) error {
+	if g.server != "" {
+		return usagef("%s works on the database only, not with --server", cmd.CommandPath())
+	}
+	return nil
 }

@@ -319,8 +319,8 @@ func (g *globals) showUser(u domain.User, head string) error {
 
 // findUser resolves the U of a users command, an id or a username, with a one-line
 // error when there is no such user.
-func findUser(ctx context.Context, app *App, ref string) (domain.User, error) {
-	u, err := app.Admin.FindUser(ctx, ref)
+func findUser(ctx context.Context, be adminBackend, ref string) (domain.User, error) {
+	u, err := be.FindUser(ctx, ref)
 	if errors.Is(err, domain.ErrNotFound) {
 		return domain.User{}, usagef("no user with id or username %q", ref)
 	}
@@ -389,12 +389,12 @@ func usersCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			be, cleanup, err := g.openAdmin(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			u, err := app.Admin.CreateUser(cmd.Context(), usecase.NewUser{Username: username, Email: email, Password: pw,
+			u, err := be.CreateUser(cmd.Context(), usecase.NewUser{Username: username, Email: email, Password: pw,
 				EmailVerified: emailVerified, Profile: createProfile.profile(), PhoneNumberVerified: createProfile.phoneVerified,
 				Groups: groups})
 			if err != nil {
@@ -415,12 +415,12 @@ func usersCmd(g *globals) *cobra.Command {
 		Use:   "list",
 		Short: "List users",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			be, cleanup, err := g.openAdmin(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			users, err := app.Admin.ListUsers(cmd.Context())
+			users, err := be.ListUsers(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -442,12 +442,12 @@ func usersCmd(g *globals) *cobra.Command {
 		Short: "Show a user (U: a user id or a username)",
 		Args:  exactArgs(1, "a user id or username"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			be, cleanup, err := g.openAdmin(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			u, err := findUser(cmd.Context(), app, args[0])
+			u, err := findUser(cmd.Context(), be, args[0])
 			if err != nil {
 				return err
 			}
@@ -487,16 +487,16 @@ func usersCmd(g *globals) *cobra.Command {
 				return usagef("users update needs at least one of --email, --email-verified, --name, --add-group, " +
 					"--remove-group, --disabled (or another profile flag)")
 			}
-			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			be, cleanup, err := g.openAdmin(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			u, err := findUser(cmd.Context(), app, args[0])
+			u, err := findUser(cmd.Context(), be, args[0])
 			if err != nil {
 				return err
 			}
-			if u, err = app.Admin.UpdateUser(cmd.Context(), u.ID, in); err != nil {
+			if u, err = be.UpdateUser(cmd.Context(), u.ID, in); err != nil {
 				return notFound(err, "user", args[0])
 			}
 			return g.showUser(u, "updated user "+u.Username+"\n")
@@ -514,16 +514,16 @@ func usersCmd(g *globals) *cobra.Command {
 		Short: "Delete a user (U: a user id or a username); every token, code and session of theirs dies at once",
 		Args:  exactArgs(1, "a user id or username"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			be, cleanup, err := g.openAdmin(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			u, err := findUser(cmd.Context(), app, args[0])
+			u, err := findUser(cmd.Context(), be, args[0])
 			if err != nil {
 				return err
 			}
-			if err := app.Admin.DeleteUser(cmd.Context(), u.ID); err != nil {
+			if err := be.DeleteUser(cmd.Context(), u.ID); err != nil {
 				return notFound(err, "user", args[0])
 			}
 			return g.print(map[string]string{"id": u.ID, "status": "deleted"}, "deleted user "+u.ID+"\n")
@@ -539,12 +539,15 @@ func usersCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := g.localOnly(cmd); err != nil {
+				return err
+			}
 			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			u, err := findUser(cmd.Context(), app, args[0])
+			u, err := findUser(cmd.Context(), localAdmin{app}, args[0])
 			if err != nil {
 				return err
 			}
@@ -560,12 +563,15 @@ func usersCmd(g *globals) *cobra.Command {
 		Short: "Remove every second factor of a user (U: a user id or a username): authenticator app and recovery codes; the user is told by mail",
 		Args:  exactArgs(1, "a user id or username"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.localOnly(cmd); err != nil {
+				return err
+			}
 			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			u, err := findUser(cmd.Context(), app, args[0])
+			u, err := findUser(cmd.Context(), localAdmin{app}, args[0])
 			if err != nil {
 				return err
 			}
@@ -870,18 +876,13 @@ func clientsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			cf.in.GrantTypes = grants
-			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			be, cleanup, err := g.openAdmin(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			created, err := app.Admin.CreateClient(cmd.Context(), cf.in)
+			created, err := be.CreateClient(cmd.Context(), cf.in)
 			if err != nil {
-				return err
-			}
-			// The client's ID tokens need an active key of its alg now, not at the
-			// server's next start; every running instance loads it within a second.
-			if err := app.Keys.Ensure(cmd.Context(), created.Client.IDTokenAlg); err != nil {
 				return err
 			}
 			text := fmt.Sprintf("client_id: %s\n", created.Client.ID)
@@ -897,12 +898,12 @@ func clientsCmd(g *globals) *cobra.Command {
 		Use:   "list",
 		Short: "List clients (secrets are never shown)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			be, cleanup, err := g.openAdmin(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			clients, err := app.Admin.ListClients(cmd.Context())
+			clients, err := be.ListClients(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -928,12 +929,12 @@ func clientsCmd(g *globals) *cobra.Command {
 		Short: "Show a client (never its secret)",
 		Args:  exactArgs(1, "a client id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			be, cleanup, err := g.openAdmin(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			c, err := app.Admin.Client(cmd.Context(), args[0])
+			c, err := be.Client(cmd.Context(), args[0])
 			if err != nil {
 				return notFound(err, "client", args[0])
 			}
@@ -965,17 +966,14 @@ func clientsCmd(g *globals) *cobra.Command {
 			if in == (usecase.ClientUpdate{}) {
 				return usagef("clients update needs at least one attribute to change (see clients update --help)")
 			}
-			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			be, cleanup, err := g.openAdmin(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			c, err := app.Admin.UpdateClient(cmd.Context(), args[0], in)
+			c, err := be.UpdateClient(cmd.Context(), args[0], in)
 			if err != nil {
 				return notFound(err, "client", args[0])
-			}
-			if err := app.Keys.Ensure(cmd.Context(), c.IDTokenAlg); err != nil {
-				return err
 			}
 			return g.showClient(c, "updated client "+c.ID+"\n")
 		},
@@ -988,12 +986,12 @@ func clientsCmd(g *globals) *cobra.Command {
 		Short: "Delete a client; every token and code of it dies at once",
 		Args:  exactArgs(1, "a client id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			be, cleanup, err := g.openAdmin(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			if err := app.Admin.DeleteClient(cmd.Context(), args[0]); err != nil {
+			if err := be.DeleteClient(cmd.Context(), args[0]); err != nil {
 				return notFound(err, "client", args[0])
 			}
 			return g.print(map[string]string{"client_id": args[0], "status": "deleted"}, "deleted client "+args[0]+"\n")
@@ -1004,12 +1002,12 @@ func clientsCmd(g *globals) *cobra.Command {
 		Short: "Give a confidential client a new secret (the old one stops working)",
 		Args:  exactArgs(1, "a client id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			be, cleanup, err := g.openAdmin(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			secret, err := app.Admin.RotateSecret(cmd.Context(), args[0])
+			secret, err := be.RotateSecret(cmd.Context(), args[0])
 			if err != nil {
 				return notFound(err, "client", args[0])
 			}
@@ -1075,15 +1073,12 @@ func keysCmd(g *globals) *cobra.Command {
 		Use:   "list",
 		Short: "List signing keys with their state (next, active, retired, revoked) and activation time",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			be, cleanup, err := g.openAdmin(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			if err := app.Keys.Ensure(cmd.Context()); err != nil {
-				return err
-			}
-			keys, err := app.Keys.List(cmd.Context())
+			keys, err := be.ListKeys(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -1113,22 +1108,19 @@ func keysCmd(g *globals) *cobra.Command {
 					return usagef("--alg: %v", err)
 				}
 			}
-			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			be, cleanup, err := g.openAdmin(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			if err := app.Keys.Ensure(cmd.Context()); err != nil {
-				return err
-			}
-			k, err := app.Keys.Rotate(cmd.Context(), alg, immediate)
+			k, err := be.RotateKey(cmd.Context(), alg, immediate)
 			if err != nil {
 				if errors.Is(err, domain.ErrKeyPending) {
 					return usagef("%v; rotate again after that, or with --now to replace it at once", err)
 				}
 				return err
 			}
-			if immediate && !app.Config.IsSQLite() {
+			if immediate && be.SharedDatabase() {
 				// Every instance publishes the new key within a second, but resource
 				// servers may hold a JWKS without it for up to its max-age: tokens of the
 				// new key can be refused there meanwhile (until they refetch it for an
@@ -1154,6 +1146,9 @@ func keysCmd(g *globals) *cobra.Command {
 		Args:  exactArgs(1, "a key id (kid)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kid := args[0]
+			if err := g.localOnly(cmd); err != nil {
+				return err
+			}
 			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
 			if err != nil {
 				return err

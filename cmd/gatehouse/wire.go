@@ -27,7 +27,7 @@ import (
 var appSet = wire.NewSet(
 	provideLogger, provideSettings, provideDB, provideAuditRetention, provideCryptoKeys, providePasswordParams,
 	provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures, provideTrustedProxies,
-	providePARSettings,
+	providePARSettings, adminAPISet,
 	provideMailTransport, provideMailPolicy, provideAccountSettings, provideMFASettings,
 	backchannel.NewSender, wire.Bind(new(usecase.LogoutSender), new(*backchannel.Sender)),
 	provideOutboundPolicy, provideUntrustedHTTP, wire.Bind(new(usecase.URLPolicy), new(outbound.Policy)),

@@ -145,7 +145,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
 	parSettings := providePARSettings(cfg)
 	resourceRepository := bunrepo.NewResourceRepository(db)
-	authorize := usecase.NewAuthorizeWithResources(users, clientIDMetadata, authRequestRepository, consentRepository, codes, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, resourceRepository)
+	authorize := usecase.NewAuthorizeWithResources(users, clientIDMetadata, authRequestRepository, consentRepository, codes, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, audit, resourceRepository)
 	totp := crypto.NewTOTP()
 	accountRepository := bunrepo.NewAccountRepository(db)
 	mailRepository := bunrepo.NewMailRepository(db)
@@ -185,6 +185,12 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	registrationSettings := provideRegistrationSettings(cfg)
 	registration := usecase.NewRegistration(admin, clientRepository, clients, throttle, secretHasher, random, systemClock, policy, registrationSettings)
 	registrationHandler := provideRegistrationHandler(registration, settings)
+	adminAccess := usecase.NewAdminAccess(verifier, tokens, users)
+	userDirectory := provideUserDirectory(userRepository)
+	clientDirectory := provideClientDirectory(clientRepository)
+	sessionDirectory := provideSessionDirectory(sessionRepository)
+	adminResources := usecase.NewAdminResources(admin, userDirectory, clientDirectory, sessionRepository, sessionDirectory, consentRepository, tokens, accounts, audit, systemClock)
+	subMounter := provideAdminAPI(settings, logger, adminAccess, admin, adminResources, usecaseKeys, factors, systemClock, clients)
 	handlers := httpapi.Handlers{
 		Log:            logger,
 		Metrics:        metrics,
@@ -201,6 +207,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Registration:   registrationHandler,
 		Settings:       settings,
 		Features:       features,
+		AdminAPI:       subMounter,
 	}
 	echo := httpapi.NewEcho(handlers)
 	auditRetention := provideAuditRetention(cfg)
@@ -352,7 +359,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
 	parSettings := providePARSettings(cfg)
 	resourceRepository := bunrepo.NewResourceRepository(db)
-	authorize := usecase.NewAuthorizeWithResources(userRepository, clientIDMetadata, authRequestRepository, consentRepository, codeRepository, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, resourceRepository)
+	authorize := usecase.NewAuthorizeWithResources(userRepository, clientIDMetadata, authRequestRepository, consentRepository, codeRepository, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, audit, resourceRepository)
 	totp := crypto.NewTOTP()
 	accountRepository := bunrepo.NewAccountRepository(db)
 	mailRepository := bunrepo.NewMailRepository(db)
@@ -392,6 +399,12 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	registrationSettings := provideRegistrationSettings(cfg)
 	registration := usecase.NewRegistration(admin, clientRepository, clients, throttle, secretHasher, random, systemClock, policy, registrationSettings)
 	registrationHandler := provideRegistrationHandler(registration, settings)
+	adminAccess := usecase.NewAdminAccess(verifier, tokenRepository, userRepository)
+	userDirectory := provideUserDirectory(userRepository)
+	clientDirectory := provideClientDirectory(clientRepository)
+	sessionDirectory := provideSessionDirectory(sessionRepository)
+	adminResources := usecase.NewAdminResources(admin, userDirectory, clientDirectory, sessionRepository, sessionDirectory, consentRepository, tokenRepository, accounts, audit, systemClock)
+	subMounter := provideAdminAPI(settings, logger, adminAccess, admin, adminResources, usecaseKeys, factors, systemClock, clients)
 	handlers := httpapi.Handlers{
 		Log:            logger,
 		Metrics:        metrics,
@@ -408,6 +421,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		Registration:   registrationHandler,
 		Settings:       settings,
 		Features:       features,
+		AdminAPI:       subMounter,
 	}
 	echo := httpapi.NewEcho(handlers)
 	auditRetention := provideAuditRetention(cfg)
@@ -450,7 +464,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 var appSet = wire.NewSet(
 	provideLogger, provideSettings, provideDB, provideAuditRetention, provideCryptoKeys, providePasswordParams,
 	provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures, provideTrustedProxies,
-	providePARSettings,
+	providePARSettings, adminAPISet,
 	provideMailTransport, provideMailPolicy, provideAccountSettings, provideMFASettings, backchannel.NewSender, wire.Bind(new(usecase.LogoutSender), new(*backchannel.Sender)), provideOutboundPolicy, provideUntrustedHTTP, wire.Bind(new(usecase.URLPolicy), new(outbound.Policy)), wire.Bind(new(usecase.LogoutTokenSigner), new(*token.Signer)), wire.Bind(new(usecase.Sealer), new(*crypto.Cipher)), provideRegistrationSettings, provideRegistrationHandler, wire.Bind(new(usecase.ClientForgetter), new(*cache.Clients)), wire.Bind(new(usecase.Clock), new(usecase.SystemClock)), wire.Bind(new(httpapi.Pinger), new(*bun.DB)), crypto.ProviderSet, identifier.NewRules, wire.Bind(new(usecase.Identifiers), new(identifier.Rules)), wire.Bind(new(token.KeyCipher), new(*crypto.Cipher)), token.ProviderSet, token.NewDPoPParser, wire.Bind(new(usecase.DPoPProofParser), new(*token.DPoPParser)), crypto.NewDPoPNonces, wire.Bind(new(usecase.DPoPNonces), new(*crypto.DPoPNonces)), provideDPoPConfig,
 	provideAssertionVerifier, wire.Bind(new(usecase.ClientAssertionVerifier), new(*token.AssertionVerifier)), bunrepo.ProviderSet, provideClientCache, provideChangeFeed,
 	provideClientIDMetadata, wire.Bind(new(usecase.ClientStore), new(*usecase.ClientIDMetadata)), wire.Bind(new(token.KeySource), new(*bunrepo.KeyRepository)), usecase.ProviderSet, httpapi.ProviderSet, providePageConfig, httpapi.NewPages, wire.Bind(new(httpapi.PageMounter), new(*httpapi.Pages)), wire.Struct(new(App), "*"),

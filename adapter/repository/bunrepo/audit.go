@@ -88,6 +88,12 @@ func (r *AuditRepository) ListAuditEvents(ctx context.Context, f usecase.AuditFi
 	if !f.Since.IsZero() {
 		q = q.Where("occurred_at >= ?", f.Since.UTC())
 	}
+	if f.Before.ID != "" {
+		at := f.Before.Time.UTC()
+		q = q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+			return q.Where("occurred_at < ?", at).WhereOr("occurred_at = ? AND id < ?", at, f.Before.ID)
+		})
+	}
 	if f.Limit > 0 {
 		q = q.Limit(int64(f.Limit))
 	}

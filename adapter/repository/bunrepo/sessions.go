@@ -17,7 +17,10 @@ type SessionRepository struct {
 	db *bun.DB
 }
 
-var _ usecase.SessionStore = (*SessionRepository)(nil)
+var (
+	_ usecase.SessionStore     = (*SessionRepository)(nil)
+	_ usecase.SessionDirectory = (*SessionRepository)(nil)
+)
 
 // NewSessionRepository returns a repository over db.
 func NewSessionRepository(db *bun.DB) *SessionRepository { return &SessionRepository{db: db} }
@@ -41,6 +44,15 @@ func (r *SessionRepository) SessionByHash(ctx context.Context, secretHash []byte
 	var row sessionRow
 	if err := conn(ctx, r.db).NewSelect().Model(&row).Where("secret_hash = ?", secretHash).Scan(ctx); err != nil {
 		return domain.Session{}, wrapErr(err, "select session")
+	}
+	return row.toDomain(), nil
+}
+
+// SessionByID returns a session by id (the admin API); ErrNotFound when none.
+func (r *SessionRepository) SessionByID(ctx context.Context, id string) (domain.Session, error) {
+	var row sessionRow
+	if err := conn(ctx, r.db).NewSelect().Model(&row).Where("id = ?", id).Scan(ctx); err != nil {
+		return domain.Session{}, wrapErr(err, "select session %q", id)
 	}
 	return row.toDomain(), nil
 }

@@ -77,6 +77,37 @@ func (s *suite) audit(t *testing.T) {
 		}
 	})
 
+	t.Run("Pages", func(t *testing.T) {
+		// Seven events of one user, two of them at the same instant: walking the list
+		// page by page (Before: the last event of the page) meets each exactly once,
+		// in the order of the whole list.
+		pager := newID("auditp")
+		t2 := time.Date(2001, 2, 3, 4, 5, 6, 789123000, time.UTC)
+		var want []string
+		for i, d := range []time.Duration{0, time.Second, 2 * time.Second, 2 * time.Second, 3 * time.Second, 4 * time.Second, 5 * time.Second} {
+			_ = i
+			event(domain.AuditUserLogout, pager, pager, t2.Add(d))
+		}
+		for _, e := range list(usecase.AuditFilter{User: pager}) {
+			want = append(want, e.ID)
+		}
+		if len(want) != 7 {
+			t.Fatalf("listed %d events, want 7", len(want))
+		}
+		var walked []string
+		var before usecase.AuditPosition
+		for range 10 {
+			page := list(usecase.AuditFilter{User: pager, Limit: 2, Before: before})
+			if len(page) == 0 {
+				break
+			}
+			walked = append(walked, ids(page)...)
+			last := page[len(page)-1]
+			before = usecase.AuditPosition{Time: last.Time, ID: last.ID}
+		}
+		sameList(t, "walked page by page", want, walked)
+	})
+
 	t.Run("Retention", func(t *testing.T) {
 		if s.Purger == nil {
 			t.Skip("no housekeeping")

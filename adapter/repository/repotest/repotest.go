@@ -137,6 +137,7 @@ func Run(t *testing.T, s Stores) {
 	t.Run("Logouts", st.logouts)
 	t.Run("Audit", st.audit)
 	t.Run("Factors", st.factors)
+	t.Run("AdminLists", st.adminLists)
 	t.Run("Resources", st.resources)
 	t.Run("UnusedClients", st.unusedClients)
 	// Last: its purge deletes whatever else has expired by then.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gatehouse/domain"
+	"gatehouse/usecase"
 )
 
 func (s *suite) sessions(t *testing.T) {
@@ -56,9 +57,24 @@ func (s *suite) sessions(t *testing.T) {
 		sameTime(t, "created_at", want.CreatedAt, got.CreatedAt)
 		sameTime(t, "expires_at", want.ExpiresAt, got.ExpiresAt)
 
+		dir, byID := s.Sessions.(usecase.SessionDirectory)
+		if byID {
+			got, err := dir.SessionByID(t.Context(), want.ID)
+			noErr(t, err)
+			if got.ID != want.ID || got.UserID != want.UserID || !slices.Equal(got.AMR, want.AMR) {
+				t.Errorf("session by id = %+v, want %+v", got, want)
+			}
+			_, err = dir.SessionByID(t.Context(), newID("nosuch"))
+			wantErr(t, err, domain.ErrNotFound)
+		}
+
 		noErr(t, s.Sessions.DeleteSession(t.Context(), want.ID))
 		_, err = s.Sessions.SessionByHash(t.Context(), want.SecretHash)
 		wantErr(t, err, domain.ErrNotFound)
+		if byID {
+			_, err = dir.SessionByID(t.Context(), want.ID)
+			wantErr(t, err, domain.ErrNotFound)
+		}
 		// Logging out twice is fine.
 		noErr(t, s.Sessions.DeleteSession(t.Context(), want.ID))
 	})

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+
+	"gatehouse/domain"
+	"gatehouse/usecase"
+)
+
+// adminBackend is what the admin commands do, on the database (localAdmin) or on a
+// server through its admin API (remoteAdmin, --server URL). Both answer with the
+// same domain values, so every command prints the same either way.
+type adminBackend interface {
+	CreateClient(ctx context.Context, in usecase.NewClient) (usecase.CreatedClient, error)
+	ListClients(ctx context.Context) ([]domain.Client, error)
+	Client(ctx context.Context, id string) (domain.Client, error)
+	UpdateClient(ctx context.Context, id string, in usecase.ClientUpdate) (domain.Client, error)
+	DeleteClient(ctx context.Context, id string) error
+	RotateSecret(ctx context.Context, id string) (string, error)
+
+	CreateUser(ctx context.Context, in usecase.NewUser) (domain.User, error)
+	ListUsers(ctx context.Context) ([]domain.User, error)
+	FindUser(ctx context.Context, ref string) (domain.User, error)
+	UpdateUser(ctx context.Context, id string, in usecase.UserUpdate) (domain.User, error)
+	DeleteUser(ctx context.Context, id string) error
+
+	ListKeys(ctx context.Context) ([]domain.SigningKey, error)
+	RotateKey(ctx context.Context, alg string, immediate bool) (domain.SigningKey, error)
+	AuditEvents(ctx context.Context, f usecase.AuditFilter) ([]domain.AuditEvent, error)
+	// SharedDatabase: --now needs the warning about caching resource servers.
+	SharedDatabase() bool
+}
+
+// openAdmin is the backend of an admin command: the server of --server, else the
+// database of the configuration.
+func (g *globals) openAdmin(ctx context.Context) (adminBackend, func(), error) {
+	if g.server != "" {
+		r, err := newRemoteAdmin(ctx, g.server, g.env)
+		if err != nil {
+			return nil, nil, err
+		}
+		return r, func() {}, nil
+	}
+	app, cleanup, err := g.openApp(ctx, needsSchema)
+	if err != nil {
+		return nil, nil, err
+	}
+	return localAdmin{app}, cleanup, nil
+}
+
+// localAdmin is the admin commands on the database.
+type localAdmin struct{ app *App }
+
+func (l localAdmin) CreateClient(ctx context.Context, in usecase.NewClient) (usecase.CreatedClient, error) {
+	created, err := l.app.Admin.CreateClient(ctx, in)
+	if err != nil {
+		return created, err
+	}
+	// The client's ID tokens need an active key of its alg now, not at the server's
+	// next start; every running instance loads it within a second.
+	return created, l.app.Keys.Ensure(ctx, created.Client.IDTokenAlg)
+}
+
+func (l localAdmin) ListClients(ctx context.Context) ([]domain.Client, error) {
+	return l.app.Admin.ListClients(ctx)
+}
+
+func (l localAdmin) Client(ctx context.Context, id string) (domain.Client, error) {
+	return l.app.Admin.Client(ctx, id)
+}
+
+func (l localAdmin) UpdateClient(ctx context.Context, id string, in usecase.ClientUpdate) (domain.Client, error) {
+	c, err := l.app.Admin.UpdateClient(ctx, id, in)
+	if err != nil {
+		return c, err
+	}
+	return c, l.app.Keys.Ensure(ctx, c.IDTokenAlg)
+}
+
+func (l localAdmin) DeleteClient(ctx context.Context, id string) error {
+	return l.app.Admin.DeleteClient(ctx, id)
+}
+
+func (l localAdmin) RotateSecret(ctx context.Context, id string) (string, error) {
+	return l.app.Admin.RotateSecret(ctx, id)
+}
+
+func (l localAdmin) CreateUser(ctx context.Context, in usecase.NewUser) (domain.User, error) {
+	return l.app.Admin.CreateUser(ctx, in)
+}
+
+func (l localAdmin) ListUsers(ctx context.Context) ([]domain.User, error) {
+	return l.app.Admin.ListUsers(ctx)
+}
+
+func (l localAdmin) FindUser(ctx context.Context, ref string) (domain.User, error) {
+	return l.app.Admin.FindUser(ctx, ref)
+}
+
+func (l localAdmin) UpdateUser(ctx context.Context, id string, in usecase.UserUpdate) (domain.User, error) {
+	return l.app.Admin.UpdateUser(ctx, id, in)
+}
+
+func (l localAdmin) DeleteUser(ctx context.Context, id string) error {
+	return l.app.Admin.DeleteUser(ctx, id)
+}
+
+func (l localAdmin) ListKeys(ctx context.Context) ([]domain.SigningKey, error) {
+	if err := l.app.Keys.Ensure(ctx); err != nil {
+		return nil, err
+	}
+	return l.app.Keys.List(ctx)
+}
+
+func (l localAdmin) RotateKey(ctx context.Context, alg string, immediate bool) (domain.SigningKey, error) {
+	if err := l.app.Keys.Ensure(ctx); err != nil {
+		return domain.SigningKey{}, err
+	}
+	return l.app.Keys.Rotate(ctx, alg, immediate)
+}
+
+func (l localAdmin) AuditEvents(ctx context.Context, f usecase.AuditFilter) ([]domain.AuditEvent, error) {
+	return l.app.Audit.List(ctx, f)
+}
+
+func (l localAdmin) SharedDatabase() bool { return !l.app.Config.IsSQLite() }

@@ -321,3 +321,14 @@ func MetadataClientHost(id string) string {
 	}
 	return u.Host
 }
+
+// RefreshClient reads the client past any cache (ClientRefresher), as the client
+// authenticator does after a failed secret: the wrapped store's when it can.
+func (m *ClientIDMetadata) RefreshClient(ctx context.Context, id string) (domain.Client, error) {
+	if r, ok := m.inner.(ClientRefresher); ok {
+		return r.RefreshClient(ctx, id)
+	}
+	return m.inner.ClientByID(ctx, id)
+}
+
+var _ ClientRefresher = (*ClientIDMetadata)(nil)

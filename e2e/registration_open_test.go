@@ -143,3 +143,29 @@ func TestOpenDynamicRegistration(t *testing.T) {
 		}
 	})
 }
+
+// TestOpenDynamicRegistration_Update: a client that registered without the token
+// cannot widen itself afterwards with its registration access token.
+func TestOpenDynamicRegistration_Update(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, Options{Env: map[string]string{"GATEHOUSE_DYNAMIC_REGISTRATION": "open"}})
+	hc := srv.HTTPClient()
+	c := dcrRegister(t, srv, hc, "", map[string]any{"client_name": uniqueName("mcp-"), "redirect_uris": []string{"http://127.0.0.1/cb"},
+		"token_endpoint_auth_method": "none"})
+	path := "/oauth/register/" + c.ClientID
+	for name, meta := range map[string]map[string]any{
+		"custom scheme":     {"client_id": c.ClientID, "redirect_uris": []string{"com.example.app:/cb"}},
+		"http off loopback": {"client_id": c.ClientID, "redirect_uris": []string{"http://evil.example/cb"}},
+		"device grant": {"client_id": c.ClientID, "redirect_uris": []string{"http://127.0.0.1/cb"},
+			"grant_types": []string{"urn:ietf:params:oauth:grant-type:device_code"}},
+	} {
+		if r := dcrDo(t, srv, hc, http.MethodPut, path, c.RegistrationAccessToken, meta); r.Status != http.StatusBadRequest {
+			t.Errorf("%s: %d %s, want 400", name, r.Status, r.Body)
+		}
+	}
+	r := dcrDo(t, srv, hc, http.MethodPut, path, c.RegistrationAccessToken,
+		map[string]any{"client_id": c.ClientID, "client_name": "renamed " + c.ClientID, "redirect_uris": []string{"https://app.example.com/cb"}})
+	if r.Status != http.StatusOK || r.JSON(t)["token_endpoint_auth_method"] != "none" {
+		t.Fatalf("a fair update: %d %s", r.Status, r.Body)
+	}
+}

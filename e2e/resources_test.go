@@ -204,3 +204,24 @@ func TestResources_OpenResourceNeedsConsent(t *testing.T) {
 }
 
 func equalAny(a, b any) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
+
+// TestResources_OpenResourceThroughPAR: the PAR endpoint takes an open resource as
+// the authorization endpoint does, and refuses one that is not open.
+func TestResources_OpenResourceThroughPAR(t *testing.T) {
+	t.Parallel()
+	srv := sharedServer(t)
+	sfx := strings.ToLower(uniqueName("p"))
+	open, closed := "https://mcp-"+sfx+".example.com/mcp", "https://api-"+sfx+".example.com/"
+	srv.CLI(t, "", "resources", "create", "--uri", open, "--name", "PAR MCP", "--open")
+	srv.CLI(t, "", "resources", "create", "--uri", closed, "--name", "Closed API")
+	cl := newAZClient(t, srv, "https://app.example.com/cb", "--scope", "openid")
+	p := newAZPKCE()
+	push := func(resource string) Response {
+		q := azQuery(cl, p, "par", "scope", "openid", "resource", resource)
+		return srv.PostForm(t, nil, "/oauth/par", q.Encode(), cl.ID, cl.Secret)
+	}
+	if r := push(open); r.Status != 201 {
+		t.Fatalf("open resource through PAR: %d %s", r.Status, r.Body)
+	}
+	wantOAuthError(t, push(closed), 400, "invalid_target")
+}

@@ -91,7 +91,7 @@ func (uc *Authorize) Start(ctx context.Context, in AuthorizeInput) (Step, error)
 			"this client must push its authorization requests (PAR, RFC 9126) and send a request_uri"))
 	}
 	policy := uc.settings.authorizePolicy()
-	if policy.OpenResources, err = uc.openResources(ctx, client, p.Resource); err != nil {
+	if policy.OpenResources, err = openResources(ctx, uc.resources, client, p.Resource); err != nil {
 		return Step{}, err
 	}
 	req, err := ValidateAuthRequest(client, p, policy)
@@ -197,17 +197,17 @@ func unknownClient() *domain.Error {
 
 // openResources returns those of the resources asked for that are outside the
 // client's audience list and registered as open.
-func (uc *Authorize) openResources(ctx context.Context, client domain.Client, asked []string) ([]string, error) {
+func openResources(ctx context.Context, store ResourceStore, client domain.Client, asked []string) ([]string, error) {
 	var others []string
 	for _, r := range asked {
 		if !slices.Contains(client.Audiences, r) {
 			others = append(others, r)
 		}
 	}
-	if uc.resources == nil || len(others) == 0 || len(asked) > domain.MaxResourceParams {
+	if store == nil || len(others) == 0 || len(asked) > domain.MaxResourceParams {
 		return nil, nil
 	}
-	open, err := uc.resources.OpenResources(ctx, others)
+	open, err := store.OpenResources(ctx, others)
 	if err != nil {
 		return nil, fmt.Errorf("look up open resources: %w", err)
 	}

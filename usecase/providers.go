@@ -28,7 +28,7 @@ var ProviderSet = wire.NewSet(
 	NewResources,
 	NewLogin,
 	NewEndSession,
-	NewPushedAuthorization,
+	NewPushedAuthorizationWithResources,
 	NewRegistration,
 	NewDPoP,
 	NewMailer,

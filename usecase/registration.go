@@ -292,6 +292,13 @@ func (uc *Registration) Update(ctx context.Context, clientID string, caller Call
 	if m.ClientSecret != "" && (old.Public || !uc.hasher.SecretMatches(old.SecretHash, m.ClientSecret)) {
 		return RegisteredClient{}, domain.ErrInvalidRequest.WithDescription("client_secret cannot be changed here")
 	}
+	if uc.settings.Open && old.Public {
+		// With open registration a public client may have registered itself without
+		// the token: its updates keep to the same rules.
+		if err := openPolicy(&m); err != nil {
+			return RegisteredClient{}, err
+		}
+	}
 	c, err := uc.metadataToClient(m)
 	if err != nil {
 		return RegisteredClient{}, err

@@ -180,7 +180,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		return nil, nil, err
 	}
 	trustedProxies := provideTrustedProxies(cfg)
-	pushedAuthorization := usecase.NewPushedAuthorization(clientAuthenticator, pushedRequestRepository, secretHasher, random, systemClock, parSettings, settings)
+	pushedAuthorization := usecase.NewPushedAuthorizationWithResources(clientAuthenticator, pushedRequestRepository, secretHasher, random, systemClock, parSettings, settings, resourceRepository)
 	parHandler := httpapi.NewPARHandler(pushedAuthorization)
 	registrationSettings := provideRegistrationSettings(cfg)
 	registration := usecase.NewRegistration(admin, clientRepository, clients, throttle, secretHasher, random, systemClock, policy, registrationSettings)
@@ -394,7 +394,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		return nil, nil, err
 	}
 	trustedProxies := provideTrustedProxies(cfg)
-	pushedAuthorization := usecase.NewPushedAuthorization(clientAuthenticator, pushedRequestRepository, secretHasher, random, systemClock, parSettings, settings)
+	pushedAuthorization := usecase.NewPushedAuthorizationWithResources(clientAuthenticator, pushedRequestRepository, secretHasher, random, systemClock, parSettings, settings, resourceRepository)
 	parHandler := httpapi.NewPARHandler(pushedAuthorization)
 	registrationSettings := provideRegistrationSettings(cfg)
 	registration := usecase.NewRegistration(admin, clientRepository, clients, throttle, secretHasher, random, systemClock, policy, registrationSettings)

@@ -106,4 +106,4 @@ clean:
 # headless Chromium (GATEHOUSE_TEST_CHROMIUM, or chromium on the PATH).
 screenshots:
 	GATEHOUSE_TEST_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots GATEHOUSE_TEST_REQUIRE_BROWSER=1 \
-		$(GO) test -count=1 -run '^TestBrowser' ./e2e/
+		$(GO) test -count=1 -run '^TestBrowser|^TestSecurity_S51_Passkeys' ./e2e/

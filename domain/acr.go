@@ -11,7 +11,7 @@ const (
 	ACRPassword = "urn:gatehouse:acr:pwd"
 	// ACRMFA: signed in with the password and a second factor.
 	ACRMFA = "urn:gatehouse:acr:mfa"
-	// ACRPhishingResistant: phishing-resistant (a passkey; not available yet).
+	// ACRPhishingResistant: phishing-resistant (a passkey).
 	ACRPhishingResistant = "phr"
 )
 
@@ -66,6 +66,10 @@ func (r ClaimsRequest) WithACRValues(acrValues string) ClaimsRequest {
 
 // SessionACR is the class of a sign-in by the methods amr (RFC 8176).
 func SessionACR(amr []string) string {
+	if slices.Contains(amr, "hwk") {
+		// A passkey: bound to the origin, so phishing-resistant.
+		return ACRPhishingResistant
+	}
 	if slices.Contains(amr, "mfa") {
 		return ACRMFA
 	}

@@ -52,6 +52,12 @@ const (
 	AuditClientSecretRotated   = "client.secret.rotated"
 	AuditKeyRotated            = "key.rotated"
 	AuditKeyRevoked            = "key.revoked"
+	// Upstream identity providers (issue 22).
+	AuditUpstreamCreated  = "upstream.created"
+	AuditUpstreamUpdated  = "upstream.updated"
+	AuditUpstreamDeleted  = "upstream.deleted"
+	AuditIdentityLinked   = "user.identity.linked"
+	AuditIdentityUnlinked = "user.identity.unlinked"
 )
 
 // AuditTypes are all the event types, in the order `audit list --type` names them.
@@ -62,6 +68,7 @@ var AuditTypes = []string{
 	AuditUserPasswordReset, AuditUserProfileUpdated, AuditUserMFAEnrolled, AuditUserMFARemoved, AuditSessionRevoked,
 	AuditConsentGranted, AuditConsentRevoked, AuditClientCreated, AuditClientUpdated, AuditClientDeleted,
 	AuditClientSecretRotated, AuditKeyRotated, AuditKeyRevoked, AuditUserPasswordResetSent,
+	AuditUpstreamCreated, AuditUpstreamUpdated, AuditUpstreamDeleted, AuditIdentityLinked, AuditIdentityUnlinked,
 	AuditResourceCreated, AuditResourceDeleted, AuditClientRegistered,
 }
 
@@ -76,10 +83,30 @@ const (
 	AuditReasonSecondFactor = "second_factor_required"
 	// AuditReasonMFAFailed: a wrong, used or replayed authenticator or recovery code.
 	AuditReasonMFAFailed = "mfa_failed"
+	// AuditReasonUpstreamError: an upstream identity provider failed or answered
+	// something that did not verify.
+	AuditReasonUpstreamError = "upstream_error"
+	// AuditReasonUpstreamEmailTaken: an upstream identity whose email belongs to an
+	// account here, which is never linked by email alone.
+	AuditReasonUpstreamEmailTaken = "upstream_email_taken"
 )
 
 // AuditActorCLI is the actor of what the command line did.
 const AuditActorCLI = "cli"
+
+// The reasons of a refused passkey (SECURITY S51).
+const (
+	// AuditReasonPasskeyFailed: an assertion that did not verify (signature,
+	// challenge, origin, relying party id, user verification) or an unknown credential.
+	AuditReasonPasskeyFailed = "passkey_failed"
+	// AuditReasonPasskeyReplayed: a ceremony's challenge answered a second time.
+	AuditReasonPasskeyReplayed = "passkey_replayed"
+	// AuditReasonPasskeyWrongUser: a credential of another user than the one signing in.
+	AuditReasonPasskeyWrongUser = "passkey_wrong_user"
+	// AuditReasonPasskeyCounter: a signature counter that did not go up (WebAuthn L2
+	// §7.2 step 17): the authenticator may have been cloned.
+	AuditReasonPasskeyCounter = "passkey_counter_regression"
+)
 
 // Audit event types of protected resources and client registration.
 const (

@@ -43,6 +43,8 @@ type DeviceAuthorization struct {
 	UserID    string
 	AuthTime  time.Time
 	SessionID string
+	// AMR are how that session signed in (RFC 8176); set on approval.
+	AMR []string
 	// FamilyID names the token family the device's tokens start.
 	FamilyID   string
 	CreatedAt  time.Time

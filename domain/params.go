@@ -38,6 +38,8 @@ const (
 var tokenParams = map[string]bool{
 	"client_assertion": true, "subject_token": true, "actor_token": true, "token": true,
 	"id_token_hint": true, "request": true, "software_statement": true,
+	// A passkey page's answer (WebAuthn credential JSON) and its sealed ceremony.
+	"credential": true, "webauthn_state": true,
 }
 
 // ParamLimit is the most bytes parameter name may hold.

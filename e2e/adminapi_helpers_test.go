@@ -262,8 +262,3 @@ func (a *adminAPI) walk(path string, limit int, key string) (keys []string, page
 	a.t.Fatalf("no end to the pages of %s", path)
 	return nil, 0
 }
-
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
-}

@@ -431,6 +431,21 @@ func testAdminBadRequests(t *testing.T, api *adminAPI) {
 		{"unknown subpath", http.MethodGet, "/clients/a/b/c", nil, nil, 404},
 		{"wrong method", http.MethodPut, "/clients", `{}`, nil, 405},
 		{"unknown session", http.MethodGet, "/sessions/nosuch", nil, nil, 404},
+		// What no database column can hold (NUL, invalid UTF-8) or no id can be: a
+		// 400 for a filter, a 404 for a path, never a 500 from the database.
+		{"NUL in a user search", http.MethodGet, "/users?q=%00", nil, nil, 400},
+		{"NUL in a client search", http.MethodGet, "/clients?q=a%00b", nil, nil, 400},
+		{"invalid UTF-8 in a group filter", http.MethodGet, "/users?group=%ff", nil, nil, 400},
+		{"NUL in an audit filter", http.MethodGet, "/audit-events?user=%00", nil, nil, 400},
+		{"overlong search", http.MethodGet, "/users?q=" + strings.Repeat("a", 5000), nil, nil, 400},
+		{"NUL as a user id", http.MethodGet, "/users/%00", nil, nil, 404},
+		{"NUL as a client id", http.MethodGet, "/clients/%00", nil, nil, 404},
+		{"invalid UTF-8 as a session id", http.MethodGet, "/sessions/%ff", nil, nil, 404},
+		{"NUL as a session to end", http.MethodDelete, "/sessions/%00", nil, nil, 404},
+		{"NUL as a key id", http.MethodGet, "/keys/%00", nil, nil, 404},
+		{"NUL in a client name", http.MethodPost, "/clients", `{"name":"a\u0000b","grant_types":["client_credentials"]}`, nil, 400},
+		{"NUL in a username", http.MethodPost, "/users", `{"username":"a\u0000b","password":"a long password 1"}`, nil, 400},
+		{"NUL in a user's name", http.MethodPost, "/users", `{"username":"nul-name","password":"a long password 1","name":"a\u0000b"}`, nil, 400},
 	} {
 		r := api.call(tc.method, tc.path, tc.body, tc.header...)
 		wantStatus(t, tc.what, r, tc.status)

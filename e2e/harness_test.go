@@ -197,6 +197,13 @@ type Options struct {
 	// Env is added to (and overrides) the harness's environment, e.g.
 	// {"GATEHOUSE_ACCESS_TOKEN_TTL": "1s"}. Also passed to srv.CLI.
 	Env map[string]string
+	// Localhost makes the issuer (and URL) http://localhost:PORT instead of
+	// 127.0.0.1: WebAuthn needs a domain for its relying party id (passkeys).
+	Localhost bool
+	// Host is the loopback address to listen on (default 127.0.0.1). A second server
+	// on another address (127.0.0.2) keeps its cookies apart in one browser: cookies
+	// do not tell ports apart.
+	Host string
 }
 
 // Server is a running `gatehouse serve`.
@@ -302,17 +309,24 @@ func launch(opts Options, dir string) (*Server, error) {
 }
 
 func tryLaunch(opts Options, dir string) (*Server, error) {
-	port, err := freePort()
+	host := opts.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	port, err := freePortOn(host)
 	if err != nil {
 		return nil, err
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	addr := fmt.Sprintf("%s:%d", host, port)
 	srv := &Server{
 		URL:         "http://" + addr,
 		Addr:        addr,
 		DatabaseURL: opts.DatabaseURL,
 		log:         &syncBuffer{},
 		done:        make(chan struct{}),
+	}
+	if opts.Localhost {
+		srv.URL = fmt.Sprintf("http://localhost:%d", port)
 	}
 	env := map[string]string{
 		"GATEHOUSE_DATABASE_URL":      opts.DatabaseURL,
@@ -704,8 +718,11 @@ func (b *syncBuffer) String() string {
 }
 
 // freePort asks the kernel for a free loopback port.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort() (int, error) { return freePortOn("127.0.0.1") }
+
+// freePortOn asks the kernel for a free port on the loopback address host.
+func freePortOn(host string) (int, error) {
+	ln, err := net.Listen("tcp", host+":0")
 	if err != nil {
 		return 0, err
 	}

@@ -424,7 +424,7 @@ func wantACR(t *testing.T, tokens map[string]any, acr, amr string) {
 // TestSecurity_S53_StepUp: a request asking acr urn:gatehouse:acr:mfa (acr_values, or
 // an essential acr claim) of a session signed in with the password alone gets the
 // second factor asked (or set up), never a code with the lower acr; prompt=none gets
-// interaction_required; phr, which no factor here reaches yet, gets access_denied;
+// interaction_required; phr, which only a passkey reaches (this user has none), gets access_denied;
 // tokens carry acr and amr; discovery lists the classes.
 func TestSecurity_S53_StepUp(t *testing.T) {
 	t.Parallel()

@@ -29,6 +29,8 @@ type Authorize struct {
 	par      PARSettings
 	// audit records each consent granted with it (nil in unit tests: none).
 	audit *Audit
+	// passkeys tells whether a user can reach the phishing-resistant level (nil: none can).
+	passkeys PasskeyStore
 	// resources are the registered protected resources: an open one may be asked
 	// for by any client, with the user's consent. Nil: none.
 	resources ResourceStore
@@ -37,17 +39,18 @@ type Authorize struct {
 // NewAuthorize builds the authorization endpoint. It takes the requests the PAR
 // endpoint stored through pushed, and par.RequireAll makes it take only those.
 func NewAuthorize(users UserStore, clients ClientStore, requests AuthRequestStore, consents ConsentStore, codes CodeStore,
-	pushed PushedRequestStore, hasher SecretHasher, random Random, clock Clock, settings Settings, par PARSettings, audit *Audit) *Authorize {
+	pushed PushedRequestStore, hasher SecretHasher, random Random, clock Clock, settings Settings, par PARSettings, audit *Audit,
+	passkeys PasskeyStore) *Authorize {
 	return &Authorize{users: users, clients: clients, requests: requests, consents: consents, codes: codes, pushed: pushed,
-		hasher: hasher, random: random, clock: clock, settings: settings, par: par, audit: audit}
+		hasher: hasher, random: random, clock: clock, settings: settings, par: par, audit: audit, passkeys: passkeys}
 }
 
 // NewAuthorizeWithResources is NewAuthorize where clients may also ask for the open
 // resources of resources (gatehouse resources create --open).
 func NewAuthorizeWithResources(users UserStore, clients ClientStore, requests AuthRequestStore, consents ConsentStore,
 	codes CodeStore, pushed PushedRequestStore, hasher SecretHasher, random Random, clock Clock, settings Settings,
-	par PARSettings, audit *Audit, resources ResourceStore) *Authorize {
-	a := NewAuthorize(users, clients, requests, consents, codes, pushed, hasher, random, clock, settings, par, audit)
+	par PARSettings, audit *Audit, passkeys PasskeyStore, resources ResourceStore) *Authorize {
+	a := NewAuthorize(users, clients, requests, consents, codes, pushed, hasher, random, clock, settings, par, audit, passkeys)
 	a.resources = resources
 	return a
 }

@@ -2,6 +2,7 @@ package usecase
 
 import (
 	"context"
+	"fmt"
 
 	"gatehouse/domain"
 )
@@ -29,12 +30,33 @@ func (uc *Authorize) secondFactorStep(ctx context.Context, req domain.AuthReques
 		return Step{}, false, nil
 	}
 	if need > domain.ACRLevel(domain.ACRMFA) {
-		return Step{}, true, redirectError(req.RedirectURI, req.State, domain.ErrAccessDenied.WithDescription(
-			"the application asks for a phishing-resistant sign-in (a passkey), which this server does not offer yet"))
+		// Only a passkey reaches it: a user without one cannot (no other factor will do).
+		var pks []domain.Passkey
+		if uc.passkeys != nil {
+			var err error
+			if pks, err = uc.passkeys.PasskeysOf(ctx, s.UserID); err != nil {
+				return Step{}, true, fmt.Errorf("list the user's passkeys: %w", err)
+			}
+		}
+		if len(pks) == 0 {
+			return Step{}, true, redirectError(req.RedirectURI, req.State, domain.ErrAccessDenied.WithDescription(
+				"the application asks for a phishing-resistant sign-in (a passkey), and this account has no passkey"))
+		}
 	}
 	step, err := uc.page(ctx, req, StepSecondFactor, stored,
 		domain.ErrInteractionRequired.WithDescription("the user must sign in with a second factor"))
 	return step, true, err
+}
+
+// NeedsPasskey reports whether the pending request id of browser asks for the
+// phishing-resistant level, which only a passkey reaches.
+func (uc *Authorize) NeedsPasskey(pr PendingRequest) bool {
+	return uc.requiredACRLevel(pr.Request, pr.Client) > domain.ACRLevel(domain.ACRMFA)
+}
+
+// ReachedLevel reports whether session s reached the level the pending request needs.
+func (uc *Authorize) ReachedLevel(pr PendingRequest, s domain.Session) bool {
+	return uc.requiredACRLevel(pr.Request, pr.Client) <= domain.ACRLevel(domain.SessionACR(s.AMR))
 }
 
 // sessionAMR are the methods of s for its tokens: a session from before they were

@@ -34,7 +34,7 @@ func newPagesFixture(t *testing.T) *pagesFixture {
 	return &pagesFixture{
 		fixture: f,
 		authorize: usecase.NewAuthorize(f.users, f.clients, bunrepo.NewAuthRequestRepository(f.db), bunrepo.NewConsentRepository(f.db),
-			f.codes, bunrepo.NewPushedRequestRepository(f.db), f.hasher, f.random, f.clock, f.settings, usecase.PARSettings{}, nil),
+			f.codes, bunrepo.NewPushedRequestRepository(f.db), f.hasher, f.random, f.clock, f.settings, usecase.PARSettings{}, nil, nil),
 		login: usecase.NewLogin(f.users, identifier.NewRules(), passwords, f.throttle, sessions, f.tokens, f.admin, f.random, f.hasher, f.clock, nil),
 	}
 }

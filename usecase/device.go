@@ -230,7 +230,7 @@ func (uc *Device) Approve(ctx context.Context, typed, address string, s domain.S
 	case err != nil:
 		return DevicePrompt{}, fmt.Errorf("look up the session's user: %w", err)
 	}
-	a := DeviceApproval{UserID: s.UserID, AuthTime: s.AuthTime, SessionID: s.ID}
+	a := DeviceApproval{UserID: s.UserID, AuthTime: s.AuthTime, SessionID: s.ID, AMR: sessionAMR(s)}
 	if err := uc.decided(uc.devices.ApproveDeviceAuthorization(ctx, d.DeviceCodeHash, a, uc.clock.Now()), "approve"); err != nil {
 		return DevicePrompt{}, err
 	}
@@ -341,5 +341,5 @@ func (g *DeviceCodeGrant) Execute(ctx context.Context, client domain.Client, req
 		return domain.IssuedTokens{}, errUserDisabled
 	}
 	return g.minter.IssueForUser(ctx, Subject{Client: client, User: &user, Scope: d.Scope, Audience: d.Audience,
-		AuthTime: d.AuthTime, SessionID: d.SessionID, FamilyID: d.FamilyID, JKT: req.DPoPJKT})
+		AuthTime: d.AuthTime, AMR: d.AMR, SessionID: d.SessionID, FamilyID: d.FamilyID, JKT: req.DPoPJKT})
 }

@@ -1,6 +1,8 @@
 package usecase_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -418,5 +420,51 @@ func TestDeviceConcurrentPollsAfterApproval(t *testing.T) {
 	}
 	if wins != 1 {
 		t.Fatalf("%d pollers got tokens, want exactly 1", wins)
+	}
+}
+
+// TestDeviceTokensCarryTheApproversMethods: a device's tokens say how the browser
+// session that approved it signed in (amr, RFC 8176; the ID token's acr follows from
+// it), as the code flow's do; a session from before methods were recorded counts as
+// signed in with the password.
+func TestDeviceTokensCarryTheApproversMethods(t *testing.T) {
+	f := newDeviceFixture(t)
+	_, cr := f.deviceClient(t)
+	u := f.user(t, "fay", "fay's password")
+	for _, c := range []struct {
+		amr, want []string
+	}{{[]string{"hwk", "user", "mfa"}, []string{"hwk", "user", "mfa"}}, {[]string{"pwd", "otp", "mfa"}, []string{"pwd", "otp", "mfa"}}, {nil, []string{"pwd"}}} {
+		s := f.session(u)
+		s.AMR = c.amr
+		a, err := f.device.Authorize(f.ctx, usecase.DeviceAuthorizationRequest{Credentials: cr, Scope: "openid"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.device.Approve(f.ctx, a.UserCode, "198.51.100.3", s); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Advance(10 * time.Second)
+		tok, err := f.poll(cr, a.DeviceCode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.verifier.VerifyAccessToken(f.ctx, tok.AccessToken); err != nil {
+			t.Fatal(err)
+		}
+		for name, jwt := range map[string]string{"access token": tok.AccessToken, "ID token": tok.IDToken} {
+			var claims struct {
+				AMR []string `json:"amr"`
+				ACR string   `json:"acr"`
+			}
+			parts := strings.Split(jwt, ".")
+			payload, err := base64.RawURLEncoding.DecodeString(parts[min(1, len(parts)-1)])
+			if err != nil || json.Unmarshal(payload, &claims) != nil {
+				t.Fatalf("%s %q is no JWT", name, jwt)
+			}
+			if !slices.Equal(claims.AMR, c.want) || claims.ACR != domain.SessionACR(c.want) {
+				t.Errorf("session amr %v: the device's %s says amr %v acr %q, want %v %q", c.amr, name, claims.AMR, claims.ACR,
+					c.want, domain.SessionACR(c.want))
+			}
+		}
 	}
 }

@@ -87,13 +87,19 @@ type Factors struct {
 	accounts  *Accounts
 	audit     *Audit
 	settings  MFASettings
+	// passkeys, webauthn and replay are the passkeys (nil: none offered).
+	passkeys PasskeyStore
+	webauthn WebAuthn
+	replay   ReplayStore
 }
 
 // NewFactors builds the second-factor use cases.
 func NewFactors(users UserStore, store FactorStore, totp TOTP, sealer Sealer, ids Identifiers, passwords PasswordHasher,
-	throttle Throttle, random Random, hasher SecretHasher, clock Clock, accounts *Accounts, audit *Audit, settings MFASettings) *Factors {
+	throttle Throttle, random Random, hasher SecretHasher, clock Clock, accounts *Accounts, audit *Audit, settings MFASettings,
+	passkeys PasskeyStore, webauthn WebAuthn, replay ReplayStore) *Factors {
 	return &Factors{users: users, store: store, totp: totp, sealer: sealer, ids: ids, passwords: passwords, throttle: throttle,
-		random: random, hasher: hasher, clock: clock, accounts: accounts, audit: audit, settings: settings}
+		random: random, hasher: hasher, clock: clock, accounts: accounts, audit: audit, settings: settings,
+		passkeys: passkeys, webauthn: webauthn, replay: replay}
 }
 
 // Settings returns the policy, for the pages.
@@ -103,11 +109,13 @@ func (f *Factors) Settings() MFASettings { return f.settings }
 type FactorStatus struct {
 	TOTP              bool
 	RecoveryCodesLeft int
+	// Passkeys are the user's passkeys, oldest first.
+	Passkeys []domain.Passkey
 }
 
 // Status returns the factors of a user.
 func (f *Factors) Status(ctx context.Context, userID string) (FactorStatus, error) {
-	has, err := f.Has(ctx, userID)
+	has, err := f.HasTOTP(ctx, userID)
 	if err != nil {
 		return FactorStatus{}, err
 	}
@@ -115,11 +123,25 @@ func (f *Factors) Status(ctx context.Context, userID string) (FactorStatus, erro
 	if err != nil {
 		return FactorStatus{}, err
 	}
-	return FactorStatus{TOTP: has, RecoveryCodesLeft: n}, nil
+	pks, err := f.Passkeys(ctx, userID)
+	if err != nil {
+		return FactorStatus{}, err
+	}
+	return FactorStatus{TOTP: has, RecoveryCodesLeft: n, Passkeys: pks}, nil
 }
 
-// Has reports whether the user has a second factor.
+// Has reports whether the user has a second factor: an authenticator app or a passkey.
 func (f *Factors) Has(ctx context.Context, userID string) (bool, error) {
+	has, err := f.HasTOTP(ctx, userID)
+	if err != nil || has {
+		return has, err
+	}
+	pks, err := f.Passkeys(ctx, userID)
+	return len(pks) > 0, err
+}
+
+// HasTOTP reports whether the user has an authenticator app.
+func (f *Factors) HasTOTP(ctx context.Context, userID string) (bool, error) {
 	_, err := f.store.TOTPFactor(ctx, userID)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
@@ -169,7 +191,7 @@ func (f *Factors) BeginTOTP(ctx context.Context, s domain.Session, password, add
 	if err := f.reauth(ctx, s, password, address); err != nil {
 		return TOTPEnrolment{}, err
 	}
-	has, err := f.Has(ctx, s.UserID)
+	has, err := f.HasTOTP(ctx, s.UserID)
 	if err != nil {
 		return TOTPEnrolment{}, err
 	}
@@ -299,10 +321,20 @@ func (f *Factors) Reset(ctx context.Context, userID string) (bool, error) {
 	err := f.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditUserMFARemoved, Target: userID,
 		Details: map[string]any{"reset": true}}, func(ctx context.Context) error {
 		var err error
-		if ok, err = f.store.DeleteFactors(ctx, userID); err == nil && !ok {
+		if ok, err = f.store.DeleteFactors(ctx, userID); err != nil {
+			return err
+		}
+		if f.passkeys != nil {
+			pk, err := f.passkeys.DeletePasskeys(ctx, userID)
+			if err != nil {
+				return err
+			}
+			ok = ok || pk
+		}
+		if !ok {
 			return errNone // nothing removed: no event either
 		}
-		return err
+		return nil
 	})
 	if errors.Is(err, errNone) {
 		err = nil
@@ -312,7 +344,7 @@ func (f *Factors) Reset(ctx context.Context, userID string) (bool, error) {
 	}
 	if ok {
 		f.tell(userID, "mfa_reset", "The second factor of your account was reset",
-			"An administrator removed the authenticator app and the recovery codes of your account %s. Signing in now asks only for your password.")
+			"An administrator removed the authenticator app, the passkeys and the recovery codes of your account %s. Signing in now asks only for your password.")
 	}
 	return ok, nil
 }

@@ -27,7 +27,8 @@ func newFactorsSetup(t *testing.T) *factorsSetup {
 	s := newAccountsSetup(t)
 	store := bunrepo.NewFactorRepository(s.db)
 	factors := usecase.NewFactors(s.users, store, crypto.NewTOTP(), newCipher(t), identifier.NewRules(), s.passwords, s.throttle,
-		s.random, s.hasher, s.clock, s.accounts, nil, usecase.MFASettings{Issuer: "https://id.example.com", Policy: usecase.MFAOptional})
+		s.random, s.hasher, s.clock, s.accounts, nil, usecase.MFASettings{Issuer: "https://id.example.com", Policy: usecase.MFAOptional},
+		nil, nil, nil)
 	login := usecase.NewLogin(s.users, identifier.NewRules(), s.passwords, s.throttle, bunrepo.NewSessionRepository(s.db), s.tokens,
 		s.admin, s.random, s.hasher, s.clock, factors)
 	return &factorsSetup{accountsSetup: s, factors: factors, login: login, store: store}

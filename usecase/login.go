@@ -81,6 +81,12 @@ func (uc *Login) LogIn(ctx context.Context, username, password, address string, 
 // startChecked starts a session for a user who just authenticated, and makes sure
 // the user was not disabled meanwhile.
 func (uc *Login) startChecked(ctx context.Context, userID string, amr []string, old *domain.Session) (domain.Session, string, error) {
+	return uc.startCheckedWith(ctx, userID, amr, old, nil)
+}
+
+// startCheckedWith is startChecked whose sign-in event carries details (the upstream).
+func (uc *Login) startCheckedWith(ctx context.Context, userID string, amr []string, old *domain.Session,
+	details map[string]any) (domain.Session, string, error) {
 	s, secret, err := uc.startWith(ctx, userID, amr, old)
 	if err != nil {
 		return domain.Session{}, "", err
@@ -91,7 +97,8 @@ func (uc *Login) startChecked(ctx context.Context, userID string, amr []string, 
 	// read sees the flag, or the deletion came later and removed the session.
 	u, err := uc.users.UserByID(ctx, userID)
 	if err == nil && !u.Disabled {
-		uc.admin.audit.Note(ctx, domain.AuditEvent{Type: domain.AuditUserLoginSucceeded, Actor: userID, Target: userID})
+		uc.admin.audit.Note(ctx, domain.AuditEvent{Type: domain.AuditUserLoginSucceeded, Actor: userID, Target: userID,
+			Details: details})
 		return s, secret, nil
 	}
 	if err == nil || errors.Is(err, domain.ErrNotFound) {
@@ -216,7 +223,14 @@ func (uc *Login) ChangePassword(ctx context.Context, s domain.Session, current, 
 		return domain.Session{}, "", fmt.Errorf("look up the session's user: %w", err)
 	}
 	ctx = WithAuditIP(WithAuditActor(ctx, u.ID), address)
-	if _, err := CheckPassword(ctx, uc.users, uc.ids, uc.passwords, uc.throttle, u.Username, current, address); err != nil {
+	if u.PasswordHash == "" {
+		// An account made through an upstream identity provider has no password yet:
+		// a recent sign-in stands for the current one (as for factors, SECURITY S52).
+		if uc.clock.Now().Sub(s.AuthTime) > FreshSignIn {
+			return domain.Session{}, "", &ValidationError{Field: "new_password",
+				Message: "you signed in more than 5 minutes ago: sign out and in again to set a password"}
+		}
+	} else if _, err := CheckPassword(ctx, uc.users, uc.ids, uc.passwords, uc.throttle, u.Username, current, address); err != nil {
 		if errors.Is(err, errBadCredentials) {
 			return domain.Session{}, "", &ValidationError{Field: "current_password", Message: "that is not your current password"}
 		}

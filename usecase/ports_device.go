@@ -45,4 +45,6 @@ type DeviceApproval struct {
 	UserID    string
 	AuthTime  time.Time
 	SessionID string
+	// AMR are the authentication methods of the approving session (RFC 8176).
+	AMR []string
 }

@@ -36,4 +36,5 @@ var ProviderSet = wire.NewSet(
 	NewFactors,
 	NewConnectedApps,
 	NewBackchannelLogout,
+	NewUpstreams,
 )

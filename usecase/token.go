@@ -71,12 +71,17 @@ type Token struct {
 	auth   *ClientAuthenticator
 	grants map[string]Grant
 	dpop   *DPoP
+	// issued counts the tokens answered, per hour, for the console's chart.
+	issued *IssuanceCounter
 }
 
 // NewToken builds the token endpoint from the grants it serves.
 func NewToken(auth *ClientAuthenticator, grants Grants, dpop *DPoP) *Token {
-	return &Token{auth: auth, dpop: dpop, grants: grants.byType()}
+	return &Token{auth: auth, dpop: dpop, grants: grants.byType(), issued: NewIssuanceCounter(nil)}
 }
+
+// Issued is the count of tokens this instance issued per hour (the console's chart).
+func (t *Token) Issued() *IssuanceCounter { return t.issued }
 
 // GrantTypes lists the grants the endpoint serves, for discovery.
 func (t *Token) GrantTypes() []string {
@@ -115,7 +120,11 @@ func (t *Token) Issue(ctx context.Context, req TokenRequest) (domain.IssuedToken
 		return domain.IssuedTokens{}, domain.ErrInvalidDPoPProof.WithDescription("this client must send a DPoP proof")
 	}
 	req.DPoPJKT = jkt
-	return grant.Execute(ctx, client, req)
+	out, err := grant.Execute(ctx, client, req)
+	if err == nil {
+		t.issued.Add()
+	}
+	return out, err
 }
 
 // requestedScope parses and narrows a requested scope against the client's.

@@ -127,7 +127,7 @@ func (a *API) Mount(e *echo.Echo) {
 		})
 	}
 	for _, r := range routes {
-		e.Add(r.method, Prefix+r.path, r.h, a.authorize, noStore)
+		e.Add(r.method, Prefix+r.path, r.h, a.authorize, noStore, cleanInput)
 	}
 	notFound := func(c echo.Context) error {
 		return problem(c, http.StatusNotFound, "not-found", "Not found", "no such resource in the admin API", nil)

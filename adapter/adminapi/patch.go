@@ -37,6 +37,9 @@ func readPatch(c echo.Context, fields, readOnly []string) (p *mergePatch, ok boo
 		}
 		return nil, false, badRequest(c, "the body could not be read")
 	}
+	if issue, ok := textIssue(body); !ok {
+		return nil, false, badRequest(c, issue.Field+" must not hold control characters", issue)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var members map[string]json.RawMessage
 	if err := dec.Decode(&members); err != nil || members == nil {

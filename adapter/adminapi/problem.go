@@ -100,6 +100,9 @@ func readJSON(c echo.Context, v any, contentTypes ...string) (ok bool, err error
 		}
 		return false, badRequest(c, "the body could not be read")
 	}
+	if issue, ok := textIssue(body); !ok {
+		return false, badRequest(c, issue.Field+" must not hold control characters", issue)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -19,4 +19,6 @@ var ProviderSet = wire.NewSet(
 	NewKeyCipher,
 	NewTOTP,
 	wire.Bind(new(usecase.TOTP), new(TOTP)),
+	NewWebAuthn,
+	wire.Bind(new(usecase.WebAuthn), new(*WebAuthn)),
 )

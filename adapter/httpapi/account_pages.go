@@ -267,7 +267,8 @@ func (p *Pages) accountView(c echo.Context, s *domain.Session) (view, error) {
 		return view{}, err
 	}
 	v := view{Title: "Your account", CSRF: p.csrfToken(csrfBinding(s, p.ensureBrowser(c))), Fields: map[string]string{},
-		SignedInAs: u.Username, Email: u.Email, EmailVerified: u.EmailVerified, Profile: u.Profile}
+		SignedInAs: u.Username, Email: u.Email, EmailVerified: u.EmailVerified, Profile: u.Profile,
+		NoPassword: u.PasswordHash == ""}
 	sessions, err := p.login.Sessions(c.Request().Context(), *s)
 	if err != nil {
 		return view{}, err
@@ -284,6 +285,13 @@ func (p *Pages) accountView(c echo.Context, s *domain.Session) (view, error) {
 		return view{}, err
 	}
 	v.Fresh = p.factors.Fresh(*s)
+	v.Passkeys = passkeyViews(v.MFA.Passkeys)
+	if v.Passkey, err = p.factors.BeginPasskeyRegistration(c.Request().Context(), *s, p.ensureBrowser(c)); err != nil {
+		return view{}, err
+	}
+	if err := p.accountUpstreams(c, s, &v); err != nil { // issue 22
+		return view{}, err
+	}
 	apps, err := p.apps.List(c.Request().Context(), s.UserID)
 	if err != nil {
 		return view{}, err
@@ -354,7 +362,7 @@ func (p *Pages) accountPasswordPost(c echo.Context, f form, s *domain.Session) e
 		return err
 	}
 	current, next := f.get("current_password"), f.get("new_password")
-	if current == "" {
+	if current == "" && !v.NoPassword {
 		v.Fields["current_password"] = "Enter your current password."
 	}
 	if next == "" {

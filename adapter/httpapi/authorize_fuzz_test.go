@@ -71,10 +71,10 @@ func newAuthorizeFixture(t testing.TB) *authorizeFixture {
 	sessions := bunrepo.NewSessionRepository(db)
 	admin := usecase.NewAdmin(users, identifier.NewRules(), clients, tokens, sessions, passwords, hasher, random, clk)
 	authorize := usecase.NewAuthorize(users, clients, bunrepo.NewAuthRequestRepository(db), consents,
-		bunrepo.NewCodeRepository(db, bunrepo.NewTxWriter(db)), bunrepo.NewPushedRequestRepository(db), hasher, random, clk, settings, usecase.PARSettings{}, nil)
+		bunrepo.NewCodeRepository(db, bunrepo.NewTxWriter(db)), bunrepo.NewPushedRequestRepository(db), hasher, random, clk, settings, usecase.PARSettings{}, nil, nil)
 	login := usecase.NewLogin(users, identifier.NewRules(), passwords, thr, sessions, tokens, admin, random, hasher, clk, nil)
 	log := slog.New(slog.DiscardHandler)
-	pages, err := NewPages(PageConfig{Issuer: fuzzIssuer, CSRFKey: []byte(strings.Repeat("k", 32))}, authorize, login, nil, nil, nil, nil, log)
+	pages, err := NewPages(PageConfig{Issuer: fuzzIssuer, CSRFKey: []byte(strings.Repeat("k", 32))}, authorize, login, nil, nil, nil, nil, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,6 +102,7 @@ func deviceReturn(typed string) (path, code string) {
 // value for its context (SECURITY S43).
 type deviceView struct {
 	Title      string
+	Wide       bool // the layout's wide shell; never for the device pages
 	CSRF       string
 	UserCode   string
 	Error      string

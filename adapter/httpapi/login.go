@@ -46,7 +46,10 @@ func (p *Pages) renderAnswer(c echo.Context, a Answer, name string, v view) erro
 
 // loginView is the login page for an optional pending request.
 func (p *Pages) loginView(c echo.Context, s *domain.Session, browser string, pr *usecase.PendingRequest) view {
-	return p.signInView(c, "Sign in", s, browser, pr)
+	v := p.signInView(c, "Sign in", s, browser, pr)
+	p.withPasskeySignIn(c, &v, s, browser)
+	v.Upstreams = p.upstreamButtons(c, v.RequestID) // issue 22: "Continue with NAME"
+	return v
 }
 
 // signInView is a page of a sign-in step titled title: its CSRF token, and the

@@ -102,8 +102,8 @@ func (p *Pages) mfaGet(c echo.Context) error {
 	_, userCode := deviceReturn(c.QueryParam(userCodeField))
 	v := p.mfaView(c, s, browser, pr, userCode)
 	if pendingErr != nil {
-		// Step-up of the signed-in session.
-		if s.HasMFA() {
+		// Step-up of the signed-in session, unless it reached the level asked for.
+		if s.HasMFA() && (pr == nil || p.authorize.ReachedLevel(*pr, *s)) {
 			if pr != nil {
 				step, err := p.authorize.Resume(c.Request().Context(), id, browser, s)
 				return p.follow(c, step, err)
@@ -124,8 +124,15 @@ func (p *Pages) mfaGet(c echo.Context) error {
 				return err
 			}
 			v.SignedInAs = u.Username
+			// Or a passkey: added, it is then used on this page (the step-up).
+			if v.Passkey, err = p.factors.BeginPasskeyRegistration(c.Request().Context(), *s, browser); err != nil {
+				return err
+			}
 			return p.render(c, http.StatusOK, "mfa_enrol", v)
 		}
+	}
+	if err := p.withSecondFactors(c, &v, s, browser, pr); err != nil {
+		return err
 	}
 	return p.render(c, http.StatusOK, "mfa", v)
 }
@@ -140,14 +147,20 @@ func (p *Pages) mfaPost(c echo.Context) error {
 	devicePath, userCode := deviceReturn(f.get(userCodeField))
 	v := p.mfaView(c, s, browser, pr, userCode)
 	otp, recovery := f.get("otp"), f.get("recovery_code")
-	if otp == "" && recovery == "" {
+	passkey := f.get(credentialField) != "" || f.get(webauthnStateField) != ""
+	if otp == "" && recovery == "" && !passkey {
+		if err := p.withSecondFactors(c, &v, s, browser, pr); err != nil {
+			return err
+		}
 		v.Fields["otp"] = "Enter the code your app shows."
 		return p.render(c, http.StatusBadRequest, "mfa", v)
 	}
 	ctx := c.Request().Context()
 	var ns domain.Session
 	var secret string
-	if _, perr := p.factors.PendingUser(p.pendingMFA(c), browser); perr != nil && s != nil {
+	if passkey {
+		ns, secret, err = p.mfaPasskey(c, f, s, browser)
+	} else if _, perr := p.factors.PendingUser(p.pendingMFA(c), browser); perr != nil && s != nil {
 		ns, secret, err = p.login.StepUp(ctx, *s, otp, recovery, c.RealIP())
 	} else {
 		ns, secret, err = p.login.CompleteSecondFactor(ctx, p.pendingMFA(c), browser, otp, recovery, c.RealIP(), s)
@@ -166,11 +179,17 @@ func (p *Pages) mfaPost(c echo.Context) error {
 		case errors.Is(err, usecase.ErrBadSecondFactor):
 			v.Fields[field] = msgBadCode
 			a = Answer{Status: http.StatusBadRequest}
+		case errors.Is(err, usecase.ErrBadPasskey):
+			v.Error = msgBadPasskey
+			a = Answer{Status: http.StatusBadRequest}
 		case errors.Is(err, domain.ErrUserDisabled):
 			v.Error = msgDisabled
 		case errors.Is(err, domain.ErrInvalidGrant):
 			return p.mfaExpired(c, id) // the user was deleted meanwhile
 		default:
+			return err
+		}
+		if err := p.withSecondFactors(c, &v, s, browser, pr); err != nil {
 			return err
 		}
 		return p.renderAnswer(c, a, "mfa", v)

@@ -42,6 +42,7 @@ type Pages struct {
 	accounts     *usecase.Accounts
 	apps         *usecase.ConnectedApps
 	factors      *usecase.Factors
+	upstreams    *usecase.Upstreams
 	log          *slog.Logger
 	issuer       string
 	cookies      cookieNames
@@ -60,12 +61,13 @@ type staticFile struct {
 
 // NewPages parses the embedded templates; a broken template stops start-up.
 func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login, endSession *usecase.EndSession,
-	accounts *usecase.Accounts, apps *usecase.ConnectedApps, factors *usecase.Factors, log *slog.Logger) (*Pages, error) {
+	accounts *usecase.Accounts, apps *usecase.ConnectedApps, factors *usecase.Factors, log *slog.Logger,
+	upstreams *usecase.Upstreams) (*Pages, error) {
 	if len(cfg.CSRFKey) < 32 {
 		return nil, fmt.Errorf("pages: the CSRF key must have at least 32 bytes")
 	}
 	p := &Pages{
-		authorize: authorize, login: login, endSession: endSession, accounts: accounts, apps: apps, factors: factors, log: log, issuer: cfg.Issuer,
+		authorize: authorize, login: login, endSession: endSession, accounts: accounts, apps: apps, factors: factors, upstreams: upstreams, log: log, issuer: cfg.Issuer,
 		cookies: newCookieNames(cfg.Issuer), csrfKey: cfg.CSRFKey, registration: cfg.RegistrationEnabled,
 		templates: map[string]*template.Template{}, static: map[string]staticFile{},
 	}
@@ -81,6 +83,7 @@ func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login
 	for name, ct := range map[string]string{
 		"gatehouse.css": "text/css; charset=utf-8",
 		"favicon.svg":   "image/svg+xml",
+		"webauthn.js":   "text/javascript; charset=utf-8",
 	} {
 		b, err := fs.ReadFile(staticFS, "static/"+name)
 		if err != nil {
@@ -129,6 +132,14 @@ func (p *Pages) Mount(r *Router) {
 	g.POST("/account/totp", p.signedIn(p.totpBegin))
 	g.POST("/account/totp/confirm", p.signedIn(p.totpConfirm))
 	g.POST("/account/totp/remove", p.signedIn(p.totpRemove))
+	g.POST("/login/passkey", p.passkeyLoginPost)
+	g.POST("/account/passkeys", p.signedIn(p.passkeyAdd))
+	g.POST("/account/passkeys/remove", p.signedIn(p.passkeyRemove))
+	// Upstream identity providers (issue 22).
+	g.GET("/login/upstream/:id", p.upstreamStart, boundedQuery)
+	g.GET("/login/upstream/:id/callback", p.upstreamCallback, boundedQuery)
+	g.POST("/account/upstreams/link", p.signedIn(p.accountUpstreamLink))
+	g.POST("/account/upstreams/unlink", p.signedIn(p.accountUpstreamUnlink))
 	g.GET("/logout", p.logoutGet)
 	g.POST("/logout", p.logoutPost)
 	g.GET("/", p.home)
@@ -151,10 +162,11 @@ func boundedQuery(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// baseCSP: nothing but our own stylesheet and images (and data: images: the QR code
-// of an authenticator app is drawn by the server inline); forms post only to us; no
-// framing (clickjacking, SECURITY S41). No script runs on any page.
-const baseCSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+// baseCSP: nothing but our own stylesheet, images (and data: images: the QR code
+// of an authenticator app is drawn by the server inline) and script (one file, the
+// passkeys' webauthn.js; nothing inline); forms post only to us; no framing
+// (clickjacking, SECURITY S41).
+const baseCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // setPageHeaders sets the headers every page and page redirect carries: no framing,
 // no referrer (page URLs carry request ids; redirects carry codes), no caching.
@@ -213,7 +225,9 @@ func cspSource(redirectURI string) string {
 // view is everything a page template may show. html/template escapes every value
 // for its context (SECURITY S43).
 type view struct {
-	Title        string
+	Title string
+	// Wide: the page is wide (the admin console's layout).
+	Wide         bool
 	CSRF         string
 	RequestID    string
 	ClientName   string
@@ -262,6 +276,25 @@ type view struct {
 	Secret, OTPURI string
 	// RecoveryCodes are shown once, after an enrolment.
 	RecoveryCodes []string
+	// Passkey is the page's passkey ceremony (zero: no passkey offered); PasskeyOnly:
+	// the sign-in needs a passkey (acr phr), no other factor is offered; HasTOTP: the
+	// second-factor page offers the authenticator app.
+	Passkey     usecase.PasskeyChallenge
+	PasskeyOnly bool
+	HasTOTP     bool
+	// PasskeyFailed: a passkey was just refused; the login page then does not offer
+	// its passkeys in the username field's autofill again by itself.
+	PasskeyFailed bool
+	// Passkeys are the account page's passkeys.
+	Passkeys []passkeyView
+	// Upstreams are the login page's "Continue with NAME" buttons;
+	// LinkedIdentities and LinkableUpstreams the account page's (issue 22).
+	Upstreams         []upstreamButton
+	LinkedIdentities  []linkedView
+	LinkableUpstreams []upstreamButton
+	// NoPassword: the account page's user has no password (made through an
+	// upstream): the password form sets one, without a current password.
+	NoPassword bool
 }
 
 type hiddenField struct{ Name, Value string }

@@ -12,6 +12,7 @@ var ProviderSet = wire.NewSet(
 	NewUserInfoHandler,
 	NewDeviceHandler,
 	NewPARHandler,
-	wire.Struct(new(Handlers), "Log", "Metrics", "Token", "Revoke", "Introspect", "Discovery", "Health", "UserInfo", "Pages", "Device", "TrustedProxies", "PAR", "Registration", "Settings", "Features", "AdminAPI"),
+	NewConsole,
+	wire.Struct(new(Handlers), "Log", "Metrics", "Token", "Revoke", "Introspect", "Discovery", "Health", "UserInfo", "Pages", "Device", "TrustedProxies", "PAR", "Registration", "Console", "Settings", "Features", "AdminAPI"),
 	NewEcho,
 )

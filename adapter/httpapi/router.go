@@ -36,6 +36,8 @@ type Handlers struct {
 	PAR *PARHandler
 	// Registration serves dynamic client registration (RFC 7591, 7592); nil leaves it out.
 	Registration *RegistrationHandler
+	// Console serves the admin console (/admin); nil leaves it out.
+	Console *Console
 	// Settings and Features give the error answers the issuer (iss of error redirects,
 	// realm of the userinfo challenges) and the DPoP algs.
 	Settings usecase.Settings
@@ -113,6 +115,9 @@ func NewEcho(h Handlers) *echo.Echo {
 	}
 	if h.Registration != nil {
 		h.Registration.Mount(r)
+	}
+	if h.Console != nil {
+		h.Console.Mount(r)
 	}
 	if h.AdminAPI != nil {
 		h.AdminAPI.Mount(e)

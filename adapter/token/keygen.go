@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math/big"
+	"strings"
 	"time"
 
 	"gatehouse/domain"
@@ -48,22 +49,18 @@ func (g *KeyGenerator) GenerateKey(alg string, now time.Time) (domain.SigningKey
 	if err := domain.ValidateAlg(alg); err != nil {
 		return domain.SigningKey{}, err
 	}
+	// A kid that begins with "-" would read as a flag on the command line (`keys
+	// revoke KID`): such a key (one in 64) is drawn again.
 	var priv crypto.Signer
-	var err error
-	switch alg {
-	case domain.AlgES256:
-		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case domain.AlgRS256:
-		priv, err = rsa.GenerateKey(rand.Reader, RSAKeyBits)
-	case domain.AlgEdDSA:
-		_, priv, err = ed25519.GenerateKey(rand.Reader)
-	}
-	if err != nil {
-		return domain.SigningKey{}, fmt.Errorf("generate %s key: %w", alg, err)
-	}
-	kid, err := Thumbprint(priv.Public())
-	if err != nil {
-		return domain.SigningKey{}, err
+	var kid string
+	for kid == "" || strings.HasPrefix(kid, "-") {
+		var err error
+		if priv, err = newPrivateKey(alg); err != nil {
+			return domain.SigningKey{}, fmt.Errorf("generate %s key: %w", alg, err)
+		}
+		if kid, err = Thumbprint(priv.Public()); err != nil {
+			return domain.SigningKey{}, err
+		}
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
@@ -79,6 +76,19 @@ func (g *KeyGenerator) GenerateKey(alg string, now time.Time) (domain.SigningKey
 		return domain.SigningKey{}, fmt.Errorf("marshal %s public key: %w", alg, err)
 	}
 	return domain.SigningKey{ID: kid, Alg: alg, PrivateKey: sealed, PublicKey: pub, CreatedAt: now}, nil
+}
+
+func newPrivateKey(alg string) (crypto.Signer, error) {
+	switch alg {
+	case domain.AlgES256:
+		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case domain.AlgRS256:
+		return rsa.GenerateKey(rand.Reader, RSAKeyBits)
+	case domain.AlgEdDSA:
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		return priv, err
+	}
+	return nil, fmt.Errorf("unknown alg %q", alg)
 }
 
 // Thumbprint is the RFC 7638 SHA-256 thumbprint of a public key, base64url: the

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,5 +95,21 @@ func TestThumbprint_RFC7638Example(t *testing.T) {
 	}
 	if want := "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"; got != want {
 		t.Fatalf("thumbprint = %s, want %s", got, want)
+	}
+}
+
+// TestGenerateKey_KidNeverLooksLikeAFlag: one thumbprint in 64 begins with "-", which
+// `gatehouse keys revoke KID` would read as a flag; 640 EdDSA keys (about ten such
+// draws expected) all get a kid that does not.
+func TestGenerateKey_KidNeverLooksLikeAFlag(t *testing.T) {
+	gen := NewKeyGenerator(newTestCipher(t))
+	for range 640 {
+		k, err := gen.GenerateKey("EdDSA", t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(k.ID, "-") {
+			t.Fatalf("kid %q begins with -", k.ID)
+		}
 	}
 }

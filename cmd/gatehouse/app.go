@@ -55,6 +55,8 @@ type App struct {
 	Audit *usecase.Audit
 	// Factors are the users' second factors (users reset-mfa).
 	Factors *usecase.Factors
+	// Upstreams are the upstream identity providers (gatehouse upstreams).
+	Upstreams *usecase.Upstreams
 	// Resources are the registered protected resources (gatehouse resources).
 	Resources *usecase.Resources
 }
@@ -184,6 +186,10 @@ func provideMailPolicy() usecase.MailPolicy { return usecase.DefaultMailPolicy()
 
 func provideAccountSettings(cfg config.Config) usecase.AccountSettings {
 	return usecase.AccountSettings{Issuer: cfg.Issuer, TokenTTL: cfg.EmailTokenTTL, Verification: cfg.EmailVerification}
+}
+
+func provideUpstreamSettings(cfg config.Config) usecase.UpstreamSettings {
+	return usecase.UpstreamSettings{Issuer: cfg.Issuer, RegistrationEnabled: cfg.RegistrationEnabled}
 }
 
 func provideMFASettings(cfg config.Config) usecase.MFASettings {

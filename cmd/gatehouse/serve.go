@@ -73,6 +73,10 @@ func serveCmd(g *globals) *cobra.Command {
 			if err := app.Keys.Ensure(ctx, app.ClientIDTokenAlgs(ctx)...); err != nil {
 				return fmt.Errorf("signing keys: %w", err)
 			}
+			if err := app.Admin.EnsureConsoleClient(ctx, cfg.Issuer); err != nil {
+				// The authorization server works without its console; /admin then fails to sign in.
+				log.Error("admin console: its client could not be stored; /admin cannot sign in", "err", err)
+			}
 			if err := app.KeyRing.Reload(ctx); err != nil {
 				return fmt.Errorf("load signing keys: %w", err)
 			}

@@ -18,6 +18,7 @@ import (
 	"gatehouse/adapter/repository/batchrepo"
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/adapter/token"
+	"gatehouse/adapter/upstream"
 	"gatehouse/infrastructure/config"
 	"gatehouse/usecase"
 )
@@ -29,6 +30,7 @@ var appSet = wire.NewSet(
 	provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures, provideTrustedProxies,
 	providePARSettings, adminAPISet,
 	provideMailTransport, provideMailPolicy, provideAccountSettings, provideMFASettings,
+	provideUpstreamSettings, upstream.NewConnector, wire.Bind(new(usecase.UpstreamConnector), new(*upstream.Connector)),
 	backchannel.NewSender, wire.Bind(new(usecase.LogoutSender), new(*backchannel.Sender)),
 	provideOutboundPolicy, provideUntrustedHTTP, wire.Bind(new(usecase.URLPolicy), new(outbound.Policy)),
 	wire.Bind(new(usecase.LogoutTokenSigner), new(*token.Signer)), wire.Bind(new(usecase.Sealer), new(*crypto.Cipher)),

@@ -17,6 +17,7 @@ import (
 	"gatehouse/adapter/repository/batchrepo"
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/adapter/token"
+	"gatehouse/adapter/upstream"
 	"gatehouse/infrastructure/config"
 	"gatehouse/usecase"
 	"github.com/google/wire"
@@ -144,8 +145,9 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	consentRepository := bunrepo.NewConsentRepository(db)
 	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
 	parSettings := providePARSettings(cfg)
+	passkeyRepository := bunrepo.NewPasskeyRepository(db)
 	resourceRepository := bunrepo.NewResourceRepository(db)
-	authorize := usecase.NewAuthorizeWithResources(users, clientIDMetadata, authRequestRepository, consentRepository, codes, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, audit, resourceRepository)
+	authorize := usecase.NewAuthorizeWithResources(users, clientIDMetadata, authRequestRepository, consentRepository, codes, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, audit, passkeyRepository, resourceRepository)
 	totp := crypto.NewTOTP()
 	accountRepository := bunrepo.NewAccountRepository(db)
 	mailRepository := bunrepo.NewMailRepository(db)
@@ -159,7 +161,8 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	accountSettings := provideAccountSettings(cfg)
 	accounts := usecase.NewAccounts(users, accountRepository, rules, passwordHasher, admin, mailer, throttle, random, secretHasher, systemClock, accountSettings, logger)
 	mfaSettings := provideMFASettings(cfg)
-	factors := usecase.NewFactors(users, factorRepository, totp, cipher, rules, passwordHasher, throttle, random, secretHasher, systemClock, accounts, audit, mfaSettings)
+	webAuthn := crypto.NewWebAuthn(mfaSettings)
+	factors := usecase.NewFactors(users, factorRepository, totp, cipher, rules, passwordHasher, throttle, random, secretHasher, systemClock, accounts, audit, mfaSettings, passkeyRepository, webAuthn, replayRepository)
 	login := usecase.NewLogin(users, rules, passwordHasher, throttle, sessionRepository, tokens, admin, random, secretHasher, systemClock, factors)
 	hintVerifier, err := token.NewHintVerifier(keyRing, verifierConfig, systemClock)
 	if err != nil {
@@ -168,7 +171,11 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	}
 	endSession := usecase.NewEndSession(clientIDMetadata, hintVerifier)
 	connectedApps := usecase.NewConnectedApps(consentRepository, clientIDMetadata, tokens, systemClock, audit)
-	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, factors, logger)
+	upstreamRepository := bunrepo.NewUpstreamRepository(db)
+	connector := upstream.NewConnector()
+	upstreamSettings := provideUpstreamSettings(cfg)
+	upstreams := usecase.NewUpstreams(upstreamRepository, users, rules, connector, cipher, random, secretHasher, replayRepository, systemClock, audit, login, accounts, upstreamSettings)
+	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, factors, logger, upstreams)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -185,11 +192,16 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	registrationSettings := provideRegistrationSettings(cfg)
 	registration := usecase.NewRegistration(admin, clientRepository, clients, throttle, secretHasher, random, systemClock, policy, registrationSettings)
 	registrationHandler := provideRegistrationHandler(registration, settings)
-	adminAccess := usecase.NewAdminAccess(verifier, tokens, users)
 	userDirectory := provideUserDirectory(userRepository)
 	clientDirectory := provideClientDirectory(clientRepository)
 	sessionDirectory := provideSessionDirectory(sessionRepository)
 	adminResources := usecase.NewAdminResources(admin, userDirectory, clientDirectory, sessionRepository, sessionDirectory, consentRepository, tokens, accounts, audit, systemClock)
+	console, err := httpapi.NewConsole(pages, admin, audit, usecaseKeys, factors, usecaseToken, adminResources, logger)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	adminAccess := usecase.NewAdminAccess(verifier, tokens, users)
 	subMounter := provideAdminAPI(settings, logger, adminAccess, admin, adminResources, usecaseKeys, factors, systemClock, clients)
 	handlers := httpapi.Handlers{
 		Log:            logger,
@@ -205,6 +217,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		TrustedProxies: trustedProxies,
 		PAR:            parHandler,
 		Registration:   registrationHandler,
+		Console:        console,
 		Settings:       settings,
 		Features:       features,
 		AdminAPI:       subMounter,
@@ -236,6 +249,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Backchannel:  backchannelLogout,
 		Audit:        audit,
 		Factors:      factors,
+		Upstreams:    upstreams,
 		Resources:    resources,
 	}
 	return app, func() {
@@ -358,8 +372,9 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	consentRepository := bunrepo.NewConsentRepository(db)
 	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
 	parSettings := providePARSettings(cfg)
+	passkeyRepository := bunrepo.NewPasskeyRepository(db)
 	resourceRepository := bunrepo.NewResourceRepository(db)
-	authorize := usecase.NewAuthorizeWithResources(userRepository, clientIDMetadata, authRequestRepository, consentRepository, codeRepository, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, audit, resourceRepository)
+	authorize := usecase.NewAuthorizeWithResources(userRepository, clientIDMetadata, authRequestRepository, consentRepository, codeRepository, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, audit, passkeyRepository, resourceRepository)
 	totp := crypto.NewTOTP()
 	accountRepository := bunrepo.NewAccountRepository(db)
 	mailRepository := bunrepo.NewMailRepository(db)
@@ -373,7 +388,8 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	accountSettings := provideAccountSettings(cfg)
 	accounts := usecase.NewAccounts(userRepository, accountRepository, rules, passwordHasher, admin, mailer, throttle, random, secretHasher, systemClock, accountSettings, logger)
 	mfaSettings := provideMFASettings(cfg)
-	factors := usecase.NewFactors(userRepository, factorRepository, totp, cipher, rules, passwordHasher, throttle, random, secretHasher, systemClock, accounts, audit, mfaSettings)
+	webAuthn := crypto.NewWebAuthn(mfaSettings)
+	factors := usecase.NewFactors(userRepository, factorRepository, totp, cipher, rules, passwordHasher, throttle, random, secretHasher, systemClock, accounts, audit, mfaSettings, passkeyRepository, webAuthn, replayRepository)
 	login := usecase.NewLogin(userRepository, rules, passwordHasher, throttle, sessionRepository, tokenRepository, admin, random, secretHasher, systemClock, factors)
 	hintVerifier, err := token.NewHintVerifier(keyRing, verifierConfig, systemClock)
 	if err != nil {
@@ -382,7 +398,11 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	}
 	endSession := usecase.NewEndSession(clientIDMetadata, hintVerifier)
 	connectedApps := usecase.NewConnectedApps(consentRepository, clientIDMetadata, tokenRepository, systemClock, audit)
-	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, factors, logger)
+	upstreamRepository := bunrepo.NewUpstreamRepository(db)
+	connector := upstream.NewConnector()
+	upstreamSettings := provideUpstreamSettings(cfg)
+	upstreams := usecase.NewUpstreams(upstreamRepository, userRepository, rules, connector, cipher, random, secretHasher, replayRepository, systemClock, audit, login, accounts, upstreamSettings)
+	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, factors, logger, upstreams)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -399,11 +419,16 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	registrationSettings := provideRegistrationSettings(cfg)
 	registration := usecase.NewRegistration(admin, clientRepository, clients, throttle, secretHasher, random, systemClock, policy, registrationSettings)
 	registrationHandler := provideRegistrationHandler(registration, settings)
-	adminAccess := usecase.NewAdminAccess(verifier, tokenRepository, userRepository)
 	userDirectory := provideUserDirectory(userRepository)
 	clientDirectory := provideClientDirectory(clientRepository)
 	sessionDirectory := provideSessionDirectory(sessionRepository)
 	adminResources := usecase.NewAdminResources(admin, userDirectory, clientDirectory, sessionRepository, sessionDirectory, consentRepository, tokenRepository, accounts, audit, systemClock)
+	console, err := httpapi.NewConsole(pages, admin, audit, usecaseKeys, factors, usecaseToken, adminResources, logger)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	adminAccess := usecase.NewAdminAccess(verifier, tokenRepository, userRepository)
 	subMounter := provideAdminAPI(settings, logger, adminAccess, admin, adminResources, usecaseKeys, factors, systemClock, clients)
 	handlers := httpapi.Handlers{
 		Log:            logger,
@@ -419,6 +444,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		TrustedProxies: trustedProxies,
 		PAR:            parHandler,
 		Registration:   registrationHandler,
+		Console:        console,
 		Settings:       settings,
 		Features:       features,
 		AdminAPI:       subMounter,
@@ -450,6 +476,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		Backchannel:  backchannelLogout,
 		Audit:        audit,
 		Factors:      factors,
+		Upstreams:    upstreams,
 		Resources:    resources,
 	}
 	return app, func() {
@@ -465,7 +492,8 @@ var appSet = wire.NewSet(
 	provideLogger, provideSettings, provideDB, provideAuditRetention, provideCryptoKeys, providePasswordParams,
 	provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures, provideTrustedProxies,
 	providePARSettings, adminAPISet,
-	provideMailTransport, provideMailPolicy, provideAccountSettings, provideMFASettings, backchannel.NewSender, wire.Bind(new(usecase.LogoutSender), new(*backchannel.Sender)), provideOutboundPolicy, provideUntrustedHTTP, wire.Bind(new(usecase.URLPolicy), new(outbound.Policy)), wire.Bind(new(usecase.LogoutTokenSigner), new(*token.Signer)), wire.Bind(new(usecase.Sealer), new(*crypto.Cipher)), provideRegistrationSettings, provideRegistrationHandler, wire.Bind(new(usecase.ClientForgetter), new(*cache.Clients)), wire.Bind(new(usecase.Clock), new(usecase.SystemClock)), wire.Bind(new(httpapi.Pinger), new(*bun.DB)), crypto.ProviderSet, identifier.NewRules, wire.Bind(new(usecase.Identifiers), new(identifier.Rules)), wire.Bind(new(token.KeyCipher), new(*crypto.Cipher)), token.ProviderSet, token.NewDPoPParser, wire.Bind(new(usecase.DPoPProofParser), new(*token.DPoPParser)), crypto.NewDPoPNonces, wire.Bind(new(usecase.DPoPNonces), new(*crypto.DPoPNonces)), provideDPoPConfig,
+	provideMailTransport, provideMailPolicy, provideAccountSettings, provideMFASettings,
+	provideUpstreamSettings, upstream.NewConnector, wire.Bind(new(usecase.UpstreamConnector), new(*upstream.Connector)), backchannel.NewSender, wire.Bind(new(usecase.LogoutSender), new(*backchannel.Sender)), provideOutboundPolicy, provideUntrustedHTTP, wire.Bind(new(usecase.URLPolicy), new(outbound.Policy)), wire.Bind(new(usecase.LogoutTokenSigner), new(*token.Signer)), wire.Bind(new(usecase.Sealer), new(*crypto.Cipher)), provideRegistrationSettings, provideRegistrationHandler, wire.Bind(new(usecase.ClientForgetter), new(*cache.Clients)), wire.Bind(new(usecase.Clock), new(usecase.SystemClock)), wire.Bind(new(httpapi.Pinger), new(*bun.DB)), crypto.ProviderSet, identifier.NewRules, wire.Bind(new(usecase.Identifiers), new(identifier.Rules)), wire.Bind(new(token.KeyCipher), new(*crypto.Cipher)), token.ProviderSet, token.NewDPoPParser, wire.Bind(new(usecase.DPoPProofParser), new(*token.DPoPParser)), crypto.NewDPoPNonces, wire.Bind(new(usecase.DPoPNonces), new(*crypto.DPoPNonces)), provideDPoPConfig,
 	provideAssertionVerifier, wire.Bind(new(usecase.ClientAssertionVerifier), new(*token.AssertionVerifier)), bunrepo.ProviderSet, provideClientCache, provideChangeFeed,
 	provideClientIDMetadata, wire.Bind(new(usecase.ClientStore), new(*usecase.ClientIDMetadata)), wire.Bind(new(token.KeySource), new(*bunrepo.KeyRepository)), usecase.ProviderSet, httpapi.ProviderSet, providePageConfig, httpapi.NewPages, wire.Bind(new(httpapi.PageMounter), new(*httpapi.Pages)), wire.Struct(new(App), "*"),
 )

@@ -3,6 +3,7 @@ package bunrepo
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -27,21 +28,23 @@ func NewDeviceRepository(db *bun.DB) *DeviceRepository { return &DeviceRepositor
 type deviceRow struct {
 	bun.BaseModel `bun:"table:device_authorizations"`
 
-	DeviceCodeHash  []byte     `bun:"device_code_hash,pk"`
-	UserCodeHash    []byte     `bun:"user_code_hash"`
-	ClientID        string     `bun:"client_id"`
-	Scope           string     `bun:"scope"`
-	Audience        string     `bun:"audience"`
-	IntervalSeconds int64      `bun:"interval_seconds"`
-	LastPolledAt    time.Time  `bun:"last_polled_at,nullzero"`
-	Status          string     `bun:"status"`
-	UserID          string     `bun:"user_id,nullzero"`
-	AuthTime        time.Time  `bun:"auth_time,nullzero"`
-	SessionID       string     `bun:"session_id,nullzero"`
-	FamilyID        string     `bun:"family_id"`
-	CreatedAt       time.Time  `bun:"created_at"`
-	ExpiresAt       time.Time  `bun:"expires_at"`
-	ConsumedAt      *time.Time `bun:"consumed_at"`
+	DeviceCodeHash  []byte    `bun:"device_code_hash,pk"`
+	UserCodeHash    []byte    `bun:"user_code_hash"`
+	ClientID        string    `bun:"client_id"`
+	Scope           string    `bun:"scope"`
+	Audience        string    `bun:"audience"`
+	IntervalSeconds int64     `bun:"interval_seconds"`
+	LastPolledAt    time.Time `bun:"last_polled_at,nullzero"`
+	Status          string    `bun:"status"`
+	UserID          string    `bun:"user_id,nullzero"`
+	AuthTime        time.Time `bun:"auth_time,nullzero"`
+	SessionID       string    `bun:"session_id,nullzero"`
+	// AMR came with migration 20260401000001: space-separated; NULL when none.
+	AMR        string     `bun:"amr,nullzero"`
+	FamilyID   string     `bun:"family_id"`
+	CreatedAt  time.Time  `bun:"created_at"`
+	ExpiresAt  time.Time  `bun:"expires_at"`
+	ConsumedAt *time.Time `bun:"consumed_at"`
 }
 
 func deviceToRow(d domain.DeviceAuthorization) deviceRow {
@@ -49,7 +52,7 @@ func deviceToRow(d domain.DeviceAuthorization) deviceRow {
 		DeviceCodeHash: d.DeviceCodeHash, UserCodeHash: d.UserCodeHash, ClientID: d.ClientID,
 		Scope: encodeList(d.Scope), Audience: encodeList(d.Audience),
 		IntervalSeconds: int64(d.Interval / time.Second), LastPolledAt: d.LastPolledAt,
-		Status: string(d.Status), UserID: d.UserID, AuthTime: d.AuthTime, SessionID: d.SessionID,
+		Status: string(d.Status), UserID: d.UserID, AuthTime: d.AuthTime, SessionID: d.SessionID, AMR: strings.Join(d.AMR, " "),
 		FamilyID: d.FamilyID, CreatedAt: d.CreatedAt, ExpiresAt: d.ExpiresAt, ConsumedAt: d.ConsumedAt,
 	}
 }
@@ -59,7 +62,7 @@ func (r deviceRow) toDomain() (domain.DeviceAuthorization, error) {
 		DeviceCodeHash: r.DeviceCodeHash, UserCodeHash: r.UserCodeHash, ClientID: r.ClientID,
 		Interval: time.Duration(r.IntervalSeconds) * time.Second, LastPolledAt: utc(r.LastPolledAt),
 		Status: domain.DeviceStatus(r.Status), UserID: r.UserID, AuthTime: utc(r.AuthTime),
-		SessionID: r.SessionID, FamilyID: r.FamilyID,
+		SessionID: r.SessionID, AMR: strings.Fields(r.AMR), FamilyID: r.FamilyID,
 		CreatedAt: utc(r.CreatedAt), ExpiresAt: utc(r.ExpiresAt), ConsumedAt: utcPtr(r.ConsumedAt),
 	}
 	var err error
@@ -136,8 +139,12 @@ func (r *DeviceRepository) ApproveDeviceAuthorization(ctx context.Context, devic
 	if a.SessionID != "" {
 		sessionID = a.SessionID
 	}
+	amr := any(nil)
+	if len(a.AMR) > 0 {
+		amr = strings.Join(a.AMR, " ")
+	}
 	return r.decide(ctx, deviceCodeHash, domain.DeviceApproved,
-		"user_id = ?, auth_time = ?, session_id = ?", []any{a.UserID, authTime, sessionID}, now)
+		"user_id = ?, auth_time = ?, session_id = ?, amr = ?", []any{a.UserID, authTime, sessionID, amr}, now)
 }
 
 // DenyDeviceAuthorization records the refusal while the authorization is pending and

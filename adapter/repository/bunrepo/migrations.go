@@ -80,6 +80,8 @@ func migrations() *migrate.Migrations {
 	ms.Add(claimsMigration())
 	ms.Add(auditMigration())
 	ms.Add(factorsMigration())
+	ms.Add(passkeysMigration())
+	add("20260402000001", "upstreams", upstreamsSchema)
 	add("20260404000001", "protected_resources", protectedResourcesTable)
 	ms.Add(unusedClientsMigration())
 	return ms

@@ -31,9 +31,11 @@ var ProviderSet = wire.NewSet(
 	NewBackchannelRepository, wire.Bind(new(usecase.LogoutStore), new(*BackchannelRepository)),
 	NewPushedRequestRepository, wire.Bind(new(usecase.PushedRequestStore), new(*PushedRequestRepository)),
 	NewReplayRepository, wire.Bind(new(usecase.ReplayStore), new(*ReplayRepository)),
+	NewPasskeyRepository, wire.Bind(new(usecase.PasskeyStore), new(*PasskeyRepository)),
 	NewAuditRepository, wire.Bind(new(usecase.AuditStore), new(*AuditRepository)),
 	NewTransactor, wire.Bind(new(usecase.Transactor), new(*Transactor)),
 	NewFactorRepository, wire.Bind(new(usecase.FactorStore), new(*FactorRepository)),
+	NewUpstreamRepository, wire.Bind(new(usecase.UpstreamStore), new(*UpstreamRepository)),
 	NewResourceRepository, wire.Bind(new(usecase.ResourceStore), new(*ResourceRepository)),
 )
 

@@ -1,6 +1,7 @@
 package repotest
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ func (s *suite) newDevice(t *testing.T, c domain.Client) domain.DeviceAuthorizat
 }
 
 func (s *suite) approval(u domain.User) usecase.DeviceApproval {
-	return usecase.DeviceApproval{UserID: u.ID, AuthTime: base.Add(-time.Minute), SessionID: newID("s")}
+	return usecase.DeviceApproval{UserID: u.ID, AuthTime: base.Add(-time.Minute), SessionID: newID("s"), AMR: []string{"hwk", "user", "mfa"}}
 }
 
 func (s *suite) devices(t *testing.T) {
@@ -83,7 +84,8 @@ func (s *suite) devices(t *testing.T) {
 		noErr(t, s.Devices.ApproveDeviceAuthorization(t.Context(), d.DeviceCodeHash, a, base.Add(time.Minute)))
 		got, err := s.Devices.DeviceAuthorizationByDeviceCode(t.Context(), d.DeviceCodeHash)
 		noErr(t, err)
-		if got.Status != domain.DeviceApproved || got.UserID != u.ID || got.SessionID != a.SessionID {
+		if got.Status != domain.DeviceApproved || got.UserID != u.ID || got.SessionID != a.SessionID ||
+			strings.Join(got.AMR, " ") != "hwk user mfa" {
 			t.Errorf("after approval: %+v", got)
 		}
 		sameTime(t, "auth_time", a.AuthTime, got.AuthTime)

@@ -57,6 +57,10 @@ type Stores struct {
 	Tx usecase.Transactor
 	// Factors is optional: second factors (authenticator apps, recovery codes).
 	Factors usecase.FactorStore
+	// Passkeys is optional: users' WebAuthn credentials.
+	Passkeys usecase.PasskeyStore
+	// Upstreams is optional: upstream identity providers and linked identities.
+	Upstreams usecase.UpstreamStore
 	// Resources is optional: the registered protected resources.
 	Resources usecase.ResourceStore
 }
@@ -103,12 +107,14 @@ func bunStores(db *bun.DB) Stores {
 		ChangeCounts: func(ctx context.Context) (map[bunrepo.Topic]int64, error) {
 			return bunrepo.ChangeCounters(ctx, db)
 		},
-		Mail:     bunrepo.NewMailRepository(db),
-		Accounts: bunrepo.NewAccountRepository(db),
-		Logouts:  bunrepo.NewBackchannelRepository(db),
-		Audit:    bunrepo.NewAuditRepository(db),
-		Tx:       bunrepo.NewTransactor(db),
-		Factors:  bunrepo.NewFactorRepository(db),
+		Mail:      bunrepo.NewMailRepository(db),
+		Accounts:  bunrepo.NewAccountRepository(db),
+		Logouts:   bunrepo.NewBackchannelRepository(db),
+		Audit:     bunrepo.NewAuditRepository(db),
+		Tx:        bunrepo.NewTransactor(db),
+		Factors:   bunrepo.NewFactorRepository(db),
+		Upstreams: bunrepo.NewUpstreamRepository(db),
+		Passkeys:  bunrepo.NewPasskeyRepository(db),
 		// Resources: the protected resources (issue 24).
 		Resources: bunrepo.NewResourceRepository(db),
 	}
@@ -137,7 +143,9 @@ func Run(t *testing.T, s Stores) {
 	t.Run("Logouts", st.logouts)
 	t.Run("Audit", st.audit)
 	t.Run("Factors", st.factors)
+	t.Run("Passkeys", st.passkeys)
 	t.Run("AdminLists", st.adminLists)
+	t.Run("Upstreams", st.upstreams)
 	t.Run("Resources", st.resources)
 	t.Run("UnusedClients", st.unusedClients)
 	// Last: its purge deletes whatever else has expired by then.

@@ -69,6 +69,7 @@ var AuditTypes = []string{
 	AuditConsentGranted, AuditConsentRevoked, AuditClientCreated, AuditClientUpdated, AuditClientDeleted,
 	AuditClientSecretRotated, AuditKeyRotated, AuditKeyRevoked, AuditUserPasswordResetSent,
 	AuditUpstreamCreated, AuditUpstreamUpdated, AuditUpstreamDeleted, AuditIdentityLinked, AuditIdentityUnlinked,
+	AuditResourceCreated, AuditResourceDeleted, AuditClientRegistered,
 }
 
 // Reasons of failed sign-ins, for administrators only: the user sees one message.
@@ -105,4 +106,13 @@ const (
 	// AuditReasonPasskeyCounter: a signature counter that did not go up (WebAuthn L2
 	// §7.2 step 17): the authenticator may have been cloned.
 	AuditReasonPasskeyCounter = "passkey_counter_regression"
+)
+
+// Audit event types of protected resources and client registration.
+const (
+	AuditResourceCreated = "resource.created"
+	AuditResourceDeleted = "resource.deleted"
+	// AuditClientRegistered: a client registered itself (RFC 7591 dynamic
+	// registration, with or without an initial access token).
+	AuditClientRegistered = "client.registered"
 )

@@ -39,6 +39,10 @@ type Client struct {
 	// RegistrationTokenHash is the keyed hash of the registration access token of a
 	// dynamically registered client (RFC 7592); empty for clients made otherwise.
 	RegistrationTokenHash []byte
+	// UnusedExpiresAt is set for a client of open dynamic registration (no initial
+	// access token): when it was never used by then, housekeeping deletes it. Zero for
+	// any other client, and once the client got a token.
+	UnusedExpiresAt time.Time
 	// RequireDPoP makes the token endpoint refuse this client's requests without a
 	// DPoP proof (RFC 9449 §5.2).
 	RequireDPoP bool

@@ -127,6 +127,8 @@ type azFlow struct {
 	Query      url.Values // its query
 	SawLogin   bool
 	SawConsent bool
+	// ConsentPage is the body of the last consent page shown.
+	ConsentPage string
 }
 
 // authorize sends the browser to the authorization endpoint with q and through the
@@ -152,6 +154,7 @@ func (b *azBrowser) follow(resp Response, user, password, decision string) azFlo
 			resp = b.logIn(loc, user, password)
 		case strings.HasPrefix(loc, "/consent"):
 			f.SawConsent = true
+			f.ConsentPage = string(b.get(loc).Body)
 			csrf, req := b.openForm(loc)
 			resp = b.post("/consent", url.Values{"csrf_token": {csrf}, "req": {req}, "decision": {decision}})
 		default:

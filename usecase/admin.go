@@ -596,6 +596,11 @@ type NewClient struct {
 	AuthMethod string
 	JWKS       string
 	JWKSURI    string
+	// UnusedExpiresAt: a client of open dynamic registration, deleted by housekeeping
+	// when it was not used by then.
+	UnusedExpiresAt time.Time
+	// Registered: the client registered itself (RFC 7591); audited as client.registered.
+	Registered bool
 }
 
 // CreatedClient is a new client with its secret, shown this once.
@@ -616,6 +621,7 @@ func (a *Admin) CreateClient(ctx context.Context, in NewClient) (CreatedClient, 
 		RequireDPoP: in.RequireDPoP, PKCEOptional: in.PKCEOptional, BackchannelLogoutURI: in.BackchannelLogoutURI,
 		RequireMFA: in.RequireMFA, CreatedAt: now, UpdatedAt: now,
 		TokenEndpointAuthMethod: in.AuthMethod, JWKS: in.JWKS, JWKSURI: in.JWKSURI,
+		UnusedExpiresAt: in.UnusedExpiresAt,
 	}
 	if len(c.GrantTypes) == 0 {
 		c.GrantTypes = append([]string(nil), domain.DefaultGrantTypes...)
@@ -642,7 +648,12 @@ func (a *Admin) CreateClient(ctx context.Context, in NewClient) (CreatedClient, 
 		secret = a.random.Token()
 		c.SecretHash = a.hasher.HashSecret(secret)
 	}
-	if err := a.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditClientCreated, Target: c.ID},
+	event := domain.AuditEvent{Type: domain.AuditClientCreated, Target: c.ID}
+	if in.Registered {
+		event.Type = domain.AuditClientRegistered
+		event.Details = map[string]any{"open": !in.UnusedExpiresAt.IsZero(), "public": c.Public}
+	}
+	if err := a.audit.Change(ctx, event,
 		func(ctx context.Context) error { return a.clients.CreateClient(ctx, c) }); err != nil {
 		if errors.Is(err, domain.ErrDuplicate) {
 			return CreatedClient{}, &ValidationError{Field: "name", Message: fmt.Sprintf("a client named %q already exists", c.Name), Conflict: true}

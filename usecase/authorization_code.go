@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"gatehouse/domain"
@@ -51,10 +52,18 @@ func (uc *AuthorizationCodeGrant) Execute(ctx context.Context, client domain.Cli
 			return CodeOutcome{RevokeFamily: r.Code.UsedAt != nil && r.Code.ClientID == client.ID}, err
 		}
 		c := r.Code
+		// RFC 8707 §2.2: resource at the token endpoint narrows the access token's
+		// audience to some of those the code was granted; the refresh token keeps them all.
+		if len(req.Resource) > 0 && !domain.ScopeCovers(c.Audience, req.Resource) {
+			return CodeOutcome{}, domain.ErrInvalidTarget.WithDescription("the requested resource exceeds the authorization grant")
+		}
 		subject = Subject{Client: client, User: r.User, Scope: c.Scope, Audience: c.Audience, AuthTime: c.AuthTime, AMR: c.AMR,
 			Nonce: c.Nonce, SessionID: c.SessionID, FamilyID: c.FamilyID, JKT: req.DPoPJKT, Claims: c.Claims}
 		fam, rt, s := uc.minter.newGrant(subject)
 		secret = s
+		if len(req.Resource) > 0 {
+			subject.Audience = slices.Clone(req.Resource)
+		}
 		return CodeOutcome{Grant: &NewGrant{Family: fam, Refresh: rt}}, nil
 	})
 	switch {

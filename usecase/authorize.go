@@ -31,6 +31,9 @@ type Authorize struct {
 	audit *Audit
 	// passkeys tells whether a user can reach the phishing-resistant level (nil: none can).
 	passkeys PasskeyStore
+	// resources are the registered protected resources: an open one may be asked
+	// for by any client, with the user's consent. Nil: none.
+	resources ResourceStore
 }
 
 // NewAuthorize builds the authorization endpoint. It takes the requests the PAR
@@ -40,6 +43,16 @@ func NewAuthorize(users UserStore, clients ClientStore, requests AuthRequestStor
 	passkeys PasskeyStore) *Authorize {
 	return &Authorize{users: users, clients: clients, requests: requests, consents: consents, codes: codes, pushed: pushed,
 		hasher: hasher, random: random, clock: clock, settings: settings, par: par, audit: audit, passkeys: passkeys}
+}
+
+// NewAuthorizeWithResources is NewAuthorize where clients may also ask for the open
+// resources of resources (gatehouse resources create --open).
+func NewAuthorizeWithResources(users UserStore, clients ClientStore, requests AuthRequestStore, consents ConsentStore,
+	codes CodeStore, pushed PushedRequestStore, hasher SecretHasher, random Random, clock Clock, settings Settings,
+	par PARSettings, audit *Audit, passkeys PasskeyStore, resources ResourceStore) *Authorize {
+	a := NewAuthorize(users, clients, requests, consents, codes, pushed, hasher, random, clock, settings, par, audit, passkeys)
+	a.resources = resources
+	return a
 }
 
 // AuthorizeInput is one GET of the authorization endpoint.
@@ -80,7 +93,11 @@ func (uc *Authorize) Start(ctx context.Context, in AuthorizeInput) (Step, error)
 		return Step{}, redirectError(redirectURI, state, domain.ErrInvalidRequest.WithDescription(
 			"this client must push its authorization requests (PAR, RFC 9126) and send a request_uri"))
 	}
-	req, err := ValidateAuthRequest(client, p, uc.settings.authorizePolicy())
+	policy := uc.settings.authorizePolicy()
+	if policy.OpenResources, err = openResources(ctx, uc.resources, client, p.Resource); err != nil {
+		return Step{}, err
+	}
+	req, err := ValidateAuthRequest(client, p, policy)
 	if err != nil {
 		return Step{}, redirectError(redirectURI, state, err)
 	}
@@ -179,4 +196,50 @@ func redirectError(redirectURI, state string, err error) error {
 // unknownClient: the client_id is no client of ours (or a disabled one).
 func unknownClient() *domain.Error {
 	return domain.ErrInvalidClient.WithDescription("the application (client_id) is not registered here")
+}
+
+// openResources returns those of the resources asked for that are outside the
+// client's audience list and registered as open.
+func openResources(ctx context.Context, store ResourceStore, client domain.Client, asked []string) ([]string, error) {
+	var others []string
+	for _, r := range asked {
+		if !slices.Contains(client.Audiences, r) {
+			others = append(others, r)
+		}
+	}
+	if store == nil || len(others) == 0 || len(asked) > domain.MaxResourceParams {
+		return nil, nil
+	}
+	open, err := store.OpenResources(ctx, others)
+	if err != nil {
+		return nil, fmt.Errorf("look up open resources: %w", err)
+	}
+	return open, nil
+}
+
+// consentItems is what the user consents to for req: its scopes and the open
+// resources (outside the client's own audience list) its token would reach.
+func consentItems(client domain.Client, req domain.AuthRequest, defaultAudience string) []string {
+	items := req.ConsentScope()
+	extra := openAudience(client, req, defaultAudience)
+	if len(extra) == 0 {
+		return items
+	}
+	items = slices.Clone(items)
+	for _, r := range extra {
+		items = append(items, domain.ResourceConsentItem(r))
+	}
+	return items
+}
+
+// openAudience is the part of req's audience the client holds only because the
+// resources are open.
+func openAudience(client domain.Client, req domain.AuthRequest, defaultAudience string) []string {
+	var out []string
+	for _, r := range req.Audience {
+		if r != defaultAudience && !slices.Contains(client.Audiences, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }

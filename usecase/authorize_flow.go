@@ -60,6 +60,40 @@ type ConsentView struct {
 	ClientName  string
 	RedirectURI string
 	Scopes      []ScopeView
+	// Resources are the open resources the client asks to reach (by name and URI).
+	Resources []ResourceView
+	// ClientHost is the host of a metadata-document client's client_id: the name is
+	// the document's to choose, the host is what vouches for it.
+	ClientHost string
+}
+
+// ResourceView is a protected resource as the consent page names it.
+type ResourceView struct {
+	Name string
+	URI  string
+}
+
+// resourceViews names the resources uris; a resource deleted meanwhile is shown by
+// its URI alone.
+func (uc *Authorize) resourceViews(ctx context.Context, uris []string) ([]ResourceView, error) {
+	var all []domain.Resource
+	if uc.resources != nil {
+		var err error
+		if all, err = uc.resources.ListResources(ctx); err != nil {
+			return nil, fmt.Errorf("list resources: %w", err)
+		}
+	}
+	out := make([]ResourceView, 0, len(uris))
+	for _, u := range uris {
+		v := ResourceView{Name: u, URI: u}
+		for _, r := range all {
+			if r.URI == u {
+				v.Name = r.Name
+			}
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // PendingRequest is a stored request with its client, for the pages.
@@ -150,9 +184,15 @@ func (uc *Authorize) ConsentPrompt(ctx context.Context, id, browserSecret string
 	if p.NeedsLogin(s) {
 		return ConsentView{}, pageStep(req, StepLogin), nil
 	}
-	v := ConsentView{RequestID: req.ID, ClientName: p.Client.Name, RedirectURI: req.RedirectURI}
+	v := ConsentView{RequestID: req.ID, ClientName: p.Client.Name, RedirectURI: req.RedirectURI,
+		ClientHost: MetadataClientHost(p.Client.ID)}
 	for _, sc := range req.ConsentScope() {
 		v.Scopes = append(v.Scopes, ScopeView{Name: sc, Description: domain.DescribeScope(sc)})
+	}
+	if open := openAudience(p.Client, req, string(uc.settings.Audience)); len(open) > 0 {
+		if v.Resources, err = uc.resourceViews(ctx, open); err != nil {
+			return ConsentView{}, Step{}, err
+		}
 	}
 	return v, pageStep(req, StepConsent), nil
 }
@@ -180,7 +220,7 @@ func (uc *Authorize) Decide(ctx context.Context, id, browserSecret string, s *do
 	// a public client), so that a client asking for different scopes in turn does not
 	// ask again for ones already granted.
 	uri := p.Client.ConsentRedirectURI(req.RedirectURI)
-	scope := slices.Clone(req.ConsentScope())
+	scope := slices.Clone(consentItems(p.Client, req, string(uc.settings.Audience)))
 	if old, err := uc.consents.ConsentFor(ctx, req.UserID, req.ClientID, uri); err == nil {
 		for _, sc := range old.Scope {
 			if !slices.Contains(scope, sc) {
@@ -275,7 +315,9 @@ func (uc *Authorize) consentNeeded(ctx context.Context, client domain.Client, re
 	if req.HasPrompt(domain.PromptConsent) {
 		return true, nil
 	}
-	if client.SkipConsent {
+	items := consentItems(client, req, string(uc.settings.Audience))
+	if client.SkipConsent && len(items) == len(req.ConsentScope()) {
+		// Open resources are consented to even by clients that skip consent otherwise.
 		return false, nil
 	}
 	c, err := uc.consents.ConsentFor(ctx, req.UserID, client.ID, client.ConsentRedirectURI(req.RedirectURI))
@@ -285,7 +327,7 @@ func (uc *Authorize) consentNeeded(ctx context.Context, client domain.Client, re
 	case err != nil:
 		return false, fmt.Errorf("look up consent: %w", err)
 	}
-	return !c.Covers(req.ConsentScope()), nil
+	return !c.Covers(items), nil
 }
 
 // complete deletes the request; of concurrent completions only one gets through.

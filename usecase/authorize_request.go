@@ -49,6 +49,9 @@ type AuthorizePolicy struct {
 	// RequirePKCE makes PKCE mandatory for confidential clients too (public clients
 	// always need it).
 	RequirePKCE bool
+	// OpenResources are resources registered as open that the request names: the
+	// client may ask for them although they are not in its audience list.
+	OpenResources []string
 }
 
 // authorizePolicy is the validation policy of the server's settings.
@@ -87,7 +90,7 @@ func ValidateAuthRequest(client domain.Client, p AuthorizeParams, policy Authori
 	if err != nil {
 		return fail(err)
 	}
-	audience, err := client.Audience(p.Resource, policy.DefaultAudience)
+	audience, _, err := client.AudienceWithOpen(p.Resource, policy.DefaultAudience, policy.OpenResources)
 	if err != nil {
 		return fail(err)
 	}

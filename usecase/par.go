@@ -22,6 +22,8 @@ type PushedAuthorization struct {
 	clock    Clock
 	settings PARSettings
 	policy   AuthorizePolicy
+	// resources: open resources may be asked for by any client (nil: none).
+	resources ResourceStore
 }
 
 // NewPushedAuthorization builds the PAR endpoint. The authorization endpoint takes
@@ -30,6 +32,16 @@ func NewPushedAuthorization(auth *ClientAuthenticator, store PushedRequestStore,
 	hasher SecretHasher, random Random, clock Clock, settings PARSettings, server Settings) *PushedAuthorization {
 	return &PushedAuthorization{auth: auth, store: store, hasher: hasher, random: random, clock: clock,
 		settings: settings, policy: server.authorizePolicy()}
+}
+
+// NewPushedAuthorizationWithResources is NewPushedAuthorization where clients may also
+// ask for open resources (gatehouse resources create --open), as at the
+// authorization endpoint.
+func NewPushedAuthorizationWithResources(auth *ClientAuthenticator, store PushedRequestStore, hasher SecretHasher,
+	random Random, clock Clock, settings PARSettings, server Settings, resources ResourceStore) *PushedAuthorization {
+	uc := NewPushedAuthorization(auth, store, hasher, random, clock, settings, server)
+	uc.resources = resources
+	return uc
 }
 
 // TTL is the lifetime of a new request_uri.
@@ -74,7 +86,11 @@ func (uc *PushedAuthorization) Push(ctx context.Context, in PushInput) (PushResu
 	if _, _, err := RedirectFor(client, p); err != nil {
 		return PushResult{}, err
 	}
-	if _, err := ValidateAuthRequest(client, p, uc.policy); err != nil {
+	policy := uc.policy
+	if policy.OpenResources, err = openResources(ctx, uc.resources, client, p.Resource); err != nil {
+		return PushResult{}, err
+	}
+	if _, err := ValidateAuthRequest(client, p, policy); err != nil {
 		return PushResult{}, err
 	}
 	if p.ACRValues != "" {

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -74,6 +75,9 @@ type ClientForgetter interface {
 // RegistrationSettings configure dynamic registration.
 type RegistrationSettings struct {
 	Enabled bool
+	// Open (GATEHOUSE_DYNAMIC_REGISTRATION=open) also takes registrations without
+	// the initial access token, for public clients only (openPolicy).
+	Open bool
 	// InitialAccessToken is the bearer token POST /oauth/register requires.
 	InitialAccessToken string
 	// Scopes are all a dynamically registered client may ask for, at registration
@@ -195,27 +199,61 @@ func (uc *Registration) Enabled() bool { return uc.settings.Enabled }
 
 var errBadRegistrationToken = domain.ErrInvalidToken.WithDescription("the access token is missing, invalid, or not for this client")
 
-// Register checks the initial access token (in constant time), validates the metadata
-// with the rules of `clients create`, and stores a new client with a registration
-// access token, of which only a keyed hash is kept.
+// OpenRegistrationTTL is how long a client of open dynamic registration lives without
+// being used: housekeeping deletes it after that unless it got a token.
+const OpenRegistrationTTL = 24 * time.Hour
+
+// Admit says whether a registration may go on, before its body is read: with the
+// initial access token, or, when registration is open, without any token (open
+// true), while the address is not throttled.
+func (uc *Registration) Admit(ctx context.Context, caller Caller) (open bool, err error) {
+	if uc.settings.Enabled && uc.settings.Open && caller.Token == "" {
+		return true, uc.throttle.Check(ctx, openRegistrationKey(caller.Address))
+	}
+	return false, uc.CheckInitialToken(ctx, caller)
+}
+
+func openRegistrationKey(address string) string { return "registration-open:" + address }
+
+// Register checks the initial access token (in constant time) or, without one when
+// registration is open, the address's throttle; validates the metadata with the
+// rules of `clients create` (and, for an open registration, those of a public
+// client: openPolicy); and stores a new client with a registration access token, of
+// which only a keyed hash is kept. Every registration is audited (client.registered).
 func (uc *Registration) Register(ctx context.Context, caller Caller, m ClientMetadata) (RegisteredClient, error) {
-	if err := uc.CheckInitialToken(ctx, caller); err != nil {
+	open, err := uc.Admit(ctx, caller)
+	if err != nil {
 		return RegisteredClient{}, err
+	}
+	if open {
+		// Every attempt counts: FreeFailures registrations per address, then a
+		// growing delay (domain.ThrottlePolicy).
+		uc.throttle.Failure(ctx, openRegistrationKey(caller.Address))
 	}
 	if m.ClientID != "" || m.ClientSecret != "" {
 		return RegisteredClient{}, ErrInvalidClientMetadata.WithDescription("client_id and client_secret are issued by the server")
+	}
+	if open {
+		if err := openPolicy(&m); err != nil {
+			return RegisteredClient{}, err
+		}
 	}
 	c, err := uc.metadataToClient(m)
 	if err != nil {
 		return RegisteredClient{}, err
 	}
 	token := uc.random.Token()
-	created, err := uc.admin.CreateClient(ctx, NewClient{
+	in := NewClient{
 		Name: c.Name, RedirectURIs: c.RedirectURIs, GrantTypes: c.GrantTypes, Scopes: c.Scopes, Public: c.Public,
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, RequirePAR: c.RequirePAR,
 		BackchannelLogoutURI:  c.BackchannelLogoutURI,
 		RegistrationTokenHash: uc.hasher.HashSecret(token),
-	})
+		Registered:            true,
+	}
+	if open {
+		in.UnusedExpiresAt = uc.clock.Now().Add(OpenRegistrationTTL)
+	}
+	created, err := uc.admin.CreateClient(ctx, in)
 	if err != nil {
 		return RegisteredClient{}, metadataError(err)
 	}
@@ -253,6 +291,13 @@ func (uc *Registration) Update(ctx context.Context, clientID string, caller Call
 	}
 	if m.ClientSecret != "" && (old.Public || !uc.hasher.SecretMatches(old.SecretHash, m.ClientSecret)) {
 		return RegisteredClient{}, domain.ErrInvalidRequest.WithDescription("client_secret cannot be changed here")
+	}
+	if uc.settings.Open && old.Public {
+		// With open registration a public client may have registered itself without
+		// the token: its updates keep to the same rules.
+		if err := openPolicy(&m); err != nil {
+			return RegisteredClient{}, err
+		}
 	}
 	c, err := uc.metadataToClient(m)
 	if err != nil {
@@ -322,6 +367,54 @@ func (uc *Registration) managed(ctx context.Context, clientID string, caller Cal
 		return domain.Client{}, uc.refuse(ctx, caller.Address)
 	}
 	return c, nil
+}
+
+// openPolicy holds a registration without initial access token to a public client
+// (SPEC "Protected resources and AI agents"): token_endpoint_auth_method none (the
+// default here), the authorization code grant (with refresh tokens at most), whose
+// PKCE every public client needs, and redirect URIs on loopback or https only.
+func openPolicy(m *ClientMetadata) error {
+	switch m.TokenEndpointAuthMethod {
+	case "":
+		m.TokenEndpointAuthMethod = AuthMethodNone
+	case AuthMethodNone:
+	default:
+		return ErrInvalidClientMetadata.WithDescription(
+			"without an initial access token only public clients register: token_endpoint_auth_method must be none")
+	}
+	for _, g := range m.GrantTypes {
+		if g != domain.GrantAuthorizationCode && g != domain.GrantRefreshToken {
+			return ErrInvalidClientMetadata.WithDescription(
+				"without an initial access token only the authorization_code and refresh_token grants register")
+		}
+	}
+	if len(m.RedirectURIs) == 0 {
+		return ErrInvalidRedirectURI.WithDescription("at least one redirect URI is required")
+	}
+	for _, r := range m.RedirectURIs {
+		if !loopbackOrHTTPS(r) {
+			return ErrInvalidRedirectURI.WithDescription(
+				"without an initial access token redirect URIs must be https, or http on a loopback address")
+		}
+	}
+	return nil
+}
+
+// loopbackOrHTTPS: an https URL with a host, or an http URL at 127.0.0.1, [::1] or
+// localhost (RFC 8252 §7.3).
+func loopbackOrHTTPS(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil {
+		return false
+	}
+	switch u.Scheme {
+	case "https":
+		return true
+	case "http":
+		h := u.Hostname()
+		return h == "127.0.0.1" || h == "::1" || h == "localhost"
+	}
+	return false
 }
 
 // Token endpoint authentication methods a registered client may ask for. Gatehouse

@@ -23,7 +23,7 @@ func (p *Pages) consentGet(c echo.Context) error {
 		return p.follow(c, step, err)
 	}
 	v := view{Title: "Allow access", CSRF: p.csrfToken(csrfBinding(s, browser)), RequestID: cv.RequestID,
-		ClientName: cv.ClientName, Scopes: cv.Scopes, RedirectHost: hostOf(cv.RedirectURI)}
+		ClientName: cv.ClientName, Scopes: cv.Scopes, Resources: cv.Resources, ClientHost: cv.ClientHost, RedirectHost: hostOf(cv.RedirectURI)}
 	u, err := p.login.UserOf(c.Request().Context(), *s)
 	if err != nil && !errors.Is(err, domain.ErrNotFound) {
 		return err

@@ -49,6 +49,9 @@ type Features struct {
 	// ClientAssertionAlgs are the algs of private_key_jwt assertions; empty: the
 	// method is not offered.
 	ClientAssertionAlgs []string
+	// ClientIDMetadataDocuments: https client_ids name their metadata document
+	// (draft-ietf-oauth-client-id-metadata-document).
+	ClientIDMetadataDocuments bool
 }
 
 // NewDiscovery builds the metadata from the configuration and the grants the token
@@ -97,6 +100,9 @@ func (d *Discovery) metadata(oidc bool) map[string]any {
 	}
 	if d.features.Registration {
 		m["registration_endpoint"] = d.issuer + "/oauth/register"
+	}
+	if d.features.ClientIDMetadataDocuments {
+		m["client_id_metadata_document_supported"] = true
 	}
 	if oidc || d.features.UserInfo {
 		if d.features.UserInfo {

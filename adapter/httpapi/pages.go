@@ -227,18 +227,22 @@ func cspSource(redirectURI string) string {
 type view struct {
 	Title string
 	// Wide: the page is wide (the admin console's layout).
-	Wide                bool
-	CSRF                string
-	RequestID           string
-	ClientName          string
-	RedirectHost        string
-	SignedInAs          string
-	Error               string
-	Notice              string
-	Fields              map[string]string // field name -> error next to it
-	Username            string
-	Email               string
-	Scopes              []usecase.ScopeView
+	Wide         bool
+	CSRF         string
+	RequestID    string
+	ClientName   string
+	RedirectHost string
+	SignedInAs   string
+	Error        string
+	Notice       string
+	Fields       map[string]string // field name -> error next to it
+	Username     string
+	Email        string
+	Scopes       []usecase.ScopeView
+	// Resources are the open protected resources a consent would let the client reach.
+	Resources []usecase.ResourceView
+	// ClientHost: the host a metadata-document client's client_id names.
+	ClientHost          string
 	RegistrationEnabled bool
 	Status              int
 	Code                string

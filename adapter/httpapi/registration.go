@@ -18,7 +18,8 @@ import (
 // RegistrationHandler serves dynamic client registration: POST /oauth/register
 // (RFC 7591) with the initial access token, and GET, PUT, DELETE
 // /oauth/register/{client_id} (RFC 7592) with the client's registration access token.
-// Mounted only when GATEHOUSE_DYNAMIC_REGISTRATION is true.
+// Mounted only when GATEHOUSE_DYNAMIC_REGISTRATION is true or open (then POST
+// /oauth/register also takes public clients without the initial access token).
 type RegistrationHandler struct {
 	reg    *usecase.Registration
 	issuer string
@@ -85,7 +86,9 @@ type registrationResponse struct {
 
 func (h *RegistrationHandler) register(c echo.Context) error {
 	caller := h.caller(c)
-	if err := h.reg.CheckInitialToken(c.Request().Context(), caller); err != nil {
+	// The token (or, open, the throttle) first: a caller refused learns nothing
+	// from the body's checks.
+	if _, err := h.reg.Admit(c.Request().Context(), caller); err != nil {
 		return err
 	}
 	m, err := readMetadata(c, false)

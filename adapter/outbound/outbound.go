@@ -1,12 +1,16 @@
 package outbound
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -19,6 +23,36 @@ type Policy struct {
 	Allow []netip.Prefix
 	// Timeout bounds a whole request, answer included; zero means 5 s.
 	Timeout time.Duration
+	// RootCAs are the certificate authorities https answers are checked against;
+	// nil means the system's (GATEHOUSE_OUTBOUND_CA_FILE adds to them: LoadRootCAs).
+	RootCAs *x509.CertPool
+}
+
+// WithLoopback returns p allowing loopback addresses too (127.0.0.0/8, ::1):
+// GATEHOUSE_CLIENT_ID_METADATA_ALLOW_LOOPBACK, for development and tests.
+func (p Policy) WithLoopback() Policy {
+	p.Allow = append(slices.Clone(p.Allow), netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128"))
+	return p
+}
+
+// LoadRootCAs returns the system's certificate authorities plus those of the PEM
+// file path (GATEHOUSE_OUTBOUND_CA_FILE); nil, nil when path is empty.
+func LoadRootCAs(path string) (*x509.CertPool, error) {
+	if path == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("outbound CA file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("outbound CA file %s: no PEM certificate in it", path)
+	}
+	return pool, nil
 }
 
 // ErrRefusedAddress is returned (wrapped) when a URL leads to an address that is not
@@ -96,6 +130,7 @@ func NewClient(p Policy) *http.Client {
 		MaxResponseHeaderBytes: 16 << 10,
 		MaxIdleConns:           32,
 		IdleConnTimeout:        30 * time.Second,
+		TLSClientConfig:        &tls.Config{RootCAs: p.RootCAs, MinVersion: tls.VersionTLS12},
 	}
 	return &http.Client{
 		Transport: transport,

@@ -23,6 +23,17 @@
 // error="insufficient_scope" with the scope needed; bodies are
 // {"error":…,"error_description":…}.
 //
+// Plain net/http works too: v.Handler(next) is the middleware, ClaimsFromContext
+// reads the claims, RequireScopeHandler checks scopes.
+//
+// RFC 9728: with Config.Resource set (this server's identifier, e.g.
+// "https://mcp.example.com/mcp"), MetadataHandler serves the protected-resource
+// metadata (resource, authorization_servers, scopes_supported,
+// bearer_methods_supported) at MetadataPath ("/.well-known/oauth-protected-resource/mcp"
+// for that example, RFC 9728 §3.1), and every 401 and 403 carries
+// WWW-Authenticate: Bearer resource_metadata="…", from which clients (MCP clients
+// among them) discover the authorization server.
+//
 // The package talks to the issuer over HTTP only; it imports nothing of the
 // server's adapters.
 package resourceserver

@@ -1,6 +1,8 @@
 package resourceserver
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -31,54 +33,92 @@ type errorBody struct {
 func (v *Verifier) Middleware() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			r := c.Request()
-			raw, dpop, err := authorization(r)
-			scheme := "Bearer"
-			if dpop {
-				scheme = "DPoP"
-			}
-			switch {
-			case errors.Is(err, errNoCredentials):
-				if v.cfg.PublicURL != "" {
-					c.Response().Header().Add("WWW-Authenticate", `DPoP algs="`+v.dpopAlgs()+`"`)
-				}
-				return challenge(c, v.cfg.Realm, http.StatusUnauthorized, "", "", "",
-					"invalid_token", "a bearer access token is required")
-			case err != nil:
-				return challenge(c, v.cfg.Realm, http.StatusBadRequest, "invalid_request", err.Error(), "",
-					"invalid_request", err.Error())
-			}
-			claims, err := v.Verify(r.Context(), raw)
-			if err != nil {
-				desc := descMalformed
-				var te *TokenError
-				if errors.As(err, &te) {
-					desc = te.Description
-				}
-				return challengeScheme(c, scheme, v.cfg.Realm, http.StatusUnauthorized, "invalid_token", desc, "", "invalid_token", desc)
-			}
-			switch {
-			case claims.JKT != "" && !dpop:
-				desc := "the access token is DPoP-bound; send it with the DPoP scheme and a proof"
-				return challengeScheme(c, "DPoP", v.cfg.Realm, http.StatusUnauthorized, "invalid_token", desc, "", "invalid_token", desc)
-			case claims.JKT == "" && dpop:
-				desc := "the access token is not DPoP-bound; send it with the Bearer scheme"
-				return challengeScheme(c, "DPoP", v.cfg.Realm, http.StatusUnauthorized, "invalid_token", desc, "", "invalid_token", desc)
-			case dpop:
-				proofs := r.Header.Values("DPoP")
-				err := errors.New(descProofMissing)
-				if len(proofs) == 1 {
-					err = v.checkProof(proofs[0], r.Method, r.URL.EscapedPath(), raw, claims.JKT)
-				}
-				if err != nil {
-					return challengeScheme(c, "DPoP", v.cfg.Realm, http.StatusUnauthorized, "invalid_dpop_proof", err.Error(), "",
-						"invalid_dpop_proof", err.Error())
-				}
+			claims, ok := v.authenticate(c.Response(), c.Request())
+			if !ok {
+				return nil // the challenge is written
 			}
 			c.Set(claimsKey, claims)
+			c.SetRequest(c.Request().WithContext(context.WithValue(c.Request().Context(), ctxKey{}, claims)))
 			return next(c)
 		}
 	}
+}
+
+// Handler is Middleware for plain net/http: it requires a valid access token and
+// puts its claims on the request's context, where ClaimsFromContext finds them.
+func (v *Verifier) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		claims, ok := v.authenticate(w, r)
+		if !ok {
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, claims)))
+	})
+}
+
+// ctxKey keys the claims on a request's context.
+type ctxKey struct{}
+
+// ClaimsFromContext returns the claims Handler (or Middleware) put on a request's context.
+func ClaimsFromContext(ctx context.Context) (*Claims, bool) {
+	cl, ok := ctx.Value(ctxKey{}).(*Claims)
+	return cl, ok && cl != nil
+}
+
+// authenticate checks the request's access token and returns its claims; when it
+// is missing or bad it writes the challenge and returns false.
+func (v *Verifier) authenticate(w http.ResponseWriter, r *http.Request) (*Claims, bool) {
+	realm, meta := v.cfg.Realm, v.metadataURL
+	raw, dpop, err := authorization(r)
+	scheme := "Bearer"
+	if dpop {
+		scheme = "DPoP"
+	}
+	switch {
+	case errors.Is(err, errNoCredentials):
+		if v.cfg.PublicURL != "" {
+			w.Header().Add("WWW-Authenticate", `DPoP algs="`+v.dpopAlgs()+`"`)
+		}
+		writeChallenge(w, "Bearer", realm, meta, http.StatusUnauthorized, "", "", "",
+			"invalid_token", "a bearer access token is required")
+		return nil, false
+	case err != nil:
+		writeChallenge(w, "Bearer", realm, meta, http.StatusBadRequest, "invalid_request", err.Error(), "",
+			"invalid_request", err.Error())
+		return nil, false
+	}
+	claims, err := v.Verify(r.Context(), raw)
+	if err != nil {
+		desc := descMalformed
+		var te *TokenError
+		if errors.As(err, &te) {
+			desc = te.Description
+		}
+		writeChallenge(w, scheme, realm, meta, http.StatusUnauthorized, "invalid_token", desc, "", "invalid_token", desc)
+		return nil, false
+	}
+	switch {
+	case claims.JKT != "" && !dpop:
+		desc := "the access token is DPoP-bound; send it with the DPoP scheme and a proof"
+		writeChallenge(w, "DPoP", realm, meta, http.StatusUnauthorized, "invalid_token", desc, "", "invalid_token", desc)
+		return nil, false
+	case claims.JKT == "" && dpop:
+		desc := "the access token is not DPoP-bound; send it with the Bearer scheme"
+		writeChallenge(w, "DPoP", realm, meta, http.StatusUnauthorized, "invalid_token", desc, "", "invalid_token", desc)
+		return nil, false
+	case dpop:
+		proofs := r.Header.Values("DPoP")
+		err := errors.New(descProofMissing)
+		if len(proofs) == 1 {
+			err = v.checkProof(proofs[0], r.Method, r.URL.EscapedPath(), raw, claims.JKT)
+		}
+		if err != nil {
+			writeChallenge(w, "DPoP", realm, meta, http.StatusUnauthorized, "invalid_dpop_proof", err.Error(), "",
+				"invalid_dpop_proof", err.Error())
+			return nil, false
+		}
+	}
+	return claims, true
 }
 
 // dpopAlgs lists the proof algs, for the DPoP challenge's algs parameter.
@@ -108,18 +148,46 @@ func RequireScope(scopes ...string) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			claims, ok := FromContext(c)
 			if !ok {
-				return challenge(c, "", http.StatusUnauthorized, "", "", "",
+				writeChallenge(c.Response(), "Bearer", "", "", http.StatusUnauthorized, "", "", "",
 					"invalid_token", "a bearer access token is required")
+				return nil
 			}
-			for _, s := range scopes {
-				if !claims.HasScope(s) {
-					desc := "the access token lacks the scope this request needs"
-					return challenge(c, claims.realm, http.StatusForbidden, "insufficient_scope", desc, need, "insufficient_scope", desc)
-				}
+			if !claims.requireScopes(c.Response(), scopes, need) {
+				return nil
 			}
 			return next(c)
 		}
 	}
+}
+
+// RequireScopeHandler is RequireScope for plain net/http: it must run inside
+// Verifier.Handler; without claims on the context it answers 401, failing closed.
+func RequireScopeHandler(next http.Handler, scopes ...string) http.Handler {
+	need := strings.Join(scopes, " ")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		claims, ok := ClaimsFromContext(r.Context())
+		if !ok {
+			writeChallenge(w, "Bearer", "", "", http.StatusUnauthorized, "", "", "",
+				"invalid_token", "a bearer access token is required")
+			return
+		}
+		if claims.requireScopes(w, scopes, need) {
+			next.ServeHTTP(w, r)
+		}
+	})
+}
+
+// requireScopes writes 403 insufficient_scope and returns false unless the token
+// has every scope listed.
+func (c *Claims) requireScopes(w http.ResponseWriter, scopes []string, need string) bool {
+	for _, s := range scopes {
+		if !c.HasScope(s) {
+			desc := "the access token lacks the scope this request needs"
+			writeChallenge(w, "Bearer", c.realm, c.metadataURL, http.StatusForbidden, "insufficient_scope", desc, need, "insufficient_scope", desc)
+			return false
+		}
+	}
+	return true
 }
 
 var errNoCredentials = errors.New("no bearer credentials")
@@ -170,17 +238,14 @@ func isB64Token(s string) bool {
 	return true
 }
 
-// challenge writes an RFC 6750 §3 response: WWW-Authenticate with realm and,
-// when code is set, error, error_description and scope; and a JSON body.
+// writeChallenge writes an RFC 6750 §3 response: WWW-Authenticate with realm and,
+// when code is set, error, error_description and scope; resource_metadata (RFC
+// 9728 §5.1) when the Verifier has a Resource; and a JSON body.
 //
 // With no credentials the header carries no error code (RFC 6750 §3.1); the body
 // still says invalid_token so that clients parsing bodies get a known code.
-func challenge(c echo.Context, realm string, status int, code, desc, scope, bodyCode, bodyDesc string) error {
-	return challengeScheme(c, "Bearer", realm, status, code, desc, scope, bodyCode, bodyDesc)
-}
-
-// challengeScheme is challenge with another auth scheme (DPoP, RFC 9449 §7.1).
-func challengeScheme(c echo.Context, scheme, realm string, status int, code, desc, scope, bodyCode, bodyDesc string) error {
+// scheme is Bearer or DPoP (RFC 9449 §7.1).
+func writeChallenge(w http.ResponseWriter, scheme, realm, metadataURL string, status int, code, desc, scope, bodyCode, bodyDesc string) {
 	var b strings.Builder
 	b.WriteString(scheme)
 	sep := " "
@@ -195,6 +260,9 @@ func challengeScheme(c echo.Context, scheme, realm string, status int, code, des
 	if realm != "" {
 		param("realm", realm)
 	}
+	if metadataURL != "" {
+		param("resource_metadata", metadataURL)
+	}
 	if code != "" {
 		param("error", code)
 		if desc != "" {
@@ -207,7 +275,7 @@ func challengeScheme(c echo.Context, scheme, realm string, status int, code, des
 	if scheme == "DPoP" {
 		param("algs", AlgES256+" "+AlgRS256+" "+AlgEdDSA)
 	}
-	h := c.Response().Header()
+	h := w.Header()
 	if prev := h.Values("WWW-Authenticate"); len(prev) > 0 {
 		// Keep a DPoP challenge added before this one (no credentials at all).
 		h.Set("WWW-Authenticate", b.String())
@@ -218,7 +286,10 @@ func challengeScheme(c echo.Context, scheme, realm string, status int, code, des
 		h.Set("WWW-Authenticate", b.String())
 	}
 	h.Set("Cache-Control", "no-store")
-	return c.JSON(status, errorBody{Error: bodyCode, ErrorDescription: bodyDesc})
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	body, _ := json.Marshal(errorBody{Error: bodyCode, ErrorDescription: bodyDesc})
+	_, _ = w.Write(append(body, '\n'))
 }
 
 // quoteEscape makes s safe inside a quoted-string (RFC 9110 §5.6.4): backslash

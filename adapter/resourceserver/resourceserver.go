@@ -67,6 +67,17 @@ type Config struct {
 	// call, which behind a proxy is not what Host says. Empty: DPoP-bound tokens
 	// are refused (see dpop.go).
 	PublicURL string
+	// Resource is this resource server's identifier (RFC 8707, RFC 9728): an
+	// http(s) URL without query or fragment, such as "https://api.example.com" or
+	// "https://mcp.example.com/mcp". When set, MetadataHandler serves its RFC 9728
+	// metadata at MetadataPath, every 401 and 403 names that document in
+	// WWW-Authenticate's resource_metadata, and tokens whose aud holds Resource
+	// are accepted as well as those whose aud holds Audience.
+	Resource string
+	// ScopesSupported is the metadata's scopes_supported (RFC 9728 §2).
+	ScopesSupported []string
+	// ResourceName is the metadata's human-readable resource_name; optional.
+	ResourceName string
 	// DPoPWindow is how far a proof's iat may lie from now; 0 means 60 s.
 	DPoPWindow time.Duration
 	// DPoPReplayCacheSize bounds the proof jtis remembered; 0 means 100 000.
@@ -92,6 +103,9 @@ type Verifier struct {
 	refreshing atomic.Bool
 	// replay holds the jtis of DPoP proofs seen (dpop.go).
 	replay *replayCache
+	// metadataURL is where the RFC 9728 metadata is served; empty without Resource.
+	metadataURL string
+	metadata    []byte
 }
 
 // New discovers the issuer's keys and returns a Verifier. It fails when the
@@ -144,6 +158,14 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	v := &Verifier{cfg: cfg, client: cfg.HTTPClient, log: cfg.Logger, algs: map[string]bool{}, epoch: time.Now(),
 		replay: newReplayCache(cfg.DPoPReplayCacheSize)}
 	v.monoNow = func() int64 { return int64(time.Since(v.epoch)) }
+	if cfg.Resource != "" {
+		if v.metadataURL, err = MetadataURL(cfg.Resource); err != nil {
+			return nil, err
+		}
+		if v.metadata, err = v.buildMetadata(); err != nil {
+			return nil, err
+		}
+	}
 	for _, a := range cfg.AllowedAlgs {
 		if a != AlgES256 && a != AlgRS256 && a != AlgEdDSA {
 			return nil, fmt.Errorf("resourceserver: alg %q is not allowed; only ES256, RS256 and EdDSA (never none or HMAC)", a)

@@ -42,7 +42,8 @@ type Claims struct {
 	// Raw holds every claim as decoded from JSON (numbers are float64).
 	Raw map[string]any
 
-	realm string // of the Verifier that checked it, for RequireScope's challenge
+	realm       string // of the Verifier that checked it, for RequireScope's challenge
+	metadataURL string // likewise
 }
 
 // HasScope reports whether the token was granted scope s.
@@ -225,7 +226,7 @@ func (k *verifyKey) verify(input, sig []byte) bool {
 
 // checkClaims validates the RFC 9068 §4 claims and builds Claims.
 func (v *Verifier) checkClaims(m map[string]any) (*Claims, error) {
-	c := &Claims{Raw: m, realm: v.cfg.Realm}
+	c := &Claims{Raw: m, realm: v.cfg.Realm, metadataURL: v.metadataURL}
 	iss, _ := m["iss"].(string)
 	if iss != v.cfg.Issuer {
 		return nil, fail(descIssuer, fmt.Errorf("iss %q", iss))
@@ -243,7 +244,7 @@ func (v *Verifier) checkClaims(m map[string]any) (*Claims, error) {
 			c.Audience = append(c.Audience, s)
 		}
 	}
-	if !slices.Contains(c.Audience, v.cfg.Audience) {
+	if !slices.Contains(c.Audience, v.cfg.Audience) && (v.cfg.Resource == "" || !slices.Contains(c.Audience, v.cfg.Resource)) {
 		return nil, fail(descAudience, fmt.Errorf("aud %q does not contain %q", c.Audience, v.cfg.Audience))
 	}
 

@@ -108,7 +108,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	startCtx, cancel := context.WithTimeout(ctx, startupTimeout)
 	v, err := resourceserver.New(startCtx, resourceserver.Config{Issuer: o.issuer, Audience: o.audience, Leeway: o.leeway, Logger: log,
-		PublicURL: o.publicURL})
+		PublicURL: o.publicURL, Resource: o.publicURL, ScopesSupported: []string{"openid", "profile", "admin"}, ResourceName: "example-api"})
 	cancel()
 	if err != nil {
 		fmt.Fprintf(stderr, "example-api: %v\n", err)
@@ -146,11 +146,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // newServer builds the Echo application: /secured/profile and /secured/admin
-// behind the token middleware.
+// behind the token middleware, and the RFC 9728 metadata naming the issuer.
 func newServer(v *resourceserver.Verifier, log *slog.Logger) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Use(requestLog(log))
+	if path := v.MetadataPath(); path != "" {
+		// RFC 9728: where clients learn which authorization server and scopes to use.
+		e.GET(path, echo.WrapHandler(v.MetadataHandler()))
+	}
 
 	secured := e.Group("/secured", v.Middleware())
 	secured.GET("/profile", profile)

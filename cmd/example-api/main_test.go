@@ -111,7 +111,8 @@ func TestRoutes(t *testing.T) {
 	iss, key := fakeIssuer(t)
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	v, err := resourceserver.New(context.Background(), resourceserver.Config{Issuer: iss.URL, Audience: audience, Logger: log})
+	v, err := resourceserver.New(context.Background(), resourceserver.Config{Issuer: iss.URL, Audience: audience, Logger: log,
+		Resource: "http://api.example.test:9090"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,8 +135,15 @@ func TestRoutes(t *testing.T) {
 	}
 	rec = do("/secured/profile", "")
 	if rec.Code != http.StatusUnauthorized || !strings.HasPrefix(rec.Header().Get("WWW-Authenticate"), "Bearer") ||
-		strings.Contains(rec.Header().Get("WWW-Authenticate"), "error=") {
+		strings.Contains(rec.Header().Get("WWW-Authenticate"), "error=") ||
+		!strings.Contains(rec.Header().Get("WWW-Authenticate"), `resource_metadata="http://api.example.test:9090/.well-known/oauth-protected-resource"`) {
 		t.Fatalf("no token: %d %q", rec.Code, rec.Header().Get("WWW-Authenticate"))
+	}
+	rec = do("/.well-known/oauth-protected-resource", "")
+	var meta map[string]any
+	json.Unmarshal(rec.Body.Bytes(), &meta)
+	if rec.Code != http.StatusOK || meta["resource"] != "http://api.example.test:9090" || meta["authorization_servers"].([]any)[0] != iss.URL {
+		t.Fatalf("RFC 9728 metadata: %d %s", rec.Code, rec.Body)
 	}
 	rec = do("/secured/profile", "Bearer "+token(t, key, "https://evil.example", "openid"))
 	if rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Header().Get("WWW-Authenticate"), `error="invalid_token"`) {

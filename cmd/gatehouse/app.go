@@ -57,6 +57,8 @@ type App struct {
 	Factors *usecase.Factors
 	// Upstreams are the upstream identity providers (gatehouse upstreams).
 	Upstreams *usecase.Upstreams
+	// Resources are the registered protected resources (gatehouse resources).
+	Resources *usecase.Resources
 }
 
 // ClientIDTokenAlgs lists the ID-token algs clients registered, so that each has a key.
@@ -200,13 +202,15 @@ func provideFeatures(cfg config.Config) httpapi.Features {
 		DPoPAlgs: slices.Clone(token.ClientKeyAlgs), ClientAssertionAlgs: slices.Clone(token.ClientKeyAlgs)}
 	f.PAR, f.RequirePAR = true, cfg.RequirePAR
 	f.Registration = cfg.DynamicRegistration
+	f.ClientIDMetadataDocuments = cfg.ClientIDMetadataDocuments
 	return f
 }
 
 // provideRegistrationSettings: dynamic client registration (RFC 7591, 7592).
 func provideRegistrationSettings(cfg config.Config) usecase.RegistrationSettings {
-	return usecase.RegistrationSettings{Enabled: cfg.DynamicRegistration, InitialAccessToken: cfg.RegistrationInitialAccessToken,
-		Scopes: cfg.DynamicRegistrationScopes, GrantTypes: cfg.DynamicRegistrationGrantTypes}
+	return usecase.RegistrationSettings{Enabled: cfg.DynamicRegistration, Open: cfg.DynamicRegistrationOpen,
+		InitialAccessToken: cfg.RegistrationInitialAccessToken,
+		Scopes:             cfg.DynamicRegistrationScopes, GrantTypes: cfg.DynamicRegistrationGrantTypes}
 }
 
 // buildApp builds the server as configured: with the storage fast paths (initApp),
@@ -219,8 +223,25 @@ func buildApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, f
 }
 
 // provideOutboundPolicy: where URLs an untrusted party chose may lead (SECURITY S57).
-func provideOutboundPolicy(cfg config.Config) outbound.Policy {
-	return outbound.Policy{Allow: cfg.OutboundAllowNetworks}
+func provideOutboundPolicy(cfg config.Config) (outbound.Policy, error) {
+	roots, err := outbound.LoadRootCAs(cfg.OutboundCAFile)
+	if err != nil {
+		return outbound.Policy{}, cfg.Invalid("outbound_ca_file", err.Error())
+	}
+	return outbound.Policy{Allow: cfg.OutboundAllowNetworks, RootCAs: roots}, nil
+}
+
+// provideClientIDMetadata: the client store that also knows clients whose client_id
+// is the https URL of their metadata document, fetched with the outbound limits
+// (loopback too when GATEHOUSE_CLIENT_ID_METADATA_ALLOW_LOOPBACK).
+func provideClientIDMetadata(cfg config.Config, clients *cache.Clients, store usecase.ClientRegistrationStore,
+	p outbound.Policy, clock usecase.Clock, log *slog.Logger, audit *usecase.Audit) *usecase.ClientIDMetadata {
+	if cfg.ClientIDMetadataAllowLoopback {
+		p = p.WithLoopback()
+	}
+	p.Timeout = 5 * time.Second
+	return usecase.NewClientIDMetadata(clients, store, clients, outbound.NewDocumentFetcher(p), clock, log, audit,
+		usecase.ClientIDMetadataSettings{Enabled: cfg.ClientIDMetadataDocuments, Scopes: cfg.DynamicRegistrationScopes})
 }
 
 // provideUntrustedHTTP: the client for URLs an untrusted party chose.

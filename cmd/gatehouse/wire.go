@@ -47,7 +47,7 @@ var appSet = wire.NewSet(
 	provideAssertionVerifier, wire.Bind(new(usecase.ClientAssertionVerifier), new(*token.AssertionVerifier)),
 	bunrepo.ProviderSet,
 	provideClientCache, provideChangeFeed,
-	wire.Bind(new(usecase.ClientStore), new(*cache.Clients)),
+	provideClientIDMetadata, wire.Bind(new(usecase.ClientStore), new(*usecase.ClientIDMetadata)),
 	wire.Bind(new(token.KeySource), new(*bunrepo.KeyRepository)),
 	usecase.ProviderSet,
 	httpapi.ProviderSet,

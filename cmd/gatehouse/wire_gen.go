@@ -78,7 +78,11 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		cleanup()
 		return nil, nil, err
 	}
-	policy := provideOutboundPolicy(cfg)
+	policy, err := provideOutboundPolicy(cfg)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
 	doer := provideUntrustedHTTP(policy)
 	sender := backchannel.NewSender(doer)
 	leaseRepository := bunrepo.NewLeaseRepository(db)
@@ -92,10 +96,11 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	registry := provideRegistry()
 	metrics := httpapi.NewMetrics(registry)
 	clients := provideClientCache(clientRepository, cfg)
+	clientIDMetadata := provideClientIDMetadata(cfg, clients, clientRepository, policy, systemClock, logger, audit)
 	throttle := provideThrottle(cfg, db, logger)
 	replayRepository := bunrepo.NewReplayRepository(db)
 	clientAssertionConfig := usecase.DefaultClientAssertionConfig()
-	clientAuthenticator := usecase.NewClientAuthenticatorWithAssertions(clients, secretHasher, throttle, assertionVerifier, replayRepository, systemClock, clientAssertionConfig, settings)
+	clientAuthenticator := usecase.NewClientAuthenticatorWithAssertions(clientIDMetadata, secretHasher, throttle, assertionVerifier, replayRepository, systemClock, clientAssertionConfig, settings)
 	minter := usecase.NewMinter(signer, signer, tokens, users, random, secretHasher, systemClock, settings)
 	clientCredentialsGrant := usecase.NewClientCredentialsGrant(minter, settings)
 	factorRepository := bunrepo.NewFactorRepository(db)
@@ -141,7 +146,8 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
 	parSettings := providePARSettings(cfg)
 	passkeyRepository := bunrepo.NewPasskeyRepository(db)
-	authorize := usecase.NewAuthorize(users, clients, authRequestRepository, consentRepository, codes, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, audit, passkeyRepository)
+	resourceRepository := bunrepo.NewResourceRepository(db)
+	authorize := usecase.NewAuthorizeWithResources(users, clientIDMetadata, authRequestRepository, consentRepository, codes, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, audit, passkeyRepository, resourceRepository)
 	totp := crypto.NewTOTP()
 	accountRepository := bunrepo.NewAccountRepository(db)
 	mailRepository := bunrepo.NewMailRepository(db)
@@ -163,8 +169,8 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		cleanup()
 		return nil, nil, err
 	}
-	endSession := usecase.NewEndSession(clients, hintVerifier)
-	connectedApps := usecase.NewConnectedApps(consentRepository, clients, tokens, systemClock, audit)
+	endSession := usecase.NewEndSession(clientIDMetadata, hintVerifier)
+	connectedApps := usecase.NewConnectedApps(consentRepository, clientIDMetadata, tokens, systemClock, audit)
 	upstreamRepository := bunrepo.NewUpstreamRepository(db)
 	connector := upstream.NewConnector()
 	upstreamSettings := provideUpstreamSettings(cfg)
@@ -174,14 +180,14 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		cleanup()
 		return nil, nil, err
 	}
-	device := usecase.NewDevice(clientAuthenticator, deviceRepository, clients, users, throttle, secretHasher, random, systemClock, settings)
+	device := usecase.NewDevice(clientAuthenticator, deviceRepository, clientIDMetadata, users, throttle, secretHasher, random, systemClock, settings)
 	deviceHandler, err := httpapi.NewDeviceHandler(device, pages)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	trustedProxies := provideTrustedProxies(cfg)
-	pushedAuthorization := usecase.NewPushedAuthorization(clientAuthenticator, pushedRequestRepository, secretHasher, random, systemClock, parSettings, settings)
+	pushedAuthorization := usecase.NewPushedAuthorizationWithResources(clientAuthenticator, pushedRequestRepository, secretHasher, random, systemClock, parSettings, settings, resourceRepository)
 	parHandler := httpapi.NewPARHandler(pushedAuthorization)
 	registrationSettings := provideRegistrationSettings(cfg)
 	registration := usecase.NewRegistration(admin, clientRepository, clients, throttle, secretHasher, random, systemClock, policy, registrationSettings)
@@ -226,6 +232,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		cleanup()
 		return nil, nil, err
 	}
+	resources := usecase.NewResources(resourceRepository, systemClock, audit)
 	app := &App{
 		Config:       cfg,
 		Log:          logger,
@@ -243,6 +250,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Audit:        audit,
 		Factors:      factors,
 		Upstreams:    upstreams,
+		Resources:    resources,
 	}
 	return app, func() {
 		cleanup()
@@ -298,7 +306,11 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		cleanup()
 		return nil, nil, err
 	}
-	policy := provideOutboundPolicy(cfg)
+	policy, err := provideOutboundPolicy(cfg)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
 	doer := provideUntrustedHTTP(policy)
 	sender := backchannel.NewSender(doer)
 	leaseRepository := bunrepo.NewLeaseRepository(db)
@@ -312,10 +324,11 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	registry := provideRegistry()
 	metrics := httpapi.NewMetrics(registry)
 	clients := provideClientCache(clientRepository, cfg)
+	clientIDMetadata := provideClientIDMetadata(cfg, clients, clientRepository, policy, systemClock, logger, audit)
 	throttle := provideThrottle(cfg, db, logger)
 	replayRepository := bunrepo.NewReplayRepository(db)
 	clientAssertionConfig := usecase.DefaultClientAssertionConfig()
-	clientAuthenticator := usecase.NewClientAuthenticatorWithAssertions(clients, secretHasher, throttle, assertionVerifier, replayRepository, systemClock, clientAssertionConfig, settings)
+	clientAuthenticator := usecase.NewClientAuthenticatorWithAssertions(clientIDMetadata, secretHasher, throttle, assertionVerifier, replayRepository, systemClock, clientAssertionConfig, settings)
 	minter := usecase.NewMinter(signer, signer, tokenRepository, userRepository, random, secretHasher, systemClock, settings)
 	clientCredentialsGrant := usecase.NewClientCredentialsGrant(minter, settings)
 	factorRepository := bunrepo.NewFactorRepository(db)
@@ -360,7 +373,8 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
 	parSettings := providePARSettings(cfg)
 	passkeyRepository := bunrepo.NewPasskeyRepository(db)
-	authorize := usecase.NewAuthorize(userRepository, clients, authRequestRepository, consentRepository, codeRepository, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, audit, passkeyRepository)
+	resourceRepository := bunrepo.NewResourceRepository(db)
+	authorize := usecase.NewAuthorizeWithResources(userRepository, clientIDMetadata, authRequestRepository, consentRepository, codeRepository, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, audit, passkeyRepository, resourceRepository)
 	totp := crypto.NewTOTP()
 	accountRepository := bunrepo.NewAccountRepository(db)
 	mailRepository := bunrepo.NewMailRepository(db)
@@ -382,8 +396,8 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		cleanup()
 		return nil, nil, err
 	}
-	endSession := usecase.NewEndSession(clients, hintVerifier)
-	connectedApps := usecase.NewConnectedApps(consentRepository, clients, tokenRepository, systemClock, audit)
+	endSession := usecase.NewEndSession(clientIDMetadata, hintVerifier)
+	connectedApps := usecase.NewConnectedApps(consentRepository, clientIDMetadata, tokenRepository, systemClock, audit)
 	upstreamRepository := bunrepo.NewUpstreamRepository(db)
 	connector := upstream.NewConnector()
 	upstreamSettings := provideUpstreamSettings(cfg)
@@ -393,14 +407,14 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		cleanup()
 		return nil, nil, err
 	}
-	device := usecase.NewDevice(clientAuthenticator, deviceRepository, clients, userRepository, throttle, secretHasher, random, systemClock, settings)
+	device := usecase.NewDevice(clientAuthenticator, deviceRepository, clientIDMetadata, userRepository, throttle, secretHasher, random, systemClock, settings)
 	deviceHandler, err := httpapi.NewDeviceHandler(device, pages)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	trustedProxies := provideTrustedProxies(cfg)
-	pushedAuthorization := usecase.NewPushedAuthorization(clientAuthenticator, pushedRequestRepository, secretHasher, random, systemClock, parSettings, settings)
+	pushedAuthorization := usecase.NewPushedAuthorizationWithResources(clientAuthenticator, pushedRequestRepository, secretHasher, random, systemClock, parSettings, settings, resourceRepository)
 	parHandler := httpapi.NewPARHandler(pushedAuthorization)
 	registrationSettings := provideRegistrationSettings(cfg)
 	registration := usecase.NewRegistration(admin, clientRepository, clients, throttle, secretHasher, random, systemClock, policy, registrationSettings)
@@ -445,6 +459,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		cleanup()
 		return nil, nil, err
 	}
+	resources := usecase.NewResources(resourceRepository, systemClock, audit)
 	app := &App{
 		Config:       cfg,
 		Log:          logger,
@@ -462,6 +477,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		Audit:        audit,
 		Factors:      factors,
 		Upstreams:    upstreams,
+		Resources:    resources,
 	}
 	return app, func() {
 		cleanup()
@@ -478,5 +494,6 @@ var appSet = wire.NewSet(
 	providePARSettings, adminAPISet,
 	provideMailTransport, provideMailPolicy, provideAccountSettings, provideMFASettings,
 	provideUpstreamSettings, upstream.NewConnector, wire.Bind(new(usecase.UpstreamConnector), new(*upstream.Connector)), backchannel.NewSender, wire.Bind(new(usecase.LogoutSender), new(*backchannel.Sender)), provideOutboundPolicy, provideUntrustedHTTP, wire.Bind(new(usecase.URLPolicy), new(outbound.Policy)), wire.Bind(new(usecase.LogoutTokenSigner), new(*token.Signer)), wire.Bind(new(usecase.Sealer), new(*crypto.Cipher)), provideRegistrationSettings, provideRegistrationHandler, wire.Bind(new(usecase.ClientForgetter), new(*cache.Clients)), wire.Bind(new(usecase.Clock), new(usecase.SystemClock)), wire.Bind(new(httpapi.Pinger), new(*bun.DB)), crypto.ProviderSet, identifier.NewRules, wire.Bind(new(usecase.Identifiers), new(identifier.Rules)), wire.Bind(new(token.KeyCipher), new(*crypto.Cipher)), token.ProviderSet, token.NewDPoPParser, wire.Bind(new(usecase.DPoPProofParser), new(*token.DPoPParser)), crypto.NewDPoPNonces, wire.Bind(new(usecase.DPoPNonces), new(*crypto.DPoPNonces)), provideDPoPConfig,
-	provideAssertionVerifier, wire.Bind(new(usecase.ClientAssertionVerifier), new(*token.AssertionVerifier)), bunrepo.ProviderSet, provideClientCache, provideChangeFeed, wire.Bind(new(usecase.ClientStore), new(*cache.Clients)), wire.Bind(new(token.KeySource), new(*bunrepo.KeyRepository)), usecase.ProviderSet, httpapi.ProviderSet, providePageConfig, httpapi.NewPages, wire.Bind(new(httpapi.PageMounter), new(*httpapi.Pages)), wire.Struct(new(App), "*"),
+	provideAssertionVerifier, wire.Bind(new(usecase.ClientAssertionVerifier), new(*token.AssertionVerifier)), bunrepo.ProviderSet, provideClientCache, provideChangeFeed,
+	provideClientIDMetadata, wire.Bind(new(usecase.ClientStore), new(*usecase.ClientIDMetadata)), wire.Bind(new(token.KeySource), new(*bunrepo.KeyRepository)), usecase.ProviderSet, httpapi.ProviderSet, providePageConfig, httpapi.NewPages, wire.Bind(new(httpapi.PageMounter), new(*httpapi.Pages)), wire.Struct(new(App), "*"),
 )

@@ -74,7 +74,16 @@ type Config struct {
 	// DynamicRegistration turns on POST /oauth/register (RFC 7591, 7592), which needs
 	// RegistrationInitialAccessToken (at least 32 characters) as its bearer token.
 	// Not to be confused with RegistrationEnabled, the user sign-up page.
-	DynamicRegistration            bool
+	DynamicRegistration bool
+	// DynamicRegistrationOpen (dynamic_registration: open) also takes registrations
+	// without the initial access token, for public clients only.
+	DynamicRegistrationOpen bool
+	// ClientIDMetadataDocuments lets https client_ids name their metadata document;
+	// ClientIDMetadataAllowLoopback also at loopback addresses.
+	ClientIDMetadataDocuments     bool
+	ClientIDMetadataAllowLoopback bool
+	// OutboundCAFile: extra CAs (PEM) outbound https trusts.
+	OutboundCAFile                 string
 	RegistrationInitialAccessToken string
 	// DynamicRegistrationScopes and DynamicRegistrationGrantTypes are the policy of
 	// dynamic registration: all a registered client may ask for, and the grant types
@@ -372,7 +381,16 @@ func parse(raw map[string]string, sources map[string]source) (Config, error) {
 	}
 	c.PARTTL = p.duration("par_ttl", time.Second, 10*time.Minute)
 	c.RequirePAR = p.bool("require_par")
-	c.DynamicRegistration = p.bool("dynamic_registration")
+	if v := raw["dynamic_registration"]; v == "open" {
+		c.DynamicRegistration, c.DynamicRegistrationOpen = true, true
+	} else if b, err := strconv.ParseBool(v); err == nil {
+		c.DynamicRegistration = b
+	} else {
+		p.fail("dynamic_registration", "%q must be true, false or open", v)
+	}
+	c.ClientIDMetadataDocuments = p.bool("client_id_metadata_documents")
+	c.ClientIDMetadataAllowLoopback = p.bool("client_id_metadata_allow_loopback")
+	c.OutboundCAFile = raw["outbound_ca_file"]
 	c.RegistrationInitialAccessToken = raw["registration_initial_access_token"]
 	c.DynamicRegistrationScopes = p.list("dynamic_registration_scopes")
 	c.DynamicRegistrationGrantTypes = p.list("dynamic_registration_grant_types")
@@ -406,7 +424,10 @@ func parse(raw map[string]string, sources map[string]source) (Config, error) {
 			c.ThrottleStore = ThrottleMemory
 		}
 	}
-	if c.DynamicRegistration && len(c.RegistrationInitialAccessToken) < 32 {
+	if c.DynamicRegistrationOpen && c.RegistrationInitialAccessToken != "" && len(c.RegistrationInitialAccessToken) < 32 {
+		return Config{}, c.errorf("registration_initial_access_token", "must be at least 32 characters when set")
+	}
+	if c.DynamicRegistration && !c.DynamicRegistrationOpen && len(c.RegistrationInitialAccessToken) < 32 {
 		return Config{}, c.errorf("registration_initial_access_token", "required (at least 32 characters) when %s is true",
 			c.name("dynamic_registration"))
 	}

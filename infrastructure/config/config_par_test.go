@@ -73,3 +73,29 @@ func TestDynamicRegistrationPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestDynamicRegistrationOpen: dynamic_registration takes true, false or open; open
+// needs no initial access token (but one given must be long enough).
+func TestDynamicRegistrationOpen(t *testing.T) {
+	c, err := Load("", envOf(map[string]string{"GATEHOUSE_DYNAMIC_REGISTRATION": "open"}))
+	if err != nil || !c.DynamicRegistration || !c.DynamicRegistrationOpen {
+		t.Fatalf("open: %+v %v", c.DynamicRegistrationOpen, err)
+	}
+	if _, err := Load("", envOf(map[string]string{"GATEHOUSE_DYNAMIC_REGISTRATION": "open",
+		"GATEHOUSE_REGISTRATION_INITIAL_ACCESS_TOKEN": "short"})); err == nil {
+		t.Fatal("a short initial access token was accepted")
+	}
+	if _, err := Load("", envOf(map[string]string{"GATEHOUSE_DYNAMIC_REGISTRATION": "sometimes"})); err == nil ||
+		!strings.Contains(err.Error(), "true, false or open") {
+		t.Fatalf("bad value: %v", err)
+	}
+	c, err = Load("", envOf(map[string]string{"GATEHOUSE_CLIENT_ID_METADATA_DOCUMENTS": "true",
+		"GATEHOUSE_CLIENT_ID_METADATA_ALLOW_LOOPBACK": "true", "GATEHOUSE_OUTBOUND_CA_FILE": "/tmp/ca.pem"}))
+	if err != nil || !c.ClientIDMetadataDocuments || !c.ClientIDMetadataAllowLoopback || c.OutboundCAFile != "/tmp/ca.pem" {
+		t.Fatalf("metadata documents: %v", err)
+	}
+	c, err = Load("", envOf(nil))
+	if err != nil || c.DynamicRegistration || c.ClientIDMetadataDocuments || c.ClientIDMetadataAllowLoopback {
+		t.Fatalf("defaults: %v", err)
+	}
+}

@@ -87,7 +87,16 @@ func purgeRules() []purgeRule {
 // looping per table until a statement deletes fewer than batch.
 func (h *Housekeeper) PurgeExpired(ctx context.Context, now time.Time, batch int) (map[string]int64, error) {
 	deleted := map[string]int64{}
-	rules := append(purgeRules(), purgeRule{"audit_events", "id", "occurred_at < ?", h.audit})
+	// A client of open dynamic registration that got a token is kept from then on;
+	// one never used by its unused_expires_at goes (with its consents and requests).
+	res, err := h.db.NewRaw("UPDATE clients SET unused_expires_at = NULL WHERE unused_expires_at IS NOT NULL AND EXISTS " +
+		"(SELECT 1 FROM token_families f WHERE f.client_id = clients.id)").Exec(ctx)
+	if _, err := rowsAffected(res, err, "keep used clients"); err != nil {
+		return deleted, err
+	}
+	rules := append(purgeRules(), purgeRule{"audit_events", "id", "occurred_at < ?", h.audit},
+		purgeRule{"clients", "id", "unused_expires_at < ? AND NOT EXISTS " +
+			"(SELECT 1 FROM token_families f WHERE f.client_id = clients.id)", 0})
 	for _, r := range rules {
 		cutoff := now.Add(-r.retention).UTC()
 		for {
@@ -106,6 +115,12 @@ func (h *Housekeeper) PurgeExpired(ctx context.Context, now time.Time, batch int
 				return deleted, err
 			}
 			deleted[r.table] += n
+			if r.table == "clients" && n > 0 {
+				// Every instance drops the deleted clients from its cache.
+				if err := markChanged(ctx, h.db, TopicClients); err != nil {
+					return deleted, err
+				}
+			}
 			if n < int64(batch) {
 				break
 			}

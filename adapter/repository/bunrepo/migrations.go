@@ -82,6 +82,8 @@ func migrations() *migrate.Migrations {
 	ms.Add(factorsMigration())
 	ms.Add(passkeysMigration())
 	add("20260402000001", "upstreams", upstreamsSchema)
+	add("20260404000001", "protected_resources", protectedResourcesTable)
+	ms.Add(unusedClientsMigration())
 	return ms
 }
 

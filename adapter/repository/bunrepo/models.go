@@ -122,6 +122,9 @@ type clientRow struct {
 	BackchannelLogoutURI string `bun:"backchannel_logout_uri,nullzero"`
 	// RequireMFA came with migration 20260318000021: NULL reads as false.
 	RequireMFA bool `bun:"require_mfa,nullzero"`
+	// UnusedExpiresAt came with migration 20260404000002: NULL (every client but one
+	// of open dynamic registration not used yet) keeps the client.
+	UnusedExpiresAt time.Time `bun:"unused_expires_at,nullzero"`
 }
 
 func clientToRow(c domain.Client) clientRow {
@@ -136,6 +139,7 @@ func clientToRow(c domain.Client) clientRow {
 		RequireDPoP: c.RequireDPoP, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 		JWKS: c.JWKS, JWKSURI: c.JWKSURI, Disabled: c.Disabled, PKCEOptional: c.PKCEOptional,
 		BackchannelLogoutURI: c.BackchannelLogoutURI, RequireMFA: c.RequireMFA,
+		UnusedExpiresAt: c.UnusedExpiresAt,
 	}
 }
 
@@ -148,6 +152,9 @@ func (r clientRow) toDomain() (domain.Client, error) {
 		RequireDPoP: r.RequireDPoP, TokenEndpointAuthMethod: r.TokenEndpointAuthMethod,
 		JWKS: r.JWKS, JWKSURI: r.JWKSURI, Disabled: r.Disabled, PKCEOptional: r.PKCEOptional,
 		BackchannelLogoutURI: r.BackchannelLogoutURI, RequireMFA: r.RequireMFA,
+	}
+	if !r.UnusedExpiresAt.IsZero() {
+		c.UnusedExpiresAt = r.UnusedExpiresAt.UTC()
 	}
 	var err error
 	if c.RedirectURIs, err = decodeList(r.RedirectURIs); err != nil {

@@ -36,6 +36,7 @@ var ProviderSet = wire.NewSet(
 	NewTransactor, wire.Bind(new(usecase.Transactor), new(*Transactor)),
 	NewFactorRepository, wire.Bind(new(usecase.FactorStore), new(*FactorRepository)),
 	NewUpstreamRepository, wire.Bind(new(usecase.UpstreamStore), new(*UpstreamRepository)),
+	NewResourceRepository, wire.Bind(new(usecase.ResourceStore), new(*ResourceRepository)),
 )
 
 // PlainSet binds the user, code and token stores to the repositories themselves, whose writes

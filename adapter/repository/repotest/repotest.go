@@ -61,6 +61,8 @@ type Stores struct {
 	Passkeys usecase.PasskeyStore
 	// Upstreams is optional: upstream identity providers and linked identities.
 	Upstreams usecase.UpstreamStore
+	// Resources is optional: the registered protected resources.
+	Resources usecase.ResourceStore
 }
 
 // RunAll runs the whole contract on the plain Bun repositories over db, which must be
@@ -113,6 +115,8 @@ func bunStores(db *bun.DB) Stores {
 		Factors:   bunrepo.NewFactorRepository(db),
 		Upstreams: bunrepo.NewUpstreamRepository(db),
 		Passkeys:  bunrepo.NewPasskeyRepository(db),
+		// Resources: the protected resources (issue 24).
+		Resources: bunrepo.NewResourceRepository(db),
 	}
 }
 
@@ -142,6 +146,8 @@ func Run(t *testing.T, s Stores) {
 	t.Run("Passkeys", st.passkeys)
 	t.Run("AdminLists", st.adminLists)
 	t.Run("Upstreams", st.upstreams)
+	t.Run("Resources", st.resources)
+	t.Run("UnusedClients", st.unusedClients)
 	// Last: its purge deletes whatever else has expired by then.
 	t.Run("Throttle", st.throttle)
 }

@@ -69,7 +69,7 @@ var AuditTypes = []string{
 	AuditConsentGranted, AuditConsentRevoked, AuditClientCreated, AuditClientUpdated, AuditClientDeleted,
 	AuditClientSecretRotated, AuditKeyRotated, AuditKeyRevoked, AuditUserPasswordResetSent,
 	AuditUpstreamCreated, AuditUpstreamUpdated, AuditUpstreamDeleted, AuditIdentityLinked, AuditIdentityUnlinked,
-	AuditResourceCreated, AuditResourceDeleted, AuditClientRegistered,
+	AuditResourceCreated, AuditResourceDeleted, AuditScopeCreated, AuditScopeDeleted, AuditClientRegistered,
 }
 
 // Reasons of failed sign-ins, for administrators only: the user sees one message.
@@ -112,6 +112,8 @@ const (
 const (
 	AuditResourceCreated = "resource.created"
 	AuditResourceDeleted = "resource.deleted"
+	AuditScopeCreated    = "scope.created"
+	AuditScopeDeleted    = "scope.deleted"
 	// AuditClientRegistered: a client registered itself (RFC 7591 dynamic
 	// registration, with or without an initial access token).
 	AuditClientRegistered = "client.registered"

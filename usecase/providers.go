@@ -26,6 +26,7 @@ var ProviderSet = wire.NewSet(
 	NewHousekeeping,
 	NewAuthorizeWithResources,
 	NewResources,
+	NewScopes,
 	NewLogin,
 	NewEndSession,
 	NewPushedAuthorizationWithResources,

@@ -59,6 +59,8 @@ type App struct {
 	Upstreams *usecase.Upstreams
 	// Resources are the registered protected resources (gatehouse resources).
 	Resources *usecase.Resources
+	// Scopes are the scope descriptions of the consent page (gatehouse scopes).
+	Scopes *usecase.Scopes
 }
 
 // ClientIDTokenAlgs lists the ID-token algs clients registered, so that each has a key.

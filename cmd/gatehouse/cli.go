@@ -113,7 +113,7 @@ func newRoot(g *globals) *cobra.Command {
 		"run admin commands on this server through its admin API (with GATEHOUSE_ADMIN_CLIENT_ID and GATEHOUSE_ADMIN_CLIENT_SECRET)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
 	root.AddCommand(serveCmd(g), migrateCmd(g), asCLI(usersCmd(g)), asCLI(clientsCmd(g)), asCLI(keysCmd(g)), auditCmd(g),
-		versionCmd(g), asCLI(upstreamsCmd(g)), asCLI(resourcesCmd(g)))
+		versionCmd(g), asCLI(upstreamsCmd(g)), asCLI(resourcesCmd(g)), asCLI(scopesCmd(g)))
 	root.CompletionOptions.DisableDefaultCmd = true
 	// Unknown subcommands and stray arguments are bad input too (exit 2), also for
 	// command groups such as `users`, which would otherwise print help and succeed.

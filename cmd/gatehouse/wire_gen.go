@@ -233,6 +233,8 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		return nil, nil, err
 	}
 	resources := usecase.NewResources(resourceRepository, systemClock, audit)
+	scopeRepository := bunrepo.NewScopeRepository(db)
+	scopes := usecase.NewScopes(scopeRepository, systemClock, audit)
 	app := &App{
 		Config:       cfg,
 		Log:          logger,
@@ -251,6 +253,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Factors:      factors,
 		Upstreams:    upstreams,
 		Resources:    resources,
+		Scopes:       scopes,
 	}
 	return app, func() {
 		cleanup()
@@ -460,6 +463,8 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		return nil, nil, err
 	}
 	resources := usecase.NewResources(resourceRepository, systemClock, audit)
+	scopeRepository := bunrepo.NewScopeRepository(db)
+	scopes := usecase.NewScopes(scopeRepository, systemClock, audit)
 	app := &App{
 		Config:       cfg,
 		Log:          logger,
@@ -478,6 +483,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		Factors:      factors,
 		Upstreams:    upstreams,
 		Resources:    resources,
+		Scopes:       scopes,
 	}
 	return app, func() {
 		cleanup()

@@ -84,6 +84,7 @@ func migrations() *migrate.Migrations {
 	add("20260402000001", "upstreams", upstreamsSchema)
 	add("20260404000001", "protected_resources", protectedResourcesTable)
 	ms.Add(unusedClientsMigration())
+	add("20260409000001", "scope_descriptions", scopeDescriptionsTable)
 	return ms
 }
 

@@ -37,6 +37,7 @@ var ProviderSet = wire.NewSet(
 	NewFactorRepository, wire.Bind(new(usecase.FactorStore), new(*FactorRepository)),
 	NewUpstreamRepository, wire.Bind(new(usecase.UpstreamStore), new(*UpstreamRepository)),
 	NewResourceRepository, wire.Bind(new(usecase.ResourceStore), new(*ResourceRepository)),
+	NewScopeRepository, wire.Bind(new(usecase.ScopeStore), new(*ScopeRepository)),
 )
 
 // PlainSet binds the user, code and token stores to the repositories themselves, whose writes

@@ -63,6 +63,8 @@ type Stores struct {
 	Upstreams usecase.UpstreamStore
 	// Resources is optional: the registered protected resources.
 	Resources usecase.ResourceStore
+	// Scopes is optional: the scope descriptions of the consent page.
+	Scopes usecase.ScopeStore
 }
 
 // RunAll runs the whole contract on the plain Bun repositories over db, which must be
@@ -117,6 +119,8 @@ func bunStores(db *bun.DB) Stores {
 		Passkeys:  bunrepo.NewPasskeyRepository(db),
 		// Resources: the protected resources (issue 24).
 		Resources: bunrepo.NewResourceRepository(db),
+		// Scopes: the scope descriptions (issue 25).
+		Scopes: bunrepo.NewScopeRepository(db),
 	}
 }
 
@@ -147,6 +151,7 @@ func Run(t *testing.T, s Stores) {
 	t.Run("AdminLists", st.adminLists)
 	t.Run("Upstreams", st.upstreams)
 	t.Run("Resources", st.resources)
+	t.Run("Scopes", st.scopes)
 	t.Run("UnusedClients", st.unusedClients)
 	// Last: its purge deletes whatever else has expired by then.
 	t.Run("Throttle", st.throttle)

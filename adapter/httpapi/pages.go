@@ -108,6 +108,7 @@ func (p *Pages) Mount(r *Router) {
 	}
 	g.GET("/login", p.loginGet, boundedQuery)
 	g.POST("/login", p.loginPost)
+	g.POST("/login/switch", p.switchAccount) // issue 25: "Not you?"
 	g.GET("/consent", p.consentGet, boundedQuery)
 	g.POST("/consent", p.consentPost)
 	g.GET("/register", p.registerGet, boundedQuery)

@@ -270,3 +270,82 @@ func TestBrowser_A11y_KeyboardOnly(t *testing.T) {
 		t.Errorf("access token sub %q, want %q", claims.Subject, id)
 	}
 }
+
+// TestBrowser_A11y_BrandedDarkAndVerify: a branded server's pages pass axe too (the
+// brand colour's button text is chosen for contrast); the login and consent pages in
+// dark mode; the email verification page of GATEHOUSE_EMAIL_VERIFICATION=required.
+// Screenshots for the README (docs/screenshots with `make screenshots`).
+func TestBrowser_A11y_BrandedDarkAndVerify(t *testing.T) {
+	t.Parallel()
+	ax := &axeAuditor{src: axeSource(t)}
+	browser := newChromium(t)
+	shots := screenshotDir(t)
+	cb := newCallback(t)
+
+	branded := startServer(t, Options{Env: map[string]string{"GATEHOUSE_BRAND_NAME": "Acme ID",
+		"GATEHOUSE_BRAND_LOGO_URL": "/static/favicon.svg", "GATEHOUSE_BRAND_COLOR": "#0f766e"}})
+	tab := newTab(t, browser, 800, 760)
+	run(t, tab, "branded login", chromedp.Navigate(branded.URL+"/login"), chromedp.WaitVisible(chromedp.CSS(`#username`)))
+	ax.check(t, tab, "branded login")
+	bg, _ := chromedp.Run(tab, chromedp.Evaluate[string](`getComputedStyle(document.querySelector('.btn-primary')).backgroundColor`))
+	if bg != "rgb(15, 118, 110)" {
+		t.Errorf("the primary button's colour is %s, want the brand's rgb(15, 118, 110)", bg)
+	}
+	screenshot(t, tab, shots, "login-branded")
+	run(t, tab, "phone", chromedp.EmulateViewport(390, 760, chromedp.EmulateMobile), chromedp.Reload())
+	screenshot(t, tab, shots, "login-branded-phone")
+
+	// A light brand colour: black text on it.
+	light := startServer(t, Options{Env: map[string]string{"GATEHOUSE_BRAND_COLOR": "#fd0"}})
+	run(t, tab, "light brand", chromedp.EmulateViewport(800, 760), chromedp.Navigate(light.URL+"/login"), chromedp.WaitVisible(chromedp.CSS(`#username`)))
+	ax.check(t, tab, "login with a light brand colour")
+
+	// Dark mode: login and consent.
+	srv := startServer(t, Options{})
+	password := "correct horse battery staple"
+	srv.CreateUser(t, "ada", password)
+	client := srv.CreateClientJSON(t, "--name", "Acme Dashboard", "--redirect-uri", "http://127.0.0.1/callback")
+	conf := &oauth2.Config{ClientID: client.ClientID, ClientSecret: client.ClientSecret,
+		Endpoint:    oauth2.Endpoint{AuthURL: srv.URL + "/oauth/authorize", TokenURL: srv.URL + "/oauth/token"},
+		RedirectURL: cb.srv.URL + "/callback", Scopes: []string{"openid", "profile", "email", "offline_access"}}
+	dark := newTab(t, browser, 800, 760)
+	state := randomToken()
+	cb.expect(state)
+	run(t, dark, "dark login", colorScheme("dark"),
+		chromedp.Navigate(conf.AuthCodeURL(state, oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))),
+		chromedp.WaitVisible(chromedp.CSS(`#username`)))
+	bodyBG, _ := chromedp.Run(dark, chromedp.Evaluate[string](`getComputedStyle(document.body).backgroundColor`))
+	if bodyBG != "rgb(15, 20, 28)" {
+		t.Errorf("dark mode: body background %s, want the dark theme's", bodyBG)
+	}
+	screenshot(t, dark, shots, "login-dark")
+	run(t, dark, "dark phone", chromedp.EmulateViewport(390, 760, chromedp.EmulateMobile))
+	screenshot(t, dark, shots, "login-dark-phone")
+	run(t, dark, "sign in", chromedp.EmulateViewport(800, 760),
+		chromedp.SendKeys(chromedp.CSS(`#username`), "ada"), chromedp.SendKeys(chromedp.CSS(`#password`), password),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`button[value="allow"]`)))
+	screenshot(t, dark, shots, "consent-dark")
+	run(t, dark, "dark phone consent", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	screenshot(t, dark, shots, "consent-dark-phone")
+
+	// Email verification required: the page after sign-up.
+	verify := startServer(t, Options{Env: map[string]string{"GATEHOUSE_EMAIL_VERIFICATION": "required"}})
+	vclient := verify.CreateClientJSON(t, "--name", "Acme Dashboard", "--redirect-uri", "http://127.0.0.1/callback")
+	vconf := *conf
+	vconf.ClientID, vconf.ClientSecret = vclient.ClientID, vclient.ClientSecret
+	vconf.Endpoint = oauth2.Endpoint{AuthURL: verify.URL + "/oauth/authorize", TokenURL: verify.URL + "/oauth/token"}
+	vtab := newTab(t, browser, 800, 760)
+	vstate := randomToken()
+	cb.expect(vstate)
+	run(t, vtab, "sign up", chromedp.Navigate(vconf.AuthCodeURL(vstate, oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))),
+		chromedp.WaitVisible(chromedp.CSS(`#username`)), chromedp.Click(chromedp.CSS(`a[href^="/register"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#email`)),
+		chromedp.SendKeys(chromedp.CSS(`#username`), "newbie"), chromedp.SendKeys(chromedp.CSS(`#email`), "newbie@example.com"),
+		chromedp.SendKeys(chromedp.CSS(`#password`), password),
+		chromedp.Click(chromedp.CSS(`form[action="/register"] button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/verify-email/resend"]`)))
+	ax.check(t, vtab, "verify your email address")
+	run(t, vtab, "resend", chromedp.Click(chromedp.CSS(`form[action="/verify-email/resend"] button`)), chromedp.WaitVisible(chromedp.CSS(`h1`)))
+	ax.check(t, vtab, "verification mail sent again")
+}

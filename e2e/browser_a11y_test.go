@@ -136,7 +136,8 @@ func TestBrowser_A11y_EveryPage(t *testing.T) {
 	wait("register errors", ".field-error")
 	ax.check(t, tab, "register with errors")
 	visit("forgot password", "/forgot-password", "#email")
-	run(t, tab, "ask for a reset", fill("#email", "nobody@example.com"), click(`form[action="/forgot-password"] button[type="submit"]`))
+	run(t, tab, "ask for a reset", fill("#email", "nobody@example.com"), click(`form[action="/forgot-password"] button[type="submit"]`),
+		chromedp.WaitNotPresent(chromedp.CSS(`form[action="/forgot-password"]`)))
 	wait("reset mail notice", "h1")
 	ax.check(t, tab, "forgot password sent")
 	visit("reset password, bad link", "/reset-password?token=not-a-token", "h1")
@@ -173,7 +174,17 @@ func TestBrowser_A11y_EveryPage(t *testing.T) {
 	// The account, with a notice; a second factor.
 	visit("account", "/account", `form[action="/account/profile"]`)
 	run(t, tab, "save the profile", click(`form[action="/account/profile"] button[type="submit"]`))
-	wait("account notice", ".alert-info, .alert")
+	for i := 0; ; i++ {
+		loc, _ := chromedp.Run(tab, chromedp.Location())
+		if strings.HasSuffix(loc, "/account/profile") {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("saving the profile: still at %s", loc)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	wait("account notice", ".alert-info")
 	ax.check(t, tab, "account with a notice")
 	awayFromStepEdge(20 * time.Second)
 	run(t, tab, "set up an authenticator app", chromedp.Navigate(srv.URL+"/account"),
@@ -188,8 +199,8 @@ func TestBrowser_A11y_EveryPage(t *testing.T) {
 	ax.check(t, tab, "recovery codes")
 	visit("account with a second factor", "/account", `form[action="/account/totp/remove"]`)
 	visit("logout", "/logout", `form[action="/logout"] button`)
-	run(t, tab, "sign out", click(`form[action="/logout"] button`))
-	wait("signed out", "h1")
+	run(t, tab, "sign out", click(`form[action="/logout"] button`), chromedp.WaitNotPresent(chromedp.CSS(`form[action="/logout"]`)))
+	wait("signed out", `a[href="/login"]`)
 	ax.check(t, tab, "signed out")
 	visit("login again", "/login", "#username")
 	run(t, tab, "password", fill("#username", user), fill("#password", pass), click(`form[action="/login"] button[type="submit"]`))
@@ -197,17 +208,28 @@ func TestBrowser_A11y_EveryPage(t *testing.T) {
 	ax.check(t, tab, "second factor")
 
 	// The console.
-	_, admin, adminPass := newConsoleAdmin(t, srv)
+	adminID, admin, adminPass := newConsoleAdmin(t, srv)
 	console := newTab(t, browser, 800, 900)
 	run(t, console, "console sign-in", chromedp.Navigate(srv.URL+"/admin"), chromedp.WaitVisible(chromedp.CSS(`#username`)),
 		fill("#username", admin), fill("#password", adminPass), click(`button[type="submit"]`),
 		chromedp.WaitVisible(chromedp.CSS(`.console-nav`)))
 	ax.check(t, console, "console dashboard")
 	for _, p := range []string{"/admin/clients", "/admin/clients/new", "/admin/clients/" + url.PathEscape(client.ClientID),
-		"/admin/users", "/admin/audit", "/admin/keys"} {
+		"/admin/clients/" + url.PathEscape(client.ClientID) + "/delete", "/admin/users", "/admin/users/new",
+		"/admin/users/" + url.PathEscape(adminID), "/admin/users/" + url.PathEscape(adminID) + "/delete",
+		"/admin/audit", "/admin/keys"} {
 		run(t, console, "open "+p, chromedp.Navigate(srv.URL+p), chromedp.WaitVisible(chromedp.CSS(`.console-nav`)))
 		ax.check(t, console, "console "+p)
 	}
+	run(t, console, "create a client in the console", chromedp.Navigate(srv.URL+"/admin/clients/new"),
+		chromedp.WaitVisible(chromedp.CSS(`#client_name`)), fill("#client_name", "Billing app"),
+		fill("#redirect_uris", "https://billing.example/callback"), click(`form.form button[type="submit"]`),
+		chromedp.WaitVisible(chromedp.CSS(`#client-secret`)))
+	if secret, err := chromedp.Run(console, chromedp.Text(chromedp.CSS(`#client-secret`))); err == nil {
+		srv.Sensitive(strings.TrimSpace(secret))
+	}
+	ax.check(t, console, "console client secret")
+
 	t.Logf("axe checked %d pages in 4 modes each: %s", len(ax.checked), strings.Join(ax.checked, "; "))
 }
 
@@ -346,6 +368,32 @@ func TestBrowser_A11y_BrandedDarkAndVerify(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form[action="/register"] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/verify-email/resend"]`)))
 	ax.check(t, vtab, "verify your email address")
-	run(t, vtab, "resend", chromedp.Click(chromedp.CSS(`form[action="/verify-email/resend"] button`)), chromedp.WaitVisible(chromedp.CSS(`h1`)))
-	ax.check(t, vtab, "verification mail sent again")
+}
+
+// TestBrowser_A11y_MFAEnrolment: GATEHOUSE_MFA=required's enrolment page inside the
+// sign-in passes axe.
+func TestBrowser_A11y_MFAEnrolment(t *testing.T) {
+	t.Parallel()
+	ax := &axeAuditor{src: axeSource(t)}
+	cb := newCallback(t)
+	// A second factor required: the enrolment inside the sign-in.
+	strict := startServer(t, Options{Env: map[string]string{"GATEHOUSE_MFA": "required"}})
+	strict.CreateUser(t, "lee", "correct horse battery staple")
+	sclient := strict.CreateClientJSON(t, "--name", "Acme Dashboard", "--redirect-uri", "http://127.0.0.1/callback")
+	sconf := &oauth2.Config{ClientID: sclient.ClientID, ClientSecret: sclient.ClientSecret,
+		Endpoint:    oauth2.Endpoint{AuthURL: strict.URL + "/oauth/authorize", TokenURL: strict.URL + "/oauth/token"},
+		RedirectURL: cb.srv.URL + "/callback", Scopes: []string{"openid", "profile"}}
+	stab := newTab(t, newChromium(t), 800, 900)
+	sstate := randomToken()
+	cb.expect(sstate)
+	step, cancelStep := context.WithTimeout(stab, 30*time.Second)
+	defer cancelStep()
+	run(t, step, "sign in where a second factor is required",
+		chromedp.Navigate(sconf.AuthCodeURL(sstate, oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))),
+		chromedp.WaitVisible(chromedp.CSS(`#username`)), chromedp.SendKeys(chromedp.CSS(`#username`), "lee"), chromedp.SendKeys(chromedp.CSS(`#password`), "correct horse battery staple"),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS(`form[action="/account/totp"] button`)))
+	if loc, _ := chromedp.Run(stab, chromedp.Location()); !strings.Contains(loc, "/login/mfa") {
+		t.Errorf("MFA required: at %s, want the enrolment page", loc)
+	}
+	ax.check(t, stab, "second factor enrolment")
 }

@@ -94,10 +94,9 @@ var ScopeDescriptions = map[string]string{
 	ScopeOfflineAccess: "Stay signed in: keep access while you are away",
 }
 
-// DescribeScope returns the words shown for a scope on the consent page.
+// DescribeScope returns the words shown for a scope on the consent page, or "" for a
+// scope without a description: the page then shows the scope's name, once (not
+// "Access to api:read" next to the name again).
 func DescribeScope(s string) string {
-	if d, ok := ScopeDescriptions[s]; ok {
-		return d
-	}
-	return "Access to " + s
+	return ScopeDescriptions[s]
 }

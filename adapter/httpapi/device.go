@@ -31,10 +31,18 @@ const userCodeField = "user_code"
 // NewDeviceHandler parses the device page templates; a broken template stops start-up.
 func NewDeviceHandler(device *usecase.Device, pages *Pages) (*DeviceHandler, error) {
 	h := &DeviceHandler{device: device, pages: pages, templates: map[string]*template.Template{}}
+	th := &theme{overrides: map[string][]byte{}}
+	if pages != nil {
+		th = pages.theme
+	}
 	for _, name := range []string{"device", "device_consent", "device_done"} {
-		t, err := template.New(name).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		files := []string{"layout.html", name + ".html"}
+		t, err := th.parse(name, nil, files...)
 		if err != nil {
-			return nil, fmt.Errorf("device page: parse template %s: %w", name, err)
+			return nil, templateErr("device page", name, err)
+		}
+		if err := th.tryExecute(t, deviceView{}, files...); err != nil {
+			return nil, err
 		}
 		h.templates[name] = t
 	}

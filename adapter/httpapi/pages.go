@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -31,6 +30,10 @@ type PageConfig struct {
 	// CSRFKey keys the CSRF token HMAC (the cookie-signing key derived from
 	// GATEHOUSE_SECRET_KEY); at least 32 bytes.
 	CSRFKey []byte
+	// Brand and TemplatesDir: the pages' look (issue 25; GATEHOUSE_BRAND_*,
+	// GATEHOUSE_TEMPLATES_DIR).
+	Brand        Brand
+	TemplatesDir string
 }
 
 // Pages serves the authorization endpoint and the browser pages: login, consent,
@@ -50,6 +53,8 @@ type Pages struct {
 	registration bool
 	templates    map[string]*template.Template
 	static       map[string]staticFile
+	theme        *theme
+	csp          string // the pages' Content-Security-Policy (theme.csp)
 }
 
 var _ PageMounter = (*Pages)(nil)
@@ -71,25 +76,26 @@ func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login
 		cookies: newCookieNames(cfg.Issuer), csrfKey: cfg.CSRFKey, registration: cfg.RegistrationEnabled,
 		templates: map[string]*template.Template{}, static: map[string]staticFile{},
 	}
+	th, err := newTheme(cfg.Brand, cfg.TemplatesDir)
+	if err != nil {
+		return nil, err
+	}
+	p.theme, p.csp = th, th.csp()
 	for _, name := range []string{"login", "consent", "register", "logout", "home", "error",
 		"verify_email", "verify_required", "forgot_password", "reset_password", "notice", "account", "confirm_email",
 		"mfa", "mfa_enrol", "totp_setup", "recovery_codes"} {
-		t, err := template.New(name).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		files := []string{"layout.html", name + ".html"}
+		t, err := th.parse(name, nil, files...)
 		if err != nil {
-			return nil, fmt.Errorf("pages: parse template %s: %w", name, err)
+			return nil, templateErr("pages", name, err)
+		}
+		if err := th.tryExecute(t, view{}, files...); err != nil {
+			return nil, err
 		}
 		p.templates[name] = t
 	}
-	for name, ct := range map[string]string{
-		"gatehouse.css": "text/css; charset=utf-8",
-		"favicon.svg":   "image/svg+xml",
-		"webauthn.js":   "text/javascript; charset=utf-8",
-	} {
-		b, err := fs.ReadFile(staticFS, "static/"+name)
-		if err != nil {
-			return nil, fmt.Errorf("pages: read static file %s: %w", name, err)
-		}
-		p.static[name] = staticFile{body: b, contentType: ct}
+	if p.static, err = th.static(); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -101,6 +107,7 @@ func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login
 // catch-all "/*" route, which would answer every wrong method on every other endpoint
 // (GET /oauth/token, say) 404 instead of 405.
 func (p *Pages) Mount(r *Router) {
+	p.theme.logOverrides(p.log)
 	g := r.Group(SurfacePage, p.pageHeaders)
 	for _, path := range []string{"/oauth/authorize", "/oauth/authenticate"} {
 		g.GET(path, p.authorizeGet)
@@ -108,6 +115,7 @@ func (p *Pages) Mount(r *Router) {
 	}
 	g.GET("/login", p.loginGet, boundedQuery)
 	g.POST("/login", p.loginPost)
+	g.POST("/login/switch", p.switchAccount) // issue 25: "Not you?"
 	g.GET("/consent", p.consentGet, boundedQuery)
 	g.POST("/consent", p.consentPost)
 	g.GET("/register", p.registerGet, boundedQuery)
@@ -162,17 +170,17 @@ func boundedQuery(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// baseCSP: nothing but our own stylesheet, images (and data: images: the QR code
-// of an authenticator app is drawn by the server inline) and script (one file, the
-// passkeys' webauthn.js; nothing inline); forms post only to us; no framing
-// (clickjacking, SECURITY S41).
+// baseCSP is the pages' Content-Security-Policy without a brand logo (theme.csp).
 const baseCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // setPageHeaders sets the headers every page and page redirect carries: no framing,
 // no referrer (page URLs carry request ids; redirects carry codes), no caching.
 // No CORS header is ever set (SECURITY S8).
-func setPageHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", baseCSP)
+func setPageHeaders(h http.Header, csp string) {
+	if csp == "" {
+		csp = baseCSP
+	}
+	h.Set("Content-Security-Policy", csp)
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
@@ -182,7 +190,7 @@ func setPageHeaders(h http.Header) {
 
 func (p *Pages) pageHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		setPageHeaders(c.Response().Header())
+		setPageHeaders(c.Response().Header(), p.csp)
 		if c.Request().Method == http.MethodPost {
 			// Where the changes a form makes come from, for the audit log.
 			c.SetRequest(c.Request().WithContext(usecase.WithAuditIP(c.Request().Context(), c.RealIP())))
@@ -199,8 +207,12 @@ func allowFormTarget(c echo.Context, redirectURI string) {
 	if src == "" {
 		return
 	}
+	csp := c.Response().Header().Get("Content-Security-Policy")
+	if csp == "" {
+		csp = baseCSP
+	}
 	c.Response().Header().Set("Content-Security-Policy",
-		strings.Replace(baseCSP, "form-action 'self'", "form-action 'self' "+src, 1))
+		strings.Replace(csp, "form-action 'self'", "form-action 'self' "+src, 1))
 }
 
 // cspSource is the CSP source expression of a redirect URI's origin (or scheme, for a
@@ -318,7 +330,7 @@ func (p *Pages) render(c echo.Context, status int, name string, v view) error {
 // failures (5xx) get a generic message whatever their description: no internal detail
 // or stack trace ever reaches the page.
 func (p *Pages) RenderError(c echo.Context, status int, code, description string) {
-	setPageHeaders(c.Response().Header())
+	setPageHeaders(c.Response().Header(), p.csp)
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(status)
 		return
@@ -438,7 +450,8 @@ func (p *Pages) home(c echo.Context) error {
 	return p.render(c, http.StatusOK, "home", v)
 }
 
-// staticFile serves the embedded stylesheet and icon.
+// staticFile serves the stylesheet (embedded or GATEHOUSE_TEMPLATES_DIR's), the
+// brand's brand.css, the icon and the passkeys' script.
 func (p *Pages) staticFile(c echo.Context) error {
 	f, ok := p.static[c.Param("name")]
 	if !ok {

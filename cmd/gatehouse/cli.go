@@ -74,8 +74,9 @@ func isUsage(err error) bool {
 	var ve *usecase.ValidationError
 	var fe *domain.FieldError
 	var le *server.ListenError
+	var te *httpapi.TemplateError // GATEHOUSE_TEMPLATES_DIR holds a template that does not parse
 	switch {
-	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &ve), errors.As(err, &fe), errors.As(err, &le):
+	case errors.As(err, &ue), errors.As(err, &ce), errors.As(err, &ve), errors.As(err, &fe), errors.As(err, &le), errors.As(err, &te):
 		return true
 	case errors.Is(err, domain.ErrNotFound), errors.Is(err, domain.ErrKeyPending):
 		return true

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,18 +31,23 @@ import (
 
 // Config is the validated configuration.
 type Config struct {
-	Issuer               string
-	HTTPAddr             string
-	DatabaseURL          string
-	SecretKey            string
-	SigningAlg           string
-	AccessTokenTTL       time.Duration
-	RefreshTokenTTL      time.Duration
-	AuthCodeTTL          time.Duration
-	IDTokenTTL           time.Duration
-	DeviceCodeTTL        time.Duration
-	Audience             string
-	RegistrationEnabled  bool
+	Issuer              string
+	HTTPAddr            string
+	DatabaseURL         string
+	SecretKey           string
+	SigningAlg          string
+	AccessTokenTTL      time.Duration
+	RefreshTokenTTL     time.Duration
+	AuthCodeTTL         time.Duration
+	IDTokenTTL          time.Duration
+	DeviceCodeTTL       time.Duration
+	Audience            string
+	RegistrationEnabled bool
+	// BrandName, BrandLogoURL, BrandColor and TemplatesDir: the pages' look (issue 25).
+	BrandName            string
+	BrandLogoURL         string
+	BrandColor           string
+	TemplatesDir         string
 	AutoMigrate          bool
 	LogFormat            string
 	LogLevel             string
@@ -400,6 +406,8 @@ func parse(raw map[string]string, sources map[string]source) (Config, error) {
 	c.EmailTokenTTL = p.duration("email_token_ttl", time.Minute, 7*24*time.Hour)
 	c.EmailVerification = p.oneOf("email_verification", "off", "optional", "required")
 	c.MFA = p.oneOf("mfa", "optional", "required")
+	c.BrandName, c.BrandLogoURL, c.BrandColor = strings.TrimSpace(raw["brand_name"]), p.brandLogoURL("brand_logo_url"), p.brandColor("brand_color")
+	c.TemplatesDir = p.directory("templates_dir")
 	if p.err != nil {
 		return Config{}, p.err
 	}
@@ -794,4 +802,46 @@ func pathErrorReason(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+var brandColorRE = regexp.MustCompile(`^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
+
+// brandColor is a hex colour, #rgb or #rrggbb, or "".
+func (p *parser) brandColor(key string) string {
+	v := strings.TrimSpace(p.raw[key])
+	if v != "" && !brandColorRE.MatchString(v) {
+		p.fail(key, "%q is not a hex colour (#rgb or #rrggbb)", v)
+	}
+	return v
+}
+
+// brandLogoURL is an https URL with a host, a path on this server, or "".
+func (p *parser) brandLogoURL(key string) string {
+	v := strings.TrimSpace(p.raw[key])
+	if v == "" {
+		return v
+	}
+	if strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "//") && !strings.ContainsAny(v, "\\ \"'<>") {
+		return v
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || strings.ContainsAny(u.Host, "'\" ;,") {
+		p.fail(key, "%q must be an https URL or a path on this server starting with /", v)
+	}
+	return v
+}
+
+// directory is a directory that exists, or "".
+func (p *parser) directory(key string) string {
+	v := p.raw[key]
+	if v == "" {
+		return v
+	}
+	st, err := os.Stat(v)
+	if err != nil {
+		p.fail(key, "cannot read %s: %v", v, errors.Unwrap(err))
+	} else if !st.IsDir() {
+		p.fail(key, "%s is not a directory", v)
+	}
+	return v
 }

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"html/template"
@@ -32,7 +31,7 @@ const userCodeField = "user_code"
 func NewDeviceHandler(device *usecase.Device, pages *Pages) (*DeviceHandler, error) {
 	h := &DeviceHandler{device: device, pages: pages, templates: map[string]*template.Template{}}
 	for _, name := range []string{"device", "device_consent", "device_done"} {
-		t, err := template.New(name).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(pages.templateFuncs(nil)).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("device page: parse template %s: %w", name, err)
 		}
@@ -115,16 +114,16 @@ type deviceView struct {
 // render executes a page into a buffer first, so a template failure never sends half
 // a page.
 func (h *DeviceHandler) render(c echo.Context, status int, name string, v deviceView) error {
-	var buf bytes.Buffer
-	if err := h.templates[name].ExecuteTemplate(&buf, "layout", v); err != nil {
+	b, err := h.pages.execute(c, h.templates[name], v)
+	if err != nil {
 		return fmt.Errorf("device page: render %s: %w", name, err)
 	}
-	return c.HTMLBlob(status, buf.Bytes())
+	return c.HTMLBlob(status, b)
 }
 
 // codeForm renders the code entry form, with an error message when one is given.
 func (h *DeviceHandler) codeForm(c echo.Context, status int, s *domain.Session, browser, code, msg string) error {
-	return h.render(c, status, "device", deviceView{Title: "Connect a device",
+	return h.render(c, status, "device", deviceView{Title: h.pages.t(c, "device.title"),
 		CSRF: h.pages.csrfToken(csrfBinding(s, browser)), UserCode: code, Error: msg})
 }
 
@@ -136,13 +135,13 @@ func (h *DeviceHandler) codeError(c echo.Context, s *domain.Session, browser, ty
 	var msg string
 	switch {
 	case a.Status == http.StatusTooManyRequests:
-		msg = "Too many incorrect codes. Wait " + strconv.Itoa(a.RetryAfter) + " seconds and try again."
+		msg = h.pages.t(c, "device.error.too_many", "Seconds", strconv.Itoa(a.RetryAfter))
 	case errors.Is(err, domain.ErrUserCodeUnknown):
-		msg = "That code is not valid. Check the code shown on your device and enter it again."
+		msg = h.pages.t(c, "device.error.invalid")
 	case errors.Is(err, domain.ErrUserCodeExpired):
-		typed, msg = "", "That code has expired. Start again on your device to get a new code."
+		typed, msg = "", h.pages.t(c, "device.error.expired")
 	case errors.Is(err, domain.ErrUserCodeUsed):
-		typed, msg = "", "That code was already used. Start again on your device to get a new code."
+		typed, msg = "", h.pages.t(c, "device.error.used")
 	case errors.Is(err, domain.ErrUserDisabled):
 		typed, msg = "", msgDisabled
 	default:
@@ -184,7 +183,7 @@ func (h *DeviceHandler) pageGet(c echo.Context) error {
 // every time, even for clients that skip consent: a user code may come from an
 // attacker hoping to have their own device approved (RFC 8628 §5.4).
 func (h *DeviceHandler) confirm(c echo.Context, s *domain.Session, browser string, p usecase.DevicePrompt) error {
-	v := deviceView{Title: "Allow access", CSRF: h.pages.csrfToken(csrfBinding(s, browser)),
+	v := deviceView{Title: h.pages.t(c, "consent.title"), CSRF: h.pages.csrfToken(csrfBinding(s, browser)),
 		UserCode: p.UserCode, ClientName: p.Client.Name}
 	for _, sc := range p.Scope {
 		v.Scopes = append(v.Scopes, usecase.ScopeView{Name: sc, Description: domain.DescribeScope(sc)})
@@ -215,7 +214,7 @@ func (h *DeviceHandler) pagePost(c echo.Context) error {
 	}
 	typed := f.get(userCodeField)
 	if typed == "" {
-		return h.codeForm(c, http.StatusBadRequest, s, browser, "", "Enter the code shown on your device.")
+		return h.codeForm(c, http.StatusBadRequest, s, browser, "", h.pages.t(c, "device.error.empty"))
 	}
 	ctx, addr := c.Request().Context(), c.RealIP()
 	decision := f.get("decision")
@@ -250,6 +249,6 @@ func (h *DeviceHandler) pagePost(c echo.Context) error {
 	// Ids only: the codes are credentials and stay out of the log (SECURITY S46).
 	h.pages.log.InfoContext(ctx, "device authorization decided", "client_id", p.Client.ID,
 		"user_id", s.UserID, "approved", decision == "allow")
-	return h.render(c, http.StatusOK, "device_done", deviceView{Title: "Return to your device",
+	return h.render(c, http.StatusOK, "device_done", deviceView{Title: h.pages.t(c, "device.done_title"),
 		ClientName: p.Client.Name, UserCode: p.UserCode, Approved: decision == "allow"})
 }

@@ -180,10 +180,10 @@ func (p *Pages) mfaPost(c echo.Context) error {
 			v.Fields[field] = msgBadCode
 			a = Answer{Status: http.StatusBadRequest}
 		case errors.Is(err, usecase.ErrBadPasskey):
-			v.Error = msgBadPasskey
+			v.Error = p.t(c, msgBadPasskey)
 			a = Answer{Status: http.StatusBadRequest}
 		case errors.Is(err, domain.ErrUserDisabled):
-			v.Error = msgDisabled
+			v.Error = p.t(c, msgDisabled)
 		case errors.Is(err, domain.ErrInvalidGrant):
 			return p.mfaExpired(c, id) // the user was deleted meanwhile
 		default:

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"embed"
 	"errors"
 	"fmt"
@@ -31,6 +30,9 @@ type PageConfig struct {
 	// CSRFKey keys the CSRF token HMAC (the cookie-signing key derived from
 	// GATEHOUSE_SECRET_KEY); at least 32 bytes.
 	CSRFKey []byte
+	// Languages are the message catalogs the pages speak (GATEHOUSE_DEFAULT_LOCALE
+	// is theirs).
+	Languages Languages
 }
 
 // Pages serves the authorization endpoint and the browser pages: login, consent,
@@ -50,6 +52,7 @@ type Pages struct {
 	registration bool
 	templates    map[string]*template.Template
 	static       map[string]staticFile
+	languages    Languages
 }
 
 var _ PageMounter = (*Pages)(nil)
@@ -66,15 +69,18 @@ func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login
 	if len(cfg.CSRFKey) < 32 {
 		return nil, fmt.Errorf("pages: the CSRF key must have at least 32 bytes")
 	}
+	if cfg.Languages == nil {
+		return nil, fmt.Errorf("pages: no message catalogs")
+	}
 	p := &Pages{
 		authorize: authorize, login: login, endSession: endSession, accounts: accounts, apps: apps, factors: factors, upstreams: upstreams, log: log, issuer: cfg.Issuer,
 		cookies: newCookieNames(cfg.Issuer), csrfKey: cfg.CSRFKey, registration: cfg.RegistrationEnabled,
-		templates: map[string]*template.Template{}, static: map[string]staticFile{},
+		templates: map[string]*template.Template{}, static: map[string]staticFile{}, languages: cfg.Languages,
 	}
 	for _, name := range []string{"login", "consent", "register", "logout", "home", "error",
 		"verify_email", "verify_required", "forgot_password", "reset_password", "notice", "account", "confirm_email",
 		"mfa", "mfa_enrol", "totp_setup", "recovery_codes"} {
-		t, err := template.New(name).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		t, err := template.New(name).Funcs(p.templateFuncs(nil)).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("pages: parse template %s: %w", name, err)
 		}
@@ -307,11 +313,11 @@ func (p *Pages) render(c echo.Context, status int, name string, v view) error {
 		return fmt.Errorf("pages: no template %q", name)
 	}
 	v.RegistrationEnabled = v.RegistrationEnabled || p.registration
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+	b, err := p.execute(c, t, v)
+	if err != nil {
 		return fmt.Errorf("pages: render %s: %w", name, err)
 	}
-	return c.HTMLBlob(status, buf.Bytes())
+	return c.HTMLBlob(status, b)
 }
 
 // RenderError shows an error as an HTML page with the status Classify chose. Internal
@@ -323,16 +329,16 @@ func (p *Pages) RenderError(c echo.Context, status int, code, description string
 		_ = c.NoContent(status)
 		return
 	}
-	v := view{Status: status, Code: code, Title: errorTitle(status), Description: sentence(description)}
+	v := view{Status: status, Code: code, Title: p.t(c, errorTitle(status)), Description: sentence(description)}
 	if status >= 500 || v.Description == "" {
-		v.Description = errorMessage(status)
+		v.Description = p.t(c, errorMessage(status))
 	}
 	switch {
 	case strings.Contains(v.Description, "again"):
 	case status == http.StatusBadRequest || status == http.StatusForbidden:
-		v.Advice = "If an application sent you here, go back to it and start again."
+		v.Advice = p.t(c, "error.advice.start_again")
 	case status == http.StatusTooManyRequests || status >= 500:
-		v.Advice = "Wait a moment, then try again."
+		v.Advice = p.t(c, "error.advice.wait")
 	}
 	if err := p.render(c, status, "error", v); err != nil {
 		p.log.ErrorContext(c.Request().Context(), "render error page", "err", err)
@@ -343,29 +349,29 @@ func (p *Pages) RenderError(c echo.Context, status int, code, description string
 func errorTitle(status int) string {
 	switch {
 	case status == http.StatusNotFound:
-		return "Page not found"
+		return "error.title.not_found"
 	case status == http.StatusForbidden:
-		return "Not allowed"
+		return "error.title.forbidden"
 	case status == http.StatusTooManyRequests:
-		return "Too many attempts"
+		return "error.title.too_many"
 	case status == http.StatusServiceUnavailable:
-		return "Temporarily unavailable"
+		return "error.title.unavailable"
 	case status >= 500:
-		return "Something went wrong"
+		return "error.title.internal"
 	}
-	return "This request cannot be completed"
+	return "error.title.bad_request"
 }
 
 func errorMessage(status int) string {
 	switch {
 	case status == http.StatusNotFound:
-		return "There is nothing at this address."
+		return "error.message.not_found"
 	case status == http.StatusServiceUnavailable:
-		return "The service cannot reach its database right now. Try again in a moment."
+		return "error.message.unavailable"
 	case status >= 500:
-		return "An unexpected error happened on our side. Try again in a moment."
+		return "error.message.internal"
 	}
-	return "The request is not valid."
+	return "error.message.bad_request"
 }
 
 // follow sends the browser where a step says: the login or consent page, or back to
@@ -426,7 +432,7 @@ func (p *Pages) home(c echo.Context) error {
 	}
 	v := view{Title: "Gatehouse"}
 	if c.QueryParam("signed_out") == "1" && s == nil {
-		v.Notice = "You have been signed out."
+		v.Notice = p.t(c, "home.signed_out")
 	}
 	if s != nil {
 		u, err := p.login.UserOf(c.Request().Context(), *s)

@@ -21,7 +21,7 @@ import (
 const (
 	credentialField    = "credential"
 	webauthnStateField = "webauthn_state"
-	msgBadPasskey      = "That passkey was not accepted. Try again."
+	msgBadPasskey      = "login.error.bad_passkey"
 )
 
 // passkeyView is one passkey as the account page lists it.
@@ -78,14 +78,14 @@ func (p *Pages) passkeyLoginPost(c echo.Context) error {
 		a := Classify(err, SurfacePage)
 		switch {
 		case a.Status == http.StatusTooManyRequests:
-			v.Error = "Too many failed sign-in attempts. Wait " + strconv.Itoa(a.RetryAfter) + " seconds and try again."
+			v.Error = p.t(c, "login.error.too_many", "Seconds", strconv.Itoa(a.RetryAfter))
 		case errors.Is(err, usecase.ErrBadPasskey):
-			v.Error = msgBadPasskey + " Or sign in with your password."
+			v.Error = p.t(c, msgBadPasskey) + " " + p.t(c, "login.error.or_password")
 			a = Answer{Status: http.StatusBadRequest}
 		case errors.Is(err, domain.ErrUserDisabled):
-			v.Error = msgDisabled
+			v.Error = p.t(c, msgDisabled)
 		case errors.Is(err, domain.ErrInvalidGrant):
-			v.Error = msgBadPasskey
+			v.Error = p.t(c, msgBadPasskey)
 		default:
 			return err
 		}

@@ -162,7 +162,7 @@ func (p *Pages) upstreamCallback(c echo.Context) error {
 	case errors.As(err, &second):
 		return p.toSecondFactor(c, second, browser, out.RequestID, out.UserCode)
 	case errors.Is(err, domain.ErrUserDisabled):
-		return p.upstreamFailed(c, http.StatusForbidden, "Sign-in with "+out.Name+" failed", msgDisabled, out.RequestID)
+		return p.upstreamFailed(c, http.StatusForbidden, "Sign-in with "+out.Name+" failed", p.t(c, msgDisabled), out.RequestID)
 	default:
 		return err
 	}

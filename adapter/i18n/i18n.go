@@ -108,13 +108,14 @@ func (c *Catalog) Match(preferences ...string) string {
 	return c.fallback
 }
 
-// Text is the message key in the language locale (a supported tag, else the
-// default), with its {{.Name}} placeholders filled from args. A key missing from
+// Text is the message key in the language locale (a supported language, or a tag
+// matching one, else the default), with its {{.Name}} placeholders filled from args. A key missing from
 // the catalogs comes back as itself, so a mistake shows rather than hides.
 func (c *Catalog) Text(locale, key string, args map[string]string) string {
 	l, ok := c.localizers[locale]
 	if !ok {
-		l = c.localizers[c.fallback]
+		// A user's locale claim may be a longer tag (de-CH) or unsupported.
+		l = c.localizers[c.Match(locale)]
 	}
 	var data map[string]any
 	if len(args) > 0 {

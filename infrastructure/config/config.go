@@ -113,6 +113,9 @@ type Config struct {
 	// MFA is optional (users choose a second factor) or required (a user without one
 	// enrols one before a sign-in for an application completes).
 	MFA string
+	// DefaultLocale is the pages' and mails' language when nothing else chooses
+	// one: en, de, fr, es or ja.
+	DefaultLocale string
 	// DPoPIATWindow is how far a DPoP proof's iat may lie from now, either way;
 	// DPoPNonceRequired makes the token endpoint demand a server nonce in proofs.
 	DPoPIATWindow     time.Duration
@@ -400,6 +403,7 @@ func parse(raw map[string]string, sources map[string]source) (Config, error) {
 	c.EmailTokenTTL = p.duration("email_token_ttl", time.Minute, 7*24*time.Hour)
 	c.EmailVerification = p.oneOf("email_verification", "off", "optional", "required")
 	c.MFA = p.oneOf("mfa", "optional", "required")
+	c.DefaultLocale = p.oneOf("default_locale", "en", "de", "fr", "es", "ja")
 	if p.err != nil {
 		return Config{}, p.err
 	}

@@ -1,0 +1,277 @@
+package httpapi
+
+import (
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"gatehouse/domain"
+	"gatehouse/usecase"
+)
+
+// Languages is what the pages need of the message catalogs (adapter/i18n, wired in
+// cmd): the language of a request among the supported ones, and a message's text in
+// it.
+type Languages interface {
+	// Match picks a supported language from preferences in order of precedence:
+	// ui_locales, the switcher's cookie, Accept-Language; else the default.
+	Match(preferences ...string) string
+	// Text is a message in a language, its {{.Name}} placeholders filled from args.
+	Text(locale, key string, args map[string]string) string
+}
+
+// languageNames are the page footer's language switcher, each in its own language.
+var languageNames = []struct{ Code, Name string }{
+	{"en", "English"}, {"de", "Deutsch"}, {"fr", "Français"}, {"es", "Español"}, {"ja", "日本語"},
+}
+
+const (
+	// langCookie remembers the language switcher's choice for a year.
+	langCookie = "gatehouse_lang"
+	// requestLangCookie remembers an authorization request's ui_locales choice for
+	// that request's pages: "<request id> <language>".
+	requestLangCookie = "gatehouse_request_lang"
+	langKey           = "gatehouse.lang"
+	formRequestIDKey  = "gatehouse.form_req"
+)
+
+func supportedLanguage(code string) bool {
+	for _, l := range languageNames {
+		if l.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// lang is the language of the request's page: a switcher choice made on this very
+// request (?lang=), then the pending authorization request's ui_locales, then the
+// switcher's cookie, then Accept-Language, then GATEHOUSE_DEFAULT_LOCALE.
+func (p *Pages) lang(c echo.Context) string {
+	if l, ok := c.Get(langKey).(string); ok {
+		return l
+	}
+	l := p.chooseLang(c)
+	c.Set(langKey, l)
+	return l
+}
+
+func (p *Pages) chooseLang(c echo.Context) string {
+	req := c.Request()
+	if q := req.URL.Query().Get("lang"); q != "" && supportedLanguage(q) && req.Method == http.MethodGet {
+		c.SetCookie(&http.Cookie{Name: langCookie, Value: q, Path: "/", MaxAge: int((365 * 24 * time.Hour).Seconds()),
+			HttpOnly: true, Secure: p.cookies.secure, SameSite: http.SameSiteLaxMode})
+		// An explicit choice outranks the request's ui_locales from now on.
+		if _, err := req.Cookie(requestLangCookie); err == nil {
+			c.SetCookie(&http.Cookie{Name: requestLangCookie, Value: "", Path: "/", MaxAge: -1,
+				HttpOnly: true, Secure: p.cookies.secure, SameSite: http.SameSiteLaxMode})
+		}
+		return q
+	}
+	var uiLocales, cookie string
+	if ck, err := req.Cookie(requestLangCookie); err == nil {
+		if id, l, ok := strings.Cut(ck.Value, " "); ok && id != "" && id == requestIDOf(c) {
+			uiLocales = l
+		}
+	}
+	if ck, err := req.Cookie(langCookie); err == nil {
+		cookie = ck.Value
+	}
+	return p.languages.Match(uiLocales, cookie, req.Header.Get("Accept-Language"))
+}
+
+// requestIDOf is the pending authorization request a page is about: its req
+// parameter, in the query or (after the handler read it) the form.
+func requestIDOf(c echo.Context) string {
+	if id := c.QueryParam("req"); id != "" {
+		return id
+	}
+	id, _ := c.Get(formRequestIDKey).(string)
+	return id
+}
+
+// useUILocales makes the first supported language of an authorization request's
+// ui_locales (OpenID Connect Core §3.1.2.1) the language of this response, and
+// returns it; "" when none is supported (the other preferences decide).
+func (p *Pages) useUILocales(c echo.Context, uiLocales string) string {
+	if uiLocales == "" {
+		return ""
+	}
+	l := p.languages.Match(uiLocales)
+	matched := false
+	for _, f := range strings.Fields(strings.ToLower(uiLocales)) {
+		if f == l || strings.HasPrefix(f, l+"-") {
+			matched = true
+			break
+		}
+	}
+	if !matched {
+		return ""
+	}
+	c.Set(langKey, l)
+	return l
+}
+
+// rememberUILocales keeps the ui_locales language for the pages of the pending
+// request requestID, in a cookie for an hour.
+func (p *Pages) rememberUILocales(c echo.Context, requestID, lang string) {
+	if lang == "" || requestID == "" {
+		return
+	}
+	c.SetCookie(&http.Cookie{Name: requestLangCookie, Value: requestID + " " + lang, Path: "/", MaxAge: 3600,
+		HttpOnly: true, Secure: p.cookies.secure, SameSite: http.SameSiteLaxMode})
+}
+
+// t is a message in the request's language; args are name, value pairs.
+func (p *Pages) t(c echo.Context, key string, args ...string) string {
+	return p.languages.Text(p.lang(c), key, pairs(args))
+}
+
+func pairs(args []string) map[string]string {
+	if len(args) < 2 {
+		return nil
+	}
+	m := make(map[string]string, len(args)/2)
+	for i := 0; i+1 < len(args); i += 2 {
+		m[args[i]] = args[i+1]
+	}
+	return m
+}
+
+// langLink is one language of the page footer's switcher.
+type langLink struct {
+	Code, Name, Href string
+	Current          bool
+}
+
+// templateFuncs are the pages' functions: t (a message), th (a message whose
+// arguments are markup made by tag), tag, lang (the page's language) and langLinks
+// (the switcher). They are bound to a request at render time; parse time binds
+// stand-ins.
+func (p *Pages) templateFuncs(c echo.Context) template.FuncMap {
+	lang := "en"
+	if c != nil {
+		lang = p.lang(c)
+	}
+	text := func(key string, args map[string]string) string {
+		if p.languages == nil {
+			return key
+		}
+		return p.languages.Text(lang, key, args)
+	}
+	return template.FuncMap{
+		"lang": func() string { return lang },
+		"t": func(key string, args ...any) string {
+			m := map[string]string{}
+			for i := 0; i+1 < len(args); i += 2 {
+				m[fmt.Sprint(args[i])] = fmt.Sprint(args[i+1])
+			}
+			return text(key, m)
+		},
+		"th": func(key string, args ...any) template.HTML {
+			// Markup arguments stand in as private-use marks while the message is
+			// escaped, then take their place.
+			m := map[string]string{}
+			var marks []string
+			for i := 0; i+1 < len(args); i += 2 {
+				name := fmt.Sprint(args[i])
+				if h, ok := args[i+1].(template.HTML); ok {
+					mark := "\ue000" + strconv.Itoa(len(marks)) + "\ue001"
+					marks = append(marks, mark, string(h))
+					m[name] = mark
+					continue
+				}
+				m[name] = fmt.Sprint(args[i+1])
+			}
+			s := template.HTMLEscapeString(text(key, m))
+			return template.HTML(strings.NewReplacer(marks...).Replace(s))
+		},
+		"tag": func(name, class string, v any) template.HTML {
+			open := "<" + name
+			if class != "" {
+				open += ` class="` + template.HTMLEscapeString(class) + `"`
+			}
+			return template.HTML(open + ">" + template.HTMLEscapeString(fmt.Sprint(v)) + "</" + name + ">")
+		},
+		"langLinks": func() []langLink {
+			if c == nil {
+				return nil
+			}
+			return langLinks(c, lang)
+		},
+	}
+}
+
+// langLinks point at the current page with lang set; a page shown after a POST
+// links to its GET form with the pending request kept.
+func langLinks(c echo.Context, current string) []langLink {
+	req := c.Request()
+	q := url.Values{}
+	if req.Method == http.MethodGet {
+		q = req.URL.Query()
+	} else if id := requestIDOf(c); id != "" {
+		q.Set("req", id)
+	}
+	path := req.URL.Path
+	if req.Method != http.MethodGet {
+		switch {
+		case strings.HasPrefix(path, "/account"):
+			path = "/account"
+		case path == "/login/passkey":
+			path = "/login"
+		case path == "/verify-email/resend":
+			path = "/verify-email"
+		}
+	}
+	out := make([]langLink, 0, len(languageNames))
+	for _, l := range languageNames {
+		q.Set("lang", l.Code)
+		out = append(out, langLink{Code: l.Code, Name: l.Name, Href: path + "?" + q.Encode(), Current: l.Code == current})
+	}
+	return out
+}
+
+// execute renders a parsed page for a request: a clone of the template bound to
+// the request's language.
+func (p *Pages) execute(c echo.Context, t *template.Template, v any) ([]byte, error) {
+	clone, err := t.Clone()
+	if err != nil {
+		return nil, fmt.Errorf("clone template: %w", err)
+	}
+	var buf strings.Builder
+	if err := clone.Funcs(p.templateFuncs(c)).ExecuteTemplate(&buf, "layout", v); err != nil {
+		return nil, err
+	}
+	return []byte(buf.String()), nil
+}
+
+// describeScopes puts the well-known scopes' descriptions (and the "Access to X" of
+// the others) in the page's language; a description an operator wrote stays as is.
+func (p *Pages) describeScopes(c echo.Context, scopes []usecase.ScopeView) []usecase.ScopeView {
+	out := make([]usecase.ScopeView, len(scopes))
+	for i, s := range scopes {
+		out[i] = s
+		switch {
+		case s.Description == domain.ScopeDescriptions[s.Name] && s.Description != "":
+			out[i].Description = p.t(c, "scope."+s.Name)
+		case s.Description == domain.DescribeScope(s.Name):
+			out[i].Description = p.t(c, "scope.other", "Scope", s.Name)
+		}
+	}
+	return out
+}
+
+// uiLocalesOf is the ui_locales parameter of an authorization request.
+func uiLocalesOf(encoded string) string {
+	q, err := url.ParseQuery(encoded)
+	if err != nil {
+		return ""
+	}
+	return q.Get("ui_locales")
+}

@@ -70,6 +70,11 @@ func TestLanguages_AcceptLanguage(t *testing.T) {
 		wantLang(t, "GET /login", login, tc.lang, "<h1 id=\"page-title\">"+tc.signIn+"</h1>", tc.signIn+" · Gatehouse")
 		wantLang(t, "404 page", b.get("/login/typo"), tc.lang, tc.notFound)
 		wantLang(t, "GET /register", b.get("/register"), tc.lang, tc.createAcc)
+		forgot := map[string]string{"en": "Send the link", "de": "Link senden", "fr": "Envoyer le lien", "es": "Enviar el enlace", "ja": "リンクを送信"}[tc.lang]
+		wantLang(t, "GET /forgot-password", b.get("/forgot-password"), tc.lang, forgot)
+		badLink := map[string]string{"en": "This link cannot be used", "de": "Dieser Link kann nicht verwendet werden",
+			"fr": "Ce lien ne peut pas être utilisé", "es": "Este enlace no se puede usar", "ja": "このリンクは使用できません"}[tc.lang]
+		wantLang(t, "a bad reset link", b.get("/reset-password?token=not-a-real-token"), tc.lang, badLink)
 		// A wrong password, answered in the language.
 		csrf, _ := azFormFields(t, login)
 		bad := b.post("/login", url.Values{"csrf_token": {csrf}, "username": {"nobody-" + tc.lang}, "password": {"wrong password"}})

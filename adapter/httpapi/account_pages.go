@@ -21,10 +21,10 @@ const tokenField = "token"
 
 // badLink is the one page for a link that is unknown, used, expired or voided.
 func (p *Pages) badLink(c echo.Context, again string) error {
-	v := view{Title: "This link cannot be used", Error: "This link is invalid, was already used, or has expired.",
-		Link: again, LinkLabel: "Ask for a new link"}
+	v := view{Title: p.t(c, "link.bad_title"), Error: p.t(c, "link.bad"),
+		Link: again, LinkLabel: p.t(c, "link.ask_new")}
 	if again == "" {
-		v.Link, v.LinkLabel = "/login", "Sign in"
+		v.Link, v.LinkLabel = "/login", p.t(c, "login.submit")
 	}
 	return p.render(c, http.StatusBadRequest, "notice", v)
 }
@@ -64,7 +64,7 @@ func (p *Pages) verifyEmailGet(c echo.Context) error {
 		}
 		return p.verifyEmailPrompt(c, s, c.QueryParam(requestIDField), "")
 	}
-	return p.linkPage(c, token, domain.PurposeVerifyEmail, "Verify your email address", "verify_email", "")
+	return p.linkPage(c, token, domain.PurposeVerifyEmail, p.t(c, "verify.title"), "verify_email", "")
 }
 
 // linkPage shows the form of a mailed link of purpose, or the bad-link page (with a
@@ -96,8 +96,8 @@ func (p *Pages) verifyEmailPost(c echo.Context) error {
 		return err
 	}
 	p.log.InfoContext(c.Request().Context(), "email verified", "remote", c.RealIP())
-	return p.render(c, http.StatusOK, "notice", view{Title: "Email address verified",
-		Notice: "Thank you: your email address is verified.", Link: "/", LinkLabel: "Continue"})
+	return p.render(c, http.StatusOK, "notice", view{Title: p.t(c, "verify.done_title"),
+		Notice: p.t(c, "verify.done"), Link: "/", LinkLabel: p.t(c, "common.continue")})
 }
 
 // forgotPasswordGet serves GET /forgot-password.
@@ -106,12 +106,11 @@ func (p *Pages) forgotPasswordGet(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return p.render(c, http.StatusOK, "forgot_password", p.linkForm(c, s, "Forgot your password?", ""))
+	return p.render(c, http.StatusOK, "forgot_password", p.linkForm(c, s, p.t(c, "forgot.title"), ""))
 }
 
 // forgotPasswordSent is the one answer to every well-formed request (SECURITY S48).
-const forgotPasswordSent = "If an account has that email address, a link to choose a new password is on its way. " +
-	"Check your inbox, and your spam folder."
+const forgotPasswordSent = "forgot.sent"
 
 // forgotPasswordPost serves POST /forgot-password: the same answer whether or not an
 // account has the address.
@@ -120,7 +119,7 @@ func (p *Pages) forgotPasswordPost(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := p.linkForm(c, s, "Forgot your password?", "")
+	v := p.linkForm(c, s, p.t(c, "forgot.title"), "")
 	v.Email = strings.TrimSpace(f.get("email"))
 	err = p.accounts.ForgotPassword(c.Request().Context(), v.Email, c.RealIP())
 	if err != nil {
@@ -128,7 +127,7 @@ func (p *Pages) forgotPasswordPost(c echo.Context) error {
 		var ve *usecase.ValidationError
 		switch {
 		case a.Status == http.StatusTooManyRequests:
-			v.Error = "Too many requests. Wait " + strconv.Itoa(a.RetryAfter) + " seconds and try again."
+			v.Error = p.t(c, "forgot.too_many", "Seconds", strconv.Itoa(a.RetryAfter))
 		case errors.As(err, &ve):
 			v.Fields["email"] = sentence(ve.Message)
 		default:
@@ -136,13 +135,13 @@ func (p *Pages) forgotPasswordPost(c echo.Context) error {
 		}
 		return p.renderAnswer(c, a, "forgot_password", v)
 	}
-	return p.render(c, http.StatusOK, "notice", view{Title: "Check your email", Notice: forgotPasswordSent,
-		Link: "/login", LinkLabel: "Back to sign in"})
+	return p.render(c, http.StatusOK, "notice", view{Title: p.t(c, "forgot.sent_title"), Notice: p.t(c, forgotPasswordSent),
+		Link: "/login", LinkLabel: p.t(c, "common.back_to_sign_in")})
 }
 
 // resetPasswordGet serves GET /reset-password?token=T: the new-password form.
 func (p *Pages) resetPasswordGet(c echo.Context) error {
-	return p.linkPage(c, c.QueryParam(tokenField), domain.PurposeResetPassword, "Choose a new password", "reset_password", "/forgot-password")
+	return p.linkPage(c, c.QueryParam(tokenField), domain.PurposeResetPassword, p.t(c, "reset.title"), "reset_password", "/forgot-password")
 }
 
 // resetPasswordPost serves POST /reset-password: sets the password, which ends every
@@ -159,7 +158,7 @@ func (p *Pages) resetPasswordPost(c echo.Context) error {
 	case errors.Is(err, usecase.ErrBadLink):
 		return p.badLink(c, "/forgot-password")
 	case errors.As(err, &ve):
-		v := p.linkForm(c, s, "Choose a new password", token)
+		v := p.linkForm(c, s, p.t(c, "reset.title"), token)
 		v.Fields[ve.Field] = sentence(ve.Message)
 		return p.render(c, http.StatusBadRequest, "reset_password", v)
 	case err != nil:
@@ -167,9 +166,9 @@ func (p *Pages) resetPasswordPost(c echo.Context) error {
 	}
 	p.log.InfoContext(c.Request().Context(), "password reset", "remote", c.RealIP())
 	p.clearSession(c)
-	return p.render(c, http.StatusOK, "notice", view{Title: "Password changed",
-		Notice: "Your password was changed, and every device signed in to your account was signed out.",
-		Link:   "/login", LinkLabel: "Sign in with the new password"})
+	return p.render(c, http.StatusOK, "notice", view{Title: p.t(c, "reset.done_title"),
+		Notice: p.t(c, "reset.done"),
+		Link:   "/login", LinkLabel: p.t(c, "reset.sign_in_new")})
 }
 
 // verifyEmailPrompt shows the signed-in user's "verify your email" page. With a
@@ -185,7 +184,7 @@ func (p *Pages) verifyEmailPrompt(c echo.Context, s *domain.Session, reqID, noti
 		return c.Redirect(http.StatusSeeOther, target)
 	}
 	browser := p.ensureBrowser(c)
-	v := view{Title: "Verify your email address", CSRF: p.csrfToken(csrfBinding(s, browser)), Notice: notice}
+	v := view{Title: p.t(c, "verify.title"), CSRF: p.csrfToken(csrfBinding(s, browser)), Notice: notice}
 	if reqID != "" {
 		pr, err := p.pendingFor(c, reqID, browser)
 		if err != nil {
@@ -205,8 +204,8 @@ func (p *Pages) verifyEmailPrompt(c echo.Context, s *domain.Session, reqID, noti
 		return err
 	}
 	if u.EmailVerified {
-		return p.render(c, http.StatusOK, "notice", view{Title: "Email address verified",
-			Notice: "Your email address is verified.", Link: "/", LinkLabel: "Continue"})
+		return p.render(c, http.StatusOK, "notice", view{Title: p.t(c, "verify.done_title"),
+			Notice: p.t(c, "verify.already"), Link: "/", LinkLabel: p.t(c, "common.continue")})
 	}
 	v.Email, v.SignedInAs = u.Email, u.Username
 	return p.render(c, http.StatusOK, "verify_required", v)
@@ -229,10 +228,9 @@ func (p *Pages) verifyEmailResend(c echo.Context) error {
 			return err
 		}
 		setAnswerHeaders(c, a)
-		return p.verifyEmailPrompt(c, s, reqID, "You asked for several links in a row. Wait "+strconv.Itoa(a.RetryAfter)+
-			" seconds before asking for another.")
+		return p.verifyEmailPrompt(c, s, reqID, p.t(c, "verify.resend_throttled", "Seconds", strconv.Itoa(a.RetryAfter)))
 	}
-	return p.verifyEmailPrompt(c, s, reqID, "A new link is on its way. It replaces the links sent before.")
+	return p.verifyEmailPrompt(c, s, reqID, p.t(c, "verify.resent"))
 }
 
 // signedIn serves a POST of an account page form: the form read and its CSRF token
@@ -451,7 +449,7 @@ func (p *Pages) confirmEmailGet(c echo.Context) error {
 		}
 		return err
 	}
-	return p.render(c, http.StatusOK, "confirm_email", p.linkForm(c, s, "Confirm your new email address", token))
+	return p.render(c, http.StatusOK, "confirm_email", p.linkForm(c, s, p.t(c, "confirm.title"), token))
 }
 
 // sessionUser is the user id of s, or "" when there is no session.

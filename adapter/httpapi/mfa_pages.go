@@ -22,7 +22,7 @@ import (
 // state bound to its browser cookie (the mfa cookie): no session, no code, no token
 // (SECURITY S50).
 
-const msgBadCode = "That code is not right, or was already used."
+const msgBadCode = "mfa.error.bad_code" // a key of the catalogs
 
 // toSecondFactor follows a right password of a user with a second factor: the
 // pending state in its cookie, and the second-factor page.
@@ -68,14 +68,14 @@ func (p *Pages) mfaExpired(c echo.Context, reqID string) error {
 	if reqID != "" {
 		link += "?req=" + url.QueryEscape(reqID)
 	}
-	return p.render(c, http.StatusBadRequest, "notice", view{Title: "Sign in again",
-		Error: "This sign-in has expired, or was started in another browser. Enter your password again.",
-		Link:  link, LinkLabel: "Sign in"})
+	return p.render(c, http.StatusBadRequest, "notice", view{Title: p.t(c, "mfa.expired_title"),
+		Error: p.t(c, "mfa.expired"),
+		Link:  link, LinkLabel: p.t(c, "login.submit")})
 }
 
 // mfaView is the second-factor page.
 func (p *Pages) mfaView(c echo.Context, s *domain.Session, browser string, pr *usecase.PendingRequest, userCode string) view {
-	v := p.signInView(c, "Two-step verification", s, browser, pr)
+	v := p.signInView(c, p.t(c, "mfa.title"), s, browser, pr)
 	v.UserCode = userCode
 	return v
 }
@@ -152,7 +152,7 @@ func (p *Pages) mfaPost(c echo.Context) error {
 		if err := p.withSecondFactors(c, &v, s, browser, pr); err != nil {
 			return err
 		}
-		v.Fields["otp"] = "Enter the code your app shows."
+		v.Fields["otp"] = p.t(c, "mfa.error.enter_code")
 		return p.render(c, http.StatusBadRequest, "mfa", v)
 	}
 	ctx := c.Request().Context()
@@ -175,9 +175,9 @@ func (p *Pages) mfaPost(c echo.Context) error {
 		case errors.Is(err, usecase.ErrSecondFactorExpired):
 			return p.mfaExpired(c, id)
 		case a.Status == http.StatusTooManyRequests:
-			v.Error = "Too many wrong codes. Wait " + strconv.Itoa(a.RetryAfter) + " seconds and try again."
+			v.Error = p.t(c, "mfa.error.too_many", "Seconds", strconv.Itoa(a.RetryAfter))
 		case errors.Is(err, usecase.ErrBadSecondFactor):
-			v.Fields[field] = msgBadCode
+			v.Fields[field] = p.t(c, msgBadCode)
 			a = Answer{Status: http.StatusBadRequest}
 		case errors.Is(err, usecase.ErrBadPasskey):
 			v.Error = p.t(c, msgBadPasskey)

@@ -231,3 +231,61 @@ func TestLanguages_MailInUsersLocale(t *testing.T) {
 		t.Errorf("the English mail: %q\n%s", m.Subject, m.Text)
 	}
 }
+
+// TestLanguages_AccountPageAndMail: the account page, a use case's message on it and
+// a registration form error are in the page's language; adding an authenticator app
+// mails a user whose locale is ja in Japanese.
+func TestLanguages_AccountPageAndMail(t *testing.T) {
+	t.Parallel()
+	srv, mx := mailServer(t, nil)
+	user := uniqueName("haruki")
+	srv.CreateUser(t, user, "correct horse battery")
+	if _, errOut, code := srv.CLI(t, "", "users", "update", user, "--email", "haruki@example.com", "--locale", "ja"); code != 0 {
+		t.Fatalf("users update: %d %s", code, errOut)
+	}
+	b := langBrowser(t, srv, "de")
+	if r := b.logIn("/login", user, "correct horse battery"); r.Status != http.StatusSeeOther {
+		t.Fatalf("login: %d\n%s", r.Status, r.Body)
+	}
+	account := b.get("/account")
+	wantLang(t, "account page", account, "de", "Ihr Konto · Gatehouse", "Wo Sie angemeldet sind", "dieser Browser",
+		"Authenticator-App einrichten", "Profil speichern", " UTC")
+	csrf, _ := azFormFields(t, account)
+	wrong := b.post("/account/password", url.Values{"csrf_token": {csrf}, "username": {user},
+		"current_password": {"not my password"}, "new_password": {"another good password"}})
+	wantLang(t, "wrong current password", wrong, "de", "Das ist nicht Ihr aktuelles Passwort.")
+
+	// The same browser switches to Japanese: the authenticator app's setup and the mail.
+	b.get("/account?lang=ja")
+	enrolTOTPIn(t, b, "correct horse battery", "認証アプリを設定", "リカバリーコードを保存してください")
+	m := mailTo(t, mx, 1, "haruki@example.com")
+	if m.Subject != "アカウントに認証アプリが追加されました" || !strings.Contains(m.Text, user+" さん") ||
+		!strings.Contains(m.Text, "アカウント "+user+" の 2 段階目の認証として認証アプリが設定されました。") {
+		t.Errorf("the Japanese mail: %q\n%s", m.Subject, m.Text)
+	}
+
+	// A registration form error from the use case, in Spanish.
+	es := langBrowser(t, srv, "es-MX")
+	csrf, _ = es.openForm("/register")
+	r := es.post("/register", url.Values{"csrf_token": {csrf}, "username": {uniqueName("ana")}, "email": {"ana@example.com"}, "password": {"short"}})
+	wantLang(t, "registration error", r, "es", "La contraseña debe tener de 8 a 128 caracteres.")
+}
+
+// enrolTOTPIn sets up the authenticator app from /account, the pages showing the
+// texts setup and saved.
+func enrolTOTPIn(t *testing.T, b *azBrowser, password, setup, saved string) {
+	t.Helper()
+	csrf, _ := b.openForm("/account")
+	page := b.post("/account/totp", url.Values{"csrf_token": {csrf}, "current_password": {password}})
+	wantPageText(t, page, http.StatusOK, setup)
+	body := string(page.Body)
+	m := totpSecretRE.FindStringSubmatch(body)
+	tok := tokenFieldRE.FindStringSubmatch(body)
+	if m == nil || tok == nil {
+		t.Fatalf("the setup page lacks the secret\n%s", body)
+	}
+	b.srv.Sensitive(m[1])
+	csrf, _ = azFormFields(t, page)
+	done := b.post("/account/totp/confirm", url.Values{"csrf_token": {csrf}, "token": {tok[1]}, "otp": {totpCode(t, m[1], 0)}})
+	wantPageText(t, done, http.StatusOK, saved)
+}

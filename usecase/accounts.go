@@ -70,6 +70,17 @@ func (s AccountSettings) wordsFor(u domain.User) words {
 	return words{t: s.Translator, locale: u.Locale}
 }
 
+// mailText is a sentence of a mail: its catalog key, its English, and its arguments
+// (name, value pairs).
+type mailText struct {
+	key, english string
+	args         []string
+}
+
+func (w words) text(t mailText, more ...string) string {
+	return w.say(t.key, t.english, append(append([]string(nil), t.args...), more...)...)
+}
+
 // say is the message key, whose English is english, with its placeholders filled
 // from args (name, value pairs).
 func (w words) say(key, english string, args ...string) string {
@@ -121,7 +132,12 @@ func NewAccounts(users UserStore, accounts AccountStore, ids Identifiers, passwo
 func (a *Accounts) Settings() AccountSettings { return a.settings }
 
 // LinkLifetime says in words how long a mailed link lives ("30 minutes").
-func (a *Accounts) LinkLifetime() string { return within(a.settings.TokenTTL) }
+func (a *Accounts) LinkLifetime() string { return words{}.within(a.settings.TokenTTL) }
+
+// LinkLifetimeIn is LinkLifetime in a language (a BCP 47 tag), for a page.
+func (a *Accounts) LinkLifetimeIn(locale string) string {
+	return words{t: a.settings.Translator, locale: locale}.within(a.settings.TokenTTL)
+}
 
 // Wait returns when the background work started so far has ended (tests, shutdown).
 func (a *Accounts) Wait() { a.jobs.Wait() }
@@ -475,8 +491,6 @@ func (a *Accounts) ConfirmEmailChange(ctx context.Context, secret, signedInAs st
 }
 
 // within says how long a link lives, in words ("30 minutes", "2 hours").
-func within(d time.Duration) string { return words{}.within(d) }
-
 func (w words) within(d time.Duration) string {
 	switch {
 	case d >= time.Hour && d%time.Hour == 0:
@@ -494,13 +508,9 @@ func (w words) within(d time.Duration) string {
 	return w.say("mail.duration.seconds", "{{.Count}} seconds", "Count", fmt.Sprint(int64(d/time.Second)))
 }
 
-// mail builds a mail with a plain-text and an HTML body from paragraphs; link, when
-// not empty, follows the first paragraph as a button.
-func mail(kind string, to domain.User, subject string, link, linkLabel string, paragraphs ...string) domain.Mail {
-	return mailIn(words{}, kind, to, subject, link, linkLabel, paragraphs...)
-}
-
-// mailIn is mail with its greeting and signature in w's language.
+// mailIn builds a mail with a plain-text and an HTML body from paragraphs, its
+// greeting and signature in w's language; link, when not empty, follows the first
+// paragraph as a button.
 func mailIn(w words, kind string, to domain.User, subject string, link, linkLabel string, paragraphs ...string) domain.Mail {
 	var text, html strings.Builder
 	hello := w.say("mail.hello", "Hello {{.User}},", "User", to.Username)

@@ -275,3 +275,54 @@ func uiLocalesOf(encoded string) string {
 	}
 	return q.Get("ui_locales")
 }
+
+// date is a moment for a page, in UTC, in the page's language's usual form.
+func (p *Pages) date(c echo.Context, t time.Time) string {
+	return t.UTC().Format(p.t(c, "format.datetime"))
+}
+
+// withPeriod ends a use case's reason with a period, as the end of a sentence.
+func withPeriod(s string) string {
+	if s != "" && !strings.HasSuffix(s, ".") {
+		return s + "."
+	}
+	return s
+}
+
+// useCaseMessages are the catalog keys of the use cases' messages a page shows
+// (ValidationError and error descriptions, in English): the adapter translates them;
+// a message not here is shown as it is.
+var useCaseMessages = map[string]string{
+	"enter the email address of your account":                                                        "uc.enter_account_email",
+	"the two passwords differ":                                                                       "uc.passwords_differ",
+	"enter the new email address":                                                                    "uc.enter_new_email",
+	"that is already your email address":                                                             "uc.already_your_email",
+	"that is not your current password":                                                              "uc.not_current_password",
+	"that username is already taken":                                                                 "uc.username_taken",
+	"that email address belongs to another user":                                                     "uc.email_other_user",
+	"you signed in more than 5 minutes ago: enter your password to continue":                         "uc.fresh_needed",
+	"you signed in more than 5 minutes ago: sign out and in again to set a password":                 "uc.fresh_set_password",
+	"you signed in more than 5 minutes ago: sign out and in again to link another account":           "uc.fresh_link",
+	"you already use an authenticator app: remove it first to set up another":                        "uc.totp_exists",
+	"this setup has expired: start again":                                                            "uc.setup_expired",
+	"that code is not right: enter the 6 digits your app shows now":                                  "uc.otp_wrong",
+	"the name must be at most 64 characters, on one line":                                            "uc.passkey_name",
+	"your browser gave no passkey: try again, in a browser with JavaScript on":                       "uc.no_passkey",
+	"this passkey request expired or was already used: try again":                                    "uc.passkey_expired",
+	"your browser's passkey could not be verified: try again":                                        "uc.passkey_unverified",
+	"this passkey is registered already":                                                             "uc.passkey_registered",
+	"username must be 1 to 64 characters":                                                            "uc.username_length",
+	"username may contain only letters, digits and . _ - @ +":                                        "uc.username_chars",
+	"password must be valid text":                                                                    "uc.password_text",
+	"password must be 8 to 128 characters":                                                           "uc.password_length",
+	"password must not be the username":                                                              "uc.password_username",
+	"this sign-in request was started in another browser, or this browser does not keep our cookies": "uc.other_browser",
+}
+
+// say is a use case's message as a sentence in the page's language.
+func (p *Pages) say(c echo.Context, msg string) string {
+	if key, ok := useCaseMessages[msg]; ok {
+		return p.t(c, key)
+	}
+	return sentence(msg)
+}

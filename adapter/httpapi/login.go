@@ -245,9 +245,9 @@ func (p *Pages) registerPost(c echo.Context) error {
 		case a.Status == http.StatusTooManyRequests:
 			v.Error = p.t(c, "register.error.too_many", "Seconds", strconv.Itoa(a.RetryAfter))
 		case errors.As(err, &ve) && ve.Field == "":
-			v.Error = sentence(ve.Message)
+			v.Error = p.say(c, ve.Message)
 		case errors.As(err, &ve):
-			v.Fields[ve.Field] = sentence(ve.Message)
+			v.Fields[ve.Field] = p.say(c, ve.Message)
 		default:
 			return err
 		}

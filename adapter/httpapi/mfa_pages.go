@@ -217,12 +217,12 @@ func (p *Pages) factorForm(c echo.Context, s *domain.Session, err error) error {
 	var ve *usecase.ValidationError
 	switch {
 	case a.Status == http.StatusTooManyRequests:
-		v.Error = "Too many wrong passwords. Wait " + strconv.Itoa(a.RetryAfter) + " seconds and try again."
+		v.Error = p.t(c, "acct.error.too_many_passwords", "Seconds", strconv.Itoa(a.RetryAfter))
 	case errors.As(err, &ve) && ve.Field == "current_password":
-		v.Fields["totp_password"] = sentence(ve.Message)
+		v.Fields["totp_password"] = p.say(c, ve.Message)
 		a.Status = http.StatusBadRequest
 	case errors.As(err, &ve):
-		v.Error = sentence(ve.Message)
+		v.Error = p.say(c, ve.Message)
 		a.Status = http.StatusBadRequest
 	default:
 		return err
@@ -246,7 +246,7 @@ func (p *Pages) totpSetup(c echo.Context, s *domain.Session, e usecase.TOTPEnrol
 	if err != nil {
 		return err
 	}
-	v := view{Title: "Set up an authenticator app", CSRF: p.csrfToken(csrfBinding(s, p.ensureBrowser(c))), Fields: map[string]string{},
+	v := view{Title: p.t(c, "acct.setup_totp"), CSRF: p.csrfToken(csrfBinding(s, p.ensureBrowser(c))), Fields: map[string]string{},
 		Token: e.Token, Secret: e.Secret, OTPURI: e.URI,
 		// A data: URI the server drew: no request leaves the page for the QR code.
 		QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))} //nolint:gosec // our own PNG
@@ -277,9 +277,9 @@ func (p *Pages) totpConfirm(c echo.Context, f form, s *domain.Session) error {
 		switch {
 		case a.Status == http.StatusTooManyRequests:
 			setAnswerHeaders(c, a)
-			return p.totpSetup(c, s, e, f, "Too many wrong codes. Wait "+strconv.Itoa(a.RetryAfter)+" seconds and try again.", a.Status)
+			return p.totpSetup(c, s, e, f, p.t(c, "mfa.error.too_many", "Seconds", strconv.Itoa(a.RetryAfter)), a.Status)
 		case errors.As(err, &ve) && ve.Field == "otp":
-			return p.totpSetup(c, s, e, f, sentence(ve.Message), http.StatusBadRequest)
+			return p.totpSetup(c, s, e, f, p.say(c, ve.Message), http.StatusBadRequest)
 		}
 		return p.factorForm(c, s, err)
 	}
@@ -290,12 +290,12 @@ func (p *Pages) totpConfirm(c echo.Context, f form, s *domain.Session) error {
 	} else if secret != "" {
 		p.setSession(c, secret)
 	}
-	v := view{Title: "Save your recovery codes", RecoveryCodes: codes, Link: "/account", LinkLabel: "I saved them"}
+	v := view{Title: p.t(c, "recovery.title"), RecoveryCodes: codes, Link: "/account", LinkLabel: p.t(c, "recovery.saved")}
 	if id := f.get(requestIDField); id != "" && cleanText(id) && len(id) <= 128 {
 		// Back into the sign-in that asked for the factor: the login page resumes it.
-		v.Link, v.LinkLabel = "/login?req="+url.QueryEscape(id), "I saved them, continue"
+		v.Link, v.LinkLabel = "/login?req="+url.QueryEscape(id), p.t(c, "recovery.saved_continue")
 	} else if path, _ := deviceReturn(f.get(userCodeField)); path != "" {
-		v.Link, v.LinkLabel = path, "I saved them, continue"
+		v.Link, v.LinkLabel = path, p.t(c, "recovery.saved_continue")
 	}
 	return p.render(c, http.StatusOK, "recovery_codes", v)
 }
@@ -307,10 +307,10 @@ func (p *Pages) totpRemove(c echo.Context, f form, s *domain.Session) error {
 	err := p.factors.RemoveTOTP(ctx, *s, f.get("current_password"), c.RealIP())
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
-		return p.accountNotice(c, s, "You had no authenticator app.")
+		return p.accountNotice(c, s, p.t(c, "totp.notice.none"))
 	case err != nil:
 		return p.factorForm(c, s, err)
 	}
 	p.log.InfoContext(ctx, "authenticator app removed", "user_id", s.UserID, "remote", c.RealIP())
-	return p.accountNotice(c, s, "The authenticator app and your recovery codes were removed. Signing in now asks only for your password.")
+	return p.accountNotice(c, s, p.t(c, "totp.notice.removed"))
 }

@@ -329,12 +329,14 @@ func (p *Pages) RenderError(c echo.Context, status int, code, description string
 		_ = c.NoContent(status)
 		return
 	}
-	v := view{Status: status, Code: code, Title: p.t(c, errorTitle(status)), Description: sentence(description)}
+	v := view{Status: status, Code: code, Title: p.t(c, errorTitle(status)), Description: p.say(c, description)}
+	english := description // the advice depends on what the use case said
 	if status >= 500 || v.Description == "" {
 		v.Description = p.t(c, errorMessage(status))
+		english = errorMessage(status)
 	}
 	switch {
-	case strings.Contains(v.Description, "again"):
+	case strings.Contains(english, "again") || english == "error.message.unavailable" || english == "error.message.internal":
 	case status == http.StatusBadRequest || status == http.StatusForbidden:
 		v.Advice = p.t(c, "error.advice.start_again")
 	case status == http.StatusTooManyRequests || status >= 500:

@@ -12,29 +12,8 @@ import (
 // and print exactly what they print on the database.
 func TestAdminAPI_CLIRemote(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, srv *Server) {
-		id, secret := adminClient(t, srv)
-		env := map[string]string{"GATEHOUSE_ADMIN_CLIENT_ID": id, "GATEHOUSE_ADMIN_CLIENT_SECRET": secret}
-		remote := func(stdin string, args ...string) (string, string, int) {
-			t.Helper()
-			return srv.CLIWith(t, env, stdin, append([]string{"--server", srv.URL}, args...)...)
-		}
-		ok := func(what string) func(stdout, stderr string, code int) string {
-			return func(stdout, stderr string, code int) string {
-				t.Helper()
-				if code != 0 {
-					t.Fatalf("%s: exit %d: %s", what, code, stderr)
-				}
-				return stdout
-			}
-		}
-		same := func(args ...string) {
-			t.Helper()
-			l := ok("local " + strings.Join(args, " "))(srv.CLI(t, "", args...))
-			r := ok("remote " + strings.Join(args, " "))(remote("", args...))
-			if l != r {
-				t.Fatalf("%s: local and remote outputs differ\nlocal:\n%s\nremote:\n%s", strings.Join(args, " "), l, r)
-			}
-		}
+		rc := newRemoteCLI(t, srv)
+		id, remote, ok, same := rc.clientID, rc.remote, rc.ok, rc.same
 		keysOf := func(s string) []string {
 			t.Helper()
 			var m map[string]any

@@ -262,3 +262,45 @@ func (a *adminAPI) walk(path string, limit int, key string) (keys []string, page
 	a.t.Fatalf("no end to the pages of %s", path)
 	return nil, 0
 }
+
+// remoteCLI runs the command line on srv both ways: on its database, and with
+// --server through the admin API as an admin client (clientID).
+type remoteCLI struct {
+	t        *testing.T
+	srv      *Server
+	clientID string
+	env      map[string]string
+}
+
+func newRemoteCLI(t *testing.T, srv *Server) *remoteCLI {
+	id, secret := adminClient(t, srv)
+	return &remoteCLI{t: t, srv: srv, clientID: id,
+		env: map[string]string{"GATEHOUSE_ADMIN_CLIENT_ID": id, "GATEHOUSE_ADMIN_CLIENT_SECRET": secret}}
+}
+
+// remote runs args with --server.
+func (r *remoteCLI) remote(stdin string, args ...string) (string, string, int) {
+	r.t.Helper()
+	return r.srv.CLIWith(r.t, r.env, stdin, append([]string{"--server", r.srv.URL}, args...)...)
+}
+
+// ok takes a run's results, fails the test unless it exited 0, and returns its stdout.
+func (r *remoteCLI) ok(what string) func(stdout, stderr string, code int) string {
+	return func(stdout, stderr string, code int) string {
+		r.t.Helper()
+		if code != 0 {
+			r.t.Fatalf("%s: exit %d: %s", what, code, stderr)
+		}
+		return stdout
+	}
+}
+
+// same runs args both ways and fails unless they print the same.
+func (r *remoteCLI) same(args ...string) {
+	r.t.Helper()
+	l := r.ok("local " + strings.Join(args, " "))(r.srv.CLI(r.t, "", args...))
+	rem := r.ok("remote " + strings.Join(args, " "))(r.remote("", args...))
+	if l != rem {
+		r.t.Fatalf("%s: local and remote outputs differ\nlocal:\n%s\nremote:\n%s", strings.Join(args, " "), l, rem)
+	}
+}

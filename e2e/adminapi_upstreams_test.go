@@ -187,29 +187,8 @@ func testAdminUpstreams(t *testing.T, api *adminAPI, actor string) {
 // the API, and is shown nowhere.
 func TestAdminAPI_CLIRemoteUpstreams(t *testing.T) {
 	forEachBackend(t, Options{}, func(t *testing.T, srv *Server) {
-		id, secret := adminClient(t, srv)
-		env := map[string]string{"GATEHOUSE_ADMIN_CLIENT_ID": id, "GATEHOUSE_ADMIN_CLIENT_SECRET": secret}
-		remote := func(stdin string, args ...string) (string, string, int) {
-			t.Helper()
-			return srv.CLIWith(t, env, stdin, append([]string{"--server", srv.URL}, args...)...)
-		}
-		ok := func(what string) func(stdout, stderr string, code int) string {
-			return func(stdout, stderr string, code int) string {
-				t.Helper()
-				if code != 0 {
-					t.Fatalf("%s: exit %d: %s", what, code, stderr)
-				}
-				return stdout
-			}
-		}
-		same := func(args ...string) {
-			t.Helper()
-			l := ok("local " + strings.Join(args, " "))(srv.CLI(t, "", args...))
-			r := ok("remote " + strings.Join(args, " "))(remote("", args...))
-			if l != r {
-				t.Fatalf("%s: local and remote outputs differ\nlocal:\n%s\nremote:\n%s", strings.Join(args, " "), l, r)
-			}
-		}
+		rc := newRemoteCLI(t, srv)
+		id, remote, ok, same := rc.clientID, rc.remote, rc.ok, rc.same
 		upSecret, upSecret2 := "up-secret-"+randomString(16), "up-secret-"+randomString(16)
 		srv.Sensitive(upSecret)
 		srv.Sensitive(upSecret2)

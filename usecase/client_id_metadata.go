@@ -56,7 +56,29 @@ type ClientIDMetadata struct {
 	mu     sync.Mutex
 	fresh  map[string]time.Time // client_id → until when its document needs no refetch
 	fetchs map[string]*sync.Mutex
+	// refused: client_id → why its document was refused, until when that answer is
+	// kept (RefusedDocumentTTL), so that requests naming a slow or hostile document
+	// again and again do not each cost a fetch.
+	refused map[string]refusal
+	// inflight bounds the fetches under way at once (MaxConcurrentFetches).
+	inflight chan struct{}
 }
+
+type refusal struct {
+	err   error
+	until time.Time
+}
+
+// RefusedDocumentTTL is how long a refused document stays refused without a new
+// fetch; MaxConcurrentFetches how many documents are fetched at once at most (each
+// may take up to the fetcher's 5 s): a request beyond it is refused at once.
+const (
+	RefusedDocumentTTL   = 30 * time.Second
+	MaxConcurrentFetches = 16
+)
+
+// errTooManyFetches: MaxConcurrentFetches fetches are under way.
+var errTooManyFetches = errors.New("too many client metadata documents are being fetched; try again shortly")
 
 // NewClientIDMetadata wraps inner.
 func NewClientIDMetadata(inner ClientStore, store ClientRegistrationStore, forget ClientForgetter,
@@ -71,7 +93,8 @@ func NewClientIDMetadata(inner ClientStore, store ClientRegistrationStore, forge
 		log = slog.Default()
 	}
 	return &ClientIDMetadata{inner: inner, store: store, forget: forget, fetcher: fetcher, clock: clock, log: log, audit: audit,
-		settings: settings, fresh: map[string]time.Time{}, fetchs: map[string]*sync.Mutex{}}
+		settings: settings, fresh: map[string]time.Time{}, fetchs: map[string]*sync.Mutex{}, refused: map[string]refusal{},
+		inflight: make(chan struct{}, MaxConcurrentFetches)}
 }
 
 // Enabled reports whether metadata documents are on (discovery says so).
@@ -104,9 +127,20 @@ func (m *ClientIDMetadata) ClientByID(ctx context.Context, id string) (domain.Cl
 			return domain.Client{}, err
 		}
 	}
+	if err := m.refusedRecently(id, now); err != nil {
+		return domain.Client{}, fmt.Errorf("client ID metadata document %s: %w: %w", id, err, domain.ErrNotFound)
+	}
+	select {
+	case m.inflight <- struct{}{}:
+	default:
+		m.log.Warn("client ID metadata document not fetched", "client_id", id, "error", errTooManyFetches)
+		return domain.Client{}, fmt.Errorf("client ID metadata document %s: %w: %w", id, errTooManyFetches, domain.ErrNotFound)
+	}
 	c, until, err := m.fetch(ctx, id)
+	<-m.inflight
 	if err != nil {
 		m.log.Warn("client ID metadata document refused", "client_id", id, "error", err)
+		m.refuse(id, err, now.Add(RefusedDocumentTTL))
 		return domain.Client{}, fmt.Errorf("client ID metadata document %s: %w: %w", id, err, domain.ErrNotFound)
 	}
 	c, err = m.save(ctx, c)
@@ -115,6 +149,31 @@ func (m *ClientIDMetadata) ClientByID(ctx context.Context, id string) (domain.Cl
 	}
 	m.remember(id, until)
 	return c, nil
+}
+
+// refusedRecently is the reason id's document was refused, while that is kept.
+func (m *ClientIDMetadata) refusedRecently(id string, now time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.refused[id]
+	if !ok {
+		return nil
+	}
+	if !now.Before(r.until) {
+		delete(m.refused, id)
+		return nil
+	}
+	return r.err
+}
+
+// refuse keeps why id's document was refused until until, within MaxCached entries.
+func (m *ClientIDMetadata) refuse(id string, err error, until time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.refused) >= m.settings.MaxCached {
+		clear(m.refused)
+	}
+	m.refused[id] = refusal{err: err, until: until}
 }
 
 func (m *ClientIDMetadata) fetchLock(id string) *sync.Mutex {
@@ -190,10 +249,21 @@ func (m *ClientIDMetadata) save(ctx context.Context, c domain.Client) (domain.Cl
 	next := old
 	next.Name, next.RedirectURIs, next.GrantTypes, next.Scopes = c.Name, c.RedirectURIs, c.GrantTypes, c.Scopes
 	next.PostLogoutRedirectURIs, next.UpdatedAt = c.PostLogoutRedirectURIs, m.clock.Now()
-	err = m.store.UpdateRegisteredClient(ctx, next)
+	update := func() error {
+		fields := fieldsChanged(auditField{"name", old.Name != next.Name},
+			auditField{"redirect_uris", !slices.Equal(old.RedirectURIs, next.RedirectURIs)},
+			auditField{"grant_types", !slices.Equal(old.GrantTypes, next.GrantTypes)},
+			auditField{"scope", !slices.Equal(old.Scopes, next.Scopes)},
+			auditField{"post_logout_redirect_uris", !slices.Equal(old.PostLogoutRedirectURIs, next.PostLogoutRedirectURIs)})
+		details := changedDetails(fields)
+		details["metadata_document"] = true
+		return m.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditClientUpdated, Actor: next.ID, Target: next.ID,
+			Details: details}, func(ctx context.Context) error { return m.store.UpdateRegisteredClient(ctx, next) })
+	}
+	err = update()
 	if errors.Is(err, domain.ErrDuplicate) {
 		next.Name = next.ID
-		err = m.store.UpdateRegisteredClient(ctx, next)
+		err = update()
 	}
 	if err != nil {
 		return domain.Client{}, fmt.Errorf("update metadata document client: %w", err)

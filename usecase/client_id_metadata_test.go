@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -120,5 +121,71 @@ func TestClientIDMetadata(t *testing.T) {
 				t.Fatalf("a refused document left a client row")
 			}
 		})
+	}
+}
+
+// blockingDocs holds every fetch until release is closed.
+type blockingDocs struct {
+	started chan struct{}
+	release chan struct{}
+	fetches atomic.Int64
+}
+
+func (b *blockingDocs) FetchClientMetadata(ctx context.Context, u string) ([]byte, time.Time, error) {
+	b.fetches.Add(1)
+	b.started <- struct{}{}
+	<-b.release
+	return nil, time.Time{}, errors.New("slow and then nothing")
+}
+
+// TestClientIDMetadata_RefusalsAreKeptAndFetchesBounded (SECURITY S57): a refused
+// document is not fetched again for RefusedDocumentTTL, whoever names it; and no
+// more than MaxConcurrentFetches documents are fetched at once, the next request
+// being refused at once instead of waiting on yet another slow server.
+func TestClientIDMetadata_RefusalsAreKeptAndFetchesBounded(t *testing.T) {
+	f := newFixture(t)
+	settings := usecase.ClientIDMetadataSettings{Enabled: true}
+	docs := &fakeDocs{docs: map[string]string{}, maxAge: time.Minute, now: f.clock.Now}
+	m := usecase.NewClientIDMetadata(f.clients, f.clients, noForget{}, docs, f.clock, nil, nil, settings)
+	const missing = "https://gone.example.com/client.json"
+	for range 5 {
+		if _, err := m.ClientByID(f.ctx, missing); !errors.Is(err, domain.ErrNotFound) || !strings.Contains(err.Error(), "404") {
+			t.Fatalf("missing document: %v", err)
+		}
+	}
+	if n := docs.fetches.Load(); n != 1 {
+		t.Fatalf("a refused document was fetched %d times within %s", n, usecase.RefusedDocumentTTL)
+	}
+	// Once the refusal is old, the document is asked for again (it may exist now).
+	docs.docs[missing] = docJSON(t, map[string]any{"client_id": missing, "redirect_uris": []string{"http://127.0.0.1/cb"}})
+	f.clock.Advance(usecase.RefusedDocumentTTL + time.Second)
+	if _, err := m.ClientByID(f.ctx, missing); err != nil || docs.fetches.Load() != 2 {
+		t.Fatalf("after the refusal expired: %v, %d fetches", err, docs.fetches.Load())
+	}
+
+	slow := &blockingDocs{started: make(chan struct{}, usecase.MaxConcurrentFetches), release: make(chan struct{})}
+	b := usecase.NewClientIDMetadata(f.clients, f.clients, noForget{}, slow, f.clock, nil, nil, settings)
+	done := make(chan error, usecase.MaxConcurrentFetches)
+	for i := range usecase.MaxConcurrentFetches {
+		go func() {
+			_, err := b.ClientByID(f.ctx, "https://slow"+strconv.Itoa(i)+".example.com/c.json")
+			done <- err
+		}()
+	}
+	for range usecase.MaxConcurrentFetches {
+		<-slow.started
+	}
+	_, err := b.ClientByID(f.ctx, "https://one-more.example.com/c.json")
+	if !errors.Is(err, domain.ErrNotFound) || !strings.Contains(err.Error(), "too many") {
+		t.Fatalf("a fetch beyond the bound: %v", err)
+	}
+	if n := slow.fetches.Load(); n != usecase.MaxConcurrentFetches {
+		t.Fatalf("%d fetches started, want %d", n, usecase.MaxConcurrentFetches)
+	}
+	close(slow.release)
+	for range usecase.MaxConcurrentFetches {
+		if err := <-done; !errors.Is(err, domain.ErrNotFound) {
+			t.Fatalf("slow fetch: %v", err)
+		}
 	}
 }

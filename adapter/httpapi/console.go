@@ -84,7 +84,7 @@ func NewConsole(p *Pages, admin *usecase.Admin, audit *usecase.Audit, keys *usec
 	}
 	for _, name := range []string{"console_dashboard", "console_clients", "console_client", "console_secret",
 		"console_confirm", "console_users", "console_user", "console_keys", "console_audit"} {
-		t, err := template.New(name).Funcs(p.templateFuncs(nil)).Funcs(consoleFuncs).ParseFS(templateFS, "templates/layout.html",
+		t, err := template.New(name).Funcs(p.templateFuncs("en")).Funcs(consoleFuncs).ParseFS(templateFS, "templates/layout.html",
 			"templates/console_nav.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("console: parse template %s: %w", name, err)

@@ -31,11 +31,9 @@ const userCodeField = "user_code"
 func NewDeviceHandler(device *usecase.Device, pages *Pages) (*DeviceHandler, error) {
 	h := &DeviceHandler{device: device, pages: pages, templates: map[string]*template.Template{}}
 	for _, name := range []string{"device", "device_consent", "device_done"} {
-		t, err := template.New(name).Funcs(pages.templateFuncs(nil)).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("device page: parse template %s: %w", name, err)
+		if err := pages.parseInEachLanguage(h.templates, name); err != nil {
+			return nil, fmt.Errorf("device page: %w", err)
 		}
-		h.templates[name] = t
 	}
 	return h, nil
 }
@@ -100,6 +98,7 @@ func deviceReturn(typed string) (path, code string) {
 // deviceView is what the device page templates show; html/template escapes every
 // value for its context (SECURITY S43).
 type deviceView struct {
+	Langs      []langLink // the footer's language switcher
 	Title      string
 	Wide       bool // the layout's wide shell; never for the device pages
 	CSRF       string
@@ -114,7 +113,9 @@ type deviceView struct {
 // render executes a page into a buffer first, so a template failure never sends half
 // a page.
 func (h *DeviceHandler) render(c echo.Context, status int, name string, v deviceView) error {
-	b, err := h.pages.execute(c, h.templates[name], v)
+	lang := h.pages.lang(c)
+	v.Langs = langLinks(c, lang)
+	b, err := h.pages.execute(h.templates[lang+"/"+name], v)
 	if err != nil {
 		return fmt.Errorf("device page: render %s: %w", name, err)
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -150,19 +151,11 @@ type langLink struct {
 	Current          bool
 }
 
-// templateFuncs are the pages' functions: t (a message), th (a message whose
-// arguments are markup made by tag), tag, lang (the page's language) and langLinks
-// (the switcher). They are bound to a request at render time; parse time binds
-// stand-ins.
-func (p *Pages) templateFuncs(c echo.Context) template.FuncMap {
-	lang := "en"
-	if c != nil {
-		lang = p.lang(c)
-	}
+// templateFuncs are the pages' functions in a language: t (a message), th (a
+// message whose arguments are markup made by tag), tag, lang (the page's language)
+// and langLinks (the footer's switcher, from the view).
+func (p *Pages) templateFuncs(lang string) template.FuncMap {
 	text := func(key string, args map[string]string) string {
-		if p.languages == nil {
-			return key
-		}
 		return p.languages.Text(lang, key, args)
 	}
 	return template.FuncMap{
@@ -190,22 +183,38 @@ func (p *Pages) templateFuncs(c echo.Context) template.FuncMap {
 				m[name] = fmt.Sprint(args[i+1])
 			}
 			s := template.HTMLEscapeString(text(key, m))
-			return template.HTML(strings.NewReplacer(marks...).Replace(s))
+			return template.HTML(strings.NewReplacer(marks...).Replace(s)) //nolint:gosec // escaped above; marks are tag's escaped markup
 		},
 		"tag": func(name, class string, v any) template.HTML {
 			open := "<" + name
 			if class != "" {
 				open += ` class="` + template.HTMLEscapeString(class) + `"`
 			}
-			return template.HTML(open + ">" + template.HTMLEscapeString(fmt.Sprint(v)) + "</" + name + ">")
+			return template.HTML(open + ">" + template.HTMLEscapeString(fmt.Sprint(v)) + "</" + name + ">") //nolint:gosec // escaped
 		},
-		"langLinks": func() []langLink {
-			if c == nil {
-				return nil
+		"langLinks": func(v any) []langLink {
+			switch v := v.(type) {
+			case view:
+				return v.Langs
+			case deviceView:
+				return v.Langs
 			}
-			return langLinks(c, lang)
+			return nil
 		},
 	}
+}
+
+// parseInEachLanguage parses the page name with the layout once per language, into
+// into[language+"/"+name]: a page renders without cloning or escaping anew.
+func (p *Pages) parseInEachLanguage(into map[string]*template.Template, name string) error {
+	for _, l := range languageNames {
+		t, err := template.New(name).Funcs(p.templateFuncs(l.Code)).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return fmt.Errorf("parse template %s: %w", name, err)
+		}
+		into[l.Code+"/"+name] = t
+	}
+	return nil
 }
 
 // langLinks point at the current page with lang set; a page shown after a POST
@@ -237,18 +246,14 @@ func langLinks(c echo.Context, current string) []langLink {
 	return out
 }
 
-// execute renders a parsed page for a request: a clone of the template bound to
-// the request's language.
-func (p *Pages) execute(c echo.Context, t *template.Template, v any) ([]byte, error) {
-	clone, err := t.Clone()
-	if err != nil {
-		return nil, fmt.Errorf("clone template: %w", err)
-	}
-	var buf strings.Builder
-	if err := clone.Funcs(p.templateFuncs(c)).ExecuteTemplate(&buf, "layout", v); err != nil {
+// execute renders a page into a buffer first, so that a template failure never
+// sends half a page.
+func (p *Pages) execute(t *template.Template, v any) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
 		return nil, err
 	}
-	return []byte(buf.String()), nil
+	return buf.Bytes(), nil
 }
 
 // describeScopes puts the well-known scopes' descriptions (and the "Access to X" of

@@ -80,11 +80,9 @@ func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login
 	for _, name := range []string{"login", "consent", "register", "logout", "home", "error",
 		"verify_email", "verify_required", "forgot_password", "reset_password", "notice", "account", "confirm_email",
 		"mfa", "mfa_enrol", "totp_setup", "recovery_codes"} {
-		t, err := template.New(name).Funcs(p.templateFuncs(nil)).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("pages: parse template %s: %w", name, err)
+		if err := p.parseInEachLanguage(p.templates, name); err != nil {
+			return nil, fmt.Errorf("pages: %w", err)
 		}
-		p.templates[name] = t
 	}
 	for name, ct := range map[string]string{
 		"gatehouse.css": "text/css; charset=utf-8",
@@ -301,6 +299,8 @@ type view struct {
 	// NoPassword: the account page's user has no password (made through an
 	// upstream): the password form sets one, without a current password.
 	NoPassword bool
+	// Langs are the footer's language switcher.
+	Langs []langLink
 }
 
 type hiddenField struct{ Name, Value string }
@@ -308,12 +308,14 @@ type hiddenField struct{ Name, Value string }
 // render executes a page into a buffer first, so that a template failure never sends
 // half a page.
 func (p *Pages) render(c echo.Context, status int, name string, v view) error {
-	t, ok := p.templates[name]
+	lang := p.lang(c)
+	t, ok := p.templates[lang+"/"+name]
 	if !ok {
 		return fmt.Errorf("pages: no template %q", name)
 	}
 	v.RegistrationEnabled = v.RegistrationEnabled || p.registration
-	b, err := p.execute(c, t, v)
+	v.Langs = langLinks(c, lang)
+	b, err := p.execute(t, v)
 	if err != nil {
 		return fmt.Errorf("pages: render %s: %w", name, err)
 	}

@@ -5,6 +5,7 @@ package e2e
 // GATEHOUSE_DEFAULT_LOCALE; <html lang> says which.
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -181,6 +182,12 @@ func TestLanguages_DefaultLocale(t *testing.T) {
 	wantLang(t, "no preference", b.get("/"), "es", "No has iniciado sesión.")
 	wantLang(t, "unsupported preference", langBrowser(t, srv, "zh-TW").get("/login"), "es", "Iniciar sesión")
 	wantLang(t, "supported preference", langBrowser(t, srv, "en-GB").get("/login"), "en", "Sign in")
+
+	// Discovery names the page languages (OpenID Connect Discovery 1.0 §3).
+	disc := srv.Get(t, srv.HTTPClient(), "/.well-known/openid-configuration").JSON(t)
+	if got := fmt.Sprint(disc["ui_locales_supported"]); got != "[en de fr es ja]" {
+		t.Errorf("ui_locales_supported %s", got)
+	}
 
 	for _, bad := range []string{"pt", "EN", "de-DE"} {
 		out, errOut, code := runCLI(t, cliEnv(t, map[string]string{"GATEHOUSE_DEFAULT_LOCALE": bad}), "", "serve")

@@ -42,6 +42,15 @@ const (
 	formRequestIDKey  = "gatehouse.form_req"
 )
 
+// supportedLanguages are the codes of the languages the pages speak.
+func supportedLanguages() []string {
+	out := make([]string, len(languageNames))
+	for i, l := range languageNames {
+		out[i] = l.Code
+	}
+	return out
+}
+
 func supportedLanguage(code string) bool {
 	for _, l := range languageNames {
 		if l.Code == code {

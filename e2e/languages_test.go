@@ -196,8 +196,10 @@ func TestLanguages_DefaultLocale(t *testing.T) {
 }
 
 // TestLanguages_MailInUsersLocale: a user whose locale claim is German gets the
-// password reset mail in German over a real SMTP server, link lifetime included;
-// another user without a locale gets it in English.
+// password reset mail in German over a real SMTP server, link lifetime included,
+// even asked from a French page; a user without a locale gets it in the page's
+// language (French), or English without one; a sign-up's verification mail is in
+// the sign-up page's language.
 func TestLanguages_MailInUsersLocale(t *testing.T) {
 	t.Parallel()
 	srv, mx := mailServer(t, nil)
@@ -214,7 +216,8 @@ func TestLanguages_MailInUsersLocale(t *testing.T) {
 			t.Fatalf("users update: %d %s", code, errOut)
 		}
 	}
-	b := newAZBrowser(t, srv)
+	// From a French page: the user's locale claim wins over the page's language.
+	b := langBrowser(t, srv, "fr-FR")
 	csrf, _ := b.openForm("/forgot-password")
 	b.post("/forgot-password", url.Values{"csrf_token": {csrf}, "email": {"greta@example.com"}})
 	m := mailTo(t, mx, 1, "greta@example.com")
@@ -231,11 +234,33 @@ func TestLanguages_MailInUsersLocale(t *testing.T) {
 	}
 	linkIn(t, srv, m)
 
+	// A user without a locale: the language of the page that sent the mail.
 	csrf, _ = b.openForm("/forgot-password")
 	b.post("/forgot-password", url.Values{"csrf_token": {csrf}, "email": {"ella@example.com"}})
 	m = mailTo(t, mx, 2, "ella@example.com")
+	if m.Subject != "Réinitialisez votre mot de passe" || !strings.Contains(m.Text, "Bonjour ella") ||
+		!strings.Contains(m.Text, "dans les 30 minutes") {
+		t.Errorf("the French mail: %q\n%s", m.Subject, m.Text)
+	}
+	// ... and without a page language either: the default, English.
+	plain := newAZBrowser(t, srv)
+	csrf, _ = plain.openForm("/forgot-password")
+	plain.post("/forgot-password", url.Values{"csrf_token": {csrf}, "email": {"ella@example.com"}})
+	m = mailTo(t, mx, 3, "ella@example.com")
 	if m.Subject != "Reset your password" || !strings.Contains(m.Text, "within 30 minutes") {
 		t.Errorf("the English mail: %q\n%s", m.Subject, m.Text)
+	}
+
+	// A sign-up from a Spanish page: its verification mail in Spanish.
+	es := langBrowser(t, srv, "es")
+	csrf, _ = es.openForm("/register")
+	if r := es.post("/register", url.Values{"csrf_token": {csrf}, "username": {uniqueName("lucia")}, "email": {"lucia@example.com"},
+		"password": {"correct horse battery"}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("register: %d\n%s", r.Status, r.Body)
+	}
+	m = mailTo(t, mx, 4, "lucia@example.com")
+	if m.Subject != "Verifica tu dirección de correo electrónico" || !strings.Contains(m.Text, "en un plazo de 30 minutos") {
+		t.Errorf("the Spanish mail: %q\n%s", m.Subject, m.Text)
 	}
 }
 

@@ -50,6 +50,28 @@ type AccountSettings struct {
 	Verification string
 	// Translator puts the mails in their reader's language; nil: English.
 	Translator Translator
+	// requestLocale is the language of the page whose request sends the mail: the
+	// mail's language when the user has no locale claim.
+	requestLocale string
+}
+
+type localeKey struct{}
+
+// WithLocale carries the language of the page a request came from (a BCP 47 tag)
+// to the mails it sends to a user without a locale claim.
+func WithLocale(ctx context.Context, locale string) context.Context {
+	return context.WithValue(ctx, localeKey{}, locale)
+}
+
+func localeOf(ctx context.Context) string {
+	l, _ := ctx.Value(localeKey{}).(string)
+	return l
+}
+
+// forRequest is s with the language of ctx's page for users without a locale.
+func (s AccountSettings) forRequest(ctx context.Context) AccountSettings {
+	s.requestLocale = localeOf(ctx)
+	return s
 }
 
 // Translator gives a message of the catalogs in a language (a BCP 47 tag; an
@@ -60,13 +82,16 @@ type Translator interface {
 }
 
 // words are a mail's sentences in its reader's language: the user's locale profile
-// claim, else the default language. Without a Translator they are the English given.
+// claim, else the language of the page that sent the mail, else the default. Without a Translator they are the English given.
 type words struct {
 	t      Translator
 	locale string
 }
 
 func (s AccountSettings) wordsFor(u domain.User) words {
+	if u.Locale == "" {
+		return words{t: s.Translator, locale: s.requestLocale}
+	}
 	return words{t: s.Translator, locale: u.Locale}
 }
 
@@ -159,9 +184,14 @@ func (a *Accounts) background(what string, fn func(ctx context.Context) error) {
 // Welcome follows a sign-up: a verification mail to the new address (unless
 // verification is off), or, when the address belonged to another account (the new
 // account was made without it), a mail telling that account's owner.
-func (a *Accounts) Welcome(userID, submittedEmail string) {
+func (a *Accounts) Welcome(userID, submittedEmail string) { a.WelcomeIn("", userID, submittedEmail) }
+
+// WelcomeIn is Welcome from a page in the language locale (for a user without a
+// locale claim).
+func (a *Accounts) WelcomeIn(locale, userID, submittedEmail string) {
 	email := a.ids.CanonicalEmail(submittedEmail)
 	a.background("welcome", func(ctx context.Context) error {
+		ctx = WithLocale(ctx, locale)
 		u, err := a.users.UserByID(ctx, userID)
 		if err != nil {
 			return fmt.Errorf("look up the new user: %w", err)
@@ -182,7 +212,7 @@ func (a *Accounts) Welcome(userID, submittedEmail string) {
 		if err != nil {
 			return err
 		}
-		return a.mailer.Queue(ctx, signUpAttemptMail(a.settings, owner))
+		return a.mailer.Queue(ctx, signUpAttemptMail(a.settings.forRequest(ctx), owner))
 	})
 }
 
@@ -209,7 +239,7 @@ func (a *Accounts) sendVerification(ctx context.Context, u domain.User) error {
 	if err != nil {
 		return err
 	}
-	return a.mailer.Queue(ctx, verifyMail(a.settings, u, link))
+	return a.mailer.Queue(ctx, verifyMail(a.settings.forRequest(ctx), u, link))
 }
 
 // newLink stores a fresh link of purpose for u and returns its URL.
@@ -291,7 +321,9 @@ func (a *Accounts) ForgotPassword(ctx context.Context, rawEmail, address string)
 	}
 	a.throttle.Failure(ctx, "forgot:"+address)
 	a.throttle.Failure(ctx, "forgot-email:"+email)
+	locale := localeOf(ctx)
 	a.background("password reset", func(ctx context.Context) error {
+		ctx = WithLocale(ctx, locale)
 		u, err := a.accounts.UserByEmail(ctx, email)
 		if errors.Is(err, domain.ErrNotFound) || err == nil && u.Disabled {
 			return nil
@@ -303,7 +335,7 @@ func (a *Accounts) ForgotPassword(ctx context.Context, rawEmail, address string)
 		if err != nil {
 			return err
 		}
-		return a.mailer.Queue(ctx, resetMail(a.settings, u, link))
+		return a.mailer.Queue(ctx, resetMail(a.settings.forRequest(ctx), u, link))
 	})
 	return nil
 }

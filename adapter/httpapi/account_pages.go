@@ -121,7 +121,7 @@ func (p *Pages) forgotPasswordPost(c echo.Context) error {
 	}
 	v := p.linkForm(c, s, p.t(c, "forgot.title"), "")
 	v.Email = strings.TrimSpace(f.get("email"))
-	err = p.accounts.ForgotPassword(c.Request().Context(), v.Email, c.RealIP())
+	err = p.accounts.ForgotPassword(usecase.WithLocale(c.Request().Context(), p.lang(c)), v.Email, c.RealIP())
 	if err != nil {
 		a := Classify(err, SurfacePage)
 		var ve *usecase.ValidationError
@@ -222,7 +222,7 @@ func (p *Pages) verifyEmailResend(c echo.Context) error {
 	if s == nil {
 		return p.verifyEmailPrompt(c, s, reqID, "")
 	}
-	if err := p.accounts.ResendVerification(c.Request().Context(), s.UserID); err != nil {
+	if err := p.accounts.ResendVerification(usecase.WithLocale(c.Request().Context(), p.lang(c)), s.UserID); err != nil {
 		a := Classify(err, SurfacePage)
 		if a.Status != http.StatusTooManyRequests {
 			return err

@@ -255,7 +255,7 @@ func (p *Pages) registerPost(c echo.Context) error {
 	}
 	p.setSession(c, secret)
 	p.log.InfoContext(ctx, "user registered", "user_id", ns.UserID, "remote", c.RealIP())
-	p.accounts.Welcome(ns.UserID, v.Email)
+	p.accounts.WelcomeIn(p.lang(c), ns.UserID, v.Email) // its mail in the page's language
 	if pr == nil && devicePath != "" {
 		return c.Redirect(http.StatusSeeOther, devicePath)
 	}

@@ -157,6 +157,7 @@ func TestLanguages_SwitcherCookie(t *testing.T) {
 	}
 	wantLang(t, "home after the switch", b.get("/"), "fr", "Vous n’êtes pas connecté.")
 	wantLang(t, "unknown ?lang ignored", b.get("/?lang=xx"), "fr")
+	wantLang(t, "a sign-out request's problem", b.get("/logout?state=a&state=b"), "fr", "Un paramètre de la demande de déconnexion est répété.")
 
 	c := newAZClient(t, srv, "https://app.example.com/cb")
 	q := azQuery(c, newAZPKCE(), "s", "ui_locales", "es")

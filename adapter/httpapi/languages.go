@@ -331,6 +331,13 @@ var useCaseMessages = map[string]string{
 	"password must be 8 to 128 characters":                                                           "uc.password_length",
 	"password must not be the username":                                                              "uc.password_username",
 	"this sign-in request was started in another browser, or this browser does not keep our cookies": "uc.other_browser",
+	"a parameter of the sign-out request is repeated":                                                "uc.logout.repeated",
+	"the request names no application of this server":                                                "uc.logout.no_application",
+	"the application's sign-out request could not be verified":                                       "uc.logout.unverified",
+	"the client_id does not match the id_token_hint":                                                 "uc.logout.client_mismatch",
+	"the request does not say which application sent it":                                             "uc.logout.no_sender",
+	"the application is unknown":                                                                     "uc.logout.unknown_application",
+	"the post_logout_redirect_uri is not registered for this application":                            "uc.logout.unregistered_uri",
 }
 
 // say is a use case's message as a sentence in the page's language.

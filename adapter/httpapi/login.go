@@ -308,7 +308,7 @@ func (p *Pages) logoutGet(c echo.Context) error {
 	if s == nil && req.RedirectURL != "" {
 		return c.Redirect(http.StatusFound, req.RedirectURL)
 	}
-	v := view{Title: p.t(c, "logout.title"), Error: sentence(req.Problem)}
+	v := view{Title: p.t(c, "logout.title"), Error: p.say(c, req.Problem)}
 	if s != nil {
 		u, err := p.login.UserOf(ctx, *s)
 		if err != nil && !errors.Is(err, domain.ErrNotFound) {

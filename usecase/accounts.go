@@ -48,6 +48,78 @@ type AccountSettings struct {
 	// Verification is off, optional (registration sends a verification mail) or
 	// required (an unverified user gets no code until verified).
 	Verification string
+	// Translator puts the mails in their reader's language; nil: English.
+	Translator Translator
+	// requestLocale is the language of the page whose request sends the mail: the
+	// mail's language when the user has no locale claim.
+	requestLocale string
+}
+
+type localeKey struct{}
+
+// WithLocale carries the language of the page a request came from (a BCP 47 tag)
+// to the mails it sends to a user without a locale claim.
+func WithLocale(ctx context.Context, locale string) context.Context {
+	return context.WithValue(ctx, localeKey{}, locale)
+}
+
+func localeOf(ctx context.Context) string {
+	l, _ := ctx.Value(localeKey{}).(string)
+	return l
+}
+
+// forRequest is s with the language of ctx's page for users without a locale.
+func (s AccountSettings) forRequest(ctx context.Context) AccountSettings {
+	s.requestLocale = localeOf(ctx)
+	return s
+}
+
+// Translator gives a message of the catalogs in a language (a BCP 47 tag; an
+// unsupported or empty one means the default language), its {{.Name}} placeholders
+// filled from args. adapter/i18n implements it.
+type Translator interface {
+	Text(locale, key string, args map[string]string) string
+}
+
+// words are a mail's sentences in its reader's language: the user's locale profile
+// claim, else the language of the page that sent the mail, else the default. Without a Translator they are the English given.
+type words struct {
+	t      Translator
+	locale string
+}
+
+func (s AccountSettings) wordsFor(u domain.User) words {
+	if u.Locale == "" {
+		return words{t: s.Translator, locale: s.requestLocale}
+	}
+	return words{t: s.Translator, locale: u.Locale}
+}
+
+// mailText is a sentence of a mail: its catalog key, its English, and its arguments
+// (name, value pairs).
+type mailText struct {
+	key, english string
+	args         []string
+}
+
+func (w words) text(t mailText, more ...string) string {
+	return w.say(t.key, t.english, append(append([]string(nil), t.args...), more...)...)
+}
+
+// say is the message key, whose English is english, with its placeholders filled
+// from args (name, value pairs).
+func (w words) say(key, english string, args ...string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(args); i += 2 {
+		m[args[i]] = args[i+1]
+	}
+	if w.t != nil {
+		return w.t.Text(w.locale, key, m)
+	}
+	for k, v := range m {
+		english = strings.ReplaceAll(english, "{{."+k+"}}", v)
+	}
+	return english
 }
 
 // ErrBadLink is a mailed link that is unknown, used, expired, voided by a newer one,
@@ -85,7 +157,12 @@ func NewAccounts(users UserStore, accounts AccountStore, ids Identifiers, passwo
 func (a *Accounts) Settings() AccountSettings { return a.settings }
 
 // LinkLifetime says in words how long a mailed link lives ("30 minutes").
-func (a *Accounts) LinkLifetime() string { return within(a.settings.TokenTTL) }
+func (a *Accounts) LinkLifetime() string { return words{}.within(a.settings.TokenTTL) }
+
+// LinkLifetimeIn is LinkLifetime in a language (a BCP 47 tag), for a page.
+func (a *Accounts) LinkLifetimeIn(locale string) string {
+	return words{t: a.settings.Translator, locale: locale}.within(a.settings.TokenTTL)
+}
 
 // Wait returns when the background work started so far has ended (tests, shutdown).
 func (a *Accounts) Wait() { a.jobs.Wait() }
@@ -107,9 +184,14 @@ func (a *Accounts) background(what string, fn func(ctx context.Context) error) {
 // Welcome follows a sign-up: a verification mail to the new address (unless
 // verification is off), or, when the address belonged to another account (the new
 // account was made without it), a mail telling that account's owner.
-func (a *Accounts) Welcome(userID, submittedEmail string) {
+func (a *Accounts) Welcome(userID, submittedEmail string) { a.WelcomeIn("", userID, submittedEmail) }
+
+// WelcomeIn is Welcome from a page in the language locale (for a user without a
+// locale claim).
+func (a *Accounts) WelcomeIn(locale, userID, submittedEmail string) {
 	email := a.ids.CanonicalEmail(submittedEmail)
 	a.background("welcome", func(ctx context.Context) error {
+		ctx = WithLocale(ctx, locale)
 		u, err := a.users.UserByID(ctx, userID)
 		if err != nil {
 			return fmt.Errorf("look up the new user: %w", err)
@@ -130,7 +212,7 @@ func (a *Accounts) Welcome(userID, submittedEmail string) {
 		if err != nil {
 			return err
 		}
-		return a.mailer.Queue(ctx, signUpAttemptMail(a.settings, owner))
+		return a.mailer.Queue(ctx, signUpAttemptMail(a.settings.forRequest(ctx), owner))
 	})
 }
 
@@ -157,7 +239,7 @@ func (a *Accounts) sendVerification(ctx context.Context, u domain.User) error {
 	if err != nil {
 		return err
 	}
-	return a.mailer.Queue(ctx, verifyMail(a.settings, u, link))
+	return a.mailer.Queue(ctx, verifyMail(a.settings.forRequest(ctx), u, link))
 }
 
 // newLink stores a fresh link of purpose for u and returns its URL.
@@ -239,7 +321,9 @@ func (a *Accounts) ForgotPassword(ctx context.Context, rawEmail, address string)
 	}
 	a.throttle.Failure(ctx, "forgot:"+address)
 	a.throttle.Failure(ctx, "forgot-email:"+email)
+	locale := localeOf(ctx)
 	a.background("password reset", func(ctx context.Context) error {
+		ctx = WithLocale(ctx, locale)
 		u, err := a.accounts.UserByEmail(ctx, email)
 		if errors.Is(err, domain.ErrNotFound) || err == nil && u.Disabled {
 			return nil
@@ -251,7 +335,7 @@ func (a *Accounts) ForgotPassword(ctx context.Context, rawEmail, address string)
 		if err != nil {
 			return err
 		}
-		return a.mailer.Queue(ctx, resetMail(a.settings, u, link))
+		return a.mailer.Queue(ctx, resetMail(a.settings.forRequest(ctx), u, link))
 	})
 	return nil
 }
@@ -439,29 +523,31 @@ func (a *Accounts) ConfirmEmailChange(ctx context.Context, secret, signedInAs st
 }
 
 // within says how long a link lives, in words ("30 minutes", "2 hours").
-func within(d time.Duration) string {
+func (w words) within(d time.Duration) string {
 	switch {
 	case d >= time.Hour && d%time.Hour == 0:
 		if d == time.Hour {
-			return "1 hour"
+			return w.say("mail.duration.hour", "1 hour")
 		}
-		return fmt.Sprintf("%d hours", d/time.Hour)
+		return w.say("mail.duration.hours", "{{.Count}} hours", "Count", fmt.Sprint(int64(d/time.Hour)))
 	case d >= time.Minute:
 		m := (d + time.Minute - 1) / time.Minute
 		if m == 1 {
-			return "1 minute"
+			return w.say("mail.duration.minute", "1 minute")
 		}
-		return fmt.Sprintf("%d minutes", m)
+		return w.say("mail.duration.minutes", "{{.Count}} minutes", "Count", fmt.Sprint(int64(m)))
 	}
-	return fmt.Sprintf("%d seconds", d/time.Second)
+	return w.say("mail.duration.seconds", "{{.Count}} seconds", "Count", fmt.Sprint(int64(d/time.Second)))
 }
 
-// mail builds a mail with a plain-text and an HTML body from paragraphs; link, when
-// not empty, follows the first paragraph as a button.
-func mail(kind string, to domain.User, subject string, link, linkLabel string, paragraphs ...string) domain.Mail {
+// mailIn builds a mail with a plain-text and an HTML body from paragraphs, its
+// greeting and signature in w's language; link, when not empty, follows the first
+// paragraph as a button.
+func mailIn(w words, kind string, to domain.User, subject string, link, linkLabel string, paragraphs ...string) domain.Mail {
 	var text, html strings.Builder
-	fmt.Fprintf(&text, "Hello %s,\n\n", to.Username)
-	fmt.Fprintf(&html, "<p>Hello %s,</p>\n", template.HTMLEscapeString(to.Username))
+	hello := w.say("mail.hello", "Hello {{.User}},", "User", to.Username)
+	text.WriteString(hello + "\n\n")
+	fmt.Fprintf(&html, "<p>%s</p>\n", template.HTMLEscapeString(hello))
 	for i, p := range paragraphs {
 		text.WriteString(p + "\n\n")
 		fmt.Fprintf(&html, "<p>%s</p>\n", template.HTMLEscapeString(p))
@@ -469,48 +555,66 @@ func mail(kind string, to domain.User, subject string, link, linkLabel string, p
 			text.WriteString(link + "\n\n")
 			fmt.Fprintf(&html, `<p><a href="%s" style="display:inline-block;padding:10px 18px;background:#2f5bea;color:#ffffff;border-radius:6px;text-decoration:none">%s</a></p>`+"\n",
 				template.HTMLEscapeString(link), template.HTMLEscapeString(linkLabel))
-			fmt.Fprintf(&html, "<p style=\"font-size:13px;color:#555\">Or open this address: %s</p>\n", template.HTMLEscapeString(link))
+			fmt.Fprintf(&html, "<p style=\"font-size:13px;color:#555\">%s</p>\n",
+				template.HTMLEscapeString(w.say("mail.or_open", "Or open this address: {{.Link}}", "Link", link)))
 		}
 	}
-	text.WriteString("— Gatehouse\n")
-	html.WriteString("<p>— Gatehouse</p>\n")
+	sig := w.say("mail.signature", "— Gatehouse")
+	text.WriteString(sig + "\n")
+	html.WriteString("<p>" + template.HTMLEscapeString(sig) + "</p>\n")
 	return domain.Mail{Kind: kind, To: to.Email, Subject: subject, Text: text.String(), HTML: html.String()}
 }
 
 func verifyMail(s AccountSettings, u domain.User, link string) domain.Mail {
-	return mail("verify_email", u, "Verify your email address", link, "Verify my email address",
-		"Confirm that this is the email address of your account by opening this link within "+within(s.TokenTTL)+":",
-		"If you did not create an account, ignore this mail.")
+	w := s.wordsFor(u)
+	return mailIn(w, "verify_email", u, w.say("mail.verify.subject", "Verify your email address"), link,
+		w.say("mail.verify.button", "Verify my email address"),
+		w.say("mail.verify.body", "Confirm that this is the email address of your account by opening this link within {{.Within}}:",
+			"Within", w.within(s.TokenTTL)),
+		w.say("mail.verify.ignore", "If you did not create an account, ignore this mail."))
 }
 
 func resetMail(s AccountSettings, u domain.User, link string) domain.Mail {
-	return mail("reset_password", u, "Reset your password", link, "Choose a new password",
-		"Someone (hopefully you) asked to reset the password of your account. Open this link within "+within(s.TokenTTL)+" to choose a new one:",
-		"If it was not you, ignore this mail: your password stays as it is.")
+	w := s.wordsFor(u)
+	return mailIn(w, "reset_password", u, w.say("mail.reset.subject", "Reset your password"), link,
+		w.say("mail.reset.button", "Choose a new password"),
+		w.say("mail.reset.body", "Someone (hopefully you) asked to reset the password of your account. Open this link within {{.Within}} to choose a new one:",
+			"Within", w.within(s.TokenTTL)),
+		w.say("mail.reset.ignore", "If it was not you, ignore this mail: your password stays as it is."))
 }
 
 func signUpAttemptMail(s AccountSettings, owner domain.User) domain.Mail {
-	return mail("sign_up_attempt", owner, "Someone tried to create an account with your email address", "", "",
-		"Someone tried to create a new account with this email address, which already belongs to your account "+owner.Username+".",
-		"If it was you, sign in instead, or reset your password at "+s.Issuer+"/forgot-password. Otherwise ignore this mail.")
+	w := s.wordsFor(owner)
+	return mailIn(w, "sign_up_attempt", owner, w.say("mail.signup_attempt.subject", "Someone tried to create an account with your email address"), "", "",
+		w.say("mail.signup_attempt.body", "Someone tried to create a new account with this email address, which already belongs to your account {{.User}}.",
+			"User", owner.Username),
+		w.say("mail.signup_attempt.advice", "If it was you, sign in instead, or reset your password at {{.Link}}. Otherwise ignore this mail.",
+			"Link", s.Issuer+"/forgot-password"))
 }
 
 func changeEmailMail(s AccountSettings, to domain.User, link string) domain.Mail {
-	return mail("change_email", to, "Confirm your new email address", link, "Use this email address",
-		"Someone (hopefully you) asked to make this the email address of the account "+to.Username+
-			". Open this link within "+within(s.TokenTTL)+" to confirm:",
-		"If it was not you, ignore this mail: nothing changes.")
+	w := s.wordsFor(to)
+	return mailIn(w, "change_email", to, w.say("mail.change_email.subject", "Confirm your new email address"), link,
+		w.say("mail.change_email.button", "Use this email address"),
+		w.say("mail.change_email.body", "Someone (hopefully you) asked to make this the email address of the account {{.User}}. Open this link within {{.Within}} to confirm:",
+			"User", to.Username, "Within", w.within(s.TokenTTL)),
+		w.say("mail.change_email.ignore", "If it was not you, ignore this mail: nothing changes."))
 }
 
 func emailTakenMail(s AccountSettings, owner domain.User) domain.Mail {
-	return mail("change_email_taken", owner, "Someone tried to use your email address", "", "",
-		"Someone tried to make this email address, which already belongs to your account "+owner.Username+
-			", the address of another account. Nothing was changed.",
-		"If it was you, sign in to "+owner.Username+" instead, or reset its password at "+s.Issuer+"/forgot-password. Otherwise ignore this mail.")
+	w := s.wordsFor(owner)
+	return mailIn(w, "change_email_taken", owner, w.say("mail.email_taken.subject", "Someone tried to use your email address"), "", "",
+		w.say("mail.email_taken.body", "Someone tried to make this email address, which already belongs to your account {{.User}}, the address of another account. Nothing was changed.",
+			"User", owner.Username),
+		w.say("mail.email_taken.advice", "If it was you, sign in to {{.User}} instead, or reset its password at {{.Link}}. Otherwise ignore this mail.",
+			"User", owner.Username, "Link", s.Issuer+"/forgot-password"))
 }
 
 func emailChangedMail(s AccountSettings, old domain.User, newEmail string) domain.Mail {
-	return mail("email_changed", old, "Your email address was changed", "", "",
-		"The email address of your account "+old.Username+" was changed from this address to "+newEmail+".",
-		"If it was not you, someone who knows your password did it: tell the administrator of "+s.Issuer+" at once.")
+	w := s.wordsFor(old)
+	return mailIn(w, "email_changed", old, w.say("mail.email_changed.subject", "Your email address was changed"), "", "",
+		w.say("mail.email_changed.body", "The email address of your account {{.User}} was changed from this address to {{.Email}}.",
+			"User", old.Username, "Email", newEmail),
+		w.say("mail.email_changed.advice", "If it was not you, someone who knows your password did it: tell the administrator of {{.Issuer}} at once.",
+			"Issuer", s.Issuer))
 }

@@ -278,8 +278,8 @@ func (f *Factors) ConfirmTOTP(ctx context.Context, s domain.Session, token, code
 	}
 	f.audit.Note(ctx, domain.AuditEvent{Type: domain.AuditUserMFAEnrolled, Actor: s.UserID, Target: s.UserID,
 		Details: map[string]any{"factor": "totp"}})
-	f.tell(s.UserID, "mfa_enrolled", "An authenticator app was added to your account",
-		"An authenticator app was set up as the second factor of your account %s. Signing in now asks for its code.")
+	f.tell(s.UserID, "mfa_enrolled", mailText{key: "mail.mfa_enrolled.subject", english: "An authenticator app was added to your account"},
+		mailText{key: "mail.mfa_enrolled.body", english: "An authenticator app was set up as the second factor of your account {{.User}}. Signing in now asks for its code."})
 	return codes, nil
 }
 
@@ -316,8 +316,8 @@ func (f *Factors) RemoveTOTP(ctx context.Context, s domain.Session, password, ad
 		return domain.ErrNotFound
 	}
 	f.audit.Note(ctx, domain.AuditEvent{Type: domain.AuditUserMFARemoved, Actor: s.UserID, Target: s.UserID})
-	f.tell(s.UserID, "mfa_removed", "The authenticator app was removed from your account",
-		"The authenticator app and the recovery codes of your account %s were removed. Signing in now asks only for your password.")
+	f.tell(s.UserID, "mfa_removed", mailText{key: "mail.mfa_removed.subject", english: "The authenticator app was removed from your account"},
+		mailText{key: "mail.mfa_removed.body", english: "The authenticator app and the recovery codes of your account {{.User}} were removed. Signing in now asks only for your password."})
 	return nil
 }
 
@@ -351,14 +351,14 @@ func (f *Factors) Reset(ctx context.Context, userID string) (bool, error) {
 		return false, fmt.Errorf("remove factors: %w", err)
 	}
 	if ok {
-		f.tell(userID, "mfa_reset", "The second factor of your account was reset",
-			"An administrator removed the authenticator app, the passkeys and the recovery codes of your account %s. Signing in now asks only for your password.")
+		f.tell(userID, "mfa_reset", mailText{key: "mail.mfa_reset.subject", english: "The second factor of your account was reset"},
+			mailText{key: "mail.mfa_reset.body", english: "An administrator removed the authenticator app, the passkeys and the recovery codes of your account {{.User}}. Signing in now asks only for your password."})
 	}
 	return ok, nil
 }
 
 // tell mails the user about a change of their factors, in the background.
-func (f *Factors) tell(userID, kind, subject, body string) {
+func (f *Factors) tell(userID, kind string, subject, body mailText) {
 	f.accounts.background(kind, func(ctx context.Context) error {
 		u, err := f.users.UserByID(ctx, userID)
 		if err != nil {
@@ -367,9 +367,10 @@ func (f *Factors) tell(userID, kind, subject, body string) {
 		if u.Email == "" {
 			return nil
 		}
-		return f.accounts.mailer.Queue(ctx, mail(kind, u, subject, "", "", fmt.Sprintf(body, u.Username),
-			"If it was not you, someone who knows your password did it: change your password at "+
-				f.settings.Issuer+"/account and tell the administrator."))
+		w := f.accounts.settings.wordsFor(u)
+		return f.accounts.mailer.Queue(ctx, mailIn(w, kind, u, w.text(subject), "", "", w.text(body, "User", u.Username),
+			w.say("mail.factor.advice", "If it was not you, someone who knows your password did it: change your password at {{.Link}} and tell the administrator.",
+				"Link", f.settings.Issuer+"/account")))
 	})
 }
 

@@ -217,8 +217,8 @@ func (f *Factors) AddPasskey(ctx context.Context, s domain.Session, browser, sta
 	}
 	f.audit.Note(ctx, domain.AuditEvent{Type: domain.AuditUserMFAEnrolled, Actor: s.UserID, Target: s.UserID,
 		Details: map[string]any{"factor": "passkey", "passkey": pk.ID, "backup_eligible": pk.BackupEligible}})
-	f.tell(s.UserID, "passkey_added", "A passkey was added to your account",
-		"A passkey named \""+name+"\" was added to your account %s. It can now sign you in.")
+	f.tell(s.UserID, "passkey_added", mailText{key: "mail.passkey_added.subject", english: "A passkey was added to your account"},
+		mailText{key: "mail.passkey_added.body", english: "A passkey named \"{{.Name}}\" was added to your account {{.User}}. It can now sign you in.", args: []string{"Name", name}})
 	return pk, nil
 }
 
@@ -248,8 +248,8 @@ func (f *Factors) RemovePasskey(ctx context.Context, s domain.Session, id, passw
 	}
 	f.audit.Note(ctx, domain.AuditEvent{Type: domain.AuditUserMFARemoved, Actor: s.UserID, Target: s.UserID,
 		Details: map[string]any{"factor": "passkey", "passkey": id}})
-	f.tell(s.UserID, "passkey_removed", "A passkey was removed from your account",
-		"The passkey named \""+pks[i].Name+"\" was removed from your account %s. It can no longer sign you in.")
+	f.tell(s.UserID, "passkey_removed", mailText{key: "mail.passkey_removed.subject", english: "A passkey was removed from your account"},
+		mailText{key: "mail.passkey_removed.body", english: "The passkey named \"{{.Name}}\" was removed from your account {{.User}}. It can no longer sign you in.", args: []string{"Name", pks[i].Name}})
 	return nil
 }
 

@@ -693,8 +693,9 @@ func (uc *Upstreams) link(ctx context.Context, up domain.Upstream, p upstreamPen
 	if err != nil {
 		return out, fmt.Errorf("link the upstream identity: %w", err)
 	}
-	uc.tell(s.UserID, "identity-linked", "Sign-in with "+up.Name+" was linked to your account",
-		"The "+up.Name+" account "+firstNonEmpty(id.Username, id.Email, id.Subject)+" was linked to your account %s: it can now sign in to it.")
+	uc.tell(s.UserID, "identity-linked", mailText{key: "mail.identity_linked.subject", english: "Sign-in with {{.Name}} was linked to your account", args: []string{"Name", up.Name}},
+		mailText{key: "mail.identity_linked.body", english: "The {{.Name}} account {{.Who}} was linked to your account {{.User}}: it can now sign in to it.",
+			args: []string{"Name", up.Name, "Who", firstNonEmpty(id.Username, id.Email, id.Subject)}})
 	out.Linked = true
 	return out, nil
 }
@@ -709,7 +710,7 @@ func firstNonEmpty(vs ...string) string {
 }
 
 // tell mails the user about a change of their sign-in methods, in the background.
-func (uc *Upstreams) tell(userID, kind, subject, body string) {
+func (uc *Upstreams) tell(userID, kind string, subject, body mailText) {
 	if uc.accounts == nil {
 		return
 	}
@@ -721,8 +722,10 @@ func (uc *Upstreams) tell(userID, kind, subject, body string) {
 		if u.Email == "" {
 			return nil
 		}
-		return uc.accounts.mailer.Queue(ctx, mail(kind, u, subject, "", "", fmt.Sprintf(body, u.Username),
-			"If it was not you, remove it at "+uc.settings.Issuer+"/account, change your password, and tell the administrator."))
+		w := uc.accounts.settings.wordsFor(u)
+		return uc.accounts.mailer.Queue(ctx, mailIn(w, kind, u, w.text(subject), "", "", w.text(body, "User", u.Username),
+			w.say("mail.identity.advice", "If it was not you, remove it at {{.Link}}, change your password, and tell the administrator.",
+				"Link", uc.settings.Issuer+"/account")))
 	})
 }
 
@@ -797,7 +800,8 @@ func (uc *Upstreams) Unlink(ctx context.Context, s domain.Session, upstreamID, s
 	if err != nil {
 		return err
 	}
-	uc.tell(s.UserID, "identity-unlinked", "An account was unlinked from your account",
-		"The "+upstreamID+" account linked to your account %s was removed: it can no longer sign in to it.")
+	uc.tell(s.UserID, "identity-unlinked", mailText{key: "mail.identity_unlinked.subject", english: "An account was unlinked from your account"},
+		mailText{key: "mail.identity_unlinked.body", english: "The {{.Name}} account linked to your account {{.User}} was removed: it can no longer sign in to it.",
+			args: []string{"Name", upstreamID}})
 	return nil
 }

@@ -21,10 +21,10 @@ const tokenField = "token"
 
 // badLink is the one page for a link that is unknown, used, expired or voided.
 func (p *Pages) badLink(c echo.Context, again string) error {
-	v := view{Title: "This link cannot be used", Error: "This link is invalid, was already used, or has expired.",
-		Link: again, LinkLabel: "Ask for a new link"}
+	v := view{Title: p.t(c, "link.bad_title"), Error: p.t(c, "link.bad"),
+		Link: again, LinkLabel: p.t(c, "link.ask_new")}
 	if again == "" {
-		v.Link, v.LinkLabel = "/login", "Sign in"
+		v.Link, v.LinkLabel = "/login", p.t(c, "login.submit")
 	}
 	return p.render(c, http.StatusBadRequest, "notice", v)
 }
@@ -64,7 +64,7 @@ func (p *Pages) verifyEmailGet(c echo.Context) error {
 		}
 		return p.verifyEmailPrompt(c, s, c.QueryParam(requestIDField), "")
 	}
-	return p.linkPage(c, token, domain.PurposeVerifyEmail, "Verify your email address", "verify_email", "")
+	return p.linkPage(c, token, domain.PurposeVerifyEmail, p.t(c, "verify.title"), "verify_email", "")
 }
 
 // linkPage shows the form of a mailed link of purpose, or the bad-link page (with a
@@ -96,8 +96,8 @@ func (p *Pages) verifyEmailPost(c echo.Context) error {
 		return err
 	}
 	p.log.InfoContext(c.Request().Context(), "email verified", "remote", c.RealIP())
-	return p.render(c, http.StatusOK, "notice", view{Title: "Email address verified",
-		Notice: "Thank you: your email address is verified.", Link: "/", LinkLabel: "Continue"})
+	return p.render(c, http.StatusOK, "notice", view{Title: p.t(c, "verify.done_title"),
+		Notice: p.t(c, "verify.done"), Link: "/", LinkLabel: p.t(c, "common.continue")})
 }
 
 // forgotPasswordGet serves GET /forgot-password.
@@ -106,12 +106,11 @@ func (p *Pages) forgotPasswordGet(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return p.render(c, http.StatusOK, "forgot_password", p.linkForm(c, s, "Forgot your password?", ""))
+	return p.render(c, http.StatusOK, "forgot_password", p.linkForm(c, s, p.t(c, "forgot.title"), ""))
 }
 
 // forgotPasswordSent is the one answer to every well-formed request (SECURITY S48).
-const forgotPasswordSent = "If an account has that email address, a link to choose a new password is on its way. " +
-	"Check your inbox, and your spam folder."
+const forgotPasswordSent = "forgot.sent"
 
 // forgotPasswordPost serves POST /forgot-password: the same answer whether or not an
 // account has the address.
@@ -120,29 +119,29 @@ func (p *Pages) forgotPasswordPost(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v := p.linkForm(c, s, "Forgot your password?", "")
+	v := p.linkForm(c, s, p.t(c, "forgot.title"), "")
 	v.Email = strings.TrimSpace(f.get("email"))
-	err = p.accounts.ForgotPassword(c.Request().Context(), v.Email, c.RealIP())
+	err = p.accounts.ForgotPassword(usecase.WithLocale(c.Request().Context(), p.lang(c)), v.Email, c.RealIP())
 	if err != nil {
 		a := Classify(err, SurfacePage)
 		var ve *usecase.ValidationError
 		switch {
 		case a.Status == http.StatusTooManyRequests:
-			v.Error = "Too many requests. Wait " + strconv.Itoa(a.RetryAfter) + " seconds and try again."
+			v.Error = p.t(c, "forgot.too_many", "Seconds", strconv.Itoa(a.RetryAfter))
 		case errors.As(err, &ve):
-			v.Fields["email"] = sentence(ve.Message)
+			v.Fields["email"] = p.say(c, ve.Message)
 		default:
 			return err
 		}
 		return p.renderAnswer(c, a, "forgot_password", v)
 	}
-	return p.render(c, http.StatusOK, "notice", view{Title: "Check your email", Notice: forgotPasswordSent,
-		Link: "/login", LinkLabel: "Back to sign in"})
+	return p.render(c, http.StatusOK, "notice", view{Title: p.t(c, "forgot.sent_title"), Notice: p.t(c, forgotPasswordSent),
+		Link: "/login", LinkLabel: p.t(c, "common.back_to_sign_in")})
 }
 
 // resetPasswordGet serves GET /reset-password?token=T: the new-password form.
 func (p *Pages) resetPasswordGet(c echo.Context) error {
-	return p.linkPage(c, c.QueryParam(tokenField), domain.PurposeResetPassword, "Choose a new password", "reset_password", "/forgot-password")
+	return p.linkPage(c, c.QueryParam(tokenField), domain.PurposeResetPassword, p.t(c, "reset.title"), "reset_password", "/forgot-password")
 }
 
 // resetPasswordPost serves POST /reset-password: sets the password, which ends every
@@ -159,17 +158,17 @@ func (p *Pages) resetPasswordPost(c echo.Context) error {
 	case errors.Is(err, usecase.ErrBadLink):
 		return p.badLink(c, "/forgot-password")
 	case errors.As(err, &ve):
-		v := p.linkForm(c, s, "Choose a new password", token)
-		v.Fields[ve.Field] = sentence(ve.Message)
+		v := p.linkForm(c, s, p.t(c, "reset.title"), token)
+		v.Fields[ve.Field] = p.say(c, ve.Message)
 		return p.render(c, http.StatusBadRequest, "reset_password", v)
 	case err != nil:
 		return err
 	}
 	p.log.InfoContext(c.Request().Context(), "password reset", "remote", c.RealIP())
 	p.clearSession(c)
-	return p.render(c, http.StatusOK, "notice", view{Title: "Password changed",
-		Notice: "Your password was changed, and every device signed in to your account was signed out.",
-		Link:   "/login", LinkLabel: "Sign in with the new password"})
+	return p.render(c, http.StatusOK, "notice", view{Title: p.t(c, "reset.done_title"),
+		Notice: p.t(c, "reset.done"),
+		Link:   "/login", LinkLabel: p.t(c, "reset.sign_in_new")})
 }
 
 // verifyEmailPrompt shows the signed-in user's "verify your email" page. With a
@@ -185,7 +184,7 @@ func (p *Pages) verifyEmailPrompt(c echo.Context, s *domain.Session, reqID, noti
 		return c.Redirect(http.StatusSeeOther, target)
 	}
 	browser := p.ensureBrowser(c)
-	v := view{Title: "Verify your email address", CSRF: p.csrfToken(csrfBinding(s, browser)), Notice: notice}
+	v := view{Title: p.t(c, "verify.title"), CSRF: p.csrfToken(csrfBinding(s, browser)), Notice: notice}
 	if reqID != "" {
 		pr, err := p.pendingFor(c, reqID, browser)
 		if err != nil {
@@ -205,8 +204,8 @@ func (p *Pages) verifyEmailPrompt(c echo.Context, s *domain.Session, reqID, noti
 		return err
 	}
 	if u.EmailVerified {
-		return p.render(c, http.StatusOK, "notice", view{Title: "Email address verified",
-			Notice: "Your email address is verified.", Link: "/", LinkLabel: "Continue"})
+		return p.render(c, http.StatusOK, "notice", view{Title: p.t(c, "verify.done_title"),
+			Notice: p.t(c, "verify.already"), Link: "/", LinkLabel: p.t(c, "common.continue")})
 	}
 	v.Email, v.SignedInAs = u.Email, u.Username
 	return p.render(c, http.StatusOK, "verify_required", v)
@@ -223,16 +222,15 @@ func (p *Pages) verifyEmailResend(c echo.Context) error {
 	if s == nil {
 		return p.verifyEmailPrompt(c, s, reqID, "")
 	}
-	if err := p.accounts.ResendVerification(c.Request().Context(), s.UserID); err != nil {
+	if err := p.accounts.ResendVerification(usecase.WithLocale(c.Request().Context(), p.lang(c)), s.UserID); err != nil {
 		a := Classify(err, SurfacePage)
 		if a.Status != http.StatusTooManyRequests {
 			return err
 		}
 		setAnswerHeaders(c, a)
-		return p.verifyEmailPrompt(c, s, reqID, "You asked for several links in a row. Wait "+strconv.Itoa(a.RetryAfter)+
-			" seconds before asking for another.")
+		return p.verifyEmailPrompt(c, s, reqID, p.t(c, "verify.resend_throttled", "Seconds", strconv.Itoa(a.RetryAfter)))
 	}
-	return p.verifyEmailPrompt(c, s, reqID, "A new link is on its way. It replaces the links sent before.")
+	return p.verifyEmailPrompt(c, s, reqID, p.t(c, "verify.resent"))
 }
 
 // signedIn serves a POST of an account page form: the form read and its CSRF token
@@ -266,7 +264,7 @@ func (p *Pages) accountView(c echo.Context, s *domain.Session) (view, error) {
 	if err != nil {
 		return view{}, err
 	}
-	v := view{Title: "Your account", CSRF: p.csrfToken(csrfBinding(s, p.ensureBrowser(c))), Fields: map[string]string{},
+	v := view{Title: p.t(c, "home.account"), CSRF: p.csrfToken(csrfBinding(s, p.ensureBrowser(c))), Fields: map[string]string{},
 		SignedInAs: u.Username, Email: u.Email, EmailVerified: u.EmailVerified, Profile: u.Profile,
 		NoPassword: u.PasswordHash == ""}
 	sessions, err := p.login.Sessions(c.Request().Context(), *s)
@@ -275,9 +273,9 @@ func (p *Pages) accountView(c echo.Context, s *domain.Session) (view, error) {
 	}
 	for _, x := range sessions {
 		sv := sessionView{ID: x.ID, Current: x.ID == s.ID, Browser: describeUserAgent(x.UserAgent), UserAgent: x.UserAgent,
-			Address: x.Address, SignedIn: x.AuthTime.UTC().Format("2 Jan 2006 15:04 UTC")}
+			Address: x.Address, SignedIn: p.date(c, x.AuthTime)}
 		if !x.LastSeenAt.IsZero() {
-			sv.LastSeen = x.LastSeenAt.UTC().Format("2 Jan 2006 15:04 UTC")
+			sv.LastSeen = p.date(c, x.LastSeenAt)
 		}
 		v.Sessions = append(v.Sessions, sv)
 	}
@@ -285,7 +283,7 @@ func (p *Pages) accountView(c echo.Context, s *domain.Session) (view, error) {
 		return view{}, err
 	}
 	v.Fresh = p.factors.Fresh(*s)
-	v.Passkeys = passkeyViews(v.MFA.Passkeys)
+	v.Passkeys = passkeyViews(v.MFA.Passkeys, p.t(c, "format.datetime"))
 	if v.Passkey, err = p.factors.BeginPasskeyRegistration(c.Request().Context(), *s, p.ensureBrowser(c)); err != nil {
 		return view{}, err
 	}
@@ -297,8 +295,8 @@ func (p *Pages) accountView(c echo.Context, s *domain.Session) (view, error) {
 		return view{}, err
 	}
 	for _, a := range apps {
-		v.Apps = append(v.Apps, appView{ClientID: a.ClientID, Name: a.ClientName, Scopes: a.Scopes,
-			Granted: a.GrantedAt.UTC().Format("2 Jan 2006 15:04 UTC")})
+		v.Apps = append(v.Apps, appView{ClientID: a.ClientID, Name: a.ClientName, Scopes: p.describeScopes(c, a.Scopes),
+			Granted: p.date(c, a.GrantedAt)})
 	}
 	return v, nil
 }
@@ -321,14 +319,14 @@ type sessionView struct {
 func (p *Pages) accountSessionsEnd(c echo.Context, f form, s *domain.Session) error {
 	ctx := c.Request().Context()
 	id := f.get("session_id")
-	notice := "Every other device was signed out."
+	notice := p.t(c, "acct.notice.others_signed_out")
 	if err := p.login.EndSessions(ctx, *s, id); err != nil {
 		if !errors.Is(err, domain.ErrNotFound) {
 			return err
 		}
-		notice = "That session had already ended."
+		notice = p.t(c, "acct.notice.session_ended")
 	} else if id != "" {
-		notice = "That device was signed out."
+		notice = p.t(c, "acct.notice.device_signed_out")
 	}
 	if id == s.ID {
 		p.clearSession(c)
@@ -363,10 +361,10 @@ func (p *Pages) accountPasswordPost(c echo.Context, f form, s *domain.Session) e
 	}
 	current, next := f.get("current_password"), f.get("new_password")
 	if current == "" && !v.NoPassword {
-		v.Fields["current_password"] = "Enter your current password."
+		v.Fields["current_password"] = p.t(c, "acct.error.enter_current_password")
 	}
 	if next == "" {
-		v.Fields["new_password"] = "Choose a new password."
+		v.Fields["new_password"] = p.t(c, "acct.error.choose_new_password")
 	}
 	if len(v.Fields) > 0 {
 		return p.render(c, http.StatusBadRequest, "account", v)
@@ -378,9 +376,9 @@ func (p *Pages) accountPasswordPost(c echo.Context, f form, s *domain.Session) e
 		var ve *usecase.ValidationError
 		switch {
 		case a.Status == http.StatusTooManyRequests:
-			v.Error = "Too many wrong passwords. Wait " + strconv.Itoa(a.RetryAfter) + " seconds and try again."
+			v.Error = p.t(c, "acct.error.too_many_passwords", "Seconds", strconv.Itoa(a.RetryAfter))
 		case errors.As(err, &ve):
-			v.Fields[ve.Field] = sentence(ve.Message)
+			v.Fields[ve.Field] = p.say(c, ve.Message)
 		default:
 			return err
 		}
@@ -388,7 +386,7 @@ func (p *Pages) accountPasswordPost(c echo.Context, f form, s *domain.Session) e
 	}
 	p.setSession(c, secret)
 	p.log.InfoContext(ctx, "password changed", "user_id", ns.UserID, "remote", c.RealIP())
-	return p.accountNotice(c, &ns, "Your password was changed, and every other device was signed out.")
+	return p.accountNotice(c, &ns, p.t(c, "acct.notice.password_changed"))
 }
 
 // accountEmailPost serves POST /account/email: inputs new_email and current_password.
@@ -404,10 +402,10 @@ func (p *Pages) accountEmailPost(c echo.Context, f form, s *domain.Session) erro
 	v.NewEmail = strings.TrimSpace(f.get("new_email"))
 	password := f.get("current_password")
 	if v.NewEmail == "" {
-		v.Fields["new_email"] = "Enter the new email address."
+		v.Fields["new_email"] = p.t(c, "acct.error.enter_new_email")
 	}
 	if password == "" {
-		v.Fields["email_password"] = "Enter your current password."
+		v.Fields["email_password"] = p.t(c, "acct.error.enter_current_password")
 	}
 	if len(v.Fields) > 0 {
 		return p.render(c, http.StatusBadRequest, "account", v)
@@ -419,11 +417,11 @@ func (p *Pages) accountEmailPost(c echo.Context, f form, s *domain.Session) erro
 		var ve *usecase.ValidationError
 		switch {
 		case a.Status == http.StatusTooManyRequests:
-			v.Error = "Too many attempts. Wait " + strconv.Itoa(a.RetryAfter) + " seconds and try again."
+			v.Error = p.t(c, "acct.error.too_many_attempts", "Seconds", strconv.Itoa(a.RetryAfter))
 		case errors.As(err, &ve) && ve.Field == "current_password":
-			v.Fields["email_password"] = sentence(ve.Message)
+			v.Fields["email_password"] = p.say(c, ve.Message)
 		case errors.As(err, &ve):
-			v.Fields["new_email"] = sentence(ve.Message)
+			v.Fields["new_email"] = p.say(c, ve.Message)
 		default:
 			return err
 		}
@@ -431,8 +429,7 @@ func (p *Pages) accountEmailPost(c echo.Context, f form, s *domain.Session) erro
 	}
 	p.log.InfoContext(ctx, "email change requested", "user_id", s.UserID, "remote", c.RealIP())
 	v.NewEmail = ""
-	v.Notice = "We sent a link to " + email + ". Open it within " + p.accounts.LinkLifetime() +
-		" to confirm the change; until then your email address stays as it is."
+	v.Notice = p.t(c, "acct.notice.email_link_sent", "Email", email, "Within", p.accounts.LinkLifetimeIn(p.lang(c)))
 	return p.render(c, http.StatusOK, "account", v)
 }
 
@@ -451,7 +448,7 @@ func (p *Pages) confirmEmailGet(c echo.Context) error {
 		}
 		return err
 	}
-	return p.render(c, http.StatusOK, "confirm_email", p.linkForm(c, s, "Confirm your new email address", token))
+	return p.render(c, http.StatusOK, "confirm_email", p.linkForm(c, s, p.t(c, "confirm.title"), token))
 }
 
 // sessionUser is the user id of s, or "" when there is no session.
@@ -477,8 +474,8 @@ func (p *Pages) confirmEmailPost(c echo.Context) error {
 		return err
 	}
 	p.log.InfoContext(c.Request().Context(), "email changed", "remote", c.RealIP())
-	return p.render(c, http.StatusOK, "notice", view{Title: "Email address changed",
-		Notice: "Your email address is now " + email + ", and it is verified.", Link: "/account", LinkLabel: "Your account"})
+	return p.render(c, http.StatusOK, "notice", view{Title: p.t(c, "acct.notice.email_changed_title"),
+		Notice: p.t(c, "acct.notice.email_changed", "Email", email), Link: "/account", LinkLabel: p.t(c, "home.account")})
 }
 
 // accountAppsRevoke serves POST /account/apps/revoke: input client_id. The user's
@@ -487,10 +484,10 @@ func (p *Pages) confirmEmailPost(c echo.Context) error {
 func (p *Pages) accountAppsRevoke(c echo.Context, f form, s *domain.Session) error {
 	ctx := c.Request().Context()
 	name, err := p.apps.Revoke(ctx, s.UserID, f.get("client_id"))
-	notice := name + " no longer has access to your account. It will ask again if you use it."
+	notice := p.t(c, "acct.notice.app_revoked", "Name", name)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
-		notice = "That app had no access to your account."
+		notice = p.t(c, "acct.notice.app_no_access")
 	case err != nil:
 		return err
 	default:
@@ -515,9 +512,9 @@ func (p *Pages) accountProfilePost(c echo.Context, f form, s *domain.Session) er
 		if !errors.As(err, &ve) {
 			return err
 		}
-		v.Fields[ve.Field] = sentence(ve.Message)
+		v.Fields[ve.Field] = p.say(c, ve.Message)
 		return p.render(c, http.StatusBadRequest, "account", v)
 	}
 	p.log.InfoContext(ctx, "profile changed", "user_id", s.UserID, "remote", c.RealIP())
-	return p.accountNotice(c, s, "Your profile was saved. Apps see the change the next time they sign you in.")
+	return p.accountNotice(c, s, p.t(c, "acct.notice.profile_saved"))
 }

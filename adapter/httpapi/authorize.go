@@ -50,9 +50,15 @@ func (p *Pages) authorizeWith(c echo.Context, encoded string) error {
 	if err != nil {
 		return err
 	}
+	// ui_locales: the language of this request's pages, its error page included
+	// (OpenID Connect Core §3.1.2.1).
+	uiLang := p.useUILocales(c, uiLocalesOf(encoded))
 	step, err := p.authorize.Start(c.Request().Context(), usecase.AuthorizeInput{
 		Params: params, Session: s, BrowserSecret: p.ensureBrowser(c),
 	})
+	if err == nil {
+		p.rememberUILocales(c, step.RequestID, uiLang)
+	}
 	return p.follow(c, step, err)
 }
 

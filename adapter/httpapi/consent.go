@@ -22,8 +22,8 @@ func (p *Pages) consentGet(c echo.Context) error {
 	if err != nil || step.Kind != usecase.StepConsent {
 		return p.follow(c, step, err)
 	}
-	v := view{Title: "Allow access", CSRF: p.csrfToken(csrfBinding(s, browser)), RequestID: cv.RequestID,
-		ClientName: cv.ClientName, Scopes: cv.Scopes, Resources: cv.Resources, ClientHost: cv.ClientHost, RedirectHost: hostOf(cv.RedirectURI)}
+	v := view{Title: p.t(c, "consent.title"), CSRF: p.csrfToken(csrfBinding(s, browser)), RequestID: cv.RequestID,
+		ClientName: cv.ClientName, Scopes: p.describeScopes(c, cv.Scopes), Resources: cv.Resources, ClientHost: cv.ClientHost, RedirectHost: hostOf(cv.RedirectURI)}
 	u, err := p.login.UserOf(c.Request().Context(), *s)
 	if err != nil && !errors.Is(err, domain.ErrNotFound) {
 		return err

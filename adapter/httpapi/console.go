@@ -84,7 +84,11 @@ func NewConsole(p *Pages, admin *usecase.Admin, audit *usecase.Audit, keys *usec
 	}
 	for _, name := range []string{"console_dashboard", "console_clients", "console_client", "console_secret",
 		"console_confirm", "console_users", "console_user", "console_keys", "console_audit"} {
-		t, err := p.theme.parse(name, consoleFuncs, "layout.html", "console_nav.html", name+".html")
+		funcs := p.templateFuncs("en")
+		for k, v := range consoleFuncs {
+			funcs[k] = v
+		}
+		t, err := p.theme.parse(name, funcs, "layout.html", "console_nav.html", name+".html")
 		if err != nil {
 			return nil, templateErr("console", name, err)
 		}

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"html/template"
@@ -31,20 +30,13 @@ const userCodeField = "user_code"
 // NewDeviceHandler parses the device page templates; a broken template stops start-up.
 func NewDeviceHandler(device *usecase.Device, pages *Pages) (*DeviceHandler, error) {
 	h := &DeviceHandler{device: device, pages: pages, templates: map[string]*template.Template{}}
-	th := &theme{overrides: map[string][]byte{}}
-	if pages != nil {
-		th = pages.theme
+	if pages == nil {
+		return h, nil // the endpoint alone: no verification page (Mount)
 	}
 	for _, name := range []string{"device", "device_consent", "device_done"} {
-		files := []string{"layout.html", name + ".html"}
-		t, err := th.parse(name, nil, files...)
-		if err != nil {
-			return nil, templateErr("device page", name, err)
-		}
-		if err := th.tryExecute(t, deviceView{}, files...); err != nil {
+		if err := pages.parseInEachLanguage(h.templates, name, deviceView{}); err != nil {
 			return nil, err
 		}
-		h.templates[name] = t
 	}
 	return h, nil
 }
@@ -109,6 +101,7 @@ func deviceReturn(typed string) (path, code string) {
 // deviceView is what the device page templates show; html/template escapes every
 // value for its context (SECURITY S43).
 type deviceView struct {
+	Langs      []langLink // the footer's language switcher
 	Title      string
 	Wide       bool // the layout's wide shell; never for the device pages
 	CSRF       string
@@ -123,16 +116,18 @@ type deviceView struct {
 // render executes a page into a buffer first, so a template failure never sends half
 // a page.
 func (h *DeviceHandler) render(c echo.Context, status int, name string, v deviceView) error {
-	var buf bytes.Buffer
-	if err := h.templates[name].ExecuteTemplate(&buf, "layout", v); err != nil {
+	lang := h.pages.lang(c)
+	v.Langs = langLinks(c, lang)
+	b, err := h.pages.execute(h.templates[lang+"/"+name], v)
+	if err != nil {
 		return fmt.Errorf("device page: render %s: %w", name, err)
 	}
-	return c.HTMLBlob(status, buf.Bytes())
+	return c.HTMLBlob(status, b)
 }
 
 // codeForm renders the code entry form, with an error message when one is given.
 func (h *DeviceHandler) codeForm(c echo.Context, status int, s *domain.Session, browser, code, msg string) error {
-	return h.render(c, status, "device", deviceView{Title: "Connect a device",
+	return h.render(c, status, "device", deviceView{Title: h.pages.t(c, "device.title"),
 		CSRF: h.pages.csrfToken(csrfBinding(s, browser)), UserCode: code, Error: msg})
 }
 
@@ -144,13 +139,13 @@ func (h *DeviceHandler) codeError(c echo.Context, s *domain.Session, browser, ty
 	var msg string
 	switch {
 	case a.Status == http.StatusTooManyRequests:
-		msg = "Too many incorrect codes. Wait " + strconv.Itoa(a.RetryAfter) + " seconds and try again."
+		msg = h.pages.t(c, "device.error.too_many", "Seconds", strconv.Itoa(a.RetryAfter))
 	case errors.Is(err, domain.ErrUserCodeUnknown):
-		msg = "That code is not valid. Check the code shown on your device and enter it again."
+		msg = h.pages.t(c, "device.error.invalid")
 	case errors.Is(err, domain.ErrUserCodeExpired):
-		typed, msg = "", "That code has expired. Start again on your device to get a new code."
+		typed, msg = "", h.pages.t(c, "device.error.expired")
 	case errors.Is(err, domain.ErrUserCodeUsed):
-		typed, msg = "", "That code was already used. Start again on your device to get a new code."
+		typed, msg = "", h.pages.t(c, "device.error.used")
 	case errors.Is(err, domain.ErrUserDisabled):
 		typed, msg = "", msgDisabled
 	default:
@@ -192,7 +187,7 @@ func (h *DeviceHandler) pageGet(c echo.Context) error {
 // every time, even for clients that skip consent: a user code may come from an
 // attacker hoping to have their own device approved (RFC 8628 §5.4).
 func (h *DeviceHandler) confirm(c echo.Context, s *domain.Session, browser string, p usecase.DevicePrompt) error {
-	v := deviceView{Title: "Allow access", CSRF: h.pages.csrfToken(csrfBinding(s, browser)),
+	v := deviceView{Title: h.pages.t(c, "consent.title"), CSRF: h.pages.csrfToken(csrfBinding(s, browser)),
 		UserCode: p.UserCode, ClientName: p.Client.Name}
 	for _, sc := range p.Scope {
 		v.Scopes = append(v.Scopes, usecase.ScopeView{Name: sc, Description: domain.DescribeScope(sc)})
@@ -223,7 +218,7 @@ func (h *DeviceHandler) pagePost(c echo.Context) error {
 	}
 	typed := f.get(userCodeField)
 	if typed == "" {
-		return h.codeForm(c, http.StatusBadRequest, s, browser, "", "Enter the code shown on your device.")
+		return h.codeForm(c, http.StatusBadRequest, s, browser, "", h.pages.t(c, "device.error.empty"))
 	}
 	ctx, addr := c.Request().Context(), c.RealIP()
 	decision := f.get("decision")
@@ -258,6 +253,6 @@ func (h *DeviceHandler) pagePost(c echo.Context) error {
 	// Ids only: the codes are credentials and stay out of the log (SECURITY S46).
 	h.pages.log.InfoContext(ctx, "device authorization decided", "client_id", p.Client.ID,
 		"user_id", s.UserID, "approved", decision == "allow")
-	return h.render(c, http.StatusOK, "device_done", deviceView{Title: "Return to your device",
+	return h.render(c, http.StatusOK, "device_done", deviceView{Title: h.pages.t(c, "device.done_title"),
 		ClientName: p.Client.Name, UserCode: p.UserCode, Approved: decision == "allow"})
 }

@@ -113,6 +113,8 @@ func (d *Discovery) metadata(oidc bool) map[string]any {
 			// (select_account is not offered: one account per session).
 			m["end_session_endpoint"] = d.issuer + "/logout"
 			m["prompt_values_supported"] = []string{"none", "login", "consent"}
+			// Discovery 1.0 §3: the languages of the pages (ui_locales).
+			m["ui_locales_supported"] = supportedLanguages()
 			// OpenID Connect Back-Channel Logout 1.0 §2.1: every logout token has a sid.
 			m["backchannel_logout_supported"] = true
 			m["backchannel_logout_session_supported"] = true

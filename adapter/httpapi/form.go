@@ -48,7 +48,11 @@ func parseForm(c echo.Context) (form, error) {
 	if len(body) > MaxBodyBytes {
 		return form{}, errTooLarge
 	}
-	return parseFormBody(string(body))
+	f, err := parseFormBody(string(body))
+	if err == nil {
+		c.Set(formRequestIDKey, f.get(requestIDField)) // the page's language may depend on it
+	}
+	return f, err
 }
 
 // readBody reads at most MaxBodyBytes+1 bytes of r, into one buffer of the declared

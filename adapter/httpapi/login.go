@@ -16,11 +16,12 @@ import (
 // token; each POST checks it first (403 otherwise), and redirects with 303 when done.
 
 const (
-	msgBadLogin = "Incorrect username or password."
+	// The messages' keys in the catalogs (Languages).
+	msgBadLogin = "login.error.bad_credentials"
 	// msgDisabled is shown only after the right password (SPEC "Accounts and sessions").
-	msgDisabled    = "This account is disabled."
-	msgNoUsername  = "Enter your username."
-	msgNoPassword  = "Enter your password."
+	msgDisabled    = "login.error.disabled"
+	msgNoUsername  = "login.error.no_username"
+	msgNoPassword  = "login.error.no_password"
 	requestIDField = "req"
 )
 
@@ -46,7 +47,7 @@ func (p *Pages) renderAnswer(c echo.Context, a Answer, name string, v view) erro
 
 // loginView is the login page for an optional pending request.
 func (p *Pages) loginView(c echo.Context, s *domain.Session, browser string, pr *usecase.PendingRequest) view {
-	v := p.signInView(c, "Sign in", s, browser, pr)
+	v := p.signInView(c, p.t(c, "login.title"), s, browser, pr)
 	p.withPasskeySignIn(c, &v, s, browser)
 	v.Upstreams = p.upstreamButtons(c, v.RequestID) // issue 22: "Continue with NAME"
 	return v
@@ -125,10 +126,10 @@ func (p *Pages) loginPost(c echo.Context) error {
 	v.Username = f.get("username")
 	password := f.get("password")
 	if v.Username == "" {
-		v.Fields["username"] = msgNoUsername
+		v.Fields["username"] = p.t(c, msgNoUsername)
 	}
 	if password == "" {
-		v.Fields["password"] = msgNoPassword
+		v.Fields["password"] = p.t(c, msgNoPassword)
 	}
 	if len(v.Fields) > 0 {
 		return p.render(c, http.StatusBadRequest, "login", v)
@@ -142,11 +143,11 @@ func (p *Pages) loginPost(c echo.Context) error {
 		a := Classify(err, SurfacePage)
 		switch {
 		case a.Status == http.StatusTooManyRequests:
-			v.Error = "Too many failed sign-in attempts. Wait " + strconv.Itoa(a.RetryAfter) + " seconds and try again."
+			v.Error = p.t(c, "login.error.too_many", "Seconds", strconv.Itoa(a.RetryAfter))
 		case errors.Is(err, domain.ErrUserDisabled):
-			v.Error = msgDisabled
+			v.Error = p.t(c, msgDisabled)
 		case errors.Is(err, domain.ErrInvalidGrant):
-			v.Error = msgBadLogin
+			v.Error = p.t(c, msgBadLogin)
 		default:
 			return err
 		}
@@ -166,7 +167,7 @@ func (p *Pages) loginPost(c echo.Context) error {
 
 // registerView is the registration page for an optional pending request.
 func (p *Pages) registerView(c echo.Context, s *domain.Session, browser string, pr *usecase.PendingRequest) view {
-	v := view{Title: "Create your account", CSRF: p.csrfToken(csrfBinding(s, browser)), Fields: map[string]string{}}
+	v := view{Title: p.t(c, "register.title"), CSRF: p.csrfToken(csrfBinding(s, browser)), Fields: map[string]string{}}
 	if pr != nil {
 		v.RequestID, v.ClientName = pr.Request.ID, pr.Client.Name
 		allowFormTarget(c, pr.Request.RedirectURI)
@@ -224,13 +225,13 @@ func (p *Pages) registerPost(c echo.Context) error {
 	v.Username, v.Email = strings.TrimSpace(f.get("username")), strings.TrimSpace(f.get("email"))
 	password := f.get("password")
 	if v.Username == "" {
-		v.Fields["username"] = "Choose a username."
+		v.Fields["username"] = p.t(c, "register.error.choose_username")
 	}
 	if v.Email == "" {
-		v.Fields["email"] = "Enter your email address."
+		v.Fields["email"] = p.t(c, "register.error.enter_email")
 	}
 	if password == "" {
-		v.Fields["password"] = "Choose a password."
+		v.Fields["password"] = p.t(c, "register.error.choose_password")
 	}
 	if len(v.Fields) > 0 {
 		return p.render(c, http.StatusBadRequest, "register", v)
@@ -242,11 +243,11 @@ func (p *Pages) registerPost(c echo.Context) error {
 		var ve *usecase.ValidationError
 		switch {
 		case a.Status == http.StatusTooManyRequests:
-			v.Error = "Too many sign-ups from your network. Wait " + strconv.Itoa(a.RetryAfter) + " seconds and try again."
+			v.Error = p.t(c, "register.error.too_many", "Seconds", strconv.Itoa(a.RetryAfter))
 		case errors.As(err, &ve) && ve.Field == "":
-			v.Error = sentence(ve.Message)
+			v.Error = p.say(c, ve.Message)
 		case errors.As(err, &ve):
-			v.Fields[ve.Field] = sentence(ve.Message)
+			v.Fields[ve.Field] = p.say(c, ve.Message)
 		default:
 			return err
 		}
@@ -254,7 +255,7 @@ func (p *Pages) registerPost(c echo.Context) error {
 	}
 	p.setSession(c, secret)
 	p.log.InfoContext(ctx, "user registered", "user_id", ns.UserID, "remote", c.RealIP())
-	p.accounts.Welcome(ns.UserID, v.Email)
+	p.accounts.WelcomeIn(p.lang(c), ns.UserID, v.Email) // its mail in the page's language
 	if pr == nil && devicePath != "" {
 		return c.Redirect(http.StatusSeeOther, devicePath)
 	}
@@ -307,7 +308,7 @@ func (p *Pages) logoutGet(c echo.Context) error {
 	if s == nil && req.RedirectURL != "" {
 		return c.Redirect(http.StatusFound, req.RedirectURL)
 	}
-	v := view{Title: "Sign out", Error: sentence(req.Problem)}
+	v := view{Title: p.t(c, "logout.title"), Error: p.say(c, req.Problem)}
 	if s != nil {
 		u, err := p.login.UserOf(ctx, *s)
 		if err != nil && !errors.Is(err, domain.ErrNotFound) {
@@ -315,7 +316,7 @@ func (p *Pages) logoutGet(c echo.Context) error {
 		}
 		v.SignedInAs, v.CSRF = u.Username, p.csrfToken(csrfBinding(s, ""))
 		if req.HintSubject != "" && req.HintSubject != s.UserID {
-			v.Notice = "The application that sent you here was signed in with another account."
+			v.Notice = p.t(c, "logout.other_account")
 		}
 		if req.RedirectURL != "" {
 			v.ClientName, v.RedirectHost = req.ClientName, hostOf(req.RedirectURI)

@@ -22,7 +22,7 @@ import (
 // state bound to its browser cookie (the mfa cookie): no session, no code, no token
 // (SECURITY S50).
 
-const msgBadCode = "That code is not right, or was already used."
+const msgBadCode = "mfa.error.bad_code" // a key of the catalogs
 
 // toSecondFactor follows a right password of a user with a second factor: the
 // pending state in its cookie, and the second-factor page.
@@ -68,14 +68,14 @@ func (p *Pages) mfaExpired(c echo.Context, reqID string) error {
 	if reqID != "" {
 		link += "?req=" + url.QueryEscape(reqID)
 	}
-	return p.render(c, http.StatusBadRequest, "notice", view{Title: "Sign in again",
-		Error: "This sign-in has expired, or was started in another browser. Enter your password again.",
-		Link:  link, LinkLabel: "Sign in"})
+	return p.render(c, http.StatusBadRequest, "notice", view{Title: p.t(c, "mfa.expired_title"),
+		Error: p.t(c, "mfa.expired"),
+		Link:  link, LinkLabel: p.t(c, "login.submit")})
 }
 
 // mfaView is the second-factor page.
 func (p *Pages) mfaView(c echo.Context, s *domain.Session, browser string, pr *usecase.PendingRequest, userCode string) view {
-	v := p.signInView(c, "Two-step verification", s, browser, pr)
+	v := p.signInView(c, p.t(c, "mfa.title"), s, browser, pr)
 	v.UserCode = userCode
 	return v
 }
@@ -152,7 +152,7 @@ func (p *Pages) mfaPost(c echo.Context) error {
 		if err := p.withSecondFactors(c, &v, s, browser, pr); err != nil {
 			return err
 		}
-		v.Fields["otp"] = "Enter the code your app shows."
+		v.Fields["otp"] = p.t(c, "mfa.error.enter_code")
 		return p.render(c, http.StatusBadRequest, "mfa", v)
 	}
 	ctx := c.Request().Context()
@@ -175,15 +175,15 @@ func (p *Pages) mfaPost(c echo.Context) error {
 		case errors.Is(err, usecase.ErrSecondFactorExpired):
 			return p.mfaExpired(c, id)
 		case a.Status == http.StatusTooManyRequests:
-			v.Error = "Too many wrong codes. Wait " + strconv.Itoa(a.RetryAfter) + " seconds and try again."
+			v.Error = p.t(c, "mfa.error.too_many", "Seconds", strconv.Itoa(a.RetryAfter))
 		case errors.Is(err, usecase.ErrBadSecondFactor):
-			v.Fields[field] = msgBadCode
+			v.Fields[field] = p.t(c, msgBadCode)
 			a = Answer{Status: http.StatusBadRequest}
 		case errors.Is(err, usecase.ErrBadPasskey):
-			v.Error = msgBadPasskey
+			v.Error = p.t(c, msgBadPasskey)
 			a = Answer{Status: http.StatusBadRequest}
 		case errors.Is(err, domain.ErrUserDisabled):
-			v.Error = msgDisabled
+			v.Error = p.t(c, msgDisabled)
 		case errors.Is(err, domain.ErrInvalidGrant):
 			return p.mfaExpired(c, id) // the user was deleted meanwhile
 		default:
@@ -217,12 +217,12 @@ func (p *Pages) factorForm(c echo.Context, s *domain.Session, err error) error {
 	var ve *usecase.ValidationError
 	switch {
 	case a.Status == http.StatusTooManyRequests:
-		v.Error = "Too many wrong passwords. Wait " + strconv.Itoa(a.RetryAfter) + " seconds and try again."
+		v.Error = p.t(c, "acct.error.too_many_passwords", "Seconds", strconv.Itoa(a.RetryAfter))
 	case errors.As(err, &ve) && ve.Field == "current_password":
-		v.Fields["totp_password"] = sentence(ve.Message)
+		v.Fields["totp_password"] = p.say(c, ve.Message)
 		a.Status = http.StatusBadRequest
 	case errors.As(err, &ve):
-		v.Error = sentence(ve.Message)
+		v.Error = p.say(c, ve.Message)
 		a.Status = http.StatusBadRequest
 	default:
 		return err
@@ -246,7 +246,7 @@ func (p *Pages) totpSetup(c echo.Context, s *domain.Session, e usecase.TOTPEnrol
 	if err != nil {
 		return err
 	}
-	v := view{Title: "Set up an authenticator app", CSRF: p.csrfToken(csrfBinding(s, p.ensureBrowser(c))), Fields: map[string]string{},
+	v := view{Title: p.t(c, "acct.setup_totp"), CSRF: p.csrfToken(csrfBinding(s, p.ensureBrowser(c))), Fields: map[string]string{},
 		Token: e.Token, Secret: e.Secret, OTPURI: e.URI,
 		// A data: URI the server drew: no request leaves the page for the QR code.
 		QR: template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))} //nolint:gosec // our own PNG
@@ -277,9 +277,9 @@ func (p *Pages) totpConfirm(c echo.Context, f form, s *domain.Session) error {
 		switch {
 		case a.Status == http.StatusTooManyRequests:
 			setAnswerHeaders(c, a)
-			return p.totpSetup(c, s, e, f, "Too many wrong codes. Wait "+strconv.Itoa(a.RetryAfter)+" seconds and try again.", a.Status)
+			return p.totpSetup(c, s, e, f, p.t(c, "mfa.error.too_many", "Seconds", strconv.Itoa(a.RetryAfter)), a.Status)
 		case errors.As(err, &ve) && ve.Field == "otp":
-			return p.totpSetup(c, s, e, f, sentence(ve.Message), http.StatusBadRequest)
+			return p.totpSetup(c, s, e, f, p.say(c, ve.Message), http.StatusBadRequest)
 		}
 		return p.factorForm(c, s, err)
 	}
@@ -290,12 +290,12 @@ func (p *Pages) totpConfirm(c echo.Context, f form, s *domain.Session) error {
 	} else if secret != "" {
 		p.setSession(c, secret)
 	}
-	v := view{Title: "Save your recovery codes", RecoveryCodes: codes, Link: "/account", LinkLabel: "I saved them"}
+	v := view{Title: p.t(c, "recovery.title"), RecoveryCodes: codes, Link: "/account", LinkLabel: p.t(c, "recovery.saved")}
 	if id := f.get(requestIDField); id != "" && cleanText(id) && len(id) <= 128 {
 		// Back into the sign-in that asked for the factor: the login page resumes it.
-		v.Link, v.LinkLabel = "/login?req="+url.QueryEscape(id), "I saved them, continue"
+		v.Link, v.LinkLabel = "/login?req="+url.QueryEscape(id), p.t(c, "recovery.saved_continue")
 	} else if path, _ := deviceReturn(f.get(userCodeField)); path != "" {
-		v.Link, v.LinkLabel = path, "I saved them, continue"
+		v.Link, v.LinkLabel = path, p.t(c, "recovery.saved_continue")
 	}
 	return p.render(c, http.StatusOK, "recovery_codes", v)
 }
@@ -307,10 +307,10 @@ func (p *Pages) totpRemove(c echo.Context, f form, s *domain.Session) error {
 	err := p.factors.RemoveTOTP(ctx, *s, f.get("current_password"), c.RealIP())
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
-		return p.accountNotice(c, s, "You had no authenticator app.")
+		return p.accountNotice(c, s, p.t(c, "totp.notice.none"))
 	case err != nil:
 		return p.factorForm(c, s, err)
 	}
 	p.log.InfoContext(ctx, "authenticator app removed", "user_id", s.UserID, "remote", c.RealIP())
-	return p.accountNotice(c, s, "The authenticator app and your recovery codes were removed. Signing in now asks only for your password.")
+	return p.accountNotice(c, s, p.t(c, "totp.notice.removed"))
 }

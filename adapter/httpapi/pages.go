@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"embed"
 	"errors"
 	"fmt"
@@ -34,6 +33,9 @@ type PageConfig struct {
 	// GATEHOUSE_TEMPLATES_DIR).
 	Brand        Brand
 	TemplatesDir string
+	// Languages are the message catalogs the pages speak (GATEHOUSE_DEFAULT_LOCALE
+	// is theirs).
+	Languages Languages
 }
 
 // Pages serves the authorization endpoint and the browser pages: login, consent,
@@ -55,6 +57,7 @@ type Pages struct {
 	static       map[string]staticFile
 	theme        *theme
 	csp          string // the pages' Content-Security-Policy (theme.csp)
+	languages    Languages
 }
 
 var _ PageMounter = (*Pages)(nil)
@@ -71,10 +74,13 @@ func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login
 	if len(cfg.CSRFKey) < 32 {
 		return nil, fmt.Errorf("pages: the CSRF key must have at least 32 bytes")
 	}
+	if cfg.Languages == nil {
+		return nil, fmt.Errorf("pages: no message catalogs")
+	}
 	p := &Pages{
 		authorize: authorize, login: login, endSession: endSession, accounts: accounts, apps: apps, factors: factors, upstreams: upstreams, log: log, issuer: cfg.Issuer,
 		cookies: newCookieNames(cfg.Issuer), csrfKey: cfg.CSRFKey, registration: cfg.RegistrationEnabled,
-		templates: map[string]*template.Template{}, static: map[string]staticFile{},
+		templates: map[string]*template.Template{}, static: map[string]staticFile{}, languages: cfg.Languages,
 	}
 	th, err := newTheme(cfg.Brand, cfg.TemplatesDir)
 	if err != nil {
@@ -84,15 +90,9 @@ func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login
 	for _, name := range []string{"login", "consent", "register", "logout", "home", "error",
 		"verify_email", "verify_required", "forgot_password", "reset_password", "notice", "account", "confirm_email",
 		"mfa", "mfa_enrol", "totp_setup", "recovery_codes"} {
-		files := []string{"layout.html", name + ".html"}
-		t, err := th.parse(name, nil, files...)
-		if err != nil {
-			return nil, templateErr("pages", name, err)
-		}
-		if err := th.tryExecute(t, view{}, files...); err != nil {
+		if err := p.parseInEachLanguage(p.templates, name, view{}); err != nil {
 			return nil, err
 		}
-		p.templates[name] = t
 	}
 	if p.static, err = th.static(); err != nil {
 		return nil, err
@@ -307,6 +307,8 @@ type view struct {
 	// NoPassword: the account page's user has no password (made through an
 	// upstream): the password form sets one, without a current password.
 	NoPassword bool
+	// Langs are the footer's language switcher.
+	Langs []langLink
 }
 
 type hiddenField struct{ Name, Value string }
@@ -314,16 +316,18 @@ type hiddenField struct{ Name, Value string }
 // render executes a page into a buffer first, so that a template failure never sends
 // half a page.
 func (p *Pages) render(c echo.Context, status int, name string, v view) error {
-	t, ok := p.templates[name]
+	lang := p.lang(c)
+	t, ok := p.templates[lang+"/"+name]
 	if !ok {
 		return fmt.Errorf("pages: no template %q", name)
 	}
 	v.RegistrationEnabled = v.RegistrationEnabled || p.registration
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+	v.Langs = langLinks(c, lang)
+	b, err := p.execute(t, v)
+	if err != nil {
 		return fmt.Errorf("pages: render %s: %w", name, err)
 	}
-	return c.HTMLBlob(status, buf.Bytes())
+	return c.HTMLBlob(status, b)
 }
 
 // RenderError shows an error as an HTML page with the status Classify chose. Internal
@@ -335,16 +339,18 @@ func (p *Pages) RenderError(c echo.Context, status int, code, description string
 		_ = c.NoContent(status)
 		return
 	}
-	v := view{Status: status, Code: code, Title: errorTitle(status), Description: sentence(description)}
+	v := view{Status: status, Code: code, Title: p.t(c, errorTitle(status)), Description: p.say(c, description)}
+	english := description // the advice depends on what the use case said
 	if status >= 500 || v.Description == "" {
-		v.Description = errorMessage(status)
+		v.Description = p.t(c, errorMessage(status))
+		english = errorMessage(status)
 	}
 	switch {
-	case strings.Contains(v.Description, "again"):
+	case strings.Contains(english, "again") || english == "error.message.unavailable" || english == "error.message.internal":
 	case status == http.StatusBadRequest || status == http.StatusForbidden:
-		v.Advice = "If an application sent you here, go back to it and start again."
+		v.Advice = p.t(c, "error.advice.start_again")
 	case status == http.StatusTooManyRequests || status >= 500:
-		v.Advice = "Wait a moment, then try again."
+		v.Advice = p.t(c, "error.advice.wait")
 	}
 	if err := p.render(c, status, "error", v); err != nil {
 		p.log.ErrorContext(c.Request().Context(), "render error page", "err", err)
@@ -355,29 +361,29 @@ func (p *Pages) RenderError(c echo.Context, status int, code, description string
 func errorTitle(status int) string {
 	switch {
 	case status == http.StatusNotFound:
-		return "Page not found"
+		return "error.title.not_found"
 	case status == http.StatusForbidden:
-		return "Not allowed"
+		return "error.title.forbidden"
 	case status == http.StatusTooManyRequests:
-		return "Too many attempts"
+		return "error.title.too_many"
 	case status == http.StatusServiceUnavailable:
-		return "Temporarily unavailable"
+		return "error.title.unavailable"
 	case status >= 500:
-		return "Something went wrong"
+		return "error.title.internal"
 	}
-	return "This request cannot be completed"
+	return "error.title.bad_request"
 }
 
 func errorMessage(status int) string {
 	switch {
 	case status == http.StatusNotFound:
-		return "There is nothing at this address."
+		return "error.message.not_found"
 	case status == http.StatusServiceUnavailable:
-		return "The service cannot reach its database right now. Try again in a moment."
+		return "error.message.unavailable"
 	case status >= 500:
-		return "An unexpected error happened on our side. Try again in a moment."
+		return "error.message.internal"
 	}
-	return "The request is not valid."
+	return "error.message.bad_request"
 }
 
 // follow sends the browser where a step says: the login or consent page, or back to
@@ -438,7 +444,7 @@ func (p *Pages) home(c echo.Context) error {
 	}
 	v := view{Title: "Gatehouse"}
 	if c.QueryParam("signed_out") == "1" && s == nil {
-		v.Notice = "You have been signed out."
+		v.Notice = p.t(c, "home.signed_out")
 	}
 	if s != nil {
 		u, err := p.login.UserOf(c.Request().Context(), *s)

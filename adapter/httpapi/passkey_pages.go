@@ -21,7 +21,7 @@ import (
 const (
 	credentialField    = "credential"
 	webauthnStateField = "webauthn_state"
-	msgBadPasskey      = "That passkey was not accepted. Try again."
+	msgBadPasskey      = "login.error.bad_passkey"
 )
 
 // passkeyView is one passkey as the account page lists it.
@@ -30,13 +30,14 @@ type passkeyView struct {
 	Synced, BackupEligible      bool
 }
 
-func passkeyViews(pks []domain.Passkey) []passkeyView {
+// layout is the page language's date and time form.
+func passkeyViews(pks []domain.Passkey, layout string) []passkeyView {
 	out := make([]passkeyView, len(pks))
 	for i, k := range pks {
-		out[i] = passkeyView{ID: k.ID, Name: k.Name, Created: k.CreatedAt.UTC().Format("2 Jan 2006 15:04 UTC"),
+		out[i] = passkeyView{ID: k.ID, Name: k.Name, Created: k.CreatedAt.UTC().Format(layout),
 			Synced: k.BackupState, BackupEligible: k.BackupEligible}
 		if !k.LastUsedAt.IsZero() {
-			out[i].LastUsed = k.LastUsedAt.UTC().Format("2 Jan 2006 15:04 UTC")
+			out[i].LastUsed = k.LastUsedAt.UTC().Format(layout)
 		}
 	}
 	return out
@@ -78,14 +79,14 @@ func (p *Pages) passkeyLoginPost(c echo.Context) error {
 		a := Classify(err, SurfacePage)
 		switch {
 		case a.Status == http.StatusTooManyRequests:
-			v.Error = "Too many failed sign-in attempts. Wait " + strconv.Itoa(a.RetryAfter) + " seconds and try again."
+			v.Error = p.t(c, "login.error.too_many", "Seconds", strconv.Itoa(a.RetryAfter))
 		case errors.Is(err, usecase.ErrBadPasskey):
-			v.Error = msgBadPasskey + " Or sign in with your password."
+			v.Error = p.t(c, msgBadPasskey) + " " + p.t(c, "login.error.or_password")
 			a = Answer{Status: http.StatusBadRequest}
 		case errors.Is(err, domain.ErrUserDisabled):
-			v.Error = msgDisabled
+			v.Error = p.t(c, msgDisabled)
 		case errors.Is(err, domain.ErrInvalidGrant):
-			v.Error = msgBadPasskey
+			v.Error = p.t(c, msgBadPasskey)
 		default:
 			return err
 		}
@@ -161,15 +162,15 @@ func (p *Pages) passkeyForm(c echo.Context, s *domain.Session, err error) error 
 	var ve *usecase.ValidationError
 	switch {
 	case a.Status == http.StatusTooManyRequests:
-		v.Error = "Too many wrong passwords. Wait " + strconv.Itoa(a.RetryAfter) + " seconds and try again."
+		v.Error = p.t(c, "acct.error.too_many_passwords", "Seconds", strconv.Itoa(a.RetryAfter))
 	case errors.As(err, &ve) && ve.Field == "current_password":
-		v.Fields["passkey_password"] = sentence(ve.Message)
+		v.Fields["passkey_password"] = p.say(c, ve.Message)
 		a.Status = http.StatusBadRequest
 	case errors.As(err, &ve) && ve.Field != "":
-		v.Fields[ve.Field] = sentence(ve.Message)
+		v.Fields[ve.Field] = p.say(c, ve.Message)
 		a.Status = http.StatusBadRequest
 	case errors.As(err, &ve):
-		v.Error = sentence(ve.Message)
+		v.Error = p.say(c, ve.Message)
 		a.Status = http.StatusBadRequest
 	default:
 		return err
@@ -195,7 +196,7 @@ func (p *Pages) passkeyAdd(c echo.Context, f form, s *domain.Session) error {
 	if _, code := deviceReturn(f.get(userCodeField)); code != "" {
 		return c.Redirect(http.StatusSeeOther, "/login/mfa?user_code="+url.QueryEscape(code))
 	}
-	return p.accountNotice(c, s, "Your passkey \u201c"+pk.Name+"\u201d was added. You can now sign in with it, without your password.")
+	return p.accountNotice(c, s, p.t(c, "passkey.notice.added", "Name", pk.Name))
 }
 
 // passkeyRemove serves POST /account/passkeys/remove: inputs passkey_id and, after 5
@@ -205,10 +206,10 @@ func (p *Pages) passkeyRemove(c echo.Context, f form, s *domain.Session) error {
 	err := p.factors.RemovePasskey(ctx, *s, f.get("passkey_id"), f.get("current_password"), c.RealIP())
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
-		return p.accountNotice(c, s, "That passkey was already removed.")
+		return p.accountNotice(c, s, p.t(c, "passkey.notice.already_removed"))
 	case err != nil:
 		return p.passkeyForm(c, s, err)
 	}
 	p.log.InfoContext(ctx, "passkey removed", "user_id", s.UserID, "remote", c.RealIP())
-	return p.accountNotice(c, s, "The passkey was removed. It can no longer sign you in.")
+	return p.accountNotice(c, s, p.t(c, "passkey.notice.removed"))
 }

@@ -63,7 +63,7 @@ func (p *Pages) upstreamFailed(c echo.Context, status int, title, message, reqID
 	if reqID != "" {
 		back += "?req=" + url.QueryEscape(reqID)
 	}
-	return p.render(c, status, "notice", view{Title: title, Error: sentence(message), Link: back, LinkLabel: "Back to sign in"})
+	return p.render(c, status, "notice", view{Title: title, Error: message, Link: back, LinkLabel: p.t(c, "common.back_to_sign_in")})
 }
 
 // upstreamStart serves GET /login/upstream/:id: the sealed state in a cookie, then
@@ -87,13 +87,13 @@ func (p *Pages) toUpstream(c echo.Context, id, browser, reqID, userCode string, 
 	var failed *usecase.UpstreamFailed
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
-		return p.upstreamFailed(c, http.StatusNotFound, "Unknown sign-in provider", "There is no sign-in provider "+quote(id)+".", reqID)
+		return p.upstreamFailed(c, http.StatusNotFound, p.t(c, "up.unknown_title"), p.t(c, "up.unknown", "ID", quote(id)), reqID)
 	case errors.As(err, &failed):
 		status := http.StatusBadRequest
 		if failed.Upstream {
 			status = http.StatusBadGateway
 		}
-		return p.upstreamFailed(c, status, "Sign-in with "+failed.Name+" failed", "Sign-in with "+failed.Name+" failed: "+failed.Message, reqID)
+		return p.upstreamFailed(c, status, p.t(c, "up.failed_title", "Name", failed.Name), p.t(c, "up.failed", "Name", failed.Name, "Reason", withPeriod(failed.Message)), reqID)
 	case err != nil:
 		return err
 	}
@@ -143,26 +143,22 @@ func (p *Pages) upstreamCallback(c echo.Context) error {
 	switch {
 	case err == nil:
 	case errors.Is(err, domain.ErrNotFound):
-		return p.upstreamFailed(c, http.StatusNotFound, "Unknown sign-in provider", "There is no sign-in provider "+quote(c.Param("id"))+".", "")
+		return p.upstreamFailed(c, http.StatusNotFound, p.t(c, "up.unknown_title"), p.t(c, "up.unknown", "ID", quote(c.Param("id"))), "")
 	case errors.As(err, &failed):
 		status := http.StatusBadRequest
 		if failed.Upstream {
 			status = http.StatusBadGateway
 		}
 		p.log.WarnContext(ctx, "upstream sign-in failed", "upstream", c.Param("id"), "reason", failed.Message, "remote", c.RealIP())
-		return p.upstreamFailed(c, status, "Sign-in with "+failed.Name+" failed", "Sign-in with "+failed.Name+" failed: "+failed.Message, out.RequestID)
+		return p.upstreamFailed(c, status, p.t(c, "up.failed_title", "Name", failed.Name), p.t(c, "up.failed", "Name", failed.Name, "Reason", withPeriod(failed.Message)), out.RequestID)
 	case errors.As(err, &taken):
-		return p.upstreamFailed(c, http.StatusConflict, "Sign in to your account first",
-			"An account here already uses the email address of this "+taken.Name+" account. For your safety it is not linked "+
-				"automatically: sign in to that account, then link "+taken.Name+" from your account page.", out.RequestID)
+		return p.upstreamFailed(c, http.StatusConflict, p.t(c, "up.taken_title"), p.t(c, "up.taken", "Name", taken.Name), out.RequestID)
 	case errors.As(err, &none):
-		return p.upstreamFailed(c, http.StatusForbidden, "No account for this "+none.Name+" account",
-			"No account here is linked to this "+none.Name+" account. Sign in with your password, then link "+none.Name+
-				" from your account page.", out.RequestID)
+		return p.upstreamFailed(c, http.StatusForbidden, p.t(c, "up.none_title", "Name", none.Name), p.t(c, "up.none", "Name", none.Name), out.RequestID)
 	case errors.As(err, &second):
 		return p.toSecondFactor(c, second, browser, out.RequestID, out.UserCode)
 	case errors.Is(err, domain.ErrUserDisabled):
-		return p.upstreamFailed(c, http.StatusForbidden, "Sign-in with "+out.Name+" failed", msgDisabled, out.RequestID)
+		return p.upstreamFailed(c, http.StatusForbidden, p.t(c, "up.failed_title", "Name", out.Name), p.t(c, msgDisabled), out.RequestID)
 	default:
 		return err
 	}
@@ -189,7 +185,7 @@ func (p *Pages) accountUpstreamLink(c echo.Context, f form, s *domain.Session) e
 	}
 	err := p.toUpstream(c, f.get("upstream"), p.ensureBrowser(c), "", "", s)
 	if errors.Is(err, usecase.ErrLinkNeedsFreshSignIn) {
-		return p.accountUpstreamNotice(c, s, "", sentence(usecase.ErrLinkNeedsFreshSignIn.Message))
+		return p.accountUpstreamNotice(c, s, "", p.say(c, usecase.ErrLinkNeedsFreshSignIn.Message))
 	}
 	return err
 }
@@ -203,13 +199,13 @@ func (p *Pages) accountUpstreamUnlink(c echo.Context, f form, s *domain.Session)
 	err := p.upstreams.Unlink(c.Request().Context(), *s, f.get("upstream"), f.get("subject"))
 	switch {
 	case errors.Is(err, usecase.ErrLastSignInMethod):
-		return p.accountUpstreamNotice(c, s, "", sentence(usecase.ErrLastSignInMethod.Message))
+		return p.accountUpstreamNotice(c, s, "", p.t(c, "up.last_method"))
 	case errors.Is(err, domain.ErrNotFound):
-		return p.accountUpstreamNotice(c, s, "That account was not linked.", "")
+		return p.accountUpstreamNotice(c, s, p.t(c, "up.not_linked"), "")
 	case err != nil:
 		return err
 	}
-	return p.accountUpstreamNotice(c, s, "The account was unlinked.", "")
+	return p.accountUpstreamNotice(c, s, p.t(c, "up.unlinked"), "")
 }
 
 // accountUpstreamNotice shows /account with a notice or an error.
@@ -244,7 +240,7 @@ func (p *Pages) accountUpstreams(c echo.Context, s *domain.Session, v *view) err
 			}
 		}
 		v.LinkedIdentities = append(v.LinkedIdentities, linkedView{UpstreamID: l.UpstreamID, Subject: l.Subject,
-			Name: l.UpstreamName, Who: who, Linked: l.CreatedAt.UTC().Format("2 Jan 2006 15:04 UTC")})
+			Name: l.UpstreamName, Who: who, Linked: p.date(c, l.CreatedAt)})
 	}
 	for _, u := range got.Linkable {
 		v.LinkableUpstreams = append(v.LinkableUpstreams, upstreamButton{ID: u.ID, Name: u.Name})
@@ -252,7 +248,7 @@ func (p *Pages) accountUpstreams(c echo.Context, s *domain.Session, v *view) err
 	if id := c.QueryParam("linked"); id != "" && v.Notice == "" {
 		for _, l := range got.Linked {
 			if l.UpstreamID == id {
-				v.Notice = "Your " + l.UpstreamName + " account is linked: you can now sign in with it."
+				v.Notice = p.t(c, "up.linked", "Name", l.UpstreamName)
 			}
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"gatehouse/adapter/cache"
 	"gatehouse/adapter/crypto"
 	"gatehouse/adapter/httpapi"
+	"gatehouse/adapter/i18n"
 	"gatehouse/adapter/mail"
 	"gatehouse/adapter/outbound"
 	"gatehouse/adapter/repository/bunrepo"
@@ -186,8 +187,9 @@ func provideMailTransport(cfg config.Config, log *slog.Logger, clock usecase.Clo
 
 func provideMailPolicy() usecase.MailPolicy { return usecase.DefaultMailPolicy() }
 
-func provideAccountSettings(cfg config.Config) usecase.AccountSettings {
-	return usecase.AccountSettings{Issuer: cfg.Issuer, TokenTTL: cfg.EmailTokenTTL, Verification: cfg.EmailVerification}
+func provideAccountSettings(cfg config.Config, langs *i18n.Catalog) usecase.AccountSettings {
+	return usecase.AccountSettings{Issuer: cfg.Issuer, TokenTTL: cfg.EmailTokenTTL, Verification: cfg.EmailVerification,
+		Translator: langs}
 }
 
 func provideUpstreamSettings(cfg config.Config) usecase.UpstreamSettings {

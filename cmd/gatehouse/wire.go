@@ -29,7 +29,7 @@ var appSet = wire.NewSet(
 	provideLogger, provideSettings, provideDB, provideAuditRetention, provideCryptoKeys, providePasswordParams,
 	provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures, provideTrustedProxies,
 	providePARSettings, adminAPISet,
-	provideMailTransport, provideMailPolicy, provideAccountSettings, provideMFASettings,
+	provideMailTransport, provideMailPolicy, provideAccountSettings, provideLanguages, provideMFASettings,
 	provideUpstreamSettings, upstream.NewConnector, wire.Bind(new(usecase.UpstreamConnector), new(*upstream.Connector)),
 	backchannel.NewSender, wire.Bind(new(usecase.LogoutSender), new(*backchannel.Sender)),
 	provideOutboundPolicy, provideUntrustedHTTP, wire.Bind(new(usecase.URLPolicy), new(outbound.Policy)),

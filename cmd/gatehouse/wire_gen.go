@@ -140,7 +140,12 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	health := httpapi.NewHealth(db, registry)
 	userInfo := usecase.NewUserInfo(verifier, tokens, users, dPoP)
 	userInfoHandler := httpapi.NewUserInfoHandler(userInfo)
-	pageConfig := providePageConfig(cfg, keys)
+	catalog, err := provideLanguages(cfg)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	pageConfig := providePageConfig(cfg, keys, catalog)
 	authRequestRepository := bunrepo.NewAuthRequestRepository(db)
 	consentRepository := bunrepo.NewConsentRepository(db)
 	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
@@ -158,7 +163,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	}
 	mailPolicy := provideMailPolicy()
 	mailer := usecase.NewMailer(mailRepository, mailTransport, cipher, random, systemClock, mailPolicy)
-	accountSettings := provideAccountSettings(cfg)
+	accountSettings := provideAccountSettings(cfg, catalog)
 	accounts := usecase.NewAccounts(users, accountRepository, rules, passwordHasher, admin, mailer, throttle, random, secretHasher, systemClock, accountSettings, logger)
 	mfaSettings := provideMFASettings(cfg)
 	webAuthn := crypto.NewWebAuthn(mfaSettings)
@@ -370,7 +375,12 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	health := httpapi.NewHealth(db, registry)
 	userInfo := usecase.NewUserInfo(verifier, tokenRepository, userRepository, dPoP)
 	userInfoHandler := httpapi.NewUserInfoHandler(userInfo)
-	pageConfig := providePageConfig(cfg, keys)
+	catalog, err := provideLanguages(cfg)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	pageConfig := providePageConfig(cfg, keys, catalog)
 	authRequestRepository := bunrepo.NewAuthRequestRepository(db)
 	consentRepository := bunrepo.NewConsentRepository(db)
 	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
@@ -388,7 +398,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	}
 	mailPolicy := provideMailPolicy()
 	mailer := usecase.NewMailer(mailRepository, mailTransport, cipher, random, systemClock, mailPolicy)
-	accountSettings := provideAccountSettings(cfg)
+	accountSettings := provideAccountSettings(cfg, catalog)
 	accounts := usecase.NewAccounts(userRepository, accountRepository, rules, passwordHasher, admin, mailer, throttle, random, secretHasher, systemClock, accountSettings, logger)
 	mfaSettings := provideMFASettings(cfg)
 	webAuthn := crypto.NewWebAuthn(mfaSettings)
@@ -498,7 +508,7 @@ var appSet = wire.NewSet(
 	provideLogger, provideSettings, provideDB, provideAuditRetention, provideCryptoKeys, providePasswordParams,
 	provideKeyRingConfig, provideClock, provideThrottle, provideRegistry, provideJWKS, provideFeatures, provideTrustedProxies,
 	providePARSettings, adminAPISet,
-	provideMailTransport, provideMailPolicy, provideAccountSettings, provideMFASettings,
+	provideMailTransport, provideMailPolicy, provideAccountSettings, provideLanguages, provideMFASettings,
 	provideUpstreamSettings, upstream.NewConnector, wire.Bind(new(usecase.UpstreamConnector), new(*upstream.Connector)), backchannel.NewSender, wire.Bind(new(usecase.LogoutSender), new(*backchannel.Sender)), provideOutboundPolicy, provideUntrustedHTTP, wire.Bind(new(usecase.URLPolicy), new(outbound.Policy)), wire.Bind(new(usecase.LogoutTokenSigner), new(*token.Signer)), wire.Bind(new(usecase.Sealer), new(*crypto.Cipher)), provideRegistrationSettings, provideRegistrationHandler, wire.Bind(new(usecase.ClientForgetter), new(*cache.Clients)), wire.Bind(new(usecase.Clock), new(usecase.SystemClock)), wire.Bind(new(httpapi.Pinger), new(*bun.DB)), crypto.ProviderSet, identifier.NewRules, wire.Bind(new(usecase.Identifiers), new(identifier.Rules)), wire.Bind(new(token.KeyCipher), new(*crypto.Cipher)), token.ProviderSet, token.NewDPoPParser, wire.Bind(new(usecase.DPoPProofParser), new(*token.DPoPParser)), crypto.NewDPoPNonces, wire.Bind(new(usecase.DPoPNonces), new(*crypto.DPoPNonces)), provideDPoPConfig,
 	provideAssertionVerifier, wire.Bind(new(usecase.ClientAssertionVerifier), new(*token.AssertionVerifier)), bunrepo.ProviderSet, provideClientCache, provideChangeFeed,
 	provideClientIDMetadata, wire.Bind(new(usecase.ClientStore), new(*usecase.ClientIDMetadata)), wire.Bind(new(token.KeySource), new(*bunrepo.KeyRepository)), usecase.ProviderSet, httpapi.ProviderSet, providePageConfig, httpapi.NewPages, wire.Bind(new(httpapi.PageMounter), new(*httpapi.Pages)), wire.Struct(new(App), "*"),

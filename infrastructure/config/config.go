@@ -119,6 +119,9 @@ type Config struct {
 	// MFA is optional (users choose a second factor) or required (a user without one
 	// enrols one before a sign-in for an application completes).
 	MFA string
+	// DefaultLocale is the pages' and mails' language when nothing else chooses
+	// one: en, de, fr, es or ja.
+	DefaultLocale string
 	// DPoPIATWindow is how far a DPoP proof's iat may lie from now, either way;
 	// DPoPNonceRequired makes the token endpoint demand a server nonce in proofs.
 	DPoPIATWindow     time.Duration
@@ -408,6 +411,7 @@ func parse(raw map[string]string, sources map[string]source) (Config, error) {
 	c.MFA = p.oneOf("mfa", "optional", "required")
 	c.BrandName, c.BrandLogoURL, c.BrandColor = strings.TrimSpace(raw["brand_name"]), p.brandLogoURL("brand_logo_url"), p.brandColor("brand_color")
 	c.TemplatesDir = p.directory("templates_dir")
+	c.DefaultLocale = p.oneOf("default_locale", "en", "de", "fr", "es", "ja")
 	if p.err != nil {
 		return Config{}, p.err
 	}

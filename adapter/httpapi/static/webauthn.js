@@ -127,11 +127,13 @@
           send(form, cred);
         }
       }, function (err) {
+        // The page gives the messages in its language (data-msg-*).
+        var msg = function (name, english) { return form.getAttribute("data-msg-" + name) || english; };
         showError(form, err && err.name === "NotAllowedError"
-          ? "The passkey request was cancelled or timed out. Try again."
+          ? msg("cancelled", "The passkey request was cancelled or timed out. Try again.")
           : (err && err.name === "InvalidStateError"
-            ? "This passkey is already registered."
-            : "Your browser could not use a passkey here."));
+            ? msg("registered", "This passkey is already registered.")
+            : msg("unsupported", "Your browser could not use a passkey here.")));
       });
     });
 

@@ -1,0 +1,353 @@
+package httpapi
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"gatehouse/domain"
+	"gatehouse/usecase"
+)
+
+// Languages is what the pages need of the message catalogs (adapter/i18n, wired in
+// cmd): the language of a request among the supported ones, and a message's text in
+// it.
+type Languages interface {
+	// Match picks a supported language from preferences in order of precedence:
+	// ui_locales, the switcher's cookie, Accept-Language; else the default.
+	Match(preferences ...string) string
+	// Text is a message in a language, its {{.Name}} placeholders filled from args.
+	Text(locale, key string, args map[string]string) string
+}
+
+// languageNames are the page footer's language switcher, each in its own language.
+var languageNames = []struct{ Code, Name string }{
+	{"en", "English"}, {"de", "Deutsch"}, {"fr", "Français"}, {"es", "Español"}, {"ja", "日本語"},
+}
+
+const (
+	// langCookie remembers the language switcher's choice for a year.
+	langCookie = "gatehouse_lang"
+	// requestLangCookie remembers an authorization request's ui_locales choice for
+	// that request's pages: "<request id> <language>".
+	requestLangCookie = "gatehouse_request_lang"
+	langKey           = "gatehouse.lang"
+	formRequestIDKey  = "gatehouse.form_req"
+)
+
+// supportedLanguages are the codes of the languages the pages speak.
+func supportedLanguages() []string {
+	out := make([]string, len(languageNames))
+	for i, l := range languageNames {
+		out[i] = l.Code
+	}
+	return out
+}
+
+func supportedLanguage(code string) bool {
+	for _, l := range languageNames {
+		if l.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// lang is the language of the request's page: a switcher choice made on this very
+// request (?lang=), then the pending authorization request's ui_locales, then the
+// switcher's cookie, then Accept-Language, then GATEHOUSE_DEFAULT_LOCALE.
+func (p *Pages) lang(c echo.Context) string {
+	if l, ok := c.Get(langKey).(string); ok {
+		return l
+	}
+	l := p.chooseLang(c)
+	c.Set(langKey, l)
+	return l
+}
+
+func (p *Pages) chooseLang(c echo.Context) string {
+	req := c.Request()
+	if q := req.URL.Query().Get("lang"); q != "" && supportedLanguage(q) && req.Method == http.MethodGet {
+		c.SetCookie(&http.Cookie{Name: langCookie, Value: q, Path: "/", MaxAge: int((365 * 24 * time.Hour).Seconds()),
+			HttpOnly: true, Secure: p.cookies.secure, SameSite: http.SameSiteLaxMode})
+		// An explicit choice outranks the request's ui_locales from now on.
+		if _, err := req.Cookie(requestLangCookie); err == nil {
+			c.SetCookie(&http.Cookie{Name: requestLangCookie, Value: "", Path: "/", MaxAge: -1,
+				HttpOnly: true, Secure: p.cookies.secure, SameSite: http.SameSiteLaxMode})
+		}
+		return q
+	}
+	var uiLocales, cookie string
+	if ck, err := req.Cookie(requestLangCookie); err == nil {
+		if id, l, ok := strings.Cut(ck.Value, " "); ok && id != "" && id == requestIDOf(c) {
+			uiLocales = l
+		}
+	}
+	if ck, err := req.Cookie(langCookie); err == nil {
+		cookie = ck.Value
+	}
+	return p.languages.Match(uiLocales, cookie, req.Header.Get("Accept-Language"))
+}
+
+// requestIDOf is the pending authorization request a page is about: its req
+// parameter, in the query or (after the handler read it) the form.
+func requestIDOf(c echo.Context) string {
+	if id := c.QueryParam("req"); id != "" {
+		return id
+	}
+	id, _ := c.Get(formRequestIDKey).(string)
+	return id
+}
+
+// useUILocales makes the first supported language of an authorization request's
+// ui_locales (OpenID Connect Core §3.1.2.1) the language of this response, and
+// returns it; "" when none is supported (the other preferences decide).
+func (p *Pages) useUILocales(c echo.Context, uiLocales string) string {
+	if uiLocales == "" {
+		return ""
+	}
+	l := p.languages.Match(uiLocales)
+	matched := false
+	for _, f := range strings.Fields(strings.ToLower(uiLocales)) {
+		if f == l || strings.HasPrefix(f, l+"-") {
+			matched = true
+			break
+		}
+	}
+	if !matched {
+		return ""
+	}
+	c.Set(langKey, l)
+	return l
+}
+
+// rememberUILocales keeps the ui_locales language for the pages of the pending
+// request requestID, in a cookie for an hour.
+func (p *Pages) rememberUILocales(c echo.Context, requestID, lang string) {
+	if lang == "" || requestID == "" {
+		return
+	}
+	c.SetCookie(&http.Cookie{Name: requestLangCookie, Value: requestID + " " + lang, Path: "/", MaxAge: 3600,
+		HttpOnly: true, Secure: p.cookies.secure, SameSite: http.SameSiteLaxMode})
+}
+
+// t is a message in the request's language; args are name, value pairs.
+func (p *Pages) t(c echo.Context, key string, args ...string) string {
+	return p.languages.Text(p.lang(c), key, pairs(args))
+}
+
+func pairs(args []string) map[string]string {
+	if len(args) < 2 {
+		return nil
+	}
+	m := make(map[string]string, len(args)/2)
+	for i := 0; i+1 < len(args); i += 2 {
+		m[args[i]] = args[i+1]
+	}
+	return m
+}
+
+// langLink is one language of the page footer's switcher.
+type langLink struct {
+	Code, Name, Href string
+	Current          bool
+}
+
+// templateFuncs are the pages' functions in a language: t (a message), th (a
+// message whose arguments are markup made by tag), tag, lang (the page's language)
+// and langLinks (the footer's switcher, from the view).
+func (p *Pages) templateFuncs(lang string) template.FuncMap {
+	text := func(key string, args map[string]string) string {
+		return p.languages.Text(lang, key, args)
+	}
+	return template.FuncMap{
+		"lang": func() string { return lang },
+		"t": func(key string, args ...any) string {
+			m := map[string]string{}
+			for i := 0; i+1 < len(args); i += 2 {
+				m[fmt.Sprint(args[i])] = fmt.Sprint(args[i+1])
+			}
+			return text(key, m)
+		},
+		"th": func(key string, args ...any) template.HTML {
+			// Markup arguments stand in as private-use marks while the message is
+			// escaped, then take their place.
+			m := map[string]string{}
+			var marks []string
+			for i := 0; i+1 < len(args); i += 2 {
+				name := fmt.Sprint(args[i])
+				if h, ok := args[i+1].(template.HTML); ok {
+					mark := "\ue000" + strconv.Itoa(len(marks)) + "\ue001"
+					marks = append(marks, mark, string(h))
+					m[name] = mark
+					continue
+				}
+				m[name] = fmt.Sprint(args[i+1])
+			}
+			s := template.HTMLEscapeString(text(key, m))
+			return template.HTML(strings.NewReplacer(marks...).Replace(s)) //nolint:gosec // escaped above; marks are tag's escaped markup
+		},
+		"tag": func(name, class string, v any) template.HTML {
+			open := "<" + name
+			if class != "" {
+				open += ` class="` + template.HTMLEscapeString(class) + `"`
+			}
+			return template.HTML(open + ">" + template.HTMLEscapeString(fmt.Sprint(v)) + "</" + name + ">") //nolint:gosec // escaped
+		},
+		"langLinks": func(v any) []langLink {
+			switch v := v.(type) {
+			case view:
+				return v.Langs
+			case deviceView:
+				return v.Langs
+			}
+			return nil
+		},
+	}
+}
+
+// parseInEachLanguage parses the page name with the layout once per language, into
+// into[language+"/"+name]: a page renders without cloning or escaping anew.
+func (p *Pages) parseInEachLanguage(into map[string]*template.Template, name string, empty any) error {
+	files := []string{"layout.html", name + ".html"}
+	for _, l := range languageNames {
+		t, err := p.theme.parse(name, p.templateFuncs(l.Code), files...)
+		if err != nil {
+			return templateErr("pages", name, err)
+		}
+		if err := p.theme.tryExecute(t, empty, files...); err != nil {
+			return err
+		}
+		into[l.Code+"/"+name] = t
+	}
+	return nil
+}
+
+// langLinks point at the current page with lang set; a page shown after a POST
+// links to its GET form with the pending request kept.
+func langLinks(c echo.Context, current string) []langLink {
+	req := c.Request()
+	q := url.Values{}
+	if req.Method == http.MethodGet {
+		q = req.URL.Query()
+	} else if id := requestIDOf(c); id != "" {
+		q.Set("req", id)
+	}
+	path := req.URL.Path
+	if req.Method != http.MethodGet {
+		switch {
+		case strings.HasPrefix(path, "/account"):
+			path = "/account"
+		case path == "/login/passkey":
+			path = "/login"
+		case path == "/verify-email/resend":
+			path = "/verify-email"
+		}
+	}
+	out := make([]langLink, 0, len(languageNames))
+	for _, l := range languageNames {
+		q.Set("lang", l.Code)
+		out = append(out, langLink{Code: l.Code, Name: l.Name, Href: path + "?" + q.Encode(), Current: l.Code == current})
+	}
+	return out
+}
+
+// execute renders a page into a buffer first, so that a template failure never
+// sends half a page.
+func (p *Pages) execute(t *template.Template, v any) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// describeScopes puts the well-known scopes' descriptions (and the "Access to X" of
+// the others) in the page's language; a description an operator wrote stays as is.
+func (p *Pages) describeScopes(c echo.Context, scopes []usecase.ScopeView) []usecase.ScopeView {
+	out := make([]usecase.ScopeView, len(scopes))
+	for i, s := range scopes {
+		out[i] = s
+		switch {
+		case s.Description == domain.ScopeDescriptions[s.Name] && s.Description != "":
+			out[i].Description = p.t(c, "scope."+s.Name)
+		case s.Description == domain.DescribeScope(s.Name):
+			out[i].Description = p.t(c, "scope.other", "Scope", s.Name)
+		}
+	}
+	return out
+}
+
+// uiLocalesOf is the ui_locales parameter of an authorization request.
+func uiLocalesOf(encoded string) string {
+	q, err := url.ParseQuery(encoded)
+	if err != nil {
+		return ""
+	}
+	return q.Get("ui_locales")
+}
+
+// date is a moment for a page, in UTC, in the page's language's usual form.
+func (p *Pages) date(c echo.Context, t time.Time) string {
+	return t.UTC().Format(p.t(c, "format.datetime"))
+}
+
+// withPeriod ends a use case's reason with a period, as the end of a sentence.
+func withPeriod(s string) string {
+	if s != "" && !strings.HasSuffix(s, ".") {
+		return s + "."
+	}
+	return s
+}
+
+// useCaseMessages are the catalog keys of the use cases' messages a page shows
+// (ValidationError and error descriptions, in English): the adapter translates them;
+// a message not here is shown as it is.
+var useCaseMessages = map[string]string{
+	"enter the email address of your account":                                                        "uc.enter_account_email",
+	"the two passwords differ":                                                                       "uc.passwords_differ",
+	"enter the new email address":                                                                    "uc.enter_new_email",
+	"that is already your email address":                                                             "uc.already_your_email",
+	"that is not your current password":                                                              "uc.not_current_password",
+	"that username is already taken":                                                                 "uc.username_taken",
+	"that email address belongs to another user":                                                     "uc.email_other_user",
+	"you signed in more than 5 minutes ago: enter your password to continue":                         "uc.fresh_needed",
+	"you signed in more than 5 minutes ago: sign out and in again to set a password":                 "uc.fresh_set_password",
+	"you signed in more than 5 minutes ago: sign out and in again to link another account":           "uc.fresh_link",
+	"you already use an authenticator app: remove it first to set up another":                        "uc.totp_exists",
+	"this setup has expired: start again":                                                            "uc.setup_expired",
+	"that code is not right: enter the 6 digits your app shows now":                                  "uc.otp_wrong",
+	"the name must be at most 64 characters, on one line":                                            "uc.passkey_name",
+	"your browser gave no passkey: try again, in a browser with JavaScript on":                       "uc.no_passkey",
+	"this passkey request expired or was already used: try again":                                    "uc.passkey_expired",
+	"your browser's passkey could not be verified: try again":                                        "uc.passkey_unverified",
+	"this passkey is registered already":                                                             "uc.passkey_registered",
+	"username must be 1 to 64 characters":                                                            "uc.username_length",
+	"username may contain only letters, digits and . _ - @ +":                                        "uc.username_chars",
+	"password must be valid text":                                                                    "uc.password_text",
+	"password must be 8 to 128 characters":                                                           "uc.password_length",
+	"password must not be the username":                                                              "uc.password_username",
+	"this sign-in request was started in another browser, or this browser does not keep our cookies": "uc.other_browser",
+	"a parameter of the sign-out request is repeated":                                                "uc.logout.repeated",
+	"the request names no application of this server":                                                "uc.logout.no_application",
+	"the application's sign-out request could not be verified":                                       "uc.logout.unverified",
+	"the client_id does not match the id_token_hint":                                                 "uc.logout.client_mismatch",
+	"the request does not say which application sent it":                                             "uc.logout.no_sender",
+	"the application is unknown":                                                                     "uc.logout.unknown_application",
+	"the post_logout_redirect_uri is not registered for this application":                            "uc.logout.unregistered_uri",
+}
+
+// say is a use case's message as a sentence in the page's language.
+func (p *Pages) say(c echo.Context, msg string) string {
+	if key, ok := useCaseMessages[msg]; ok {
+		return p.t(c, key)
+	}
+	return sentence(msg)
+}

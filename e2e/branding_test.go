@@ -106,7 +106,7 @@ func TestPages25_TemplateOverrides(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := map[string]string{
-		"login.html":    strings.Replace(string(loginSrc), `<h1 id="page-title">Sign in</h1>`, `<h1 id="page-title">Welcome to Acme</h1><p class="acme-note">Staff only.</p>`, 1),
+		"login.html":    strings.Replace(string(loginSrc), `<h1 id="page-title">{{t "login.title"}}</h1>`, `<h1 id="page-title">Welcome to Acme</h1><p class="acme-note">Staff only.</p>`, 1),
 		"gatehouse.css": "/* acme stylesheet */ body { font-family: serif; }\n",
 		"README.txt":    "notes for the operators\n",
 	}

@@ -62,3 +62,45 @@ func TestScopes_CLI(t *testing.T) {
 		}
 	})
 }
+
+// TestScopes_ConsentShowsTheDescription: the consent page shows an operator's
+// description of a custom scope instead of its name, in the page's language when the
+// operator gave one (German here, by ui_locales), in English otherwise (French); a
+// scope nobody described shows its name once; after `scopes delete` the name again.
+func TestScopes_ConsentShowsTheDescription(t *testing.T) {
+	t.Parallel()
+	srv := sharedServer(t)
+	described, bare := "orders:"+strings.ToLower(uniqueName("r")), "stock:"+strings.ToLower(uniqueName("r"))
+	if _, stderr, code := srv.CLI(t, "", "scopes", "create", "--name", described, "--description", "Read your orders",
+		"--description-de", "Ihre Bestellungen lesen"); code != 0 {
+		t.Fatalf("scopes create: %d %s", code, stderr)
+	}
+	name, pass := uniqueName("sc"), "pw-"+randomString(16)
+	srv.CreateUser(t, name, pass)
+	c := newAZClient(t, srv, "https://app.example.com/cb", "--scope", "openid "+described+" "+bare)
+	consentPage := func(lang string) string {
+		t.Helper()
+		f := newAZBrowser(t, srv).authorize(azQuery(c, newAZPKCE(), "s", "scope", "openid "+described+" "+bare,
+			"ui_locales", lang), name, pass, "deny")
+		if !f.SawConsent {
+			t.Fatalf("%s: no consent page", lang)
+		}
+		return f.ConsentPage
+	}
+	de := consentPage("de")
+	if !strings.Contains(de, "Ihre Bestellungen lesen") || strings.Contains(de, "Read your orders") {
+		t.Errorf("German consent page lacks the German description:\n%s", de)
+	}
+	if strings.Count(de, bare) != 1 {
+		t.Errorf("the undescribed scope %s shows %d times, want once", bare, strings.Count(de, bare))
+	}
+	if fr := consentPage("fr"); !strings.Contains(fr, "Read your orders") {
+		t.Errorf("French consent page lacks the English description (none in French):\n%s", fr)
+	}
+	if _, stderr, code := srv.CLI(t, "", "scopes", "delete", described); code != 0 {
+		t.Fatalf("scopes delete: %d %s", code, stderr)
+	}
+	if de := consentPage("de"); strings.Contains(de, "Ihre Bestellungen lesen") || !strings.Contains(de, described) {
+		t.Errorf("after delete the page should name the scope:\n%s", de)
+	}
+}

@@ -74,7 +74,7 @@ func newAuthorizeFixture(t testing.TB) *authorizeFixture {
 		bunrepo.NewCodeRepository(db, bunrepo.NewTxWriter(db)), bunrepo.NewPushedRequestRepository(db), hasher, random, clk, settings, usecase.PARSettings{}, nil, nil)
 	login := usecase.NewLogin(users, identifier.NewRules(), passwords, thr, sessions, tokens, admin, random, hasher, clk, nil)
 	log := slog.New(slog.DiscardHandler)
-	pages, err := NewPages(PageConfig{Issuer: fuzzIssuer, CSRFKey: []byte(strings.Repeat("k", 32)), Languages: testLanguages(t)}, authorize, login, nil, nil, nil, nil, log, nil)
+	pages, err := NewPages(PageConfig{Issuer: fuzzIssuer, CSRFKey: []byte(strings.Repeat("k", 32)), Languages: testLanguages(t)}, authorize, login, nil, nil, nil, nil, log, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -189,9 +189,11 @@ func (h *DeviceHandler) pageGet(c echo.Context) error {
 func (h *DeviceHandler) confirm(c echo.Context, s *domain.Session, browser string, p usecase.DevicePrompt) error {
 	v := deviceView{Title: h.pages.t(c, "consent.title"), CSRF: h.pages.csrfToken(csrfBinding(s, browser)),
 		UserCode: p.UserCode, ClientName: p.Client.Name}
+	scopes := make([]usecase.ScopeView, 0, len(p.Scope))
 	for _, sc := range p.Scope {
-		v.Scopes = append(v.Scopes, usecase.ScopeView{Name: sc, Description: domain.DescribeScope(sc)})
+		scopes = append(scopes, usecase.ScopeView{Name: sc})
 	}
+	v.Scopes = h.pages.describeScopes(c, scopes)
 	u, err := h.pages.login.UserOf(c.Request().Context(), *s)
 	if err != nil && !errors.Is(err, domain.ErrNotFound) {
 		return err

@@ -105,7 +105,7 @@ func TestClassify(t *testing.T) {
 func TestErrorAnswers(t *testing.T) {
 	const issuer = "https://auth.test"
 	log := slog.New(slog.DiscardHandler)
-	pages, err := NewPages(PageConfig{Issuer: issuer, CSRFKey: []byte(strings.Repeat("k", 32)), Languages: testLanguages(t)}, nil, nil, nil, nil, nil, nil, log, nil)
+	pages, err := NewPages(PageConfig{Issuer: issuer, CSRFKey: []byte(strings.Repeat("k", 32)), Languages: testLanguages(t)}, nil, nil, nil, nil, nil, nil, log, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

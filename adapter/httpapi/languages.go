@@ -269,17 +269,30 @@ func (p *Pages) execute(t *template.Template, v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// describeScopes puts the well-known scopes' descriptions (and the "Access to X" of
-// the others) in the page's language; a description an operator wrote stays as is.
+// describeScopes puts each scope's words in the page's language: an operator's
+// description (gatehouse scopes) in that language, or in English when it has none
+// there; else a well-known scope's own words; else nothing, and the page shows the
+// scope's name alone.
 func (p *Pages) describeScopes(c echo.Context, scopes []usecase.ScopeView) []usecase.ScopeView {
+	names := make([]string, len(scopes))
+	for i, s := range scopes {
+		names[i] = s.Name
+	}
+	described, err := p.scopes.Described(c.Request().Context(), names)
+	if err != nil {
+		// The page still answers, with the built-in words.
+		p.log.WarnContext(c.Request().Context(), "scope descriptions not read", "err", err)
+	}
+	lang := p.lang(c)
 	out := make([]usecase.ScopeView, len(scopes))
 	for i, s := range scopes {
 		out[i] = s
-		switch {
-		case s.Description == domain.ScopeDescriptions[s.Name] && s.Description != "":
+		if d, ok := described[s.Name]; ok {
+			out[i].Description = d.DescriptionIn(lang)
+		} else if _, ok := domain.ScopeDescriptions[s.Name]; ok {
 			out[i].Description = p.t(c, "scope."+s.Name)
-		case s.Description == domain.DescribeScope(s.Name):
-			out[i].Description = p.t(c, "scope.other", "Scope", s.Name)
+		} else {
+			out[i].Description = ""
 		}
 	}
 	return out

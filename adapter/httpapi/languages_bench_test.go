@@ -12,7 +12,7 @@ import (
 
 func BenchmarkRenderErrorPage(b *testing.B) {
 	pages, err := NewPages(PageConfig{Issuer: "https://auth.test", CSRFKey: []byte(strings.Repeat("k", 32)), Languages: testLanguages(b)},
-		nil, nil, nil, nil, nil, nil, slog.New(slog.DiscardHandler), nil)
+		nil, nil, nil, nil, nil, nil, slog.New(slog.DiscardHandler), nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -41,13 +41,15 @@ type PageConfig struct {
 // Pages serves the authorization endpoint and the browser pages: login, consent,
 // registration, logout and a small home page. It implements PageMounter.
 type Pages struct {
-	authorize    *usecase.Authorize
-	login        *usecase.Login
-	endSession   *usecase.EndSession
-	accounts     *usecase.Accounts
-	apps         *usecase.ConnectedApps
-	factors      *usecase.Factors
-	upstreams    *usecase.Upstreams
+	authorize  *usecase.Authorize
+	login      *usecase.Login
+	endSession *usecase.EndSession
+	accounts   *usecase.Accounts
+	apps       *usecase.ConnectedApps
+	factors    *usecase.Factors
+	upstreams  *usecase.Upstreams
+	// scopes are the operator's scope descriptions (gatehouse scopes); nil: none.
+	scopes       *usecase.Scopes
 	log          *slog.Logger
 	issuer       string
 	cookies      cookieNames
@@ -70,7 +72,7 @@ type staticFile struct {
 // NewPages parses the embedded templates; a broken template stops start-up.
 func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login, endSession *usecase.EndSession,
 	accounts *usecase.Accounts, apps *usecase.ConnectedApps, factors *usecase.Factors, log *slog.Logger,
-	upstreams *usecase.Upstreams) (*Pages, error) {
+	upstreams *usecase.Upstreams, scopes *usecase.Scopes) (*Pages, error) {
 	if len(cfg.CSRFKey) < 32 {
 		return nil, fmt.Errorf("pages: the CSRF key must have at least 32 bytes")
 	}
@@ -78,7 +80,7 @@ func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login
 		return nil, fmt.Errorf("pages: no message catalogs")
 	}
 	p := &Pages{
-		authorize: authorize, login: login, endSession: endSession, accounts: accounts, apps: apps, factors: factors, upstreams: upstreams, log: log, issuer: cfg.Issuer,
+		authorize: authorize, login: login, endSession: endSession, accounts: accounts, apps: apps, factors: factors, upstreams: upstreams, scopes: scopes, log: log, issuer: cfg.Issuer,
 		cookies: newCookieNames(cfg.Issuer), csrfKey: cfg.CSRFKey, registration: cfg.RegistrationEnabled,
 		templates: map[string]*template.Template{}, static: map[string]staticFile{}, languages: cfg.Languages,
 	}

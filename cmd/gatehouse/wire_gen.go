@@ -180,7 +180,9 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	connector := upstream.NewConnector()
 	upstreamSettings := provideUpstreamSettings(cfg)
 	upstreams := usecase.NewUpstreams(upstreamRepository, users, rules, connector, cipher, random, secretHasher, replayRepository, systemClock, audit, login, accounts, upstreamSettings)
-	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, factors, logger, upstreams)
+	scopeRepository := bunrepo.NewScopeRepository(db)
+	scopes := usecase.NewScopes(scopeRepository, systemClock, audit)
+	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, factors, logger, upstreams, scopes)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -238,8 +240,6 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		return nil, nil, err
 	}
 	resources := usecase.NewResources(resourceRepository, systemClock, audit)
-	scopeRepository := bunrepo.NewScopeRepository(db)
-	scopes := usecase.NewScopes(scopeRepository, systemClock, audit)
 	app := &App{
 		Config:       cfg,
 		Log:          logger,
@@ -415,7 +415,9 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	connector := upstream.NewConnector()
 	upstreamSettings := provideUpstreamSettings(cfg)
 	upstreams := usecase.NewUpstreams(upstreamRepository, userRepository, rules, connector, cipher, random, secretHasher, replayRepository, systemClock, audit, login, accounts, upstreamSettings)
-	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, factors, logger, upstreams)
+	scopeRepository := bunrepo.NewScopeRepository(db)
+	scopes := usecase.NewScopes(scopeRepository, systemClock, audit)
+	pages, err := httpapi.NewPages(pageConfig, authorize, login, endSession, accounts, connectedApps, factors, logger, upstreams, scopes)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -473,8 +475,6 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		return nil, nil, err
 	}
 	resources := usecase.NewResources(resourceRepository, systemClock, audit)
-	scopeRepository := bunrepo.NewScopeRepository(db)
-	scopes := usecase.NewScopes(scopeRepository, systemClock, audit)
 	app := &App{
 		Config:       cfg,
 		Log:          logger,

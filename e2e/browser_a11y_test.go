@@ -397,3 +397,69 @@ func TestBrowser_A11y_MFAEnrolment(t *testing.T) {
 	}
 	ax.check(t, stab, "second factor enrolment")
 }
+
+// TestBrowser_A11y_Languages: the pages in German, French, Spanish and Japanese pass
+// the same axe rules (light and dark, desktop and phone) and say their language in
+// <html lang>: login (chosen with the footer's switcher, then with an error), register
+// with errors, the error page, and the login and consent pages of an authorization
+// request that asks for the language with ui_locales.
+func TestBrowser_A11y_Languages(t *testing.T) {
+	t.Parallel()
+	ax := &axeAuditor{src: axeSource(t)}
+	srv := startServer(t, Options{})
+	client := srv.CreateClientJSON(t, "--name", "Acme Dashboard", "--redirect-uri", "http://127.0.0.1/callback",
+		"--scope", "openid profile email offline_access api:read")
+	cb := newCallback(t)
+	for _, lang := range []string{"de", "fr", "es", "ja"} {
+		t.Run(lang, func(t *testing.T) {
+			user, pass := uniqueName("a11y"+lang), "pw-"+randomString(16)
+			srv.CreateUser(t, user, pass)
+			tab := newTab(t, newChromium(t), 800, 900)
+			fill := func(sel, text string) chromedp.Action[chromedp.Void] { return chromedp.SendKeys(chromedp.CSS(sel), text) }
+			click := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
+			check := func(name string) {
+				t.Helper()
+				htmlLang, err := chromedp.Run(tab, chromedp.Evaluate[string]("document.documentElement.lang"))
+				if err != nil || htmlLang != lang {
+					t.Errorf("%s: <html lang=%q>, want %q (%v)", name, htmlLang, lang, err)
+				}
+				ax.check(t, tab, lang+" "+name)
+			}
+			waitFor := func(what, sel string) {
+				t.Helper()
+				ctx, cancel := context.WithTimeout(tab, 20*time.Second)
+				defer cancel()
+				run(t, ctx, what, chromedp.WaitVisible(chromedp.CSS(sel)))
+			}
+
+			run(t, tab, "choose the language", chromedp.Navigate(srv.URL+"/login?lang="+lang), chromedp.WaitVisible(chromedp.CSS("#username")))
+			check("login")
+			run(t, tab, "wrong password", fill("#username", user), fill("#password", "wrong"), click(`form[action="/login"] button[type="submit"]`))
+			waitFor("login error", ".alert-error")
+			check("login with an error")
+			run(t, tab, "register page", chromedp.Navigate(srv.URL+"/register"), chromedp.WaitVisible(chromedp.CSS("#username")))
+			run(t, tab, "register badly", fill("#username", user), fill("#email", "a@b.example"), fill("#password", "a long enough password"),
+				click(`form[action="/register"] button[type="submit"]`))
+			waitFor("register errors", ".field-error")
+			check("register with errors")
+			run(t, tab, "error page", chromedp.Navigate(srv.URL+"/consent?req=no-such-request"), chromedp.WaitVisible(chromedp.CSS("h1")))
+			check("error page")
+
+			conf := &oauth2.Config{ClientID: client.ClientID, ClientSecret: client.ClientSecret,
+				Endpoint:    oauth2.Endpoint{AuthURL: srv.URL + "/oauth/authorize", TokenURL: srv.URL + "/oauth/token"},
+				RedirectURL: cb.srv.URL + "/callback", Scopes: []string{"openid", "profile", "email", "offline_access", "api:read"}}
+			state := randomToken()
+			back := cb.expect(state)
+			run(t, tab, "forget the switcher's choice", chromedp.Navigate(srv.URL+"/login?lang=en"), chromedp.WaitVisible(chromedp.CSS("#username")))
+			run(t, tab, "authorize in "+lang, chromedp.Navigate(conf.AuthCodeURL(state, oauth2.S256ChallengeOption(oauth2.GenerateVerifier()),
+				oauth2.SetAuthURLParam("ui_locales", lang))))
+			waitFor("login page of the request", "#username")
+			check("login for an application")
+			run(t, tab, "sign in", fill("#username", user), fill("#password", pass), click(`form[action="/login"] button[type="submit"]`))
+			waitFor("consent", `button[value="allow"]`)
+			check("consent")
+			run(t, tab, "allow", click(`button[value="allow"]`))
+			waitCallback(t, back)
+		})
+	}
+}

@@ -415,7 +415,9 @@ func TestBrowser_A11y_Languages(t *testing.T) {
 			user, pass := uniqueName("a11y"+lang), "pw-"+randomString(16)
 			srv.CreateUser(t, user, pass)
 			tab := newTab(t, newChromium(t), 800, 900)
-			fill := func(sel, text string) chromedp.Action[chromedp.Void] { return chromedp.SendKeys(chromedp.CSS(sel), text) }
+			fill := func(sel, text string) chromedp.Action[chromedp.Void] {
+				return chromedp.SendKeys(chromedp.CSS(sel), text)
+			}
 			click := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
 			check := func(name string) {
 				t.Helper()

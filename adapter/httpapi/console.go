@@ -84,15 +84,18 @@ func NewConsole(p *Pages, admin *usecase.Admin, audit *usecase.Audit, keys *usec
 	}
 	for _, name := range []string{"console_dashboard", "console_clients", "console_client", "console_secret",
 		"console_confirm", "console_users", "console_user", "console_keys", "console_audit"} {
-		funcs := p.templateFuncs("en")
-		for k, v := range consoleFuncs {
-			funcs[k] = v
+		// Once per language, like the other pages (parseInEachLanguage).
+		for _, l := range languageNames {
+			funcs := p.templateFuncs(l.Code)
+			for k, v := range consoleFuncs {
+				funcs[k] = v
+			}
+			t, err := p.theme.parse(name, funcs, "layout.html", "console_nav.html", name+".html")
+			if err != nil {
+				return nil, templateErr("console", name, err)
+			}
+			c.templates[l.Code+"/"+name] = t
 		}
-		t, err := p.theme.parse(name, funcs, "layout.html", "console_nav.html", name+".html")
-		if err != nil {
-			return nil, templateErr("console", name, err)
-		}
-		c.templates[name] = t
 	}
 	return c, nil
 }
@@ -461,11 +464,13 @@ func unverifiedClaims(jwt string) (idTokenClaims, error) {
 
 // render executes a console page.
 func (k *Console) render(c echo.Context, status int, name string, v *consoleView) error {
-	t, ok := k.templates[name]
+	lang := k.p.lang(c)
+	t, ok := k.templates[lang+"/"+name]
 	if !ok {
 		return fmt.Errorf("console: no template %q", name)
 	}
 	v.Wide = true
+	v.Langs = langLinks(c, lang)
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
 		return fmt.Errorf("console: render %s: %w", name, err)

@@ -33,6 +33,7 @@ type consoleView struct {
 	Error   string
 	Notice  string
 	Fields  map[string]string
+	Langs   []langLink // the footer's language switcher
 
 	Query   string
 	PrevURL string

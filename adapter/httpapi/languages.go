@@ -207,6 +207,8 @@ func (p *Pages) templateFuncs(lang string) template.FuncMap {
 				return v.Langs
 			case deviceView:
 				return v.Langs
+			case *consoleView:
+				return v.Langs
 			}
 			return nil
 		},

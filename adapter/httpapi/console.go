@@ -291,8 +291,8 @@ func (k *Console) action(h func(c echo.Context, op *operator, f form) error) ech
 		case err != nil:
 			return err
 		case op == nil:
-			return k.renderError(c, http.StatusForbidden, "Your console session has ended",
-				"Open the console again to sign in; nothing was changed.")
+			return k.renderError(c, http.StatusForbidden, k.t(c, "console.error.session_ended.title"),
+				k.t(c, "console.error.session_ended.advice"))
 		}
 		f, err := parseForm(c)
 		if err != nil {
@@ -313,14 +313,14 @@ func (k *Console) handle(c echo.Context, op *operator, h func(c echo.Context, op
 	c.SetRequest(c.Request().WithContext(ctx))
 	err := h(c, op)
 	if errors.Is(err, domain.ErrNotFound) {
-		return k.renderError(c, http.StatusNotFound, "Not found", "There is no such record; it may have been deleted.")
+		return k.renderError(c, http.StatusNotFound, k.t(c, "console.error.not_found.title"), k.t(c, "console.error.not_found.advice"))
 	}
 	return err
 }
 
 func (k *Console) forbidden(c echo.Context) error {
-	return k.renderError(c, http.StatusForbidden, "Only administrators can use the console",
-		"Ask an administrator to add your account to the group admin, or sign in as another user.")
+	return k.renderError(c, http.StatusForbidden, k.t(c, "console.error.forbidden.title"),
+		k.t(c, "console.error.forbidden.advice"))
 }
 
 func (k *Console) renderError(c echo.Context, status int, title, advice string) error {
@@ -382,20 +382,20 @@ func (k *Console) callback(c echo.Context) error {
 	k.setCookie(c, k.login, "", http.SameSiteLaxMode) // one use
 	parts := strings.SplitN(payload, "|", 4)
 	if !ok || len(parts) != 4 || parts[0] != "l1" {
-		return k.renderError(c, http.StatusBadRequest, "This sign-in did not start in this browser",
-			"Open the console again to sign in.")
+		return k.renderError(c, http.StatusBadRequest, k.t(c, "console.error.other_browser.title"),
+			k.t(c, "console.error.sign_in_again"))
 	}
 	state, back := parts[1], parts[3]
 	exp, err := strconv.ParseInt(parts[2], 10, 64)
 	if err != nil || k.now().Unix() >= exp {
-		return k.renderError(c, http.StatusBadRequest, "This sign-in took too long", "Open the console again to sign in.")
+		return k.renderError(c, http.StatusBadRequest, k.t(c, "console.error.too_long.title"), k.t(c, "console.error.sign_in_again"))
 	}
 	if got := c.QueryParam("state"); subtle.ConstantTimeCompare([]byte(got), []byte(state)) != 1 {
-		return k.renderError(c, http.StatusBadRequest, "This sign-in did not start in this browser",
-			"Open the console again to sign in.")
+		return k.renderError(c, http.StatusBadRequest, k.t(c, "console.error.other_browser.title"),
+			k.t(c, "console.error.sign_in_again"))
 	}
 	if e := c.QueryParam("error"); e != "" {
-		return k.renderError(c, http.StatusForbidden, "The sign-in was not completed", "Open the console again to sign in.")
+		return k.renderError(c, http.StatusForbidden, k.t(c, "console.error.not_completed.title"), k.t(c, "console.error.sign_in_again"))
 	}
 	ctx := c.Request().Context()
 	issued, err := k.token.Issue(ctx, usecase.TokenRequest{
@@ -406,7 +406,7 @@ func (k *Console) callback(c echo.Context) error {
 	})
 	var oe *domain.Error
 	if errors.As(err, &oe) {
-		return k.renderError(c, http.StatusBadRequest, "The sign-in was not completed", "Open the console again to sign in.")
+		return k.renderError(c, http.StatusBadRequest, k.t(c, "console.error.not_completed.title"), k.t(c, "console.error.sign_in_again"))
 	}
 	if err != nil {
 		return err
@@ -416,14 +416,14 @@ func (k *Console) callback(c echo.Context) error {
 		return fmt.Errorf("console: read the ID token it was just issued: %w", err)
 	}
 	if subtle.ConstantTimeCompare([]byte(claims.Nonce), []byte(k.derive("nonce", state))) != 1 || claims.Subject == "" {
-		return k.renderError(c, http.StatusBadRequest, "The sign-in was not completed", "Open the console again to sign in.")
+		return k.renderError(c, http.StatusBadRequest, k.t(c, "console.error.not_completed.title"), k.t(c, "console.error.sign_in_again"))
 	}
 	s, err := k.p.session(c)
 	if err != nil {
 		return err
 	}
 	if s == nil || s.ID != claims.SessionID || s.UserID != claims.Subject {
-		return k.renderError(c, http.StatusBadRequest, "The sign-in was not completed", "Open the console again to sign in.")
+		return k.renderError(c, http.StatusBadRequest, k.t(c, "console.error.not_completed.title"), k.t(c, "console.error.sign_in_again"))
 	}
 	exp = k.now().Add(consoleSessionTTL).Unix()
 	if s.ExpiresAt.Before(time.Unix(exp, 0)) && !s.ExpiresAt.IsZero() {
@@ -480,3 +480,6 @@ func (k *Console) render(c echo.Context, status int, name string, v *consoleView
 
 // ctxOf is the request's context (with the audit actor and address once handled).
 func ctxOf(c echo.Context) context.Context { return c.Request().Context() }
+
+// t is a message of the console in the request's language.
+func (k *Console) t(c echo.Context, key string, args ...string) string { return k.p.t(c, key, args...) }

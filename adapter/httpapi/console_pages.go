@@ -117,10 +117,10 @@ func searchText(raw string) (string, bool) {
 
 // searchOf is the query parameter name as a search, with the view's message when it
 // cannot be one (then "": everything is listed).
-func searchOf(c echo.Context, v *consoleView, name string) string {
+func (k *Console) searchOf(c echo.Context, v *consoleView, name string) string {
 	s, ok := searchText(c.QueryParam(name))
 	if !ok {
-		v.Fields[name] = "Search for letters, digits and punctuation, at most 200 characters."
+		v.Fields[name] = k.t(c, "console.error.search")
 	}
 	return s
 }
@@ -154,7 +154,7 @@ func pageLinks(c echo.Context, v *consoleView, after, next usecase.ListPosition,
 // ---- dashboard ----
 
 func (k *Console) dashboard(c echo.Context, op *operator) error {
-	v := k.view(op, "Console", "dashboard")
+	v := k.view(op, k.t(c, "console.title.console"), "dashboard")
 	ctx := ctxOf(c)
 	now := k.now().UTC()
 	start := now.Truncate(time.Hour).Add(-23 * time.Hour)
@@ -174,7 +174,7 @@ func (k *Console) dashboard(c echo.Context, op *operator) error {
 		}
 	}
 	tokens, since := k.token.Issued().Last24Hours()
-	v.Chart = signInChart(start, ok, failed, tokens)
+	v.Chart = signInChart(start, ok, failed, tokens, func(key string, args ...string) string { return k.t(c, key, args...) })
 	for i := range 24 {
 		v.SignInsOK += ok[i]
 		v.SignInsFailed += failed[i]
@@ -196,7 +196,8 @@ func (k *Console) dashboard(c echo.Context, op *operator) error {
 // signInChart draws the last 24 hours as an inline SVG: per hour, sign-ins that
 // succeeded and failed as bars, tokens issued as a line. Only numbers go into it;
 // colours come from the stylesheet (classes), as the CSP allows no inline style.
-func signInChart(start time.Time, ok, failed, tokens [24]int64) template.HTML {
+func signInChart(start time.Time, ok, failed, tokens [24]int64, text func(key string, args ...string) string) template.HTML {
+	esc := func(key string, args ...string) string { return template.HTMLEscapeString(text(key, args...)) }
 	const w, h, left, bottom, top = 720, 220, 40, 24, 10
 	var peak int64 = 1
 	for i := range 24 {
@@ -207,8 +208,8 @@ func signInChart(start time.Time, ok, failed, tokens [24]int64) template.HTML {
 	slot := float64(w-left) / 24
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" role="img" aria-labelledby="chart-title chart-desc">`, w, h)
-	b.WriteString(`<title id="chart-title">Sign-ins and tokens issued, last 24 hours</title>`)
-	fmt.Fprintf(&b, `<desc id="chart-desc">Per hour: sign-ins succeeded (bars), failed (stacked bars) and tokens issued (line). Peak %d.</desc>`, peak)
+	b.WriteString(`<title id="chart-title">` + esc("console.chart.title") + `</title>`)
+	b.WriteString(`<desc id="chart-desc">` + esc("console.chart.desc", "Peak", strconv.FormatInt(peak, 10)) + `</desc>`)
 	for _, frac := range []float64{0, .5, 1} {
 		n := int64(float64(peak) * frac)
 		fmt.Fprintf(&b, `<line class="chart-grid" x1="%d" x2="%d" y1="%.1f" y2="%.1f"/>`, left, w, y(n), y(n))
@@ -219,12 +220,14 @@ func signInChart(start time.Time, ok, failed, tokens [24]int64) template.HTML {
 		x := float64(left) + float64(i)*slot
 		bw := slot * .6
 		if ok[i] > 0 {
-			fmt.Fprintf(&b, `<rect class="chart-ok" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s: %d succeeded</title></rect>`,
-				x+slot*.2, y(ok[i]), bw, float64(h-bottom)-y(ok[i]), start.Add(time.Duration(i)*time.Hour).Format("15:04"), ok[i])
+			fmt.Fprintf(&b, `<rect class="chart-ok" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s</title></rect>`,
+				x+slot*.2, y(ok[i]), bw, float64(h-bottom)-y(ok[i]),
+				esc("console.chart.succeeded", "Hour", start.Add(time.Duration(i)*time.Hour).Format("15:04"), "N", strconv.FormatInt(ok[i], 10)))
 		}
 		if failed[i] > 0 {
-			fmt.Fprintf(&b, `<rect class="chart-failed" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s: %d failed</title></rect>`,
-				x+slot*.2, y(ok[i]+failed[i]), bw, y(ok[i])-y(ok[i]+failed[i]), start.Add(time.Duration(i)*time.Hour).Format("15:04"), failed[i])
+			fmt.Fprintf(&b, `<rect class="chart-failed" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s</title></rect>`,
+				x+slot*.2, y(ok[i]+failed[i]), bw, y(ok[i])-y(ok[i]+failed[i]),
+				esc("console.chart.failed", "Hour", start.Add(time.Duration(i)*time.Hour).Format("15:04"), "N", strconv.FormatInt(failed[i], 10)))
 		}
 		line = append(line, fmt.Sprintf("%.1f,%.1f", x+slot/2, y(tokens[i])))
 		if i%4 == 0 {
@@ -234,7 +237,7 @@ func signInChart(start time.Time, ok, failed, tokens [24]int64) template.HTML {
 	}
 	fmt.Fprintf(&b, `<polyline class="chart-tokens" points="%s"/>`, strings.Join(line, " "))
 	b.WriteString(`</svg>`)
-	return template.HTML(b.String()) // numbers and fixed text only
+	return template.HTML(b.String()) //nolint:gosec // numbers and escaped catalog text only
 }
 
 // ---- clients ----
@@ -297,11 +300,11 @@ func clientError(v *consoleView, err error) bool {
 }
 
 func (k *Console) clientsList(c echo.Context, op *operator) error {
-	v := k.view(op, "Clients", "clients")
-	v.Query = searchOf(c, v, "q")
+	v := k.view(op, k.t(c, "console.title.clients"), "clients")
+	v.Query = k.searchOf(c, v, "q")
 	after, bad := cursor(c)
 	if bad {
-		v.Error = "That page does not exist; this is the first."
+		v.Error = k.t(c, "console.error.no_page")
 	}
 	page, next, err := k.resources.Clients(ctxOf(c), usecase.ClientFilter{Q: v.Query, After: after, Limit: consolePageSize})
 	if err != nil {
@@ -310,29 +313,29 @@ func (k *Console) clientsList(c echo.Context, op *operator) error {
 	v.Clients = page
 	pageLinks(c, v, after, next, len(page))
 	if c.QueryParam("deleted") == "1" {
-		v.Notice = "The client was deleted."
+		v.Notice = k.t(c, "console.notice.client_deleted")
 	}
 	return k.render(c, http.StatusOK, "console_clients", v)
 }
 
 func (k *Console) clientNew(c echo.Context, op *operator) error {
-	v := k.view(op, "New client", "clients")
+	v := k.view(op, k.t(c, "console.title.new_client"), "clients")
 	v.GrantTypes = domain.KnownGrantTypes
 	v.ClientForm = consoleClientForm{Grants: domain.DefaultGrantTypes, Scopes: strings.Join(domain.DefaultClientScopes, " ")}
 	return k.render(c, http.StatusOK, "console_client", v)
 }
 
 func (k *Console) clientCreate(c echo.Context, op *operator, f form) error {
-	v := k.view(op, "New client", "clients")
+	v := k.view(op, k.t(c, "console.title.new_client"), "clients")
 	v.GrantTypes = domain.KnownGrantTypes
 	cf := readClientForm(f)
 	v.ClientForm = cf
 	if cf.Name == "" {
-		v.Fields["client_name"] = "Enter a name."
+		v.Fields["client_name"] = k.t(c, "console.error.enter_name")
 		return k.render(c, http.StatusBadRequest, "console_client", v)
 	}
 	if len(cf.Grants) == 0 {
-		v.Fields["grant_types"] = "Choose at least one grant type."
+		v.Fields["grant_types"] = k.t(c, "console.error.choose_grant")
 		return k.render(c, http.StatusBadRequest, "console_client", v)
 	}
 	created, err := k.admin.CreateClient(ctxOf(c), usecase.NewClient{Name: cf.Name, RedirectURIs: words(cf.RedirectURIs),
@@ -346,7 +349,7 @@ func (k *Console) clientCreate(c echo.Context, op *operator, f form) error {
 		return err
 	}
 	k.log.InfoContext(ctxOf(c), "console: client created", "client_id", created.Client.ID, "admin", op.user.ID)
-	return k.showSecret(c, op, created.Client, created.Secret, "The client was created.")
+	return k.showSecret(c, op, created.Client, created.Secret, k.t(c, "console.notice.client_created"))
 }
 
 // showSecret shows a client's new secret this once (never stored in the clear).
@@ -364,7 +367,7 @@ func (k *Console) clientEdit(c echo.Context, op *operator) error {
 	v := k.view(op, cl.Name, "clients")
 	v.Client, v.ClientForm, v.GrantTypes = cl, formOfClient(cl), domain.KnownGrantTypes
 	if c.QueryParam("saved") == "1" {
-		v.Notice = "The client was saved."
+		v.Notice = k.t(c, "console.notice.client_saved")
 	}
 	return k.render(c, http.StatusOK, "console_client", v)
 }
@@ -381,15 +384,15 @@ func (k *Console) clientUpdate(c echo.Context, op *operator, f form) error {
 	cf.Public = cl.Public
 	v.ClientForm = cf
 	if id == usecase.ConsoleClientID {
-		v.Error = "The console's own client cannot be changed here."
+		v.Error = k.t(c, "console.error.own_client")
 		return k.render(c, http.StatusBadRequest, "console_client", v)
 	}
 	if cf.Name == "" {
-		v.Fields["client_name"] = "Enter a name."
+		v.Fields["client_name"] = k.t(c, "console.error.enter_name")
 		return k.render(c, http.StatusBadRequest, "console_client", v)
 	}
 	if len(cf.Grants) == 0 {
-		v.Fields["grant_types"] = "Choose at least one grant type."
+		v.Fields["grant_types"] = k.t(c, "console.error.choose_grant")
 		return k.render(c, http.StatusBadRequest, "console_client", v)
 	}
 	redirects, logouts, scopes, auds := words(cf.RedirectURIs), words(cf.PostLogoutURIs), words(cf.Scopes), words(cf.Audiences)
@@ -422,7 +425,7 @@ func (k *Console) clientRotate(c echo.Context, op *operator, _ form) error {
 	if err != nil {
 		return err
 	}
-	return k.showSecret(c, op, cl, secret, "The secret was rotated; the old one no longer works.")
+	return k.showSecret(c, op, cl, secret, k.t(c, "console.notice.secret_rotated"))
 }
 
 func (k *Console) clientDeleteConfirm(c echo.Context, op *operator) error {
@@ -430,17 +433,17 @@ func (k *Console) clientDeleteConfirm(c echo.Context, op *operator) error {
 	if err != nil {
 		return err
 	}
-	v := k.view(op, "Delete "+cl.Name, "clients")
+	v := k.view(op, k.t(c, "console.title.delete", "Name", cl.Name), "clients")
 	v.Confirm = confirmView{What: "client", Name: cl.Name, Action: "/admin/clients/" + url.PathEscape(cl.ID) + "/delete",
-		Consequence: "Every token and code of this client stops working at once, and its users' consents go with it."}
+		Consequence: k.t(c, "console.confirm.client.consequence")}
 	return k.render(c, http.StatusOK, "console_confirm", v)
 }
 
 func (k *Console) clientDelete(c echo.Context, op *operator, _ form) error {
 	id := c.Param("id")
 	if id == usecase.ConsoleClientID {
-		return k.renderError(c, http.StatusBadRequest, "The console's own client cannot be deleted",
-			"It is what administrators sign in to the console with.")
+		return k.renderError(c, http.StatusBadRequest, k.t(c, "console.error.own_client_delete.title"),
+			k.t(c, "console.error.own_client_delete.advice"))
 	}
 	if _, err := k.clientByID(c); err != nil {
 		return err
@@ -495,13 +498,13 @@ func userError(v *consoleView, err error) bool {
 }
 
 func (k *Console) usersList(c echo.Context, op *operator) error {
-	v := k.view(op, "Users", "users")
-	v.Query = searchOf(c, v, "q")
+	v := k.view(op, k.t(c, "console.title.users"), "users")
+	v.Query = k.searchOf(c, v, "q")
 	after, bad := cursor(c)
 	if bad {
-		v.Error = "That page does not exist; this is the first."
+		v.Error = k.t(c, "console.error.no_page")
 	}
-	page, next, err := k.resources.Users(ctxOf(c), usecase.UserFilter{Q: v.Query, Group: searchOf(c, v, "group"),
+	page, next, err := k.resources.Users(ctxOf(c), usecase.UserFilter{Q: v.Query, Group: k.searchOf(c, v, "group"),
 		After: after, Limit: consolePageSize})
 	if err != nil {
 		return err
@@ -509,18 +512,18 @@ func (k *Console) usersList(c echo.Context, op *operator) error {
 	v.Users = page
 	pageLinks(c, v, after, next, len(page))
 	if c.QueryParam("deleted") == "1" {
-		v.Notice = "The user was deleted."
+		v.Notice = k.t(c, "console.notice.user_deleted")
 	}
 	return k.render(c, http.StatusOK, "console_users", v)
 }
 
 func (k *Console) userNew(c echo.Context, op *operator) error {
-	v := k.view(op, "New user", "users")
+	v := k.view(op, k.t(c, "console.title.new_user"), "users")
 	return k.render(c, http.StatusOK, "console_user", v)
 }
 
 func (k *Console) userCreate(c echo.Context, op *operator, f form) error {
-	v := k.view(op, "New user", "users")
+	v := k.view(op, k.t(c, "console.title.new_user"), "users")
 	uf := readUserForm(f)
 	v.UserForm = uf
 	u, err := k.admin.CreateUser(ctxOf(c), usecase.NewUser{Username: uf.Username, Email: uf.Email, Password: f.get("password"),
@@ -562,15 +565,15 @@ func (k *Console) userEdit(c echo.Context, op *operator) error {
 	}
 	switch c.QueryParam("saved") {
 	case "1":
-		v.Notice = "The user was saved."
+		v.Notice = k.t(c, "console.notice.user_saved")
 	case "mfa":
-		v.Notice = "The user's second factors were removed."
+		v.Notice = k.t(c, "console.notice.mfa_reset")
 	case "session":
-		v.Notice = "The session was ended."
+		v.Notice = k.t(c, "console.notice.session_ended")
 	case "consent":
-		v.Notice = "The consent was revoked."
+		v.Notice = k.t(c, "console.notice.consent_revoked")
 	case "reset":
-		v.Notice = "A password reset link was mailed to the user."
+		v.Notice = k.t(c, "console.notice.reset_mailed")
 	}
 	return k.render(c, http.StatusOK, "console_user", v)
 }
@@ -624,7 +627,7 @@ func (k *Console) userUpdate(c echo.Context, op *operator, f form) error {
 			return err
 		}
 		v.UserForm = uf
-		v.Error = "You cannot disable your own account or leave group admin here; ask another administrator."
+		v.Error = k.t(c, "console.error.own_account")
 		return k.render(c, http.StatusBadRequest, "console_user", v)
 	}
 	p := uf.profile()
@@ -654,9 +657,9 @@ func (k *Console) userDeleteConfirm(c echo.Context, op *operator) error {
 	if err != nil {
 		return err
 	}
-	v := k.view(op, "Delete "+u.Username, "users")
+	v := k.view(op, k.t(c, "console.title.delete", "Name", u.Username), "users")
 	v.Confirm = confirmView{What: "user", Name: u.Username, Action: "/admin/users/" + url.PathEscape(u.ID) + "/delete",
-		Consequence: "The account, its sessions, tokens, consents and factors are removed at once. This cannot be undone."}
+		Consequence: k.t(c, "console.confirm.user.consequence")}
 	return k.render(c, http.StatusOK, "console_confirm", v)
 }
 
@@ -666,8 +669,8 @@ func (k *Console) userDelete(c echo.Context, op *operator, _ form) error {
 		return err
 	}
 	if u.ID == op.user.ID {
-		return k.renderError(c, http.StatusBadRequest, "You cannot delete your own account here",
-			"Ask another administrator, or use the command line.")
+		return k.renderError(c, http.StatusBadRequest, k.t(c, "console.error.own_delete.title"),
+			k.t(c, "console.error.own_delete.advice"))
 	}
 	if err := k.admin.DeleteUser(ctxOf(c), u.ID); err != nil {
 		return err
@@ -692,12 +695,12 @@ func (k *Console) userResetMFA(c echo.Context, op *operator, _ form) error {
 // ---- keys ----
 
 func (k *Console) keysList(c echo.Context, op *operator) error {
-	v := k.view(op, "Signing keys", "keys")
+	v := k.view(op, k.t(c, "console.title.keys"), "keys")
 	if err := k.keysView(c, v); err != nil {
 		return err
 	}
 	if c.QueryParam("rotated") != "" {
-		v.Notice = "A new key was made; it signs from its activation time on."
+		v.Notice = k.t(c, "console.notice.key_made")
 	}
 	return k.render(c, http.StatusOK, "console_keys", v)
 }
@@ -724,7 +727,7 @@ func (k *Console) keysRotate(c echo.Context, op *operator, f form) error {
 	var ve *usecase.ValidationError
 	var pe *domain.KeyPendingError
 	if errors.As(err, &ve) || errors.As(err, &pe) {
-		v := k.view(op, "Signing keys", "keys")
+		v := k.view(op, k.t(c, "console.title.keys"), "keys")
 		if kerr := k.keysView(c, v); kerr != nil {
 			return kerr
 		}
@@ -740,21 +743,21 @@ func (k *Console) keysRotate(c echo.Context, op *operator, f form) error {
 // ---- audit ----
 
 func (k *Console) auditList(c echo.Context, op *operator) error {
-	v := k.view(op, "Audit log", "audit")
+	v := k.view(op, k.t(c, "console.title.audit"), "audit")
 	v.Types = domain.AuditTypes
-	v.Filter = auditFilterView{User: searchOf(c, v, "user"), Type: c.QueryParam("type"), Since: strings.TrimSpace(c.QueryParam("since"))}
+	v.Filter = auditFilterView{User: k.searchOf(c, v, "user"), Type: c.QueryParam("type"), Since: strings.TrimSpace(c.QueryParam("since"))}
 	if v.Fields["user"] != "" {
 		return k.render(c, http.StatusBadRequest, "console_audit", v)
 	}
 	f := usecase.AuditFilter{Type: v.Filter.Type, Limit: 1000}
 	if f.Type != "" && !slices.Contains(domain.AuditTypes, f.Type) {
-		v.Fields["type"] = "Choose a type from the list."
+		v.Fields["type"] = k.t(c, "console.error.choose_type")
 		return k.render(c, http.StatusBadRequest, "console_audit", v)
 	}
 	if v.Filter.Since != "" {
 		d, err := time.ParseDuration(v.Filter.Since)
 		if err != nil || d <= 0 {
-			v.Fields["since"] = "Enter a duration such as 24h or 90m."
+			v.Fields["since"] = k.t(c, "console.error.duration")
 			return k.render(c, http.StatusBadRequest, "console_audit", v)
 		}
 		f.Since = k.now().Add(-d)

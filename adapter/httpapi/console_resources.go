@@ -108,7 +108,7 @@ func (k *Console) userPasswordReset(c echo.Context, op *operator, _ form) error 
 		if verr != nil {
 			return verr
 		}
-		v.Error = "No reset link was sent: " + ve.Message + "."
+		v.Error = k.t(c, "console.error.no_reset", "Reason", ve.Message)
 		return k.render(c, http.StatusBadRequest, "console_user", v)
 	}
 	return c.Redirect(http.StatusSeeOther, "/admin/users/"+url.PathEscape(u.ID)+"?saved=reset")
@@ -122,7 +122,7 @@ func (k *Console) auditPage(c echo.Context, v *consoleView, f usecase.AuditFilte
 		ns, id, ok := strings.Cut(b, ".")
 		n, err := strconv.ParseInt(ns, 10, 64)
 		if !ok || err != nil || id == "" {
-			v.Error = "That page of the audit log does not exist; this is the newest."
+			v.Error = k.t(c, "console.error.no_audit_page")
 		} else {
 			f.Before = usecase.AuditPosition{Time: time.Unix(0, n).UTC(), ID: id}
 			q := c.QueryParams()

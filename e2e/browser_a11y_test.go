@@ -229,6 +229,17 @@ func TestBrowser_A11y_EveryPage(t *testing.T) {
 		srv.Sensitive(strings.TrimSpace(secret))
 	}
 	ax.check(t, console, "console client secret")
+	// The console in the other languages (the switcher's ?lang=, then its cookie):
+	// longer words, other scripts, <html lang> named.
+	for _, l := range []string{"de", "fr", "es", "ja"} {
+		for _, p := range []string{"/admin?lang=" + l, "/admin/clients/new", "/admin/users/" + url.PathEscape(adminID)} {
+			run(t, console, "open "+p, chromedp.Navigate(srv.URL+p), chromedp.WaitVisible(chromedp.CSS(`.console-nav`)))
+			if attr, _ := chromedp.Run(console, chromedp.AttributeValue(chromedp.CSS(`html`), "lang")); attr.Value != l {
+				t.Errorf("console %s: <html lang=%q>, want %q", p, attr.Value, l)
+			}
+			ax.check(t, console, "console "+p+" ("+l+")")
+		}
+	}
 
 	t.Logf("axe checked %d pages in 4 modes each: %s", len(ax.checked), strings.Join(ax.checked, "; "))
 }

@@ -23,15 +23,15 @@ func TestConsole_Languages(t *testing.T) {
 		lang, via                                    string
 		browser                                      func() *azBrowser
 		dashboard, ok, clients, newClient, enterName string
-		notFound, chart, navLabel                    string
+		notFound, chart, navLabel, taken             string
 	}{
 		{lang: "de", via: "?lang=de", browser: func() *azBrowser { return newAZBrowser(t, srv) },
 			dashboard: "Übersicht", ok: "Erfolgreiche Anmeldungen", clients: "Clients", newClient: "Neuer Client",
-			enterName: "Geben Sie einen Namen ein.", notFound: "Nicht gefunden",
+			enterName: "Geben Sie einen Namen ein.", taken: "Dieser Benutzername ist bereits vergeben.", notFound: "Nicht gefunden",
 			chart: "Anmeldungen und ausgestellte Tokens, letzte 24 Stunden", navLabel: `aria-label="Konsole"`},
 		{lang: "ja", via: "Accept-Language: ja", browser: func() *azBrowser { return langBrowser(t, srv, "ja,en;q=0.5") },
 			dashboard: "ダッシュボード", ok: "成功したサインイン", clients: "クライアント", newClient: "新しいクライアント",
-			enterName: "名前を入力してください。", notFound: "見つかりません",
+			enterName: "名前を入力してください。", taken: "そのユーザー名はすでに使われています。", notFound: "見つかりません",
 			chart: "サインインと発行したトークン（直近 24 時間）", navLabel: `aria-label="コンソール"`},
 	} {
 		t.Run(tc.lang, func(t *testing.T) {
@@ -60,6 +60,14 @@ func TestConsole_Languages(t *testing.T) {
 				t.Fatalf("a client without a name: %d, want 400\n%s", r.Status, r.Body)
 			}
 			wantLang(t, "a client without a name", r, tc.lang, tc.enterName)
+			// A use case's refusal, next to its field, in the language too.
+			userForm := b.get("/admin/users/new")
+			r = b.post("/admin/users", url.Values{"csrf_token": {consoleCSRF(t, userForm)}, "username": {name},
+				"password": {"long enough password"}})
+			if r.Status != http.StatusBadRequest {
+				t.Fatalf("a taken username: %d, want 400\n%s", r.Status, r.Body)
+			}
+			wantLang(t, "a taken username", r, tc.lang, tc.taken)
 			missing := b.get("/admin/clients/no-such-client")
 			if missing.Status != http.StatusNotFound {
 				t.Fatalf("a missing client: %d, want 404", missing.Status)

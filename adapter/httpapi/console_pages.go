@@ -274,7 +274,7 @@ func readClientForm(f form) consoleClientForm {
 func words(s string) []string { return strings.Fields(strings.ReplaceAll(s, ",", " ")) }
 
 // clientError puts a use case's refusal next to its field, or at the top.
-func clientError(v *consoleView, err error) bool {
+func (k *Console) clientError(c echo.Context, v *consoleView, err error) bool {
 	var fe *domain.FieldError
 	var ve *usecase.ValidationError
 	switch {
@@ -290,9 +290,9 @@ func clientError(v *consoleView, err error) bool {
 	case errors.As(err, &ve):
 		switch ve.Field {
 		case "name":
-			v.Fields["client_name"] = sentence(ve.Message)
+			v.Fields["client_name"] = k.p.say(c, ve.Message)
 		default:
-			v.Error = sentence(ve.Message)
+			v.Error = k.p.say(c, ve.Message)
 		}
 		return true
 	}
@@ -343,7 +343,7 @@ func (k *Console) clientCreate(c echo.Context, op *operator, f form) error {
 		Audiences: words(cf.Audiences), Public: cf.Public, SkipConsent: cf.SkipConsent, RequireMFA: cf.RequireMFA,
 		RequirePAR: cf.RequirePAR, RequireDPoP: cf.RequireDPoP, BackchannelLogoutURI: cf.BackchannelURI})
 	if err != nil {
-		if clientError(v, err) {
+		if k.clientError(c, v, err) {
 			return k.render(c, http.StatusBadRequest, "console_client", v)
 		}
 		return err
@@ -401,7 +401,7 @@ func (k *Console) clientUpdate(c echo.Context, op *operator, f form) error {
 		SkipConsent: &cf.SkipConsent, RequireMFA: &cf.RequireMFA, RequirePAR: &cf.RequirePAR, RequireDPoP: &cf.RequireDPoP,
 		BackchannelLogoutURI: &cf.BackchannelURI, Disabled: &cf.Disabled})
 	if err != nil {
-		if clientError(v, err) {
+		if k.clientError(c, v, err) {
 			return k.render(c, http.StatusBadRequest, "console_client", v)
 		}
 		return err
@@ -419,7 +419,7 @@ func (k *Console) clientRotate(c echo.Context, op *operator, _ form) error {
 	var ve *usecase.ValidationError
 	if errors.As(err, &ve) {
 		v := k.view(op, cl.Name, "clients")
-		v.Client, v.ClientForm, v.GrantTypes, v.Error = cl, formOfClient(cl), domain.KnownGrantTypes, sentence(ve.Message)
+		v.Client, v.ClientForm, v.GrantTypes, v.Error = cl, formOfClient(cl), domain.KnownGrantTypes, k.p.say(c, ve.Message)
 		return k.render(c, http.StatusBadRequest, "console_client", v)
 	}
 	if err != nil {
@@ -482,7 +482,7 @@ func (uf consoleUserForm) profile() domain.Profile {
 }
 
 // userError puts a use case's refusal next to its field.
-func userError(v *consoleView, err error) bool {
+func (k *Console) userError(c echo.Context, v *consoleView, err error) bool {
 	var ve *usecase.ValidationError
 	if !errors.As(err, &ve) {
 		return false
@@ -490,9 +490,9 @@ func userError(v *consoleView, err error) bool {
 	switch ve.Field {
 	case "username", "email", "password", "groups", "name", "given_name", "family_name", "picture", "locale",
 		"zoneinfo", "phone_number":
-		v.Fields[ve.Field] = sentence(ve.Message)
+		v.Fields[ve.Field] = k.p.say(c, ve.Message)
 	default:
-		v.Error = sentence(ve.Message)
+		v.Error = k.p.say(c, ve.Message)
 	}
 	return true
 }
@@ -529,7 +529,7 @@ func (k *Console) userCreate(c echo.Context, op *operator, f form) error {
 	u, err := k.admin.CreateUser(ctxOf(c), usecase.NewUser{Username: uf.Username, Email: uf.Email, Password: f.get("password"),
 		EmailVerified: uf.EmailVerified && uf.Email != "", Profile: uf.profile(), Groups: words(uf.Groups)})
 	if err != nil {
-		if userError(v, err) {
+		if k.userError(c, v, err) {
 			return k.render(c, http.StatusBadRequest, "console_user", v)
 		}
 		return err
@@ -644,7 +644,7 @@ func (k *Console) userUpdate(c echo.Context, op *operator, f form) error {
 			return verr
 		}
 		v.UserForm = uf
-		if userError(v, err) {
+		if k.userError(c, v, err) {
 			return k.render(c, http.StatusBadRequest, "console_user", v)
 		}
 		return err
@@ -772,7 +772,7 @@ func (k *Console) auditList(c echo.Context, op *operator) error {
 			if !errors.As(err, &ve) {
 				return err
 			}
-			v.Fields["user"] = sentence(ve.Message)
+			v.Fields["user"] = k.p.say(c, ve.Message)
 			return k.render(c, http.StatusBadRequest, "console_audit", v)
 		default:
 			f.User = u.ID

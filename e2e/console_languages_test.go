@@ -8,6 +8,7 @@ package e2e
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -23,15 +24,17 @@ func TestConsole_Languages(t *testing.T) {
 		lang, via                                    string
 		browser                                      func() *azBrowser
 		dashboard, ok, clients, newClient, enterName string
-		notFound, chart, navLabel, taken             string
+		notFound, chart, navLabel, taken, since      string
 	}{
 		{lang: "de", via: "?lang=de", browser: func() *azBrowser { return newAZBrowser(t, srv) },
 			dashboard: "Übersicht", ok: "Erfolgreiche Anmeldungen", clients: "Clients", newClient: "Neuer Client",
-			enterName: "Geben Sie einen Namen ein.", taken: "Dieser Benutzername ist bereits vergeben.", notFound: "Nicht gefunden",
+			enterName: "Geben Sie einen Namen ein.", taken: "Dieser Benutzername ist bereits vergeben.",
+			since: `gezählt seit \d{1,2}\.\d{1,2}\.\d{4}, \d\d:\d\d UTC\.`, notFound: "Nicht gefunden",
 			chart: "Anmeldungen und ausgestellte Tokens, letzte 24 Stunden", navLabel: `aria-label="Konsole"`},
 		{lang: "ja", via: "Accept-Language: ja", browser: func() *azBrowser { return langBrowser(t, srv, "ja,en;q=0.5") },
 			dashboard: "ダッシュボード", ok: "成功したサインイン", clients: "クライアント", newClient: "新しいクライアント",
-			enterName: "名前を入力してください。", taken: "そのユーザー名はすでに使われています。", notFound: "見つかりません",
+			enterName: "名前を入力してください。", taken: "そのユーザー名はすでに使われています。",
+			since: `\d{4}/\d\d/\d\d \d\d:\d\d UTC 以降`, notFound: "見つかりません",
 			chart: "サインインと発行したトークン（直近 24 時間）", navLabel: `aria-label="コンソール"`},
 	} {
 		t.Run(tc.lang, func(t *testing.T) {
@@ -45,6 +48,9 @@ func TestConsole_Languages(t *testing.T) {
 				t.Fatalf("%s: the dashboard: %d\n%s", tc.via, page.Status, page.Body)
 			}
 			wantLang(t, "the dashboard", page, tc.lang, `<h1 id="page-title">`+tc.dashboard+`</h1>`, tc.ok, tc.chart, tc.navLabel)
+			if !regexp.MustCompile(tc.since).Match(page.Body) {
+				t.Errorf("the dashboard's date is not in the %s form %s\n%s", tc.lang, tc.since, page.Body)
+			}
 			if strings.Contains(string(page.Body), "Sign-ins succeeded") {
 				t.Errorf("the %s dashboard still says %q", tc.lang, "Sign-ins succeeded")
 			}

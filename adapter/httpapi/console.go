@@ -90,6 +90,15 @@ func NewConsole(p *Pages, admin *usecase.Admin, audit *usecase.Audit, keys *usec
 			for k, v := range consoleFuncs {
 				funcs[k] = v
 			}
+			// Moments in the language's usual form, like the other pages (Pages.date).
+			layout := p.languages.Text(l.Code, "format.datetime", nil)
+			funcs["when"] = func(t time.Time) string { return consoleWhen(t, layout) }
+			funcs["whenp"] = func(t *time.Time) string {
+				if t == nil {
+					return "—"
+				}
+				return consoleWhen(*t, layout)
+			}
 			t, err := p.theme.parse(name, funcs, "layout.html", "console_nav.html", name+".html")
 			if err != nil {
 				return nil, templateErr("console", name, err)
@@ -100,19 +109,17 @@ func NewConsole(p *Pages, admin *usecase.Admin, audit *usecase.Audit, keys *usec
 	return c, nil
 }
 
+// consoleWhen is a moment on a console page, in UTC, in layout; "—" when none.
+func consoleWhen(t time.Time, layout string) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format(layout)
+}
+
+// consoleFuncs are the console's template functions besides the pages' ones; when
+// and whenp (moments) are set per language in NewConsole.
 var consoleFuncs = template.FuncMap{
-	"when": func(t time.Time) string {
-		if t.IsZero() {
-			return "—"
-		}
-		return t.UTC().Format("2006-01-02 15:04 UTC")
-	},
-	"whenp": func(t *time.Time) string {
-		if t == nil {
-			return "—"
-		}
-		return t.UTC().Format("2006-01-02 15:04 UTC")
-	},
 	"join":  strings.Join,
 	"lines": func(v []string) string { return strings.Join(v, "\n") },
 	"has":   slices.Contains[[]string],

@@ -115,6 +115,12 @@ func TestAdminAPI_CLIRemote(t *testing.T) {
 			t.Fatalf("the remote rotation is audited as %s", out)
 		}
 
+		// reset-mfa of a user without a second factor: the same answer either way.
+		same("users", "reset-mfa", name, "--json")
+		if out := ok("remote reset-mfa")(remote("", "users", "reset-mfa", name)); !strings.Contains(out, "had no second factor") {
+			t.Fatalf("remote reset-mfa: %s", out)
+		}
+
 		// delete.
 		del := ok("remote delete")(remote("", "users", "delete", name, "--json"))
 		if !strings.Contains(del, `"status": "deleted"`) {

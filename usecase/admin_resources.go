@@ -163,17 +163,9 @@ type ClientDirectory interface {
 // last one.
 func (r *AdminResources) Users(ctx context.Context, f UserFilter) (page []domain.User, next ListPosition, err error) {
 	limit := PageSize(f.Limit)
-	f.Limit = limit + 1
+	f.Limit = limit + 1 // one more than the page says whether another follows
 	page, err = r.userDir.FindUsers(ctx, f)
-	if err != nil {
-		return nil, ListPosition{}, err
-	}
-	if len(page) > limit {
-		page = page[:limit]
-		last := page[limit-1]
-		next = ListPosition{CreatedAt: last.CreatedAt, ID: last.ID}
-	}
-	return page, next, nil
+	return pageOf(page, err, limit, func(u domain.User) ListPosition { return ListPosition{CreatedAt: u.CreatedAt, ID: u.ID} })
 }
 
 // Clients is one page of the clients that match f, oldest first as `clients list`.
@@ -181,15 +173,20 @@ func (r *AdminResources) Clients(ctx context.Context, f ClientFilter) (page []do
 	limit := PageSize(f.Limit)
 	f.Limit = limit + 1
 	page, err = r.clientDir.FindClients(ctx, f)
+	return pageOf(page, err, limit, func(c domain.Client) ListPosition { return ListPosition{CreatedAt: c.CreatedAt, ID: c.ID} })
+}
+
+// pageOf cuts rows, read with a limit of one more than limit, to a page, and gives
+// the position of its last row when more followed (zero on the last page).
+func pageOf[T any](rows []T, err error, limit int, at func(T) ListPosition) ([]T, ListPosition, error) {
 	if err != nil {
 		return nil, ListPosition{}, err
 	}
-	if len(page) > limit {
-		page = page[:limit]
-		last := page[limit-1]
-		next = ListPosition{CreatedAt: last.CreatedAt, ID: last.ID}
+	if len(rows) <= limit {
+		return rows, ListPosition{}, nil
 	}
-	return page, next, nil
+	rows = rows[:limit]
+	return rows, at(rows[limit-1]), nil
 }
 
 // UserSessions lists the live sessions of a user, most recently seen first;

@@ -153,8 +153,17 @@ func (p *Pages) loginPost(c echo.Context) error {
 		}
 		return p.renderAnswer(c, a, "login", v)
 	}
+	return p.continueSignedIn(c, ns, secret, "user logged in", pr, id, browser, devicePath)
+}
+
+// continueSignedIn starts the session ns (secret in its cookie) in the browser, logs
+// how it began (msg), and goes on: to the pending authorization request id when there
+// is one (pr), else to the device page that sent the user to sign in, else home.
+func (p *Pages) continueSignedIn(c echo.Context, ns domain.Session, secret, msg string, pr *usecase.PendingRequest,
+	id, browser, devicePath string) error {
+	ctx := c.Request().Context()
 	p.setSession(c, secret)
-	p.log.InfoContext(ctx, "user logged in", "user_id", ns.UserID, "remote", c.RealIP())
+	p.log.InfoContext(ctx, msg, "user_id", ns.UserID, "remote", c.RealIP())
 	if pr == nil && devicePath != "" {
 		return c.Redirect(http.StatusSeeOther, devicePath)
 	}
@@ -253,17 +262,8 @@ func (p *Pages) registerPost(c echo.Context) error {
 		}
 		return p.renderAnswer(c, a, "register", v)
 	}
-	p.setSession(c, secret)
-	p.log.InfoContext(ctx, "user registered", "user_id", ns.UserID, "remote", c.RealIP())
 	p.accounts.WelcomeIn(p.lang(c), ns.UserID, v.Email) // its mail in the page's language
-	if pr == nil && devicePath != "" {
-		return c.Redirect(http.StatusSeeOther, devicePath)
-	}
-	if pr == nil {
-		return c.Redirect(http.StatusSeeOther, "/")
-	}
-	step, err := p.authorize.LoggedIn(ctx, id, browser, ns)
-	return p.follow(c, step, err)
+	return p.continueSignedIn(c, ns, secret, "user registered", pr, id, browser, devicePath)
 }
 
 // logoutParams are the parameters of an RP-initiated logout request (OpenID Connect

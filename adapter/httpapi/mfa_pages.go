@@ -195,20 +195,19 @@ func (p *Pages) mfaPost(c echo.Context) error {
 		return p.renderAnswer(c, a, "mfa", v)
 	}
 	p.clearMFA(c)
-	p.setSession(c, secret)
-	p.log.InfoContext(ctx, "user logged in with a second factor", "user_id", ns.UserID, "remote", c.RealIP())
-	if pr == nil && devicePath != "" {
-		return c.Redirect(http.StatusSeeOther, devicePath)
-	}
-	if pr == nil {
-		return c.Redirect(http.StatusSeeOther, "/")
-	}
-	step, err := p.authorize.LoggedIn(ctx, id, browser, ns)
-	return p.follow(c, step, err)
+	return p.continueSignedIn(c, ns, secret, "user logged in with a second factor", pr, id, browser, devicePath)
 }
 
-// factorForm shows the account page again with the error of a factor form.
+// factorForm shows the account page again with the error of an authenticator-app form.
 func (p *Pages) factorForm(c echo.Context, s *domain.Session, err error) error {
+	return p.accountFormError(c, s, err, "totp_password", false)
+}
+
+// accountFormError shows the account page again with the error of a second-factor
+// form: throttling and messages without a field at the top, a wrong current password
+// next to that form's password input (passwordField), and, when inline, a message
+// about another input next to it.
+func (p *Pages) accountFormError(c echo.Context, s *domain.Session, err error, passwordField string, inline bool) error {
 	v, verr := p.accountView(c, s)
 	if verr != nil {
 		return verr
@@ -219,7 +218,10 @@ func (p *Pages) factorForm(c echo.Context, s *domain.Session, err error) error {
 	case a.Status == http.StatusTooManyRequests:
 		v.Error = p.t(c, "acct.error.too_many_passwords", "Seconds", strconv.Itoa(a.RetryAfter))
 	case errors.As(err, &ve) && ve.Field == "current_password":
-		v.Fields["totp_password"] = p.say(c, ve.Message)
+		v.Fields[passwordField] = p.say(c, ve.Message)
+		a.Status = http.StatusBadRequest
+	case errors.As(err, &ve) && inline && ve.Field != "":
+		v.Fields[ve.Field] = p.say(c, ve.Message)
 		a.Status = http.StatusBadRequest
 	case errors.As(err, &ve):
 		v.Error = p.say(c, ve.Message)

@@ -92,16 +92,7 @@ func (p *Pages) passkeyLoginPost(c echo.Context) error {
 		}
 		return p.renderAnswer(c, a, "login", v)
 	}
-	p.setSession(c, secret)
-	p.log.InfoContext(ctx, "user logged in with a passkey", "user_id", ns.UserID, "remote", c.RealIP())
-	if pr == nil && devicePath != "" {
-		return c.Redirect(http.StatusSeeOther, devicePath)
-	}
-	if pr == nil {
-		return c.Redirect(http.StatusSeeOther, "/")
-	}
-	step, err := p.authorize.LoggedIn(ctx, id, browser, ns)
-	return p.follow(c, step, err)
+	return p.continueSignedIn(c, ns, secret, "user logged in with a passkey", pr, id, browser, devicePath)
 }
 
 // mfaSubject is who the second-factor page is for: the user who passed the password
@@ -154,28 +145,7 @@ func (p *Pages) mfaPasskey(c echo.Context, f form, s *domain.Session, browser st
 
 // passkeyForm shows the account page again with the error of a passkey form.
 func (p *Pages) passkeyForm(c echo.Context, s *domain.Session, err error) error {
-	v, verr := p.accountView(c, s)
-	if verr != nil {
-		return verr
-	}
-	a := Classify(err, SurfacePage)
-	var ve *usecase.ValidationError
-	switch {
-	case a.Status == http.StatusTooManyRequests:
-		v.Error = p.t(c, "acct.error.too_many_passwords", "Seconds", strconv.Itoa(a.RetryAfter))
-	case errors.As(err, &ve) && ve.Field == "current_password":
-		v.Fields["passkey_password"] = p.say(c, ve.Message)
-		a.Status = http.StatusBadRequest
-	case errors.As(err, &ve) && ve.Field != "":
-		v.Fields[ve.Field] = p.say(c, ve.Message)
-		a.Status = http.StatusBadRequest
-	case errors.As(err, &ve):
-		v.Error = p.say(c, ve.Message)
-		a.Status = http.StatusBadRequest
-	default:
-		return err
-	}
-	return p.renderAnswer(c, a, "account", v)
+	return p.accountFormError(c, s, err, "passkey_password", true)
 }
 
 // passkeyAdd serves POST /account/passkeys: inputs passkey_name, credential,

@@ -23,6 +23,8 @@ type adminBackend interface {
 	FindUser(ctx context.Context, ref string) (domain.User, error)
 	UpdateUser(ctx context.Context, id string, in usecase.UserUpdate) (domain.User, error)
 	DeleteUser(ctx context.Context, id string) error
+	// ResetMFA removes every second factor of the user (id); false when there was none.
+	ResetMFA(ctx context.Context, id string) (bool, error)
 
 	ListKeys(ctx context.Context) ([]domain.SigningKey, error)
 	RotateKey(ctx context.Context, alg string, immediate bool) (domain.SigningKey, error)
@@ -111,6 +113,12 @@ func (l localAdmin) UpdateUser(ctx context.Context, id string, in usecase.UserUp
 
 func (l localAdmin) DeleteUser(ctx context.Context, id string) error {
 	return l.app.Admin.DeleteUser(ctx, id)
+}
+
+func (l localAdmin) ResetMFA(ctx context.Context, id string) (bool, error) {
+	had, err := l.app.Factors.Reset(ctx, id)
+	l.app.Accounts.Wait() // the mail is queued before the process ends
+	return had, err
 }
 
 func (l localAdmin) ListKeys(ctx context.Context) ([]domain.SigningKey, error) {

@@ -563,20 +563,16 @@ func usersCmd(g *globals) *cobra.Command {
 		Short: "Remove every second factor of a user (U: a user id or a username): authenticator app and recovery codes; the user is told by mail",
 		Args:  exactArgs(1, "a user id or username"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.localOnly(cmd); err != nil {
-				return err
-			}
-			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
+			admin, cleanup, err := g.openAdmin(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			u, err := findUser(cmd.Context(), localAdmin{app}, args[0])
+			u, err := findUser(cmd.Context(), admin, args[0])
 			if err != nil {
 				return err
 			}
-			had, err := app.Factors.Reset(cmd.Context(), u.ID)
-			app.Accounts.Wait() // the mail is queued before the process ends
+			had, err := admin.ResetMFA(cmd.Context(), u.ID)
 			if err != nil {
 				return err
 			}

@@ -462,6 +462,14 @@ func (r *remoteAdmin) ListKeys(ctx context.Context) ([]domain.SigningKey, error)
 	return out, nil
 }
 
+func (r *remoteAdmin) ResetMFA(ctx context.Context, id string) (bool, error) {
+	var out struct {
+		Removed bool `json:"removed"`
+	}
+	_, err := r.call(ctx, http.MethodPost, "/users/"+url.PathEscape(id)+"/reset-mfa", nil, "", "", &out)
+	return out.Removed, err
+}
+
 func (r *remoteAdmin) RotateKey(ctx context.Context, alg string, immediate bool) (domain.SigningKey, error) {
 	var out keyJSON
 	_, err := r.call(ctx, http.MethodPost, "/keys/rotate", map[string]any{"alg": alg, "now": immediate}, "application/json", "", &out)

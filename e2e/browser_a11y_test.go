@@ -476,3 +476,47 @@ func TestBrowser_A11y_Languages(t *testing.T) {
 		})
 	}
 }
+
+// TestBrowser_A11y_MorePages: the states the other tests do not reach pass axe too:
+// the login page with "Continue with …" buttons of upstream providers, the sign-out
+// confirmation an application asked for (RP-initiated logout), and the form a mailed
+// password-reset link opens.
+func TestBrowser_A11y_MorePages(t *testing.T) {
+	t.Parallel()
+	ax := &axeAuditor{src: axeSource(t)}
+	srv, mx := mailServer(t, map[string]string{"GATEHOUSE_EMAIL_VERIFICATION": "off"})
+	for _, up := range [][]string{
+		{"--id", "corp", "--name", "Corp SSO", "--type", "oidc", "--issuer", "https://idp.example"},
+		{"--id", "hub", "--name", "GitHub", "--type", "github"},
+	} {
+		args := append([]string{"upstreams", "create", "--client-id", "c", "--client-secret-stdin"}, up...)
+		if _, stderr, code := srv.CLI(t, "s3cret-"+randomString(8)+"\n", args...); code != 0 {
+			t.Fatalf("upstreams create: %d %s", code, stderr)
+		}
+	}
+	client := srv.CreateClientJSON(t, "--name", "Acme Dashboard", "--redirect-uri", "https://rp.example/cb",
+		"--post-logout-redirect-uri", "https://rp.example/bye")
+	name, email := uniqueName("a11ymore"), uniqueName("a11ymore")+"@example.com"
+	if _, stderr, code := srv.CLI(t, "a long password 1\n", "users", "create", "--username", name, "--email", email,
+		"--email-verified", "--password-stdin"); code != 0 {
+		t.Fatalf("users create: %d %s", code, stderr)
+	}
+	tab := newTab(t, newChromium(t), 800, 900)
+	visit := func(what, path, sel string) {
+		t.Helper()
+		run(t, tab, "open "+path, chromedp.Navigate(srv.URL+path), chromedp.WaitVisible(chromedp.CSS(sel)))
+		ax.check(t, tab, what)
+	}
+	visit("login with upstream providers", "/login", `a[href="/login/upstream/corp"]`)
+	run(t, tab, "sign in", chromedp.SendKeys(chromedp.CSS("#username"), name), chromedp.SendKeys(chromedp.CSS("#password"), "a long password 1"),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type="submit"]`)), chromedp.WaitNotPresent(chromedp.CSS("#password")))
+	q := url.Values{"client_id": {client.ClientID}, "post_logout_redirect_uri": {"https://rp.example/bye"}, "state": {"s"}}
+	visit("sign-out asked by an application", "/logout?"+q.Encode(), `form[action="/logout"] button`)
+
+	run(t, tab, "ask for a reset link", chromedp.Navigate(srv.URL+"/forgot-password"), chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), email), chromedp.Click(chromedp.CSS(`form[action="/forgot-password"] button[type="submit"]`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`form[action="/forgot-password"]`)))
+	link := linkIn(t, srv, mailTo(t, mx, 1, email))
+	srv.Sensitive(link, tokenOf(t, link))
+	visit("the form of a reset link", link, `#password`)
+}

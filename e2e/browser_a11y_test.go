@@ -520,3 +520,21 @@ func TestBrowser_A11y_MorePages(t *testing.T) {
 	srv.Sensitive(link, tokenOf(t, link))
 	visit("the form of a reset link", link, `#password`)
 }
+
+// TestBrowser_A11y_PasskeyPages: with passkeys on (an issuer on localhost), the login
+// page with "Sign in with a passkey" (the script shows it) and the account page's
+// passkey section pass axe too.
+func TestBrowser_A11y_PasskeyPages(t *testing.T) {
+	t.Parallel()
+	ax := &axeAuditor{src: axeSource(t)}
+	srv := startServer(t, Options{Localhost: true})
+	name, pass := uniqueName("a11ypk"), "pw-"+randomString(16)
+	srv.CreateUser(t, name, pass)
+	tab := newTab(t, newChromium(t), 800, 900)
+	run(t, tab, "login", chromedp.Navigate(srv.URL+"/login"), chromedp.WaitVisible(chromedp.CSS(`#passkey-form button`)))
+	ax.check(t, tab, "login with a passkey button")
+	run(t, tab, "sign in", chromedp.SendKeys(chromedp.CSS("#username"), name), chromedp.SendKeys(chromedp.CSS("#password"), pass),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type="submit"]`)), chromedp.WaitNotPresent(chromedp.CSS("#password")))
+	run(t, tab, "account", chromedp.Navigate(srv.URL+"/account"), chromedp.WaitVisible(chromedp.CSS(`#passkeys`)))
+	ax.check(t, tab, "account with the passkey section")
+}

@@ -302,6 +302,12 @@ func TestLanguages_AccountPageAndMail(t *testing.T) {
 	csrf, _ = es.openForm("/register")
 	r := es.post("/register", url.Values{"csrf_token": {csrf}, "username": {uniqueName("ana")}, "email": {"ana@example.com"}, "password": {"short"}})
 	wantLang(t, "registration error", r, "es", "La contraseña debe tener de 8 a 128 caracteres.")
+	// A message that quotes what was typed is said without the quote, translated.
+	de := langBrowser(t, srv, "de")
+	csrf, _ = de.openForm("/register")
+	r = de.post("/register", url.Values{"csrf_token": {csrf}, "username": {uniqueName("jonas")}, "email": {"not an address"},
+		"password": {"a long password 1"}})
+	wantLang(t, "registration with a bad email", r, "de", "Das ist keine gültige E-Mail-Adresse.")
 }
 
 // enrolTOTPIn sets up the authenticator app from /account, the pages showing the

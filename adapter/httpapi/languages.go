@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -359,10 +360,24 @@ var useCaseMessages = map[string]string{
 	"the post_logout_redirect_uri is not registered for this application":                            "uc.logout.unregistered_uri",
 }
 
+// useCasePatterns are the use cases' messages that quote what the user typed: the
+// page says them without the quote, in its language.
+var useCasePatterns = []struct {
+	re  *regexp.Regexp
+	key string
+}{
+	{regexp.MustCompile(`^email ".*" is not a valid address$`), "uc.email_invalid"},
+}
+
 // say is a use case's message as a sentence in the page's language.
 func (p *Pages) say(c echo.Context, msg string) string {
 	if key, ok := useCaseMessages[msg]; ok {
 		return p.t(c, key)
+	}
+	for _, m := range useCasePatterns {
+		if m.re.MatchString(msg) {
+			return p.t(c, m.key)
+		}
 	}
 	return sentence(msg)
 }

@@ -200,16 +200,19 @@ func TestSecurity_S57_MetadataDocumentSlow(t *testing.T) {
 	slow := docs.srv.URL + "/slow.json"
 	docs.serve("/slow.json", func(w http.ResponseWriter, r *http.Request) {
 		select {
-		case <-time.After(8 * time.Second):
+		case <-time.After(60 * time.Second):
 		case <-release:
 		case <-r.Context().Done():
 		}
 		w.Write([]byte(`{"client_id":"` + slow + `","redirect_uris":["http://127.0.0.1:33418/callback"]}`))
 	})
+	// The refusal names the client's timeout (5 s), not a finished slow answer; the
+	// bound below only catches a fetch with no timeout at all (the document takes a
+	// minute): wall time on a shared machine is no measure of the 5 s.
 	start := time.Now()
 	s57Refused(t, srv, slow, "Client.Timeout")
-	if d := time.Since(start); d > 7*time.Second {
-		t.Errorf("a slow document held the request %v, want about 5 s at most", d)
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("a slow document held the request %v: the fetch has no timeout", d)
 	}
 }
 

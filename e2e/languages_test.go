@@ -287,6 +287,10 @@ func TestLanguages_AccountPageAndMail(t *testing.T) {
 	wrong := b.post("/account/password", url.Values{"csrf_token": {csrf}, "username": {user},
 		"current_password": {"not my password"}, "new_password": {"another good password"}})
 	wantLang(t, "wrong current password", wrong, "de", "Das ist nicht Ihr aktuelles Passwort.")
+	badPhone := b.post("/account/profile", url.Values{"csrf_token": {csrf}, "phone_number": {"12345"}, "name": {strings.Repeat("x", 201)}})
+	wantLang(t, "a profile form error", badPhone, "de", "Verwenden Sie höchstens 200 Zeichen.")
+	badPhone = b.post("/account/profile", url.Values{"csrf_token": {csrf}, "phone_number": {"12345"}})
+	wantLang(t, "a phone number error", badPhone, "de", "und Ländervorwahl ein: 4 bis 15 Ziffern")
 
 	// The same browser switches to Japanese: the authenticator app's setup and the mail.
 	b.get("/account?lang=ja")

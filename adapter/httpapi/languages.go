@@ -369,6 +369,28 @@ var useCasePatterns = []struct {
 	{regexp.MustCompile(`^email ".*" is not a valid address$`), "uc.email_invalid"},
 }
 
+// profileField matches a profile form's message: the field's words, then what is
+// wrong (domain.ValidateProfile); the page shows it next to the field, so only the
+// reason is said.
+var profileField = regexp.MustCompile(`^(?:name|given name|family name|picture|locale|zoneinfo|phone number): (.+)$`)
+
+// profileReasons are those reasons' keys; a number in them (a length) is the
+// message's Max.
+var profileReasons = []struct {
+	re  *regexp.Regexp
+	key string
+}{
+	{regexp.MustCompile(`^must be text of at most (\d+) characters$`), "uc.profile.text_length"},
+	{regexp.MustCompile(`^must not contain control or invisible characters$`), "uc.profile.invisible"},
+	{regexp.MustCompile(`^must not start or end with a space$`), "uc.profile.spaces"},
+	{regexp.MustCompile(`^must be at most (\d+) characters$`), "uc.profile.max_length"},
+	{regexp.MustCompile(`^must be an http or https URL`), "uc.profile.picture_url"},
+	{regexp.MustCompile(`^must not contain spaces or control characters$`), "uc.profile.url_chars"},
+	{regexp.MustCompile(`^must be a language tag`), "uc.profile.locale"},
+	{regexp.MustCompile(`^must be an IANA time zone`), "uc.profile.zoneinfo"},
+	{regexp.MustCompile(`^must be in E\.164 form`), "uc.profile.phone"},
+}
+
 // say is a use case's message as a sentence in the page's language.
 func (p *Pages) say(c echo.Context, msg string) string {
 	if key, ok := useCaseMessages[msg]; ok {
@@ -377,6 +399,16 @@ func (p *Pages) say(c echo.Context, msg string) string {
 	for _, m := range useCasePatterns {
 		if m.re.MatchString(msg) {
 			return p.t(c, m.key)
+		}
+	}
+	if f := profileField.FindStringSubmatch(msg); f != nil {
+		for _, r := range profileReasons {
+			if m := r.re.FindStringSubmatch(f[1]); m != nil {
+				if len(m) > 1 {
+					return p.t(c, r.key, "Max", m[1])
+				}
+				return p.t(c, r.key)
+			}
 		}
 	}
 	return sentence(msg)

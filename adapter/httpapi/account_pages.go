@@ -294,8 +294,13 @@ func (p *Pages) accountView(c echo.Context, s *domain.Session) (view, error) {
 	if err != nil {
 		return view{}, err
 	}
-	for _, a := range apps {
-		v.Apps = append(v.Apps, appView{ClientID: a.ClientID, Name: a.ClientName, Scopes: p.describeScopes(c, a.Scopes),
+	lists := make([][]usecase.ScopeView, len(apps))
+	for i, a := range apps {
+		lists[i] = a.Scopes
+	}
+	described := p.describeScopeLists(c, lists...)
+	for i, a := range apps {
+		v.Apps = append(v.Apps, appView{ClientID: a.ClientID, Name: a.ClientName, Scopes: described[i],
 			Granted: p.date(c, a.GrantedAt)})
 	}
 	return v, nil

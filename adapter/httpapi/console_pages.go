@@ -299,13 +299,20 @@ func (k *Console) clientError(c echo.Context, v *consoleView, err error) bool {
 	return false
 }
 
-func (k *Console) clientsList(c echo.Context, op *operator) error {
-	v := k.view(op, k.t(c, "console.title.clients"), "clients")
+// listView is the view of a list page (title key, section): its search, and the page
+// position it asks for (a bad one is the first page, with a message).
+func (k *Console) listView(c echo.Context, op *operator, title, section string) (*consoleView, usecase.ListPosition) {
+	v := k.view(op, k.t(c, title), section)
 	v.Query = k.searchOf(c, v, "q")
 	after, bad := cursor(c)
 	if bad {
 		v.Error = k.t(c, "console.error.no_page")
 	}
+	return v, after
+}
+
+func (k *Console) clientsList(c echo.Context, op *operator) error {
+	v, after := k.listView(c, op, "console.title.clients", "clients")
 	page, next, err := k.resources.Clients(ctxOf(c), usecase.ClientFilter{Q: v.Query, After: after, Limit: consolePageSize})
 	if err != nil {
 		return err
@@ -498,12 +505,7 @@ func (k *Console) userError(c echo.Context, v *consoleView, err error) bool {
 }
 
 func (k *Console) usersList(c echo.Context, op *operator) error {
-	v := k.view(op, k.t(c, "console.title.users"), "users")
-	v.Query = k.searchOf(c, v, "q")
-	after, bad := cursor(c)
-	if bad {
-		v.Error = k.t(c, "console.error.no_page")
-	}
+	v, after := k.listView(c, op, "console.title.users", "users")
 	page, next, err := k.resources.Users(ctxOf(c), usecase.UserFilter{Q: v.Query, Group: k.searchOf(c, v, "group"),
 		After: after, Limit: consolePageSize})
 	if err != nil {

@@ -277,9 +277,17 @@ func (p *Pages) execute(t *template.Template, v any) ([]byte, error) {
 // there; else a well-known scope's own words; else nothing, and the page shows the
 // scope's name alone.
 func (p *Pages) describeScopes(c echo.Context, scopes []usecase.ScopeView) []usecase.ScopeView {
-	names := make([]string, len(scopes))
-	for i, s := range scopes {
-		names[i] = s.Name
+	return p.describeScopeLists(c, scopes)[0]
+}
+
+// describeScopeLists describes several lists (the account page's connected apps)
+// with one read of the operator's descriptions.
+func (p *Pages) describeScopeLists(c echo.Context, lists ...[]usecase.ScopeView) [][]usecase.ScopeView {
+	var names []string
+	for _, scopes := range lists {
+		for _, s := range scopes {
+			names = append(names, s.Name)
+		}
 	}
 	described, err := p.scopes.Described(c.Request().Context(), names)
 	if err != nil {
@@ -287,15 +295,18 @@ func (p *Pages) describeScopes(c echo.Context, scopes []usecase.ScopeView) []use
 		p.log.WarnContext(c.Request().Context(), "scope descriptions not read", "err", err)
 	}
 	lang := p.lang(c)
-	out := make([]usecase.ScopeView, len(scopes))
-	for i, s := range scopes {
-		out[i] = s
-		if d, ok := described[s.Name]; ok {
-			out[i].Description = d.DescriptionIn(lang)
-		} else if _, ok := domain.ScopeDescriptions[s.Name]; ok {
-			out[i].Description = p.t(c, "scope."+s.Name)
-		} else {
-			out[i].Description = ""
+	out := make([][]usecase.ScopeView, len(lists))
+	for l, scopes := range lists {
+		out[l] = make([]usecase.ScopeView, len(scopes))
+		for i, s := range scopes {
+			out[l][i] = s
+			if d, ok := described[s.Name]; ok {
+				out[l][i].Description = d.DescriptionIn(lang)
+			} else if _, ok := domain.ScopeDescriptions[s.Name]; ok {
+				out[l][i].Description = p.t(c, "scope."+s.Name)
+			} else {
+				out[l][i].Description = ""
+			}
 		}
 	}
 	return out

@@ -64,7 +64,7 @@ type Console struct {
 	key       []byte
 	cookie    string // the console session
 	login     string // the sign-in round trip (state)
-	templates map[string]*template.Template
+	templates *templateSet
 	now       func() time.Time
 }
 
@@ -78,32 +78,35 @@ func NewConsole(p *Pages, admin *usecase.Admin, audit *usecase.Audit, keys *usec
 	m.Write([]byte("gatehouse/console-cookie/v1"))
 	c := &Console{p: p, admin: admin, audit: audit, keys: keys, factors: factors, token: token, resources: resources, log: log,
 		key: m.Sum(nil), cookie: "gatehouse_console", login: "gatehouse_console_login",
-		templates: map[string]*template.Template{}, now: time.Now}
+		now: time.Now}
 	if p.cookies.secure {
 		c.cookie, c.login = "__Host-gatehouse_console", "__Host-gatehouse_console_login"
 	}
+	c.templates = newTemplateSet(func(lang, name string) (*template.Template, error) {
+		funcs := p.templateFuncs(lang)
+		for k, v := range consoleFuncs {
+			funcs[k] = v
+		}
+		// Moments in the language's usual form, like the other pages (Pages.date).
+		layout := p.languages.Text(lang, "format.datetime", nil)
+		funcs["when"] = func(t time.Time) string { return consoleWhen(t, layout) }
+		funcs["whenp"] = func(t *time.Time) string {
+			if t == nil {
+				return "—"
+			}
+			return consoleWhen(*t, layout)
+		}
+		t, err := p.theme.parse(name, funcs, "layout.html", "console_nav.html", name+".html")
+		if err != nil {
+			return nil, templateErr("console", name, err)
+		}
+		return t, nil
+	})
 	for _, name := range []string{"console_dashboard", "console_clients", "console_client", "console_secret",
 		"console_confirm", "console_users", "console_user", "console_keys", "console_audit"} {
-		// Once per language, like the other pages (parseInEachLanguage).
-		for _, l := range languageNames {
-			funcs := p.templateFuncs(l.Code)
-			for k, v := range consoleFuncs {
-				funcs[k] = v
-			}
-			// Moments in the language's usual form, like the other pages (Pages.date).
-			layout := p.languages.Text(l.Code, "format.datetime", nil)
-			funcs["when"] = func(t time.Time) string { return consoleWhen(t, layout) }
-			funcs["whenp"] = func(t *time.Time) string {
-				if t == nil {
-					return "—"
-				}
-				return consoleWhen(*t, layout)
-			}
-			t, err := p.theme.parse(name, funcs, "layout.html", "console_nav.html", name+".html")
-			if err != nil {
-				return nil, templateErr("console", name, err)
-			}
-			c.templates[l.Code+"/"+name] = t
+		// Parsed in the default language now, in the others on first use (templateSet).
+		if err := c.templates.add(name, p.languages.Match(), nil); err != nil {
+			return nil, err
 		}
 	}
 	return c, nil
@@ -472,9 +475,9 @@ func unverifiedClaims(jwt string) (idTokenClaims, error) {
 // render executes a console page.
 func (k *Console) render(c echo.Context, status int, name string, v *consoleView) error {
 	lang := k.p.lang(c)
-	t, ok := k.templates[lang+"/"+name]
-	if !ok {
-		return fmt.Errorf("console: no template %q", name)
+	t, err := k.templates.get(lang, name)
+	if err != nil {
+		return fmt.Errorf("console: %w", err)
 	}
 	v.Wide = true
 	v.Langs = langLinks(c, lang)

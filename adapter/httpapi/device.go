@@ -3,7 +3,6 @@ package httpapi
 import (
 	"errors"
 	"fmt"
-	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -22,19 +21,20 @@ import (
 type DeviceHandler struct {
 	device    *usecase.Device
 	pages     *Pages // nil: the endpoint only, no page
-	templates map[string]*template.Template
+	templates *templateSet
 }
 
 const userCodeField = "user_code"
 
 // NewDeviceHandler parses the device page templates; a broken template stops start-up.
 func NewDeviceHandler(device *usecase.Device, pages *Pages) (*DeviceHandler, error) {
-	h := &DeviceHandler{device: device, pages: pages, templates: map[string]*template.Template{}}
+	h := &DeviceHandler{device: device, pages: pages}
 	if pages == nil {
 		return h, nil // the endpoint alone: no verification page (Mount)
 	}
+	h.templates = pages.pageTemplates()
 	for _, name := range []string{"device", "device_consent", "device_done"} {
-		if err := pages.parseInEachLanguage(h.templates, name, deviceView{}); err != nil {
+		if err := pages.addPage(h.templates, name, deviceView{}); err != nil {
 			return nil, err
 		}
 	}
@@ -118,7 +118,11 @@ type deviceView struct {
 func (h *DeviceHandler) render(c echo.Context, status int, name string, v deviceView) error {
 	lang := h.pages.lang(c)
 	v.Langs = langLinks(c, lang)
-	b, err := h.pages.execute(h.templates[lang+"/"+name], v)
+	t, err := h.templates.get(lang, name)
+	if err != nil {
+		return fmt.Errorf("device page: %w", err)
+	}
+	b, err := h.pages.execute(t, v)
 	if err != nil {
 		return fmt.Errorf("device page: render %s: %w", name, err)
 	}

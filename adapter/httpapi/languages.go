@@ -216,21 +216,23 @@ func (p *Pages) templateFuncs(lang string) template.FuncMap {
 	}
 }
 
-// parseInEachLanguage parses the page name with the layout once per language, into
-// into[language+"/"+name]: a page renders without cloning or escaping anew.
-func (p *Pages) parseInEachLanguage(into map[string]*template.Template, name string, empty any) error {
-	files := []string{"layout.html", name + ".html"}
-	for _, l := range languageNames {
-		t, err := p.theme.parse(name, p.templateFuncs(l.Code), files...)
+// pageTemplates parses the pages with the layout in a language, for a templateSet;
+// check runs each page once on an empty view of its kind (theme.tryExecute).
+func (p *Pages) pageTemplates() *templateSet {
+	return newTemplateSet(func(lang, name string) (*template.Template, error) {
+		t, err := p.theme.parse(name, p.templateFuncs(lang), "layout.html", name+".html")
 		if err != nil {
-			return templateErr("pages", name, err)
+			return nil, templateErr("pages", name, err)
 		}
-		if err := p.theme.tryExecute(t, empty, files...); err != nil {
-			return err
-		}
-		into[l.Code+"/"+name] = t
-	}
-	return nil
+		return t, nil
+	})
+}
+
+// addPage adds the page name to set, checked on empty, a view of its kind.
+func (p *Pages) addPage(set *templateSet, name string, empty any) error {
+	return set.add(name, p.languages.Match(), func(t *template.Template) error {
+		return p.theme.tryExecute(t, empty, "layout.html", name+".html")
+	})
 }
 
 // langLinks point at the current page with lang set; a page shown after a POST

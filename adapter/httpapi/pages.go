@@ -55,7 +55,7 @@ type Pages struct {
 	cookies      cookieNames
 	csrfKey      []byte
 	registration bool
-	templates    map[string]*template.Template
+	templates    *templateSet
 	static       map[string]staticFile
 	theme        *theme
 	csp          string // the pages' Content-Security-Policy (theme.csp)
@@ -82,17 +82,18 @@ func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login
 	p := &Pages{
 		authorize: authorize, login: login, endSession: endSession, accounts: accounts, apps: apps, factors: factors, upstreams: upstreams, scopes: scopes, log: log, issuer: cfg.Issuer,
 		cookies: newCookieNames(cfg.Issuer), csrfKey: cfg.CSRFKey, registration: cfg.RegistrationEnabled,
-		templates: map[string]*template.Template{}, static: map[string]staticFile{}, languages: cfg.Languages,
+		static: map[string]staticFile{}, languages: cfg.Languages,
 	}
 	th, err := newTheme(cfg.Brand, cfg.TemplatesDir)
 	if err != nil {
 		return nil, err
 	}
 	p.theme, p.csp = th, th.csp()
+	p.templates = p.pageTemplates()
 	for _, name := range []string{"login", "consent", "register", "logout", "home", "error",
 		"verify_email", "verify_required", "forgot_password", "reset_password", "notice", "account", "confirm_email",
 		"mfa", "mfa_enrol", "totp_setup", "recovery_codes"} {
-		if err := p.parseInEachLanguage(p.templates, name, view{}); err != nil {
+		if err := p.addPage(p.templates, name, view{}); err != nil {
 			return nil, err
 		}
 	}
@@ -319,9 +320,9 @@ type hiddenField struct{ Name, Value string }
 // half a page.
 func (p *Pages) render(c echo.Context, status int, name string, v view) error {
 	lang := p.lang(c)
-	t, ok := p.templates[lang+"/"+name]
-	if !ok {
-		return fmt.Errorf("pages: no template %q", name)
+	t, err := p.templates.get(lang, name)
+	if err != nil {
+		return fmt.Errorf("pages: %w", err)
 	}
 	v.RegistrationEnabled = v.RegistrationEnabled || p.registration
 	v.Langs = langLinks(c, lang)

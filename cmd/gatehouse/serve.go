@@ -83,6 +83,10 @@ func serveCmd(g *globals) *cobra.Command {
 			if cfg.PprofAddr != "" {
 				go servePprof(cfg.PprofAddr, app)
 			}
+			// Start-up's garbage (migrations, templates, catalogs, keys) goes back to
+			// the system now rather than when the collector next runs, which at
+			// GOGC=400 an idle server may not reach for a long time.
+			debug.FreeOSMemory()
 			log.Info("gatehouse starting", "version", version, "issuer", cfg.Issuer, "database", redactURL(cfg.DatabaseURL),
 				"throttle_store", cfg.ThrottleStore)
 			hkDone := make(chan struct{})

@@ -1,0 +1,66 @@
+package httpapi
+
+import (
+	"bytes"
+	"errors"
+	"html/template"
+	"sync"
+	"testing"
+)
+
+// TestTemplateSet: start-up parses and checks a page in the default language only;
+// another language's is parsed on its first use, once however many requests race for
+// it, and each language renders with its own functions.
+func TestTemplateSet(t *testing.T) {
+	var mu sync.Mutex
+	parsed := map[string]int{}
+	s := newTemplateSet(func(lang, name string) (*template.Template, error) {
+		mu.Lock()
+		parsed[lang+"/"+name]++
+		mu.Unlock()
+		return template.New(name).Funcs(template.FuncMap{"lang": func() string { return lang }}).
+			Parse(`{{define "layout"}}` + name + ` in {{lang}}{{end}}`)
+	})
+	checked := 0
+	if err := s.add("login", "fr", func(*template.Template) error { checked++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(parsed) != 1 || parsed["fr/login"] != 1 || checked != 1 {
+		t.Fatalf("start-up parsed %v and checked %d times, want fr/login once", parsed, checked)
+	}
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			if _, err := s.get("ja", "login"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if parsed["ja/login"] != 1 {
+		t.Fatalf("ja/login parsed %d times, want once", parsed["ja/login"])
+	}
+	for lang, want := range map[string]string{"fr": "login in fr", "ja": "login in ja", "de": "login in de"} {
+		tpl, err := s.get(lang, "login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := tpl.ExecuteTemplate(&b, "layout", nil); err != nil || b.String() != want {
+			t.Fatalf("%s: rendered %q (%v), want %q", lang, b.String(), err, want)
+		}
+	}
+	if parsed["fr/login"] != 1 {
+		t.Fatalf("the default language's page was parsed again: %v", parsed)
+	}
+	if _, err := s.get("en", "consent"); err == nil {
+		t.Fatal("a page never added was found")
+	}
+	if _, err := s.get("xx", "login"); err == nil {
+		t.Fatal("a language the pages do not speak was found")
+	}
+	boom := errors.New("boom")
+	if err := s.add("broken", "en", func(*template.Template) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("a failed check gave %v, want it to stop start-up", err)
+	}
+}

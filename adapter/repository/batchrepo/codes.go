@@ -34,6 +34,7 @@ var _ usecase.CodeStore = (*Codes)(nil)
 // batch, ordered, rather than in two that wait for each other.
 func NewCodes(inner *bunrepo.CodeRepository, tokens *Tokens, group *GroupCommit, db *bun.DB) *Codes {
 	c := &Codes{CodeRepository: inner, pipe: tokens.pipe, group: group}
+	group.Prepare(consumeCodeSQLite, insertFamilySQLite)
 	if c.pipe != nil || tokens.sqlite {
 		c.reads = newReadBatcher(db, "select authorization codes", func(ctx context.Context, keys []string) (map[string]usecase.CodeRedemption, error) {
 			return inner.CodeRedemptions(ctx, hashesOf(keys))
@@ -92,7 +93,7 @@ func (c *Codes) consume(ctx context.Context, hash []byte, now time.Time, g *usec
 	}
 	consumed := false
 	err := c.group.Write(ctx, func(ctx context.Context, tx bun.Tx) error {
-		res, err := tx.NewRaw("UPDATE authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL", now, hash).Exec(ctx)
+		res, err := c.group.exec(ctx, tx, consumeCodeSQLite, now, hash)
 		if err != nil {
 			return bunrepo.WrapErr(err, "consume authorization code")
 		}
@@ -100,13 +101,11 @@ func (c *Codes) consume(ctx context.Context, hash []byte, now time.Time, g *usec
 			return err
 		}
 		if g != nil {
-			if _, err := tx.NewRaw("INSERT INTO token_families ("+bunrepo.FamilyColumns+") VALUES (?, ?, ?, ?, ?, ?)",
-				bunrepo.FamilyValues(g.Family)...).Exec(ctx); err != nil {
+			if _, err := c.group.exec(ctx, tx, insertFamilySQLite, bunrepo.FamilyValues(g.Family)...); err != nil {
 				return bunrepo.WrapErr(err, "insert token family %q", g.Family.ID)
 			}
 			if g.Refresh != nil {
-				if _, err := tx.NewRaw("INSERT INTO refresh_tokens ("+bunrepo.RefreshTokenColumns+
-					") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", bunrepo.RefreshTokenValues(*g.Refresh)...).Exec(ctx); err != nil {
+				if _, err := c.group.exec(ctx, tx, insertRefreshTokenQuery, bunrepo.RefreshTokenValues(*g.Refresh)...); err != nil {
 					return bunrepo.WrapErr(err, "insert refresh token of family %q", g.Family.ID)
 				}
 			}
@@ -116,6 +115,12 @@ func (c *Codes) consume(ctx context.Context, hash []byte, now time.Time, g *usec
 	})
 	return consumed, err
 }
+
+// The statements of consume on SQLite, each run in the group commit's transaction.
+const (
+	consumeCodeSQLite  = "UPDATE authorization_codes SET used_at = ? WHERE hash = ? AND used_at IS NULL"
+	insertFamilySQLite = "INSERT INTO token_families (" + bunrepo.FamilyColumns + ") VALUES (?, ?, ?, ?, ?, ?)"
+)
 
 // The statements of consume on PostgreSQL: each consumes the code ($1 the time, $2 the
 // hash) only while it is unused, and starts the grant the use case decided on (the

@@ -2,8 +2,10 @@ package batchrepo
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -32,6 +34,17 @@ import (
 type GroupCommit struct {
 	plain   *bunrepo.TxWriter
 	enabled bool
+	db      *sql.DB
+
+	// The statements of the hot writes (Prepare), each prepared once on SQLite's
+	// connection and run with its arguments bound (exec): parsing each write's SQL
+	// anew was a third of the writer's time in a profile of the refresh run, and the
+	// writer is what every write on SQLite waits for (BENCHMARKS.md). Prepared by a
+	// group's leader before its transaction, never inside one: with one connection,
+	// preparing on the pool from inside a transaction would wait for itself.
+	queries     []string
+	stmts       atomic.Pointer[map[string]*sql.Stmt]
+	lastPrepare time.Time // the leader's
 
 	mu      sync.Mutex
 	pending []*groupWrite
@@ -61,7 +74,78 @@ const groupTimeout = 10 * time.Second
 
 // NewGroupCommit returns the Writer over db: grouped on SQLite, plain elsewhere.
 func NewGroupCommit(db *bun.DB) *GroupCommit {
-	return &GroupCommit{plain: bunrepo.NewTxWriter(db), enabled: db.Dialect().Name() == dialect.SQLite}
+	g := &GroupCommit{plain: bunrepo.NewTxWriter(db), enabled: db.Dialect().Name() == dialect.SQLite, db: db.DB}
+	g.Prepare(savepointQuery, rollbackToQuery, releaseQuery)
+	return g
+}
+
+// Prepare names statements that writes run through exec, to be prepared once on
+// SQLite. Called while the repositories are built, before any write.
+func (g *GroupCommit) Prepare(queries ...string) {
+	g.queries = append(g.queries, queries...)
+}
+
+// prepare prepares the statements Prepare named that are not yet, at most once a
+// second: before the database is migrated their tables may not exist, and exec then
+// lets Bun format the statement as before.
+func (g *GroupCommit) prepare() {
+	have := g.stmts.Load()
+	if !g.enabled || (have != nil && len(*have) == len(g.queries)) || time.Since(g.lastPrepare) < time.Second {
+		return
+	}
+	g.lastPrepare = time.Now()
+	next := map[string]*sql.Stmt{}
+	if have != nil {
+		for q, st := range *have {
+			next[q] = st
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
+	defer cancel()
+	for _, q := range g.queries {
+		if next[q] != nil {
+			continue
+		}
+		if st, err := g.db.PrepareContext(ctx, q); err == nil {
+			next[q] = st
+		}
+	}
+	g.stmts.Store(&next)
+}
+
+// exec runs query (with ? placeholders) in tx: on SQLite through its prepared
+// statement, its arguments bound as Bun would have written them; otherwise, or for
+// an argument of a type sqliteArgs does not know, as Bun formats it.
+func (g *GroupCommit) exec(ctx context.Context, tx bun.Tx, query string, args ...any) (sql.Result, error) {
+	if m := g.stmts.Load(); m != nil {
+		if st := (*m)[query]; st != nil {
+			if bound, ok := sqliteArgs(args); ok {
+				return tx.StmtContext(ctx, st).ExecContext(ctx, bound...)
+			}
+		}
+	}
+	return tx.NewRaw(query, args...).Exec(ctx)
+}
+
+// sqliteTime is how Bun writes a time into SQLite (schema.BaseDialect.AppendTime),
+// which the repositories' reads and comparisons rely on.
+const sqliteTime = "2006-01-02 15:04:05.999999-07:00"
+
+// sqliteArgs are args as values to bind that store what Bun's formatting would have:
+// times as Bun's text, the rest as they are. false when one is of another type.
+func sqliteArgs(args []any) ([]any, bool) {
+	out := make([]any, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case nil, string, []byte, int64, int:
+			out[i] = v
+		case time.Time:
+			out[i] = v.UTC().Format(sqliteTime)
+		default:
+			return nil, false
+		}
+	}
+	return out, true
 }
 
 // Write runs fn in a transaction, on SQLite together with the writes of concurrent
@@ -103,6 +187,7 @@ func (g *GroupCommit) lead(self *groupWrite) {
 	g.pending = append(g.pending[:0:0], g.pending[n:]...)
 	g.mu.Unlock()
 
+	g.prepare()
 	g.execute(group)
 	for _, w := range group {
 		if w != self {
@@ -146,15 +231,15 @@ func (g *GroupCommit) execute(group []*groupWrite) {
 	err := g.plain.Write(ctx, func(ctx context.Context, tx bun.Tx) error {
 		for _, w := range live {
 			w.err = nil
-			if _, err := tx.ExecContext(ctx, savepointQuery); err != nil {
+			if _, err := g.exec(ctx, tx, savepointQuery); err != nil {
 				return bunrepo.WrapErr(err, "open savepoint")
 			}
 			if w.err = w.call(ctx, tx); w.err != nil {
-				if _, err := tx.ExecContext(ctx, rollbackToQuery); err != nil {
+				if _, err := g.exec(ctx, tx, rollbackToQuery); err != nil {
 					return bunrepo.WrapErr(err, "roll back to savepoint")
 				}
 			}
-			if _, err := tx.ExecContext(ctx, releaseQuery); err != nil {
+			if _, err := g.exec(ctx, tx, releaseQuery); err != nil {
 				return bunrepo.WrapErr(err, "release savepoint")
 			}
 		}

@@ -227,3 +227,52 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestGroupCommit_PreparedStoresWhatBunWould writes one row of every argument type the
+// hot writes use twice: through a prepared statement with bound arguments (exec) and
+// through Bun's formatting, and requires the database to hold the same type and value
+// for each, since reads and comparisons (expires_at < ?) rely on Bun's forms. It also
+// requires that exec took the prepared path, and fell back to Bun for a type it does
+// not know.
+func TestGroupCommit_PreparedStoresWhatBunWould(t *testing.T) {
+	db := openScratchSQLite(t)
+	ctx := t.Context()
+	if _, err := db.ExecContext(ctx, "CREATE TABLE typed (k TEXT PRIMARY KEY, s TEXT, b BLOB, n INTEGER, tm TEXT, z TEXT)"); err != nil {
+		t.Fatal(err)
+	}
+	const insert = "INSERT INTO typed (k, s, b, n, tm, z) VALUES (?, ?, ?, ?, ?, ?)"
+	g := NewGroupCommit(db)
+	g.Prepare(insert)
+	when := time.Date(2026, 12, 6, 3, 4, 5, 123456789, time.FixedZone("X", 3600))
+	row := func(k string) []any { return []any{k, "it's ü", []byte{0, 1, 0xfe}, int64(42), when, nil} }
+	if err := g.Write(ctx, func(ctx context.Context, tx bun.Tx) error {
+		_, err := g.exec(ctx, tx, insert, row("prepared")...)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if m := g.stmts.Load(); m == nil || (*m)[insert] == nil {
+		t.Fatal("the statement was not prepared")
+	}
+	if _, err := db.NewRaw(insert, row("bun")...).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const show = "SELECT typeof(s) || ':' || s || '|' || typeof(b) || ':' || hex(b) || '|' || typeof(n) || ':' || n || '|' || " +
+		"typeof(tm) || ':' || tm || '|' || typeof(z) FROM typed WHERE k = ?"
+	var prepared, formatted string
+	if err := db.NewRaw(show, "prepared").Scan(ctx, &prepared); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.NewRaw(show, "bun").Scan(ctx, &formatted); err != nil {
+		t.Fatal(err)
+	}
+	if prepared != formatted {
+		t.Fatalf("prepared write stored %q, Bun's %q", prepared, formatted)
+	}
+	if want := "text:2026-12-06 02:04:05.123456+00:00"; !strings.Contains(prepared, want) {
+		t.Fatalf("stored %q, want the time as %q", prepared, want)
+	}
+	if _, ok := sqliteArgs([]any{true}); ok {
+		t.Fatal("sqliteArgs accepted a bool, whose form it does not know")
+	}
+}

@@ -35,6 +35,7 @@ var _ usecase.TokenStore = (*Tokens)(nil)
 // NewTokens wraps inner, a repository over db whose Writer is group.
 func NewTokens(inner *bunrepo.TokenRepository, group *GroupCommit, db *bun.DB) *Tokens {
 	t := &Tokens{TokenRepository: inner, group: group, sqlite: db.Dialect().Name() == dialect.SQLite}
+	group.Prepare(rotateSQLiteQuery, insertRefreshTokenQuery)
 	t.byHash = newReadBatcher(db, "select refresh tokens", func(ctx context.Context, keys []string) (map[string]domain.RefreshToken, error) {
 		return inner.RefreshTokensByHash(ctx, hashesOf(keys))
 	})
@@ -180,15 +181,14 @@ func (t *Tokens) rotate(ctx context.Context, hash []byte, now time.Time, next do
 	}
 	rotated := false
 	err := t.group.Write(ctx, func(ctx context.Context, tx bun.Tx) error {
-		res, err := tx.NewRaw(rotateSQLiteQuery, now, hash, next.FamilyID).Exec(ctx)
+		res, err := t.group.exec(ctx, tx, rotateSQLiteQuery, now, hash, next.FamilyID)
 		if err != nil {
 			return bunrepo.WrapErr(err, "mark refresh token rotated")
 		}
 		if n, err := res.RowsAffected(); err != nil || n != 1 {
 			return err
 		}
-		if _, err := tx.NewRaw("INSERT INTO refresh_tokens ("+bunrepo.RefreshTokenColumns+
-			") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", bunrepo.RefreshTokenValues(next)...).Exec(ctx); err != nil {
+		if _, err := t.group.exec(ctx, tx, insertRefreshTokenQuery, bunrepo.RefreshTokenValues(next)...); err != nil {
 			return bunrepo.WrapErr(err, "insert rotated refresh token")
 		}
 		rotated = true
@@ -196,6 +196,10 @@ func (t *Tokens) rotate(ctx context.Context, hash []byte, now time.Time, next do
 	})
 	return rotated, err
 }
+
+// insertRefreshTokenQuery stores a refresh token (bunrepo.RefreshTokenValues).
+const insertRefreshTokenQuery = "INSERT INTO refresh_tokens (" + bunrepo.RefreshTokenColumns +
+	") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 const rotateSQLiteQuery = "UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ? AND rotated_at IS NULL " +
 	"AND revoked_at IS NULL AND NOT EXISTS (SELECT 1 FROM token_families WHERE id = ? AND revoked_at IS NOT NULL)"

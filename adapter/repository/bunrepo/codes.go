@@ -16,6 +16,7 @@ type CodeRepository struct {
 	db     *bun.DB
 	flavor flavor
 	writes Writer
+	reads  *keyedReads
 }
 
 var _ usecase.CodeStore = (*CodeRepository)(nil)
@@ -23,7 +24,7 @@ var _ usecase.CodeStore = (*CodeRepository)(nil)
 // NewCodeRepository returns a repository over db whose redemptions run through w
 // (NewTxWriter: one transaction each).
 func NewCodeRepository(db *bun.DB, w Writer) *CodeRepository {
-	return &CodeRepository{db: db, flavor: flavorOf(db), writes: w}
+	return &CodeRepository{db: db, flavor: flavorOf(db), writes: w, reads: newKeyedReads(db)}
 }
 
 // CreateCode inserts c; ErrDuplicate when the hash exists, ErrNotFound when its
@@ -138,14 +139,14 @@ const codeRedemptionsQuery = "SELECT c.hash AS c_hash, c.client_id AS c_client_i
 	"(SELECT COUNT(*) FROM sessions s WHERE s.id = c.session_id) AS sessions, " +
 	"(SELECT COUNT(*) FROM clients k WHERE k.id = c.client_id AND k.disabled = TRUE) AS disabled_clients, " +
 	"(SELECT COUNT(*) FROM token_families f WHERE f.id = c.family_id) AS families " +
-	"FROM authorization_codes c LEFT JOIN users u ON u.id = c.user_id WHERE c.hash IN (?)"
+	"FROM authorization_codes c LEFT JOIN users u ON u.id = c.user_id WHERE c.hash IN (" + keyList + ")"
 
 // CodeRedemptions reads, in one query and without a lock, what RedeemCode hands to its
 // decide for each of hashes that exists, by string(hash): for a decorator that
 // decides first and then consumes the code only if it is still unused.
 func (r *CodeRepository) CodeRedemptions(ctx context.Context, hashes [][]byte) (map[string]usecase.CodeRedemption, error) {
 	var rows []codeRedemptionRow
-	if err := conn(ctx, r.db).NewRaw(codeRedemptionsQuery, bun.In(hashes)).Scan(ctx, &rows); err != nil {
+	if err := r.reads.scan(ctx, withKeys(codeRedemptionsQuery), keysOf(hashes), &rows); err != nil {
 		return nil, wrapErr(err, "select authorization codes")
 	}
 	out := make(map[string]usecase.CodeRedemption, len(rows))

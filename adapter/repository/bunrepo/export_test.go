@@ -24,3 +24,10 @@ func MigrateUpTo(ctx context.Context, db *bun.DB, name string) error {
 	_, err := m.Migrate(ctx)
 	return err
 }
+
+// PreparedReads counts the statements UserRepository's batched reads prepared.
+func PreparedReads(r *UserRepository) int {
+	r.reads.mu.Lock()
+	defer r.reads.mu.Unlock()
+	return len(r.reads.stmts)
+}

@@ -29,6 +29,10 @@ type TokenRepository struct {
 	db     *bun.DB
 	flavor flavor
 	writes Writer
+	reads  *keyedReads
+	// refreshTokensByHash is the select of RefreshTokensByHash, keyList standing for
+	// its keys.
+	refreshTokensByHash string
 }
 
 var _ usecase.TokenStore = (*TokenRepository)(nil)
@@ -36,7 +40,8 @@ var _ usecase.TokenStore = (*TokenRepository)(nil)
 // NewTokenRepository returns a repository over db whose write transactions run
 // through w (NewTxWriter: one transaction each).
 func NewTokenRepository(db *bun.DB, w Writer) *TokenRepository {
-	return &TokenRepository{db: db, flavor: flavorOf(db), writes: w}
+	return &TokenRepository{db: db, flavor: flavorOf(db), writes: w, reads: newKeyedReads(db),
+		refreshTokensByHash: db.NewSelect().Model((*refreshTokenRow)(nil)).Where("hash IN (?)", bun.Safe(keyList)).String()}
 }
 
 // CreateFamily inserts the family and, when rt is not nil, its first refresh token, in
@@ -238,7 +243,7 @@ func (r *TokenRepository) RefreshTokenByHash(ctx context.Context, hash []byte) (
 // query (for a decorator that batches RefreshTokenByHash).
 func (r *TokenRepository) RefreshTokensByHash(ctx context.Context, hashes [][]byte) (map[string]domain.RefreshToken, error) {
 	var rows []refreshTokenRow
-	if err := conn(ctx, r.db).NewSelect().Model(&rows).Where("hash IN (?)", bun.In(hashes)).Scan(ctx); err != nil {
+	if err := r.reads.scan(ctx, withKeys(r.refreshTokensByHash), keysOf(hashes), &rows); err != nil {
 		return nil, wrapErr(err, "select refresh tokens")
 	}
 	out := make(map[string]domain.RefreshToken, len(rows))
@@ -317,7 +322,7 @@ func (r *TokenRepository) UpdateRefreshTokenIn(ctx context.Context, tx bun.Tx, h
 // decides first and then writes only if nothing changed meanwhile.
 func (r *TokenRepository) RefreshStates(ctx context.Context, hashes [][]byte) (map[string]usecase.RefreshState, error) {
 	var rows []refreshStateRow
-	if err := conn(ctx, r.db).NewRaw(refreshStateQuery+" WHERE t.hash IN (?)", bun.In(hashes)).Scan(ctx, &rows); err != nil {
+	if err := r.reads.scan(ctx, withKeys(refreshStateQuery+" WHERE t.hash IN ("+keyList+")"), keysOf(hashes), &rows); err != nil {
 		return nil, wrapErr(err, "select refresh tokens")
 	}
 	out := make(map[string]usecase.RefreshState, len(rows))

@@ -13,21 +13,25 @@ import (
 // UserRepository stores users. Usernames and emails are unique byte for byte; an
 // empty email is stored as NULL so that any number of users may have none.
 type UserRepository struct {
-	db *bun.DB
+	db    *bun.DB
+	reads *keyedReads
+	// usersByID is the select of UsersByID, keyList standing for its keys.
+	usersByID string
 }
 
 var _ usecase.UserStore = (*UserRepository)(nil)
 
 // NewUserRepository returns a repository over db.
 func NewUserRepository(db *bun.DB) *UserRepository {
-	return &UserRepository{db: db}
+	return &UserRepository{db: db, reads: newKeyedReads(db),
+		usersByID: db.NewSelect().Model((*userRow)(nil)).Where("id IN (?)", bun.Safe(keyList)).String()}
 }
 
 // UsersByID returns the users of ids that exist, by id, in one query (for a decorator
 // that batches UserByID).
 func (r *UserRepository) UsersByID(ctx context.Context, ids []string) (map[string]domain.User, error) {
 	var rows []userRow
-	if err := conn(ctx, r.db).NewSelect().Model(&rows).Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+	if err := r.reads.scan(ctx, withKeys(r.usersByID), keysOf(ids), &rows); err != nil {
 		return nil, wrapErr(err, "select users")
 	}
 	out := make(map[string]domain.User, len(rows))

@@ -1,0 +1,107 @@
+package bunrepo
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/bits"
+	"strings"
+	"sync"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+)
+
+// keyedReads runs the reads of rows by a list of keys, the queries the batched reads
+// of batchrepo send (RefreshStates, CodeRedemptions, UsersByID, RefreshTokensByHash),
+// on SQLite through statements prepared once per query and list length. The length is
+// rounded up to a power of two and the list padded with its first key, which IN
+// ignores, so a query has at most nine shapes (maxKeyedRead keys). Every SQLite
+// statement runs on the one connection, one after the other; parsing each read anew
+// was 7 % of the refresh run's CPU (BENCHMARKS.md).
+//
+// Not on PostgreSQL: a prepared statement there keeps a generic plan made with the
+// statistics of its time, and one made while a table was small scanned it whole once
+// it had grown (BENCHMARKS.md); these reads are planned with their keys instead.
+// Nor inside a unit of work: preparing on the one-connection pool while a
+// transaction holds that connection would wait for itself.
+type keyedReads struct {
+	db    *bun.DB
+	on    bool
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt // query text with its placeholders
+}
+
+// maxKeyedRead is the longest list read through a prepared statement (batchrepo's
+// batches hold at most 200 keys); a longer one is formatted by Bun.
+const maxKeyedRead = 256
+
+func newKeyedReads(db *bun.DB) *keyedReads {
+	return &keyedReads{db: db, on: db.Dialect().Name() == dialect.SQLite, stmts: map[string]*sql.Stmt{}}
+}
+
+// scan fills dest with the rows of query(list), where list stands for the keys: "?"
+// for Bun to write them in, or the placeholders of a prepared statement.
+func (k *keyedReads) scan(ctx context.Context, query func(list string) string, keys []any, dest any) error {
+	if !k.on || InUnitOfWork(ctx) || len(keys) == 0 || len(keys) > maxKeyedRead {
+		return conn(ctx, k.db).NewRaw(query("?"), bun.In(keys)).Scan(ctx, dest)
+	}
+	n := 1 << bits.Len(uint(len(keys)-1)) // the next power of two
+	st, err := k.statement(ctx, query(strings.Repeat("?, ", n-1)+"?"))
+	if err != nil {
+		return err
+	}
+	args := make([]any, n)
+	copy(args, keys)
+	for i := len(keys); i < n; i++ {
+		args[i] = keys[0]
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if err := k.db.ScanRows(ctx, rows, dest); err != nil {
+		return err
+	}
+	return rows.Err()
+}
+
+// keyList stands for the list of keys in a query's text (withKeys).
+const keyList = "/* keys */"
+
+// withKeys is a query function for scan: query with its keyList replaced.
+func withKeys(query string) func(list string) string {
+	return func(list string) string { return strings.Replace(query, keyList, list, 1) }
+}
+
+// keysOf is keys as scan takes them.
+func keysOf[K any](keys []K) []any {
+	out := make([]any, len(keys))
+	for i, k := range keys {
+		out[i] = k
+	}
+	return out
+}
+
+func (k *keyedReads) statement(ctx context.Context, q string) (*sql.Stmt, error) {
+	k.mu.Lock()
+	st := k.stmts[q]
+	k.mu.Unlock()
+	if st != nil {
+		return st, nil
+	}
+	st, err := k.db.DB.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if have := k.stmts[q]; have != nil {
+		// Another reader prepared it meanwhile.
+		_ = st.Close()
+		return have, nil
+	}
+	k.stmts[q] = st
+	return st, nil
+}

@@ -1,0 +1,79 @@
+package httpapi
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestUseCaseMessages_StillSaidByTheUseCases: a page translates a use case's message
+// by its English text (useCaseMessages), so a message reworded in a use case would
+// silently fall back to English. Every text translated here must still be written in
+// the use cases, the domain or this package's handlers, whole or as a format whose
+// verbs (%d, %s, %q, %v) it fills, and every pattern's fixed words too.
+func TestUseCaseMessages_StillSaidByTheUseCases(t *testing.T) {
+	var literals []string
+	for _, dir := range []string{"../../usecase", "../../domain", "."} {
+		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") || filepath.Base(f) == "languages.go" {
+				continue
+			}
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			file, err := parser.ParseFile(token.NewFileSet(), f, src, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ast.Inspect(file, func(n ast.Node) bool {
+				if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					if s, err := strconv.Unquote(lit.Value); err == nil {
+						literals = append(literals, s)
+					}
+				}
+				return true
+			})
+		}
+	}
+	verb := regexp.MustCompile(`%[dsqv]`)
+	said := func(text string) bool {
+		for _, l := range literals {
+			if strings.Contains(l, text) {
+				return true
+			}
+			if verb.MatchString(l) {
+				parts := verb.Split(l, -1)
+				for i := range parts {
+					parts[i] = regexp.QuoteMeta(parts[i])
+				}
+				if regexp.MustCompile(strings.Join(parts, ".+")).MatchString(text) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for msg, key := range useCaseMessages {
+		if !said(msg) {
+			t.Errorf("%s translates %q, which no use case or domain message says any more", key, msg)
+		}
+	}
+	for _, fixed := range []string{`is not a valid address`, "must be text of at most", "must not contain control or invisible characters",
+		"must not start or end with a space", "must be an http or https URL", "must not contain spaces or control characters",
+		"must be a language tag", "must be an IANA time zone", "must be in E.164 form"} {
+		if !said(fixed) {
+			t.Errorf("a pattern translates messages with %q, which no use case or domain message says any more", fixed)
+		}
+	}
+}

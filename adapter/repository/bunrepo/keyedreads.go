@@ -17,8 +17,8 @@ import (
 // on SQLite through statements prepared once per query and list length. The length is
 // rounded up to a power of two and the list padded with its first key, which IN
 // ignores, so a query has at most nine shapes (maxKeyedRead keys). Every SQLite
-// statement runs on the one connection, one after the other; parsing each read anew
-// was 7 % of the refresh run's CPU (BENCHMARKS.md).
+// statement runs on the one connection, one after the other, and parsing each read
+// anew was a visible share of the refresh run's CPU (BENCHMARKS.md).
 //
 // Not on PostgreSQL: a prepared statement there keeps a generic plan made with the
 // statistics of its time, and one made while a table was small scanned it whole once

@@ -2,8 +2,11 @@ package usecase
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"gatehouse/domain"
 )
 
 // Purger deletes rows that can no longer matter, in batches of at most batch rows per
@@ -11,6 +14,12 @@ import (
 // per table.
 type Purger interface {
 	PurgeExpired(ctx context.Context, now time.Time, batch int) (map[string]int64, error)
+	// UnusedClients lists up to limit clients of open dynamic registration that no
+	// grant ever used by their deadline, which is before now.
+	UnusedClients(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// DeleteUnusedClient deletes the client id if it is still such a client;
+	// domain.ErrNotFound when it is not (used meanwhile, or gone).
+	DeleteUnusedClient(ctx context.Context, id string, now time.Time) error
 }
 
 // Leases hand a named job to one instance at a time: AcquireLease succeeds for the
@@ -28,6 +37,7 @@ type Housekeeping struct {
 	purger Purger
 	leases Leases
 	clock  Clock
+	audit  *Audit
 	holder string
 }
 
@@ -35,9 +45,12 @@ type Housekeeping struct {
 const HousekeepingLease = "housekeeping"
 
 // NewHousekeeping builds the job; holder identifies this instance.
-func NewHousekeeping(purger Purger, leases Leases, clock Clock, random Random) *Housekeeping {
-	return &Housekeeping{purger: purger, leases: leases, clock: clock, holder: random.ID()}
+func NewHousekeeping(purger Purger, leases Leases, clock Clock, random Random, audit *Audit) *Housekeeping {
+	return &Housekeeping{purger: purger, leases: leases, clock: clock, audit: audit, holder: random.ID()}
 }
+
+// HousekeepingActor is the audit log's actor of what housekeeping does.
+const HousekeepingActor = "housekeeping"
 
 // Holder is this instance's id in the lease table (random, per process): logged when
 // the instance takes the lease, so an operator can tell which instance holds it.
@@ -56,7 +69,42 @@ func (h *Housekeeping) RunOnce(ctx context.Context, leaseTTL time.Duration) (del
 	if err != nil {
 		return deleted, true, fmt.Errorf("purge expired rows: %w", err)
 	}
-	return deleted, true, nil
+	n, err := h.deleteUnusedClients(ctx)
+	if n > 0 {
+		deleted["clients"] += n
+	}
+	return deleted, true, err
+}
+
+// deleteUnusedClients deletes the clients of open dynamic registration never used by
+// their deadline, each with its client.deleted event in the same transaction, and
+// returns how many went. A client used between the listing and its deletion stays,
+// and so does no event.
+func (h *Housekeeping) deleteUnusedClients(ctx context.Context) (int64, error) {
+	var deleted int64
+	for {
+		now := h.clock.Now()
+		ids, err := h.purger.UnusedClients(ctx, now, 500)
+		if err != nil {
+			return deleted, fmt.Errorf("list unused clients: %w", err)
+		}
+		for _, id := range ids {
+			err := h.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditClientDeleted, Actor: HousekeepingActor,
+				Target: id, Details: map[string]any{"unused": true}}, func(ctx context.Context) error {
+				return h.purger.DeleteUnusedClient(ctx, id, now)
+			})
+			switch {
+			case errors.Is(err, domain.ErrNotFound):
+			case err != nil:
+				return deleted, fmt.Errorf("delete unused client %q: %w", id, err)
+			default:
+				deleted++
+			}
+		}
+		if len(ids) < 500 || ctx.Err() != nil {
+			return deleted, ctx.Err()
+		}
+	}
 }
 
 // Release gives the lease up (at shutdown), so another instance takes over at once.

@@ -232,7 +232,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	echo := httpapi.NewEcho(handlers)
 	auditRetention := provideAuditRetention(cfg)
 	housekeeper := bunrepo.NewHousekeeperKeeping(db, auditRetention)
-	housekeeping := usecase.NewHousekeeping(housekeeper, leaseRepository, systemClock, random)
+	housekeeping := usecase.NewHousekeeping(housekeeper, leaseRepository, systemClock, random, audit)
 	keySchedule := usecase.NewKeySchedule(usecaseKeys, leaseRepository, systemClock, random)
 	changeFeed, err := provideChangeFeed(db, cfg, logger, registry, clients, keyRing)
 	if err != nil {
@@ -467,7 +467,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	echo := httpapi.NewEcho(handlers)
 	auditRetention := provideAuditRetention(cfg)
 	housekeeper := bunrepo.NewHousekeeperKeeping(db, auditRetention)
-	housekeeping := usecase.NewHousekeeping(housekeeper, leaseRepository, systemClock, random)
+	housekeeping := usecase.NewHousekeeping(housekeeper, leaseRepository, systemClock, random, audit)
 	keySchedule := usecase.NewKeySchedule(usecaseKeys, leaseRepository, systemClock, random)
 	changeFeed, err := provideChangeFeed(db, cfg, logger, registry, clients, keyRing)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 
+	"gatehouse/domain"
 	"gatehouse/usecase"
 )
 
@@ -94,9 +95,7 @@ func (h *Housekeeper) PurgeExpired(ctx context.Context, now time.Time, batch int
 	if _, err := rowsAffected(res, err, "keep used clients"); err != nil {
 		return deleted, err
 	}
-	rules := append(purgeRules(), purgeRule{"audit_events", "id", "occurred_at < ?", h.audit},
-		purgeRule{"clients", "id", "unused_expires_at < ? AND NOT EXISTS " +
-			"(SELECT 1 FROM token_families f WHERE f.client_id = clients.id)", 0})
+	rules := append(purgeRules(), purgeRule{"audit_events", "id", "occurred_at < ?", h.audit})
 	for _, r := range rules {
 		cutoff := now.Add(-r.retention).UTC()
 		for {
@@ -115,12 +114,6 @@ func (h *Housekeeper) PurgeExpired(ctx context.Context, now time.Time, batch int
 				return deleted, err
 			}
 			deleted[r.table] += n
-			if r.table == "clients" && n > 0 {
-				// Every instance drops the deleted clients from its cache.
-				if err := markChanged(ctx, h.db, TopicClients); err != nil {
-					return deleted, err
-				}
-			}
 			if n < int64(batch) {
 				break
 			}
@@ -130,4 +123,33 @@ func (h *Housekeeper) PurgeExpired(ctx context.Context, now time.Time, batch int
 		}
 	}
 	return deleted, nil
+}
+
+// unusedClient is the condition of a client of open dynamic registration never used
+// by its unused_expires_at (the argument): no grant ever started for it.
+const unusedClient = "unused_expires_at < ? AND NOT EXISTS (SELECT 1 FROM token_families f WHERE f.client_id = clients.id)"
+
+// UnusedClients: see usecase.Purger.
+func (h *Housekeeper) UnusedClients(ctx context.Context, now time.Time, limit int) ([]string, error) {
+	var ids []string
+	if err := conn(ctx, h.db).NewRaw("SELECT id FROM clients WHERE "+unusedClient+" ORDER BY id LIMIT ?",
+		now.UTC(), limit).Scan(ctx, &ids); err != nil {
+		return nil, wrapErr(err, "select unused clients")
+	}
+	return ids, nil
+}
+
+// DeleteUnusedClient: see usecase.Purger. Its consents and pending requests go with it
+// (foreign keys), and every instance drops it from its cache.
+func (h *Housekeeper) DeleteUnusedClient(ctx context.Context, id string, now time.Time) error {
+	db := conn(ctx, h.db)
+	res, err := db.NewRaw("DELETE FROM clients WHERE id = ? AND "+unusedClient, id, now.UTC()).Exec(ctx)
+	n, err := rowsAffected(res, err, "delete unused client %q", id)
+	switch {
+	case err != nil:
+		return err
+	case n == 0:
+		return fmt.Errorf("unused client %q: %w", id, domain.ErrNotFound)
+	}
+	return markChanged(ctx, db, TopicClients)
 }

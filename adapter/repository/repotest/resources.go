@@ -119,12 +119,25 @@ func (s *suite) unusedClients(t *testing.T) {
 	if !got.UnusedExpiresAt.IsZero() {
 		t.Fatalf("a used client still expires at %v", got.UnusedExpiresAt)
 	}
-	// Past it: the unused ones go, the used and the ordinary ones stay.
-	deleted, err := s.Purger.PurgeExpired(ctx, expires.Add(time.Minute), 500)
+	// Before it, none is listed; past it, the unused ones are, and go; the used and
+	// the ordinary ones are neither listed nor deleted.
+	ids, err := s.Purger.UnusedClients(ctx, expires.Add(-time.Minute), 500)
 	noErr(t, err)
-	if deleted["clients"] < 2 {
-		t.Errorf("deleted %v, want at least the 2 unused clients", deleted)
+	if len(ids) != 0 {
+		t.Fatalf("unused clients before their deadline: %v", ids)
 	}
+	ids, err = s.Purger.UnusedClients(ctx, expires.Add(time.Minute), 500)
+	noErr(t, err)
+	if want := []string{unused.ID, early.ID}; !sameSet(ids, want) {
+		t.Fatalf("unused clients %v, want %v", ids, want)
+	}
+	wantErr(t, s.Purger.DeleteUnusedClient(ctx, used.ID, expires.Add(time.Minute)), domain.ErrNotFound)
+	wantErr(t, s.Purger.DeleteUnusedClient(ctx, plain.ID, expires.Add(time.Minute)), domain.ErrNotFound)
+	wantErr(t, s.Purger.DeleteUnusedClient(ctx, unused.ID, expires.Add(-time.Minute)), domain.ErrNotFound)
+	for _, id := range ids {
+		noErr(t, s.Purger.DeleteUnusedClient(ctx, id, expires.Add(time.Minute)))
+	}
+	wantErr(t, s.Purger.DeleteUnusedClient(ctx, unused.ID, expires.Add(time.Minute)), domain.ErrNotFound)
 	for _, c := range []domain.Client{unused, early} {
 		_, err := s.Clients.ClientByID(ctx, c.ID)
 		wantErr(t, err, domain.ErrNotFound)
@@ -134,4 +147,22 @@ func (s *suite) unusedClients(t *testing.T) {
 			t.Errorf("client %s was deleted: %v", c.Name, err)
 		}
 	}
+}
+
+// sameSet reports whether a and b hold the same strings, in any order.
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := map[string]int{}
+	for _, x := range a {
+		seen[x]++
+	}
+	for _, x := range b {
+		if seen[x] == 0 {
+			return false
+		}
+		seen[x]--
+	}
+	return true
 }

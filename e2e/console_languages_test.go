@@ -25,17 +25,20 @@ func TestConsole_Languages(t *testing.T) {
 		browser                                      func() *azBrowser
 		dashboard, ok, clients, newClient, enterName string
 		notFound, chart, navLabel, taken, since      string
+		plainHTTP                                    string
 	}{
 		{lang: "de", via: "?lang=de", browser: func() *azBrowser { return newAZBrowser(t, srv) },
 			dashboard: "Übersicht", ok: "Erfolgreiche Anmeldungen", clients: "Clients", newClient: "Neuer Client",
 			enterName: "Geben Sie einen Namen ein.", taken: "Dieser Benutzername ist bereits vergeben.",
 			since: `gezählt seit \d{1,2}\.\d{1,2}\.\d{4}, \d\d:\d\d UTC\.`, notFound: "Nicht gefunden",
-			chart: "Anmeldungen und ausgestellte Tokens, letzte 24 Stunden", navLabel: `aria-label="Konsole"`},
+			chart: "Anmeldungen und ausgestellte Tokens, letzte 24 Stunden", navLabel: `aria-label="Konsole"`,
+			plainHTTP: "„http://shop.example/cb“: einfaches http ist nur auf diesem Rechner erlaubt"},
 		{lang: "ja", via: "Accept-Language: ja", browser: func() *azBrowser { return langBrowser(t, srv, "ja,en;q=0.5") },
 			dashboard: "ダッシュボード", ok: "成功したサインイン", clients: "クライアント", newClient: "新しいクライアント",
 			enterName: "名前を入力してください。", taken: "そのユーザー名はすでに使われています。",
 			since: `\d{4}/\d\d/\d\d \d\d:\d\d UTC 以降`, notFound: "見つかりません",
-			chart: "サインインと発行したトークン（直近 24 時間）", navLabel: `aria-label="コンソール"`},
+			chart: "サインインと発行したトークン（直近 24 時間）", navLabel: `aria-label="コンソール"`,
+			plainHTTP: "「http://shop.example/cb」: 暗号化されていない http はこのマシン"},
 	} {
 		t.Run(tc.lang, func(t *testing.T) {
 			b := tc.browser()
@@ -66,6 +69,13 @@ func TestConsole_Languages(t *testing.T) {
 				t.Fatalf("a client without a name: %d, want 400\n%s", r.Status, r.Body)
 			}
 			wantLang(t, "a client without a name", r, tc.lang, tc.enterName)
+			// A client rule's refusal (domain.FieldError) under its field, in the language.
+			r = b.post("/admin/clients", url.Values{"csrf_token": {consoleCSRF(t, form)}, "client_name": {"Shop " + tc.lang},
+				"grant_authorization_code": {"1"}, "redirect_uris": {"http://shop.example/cb"}})
+			if r.Status != http.StatusBadRequest {
+				t.Fatalf("a plain http redirect URI: %d, want 400\n%s", r.Status, r.Body)
+			}
+			wantLang(t, "a plain http redirect URI", r, tc.lang, `id="redirect_uris-error">`+tc.plainHTTP)
 			// A use case's refusal, next to its field, in the language too.
 			userForm := b.get("/admin/users/new")
 			r = b.post("/admin/users", url.Values{"csrf_token": {consoleCSRF(t, userForm)}, "username": {name},

@@ -282,9 +282,9 @@ func (k *Console) clientError(c echo.Context, v *consoleView, err error) bool {
 		field := fe.Field
 		if field == "audience" || field == "scope" || field == "client_name" || field == "redirect_uris" ||
 			field == "grant_types" || field == "backchannel_logout_uri" {
-			v.Fields[field] = sentence(fe.Text(func(f string) string { return strings.ReplaceAll(f, "_", " ") }))
+			v.Fields[field] = k.p.sayFieldProblem(c, fe)
 		} else {
-			v.Error = sentence(fe.Text(func(f string) string { return strings.ReplaceAll(f, "_", " ") }))
+			v.Error = k.p.sayFieldProblem(c, fe)
 		}
 		return true
 	case errors.As(err, &ve):

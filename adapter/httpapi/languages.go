@@ -404,6 +404,62 @@ var profileReasons = []struct {
 	{regexp.MustCompile(`^must be in E\.164 form`), "uc.profile.phone"},
 }
 
+// clientProblems are the catalog keys of the client rules' refusals (domain.FieldError,
+// by its Problem, a format) for the console's client form. A redirect URI's are keyed
+// by what follows the address ("redirect URI %q must be absolute": " must be
+// absolute"); the form names the field, the message the address.
+var clientProblems = map[string]string{
+	" must be 1 to 2000 characters":                                             "console.field.uri_length",
+	" must not contain a fragment, wildcard, backslash or whitespace":           "console.field.uri_chars",
+	" is not a valid URI":                                                       "console.field.uri_invalid",
+	" must be absolute":                                                         "console.field.uri_absolute",
+	" uses a forbidden scheme":                                                  "console.field.uri_scheme_forbidden",
+	" has no host":                                                              "console.field.uri_no_host",
+	": plain http is allowed only on loopback; use https":                       "console.field.uri_http",
+	": a custom scheme must be reverse-domain (com.example.app)":                "console.field.uri_custom_scheme",
+	" must not contain user information":                                        "console.field.uri_userinfo",
+	": the scheme must be lower case":                                           "console.field.uri_scheme_case",
+	"client name must be 1 to 200 characters":                                   "console.field.name_length",
+	"unknown grant type %q; use one of %s":                                      "console.field.grant_unknown",
+	"a client needs at least one grant type":                                    "console.field.grant_none",
+	"a public client cannot use client_credentials":                             "console.field.public_client_credentials",
+	"a public client cannot use token exchange":                                 "console.field.public_token_exchange",
+	"the authorization_code grant needs at least one redirect URI":              "console.field.code_needs_redirect",
+	"scope %q is not a valid scope token":                                       "console.field.scope_invalid",
+	"a client may have at most %d scopes, %d bytes together":                    "console.field.scope_too_many",
+	"audience %q must be a URI without fragment":                                "console.field.audience_invalid",
+	"{backchannel_logout_uri} %q must be an absolute http or https URL":         "console.field.backchannel_url",
+	"{backchannel_logout_uri} %q must have no fragment and no user information": "console.field.backchannel_fragment",
+	"{id_token_signed_response_alg} %q is not one of RS256, ES256, EdDSA":       "console.field.id_token_alg",
+	"a public client cannot use the password grant (RFC 9700 §2.4); use the authorization code flow with PKCE, or the device flow": "console.field.public_password",
+	"{require_pkce} false is only for a confidential client; a public client must use PKCE (RFC 9700 §2.1.1)":                      "console.field.pkce_public",
+}
+
+// sayFieldProblem is a client rule's refusal in the page's language: its address,
+// name or number as Value (the first argument), Max and Bytes (the first two).
+// Falls back to the English text for a refusal the catalogs do not know.
+func (p *Pages) sayFieldProblem(c echo.Context, fe *domain.FieldError) string {
+	problem := fe.Problem
+	for _, what := range []string{"post-logout redirect URI", "redirect URI"} {
+		if rest, ok := strings.CutPrefix(problem, what); ok {
+			problem = strings.TrimPrefix(rest, " %q")
+			break
+		}
+	}
+	key, ok := clientProblems[problem]
+	if !ok {
+		return sentence(fe.Text(func(f string) string { return strings.ReplaceAll(f, "_", " ") }))
+	}
+	var args []string
+	if len(fe.Args) > 0 {
+		args = append(args, "Value", fmt.Sprint(fe.Args[0]), "Max", fmt.Sprint(fe.Args[0]))
+	}
+	if len(fe.Args) > 1 {
+		args = append(args, "Bytes", fmt.Sprint(fe.Args[1]))
+	}
+	return p.t(c, key, args...)
+}
+
 // say is a use case's message as a sentence in the page's language.
 func (p *Pages) say(c echo.Context, msg string) string {
 	if key, ok := useCaseMessages[msg]; ok {

@@ -78,3 +78,68 @@ func TestUseCaseMessages_StillSaidByTheUseCases(t *testing.T) {
 		}
 	}
 }
+
+// TestClientProblems_EveryRuleTranslated: every refusal of the client rules
+// (domain.FieldError in domain/client.go) that the console's client form can meet has
+// its catalog key in clientProblems, and every key there is still a refusal the rules
+// give, so a rule added or reworded without its translation fails here. The refusals
+// about private_key_jwt's keys are left out: the console does not set them.
+func TestClientProblems_EveryRuleTranslated(t *testing.T) {
+	src, err := os.ReadFile("../../domain/client.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := parser.ParseFile(token.NewFileSet(), "client.go", src, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// lastString is the last string literal of a concatenation: what follows the
+	// address in what+" %q"+problem, or the problem itself.
+	var lastString func(e ast.Expr) (string, bool)
+	lastString = func(e ast.Expr) (string, bool) {
+		switch e := e.(type) {
+		case *ast.BasicLit:
+			s, err := strconv.Unquote(e.Value)
+			return s, err == nil && e.Kind == token.STRING
+		case *ast.BinaryExpr:
+			return lastString(e.Y)
+		}
+		return "", false
+	}
+	given := map[string]bool{}
+	ast.Inspect(file, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		fn, ok := call.Fun.(*ast.Ident)
+		switch {
+		case !ok:
+		case fn.Name == "fieldError" && len(call.Args) >= 2:
+			if s, ok := lastString(call.Args[1]); ok {
+				given[s] = true
+			}
+		case fn.Name == "bad" && len(call.Args) == 1:
+			if s, ok := lastString(call.Args[0]); ok {
+				given[s] = true
+			}
+		}
+		return true
+	})
+	if len(given) < 20 {
+		t.Fatalf("found %d refusals in domain/client.go; the parse no longer finds them", len(given))
+	}
+	for problem := range given {
+		if strings.Contains(problem, "jwks") || strings.Contains(problem, "private_key_jwt") || strings.Contains(problem, "JWK Set") {
+			continue
+		}
+		if _, ok := clientProblems[problem]; !ok {
+			t.Errorf("the client rule's refusal %q has no catalog key in clientProblems", problem)
+		}
+	}
+	for problem, key := range clientProblems {
+		if !given[problem] {
+			t.Errorf("%s translates %q, which no client rule says any more", key, problem)
+		}
+	}
+}

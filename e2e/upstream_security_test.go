@@ -201,3 +201,23 @@ func TestSecurity_S54_EmailOfExistingAccountNeverLinks(t *testing.T) {
 		t.Fatalf("no user.login.failed event with reason upstream_email_taken: %v", audit)
 	}
 }
+
+// TestUpstream_RefusalInThePageLanguage: the reasons this server gives for a failed
+// upstream sign-in are said in the page's language, like the rest of the page; here a
+// callback brought to another browser, in German and in Japanese.
+func TestUpstream_RefusalInThePageLanguage(t *testing.T) {
+	e := newS54Env(t)
+	for lang, want := range map[string]string{
+		"de": "Anmeldung mit Fake OP fehlgeschlagen: Diese Anmeldung ist abgelaufen, wurde schon verwendet oder in einem anderen Browser begonnen",
+		"ja": "このサインインは期限切れか、使用済みか、別のブラウザーで開始されました。",
+	} {
+		b := newAZBrowser(t, e.srv)
+		start := b.get("/login/upstream/op")
+		back := b.get(start.Header.Get("Location")).Header.Get("Location")
+		r := langBrowser(t, e.srv, lang).get(back)
+		if r.Status != http.StatusBadRequest {
+			t.Fatalf("%s: a callback in another browser: %d, want 400\n%s", lang, r.Status, r.Body)
+		}
+		wantLang(t, "the upstream's refusal", r, lang, want)
+	}
+}

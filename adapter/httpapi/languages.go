@@ -371,6 +371,9 @@ var useCaseMessages = map[string]string{
 	"the request does not say which application sent it":                                             "uc.logout.no_sender",
 	"the application is unknown":                                                                     "uc.logout.unknown_application",
 	"the post_logout_redirect_uri is not registered for this application":                            "uc.logout.unregistered_uri",
+	"this browser does not keep cookies; allow them and try again":                                   "uc.up.cookies",
+	"this sign-in expired, was already used, or was started in another browser; try again":           "uc.up.expired",
+	"you are no longer signed in as the account that asked to link it":                               "uc.up.link_other_account",
 }
 
 // useCasePatterns are the use cases' messages that quote what the user typed: the
@@ -378,8 +381,10 @@ var useCaseMessages = map[string]string{
 var useCasePatterns = []struct {
 	re  *regexp.Regexp
 	key string
+	arg string // the placeholder the first group fills, if any
 }{
-	{regexp.MustCompile(`^email ".*" is not a valid address$`), "uc.email_invalid"},
+	{regexp.MustCompile(`^email ".*" is not a valid address$`), "uc.email_invalid", ""},
+	{regexp.MustCompile(`^that (.+) account is already linked to another account here$`), "uc.up.already_linked", "Name"},
 }
 
 // profileField matches a profile form's message: the field's words, then what is
@@ -462,23 +467,34 @@ func (p *Pages) sayFieldProblem(c echo.Context, fe *domain.FieldError) string {
 
 // say is a use case's message as a sentence in the page's language.
 func (p *Pages) say(c echo.Context, msg string) string {
+	if s, ok := p.sayKnown(c, msg); ok {
+		return s
+	}
+	return sentence(msg)
+}
+
+// sayKnown is say for the messages the catalogs know; false for any other.
+func (p *Pages) sayKnown(c echo.Context, msg string) (string, bool) {
 	if key, ok := useCaseMessages[msg]; ok {
-		return p.t(c, key)
+		return p.t(c, key), true
 	}
 	for _, m := range useCasePatterns {
-		if m.re.MatchString(msg) {
-			return p.t(c, m.key)
+		if g := m.re.FindStringSubmatch(msg); g != nil {
+			if m.arg != "" && len(g) > 1 {
+				return p.t(c, m.key, m.arg, g[1]), true
+			}
+			return p.t(c, m.key), true
 		}
 	}
 	if f := profileField.FindStringSubmatch(msg); f != nil {
 		for _, r := range profileReasons {
 			if m := r.re.FindStringSubmatch(f[1]); m != nil {
 				if len(m) > 1 {
-					return p.t(c, r.key, "Max", m[1])
+					return p.t(c, r.key, "Max", m[1]), true
 				}
-				return p.t(c, r.key)
+				return p.t(c, r.key), true
 			}
 		}
 	}
-	return sentence(msg)
+	return "", false
 }

@@ -93,7 +93,7 @@ func (p *Pages) toUpstream(c echo.Context, id, browser, reqID, userCode string, 
 		if failed.Upstream {
 			status = http.StatusBadGateway
 		}
-		return p.upstreamFailed(c, status, p.t(c, "up.failed_title", "Name", failed.Name), p.t(c, "up.failed", "Name", failed.Name, "Reason", withPeriod(failed.Message)), reqID)
+		return p.upstreamFailed(c, status, p.t(c, "up.failed_title", "Name", failed.Name), p.t(c, "up.failed", "Name", failed.Name, "Reason", p.upstreamReason(c, failed.Message)), reqID)
 	case err != nil:
 		return err
 	}
@@ -150,7 +150,7 @@ func (p *Pages) upstreamCallback(c echo.Context) error {
 			status = http.StatusBadGateway
 		}
 		p.log.WarnContext(ctx, "upstream sign-in failed", "upstream", c.Param("id"), "reason", failed.Message, "remote", c.RealIP())
-		return p.upstreamFailed(c, status, p.t(c, "up.failed_title", "Name", failed.Name), p.t(c, "up.failed", "Name", failed.Name, "Reason", withPeriod(failed.Message)), out.RequestID)
+		return p.upstreamFailed(c, status, p.t(c, "up.failed_title", "Name", failed.Name), p.t(c, "up.failed", "Name", failed.Name, "Reason", p.upstreamReason(c, failed.Message)), out.RequestID)
 	case errors.As(err, &taken):
 		return p.upstreamFailed(c, http.StatusConflict, p.t(c, "up.taken_title"), p.t(c, "up.taken", "Name", taken.Name), out.RequestID)
 	case errors.As(err, &none):
@@ -253,4 +253,14 @@ func (p *Pages) accountUpstreams(c echo.Context, s *domain.Session, v *view) err
 		}
 	}
 	return nil
+}
+
+// upstreamReason is why an upstream sign-in failed, in the page's language when the
+// catalogs know the reason; the upstream's own answers (a token endpoint's error, an
+// ID token that does not verify) stay as the connector wrote them.
+func (p *Pages) upstreamReason(c echo.Context, msg string) string {
+	if s, ok := p.sayKnown(c, msg); ok {
+		return s
+	}
+	return withPeriod(msg)
 }

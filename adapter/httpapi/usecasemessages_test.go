@@ -72,7 +72,8 @@ func TestUseCaseMessages_StillSaidByTheUseCases(t *testing.T) {
 	}
 	for _, fixed := range []string{`is not a valid address`, "must be text of at most", "must not contain control or invisible characters",
 		"must not start or end with a space", "must be an http or https URL", "must not contain spaces or control characters",
-		"must be a language tag", "must be an IANA time zone", "must be in E.164 form"} {
+		"must be a language tag", "must be an IANA time zone", "must be in E.164 form",
+		" account is already linked to another account here"} {
 		if !said(fixed) {
 			t.Errorf("a pattern translates messages with %q, which no use case or domain message says any more", fixed)
 		}

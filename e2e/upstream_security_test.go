@@ -202,9 +202,9 @@ func TestSecurity_S54_EmailOfExistingAccountNeverLinks(t *testing.T) {
 	}
 }
 
-// TestUpstream_RefusalInThePageLanguage: the reasons this server gives for a failed
-// upstream sign-in are said in the page's language, like the rest of the page; here a
-// callback brought to another browser, in German and in Japanese.
+// TestUpstream_RefusalInThePageLanguage: why an upstream sign-in failed is said in the
+// page's language, like the rest of the page: a callback brought to another browser,
+// and an ID token from another issuer, in German and in Japanese.
 func TestUpstream_RefusalInThePageLanguage(t *testing.T) {
 	e := newS54Env(t)
 	for lang, want := range map[string]string{
@@ -219,5 +219,17 @@ func TestUpstream_RefusalInThePageLanguage(t *testing.T) {
 			t.Fatalf("%s: a callback in another browser: %d, want 400\n%s", lang, r.Status, r.Body)
 		}
 		wantLang(t, "the upstream's refusal", r, lang, want)
+	}
+	// The upstream's own failure too: an ID token from another issuer.
+	e.op.Lie = func(c map[string]any) { c["iss"] = "https://evil.example" }
+	for lang, want := range map[string]string{
+		"de": "Das ID-Token des Anbieters ließ sich nicht prüfen: falscher Aussteller (iss).",
+		"ja": "プロバイダーの ID トークンを検証できませんでした: 発行者 (iss) が違います。",
+	} {
+		r, _ := langBrowser(t, e.srv, lang).upstreamSignIn("/login/upstream/op")
+		if r.Status != http.StatusBadGateway {
+			t.Fatalf("%s: a lying upstream: %d, want 502\n%s", lang, r.Status, r.Body)
+		}
+		wantLang(t, "the upstream's failure", r, lang, want)
 	}
 }

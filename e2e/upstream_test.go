@@ -414,7 +414,7 @@ func TestUpstream_FailingUpstream(t *testing.T) {
 	op.TokenFailure = http.StatusInternalServerError
 	op.mu.Unlock()
 	r, _ = b.upstreamSignIn(continueWith(t, login, "Fake OP"))
-	wantPageText(t, r, http.StatusBadGateway, "Sign-in with Fake OP failed: its token endpoint")
+	wantPageText(t, r, http.StatusBadGateway, "Sign-in with Fake OP failed: Its token endpoint")
 	op.mu.Lock()
 	op.TokenFailure = 0
 	op.mu.Unlock()

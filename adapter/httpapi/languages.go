@@ -374,6 +374,24 @@ var useCaseMessages = map[string]string{
 	"this browser does not keep cookies; allow them and try again":                                   "uc.up.cookies",
 	"this sign-in expired, was already used, or was started in another browser; try again":           "uc.up.expired",
 	"you are no longer signed in as the account that asked to link it":                               "uc.up.link_other_account",
+	// Why an upstream sign-in failed (usecase.Upstreams, adapter/upstream): "it" is
+	// the upstream provider.
+	"it sent no authorization code":                                         "uc.up.no_code",
+	"its client secret cannot be read with this server's key; set it again": "uc.up.secret_unreadable",
+	"it named no valid subject":                                             "uc.up.no_subject",
+	"it sent no ID token":                                                   "uc.up.no_id_token",
+	"its ID token did not verify (it has expired)":                          "uc.up.id_token_expired",
+	"its ID token did not verify (wrong issuer)":                            "uc.up.id_token_issuer",
+	"its ID token did not verify (wrong audience)":                          "uc.up.id_token_audience",
+	"its ID token did not verify (bad signature)":                           "uc.up.id_token_signature",
+	"its ID token did not verify (the nonce is not the one sent)":           "uc.up.id_token_nonce",
+	"its ID token did not verify (at_hash does not match the access token)": "uc.up.id_token_at_hash",
+	"its ID token's claims could not be read":                               "uc.up.id_token_claims",
+	"its token endpoint did not answer in time":                             "uc.up.token_timeout",
+	"its token endpoint could not be reached or gave no access token":       "uc.up.token_unreachable",
+	"its API gave a user without an id":                                     "uc.up.api_no_id",
+	"its discovery document names no jwks_uri":                              "uc.up.discovery_jwks",
+	"its discovery document could not be read":                              "uc.up.discovery",
 }
 
 // useCasePatterns are the use cases' messages that quote what the user typed: the
@@ -385,6 +403,13 @@ var useCasePatterns = []struct {
 }{
 	{regexp.MustCompile(`^email ".*" is not a valid address$`), "uc.email_invalid", ""},
 	{regexp.MustCompile(`^that (.+) account is already linked to another account here$`), "uc.up.already_linked", "Name"},
+	{regexp.MustCompile(`^it answered (.+)$`), "uc.up.answered", "Code"},
+	{regexp.MustCompile(`^its ID token did not verify \((.+)\)$`), "uc.up.id_token_other", "Detail"},
+	{regexp.MustCompile(`^its token endpoint refused the code \((.+)\)$`), "uc.up.token_refused", "Code"},
+	{regexp.MustCompile(`^its token endpoint answered HTTP (\d+)$`), "uc.up.token_http", "Status"},
+	{regexp.MustCompile(`^its API did not give the user \((.+)\)$`), "uc.up.api_user", "Detail"},
+	{regexp.MustCompile(`^its discovery document at (.+) could not be read or does not match the issuer$`), "uc.up.discovery_url", "URL"},
+	{regexp.MustCompile(`^its type "(.+)" is unknown$`), "uc.up.unknown_type", "Type"},
 }
 
 // profileField matches a profile form's message: the field's words, then what is

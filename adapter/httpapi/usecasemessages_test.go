@@ -19,7 +19,7 @@ import (
 // verbs (%d, %s, %q, %v) it fills, and every pattern's fixed words too.
 func TestUseCaseMessages_StillSaidByTheUseCases(t *testing.T) {
 	var literals []string
-	for _, dir := range []string{"../../usecase", "../../domain", "."} {
+	for _, dir := range []string{"../../usecase", "../../domain", "../upstream", "."} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)
@@ -73,7 +73,9 @@ func TestUseCaseMessages_StillSaidByTheUseCases(t *testing.T) {
 	for _, fixed := range []string{`is not a valid address`, "must be text of at most", "must not contain control or invisible characters",
 		"must not start or end with a space", "must be an http or https URL", "must not contain spaces or control characters",
 		"must be a language tag", "must be an IANA time zone", "must be in E.164 form",
-		" account is already linked to another account here"} {
+		" account is already linked to another account here", "its ID token did not verify (%s)",
+		"its token endpoint refused the code (%s)", "its token endpoint answered HTTP %d", "its API did not give the user (%w)",
+		"its discovery document at %s could not be read or does not match the issuer", "its type %q is unknown", "it answered "} {
 		if !said(fixed) {
 			t.Errorf("a pattern translates messages with %q, which no use case or domain message says any more", fixed)
 		}

@@ -49,6 +49,10 @@ func NewHousekeeping(purger Purger, leases Leases, clock Clock, random Random, a
 	return &Housekeeping{purger: purger, leases: leases, clock: clock, audit: audit, holder: random.ID()}
 }
 
+// housekeepingBatch bounds the rows of one statement (and the clients of one listing),
+// so a large backlog never holds long locks.
+const housekeepingBatch = 500
+
 // HousekeepingActor is the audit log's actor of what housekeeping does.
 const HousekeepingActor = "housekeeping"
 
@@ -65,7 +69,7 @@ func (h *Housekeeping) RunOnce(ctx context.Context, leaseTTL time.Duration) (del
 	if !ok {
 		return nil, false, nil
 	}
-	deleted, err = h.purger.PurgeExpired(ctx, h.clock.Now(), 500)
+	deleted, err = h.purger.PurgeExpired(ctx, h.clock.Now(), housekeepingBatch)
 	if err != nil {
 		return deleted, true, fmt.Errorf("purge expired rows: %w", err)
 	}
@@ -84,7 +88,7 @@ func (h *Housekeeping) deleteUnusedClients(ctx context.Context) (int64, error) {
 	var deleted int64
 	for {
 		now := h.clock.Now()
-		ids, err := h.purger.UnusedClients(ctx, now, 500)
+		ids, err := h.purger.UnusedClients(ctx, now, housekeepingBatch)
 		if err != nil {
 			return deleted, fmt.Errorf("list unused clients: %w", err)
 		}
@@ -101,7 +105,7 @@ func (h *Housekeeping) deleteUnusedClients(ctx context.Context) (int64, error) {
 				deleted++
 			}
 		}
-		if len(ids) < 500 || ctx.Err() != nil {
+		if len(ids) < housekeepingBatch || ctx.Err() != nil {
 			return deleted, ctx.Err()
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -34,17 +33,14 @@ import (
 type GroupCommit struct {
 	plain   *bunrepo.TxWriter
 	enabled bool
-	db      *sql.DB
 
 	// The statements of the hot writes (Prepare), each prepared once on SQLite's
 	// connection and run with its arguments bound (exec): parsing each write's SQL
 	// anew was a third of the writer's time in a profile of the refresh run, and the
 	// writer is what every write on SQLite waits for (BENCHMARKS.md). Prepared by a
-	// group's leader before its transaction, never inside one: with one connection,
-	// preparing on the pool from inside a transaction would wait for itself.
-	queries     []string
-	stmts       atomic.Pointer[map[string]*sql.Stmt]
-	lastPrepare time.Time // the leader's
+	// group's leader before its transaction, never inside one (bunrepo.Statements).
+	queries []string
+	stmts   *bunrepo.Statements
 
 	mu      sync.Mutex
 	pending []*groupWrite
@@ -74,7 +70,8 @@ const groupTimeout = 10 * time.Second
 
 // NewGroupCommit returns the Writer over db: grouped on SQLite, plain elsewhere.
 func NewGroupCommit(db *bun.DB) *GroupCommit {
-	g := &GroupCommit{plain: bunrepo.NewTxWriter(db), enabled: db.Dialect().Name() == dialect.SQLite, db: db.DB}
+	g := &GroupCommit{plain: bunrepo.NewTxWriter(db), enabled: db.Dialect().Name() == dialect.SQLite,
+		stmts: bunrepo.NewStatements(db.DB)}
 	g.Prepare(savepointQuery, rollbackToQuery, releaseQuery)
 	return g
 }
@@ -85,43 +82,29 @@ func (g *GroupCommit) Prepare(queries ...string) {
 	g.queries = append(g.queries, queries...)
 }
 
-// prepare prepares the statements Prepare named that are not yet, at most once a
-// second: before the database is migrated their tables may not exist, and exec then
-// lets Bun format the statement as before.
+// prepare prepares the statements Prepare named that are not yet. One that fails (its
+// table not migrated yet) is tried again by the next group; exec meanwhile lets Bun
+// format it.
 func (g *GroupCommit) prepare() {
-	have := g.stmts.Load()
-	if !g.enabled || (have != nil && len(*have) == len(g.queries)) || time.Since(g.lastPrepare) < time.Second {
+	if !g.enabled {
 		return
 	}
-	g.lastPrepare = time.Now()
-	next := map[string]*sql.Stmt{}
-	if have != nil {
-		for q, st := range *have {
-			next[q] = st
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
-	defer cancel()
 	for _, q := range g.queries {
-		if next[q] != nil {
-			continue
-		}
-		if st, err := g.db.PrepareContext(ctx, q); err == nil {
-			next[q] = st
+		if g.stmts.Prepared(q) == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
+			_, _ = g.stmts.Prepare(ctx, q)
+			cancel()
 		}
 	}
-	g.stmts.Store(&next)
 }
 
 // exec runs query (with ? placeholders) in tx: on SQLite through its prepared
 // statement, its arguments bound as Bun would have written them; otherwise, or for
 // an argument of a type sqliteArgs does not know, as Bun formats it.
 func (g *GroupCommit) exec(ctx context.Context, tx bun.Tx, query string, args ...any) (sql.Result, error) {
-	if m := g.stmts.Load(); m != nil {
-		if st := (*m)[query]; st != nil {
-			if bound, ok := sqliteArgs(args); ok {
-				return tx.StmtContext(ctx, st).ExecContext(ctx, bound...)
-			}
+	if st := g.stmts.Prepared(query); st != nil && g.enabled {
+		if bound, ok := sqliteArgs(args); ok {
+			return tx.StmtContext(ctx, st).ExecContext(ctx, bound...)
 		}
 	}
 	return tx.NewRaw(query, args...).Exec(ctx)

@@ -251,7 +251,7 @@ func TestGroupCommit_PreparedStoresWhatBunWould(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if m := g.stmts.Load(); m == nil || (*m)[insert] == nil {
+	if g.stmts.Prepared(insert) == nil {
 		t.Fatal("the statement was not prepared")
 	}
 	if _, err := db.NewRaw(insert, row("bun")...).Exec(ctx); err != nil {

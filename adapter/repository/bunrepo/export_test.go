@@ -27,7 +27,8 @@ func MigrateUpTo(ctx context.Context, db *bun.DB, name string) error {
 
 // PreparedReads counts the statements UserRepository's batched reads prepared.
 func PreparedReads(r *UserRepository) int {
-	r.reads.mu.Lock()
-	defer r.reads.mu.Unlock()
-	return len(r.reads.stmts)
+	if r.reads.stmts == nil {
+		return 0
+	}
+	return r.reads.stmts.count()
 }

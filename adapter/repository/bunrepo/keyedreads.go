@@ -2,11 +2,8 @@ package bunrepo
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
 	"math/bits"
 	"strings"
-	"sync"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
@@ -27,9 +24,7 @@ import (
 // transaction holds that connection would wait for itself.
 type keyedReads struct {
 	db    *bun.DB
-	on    bool
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt // query text with its placeholders
+	stmts *Statements // nil: not SQLite
 }
 
 // maxKeyedRead is the longest list read through a prepared statement (batchrepo's
@@ -37,17 +32,21 @@ type keyedReads struct {
 const maxKeyedRead = 256
 
 func newKeyedReads(db *bun.DB) *keyedReads {
-	return &keyedReads{db: db, on: db.Dialect().Name() == dialect.SQLite, stmts: map[string]*sql.Stmt{}}
+	k := &keyedReads{db: db}
+	if db.Dialect().Name() == dialect.SQLite {
+		k.stmts = NewStatements(db.DB)
+	}
+	return k
 }
 
 // scan fills dest with the rows of query(list), where list stands for the keys: "?"
 // for Bun to write them in, or the placeholders of a prepared statement.
 func (k *keyedReads) scan(ctx context.Context, query func(list string) string, keys []any, dest any) error {
-	if !k.on || InUnitOfWork(ctx) || len(keys) == 0 || len(keys) > maxKeyedRead {
+	if k.stmts == nil || InUnitOfWork(ctx) || len(keys) == 0 || len(keys) > maxKeyedRead {
 		return conn(ctx, k.db).NewRaw(query("?"), bun.In(keys)).Scan(ctx, dest)
 	}
 	n := 1 << bits.Len(uint(len(keys)-1)) // the next power of two
-	st, err := k.statement(ctx, query(strings.Repeat("?, ", n-1)+"?"))
+	st, err := k.stmts.Prepare(ctx, query(strings.Repeat("?, ", n-1)+"?"))
 	if err != nil {
 		return err
 	}
@@ -82,26 +81,4 @@ func keysOf[K any](keys []K) []any {
 		out[i] = k
 	}
 	return out
-}
-
-func (k *keyedReads) statement(ctx context.Context, q string) (*sql.Stmt, error) {
-	k.mu.Lock()
-	st := k.stmts[q]
-	k.mu.Unlock()
-	if st != nil {
-		return st, nil
-	}
-	st, err := k.db.DB.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("prepare: %w", err)
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if have := k.stmts[q]; have != nil {
-		// Another reader prepared it meanwhile.
-		_ = st.Close()
-		return have, nil
-	}
-	k.stmts[q] = st
-	return st, nil
 }

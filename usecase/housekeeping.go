@@ -53,8 +53,9 @@ func NewHousekeeping(purger Purger, leases Leases, clock Clock, random Random, a
 // so a large backlog never holds long locks.
 const housekeepingBatch = 500
 
-// HousekeepingActor is the audit log's actor of what housekeeping does.
-const HousekeepingActor = "housekeeping"
+// HousekeepingDetail marks an audit event housekeeping recorded ("by"): the server
+// acts on its own, so the event has no actor, like a scheduled key rotation.
+const HousekeepingDetail = "housekeeping"
 
 // Holder is this instance's id in the lease table (random, per process): logged when
 // the instance takes the lease, so an operator can tell which instance holds it.
@@ -81,7 +82,8 @@ func (h *Housekeeping) RunOnce(ctx context.Context, leaseTTL time.Duration) (del
 }
 
 // deleteUnusedClients deletes the clients of open dynamic registration never used by
-// their deadline, each with its client.deleted event in the same transaction, and
+// their deadline, each with its client.deleted event in the same transaction (no
+// actor; details by=housekeeping, unused=true), and
 // returns how many went. A client used between the listing and its deletion stays,
 // and so does no event.
 func (h *Housekeeping) deleteUnusedClients(ctx context.Context) (int64, error) {
@@ -93,8 +95,8 @@ func (h *Housekeeping) deleteUnusedClients(ctx context.Context) (int64, error) {
 			return deleted, fmt.Errorf("list unused clients: %w", err)
 		}
 		for _, id := range ids {
-			err := h.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditClientDeleted, Actor: HousekeepingActor,
-				Target: id, Details: map[string]any{"unused": true}}, func(ctx context.Context) error {
+			err := h.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditClientDeleted, Target: id,
+				Details: map[string]any{"by": HousekeepingDetail, "unused": true}}, func(ctx context.Context) error {
 				return h.purger.DeleteUnusedClient(ctx, id, now)
 			})
 			switch {

@@ -11,8 +11,8 @@ import (
 
 // TestHousekeeping_UnusedClientsGoWithAnAuditEvent: a client of open dynamic
 // registration that nobody used by its deadline is deleted by housekeeping, and the
-// audit log says so (client.deleted by "housekeeping", in the deletion's
-// transaction); a used one and an ordinary one stay, and get no event.
+// audit log says so (client.deleted with no actor and by=housekeeping in its details,
+// in the deletion's transaction); a used one and an ordinary one stay, and get no event.
 func TestHousekeeping_UnusedClientsGoWithAnAuditEvent(t *testing.T) {
 	f := newFixture(t)
 	audit := usecase.NewAudit(bunrepo.NewAuditRepository(f.db), bunrepo.NewTransactor(f.db), f.random, f.clock, nil)
@@ -51,8 +51,9 @@ func TestHousekeeping_UnusedClientsGoWithAnAuditEvent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(events) != 1 || events[0].Target != unused.ID || events[0].Actor != usecase.HousekeepingActor {
-		t.Fatalf("client.deleted events %+v, want one for %s by %q", events, unused.ID, usecase.HousekeepingActor)
+	if len(events) != 1 || events[0].Target != unused.ID || events[0].Actor != "" ||
+		events[0].Details["by"] != usecase.HousekeepingDetail || events[0].Details["unused"] != true {
+		t.Fatalf("client.deleted events %+v, want one for %s with no actor, by %q", events, unused.ID, usecase.HousekeepingDetail)
 	}
 
 	// A second run finds nothing more to delete and says nothing more.

@@ -45,20 +45,26 @@ func bucketRange(i int) (low, width uint64) {
 }
 
 // Record adds one latency; negative durations count as zero.
-func (h *Histogram) Record(d time.Duration) {
+func (h *Histogram) Record(d time.Duration) { h.RecordN(d, 1) }
+
+// RecordN adds n latencies of d; negative durations count as zero.
+func (h *Histogram) RecordN(d time.Duration, n uint64) {
+	if n == 0 {
+		return
+	}
 	v := int64(d)
 	if v < 0 {
 		v = 0
 	}
-	h.counts[bucketOf(uint64(v))]++
+	h.counts[bucketOf(uint64(v))] += n
 	if h.total == 0 || v < h.min {
 		h.min = v
 	}
 	if v > h.max {
 		h.max = v
 	}
-	h.total++
-	h.sum += float64(v)
+	h.total += n
+	h.sum += float64(v) * float64(n)
 }
 
 // Merge adds o's recordings to h.

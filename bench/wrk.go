@@ -28,13 +28,9 @@ type WrkTarget struct {
 	Body    string
 }
 
-// wrkQuantiles is how many evenly spaced quantiles of wrk's latency distribution are
-// read back (its done() hook) and recorded, one sample each, into a Histogram: the
-// table's p50/p90/p99 then come from wrk's own distribution, to 0.1 %.
-const wrkQuantiles = 1000
-
-// script is the Lua that sets the request and reports the summary in a form
-// parseWrk reads.
+// script is the Lua that sets the request and reports, through its done() hook, the
+// summary and every non-empty bucket of wrk's latency histogram (microseconds), in a
+// form parseWrk reads.
 func (t WrkTarget) script() string {
 	var b strings.Builder
 	q := strconv.Quote
@@ -45,15 +41,16 @@ func (t WrkTarget) script() string {
 	for k, v := range t.Headers {
 		fmt.Fprintf(&b, "wrk.headers[%s] = %s\n", q(k), q(v))
 	}
-	fmt.Fprintf(&b, `done = function(summary, latency, requests)
+	b.WriteString(`done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("gatehouse-wrk requests=%%d duration_us=%%d status=%%d connect=%%d read=%%d write=%%d timeout=%%d\n",
+  io.write(string.format("gatehouse-wrk requests=%d duration_us=%d status=%d connect=%d read=%d write=%d timeout=%d\n",
     summary.requests, summary.duration, e.status, e.connect, e.read, e.write, e.timeout))
-  for i = 1, %d do
-    io.write(string.format("gatehouse-wrk-q %%d\n", latency:percentile((i - 0.5) * 100 / %d)))
+  for i = 1, #latency do
+    local us, n = latency(i)
+    io.write(string.format("gatehouse-wrk-b %d %d\n", us, n))
   end
 end
-`, wrkQuantiles, wrkQuantiles)
+`)
 	return b.String()
 }
 
@@ -83,27 +80,45 @@ func RunWrk(ctx context.Context, bin, dir string, t WrkTarget, conns int, d, tim
 	if err := cmd.Run(); err != nil {
 		return Result{}, fmt.Errorf("wrk: %w: %s", err, strings.TrimSpace(errb.String()))
 	}
-	res, err := parseWrk(out.String())
+	res, err := parseWrk(out.String(), conns)
 	if err != nil {
-		return Result{}, fmt.Errorf("wrk: %w; it printed:\n%s", err, out.String())
+		return Result{}, fmt.Errorf("wrk: %w; it printed:\n%s", err, firstLines(out.String(), 20))
 	}
 	res.Name, res.Connections = t.Name, int64(conns)
 	return res, nil
 }
 
-// parseWrk reads the lines the script's done() hook printed.
-func parseWrk(out string) (Result, error) {
+// parseWrk reads the lines the script's done() hook printed for a run over conns
+// connections.
+//
+// The latency histogram wrk hands to done() is not what it measured: before printing,
+// wrk 4 "corrects" it for coordinated omission (stats_correct in wrk.c). With e the
+// mean time between two requests of one connection (run time over requests per
+// connection, in whole microseconds), every response that took n ≥ 2e adds synthetic
+// samples at n-e, n-2e, … down to just above e. Under a closed loop of 64 connections on
+// a busy two-core machine that added as many samples again as there were responses,
+// all in the tail, and made the mean latency twice what Little's law allows (64
+// connections over the rate). The Go load generator records each response's time as
+// measured, so parseWrk undoes the correction, exactly: a bucket n > e holds its own
+// responses and the synthetic samples of every response slower by a multiple of e,
+// which are all in bucket n+e's corrected count. The result must hold one sample per
+// answered request, or parseWrk refuses it.
+func parseWrk(out string, conns int) (Result, error) {
 	res := Result{Latency: &Histogram{}, Errors: map[string]int64{}}
 	var summary bool
+	var timeouts int64
+	corrected := map[int64]int64{} // microseconds → samples, as wrk's done() saw them
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		line := sc.Text()
-		if v, ok := strings.CutPrefix(line, "gatehouse-wrk-q "); ok {
-			us, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil {
-				return Result{}, fmt.Errorf("latency %q: %w", v, err)
+		if v, ok := strings.CutPrefix(line, "gatehouse-wrk-b "); ok {
+			usText, nText, _ := strings.Cut(strings.TrimSpace(v), " ")
+			us, err1 := strconv.ParseInt(usText, 10, 64)
+			n, err2 := strconv.ParseInt(nText, 10, 64)
+			if err1 != nil || err2 != nil || us < 0 || n < 0 {
+				return Result{}, fmt.Errorf("latency bucket %q", v)
 			}
-			res.Latency.Record(time.Duration(us) * time.Microsecond)
+			corrected[us] += n
 			continue
 		}
 		rest, ok := strings.CutPrefix(line, "gatehouse-wrk ")
@@ -129,6 +144,9 @@ func parseWrk(out string) (Result, error) {
 					failed += n
 				}
 			default: // socket errors: connect, read, write, timeout
+				if k == "timeout" {
+					timeouts = n
+				}
 				if n > 0 {
 					res.Errors[ErrKindTransport] += n
 					if k != "connect" {
@@ -142,10 +160,47 @@ func parseWrk(out string) (Result, error) {
 	if !summary {
 		return Result{}, fmt.Errorf("no summary line")
 	}
+	measured, err := uncorrectWrk(corrected, res.Requests, res.Elapsed.Microseconds(), conns)
+	if err != nil {
+		return Result{}, err
+	}
+	var total int64
+	for us, n := range measured {
+		res.Latency.RecordN(time.Duration(us)*time.Microsecond, uint64(n))
+		total += n
+	}
+	if want := res.Requests - timeouts; total != want {
+		return Result{}, fmt.Errorf("the latency histogram holds %d responses, not the %d answered in time", total, want)
+	}
 	if len(res.Errors) == 0 {
 		res.Errors = nil
 	}
 	return res, nil
+}
+
+// uncorrectWrk returns the histogram wrk recorded before its coordinated-omission
+// correction (see parseWrk), from the corrected one, the run's requests, its duration
+// in microseconds and its connections. A bucket that would come out negative means
+// the histogram was not corrected as wrk 4 does: an error.
+func uncorrectWrk(corrected map[int64]int64, requests, durationUS int64, conns int) (map[int64]int64, error) {
+	perConn := requests / int64(max(1, conns))
+	if perConn <= 0 || durationUS/perConn <= 0 {
+		return corrected, nil // wrk corrects nothing then
+	}
+	e := durationUS / perConn
+	measured := make(map[int64]int64, len(corrected))
+	for us, n := range corrected {
+		if us > e {
+			n -= corrected[us+e]
+		}
+		switch {
+		case n < 0:
+			return nil, fmt.Errorf("latency bucket %d µs holds fewer samples than wrk's correction put there from %d µs", us, us+e)
+		case n > 0:
+			measured[us] = n
+		}
+	}
+	return measured, nil
 }
 
 // RunWrkPaired runs a and b in alternating slices (a b, b a, a b, …) until each has
@@ -186,4 +241,14 @@ func FindWrk(name string) (string, error) {
 		return "", fmt.Errorf("%s not found (Debian/Ubuntu: apt-get install wrk): %w", name, err)
 	}
 	return filepath.Clean(p), nil
+}
+
+// firstLines returns the first n lines of s (wrk's output can hold thousands of
+// latency buckets).
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	if len(lines) > n {
+		lines = append(lines[:n], "…")
+	}
+	return strings.Join(lines, "\n")
 }

@@ -51,8 +51,31 @@ func ValidateResource(r Resource) error {
 		if !ValidScopeToken(s) {
 			return fmt.Errorf("scope %q is not a valid scope token", s)
 		}
+		if s == ScopeAdmin {
+			// The admin API's scope is an administrator's to give, client by client
+			// (SECURITY S55); an open resource would offer it to any client.
+			return fmt.Errorf("scope %q is the admin API's, which an administrator gives to clients one by one", s)
+		}
 	}
 	return nil
+}
+
+// OpenScopes are the scopes an open resource lets any client that asks for it ask
+// for too, beyond the client's own list, with the user's consent: the resource's own
+// scopes (an MCP server's "files:read"), not those that say what a client learns of
+// the user (openid, profile, email, phone, groups, offline_access: each client's own
+// list says that), and never the admin API's.
+func (r Resource) OpenScopes() []string {
+	if !r.Open {
+		return nil
+	}
+	var out []string
+	for _, s := range r.Scopes {
+		if !IsUserScope(s) && s != ScopeAdmin {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func containsCTL(s string) bool {

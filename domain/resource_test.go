@@ -27,11 +27,24 @@ func TestValidateResource(t *testing.T) {
 		{URI: "https://x.example/", Name: ""},
 		{URI: "https://x.example/", Name: "line\nbreak"},
 		{URI: "https://x.example/", Name: "x", Scopes: []string{"bad scope"}},
+		{URI: "https://x.example/", Name: "x", Scopes: []string{"files:read", ScopeAdmin}, Open: true},
 	}
 	for _, r := range bad {
 		if err := ValidateResource(r); err == nil {
 			t.Errorf("%+v accepted", r)
 		}
+	}
+}
+
+func TestResource_OpenScopes(t *testing.T) {
+	r := Resource{URI: "https://mcp.example/mcp", Open: true, Scopes: []string{"openid", "files:read", "profile",
+		"email", "phone", "groups", "offline_access", ScopeAdmin, "files:write"}}
+	if got := r.OpenScopes(); !slices.Equal(got, []string{"files:read", "files:write"}) {
+		t.Fatalf("open resource offers %v", got)
+	}
+	r.Open = false
+	if got := r.OpenScopes(); got != nil {
+		t.Fatalf("closed resource offers %v", got)
 	}
 }
 

@@ -13,6 +13,17 @@ const (
 	ScopeOfflineAccess = "offline_access"
 )
 
+// IsUserScope reports whether s is one of the scopes that say what a client learns of
+// the user or may do in the user's absence (OpenID Connect Core §5.4, offline_access,
+// groups), rather than a scope of some API.
+func IsUserScope(s string) bool {
+	switch s {
+	case ScopeOpenID, ScopeProfile, ScopeEmail, ScopePhone, ScopeGroups, ScopeOfflineAccess:
+		return true
+	}
+	return false
+}
+
 // DefaultClientScopes is what a client may ask when registered without --scope.
 var DefaultClientScopes = []string{ScopeOpenID, ScopeProfile, ScopeEmail, ScopeOfflineAccess}
 

@@ -203,6 +203,72 @@ func TestResources_OpenResourceNeedsConsent(t *testing.T) {
 	}
 }
 
+// TestResources_OpenResourceOffersItsScopes: a resource's --scope values are what a
+// client that reaches it as an open resource may ask for besides its own scopes (an
+// MCP server's "files:read"), with the user's consent, which describes them; never
+// without naming the resource, never a user scope, and the admin API's scope cannot
+// be put on a resource at all.
+func TestResources_OpenResourceOffersItsScopes(t *testing.T) {
+	t.Parallel()
+	srv := sharedServer(t)
+	sfx := strings.ToLower(uniqueName("s"))
+	open := "https://files-" + sfx + ".example.com/mcp"
+	read, write := "files-"+sfx+":read", "files-"+sfx+":write"
+	if _, stderr, code := srv.CLI(t, "", "resources", "create", "--uri", open, "--name", "Files MCP "+sfx,
+		"--scope", read, "--scope", write, "--scope", "email", "--open"); code != 0 {
+		t.Fatalf("resources create: %s", stderr)
+	}
+	if _, stderr, code := srv.CLI(t, "", "scopes", "create", "--name", read, "--description", "Read your files "+sfx); code != 0 {
+		t.Fatalf("scopes create: %s", stderr)
+	}
+	_, stderr, code := srv.CLI(t, "", "resources", "create", "--uri", "https://admin-"+sfx+".example.com/", "--name", "x",
+		"--scope", "gatehouse:admin", "--open")
+	if code != 2 || !strings.Contains(stderr, "gatehouse:admin") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Fatalf("a resource offering the admin API's scope: exit %d, %q", code, stderr)
+	}
+	cl := newAZClient(t, srv, "https://app.example.com/cb", "--scope", "openid")
+	user, pass := azUser(t, srv)
+	br := newAZBrowser(t, srv)
+	p := newAZPKCE()
+
+	f := br.authorize(azQuery(cl, p, "offered", "scope", "openid "+read, "resource", open), user, pass, "allow")
+	if !f.SawConsent || !strings.Contains(f.ConsentPage, "Read your files "+sfx) || !strings.Contains(f.ConsentPage, "Files MCP "+sfx) {
+		t.Fatalf("the consent page does not describe the resource and its scope (consent shown: %v):\n%s", f.SawConsent, f.ConsentPage)
+	}
+	r := cl.exchange(t, srv, br.hc, f.Query.Get("code"), cl.RedirectURI, p.Verifier)
+	if r.Status != 200 {
+		t.Fatalf("exchange: %d %s", r.Status, r.Body)
+	}
+	tok := r.JSON(t)
+	srv.Sensitive(tok["access_token"].(string))
+	if _, claims := verifyAccessToken(t, srv, tok["access_token"].(string)); claims.Scope != "openid "+read ||
+		!slices.Equal(claims.Audience, []string{open}) {
+		t.Fatalf("token scope %q aud %v, want %q for [%s]", claims.Scope, claims.Audience, "openid "+read, open)
+	}
+	if tok["scope"] != "openid "+read {
+		t.Fatalf("token response scope %v", tok["scope"])
+	}
+
+	for name, q := range map[string]url.Values{
+		"without the resource": azQuery(cl, p, "none", "scope", "openid "+read),
+		"a user scope":         azQuery(cl, p, "email", "scope", "openid email", "resource", open),
+		"a scope it lacks":     azQuery(cl, p, "lacks", "scope", "openid files-"+sfx+":delete", "resource", open),
+	} {
+		if f := br.authorize(q, user, pass, "allow"); f.Query.Get("error") != "invalid_scope" {
+			t.Errorf("%s: %q, want invalid_scope", name, f.Location)
+		}
+	}
+	// The PAR endpoint validates the same way.
+	push := func(scope string) Response {
+		q := azQuery(cl, p, "par", "scope", scope, "resource", open)
+		return srv.PostForm(t, nil, "/oauth/par", q.Encode(), cl.ID, cl.Secret)
+	}
+	if r := push("openid " + write); r.Status != 201 {
+		t.Fatalf("the resource's scope through PAR: %d %s", r.Status, r.Body)
+	}
+	wantOAuthError(t, push("openid email"), 400, "invalid_scope")
+}
+
 func equalAny(a, b any) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
 
 // TestResources_OpenResourceThroughPAR: the PAR endpoint takes an open resource as

@@ -200,7 +200,7 @@ func unknownClient() *domain.Error {
 
 // openResources returns those of the resources asked for that are outside the
 // client's audience list and registered as open.
-func openResources(ctx context.Context, store ResourceStore, client domain.Client, asked []string) ([]string, error) {
+func openResources(ctx context.Context, store ResourceStore, client domain.Client, asked []string) ([]domain.Resource, error) {
 	var others []string
 	for _, r := range asked {
 		if !slices.Contains(client.Audiences, r) {

@@ -50,8 +50,9 @@ type AuthorizePolicy struct {
 	// always need it).
 	RequirePKCE bool
 	// OpenResources are resources registered as open that the request names: the
-	// client may ask for them although they are not in its audience list.
-	OpenResources []string
+	// client may ask for them although they are not in its audience list, and for
+	// their OpenScopes besides its own scopes.
+	OpenResources []domain.Resource
 }
 
 // authorizePolicy is the validation policy of the server's settings.
@@ -86,11 +87,15 @@ func ValidateAuthRequest(client domain.Client, p AuthorizeParams, policy Authori
 	if err := checkResponseType(client, p); err != nil {
 		return fail(err)
 	}
-	scope, err := checkScope(client, p)
+	scope, err := checkScope(client, p, policy.OpenResources)
 	if err != nil {
 		return fail(err)
 	}
-	audience, _, err := client.AudienceWithOpen(p.Resource, policy.DefaultAudience, policy.OpenResources)
+	open := make([]string, len(policy.OpenResources))
+	for i, r := range policy.OpenResources {
+		open[i] = r.URI
+	}
+	audience, _, err := client.AudienceWithOpen(p.Resource, policy.DefaultAudience, open)
 	if err != nil {
 		return fail(err)
 	}
@@ -193,13 +198,22 @@ func checkResponseType(client domain.Client, p AuthorizeParams) error {
 }
 
 // checkScope is the scope asked, or the default one, within what the client may ask.
-func checkScope(client domain.Client, p AuthorizeParams) ([]string, error) {
+func checkScope(client domain.Client, p AuthorizeParams, open []domain.Resource) ([]string, error) {
 	scope, err := domain.ParseScope(p.Scope)
 	if err != nil {
 		return nil, err
 	}
 	if len(scope) == 0 {
 		scope = defaultAuthorizeScope(client)
+	}
+	// The open resources the request names offer their own scopes too (their users
+	// consent to the resource and its scopes on the consent page).
+	var offered []string
+	for _, r := range open {
+		offered = append(offered, r.OpenScopes()...)
+	}
+	if len(offered) > 0 {
+		client.Scopes = slices.Concat(client.Scopes, offered)
 	}
 	return client.NarrowScope(scope)
 }

@@ -88,6 +88,51 @@ func TestValidateAuthRequest(t *testing.T) {
 	}
 }
 
+// TestValidateAuthRequest_OpenResourceScopes: a request that names an open resource
+// may ask for that resource's own scopes besides the client's; never for its user
+// scopes or the admin API's, and not without naming it.
+func TestValidateAuthRequest_OpenResourceScopes(t *testing.T) {
+	client := domain.Client{ID: "c1", RedirectURIs: []string{"https://app.test/cb"}, Public: true,
+		GrantTypes: []string{domain.GrantAuthorizationCode}, Scopes: []string{"openid"}}
+	const mcp = "https://mcp.test/mcp"
+	files := domain.Resource{URI: mcp, Name: "Files", Open: true,
+		Scopes: []string{"files:read", "files:write", "email", "offline_access", domain.ScopeAdmin}}
+	withFiles := usecase.AuthorizePolicy{DefaultAudience: "https://default.test", OpenResources: []domain.Resource{files}}
+	without := usecase.AuthorizePolicy{DefaultAudience: "https://default.test"}
+	p := usecase.AuthorizeParams{ClientID: "c1", ResponseType: "code", State: "s", Scope: "openid files:read",
+		Resource: []string{mcp}, CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSGw_cM0", CodeChallengeMethod: "S256"}
+
+	req, err := usecase.ValidateAuthRequest(client, p, withFiles)
+	if err != nil || !slices.Equal(req.Scope, []string{"openid", "files:read"}) || !slices.Equal(req.Audience, []string{mcp}) {
+		t.Fatalf("open resource's scope: %+v, %v", req, err)
+	}
+	// Without the resource in the request (its policy lists only resources asked for).
+	noResource := p
+	noResource.Resource = nil
+	for name, tc := range map[string]struct {
+		p      usecase.AuthorizeParams
+		policy usecase.AuthorizePolicy
+	}{
+		"resource not named":     {noResource, without},
+		"a user scope":           {withScope(p, "openid email"), withFiles},
+		"offline_access":         {withScope(p, "openid offline_access"), withFiles},
+		"the admin API's":        {withScope(p, "openid "+domain.ScopeAdmin), withFiles},
+		"a scope it lacks":       {withScope(p, "openid files:delete"), withFiles},
+		"closed resource scopes": {p, usecase.AuthorizePolicy{DefaultAudience: "x", OpenResources: []domain.Resource{{URI: mcp, Scopes: files.Scopes}}}},
+	} {
+		_, err := usecase.ValidateAuthRequest(client, tc.p, tc.policy)
+		var e *domain.Error
+		if !errors.As(err, &e) || (e.Code != "invalid_scope" && e.Code != "invalid_target") {
+			t.Errorf("%s: %v, want invalid_scope", name, err)
+		}
+	}
+}
+
+func withScope(p usecase.AuthorizeParams, scope string) usecase.AuthorizeParams {
+	p.Scope = scope
+	return p
+}
+
 // TestRedirectFor: the redirect URI is the registered one named (a loopback one on
 // any port), or the only one when none is named; anything else is an error for a
 // page, never for a redirect.

@@ -15,8 +15,9 @@ type ResourceStore interface {
 	CreateResource(ctx context.Context, r domain.Resource) error
 	// ListResources returns every resource, by URI.
 	ListResources(ctx context.Context) ([]domain.Resource, error)
-	// OpenResources returns those of uris that are registered as open.
-	OpenResources(ctx context.Context, uris []string) ([]string, error)
+	// OpenResources returns those of uris that are registered as open, in the order
+	// of uris (each once).
+	OpenResources(ctx context.Context, uris []string) ([]domain.Resource, error)
 	// DeleteResource deletes the resource; ErrNotFound when there is none.
 	DeleteResource(ctx context.Context, uri string) error
 }

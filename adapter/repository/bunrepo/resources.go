@@ -2,6 +2,7 @@ package bunrepo
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -98,22 +99,26 @@ func (r *ResourceRepository) ListResources(ctx context.Context) ([]domain.Resour
 }
 
 // OpenResources returns those of uris registered as open, in the order of uris.
-func (r *ResourceRepository) OpenResources(ctx context.Context, uris []string) ([]string, error) {
+func (r *ResourceRepository) OpenResources(ctx context.Context, uris []string) ([]domain.Resource, error) {
 	if len(uris) == 0 {
 		return nil, nil
 	}
-	var found []string
-	if err := conn(ctx, r.db).NewSelect().Model((*resourceRow)(nil)).Column("uri").
-		Where("uri IN (?)", bun.In(uris)).Where("is_open = ?", true).Scan(ctx, &found); err != nil {
+	var rows []resourceRow
+	if err := conn(ctx, r.db).NewSelect().Model(&rows).
+		Where("uri IN (?)", bun.In(uris)).Where("is_open = ?", true).Scan(ctx); err != nil {
 		return nil, wrapErr(err, "look up open resources")
 	}
-	out := make([]string, 0, len(found))
+	out := make([]domain.Resource, 0, len(rows))
 	for _, u := range uris {
-		for _, f := range found {
-			if u == f {
-				out = append(out, u)
-				break
+		for _, row := range rows {
+			if row.URI != u || slices.ContainsFunc(out, func(r domain.Resource) bool { return r.URI == u }) {
+				continue
 			}
+			res, err := row.toDomain()
+			if err != nil {
+				return nil, wrapErr(err, "read resource %q", row.URI)
+			}
+			out = append(out, res)
 		}
 	}
 	return out, nil

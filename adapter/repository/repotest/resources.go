@@ -59,10 +59,10 @@ func (s *suite) resources(t *testing.T) {
 		sameTime(t, "created_at", base, o.CreatedAt)
 	})
 	t.Run("open resources", func(t *testing.T) {
-		got, err := s.Resources.OpenResources(ctx, []string{"https://unknown.example/" + id, closed.URI, open.URI})
+		got, err := s.Resources.OpenResources(ctx, []string{"https://unknown.example/" + id, closed.URI, open.URI, open.URI})
 		noErr(t, err)
-		if !slices.Equal(got, []string{open.URI}) {
-			t.Fatalf("OpenResources = %v, want only %s", got, open.URI)
+		if len(got) != 1 || got[0].URI != open.URI || got[0].Name != open.Name || !slices.Equal(got[0].Scopes, open.Scopes) || !got[0].Open {
+			t.Fatalf("OpenResources = %+v, want only %s with its scopes", got, open.URI)
 		}
 		got, err = s.Resources.OpenResources(ctx, nil)
 		noErr(t, err)

@@ -5,6 +5,8 @@ package e2e
 // its audit event (SPEC "Admin API, console and audit log", SECURITY S55, S56).
 
 import (
+	"context"
+	"encoding/json"
 	"html"
 	"net/http"
 	"net/url"
@@ -12,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"gatehouse/infrastructure/database/dbtest"
 )
@@ -614,9 +617,86 @@ func TestConsole_AcrossInstances(t *testing.T) {
 	if r.Status != http.StatusSeeOther {
 		t.Fatalf("create a user on B: %d\n%s", r.Status, r.Body)
 	}
+	// The chart's tokens are every instance's: three issued on A reach B's dashboard
+	// once A has added its count to the database (every few seconds).
+	before := dashboardTokens(t, bb.get("/admin"))
+	out, errOut, code := a.CLI(t, "", "clients", "create", "--name", uniqueName("cc"), "--grant-type", "client_credentials", "--json")
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	var cc struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+	}
+	if err := json.Unmarshal([]byte(out), &cc); err != nil {
+		t.Fatal(err)
+	}
+	c.sensitive(cc.ClientSecret)
+	for range 3 {
+		r := a.PostForm(t, nil, "/oauth/token", "grant_type=client_credentials", cc.ClientID, cc.ClientSecret)
+		if r.Status != http.StatusOK {
+			t.Fatalf("client credentials on A: %d %s", r.Status, r.Body)
+		}
+		c.sensitive(r.JSON(t)["access_token"].(string))
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for n := dashboardTokens(t, bb.get("/admin")); n != before+3; n = dashboardTokens(t, bb.get("/admin")) {
+		if n > before+3 || time.Now().After(deadline) {
+			t.Fatalf("B's dashboard shows %d tokens issued, want %d (%d before A issued 3)", n, before+3, before)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 	if _, errOut, code := a.CLI(t, "", "users", "update", adminID, "--remove-group", "admin"); code != 0 {
 		t.Fatal(errOut)
 	}
 	wantConsoleRefused(t, "A after the removal", ba.get("/admin"))
 	wantConsoleRefused(t, "B after the removal", bb.get("/admin"))
+}
+
+// dashboardTokens reads the console dashboard's count of tokens issued in the last 24
+// hours.
+func dashboardTokens(t *testing.T, r Response) int {
+	t.Helper()
+	m := regexp.MustCompile(`<span class="stat-n">(\d+)</span><span class="stat-l"><span class="key key-tokens"`).FindSubmatch(r.Body)
+	if r.Status != http.StatusOK || m == nil {
+		t.Fatalf("dashboard: %d, no count of tokens issued:\n%s", r.Status, r.Body)
+	}
+	n, _ := strconv.Atoi(string(m[1]))
+	return n
+}
+
+// TestConsole_TokensIssuedOutliveTheInstance: the tokens an instance issued just
+// before SIGTERM are in the database's counts once it has stopped, which the next
+// start charts.
+func TestConsole_TokensIssuedOutliveTheInstance(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, Options{})
+	out, errOut, code := srv.CLI(t, "", "clients", "create", "--name", "cc", "--grant-type", "client_credentials", "--json")
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	var cc struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+	}
+	if err := json.Unmarshal([]byte(out), &cc); err != nil {
+		t.Fatal(err)
+	}
+	srv.Sensitive(cc.ClientSecret)
+	for range 4 {
+		r := srv.PostForm(t, nil, "/oauth/token", "grant_type=client_credentials", cc.ClientID, cc.ClientSecret)
+		if r.Status != http.StatusOK {
+			t.Fatalf("client credentials: %d %s", r.Status, r.Body)
+		}
+		srv.Sensitive(r.JSON(t)["access_token"].(string))
+	}
+	srv.Stop(t) // well within the flush interval: only the shutdown's flush stores them
+	db := openDB(t, srv.DatabaseURL)
+	var total int64
+	if err := db.NewRaw("SELECT COALESCE(SUM(tokens), 0) FROM token_issuance").Scan(context.Background(), &total); err != nil {
+		t.Fatal(err)
+	}
+	if total != 4 {
+		t.Fatalf("the database counts %d tokens issued, want 4", total)
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"gatehouse/domain"
@@ -84,57 +83,4 @@ func consoleClientOK(have, want domain.Client) bool {
 	return have.Public && have.SkipConsent && !have.Disabled && !have.RequirePAR && !have.RequireDPoP &&
 		slices.Equal(have.RedirectURIs, want.RedirectURIs) && slices.Equal(have.GrantTypes, want.GrantTypes) &&
 		slices.Equal(have.Scopes, want.Scopes) && len(have.Audiences) == 0
-}
-
-// IssuanceCounter counts the token endpoint's successful answers per hour, for the
-// console's chart of the last 24 hours. It lives in memory, per instance, and starts
-// empty at each start: a mutex and an increment per token, nothing on the token
-// endpoint's database path.
-type IssuanceCounter struct {
-	mu      sync.Mutex
-	hours   [24]int64 // hour index (Unix hours) modulo 24
-	stamps  [24]int64 // the Unix hour each slot counts
-	now     func() time.Time
-	started time.Time
-}
-
-// NewIssuanceCounter starts counting now.
-func NewIssuanceCounter(now func() time.Time) *IssuanceCounter {
-	if now == nil {
-		now = time.Now
-	}
-	return &IssuanceCounter{now: now, started: now()}
-}
-
-// Add counts one issuance now.
-func (c *IssuanceCounter) Add() {
-	if c == nil {
-		return
-	}
-	h := c.now().Unix() / 3600
-	i := h % 24
-	c.mu.Lock()
-	if c.stamps[i] != h {
-		c.stamps[i], c.hours[i] = h, 0
-	}
-	c.hours[i]++
-	c.mu.Unlock()
-}
-
-// Last24Hours returns the counts of the 24 hours up to and including the current
-// one, oldest first, and when counting started.
-func (c *IssuanceCounter) Last24Hours() (counts [24]int64, since time.Time) {
-	if c == nil {
-		return counts, time.Time{}
-	}
-	h := c.now().Unix() / 3600
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k := 0; k < 24; k++ {
-		hour := h - 23 + int64(k)
-		if i := hour % 24; c.stamps[i] == hour {
-			counts[k] = c.hours[i]
-		}
-	}
-	return counts, c.started
 }

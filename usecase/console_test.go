@@ -1,7 +1,10 @@
 package usecase_test
 
 import (
+	"context"
+	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -81,29 +84,97 @@ func TestConsoleClient_EnsureIdempotentAndSafeAcrossInstances(t *testing.T) {
 	}
 }
 
-// TestIssuanceCounter: counts per hour, the last 24 hours oldest first; an hour more
-// than a day old is forgotten when its slot comes round again.
+// TestIssuanceCounter: counts per hour, the last 24 hours oldest first, this
+// instance's unflushed counts included; Flush puts them where another instance over
+// the same database sees them, added to its own; an hour more than a day old leaves
+// the window.
 func TestIssuanceCounter(t *testing.T) {
-	now := time.Date(2026, 3, 6, 10, 30, 0, 0, time.UTC)
-	c := usecase.NewIssuanceCounter(func() time.Time { return now })
-	c.Add()
-	now = now.Add(time.Hour)
-	c.Add()
-	c.Add()
-	got, since := c.Last24Hours()
-	if got[22] != 1 || got[23] != 2 || since.Hour() != 10 {
-		t.Fatalf("after 3 in 2 hours: %v since %v", got, since)
+	f := newFixture(t)
+	f.clock.t = time.Date(2026, 3, 6, 10, 30, 0, 0, time.UTC)
+	a := f.issued
+	b := usecase.NewIssuanceCounter(bunrepo.NewIssuanceRepository(f.db), f.clock) // another instance
+	last := func(c *usecase.IssuanceCounter) [24]int64 {
+		t.Helper()
+		got, err := c.Last24Hours(f.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
 	}
-	now = now.Add(23 * time.Hour) // 10:30 the next day: 10:00 of the day before has left the window
-	c.Add()
-	got, _ = c.Last24Hours()
+	flush := func(c *usecase.IssuanceCounter) {
+		t.Helper()
+		if err := c.Flush(f.ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.Add()
+	f.clock.Advance(time.Hour)
+	a.Add()
+	a.Add()
+	if got := last(a); got[22] != 1 || got[23] != 2 {
+		t.Fatalf("after 3 in 2 hours, unflushed: %v", got)
+	}
+	if got := last(b); got[22]+got[23] != 0 {
+		t.Fatalf("another instance saw unflushed counts: %v", got)
+	}
+	flush(a)
+	flush(a) // nothing new: adds nothing
+	b.Add()
+	if got := last(b); got[22] != 1 || got[23] != 3 {
+		t.Fatalf("another instance, after a's flush: %v", got)
+	}
+	flush(b)
+	if got := last(a); got[22] != 1 || got[23] != 3 {
+		t.Fatalf("both flushed: %v", got)
+	}
+	f.clock.Advance(23 * time.Hour) // 11:30 the next day: 10:00 of the day before has left the window
+	a.Add()
+	got := last(a)
 	var sum int64
 	for _, n := range got {
 		sum += n
 	}
-	if got[23] != 1 || got[22] != 0 || got[0] != 2 || sum != 3 {
+	if got[23] != 1 || got[22] != 0 || got[0] != 3 || sum != 4 {
 		t.Errorf("a day later: %v", got)
 	}
 	var nilCounter *usecase.IssuanceCounter
 	nilCounter.Add() // a nil counter counts nothing, and does not panic
+	if err := nilCounter.Flush(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIssuanceCounter_FailedFlushKeepsTheCounts: counts a store refused are added
+// again by the next flush, not lost.
+func TestIssuanceCounter_FailedFlushKeepsTheCounts(t *testing.T) {
+	f := newFixture(t)
+	store := &failingOnce{IssuanceStore: bunrepo.NewIssuanceRepository(f.db), fail: true}
+	c := usecase.NewIssuanceCounter(store, f.clock)
+	c.Add()
+	c.Add()
+	if err := c.Flush(f.ctx); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("flush into a failing store: %v", err)
+	}
+	c.Add()
+	if err := c.Flush(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := usecase.NewIssuanceCounter(store, f.clock).Last24Hours(f.ctx) // what the store holds
+	if err != nil || got[23] != 3 {
+		t.Fatalf("stored after a failed then a good flush: %v %v", got, err)
+	}
+}
+
+// failingOnce is a real store whose first AddIssued fails without writing.
+type failingOnce struct {
+	usecase.IssuanceStore
+	fail bool
+}
+
+func (s *failingOnce) AddIssued(ctx context.Context, counts map[int64]int64) error {
+	if s.fail {
+		s.fail = false
+		return errors.New("refused")
+	}
+	return s.IssuanceStore.AddIssued(ctx, counts)
 }

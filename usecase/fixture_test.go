@@ -44,6 +44,7 @@ type fixture struct {
 	users    *bunrepo.UserRepository
 	codes    *bunrepo.CodeRepository
 	tokens   *bunrepo.TokenRepository
+	issued   *usecase.IssuanceCounter
 	keys     *usecase.Keys
 	verifier *token.Verifier
 	hints    *token.HintVerifier
@@ -135,7 +136,8 @@ func newFixture(t *testing.T) *fixture {
 		DeviceCode:        usecase.NewDeviceCodeGrant(f.devices, f.users, hasher, minter, clk),
 		TokenExchange:     usecase.NewTokenExchangeGrant(f.verifier, f.tokens, minter, clk, settings),
 	}
-	f.token = usecase.NewToken(auth, f.grants, f.dpop)
+	f.issued = usecase.NewIssuanceCounter(bunrepo.NewIssuanceRepository(db), clk)
+	f.token = usecase.NewToken(auth, f.grants, f.dpop, f.issued)
 	f.revoke = usecase.NewRevoke(auth, f.tokens, f.verifier, hasher, clk)
 	f.inspect = usecase.NewIntrospect(auth, f.tokens, f.verifier, hasher, clk, settings)
 	return f

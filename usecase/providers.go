@@ -13,6 +13,7 @@ var ProviderSet = wire.NewSet(
 	NewAuthorizationCodeGrant,
 	wire.Struct(new(Grants), "*"),
 	NewToken,
+	NewIssuanceCounter,
 	NewRevoke,
 	NewIntrospect,
 	NewAdminWithClientKeys,

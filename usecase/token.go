@@ -75,12 +75,13 @@ type Token struct {
 	issued *IssuanceCounter
 }
 
-// NewToken builds the token endpoint from the grants it serves.
-func NewToken(auth *ClientAuthenticator, grants Grants, dpop *DPoP) *Token {
-	return &Token{auth: auth, dpop: dpop, grants: grants.byType(), issued: NewIssuanceCounter(nil)}
+// NewToken builds the token endpoint from the grants it serves; issued (nil: none)
+// counts what it issues.
+func NewToken(auth *ClientAuthenticator, grants Grants, dpop *DPoP, issued *IssuanceCounter) *Token {
+	return &Token{auth: auth, dpop: dpop, grants: grants.byType(), issued: issued}
 }
 
-// Issued is the count of tokens this instance issued per hour (the console's chart).
+// Issued is the count of tokens issued per hour (the console's chart).
 func (t *Token) Issued() *IssuanceCounter { return t.issued }
 
 // GrantTypes lists the grants the endpoint serves, for discovery.

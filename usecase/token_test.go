@@ -66,7 +66,7 @@ func TestToken_ServesExactlyTheListedGrants(t *testing.T) {
 	}
 	partial := f.grants
 	partial.Password, partial.DeviceCode = nil, nil
-	tok := usecase.NewToken(f.auth, partial, f.dpop)
+	tok := usecase.NewToken(f.auth, partial, f.dpop, nil)
 	for _, g := range tok.GrantTypes() {
 		if g == domain.GrantPassword || g == domain.GrantDeviceCode {
 			t.Fatalf("GrantTypes() = %v lists a grant left out", tok.GrantTypes())

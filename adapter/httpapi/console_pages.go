@@ -66,7 +66,6 @@ type consoleView struct {
 
 	Chart                            template.HTML
 	SignInsOK, SignInsFailed, Tokens int64
-	CountingSince                    time.Time
 	ActiveKeys                       int
 
 	Confirm confirmView
@@ -173,14 +172,16 @@ func (k *Console) dashboard(c echo.Context, op *operator) error {
 			}
 		}
 	}
-	tokens, since := k.token.Issued().Last24Hours()
+	tokens, err := k.token.Issued().Last24Hours(ctx)
+	if err != nil {
+		return err
+	}
 	v.Chart = signInChart(start, ok, failed, tokens, func(key string, args ...string) string { return k.t(c, key, args...) })
 	for i := range 24 {
 		v.SignInsOK += ok[i]
 		v.SignInsFailed += failed[i]
 		v.Tokens += tokens[i]
 	}
-	v.CountingSince = since
 	keys, err := k.keys.List(ctx)
 	if err != nil {
 		return err

@@ -62,6 +62,9 @@ type App struct {
 	Resources *usecase.Resources
 	// Scopes are the scope descriptions of the consent page (gatehouse scopes).
 	Scopes *usecase.Scopes
+	// Issued counts the tokens issued per hour; serve adds its counts to the
+	// database's every issuanceFlushInterval and at shutdown.
+	Issued *usecase.IssuanceCounter
 }
 
 // ClientIDTokenAlgs lists the ID-token algs clients registered, so that each has a key.

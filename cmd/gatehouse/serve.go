@@ -111,6 +111,11 @@ func serveCmd(g *globals) *cobra.Command {
 					runKeyRotation(ctx, app, cfg.KeyRotationInterval)
 				}
 			}()
+			issuedDone := make(chan struct{})
+			go func() {
+				defer close(issuedDone)
+				runIssuanceFlush(ctx, app.Issued, log, issuanceFlushInterval)
+			}()
 			// The change feed keeps the caches current while requests still drain
 			// after SIGTERM; it stops once the server has.
 			feedCtx, stopFeed := context.WithCancel(context.WithoutCancel(ctx))
@@ -121,6 +126,13 @@ func serveCmd(g *globals) *cobra.Command {
 			}()
 			err = server.Serve(ctx, ln, app.Echo, log, 20*time.Second)
 			app.Accounts.Wait() // mails queued after their pages answered
+			<-issuedDone
+			// The tokens of the last requests, which drained after ctx ended.
+			flushCtx, cancelFlush := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			if err := app.Issued.Flush(flushCtx); err != nil {
+				log.Warn("tokens issued per hour: the last counts were not stored", "err", err)
+			}
+			cancelFlush()
 			stopFeed()
 			<-feedDone
 			<-hkDone
@@ -129,6 +141,27 @@ func serveCmd(g *globals) *cobra.Command {
 			<-bclDone
 			return err
 		},
+	}
+}
+
+// issuanceFlushInterval is how often an instance adds the tokens it issued to the
+// database's counts, where the console's chart reads every instance's.
+const issuanceFlushInterval = 5 * time.Second
+
+// runIssuanceFlush stores the counts of c every interval until ctx ends. A failure is
+// logged and the counts are kept for the next round.
+func runIssuanceFlush(ctx context.Context, c *usecase.IssuanceCounter, log *slog.Logger, interval time.Duration) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := c.Flush(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("tokens issued per hour not stored; will retry", "err", err)
+			}
+		}
 	}
 }
 

@@ -130,7 +130,9 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	dPoPNonces := crypto.NewDPoPNonces(keys)
 	dPoPConfig := provideDPoPConfig(cfg)
 	dPoP := usecase.NewDPoP(dPoPParser, replayRepository, dPoPNonces, systemClock, dPoPConfig, settings)
-	usecaseToken := usecase.NewToken(clientAuthenticator, grants, dPoP)
+	issuanceRepository := bunrepo.NewIssuanceRepository(db)
+	issuanceCounter := usecase.NewIssuanceCounter(issuanceRepository, systemClock)
+	usecaseToken := usecase.NewToken(clientAuthenticator, grants, dPoP, issuanceCounter)
 	tokenHandler := httpapi.NewTokenHandler(usecaseToken, metrics, dPoP)
 	revoke := usecase.NewRevoke(clientAuthenticator, tokens, verifier, secretHasher, systemClock)
 	introspect := usecase.NewIntrospect(clientAuthenticator, tokens, verifier, secretHasher, systemClock, settings)
@@ -259,6 +261,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		Upstreams:    upstreams,
 		Resources:    resources,
 		Scopes:       scopes,
+		Issued:       issuanceCounter,
 	}
 	return app, func() {
 		cleanup()
@@ -365,7 +368,9 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	dPoPNonces := crypto.NewDPoPNonces(keys)
 	dPoPConfig := provideDPoPConfig(cfg)
 	dPoP := usecase.NewDPoP(dPoPParser, replayRepository, dPoPNonces, systemClock, dPoPConfig, settings)
-	usecaseToken := usecase.NewToken(clientAuthenticator, grants, dPoP)
+	issuanceRepository := bunrepo.NewIssuanceRepository(db)
+	issuanceCounter := usecase.NewIssuanceCounter(issuanceRepository, systemClock)
+	usecaseToken := usecase.NewToken(clientAuthenticator, grants, dPoP, issuanceCounter)
 	tokenHandler := httpapi.NewTokenHandler(usecaseToken, metrics, dPoP)
 	revoke := usecase.NewRevoke(clientAuthenticator, tokenRepository, verifier, secretHasher, systemClock)
 	introspect := usecase.NewIntrospect(clientAuthenticator, tokenRepository, verifier, secretHasher, systemClock, settings)
@@ -494,6 +499,7 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 		Upstreams:    upstreams,
 		Resources:    resources,
 		Scopes:       scopes,
+		Issued:       issuanceCounter,
 	}
 	return app, func() {
 		cleanup()

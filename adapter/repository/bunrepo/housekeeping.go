@@ -77,6 +77,8 @@ func purgeRules() []purgeRule {
 		{"throttle_counters", "key_hash", "expires_at < ?", 0},
 		// A jti expires once what carried it can no longer be accepted (ReplayRepository).
 		{"replay_jtis", "jti_hash", "expires_at < ?", 0},
+		// The console charts the tokens issued in the last 24 hours.
+		{"token_issuance", "hour_start", "hour_start < ?", issuanceRetention},
 		// A family goes when it is past its expiry (or, for a revoked placeholder
 		// with no expiry, past its creation) and no refresh token refers to it.
 		{"token_families", "id", "COALESCE(expires_at, created_at) < ? AND NOT EXISTS " +

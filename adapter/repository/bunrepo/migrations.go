@@ -85,6 +85,7 @@ func migrations() *migrate.Migrations {
 	add("20260404000001", "protected_resources", protectedResourcesTable)
 	ms.Add(unusedClientsMigration())
 	add("20260409000001", "scope_descriptions", scopeDescriptionsTable)
+	add("20261206000001", "token_issuance", tokenIssuanceTable)
 	return ms
 }
 

@@ -38,6 +38,7 @@ var ProviderSet = wire.NewSet(
 	NewUpstreamRepository, wire.Bind(new(usecase.UpstreamStore), new(*UpstreamRepository)),
 	NewResourceRepository, wire.Bind(new(usecase.ResourceStore), new(*ResourceRepository)),
 	NewScopeRepository, wire.Bind(new(usecase.ScopeStore), new(*ScopeRepository)),
+	NewIssuanceRepository, wire.Bind(new(usecase.IssuanceStore), new(*IssuanceRepository)),
 )
 
 // PlainSet binds the user, code and token stores to the repositories themselves, whose writes

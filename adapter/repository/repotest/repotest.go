@@ -65,6 +65,8 @@ type Stores struct {
 	Resources usecase.ResourceStore
 	// Scopes is optional: the scope descriptions of the consent page.
 	Scopes usecase.ScopeStore
+	// Issuance is optional: the tokens issued per hour (the console's chart).
+	Issuance usecase.IssuanceStore
 }
 
 // RunAll runs the whole contract on the plain Bun repositories over db, which must be
@@ -120,7 +122,8 @@ func bunStores(db *bun.DB) Stores {
 		// Resources: the protected resources (issue 24).
 		Resources: bunrepo.NewResourceRepository(db),
 		// Scopes: the scope descriptions (issue 25).
-		Scopes: bunrepo.NewScopeRepository(db),
+		Scopes:   bunrepo.NewScopeRepository(db),
+		Issuance: bunrepo.NewIssuanceRepository(db),
 	}
 }
 
@@ -153,6 +156,7 @@ func Run(t *testing.T, s Stores) {
 	t.Run("Resources", st.resources)
 	t.Run("Scopes", st.scopes)
 	t.Run("UnusedClients", st.unusedClients)
+	t.Run("Issuance", st.issuance)
 	// Last: its purge deletes whatever else has expired by then.
 	t.Run("Throttle", st.throttle)
 }

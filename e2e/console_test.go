@@ -620,25 +620,7 @@ func TestConsole_AcrossInstances(t *testing.T) {
 	// The chart's tokens are every instance's: three issued on A reach B's dashboard
 	// once A has added its count to the database (every few seconds).
 	before := dashboardTokens(t, bb.get("/admin"))
-	out, errOut, code := a.CLI(t, "", "clients", "create", "--name", uniqueName("cc"), "--grant-type", "client_credentials", "--json")
-	if code != 0 {
-		t.Fatal(errOut)
-	}
-	var cc struct {
-		ClientID     string `json:"client_id"`
-		ClientSecret string `json:"client_secret"`
-	}
-	if err := json.Unmarshal([]byte(out), &cc); err != nil {
-		t.Fatal(err)
-	}
-	c.sensitive(cc.ClientSecret)
-	for range 3 {
-		r := a.PostForm(t, nil, "/oauth/token", "grant_type=client_credentials", cc.ClientID, cc.ClientSecret)
-		if r.Status != http.StatusOK {
-			t.Fatalf("client credentials on A: %d %s", r.Status, r.Body)
-		}
-		c.sensitive(r.JSON(t)["access_token"].(string))
-	}
+	issueClientCredentials(t, a, 3, func(v string) { c.sensitive(v) })
 	deadline := time.Now().Add(20 * time.Second)
 	for n := dashboardTokens(t, bb.get("/admin")); n != before+3; n = dashboardTokens(t, bb.get("/admin")) {
 		if n > before+3 || time.Now().After(deadline) {
@@ -665,13 +647,11 @@ func dashboardTokens(t *testing.T, r Response) int {
 	return n
 }
 
-// TestConsole_TokensIssuedOutliveTheInstance: the tokens an instance issued just
-// before SIGTERM are in the database's counts once it has stopped, which the next
-// start charts.
-func TestConsole_TokensIssuedOutliveTheInstance(t *testing.T) {
-	t.Parallel()
-	srv := startServer(t, Options{})
-	out, errOut, code := srv.CLI(t, "", "clients", "create", "--name", "cc", "--grant-type", "client_credentials", "--json")
+// issueClientCredentials creates a client_credentials client on srv and gets n tokens
+// for it there, handing its secret and the tokens to sensitive (kept out of logs).
+func issueClientCredentials(t *testing.T, srv *Server, n int, sensitive func(string)) {
+	t.Helper()
+	out, errOut, code := srv.CLI(t, "", "clients", "create", "--name", uniqueName("cc"), "--grant-type", "client_credentials", "--json")
 	if code != 0 {
 		t.Fatal(errOut)
 	}
@@ -682,14 +662,23 @@ func TestConsole_TokensIssuedOutliveTheInstance(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &cc); err != nil {
 		t.Fatal(err)
 	}
-	srv.Sensitive(cc.ClientSecret)
-	for range 4 {
+	sensitive(cc.ClientSecret)
+	for range n {
 		r := srv.PostForm(t, nil, "/oauth/token", "grant_type=client_credentials", cc.ClientID, cc.ClientSecret)
 		if r.Status != http.StatusOK {
-			t.Fatalf("client credentials: %d %s", r.Status, r.Body)
+			t.Fatalf("client credentials at %s: %d %s", srv.URL, r.Status, r.Body)
 		}
-		srv.Sensitive(r.JSON(t)["access_token"].(string))
+		sensitive(r.JSON(t)["access_token"].(string))
 	}
+}
+
+// TestConsole_TokensIssuedOutliveTheInstance: the tokens an instance issued just
+// before SIGTERM are in the database's counts once it has stopped, which the next
+// start charts.
+func TestConsole_TokensIssuedOutliveTheInstance(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, Options{})
+	issueClientCredentials(t, srv, 4, func(v string) { srv.Sensitive(v) })
 	srv.Stop(t) // well within the flush interval: only the shutdown's flush stores them
 	db := openDB(t, srv.DatabaseURL)
 	var total int64

@@ -67,28 +67,54 @@ func newChromium(t *testing.T) context.Context {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(800, 900),
 	)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute) // generous: Chromium starts slowly on a loaded machine
-	t.Cleanup(cancel)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	// No deadline on the browser itself: its parallel subtests may wait minutes for a
+	// slot behind other tests, and a deadline set here would then be spent before
+	// their first step. Starting it, and each tab (newTab), has its own.
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancelAlloc)
 	browser, cancelBrowser := chromedp.NewContext(alloc)
 	t.Cleanup(cancelBrowser)
-	if err := chromedp.Do(browser); err != nil { // starts the browser
-		t.Fatalf("start Chromium: %v", err)
-	}
+	within(t, browserStartTimeout, cancelBrowser, "start Chromium", func() error { return chromedp.Do(browser) })
 	return browser
 }
 
+// Bounds of the browser tests, generous: Chromium starts slowly on a loaded machine.
+const (
+	browserStartTimeout = 4 * time.Minute
+	// tabTimeout bounds everything a tab does, from when newTab opens it.
+	tabTimeout = 4 * time.Minute
+)
+
+// within runs fn, failing t when it fails or has not returned after d, then calling
+// abandon, which must make fn return (a chromedp cancel). The first Run on a
+// chromedp context binds the browser's or the tab's life to the context it is given,
+// so its bound cannot be a context deadline.
+func within(t *testing.T, d time.Duration, abandon func(), what string, fn func() error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	case <-time.After(d):
+		abandon()
+		<-done
+		t.Fatalf("%s: not done after %s", what, d)
+	}
+}
+
 // newTab opens a tab in a browser context of its own: its own cookies, as another
-// browser would have.
+// browser would have. What it does must be done within tabTimeout of opening it.
 func newTab(t *testing.T, browser context.Context, width, height int64) context.Context {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, height)); err != nil {
-		t.Fatalf("open tab: %v", err)
-	}
-	return ctx
+	within(t, tabTimeout, cancel, "open tab", func() error { return chromedp.Do(ctx, chromedp.EmulateViewport(width, height)) })
+	tab, cancelTab := context.WithTimeout(ctx, tabTimeout)
+	t.Cleanup(cancelTab)
+	return tab
 }
 
 // screenshotDir is where page screenshots go.

@@ -62,7 +62,10 @@ func TestBrowser_MFA(t *testing.T) {
 		t.Fatalf("the QR code did not load: width %d, %v", width, err)
 	}
 	run(t, tab, "confirm with a code",
-		chromedp.SendKeys(chromedp.CSS(`#otp`), totpCode(t, secret, -1)),
+		// This step's code: the server takes it until the next step ends, at least 30 s
+		// (the previous step's code, good only until this one ends, ran out once on a
+		// slow machine while Chromium typed it).
+		chromedp.SendKeys(chromedp.CSS(`#otp`), totpCode(t, secret, 0)),
 		chromedp.Submit(chromedp.CSS(`#otp`)),
 		chromedp.WaitVisible(chromedp.CSS(`#recovery-codes`)),
 	)
@@ -86,7 +89,9 @@ func TestBrowser_MFA(t *testing.T) {
 	run(t, tab, "the second step", chromedp.WaitVisible(chromedp.CSS(`#otp`)))
 	screenshot(t, tab, shots, "mfa-login")
 	run(t, tab, "the code",
-		chromedp.SendKeys(chromedp.CSS(`#otp`), totpCode(t, secret, 0)),
+		// The next step's code: later than the one that confirmed the app, as a code of
+		// a step already used is refused, and taken for the next minute at least.
+		chromedp.SendKeys(chromedp.CSS(`#otp`), totpCode(t, secret, 1)),
 		chromedp.Submit(chromedp.CSS(`#otp`)),
 		chromedp.WaitVisible(chromedp.CSS(`a[href="/account"]`)),
 	)

@@ -360,7 +360,7 @@ func TestSecurity_S51_Passkeys(t *testing.T) {
 	secret = strings.TrimSpace(secret)
 	srv.Sensitive(secret)
 	run(t, second, "confirm the app",
-		chromedp.SendKeys(chromedp.CSS(`#otp`), totpCode(t, secret, -1)),
+		chromedp.SendKeys(chromedp.CSS(`#otp`), totpCode(t, secret, 0)), // good for 30 s at least
 		chromedp.Submit(chromedp.CSS(`#otp`)),
 		chromedp.WaitVisible(chromedp.CSS(`#recovery-codes`)),
 		chromedp.Navigate(srv.URL+"/logout"),
@@ -373,7 +373,8 @@ func TestSecurity_S51_Passkeys(t *testing.T) {
 	run(t, second, "the second step offers both", chromedp.WaitVisible(chromedp.CSS(`#passkey-verify`)),
 		chromedp.WaitVisible(chromedp.CSS(`#otp`)))
 	screenshot(t, second, shots, "passkeys-mfa-with-app")
-	run(t, second, "the code", chromedp.SendKeys(chromedp.CSS(`#otp`), totpCode(t, secret, 0)),
+	// A later step than the confirmation's (a used step is refused), good for a minute.
+	run(t, second, "the code", chromedp.SendKeys(chromedp.CSS(`#otp`), totpCode(t, secret, 1)),
 		chromedp.Submit(chromedp.CSS(`#otp`)), chromedp.WaitVisible(chromedp.CSS(`a[href="/account"]`)))
 	presence(t, second, secondAuth, true)
 	r = newRequest(oauth2.SetAuthURLParam("acr_values", "phr"))

@@ -51,12 +51,41 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-// newChromium starts a headless Chromium with a fresh profile. The flags keep it off
-// the network: on a closed machine it would otherwise hang on background connections.
+// chromium is the one headless Chromium the browser tests open their tabs in; newTab
+// gives each tab a browser context of its own (its own cookies, as another browser
+// would have). One start for the package instead of one per test: on two cores under
+// the suite's load each start took 14-26 s, and a dozen browsers ran beside the
+// servers. runMain stops it.
+var chromium struct {
+	once sync.Once
+	ctx  context.Context
+	stop func()
+	err  error
+}
+
+// newChromium returns the shared Chromium, starting it on first use (skipping the test
+// when there is none, unless GATEHOUSE_TEST_REQUIRE_BROWSER says otherwise).
 func newChromium(t *testing.T) context.Context {
 	t.Helper()
+	path := chromiumPath(t)
+	chromium.once.Do(func() { chromium.ctx, chromium.stop, chromium.err = startChromium(path) })
+	if chromium.err != nil {
+		t.Fatalf("start Chromium: %v", chromium.err)
+	}
+	return chromium.ctx
+}
+
+// startChromium starts a headless Chromium with a fresh profile. The flags keep it off
+// the network: on a closed machine it would otherwise hang on background connections.
+// No deadline on the browser itself, which lives as long as the package's tests; its
+// start has one, and each tab (newTab) another.
+func startChromium(path string) (context.Context, func(), error) {
+	dir, err := os.MkdirTemp("", "gatehouse-e2e-chromium-")
+	if err != nil {
+		return nil, nil, err
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.ExecPath(path),
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
 		chromedp.Flag("disable-quic", true),
@@ -64,25 +93,45 @@ func newChromium(t *testing.T) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("no-proxy-server", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(dir),
 		chromedp.WindowSize(800, 900),
 	)
-	// No deadline on the browser itself: its parallel subtests may wait minutes for a
-	// slot behind other tests, and a deadline set here would then be spent before
-	// their first step. Starting it, and each tab (newTab), has its own.
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
 	browser, cancelBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(cancelBrowser)
-	within(t, browserStartTimeout, cancelBrowser, "start Chromium", func() error { return chromedp.Do(browser) })
-	return browser
+	stop := func() {
+		cancelBrowser()
+		cancelAlloc()
+		os.RemoveAll(dir)
+	}
+	done := make(chan error, 1)
+	go func() { done <- chromedp.Do(browser) }()
+	select {
+	case err = <-done:
+	case <-time.After(browserStartTimeout):
+		cancelBrowser()
+		<-done
+		err = fmt.Errorf("not started after %s", browserStartTimeout)
+	}
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return browser, stop, nil
+}
+
+// stopChromium stops the shared Chromium, if it started.
+func stopChromium() {
+	if chromium.stop != nil {
+		chromium.stop()
+	}
 }
 
 // Bounds of the browser tests, generous: Chromium starts slowly on a loaded machine.
 const (
 	browserStartTimeout = 4 * time.Minute
-	// tabTimeout bounds everything a tab does, from when newTab opens it.
-	tabTimeout = 4 * time.Minute
+	// tabTimeout bounds everything a tab does, from when newTab opens it (the
+	// accessibility test walks every page in one tab).
+	tabTimeout = 6 * time.Minute
 )
 
 // within runs fn, failing t when it fails or has not returned after d, then calling

@@ -88,6 +88,7 @@ func runMain(m *testing.M) int {
 	if p := os.Getenv("GATEHOUSE_E2E_BINARY"); p != "" {
 		binPath = p
 		code := m.Run()
+		stopChromium()
 		if !stopShared() && code == 0 {
 			code = 1
 		}
@@ -108,6 +109,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	code := m.Run()
+	stopChromium()
 	if !stopShared() && code == 0 {
 		code = 1
 	}

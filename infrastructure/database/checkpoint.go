@@ -25,12 +25,15 @@ import (
 const (
 	sqliteCheckpointEvery = 10 * time.Millisecond
 	sqliteAutoCheckpoint  = 4000 // pages of 4 KiB: 16 MiB
-	// sqliteCheckpointIdle: a WAL that looks unchanged is checkpointed this often (see run).
+	// sqliteCheckpointIdle: a WAL that looks unchanged is checkpointed this often (see
+	// run), and looked at no less often.
 	sqliteCheckpointIdle = time.Second
 )
 
 // checkpointer runs PRAGMA wal_checkpoint(PASSIVE) on its own connection whenever the
-// -wal file of path changed since its last look, every sqliteCheckpointEvery.
+// -wal file of path changed since its last look. It looks every sqliteCheckpointEvery
+// while the WAL keeps changing; each look that finds it unchanged doubles the wait, up
+// to sqliteCheckpointIdle, so an idle server is not woken a hundred times a second.
 type checkpointer struct {
 	db      *sql.DB
 	walPath string
@@ -54,37 +57,45 @@ func startCheckpointer(dsn, path string) (*checkpointer, error) {
 
 func (c *checkpointer) run() {
 	defer close(c.done)
-	tick := time.NewTicker(sqliteCheckpointEvery)
-	defer tick.Stop()
+	wait := sqliteCheckpointEvery
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
 	var seen os.FileInfo
 	var last time.Time
 	for {
 		select {
 		case <-c.stop:
 			return
-		case <-tick.C:
+		case <-timer.C:
 		}
 		fi, err := os.Stat(c.walPath)
-		if err != nil {
-			continue // no WAL yet
-		}
 		// Size and modification time tell that the WAL changed, but not always: a
 		// commit may rewrite frames its own transaction wrote before (SQLite reuses
 		// them in place), so the size stays, and the time has the kernel's coarse
 		// resolution. So an unchanged-looking WAL is checkpointed anyway once
 		// sqliteCheckpointIdle has passed; with nothing to copy that costs a fraction of
 		// a millisecond.
-		unchanged := seen != nil && fi.Size() == seen.Size() && fi.ModTime().Equal(seen.ModTime())
-		if unchanged && time.Since(last) < sqliteCheckpointIdle {
-			continue
+		unchanged := err != nil || seen != nil && fi.Size() == seen.Size() && fi.ModTime().Equal(seen.ModTime())
+		if unchanged {
+			wait = backOff(wait)
+		} else {
+			wait = sqliteCheckpointEvery
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		// A failure costs nothing but this pass: the writer's own checkpoint remains.
-		if _, err := c.db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err == nil {
-			seen, last = fi, time.Now()
+		if err == nil && (!unchanged || time.Since(last) >= sqliteCheckpointIdle) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			// A failure costs nothing but this pass: the writer's own checkpoint remains.
+			if _, err := c.db.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)"); err == nil {
+				seen, last = fi, time.Now()
+			}
+			cancel()
 		}
-		cancel()
+		timer.Reset(wait)
 	}
+}
+
+// backOff is the checkpointer's next wait after a look that found nothing new.
+func backOff(wait time.Duration) time.Duration {
+	return min(2*wait, sqliteCheckpointIdle)
 }
 
 // close stops the checkpointer and closes its connection.

@@ -171,6 +171,25 @@ func TestOpenSQLiteCreatesDirectoryAndSetsPragmas(t *testing.T) {
 	}
 }
 
+// TestCheckpointerBacksOff: each look at an unchanged WAL doubles the wait, from
+// sqliteCheckpointEvery to at most sqliteCheckpointIdle.
+func TestCheckpointerBacksOff(t *testing.T) {
+	wait, looks := sqliteCheckpointEvery, 0
+	for wait < sqliteCheckpointIdle {
+		next := backOff(wait)
+		if next <= wait {
+			t.Fatalf("backOff(%s) = %s: no longer", wait, next)
+		}
+		wait, looks = next, looks+1
+	}
+	if wait != sqliteCheckpointIdle || backOff(wait) != sqliteCheckpointIdle {
+		t.Errorf("the wait ends at %s, then %s; want %s", wait, backOff(wait), sqliteCheckpointIdle)
+	}
+	if looks > 8 {
+		t.Errorf("%d looks before the wait reaches %s", looks, sqliteCheckpointIdle)
+	}
+}
+
 // TestSQLiteCheckpointsInBackground: pages committed to the WAL reach the database
 // file while the pool is open, though far fewer than the writer's own checkpoint
 // waits for (the checkpointer copied them), and the checkpointer stops with the pool.
@@ -185,34 +204,47 @@ func TestSQLiteCheckpointsInBackground(t *testing.T) {
 		t.Fatal(err)
 	}
 	const rows, size = 500, 4000 // about 500 pages: an eighth of sqliteAutoCheckpoint
-	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		for range rows {
-			if _, err := tx.ExecContext(ctx, "INSERT INTO t (x) VALUES (randomblob(?))", size); err != nil {
-				return err
+	commit := func() {
+		t.Helper()
+		err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			for range rows {
+				if _, err := tx.ExecContext(ctx, "INSERT INTO t (x) VALUES (randomblob(?))", size); err != nil {
+					return err
+				}
 			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		st, err := os.Stat(path)
+			return nil
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Size() >= rows*size {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the database file holds %d bytes 10 s after a commit of %d: nothing checkpointed it", st.Size(), rows*size)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
+	waitForFile := func(want int64) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			st, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Size() >= want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the database file holds %d bytes 10 s after commits of %d: nothing checkpointed it", st.Size(), want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	commit()
+	waitForFile(rows * size)
+	// Idle, the checkpointer looks less and less often, but at least every
+	// sqliteCheckpointIdle: a commit after a quiet spell is copied too.
+	time.Sleep(3 * sqliteCheckpointIdle)
+	commit()
+	waitForFile(2 * rows * size)
 	var n int
-	if err := db.NewRaw("SELECT count(*) FROM t").Scan(ctx, &n); err != nil || n != rows {
-		t.Fatalf("count = %d, %v; want %d", n, err, rows)
+	if err := db.NewRaw("SELECT count(*) FROM t").Scan(ctx, &n); err != nil || n != 2*rows {
+		t.Fatalf("count = %d, %v; want %d", n, err, 2*rows)
 	}
 	closeDB() // stops the checkpointer too; a second pool opens the file cleanly
 	db2, close2, err := Open(ctx, "sqlite:"+path)
@@ -220,8 +252,8 @@ func TestSQLiteCheckpointsInBackground(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer close2()
-	if err := db2.NewRaw("SELECT count(*) FROM t").Scan(ctx, &n); err != nil || n != rows {
-		t.Fatalf("after reopening: count = %d, %v; want %d", n, err, rows)
+	if err := db2.NewRaw("SELECT count(*) FROM t").Scan(ctx, &n); err != nil || n != 2*rows {
+		t.Fatalf("after reopening: count = %d, %v; want %d", n, err, 2*rows)
 	}
 }
 

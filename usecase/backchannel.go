@@ -137,9 +137,18 @@ type LogoutResult struct {
 	Retry    time.Duration
 }
 
-// DeliverDue delivers the due logouts if this instance holds the lease, up to eight
-// clients at once, each POST bounded by a timeout.
+// DeliverDue delivers the due logouts, when there are any, if this instance holds
+// the lease (it takes it then), up to eight clients at once, each POST bounded by a
+// timeout.
 func (b *BackchannelLogout) DeliverDue(ctx context.Context, leaseTTL time.Duration) ([]LogoutResult, error) {
+	// A look first, without the lease: taking it is a write, and an idle server
+	// would otherwise write to the database every round.
+	if due, err := b.store.DueLogouts(ctx, b.clock.Now(), 1); err != nil || len(due) == 0 {
+		if err != nil {
+			return nil, fmt.Errorf("list due logout tokens: %w", err)
+		}
+		return nil, nil
+	}
 	ok, err := b.leases.AcquireLease(ctx, BackchannelLogoutLease, b.holder, b.clock.Now(), leaseTTL)
 	if err != nil || !ok {
 		return nil, err

@@ -45,6 +45,16 @@ func TestBackchannelLogout_RetriesThenDrops(t *testing.T) {
 	other := usecase.NewBackchannelLogout(store, signer, backchannel.NewSender(outbound.NewClient(outbound.Policy{})), leases, f.random, f.clock)
 	ok, _ := f.client(t, usecase.NewClient{Name: "rp", RedirectURIs: []string{"https://rp.example/cb"}, BackchannelLogoutURI: rp.URL})
 	now := f.clock.Now()
+	// Nothing due: no round takes the lease (a write), so another instance could.
+	if res, err := b.DeliverDue(f.ctx, time.Minute); err != nil || len(res) != 0 {
+		t.Fatalf("an idle round: %+v, %v", res, err)
+	}
+	if got, err := leases.AcquireLease(f.ctx, usecase.BackchannelLogoutLease, "another instance", now, time.Second); err != nil || !got {
+		t.Fatalf("an idle round kept the lease: %v, %v", got, err)
+	}
+	if err := leases.ReleaseLease(f.ctx, usecase.BackchannelLogoutLease, "another instance"); err != nil {
+		t.Fatal(err)
+	}
 	if err := store.EnqueueLogouts(f.ctx, []usecase.LogoutDelivery{
 		{ID: "d1", ClientID: ok.ID, URI: rp.URL, UserID: "u1", SessionID: "s1", CreatedAt: now, NextAttemptAt: now},
 		{ID: "d2", ClientID: "client-gone", URI: gone, UserID: "u1", SessionID: "s1", CreatedAt: now, NextAttemptAt: now},

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"sync"
 
 	goi18n "github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
@@ -32,33 +33,51 @@ func IsSupported(tag string) bool {
 	return false
 }
 
-// Catalog translates message keys into the supported languages.
+// Catalog translates message keys into the supported languages. Each language's
+// catalog is parsed on its first use: a command-line call that shows no page parses
+// none, and a server parses those its users read.
 type Catalog struct {
-	bundle     *goi18n.Bundle
-	localizers map[string]*goi18n.Localizer
-	matcher    language.Matcher
-	tags       []language.Tag
-	fallback   string
+	langs    map[string]*langCatalog
+	matcher  language.Matcher
+	tags     []language.Tag
+	fallback string
 }
 
-// New loads the embedded catalogs; fallback is the language Match answers when no
+// langCatalog is one language's messages, loaded once.
+type langCatalog struct {
+	tag  string
+	once sync.Once
+	loc  *goi18n.Localizer
+	err  error
+}
+
+// localizer returns the language's messages, parsing its catalog on first use.
+func (l *langCatalog) localizer() (*goi18n.Localizer, error) {
+	l.once.Do(func() {
+		b := goi18n.NewBundle(language.Make(l.tag))
+		b.RegisterUnmarshalFunc("json", json.Unmarshal)
+		data, err := fs.ReadFile(localeFS, path.Join("locales", l.tag+".json"))
+		if err == nil {
+			_, err = b.ParseMessageFileBytes(data, l.tag+".json")
+		}
+		if err != nil {
+			l.err = fmt.Errorf("i18n: catalog %s: %w", l.tag, err)
+			return
+		}
+		l.loc = goi18n.NewLocalizer(b, l.tag)
+	})
+	return l.loc, l.err
+}
+
+// New prepares the embedded catalogs; fallback is the language Match answers when no
 // preference matches (GATEHOUSE_DEFAULT_LOCALE).
 func New(fallback string) (*Catalog, error) {
 	if !IsSupported(fallback) {
 		return nil, fmt.Errorf("i18n: unsupported default locale %q (one of %s)", fallback, strings.Join(Supported, ", "))
 	}
-	b := goi18n.NewBundle(language.English)
-	b.RegisterUnmarshalFunc("json", json.Unmarshal)
-	c := &Catalog{bundle: b, localizers: map[string]*goi18n.Localizer{}, fallback: fallback}
+	c := &Catalog{langs: map[string]*langCatalog{}, fallback: fallback}
 	for _, s := range Supported {
-		data, err := fs.ReadFile(localeFS, path.Join("locales", s+".json"))
-		if err != nil {
-			return nil, fmt.Errorf("i18n: read catalog %s: %w", s, err)
-		}
-		if _, err := b.ParseMessageFileBytes(data, s+".json"); err != nil {
-			return nil, fmt.Errorf("i18n: parse catalog %s: %w", s, err)
-		}
-		c.localizers[s] = goi18n.NewLocalizer(b, s)
+		c.langs[s] = &langCatalog{tag: s}
 		c.tags = append(c.tags, language.Make(s))
 	}
 	c.matcher = language.NewMatcher(c.tags)
@@ -109,13 +128,14 @@ func (c *Catalog) Match(preferences ...string) string {
 }
 
 // Text is the message key in the language locale (a supported language, or a tag
-// matching one, else the default), with its {{.Name}} placeholders filled from args. A key missing from
-// the catalogs comes back as itself, so a mistake shows rather than hides.
+// matching one, else the default), with its {{.Name}} placeholders filled from args;
+// English where that language lacks the key. A key missing from the catalogs comes
+// back as itself, so a mistake shows rather than hides.
 func (c *Catalog) Text(locale, key string, args map[string]string) string {
-	l, ok := c.localizers[locale]
+	l, ok := c.langs[locale]
 	if !ok {
 		// A user's locale claim may be a longer tag (de-CH) or unsupported.
-		l = c.localizers[c.Match(locale)]
+		l = c.langs[c.Match(locale)]
 	}
 	var data map[string]any
 	if len(args) > 0 {
@@ -124,15 +144,24 @@ func (c *Catalog) Text(locale, key string, args map[string]string) string {
 			data[k] = v
 		}
 	}
-	s, err := l.Localize(&goi18n.LocalizeConfig{MessageID: key, TemplateData: data})
-	if err != nil || s == "" {
-		return key
+	for _, l := range []*langCatalog{l, c.langs["en"]} {
+		loc, err := l.localizer()
+		if err != nil {
+			continue
+		}
+		if s, err := loc.Localize(&goi18n.LocalizeConfig{MessageID: key, TemplateData: data}); err == nil && s != "" {
+			return s
+		}
 	}
-	return s
+	return key
 }
 
 // Has tells whether the English catalog holds key.
 func (c *Catalog) Has(key string) bool {
-	_, err := c.localizers["en"].Localize(&goi18n.LocalizeConfig{MessageID: key})
+	loc, err := c.langs["en"].localizer()
+	if err != nil {
+		return false
+	}
+	_, err = loc.Localize(&goi18n.LocalizeConfig{MessageID: key})
 	return err == nil
 }

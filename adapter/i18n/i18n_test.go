@@ -5,6 +5,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"sync"
 	"testing"
 )
 
@@ -107,5 +108,40 @@ func TestCatalog_textAndMatch(t *testing.T) {
 	}
 	if _, err := New("xx"); err == nil {
 		t.Error("New(xx) did not fail")
+	}
+}
+
+// TestCatalog_lazy: a language's catalog is parsed on its first use only, once however
+// many pages ask at the same time; a language whose catalog cannot be read falls back
+// to English.
+func TestCatalog_lazy(t *testing.T) {
+	c, err := New("en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range Supported {
+		if c.langs[s].loc != nil {
+			t.Fatalf("New parsed the %s catalog", s)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if got := c.Text([]string{"ja", "de"}[i%2], "login.title", nil); got != "サインイン" && got != "Anmelden" {
+				t.Errorf("login.title = %q", got)
+			}
+		}()
+	}
+	wg.Wait()
+	for s, want := range map[string]bool{"ja": true, "de": true, "en": false, "fr": false, "es": false} {
+		if loaded := c.langs[s].loc != nil; loaded != want {
+			t.Errorf("%s catalog loaded: %v, want %v", s, loaded, want)
+		}
+	}
+	c.langs["fr"] = &langCatalog{tag: "no-such-catalog"}
+	if got := c.Text("fr", "login.title", nil); got != "Sign in" {
+		t.Errorf("a catalog that cannot be read: %q, want English", got)
 	}
 }

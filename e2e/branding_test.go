@@ -13,7 +13,8 @@ import (
 
 // TestPages25_BadBrandingStopsStartUp: a bad brand value, or a template override that
 // does not parse or names a field the page lacks, stops `gatehouse serve` with exit 2
-// and one stderr line naming the variable or the file.
+// and one stderr line naming the variable or the file. The commands, which show no
+// page, still run: an operator can fix the theme and manage users meanwhile.
 func TestPages25_BadBrandingStopsStartUp(t *testing.T) {
 	t.Parallel()
 	bad := func(files map[string]string) string {
@@ -41,6 +42,13 @@ func TestPages25_BadBrandingStopsStartUp(t *testing.T) {
 	} {
 		out, errOut, code := runCLI(t, cliEnv(t, map[string]string{tc.variable: tc.value}), "", "serve")
 		wantUsage(t, tc.variable+"="+tc.value, out, errOut, code, tc.mention)
+	}
+	env := cliEnv(t, map[string]string{"GATEHOUSE_TEMPLATES_DIR": noField})
+	for _, args := range [][]string{{"migrate"}, {"clients", "create", "--name", "Acme", "--redirect-uri", "https://acme.example/cb"},
+		{"clients", "list"}} {
+		if out, errOut, code := runCLI(t, env, "", args...); code != 0 || strings.Contains(errOut, "login.html") {
+			t.Errorf("gatehouse %s with a broken template override: exit %d, %q %q", strings.Join(args, " "), code, out, errOut)
+		}
 	}
 }
 

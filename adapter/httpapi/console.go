@@ -82,7 +82,7 @@ func NewConsole(p *Pages, admin *usecase.Admin, audit *usecase.Audit, keys *usec
 	if p.cookies.secure {
 		c.cookie, c.login = "__Host-gatehouse_console", "__Host-gatehouse_console_login"
 	}
-	c.templates = newTemplateSet(func(lang, name string) (*template.Template, error) {
+	c.templates = p.newTemplateSet(func(lang, name string) (*template.Template, error) {
 		funcs := p.templateFuncs(lang)
 		for k, v := range consoleFuncs {
 			funcs[k] = v
@@ -104,10 +104,9 @@ func NewConsole(p *Pages, admin *usecase.Admin, audit *usecase.Audit, keys *usec
 	})
 	for _, name := range []string{"console_dashboard", "console_clients", "console_client", "console_secret",
 		"console_confirm", "console_users", "console_user", "console_keys", "console_audit"} {
-		// Parsed in the default language now, in the others on first use (templateSet).
-		if err := c.templates.add(name, p.languages.Match(), nil); err != nil {
-			return nil, err
-		}
+		// Parsed by Pages.LoadTemplates in the default language, in the others on
+		// first use (templateSet).
+		c.templates.add(name, p.languages.Match(), nil)
 	}
 	return c, nil
 }

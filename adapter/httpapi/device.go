@@ -26,7 +26,8 @@ type DeviceHandler struct {
 
 const userCodeField = "user_code"
 
-// NewDeviceHandler parses the device page templates; a broken template stops start-up.
+// NewDeviceHandler builds the device endpoint and pages (Pages.LoadTemplates loads
+// their templates).
 func NewDeviceHandler(device *usecase.Device, pages *Pages) (*DeviceHandler, error) {
 	h := &DeviceHandler{device: device, pages: pages}
 	if pages == nil {
@@ -34,9 +35,7 @@ func NewDeviceHandler(device *usecase.Device, pages *Pages) (*DeviceHandler, err
 	}
 	h.templates = pages.pageTemplates()
 	for _, name := range []string{"device", "device_consent", "device_done"} {
-		if err := pages.addPage(h.templates, name, deviceView{}); err != nil {
-			return nil, err
-		}
+		pages.addPage(h.templates, name, deviceView{})
 	}
 	return h, nil
 }

@@ -219,7 +219,7 @@ func (p *Pages) templateFuncs(lang string) template.FuncMap {
 // pageTemplates parses the pages with the layout in a language, for a templateSet;
 // check runs each page once on an empty view of its kind (theme.tryExecute).
 func (p *Pages) pageTemplates() *templateSet {
-	return newTemplateSet(func(lang, name string) (*template.Template, error) {
+	return p.newTemplateSet(func(lang, name string) (*template.Template, error) {
 		t, err := p.theme.parse(name, p.templateFuncs(lang), "layout.html", name+".html")
 		if err != nil {
 			return nil, templateErr("pages", name, err)
@@ -228,11 +228,33 @@ func (p *Pages) pageTemplates() *templateSet {
 	})
 }
 
+// newTemplateSet makes a set of pages that LoadTemplates loads.
+func (p *Pages) newTemplateSet(parse func(lang, name string) (*template.Template, error)) *templateSet {
+	s := newTemplateSet(parse)
+	p.sets = append(p.sets, s)
+	return s
+}
+
 // addPage adds the page name to set, checked on empty, a view of its kind.
-func (p *Pages) addPage(set *templateSet, name string, empty any) error {
-	return set.add(name, p.languages.Match(), func(t *template.Template) error {
+func (p *Pages) addPage(set *templateSet, name string, empty any) {
+	set.add(name, p.languages.Match(), func(t *template.Template) error {
 		return p.theme.tryExecute(t, empty, "layout.html", name+".html")
 	})
+}
+
+// LoadTemplates parses every page of the pages, the device pages and the console in
+// the default language and runs each once on an empty view: a broken template
+// (GATEHOUSE_TEMPLATES_DIR) is a *TemplateError. serve calls it before it listens,
+// and it then logs which files of GATEHOUSE_TEMPLATES_DIR replace embedded ones; the
+// pages of the other languages are parsed on their first use.
+func (p *Pages) LoadTemplates() error {
+	for _, s := range p.sets {
+		if err := s.load(); err != nil {
+			return err
+		}
+	}
+	p.theme.logOverrides(p.log)
+	return nil
 }
 
 // langLinks point at the current page with lang set; a page shown after a POST

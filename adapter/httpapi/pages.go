@@ -56,10 +56,13 @@ type Pages struct {
 	csrfKey      []byte
 	registration bool
 	templates    *templateSet
-	static       map[string]staticFile
-	theme        *theme
-	csp          string // the pages' Content-Security-Policy (theme.csp)
-	languages    Languages
+	// sets are every templateSet of the pages, the device pages and the console
+	// (LoadTemplates).
+	sets      []*templateSet
+	static    map[string]staticFile
+	theme     *theme
+	csp       string // the pages' Content-Security-Policy (theme.csp)
+	languages Languages
 }
 
 var _ PageMounter = (*Pages)(nil)
@@ -69,7 +72,7 @@ type staticFile struct {
 	contentType string
 }
 
-// NewPages parses the embedded templates; a broken template stops start-up.
+// NewPages builds the pages; LoadTemplates parses and checks their templates.
 func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login, endSession *usecase.EndSession,
 	accounts *usecase.Accounts, apps *usecase.ConnectedApps, factors *usecase.Factors, log *slog.Logger,
 	upstreams *usecase.Upstreams, scopes *usecase.Scopes) (*Pages, error) {
@@ -93,9 +96,7 @@ func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login
 	for _, name := range []string{"login", "consent", "register", "logout", "home", "error",
 		"verify_email", "verify_required", "forgot_password", "reset_password", "notice", "account", "confirm_email",
 		"mfa", "mfa_enrol", "totp_setup", "recovery_codes"} {
-		if err := p.addPage(p.templates, name, view{}); err != nil {
-			return nil, err
-		}
+		p.addPage(p.templates, name, view{})
 	}
 	if p.static, err = th.static(); err != nil {
 		return nil, err
@@ -110,7 +111,6 @@ func NewPages(cfg PageConfig, authorize *usecase.Authorize, login *usecase.Login
 // catch-all "/*" route, which would answer every wrong method on every other endpoint
 // (GET /oauth/token, say) 404 instead of 405.
 func (p *Pages) Mount(r *Router) {
-	p.theme.logOverrides(p.log)
 	g := r.Group(SurfacePage, p.pageHeaders)
 	for _, path := range []string{"/oauth/authorize", "/oauth/authenticate"} {
 		g.GET(path, p.authorizeGet)

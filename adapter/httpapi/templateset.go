@@ -7,8 +7,10 @@ import (
 )
 
 // templateSet holds pages parsed once per language (a page renders without cloning or
-// escaping anew), each parsed on its first use in that language but the default
-// language's, parsed and checked at start-up. A server whose users read one language
+// escaping anew), each parsed on its first use in that language. load parses and
+// checks every page in the default language: serve calls it (Pages.LoadTemplates)
+// before it listens, so a broken template stops start-up, while a command that shows
+// no page (gatehouse clients list) parses none. A server whose users read one language
 // so holds one copy of its pages: about 1.2 MiB of parsed templates each, which in all
 // five languages was most of the idle server's heap.
 //
@@ -17,9 +19,17 @@ import (
 // that parses and runs on an empty view in one parses and runs in all.
 type templateSet struct {
 	parse func(lang, name string) (*template.Template, error)
-	// pages is filled while the server is built and only read afterwards: lookups
-	// take no lock.
-	pages map[string]*langTemplate // language + "/" + name
+	// names, checks and pages are filled while the server is built and only read
+	// afterwards: lookups take no lock.
+	names  []string
+	checks map[string]templateCheck
+	pages  map[string]*langTemplate // language + "/" + name
+}
+
+// templateCheck is how add was told to check a page: in which language, with what.
+type templateCheck struct {
+	lang  string
+	check func(*template.Template) error
 }
 
 type langTemplate struct {
@@ -29,26 +39,31 @@ type langTemplate struct {
 }
 
 func newTemplateSet(parse func(lang, name string) (*template.Template, error)) *templateSet {
-	return &templateSet{parse: parse, pages: map[string]*langTemplate{}}
+	return &templateSet{parse: parse, checks: map[string]templateCheck{}, pages: map[string]*langTemplate{}}
 }
 
-// add parses name in lang, the default language, runs check on it (nil: none) and
-// keeps it; the other languages' are parsed on first use. Not safe for use once pages
-// are served.
-func (s *templateSet) add(name, lang string, check func(*template.Template) error) error {
-	t, err := s.parse(lang, name)
-	if err == nil && check != nil {
-		err = check(t)
-	}
-	if err != nil {
-		return err
-	}
+// add registers name, to be checked in lang, the default language, with check (nil:
+// none) when the set is loaded. Not safe for use once pages are served.
+func (s *templateSet) add(name, lang string, check func(*template.Template) error) {
+	s.names = append(s.names, name)
+	s.checks[name] = templateCheck{lang: lang, check: check}
 	for _, l := range languageNames {
-		e := &langTemplate{}
-		if l.Code == lang {
-			e.once.Do(func() { e.t = t })
+		s.pages[l.Code+"/"+name] = &langTemplate{}
+	}
+}
+
+// load parses every page in its default language and checks it, in the order added;
+// the first failure is the error.
+func (s *templateSet) load() error {
+	for _, name := range s.names {
+		c := s.checks[name]
+		t, err := s.get(c.lang, name)
+		if err == nil && c.check != nil {
+			err = c.check(t)
 		}
-		s.pages[l.Code+"/"+name] = e
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

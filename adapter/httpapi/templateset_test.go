@@ -8,9 +8,10 @@ import (
 	"testing"
 )
 
-// TestTemplateSet: start-up parses and checks a page in the default language only;
-// another language's is parsed on its first use, once however many requests race for
-// it, and each language renders with its own functions.
+// TestTemplateSet: adding a page parses nothing; loading the set (serve's start-up)
+// parses and checks it in the default language only; another language's is parsed on
+// its first use, once however many requests race for it, and each language renders
+// with its own functions.
 func TestTemplateSet(t *testing.T) {
 	var mu sync.Mutex
 	parsed := map[string]int{}
@@ -22,7 +23,11 @@ func TestTemplateSet(t *testing.T) {
 			Parse(`{{define "layout"}}` + name + ` in {{lang}}{{end}}`)
 	})
 	checked := 0
-	if err := s.add("login", "fr", func(*template.Template) error { checked++; return nil }); err != nil {
+	s.add("login", "fr", func(*template.Template) error { checked++; return nil })
+	if len(parsed) != 0 || checked != 0 {
+		t.Fatalf("adding a page parsed %v and checked it %d times", parsed, checked)
+	}
+	if err := s.load(); err != nil {
 		t.Fatal(err)
 	}
 	if len(parsed) != 1 || parsed["fr/login"] != 1 || checked != 1 {
@@ -60,7 +65,11 @@ func TestTemplateSet(t *testing.T) {
 		t.Fatal("a language the pages do not speak was found")
 	}
 	boom := errors.New("boom")
-	if err := s.add("broken", "en", func(*template.Template) error { return boom }); !errors.Is(err, boom) {
+	s.add("broken", "en", func(*template.Template) error { return boom })
+	if err := s.load(); !errors.Is(err, boom) {
 		t.Fatalf("a failed check gave %v, want it to stop start-up", err)
+	}
+	if parsed["fr/login"] != 1 {
+		t.Fatalf("loading again parsed the loaded page again: %v", parsed)
 	}
 }

@@ -140,7 +140,7 @@ func newTheme(brand Brand, dir string) (*theme, error) {
 	return th, nil
 }
 
-// logOverrides says, once the server has started, which files replace embedded ones
+// logOverrides says, once the templates loaded, which files replace embedded ones
 // and warns about the files it ignores (a typo must not go unnoticed; a README next
 // to the templates must not stop the server).
 func (th *theme) logOverrides(log *slog.Logger) {

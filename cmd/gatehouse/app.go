@@ -39,6 +39,9 @@ type App struct {
 	Keys    *usecase.Keys
 	KeyRing *token.KeyRing
 	Echo    *echo.Echo
+	// Pages are the login, account and console pages; serve loads their templates
+	// (the commands show none).
+	Pages *httpapi.Pages
 	// Housekeeping deletes expired rows in the background.
 	Housekeeping *usecase.Housekeeping
 	// KeySchedule rotates signing keys every GATEHOUSE_KEY_ROTATION_INTERVAL.

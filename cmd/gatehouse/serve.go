@@ -56,6 +56,9 @@ func serveCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer cleanup()
+			if err := app.Pages.LoadTemplates(); err != nil {
+				return err // a *httpapi.TemplateError: exit 2
+			}
 			log := app.Log
 			if cfg.SecretKeyGenerated {
 				// The key is in no backup yet, and the database is useless without it.

@@ -74,6 +74,9 @@ func TestPages25_BrandShows(t *testing.T) {
 		if strings.Contains(body, "<svg class=\"logo\"") {
 			t.Errorf("GET %s: the built-in mark is shown next to the brand's logo", path)
 		}
+		if strings.Contains(body, "Protected by Gatehouse") {
+			t.Errorf("GET %s: the footer names Gatehouse under a brand", path)
+		}
 		csp := r.Header.Get("Content-Security-Policy")
 		if !strings.Contains(csp, "img-src 'self' data: https://cdn.acme.example;") || strings.Contains(csp, "unsafe-inline") ||
 			!strings.Contains(csp, "style-src 'self';") {
@@ -95,6 +98,7 @@ func TestPages25_BrandShows(t *testing.T) {
 	plain := sharedServer(t)
 	r = plain.Get(t, plain.HTTPClient(), "/login")
 	if !strings.Contains(string(r.Body), "<span>Gatehouse</span>") || !strings.Contains(string(r.Body), `<svg class="logo"`) ||
+		!strings.Contains(string(r.Body), "Protected by Gatehouse") ||
 		!strings.Contains(r.Header.Get("Content-Security-Policy"), "img-src 'self' data:;") {
 		t.Errorf("without a brand: want Gatehouse's name and mark and the plain CSP")
 	}

@@ -153,7 +153,8 @@ func (th *theme) logOverrides(log *slog.Logger) {
 	}
 }
 
-// funcs are the functions every page template may call: the brand.
+// funcs are the functions every page template may call: the brand. branded tells
+// that GATEHOUSE_BRAND_NAME is set: the pages then no longer name Gatehouse.
 func (th *theme) funcs() template.FuncMap {
 	name := th.brand.Name
 	if name == "" {
@@ -162,6 +163,7 @@ func (th *theme) funcs() template.FuncMap {
 	return template.FuncMap{
 		"brandName": func() string { return name },
 		"brandLogo": func() string { return th.brand.LogoURL },
+		"branded":   func() bool { return th.brand.Name != "" },
 	}
 }
 

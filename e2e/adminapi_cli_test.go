@@ -11,6 +11,7 @@ import (
 // TestAdminAPI_CLIRemote: with --server the admin commands go through the admin API
 // and print exactly what they print on the database.
 func TestAdminAPI_CLIRemote(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, Options{}, func(t *testing.T, srv *Server) {
 		rc := newRemoteCLI(t, srv)
 		id, remote, ok, same := rc.clientID, rc.remote, rc.ok, rc.same

@@ -10,6 +10,7 @@ import (
 // this server with scope gatehouse:admin and the admin audience; a user's token needs
 // the user in group admin at the time of the call.
 func TestSecurity_S55_AdminAPIAuthorization(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, Options{}, func(t *testing.T, srv *Server) {
 		token, _ := adminToken(t, srv)
 		api := newAdminAPI(t, srv, token)

@@ -17,6 +17,7 @@ import (
 // TestAdminAPI drives every resource of /admin/api/v1 over real HTTP, on each
 // database, with every answer checked against the served OpenAPI document.
 func TestAdminAPI(t *testing.T) {
+	t.Parallel()
 	var wg sync.WaitGroup
 	for _, b := range backends(t) {
 		wg.Add(1)

@@ -186,6 +186,7 @@ func testAdminUpstreams(t *testing.T, api *adminAPI, actor string) {
 // API and print what they print on the database; the secret travels on stdin and
 // the API, and is shown nowhere.
 func TestAdminAPI_CLIRemoteUpstreams(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, Options{}, func(t *testing.T, srv *Server) {
 		rc := newRemoteCLI(t, srv)
 		id, remote, ok, same := rc.clientID, rc.remote, rc.ok, rc.same

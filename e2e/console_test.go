@@ -112,6 +112,7 @@ func wantConsoleRefused(t *testing.T, what string, r Response) {
 // in is refused; an admin removed from group admin, or disabled, is refused at once,
 // on the next request; signing out ends the console session.
 func TestSecurity_S55_ConsoleSignInAndGate(t *testing.T) {
+	t.Parallel()
 	srv := sharedServer(t)
 	adminID, adminName, adminPass := newConsoleAdmin(t, srv)
 
@@ -206,6 +207,7 @@ func TestSecurity_S55_ConsoleSignInAndGate(t *testing.T) {
 // one, with another session's, or marked cross-site, is refused with 403 and changes
 // nothing.
 func TestSecurity_S55_ConsoleCSRF(t *testing.T) {
+	t.Parallel()
 	srv := sharedServer(t)
 	_, name, pass := newConsoleAdmin(t, srv)
 	b := newAZBrowser(t, srv)
@@ -272,6 +274,7 @@ func wantAuditBy(t *testing.T, srv *Server, typ, target, actor string) auditEven
 // with its audit event done by the administrator; bad input shows the form again with
 // a message, an unknown record is a 404 page, never a 5xx.
 func TestConsole_Actions(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, Options{}, func(t *testing.T, srv *Server) {
 		adminID, name, pass := newConsoleAdmin(t, srv)
 		b := newAZBrowser(t, srv)
@@ -430,6 +433,7 @@ func TestConsole_Actions(t *testing.T) {
 // revoking a consent brings the consent page back, each with its event done by the
 // administrator; the audit page pages through the log with its cursor.
 func TestConsole_UserSessionsConsentsAndAudit(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, Options{}, func(t *testing.T, srv *Server) {
 		adminID, name, pass := newConsoleAdmin(t, srv)
 		b := newAZBrowser(t, srv)
@@ -546,6 +550,7 @@ func TestSecurity_S55_ConsoleCookiesOnHTTPS(t *testing.T) {
 // TestConsole_ListPages: the clients list comes in pages of 25 by a keyset cursor,
 // with search; a bad cursor shows the first page with a message, never a 5xx.
 func TestConsole_ListPages(t *testing.T) {
+	t.Parallel()
 	srv := sharedServer(t)
 	_, name, pass := newConsoleAdmin(t, srv)
 	b := newAZBrowser(t, srv)

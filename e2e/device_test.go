@@ -216,6 +216,7 @@ func (b *dvBrowser) decide(target, user, password, decision string) dvFlow {
 }
 
 func TestDeviceFlow(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, Options{}, func(t *testing.T, srv *Server) {
 		for _, tc := range []struct {
 			name string
@@ -523,6 +524,7 @@ func testDevicePage(t *testing.T, srv *Server) {
 
 // TestDeviceFlowExpiredToken runs servers whose device codes live one second.
 func TestDeviceFlowExpiredToken(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, Options{Env: map[string]string{"GATEHOUSE_DEVICE_CODE_TTL": "1s"}}, func(t *testing.T, srv *Server) {
 		hc := srv.HTTPClient()
 		c := newDVClient(t, srv)

@@ -286,7 +286,6 @@ var errorCases = []errCase{
 // runErrorCases runs the cases of one SECURITY item on the shared server, each from
 // its own address, and checks status, error code and the headers of SECURITY S24.
 func runErrorCases(t *testing.T, item string) {
-	t.Parallel()
 	f := sharedFixture(t)
 	n := 0
 	for _, tc := range errorCases {
@@ -391,18 +390,55 @@ func (f *fixture) expand(s string) string {
 	return strings.NewReplacer("{cc}", f.ccID, "{ccsecret}", f.ccSecret, "{ccbasic}", basicHeader(f.ccID, f.ccSecret)).Replace(s)
 }
 
-func TestSecurity_S19_PostOnlyAndNoSecretInQuery(t *testing.T) { runErrorCases(t, "S19") }
-func TestSecurity_S20_BasicAuthentication(t *testing.T)        { runErrorCases(t, "S20") }
-func TestSecurity_S21_TwoAuthenticationMethods(t *testing.T)   { runErrorCases(t, "S21") }
-func TestSecurity_S23_ErrorCodes(t *testing.T)                 { runErrorCases(t, "S23") }
-func TestSecurity_S24_ResponseHeaders(t *testing.T)            { runErrorCases(t, "S24") }
+func TestSecurity_S19_PostOnlyAndNoSecretInQuery(t *testing.T) {
+	t.Parallel()
+	runErrorCases(t, "S19")
+}
+
+func TestSecurity_S20_BasicAuthentication(t *testing.T) {
+	t.Parallel()
+	runErrorCases(t, "S20")
+}
+
+func TestSecurity_S21_TwoAuthenticationMethods(t *testing.T) {
+	t.Parallel()
+	runErrorCases(t, "S21")
+}
+
+func TestSecurity_S23_ErrorCodes(t *testing.T) {
+	t.Parallel()
+	runErrorCases(t, "S23")
+}
+
+func TestSecurity_S24_ResponseHeaders(t *testing.T) {
+	t.Parallel()
+	runErrorCases(t, "S24")
+}
+
 func TestSecurity_S25_ClientCredentialsConfidentialOnly(t *testing.T) {
+	t.Parallel()
 	runErrorCases(t, "S25")
 }
-func TestSecurity_S27_PasswordGrantOnlyWhenAllowed(t *testing.T) { runErrorCases(t, "S27") }
-func TestSecurity_S37_RevocationErrors(t *testing.T)             { runErrorCases(t, "S37") }
-func TestSecurity_S38_IntrospectionErrors(t *testing.T)          { runErrorCases(t, "S38") }
-func TestSecurity_S45_MalformedRequests(t *testing.T)            { runErrorCases(t, "S45") }
+
+func TestSecurity_S27_PasswordGrantOnlyWhenAllowed(t *testing.T) {
+	t.Parallel()
+	runErrorCases(t, "S27")
+}
+
+func TestSecurity_S37_RevocationErrors(t *testing.T) {
+	t.Parallel()
+	runErrorCases(t, "S37")
+}
+
+func TestSecurity_S38_IntrospectionErrors(t *testing.T) {
+	t.Parallel()
+	runErrorCases(t, "S38")
+}
+
+func TestSecurity_S45_MalformedRequests(t *testing.T) {
+	t.Parallel()
+	runErrorCases(t, "S45")
+}
 
 // TestTokenEndpoint_AccessTokenAlias: the seed's /oauth/access_token is the token
 // endpoint too (SPEC "HTTP endpoints").

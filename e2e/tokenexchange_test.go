@@ -105,6 +105,7 @@ func txWantError(t *testing.T, what string, r Response, status int, code string)
 
 // TestTokenExchange: the flow and the attacks on every backend.
 func TestTokenExchange(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, Options{}, func(t *testing.T, srv *Server) {
 		s := newTxSetup(t, srv)
 		t.Run("narrower audience and scope, verifiable, with act", func(t *testing.T) { testTxFlow(t, s) })
@@ -349,6 +350,7 @@ func testTxRevoked(t *testing.T, s *txSetup) {
 // TestTokenExchange_ExpiredSubjectToken: a subject token past its exp is refused, even
 // within the clock-skew leeway verifiers allow (access tokens live 2 s here).
 func TestTokenExchange_ExpiredSubjectToken(t *testing.T) {
+	t.Parallel()
 	forEachBackend(t, Options{Env: map[string]string{"GATEHOUSE_ACCESS_TOKEN_TTL": "2s"}}, func(t *testing.T, srv *Server) {
 		s := newTxSetup(t, srv)
 		subject := s.userToken(t, "scope", "api:read", "resource", txOrders)["access_token"].(string)

@@ -65,6 +65,7 @@ func s54Lie(t *testing.T, lie func(claims map[string]any), mention string) {
 }
 
 func TestSecurity_S54_StateNonceAndPKCESentToUpstream(t *testing.T) {
+	t.Parallel()
 	e := newS54Env(t)
 	r, at := newAZBrowser(t, e.srv).upstreamSignIn("/login/upstream/op")
 	if r.Status != http.StatusFound {
@@ -81,6 +82,7 @@ func TestSecurity_S54_StateNonceAndPKCESentToUpstream(t *testing.T) {
 }
 
 func TestSecurity_S54_BadSignature(t *testing.T) {
+	t.Parallel()
 	e := newS54Env(t)
 	e.op.SignWith = newRSAKey(t) // same kid, another key
 	before := userCount(t, e.srv)
@@ -89,33 +91,40 @@ func TestSecurity_S54_BadSignature(t *testing.T) {
 }
 
 func TestSecurity_S54_WrongIssuer(t *testing.T) {
+	t.Parallel()
 	s54Lie(t, func(c map[string]any) { c["iss"] = "https://evil.example" }, "wrong issuer")
 }
 
 func TestSecurity_S54_WrongAudience(t *testing.T) {
+	t.Parallel()
 	s54Lie(t, func(c map[string]any) { c["aud"] = "another-client" }, "wrong audience")
 }
 
 func TestSecurity_S54_WrongNonce(t *testing.T) {
+	t.Parallel()
 	s54Lie(t, func(c map[string]any) { c["nonce"] = "forged-" + randomString(20) }, "nonce")
 }
 
 func TestSecurity_S54_MissingNonce(t *testing.T) {
+	t.Parallel()
 	s54Lie(t, func(c map[string]any) { delete(c, "nonce") }, "nonce")
 }
 
 func TestSecurity_S54_ExpiredIDToken(t *testing.T) {
+	t.Parallel()
 	s54Lie(t, func(c map[string]any) {
 		c["iat"], c["exp"] = time.Now().Add(-time.Hour).Unix(), time.Now().Add(-30*time.Minute).Unix()
 	}, "expired")
 }
 
 func TestSecurity_S54_WrongAtHash(t *testing.T) {
+	t.Parallel()
 	s54Lie(t, func(c map[string]any) { c["at_hash"] = "AAAAAAAAAAAAAAAAAAAAAA" }, "at_hash")
 }
 
 // An ID token signed with "none" (or a key the JWKS does not hold) never verifies.
 func TestSecurity_S54_UnsignedIDToken(t *testing.T) {
+	t.Parallel()
 	e := newS54Env(t)
 	e.op.mu.Lock()
 	e.op.Unsigned = true
@@ -129,6 +138,7 @@ func TestSecurity_S54_UnsignedIDToken(t *testing.T) {
 // (the state is single use on the server), nor from another browser (the state is
 // bound to the browser that started).
 func TestSecurity_S54_ReplayedState(t *testing.T) {
+	t.Parallel()
 	e := newS54Env(t)
 	b := newAZBrowser(t, e.srv)
 	start := b.get("/login/upstream/op")
@@ -168,6 +178,7 @@ func TestSecurity_S54_ReplayedState(t *testing.T) {
 // one (never linked by email alone). Nothing is created or linked: the account's
 // owner can still sign in only with the password, and the identity stays unlinked.
 func TestSecurity_S54_EmailOfExistingAccountNeverLinks(t *testing.T) {
+	t.Parallel()
 	e := newS54Env(t)
 	var victim struct {
 		ID string `json:"id"`
@@ -206,6 +217,7 @@ func TestSecurity_S54_EmailOfExistingAccountNeverLinks(t *testing.T) {
 // page's language, like the rest of the page: a callback brought to another browser,
 // and an ID token from another issuer, in German and in Japanese.
 func TestUpstream_RefusalInThePageLanguage(t *testing.T) {
+	t.Parallel()
 	e := newS54Env(t)
 	for lang, want := range map[string]string{
 		"de": "Anmeldung mit Fake OP fehlgeschlagen: Diese Anmeldung ist abgelaufen, wurde schon verwendet oder in einem anderen Browser begonnen",

@@ -93,6 +93,12 @@ func startChromium(path string) (context.Context, func(), error) {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("no-proxy-server", true),
+		// The tests' tabs need no process per site nor a GPU process of their own:
+		// without them Chromium starts far fewer processes (the suite opens hundreds of
+		// pages on one machine with the servers it tests).
+		chromedp.Flag("disable-site-isolation-trials", true),
+		chromedp.Flag("disable-features", "site-per-process,IsolateOrigins,Translate,OptimizationHints,MediaRouter,BackForwardCache"),
+		chromedp.Flag("in-process-gpu", true),
 		chromedp.UserDataDir(dir),
 		chromedp.WindowSize(800, 900),
 	)

@@ -24,11 +24,11 @@ run: build
 # The whole suite. Repository and end-to-end tests also run on PostgreSQL and MariaDB
 # when reachable (GATEHOUSE_TEST_POSTGRES_URL, GATEHOUSE_TEST_MYSQL_URL); set
 # GATEHOUSE_TEST_REQUIRE_DBS=1 to make a missing database a failure (CI does).
-# -timeout guards against a hung test: the e2e package takes 5 to 12 minutes on two
-# shared cores, most of it the browser tests.
+# -timeout guards against a hung test: the e2e package, the longest, takes 6 to 9
+# minutes on two shared cores.
 test:
 	$(GO) vet ./...
-	$(GO) test $(RACE) -count=1 -timeout 18m ./...
+	$(GO) test $(RACE) -count=1 -timeout 15m ./...
 
 test-short:
 	$(GO) test -count=1 -short ./...
@@ -105,7 +105,8 @@ clean:
 	rm -rf bin
 
 # PNG screenshots of the pages in docs/screenshots/, taken by the browser test in
-# headless Chromium (GATEHOUSE_TEST_CHROMIUM, or chromium on the PATH).
+# headless Chromium (GATEHOUSE_TEST_CHROMIUM, or chromium on the PATH); the language
+# switcher's 日本語 needs a CJK font (Debian: fonts-noto-cjk).
 screenshots:
 	GATEHOUSE_TEST_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots GATEHOUSE_TEST_REQUIRE_BROWSER=1 \
 		$(GO) test -count=1 -run '^TestBrowser|^TestSecurity_S51_Passkeys' ./e2e/

@@ -2,9 +2,11 @@ package bunrepo
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/migrate"
 
 	"gatehouse/domain"
 	"gatehouse/usecase"
@@ -107,11 +109,30 @@ func (r *ClientRepository) UpdateClientSecret(ctx context.Context, id string, se
 	})
 }
 
-// IDTokenAlgs: see usecase.ClientAdminStore.
+// IDTokenAlgs: see usecase.ClientAdminStore. It skips from one alg to the next in the
+// id_token_alg index, a seek per alg, because a SELECT DISTINCT read every client at
+// start-up: with many clients, that filled SQLite's page cache and stayed resident.
 func (r *ClientRepository) IDTokenAlgs(ctx context.Context) ([]string, error) {
 	var algs []string
-	if err := conn(ctx, r.db).NewRaw("SELECT DISTINCT id_token_alg FROM clients WHERE id_token_alg <> '' ORDER BY id_token_alg").Scan(ctx, &algs); err != nil {
-		return nil, wrapErr(err, "list the ID token algs of clients")
+	last := ""
+	for {
+		var next sql.NullString
+		if err := conn(ctx, r.db).NewRaw("SELECT MIN(id_token_alg) FROM clients WHERE id_token_alg > ?", last).Scan(ctx, &next); err != nil {
+			return nil, wrapErr(err, "list the ID token algs of clients")
+		}
+		if !next.Valid {
+			return algs, nil
+		}
+		algs = append(algs, next.String)
+		last = next.String
 	}
-	return algs, nil
+}
+
+// idTokenAlgIndex serves IDTokenAlgs.
+func idTokenAlgIndex() index { return idx("id_token_alg") }
+
+// idTokenAlgMigration is 20261206000002: the index IDTokenAlgs seeks in.
+func idTokenAlgMigration() migrate.Migration {
+	up, down := addIndex("clients", idTokenAlgIndex())
+	return migrate.Migration{Name: "20261206000002", Comment: "client_id_token_alg_index", Up: up, Down: down}
 }

@@ -86,6 +86,7 @@ func migrations() *migrate.Migrations {
 	ms.Add(unusedClientsMigration())
 	add("20260409000001", "scope_descriptions", scopeDescriptionsTable)
 	add("20261206000001", "token_issuance", tokenIssuanceTable)
+	ms.Add(idTokenAlgMigration())
 	return ms
 }
 

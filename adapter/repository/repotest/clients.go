@@ -10,12 +10,16 @@ import (
 
 func (s *suite) clients(t *testing.T) {
 	t.Run("IDTokenAlgs", func(t *testing.T) {
-		c := s.newClient(t)
-		c.ID, c.Name, c.IDTokenAlg = newID("c"), newID("eddsa-client"), domain.AlgEdDSA
-		noErr(t, s.Clients.CreateClient(t.Context(), c))
+		// Two clients of each of two algs, besides the suite's others: each alg once.
+		for _, alg := range []string{domain.AlgEdDSA, domain.AlgRS256, domain.AlgEdDSA, domain.AlgRS256} {
+			c := s.newClient(t)
+			c.ID, c.Name, c.IDTokenAlg = newID("c"), newID(alg+"-client"), alg
+			noErr(t, s.Clients.CreateClient(t.Context(), c))
+		}
 		algs, err := s.Clients.IDTokenAlgs(t.Context())
 		noErr(t, err)
-		if !slices.Contains(algs, domain.AlgEdDSA) || !slices.IsSorted(algs) || len(slices.Compact(slices.Clone(algs))) != len(algs) {
+		if !slices.Contains(algs, domain.AlgEdDSA) || !slices.Contains(algs, domain.AlgRS256) || !slices.IsSorted(algs) ||
+			len(slices.Compact(slices.Clone(algs))) != len(algs) {
 			t.Fatalf("IDTokenAlgs = %v, want each alg of the clients once, sorted", algs)
 		}
 	})

@@ -53,9 +53,9 @@ func chromiumPath(t *testing.T) string {
 
 // chromium is the one headless Chromium the browser tests open their tabs in; newTab
 // gives each tab a browser context of its own (its own cookies, as another browser
-// would have). One start for the package instead of one per test: on two cores under
-// the suite's load each start took 14-26 s, and a dozen browsers ran beside the
-// servers. runMain stops it.
+// would have). One start for the package instead of one per test: under the suite's
+// load a start takes seconds, and a dozen browsers would run beside the servers.
+// runMain stops it.
 var chromium struct {
 	once sync.Once
 	ctx  context.Context
@@ -109,16 +109,7 @@ func startChromium(path string) (context.Context, func(), error) {
 		cancelAlloc()
 		os.RemoveAll(dir)
 	}
-	done := make(chan error, 1)
-	go func() { done <- chromedp.Do(browser) }()
-	select {
-	case err = <-done:
-	case <-time.After(browserStartTimeout):
-		cancelBrowser()
-		<-done
-		err = fmt.Errorf("not started after %s", browserStartTimeout)
-	}
-	if err != nil {
+	if err := boundedBy(browserStartTimeout, cancelBrowser, func() error { return chromedp.Do(browser) }); err != nil {
 		stop()
 		return nil, nil, err
 	}
@@ -146,17 +137,25 @@ const (
 // so its bound cannot be a context deadline.
 func within(t *testing.T, d time.Duration, abandon func(), what string, fn func() error) {
 	t.Helper()
+	if err := boundedBy(d, abandon, fn); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// boundedBy runs fn and returns its error, or, when it has not returned after d,
+// calls abandon (which must make fn return), waits for it, and says it was not done.
+func boundedBy(d time.Duration, abandon func(), fn func() error) error {
 	done := make(chan error, 1)
 	go func() { done <- fn() }()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
 	select {
 	case err := <-done:
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	case <-time.After(d):
+		return err
+	case <-timer.C:
 		abandon()
 		<-done
-		t.Fatalf("%s: not done after %s", what, d)
+		return fmt.Errorf("not done after %s", d)
 	}
 }
 
@@ -217,19 +216,25 @@ func newCallback(t *testing.T) *callback {
 	t.Helper()
 	cb := &callback{waiting: map[string]chan url.Values{}}
 	cb.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/callback" {
+		switch r.URL.Path {
+		case "/callback":
+			// The page reports itself loaded with the query it got: a test that
+			// navigated the tab on as soon as the request arrived raced the page's
+			// own commit, and Chromium aborted the test's navigation.
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			fmt.Fprint(w, `<!doctype html><title>Back at the app</title><h1 id="done">Back at the application</h1>`+
+				`<script>fetch("/loaded" + location.search)</script>`)
+		case "/loaded":
+			q := r.URL.Query()
+			cb.mu.Lock()
+			ch := cb.waiting[q.Get("state")]
+			cb.mu.Unlock()
+			if ch != nil {
+				ch <- q
+			}
+		default:
 			http.NotFound(w, r)
-			return
 		}
-		q := r.URL.Query()
-		cb.mu.Lock()
-		ch := cb.waiting[q.Get("state")]
-		cb.mu.Unlock()
-		if ch != nil {
-			ch <- q
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprint(w, `<!doctype html><title>Back at the app</title><h1 id="done">Back at the application</h1>`)
 	}))
 	t.Cleanup(cb.srv.Close)
 	return cb

@@ -24,8 +24,8 @@ run: build
 # The whole suite. Repository and end-to-end tests also run on PostgreSQL and MariaDB
 # when reachable (GATEHOUSE_TEST_POSTGRES_URL, GATEHOUSE_TEST_MYSQL_URL); set
 # GATEHOUSE_TEST_REQUIRE_DBS=1 to make a missing database a failure (CI does).
-# -timeout guards against a hung test: the e2e package, the longest, takes 6 to 9
-# minutes on two shared cores.
+# -timeout guards against a hung test: the e2e package, the longest, takes 3 to 10
+# minutes on two cores, depending on the machine and what else it runs.
 test:
 	$(GO) vet ./...
 	$(GO) test $(RACE) -count=1 -timeout 15m ./...

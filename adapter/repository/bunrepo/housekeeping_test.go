@@ -43,6 +43,13 @@ func TestHousekeeping(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			// Two families without an expiry or a token: one past the retention since its
+			// creation (goes), one not (stays).
+			for id, created := range map[string]time.Time{"f-old-open": now.Add(-48 * time.Hour), "f-new-open": now.Add(-time.Hour)} {
+				if err := tokens.CreateFamily(ctx, usecase.TokenFamily{ID: id, ClientID: "c1", UserID: "u1", CreatedAt: created}, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
 			for i := 0; i < 5; i++ {
 				jti := "jti" + string(rune('a'+i))
 				if err := tokens.RevokeAccessToken(ctx, domain.RevokedAccessToken{JTI: jti, ExpiresAt: now.Add(-time.Minute)}); err != nil {
@@ -90,8 +97,13 @@ func TestHousekeeping(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if deleted["refresh_tokens"] != 7 || deleted["token_families"] != 7 || deleted["revoked_access_tokens"] != 5 {
-				t.Fatalf("deleted %v, want 7 refresh tokens, 7 families, 5 deny-list entries", deleted)
+			if deleted["refresh_tokens"] != 7 || deleted["token_families"] != 8 || deleted["revoked_access_tokens"] != 5 {
+				t.Fatalf("deleted %v, want 7 refresh tokens, 8 families, 5 deny-list entries", deleted)
+			}
+			var open []string
+			if err := db.NewRaw("SELECT id FROM token_families WHERE expires_at IS NULL").Scan(ctx, &open); err != nil ||
+				len(open) != 1 || open[0] != "f-new-open" {
+				t.Fatalf("families without an expiry left: %v %v, want f-new-open", open, err)
 			}
 			if deleted["email_tokens"] != 3 || deleted["sessions"] != 3 {
 				t.Fatalf("deleted %v, want 3 expired mailed links and 3 dead sessions", deleted)

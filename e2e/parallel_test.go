@@ -9,8 +9,8 @@ import (
 )
 
 // TestEveryTestIsParallel: each test of this package calls t.Parallel first. A test
-// without it runs alone, before any parallel one starts: 25 such tests once made the
-// package wait 95 s with a single test running, each starting its own servers.
+// without it runs alone, before any parallel one starts, while the package's other
+// tests wait.
 func TestEveryTestIsParallel(t *testing.T) {
 	t.Parallel()
 	files, err := filepath.Glob("*_test.go")

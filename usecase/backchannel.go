@@ -143,17 +143,18 @@ type LogoutResult struct {
 func (b *BackchannelLogout) DeliverDue(ctx context.Context, leaseTTL time.Duration) ([]LogoutResult, error) {
 	// A look first, without the lease: taking it is a write, and an idle server
 	// would otherwise write to the database every round.
-	if due, err := b.store.DueLogouts(ctx, b.clock.Now(), 1); err != nil || len(due) == 0 {
-		if err != nil {
-			return nil, fmt.Errorf("list due logout tokens: %w", err)
-		}
+	due, err := b.store.DueLogouts(ctx, b.clock.Now(), 1)
+	if err != nil {
+		return nil, fmt.Errorf("list due logout tokens: %w", err)
+	}
+	if len(due) == 0 {
 		return nil, nil
 	}
 	ok, err := b.leases.AcquireLease(ctx, BackchannelLogoutLease, b.holder, b.clock.Now(), leaseTTL)
 	if err != nil || !ok {
 		return nil, err
 	}
-	due, err := b.store.DueLogouts(ctx, b.clock.Now(), 64)
+	due, err = b.store.DueLogouts(ctx, b.clock.Now(), 64)
 	if err != nil {
 		return nil, fmt.Errorf("list due logout tokens: %w", err)
 	}

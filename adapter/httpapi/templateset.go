@@ -19,17 +19,16 @@ import (
 // that parses and runs on an empty view in one parses and runs in all.
 type templateSet struct {
 	parse func(lang, name string) (*template.Template, error)
-	// names, checks and pages are filled while the server is built and only read
-	// afterwards: lookups take no lock.
-	names  []string
-	checks map[string]templateCheck
-	pages  map[string]*langTemplate // language + "/" + name
+	// added and pages are filled while the server is built and only read afterwards:
+	// lookups take no lock.
+	added []addedPage
+	pages map[string]*langTemplate // language + "/" + name
 }
 
-// templateCheck is how add was told to check a page: in which language, with what.
-type templateCheck struct {
-	lang  string
-	check func(*template.Template) error
+// addedPage is a page as add was given it: load checks it in lang with check.
+type addedPage struct {
+	name, lang string
+	check      func(*template.Template) error
 }
 
 type langTemplate struct {
@@ -39,14 +38,13 @@ type langTemplate struct {
 }
 
 func newTemplateSet(parse func(lang, name string) (*template.Template, error)) *templateSet {
-	return &templateSet{parse: parse, checks: map[string]templateCheck{}, pages: map[string]*langTemplate{}}
+	return &templateSet{parse: parse, pages: map[string]*langTemplate{}}
 }
 
 // add registers name, to be checked in lang, the default language, with check (nil:
 // none) when the set is loaded. Not safe for use once pages are served.
 func (s *templateSet) add(name, lang string, check func(*template.Template) error) {
-	s.names = append(s.names, name)
-	s.checks[name] = templateCheck{lang: lang, check: check}
+	s.added = append(s.added, addedPage{name: name, lang: lang, check: check})
 	for _, l := range languageNames {
 		s.pages[l.Code+"/"+name] = &langTemplate{}
 	}
@@ -55,11 +53,10 @@ func (s *templateSet) add(name, lang string, check func(*template.Template) erro
 // load parses every page in its default language and checks it, in the order added;
 // the first failure is the error.
 func (s *templateSet) load() error {
-	for _, name := range s.names {
-		c := s.checks[name]
-		t, err := s.get(c.lang, name)
-		if err == nil && c.check != nil {
-			err = c.check(t)
+	for _, a := range s.added {
+		t, err := s.get(a.lang, a.name)
+		if err == nil && a.check != nil {
+			err = a.check(t)
 		}
 		if err != nil {
 			return err

@@ -144,7 +144,11 @@ func (c *Catalog) Text(locale, key string, args map[string]string) string {
 			data[k] = v
 		}
 	}
-	for _, l := range []*langCatalog{l, c.langs["en"]} {
+	tries := []*langCatalog{l}
+	if en := c.langs["en"]; l != en {
+		tries = append(tries, en)
+	}
+	for _, l := range tries {
 		loc, err := l.localizer()
 		if err != nil {
 			continue

@@ -3,8 +3,6 @@ package bunrepo
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -52,7 +50,8 @@ const (
 	keyRetention    = 24 * time.Hour
 )
 
-// purgeRule is one table's expiry: rows whose cond holds at `cutoff` go.
+// purgeRule is one table's expiry: rows whose cond holds at `cutoff` go. cond names
+// the cutoff ?0, as often as it needs.
 type purgeRule struct {
 	table, key, cond string
 	retention        time.Duration
@@ -60,32 +59,32 @@ type purgeRule struct {
 
 func purgeRules() []purgeRule {
 	return []purgeRule{
-		{"authorization_codes", "hash", "expires_at < ?", codeRetention},
-		{"refresh_tokens", "hash", "expires_at < ?", 0},
-		{"revoked_access_tokens", "jti", "expires_at < ?", 0},
+		{"authorization_codes", "hash", "expires_at < ?0", codeRetention},
+		{"refresh_tokens", "hash", "expires_at < ?0", 0},
+		{"revoked_access_tokens", "jti", "expires_at < ?0", 0},
 		// A principal's entry expires once no token it kills can be valid; a disabled
 		// principal's (expires_at NULL) stays.
-		{"revoked_principals", "id", "expires_at < ?", 0},
-		{"sessions", "id", "expires_at < ?", 0},
-		{"email_tokens", "hash", "expires_at < ?", 0},
-		{"authorization_requests", "id", "expires_at < ?", time.Hour},
-		{"device_authorizations", "device_code_hash", "expires_at < ?", time.Hour},
+		{"revoked_principals", "id", "expires_at < ?0", 0},
+		{"sessions", "id", "expires_at < ?0", 0},
+		{"email_tokens", "hash", "expires_at < ?0", 0},
+		{"authorization_requests", "id", "expires_at < ?0", time.Hour},
+		{"device_authorizations", "device_code_hash", "expires_at < ?0", time.Hour},
 		// A signing key is kept a day after it left the JWKS (for `keys list`), then
 		// goes: with scheduled rotation the table would otherwise only grow, and every
 		// instance parses every row on each key reload.
-		{"signing_keys", "id", "expires_at < ?", keyRetention},
-		{"pushed_authorization_requests", "hash", "expires_at < ?", 0},
+		{"signing_keys", "id", "expires_at < ?0", keyRetention},
+		{"pushed_authorization_requests", "hash", "expires_at < ?0", 0},
 		// A throttle counter expires once it neither locks nor counts (ThrottleRepository).
-		{"throttle_counters", "key_hash", "expires_at < ?", 0},
+		{"throttle_counters", "key_hash", "expires_at < ?0", 0},
 		// A jti expires once what carried it can no longer be accepted (ReplayRepository).
-		{"replay_jtis", "jti_hash", "expires_at < ?", 0},
+		{"replay_jtis", "jti_hash", "expires_at < ?0", 0},
 		// The console charts the tokens issued in the last 24 hours.
-		{"token_issuance", "hour_start", "hour_start < ?", issuanceRetention},
+		{"token_issuance", "hour_start", "hour_start < ?0", issuanceRetention},
 		// A family goes when it is past its expiry (or, for a revoked placeholder
 		// with no expiry, past its creation) and no refresh token refers to it.
 		// Written as an OR rather than COALESCE(expires_at, created_at) so that both
 		// halves search the expires_at index: a COALESCE scanned the whole table.
-		{"token_families", "id", "(expires_at < ? OR expires_at IS NULL AND created_at < ?) AND NOT EXISTS " +
+		{"token_families", "id", "(expires_at < ?0 OR expires_at IS NULL AND created_at < ?0) AND NOT EXISTS " +
 			"(SELECT 1 FROM refresh_tokens rt WHERE rt.family_id = token_families.id)", familyRetention},
 	}
 }
@@ -103,7 +102,7 @@ func (h *Housekeeper) PurgeExpired(ctx context.Context, now time.Time, batch int
 	if _, err := rowsAffected(res, err, "keep used clients"); err != nil {
 		return deleted, err
 	}
-	rules := append(purgeRules(), purgeRule{"audit_events", "id", "occurred_at < ?", h.audit})
+	rules := append(purgeRules(), purgeRule{"audit_events", "id", "occurred_at < ?0", h.audit})
 	for _, r := range rules {
 		cutoff := now.Add(-r.retention).UTC()
 		for {
@@ -116,7 +115,7 @@ func (h *Housekeeper) PurgeExpired(ctx context.Context, now time.Time, batch int
 				q = fmt.Sprintf("DELETE FROM %s WHERE %s IN (SELECT %s FROM %s WHERE %s LIMIT %d)",
 					r.table, r.key, r.key, r.table, r.cond, batch)
 			}
-			res, err := h.db.NewRaw(q, slices.Repeat([]any{cutoff}, strings.Count(r.cond, "?"))...).Exec(ctx)
+			res, err := h.db.NewRaw(q, cutoff).Exec(ctx)
 			n, err := rowsAffected(res, err, "purge %s", r.table)
 			if err != nil {
 				return deleted, err

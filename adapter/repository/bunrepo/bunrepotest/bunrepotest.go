@@ -27,8 +27,8 @@ const migrateTimeout = 60 * time.Second
 // dbtest.All), applies every migration, and closes the pool when the test ends.
 //
 // A SQLite file that does not exist yet starts as a copy of a database this process
-// migrated once: the pure-Go SQLite runs the migrations about twenty times slower
-// under the race detector than without it, and most tests want a fresh database.
+// migrated once: the pure-Go SQLite runs the migrations far slower under the race
+// detector than without it, and most tests want a fresh database.
 // Migrate then runs on the copy too, finding nothing to do, so a copy that lacked a
 // migration would still end up complete.
 func Open(t testing.TB, url string) *bun.DB {

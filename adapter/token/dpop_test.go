@@ -125,6 +125,55 @@ func TestJWKThumbprint(t *testing.T) {
 	}
 }
 
+// TestParsePublicJWK_RSABounds: an RSA key from a client (a DPoP proof's jwk, a
+// private_key_jwt JWK Set) has 2048 to 8192 bits and an odd exponent crypto/rsa
+// verifies with; a larger modulus is refused before it is used, since verifying with
+// it costs as much as hundreds of ordinary requests. The moduli need not be products
+// of primes: parsing never looks.
+func TestParsePublicJWK_RSABounds(t *testing.T) {
+	modulus := func(bits int) string {
+		b := make([]byte, (bits+7)/8)
+		_, _ = rand.Read(b)
+		b[0] |= 0x80 >> ((8 - bits%8) % 8)
+		b[0] &= 0xff >> ((8 - bits%8) % 8)
+		b[len(b)-1] |= 1
+		return b64u(b)
+	}
+	exponent := func(e uint32) string {
+		b := big.NewInt(int64(e)).Bytes()
+		return b64u(b)
+	}
+	for _, tc := range []struct {
+		name string
+		bits int
+		e    uint32
+		ok   bool
+	}{
+		{"2048", 2048, 65537, true},
+		{"8192", 8192, 65537, true},
+		{"2047", 2047, 65537, false},
+		{"8193", 8193, 65537, false},
+		{"16384", 16384, 65537, false},
+		{"65536", 65536, 65537, false},
+		{"ExponentLargestVerifiable", 2048, 1<<31 - 1, true},
+		{"ExponentTooLarge", 2048, 1<<31 + 1, false},
+		{"ExponentEven", 2048, 65536, false},
+		{"ExponentOne", 2048, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			jwk := map[string]any{"kty": "RSA", "n": modulus(tc.bits), "e": exponent(tc.e)}
+			_, err := ParsePublicJWK(jwk)
+			if (err == nil) != tc.ok {
+				t.Fatalf("ParsePublicJWK(%d bits, e=%d): err = %v, want accepted %v", tc.bits, tc.e, err, tc.ok)
+			}
+			set, _ := json.Marshal(map[string]any{"keys": []any{jwk}})
+			if err := NewAssertionVerifier(nil, nil).ValidateJWKS(string(set)); (err == nil) != tc.ok {
+				t.Fatalf("ValidateJWKS(%d bits, e=%d): err = %v, want accepted %v", tc.bits, tc.e, err, tc.ok)
+			}
+		})
+	}
+}
+
 // TestDPoPParser_Refuses: every defect RFC 9449 §4.3 lists that needs no request,
 // each an invalid_dpop_proof.
 func TestDPoPParser_Refuses(t *testing.T) {

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/url"
 	"strings"
 
 	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/protocol/webauthncose"
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"gatehouse/domain"
@@ -131,6 +133,9 @@ func (w *WebAuthn) FinishRegistration(u usecase.PasskeyUser, state, response []b
 	if err != nil {
 		return domain.Passkey{}, fmt.Errorf("verify the registration: %w", describe(err))
 	}
+	if err := boundedKey(c.PublicKey); err != nil {
+		return domain.Passkey{}, fmt.Errorf("verify the registration: %w", err)
+	}
 	ts := make([]string, len(c.Transport))
 	for i, t := range c.Transport {
 		ts[i] = string(t)
@@ -138,6 +143,26 @@ func (w *WebAuthn) FinishRegistration(u usecase.PasskeyUser, state, response []b
 	return domain.Passkey{CredentialID: c.ID, PublicKey: c.PublicKey, SignCount: c.Authenticator.SignCount,
 		AAGUID: c.Authenticator.AAGUID, Transports: ts, BackupEligible: c.Flags.BackupEligible,
 		BackupState: c.Flags.BackupState, UserVerified: c.Flags.UserVerified}, nil
+}
+
+// maxPasskeyRSABits bounds an RSA passkey's modulus, as client keys are bounded
+// (token.ParsePublicJWK): every sign-in with the passkey is verified with it, and the
+// cost grows with the square of its size. Authenticators make 2048-bit keys.
+const maxPasskeyRSABits = 8192
+
+// boundedKey refuses a COSE public key whose verification would cost far more than an
+// authenticator's keys do: an RSA modulus over maxPasskeyRSABits.
+func boundedKey(cose []byte) error {
+	key, err := webauthncose.ParsePublicKey(cose)
+	if err != nil {
+		return fmt.Errorf("the passkey's public key: %w", err)
+	}
+	if k, ok := key.(webauthncose.RSAPublicKeyData); ok {
+		if bits := new(big.Int).SetBytes(k.Modulus).BitLen(); bits > maxPasskeyRSABits {
+			return fmt.Errorf("an RSA passkey of %d bits; at most %d are accepted", bits, maxPasskeyRSABits)
+		}
+	}
+	return nil
 }
 
 // BeginLogin: see usecase.WebAuthn.

@@ -1,0 +1,56 @@
+package crypto
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"testing"
+
+	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
+	"github.com/go-webauthn/webauthn/protocol/webauthncose"
+)
+
+// TestBoundedKey: a passkey's RSA key may have at most 8192 bits (each sign-in is
+// verified with it, at a cost growing with the square of its size); authenticators'
+// RSA and EC keys pass, and bytes that are no COSE key are refused.
+func TestBoundedKey(t *testing.T) {
+	rsaKey := func(bits int) []byte {
+		n := make([]byte, (bits+7)/8)
+		_, _ = rand.Read(n)
+		n[0] |= 0x80 >> ((8 - bits%8) % 8)
+		n[0] &= 0xff >> ((8 - bits%8) % 8)
+		b, err := webauthncbor.Marshal(webauthncose.RSAPublicKeyData{
+			PublicKeyData: webauthncose.PublicKeyData{KeyType: int64(webauthncose.RSAKey), Algorithm: int64(webauthncose.AlgRS256)},
+			Modulus:       n, Exponent: []byte{1, 0, 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	pt, _ := ec.PublicKey.Bytes()
+	ecKey, err := webauthncbor.Marshal(webauthncose.EC2PublicKeyData{
+		PublicKeyData: webauthncose.PublicKeyData{KeyType: int64(webauthncose.EllipticKey), Algorithm: int64(webauthncose.AlgES256)},
+		Curve:         1, XCoord: pt[1:33], YCoord: pt[33:]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		key  []byte
+		ok   bool
+	}{
+		{"RSA2048", rsaKey(2048), true},
+		{"RSA8192", rsaKey(8192), true},
+		{"RSA8193", rsaKey(8193), false},
+		{"RSA32768", rsaKey(32768), false},
+		{"EC", ecKey, true},
+		{"NotCOSE", []byte("not a key"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := boundedKey(tc.key); (err == nil) != tc.ok {
+				t.Fatalf("boundedKey: %v, want accepted %v", err, tc.ok)
+			}
+		})
+	}
+}

@@ -206,3 +206,39 @@ func FuzzValidateRedirectURI(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseClaimsRequest: ParseClaimsRequest never panics, refuses only with
+// invalid_request, and what it accepts survives its stored form: Encode parses back
+// to the same request, and encoding that again gives the same text.
+func FuzzParseClaimsRequest(f *testing.F) {
+	for _, s := range []string{
+		"", "{}", "null", "[]", `{"id_token":null}`, `{"id_token":{"email":null}}`,
+		`{"userinfo":{"name":{"essential":true}},"id_token":{"email":null,"acr":{"essential":true,"values":["urn:gatehouse:acr:mfa"]}}}`,
+		`{"id_token":{"acr":{"essential":true,"value":"urn:gatehouse:acr:password"}}}`,
+		`{"id_token":{"email":{"essential":"yes"}}}`, `{"id_token":{"email":{"values":"x"}}}`,
+		`{"id_token":[]}`, `{"other":1}`, `{"id_token":{"unknown_claim":null}}`, `{"id_token":{"email":1}}`,
+		`{"id_token":{"acr":{"essential":true,"values":["\"},{"]}}}`, "{\"id_token\":{\"email\":null}} x",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		r, err := ParseClaimsRequest(raw)
+		if err != nil {
+			if !errorIsCode(err, ErrInvalidRequest) {
+				t.Fatalf("ParseClaimsRequest(%q): error %v is not invalid_request", raw, err)
+			}
+			return
+		}
+		enc := r.Encode()
+		back, err := ParseClaimsRequest(enc)
+		if err != nil {
+			t.Fatalf("ParseClaimsRequest(%q) = %+v, whose Encode %q does not parse: %v", raw, r, enc, err)
+		}
+		if back != r {
+			t.Fatalf("ParseClaimsRequest(%q) = %+v; its Encode %q parses as %+v", raw, r, enc, back)
+		}
+		if again := back.Encode(); again != enc {
+			t.Fatalf("Encode is not stable: %q then %q", enc, again)
+		}
+	})
+}

@@ -435,6 +435,14 @@ func TestUpstream_FailingUpstream(t *testing.T) {
 	if len(events) < 2 || events[0]["reason"] != "upstream_error" {
 		t.Fatalf("failed upstream sign-ins in the audit log: %v", events)
 	}
+	// Each names the address it came from: the one that failed at its start (Gone
+	// IdP, on the GET of /login/upstream/gone) as well as the one that failed at its
+	// callback.
+	for _, e := range events {
+		if ip, _ := e["ip"].(string); e["reason"] == "upstream_error" && !strings.HasPrefix(ip, "127.") {
+			t.Errorf("failed upstream sign-in without its address: %v", e)
+		}
+	}
 }
 
 // TestUpstream_GitHub: a GitHub OAuth app (a fake GitHub Enterprise: --api-url and

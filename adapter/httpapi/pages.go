@@ -194,10 +194,10 @@ func setPageHeaders(h http.Header, csp string) {
 func (p *Pages) pageHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		setPageHeaders(c.Response().Header(), p.csp)
-		if c.Request().Method == http.MethodPost {
-			// Where the changes a form makes come from, for the audit log.
-			c.SetRequest(c.Request().WithContext(usecase.WithAuditIP(c.Request().Context(), c.RealIP())))
-		}
+		// Where what a page does comes from, for the audit log: a form's changes, and
+		// what a link does too (an upstream sign-in that fails to start is audited on
+		// its GET).
+		c.SetRequest(c.Request().WithContext(usecase.WithAuditIP(c.Request().Context(), c.RealIP())))
 		return next(c)
 	}
 }

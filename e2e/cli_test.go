@@ -7,6 +7,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"regexp"
@@ -157,6 +158,11 @@ func testCLIUsersListDelete(t *testing.T, srv *Server) {
 	for _, u := range users {
 		if u["id"] == id && u["username"] == name {
 			found = true
+		}
+		// Every key always, so that a script reads "" rather than a missing key.
+		if keys := slices.Sorted(maps.Keys(u)); !slices.Equal(keys, []string{"created_at", "disabled", "email",
+			"email_verified", "groups", "id", "name", "username"}) {
+			t.Errorf("users list --json: keys %v", keys)
 		}
 		for k := range u {
 			if strings.Contains(k, "password") || strings.Contains(k, "hash") {

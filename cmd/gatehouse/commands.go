@@ -245,9 +245,9 @@ func (g *globals) readPassword(fromStdin bool) (string, error) {
 type userJSON struct {
 	ID            string    `json:"id"`
 	Username      string    `json:"username"`
-	Email         string    `json:"email,omitempty"`
+	Email         string    `json:"email"`
 	EmailVerified bool      `json:"email_verified"`
-	Name          string    `json:"name,omitempty"`
+	Name          string    `json:"name"`
 	Groups        []string  `json:"groups"`
 	Disabled      bool      `json:"disabled"`
 	CreatedAt     time.Time `json:"created_at"`

@@ -64,6 +64,12 @@ func TestAdminAPI_CLIRemote(t *testing.T) {
 			t.Fatalf("remote update printed\n%s\nthe database shows\n%s", updated, shown)
 		}
 		same("clients", "update", c.ClientID, "--require-par=false")
+		// What the client is may be repeated, not changed, remotely as locally.
+		same("clients", "update", c.ClientID, "--public=false", "--require-par=false")
+		{
+			stdout, stderr, code := remote("", "clients", "update", c.ClientID, "--public")
+			wantOneLineExit(t, "remote update to public", 2, stdout, stderr, code, "public and confidential")
+		}
 
 		// rotate-secret: a working new secret, shown once.
 		rot := ok("remote rotate")(remote("", "clients", "rotate-secret", c.ClientID, "--json"))

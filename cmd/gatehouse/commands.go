@@ -560,7 +560,7 @@ func usersCmd(g *globals) *cobra.Command {
 	setPw.Flags().BoolVar(&setStdin, "password-stdin", false, "read the password from the first line of stdin")
 	resetMFA := &cobra.Command{
 		Use:   "reset-mfa U",
-		Short: "Remove every second factor of a user (U: a user id or a username): authenticator app and recovery codes; the user is told by mail",
+		Short: "Remove every second factor of a user (U: a user id or a username): authenticator app, passkeys and recovery codes; the user is told by mail",
 		Args:  exactArgs(1, "a user id or username"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			admin, cleanup, err := g.openAdmin(cmd.Context())
@@ -752,7 +752,7 @@ func (cf *clientFlags) register(cmd *cobra.Command) {
 	f.BoolVar(&in.RequirePAR, "require-par", false,
 		"authorization requests must come through POST /oauth/par (RFC 9126); plain ones are refused")
 	f.BoolVar(&in.RequireDPoP, "require-dpop", false, "the token endpoint refuses this client's requests without a DPoP proof (RFC 9449)")
-	f.BoolVar(&in.RequireMFA, "require-mfa", false, "users signing in for this client must give a second factor (an authenticator app), or set one up")
+	f.BoolVar(&in.RequireMFA, "require-mfa", false, "users signing in for this client must give a second factor (an authenticator app or a passkey), or set one up")
 	f.StringVar(&in.BackchannelLogoutURI, "backchannel-logout-uri", "",
 		"where the client takes logout tokens when a session it took part in ends (OpenID Connect Back-Channel Logout; http or https)")
 	f.BoolVar(&cf.requirePKCE, "require-pkce", true,
@@ -975,6 +975,10 @@ func clientsCmd(g *globals) *cobra.Command {
 		},
 	}
 	uf.register(update)
+	// What a client is (public or confidential, a secret or private_key_jwt) cannot
+	// change: create's flags for it are accepted when they repeat it, and not offered.
+	_ = update.Flags().MarkHidden("public")
+	_ = update.Flags().MarkHidden("auth-method")
 	update.Flags().BoolVar(&disabled, "disabled", false,
 		"true: the client is refused as if unknown, and every token and code of it dies at once; false: enabled again (earlier tokens stay dead)")
 	del := &cobra.Command{

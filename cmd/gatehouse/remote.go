@@ -266,12 +266,17 @@ func (r *remoteAdmin) Client(ctx context.Context, id string) (domain.Client, err
 }
 
 func (r *remoteAdmin) UpdateClient(ctx context.Context, id string, in usecase.ClientUpdate) (domain.Client, error) {
-	_, etag, err := r.client(ctx, id)
+	c, etag, err := r.client(ctx, id)
 	if err != nil {
 		return domain.Client{}, err
 	}
-	if in.Public != nil || in.AuthMethod != nil {
-		return domain.Client{}, usagef("a client cannot change between public and confidential, nor how it authenticates")
+	// As on the database (usecase.Admin.UpdateClient): repeating what the client is
+	// changes nothing; asking for another kind is refused.
+	if in.Public != nil && *in.Public != c.Public {
+		return domain.Client{}, usagef("a client cannot change between public and confidential; register a new client instead")
+	}
+	if in.AuthMethod != nil && *in.AuthMethod != c.TokenEndpointAuthMethod {
+		return domain.Client{}, usagef("a client cannot change how it authenticates (secret or private_key_jwt); register a new client instead")
 	}
 	patch := map[string]any{}
 	set := func(name string, present bool, v any) {

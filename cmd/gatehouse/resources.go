@@ -57,7 +57,7 @@ func resourcesCmd(g *globals) *cobra.Command {
 			return g.print(toResourceJSON(r), fmt.Sprintf("created resource %s%s\n", r.URI, open))
 		},
 	}
-	create.Flags().StringVar(&in.URI, "uri", "", "the resource identifier: the value of `resource` and of tokens' aud (e.g. https://mcp.example.com/mcp)")
+	create.Flags().StringVar(&in.URI, "uri", "", "the resource identifier, a `URI`: the value of the resource parameter and of tokens' aud (e.g. https://mcp.example.com/mcp)")
 	create.Flags().StringVar(&in.Name, "name", "", "the name the consent page shows")
 	create.Flags().StringArrayVar(&in.Scopes, "scope", nil, "a scope the resource understands (repeatable); a request naming an --open resource may ask for it")
 	create.Flags().BoolVar(&in.Open, "open", false, "any client may ask for it, with the user's consent")

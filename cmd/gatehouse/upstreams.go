@@ -86,7 +86,7 @@ func upstreamsCmd(g *globals) *cobra.Command {
 	var cf upstreamFlags
 	create := &cobra.Command{
 		Use: `create --id ID --name "Shown name" --type oidc --issuer URL --client-id C --client-secret-stdin [--scope "openid email profile"]` +
-			"\n  create --id ID --name N --type github --client-id C --client-secret-stdin [--api-url URL] [--web-url URL] [--scope S]",
+			"\n  gatehouse upstreams create --id ID --name N --type github --client-id C --client-secret-stdin [--api-url URL] [--web-url URL] [--scope S]",
 		Short: "Register an upstream identity provider; prints the callback URL to register there",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch {

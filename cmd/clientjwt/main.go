@@ -36,6 +36,10 @@ const usage = `usage:
   clientjwt assertion FILE CLIENT_ID AUDIENCE`
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprintln(stdout, usage)
+		return 0
+	}
 	if len(args) < 2 {
 		fmt.Fprintln(stderr, usage)
 		return 2

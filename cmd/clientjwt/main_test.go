@@ -42,8 +42,15 @@ func TestClientJWT(t *testing.T) {
 		t.Fatalf("assertion %+v, %v", a, err)
 	}
 	var errOut bytes.Buffer
-	if code := run([]string{"dpop", file}, &bytes.Buffer{}, &errOut); code != 2 {
-		t.Errorf("bad usage: exit %d", code)
+	if code := run([]string{"dpop", file}, &bytes.Buffer{}, &errOut); code != 2 || !strings.HasPrefix(errOut.String(), "usage:") {
+		t.Errorf("bad usage: exit %d, stderr %q", code, errOut.String())
+	}
+	// Asked for, the usage goes to stdout and is no error.
+	for _, help := range []string{"-h", "--help", "help"} {
+		var out, errOut bytes.Buffer
+		if code := run([]string{help}, &out, &errOut); code != 0 || !strings.HasPrefix(out.String(), "usage:") || errOut.Len() != 0 {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q", help, code, out.String(), errOut.String())
+		}
 	}
 }
 

@@ -168,8 +168,11 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.File != "" {
+	switch {
+	case e.File != "" && e.Key != "":
 		return e.File + ": " + e.Key + ": " + e.Problem
+	case e.File != "":
+		return e.File + ": " + e.Problem
 	}
 	return e.Variable + ": " + e.Problem
 }
@@ -217,7 +220,7 @@ func Load(path string, env Env) (Config, error) {
 		}
 		fileRaw := map[string]string{}
 		if err := mergeYAML(fileRaw, b, raw); err != nil {
-			return Config{}, &Error{Variable: "--config", Problem: fmt.Sprintf("%s: %v", path, err)}
+			return Config{}, &Error{File: path, Problem: err.Error()}
 		}
 		for k, v := range fileRaw {
 			raw[k], sources[k] = v, source{file: path}

@@ -169,7 +169,7 @@ func TestErrorsNameWhereTheValueCameFrom(t *testing.T) {
 		t.Errorf("rotation shorter than the delay, from the file: %v", err)
 	}
 	write("isuer: https://x.example\n")
-	if _, err = Load(p, Env{}); err == nil || !strings.HasSuffix(err.Error(), `unknown key "isuer"; did you mean issuer?`) {
+	if _, err = Load(p, Env{}); err == nil || err.Error() != p+`: unknown key "isuer"; did you mean issuer?` {
 		t.Errorf("unknown file key: %v", err)
 	}
 

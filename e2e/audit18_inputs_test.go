@@ -331,7 +331,7 @@ func TestAudit18_SignUpDoesNotRevealEmails(t *testing.T) {
 	}
 
 	users := listedUsers(t, srv)
-	if u, ok := users[copycat]; !ok || u["email"] != nil {
+	if u, ok := users[copycat]; !ok || u["email"] != "" {
 		t.Errorf("the account with a taken email: %v, want it made without an email", u)
 	}
 	if u := users[fresh]; u["email"] != fresh+"@example.com" {

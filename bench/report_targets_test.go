@@ -100,3 +100,22 @@ func TestPrefillTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestRatioText: a ratio that misses its target is never shown as the target itself.
+func TestRatioText(t *testing.T) {
+	for _, tc := range []struct {
+		r, want float64
+		text    string
+	}{
+		{0.4971, 0.5, "0.497 ×"},
+		{0.4949, 0.5, "0.49 ×"},
+		{0.5, 0.5, "0.50 ×"},
+		{0.5049, 0.5, "0.50 ×"},
+		{0.4461, 0.45, "0.446 ×"},
+		{0.63, 0.5, "0.63 ×"},
+	} {
+		if got := ratioText(tc.r, tc.want); got != tc.text {
+			t.Errorf("ratioText(%v, %v) = %q, want %q", tc.r, tc.want, got, tc.text)
+		}
+	}
+}

@@ -494,7 +494,7 @@ func (r *Report) SVG() []byte {
 // ratioText is a ratio as a target shows it: two decimals, or three when two would
 // round a miss up to the target itself (0.497 shown as 0.50 beside "missed").
 func ratioText(r, want float64) string {
-	if s := fmt.Sprintf("%.2f", r); r < want && s == fmt.Sprintf("%.2f", want) {
+	if r < want && fmt.Sprintf("%.2f", r) == fmt.Sprintf("%.2f", want) {
 		return fmt.Sprintf("%.3f ×", r)
 	}
 	return fmt.Sprintf("%.2f ×", r)

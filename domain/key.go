@@ -26,6 +26,18 @@ func ValidateAlg(alg string) error {
 	return fmt.Errorf("signing alg %q is not one of ES256, RS256, EdDSA", alg)
 }
 
+// MinRSAKeyBits and MaxRSAKeyBits bound the modulus of an RSA key Gatehouse verifies
+// with but did not make: a client's (DPoP proofs, private_key_jwt), a passkey's, and
+// the issuer's as the resource-server middleware reads it. The upper bound is the one
+// Go's crypto/tls puts on certificate keys (CVE-2023-29409): RSA verification grows
+// with the square of the modulus, and a key of a few tens of thousands of bits in a
+// DPoP proof, which anyone may send, would make each request cost hundreds of
+// ordinary ones.
+const (
+	MinRSAKeyBits = 2048
+	MaxRSAKeyBits = 8192
+)
+
 // KeyState is where a signing key is in its life at a given instant.
 type KeyState string
 

@@ -145,21 +145,17 @@ func (w *WebAuthn) FinishRegistration(u usecase.PasskeyUser, state, response []b
 		BackupState: c.Flags.BackupState, UserVerified: c.Flags.UserVerified}, nil
 }
 
-// maxPasskeyRSABits bounds an RSA passkey's modulus, as client keys are bounded
-// (token.ParsePublicJWK): every sign-in with the passkey is verified with it, and the
-// cost grows with the square of its size. Authenticators make 2048-bit keys.
-const maxPasskeyRSABits = 8192
-
 // boundedKey refuses a COSE public key whose verification would cost far more than an
-// authenticator's keys do: an RSA modulus over maxPasskeyRSABits.
+// authenticator's keys do: an RSA modulus over domain.MaxRSAKeyBits (every sign-in
+// with the passkey is verified with it).
 func boundedKey(cose []byte) error {
 	key, err := webauthncose.ParsePublicKey(cose)
 	if err != nil {
 		return fmt.Errorf("the passkey's public key: %w", err)
 	}
 	if k, ok := key.(webauthncose.RSAPublicKeyData); ok {
-		if bits := new(big.Int).SetBytes(k.Modulus).BitLen(); bits > maxPasskeyRSABits {
-			return fmt.Errorf("an RSA passkey of %d bits; at most %d are accepted", bits, maxPasskeyRSABits)
+		if bits := new(big.Int).SetBytes(k.Modulus).BitLen(); bits > domain.MaxRSAKeyBits {
+			return fmt.Errorf("an RSA passkey of %d bits; at most %d are accepted", bits, domain.MaxRSAKeyBits)
 		}
 	}
 	return nil

@@ -14,6 +14,8 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
+
+	"gatehouse/domain"
 )
 
 // verifyKey is one usable public key of the JWKS.
@@ -205,7 +207,7 @@ func parseJWK(j jwk) (*verifyKey, error) {
 			return nil, errors.New("RSA n and e must be base64url, e at most 32 bits")
 		}
 		pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
-		if pub.N.BitLen() < 2048 || pub.N.BitLen() > 8192 || pub.E < 3 || pub.E%2 == 0 {
+		if pub.N.BitLen() < domain.MinRSAKeyBits || pub.N.BitLen() > domain.MaxRSAKeyBits || pub.E < 3 || pub.E%2 == 0 {
 			return nil, fmt.Errorf("RSA key of %d bits, e=%d", pub.N.BitLen(), pub.E)
 		}
 		return &verifyKey{alg: AlgRS256, rsa: pub}, nil

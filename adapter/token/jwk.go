@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"math/big"
 	"slices"
+
+	"gatehouse/domain"
 )
 
 // Keys held by clients (DPoP proof keys, private_key_jwt keys) arrive as JWKs (RFC
@@ -22,16 +24,6 @@ import (
 // ClientKeyAlgs is the allow-list of algs for JWTs signed by client keys (DPoP
 // proofs, client assertions): asymmetric only, never "none" or an HMAC alg.
 var ClientKeyAlgs = []string{"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"}
-
-// minRSABits and maxRSABits bound the RSA modulus accepted from a client. The upper
-// bound is the one Go's crypto/tls puts on certificate keys (CVE-2023-29409): RSA
-// verification grows with the square of the modulus, and a key of a few tens of
-// thousands of bits in a DPoP proof, which anyone may send, would make each request
-// cost hundreds of ordinary ones. The resource-server middleware has the same bounds.
-const (
-	minRSABits = 2048
-	maxRSABits = 8192
-)
 
 // maxRSAExponent is the largest public exponent crypto/rsa verifies with.
 const maxRSAExponent = 1<<31 - 1
@@ -119,12 +111,12 @@ func ParsePublicJWK(m map[string]any) (PublicJWK, error) {
 		if len(e) > 4 || n[0] == 0 || e[0] == 0 {
 			return PublicJWK{}, errors.New("RSA members not in minimal form")
 		}
-		if len(n)*8 > maxRSABits {
-			return PublicJWK{}, fmt.Errorf("RSA key of more than %d bits; at most %d are accepted", maxRSABits, maxRSABits)
+		if len(n)*8 > domain.MaxRSAKeyBits {
+			return PublicJWK{}, fmt.Errorf("RSA key of more than %d bits; at most %d are accepted", domain.MaxRSAKeyBits, domain.MaxRSAKeyBits)
 		}
 		pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
-		if pub.N.BitLen() < minRSABits {
-			return PublicJWK{}, fmt.Errorf("RSA key of %d bits; at least %d are required", pub.N.BitLen(), minRSABits)
+		if pub.N.BitLen() < domain.MinRSAKeyBits {
+			return PublicJWK{}, fmt.Errorf("RSA key of %d bits; at least %d are required", pub.N.BitLen(), domain.MinRSAKeyBits)
 		}
 		if pub.E < 3 || pub.E%2 == 0 || pub.E > maxRSAExponent {
 			return PublicJWK{}, errors.New("RSA exponent is not acceptable")

@@ -1,6 +1,10 @@
 package domain
 
-import "testing"
+import (
+	"slices"
+	"strings"
+	"testing"
+)
 
 // TestParseClaimsRequest: the claims parameter (OpenID Connect Core §5.5) as parsed,
 // its normal form read back to the same request, and what is not a claims request.
@@ -78,5 +82,24 @@ func TestProfileValidators(t *testing.T) {
 	}
 	if f, err := ValidateProfile(Profile{Name: "ok", Locale: "xx_YY"}); f != "locale" || err == nil {
 		t.Errorf("ValidateProfile = %q, %v", f, err)
+	}
+	// Every bad field is reported, in the profile's order, each with its own message.
+	bad := ProfileProblems(Profile{Name: "ok", Picture: "javascript:alert(1)", Locale: "xx_YY", Zoneinfo: "Mars/Olympus",
+		PhoneNumber: "555"})
+	var got []string
+	for _, p := range bad {
+		got = append(got, p.Field+" = "+p.Err.Error())
+	}
+	want := []string{
+		"picture = picture: must be an http or https URL, like https://example.com/me.png",
+		"locale = locale: must be a language tag like en-US or fr",
+		"zoneinfo = zoneinfo: " + ValidateZoneinfo("Mars/Olympus").Error(),
+		"phone_number = phone number: " + ValidatePhoneNumber("555").Error(),
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("ProfileProblems =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if bad := ProfileProblems(Profile{Name: "Ada", Locale: "en-GB"}); len(bad) != 0 {
+		t.Errorf("ProfileProblems of a valid profile = %v", bad)
 	}
 }

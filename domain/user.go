@@ -56,8 +56,16 @@ const (
 	MaxUserGroups    = 100  // groups of one user: each goes into tokens
 )
 
-// ValidateProfile checks every field of p; field is the claim name of the first bad one.
-func ValidateProfile(p Profile) (field string, err error) {
+// ProfileProblem is one bad field of a profile: Field is its claim name.
+type ProfileProblem struct {
+	Field string
+	Err   error
+}
+
+// ProfileProblems checks every field of p and returns the bad ones in the order of
+// the profile's fields (a form shows them all at once); none when p is valid.
+func ProfileProblems(p Profile) []ProfileProblem {
+	var bad []ProfileProblem
 	for _, f := range []struct {
 		field, value string
 		check        func(string) error
@@ -71,8 +79,16 @@ func ValidateProfile(p Profile) (field string, err error) {
 			continue
 		}
 		if err := f.check(f.value); err != nil {
-			return f.field, fmt.Errorf("%s: %w", strings.ReplaceAll(f.field, "_", " "), err)
+			bad = append(bad, ProfileProblem{Field: f.field, Err: fmt.Errorf("%s: %w", strings.ReplaceAll(f.field, "_", " "), err)})
 		}
+	}
+	return bad
+}
+
+// ValidateProfile checks every field of p; field is the claim name of the first bad one.
+func ValidateProfile(p Profile) (field string, err error) {
+	if bad := ProfileProblems(p); len(bad) > 0 {
+		return bad[0].Field, bad[0].Err
 	}
 	return "", nil
 }

@@ -207,6 +207,24 @@ func testAdminUsers(t *testing.T, api *adminAPI, mx *smtptest.Server) {
 	if f := problemFields(t, r); !slices.Equal(f, []string{"email"}) {
 		t.Fatalf("bad email names %v", f)
 	}
+	// Several bad fields: every one is named, in the form's order, and the detail says
+	// them all; nothing is stored.
+	r = api.call(http.MethodPatch, "/users/"+id, `{"email":"not an email","locale":"english please","picture":"javascript:x"}`,
+		"Content-Type", mp, "If-Match", etag2)
+	wantStatus(t, "patch three bad fields", r, http.StatusBadRequest)
+	if f := problemFields(t, r); !slices.Equal(f, []string{"email", "picture", "locale"}) {
+		t.Fatalf("three bad fields name %v: %s", f, r.Body)
+	}
+	var detail struct{ Detail string }
+	decode(t, r, &detail)
+	if strings.Count(detail.Detail, "; ") != 2 || !strings.Contains(detail.Detail, "locale: must be a language tag") {
+		t.Fatalf("detail of three bad fields: %q", detail.Detail)
+	}
+	r = api.call(http.MethodPost, "/users", map[string]any{"username": uniqueName("two"), "email": "nope", "password": "short"})
+	wantStatus(t, "create with two bad fields", r, http.StatusBadRequest)
+	if f := problemFields(t, r); !slices.Equal(f, []string{"email", "password"}) {
+		t.Fatalf("two bad fields name %v: %s", f, r.Body)
+	}
 	wantStatus(t, "patch the password", api.call(http.MethodPatch, "/users/"+id, `{"password":"x"}`, "Content-Type", mp, "If-Match", etag2),
 		http.StatusBadRequest)
 	wantStatus(t, "patch an unknown field", api.call(http.MethodPatch, "/users/"+id, `{"shoe_size":42}`, "Content-Type", mp,

@@ -187,17 +187,19 @@ func TestBrowser_Accounts(t *testing.T) {
 		user, _ := createUser(t, "brprofile")
 		run(t, tab, "open the login page", chromedp.Navigate(srv.URL+"/login"))
 		login(t, tab, user, password)
-		run(t, tab, "fill in the profile, the phone number without +",
+		run(t, tab, "fill in the profile, the phone number without + and the locale with _",
 			chromedp.WaitVisible(chromedp.CSS(`a[href="/account"]`)),
 			chromedp.Click(chromedp.CSS(`a[href="/account"]`)),
 			chromedp.WaitVisible(chromedp.CSS(`#given_name`)),
 			chromedp.SendKeys(chromedp.CSS(`#name`), "Ada Lovelace"),
 			chromedp.SendKeys(chromedp.CSS(`#given_name`), "Ada"),
 			chromedp.SendKeys(chromedp.CSS(`#family_name`), "Lovelace"),
-			chromedp.SendKeys(chromedp.CSS(`#locale`), "en-GB"),
+			chromedp.SendKeys(chromedp.CSS(`#locale`), "en_GB"),
 			chromedp.SendKeys(chromedp.CSS(`#zoneinfo`), "Europe/London"),
 			chromedp.SendKeys(chromedp.CSS(`#phone_number`), "020 7946 0000"),
 			chromedp.Click(chromedp.CSS(`form[action="/account/profile"] button[type="submit"]`)),
+			// Both are marked in one answer.
+			chromedp.WaitVisible(chromedp.CSS(`#locale-error`)),
 			chromedp.WaitVisible(chromedp.CSS(`#phone_number-error`)),
 		)
 		screenshot(t, tab, shots, "account-profile-error")
@@ -205,7 +207,8 @@ func TestBrowser_Accounts(t *testing.T) {
 		if err != nil || kept != "Ada" {
 			t.Fatalf("after the error, given name %q (%v), want what was typed", kept, err)
 		}
-		run(t, tab, "correct the phone number",
+		run(t, tab, "correct the phone number and the locale",
+			chromedp.SetValue(chromedp.CSS(`#locale`), "en-GB"),
 			chromedp.SetValue(chromedp.CSS(`#phone_number`), "+442079460000"),
 			chromedp.Click(chromedp.CSS(`form[action="/account/profile"] button[type="submit"]`)),
 			chromedp.WaitVisible(chromedp.CSS(`.alert-info`)),

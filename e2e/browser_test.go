@@ -434,18 +434,22 @@ func TestBrowser_CodeFlowWithPKCE(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS(`#email`)),
 		)
 		screenshot(t, tab, shots, "register")
-		run(t, tab, "register with a bad password",
+		run(t, tab, "register with a bad email and a bad password",
 			chromedp.SendKeys(chromedp.CSS(`#username`), "linus"),
-			chromedp.SendKeys(chromedp.CSS(`#email`), "linus@example.com"),
+			chromedp.SendKeys(chromedp.CSS(`#email`), "linus.example.com"),
 			chromedp.SendKeys(chromedp.CSS(`#password`), "linus"),
-			// The browser's own minlength check would stop the form; the server's is tested.
+			// The browser's own checks (type=email, minlength) would stop the form; the
+			// server's are tested.
 			chromedp.SetAttributeValue(chromedp.CSS(`form`), "novalidate", ""),
 			chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
+			// Both are marked in one answer.
+			chromedp.WaitVisible(chromedp.CSS(`#email-error`)),
 			chromedp.WaitVisible(chromedp.CSS(`#password-error`)),
 		)
 		screenshot(t, tab, shots, "register-errors")
 		srv.Sensitive("a long and new password")
 		run(t, tab, "register",
+			chromedp.SetValue(chromedp.CSS(`#email`), "linus@example.com"),
 			chromedp.SendKeys(chromedp.CSS(`#password`), "a long and new password"),
 			chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
 			chromedp.WaitVisible(chromedp.CSS(`button[value="allow"]`)),

@@ -143,6 +143,13 @@ func testCLIUsersCreate(t *testing.T, srv *Server) {
 	for i, r := range srv.CLIAll(t, calls...) {
 		wantUsage(t, "users create: "+bad[i].name, r.Stdout, r.Stderr, r.Exit)
 	}
+	// Several bad values: one line that names each of them.
+	_, errOut, code = srv.CLI(t, "abc\n", "users", "create", "--username", uniqueName("u"), "--email", "not-an-email",
+		"--locale", "english", "--password-stdin")
+	if want := `gatehouse: email "not-an-email" is not a valid address; password must be 8 to 128 characters; ` +
+		"locale: must be a language tag like en-US or fr\n"; code != 2 || errOut != want {
+		t.Errorf("users create with three bad values: exit %d, stderr %q, want 2, %q", code, errOut, want)
+	}
 }
 
 type userRow struct {

@@ -339,8 +339,9 @@ func TestConsole_Actions(t *testing.T) {
 
 		// Users: bad input, create, edit (groups, disable), reset second factors, delete.
 		r = post("/admin/users", url.Values{"username": {"x y"}, "password": {"short"}})
-		if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "field-error") {
-			t.Errorf("a user with a bad name: %d\n%s", r.Status, r.Body)
+		if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), `id="username-error"`) ||
+			!strings.Contains(string(r.Body), `id="password-error"`) {
+			t.Errorf("a user with a bad name and a short password: %d, want both marked\n%s", r.Status, r.Body)
 		}
 		userName, userPass := uniqueName("console-user"), "user-"+randomString(16)
 		srv.Sensitive(userPass)
@@ -371,6 +372,16 @@ func TestConsole_Actions(t *testing.T) {
 		if r := post("/admin/users/"+userID, url.Values{"email": {"not-an-email"}}); r.Status != http.StatusBadRequest ||
 			!strings.Contains(string(r.Body), "field-error") {
 			t.Errorf("a bad email: %d", r.Status)
+		}
+		// Several bad fields are marked at once; one the form keeps hidden (a locale
+		// the browser was made to send) is said above the form.
+		r = post("/admin/users/"+userID, url.Values{"email": {"not-an-email"}, "given_name": {strings.Repeat("g", 201)}, "phone_number": {"123"},
+			"locale": {"english please"}})
+		for _, want := range []string{`id="email-error"`, `id="given_name-error"`, `id="phone_number-error"`,
+			`aria-describedby="given_name-error"`, `class="alert alert-error"`} {
+			if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), want) {
+				t.Errorf("four bad fields: %d, the page lacks %s\n%s", r.Status, want, r.Body)
+			}
 		}
 		if r := post("/admin/users/"+userID+"/reset-mfa", url.Values{}); r.Status != http.StatusSeeOther {
 			t.Errorf("reset second factors: %d", r.Status)

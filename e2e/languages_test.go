@@ -288,7 +288,9 @@ func TestLanguages_AccountPageAndMail(t *testing.T) {
 		"current_password": {"not my password"}, "new_password": {"another good password"}})
 	wantLang(t, "wrong current password", wrong, "de", "Das ist nicht Ihr aktuelles Passwort.")
 	badPhone := b.post("/account/profile", url.Values{"csrf_token": {csrf}, "phone_number": {"12345"}, "name": {strings.Repeat("x", 201)}})
-	wantLang(t, "a profile form error", badPhone, "de", "Verwenden Sie höchstens 200 Zeichen.")
+	// Both bad fields are marked at once, each with its own message.
+	wantLang(t, "two profile form errors", badPhone, "de", `id="name-error">Verwenden Sie höchstens 200 Zeichen.`,
+		`id="phone_number-error">`, "und Ländervorwahl ein: 4 bis 15 Ziffern")
 	badPhone = b.post("/account/profile", url.Values{"csrf_token": {csrf}, "phone_number": {"12345"}})
 	wantLang(t, "a phone number error", badPhone, "de", "und Ländervorwahl ein: 4 bis 15 Ziffern")
 

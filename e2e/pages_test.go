@@ -343,6 +343,11 @@ func TestPages_Registration(t *testing.T) {
 		return b.post("/register", url.Values{"csrf_token": {csrf}, "req": {req}, "username": {username}, "email": {email}, "password": {password}})
 	}
 	name := uniqueName("newbie")
+	// Every bad field is marked in the same answer: these cases have more than one.
+	moreFields := map[string][][2]string{
+		"missing everything": {{"email", "Enter your email"}, {"password", "Choose a password"}},
+		"every field bad":    {{"email", "not a valid"}, {"password", "8 to 128"}},
+	}
 	for label, tc := range map[string]struct {
 		username, email, password string
 		field, words              string
@@ -356,6 +361,7 @@ func TestPages_Registration(t *testing.T) {
 		"missing everything":    {"", "", "", "username", "Choose a username"},
 		"duplicate username":    {taken, name + "@example.com", "long enough pw", "username", "already taken"},
 		"duplicate, other case": {strings.ToUpper(taken), name + "@example.com", "long enough pw", "username", "already taken"},
+		"every field bad":       {"has space", "not-an-email", "short", "username", "only"},
 	} {
 		t.Run(label, func(t *testing.T) {
 			// Each from a browser (an address) of its own: every sign-up attempt from
@@ -366,9 +372,15 @@ func TestPages_Registration(t *testing.T) {
 			}
 			body := string(r.Body)
 			// The message sits next to its field, after the field's input.
-			re := regexp.MustCompile(`(?s)id="` + tc.field + `".*?<p class="field-error" id="` + tc.field + `-error">[^<]*` + regexp.QuoteMeta(tc.words))
-			if !re.MatchString(body) {
-				t.Errorf("no error with %q next to %s:\n%s", tc.words, tc.field, body)
+			more := moreFields[label]
+			for _, fw := range append([][2]string{{tc.field, tc.words}}, more...) {
+				re := regexp.MustCompile(`(?s)id="` + fw[0] + `".*?<p class="field-error" id="` + fw[0] + `-error">[^<]*` + regexp.QuoteMeta(fw[1]))
+				if !re.MatchString(body) {
+					t.Errorf("no error with %q next to %s:\n%s", fw[1], fw[0], body)
+				}
+			}
+			if n := strings.Count(body, `class="field-error"`); n != 1+len(more) {
+				t.Errorf("%d fields marked, want %d:\n%s", n, 1+len(more), body)
 			}
 			if tc.password != "" && tc.password != tc.username && strings.Contains(body, `value="`+tc.password+`"`) {
 				t.Error("the password is echoed back")

@@ -59,12 +59,59 @@ type ValidationError struct {
 	Message string
 	// Conflict: the input is fine but collides with what is stored (a taken name).
 	Conflict bool
+	// More are the input's other bad fields, found in the same check, so that a form
+	// or an API answer can name every one at once; Field and Message are the first.
+	More []ValidationError
 }
 
-func (e *ValidationError) Error() string { return e.Message }
+// Error is every problem's message, the first first, joined by "; ".
+func (e *ValidationError) Error() string {
+	if len(e.More) == 0 {
+		return e.Message
+	}
+	msgs := []string{e.Message}
+	for _, m := range e.More {
+		msgs = append(msgs, m.Message)
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// All is e and then each of e.More, every one without More of its own.
+func (e *ValidationError) All() []ValidationError {
+	first := *e
+	first.More = nil
+	return append([]ValidationError{first}, e.More...)
+}
 
 func invalid(field string, err error) error {
 	return &ValidationError{Field: field, Message: err.Error()}
+}
+
+// problems gathers the bad fields of one input, to be refused together.
+type problems []ValidationError
+
+// add records err, when there is one, as field's problem.
+func (p *problems) add(field string, err error) {
+	if err != nil {
+		*p = append(*p, ValidationError{Field: field, Message: err.Error()})
+	}
+}
+
+// addProfile records a profile's problems (domain.ProfileProblems).
+func (p *problems) addProfile(bad []domain.ProfileProblem) {
+	for _, b := range bad {
+		p.add(b.Field, b.Err)
+	}
+}
+
+// err is nil without problems, else a ValidationError holding them all.
+func (p problems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	first := p[0]
+	first.More = p[1:]
+	return &first
 }
 
 // NewUser is what creating a user takes. SignUp (anyone may ask) takes only the
@@ -103,27 +150,23 @@ var (
 )
 
 func (a *Admin) createUser(ctx context.Context, in NewUser, withholdTakenEmail bool) (domain.User, error) {
+	// Every field is checked before any is refused, so that a form names them all.
+	var bad problems
 	username, err := a.ids.CanonicalUsername(in.Username)
-	if err != nil {
-		return domain.User{}, invalid("username", err)
+	if err == nil {
+		err = domain.ValidateUsername(username)
+		in.Username = username
 	}
-	in.Username, in.Email = username, a.ids.CanonicalEmail(in.Email)
-	if err := domain.ValidateUsername(in.Username); err != nil {
-		return domain.User{}, invalid("username", err)
-	}
-	if err := domain.ValidateEmail(in.Email); err != nil {
-		return domain.User{}, invalid("email", err)
-	}
-	if err := domain.ValidatePassword(in.Password, in.Username); err != nil {
-		return domain.User{}, invalid("password", err)
-	}
+	bad.add("username", err)
+	in.Email = a.ids.CanonicalEmail(in.Email)
+	bad.add("email", domain.ValidateEmail(in.Email))
+	bad.add("password", domain.ValidatePassword(in.Password, in.Username))
 	in.Profile = trimProfile(in.Profile)
-	if field, err := domain.ValidateProfile(in.Profile); err != nil {
-		return domain.User{}, invalid(field, err)
-	}
+	bad.addProfile(domain.ProfileProblems(in.Profile))
 	groups, err := domain.NormalizeGroups(in.Groups)
-	if err != nil {
-		return domain.User{}, invalid("groups", err)
+	bad.add("groups", err)
+	if err := bad.err(); err != nil {
+		return domain.User{}, err
 	}
 	if in.EmailVerified && in.Email == "" {
 		return domain.User{}, errVerifiedNoEmail
@@ -339,9 +382,23 @@ func (a *Admin) updateUser(ctx context.Context, id string, in UserUpdate, event 
 	}
 	next := u
 	var phoneChanged bool
+	// Every field is checked before any is refused, so that a form names them all.
+	var bad problems
+	if in.Email != nil {
+		next.Email = a.ids.CanonicalEmail(*in.Email)
+		bad.add("email", domain.ValidateEmail(next.Email))
+	}
 	next.Profile, phoneChanged = in.Profile.apply(u.Profile)
-	if field, err := domain.ValidateProfile(next.Profile); err != nil {
-		return domain.User{}, invalid(field, err)
+	bad.addProfile(domain.ProfileProblems(next.Profile))
+	if len(in.AddGroups) > 0 || len(in.RemoveGroups) > 0 {
+		next.Groups, err = changeGroups(u.Groups, in.AddGroups, in.RemoveGroups)
+		bad.add("groups", err)
+	}
+	if err := bad.err(); err != nil {
+		return domain.User{}, err
+	}
+	if next.Email != u.Email {
+		next.EmailVerified = false
 	}
 	if phoneChanged {
 		next.PhoneNumberVerified = false
@@ -351,20 +408,6 @@ func (a *Admin) updateUser(ctx context.Context, id string, in UserUpdate, event 
 			return domain.User{}, errVerifiedNoPhone
 		}
 		next.PhoneNumberVerified = *in.PhoneNumberVerified
-	}
-	if len(in.AddGroups) > 0 || len(in.RemoveGroups) > 0 {
-		if next.Groups, err = changeGroups(u.Groups, in.AddGroups, in.RemoveGroups); err != nil {
-			return domain.User{}, invalid("groups", err)
-		}
-	}
-	if in.Email != nil {
-		next.Email = a.ids.CanonicalEmail(*in.Email)
-		if err := domain.ValidateEmail(next.Email); err != nil {
-			return domain.User{}, invalid("email", err)
-		}
-		if next.Email != u.Email {
-			next.EmailVerified = false
-		}
 	}
 	if in.EmailVerified != nil {
 		if *in.EmailVerified && next.Email == "" {

@@ -295,6 +295,67 @@ func TestClaims_RequestParameter(t *testing.T) {
 // TestAdmin_ProfileAndGroups: the profile is validated and trimmed; verified flags
 // need what they vouch for; groups are validated, sorted and unique; UpdateProfile
 // moves updated_at and a new phone number is unverified.
+// TestAdmin_EveryBadFieldAtOnce: creating or updating a user with several bad fields
+// names every one of them, in the form's order, and stores nothing.
+func TestAdmin_EveryBadFieldAtOnce(t *testing.T) {
+	f := newFixture(t)
+	fields := func(err error) []string {
+		t.Helper()
+		var ve *usecase.ValidationError
+		if !errors.As(err, &ve) {
+			t.Fatalf("%v, want a validation error", err)
+		}
+		var got []string
+		for _, e := range ve.All() {
+			if e.Message == "" || len(e.More) != 0 {
+				t.Errorf("problem %+v: want a message and no nesting", e)
+			}
+			got = append(got, e.Field)
+		}
+		return got
+	}
+
+	bad := usecase.NewUser{Username: "a b", Email: "not an address", Password: "short",
+		Profile: domain.Profile{Picture: "javascript:alert(1)", Locale: "english please"}, Groups: []string{"has space"}}
+	_, err := f.admin.CreateUser(f.ctx, bad)
+	if got, want := fields(err), []string{"username", "email", "password", "picture", "locale", "groups"}; !slices.Equal(got, want) {
+		t.Errorf("CreateUser refused %v, want %v", got, want)
+	}
+	// The error's text names them all, the first first: the CLI prints it on one line.
+	var ve *usecase.ValidationError
+	errors.As(err, &ve)
+	if msg := err.Error(); !strings.HasPrefix(msg, ve.Message+"; ") || strings.Count(msg, "; ") != 5 ||
+		!strings.Contains(msg, "locale: must be a language tag") {
+		t.Errorf("message %q", msg)
+	}
+	// One bad field reads as before.
+	_, err = f.admin.CreateUser(f.ctx, usecase.NewUser{Username: "solo", Password: "short"})
+	if got := fields(err); !slices.Equal(got, []string{"password"}) || strings.Contains(err.Error(), ";") {
+		t.Errorf("one bad field: %v (%q)", got, err)
+	}
+
+	u, err := f.admin.CreateUser(f.ctx, usecase.NewUser{Username: "ada", Email: "ada@example.com", Password: "a long password",
+		Profile: domain.Profile{Name: "Ada"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	email, picture, phone := "nope", "ftp://example.com/a.png", "12345"
+	_, err = f.admin.UpdateUser(f.ctx, u.ID, usecase.UserUpdate{Email: &email, AddGroups: []string{""},
+		Profile: usecase.ProfileUpdate{Picture: &picture, PhoneNumber: &phone}})
+	if got, want := fields(err), []string{"email", "picture", "phone_number", "groups"}; !slices.Equal(got, want) {
+		t.Errorf("UpdateUser refused %v, want %v", got, want)
+	}
+	name, locale := "a\x00b", "xx_YY"
+	_, err = f.admin.UpdateProfile(f.ctx, u.ID, usecase.ProfileUpdate{Name: &name, Locale: &locale})
+	if got, want := fields(err), []string{"name", "locale"}; !slices.Equal(got, want) {
+		t.Errorf("UpdateProfile refused %v, want %v", got, want)
+	}
+	if stored, err := f.users.UserByID(f.ctx, u.ID); err != nil || stored.Email != "ada@example.com" ||
+		stored.Profile != (domain.Profile{Name: "Ada"}) || stored.Groups != nil {
+		t.Fatalf("after refused updates: %+v, %v", stored, err)
+	}
+}
+
 func TestAdmin_ProfileAndGroups(t *testing.T) {
 	f := newFixture(t)
 	for _, tc := range []struct {

@@ -62,11 +62,9 @@ func (a *API) fail(c echo.Context, err error) error {
 	case errors.Is(err, errStale):
 		return preconditionFailed(c)
 	case errors.As(err, &verr) && verr.Conflict:
-		return problem(c, http.StatusConflict, "conflict", "Conflict", verr.Message,
-			[]fieldIssue{{Field: fieldName(verr.Field), Message: verr.Message}})
+		return problem(c, http.StatusConflict, "conflict", "Conflict", verr.Error(), fieldIssues(verr))
 	case errors.As(err, &verr):
-		return problem(c, http.StatusBadRequest, "validation", "Invalid input", verr.Message,
-			[]fieldIssue{{Field: fieldName(verr.Field), Message: verr.Message}})
+		return problem(c, http.StatusBadRequest, "validation", "Invalid input", verr.Error(), fieldIssues(verr))
 	case errors.As(err, &ferr):
 		msg := ferr.Text(fieldName)
 		return problem(c, http.StatusBadRequest, "validation", "Invalid input", msg,
@@ -78,6 +76,15 @@ func (a *API) fail(c echo.Context, err error) error {
 	}
 	a.cfg.Log.ErrorContext(c.Request().Context(), "admin api failure", "route", c.Path(), "err", err)
 	return problem(c, http.StatusInternalServerError, "internal", "Internal error", "the request could not be completed", nil)
+}
+
+// fieldIssues is one issue for each bad field of a use case's refusal.
+func fieldIssues(verr *usecase.ValidationError) []fieldIssue {
+	var issues []fieldIssue
+	for _, e := range verr.All() {
+		issues = append(issues, fieldIssue{Field: fieldName(e.Field), Message: e.Message})
+	}
+	return issues
 }
 
 // fieldName is the JSON name of a use case's field (they name CLI flags, kebab-case).

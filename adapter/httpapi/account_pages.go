@@ -517,7 +517,9 @@ func (p *Pages) accountProfilePost(c echo.Context, f form, s *domain.Session) er
 		if !errors.As(err, &ve) {
 			return err
 		}
-		v.Fields[ve.Field] = p.say(c, ve.Message)
+		for _, e := range ve.All() {
+			v.Fields[e.Field] = p.say(c, e.Message)
+		}
 		return p.render(c, http.StatusBadRequest, "account", v)
 	}
 	p.log.InfoContext(ctx, "profile changed", "user_id", s.UserID, "remote", c.RealIP())

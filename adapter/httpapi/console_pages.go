@@ -495,12 +495,19 @@ func (k *Console) userError(c echo.Context, v *consoleView, err error) bool {
 	if !errors.As(err, &ve) {
 		return false
 	}
-	switch ve.Field {
-	case "username", "email", "password", "groups", "name", "given_name", "family_name", "picture", "locale",
-		"zoneinfo", "phone_number":
-		v.Fields[ve.Field] = k.p.say(c, ve.Message)
-	default:
-		v.Error = k.p.say(c, ve.Message)
+	var others []string
+	for _, e := range ve.All() {
+		switch e.Field {
+		case "username", "email", "password", "groups", "name", "given_name", "family_name", "phone_number":
+			v.Fields[e.Field] = k.p.say(c, e.Message)
+		default:
+			// The form has no place of its own for it (picture, locale and zoneinfo
+			// are kept in hidden inputs): above the form.
+			others = append(others, k.p.say(c, e.Message))
+		}
+	}
+	if len(others) > 0 {
+		v.Error = strings.Join(others, " ")
 	}
 	return true
 }

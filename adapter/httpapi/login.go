@@ -256,7 +256,9 @@ func (p *Pages) registerPost(c echo.Context) error {
 		case errors.As(err, &ve) && ve.Field == "":
 			v.Error = p.say(c, ve.Message)
 		case errors.As(err, &ve):
-			v.Fields[ve.Field] = p.say(c, ve.Message)
+			for _, e := range ve.All() {
+				v.Fields[e.Field] = p.say(c, e.Message)
+			}
 		default:
 			return err
 		}

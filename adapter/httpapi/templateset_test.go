@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"html/template"
+	"regexp"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -71,5 +73,44 @@ func TestTemplateSet(t *testing.T) {
 	}
 	if parsed["fr/login"] != 1 {
 		t.Fatalf("loading again parsed the loaded page again: %v", parsed)
+	}
+}
+
+// TestTemplates_FieldErrorsBelongToTheirInputs: every message a form shows next to a
+// field (Fields.X) has the id X-error, and the field's control names it in
+// aria-describedby, so that a screen reader reads it with the control; a control
+// that can be invalid says so with aria-invalid.
+func TestTemplates_FieldErrorsBelongToTheirInputs(t *testing.T) {
+	entries, err := templateFS.ReadDir("templates")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := regexp.MustCompile(`\{\{with \.Fields\.(\w+)\}\}<p class="field-error"([^>]*)>`)
+	checked := 0
+	for _, e := range entries {
+		b, err := templateFS.ReadFile("templates/" + e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := string(b)
+		for _, m := range shown.FindAllStringSubmatch(src, -1) {
+			field, attrs := m[1], m[2]
+			checked++
+			if !strings.Contains(attrs, `id="`+field+`-error"`) {
+				t.Errorf("%s: the message of %s has no id=%q", e.Name(), field, field+"-error")
+			}
+			described := regexp.MustCompile(`aria-describedby="[^"]*\b` + regexp.QuoteMeta(field) + `-error\b`)
+			if !described.MatchString(src) {
+				t.Errorf("%s: no control names %s-error in aria-describedby", e.Name(), field)
+			}
+			invalid := regexp.MustCompile(`<(input|select|textarea)\b[^>]*\{\{if \.Fields\.` + regexp.QuoteMeta(field) + `\}\}[^>]*aria-invalid="true"`)
+			group := regexp.MustCompile(`<fieldset\b[^>]*\{\{if \.Fields\.` + regexp.QuoteMeta(field) + `\}\}`)
+			if !invalid.MatchString(src) && !group.MatchString(src) {
+				t.Errorf("%s: no control of %s says aria-invalid", e.Name(), field)
+			}
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("checked %d field messages: the pattern no longer finds them", checked)
 	}
 }

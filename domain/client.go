@@ -202,6 +202,10 @@ type FieldError struct {
 	Field   string
 	Problem string
 	Args    []any
+	// More are the problems of the client's other fields, one each, found by the same
+	// check (ValidateClient), so that a form or an API answer can name every bad
+	// field at once; Field, Problem and Args are the first.
+	More []*FieldError
 }
 
 func fieldError(field, problem string, args ...any) *FieldError {
@@ -211,8 +215,28 @@ func fieldError(field, problem string, args ...any) *FieldError {
 // Error is the message with every field in braces named as RFC 7591 names it.
 func (e *FieldError) Error() string { return e.Text(func(field string) string { return field }) }
 
+// All is e and then each of e.More, every one without More of its own.
+func (e *FieldError) All() []*FieldError {
+	first := *e
+	first.More = nil
+	return append([]*FieldError{&first}, e.More...)
+}
+
 // Text is the message with every field in braces named by name: a CLI flag, say.
+// With More, every problem's message, the first first, joined by "; ".
 func (e *FieldError) Text(name func(field string) string) string {
+	if len(e.More) == 0 {
+		return e.text(name)
+	}
+	var msgs []string
+	for _, f := range e.All() {
+		msgs = append(msgs, f.text(name))
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// text is Text of this problem alone.
+func (e *FieldError) text(name func(field string) string) string {
 	var b strings.Builder
 	rest := e.Problem
 	for {
@@ -295,10 +319,40 @@ func ValidateClient(c Client) error {
 	return nil
 }
 
+// validateClient checks every field of c, and returns the first problem with the
+// first of each other field in More; nil when c is valid. The fields are checked in
+// this order, which is the order of the problems.
 func validateClient(c Client) *FieldError {
+	var first *FieldError
+	seen := map[string]bool{}
+	for _, check := range []func(Client) *FieldError{
+		validateClientName, validateGrantTypes, validateRedirectURIs, validatePostLogoutRedirectURIs,
+		validateClientScopes, validateAudiences, validateClientAuth, validateClientBackchannel,
+		validateClientPKCE, validateIDTokenAlg,
+	} {
+		e := check(c)
+		switch {
+		case e == nil || seen[e.Field]:
+		case first == nil:
+			first = e
+		default:
+			first.More = append(first.More, e)
+		}
+		if e != nil {
+			seen[e.Field] = true
+		}
+	}
+	return first
+}
+
+func validateClientName(c Client) *FieldError {
 	if strings.TrimSpace(c.Name) == "" || len(c.Name) > 200 {
 		return fieldError("client_name", "client name must be 1 to 200 characters")
 	}
+	return nil
+}
+
+func validateGrantTypes(c Client) *FieldError {
 	for _, g := range c.GrantTypes {
 		if !slices.Contains(KnownGrantTypes, g) {
 			return fieldError("grant_types", "unknown grant type %q; use one of %s", g, strings.Join(KnownGrantTypes, ", "))
@@ -320,6 +374,10 @@ func validateClient(c Client) *FieldError {
 	if c.Public && c.AllowsGrant(GrantPassword) {
 		return fieldError("grant_types", "a public client cannot use the password grant (RFC 9700 §2.4); use the authorization code flow with PKCE, or the device flow")
 	}
+	return nil
+}
+
+func validateRedirectURIs(c Client) *FieldError {
 	if c.AllowsGrant(GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
 		return fieldError("redirect_uris", "the authorization_code grant needs at least one redirect URI")
 	}
@@ -328,11 +386,19 @@ func validateClient(c Client) *FieldError {
 			return err
 		}
 	}
+	return nil
+}
+
+func validatePostLogoutRedirectURIs(c Client) *FieldError {
 	for _, r := range c.PostLogoutRedirectURIs {
 		if err := validateRedirectURI("post_logout_redirect_uris", "post-logout redirect URI", r); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+func validateClientScopes(c Client) *FieldError {
 	for _, s := range c.Scopes {
 		if !ValidScopeToken(s) {
 			return fieldError("scope", "scope %q is not a valid scope token", s)
@@ -342,28 +408,38 @@ func validateClient(c Client) *FieldError {
 	if len(c.Scopes) > MaxScopeTokens || len(ScopeString(c.Scopes)) > MaxParamBytes {
 		return fieldError("scope", "a client may have at most %d scopes, %d bytes together", MaxScopeTokens, MaxParamBytes)
 	}
+	return nil
+}
+
+func validateAudiences(c Client) *FieldError {
 	for _, a := range c.Audiences {
 		if u, err := url.Parse(a); err != nil || a == "" || u.Fragment != "" {
 			return fieldError("audience", "audience %q must be a URI without fragment", a)
 		}
 	}
-	if err := validateClientAuth(c); err != nil {
-		return err
-	}
+	return nil
+}
+
+func validateClientBackchannel(c Client) *FieldError {
 	if c.BackchannelLogoutURI != "" {
-		if err := validateBackchannelLogoutURI(c.BackchannelLogoutURI); err != nil {
-			return err
-		}
+		return validateBackchannelLogoutURI(c.BackchannelLogoutURI)
 	}
+	return nil
+}
+
+func validateClientPKCE(c Client) *FieldError {
 	if c.Public && c.PKCEOptional {
 		return fieldError("require_pkce", "{require_pkce} false is only for a confidential client; a public client must use PKCE (RFC 9700 §2.1.1)")
 	}
+	return nil
+}
+
+func validateIDTokenAlg(c Client) *FieldError {
 	switch c.IDTokenAlg {
 	case "", AlgRS256, AlgES256, AlgEdDSA:
-	default:
-		return fieldError("id_token_signed_response_alg", "{id_token_signed_response_alg} %q is not one of RS256, ES256, EdDSA", c.IDTokenAlg)
+		return nil
 	}
-	return nil
+	return fieldError("id_token_signed_response_alg", "{id_token_signed_response_alg} %q is not one of RS256, ES256, EdDSA", c.IDTokenAlg)
 }
 
 // AuthPrivateKeyJWT is the private_key_jwt client authentication method (OpenID

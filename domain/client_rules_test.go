@@ -108,3 +108,41 @@ func TestValidateClient_FieldErrors(t *testing.T) {
 		t.Errorf("a value with braces: %v", err)
 	}
 }
+
+// TestValidateClient_EveryBadField: a client with several bad fields is refused with
+// each of them, once, in the order of the checks; the message says them all and each
+// problem alone reads as it would by itself.
+func TestValidateClient_EveryBadField(t *testing.T) {
+	c := Client{Name: " ", Public: true, GrantTypes: []string{GrantAuthorizationCode, GrantClientCredentials},
+		RedirectURIs: []string{"javascript:x", "http://evil.example/cb"}, Scopes: []string{`a"b`},
+		IDTokenAlg: "HS256", PKCEOptional: true}
+	err := ValidateClient(c)
+	var fe *FieldError
+	if !errors.As(err, &fe) {
+		t.Fatalf("%v, want a FieldError", err)
+	}
+	var fields, texts []string
+	for _, f := range fe.All() {
+		if len(f.More) != 0 {
+			t.Errorf("%s: nested problems", f.Field)
+		}
+		fields = append(fields, f.Field)
+		texts = append(texts, f.Error())
+	}
+	want := []string{"client_name", "grant_types", "redirect_uris", "scope", "require_pkce", "id_token_signed_response_alg"}
+	if strings.Join(fields, " ") != strings.Join(want, " ") {
+		t.Errorf("fields %v, want %v", fields, want)
+	}
+	if texts[2] != `redirect URI "javascript:x" uses a forbidden scheme` {
+		t.Errorf("the redirect URI's problem alone: %q", texts[2])
+	}
+	if err.Error() != strings.Join(texts, "; ") || fe.Field != "client_name" || fe.Problem != "client name must be 1 to 200 characters" {
+		t.Errorf("the error: %q (first %s %q)", err, fe.Field, fe.Problem)
+	}
+	// A name for flags applies to every problem.
+	flags := func(field string) string { return "--" + strings.ReplaceAll(field, "_", "-") }
+	if text := fe.Text(flags); !strings.Contains(text, "; --require-pkce false is only for") ||
+		!strings.HasSuffix(text, `; --id-token-signed-response-alg "HS256" is not one of RS256, ES256, EdDSA`) {
+		t.Errorf("Text: %q", text)
+	}
+}

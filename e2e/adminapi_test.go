@@ -101,6 +101,26 @@ func testAdminClients(t *testing.T, api *adminAPI) {
 	if f := problemFields(t, r); !slices.Contains(f, "grant_types") {
 		t.Fatalf("the problem names %v", f)
 	}
+	// Several bad values: each field named once, in the rules' order, as this API
+	// names it (name, id_token_alg, audiences: not RFC 7591's client_name, …).
+	r = api.call(http.MethodPatch, "/clients/"+id, `{"name":" ","grant_types":["nonsense"],`+
+		`"audiences":["https://api.example/#f"],"id_token_alg":"HS256"}`, "If-Match", newTag)
+	wantStatus(t, "patch four bad values", r, http.StatusBadRequest)
+	if f := problemFields(t, r); !slices.Equal(f, []string{"name", "grant_types", "audiences", "id_token_alg"}) {
+		t.Fatalf("four bad values name %v: %s", f, r.Body)
+	}
+	var four struct{ Detail string }
+	decode(t, r, &four)
+	if !strings.HasSuffix(four.Detail, `; id_token_alg "HS256" is not one of RS256, ES256, EdDSA`) {
+		t.Fatalf("detail of four bad values: %q", four.Detail)
+	}
+	// A scope that does not parse is said in words, not in OAuth's error code.
+	r = api.call(http.MethodPatch, "/clients/"+id, `{"scope":"a\"b"}`, "If-Match", newTag)
+	wantStatus(t, "patch a bad scope", r, http.StatusBadRequest)
+	decode(t, r, &four)
+	if f := problemFields(t, r); !slices.Equal(f, []string{"scope"}) || four.Detail != "scope: malformed scope token" {
+		t.Fatalf("a bad scope: %v %q", f, four.Detail)
+	}
 	wantStatus(t, "patch a read-only field", api.call(http.MethodPatch, "/clients/"+id, `{"client_id":"x"}`, "If-Match", newTag),
 		http.StatusBadRequest)
 	wantStatus(t, "patch a wrong type", api.call(http.MethodPatch, "/clients/"+id, `{"skip_consent":"yes"}`, "If-Match", newTag),

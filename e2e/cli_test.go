@@ -517,6 +517,10 @@ func testCLIClientsCreate(t *testing.T, srv *Server) {
 		{"jwks-uri over http", []string{"--name", uniqueName("c"), "--grant-type", "client_credentials", "--auth-method", "private_key_jwt",
 			"--jwks-uri", "http://keys.example.com/j"}, `--jwks-uri "http://keys.example.com/j" must use https (plain http only to 127.0.0.1 or [::1])`},
 		{"unknown flag", []string{"--name", uniqueName("c"), "--colour", "red"}, ""},
+		{"several bad values", []string{"--name", uniqueName("c"), "--public", "--grant-type", "client_credentials",
+			"--redirect-uri", "javascript:x", "--id-token-alg", "HS256"},
+			`a public client cannot use client_credentials; redirect URI "javascript:x" uses a forbidden scheme; ` +
+				`--id-token-alg "HS256" is not one of RS256, ES256, EdDSA`},
 	}
 	var calls []CLICall
 	for _, tc := range bad {

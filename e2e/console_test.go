@@ -291,6 +291,14 @@ func TestConsole_Actions(t *testing.T) {
 		if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), "field-error") {
 			t.Errorf("a client with a bad redirect URI: %d, want the form again with a message\n%s", r.Status, r.Body)
 		}
+		// Several bad fields are marked at once.
+		r = post("/admin/clients", url.Values{"client_name": {strings.Repeat("n", 201)}, "grant_authorization_code": {"1"},
+			"redirect_uris": {"javascript:x"}, "scope": {`a"b`}})
+		for _, want := range []string{`id="client_name-error"`, `id="redirect_uris-error"`, `id="scope-error"`} {
+			if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), want) {
+				t.Errorf("a client with three bad fields: %d, the page lacks %s\n%s", r.Status, want, r.Body)
+			}
+		}
 		clientName := uniqueName("console-client")
 		r = post("/admin/clients", url.Values{"client_name": {clientName}, "grant_authorization_code": {"1"},
 			"redirect_uris": {"https://app.example/cb"}, "scope": {"openid profile"}})

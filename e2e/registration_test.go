@@ -277,6 +277,14 @@ func testDCRInvalid(t *testing.T, srv *Server, initial string) {
 			dcrWantError(t, dcrDo(t, srv, hc, http.MethodPost, "/oauth/register", initial, tc.body), http.StatusBadRequest, tc.code)
 		})
 	}
+	// Several bad members: the description names each.
+	several := dcrDo(t, srv, hc, http.MethodPost, "/oauth/register", initial, map[string]any{"client_name": strings.Repeat("n", 201),
+		"redirect_uris": []string{"https://a.example.com/cb"}, "post_logout_redirect_uris": []string{"http://evil.example.com/"}})
+	dcrWantError(t, several, http.StatusBadRequest, "invalid_client_metadata")
+	if d, _ := several.JSON(t)["error_description"].(string); d != `client name must be 1 to 200 characters; `+
+		`post-logout redirect URI "http://evil.example.com/": plain http is allowed only on loopback; use https` {
+		t.Errorf("two bad members: error_description %q", d)
+	}
 	// A name taken by another client.
 	name := uniqueName("dcr-taken-")
 	dcrRegister(t, srv, hc, initial, map[string]any{"client_name": name, "grant_types": []string{"client_credentials"}})

@@ -2,6 +2,7 @@ package adminapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -144,8 +145,7 @@ func (a *API) createClient(c echo.Context) error {
 	if in.Scope != "" {
 		s, err := domain.ParseScope(in.Scope)
 		if err != nil {
-			return problem(c, http.StatusBadRequest, "validation", "Invalid input", "scope: "+err.Error(),
-				[]fieldIssue{{Field: "scope", Message: err.Error()}})
+			return scopeProblem(c, err)
 		}
 		nc.Scopes = s
 	}
@@ -235,8 +235,7 @@ func (a *API) patchClient(c echo.Context) error {
 		if *scope != "" {
 			s, err := domain.ParseScope(*scope)
 			if err != nil {
-				return problem(c, http.StatusBadRequest, "validation", "Invalid input", "scope: "+err.Error(),
-					[]fieldIssue{{Field: "scope", Message: err.Error()}})
+				return scopeProblem(c, err)
 			}
 			scopes = s
 		}
@@ -295,4 +294,16 @@ func (a *API) forget(id string) {
 	if a.cfg.Cache != nil {
 		a.cfg.Cache.Forget(id)
 	}
+}
+
+// scopeProblem answers a scope that does not parse (domain.ParseScope), in words of
+// its own rather than OAuth's error code.
+func scopeProblem(c echo.Context, err error) error {
+	msg := err.Error()
+	var oerr *domain.Error
+	if errors.As(err, &oerr) && oerr.Description != "" {
+		msg = oerr.Description
+	}
+	msg = "scope: " + msg
+	return problem(c, http.StatusBadRequest, "validation", "Invalid input", msg, []fieldIssue{{Field: "scope", Message: msg}})
 }

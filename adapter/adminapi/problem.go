@@ -66,9 +66,11 @@ func (a *API) fail(c echo.Context, err error) error {
 	case errors.As(err, &verr):
 		return problem(c, http.StatusBadRequest, "validation", "Invalid input", verr.Error(), fieldIssues(verr))
 	case errors.As(err, &ferr):
-		msg := ferr.Text(fieldName)
-		return problem(c, http.StatusBadRequest, "validation", "Invalid input", msg,
-			[]fieldIssue{{Field: fieldName(ferr.Field), Message: msg}})
+		var issues []fieldIssue
+		for _, f := range ferr.All() {
+			issues = append(issues, fieldIssue{Field: clientFieldName(f.Field), Message: f.Text(clientFieldName)})
+		}
+		return problem(c, http.StatusBadRequest, "validation", "Invalid input", ferr.Text(clientFieldName), issues)
 	case errors.Is(err, domain.ErrNotFound):
 		return problem(c, http.StatusNotFound, "not-found", "Not found", "no such resource", nil)
 	case errors.As(err, &oerr) && oerr.Code == "invalid_request":
@@ -85,6 +87,20 @@ func fieldIssues(verr *usecase.ValidationError) []fieldIssue {
 		issues = append(issues, fieldIssue{Field: fieldName(e.Field), Message: e.Message})
 	}
 	return issues
+}
+
+// clientFieldName is the name this API gives a client field that the client rules
+// name as RFC 7591 does (domain.FieldError): the member of the request body to fix.
+func clientFieldName(f string) string {
+	switch f {
+	case "client_name":
+		return "name"
+	case "id_token_signed_response_alg":
+		return "id_token_alg"
+	case "audience":
+		return "audiences"
+	}
+	return fieldName(f)
 }
 
 // fieldName is the JSON name of a use case's field (they name CLI flags, kebab-case).

@@ -280,12 +280,17 @@ func (k *Console) clientError(c echo.Context, v *consoleView, err error) bool {
 	var ve *usecase.ValidationError
 	switch {
 	case errors.As(err, &fe):
-		field := fe.Field
-		if field == "audience" || field == "scope" || field == "client_name" || field == "redirect_uris" ||
-			field == "grant_types" || field == "backchannel_logout_uri" {
-			v.Fields[field] = k.p.sayFieldProblem(c, fe)
-		} else {
-			v.Error = k.p.sayFieldProblem(c, fe)
+		var others []string
+		for _, f := range fe.All() {
+			switch f.Field {
+			case "audience", "scope", "client_name", "redirect_uris", "grant_types", "backchannel_logout_uri":
+				v.Fields[f.Field] = k.p.sayFieldProblem(c, f)
+			default:
+				others = append(others, k.p.sayFieldProblem(c, f))
+			}
+		}
+		if len(others) > 0 {
+			v.Error = strings.Join(others, " ")
 		}
 		return true
 	case errors.As(err, &ve):
@@ -340,10 +345,11 @@ func (k *Console) clientCreate(c echo.Context, op *operator, f form) error {
 	v.ClientForm = cf
 	if cf.Name == "" {
 		v.Fields["client_name"] = k.t(c, "console.error.enter_name")
-		return k.render(c, http.StatusBadRequest, "console_client", v)
 	}
 	if len(cf.Grants) == 0 {
 		v.Fields["grant_types"] = k.t(c, "console.error.choose_grant")
+	}
+	if len(v.Fields) > 0 {
 		return k.render(c, http.StatusBadRequest, "console_client", v)
 	}
 	created, err := k.admin.CreateClient(ctxOf(c), usecase.NewClient{Name: cf.Name, RedirectURIs: words(cf.RedirectURIs),
@@ -397,10 +403,11 @@ func (k *Console) clientUpdate(c echo.Context, op *operator, f form) error {
 	}
 	if cf.Name == "" {
 		v.Fields["client_name"] = k.t(c, "console.error.enter_name")
-		return k.render(c, http.StatusBadRequest, "console_client", v)
 	}
 	if len(cf.Grants) == 0 {
 		v.Fields["grant_types"] = k.t(c, "console.error.choose_grant")
+	}
+	if len(v.Fields) > 0 {
 		return k.render(c, http.StatusBadRequest, "console_client", v)
 	}
 	redirects, logouts, scopes, auds := words(cf.RedirectURIs), words(cf.PostLogoutURIs), words(cf.Scopes), words(cf.Audiences)

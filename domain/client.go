@@ -190,7 +190,8 @@ func isLoopbackIPLiteral(hostport string) bool {
 	return ip != nil && ip.IsLoopback() && (host == "127.0.0.1" || host == "::1")
 }
 
-// FieldError is bad input in one field of a client: Field names it as RFC 7591 names
+// FieldError is bad input in a field of a client (and, in More, in its other fields):
+// Field names it as RFC 7591 names
 // client metadata (redirect_uris, jwks_uri, token_endpoint_auth_method, …), which
 // each adapter maps to its own words: `gatehouse clients` to its flags, dynamic
 // registration to invalid_redirect_uri or invalid_client_metadata (RFC 7591 §3.2.2).

@@ -133,6 +133,9 @@ func TestValidateClient_EveryBadField(t *testing.T) {
 	if strings.Join(fields, " ") != strings.Join(want, " ") {
 		t.Errorf("fields %v, want %v", fields, want)
 	}
+	if len(texts) != len(want) {
+		t.Fatalf("%d problems, want %d: %v", len(texts), len(want), texts)
+	}
 	if texts[2] != `redirect URI "javascript:x" uses a forbidden scheme` {
 		t.Errorf("the redirect URI's problem alone: %q", texts[2])
 	}

@@ -386,7 +386,7 @@ func TestConsole_Actions(t *testing.T) {
 		r = post("/admin/users/"+userID, url.Values{"email": {"not-an-email"}, "given_name": {strings.Repeat("g", 201)}, "phone_number": {"123"},
 			"locale": {"english please"}})
 		for _, want := range []string{`id="email-error"`, `id="given_name-error"`, `id="phone_number-error"`,
-			`aria-describedby="given_name-error"`, `class="alert alert-error"`} {
+			`aria-describedby="given_name-error"`, `<div class="alert alert-error" role="alert">Language: `} {
 			if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), want) {
 				t.Errorf("four bad fields: %d, the page lacks %s\n%s", r.Status, want, r.Body)
 			}

@@ -292,9 +292,6 @@ func TestClaims_RequestParameter(t *testing.T) {
 	}
 }
 
-// TestAdmin_ProfileAndGroups: the profile is validated and trimmed; verified flags
-// need what they vouch for; groups are validated, sorted and unique; UpdateProfile
-// moves updated_at and a new phone number is unverified.
 // TestAdmin_EveryBadFieldAtOnce: creating or updating a user with several bad fields
 // names every one of them, in the form's order, and stores nothing.
 func TestAdmin_EveryBadFieldAtOnce(t *testing.T) {
@@ -356,6 +353,9 @@ func TestAdmin_EveryBadFieldAtOnce(t *testing.T) {
 	}
 }
 
+// TestAdmin_ProfileAndGroups: the profile is validated and trimmed; verified flags
+// need what they vouch for; groups are validated, sorted and unique; UpdateProfile
+// moves updated_at and a new phone number is unverified.
 func TestAdmin_ProfileAndGroups(t *testing.T) {
 	f := newFixture(t)
 	for _, tc := range []struct {

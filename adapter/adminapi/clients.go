@@ -304,6 +304,6 @@ func scopeProblem(c echo.Context, err error) error {
 	if errors.As(err, &oerr) && oerr.Description != "" {
 		msg = oerr.Description
 	}
-	msg = "scope: " + msg
-	return problem(c, http.StatusBadRequest, "validation", "Invalid input", msg, []fieldIssue{{Field: "scope", Message: msg}})
+	return problem(c, http.StatusBadRequest, "validation", "Invalid input", "scope: "+msg,
+		[]fieldIssue{{Field: "scope", Message: msg}})
 }

@@ -496,6 +496,10 @@ func (uf consoleUserForm) profile() domain.Profile {
 		Locale: uf.Locale, Zoneinfo: uf.Zoneinfo, PhoneNumber: uf.PhoneNumber}
 }
 
+// hiddenUserFields are the catalog keys of the names of the user fields that the
+// console's form keeps in hidden inputs (the account page shows them).
+var hiddenUserFields = map[string]string{"picture": "acct.picture", "locale": "layout.language", "zoneinfo": "acct.zoneinfo"}
+
 // userError puts a use case's refusal next to its field.
 func (k *Console) userError(c echo.Context, v *consoleView, err error) bool {
 	var ve *usecase.ValidationError
@@ -509,8 +513,12 @@ func (k *Console) userError(c echo.Context, v *consoleView, err error) bool {
 			v.Fields[e.Field] = k.p.say(c, e.Message)
 		default:
 			// The form has no place of its own for it (picture, locale and zoneinfo
-			// are kept in hidden inputs): above the form.
-			others = append(others, k.p.say(c, e.Message))
+			// are kept in hidden inputs): above the form, after the field's name.
+			msg := k.p.say(c, e.Message)
+			if label, ok := hiddenUserFields[e.Field]; ok {
+				msg = k.t(c, label) + ": " + msg
+			}
+			others = append(others, msg)
 		}
 	}
 	if len(others) > 0 {

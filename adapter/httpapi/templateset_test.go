@@ -99,12 +99,14 @@ func TestTemplates_FieldErrorsBelongToTheirInputs(t *testing.T) {
 			if !strings.Contains(attrs, `id="`+field+`-error"`) {
 				t.Errorf("%s: the message of %s has no id=%q", e.Name(), field, field+"-error")
 			}
-			described := regexp.MustCompile(`aria-describedby="[^"]*\b` + regexp.QuoteMeta(field) + `-error\b`)
+			described := regexp.MustCompile(`<(input|select|textarea|fieldset)\b[^>]*aria-describedby="[^"]*\b` +
+				regexp.QuoteMeta(field) + `-error\b`)
 			if !described.MatchString(src) {
 				t.Errorf("%s: no control names %s-error in aria-describedby", e.Name(), field)
 			}
 			invalid := regexp.MustCompile(`<(input|select|textarea)\b[^>]*\{\{if \.Fields\.` + regexp.QuoteMeta(field) + `\}\}[^>]*aria-invalid="true"`)
-			group := regexp.MustCompile(`<fieldset\b[^>]*\{\{if \.Fields\.` + regexp.QuoteMeta(field) + `\}\}`)
+			// A group of checkboxes (a fieldset) has no aria-invalid; it names the message.
+			group := regexp.MustCompile(`<fieldset\b[^>]*aria-describedby="[^"]*\b` + regexp.QuoteMeta(field) + `-error\b`)
 			if !invalid.MatchString(src) && !group.MatchString(src) {
 				t.Errorf("%s: no control of %s says aria-invalid", e.Name(), field)
 			}

@@ -242,3 +242,55 @@ func FuzzParseClaimsRequest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzValidateClient: the client rules never panic; a refusal is a *FieldError whose
+// problems name distinct fields, the first being the error itself; its message is
+// every problem's message joined by "; "; and mending the name (checked first) leaves
+// the other problems as they were: each field is checked on its own.
+func FuzzValidateClient(f *testing.F) {
+	f.Add("app", "authorization_code refresh_token", "https://app.example/cb", "openid profile", "", "", "", "", false, false)
+	f.Add(" ", "client_credentials", "javascript:x", `a"b`, "https://api.example/#f", "client_secret_jwt", "http://k.example/j",
+		"HS256", true, true)
+	f.Add(strings.Repeat("n", 201), "", "", "", "", "private_key_jwt", "", "", true, false)
+	f.Add("x", "password implicit", "http://app.example/cb com.example.app:/cb", "", "", "", "https://k.example/{jwks}?p=%25d",
+		"EdDSA", false, true)
+	f.Fuzz(func(t *testing.T, name, grants, redirects, scopes, audiences, method, jwksURI, alg string, public, pkceOptional bool) {
+		c := Client{Name: name, GrantTypes: strings.Fields(grants), RedirectURIs: strings.Fields(redirects),
+			Scopes: strings.Fields(scopes), Audiences: strings.Fields(audiences), TokenEndpointAuthMethod: method,
+			JWKSURI: jwksURI, IDTokenAlg: alg, Public: public, PKCEOptional: pkceOptional}
+		err := ValidateClient(c)
+		if err == nil {
+			return
+		}
+		fe, ok := err.(*FieldError)
+		if !ok {
+			t.Fatalf("%T %v, want a *FieldError", err, err)
+		}
+		all := fe.All()
+		var texts []string
+		seen := map[string]bool{}
+		for i, p := range all {
+			if p.Field == "" || seen[p.Field] || len(p.More) != 0 || p.Error() == "" {
+				t.Fatalf("problem %d of %v: %+v", i, err, p)
+			}
+			seen[p.Field] = true
+			texts = append(texts, p.Error())
+		}
+		if all[0].Field != fe.Field || all[0].Problem != fe.Problem || err.Error() != strings.Join(texts, "; ") {
+			t.Fatalf("the error %q is not its problems %q", err, texts)
+		}
+		// Mending the name leaves the other problems as they were.
+		if seen["client_name"] {
+			c.Name = "mended"
+			var rest []string
+			if err := ValidateClient(c); err != nil {
+				for _, p := range err.(*FieldError).All() {
+					rest = append(rest, p.Error())
+				}
+			}
+			if !slices.Equal(rest, texts[1:]) {
+				t.Fatalf("after mending the name: %q, want %q", rest, texts[1:])
+			}
+		}
+	})
+}

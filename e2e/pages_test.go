@@ -347,6 +347,7 @@ func TestPages_Registration(t *testing.T) {
 	moreFields := map[string][][2]string{
 		"missing everything": {{"email", "Enter your email"}, {"password", "Choose a password"}},
 		"every field bad":    {{"email", "not a valid"}, {"password", "8 to 128"}},
+		"no email, bad rest": {{"username", "only"}, {"password", "8 to 128"}},
 	}
 	for label, tc := range map[string]struct {
 		username, email, password string
@@ -362,6 +363,7 @@ func TestPages_Registration(t *testing.T) {
 		"duplicate username":    {taken, name + "@example.com", "long enough pw", "username", "already taken"},
 		"duplicate, other case": {strings.ToUpper(taken), name + "@example.com", "long enough pw", "username", "already taken"},
 		"every field bad":       {"has space", "not-an-email", "short", "username", "only"},
+		"no email, bad rest":    {"has space", "", "short", "email", "Enter your email"},
 	} {
 		t.Run(label, func(t *testing.T) {
 			// Each from a browser (an address) of its own: every sign-up attempt from

@@ -149,9 +149,18 @@ var (
 	errEmailTaken    = &ValidationError{Field: "email", Message: "that email address belongs to another user", Conflict: true}
 )
 
-func (a *Admin) createUser(ctx context.Context, in NewUser, withholdTakenEmail bool) (domain.User, error) {
-	// Every field is checked before any is refused, so that a form names them all.
-	var bad problems
+// CheckNewUser is what creating in would refuse for its values alone (a
+// *ValidationError naming every bad field), without looking at what is stored: for a
+// form that marks the fields it can before it has every value.
+func (a *Admin) CheckNewUser(in NewUser) error {
+	_, bad := a.checkNewUser(&in)
+	return bad.err()
+}
+
+// checkNewUser puts in's username, email and profile in their stored forms and
+// returns its groups as stored, with every problem of its fields: each field is
+// checked before any is refused, so that a form names them all.
+func (a *Admin) checkNewUser(in *NewUser) (groups []string, bad problems) {
 	username, err := a.ids.CanonicalUsername(in.Username)
 	if err == nil {
 		err = domain.ValidateUsername(username)
@@ -163,8 +172,13 @@ func (a *Admin) createUser(ctx context.Context, in NewUser, withholdTakenEmail b
 	bad.add("password", domain.ValidatePassword(in.Password, in.Username))
 	in.Profile = trimProfile(in.Profile)
 	bad.addProfile(domain.ProfileProblems(in.Profile))
-	groups, err := domain.NormalizeGroups(in.Groups)
+	groups, err = domain.NormalizeGroups(in.Groups)
 	bad.add("groups", err)
+	return groups, bad
+}
+
+func (a *Admin) createUser(ctx context.Context, in NewUser, withholdTakenEmail bool) (domain.User, error) {
+	groups, bad := a.checkNewUser(&in)
 	if err := bad.err(); err != nil {
 		return domain.User{}, err
 	}

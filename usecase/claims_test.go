@@ -325,6 +325,11 @@ func TestAdmin_EveryBadFieldAtOnce(t *testing.T) {
 		!strings.Contains(msg, "locale: must be a language tag") {
 		t.Errorf("message %q", msg)
 	}
+	// CheckNewUser finds the same without storing or reading anything: a taken
+	// username is no problem of its values.
+	if got, want := fields(f.admin.CheckNewUser(bad)), []string{"username", "email", "password", "picture", "locale", "groups"}; !slices.Equal(got, want) {
+		t.Errorf("CheckNewUser refused %v, want %v", got, want)
+	}
 	// One bad field reads as before.
 	_, err = f.admin.CreateUser(f.ctx, usecase.NewUser{Username: "solo", Password: "short"})
 	if got := fields(err); !slices.Equal(got, []string{"password"}) || strings.Contains(err.Error(), ";") {
@@ -335,6 +340,9 @@ func TestAdmin_EveryBadFieldAtOnce(t *testing.T) {
 		Profile: domain.Profile{Name: "Ada"}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := f.admin.CheckNewUser(usecase.NewUser{Username: "ada", Email: "ada@example.com", Password: "another password"}); err != nil {
+		t.Errorf("CheckNewUser of good values, the username taken: %v", err)
 	}
 	email, picture, phone := "nope", "ftp://example.com/a.png", "12345"
 	_, err = f.admin.UpdateUser(f.ctx, u.ID, usecase.UserUpdate{Email: &email, AddGroups: []string{""},

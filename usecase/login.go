@@ -135,6 +135,14 @@ func (uc *Login) Register(ctx context.Context, in NewUser, address string, old *
 	return uc.start(ctx, user.ID, old)
 }
 
+// CheckSignUp is what Register would refuse in for its values alone (Admin.
+// CheckNewUser of what sign-up takes): for the registration page, which marks the
+// problems of the fields filled in beside the ones left empty. It reads nothing
+// stored and counts against no address.
+func (uc *Login) CheckSignUp(in NewUser) error {
+	return uc.admin.CheckNewUser(NewUser{Username: in.Username, Email: in.Email, Password: in.Password})
+}
+
 // start makes a session with a fresh cookie secret, so a secret planted before login
 // is worthless after it (session fixation; SECURITY S44). When the same user logs in
 // again, the session keeps its id: the tokens issued under it stay tied to it, and

@@ -243,6 +243,15 @@ func (p *Pages) registerPost(c echo.Context) error {
 		v.Fields["password"] = p.t(c, "register.error.choose_password")
 	}
 	if len(v.Fields) > 0 {
+		// The fields filled in are checked too, so that one answer marks them all.
+		var ve *usecase.ValidationError
+		if errors.As(p.login.CheckSignUp(usecase.NewUser{Username: v.Username, Email: v.Email, Password: password}), &ve) {
+			for _, e := range ve.All() {
+				if _, empty := v.Fields[e.Field]; !empty && e.Field != "" {
+					v.Fields[e.Field] = p.say(c, e.Message)
+				}
+			}
+		}
 		return p.render(c, http.StatusBadRequest, "register", v)
 	}
 	ctx := c.Request().Context()

@@ -299,6 +299,18 @@ func TestConsole_Actions(t *testing.T) {
 				t.Errorf("a client with three bad fields: %d, the page lacks %s\n%s", r.Status, want, r.Body)
 			}
 		}
+		// A name and grant types left out do not hide the other fields' problems, and
+		// the rules' stand-ins for them (a name, a grant) are said nowhere.
+		r = post("/admin/clients", url.Values{"client_name": {""}, "redirect_uris": {"javascript:x"}, "scope": {`a"b`}})
+		for _, want := range []string{`id="client_name-error">Enter a name`, `id="grant_types-error">`, `id="redirect_uris-error"`,
+			`id="scope-error"`} {
+			if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), want) {
+				t.Errorf("a client without name and grants, two fields bad: %d, the page lacks %s\n%s", r.Status, want, r.Body)
+			}
+		}
+		if strings.Contains(string(r.Body), "client_credentials") && strings.Contains(string(r.Body), "cannot use") {
+			t.Errorf("the stand-in grant was refused on the page:\n%s", r.Body)
+		}
 		clientName := uniqueName("console-client")
 		r = post("/admin/clients", url.Values{"client_name": {clientName}, "grant_authorization_code": {"1"},
 			"redirect_uris": {"https://app.example/cb"}, "scope": {"openid profile"}})

@@ -149,6 +149,55 @@ var (
 	errEmailTaken    = &ValidationError{Field: "email", Message: "that email address belongs to another user", Conflict: true}
 )
 
+// CheckNewClient is what CreateClient would refuse for in's values alone (a
+// *domain.FieldError naming every bad field, or a *ValidationError of its keys),
+// without looking at what is stored: for a form that marks the fields it can before
+// it has every value.
+func (a *Admin) CheckNewClient(in NewClient) error {
+	return a.checkClient(clientOf(in, a.clock.Now()))
+}
+
+// clientOf is the client in makes, with the defaults of what in leaves out, before
+// its id and secret.
+func clientOf(in NewClient, now time.Time) domain.Client {
+	c := domain.Client{
+		Name: in.Name, Public: in.Public,
+		RedirectURIs: in.RedirectURIs, GrantTypes: in.GrantTypes, Scopes: in.Scopes, Audiences: in.Audiences,
+		SkipConsent: in.SkipConsent, IDTokenAlg: in.IDTokenAlg, PostLogoutRedirectURIs: in.PostLogoutRedirectURIs,
+		RequirePAR: in.RequirePAR, RegistrationTokenHash: in.RegistrationTokenHash,
+		RequireDPoP: in.RequireDPoP, PKCEOptional: in.PKCEOptional, BackchannelLogoutURI: in.BackchannelLogoutURI,
+		RequireMFA: in.RequireMFA, CreatedAt: now, UpdatedAt: now,
+		TokenEndpointAuthMethod: in.AuthMethod, JWKS: in.JWKS, JWKSURI: in.JWKSURI,
+		UnusedExpiresAt: in.UnusedExpiresAt,
+	}
+	if len(c.GrantTypes) == 0 {
+		c.GrantTypes = append([]string(nil), domain.DefaultGrantTypes...)
+	}
+	if len(c.Scopes) == 0 {
+		c.Scopes = append([]string(nil), domain.DefaultClientScopes...)
+	}
+	if c.IDTokenAlg == "" {
+		c.IDTokenAlg = domain.AlgRS256
+	}
+	return c
+}
+
+// checkClient applies the client rules to c, and checks its JWK Set.
+func (a *Admin) checkClient(c domain.Client) error {
+	if err := domain.ValidateClient(c); err != nil {
+		return err // a *domain.FieldError
+	}
+	if c.JWKS != "" {
+		if a.keys == nil {
+			return &ValidationError{Field: "jwks", Message: "this build cannot check JWK Sets"}
+		}
+		if err := a.keys.ValidateJWKS(c.JWKS); err != nil {
+			return invalid("jwks", err)
+		}
+	}
+	return nil
+}
+
 // CheckNewUser is what creating in would refuse for its values alone (a
 // *ValidationError naming every bad field), without looking at what is stored: for a
 // form that marks the fields it can before it has every value.
@@ -670,35 +719,10 @@ type CreatedClient struct {
 // bits) and only its keyed hash is stored.
 func (a *Admin) CreateClient(ctx context.Context, in NewClient) (CreatedClient, error) {
 	now := a.clock.Now()
-	c := domain.Client{
-		ID: a.random.ClientID(), Name: in.Name, Public: in.Public,
-		RedirectURIs: in.RedirectURIs, GrantTypes: in.GrantTypes, Scopes: in.Scopes, Audiences: in.Audiences,
-		SkipConsent: in.SkipConsent, IDTokenAlg: in.IDTokenAlg, PostLogoutRedirectURIs: in.PostLogoutRedirectURIs,
-		RequirePAR: in.RequirePAR, RegistrationTokenHash: in.RegistrationTokenHash,
-		RequireDPoP: in.RequireDPoP, PKCEOptional: in.PKCEOptional, BackchannelLogoutURI: in.BackchannelLogoutURI,
-		RequireMFA: in.RequireMFA, CreatedAt: now, UpdatedAt: now,
-		TokenEndpointAuthMethod: in.AuthMethod, JWKS: in.JWKS, JWKSURI: in.JWKSURI,
-		UnusedExpiresAt: in.UnusedExpiresAt,
-	}
-	if len(c.GrantTypes) == 0 {
-		c.GrantTypes = append([]string(nil), domain.DefaultGrantTypes...)
-	}
-	if len(c.Scopes) == 0 {
-		c.Scopes = append([]string(nil), domain.DefaultClientScopes...)
-	}
-	if c.IDTokenAlg == "" {
-		c.IDTokenAlg = domain.AlgRS256
-	}
-	if err := domain.ValidateClient(c); err != nil {
-		return CreatedClient{}, err // a *domain.FieldError
-	}
-	if c.JWKS != "" {
-		if a.keys == nil {
-			return CreatedClient{}, &ValidationError{Field: "jwks", Message: "this build cannot check JWK Sets"}
-		}
-		if err := a.keys.ValidateJWKS(c.JWKS); err != nil {
-			return CreatedClient{}, invalid("jwks", err)
-		}
+	c := clientOf(in, now)
+	c.ID = a.random.ClientID()
+	if err := a.checkClient(c); err != nil {
+		return CreatedClient{}, err
 	}
 	var secret string
 	if !c.Public && !c.UsesPrivateKeyJWT() {

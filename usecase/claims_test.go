@@ -361,6 +361,36 @@ func TestAdmin_EveryBadFieldAtOnce(t *testing.T) {
 	}
 }
 
+// TestAdmin_CheckNewClient: the client rules of CreateClient, with its defaults,
+// without creating anything: every bad field named, good values answered nil.
+func TestAdmin_CheckNewClient(t *testing.T) {
+	f := newFixture(t)
+	err := f.admin.CheckNewClient(usecase.NewClient{Name: "checked", RedirectURIs: []string{"javascript:x"},
+		Scopes: []string{`a"b`}, BackchannelLogoutURI: "ftp://rp.example/logout"})
+	var fe *domain.FieldError
+	if !errors.As(err, &fe) {
+		t.Fatalf("%v, want a FieldError", err)
+	}
+	var fields []string
+	for _, p := range fe.All() {
+		fields = append(fields, p.Field)
+	}
+	if want := []string{"redirect_uris", "scope", "backchannel_logout_uri"}; !slices.Equal(fields, want) {
+		t.Errorf("fields %v, want %v", fields, want)
+	}
+	// The default grants (the code flow) want a redirect URI.
+	if err := f.admin.CheckNewClient(usecase.NewClient{Name: "checked"}); !errors.As(err, &fe) || fe.Field != "redirect_uris" {
+		t.Errorf("no redirect URI with the default grants: %v", err)
+	}
+	if err := f.admin.CheckNewClient(usecase.NewClient{Name: "checked", RedirectURIs: []string{"https://app.example/cb"}}); err != nil {
+		t.Fatalf("good values: %v", err)
+	}
+	// Nothing was created: the name is free.
+	if _, err := f.admin.CreateClient(f.ctx, usecase.NewClient{Name: "checked", RedirectURIs: []string{"https://app.example/cb"}}); err != nil {
+		t.Fatalf("create after the checks: %v", err)
+	}
+}
+
 // TestAdmin_ProfileAndGroups: the profile is validated and trimmed; verified flags
 // need what they vouch for; groups are validated, sorted and unique; UpdateProfile
 // moves updated_at and a new phone number is unverified.

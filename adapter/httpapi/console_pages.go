@@ -258,6 +258,41 @@ func formOfClient(cl domain.Client) consoleClientForm {
 		RequireDPoP: cl.RequireDPoP, Disabled: cl.Disabled}
 }
 
+// newClient is what the form asks to create.
+func (cf consoleClientForm) newClient() usecase.NewClient {
+	return usecase.NewClient{Name: cf.Name, RedirectURIs: words(cf.RedirectURIs),
+		PostLogoutRedirectURIs: words(cf.PostLogoutURIs), GrantTypes: cf.Grants, Scopes: words(cf.Scopes),
+		Audiences: words(cf.Audiences), Public: cf.Public, SkipConsent: cf.SkipConsent, RequireMFA: cf.RequireMFA,
+		RequirePAR: cf.RequirePAR, RequireDPoP: cf.RequireDPoP, BackchannelLogoutURI: cf.BackchannelURI}
+}
+
+// markOtherClientProblems adds, beside the fields the form found empty (the name, the
+// grant types), the problems of the fields filled in, so that one answer shows them
+// all (Admin.CheckNewClient). An empty name or grant list stands in as a valid one:
+// the grant client_credentials asks nothing of the other fields but that the client
+// be confidential, and that problem is of the grant types, marked already.
+func (k *Console) markOtherClientProblems(c echo.Context, v *consoleView, cf consoleClientForm) {
+	in := cf.newClient()
+	if in.Name == "" {
+		in.Name = "-"
+	}
+	if len(in.GrantTypes) == 0 {
+		in.GrantTypes = []string{domain.GrantClientCredentials}
+	}
+	found := &consoleView{Fields: map[string]string{}}
+	if !k.clientError(c, found, k.admin.CheckNewClient(in)) {
+		return
+	}
+	for field, msg := range found.Fields {
+		if _, marked := v.Fields[field]; !marked {
+			v.Fields[field] = msg
+		}
+	}
+	if v.Error == "" {
+		v.Error = found.Error
+	}
+}
+
 func readClientForm(f form) consoleClientForm {
 	cf := consoleClientForm{Name: strings.TrimSpace(f.get("client_name")), RedirectURIs: f.get("redirect_uris"),
 		PostLogoutURIs: f.get("post_logout_redirect_uris"), Scopes: f.get("scope"), Audiences: f.get("audience"),
@@ -350,12 +385,10 @@ func (k *Console) clientCreate(c echo.Context, op *operator, f form) error {
 		v.Fields["grant_types"] = k.t(c, "console.error.choose_grant")
 	}
 	if len(v.Fields) > 0 {
+		k.markOtherClientProblems(c, v, cf)
 		return k.render(c, http.StatusBadRequest, "console_client", v)
 	}
-	created, err := k.admin.CreateClient(ctxOf(c), usecase.NewClient{Name: cf.Name, RedirectURIs: words(cf.RedirectURIs),
-		PostLogoutRedirectURIs: words(cf.PostLogoutURIs), GrantTypes: cf.Grants, Scopes: words(cf.Scopes),
-		Audiences: words(cf.Audiences), Public: cf.Public, SkipConsent: cf.SkipConsent, RequireMFA: cf.RequireMFA,
-		RequirePAR: cf.RequirePAR, RequireDPoP: cf.RequireDPoP, BackchannelLogoutURI: cf.BackchannelURI})
+	created, err := k.admin.CreateClient(ctxOf(c), cf.newClient())
 	if err != nil {
 		if k.clientError(c, v, err) {
 			return k.render(c, http.StatusBadRequest, "console_client", v)
@@ -408,6 +441,7 @@ func (k *Console) clientUpdate(c echo.Context, op *operator, f form) error {
 		v.Fields["grant_types"] = k.t(c, "console.error.choose_grant")
 	}
 	if len(v.Fields) > 0 {
+		k.markOtherClientProblems(c, v, cf)
 		return k.render(c, http.StatusBadRequest, "console_client", v)
 	}
 	redirects, logouts, scopes, auds := words(cf.RedirectURIs), words(cf.PostLogoutURIs), words(cf.Scopes), words(cf.Audiences)

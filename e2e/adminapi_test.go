@@ -286,6 +286,11 @@ func testAdminUsers(t *testing.T, api *adminAPI, mx *smtptest.Server) {
 	// reset-mfa: nothing to remove.
 	r = api.call(http.MethodPost, "/users/"+id+"/reset-mfa", nil)
 	wantStatus(t, "reset-mfa", r, http.StatusOK)
+	var reset map[string]any
+	decode(t, r, &reset)
+	if len(reset) != 3 || reset["id"] != id || reset["status"] != "unchanged" || reset["removed"] != false {
+		t.Fatalf("reset-mfa with nothing to remove: %s", r.Body)
+	}
 
 	// password-reset mails a link to an enabled user with an email; not to others.
 	wantStatus(t, "password-reset of a disabled user", api.call(http.MethodPost, "/users/"+id+"/password-reset", nil), http.StatusBadRequest)

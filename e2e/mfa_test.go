@@ -333,6 +333,17 @@ func factorSecretsEncryptedAndFreshSignIn(t *testing.T, srv *Server, mx *smtptes
 	if out, _, exit := srv.CLI(t, "", "users", "reset-mfa", user); exit != 0 || !strings.Contains(out, "had no second factor") {
 		t.Fatalf("second reset: exit %d %s", exit, out)
 	}
+	// --json: the admin API's answer, key for key.
+	var reset map[string]any
+	srv.CLIJSON(t, &reset, "", "users", "reset-mfa", user)
+	if len(reset) != 3 || reset["id"] == "" || reset["status"] != "unchanged" || reset["removed"] != false {
+		t.Fatalf("users reset-mfa --json with nothing to remove: %v", reset)
+	}
+	enrolTOTP(t, b, pass)
+	srv.CLIJSON(t, &reset, "", "users", "reset-mfa", user)
+	if len(reset) != 3 || reset["status"] != "reset" || reset["removed"] != true {
+		t.Fatalf("users reset-mfa --json: %v", reset)
+	}
 	if _, stderr, exit := srv.CLI(t, "", "users", "reset-mfa", "nobody-"+randomString(6)); exit == 0 || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
 		t.Fatalf("reset of an unknown user: exit %d %q", exit, stderr)
 	}

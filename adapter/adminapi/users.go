@@ -194,9 +194,11 @@ func (a *API) deleteUser(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// resetResult is the answer of reset-mfa.
+// resetResult is the answer of reset-mfa: the keys of `users reset-mfa --json`
+// (status reset or unchanged) and removed, the same said as a boolean.
 type resetResult struct {
 	ID      string `json:"id"`
+	Status  string `json:"status"`
 	Removed bool   `json:"removed"`
 }
 
@@ -209,7 +211,11 @@ func (a *API) resetMFA(c echo.Context) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	return c.JSON(http.StatusOK, resetResult{ID: u.ID, Removed: removed})
+	status := "unchanged"
+	if removed {
+		status = "reset"
+	}
+	return c.JSON(http.StatusOK, resetResult{ID: u.ID, Status: status, Removed: removed})
 }
 
 // mailResult is the answer of password-reset.

@@ -580,7 +580,7 @@ func usersCmd(g *globals) *cobra.Command {
 			if !had {
 				status, text = "unchanged", "user "+u.ID+" had no second factor\n"
 			}
-			return g.print(map[string]string{"id": u.ID, "status": status}, text)
+			return g.print(map[string]any{"id": u.ID, "status": status, "removed": had}, text)
 		},
 	}
 	cmd.AddCommand(create, list, show, update, del, setPw, resetMFA)

@@ -191,10 +191,10 @@ func isLoopbackIPLiteral(hostport string) bool {
 }
 
 // FieldError is bad input in a field of a client (and, in More, in its other fields):
-// Field names it as RFC 7591 names
-// client metadata (redirect_uris, jwks_uri, token_endpoint_auth_method, …), which
-// each adapter maps to its own words: `gatehouse clients` to its flags, dynamic
-// registration to invalid_redirect_uri or invalid_client_metadata (RFC 7591 §3.2.2).
+// Field names it as RFC 7591 names client metadata (redirect_uris, jwks_uri,
+// token_endpoint_auth_method, …), which each adapter maps to its own words:
+// `gatehouse clients` to its flags, dynamic registration to invalid_redirect_uri or
+// invalid_client_metadata (RFC 7591 §3.2.2).
 // Problem says what is wrong, as a format for Args (the values, quoted). Where it
 // names a field as the caller sets it, it writes the field in braces ({jwks_uri}), so
 // that each caller reads the name it knows (Text); a value described in words
@@ -226,11 +226,8 @@ func (e *FieldError) All() []*FieldError {
 // Text is the message with every field in braces named by name: a CLI flag, say.
 // With More, every problem's message, the first first, joined by "; ".
 func (e *FieldError) Text(name func(field string) string) string {
-	if len(e.More) == 0 {
-		return e.text(name)
-	}
-	var msgs []string
-	for _, f := range e.All() {
+	msgs := []string{e.text(name)}
+	for _, f := range e.More {
 		msgs = append(msgs, f.text(name))
 	}
 	return strings.Join(msgs, "; ")
@@ -320,27 +317,22 @@ func ValidateClient(c Client) error {
 	return nil
 }
 
-// validateClient checks every field of c, and returns the first problem with the
-// first of each other field in More; nil when c is valid. The fields are checked in
-// this order, which is the order of the problems.
+// validateClient runs every check of c, each about fields of its own and returning
+// its first problem, and returns the first problem found with the others in More;
+// nil when c is valid. The problems come in the order of the checks.
 func validateClient(c Client) *FieldError {
 	var first *FieldError
-	seen := map[string]bool{}
 	for _, check := range []func(Client) *FieldError{
 		validateClientName, validateGrantTypes, validateRedirectURIs, validatePostLogoutRedirectURIs,
 		validateClientScopes, validateAudiences, validateClientAuth, validateClientBackchannel,
 		validateClientPKCE, validateIDTokenAlg,
 	} {
-		e := check(c)
-		switch {
-		case e == nil || seen[e.Field]:
+		switch e := check(c); {
+		case e == nil:
 		case first == nil:
 			first = e
 		default:
 			first.More = append(first.More, e)
-		}
-		if e != nil {
-			seen[e.Field] = true
 		}
 	}
 	return first

@@ -66,9 +66,6 @@ type ValidationError struct {
 
 // Error is every problem's message, the first first, joined by "; ".
 func (e *ValidationError) Error() string {
-	if len(e.More) == 0 {
-		return e.Message
-	}
 	msgs := []string{e.Message}
 	for _, m := range e.More {
 		msgs = append(msgs, m.Message)

@@ -222,24 +222,16 @@ func secondFactorCannotBeSkipped(t *testing.T, srv *Server, mx *smtptest.Server)
 	pw := srv.PostForm(t, srv.HTTPClient(), "/oauth/token", v.Encode(), cfg.ClientID, cfg.ClientSecret)
 	wantOAuthError(t, pw, http.StatusBadRequest, "invalid_grant")
 
-	// Wrong codes are throttled like wrong passwords.
+	// Wrong codes are throttled like wrong passwords, and while throttled even the
+	// right code is refused.
 	b4, _, loc4 := passwordStep(t, srv, c, user, pass)
-	throttled := false
-	for range 30 {
-		r := secondFactor(t, b4, loc4, "recovery_code", "aaaaa-aaaaa")
-		if r.Status == http.StatusTooManyRequests {
-			throttled = r.Header.Get("Retry-After") != "" && strings.Contains(string(r.Body), "Too many wrong codes")
-			break
-		}
-		wantPageText(t, r, http.StatusBadRequest, "That code is not right")
+	last, sent, wait := lockedOut(t, "wrong codes", 30, 3, func() Response {
+		return secondFactor(t, b4, loc4, "recovery_code", "aaaaa-aaaaa")
+	}, func(r Response) { wantPageText(t, r, http.StatusBadRequest, "That code is not right") })
+	if !strings.Contains(string(last.Body), "Too many wrong codes") {
+		t.Errorf("throttled: %s", last.Body)
 	}
-	if !throttled {
-		t.Fatal("30 wrong codes in a row were not throttled")
-	}
-	// Throttled, even the right code is refused.
-	if r := secondFactor(t, b4, loc4, "otp", totpCode(t, secret, 1)); r.Status != http.StatusTooManyRequests {
-		t.Fatalf("a right code while throttled: %d", r.Status)
-	}
+	refusedWhileLocked(t, "a right code while throttled", sent, wait, secondFactor(t, b4, loc4, "otp", totpCode(t, secret, 1)))
 
 	// The audit log tells administrators what happened: the enrolment, the wrong
 	// codes, and the password grant refused for want of the factor.

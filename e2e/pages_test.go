@@ -7,10 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // azStartRequest has browser b start an authorization request of c and returns the
@@ -438,42 +436,18 @@ func TestPages_LoginMessagesAndThrottling(t *testing.T) {
 		t.Errorf("empty form: %d", empty.Status)
 	}
 	// Repeated failures for one user are throttled: 429 with a clear message, and
-	// even the right password waits. An attempt refused while locked does not count,
-	// so the lock (1 s after the free failures, doubling) grows only with failures
-	// after it ends: it is grown to 4 s, so that the right password comes while it
-	// holds even on a machine too busy to send three requests within a second.
-	var last Response
-	var sent time.Time
-	wait := 0
-	for range 20 {
-		sent = time.Now()
-		last = b.logIn("/login", user, "wrong password")
-		if last.Status != http.StatusTooManyRequests {
-			continue
+	// even the right password waits.
+	last, sent, wait := lockedOut(t, "wrong passwords", 20, 4, func() Response {
+		return b.logIn("/login", user, "wrong password")
+	}, func(r Response) {
+		if r.Status != http.StatusUnauthorized {
+			t.Fatalf("a wrong password: %d, want 401", r.Status)
 		}
-		var err error
-		wait, err = strconv.Atoi(last.Header.Get("Retry-After"))
-		if err != nil || !strings.Contains(msg(last), "Too many") {
-			t.Fatalf("throttled: Retry-After %q, message %q", last.Header.Get("Retry-After"), msg(last))
-		}
-		if wait >= 4 {
-			break
-		}
-		time.Sleep(time.Duration(wait) * time.Second)
+	})
+	if !strings.Contains(msg(last), "Too many") {
+		t.Errorf("throttled: message %q", msg(last))
 	}
-	if last.Status != http.StatusTooManyRequests || wait < 4 {
-		t.Fatalf("after the failures: %d, Retry-After %q, want 429 and at least 4", last.Status, last.Header.Get("Retry-After"))
-	}
-	// Retry-After is the wait rounded to a second, plus a second (domain.ThrottlePolicy
-	// .Check): the lock holds for at least wait-1.5 s after sent.
-	r := b.logIn("/login", user, pass)
-	switch took := time.Since(sent); {
-	case r.Status == http.StatusTooManyRequests:
-	case took < time.Duration(wait)*time.Second-1500*time.Millisecond:
-		t.Errorf("right password while throttled: %d, want 429", r.Status)
-	default:
-		t.Logf("the right password came %s after the last failure, maybe after the lock: %d", took, r.Status)
-	}
+	refusedWhileLocked(t, "the right password while throttled", sent, wait, b.logIn("/login", user, pass))
 }
 
 func TestPages_LogoutAndHome(t *testing.T) {

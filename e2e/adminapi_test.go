@@ -121,6 +121,29 @@ func testAdminClients(t *testing.T, api *adminAPI) {
 	if f := problemFields(t, r); !slices.Equal(f, []string{"scope"}) || four.Detail != "scope: malformed scope token" {
 		t.Fatalf("a bad scope: %v %q", f, four.Detail)
 	}
+	// A scope that does not parse is named with the rules' problems of the rest, on
+	// a patch and on a new client (with no name and an auth method that means nothing).
+	r = api.call(http.MethodPatch, "/clients/"+id, `{"scope":"a\"b","redirect_uris":["not a uri"]}`, "If-Match", newTag)
+	wantStatus(t, "patch a bad scope and a bad redirect URI", r, http.StatusBadRequest)
+	decode(t, r, &four)
+	if f := problemFields(t, r); !slices.Equal(f, []string{"scope", "redirect_uris"}) ||
+		!strings.HasPrefix(four.Detail, "scope: malformed scope token; ") {
+		t.Fatalf("a bad scope and a bad redirect URI: %v %q", f, four.Detail)
+	}
+	r = api.call(http.MethodPost, "/clients", `{"token_endpoint_auth_method":"tls","scope":"a\"b","redirect_uris":["not a uri"],"id_token_alg":"HS256"}`)
+	wantStatus(t, "create with five bad fields", r, http.StatusBadRequest)
+	decode(t, r, &four)
+	if f := problemFields(t, r); !slices.Equal(f, []string{"name", "token_endpoint_auth_method", "scope", "redirect_uris", "id_token_alg"}) ||
+		!strings.HasPrefix(four.Detail, "name is required; token_endpoint_auth_method is not one this client can use; scope: malformed scope token; ") {
+		t.Fatalf("five bad fields: %v %q", f, four.Detail)
+	}
+	// Only what cannot reach the rules: the answer is the same as before.
+	r = api.call(http.MethodPost, "/clients", `{"grant_types":["client_credentials"]}`)
+	wantStatus(t, "create without a name", r, http.StatusBadRequest)
+	decode(t, r, &four)
+	if f := problemFields(t, r); !slices.Equal(f, []string{"name"}) || four.Detail != "name is required" {
+		t.Fatalf("no name: %v %q", f, four.Detail)
+	}
 	wantStatus(t, "patch a read-only field", api.call(http.MethodPatch, "/clients/"+id, `{"client_id":"x"}`, "If-Match", newTag),
 		http.StatusBadRequest)
 	wantStatus(t, "patch a wrong type", api.call(http.MethodPatch, "/clients/"+id, `{"skip_consent":"yes"}`, "If-Match", newTag),

@@ -391,6 +391,38 @@ func TestAdmin_CheckNewClient(t *testing.T) {
 	}
 }
 
+// TestAdmin_CheckClientUpdate: the check finds what UpdateClient would refuse, and
+// writes nothing.
+func TestAdmin_CheckClientUpdate(t *testing.T) {
+	f := newFixture(t)
+	made, err := f.admin.CreateClient(f.ctx, usecase.NewClient{Name: "to-check", RedirectURIs: []string{"https://app.example/cb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := made.Client.ID
+	bad, name := []string{"javascript:x"}, "renamed"
+	err = f.admin.CheckClientUpdate(f.ctx, id, usecase.ClientUpdate{Name: &name, RedirectURIs: &bad})
+	var fe *domain.FieldError
+	if !errors.As(err, &fe) || fe.Field != "redirect_uris" || len(fe.More) != 0 {
+		t.Fatalf("a bad redirect URI: %v", err)
+	}
+	public := true
+	var ve *usecase.ValidationError
+	if err := f.admin.CheckClientUpdate(f.ctx, id, usecase.ClientUpdate{Public: &public}); !errors.As(err, &ve) || ve.Field != "public" {
+		t.Errorf("confidential to public: %v", err)
+	}
+	if err := f.admin.CheckClientUpdate(f.ctx, id, usecase.ClientUpdate{Name: &name}); err != nil {
+		t.Errorf("a good update: %v", err)
+	}
+	if err := f.admin.CheckClientUpdate(f.ctx, "nosuch", usecase.ClientUpdate{Name: &name}); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("an unknown client: %v", err)
+	}
+	// Nothing was written.
+	if c, err := f.admin.Client(f.ctx, id); err != nil || c.Name != "to-check" || !c.UpdatedAt.Equal(made.Client.UpdatedAt) {
+		t.Fatalf("after the checks: %+v, %v", c, err)
+	}
+}
+
 // TestAdmin_ProfileAndGroups: the profile is validated and trimmed; verified flags
 // need what they vouch for; groups are validated, sorted and unique; UpdateProfile
 // moves updated_at and a new phone number is unverified.

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -129,14 +131,16 @@ func (a *API) createClient(c echo.Context) error {
 		Public: in.Public, SkipConsent: in.SkipConsent, IDTokenAlg: in.IDTokenAlg, PostLogoutRedirectURIs: in.PostLogoutRedirectURIs,
 		RequirePAR: in.RequirePAR, RequireDPoP: in.RequireDPoP, RequireMFA: in.RequireMFA,
 		PKCEOptional: in.RequirePKCE != nil && !*in.RequirePKCE, BackchannelLogoutURI: in.BackchannelLogoutURI, JWKSURI: in.JWKSURI}
+	// What cannot reach the rules (no name, an auth method or a scope that means
+	// nothing) is named with what the rules find in the rest.
+	var pre []preIssue
 	if in.Name == "" {
-		return problem(c, http.StatusBadRequest, "validation", "Invalid input", "name is required",
-			[]fieldIssue{{Field: "name", Message: "required"}})
+		pre = append(pre, preIssue{fieldIssue{Field: "name", Message: "required"}, "name is required"})
 	}
 	method, ok := authMethod(in.TokenEndpointAuthMethod, in.Public)
 	if !ok {
-		return problem(c, http.StatusBadRequest, "validation", "Invalid input", "token_endpoint_auth_method is not one this client can use",
-			[]fieldIssue{{Field: "token_endpoint_auth_method", Message: "unsupported"}})
+		pre = append(pre, preIssue{fieldIssue{Field: "token_endpoint_auth_method", Message: "unsupported"},
+			"token_endpoint_auth_method is not one this client can use"})
 	}
 	nc.AuthMethod = method
 	if len(in.JWKS) > 0 && string(in.JWKS) != "null" {
@@ -145,9 +149,15 @@ func (a *API) createClient(c echo.Context) error {
 	if in.Scope != "" {
 		s, err := domain.ParseScope(in.Scope)
 		if err != nil {
-			return scopeProblem(c, err)
+			pre = append(pre, scopeIssue(err))
 		}
 		nc.Scopes = s
+	}
+	if len(pre) > 0 {
+		if nc.Name == "" {
+			nc.Name = "-" // a valid stand-in: the name is named already
+		}
+		return refuse(c, pre, a.cfg.Admin.CheckNewClient(nc))
 	}
 	ctx := c.Request().Context()
 	made, err := a.cfg.Admin.CreateClient(ctx, nc)
@@ -230,20 +240,21 @@ func (a *API) patchClient(c echo.Context) error {
 	if bad, err := p.problem(c); bad {
 		return err
 	}
+	if up.IDTokenAlg != nil && *up.IDTokenAlg == "" {
+		alg := domain.AlgRS256 // null: back to the default
+		up.IDTokenAlg = &alg
+	}
 	if scope != nil {
 		scopes := []string{}
 		if *scope != "" {
 			s, err := domain.ParseScope(*scope)
 			if err != nil {
-				return scopeProblem(c, err)
+				// Named with what the rules find in the rest of the patch.
+				return refuse(c, []preIssue{scopeIssue(err)}, a.cfg.Admin.CheckClientUpdate(ctx, cl.ID, up))
 			}
 			scopes = s
 		}
 		up.Scopes = &scopes
-	}
-	if up.IDTokenAlg != nil && *up.IDTokenAlg == "" {
-		alg := domain.AlgRS256 // null: back to the default
-		up.IDTokenAlg = &alg
 	}
 	next, err := a.cfg.Admin.UpdateClient(ctx, cl.ID, up)
 	a.forget(cl.ID)
@@ -296,14 +307,55 @@ func (a *API) forget(id string) {
 	}
 }
 
-// scopeProblem answers a scope that does not parse (domain.ParseScope), in words of
-// its own rather than OAuth's error code.
-func scopeProblem(c echo.Context, err error) error {
+// preIssue is a problem an adapter found in a field it could not hand to the use
+// case, with the sentence that says it in a problem's detail.
+type preIssue struct {
+	issue    fieldIssue
+	sentence string
+}
+
+// scopeIssue is a scope that does not parse (domain.ParseScope), in words of its
+// own rather than OAuth's error code.
+func scopeIssue(err error) preIssue {
 	msg := err.Error()
 	var oerr *domain.Error
 	if errors.As(err, &oerr) && oerr.Description != "" {
 		msg = oerr.Description
 	}
-	return problem(c, http.StatusBadRequest, "validation", "Invalid input", "scope: "+msg,
-		[]fieldIssue{{Field: "scope", Message: msg}})
+	return preIssue{fieldIssue{Field: "scope", Message: msg}, "scope: " + msg}
+}
+
+// refuse answers pre together with the problems of the rest of the request, as the
+// use case's check found them (Admin.CheckNewClient, CheckClientUpdate), so that one
+// answer names every bad field; a field named by pre is not named again. A check
+// that fails otherwise adds nothing: the request is refused for pre anyway.
+func refuse(c echo.Context, pre []preIssue, check error) error {
+	var issues []fieldIssue
+	var sentences []string
+	for _, p := range pre {
+		issues = append(issues, p.issue)
+		sentences = append(sentences, p.sentence)
+	}
+	named := func(field string) bool {
+		return slices.ContainsFunc(issues, func(i fieldIssue) bool { return i.Field == field })
+	}
+	var verr *usecase.ValidationError
+	var ferr *domain.FieldError
+	switch {
+	case errors.As(check, &verr) && !verr.Conflict:
+		for _, e := range verr.All() {
+			if f := fieldName(e.Field); !named(f) {
+				issues = append(issues, fieldIssue{Field: f, Message: e.Message})
+				sentences = append(sentences, e.Message)
+			}
+		}
+	case errors.As(check, &ferr):
+		for _, e := range ferr.All() {
+			if f := clientFieldName(e.Field); !named(f) {
+				issues = append(issues, fieldIssue{Field: f, Message: e.Text(clientFieldName)})
+				sentences = append(sentences, e.Text(clientFieldName))
+			}
+		}
+	}
+	return problem(c, http.StatusBadRequest, "validation", "Invalid input", strings.Join(sentences, "; "), issues)
 }

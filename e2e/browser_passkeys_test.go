@@ -281,6 +281,10 @@ func TestSecurity_S51_Passkeys(t *testing.T) {
 		wantCardText(t, tab, "Your passkey \u201c"+name+"\u201d was added", name)
 	}
 
+	// The password grant gives Ada tokens until she adds a passkey (SECURITY S50).
+	pwClient, _, _ := newPasswordClient(t, srv)
+	passwordToken(t, srv, srv.HTTPClient(), pwClient, ada, adaPass)
+
 	// Ada signs in with her password and adds a passkey (a synced one).
 	tab := newTab(t, browser, 800, 1000)
 	adaAuth := addAuthenticator(t, tab, true)
@@ -300,6 +304,7 @@ func TestSecurity_S51_Passkeys(t *testing.T) {
 		t.Fatalf("the authenticator holds %+v, want one discoverable credential of %s", creds, adaID)
 	}
 	adaCred := creds[0]
+	wantPasswordGrantRefused(t, srv, pwClient, ada, adaPass, "the account signs in with a second factor")
 
 	// Step-up: the session signed in with the password only; an application asking
 	// for phr gets the passkey asked for, then acr phr.

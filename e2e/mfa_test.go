@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pquerna/otp/totp"
+	"golang.org/x/oauth2"
 
 	"gatehouse/adapter/mail/smtptest"
 	"gatehouse/domain"
@@ -360,6 +361,9 @@ func TestMFA_RequiredPolicy(t *testing.T) {
 	if r.Status != http.StatusSeeOther || !strings.HasPrefix(loc, "/login/mfa?req=") {
 		t.Fatalf("after the password: %d %q, want the second-factor page", r.Status, loc)
 	}
+	// Nor does the password grant give the password alone tokens (SECURITY S50).
+	pw, _, _ := newPasswordClient(t, srv)
+	wantPasswordGrantRefused(t, srv, pw, user, pass, "a second factor is required")
 	// Meanwhile a silent request gets no code.
 	silent := b.get("/oauth/authorize?" + azQuery(c, newAZPKCE(), "st-silent", "prompt", "none").Encode())
 	wantRedirectError(t, srv, silent, c.RedirectURI, "interaction_required", "st-silent")
@@ -536,6 +540,25 @@ func TestMFA_ClientRequiresMFA(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // the client cache drops the old client within a second
 	pk = newAZPKCE()
 	wantACR(t, codeTokens(t, srv, strict, pk, b.get("/oauth/authorize?"+azQuery(strict, pk, "s2").Encode())), domain.ACRPassword, "[pwd]")
+
+	// The password grant cannot take a second factor: a --require-mfa client gets no
+	// tokens by it, another client does (SECURITY S50, S53).
+	plainPW, _, _ := newPasswordClient(t, srv)
+	strictPW, _, _ := newPasswordClient(t, srv, "--require-mfa")
+	passwordToken(t, srv, srv.HTTPClient(), plainPW, user, pass)
+	wantPasswordGrantRefused(t, srv, strictPW, user, pass, "a second factor is required")
+}
+
+// wantPasswordGrantRefused checks that the password grant of cfg refuses user's right
+// password with invalid_grant, saying why.
+func wantPasswordGrantRefused(t *testing.T, srv *Server, cfg *oauth2.Config, user, pass, why string) {
+	t.Helper()
+	v := url.Values{"grant_type": {"password"}, "username": {user}, "password": {pass}, "scope": {"openid"}}
+	r := srv.PostForm(t, srv.HTTPClient(), "/oauth/token", v.Encode(), cfg.ClientID, cfg.ClientSecret)
+	wantOAuthError(t, r, http.StatusBadRequest, "invalid_grant")
+	if !strings.Contains(string(r.Body), why) {
+		t.Fatalf("password grant refused with %s, want it to say %q", r.Body, why)
+	}
 }
 
 // TestMFA_DeviceApprovalNeedsTheFactor: a device of a --require-mfa client is approved

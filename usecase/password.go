@@ -21,15 +21,18 @@ type PasswordGrant struct {
 	clock     Clock
 	settings  Settings
 	factors   FactorStore
+	// passkeys are second factors too (nil: no user has one).
+	passkeys PasskeyStore
 	// audit records its sign-ins, succeeded or failed; nil records none.
 	audit *Audit
 }
 
 // NewAuditedPasswordGrant is NewPasswordGrant recording every sign-in in the audit log.
+// A user's passkeys are second factors the password alone must not skip.
 func NewAuditedPasswordGrant(users UserStore, ids Identifiers, passwords PasswordHasher, throttle Throttle, minter *Minter,
-	clock Clock, settings Settings, factors FactorStore, audit *Audit) *PasswordGrant {
+	clock Clock, settings Settings, factors FactorStore, passkeys PasskeyStore, audit *Audit) *PasswordGrant {
 	g := NewPasswordGrant(users, ids, passwords, throttle, minter, clock, settings, factors)
-	g.audit = audit
+	g.passkeys, g.audit = passkeys, audit
 	return g
 }
 
@@ -46,6 +49,9 @@ var (
 	errUserDisabled = domain.ErrInvalidGrant.WithDescription("the account is disabled")
 	// errSecondFactorGrant is told only to whoever gave the right password.
 	errSecondFactorGrant = domain.ErrInvalidGrant.WithDescription("the account signs in with a second factor: use the authorization code flow")
+	// errMFARequiredGrant: GATEHOUSE_MFA=required or the client's --require-mfa asks
+	// for a second factor, which this grant cannot take.
+	errMFARequiredGrant = domain.ErrInvalidGrant.WithDescription("a second factor is required: use the authorization code flow")
 )
 
 // Execute checks the user's password and issues tokens.
@@ -75,18 +81,44 @@ func (uc *PasswordGrant) Execute(ctx context.Context, client domain.Client, req 
 	if err != nil {
 		return domain.IssuedTokens{}, err
 	}
-	// The password alone never gets tokens for a user with a second factor (SECURITY S50).
-	if uc.factors != nil {
-		if _, err := uc.factors.TOTPFactor(ctx, user.ID); err == nil {
+	// The password alone never gets tokens for a user with a second factor, nor where
+	// one is required (SECURITY S50, S53).
+	if refusal, err := uc.secondFactorRefusal(ctx, client, user.ID); err != nil || refusal != nil {
+		if refusal != nil {
 			event.Type, event.Reason = domain.AuditUserLoginFailed, domain.AuditReasonSecondFactor
 			uc.audit.Note(ctx, event)
-			return domain.IssuedTokens{}, errSecondFactorGrant
-		} else if !errors.Is(err, domain.ErrNotFound) {
-			return domain.IssuedTokens{}, fmt.Errorf("look up the user's second factor: %w", err)
+			return domain.IssuedTokens{}, refusal
 		}
+		return domain.IssuedTokens{}, err
 	}
 	uc.audit.Note(ctx, event)
 	return uc.minter.IssueForUser(ctx, Subject{Client: client, User: &user, Scope: scope, Audience: aud, AuthTime: uc.clock.Now(), JKT: req.DPoPJKT})
+}
+
+// secondFactorRefusal is why the password alone must not sign userID in for client:
+// a second factor is required (GATEHOUSE_MFA=required, the client's --require-mfa),
+// or the user has one (an authenticator app or a passkey); nil when it may.
+func (uc *PasswordGrant) secondFactorRefusal(ctx context.Context, client domain.Client, userID string) (*domain.Error, error) {
+	if uc.settings.RequireMFA || client.RequireMFA {
+		return errMFARequiredGrant, nil
+	}
+	if uc.factors != nil {
+		if _, err := uc.factors.TOTPFactor(ctx, userID); err == nil {
+			return errSecondFactorGrant, nil
+		} else if !errors.Is(err, domain.ErrNotFound) {
+			return nil, fmt.Errorf("look up the user's second factor: %w", err)
+		}
+	}
+	if uc.passkeys != nil {
+		pks, err := uc.passkeys.PasskeysOf(ctx, userID)
+		if err != nil {
+			return nil, fmt.Errorf("list the user's passkeys: %w", err)
+		}
+		if len(pks) > 0 {
+			return errSecondFactorGrant, nil
+		}
+	}
+	return nil, nil
 }
 
 // CheckPassword verifies a username and password with throttling per username and per

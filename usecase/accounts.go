@@ -273,8 +273,32 @@ func (a *Accounts) link(ctx context.Context, secret, purpose string) (domain.Ema
 
 // CheckLink tells a page whether its link can still be used, without using it up.
 func (a *Accounts) CheckLink(ctx context.Context, secret, purpose string) error {
+	if purpose == domain.PurposeResetPassword {
+		_, _, err := a.resetLink(ctx, secret)
+		return err
+	}
 	_, err := a.link(ctx, secret, purpose)
 	return err
+}
+
+// resetLink is a live reset link and its user, who must be enabled and still have
+// the address the link was sent to: a link mailed to an address the account no
+// longer has resets nothing (SECURITY S47).
+func (a *Accounts) resetLink(ctx context.Context, secret string) (domain.EmailToken, domain.User, error) {
+	t, err := a.link(ctx, secret, domain.PurposeResetPassword)
+	if err != nil {
+		return domain.EmailToken{}, domain.User{}, err
+	}
+	u, err := a.users.UserByID(ctx, t.UserID)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		return domain.EmailToken{}, domain.User{}, ErrBadLink
+	case err != nil:
+		return domain.EmailToken{}, domain.User{}, err
+	case u.Disabled, u.Email != t.Email:
+		return domain.EmailToken{}, domain.User{}, ErrBadLink
+	}
+	return t, u, nil
 }
 
 // VerifyEmail uses a verification link: the user's address is verified if it is still
@@ -344,18 +368,9 @@ func (a *Accounts) ForgotPassword(ctx context.Context, rawEmail, address string)
 // used up, then set, which ends every session and revokes every token of the user
 // (Admin.SetPassword). The address the link reached is verified by it.
 func (a *Accounts) ResetPassword(ctx context.Context, secret, password, confirm string) error {
-	t, err := a.link(ctx, secret, domain.PurposeResetPassword)
+	t, u, err := a.resetLink(ctx, secret)
 	if err != nil {
 		return err
-	}
-	u, err := a.users.UserByID(ctx, t.UserID)
-	switch {
-	case errors.Is(err, domain.ErrNotFound):
-		return ErrBadLink
-	case err != nil:
-		return err
-	case u.Disabled:
-		return ErrBadLink
 	}
 	if err := domain.ValidatePassword(password, u.Username); err != nil {
 		return invalid("password", err)
@@ -374,7 +389,7 @@ func (a *Accounts) ResetPassword(ctx context.Context, secret, password, confirm 
 	if err := a.admin.setPassword(WithAuditActor(ctx, u.ID), u.ID, password, domain.AuditUserPasswordReset); err != nil {
 		return err
 	}
-	if u.Email == t.Email && !u.EmailVerified {
+	if !u.EmailVerified {
 		if _, err := a.accounts.MarkEmailVerified(ctx, u.ID, t.Email, now); err != nil {
 			return err
 		}

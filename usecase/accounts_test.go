@@ -117,6 +117,33 @@ func TestAccounts_LinksExpireAndFollowTheAddress(t *testing.T) {
 	}
 }
 
+// TestAccounts_ResetLinkOfAnOldAddress: a reset link mailed to an address the account
+// has since given up resets nothing, on the page or by its form (SECURITY S47).
+func TestAccounts_ResetLinkOfAnOldAddress(t *testing.T) {
+	s := newAccountsSetup(t)
+	u := s.user(t, "edna", "edna's password")
+	if err := s.accounts.ForgotPassword(s.ctx, u.Email, "192.0.2.7"); err != nil {
+		t.Fatal(err)
+	}
+	link := s.sent(t, 1)
+	if err := s.accounts.CheckLink(s.ctx, link, domain.PurposeResetPassword); err != nil {
+		t.Fatalf("a fresh link: %v", err)
+	}
+	moved := "edna.new@example.com"
+	if _, err := s.admin.UpdateUser(s.ctx, u.ID, usecase.UserUpdate{Email: &moved}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.accounts.CheckLink(s.ctx, link, domain.PurposeResetPassword); !errors.Is(err, usecase.ErrBadLink) {
+		t.Errorf("the page of a link to the old address: %v", err)
+	}
+	if err := s.accounts.ResetPassword(s.ctx, link, "a new password!", "a new password!"); !errors.Is(err, usecase.ErrBadLink) {
+		t.Fatalf("reset by a link to the old address: %v", err)
+	}
+	if _, err := usecase.CheckPassword(s.ctx, s.users, identifier.NewRules(), s.passwords, s.throttle, "edna", "edna's password", "192.0.2.7"); err != nil {
+		t.Fatalf("the old password no longer works: %v", err)
+	}
+}
+
 func TestAccounts_ResetRefusesDisabledUsersAndIsThrottled(t *testing.T) {
 	s := newAccountsSetup(t)
 	u := s.user(t, "dora", "dora's password")

@@ -138,14 +138,21 @@ type ClaimsRequest struct {
 	IDToken  ClaimSet
 	UserInfo ClaimSet
 	ACR      string
+	// unmetACR: an essential acr named values, none of them a class Gatehouse knows.
+	unmetACR bool
 }
+
+// UnmetACR reports whether r asks, as essential, only for acr values no sign-in here
+// reaches: OpenID Connect Core §5.5.1.1 has that treated as a failed authentication,
+// never answered with another class.
+func (r ClaimsRequest) UnmetACR() bool { return r.unmetACR }
 
 // IsZero reports whether r asks for nothing.
 func (r ClaimsRequest) IsZero() bool { return r.IDToken == 0 && r.UserInfo == 0 && r.ACR == "" }
 
 // Within is r without the claims that allowed does not hold.
 func (r ClaimsRequest) Within(allowed ClaimSet) ClaimsRequest {
-	return ClaimsRequest{IDToken: r.IDToken & allowed, UserInfo: r.UserInfo & allowed, ACR: r.ACR}
+	return ClaimsRequest{IDToken: r.IDToken & allowed, UserInfo: r.UserInfo & allowed, ACR: r.ACR, unmetACR: r.unmetACR}
 }
 
 // Scopes are the scopes of the claims r asks for (ClaimSet.Scopes).
@@ -185,6 +192,7 @@ func ParseClaimsRequest(raw string) (ClaimsRequest, error) {
 		acr = append(acr, values...)
 	}
 	out.ACR = KnownACRs(acr)
+	out.unmetACR = len(acr) > 0 && out.ACR == ""
 	return out, nil
 }
 

@@ -39,6 +39,21 @@ func TestParseClaimsRequest(t *testing.T) {
 			t.Errorf("%q was accepted", bad)
 		}
 	}
+	// An essential acr of unknown classes only cannot be met; one that also names a
+	// known class, one without values, or a voluntary one can.
+	for raw, unmet := range map[string]bool{
+		`{"id_token":{"acr":{"essential":true,"value":"urn:x"}}}`:                                                     true,
+		`{"userinfo":{"acr":{"essential":true,"values":["urn:x","urn:y"]}}}`:                                          true,
+		`{"id_token":{"acr":{"essential":true,"values":["urn:x","` + ACRMFA + `"]}}}`:                                 false,
+		`{"id_token":{"acr":{"essential":true}}}`:                                                                     false,
+		`{"id_token":{"acr":{"value":"urn:x"}}}`:                                                                      false,
+		`{"id_token":{"acr":{"essential":true,"value":"urn:x"}},"userinfo":{"acr":{"essential":true,"value":"phr"}}}`: false,
+	} {
+		r, err := ParseClaimsRequest(raw)
+		if err != nil || r.UnmetACR() != unmet || r.Within(EmailClaims).UnmetACR() != unmet {
+			t.Errorf("%s: UnmetACR %v (%v), want %v", raw, r.UnmetACR(), err, unmet)
+		}
+	}
 	if got := (ClaimsRequest{IDToken: ClaimEmail | ClaimPhoneNumber}).Within(EmailClaims); got.IDToken != ClaimEmail {
 		t.Errorf("Within = %v", got.IDToken)
 	}

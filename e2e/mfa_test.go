@@ -507,6 +507,15 @@ func TestSecurity_S53_StepUp(t *testing.T) {
 	claims := `{"id_token":{"acr":{"essential":true,"value":"` + domain.ACRMFA + `"}}}`
 	r = other.get("/oauth/authorize?" + azQuery(c, pk, "s6", "claims", claims).Encode())
 	wantACR(t, codeTokens(t, srv, c, pk, r), domain.ACRMFA, "[pwd otp mfa]")
+	// An essential acr of classes this server does not offer cannot be met: a failed
+	// authentication (OpenID Connect Core §5.5.1.1), never a code with another class.
+	claims = `{"id_token":{"acr":{"essential":true,"value":"urn:example:acr:gold"}}}`
+	r = other.get("/oauth/authorize?" + azQuery(c, newAZPKCE(), "s8", "claims", claims).Encode())
+	wantRedirectError(t, srv, r, c.RedirectURI, "access_denied", "s8")
+	// As acr_values, unknown classes are a wish, and ignored.
+	pk = newAZPKCE()
+	r = other.get("/oauth/authorize?" + azQuery(c, pk, "s9", "acr_values", "urn:example:acr:gold").Encode())
+	wantACR(t, codeTokens(t, srv, c, pk, r), domain.ACRMFA, "[pwd otp mfa]")
 }
 
 // TestMFA_ClientRequiresMFA: a client created with --require-mfa demands the second

@@ -120,6 +120,9 @@ func ValidateAuthRequest(client domain.Client, p AuthorizeParams, policy Authori
 		Prompt: prompt, MaxAge: maxAge, Nonce: p.Nonce, Claims: claims}, nil
 }
 
+// errUnmetACR: an essential acr asks only for classes no sign-in here reaches.
+var errUnmetACR = domain.ErrAccessDenied.WithDescription("the essential acr asks for no class this server offers (acr_values_supported in discovery)")
+
 // checkClaims parses the claims request (OpenID Connect Core §5.5). It means something
 // only with openid; and a claim asked by name must be one a scope the client may ask
 // would give: a client allowed only openid gets no email by naming it. Others are
@@ -128,6 +131,9 @@ func checkClaims(client domain.Client, scope []string, raw string) (domain.Claim
 	r, err := domain.ParseClaimsRequest(raw)
 	if err != nil || !slices.Contains(scope, domain.ScopeOpenID) {
 		return domain.ClaimsRequest{}, err
+	}
+	if r.UnmetACR() {
+		return domain.ClaimsRequest{}, errUnmetACR
 	}
 	return r.Within(domain.ScopeClaims(client.Scopes)), nil
 }

@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"bufio"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -929,4 +932,172 @@ func TestSecurity_S39_IssuerFromConfiguration(t *testing.T) {
 	if m["authorization_response_iss_parameter_supported"] != true {
 		t.Errorf("authorization_response_iss_parameter_supported %v", m["authorization_response_iss_parameter_supported"])
 	}
+}
+
+// TestSecurity_S45_ExpectContinueOverLimit: a body whose Content-Length is over an
+// endpoint's limit, announced with `Expect: 100-continue` (curl adds it to large
+// bodies), is refused with that endpoint's 413 before the server reads a byte of it:
+// no "100 Continue" (after which the client would send its megabytes into a closing
+// connection and see it reset), the same answer as for a body sent in full.
+func TestSecurity_S45_ExpectContinueOverLimit(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, Options{Env: map[string]string{"GATEHOUSE_DYNAMIC_REGISTRATION": "open"}})
+	ccID, ccSecret := srv.CreateClient(t, "--grant-type", "client_credentials")
+	admin, _ := adminToken(t, srv)
+	srv.Sensitive(admin)
+	target, _ := srv.CreateClient(t, "--grant-type", "client_credentials")
+	const huge = 3 << 20
+	basic := "Basic " + basicHeader(ccID, ccSecret)
+	bearer := "Bearer " + admin
+	formCT := "application/x-www-form-urlencoded"
+	oauthError := func(t *testing.T, ct string, body []byte) {
+		var m map[string]any
+		if !strings.HasPrefix(ct, "application/json") || jsonInto(body, &m) != nil ||
+			m["error"] != "invalid_request" || m["error_description"] != "request body too large" {
+			t.Errorf("answer %s %s, want invalid_request: request body too large", ct, body)
+		}
+	}
+	page := func(t *testing.T, ct string, body []byte) {
+		if !strings.HasPrefix(ct, "text/html") || !strings.Contains(string(body), "<html") {
+			t.Errorf("answer %s, want an error page:\n%.300s", ct, body)
+		}
+	}
+	adminProblem := func(t *testing.T, ct string, body []byte) {
+		var m map[string]any
+		if ct != "application/problem+json" || jsonInto(body, &m) != nil || m["status"] != float64(413) ||
+			!strings.HasSuffix(fmt.Sprint(m["type"]), "too-large") || m["detail"] != fmt.Sprintf("the body may hold at most %d bytes", 1<<20) {
+			t.Errorf("answer %s %s, want the too-large problem", ct, body)
+		}
+	}
+	for _, tc := range []struct {
+		name, method, path string
+		header             map[string]string
+		limit              int
+		check              func(t *testing.T, ct string, body []byte)
+	}{
+		{"token", "POST", "/oauth/token", map[string]string{"Content-Type": formCT, "Authorization": basic}, 64 << 10, oauthError},
+		{"revoke", "POST", "/oauth/revoke", map[string]string{"Content-Type": formCT, "Authorization": basic}, 64 << 10, oauthError},
+		{"register", "POST", "/oauth/register", map[string]string{"Content-Type": "application/json"}, 64 << 10, oauthError},
+		{"authorize", "POST", "/oauth/authorize", map[string]string{"Content-Type": formCT}, 64 << 10, page},
+		{"login", "POST", "/login", map[string]string{"Content-Type": formCT}, 64 << 10, page},
+		{"admin create", "POST", "/admin/api/v1/users", map[string]string{"Content-Type": "application/json", "Authorization": bearer}, 1 << 20, adminProblem},
+		{"admin patch", "PATCH", "/admin/api/v1/clients/" + target,
+			map[string]string{"Content-Type": "application/merge-patch+json", "Authorization": bearer}, 1 << 20, adminProblem},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, n := range []int{tc.limit + 1, huge} {
+				first, rest := expectContinueExchange(t, srv, tc.method, tc.path, tc.header, n, nil)
+				if first.StatusCode == http.StatusContinue {
+					t.Fatalf("Content-Length %d: 100 Continue, want the 413 before the body is read", n)
+				}
+				if first.StatusCode != http.StatusRequestEntityTooLarge || rest != nil {
+					t.Fatalf("Content-Length %d: %d, want 413; body %s", n, first.StatusCode, first.body)
+				}
+				tc.check(t, first.Header.Get("Content-Type"), first.body)
+			}
+			// net/http's own client, waiting for the 100 Continue it never gets: it
+			// sends no byte of the body and reads the 413.
+			body := &countingReader{r: io.LimitReader(zeros{}, huge)}
+			req, err := http.NewRequest(tc.method, srv.URL+tc.path, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.ContentLength = huge
+			for k, v := range tc.header {
+				req.Header.Set(k, v)
+			}
+			req.Header.Set("Expect", "100-continue")
+			hc := srv.HTTPClient()
+			hc.Transport.(*http.Transport).ExpectContinueTimeout = 20 * time.Second
+			r := srv.Do(t, hc, req)
+			hc.CloseIdleConnections()
+			if r.Status != http.StatusRequestEntityTooLarge || body.n != 0 {
+				t.Fatalf("net/http client: %d after sending %d bytes of the body, want 413 and none sent; %s", r.Status, body.n, r.Body)
+			}
+			tc.check(t, r.Header.Get("Content-Type"), r.Body)
+		})
+	}
+	// A body within the limit still gets its 100 Continue and its answer.
+	body := form("grant_type", "client_credentials")
+	first, rest := expectContinueExchange(t, srv, "POST", "/oauth/token",
+		map[string]string{"Content-Type": formCT, "Authorization": basic}, len(body), []byte(body))
+	if first.StatusCode != http.StatusContinue || rest == nil || rest.StatusCode != http.StatusOK {
+		t.Fatalf("a small body: %d then %v, want 100 Continue then 200", first.StatusCode, rest)
+	}
+	if r := srv.Get(t, nil, "/healthz"); r.Status != 200 {
+		t.Errorf("after the large bodies: /healthz %d", r.Status)
+	}
+}
+
+// answer is a response with its body read.
+type answer struct {
+	*http.Response
+	body []byte
+}
+
+// expectContinueExchange sends the head of a request with `Expect: 100-continue` and
+// Content-Length n over a raw connection from a fresh loopback address, and reads the
+// first answer. When that is 100 Continue and body is not nil, it sends body and
+// reads the final answer too (rest); otherwise rest is nil.
+func expectContinueExchange(t *testing.T, srv *Server, method, path string, header map[string]string, n int, body []byte) (first answer, rest *answer) {
+	t.Helper()
+	seq := sourceSeq.Add(1)
+	src := net.IPv4(127, byte(1+seq>>16), byte(seq>>8), byte(seq))
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: src}, Timeout: 10 * time.Second}
+	conn, err := d.Dial("tcp", srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	var head strings.Builder
+	fmt.Fprintf(&head, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\nExpect: 100-continue\r\n", method, path, srv.Addr, n)
+	for k, v := range header {
+		fmt.Fprintf(&head, "%s: %s\r\n", k, v)
+	}
+	head.WriteString("\r\n")
+	if _, err := io.WriteString(conn, head.String()); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	read := func() answer {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s %s: reading the answer: %v", method, path, err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("%s %s: reading the answer's body: %v", method, path, err)
+		}
+		return answer{resp, b}
+	}
+	first = read()
+	if first.StatusCode == http.StatusContinue && body != nil {
+		if _, err := conn.Write(body); err != nil {
+			t.Fatal(err)
+		}
+		r := read()
+		rest = &r
+	}
+	return first, rest
+}
+
+// zeros reads as endless zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// countingReader counts the bytes read from r.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	m, err := c.r.Read(p)
+	c.n += int64(m)
+	return m, err
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -28,12 +27,14 @@ func readPatch(c echo.Context, fields, readOnly []string) (p *mergePatch, ok boo
 		return nil, false, problem(c, http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type",
 			"send a JSON merge patch (application/merge-patch+json)", nil)
 	}
+	if c.Request().ContentLength > maxBody {
+		return nil, false, tooLarge(c) // before the body is read: see tooLarge
+	}
 	body, rerr := io.ReadAll(c.Request().Body)
 	if rerr != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(rerr, &tooBig) {
-			return nil, false, problem(c, http.StatusRequestEntityTooLarge, "too-large", "Request too large",
-				fmt.Sprintf("the body may hold at most %d bytes", maxBody), nil)
+			return nil, false, tooLarge(c)
 		}
 		return nil, false, badRequest(c, "the body could not be read")
 	}

@@ -114,12 +114,14 @@ func readJSON(c echo.Context, v any, contentTypes ...string) (ok bool, err error
 		return false, problem(c, http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type",
 			"send "+strings.Join(contentTypes, " or "), nil)
 	}
+	if c.Request().ContentLength > maxBody {
+		return false, tooLarge(c)
+	}
 	body, rerr := io.ReadAll(c.Request().Body)
 	if rerr != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(rerr, &tooBig) {
-			return false, problem(c, http.StatusRequestEntityTooLarge, "too-large", "Request too large",
-				fmt.Sprintf("the body may hold at most %d bytes", maxBody), nil)
+			return false, tooLarge(c)
 		}
 		return false, badRequest(c, "the body could not be read")
 	}
@@ -135,6 +137,16 @@ func readJSON(c echo.Context, v any, contentTypes ...string) (ok bool, err error
 		return false, badRequest(c, "the body must hold exactly one JSON object")
 	}
 	return true, nil
+}
+
+// tooLarge answers a body over maxBody with 413. A body whose Content-Length already
+// says so is refused before it is read: net/http sends "100 Continue" to a request
+// with `Expect: 100-continue` at the body's first read, and a client that then sends
+// its megabytes while the server answers and closes sees a reset connection instead
+// of this answer (SECURITY S45).
+func tooLarge(c echo.Context) error {
+	return problem(c, http.StatusRequestEntityTooLarge, "too-large", "Request too large",
+		fmt.Sprintf("the body may hold at most %d bytes", maxBody), nil)
 }
 
 // jsonProblem answers a JSON decoding error as a 400 naming the field when it can.

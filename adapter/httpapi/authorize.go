@@ -29,6 +29,9 @@ func (p *Pages) authorizePost(c echo.Context) error {
 	if err != nil || mt != echo.MIMEApplicationForm {
 		return domain.ErrInvalidRequest.WithDescription("the authorization request must be a query, or a form body (application/x-www-form-urlencoded)")
 	}
+	if declaredTooLarge(req) {
+		return errTooLarge
+	}
 	body, err := io.ReadAll(io.LimitReader(req.Body, MaxBodyBytes+1))
 	if err != nil {
 		return domain.ErrInvalidRequest.WithDescription("could not read the request body")

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"io"
 	"mime"
+	"net/http"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -29,6 +30,14 @@ func (f form) get(k string) string { return f.values[k] }
 // errTooLarge is answered with 413.
 var errTooLarge = echo.NewHTTPError(413, "request body too large")
 
+// declaredTooLarge reports a body whose declared length (Content-Length) is already
+// over MaxBodyBytes. It is refused before a byte of it is read: net/http sends
+// "100 Continue" to a request with `Expect: 100-continue` (curl adds it to large
+// bodies) at the body's first read, and a client that then sends megabytes while the
+// server answers and closes sees its connection reset instead of the 413 (SECURITY
+// S45).
+func declaredTooLarge(req *http.Request) bool { return req.ContentLength > MaxBodyBytes }
+
 // parseForm reads and checks a form body. Parameters in the query string are ignored:
 // a secret there never authenticates (OAuth 2.1 §3.2).
 func parseForm(c echo.Context) (form, error) {
@@ -40,6 +49,9 @@ func parseForm(c echo.Context) (form, error) {
 		if err != nil || mt != echo.MIMEApplicationForm {
 			return form{}, domain.ErrInvalidRequest.WithDescription("the body must be application/x-www-form-urlencoded")
 		}
+	}
+	if declaredTooLarge(req) {
+		return form{}, errTooLarge
 	}
 	body, err := readBody(req.Body, req.ContentLength)
 	if err != nil {

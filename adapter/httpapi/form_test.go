@@ -66,7 +66,15 @@ func TestParseForm_Body(t *testing.T) {
 			t.Fatalf("a body over the limit, declared %d: %v", declared, err)
 		}
 	}
-	req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("a=1"))
+	// A declared length over the limit is refused before the body is read: net/http
+	// would answer `Expect: 100-continue` with 100 Continue at the first read.
+	req := httptest.NewRequest(http.MethodPost, "/", io.NopCloser(unreadable{t}))
+	req.Header.Set(echo.HeaderContentType, "application/x-www-form-urlencoded")
+	req.ContentLength = MaxBodyBytes + 1
+	if _, err := parseForm(e.NewContext(req, httptest.NewRecorder())); err != errTooLarge {
+		t.Fatalf("a declared length over the limit: %v", err)
+	}
+	req = httptest.NewRequest(http.MethodPost, "/", strings.NewReader("a=1"))
 	req.Header.Set(echo.HeaderContentType, "Application/X-WWW-Form-Urlencoded; charset=utf-8")
 	if f, err := parseForm(e.NewContext(req, httptest.NewRecorder())); err != nil || f.get("a") != "1" {
 		t.Fatalf("a form type with a parameter: %v", err)
@@ -76,6 +84,14 @@ func TestParseForm_Body(t *testing.T) {
 	if _, err := parseForm(e.NewContext(req, httptest.NewRecorder())); err == nil {
 		t.Fatal("a JSON body was accepted")
 	}
+}
+
+// unreadable is a body that must not be read.
+type unreadable struct{ t *testing.T }
+
+func (u unreadable) Read([]byte) (int, error) {
+	u.t.Error("the body was read")
+	return 0, io.ErrUnexpectedEOF
 }
 
 func BenchmarkParseFormBody(b *testing.B) {

@@ -186,6 +186,9 @@ func readMetadata(c echo.Context, update bool) (usecase.ClientMetadata, error) {
 	if err != nil || mt != echo.MIMEApplicationJSON {
 		return usecase.ClientMetadata{}, domain.ErrInvalidRequest.WithDescription("the body must be application/json")
 	}
+	if declaredTooLarge(c.Request()) {
+		return usecase.ClientMetadata{}, errTooLarge
+	}
 	body, err := io.ReadAll(io.LimitReader(c.Request().Body, MaxBodyBytes+1))
 	if err != nil {
 		return usecase.ClientMetadata{}, domain.ErrInvalidRequest.WithDescription("could not read the request body")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base32"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -21,6 +22,7 @@ import (
 
 var (
 	totpSecretRE   = regexp.MustCompile(`<code id="totp-secret">([A-Z2-7]+)</code>`)
+	totpURIRE      = regexp.MustCompile(`<code id="totp-uri">([^<]+)</code>`)
 	recoveryCodeRE = regexp.MustCompile(`<li><code>([a-z2-7]{5}-[a-z2-7]{5})</code></li>`)
 )
 
@@ -73,6 +75,9 @@ func enrolTOTP(t *testing.T, b *azBrowser, password string) (string, []string) {
 	}
 	secret := m[1]
 	b.srv.Sensitive(secret)
+	if _, _, uriSecret := totpURIParts(t, page.Body); uriSecret != secret {
+		t.Fatalf("the otpauth URI holds another secret than the page")
+	}
 	csrf, _ = azFormFields(t, page)
 	wrong := b.post("/account/totp/confirm", url.Values{"csrf_token": {csrf}, "token": {tok[1]}, "otp": {wrongCode(t, secret)}})
 	wantPageText(t, wrong, http.StatusBadRequest, `id="otp-error"`)
@@ -87,6 +92,69 @@ func enrolTOTP(t *testing.T, b *azBrowser, password string) (string, []string) {
 	}
 	b.srv.Sensitive(codes...)
 	return secret, codes
+}
+
+// totpURIParts reads the otpauth URI shown as text on the authenticator set-up page:
+// the issuer and account of its label, which must agree with its issuer parameter and
+// hold no colon (the Key URI format splits "issuer:account" at its one colon, after
+// percent-decoding), and its secret.
+func totpURIParts(t testing.TB, page []byte) (issuer, account, secret string) {
+	t.Helper()
+	m := totpURIRE.FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("the set-up page shows no otpauth URI\n%s", page)
+	}
+	raw := html.UnescapeString(string(m[1]))
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "otpauth" || u.Host != "totp" {
+		t.Fatalf("otpauth URI %q: %v", raw, err)
+	}
+	label := strings.TrimPrefix(u.Path, "/")
+	if strings.Count(label, ":") != 1 {
+		t.Fatalf("otpauth URI %q: the label %q holds %d colons, want exactly 1", raw, label, strings.Count(label, ":"))
+	}
+	issuer, account, _ = strings.Cut(label, ":")
+	if issuer == "" || account == "" || u.Query().Get("issuer") != issuer {
+		t.Fatalf("otpauth URI %q: issuer %q, account %q, issuer parameter %q", raw, issuer, account, u.Query().Get("issuer"))
+	}
+	return issuer, account, u.Query().Get("secret")
+}
+
+// TestMFA_TOTPURIWithoutColons: the authenticator app's set-up URI names the server
+// by the issuer's host without its port (or by the brand name), so that apps show it
+// and the username as they are, not issuer "localhost" and account "8080:alice".
+func TestMFA_TOTPURIWithoutColons(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		opts   Options
+		issuer string
+	}{
+		{"localhost with a port", Options{Localhost: true}, "localhost"},
+		{"IP address with a port", Options{}, "127.0.0.1"},
+		{"brand name", Options{Env: map[string]string{"GATEHOUSE_BRAND_NAME": "Acme: ID"}}, "Acme ID"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := startServer(t, tc.opts)
+			if u, _ := url.Parse(srv.URL); tc.opts.Env == nil && u.Port() == "" {
+				t.Fatalf("issuer %s has no port", srv.URL)
+			}
+			user, pass, _, _ := mfaUser(t, srv)
+			b := newAZBrowser(t, srv)
+			if r := b.logIn("/login", user, pass); r.Status != http.StatusSeeOther {
+				t.Fatalf("log in: %d", r.Status)
+			}
+			csrf, _ := b.openForm("/account")
+			page := b.post("/account/totp", url.Values{"csrf_token": {csrf}})
+			wantPageText(t, page, http.StatusOK, "Set up an authenticator app")
+			issuer, account, secret := totpURIParts(t, page.Body)
+			srv.Sensitive(secret)
+			if issuer != tc.issuer || account != user {
+				t.Errorf("issuer %s: the otpauth URI names issuer %q, account %q; want %q, %q", srv.URL, issuer, account, tc.issuer, user)
+			}
+		})
+	}
 }
 
 // wrongCode is a 6-digit code matching none of the steps around now.

@@ -17,7 +17,8 @@ import (
 // TOTP is the authenticator app algorithm (RFC 6238: SHA-1, 6 digits, 30 s).
 type TOTP interface {
 	// NewTOTPSecret makes a random secret (base32) and its otpauth:// URI naming
-	// account at issuer.
+	// account at issuer. Neither name holds a colon in the URI (the label is
+	// "issuer:account"): a colon given in either becomes a space.
 	NewTOTPSecret(issuer, account string) (secret, uri string, err error)
 	// MatchTOTP returns the step of the code among the current step and one on either
 	// side; false when it matches none.
@@ -33,6 +34,9 @@ const (
 // MFASettings are the second factors' settings.
 type MFASettings struct {
 	Issuer string
+	// Name, when set, names this server in authenticator apps instead of the issuer's
+	// host (GATEHOUSE_BRAND_NAME).
+	Name string
 	// Policy is MFAOptional or MFARequired (a user without a factor enrols one before
 	// a sign-in for an application completes).
 	Policy string
@@ -500,10 +504,18 @@ func totpAD(userID string) []byte { return []byte("gatehouse totp:" + userID) }
 // normalizeOTP drops the spaces apps show in the middle of a code.
 func normalizeOTP(code string) string { return strings.ReplaceAll(strings.TrimSpace(code), " ", "") }
 
-// issuerLabel names this server in authenticator apps: the issuer's host.
+// issuerLabel names this server in authenticator apps: the brand name when there is
+// one, else the issuer's host without its port ("localhost" for
+// http://localhost:8080), as apps show a domain. The otpauth label is
+// "issuer:account", so the Key URI format allows no colon in either: an IPv6 literal
+// host has its colons written as hyphens (the ipv6-literal.net spelling), and the
+// TOTP port takes the colons out of whatever else it is given.
 func (f *Factors) issuerLabel() string {
-	if u, err := url.Parse(f.settings.Issuer); err == nil && u.Host != "" {
-		return u.Host
+	if name := strings.TrimSpace(strings.ReplaceAll(f.settings.Name, ":", " ")); name != "" {
+		return f.settings.Name
+	}
+	if u, err := url.Parse(f.settings.Issuer); err == nil && u.Hostname() != "" {
+		return strings.ReplaceAll(u.Hostname(), ":", "-")
 	}
 	return "Gatehouse"
 }

@@ -2,6 +2,7 @@ package usecase_test
 
 import (
 	"errors"
+	"net/url"
 	"slices"
 	"sync"
 	"testing"
@@ -25,11 +26,15 @@ type factorsSetup struct {
 
 func newFactorsSetup(t *testing.T) *factorsSetup {
 	t.Helper()
+	return newFactorsSetupWith(t, usecase.MFASettings{Issuer: "https://id.example.com", Policy: usecase.MFAOptional})
+}
+
+func newFactorsSetupWith(t *testing.T, settings usecase.MFASettings) *factorsSetup {
+	t.Helper()
 	s := newAccountsSetup(t)
 	store := bunrepo.NewFactorRepository(s.db)
 	factors := usecase.NewFactors(s.users, store, crypto.NewTOTP(), newCipher(t), identifier.NewRules(), s.passwords, s.throttle,
-		s.random, s.hasher, s.clock, s.accounts, nil, usecase.MFASettings{Issuer: "https://id.example.com", Policy: usecase.MFAOptional},
-		nil, nil, nil)
+		s.random, s.hasher, s.clock, s.accounts, nil, settings, nil, nil, nil)
 	login := usecase.NewLogin(s.users, identifier.NewRules(), s.passwords, s.throttle, bunrepo.NewSessionRepository(s.db), s.tokens,
 		s.admin, s.random, s.hasher, s.clock, factors)
 	return &factorsSetup{accountsSetup: s, factors: factors, login: login, store: store}
@@ -63,6 +68,43 @@ func (s *factorsSetup) enrol(t *testing.T, name, password string) (domain.Sessio
 		t.Fatal(err)
 	}
 	return sess, e.Secret, codes
+}
+
+// TestFactors_TOTPURINamesWithoutColons: the authenticator app's otpauth URI names
+// this server by its brand name, else by the issuer's host without its port, and
+// neither that name nor the account holds a colon (the label is "issuer:account").
+func TestFactors_TOTPURINamesWithoutColons(t *testing.T) {
+	for _, tc := range []struct {
+		settings usecase.MFASettings
+		want     string
+	}{
+		{usecase.MFASettings{Issuer: "https://id.example.com"}, "id.example.com"},
+		{usecase.MFASettings{Issuer: "http://localhost:8080"}, "localhost"},
+		{usecase.MFASettings{Issuer: "https://id.example.com:8443/tenant"}, "id.example.com"},
+		{usecase.MFASettings{Issuer: "http://127.0.0.1:8080"}, "127.0.0.1"},
+		{usecase.MFASettings{Issuer: "http://[::1]:8080"}, "--1"},
+		{usecase.MFASettings{Issuer: "http://localhost:8080", Name: "Acme: Sign-in"}, "Acme Sign-in"},
+		{usecase.MFASettings{Issuer: "http://localhost:8080", Name: " : "}, "localhost"},
+	} {
+		s := newFactorsSetupWith(t, tc.settings)
+		s.user(t, "alice", "alice's password")
+		sess, _, err := s.login.LogIn(s.ctx, "alice", "alice's password", "192.0.2.1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := s.factors.BeginTOTP(s.ctx, sess, "", "192.0.2.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := url.Parse(e.URI)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if label, issuer := u.Path, u.Query().Get("issuer"); label != "/"+tc.want+":alice" || issuer != tc.want {
+			t.Errorf("issuer %q, name %q: label %q, issuer parameter %q; want %q", tc.settings.Issuer, tc.settings.Name,
+				label, issuer, tc.want)
+		}
+	}
 }
 
 // TestFactors_PendingStateBoundAndShortLived: the state between the password and the

@@ -2,6 +2,8 @@ package crypto
 
 import (
 	"crypto/subtle"
+	"errors"
+	"strings"
 	"time"
 
 	"github.com/pquerna/otp"
@@ -25,14 +27,29 @@ func totpOptions() totp.ValidateOpts {
 	return totp.ValidateOpts{Period: totpPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
 }
 
-// NewTOTPSecret makes a random secret (base32, no padding) and its otpauth:// URI.
+// NewTOTPSecret makes a random secret (base32, no padding) and its otpauth:// URI,
+// otpauth://totp/ISSUER:ACCOUNT?...&issuer=ISSUER. The Key URI format (Google
+// Authenticator's, which every app follows) splits the label at its colon and allows
+// none in either name; a percent-encoded colon is no better, as apps decode the label
+// before they split it. So each colon (with the spaces around it) becomes one space:
+// "localhost:8080" would otherwise show as issuer "localhost", account "8080:alice".
 func (TOTP) NewTOTPSecret(issuer, account string) (string, string, error) {
+	issuer, account = labelPart(issuer), labelPart(account)
+	if issuer == "" || account == "" {
+		return "", "", errors.New("an authenticator app needs an issuer and an account name other than colons and spaces")
+	}
 	key, err := totp.Generate(totp.GenerateOpts{Issuer: issuer, AccountName: account, Period: totpPeriod,
 		SecretSize: 20, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 	if err != nil {
 		return "", "", err
 	}
 	return key.Secret(), key.URL(), nil
+}
+
+// labelPart is s fit for either side of an otpauth label: no colon, no run of spaces,
+// none at either end.
+func labelPart(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, ":", " ")), " ")
 }
 
 // MatchTOTP returns the step (Unix time / 30) of the code among the current step and

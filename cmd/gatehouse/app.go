@@ -203,7 +203,7 @@ func provideUpstreamSettings(cfg config.Config) usecase.UpstreamSettings {
 }
 
 func provideMFASettings(cfg config.Config) usecase.MFASettings {
-	return usecase.MFASettings{Issuer: cfg.Issuer, Policy: cfg.MFA}
+	return usecase.MFASettings{Issuer: cfg.Issuer, Name: cfg.BrandName, Policy: cfg.MFA}
 }
 
 // provideFeatures says which optional endpoints are served.

@@ -45,6 +45,9 @@ type globals struct {
 	server  string
 	env     config.Env
 	streams streams
+	// command is the command running (set before its RunE): openApp refuses to open
+	// the database for it with --server, naming it as localOnly does.
+	command *cobra.Command
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, env config.Env) int {
@@ -111,7 +114,8 @@ func newRoot(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.configPath, "config", "", "configuration file (YAML); GATEHOUSE_* variables override it")
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "machine-readable JSON output")
 	root.PersistentFlags().StringVar(&g.server, "server", "",
-		"run admin commands on this server through its admin API (with GATEHOUSE_ADMIN_CLIENT_ID and GATEHOUSE_ADMIN_CLIENT_SECRET)")
+		"run admin commands on this server through its admin API (with GATEHOUSE_ADMIN_CLIENT_ID and GATEHOUSE_ADMIN_CLIENT_SECRET); "+
+			"the commands it does not offer (serve, migrate, scopes, resources, keys revoke, users set-password) refuse it")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
 	root.AddCommand(serveCmd(g), migrateCmd(g), asCLI(usersCmd(g)), asCLI(clientsCmd(g)), asCLI(keysCmd(g)), auditCmd(g),
 		versionCmd(g), asCLI(upstreamsCmd(g)), asCLI(resourcesCmd(g)), asCLI(scopesCmd(g)))
@@ -126,6 +130,12 @@ func newRoot(g *globals) *cobra.Command {
 		if c.HasSubCommands() && c.RunE == nil {
 			c.RunE = func(cmd *cobra.Command, args []string) error {
 				return usagef("%s needs a subcommand (see %s --help)", cmd.CommandPath(), cmd.CommandPath())
+			}
+		}
+		if runE := c.RunE; runE != nil {
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				g.command = cmd
+				return runE(cmd, args)
 			}
 		}
 		for _, sub := range c.Commands() {
@@ -208,10 +218,17 @@ func versionCmd(g *globals) *cobra.Command {
 	}
 }
 
-// localOnly refuses --server for a command the admin API does not offer.
+// localOnly refuses --server for a command the admin API does not offer. Such a
+// command calls it first, before it reads stdin or checks its flags; openApp calls it
+// too, so that no command acts on the local database when --server names another.
 func (g *globals) localOnly(cmd *cobra.Command) error {
 	if g.server != "" {
-		return usagef("%s works on the database only, not with --server", cmd.CommandPath())
+		return errLocalOnly(cmd.CommandPath())
 	}
 	return nil
+}
+
+// errLocalOnly is localOnly's refusal of command (e.g. "gatehouse migrate down").
+func errLocalOnly(command string) error {
+	return usagef("%s works on the database only, not with --server", command)
 }

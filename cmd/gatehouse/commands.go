@@ -43,6 +43,15 @@ const (
 // command may use as a says. Only serve and migrate up create a database: any other
 // command run from the wrong directory, say, would otherwise fill a new empty one.
 func (g *globals) openApp(ctx context.Context, a access) (*App, func(), error) {
+	if g.server != "" {
+		// Only openAdmin goes to --server; a command opening the database with it
+		// would act on the local one instead of the server the user named.
+		cmd := g.command
+		if cmd == nil {
+			cmd = &cobra.Command{Use: "gatehouse"}
+		}
+		return nil, nil, g.localOnly(cmd)
+	}
 	cfg, err := g.loadConfig()
 	if err != nil {
 		return nil, nil, err
@@ -142,10 +151,27 @@ func describeDatabase(cfg config.Config) string {
 	return "the database " + redactURL(cfg.DatabaseURL)
 }
 
+// migrateDownError is a refusal of migrate down in the CLI's words.
+func migrateDownError(err error) error {
+	var unknown *bunrepo.UnknownMigrationError
+	switch {
+	case errors.Is(err, bunrepo.ErrNoMigrationApplied):
+		return usagef("no migration is applied; nothing to roll back")
+	case errors.As(err, &unknown):
+		return usagef("the database holds migration %s, which this gatehouse (%s) does not know: "+
+			"a newer version applied it; roll back with that version", unknown.Name, version)
+	}
+	return fmt.Errorf("migrate down: %w", err)
+}
+
 func migrateCmd(g *globals) *cobra.Command {
+	var yes bool
 	cmd := &cobra.Command{
-		Use:   "migrate [up|down|status]",
-		Short: "Apply (up, the default), roll back (down) or show (status) schema migrations",
+		Use:   "migrate [up|down [--yes]|status]",
+		Short: "Apply (up, the default), roll back the latest one (down) or show (status) schema migrations",
+		Long: "migrate up applies every pending migration. migrate down rolls back one migration, the latest applied, " +
+			"and only with --yes: a rollback can drop tables or columns and the data in them. migrate status lists " +
+			"every migration as applied or pending.",
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 || (len(args) == 1 && args[0] != "up" && args[0] != "down" && args[0] != "status") {
 				return usagef("migrate takes one of up, down, status")
@@ -156,6 +182,12 @@ func migrateCmd(g *globals) *cobra.Command {
 			action := "up"
 			if len(args) == 1 {
 				action = args[0]
+			}
+			if g.server != "" {
+				return errLocalOnly(cmd.CommandPath() + " " + action)
+			}
+			if yes && action != "down" {
+				return usagef("--yes is for migrate down only")
 			}
 			need := mustExist
 			if action == "up" {
@@ -177,10 +209,20 @@ func migrateCmd(g *globals) *cobra.Command {
 				if err := requireSchema(ctx, app); err != nil {
 					return err
 				}
-				if err := bunrepo.Rollback(ctx, app.DB); err != nil {
-					return fmt.Errorf("migrate down: %w", err)
+				latest, err := bunrepo.LatestMigration(ctx, app.DB)
+				if err != nil {
+					return migrateDownError(err)
 				}
-				return g.print(map[string]string{"status": "rolled back"}, "rolled back the last migration group\n")
+				if !yes {
+					return usagef("migrate down rolls back the latest migration, %s, which can drop tables or columns "+
+						"and the data in them; back up the database, then run `gatehouse migrate down --yes`", latest)
+				}
+				done, err := bunrepo.RollbackLatest(ctx, app.DB)
+				if err != nil {
+					return migrateDownError(err)
+				}
+				return g.print(map[string]string{"status": "rolled back", "migration": done},
+					"rolled back migration "+done+"\n")
 			}
 			states, err := bunrepo.MigrationStatus(ctx, app.DB)
 			if err != nil {
@@ -203,6 +245,8 @@ func migrateCmd(g *globals) *cobra.Command {
 			return g.print(rows, b.String())
 		},
 	}
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false,
+		"migrate down: roll back the latest migration, though it may drop tables or columns and their data")
 	return cmd
 }
 

@@ -38,6 +38,9 @@ func resourcesCmd(g *globals) *cobra.Command {
 		Short: "Register a protected resource; --open lets any client ask for it (with the user's consent), " +
 			"as dynamically registered MCP clients do",
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.localOnly(cmd); err != nil {
+				return err
+			}
 			if in.URI == "" || in.Name == "" {
 				return usagef("resources create needs --uri and --name")
 			}
@@ -65,6 +68,9 @@ func resourcesCmd(g *globals) *cobra.Command {
 		Use:   "list",
 		Short: "List the protected resources",
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.localOnly(cmd); err != nil {
+				return err
+			}
 			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
 			if err != nil {
 				return err
@@ -92,6 +98,9 @@ func resourcesCmd(g *globals) *cobra.Command {
 		Short: "Delete a protected resource (tokens already issued for it stay valid until they expire)",
 		Args:  exactArgs(1, "a resource URI"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.localOnly(cmd); err != nil {
+				return err
+			}
 			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
 			if err != nil {
 				return err

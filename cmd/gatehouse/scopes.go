@@ -38,6 +38,9 @@ func scopesCmd(g *globals) *cobra.Command {
 		Use:   "create --name S --description TEXT [--description-LOCALE TEXT]...",
 		Short: "Describe a scope: the consent page shows the description (in the page's language) instead of its name",
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.localOnly(cmd); err != nil {
+				return err
+			}
 			if in.Name == "" || in.Description == "" {
 				return usagef("scopes create needs --name and --description")
 			}
@@ -70,6 +73,9 @@ func scopesCmd(g *globals) *cobra.Command {
 		Use:   "list",
 		Short: "List the described scopes",
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.localOnly(cmd); err != nil {
+				return err
+			}
 			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
 			if err != nil {
 				return err
@@ -102,6 +108,9 @@ func scopesCmd(g *globals) *cobra.Command {
 		Short: "Delete a scope's description (the consent page names the scope again)",
 		Args:  exactArgs(1, "a scope name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.localOnly(cmd); err != nil {
+				return err
+			}
 			app, cleanup, err := g.openApp(cmd.Context(), needsSchema)
 			if err != nil {
 				return err

@@ -30,6 +30,9 @@ func serveCmd(g *globals) *cobra.Command {
 		Use:   "serve",
 		Short: "Migrate (unless GATEHOUSE_AUTO_MIGRATE=false) and serve HTTP until SIGINT or SIGTERM",
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.localOnly(cmd); err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			cfg, err := g.loadConfig()
 			if err != nil {

@@ -3,6 +3,7 @@ package bunrepo
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -158,6 +159,91 @@ func Rollback(ctx context.Context, db *bun.DB) error {
 		}
 		return nil
 	})
+}
+
+// ErrNoMigrationApplied: RollbackLatest found nothing to roll back.
+var ErrNoMigrationApplied = errors.New("no migration is applied")
+
+// UnknownMigrationError: the database holds a migration this binary does not know,
+// applied by a newer version. Only that version can undo it, and undoing an older
+// one under it could break it.
+type UnknownMigrationError struct{ Name string }
+
+func (e *UnknownMigrationError) Error() string {
+	return "the database holds migration " + e.Name + ", which this version does not know"
+}
+
+// LatestMigration is the migration RollbackLatest would undo, as MigrationState names
+// it: ErrNoMigrationApplied when there is none, an *UnknownMigrationError when the
+// database holds one this binary does not know.
+func LatestMigration(ctx context.Context, db *bun.DB) (string, error) {
+	m := newMigrator(db)
+	latest, err := latestMigration(ctx, m)
+	if err != nil {
+		return "", err
+	}
+	return latest.Name + "_" + latest.Comment, nil
+}
+
+// RollbackLatest undoes the latest applied migration alone, not its whole group (on
+// a fresh install one group holds every migration, and undoing it drops every
+// table), holding the migration lock, and names it. It refuses as LatestMigration
+// does.
+func RollbackLatest(ctx context.Context, db *bun.DB) (string, error) {
+	var name string
+	err := withMigrationLock(ctx, db, func() error {
+		m := newMigrator(db)
+		latest, err := latestMigration(ctx, m)
+		if err != nil {
+			return err
+		}
+		name = latest.Name + "_" + latest.Comment
+		if latest.Down != nil {
+			if err := latest.Down(ctx, m, latest); err != nil {
+				return wrapErr(err, "roll back migration %s", name)
+			}
+		}
+		// Marked unapplied once undone, as WithMarkAppliedOnSuccess has bun do.
+		if err := m.MarkUnapplied(ctx, latest); err != nil {
+			return wrapErr(err, "mark migration %s rolled back", name)
+		}
+		return nil
+	})
+	return name, err
+}
+
+// latestMigration is the last migration of the latest group, the one bun's Rollback
+// undoes first.
+func latestMigration(ctx context.Context, m *migrate.Migrator) (*migrate.Migration, error) {
+	exists, err := migrationTableExists(ctx, m.DB())
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		return nil, ErrNoMigrationApplied
+	}
+	applied, err := m.AppliedMigrations(ctx)
+	if err != nil {
+		return nil, wrapErr(err, "read applied migrations")
+	}
+	known := map[string]bool{}
+	for _, mg := range migrations().Sorted() {
+		known[mg.Name] = true
+	}
+	for _, a := range applied {
+		if !known[a.Name] {
+			return nil, &UnknownMigrationError{Name: a.Name}
+		}
+	}
+	ms, err := m.MigrationsWithStatus(ctx)
+	if err != nil {
+		return nil, wrapErr(err, "read migration status")
+	}
+	group := ms.LastGroup()
+	if len(group.Migrations) == 0 {
+		return nil, ErrNoMigrationApplied
+	}
+	return &group.Migrations[len(group.Migrations)-1], nil
 }
 
 // HasSchema reports whether Gatehouse's schema is in the database: at least one

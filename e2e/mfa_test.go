@@ -335,6 +335,14 @@ func factorSecretsEncryptedAndFreshSignIn(t *testing.T, srv *Server, mx *smtptes
 	if r := b.logIn("/login", user, pass); r.Status != http.StatusSeeOther {
 		t.Fatalf("log in: %d", r.Status)
 	}
+	// A second browser, signed in with the password before the account has a factor.
+	early := newAZBrowser(t, srv)
+	if early.hc.Transport == nil {
+		early.hc.Transport = http.DefaultTransport
+	}
+	if r := early.logIn("/login", user, pass); r.Status != http.StatusSeeOther {
+		t.Fatalf("log in: %d", r.Status)
+	}
 	if strings.Contains(string(b.get("/account").Body), `id="totp_password"`) {
 		t.Fatal("a fresh sign-in is asked for the password")
 	}
@@ -372,6 +380,15 @@ func factorSecretsEncryptedAndFreshSignIn(t *testing.T, srv *Server, mx *smtptes
 	if err := db.NewRaw("SELECT COUNT(*) FROM recovery_codes WHERE user_id = ?", id).Scan(ctx, &hashes); err != nil || hashes != 10 {
 		t.Fatalf("%d recovery code rows (%v), want 10", hashes, err)
 	}
+
+	// The browser signed in before the factor existed cannot remove it, even with
+	// the password: it never gave the factor.
+	csrf, _ = early.openForm("/account")
+	wantPageText(t, early.post("/account/totp/remove", url.Values{"csrf_token": {csrf}, "current_password": {pass}}),
+		http.StatusBadRequest, "This browser signed in without your second factor")
+	early.hc.Transport = langTransport{base: early.hc.Transport, accept: "de"}
+	wantPageText(t, early.post("/account/totp/remove", url.Values{"csrf_token": {csrf}, "current_password": {pass}}),
+		http.StatusBadRequest, "Dieser Browser hat sich ohne Ihren zweiten Faktor angemeldet")
 
 	// Removal: stale, so the password; then mailed.
 	age()

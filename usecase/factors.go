@@ -168,8 +168,24 @@ func (f *Factors) HasTOTP(ctx context.Context, userID string) (bool, error) {
 // password.
 func (f *Factors) Fresh(s domain.Session) bool { return f.clock.Now().Sub(s.AuthTime) <= FreshSignIn }
 
-// reauth lets a stale session prove itself with the password (throttled as at sign-in).
+// errFactorNeeded: the session signed in without the second factor the account has
+// now, so it may not change the account's factors.
+var errFactorNeeded = &ValidationError{Message: "this browser signed in without your second factor: sign out and in again with it to change your factors"}
+
+// reauth lets a stale session prove itself with the password (throttled as at
+// sign-in). A session without a second factor, of a user who has one now (the
+// session predates it), cannot: the password alone would then remove the factor, or
+// add one of its own (SECURITY S50, S52).
 func (f *Factors) reauth(ctx context.Context, s domain.Session, password, address string) error {
+	if !s.HasMFA() {
+		has, err := f.Has(ctx, s.UserID)
+		if err != nil {
+			return err
+		}
+		if has {
+			return errFactorNeeded
+		}
+	}
 	if f.Fresh(s) {
 		return nil
 	}

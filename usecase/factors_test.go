@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -208,6 +209,45 @@ func TestFactors_CodesOnceAndStaleSessions(t *testing.T) {
 	}
 	if _, _, err := s.login.LogIn(s.ctx, "otto", "otto's new password", "192.0.2.3", nil); err != nil {
 		t.Fatalf("LogIn after removal: %v", err)
+	}
+}
+
+// TestFactors_SessionFromBeforeTheFactor: a browser signed in with the password
+// before the account had a second factor cannot change the factors, fresh or with
+// the password again: the password alone would otherwise remove the factor. Once
+// stepped up with the factor it can (SECURITY S50, S52).
+func TestFactors_SessionFromBeforeTheFactor(t *testing.T) {
+	s := newFactorsSetup(t)
+	u := s.user(t, "pia", "pia's password")
+	early, _, err := s.login.LogIn(s.ctx, "pia", "pia's password", "192.0.2.1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, secret, _ := s.enrol(t, "pia", "pia's password")
+	var ve *usecase.ValidationError
+	for _, stale := range []bool{false, true} {
+		if stale {
+			s.clock.Advance(usecase.FreshSignIn + time.Second)
+		}
+		if err := s.factors.RemoveTOTP(s.ctx, early, "pia's password", "192.0.2.1"); !errors.As(err, &ve) ||
+			!strings.Contains(ve.Message, "without your second factor") {
+			t.Fatalf("removal by the earlier session (stale %v): %v", stale, err)
+		}
+		if _, err := s.factors.BeginTOTP(s.ctx, early, "pia's password", "192.0.2.1"); !errors.As(err, &ve) ||
+			!strings.Contains(ve.Message, "without your second factor") {
+			t.Fatalf("enrolment by the earlier session (stale %v): %v", stale, err)
+		}
+	}
+	if has, _ := s.factors.HasTOTP(s.ctx, u.ID); !has {
+		t.Fatal("the factor was removed")
+	}
+	s.clock.Advance(30 * time.Second)
+	up, _, err := s.login.StepUp(s.ctx, early, code(t, secret, s.clock.Now()), "", "192.0.2.1")
+	if err != nil || !up.HasMFA() {
+		t.Fatalf("step-up: %v, amr %v", err, up.AMR)
+	}
+	if err := s.factors.RemoveTOTP(s.ctx, up, "", "192.0.2.1"); err != nil {
+		t.Fatalf("removal after the step-up: %v", err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"errors"
 	"fmt"
 	"net/mail"
 	"net/url"
@@ -228,8 +229,8 @@ const (
 // usecase.Identifiers): 1 to 64 characters, letters, digits and . _ - @ + only, and
 // the letters of one writing system (SECURITY S49). "аlice" with a Cyrillic а reads
 // as "alice" and is refused; "алиса" (all Cyrillic) and "山田たろう" (Japanese) are
-// fine. Names stored before these rules stay valid for sign-in: lookups only
-// canonicalize.
+// fine, but not "сосо", all Cyrillic letters drawn like Latin ones (readsAsLatin).
+// Names stored before these rules stay valid for sign-in: lookups only canonicalize.
 func ValidateUsername(u string) error {
 	if u == "" || utf8.RuneCountInString(u) > 64 {
 		return fmt.Errorf("username must be 1 to 64 characters")
@@ -242,7 +243,36 @@ func ValidateUsername(u string) error {
 	if a, b, mixed := mixedScripts(u); mixed {
 		return fmt.Errorf("username mixes %s and %s letters; use the letters of one script", a, b)
 	}
+	if readsAsLatin(u) {
+		return ErrUsernameReadsAsLatin
+	}
 	return nil
+}
+
+// ErrUsernameReadsAsLatin: every letter of the username is a Cyrillic or Greek one
+// drawn like a Latin letter, so it reads as a Latin name ("сосо" as "coco").
+var ErrUsernameReadsAsLatin = errors.New("username reads as a name in Latin letters: use letters that do not look like Latin ones")
+
+// latinLookalikes are the lower-case Cyrillic and Greek letters drawn like a Latin
+// one (usernames are case-folded), after Unicode TR39's confusables.
+const latinLookalikes = "асеорхуіјѕԁԛԝһӏүѵԍ" + "οαρνιυκχ"
+
+// readsAsLatin reports whether u, of one script (mixedScripts), is a whole-script
+// confusable of a Latin name (Unicode TR39 §4): it has letters, every one of them a
+// latinLookalike. Names with any other letter of their script ("саша", "αλίκη") do
+// not read as Latin.
+func readsAsLatin(u string) bool {
+	letters := 0
+	for _, r := range u {
+		if !unicode.IsLetter(r) {
+			continue
+		}
+		if !strings.ContainsRune(latinLookalikes, r) {
+			return false
+		}
+		letters++
+	}
+	return letters > 0
 }
 
 // mixedScripts reports whether the letters and digits of s belong to no single

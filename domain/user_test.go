@@ -32,6 +32,11 @@ func TestValidateUsername(t *testing.T) {
 		{"empty", "", "1 to 64"},
 		{"65 characters", strings.Repeat("a", 65), "1 to 64"},
 		{"64 characters", strings.Repeat("я", 64), ""},
+		{"cyrillic that reads as latin", "\u0441\u043e\u0441\u043e", "reads as a name in Latin letters"},
+		{"cyrillic that reads as latin, with digits", "\u0430\u0440\u0435-2", "reads as a name in Latin letters"},
+		{"greek that reads as latin", "\u03bf\u03bd\u03bf", "reads as a name in Latin letters"},
+		{"cyrillic with one letter unlike latin", "\u0441\u0430\u0448\u0430", ""},
+		{"digits only", "2000", ""},
 		{"space", "al ice", "only letters"},
 		{"symbol", "alice!", "only letters"},
 	} {

@@ -461,6 +461,8 @@ func TestAudit18_LookAlikeUsernamesRefused(t *testing.T) {
 	// full-width one is alice's name, taken.
 	for _, tc := range []struct{ username, words string }{
 		{cyrillic, "mixes Cyrillic and Latin"},
+		// All Cyrillic, but every letter drawn like a Latin one: it reads as "coco".
+		{"\u0441\u043e\u0441\u043e" + alice[5:], "reads as a name in Latin letters"},
 		{fullWidth, "already taken"},
 		{strings.ToUpper(fullWidth), "already taken"},
 	} {
@@ -472,6 +474,8 @@ func TestAudit18_LookAlikeUsernamesRefused(t *testing.T) {
 	// The CLI, the same rules.
 	out, errOut, code := srv.CLI(t, pw+"\n", "users", "create", "--username", cyrillic, "--password-stdin")
 	wantUsage(t, "users create with a mixed-script name", out, errOut, code, "mixes Cyrillic and Latin")
+	out, errOut, code = srv.CLI(t, pw+"\n", "users", "create", "--username", "\u0441\u043e\u0441\u043e", "--password-stdin")
+	wantUsage(t, "users create with a name that reads as Latin", out, errOut, code, "reads as a name in Latin letters")
 	out, errOut, code = srv.CLI(t, pw+"\n", "users", "create", "--username", fullWidth, "--password-stdin")
 	wantUsage(t, "users create with a full-width name", out, errOut, code, "already taken")
 

@@ -40,6 +40,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, usage)
 		return 0
 	}
+	if len(args) > 0 && args[0] != "key" && args[0] != "dpop" && args[0] != "assertion" {
+		fmt.Fprintf(stderr, "clientjwt: unknown command %q (key, dpop or assertion; see clientjwt --help)\n", args[0])
+		return 2
+	}
 	if len(args) < 2 {
 		fmt.Fprintln(stderr, usage)
 		return 2

@@ -45,6 +45,12 @@ func TestClientJWT(t *testing.T) {
 	if code := run([]string{"dpop", file}, &bytes.Buffer{}, &errOut); code != 2 || !strings.HasPrefix(errOut.String(), "usage:") {
 		t.Errorf("bad usage: exit %d, stderr %q", code, errOut.String())
 	}
+	// An unknown command is named, in one line.
+	errOut.Reset()
+	if code := run([]string{"frob", file}, &bytes.Buffer{}, &errOut); code != 2 ||
+		errOut.String() != "clientjwt: unknown command \"frob\" (key, dpop or assertion; see clientjwt --help)\n" {
+		t.Errorf("unknown command: exit %d, stderr %q", code, errOut.String())
+	}
 	// Asked for, the usage goes to stdout and is no error.
 	for _, help := range []string{"-h", "--help", "help"} {
 		var out, errOut bytes.Buffer

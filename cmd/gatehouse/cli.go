@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"gatehouse/adapter/httpapi"
 	"gatehouse/adapter/mail"
@@ -116,7 +117,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.server, "server", "",
 		"run admin commands on this server through its admin API (with GATEHOUSE_ADMIN_CLIENT_ID and GATEHOUSE_ADMIN_CLIENT_SECRET); "+
 			"the commands it does not offer (serve, migrate, scopes, resources, keys revoke, users set-password) refuse it")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usagef("%v", err) })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return flagError(err) })
 	root.AddCommand(serveCmd(g), migrateCmd(g), asCLI(usersCmd(g)), asCLI(clientsCmd(g)), asCLI(keysCmd(g)), auditCmd(g),
 		versionCmd(g), asCLI(upstreamsCmd(g)), asCLI(resourcesCmd(g)), asCLI(scopesCmd(g)))
 	root.CompletionOptions.DisableDefaultCmd = true
@@ -144,6 +145,17 @@ func newRoot(g *globals) *cobra.Command {
 	}
 	walk(root)
 	return root
+}
+
+// flagError is a flag the command line could not take, as bad input (exit 2). A
+// boolean flag given another value is named as the configuration names a bad boolean
+// (`--disabled: "maybe" is not a boolean (use true or false)`), not by strconv.
+func flagError(err error) error {
+	var ive *pflag.InvalidValueError
+	if errors.As(err, &ive) && ive.GetFlag() != nil && ive.GetFlag().Value.Type() == "bool" {
+		return usagef("--%s: %q is not a boolean (use true or false)", ive.GetFlag().Name, ive.GetValue())
+	}
+	return usagef("%v", err)
 }
 
 func noArgs(cmd *cobra.Command, args []string) error {

@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -45,6 +49,11 @@ func serveCmd(g *globals) *cobra.Command {
 				return usagef("GATEHOUSE_HTTP_ADDR: %v", err)
 			}
 			defer ln.Close()
+			// Mails go to files unless an SMTP server is set: a directory that cannot be
+			// written stops start-up (exit 2) rather than every mail failing later.
+			if err := cfg.CheckMailDir(); err != nil {
+				return err
+			}
 			if err := prepareDatabase(&cfg, mayCreate); err != nil {
 				return err
 			}
@@ -63,6 +72,12 @@ func serveCmd(g *globals) *cobra.Command {
 				return err // a *httpapi.TemplateError: exit 2
 			}
 			log := app.Log
+			if issuerPortMismatch(cfg.Issuer, ln.Addr()) {
+				// Discovery, redirect and device URIs and DPoP's htu are built from the
+				// issuer: on this machine they point at another port (GATEHOUSE_HTTP_ADDR
+				// changed without GATEHOUSE_ISSUER).
+				log.Warn("the issuer's port is not the port served", "issuer", cfg.Issuer, "addr", ln.Addr().String())
+			}
 			if cfg.SecretKeyGenerated {
 				// The key is in no backup yet, and the database is useless without it.
 				log.Warn("generated a new secret key; back it up with the database", "path", cfg.SecretKeyFile)
@@ -148,6 +163,31 @@ func serveCmd(g *globals) *cobra.Command {
 			return err
 		},
 	}
+}
+
+// issuerPortMismatch tells whether issuer is a plain-http URL of this machine
+// (localhost, 127.0.0.1 or [::1]) whose port (80 when it names none) is not the port of
+// addr, the address served. An https issuer, or another host, is left alone: a proxy
+// in front may well listen on another port.
+func issuerPortMismatch(issuer string, addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return false
+	}
+	u, err := url.Parse(issuer)
+	if err != nil || u.Scheme != "http" {
+		return false
+	}
+	switch strings.ToLower(u.Hostname()) {
+	case "localhost", "127.0.0.1", "::1":
+	default:
+		return false
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+	}
+	return port != strconv.Itoa(tcp.Port)
 }
 
 // issuanceFlushInterval is how often an instance adds the tokens it issued to the

@@ -726,6 +726,34 @@ func (c Config) CreateSQLiteDir() error {
 	return nil
 }
 
+// CheckMailDir makes sure mails can be written where they go when no SMTP server is
+// configured: it creates MailDir as the mail adapter would (mode 0700) and writes and
+// removes a file in it, so that a directory that cannot be created or written stops
+// `serve` at start-up (a configuration error naming mail_dir) instead of every mail
+// failing later. With an SMTP server it does nothing.
+func (c Config) CheckMailDir() error {
+	if c.SMTPURL != "" || c.MailDir == "" {
+		return nil
+	}
+	dir := absPath(c.MailDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return c.errorf("mail_dir", "cannot create the mail directory %s: %v", dir, pathErrorReason(err))
+	}
+	f, err := os.CreateTemp(dir, ".gatehouse-write-check-*")
+	if err != nil {
+		return c.errorf("mail_dir", "cannot write in the mail directory %s: %v", dir, pathErrorReason(err))
+	}
+	name := f.Name()
+	err = f.Close()
+	if rmErr := os.Remove(name); err == nil {
+		err = rmErr
+	}
+	if err != nil {
+		return c.errorf("mail_dir", "cannot write in the mail directory %s: %v", dir, pathErrorReason(err))
+	}
+	return nil
+}
+
 // EnsureSecretKey fills SecretKey when it is unset: with SQLite it reads, or creates
 // with mode 0600, a `secret.key` file beside the database file (and records that in
 // SecretKeyFile and SecretKeyGenerated); with any other database it is an error, since

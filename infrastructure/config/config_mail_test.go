@@ -2,6 +2,9 @@ package config
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -39,5 +42,45 @@ func TestMailSettings(t *testing.T) {
 	}
 	if _, err := Load("", envOf(map[string]string{"GATEHOUSE_MAIL_DIR": "", "GATEHOUSE_SMTP_URL": "smtp://mx"})); err != nil {
 		t.Errorf("an SMTP server needs no mail directory: %v", err)
+	}
+}
+
+// TestCheckMailDir: a missing mail directory is created and left empty; one that
+// cannot be created (a path under a regular file: root ignores permission bits) is a
+// configuration error naming GATEHOUSE_MAIL_DIR; with an SMTP server it is not used,
+// so not checked.
+func TestCheckMailDir(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "mail", "new")
+	c, err := Load("", envOf(map[string]string{"GATEHOUSE_MAIL_DIR": dir}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckMailDir(); err != nil {
+		t.Fatalf("a new mail directory: %v", err)
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
+		t.Fatalf("the mail directory was not created empty: %v, %v", entries, err)
+	}
+	file := filepath.Join(base, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(file, "sub")
+	c, err = Load("", envOf(map[string]string{"GATEHOUSE_MAIL_DIR": bad}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.CheckMailDir()
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Variable != "GATEHOUSE_MAIL_DIR" || !strings.Contains(err.Error(), bad) {
+		t.Fatalf("an uncreatable mail directory: %v, want a *config.Error naming GATEHOUSE_MAIL_DIR and %s", err, bad)
+	}
+	c, err = Load("", envOf(map[string]string{"GATEHOUSE_MAIL_DIR": bad, "GATEHOUSE_SMTP_URL": "smtp://mx.example.com:25"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckMailDir(); err != nil {
+		t.Fatalf("with an SMTP server the mail directory is not used: %v", err)
 	}
 }

@@ -500,22 +500,17 @@ func TestUpstream_GitHub(t *testing.T) {
 		t.Fatalf("the second GitHub user (unverified email, login taken): %+v", users)
 	}
 
-	// An unverified primary email that an account here has is not trusted, and says
-	// nothing of that account: the sign-in makes an account of its own without it
-	// (SECURITY S48, S54).
+	// An unverified primary email that an account here has: refused, nothing created.
 	before := userCount(t, down)
 	r = signIn(map[string]any{"id": 999, "login": "mallory"},
 		[]map[string]any{{"email": "octo@example.com", "primary": true, "verified": false}})
-	if r.Status != http.StatusFound {
-		t.Fatalf("an unverified taken address: %d, want signed in\n%s", r.Status, r.Body)
+	wantPageText(t, r, http.StatusConflict, "sign in to that account, then link GitHub")
+	if n := userCount(t, down); n != before {
+		t.Fatalf("%d users after a refused GitHub sign-in, want %d", n, before)
 	}
-	if n := userCount(t, down); n != before+1 {
-		t.Fatalf("%d users after the sign-in, want %d", n, before+1)
-	}
-	var mallory shownUser
-	down.CLIJSON(t, &mallory, "", "users", "show", "mallory")
-	if mallory.Email != "" || mallory.EmailVerified {
-		t.Fatalf("mallory's account: %+v, want no address", mallory)
+	_, _, code := down.CLI(t, "", "users", "show", "mallory")
+	if code == 0 {
+		t.Fatal("a user mallory was created")
 	}
 }
 

@@ -278,8 +278,8 @@ type UpstreamFailed struct {
 
 func (e *UpstreamFailed) Error() string { return "sign-in with " + e.Name + " failed: " + e.Message }
 
-// UpstreamEmailTaken: the upstream identity is new, and its verified email belongs to
-// an account here. Nothing is created or linked: the owner signs in to that account and
+// UpstreamEmailTaken: the upstream identity is new, and its email belongs to an
+// account here. Nothing is created or linked: the owner signs in to that account and
 // links the identity from /account.
 type UpstreamEmailTaken struct{ Name string }
 
@@ -459,7 +459,7 @@ func (uc *Upstreams) CompleteUpstream(ctx context.Context, in UpstreamCallback) 
 			return out, fmt.Errorf("record the identity's use: %w", err)
 		}
 	case errors.Is(err, domain.ErrNotFound):
-		userID, email, err := uc.register(ctx, up, id)
+		userID, err := uc.register(ctx, up, id)
 		if err != nil {
 			var taken *UpstreamEmailTaken
 			var none *UpstreamNoAccount
@@ -474,8 +474,8 @@ func (uc *Upstreams) CompleteUpstream(ctx context.Context, in UpstreamCallback) 
 			return out, err
 		}
 		out.UserID = userID
-		if email != "" && !id.EmailVerified && uc.accounts != nil {
-			uc.accounts.Welcome(userID, email) // a link to verify the address, as after a sign-up
+		if id.Email != "" && !id.EmailVerified && uc.accounts != nil {
+			uc.accounts.Welcome(userID, id.Email) // a link to verify the address, as after a sign-up
 		}
 	default:
 		return out, fmt.Errorf("look up the upstream identity: %w", err)
@@ -559,28 +559,30 @@ func UpstreamAMR(id UpstreamIdentity) []string {
 }
 
 // register creates a user for a new upstream identity, and links it, in one
-// transaction with its audit event, and returns it with the email it was given.
-// Never when a verified email belongs to an account here (an identity is never
-// linked by email alone: the owner signs in and links it), nor when registration is
-// off. An unverified email that an account here has is not trusted, nor linked by:
-// the account is made without it, as the sign-up page makes one, so that the answer
-// does not tell whether the address is registered here (SECURITY S48, S54).
-func (uc *Upstreams) register(ctx context.Context, up domain.Upstream, id UpstreamIdentity) (string, string, error) {
-	email, err := uc.registrationEmail(ctx, up, id)
-	if err != nil {
-		return "", "", err
+// transaction with its audit event. Never when the email belongs to an account here
+// (verified or not: an identity is never linked by email alone, and an unverified
+// claim is not trusted), nor when registration is off.
+func (uc *Upstreams) register(ctx context.Context, up domain.Upstream, id UpstreamIdentity) (string, error) {
+	if id.Email != "" {
+		_, taken, err := uc.users.Taken(ctx, "", id.Email)
+		if err != nil {
+			return "", fmt.Errorf("look up the email: %w", err)
+		}
+		if taken {
+			return "", &UpstreamEmailTaken{Name: up.Name}
+		}
 	}
 	if !uc.settings.RegistrationEnabled {
-		return "", "", &UpstreamNoAccount{Name: up.Name}
+		return "", &UpstreamNoAccount{Name: up.Name}
 	}
 	now := uc.clock.Now()
 	base := uc.usernameBase(id)
 	for attempt := 0; attempt < 8; attempt++ {
 		name, err := uc.freeUsername(ctx, base, attempt)
 		if err != nil {
-			return "", "", err
+			return "", err
 		}
-		u := domain.User{ID: uc.random.UserID(), Username: name, Email: email, EmailVerified: email != "" && id.EmailVerified,
+		u := domain.User{ID: uc.random.UserID(), Username: name, Email: id.Email, EmailVerified: id.EmailVerified,
 			CreatedAt: now, UpdatedAt: now}
 		if field, perr := domain.ValidateProfile(domain.Profile{Name: id.Name}); perr == nil && field == "" {
 			u.Name = id.Name
@@ -595,38 +597,20 @@ func (uc *Upstreams) register(ctx context.Context, up domain.Upstream, id Upstre
 			return uc.store.LinkIdentity(ctx, l)
 		})
 		if err == nil {
-			return u.ID, email, nil
+			return u.ID, nil
 		}
 		if !errors.Is(err, domain.ErrDuplicate) {
-			return "", "", fmt.Errorf("create the user of an upstream identity: %w", err)
+			return "", fmt.Errorf("create the user of an upstream identity: %w", err)
 		}
 		// A username, the email or the identity was taken meanwhile: look again.
+		if _, taken, terr := uc.users.Taken(ctx, "", id.Email); terr == nil && taken && id.Email != "" {
+			return "", &UpstreamEmailTaken{Name: up.Name}
+		}
 		if l, lerr := uc.store.LinkedIdentity(ctx, up.ID, id.Subject); lerr == nil {
-			return l.UserID, "", nil // the same identity signed in twice at once
-		}
-		if email, err = uc.registrationEmail(ctx, up, id); err != nil {
-			return "", "", err
+			return l.UserID, nil // the same identity signed in twice at once
 		}
 	}
-	return "", "", fmt.Errorf("no free username for the upstream identity: %w", domain.ErrDuplicate)
-}
-
-// registrationEmail is the email a new account of id gets: its own, unless an account
-// here has it; then an *UpstreamEmailTaken when the upstream verified it, else none.
-func (uc *Upstreams) registrationEmail(ctx context.Context, up domain.Upstream, id UpstreamIdentity) (string, error) {
-	if id.Email == "" {
-		return "", nil
-	}
-	_, taken, err := uc.users.Taken(ctx, "", id.Email)
-	switch {
-	case err != nil:
-		return "", fmt.Errorf("look up the email: %w", err)
-	case !taken:
-		return id.Email, nil
-	case id.EmailVerified:
-		return "", &UpstreamEmailTaken{Name: up.Name}
-	}
-	return "", nil
+	return "", fmt.Errorf("no free username for the upstream identity: %w", domain.ErrDuplicate)
 }
 
 // usernameBase is a valid username from what the upstream said: its username, else

@@ -174,6 +174,45 @@ func TestSecurity_S54_ReplayedState(t *testing.T) {
 	e.wantRefused(t, b2.get(u.String()), http.StatusBadRequest, "expired", users)
 }
 
+// With registration off, an unverified email claim gets the same answer whether an
+// account here has the address or not ("no account": nothing tells that it is
+// registered, SECURITY S48); a verified one's owner is asked to sign in and link.
+func TestSecurity_S48_UpstreamClaimsWithRegistrationOff(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, Options{Env: map[string]string{"GATEHOUSE_REGISTRATION_ENABLED": "false"}})
+	op := newFakeOP(t)
+	createUpstream(t, srv, op.ClientSecret, "--id", "op", "--name", "Fake OP", "--type", "oidc", "--issuer", op.Issuer,
+		"--client-id", op.ClientID, "--client-secret-stdin")
+	e := s54Env{srv: srv, op: op}
+	srv.CLI(t, "correct horse battery\n", "users", "create", "--username", "owner", "--email", "owner@example.com",
+		"--email-verified", "--password-stdin")
+	before := userCount(t, srv)
+	var pages []string
+	for _, email := range []string{"owner@example.com", "nobody-" + strings.ToLower(randomString(6)) + "@example.com"} {
+		op.Claims = map[string]any{"sub": "claimant-" + randomString(6), "email": email, "email_verified": false}
+		r, _ := newAZBrowser(t, srv).upstreamSignIn("/login/upstream/op")
+		e.wantRefused(t, r, http.StatusForbidden, "No account here is linked", before)
+		pages = append(pages, pageMessage(string(r.Body)))
+	}
+	if pages[0] != pages[1] {
+		t.Errorf("the answers differ:\n%s\n%s", pages[0], pages[1])
+	}
+	op.Claims = map[string]any{"sub": "claimant-" + randomString(6), "email": "owner@example.com", "email_verified": true}
+	r, _ := newAZBrowser(t, srv).upstreamSignIn("/login/upstream/op")
+	e.wantRefused(t, r, http.StatusConflict, "not linked", before)
+}
+
+// pageMessage is the main text of an error page: its title, message and links, without
+// the footer (its language links carry the request's query).
+func pageMessage(body string) string {
+	i := strings.Index(body, "<h1")
+	j := strings.Index(body, "</section>")
+	if i < 0 || j < i {
+		return body
+	}
+	return body[i:j]
+}
+
 // An unverified email claim equal to an account's email is refused; so is a verified
 // one (never linked by email alone). Nothing is created or linked: the account's
 // owner can still sign in only with the password, and the identity stays unlinked.

@@ -561,8 +561,13 @@ func UpstreamAMR(id UpstreamIdentity) []string {
 // register creates a user for a new upstream identity, and links it, in one
 // transaction with its audit event. Never when the email belongs to an account here
 // (verified or not: an identity is never linked by email alone, and an unverified
-// claim is not trusted), nor when registration is off.
+// claim is not trusted), nor when registration is off. With registration off, an
+// unverified email is not even looked up: the answer is the same whether an account
+// has it or not (SECURITY S48); a verified one's owner is told to sign in and link.
 func (uc *Upstreams) register(ctx context.Context, up domain.Upstream, id UpstreamIdentity) (string, error) {
+	if !uc.settings.RegistrationEnabled && !id.EmailVerified {
+		return "", &UpstreamNoAccount{Name: up.Name}
+	}
 	if id.Email != "" {
 		_, taken, err := uc.users.Taken(ctx, "", id.Email)
 		if err != nil {

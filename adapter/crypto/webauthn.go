@@ -29,14 +29,19 @@ var _ usecase.WebAuthn = (*WebAuthn)(nil)
 
 var errNoRelyingParty = errors.New("passkeys need an issuer whose host is a domain name (localhost or a real one)")
 
-// NewWebAuthn makes the relying party of settings.Issuer. An issuer whose host is an IP
-// address cannot be one (browsers refuse): passkeys are then off (Available false).
+// NewWebAuthn makes the relying party of settings.Issuer, named by the brand name (or
+// "Gatehouse"). An issuer whose host is an IP address cannot be one (browsers
+// refuse): passkeys are then off (Available false).
 func NewWebAuthn(settings usecase.MFASettings) *WebAuthn {
 	u, err := url.Parse(settings.Issuer)
 	if err != nil || u.Hostname() == "" {
 		return &WebAuthn{}
 	}
-	wa, err := webauthn.New(&webauthn.Config{RPID: u.Hostname(), RPDisplayName: "Gatehouse",
+	name := strings.TrimSpace(settings.Name) // GATEHOUSE_BRAND_NAME
+	if name == "" {
+		name = "Gatehouse"
+	}
+	wa, err := webauthn.New(&webauthn.Config{RPID: u.Hostname(), RPDisplayName: name,
 		RPOrigins: []string{u.Scheme + "://" + u.Host}})
 	if err != nil {
 		return &WebAuthn{}

@@ -4,7 +4,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/json"
 	"testing"
+
+	"gatehouse/usecase"
 
 	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
 	"github.com/go-webauthn/webauthn/protocol/webauthncose"
@@ -52,5 +55,29 @@ func TestBoundedKey(t *testing.T) {
 				t.Fatalf("boundedKey: %v, want accepted %v", err, tc.ok)
 			}
 		})
+	}
+}
+
+// TestRelyingPartyName: the passkey's relying party (shown by browsers and password
+// managers beside the passkey) is named by the brand name, else "Gatehouse"; its id is
+// the issuer's host.
+func TestRelyingPartyName(t *testing.T) {
+	for brand, want := range map[string]string{"": "Gatehouse", "  Acme ID ": "Acme ID"} {
+		w := NewWebAuthn(usecase.MFASettings{Issuer: "https://id.example.com", Name: brand})
+		c, err := w.BeginRegistration(usecase.PasskeyUser{ID: "u1", Name: "ada", DisplayName: "Ada"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var opts struct {
+			PublicKey struct {
+				RP struct{ ID, Name string }
+			}
+		}
+		if err := json.Unmarshal(c.Options, &opts); err != nil {
+			t.Fatalf("options %s: %v", c.Options, err)
+		}
+		if opts.PublicKey.RP.Name != want || opts.PublicKey.RP.ID != "id.example.com" {
+			t.Errorf("brand %q: relying party %+v, want %q at id.example.com", brand, opts.PublicKey.RP, want)
+		}
 	}
 }

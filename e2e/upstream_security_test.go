@@ -282,5 +282,11 @@ func TestUpstream_RefusalInThePageLanguage(t *testing.T) {
 			t.Fatalf("%s: a lying upstream: %d, want 502\n%s", lang, r.Status, r.Body)
 		}
 		wantLang(t, "the upstream's failure", r, lang, want)
+		// Its language links lead back to the login page: the callback's code and
+		// state work once, and would only fail again.
+		body := string(r.Body)
+		if strings.Contains(body, "callback?") || !strings.Contains(body, `href="/login?lang=en"`) {
+			t.Errorf("%s: the failure page's language links:\n%s", lang, body[max(0, strings.Index(body, "<footer")):])
+		}
 	}
 }

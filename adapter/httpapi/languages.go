@@ -268,6 +268,16 @@ func langLinks(c echo.Context, current string) []langLink {
 		q.Set("req", id)
 	}
 	path := req.URL.Path
+	if req.Method == http.MethodGet {
+		// A callback's query (a code and its state) works once: the page it showed is
+		// switched to another language where it leads back to, not asked again.
+		switch {
+		case strings.HasPrefix(path, "/login/upstream/") && strings.HasSuffix(path, "/callback"):
+			path, q = "/login", url.Values{}
+		case path == "/admin/callback":
+			path, q = "/admin", url.Values{}
+		}
+	}
 	if req.Method != http.MethodGet {
 		switch {
 		case strings.HasPrefix(path, "/account"):

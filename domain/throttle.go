@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"net/netip"
+	"time"
+)
 
 // ThrottlePolicy is the arithmetic of failure throttling (SECURITY S27, S28): after
 // FreeFailures failures in a row for one key, each further failure locks the key for
@@ -62,3 +65,24 @@ func (p ThrottlePolicy) Check(failures int, last, now time.Time) error {
 // Retention is how long after its last failure a key's counter can still matter:
 // past both its lock and its Forget window. A store may drop it after that.
 func (p ThrottlePolicy) Retention() time.Duration { return max(p.Forget, p.MaxDelay) }
+
+// ThrottleAddress is the part of a client address its throttle counters are kept
+// under: an IPv4 address whole, an IPv6 address by its /64 network (SECURITY S28).
+// One host or home is commonly given a whole /64, so counting each of its 2^64
+// addresses apart would let it guess without limit. An IPv4 address in IPv6 form is
+// the IPv4 address; text that is no address is kept as it is.
+func ThrottleAddress(address string) string {
+	ip, err := netip.ParseAddr(address)
+	if err != nil {
+		return address
+	}
+	ip = ip.Unmap()
+	if ip.Is4() {
+		return ip.String()
+	}
+	p, err := ip.WithZone("").Prefix(64)
+	if err != nil {
+		return address
+	}
+	return p.String()
+}

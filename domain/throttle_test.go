@@ -43,3 +43,25 @@ func TestThrottlePolicyCheckAndForget(t *testing.T) {
 		t.Error("retention must cover both the lock and the forget window")
 	}
 }
+
+// TestThrottleAddress: throttle counters are kept per IPv4 address and per IPv6 /64.
+func TestThrottleAddress(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.7":            "192.0.2.7",
+		"::ffff:192.0.2.7":     "192.0.2.7",
+		"2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64",
+		"2001:db8:1:2::1":      "2001:db8:1:2::/64",
+		"2001:DB8:1:2:ffff::":  "2001:db8:1:2::/64",
+		"fe80::1%eth0":         "fe80::/64",
+		"::1":                  "::/64",
+		"not an address":       "not an address",
+		"":                     "",
+	} {
+		if got := ThrottleAddress(in); got != want {
+			t.Errorf("ThrottleAddress(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if ThrottleAddress("2001:db8:1:2::1") == ThrottleAddress("2001:db8:1:3::1") {
+		t.Error("two /64 networks share a counter")
+	}
+}

@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -52,4 +54,47 @@ func refusedWhileLocked(t *testing.T, what string, sent time.Time, wait int, r R
 	default:
 		t.Logf("%s came %s after the lock's refusal, maybe after the lock: %d", what, took, r.Status)
 	}
+}
+
+// TestSecurity_S28_IPv6NetworkThrottledAsOne: a caller given a /64 (as IPv6 homes and
+// hosts commonly are) cannot spread its guesses over the network's addresses: wrong
+// passwords from addresses of one /64 count together, and are throttled as those of
+// one address would be; addresses of other networks are counted apart.
+func TestSecurity_S28_IPv6NetworkThrottledAsOne(t *testing.T) {
+	t.Parallel()
+	// The harness's loopback sources are the proxy; X-Forwarded-For names the caller.
+	srv := startServer(t, Options{Env: map[string]string{"GATEHOUSE_TRUSTED_PROXIES": "127.0.0.0/8"}})
+	_, id, secret := newPasswordClient(t, srv)
+	guess := func(from string) int {
+		t.Helper()
+		body := form("grant_type", "password", "username", uniqueName("nobody"), "password", "wrong password")
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/oauth/token", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", "Basic "+basicHeader(id, secret))
+		req.Header.Set("X-Forwarded-For", from)
+		return srv.Do(t, nil, req).Status
+	}
+	// Other networks, one guess each: never throttled.
+	for i := range 8 {
+		if s := guess(fmt.Sprintf("2001:db8:77:%x::1", i+1)); s != http.StatusBadRequest {
+			t.Fatalf("a guess from network %d: %d, want 400", i+1, s)
+		}
+	}
+	// One /64, a new address for each guess: throttled after the free failures.
+	for i := range 12 {
+		switch s := guess(fmt.Sprintf("2001:db8:1:2:%x::%x", i+1, i+7)); s {
+		case http.StatusTooManyRequests:
+			if i < 5 {
+				t.Fatalf("throttled after %d guesses, want 5 free", i)
+			}
+			return
+		case http.StatusBadRequest:
+		default:
+			t.Fatalf("guess %d: %d", i+1, s)
+		}
+	}
+	t.Fatal("12 guesses from addresses of one /64 were not throttled")
 }

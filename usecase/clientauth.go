@@ -185,7 +185,7 @@ func (a *ClientAuthenticator) Authenticate(ctx context.Context, cr Credentials) 
 // the failure is counted and the answer is invalid_client. A throttle that cannot be
 // read fails closed (its error, a 503).
 func (a *ClientAuthenticator) failed(ctx context.Context, address string) error {
-	key := "client-auth:" + address
+	key := "client-auth:" + domain.ThrottleAddress(address)
 	if err := a.throttle.Check(ctx, key); err != nil {
 		return err
 	}

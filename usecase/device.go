@@ -154,7 +154,9 @@ func (uc *Device) newUserCode() (string, error) {
 
 // userCodeThrottleKey counts failed user-code entries per address: a user code has
 // only some 34 bits, so guessing must stay slow (RFC 8628 §5.1, SECURITY S28).
-func userCodeThrottleKey(address string) string { return "device-user-code:" + address }
+func userCodeThrottleKey(address string) string {
+	return "device-user-code:" + domain.ThrottleAddress(address)
+}
 
 // pending finds the pending authorization of a typed user code. Every entry is
 // throttled per address; unknown and malformed codes count as failures. A success

@@ -460,7 +460,7 @@ func (f *Factors) Pending(pending, browser string) (userID string, amr []string,
 // factor's own authentication methods (RFC 8176); domain.WithSecondFactor adds them
 // to the first step's.
 func (f *Factors) Verify(ctx context.Context, userID, otp, recoveryCode, address string) ([]string, error) {
-	userKey, addrKey := "mfa:"+userID, "addr:"+address
+	userKey, addrKey := "mfa:"+userID, "addr:"+domain.ThrottleAddress(address)
 	for _, k := range []string{userKey, addrKey} {
 		if err := f.throttle.Check(ctx, k); err != nil {
 			return nil, err

@@ -123,7 +123,7 @@ func (uc *Login) startCheckedWith(ctx context.Context, userID string, amr []stri
 // sign-ups are rare, and an address that makes more than a few in a row must wait
 // (*domain.ThrottledError), as after failed logins.
 func (uc *Login) Register(ctx context.Context, in NewUser, address string, old *domain.Session) (domain.Session, string, error) {
-	key := "register:" + address
+	key := "register:" + domain.ThrottleAddress(address)
 	if err := uc.throttle.Check(ctx, key); err != nil {
 		return domain.Session{}, "", err
 	}

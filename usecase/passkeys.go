@@ -293,7 +293,7 @@ func (f *Factors) VerifyPasskey(ctx context.Context, userID, browser, sessionID,
 		return "", ErrBadPasskey
 	}
 	ctx = WithAuditIP(ctx, address)
-	addrKey := "addr:" + address
+	addrKey := "addr:" + domain.ThrottleAddress(address)
 	keys := []string{addrKey}
 	if userID != "" {
 		keys = append(keys, "mfa:"+userID)

@@ -145,7 +145,7 @@ func checkPassword(ctx context.Context, users UserStore, ids Identifiers, passwo
 	if cerr != nil {
 		userKey = "user:?" + strings.ToLower(strings.TrimSpace(username))
 	}
-	addrKey := "addr:" + address
+	addrKey := "addr:" + domain.ThrottleAddress(address)
 	for _, k := range []string{userKey, addrKey} {
 		if err := throttle.Check(ctx, k); err != nil {
 			return domain.User{}, domain.AuditReasonThrottled, err

@@ -213,7 +213,9 @@ func (uc *Registration) Admit(ctx context.Context, caller Caller) (open bool, er
 	return false, uc.CheckInitialToken(ctx, caller)
 }
 
-func openRegistrationKey(address string) string { return "registration-open:" + address }
+func openRegistrationKey(address string) string {
+	return "registration-open:" + domain.ThrottleAddress(address)
+}
 
 // Register checks the initial access token (in constant time) or, without one when
 // registration is open, the address's throttle; validates the metadata with the

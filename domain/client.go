@@ -107,7 +107,8 @@ func (c Client) Audience(resources []string, def string) ([]string, error) {
 
 // MatchRedirectURI returns the registered redirect URI that uri matches, comparing
 // exact strings (RFC 9700 §4.1.3). A loopback IP literal URI (http://127.0.0.1 or
-// http://[::1]) matches on any port, path and query still exact (RFC 8252 §7.3).
+// http://[::1]) matches on any port (1 to 65535, see validPort), path and query still
+// exact (RFC 8252 §7.3).
 func (c Client) MatchRedirectURI(uri string) (string, bool) {
 	for _, r := range c.RedirectURIs {
 		if r == uri {
@@ -138,10 +139,11 @@ func (c Client) AllowsPostLogoutRedirectURI(uri string) bool {
 }
 
 // loopbackParts splits an http URI on a loopback IP literal, 127.0.0.1 or [::1] with
-// an optional port, into that host and the rest (path, query and fragment). It reads
-// the raw text, not a parsed URL: url.Parse lowers the scheme, forgets an empty
-// fragment or query and re-escapes some paths, and everything but the port must
-// match byte for byte.
+// an optional port (validPort: not empty after a colon, 0, with leading zeros or above
+// 65535), into that host and the rest (path, query and fragment). It reads the raw
+// text, not a parsed URL: url.Parse lowers the scheme, forgets an empty fragment or
+// query and re-escapes some paths, and everything but the port must match byte for
+// byte.
 func loopbackParts(uri string) (host, rest string, ok bool) {
 	after, ok := strings.CutPrefix(uri, "http://")
 	if !ok {
@@ -162,19 +164,32 @@ func loopbackParts(uri string) (host, rest string, ok bool) {
 	return "", "", false
 }
 
+// validPort reports whether p, the text after the colon of an authority, is a port
+// Gatehouse accepts in a redirect URI: 1 to 65535 in decimal, without leading zeros
+// (RFC 3986 §3.2.3, RFC 8252 §7.3). An empty port (a colon and nothing after it),
+// port 0, "00080" and "99999" are not; a URI without a port has no colon at all.
 func validPort(p string) bool {
-	if p == "" {
-		return true
-	}
-	if len(p) > 5 {
+	if p == "" || len(p) > 5 || p[0] == '0' {
 		return false
 	}
-	for _, c := range p {
+	n := 0
+	for _, c := range []byte(p) {
 		if c < '0' || c > '9' {
 			return false
 		}
+		n = n*10 + int(c-'0')
 	}
-	return true
+	return n <= 65535
+}
+
+// hostPort returns the port of host (a URL's Host, IPv6 literals in brackets) and
+// whether it has one: the text after its last colon outside brackets, maybe empty.
+func hostPort(host string) (port string, ok bool) {
+	i := strings.LastIndexByte(host, ':')
+	if i < 0 || i < strings.LastIndexByte(host, ']') {
+		return "", false
+	}
+	return host[i+1:], true
 }
 
 // isLoopbackIPLiteral reports whether host (with an optional port) is 127.0.0.1 or
@@ -252,9 +267,10 @@ func (e *FieldError) text(name func(field string) string) string {
 }
 
 // ValidateRedirectURI applies the registration rules (RFC 6749 §3.1.2, SECURITY S4):
-// absolute, no fragment, no wildcard, no userinfo, not javascript:/data:/file:, and plain
-// http only on loopback (127.0.0.1, [::1] or localhost). Private-use schemes for native
-// apps (com.example.app:/cb) are allowed. The error is a *FieldError of redirect_uris.
+// absolute, no fragment, no wildcard, no userinfo, not javascript:/data:/file:, a port
+// (if any) of 1 to 65535 without leading zeros, and plain http only on loopback
+// (127.0.0.1, [::1] or localhost). Private-use schemes for native apps
+// (com.example.app:/cb) are allowed. The error is a *FieldError of redirect_uris.
 func ValidateRedirectURI(raw string) error {
 	if err := validateRedirectURI("redirect_uris", "redirect URI", raw); err != nil {
 		return err
@@ -297,6 +313,9 @@ func validateRedirectURI(field, what, raw string) *FieldError {
 	}
 	if u.User != nil {
 		return bad(" must not contain user information")
+	}
+	if port, ok := hostPort(u.Host); ok && !validPort(port) {
+		return bad(": the port must be 1 to 65535 without leading zeros (no colon for none)")
 	}
 	// url.Parse lowers the scheme; look at the raw text, since the match is exact.
 	if scheme, _, _ := strings.Cut(raw, ":"); scheme != strings.ToLower(scheme) {

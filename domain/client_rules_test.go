@@ -71,6 +71,17 @@ func TestValidateClient_FieldErrors(t *testing.T) {
 			"the authorization_code grant needs at least one redirect URI"},
 		{"javascript redirect URI", with(func(c *Client) { c.RedirectURIs = []string{"javascript:x"} }), "redirect_uris",
 			`redirect URI "javascript:x" uses a forbidden scheme`},
+		{"redirect URI with port 0", with(func(c *Client) { c.RedirectURIs = []string{"http://127.0.0.1:0/cb"} }), "redirect_uris",
+			`redirect URI "http://127.0.0.1:0/cb": the port must be 1 to 65535 without leading zeros (no colon for none)`},
+		{"redirect URI with port 99999", with(func(c *Client) {
+			c.RedirectURIs = []string{"https://app.example/cb", "https://app.example:99999/cb"}
+		}), "redirect_uris", `redirect URI "https://app.example:99999/cb": the port must be 1 to 65535 without leading zeros (no colon for none)`},
+		{"redirect URI with leading zeros", with(func(c *Client) { c.RedirectURIs = []string{"https://app.example:00080/cb"} }), "redirect_uris",
+			`redirect URI "https://app.example:00080/cb": the port must be 1 to 65535 without leading zeros (no colon for none)`},
+		{"redirect URI with an empty port", with(func(c *Client) { c.RedirectURIs = []string{"http://[::1]:/cb"} }), "redirect_uris",
+			`redirect URI "http://[::1]:/cb": the port must be 1 to 65535 without leading zeros (no colon for none)`},
+		{"post-logout redirect URI with port 0", with(func(c *Client) { c.PostLogoutRedirectURIs = []string{"https://app.example:0/"} }),
+			"post_logout_redirect_uris", `post-logout redirect URI "https://app.example:0/": the port must be 1 to 65535 without leading zeros (no colon for none)`},
 		{"post-logout redirect URI", with(func(c *Client) { c.PostLogoutRedirectURIs = []string{"http://x.example/"} }), "post_logout_redirect_uris",
 			`post-logout redirect URI "http://x.example/": plain http is allowed only on loopback; use https`},
 		{"scope token", with(func(c *Client) { c.Scopes = []string{`a"b`} }), "scope", ""},

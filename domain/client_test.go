@@ -49,7 +49,22 @@ func TestMatchRedirectURI(t *testing.T) {
 		{"http://127.0.0.1:5000/loopback#", false},
 		{"http://127.0.0.1:5000/loopback?", false},
 		{"http://127.0.0.1:5000/%6coopback", false},
-		{"http://127.0.0.1:/loopback", true},
+		// A port is 1 to 65535 without leading zeros, or absent with its colon
+		// (RFC 3986 §3.2.3, SECURITY S2).
+		{"http://127.0.0.1:/loopback", false},
+		{"http://127.0.0.1:0/loopback", false},
+		{"http://127.0.0.1:00080/loopback", false},
+		{"http://127.0.0.1:080/loopback", false},
+		{"http://127.0.0.1:65536/loopback", false},
+		{"http://127.0.0.1:99999/loopback", false},
+		{"http://127.0.0.1:+80/loopback", false},
+		{"http://127.0.0.1:1/loopback", true},
+		{"http://127.0.0.1:65535/loopback", true},
+		{"http://[::1]:/v6", false},
+		{"http://[::1]:0/v6", false},
+		{"http://[::1]:00080/v6", false},
+		{"http://[::1]:99999/v6", false},
+		{"http://[::1]:80/v6", true},
 		{"http://localhost:9000/local", false},
 		{"http://localhost:8000/local", true},
 		{"com.example.app:/oauth", true},
@@ -63,11 +78,31 @@ func TestMatchRedirectURI(t *testing.T) {
 	}
 }
 
+func TestValidPort(t *testing.T) {
+	for p, want := range map[string]bool{
+		"1": true, "80": true, "443": true, "8080": true, "65535": true,
+		"": false, "0": false, "00": false, "00080": false, "080": false, "01": false, "65536": false, "99999": false,
+		"100000": false, "4294967377": false, "+80": false, "-1": false, " 80": false, "80 ": false, "8a": false, "\u0668": false,
+	} {
+		if got := validPort(p); got != want {
+			t.Errorf("validPort(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
+
 func TestValidateRedirectURI(t *testing.T) {
-	good := []string{"https://app.example.com/cb", "http://127.0.0.1/cb", "http://[::1]:8080/cb", "http://localhost/cb", "com.example.app:/cb", "https://app.example.com/cb?x=1"}
+	good := []string{"https://app.example.com/cb", "http://127.0.0.1/cb", "http://[::1]:8080/cb", "http://localhost/cb", "com.example.app:/cb", "https://app.example.com/cb?x=1",
+		"https://app.example.com:1/cb", "https://app.example.com:65535/cb", "http://127.0.0.1:8080/cb", "http://localhost:5000/cb", "com.example.app://host:8080/cb"}
 	bad := []string{"", "/relative", "app.example.com/cb", "https://app.example.com/cb#x", "https://*.example.com/cb", "javascript:alert(1)",
 		"data:text/html,x", "http://app.example.com/cb", "https://user:pw@app.example.com/cb", "myapp:/cb", "https:///nohost", "HTTPS://app.example.com/cb",
-		"https://app.example.com/\u00a0cb", "https://app.example.com/cb\u2028", "https://app.example.com/\u0085"}
+		"https://app.example.com/\u00a0cb", "https://app.example.com/cb\u2028", "https://app.example.com/\u0085",
+		// Ports: none after a colon, 0, leading zeros, above 65535 (SECURITY S2, S4).
+		"https://app.example.com:/cb", "https://app.example.com:0/cb", "https://app.example.com:00080/cb", "https://app.example.com:080/cb",
+		"https://app.example.com:65536/cb", "https://app.example.com:99999/cb", "https://app.example.com:100000/cb",
+		"http://127.0.0.1:/cb", "http://127.0.0.1:0/cb", "http://127.0.0.1:00080/cb", "http://127.0.0.1:99999/cb",
+		"http://[::1]:/cb", "http://[::1]:0/cb", "http://[::1]:00080/cb", "http://[::1]:99999/cb",
+		"http://localhost:/cb", "http://localhost:0/cb", "http://localhost:00080/cb", "http://localhost:99999/cb",
+		"https://app.example.com:", "com.example.app://host:0/cb"}
 	for _, u := range good {
 		if err := ValidateRedirectURI(u); err != nil {
 			t.Errorf("%q refused: %v", u, err)

@@ -4,7 +4,9 @@ package domain
 // the seeds below and those in testdata/fuzz/<FuzzName>/ as regression tests).
 
 import (
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode"
@@ -82,8 +84,9 @@ func errorIsCode(err error, want *Error) bool {
 // FuzzMatchRedirectURI: MatchRedirectURI never panics, and when it says yes the URI
 // is a registered one byte for byte, or both are http loopback IP literals with the
 // same host and the same path, query (and fragment) byte for byte, only the port
-// differing (SECURITY S1, S2). What it returns is the request's URI. Every
-// registered URI matches itself.
+// differing (SECURITY S1, S2), and the request's port then absent or 1 to 65535
+// without leading zeros. What it returns is the request's URI. Every registered URI
+// matches itself.
 func FuzzMatchRedirectURI(f *testing.F) {
 	seeds := [][3]string{
 		{"https://app.example.com/cb", "https://app.example.com/q?a=1&b=2", "https://app.example.com/cb"},
@@ -98,6 +101,11 @@ func FuzzMatchRedirectURI(f *testing.F) {
 		{"http://127.0.0.1/loopback", "", "http://user@127.0.0.1:5000/loopback"},
 		{"http://127.0.0.1/loopback", "", "HTTP://127.0.0.1:5000/loopback"},
 		{"http://127.0.0.1/loopback", "", "http://127.0.0.1:/loopback"},
+		{"http://127.0.0.1/loopback", "", "http://127.0.0.1:0/loopback"},
+		{"http://127.0.0.1/loopback", "", "http://127.0.0.1:00080/loopback"},
+		{"http://127.0.0.1/loopback", "", "http://127.0.0.1:99999/loopback"},
+		{"http://127.0.0.1/loopback", "", "http://127.0.0.1:65536/loopback"},
+		{"http://127.0.0.1/loopback", "http://[::1]/v6", "http://[::1]:65535/v6"},
 		{"http://127.0.0.1/cb?x=1", "", "http://127.0.0.1:8080/cb?x=1"},
 		{"http://127.0.0.1/cb?x=1", "", "http://127.0.0.1:8080/cb?x=%31"},
 		{"http://127.0.0.1/a%2Fb", "", "http://127.0.0.1:8080/a%2fb"},
@@ -127,10 +135,13 @@ func FuzzMatchRedirectURI(f *testing.F) {
 		if slices.Contains(c.RedirectURIs, uri) {
 			return
 		}
-		host, _, rest, isLoopback := splitLoopback(uri)
+		host, port, rest, isLoopback := splitLoopback(uri)
 		for _, r := range c.RedirectURIs {
 			rh, _, rr, ok := splitLoopback(r)
 			if isLoopback && ok && rh == host && rr == rest {
+				if digits, colon := strings.CutPrefix(port, ":"); colon && !canonicalPort(digits) {
+					t.Fatalf("MatchRedirectURI(%q) with %q: accepted the loopback port %q", uri, c.RedirectURIs, port)
+				}
 				return
 			}
 		}
@@ -138,8 +149,8 @@ func FuzzMatchRedirectURI(f *testing.F) {
 	})
 }
 
-// splitLoopback splits an http URI on a loopback IP literal into host, port and the
-// rest (path, query, fragment), reading the raw text only.
+// splitLoopback splits an http URI on a loopback IP literal into host, port (with its
+// colon, "" for none) and the rest (path, query, fragment), reading the raw text only.
 func splitLoopback(s string) (host, port, rest string, ok bool) {
 	after, found := strings.CutPrefix(s, "http://")
 	if !found {
@@ -157,11 +168,18 @@ func splitLoopback(s string) (host, port, rest string, ok bool) {
 			}
 			digits, colon := strings.CutPrefix(p, ":")
 			if colon && strings.Trim(digits, "0123456789") == "" {
-				return h, digits, rest, true
+				return h, p, rest, true
 			}
 		}
 	}
 	return "", "", "", false
+}
+
+// canonicalPort: 1 to 65535 in decimal, written as strconv writes it (no sign, no
+// leading zero).
+func canonicalPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 1 && n <= 65535 && strconv.Itoa(n) == s
 }
 
 // isLocalhost: an http URI whose host is exactly localhost.
@@ -173,7 +191,8 @@ func isLocalhost(raw string) bool {
 // FuzzValidateRedirectURI: ValidateRedirectURI never panics, and a URI it accepts
 // holds no fragment, wildcard, backslash, whitespace (any Unicode space) or control
 // character, and has no javascript:, data:, vbscript: or file: scheme (SECURITY S4).
-// Plain http is accepted only on loopback.
+// Plain http is accepted only on loopback, and a port only as 1 to 65535 without
+// leading zeros (no colon without one).
 func FuzzValidateRedirectURI(f *testing.F) {
 	for _, s := range []string{
 		"https://app.example.com/cb", "http://127.0.0.1/cb", "http://[::1]:8080/cb", "http://localhost/cb",
@@ -182,6 +201,8 @@ func FuzzValidateRedirectURI(f *testing.F) {
 		"data:text/html,x", "http://app.example.com/cb", "https://user:pw@app.example.com/cb", "myapp:/cb",
 		"https:///nohost", "HTTPS://app.example.com/cb", "https://app.example.com/c b", "https://app.example.com/\u00a0", "https://app.example.com/\u2028", "https://app.example.com/\u0085",
 		"java\tscript:alert(1)", "https://app.example.com/%0a", "http://127.0.0.1.evil.example/cb",
+		"https://app.example.com:/cb", "https://app.example.com:0/cb", "https://app.example.com:00080/cb",
+		"https://app.example.com:99999/cb", "http://[::1]:/cb", "http://127.0.0.1:65535/cb", "com.example.app://h:0/cb",
 	} {
 		f.Add(s)
 	}
@@ -203,6 +224,9 @@ func FuzzValidateRedirectURI(f *testing.F) {
 			if _, _, _, ok := splitLoopback(raw); !ok && !isLocalhost(raw) {
 				t.Fatalf("accepted %q: plain http off loopback", raw)
 			}
+		}
+		if u, err := url.Parse(raw); err == nil && (strings.HasSuffix(u.Host, ":") || u.Port() != "" && !canonicalPort(u.Port())) {
+			t.Fatalf("accepted %q: port %q", raw, u.Port())
 		}
 	})
 }

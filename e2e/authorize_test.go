@@ -88,7 +88,7 @@ func TestSecurity_S2_LoopbackAnyPort(t *testing.T) {
 	}
 	for _, ok := range []string{
 		"http://127.0.0.1/callback", "http://127.0.0.1:51234/callback", "http://127.0.0.1:1/callback",
-		"http://[::1]:4444/callback", "http://localhost:5000/cb",
+		"http://127.0.0.1:65535/callback", "http://[::1]:4444/callback", "http://localhost:5000/cb",
 	} {
 		t.Run("accepts "+ok, func(t *testing.T) { wantLoginRedirect(t, try(ok)) })
 	}
@@ -97,6 +97,10 @@ func TestSecurity_S2_LoopbackAnyPort(t *testing.T) {
 		"https://127.0.0.1:51234/callback", "http://127.0.0.2:51234/callback", "http://[::1]:4444/callback/",
 		// localhost gets no any-port exception (RFC 8252 §8.3).
 		"http://localhost:5001/cb", "http://localhost/cb", "http://localhost:51234/callback",
+		// A port is 1 to 65535 without leading zeros; a colon needs one (RFC 3986 §3.2.3).
+		"http://127.0.0.1:/callback", "http://127.0.0.1:0/callback", "http://127.0.0.1:00080/callback",
+		"http://127.0.0.1:99999/callback", "http://127.0.0.1:65536/callback",
+		"http://[::1]:/callback", "http://[::1]:0/callback", "http://[::1]:00080/callback", "http://[::1]:99999/callback",
 	} {
 		t.Run("refuses "+bad, func(t *testing.T) { wantErrorPage(t, try(bad), http.StatusBadRequest) })
 	}

@@ -11,15 +11,17 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
 
 // TestSecurity_S4_RegistrationRefusesUnsafeRedirectURIs: `gatehouse clients create`
 // (the only way to register a client) refuses fragments, relative URIs,
-// javascript:/data: and other dangerous schemes, wildcards, white space, and plain
-// http except on loopback; nothing is stored. What it accepts, the authorization
-// endpoint then accepts.
+// javascript:/data: and other dangerous schemes, wildcards, white space, plain http
+// except on loopback, and ports other than 1 to 65535 without leading zeros (none
+// after a colon, 0, 00080, 99999: the message names the URI); nothing is stored.
+// What it accepts, the authorization endpoint then accepts.
 func TestSecurity_S4_RegistrationRefusesUnsafeRedirectURIs(t *testing.T) {
 	t.Parallel()
 	srv := sharedServer(t)
@@ -48,12 +50,35 @@ func TestSecurity_S4_RegistrationRefusesUnsafeRedirectURIs(t *testing.T) {
 		"upper-case scheme":     "HTTPS://app.example.com/cb",
 		"custom scheme, no dot": "myapp:/cb",
 	}
+	badPorts := map[string]string{
+		"empty port":           "https://app.example.com:/cb",
+		"port 0":               "https://app.example.com:0/cb",
+		"port 00080":           "https://app.example.com:00080/cb",
+		"port 99999":           "https://app.example.com:99999/cb",
+		"loopback empty port":  "http://127.0.0.1:/cb",
+		"loopback port 0":      "http://127.0.0.1:0/cb",
+		"loopback port 00080":  "http://127.0.0.1:00080/cb",
+		"loopback port 99999":  "http://127.0.0.1:99999/cb",
+		"IPv6 loopback port 0": "http://[::1]:0/cb",
+		"IPv6 loopback empty":  "http://[::1]:/cb",
+		"localhost port 99999": "http://localhost:99999/cb",
+		"custom scheme port 0": "com.example.app://host:0/cb",
+		"IPv6 port 100000":     "http://[::1]:100000/cb",
+		"port 65536":           "https://app.example.com:65536/cb",
+	}
+	for name, uri := range badPorts {
+		bad[name] = uri
+	}
 	for name, uri := range bad {
 		t.Run("refuses "+name, func(t *testing.T) {
 			t.Parallel()
 			client := uniqueName("s4")
+			var mention []string
+			if _, ok := badPorts[name]; ok {
+				mention = []string{strconv.Quote(uri), "port must be 1 to 65535"}
+			}
 			out, errOut, code := srv.CLI(t, "", "clients", "create", "--name", client, "--redirect-uri", uri)
-			wantUsage(t, uri, out, errOut, code)
+			wantUsage(t, uri, out, errOut, code, mention...)
 			list, _, _ := srv.CLI(t, "", "clients", "list", "--json")
 			if strings.Contains(list, client) {
 				t.Errorf("a client with redirect URI %q was stored", uri)
@@ -63,6 +88,7 @@ func TestSecurity_S4_RegistrationRefusesUnsafeRedirectURIs(t *testing.T) {
 	good := []string{
 		"https://app.example.com/cb", "https://app.example.com/cb?x=1", "http://127.0.0.1/cb",
 		"http://[::1]:8080/cb", "http://localhost:5000/cb", "com.example.app:/oauth",
+		"https://app.example.com:1/cb", "https://app.example.com:65535/cb", "http://127.0.0.1:8080/cb",
 	}
 	for _, uri := range good {
 		t.Run("accepts "+uri, func(t *testing.T) {

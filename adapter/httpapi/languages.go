@@ -473,13 +473,14 @@ var profileReasons = []struct {
 // by what follows the address ("redirect URI %q must be absolute": " must be
 // absolute"); the form names the field, the message the address.
 var clientProblems = map[string]string{
-	" must be 1 to 2000 characters":                                             "console.field.uri_length",
-	" must not contain a fragment, wildcard, backslash or whitespace":           "console.field.uri_chars",
-	" is not a valid URI":                                                       "console.field.uri_invalid",
-	" must be absolute":                                                         "console.field.uri_absolute",
-	" uses a forbidden scheme":                                                  "console.field.uri_scheme_forbidden",
-	" has no host":                                                              "console.field.uri_no_host",
-	": plain http is allowed only on loopback; use https":                       "console.field.uri_http",
+	" must be 1 to 2000 characters":                                   "console.field.uri_length",
+	" must not contain a fragment, wildcard, backslash or whitespace": "console.field.uri_chars",
+	" is not a valid URI":                                             "console.field.uri_invalid",
+	" must be absolute":                                               "console.field.uri_absolute",
+	" uses a forbidden scheme":                                        "console.field.uri_scheme_forbidden",
+	" has no host":                                                    "console.field.uri_no_host",
+	": plain http is allowed only on loopback; use https":             "console.field.uri_http",
+	": the port must be 1 to 65535 without leading zeros (no colon for none)":   "console.field.uri_port",
 	": a custom scheme must be reverse-domain (com.example.app)":                "console.field.uri_custom_scheme",
 	" must not contain user information":                                        "console.field.uri_userinfo",
 	": the scheme must be lower case":                                           "console.field.uri_scheme_case",

@@ -98,3 +98,32 @@ func TestSecurity_S28_IPv6NetworkThrottledAsOne(t *testing.T) {
 	}
 	t.Fatal("12 guesses from addresses of one /64 were not throttled")
 }
+
+// TestSecurity_S28_KnownBrowserSignsInThroughALock: a stranger's wrong guesses at a
+// user's name, from addresses of their own, lock the user; the right password from
+// an unknown browser then waits too, but the browser the user signed in with before
+// (it holds the gatehouse_known cookie) signs in.
+func TestSecurity_S28_KnownBrowserSignsInThroughALock(t *testing.T) {
+	t.Parallel()
+	srv := sharedServer(t)
+	user, pass, _ := newUser(t, srv)
+	home := newAZBrowser(t, srv)
+	if r := home.logIn("/login", user, pass); r.Status != http.StatusSeeOther {
+		t.Fatalf("log in: %d", r.Status)
+	}
+	if home.cookie("gatehouse_known") == "" {
+		t.Fatal("no gatehouse_known cookie after a right password")
+	}
+	home.setCookie("gatehouse_session", "") // signed out, the mark kept
+	_, sent, wait := lockedOut(t, "a stranger's guesses", 20, 3, func() Response {
+		return newAZBrowser(t, srv).logIn("/login", user, "a wrong guess")
+	}, func(r Response) {
+		if r.Status != http.StatusUnauthorized {
+			t.Fatalf("a wrong guess: %d, want 401", r.Status)
+		}
+	})
+	refusedWhileLocked(t, "the right password from an unknown browser", sent, wait, newAZBrowser(t, srv).logIn("/login", user, pass))
+	if r := home.logIn("/login", user, pass); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/" {
+		t.Fatalf("the right password from the known browser: %d %q, want signed in", r.Status, r.Header.Get("Location"))
+	}
+}

@@ -2,8 +2,11 @@ package usecase
 
 import (
 	"context"
+	"crypto/subtle"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"gatehouse/domain"
@@ -62,8 +65,18 @@ func (uc *Login) Session(ctx context.Context, secret string) (*domain.Session, e
 // old. It returns the session and the cookie secret. A user with a second factor gets
 // no session but *SecondFactorRequired (CompleteSecondFactor starts it).
 func (uc *Login) LogIn(ctx context.Context, username, password, address string, old *domain.Session) (domain.Session, string, error) {
+	return uc.LogInFrom(ctx, username, password, address, "", old)
+}
+
+// LogInFrom is LogIn from a browser that may hold mark, a KnownBrowserMark of the
+// username: with a valid one, the user's own throttle, which anyone's wrong guesses
+// lock, does not stop this browser, whose own counter does; without, it does. So a
+// stranger guessing at a victim's name every few minutes cannot keep the victim out
+// of the browsers they signed in with before (SECURITY S28).
+func (uc *Login) LogInFrom(ctx context.Context, username, password, address, mark string, old *domain.Session) (domain.Session, string, error) {
 	ctx = WithAuditIP(ctx, address)
-	user, reason, err := checkPassword(ctx, uc.users, uc.ids, uc.passwords, uc.throttle, username, password, address)
+	user, reason, err := checkPasswordFrom(ctx, uc.users, uc.ids, uc.passwords, uc.throttle, username, password, address,
+		uc.knownBrowserKey(mark, username))
 	if err != nil {
 		if reason != "" {
 			// Never the username typed: it may be a password typed in the wrong field.
@@ -316,4 +329,35 @@ func (uc *Login) EndSessions(ctx context.Context, s domain.Session, id string) e
 		return domain.ErrNotFound
 	}
 	return nil
+}
+
+// KnownBrowserMark is a new mark for a browser that gave username's right password:
+// a random id, then a keyed hash binding it to the username. LogInFrom takes it back.
+func (uc *Login) KnownBrowserMark(username string) string {
+	canonical, err := uc.ids.CanonicalUsername(username)
+	if err != nil {
+		return ""
+	}
+	id := uc.random.Token()
+	return id + "." + base64.RawURLEncoding.EncodeToString(uc.hasher.HashSecret(knownBrowserPrefix+id+"\n"+canonical))
+}
+
+const knownBrowserPrefix = "known-browser:"
+
+// knownBrowserKey is the throttle key of the browser holding mark, when mark is a
+// KnownBrowserMark of username; "" otherwise.
+func (uc *Login) knownBrowserKey(mark, username string) string {
+	id, proof, ok := strings.Cut(mark, ".")
+	if !ok || id == "" || len(mark) > 256 {
+		return ""
+	}
+	canonical, err := uc.ids.CanonicalUsername(username)
+	if err != nil {
+		return ""
+	}
+	want := base64.RawURLEncoding.EncodeToString(uc.hasher.HashSecret(knownBrowserPrefix + id + "\n" + canonical))
+	if subtle.ConstantTimeCompare([]byte(proof), []byte(want)) != 1 {
+		return ""
+	}
+	return "browser:" + id
 }

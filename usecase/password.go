@@ -137,6 +137,14 @@ func CheckPassword(ctx context.Context, users UserStore, ids Identifiers, passwo
 // a failure's user carries only the id).
 func checkPassword(ctx context.Context, users UserStore, ids Identifiers, passwords PasswordHasher, throttle Throttle,
 	username, password, address string) (domain.User, string, error) {
+	return checkPasswordFrom(ctx, users, ids, passwords, throttle, username, password, address, "")
+}
+
+// checkPasswordFrom is checkPassword from a browser known to have signed in as the
+// user (known, its throttle key; "" for any other caller): the user's own key is
+// not checked for it, its own is; its failures count on both.
+func checkPasswordFrom(ctx context.Context, users UserStore, ids Identifiers, passwords PasswordHasher, throttle Throttle,
+	username, password, address, known string) (domain.User, string, error) {
 	canonical, cerr := ids.CanonicalUsername(username)
 	if cerr != nil {
 		canonical = "" // no user has it: the lookup finds none, and the dummy hash runs
@@ -146,7 +154,11 @@ func checkPassword(ctx context.Context, users UserStore, ids Identifiers, passwo
 		userKey = "user:?" + strings.ToLower(strings.TrimSpace(username))
 	}
 	addrKey := "addr:" + domain.ThrottleAddress(address)
-	for _, k := range []string{userKey, addrKey} {
+	checked := []string{userKey, addrKey}
+	if known != "" {
+		checked = []string{known, addrKey}
+	}
+	for _, k := range checked {
 		if err := throttle.Check(ctx, k); err != nil {
 			return domain.User{}, domain.AuditReasonThrottled, err
 		}
@@ -171,6 +183,9 @@ func checkPassword(ctx context.Context, users UserStore, ids Identifiers, passwo
 	if err != nil || !ok {
 		throttle.Failure(ctx, userKey)
 		throttle.Failure(ctx, addrKey)
+		if known != "" {
+			throttle.Failure(ctx, known)
+		}
 		if err != nil {
 			return domain.User{}, domain.AuditReasonUnknownUser, errBadCredentials
 		}

@@ -135,9 +135,13 @@ func (p *Pages) loginPost(c echo.Context) error {
 		return p.render(c, http.StatusBadRequest, "login", v)
 	}
 	ctx := c.Request().Context()
-	ns, secret, err := p.login.LogIn(ctx, v.Username, password, c.RealIP(), s)
+	ns, secret, err := p.login.LogInFrom(ctx, v.Username, password, c.RealIP(), p.knownMark(c), s)
 	if sf := (*usecase.SecondFactorRequired)(nil); errors.As(err, &sf) {
+		p.markKnown(c, v.Username)
 		return p.toSecondFactor(c, sf, browser, id, deviceCode)
+	}
+	if err == nil {
+		p.markKnown(c, v.Username)
 	}
 	if err != nil {
 		a := Classify(err, SurfacePage)

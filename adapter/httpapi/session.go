@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -25,16 +26,42 @@ import (
 type cookieNames struct {
 	session, browser string
 	// mfa holds the sealed pending second-factor state (usecase.Factors): no session.
-	mfa    string
+	mfa string
+	// known marks a browser that gave a user's right password (Login.KnownBrowserMark).
+	known  string
 	secure bool
 }
 
 func newCookieNames(issuer string) cookieNames {
 	secure := strings.HasPrefix(strings.ToLower(issuer), "https://")
 	if secure {
-		return cookieNames{session: "__Host-gatehouse_session", browser: "__Host-gatehouse_browser", mfa: "__Host-gatehouse_mfa", secure: true}
+		return cookieNames{session: "__Host-gatehouse_session", browser: "__Host-gatehouse_browser", mfa: "__Host-gatehouse_mfa",
+			known: "__Host-gatehouse_known", secure: true}
 	}
-	return cookieNames{session: "gatehouse_session", browser: "gatehouse_browser", mfa: "gatehouse_mfa"}
+	return cookieNames{session: "gatehouse_session", browser: "gatehouse_browser", mfa: "gatehouse_mfa", known: "gatehouse_known"}
+}
+
+// knownBrowserLifetime is how long a browser stays known after its last right password.
+const knownBrowserLifetime = 180 * 24 * time.Hour
+
+// knownMark is the browser's known-browser mark, "" when it has none.
+func (p *Pages) knownMark(c echo.Context) string {
+	ck, err := c.Cookie(p.cookies.known)
+	if err != nil || len(ck.Value) > 256 {
+		return ""
+	}
+	return ck.Value
+}
+
+// markKnown gives the browser a new mark for username, after its right password.
+func (p *Pages) markKnown(c echo.Context, username string) {
+	mark := p.login.KnownBrowserMark(username)
+	if mark == "" {
+		return
+	}
+	ck := p.cookies.cookie(p.cookies.known, mark)
+	ck.MaxAge = int(knownBrowserLifetime / time.Second)
+	c.SetCookie(ck)
 }
 
 func (n cookieNames) cookie(name, value string) *http.Cookie {

@@ -1,0 +1,58 @@
+package usecase_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"gatehouse/domain"
+)
+
+// TestLogin_KnownBrowserOutlastsAStrangersLock: a stranger's wrong guesses at a
+// user's name lock the user, from any address; a browser that gave the user's right
+// password before (it holds a KnownBrowserMark) still signs in. A mark of another
+// user, or a forged one, does not; and a known browser guessing wrong is throttled
+// by its own counter (SECURITY S28).
+func TestLogin_KnownBrowserOutlastsAStrangersLock(t *testing.T) {
+	s := newFactorsSetup(t)
+	s.user(t, "vera", "vera's password")
+	s.user(t, "walt", "walt's password")
+	if _, _, err := s.login.LogIn(s.ctx, "vera", "vera's password", "192.0.2.1", nil); err != nil {
+		t.Fatal(err)
+	}
+	mark := s.login.KnownBrowserMark("vera")
+	if mark == "" {
+		t.Fatal("no mark")
+	}
+	var throttled *domain.ThrottledError
+	// The stranger, from a new address each time.
+	for i := range 8 {
+		_, _, _ = s.login.LogIn(s.ctx, "vera", "a guess", fmt.Sprintf("198.51.100.%d", i+1), nil)
+	}
+	if _, _, err := s.login.LogIn(s.ctx, "vera", "vera's password", "192.0.2.2", nil); !errors.As(err, &throttled) {
+		t.Fatalf("the right password from an unknown browser: %v, want throttled", err)
+	}
+	for what, m := range map[string]string{
+		"walt's mark":   s.login.KnownBrowserMark("walt"),
+		"a forged mark": mark[:len(mark)-2] + "xx",
+		"no proof":      mark[:len(mark)/2],
+	} {
+		if _, _, err := s.login.LogInFrom(s.ctx, "vera", "vera's password", "192.0.2.3", m, nil); !errors.As(err, &throttled) {
+			t.Errorf("%s: %v, want throttled", what, err)
+		}
+	}
+	if _, _, err := s.login.LogInFrom(s.ctx, "VERA", "vera's password", "192.0.2.4", mark, nil); err != nil {
+		t.Fatalf("the right password from vera's known browser: %v", err)
+	}
+	// The known browser guessing wrong, from new addresses, meets its own lock.
+	for i := range 8 {
+		_, _, err := s.login.LogInFrom(s.ctx, "vera", "a guess", fmt.Sprintf("203.0.113.%d", i+1), mark, nil)
+		if errors.As(err, &throttled) {
+			if i == 0 {
+				t.Fatal("the known browser throttled before its own first failure")
+			}
+			return
+		}
+	}
+	t.Fatal("a known browser's 8 wrong passwords were not throttled")
+}

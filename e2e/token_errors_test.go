@@ -65,6 +65,7 @@ type errCase struct {
 	body        func(*fixture) string
 	basic       func(*fixture) [2]string // HTTP Basic id and secret (form-encoded here)
 	header      map[string]string        // extra headers (Authorization sent as is)
+	authz       []string                 // Authorization headers, each its own header line, after basic and header
 	status      int
 	err         string                     // the "error" member; "" for a success
 	check       func(*testing.T, Response) // more checks
@@ -127,6 +128,18 @@ var errorCases = []errCase{
 		body: func(f *fixture) string { return form("grant_type", "client_credentials", "client_id", f.pwID) }},
 	{item: "S21", name: "Basic and the same client_id in the body", basic: cc, status: 200,
 		body: func(f *fixture) string { return form("grant_type", "client_credentials", "client_id", f.ccID) }},
+	// Two Authorization headers: the server must not read the first while a proxy
+	// reads the last; neither authenticates.
+	{item: "S21", name: "two Basic headers of different clients", body: ccBody(), status: 400, err: "invalid_request",
+		authz: []string{"Basic {ccbasic}", "Basic {pwbasic}"}},
+	{item: "S21", name: "two Basic headers, the wrong one first", body: ccBody(), status: 400, err: "invalid_request",
+		authz: []string{"Basic {pwbasic}", "Basic {ccbasic}"}},
+	{item: "S21", name: "the same Basic header twice", body: ccBody(), status: 400, err: "invalid_request",
+		authz: []string{"Basic {ccbasic}", "Basic {ccbasic}"}},
+	{item: "S21", name: "introspect with two Basic headers of different clients", path: "/oauth/introspect", status: 400, err: "invalid_request",
+		body: fixed(form("token", "whatever")), authz: []string{"Basic {pwbasic}", "Basic {ccbasic}"}},
+	{item: "S21", name: "introspect with the same Basic header twice", path: "/oauth/introspect", status: 400, err: "invalid_request",
+		body: fixed(form("token", "whatever")), authz: []string{"Basic {pwbasic}", "Basic {pwbasic}"}},
 
 	// S23: error codes of RFC 6749 §5.2.
 	{item: "S23", name: "unknown grant", basic: cc, status: 400, err: "unsupported_grant_type",
@@ -373,6 +386,9 @@ func (f *fixture) do(t *testing.T, tc errCase) Response {
 	for k, v := range tc.header {
 		req.Header.Set(k, f.expand(v))
 	}
+	for _, v := range tc.authz {
+		req.Header.Add("Authorization", f.expand(v))
+	}
 	r := f.srv.Do(t, nil, req)
 	if tc.status == 200 && strings.HasPrefix(path, "/oauth/token") {
 		// Tokens issued here must not show up in the log either.
@@ -388,9 +404,10 @@ func (f *fixture) do(t *testing.T, tc errCase) Response {
 	return r
 }
 
-// expand fills {cc}, {ccsecret} and {ccbasic} in paths and headers.
+// expand fills {cc}, {ccsecret}, {ccbasic} and {pwbasic} in paths and headers.
 func (f *fixture) expand(s string) string {
-	return strings.NewReplacer("{cc}", f.ccID, "{ccsecret}", f.ccSecret, "{ccbasic}", basicHeader(f.ccID, f.ccSecret)).Replace(s)
+	return strings.NewReplacer("{cc}", f.ccID, "{ccsecret}", f.ccSecret, "{ccbasic}", basicHeader(f.ccID, f.ccSecret),
+		"{pwbasic}", basicHeader(f.pwID, f.pwSecret)).Replace(s)
 }
 
 func TestSecurity_S19_PostOnlyAndNoSecretInQuery(t *testing.T) {
@@ -406,6 +423,67 @@ func TestSecurity_S20_BasicAuthentication(t *testing.T) {
 func TestSecurity_S21_TwoAuthenticationMethods(t *testing.T) {
 	t.Parallel()
 	runErrorCases(t, "S21")
+}
+
+// TestSecurity_S21_TwoBearerHeadersAtUserinfo: a protected resource reads one
+// Authorization header or none: with two Bearer headers, whichever holds the good
+// token, /userinfo answers 400 invalid_request with a challenge (RFC 6750 §3.1),
+// as for a malformed header.
+func TestSecurity_S21_TwoBearerHeadersAtUserinfo(t *testing.T) {
+	t.Parallel()
+	f := sharedFixture(t)
+	r := f.do(t, errCase{basic: pw, status: 200, body: func(f *fixture) string {
+		return form("grant_type", "password", "username", f.user, "password", f.password, "scope", "openid")
+	}})
+	if r.Status != 200 {
+		t.Fatalf("password grant: %d %s", r.Status, r.Body)
+	}
+	at, _ := r.JSON(t)["access_token"].(string)
+	if at == "" {
+		t.Fatalf("no access token: %s", r.Body)
+	}
+	f.srv.Sensitive(at)
+	call := func(authz ...string) Response {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, f.srv.URL+"/userinfo", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range authz {
+			req.Header.Add("Authorization", a)
+		}
+		return f.srv.Do(t, nil, req)
+	}
+	if r := call("Bearer " + at); r.Status != 200 {
+		t.Fatalf("one Bearer header: %d %s", r.Status, r.Body)
+	}
+	other := "not-a-token-" + randomString(16)
+	for _, tc := range []struct {
+		name  string
+		authz []string
+	}{
+		{"the token, then another", []string{"Bearer " + at, "Bearer " + other}},
+		{"another, then the token", []string{"Bearer " + other, "Bearer " + at}},
+		{"the token twice", []string{"Bearer " + at, "Bearer " + at}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := call(tc.authz...)
+			if r.Status != http.StatusBadRequest {
+				t.Fatalf("status %d, want 400; body %s", r.Status, r.Body)
+			}
+			m := r.JSON(t)
+			if m["error"] != "invalid_request" {
+				t.Errorf("error %v, want invalid_request (body %s)", m["error"], r.Body)
+			}
+			checkDescription(t, m)
+			if ch := r.Header.Get("WWW-Authenticate"); !strings.Contains(ch, `error="invalid_request"`) {
+				t.Errorf("WWW-Authenticate %q", ch)
+			}
+			if _, ok := m["sub"]; ok {
+				t.Errorf("claims returned: %s", r.Body)
+			}
+		})
+	}
 }
 
 func TestSecurity_S23_ErrorCodes(t *testing.T) {

@@ -166,6 +166,14 @@ func (a *API) audience() string {
 // now. What the caller does is audited as done by the token's user, or its client.
 func (a *API) authorize(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if len(c.Request().Header.Values("Authorization")) > 1 {
+			// Which header authenticates would depend on who reads it (SECURITY
+			// S21): none does, a malformed request (RFC 6750 §3.1).
+			const desc = "the request has more than one Authorization header"
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="`+a.audience()+`", error="invalid_request", error_description="`+
+				desc+`"`)
+			return badRequest(c, desc)
+		}
 		raw, ok := bearer(c.Request().Header.Get("Authorization"))
 		if !ok {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="`+a.audience()+`"`)

@@ -30,11 +30,15 @@ func clientForm(c echo.Context) (form, usecase.Credentials, error) {
 // client_id for public clients. Two methods at once is invalid_request (SECURITY S21).
 func credentials(c echo.Context, f form) (usecase.Credentials, error) {
 	cr := usecase.Credentials{Address: c.RealIP()}
+	authz, err := authorizationHeader(c)
+	if err != nil {
+		return cr, err
+	}
 	bodyID, bodySecret := f.get("client_id"), f.get("client_secret")
 	assertionType, assertion := f.get("client_assertion_type"), f.get("client_assertion")
 	if assertionType != "" || assertion != "" {
 		// private_key_jwt (RFC 7523 §2.2): the assertion alone authenticates.
-		if c.Request().Header.Get(echo.HeaderAuthorization) != "" || bodySecret != "" {
+		if authz != "" || bodySecret != "" {
 			return cr, domain.ErrInvalidRequest.WithDescription("use one client authentication method, not two")
 		}
 		if assertionType != usecase.ClientAssertionType || assertion == "" {
@@ -47,8 +51,8 @@ func credentials(c echo.Context, f form) (usecase.Credentials, error) {
 		}
 		return cr, nil
 	}
-	if h := c.Request().Header.Get(echo.HeaderAuthorization); h != "" {
-		id, secret, ok := parseBasic(h)
+	if authz != "" {
+		id, secret, ok := parseBasic(authz)
 		// A form body may not carry a NUL or invalid UTF-8 (parseForm); neither may
 		// Basic credentials: PostgreSQL and MariaDB fail on a NUL in a query
 		// parameter, which would turn a bad request into a 500.
@@ -74,6 +78,26 @@ func credentials(c echo.Context, f form) (usecase.Credentials, error) {
 		cr.Method = usecase.AuthMethodPost
 	}
 	return cr, nil
+}
+
+// errTwoAuthorizationHeaders refuses a request with more than one Authorization
+// header: which one authenticates would depend on who reads it (Go's Header.Get takes
+// the first, a proxy may take the last), so none does (SECURITY S21).
+var errTwoAuthorizationHeaders = domain.ErrInvalidRequest.WithDescription("the request has more than one Authorization header")
+
+// authorizationHeader is the request's Authorization header, "" when there is none;
+// more than one is errTwoAuthorizationHeaders (invalid_request). Every handler of
+// this package that reads the header reads it here.
+func authorizationHeader(c echo.Context) (string, error) {
+	values := c.Request().Header.Values(echo.HeaderAuthorization)
+	switch len(values) {
+	case 0:
+		return "", nil
+	case 1:
+		return values[0], nil
+	default:
+		return "", errTwoAuthorizationHeaders
+	}
 }
 
 // clientAuthFailure logs and counts a failed client authentication, which the

@@ -85,7 +85,10 @@ type registrationResponse struct {
 }
 
 func (h *RegistrationHandler) register(c echo.Context) error {
-	caller := h.caller(c)
+	caller, err := h.caller(c)
+	if err != nil {
+		return err
+	}
 	// The token (or, open, the throttle) first: a caller refused learns nothing
 	// from the body's checks.
 	if _, err := h.reg.Admit(c.Request().Context(), caller); err != nil {
@@ -103,7 +106,11 @@ func (h *RegistrationHandler) register(c echo.Context) error {
 }
 
 func (h *RegistrationHandler) read(c echo.Context) error {
-	got, err := h.reg.Read(c.Request().Context(), c.Param("client_id"), h.caller(c))
+	caller, err := h.caller(c)
+	if err != nil {
+		return err
+	}
+	got, err := h.reg.Read(c.Request().Context(), c.Param("client_id"), caller)
 	if err != nil {
 		return err
 	}
@@ -111,7 +118,11 @@ func (h *RegistrationHandler) read(c echo.Context) error {
 }
 
 func (h *RegistrationHandler) update(c echo.Context) error {
-	ctx, id, caller := c.Request().Context(), c.Param("client_id"), h.caller(c)
+	ctx, id := c.Request().Context(), c.Param("client_id")
+	caller, err := h.caller(c)
+	if err != nil {
+		return err
+	}
 	// The token first: a caller without it learns nothing from the body's checks.
 	if _, err := h.reg.Read(ctx, id, caller); err != nil {
 		return err
@@ -128,15 +139,25 @@ func (h *RegistrationHandler) update(c echo.Context) error {
 }
 
 func (h *RegistrationHandler) remove(c echo.Context) error {
-	if err := h.reg.Delete(c.Request().Context(), c.Param("client_id"), h.caller(c)); err != nil {
+	caller, err := h.caller(c)
+	if err != nil {
+		return err
+	}
+	if err := h.reg.Delete(c.Request().Context(), c.Param("client_id"), caller); err != nil {
 		return err
 	}
 	noStore(c)
 	return c.NoContent(http.StatusNoContent)
 }
 
-func (h *RegistrationHandler) caller(c echo.Context) usecase.Caller {
-	return usecase.Caller{Token: registrationBearer(c), Address: c.RealIP()}
+// caller is who makes a registration request; two Authorization headers are
+// invalid_request (SECURITY S21).
+func (h *RegistrationHandler) caller(c echo.Context) (usecase.Caller, error) {
+	authz, err := authorizationHeader(c)
+	if err != nil {
+		return usecase.Caller{}, err
+	}
+	return usecase.Caller{Token: registrationBearer(authz), Address: c.RealIP()}, nil
 }
 
 func (h *RegistrationHandler) answer(c echo.Context, status int, r usecase.RegisteredClient) error {
@@ -165,10 +186,10 @@ func nonNilList(s []string) []string {
 	return s
 }
 
-// registrationBearer reads Authorization: Bearer (RFC 6750 §2.1; the scheme is
-// case-insensitive); "" when there is none.
-func registrationBearer(c echo.Context) string {
-	scheme, token, ok := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
+// registrationBearer reads an Authorization header of the Bearer scheme (RFC 6750
+// §2.1; the scheme is case-insensitive); "" when there is none.
+func registrationBearer(authz string) string {
+	scheme, token, ok := strings.Cut(authz, " ")
 	if !ok || !strings.EqualFold(scheme, "bearer") {
 		return ""
 	}

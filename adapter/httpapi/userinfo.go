@@ -59,10 +59,14 @@ func toUserInfoResponse(c usecase.Claims) userInfoResponse {
 
 // accessToken reads the token from the Authorization header (RFC 6750 §2.1; the DPoP
 // scheme of RFC 9449 §7.1 too, which dpop reports) or, for POST, from the form body
-// (§2.2); both at once is invalid_request.
+// (§2.2); both at once, or two Authorization headers, is invalid_request.
 func accessToken(c echo.Context) (tok string, dpop bool, err error) {
 	var fromHeader, fromBody string
-	if h := c.Request().Header.Get(echo.HeaderAuthorization); h != "" {
+	h, err := authorizationHeader(c)
+	if err != nil {
+		return "", false, err
+	}
+	if h != "" {
 		scheme, tok, ok := strings.Cut(h, " ")
 		dpop = strings.EqualFold(scheme, "dpop")
 		if !ok || !(dpop || strings.EqualFold(scheme, "bearer")) || strings.TrimSpace(tok) == "" {

@@ -306,13 +306,15 @@ func TestSecurity_S51_Passkeys(t *testing.T) {
 	adaCred := creds[0]
 	wantPasswordGrantRefused(t, srv, pwClient, ada, adaPass, "the account signs in with a second factor")
 
-	// Step-up: the session signed in with the password only; an application asking
-	// for phr gets the passkey asked for, then acr phr.
+	// Step-up: the session signed in with the password, and counts as one with a
+	// second factor since it added the passkey (amr pwd, mfa), but not as a sign-in
+	// with the passkey: an application asking for phr gets the passkey asked for,
+	// then acr phr.
 	r := newRequest(oauth2.SetAuthURLParam("acr_values", "phr"))
 	run(t, tab, "step-up to phr", chromedp.Navigate(r.URL), chromedp.WaitVisible(chromedp.CSS(`#passkey-verify`)))
 	wantCardText(t, tab, "phishing-resistant")
 	run(t, tab, "the passkey", chromedp.Click(chromedp.CSS(`#passkey-verify`)))
-	wantMethods(finish(r), adaID, []string{"pwd", "hwk", "mfa"})
+	wantMethods(finish(r), adaID, []string{"pwd", "mfa", "hwk"})
 
 	// Passwordless, through an authorization-code flow.
 	run(t, tab, "sign out", chromedp.Navigate(srv.URL+"/logout"),

@@ -338,12 +338,13 @@ func (a *Accounts) ForgotPassword(ctx context.Context, rawEmail, address string)
 	if err := domain.ValidateEmail(email); err != nil {
 		return invalid("email", err)
 	}
-	for _, key := range []string{"forgot:" + address, "forgot-email:" + email} {
+	addrKey := "forgot:" + domain.ThrottleAddress(address)
+	for _, key := range []string{addrKey, "forgot-email:" + email} {
 		if err := a.throttle.Check(ctx, key); err != nil {
 			return err
 		}
 	}
-	a.throttle.Failure(ctx, "forgot:"+address)
+	a.throttle.Failure(ctx, addrKey)
 	a.throttle.Failure(ctx, "forgot-email:"+email)
 	locale := localeOf(ctx)
 	a.background("password reset", func(ctx context.Context) error {

@@ -527,8 +527,8 @@ func normalizeOTP(code string) string { return strings.ReplaceAll(strings.TrimSp
 // host has its colons written as hyphens (the ipv6-literal.net spelling), and the
 // TOTP port takes the colons out of whatever else it is given.
 func (f *Factors) issuerLabel() string {
-	if name := strings.TrimSpace(strings.ReplaceAll(f.settings.Name, ":", " ")); name != "" {
-		return f.settings.Name
+	if name := strings.TrimSpace(f.settings.Name); strings.Trim(name, ": ") != "" {
+		return name // the TOTP port takes the colons out; one of colons only names nothing
 	}
 	if u, err := url.Parse(f.settings.Issuer); err == nil && u.Hostname() != "" {
 		return strings.ReplaceAll(u.Hostname(), ":", "-")

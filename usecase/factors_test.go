@@ -251,6 +251,37 @@ func TestFactors_SessionFromBeforeTheFactor(t *testing.T) {
 	}
 }
 
+// TestLogin_PasskeyEnrolled: a password session that added a passkey counts as one
+// with a second factor (amr pwd, mfa; acr mfa, not the phishing-resistant level, which
+// needs a sign-in with the passkey), so it may go on changing the factors.
+func TestLogin_PasskeyEnrolled(t *testing.T) {
+	s := newFactorsSetup(t)
+	s.user(t, "quin", "quin's password")
+	sess, _, err := s.login.LogIn(s.ctx, "quin", "quin's password", "192.0.2.1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, secret, err := s.login.PasskeyEnrolled(s.ctx, sess)
+	if err != nil || secret == "" || up.ID != sess.ID || !slices.Equal(up.AMR, []string{"pwd", "mfa"}) ||
+		domain.SessionACR(up.AMR) != domain.ACRMFA {
+		t.Fatalf("after a passkey: %v, amr %v, same id %v", err, up.AMR, up.ID == sess.ID)
+	}
+	if again, secret, err := s.login.PasskeyEnrolled(s.ctx, up); err != nil || secret != "" || again.ID != up.ID {
+		t.Fatalf("a session with a second factor changed: %v %q", err, secret)
+	}
+	// With a factor now (an app, say), the stepped-up session may change factors.
+	e, err := s.factors.BeginTOTP(s.ctx, up, "", "192.0.2.1")
+	if err != nil {
+		t.Fatalf("enrolment after the passkey: %v", err)
+	}
+	if _, err := s.factors.ConfirmTOTP(s.ctx, up, e.Token, code(t, e.Secret, s.clock.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.factors.RemoveTOTP(s.ctx, up, "", "192.0.2.1"); err != nil {
+		t.Fatalf("removal by the stepped-up session: %v", err)
+	}
+}
+
 // TestFactors_SecondFactorKeepsFirstStepAMR: after an upstream sign-in (no password
 // typed) and the authenticator app, the session says "fed", the upstream's methods,
 // "otp" and "mfa", and no "pwd"; a step-up of such a session too. After a password,

@@ -44,6 +44,10 @@ func TestLogin_KnownBrowserOutlastsAStrangersLock(t *testing.T) {
 	if _, _, err := s.login.LogInFrom(s.ctx, "VERA", "vera's password", "192.0.2.4", mark, nil); err != nil {
 		t.Fatalf("the right password from vera's known browser: %v", err)
 	}
+	// That sign-in does not lift the stranger's lock for the browsers it stops.
+	if _, _, err := s.login.LogIn(s.ctx, "vera", "vera's password", "192.0.2.5", nil); !errors.As(err, &throttled) {
+		t.Fatalf("the right password from an unknown browser after the known one's: %v, want throttled", err)
+	}
 	// The known browser guessing wrong, from new addresses, meets its own lock.
 	for i := range 8 {
 		_, _, err := s.login.LogInFrom(s.ctx, "vera", "a guess", fmt.Sprintf("203.0.113.%d", i+1), mark, nil)

@@ -191,7 +191,12 @@ func checkPasswordFrom(ctx context.Context, users UserStore, ids Identifiers, pa
 		}
 		return domain.User{ID: user.ID}, domain.AuditReasonWrongPassword, errBadCredentials
 	}
-	throttle.Success(ctx, userKey)
+	if known != "" {
+		// The user's own counter is the stranger's doing: it stays as it is.
+		throttle.Success(ctx, known)
+	} else {
+		throttle.Success(ctx, userKey)
+	}
 	if user.Disabled {
 		return domain.User{ID: user.ID}, domain.AuditReasonDisabled, domain.ErrUserDisabled
 	}

@@ -186,7 +186,7 @@ type Caller struct {
 // refuse answers a bad token: 429 while the address is locked, else the failure
 // counts and the answer is invalid_token.
 func (uc *Registration) refuse(ctx context.Context, address string) error {
-	key := "registration:" + address
+	key := "registration:" + domain.ThrottleAddress(address)
 	if err := uc.throttle.Check(ctx, key); err != nil {
 		return err
 	}

@@ -166,7 +166,16 @@ func (p *Pages) passkeyAdd(c echo.Context, f form, s *domain.Session) error {
 	if _, code := deviceReturn(f.get(userCodeField)); code != "" {
 		return c.Redirect(http.StatusSeeOther, "/login/mfa?user_code="+url.QueryEscape(code))
 	}
-	return p.accountNotice(c, s, p.t(c, "passkey.notice.added", "Name", pk.Name))
+	// Added from the account page: the session now counts as one with a second
+	// factor, so that it can add another passkey or remove this one.
+	ns, secret, err := p.login.PasskeyEnrolled(ctx, *s)
+	if err != nil {
+		return err
+	}
+	if secret != "" {
+		p.setSession(c, secret)
+	}
+	return p.accountNotice(c, &ns, p.t(c, "passkey.notice.added", "Name", pk.Name))
 }
 
 // passkeyRemove serves POST /account/passkeys/remove: inputs passkey_id and, after 5

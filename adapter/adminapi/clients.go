@@ -339,22 +339,10 @@ func refuse(c echo.Context, pre []preIssue, check error) error {
 	named := func(field string) bool {
 		return slices.ContainsFunc(issues, func(i fieldIssue) bool { return i.Field == field })
 	}
-	var verr *usecase.ValidationError
-	var ferr *domain.FieldError
-	switch {
-	case errors.As(check, &verr) && !verr.Conflict:
-		for _, e := range verr.All() {
-			if f := fieldName(e.Field); !named(f) {
-				issues = append(issues, fieldIssue{Field: f, Message: e.Message})
-				sentences = append(sentences, e.Message)
-			}
-		}
-	case errors.As(check, &ferr):
-		for _, e := range ferr.All() {
-			if f := clientFieldName(e.Field); !named(f) {
-				issues = append(issues, fieldIssue{Field: f, Message: e.Text(clientFieldName)})
-				sentences = append(sentences, e.Text(clientFieldName))
-			}
+	for _, is := range ruleIssues(check) {
+		if !named(is.Field) {
+			issues = append(issues, is)
+			sentences = append(sentences, is.Message)
 		}
 	}
 	return problem(c, http.StatusBadRequest, "validation", "Invalid input", strings.Join(sentences, "; "), issues)

@@ -63,14 +63,13 @@ func (a *API) fail(c echo.Context, err error) error {
 		return preconditionFailed(c)
 	case errors.As(err, &verr) && verr.Conflict:
 		return problem(c, http.StatusConflict, "conflict", "Conflict", verr.Error(), fieldIssues(verr))
-	case errors.As(err, &verr):
-		return problem(c, http.StatusBadRequest, "validation", "Invalid input", verr.Error(), fieldIssues(verr))
-	case errors.As(err, &ferr):
-		var issues []fieldIssue
-		for _, f := range ferr.All() {
-			issues = append(issues, fieldIssue{Field: clientFieldName(f.Field), Message: f.Text(clientFieldName)})
+	case errors.As(err, &verr), errors.As(err, &ferr):
+		issues := ruleIssues(err)
+		messages := make([]string, len(issues))
+		for i, is := range issues {
+			messages[i] = is.Message
 		}
-		return problem(c, http.StatusBadRequest, "validation", "Invalid input", ferr.Text(clientFieldName), issues)
+		return problem(c, http.StatusBadRequest, "validation", "Invalid input", strings.Join(messages, "; "), issues)
 	case errors.Is(err, domain.ErrNotFound):
 		return problem(c, http.StatusNotFound, "not-found", "Not found", "no such resource", nil)
 	case errors.As(err, &oerr) && oerr.Code == "invalid_request":
@@ -78,6 +77,25 @@ func (a *API) fail(c echo.Context, err error) error {
 	}
 	a.cfg.Log.ErrorContext(c.Request().Context(), "admin api failure", "route", c.Path(), "err", err)
 	return problem(c, http.StatusInternalServerError, "internal", "Internal error", "the request could not be completed", nil)
+}
+
+// ruleIssues are the problems of a use case's refusal by its rules, one per bad
+// field as this API names it: a *usecase.ValidationError (not a conflict) or a
+// client's *domain.FieldError; nil for any other error.
+func ruleIssues(err error) []fieldIssue {
+	var verr *usecase.ValidationError
+	var ferr *domain.FieldError
+	switch {
+	case errors.As(err, &verr) && !verr.Conflict:
+		return fieldIssues(verr)
+	case errors.As(err, &ferr):
+		var issues []fieldIssue
+		for _, f := range ferr.All() {
+			issues = append(issues, fieldIssue{Field: clientFieldName(f.Field), Message: f.Text(clientFieldName)})
+		}
+		return issues
+	}
+	return nil
 }
 
 // fieldIssues is one issue for each bad field of a use case's refusal.

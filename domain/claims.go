@@ -328,13 +328,13 @@ func (u User) Claims(set ClaimSet) UserClaims {
 	str(ClaimPicture, &c.Picture, u.Picture)
 	str(ClaimLocale, &c.Locale, u.Locale)
 	str(ClaimZoneinfo, &c.Zoneinfo, u.Zoneinfo)
-	str(ClaimEmail, &c.Email, u.Email)
+	str(ClaimEmail, &c.Email, u.ShownEmail())
 	str(ClaimPhoneNumber, &c.PhoneNumber, u.PhoneNumber)
 	if set&ClaimUpdatedAt != 0 {
 		c.UpdatedAt = u.UpdatedAt
 	}
-	if set&ClaimEmailVerified != 0 && u.Email != "" {
-		v := u.EmailVerified
+	if set&ClaimEmailVerified != 0 && u.ShownEmail() != "" {
+		v := u.EmailVerified && u.Email != ""
 		c.EmailVerified = &v
 	}
 	if set&ClaimPhoneNumberVerified != 0 && u.PhoneNumber != "" {

@@ -19,7 +19,14 @@ type User struct {
 	Username      string
 	Email         string
 	EmailVerified bool
-	PasswordHash  string
+	// ClaimedEmail is the address given at sign-up when another account held it
+	// (Email is then ""): the user is shown it, unverified, as if it were theirs,
+	// so that sign-up does not tell whether an address has an account (SECURITY
+	// S48). It is never verified, mailed, signed in with or matched while another
+	// account holds it; once none does, asking for a verification mail makes it
+	// the user's Email (Accounts.ResendVerification).
+	ClaimedEmail string
+	PasswordHash string
 	// Disabled users cannot sign in, and none of their tokens, codes or sessions
 	// work (PrincipalRevocation).
 	Disabled  bool
@@ -31,6 +38,15 @@ type User struct {
 	PhoneNumberVerified bool
 	// Groups are the names of the user's groups (the groups claim): unique, sorted.
 	Groups []string
+}
+
+// ShownEmail is the address the user is shown, and tokens carry: Email, or
+// while the user has none, ClaimedEmail (never verified).
+func (u User) ShownEmail() string {
+	if u.Email != "" {
+		return u.Email
+	}
+	return u.ClaimedEmail
 }
 
 // Profile is what a user may say about themselves (on /account) or an operator about

@@ -281,6 +281,10 @@ func signUp(b *azBrowser, username, email, password string) Response {
 	return b.post("/register", url.Values{"csrf_token": {csrf}, "username": {username}, "email": {email}, "password": {password}})
 }
 
+// sessionNoiseRE matches what the sessions of /account differ in by nature: their
+// ids, addresses and times.
+var sessionNoiseRE = regexp.MustCompile(`name="session_id" value="[^"]+"|\b127\.\d+\.\d+\.\d+\b|\d+ \w+ \d{4} \d\d:\d\d UTC`)
+
 // listedUsers is `users list --json`, by username.
 func listedUsers(t *testing.T, srv *Server) map[string]map[string]any {
 	t.Helper()
@@ -309,9 +313,10 @@ func TestAudit18_SignUpDoesNotRevealEmails(t *testing.T) {
 	srv.CLIJSON(t, &created, "pw-"+owner+"-long\n", "users", "create", "--username", owner, "--email", ownerMail, "--password-stdin")
 
 	fresh, copycat := uniqueName("freshmail"), uniqueName("copycat")
-	rFresh := signUp(newAZBrowser(t, srv), fresh, fresh+"@example.com", "a good long password")
+	bFresh, bTaken := newAZBrowser(t, srv), newAZBrowser(t, srv)
+	rFresh := signUp(bFresh, fresh, fresh+"@example.com", "a good long password")
 	// The owner's address, in other case: the same address (compared case-folded).
-	rTaken := signUp(newAZBrowser(t, srv), copycat, strings.ToUpper(ownerMail), "a good long password")
+	rTaken := signUp(bTaken, copycat, strings.ToUpper(ownerMail), "a good long password")
 	for name, r := range map[string]Response{"new email": rFresh, "taken email": rTaken} {
 		if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/" {
 			t.Errorf("%s: %d to %q, want 303 to /", name, r.Status, r.Header.Get("Location"))
@@ -330,9 +335,44 @@ func TestAudit18_SignUpDoesNotRevealEmails(t *testing.T) {
 		t.Errorf("the answers differ in length: %d and %d bytes", len(rFresh.Body), len(rTaken.Body))
 	}
 
+	// Nor does any later page or token (SECURITY S48): each account is shown its
+	// address, unverified, in the same words, and tokens carry it unverified.
+	seen := map[string]string{}
+	for name, acct := range map[string]struct {
+		b           *azBrowser
+		user, email string
+	}{"new email": {bFresh, fresh, fresh + "@example.com"}, "taken email": {bTaken, copycat, ownerMail}} {
+		for _, page := range []string{"/account", "/verify-email"} {
+			r := acct.b.get(page)
+			body := string(r.Body)
+			if r.Status != http.StatusOK || !strings.Contains(body, acct.email) {
+				t.Errorf("%s: %s answers %d without the address %s:\n%s", name, page, r.Status, acct.email, body)
+			}
+			// What differs by nature: names, the session's id, address and times.
+			body = csrfRE.ReplaceAllString(body, "CSRF")
+			body = sessionNoiseRE.ReplaceAllString(body, "X")
+			key := page + " " + strings.NewReplacer(acct.email, "EMAIL", acct.user, "USER").Replace(body)
+			if other, ok := seen[page]; ok && other != key {
+				t.Errorf("%s differs between a new and a taken address:\n%s\n----\n%s", page, other, key)
+			}
+			seen[page] = key
+		}
+	}
+	cfg, _, _ := newPasswordClient(t, srv)
+	cfg.Scopes = []string{"openid", "email"}
+	for user, want := range map[string]string{fresh: fresh + "@example.com", copycat: ownerMail} {
+		tok := passwordToken(t, srv, srv.HTTPClient(), cfg, user, "a good long password")
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/userinfo", nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		info := srv.Do(t, srv.HTTPClient(), req).JSON(t)
+		if info["email"] != want || info["email_verified"] != false {
+			t.Errorf("userinfo of %s: %v, want email %s unverified", user, info, want)
+		}
+	}
+
 	users := listedUsers(t, srv)
 	if u, ok := users[copycat]; !ok || u["email"] != "" {
-		t.Errorf("the account with a taken email: %v, want it made without an email", u)
+		t.Errorf("the account with a taken email: %v, want it made without an email (the address only claimed)", u)
 	}
 	if u := users[fresh]; u["email"] != fresh+"@example.com" {
 		t.Errorf("the account with a new email: %v", u)

@@ -31,6 +31,10 @@ type AccountStore interface {
 	// ("" for none): false when it is not, or the user is gone; ErrDuplicate when
 	// another user has to.
 	ChangeEmail(ctx context.Context, userID, from, to string, now time.Time) (bool, error)
+	// TakeClaimedEmail makes the user's claimed address their email, unverified, only
+	// while they have none and still claim it: false when not, or the user is gone;
+	// ErrDuplicate when another user has it.
+	TakeClaimedEmail(ctx context.Context, userID, email string, now time.Time) (bool, error)
 }
 
 // The email verification policies (GATEHOUSE_EMAIL_VERIFICATION).
@@ -202,18 +206,27 @@ func (a *Accounts) WelcomeIn(locale, userID, submittedEmail string) {
 			}
 			return a.sendVerification(ctx, u)
 		}
+		if u.ClaimedEmail != "" {
+			email = u.ClaimedEmail
+		}
 		if email == "" {
 			return nil
 		}
-		owner, err := a.accounts.UserByEmail(ctx, email)
-		if errors.Is(err, domain.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return a.mailer.Queue(ctx, signUpAttemptMail(a.settings.forRequest(ctx), owner))
+		return a.tellOwner(ctx, u, email)
 	})
+}
+
+// tellOwner mails the account holding email that someone (u) tried to sign up with
+// it; nothing when no other account holds it.
+func (a *Accounts) tellOwner(ctx context.Context, u domain.User, email string) error {
+	owner, err := a.accounts.UserByEmail(ctx, email)
+	if errors.Is(err, domain.ErrNotFound) || (err == nil && owner.ID == u.ID) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return a.mailer.Queue(ctx, signUpAttemptMail(a.settings.forRequest(ctx), owner))
 }
 
 // ResendVerification mails a new verification link to a signed-in user whose address
@@ -228,9 +241,40 @@ func (a *Accounts) ResendVerification(ctx context.Context, userID string) error 
 	if err != nil {
 		return err
 	}
-	if u.Email == "" || u.EmailVerified {
+	switch {
+	case u.EmailVerified:
+		return nil
+	case u.Email == "" && u.ClaimedEmail != "":
+		return a.resendClaimed(ctx, u)
+	case u.Email == "":
 		return nil
 	}
+	return a.sendVerification(ctx, u)
+}
+
+// resendClaimed is ResendVerification for a user who signed up with an address
+// another account held (domain.User.ClaimedEmail). While one holds it, its owner is
+// told again that someone tried to use it; once none does, the address becomes the
+// user's (unverified, the unique index deciding a race) and its link goes out as
+// for any other. The page the user sees is the same either way.
+func (a *Accounts) resendClaimed(ctx context.Context, u domain.User) error {
+	owner, err := a.accounts.UserByEmail(ctx, u.ClaimedEmail)
+	switch {
+	case err == nil:
+		return a.tellOwner(ctx, u, owner.Email)
+	case !errors.Is(err, domain.ErrNotFound):
+		return fmt.Errorf("look up the owner of the claimed address: %w", err)
+	}
+	ok, err := a.accounts.TakeClaimedEmail(ctx, u.ID, u.ClaimedEmail, a.clock.Now())
+	switch {
+	case errors.Is(err, domain.ErrDuplicate):
+		return a.tellOwner(ctx, u, u.ClaimedEmail) // taken again meanwhile
+	case err != nil:
+		return err
+	case !ok:
+		return nil // the user changed meanwhile: nothing of theirs to verify
+	}
+	u.Email, u.ClaimedEmail = u.ClaimedEmail, ""
 	return a.sendVerification(ctx, u)
 }
 
@@ -425,7 +469,8 @@ func (a *Accounts) ChangeEmail(ctx context.Context, userID, password, rawEmail, 
 	if err != nil {
 		return "", fmt.Errorf("look up the session's user: %w", err)
 	}
-	if email == u.Email {
+	if email == u.ShownEmail() {
+		// A claimed address too, as a free one would be: the user cannot tell them apart.
 		return "", &ValidationError{Field: "new_email", Message: "that is already your email address"}
 	}
 	for _, key := range []string{"change-email:" + u.ID, "change-email-to:" + email} {

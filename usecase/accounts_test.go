@@ -117,6 +117,79 @@ func TestAccounts_LinksExpireAndFollowTheAddress(t *testing.T) {
 	}
 }
 
+// TestAccounts_ClaimedAddress (SECURITY S48): an account made at sign-up with an
+// address another account holds asks for its verification mail as any other; its
+// owner is told instead, each time, and nothing reaches the claimer. Once the owner
+// has given the address up, the next ask makes it the claimer's, unverified, and its
+// link goes out and verifies it. An ask never throws the owner's address away.
+func TestAccounts_ClaimedAddress(t *testing.T) {
+	s := newAccountsSetup(t)
+	owner := s.user(t, "olga", "olga's password") // olga@example.com
+	claimer, err := s.admin.SignUp(s.ctx, usecase.NewUser{Username: "mallory", Email: "OLGA@example.com", Password: "a good long password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.accounts.Welcome(claimer.ID, "OLGA@example.com")
+	s.accounts.Wait()
+	if _, err := s.mailer.DeliverDue(s.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.accounts.ResendVerification(s.ctx, claimer.ID); err != nil {
+		t.Fatal(err)
+	}
+	s.accounts.Wait()
+	if _, err := s.mailer.DeliverDue(s.ctx); err != nil {
+		t.Fatal(err)
+	}
+	mails := s.mx.Mails()
+	if len(mails) != 2 {
+		t.Fatalf("%d mails, want 2 (the sign-up and the ask, each to the owner)", len(mails))
+	}
+	for i, m := range mails {
+		p, err := smtptest.Parse(m.Raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.To != owner.Email || tokenInLink.MatchString(p.Text) || !regexp.MustCompile(`tried to create a new account`).MatchString(p.Text) {
+			t.Errorf("mail %d to %s, want the owner told of an attempt, without a verification link:\n%s", i+1, m.To, p.Text)
+		}
+	}
+	if got, _ := s.users.UserByID(s.ctx, claimer.ID); got.Email != "" || got.ClaimedEmail != owner.Email {
+		t.Fatalf("the claimer after asking: %+v", got)
+	}
+
+	// Asking to change to the claimed address reads as for an address of one's own.
+	var ve *usecase.ValidationError
+	if _, err := s.accounts.ChangeEmail(s.ctx, claimer.ID, "a good long password", owner.Email, "192.0.2.1"); !errors.As(err, &ve) ||
+		ve.Message != "that is already your email address" {
+		t.Fatalf("a change to the claimed address: %v", err)
+	}
+
+	// The owner moves to another address: the claim can now be made good.
+	moved := "olga.elsewhere@example.com"
+	if _, err := s.admin.UpdateUser(s.ctx, owner.ID, usecase.UserUpdate{Email: &moved}); err != nil {
+		t.Fatal(err)
+	}
+	s.clock.Advance(time.Hour) // past the throttle of the asks
+	if err := s.accounts.ResendVerification(s.ctx, claimer.ID); err != nil {
+		t.Fatal(err)
+	}
+	link := s.sent(t, 3)
+	if got := s.mx.Mails()[2].To; got != owner.Email {
+		t.Fatalf("the verification link went to %s, want %s", got, owner.Email)
+	}
+	got, _ := s.users.UserByID(s.ctx, claimer.ID)
+	if got.Email != owner.Email || got.EmailVerified || got.ClaimedEmail != "" {
+		t.Fatalf("after the address was freed: %+v; want it the claimer's email, unverified", got)
+	}
+	if err := s.accounts.VerifyEmail(s.ctx, link); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.users.UserByID(s.ctx, claimer.ID); !got.EmailVerified {
+		t.Fatal("the link did not verify the address")
+	}
+}
+
 // TestAccounts_ResetLinkOfAnOldAddress: a reset link mailed to an address the account
 // has since given up resets nothing, on the page or by its form (SECURITY S47).
 func TestAccounts_ResetLinkOfAnOldAddress(t *testing.T) {

@@ -133,10 +133,12 @@ func (a *Admin) CreateUser(ctx context.Context, in NewUser) (domain.User, error)
 
 // SignUp is CreateUser for the registration page, where anyone may ask: a taken
 // username is reported (usernames are public handles), a taken email is not. The
-// account is made without that email instead, in the same steps and the same time as
-// with a free one (one read, one argon2id hash, one insert), so that neither the
-// answer nor its timing tells whether an address is registered (SECURITY S48). The
-// owner of the address is the one to hear of it, by mail.
+// account is made without that email instead, holding it as its ClaimedEmail, in the
+// same steps and the same time as with a free one (one read, one argon2id hash, one
+// insert), so that neither the answer, its timing nor any later page or token tells
+// whether an address is registered (SECURITY S48): the new account is shown the
+// address as unverified, as it would be a free one. The owner of the address is the
+// one to hear of it, by mail.
 func (a *Admin) SignUp(ctx context.Context, in NewUser) (domain.User, error) {
 	return a.createUser(ctx, NewUser{Username: in.Username, Email: in.Email, Password: in.Password}, true)
 }
@@ -238,6 +240,7 @@ func (a *Admin) createUser(ctx context.Context, in NewUser, withholdTakenEmail b
 	if err != nil {
 		return domain.User{}, fmt.Errorf("look up username and email: %w", err)
 	}
+	submitted, claimed := in.Email, ""
 	// The hash comes before any answer that depends on what is taken.
 	hash, err := a.passwords.HashPassword(ctx, in.Password)
 	if err != nil {
@@ -251,9 +254,10 @@ func (a *Admin) createUser(ctx context.Context, in NewUser, withholdTakenEmail b
 			return domain.User{}, errEmailTaken
 		}
 		in.Email, in.EmailVerified = "", false
+		claimed = submitted
 	}
 	now := a.clock.Now()
-	u := domain.User{ID: a.random.UserID(), Username: in.Username, Email: in.Email, EmailVerified: in.EmailVerified,
+	u := domain.User{ID: a.random.UserID(), Username: in.Username, Email: in.Email, EmailVerified: in.EmailVerified, ClaimedEmail: claimed,
 		PasswordHash: hash, CreatedAt: now, UpdatedAt: now, Profile: in.Profile,
 		PhoneNumberVerified: in.PhoneNumberVerified, Groups: groups}
 	event := domain.AuditEvent{Type: domain.AuditUserCreated, Target: u.ID}
@@ -272,7 +276,7 @@ func (a *Admin) createUser(ctx context.Context, in NewUser, withholdTakenEmail b
 }
 
 // insertUser stores u; when its username or email was taken since the check, it
-// answers as createUser does (or stores u without the email, for SignUp).
+// answers as createUser does (or stores u with the email only claimed, for SignUp).
 func (a *Admin) insertUser(ctx context.Context, u domain.User, withholdTakenEmail bool) (domain.User, error) {
 	err := a.users.CreateUser(ctx, u)
 	if errors.Is(err, domain.ErrDuplicate) {
@@ -287,7 +291,7 @@ func (a *Admin) insertUser(ctx context.Context, u domain.User, withholdTakenEmai
 		case emailTaken && !withholdTakenEmail:
 			return domain.User{}, errEmailTaken
 		case emailTaken:
-			u.Email, u.EmailVerified = "", false
+			u.Email, u.EmailVerified, u.ClaimedEmail = "", false, u.Email
 			err = a.users.CreateUser(ctx, u)
 			if errors.Is(err, domain.ErrDuplicate) {
 				return domain.User{}, errUsernameTaken
@@ -459,6 +463,9 @@ func (a *Admin) updateUser(ctx context.Context, id string, in UserUpdate, event 
 	}
 	if next.Email != u.Email {
 		next.EmailVerified = false
+	}
+	if next.Email != "" {
+		next.ClaimedEmail = "" // the operator gave the user an address of their own
 	}
 	if phoneChanged {
 		next.PhoneNumberVerified = false

@@ -20,8 +20,9 @@ func TestSignUpWithholdsATakenEmail(t *testing.T) {
 		t.Fatalf("SignUp with a taken email: %+v, %v; want an account without the email", u, err)
 	}
 	stored, err := f.users.UserByID(f.ctx, u.ID)
-	if err != nil || stored.Email != "" || stored.Username != "copycat" {
-		t.Fatalf("stored: %+v, %v", stored, err)
+	if err != nil || stored.Email != "" || stored.Username != "copycat" || stored.ClaimedEmail != "owner@example.com" ||
+		stored.ShownEmail() != "owner@example.com" || stored.EmailVerified {
+		t.Fatalf("stored: %+v, %v; want the address claimed (shown unverified), not its email", stored, err)
 	}
 	if got, _ := f.users.UserByID(f.ctx, owner.ID); got.Email != "owner@example.com" {
 		t.Fatalf("the owner's email is now %q", got.Email)

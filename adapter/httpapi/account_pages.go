@@ -207,7 +207,7 @@ func (p *Pages) verifyEmailPrompt(c echo.Context, s *domain.Session, reqID, noti
 		return p.render(c, http.StatusOK, "notice", view{Title: p.t(c, "verify.done_title"),
 			Notice: p.t(c, "verify.already"), Link: "/", LinkLabel: p.t(c, "common.continue")})
 	}
-	v.Email, v.SignedInAs = u.Email, u.Username
+	v.Email, v.SignedInAs = u.ShownEmail(), u.Username
 	return p.render(c, http.StatusOK, "verify_required", v)
 }
 
@@ -265,7 +265,7 @@ func (p *Pages) accountView(c echo.Context, s *domain.Session) (view, error) {
 		return view{}, err
 	}
 	v := view{Title: p.t(c, "home.account"), CSRF: p.csrfToken(csrfBinding(s, p.ensureBrowser(c))), Fields: map[string]string{},
-		SignedInAs: u.Username, Email: u.Email, EmailVerified: u.EmailVerified, Profile: u.Profile,
+		SignedInAs: u.Username, Email: u.ShownEmail(), EmailVerified: u.EmailVerified, Profile: u.Profile,
 		NoPassword: u.PasswordHash == ""}
 	sessions, err := p.login.Sessions(c.Request().Context(), *s)
 	if err != nil {

@@ -104,13 +104,33 @@ func (r *AccountRepository) ConsumeEmailToken(ctx context.Context, hash []byte, 
 // user has to (the unique index decides, so two users racing for one address cannot
 // both get it).
 func (r *AccountRepository) ChangeEmail(ctx context.Context, userID, from, to string, now time.Time) (bool, error) {
-	res, err := conn(ctx, r.db).NewRaw("UPDATE users SET email = ?, email_verified = ?, updated_at = ? WHERE id = ? AND COALESCE(email, '') = ?",
+	res, err := conn(ctx, r.db).NewRaw("UPDATE users SET email = ?, email_verified = ?, claimed_email = NULL, updated_at = ? WHERE id = ? AND COALESCE(email, '') = ?",
 		to, true, now.UTC(), userID, from).Exec(ctx)
 	n, err := rowsAffected(res, err, "change email of user %q", userID)
 	if err != nil {
 		return false, err
 	}
 	return n == 1, nil
+}
+
+// TakeClaimedEmail moves the user's claimed address into email, unverified, in one
+// conditional UPDATE: only while email is NULL and claimed_email is email.
+// ErrDuplicate when another user has the address (the unique index decides).
+func (r *AccountRepository) TakeClaimedEmail(ctx context.Context, userID, email string, now time.Time) (bool, error) {
+	res, err := conn(ctx, r.db).NewRaw("UPDATE users SET email = ?, email_verified = ?, claimed_email = NULL, updated_at = ? WHERE id = ? AND email IS NULL AND claimed_email = ?",
+		email, false, now.UTC(), userID, email).Exec(ctx)
+	n, err := rowsAffected(res, err, "take the claimed email of user %q", userID)
+	if err != nil {
+		return false, err
+	}
+	return n == 1, nil
+}
+
+// userClaimedEmail is migration 20261207000001: the address a user signed up with
+// while another account held it (domain.User.ClaimedEmail). Not unique: it is only
+// shown to its user. NULL for every other user.
+func userClaimedEmail() (table string, c column) {
+	return "users", nullCol("claimed_email", typeID)
 }
 
 // emailTokensSchema is migration 20260314000001: mailed links, dying with their user.

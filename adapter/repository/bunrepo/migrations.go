@@ -88,6 +88,8 @@ func migrations() *migrate.Migrations {
 	add("20260409000001", "scope_descriptions", scopeDescriptionsTable)
 	add("20261206000001", "token_issuance", tokenIssuanceTable)
 	ms.Add(idTokenAlgMigration())
+	up, down = addColumn(userClaimedEmail)
+	ms.Add(migrate.Migration{Name: "20261207000001", Comment: "user_claimed_email", Up: up, Down: down})
 	return ms
 }
 

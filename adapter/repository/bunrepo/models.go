@@ -39,6 +39,8 @@ type userRow struct {
 	PhoneNumberVerified bool   `bun:"phone_number_verified,nullzero"`
 	// GroupNames is a JSON array (encodeList); NULL when the user is in no group.
 	GroupNames string `bun:"group_names,nullzero"`
+	// ClaimedEmail came with migration 20261207000001 (userClaimedEmail).
+	ClaimedEmail string `bun:"claimed_email,nullzero"`
 }
 
 // userColumns are the columns of userRow read through a join as u (u.id AS u_id, …),
@@ -48,12 +50,12 @@ const userColumns = "u.id AS u_id, u.username AS u_username, u.email AS u_email,
 	"u.updated_at AS u_updated_at, u.disabled AS u_disabled, u.name AS u_name, u.given_name AS u_given_name, " +
 	"u.family_name AS u_family_name, u.picture AS u_picture, u.locale AS u_locale, u.zoneinfo AS u_zoneinfo, " +
 	"u.phone_number AS u_phone_number, u.phone_number_verified AS u_phone_number_verified, " +
-	"u.group_names AS u_group_names"
+	"u.group_names AS u_group_names, u.claimed_email AS u_claimed_email"
 
 // userUpdateColumns are what UpdateUser replaces: all but the id, username, password
 // hash and creation time.
 var userUpdateColumns = []string{"email", "email_verified", "disabled", "updated_at", "name", "given_name",
-	"family_name", "picture", "locale", "zoneinfo", "phone_number", "phone_number_verified", "group_names"}
+	"family_name", "picture", "locale", "zoneinfo", "phone_number", "phone_number_verified", "group_names", "claimed_email"}
 
 func userToRow(u domain.User) userRow {
 	r := userRow{
@@ -61,6 +63,7 @@ func userToRow(u domain.User) userRow {
 		PasswordHash: u.PasswordHash, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, Disabled: u.Disabled,
 		Name: u.Name, GivenName: u.GivenName, FamilyName: u.FamilyName, Picture: u.Picture, Locale: u.Locale,
 		Zoneinfo: u.Zoneinfo, PhoneNumber: u.PhoneNumber, PhoneNumberVerified: u.PhoneNumberVerified,
+		ClaimedEmail: u.ClaimedEmail,
 	}
 	if len(u.Groups) > 0 {
 		r.GroupNames = encodeList(u.Groups)
@@ -74,7 +77,7 @@ func (r userRow) toDomain() (domain.User, error) {
 		PasswordHash: r.PasswordHash, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt), Disabled: r.Disabled,
 		Profile: domain.Profile{Name: r.Name, GivenName: r.GivenName, FamilyName: r.FamilyName, Picture: r.Picture,
 			Locale: r.Locale, Zoneinfo: r.Zoneinfo, PhoneNumber: r.PhoneNumber},
-		PhoneNumberVerified: r.PhoneNumberVerified,
+		PhoneNumberVerified: r.PhoneNumberVerified, ClaimedEmail: r.ClaimedEmail,
 	}
 	groups, err := decodeList(r.GroupNames)
 	if err != nil {

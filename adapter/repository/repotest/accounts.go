@@ -122,6 +122,74 @@ func (s *suite) accounts(t *testing.T) {
 		}
 	})
 
+	t.Run("ClaimedEmail", func(t *testing.T) {
+		// A user who signed up with an address another account held: no email, the
+		// address only claimed, and not unique.
+		owner := s.newUser(t)
+		claimer := func(claimed string) domain.User {
+			u := domain.User{ID: newID("u"), Username: "claimer_" + randomHex(6), ClaimedEmail: claimed,
+				PasswordHash: "x", CreatedAt: base, UpdatedAt: base}
+			noErr(t, s.Users.CreateUser(ctx, u))
+			return u
+		}
+		u, twin := claimer(owner.Email), claimer(owner.Email)
+		got, err := s.Users.UserByID(ctx, u.ID)
+		noErr(t, err)
+		if got.Email != "" || got.ClaimedEmail != owner.Email || got.EmailVerified {
+			t.Fatalf("claimer reads %+v", got)
+		}
+		if found, err := s.Accounts.UserByEmail(ctx, owner.Email); err != nil || found.ID != owner.ID {
+			t.Fatalf("UserByEmail found %+v, %v: a claim must not be matched", found, err)
+		}
+		_, err = s.Accounts.TakeClaimedEmail(ctx, u.ID, owner.Email, base)
+		wantErr(t, err, domain.ErrDuplicate)
+		ok, err := s.Accounts.TakeClaimedEmail(ctx, u.ID, "other-"+owner.Email, base)
+		noErr(t, err)
+		if ok {
+			t.Fatal("took an address the user does not claim")
+		}
+		// Once the owner has gone, of many claimers racing for the address exactly one
+		// takes it (unverified); the others are told another user has it.
+		rivals := make([]domain.User, concurrency)
+		rivals[0] = u
+		for i := 1; i < concurrency; i++ {
+			rivals[i] = claimer(owner.Email)
+		}
+		noErr(t, s.Users.DeleteUser(ctx, owner.ID))
+		won := make([]bool, concurrency)
+		errs := race(concurrency, func(i int) error {
+			var err error
+			won[i], err = s.Accounts.TakeClaimedEmail(ctx, rivals[i].ID, owner.Email, base.Add(time.Second))
+			return err
+		})
+		if ok, dup := outcomes(t, errs, domain.ErrDuplicate); ok != 1 || dup != concurrency-1 {
+			t.Fatalf("%d of %d claimers took the address, %d were refused", ok, concurrency, dup)
+		}
+		for i, w := range won {
+			if errs[i] == nil && !w {
+				t.Fatal("the claimer that took the address was told it did not")
+			}
+		}
+		taker, err := s.Accounts.UserByEmail(ctx, owner.Email)
+		noErr(t, err)
+		if taker.EmailVerified || taker.ClaimedEmail != "" {
+			t.Fatalf("after taking: %+v", taker)
+		}
+		sameTime(t, "updated_at", base.Add(time.Second), taker.UpdatedAt)
+		ok, err = s.Accounts.TakeClaimedEmail(ctx, taker.ID, owner.Email, base)
+		noErr(t, err)
+		if ok {
+			t.Fatal("took the address twice")
+		}
+		// An address of their own, confirmed by its link, ends the claim.
+		mine := "mine-" + randomHex(6) + "@example.com"
+		ok, err = s.Accounts.ChangeEmail(ctx, twin.ID, "", mine, base)
+		noErr(t, err)
+		if got, _ := s.Users.UserByID(ctx, twin.ID); !ok || got.Email != mine || got.ClaimedEmail != "" {
+			t.Fatalf("after an email change: ok %v, %+v", ok, got)
+		}
+	})
+
 	t.Run("ChangeEmailLinks", func(t *testing.T) {
 		u := s.newUser(t)
 		to := "next-" + u.Email

@@ -268,6 +268,8 @@ func (s *suite) newUser(t *testing.T) domain.User {
 		Profile:             fullProfile,
 		PhoneNumberVerified: true,
 		Groups:              []string{"admins", "team:équipe"},
+		// Set beside Email only so that every read of a user is checked to bring it.
+		ClaimedEmail: "claimed_" + id + "@example.com",
 	}
 	noErr(t, s.Users.CreateUser(t.Context(), u))
 	return u

@@ -247,7 +247,7 @@ func checkUser(t *testing.T, want, got domain.User) {
 	t.Helper()
 	if got.ID != want.ID || got.Username != want.Username || got.Email != want.Email ||
 		got.EmailVerified != want.EmailVerified || got.PasswordHash != want.PasswordHash || got.Disabled != want.Disabled ||
-		got.Profile != want.Profile || got.PhoneNumberVerified != want.PhoneNumberVerified {
+		got.Profile != want.Profile || got.PhoneNumberVerified != want.PhoneNumberVerified || got.ClaimedEmail != want.ClaimedEmail {
 		t.Errorf("user = %+v, want %+v", got, want)
 	}
 	sameList(t, "groups", want.Groups, got.Groups)

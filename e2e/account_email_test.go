@@ -332,3 +332,52 @@ func TestAccounts_Profile(t *testing.T) {
 		t.Fatalf("after clearing the phone number: %+v", u)
 	}
 }
+
+// TestSecurity_S47_PasswordChangeVoidsPendingLinks: someone who knows a user's
+// password asks, from their own browser, for an email change to their mailbox. The
+// user resets the password: the pending change link dies with the old password, so
+// it cannot hand the account (and with it the next reset) back to the intruder. A
+// reset link asked for before a password change on /account is void after it too.
+func TestSecurity_S47_PasswordChangeVoidsPendingLinks(t *testing.T) {
+	t.Parallel()
+	srv, mx := mailServer(t, map[string]string{"GATEHOUSE_EMAIL_VERIFICATION": "off"})
+	user, email, pass := uniqueName("victim"), uniqueName("victim")+"@example.com", "the password that leaked"
+	owner := newAZBrowser(t, srv)
+	if r := register(t, owner, user, email, pass); r.Status != http.StatusSeeOther {
+		t.Fatalf("register: %d", r.Status)
+	}
+	intruder := newAZBrowser(t, srv)
+	if r := intruder.logIn("/login", user, pass); r.Status != http.StatusSeeOther {
+		t.Fatalf("the intruder's login: %d", r.Status)
+	}
+	theirs := uniqueName("intruder") + "@example.net"
+	wantPageText(t, changeEmail(t, intruder, pass, theirs), http.StatusOK, "We sent a link to "+theirs)
+	changeLink := linkIn(t, srv, mailTo(t, mx, 1, theirs))
+
+	// The user takes the account back with a reset.
+	csrf, _ := owner.openForm("/forgot-password")
+	owner.post("/forgot-password", url.Values{"csrf_token": {csrf}, "email": {email}})
+	reset := linkIn(t, srv, mailTo(t, mx, 2, email))
+	r := submitLinkForm(t, owner, reset, "/reset-password", url.Values{"password": {"the new password"}, "password_confirm": {"the new password"}})
+	wantPageText(t, r, http.StatusOK, "Your password was changed")
+
+	// The intruder, signed out by the reset, opens the change link in a fresh browser.
+	wantPageText(t, newAZBrowser(t, srv).get(changeLink), http.StatusBadRequest, badLinkText)
+	if got, _ := userEmail(t, srv, user); got != email {
+		t.Fatalf("the email changed to %q", got)
+	}
+
+	// A reset link from before a password change on /account resets nothing after it.
+	csrf, _ = owner.openForm("/forgot-password")
+	owner.post("/forgot-password", url.Values{"csrf_token": {csrf}, "email": {email}})
+	early := linkIn(t, srv, mailTo(t, mx, 3, email))
+	if r := owner.logIn("/login", user, "the new password"); r.Status != http.StatusSeeOther {
+		t.Fatalf("login with the new password: %d", r.Status)
+	}
+	csrf, _ = owner.openForm("/account")
+	r = owner.post("/account/password", url.Values{"csrf_token": {csrf}, "current_password": {"the new password"},
+		"new_password": {"a third password"}})
+	wantPageText(t, r, http.StatusOK, "every other device was signed out")
+	wantPageText(t, newAZBrowser(t, srv).get(early), http.StatusBadRequest, badLinkText)
+	srv.Sensitive(tokenOf(t, changeLink), tokenOf(t, reset), tokenOf(t, early))
+}

@@ -45,6 +45,11 @@ type UserStore interface {
 	Taken(ctx context.Context, username, email string) (usernameTaken, emailTaken bool, err error)
 	ListUsers(ctx context.Context) ([]domain.User, error)
 	DeleteUser(ctx context.Context, id string) error // ErrNotFound
+	// UpdatePassword replaces the password hash and, with it, voids the user's
+	// mailed password-reset and email-change links: each was asked for under the old
+	// password, possibly by whoever the change locks out (an email change to their
+	// own mailbox would hand them the account back, SECURITY S47). ErrNotFound when
+	// there is no such user.
 	UpdatePassword(ctx context.Context, id, passwordHash string, now time.Time) error
 	// UpdateUser replaces the email, its verification, the disabled flag, the
 	// profile, the groups and the update time, if the stored user's update time is

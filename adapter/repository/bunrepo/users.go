@@ -128,14 +128,25 @@ func (r *UserRepository) UpdateUser(ctx context.Context, u domain.User, seen tim
 	return mustAffect(res, err, "update user %q", u.ID)
 }
 
-// UpdatePassword replaces the password hash; ErrNotFound when there is no such user.
+// UpdatePassword replaces the password hash and deletes the user's password-reset
+// and email-change links, in one transaction (see usecase.UserStore); ErrNotFound
+// when there is no such user.
 func (r *UserRepository) UpdatePassword(ctx context.Context, id, passwordHash string, now time.Time) error {
-	res, err := conn(ctx, r.db).NewUpdate().Model((*userRow)(nil)).
-		Set("password_hash = ?", passwordHash).
-		Set("updated_at = ?", now).
-		Where("id = ?", id).
-		Exec(ctx)
-	return mustAffect(res, err, "update password of user %q", id)
+	return inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewUpdate().Model((*userRow)(nil)).
+			Set("password_hash = ?", passwordHash).
+			Set("updated_at = ?", now).
+			Where("id = ?", id).
+			Exec(ctx)
+		if err := mustAffect(res, err, "update password of user %q", id); err != nil {
+			return err
+		}
+		if _, err := tx.NewRaw("DELETE FROM email_tokens WHERE user_id = ? AND purpose IN (?, ?)",
+			id, domain.PurposeResetPassword, domain.PurposeChangeEmail).Exec(ctx); err != nil {
+			return wrapErr(err, "void the mailed links of user %q", id)
+		}
+		return nil
+	})
 }
 
 // ReplacePasswordHash: see usecase.UserStore. One conditional UPDATE: the stored hash

@@ -2,6 +2,7 @@ package repotest
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 	"time"
 
@@ -187,6 +188,32 @@ func (s *suite) accounts(t *testing.T) {
 		noErr(t, err)
 		if got, _ := s.Users.UserByID(ctx, twin.ID); !ok || got.Email != mine || got.ClaimedEmail != "" {
 			t.Fatalf("after an email change: ok %v, %+v", ok, got)
+		}
+	})
+
+	t.Run("PasswordChangeVoidsLinks", func(t *testing.T) {
+		// SECURITY S47: links asked for under the old password die with it; the
+		// verification of the current address, and other users' links, stay.
+		u, other := s.newUser(t), s.newUser(t)
+		reset := link(u, domain.PurposeResetPassword, later)
+		change := domain.EmailToken{Hash: newHash(), UserID: u.ID, Purpose: domain.PurposeChangeEmail, Email: "x-" + u.Email,
+			CreatedAt: base, ExpiresAt: later}
+		noErr(t, s.Accounts.CreateEmailToken(ctx, change))
+		verify := link(u, domain.PurposeVerifyEmail, later)
+		othersReset := link(other, domain.PurposeResetPassword, later)
+		noErr(t, s.Users.UpdatePassword(ctx, u.ID, "new-hash", base.Add(time.Second)))
+		for name, h := range map[string][]byte{"reset": reset.Hash, "email change": change.Hash} {
+			if _, err := s.Accounts.EmailToken(ctx, h); !errors.Is(err, domain.ErrNotFound) {
+				t.Errorf("the %s link outlived the password change: %v", name, err)
+			}
+		}
+		for name, h := range map[string][]byte{"verification": verify.Hash, "other user's reset": othersReset.Hash} {
+			if _, err := s.Accounts.EmailToken(ctx, h); err != nil {
+				t.Errorf("the %s link: %v", name, err)
+			}
+		}
+		if got, _ := s.Users.UserByID(ctx, u.ID); got.PasswordHash != "new-hash" {
+			t.Fatalf("password hash %q", got.PasswordHash)
 		}
 	})
 

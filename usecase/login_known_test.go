@@ -60,3 +60,30 @@ func TestLogin_KnownBrowserOutlastsAStrangersLock(t *testing.T) {
 	}
 	t.Fatal("a known browser's 8 wrong passwords were not throttled")
 }
+
+// TestLogin_OtherSpellingsShareTheLock (SECURITY S28): a name found under another
+// spelling than the stored one (the lower-casing fallback maps İ to i and the Kelvin
+// sign to k) counts on, and is stopped by, the stored user's lock: each spelling is
+// not an allowance of guesses of its own.
+func TestLogin_OtherSpellingsShareTheLock(t *testing.T) {
+	s := newFactorsSetup(t)
+	s.user(t, "kilian", "kilian's password")
+	var throttled *domain.ThrottledError
+	for i := range 8 {
+		_, _, _ = s.login.LogIn(s.ctx, "kilian", "a guess", fmt.Sprintf("198.51.100.%d", i+1), nil)
+	}
+	for i, spelling := range []string{"kİlİan", "\u212Ailian", "kilİan"} {
+		if _, _, err := s.login.LogIn(s.ctx, spelling, "kilian's password", fmt.Sprintf("192.0.2.%d", i+1), nil); !errors.As(err, &throttled) {
+			t.Errorf("%q with the right password during the lock: %v, want throttled", spelling, err)
+		}
+	}
+	// Their failures count on the stored name: a second user, locked only through
+	// another spelling, is locked under its own.
+	s.user(t, "ilse", "ilse's password")
+	for i := range 8 {
+		_, _, _ = s.login.LogIn(s.ctx, "İlse", "a guess", fmt.Sprintf("203.0.113.%d", i+1), nil)
+	}
+	if _, _, err := s.login.LogIn(s.ctx, "ilse", "ilse's password", "192.0.2.9", nil); !errors.As(err, &throttled) {
+		t.Errorf("ilse after guesses at İlse: %v, want throttled", err)
+	}
+}

@@ -176,6 +176,17 @@ func checkPasswordFrom(ctx context.Context, users UserStore, ids Identifiers, pa
 	if err != nil && !errors.Is(err, domain.ErrNotFound) {
 		return domain.User{}, "", fmt.Errorf("look up user: %w", err)
 	}
+	if found := "user:" + user.Username; err == nil && found != userKey {
+		// Found under another spelling than its own (the lower-casing above maps İ to
+		// i, the Kelvin sign to k): the user's lock is the one of the name stored, or
+		// each spelling would be an allowance of its own.
+		if known == "" {
+			if terr := throttle.Check(ctx, found); terr != nil {
+				return domain.User{}, domain.AuditReasonThrottled, terr
+			}
+		}
+		userKey = found
+	}
 	ok, verr := passwords.VerifyPassword(ctx, user.PasswordHash, password)
 	if verr != nil {
 		return domain.User{}, "", fmt.Errorf("verify password: %w", verr)

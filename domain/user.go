@@ -356,14 +356,31 @@ func writingSystems(script string) []string {
 	return []string{script}
 }
 
-// ValidateEmail accepts an empty email (optional) or one plain address.
+// ValidateEmail accepts an empty email (optional) or one plain address. An address
+// that would be drawn like another is refused as invalid (SECURITY S49): one with an
+// invisible character (a zero-width space, a joiner, a variation selector), or whose
+// local part or a label of whose domain mixes writing systems ("аlice" with a
+// Cyrillic а, "exаmple.com"). No mailbox needs either, and shown on /account, the
+// console or in an email claim each would pass for someone else's address.
 func ValidateEmail(e string) error {
 	if e == "" {
 		return nil
 	}
+	invalid := fmt.Errorf("email %q is not a valid address", e)
 	a, err := mail.ParseAddress(e)
 	if err != nil || a.Address != e || len(e) > 254 {
-		return fmt.Errorf("email %q is not a valid address", e)
+		return invalid
+	}
+	for _, r := range e {
+		if unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zs, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point) {
+			return invalid
+		}
+	}
+	at := strings.LastIndexByte(e, '@')
+	for _, part := range append([]string{e[:at]}, strings.Split(e[at+1:], ".")...) {
+		if _, _, mixed := mixedScripts(part); mixed {
+			return invalid
+		}
 	}
 	return nil
 }

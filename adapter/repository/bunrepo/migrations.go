@@ -90,6 +90,7 @@ func migrations() *migrate.Migrations {
 	ms.Add(idTokenAlgMigration())
 	up, down = addColumn(userClaimedEmail)
 	ms.Add(migrate.Migration{Name: "20261207000001", Comment: "user_claimed_email", Up: up, Down: down})
+	ms.Add(usernameSkeletonMigration())
 	return ms
 }
 

@@ -41,6 +41,9 @@ type userRow struct {
 	GroupNames string `bun:"group_names,nullzero"`
 	// ClaimedEmail came with migration 20261207000001 (userClaimedEmail).
 	ClaimedEmail string `bun:"claimed_email,nullzero"`
+	// UsernameSkeleton came with migration 20261207000002 (skeletons.go): set from
+	// Username on insert, never read into the domain.
+	UsernameSkeleton []byte `bun:"username_skeleton,nullzero"`
 }
 
 // userColumns are the columns of userRow read through a join as u (u.id AS u_id, …),
@@ -63,7 +66,7 @@ func userToRow(u domain.User) userRow {
 		PasswordHash: u.PasswordHash, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, Disabled: u.Disabled,
 		Name: u.Name, GivenName: u.GivenName, FamilyName: u.FamilyName, Picture: u.Picture, Locale: u.Locale,
 		Zoneinfo: u.Zoneinfo, PhoneNumber: u.PhoneNumber, PhoneNumberVerified: u.PhoneNumberVerified,
-		ClaimedEmail: u.ClaimedEmail,
+		ClaimedEmail: u.ClaimedEmail, UsernameSkeleton: usernameSkeleton(u.Username),
 	}
 	if len(u.Groups) > 0 {
 		r.GroupNames = encodeList(u.Groups)

@@ -81,7 +81,11 @@ func addIndex(table string, ix index) (up, down migrationFunc) {
 			var stmt string
 			switch {
 			case want:
-				stmt = fmt.Sprintf("CREATE INDEX %s ON %s (%s)", quoteIdent(d, name), quoteIdent(d, table), quoteList(d, ix.columns))
+				kind := "INDEX"
+				if ix.unique {
+					kind = "UNIQUE INDEX"
+				}
+				stmt = fmt.Sprintf("CREATE %s %s ON %s (%s)", kind, quoteIdent(d, name), quoteIdent(d, table), quoteList(d, ix.columns))
 			case d == dialect.MySQL:
 				stmt = fmt.Sprintf("DROP INDEX %s ON %s", quoteIdent(d, name), quoteIdent(d, table))
 			default:

@@ -1,6 +1,7 @@
 package bunrepo
 
 import (
+	"bytes"
 	"context"
 	"time"
 
@@ -76,10 +77,15 @@ func (r *UserRepository) UserByUsername(ctx context.Context, username string) (d
 	return row.toDomain()
 }
 
-// Taken: see usecase.UserStore. One query, on the two unique indexes.
+// Taken: see usecase.UserStore. One query, on the three unique indexes: a username
+// is taken too when another is drawn like it (skeletons.go).
 func (r *UserRepository) Taken(ctx context.Context, username, email string) (usernameTaken, emailTaken bool, err error) {
 	var rows []userRow
-	q := conn(ctx, r.db).NewSelect().Model(&rows).Column("username", "email").Where("username = ?", username)
+	skeleton := usernameSkeleton(username)
+	q := conn(ctx, r.db).NewSelect().Model(&rows).Column("username", "email", "username_skeleton").Where("username = ?", username)
+	if skeleton != nil {
+		q = q.WhereOr("username_skeleton = ?", skeleton)
+	}
 	if email != "" {
 		q = q.WhereOr("email = ?", email)
 	}
@@ -87,7 +93,7 @@ func (r *UserRepository) Taken(ctx context.Context, username, email string) (use
 		return false, false, wrapErr(err, "select users by username or email")
 	}
 	for _, row := range rows {
-		usernameTaken = usernameTaken || row.Username == username
+		usernameTaken = usernameTaken || row.Username == username || skeleton != nil && bytes.Equal(row.UsernameSkeleton, skeleton)
 		emailTaken = emailTaken || email != "" && row.Email == email
 	}
 	return usernameTaken, emailTaken, nil

@@ -1,0 +1,67 @@
+package bunrepo_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"gatehouse/adapter/repository/bunrepo"
+	"gatehouse/domain"
+	"gatehouse/infrastructure/database"
+	"gatehouse/infrastructure/database/dbtest"
+)
+
+// TestMigration_UsernameSkeleton upgrades a database whose users came before the
+// confusable-name rule, two of them already drawn alike ("bam", "barn": m and rn):
+// both keep signing in, and afterwards no new name drawn like any of them is free
+// ("alıce" beside "alice", "barm" beside both), on every backend.
+func TestMigration_UsernameSkeleton(t *testing.T) {
+	for name, url := range dbtest.All(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			db, closeDB, err := database.Open(ctx, url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(closeDB)
+			if err := bunrepo.MigrateUpTo(ctx, db, "20261207000001"); err != nil {
+				t.Fatalf("migrate to the previous release: %v", err)
+			}
+			now := time.Now().UTC().Truncate(time.Second)
+			for i, n := range []string{"alice", "bam", "barn", "ohn"} {
+				// Rows as the previous release wrote them: no username_skeleton column.
+				if _, err := db.ExecContext(ctx, `INSERT INTO users (id, username, email, email_verified, password_hash,
+					created_at, updated_at) VALUES (?, ?, NULL, ?, ?, ?, ?)`,
+					"u-"+string(rune('a'+i)), n, false, "x", now, now); err != nil {
+					t.Fatalf("insert %s: %v", n, err)
+				}
+			}
+			if err := bunrepo.Migrate(ctx, db); err != nil {
+				t.Fatalf("migrate: %v", err)
+			}
+			users := bunrepo.NewUserRepository(db)
+			for _, n := range []string{"bam", "barn"} {
+				if u, err := users.UserByUsername(ctx, n); err != nil || u.Username != n {
+					t.Errorf("%s after the migration: %+v, %v", n, u, err)
+				}
+			}
+			for _, tc := range []struct {
+				name  string
+				taken bool
+			}{
+				{"alice", true}, {"al\u0131ce", true}, {"\u0251lice", true}, {"b\u0251m", true}, {"b\u0251rn", true}, {"\u0585\u0570\u0578", true},
+				{"alicia", false}, {"bar", false},
+			} {
+				taken, _, err := users.Taken(ctx, tc.name, "")
+				if err != nil || taken != tc.taken {
+					t.Errorf("Taken(%q) = %v, %v; want %v", tc.name, taken, err, tc.taken)
+				}
+			}
+			err = users.CreateUser(ctx, domain.User{ID: "u-new", Username: "al\u0131ce", PasswordHash: "x", CreatedAt: now, UpdatedAt: now})
+			if !errors.Is(err, domain.ErrDuplicate) {
+				t.Errorf("a user drawn like alice: %v, want ErrDuplicate", err)
+			}
+		})
+	}
+}

@@ -127,3 +127,52 @@ func TestSecurity_S28_KnownBrowserSignsInThroughALock(t *testing.T) {
 		t.Fatalf("the right password from the known browser: %d %q, want signed in", r.Status, r.Header.Get("Location"))
 	}
 }
+
+// TestSecurity_S28_KnownBrowserPassesALockedFactor: someone who knows a user's
+// password locks the second step with wrong codes, each from a browser and address
+// of their own; the right code from an unknown browser then waits too, but the
+// browser that passed the user's factor before (it holds the gatehouse_known_factor
+// cookie) signs in.
+func TestSecurity_S28_KnownBrowserPassesALockedFactor(t *testing.T) {
+	t.Parallel()
+	srv := sharedServer(t)
+	user, pass, _, _ := mfaUser(t, srv)
+	home := newAZBrowser(t, srv)
+	if r := home.logIn("/login", user, pass); r.Status != http.StatusSeeOther {
+		t.Fatalf("log in: %d", r.Status)
+	}
+	secret, codes := enrolTOTP(t, home, pass)
+	home.setCookie("gatehouse_session", "")
+	toFactor := func(b *azBrowser) string {
+		t.Helper()
+		r := b.logIn("/login", user, pass)
+		loc := r.Header.Get("Location")
+		if r.Status != http.StatusSeeOther || !strings.HasPrefix(loc, "/login/mfa") {
+			t.Fatalf("after the password: %d %q, want the second-factor page", r.Status, loc)
+		}
+		return loc
+	}
+	if r := secondFactor(t, home, toFactor(home), "recovery_code", codes[0]); r.Status != http.StatusSeeOther {
+		t.Fatalf("the second factor at home: %d\n%s", r.Status, r.Body)
+	}
+	if home.cookie("gatehouse_known_factor") == "" {
+		t.Fatal("no gatehouse_known_factor cookie after the second factor")
+	}
+	home.setCookie("gatehouse_session", "") // signed out, the marks kept
+
+	wrong := wrongCode(t, secret)
+	_, sent, wait := lockedOut(t, "the intruder's wrong codes", 20, 3, func() Response {
+		b := newAZBrowser(t, srv)
+		return secondFactor(t, b, toFactor(b), "otp", wrong)
+	}, func(r Response) {
+		if r.Status != http.StatusBadRequest {
+			t.Fatalf("a wrong code: %d, want 400", r.Status)
+		}
+	})
+	b := newAZBrowser(t, srv)
+	loc := toFactor(b)
+	refusedWhileLocked(t, "the right code from an unknown browser", sent, wait, secondFactor(t, b, loc, "recovery_code", codes[1]))
+	if r := secondFactor(t, home, toFactor(home), "recovery_code", codes[2]); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/" {
+		t.Fatalf("the right code from the known browser: %d %q, want signed in\n%s", r.Status, r.Header.Get("Location"), r.Body)
+	}
+}

@@ -2,6 +2,7 @@ package usecase
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/base32"
 	"encoding/base64"
 	"errors"
@@ -456,29 +457,100 @@ func (f *Factors) Pending(pending, browser string) (userID string, amr []string,
 
 // Verify checks a second factor of the user: an authenticator code (its step then
 // used, so it cannot serve twice) or a recovery code (then gone). Failures count
-// like wrong passwords, per user and per address (SECURITY S50). It returns the
-// factor's own authentication methods (RFC 8176); domain.WithSecondFactor adds them
-// to the first step's.
-func (f *Factors) Verify(ctx context.Context, userID, otp, recoveryCode, address string) ([]string, error) {
-	userKey, addrKey := "mfa:"+userID, "addr:"+domain.ThrottleAddress(address)
-	for _, k := range []string{userKey, addrKey} {
-		if err := f.throttle.Check(ctx, k); err != nil {
-			return nil, err
-		}
+// like wrong passwords, per user and per address (SECURITY S50), and for a browser
+// holding mark (a KnownFactorMark of the user) on its own counter too, which stops
+// it instead of the user's (see factorAttempt). It returns the factor's own
+// authentication methods (RFC 8176); domain.WithSecondFactor adds them to the first
+// step's.
+func (f *Factors) Verify(ctx context.Context, userID, otp, recoveryCode, address, mark string) ([]string, error) {
+	attempt := f.factorAttempt(userID, address, mark)
+	if err := attempt.check(ctx, f.throttle); err != nil {
+		return nil, err
 	}
 	ok, err := f.verify(ctx, userID, normalizeOTP(otp), recoveryCode)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		f.throttle.Failure(ctx, userKey)
-		f.throttle.Failure(ctx, addrKey)
+		attempt.failed(ctx, f.throttle)
 		f.audit.Note(WithAuditIP(ctx, address), domain.AuditEvent{Type: domain.AuditUserLoginFailed, Actor: userID, Target: userID,
 			Reason: domain.AuditReasonMFAFailed})
 		return nil, ErrBadSecondFactor
 	}
-	f.throttle.Success(ctx, userKey)
+	attempt.succeeded(ctx, f.throttle)
 	return AMROTP, nil
+}
+
+// factorAttempt is the throttle of one attempt at userID's second factor: the
+// user's counter, which every wrong code locks, and the address's. Someone who knows
+// the password could otherwise keep the user out of the second step for good, one
+// wrong code every few minutes (SECURITY S28). So a browser that passed this
+// user's second factor before (mark, a KnownFactorMark) is stopped by a counter of
+// its own instead of the user's; its failures still count on the user's. A mark is
+// only given for the factor itself, never for the password: the password's
+// KnownBrowserMark does not serve here.
+type factorAttempt struct{ user, addr, browser string }
+
+func (f *Factors) factorAttempt(userID, address, mark string) factorAttempt {
+	return factorAttempt{user: "mfa:" + userID, addr: "addr:" + domain.ThrottleAddress(address), browser: f.knownFactorKey(mark, userID)}
+}
+
+func (a factorAttempt) check(ctx context.Context, throttle Throttle) error {
+	first := a.user
+	if a.browser != "" {
+		first = a.browser
+	}
+	for _, k := range []string{first, a.addr} {
+		if err := throttle.Check(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a factorAttempt) failed(ctx context.Context, throttle Throttle) {
+	throttle.Failure(ctx, a.user)
+	throttle.Failure(ctx, a.addr)
+	if a.browser != "" {
+		throttle.Failure(ctx, a.browser)
+	}
+}
+
+// succeeded clears the counter that stopped the attempt: a known browser's own (the
+// user's is a stranger's doing), else the user's.
+func (a factorAttempt) succeeded(ctx context.Context, throttle Throttle) {
+	if a.browser != "" {
+		throttle.Success(ctx, a.browser)
+		return
+	}
+	throttle.Success(ctx, a.user)
+}
+
+// KnownFactorMark is a new mark for a browser that just passed userID's second
+// factor: a random id, then a keyed hash binding it to the user. Verify and
+// VerifyPasskey take it back (factorAttempt).
+func (f *Factors) KnownFactorMark(userID string) string {
+	if userID == "" {
+		return ""
+	}
+	id := f.random.Token()
+	return id + "." + base64.RawURLEncoding.EncodeToString(f.hasher.HashSecret(knownFactorPrefix+id+"\n"+userID))
+}
+
+const knownFactorPrefix = "known-factor:"
+
+// knownFactorKey is the throttle key of the browser holding mark, when mark is a
+// KnownFactorMark of userID; "" otherwise.
+func (f *Factors) knownFactorKey(mark, userID string) string {
+	id, proof, ok := strings.Cut(mark, ".")
+	if !ok || id == "" || userID == "" || len(mark) > 256 {
+		return ""
+	}
+	want := base64.RawURLEncoding.EncodeToString(f.hasher.HashSecret(knownFactorPrefix + id + "\n" + userID))
+	if subtle.ConstantTimeCompare([]byte(proof), []byte(want)) != 1 {
+		return ""
+	}
+	return "factor-browser:" + id
 }
 
 func (f *Factors) verify(ctx context.Context, userID, otp, recoveryCode string) (bool, error) {

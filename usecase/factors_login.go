@@ -29,14 +29,14 @@ func (uc *Login) secondFactorNeeded(ctx context.Context, userID string, amr []st
 // old, as LogIn's. The session records the first step's methods (the password, or an
 // upstream's "fed" and its own) and the factor's, never a password not checked.
 // ErrSecondFactorExpired when the pending state is not alive for this browser;
-// ErrBadSecondFactor for a wrong code.
-func (uc *Login) CompleteSecondFactor(ctx context.Context, pending, browser, otp, recoveryCode, address string,
+// ErrBadSecondFactor for a wrong code. mark is the browser's KnownFactorMark, if any.
+func (uc *Login) CompleteSecondFactor(ctx context.Context, pending, browser, otp, recoveryCode, address, mark string,
 	old *domain.Session) (domain.Session, string, error) {
 	userID, first, err := uc.factors.Pending(pending, browser)
 	if err != nil {
 		return domain.Session{}, "", err
 	}
-	amr, err := uc.factors.Verify(ctx, userID, otp, recoveryCode, address)
+	amr, err := uc.factors.Verify(ctx, userID, otp, recoveryCode, address, mark)
 	if err != nil {
 		return domain.Session{}, "", err
 	}
@@ -45,8 +45,8 @@ func (uc *Login) CompleteSecondFactor(ctx context.Context, pending, browser, otp
 
 // StepUp adds the second factor to the session s (it was signed in with one step
 // only): a new session of the same id with the methods of both (SECURITY S53).
-func (uc *Login) StepUp(ctx context.Context, s domain.Session, otp, recoveryCode, address string) (domain.Session, string, error) {
-	amr, err := uc.factors.Verify(ctx, s.UserID, otp, recoveryCode, address)
+func (uc *Login) StepUp(ctx context.Context, s domain.Session, otp, recoveryCode, address, mark string) (domain.Session, string, error) {
+	amr, err := uc.factors.Verify(ctx, s.UserID, otp, recoveryCode, address, mark)
 	if err != nil {
 		return domain.Session{}, "", err
 	}

@@ -138,7 +138,7 @@ func TestFactors_PendingStateBoundAndShortLived(t *testing.T) {
 	if _, err := s.factors.PendingUser(pending, "browser-a"); !errors.Is(err, usecase.ErrSecondFactorExpired) {
 		t.Fatalf("an expired pending state: %v", err)
 	}
-	if _, _, err := s.login.CompleteSecondFactor(s.ctx, pending, "browser-a", "123456", "", "192.0.2.1", nil); !errors.Is(err, usecase.ErrSecondFactorExpired) {
+	if _, _, err := s.login.CompleteSecondFactor(s.ctx, pending, "browser-a", "123456", "", "192.0.2.1", "", nil); !errors.Is(err, usecase.ErrSecondFactorExpired) {
 		t.Fatalf("CompleteSecondFactor with an expired state: %v", err)
 	}
 }
@@ -154,7 +154,7 @@ func TestFactors_CodesOnceAndStaleSessions(t *testing.T) {
 		t.Fatalf("%d recovery codes", len(codes))
 	}
 	// The enrolment's code is used already.
-	if _, err := s.factors.Verify(s.ctx, u.ID, code(t, secret, s.clock.Now()), "", "192.0.2.2"); !errors.Is(err, usecase.ErrBadSecondFactor) {
+	if _, err := s.factors.Verify(s.ctx, u.ID, code(t, secret, s.clock.Now()), "", "192.0.2.2", ""); !errors.Is(err, usecase.ErrBadSecondFactor) {
 		t.Fatalf("the enrolment's code again: %v", err)
 	}
 	s.clock.Advance(30 * time.Second)
@@ -164,7 +164,7 @@ func TestFactors_CodesOnceAndStaleSessions(t *testing.T) {
 	wins := 0
 	for range 16 {
 		wg.Go(func() {
-			if _, err := s.factors.Verify(s.ctx, u.ID, next, "", "192.0.2.2"); err == nil {
+			if _, err := s.factors.Verify(s.ctx, u.ID, next, "", "192.0.2.2", ""); err == nil {
 				mu.Lock()
 				wins++
 				mu.Unlock()
@@ -179,14 +179,14 @@ func TestFactors_CodesOnceAndStaleSessions(t *testing.T) {
 	s.throttle.Success(s.ctx, "addr:192.0.2.2")
 
 	pending, _ := s.factors.BeginSecondFactor(u.ID, "browser", nil)
-	ns, _, err := s.login.CompleteSecondFactor(s.ctx, pending, "browser", "", codes[0], "192.0.2.3", &sess)
+	ns, _, err := s.login.CompleteSecondFactor(s.ctx, pending, "browser", "", codes[0], "192.0.2.3", "", &sess)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !ns.HasMFA() || ns.ID != sess.ID {
 		t.Fatalf("session after the factor: amr %v, id kept %v", ns.AMR, ns.ID == sess.ID)
 	}
-	if _, _, err := s.login.CompleteSecondFactor(s.ctx, pending, "browser", "", codes[0], "192.0.2.3", nil); !errors.Is(err, usecase.ErrBadSecondFactor) {
+	if _, _, err := s.login.CompleteSecondFactor(s.ctx, pending, "browser", "", codes[0], "192.0.2.3", "", nil); !errors.Is(err, usecase.ErrBadSecondFactor) {
 		t.Fatalf("a recovery code twice: %v", err)
 	}
 	// A password change keeps how this browser signed in.
@@ -242,7 +242,7 @@ func TestFactors_SessionFromBeforeTheFactor(t *testing.T) {
 		t.Fatal("the factor was removed")
 	}
 	s.clock.Advance(30 * time.Second)
-	up, _, err := s.login.StepUp(s.ctx, early, code(t, secret, s.clock.Now()), "", "192.0.2.1")
+	up, _, err := s.login.StepUp(s.ctx, early, code(t, secret, s.clock.Now()), "", "192.0.2.1", "")
 	if err != nil || !up.HasMFA() {
 		t.Fatalf("step-up: %v, amr %v", err, up.AMR)
 	}
@@ -300,7 +300,7 @@ func TestFactors_SecondFactorKeepsFirstStepAMR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns, _, err := s.login.CompleteSecondFactor(s.ctx, pending, "browser", step(30*time.Second), "", "192.0.2.9", nil)
+	ns, _, err := s.login.CompleteSecondFactor(s.ctx, pending, "browser", step(30*time.Second), "", "192.0.2.9", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +318,7 @@ func TestFactors_SecondFactorKeepsFirstStepAMR(t *testing.T) {
 		t.Fatalf("LogIn: %v (amr %v), want SecondFactorRequired with pwd", err, sf)
 	}
 	pending, _ = s.factors.BeginSecondFactor(u.ID, "browser", sf.AMR)
-	ps, _, err := s.login.CompleteSecondFactor(s.ctx, pending, "browser", step(30*time.Second), "", "192.0.2.9", nil)
+	ps, _, err := s.login.CompleteSecondFactor(s.ctx, pending, "browser", step(30*time.Second), "", "192.0.2.9", "", nil)
 	if err != nil || !slices.Equal(ps.AMR, usecase.AMRSecond) {
 		t.Fatalf("amr after the password and the app: %v, %v", ps.AMR, err)
 	}
@@ -326,7 +326,7 @@ func TestFactors_SecondFactorKeepsFirstStepAMR(t *testing.T) {
 	// A step-up of an upstream-only session keeps its methods too.
 	fedOnly := ns
 	fedOnly.AMR = []string{"fed"}
-	ss, _, err := s.login.StepUp(s.ctx, fedOnly, step(30*time.Second), "", "192.0.2.9")
+	ss, _, err := s.login.StepUp(s.ctx, fedOnly, step(30*time.Second), "", "192.0.2.9", "")
 	if err != nil {
 		t.Fatal(err)
 	}

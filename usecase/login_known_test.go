@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"gatehouse/domain"
 )
@@ -86,4 +87,52 @@ func TestLogin_OtherSpellingsShareTheLock(t *testing.T) {
 	if _, _, err := s.login.LogIn(s.ctx, "ilse", "ilse's password", "192.0.2.9", nil); !errors.As(err, &throttled) {
 		t.Errorf("ilse after guesses at İlse: %v, want throttled", err)
 	}
+}
+
+// TestFactors_KnownBrowserOutlastsALockOfTheFactor (SECURITY S28, S50): someone who
+// knows the password locks the user's second step with wrong codes, from any
+// address; a browser that passed the user's factor before (a KnownFactorMark) still
+// gets through with the right code. Another user's mark, a forged one or the
+// password's mark does not; and that browser guessing wrong meets its own lock.
+func TestFactors_KnownBrowserOutlastsALockOfTheFactor(t *testing.T) {
+	s := newFactorsSetup(t)
+	u := s.user(t, "fiona", "fiona's password")
+	_, secret, _ := s.enrol(t, "fiona", "fiona's password")
+	walt := s.user(t, "walt", "walt's password")
+	mark := s.factors.KnownFactorMark(u.ID)
+	if mark == "" {
+		t.Fatal("no mark")
+	}
+	var throttled *domain.ThrottledError
+	for i := range 8 {
+		_, _ = s.factors.Verify(s.ctx, u.ID, "000000", "", fmt.Sprintf("198.51.100.%d", i+1), "")
+	}
+	s.clock.Advance(30 * time.Second)
+	right := code(t, secret, s.clock.Now())
+	if _, err := s.factors.Verify(s.ctx, u.ID, right, "", "192.0.2.1", ""); !errors.As(err, &throttled) {
+		t.Fatalf("the right code from an unknown browser: %v, want throttled", err)
+	}
+	for what, m := range map[string]string{
+		"walt's mark":         s.factors.KnownFactorMark(walt.ID),
+		"a forged mark":       mark[:len(mark)-2] + "xx",
+		"the password's mark": s.login.KnownBrowserMark("fiona"),
+	} {
+		if _, err := s.factors.Verify(s.ctx, u.ID, right, "", "192.0.2.2", m); !errors.As(err, &throttled) {
+			t.Errorf("%s: %v, want throttled", what, err)
+		}
+	}
+	if _, err := s.factors.Verify(s.ctx, u.ID, right, "", "192.0.2.3", mark); err != nil {
+		t.Fatalf("the right code from fiona's known browser: %v", err)
+	}
+	// The known browser guessing wrong, from new addresses, meets its own lock.
+	for i := range 8 {
+		_, err := s.factors.Verify(s.ctx, u.ID, "000000", "", fmt.Sprintf("203.0.113.%d", i+1), mark)
+		if errors.As(err, &throttled) {
+			if i == 0 {
+				t.Fatal("the known browser throttled before its own first failure")
+			}
+			return
+		}
+	}
+	t.Fatal("the known browser guessed without limit")
 }

@@ -288,24 +288,26 @@ func (f *Factors) BeginPasskeySecondFactor(ctx context.Context, userID, browser,
 // passwordless sign-in, which answers the credential's owner. Failures count like
 // wrong passwords (per user and per address) and are audited; a counter that went
 // back is refused and reported (SECURITY S51).
-func (f *Factors) VerifyPasskey(ctx context.Context, userID, browser, sessionID, state, response, address string) (string, error) {
+func (f *Factors) VerifyPasskey(ctx context.Context, userID, browser, sessionID, state, response, address, mark string) (string, error) {
 	if !f.PasskeysEnabled() {
 		return "", ErrBadPasskey
 	}
 	ctx = WithAuditIP(ctx, address)
 	addrKey := "addr:" + domain.ThrottleAddress(address)
-	keys := []string{addrKey}
-	if userID != "" {
-		keys = append(keys, "mfa:"+userID)
-	}
-	for _, k := range keys {
-		if err := f.throttle.Check(ctx, k); err != nil {
+	attempt := f.factorAttempt(userID, address, mark)
+	if userID == "" {
+		// A passwordless sign-in: no user yet, only the address.
+		if err := f.throttle.Check(ctx, addrKey); err != nil {
 			return "", err
 		}
+	} else if err := attempt.check(ctx, f.throttle); err != nil {
+		return "", err
 	}
 	fail := func(actor, reason string) (string, error) {
-		for _, k := range keys {
-			f.throttle.Failure(ctx, k)
+		if userID == "" {
+			f.throttle.Failure(ctx, addrKey)
+		} else {
+			attempt.failed(ctx, f.throttle)
 		}
 		if actor != "" && actor != userID {
 			f.throttle.Failure(ctx, "mfa:"+actor)
@@ -373,7 +375,7 @@ func (f *Factors) VerifyPasskey(ctx context.Context, userID, browser, sessionID,
 		return fail(pk.UserID, domain.AuditReasonPasskeyCounter)
 	}
 	if userID != "" {
-		f.throttle.Success(ctx, "mfa:"+userID)
+		attempt.succeeded(ctx, f.throttle)
 	}
 	return pk.UserID, nil
 }

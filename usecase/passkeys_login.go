@@ -12,7 +12,7 @@ import (
 // old, with the methods AMRPasskey.
 func (uc *Login) PasskeySignIn(ctx context.Context, browser, sessionID, state, response, address string,
 	old *domain.Session) (domain.Session, string, error) {
-	userID, err := uc.factors.VerifyPasskey(ctx, "", browser, sessionID, state, response, address)
+	userID, err := uc.factors.VerifyPasskey(ctx, "", browser, sessionID, state, response, address, "")
 	if err != nil {
 		return domain.Session{}, "", err
 	}
@@ -22,13 +22,13 @@ func (uc *Login) PasskeySignIn(ctx context.Context, browser, sessionID, state, r
 // CompleteSecondFactorPasskey is CompleteSecondFactor with a passkey of the user who
 // passed the first step (the password, or an upstream) in this browser: the session
 // keeps that step's methods and adds "hwk" (after a password: AMRPasswordPasskey).
-func (uc *Login) CompleteSecondFactorPasskey(ctx context.Context, pending, browser, state, response, address string,
+func (uc *Login) CompleteSecondFactorPasskey(ctx context.Context, pending, browser, state, response, address, mark string,
 	old *domain.Session) (domain.Session, string, error) {
 	userID, first, err := uc.factors.Pending(pending, browser)
 	if err != nil {
 		return domain.Session{}, "", err
 	}
-	if _, err := uc.factors.VerifyPasskey(ctx, userID, browser, "", state, response, address); err != nil {
+	if _, err := uc.factors.VerifyPasskey(ctx, userID, browser, "", state, response, address, mark); err != nil {
 		return domain.Session{}, "", err
 	}
 	return uc.startChecked(WithAuditIP(ctx, address), userID, domain.WithSecondFactor(first, AMRPasskeyFactor), old)
@@ -36,8 +36,8 @@ func (uc *Login) CompleteSecondFactorPasskey(ctx context.Context, pending, brows
 
 // StepUpPasskey adds a passkey to the session s: a new session of the same id with
 // the methods of both, at the phishing-resistant level (SECURITY S53).
-func (uc *Login) StepUpPasskey(ctx context.Context, s domain.Session, browser, state, response, address string) (domain.Session, string, error) {
-	if _, err := uc.factors.VerifyPasskey(ctx, s.UserID, browser, s.ID, state, response, address); err != nil {
+func (uc *Login) StepUpPasskey(ctx context.Context, s domain.Session, browser, state, response, address, mark string) (domain.Session, string, error) {
+	if _, err := uc.factors.VerifyPasskey(ctx, s.UserID, browser, s.ID, state, response, address, mark); err != nil {
 		return domain.Session{}, "", err
 	}
 	amr := slices.Clone(sessionAMR(s))

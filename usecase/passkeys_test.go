@@ -58,11 +58,11 @@ func TestSecurity_S51_CeremonyBoundAndSingleUse(t *testing.T) {
 		{"a tampered state", "", "browser-a", "", ch.State[:len(ch.State)-2] + "AA"},
 	} {
 		// Each from its own address: failures are throttled per address (and user).
-		if _, err := f.VerifyPasskey(s.ctx, c.user, c.browser, c.session, c.state, answer, "198.51.100."+strconv.Itoa(i)); !errors.Is(err, usecase.ErrBadPasskey) {
+		if _, err := f.VerifyPasskey(s.ctx, c.user, c.browser, c.session, c.state, answer, "198.51.100."+strconv.Itoa(i), ""); !errors.Is(err, usecase.ErrBadPasskey) {
 			t.Fatalf("%s: %v, want ErrBadPasskey", c.what, err)
 		}
 	}
-	if _, err := f.VerifyPasskey(s.ctx, "", "browser-a", "", ch.State, answer, "192.0.2.7"); !errors.Is(err, usecase.ErrBadPasskey) {
+	if _, err := f.VerifyPasskey(s.ctx, "", "browser-a", "", ch.State, answer, "192.0.2.7", ""); !errors.Is(err, usecase.ErrBadPasskey) {
 		t.Fatalf("a bogus answer: %v", err)
 	}
 	if fresh, err := replay.MarkUsed(s.ctx, "webauthn-challenge", challenge(ch), s.clock.Now().Add(time.Hour)); err != nil || fresh {
@@ -74,7 +74,7 @@ func TestSecurity_S51_CeremonyBoundAndSingleUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.clock.Advance(usecase.PasskeyCeremonyTTL + time.Second)
-	if _, err := f.VerifyPasskey(s.ctx, "", "browser-a", "", late.State, answer, "192.0.2.7"); !errors.Is(err, usecase.ErrBadPasskey) {
+	if _, err := f.VerifyPasskey(s.ctx, "", "browser-a", "", late.State, answer, "192.0.2.7", ""); !errors.Is(err, usecase.ErrBadPasskey) {
 		t.Fatalf("an expired ceremony: %v", err)
 	}
 	if fresh, err := replay.MarkUsed(s.ctx, "webauthn-challenge", challenge(late), s.clock.Now().Add(time.Hour)); err != nil || !fresh {

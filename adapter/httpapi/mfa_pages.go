@@ -161,9 +161,9 @@ func (p *Pages) mfaPost(c echo.Context) error {
 	if passkey {
 		ns, secret, err = p.mfaPasskey(c, f, s, browser)
 	} else if _, perr := p.factors.PendingUser(p.pendingMFA(c), browser); perr != nil && s != nil {
-		ns, secret, err = p.login.StepUp(ctx, *s, otp, recovery, c.RealIP())
+		ns, secret, err = p.login.StepUp(ctx, *s, otp, recovery, c.RealIP(), p.knownFactorMark(c))
 	} else {
-		ns, secret, err = p.login.CompleteSecondFactor(ctx, p.pendingMFA(c), browser, otp, recovery, c.RealIP(), s)
+		ns, secret, err = p.login.CompleteSecondFactor(ctx, p.pendingMFA(c), browser, otp, recovery, c.RealIP(), p.knownFactorMark(c), s)
 	}
 	if err != nil {
 		a := Classify(err, SurfacePage)
@@ -195,6 +195,7 @@ func (p *Pages) mfaPost(c echo.Context) error {
 		return p.renderAnswer(c, a, "mfa", v)
 	}
 	p.clearMFA(c)
+	p.markFactorKnown(c, ns.UserID)
 	return p.continueSignedIn(c, ns, secret, "user logged in with a second factor", pr, id, browser, devicePath)
 }
 

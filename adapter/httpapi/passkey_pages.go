@@ -138,9 +138,9 @@ func (p *Pages) mfaPasskey(c echo.Context, f form, s *domain.Session, browser st
 	if _, stepUp, err := p.mfaSubject(c, s, browser); err != nil {
 		return domain.Session{}, "", err
 	} else if stepUp {
-		return p.login.StepUpPasskey(ctx, *s, browser, state, cred, c.RealIP())
+		return p.login.StepUpPasskey(ctx, *s, browser, state, cred, c.RealIP(), p.knownFactorMark(c))
 	}
-	return p.login.CompleteSecondFactorPasskey(ctx, p.pendingMFA(c), browser, state, cred, c.RealIP(), s)
+	return p.login.CompleteSecondFactorPasskey(ctx, p.pendingMFA(c), browser, state, cred, c.RealIP(), p.knownFactorMark(c), s)
 }
 
 // passkeyForm shows the account page again with the error of a passkey form.

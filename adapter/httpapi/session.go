@@ -28,29 +28,49 @@ type cookieNames struct {
 	// mfa holds the sealed pending second-factor state (usecase.Factors): no session.
 	mfa string
 	// known marks a browser that gave a user's right password (Login.KnownBrowserMark).
-	known  string
-	secure bool
+	known string
+	// knownFactor marks a browser that passed a user's second factor
+	// (Factors.KnownFactorMark).
+	knownFactor string
+	secure      bool
 }
 
 func newCookieNames(issuer string) cookieNames {
 	secure := strings.HasPrefix(strings.ToLower(issuer), "https://")
 	if secure {
 		return cookieNames{session: "__Host-gatehouse_session", browser: "__Host-gatehouse_browser", mfa: "__Host-gatehouse_mfa",
-			known: "__Host-gatehouse_known", secure: true}
+			known: "__Host-gatehouse_known", knownFactor: "__Host-gatehouse_known_factor", secure: true}
 	}
-	return cookieNames{session: "gatehouse_session", browser: "gatehouse_browser", mfa: "gatehouse_mfa", known: "gatehouse_known"}
+	return cookieNames{session: "gatehouse_session", browser: "gatehouse_browser", mfa: "gatehouse_mfa", known: "gatehouse_known",
+		knownFactor: "gatehouse_known_factor"}
 }
 
 // knownBrowserLifetime is how long a browser stays known after its last right password.
 const knownBrowserLifetime = 180 * 24 * time.Hour
 
 // knownMark is the browser's known-browser mark, "" when it has none.
-func (p *Pages) knownMark(c echo.Context) string {
-	ck, err := c.Cookie(p.cookies.known)
+func (p *Pages) knownMark(c echo.Context) string { return p.markIn(c, p.cookies.known) }
+
+// knownFactorMark is the browser's known-factor mark, "" when it has none.
+func (p *Pages) knownFactorMark(c echo.Context) string { return p.markIn(c, p.cookies.knownFactor) }
+
+func (p *Pages) markIn(c echo.Context, cookie string) string {
+	ck, err := c.Cookie(cookie)
 	if err != nil || len(ck.Value) > 256 {
 		return ""
 	}
 	return ck.Value
+}
+
+// markFactorKnown gives the browser a new mark for userID, after its second factor.
+func (p *Pages) markFactorKnown(c echo.Context, userID string) {
+	mark := p.factors.KnownFactorMark(userID)
+	if mark == "" {
+		return
+	}
+	ck := p.cookies.cookie(p.cookies.knownFactor, mark)
+	ck.MaxAge = int(knownBrowserLifetime / time.Second)
+	c.SetCookie(ck)
 }
 
 // markKnown gives the browser a new mark for username, after its right password.

@@ -691,3 +691,64 @@ func TestMFA_DeviceApprovalNeedsTheFactor(t *testing.T) {
 	wantPageText(t, done, http.StatusOK, `href="/device?user_code=`)
 	wantPageText(t, b.get(device), http.StatusOK, "Allow access")
 }
+
+// TestSecurity_S53_ConsentCannotSkipTheStepUp: found by attacking a running copy. A
+// request parked at the second-factor page (a --require-mfa client, or acr_values
+// asking for more than the session has) or at "verify your email" must not get past
+// it through the consent page: GET /consent sends the browser back to the step it
+// skipped, and a consent form posted anyway issues no code.
+func TestSecurity_S53_ConsentCannotSkipTheStepUp(t *testing.T) {
+	t.Parallel()
+	srv := sharedServer(t)
+	consentSkip := func(t *testing.T, b *azBrowser, c azClient, q url.Values, wantStep string) {
+		t.Helper()
+		r := b.get("/oauth/authorize?" + q.Encode())
+		loc := r.Header.Get("Location")
+		if !strings.HasPrefix(loc, wantStep+"?req=") {
+			t.Fatalf("authorize: %d %q, want %s", r.Status, loc, wantStep)
+		}
+		req := strings.TrimPrefix(loc, wantStep+"?req=")
+		if r := b.get("/consent?req=" + req); (r.Status != http.StatusFound && r.Status != http.StatusSeeOther) || r.Header.Get("Location") != loc {
+			t.Errorf("GET /consent: %d %q, want back to %s\n%s", r.Status, r.Header.Get("Location"), loc, r.Body)
+		}
+		csrf, _ := b.openForm("/account") // the session's token, as the consent form's
+		r = b.post("/consent", url.Values{"csrf_token": {csrf}, "req": {req}, "decision": {"allow"}})
+		if got := r.Header.Get("Location"); r.Status != http.StatusSeeOther || got != loc || strings.Contains(got, "code=") {
+			t.Errorf("POST /consent: %d %q, want back to %s and no code", r.Status, got, loc)
+		}
+	}
+
+	t.Run("require-mfa client", func(t *testing.T) {
+		user, pass, _, _ := mfaUser(t, srv)
+		b := newAZBrowser(t, srv)
+		if r := b.logIn("/login", user, pass); r.Status != http.StatusSeeOther {
+			t.Fatalf("log in: %d", r.Status)
+		}
+		c := newAZClient(t, srv, "http://127.0.0.1:9/strict-consent", "--require-mfa")
+		consentSkip(t, b, c, azQuery(c, newAZPKCE(), "rm"), "/login/mfa")
+	})
+	t.Run("acr_values", func(t *testing.T) {
+		user, pass, _, _ := mfaUser(t, srv)
+		b := newAZBrowser(t, srv)
+		if r := b.logIn("/login", user, pass); r.Status != http.StatusSeeOther {
+			t.Fatalf("log in: %d", r.Status)
+		}
+		for _, skip := range []string{"", "--skip-consent"} {
+			args := []string{}
+			if skip != "" {
+				args = append(args, skip)
+			}
+			c := newAZClient(t, srv, "http://127.0.0.1:9/acr-consent", args...)
+			consentSkip(t, b, c, azQuery(c, newAZPKCE(), "acr", "acr_values", domain.ACRMFA), "/login/mfa")
+		}
+	})
+	t.Run("verify your email", func(t *testing.T) {
+		vsrv, _ := mailServer(t, map[string]string{"GATEHOUSE_EMAIL_VERIFICATION": "required"})
+		b := newAZBrowser(t, vsrv)
+		if r := register(t, b, uniqueName("unverified"), uniqueName("unverified")+"@example.com", "a long enough password"); r.Status != http.StatusSeeOther {
+			t.Fatalf("register: %d", r.Status)
+		}
+		c := newAZClient(t, vsrv, "http://127.0.0.1:9/verify-consent")
+		consentSkip(t, b, c, azQuery(c, newAZPKCE(), "ve"), "/verify-email")
+	})
+}

@@ -184,6 +184,10 @@ func (uc *Authorize) ConsentPrompt(ctx context.Context, id, browserSecret string
 	if p.NeedsLogin(s) {
 		return ConsentView{}, pageStep(req, StepLogin), nil
 	}
+	if step, ok, err := uc.gates(ctx, req, p.Client, s, true); ok {
+		// Not signed in enough yet: the consent page is not the next step.
+		return ConsentView{}, step, err
+	}
 	v := ConsentView{RequestID: req.ID, ClientName: p.Client.Name, RedirectURI: req.RedirectURI,
 		ClientHost: MetadataClientHost(p.Client.ID)}
 	for _, sc := range req.ConsentScope() {
@@ -209,6 +213,10 @@ func (uc *Authorize) Decide(ctx context.Context, id, browserSecret string, s *do
 	if p.NeedsLogin(s) {
 		// The session ended or changed in another tab since the page was shown.
 		return pageStep(req, StepLogin), nil
+	}
+	if step, ok, err := uc.gates(ctx, req, p.Client, s, true); ok {
+		// The form was posted before the step that must come first (SECURITY S53).
+		return step, err
 	}
 	if err := uc.complete(ctx, req.ID); err != nil {
 		return Step{}, err
@@ -236,7 +244,7 @@ func (uc *Authorize) Decide(ctx context.Context, id, browserSecret string, s *do
 	}); err != nil {
 		return Step{}, fmt.Errorf("save consent: %w", err)
 	}
-	return uc.issue(ctx, req, s)
+	return uc.issue(ctx, req, p.Client, s)
 }
 
 // next is the one transition of a request with session s: Login while nobody is
@@ -250,17 +258,7 @@ func (uc *Authorize) next(ctx context.Context, req domain.AuthRequest, client do
 		return uc.page(ctx, req, StepLogin, stored,
 			domain.ErrLoginRequired.WithDescription("the user is not logged in"))
 	}
-	if uc.settings.RequireVerifiedEmail {
-		u, err := uc.users.UserByID(ctx, s.UserID)
-		if err != nil {
-			return Step{}, fmt.Errorf("look up the signed-in user: %w", err)
-		}
-		if !u.EmailVerified {
-			return uc.page(ctx, req, StepVerifyEmail, stored,
-				domain.ErrInteractionRequired.WithDescription("the user must verify their email address first"))
-		}
-	}
-	if step, ok, err := uc.secondFactorStep(ctx, req, client, s, stored); ok {
+	if step, ok, err := uc.gates(ctx, req, client, s, stored); ok {
 		return step, err
 	}
 	need, err := uc.consentNeeded(ctx, client, req)
@@ -276,7 +274,28 @@ func (uc *Authorize) next(ctx context.Context, req domain.AuthRequest, client do
 			return Step{}, err
 		}
 	}
-	return uc.issue(ctx, req, s)
+	return uc.issue(ctx, req, client, s)
+}
+
+// gates are the steps between the sign-in and the consent that a request of a
+// signed-in session s may still need: the "verify your email" page (when
+// GATEHOUSE_EMAIL_VERIFICATION=required) and the second factor (the level the
+// request or the client asks for, SECURITY S53). Every way to the consent page and
+// to a code passes them: next, ConsentPrompt and Decide. ok says one applies.
+func (uc *Authorize) gates(ctx context.Context, req domain.AuthRequest, client domain.Client, s *domain.Session,
+	stored bool) (Step, bool, error) {
+	if uc.settings.RequireVerifiedEmail {
+		u, err := uc.users.UserByID(ctx, s.UserID)
+		if err != nil {
+			return Step{}, true, fmt.Errorf("look up the signed-in user: %w", err)
+		}
+		if !u.EmailVerified {
+			step, err := uc.page(ctx, req, StepVerifyEmail, stored,
+				domain.ErrInteractionRequired.WithDescription("the user must verify their email address first"))
+			return step, true, err
+		}
+	}
+	return uc.secondFactorStep(ctx, req, client, s, stored)
 }
 
 // page sends the browser to a page for req, storing a new request first; with
@@ -345,7 +364,13 @@ func (uc *Authorize) complete(ctx context.Context, id string) error {
 // issue makes the authorization code and the answer carrying it (RFC 6749 §4.1.2).
 // The code is 256 random bits, stored only as a keyed hash (SECURITY S18), bound to
 // client, redirect URI, PKCE challenge, scope, nonce, user, auth time and session.
-func (uc *Authorize) issue(ctx context.Context, req domain.AuthRequest, s *domain.Session) (Step, error) {
+func (uc *Authorize) issue(ctx context.Context, req domain.AuthRequest, client domain.Client, s *domain.Session) (Step, error) {
+	if uc.requiredACRLevel(req, client) > domain.ACRLevel(domain.SessionACR(s.AMR)) {
+		// gates comes first on every way here; should one ever miss it, no code goes
+		// out below the level asked for (SECURITY S53).
+		return Step{}, redirectError(req.RedirectURI, req.State, domain.ErrAccessDenied.WithDescription(
+			"the sign-in is below the level the application asks for"))
+	}
 	now := uc.clock.Now()
 	ttl := time.Duration(uc.settings.AuthCodeTTL)
 	if ttl <= 0 || ttl > domain.MaxAuthCodeTTL {

@@ -752,3 +752,39 @@ func TestSecurity_S53_ConsentCannotSkipTheStepUp(t *testing.T) {
 		consentSkip(t, b, c, azQuery(c, newAZPKCE(), "ve"), "/verify-email")
 	})
 }
+
+// TestAccounts_RequiredVerificationHoldsDevices: with GATEHOUSE_EMAIL_VERIFICATION=
+// required no device gets tokens for a user whose address is not verified, as no
+// application gets a code: "Allow" sends the user to "verify your email" and the
+// device keeps waiting; once the address is verified, the same approval goes through.
+func TestAccounts_RequiredVerificationHoldsDevices(t *testing.T) {
+	t.Parallel()
+	srv, mx := mailServer(t, map[string]string{"GATEHOUSE_EMAIL_VERIFICATION": "required"})
+	b := newAZBrowser(t, srv)
+	email := uniqueName("tvuser") + "@example.com"
+	if r := register(t, b, uniqueName("tvuser"), email, "a long enough password"); r.Status != http.StatusSeeOther {
+		t.Fatalf("register: %d", r.Status)
+	}
+	dc := newDVClient(t, srv)
+	a := dc.authorize(t, srv, srv.HTTPClient(), "openid")
+	approve := func() Response {
+		page := b.get("/device?user_code=" + url.QueryEscape(a.UserCode))
+		wantPageText(t, page, http.StatusOK, "Allow access")
+		csrf, _ := azFormFields(t, page)
+		return b.post("/device", url.Values{"csrf_token": {csrf}, "user_code": {a.UserCode}, "decision": {"allow"}})
+	}
+	if r := approve(); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/verify-email" {
+		t.Fatalf("approval by an unverified user: %d %q, want the verify-your-email page", r.Status, r.Header.Get("Location"))
+	}
+	dvWantError(t, "a poll after the refused approval", dc.poll(t, srv, srv.HTTPClient(), a.DeviceCode), http.StatusBadRequest, "authorization_pending")
+
+	link := linkIn(t, srv, mailTo(t, mx, 1, email))
+	wantPageText(t, submitLinkForm(t, b, link, "/verify-email", nil), http.StatusOK, "your email address is verified")
+	wantPageText(t, approve(), http.StatusOK, "Return to your device")
+	if r := dc.poll(t, srv, srv.HTTPClient(), a.DeviceCode); r.Status != http.StatusOK {
+		t.Fatalf("a poll after the approval: %d %s", r.Status, r.Body)
+	} else {
+		srv.Sensitive(r.JSON(t)["access_token"].(string))
+	}
+	srv.Sensitive(tokenOf(t, link))
+}

@@ -2,6 +2,7 @@ package usecase
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"gatehouse/domain"
@@ -67,6 +68,12 @@ func sessionAMR(s domain.Session) []string {
 	}
 	return s.AMR
 }
+
+// ErrDeviceNeedsVerifiedEmail: the user must verify their email address before they
+// approve a device (GATEHOUSE_EMAIL_VERIFICATION=required). The device page sends
+// the user to "verify your email". Not a *domain.Error: errors.Is would then take it
+// for ErrDeviceNeedsSecondFactor, which has the same code.
+var ErrDeviceNeedsVerifiedEmail = errors.New("verify your email address to approve this device")
 
 // ErrDeviceNeedsSecondFactor: the session must step up before it approves a device.
 var ErrDeviceNeedsSecondFactor = domain.ErrInteractionRequired.WithDescription("sign in with a second factor to approve this device")

@@ -231,6 +231,10 @@ func (uc *Device) Approve(ctx context.Context, typed, address string, s domain.S
 		return DevicePrompt{}, domain.ErrUserDisabled
 	case err != nil:
 		return DevicePrompt{}, fmt.Errorf("look up the session's user: %w", err)
+	case uc.settings.RequireVerifiedEmail && !u.EmailVerified:
+		// As no application gets a code for them (Authorize.gates), no device gets
+		// tokens (GATEHOUSE_EMAIL_VERIFICATION=required).
+		return DevicePrompt{}, ErrDeviceNeedsVerifiedEmail
 	}
 	a := DeviceApproval{UserID: s.UserID, AuthTime: s.AuthTime, SessionID: s.ID, AMR: sessionAMR(s)}
 	if err := uc.decided(uc.devices.ApproveDeviceAuthorization(ctx, d.DeviceCodeHash, a, uc.clock.Now()), "approve"); err != nil {

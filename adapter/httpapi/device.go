@@ -249,6 +249,11 @@ func (h *DeviceHandler) pagePost(c echo.Context) error {
 		if errors.Is(err, usecase.ErrDeviceNeedsSecondFactor) {
 			return c.Redirect(http.StatusSeeOther, "/login/mfa?"+userCodeField+"="+url.QueryEscape(typed))
 		}
+		if errors.Is(err, usecase.ErrDeviceNeedsVerifiedEmail) {
+			// The "verify your email" page, with its resend button; the device waits
+			// (authorization_pending) until the user comes back and approves it.
+			return c.Redirect(http.StatusSeeOther, "/verify-email")
+		}
 	} else {
 		p, err = h.device.Deny(ctx, typed, addr)
 	}

@@ -100,6 +100,21 @@ func TestSecurity_S54_WrongAudience(t *testing.T) {
 	s54Lie(t, func(c map[string]any) { c["aud"] = "another-client" }, "wrong audience")
 }
 
+// A token for several audiences, ours among them, names the client it was issued to
+// (azp): another client of the upstream must not sign in here with its token
+// (OpenID Connect Core §3.1.3.7 steps 4 and 5). Issued to us, it is taken.
+func TestSecurity_S54_AuthorizedParty(t *testing.T) {
+	t.Parallel()
+	s54Lie(t, func(c map[string]any) { c["aud"], c["azp"] = []any{c["aud"], "another-client"}, "another-client" }, "azp")
+	s54Lie(t, func(c map[string]any) { c["aud"] = []any{c["aud"], "another-client"} }, "azp")
+	s54Lie(t, func(c map[string]any) { c["azp"] = "another-client" }, "azp")
+	e := newS54Env(t)
+	e.op.Lie = func(c map[string]any) { c["aud"], c["azp"] = []any{c["aud"], "another-client"}, c["aud"] }
+	if r, _ := newAZBrowser(t, e.srv).upstreamSignIn("/login/upstream/op"); r.Status != http.StatusFound || r.Header.Get("Location") != "/" {
+		t.Fatalf("a token for two audiences issued to us: %d %s\n%s", r.Status, r.Header.Get("Location"), r.Body)
+	}
+}
+
 func TestSecurity_S54_WrongNonce(t *testing.T) {
 	t.Parallel()
 	s54Lie(t, func(c map[string]any) { c["nonce"] = "forged-" + randomString(20) }, "nonce")

@@ -219,6 +219,12 @@ func (c idClaims) verified() bool {
 	return s == "true" || s == `"true"`
 }
 
+// idTokenAlgs are the signatures an upstream's ID token may carry, whatever its
+// discovery document lists: public-key ones only (RFC 8725 §3.1), never "none" or an
+// HMAC keyed with our client secret.
+var idTokenAlgs = []string{oidc.RS256, oidc.RS384, oidc.RS512, oidc.ES256, oidc.ES384, oidc.ES512,
+	oidc.PS256, oidc.PS384, oidc.PS512, oidc.EdDSA}
+
 // verifyIDToken checks the ID token (OpenID Connect Core §3.1.3.7): its signature
 // against the upstream's JWKS, iss, aud (and azp), exp, and its nonce; at_hash when
 // present. Then the identity, with userinfo's email when the token has none.
@@ -227,9 +233,22 @@ func (c *Connector) verifyIDToken(ctx context.Context, p *oidc.Provider, up doma
 	if raw == "" {
 		return usecase.UpstreamIdentity{}, errors.New("it sent no ID token")
 	}
-	idt, err := p.Verifier(&oidc.Config{ClientID: up.ClientID, Now: c.now}).Verify(ctx, raw)
+	idt, err := p.Verifier(&oidc.Config{ClientID: up.ClientID, Now: c.now, SupportedSigningAlgs: idTokenAlgs}).Verify(ctx, raw)
 	if err != nil {
 		return usecase.UpstreamIdentity{}, fmt.Errorf("its ID token did not verify (%s)", idTokenProblem(err))
+	}
+	// OpenID Connect Core §3.1.3.7 steps 4 and 5 (the verifier checks only that aud
+	// holds our id): a token for several audiences names the one it was issued to
+	// (azp), and that must be us, or another client of the upstream could sign in
+	// here with a token issued to it.
+	var party struct {
+		AZP string `json:"azp"`
+	}
+	if err := idt.Claims(&party); err != nil {
+		return usecase.UpstreamIdentity{}, errors.New("its ID token's claims could not be read")
+	}
+	if (party.AZP != "" && party.AZP != up.ClientID) || (party.AZP == "" && len(idt.Audience) > 1) {
+		return usecase.UpstreamIdentity{}, errors.New("its ID token did not verify (issued to another client: azp)")
 	}
 	if idt.Nonce == "" || subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
 		return usecase.UpstreamIdentity{}, errors.New("its ID token did not verify (the nonce is not the one sent)")

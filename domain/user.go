@@ -356,21 +356,32 @@ func writingSystems(script string) []string {
 	return []string{script}
 }
 
-// ValidateEmail accepts an empty email (optional) or one plain address. An address
-// that would be drawn like another is refused as invalid (SECURITY S49): one with an
-// invisible character (a zero-width space, a joiner, a variation selector), or whose
-// local part or a label of whose domain mixes writing systems ("аlice" with a
-// Cyrillic а, "exаmple.com"). No mailbox needs either, and shown on /account, the
-// console or in an email claim each would pass for someone else's address.
+// ValidateEmail accepts an empty email (optional) or one plain address: what a
+// lookup (forgot-password) takes, so that an address stored before
+// ValidateNewEmail's rules still finds its account.
 func ValidateEmail(e string) error {
 	if e == "" {
 		return nil
 	}
-	invalid := fmt.Errorf("email %q is not a valid address", e)
 	a, err := mail.ParseAddress(e)
 	if err != nil || a.Address != e || len(e) > 254 {
-		return invalid
+		return fmt.Errorf("email %q is not a valid address", e)
 	}
+	return nil
+}
+
+// ValidateNewEmail is ValidateEmail for an address being given to an account: one
+// that would be drawn like another is refused as invalid too (SECURITY S49): with an
+// invisible character (a zero-width space, a joiner, a variation selector), or whose
+// local part or a label of whose domain mixes writing systems ("аlice" with a
+// Cyrillic а, "exаmple.com") or is written wholly in Cyrillic or Greek letters drawn
+// like Latin ones ("сосо", as usernames). No mailbox needs either, and shown on
+// /account, the console or in an email claim each would pass for someone else's.
+func ValidateNewEmail(e string) error {
+	if err := ValidateEmail(e); err != nil || e == "" {
+		return err
+	}
+	invalid := fmt.Errorf("email %q is not a valid address", e)
 	for _, r := range e {
 		if unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zs, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point) {
 			return invalid
@@ -378,7 +389,7 @@ func ValidateEmail(e string) error {
 	}
 	at := strings.LastIndexByte(e, '@')
 	for _, part := range append([]string{e[:at]}, strings.Split(e[at+1:], ".")...) {
-		if _, _, mixed := mixedScripts(part); mixed {
+		if _, _, mixed := mixedScripts(part); mixed || readsAsLatin(part) {
 			return invalid
 		}
 	}

@@ -462,7 +462,7 @@ func (a *Accounts) ChangeEmail(ctx context.Context, userID, password, rawEmail, 
 	if email == "" {
 		return "", &ValidationError{Field: "new_email", Message: "enter the new email address"}
 	}
-	if err := domain.ValidateEmail(email); err != nil {
+	if err := domain.ValidateNewEmail(email); err != nil {
 		return "", invalid("new_email", err)
 	}
 	u, err := a.users.UserByID(ctx, userID)

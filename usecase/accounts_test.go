@@ -374,3 +374,32 @@ func TestAccounts_ChangeEmailToATakenAddress(t *testing.T) {
 	}
 	t.Fatal("ten email changes in a row were not throttled")
 }
+
+// TestAccounts_AddressStoredBeforeTheRules: an address stored before the rules for
+// new ones (an invisible character, SECURITY S49) still finds its account at
+// forgot-password, and the operator can change the rest of the user without
+// touching it; a new address with one is refused.
+func TestAccounts_AddressStoredBeforeTheRules(t *testing.T) {
+	s := newAccountsSetup(t)
+	u := s.user(t, "zora", "zora's password")
+	old := "zora\u200b@example.com"
+	if err := s.users.UpdateUser(s.ctx, domain.User{ID: u.ID, Username: u.Username, Email: old, PasswordHash: u.PasswordHash,
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt.Add(time.Second)}, u.UpdatedAt); err != nil {
+		t.Fatal(err)
+	}
+	yes := true
+	if _, err := s.admin.UpdateUser(s.ctx, u.ID, usecase.UserUpdate{Email: &old, EmailVerified: &yes, AddGroups: []string{"staff"}}); err != nil {
+		t.Fatalf("an update keeping the old address: %v", err)
+	}
+	if err := s.accounts.ForgotPassword(s.ctx, old, "192.0.2.1"); err != nil {
+		t.Fatalf("forgot-password for the old address: %v", err)
+	}
+	if link := s.sent(t, 1); link == "" || s.mx.Mails()[0].To != old {
+		t.Fatalf("the reset link went to %q", s.mx.Mails()[0].To)
+	}
+	other := "other\u200b@example.com"
+	var ve *usecase.ValidationError
+	if _, err := s.admin.UpdateUser(s.ctx, u.ID, usecase.UserUpdate{Email: &other}); !errors.As(err, &ve) || ve.Field != "email" {
+		t.Fatalf("a new address with an invisible character: %v", err)
+	}
+}

@@ -442,7 +442,7 @@ func (uc *Upstreams) CompleteUpstream(ctx context.Context, in UpstreamCallback) 
 		return fail(domain.AuditReasonUpstreamError, "it named no valid subject", true, "")
 	}
 	id.Email = uc.ids.CanonicalEmail(id.Email)
-	if id.Email != "" && domain.ValidateEmail(id.Email) != nil {
+	if id.Email != "" && domain.ValidateNewEmail(id.Email) != nil {
 		id.Email, id.EmailVerified = "", false
 	}
 	if id.Email == "" {

@@ -220,12 +220,28 @@ func (a *Accounts) WelcomeIn(locale, userID, submittedEmail string) {
 // it; nothing when no other account holds it.
 func (a *Accounts) tellOwner(ctx context.Context, u domain.User, email string) error {
 	owner, err := a.accounts.UserByEmail(ctx, email)
-	if errors.Is(err, domain.ErrNotFound) || (err == nil && owner.ID == u.ID) {
+	if errors.Is(err, domain.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
+	return a.mailOwner(ctx, u, owner)
+}
+
+// mailOwner tells owner that someone (u) tried to sign up with their address. The
+// owner's mails are throttled like failures (a few at once, then ever further
+// apart): accounts that claim the address are cheap to make, and each could ask
+// again and again.
+func (a *Accounts) mailOwner(ctx context.Context, u, owner domain.User) error {
+	if owner.ID == u.ID {
+		return nil
+	}
+	key := "signup-attempt:" + owner.ID
+	if a.throttle.Check(ctx, key) != nil {
+		return nil // told recently: the mail would add nothing
+	}
+	a.throttle.Failure(ctx, key)
 	return a.mailer.Queue(ctx, signUpAttemptMail(a.settings.forRequest(ctx), owner))
 }
 
@@ -261,7 +277,7 @@ func (a *Accounts) resendClaimed(ctx context.Context, u domain.User) error {
 	owner, err := a.accounts.UserByEmail(ctx, u.ClaimedEmail)
 	switch {
 	case err == nil:
-		return a.tellOwner(ctx, u, owner.Email)
+		return a.mailOwner(ctx, u, owner)
 	case !errors.Is(err, domain.ErrNotFound):
 		return fmt.Errorf("look up the owner of the claimed address: %w", err)
 	}

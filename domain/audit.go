@@ -81,6 +81,9 @@ const (
 	// AuditReasonSecondFactor: the right password, for a grant that cannot ask for
 	// the user's second factor (the password grant).
 	AuditReasonSecondFactor = "second_factor_required"
+	// AuditReasonEmailUnverified: the right password in a password grant, for a user
+	// whose address is not verified while GATEHOUSE_EMAIL_VERIFICATION=required.
+	AuditReasonEmailUnverified = "email_unverified"
 	// AuditReasonMFAFailed: a wrong, used or replayed authenticator or recovery code.
 	AuditReasonMFAFailed = "mfa_failed"
 	// AuditReasonUpstreamError: an upstream identity provider failed or answered

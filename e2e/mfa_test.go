@@ -756,13 +756,14 @@ func TestSecurity_S53_ConsentCannotSkipTheStepUp(t *testing.T) {
 // TestAccounts_RequiredVerificationHoldsDevices: with GATEHOUSE_EMAIL_VERIFICATION=
 // required no device gets tokens for a user whose address is not verified, as no
 // application gets a code: "Allow" sends the user to "verify your email" and the
-// device keeps waiting; once the address is verified, the same approval goes through.
+// device keeps waiting; the password grant refuses the right password. Once the
+// address is verified, the same approval goes through, and the grant too.
 func TestAccounts_RequiredVerificationHoldsDevices(t *testing.T) {
 	t.Parallel()
 	srv, mx := mailServer(t, map[string]string{"GATEHOUSE_EMAIL_VERIFICATION": "required"})
 	b := newAZBrowser(t, srv)
-	email := uniqueName("tvuser") + "@example.com"
-	if r := register(t, b, uniqueName("tvuser"), email, "a long enough password"); r.Status != http.StatusSeeOther {
+	user, email := uniqueName("tvuser"), uniqueName("tvuser")+"@example.com"
+	if r := register(t, b, user, email, "a long enough password"); r.Status != http.StatusSeeOther {
 		t.Fatalf("register: %d", r.Status)
 	}
 	dc := newDVClient(t, srv)
@@ -777,10 +778,14 @@ func TestAccounts_RequiredVerificationHoldsDevices(t *testing.T) {
 		t.Fatalf("approval by an unverified user: %d %q, want the verify-your-email page", r.Status, r.Header.Get("Location"))
 	}
 	dvWantError(t, "a poll after the refused approval", dc.poll(t, srv, srv.HTTPClient(), a.DeviceCode), http.StatusBadRequest, "authorization_pending")
+	// Nor does the password grant give the password alone tokens meanwhile.
+	pw, _, _ := newPasswordClient(t, srv)
+	wantPasswordGrantRefused(t, srv, pw, user, "a long enough password", "email address is not verified")
 
 	link := linkIn(t, srv, mailTo(t, mx, 1, email))
 	wantPageText(t, submitLinkForm(t, b, link, "/verify-email", nil), http.StatusOK, "your email address is verified")
 	wantPageText(t, approve(), http.StatusOK, "Return to your device")
+	passwordToken(t, srv, srv.HTTPClient(), pw, user, "a long enough password")
 	if r := dc.poll(t, srv, srv.HTTPClient(), a.DeviceCode); r.Status != http.StatusOK {
 		t.Fatalf("a poll after the approval: %d %s", r.Status, r.Body)
 	} else {

@@ -52,6 +52,10 @@ var (
 	// errMFARequiredGrant: GATEHOUSE_MFA=required or the client's --require-mfa asks
 	// for a second factor, which this grant cannot take.
 	errMFARequiredGrant = domain.ErrInvalidGrant.WithDescription("a second factor is required: use the authorization code flow")
+	// errEmailUnverifiedGrant: GATEHOUSE_EMAIL_VERIFICATION=required, as no code is
+	// issued for the user until the address is verified; told only to whoever gave the
+	// right password.
+	errEmailUnverifiedGrant = domain.ErrInvalidGrant.WithDescription("the account's email address is not verified yet: open the link mailed to it")
 )
 
 // Execute checks the user's password and issues tokens.
@@ -90,6 +94,11 @@ func (uc *PasswordGrant) Execute(ctx context.Context, client domain.Client, req 
 			return domain.IssuedTokens{}, refusal
 		}
 		return domain.IssuedTokens{}, err
+	}
+	if uc.settings.RequireVerifiedEmail && !user.EmailVerified {
+		event.Type, event.Reason = domain.AuditUserLoginFailed, domain.AuditReasonEmailUnverified
+		uc.audit.Note(ctx, event)
+		return domain.IssuedTokens{}, errEmailUnverifiedGrant
 	}
 	uc.audit.Note(ctx, event)
 	return uc.minter.IssueForUser(ctx, Subject{Client: client, User: &user, Scope: scope, Audience: aud, AuthTime: uc.clock.Now(), JKT: req.DPoPJKT})

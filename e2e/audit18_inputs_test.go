@@ -506,9 +506,9 @@ func TestAudit18_LookAlikeUsernamesRefused(t *testing.T) {
 		{fullWidth, "already taken"},
 		{strings.ToUpper(fullWidth), "already taken"},
 		// Latin letters drawn like alice's, of her one script: her name, taken.
-		{strings.Replace(alice, "i", "\u0131", 1), "already taken"}, // a dotless ı
-		{"\u0251" + alice[1:], "already taken"},                     // a Latin alpha ɑ
-		{strings.Replace(alice, "c", "\u1D04", 1), "already taken"}, // a small capital ᴄ
+		{strings.Replace(alice, "i", "\u0131", 1), "too like one already taken"}, // a dotless ı
+		{"\u0251" + alice[1:], "too like one already taken"},                     // a Latin alpha ɑ
+		{strings.Replace(alice, "c", "\u1D04", 1), "too like one already taken"}, // a small capital ᴄ
 	} {
 		r := signUp(newAZBrowser(t, srv), tc.username, uniqueName("lookalike")+"@example.com", "a good long password")
 		if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), tc.words) {
@@ -523,7 +523,7 @@ func TestAudit18_LookAlikeUsernamesRefused(t *testing.T) {
 	out, errOut, code = srv.CLI(t, pw+"\n", "users", "create", "--username", fullWidth, "--password-stdin")
 	wantUsage(t, "users create with a full-width name", out, errOut, code, "already taken")
 	out, errOut, code = srv.CLI(t, pw+"\n", "users", "create", "--username", strings.Replace(alice, "i", "\u0131", 1), "--password-stdin")
-	wantUsage(t, "users create with a name drawn like alice", out, errOut, code, "already taken")
+	wantUsage(t, "users create with a name drawn like alice", out, errOut, code, "too like one already taken")
 
 	// Signing in as the full-width name signs in alice, on the page and by the
 	// password grant; the Cyrillic one is nobody.

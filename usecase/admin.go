@@ -145,6 +145,9 @@ func (a *Admin) SignUp(ctx context.Context, in NewUser) (domain.User, error) {
 
 var (
 	errUsernameTaken = &ValidationError{Field: "username", Message: "that username is already taken", Conflict: true}
+	// errUsernameSimilar: no user has the name, but one has a name drawn like it
+	// (SECURITY S49: "alıce" beside "alice"; see UserStore.Taken).
+	errUsernameSimilar = &ValidationError{Field: "username", Message: "that username is too like one already taken", Conflict: true}
 	errEmailTaken    = &ValidationError{Field: "email", Message: "that email address belongs to another user", Conflict: true}
 )
 
@@ -247,7 +250,7 @@ func (a *Admin) createUser(ctx context.Context, in NewUser, withholdTakenEmail b
 		return domain.User{}, fmt.Errorf("hash password: %w", err)
 	}
 	if usernameTaken {
-		return domain.User{}, errUsernameTaken
+		return domain.User{}, a.usernameRefusal(ctx, in.Username)
 	}
 	if emailTaken {
 		if !withholdTakenEmail {
@@ -275,6 +278,16 @@ func (a *Admin) createUser(ctx context.Context, in NewUser, withholdTakenEmail b
 	return u, nil
 }
 
+// usernameRefusal says why a taken username is refused: a user has it, or only a name
+// drawn like it (then saying "taken" would leave the operator looking for a user who
+// is not there).
+func (a *Admin) usernameRefusal(ctx context.Context, username string) error {
+	if _, err := a.users.UserByUsername(ctx, username); errors.Is(err, domain.ErrNotFound) {
+		return errUsernameSimilar
+	}
+	return errUsernameTaken
+}
+
 // insertUser stores u; when its username or email was taken since the check, it
 // answers as createUser does (or stores u with the email only claimed, for SignUp).
 func (a *Admin) insertUser(ctx context.Context, u domain.User, withholdTakenEmail bool) (domain.User, error) {
@@ -287,7 +300,7 @@ func (a *Admin) insertUser(ctx context.Context, u domain.User, withholdTakenEmai
 		}
 		switch {
 		case usernameTaken:
-			return domain.User{}, errUsernameTaken
+			return domain.User{}, a.usernameRefusal(ctx, u.Username)
 		case emailTaken && !withholdTakenEmail:
 			return domain.User{}, errEmailTaken
 		case emailTaken:

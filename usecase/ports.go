@@ -40,8 +40,10 @@ type UserStore interface {
 	CreateUser(ctx context.Context, u domain.User) error // ErrDuplicate: username or email taken
 	UserByID(ctx context.Context, id string) (domain.User, error)
 	UserByUsername(ctx context.Context, username string) (domain.User, error)
-	// Taken reports, in one read, whether a user has exactly this username and whether
-	// one has exactly this email (never for an empty email).
+	// Taken reports, in one read, whether a user has this username or one drawn like
+	// it (SECURITY S49: the store keeps names that are drawn alike apart, as it keeps
+	// names apart; CreateUser answers ErrDuplicate for either) and whether one has
+	// exactly this email (never for an empty email).
 	Taken(ctx context.Context, username, email string) (usernameTaken, emailTaken bool, err error)
 	ListUsers(ctx context.Context) ([]domain.User, error)
 	DeleteUser(ctx context.Context, id string) error // ErrNotFound

@@ -372,12 +372,13 @@ func withPeriod(s string) string {
 // (ValidationError and error descriptions, in English): the adapter translates them;
 // a message not here is shown as it is.
 var useCaseMessages = map[string]string{
-	"enter the email address of your account": "uc.enter_account_email",
-	"the two passwords differ":                "uc.passwords_differ",
-	"enter the new email address":             "uc.enter_new_email",
-	"that is already your email address":      "uc.already_your_email",
-	"that is not your current password":       "uc.not_current_password",
-	"that username is already taken":          "uc.username_taken",
+	"enter the email address of your account":     "uc.enter_account_email",
+	"the two passwords differ":                    "uc.passwords_differ",
+	"enter the new email address":                 "uc.enter_new_email",
+	"that is already your email address":          "uc.already_your_email",
+	"that is not your current password":           "uc.not_current_password",
+	"that username is already taken":              "uc.username_taken",
+	"that username is too like one already taken": "uc.username_similar",
 	"username reads as a name in Latin letters: use letters that do not look like Latin ones":                 "uc.username_reads_latin",
 	"that email address belongs to another user":                                                              "uc.email_other_user",
 	"you signed in more than 5 minutes ago: enter your password to continue":                                  "uc.fresh_needed",

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"gatehouse/adapter/crypto"
+	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/infrastructure/database"
 )
 
@@ -162,7 +163,7 @@ func Prefill(ctx context.Context, cfg PrefillConfig) (Prefilled, error) {
 		}
 	}
 	users := step("users", sizes.Users, p.userRow,
-		"id", "username", "email", "email_verified", "password_hash", "created_at", "updated_at", "disabled")
+		"id", "username", "email", "email_verified", "password_hash", "created_at", "updated_at", "disabled", "username_skeleton")
 	clients := step("clients", sizes.Clients, p.clientRow,
 		"id", "name", "secret_hash", "public", "redirect_uris", "grant_types", "scopes", "audiences", "skip_consent",
 		"id_token_alg", "created_at", "updated_at", "post_logout_redirect_uris", "require_par", "registration_token_hash",
@@ -399,7 +400,8 @@ func PrefillRefreshToken(p Prefilled, i int) (token string, client int) {
 
 func (p *prefill) userRow(i int, args []any) []any {
 	name := PrefillUsername(i)
-	return append(args, PrefillUserID(p.seed, i), name, name+"@prefill.example", false, p.pwHash, p.created, p.created, nil)
+	return append(args, PrefillUserID(p.seed, i), name, name+"@prefill.example", false, p.pwHash, p.created, p.created, nil,
+		bunrepo.UsernameSkeleton(name))
 }
 
 // The prefilled clients are confidential, may use every grant the scenarios use,

@@ -32,3 +32,9 @@ func PreparedReads(r *UserRepository) int {
 	}
 	return r.reads.stmts.count()
 }
+
+// FillUsernameSkeletons runs the skeleton fill of migration 20261207000002 with pages
+// of page users.
+func FillUsernameSkeletons(ctx context.Context, db *bun.DB, page int) error {
+	return fillSkeletonsBy(ctx, db, page)
+}

@@ -66,7 +66,7 @@ func userToRow(u domain.User) userRow {
 		PasswordHash: u.PasswordHash, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, Disabled: u.Disabled,
 		Name: u.Name, GivenName: u.GivenName, FamilyName: u.FamilyName, Picture: u.Picture, Locale: u.Locale,
 		Zoneinfo: u.Zoneinfo, PhoneNumber: u.PhoneNumber, PhoneNumberVerified: u.PhoneNumberVerified,
-		ClaimedEmail: u.ClaimedEmail, UsernameSkeleton: usernameSkeleton(u.Username),
+		ClaimedEmail: u.ClaimedEmail, UsernameSkeleton: UsernameSkeleton(u.Username),
 	}
 	if len(u.Groups) > 0 {
 		r.GroupNames = encodeList(u.Groups)

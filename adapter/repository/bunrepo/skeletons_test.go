@@ -2,6 +2,7 @@ package bunrepo_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -61,6 +62,37 @@ func TestMigration_UsernameSkeleton(t *testing.T) {
 			err = users.CreateUser(ctx, domain.User{ID: "u-new", Username: "al\u0131ce", PasswordHash: "x", CreatedAt: now, UpdatedAt: now})
 			if !errors.Is(err, domain.ErrDuplicate) {
 				t.Errorf("a user drawn like alice: %v, want ErrDuplicate", err)
+			}
+
+			// The fill in pages of 2: names drawn alike within a page and across pages,
+			// and one whose skeleton a user holds already.
+			for i, n := range []string{"carl", "cari", "rnary", "mary", "ohm", "\u0585hm", "zed"} {
+				if _, err := db.ExecContext(ctx, `INSERT INTO users (id, username, email, email_verified, password_hash,
+					created_at, updated_at) VALUES (?, ?, NULL, ?, ?, ?, ?)`,
+					"v-"+string(rune('a'+i)), n, false, "x", now, now); err != nil {
+					t.Fatalf("insert %s: %v", n, err)
+				}
+			}
+			if err := bunrepo.FillUsernameSkeletons(ctx, db, 2); err != nil {
+				t.Fatalf("fill: %v", err)
+			}
+			var filled []string
+			if err := db.NewSelect().Table("users").Column("username").Where("id LIKE 'v-%'").
+				Where("username_skeleton IS NOT NULL").OrderExpr("id").Scan(ctx, &filled); err != nil {
+				t.Fatal(err)
+			}
+			// carl and cari differ (l, i); rnary takes its skeleton before mary; ohm before
+			// its Armenian twin.
+			if got := fmt.Sprint(filled); got != "[carl cari rnary ohm zed]" {
+				t.Errorf("filled %s", got)
+			}
+			if err := bunrepo.FillUsernameSkeletons(ctx, db, 2); err != nil {
+				t.Fatalf("a second fill: %v", err)
+			}
+			for _, n := range []string{"mary", "ohrn", "zed"} {
+				if taken, _, err := users.Taken(ctx, n, ""); err != nil || !taken {
+					t.Errorf("Taken(%q) after the fill = %v, %v", n, taken, err)
+				}
 			}
 		})
 	}

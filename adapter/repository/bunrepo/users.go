@@ -81,7 +81,7 @@ func (r *UserRepository) UserByUsername(ctx context.Context, username string) (d
 // is taken too when another is drawn like it (skeletons.go).
 func (r *UserRepository) Taken(ctx context.Context, username, email string) (usernameTaken, emailTaken bool, err error) {
 	var rows []userRow
-	skeleton := usernameSkeleton(username)
+	skeleton := UsernameSkeleton(username)
 	q := conn(ctx, r.db).NewSelect().Model(&rows).Column("username", "email", "username_skeleton").Where("username = ?", username)
 	if skeleton != nil {
 		q = q.WhereOr("username_skeleton = ?", skeleton)

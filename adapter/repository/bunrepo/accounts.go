@@ -117,9 +117,16 @@ func (r *AccountRepository) ChangeEmail(ctx context.Context, userID, from, to st
 // conditional UPDATE: only while email is NULL and claimed_email is email.
 // ErrDuplicate when another user has the address (the unique index decides).
 func (r *AccountRepository) TakeClaimedEmail(ctx context.Context, userID, email string, now time.Time) (bool, error) {
-	res, err := conn(ctx, r.db).NewRaw("UPDATE users SET email = ?, email_verified = ?, claimed_email = NULL, updated_at = ? WHERE id = ? AND email IS NULL AND claimed_email = ?",
-		email, false, now.UTC(), userID, email).Exec(ctx)
-	n, err := rowsAffected(res, err, "take the claimed email of user %q", userID)
+	var n int64
+	// In a transaction (or the caller's savepoint): InnoDB may pick one of several
+	// racing claimers as a deadlock victim, and inTx runs it again (it then finds
+	// the address taken).
+	err := inTx(ctx, r.db, nil, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewRaw("UPDATE users SET email = ?, email_verified = ?, claimed_email = NULL, updated_at = ? WHERE id = ? AND email IS NULL AND claimed_email = ?",
+			email, false, now.UTC(), userID, email).Exec(ctx)
+		n, err = rowsAffected(res, err, "take the claimed email of user %q", userID)
+		return err
+	})
 	if err != nil {
 		return false, err
 	}

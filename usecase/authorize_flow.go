@@ -214,9 +214,12 @@ func (uc *Authorize) Decide(ctx context.Context, id, browserSecret string, s *do
 		// The session ended or changed in another tab since the page was shown.
 		return pageStep(req, StepLogin), nil
 	}
-	if step, ok, err := uc.gates(ctx, req, p.Client, s, true); ok {
-		// The form was posted before the step that must come first (SECURITY S53).
-		return step, err
+	if allow {
+		// A form posted before the step that must come first (SECURITY S53); a refusal
+		// needs none: access_denied goes back to the client.
+		if step, ok, err := uc.gates(ctx, req, p.Client, s, true); ok {
+			return step, err
+		}
 	}
 	if err := uc.complete(ctx, req.ID); err != nil {
 		return Step{}, err

@@ -217,7 +217,9 @@ func (uc *Device) Lookup(ctx context.Context, typed, address string) (DeviceProm
 // The page always asks before approving, even for clients registered to skip consent
 // and users who consented before: the code may have been sent by an attacker hoping
 // the user approves their device (remote phishing, RFC 8628 §5.4). Errors as Lookup,
-// and domain.ErrUserDisabled for a session of a user disabled meanwhile.
+// domain.ErrUserDisabled for a session of a user disabled meanwhile,
+// ErrDeviceNeedsSecondFactor and ErrDeviceNeedsVerifiedEmail for a session that must
+// take a step first (the page sends the browser there).
 func (uc *Device) Approve(ctx context.Context, typed, address string, s domain.Session) (DevicePrompt, error) {
 	d, c, err := uc.pending(ctx, typed, address)
 	if err != nil {

@@ -2,7 +2,6 @@ package usecase
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/base32"
 	"encoding/base64"
 	"errors"
@@ -533,8 +532,7 @@ func (f *Factors) KnownFactorMark(userID string) string {
 	if userID == "" {
 		return ""
 	}
-	id := f.random.Token()
-	return id + "." + base64.RawURLEncoding.EncodeToString(f.hasher.HashSecret(knownFactorPrefix+id+"\n"+userID))
+	return newMark(f.random, f.hasher, knownFactorPrefix, userID)
 }
 
 const knownFactorPrefix = "known-factor:"
@@ -542,15 +540,10 @@ const knownFactorPrefix = "known-factor:"
 // knownFactorKey is the throttle key of the browser holding mark, when mark is a
 // KnownFactorMark of userID; "" otherwise.
 func (f *Factors) knownFactorKey(mark, userID string) string {
-	id, proof, ok := strings.Cut(mark, ".")
-	if !ok || id == "" || userID == "" || len(mark) > 256 {
-		return ""
+	if id := markID(f.hasher, mark, knownFactorPrefix, userID); id != "" {
+		return "factor-browser:" + id
 	}
-	want := base64.RawURLEncoding.EncodeToString(f.hasher.HashSecret(knownFactorPrefix + id + "\n" + userID))
-	if subtle.ConstantTimeCompare([]byte(proof), []byte(want)) != 1 {
-		return ""
-	}
-	return "factor-browser:" + id
+	return ""
 }
 
 func (f *Factors) verify(ctx context.Context, userID, otp, recoveryCode string) (bool, error) {

@@ -338,8 +338,7 @@ func (uc *Login) KnownBrowserMark(username string) string {
 	if err != nil {
 		return ""
 	}
-	id := uc.random.Token()
-	return id + "." + base64.RawURLEncoding.EncodeToString(uc.hasher.HashSecret(knownBrowserPrefix+id+"\n"+canonical))
+	return newMark(uc.random, uc.hasher, knownBrowserPrefix, canonical)
 }
 
 const knownBrowserPrefix = "known-browser:"
@@ -347,17 +346,32 @@ const knownBrowserPrefix = "known-browser:"
 // knownBrowserKey is the throttle key of the browser holding mark, when mark is a
 // KnownBrowserMark of username; "" otherwise.
 func (uc *Login) knownBrowserKey(mark, username string) string {
-	id, proof, ok := strings.Cut(mark, ".")
-	if !ok || id == "" || len(mark) > 256 {
-		return ""
-	}
 	canonical, err := uc.ids.CanonicalUsername(username)
 	if err != nil {
 		return ""
 	}
-	want := base64.RawURLEncoding.EncodeToString(uc.hasher.HashSecret(knownBrowserPrefix + id + "\n" + canonical))
+	if id := markID(uc.hasher, mark, knownBrowserPrefix, canonical); id != "" {
+		return "browser:" + id
+	}
+	return ""
+}
+
+// newMark is a mark for a browser: a random id, then a keyed hash binding it to
+// subject for the purpose prefix (KnownBrowserMark, Factors.KnownFactorMark).
+func newMark(random Random, hasher SecretHasher, prefix, subject string) string {
+	id := random.Token()
+	return id + "." + base64.RawURLEncoding.EncodeToString(hasher.HashSecret(prefix+id+"\n"+subject))
+}
+
+// markID is the id of mark when newMark made it for subject and prefix; "" otherwise.
+func markID(hasher SecretHasher, mark, prefix, subject string) string {
+	id, proof, ok := strings.Cut(mark, ".")
+	if !ok || id == "" || subject == "" || len(mark) > 256 {
+		return ""
+	}
+	want := base64.RawURLEncoding.EncodeToString(hasher.HashSecret(prefix + id + "\n" + subject))
 	if subtle.ConstantTimeCompare([]byte(proof), []byte(want)) != 1 {
 		return ""
 	}
-	return "browser:" + id
+	return id
 }

@@ -148,7 +148,7 @@ var (
 	// errUsernameSimilar: no user has the name, but one has a name drawn like it
 	// (SECURITY S49: "alıce" beside "alice"; see UserStore.Taken).
 	errUsernameSimilar = &ValidationError{Field: "username", Message: "that username is too like one already taken", Conflict: true}
-	errEmailTaken    = &ValidationError{Field: "email", Message: "that email address belongs to another user", Conflict: true}
+	errEmailTaken      = &ValidationError{Field: "email", Message: "that email address belongs to another user", Conflict: true}
 )
 
 // CheckNewClient is what CreateClient would refuse for in's values alone (a

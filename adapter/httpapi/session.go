@@ -64,22 +64,20 @@ func (p *Pages) markIn(c echo.Context, cookie string) string {
 
 // markFactorKnown gives the browser a new mark for userID, after its second factor.
 func (p *Pages) markFactorKnown(c echo.Context, userID string) {
-	mark := p.factors.KnownFactorMark(userID)
-	if mark == "" {
-		return
-	}
-	ck := p.cookies.cookie(p.cookies.knownFactor, mark)
-	ck.MaxAge = int(knownBrowserLifetime / time.Second)
-	c.SetCookie(ck)
+	p.setMark(c, p.cookies.knownFactor, p.factors.KnownFactorMark(userID))
 }
 
 // markKnown gives the browser a new mark for username, after its right password.
 func (p *Pages) markKnown(c echo.Context, username string) {
-	mark := p.login.KnownBrowserMark(username)
+	p.setMark(c, p.cookies.known, p.login.KnownBrowserMark(username))
+}
+
+// setMark keeps mark in the browser's cookie for knownBrowserLifetime; none for "".
+func (p *Pages) setMark(c echo.Context, cookie, mark string) {
 	if mark == "" {
 		return
 	}
-	ck := p.cookies.cookie(p.cookies.known, mark)
+	ck := p.cookies.cookie(cookie, mark)
 	ck.MaxAge = int(knownBrowserLifetime / time.Second)
 	c.SetCookie(ck)
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"gatehouse/adapter/mail/smtptest"
 	"net/http"
 	"net/url"
 	"strings"
@@ -357,7 +358,7 @@ func TestSecurity_S47_PasswordChangeVoidsPendingLinks(t *testing.T) {
 	// The user takes the account back with a reset.
 	csrf, _ := owner.openForm("/forgot-password")
 	owner.post("/forgot-password", url.Values{"csrf_token": {csrf}, "email": {email}})
-	reset := linkIn(t, srv, mailTo(t, mx, 2, email))
+	reset := linkMailTo(t, srv, mx, 1, email)
 	r := submitLinkForm(t, owner, reset, "/reset-password", url.Values{"password": {"the new password"}, "password_confirm": {"the new password"}})
 	wantPageText(t, r, http.StatusOK, "Your password was changed")
 
@@ -370,7 +371,7 @@ func TestSecurity_S47_PasswordChangeVoidsPendingLinks(t *testing.T) {
 	// A reset link from before a password change on /account resets nothing after it.
 	csrf, _ = owner.openForm("/forgot-password")
 	owner.post("/forgot-password", url.Values{"csrf_token": {csrf}, "email": {email}})
-	early := linkIn(t, srv, mailTo(t, mx, 3, email))
+	early := linkMailTo(t, srv, mx, 2, email)
 	if r := owner.logIn("/login", user, "the new password"); r.Status != http.StatusSeeOther {
 		t.Fatalf("login with the new password: %d", r.Status)
 	}
@@ -380,4 +381,25 @@ func TestSecurity_S47_PasswordChangeVoidsPendingLinks(t *testing.T) {
 	wantPageText(t, r, http.StatusOK, "every other device was signed out")
 	wantPageText(t, newAZBrowser(t, srv).get(early), http.StatusBadRequest, badLinkText)
 	srv.Sensitive(tokenOf(t, changeLink), tokenOf(t, reset), tokenOf(t, early))
+
+	// Each change was mailed to the user, with the way to take the account back.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var notices []smtptest.Parsed
+		for _, m := range mx.Mails() {
+			if p, err := smtptest.Parse(m.Raw); err == nil && m.To == email && p.Subject == "Your password was changed" {
+				notices = append(notices, p)
+			}
+		}
+		if len(notices) == 2 {
+			for _, p := range notices {
+				if !strings.Contains(p.Text, user) || !strings.Contains(p.Text, srv.URL+"/forgot-password") {
+					t.Errorf("the notice lacks the user or the way back:\n%s", p.Text)
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d password-changed notices, want 2 (the reset and the change on /account)", len(notices))
+		}
+	}
 }

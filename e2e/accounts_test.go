@@ -40,6 +40,36 @@ func mailTo(t *testing.T, mx *smtptest.Server, n int, want string) smtptest.Pars
 	return p
 }
 
+// linkMailTo waits for the n-th mail to want that holds a link and returns the link,
+// as a path on srv. Notices without a link ("your password was changed") may come
+// between, in either order: each is queued in the background.
+func linkMailTo(t *testing.T, srv *Server, mx *smtptest.Server, n int, want string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var found []smtptest.Parsed
+		for _, m := range mx.Mails() {
+			if m.To != want {
+				continue
+			}
+			p, err := smtptest.Parse(m.Raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if mailLinkRE.MatchString(p.Text) {
+				found = append(found, p)
+			}
+		}
+		if len(found) >= n {
+			return linkIn(t, srv, found[n-1])
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d mails with a link to %s within 10 s, want %d", len(found), want, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // linkIn is the one link of a mail, as a path on srv.
 func linkIn(t *testing.T, srv *Server, p smtptest.Parsed) string {
 	t.Helper()

@@ -450,6 +450,7 @@ func (a *Accounts) ResetPassword(ctx context.Context, secret, password, confirm 
 	if err := a.admin.setPassword(WithAuditActor(ctx, u.ID), u.ID, password, domain.AuditUserPasswordReset); err != nil {
 		return err
 	}
+	a.PasswordChanged(u.ID)
 	if !u.EmailVerified {
 		if _, err := a.accounts.MarkEmailVerified(ctx, u.ID, t.Email, now); err != nil {
 			return err
@@ -685,6 +686,31 @@ func emailTakenMail(s AccountSettings, owner domain.User) domain.Mail {
 			"User", owner.Username),
 		w.say("mail.email_taken.advice", "If it was you, sign in to {{.User}} instead, or reset its password at {{.Link}}. Otherwise ignore this mail.",
 			"User", owner.Username, "Link", s.Issuer+"/forgot-password"))
+}
+
+// PasswordChanged mails the user that their password was changed (on /account, or
+// by a reset link), in the background: someone who did not do it learns at once,
+// and how to take the account back.
+func (a *Accounts) PasswordChanged(userID string) {
+	a.background("password_changed", func(ctx context.Context) error {
+		u, err := a.users.UserByID(ctx, userID)
+		if err != nil {
+			return fmt.Errorf("look up the user: %w", err)
+		}
+		if u.Email == "" {
+			return nil
+		}
+		return a.mailer.Queue(ctx, passwordChangedMail(a.settings.forRequest(ctx), u))
+	})
+}
+
+func passwordChangedMail(s AccountSettings, u domain.User) domain.Mail {
+	w := s.wordsFor(u)
+	return mailIn(w, "password_changed", u, w.say("mail.password_changed.subject", "Your password was changed"), "", "",
+		w.say("mail.password_changed.body", "The password of your account {{.User}} was changed, and the devices signed in with the old one were signed out.",
+			"User", u.Username),
+		w.say("mail.password_changed.advice", "If it was not you, choose a new password at {{.Link}} at once, and tell the administrator.",
+			"Link", s.Issuer+"/forgot-password"))
 }
 
 func emailChangedMail(s AccountSettings, old domain.User, newEmail string) domain.Mail {

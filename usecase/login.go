@@ -264,6 +264,9 @@ func (uc *Login) ChangePassword(ctx context.Context, s domain.Session, current, 
 		}
 		return domain.Session{}, "", err
 	}
+	if uc.factors != nil && uc.factors.accounts != nil {
+		uc.factors.accounts.PasswordChanged(u.ID)
+	}
 	return uc.startWith(ctx, u.ID, sessionAMR(s), nil) // this browser keeps how it signed in
 }
 

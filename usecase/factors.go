@@ -532,7 +532,7 @@ func (f *Factors) KnownFactorMark(userID string) string {
 	if userID == "" {
 		return ""
 	}
-	return newMark(f.random, f.hasher, knownFactorPrefix, userID)
+	return newMark(f.random, f.hasher, f.clock.Now(), knownFactorPrefix, userID)
 }
 
 const knownFactorPrefix = "known-factor:"
@@ -540,7 +540,7 @@ const knownFactorPrefix = "known-factor:"
 // knownFactorKey is the throttle key of the browser holding mark, when mark is a
 // KnownFactorMark of userID; "" otherwise.
 func (f *Factors) knownFactorKey(mark, userID string) string {
-	if id := markID(f.hasher, mark, knownFactorPrefix, userID); id != "" {
+	if id := markID(f.hasher, f.clock.Now(), mark, knownFactorPrefix, userID); id != "" {
 		return "factor-browser:" + id
 	}
 	return ""

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -341,7 +342,7 @@ func (uc *Login) KnownBrowserMark(username string) string {
 	if err != nil {
 		return ""
 	}
-	return newMark(uc.random, uc.hasher, knownBrowserPrefix, canonical)
+	return newMark(uc.random, uc.hasher, uc.clock.Now(), knownBrowserPrefix, canonical)
 }
 
 const knownBrowserPrefix = "known-browser:"
@@ -353,26 +354,37 @@ func (uc *Login) knownBrowserKey(mark, username string) string {
 	if err != nil {
 		return ""
 	}
-	if id := markID(uc.hasher, mark, knownBrowserPrefix, canonical); id != "" {
+	if id := markID(uc.hasher, uc.clock.Now(), mark, knownBrowserPrefix, canonical); id != "" {
 		return "browser:" + id
 	}
 	return ""
 }
 
-// newMark is a mark for a browser: a random id, then a keyed hash binding it to
-// subject for the purpose prefix (KnownBrowserMark, Factors.KnownFactorMark).
-func newMark(random Random, hasher SecretHasher, prefix, subject string) string {
-	id := random.Token()
-	return id + "." + base64.RawURLEncoding.EncodeToString(hasher.HashSecret(prefix+id+"\n"+subject))
+// KnownMarkLifetime is how long a browser mark (KnownBrowserMark, KnownFactorMark)
+// is honoured after it was given; each sign-in gives a new one.
+const KnownMarkLifetime = 180 * 24 * time.Hour
+
+// newMark is a mark for a browser: a random id and the time it was given, then a
+// keyed hash binding both to subject for the purpose prefix (KnownBrowserMark,
+// Factors.KnownFactorMark).
+func newMark(random Random, hasher SecretHasher, now time.Time, prefix, subject string) string {
+	id, given := random.Token(), strconv.FormatInt(now.Unix(), 10)
+	return id + "." + given + "." + base64.RawURLEncoding.EncodeToString(hasher.HashSecret(prefix+id+"\n"+given+"\n"+subject))
 }
 
-// markID is the id of mark when newMark made it for subject and prefix; "" otherwise.
-func markID(hasher SecretHasher, mark, prefix, subject string) string {
-	id, proof, ok := strings.Cut(mark, ".")
-	if !ok || id == "" || subject == "" || len(mark) > 256 {
+// markID is the id of mark when newMark made it for subject and prefix, at most
+// KnownMarkLifetime before now; "" otherwise (a copied mark does not serve for ever).
+func markID(hasher SecretHasher, now time.Time, mark, prefix, subject string) string {
+	parts := strings.Split(mark, ".")
+	if len(parts) != 3 || parts[0] == "" || subject == "" || len(mark) > 256 {
 		return ""
 	}
-	want := base64.RawURLEncoding.EncodeToString(hasher.HashSecret(prefix + id + "\n" + subject))
+	id, given, proof := parts[0], parts[1], parts[2]
+	at, err := strconv.ParseInt(given, 10, 64)
+	if err != nil || now.Sub(time.Unix(at, 0)) > KnownMarkLifetime || time.Unix(at, 0).After(now.Add(time.Minute)) {
+		return ""
+	}
+	want := base64.RawURLEncoding.EncodeToString(hasher.HashSecret(prefix + id + "\n" + given + "\n" + subject))
 	if subtle.ConstantTimeCompare([]byte(proof), []byte(want)) != 1 {
 		return ""
 	}

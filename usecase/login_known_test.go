@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gatehouse/domain"
+	"gatehouse/usecase"
 )
 
 // TestLogin_KnownBrowserOutlastsAStrangersLock: a stranger's wrong guesses at a
@@ -44,6 +45,14 @@ func TestLogin_KnownBrowserOutlastsAStrangersLock(t *testing.T) {
 	}
 	if _, _, err := s.login.LogInFrom(s.ctx, "VERA", "vera's password", "192.0.2.4", mark, nil); err != nil {
 		t.Fatalf("the right password from vera's known browser: %v", err)
+	}
+	// A mark serves KnownMarkLifetime, not for ever (a copied one too): one given a
+	// day too long ago does not lift the lock.
+	s.clock.Advance(-usecase.KnownMarkLifetime - 24*time.Hour)
+	old := s.login.KnownBrowserMark("vera")
+	s.clock.Advance(usecase.KnownMarkLifetime + 24*time.Hour)
+	if _, _, err := s.login.LogInFrom(s.ctx, "vera", "vera's password", "192.0.2.6", old, nil); !errors.As(err, &throttled) {
+		t.Fatalf("a mark given 181 days ago: %v, want throttled", err)
 	}
 	// That sign-in does not lift the stranger's lock for the browsers it stops.
 	if _, _, err := s.login.LogIn(s.ctx, "vera", "vera's password", "192.0.2.5", nil); !errors.As(err, &throttled) {

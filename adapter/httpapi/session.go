@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"gatehouse/domain"
+	"gatehouse/usecase"
 )
 
 // Two cookies, both random 256-bit secrets that the server keeps only as keyed
@@ -45,8 +46,8 @@ func newCookieNames(issuer string) cookieNames {
 		knownFactor: "gatehouse_known_factor"}
 }
 
-// knownBrowserLifetime is how long a browser stays known after its last right password.
-const knownBrowserLifetime = 180 * 24 * time.Hour
+// knownBrowserLifetime is how long a browser keeps its marks: as long as they serve.
+const knownBrowserLifetime = usecase.KnownMarkLifetime
 
 // knownMark is the browser's known-browser mark, "" when it has none.
 func (p *Pages) knownMark(c echo.Context) string { return p.markIn(c, p.cookies.known) }

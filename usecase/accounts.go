@@ -692,7 +692,13 @@ func emailTakenMail(s AccountSettings, owner domain.User) domain.Mail {
 // by a reset link), in the background: someone who did not do it learns at once,
 // and how to take the account back.
 func (a *Accounts) PasswordChanged(userID string) {
-	a.background("password_changed", func(ctx context.Context) error {
+	a.mailUser("password_changed", userID, func(u domain.User) domain.Mail { return passwordChangedMail(a.settings, u) })
+}
+
+// mailUser queues, in the background, the mail build makes for the user userID,
+// when the user has an email address: the notices of changes to an account.
+func (a *Accounts) mailUser(kind, userID string, build func(u domain.User) domain.Mail) {
+	a.background(kind, func(ctx context.Context) error {
 		u, err := a.users.UserByID(ctx, userID)
 		if err != nil {
 			return fmt.Errorf("look up the user: %w", err)
@@ -700,7 +706,7 @@ func (a *Accounts) PasswordChanged(userID string) {
 		if u.Email == "" {
 			return nil
 		}
-		return a.mailer.Queue(ctx, passwordChangedMail(a.settings.forRequest(ctx), u))
+		return a.mailer.Queue(ctx, build(u))
 	})
 }
 

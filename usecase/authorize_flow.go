@@ -368,7 +368,7 @@ func (uc *Authorize) complete(ctx context.Context, id string) error {
 // The code is 256 random bits, stored only as a keyed hash (SECURITY S18), bound to
 // client, redirect URI, PKCE challenge, scope, nonce, user, auth time and session.
 func (uc *Authorize) issue(ctx context.Context, req domain.AuthRequest, client domain.Client, s *domain.Session) (Step, error) {
-	if uc.requiredACRLevel(req, client) > domain.ACRLevel(domain.SessionACR(s.AMR)) {
+	if !uc.reached(req, client, *s) {
 		// gates comes first on every way here; should one ever miss it, no code goes
 		// out below the level asked for (SECURITY S53).
 		return Step{}, redirectError(req.RedirectURI, req.State, domain.ErrAccessDenied.WithDescription(

@@ -26,11 +26,10 @@ func (uc *Authorize) requiredACRLevel(req domain.AuthRequest, client domain.Clie
 // phishing-resistant one) is access_denied, never an answer with less.
 func (uc *Authorize) secondFactorStep(ctx context.Context, req domain.AuthRequest, client domain.Client, s *domain.Session,
 	stored bool) (Step, bool, error) {
-	need := uc.requiredACRLevel(req, client)
-	if need <= domain.ACRLevel(domain.SessionACR(s.AMR)) {
+	if uc.reached(req, client, *s) {
 		return Step{}, false, nil
 	}
-	if need > domain.ACRLevel(domain.ACRMFA) {
+	if uc.requiredACRLevel(req, client) > domain.ACRLevel(domain.ACRMFA) {
 		// Only a passkey reaches it: a user without one cannot (no other factor will do).
 		var pks []domain.Passkey
 		if uc.passkeys != nil {
@@ -57,7 +56,12 @@ func (uc *Authorize) NeedsPasskey(pr PendingRequest) bool {
 
 // ReachedLevel reports whether session s reached the level the pending request needs.
 func (uc *Authorize) ReachedLevel(pr PendingRequest, s domain.Session) bool {
-	return uc.requiredACRLevel(pr.Request, pr.Client) <= domain.ACRLevel(domain.SessionACR(s.AMR))
+	return uc.reached(pr.Request, pr.Client, s)
+}
+
+// reached reports whether session s reached the level req of client needs.
+func (uc *Authorize) reached(req domain.AuthRequest, client domain.Client, s domain.Session) bool {
+	return uc.requiredACRLevel(req, client) <= domain.ACRLevel(domain.SessionACR(s.AMR))
 }
 
 // sessionAMR are the methods of s for its tokens: a session from before they were

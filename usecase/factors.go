@@ -379,18 +379,11 @@ func (f *Factors) Reset(ctx context.Context, userID string) (bool, error) {
 
 // tell mails the user about a change of their factors, in the background.
 func (f *Factors) tell(userID, kind string, subject, body mailText) {
-	f.accounts.background(kind, func(ctx context.Context) error {
-		u, err := f.users.UserByID(ctx, userID)
-		if err != nil {
-			return fmt.Errorf("look up the user: %w", err)
-		}
-		if u.Email == "" {
-			return nil
-		}
+	f.accounts.mailUser(kind, userID, func(u domain.User) domain.Mail {
 		w := f.accounts.settings.wordsFor(u)
-		return f.accounts.mailer.Queue(ctx, mailIn(w, kind, u, w.text(subject), "", "", w.text(body, "User", u.Username),
+		return mailIn(w, kind, u, w.text(subject), "", "", w.text(body, "User", u.Username),
 			w.say("mail.factor.advice", "If it was not you, someone who knows your password did it: change your password at {{.Link}} and tell the administrator.",
-				"Link", f.settings.Issuer+"/account")))
+				"Link", f.settings.Issuer+"/account"))
 	})
 }
 

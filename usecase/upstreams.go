@@ -719,18 +719,11 @@ func (uc *Upstreams) tell(userID, kind string, subject, body mailText) {
 	if uc.accounts == nil {
 		return
 	}
-	uc.accounts.background(kind, func(ctx context.Context) error {
-		u, err := uc.users.UserByID(ctx, userID)
-		if err != nil {
-			return fmt.Errorf("look up the user: %w", err)
-		}
-		if u.Email == "" {
-			return nil
-		}
+	uc.accounts.mailUser(kind, userID, func(u domain.User) domain.Mail {
 		w := uc.accounts.settings.wordsFor(u)
-		return uc.accounts.mailer.Queue(ctx, mailIn(w, kind, u, w.text(subject), "", "", w.text(body, "User", u.Username),
+		return mailIn(w, kind, u, w.text(subject), "", "", w.text(body, "User", u.Username),
 			w.say("mail.identity.advice", "If it was not you, remove it at {{.Link}}, change your password, and tell the administrator.",
-				"Link", uc.settings.Issuer+"/account")))
+				"Link", uc.settings.Issuer+"/account"))
 	})
 }
 

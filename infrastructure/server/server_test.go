@@ -38,6 +38,22 @@ func serve(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// begin opens a connection to addr (closed when the test ends) and sends head: the
+// start of a request the test then trickles. It returns when head was sent.
+func begin(t *testing.T, addr, head string) (net.Conn, time.Time) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	start := time.Now()
+	if _, err := io.WriteString(conn, head); err != nil {
+		t.Fatal(err)
+	}
+	return conn, start
+}
+
 // TestServe_SlowHeadersAreCutOff (slow loris, SECURITY S45): a client that sends its
 // request headers a line at a time, each within a second of the last, is cut off
 // once the header timeout (5 s) has passed since it began: trickling does not
@@ -45,15 +61,7 @@ func serve(t *testing.T) string {
 func TestServe_SlowHeadersAreCutOff(t *testing.T) {
 	t.Parallel()
 	addr := serve(t)
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	start := time.Now()
-	if _, err := io.WriteString(conn, "POST /oauth/token HTTP/1.1\r\nHost: gatehouse\r\n"); err != nil {
-		t.Fatal(err)
-	}
+	conn, start := begin(t, addr, "POST /oauth/token HTTP/1.1\r\nHost: gatehouse\r\n")
 	closed := make(chan time.Duration, 1)
 	go func() {
 		_, _ = io.Copy(io.Discard, conn) // returns when the server closes the connection
@@ -99,16 +107,8 @@ func TestServe_SlowBodyIsCutOff(t *testing.T) {
 		t.Skip("takes 15 s")
 	}
 	t.Parallel()
-	addr := serve(t)
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	start := time.Now()
-	if _, err := io.WriteString(conn, "POST /oauth/token HTTP/1.1\r\nHost: gatehouse\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
+	conn, start := begin(t, serve(t),
+		"POST /oauth/token HTTP/1.1\r\nHost: gatehouse\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n")
 	closed := make(chan error, 1)
 	go func() {
 		r := bufio.NewReader(conn)

@@ -45,7 +45,7 @@ func (uc *AuthorizationCodeGrant) Execute(ctx context.Context, client domain.Cli
 		subject Subject
 		secret  string
 	)
-	err := uc.codes.RedeemCode(ctx, uc.hasher.HashSecret(req.Code), now, func(r CodeRedemption) (CodeOutcome, error) {
+	err := uc.codes.RedeemCode(ctx, uc.hasher.HashToken(req.Code), now, func(r CodeRedemption) (CodeOutcome, error) {
 		if err := redeemable(client, req, r, now); err != nil {
 			// A replay by the code's own client revokes what the first redemption issued
 			// (RFC 6749 §4.1.2); another client's says nothing about the grant.

@@ -379,13 +379,13 @@ func (uc *Authorize) issue(ctx context.Context, req domain.AuthRequest, client d
 	if ttl <= 0 || ttl > domain.MaxAuthCodeTTL {
 		ttl = min(time.Minute, domain.MaxAuthCodeTTL)
 	}
-	code := uc.random.Token()
+	code := uc.random.SortedToken()
 	boundURI := req.RedirectURI
 	if !req.RedirectURISent {
 		boundURI = "" // the token request must then omit it too (RFC 6749 §4.1.3)
 	}
 	ac := domain.AuthorizationCode{
-		Hash: uc.hasher.HashSecret(code), ClientID: req.ClientID, UserID: req.UserID,
+		Hash: uc.hasher.HashToken(code), ClientID: req.ClientID, UserID: req.UserID,
 		RedirectURI: boundURI, Scope: req.Scope, Audience: req.Audience,
 		CodeChallenge: req.CodeChallenge, Nonce: req.Nonce, AuthTime: req.AuthTime,
 		SessionID: s.ID, AMR: sessionAMR(*s), Claims: req.Claims, FamilyID: uc.random.FamilyID(),

@@ -82,7 +82,7 @@ func (uc *Introspect) Execute(ctx context.Context, req IntrospectRequest) (Intro
 			Subject: at.Subject, Scope: at.Scope, Audience: at.Audience, Issuer: string(uc.issuer), JTI: at.ID,
 			IssuedAt: at.IssuedAt, ExpiresAt: at.ExpiresAt, JKT: at.JKT}, nil
 	}
-	rt, err := uc.tokens.RefreshTokenByHash(ctx, uc.hasher.HashSecret(req.Token))
+	rt, err := uc.tokens.RefreshTokenByHash(ctx, uc.hasher.HashToken(req.Token))
 	if errors.Is(err, domain.ErrNotFound) {
 		return Introspection{}, nil
 	}

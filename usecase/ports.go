@@ -313,6 +313,9 @@ type Random interface {
 	Token() string
 	// ID: 128 random bits (jti, session ids).
 	ID() string
+	// SortedToken: like Token, 256 random bits, led by the time it was made, for
+	// refresh tokens and codes: their keys (SecretHasher.HashToken) sort by time.
+	SortedToken() string
 	// FamilyID: a token family's id, unique and unguessable like ID but in the order
 	// families are made, so that new families and their tokens go to the end of the
 	// indexes on family ids instead of to a random page each.
@@ -327,6 +330,9 @@ type Random interface {
 // with a keyed fast hash: a slow hash buys nothing for 256 random bits.
 type SecretHasher interface {
 	HashSecret(secret string) []byte
+	// HashToken: the key of a refresh token or code, which for a SortedToken begins
+	// with its time; HashSecret for anything else.
+	HashToken(token string) []byte
 	// SecretMatches compares in constant time.
 	SecretMatches(hash []byte, secret string) bool
 }

@@ -39,7 +39,7 @@ func (uc *RefreshTokenGrant) Execute(ctx context.Context, client domain.Client, 
 		subject Subject
 		secret  string
 	)
-	err := uc.tokens.UpdateRefreshToken(ctx, uc.hasher.HashSecret(req.RefreshToken), func(st RefreshState) (RefreshChange, error) {
+	err := uc.tokens.UpdateRefreshToken(ctx, uc.hasher.HashToken(req.RefreshToken), func(st RefreshState) (RefreshChange, error) {
 		// Under the family's lock: the moment this request rotates, if it does.
 		now := uc.clock.Now()
 		old := st.Token

@@ -43,7 +43,7 @@ func (uc *Revoke) Execute(ctx context.Context, req RevokeRequest) error {
 	now := uc.clock.Now()
 	// Refresh tokens are opaque, access tokens are JWTs: try the hint's kind first.
 	tryRefresh := func() (bool, error) {
-		rt, err := uc.tokens.RefreshTokenByHash(ctx, uc.hasher.HashSecret(req.Token))
+		rt, err := uc.tokens.RefreshTokenByHash(ctx, uc.hasher.HashToken(req.Token))
 		if errors.Is(err, domain.ErrNotFound) {
 			return false, nil
 		}

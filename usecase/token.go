@@ -240,7 +240,7 @@ func (m *Minter) idToken(ctx context.Context, s Subject, accessToken string) (st
 // newRefreshToken makes a refresh token of s's family and returns it with its secret.
 func (m *Minter) newRefreshToken(s Subject) (domain.RefreshToken, string) {
 	now := m.clock.Now()
-	secret := m.random.Token()
+	secret := m.random.SortedToken()
 	// A public client's refresh token is bound to its DPoP key (RFC 9449 §5); a
 	// confidential client's is already bound to its credentials.
 	jkt := ""
@@ -248,7 +248,7 @@ func (m *Minter) newRefreshToken(s Subject) (domain.RefreshToken, string) {
 		jkt = s.JKT
 	}
 	return domain.RefreshToken{
-		Hash:      m.hasher.HashSecret(secret),
+		Hash:      m.hasher.HashToken(secret),
 		FamilyID:  s.FamilyID,
 		ClientID:  s.Client.ID,
 		UserID:    s.User.ID,

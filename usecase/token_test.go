@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/adapter/crypto"
 	"gatehouse/domain"
 	"gatehouse/usecase"
 )
@@ -221,6 +222,52 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 	if _, err := refresh(cr, fresh.RefreshToken, ""); !errors.Is(err, domain.ErrInvalidGrant) {
 		t.Fatalf("expired refresh token: %v", err)
 	}
+}
+
+// TestRefresh_TokensFromBeforeSortedKeys: refresh tokens are stored under keys that
+// begin with the time they were made (crypto.Random.SortedToken); a token stored
+// before that, under the plain hash of a 43-character token, still introspects,
+// refreshes (its successor of the new shape) and revokes.
+func TestRefresh_TokensFromBeforeSortedKeys(t *testing.T) {
+	f := newFixture(t)
+	_, cr := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantPassword, domain.GrantRefreshToken}})
+	issued := passwordTokens(t, f, cr, "openid")
+	if len(issued.RefreshToken) != crypto.SortedTokenLength {
+		t.Fatalf("refresh token %q: want a sorted token of %d characters", issued.RefreshToken, crypto.SortedTokenLength)
+	}
+	stored, err := f.tokens.RefreshTokenByHash(f.ctx, f.hasher.HashToken(issued.RefreshToken))
+	if err != nil || string(stored.Hash[:8]) != issued.RefreshToken[:8] {
+		t.Fatalf("stored under %x (%v); want a key that begins with the token's time", stored.Hash, err)
+	}
+	refreshAndRevoke := func(old string) {
+		t.Helper()
+		if !f.active(t, cr, old) {
+			t.Fatal("the token is not active")
+		}
+		next, err := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantRefreshToken, Credentials: cr, RefreshToken: old})
+		if err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		if len(next.RefreshToken) != crypto.SortedTokenLength || f.active(t, cr, old) || !f.active(t, cr, next.RefreshToken) {
+			t.Fatalf("rotation: successor %q", next.RefreshToken)
+		}
+		if err := f.revoke.Execute(f.ctx, usecase.RevokeRequest{Credentials: cr, Token: next.RefreshToken}); err != nil {
+			t.Fatal(err)
+		}
+		if f.active(t, cr, next.RefreshToken) {
+			t.Fatal("a revoked successor is active")
+		}
+	}
+	refreshAndRevoke(issued.RefreshToken)
+
+	legacy := f.random.Token()
+	old := stored
+	old.Hash, old.FamilyID, old.RotatedAt, old.RevokedAt = f.hasher.HashSecret(legacy), f.random.FamilyID(), nil, nil
+	fam := usecase.TokenFamily{ID: old.FamilyID, ClientID: old.ClientID, UserID: old.UserID, CreatedAt: old.CreatedAt, ExpiresAt: old.ExpiresAt}
+	if err := f.tokens.CreateFamily(f.ctx, fam, &old); err != nil {
+		t.Fatal(err)
+	}
+	refreshAndRevoke(legacy)
 }
 
 func TestRefreshConcurrentOneWinner(t *testing.T) {

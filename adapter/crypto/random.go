@@ -58,15 +58,33 @@ func (Random) FamilyID() string {
 	return familyID(time.Now())
 }
 
-func familyID(now time.Time) string {
-	var b [16]byte
+func familyID(now time.Time) string { return timeFirst(now, 10) }
+
+// timeFirst returns the time in milliseconds (6 bytes, big-endian) then n random
+// bytes, in sortedBase64.
+func timeFirst(now time.Time, n int) string {
+	b := make([]byte, 6+n)
 	read(b[6:])
 	ms := uint64(now.UnixMilli())
 	for i := range 6 {
 		b[i] = byte(ms >> (40 - 8*i))
 	}
-	return sortedBase64.EncodeToString(b[:])
+	return sortedBase64.EncodeToString(b)
 }
+
+// SortedTokenLength is the length of a token made by SortedToken.
+const SortedTokenLength = 51
+
+// SortedToken returns 304 bits, 51 characters: the time in milliseconds (48 bits) then
+// 256 random bits, in sortedBase64 like FamilyID, for refresh tokens and codes. Their
+// keys (SecretHasher.HashToken) keep the first 8 characters, the time, before the
+// hash, so that a new token goes to the end of its table's primary-key index instead
+// of to a random page of it, as FamilyID does for families.
+func (Random) SortedToken() string {
+	return sortedToken(time.Now())
+}
+
+func sortedToken(now time.Time) string { return timeFirst(now, 32) }
 
 // sortedBase64 is base64url's alphabet in ASCII order: encoded strings compare like
 // the bytes they encode.

@@ -20,6 +20,13 @@ func TestRandom_Formats(t *testing.T) {
 		if b, err := base64.RawURLEncoding.Strict().DecodeString(tok); err != nil || len(b) != 32 || len(tok) != 43 {
 			t.Fatalf("Token %q: %d bytes, err %v; want 32 bytes base64url", tok, len(b), err)
 		}
+		sorted := r.SortedToken()
+		if b, err := sortedBase64.Strict().DecodeString(sorted); err != nil || len(b) != 38 || len(sorted) != SortedTokenLength {
+			t.Fatalf("SortedToken %q: %d bytes, err %v; want 38 bytes, %d characters", sorted, len(b), err, SortedTokenLength)
+		}
+		if strings.Trim(sorted, urlSafe) != "" {
+			t.Fatalf("SortedToken %q is not URL-safe", sorted)
+		}
 		id := r.ID()
 		if b, err := base64.RawURLEncoding.Strict().DecodeString(id); err != nil || len(b) != 16 {
 			t.Fatalf("ID %q: %d bytes, err %v; want 16 bytes base64url", id, len(b), err)
@@ -42,7 +49,7 @@ func TestRandom_Formats(t *testing.T) {
 		if !clientRE.MatchString(cid) {
 			t.Fatalf("ClientID %q is not 26 lower-case base32 characters", cid)
 		}
-		for _, v := range []string{tok, id, fid, uid, cid} {
+		for _, v := range []string{tok, sorted, id, fid, uid, cid} {
 			if seen[v] {
 				t.Fatalf("value %q repeated", v)
 			}
@@ -53,34 +60,39 @@ func TestRandom_Formats(t *testing.T) {
 
 const urlSafe = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 
-// TestRandom_FamilyIDsSortByTime: family ids made in a later millisecond compare
-// greater as strings (what the database's indexes order by), whatever their random
-// part; those of one millisecond share its prefix and differ in the random bits.
+// TestRandom_FamilyIDsSortByTime: family ids and sorted tokens made in a later
+// millisecond compare greater as strings (what the database's indexes order by),
+// whatever their random part; those of one millisecond share its prefix and differ in
+// the random bits.
 func TestRandom_FamilyIDsSortByTime(t *testing.T) {
-	start := time.Date(2026, 11, 27, 18, 0, 0, 0, time.UTC)
-	var prev string
-	for i := range 5000 {
-		// Steps of 1 ms to a year, so that every byte of the time changes somewhere.
-		now := start.Add(time.Duration(i*i*i) * time.Millisecond)
-		id := familyID(now)
-		if i > 0 && id <= prev {
-			t.Fatalf("familyID(%v) = %q, not after %q", now, id, prev)
-		}
-		if twin := familyID(now); twin == id || twin[:8] != id[:8] {
-			t.Fatalf("two ids of one millisecond: %q and %q (want one 8-character time prefix, different rest)", id, twin)
-		}
-		b, err := sortedBase64.DecodeString(id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ms int64
-		for _, c := range b[:6] {
-			ms = ms<<8 | int64(c)
-		}
-		if ms != now.UnixMilli() {
-			t.Fatalf("familyID(%v) holds %d ms, want %d", now, ms, now.UnixMilli())
-		}
-		prev = id
+	for name, mk := range map[string]func(time.Time) string{"familyID": familyID, "sortedToken": sortedToken} {
+		t.Run(name, func(t *testing.T) {
+			start := time.Date(2026, 11, 27, 18, 0, 0, 0, time.UTC)
+			var prev string
+			for i := range 5000 {
+				// Steps of 1 ms to a year, so that every byte of the time changes somewhere.
+				now := start.Add(time.Duration(i*i*i) * time.Millisecond)
+				id := mk(now)
+				if i > 0 && id <= prev {
+					t.Fatalf("%s(%v) = %q, not after %q", name, now, id, prev)
+				}
+				if twin := mk(now); twin == id || twin[:8] != id[:8] {
+					t.Fatalf("two of one millisecond: %q and %q (want one 8-character time prefix, different rest)", id, twin)
+				}
+				b, err := sortedBase64.DecodeString(id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ms int64
+				for _, c := range b[:6] {
+					ms = ms<<8 | int64(c)
+				}
+				if ms != now.UnixMilli() {
+					t.Fatalf("%s(%v) holds %d ms, want %d", name, now, ms, now.UnixMilli())
+				}
+				prev = id
+			}
+		})
 	}
 }
 

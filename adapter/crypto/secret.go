@@ -46,6 +46,42 @@ func (h *SecretHasher) HashSecret(secret string) []byte {
 	return sum
 }
 
+// HashToken returns the key under which a code or refresh token is stored. For a
+// token of SortedToken's shape, that is its first 8 characters, the time it was made
+// (no secret: its 256 random bits follow), then HashSecret of the whole token: keys
+// then sort by time, so a new token's key goes to the end of the primary-key index.
+// For any other string (tokens made before SortedToken) it is HashSecret alone. The
+// key is a function of the token only, so a lookup by it finds what was stored.
+func (h *SecretHasher) HashToken(token string) []byte {
+	if !isSortedToken(token) {
+		return h.HashSecret(token)
+	}
+	m := h.macs.Get().(hash.Hash)
+	m.Reset()
+	m.Write([]byte(token))
+	key := m.Sum(append(make([]byte, 0, sortedTokenTime+sha256.Size), token[:sortedTokenTime]...))
+	h.macs.Put(m)
+	return key
+}
+
+// sortedTokenTime is the number of characters of a SortedToken that hold its time.
+const sortedTokenTime = 8
+
+// isSortedToken reports whether token has SortedToken's length and its first
+// characters are of its alphabet.
+func isSortedToken(token string) bool {
+	if len(token) != SortedTokenLength {
+		return false
+	}
+	for i := range sortedTokenTime {
+		c := token[i]
+		if !(c == '-' || c == '_' || '0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
+			return false
+		}
+	}
+	return true
+}
+
 // SecretMatches reports whether secret hashes to hash, in constant time
 // (SECURITY S22).
 func (h *SecretHasher) SecretMatches(hash []byte, secret string) bool {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func newTestSecretHasher(t *testing.T, secret string) *SecretHasher {
@@ -47,6 +48,44 @@ func TestSecretHasher(t *testing.T) {
 	other := newTestSecretHasher(t, testSecret+"-other")
 	if bytes.Equal(hash, other.HashSecret(secret)) || other.SecretMatches(hash, secret) {
 		t.Fatal("the hash does not depend on the key")
+	}
+}
+
+// TestSecretHasher_TokenKeys: a sorted token's key is its 8 characters of time, then
+// the HMAC of the whole token, so keys sort by the time their tokens were made; any
+// other token (those made before sorted tokens) keeps the plain HMAC as its key, so
+// it is still found.
+func TestSecretHasher_TokenKeys(t *testing.T) {
+	h := newTestSecretHasher(t, testSecret)
+	start := time.Date(2026, 12, 6, 23, 0, 0, 0, time.UTC)
+	var prev []byte
+	for i := range 1000 {
+		tok := sortedToken(start.Add(time.Duration(i*i*i) * time.Millisecond))
+		key := h.HashToken(tok)
+		if len(key) != 8+sha256.Size || string(key[:8]) != tok[:8] || !bytes.Equal(key[8:], h.HashSecret(tok)) {
+			t.Fatalf("HashToken(%q) = %x, want its first 8 characters then HashSecret of it", tok, key)
+		}
+		if !bytes.Equal(key, h.HashToken(tok)) {
+			t.Fatal("HashToken is not deterministic: stored keys could never match")
+		}
+		if i > 0 && bytes.Compare(key, prev) <= 0 {
+			t.Fatalf("key of a later token %x sorts before %x", key, prev)
+		}
+		prev = key
+	}
+	tok := NewRandom().SortedToken()
+	plain := []string{
+		NewRandom().Token(),       // made before sorted tokens
+		tok[:SortedTokenLength-1], // one character short
+		tok + "A",                 // one too many
+		"+" + tok[1:],             // not of the alphabet
+		tok[:7] + "." + tok[8:],   // nor this
+		strings.Repeat(" ", SortedTokenLength),
+	}
+	for _, other := range plain {
+		if got := h.HashToken(other); !bytes.Equal(got, h.HashSecret(other)) {
+			t.Fatalf("HashToken(%q) = %x, want HashSecret of it", other, got)
+		}
 	}
 }
 

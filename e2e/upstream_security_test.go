@@ -304,4 +304,28 @@ func TestUpstream_RefusalInThePageLanguage(t *testing.T) {
 			t.Errorf("%s: the failure page's language links:\n%s", lang, body[max(0, strings.Index(body, "<footer")):])
 		}
 	}
+	// A sign-in for an authorization request keeps it: the links lead back to the
+	// login page of that request, so that after switching language the user can
+	// still sign in for the application.
+	c := newAZClient(t, e.srv, "http://127.0.0.1:9/cb")
+	b := langBrowser(t, e.srv, "de")
+	r := b.get("/oauth/authorize?" + azQuery(c, newAZPKCE(), "st-lang").Encode())
+	wantLoginRedirect(t, r)
+	login := r.Header.Get("Location")
+	lu, err := url.Parse(login)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqID := lu.Query().Get("req")
+	r, _ = b.upstreamSignIn("/login/upstream/op?req=" + url.QueryEscape(reqID))
+	if r.Status != http.StatusBadGateway {
+		t.Fatalf("a lying upstream for a pending request: %d\n%s", r.Status, r.Body)
+	}
+	wantHref := `href="/login?lang=en&amp;req=` + url.QueryEscape(reqID) + `"`
+	if body := string(r.Body); !strings.Contains(body, wantHref) {
+		t.Errorf("the failure page's language links drop the pending request (want %s):\n%s", wantHref, body[max(0, strings.Index(body, "<footer")):])
+	}
+	if r = b.get("/login?lang=en&req=" + url.QueryEscape(reqID)); r.Status != http.StatusOK || !strings.Contains(string(r.Body), reqID) {
+		t.Errorf("the login page of the pending request in English: %d", r.Status)
+	}
 }

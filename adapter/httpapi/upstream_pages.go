@@ -62,6 +62,7 @@ func (p *Pages) upstreamFailed(c echo.Context, status int, title, message, reqID
 	back := "/login"
 	if reqID != "" {
 		back += "?req=" + url.QueryEscape(reqID)
+		c.Set(formRequestIDKey, reqID) // the language links keep it too
 	}
 	return p.render(c, status, "notice", view{Title: title, Error: message, Link: back, LinkLabel: p.t(c, "common.back_to_sign_in")})
 }

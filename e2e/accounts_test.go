@@ -105,10 +105,13 @@ func submitLinkForm(t *testing.T, b *azBrowser, link, action string, extra url.V
 	return b.post(action, v)
 }
 
-func wantPageText(t *testing.T, r Response, status int, text string) {
+// wantPageText checks the status and that the page holds every one of texts.
+func wantPageText(t *testing.T, r Response, status int, texts ...string) {
 	t.Helper()
-	if r.Status != status || !strings.Contains(string(r.Body), text) {
-		t.Fatalf("status %d, want %d with %q\n%s", r.Status, status, text, r.Body)
+	for _, text := range texts {
+		if r.Status != status || !strings.Contains(string(r.Body), text) {
+			t.Fatalf("status %d, want %d with %q\n%s", r.Status, status, text, r.Body)
+		}
 	}
 }
 
@@ -208,8 +211,18 @@ func TestSecurity_S47_ResetPasswordLinks(t *testing.T) {
 	// Two passwords that differ: the form again, and the link still works.
 	r := submitLinkForm(t, b, second, "/reset-password", url.Values{"password": {"a brand new password"}, "password_confirm": {"a brand new passwort"}})
 	wantPageText(t, r, http.StatusBadRequest, "The two passwords differ.")
+	// Its language links keep the link's token (a GET of /reset-password without it
+	// is a dead link); once the password is set they lead to the login page.
+	token := strings.TrimPrefix(second, "/reset-password?token=")
+	wantPageText(t, r, http.StatusBadRequest, `href="/reset-password?lang=de&amp;token=`+url.QueryEscape(token)+`"`)
+	if de := newAZBrowser(t, srv).get("/reset-password?lang=de&token=" + url.QueryEscape(token)); de.Status != http.StatusOK || !strings.Contains(string(de.Body), `name="password_confirm"`) {
+		t.Fatalf("the form in German: %d\n%s", de.Status, de.Body)
+	}
 	r = submitLinkForm(t, b, second, "/reset-password", url.Values{"password": {"a brand new password"}, "password_confirm": {"a brand new password"}})
-	wantPageText(t, r, http.StatusOK, "Your password was changed")
+	wantPageText(t, r, http.StatusOK, "Your password was changed", `href="/login?lang=de"`)
+	if strings.Contains(string(r.Body), "What still signs you in") {
+		t.Error("the page after the reset lists ways to sign in, for a user who has only the password")
+	}
 	wantPageText(t, b.get(second), http.StatusBadRequest, "invalid, was already used, or has expired")
 
 	// Every refresh token from before is dead; the old password fails, the new works.

@@ -568,4 +568,21 @@ func TestSecurity_S51_Passkeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantMethods(cc, carolID, []string{"pwd", "hwk", "mfa"})
+
+	// Ada resets her password. Her sessions end, but her passkey still signs her in
+	// without it: the page after the reset names it, in case someone with the stolen
+	// password added it.
+	hb := newAZBrowser(t, srv)
+	csrf, _ := hb.openForm("/forgot-password")
+	hb.post("/forgot-password", url.Values{"csrf_token": {csrf}, "email": {adaEmail}})
+	link := linkIn(t, srv, waitMail(t, mx, adaEmail, "Reset your password"))
+	run(t, tab, "ada's reset link", chromedp.Navigate(srv.URL+link),
+		chromedp.WaitVisible(chromedp.CSS(`#password_confirm`)),
+		chromedp.SendKeys(chromedp.CSS(`#password`), "a brand new password"),
+		chromedp.SendKeys(chromedp.CSS(`#password_confirm`), "a brand new password"),
+		chromedp.Submit(chromedp.CSS(`#password_confirm`)),
+		chromedp.WaitVisible(chromedp.CSS(`ul.still-signs-in`)))
+	wantCardText(t, tab, "Your password was changed", "What still signs you in", "the passkey \u201cAda's laptop\u201d, added",
+		"If you did not add one of them")
+	screenshot(t, tab, shots, "passkeys-after-reset")
 }

@@ -352,12 +352,12 @@ func TestUpstream_MFAAfterUpstream(t *testing.T) {
 // fed, face, otp, mfa, and never pwd, since no password was checked anywhere.
 func TestUpstream_MFAAfterUpstreamNoPassword(t *testing.T) {
 	t.Parallel()
-	down, _ := mailServer(t, nil)
+	down, mx := mailServer(t, nil)
 	op := newFakeOP(t)
 	op.Claims = map[string]any{"sub": "face-1", "preferred_username": "facey", "amr": []string{"face"}}
 	createUpstream(t, down, op.ClientSecret, "--id", "op", "--name", "Fake OP", "--type", "oidc", "--issuer", op.Issuer,
 		"--client-id", op.ClientID, "--client-secret-stdin")
-	user, pass, _, _ := mfaUser(t, down)
+	user, pass, email, _ := mfaUser(t, down)
 	b := newAZBrowser(t, down)
 	if r := b.logIn("/login", user, pass); r.Status != http.StatusSeeOther {
 		t.Fatalf("password sign-in: %d", r.Status)
@@ -388,6 +388,16 @@ func TestUpstream_MFAAfterUpstreamNoPassword(t *testing.T) {
 	if amr := fmt.Sprint(claims["amr"]); amr != "[fed face otp mfa]" || claims["acr"] != "urn:gatehouse:acr:mfa" {
 		t.Fatalf("amr %v acr %v after a passwordless upstream and the app, want [fed face otp mfa] and mfa", amr, claims["acr"])
 	}
+
+	// A password reset ends the sessions, but the linked account still signs in
+	// without the password: the page after the reset says so, and what to do.
+	b3 := newAZBrowser(t, down)
+	csrf, _ = b3.openForm("/forgot-password")
+	b3.post("/forgot-password", url.Values{"csrf_token": {csrf}, "email": {email}})
+	link := linkIn(t, down, waitMail(t, mx, email, "Reset your password"))
+	r = submitLinkForm(t, b3, link, "/reset-password", url.Values{"password": {"a brand new password"}, "password_confirm": {"a brand new password"}})
+	wantPageText(t, r, http.StatusOK, "Your password was changed", "What still signs you in",
+		"your Fake OP account facey, linked", "If you did not add one of them, sign in with your new password and remove it")
 }
 
 // TestUpstream_FailingUpstream: an upstream that is down, or whose token endpoint

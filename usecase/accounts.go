@@ -427,36 +427,37 @@ func (a *Accounts) ForgotPassword(ctx context.Context, rawEmail, address string)
 
 // ResetPassword uses a reset link: the new password is checked before the link is
 // used up, then set, which ends every session and revokes every token of the user
-// (Admin.SetPassword). The address the link reached is verified by it.
-func (a *Accounts) ResetPassword(ctx context.Context, secret, password, confirm string) error {
+// (Admin.SetPassword). The address the link reached is verified by it. It returns the
+// id of the user whose password it set.
+func (a *Accounts) ResetPassword(ctx context.Context, secret, password, confirm string) (string, error) {
 	t, u, err := a.resetLink(ctx, secret)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := domain.ValidatePassword(password, u.Username); err != nil {
-		return invalid("password", err)
+		return "", invalid("password", err)
 	}
 	if password != confirm {
-		return &ValidationError{Field: "password_confirm", Message: "the two passwords differ"}
+		return "", &ValidationError{Field: "password_confirm", Message: "the two passwords differ"}
 	}
 	now := a.clock.Now()
 	ok, err := a.accounts.ConsumeEmailToken(ctx, t.Hash, t.Purpose, now)
 	if err != nil {
-		return fmt.Errorf("use reset link: %w", err)
+		return "", fmt.Errorf("use reset link: %w", err)
 	}
 	if !ok {
-		return ErrBadLink
+		return "", ErrBadLink
 	}
 	if err := a.admin.setPassword(WithAuditActor(ctx, u.ID), u.ID, password, domain.AuditUserPasswordReset); err != nil {
-		return err
+		return "", err
 	}
 	a.PasswordChanged(u.ID)
 	if !u.EmailVerified {
 		if _, err := a.accounts.MarkEmailVerified(ctx, u.ID, t.Email, now); err != nil {
-			return err
+			return "", err
 		}
 	}
-	return nil
+	return u.ID, nil
 }
 
 // UpdateProfile sets the signed-in user's own profile claims (the account page):

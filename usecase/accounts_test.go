@@ -228,7 +228,7 @@ func TestAccounts_ResetLinkOfAnOldAddress(t *testing.T) {
 	if err := s.accounts.CheckLink(s.ctx, link, domain.PurposeResetPassword); !errors.Is(err, usecase.ErrBadLink) {
 		t.Errorf("the page of a link to the old address: %v", err)
 	}
-	if err := s.accounts.ResetPassword(s.ctx, link, "a new password!", "a new password!"); !errors.Is(err, usecase.ErrBadLink) {
+	if _, err := s.accounts.ResetPassword(s.ctx, link, "a new password!", "a new password!"); !errors.Is(err, usecase.ErrBadLink) {
 		t.Fatalf("reset by a link to the old address: %v", err)
 	}
 	if _, err := usecase.CheckPassword(s.ctx, s.users, identifier.NewRules(), s.passwords, s.throttle, "edna", "edna's password", "192.0.2.7"); err != nil {
@@ -247,7 +247,7 @@ func TestAccounts_ResetRefusesDisabledUsersAndIsThrottled(t *testing.T) {
 	if _, err := s.admin.UpdateUser(s.ctx, u.ID, usecase.UserUpdate{Disabled: &disabled}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.accounts.ResetPassword(s.ctx, link, "a new password!", "a new password!"); !errors.Is(err, usecase.ErrBadLink) {
+	if _, err := s.accounts.ResetPassword(s.ctx, link, "a new password!", "a new password!"); !errors.Is(err, usecase.ErrBadLink) {
 		t.Fatalf("reset of a disabled user: %v", err)
 	}
 	// A disabled account gets no reset mail; the answer is the same.

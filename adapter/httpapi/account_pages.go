@@ -96,6 +96,7 @@ func (p *Pages) verifyEmailPost(c echo.Context) error {
 		return err
 	}
 	p.log.InfoContext(c.Request().Context(), "email verified", "remote", c.RealIP())
+	c.Set(langTargetKey, "/")
 	return p.render(c, http.StatusOK, "notice", view{Title: p.t(c, "verify.done_title"),
 		Notice: p.t(c, "verify.done"), Link: "/", LinkLabel: p.t(c, "common.continue")})
 }
@@ -152,12 +153,13 @@ func (p *Pages) resetPasswordPost(c echo.Context) error {
 		return err
 	}
 	token := f.get(tokenField)
-	err = p.accounts.ResetPassword(c.Request().Context(), token, f.get("password"), f.get("password_confirm"))
+	userID, err := p.accounts.ResetPassword(c.Request().Context(), token, f.get("password"), f.get("password_confirm"))
 	var ve *usecase.ValidationError
 	switch {
 	case errors.Is(err, usecase.ErrBadLink):
 		return p.badLink(c, "/forgot-password")
 	case errors.As(err, &ve):
+		c.Set(langTargetKey, "/reset-password?token="+url.QueryEscape(token)) // the link still works
 		v := p.linkForm(c, s, p.t(c, "reset.title"), token)
 		v.Fields[ve.Field] = p.say(c, ve.Message)
 		return p.render(c, http.StatusBadRequest, "reset_password", v)
@@ -166,9 +168,46 @@ func (p *Pages) resetPasswordPost(c echo.Context) error {
 	}
 	p.log.InfoContext(c.Request().Context(), "password reset", "remote", c.RealIP())
 	p.clearSession(c)
+	c.Set(langTargetKey, "/login")
 	return p.render(c, http.StatusOK, "notice", view{Title: p.t(c, "reset.done_title"),
-		Notice: p.t(c, "reset.done"),
-		Link:   "/login", LinkLabel: p.t(c, "reset.sign_in_new")})
+		Notice: p.t(c, "reset.done"), StillSignsIn: p.stillSignsIn(c, userID),
+		Link: "/login", LinkLabel: p.t(c, "reset.sign_in_new")})
+}
+
+// stillSignsIn describes what signs the user in without a password (passkeys,
+// linked accounts at upstream providers), for the page after a reset: a reset after
+// a break-in ends the sessions and tokens, but someone who added one of these with
+// the stolen password could still sign in with it. The password is set by then, so
+// a failure to read them is logged and the list left out.
+func (p *Pages) stillSignsIn(c echo.Context, userID string) []string {
+	ctx := c.Request().Context()
+	var out []string
+	status, err := p.factors.Status(ctx, userID)
+	if err != nil {
+		p.log.WarnContext(ctx, "list passkeys after a password reset", "err", err)
+		return nil
+	}
+	for _, k := range status.Passkeys {
+		out = append(out, p.t(c, "reset.still_passkey", "Name", k.Name, "Date", p.date(c, k.CreatedAt)))
+	}
+	if p.upstreams != nil {
+		got, err := p.upstreams.ForAccount(ctx, userID)
+		if err != nil {
+			p.log.WarnContext(ctx, "list linked accounts after a password reset", "err", err)
+			return nil
+		}
+		for _, l := range got.Linked {
+			who := l.Username
+			if who == "" {
+				who = l.Email
+			}
+			if who == "" {
+				who = l.Subject
+			}
+			out = append(out, p.t(c, "reset.still_upstream", "Name", l.UpstreamName, "Who", who, "Date", p.date(c, l.CreatedAt)))
+		}
+	}
+	return out
 }
 
 // verifyEmailPrompt shows the signed-in user's "verify your email" page. With a
@@ -479,6 +518,7 @@ func (p *Pages) confirmEmailPost(c echo.Context) error {
 		return err
 	}
 	p.log.InfoContext(c.Request().Context(), "email changed", "remote", c.RealIP())
+	c.Set(langTargetKey, "/account")
 	return p.render(c, http.StatusOK, "notice", view{Title: p.t(c, "acct.notice.email_changed_title"),
 		Notice: p.t(c, "acct.notice.email_changed", "Email", email), Link: "/account", LinkLabel: p.t(c, "home.account")})
 }

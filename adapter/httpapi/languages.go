@@ -41,6 +41,11 @@ const (
 	requestLangCookie = "gatehouse_request_lang"
 	langKey           = "gatehouse.lang"
 	formRequestIDKey  = "gatehouse.form_req"
+	// langTargetKey, when a handler sets it to a path with its query, is where the
+	// language links lead: the page a mailed link's form showed after its POST
+	// cannot be asked for again by a GET of its own path (the link is used, or its
+	// token is in the form).
+	langTargetKey = "gatehouse.lang_target"
 )
 
 // supportedLanguages are the codes of the languages the pages speak.
@@ -290,6 +295,11 @@ func langLinks(c echo.Context, current string) []langLink {
 			path = "/login"
 		case path == "/verify-email/resend":
 			path = "/verify-email"
+		}
+	}
+	if target, _ := c.Get(langTargetKey).(string); target != "" {
+		if u, err := url.Parse(target); err == nil {
+			path, q = u.Path, u.Query()
 		}
 	}
 	out := make([]langLink, 0, len(languageNames))

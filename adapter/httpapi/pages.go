@@ -302,6 +302,9 @@ type view struct {
 	PasskeyFailed bool
 	// Passkeys are the account page's passkeys.
 	Passkeys []passkeyView
+	// StillSignsIn: after a password reset, the passkeys and linked accounts that
+	// still sign the user in without the password, described.
+	StillSignsIn []string
 	// Upstreams are the login page's "Continue with NAME" buttons;
 	// LinkedIdentities and LinkableUpstreams the account page's (issue 22).
 	Upstreams         []upstreamButton

@@ -42,6 +42,9 @@ type Prefilled struct {
 	Seed     string
 	Password string // every prefilled user's
 	Took     time.Duration
+	// Created is when the prefilled rows say they were made; the refresh tokens
+	// lead with it, as the server's do (crypto.Random.SortedToken).
+	Created time.Time
 }
 
 // prefillRTTL is how long the prefilled refresh tokens (and families) live: all are
@@ -119,6 +122,7 @@ func Prefill(ctx context.Context, cfg PrefillConfig) (Prefilled, error) {
 	defer closeDB()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	created := now.Add(-time.Hour)
+	out.Created = created
 	aud, err := json.Marshal([]string{cfg.Audience})
 	if err != nil || cfg.Audience == "" {
 		return out, errors.New("prefill: the server's default audience is needed (its issuer unless GATEHOUSE_AUDIENCE is set)")
@@ -134,7 +138,7 @@ func Prefill(ctx context.Context, cfg PrefillConfig) (Prefilled, error) {
 		"users":          func(i int) string { return PrefillUserID(seed, i) },
 		"clients":        func(i int) string { id, _ := PrefillClient(seed, i); return id },
 		"token_families": p.familyID,
-		"refresh_tokens": func(i int) string { tok, _ := PrefillRefreshToken(out, i); return string(hasher.HashSecret(tok)) },
+		"refresh_tokens": func(i int) string { tok, _ := PrefillRefreshToken(out, i); return string(hasher.HashToken(tok)) },
 	}
 	step := func(name string, n int, row func(i int, args []any) []any, cols ...string) func() error {
 		return func() error {
@@ -144,8 +148,9 @@ func Prefill(ctx context.Context, cfg PrefillConfig) (Prefilled, error) {
 				return fmt.Errorf("prefill %s: indexes: %w", name, err)
 			}
 			// In primary-key order: every insert then lands at the end of the key's
-			// index instead of on a random page of it (the keys are random, as the
-			// server's are).
+			// index instead of on a random page of it (users' and clients' keys are
+			// random, as the server's are; the families' and refresh tokens' lead with
+			// one shared time, and are random after it).
 			order := sortedBy(n, keyOf[name])
 			inOrder := func(i int, args []any) []any { return row(order[i], args) }
 			if err := p.insert(ctx, name, cols, n, inOrder); err != nil {
@@ -392,10 +397,18 @@ func PrefillClient(seed string, i int) (id, secret string) {
 	return lowerBase32.EncodeToString(b[:16]), base64.RawURLEncoding.EncodeToString(s[:])
 }
 
-// PrefillRefreshToken is refresh token i, and the index of the client it was issued to.
+// PrefillRefreshToken is refresh token i, and the index of the client it was issued
+// to: p.Created in milliseconds then 32 derived bytes, in the sorted alphabet, as the
+// server makes them (crypto.Random.SortedToken).
 func PrefillRefreshToken(p Prefilled, i int) (token string, client int) {
 	b := PrefillDerive(p.Seed, "refresh", i)
-	return base64.RawURLEncoding.EncodeToString(b[:]), i % p.Sizes.Clients
+	var tok [38]byte
+	ms := uint64(p.Created.UnixMilli())
+	for k := range 6 {
+		tok[k] = byte(ms >> (40 - 8*k))
+	}
+	copy(tok[6:], b[:])
+	return sortedBase64.EncodeToString(tok[:]), i % p.Sizes.Clients
 }
 
 func (p *prefill) userRow(i int, args []any) []any {
@@ -439,8 +452,8 @@ func (p *prefill) familyRow(i int, args []any) []any {
 }
 
 func (p *prefill) tokenRow(i int, args []any) []any {
-	tok, client := PrefillRefreshToken(Prefilled{Seed: p.seed, Sizes: p.sizes}, i)
+	tok, client := PrefillRefreshToken(Prefilled{Seed: p.seed, Sizes: p.sizes, Created: p.created}, i)
 	clientID, _ := PrefillClient(p.seed, client)
-	return append(args, p.hasher.HashSecret(tok), p.familyID(i), clientID, PrefillUserID(p.seed, i%p.sizes.Users),
+	return append(args, p.hasher.HashToken(tok), p.familyID(i), clientID, PrefillUserID(p.seed, i%p.sizes.Users),
 		prefillScope, p.audience, p.created, "", "", p.created, p.expires, nil, nil, nil)
 }

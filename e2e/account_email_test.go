@@ -89,7 +89,10 @@ func TestSecurity_S47_ChangeEmailLinks(t *testing.T) {
 	// Forged, and another purpose's link (a reset link) on this page.
 	csrf, _ := a.openForm("/account")
 	wantPageText(t, a.get("/confirm-email?token=forged-"+randomString(20)), http.StatusBadRequest, badLinkText)
-	wantPageText(t, a.post("/confirm-email", url.Values{"csrf_token": {csrf}, "token": {"forged"}}), http.StatusBadRequest, badLinkText)
+	// The language links of a refused POST lead to the page it offers, not to a GET
+	// of /confirm-email without a token.
+	wantPageText(t, a.post("/confirm-email", url.Values{"csrf_token": {csrf}, "token": {"forged"}}), http.StatusBadRequest, badLinkText,
+		`href="/account?lang=de"`)
 	fcsrf, _ := a.openForm("/forgot-password")
 	wantPageText(t, a.post("/forgot-password", url.Values{"csrf_token": {fcsrf}, "email": {email}}), http.StatusOK, "on its way")
 	reset := linkIn(t, srv, mailTo(t, mx, 3, email))
@@ -115,7 +118,8 @@ func TestSecurity_S47_ChangeEmailLinks(t *testing.T) {
 	// changes, verified; the old address is told; the link is used up.
 	phone := newAZBrowser(t, srv)
 	wantPageText(t, phone.get(link), http.StatusOK, "Use this email address")
-	wantPageText(t, submitLinkForm(t, phone, link, "/confirm-email", nil), http.StatusOK, "Your email address is now "+second)
+	wantPageText(t, submitLinkForm(t, phone, link, "/confirm-email", nil), http.StatusOK, "Your email address is now "+second,
+		`href="/account?lang=de"`) // the language links: the link is used up
 	if got, verified := userEmail(t, srv, user); got != second || !verified {
 		t.Fatalf("after the change: %q verified %v", got, verified)
 	}

@@ -151,7 +151,8 @@ func TestAccounts_VerifyEmail(t *testing.T) {
 	if r := other.get(link); r.Status != http.StatusOK || verified() {
 		t.Fatalf("GET of the link: %d, verified %v", r.Status, verified())
 	}
-	wantPageText(t, submitLinkForm(t, other, link, "/verify-email", nil), http.StatusOK, "your email address is verified")
+	wantPageText(t, submitLinkForm(t, other, link, "/verify-email", nil), http.StatusOK, "your email address is verified",
+		`href="/?lang=de"`) // the language links: the link is used up
 	if !verified() {
 		t.Fatal("the address is not verified after the POST")
 	}

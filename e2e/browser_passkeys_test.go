@@ -533,7 +533,7 @@ func TestSecurity_S51_Passkeys(t *testing.T) {
 
 	// A client that requires a second step, and Carol, who has none: she adds a
 	// passkey inside the sign-in, uses it at once, and the client gets acr phr.
-	carol, carolPass, _, carolID := mfaUser(t, srv)
+	carol, carolPass, carolEmail, carolID := mfaUser(t, srv)
 	strict := srv.CreateClientJSON(t, "--redirect-uri", "http://127.0.0.1/callback", "--skip-consent", "--require-mfa")
 	strictConf := *conf
 	strictConf.ClientID, strictConf.ClientSecret = strict.ClientID, strict.ClientSecret
@@ -571,18 +571,33 @@ func TestSecurity_S51_Passkeys(t *testing.T) {
 
 	// Ada resets her password. Her sessions end, but her passkey still signs her in
 	// without it: the page after the reset names it, in case someone with the stolen
-	// password added it.
-	hb := newAZBrowser(t, srv)
-	csrf, _ := hb.openForm("/forgot-password")
-	hb.post("/forgot-password", url.Values{"csrf_token": {csrf}, "email": {adaEmail}})
-	link := linkIn(t, srv, waitMail(t, mx, adaEmail, "Reset your password"))
-	run(t, tab, "ada's reset link", chromedp.Navigate(srv.URL+link),
+	// password added it. She has an authenticator app, which stays her second step.
+	resetLink := func(email string) string {
+		t.Helper()
+		hb := newAZBrowser(t, srv)
+		csrf, _ := hb.openForm("/forgot-password")
+		hb.post("/forgot-password", url.Values{"csrf_token": {csrf}, "email": {email}})
+		return linkIn(t, srv, waitMail(t, mx, email, "Reset your password"))
+	}
+	done := submitLinkForm(t, newAZBrowser(t, srv), resetLink(adaEmail), "/reset-password",
+		url.Values{"password": {"a brand new password"}, "password_confirm": {"a brand new password"}})
+	wantPageText(t, done, http.StatusOK, "What still signs you in", "the passkey \u201cAda&#39;s laptop\u201d, added",
+		"If there is one you did not add")
+	if strings.Contains(string(done.Body), "administrator") {
+		t.Errorf("Ada, who has an authenticator app, is sent to an administrator:\n%s", done.Body)
+	}
+
+	// Carol has only her passkey: it is also the second step of her password sign-in,
+	// so one she could not use would keep her off her account page; the page says who
+	// can help.
+	link := resetLink(carolEmail)
+	run(t, carolTab, "carol's reset link", chromedp.Navigate(srv.URL+link),
 		chromedp.WaitVisible(chromedp.CSS(`#password_confirm`)),
 		chromedp.SendKeys(chromedp.CSS(`#password`), "a brand new password"),
 		chromedp.SendKeys(chromedp.CSS(`#password_confirm`), "a brand new password"),
 		chromedp.Submit(chromedp.CSS(`#password_confirm`)),
 		chromedp.WaitVisible(chromedp.CSS(`ul.still-signs-in`)))
-	wantCardText(t, tab, "Your password was changed", "What still signs you in", "the passkey \u201cAda's laptop\u201d, added",
-		"If you did not add one of them")
-	screenshot(t, tab, shots, "passkeys-after-reset")
+	wantCardText(t, carolTab, "Your password was changed", "What still signs you in", "the passkey \u201cCarol's phone\u201d, added",
+		"If there is one you did not add", "asks for one of these passkeys as a second step", "ask your administrator to reset your second factors")
+	screenshot(t, carolTab, shots, "passkeys-after-reset")
 }

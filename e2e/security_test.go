@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestSecurity_S4_RegistrationRefusesUnsafeRedirectURIs: `gatehouse clients create`
@@ -128,9 +129,8 @@ func TestSecurity_S18_SecretsStoredOnlyAsHashes(t *testing.T) {
 		"browser cookie": b.cookie("gatehouse_browser"),
 	}
 	for name, s := range secrets {
-		raw, err := base64.RawURLEncoding.DecodeString(s)
-		if err != nil || len(raw) < 32 {
-			t.Errorf("%s %q: not 256 bits of base64url", name, s)
+		if n := randomBytes(t, s); n < 32 {
+			t.Errorf("%s %q: %d random bytes, want at least 256 bits of base64url", name, s, n)
 		}
 	}
 	secrets["password"] = pass
@@ -278,4 +278,34 @@ func TestSecurity_S45_OddCredentialsOnEveryBackend(t *testing.T) {
 			t.Errorf("/healthz %d", r.Status)
 		}
 	})
+}
+
+// sortedTokenAlphabet is base64url's alphabet in ASCII order, in which refresh tokens
+// and codes are written: the time they were made (6 bytes), then 32 random bytes.
+var sortedTokenAlphabet = base64.NewEncoding("-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz").WithPadding(base64.NoPadding)
+
+// randomBytes is how many random bytes a secret carries (SECURITY S18): a token of
+// 51 characters leads with the time it was made, in milliseconds, which must be
+// within a minute of now; every other secret is random base64url throughout.
+func randomBytes(t *testing.T, s string) int {
+	t.Helper()
+	if len(s) != 51 {
+		raw, err := base64.RawURLEncoding.Strict().DecodeString(s)
+		if err != nil {
+			return 0
+		}
+		return len(raw)
+	}
+	raw, err := sortedTokenAlphabet.Strict().DecodeString(s)
+	if err != nil || len(raw) != 38 {
+		return 0
+	}
+	var ms int64
+	for _, b := range raw[:6] {
+		ms = ms<<8 | int64(b)
+	}
+	if d := time.Since(time.UnixMilli(ms)); d < -time.Minute || d > time.Minute {
+		t.Errorf("token %q says it was made %s ago", s, d)
+	}
+	return len(raw) - 6
 }

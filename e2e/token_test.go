@@ -177,7 +177,7 @@ func testPasswordRefreshRotation(t *testing.T, srv *Server) {
 	if tok.RefreshToken == "" {
 		t.Fatal("password grant: no refresh token for a client allowed refresh_token")
 	}
-	if raw, _ := base64.RawURLEncoding.DecodeString(tok.RefreshToken); len(raw) < 32 {
+	if randomBytes(t, tok.RefreshToken) < 32 {
 		t.Errorf("refresh token %d characters: want at least 256 random bits (SECURITY S18)", len(tok.RefreshToken))
 	}
 	if got := tok.Extra("scope"); got != "openid profile email offline_access" {

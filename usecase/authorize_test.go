@@ -216,6 +216,38 @@ func TestAuthorize_MaxAgeAndCodeTTL(t *testing.T) {
 	}
 }
 
+// TestAuthorize_CodeKeyLeadsWithItsTime: a code is a sorted token, stored under a key
+// that begins with its 8 characters of time (so new codes go to the end of the
+// primary key's index), and exchanged by that key.
+func TestAuthorize_CodeKeyLeadsWithItsTime(t *testing.T) {
+	f := newPagesFixture(t)
+	c, cr := f.client(t, usecase.NewClient{RedirectURIs: []string{"https://app.test/cb"}, SkipConsent: true})
+	f.user(t, "carl", "carl's password")
+	s, _, err := f.login.LogIn(f.ctx, "carl", "carl's password", "192.0.2.9", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := oauth2.GenerateVerifier()
+	p := pkceParams(c)
+	p.CodeChallenge = oauth2.S256ChallengeFromVerifier(v)
+	step, err := f.authorize.Start(f.ctx, usecase.AuthorizeInput{Params: p, Session: &s, BrowserSecret: browserA})
+	if err != nil || step.Kind != usecase.StepRedirect {
+		t.Fatalf("authorize: %v %v", step.Kind, err)
+	}
+	code := step.Response.Code
+	var keys [][]byte
+	if err := f.db.NewSelect().Table("authorization_codes").Column("hash").Scan(f.ctx, &keys); err != nil {
+		t.Fatal(err)
+	}
+	if len(code) != crypto.SortedTokenLength || len(keys) != 1 || string(keys[0][:8]) != code[:8] {
+		t.Fatalf("code %q stored under %x; want a sorted token whose key begins with its time", code, keys)
+	}
+	if _, err := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantAuthorizationCode, Credentials: cr,
+		Code: code, RedirectURI: c.RedirectURIs[0], CodeVerifier: v}); err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+}
+
 // TestLogin_Sessions: a new secret at every login, the same id for the same user,
 // expiry, and logout.
 func TestLogin_Sessions(t *testing.T) {

@@ -59,9 +59,9 @@ func (f *principalsFixture) sessionCode(t *testing.T, user, pass string) (secret
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret = f.random.Token()
+	secret = f.random.SortedToken()
 	now := f.clock.Now()
-	code = domain.AuthorizationCode{Hash: f.hasher.HashSecret(secret), ClientID: f.app.ID, UserID: s.UserID,
+	code = domain.AuthorizationCode{Hash: f.hasher.HashToken(secret), ClientID: f.app.ID, UserID: s.UserID,
 		RedirectURI: appRedirect, Scope: []string{"openid"}, Audience: []string{"https://api.test"},
 		AuthTime: now, SessionID: s.ID, FamilyID: f.random.FamilyID(), CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
 	if err := f.codes.CreateCode(f.ctx, code); err != nil {

@@ -318,9 +318,9 @@ func TestRefreshConcurrentOneWinner(t *testing.T) {
 // code stores an authorization code for user and returns its secret.
 func (f *fixture) code(t *testing.T, c domain.Client, u domain.User, redirect, challenge string) (string, domain.AuthorizationCode) {
 	t.Helper()
-	secret := f.random.Token()
+	secret := f.random.SortedToken()
 	now := f.clock.Now()
-	code := domain.AuthorizationCode{Hash: f.hasher.HashSecret(secret), ClientID: c.ID, UserID: u.ID, RedirectURI: redirect,
+	code := domain.AuthorizationCode{Hash: f.hasher.HashToken(secret), ClientID: c.ID, UserID: u.ID, RedirectURI: redirect,
 		Scope: []string{"openid", "profile"}, Audience: []string{"https://api.test"}, CodeChallenge: challenge, Nonce: "n-0S6",
 		AuthTime: now, FamilyID: f.random.ID(), CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
 	if err := f.codes.CreateCode(f.ctx, code); err != nil {

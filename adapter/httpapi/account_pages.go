@@ -26,6 +26,9 @@ func (p *Pages) badLink(c echo.Context, again string) error {
 	if again == "" {
 		v.Link, v.LinkLabel = "/login", p.t(c, "login.submit")
 	}
+	if c.Request().Method != http.MethodGet {
+		c.Set(langTargetKey, v.Link) // a GET of the form's path has no link to show
+	}
 	return p.render(c, http.StatusBadRequest, "notice", v)
 }
 
@@ -169,23 +172,28 @@ func (p *Pages) resetPasswordPost(c echo.Context) error {
 	p.log.InfoContext(c.Request().Context(), "password reset", "remote", c.RealIP())
 	p.clearSession(c)
 	c.Set(langTargetKey, "/login")
-	return p.render(c, http.StatusOK, "notice", view{Title: p.t(c, "reset.done_title"),
-		Notice: p.t(c, "reset.done"), StillSignsIn: p.stillSignsIn(c, userID),
-		Link: "/login", LinkLabel: p.t(c, "reset.sign_in_new")})
+	v := view{Title: p.t(c, "reset.done_title"), Notice: p.t(c, "reset.done"),
+		Link: "/login", LinkLabel: p.t(c, "reset.sign_in_new")}
+	v.StillSignsIn, v.StillAdvice = p.stillSignsIn(c, userID)
+	return p.render(c, http.StatusOK, "notice", v)
 }
 
 // stillSignsIn describes what signs the user in without a password (passkeys,
-// linked accounts at upstream providers), for the page after a reset: a reset after
-// a break-in ends the sessions and tokens, but someone who added one of these with
-// the stolen password could still sign in with it. The password is set by then, so
-// a failure to read them is logged and the list left out.
-func (p *Pages) stillSignsIn(c echo.Context, userID string) []string {
+// accounts at upstream providers), for the page after a reset: a reset after a
+// break-in ends the sessions and tokens, but someone who added one of these with the
+// stolen password could still sign in with it. The page is shown to whoever holds
+// the reset link, who may have the mailbox and nothing else: it names each passkey
+// and provider with its date, never who the user is at the provider (the account
+// page shows that). It returns the list and the advice under it. The password is
+// set by then, so a failure to read them is logged and said on the page, not an
+// error.
+func (p *Pages) stillSignsIn(c echo.Context, userID string) (out, advice []string) {
 	ctx := c.Request().Context()
-	var out []string
+	unlisted := false
 	status, err := p.factors.Status(ctx, userID)
 	if err != nil {
 		p.log.WarnContext(ctx, "list passkeys after a password reset", "err", err)
-		return nil
+		unlisted = true
 	}
 	for _, k := range status.Passkeys {
 		out = append(out, p.t(c, "reset.still_passkey", "Name", k.Name, "Date", p.date(c, k.CreatedAt)))
@@ -194,20 +202,28 @@ func (p *Pages) stillSignsIn(c echo.Context, userID string) []string {
 		got, err := p.upstreams.ForAccount(ctx, userID)
 		if err != nil {
 			p.log.WarnContext(ctx, "list linked accounts after a password reset", "err", err)
-			return nil
+			unlisted = true
 		}
 		for _, l := range got.Linked {
-			who := l.Username
-			if who == "" {
-				who = l.Email
+			name := l.UpstreamName
+			if name == "" {
+				name = l.UpstreamID
 			}
-			if who == "" {
-				who = l.Subject
-			}
-			out = append(out, p.t(c, "reset.still_upstream", "Name", l.UpstreamName, "Who", who, "Date", p.date(c, l.CreatedAt)))
+			out = append(out, p.t(c, "reset.still_upstream", "Name", name, "Date", p.date(c, l.CreatedAt)))
 		}
 	}
-	return out
+	if len(out) > 0 {
+		advice = append(advice, p.t(c, "reset.still_advice"))
+	}
+	if len(status.Passkeys) > 0 && !status.TOTP {
+		// Then a passkey is the second step of a password sign-in: one the owner does
+		// not have keeps them off the account page where they would remove it.
+		advice = append(advice, p.t(c, "reset.still_passkey_step"))
+	}
+	if unlisted {
+		advice = append(advice, p.t(c, "reset.still_unlisted"))
+	}
+	return out, advice
 }
 
 // verifyEmailPrompt shows the signed-in user's "verify your email" page. With a

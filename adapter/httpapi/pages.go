@@ -303,8 +303,10 @@ type view struct {
 	// Passkeys are the account page's passkeys.
 	Passkeys []passkeyView
 	// StillSignsIn: after a password reset, the passkeys and linked accounts that
-	// still sign the user in without the password, described.
+	// still sign the user in without the password, described; StillAdvice, what to
+	// do about them.
 	StillSignsIn []string
+	StillAdvice  []string
 	// Upstreams are the login page's "Continue with NAME" buttons;
 	// LinkedIdentities and LinkableUpstreams the account page's (issue 22).
 	Upstreams         []upstreamButton

@@ -6,6 +6,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -184,11 +187,22 @@ func randomHex(n int) string {
 
 func newID(prefix string) string { return prefix + "-" + randomHex(8) }
 
+// newHash is a random key of one of the two shapes the server stores, in turn: 32
+// bytes (an HMAC: client secrets, sessions, tokens made before sorted tokens) and 40
+// (a refresh token's or code's time in 8 characters, then its HMAC).
 func newHash() []byte {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
+	if hashes.Add(1)%2 == 0 {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		return b
+	}
+	b := make([]byte, 40)
+	copy(b, fmt.Sprintf("%08s", strconv.FormatInt(time.Now().UnixMilli(), 36)))
+	_, _ = rand.Read(b[8:])
 	return b
 }
+
+var hashes atomic.Uint64
 
 func wantErr(t *testing.T, err, target error) {
 	t.Helper()

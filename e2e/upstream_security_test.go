@@ -328,4 +328,11 @@ func TestUpstream_RefusalInThePageLanguage(t *testing.T) {
 	if r = b.get("/login?lang=en&req=" + url.QueryEscape(reqID)); r.Status != http.StatusOK || !strings.Contains(string(r.Body), reqID) {
 		t.Errorf("the login page of the pending request in English: %d", r.Status)
 	}
+	// A sign-in for the device page keeps its user code the same way, in the page's
+	// link back and in its language links.
+	r, _ = langBrowser(t, e.srv, "de").upstreamSignIn("/login/upstream/op?user_code=bcdf-ghjk")
+	if body := string(r.Body); r.Status != http.StatusBadGateway || !strings.Contains(body, `href="/login?user_code=BCDF-GHJK"`) ||
+		!strings.Contains(body, `href="/login?lang=en&amp;user_code=BCDF-GHJK"`) {
+		t.Errorf("a failed sign-in for the device page: %d, want its links to keep the user code\n%s", r.Status, body)
+	}
 }

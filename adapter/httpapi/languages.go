@@ -275,14 +275,11 @@ func langLinks(c echo.Context, current string) []langLink {
 	path := req.URL.Path
 	if req.Method == http.MethodGet {
 		// A callback's query (a code and its state) works once: the page it showed is
-		// switched to another language where it leads back to, not asked again, with
-		// the pending authorization request the failed sign-in was for.
+		// switched to another language where it leads back to, not asked again (an
+		// upstream's failure page names where exactly: langTargetKey).
 		switch {
 		case strings.HasPrefix(path, "/login/upstream/") && strings.HasSuffix(path, "/callback"):
 			path, q = "/login", url.Values{}
-			if id, _ := c.Get(formRequestIDKey).(string); id != "" {
-				q.Set("req", id)
-			}
 		case path == "/admin/callback":
 			path, q = "/admin", url.Values{}
 		}

@@ -57,13 +57,16 @@ func (p *Pages) upstreamButtons(c echo.Context, reqID string) []upstreamButton {
 
 // upstreamFailed is the error page naming the upstream: 502 when the upstream failed
 // or lied, 400 when the browser's part was wrong; never a 500.
-func (p *Pages) upstreamFailed(c echo.Context, status int, title, message, reqID string) error {
+func (p *Pages) upstreamFailed(c echo.Context, status int, title, message, reqID, userCode string) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
 	back := "/login"
-	if reqID != "" {
-		back += "?req=" + url.QueryEscape(reqID)
-		c.Set(formRequestIDKey, reqID) // the language links keep it too
+	switch _, code := deviceReturn(userCode); {
+	case reqID != "":
+		back += "?" + requestIDField + "=" + url.QueryEscape(reqID)
+	case code != "":
+		back += "?" + userCodeField + "=" + url.QueryEscape(code)
 	}
+	c.Set(langTargetKey, back) // the callback's code and state work once: never ask it again
 	return p.render(c, status, "notice", view{Title: title, Error: message, Link: back, LinkLabel: p.t(c, "common.back_to_sign_in")})
 }
 
@@ -88,13 +91,13 @@ func (p *Pages) toUpstream(c echo.Context, id, browser, reqID, userCode string, 
 	var failed *usecase.UpstreamFailed
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
-		return p.upstreamFailed(c, http.StatusNotFound, p.t(c, "up.unknown_title"), p.t(c, "up.unknown", "ID", quote(id)), reqID)
+		return p.upstreamFailed(c, http.StatusNotFound, p.t(c, "up.unknown_title"), p.t(c, "up.unknown", "ID", quote(id)), reqID, userCode)
 	case errors.As(err, &failed):
 		status := http.StatusBadRequest
 		if failed.Upstream {
 			status = http.StatusBadGateway
 		}
-		return p.upstreamFailed(c, status, p.t(c, "up.failed_title", "Name", failed.Name), p.t(c, "up.failed", "Name", failed.Name, "Reason", p.upstreamReason(c, failed.Message)), reqID)
+		return p.upstreamFailed(c, status, p.t(c, "up.failed_title", "Name", failed.Name), p.t(c, "up.failed", "Name", failed.Name, "Reason", p.upstreamReason(c, failed.Message)), reqID, userCode)
 	case err != nil:
 		return err
 	}
@@ -144,22 +147,22 @@ func (p *Pages) upstreamCallback(c echo.Context) error {
 	switch {
 	case err == nil:
 	case errors.Is(err, domain.ErrNotFound):
-		return p.upstreamFailed(c, http.StatusNotFound, p.t(c, "up.unknown_title"), p.t(c, "up.unknown", "ID", quote(c.Param("id"))), "")
+		return p.upstreamFailed(c, http.StatusNotFound, p.t(c, "up.unknown_title"), p.t(c, "up.unknown", "ID", quote(c.Param("id"))), "", "")
 	case errors.As(err, &failed):
 		status := http.StatusBadRequest
 		if failed.Upstream {
 			status = http.StatusBadGateway
 		}
 		p.log.WarnContext(ctx, "upstream sign-in failed", "upstream", c.Param("id"), "reason", failed.Message, "remote", c.RealIP())
-		return p.upstreamFailed(c, status, p.t(c, "up.failed_title", "Name", failed.Name), p.t(c, "up.failed", "Name", failed.Name, "Reason", p.upstreamReason(c, failed.Message)), out.RequestID)
+		return p.upstreamFailed(c, status, p.t(c, "up.failed_title", "Name", failed.Name), p.t(c, "up.failed", "Name", failed.Name, "Reason", p.upstreamReason(c, failed.Message)), out.RequestID, out.UserCode)
 	case errors.As(err, &taken):
-		return p.upstreamFailed(c, http.StatusConflict, p.t(c, "up.taken_title"), p.t(c, "up.taken", "Name", taken.Name), out.RequestID)
+		return p.upstreamFailed(c, http.StatusConflict, p.t(c, "up.taken_title"), p.t(c, "up.taken", "Name", taken.Name), out.RequestID, out.UserCode)
 	case errors.As(err, &none):
-		return p.upstreamFailed(c, http.StatusForbidden, p.t(c, "up.none_title", "Name", none.Name), p.t(c, "up.none", "Name", none.Name), out.RequestID)
+		return p.upstreamFailed(c, http.StatusForbidden, p.t(c, "up.none_title", "Name", none.Name), p.t(c, "up.none", "Name", none.Name), out.RequestID, out.UserCode)
 	case errors.As(err, &second):
 		return p.toSecondFactor(c, second, browser, out.RequestID, out.UserCode)
 	case errors.Is(err, domain.ErrUserDisabled):
-		return p.upstreamFailed(c, http.StatusForbidden, p.t(c, "up.failed_title", "Name", out.Name), p.t(c, msgDisabled), out.RequestID)
+		return p.upstreamFailed(c, http.StatusForbidden, p.t(c, "up.failed_title", "Name", out.Name), p.t(c, msgDisabled), out.RequestID, out.UserCode)
 	default:
 		return err
 	}

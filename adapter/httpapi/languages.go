@@ -42,9 +42,9 @@ const (
 	langKey           = "gatehouse.lang"
 	formRequestIDKey  = "gatehouse.form_req"
 	// langTargetKey, when a handler sets it to a path with its query, is where the
-	// language links lead: the page a mailed link's form showed after its POST
-	// cannot be asked for again by a GET of its own path (the link is used, or its
-	// token is in the form).
+	// language links lead, for a page a GET of its own address cannot show again:
+	// what a mailed link's form showed after its POST (the link is used, or its token
+	// is in the form), an upstream sign-in's failure (its callback works once).
 	langTargetKey = "gatehouse.lang_target"
 )
 

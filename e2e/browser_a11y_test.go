@@ -23,6 +23,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"golang.org/x/oauth2"
+
+	"gatehouse/adapter/mail/smtptest"
 )
 
 // axeSource is axe.min.js from e2e/axe/node_modules; without it the tests skip, or
@@ -557,9 +559,9 @@ func TestBrowser_A11y_MorePages(t *testing.T) {
 func TestBrowser_A11y_PasskeyPages(t *testing.T) {
 	t.Parallel()
 	ax := &axeAuditor{src: axeSource(t)}
-	srv := startServer(t, Options{Localhost: true})
-	name, pass := uniqueName("a11ypk"), "pw-"+randomString(16)
-	srv.CreateUser(t, name, pass)
+	mx := smtptest.Start(t, smtptest.Options{})
+	srv := startServer(t, Options{Localhost: true, Env: map[string]string{"GATEHOUSE_SMTP_URL": mx.URL()}})
+	name, pass, email, _ := mfaUser(t, srv)
 	tab := newTab(t, newChromium(t), 800, 900)
 	run(t, tab, "login", chromedp.Navigate(srv.URL+"/login"), chromedp.WaitVisible(chromedp.CSS(`#passkey-form button`)))
 	ax.check(t, tab, "login with a passkey button")
@@ -567,4 +569,18 @@ func TestBrowser_A11y_PasskeyPages(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type="submit"]`)), chromedp.WaitNotPresent(chromedp.CSS("#password")))
 	run(t, tab, "account", chromedp.Navigate(srv.URL+"/account"), chromedp.WaitVisible(chromedp.CSS(`#passkeys`)))
 	ax.check(t, tab, "account with the passkey section")
+
+	// With a passkey, the page after a password reset lists it.
+	addAuthenticator(t, tab, false)
+	run(t, tab, "add a passkey", chromedp.SendKeys(chromedp.CSS(`#passkey_name`), "A11y key"),
+		chromedp.Click(chromedp.CSS(`#passkey-add button`)), chromedp.WaitVisible(chromedp.CSS(`.alert-info`)))
+	b := newAZBrowser(t, srv)
+	csrf, _ := b.openForm("/forgot-password")
+	b.post("/forgot-password", url.Values{"csrf_token": {csrf}, "email": {email}})
+	link := linkIn(t, srv, waitMail(t, mx, email, "Reset your password"))
+	run(t, tab, "reset", chromedp.Navigate(srv.URL+link), chromedp.WaitVisible(chromedp.CSS(`#password_confirm`)),
+		chromedp.SendKeys(chromedp.CSS(`#password`), "a brand new password"),
+		chromedp.SendKeys(chromedp.CSS(`#password_confirm`), "a brand new password"),
+		chromedp.Submit(chromedp.CSS(`#password_confirm`)), chromedp.WaitVisible(chromedp.CSS(`ul.still-signs-in`)))
+	ax.check(t, tab, "after a password reset, what still signs in")
 }

@@ -182,6 +182,13 @@ func TestKeyRotation_ScheduledAcrossInstances(t *testing.T) {
 			}
 		}
 	}
+	// Every 4 s, with ID tokens that live an hour: each instance warns at start that
+	// the JWKS will hold many keys.
+	for _, s := range nodes {
+		if want := `level=WARN msg="the key rotation interval keeps many keys in the JWKS" variable=GATEHOUSE_KEY_ROTATION_INTERVAL interval=4s keys_per_algorithm=901`; !strings.Contains(s.Log(), want) {
+			t.Errorf("the log lacks %s", want)
+		}
+	}
 	var holder, other *Server
 	waitFor("a first scheduled rotation", func() bool {
 		for i, s := range nodes {

@@ -82,6 +82,12 @@ func serveCmd(g *globals) *cobra.Command {
 				// The key is in no backup yet, and the database is useless without it.
 				log.Warn("generated a new secret key; back it up with the database", "path", cfg.SecretKeyFile)
 			}
+			if n := keysPublished(cfg.KeyRotationInterval, cfg.AccessTokenTTL, cfg.IDTokenTTL); n > manyKeys {
+				// Each retired key stays in the JWKS until every token it signed has
+				// expired: a short interval makes every resource server's key set large.
+				log.Warn("the key rotation interval keeps many keys in the JWKS", "variable", "GATEHOUSE_KEY_ROTATION_INTERVAL",
+					"interval", cfg.KeyRotationInterval.String(), "keys_per_algorithm", n)
+			}
 			if !cfg.StorageFastPaths {
 				log.Info("storage fast paths off: every query and transaction of the token endpoint runs on its own",
 					"variable", "GATEHOUSE_STORAGE_FAST_PATHS")
@@ -189,6 +195,23 @@ func issuerPortMismatch(issuer string, addr net.Addr) bool {
 	}
 	return port != strconv.Itoa(tcp.Port)
 }
+
+// keysPublished is about how many keys of one algorithm the JWKS holds with scheduled
+// rotation every interval (0: off, one key): the signing key, and each retired one
+// until the longest-lived token it signed has expired.
+func keysPublished(interval time.Duration, ttls ...time.Duration) int {
+	if interval <= 0 {
+		return 1
+	}
+	longest := time.Duration(0)
+	for _, ttl := range ttls {
+		longest = max(longest, ttl)
+	}
+	return 1 + int((longest+interval-1)/interval)
+}
+
+// manyKeys is the number of published keys per algorithm above which serve warns.
+const manyKeys = 10
 
 // issuanceFlushInterval is how often an instance adds the tokens it issued to the
 // database's counts, where the console's chart reads every instance's.

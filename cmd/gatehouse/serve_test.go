@@ -3,6 +3,7 @@ package main
 import (
 	"net"
 	"testing"
+	"time"
 )
 
 // TestIssuerPortMismatch: only a plain-http issuer on this machine whose port (80 when
@@ -34,5 +35,29 @@ func TestIssuerPortMismatch(t *testing.T) {
 	}
 	if issuerPortMismatch("http://localhost:8080", &net.UnixAddr{Name: "/tmp/s", Net: "unix"}) {
 		t.Errorf("a listener without a port is no mismatch")
+	}
+}
+
+// TestKeysPublished: with scheduled rotation the JWKS holds the signing key and every
+// retired key whose tokens may still be live: one more than the longest token
+// lifetime in intervals, rounded up.
+func TestKeysPublished(t *testing.T) {
+	for _, tc := range []struct {
+		interval, access, id time.Duration
+		want                 int
+	}{
+		{0, 15 * time.Minute, time.Hour, 1},
+		{30 * 24 * time.Hour, 15 * time.Minute, time.Hour, 2},
+		{time.Hour, 15 * time.Minute, time.Hour, 2},
+		{59 * time.Minute, 15 * time.Minute, time.Hour, 3},
+		{4 * time.Second, 15 * time.Minute, time.Minute, 226},
+		{time.Second, 15 * time.Minute, time.Hour, 3601},
+	} {
+		if got := keysPublished(tc.interval, tc.access, tc.id); got != tc.want {
+			t.Errorf("keysPublished(%s, %s, %s) = %d, want %d", tc.interval, tc.access, tc.id, got, tc.want)
+		}
+	}
+	if keysPublished(time.Hour, 15*time.Minute, time.Hour) > manyKeys || keysPublished(time.Minute, 15*time.Minute, time.Hour) <= manyKeys {
+		t.Error("an hourly rotation must not warn, a rotation every minute must")
 	}
 }

@@ -374,9 +374,6 @@ func PrefillDerive(seed, kind string, i int) [32]byte {
 
 var lowerBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
-// sortedBase64 is base64url's alphabet in ASCII order, as family ids use it.
-var sortedBase64 = base64.NewEncoding("-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz").WithPadding(base64.NoPadding)
-
 // PrefillUserID is user i's id: a version 4 UUID, as the server makes them.
 func PrefillUserID(seed string, i int) string {
 	b := PrefillDerive(seed, "user", i)
@@ -402,13 +399,7 @@ func PrefillClient(seed string, i int) (id, secret string) {
 // server makes them (crypto.Random.SortedToken).
 func PrefillRefreshToken(p Prefilled, i int) (token string, client int) {
 	b := PrefillDerive(p.Seed, "refresh", i)
-	var tok [38]byte
-	ms := uint64(p.Created.UnixMilli())
-	for k := range 6 {
-		tok[k] = byte(ms >> (40 - 8*k))
-	}
-	copy(tok[6:], b[:])
-	return sortedBase64.EncodeToString(tok[:]), i % p.Sizes.Clients
+	return crypto.TimeLed(p.Created, b[:]), i % p.Sizes.Clients
 }
 
 func (p *prefill) userRow(i int, args []any) []any {
@@ -437,13 +428,7 @@ func (p *prefill) clientRow(i int, args []any) []any {
 // sorted alphabet, as the server makes them (ids compare in the order made).
 func (p *prefill) familyID(i int) string {
 	b := p.derive("family", i)
-	var id [16]byte
-	ms := uint64(p.created.UnixMilli())
-	for k := range 6 {
-		id[k] = byte(ms >> (40 - 8*k))
-	}
-	copy(id[6:], b[:10])
-	return sortedBase64.EncodeToString(id[:])
+	return crypto.TimeLed(p.created, b[:10])
 }
 
 func (p *prefill) familyRow(i int, args []any) []any {

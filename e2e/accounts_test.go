@@ -48,14 +48,7 @@ func linkMailTo(t *testing.T, srv *Server, mx *smtptest.Server, n int, want stri
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var found []smtptest.Parsed
-		for _, m := range mx.Mails() {
-			if m.To != want {
-				continue
-			}
-			p, err := smtptest.Parse(m.Raw)
-			if err != nil {
-				t.Fatal(err)
-			}
+		for _, p := range mailsTo(t, mx, want) {
 			if mailLinkRE.MatchString(p.Text) {
 				found = append(found, p)
 			}
@@ -68,6 +61,33 @@ func linkMailTo(t *testing.T, srv *Server, mx *smtptest.Server, n int, want stri
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// mailsTo is every mail mx received so far for to, parsed, in the order received.
+func mailsTo(t *testing.T, mx *smtptest.Server, to string) []smtptest.Parsed {
+	t.Helper()
+	var out []smtptest.Parsed
+	for _, m := range mx.Mails() {
+		if m.To != to {
+			continue
+		}
+		p, err := smtptest.Parse(m.Raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// resetLinkFor asks for a password reset of email from a browser of its own and
+// returns the link of the mail it brings, as a path on srv.
+func resetLinkFor(t *testing.T, srv *Server, mx *smtptest.Server, email string) string {
+	t.Helper()
+	b := newAZBrowser(t, srv)
+	csrf, _ := b.openForm("/forgot-password")
+	b.post("/forgot-password", url.Values{"csrf_token": {csrf}, "email": {email}})
+	return linkIn(t, srv, waitMail(t, mx, email, "Reset your password"))
 }
 
 // linkIn is the one link of a mail, as a path on srv.

@@ -574,11 +574,7 @@ func TestBrowser_A11y_PasskeyPages(t *testing.T) {
 	addAuthenticator(t, tab, false)
 	run(t, tab, "add a passkey", chromedp.SendKeys(chromedp.CSS(`#passkey_name`), "A11y key"),
 		chromedp.Click(chromedp.CSS(`#passkey-add button`)), chromedp.WaitVisible(chromedp.CSS(`.alert-info`)))
-	b := newAZBrowser(t, srv)
-	csrf, _ := b.openForm("/forgot-password")
-	b.post("/forgot-password", url.Values{"csrf_token": {csrf}, "email": {email}})
-	link := linkIn(t, srv, waitMail(t, mx, email, "Reset your password"))
-	run(t, tab, "reset", chromedp.Navigate(srv.URL+link), chromedp.WaitVisible(chromedp.CSS(`#password_confirm`)),
+	run(t, tab, "reset", chromedp.Navigate(srv.URL+resetLinkFor(t, srv, mx, email)), chromedp.WaitVisible(chromedp.CSS(`#password_confirm`)),
 		chromedp.SendKeys(chromedp.CSS(`#password`), "a brand new password"),
 		chromedp.SendKeys(chromedp.CSS(`#password_confirm`), "a brand new password"),
 		chromedp.Submit(chromedp.CSS(`#password_confirm`)), chromedp.WaitVisible(chromedp.CSS(`ul.still-signs-in`)))

@@ -24,14 +24,7 @@ func waitMail(t *testing.T, mx *smtptest.Server, to, subject string) smtptest.Pa
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		for _, m := range mx.Mails() {
-			if m.To != to {
-				continue
-			}
-			p, err := smtptest.Parse(m.Raw)
-			if err != nil {
-				t.Fatal(err)
-			}
+		for _, p := range mailsTo(t, mx, to) {
 			if p.Subject == subject {
 				return p
 			}

@@ -572,14 +572,7 @@ func TestSecurity_S51_Passkeys(t *testing.T) {
 	// Ada resets her password. Her sessions end, but her passkey still signs her in
 	// without it: the page after the reset names it, in case someone with the stolen
 	// password added it. She has an authenticator app, which stays her second step.
-	resetLink := func(email string) string {
-		t.Helper()
-		hb := newAZBrowser(t, srv)
-		csrf, _ := hb.openForm("/forgot-password")
-		hb.post("/forgot-password", url.Values{"csrf_token": {csrf}, "email": {email}})
-		return linkIn(t, srv, waitMail(t, mx, email, "Reset your password"))
-	}
-	done := submitLinkForm(t, newAZBrowser(t, srv), resetLink(adaEmail), "/reset-password",
+	done := submitLinkForm(t, newAZBrowser(t, srv), resetLinkFor(t, srv, mx, adaEmail), "/reset-password",
 		url.Values{"password": {"a brand new password"}, "password_confirm": {"a brand new password"}})
 	wantPageText(t, done, http.StatusOK, "What still signs you in", "the passkey \u201cAda&#39;s laptop\u201d, added",
 		"If there is one you did not add")
@@ -590,7 +583,7 @@ func TestSecurity_S51_Passkeys(t *testing.T) {
 	// Carol has only her passkey: it is also the second step of her password sign-in,
 	// so one she could not use would keep her off her account page; the page says who
 	// can help.
-	link := resetLink(carolEmail)
+	link := resetLinkFor(t, srv, mx, carolEmail)
 	run(t, carolTab, "carol's reset link", chromedp.Navigate(srv.URL+link),
 		chromedp.WaitVisible(chromedp.CSS(`#password_confirm`)),
 		chromedp.SendKeys(chromedp.CSS(`#password`), "a brand new password"),

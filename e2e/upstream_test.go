@@ -391,11 +391,7 @@ func TestUpstream_MFAAfterUpstreamNoPassword(t *testing.T) {
 
 	// A password reset ends the sessions, but the linked account still signs in
 	// without the password: the page after the reset says so, and what to do.
-	b3 := newAZBrowser(t, down)
-	csrf, _ = b3.openForm("/forgot-password")
-	b3.post("/forgot-password", url.Values{"csrf_token": {csrf}, "email": {email}})
-	link := linkIn(t, down, waitMail(t, mx, email, "Reset your password"))
-	r = submitLinkForm(t, b3, link, "/reset-password", url.Values{"password": {"a brand new password"}, "password_confirm": {"a brand new password"}})
+	r = submitLinkForm(t, newAZBrowser(t, down), resetLinkFor(t, down, mx, email), "/reset-password", url.Values{"password": {"a brand new password"}, "password_confirm": {"a brand new password"}})
 	wantPageText(t, r, http.StatusOK, "Your password was changed", "What still signs you in",
 		"your account at Fake OP, linked", "If there is one you did not add, sign in with your new password and remove it")
 	// Whoever holds the link may have only the mailbox: the page does not say who the

@@ -58,18 +58,24 @@ func (Random) FamilyID() string {
 	return familyID(time.Now())
 }
 
-func familyID(now time.Time) string { return timeFirst(now, 10) }
+func familyID(now time.Time) string {
+	var b [10]byte
+	read(b[:])
+	return TimeLed(now, b[:])
+}
 
-// timeFirst returns the time in milliseconds (6 bytes, big-endian) then n random
-// bytes, in sortedBase64.
-func timeFirst(now time.Time, n int) string {
-	b := make([]byte, 6+n)
-	read(b[6:])
-	ms := uint64(now.UnixMilli())
+// TimeLed writes the time t in milliseconds (6 bytes, big-endian) followed by rest,
+// in sortedBase64, so that what it writes compares as strings in the order of t: the
+// shape of family ids and sorted tokens (the benchmark's loader makes rows of the
+// server's shape with it).
+func TimeLed(t time.Time, rest []byte) string {
+	var buf [6 + 32]byte
+	b := append(buf[:0], 0, 0, 0, 0, 0, 0)
+	ms := uint64(t.UnixMilli())
 	for i := range 6 {
 		b[i] = byte(ms >> (40 - 8*i))
 	}
-	return sortedBase64.EncodeToString(b)
+	return sortedBase64.EncodeToString(append(b, rest...))
 }
 
 // SortedTokenLength is the length of a token made by SortedToken.
@@ -84,7 +90,11 @@ func (Random) SortedToken() string {
 	return sortedToken(time.Now())
 }
 
-func sortedToken(now time.Time) string { return timeFirst(now, 32) }
+func sortedToken(now time.Time) string {
+	var b [32]byte
+	read(b[:])
+	return TimeLed(now, b[:])
+}
 
 // sortedBase64 is base64url's alphabet in ASCII order: encoded strings compare like
 // the bytes they encode.

@@ -38,12 +38,7 @@ func NewSecretHasher(keys Keys) (*SecretHasher, error) {
 
 // HashSecret returns the 32-byte HMAC-SHA-256 of secret.
 func (h *SecretHasher) HashSecret(secret string) []byte {
-	m := h.macs.Get().(hash.Hash)
-	m.Reset()
-	m.Write([]byte(secret))
-	sum := m.Sum(make([]byte, 0, sha256.Size))
-	h.macs.Put(m)
-	return sum
+	return h.appendMAC(make([]byte, 0, sha256.Size), secret)
 }
 
 // HashToken returns the key under which a code or refresh token is stored. For a
@@ -56,12 +51,17 @@ func (h *SecretHasher) HashToken(token string) []byte {
 	if !isSortedToken(token) {
 		return h.HashSecret(token)
 	}
+	return h.appendMAC(append(make([]byte, 0, sortedTokenTime+sha256.Size), token[:sortedTokenTime]...), token)
+}
+
+// appendMAC appends the HMAC-SHA-256 of secret to dst, with a pooled keyed HMAC.
+func (h *SecretHasher) appendMAC(dst []byte, secret string) []byte {
 	m := h.macs.Get().(hash.Hash)
 	m.Reset()
-	m.Write([]byte(token))
-	key := m.Sum(append(make([]byte, 0, sortedTokenTime+sha256.Size), token[:sortedTokenTime]...))
+	m.Write([]byte(secret))
+	dst = m.Sum(dst)
 	h.macs.Put(m)
-	return key
+	return dst
 }
 
 // sortedTokenTime is the number of characters of a SortedToken that hold its time.

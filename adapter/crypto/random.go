@@ -58,10 +58,13 @@ func (Random) FamilyID() string {
 	return familyID(time.Now())
 }
 
-func familyID(now time.Time) string {
-	var b [10]byte
-	read(b[:])
-	return TimeLed(now, b[:])
+func familyID(now time.Time) string { return timeLedRandom(now, 10) }
+
+// timeLedRandom is TimeLed of now and n (at most 32) random bytes.
+func timeLedRandom(now time.Time, n int) string {
+	var b [32]byte
+	read(b[:n])
+	return TimeLed(now, b[:n])
 }
 
 // TimeLed writes the time t in milliseconds (6 bytes, big-endian) followed by rest,
@@ -90,11 +93,7 @@ func (Random) SortedToken() string {
 	return sortedToken(time.Now())
 }
 
-func sortedToken(now time.Time) string {
-	var b [32]byte
-	read(b[:])
-	return TimeLed(now, b[:])
-}
+func sortedToken(now time.Time) string { return timeLedRandom(now, 32) }
 
 // sortedBase64 is base64url's alphabet in ASCII order: encoded strings compare like
 // the bytes they encode.

@@ -44,3 +44,55 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, s...)
 	return append(b, '"')
 }
+
+// appendJSON appends r as encoding/json encodes it, byte for byte, newline included,
+// for the same reason as the token answer: resource servers introspect on every call.
+func (r *introspectionResponse) appendJSON(b []byte) []byte {
+	b = append(b, `{"active":`...)
+	b = strconv.AppendBool(b, r.Active)
+	for _, f := range [...]struct{ name, value string }{
+		{`,"scope":`, r.Scope}, {`,"client_id":`, r.ClientID}, {`,"sub":`, r.Sub},
+	} {
+		if f.value != "" {
+			b = append(b, f.name...)
+			b = appendJSONString(b, f.value)
+		}
+	}
+	if len(r.Aud) > 0 {
+		b = append(b, `,"aud":[`...)
+		for i, a := range r.Aud {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, a)
+		}
+		b = append(b, ']')
+	}
+	if r.Iss != "" {
+		b = append(b, `,"iss":`...)
+		b = appendJSONString(b, r.Iss)
+	}
+	for _, f := range [...]struct {
+		name  string
+		value int64
+	}{{`,"exp":`, r.Exp}, {`,"iat":`, r.Iat}} {
+		if f.value != 0 {
+			b = append(b, f.name...)
+			b = strconv.AppendInt(b, f.value, 10)
+		}
+	}
+	for _, f := range [...]struct{ name, value string }{
+		{`,"jti":`, r.JTI}, {`,"token_type":`, r.TokenType}, {`,"token_use":`, r.TokenUse},
+	} {
+		if f.value != "" {
+			b = append(b, f.name...)
+			b = appendJSONString(b, f.value)
+		}
+	}
+	if r.Cnf != nil {
+		b = append(b, `,"cnf":{"jkt":`...)
+		b = appendJSONString(b, r.Cnf.JKT)
+		b = append(b, '}')
+	}
+	return append(b, "}\n"...)
+}

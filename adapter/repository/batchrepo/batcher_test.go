@@ -62,6 +62,9 @@ func TestRevocationChecksBatched(t *testing.T) {
 			}
 			wg.Wait()
 			checkShared(t, errs, n, batchrepo.RevocationQueries(tokens)-before)
+			if got := batchrepo.RevocationQueryLimit(tokens); got != 1 {
+				t.Errorf("%d revocation checks may run at once, want 1 (BENCHMARKS.md)", got)
+			}
 		})
 	}
 }

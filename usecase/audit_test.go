@@ -74,7 +74,7 @@ func newAuditRig(t *testing.T, url string) *auditRig {
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
 	random := crypto.NewRandom()
 	w := batchrepo.NewGroupCommit(db)
-	users := batchrepo.NewUsers(bunrepo.NewUserRepository(db), db)
+	users := batchrepo.NewUsers(bunrepo.NewUserRepository(db))
 	tokens := batchrepo.NewTokens(bunrepo.NewTokenRepository(db, w), w, db)
 	log := &flakyAudit{AuditRepository: bunrepo.NewAuditRepository(db)}
 	audit := usecase.NewAudit(log, bunrepo.NewTransactor(db), random, clk, nil)

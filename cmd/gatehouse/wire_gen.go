@@ -36,7 +36,7 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 		return nil, nil, err
 	}
 	userRepository := bunrepo.NewUserRepository(db)
-	users := batchrepo.NewUsers(userRepository, db)
+	users := batchrepo.NewUsers(userRepository)
 	rules := identifier.NewRules()
 	clientRepository := bunrepo.NewClientRepository(db)
 	groupCommit := batchrepo.NewGroupCommit(db)

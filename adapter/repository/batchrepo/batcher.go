@@ -6,14 +6,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/uptrace/bun"
-
 	"gatehouse/adapter/repository/bunrepo"
 )
 
 // readBatcher answers a read that many concurrent callers make, each with its own key,
-// with one query per batch ("natural batching"): a caller that finds fewer than max
-// queries in flight runs one for every key waiting at that moment, its own included;
+// with one query per batch ("natural batching"): a caller that finds no query of its
+// reader in flight runs one for every key waiting at that moment, its own included;
 // keys that arrive meanwhile wait for the next. Under load a round trip then serves
 // dozens of requests instead of one; alone, a caller runs its query at once. Every
 // answer reflects the database after its caller asked (the query starts later), so
@@ -22,12 +20,11 @@ import (
 // revocation and PostgreSQL's refresh (tokens.go).
 type readBatcher[K comparable, V any] struct {
 	what  string // for errors: "check access token revocation"
-	max   int    // queries in flight at most
 	query func(ctx context.Context, keys []K) (map[K]V, error)
 
 	mu      sync.Mutex
 	pending []*batchRead[K, V]
-	running int
+	running bool  // a query of this reader is in flight
 	queries int64 // run so far, for tests
 }
 
@@ -46,26 +43,14 @@ const maxBatchKeys = 200
 // not end with the context of the one that runs it.
 const batchQueryTimeout = 10 * time.Second
 
-// How many batch queries of one reader run at once. Fewer, larger batches cost the
-// database less per read (BENCHMARKS.md). Two keep a slow query from holding up
-// every read of tokens, codes and users. The revocation checks of introspection and
-// userinfo run one at a time: their query is planned anew for its keys, planning
-// costs PostgreSQL more than the lookups, and a batch twice as large halves that
-// per request (PostgreSQL introspection 0.42-0.51 × the baseline with two in
-// flight, 0.48-0.59 × with one, and a lower p99).
-const (
-	maxBatchQueries      = 2
-	maxRevocationQueries = 1
-)
-
-// newReadBatcher runs query for the keys waiting, at most maxQueries at a time (and
-// never more than the pool has connections).
-func newReadBatcher[K comparable, V any](db *bun.DB, what string, maxQueries int, query func(ctx context.Context, keys []K) (map[K]V, error)) *readBatcher[K, V] {
-	n := db.DB.Stats().MaxOpenConnections // 0: no limit
-	if n == 0 || n > maxQueries {
-		n = maxQueries
-	}
-	return &readBatcher[K, V]{what: what, max: n, query: query}
+// newReadBatcher returns a reader that runs one batch query at a time. Each query is
+// planned anew for its keys, which on PostgreSQL costs more than the lookups; with
+// one batch in flight rather than two, each batch is about twice as large and that
+// cost per request halves (BENCHMARKS.md, "Both databases"). SQLite's pool has one
+// connection, so it ran one anyway. A batch is bounded by maxBatchKeys and
+// batchQueryTimeout.
+func newReadBatcher[K comparable, V any](what string, query func(ctx context.Context, keys []K) (map[K]V, error)) *readBatcher[K, V] {
+	return &readBatcher[K, V]{what: what, query: query}
 }
 
 // get returns key's value and whether the query found it.
@@ -87,10 +72,8 @@ func (b *readBatcher[K, V]) get(ctx context.Context, key K) (V, bool, error) {
 	r := &batchRead[K, V]{key: key, done: make(chan struct{})}
 	b.mu.Lock()
 	b.pending = append(b.pending, r)
-	run := b.running < b.max
-	if run {
-		b.running++
-	}
+	run := !b.running
+	b.running = true
 	b.mu.Unlock()
 	if run {
 		b.runBatch(ctx)
@@ -134,7 +117,7 @@ func (b *readBatcher[K, V]) runBatch(ctx context.Context) {
 
 	b.mu.Lock()
 	if len(b.pending) == 0 {
-		b.running--
+		b.running = false
 		b.mu.Unlock()
 		return
 	}
@@ -152,5 +135,5 @@ func (b *readBatcher[K, V]) queryCount() int64 {
 func (b *readBatcher[K, V]) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return fmt.Sprintf("%s: %d queries, %d running, %d waiting", b.what, b.queries, b.running, len(b.pending))
+	return fmt.Sprintf("%s: %d queries, running %v, %d waiting", b.what, b.queries, b.running, len(b.pending))
 }

@@ -36,7 +36,7 @@ func NewCodes(inner *bunrepo.CodeRepository, tokens *Tokens, group *GroupCommit,
 	c := &Codes{CodeRepository: inner, pipe: tokens.pipe, group: group}
 	group.Prepare(consumeCodeSQLite, insertFamilySQLite)
 	if c.pipe != nil || tokens.sqlite {
-		c.reads = newReadBatcher(db, "select authorization codes", maxBatchQueries, func(ctx context.Context, keys []string) (map[string]usecase.CodeRedemption, error) {
+		c.reads = newReadBatcher("select authorization codes", func(ctx context.Context, keys []string) (map[string]usecase.CodeRedemption, error) {
 			return inner.CodeRedemptions(ctx, hashesOf(keys))
 		})
 	}

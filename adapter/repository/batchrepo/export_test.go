@@ -42,6 +42,3 @@ func (p *Pipeline) Waiting() int {
 func (p *Pipeline) QueryRow(ctx context.Context, key, query string, scan func(pgx.Rows) error, args ...any) (bool, error) {
 	return p.queryRow(ctx, []byte(key), query, args, scan)
 }
-
-// RevocationQueryLimit is how many revocation-check queries may run at once.
-func RevocationQueryLimit(t *Tokens) int { return t.revoked.max }

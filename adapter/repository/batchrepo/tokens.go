@@ -36,10 +36,10 @@ var _ usecase.TokenStore = (*Tokens)(nil)
 func NewTokens(inner *bunrepo.TokenRepository, group *GroupCommit, db *bun.DB) *Tokens {
 	t := &Tokens{TokenRepository: inner, group: group, sqlite: db.Dialect().Name() == dialect.SQLite}
 	group.Prepare(rotateSQLiteQuery, insertRefreshTokenQuery)
-	t.byHash = newReadBatcher(db, "select refresh tokens", maxBatchQueries, func(ctx context.Context, keys []string) (map[string]domain.RefreshToken, error) {
+	t.byHash = newReadBatcher("select refresh tokens", func(ctx context.Context, keys []string) (map[string]domain.RefreshToken, error) {
 		return inner.RefreshTokensByHash(ctx, hashesOf(keys))
 	})
-	t.revoked = newReadBatcher(db, "check access token revocation", maxRevocationQueries, func(ctx context.Context, keys []revocationKey) (map[revocationKey]bool, error) {
+	t.revoked = newReadBatcher("check access token revocation", func(ctx context.Context, keys []revocationKey) (map[revocationKey]bool, error) {
 		checks := make([]usecase.RevocationCheck, len(keys))
 		for i, k := range keys {
 			checks[i] = k.check()
@@ -58,7 +58,7 @@ func NewTokens(inner *bunrepo.TokenRepository, group *GroupCommit, db *bun.DB) *
 		t.pipe = newPGPipeline(db)
 	}
 	if t.pipe != nil || t.sqlite {
-		t.states = newReadBatcher(db, "select refresh tokens", maxBatchQueries, func(ctx context.Context, keys []string) (map[string]usecase.RefreshState, error) {
+		t.states = newReadBatcher("select refresh tokens", func(ctx context.Context, keys []string) (map[string]usecase.RefreshState, error) {
 			return inner.RefreshStates(ctx, hashesOf(keys))
 		})
 	}
@@ -225,9 +225,9 @@ type Users struct {
 
 var _ usecase.UserStore = (*Users)(nil)
 
-// NewUsers wraps inner, a repository over db.
-func NewUsers(inner *bunrepo.UserRepository, db *bun.DB) *Users {
-	return &Users{UserRepository: inner, byID: newReadBatcher(db, "select users", maxBatchQueries, inner.UsersByID)}
+// NewUsers wraps inner.
+func NewUsers(inner *bunrepo.UserRepository) *Users {
+	return &Users{UserRepository: inner, byID: newReadBatcher("select users", inner.UsersByID)}
 }
 
 // UserByID reads through the batcher.

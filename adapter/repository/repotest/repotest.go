@@ -88,7 +88,7 @@ func RunAll(t *testing.T, db *bun.DB) {
 func RunAllBatched(t *testing.T, db *bun.DB) {
 	w := batchrepo.NewGroupCommit(db)
 	s := bunStores(db)
-	s.Users = batchrepo.NewUsers(bunrepo.NewUserRepository(db), db)
+	s.Users = batchrepo.NewUsers(bunrepo.NewUserRepository(db))
 	tokens := batchrepo.NewTokens(bunrepo.NewTokenRepository(db, w), w, db)
 	s.Codes = batchrepo.NewCodes(bunrepo.NewCodeRepository(db, w), tokens, w, db)
 	s.Tokens = tokens

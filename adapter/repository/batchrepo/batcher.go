@@ -105,7 +105,7 @@ func (b *readBatcher[K, V]) runBatch(ctx context.Context) {
 		}
 	}
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchQueryTimeout)
-	values, err := b.query(qctx, keys)
+	values, err := b.guardedQuery(qctx, keys)
 	cancel()
 	for _, r := range batch {
 		r.err = err
@@ -123,6 +123,18 @@ func (b *readBatcher[K, V]) runBatch(ctx context.Context) {
 	}
 	b.mu.Unlock()
 	go b.runBatch(context.WithoutCancel(ctx))
+}
+
+// guardedQuery runs the query with a panic turned into the batch's error: a panic
+// escaping runBatch would leave the reader marked as running, and every later read
+// of it waiting for ever.
+func (b *readBatcher[K, V]) guardedQuery(ctx context.Context, keys []K) (values map[K]V, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			values, err = nil, fmt.Errorf("%s panicked: %v", b.what, p)
+		}
+	}()
+	return b.query(ctx, keys)
 }
 
 // queryCount returns how many batch queries ran.

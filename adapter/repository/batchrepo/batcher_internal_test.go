@@ -42,3 +42,24 @@ func TestReadBatcher_OneQueryAtATime(t *testing.T) {
 		t.Errorf("%d queries for %d callers, none shared", q, callers)
 	}
 }
+
+// A query that panics fails its batch with an error, and the reader goes on serving
+// the reads after it.
+func TestReadBatcher_SurvivesAPanic(t *testing.T) {
+	var calls atomic.Int32
+	b := newReadBatcher("test read", func(ctx context.Context, keys []int) (map[int]int, error) {
+		if calls.Add(1) == 1 {
+			panic("boom")
+		}
+		return map[int]int{keys[0]: 7}, nil
+	})
+	if _, _, err := b.get(context.Background(), 1); err == nil {
+		t.Fatal("the batch whose query panicked answered without an error")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	v, found, err := b.get(ctx, 2)
+	if err != nil || !found || v != 7 {
+		t.Fatalf("after a panic: got %d, %v, %v; want 7 found", v, found, err)
+	}
+}

@@ -41,6 +41,17 @@ func newPagesFixture(t *testing.T) *pagesFixture {
 
 const browserA, browserB = "browser-secret-a", "browser-secret-b"
 
+// signedIn makes the user name, with the password "name's password", and signs it in.
+func (f *pagesFixture) signedIn(t *testing.T, name string) (domain.User, domain.Session) {
+	t.Helper()
+	u := f.user(t, name, name+"'s password")
+	s, _, err := f.login.LogIn(f.ctx, name, name+"'s password", "192.0.2.9", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u, s
+}
+
 func pkceParams(c domain.Client, kv ...string) usecase.AuthorizeParams {
 	v := oauth2.GenerateVerifier()
 	p := usecase.AuthorizeParams{ClientID: c.ID, RedirectURI: c.RedirectURIs[0], ResponseType: "code", Scope: "openid",
@@ -176,11 +187,7 @@ func TestAuthorize_RequestLifetimeAndBrowser(t *testing.T) {
 func TestAuthorize_MaxAgeAndCodeTTL(t *testing.T) {
 	f := newPagesFixture(t)
 	c, cr := f.client(t, usecase.NewClient{RedirectURIs: []string{"https://app.test/cb"}, SkipConsent: true})
-	f.user(t, "bob", "bob's password")
-	s, _, err := f.login.LogIn(f.ctx, "bob", "bob's password", "192.0.2.9", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, s := f.signedIn(t, "bob")
 	f.clock.Advance(10 * time.Minute)
 	run := func(kv ...string) usecase.Step {
 		t.Helper()
@@ -222,11 +229,7 @@ func TestAuthorize_MaxAgeAndCodeTTL(t *testing.T) {
 func TestAuthorize_CodeKeyLeadsWithItsTime(t *testing.T) {
 	f := newPagesFixture(t)
 	c, cr := f.client(t, usecase.NewClient{RedirectURIs: []string{"https://app.test/cb"}, SkipConsent: true})
-	f.user(t, "carl", "carl's password")
-	s, _, err := f.login.LogIn(f.ctx, "carl", "carl's password", "192.0.2.9", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, s := f.signedIn(t, "carl")
 	v := oauth2.GenerateVerifier()
 	p := pkceParams(c)
 	p.CodeChallenge = oauth2.S256ChallengeFromVerifier(v)
@@ -303,11 +306,7 @@ func TestAuthorize_ConsentPerRedirectURI(t *testing.T) {
 	consents := bunrepo.NewConsentRepository(f.db)
 	pub, _ := f.client(t, usecase.NewClient{Public: true, RedirectURIs: []string{"http://127.0.0.1/cb"}})
 	conf, _ := f.client(t, usecase.NewClient{RedirectURIs: []string{"http://127.0.0.1/cb", "https://app.test/cb"}})
-	user := f.user(t, "eve", "eve's password")
-	s, _, err := f.login.LogIn(f.ctx, "eve", "eve's password", "192.0.2.9", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	user, s := f.signedIn(t, "eve")
 	start := func(c domain.Client, uri string, kv ...string) (usecase.Step, error) {
 		p := pkceParams(c, kv...)
 		p.RedirectURI = uri

@@ -392,8 +392,18 @@ func MetadataClientHost(id string) string {
 	return u.Host
 }
 
+// CachedClient is the wrapped store's (ClientRefresher) for an ordinary client id.
+// For a metadata document's URL it holds none: ClientByID decides whether the
+// document is fetched again.
+func (m *ClientIDMetadata) CachedClient(id string) (domain.Client, bool) {
+	if r, ok := m.inner.(ClientRefresher); ok && (!m.settings.Enabled || !IsMetadataClientID(id)) {
+		return r.CachedClient(id)
+	}
+	return domain.Client{}, false
+}
+
 // RefreshClient reads the client past any cache (ClientRefresher), as the client
-// authenticator does after a failed secret: the wrapped store's when it can.
+// authenticator does after a failure: the wrapped store's when it can.
 func (m *ClientIDMetadata) RefreshClient(ctx context.Context, id string) (domain.Client, error) {
 	if r, ok := m.inner.(ClientRefresher); ok {
 		return r.RefreshClient(ctx, id)

@@ -2,6 +2,7 @@ package usecase
 
 import (
 	"context"
+	"crypto/hmac"
 	"errors"
 	"fmt"
 	"strings"
@@ -29,9 +30,11 @@ type Credentials struct {
 	Assertion string
 }
 
-// ClientRefresher is a ClientStore that may answer from a cache and can read one
-// client afresh (renewing its cache entry).
+// ClientRefresher is a ClientStore that may answer from memory: CachedClient tells
+// what it holds without reading the store, RefreshClient reads one client afresh
+// (renewing what it holds).
 type ClientRefresher interface {
+	CachedClient(id string) (domain.Client, bool)
 	RefreshClient(ctx context.Context, id string) (domain.Client, error) // domain.ErrNotFound
 }
 
@@ -75,8 +78,9 @@ func liveClient(ctx context.Context, store ClientStore, id string) (domain.Clien
 	return c, err
 }
 
-// dummySecretHash is compared against when the client is unknown, so an unknown
-// client and a wrong secret cost the same (SECURITY S22).
+// dummySecretHash stands in for the stored hash of a registration access token when
+// the client is unknown or has none, so that those cost what a wrong token does
+// (SECURITY S22).
 var dummySecretHash = make([]byte, 32)
 
 // ClientAuthReason says why a client failed to authenticate. The caller is told
@@ -195,57 +199,86 @@ func (a *ClientAuthenticator) failed(ctx context.Context, address string) error 
 
 // verify returns the client the credentials prove, or why they do not; the error is
 // a storage failure only.
+//
+// A failure by secret (or by none) costs the same whatever its reason, so that
+// timing tells no more than the answer (SECURITY S22): the secret is hashed exactly
+// once, and the stored client is read exactly once. A client held in memory that
+// passes is not read at all; one that fails is read again from the store, which
+// also makes a secret rotated a moment ago (by the CLI or another instance) work at
+// once; one not held was just read. So an unknown id, a wrong secret, a disabled
+// client and a wrong method all take one hash and one read.
 func (a *ClientAuthenticator) verify(ctx context.Context, cr Credentials) (domain.Client, ClientAuthReason, error) {
+	if cr.Method == AuthMethodPrivateKeyJWT {
+		return a.verifyAssertion(ctx, cr)
+	}
+	mac := a.hasher.HashSecret(cr.Secret)
+	if memory, ok := a.clients.(ClientRefresher); ok {
+		if client, held := memory.CachedClient(cr.ClientID); held {
+			if secretReason(client, cr, mac) == "" {
+				return client, "", nil
+			}
+			client, err := memory.RefreshClient(ctx, cr.ClientID)
+			return judgeSecret(client, err, cr, mac)
+		}
+	}
 	client, err := a.clients.ClientByID(ctx, cr.ClientID)
+	return judgeSecret(client, err, cr, mac)
+}
+
+// judgeSecret is verify's answer for the client read from the store (or its error).
+func judgeSecret(client domain.Client, err error, cr Credentials, mac []byte) (domain.Client, ClientAuthReason, error) {
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
-		a.hasher.SecretMatches(dummySecretHash, cr.Secret)
 		return domain.Client{}, ClientAuthUnknownClient, nil
 	case err != nil:
 		return domain.Client{}, "", fmt.Errorf("authenticate client: %w", err)
 	}
-	if client.Disabled {
+	if reason := secretReason(client, cr, mac); reason != "" {
+		return domain.Client{}, reason, nil
+	}
+	return client, "", nil
+}
+
+// secretReason says why client is not proven by cr, whose secret hashes to mac
+// (HashSecret); empty when it is. Hashes are compared in constant time.
+func secretReason(client domain.Client, cr Credentials, mac []byte) ClientAuthReason {
+	switch {
+	case client.Disabled:
 		// Answered like an unknown client, at the same cost; the log says why.
-		a.hasher.SecretMatches(dummySecretHash, cr.Secret)
+		return ClientAuthClientDisabled
+	case client.UsesPrivateKeyJWT():
+		// Only an assertion proves a private_key_jwt client (no downgrade to a secret).
+		return ClientAuthWrongMethod
+	case client.Public:
+		if cr.Method != AuthMethodNone || cr.Secret != "" {
+			return ClientAuthWrongMethod
+		}
+		return ""
+	case cr.Method == AuthMethodNone:
+		return ClientAuthWrongMethod
+	case !hmac.Equal(client.SecretHash, mac):
+		return ClientAuthWrongSecret
+	}
+	return ""
+}
+
+// verifyAssertion is verify for private_key_jwt (clientassertion.go). An assertion
+// proves no other client (no upgrade of a secret client). Its cost is the
+// assertion's verification, which only a client with keys to check it against
+// pays: client ids are not secrets (RFC 6749 §2.2), and the answer is the same.
+func (a *ClientAuthenticator) verifyAssertion(ctx context.Context, cr Credentials) (domain.Client, ClientAuthReason, error) {
+	client, err := a.clients.ClientByID(ctx, cr.ClientID)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		return domain.Client{}, ClientAuthUnknownClient, nil
+	case err != nil:
+		return domain.Client{}, "", fmt.Errorf("authenticate client: %w", err)
+	case client.Disabled:
 		return domain.Client{}, ClientAuthClientDisabled, nil
 	}
-	if cr.Method == AuthMethodPrivateKeyJWT || client.UsesPrivateKeyJWT() {
-		// Only an assertion proves a private_key_jwt client; an assertion proves no
-		// other client (no downgrade to a secret, no upgrade of a secret client).
-		reason, err := a.checkAssertion(ctx, client, cr)
-		if err != nil || reason != "" {
-			return domain.Client{}, reason, err
-		}
-		return client, "", nil
+	reason, err := a.checkAssertion(ctx, client, cr)
+	if err != nil || reason != "" {
+		return domain.Client{}, reason, err
 	}
-	if client.Public {
-		if cr.Method != AuthMethodNone || cr.Secret != "" {
-			return domain.Client{}, ClientAuthWrongMethod, nil
-		}
-		return client, "", nil
-	}
-	if cr.Method == AuthMethodNone {
-		return domain.Client{}, ClientAuthWrongMethod, nil
-	}
-	if a.hasher.SecretMatches(client.SecretHash, cr.Secret) {
-		return client, "", nil
-	}
-	// The store may answer from memory: a secret rotated a moment ago (by the CLI or
-	// another instance) must work at once, so a mismatch is checked once more against
-	// the stored client. The old secret still works until the cached entry expires; a
-	// wrong secret costs one database read, as it did before any cache.
-	if r, cached := a.clients.(ClientRefresher); cached {
-		fresh, err := r.RefreshClient(ctx, cr.ClientID)
-		switch {
-		case err == nil:
-			if !fresh.Public && !fresh.Disabled && a.hasher.SecretMatches(fresh.SecretHash, cr.Secret) {
-				return fresh, "", nil
-			}
-		case errors.Is(err, domain.ErrNotFound):
-			return domain.Client{}, ClientAuthUnknownClient, nil
-		default:
-			return domain.Client{}, "", fmt.Errorf("authenticate client: %w", err)
-		}
-	}
-	return domain.Client{}, ClientAuthWrongSecret, nil
+	return client, "", nil
 }

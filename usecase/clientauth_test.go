@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"gatehouse/adapter/cache"
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/domain"
 	"gatehouse/infrastructure/database"
@@ -190,5 +191,125 @@ func TestClientAuthReasons(t *testing.T) {
 		if i > 20 {
 			t.Fatalf("never throttled: %v", err)
 		}
+	}
+}
+
+// readCountingClients counts the reads that reach the store it wraps.
+type readCountingClients struct {
+	usecase.ClientStore
+	reads atomic.Int64
+}
+
+func (c *readCountingClients) ClientByID(ctx context.Context, id string) (domain.Client, error) {
+	c.reads.Add(1)
+	return c.ClientStore.ClientByID(ctx, id)
+}
+
+// hashCountingHasher counts the secrets the hasher it wraps hashes.
+type hashCountingHasher struct {
+	usecase.SecretHasher
+	hashes atomic.Int64
+}
+
+func (h *hashCountingHasher) HashSecret(secret string) []byte {
+	h.hashes.Add(1)
+	return h.SecretHasher.HashSecret(secret)
+}
+
+func (h *hashCountingHasher) SecretMatches(hash []byte, secret string) bool {
+	h.hashes.Add(1)
+	return h.SecretHasher.SecretMatches(hash, secret)
+}
+
+// TestSecurity_S22_EveryFailureCostsTheSame: behind the client cache the server
+// runs with, a failed authentication by secret costs one read of the stored client
+// and one hash of the secret whatever its reason, whether the client was held in
+// memory or not: timing tells an unknown client from a wrong secret no better than
+// the answer does. A client held in memory that passes reads nothing.
+func TestSecurity_S22_EveryFailureCostsTheSame(t *testing.T) {
+	f := newFixture(t)
+	store := &readCountingClients{ClientStore: f.clients}
+	hasher := &hashCountingHasher{SecretHasher: f.hasher}
+	clients := cache.NewClients(store, time.Hour, 100, nil)
+	auth := usecase.NewClientAuthenticator(clients, hasher, f.throttle)
+
+	_, conf := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantClientCredentials}})
+	_, public := f.client(t, usecase.NewClient{Public: true, GrantTypes: []string{domain.GrantDeviceCode}})
+	_, keyed := f.client(t, usecase.NewClient{AuthMethod: domain.AuthPrivateKeyJWT, JWKSURI: "https://keys.test/jwks.json",
+		GrantTypes: []string{domain.GrantClientCredentials}})
+	off, offCr := f.client(t, usecase.NewClient{GrantTypes: []string{domain.GrantClientCredentials}})
+	disabled := true
+	if _, err := f.admin.UpdateClient(f.ctx, off.ID, usecase.ClientUpdate{Disabled: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	with := func(cr usecase.Credentials, change func(*usecase.Credentials)) usecase.Credentials {
+		change(&cr)
+		return cr
+	}
+	cases := map[string]usecase.Credentials{
+		"unknown client": with(conf, func(cr *usecase.Credentials) { cr.ClientID = "nosuchclient0000000000000a" }),
+		"wrong secret":   with(conf, func(cr *usecase.Credentials) { cr.Secret = "guess" }),
+		"no secret": with(conf, func(cr *usecase.Credentials) {
+			cr.Secret, cr.Method = "", usecase.AuthMethodNone
+		}),
+		"disabled client":              offCr,
+		"public client with a secret":  with(public, func(cr *usecase.Credentials) { cr.Secret, cr.Method = "guess", usecase.AuthMethodPost }),
+		"secret for a private_key_jwt": with(keyed, func(cr *usecase.Credentials) { cr.Secret, cr.Method = "guess", usecase.AuthMethodPost }),
+	}
+	n := 0
+	attempt := func(cr usecase.Credentials) (reads, hashes int64, err error) {
+		n++
+		cr.Address = fmt.Sprintf("192.0.2.%d", n) // each its own address: no throttling here
+		r0, h0 := store.reads.Load(), hasher.hashes.Load()
+		_, err = auth.Authenticate(f.ctx, cr)
+		return store.reads.Load() - r0, hasher.hashes.Load() - h0, err
+	}
+	for name, cr := range cases {
+		for _, held := range []bool{false, true} {
+			clients.ForgetAll()
+			if held { // the client in memory, as after a success
+				if _, err := clients.ClientByID(f.ctx, cr.ClientID); err != nil && !errors.Is(err, domain.ErrNotFound) {
+					t.Fatal(err)
+				}
+			}
+			reads, hashes, err := attempt(cr)
+			if !errors.Is(err, domain.ErrInvalidClient) {
+				t.Errorf("%s (held %v): %v, want invalid_client", name, held, err)
+			}
+			if reads != 1 || hashes != 1 {
+				t.Errorf("%s (held %v): %d store reads and %d hashes, want 1 and 1", name, held, reads, hashes)
+			}
+		}
+	}
+
+	// Successes: a client held in memory reads nothing; one not held, once.
+	for _, cr := range []usecase.Credentials{conf, public} {
+		clients.ForgetAll()
+		for i, want := range []int64{1, 0} {
+			reads, hashes, err := attempt(cr)
+			if err != nil || reads != want || hashes != 1 {
+				t.Errorf("%s, success %d: %v after %d reads and %d hashes, want %d and 1", cr.ClientID, i+1, err, reads, hashes, want)
+			}
+		}
+	}
+
+	// A secret rotated elsewhere (the CLI, another instance) works at once, though
+	// the old client is held in memory.
+	if _, err := clients.ClientByID(f.ctx, conf.ClientID); err != nil {
+		t.Fatal(err)
+	}
+	secret, err := f.admin.RotateSecret(f.ctx, conf.ClientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := clients.CachedClient(conf.ClientID); !ok {
+		t.Fatal("the client is not held in memory before the rotation is tried")
+	}
+	rotated := with(conf, func(cr *usecase.Credentials) { cr.Secret = secret })
+	if reads, _, err := attempt(rotated); err != nil || reads != 1 {
+		t.Errorf("the rotated secret: %v after %d reads, want success after 1", err, reads)
+	}
+	if reads, _, err := attempt(rotated); err != nil || reads != 0 {
+		t.Errorf("the rotated secret again: %v after %d reads, want success from memory", err, reads)
 	}
 }

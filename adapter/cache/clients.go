@@ -82,6 +82,22 @@ func (c *Clients) ClientByID(ctx context.Context, id string) (domain.Client, err
 	return client, nil
 }
 
+// CachedClient returns the client while its entry is fresh, without reading the
+// store; ok is false when it holds none (or caching is off).
+func (c *Clients) CachedClient(id string) (client domain.Client, ok bool) {
+	if c.ttl <= 0 {
+		return domain.Client{}, false
+	}
+	now := c.now()
+	c.mu.RLock()
+	e, ok := c.entries[id]
+	c.mu.RUnlock()
+	if !ok || !now.Before(e.expires) {
+		return domain.Client{}, false
+	}
+	return e.client, true
+}
+
 // Forget drops one client, for changes made by this process.
 func (c *Clients) Forget(id string) {
 	c.mu.Lock()
@@ -103,8 +119,8 @@ func (c *Clients) ForgetAll() {
 }
 
 // RefreshClient reads the client from the store, bypassing and then renewing its
-// entry: client authentication calls it when a secret does not match the cached
-// client, so that a secret rotated elsewhere works at once.
+// entry: client authentication calls it when a client held here fails, so that a
+// secret rotated elsewhere works at once and every failure costs one store read.
 func (c *Clients) RefreshClient(ctx context.Context, id string) (domain.Client, error) {
 	c.Forget(id)
 	return c.ClientByID(ctx, id)

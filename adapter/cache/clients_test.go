@@ -176,3 +176,30 @@ func TestClientsReadRacingAChangeIsNotKept(t *testing.T) {
 		t.Errorf("the stale read was cached: %q served after the change", got.Name)
 	}
 }
+
+// TestClientsCachedClientReadsNothing: CachedClient answers what memory holds while
+// it is fresh, and never reads the store.
+func TestClientsCachedClientReadsNothing(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	store := &countingStore{clients: map[string]domain.Client{"a": {ID: "a", Name: "a"}}}
+	c := NewClients(store, 5*time.Second, 10, func() time.Time { return now })
+	if _, ok := c.CachedClient("a"); ok {
+		t.Fatal("a client never read is held")
+	}
+	c.ClientByID(context.Background(), "a")
+	if got, ok := c.CachedClient("a"); !ok || got.Name != "a" {
+		t.Fatalf("after a read: %+v %v", got, ok)
+	}
+	now = now.Add(5 * time.Second)
+	if _, ok := c.CachedClient("a"); ok {
+		t.Fatal("an entry past its TTL is held")
+	}
+	if store.calls != 1 {
+		t.Fatalf("%d store reads, want 1", store.calls)
+	}
+	off := NewClients(store, 0, 10, nil)
+	off.ClientByID(context.Background(), "a")
+	if _, ok := off.CachedClient("a"); ok {
+		t.Fatal("a cache with TTL 0 holds a client")
+	}
+}

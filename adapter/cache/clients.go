@@ -48,12 +48,9 @@ func (c *Clients) ClientByID(ctx context.Context, id string) (domain.Client, err
 		return c.next.ClientByID(ctx, id)
 	}
 	now := c.now()
-	c.mu.RLock()
-	e, ok := c.entries[id]
-	gen := c.gen
-	c.mu.RUnlock()
-	if ok && now.Before(e.expires) {
-		return e.client, nil
+	held, gen, ok := c.held(id, now)
+	if ok {
+		return held, nil
 	}
 	client, err := c.next.ClientByID(ctx, id)
 	if err != nil {
@@ -88,14 +85,21 @@ func (c *Clients) CachedClient(id string) (client domain.Client, ok bool) {
 	if c.ttl <= 0 {
 		return domain.Client{}, false
 	}
-	now := c.now()
-	c.mu.RLock()
-	e, ok := c.entries[id]
-	c.mu.RUnlock()
-	if !ok || !now.Before(e.expires) {
+	client, _, ok = c.held(id, c.now())
+	if !ok {
 		return domain.Client{}, false
 	}
-	return e.client, true
+	return client, true
+}
+
+// held returns id's entry if it is fresh at now, and the count of invalidations
+// read with it.
+func (c *Clients) held(id string, now time.Time) (domain.Client, uint64, bool) {
+	c.mu.RLock()
+	e, ok := c.entries[id]
+	gen := c.gen
+	c.mu.RUnlock()
+	return e.client, gen, ok && now.Before(e.expires)
 }
 
 // Forget drops one client, for changes made by this process.

@@ -86,20 +86,20 @@ func (c *Clients) CachedClient(id string) (client domain.Client, ok bool) {
 		return domain.Client{}, false
 	}
 	client, _, ok = c.held(id, c.now())
-	if !ok {
-		return domain.Client{}, false
-	}
-	return client, true
+	return client, ok
 }
 
-// held returns id's entry if it is fresh at now, and the count of invalidations
-// read with it.
-func (c *Clients) held(id string, now time.Time) (domain.Client, uint64, bool) {
+// held returns id's client if its entry is fresh at now (else ok is false and the
+// client empty), and the count of invalidations read with it.
+func (c *Clients) held(id string, now time.Time) (client domain.Client, gen uint64, ok bool) {
 	c.mu.RLock()
-	e, ok := c.entries[id]
-	gen := c.gen
+	e, found := c.entries[id]
+	gen = c.gen
 	c.mu.RUnlock()
-	return e.client, gen, ok && now.Before(e.expires)
+	if !found || !now.Before(e.expires) {
+		return domain.Client{}, gen, false
+	}
+	return e.client, gen, true
 }
 
 // Forget drops one client, for changes made by this process.

@@ -194,7 +194,10 @@ func TestBrowser_Pages25_DeviceCodeAndNotYou(t *testing.T) {
 	if !strings.Contains(loc, "/device") {
 		t.Errorf("after signing in again: at %s, want the device confirmation", loc)
 	}
-	run(t, tab, "allow", chromedp.Click(chromedp.CSS(`button[value="allow"]`)), chromedp.WaitVisible(chromedp.CSS(`.user-code`)))
+	// The done page shows the user code too; wait for the confirmation page to be gone,
+	// which happens only once the server has answered the approval.
+	run(t, tab, "allow", chromedp.Click(chromedp.CSS(`button[value="allow"]`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`button[value="allow"]`)), chromedp.WaitVisible(chromedp.CSS(`.user-code`)))
 	r := c.poll(t, srv, srv.HTTPClient(), a.DeviceCode)
 	if r.Status != http.StatusOK {
 		t.Fatalf("poll: %d %s", r.Status, r.Body)

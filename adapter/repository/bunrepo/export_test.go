@@ -33,6 +33,15 @@ func PreparedReads(r *UserRepository) int {
 	return r.reads.stmts.count()
 }
 
+// PreparedRevocationReads counts the statements TokenRepository's batched reads
+// prepared.
+func PreparedRevocationReads(r *TokenRepository) int {
+	if r.reads.stmts == nil {
+		return 0
+	}
+	return r.reads.stmts.count()
+}
+
 // FillUsernameSkeletons runs the skeleton fill of migration 20261207000002 with pages
 // of page users.
 func FillUsernameSkeletons(ctx context.Context, db *bun.DB, page int) error {

@@ -39,21 +39,53 @@ func newKeyedReads(db *bun.DB) *keyedReads {
 	return k
 }
 
+// prepares says whether scan runs a read of n keys through a prepared statement.
+func (k *keyedReads) prepares(ctx context.Context, n int) bool {
+	return k.stmts != nil && !InUnitOfWork(ctx) && n > 0 && n <= maxKeyedRead
+}
+
 // scan fills dest with the rows of query(list), where list stands for the keys: "?"
 // for Bun to write them in, or the placeholders of a prepared statement.
 func (k *keyedReads) scan(ctx context.Context, query func(list string) string, keys []any, dest any) error {
-	if k.stmts == nil || InUnitOfWork(ctx) || len(keys) == 0 || len(keys) > maxKeyedRead {
-		return conn(ctx, k.db).NewRaw(query("?"), bun.In(keys)).Scan(ctx, dest)
+	return k.scanLists(ctx, func(lists []string) string { return query(lists[0]) }, [][]any{keys}, dest)
+}
+
+// scanLists is scan for a query with several lists of keys: query(lists) names
+// lists[i] for keys[i], and leaves out the part of an empty list (lists[i] == "").
+// Prepared, every list is padded to the same power of two, so that a query has at
+// most nine shapes for each choice of lists that are not empty.
+func (k *keyedReads) scanLists(ctx context.Context, query func(lists []string) string, keys [][]any, dest any) error {
+	longest := 0
+	for _, ks := range keys {
+		longest = max(longest, len(ks))
 	}
-	n := 1 << bits.Len(uint(len(keys)-1)) // the next power of two
-	st, err := k.stmts.Prepare(ctx, query(strings.Repeat("?, ", n-1)+"?"))
+	lists := make([]string, len(keys))
+	if !k.prepares(ctx, longest) {
+		var args []any
+		for i, ks := range keys {
+			if len(ks) > 0 {
+				lists[i] = "?"
+				args = append(args, bun.In(ks))
+			}
+		}
+		return conn(ctx, k.db).NewRaw(query(lists), args...).Scan(ctx, dest)
+	}
+	n := 1 << bits.Len(uint(longest-1)) // the next power of two
+	placeholders := strings.Repeat("?, ", n-1) + "?"
+	args := make([]any, 0, n*len(keys))
+	for i, ks := range keys {
+		if len(ks) == 0 {
+			continue
+		}
+		lists[i] = placeholders
+		args = append(args, ks...)
+		for range n - len(ks) {
+			args = append(args, ks[0])
+		}
+	}
+	st, err := k.stmts.Prepare(ctx, query(lists))
 	if err != nil {
 		return err
-	}
-	args := make([]any, n)
-	copy(args, keys)
-	for i := len(keys); i < n; i++ {
-		args[i] = keys[0]
 	}
 	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {

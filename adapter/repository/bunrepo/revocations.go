@@ -2,10 +2,9 @@ package bunrepo
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
-
-	"github.com/uptrace/bun"
 
 	"gatehouse/domain"
 	"gatehouse/usecase"
@@ -20,33 +19,23 @@ type revocationRow struct {
 	RevokedAt *time.Time `bun:"revoked_at"`
 }
 
-// AccessTokensRevoked answers AccessTokenRevoked for each of checks, in one query:
-// the revoked keys among them (a jti on the deny-list, a revoked family, or a subject
+// AccessTokensRevoked answers AccessTokenRevoked for each of checks, in one query: the
+// revoked keys among them (a jti on the deny-list, a revoked family, or a subject
 // or client revoked as a principal at or after the token's issue,
 // domain.PrincipalRevocation.Kills), decided here from the rows found. A decorator
 // batches concurrent checks through it.
 func (r *TokenRepository) AccessTokensRevoked(ctx context.Context, checks []usecase.RevocationCheck) ([]bool, error) {
-	jtis, fams, principals := []string{}, []string{}, []string{}
-	seen := map[string]bool{}
-	addPrincipal := func(id string) {
-		if id != "" && !seen[id] {
-			seen[id] = true
-			principals = append(principals, id)
-		}
-	}
+	var jtis, fams, principals []string
 	for _, c := range checks {
-		if c.JTI != "" {
-			jtis = append(jtis, c.JTI)
-		}
-		if c.FamilyID != "" {
-			fams = append(fams, c.FamilyID)
-		}
-		addPrincipal(c.Subject)
-		addPrincipal(c.ClientID)
+		jtis = appendKey(jtis, c.JTI)
+		fams = appendKey(fams, c.FamilyID)
+		principals = appendKey(appendKey(principals, c.Subject), c.ClientID)
 	}
+	jtis, fams, principals = distinct(jtis), distinct(fams), distinct(principals)
 	var rows []revocationRow
-	if q, args := revocationsQuery(principals, jtis, fams); q != "" {
-		if err := conn(ctx, r.db).NewRaw(q, args...).Scan(ctx, &rows); err != nil {
+	if len(principals)+len(jtis)+len(fams) > 0 {
+		keys := [][]any{keysOf(principals), keysOf(jtis), keysOf(fams)}
+		if err := r.reads.scanLists(ctx, revocationsQuery, keys, &rows); err != nil {
 			return nil, wrapErr(err, "check access token revocation")
 		}
 	}
@@ -75,23 +64,33 @@ func (r *TokenRepository) AccessTokensRevoked(ctx context.Context, checks []usec
 	return revoked, nil
 }
 
-// revocationsQuery is AccessTokensRevoked's statement: IN lists, and only the parts
-// that have keys (an empty IN list is a syntax error). The principals come
-// first, so that the column's type is the one of revoked_at.
-func revocationsQuery(principals, jtis, fams []string) (string, []any) {
-	var parts []string
-	var args []any
-	if len(principals) > 0 {
-		parts = append(parts, "SELECT 'p' AS kind, id, revoked_at FROM revoked_principals WHERE id IN (?)")
-		args = append(args, bun.In(principals))
+func appendKey(list []string, key string) []string {
+	if key == "" {
+		return list
 	}
-	if len(jtis) > 0 {
-		parts = append(parts, "SELECT 'j' AS kind, jti AS id, NULL AS revoked_at FROM revoked_access_tokens WHERE jti IN (?)")
-		args = append(args, bun.In(jtis))
+	return append(list, key)
+}
+
+// distinct sorts list and drops repeated keys.
+func distinct(list []string) []string {
+	slices.Sort(list)
+	return slices.Compact(list)
+}
+
+// revocationsQuery is AccessTokensRevoked's statement for scanLists: the parts whose
+// lists of keys are not empty (an empty IN list is a syntax error), principals, jtis
+// and families in that order. The principals come first, so that the column's type
+// is the one of revoked_at.
+func revocationsQuery(lists []string) string {
+	parts := make([]string, 0, 3)
+	for i, part := range []string{
+		"SELECT 'p' AS kind, id, revoked_at FROM revoked_principals WHERE id IN (%s)",
+		"SELECT 'j' AS kind, jti AS id, NULL AS revoked_at FROM revoked_access_tokens WHERE jti IN (%s)",
+		"SELECT 'f' AS kind, id, NULL AS revoked_at FROM token_families WHERE id IN (%s) AND revoked_at IS NOT NULL",
+	} {
+		if lists[i] != "" {
+			parts = append(parts, strings.Replace(part, "%s", lists[i], 1))
+		}
 	}
-	if len(fams) > 0 {
-		parts = append(parts, "SELECT 'f' AS kind, id, NULL AS revoked_at FROM token_families WHERE id IN (?) AND revoked_at IS NOT NULL")
-		args = append(args, bun.In(fams))
-	}
-	return strings.Join(parts, " UNION ALL "), args
+	return strings.Join(parts, " UNION ALL ")
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -233,13 +232,14 @@ func Run(ctx context.Context, w Workload, opts Options) (Result, error) {
 	}
 	stats := make([]*workerStats, opts.Concurrency)
 	var dials atomic.Int64
-	clients := make([]*http.Client, opts.Concurrency)
-	for i := range clients {
-		clients[i] = newClient(1, opts.Timeout, &dials)
+	conns := make([]*rawConn, opts.Concurrency)
+	dial := loopbackDialer(&dials)
+	for i := range conns {
+		conns[i] = newRawConn(dial, opts.Timeout)
 	}
 	defer func() {
-		for _, c := range clients {
-			c.CloseIdleConnections()
+		for _, c := range conns {
+			c.Close()
 		}
 	}()
 
@@ -281,7 +281,7 @@ func Run(ctx context.Context, w Workload, opts Options) (Result, error) {
 					}
 				}
 			}()
-			client := clients[i]
+			conn := conns[i]
 			buf := bytes.NewBuffer(make([]byte, 0, 4096))
 			for ctx.Err() == nil {
 				t0 := time.Now()
@@ -294,13 +294,17 @@ func Run(ctx context.Context, w Workload, opts Options) (Result, error) {
 					return
 				}
 				if _, seen := validated.Load(req.URL); !seen {
-					if err := CheckLoopback(req.URL); err != nil {
+					err := CheckLoopback(req.URL)
+					if err == nil {
+						_, err = conn.target(req.URL) // plain http only
+					}
+					if err != nil {
 						targetErr.CompareAndSwap(nil, &err)
 						return
 					}
 					validated.Store(req.URL, true)
 				}
-				status, body, err := do(ctx, client, req, buf)
+				status, body, err := conn.Do(ctx, req, buf)
 				t1 := time.Now()
 				// Warm-up answers are checked too (Check may carry state, such as a
 				// refresh-token chain) but not counted.
@@ -364,29 +368,4 @@ func Run(ctx context.Context, w Workload, opts Options) (Result, error) {
 		res.PeakRSS, res.RSSMethod = rss.stop()
 	}
 	return res, ctx.Err()
-}
-
-// do sends one request and reads the whole answer, so the connection is reused.
-func do(ctx context.Context, c *http.Client, r Request, buf *bytes.Buffer) (int, []byte, error) {
-	var body io.Reader
-	if r.Body != nil {
-		body = bytes.NewReader(r.Body)
-	}
-	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, body)
-	if err != nil {
-		return 0, nil, err
-	}
-	for k, vs := range r.Header {
-		req.Header[k] = vs
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	buf.Reset()
-	if _, err := buf.ReadFrom(io.LimitReader(resp.Body, 1<<20)); err != nil {
-		return 0, nil, err
-	}
-	return resp.StatusCode, buf.Bytes(), nil
 }

@@ -64,8 +64,7 @@ type groupWrite struct {
 // BENCHMARKS.md).
 const maxGroupWrites = 32
 
-// groupTimeout bounds a group's transaction. It serves several callers, so it does not
-// end with the context of any one of them.
+// groupTimeout bounds the preparing of a group's statements.
 const groupTimeout = 10 * time.Second
 
 // NewGroupCommit returns the Writer over db: grouped on SQLite, plain elsewhere.
@@ -202,8 +201,13 @@ func (g *GroupCommit) execute(group []*groupWrite) {
 	if len(live) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(live[0].ctx), groupTimeout)
-	defer cancel()
+	// A group serves several callers, so it does not end with the context of any one
+	// of them, and it has no deadline of its own: a context that can end costs every
+	// SQLite statement a goroutine and a progress handler in the driver, to interrupt
+	// it. Its statements are keyed writes of a few rows on the server's one
+	// connection; the only wait they can meet is for SQLite's write lock, held by
+	// another process (a CLI command), which busy_timeout bounds.
+	ctx := context.WithoutCancel(live[0].ctx)
 	if len(live) == 1 {
 		live[0].err = g.plain.Write(ctx, live[0].call)
 		return

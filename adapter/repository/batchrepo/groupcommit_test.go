@@ -276,3 +276,67 @@ func TestGroupCommit_PreparedStoresWhatBunWould(t *testing.T) {
 		t.Fatal("sqliteArgs accepted a bool, whose form it does not know")
 	}
 }
+
+// TestGroupCommit_LockHeldElsewhereEndsWithBusyTimeout: a group runs without a
+// deadline of its own (a context that can end would cost each SQLite statement a
+// goroutine in the driver), so what bounds it while another process holds SQLite's
+// write lock is busy_timeout. Here a second connection, as a CLI command would, holds
+// the lock: the group's writes must fail with SQLite's busy error, not wait for ever,
+// and a write after the lock is released must commit. (About 10 s: the first write
+// runs alone and waits out busy_timeout's 5 s, then the two others as a group.)
+func TestGroupCommit_LockHeldElsewhereEndsWithBusyTimeout(t *testing.T) {
+	t.Parallel()
+	url := "sqlite:" + filepath.Join(t.TempDir(), "g.db")
+	db, closeDB, err := database.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeDB)
+	if _, err := db.ExecContext(t.Context(), "CREATE TABLE scratch (k TEXT PRIMARY KEY, v INTEGER NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	other, closeOther, err := database.OpenSide(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeOther)
+	held, err := other.BeginTx(t.Context(), nil) // BEGIN IMMEDIATE (_txlock=immediate)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	g := NewGroupCommit(db)
+	start := time.Now()
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() {
+			errs[i] = g.Write(context.Background(), func(ctx context.Context, tx bun.Tx) error {
+				_, err := tx.ExecContext(ctx, "INSERT INTO scratch (k, v) VALUES (?, ?)", fmt.Sprint("k", i), i)
+				return err
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err == nil || !strings.Contains(strings.ToLower(err.Error()), "locked") && !strings.Contains(strings.ToLower(err.Error()), "busy") {
+			t.Errorf("write %d while the lock was held elsewhere: err = %v, want SQLite's busy error", i, err)
+		}
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("the writes took %v to fail; busy_timeout is 5 s", d)
+	}
+
+	if err := held.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Write(context.Background(), func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.ExecContext(ctx, "INSERT INTO scratch (k, v) VALUES ('after', 1)")
+		return err
+	}); err != nil {
+		t.Fatalf("write after the lock was released: %v", err)
+	}
+	if keys := scratchKeys(t, db); !keys["after"] || len(keys) != 1 {
+		t.Errorf("rows = %v, want only the write made after the lock was released", keys)
+	}
+}

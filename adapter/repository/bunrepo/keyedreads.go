@@ -87,7 +87,10 @@ func (k *keyedReads) scanLists(ctx context.Context, query func(lists []string) s
 	if err != nil {
 		return err
 	}
-	rows, err := st.QueryContext(ctx, args...)
+	// Without the caller's deadline: a context that can end costs each SQLite
+	// statement a goroutine and a progress handler in the driver, to interrupt it.
+	// These are primary-key lookups; busy_timeout bounds a wait for a lock.
+	rows, err := st.QueryContext(context.WithoutCancel(ctx), args...)
 	if err != nil {
 		return err
 	}

@@ -426,15 +426,16 @@ func servePprof(addr string, app *App) {
 // Garbage-collector defaults for the server, used unless GOGC or GOMEMLIMIT is set.
 // A token request allocates about 20 KiB over a live heap of a few MiB: at thousands
 // of requests a second, Go's default GOGC=100 collects every few dozen milliseconds,
-// and its assists and pauses slow the slowest requests. 400 lets the heap grow to
-// five times the live data first. The soft limit makes the collector work harder
+// and its assists and pauses slow the slowest requests. 800 lets the heap grow to
+// nine times the live data first, still under the soft limit for the live data of
+// a busy server. The soft limit makes the collector work harder
 // near 64 MiB instead of letting the heap grow: argon2id allocates its 19 MiB afresh
 // for every hash, and under a password-grant load a 100 MiB limit let the process
 // pass the RSS target under load (120 MiB). The password hasher also collects each
 // hash's memory before the next hash starts (crypto.PasswordHasher.releaseArgon2).
 // GOMEMLIMIT trades memory back for logins. The measurements are in BENCHMARKS.md.
 const (
-	serverGCPercent   = 400
+	serverGCPercent   = 800
 	serverMemoryLimit = 64 << 20
 )
 

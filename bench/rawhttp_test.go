@@ -18,6 +18,16 @@ import (
 // The workers' HTTP client is written by hand (rawhttp.go): these tests hold it to
 // what net/http's server writes and reads, over real loopback connections.
 
+// newTestConn is a worker's connection with the loopback dialer, counting its dials,
+// closed when the test ends.
+func newTestConn(t *testing.T, timeout time.Duration) (*rawConn, *atomic.Int64) {
+	t.Helper()
+	dials := new(atomic.Int64)
+	rc := newRawConn(loopbackDialer(dials), timeout)
+	t.Cleanup(rc.Close)
+	return rc, dials
+}
+
 func TestRawConn_SendsWhatTheServerParses(t *testing.T) {
 	type seen struct {
 		method, uri, host, ctype, auth string
@@ -32,9 +42,7 @@ func TestRawConn_SendsWhatTheServerParses(t *testing.T) {
 		_, _ = w.Write([]byte(`{"ok":true}`))
 	}))
 	defer srv.Close()
-	var dials atomic.Int64
-	rc := newRawConn(loopbackDialer(&dials), 5*time.Second)
-	defer rc.Close()
+	rc, dials := newTestConn(t, 5*time.Second)
 	buf := new(bytes.Buffer)
 
 	form := []byte("grant_type=refresh_token&refresh_token=a%2Bb")
@@ -103,9 +111,7 @@ func TestRawConn_ReadsEveryFramingNetHTTPWrites(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	var dials atomic.Int64
-	rc := newRawConn(loopbackDialer(&dials), 5*time.Second)
-	defer rc.Close()
+	rc, dials := newTestConn(t, 5*time.Second)
 	buf := new(bytes.Buffer)
 	for _, tc := range []struct {
 		path   string
@@ -186,9 +192,7 @@ func TestRawConn_ServerDroppingTheConnectionIsAnErrorThenRedials(t *testing.T) {
 		_, _ = io.WriteString(w, "hello")
 	}))
 	defer srv.Close()
-	var dials atomic.Int64
-	rc := newRawConn(loopbackDialer(&dials), 5*time.Second)
-	defer rc.Close()
+	rc, dials := newTestConn(t, 5*time.Second)
 	buf := new(bytes.Buffer)
 	if _, _, err := rc.Do(context.Background(), Request{URL: srv.URL}, buf); err == nil {
 		t.Fatal("a cut answer was accepted")
@@ -209,9 +213,7 @@ func TestRawConn_TimeoutAndCancelEndARequestInFlight(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	var dials atomic.Int64
-
-	rc := newRawConn(loopbackDialer(&dials), 200*time.Millisecond)
+	rc, _ := newTestConn(t, 200*time.Millisecond)
 	t0 := time.Now()
 	_, _, err := rc.Do(context.Background(), Request{URL: srv.URL}, new(bytes.Buffer))
 	var ne net.Error
@@ -220,8 +222,7 @@ func TestRawConn_TimeoutAndCancelEndARequestInFlight(t *testing.T) {
 	}
 	rc.Close()
 
-	rc = newRawConn(loopbackDialer(&dials), time.Minute)
-	defer rc.Close()
+	rc, _ = newTestConn(t, time.Minute)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	t0 = time.Now()

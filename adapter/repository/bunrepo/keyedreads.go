@@ -47,6 +47,9 @@ func (k *keyedReads) prepares(ctx context.Context, n int) bool {
 // scan fills dest with the rows of query(list), where list stands for the keys: "?"
 // for Bun to write them in, or the placeholders of a prepared statement.
 func (k *keyedReads) scan(ctx context.Context, query func(list string) string, keys []any, dest any) error {
+	if len(keys) == 0 {
+		return nil // no key, no row
+	}
 	return k.scanLists(ctx, func(lists []string) string { return query(lists[0]) }, [][]any{keys}, dest)
 }
 

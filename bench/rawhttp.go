@@ -35,8 +35,8 @@ type rawConn struct {
 	addr string // host:port c is connected to
 	stop func() bool
 
-	out   []byte
-	heads map[string]*target
+	out     []byte
+	targets map[string]*target // by URL
 }
 
 // target is a request URL split once: where to connect and what to write.
@@ -45,7 +45,7 @@ type target struct {
 }
 
 func newRawConn(dial func(ctx context.Context, network, addr string) (net.Conn, error), timeout time.Duration) *rawConn {
-	return &rawConn{dial: dial, timeout: timeout, out: make([]byte, 0, 4096), heads: map[string]*target{}}
+	return &rawConn{dial: dial, timeout: timeout, out: make([]byte, 0, 4096), targets: map[string]*target{}}
 }
 
 // Close closes the connection, if one is open.
@@ -58,7 +58,7 @@ func (rc *rawConn) Close() {
 }
 
 func (rc *rawConn) target(raw string) (*target, error) {
-	if t, ok := rc.heads[raw]; ok {
+	if t, ok := rc.targets[raw]; ok {
 		return t, nil
 	}
 	u, err := url.Parse(raw)
@@ -73,7 +73,7 @@ func (rc *rawConn) target(raw string) (*target, error) {
 		port = "80"
 	}
 	t := &target{addr: net.JoinHostPort(u.Hostname(), port), host: u.Host, path: u.RequestURI()}
-	rc.heads[raw] = t
+	rc.targets[raw] = t
 	return t, nil
 }
 
@@ -177,21 +177,21 @@ func readAnswer(r *bufio.Reader, head bool, buf *bytes.Buffer) (status int, body
 			}
 			value = bytes.TrimSpace(value)
 			switch {
-			case asciiEqualFold(name, "Content-Length"):
+			case bytes.EqualFold(name, []byte("Content-Length")):
 				n, err := strconv.ParseInt(string(value), 10, 64)
 				if err != nil || n < 0 || (length >= 0 && n != length) {
 					return 0, nil, false, fmt.Errorf("%w: Content-Length %q", errBadAnswer, value)
 				}
 				length = n
-			case asciiEqualFold(name, "Transfer-Encoding"):
-				if !asciiEqualFold(value, "chunked") {
+			case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+				if !bytes.EqualFold(value, []byte("chunked")) {
 					return 0, nil, false, fmt.Errorf("%w: Transfer-Encoding %q", errBadAnswer, value)
 				}
 				chunked = true
-			case asciiEqualFold(name, "Connection"):
-				if asciiEqualFold(value, "close") {
+			case bytes.EqualFold(name, []byte("Connection")):
+				if bytes.EqualFold(value, []byte("close")) {
 					keep = false
-				} else if asciiEqualFold(value, "keep-alive") {
+				} else if bytes.EqualFold(value, []byte("keep-alive")) {
 					keep = true
 				}
 			}
@@ -283,23 +283,4 @@ func readLine(r *bufio.Reader) ([]byte, error) {
 		line = line[:n-1]
 	}
 	return line, nil
-}
-
-func asciiEqualFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		x, y := b[i], s[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }

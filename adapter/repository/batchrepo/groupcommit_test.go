@@ -12,6 +12,7 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"gatehouse/domain"
 	"gatehouse/infrastructure/database"
 )
 
@@ -319,8 +320,8 @@ func TestGroupCommit_LockHeldElsewhereEndsWithBusyTimeout(t *testing.T) {
 	}
 	wg.Wait()
 	for i, err := range errs {
-		if err == nil || !strings.Contains(strings.ToLower(err.Error()), "locked") && !strings.Contains(strings.ToLower(err.Error()), "busy") {
-			t.Errorf("write %d while the lock was held elsewhere: err = %v, want SQLite's busy error", i, err)
+		if !errors.Is(err, domain.ErrUnavailable) || !strings.Contains(err.Error(), "SQLITE_BUSY") {
+			t.Errorf("write %d while the lock was held elsewhere: err = %v, want SQLite's busy error as ErrUnavailable", i, err)
 		}
 	}
 	if d := time.Since(start); d > 30*time.Second {

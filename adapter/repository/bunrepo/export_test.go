@@ -26,20 +26,18 @@ func MigrateUpTo(ctx context.Context, db *bun.DB, name string) error {
 }
 
 // PreparedReads counts the statements UserRepository's batched reads prepared.
-func PreparedReads(r *UserRepository) int {
-	if r.reads.stmts == nil {
-		return 0
-	}
-	return r.reads.stmts.count()
-}
+func PreparedReads(r *UserRepository) int { return r.reads.prepared() }
 
 // PreparedRevocationReads counts the statements TokenRepository's batched reads
 // prepared.
-func PreparedRevocationReads(r *TokenRepository) int {
-	if r.reads.stmts == nil {
+func PreparedRevocationReads(r *TokenRepository) int { return r.reads.prepared() }
+
+// prepared counts the statements k prepared (none where it does not prepare).
+func (k *keyedReads) prepared() int {
+	if k.stmts == nil {
 		return 0
 	}
-	return r.reads.stmts.count()
+	return k.stmts.count()
 }
 
 // FillUsernameSkeletons runs the skeleton fill of migration 20261207000002 with pages

@@ -77,14 +77,18 @@ func serverAudience(env []string, issuer string) string {
 const LogDatabase = "SQLite, request log at info, wrk"
 
 // DefaultCodePool is how many codes are minted for the exchange run: about four
-// seconds of it at 3,000/s, so that the rate is measured over seconds, not the
-// one second a pool of 3,000 lasted.
-const DefaultCodePool = 12000
+// seconds of it at 9,000/s, so that the rate and the 99th percentile are measured
+// over seconds (12,000 ran dry after 1.1-1.5 s on the faster AMD machine, 3,000 once
+// after one second). Minting them takes a few seconds (about 5,000/s).
+const DefaultCodePool = 36000
 
 // DefaultRevokePool is how many refresh tokens are minted for the revocation run:
-// over a second of it at 10,000/s (3,000 lasted 0.2 s once PostgreSQL's revocations
-// were pipelined, too short for a 99th percentile).
-const DefaultRevokePool = 12000
+// about two seconds of it at 15,000/s, so that the run spans a few slice pairs (12,000
+// ran dry after 0.6 s, one slice, and its ratio moved by a fifth between runs; 3,000
+// lasted 0.2 s once PostgreSQL's revocations were pipelined). Minting it takes 15-30 s
+// (the code flow, at 1,100-2,400 tokens/s; more minting connections did not help);
+// -mint-budget bounds that.
+const DefaultRevokePool = 36000
 
 // idleSettle is how long the server rests after its first token before its idle RSS
 // is read.

@@ -1,6 +1,7 @@
 // Package server runs an http.Handler with the timeouts and limits a public server
-// needs (slow-loris, huge headers) and shuts it down gracefully: on cancel it stops
-// accepting, lets in-flight requests finish, then returns.
+// needs (slow-loris, huge headers), keeps one busy keep-alive connection from holding a
+// processor while others wait (turns.go), and shuts it down gracefully: on cancel it
+// stops accepting, lets in-flight requests finish, then returns.
 package server
 
 import (

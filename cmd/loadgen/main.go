@@ -9,6 +9,8 @@
 //	loadgen soak [flags]       a long mixed load of every grant and endpoint on fresh
 //	                           databases; exit 1 on any 5xx, unexpected 4xx or
 //	                           transport error (what `make soak` does)
+//	loadgen sched -trace FILE  how long goroutines waited for a processor in an
+//	                           execution trace, by what readied them
 //	loadgen baseline ...       serve the bare Echo baseline (started by `run`)
 package main
 
@@ -51,8 +53,10 @@ func main() {
 		err = baselineCmd(ctx, args)
 	case "soak":
 		err = soakCmd(ctx, args)
+	case "sched":
+		err = schedCmd(args)
 	default:
-		err = usageErr{fmt.Sprintf("unknown command %q (run, hit, soak, baseline)", cmd)}
+		err = usageErr{fmt.Sprintf("unknown command %q (run, hit, soak, sched, baseline)", cmd)}
 	}
 	if err == nil {
 		return

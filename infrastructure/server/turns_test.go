@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"sync/atomic"
@@ -11,9 +12,8 @@ import (
 	"time"
 )
 
-// serveTurns serves h over loopback until the test ends; every-th request of a
-// connection first adds one to yields.
-func serveTurns(t *testing.T, yields *atomic.Int64, every uint32, h http.Handler) string {
+// start runs run on a loopback listener until the test ends and returns its URL.
+func start(t *testing.T, run func(ctx context.Context, ln net.Listener) error) string {
 	t.Helper()
 	ln, err := Listen("127.0.0.1:0")
 	if err != nil {
@@ -21,10 +21,7 @@ func serveTurns(t *testing.T, yields *atomic.Int64, every uint32, h http.Handler
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	yield := func() { yields.Add(1) }
-	go func() {
-		done <- serve(ctx, ln, h, slog.New(slog.DiscardHandler), time.Second, turns{every: every, yield: yield})
-	}()
+	go func() { done <- run(ctx, ln) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -32,6 +29,16 @@ func serveTurns(t *testing.T, yields *atomic.Int64, every uint32, h http.Handler
 		}
 	})
 	return "http://" + ln.Addr().String()
+}
+
+// serveTurns serves h over loopback until the test ends; every-th request of a
+// connection first adds one to yields.
+func serveTurns(t *testing.T, yields *atomic.Int64, every uint32, h http.Handler) string {
+	t.Helper()
+	yield := func() { yields.Add(1) }
+	return start(t, func(ctx context.Context, ln net.Listener) error {
+		return serve(ctx, ln, h, slog.New(slog.DiscardHandler), time.Second, turns{every: every, yield: yield})
+	})
 }
 
 // connection is a client with one keep-alive connection of its own.
@@ -95,12 +102,6 @@ func TestTurns_EveryThirdRequestOfAConnectionYieldsFirst(t *testing.T) {
 // TestServe_CountsTurnsPerConnection: Serve itself gives every connection its count, so
 // the yields are on in the server users run.
 func TestServe_CountsTurnsPerConnection(t *testing.T) {
-	ln, err := Listen("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, ok := r.Context().Value(connCountKey{}).(*connCount)
 		if !ok {
@@ -109,16 +110,12 @@ func TestServe_CountsTurnsPerConnection(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, strconv.FormatUint(uint64(c.n.Load()), 10))
 	})
-	go func() { done <- Serve(ctx, ln, h, slog.New(slog.DiscardHandler), time.Second) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
+	url := start(t, func(ctx context.Context, ln net.Listener) error {
+		return Serve(ctx, ln, h, slog.New(slog.DiscardHandler), time.Second)
+	})
 	c := connection(t)
 	for want := int64(1); want <= turnEvery+1; want++ {
-		if got := get(t, c, "http://"+ln.Addr().String()); got != want {
+		if got := get(t, c, url); got != want {
 			t.Fatalf("request %d of the connection: count %d", want, got)
 		}
 	}

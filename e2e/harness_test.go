@@ -49,6 +49,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -380,7 +381,11 @@ func (srv *Server) start(dir, what string) error {
 	return nil
 }
 
-// waitReady polls /readyz until it answers 200, the process exits, or timeout.
+// waitReady polls /readyz until it answers 200 after the process logged that it
+// serves, the process exits, or timeout. The log line matters: a port the harness
+// found free can be taken by another test's server before this one binds it, and
+// that server's /readyz answers 200 while this process fails with "address already
+// in use" (start then tries another port).
 func (s *Server) waitReady(timeout time.Duration) error {
 	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(timeout)
@@ -394,13 +399,20 @@ func (s *Server) waitReady(timeout time.Duration) error {
 		if err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK && s.serving() {
 				return nil
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("gatehouse serve not ready after %s", timeout)
+}
+
+// serving reports whether the process logged that it listens (infrastructure/server
+// logs "serving" once its listener is open), in either log format.
+func (s *Server) serving() bool {
+	l := s.Log()
+	return strings.Contains(l, `msg=serving `) || strings.Contains(l, `"msg":"serving"`)
 }
 
 // Stop sends SIGTERM, waits for the process, and checks that it exited 0 and that its
@@ -766,4 +778,28 @@ func randomString(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)[:n]
+}
+
+// TestHarness_PortTakenByAnotherServer: when the port the harness picked answers
+// /readyz with 200 from another process, start does not take that for its own server:
+// the new process fails to bind, and start says the port was taken, so launch tries
+// another.
+func TestHarness_PortTakenByAnotherServer(t *testing.T) {
+	t.Parallel()
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(other.Close)
+	addr := other.Listener.Addr().String()
+	srv := &Server{URL: "http://" + addr, Addr: addr, log: &syncBuffer{}, done: make(chan struct{})}
+	srv.env = buildEnv(map[string]string{
+		"GATEHOUSE_DATABASE_URL": dbtest.SQLite(t),
+		"GATEHOUSE_HTTP_ADDR":    addr,
+		"GATEHOUSE_ISSUER":       srv.URL,
+	})
+	err := srv.start(t.TempDir(), "start server")
+	if !errors.Is(err, errPortTaken) {
+		if err == nil {
+			srv.Stop(t)
+		}
+		t.Fatalf("start on a port another server answers on: %v, want errPortTaken", err)
+	}
 }

@@ -11,9 +11,9 @@ import (
 	"golang.org/x/exp/trace"
 )
 
-// SchedWaits reads a Go execution trace (the server's /debug/pprof/trace on
-// GATEHOUSE_PPROF_ADDR, or runtime/trace) and measures, for every time a goroutine
-// became runnable, how long it then waited for a processor before it ran. `go tool
+// SchedReport is what ReadSchedWaits found in a Go execution trace (the server's
+// /debug/pprof/trace on GATEHOUSE_PPROF_ADDR, or runtime/trace): for every time a
+// goroutine became runnable, how long it then waited for a processor before it ran. `go tool
 // trace -pprof=sched` gives the total of these waits by stack; this gives their
 // distribution, which is what a tail latency is made of (BENCHMARKS.md "Scheduling
 // fairness").

@@ -71,7 +71,7 @@ func TestActorClaimMalformedRefused(t *testing.T) {
 	} {
 		base := `{"iss":"` + testIssuer + `","sub":"u","aud":"https://api.example.test","exp":` +
 			jsonInt(t0.Unix()+600) + `,"iat":` + jsonInt(t0.Unix()) + `,"jti":"j","client_id":"c","act":` + act + `}`
-		raw, err := sign(k, k.atHeader, []byte(base))
+		raw, err := sign(k, k.atHeader, []byte(base), false)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -138,7 +138,7 @@ func (s *Signer) SignAccessToken(ctx context.Context, t domain.AccessToken) (str
 	}
 	b = append(b, '}')
 	*bp = b
-	jwt, err := sign(k, k.atHeader, b)
+	jwt, err := sign(k, k.atHeader, b, uniquePayload)
 	if err != nil {
 		return "", fmt.Errorf("sign access token: %w", err)
 	}
@@ -191,7 +191,9 @@ func (s *Signer) SignIDToken(ctx context.Context, t domain.IDToken) (string, err
 	b = appendUserClaims(b, &t.Claims)
 	b = append(b, '}')
 	*bp = b
-	jwt, err := sign(k, k.idHeader, b)
+	// With at_hash the payload holds the hash of an access token, which holds its own
+	// random jti: no other ID token signs the same input.
+	jwt, err := sign(k, k.idHeader, b, t.AccessToken != "")
 	if err != nil {
 		return "", fmt.Errorf("sign id token: %w", err)
 	}
@@ -231,7 +233,7 @@ func (s *Signer) SignLogoutToken(ctx context.Context, t domain.LogoutToken) (str
 	b = appendStringMember(b, "jti", t.ID)
 	b = appendStringMember(b, "sid", t.SessionID)
 	b = append(b, `,"events":`+backchannelLogoutEvent+`}`...)
-	jwt, err := sign(k, encodeHeader(k.Alg, k.ID, "logout+jwt"), b)
+	jwt, err := sign(k, encodeHeader(k.Alg, k.ID, "logout+jwt"), b, uniquePayload)
 	if err != nil {
 		return "", fmt.Errorf("sign logout token: %w", err)
 	}
@@ -251,11 +253,27 @@ func atHash(alg, accessToken string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
 }
 
+// uniquePayload tells sign that the payload holds a jti: 128 random bits drawn for
+// this token alone (usecase.Random.ID), which RFC 9068 §2.2 and Back-Channel Logout
+// §2.4 require to be unique.
+const uniquePayload = true
+
 // sign returns header.payload.signature for the claims in payload. It signs with
 // the standard library directly, in one buffer: signing is on the hot path of
 // every token request, and the JWT library's string-based Sign would copy the
 // signing input and go through big.Int for ES256.
-func sign(k *Key, header string, payload []byte) (string, error) {
+//
+// unique says that the payload holds a value drawn at random for this signature
+// alone, so no other signature signs the same input. ES256 then derives its nonce
+// as RFC 6979 does (HMAC-DRBG over the key and the digest, with SHA-256), else
+// hedged (Go's default: fresh random bytes mixed into an HMAC-DRBG with SHA-512).
+// Both keep a failing random source from revealing the key. What the hedged
+// nonce adds is that signing the same input twice gives different nonces, which
+// defeats fault attacks that compare a faulty signature with a correct one of the
+// same input; a unique payload already gives every signature its own nonce, and
+// the SHA-256 derivation is the cheaper one: most x86 and ARM CPUs run SHA-256,
+// not SHA-512, in hardware (BENCHMARKS.md "What bounds it now").
+func sign(k *Key, header string, payload []byte, unique bool) (string, error) {
 	enc := base64.RawURLEncoding
 	n := len(header) + 1 + enc.EncodedLen(len(payload))
 	buf := make([]byte, n, n+1+enc.EncodedLen(maxSignatureSize))
@@ -268,7 +286,7 @@ func sign(k *Key, header string, payload []byte) (string, error) {
 	switch key := k.private.(type) {
 	case *ecdsa.PrivateKey: // ES256: r || s, 32 bytes each (RFC 7518 §3.4)
 		digest := sha256.Sum256(buf)
-		der, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
+		der, err := signES256(key, digest[:], unique)
 		if err != nil {
 			return "", fmt.Errorf("ES256 signature with key %s: %w", k.ID, err)
 		}
@@ -293,6 +311,15 @@ func sign(k *Key, header string, payload []byte) (string, error) {
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, sig)
 	return string(buf), nil
+}
+
+// signES256 signs digest with key, in ASN.1: with an RFC 6979 nonce when the signed
+// input is unique (see sign), else with Go's hedged one.
+func signES256(key *ecdsa.PrivateKey, digest []byte, unique bool) ([]byte, error) {
+	if unique {
+		return key.Sign(nil, digest, crypto.SHA256)
+	}
+	return ecdsa.SignASN1(rand.Reader, key, digest)
 }
 
 // ECDSA signatures are malleable: if (r, s) signs a message, so does (r, n-s). Only

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"slices"
 	"strings"
@@ -269,7 +272,11 @@ func TestSecurity_S35_ECDSASignatureMalleability(t *testing.T) {
 	n := elliptic.P256().Params().N
 	half := new(big.Int).Rsh(n, 1)
 	for i := range 64 {
-		raw, err := f.signer.SignAccessToken(context.Background(), sampleAccessToken(t0))
+		// Each token its own jti, as issued: the nonce is derived from the input
+		// (RFC 6979), so the same token would give the same signature 64 times.
+		at := sampleAccessToken(t0)
+		at.ID = fmt.Sprintf("jti-%02d-0123456789abcdef", i)
+		raw, err := f.signer.SignAccessToken(context.Background(), at)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -285,5 +292,99 @@ func TestSecurity_S35_ECDSASignatureMalleability(t *testing.T) {
 		mustAccept(t, f.verifier, "low s", raw)
 		s.Sub(n, s).FillBytes(sig[32:])
 		mustReject(t, f.verifier, "high-s twin", raw[:dot+1]+base64.RawURLEncoding.EncodeToString(sig))
+	}
+}
+
+// TestSignES256_RFC6979: a unique payload is signed with the nonce of RFC 6979
+// §3.2 (HMAC-DRBG with SHA-256); the vector is RFC 6979 A.2.5, P-256, SHA-256,
+// message "sample". Its s is above n/2, so the token carries n-s (S35).
+func TestSignES256_RFC6979(t *testing.T) {
+	unhex := func(s string) []byte {
+		b, err := hex.DecodeString(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	d := unhex("C9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721")
+	key, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("sample"))
+	der, err := signES256(key, digest[:], true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fixed [64]byte
+	sig, err := asn1ToFixed(der, fixed[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantR := unhex("EFD48B2AACB6A8FD1140DD9CD45E81D69D2C877B56AAF991C34D0EA84EAF3716")
+	wantS := unhex("F7CB1C942D657C41D436C7A1B6E29F65F3E900DBB9AFF4064DC4AB2F843ACDA8")
+	if !bytes.Equal(sig[:32], wantR) || !bytes.Equal(sig[32:], wantS) {
+		t.Fatalf("signature = %X, want r = %X, s = %X", sig, wantR, wantS)
+	}
+	lowS(sig)
+	n := elliptic.P256().Params().N
+	if got := new(big.Int).Add(new(big.Int).SetBytes(sig[32:]), new(big.Int).SetBytes(wantS)); got.Cmp(n) != 0 {
+		t.Fatalf("low s = %X, want n - %X", sig[32:], wantS)
+	}
+	// Without the promise of a unique input the nonce is hedged: two signatures
+	// of the same digest differ, and both verify.
+	a, err := signES256(key, digest[:], false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := signES256(key, digest[:], false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(a, b) || bytes.Equal(a, der) {
+		t.Fatal("hedged signatures repeat")
+	}
+	for _, sig := range [][]byte{der, a, b} {
+		if !ecdsa.VerifyASN1(&key.PublicKey, digest[:], sig) {
+			t.Fatalf("signature %X does not verify", sig)
+		}
+	}
+}
+
+// TestSign_NonceByPayload: access and logout tokens (a random jti each) and ID
+// tokens with at_hash are signed with RFC 6979 nonces, the same input giving the
+// same token; an ID token without at_hash, which two requests in one second can
+// share, is signed with a hedged nonce.
+func TestSign_NonceByPayload(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, domain.AlgES256)
+	twice := func(name string, sign func() (string, error)) (string, string) {
+		t.Helper()
+		a, err := sign()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		b, err := sign()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return a, b
+	}
+	at := sampleAccessToken(t0)
+	if a, b := twice("access token", func() (string, error) { return f.signer.SignAccessToken(ctx, at) }); a != b {
+		t.Error("access token: the same claims gave two signatures")
+	}
+	lt := domain.LogoutToken{ID: "jti-0123456789abcdef", Subject: "u", Audience: "c", SessionID: "s",
+		IssuedAt: t0, ExpiresAt: t0.Add(2 * time.Minute), Alg: domain.AlgES256}
+	if a, b := twice("logout token", func() (string, error) { return f.signer.SignLogoutToken(ctx, lt) }); a != b {
+		t.Error("logout token: the same claims gave two signatures")
+	}
+	idt := domain.IDToken{Subject: "u", Audience: "c", IssuedAt: t0, ExpiresAt: t0.Add(time.Hour), Alg: domain.AlgES256}
+	if a, b := twice("ID token", func() (string, error) { return f.signer.SignIDToken(ctx, idt) }); a == b {
+		t.Error("ID token without at_hash: the same claims gave the same signature")
+	}
+	idt.AccessToken = "the.access.token"
+	if a, b := twice("ID token with at_hash", func() (string, error) { return f.signer.SignIDToken(ctx, idt) }); a != b {
+		t.Error("ID token with at_hash: the same claims gave two signatures")
 	}
 }

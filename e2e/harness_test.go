@@ -744,6 +744,27 @@ func freePortOn(host string) (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
+// refusingPort returns a loopback port that refuses connections until the test
+// ends: a TCP socket bound to it that never listens. A port found free and closed
+// again could be taken by another test's server meanwhile; this one cannot, since
+// the socket holds it without SO_REUSEADDR.
+func refusingPort(t testing.TB) int {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sa.(*syscall.SockaddrInet4).Port
+}
+
 // buildEnv is the process environment without any GATEHOUSE_* variable of the test's
 // own environment (they would leak into the server), plus env.
 func buildEnv(env map[string]string) []string {
@@ -801,5 +822,22 @@ func TestHarness_PortTakenByAnotherServer(t *testing.T) {
 			srv.Stop(t)
 		}
 		t.Fatalf("start on a port another server answers on: %v, want errPortTaken", err)
+	}
+}
+
+// TestHarness_RefusingPort: the reserved port refuses connections, and no listener
+// can take it while the test runs.
+func TestHarness_RefusingPort(t *testing.T) {
+	port := refusingPort(t)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	if c, err := net.DialTimeout("tcp", addr, 5*time.Second); err == nil {
+		c.Close()
+		t.Fatalf("dial %s succeeded, want connection refused", addr)
+	} else if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("dial %s: %v, want connection refused", addr, err)
+	}
+	if ln, err := net.Listen("tcp", addr); err == nil {
+		ln.Close()
+		t.Fatalf("another listener took %s", addr)
 	}
 }

@@ -84,10 +84,14 @@ func startExampleMCP(t *testing.T, srv *Server) string {
 		resource := "http://" + addr + "/mcp"
 		deadline := time.Now().Add(30 * time.Second)
 		for {
+			// The answer must come from this process (its own log says it listens):
+			// another test's example-mcp may hold the port.
 			resp, err := http.Get("http://" + addr + "/.well-known/oauth-protected-resource/mcp")
 			if err == nil {
 				resp.Body.Close()
-				break
+				if strings.Contains(log.String(), "example-mcp listening") {
+					break
+				}
 			}
 			select {
 			case <-done:

@@ -149,9 +149,11 @@ func (a *rsAPI) waitReady(timeout time.Duration) error {
 			return fmt.Errorf("exited early: %v", a.exit)
 		default:
 		}
+		// The answer must come from this process: another test's example-api may
+		// hold the port, and then this one exits instead of logging that it listens.
 		if resp, err := a.hc.Get(a.URL + "/secured/profile"); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusUnauthorized {
+			if resp.StatusCode == http.StatusUnauthorized && strings.Contains(a.log.String(), "example-api listening") {
 				return nil
 			}
 		}

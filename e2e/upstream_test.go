@@ -407,10 +407,7 @@ func TestUpstream_MFAAfterUpstreamNoPassword(t *testing.T) {
 func TestUpstream_FailingUpstream(t *testing.T) {
 	t.Parallel()
 	down := startServer(t, Options{Env: map[string]string{"GATEHOUSE_REGISTRATION_ENABLED": "true"}})
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
+	port := refusingPort(t)
 	createUpstream(t, down, "s3cret-"+randomString(8), "--id", "gone", "--name", "Gone IdP", "--type", "oidc",
 		"--issuer", "http://127.0.0.1:"+itoa(port), "--client-id", "x", "--client-secret-stdin")
 	op := newFakeOP(t)

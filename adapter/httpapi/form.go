@@ -117,11 +117,11 @@ func parseFormBody(body string) (form, error) {
 			continue
 		}
 		rawKey, rawValue, _ := strings.Cut(pair, "=")
-		k, err := url.QueryUnescape(rawKey)
+		k, err := queryUnescape(rawKey)
 		if err != nil {
 			return form{}, errMalformed
 		}
-		v, err := url.QueryUnescape(rawValue)
+		v, err := queryUnescape(rawValue)
 		if err != nil {
 			return form{}, errMalformed
 		}
@@ -165,6 +165,16 @@ func parseFormBody(body string) (form, error) {
 		return form{}, err
 	}
 	return f, nil
+}
+
+// queryUnescape is url.QueryUnescape, which returns s itself when it holds no '%'
+// and no '+': found here with two vectorised byte searches instead of its loop over
+// every byte (a JWT to introspect is hundreds of bytes and has neither).
+func queryUnescape(s string) (string, error) {
+	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
+		return s, nil
+	}
+	return url.QueryUnescape(s)
 }
 
 var errMalformed = domain.ErrInvalidRequest.WithDescription("malformed form encoding")

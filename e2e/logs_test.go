@@ -327,3 +327,30 @@ func TestRequestLog_CleanShutdownLosesNoLine(t *testing.T) {
 		t.Fatalf("%d request lines after a clean shutdown, want %d:\n%s", got, n, tail(srv.Log(), 5))
 	}
 }
+
+// TestRequestLog_RequestID: every answer carries an X-Request-Id, 32 hexadecimal
+// digits and new for each request, and the request's log line names it; a request
+// that brings its own keeps it.
+func TestRequestLog_RequestID(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, Options{})
+	seen := map[string]bool{}
+	for range 3 {
+		r := srv.Get(t, nil, "/.well-known/openid-configuration")
+		id := r.Header.Get("X-Request-Id")
+		if r.Status != 200 || len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "" || seen[id] {
+			t.Fatalf("X-Request-Id %q (status %d), want 32 new hexadecimal digits", id, r.Status)
+		}
+		seen[id] = true
+		waitLogLine(t, srv, `msg=request`, "route=/.well-known/openid-configuration", " request_id="+id+" ")
+	}
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/.well-known/jwks.json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Request-Id", "trace-4bf92f3577b34da6")
+	if r := srv.Do(t, nil, req); r.Header.Get("X-Request-Id") != "trace-4bf92f3577b34da6" {
+		t.Fatalf("X-Request-Id %q, want the request's own", r.Header.Get("X-Request-Id"))
+	}
+	waitLogLine(t, srv, `msg=request`, "route=/.well-known/jwks.json", " request_id=trace-4bf92f3577b34da6 ")
+}

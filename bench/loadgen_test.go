@@ -399,3 +399,17 @@ func TestMedian(t *testing.T) {
 		}
 	}
 }
+
+// TestFileSlug: a block's name becomes a plain part of a profile's file name.
+func TestFileSlug(t *testing.T) {
+	for in, want := range map[string]string{
+		"SQLite":                           "sqlite",
+		"PostgreSQL, prefilled":            "postgresql-prefilled",
+		"SQLite, request log at info, wrk": "sqlite-request-log-at-info-wrk",
+		" Odd -- name! ":                   "odd-name",
+	} {
+		if got := fileSlug(in); got != want {
+			t.Errorf("fileSlug(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -977,7 +977,7 @@ func (p *profile) finish(dir, bin string, logf func(string, ...any)) (string, er
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	base := filepath.Join(dir, fmt.Sprintf("cpu-%s-%s", strings.ToLower(p.db), p.scenario))
+	base := filepath.Join(dir, fmt.Sprintf("cpu-%s-%s", fileSlug(p.db), p.scenario))
 	if err := os.WriteFile(base+".pprof", p.data, 0o644); err != nil {
 		return "", err
 	}
@@ -998,4 +998,24 @@ func (p *profile) finish(dir, bin string, logf func(string, ...any)) (string, er
 		logf("%-20s pprof -top written to %s.top.txt and %s.cum.txt", "", base, base)
 	}
 	return base + ".pprof", nil
+}
+
+// fileSlug makes a block's name ("PostgreSQL, prefilled") part of a file name:
+// lower case, every run of other characters than letters and digits one dash
+// ("postgresql-prefilled").
+func fileSlug(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			b.WriteRune(r)
+			dash = false
+		} else {
+			dash = true
+		}
+	}
+	return b.String()
 }

@@ -828,6 +828,7 @@ func TestHarness_PortTakenByAnotherServer(t *testing.T) {
 // TestHarness_RefusingPort: the reserved port refuses connections, and no listener
 // can take it while the test runs.
 func TestHarness_RefusingPort(t *testing.T) {
+	t.Parallel()
 	port := refusingPort(t)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	if c, err := net.DialTimeout("tcp", addr, 5*time.Second); err == nil {

@@ -24,8 +24,12 @@ type readBatcher[K comparable, V any] struct {
 
 	mu      sync.Mutex
 	pending []*batchRead[K, V]
-	running bool  // a query of this reader is in flight
-	queries int64 // run so far, for tests
+	running bool          // a batch of this reader is being answered
+	worker  bool          // a drain goroutine exists, answering or waiting for work
+	wake    chan struct{} // hands pending reads to the waiting worker (capacity 1)
+	linger  time.Duration // how long the worker waits for more work (workerLinger)
+	queries int64         // run so far, for tests
+	workers int64         // drain goroutines started so far, for tests
 }
 
 type batchRead[K comparable, V any] struct {
@@ -50,7 +54,7 @@ const batchQueryTimeout = 10 * time.Second
 // connection, so it ran one anyway. A batch is bounded by maxBatchKeys and
 // batchQueryTimeout.
 func newReadBatcher[K comparable, V any](what string, query func(ctx context.Context, keys []K) (map[K]V, error)) *readBatcher[K, V] {
-	return &readBatcher[K, V]{what: what, query: query}
+	return &readBatcher[K, V]{what: what, query: query, wake: make(chan struct{}, 1), linger: workerLinger}
 }
 
 // get returns key's value and whether the query found it.
@@ -86,9 +90,60 @@ func (b *readBatcher[K, V]) get(ctx context.Context, key K) (V, bool, error) {
 	}
 }
 
-// runBatch answers the reads waiting now; when more arrived meanwhile, another
-// goroutine goes on with them, so this caller can answer its own request.
+// runBatch answers the reads waiting now; when more arrived meanwhile, the worker
+// goes on with them, so this caller can answer its own request.
 func (b *readBatcher[K, V]) runBatch(ctx context.Context) {
+	if !b.runOne(ctx) {
+		return
+	}
+	// Reads are pending, and the reader is still marked running for them.
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.worker {
+		b.wake <- struct{}{} // never blocks: the worker takes each hand-over before the next can come
+		return
+	}
+	b.worker = true
+	b.workers++
+	go b.drain(context.WithoutCancel(ctx))
+}
+
+// workerLinger is how long the worker waits for more work before it ends.
+const workerLinger = time.Second
+
+// drain answers batch after batch while reads keep arriving, then waits up to
+// b.linger for a caller to hand it more. One long-lived goroutine rather than
+// one per batch: SQLite's statements run deep in the stack, and a new goroutine's
+// stack grows to that depth anew, copied at each doubling (BENCHMARKS.md, "Both
+// databases").
+func (b *readBatcher[K, V]) drain(ctx context.Context) {
+	idle := time.NewTimer(b.linger)
+	defer idle.Stop()
+	for {
+		for b.runOne(ctx) {
+		}
+		idle.Reset(b.linger)
+		select {
+		case <-b.wake:
+			continue
+		case <-idle.C:
+		}
+		b.mu.Lock()
+		select {
+		case <-b.wake: // handed over just as the wait ended
+			b.mu.Unlock()
+			continue
+		default:
+		}
+		b.worker = false
+		b.mu.Unlock()
+		return
+	}
+}
+
+// runOne answers the reads waiting now (at most maxBatchKeys), and reports whether
+// more arrived meanwhile; if none did, the reader is no longer running.
+func (b *readBatcher[K, V]) runOne(ctx context.Context) (more bool) {
 	b.mu.Lock()
 	n := min(len(b.pending), maxBatchKeys)
 	batch := b.pending[:n:n]
@@ -116,13 +171,12 @@ func (b *readBatcher[K, V]) runBatch(ctx context.Context) {
 	}
 
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	if len(b.pending) == 0 {
 		b.running = false
-		b.mu.Unlock()
-		return
+		return false
 	}
-	b.mu.Unlock()
-	go b.runBatch(context.WithoutCancel(ctx))
+	return true
 }
 
 // guardedQuery runs the query with a panic turned into the batch's error: a panic
@@ -135,6 +189,13 @@ func (b *readBatcher[K, V]) guardedQuery(ctx context.Context, keys []K) (values 
 		}
 	}()
 	return b.query(ctx, keys)
+}
+
+// workerState says whether a drain goroutine exists and how many were started.
+func (b *readBatcher[K, V]) workerState() (exists bool, started int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.worker, b.workers
 }
 
 // queryCount returns how many batch queries ran.

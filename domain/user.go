@@ -262,7 +262,38 @@ func ValidateUsername(u string) error {
 	if readsAsLatin(u) {
 		return ErrUsernameReadsAsLatin
 	}
+	if looksLikeUserID(u) {
+		return ErrUsernameLooksLikeID
+	}
 	return nil
+}
+
+// ErrUsernameLooksLikeID: the username has the form of a user id (a UUID, as every
+// user id is). Administrators find users by id or username, and ids are visible to
+// others (the sub of every token): a username in that form could stand for another
+// user's id.
+var ErrUsernameLooksLikeID = errors.New("username may not have the form of a user id (8-4-4-4-12 hexadecimal digits)")
+
+// looksLikeUserID says whether u is a UUID in its canonical textual form, the form of
+// user ids, in either case.
+func looksLikeUserID(u string) bool {
+	if len(u) != 36 {
+		return false
+	}
+	for i := 0; i < len(u); i++ {
+		c := u[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // ErrUsernameReadsAsLatin: every letter of the username is a Cyrillic or Greek one

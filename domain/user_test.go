@@ -39,6 +39,13 @@ func TestValidateUsername(t *testing.T) {
 		{"digits only", "2000", ""},
 		{"space", "al ice", "only letters"},
 		{"symbol", "alice!", "only letters"},
+		{"a user id's form", "f53c948b-0a41-4f06-9d7c-f819c76e1896", "form of a user id"},
+		{"a user id's form, upper case", "F53C948B-0A41-4F06-9D7C-F819C76E1896", "form of a user id"},
+		{"a uuid of another version", "00000000-0000-0000-0000-000000000000", "form of a user id"},
+		{"hexadecimal without dashes", "f53c948b0a414f069d7cf819c76e1896", ""},
+		{"a dash out of place", "f53c948b0-a41-4f06-9d7c-f819c76e1896", ""},
+		{"not hexadecimal", "g53c948b-0a41-4f06-9d7c-f819c76e1896", ""},
+		{"one character longer", "f53c948b-0a41-4f06-9d7c-f819c76e18961", ""},
 	} {
 		err := ValidateUsername(tc.username)
 		switch {

@@ -509,6 +509,8 @@ func TestAudit18_LookAlikeUsernamesRefused(t *testing.T) {
 		{strings.Replace(alice, "i", "\u0131", 1), "too like one already taken"}, // a dotless ı
 		{"\u0251" + alice[1:], "too like one already taken"},                     // a Latin alpha ɑ
 		{strings.Replace(alice, "c", "\u1D04", 1), "too like one already taken"}, // a small capital ᴄ
+		// A user id's form: it could stand for another user's id where admins find users.
+		{"9d3f6a2b-5c4e-4f1a-8b7c-6d5e4f3a2b1c", "has the form of a user id"},
 	} {
 		r := signUp(newAZBrowser(t, srv), tc.username, uniqueName("lookalike")+"@example.com", "a good long password")
 		if r.Status != http.StatusBadRequest || !strings.Contains(string(r.Body), tc.words) {
@@ -524,6 +526,8 @@ func TestAudit18_LookAlikeUsernamesRefused(t *testing.T) {
 	wantUsage(t, "users create with a full-width name", out, errOut, code, "already taken")
 	out, errOut, code = srv.CLI(t, pw+"\n", "users", "create", "--username", strings.Replace(alice, "i", "\u0131", 1), "--password-stdin")
 	wantUsage(t, "users create with a name drawn like alice", out, errOut, code, "too like one already taken")
+	out, errOut, code = srv.CLI(t, pw+"\n", "users", "create", "--username", "9D3F6A2B-5C4E-4F1A-8B7C-6D5E4F3A2B1C", "--password-stdin")
+	wantUsage(t, "users create with a user id's form", out, errOut, code, "form of a user id")
 
 	// Signing in as the full-width name signs in alice, on the page and by the
 	// password grant; the Cyrillic one is nobody.

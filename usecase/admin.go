@@ -322,25 +322,25 @@ func (a *Admin) insertUser(ctx context.Context, u domain.User, withholdTakenEmai
 // ListUsers lists every user.
 func (a *Admin) ListUsers(ctx context.Context) ([]domain.User, error) { return a.users.ListUsers(ctx) }
 
-// FindUser returns the user whose id or username is ref (the CLI's U). When ref is
-// one user's id and another's username (usernames may look like ids), it refuses
-// rather than guess. ErrNotFound when neither matches.
+// FindUser returns the user whose id or username is ref (the CLI's U). An id wins: it
+// is the one name of a user no one else can choose, and the one the API hands out (its
+// Location headers, sub claims, audit events). Usernames cannot take an id's form
+// (domain.ValidateUsername); a user who took one before still answers to it whenever
+// no user has it as an id. ErrNotFound when neither matches.
 func (a *Admin) FindUser(ctx context.Context, ref string) (domain.User, error) {
 	byID, err := a.users.UserByID(ctx, ref)
-	if err != nil && !errors.Is(err, domain.ErrNotFound) {
+	switch {
+	case err == nil:
+		return byID, nil
+	case !errors.Is(err, domain.ErrNotFound):
 		return domain.User{}, err
 	}
-	idFound := err == nil
 	byName, err := a.userByName(ctx, ref)
 	switch {
-	case err == nil && idFound && byName.ID != byID.ID:
-		return domain.User{}, &ValidationError{Message: fmt.Sprintf("%q is the id of user %s and the username of user %s; give the id", ref, byID.Username, byName.ID)}
 	case err == nil:
 		return byName, nil
 	case !errors.Is(err, domain.ErrNotFound):
 		return domain.User{}, err
-	case idFound:
-		return byID, nil
 	}
 	return domain.User{}, fmt.Errorf("find user %q: %w", ref, domain.ErrNotFound)
 }

@@ -383,7 +383,7 @@ func TestAdmin_UpdateUser(t *testing.T) {
 		t.Errorf("unknown user: %v", err)
 	}
 
-	// FindUser: by id or username; a username that is another user's id is refused.
+	// FindUser: by id or username, the id first.
 	for _, ref := range []string{u.ID, "kim", "KIM"} {
 		if got, err := f.admin.FindUser(f.ctx, ref); err != nil || got.ID != u.ID {
 			t.Errorf("FindUser(%q) = %+v, %v", ref, got, err)
@@ -392,15 +392,33 @@ func TestAdmin_UpdateUser(t *testing.T) {
 	if _, err := f.admin.FindUser(f.ctx, "nobody"); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("FindUser(nobody): %v", err)
 	}
-	twin, err := f.admin.CreateUser(f.ctx, usecase.NewUser{Username: u.ID, Password: "twin's password"})
-	if err != nil {
+	// No new user may take an id's form as a username, in either case: anyone can read
+	// another's id (the sub of a token) and could otherwise stand in its way.
+	for _, name := range []string{u.ID, strings.ToUpper(u.ID), "0c5e5b8e-1f4a-4d9e-9b7a-3c2d1e0f9a8b"} {
+		_, err := f.admin.CreateUser(f.ctx, usecase.NewUser{Username: name, Password: "twin's password"})
+		if !errors.As(err, &ve) || !strings.Contains(err.Error(), "form of a user id") {
+			t.Errorf("CreateUser(username %q): %v, want a ValidationError about the id's form", name, err)
+		}
+	}
+	// A user stored with such a username before (it was allowed) does not hide the user
+	// whose id it is, and still answers to it when it is nobody's id.
+	now := f.clock.Now()
+	twin := domain.User{ID: "4b0e7c1a-0000-4000-8000-00000000e1e1", Username: u.ID, CreatedAt: now, UpdatedAt: now}
+	if err := f.users.CreateUser(f.ctx, twin); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.admin.FindUser(f.ctx, u.ID); !errors.As(err, &ve) {
-		t.Errorf("an id that is another user's username: %v, want a ValidationError", err)
+	orphan := domain.User{ID: "4b0e7c1a-0000-4000-8000-00000000e1e2", Username: "9d3f6a2b-5c4e-4f1a-8b7c-6d5e4f3a2b1c", CreatedAt: now, UpdatedAt: now}
+	if err := f.users.CreateUser(f.ctx, orphan); err != nil {
+		t.Fatal(err)
 	}
-	if got, err := f.admin.FindUser(f.ctx, twin.ID); err != nil || got.ID != twin.ID {
-		t.Errorf("FindUser(twin id): %+v %v", got, err)
+	for ref, want := range map[string]string{u.ID: u.ID, twin.ID: twin.ID, orphan.Username: orphan.ID, orphan.ID: orphan.ID} {
+		if got, err := f.admin.FindUser(f.ctx, ref); err != nil || got.ID != want {
+			t.Errorf("FindUser(%q) = %s, %v; want %s", ref, got.ID, err, want)
+		}
+	}
+	got, err = f.admin.UpdateUser(f.ctx, u.ID, usecase.UserUpdate{Email: ptr("kim3@example.com")})
+	if err != nil || got.ID != u.ID || got.Email != "kim3@example.com" {
+		t.Errorf("UpdateUser by the id a username also spells: %+v %v", got, err)
 	}
 }
 

@@ -391,6 +391,7 @@ var useCaseMessages = map[string]string{
 	"that username is already taken":              "uc.username_taken",
 	"that username is too like one already taken": "uc.username_similar",
 	"username reads as a name in Latin letters: use letters that do not look like Latin ones":                 "uc.username_reads_latin",
+	"username may not have the form of a user id (8-4-4-4-12 hexadecimal digits)":                             "uc.username_looks_like_id",
 	"that email address belongs to another user":                                                              "uc.email_other_user",
 	"you signed in more than 5 minutes ago: enter your password to continue":                                  "uc.fresh_needed",
 	"you signed in more than 5 minutes ago: sign out and in again to set a password":                          "uc.fresh_set_password",

@@ -368,8 +368,8 @@ func (u uaTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 var sessionIDRE = regexp.MustCompile(`name="session_id" value="([^"]+)"`)
 
 // TestAccounts_Sessions: /account lists where the user is signed in, with each
-// browser (named from its user agent) and address, and ends one session, every other
-// one, or this one.
+// browser (named from its user agent) and address from the moment it signed in, and
+// ends one session, every other one, or this one.
 func TestAccounts_Sessions(t *testing.T) {
 	t.Parallel()
 	srv := sharedServer(t)
@@ -390,7 +390,7 @@ func TestAccounts_Sessions(t *testing.T) {
 		if r := b.logIn("/login", user, pass); r.Status != http.StatusSeeOther {
 			t.Fatalf("log in: %d", r.Status)
 		}
-		b.get("/") // the first request with the session records its browser
+		// No further request: the sign-in itself records the browser and its address.
 		browsers[ua] = b
 	}
 	here := browsers[hereUA]

@@ -444,7 +444,7 @@ func (p *Pages) accountPasswordPost(c echo.Context, f form, s *domain.Session) e
 		}
 		return p.renderAnswer(c, a, "account", v)
 	}
-	p.setSession(c, secret)
+	p.setSession(c, ns, secret)
 	p.log.InfoContext(ctx, "password changed", "user_id", ns.UserID, "remote", c.RealIP())
 	return p.accountNotice(c, &ns, p.t(c, "acct.notice.password_changed"))
 }

@@ -166,7 +166,7 @@ func (p *Pages) loginPost(c echo.Context) error {
 func (p *Pages) continueSignedIn(c echo.Context, ns domain.Session, secret, msg string, pr *usecase.PendingRequest,
 	id, browser, devicePath string) error {
 	ctx := c.Request().Context()
-	p.setSession(c, secret)
+	p.setSession(c, ns, secret)
 	p.log.InfoContext(ctx, msg, "user_id", ns.UserID, "remote", c.RealIP())
 	if pr == nil && devicePath != "" {
 		return c.Redirect(http.StatusSeeOther, devicePath)

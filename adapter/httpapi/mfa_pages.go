@@ -288,10 +288,10 @@ func (p *Pages) totpConfirm(c echo.Context, f form, s *domain.Session) error {
 	}
 	p.log.InfoContext(ctx, "authenticator app enrolled", "user_id", s.UserID, "remote", c.RealIP())
 	// The code just given proves the factor: the session now counts as signed in with it.
-	if _, secret, err := p.login.FactorEnrolled(ctx, *s); err != nil {
+	if ns, secret, err := p.login.FactorEnrolled(ctx, *s); err != nil {
 		return err
 	} else if secret != "" {
-		p.setSession(c, secret)
+		p.setSession(c, ns, secret)
 	}
 	v := view{Title: p.t(c, "recovery.title"), RecoveryCodes: codes, Link: "/account", LinkLabel: p.t(c, "recovery.saved")}
 	if id := f.get(requestIDField); id != "" && cleanText(id) && len(id) <= 128 {

@@ -173,7 +173,7 @@ func (p *Pages) passkeyAdd(c echo.Context, f form, s *domain.Session) error {
 		return err
 	}
 	if secret != "" {
-		p.setSession(c, secret)
+		p.setSession(c, ns, secret)
 	}
 	return p.accountNotice(c, &ns, p.t(c, "passkey.notice.added", "Name", pk.Name))
 }

@@ -119,8 +119,14 @@ func (p *Pages) session(c echo.Context) (*domain.Session, error) {
 	return s, nil
 }
 
-func (p *Pages) setSession(c echo.Context, secret string) {
+// setSession gives the browser the new session s (secret in its cookie), and records
+// its browser and address at once, so that the account page's list of sessions shows
+// where a sign-in came from from its first moment, not only after its next request.
+func (p *Pages) setSession(c echo.Context, s domain.Session, secret string) {
 	c.SetCookie(p.cookies.cookie(p.cookies.session, secret))
+	if err := p.login.Seen(c.Request().Context(), &s, c.Request().UserAgent(), c.RealIP()); err != nil {
+		p.log.WarnContext(c.Request().Context(), "record session seen", "err", err)
+	}
 }
 
 func (p *Pages) clearSession(c echo.Context) {

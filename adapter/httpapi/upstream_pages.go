@@ -169,7 +169,7 @@ func (p *Pages) upstreamCallback(c echo.Context) error {
 	if out.Linked {
 		return c.Redirect(http.StatusFound, "/account?linked="+url.QueryEscape(c.Param("id")))
 	}
-	p.setSession(c, out.Secret)
+	p.setSession(c, out.Session, out.Secret)
 	p.log.InfoContext(ctx, "user logged in", "user_id", out.UserID, "upstream", c.Param("id"), "remote", c.RealIP())
 	if devicePath, _ := deviceReturn(out.UserCode); out.RequestID == "" && devicePath != "" {
 		return c.Redirect(http.StatusFound, devicePath)

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -130,7 +131,8 @@ func NewEcho(h Handlers) *echo.Echo {
 // Router mounts routes in groups, each answering errors on its surface, and is the
 // error handler that knows them: every route path answers on one surface whatever
 // the method, so a wrong method is answered as the route's other errors are; a
-// request that matches no route answers JSON.
+// request that matches no route answers on the surface of the page it is a subpath
+// of, or JSON.
 type Router struct {
 	e        *echo.Echo
 	surfaces map[string]Surface
@@ -149,7 +151,23 @@ func (rt *Router) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
-	rt.resp.write(c, err, Classify(err, rt.surfaces[c.Path()]))
+	rt.resp.write(c, err, Classify(err, rt.surface(c)))
+}
+
+// surface is the surface of c's route. A request that matched no route (c.Path() is
+// empty) answers on the surface of the nearest page its path is under, recorded as
+// page+"/*" by Routes.add: a mistyped /login/x gets the page's 404, /x/y JSON.
+func (rt *Router) surface(c echo.Context) Surface {
+	if c.Path() != "" {
+		return rt.surfaces[c.Path()]
+	}
+	p := echo.GetPath(c.Request())
+	for i := strings.LastIndexByte(p, '/'); i > 0; i = strings.LastIndexByte(p[:i], '/') {
+		if s, ok := rt.surfaces[p[:i]+"/*"]; ok {
+			return s
+		}
+	}
+	return SurfaceJSON
 }
 
 // Group returns routes that answer errors on surface s, each with middleware m.
@@ -182,10 +200,12 @@ func (g Routes) add(method, path string, h echo.HandlerFunc, m []echo.Middleware
 	g.surface.claim(g.rt.surfaces, path)
 	g.rt.e.Add(method, path, h, append(slices.Clone(g.m), m...)...)
 	if g.surface == SurfacePage && path != "/" {
+		// Only recorded for Router.surface, not mounted as an Echo RouteNotFound: Echo
+		// prefers one of those to its 405, so a wrong method on a deeper page (GET
+		// /account/profile, under /account/*) would answer 404.
 		sub := path + "/*"
 		if _, ok := g.rt.surfaces[sub]; !ok {
 			g.surface.claim(g.rt.surfaces, sub)
-			g.rt.e.RouteNotFound(sub, func(echo.Context) error { return echo.ErrNotFound })
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -426,7 +427,8 @@ func (a *Admin) UpdateProfile(ctx context.Context, userID string, in ProfileUpda
 // profile and the groups. A new email or phone number is unverified unless the update
 // says otherwise. Disabling kills every token, code and session of the user at once
 // (disableUser); enabling lets the user sign in again, and their earlier tokens stay
-// dead. Every update moves updated_at.
+// dead. Every update that changes the user moves updated_at; one that changes nothing
+// (the user already is as it asks) writes nothing and records no event.
 func (a *Admin) UpdateUser(ctx context.Context, id string, in UserUpdate) (domain.User, error) {
 	return a.updateUserRetrying(ctx, id, in, domain.AuditUserUpdated)
 }
@@ -501,6 +503,9 @@ func (a *Admin) updateUser(ctx context.Context, id string, in UserUpdate, event 
 	if in.Disabled != nil {
 		next.Disabled = *in.Disabled
 	}
+	if sameUser(u, next) {
+		return u, nil // nothing to change: updated_at (the admin API's ETag) stays, no event
+	}
 	now := a.clock.Now()
 	next.UpdatedAt = now
 	save := func(ctx context.Context) error {
@@ -544,6 +549,16 @@ func (a *Admin) updateUser(ctx context.Context, id string, in UserUpdate, event 
 		}
 	}
 	return next, nil
+}
+
+// sameUser reports whether next, an update of u, is u as stored: no field differs
+// (groups compared as lists, so that none and an empty list are the same).
+func sameUser(u, next domain.User) bool {
+	if !slices.Equal(u.Groups, next.Groups) {
+		return false
+	}
+	u.Groups, next.Groups = nil, nil
+	return reflect.DeepEqual(u, next)
 }
 
 // endUserAgain is endUser once more after the unit of work that ended the user
@@ -883,7 +898,9 @@ func (a *Admin) updatedClient(c domain.Client, in ClientUpdate) (domain.Client, 
 // exactly as CreateClient does. A client cannot change between public and
 // confidential, nor how it authenticates (a secret or private_key_jwt): a new client
 // is the way. Disabling kills every token and code of the client at once; enabling
-// lets it work again, and its earlier tokens stay dead.
+// lets it work again, and its earlier tokens stay dead. An update that changes nothing
+// (the client already is as it asks) writes nothing, keeps updated_at and records no
+// event; it returns the client as stored.
 func (a *Admin) UpdateClient(ctx context.Context, id string, in ClientUpdate) (domain.Client, error) {
 	c, err := a.clients.ClientByID(ctx, id)
 	if err != nil {
@@ -892,6 +909,10 @@ func (a *Admin) UpdateClient(ctx context.Context, id string, in ClientUpdate) (d
 	next, err := a.updatedClient(c, in)
 	if err != nil {
 		return domain.Client{}, err
+	}
+	changed := clientFieldsChanged(c, next)
+	if len(changed) == 0 && sameClient(c, next) {
+		return c, nil
 	}
 	now := a.clock.Now()
 	next.UpdatedAt = now
@@ -903,7 +924,7 @@ func (a *Admin) UpdateClient(ctx context.Context, id string, in ClientUpdate) (d
 		return err
 	}
 	err = a.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditClientUpdated, Target: id,
-		Details: changedDetails(clientFieldsChanged(c, next))}, func(ctx context.Context) error {
+		Details: changedDetails(changed)}, func(ctx context.Context) error {
 		save := func() error { return save(ctx) }
 		switch {
 		case next.Disabled && !c.Disabled:
@@ -937,20 +958,37 @@ func (a *Admin) revokeClientAgain(ctx context.Context, id string, now time.Time)
 	return nil
 }
 
+// sameClient reports whether next, an update of c, is c as stored, a list given empty
+// being the same as none: the check that an update may skip its write does not rest
+// on clientFieldsChanged naming every field a future update may change.
+func sameClient(c, next domain.Client) bool {
+	for _, l := range []struct{ a, b *[]string }{{&c.RedirectURIs, &next.RedirectURIs}, {&c.GrantTypes, &next.GrantTypes},
+		{&c.Scopes, &next.Scopes}, {&c.Audiences, &next.Audiences}, {&c.PostLogoutRedirectURIs, &next.PostLogoutRedirectURIs}} {
+		if !slices.Equal(*l.a, *l.b) {
+			return false
+		}
+		*l.a, *l.b = nil, nil
+	}
+	return reflect.DeepEqual(c, next)
+}
+
 // clientFieldsChanged names the fields of an update of c to next that changed (names
-// only: a JWK Set or URI may be long, and the audit log keeps no values).
+// only: a JWK Set or URI may be long, and the audit log keeps no values), every field
+// updatedClient can change, by the names of the admin API (and of `clients show
+// --json`): scope, require_pkce. None is an update that changes nothing.
 func clientFieldsChanged(c, next domain.Client) []string {
 	return fieldsChanged(auditField{"name", c.Name != next.Name},
 		auditField{"redirect_uris", !slices.Equal(c.RedirectURIs, next.RedirectURIs)},
 		auditField{"grant_types", !slices.Equal(c.GrantTypes, next.GrantTypes)},
-		auditField{"scopes", !slices.Equal(c.Scopes, next.Scopes)},
+		auditField{"scope", !slices.Equal(c.Scopes, next.Scopes)},
 		auditField{"audiences", !slices.Equal(c.Audiences, next.Audiences)},
 		auditField{"skip_consent", c.SkipConsent != next.SkipConsent},
 		auditField{"id_token_alg", c.IDTokenAlg != next.IDTokenAlg},
 		auditField{"post_logout_redirect_uris", !slices.Equal(c.PostLogoutRedirectURIs, next.PostLogoutRedirectURIs)},
 		auditField{"require_par", c.RequirePAR != next.RequirePAR},
 		auditField{"require_dpop", c.RequireDPoP != next.RequireDPoP},
-		auditField{"pkce_optional", c.PKCEOptional != next.PKCEOptional},
+		auditField{"require_mfa", c.RequireMFA != next.RequireMFA},
+		auditField{"require_pkce", c.PKCEOptional != next.PKCEOptional},
 		auditField{"backchannel_logout_uri", c.BackchannelLogoutURI != next.BackchannelLogoutURI},
 		auditField{"jwks", c.JWKS != next.JWKS}, auditField{"jwks_uri", c.JWKSURI != next.JWKSURI},
 		auditField{"disabled", c.Disabled != next.Disabled})

@@ -70,7 +70,7 @@ func toClient(c domain.Client) clientResource {
 }
 
 func (a *API) listClients(c echo.Context) error {
-	after, limit, ok, err := listParams(c)
+	after, limit, ok, err := listParams(c, listClients)
 	if !ok {
 		return err
 	}
@@ -79,7 +79,7 @@ func (a *API) listClients(c echo.Context) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	out := page[clientResource]{Items: make([]clientResource, 0, len(clients)), NextCursor: positionCursor(next)}
+	out := page[clientResource]{Items: make([]clientResource, 0, len(clients)), NextCursor: positionCursor(listClients, next)}
 	for _, cl := range clients {
 		out.Items = append(out.Items, toClient(cl))
 	}

@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"strings"
@@ -44,7 +45,52 @@ func itemsOf[T, R any](in []T, f func(T) R) page[R] {
 	return out
 }
 
+// sessionOrder is the order of a user's sessions: most recently seen first, those
+// never seen last, then newest first (as the store lists them).
+func sessionOrder(a, b domain.Session) int {
+	if c := cmp.Compare(boolInt(a.LastSeenAt.IsZero()), boolInt(b.LastSeenAt.IsZero())); c != 0 {
+		return c
+	}
+	return cmp.Or(b.LastSeenAt.Compare(a.LastSeenAt), b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(a.ID, b.ID))
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// sessionCursor is the position of a session in sessionOrder: when it was last seen
+// ("" never), created, and its id.
+func sessionCursor(s *domain.Session) string {
+	if s == nil {
+		return ""
+	}
+	seen := ""
+	if !s.LastSeenAt.IsZero() {
+		seen = s.LastSeenAt.UTC().Format(time.RFC3339Nano)
+	}
+	return encodeCursor(listSessions, seen, s.CreatedAt.UTC().Format(time.RFC3339Nano), s.ID)
+}
+
 func (a *API) userSessions(c echo.Context) error {
+	cursor, limit, ok, err := pageParams(c, listSessions, 3)
+	if !ok {
+		return err
+	}
+	var after *domain.Session
+	if cursor[2] != "" {
+		after = &domain.Session{ID: cursor[2]}
+		var e1, e2 error
+		if cursor[0] != "" {
+			after.LastSeenAt, e1 = time.Parse(time.RFC3339Nano, cursor[0])
+		}
+		after.CreatedAt, e2 = time.Parse(time.RFC3339Nano, cursor[1])
+		if e1 != nil || e2 != nil {
+			return badCursor(c)
+		}
+	}
 	u, err := a.user(c)
 	if err != nil {
 		return a.fail(c, err)
@@ -53,7 +99,10 @@ func (a *API) userSessions(c echo.Context) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	return c.JSON(http.StatusOK, itemsOf(sessions, toSession))
+	items, more := wholePage(sessions, sessionOrder, after, limit)
+	out := itemsOf(items, toSession)
+	out.NextCursor = sessionCursor(more)
+	return c.JSON(http.StatusOK, out)
 }
 
 func (a *API) getSession(c echo.Context) error {
@@ -84,7 +133,21 @@ func toConsent(c domain.Consent) consentResource {
 		GrantedAt: c.GrantedAt.UTC()}
 }
 
+// consentOrder is the order of a user's consents: by client, then redirect URI.
+func consentOrder(a, b domain.Consent) int {
+	return cmp.Or(cmp.Compare(a.ClientID, b.ClientID), cmp.Compare(a.RedirectURI, b.RedirectURI))
+}
+
 func (a *API) userConsents(c echo.Context) error {
+	// A consent's position is its redirect URI (may be "") and its client.
+	cursor, limit, ok, err := pageParams(c, listConsents, 2)
+	if !ok {
+		return err
+	}
+	var after *domain.Consent
+	if cursor[1] != "" {
+		after = &domain.Consent{RedirectURI: cursor[0], ClientID: cursor[1]}
+	}
 	u, err := a.user(c)
 	if err != nil {
 		return a.fail(c, err)
@@ -93,7 +156,12 @@ func (a *API) userConsents(c echo.Context) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	return c.JSON(http.StatusOK, itemsOf(consents, toConsent))
+	items, more := wholePage(consents, consentOrder, after, limit)
+	out := itemsOf(items, toConsent)
+	if more != nil {
+		out.NextCursor = encodeCursor(listConsents, more.RedirectURI, more.ClientID)
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 func (a *API) revokeConsent(c echo.Context) error {
@@ -141,14 +209,32 @@ func toKey(k domain.SigningKey, now time.Time) keyResource {
 		RevokedAt: utcPtr(k.RevokedAt)}
 }
 
+// keyOrder is the order of the signing keys: newest first (as keys list), then by kid.
+func keyOrder(a, b domain.SigningKey) int {
+	return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(a.ID, b.ID))
+}
+
 func (a *API) listKeys(c echo.Context) error {
+	pos, limit, ok, err := listParams(c, listKeys)
+	if !ok {
+		return err
+	}
+	var after *domain.SigningKey
+	if pos.ID != "" {
+		after = &domain.SigningKey{ID: pos.ID, CreatedAt: pos.CreatedAt}
+	}
 	ctx := c.Request().Context()
 	keys, err := a.cfg.Keys.List(ctx)
 	if err != nil {
 		return a.fail(c, err)
 	}
 	now := a.cfg.Clock.Now()
-	return c.JSON(http.StatusOK, itemsOf(keys, func(k domain.SigningKey) keyResource { return toKey(k, now) }))
+	items, more := wholePage(keys, keyOrder, after, limit)
+	out := itemsOf(items, func(k domain.SigningKey) keyResource { return toKey(k, now) })
+	if more != nil {
+		out.NextCursor = positionCursor(listKeys, usecase.ListPosition{CreatedAt: more.CreatedAt, ID: more.ID})
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 func (a *API) getKey(c echo.Context) error {
@@ -225,11 +311,12 @@ func toAudit(e domain.AuditEvent) auditResource {
 }
 
 func (a *API) listAuditEvents(c echo.Context) error {
-	cursor, limit, ok, err := pageParams(c, 2)
+	before, limit, ok, err := listParams(c, listAudit)
 	if !ok {
 		return err
 	}
-	f := usecase.AuditFilter{User: c.QueryParam("user"), Type: c.QueryParam("type"), Limit: limit}
+	f := usecase.AuditFilter{User: c.QueryParam("user"), Type: c.QueryParam("type"), Limit: limit,
+		Before: usecase.AuditPosition{Time: before.CreatedAt, ID: before.ID}}
 	if s := c.QueryParam("since"); s != "" {
 		since, err := parseSince(s, a.cfg.Clock.Now())
 		if err != nil {
@@ -237,19 +324,12 @@ func (a *API) listAuditEvents(c echo.Context) error {
 		}
 		f.Since = since
 	}
-	if cursor[1] != "" {
-		at, err := time.Parse(time.RFC3339Nano, cursor[0])
-		if err != nil {
-			return badRequest(c, "cursor is not one this API gave", fieldIssue{Field: "cursor", Message: "invalid"})
-		}
-		f.Before = usecase.AuditPosition{Time: at, ID: cursor[1]}
-	}
 	events, next, err := a.cfg.Resources.AuditEvents(c.Request().Context(), f)
 	if err != nil {
 		return a.fail(c, err)
 	}
 	out := itemsOf(events, toAudit)
-	out.NextCursor = positionCursor(usecase.ListPosition{CreatedAt: next.Time, ID: next.ID})
+	out.NextCursor = positionCursor(listAudit, usecase.ListPosition{CreatedAt: next.Time, ID: next.ID})
 	return c.JSON(http.StatusOK, out)
 }
 

@@ -2,7 +2,6 @@ package adminapi
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -258,77 +257,6 @@ var errStale = errors.New("the resource changed since it was read")
 func preconditionFailed(c echo.Context) error {
 	return problem(c, http.StatusPreconditionFailed, "precondition-failed", "Precondition failed",
 		"the resource changed since it was read (its ETag is not the one in If-Match); read it again", nil)
-}
-
-// page is a list answer.
-type page[T any] struct {
-	Items      []T    `json:"items"`
-	NextCursor string `json:"next_cursor,omitempty"`
-}
-
-// encodeCursor and decodeCursor make a position opaque.
-func encodeCursor(parts ...string) string {
-	if len(parts) == 0 || parts[0] == "" {
-		return ""
-	}
-	return base64.RawURLEncoding.EncodeToString([]byte(strings.Join(parts, "\x00")))
-}
-
-func decodeCursor(s string, n int) ([]string, bool) {
-	if s == "" {
-		return make([]string, n), true
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return nil, false
-	}
-	parts := strings.Split(string(b), "\x00")
-	if len(parts) != n || parts[len(parts)-1] == "" {
-		return nil, false
-	}
-	return parts, true
-}
-
-// pageParams reads ?cursor= and ?limit=; its answer is written when ok is false.
-func pageParams(c echo.Context, parts int) (cursor []string, limit int, ok bool, err error) {
-	if l := c.QueryParam("limit"); l != "" {
-		n, perr := strconv.Atoi(l)
-		if perr != nil || n < 1 || n > usecase.MaxPageSize {
-			return nil, 0, false, badRequest(c, fmt.Sprintf("limit must be a whole number from 1 to %d", usecase.MaxPageSize),
-				fieldIssue{Field: "limit", Message: "out of range"})
-		}
-		limit = n
-	}
-	cursor, good := decodeCursor(c.QueryParam("cursor"), parts)
-	if !good {
-		return nil, 0, false, badRequest(c, "cursor is not one this API gave", fieldIssue{Field: "cursor", Message: "invalid"})
-	}
-	return cursor, limit, true, nil
-}
-
-// listParams reads ?cursor= and ?limit= of a list ordered by creation time.
-func listParams(c echo.Context) (after usecase.ListPosition, limit int, ok bool, err error) {
-	cursor, limit, ok, err := pageParams(c, 2)
-	if !ok {
-		return usecase.ListPosition{}, 0, false, err
-	}
-	if cursor[1] == "" {
-		return usecase.ListPosition{}, limit, true, nil
-	}
-	at, perr := time.Parse(time.RFC3339Nano, cursor[0])
-	if perr != nil {
-		return usecase.ListPosition{}, 0, false, badRequest(c, "cursor is not one this API gave",
-			fieldIssue{Field: "cursor", Message: "invalid"})
-	}
-	return usecase.ListPosition{CreatedAt: at, ID: cursor[1]}, limit, true, nil
-}
-
-// positionCursor is the cursor of a list position; "" for none (the last page).
-func positionCursor(p usecase.ListPosition) string {
-	if p.ID == "" {
-		return ""
-	}
-	return encodeCursor(p.CreatedAt.UTC().Format(time.RFC3339Nano), p.ID)
 }
 
 // created answers 201 with the resource and its Location.

@@ -36,7 +36,7 @@ func (a *API) toUpstream(u domain.Upstream) upstreamResource {
 }
 
 func (a *API) listUpstreams(c echo.Context) error {
-	cursor, limit, ok, err := pageParams(c, 1)
+	cursor, limit, ok, err := pageParams(c, listUpstreams, 1)
 	if !ok {
 		return err
 	}
@@ -45,7 +45,7 @@ func (a *API) listUpstreams(c echo.Context) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	return c.JSON(http.StatusOK, page[upstreamResource]{Items: itemsOf(ups, a.toUpstream).Items, NextCursor: encodeCursor(next)})
+	return c.JSON(http.StatusOK, page[upstreamResource]{Items: itemsOf(ups, a.toUpstream).Items, NextCursor: encodeCursor(listUpstreams, next)})
 }
 
 // upstreamCreate is the body of POST /upstreams.

@@ -39,7 +39,7 @@ func toUser(u domain.User) userResource {
 }
 
 func (a *API) listUsers(c echo.Context) error {
-	after, limit, ok, err := listParams(c)
+	after, limit, ok, err := listParams(c, listUsers)
 	if !ok {
 		return err
 	}
@@ -56,7 +56,7 @@ func (a *API) listUsers(c echo.Context) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	out := page[userResource]{Items: make([]userResource, 0, len(users)), NextCursor: positionCursor(next)}
+	out := page[userResource]{Items: make([]userResource, 0, len(users)), NextCursor: positionCursor(listUsers, next)}
 	for _, u := range users {
 		out.Items = append(out.Items, toUser(u))
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -153,6 +154,8 @@ func (uc *Upstreams) UpdateUpstream(ctx context.Context, id string, in UpstreamU
 	if err != nil {
 		return domain.Upstream{}, err
 	}
+	stored := u
+	stored.Scopes = slices.Clone(u.Scopes)
 	var fields []string
 	set := func(name string, dst *string, v *string, trim bool) {
 		if v == nil {
@@ -181,16 +184,22 @@ func (uc *Upstreams) UpdateUpstream(ctx context.Context, id string, in UpstreamU
 		}
 	}
 	if in.ScopesSet {
-		if !slices.Equal(u.Scopes, in.Scopes) {
+		scopes := in.Scopes
+		if len(scopes) == 0 {
+			scopes = domain.DefaultUpstreamScopes(u.Type)
+		}
+		if !slices.Equal(u.Scopes, scopes) {
 			fields = append(fields, "scope")
 		}
-		u.Scopes = in.Scopes
-		if len(u.Scopes) == 0 {
-			u.Scopes = domain.DefaultUpstreamScopes(u.Type)
-		}
+		u.Scopes = scopes
 	}
 	if err := validUpstream(u); err != nil {
 		return domain.Upstream{}, err
+	}
+	if in.ClientSecret == nil && reflect.DeepEqual(u, stored) {
+		// Nothing to change: no write, so updated_at (the admin API's ETag) stays and no
+		// event is recorded, as for users and clients.
+		return stored, nil
 	}
 	if in.ClientSecret != nil {
 		if u.SealedSecret, err = uc.sealSecret(u.ID, *in.ClientSecret); err != nil {

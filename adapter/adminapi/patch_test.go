@@ -131,3 +131,23 @@ func TestPatchClient_NoChange(t *testing.T) {
 		wantNoChange(t, fx, path, cl.ClientID, "client.updated", `{"scope":null,"name":"app 2","require_mfa":true}`)
 	})
 }
+
+// TestPatchUpstream_NoChange: the same for an upstream: a PATCH that leaves it as it is
+// (no member, its own values, null for the scope it has by default, a base URL with a
+// trailing slash) keeps its ETag and records no upstream.updated event; a new client
+// secret is a change even though the answer never shows it.
+func TestPatchUpstream_NoChange(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, fx *apiFixture) {
+		fx.want(http.StatusCreated, http.MethodPost, "/upstreams", map[string]any{"id": "gh", "name": "GitHub", "type": "github",
+			"client_id": "cid", "client_secret": "a secret"}, nil)
+		path := "/upstreams/gh"
+		wantNoChange(t, fx, path, "gh", "upstream.updated",
+			`{}`,
+			`{"name":"GitHub","client_id":"cid"}`,
+			`{"scope":null}`,
+			`{"api_url":"https://api.github.com/"}`)
+		wantChange(t, fx, path, "gh", "upstream.updated", `{"name":"GitHub.com"}`, "name")
+		wantNoChange(t, fx, path, "gh", "upstream.updated", `{"name":"GitHub.com"}`)
+		wantChange(t, fx, path, "gh", "upstream.updated", `{"client_secret":"a new secret"}`, "client_secret")
+	})
+}

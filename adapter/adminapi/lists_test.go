@@ -213,3 +213,22 @@ func TestLists_BadCursorAndLimit(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditEvents_UnknownType: a type no event has is refused, as `audit list --type`
+// refuses it, rather than listing nothing as if nothing had happened; every known
+// type lists.
+func TestAuditEvents_UnknownType(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, fx *apiFixture) {
+		for _, typ := range []string{"nope", "user.updatedx", "USER.UPDATED", "user.*"} {
+			r := fx.call(http.MethodGet, "/audit-events?type="+url.QueryEscape(typ), nil)
+			var p problemDoc
+			if r.Status != http.StatusBadRequest || json.Unmarshal(r.Body, &p) != nil || len(p.Errors) != 1 ||
+				p.Errors[0].Field != "type" || !strings.HasPrefix(p.Detail, "type must be one of ") {
+				t.Errorf("type=%s: %d %s, want a 400 naming the field type", typ, r.Status, r.Body)
+			}
+		}
+		for _, typ := range domain.AuditTypes {
+			fx.want(http.StatusOK, http.MethodGet, "/audit-events?type="+url.QueryEscape(typ), nil, nil)
+		}
+	})
+}

@@ -3,7 +3,9 @@ package adminapi
 import (
 	"cmp"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -317,6 +319,12 @@ func (a *API) listAuditEvents(c echo.Context) error {
 	}
 	f := usecase.AuditFilter{User: c.QueryParam("user"), Type: c.QueryParam("type"), Limit: limit,
 		Before: usecase.AuditPosition{Time: before.CreatedAt, ID: before.ID}}
+	if f.Type != "" && !slices.Contains(domain.AuditTypes, f.Type) {
+		// As `audit list --type` does: a misspelt type would otherwise list nothing, as if
+		// nothing had happened.
+		return badRequest(c, fmt.Sprintf("type must be one of %s", strings.Join(domain.AuditTypes, ", ")),
+			fieldIssue{Field: "type", Message: "unknown event type"})
+	}
 	if s := c.QueryParam("since"); s != "" {
 		since, err := parseSince(s, a.cfg.Clock.Now())
 		if err != nil {

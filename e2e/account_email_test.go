@@ -72,6 +72,11 @@ func TestSecurity_S47_ChangeEmailLinks(t *testing.T) {
 	wantErrorPage(t, r, http.StatusForbidden)
 	wantPageText(t, changeEmail(t, a, "not my password", first), http.StatusBadRequest, "That is not your current password.")
 	wantPageText(t, changeEmail(t, a, pass, "not an address"), http.StatusBadRequest, `id="new_email-error"`)
+	// Without the password, a bad address is named too: one answer, both fields.
+	r = changeEmail(t, a, "", "not an address")
+	wantPageText(t, r, http.StatusBadRequest, `id="new_email-error"`)
+	wantPageText(t, r, http.StatusBadRequest, "Enter your current password.")
+	wantPageText(t, r, http.StatusBadRequest, "That is not a valid email address.")
 	wantPageText(t, changeEmail(t, a, pass, strings.ToUpper(email)), http.StatusBadRequest, "That is already your email address.")
 
 	// Two requests: the first link is voided by the second.

@@ -468,6 +468,27 @@ func (a *Accounts) UpdateProfile(ctx context.Context, userID string, p domain.Pr
 		FamilyName: &p.FamilyName, Picture: &p.Picture, Locale: &p.Locale, Zoneinfo: &p.Zoneinfo, PhoneNumber: &p.PhoneNumber})
 }
 
+// CheckNewEmail is what ChangeEmail would say of rawEmail's form alone (a
+// *ValidationError for the field new_email), without a password and without looking
+// at who has the address: for a form that found another field missing, so that one
+// answer names every wrong field.
+func (a *Accounts) CheckNewEmail(rawEmail string) error {
+	_, err := a.newEmail(rawEmail)
+	return err
+}
+
+// newEmail is rawEmail in its stored form, when it may be an address.
+func (a *Accounts) newEmail(rawEmail string) (string, error) {
+	email := a.ids.CanonicalEmail(rawEmail)
+	if email == "" {
+		return "", &ValidationError{Field: "new_email", Message: "enter the new email address"}
+	}
+	if err := domain.ValidateNewEmail(email); err != nil {
+		return "", invalid("new_email", err)
+	}
+	return email, nil
+}
+
 // ChangeEmail is the signed-in user's request on /account to change their email to
 // rawEmail, confirmed by their current password (checked as at sign-in, throttled).
 // Requests are throttled per user and per new address, as forgot-password is. The
@@ -476,12 +497,9 @@ func (a *Accounts) UpdateProfile(ctx context.Context, userID string, p domain.Pr
 // goes to the new address, or, when another account has it, a notice to that
 // account's owner and no link. It returns the canonical new address.
 func (a *Accounts) ChangeEmail(ctx context.Context, userID, password, rawEmail, address string) (string, error) {
-	email := a.ids.CanonicalEmail(rawEmail)
-	if email == "" {
-		return "", &ValidationError{Field: "new_email", Message: "enter the new email address"}
-	}
-	if err := domain.ValidateNewEmail(email); err != nil {
-		return "", invalid("new_email", err)
+	email, err := a.newEmail(rawEmail)
+	if err != nil {
+		return "", err
 	}
 	u, err := a.users.UserByID(ctx, userID)
 	if err != nil {

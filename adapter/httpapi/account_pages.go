@@ -466,6 +466,11 @@ func (p *Pages) accountEmailPost(c echo.Context, f form, s *domain.Session) erro
 	}
 	if password == "" {
 		v.Fields["email_password"] = p.t(c, "acct.error.enter_current_password")
+		// The address is checked too, so that one answer names both fields.
+		var ve *usecase.ValidationError
+		if err := p.accounts.CheckNewEmail(v.NewEmail); v.NewEmail != "" && errors.As(err, &ve) {
+			v.Fields["new_email"] = p.say(c, ve.Message)
+		}
 	}
 	if len(v.Fields) > 0 {
 		return p.render(c, http.StatusBadRequest, "account", v)

@@ -119,6 +119,12 @@ func (a *API) Mount(e *echo.Echo) {
 		{http.MethodDelete, "/upstreams/:id", a.deleteUpstream},
 		{http.MethodGet, "/audit-events", a.listAuditEvents},
 	}
+	// HEAD wherever GET (RFC 9110 §9.1): the same answer's headers, no body.
+	for _, r := range routes {
+		if r.method == http.MethodGet {
+			routes = append(routes, route{http.MethodHead, r.path, r.h})
+		}
+	}
 	paths := map[string][]string{}
 	for _, r := range routes {
 		paths[r.path] = append(paths[r.path], r.method)

@@ -256,10 +256,7 @@ func (r Responder) write(c echo.Context, err error, a Answer) {
 		h.Add("WWW-Authenticate", `DPoP algs="`+strings.Join(r.DPoPAlgs, " ")+`"`)
 	}
 	noStore(c)
-	if c.Request().Method == http.MethodHead {
-		_ = c.NoContent(a.Status)
-		return
-	}
+	// Also for HEAD: the same headers as GET's answer; net/http drops the body.
 	_ = c.JSON(a.Status, oauthError{Error: a.Code, Description: a.Description})
 }
 

@@ -343,10 +343,7 @@ func (p *Pages) render(c echo.Context, status int, name string, v view) error {
 // or stack trace ever reaches the page.
 func (p *Pages) RenderError(c echo.Context, status int, code, description string) {
 	setPageHeaders(c.Response().Header(), p.csp)
-	if c.Request().Method == http.MethodHead {
-		_ = c.NoContent(status)
-		return
-	}
+	// Also for HEAD: the same headers as GET's answer; net/http drops the body.
 	v := view{Status: status, Code: code, Title: p.t(c, errorTitle(status)), Description: p.say(c, description)}
 	english := description // the advice depends on what the use case said
 	if status >= 500 || v.Description == "" {

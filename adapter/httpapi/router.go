@@ -183,8 +183,12 @@ type Routes struct {
 	m       []echo.MiddlewareFunc
 }
 
+// GET mounts h for GET and HEAD: every general-purpose server must serve HEAD where
+// it serves GET (RFC 9110 §9.1), and uptime monitors use it. net/http sends a HEAD
+// answer's status and headers and drops the body h writes.
 func (g Routes) GET(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
 	g.add(http.MethodGet, path, h, m)
+	g.add(http.MethodHead, path, h, m)
 }
 func (g Routes) POST(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) {
 	g.add(http.MethodPost, path, h, m)

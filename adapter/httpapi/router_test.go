@@ -45,15 +45,15 @@ func TestRouteMethodNotAllowed(t *testing.T) {
 		{"GET", "/verify-email/resend", 405, "OPTIONS, POST", html, "HTTP 405"},
 		{"GET", "/login/switch", 405, "OPTIONS, POST", html, "HTTP 405"},
 		{"DELETE", "/account/profile", 405, "OPTIONS, POST", html, "HTTP 405"},
-		{"PUT", "/login/mfa", 405, "OPTIONS, GET, POST", html, "HTTP 405"},
-		{"POST", "/login/upstream/github", 405, "OPTIONS, GET", html, "HTTP 405"},
+		{"PUT", "/login/mfa", 405, "OPTIONS, GET, HEAD, POST", html, "HTTP 405"},
+		{"POST", "/login/upstream/github", 405, "OPTIONS, GET, HEAD", html, "HTTP 405"},
 		// Top-level pages answered so before.
-		{"PUT", "/login", 405, "OPTIONS, GET, POST", html, "HTTP 405"},
-		{"PUT", "/account", 405, "OPTIONS, GET", html, "HTTP 405"},
-		{"PUT", "/oauth/authorize", 405, "OPTIONS, GET, POST", html, "HTTP 405"},
-		// HEAD is not GET to Echo: a 405 like the other methods, without a body.
-		{"HEAD", "/login", 405, "OPTIONS, GET, POST", "", ""},
-		{"HEAD", "/login/switch", 405, "OPTIONS, POST", "", ""},
+		{"PUT", "/login", 405, "OPTIONS, GET, HEAD, POST", html, "HTTP 405"},
+		{"PUT", "/account", 405, "OPTIONS, GET, HEAD", html, "HTTP 405"},
+		{"PUT", "/oauth/authorize", 405, "OPTIONS, GET, HEAD, POST", html, "HTTP 405"},
+		// HEAD where no GET is served: a 405 like the other methods, with its headers and
+		// without a body (where GET is, e2e's TestHeadWhereGet answers it).
+		{"HEAD", "/login/switch", 405, "OPTIONS, POST", html, ""},
 		{"OPTIONS", "/account/profile", 204, "OPTIONS, POST", "", ""},
 		// No such path: the page's 404 under a page, JSON elsewhere.
 		{"GET", "/account/nope", 404, "", html, "HTTP 404"},
@@ -61,7 +61,7 @@ func TestRouteMethodNotAllowed(t *testing.T) {
 		{"GET", "/account/profile/x", 404, "", html, "HTTP 404"},
 		{"GET", "/login/upstream/github/x", 404, "", html, "HTTP 404"},
 		{"GET", "/verify-email/x", 404, "", html, "HTTP 404"},
-		{"HEAD", "/account/nope", 404, "", "", ""},
+		{"HEAD", "/account/nope", 404, "", html, ""},
 		{"GET", "/nowhere", 404, "", json, `"error":"not_found"`},
 		{"GET", "/oauth/nope", 404, "", json, `"error":"not_found"`},
 	} {

@@ -48,7 +48,10 @@ type fakeOP struct {
 	LastAuthorize url.Values
 	// TokenFailure makes the token endpoint answer this status with an error.
 	TokenFailure int
-	codes        map[string]url.Values
+	// AuthorizeError makes the authorization endpoint send the browser back with this
+	// error (access_denied: the user clicked Deny) instead of a code.
+	AuthorizeError string
+	codes          map[string]url.Values
 }
 
 func newRSAKey(t testing.TB) *rsa.PrivateKey {
@@ -98,8 +101,12 @@ func (op *fakeOP) authorize(w http.ResponseWriter, r *http.Request) {
 	op.LastAuthorize = q
 	code := randomString(20)
 	op.codes[code] = q
+	deny := op.AuthorizeError
 	op.mu.Unlock()
 	target := q.Get("redirect_uri") + "?" + url.Values{"code": {code}, "state": {q.Get("state")}}.Encode()
+	if deny != "" {
+		target = q.Get("redirect_uri") + "?" + url.Values{"error": {deny}, "state": {q.Get("state")}}.Encode()
+	}
 	http.Redirect(w, r, target, http.StatusFound)
 }
 

@@ -402,6 +402,56 @@ func TestUpstream_MFAAfterUpstreamNoPassword(t *testing.T) {
 	}
 }
 
+// TestUpstream_RefusedByTheUser: the user clicking Deny at the upstream, or a callback
+// whose code was altered on the way, is no failure of the upstream: a 400 page naming
+// it, not a 502, and nothing created; the next honest sign-in works.
+func TestUpstream_RefusedByTheUser(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, Options{Env: map[string]string{"GATEHOUSE_REGISTRATION_ENABLED": "true"}})
+	op := newFakeOP(t)
+	op.Claims = map[string]any{"sub": "s-deny", "preferred_username": "denier"}
+	createUpstream(t, srv, op.ClientSecret, "--id", "op", "--name", "Fake OP", "--type", "oidc", "--issuer", op.Issuer,
+		"--client-id", op.ClientID, "--client-secret-stdin")
+	before := userCount(t, srv)
+
+	op.mu.Lock()
+	op.AuthorizeError = "access_denied"
+	op.mu.Unlock()
+	b := newAZBrowser(t, srv)
+	login := b.get("/login")
+	r, _ := b.upstreamSignIn(continueWith(t, login, "Fake OP"))
+	wantPageText(t, r, http.StatusBadRequest, "Sign-in with Fake OP failed")
+	wantPageText(t, r, http.StatusBadRequest, "access_denied")
+	op.mu.Lock()
+	op.AuthorizeError = ""
+	op.mu.Unlock()
+
+	// A code altered between the upstream and the callback.
+	r = b.get(continueWith(t, login, "Fake OP"))
+	at, err := url.Parse(r.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = b.get(at.String())
+	back, err := url.Parse(r.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := back.Query()
+	q.Set("code", q.Get("code")+"x")
+	back.RawQuery = q.Encode()
+	r = b.get(back.String())
+	wantPageText(t, r, http.StatusBadRequest, "Sign-in with Fake OP failed: Its token endpoint")
+	if n := userCount(t, srv); n != before {
+		t.Fatalf("%d users after refused sign-ins, want %d", n, before)
+	}
+
+	r, _ = b.upstreamSignIn(continueWith(t, login, "Fake OP"))
+	if r.Status != http.StatusFound && r.Status != http.StatusSeeOther {
+		t.Fatalf("an honest sign-in after them: %d\n%s", r.Status, r.Body)
+	}
+}
+
 // TestUpstream_FailingUpstream: an upstream that is down, or whose token endpoint
 // fails, ends on a 502 page naming it; the other upstream's button still works.
 func TestUpstream_FailingUpstream(t *testing.T) {

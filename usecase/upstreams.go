@@ -287,6 +287,25 @@ type UpstreamFailed struct {
 
 func (e *UpstreamFailed) Error() string { return "sign-in with " + e.Name + " failed: " + e.Message }
 
+// UpstreamCodeRefused: the upstream's token endpoint refused the authorization code
+// with the OAuth error Code (RFC 6749 §5.2).
+type UpstreamCodeRefused struct{ Code string }
+
+func (e *UpstreamCodeRefused) Error() string {
+	return fmt.Sprintf("its token endpoint refused the code (%s)", e.Code)
+}
+
+// userSideUpstreamError says whether an upstream's authorization error (RFC 6749
+// §4.1.2.1, OpenID Connect Core §3.1.2.6) is the user's doing or needs the user, not
+// the upstream's failure.
+func userSideUpstreamError(code string) bool {
+	switch code {
+	case "access_denied", "login_required", "consent_required", "interaction_required", "account_selection_required":
+		return true
+	}
+	return false
+}
+
 // UpstreamEmailTaken: the upstream identity is new, and its email belongs to an
 // account here. Nothing is created or linked: the owner signs in to that account and
 // links the identity from /account.
@@ -434,7 +453,9 @@ func (uc *Upstreams) CompleteUpstream(ctx context.Context, in UpstreamCallback) 
 		return fail(domain.AuditReasonUpstreamError, "this sign-in expired, was already used, or was started in another browser; try again", false, "")
 	}
 	if in.Error != "" {
-		return fail(domain.AuditReasonUpstreamError, "it answered "+safeCode(in.Error), true, "")
+		// The user's own refusal there, or a sign-in it could not finish without the
+		// user, is no fault of the upstream: a 4xx page, not a 502.
+		return fail(domain.AuditReasonUpstreamError, "it answered "+safeCode(in.Error), !userSideUpstreamError(in.Error), "")
 	}
 	if in.Code == "" {
 		return fail(domain.AuditReasonUpstreamError, "it sent no authorization code", true, "")
@@ -445,7 +466,11 @@ func (uc *Upstreams) CompleteUpstream(ctx context.Context, in UpstreamCallback) 
 	}
 	id, err := uc.connector.Exchange(ctx, up, string(secret), uc.CallbackURL(up.ID), in.Code, p.Verifier, p.Nonce)
 	if err != nil {
-		return fail(domain.AuditReasonUpstreamError, err.Error(), true, "")
+		// A code the token endpoint calls invalid came so from the browser (altered,
+		// used, or too old): no fault of the upstream either.
+		var refused *UpstreamCodeRefused
+		upstream := !errors.As(err, &refused) || refused.Code != "invalid_grant"
+		return fail(domain.AuditReasonUpstreamError, err.Error(), upstream, "")
 	}
 	if id.Subject == "" || len(id.Subject) > 255 {
 		return fail(domain.AuditReasonUpstreamError, "it named no valid subject", true, "")

@@ -177,7 +177,7 @@ func exchangeError(err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		if re.ErrorCode != "" {
-			return fmt.Errorf("its token endpoint refused the code (%s)", printable(re.ErrorCode))
+			return &usecase.UpstreamCodeRefused{Code: printable(re.ErrorCode)}
 		}
 		if re.Response != nil {
 			return fmt.Errorf("its token endpoint answered HTTP %d", re.Response.StatusCode)

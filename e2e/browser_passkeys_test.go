@@ -299,6 +299,13 @@ func TestSecurity_S51_Passkeys(t *testing.T) {
 		e.Details["factor"] != "passkey" {
 		t.Fatalf("no audit event of the enrolment: %+v", e)
 	}
+	// The console lists the passkey among Ada's second factors, with the reset.
+	_, adminName, adminPass := newConsoleAdmin(t, srv)
+	page := consoleSignIn(t, newAZBrowser(t, srv), "/admin/users/"+adaID, adminName, adminPass)
+	wantConsolePage(t, "ada's page in the console", page, "Passkeys: Ada&#39;s laptop")
+	if !strings.Contains(string(page.Body), `action="/admin/users/`+adaID+`/reset-mfa"`) {
+		t.Errorf("ada's page in the console offers no reset of her passkey:\n%s", page.Body)
+	}
 	creds := credentials(t, tab, adaAuth)
 	if len(creds) != 1 || !creds[0].IsResidentCredential || string(creds[0].UserHandle) != adaID {
 		t.Fatalf("the authenticator holds %+v, want one discoverable credential of %s", creds, adaID)

@@ -450,6 +450,13 @@ func TestUpstream_RefusedByTheUser(t *testing.T) {
 	if r.Status != http.StatusFound && r.Status != http.StatusSeeOther {
 		t.Fatalf("an honest sign-in after them: %d\n%s", r.Status, r.Body)
 	}
+	// The account it made has no password: the console says how it signs in instead
+	// of "asks only for the password".
+	var made struct{ ID string }
+	srv.CLIJSON(t, &made, "", "users", "show", "denier", "--json")
+	_, adminName, adminPass := newConsoleAdmin(t, srv)
+	page := consoleSignIn(t, newAZBrowser(t, srv), "/admin/users/"+made.ID, adminName, adminPass)
+	wantConsolePage(t, "an upstream account in the console", page, "None, and no password: this user signs in through a sign-in provider.")
 }
 
 // TestUpstream_FailingUpstream: an upstream that is down, or whose token endpoint

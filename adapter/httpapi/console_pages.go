@@ -50,8 +50,12 @@ type consoleView struct {
 	User     domain.User
 	UserForm consoleUserForm
 	Factors  usecase.FactorStatus
-	Sessions []consoleSessionView
-	Consents []consoleConsentView
+	// PasskeyNames are the names of the user's passkeys, for the factors' line.
+	PasskeyNames string
+	// NoPassword: the user has no password (signs in through an upstream or a passkey).
+	NoPassword bool
+	Sessions   []consoleSessionView
+	Consents   []consoleConsentView
 	// Resources: the user page can show sessions and consents.
 	Resources bool
 
@@ -606,7 +610,13 @@ func (k *Console) userPage(c echo.Context, op *operator, u domain.User) (*consol
 			return nil, err
 		}
 		v.Factors = st
+		names := make([]string, len(st.Passkeys))
+		for i, pk := range st.Passkeys {
+			names[i] = pk.Name
+		}
+		v.PasskeyNames = strings.Join(names, ", ")
 	}
+	v.NoPassword = u.PasswordHash == ""
 	if err := k.userResources(c, op, u, v); err != nil {
 		return nil, err
 	}

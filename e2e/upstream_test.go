@@ -402,9 +402,10 @@ func TestUpstream_MFAAfterUpstreamNoPassword(t *testing.T) {
 	}
 }
 
-// TestUpstream_RefusedByTheUser: the user clicking Deny at the upstream, or a callback
-// whose code was altered on the way, is no failure of the upstream: a 400 page naming
-// it, not a 502, and nothing created; the next honest sign-in works.
+// TestUpstream_RefusedByTheUser: the user clicking Deny at the upstream, a callback
+// whose code was altered on the way, or one naming another issuer (RFC 9207), is no
+// failure of the upstream: a 400 page naming it, not a 502, and nothing created; the
+// next honest sign-in works.
 func TestUpstream_RefusedByTheUser(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, Options{Env: map[string]string{"GATEHOUSE_REGISTRATION_ENABLED": "true"}})
@@ -442,11 +443,39 @@ func TestUpstream_RefusedByTheUser(t *testing.T) {
 	back.RawQuery = q.Encode()
 	r = b.get(back.String())
 	wantPageText(t, r, http.StatusBadRequest, "Sign-in with Fake OP failed: Its token endpoint")
+
+	// An answer naming another issuer (RFC 9207): refused before its code goes to the
+	// token endpoint.
+	callback := func(iss string) (Response, string) {
+		t.Helper()
+		r := b.get(continueWith(t, login, "Fake OP"))
+		at, err := url.Parse(r.Header.Get("Location"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := url.Parse(b.get(at.String()).Header.Get("Location"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := back.Query()
+		q.Set("iss", iss)
+		back.RawQuery = q.Encode()
+		return b.get(back.String()), q.Get("code")
+	}
+	r, code := callback("https://evil.example")
+	wantPageText(t, r, http.StatusBadRequest, "Sign-in with Fake OP failed: Its answer names another issuer.")
+	op.mu.Lock()
+	_, unspent := op.codes[code]
+	op.mu.Unlock()
+	if !unspent {
+		t.Errorf("the code of an answer naming another issuer went to the token endpoint")
+	}
 	if n := userCount(t, srv); n != before {
 		t.Fatalf("%d users after refused sign-ins, want %d", n, before)
 	}
 
-	r, _ = b.upstreamSignIn(continueWith(t, login, "Fake OP"))
+	// The honest answer, with its own issuer named, signs in.
+	r, _ = callback(op.Issuer)
 	if r.Status != http.StatusFound && r.Status != http.StatusSeeOther {
 		t.Fatalf("an honest sign-in after them: %d\n%s", r.Status, r.Body)
 	}

@@ -398,9 +398,10 @@ func (uc *Upstreams) browserHash(browser string) string {
 // UpstreamCallback is what the browser brought back from the upstream.
 type UpstreamCallback struct {
 	Upstream, Browser, Cookie string
-	// State, Code and Error are the callback's query parameters.
-	State, Code, Error string
-	Address            string
+	// State, Code and Error are the callback's query parameters; Issuer its iss
+	// (RFC 9207), "" when it has none.
+	State, Code, Error, Issuer string
+	Address                    string
 	// Session is the browser's session, nil when none.
 	Session *domain.Session
 }
@@ -451,6 +452,11 @@ func (uc *Upstreams) CompleteUpstream(ctx context.Context, in UpstreamCallback) 
 	}
 	if !fresh {
 		return fail(domain.AuditReasonUpstreamError, "this sign-in expired, was already used, or was started in another browser; try again", false, "")
+	}
+	if in.Issuer != "" && up.Type == domain.UpstreamOIDC && strings.TrimSuffix(in.Issuer, "/") != strings.TrimSuffix(up.Issuer, "/") {
+		// RFC 9207 §2.4: an answer naming another issuer is not this upstream's (a mix-up
+		// of providers); its code is never sent to this upstream's token endpoint.
+		return fail(domain.AuditReasonUpstreamError, "its answer names another issuer", false, "")
 	}
 	if in.Error != "" {
 		// The user's own refusal there, or a sign-in it could not finish without the

@@ -424,6 +424,7 @@ var useCaseMessages = map[string]string{
 	// Why an upstream sign-in failed (usecase.Upstreams, adapter/upstream): "it" is
 	// the upstream provider.
 	"it sent no authorization code":                                         "uc.up.no_code",
+	"its answer names another issuer":                                       "uc.up.wrong_issuer",
 	"its client secret cannot be read with this server's key; set it again": "uc.up.secret_unreadable",
 	"it named no valid subject":                                             "uc.up.no_subject",
 	"it sent no ID token":                                                   "uc.up.no_id_token",

@@ -137,7 +137,7 @@ func (p *Pages) upstreamCallback(c echo.Context) error {
 	q := c.QueryParams()
 	ctx := c.Request().Context()
 	out, err := p.upstreams.CompleteUpstream(ctx, usecase.UpstreamCallback{Upstream: c.Param("id"), Browser: browser,
-		Cookie: cookie, State: q.Get("state"), Code: q.Get("code"), Error: q.Get("error"), Address: c.RealIP(), Session: s})
+		Cookie: cookie, State: q.Get("state"), Code: q.Get("code"), Error: q.Get("error"), Issuer: q.Get("iss"), Address: c.RealIP(), Session: s})
 	var (
 		failed *usecase.UpstreamFailed
 		taken  *usecase.UpstreamEmailTaken

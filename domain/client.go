@@ -102,7 +102,7 @@ func (c Client) Audience(resources []string, def string) ([]string, error) {
 			return nil, ErrInvalidTarget.WithDescription("the client may not ask for resource %q", r)
 		}
 	}
-	return slices.Clone(resources), nil
+	return DistinctResources(resources), nil
 }
 
 // MatchRedirectURI returns the registered redirect URI that uri matches, comparing

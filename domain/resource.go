@@ -105,7 +105,19 @@ func (c Client) AudienceWithOpen(resources []string, def string, open []string) 
 			return nil, nil, ErrInvalidTarget.WithDescription("the client may not ask for resource %q", r)
 		}
 	}
-	return slices.Clone(resources), consent, nil
+	return DistinctResources(resources), consent, nil
+}
+
+// DistinctResources is resources without repeats, in the order first given: a
+// resource named twice is one audience (RFC 8707 §2), not two entries of aud.
+func DistinctResources(resources []string) []string {
+	out := make([]string, 0, len(resources))
+	for _, r := range resources {
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // ResourceConsentPrefix marks, in a remembered consent's scope list, a consent to an

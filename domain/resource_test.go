@@ -64,3 +64,20 @@ func TestAudienceWithOpen(t *testing.T) {
 		t.Fatalf("closed resource: %v", err)
 	}
 }
+
+// TestAudience_RepeatsAreOne: a resource named twice is one entry of aud, in the
+// order first given, by both resolutions.
+func TestAudience_RepeatsAreOne(t *testing.T) {
+	c := Client{Audiences: []string{"https://a.example/", "https://b.example/"}}
+	want := []string{"https://b.example/", "https://a.example/"}
+	aud, err := c.Audience([]string{"https://b.example/", "https://a.example/", "https://b.example/", "https://a.example/"}, "iss")
+	if err != nil || !slices.Equal(aud, want) {
+		t.Errorf("Audience: %v %v, want %v", aud, err, want)
+	}
+	aud, consent, err := c.AudienceWithOpen([]string{"https://b.example/", "https://open.example/", "https://b.example/",
+		"https://open.example/", "https://a.example/"}, "iss", []string{"https://open.example/"})
+	if err != nil || !slices.Equal(aud, []string{"https://b.example/", "https://open.example/", "https://a.example/"}) ||
+		!slices.Equal(consent, []string{"https://open.example/"}) {
+		t.Errorf("AudienceWithOpen: %v %v %v", aud, consent, err)
+	}
+}

@@ -38,7 +38,7 @@ func (a *Actor) Depth() int {
 // must be one of the client's registered audiences (RFC 8707 style), else
 // invalid_target.
 func ExchangeTarget(client Client, resources []string, audience string) ([]string, error) {
-	targets := slices.Clone(resources)
+	targets := DistinctResources(resources)
 	if audience != "" && !slices.Contains(targets, audience) {
 		targets = append(targets, audience)
 	}

@@ -28,7 +28,7 @@ func TestResource_MultipleAudiences(t *testing.T) {
 	}
 	authorize := func(state string) string {
 		q := azQuery(cl, p, state, "scope", "openid offline_access")
-		q["resource"] = []string{a, b}
+		q["resource"] = []string{a, b, a} // a named twice is one audience
 		return br.authorize(q, user, pass, "allow").Query.Get("code")
 	}
 	refreshWith := func(rt string, resources ...string) Response {
@@ -49,7 +49,7 @@ func TestResource_MultipleAudiences(t *testing.T) {
 	srv.Sensitive(rt)
 
 	// A refresh narrows to one of them, or keeps both when it names none.
-	r = refreshWith(rt, b)
+	r = refreshWith(rt, b, b)
 	if r.Status != 200 {
 		t.Fatalf("narrowing refresh: %d %s", r.Status, r.Body)
 	}
@@ -77,7 +77,7 @@ func TestResource_MultipleAudiences(t *testing.T) {
 	// The token request narrows the access token's audience; the refresh token keeps the grant's.
 	code := authorize("narrow-at-token")
 	v := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {cl.RedirectURI},
-		"code_verifier": {p.Verifier}, "resource": {a}}
+		"code_verifier": {p.Verifier}, "resource": {a, a}}
 	r = srv.PostForm(t, br.hc, "/oauth/token", v.Encode(), cl.ID, cl.Secret)
 	if r.Status != 200 {
 		t.Fatalf("exchange with resource: %d %s", r.Status, r.Body)

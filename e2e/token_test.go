@@ -114,7 +114,7 @@ func testResource(t *testing.T, srv *Server) {
 		t.Errorf("aud %v, want [%s]", c.Audience, api)
 	}
 
-	cfg.EndpointParams = url.Values{"resource": {api, other}}
+	cfg.EndpointParams = url.Values{"resource": {api, other, api}} // named twice, one audience
 	tok, err = cfg.Token(ctx)
 	if err != nil {
 		t.Fatalf("two resources: %v", err)

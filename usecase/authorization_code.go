@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"gatehouse/domain"
@@ -62,7 +61,7 @@ func (uc *AuthorizationCodeGrant) Execute(ctx context.Context, client domain.Cli
 		fam, rt, s := uc.minter.newGrant(subject)
 		secret = s
 		if len(req.Resource) > 0 {
-			subject.Audience = slices.Clone(req.Resource)
+			subject.Audience = domain.DistinctResources(req.Resource)
 		}
 		return CodeOutcome{Grant: &NewGrant{Family: fam, Refresh: rt}}, nil
 	})

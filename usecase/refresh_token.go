@@ -119,7 +119,7 @@ func narrowed(old domain.RefreshToken, req TokenRequest) (scope, aud []string, e
 		if !domain.ScopeCovers(old.Audience, req.Resource) {
 			return nil, nil, domain.ErrInvalidTarget.WithDescription("the requested resource exceeds the original grant")
 		}
-		aud = req.Resource
+		aud = domain.DistinctResources(req.Resource)
 	}
 	return scope, aud, nil
 }

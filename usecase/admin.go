@@ -902,6 +902,9 @@ func (a *Admin) updatedClient(c domain.Client, in ClientUpdate) (domain.Client, 
 // (the client already is as it asks) writes nothing, keeps updated_at and records no
 // event; it returns the client as stored.
 func (a *Admin) UpdateClient(ctx context.Context, id string, in ClientUpdate) (domain.Client, error) {
+	if id == ConsoleClientID {
+		return domain.Client{}, errConsoleClient
+	}
 	c, err := a.clients.ClientByID(ctx, id)
 	if err != nil {
 		return domain.Client{}, err
@@ -1017,6 +1020,9 @@ func (a *Admin) disableClient(ctx context.Context, id string, now time.Time, sav
 // the revocation of its grants the rest; its codes, consents and refresh tokens go
 // with it.
 func (a *Admin) DeleteClient(ctx context.Context, id string) error {
+	if id == ConsoleClientID {
+		return errConsoleClient
+	}
 	if _, err := a.clients.ClientByID(ctx, id); err != nil {
 		return err
 	}

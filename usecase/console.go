@@ -16,6 +16,11 @@ import (
 // with no consent page (it is this server itself).
 const ConsoleClientID = "gatehouse-console"
 
+// errConsoleClient refuses to change or delete the console's client: the console
+// signs in with it, and start-up would only make it again as it must be.
+var errConsoleClient = &ValidationError{Field: "client_id",
+	Message: "the admin console's own client cannot be changed or deleted: the console signs in with it"}
+
 // ConsoleClientName is its name, unlikely to be one an administrator chose.
 const ConsoleClientName = "Gatehouse admin console (built in)"
 

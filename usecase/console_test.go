@@ -80,6 +80,19 @@ func TestConsoleClient_EnsureIdempotentAndSafeAcrossInstances(t *testing.T) {
 			if !c.SkipConsent || c.Disabled || !slices.Equal(c.RedirectURIs, []string{"https://login.example/admin/callback"}) {
 				t.Errorf("after a change and a new issuer: %+v", c)
 			}
+
+			// An administrator can neither change nor delete it (the CLI, the admin API):
+			// the console signs in with it.
+			var ve *usecase.ValidationError
+			if _, err := first.UpdateClient(t.Context(), usecase.ConsoleClientID, usecase.ClientUpdate{Disabled: ptr(true)}); !errors.As(err, &ve) {
+				t.Errorf("UpdateClient of the console's client: %v, want a ValidationError", err)
+			}
+			if err := first.DeleteClient(t.Context(), usecase.ConsoleClientID); !errors.As(err, &ve) {
+				t.Errorf("DeleteClient of the console's client: %v, want a ValidationError", err)
+			}
+			if c, err := clients.ClientByID(t.Context(), usecase.ConsoleClientID); err != nil || c.Disabled {
+				t.Errorf("the console's client after the refusals: %+v %v", c, err)
+			}
 		})
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -109,6 +110,9 @@ func TestCLI_MissingDatabaseCreatesNothing(t *testing.T) {
 	if r.Exit != 0 || r.Stderr != "gatehouse: generated a new secret key in "+keyFile+"; back it up with the database\n" {
 		t.Fatalf("migrate on a new database: exit %d, stderr %q", r.Exit, r.Stderr)
 	}
+	if !regexp.MustCompile(`^applied [1-9][0-9]* migrations; schema is up to date\n$`).MatchString(r.Stdout) {
+		t.Errorf("migrate on a new database says %q, want how many it applied", r.Stdout)
+	}
 	if st, err := os.Stat(keyFile); err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("secret key file: %v", err)
 	}
@@ -119,9 +123,15 @@ func TestCLI_MissingDatabaseCreatesNothing(t *testing.T) {
 	if r = cliIn(t, dir, env, "", "users", "list"); r.Exit != 0 || !strings.Contains(r.Stdout, "alice") {
 		t.Fatalf("users list after migrate: exit %d %q %q", r.Exit, r.Stdout, r.Stderr)
 	}
-	if r = cliIn(t, dir, env, "", "migrate"); r.Exit != 0 || r.Stderr != "" {
-		t.Errorf("migrate again: exit %d, stderr %q (no new key)", r.Exit, r.Stderr)
+	if r = cliIn(t, dir, env, "", "migrate"); r.Exit != 0 || r.Stderr != "" || r.Stdout != "schema was already up to date\n" {
+		t.Errorf("migrate again: exit %d, stdout %q, stderr %q (no new key)", r.Exit, r.Stdout, r.Stderr)
 	}
+	if r = cliIn(t, dir, env, "", "migrate", "--json"); r.Exit != 0 || strings.Join(strings.Fields(r.Stdout), "") != `{"applied":0,"status":"uptodate"}` {
+		t.Errorf("migrate --json again: exit %d, stdout %q", r.Exit, r.Stdout)
+	}
+	// One argument too many is named as such, not as a missing one.
+	r = cliIn(t, dir, env, "", "users", "show", "alice", "bob")
+	wantUsage(t, "users show with two users", r.Stdout, r.Stderr, r.Exit, "takes only a user id or username (2 arguments given)")
 
 	// A database whose secret key file went missing: a new key would open none of its
 	// sealed keys, so the commands refuse rather than write one.

@@ -170,8 +170,11 @@ func noArgs(cmd *cobra.Command, args []string) error {
 
 func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != n {
+		switch {
+		case len(args) < n:
 			return usagef("%s needs %s", cmd.CommandPath(), what)
+		case len(args) > n:
+			return usagef("%s takes only %s (%d arguments given)", cmd.CommandPath(), what, len(args))
 		}
 		return nil
 	}

@@ -201,10 +201,27 @@ func migrateCmd(g *globals) *cobra.Command {
 			ctx := cmd.Context()
 			switch action {
 			case "up":
+				before, err := bunrepo.MigrationStatus(ctx, app.DB)
+				if err != nil {
+					return fmt.Errorf("migrate up: %w", err)
+				}
 				if err := bunrepo.Migrate(ctx, app.DB); err != nil {
 					return fmt.Errorf("migrate up: %w", err)
 				}
-				return g.print(map[string]string{"status": "up to date"}, "migrations applied; schema is up to date\n")
+				applied := 0
+				for _, m := range before {
+					if !m.Applied {
+						applied++
+					}
+				}
+				text := "schema was already up to date\n"
+				switch {
+				case applied == 1:
+					text = "applied 1 migration; schema is up to date\n"
+				case applied > 1:
+					text = fmt.Sprintf("applied %d migrations; schema is up to date\n", applied)
+				}
+				return g.print(map[string]any{"status": "up to date", "applied": applied}, text)
 			case "down":
 				if err := requireSchema(ctx, app); err != nil {
 					return err

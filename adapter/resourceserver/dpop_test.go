@@ -25,6 +25,7 @@ type proofKey struct {
 	priv crypto.Signer
 	jwk  map[string]any
 	jkt  string
+	alg  string // of its proofs; empty means ES256
 }
 
 func newProofKey(t testing.TB) proofKey {
@@ -36,7 +37,7 @@ func newProofKey(t testing.TB) proofKey {
 	b64 := base64.RawURLEncoding.EncodeToString
 	x, y := b64(k.X.FillBytes(make([]byte, 32))), b64(k.Y.FillBytes(make([]byte, 32)))
 	sum := sha256.Sum256([]byte(`{"crv":"P-256","kty":"EC","x":"` + x + `","y":"` + y + `"}`))
-	return proofKey{k, map[string]any{"kty": "EC", "crv": "P-256", "x": x, "y": y}, b64(sum[:])}
+	return proofKey{k, map[string]any{"kty": "EC", "crv": "P-256", "x": x, "y": y}, b64(sum[:]), AlgES256}
 }
 
 var proofSeq int
@@ -57,7 +58,11 @@ func (k proofKey) proof(t testing.TB, token string, claims, hdr map[string]any) 
 			c[n] = v
 		}
 	}
-	tok := jwt.NewWithClaims(jwt.SigningMethodES256, c)
+	method := jwt.SigningMethod(jwt.SigningMethodES256)
+	if k.alg != "" {
+		method = jwt.GetSigningMethod(k.alg)
+	}
+	tok := jwt.NewWithClaims(method, c)
 	tok.Header["typ"], tok.Header["jwk"] = "dpop+jwt", k.jwk
 	for n, v := range hdr {
 		if v == nil {

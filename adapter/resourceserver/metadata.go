@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -58,7 +59,7 @@ func (v *Verifier) Metadata() ProtectedResourceMetadata {
 		ResourceName:           v.cfg.ResourceName,
 	}
 	if v.cfg.PublicURL != "" {
-		m.DPoPSigningAlgValuesSupported = []string{AlgES256, AlgRS256, AlgEdDSA}
+		m.DPoPSigningAlgValuesSupported = slices.Clone(proofAlgs)
 	}
 	return m
 }

@@ -122,7 +122,7 @@ func (v *Verifier) authenticate(w http.ResponseWriter, r *http.Request) (*Claims
 }
 
 // dpopAlgs lists the proof algs, for the DPoP challenge's algs parameter.
-func (v *Verifier) dpopAlgs() string { return AlgES256 + " " + AlgRS256 + " " + AlgEdDSA }
+func (v *Verifier) dpopAlgs() string { return proofAlgsParam }
 
 // authorization extracts the token of "Authorization: Bearer <token>" or
 // "Authorization: DPoP <token>" (RFC 9449 §7.1); dpop reports the latter.
@@ -273,7 +273,7 @@ func writeChallenge(w http.ResponseWriter, scheme, realm, metadataURL string, st
 		}
 	}
 	if scheme == "DPoP" {
-		param("algs", AlgES256+" "+AlgRS256+" "+AlgEdDSA)
+		param("algs", proofAlgsParam)
 	}
 	h := w.Header()
 	if prev := h.Values("WWW-Authenticate"); len(prev) > 0 {

@@ -187,7 +187,7 @@ func TestOIDC_Discovery(t *testing.T) {
 		}
 	}
 	prompts, _ := m["prompt_values_supported"].([]any)
-	if !slices.Equal(prompts, []any{"none", "login", "consent"}) {
+	if !slices.Equal(prompts, []any{"none", "login", "consent", "select_account"}) {
 		t.Errorf("prompt_values_supported %v", prompts)
 	}
 	algs, _ := m["id_token_signing_alg_values_supported"].([]any)

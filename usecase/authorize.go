@@ -34,6 +34,9 @@ type Authorize struct {
 	// resources are the registered protected resources: an open one may be asked
 	// for by any client, with the user's consent. Nil: none.
 	resources ResourceStore
+	// hints checks an id_token_hint, as for RP-initiated logout. Nil: no hint can be
+	// verified, and a request carrying one is refused rather than the hint ignored.
+	hints IDTokenHintVerifier
 }
 
 // NewAuthorize builds the authorization endpoint. It takes the requests the PAR
@@ -52,6 +55,18 @@ func NewAuthorizeWithResources(users UserStore, clients ClientStore, requests Au
 	par PARSettings, audit *Audit, passkeys PasskeyStore, resources ResourceStore) *Authorize {
 	a := NewAuthorize(users, clients, requests, consents, codes, pushed, hasher, random, clock, settings, par, audit, passkeys)
 	a.resources = resources
+	return a
+}
+
+// NewAuthorizeWithHints is NewAuthorizeWithResources that also checks the
+// id_token_hint of a request (OpenID Connect Core §3.1.2.1) with hints, the verifier
+// of RP-initiated logout.
+func NewAuthorizeWithHints(users UserStore, clients ClientStore, requests AuthRequestStore, consents ConsentStore,
+	codes CodeStore, pushed PushedRequestStore, hasher SecretHasher, random Random, clock Clock, settings Settings,
+	par PARSettings, audit *Audit, passkeys PasskeyStore, resources ResourceStore, hints IDTokenHintVerifier) *Authorize {
+	a := NewAuthorizeWithResources(users, clients, requests, consents, codes, pushed, hasher, random, clock, settings, par,
+		audit, passkeys, resources)
+	a.hints = hints
 	return a
 }
 
@@ -101,13 +116,53 @@ func (uc *Authorize) Start(ctx context.Context, in AuthorizeInput) (Step, error)
 	if err != nil {
 		return Step{}, redirectError(redirectURI, state, err)
 	}
+	hintSubject, err := uc.hintSubject(ctx, client, p.IDTokenHint)
+	if err != nil {
+		return Step{}, redirectError(redirectURI, state, err)
+	}
 	now := uc.clock.Now()
 	req.ID, req.RedirectURI, req.RedirectURISent, req.State = uc.random.Token(), redirectURI, sent, state
 	req.BrowserHash, req.CreatedAt, req.ExpiresAt = uc.hasher.HashSecret(in.BrowserSecret), now, now.Add(domain.AuthRequestTTL)
 	if s := in.Session; s != nil && !loginNeeded(req, *s, now) {
-		req.UserID, req.AuthTime = s.UserID, s.AuthTime
+		if hintSubject != "" && hintSubject != s.UserID {
+			// The client expects another user than the one signed in here: no code for
+			// this one without asking (OpenID Connect Core §3.1.2.1). The login page
+			// asks, as for prompt=login; prompt=none cannot ask.
+			if req.HasPrompt(domain.PromptNone) {
+				return Step{}, redirectError(redirectURI, state, domain.ErrLoginRequired.WithDescription(
+					"the user signed in is not the one the id_token_hint names"))
+			}
+		} else {
+			req.UserID, req.AuthTime = s.UserID, s.AuthTime
+		}
 	}
 	return uc.next(ctx, req, client, in.Session, false)
+}
+
+// hintSubject checks the request's id_token_hint, if any, and returns the user it
+// names (empty without a hint). The hint must be an ID token of this server (our key,
+// our iss; it may have expired: it only says whom the client expects) issued to this
+// very client: another client's ID token is not the requester's to hand back, and
+// would let it ask whether the browser's user is the user of another client. Any
+// defect is an invalid_request for the client.
+func (uc *Authorize) hintSubject(ctx context.Context, client domain.Client, raw string) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	invalid := domain.ErrInvalidRequest.WithDescription("the id_token_hint is not an ID token this server issued")
+	if uc.hints == nil {
+		return "", invalid
+	}
+	hint, err := uc.hints.VerifyIDTokenHint(ctx, raw)
+	switch {
+	case errors.Is(err, domain.ErrInvalidToken):
+		return "", invalid
+	case err != nil:
+		return "", fmt.Errorf("verify id_token_hint: %w", err)
+	case hint.ClientID != client.ID:
+		return "", domain.ErrInvalidRequest.WithDescription("the id_token_hint was issued to another application")
+	}
+	return hint.Subject, nil
 }
 
 // trustedClient finds the client and the redirect URI to answer to. Any failure here

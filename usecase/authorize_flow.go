@@ -320,9 +320,11 @@ func pageStep(req domain.AuthRequest, kind StepKind) Step {
 }
 
 // loginNeeded: prompt=login, or a session older than max_age (OpenID Connect Core
-// §3.1.2.1), asks the user to log in again.
+// §3.1.2.1), asks the user to log in again. So does prompt=select_account: a session
+// holds one account, and the login page is where the user chooses one (the same or
+// another); there is no list of accounts to pick from without signing in.
 func loginNeeded(req domain.AuthRequest, s domain.Session, now time.Time) bool {
-	if req.HasPrompt(domain.PromptLogin) {
+	if req.HasPrompt(domain.PromptLogin) || req.HasPrompt(domain.PromptSelectAccount) {
 		return true
 	}
 	return req.MaxAge != nil && now.Sub(s.AuthTime) > *req.MaxAge

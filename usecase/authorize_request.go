@@ -18,9 +18,12 @@ import (
 // AuthorizeParams are the parameters of an authorization request as the HTTP adapter
 // read them. Empty means absent; unknown parameters never get here.
 type AuthorizeParams struct {
-	ClientID            string
-	RedirectURI         string
-	ResponseType        string
+	ClientID     string
+	RedirectURI  string
+	ResponseType string
+	// ResponseMode is the OAuth 2.0 Multiple Response Types response_mode: only query
+	// (the default of response_type=code) is supported.
+	ResponseMode        string
 	Scope               string
 	State               string
 	Nonce               string
@@ -28,6 +31,10 @@ type AuthorizeParams struct {
 	CodeChallengeMethod string
 	Prompt              string
 	MaxAge              string
+	// IDTokenHint is the OpenID Connect id_token_hint (Core §3.1.2.1): an ID token of
+	// ours naming the user the client expects. Checked by Authorize.Start, which has
+	// the keys; the pure validation only bounds its length.
+	IDTokenHint string
 	// Claims is the OpenID Connect claims request parameter (Core §5.5), JSON.
 	Claims string
 	// ACRValues is the OpenID Connect acr_values (space-separated classes).
@@ -85,6 +92,9 @@ func ValidateAuthRequest(client domain.Client, p AuthorizeParams, policy Authori
 		return fail(err)
 	}
 	if err := checkResponseType(client, p); err != nil {
+		return fail(err)
+	}
+	if err := checkResponseMode(p.ResponseMode); err != nil {
 		return fail(err)
 	}
 	scope, err := checkScope(client, p, policy.OpenResources)
@@ -165,6 +175,7 @@ func checkLengths(p AuthorizeParams) error {
 		{"state", p.State}, {"nonce", p.Nonce}, {"response_type", p.ResponseType}, {"scope", p.Scope},
 		{"code_challenge", p.CodeChallenge}, {"code_challenge_method", p.CodeChallengeMethod},
 		{"prompt", p.Prompt}, {"max_age", p.MaxAge}, {"claims", p.Claims}, {"acr_values", p.ACRValues},
+		{"response_mode", p.ResponseMode}, {"id_token_hint", p.IDTokenHint},
 	} {
 		if err := domain.CheckParam(v.name, v.value); err != nil {
 			return err
@@ -201,6 +212,20 @@ func checkResponseType(client domain.Client, p AuthorizeParams) error {
 		return domain.ErrUnauthorizedClient.WithDescription("the client may not use the authorization code flow")
 	}
 	return nil
+}
+
+// checkResponseMode: the answer goes in the query of the redirect URI, the default
+// mode of response_type=code and the only one discovery lists
+// (response_modes_supported). Another mode (fragment, form_post, or an unknown one)
+// is refused rather than ignored: a form_post client would find the code in a URL
+// it did not expect it in. The refusal itself goes in the query, the one way this
+// server answers.
+func checkResponseMode(mode string) error {
+	switch mode {
+	case "", "query":
+		return nil
+	}
+	return domain.ErrInvalidRequest.WithDescription("response_mode %s is not supported; this server answers in the query", safeValue(mode))
 }
 
 // checkScope is the scope asked, or the default one, within what the client may ask.
@@ -253,7 +278,9 @@ func checkPKCE(client domain.Client, p AuthorizeParams, policy AuthorizePolicy) 
 	return nil
 }
 
-// checkPrompt parses the OpenID Connect prompt values, each once.
+// checkPrompt parses the OpenID Connect prompt values, each once. select_account
+// shows the login page even to a browser with a session, where the user signs in
+// with the account of their choice (loginNeeded): one account per session.
 func checkPrompt(s string) ([]string, error) {
 	var out []string
 	for _, v := range strings.Fields(s) {

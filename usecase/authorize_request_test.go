@@ -57,6 +57,11 @@ func TestValidateAuthRequest(t *testing.T) {
 		{"prompt none and login", client, policy, func(p *usecase.AuthorizeParams) { p.Prompt = "none login" }, "invalid_request"},
 		{"negative max_age", client, policy, func(p *usecase.AuthorizeParams) { p.MaxAge = "-1" }, "invalid_request"},
 		{"max_age over ten years", client, policy, func(p *usecase.AuthorizeParams) { p.MaxAge = "999999999999" }, "invalid_request"},
+		{"response_mode form_post", client, policy, func(p *usecase.AuthorizeParams) { p.ResponseMode = "form_post" }, "invalid_request"},
+		{"response_mode fragment", client, policy, func(p *usecase.AuthorizeParams) { p.ResponseMode = "fragment" }, "invalid_request"},
+		{"response_mode unknown", client, policy, func(p *usecase.AuthorizeParams) { p.ResponseMode = "xyz" }, "invalid_request"},
+		{"response_mode in capitals", client, policy, func(p *usecase.AuthorizeParams) { p.ResponseMode = "QUERY" }, "invalid_request"},
+		{"long id_token_hint", client, policy, func(p *usecase.AuthorizeParams) { p.IDTokenHint = strings.Repeat("h", 17<<10) }, "invalid_request"},
 	} {
 		p := good
 		tc.edit(&p)
@@ -79,6 +84,30 @@ func TestValidateAuthRequest(t *testing.T) {
 	if err != nil || !slices.Equal(req.Scope, []string{"profile", "openid"}) || !slices.Equal(req.Audience, p.Resource) ||
 		!slices.Equal(req.Prompt, []string{"login", "consent"}) || req.MaxAge == nil || *req.MaxAge != 10*time.Minute {
 		t.Fatalf("request with scope, resource, prompt and max_age: %+v, %v", req, err)
+	}
+	// response_mode=query is the mode the server answers in anyway; the refusal of
+	// another names it.
+	p = good
+	p.ResponseMode = "query"
+	if _, err := usecase.ValidateAuthRequest(client, p, policy); err != nil {
+		t.Fatalf("response_mode=query: %v", err)
+	}
+	p.ResponseMode = "form_post"
+	var e *domain.Error
+	if _, err := usecase.ValidateAuthRequest(client, p, policy); !errors.As(err, &e) ||
+		e.Description != "response_mode form_post is not supported; this server answers in the query" {
+		t.Fatalf("response_mode=form_post: %v", err)
+	}
+	// prompt=select_account is accepted, alone; with none it is refused, as every
+	// other value is.
+	p = good
+	p.Prompt = "select_account"
+	if req, err := usecase.ValidateAuthRequest(client, p, policy); err != nil || !req.HasPrompt(domain.PromptSelectAccount) {
+		t.Fatalf("prompt=select_account: %+v, %v", req, err)
+	}
+	p.Prompt = "none select_account"
+	if _, err := usecase.ValidateAuthRequest(client, p, policy); !errors.As(err, &e) || e.Code != "invalid_request" {
+		t.Fatalf("prompt=none select_account: %v, want invalid_request", err)
 	}
 	// A confidential client may leave PKCE out where the policy allows it.
 	p = good

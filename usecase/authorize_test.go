@@ -98,6 +98,8 @@ func TestAuthorize_Validation(t *testing.T) {
 		"max_age negative":      {func(p *usecase.AuthorizeParams) { p.MaxAge = "-5" }, false, "invalid_request"},
 		"NUL in nonce":          {func(p *usecase.AuthorizeParams) { p.Nonce = "a\x00b" }, false, "invalid_request"},
 		"huge state":            {func(p *usecase.AuthorizeParams) { p.State = strings.Repeat("s", 5000) }, false, "invalid_request"},
+		"response_mode":         {func(p *usecase.AuthorizeParams) { p.ResponseMode = "form_post" }, false, "invalid_request"},
+		"id_token_hint":         {func(p *usecase.AuthorizeParams) { p.IDTokenHint = "not.a.jwt" }, false, "invalid_request"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			p := good
@@ -374,4 +376,150 @@ func TestAuthorize_ConsentPerRedirectURI(t *testing.T) {
 	if err != nil || got.RedirectURI != "" {
 		t.Fatalf("confidential client's consent %+v, %v; want one for every URI", got, err)
 	}
+}
+
+// TestAuthorize_ResponseMode: a mode other than query is refused at the client's
+// redirect URI, with its state, before any page or code.
+func TestAuthorize_ResponseMode(t *testing.T) {
+	f := newPagesFixture(t)
+	c, _ := f.client(t, usecase.NewClient{RedirectURIs: []string{"https://app.test/cb"}, SkipConsent: true})
+	_, s := f.signedIn(t, "ann")
+	for _, mode := range []string{"form_post", "fragment", "xyz", "query.jwt"} {
+		p := pkceParams(c)
+		p.ResponseMode = mode
+		_, err := f.authorize.Start(f.ctx, usecase.AuthorizeInput{Params: p, Session: &s, BrowserSecret: browserA})
+		var ae *domain.AuthorizationError
+		if !errors.As(err, &ae) || ae.Err.Code != "invalid_request" || ae.State != "st" || ae.RedirectURI != c.RedirectURIs[0] ||
+			ae.Err.Description != "response_mode "+mode+" is not supported; this server answers in the query" {
+			t.Errorf("response_mode=%s: %v, want invalid_request at the redirect URI", mode, err)
+		}
+	}
+	p := pkceParams(c)
+	p.ResponseMode = "query"
+	if step, err := f.authorize.Start(f.ctx, usecase.AuthorizeInput{Params: p, Session: &s, BrowserSecret: browserA}); err != nil ||
+		step.Kind != usecase.StepRedirect || step.Response.Code == "" {
+		t.Fatalf("response_mode=query: %+v, %v, want a code", step, err)
+	}
+}
+
+// TestAuthorize_SelectAccount: prompt=select_account shows the login page even to a
+// signed-in browser (where the user signs in with the account of their choice), as
+// prompt=login does; with prompt=none it is refused.
+func TestAuthorize_SelectAccount(t *testing.T) {
+	f := newPagesFixture(t)
+	c, _ := f.client(t, usecase.NewClient{RedirectURIs: []string{"https://app.test/cb"}, SkipConsent: true})
+	_, s := f.signedIn(t, "ann")
+	start := func(prompt string) (usecase.Step, error) {
+		return f.authorize.Start(f.ctx, usecase.AuthorizeInput{Params: pkceParams(c, "prompt", prompt), Session: &s, BrowserSecret: browserA})
+	}
+	if step, err := start(""); err != nil || step.Kind != usecase.StepRedirect {
+		t.Fatalf("no prompt, signed in: %+v, %v, want a code", step, err)
+	}
+	step, err := start("select_account")
+	if err != nil || step.Kind != usecase.StepLogin || step.RequestID == "" {
+		t.Fatalf("prompt=select_account, signed in: %+v, %v, want the login page", step, err)
+	}
+	if pr, err := f.authorize.Pending(f.ctx, step.RequestID, browserA); err != nil || !pr.NeedsLogin(&s) {
+		t.Fatalf("the pending request must ask for a sign-in: %+v, %v", pr, err)
+	}
+	// Once the user has signed in (with the account chosen) the request goes on.
+	if step, err := f.authorize.LoggedIn(f.ctx, step.RequestID, browserA, s); err != nil || step.Kind != usecase.StepRedirect {
+		t.Fatalf("after the sign-in: %+v, %v, want a code", step, err)
+	}
+	var ae *domain.AuthorizationError
+	if _, err := start("none select_account"); !errors.As(err, &ae) || ae.Err.Code != "invalid_request" {
+		t.Fatalf("prompt=none select_account: %v, want invalid_request", err)
+	}
+}
+
+// TestAuthorize_IDTokenHint: an id_token_hint must be an ID token of ours issued to
+// the requesting client (expired or not); naming a user other than the one signed
+// in, it gets login_required with prompt=none and the login page without; naming the
+// signed-in user, it changes nothing.
+func TestAuthorize_IDTokenHint(t *testing.T) {
+	f := newPagesFixture(t)
+	f.authorize = usecase.NewAuthorizeWithHints(f.users, f.clients, bunrepo.NewAuthRequestRepository(f.db),
+		bunrepo.NewConsentRepository(f.db), f.codes, bunrepo.NewPushedRequestRepository(f.db), f.hasher, f.random, f.clock,
+		f.settings, usecase.PARSettings{}, nil, nil, nil, f.hints)
+	grants := []string{domain.GrantAuthorizationCode, domain.GrantPassword}
+	c, cr := f.client(t, usecase.NewClient{RedirectURIs: []string{"https://app.test/cb"}, SkipConsent: true, GrantTypes: grants})
+	_, ocr := f.client(t, usecase.NewClient{RedirectURIs: []string{"https://other.test/cb"}, SkipConsent: true, GrantTypes: grants})
+	_, alice := f.signedIn(t, "alice")
+	f.user(t, "bob", "bob's password")
+	idToken := func(cr usecase.Credentials, name string) string {
+		t.Helper()
+		tok, err := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantPassword, Credentials: cr,
+			Username: name, Password: name + "'s password", Scope: "openid"})
+		if err != nil || tok.IDToken == "" {
+			t.Fatalf("password grant for %s: %v", name, err)
+		}
+		return tok.IDToken
+	}
+	aliceHint, bobHint, otherClientHint := idToken(cr, "alice"), idToken(cr, "bob"), idToken(ocr, "alice")
+	start := func(hint, prompt string) (usecase.Step, error) {
+		p := pkceParams(c, "prompt", prompt)
+		p.IDTokenHint = hint
+		return f.authorize.Start(f.ctx, usecase.AuthorizeInput{Params: p, Session: &alice, BrowserSecret: browserA})
+	}
+	redirectErr := func(name string, err error, code string) {
+		t.Helper()
+		var ae *domain.AuthorizationError
+		if !errors.As(err, &ae) || ae.Err.Code != code || ae.State != "st" || ae.RedirectURI != c.RedirectURIs[0] {
+			t.Errorf("%s: %v, want %s at the redirect URI", name, err, code)
+		}
+	}
+
+	for _, prompt := range []string{"none", ""} {
+		if step, err := start(aliceHint, prompt); err != nil || step.Kind != usecase.StepRedirect || step.Response.Code == "" {
+			t.Errorf("prompt=%q, hint of the signed-in user: %+v, %v, want a code", prompt, step, err)
+		}
+	}
+	_, err := start(bobHint, "none")
+	redirectErr("prompt=none, hint of another user", err, "login_required")
+	step, err := start(bobHint, "")
+	if err != nil || step.Kind != usecase.StepLogin {
+		t.Errorf("hint of another user: %+v, %v, want the login page", step, err)
+	} else if pr, err := f.authorize.Pending(f.ctx, step.RequestID, browserA); err != nil || !pr.NeedsLogin(&alice) {
+		t.Errorf("the pending request must ask for a sign-in: %+v, %v", pr, err)
+	}
+	for name, hint := range map[string]string{
+		"garbage":           "garbage",
+		"altered signature": aliceHint[:len(aliceHint)-4] + "AAAA",
+		"another client's":  otherClientHint,
+		"an unsigned one":   "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
+		"an access token":   accessToken(t, f, cr),
+	} {
+		_, err := start(hint, "none")
+		redirectErr(name+" hint", err, "invalid_request")
+	}
+
+	// An expired ID token is still a hint: it says whom the client expects.
+	f.clock.Advance(48 * time.Hour)
+	if step, err := start(aliceHint, "none"); err != nil || step.Kind != usecase.StepRedirect {
+		t.Errorf("expired hint of the signed-in user: %+v, %v, want a code", step, err)
+	}
+	_, err = start(bobHint, "none")
+	redirectErr("expired hint of another user", err, "login_required")
+
+	// Without a verifier no hint can be checked: refused, never ignored.
+	plain := newPagesFixture(t)
+	pc, _ := plain.client(t, usecase.NewClient{RedirectURIs: []string{"https://app.test/cb"}, SkipConsent: true})
+	p := pkceParams(pc)
+	p.IDTokenHint = aliceHint
+	var ae *domain.AuthorizationError
+	if _, err := plain.authorize.Start(plain.ctx, usecase.AuthorizeInput{Params: p, BrowserSecret: browserA}); !errors.As(err, &ae) ||
+		ae.Err.Code != "invalid_request" {
+		t.Errorf("no verifier: %v, want invalid_request", err)
+	}
+}
+
+// accessToken is an access token of client cr (a JWT of ours that is no ID token).
+func accessToken(t *testing.T, f *pagesFixture, cr usecase.Credentials) string {
+	t.Helper()
+	tok, err := f.token.Issue(f.ctx, usecase.TokenRequest{GrantType: domain.GrantPassword, Credentials: cr,
+		Username: "alice", Password: "alice's password", Scope: "openid"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.AccessToken
 }

@@ -83,6 +83,11 @@ func (uc *PushedAuthorization) Push(ctx context.Context, in PushInput) (PushResu
 		return PushResult{}, domain.ErrInvalidRequest.WithDescription("client_id differs from the authenticated client")
 	}
 	p.ClientID = client.ID
+	if p.IDTokenHint != "" {
+		// A pushed request keeps no id_token_hint (RFC 9126 §4: the pushed parameters
+		// alone count); refused rather than dropped.
+		return PushResult{}, domain.ErrInvalidRequest.WithDescription("id_token_hint cannot be pushed; send it to the authorization endpoint without PAR")
+	}
 	if _, _, err := RedirectFor(client, p); err != nil {
 		return PushResult{}, err
 	}

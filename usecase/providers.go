@@ -25,7 +25,7 @@ var ProviderSet = wire.NewSet(
 	NewDeviceCodeGrant,
 	NewTokenExchangeGrant,
 	NewHousekeeping,
-	NewAuthorizeWithResources,
+	NewAuthorizeWithHints,
 	NewResources,
 	NewScopes,
 	NewLogin,

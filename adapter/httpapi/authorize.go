@@ -71,6 +71,7 @@ var authorizeParamNames = map[string]bool{
 	"client_id": true, "redirect_uri": true, "response_type": true, "scope": true, "state": true,
 	"nonce": true, "code_challenge": true, "code_challenge_method": true, "prompt": true, "max_age": true,
 	"request": true, "request_uri": true, "claims": true, "acr_values": true,
+	"response_mode": true, "id_token_hint": true,
 }
 
 // authorizeParams reads the query (or the form body of a POST): each parameter at most once (a repeated one is
@@ -106,6 +107,8 @@ func authorizeParams(rawQuery string) (usecase.AuthorizeParams, bool) {
 	p.ClientID = get("client_id")
 	p.RedirectURI = get("redirect_uri")
 	p.ResponseType = get("response_type")
+	p.ResponseMode = get("response_mode")
+	p.IDTokenHint = get("id_token_hint")
 	p.Scope = get("scope")
 	p.State = get("state")
 	p.Nonce = get("nonce")

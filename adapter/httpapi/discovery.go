@@ -110,9 +110,10 @@ func (d *Discovery) metadata(oidc bool) map[string]any {
 		}
 		if d.features.Authorize {
 			// OpenID Connect RP-Initiated Logout 1.0 §2.1; prompt values of Core §3.1.2.1
-			// (select_account is not offered: one account per session).
+			// (select_account shows the login page, where the user signs in with the
+			// account of their choice: one account per session).
 			m["end_session_endpoint"] = d.issuer + "/logout"
-			m["prompt_values_supported"] = []string{"none", "login", "consent"}
+			m["prompt_values_supported"] = []string{"none", "login", "consent", "select_account"}
 			// Discovery 1.0 §3: the languages of the pages (ui_locales).
 			m["ui_locales_supported"] = supportedLanguages()
 			// OpenID Connect Back-Channel Logout 1.0 §2.1: every logout token has a sid.

@@ -33,6 +33,7 @@ func (h *PARHandler) Push(c echo.Context) error {
 	}
 	got, err := h.par.Push(c.Request().Context(), usecase.PushInput{Credentials: cr, Params: usecase.AuthorizeParams{
 		ClientID: f.get("client_id"), RedirectURI: f.get("redirect_uri"), ResponseType: f.get("response_type"),
+		ResponseMode: f.get("response_mode"), IDTokenHint: f.get("id_token_hint"),
 		Scope: f.get("scope"), State: f.get("state"), Nonce: f.get("nonce"),
 		CodeChallenge: f.get("code_challenge"), CodeChallengeMethod: f.get("code_challenge_method"),
 		Prompt: f.get("prompt"), MaxAge: f.get("max_age"), Claims: f.get("claims"), ACRValues: f.get("acr_values"),

@@ -154,7 +154,12 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
 	parSettings := providePARSettings(cfg)
 	resourceRepository := bunrepo.NewResourceRepository(db)
-	authorize := usecase.NewAuthorizeWithResources(users, clientIDMetadata, authRequestRepository, consentRepository, codes, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, audit, passkeyRepository, resourceRepository)
+	hintVerifier, err := token.NewHintVerifier(keyRing, verifierConfig, systemClock)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	authorize := usecase.NewAuthorizeWithHints(users, clientIDMetadata, authRequestRepository, consentRepository, codes, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, audit, passkeyRepository, resourceRepository, hintVerifier)
 	totp := crypto.NewTOTP()
 	accountRepository := bunrepo.NewAccountRepository(db)
 	mailRepository := bunrepo.NewMailRepository(db)
@@ -171,11 +176,6 @@ func initApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*App, fu
 	webAuthn := crypto.NewWebAuthn(mfaSettings)
 	factors := usecase.NewFactors(users, factorRepository, totp, cipher, rules, passwordHasher, throttle, random, secretHasher, systemClock, accounts, audit, mfaSettings, passkeyRepository, webAuthn, replayRepository)
 	login := usecase.NewLogin(users, rules, passwordHasher, throttle, sessionRepository, tokens, admin, random, secretHasher, systemClock, factors)
-	hintVerifier, err := token.NewHintVerifier(keyRing, verifierConfig, systemClock)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
 	endSession := usecase.NewEndSession(clientIDMetadata, hintVerifier)
 	connectedApps := usecase.NewConnectedApps(consentRepository, clientIDMetadata, tokens, systemClock, audit)
 	upstreamRepository := bunrepo.NewUpstreamRepository(db)
@@ -393,7 +393,12 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	pushedRequestRepository := bunrepo.NewPushedRequestRepository(db)
 	parSettings := providePARSettings(cfg)
 	resourceRepository := bunrepo.NewResourceRepository(db)
-	authorize := usecase.NewAuthorizeWithResources(userRepository, clientIDMetadata, authRequestRepository, consentRepository, codeRepository, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, audit, passkeyRepository, resourceRepository)
+	hintVerifier, err := token.NewHintVerifier(keyRing, verifierConfig, systemClock)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	authorize := usecase.NewAuthorizeWithHints(userRepository, clientIDMetadata, authRequestRepository, consentRepository, codeRepository, pushedRequestRepository, secretHasher, random, systemClock, settings, parSettings, audit, passkeyRepository, resourceRepository, hintVerifier)
 	totp := crypto.NewTOTP()
 	accountRepository := bunrepo.NewAccountRepository(db)
 	mailRepository := bunrepo.NewMailRepository(db)
@@ -410,11 +415,6 @@ func initPlainApp(ctx context.Context, cfg config.Config, logOut io.Writer) (*Ap
 	webAuthn := crypto.NewWebAuthn(mfaSettings)
 	factors := usecase.NewFactors(userRepository, factorRepository, totp, cipher, rules, passwordHasher, throttle, random, secretHasher, systemClock, accounts, audit, mfaSettings, passkeyRepository, webAuthn, replayRepository)
 	login := usecase.NewLogin(userRepository, rules, passwordHasher, throttle, sessionRepository, tokenRepository, admin, random, secretHasher, systemClock, factors)
-	hintVerifier, err := token.NewHintVerifier(keyRing, verifierConfig, systemClock)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
 	endSession := usecase.NewEndSession(clientIDMetadata, hintVerifier)
 	connectedApps := usecase.NewConnectedApps(consentRepository, clientIDMetadata, tokenRepository, systemClock, audit)
 	upstreamRepository := bunrepo.NewUpstreamRepository(db)

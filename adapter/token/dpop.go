@@ -38,12 +38,12 @@ func NewDPoPParser() *DPoPParser {
 }
 
 type dpopClaims struct {
-	JTI   string      `json:"jti"`
-	HTM   string      `json:"htm"`
-	HTU   string      `json:"htu"`
-	IAT   json.Number `json:"iat"`
-	Nonce string      `json:"nonce"`
-	ATH   string      `json:"ath"`
+	JTI   string          `json:"jti"`
+	HTM   string          `json:"htm"`
+	HTU   string          `json:"htu"`
+	IAT   json.RawMessage `json:"iat"` // read below, so that a non-number is named as such
+	Nonce string          `json:"nonce"`
+	ATH   string          `json:"ath"`
 }
 
 // GetExpirationTime and the rest make dpopClaims a jwt.Claims; validation is off.
@@ -99,7 +99,9 @@ func (p *DPoPParser) ParseDPoPProof(raw string) (usecase.DPoPProof, error) {
 		}
 		return usecase.DPoPProof{}, badProof(desc, err)
 	}
-	iat, err := c.IAT.Float64()
+	// iat is a NumericDate (RFC 7519 §2): a JSON number, not a string.
+	var iat float64
+	err = json.Unmarshal(c.IAT, &iat)
 	if c.JTI == "" || c.HTM == "" || c.HTU == "" || err != nil || math.IsNaN(iat) || iat <= 0 || iat > 1e11 {
 		return usecase.DPoPProof{}, badProof("the DPoP proof lacks jti, htm, htu or a numeric iat", err)
 	}

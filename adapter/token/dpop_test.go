@@ -240,6 +240,15 @@ func TestDPoPParser_Refuses(t *testing.T) {
 			}
 		})
 	}
+	// An iat that is no JSON number (RFC 7519 NumericDate) is named as the claim's
+	// fault, not the header's.
+	for _, iat := range []any{nil, "soon", "1700000000", true} {
+		_, err := p.ParseDPoPProof(ec.proof(t, nil, map[string]any{"iat": iat}))
+		var oe *domain.Error
+		if !errors.As(err, &oe) || !strings.Contains(oe.Description, "numeric iat") {
+			t.Errorf("iat %#v: %v, want a description naming a numeric iat", iat, err)
+		}
+	}
 }
 
 // TestAccessTokenCnf: a bound token carries cnf.jkt (RFC 9449 §6.1) and the verifier

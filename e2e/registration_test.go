@@ -211,6 +211,14 @@ func testDCRInitialToken(t *testing.T, srv *Server, initial string) {
 			dcrWantError(t, dcrDo(t, srv, hc, http.MethodPost, "/oauth/register", token, meta), http.StatusUnauthorized, "invalid_token")
 		})
 	}
+	// No credentials at all: a challenge without an error code (RFC 6750 §3.1); a
+	// wrong token: one naming invalid_token.
+	if wa := dcrDo(t, srv, hc, http.MethodPost, "/oauth/register", "", meta).Header.Get("WWW-Authenticate"); wa != `Bearer realm="gatehouse"` {
+		t.Errorf("no token: WWW-Authenticate %q, want a challenge without an error", wa)
+	}
+	if wa := dcrDo(t, srv, hc, http.MethodPost, "/oauth/register", wrongSecret(initial), meta).Header.Get("WWW-Authenticate"); wa != `Bearer realm="gatehouse", error="invalid_token"` {
+		t.Errorf("a wrong token: WWW-Authenticate %q", wa)
+	}
 	// Basic instead of Bearer.
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/oauth/register", strings.NewReader(`{"grant_types":["client_credentials"]}`))
 	req.Header.Set("Content-Type", "application/json")

@@ -243,6 +243,11 @@ func (r Responder) write(c echo.Context, err error, a Answer) {
 	case ChallengeBasic:
 		h.Set("WWW-Authenticate", `Basic realm="gatehouse", charset="UTF-8"`)
 	case ChallengeBearer:
+		if c.Request().Header.Get(echo.HeaderAuthorization) == "" {
+			// No credentials at all: a challenge without an error code (RFC 6750 §3.1).
+			h.Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+			break
+		}
 		h.Set("WWW-Authenticate", `Bearer realm="gatehouse", error="`+a.Code+`"`)
 	case ChallengeResource:
 		scheme := "Bearer"

@@ -140,7 +140,9 @@ func TestErrorAnswers(t *testing.T) {
 			"Cache-Control": "no-store", "Pragma": "no-cache", "Content-Type": "application/json"}, []string{`"error":"invalid_client"`}},
 		{"POST", "/throttled", 429, map[string]string{"Retry-After": "4", "WWW-Authenticate": ""},
 			[]string{`"error_description":"too many failed attempts; retry after 4 seconds"`}},
-		{"POST", "/register", 401, map[string]string{"WWW-Authenticate": `Bearer realm="gatehouse", error="invalid_token"`}, []string{`"invalid_token"`}},
+		// No Authorization header: a challenge without an error code (RFC 6750 §3.1);
+		// e2e's testDCRInitialToken sees the one with error= for a wrong token.
+		{"POST", "/register", 401, map[string]string{"WWW-Authenticate": `Bearer realm="gatehouse"`}, []string{`"invalid_token"`}},
 		{"POST", "/down", 503, map[string]string{"Retry-After": "5"}, []string{`"temporarily_unavailable"`}},
 		{"GET", "/userinfo", 401, map[string]string{"WWW-Authenticate": `Bearer realm="https://auth.test"`}, []string{`"missing access token"`}},
 		{"GET", "/userinfo-bad", 401, map[string]string{"WWW-Authenticate": `Bearer realm="https://auth.test", error="invalid_token", error_description="a 'bad' token"`}, nil},

@@ -913,10 +913,10 @@ func (a *Admin) UpdateClient(ctx context.Context, id string, in ClientUpdate) (d
 	if err != nil {
 		return domain.Client{}, err
 	}
-	changed := clientFieldsChanged(c, next)
-	if len(changed) == 0 && sameClient(c, next) {
+	if sameClient(c, next) {
 		return c, nil
 	}
+	changed := clientFieldsChanged(c, next)
 	now := a.clock.Now()
 	next.UpdatedAt = now
 	save := func(ctx context.Context) error {

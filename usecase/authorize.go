@@ -48,25 +48,16 @@ func NewAuthorize(users UserStore, clients ClientStore, requests AuthRequestStor
 		hasher: hasher, random: random, clock: clock, settings: settings, par: par, audit: audit, passkeys: passkeys}
 }
 
-// NewAuthorizeWithResources is NewAuthorize where clients may also ask for the open
-// resources of resources (gatehouse resources create --open).
-func NewAuthorizeWithResources(users UserStore, clients ClientStore, requests AuthRequestStore, consents ConsentStore,
-	codes CodeStore, pushed PushedRequestStore, hasher SecretHasher, random Random, clock Clock, settings Settings,
-	par PARSettings, audit *Audit, passkeys PasskeyStore, resources ResourceStore) *Authorize {
-	a := NewAuthorize(users, clients, requests, consents, codes, pushed, hasher, random, clock, settings, par, audit, passkeys)
-	a.resources = resources
-	return a
-}
-
-// NewAuthorizeWithHints is NewAuthorizeWithResources that also checks the
-// id_token_hint of a request (OpenID Connect Core §3.1.2.1) with hints, the verifier
-// of RP-initiated logout.
+// NewAuthorizeWithHints is NewAuthorize where clients may also ask for the open
+// resources of resources (gatehouse resources create --open), and the id_token_hint of
+// a request (OpenID Connect Core §3.1.2.1) is checked with hints, the verifier of
+// RP-initiated logout. The server is built with it; NewAuthorize serves tests that
+// need neither.
 func NewAuthorizeWithHints(users UserStore, clients ClientStore, requests AuthRequestStore, consents ConsentStore,
 	codes CodeStore, pushed PushedRequestStore, hasher SecretHasher, random Random, clock Clock, settings Settings,
 	par PARSettings, audit *Audit, passkeys PasskeyStore, resources ResourceStore, hints IDTokenHintVerifier) *Authorize {
-	a := NewAuthorizeWithResources(users, clients, requests, consents, codes, pushed, hasher, random, clock, settings, par,
-		audit, passkeys, resources)
-	a.hints = hints
+	a := NewAuthorize(users, clients, requests, consents, codes, pushed, hasher, random, clock, settings, par, audit, passkeys)
+	a.resources, a.hints = resources, hints
 	return a
 }
 

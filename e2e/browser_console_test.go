@@ -20,7 +20,12 @@ func TestBrowser_Console(t *testing.T) {
 	srv := startServer(t, Options{})
 	_, adminName, adminPass := newConsoleAdmin(t, srv)
 	subjectName := uniqueName("alice")
-	subjectID := srv.CreateUser(t, subjectName, "alice-"+randomString(16))
+	subjectPass := "alice-" + randomString(16)
+	subjectID := srv.CreateUser(t, subjectName, subjectPass)
+	// An authenticator app, for her page's second factors.
+	ab := newAZBrowser(t, srv)
+	ab.logIn("/login", subjectName, subjectPass)
+	enrolTOTP(t, ab, subjectPass)
 
 	// Some traffic for the dashboard's chart: a failed sign-in and a few tokens.
 	hb := newAZBrowser(t, srv)
@@ -112,7 +117,8 @@ func TestBrowser_Console(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form.form button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`.alert-info`)),
 	)
-	wantCardText(t, tab, "The user was saved.")
+	wantCardText(t, tab, "The user was saved.", "Authenticator app set up", "Reset second factors")
+	screenshot(t, tab, shots, "console-user")
 	run(t, tab, "the users list",
 		chromedp.Navigate(srv.URL+"/admin/users"),
 		chromedp.WaitVisible(chromedp.CSS(`table.table`)),
@@ -139,6 +145,7 @@ func TestBrowser_Console(t *testing.T) {
 		{"/admin/clients", "console-clients-phone"},
 		{"/admin/clients/" + url.PathEscape(clientID), "console-client-edit-phone"},
 		{"/admin/users", "console-users-phone"},
+		{"/admin/users/" + subjectID, "console-user-phone"},
 		{"/admin/audit", "console-audit-phone"},
 	} {
 		run(t, tab, p.name,

@@ -51,7 +51,9 @@ func TestSecurity_S57_RegisteredBackchannelLogoutURI(t *testing.T) {
 		}
 		upd := meta("http://192.168.1.1/bcl")
 		upd["client_id"] = c.ClientID
-		dcrWantError(t, dcrDo(t, srv, hc, http.MethodPut, "/oauth/register/"+c.ClientID, c.RegistrationAccessToken, upd),
+		rat, _ := got["registration_access_token"].(string) // the read replaced it (RFC 7592 §3)
+		srv.Sensitive(rat)
+		dcrWantError(t, dcrDo(t, srv, hc, http.MethodPut, "/oauth/register/"+c.ClientID, rat, upd),
 			http.StatusBadRequest, "invalid_client_metadata")
 	})
 

@@ -9,9 +9,12 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"golang.org/x/oauth2"
@@ -308,7 +311,9 @@ func testDCRInvalid(t *testing.T, srv *Server, initial string) {
 	dcrWantError(t, r, http.StatusBadRequest, "invalid_request")
 }
 
-// testDCRManage: read, update and delete with the registration access token.
+// testDCRManage: read, update and delete with the registration access token, which
+// every read and update replaces (RFC 7592 §3: the answer carries it; the old one
+// stops working).
 func testDCRManage(t *testing.T, srv *Server, initial string) {
 	hc := srv.HTTPClient()
 	name := uniqueName("dcr-managed-")
@@ -317,17 +322,38 @@ func testDCRManage(t *testing.T, srv *Server, initial string) {
 		"grant_types": []string{"authorization_code", "client_credentials"}, "scope": "openid api:read",
 	})
 	path := "/oauth/register/" + c.ClientID
-
-	r := dcrDo(t, srv, hc, http.MethodGet, path, c.RegistrationAccessToken, nil)
-	if r.Status != http.StatusOK {
-		t.Fatalf("read: %d %s", r.Status, r.Body)
+	rat := c.RegistrationAccessToken
+	// next does method with the current token, wants 200 and a new token in the
+	// answer, and checks the old one is refused from now on.
+	next := func(what, method string, body any) dcrClient {
+		t.Helper()
+		r := dcrDo(t, srv, hc, method, path, rat, body)
+		if r.Status != http.StatusOK {
+			t.Fatalf("%s: %d %s", what, r.Status, r.Body)
+		}
+		if r.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s: Cache-Control %q, want no-store", what, r.Header.Get("Cache-Control"))
+		}
+		var got dcrClient
+		if err := json.Unmarshal(r.Body, &got); err != nil {
+			t.Fatal(err)
+		}
+		srv.Sensitive(got.RegistrationAccessToken)
+		if got.RegistrationAccessToken == "" || got.RegistrationAccessToken == rat {
+			t.Fatalf("%s: registration_access_token %q, want a new one (RFC 7592 §3)", what, got.RegistrationAccessToken)
+		}
+		// From a fresh address (nil client), so that these refusals do not add up to
+		// the address's throttle.
+		dcrWantError(t, dcrDo(t, srv, nil, http.MethodGet, path, rat, nil), http.StatusUnauthorized, "invalid_token")
+		rat = got.RegistrationAccessToken
+		return got
 	}
-	var got dcrClient
-	_ = json.Unmarshal(r.Body, &got)
+
+	got := next("read", http.MethodGet, nil)
 	if got.ClientID != c.ClientID || got.ClientName != name || got.Scope != "openid api:read" || got.ClientSecret != "" ||
-		got.RegistrationAccessToken != "" || got.RegistrationClientURI != c.RegistrationClientURI ||
+		got.RegistrationClientURI != c.RegistrationClientURI ||
 		len(got.RedirectURIs) != 1 || got.RedirectURIs[0] != "https://app.example.com/cb" {
-		t.Errorf("read: %s", r.Body)
+		t.Errorf("read: %+v", got)
 	}
 
 	update := map[string]any{
@@ -335,15 +361,34 @@ func testDCRManage(t *testing.T, srv *Server, initial string) {
 		"grant_types": []string{"authorization_code", "client_credentials"}, "scope": "openid api:write",
 		"require_pushed_authorization_requests": true,
 	}
-	r = dcrDo(t, srv, hc, http.MethodPut, path, c.RegistrationAccessToken, update)
-	if r.Status != http.StatusOK {
-		t.Fatalf("update: %d %s", r.Status, r.Body)
+	got = next("update", http.MethodPut, update)
+	if got.ClientName != name+"-2" || got.Scope != "openid api:write" || !got.RequirePAR {
+		t.Errorf("update's answer: %+v", got)
 	}
-	r = dcrDo(t, srv, hc, http.MethodGet, path, c.RegistrationAccessToken, nil)
-	_ = json.Unmarshal(r.Body, &got)
+	got = next("read after update", http.MethodGet, nil)
 	if got.ClientName != name+"-2" || got.Scope != "openid api:write" || !got.RequirePAR ||
 		len(got.RedirectURIs) != 1 || got.RedirectURIs[0] != "https://app.example.com/cb2" {
-		t.Errorf("after update: %s", r.Body)
+		t.Errorf("after update: %+v", got)
+	}
+	// The update is audited, by the client itself, naming what changed; the reads
+	// are not.
+	type event struct {
+		Actor, Target, IP string
+		Details           map[string]any
+	}
+	var events []event
+	srv.CLIJSON(t, &events, "", "audit", "list", "--type", "client.updated")
+	updates := 0
+	for _, e := range events {
+		if e.Target == c.ClientID {
+			updates++
+			if e.Actor != c.ClientID || e.IP == "" || !strings.Contains(fmt.Sprint(e.Details["fields"]), "redirect_uris") {
+				t.Errorf("client.updated event: %+v, want the client as actor, an address, and redirect_uris among the fields", e)
+			}
+		}
+	}
+	if updates != 1 {
+		t.Errorf("%d client.updated events for the client, want 1", updates)
 	}
 	// The secret is unchanged and the new scope counts at the token endpoint.
 	if tok, err := ccConfig(srv, c.ClientID, c.ClientSecret, "api:write").Token(ctxWith(hc)); err != nil {
@@ -355,6 +400,7 @@ func testDCRManage(t *testing.T, srv *Server, initial string) {
 	b := newAZBrowser(t, srv)
 	wantErrorPage(t, b.get("/oauth/authorize?"+azQuery(azClient{ID: c.ClientID, RedirectURI: "https://app.example.com/cb"}, newAZPKCE(), "s").Encode()), http.StatusBadRequest)
 
+	// A refused update changes nothing, the token included.
 	for _, tc := range []struct {
 		name string
 		kv   []any
@@ -378,24 +424,67 @@ func testDCRManage(t *testing.T, srv *Server, initial string) {
 			} else {
 				m[tc.kv[0].(string)] = tc.kv[1]
 			}
-			dcrWantError(t, dcrDo(t, srv, hc, http.MethodPut, path, c.RegistrationAccessToken, m), http.StatusBadRequest, tc.code)
+			dcrWantError(t, dcrDo(t, srv, hc, http.MethodPut, path, rat, m), http.StatusBadRequest, tc.code)
 		})
 	}
-	// The current secret may be repeated.
+	// The current secret may be repeated; the same metadata again changes only the
+	// token, and is not audited.
 	update["client_secret"] = c.ClientSecret
-	if r := dcrDo(t, srv, hc, http.MethodPut, path, c.RegistrationAccessToken, update); r.Status != http.StatusOK {
-		t.Errorf("update with the current secret: %d %s", r.Status, r.Body)
+	next("update with the current secret", http.MethodPut, update)
+	srv.CLIJSON(t, &events, "", "audit", "list", "--type", "client.updated")
+	updates = 0
+	for _, e := range events {
+		if e.Target == c.ClientID {
+			updates++
+		}
+	}
+	if updates != 1 {
+		t.Errorf("after an update that changed nothing: %d client.updated events, want still 1", updates)
 	}
 
-	r = dcrDo(t, srv, hc, http.MethodDelete, path, c.RegistrationAccessToken, nil)
+	// Of many reads racing with one token, exactly one gets the next token (each
+	// from its own address, so that the losers' refusals are not throttled).
+	const racers = 8
+	results := make([]Response, racers)
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Go(func() { results[i] = dcrDo(t, srv, nil, http.MethodGet, path, rat, nil) })
+	}
+	wg.Wait()
+	won := 0
+	for _, r := range results {
+		switch r.Status {
+		case http.StatusOK:
+			won++
+			var got dcrClient
+			_ = json.Unmarshal(r.Body, &got)
+			srv.Sensitive(got.RegistrationAccessToken)
+			rat = got.RegistrationAccessToken
+		default:
+			dcrWantError(t, r, http.StatusUnauthorized, "invalid_token")
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d of %d racing reads with one registration access token succeeded, want exactly 1", won, racers)
+	}
+
+	r := dcrDo(t, srv, hc, http.MethodDelete, path, rat, nil)
 	if r.Status != http.StatusNoContent {
 		t.Fatalf("delete: %d %s", r.Status, r.Body)
 	}
-	dcrWantError(t, dcrDo(t, srv, hc, http.MethodGet, path, c.RegistrationAccessToken, nil), http.StatusUnauthorized, "invalid_token")
-	dcrWantError(t, dcrDo(t, srv, hc, http.MethodDelete, path, c.RegistrationAccessToken, nil), http.StatusUnauthorized, "invalid_token")
+	dcrWantError(t, dcrDo(t, srv, nil, http.MethodGet, path, rat, nil), http.StatusUnauthorized, "invalid_token")
+	dcrWantError(t, dcrDo(t, srv, nil, http.MethodDelete, path, rat, nil), http.StatusUnauthorized, "invalid_token")
 	_, err := ccConfig(srv, c.ClientID, c.ClientSecret).Token(ctxWith(hc))
 	if status, code := retrieveError(t, err); status != http.StatusUnauthorized || code != "invalid_client" {
 		t.Errorf("token after delete: %d %s, want 401 invalid_client", status, code)
+	}
+	srv.CLIJSON(t, &events, "", "audit", "list", "--type", "client.deleted")
+	if !slices.ContainsFunc(events, func(e event) bool { return e.Target == c.ClientID && e.Actor == c.ClientID && e.IP != "" }) {
+		t.Errorf("no client.deleted event with the client as actor and target, and an address: %+v", events)
+	}
+	srv.CLIJSON(t, &events, "", "audit", "list", "--type", "client.registered")
+	if !slices.ContainsFunc(events, func(e event) bool { return e.Target == c.ClientID && e.IP != "" }) {
+		t.Errorf("no client.registered event for the client with an address: %+v", events)
 	}
 }
 

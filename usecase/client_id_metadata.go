@@ -258,7 +258,7 @@ func (m *ClientIDMetadata) save(ctx context.Context, c domain.Client) (domain.Cl
 		details := changedDetails(fields)
 		details["metadata_document"] = true
 		return m.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditClientUpdated, Actor: next.ID, Target: next.ID,
-			Details: details}, func(ctx context.Context) error { return m.store.UpdateRegisteredClient(ctx, next) })
+			Details: details}, func(ctx context.Context) error { return m.store.UpdateRegisteredClient(ctx, next, nil) })
 	}
 	err = update()
 	if errors.Is(err, domain.ErrDuplicate) {

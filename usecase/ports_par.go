@@ -28,9 +28,12 @@ type ClientRegistrationStore interface {
 	ClientAdminStore
 	// UpdateRegisteredClient replaces the metadata of c (name, redirect URIs, grant
 	// types, scopes, post-logout redirect URIs, registration token hash, updated_at);
-	// its id, secret and creation time stay. ErrNotFound when there is no such
-	// client, ErrDuplicate when the new name is taken.
-	UpdateRegisteredClient(ctx context.Context, c domain.Client) error
+	// its id, secret and creation time stay. With a non-nil tokenHash the write
+	// happens only while the stored registration token hash is still tokenHash, so
+	// that of two requests holding one registration access token only one rotates
+	// it (RFC 7592 §3). ErrNotFound when there is no such client or its hash moved
+	// on, ErrDuplicate when the new name is taken.
+	UpdateRegisteredClient(ctx context.Context, c domain.Client, tokenHash []byte) error
 }
 
 // PARSettings configure pushed authorization requests.

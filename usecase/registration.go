@@ -272,17 +272,52 @@ func (uc *Registration) CheckInitialToken(ctx context.Context, caller Caller) er
 	return nil
 }
 
-// Read returns the client the registration access token manages (RFC 7592 §2.1).
+// Read returns the client the registration access token manages (RFC 7592 §2.1),
+// with a new registration access token: the answer must carry one (§3), and only a
+// keyed hash of the old is kept, so it is replaced, as Keycloak does on every use.
+// The old token stops working; of two reads racing with one token, one gets the new
+// token and the other invalid_token.
 func (uc *Registration) Read(ctx context.Context, clientID string, caller Caller) (RegisteredClient, error) {
 	c, err := uc.managed(ctx, clientID, caller)
 	if err != nil {
 		return RegisteredClient{}, err
 	}
-	return RegisteredClient{Client: c, Metadata: describe(c)}, nil
+	next, token := uc.withNewToken(c)
+	if err := uc.clients.UpdateRegisteredClient(ctx, next, c.RegistrationTokenHash); err != nil {
+		return RegisteredClient{}, uc.lostToken(err, "rotate the registration access token")
+	}
+	return RegisteredClient{Client: next, Metadata: describe(next), RegistrationToken: token}, nil
+}
+
+// CheckToken checks the registration access token of clientID without using it up:
+// an update's token is checked before its body, so that a caller without it learns
+// nothing from the body's checks.
+func (uc *Registration) CheckToken(ctx context.Context, clientID string, caller Caller) error {
+	_, err := uc.managed(ctx, clientID, caller)
+	return err
+}
+
+// withNewToken returns c under a new registration access token, and the token.
+func (uc *Registration) withNewToken(c domain.Client) (domain.Client, string) {
+	token := uc.random.Token()
+	c.RegistrationTokenHash = uc.hasher.HashSecret(token)
+	return c, token
+}
+
+// lostToken maps a failed conditional write: ErrNotFound means the client went away
+// or another request with the same token replaced it first, so the token shown is no
+// longer good (not counted as a failure for throttling: it was good a moment ago).
+func (uc *Registration) lostToken(err error, doing string) error {
+	if errors.Is(err, domain.ErrNotFound) {
+		return errBadRegistrationToken
+	}
+	return fmt.Errorf("%s: %w", doing, err)
 }
 
 // Update replaces the client's metadata with m (RFC 7592 §2.2: omitted fields take
-// their defaults). The client id, secret and kind (public or confidential) stay.
+// their defaults) and its registration access token (as Read does), in one
+// conditional write. The client id, secret and kind (public or confidential) stay. A
+// change of metadata is audited as client.updated, by the client itself.
 func (uc *Registration) Update(ctx context.Context, clientID string, caller Caller, m ClientMetadata) (RegisteredClient, error) {
 	old, err := uc.managed(ctx, clientID, caller)
 	if err != nil {
@@ -312,30 +347,43 @@ func (uc *Registration) Update(ctx context.Context, clientID string, caller Call
 	if m.ClientName == "" {
 		c.Name = old.Name
 	}
-	c.ID, c.SecretHash, c.IDTokenAlg, c.RegistrationTokenHash = old.ID, old.SecretHash, old.IDTokenAlg, old.RegistrationTokenHash
-	c.Audiences, c.SkipConsent, c.CreatedAt, c.UpdatedAt = old.Audiences, old.SkipConsent, old.CreatedAt, uc.clock.Now()
-	if err := domain.ValidateClient(c); err != nil {
+	// What UpdateRegisteredClient writes; the rest (secret, audiences, the operator's
+	// settings) stays as it is.
+	next := old
+	next.Name, next.RedirectURIs, next.GrantTypes, next.Scopes = c.Name, c.RedirectURIs, c.GrantTypes, c.Scopes
+	next.PostLogoutRedirectURIs, next.RequirePAR, next.BackchannelLogoutURI = c.PostLogoutRedirectURIs, c.RequirePAR, c.BackchannelLogoutURI
+	if err := domain.ValidateClient(next); err != nil {
 		return RegisteredClient{}, metadataError(err)
 	}
-	switch err := uc.clients.UpdateRegisteredClient(ctx, c); {
-	case errors.Is(err, domain.ErrDuplicate):
-		return RegisteredClient{}, ErrInvalidClientMetadata.WithDescription("a client named %q already exists", c.Name)
-	case errors.Is(err, domain.ErrNotFound):
-		return RegisteredClient{}, errBadRegistrationToken
-	case err != nil:
-		return RegisteredClient{}, fmt.Errorf("update registered client: %w", err)
+	next, token := uc.withNewToken(next)
+	save := func(ctx context.Context) error {
+		return uc.clients.UpdateRegisteredClient(ctx, next, old.RegistrationTokenHash)
 	}
-	uc.cache.Forget(c.ID)
-	return RegisteredClient{Client: c, Metadata: describe(c)}, nil
+	if changed := clientFieldsChanged(old, next); len(changed) == 0 {
+		err = save(ctx) // only the token changes
+	} else {
+		next.UpdatedAt = uc.clock.Now()
+		err = uc.admin.audit.Change(WithAuditActor(ctx, next.ID), domain.AuditEvent{Type: domain.AuditClientUpdated,
+			Target: next.ID, Details: changedDetails(changed)}, save)
+	}
+	if errors.Is(err, domain.ErrDuplicate) {
+		return RegisteredClient{}, ErrInvalidClientMetadata.WithDescription("a client named %q already exists", next.Name)
+	}
+	if err != nil {
+		return RegisteredClient{}, uc.lostToken(err, "update registered client")
+	}
+	uc.cache.Forget(next.ID)
+	return RegisteredClient{Client: next, Metadata: describe(next), RegistrationToken: token}, nil
 }
 
 // Delete removes the client (RFC 7592 §2.3) as `clients delete` does (Admin): every
-// token and code of it dies at once, and its consents go with it.
+// token and code of it dies at once, and its consents go with it. The audit log names
+// the client as the actor of its own deletion.
 func (uc *Registration) Delete(ctx context.Context, clientID string, caller Caller) error {
 	if _, err := uc.managed(ctx, clientID, caller); err != nil {
 		return err
 	}
-	switch err := uc.admin.DeleteClient(ctx, clientID); {
+	switch err := uc.admin.DeleteClient(WithAuditActor(ctx, clientID), clientID); {
 	case errors.Is(err, domain.ErrNotFound):
 		return errBadRegistrationToken
 	case err != nil:

@@ -35,10 +35,19 @@ func NewRegistrationHandler(reg *usecase.Registration, settings usecase.Settings
 // (RFC 7592 §2, Classify).
 func (h *RegistrationHandler) Mount(r *Router) {
 	g := r.Group(SurfaceJSON)
-	g.POST("/oauth/register", h.register)
-	g.GET("/oauth/register/:client_id", h.read)
-	g.PUT("/oauth/register/:client_id", h.update)
-	g.DELETE("/oauth/register/:client_id", h.remove)
+	g.POST("/oauth/register", withAuditIP(h.register))
+	g.GET("/oauth/register/:client_id", withAuditIP(h.read))
+	g.PUT("/oauth/register/:client_id", withAuditIP(h.update))
+	g.DELETE("/oauth/register/:client_id", withAuditIP(h.remove))
+}
+
+// withAuditIP puts the caller's address where the audit log takes it from: a
+// registration, update or deletion is recorded with where it came from.
+func withAuditIP(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.SetRequest(c.Request().WithContext(usecase.WithAuditIP(c.Request().Context(), c.RealIP())))
+		return next(c)
+	}
 }
 
 // clientMetadataJSON is the metadata of a request (RFC 7591 §2); other members are
@@ -124,7 +133,7 @@ func (h *RegistrationHandler) update(c echo.Context) error {
 		return err
 	}
 	// The token first: a caller without it learns nothing from the body's checks.
-	if _, err := h.reg.Read(ctx, id, caller); err != nil {
+	if err := h.reg.CheckToken(ctx, id, caller); err != nil {
 		return err
 	}
 	m, err := readMetadata(c, true)

@@ -51,7 +51,7 @@ func (s *suite) changes(t *testing.T) {
 			bumps(t, "update a registered client", 1, 0, func() {
 				upd := c
 				upd.Name += " renamed"
-				noErr(t, reg.UpdateRegisteredClient(t.Context(), upd))
+				noErr(t, reg.UpdateRegisteredClient(t.Context(), upd, nil))
 			})
 		}
 		bumps(t, "delete it", 1, 0, func() { noErr(t, s.Clients.DeleteClient(t.Context(), c.ID)) })

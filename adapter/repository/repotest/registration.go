@@ -1,6 +1,7 @@
 package repotest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ func (s *suite) registeredClients(t *testing.T) {
 		upd.UpdatedAt = base.Add(time.Hour)
 		// What the update must not touch.
 		upd.SecretHash, upd.CreatedAt, upd.Public = newHash(), base.Add(time.Hour), true
-		noErr(t, store.UpdateRegisteredClient(t.Context(), upd))
+		noErr(t, store.UpdateRegisteredClient(t.Context(), upd, nil))
 		got, err := store.ClientByID(t.Context(), c.ID)
 		noErr(t, err)
 		want := upd
@@ -39,9 +40,40 @@ func (s *suite) registeredClients(t *testing.T) {
 		sameBytes(t, "registration token hash", upd.RegistrationTokenHash, got.RegistrationTokenHash)
 	})
 	t.Run("UnknownAndDuplicate", func(t *testing.T) {
-		wantErr(t, store.UpdateRegisteredClient(t.Context(), domain.Client{ID: newID("missing"), Name: "x", UpdatedAt: base}), domain.ErrNotFound)
+		wantErr(t, store.UpdateRegisteredClient(t.Context(), domain.Client{ID: newID("missing"), Name: "x", UpdatedAt: base}, nil), domain.ErrNotFound)
 		a, b := s.newClient(t), s.newClient(t)
 		b.Name = a.Name
-		wantErr(t, store.UpdateRegisteredClient(t.Context(), b), domain.ErrDuplicate)
+		wantErr(t, store.UpdateRegisteredClient(t.Context(), b, nil), domain.ErrDuplicate)
+	})
+	t.Run("TokenHashIsCompareAndSet", func(t *testing.T) {
+		c := s.newClient(t)
+		c.RegistrationTokenHash = newHash()
+		noErr(t, store.UpdateRegisteredClient(t.Context(), c, nil))
+		// A stale hash changes nothing.
+		stale := c
+		stale.Name, stale.RegistrationTokenHash = c.Name+" stale", newHash()
+		wantErr(t, store.UpdateRegisteredClient(t.Context(), stale, newHash()), domain.ErrNotFound)
+		got, err := store.ClientByID(t.Context(), c.ID)
+		noErr(t, err)
+		checkClient(t, c, got)
+		sameBytes(t, "registration token hash after a stale update", c.RegistrationTokenHash, got.RegistrationTokenHash)
+		// Racing rotations of one hash: exactly one wins, and its hash is the one kept.
+		next := make([][]byte, concurrency)
+		for i := range next {
+			next[i] = newHash()
+		}
+		errs := race(concurrency, func(i int) error {
+			upd := c
+			upd.RegistrationTokenHash, upd.UpdatedAt = next[i], base.Add(time.Duration(i+1)*time.Second)
+			return store.UpdateRegisteredClient(t.Context(), upd, c.RegistrationTokenHash)
+		})
+		ok, lost := outcomes(t, errs, domain.ErrNotFound)
+		if ok != 1 || lost != concurrency-1 {
+			t.Fatalf("%d of %d racing rotations of one registration token won (%d lost), want exactly 1", ok, concurrency, lost)
+		}
+		winner := slices.IndexFunc(errs, func(err error) bool { return err == nil })
+		got, err = store.ClientByID(t.Context(), c.ID)
+		noErr(t, err)
+		sameBytes(t, "registration token hash after the race", next[winner], got.RegistrationTokenHash)
 	})
 }

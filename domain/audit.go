@@ -22,6 +22,10 @@ type AuditEvent struct {
 	// Details: for a change the names of the fields it changed ("fields"), and other
 	// non-secret facts (a client id, an alg).
 	Details map[string]any
+	// User is the user whose account the event concerns when neither Actor nor
+	// Target names them (an administrator ending their session or revoking their
+	// consent; Details has it as "user" too): the user filter finds it.
+	User string
 }
 
 // Audit event types.

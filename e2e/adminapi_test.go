@@ -435,6 +435,28 @@ func testAdminSessions(t *testing.T, api *adminAPI) {
 	if len(consents.Items) != 0 {
 		t.Fatalf("consents after revocation: %s", r.Body)
 	}
+	// Both are in the user's audit history, though neither names the user as actor
+	// or target: the user filter of the API and of the CLI finds them.
+	type event struct {
+		Type   string `json:"type"`
+		Target string `json:"target"`
+	}
+	r = api.call(http.MethodGet, "/audit-events?user="+uid, nil)
+	wantStatus(t, "the user's audit events", r, http.StatusOK)
+	var events struct {
+		Items []event `json:"items"`
+	}
+	decode(t, r, &events)
+	var cliEvents []event
+	srv.CLIJSON(t, &cliEvents, "", "audit", "list", "--user", user)
+	for _, want := range []event{{"session.revoked", sid}, {"consent.revoked", c.ID}} {
+		if !slices.Contains(events.Items, want) {
+			t.Errorf("audit-events?user= lacks %+v: %s", want, r.Body)
+		}
+		if !slices.Contains(cliEvents, want) {
+			t.Errorf("audit list --user lacks %+v: %+v", want, cliEvents)
+		}
+	}
 	wantStatus(t, "sessions of nobody", api.call(http.MethodGet, "/users/nosuch-user/sessions", nil), http.StatusNotFound)
 	wantStatus(t, "consents of nobody", api.call(http.MethodGet, "/users/nosuch-user/consents", nil), http.StatusNotFound)
 }

@@ -226,7 +226,7 @@ func (r *AdminResources) EndSession(ctx context.Context, id string) error {
 	if err := r.admin.logouts.SessionEnded(ctx, s.ID); err != nil {
 		return fmt.Errorf("back-channel logout: %w", err)
 	}
-	err = r.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditSessionRevoked, Target: s.ID,
+	err = r.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditSessionRevoked, Target: s.ID, User: s.UserID,
 		Details: map[string]any{"user": s.UserID}}, func(ctx context.Context) error {
 		now := r.clock.Now()
 		if err := r.tokens.RevokeSessionFamilies(ctx, s.ID, now); err != nil {
@@ -267,7 +267,7 @@ func (r *AdminResources) RevokeConsent(ctx context.Context, userID, clientID str
 	if clientID == "" || !slices.ContainsFunc(all, func(c domain.Consent) bool { return c.ClientID == clientID }) {
 		return fmt.Errorf("consent of %q for %q: %w", userID, clientID, domain.ErrNotFound)
 	}
-	err = r.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditConsentRevoked, Target: clientID,
+	err = r.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditConsentRevoked, Target: clientID, User: userID,
 		Details: map[string]any{"user": userID}}, func(ctx context.Context) error {
 		if err := r.tokens.RevokeGrantFamilies(ctx, userID, clientID, r.clock.Now()); err != nil {
 			return fmt.Errorf("revoke the app's tokens: %w", err)

@@ -24,7 +24,8 @@ type AuditStore interface {
 
 // AuditFilter selects audit events; zero fields select everything.
 type AuditFilter struct {
-	// User: events whose actor or target is this user id.
+	// User: events whose actor or target is this user id, or that concern the user
+	// (domain.AuditEvent.User).
 	User  string
 	Type  string
 	Since time.Time

@@ -91,6 +91,7 @@ func migrations() *migrate.Migrations {
 	up, down = addColumn(userClaimedEmail)
 	ms.Add(migrate.Migration{Name: "20261207000001", Comment: "user_claimed_email", Up: up, Down: down})
 	ms.Add(usernameSkeletonMigration())
+	ms.Add(auditUserMigration())
 	return ms
 }
 

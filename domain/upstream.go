@@ -56,6 +56,10 @@ type LinkedIdentity struct {
 
 var upstreamIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
+// ValidUpstreamID reports whether id has the form of an upstream id: anything else
+// (a NUL byte in a URL, say) names no upstream and need not be looked up.
+func ValidUpstreamID(id string) bool { return upstreamIDPattern.MatchString(id) }
+
 // ValidateUpstream checks an upstream's settings; field names the bad one (the CLI
 // flag without its dashes).
 func ValidateUpstream(u Upstream) (field string, err error) {

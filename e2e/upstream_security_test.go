@@ -336,3 +336,23 @@ func TestUpstream_RefusalInThePageLanguage(t *testing.T) {
 		t.Errorf("a failed sign-in for the device page: %d, want its links to keep the user code\n%s", r.Status, body)
 	}
 }
+
+// An upstream id in the URL that names none, however malformed (a NUL byte, an
+// upper-case or over-long id), is a 404 page at the start and at the callback, never
+// a 5xx (SPEC "Errors"; SECURITY S45).
+func TestUpstream_UnknownOrMalformedID(t *testing.T) {
+	t.Parallel()
+	e := newS54Env(t)
+	b := newAZBrowser(t, e.srv)
+	for _, id := range []string{"nosuch", "%00", "a%00b", "op%00", "OP", strings.Repeat("a", 64), "%C3%28", "op%20"} {
+		for _, path := range []string{"/login/upstream/" + id, "/login/upstream/" + id + "/callback?state=a&code=b"} {
+			if r := b.get(path); r.Status != http.StatusNotFound {
+				t.Errorf("GET %s: %d, want 404\n%.300s", path, r.Status, r.Body)
+			}
+		}
+	}
+	// The real one still starts.
+	if r := b.get("/login/upstream/op"); r.Status != http.StatusFound {
+		t.Errorf("GET /login/upstream/op: %d, want 302", r.Status)
+	}
+}

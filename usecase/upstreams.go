@@ -150,7 +150,7 @@ func (uc *Upstreams) CreateUpstream(ctx context.Context, in UpstreamInput) (doma
 // UpdateUpstream changes an upstream; ErrNotFound when there is none. Audited with
 // the names of the fields changed (never the secret's value).
 func (uc *Upstreams) UpdateUpstream(ctx context.Context, id string, in UpstreamUpdate) (domain.Upstream, error) {
-	u, err := uc.store.Upstream(ctx, id)
+	u, err := uc.upstream(ctx, id)
 	if err != nil {
 		return domain.Upstream{}, err
 	}
@@ -229,6 +229,9 @@ func (uc *Upstreams) UpdateUpstream(ctx context.Context, id string, in UpstreamU
 
 // DeleteUpstream removes an upstream and the identities linked through it; audited.
 func (uc *Upstreams) DeleteUpstream(ctx context.Context, id string) error {
+	if !domain.ValidUpstreamID(id) {
+		return fmt.Errorf("upstream %q: %w", id, domain.ErrNotFound)
+	}
 	return uc.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditUpstreamDeleted, Target: id},
 		func(ctx context.Context) error { return uc.store.DeleteUpstream(ctx, id) })
 }
@@ -240,6 +243,15 @@ func (uc *Upstreams) ListUpstreams(ctx context.Context) ([]domain.Upstream, erro
 
 // Upstream returns one upstream; ErrNotFound when there is none.
 func (uc *Upstreams) Upstream(ctx context.Context, id string) (domain.Upstream, error) {
+	return uc.upstream(ctx, id)
+}
+
+// upstream looks id up; an id that cannot be one (from a URL: a NUL byte, say) is
+// ErrNotFound without a query.
+func (uc *Upstreams) upstream(ctx context.Context, id string) (domain.Upstream, error) {
+	if !domain.ValidUpstreamID(id) {
+		return domain.Upstream{}, fmt.Errorf("upstream %q: %w", id, domain.ErrNotFound)
+	}
 	return uc.store.Upstream(ctx, id)
 }
 
@@ -357,7 +369,7 @@ type UpstreamStart struct {
 // (the signed-in user's session) it links the identity instead; that needs a fresh
 // sign-in.
 func (uc *Upstreams) BeginUpstream(ctx context.Context, id, browser, requestID, userCode string, link *domain.Session) (UpstreamStart, error) {
-	up, err := uc.store.Upstream(ctx, id)
+	up, err := uc.upstream(ctx, id)
 	if err != nil {
 		return UpstreamStart{}, err
 	}
@@ -430,7 +442,7 @@ type UpstreamOutcome struct {
 // domain.ErrNotFound (no such upstream).
 func (uc *Upstreams) CompleteUpstream(ctx context.Context, in UpstreamCallback) (UpstreamOutcome, error) {
 	ctx = WithAuditIP(ctx, in.Address)
-	up, err := uc.store.Upstream(ctx, in.Upstream)
+	up, err := uc.upstream(ctx, in.Upstream)
 	if err != nil {
 		return UpstreamOutcome{}, err
 	}

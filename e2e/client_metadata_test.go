@@ -150,6 +150,36 @@ func TestClientIDMetadataDocument(t *testing.T) {
 	if !found {
 		t.Errorf("no client.registered event for the document client: %v", events)
 	}
+
+	// An administrator reaches the client by its URL, escaped as a path segment: the
+	// admin API, the CLI through it, and the user's consent to it.
+	rc := newRemoteCLI(t, srv)
+	rc.same("clients", "show", id, "--json")
+	token, _ := adminToken(t, srv)
+	api := newAdminAPI(t, srv, token)
+	esc := url.PathEscape(id)
+	if r := api.call(http.MethodGet, "/clients/"+esc, nil); r.Status != http.StatusOK || r.JSON(t)["client_id"] != id {
+		t.Errorf("GET /clients/%s: %d %s", esc, r.Status, r.Body)
+	}
+	wantStatus(t, "revoke the consent to the document client",
+		api.call(http.MethodDelete, "/users/"+user+"/consents/"+esc, nil), http.StatusNoContent)
+	wantStatus(t, "revoke it again", api.call(http.MethodDelete, "/users/"+user+"/consents/"+esc, nil), http.StatusNotFound)
+
+	// And in the console: the user's page links the client by its escaped id, its
+	// page opens, and the consent revokes.
+	if f := b.authorize(azQuery(c, newAZPKCE(), "again", "scope", "openid"), user, pass, "allow"); f.Query.Get("code") == "" {
+		t.Fatalf("authorize again: %+v", f)
+	}
+	_, adminName, adminPass := newConsoleAdmin(t, srv)
+	cb := newAZBrowser(t, srv)
+	var uid string
+	srv.CLIJSON(t, &struct{ ID *string }{&uid}, "", "users", "show", user)
+	page := consoleSignIn(t, cb, "/admin/users/"+uid, adminName, adminPass)
+	wantConsolePage(t, "the user page", page, `href="/admin/clients/`+esc+`"`)
+	wantConsolePage(t, "the document client's page", cb.get("/admin/clients/"+esc), host)
+	if r := cb.post("/admin/users/"+uid+"/consents/"+esc+"/revoke", url.Values{"csrf_token": {consoleCSRF(t, page)}}); r.Status != http.StatusSeeOther {
+		t.Errorf("revoke the consent in the console: %d\n%s", r.Status, r.Body)
+	}
 }
 
 // s57Refused checks that the authorization endpoint refuses client_id (the error

@@ -125,6 +125,9 @@ var consoleFuncs = template.FuncMap{
 	"join":  strings.Join,
 	"lines": func(v []string) string { return strings.Join(v, "\n") },
 	"has":   slices.Contains[[]string],
+	// seg escapes an id for a path segment: a metadata-document client's id is an
+	// https URL, whose slashes would otherwise leave its route.
+	"seg": url.PathEscape,
 }
 
 // Mount adds the console's routes to the page surface.

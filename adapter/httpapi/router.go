@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -91,6 +92,7 @@ func NewEcho(h Handlers) *echo.Echo {
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}))
 	e.Use(recoverer(h.Log))
 	e.Use(observe(h.Log, h.Metrics))
+	e.Use(unescapeParams)
 
 	api := r.Group(SurfaceJSON)
 	api.GET("/.well-known/oauth-authorization-server", h.Discovery.OAuthMetadata)
@@ -126,6 +128,25 @@ func NewEcho(h Handlers) *echo.Echo {
 		h.AdminAPI.Mount(e)
 	}
 	return e
+}
+
+// unescapeParams hands handlers their path parameters decoded. Echo routes on the
+// escaped path when the URL has one (an id holding a "/", as a metadata-document
+// client's https URL does, must come as %2F) and then leaves the parameters escaped;
+// without escapes in the path they are decoded already.
+func unescapeParams(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.Request().URL.RawPath != "" {
+			vals := c.ParamValues()
+			for i, v := range vals {
+				if u, err := url.PathUnescape(v); err == nil {
+					vals[i] = u
+				}
+			}
+			c.SetParamValues(vals...)
+		}
+		return next(c)
+	}
 }
 
 // Router mounts routes in groups, each answering errors on its surface, and is the

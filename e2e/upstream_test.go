@@ -607,6 +607,19 @@ func TestUpstream_GitHub(t *testing.T) {
 	if code == 0 {
 		t.Fatal("a user mallory was created")
 	}
+
+	// A code GitHub does not know (altered, used or expired: bad_verification_code,
+	// with HTTP 200) is no fault of GitHub's: 400, not 502.
+	b := newAZBrowser(t, down)
+	start := b.get(continueWith(t, b.get("/login"), "GitHub"))
+	back, err := url.Parse(b.get(start.Header.Get("Location")).Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := back.Query()
+	q.Set("code", q.Get("code")+"x")
+	back.RawQuery = q.Encode()
+	wantPageText(t, b.get(back.String()), http.StatusBadRequest, "GitHub")
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -164,7 +164,14 @@ func (c *Connector) Exchange(ctx context.Context, up domain.Upstream, secret, re
 	defer cancel()
 	tok, err := cfg.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
-		return usecase.UpstreamIdentity{}, exchangeError(err)
+		err = exchangeError(err)
+		var refused *usecase.UpstreamCodeRefused
+		if up.Type == domain.UpstreamGitHub && errors.As(err, &refused) && refused.Code == "bad_verification_code" {
+			// GitHub's word (with HTTP 200) for a code that is wrong, used or expired:
+			// RFC 6749's invalid_grant.
+			refused.Code = "invalid_grant"
+		}
+		return usecase.UpstreamIdentity{}, err
 	}
 	if up.Type == domain.UpstreamGitHub {
 		return c.github(ctx, up, tok.AccessToken)

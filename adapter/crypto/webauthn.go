@@ -151,16 +151,20 @@ func (w *WebAuthn) FinishRegistration(u usecase.PasskeyUser, state, response []b
 }
 
 // boundedKey refuses a COSE public key whose verification would cost far more than an
-// authenticator's keys do: an RSA modulus over domain.MaxRSAKeyBits (every sign-in
-// with the passkey is verified with it).
+// authenticator's keys do, an RSA modulus over domain.MaxRSAKeyBits (every sign-in
+// with the passkey is verified with it), and one too short to be trusted, under
+// domain.MinRSAKeyBits: Go's crypto/rsa refuses to verify with a key under 1024
+// bits, so such a passkey, once stored, could never sign in, and as a second factor
+// would lock its owner out.
 func boundedKey(cose []byte) error {
 	key, err := webauthncose.ParsePublicKey(cose)
 	if err != nil {
 		return fmt.Errorf("the passkey's public key: %w", err)
 	}
 	if k, ok := key.(webauthncose.RSAPublicKeyData); ok {
-		if bits := new(big.Int).SetBytes(k.Modulus).BitLen(); bits > domain.MaxRSAKeyBits {
-			return fmt.Errorf("an RSA passkey of %d bits; at most %d are accepted", bits, domain.MaxRSAKeyBits)
+		bits := new(big.Int).SetBytes(k.Modulus).BitLen()
+		if bits > domain.MaxRSAKeyBits || bits < domain.MinRSAKeyBits {
+			return fmt.Errorf("an RSA passkey of %d bits; from %d to %d are accepted", bits, domain.MinRSAKeyBits, domain.MaxRSAKeyBits)
 		}
 	}
 	return nil

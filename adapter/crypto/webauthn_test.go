@@ -13,9 +13,10 @@ import (
 	"github.com/go-webauthn/webauthn/protocol/webauthncose"
 )
 
-// TestBoundedKey: a passkey's RSA key may have at most 8192 bits (each sign-in is
-// verified with it, at a cost growing with the square of its size); authenticators'
-// RSA and EC keys pass, and bytes that are no COSE key are refused.
+// TestBoundedKey: a passkey's RSA key has from 2048 to 8192 bits (each sign-in is
+// verified with it, at a cost growing with the square of its size, and Go refuses to
+// verify with one under 1024 bits); authenticators' RSA and EC keys pass, and bytes
+// that are no COSE key are refused.
 func TestBoundedKey(t *testing.T) {
 	rsaKey := func(bits int) []byte {
 		n := make([]byte, (bits+7)/8)
@@ -43,6 +44,9 @@ func TestBoundedKey(t *testing.T) {
 		key  []byte
 		ok   bool
 	}{
+		{"RSA1", rsaKey(1), false},
+		{"RSA512", rsaKey(512), false},
+		{"RSA2047", rsaKey(2047), false},
 		{"RSA2048", rsaKey(2048), true},
 		{"RSA8192", rsaKey(8192), true},
 		{"RSA8193", rsaKey(8193), false},

@@ -43,6 +43,18 @@ func auditTypes(es []auditEvent) []string {
 }
 
 // findEvent is the newest event of type typ (and reason, when given).
+// signIns counts the user's user.login.succeeded events.
+func signIns(t *testing.T, srv *Server, userID string) int {
+	t.Helper()
+	n := 0
+	for _, e := range auditList(t, srv, "--user", userID, "--type", "user.login.succeeded") {
+		if e.Target == userID {
+			n++
+		}
+	}
+	return n
+}
+
 func findEvent(es []auditEvent, typ, reason string) (auditEvent, bool) {
 	for _, e := range es {
 		if e.Type == typ && (reason == "" || e.Reason == reason) {

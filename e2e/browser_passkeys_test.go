@@ -291,8 +291,12 @@ func TestSecurity_S51_Passkeys(t *testing.T) {
 	run(t, tab, "ada's login page", chromedp.Navigate(srv.URL+"/login"))
 	password(tab, "ada signs in with her password", ada, adaPass)
 	run(t, tab, "home", chromedp.WaitVisible(chromedp.CSS(`a[href="/account"]`)))
+	signedIn := signIns(t, srv, adaID)
 	addPasskey(tab, "Ada's laptop")
 	wantCardText(t, tab, "Synced", "never used")
+	if n := signIns(t, srv, adaID); n != signedIn {
+		t.Errorf("%d sign-ins audited after adding a passkey, want still %d: adding one is no sign-in", n, signedIn)
+	}
 	screenshot(t, tab, shots, "passkeys-account")
 	waitMail(t, mx, adaEmail, "A passkey was added to your account")
 	if e, ok := findEvent(auditList(t, srv, "--user", adaID), "user.mfa.enrolled", ""); !ok ||

@@ -362,8 +362,13 @@ func factorSecretsEncryptedAndFreshSignIn(t *testing.T, srv *Server, mx *smtptes
 	wantPageText(t, b.post("/account/totp", url.Values{"csrf_token": {csrf}}), http.StatusBadRequest, "enter your password to continue")
 	wantPageText(t, b.post("/account/totp", url.Values{"csrf_token": {csrf}, "current_password": {"wrong password"}}),
 		http.StatusBadRequest, "That is not your current password.")
+	before := signIns(t, srv, id)
 	secret, _ := enrolTOTP(t, b, pass)
 	waitMail(t, mx, email, "An authenticator app was added to your account")
+	// The session now counts as one with the factor, but no one signed in.
+	if n := signIns(t, srv, id); n != before {
+		t.Errorf("%d sign-ins audited after the enrolment, want still %d", n, before)
+	}
 
 	var stored []byte
 	if err := db.NewRaw("SELECT secret FROM user_totp WHERE user_id = ?", id).Scan(ctx, &stored); err != nil {

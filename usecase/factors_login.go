@@ -58,20 +58,22 @@ func (uc *Login) StepUp(ctx context.Context, s domain.Session, otp, recoveryCode
 // made it, verifying its user, so the session counts as signed in with a second
 // factor ("mfa"), and may go on changing the factors (Factors.reauth). Not "hwk":
 // making a passkey is no sign-in with it, so the phishing-resistant level still needs
-// one. A session with a second factor stays as it is.
+// one. A session with a second factor stays as it is. No sign-in is audited: the
+// enrolment is (user.mfa.enrolled).
 func (uc *Login) PasskeyEnrolled(ctx context.Context, s domain.Session) (domain.Session, string, error) {
 	if s.HasMFA() {
 		return s, "", nil
 	}
-	return uc.startChecked(ctx, s.UserID, domain.WithSecondFactor(sessionAMR(s), nil), &s)
+	return uc.renewChecked(ctx, s.UserID, domain.WithSecondFactor(sessionAMR(s), nil), &s, false, nil)
 }
 
 // FactorEnrolled follows the enrolment of a second factor in session s: the user has
 // just proved it with a code, so the session becomes one signed in with both (a new
-// session of the same id; already so, it stays as it is).
+// session of the same id; already so, it stays as it is). No sign-in is audited: the
+// enrolment is.
 func (uc *Login) FactorEnrolled(ctx context.Context, s domain.Session) (domain.Session, string, error) {
 	if s.HasMFA() {
 		return s, "", nil
 	}
-	return uc.startChecked(ctx, s.UserID, domain.WithSecondFactor(sessionAMR(s), AMROTP), &s)
+	return uc.renewChecked(ctx, s.UserID, domain.WithSecondFactor(sessionAMR(s), AMROTP), &s, false, nil)
 }

@@ -101,6 +101,14 @@ func (uc *Login) startChecked(ctx context.Context, userID string, amr []string, 
 // startCheckedWith is startChecked whose sign-in event carries details (the upstream).
 func (uc *Login) startCheckedWith(ctx context.Context, userID string, amr []string, old *domain.Session,
 	details map[string]any) (domain.Session, string, error) {
+	return uc.renewChecked(ctx, userID, amr, old, true, details)
+}
+
+// renewChecked is startChecked for a session that a sign-in (signIn: audited as
+// user.login.succeeded with details) or something else (the enrolment of a second
+// factor, audited as such) renews.
+func (uc *Login) renewChecked(ctx context.Context, userID string, amr []string, old *domain.Session,
+	signIn bool, details map[string]any) (domain.Session, string, error) {
 	s, secret, err := uc.startWith(ctx, userID, amr, old)
 	if err != nil {
 		return domain.Session{}, "", err
@@ -111,8 +119,10 @@ func (uc *Login) startCheckedWith(ctx context.Context, userID string, amr []stri
 	// read sees the flag, or the deletion came later and removed the session.
 	u, err := uc.users.UserByID(ctx, userID)
 	if err == nil && !u.Disabled {
-		uc.admin.audit.Note(ctx, domain.AuditEvent{Type: domain.AuditUserLoginSucceeded, Actor: userID, Target: userID,
-			Details: details})
+		if signIn {
+			uc.admin.audit.Note(ctx, domain.AuditEvent{Type: domain.AuditUserLoginSucceeded, Actor: userID, Target: userID,
+				Details: details})
+		}
 		return s, secret, nil
 	}
 	if err == nil || errors.Is(err, domain.ErrNotFound) {

@@ -6,7 +6,6 @@ import (
 
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/domain"
-	"gatehouse/infrastructure/database"
 	"gatehouse/infrastructure/database/dbtest"
 	"gatehouse/usecase"
 )
@@ -20,14 +19,7 @@ func TestMigration_AuditEventUser(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			db, closeDB, err := database.Open(ctx, url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(closeDB)
-			if err := bunrepo.MigrateUpTo(ctx, db, "20261207000002"); err != nil {
-				t.Fatalf("migrate to the previous release: %v", err)
-			}
+			db := openAtRelease(t, url, "20261207000002")
 			now := time.Now().UTC().Truncate(time.Second)
 			// Rows as the previous release wrote them: no user_id column.
 			for _, r := range []struct{ id, typ, target, details string }{

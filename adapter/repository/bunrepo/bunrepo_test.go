@@ -39,11 +39,7 @@ func TestMigrateUpDownUp(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			db, closeDB, err := database.Open(ctx, url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(closeDB)
+			db := openTestDB(t, url)
 
 			wantApplied(t, db, false)
 			// Neither the status nor HasSchema created anything on the fresh database.

@@ -7,7 +7,6 @@ import (
 
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/domain"
-	"gatehouse/infrastructure/database"
 	"gatehouse/infrastructure/database/dbtest"
 )
 
@@ -28,14 +27,7 @@ func TestMigration_RedirectURIConsents(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			db, closeDB, err := database.Open(ctx, url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(closeDB)
-			if err := bunrepo.MigrateUpTo(ctx, db, before); err != nil {
-				t.Fatalf("migrate to the previous release: %v", err)
-			}
+			db := openAtRelease(t, url, before)
 			now := time.Now().UTC().Truncate(time.Second)
 			exec := func(query string, args ...any) error {
 				_, err := db.ExecContext(ctx, query, args...)

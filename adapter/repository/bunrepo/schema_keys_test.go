@@ -6,7 +6,6 @@ import (
 
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/domain"
-	"gatehouse/infrastructure/database"
 	"gatehouse/infrastructure/database/dbtest"
 	"gatehouse/usecase"
 )
@@ -20,14 +19,7 @@ func TestMigration_SigningKeyActivatesAt(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			db, closeDB, err := database.Open(ctx, url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(closeDB)
-			if err := bunrepo.MigrateUpTo(ctx, db, "20260305000001"); err != nil {
-				t.Fatalf("migrate to the previous release: %v", err)
-			}
+			db := openAtRelease(t, url, "20260305000001")
 			now := time.Now().UTC().Truncate(time.Second)
 			// A row as the previous release wrote it: no activates_at column.
 			if _, err := db.ExecContext(ctx, `INSERT INTO signing_keys (id, alg, active_alg, private_key, public_key,

@@ -6,7 +6,6 @@ import (
 
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/domain"
-	"gatehouse/infrastructure/database"
 	"gatehouse/infrastructure/database/dbtest"
 )
 
@@ -19,14 +18,7 @@ func TestMigration_ClientPostLogoutRedirectURIs(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			db, closeDB, err := database.Open(ctx, url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(closeDB)
-			if err := bunrepo.MigrateUpTo(ctx, db, "20260304000001"); err != nil {
-				t.Fatalf("migrate to the previous release: %v", err)
-			}
+			db := openAtRelease(t, url, "20260304000001")
 			now := time.Now().UTC().Truncate(time.Second)
 			// A row as the previous release wrote it: no post_logout_redirect_uris column.
 			if _, err := db.ExecContext(ctx, `INSERT INTO clients (id, name, secret_hash, public, redirect_uris, grant_types,

@@ -8,7 +8,6 @@ import (
 
 	"gatehouse/adapter/repository/bunrepo"
 	"gatehouse/domain"
-	"gatehouse/infrastructure/database"
 	"gatehouse/infrastructure/database/dbtest"
 )
 
@@ -21,14 +20,7 @@ func TestMigration_UsernameSkeleton(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			db, closeDB, err := database.Open(ctx, url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(closeDB)
-			if err := bunrepo.MigrateUpTo(ctx, db, "20261207000001"); err != nil {
-				t.Fatalf("migrate to the previous release: %v", err)
-			}
+			db := openAtRelease(t, url, "20261207000001")
 			now := time.Now().UTC().Truncate(time.Second)
 			for i, n := range []string{"alice", "bam", "barn", "ohn"} {
 				// Rows as the previous release wrote them: no username_skeleton column.
@@ -59,7 +51,7 @@ func TestMigration_UsernameSkeleton(t *testing.T) {
 					t.Errorf("Taken(%q) = %v, %v; want %v", tc.name, taken, err, tc.taken)
 				}
 			}
-			err = users.CreateUser(ctx, domain.User{ID: "u-new", Username: "al\u0131ce", PasswordHash: "x", CreatedAt: now, UpdatedAt: now})
+			err := users.CreateUser(ctx, domain.User{ID: "u-new", Username: "al\u0131ce", PasswordHash: "x", CreatedAt: now, UpdatedAt: now})
 			if !errors.Is(err, domain.ErrDuplicate) {
 				t.Errorf("a user drawn like alice: %v, want ErrDuplicate", err)
 			}

@@ -855,3 +855,63 @@ func (uc *Upstreams) Unlink(ctx context.Context, s domain.Session, upstreamID, s
 			args: []string{"Name", upstreamID}})
 	return nil
 }
+
+// UserLinks lists a user's identities with their upstreams' names, oldest first: the
+// admin API's users/{id}/identities and the console's user page (Keycloak's
+// "Identity provider links").
+func (uc *Upstreams) UserLinks(ctx context.Context, userID string) ([]LinkedView, error) {
+	got, err := uc.ForAccount(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	return got.Linked, nil
+}
+
+// AdminUnlink removes a user's identities at upstream upstreamID on an
+// administrator's behalf (the actor of ctx); ErrNotFound when the user has none
+// there. Unlike Unlink it is not refused when it is the user's last way to sign in:
+// an administrator may shut a user out, as disabling does. Audited; the user is
+// mailed as Unlink mails them.
+func (uc *Upstreams) AdminUnlink(ctx context.Context, userID, upstreamID string) error {
+	if !domain.ValidUpstreamID(upstreamID) {
+		return fmt.Errorf("identity of %q at upstream %q: %w", userID, upstreamID, domain.ErrNotFound)
+	}
+	ids, err := uc.store.UserIdentities(ctx, userID)
+	if err != nil {
+		return err
+	}
+	var subjects []string
+	for _, l := range ids {
+		if l.UpstreamID == upstreamID {
+			subjects = append(subjects, l.Subject)
+		}
+	}
+	if len(subjects) == 0 {
+		return fmt.Errorf("identity of %q at upstream %q: %w", userID, upstreamID, domain.ErrNotFound)
+	}
+	err = uc.audit.Change(ctx, domain.AuditEvent{Type: domain.AuditIdentityUnlinked, Target: userID,
+		Details: map[string]any{"upstream": upstreamID}}, func(ctx context.Context) error {
+		removed := 0
+		for _, sub := range subjects {
+			err := uc.store.UnlinkIdentity(ctx, userID, upstreamID, sub)
+			if errors.Is(err, domain.ErrNotFound) {
+				continue // unlinked meanwhile (from /account, or another administrator)
+			}
+			if err != nil {
+				return err
+			}
+			removed++
+		}
+		if removed == 0 {
+			return fmt.Errorf("identity of %q at upstream %q: %w", userID, upstreamID, domain.ErrNotFound)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	uc.tell(userID, "identity-unlinked", mailText{key: "mail.identity_unlinked.subject", english: "An account was unlinked from your account"},
+		mailText{key: "mail.identity_unlinked.body", english: "The {{.Name}} account linked to your account {{.User}} was removed: it can no longer sign in to it.",
+			args: []string{"Name", upstreamID}})
+	return nil
+}

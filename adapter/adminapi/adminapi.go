@@ -106,6 +106,8 @@ func (a *API) Mount(e *echo.Echo) {
 		{http.MethodGet, "/users/:id/sessions", a.userSessions},
 		{http.MethodGet, "/users/:id/consents", a.userConsents},
 		{http.MethodDelete, "/users/:id/consents/:client", a.revokeConsent},
+		{http.MethodGet, "/users/:id/identities", a.userIdentities},
+		{http.MethodDelete, "/users/:id/identities/:upstream", a.unlinkIdentity},
 		{http.MethodGet, "/sessions/:id", a.getSession},
 		{http.MethodDelete, "/sessions/:id", a.deleteSession},
 		{http.MethodGet, "/keys", a.listKeys},

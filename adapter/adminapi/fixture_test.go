@@ -76,6 +76,8 @@ type apiFixture struct {
 	sessions  *bunrepo.SessionRepository
 	consents  *bunrepo.ConsentRepository
 	upstreams *usecase.Upstreams
+	// identities stores the identities linked at the upstreams.
+	identities *bunrepo.UpstreamRepository
 }
 
 // eachDatabase runs f on a fixture over every database backend at hand (SQLite
@@ -114,14 +116,16 @@ func newAPIFixture(t testing.TB, url string) *apiFixture {
 	admin := usecase.NewAdminWithClientKeys(users, rules, clients, tokens, sessions, passwords, hasher, random, clk, nil, nil, audit)
 	settings := usecase.Settings{Issuer: testIssuer, SigningAlg: domain.AlgES256}
 	keys := usecase.NewAuditedKeys(bunrepo.NewKeyRepository(db), token.NewKeyGenerator(cipher), clk, settings, audit)
-	upstreams := usecase.NewUpstreams(bunrepo.NewUpstreamRepository(db), users, rules, nil, cipher, random, hasher,
+	identities := bunrepo.NewUpstreamRepository(db)
+	upstreams := usecase.NewUpstreams(identities, users, rules, nil, cipher, random, hasher,
 		bunrepo.NewReplayRepository(db), clk, audit, nil, nil, usecase.UpstreamSettings{Issuer: testIssuer})
 	resources := usecase.NewAdminResources(admin, users, clients, sessions, sessions, consents, tokens, nil, audit, clk)
 	api := New(Config{Issuer: testIssuer, Verifier: allowVerifier{}, Access: usecase.NewAdminAccess(clientToken{clk}, tokens, users),
 		Admin: admin, Resources: resources, Keys: keys, Upstreams: upstreams, Clock: clk, Log: log})
 	e := echo.New()
 	api.Mount(e)
-	return &apiFixture{t: t, e: e, clock: clk, admin: admin, keys: keys, sessions: sessions, consents: consents, upstreams: upstreams}
+	return &apiFixture{t: t, e: e, clock: clk, admin: admin, keys: keys, sessions: sessions, consents: consents, upstreams: upstreams,
+		identities: identities}
 }
 
 // response is an answer of the API.

@@ -67,14 +67,26 @@ func newListFixture(t *testing.T, fx *apiFixture) *listFixture {
 			t.Fatalf("consent %d: %v", i, err)
 		}
 	}
+	// Four linked identities, two at one upstream; linked out of their order (by
+	// upstream, then subject) so that the list's order is its own.
+	for i, l := range []struct{ upstream, subject string }{{"gh-c", "30"}, {"gh-b", "21"}, {"gh-a", "10"}, {"gh-b", "20"}} {
+		now := fx.clock.Now()
+		if err := fx.identities.LinkIdentity(ctx, domain.LinkedIdentity{UpstreamID: l.upstream, Subject: l.subject,
+			UserID: alice.ID, Username: "alice-" + l.subject, CreatedAt: now, LastUsedAt: now}); err != nil {
+			t.Fatalf("identity %d: %v", i, err)
+		}
+	}
 	return &listFixture{apiFixture: fx, userID: alice.ID, lists: map[string]string{
 		listClients: "/clients", listUsers: "/users", listSessions: "/users/" + alice.ID + "/sessions",
 		listConsents: "/users/" + alice.ID + "/consents", listKeys: "/keys", listUpstreams: "/upstreams",
-		listAudit: "/audit-events"}}
+		listAudit: "/audit-events", listIdentities: "/users/alice/identities"}}
 }
 
 // itemKey names an item of a list page.
 func itemKey(item map[string]any) string {
+	if up, ok := item["upstream_id"].(string); ok && item["subject"] != nil {
+		return fmt.Sprint(up, " ", item["subject"]) // a linked identity
+	}
 	for _, k := range []string{"kid", "id", "client_id"} {
 		if v, ok := item[k].(string); ok {
 			if uri, ok := item["redirect_uri"].(string); ok {

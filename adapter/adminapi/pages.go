@@ -16,13 +16,14 @@ import (
 // The lists of the API, as their cursors name them: a cursor is good only for the
 // list that gave it.
 const (
-	listClients   = "clients"
-	listUsers     = "users"
-	listUpstreams = "upstreams"
-	listAudit     = "audit-events"
-	listKeys      = "keys"
-	listSessions  = "sessions"
-	listConsents  = "consents"
+	listClients    = "clients"
+	listUsers      = "users"
+	listUpstreams  = "upstreams"
+	listAudit      = "audit-events"
+	listKeys       = "keys"
+	listSessions   = "sessions"
+	listConsents   = "consents"
+	listIdentities = "identities"
 )
 
 // page is a list answer.
@@ -108,11 +109,11 @@ func positionCursor(list string, p usecase.ListPosition) string {
 	return encodeCursor(list, p.CreatedAt.UTC().Format(time.RFC3339Nano), p.ID)
 }
 
-// wholePage is one page of a list a use case gives whole (keys, a user's sessions
-// and consents), ordered by cmp here so that pages follow one another as the pages of
-// the lists the store pages do: the items after the position after (nil: from the
-// start), at most limit (usecase.PageSize). more is the last item of the page when
-// items follow it (the position of the next page).
+// wholePage is one page of a list a use case gives whole (keys, a user's sessions,
+// consents and linked identities), ordered by cmp here so that pages follow one
+// another as the pages of the lists the store pages do: the items after the position
+// after (nil: from the start), at most limit (usecase.PageSize). more is the last item
+// of the page when items follow it (the position of the next page).
 func wholePage[T any](all []T, cmp func(a, b T) int, after *T, limit int) (items []T, more *T) {
 	all = slices.Clone(all)
 	slices.SortStableFunc(all, cmp)

@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"cmp"
 	"net/http"
 	"strings"
 	"time"
@@ -143,6 +144,68 @@ func (a *API) deleteUpstream(c echo.Context) error {
 		return err
 	}
 	if err := a.cfg.Upstreams.DeleteUpstream(ctx, u.ID); err != nil {
+		return a.fail(c, err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// identityResource is an identity of a user at an upstream, linked to the user's
+// account here (Keycloak's "identity provider link"): email and username are what the
+// upstream said of it when last used.
+type identityResource struct {
+	UpstreamID   string    `json:"upstream_id"`
+	UpstreamName string    `json:"upstream_name"`
+	Subject      string    `json:"subject"`
+	Email        string    `json:"email,omitempty"`
+	Username     string    `json:"username,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+	LastUsedAt   time.Time `json:"last_used_at"`
+}
+
+func toIdentity(l usecase.LinkedView) identityResource {
+	return identityResource{UpstreamID: l.UpstreamID, UpstreamName: l.UpstreamName, Subject: l.Subject, Email: l.Email,
+		Username: l.Username, CreatedAt: l.CreatedAt.UTC(), LastUsedAt: l.LastUsedAt.UTC()}
+}
+
+// identityOrder is the order of a user's identities: by upstream, then subject.
+func identityOrder(a, b usecase.LinkedView) int {
+	return cmp.Or(cmp.Compare(a.UpstreamID, b.UpstreamID), cmp.Compare(a.Subject, b.Subject))
+}
+
+func (a *API) userIdentities(c echo.Context) error {
+	// An identity's position is its upstream and its subject (never "").
+	cursor, limit, ok, err := pageParams(c, listIdentities, 2)
+	if !ok {
+		return err
+	}
+	var after *usecase.LinkedView
+	if cursor[1] != "" {
+		after = &usecase.LinkedView{LinkedIdentity: domain.LinkedIdentity{UpstreamID: cursor[0], Subject: cursor[1]}}
+	}
+	u, err := a.user(c)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	links, err := a.cfg.Upstreams.UserLinks(c.Request().Context(), u.ID)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	items, more := wholePage(links, identityOrder, after, limit)
+	out := itemsOf(items, toIdentity)
+	if more != nil {
+		out.NextCursor = encodeCursor(listIdentities, more.UpstreamID, more.Subject)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// unlinkIdentity removes the user's identities at the upstream, even the last way
+// the user can sign in (as disabling the user may shut them out).
+func (a *API) unlinkIdentity(c echo.Context) error {
+	u, err := a.user(c)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	if err := a.cfg.Upstreams.AdminUnlink(c.Request().Context(), u.ID, c.Param("upstream")); err != nil {
 		return a.fail(c, err)
 	}
 	return c.NoContent(http.StatusNoContent)

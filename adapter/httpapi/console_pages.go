@@ -58,6 +58,9 @@ type consoleView struct {
 	Consents   []consoleConsentView
 	// Resources: the user page can show sessions and consents.
 	Resources bool
+	// Linking: the user page can show the identities linked at upstreams.
+	Linking    bool
+	Identities []consoleIdentityView
 
 	Keys []keyView
 	Algs []string
@@ -93,6 +96,13 @@ type consoleSessionView struct {
 type consoleConsentView struct {
 	ClientID, ClientName, Scope string
 	GrantedAt                   time.Time
+}
+
+// consoleIdentityView is what the user has linked at one upstream: who the user is
+// there (username, email), when first linked and last used.
+type consoleIdentityView struct {
+	UpstreamID, UpstreamName, Who string
+	LinkedAt, LastUsedAt          time.Time
 }
 
 func (k *Console) view(op *operator, title, section string) *consoleView {
@@ -641,6 +651,8 @@ func (k *Console) userEdit(c echo.Context, op *operator) error {
 		v.Notice = k.t(c, "console.notice.session_ended")
 	case "consent":
 		v.Notice = k.t(c, "console.notice.consent_revoked")
+	case "identity":
+		v.Notice = k.t(c, "console.notice.identity_unlinked")
 	case "reset":
 		v.Notice = k.t(c, "console.notice.reset_mailed")
 	}

@@ -15,12 +15,15 @@ import (
 )
 
 // A user's sessions and consents, and the mailed password reset, come from the
-// admin API's use cases (usecase.AdminResources), which audit every change.
+// admin API's use cases (usecase.AdminResources), the identities linked at upstreams
+// from usecase.Upstreams; they audit every change.
 
-// mountResources adds the routes of a user's sessions, consents and password reset.
+// mountResources adds the routes of a user's sessions, consents, linked identities and
+// password reset.
 func (k *Console) mountResources(g Routes) {
 	g.POST("/admin/users/:id/sessions/:sid/end", k.action(k.userSessionEnd))
 	g.POST("/admin/users/:id/consents/:client/revoke", k.action(k.userConsentRevoke))
+	g.POST("/admin/users/:id/identities/:upstream/unlink", k.action(k.userIdentityUnlink))
 	g.POST("/admin/users/:id/password-reset", k.action(k.userPasswordReset))
 }
 
@@ -52,6 +55,51 @@ func (k *Console) userResources(c echo.Context, op *operator, u domain.User, v *
 		}
 		v.Consents = append(v.Consents, consoleConsentView{ClientID: cs.ClientID, ClientName: name,
 			Scope: strings.Join(cs.Scope, " "), GrantedAt: cs.GrantedAt})
+	}
+	return k.userIdentities(c, u, v)
+}
+
+// userIdentities fills the user page's identities linked at upstreams: one row per
+// upstream, as unlinking takes all of the user's identities there.
+func (k *Console) userIdentities(c echo.Context, u domain.User, v *consoleView) error {
+	if k.p.upstreams == nil {
+		return nil
+	}
+	v.Linking = true
+	links, err := k.p.upstreams.UserLinks(ctxOf(c), u.ID)
+	if err != nil {
+		return err
+	}
+	row := map[string]int{}
+	for _, l := range links {
+		who := l.Username
+		switch {
+		case who == "":
+			who = l.Email
+		case l.Email != "":
+			who += " (" + l.Email + ")"
+		}
+		i, ok := row[l.UpstreamID]
+		if !ok {
+			name := l.UpstreamName
+			if name == "" {
+				name = l.UpstreamID
+			}
+			row[l.UpstreamID] = len(v.Identities)
+			v.Identities = append(v.Identities, consoleIdentityView{UpstreamID: l.UpstreamID, UpstreamName: name, Who: who,
+				LinkedAt: l.CreatedAt, LastUsedAt: l.LastUsedAt})
+			continue
+		}
+		id := &v.Identities[i]
+		if who != "" {
+			id.Who = strings.TrimPrefix(id.Who+", "+who, ", ")
+		}
+		if l.CreatedAt.Before(id.LinkedAt) {
+			id.LinkedAt = l.CreatedAt
+		}
+		if l.LastUsedAt.After(id.LastUsedAt) {
+			id.LastUsedAt = l.LastUsedAt
+		}
 	}
 	return nil
 }
@@ -92,6 +140,23 @@ func (k *Console) userConsentRevoke(c echo.Context, _ *operator, _ form) error {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/admin/users/"+url.PathEscape(u.ID)+"?saved=consent")
+}
+
+// userIdentityUnlink unlinks the user's identities at an upstream, even when they are
+// the user's only way to sign in (an administrator may shut a user out, as disabling
+// does).
+func (k *Console) userIdentityUnlink(c echo.Context, _ *operator, _ form) error {
+	u, err := k.userByID(c)
+	if err != nil {
+		return err
+	}
+	if k.p.upstreams == nil {
+		return domain.ErrNotFound
+	}
+	if err := k.p.upstreams.AdminUnlink(ctxOf(c), u.ID, c.Param("upstream")); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, "/admin/users/"+url.PathEscape(u.ID)+"?saved=identity")
 }
 
 func (k *Console) userPasswordReset(c echo.Context, op *operator, _ form) error {

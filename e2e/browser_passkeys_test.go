@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -380,7 +381,12 @@ func TestSecurity_S51_Passkeys(t *testing.T) {
 	run(t, second, "confirm the app",
 		chromedp.SendKeys(chromedp.CSS(`#otp`), totpCode(t, secret, 0)), // good for 30 s at least
 		chromedp.Submit(chromedp.CSS(`#otp`)),
-		chromedp.WaitVisible(chromedp.CSS(`#recovery-codes`)),
+		chromedp.WaitVisible(chromedp.CSS(`#recovery-codes`)))
+	recoveryCodes, err := chromedp.Run(second, chromedp.Text(chromedp.CSS(`#recovery-codes`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, second, "sign out",
 		chromedp.Navigate(srv.URL+"/logout"),
 		chromedp.WaitVisible(chromedp.CSS(`form[action="/logout"] button`)),
 		chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)),
@@ -604,4 +610,34 @@ func TestSecurity_S51_Passkeys(t *testing.T) {
 	wantCardText(t, carolTab, "Your password was changed", "What still signs you in", "the passkey \u201cCarol's phone\u201d, added",
 		"If there is one you did not add", "asks for one of these passkeys as a second step", "ask your administrator to reset your second factors")
 	screenshot(t, carolTab, shots, "passkeys-after-reset")
+
+	// Ada, signed in with her new password and a recovery code, removes her
+	// authenticator app: her passkey stays her second step, and the page and the mail
+	// say so, not that the password alone now signs her in; the event names the factor.
+	codes := regexp.MustCompile(`[a-z2-7]{5}-[a-z2-7]{5}`).FindAllString(recoveryCodes, -1)
+	if len(codes) == 0 {
+		t.Fatalf("no recovery code read from %q", recoveryCodes)
+	}
+	srv.Sensitive(codes...)
+	hb := newAZBrowser(t, srv)
+	r2 := hb.logIn("/login", ada, "a brand new password")
+	if loc := r2.Header.Get("Location"); r2.Status != http.StatusSeeOther || !strings.HasPrefix(loc, "/login/mfa") {
+		t.Fatalf("ada's password: %d %q, want the second step", r2.Status, loc)
+	}
+	if r2 = secondFactor(t, hb, r2.Header.Get("Location"), "recovery_code", codes[0]); r2.Status != http.StatusSeeOther {
+		t.Fatalf("ada's recovery code: %d\n%s", r2.Status, r2.Body)
+	}
+	csrf, _ := hb.openForm("/account")
+	wantPageText(t, hb.post("/account/totp/remove", url.Values{"csrf_token": {csrf}}), http.StatusOK,
+		"Signing in still asks for one of your passkeys after your password.")
+	if m := waitMail(t, mx, adaEmail, "The authenticator app was removed from your account"); !strings.Contains(m.Text, "one of your passkeys") ||
+		strings.Contains(m.Text, "only for your password") {
+		t.Errorf("the mail of the removal says:\n%s", m.Text)
+	}
+	if e, ok := findEvent(auditList(t, srv, "--user", adaID), "user.mfa.removed", ""); !ok || e.Details["factor"] != "totp" {
+		t.Errorf("the removal's audit event: %+v, want factor totp", e)
+	}
+	if r2 = newAZBrowser(t, srv).logIn("/login", ada, "a brand new password"); !strings.HasPrefix(r2.Header.Get("Location"), "/login/mfa") {
+		t.Errorf("after the app's removal the password alone signs ada in: %d %q", r2.Status, r2.Header.Get("Location"))
+	}
 }

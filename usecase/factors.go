@@ -323,7 +323,8 @@ func (f *Factors) newRecoveryCodes(ctx context.Context, userID string) ([]string
 const recoveryPrefix = "recovery:"
 
 // RemoveTOTP removes the authenticator app and the recovery codes of the user of s
-// (fresh sign-in or the password); ErrNotFound when there was none. Mailed.
+// (fresh sign-in or the password); ErrNotFound when there was none. Audited with
+// factor totp, and mailed, saying whether passkeys remain the second step.
 func (f *Factors) RemoveTOTP(ctx context.Context, s domain.Session, password, address string) error {
 	if err := f.reauth(ctx, s, password, address); err != nil {
 		return err
@@ -335,9 +336,16 @@ func (f *Factors) RemoveTOTP(ctx context.Context, s domain.Session, password, ad
 	if !ok {
 		return domain.ErrNotFound
 	}
-	f.audit.Note(ctx, domain.AuditEvent{Type: domain.AuditUserMFARemoved, Actor: s.UserID, Target: s.UserID})
-	f.tell(s.UserID, "mfa_removed", mailText{key: "mail.mfa_removed.subject", english: "The authenticator app was removed from your account"},
-		mailText{key: "mail.mfa_removed.body", english: "The authenticator app and the recovery codes of your account {{.User}} were removed. Signing in now asks only for your password."})
+	f.audit.Note(ctx, domain.AuditEvent{Type: domain.AuditUserMFARemoved, Actor: s.UserID, Target: s.UserID,
+		Details: map[string]any{"factor": "totp"}})
+	body := mailText{key: "mail.mfa_removed.body", english: "The authenticator app and the recovery codes of your account {{.User}} were removed. Signing in now asks only for your password."}
+	if pks, err := f.Passkeys(ctx, s.UserID); err != nil {
+		return err
+	} else if len(pks) > 0 {
+		// The passkeys are still the second step: the mail must not say otherwise.
+		body = mailText{key: "mail.mfa_removed.body_passkeys", english: "The authenticator app and the recovery codes of your account {{.User}} were removed. Signing in still asks for one of your passkeys after the password."}
+	}
+	f.tell(s.UserID, "mfa_removed", mailText{key: "mail.mfa_removed.subject", english: "The authenticator app was removed from your account"}, body)
 	return nil
 }
 

@@ -315,5 +315,10 @@ func (p *Pages) totpRemove(c echo.Context, f form, s *domain.Session) error {
 		return p.factorForm(c, s, err)
 	}
 	p.log.InfoContext(ctx, "authenticator app removed", "user_id", s.UserID, "remote", c.RealIP())
+	if pks, err := p.factors.Passkeys(ctx, s.UserID); err != nil {
+		return err
+	} else if len(pks) > 0 {
+		return p.accountNotice(c, s, p.t(c, "totp.notice.removed_passkeys"))
+	}
 	return p.accountNotice(c, s, p.t(c, "totp.notice.removed"))
 }

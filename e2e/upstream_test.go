@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -623,3 +624,38 @@ func TestUpstream_GitHub(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestUpstream_UnlinkWithAPasskeyLeft: an account made through an upstream, without a
+// password, may unlink the identity once it has a passkey, which signs in without
+// one; without the passkey the identity is its only way in and stays.
+func TestUpstream_UnlinkWithAPasskeyLeft(t *testing.T) {
+	t.Parallel()
+	down := startServer(t, Options{Localhost: true, Env: map[string]string{"GATEHOUSE_REGISTRATION_ENABLED": "true"}})
+	g := newGatehouseUpstream(t, down)
+	b := newAZBrowser(t, down)
+	if r := g.viaUpstream(t, b, continueWith(t, b.get("/login"), "Upstream House")); r.Status != http.StatusFound && r.Status != http.StatusSeeOther {
+		t.Fatalf("sign-in through the upstream: %d\n%s", r.Status, r.Body)
+	}
+	var u shownUser
+	down.CLIJSON(t, &u, "", "users", "show", g.user)
+	page := b.get("/account")
+	csrf, _ := azFormFields(t, page)
+	sub := regexp.MustCompile(`name="subject" value="([^"]+)"`).FindStringSubmatch(string(page.Body))
+	if sub == nil {
+		t.Fatalf("no unlink form\n%s", page.Body)
+	}
+	unlink := url.Values{"csrf_token": {csrf}, "upstream": {"gh2"}, "subject": {sub[1]}}
+	wantPageText(t, b.post("/account/upstreams/unlink", unlink), http.StatusBadRequest, "only way you can sign in")
+
+	// A passkey of the account, as /account stores one (its browser ceremony is
+	// TestSecurity_S51_Passkeys's).
+	db := openDB(t, down.DatabaseURL)
+	now := time.Now().UTC()
+	if _, err := db.ExecContext(t.Context(), `INSERT INTO user_passkeys (credential_hash, id, user_id, credential_id, public_key,
+		sign_count, transports, backup_eligible, backup_state, user_verified, name, created_at)
+		VALUES (?, ?, ?, ?, ?, 0, '[]', ?, ?, ?, ?, ?)`, []byte(randomString(32)), "pk-"+randomString(8), u.ID,
+		[]byte(randomString(16)), []byte("cose"), true, true, true, "Ada's phone", now); err != nil {
+		t.Fatal(err)
+	}
+	wantPageText(t, b.post("/account/upstreams/unlink", unlink), http.StatusOK, "The account was unlinked.")
+}

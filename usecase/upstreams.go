@@ -821,7 +821,8 @@ func (uc *Upstreams) ForAccount(ctx context.Context, userID string) (AccountUpst
 }
 
 // Unlink removes an identity of the signed-in user; refused when it is the user's
-// last way to sign in (no password, no other identity). Audited; the user is mailed.
+// last way to sign in (no password, no passkey, no other identity). Audited; the user
+// is mailed.
 func (uc *Upstreams) Unlink(ctx context.Context, s domain.Session, upstreamID, subject string) error {
 	u, err := uc.users.UserByID(ctx, s.UserID)
 	if err != nil {
@@ -841,7 +842,16 @@ func (uc *Upstreams) Unlink(ctx context.Context, s domain.Session, upstreamID, s
 		return domain.ErrNotFound
 	}
 	if u.PasswordHash == "" && len(ids) <= 1 {
-		return ErrLastSignInMethod
+		// A passkey signs in without a password: then the identity is not the last way.
+		var pks []domain.Passkey
+		if uc.login != nil && uc.login.factors != nil {
+			if pks, err = uc.login.factors.Passkeys(ctx, s.UserID); err != nil {
+				return err
+			}
+		}
+		if len(pks) == 0 {
+			return ErrLastSignInMethod
+		}
 	}
 	err = uc.audit.Change(WithAuditActor(ctx, s.UserID), domain.AuditEvent{Type: domain.AuditIdentityUnlinked, Target: s.UserID,
 		Details: map[string]any{"upstream": upstreamID}}, func(ctx context.Context) error {

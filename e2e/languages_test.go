@@ -157,6 +157,11 @@ func TestLanguages_SwitcherCookie(t *testing.T) {
 	}
 	wantLang(t, "home after the switch", b.get("/"), "fr", "Vous n’êtes pas connecté.")
 	wantLang(t, "unknown ?lang ignored", b.get("/?lang=xx"), "fr")
+	// BCP 47 tags in any case, with a region, as Accept-Language takes them.
+	wantLang(t, "?lang=DE", b.get("/?lang=DE"), "de")
+	wantLang(t, "?lang=es-MX", b.get("/?lang=es-MX"), "es")
+	wantLang(t, "the cookie the last one set", b.get("/"), "es")
+	wantLang(t, "?lang=fr", b.get("/?lang=fr"), "fr")
 	wantLang(t, "a sign-out request's problem", b.get("/logout?state=a&state=b"), "fr", "Un paramètre de la demande de déconnexion est répété.")
 
 	c := newAZClient(t, srv, "https://app.example.com/cb")
@@ -204,10 +209,11 @@ func TestLanguages_DefaultLocale(t *testing.T) {
 func TestLanguages_MailInUsersLocale(t *testing.T) {
 	t.Parallel()
 	srv, mx := mailServer(t, nil)
-	for _, u := range []struct{ name, email, locale string }{
+	people := []struct{ name, email, locale string }{
 		{uniqueName("greta"), "greta@example.com", "de-AT"},
 		{uniqueName("ella"), "ella@example.com", ""},
-	} {
+	}
+	for _, u := range people {
 		srv.CreateUser(t, u.name, "correct horse battery")
 		args := []string{"users", "update", u.name, "--email", u.email}
 		if u.locale != "" {
@@ -262,6 +268,37 @@ func TestLanguages_MailInUsersLocale(t *testing.T) {
 	m = mailTo(t, mx, 4, "lucia@example.com")
 	if m.Subject != "Verifica tu dirección de correo electrónico" || !strings.Contains(m.Text, "en un plazo de 30 minutos") {
 		t.Errorf("the Spanish mail: %q\n%s", m.Subject, m.Text)
+	}
+
+	// A locale claim without a catalog (pt-BR): the page's language, not the default.
+	pedro := uniqueName("pedro")
+	srv.CreateUser(t, pedro, "correct horse battery")
+	if _, errOut, code := srv.CLI(t, "", "users", "update", pedro, "--email", "pedro@example.com", "--locale", "pt-BR"); code != 0 {
+		t.Fatalf("users update: %d %s", code, errOut)
+	}
+	ja := langBrowser(t, srv, "ja")
+	csrf, _ = ja.openForm("/forgot-password")
+	ja.post("/forgot-password", url.Values{"csrf_token": {csrf}, "email": {"pedro@example.com"}})
+	if m = mailTo(t, mx, 5, "pedro@example.com"); m.Subject != "パスワードの再設定" {
+		t.Errorf("the mail of a pt-BR user asked from a Japanese page: %q\n%s", m.Subject, m.Text)
+	}
+
+	// Ella, without a locale, changes her address from a French page: both the
+	// link to the new address and the notice to the old one are in French.
+	fr := langBrowser(t, srv, "fr")
+	if r := fr.logIn("/login", people[1].name, "correct horse battery"); r.Status != http.StatusSeeOther {
+		t.Fatalf("ella's sign-in: %d\n%s", r.Status, r.Body)
+	}
+	if r := changeEmail(t, fr, "correct horse battery", "ella.new@example.com"); r.Status != http.StatusOK {
+		t.Fatalf("email change: %d\n%s", r.Status, r.Body)
+	}
+	m = mailTo(t, mx, 6, "ella.new@example.com")
+	if m.Subject != "Confirmez votre nouvelle adresse e-mail" {
+		t.Errorf("the link to the new address: %q\n%s", m.Subject, m.Text)
+	}
+	submitLinkForm(t, fr, linkIn(t, srv, m), "/confirm-email", nil)
+	if m = mailTo(t, mx, 7, "ella@example.com"); m.Subject != "Votre adresse e-mail a été modifiée" {
+		t.Errorf("the notice to the old address: %q\n%s", m.Subject, m.Text)
 	}
 }
 

@@ -93,10 +93,10 @@ type words struct {
 }
 
 func (s AccountSettings) wordsFor(u domain.User) words {
-	if u.Locale == "" {
-		return words{t: s.Translator, locale: s.requestLocale}
-	}
-	return words{t: s.Translator, locale: u.Locale}
+	// Both in order of preference (the Translator takes the first it supports), so
+	// that a locale claim of a language without a catalog (pt-BR) falls back to the
+	// page's language, not to the default.
+	return words{t: s.Translator, locale: strings.TrimSpace(u.Locale + " " + s.requestLocale)}
 }
 
 // mailText is a sentence of a mail: its catalog key, its English, and its arguments
@@ -522,11 +522,12 @@ func (a *Accounts) ChangeEmail(ctx context.Context, userID, password, rawEmail, 
 	}
 	a.throttle.Failure(ctx, "change-email:"+u.ID)
 	a.throttle.Failure(ctx, "change-email-to:"+email)
+	settings := a.settings.forRequest(ctx) // the page's language, for users without a locale
 	a.background("email change", func(ctx context.Context) error {
 		owner, err := a.accounts.UserByEmail(ctx, email)
 		switch {
 		case err == nil && owner.ID != u.ID:
-			return a.mailer.Queue(ctx, emailTakenMail(a.settings, owner))
+			return a.mailer.Queue(ctx, emailTakenMail(settings, owner))
 		case err == nil:
 			return nil // the user's own address by now
 		case !errors.Is(err, domain.ErrNotFound):
@@ -538,7 +539,7 @@ func (a *Accounts) ChangeEmail(ctx context.Context, userID, password, rawEmail, 
 		if err != nil {
 			return err
 		}
-		return a.mailer.Queue(ctx, changeEmailMail(a.settings, to, link))
+		return a.mailer.Queue(ctx, changeEmailMail(settings, to, link))
 	})
 	return email, nil
 }
@@ -611,9 +612,9 @@ func (a *Accounts) ConfirmEmailChange(ctx context.Context, secret, signedInAs st
 	a.admin.audit.Note(ctx, domain.AuditEvent{Type: domain.AuditUserEmailChanged, Actor: u.ID, Target: u.ID,
 		Details: changedDetails([]string{"email", "email_verified"})})
 	if u.Email != "" && u.Email != t.Email {
-		old := u
+		old, settings := u, a.settings.forRequest(ctx)
 		a.background("email changed notice", func(ctx context.Context) error {
-			return a.mailer.Queue(ctx, emailChangedMail(a.settings, old, t.Email))
+			return a.mailer.Queue(ctx, emailChangedMail(settings, old, t.Email))
 		})
 	}
 	return t.Email, nil

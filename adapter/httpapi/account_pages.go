@@ -277,6 +277,15 @@ func (p *Pages) verifyEmailResend(c echo.Context) error {
 	if s == nil {
 		return p.verifyEmailPrompt(c, s, reqID, "")
 	}
+	// A sign-in request that expired (or is not this browser's) while the page was
+	// open is dropped before the mail goes: the new link is what was asked for, and
+	// the page must not then answer that nothing could be done.
+	if _, err := p.pendingFor(c, reqID, p.ensureBrowser(c)); err != nil {
+		if Classify(err, SurfacePage).Status >= http.StatusInternalServerError {
+			return err
+		}
+		reqID = ""
+	}
 	if err := p.accounts.ResendVerification(usecase.WithLocale(c.Request().Context(), p.lang(c)), s.UserID); err != nil {
 		a := Classify(err, SurfacePage)
 		if a.Status != http.StatusTooManyRequests {
@@ -475,7 +484,7 @@ func (p *Pages) accountEmailPost(c echo.Context, f form, s *domain.Session) erro
 	if len(v.Fields) > 0 {
 		return p.render(c, http.StatusBadRequest, "account", v)
 	}
-	ctx := c.Request().Context()
+	ctx := usecase.WithLocale(c.Request().Context(), p.lang(c)) // the mails' language for a user without a locale
 	email, err := p.accounts.ChangeEmail(ctx, s.UserID, password, v.NewEmail, c.RealIP())
 	if err != nil {
 		a := Classify(err, SurfacePage)
@@ -531,7 +540,7 @@ func (p *Pages) confirmEmailPost(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	email, err := p.accounts.ConfirmEmailChange(c.Request().Context(), f.get(tokenField), sessionUser(s))
+	email, err := p.accounts.ConfirmEmailChange(usecase.WithLocale(c.Request().Context(), p.lang(c)), f.get(tokenField), sessionUser(s))
 	if err != nil {
 		if errors.Is(err, usecase.ErrBadLink) {
 			return p.badLink(c, "/account")

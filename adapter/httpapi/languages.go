@@ -57,15 +57,6 @@ func supportedLanguages() []string {
 	return out
 }
 
-func supportedLanguage(code string) bool {
-	for _, l := range languageNames {
-		if l.Code == code {
-			return true
-		}
-	}
-	return false
-}
-
 // lang is the language of the request's page: a switcher choice made on this very
 // request (?lang=), then the pending authorization request's ui_locales, then the
 // switcher's cookie, then Accept-Language, then GATEHOUSE_DEFAULT_LOCALE.
@@ -80,7 +71,7 @@ func (p *Pages) lang(c echo.Context) string {
 
 func (p *Pages) chooseLang(c echo.Context) string {
 	req := c.Request()
-	if q := req.URL.Query().Get("lang"); q != "" && supportedLanguage(q) && req.Method == http.MethodGet {
+	if q, ok := p.matchedLanguage(req.URL.Query().Get("lang")); ok && req.Method == http.MethodGet {
 		c.SetCookie(&http.Cookie{Name: langCookie, Value: q, Path: "/", MaxAge: int((365 * 24 * time.Hour).Seconds()),
 			HttpOnly: true, Secure: p.cookies.secure, SameSite: http.SameSiteLaxMode})
 		// An explicit choice outranks the request's ui_locales from now on.
@@ -119,19 +110,28 @@ func (p *Pages) useUILocales(c echo.Context, uiLocales string) string {
 	if uiLocales == "" {
 		return ""
 	}
-	l := p.languages.Match(uiLocales)
-	matched := false
-	for _, f := range strings.Fields(strings.ToLower(uiLocales)) {
-		if f == l || strings.HasPrefix(f, l+"-") {
-			matched = true
-			break
-		}
-	}
-	if !matched {
+	l, ok := p.matchedLanguage(uiLocales)
+	if !ok {
 		return ""
 	}
 	c.Set(langKey, l)
 	return l
+}
+
+// matchedLanguage is the supported language of the first tag of prefs (BCP 47 tags,
+// space-separated) that names one, in any case and with any region (DE, de-AT);
+// false when none does.
+func (p *Pages) matchedLanguage(prefs string) (string, bool) {
+	if prefs == "" {
+		return "", false
+	}
+	l := p.languages.Match(prefs)
+	for _, f := range strings.Fields(strings.ToLower(prefs)) {
+		if f == l || strings.HasPrefix(f, l+"-") {
+			return l, true
+		}
+	}
+	return "", false
 }
 
 // rememberUILocales keeps the ui_locales language for the pages of the pending

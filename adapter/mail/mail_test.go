@@ -75,6 +75,30 @@ func TestSMTP_PlainServerWithoutTLS(t *testing.T) {
 	checkMessage(t, got[0].Raw)
 }
 
+// TestSMTP_InternationalDomain: a recipient at an internationalised domain is written
+// with its A-label, in the envelope and the To header, so that a server that does
+// not offer SMTPUTF8 (this one) takes it.
+func TestSMTP_InternationalDomain(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{})
+	tr, _ := transport(t, srv)
+	m := sample
+	m.To = "anna@bücher.example"
+	if err := tr.Send(t.Context(), m); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	got := srv.Mails()
+	if len(got) != 1 || got[0].To != "anna@xn--bcher-kva.example" {
+		t.Fatalf("server got %d mails, the first to %q", len(got), got[0].To)
+	}
+	p, err := smtptest.Parse(got[0].Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if to := p.Header.Get("To"); !strings.Contains(to, "anna@xn--bcher-kva.example") {
+		t.Errorf("To header %q", to)
+	}
+}
+
 func TestSMTP_STARTTLSWhenOfferedAndAuth(t *testing.T) {
 	srv := smtptest.Start(t, smtptest.Options{StartTLS: true, User: "gatehouse", Password: "s3cret-pass"})
 	tr, cfg := transport(t, srv)

@@ -2,6 +2,7 @@ package usecase
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"gatehouse/domain"
@@ -376,6 +377,11 @@ type IDTokenSigner interface {
 type AccessTokenVerifier interface {
 	VerifyAccessToken(ctx context.Context, raw string) (domain.AccessToken, error)
 }
+
+// ErrAccessTokenExpired is wrapped (with domain.ErrInvalidToken) in the error of an
+// access token that verified but whose exp has passed, so that token exchange can
+// say so.
+var ErrAccessTokenExpired = errors.New("the access token has expired")
 
 // KeyGenerator makes a new key pair of an alg, its private part already encrypted.
 type KeyGenerator interface {

@@ -2,6 +2,7 @@ package usecase
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -71,9 +72,12 @@ func (g *TokenExchangeGrant) Execute(ctx context.Context, client domain.Client, 
 	}
 
 	subject, err := g.verifier.VerifyAccessToken(ctx, x.SubjectToken)
+	if errors.Is(err, ErrAccessTokenExpired) {
+		return domain.IssuedTokens{}, errBadSubjectToken.WithDescription("the subject token has expired")
+	}
 	if err != nil {
-		// Forged, malformed, expired beyond the leeway, of another issuer, a refresh
-		// token or an ID token: the verifier says which only to the logs.
+		// Forged, malformed, of another issuer, a refresh token or an ID token: the
+		// verifier says which only to the logs.
 		return domain.IssuedTokens{}, errBadSubjectToken.WithDescription("the subject token is not a valid access token")
 	}
 	if !domain.SubjectTokenMeantFor(subject, client, string(g.settings.Audience)) {

@@ -17,8 +17,8 @@ const verifiedCacheSize = 8192
 // for an ECDSA or RSA verification each time (it was a third of introspection's CPU).
 //
 // What a signature proves about a given string never changes, so the entry holds
-// until the token expires. What can change is checked on every hit: expiry (with the
-// verifier's leeway) and whether the key that signed it is still published. A
+// until the token expires. What can change is checked on every hit: expiry (at exp,
+// as the verifier checks it) and whether the key that signed it is still published. A
 // token differing in one byte hashes elsewhere and is verified in full. Revocation is
 // not the verifier's business: the use cases check the deny-list on every call.
 type verifiedCache struct {
@@ -38,14 +38,14 @@ func newVerifiedCache(max int) *verifiedCache {
 
 // get returns a copy of the cached token when it is still within its lifetime and
 // its key is still published at now.
-func (c *verifiedCache) get(key [32]byte, now time.Time, leeway time.Duration, ring *KeyRing) (domain.AccessToken, bool) {
+func (c *verifiedCache) get(key [32]byte, now time.Time, ring *KeyRing) (domain.AccessToken, bool) {
 	c.mu.RLock()
 	e, ok := c.m[key]
 	c.mu.RUnlock()
 	if !ok {
 		return domain.AccessToken{}, false
 	}
-	if !now.Before(e.at.ExpiresAt.Add(leeway)) || !ring.publishes(e.kid, now) {
+	if !now.Before(e.at.ExpiresAt) || !ring.publishes(e.kid, now) {
 		c.mu.Lock()
 		delete(c.m, key)
 		c.mu.Unlock()

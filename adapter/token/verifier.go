@@ -16,7 +16,8 @@ import (
 
 var _ usecase.AccessTokenVerifier = (*Verifier)(nil)
 
-// DefaultLeeway is the clock skew tolerated on exp, iat and nbf.
+// DefaultLeeway is the clock skew tolerated on iat and nbf (not on exp: the server's
+// own tokens end at their exp).
 const DefaultLeeway = 30 * time.Second
 
 // MaxTokenSize bounds the tokens a Verifier parses; ours are well under 2 KiB.
@@ -47,7 +48,6 @@ type Verifier struct {
 	ring   *KeyRing
 	clock  usecase.Clock
 	parser *jwt.Parser
-	leeway time.Duration
 	cache  *verifiedCache
 }
 
@@ -61,10 +61,9 @@ func NewVerifier(ring *KeyRing, cfg VerifierConfig, clock usecase.Clock) (*Verif
 		cfg.Leeway = DefaultLeeway
 	}
 	return &Verifier{
-		ring:   ring,
-		clock:  clock,
-		leeway: cfg.Leeway,
-		cache:  newVerifiedCache(verifiedCacheSize),
+		ring:  ring,
+		clock: clock,
+		cache: newVerifiedCache(verifiedCacheSize),
 		parser: jwt.NewParser(
 			jwt.WithValidMethods(verifiableAlgs),
 			jwt.WithIssuer(cfg.Issuer),
@@ -127,7 +126,7 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, raw string) (domain.Ac
 	now := v.clock.Now()
 	key := sha256.Sum256([]byte(raw))
 	if v.cache != nil {
-		if at, ok := v.cache.get(key, now, v.leeway, v.ring); ok {
+		if at, ok := v.cache.get(key, now, v.ring); ok {
 			return at, nil
 		}
 	}
@@ -162,6 +161,11 @@ func (v *Verifier) VerifyAccessToken(ctx context.Context, raw string) (domain.Ac
 		return domain.AccessToken{}, invalid(err)
 	}
 	switch {
+	case !now.Before(c.ExpiresAt.Time):
+		// Without the leeway: this server set exp itself, so it ends the token at
+		// exp (RFC 7662 §2.2), as token exchange does; the leeway stays for iat and
+		// nbf, which another instance's clock may have set a little ahead.
+		return domain.AccessToken{}, invalid(usecase.ErrAccessTokenExpired)
 	case c.Subject == "" || c.ID == "" || c.ClientID == "":
 		return domain.AccessToken{}, invalid(errors.New("sub, jti and client_id are required"))
 	case len(c.Audience) == 0:

@@ -243,8 +243,11 @@ func TestSecurity_S35_ExpiryAndNotBefore(t *testing.T) {
 		return func(c jwt.MapClaims) { c["exp"] = t0.Add(d).Unix() }
 	}
 	mustReject(t, f.verifier, "expired", f.mintValid(t, domain.AlgES256, nil, exp(-time.Minute)))
-	mustReject(t, f.verifier, "expired beyond leeway", f.mintValid(t, domain.AlgES256, nil, exp(-31*time.Second)))
-	mustAccept(t, f.verifier, "expired within leeway", f.mintValid(t, domain.AlgES256, nil, exp(-29*time.Second)))
+	// No leeway on exp: the server set it, and introspection must say inactive from
+	// then on (RFC 7662 §2.2); the leeway is for iat and nbf only.
+	mustReject(t, f.verifier, "expired a second ago", f.mintValid(t, domain.AlgES256, nil, exp(-time.Second)))
+	mustReject(t, f.verifier, "expiring now", f.mintValid(t, domain.AlgES256, nil, exp(0)))
+	mustAccept(t, f.verifier, "expiring in a second", f.mintValid(t, domain.AlgES256, nil, exp(time.Second)))
 	mustReject(t, f.verifier, "no exp", f.mintValid(t, domain.AlgES256, nil, func(c jwt.MapClaims) { delete(c, "exp") }))
 
 	nbf := func(d time.Duration) func(jwt.MapClaims) {

@@ -425,8 +425,9 @@ func validateClientScopes(c Client) *FieldError {
 
 func validateAudiences(c Client) *FieldError {
 	for _, a := range c.Audiences {
-		if u, err := url.Parse(a); err != nil || a == "" || u.Fragment != "" {
-			return fieldError("audience", "audience %q must be a URI without fragment", a)
+		// What the client then asks for as resource (RFC 8707 §2), and gets as aud.
+		if checkResourceURI(a) != nil {
+			return fieldError("audience", "audience %q must be an absolute URI without fragment", a)
 		}
 	}
 	return nil

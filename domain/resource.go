@@ -28,6 +28,20 @@ type Resource struct {
 // MaxResourceURI bounds a registered resource identifier (it is a key in the database).
 const MaxResourceURI = 255
 
+// checkResourceURI says why s is not an RFC 8707 §2 resource indicator (an absolute
+// URI without fragment; with a host for http and https), as the end of a sentence
+// naming it; nil when it is one.
+func checkResourceURI(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || !u.IsAbs() || u.Fragment != "" || u.RawFragment != "" || containsCTL(s) || strings.ContainsAny(s, " \"\\<>") {
+		return fmt.Errorf("%q must be an absolute URI without fragment (RFC 8707 §2)", s)
+	}
+	if (u.Scheme == "https" || u.Scheme == "http") && u.Host == "" {
+		return fmt.Errorf("%q has no host", s)
+	}
+	return nil
+}
+
 // ValidateResource checks what an administrator registers: an absolute URI without
 // fragment (RFC 8707 §2), a name, valid scope tokens.
 func ValidateResource(r Resource) error {
@@ -37,12 +51,8 @@ func ValidateResource(r Resource) error {
 	if len(r.URI) > MaxResourceURI || !utf8.ValidString(r.URI) {
 		return fmt.Errorf("the resource URI must be valid text of at most %d bytes", MaxResourceURI)
 	}
-	u, err := url.Parse(r.URI)
-	if err != nil || !u.IsAbs() || u.Fragment != "" || u.RawFragment != "" || containsCTL(r.URI) || strings.ContainsAny(r.URI, " \"\\<>") {
-		return fmt.Errorf("the resource URI %q must be an absolute URI without fragment (RFC 8707 §2)", r.URI)
-	}
-	if (u.Scheme == "https" || u.Scheme == "http") && u.Host == "" {
-		return fmt.Errorf("the resource URI %q has no host", r.URI)
+	if err := checkResourceURI(r.URI); err != nil {
+		return fmt.Errorf("the resource URI %w", err)
 	}
 	if r.Name == "" || utf8.RuneCountInString(r.Name) > 100 || !utf8.ValidString(r.Name) || containsCTL(r.Name) {
 		return errors.New("the resource name is required: text of at most 100 characters")

@@ -42,3 +42,20 @@ func TestCLI_GrantTypeAliases(t *testing.T) {
 		t.Errorf("unknown grant type: stderr\n%q, want\n%q", errOut, want)
 	}
 }
+
+// TestCLI_AudienceMustBeAbsoluteURI: a client's --audience is what it asks for as
+// resource and gets as aud, an RFC 8707 §2 absolute URI; anything else is refused
+// (exit 2, one line), as `resources create --uri` refuses it.
+func TestCLI_AudienceMustBeAbsoluteURI(t *testing.T) {
+	t.Parallel()
+	srv := sharedServer(t)
+	for _, a := range []string{"not a uri", "/api", "api", "https:///api", "https://api.example.com/#x"} {
+		out, errOut, code := srv.CLI(t, "", "clients", "create", "--name", uniqueName("aud-"), "--grant-type", "client_credentials",
+			"--audience", a)
+		wantUsage(t, "--audience "+a, out, errOut, code, "absolute URI")
+	}
+	if _, errOut, code := srv.CLI(t, "", "clients", "create", "--name", uniqueName("aud-"), "--grant-type", "client_credentials",
+		"--audience", "urn:example:inventory"); code != 0 {
+		t.Errorf("a URN audience: exit %d %s", code, errOut)
+	}
+}

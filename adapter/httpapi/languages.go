@@ -506,7 +506,7 @@ var clientProblems = map[string]string{
 	"the authorization_code grant needs at least one redirect URI":              "console.field.code_needs_redirect",
 	"scope %q is not a valid scope token":                                       "console.field.scope_invalid",
 	"a client may have at most %d scopes, %d bytes together":                    "console.field.scope_too_many",
-	"audience %q must be a URI without fragment":                                "console.field.audience_invalid",
+	"audience %q must be an absolute URI without fragment":                      "console.field.audience_invalid",
 	"{backchannel_logout_uri} %q must be an absolute http or https URL":         "console.field.backchannel_url",
 	"{backchannel_logout_uri} %q must have no fragment and no user information": "console.field.backchannel_fragment",
 	"{id_token_signed_response_alg} %q is not one of RS256, ES256, EdDSA":       "console.field.id_token_alg",

@@ -342,6 +342,11 @@ func testDPoPUserInfo(t *testing.T, srv *Server) {
 
 	r := userinfoDPoP(t, srv, hc, "Bearer", at)
 	wantDPoPError(t, "bound token as Bearer", r, 401, "invalid_token")
+	// The challenge names the scheme to use and its algorithms (RFC 9449 §7.1), as
+	// the resource-server package's does.
+	if wa := r.Header.Get("WWW-Authenticate"); !strings.HasPrefix(wa, "DPoP ") || !strings.Contains(wa, `algs="`) {
+		t.Errorf("bound token as Bearer: WWW-Authenticate %q, want a DPoP challenge with algs", wa)
+	}
 	r = userinfoDPoP(t, srv, hc, "DPoP", at)
 	wantDPoPError(t, "DPoP scheme without proof", r, 401, "invalid_dpop_proof")
 	if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "DPoP ") {

@@ -46,6 +46,10 @@ func (uc *UserInfo) Execute(ctx context.Context, accessToken string) (Claims, er
 	return uc.Request(ctx, UserInfoRequest{AccessToken: accessToken})
 }
 
+// ErrDPoPSchemeRequired is wrapped in the refusal of a DPoP-bound access token sent
+// with the Bearer scheme, so that the answer challenges with DPoP (RFC 9449 §7.1).
+var ErrDPoPSchemeRequired = errors.New("a DPoP-bound access token sent as Bearer")
+
 // Request is Execute for a token of either scheme: a DPoP-bound token needs the DPoP
 // scheme and a proof by its key over this request and token (RFC 9449 §7); sent as
 // Bearer it is refused, as is an unbound token sent as DPoP.
@@ -60,7 +64,8 @@ func (uc *UserInfo) Request(ctx context.Context, req UserInfoRequest) (Claims, e
 	}
 	switch {
 	case at.JKT != "" && !req.DPoPScheme:
-		return Claims{}, domain.ErrInvalidToken.WithDescription("the access token is DPoP-bound; send it with the DPoP scheme and a proof")
+		return Claims{}, fmt.Errorf("%w: %w",
+			domain.ErrInvalidToken.WithDescription("the access token is DPoP-bound; send it with the DPoP scheme and a proof"), ErrDPoPSchemeRequired)
 	case at.JKT == "" && req.DPoPScheme:
 		return Claims{}, domain.ErrInvalidToken.WithDescription("the access token is not DPoP-bound; send it with the Bearer scheme")
 	case at.JKT != "":

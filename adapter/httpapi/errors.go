@@ -250,12 +250,13 @@ func (r Responder) write(c echo.Context, err error, a Answer) {
 		}
 		h.Set("WWW-Authenticate", `Bearer realm="gatehouse", error="`+a.Code+`"`)
 	case ChallengeResource:
-		scheme := "Bearer"
+		scheme, algs := "Bearer", ""
 		if dpop, _ := c.Get(ctxDPoPScheme).(bool); dpop || a.Code == domain.ErrInvalidDPoPProof.Code {
-			scheme = "DPoP"
+			// With the algorithms a proof may use (RFC 9449 §7.1).
+			scheme, algs = "DPoP", `, algs="`+strings.Join(r.DPoPAlgs, " ")+`"`
 		}
 		h.Set("WWW-Authenticate", scheme+` realm="`+r.Issuer+`", error="`+a.Code+
-			`", error_description="`+strings.ReplaceAll(a.Description, `"`, `'`)+`"`)
+			`", error_description="`+strings.ReplaceAll(a.Description, `"`, `'`)+`"`+algs)
 	case ChallengeNoToken:
 		h.Set("WWW-Authenticate", `Bearer realm="`+r.Issuer+`"`)
 		h.Add("WWW-Authenticate", `DPoP algs="`+strings.Join(r.DPoPAlgs, " ")+`"`)

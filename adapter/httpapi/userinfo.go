@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -101,6 +102,9 @@ func (h *UserInfoHandler) UserInfo(c echo.Context) error {
 	}
 	claims, err := h.userinfo.Request(c.Request().Context(), usecase.UserInfoRequest{
 		AccessToken: tok, DPoPScheme: dpop, DPoP: dpopInput(c)})
+	if errors.Is(err, usecase.ErrDPoPSchemeRequired) {
+		c.Set(ctxDPoPScheme, true) // tell the client which scheme, as a DPoP challenge
+	}
 	if err != nil {
 		return err
 	}

@@ -95,12 +95,15 @@ type Verifier struct {
 
 	keys atomic.Pointer[keySet]
 	// fetchMu serialises fetches; lastFetch (monotonic ns since epoch) is when
-	// the latest fetch started, successful or not.
-	epoch      time.Time
-	monoNow    func() int64 // nanoseconds since epoch; tests replace it
-	fetchMu    sync.Mutex
-	lastFetch  atomic.Int64
-	refreshing atomic.Bool
+	// the latest fetch started, successful or not, and lastKIDFetch the latest that
+	// New or an unknown kid started: a background refresh of old keys does not hold
+	// off the fetch of a key the issuer has just rotated in.
+	epoch        time.Time
+	monoNow      func() int64 // nanoseconds since epoch; tests replace it
+	fetchMu      sync.Mutex
+	lastFetch    atomic.Int64
+	lastKIDFetch atomic.Int64
+	refreshing   atomic.Bool
 	// replay holds the jtis of DPoP proofs seen (dpop.go).
 	replay *replayCache
 	// metadataURL is where the RFC 9728 metadata is served; empty without Resource.
@@ -183,6 +186,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		return nil, fmt.Errorf("resourceserver: %w", err)
 	}
 	v.lastFetch.Store(v.mono())
+	v.lastKIDFetch.Store(v.mono())
 	ks, err := v.fetchKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("resourceserver: %w", err)
@@ -206,13 +210,17 @@ func (v *Verifier) key(ctx context.Context, kid string) (*verifyKey, error) {
 		}
 		return k, nil
 	}
-	last := v.lastFetch.Load()
+	last := v.lastKIDFetch.Load()
 	if v.mono()-last < int64(v.cfg.RefreshInterval) {
 		return nil, errUnknownKID
 	}
 	v.fetchMu.Lock()
 	defer v.fetchMu.Unlock()
-	if v.lastFetch.Load() == last { // nobody fetched while we waited
+	if k := v.keys.Load().byKID[kid]; k != nil {
+		return k, nil // a fetch while we waited brought it
+	}
+	if v.lastKIDFetch.Load() == last { // no unknown kid fetched while we waited
+		v.lastKIDFetch.Store(v.mono())
 		v.fetchAndStore(ctx)
 	}
 	if k := v.keys.Load().byKID[kid]; k != nil {

@@ -340,6 +340,39 @@ func TestUnknownKIDRefetchIsRateLimited(t *testing.T) {
 	}
 }
 
+// A background refresh of old keys just before the issuer rotates does not hold off
+// the fetch that a token of the new key causes: the issuer's new key verifies at once.
+func TestBackgroundRefreshDoesNotBlockRotatedKey(t *testing.T) {
+	old, next := newKey(t, AlgES256, "old"), newKey(t, AlgES256, "next")
+	is := newIssuer(t, old)
+	v := newVerifier(t, is, func(c *Config) { c.RefreshInterval = 10 * time.Second; c.MaxKeyAge = 5 * time.Minute })
+	clock := fakeMono(v)
+	clock.Add(int64(6 * time.Minute))
+	if _, err := v.Verify(context.Background(), mint(t, old, nil, is.claims())); err != nil {
+		t.Fatal(err)
+	}
+	// That request started a refresh of the old keys; wait for it.
+	deadline := time.Now().Add(2 * time.Second)
+	for is.jwksHits.Load() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no background refresh: %d fetches", is.jwksHits.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for v.refreshing.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	// The issuer rotates a second later.
+	clock.Add(int64(time.Second))
+	is.setKeys(old, next)
+	if _, err := v.Verify(context.Background(), mint(t, next, nil, is.claims())); err != nil {
+		t.Fatalf("a token of the rotated-in key after a background refresh: %v", err)
+	}
+	if n := is.jwksHits.Load(); n != 3 {
+		t.Fatalf("JWKS fetched %d times, want 3", n)
+	}
+}
+
 func TestIssuerDownServesCachedKeys(t *testing.T) {
 	k := newKey(t, AlgES256, "k")
 	is := newIssuer(t, k)

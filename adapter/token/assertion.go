@@ -127,10 +127,12 @@ type assertionClaims struct {
 	Iss string           `json:"iss"`
 	Sub string           `json:"sub"`
 	Aud jwt.ClaimStrings `json:"aud"`
-	Exp json.Number      `json:"exp"`
-	Iat json.Number      `json:"iat"`
-	Nbf json.Number      `json:"nbf"`
-	JTI string           `json:"jti"`
+	// Dates are NumericDates (RFC 7519 §2): JSON numbers, read as such (a
+	// json.Number would also take a string holding digits).
+	Exp json.RawMessage `json:"exp"`
+	Iat json.RawMessage `json:"iat"`
+	Nbf json.RawMessage `json:"nbf"`
+	JTI string          `json:"jti"`
 }
 
 func (assertionClaims) GetExpirationTime() (*jwt.NumericDate, error) { return nil, nil }
@@ -177,14 +179,14 @@ func (v *AssertionVerifier) VerifyClientAssertion(ctx context.Context, client do
 	}
 	out := usecase.ClientAssertion{Issuer: c.Iss, Subject: c.Sub, Audience: []string(c.Aud), JTI: c.JTI}
 	for _, d := range []struct {
-		n   json.Number
+		n   json.RawMessage
 		dst *time.Time
 	}{{c.Exp, &out.ExpiresAt}, {c.Iat, &out.IssuedAt}, {c.Nbf, &out.NotBefore}} {
-		if d.n == "" {
+		if d.n == nil {
 			continue
 		}
-		f, err := d.n.Float64()
-		if err != nil || math.IsNaN(f) || f <= 0 || f > 1e11 {
+		var f float64
+		if err := json.Unmarshal(d.n, &f); err != nil || math.IsNaN(f) || f <= 0 || f > 1e11 {
 			return usecase.ClientAssertion{}, errors.New("client assertion: a date claim is not a NumericDate")
 		}
 		sec, frac := math.Modf(f)

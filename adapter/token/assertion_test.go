@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -148,6 +149,11 @@ func TestVerifyClientAssertion(t *testing.T) {
 		{"typ dpop+jwt", signAssertion(t, ec, map[string]any{"kid": "e", "typ": "dpop+jwt"}, claims)},
 		{"crit", signAssertion(t, ec, map[string]any{"kid": "e", "crit": []string{"x"}}, claims)},
 		{"text exp", signAssertion(t, ec, map[string]any{"kid": "e"}, jwt.MapClaims{"iss": "c1", "sub": "c1", "exp": "soon"})},
+		// A NumericDate is a JSON number (RFC 7519 §2), not a string of digits.
+		{"quoted numeric exp", signAssertion(t, ec, map[string]any{"kid": "e"}, jwt.MapClaims{"iss": "c1", "sub": "c1", "jti": "j2",
+			"aud": "https://auth.test", "exp": strconv.FormatInt(now.Add(time.Minute).Unix(), 10)})},
+		{"null exp", signAssertion(t, ec, map[string]any{"kid": "e"}, jwt.MapClaims{"iss": "c1", "sub": "c1", "jti": "j3",
+			"aud": "https://auth.test", "exp": nil})},
 		{"alg none", none()},
 		{"HS256", hs()},
 		{"empty", ""},

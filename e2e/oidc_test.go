@@ -9,6 +9,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -288,6 +289,19 @@ func TestOIDC_UserInfo(t *testing.T) {
 	wa := r.Header.Get("WWW-Authenticate")
 	if r.Status != http.StatusForbidden || !strings.Contains(wa, `error="insufficient_scope"`) || r.JSON(t)["error"] != "insufficient_scope" {
 		t.Errorf("no openid scope: %d, WWW-Authenticate %q, %s", r.Status, wa, r.Body)
+	}
+	// A client's own token (client credentials), even with openid: no user to
+	// describe, and the answer says so rather than that the token is invalid.
+	ccID, ccSecret := srv.CreateClient(t, "--grant-type", "client_credentials", "--scope", "openid profile")
+	cc, err := ccConfig(srv, ccID, ccSecret, "openid").Token(ctxWith(hc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Sensitive(cc.AccessToken)
+	r = call(http.MethodGet, cc.AccessToken, false)
+	if r.Status != http.StatusUnauthorized || r.JSON(t)["error"] != "invalid_token" ||
+		!strings.Contains(fmt.Sprint(r.JSON(t)["error_description"]), "not for a user") {
+		t.Errorf("a client-credentials token: %d %s", r.Status, r.Body)
 	}
 }
 

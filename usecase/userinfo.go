@@ -83,9 +83,14 @@ func (uc *UserInfo) Request(ctx context.Context, req UserInfoRequest) (Claims, e
 	if !slices.Contains(at.Scope, domain.ScopeOpenID) {
 		return Claims{}, domain.ErrInsufficientScope.WithDescription("the access token lacks the openid scope")
 	}
+	if at.Subject == at.ClientID {
+		// A client-credentials token: its subject is the client (SECURITY S26 keeps
+		// the two kinds of id apart), there is no user to describe.
+		return Claims{}, domain.ErrInvalidToken.WithDescription("the access token was issued to a client for itself, not for a user")
+	}
 	user, err := uc.users.UserByID(ctx, at.Subject)
 	if errors.Is(err, domain.ErrNotFound) {
-		// A client-credentials token has no user; a deleted user has no claims.
+		// A deleted user has no claims.
 		return Claims{}, errTokenInactive
 	}
 	if err != nil {

@@ -129,15 +129,30 @@ func (a *axeAuditor) run(t *testing.T, tab context.Context, name string, modes [
 	}
 }
 
+// TestBrowser_A11y_EveryPage runs the user's pages and the console side by side, each
+// in a browser of its own (separate cookies), on one server.
 func TestBrowser_A11y_EveryPage(t *testing.T) {
 	t.Parallel()
-	ax := &axeAuditor{src: axeSource(t)}
-	browser := newChromium(t)
 	srv := startServer(t, Options{})
-	cb := newCallback(t)
-	user, pass, _, _ := mfaUser(t, srv)
 	client := srv.CreateClientJSON(t, "--name", "Acme Dashboard", "--redirect-uri", "http://127.0.0.1/callback",
 		"--scope", "openid profile email offline_access api:read")
+	t.Run("pages", func(t *testing.T) {
+		t.Parallel()
+		a11yUserPages(t, srv, client)
+	})
+	t.Run("console", func(t *testing.T) {
+		t.Parallel()
+		a11yConsolePages(t, srv, client)
+	})
+}
+
+// a11yUserPages: every page a user meets, signed out, in the code and device flows,
+// on the account page and at the second factor.
+func a11yUserPages(t *testing.T, srv *Server, client CreatedClient) {
+	ax := &axeAuditor{src: axeSource(t)}
+	browser := newChromium(t)
+	cb := newCallback(t)
+	user, pass, _, _ := mfaUser(t, srv)
 	tab := newTab(t, browser, 800, 900)
 	wait := func(what, sel string) {
 		t.Helper()
@@ -237,10 +252,18 @@ func TestBrowser_A11y_EveryPage(t *testing.T) {
 	run(t, tab, "password", fill("#username", user), fill("#password", pass), click(`form[action="/login"] button[type="submit"]`))
 	wait("second factor", "#otp")
 	ax.check(t, tab, "second factor")
+	t.Logf("axe checked %d pages, %d page-modes: %s", len(ax.checked), ax.modes, strings.Join(ax.checked, "; "))
+}
 
-	// The console.
+// a11yConsolePages: every console page, and some in each other language.
+func a11yConsolePages(t *testing.T, srv *Server, client CreatedClient) {
+	ax := &axeAuditor{src: axeSource(t)}
+	fill := func(sel, text string) chromedp.Action[chromedp.Void] {
+		return chromedp.SendKeys(chromedp.CSS(sel), text)
+	}
+	click := func(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
 	adminID, admin, adminPass := newConsoleAdmin(t, srv)
-	console := newTab(t, browser, 800, 900)
+	console := newTab(t, newChromium(t), 800, 900)
 	run(t, console, "console sign-in", chromedp.Navigate(srv.URL+"/admin"), chromedp.WaitVisible(chromedp.CSS(`#username`)),
 		fill("#username", admin), fill("#password", adminPass), click(`button[type="submit"]`),
 		chromedp.WaitVisible(chromedp.CSS(`.console-nav`)))
@@ -448,13 +471,14 @@ func TestBrowser_A11y_MFAEnrolment(t *testing.T) {
 // request that asks for the language with ui_locales.
 func TestBrowser_A11y_Languages(t *testing.T) {
 	t.Parallel()
-	ax := &axeAuditor{src: axeSource(t)}
 	srv := startServer(t, Options{})
 	client := srv.CreateClientJSON(t, "--name", "Acme Dashboard", "--redirect-uri", "http://127.0.0.1/callback",
 		"--scope", "openid profile email offline_access api:read")
 	cb := newCallback(t)
 	for _, lang := range []string{"de", "fr", "es", "ja"} {
 		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			ax := &axeAuditor{src: axeSource(t)}
 			user, pass := uniqueName("a11y"+lang), "pw-"+randomString(16)
 			srv.CreateUser(t, user, pass)
 			tab := newTab(t, newChromium(t), 800, 900)

@@ -24,6 +24,7 @@ var remoteCommands = []string{
 	"keys list", "keys rotate",
 	"upstreams create", "upstreams delete", "upstreams list", "upstreams update",
 	"users create", "users delete", "users list", "users reset-mfa", "users show", "users update",
+	"users sessions", "users end-session", "users consents", "users revoke-consent", "users identities", "users unlink",
 }
 
 // localOnlyCalls run every command that works on the database only, with the name

@@ -189,8 +189,30 @@ func pageOf[T any](rows []T, err error, limit int, at func(T) ListPosition) ([]T
 	return rows, at(rows[limit-1]), nil
 }
 
-// UserSessions lists the live sessions of a user, most recently seen first;
-// ErrNotFound when there is no such user.
+// SessionOrder is the order of a user's sessions in lists: most recently seen first,
+// those never seen last, then newest first (as the store lists them), then by id.
+func SessionOrder(a, b domain.Session) int {
+	if c := cmp.Compare(boolInt(a.LastSeenAt.IsZero()), boolInt(b.LastSeenAt.IsZero())); c != 0 {
+		return c
+	}
+	return cmp.Or(b.LastSeenAt.Compare(a.LastSeenAt), b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(a.ID, b.ID))
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// IdentityOrder is the order of a user's upstream identities in the admin lists: by
+// upstream, then subject.
+func IdentityOrder(a, b LinkedView) int {
+	return cmp.Or(cmp.Compare(a.UpstreamID, b.UpstreamID), cmp.Compare(a.Subject, b.Subject))
+}
+
+// UserSessions lists the live sessions of a user in SessionOrder; ErrNotFound when
+// there is no such user.
 func (r *AdminResources) UserSessions(ctx context.Context, userID string) ([]domain.Session, error) {
 	if _, err := r.admin.users.UserByID(ctx, userID); err != nil {
 		return nil, err
@@ -200,7 +222,9 @@ func (r *AdminResources) UserSessions(ctx context.Context, userID string) ([]dom
 		return nil, err
 	}
 	now := r.clock.Now()
-	return slices.DeleteFunc(all, func(s domain.Session) bool { return !now.Before(s.ExpiresAt) }), nil
+	all = slices.DeleteFunc(all, func(s domain.Session) bool { return !now.Before(s.ExpiresAt) })
+	slices.SortFunc(all, SessionOrder)
+	return all, nil
 }
 
 // Session returns a live session; ErrNotFound when it is gone or expired.

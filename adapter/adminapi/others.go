@@ -47,23 +47,7 @@ func itemsOf[T, R any](in []T, f func(T) R) page[R] {
 	return out
 }
 
-// sessionOrder is the order of a user's sessions: most recently seen first, those
-// never seen last, then newest first (as the store lists them).
-func sessionOrder(a, b domain.Session) int {
-	if c := cmp.Compare(boolInt(a.LastSeenAt.IsZero()), boolInt(b.LastSeenAt.IsZero())); c != 0 {
-		return c
-	}
-	return cmp.Or(b.LastSeenAt.Compare(a.LastSeenAt), b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(a.ID, b.ID))
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// sessionCursor is the position of a session in sessionOrder: when it was last seen
+// sessionCursor is the position of a session in usecase.SessionOrder: when it was last seen
 // ("" never), created, and its id.
 func sessionCursor(s *domain.Session) string {
 	if s == nil {
@@ -101,7 +85,7 @@ func (a *API) userSessions(c echo.Context) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	items, more := wholePage(sessions, sessionOrder, after, limit)
+	items, more := wholePage(sessions, usecase.SessionOrder, after, limit)
 	out := itemsOf(items, toSession)
 	out.NextCursor = sessionCursor(more)
 	return c.JSON(http.StatusOK, out)

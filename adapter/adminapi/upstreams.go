@@ -1,7 +1,6 @@
 package adminapi
 
 import (
-	"cmp"
 	"net/http"
 	"strings"
 	"time"
@@ -167,11 +166,6 @@ func toIdentity(l usecase.LinkedView) identityResource {
 		Username: l.Username, CreatedAt: l.CreatedAt.UTC(), LastUsedAt: l.LastUsedAt.UTC()}
 }
 
-// identityOrder is the order of a user's identities: by upstream, then subject.
-func identityOrder(a, b usecase.LinkedView) int {
-	return cmp.Or(cmp.Compare(a.UpstreamID, b.UpstreamID), cmp.Compare(a.Subject, b.Subject))
-}
-
 func (a *API) userIdentities(c echo.Context) error {
 	// An identity's position is its upstream and its subject (never "").
 	cursor, limit, ok, err := pageParams(c, listIdentities, 2)
@@ -190,7 +184,7 @@ func (a *API) userIdentities(c echo.Context) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	items, more := wholePage(links, identityOrder, after, limit)
+	items, more := wholePage(links, usecase.IdentityOrder, after, limit)
 	out := itemsOf(items, toIdentity)
 	if more != nil {
 		out.NextCursor = encodeCursor(listIdentities, more.UpstreamID, more.Subject)

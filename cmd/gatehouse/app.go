@@ -59,6 +59,8 @@ type App struct {
 	Audit *usecase.Audit
 	// Factors are the users' second factors (users reset-mfa).
 	Factors *usecase.Factors
+	// AdminResources are a user's sessions and consents (users sessions, consents).
+	AdminResources *usecase.AdminResources
 	// Upstreams are the upstream identity providers (gatehouse upstreams).
 	Upstreams *usecase.Upstreams
 	// Resources are the registered protected resources (gatehouse resources).

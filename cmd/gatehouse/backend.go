@@ -25,6 +25,14 @@ type adminBackend interface {
 	DeleteUser(ctx context.Context, id string) error
 	// ResetMFA removes every second factor of the user (id); false when there was none.
 	ResetMFA(ctx context.Context, id string) (bool, error)
+	// A user's sessions, consents and upstream identities (usergrants.go); ending,
+	// revoking and unlinking are domain.ErrNotFound when the user has no such one.
+	UserSessions(ctx context.Context, userID string) ([]domain.Session, error)
+	EndSession(ctx context.Context, userID, sessionID string) error
+	UserConsents(ctx context.Context, userID string) ([]domain.Consent, error)
+	RevokeConsent(ctx context.Context, userID, clientID string) error
+	UserIdentities(ctx context.Context, userID string) ([]usecase.LinkedView, error)
+	UnlinkIdentity(ctx context.Context, userID, upstreamID string) error
 
 	ListKeys(ctx context.Context) ([]domain.SigningKey, error)
 	RotateKey(ctx context.Context, alg string, immediate bool) (domain.SigningKey, error)

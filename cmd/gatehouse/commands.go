@@ -645,6 +645,7 @@ func usersCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.AddCommand(create, list, show, update, del, setPw, resetMFA)
+	cmd.AddCommand(userGrantCommands(g)...)
 	return cmd
 }
 

@@ -38,12 +38,12 @@ func TestUserIdentities_ListAndUnlink(t *testing.T) {
 		link(alice.ID, "gh-a", "a-1", "alice@example.com", "alice")
 		link(bob.ID, "gh-a", "a-3", "", "bob")
 
-		var got page[identityResource]
+		var got page[IdentityResource]
 		fx.want(http.StatusOK, http.MethodGet, "/users/"+alice.ID+"/identities", nil, &got)
 		if len(got.Items) != 3 || got.NextCursor != "" {
 			t.Fatalf("identities: %+v", got)
 		}
-		for i, want := range []identityResource{
+		for i, want := range []IdentityResource{
 			{UpstreamID: "gh-a", UpstreamName: "Name of gh-a", Subject: "a-1", Email: "alice@example.com", Username: "alice"},
 			{UpstreamID: "gh-a", UpstreamName: "Name of gh-a", Subject: "a-2", Username: "alice-gh"},
 			{UpstreamID: "oidc-b", UpstreamName: "Name of oidc-b", Subject: "b-1", Email: "alice@example.com"},

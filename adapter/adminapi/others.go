@@ -15,8 +15,8 @@ import (
 	"gatehouse/usecase"
 )
 
-// sessionResource is a browser session (never its secret or hash).
-type sessionResource struct {
+// SessionResource is a browser session (never its secret or hash).
+type SessionResource struct {
 	ID         string     `json:"id"`
 	UserID     string     `json:"user_id"`
 	AuthTime   time.Time  `json:"auth_time"`
@@ -28,8 +28,8 @@ type sessionResource struct {
 	AMR        []string   `json:"amr"`
 }
 
-func toSession(s domain.Session) sessionResource {
-	out := sessionResource{ID: s.ID, UserID: s.UserID, AuthTime: s.AuthTime.UTC(), CreatedAt: s.CreatedAt.UTC(),
+func ToSession(s domain.Session) SessionResource {
+	out := SessionResource{ID: s.ID, UserID: s.UserID, AuthTime: s.AuthTime.UTC(), CreatedAt: s.CreatedAt.UTC(),
 		ExpiresAt: s.ExpiresAt.UTC(), UserAgent: s.UserAgent, Address: s.Address, AMR: nonNil(s.AMR)}
 	if !s.LastSeenAt.IsZero() {
 		t := s.LastSeenAt.UTC()
@@ -86,7 +86,7 @@ func (a *API) userSessions(c echo.Context) error {
 		return a.fail(c, err)
 	}
 	items, more := wholePage(sessions, usecase.SessionOrder, after, limit)
-	out := itemsOf(items, toSession)
+	out := itemsOf(items, ToSession)
 	out.NextCursor = sessionCursor(more)
 	return c.JSON(http.StatusOK, out)
 }
@@ -96,7 +96,7 @@ func (a *API) getSession(c echo.Context) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	return c.JSON(http.StatusOK, toSession(s))
+	return c.JSON(http.StatusOK, ToSession(s))
 }
 
 func (a *API) deleteSession(c echo.Context) error {
@@ -106,16 +106,16 @@ func (a *API) deleteSession(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// consentResource is a consent a user gave a client.
-type consentResource struct {
+// ConsentResource is a consent a user gave a client.
+type ConsentResource struct {
 	ClientID    string    `json:"client_id"`
 	RedirectURI string    `json:"redirect_uri,omitempty"`
 	Scope       string    `json:"scope"`
 	GrantedAt   time.Time `json:"granted_at"`
 }
 
-func toConsent(c domain.Consent) consentResource {
-	return consentResource{ClientID: c.ClientID, RedirectURI: c.RedirectURI, Scope: domain.ScopeString(c.Scope),
+func ToConsent(c domain.Consent) ConsentResource {
+	return ConsentResource{ClientID: c.ClientID, RedirectURI: c.RedirectURI, Scope: domain.ScopeString(c.Scope),
 		GrantedAt: c.GrantedAt.UTC()}
 }
 
@@ -143,7 +143,7 @@ func (a *API) userConsents(c echo.Context) error {
 		return a.fail(c, err)
 	}
 	items, more := wholePage(consents, consentOrder, after, limit)
-	out := itemsOf(items, toConsent)
+	out := itemsOf(items, ToConsent)
 	if more != nil {
 		out.NextCursor = encodeCursor(listConsents, more.RedirectURI, more.ClientID)
 	}

@@ -148,10 +148,10 @@ func (a *API) deleteUpstream(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// identityResource is an identity of a user at an upstream, linked to the user's
+// IdentityResource is an identity of a user at an upstream, linked to the user's
 // account here (Keycloak's "identity provider link"): email and username are what the
 // upstream said of it when last used.
-type identityResource struct {
+type IdentityResource struct {
 	UpstreamID   string    `json:"upstream_id"`
 	UpstreamName string    `json:"upstream_name"`
 	Subject      string    `json:"subject"`
@@ -161,8 +161,8 @@ type identityResource struct {
 	LastUsedAt   time.Time `json:"last_used_at"`
 }
 
-func toIdentity(l usecase.LinkedView) identityResource {
-	return identityResource{UpstreamID: l.UpstreamID, UpstreamName: l.UpstreamName, Subject: l.Subject, Email: l.Email,
+func ToIdentity(l usecase.LinkedView) IdentityResource {
+	return IdentityResource{UpstreamID: l.UpstreamID, UpstreamName: l.UpstreamName, Subject: l.Subject, Email: l.Email,
 		Username: l.Username, CreatedAt: l.CreatedAt.UTC(), LastUsedAt: l.LastUsedAt.UTC()}
 }
 
@@ -185,7 +185,7 @@ func (a *API) userIdentities(c echo.Context) error {
 		return a.fail(c, err)
 	}
 	items, more := wholePage(links, usecase.IdentityOrder, after, limit)
-	out := itemsOf(items, toIdentity)
+	out := itemsOf(items, ToIdentity)
 	if more != nil {
 		out.NextCursor = encodeCursor(listIdentities, more.UpstreamID, more.Subject)
 	}

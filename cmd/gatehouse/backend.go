@@ -3,13 +3,15 @@ package main
 import (
 	"context"
 
+	"gatehouse/adapter/adminapi"
 	"gatehouse/domain"
 	"gatehouse/usecase"
 )
 
 // adminBackend is what the admin commands do, on the database (localAdmin) or on a
 // server through its admin API (remoteAdmin, --server URL). Both answer with the
-// same domain values, so every command prints the same either way.
+// same domain values (or the admin API's resources), so every command prints the
+// same either way.
 type adminBackend interface {
 	CreateClient(ctx context.Context, in usecase.NewClient) (usecase.CreatedClient, error)
 	ListClients(ctx context.Context) ([]domain.Client, error)
@@ -25,13 +27,14 @@ type adminBackend interface {
 	DeleteUser(ctx context.Context, id string) error
 	// ResetMFA removes every second factor of the user (id); false when there was none.
 	ResetMFA(ctx context.Context, id string) (bool, error)
-	// A user's sessions, consents and upstream identities (usergrants.go); ending,
-	// revoking and unlinking are domain.ErrNotFound when the user has no such one.
-	UserSessions(ctx context.Context, userID string) ([]domain.Session, error)
+	// A user's sessions, consents and upstream identities (usergrants.go), as the
+	// admin API's resources; ending, revoking and unlinking are domain.ErrNotFound
+	// when the user has no such one.
+	UserSessions(ctx context.Context, userID string) ([]adminapi.SessionResource, error)
 	EndSession(ctx context.Context, userID, sessionID string) error
-	UserConsents(ctx context.Context, userID string) ([]domain.Consent, error)
+	UserConsents(ctx context.Context, userID string) ([]adminapi.ConsentResource, error)
 	RevokeConsent(ctx context.Context, userID, clientID string) error
-	UserIdentities(ctx context.Context, userID string) ([]usecase.LinkedView, error)
+	UserIdentities(ctx context.Context, userID string) ([]adminapi.IdentityResource, error)
 	UnlinkIdentity(ctx context.Context, userID, upstreamID string) error
 
 	ListKeys(ctx context.Context) ([]domain.SigningKey, error)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"gatehouse/adapter/adminapi"
 	"gatehouse/domain"
 	"gatehouse/usecase"
 )
@@ -21,85 +22,14 @@ import (
 // identities (users sessions / end-session, consents / revoke-consent,
 // identities / unlink), as the admin API's users/{id}/… and the console show them.
 
-// sessionJSON is a session as `users sessions --json` and the admin API show it.
-type sessionJSON struct {
-	ID         string     `json:"id"`
-	UserID     string     `json:"user_id"`
-	AuthTime   time.Time  `json:"auth_time"`
-	CreatedAt  time.Time  `json:"created_at"`
-	ExpiresAt  time.Time  `json:"expires_at"`
-	LastSeenAt *time.Time `json:"last_seen_at,omitempty"`
-	UserAgent  string     `json:"user_agent,omitempty"`
-	Address    string     `json:"address,omitempty"`
-	AMR        []string   `json:"amr"`
-}
-
-func toSessionJSON(s domain.Session) sessionJSON {
-	out := sessionJSON{ID: s.ID, UserID: s.UserID, AuthTime: s.AuthTime.UTC(), CreatedAt: s.CreatedAt.UTC(),
-		ExpiresAt: s.ExpiresAt.UTC(), UserAgent: s.UserAgent, Address: s.Address, AMR: s.AMR}
-	if out.AMR == nil {
-		out.AMR = []string{}
-	}
-	if !s.LastSeenAt.IsZero() {
-		t := s.LastSeenAt.UTC()
-		out.LastSeenAt = &t
-	}
-	return out
-}
-
-func (s sessionJSON) domain() domain.Session {
-	out := domain.Session{ID: s.ID, UserID: s.UserID, AuthTime: s.AuthTime, CreatedAt: s.CreatedAt,
-		ExpiresAt: s.ExpiresAt, UserAgent: s.UserAgent, Address: s.Address, AMR: s.AMR}
-	if s.LastSeenAt != nil {
-		out.LastSeenAt = *s.LastSeenAt
-	}
-	return out
-}
-
-// consentJSON is a consent as `users consents --json` and the admin API show it.
-type consentJSON struct {
-	ClientID    string    `json:"client_id"`
-	RedirectURI string    `json:"redirect_uri,omitempty"`
-	Scope       string    `json:"scope"`
-	GrantedAt   time.Time `json:"granted_at"`
-}
-
-func toConsentJSON(c domain.Consent) consentJSON {
-	return consentJSON{ClientID: c.ClientID, RedirectURI: c.RedirectURI, Scope: domain.ScopeString(c.Scope),
-		GrantedAt: c.GrantedAt.UTC()}
-}
-
-func (c consentJSON) domain() domain.Consent {
-	return domain.Consent{ClientID: c.ClientID, RedirectURI: c.RedirectURI, Scope: strings.Fields(c.Scope),
-		GrantedAt: c.GrantedAt}
-}
-
-// identityJSON is an upstream identity as `users identities --json` and the admin
-// API show it.
-type identityJSON struct {
-	UpstreamID   string    `json:"upstream_id"`
-	UpstreamName string    `json:"upstream_name"`
-	Subject      string    `json:"subject"`
-	Email        string    `json:"email,omitempty"`
-	Username     string    `json:"username,omitempty"`
-	CreatedAt    time.Time `json:"created_at"`
-	LastUsedAt   time.Time `json:"last_used_at"`
-}
-
-func toIdentityJSON(l usecase.LinkedView) identityJSON {
-	return identityJSON{UpstreamID: l.UpstreamID, UpstreamName: l.UpstreamName, Subject: l.Subject, Email: l.Email,
-		Username: l.Username, CreatedAt: l.CreatedAt.UTC(), LastUsedAt: l.LastUsedAt.UTC()}
-}
-
-func (i identityJSON) domain() usecase.LinkedView {
-	return usecase.LinkedView{LinkedIdentity: domain.LinkedIdentity{UpstreamID: i.UpstreamID, Subject: i.Subject,
-		Email: i.Email, Username: i.Username, CreatedAt: i.CreatedAt, LastUsedAt: i.LastUsedAt}, UpstreamName: i.UpstreamName}
-}
+// The lists print the admin API's resources (adminapi.SessionResource, …), so that
+// --json is the same with and without --server, and the same as the API.
 
 // The local side.
 
-func (l localAdmin) UserSessions(ctx context.Context, userID string) ([]domain.Session, error) {
-	return l.app.AdminResources.UserSessions(ctx, userID)
+func (l localAdmin) UserSessions(ctx context.Context, userID string) ([]adminapi.SessionResource, error) {
+	all, err := l.app.AdminResources.UserSessions(ctx, userID)
+	return convert(all, adminapi.ToSession), err
 }
 
 func (l localAdmin) EndSession(ctx context.Context, userID, sessionID string) error {
@@ -113,16 +43,36 @@ func (l localAdmin) EndSession(ctx context.Context, userID, sessionID string) er
 	return l.app.AdminResources.EndSession(ctx, sessionID)
 }
 
-func (l localAdmin) UserConsents(ctx context.Context, userID string) ([]domain.Consent, error) {
-	return l.app.AdminResources.UserConsents(ctx, userID)
+func (l localAdmin) UserConsents(ctx context.Context, userID string) ([]adminapi.ConsentResource, error) {
+	all, err := l.app.AdminResources.UserConsents(ctx, userID)
+	return convert(all, adminapi.ToConsent), err
 }
 
 func (l localAdmin) RevokeConsent(ctx context.Context, userID, clientID string) error {
 	return l.app.AdminResources.RevokeConsent(ctx, userID, clientID)
 }
 
-func (l localAdmin) UserIdentities(ctx context.Context, userID string) ([]usecase.LinkedView, error) {
-	return l.app.Upstreams.UserLinks(ctx, userID)
+func (l localAdmin) UserIdentities(ctx context.Context, userID string) ([]adminapi.IdentityResource, error) {
+	all, err := l.app.Upstreams.UserLinks(ctx, userID)
+	slices.SortFunc(all, usecase.IdentityOrder) // the admin API's order
+	return convert(all, adminapi.ToIdentity), err
+}
+
+// orEmpty is in, or an empty list for nil (--json prints [], not null).
+func orEmpty[T any](in []T) []T {
+	if in == nil {
+		return []T{}
+	}
+	return in
+}
+
+// convert maps each of in with f.
+func convert[T, R any](in []T, f func(T) R) []R {
+	out := make([]R, len(in))
+	for i, x := range in {
+		out[i] = f(x)
+	}
+	return out
 }
 
 func (l localAdmin) UnlinkIdentity(ctx context.Context, userID, upstreamID string) error {
@@ -137,20 +87,12 @@ func (r *remoteAdmin) userPath(userID, rest string) string {
 	return "/users/" + url.PathEscape(userID) + rest
 }
 
-func (r *remoteAdmin) UserSessions(ctx context.Context, userID string) ([]domain.Session, error) {
-	items, err := remoteList[sessionJSON](ctx, r, r.userPath(userID, "/sessions"))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]domain.Session, len(items))
-	for i, s := range items {
-		out[i] = s.domain()
-	}
-	return out, nil
+func (r *remoteAdmin) UserSessions(ctx context.Context, userID string) ([]adminapi.SessionResource, error) {
+	return remoteList[adminapi.SessionResource](ctx, r, r.userPath(userID, "/sessions"))
 }
 
 func (r *remoteAdmin) EndSession(ctx context.Context, userID, sessionID string) error {
-	var s sessionJSON
+	var s adminapi.SessionResource
 	if _, err := r.call(ctx, http.MethodGet, "/sessions/"+url.PathEscape(sessionID), nil, "", "", &s); err != nil {
 		return err
 	}
@@ -161,16 +103,8 @@ func (r *remoteAdmin) EndSession(ctx context.Context, userID, sessionID string) 
 	return err
 }
 
-func (r *remoteAdmin) UserConsents(ctx context.Context, userID string) ([]domain.Consent, error) {
-	items, err := remoteList[consentJSON](ctx, r, r.userPath(userID, "/consents"))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]domain.Consent, len(items))
-	for i, c := range items {
-		out[i] = c.domain()
-	}
-	return out, nil
+func (r *remoteAdmin) UserConsents(ctx context.Context, userID string) ([]adminapi.ConsentResource, error) {
+	return remoteList[adminapi.ConsentResource](ctx, r, r.userPath(userID, "/consents"))
 }
 
 func (r *remoteAdmin) RevokeConsent(ctx context.Context, userID, clientID string) error {
@@ -178,16 +112,8 @@ func (r *remoteAdmin) RevokeConsent(ctx context.Context, userID, clientID string
 	return err
 }
 
-func (r *remoteAdmin) UserIdentities(ctx context.Context, userID string) ([]usecase.LinkedView, error) {
-	items, err := remoteList[identityJSON](ctx, r, r.userPath(userID, "/identities"))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]usecase.LinkedView, len(items))
-	for i, l := range items {
-		out[i] = l.domain()
-	}
-	return out, nil
+func (r *remoteAdmin) UserIdentities(ctx context.Context, userID string) ([]adminapi.IdentityResource, error) {
+	return remoteList[adminapi.IdentityResource](ctx, r, r.userPath(userID, "/identities"))
 }
 
 func (r *remoteAdmin) UnlinkIdentity(ctx context.Context, userID, upstreamID string) error {
@@ -230,13 +156,10 @@ func userGrantCommands(g *globals) []*cobra.Command {
 				if err != nil {
 					return err
 				}
-				out := make([]sessionJSON, 0, len(all))
 				var b strings.Builder
 				tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tSIGNED IN\tLAST SEEN\tEXPIRES\tADDRESS\tAMR\tUSER AGENT")
-				for _, s := range all {
-					j := toSessionJSON(s)
-					out = append(out, j)
+				for _, j := range all {
 					seen := "-"
 					if j.LastSeenAt != nil {
 						seen = j.LastSeenAt.Format(time.RFC3339)
@@ -245,7 +168,7 @@ func userGrantCommands(g *globals) []*cobra.Command {
 						j.ExpiresAt.Format(time.RFC3339), dash(j.Address), dash(strings.Join(j.AMR, " ")), dash(j.UserAgent))
 				}
 				tw.Flush()
-				return g.print(out, b.String())
+				return g.print(orEmpty(all), b.String())
 			})
 		},
 	}
@@ -273,17 +196,14 @@ func userGrantCommands(g *globals) []*cobra.Command {
 				if err != nil {
 					return err
 				}
-				out := make([]consentJSON, 0, len(all))
 				var b strings.Builder
 				tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "CLIENT\tREDIRECT URI\tSCOPE\tGRANTED")
-				for _, c := range all {
-					j := toConsentJSON(c)
-					out = append(out, j)
+				for _, j := range all {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", j.ClientID, dash(j.RedirectURI), dash(j.Scope), j.GrantedAt.Format(time.RFC3339))
 				}
 				tw.Flush()
-				return g.print(out, b.String())
+				return g.print(orEmpty(all), b.String())
 			})
 		},
 	}
@@ -311,19 +231,15 @@ func userGrantCommands(g *globals) []*cobra.Command {
 				if err != nil {
 					return err
 				}
-				slices.SortFunc(all, usecase.IdentityOrder) // the admin API's order
-				out := make([]identityJSON, 0, len(all))
 				var b strings.Builder
 				tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "UPSTREAM\tNAME\tSUBJECT\tEMAIL\tLINKED\tLAST USED")
-				for _, l := range all {
-					j := toIdentityJSON(l)
-					out = append(out, j)
+				for _, j := range all {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.UpstreamID, j.UpstreamName, j.Subject, dash(j.Email),
 						j.CreatedAt.Format(time.RFC3339), j.LastUsedAt.Format(time.RFC3339))
 				}
 				tw.Flush()
-				return g.print(out, b.String())
+				return g.print(orEmpty(all), b.String())
 			})
 		},
 	}

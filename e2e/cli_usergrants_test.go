@@ -159,3 +159,43 @@ func wantCLIAudit(t *testing.T, srv *Server, typ, target, user string) {
 	}
 	t.Errorf("no %s event of %s for user %s", typ, target, user)
 }
+
+// TestCLI_WrongSecretKeyRefused: a command or an instance whose GATEHOUSE_SECRET_KEY
+// opens none of the database's signing keys stops with exit 2 and one line naming
+// the variable, before it writes anything: a `keys rotate --now` with another key
+// used to seal a key that no instance could open, and every token request failed.
+func TestCLI_WrongSecretKeyRefused(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, Options{})
+	id, secret := srv.CreateClient(t, "--grant-type", "client_credentials")
+	clientToken(t, srv, id, secret)
+	wrong := map[string]string{"GATEHOUSE_SECRET_KEY": "another-secret-key-" + randomString(24), "GATEHOUSE_HTTP_ADDR": "127.0.0.1:0"}
+	before := rcKeys(t, srv)
+	const says = "GATEHOUSE_SECRET_KEY opens none of the signing keys"
+	for _, args := range [][]string{{"keys", "rotate", "--now"}, {"clients", "create", "--name", "x"}, {"users", "list"}} {
+		stdout, stderr, code := srv.CLIWith(t, wrong, "", args...)
+		wantOneLineExit(t, strings.Join(args, " ")+" with another secret key", 2, stdout, stderr, code, says)
+	}
+	// serve logs as it starts; it stops before it serves, with the same last line.
+	if _, stderr, code := srv.CLIWith(t, wrong, "", "serve"); code != 2 || !strings.HasPrefix(lastLine(stderr), "gatehouse: "+says) {
+		t.Errorf("serve with another secret key: exit %d, stderr\n%s", code, stderr)
+	}
+	if after := rcKeys(t, srv); after != before {
+		t.Errorf("the refused commands changed the keys:\n%s\n%s", before, after)
+	}
+	clientToken(t, srv, id, secret) // still signs
+}
+
+func rcKeys(t *testing.T, srv *Server) string {
+	t.Helper()
+	stdout, stderr, code := srv.CLI(t, "", "keys", "list", "--json")
+	if code != 0 {
+		t.Fatalf("keys list: %s", stderr)
+	}
+	return stdout
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}

@@ -477,6 +477,36 @@ func encodeHeader(alg, kid, typ string) string {
 	return base64.RawURLEncoding.EncodeToString(h)
 }
 
+// ErrSecretKeyMismatch: the secret key opens none of the stored private keys, so it
+// is not the key the database was set up with.
+var ErrSecretKeyMismatch = errors.New("the secret key opens none of the stored signing keys")
+
+// CheckSecret tells whether this instance's secret key is the database's: nil when
+// at least one stored private key opens with it (or none is stored yet),
+// ErrSecretKeyMismatch when none does. A process with another key would seal keys
+// and hash client secrets that no other instance can use.
+func (r *KeyRing) CheckSecret(ctx context.Context) error {
+	stored, err := r.src.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("list signing keys: %w", err)
+	}
+	sealed := 0
+	for _, sk := range stored {
+		if len(sk.PrivateKey) == 0 {
+			continue
+		}
+		sealed++
+		if der, err := r.cipher.Open(sk.PrivateKey, []byte(sk.ID)); err == nil {
+			clear(der)
+			return nil
+		}
+	}
+	if sealed == 0 {
+		return nil
+	}
+	return ErrSecretKeyMismatch
+}
+
 // openPrivate decrypts and parses a signing key's private part and checks that it
 // belongs to the stored public key.
 func (r *KeyRing) openPrivate(sk domain.SigningKey, pub crypto.PublicKey) (crypto.Signer, error) {

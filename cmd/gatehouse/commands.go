@@ -20,6 +20,7 @@ import (
 
 	"gatehouse/adapter/httpapi"
 	"gatehouse/adapter/repository/bunrepo"
+	"gatehouse/adapter/token"
 	"gatehouse/domain"
 	"gatehouse/infrastructure/config"
 	"gatehouse/usecase"
@@ -77,8 +78,24 @@ func (g *globals) openApp(ctx context.Context, a access) (*App, func(), error) {
 				return nil, nil, fmt.Errorf("migrate database: %w", err)
 			}
 		}
+		if err := checkSecretKey(ctx, app); err != nil {
+			cleanup()
+			return nil, nil, err
+		}
 	}
 	return app, cleanup, nil
+}
+
+// checkSecretKey refuses a secret key that opens none of the database's signing
+// keys: a command or instance with it would seal keys, and hash client secrets, that
+// the others cannot use (one `keys rotate --now` would stop every instance signing).
+func checkSecretKey(ctx context.Context, app *App) error {
+	err := app.KeyRing.CheckSecret(ctx)
+	if errors.Is(err, token.ErrSecretKeyMismatch) {
+		return usagef("GATEHOUSE_SECRET_KEY opens none of the signing keys stored in %s: it is not the key this database was set up with, "+
+			"which every instance and command sharing it needs", describeDatabase(app.Config))
+	}
+	return err
 }
 
 // prepareDatabase readies the secret key. With mayCreate it creates the SQLite

@@ -97,6 +97,9 @@ func serveCmd(g *globals) *cobra.Command {
 					return fmt.Errorf("migrate database: %w", err)
 				}
 			}
+			if err := checkSecretKey(ctx, app); err != nil {
+				return err
+			}
 			if err := app.Keys.Ensure(ctx, app.ClientIDTokenAlgs(ctx)...); err != nil {
 				return fmt.Errorf("signing keys: %w", err)
 			}

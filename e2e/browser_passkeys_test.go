@@ -641,3 +641,21 @@ func TestSecurity_S51_Passkeys(t *testing.T) {
 		t.Errorf("after the app's removal the password alone signs ada in: %d %q", r2.Status, r2.Header.Get("Location"))
 	}
 }
+
+// TestPasskeys_UnavailableIsAFormError: on a server whose issuer allows no passkeys
+// (http, not localhost) a posted passkey is a 400 on the account page saying so, in
+// the page's language, not a 500.
+func TestPasskeys_UnavailableIsAFormError(t *testing.T) {
+	t.Parallel()
+	srv := sharedServer(t)
+	name, pass := uniqueName("nopasskey"), "pw-"+randomString(16)
+	srv.CreateUser(t, name, pass)
+	b := newAZBrowser(t, srv)
+	b.logIn("/login", name, pass)
+	csrf, _ := b.openForm("/account")
+	r := b.post("/account/passkeys", url.Values{"csrf_token": {csrf}, "passkey_name": {"x"}, "current_password": {pass}})
+	wantPageText(t, r, http.StatusBadRequest, "Passkeys are not available on this server.")
+	csrf, _ = b.openForm("/account?lang=de")
+	r = b.post("/account/passkeys", url.Values{"csrf_token": {csrf}, "passkey_name": {"x"}})
+	wantPageText(t, r, http.StatusBadRequest, "Passkeys sind auf diesem Server nicht verfügbar.")
+}

@@ -175,7 +175,7 @@ func (f *Factors) BeginPasskeyRegistration(ctx context.Context, s domain.Session
 // stored under name, the user mailed and the event audited.
 func (f *Factors) AddPasskey(ctx context.Context, s domain.Session, browser, state, response, name, password, address string) (domain.Passkey, error) {
 	if !f.PasskeysEnabled() {
-		return domain.Passkey{}, domain.ErrNotFound
+		return domain.Passkey{}, &ValidationError{Message: "passkeys are not available on this server"}
 	}
 	name = strings.TrimSpace(name)
 	if name == "" {

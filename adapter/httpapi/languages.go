@@ -402,6 +402,7 @@ var useCaseMessages = map[string]string{
 	"that code is not right: enter the 6 digits your app shows now":                                           "uc.otp_wrong",
 	"the name must be at most 64 characters, on one line":                                                     "uc.passkey_name",
 	"your browser gave no passkey: try again, in a browser with JavaScript on":                                "uc.no_passkey",
+	"passkeys are not available on this server":                                                               "uc.passkeys_unavailable",
 	"this passkey request expired or was already used: try again":                                             "uc.passkey_expired",
 	"your browser's passkey could not be verified: try again":                                                 "uc.passkey_unverified",
 	"this passkey is registered already":                                                                      "uc.passkey_registered",

@@ -199,3 +199,32 @@ func lastLine(s string) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return lines[len(lines)-1]
 }
+
+// TestAdminAPI_CLIRemoteKeyPending: a delayed rotation while the alg's next key
+// waits is refused the same way on the database and through --server (exit 2, one
+// line naming the pending key); the API answers 409, not 500.
+func TestAdminAPI_CLIRemoteKeyPending(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, Options{Env: map[string]string{"GATEHOUSE_KEY_ACTIVATION_DELAY": "1h"}})
+	rc := newRemoteCLI(t, srv)
+	rc.ok("first rotation")(srv.CLI(t, "", "keys", "rotate", "--alg", "EdDSA"))
+	lout, lerr, lcode := srv.CLI(t, "", "keys", "rotate", "--alg", "EdDSA")
+	wantOneLineExit(t, "local second rotation", 2, lout, lerr, lcode, "is already pending", "--now")
+	rout, rerr, rcode := rc.remote("", "keys", "rotate", "--alg", "EdDSA")
+	wantOneLineExit(t, "remote second rotation", 2, rout, rerr, rcode, "is already pending", "--now")
+	if lerr != rerr {
+		t.Errorf("local and remote refusals differ:\n%q\n%q", lerr, rerr)
+	}
+	token, _ := adminToken(t, srv)
+	api := &adminAPI{t: t, srv: srv, hc: srv.HTTPClient(), token: token}
+	wantStatus(t, "POST keys/rotate while pending", api.call(http.MethodPost, "/keys/rotate", map[string]any{"alg": "EdDSA"}),
+		http.StatusConflict)
+	// A refusal of the server's rules reads as on the database, without a prefix.
+	name := uniqueName("taken")
+	rc.ok("create")(srv.CLI(t, "", "clients", "create", "--name", name, "--grant-type", "client_credentials"))
+	lout, lerr, lcode = srv.CLI(t, "", "clients", "create", "--name", name, "--grant-type", "client_credentials")
+	rout, rerr, rcode = rc.remote("", "clients", "create", "--name", name, "--grant-type", "client_credentials")
+	if lcode != 2 || rcode != 2 || lerr != rerr || lout != "" || rout != "" {
+		t.Errorf("a taken client name: local exit %d %q, remote exit %d %q", lcode, lerr, rcode, rerr)
+	}
+}

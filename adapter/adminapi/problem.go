@@ -71,6 +71,9 @@ func (a *API) fail(c echo.Context, err error) error {
 		return problem(c, http.StatusBadRequest, "validation", "Invalid input", strings.Join(messages, "; "), issues)
 	case errors.Is(err, domain.ErrNotFound):
 		return problem(c, http.StatusNotFound, "not-found", "Not found", "no such resource", nil)
+	case errors.Is(err, domain.ErrKeyPending), errors.Is(err, domain.ErrKeyRotated):
+		// A delayed rotation while the alg's next key waits: the CLI's exit 2.
+		return problem(c, http.StatusConflict, "conflict", "Conflict", err.Error(), nil)
 	case errors.As(err, &oerr) && oerr.Code == "invalid_request":
 		return badRequest(c, oerr.Description)
 	}

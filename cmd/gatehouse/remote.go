@@ -112,7 +112,8 @@ type remoteProblem struct {
 
 // call sends a request to the API and decodes a 2xx answer into out (when not nil);
 // it returns the answer's ETag. A 404 is domain.ErrNotFound, other 4xx answers
-// bad input (exit 2), anything else a failure.
+// bad input (exit 2) in the server's words, which are the database's (the CLI
+// prints the same either way), anything else a failure.
 func (r *remoteAdmin) call(ctx context.Context, method, path string, body any, contentType, ifMatch string, out any) (string, error) {
 	var rd io.Reader
 	if body != nil {
@@ -168,7 +169,7 @@ func (r *remoteAdmin) call(ctx context.Context, method, path string, body any, c
 		if len(p.Errors) > 0 {
 			field = p.Errors[0].Field
 		}
-		return "", &usecase.ValidationError{Field: field, Message: "the server refused: " + msg, Conflict: resp.StatusCode == http.StatusConflict}
+		return "", &usecase.ValidationError{Field: field, Message: msg, Conflict: resp.StatusCode == http.StatusConflict}
 	}
 	return "", fmt.Errorf("the server failed (HTTP %d): %s", resp.StatusCode, msg)
 }
@@ -478,8 +479,21 @@ func (r *remoteAdmin) ResetMFA(ctx context.Context, id string) (bool, error) {
 func (r *remoteAdmin) RotateKey(ctx context.Context, alg string, immediate bool) (domain.SigningKey, error) {
 	var out keyJSON
 	_, err := r.call(ctx, http.MethodPost, "/keys/rotate", map[string]any{"alg": alg, "now": immediate}, "application/json", "", &out)
+	var ve *usecase.ValidationError
+	if errors.As(err, &ve) && ve.Conflict {
+		// The API's 409: the alg's next key is pending; said as the database says it.
+		return domain.SigningKey{}, remoteKeyPending(ve.Message)
+	}
 	return out.domain(), err
 }
+
+// remoteKeyPending is the server's domain.KeyPendingError, in its words.
+type remoteKeyPending string
+
+func (e remoteKeyPending) Error() string { return string(e) }
+
+// Is makes errors.Is(err, domain.ErrKeyPending) true.
+func (e remoteKeyPending) Is(target error) bool { return target == domain.ErrKeyPending }
 
 func (r *remoteAdmin) AuditEvents(ctx context.Context, f usecase.AuditFilter) ([]domain.AuditEvent, error) {
 	q := url.Values{}

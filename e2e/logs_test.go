@@ -354,3 +354,32 @@ func TestRequestLog_RequestID(t *testing.T) {
 	}
 	waitLogLine(t, srv, `msg=request`, "route=/.well-known/jwks.json", " request_id=trace-4bf92f3577b34da6 ")
 }
+
+// TestMetrics_MadeUpMethodsShareOneSeries: a request with a method HTTP does not
+// define is counted under method="other", so callers cannot add series to /metrics.
+func TestMetrics_MadeUpMethodsShareOneSeries(t *testing.T) {
+	t.Parallel()
+	srv := sharedServer(t)
+	hc := srv.HTTPClient()
+	for i := range 3 {
+		req, err := http.NewRequest("ZZ"+randomString(8)+strconv.Itoa(i), srv.URL+"/x", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv.Do(t, hc, req)
+	}
+	m := string(srv.Get(t, nil, "/metrics").Body)
+	if strings.Contains(m, `method="ZZ`) || !strings.Contains(m, `method="other"`) {
+		t.Errorf("made-up methods in /metrics:\n%s", grepLines(m, "gatehouse_http_requests_total"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

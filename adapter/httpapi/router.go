@@ -278,7 +278,7 @@ func observe(log *slog.Logger, m *Metrics) echo.MiddlewareFunc {
 			}
 			status := c.Response().Status
 			elapsed := time.Since(start)
-			m.Requests.WithLabelValues(route, c.Request().Method, strconv.Itoa(status)).Inc()
+			m.Requests.WithLabelValues(route, metricMethod(c.Request().Method), strconv.Itoa(status)).Inc()
 			m.Duration.WithLabelValues(route).Observe(elapsed.Seconds())
 			if log.Enabled(c.Request().Context(), slog.LevelInfo) {
 				log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request",
@@ -290,6 +290,17 @@ func observe(log *slog.Logger, m *Metrics) echo.MiddlewareFunc {
 			return nil
 		}
 	}
+}
+
+// metricMethod is the method label of a request: one of HTTP's methods, or "other",
+// so that requests with made-up methods cannot add a series each to /metrics.
+func metricMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete,
+		http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
 }
 
 // newRequestID is the id of a request that came without an X-Request-Id: 128 random

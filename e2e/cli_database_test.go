@@ -312,3 +312,22 @@ func TestServeIgnoresTestVariables(t *testing.T) {
 		t.Errorf("clients list beside them: exit %d %s", code, errOut)
 	}
 }
+
+// TestCLI_DatabaseURLOptionsRefused: an option of the database URL that its pool or
+// driver refuses is bad input like any other setting: exit 2 and one line naming
+// GATEHOUSE_DATABASE_URL (not exit 1), for a command and for serve.
+func TestCLI_DatabaseURLOptionsRefused(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{
+		"postgres://postgres@127.0.0.1:5432/postgres?max_open_conns=-3",
+		"postgres://postgres@127.0.0.1:5432/postgres?sslmode=bogus",
+		"mysql://root@127.0.0.1:3306/x?conn_max_lifetime=soon",
+		"mysql://root@127.0.0.1:3306/x?tls=bogus",
+	} {
+		for _, args := range [][]string{{"users", "list"}, {"serve"}} {
+			out, errOut, code := runCLI(t, cliEnv(t, map[string]string{"GATEHOUSE_DATABASE_URL": u,
+				"GATEHOUSE_SECRET_KEY": randomString(40), "GATEHOUSE_HTTP_ADDR": "127.0.0.1:0"}), "", args...)
+			wantOneLineExit(t, strings.Join(args, " ")+" with "+u, 2, out, errOut, code, "GATEHOUSE_DATABASE_URL: invalid database URL")
+		}
+	}
+}

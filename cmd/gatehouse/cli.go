@@ -64,7 +64,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, env config.En
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "gatehouse: "+oneLine(errorLine(err)))
+	line := errorLine(err)
+	if errors.Is(err, database.ErrInvalidURL) && !strings.Contains(line, "GATEHOUSE_DATABASE_URL") {
+		// An option the URL's driver or pool refuses (max_open_conns=-3, sslmode=bogus):
+		// bad input, named by the variable as every other refused setting is.
+		line = "GATEHOUSE_DATABASE_URL: " + line
+	}
+	fmt.Fprintln(stderr, "gatehouse: "+oneLine(line))
 	if isUsage(err) {
 		return exitUsage
 	}
@@ -85,6 +91,8 @@ func isUsage(err error) bool {
 	case errors.Is(err, domain.ErrNotFound), errors.Is(err, domain.ErrKeyPending):
 		return true
 	case database.IsUnknownDatabase(err): // GATEHOUSE_DATABASE_URL names no database of the server
+		return true
+	case errors.Is(err, database.ErrInvalidURL):
 		return true
 	}
 	return false

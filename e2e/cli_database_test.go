@@ -6,6 +6,7 @@ package e2e
 // line saying which database it looked for and how to point at the right one.
 
 import (
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gatehouse/infrastructure/database/dbtest"
 )
 
 // cliIn runs the binary in dir (its working directory) with env.
@@ -329,5 +332,23 @@ func TestCLI_DatabaseURLOptionsRefused(t *testing.T) {
 				"GATEHOUSE_SECRET_KEY": randomString(40), "GATEHOUSE_HTTP_ADDR": "127.0.0.1:0"}), "", args...)
 			wantOneLineExit(t, strings.Join(args, " ")+" with "+u, 2, out, errOut, code, "GATEHOUSE_DATABASE_URL: invalid database URL")
 		}
+	}
+}
+
+// TestServe_BusyPprofAddrStopsStartUp: GATEHOUSE_PPROF_ADDR that cannot be listened
+// on stops start-up with exit 2 naming it, as a busy GATEHOUSE_HTTP_ADDR does, rather
+// than a warning while the server goes on without the profiler it was asked for.
+func TestServe_BusyPprofAddrStopsStartUp(t *testing.T) {
+	t.Parallel()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	env := cliEnv(t, map[string]string{"GATEHOUSE_DATABASE_URL": dbtest.SQLite(t), "GATEHOUSE_HTTP_ADDR": "127.0.0.1:0",
+		"GATEHOUSE_PPROF_ADDR": busy.Addr().String()})
+	_, errOut, code := runCLI(t, env, "", "serve")
+	if code != 2 || !strings.HasPrefix(lastLine(errOut), "gatehouse: GATEHOUSE_PPROF_ADDR: cannot listen on "+busy.Addr().String()) {
+		t.Errorf("serve with a busy pprof address: exit %d, stderr\n%s", code, errOut)
 	}
 }

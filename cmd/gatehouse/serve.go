@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -111,7 +112,14 @@ func serveCmd(g *globals) *cobra.Command {
 				return fmt.Errorf("load signing keys: %w", err)
 			}
 			if cfg.PprofAddr != "" {
-				go servePprof(cfg.PprofAddr, app)
+				pln, err := server.Listen(cfg.PprofAddr)
+				if err != nil {
+					// Bad input, as a busy GATEHOUSE_HTTP_ADDR is (SPEC: an address
+					// that cannot be listened on stops start-up).
+					return &server.ListenError{Err: fmt.Errorf("GATEHOUSE_PPROF_ADDR: %w", errors.Unwrap(err))}
+				}
+				defer pln.Close()
+				go servePprof(pln, app)
 			}
 			// Start-up's garbage (migrations, templates, catalogs, keys) goes back to
 			// the system now rather than when the collector next runs, which at
@@ -413,15 +421,20 @@ func runKeyRotation(ctx context.Context, app *App, interval time.Duration) {
 
 // servePprof serves net/http/pprof on its own address (GATEHOUSE_PPROF_ADDR), never on
 // the public listener.
-func servePprof(addr string, app *App) {
+func servePprof(ln net.Listener, app *App) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	app.Log.Info("pprof listening", "addr", addr)
-	if err := srv.ListenAndServe(); err != nil {
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	addr := ln.Addr().(*net.TCPAddr)
+	app.Log.Info("pprof listening", "addr", addr.String())
+	if !addr.IP.IsLoopback() {
+		// Profiles show the server's internals and cost CPU: for the operator's machine only.
+		app.Log.Warn("pprof listens on an address other machines may reach; keep it on loopback", "variable", "GATEHOUSE_PPROF_ADDR")
+	}
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
 		app.Log.Warn("pprof server stopped", "err", err)
 	}
 }

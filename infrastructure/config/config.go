@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 
@@ -448,6 +449,13 @@ func parse(raw map[string]string, sources map[string]source) (Config, error) {
 	}
 	if c.SecretKey != "" && len(c.SecretKey) < 32 {
 		return Config{}, c.errorf("secret_key", "must be at least 32 characters")
+	}
+	if c.SecretKey != "" && strings.TrimSpace(c.SecretKey) == "" {
+		// A template or env file that lost its value, not a key.
+		return Config{}, c.errorf("secret_key", "is only white space")
+	}
+	if c.Audience != "" && strings.IndexFunc(c.Audience, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		return Config{}, c.errorf("audience", "must not hold spaces or control characters")
 	}
 	return c, nil
 }

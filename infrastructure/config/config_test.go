@@ -66,6 +66,18 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"GATEHOUSE_TRUSTED_PROXIES":      "10.0.0.0/8, proxy.internal",
 		"GATEHOUSE_CHANGE_POLL_INTERVAL": "5s",
 	}
+	more := []struct{ k, v string }{
+		{"GATEHOUSE_SECRET_KEY", strings.Repeat(" ", 35)}, // long enough, but no key
+		{"GATEHOUSE_AUDIENCE", " "},
+		{"GATEHOUSE_AUDIENCE", "https://api.example.com /x"},
+	}
+	for _, m := range more {
+		_, err := Load("", envOf(map[string]string{m.k: m.v}))
+		var ce *Error
+		if !errors.As(err, &ce) || ce.Variable != m.k {
+			t.Errorf("%s=%q: got %v, want a config error naming %s", m.k, m.v, err, m.k)
+		}
+	}
 	for k, v := range cases {
 		_, err := Load("", envOf(map[string]string{k: v}))
 		var ce *Error

@@ -78,6 +78,8 @@ var ErrSecondFactorExpired = errors.New("this sign-in has expired; enter your pa
 type SecondFactorRequired struct {
 	UserID string
 	AMR    []string
+	// Credential marks the user's password at the first step (BeginSecondFactor).
+	Credential string
 }
 
 func (e *SecondFactorRequired) Error() string { return "a second factor is required" }
@@ -398,8 +400,10 @@ func (f *Factors) tell(userID, kind string, subject, body mailText) {
 // BeginSecondFactor returns the pending second-factor state of userID for the
 // browser with cookie browser: sealed, bound to that browser, alive SecondFactorTTL.
 // It is no session and grants nothing but the second-factor page (SECURITY S50).
-// amr are the methods of the first step (nil: the password), kept in the state.
-func (f *Factors) BeginSecondFactor(userID, browser string, amr []string) (string, error) {
+// amr are the methods of the first step (nil: the password), kept in the state, and
+// credential the user's CredentialMark then: the state dies when the password
+// changes (a reset ends every sign-in, S47, a half-finished one too).
+func (f *Factors) BeginSecondFactor(userID, browser string, amr []string, credential string) (string, error) {
 	if browser == "" {
 		return "", ErrSecondFactorExpired
 	}
@@ -408,7 +412,7 @@ func (f *Factors) BeginSecondFactor(userID, browser string, amr []string) (strin
 	if len(amr) == 0 {
 		amr = AMRPassword
 	}
-	sealed, err := f.sealer.Seal([]byte(userID+"\n"+bh+"\n"+strconv.FormatInt(exp, 10)+"\n"+strings.Join(amr, " ")),
+	sealed, err := f.sealer.Seal([]byte(userID+"\n"+bh+"\n"+strconv.FormatInt(exp, 10)+"\n"+strings.Join(amr, " ")+"\n"+credential),
 		[]byte(pendingAD))
 	if err != nil {
 		return "", fmt.Errorf("seal the second-factor state: %w", err)
@@ -418,41 +422,66 @@ func (f *Factors) BeginSecondFactor(userID, browser string, amr []string) (strin
 
 const pendingAD = "gatehouse second factor pending"
 
+// credentialMark is a keyed fingerprint of u's password hash (of no password too).
+func (f *Factors) credentialMark(u domain.User) string {
+	return base64.RawURLEncoding.EncodeToString(f.hasher.HashSecret("mfa-credential:" + u.PasswordHash))
+}
+
 // PendingUser returns the user of a pending second-factor state, when it is alive and
 // the browser is the one that passed the password; ErrSecondFactorExpired otherwise.
 func (f *Factors) PendingUser(pending, browser string) (string, error) {
-	userID, _, err := f.Pending(pending, browser)
+	userID, _, _, err := f.pending(pending, browser)
 	return userID, err
 }
 
-// Pending is PendingUser with the methods of the first step (a state sealed before
-// they were kept: the password).
-func (f *Factors) Pending(pending, browser string) (userID string, amr []string, err error) {
-	if pending == "" || browser == "" || len(pending) > 1024 {
+// Pending is PendingUser with the methods of the first step, for finishing the
+// sign-in: also ErrSecondFactorExpired when the user's password changed since the
+// first step (a reset, or set-password).
+func (f *Factors) Pending(ctx context.Context, pending, browser string) (userID string, amr []string, err error) {
+	userID, amr, credential, err := f.pending(pending, browser)
+	if err != nil {
+		return "", nil, err
+	}
+	u, err := f.users.UserByID(ctx, userID)
+	if err != nil {
+		if errors.Is(err, domain.ErrNotFound) {
+			return "", nil, ErrSecondFactorExpired // deleted meanwhile
+		}
+		return "", nil, err
+	}
+	mark, derr := base64.RawURLEncoding.DecodeString(credential)
+	if derr != nil || !f.hasher.SecretMatches(mark, "mfa-credential:"+u.PasswordHash) {
 		return "", nil, ErrSecondFactorExpired
+	}
+	return userID, amr, nil
+}
+
+func (f *Factors) pending(pending, browser string) (userID string, amr []string, credential string, err error) {
+	if pending == "" || browser == "" || len(pending) > 1024 {
+		return "", nil, "", ErrSecondFactorExpired
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(pending)
 	if err != nil {
-		return "", nil, ErrSecondFactorExpired
+		return "", nil, "", ErrSecondFactorExpired
 	}
 	plain, err := f.sealer.Open(raw, []byte(pendingAD))
 	if err != nil {
-		return "", nil, ErrSecondFactorExpired
+		return "", nil, "", ErrSecondFactorExpired
 	}
 	parts := strings.Split(string(plain), "\n")
-	if len(parts) != 3 && len(parts) != 4 {
-		return "", nil, ErrSecondFactorExpired
+	if len(parts) != 5 {
+		return "", nil, "", ErrSecondFactorExpired
 	}
 	bh, err := base64.RawURLEncoding.DecodeString(parts[1])
 	exp, perr := strconv.ParseInt(parts[2], 10, 64)
 	if err != nil || perr != nil || f.clock.Now().Unix() > exp || !f.hasher.SecretMatches(bh, "mfa-browser:"+browser) {
-		return "", nil, ErrSecondFactorExpired
+		return "", nil, "", ErrSecondFactorExpired
 	}
 	amr = AMRPassword
-	if len(parts) == 4 && parts[3] != "" {
+	if parts[3] != "" {
 		amr = strings.Fields(parts[3])
 	}
-	return parts[0], amr, nil
+	return parts[0], amr, parts[4], nil
 }
 
 // Verify checks a second factor of the user: an authenticator code (its step then

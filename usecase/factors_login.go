@@ -18,7 +18,11 @@ func (uc *Login) secondFactorNeeded(ctx context.Context, userID string, amr []st
 		return err
 	}
 	if has {
-		return &SecondFactorRequired{UserID: userID, AMR: amr}
+		u, err := uc.factors.users.UserByID(ctx, userID)
+		if err != nil {
+			return err
+		}
+		return &SecondFactorRequired{UserID: userID, AMR: amr, Credential: uc.factors.credentialMark(u)}
 	}
 	return nil
 }
@@ -32,7 +36,7 @@ func (uc *Login) secondFactorNeeded(ctx context.Context, userID string, amr []st
 // ErrBadSecondFactor for a wrong code. mark is the browser's KnownFactorMark, if any.
 func (uc *Login) CompleteSecondFactor(ctx context.Context, pending, browser, otp, recoveryCode, address, mark string,
 	old *domain.Session) (domain.Session, string, error) {
-	userID, first, err := uc.factors.Pending(pending, browser)
+	userID, first, err := uc.factors.Pending(ctx, pending, browser)
 	if err != nil {
 		return domain.Session{}, "", err
 	}

@@ -120,7 +120,7 @@ func TestFactors_PendingStateBoundAndShortLived(t *testing.T) {
 	if !errors.As(err, &sf) || sf.UserID != u.ID {
 		t.Fatalf("LogIn of a user with a factor: %v, want SecondFactorRequired", err)
 	}
-	pending, err := s.factors.BeginSecondFactor(u.ID, "browser-a", nil)
+	pending, err := s.factors.BeginSecondFactor(u.ID, "browser-a", nil, sf.Credential)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,6 +133,13 @@ func TestFactors_PendingStateBoundAndShortLived(t *testing.T) {
 		if _, err := s.factors.PendingUser(c.pending, c.browser); !errors.Is(err, usecase.ErrSecondFactorExpired) {
 			t.Fatalf("PendingUser(%.10q, %q) = %v, want ErrSecondFactorExpired", c.pending, c.browser, err)
 		}
+	}
+	// A password changed since the first step (a reset, set-password) ends it too.
+	if err := s.admin.SetPassword(s.ctx, u.ID, "penny's new password"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.login.CompleteSecondFactor(s.ctx, pending, "browser-a", "123456", "", "192.0.2.1", "", nil); !errors.Is(err, usecase.ErrSecondFactorExpired) {
+		t.Fatalf("CompleteSecondFactor after the password changed: %v, want ErrSecondFactorExpired", err)
 	}
 	s.clock.Advance(usecase.SecondFactorTTL + time.Second)
 	if _, err := s.factors.PendingUser(pending, "browser-a"); !errors.Is(err, usecase.ErrSecondFactorExpired) {
@@ -178,7 +185,12 @@ func TestFactors_CodesOnceAndStaleSessions(t *testing.T) {
 	s.throttle.Success(s.ctx, "mfa:"+u.ID)
 	s.throttle.Success(s.ctx, "addr:192.0.2.2")
 
-	pending, _ := s.factors.BeginSecondFactor(u.ID, "browser", nil)
+	_, _, err := s.login.LogIn(s.ctx, "otto", "otto's password", "192.0.2.3", nil)
+	var sf *usecase.SecondFactorRequired
+	if !errors.As(err, &sf) {
+		t.Fatalf("LogIn: %v, want SecondFactorRequired", err)
+	}
+	pending, _ := s.factors.BeginSecondFactor(u.ID, "browser", nil, sf.Credential)
 	ns, _, err := s.login.CompleteSecondFactor(s.ctx, pending, "browser", "", codes[0], "192.0.2.3", "", &sess)
 	if err != nil {
 		t.Fatal(err)
@@ -295,8 +307,13 @@ func TestFactors_SecondFactorKeepsFirstStepAMR(t *testing.T) {
 		return code(t, secret, s.clock.Now())
 	}
 
+	_, _, err := s.login.LogIn(s.ctx, "fedora", "fedora's password", "192.0.2.9", nil)
+	var first1 *usecase.SecondFactorRequired
+	if !errors.As(err, &first1) {
+		t.Fatalf("LogIn: %v, want SecondFactorRequired", err)
+	}
 	first := usecase.UpstreamAMR(usecase.UpstreamIdentity{AMR: []string{"kba", "magic"}})
-	pending, err := s.factors.BeginSecondFactor(u.ID, "browser", first)
+	pending, err := s.factors.BeginSecondFactor(u.ID, "browser", first, first1.Credential)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +334,7 @@ func TestFactors_SecondFactorKeepsFirstStepAMR(t *testing.T) {
 	if !errors.As(err, &sf) || !slices.Equal(sf.AMR, []string{"pwd"}) {
 		t.Fatalf("LogIn: %v (amr %v), want SecondFactorRequired with pwd", err, sf)
 	}
-	pending, _ = s.factors.BeginSecondFactor(u.ID, "browser", sf.AMR)
+	pending, _ = s.factors.BeginSecondFactor(u.ID, "browser", sf.AMR, sf.Credential)
 	ps, _, err := s.login.CompleteSecondFactor(s.ctx, pending, "browser", step(30*time.Second), "", "192.0.2.9", "", nil)
 	if err != nil || !slices.Equal(ps.AMR, usecase.AMRSecond) {
 		t.Fatalf("amr after the password and the app: %v, %v", ps.AMR, err)

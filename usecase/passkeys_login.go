@@ -24,7 +24,7 @@ func (uc *Login) PasskeySignIn(ctx context.Context, browser, sessionID, state, r
 // keeps that step's methods and adds "hwk" (after a password: AMRPasswordPasskey).
 func (uc *Login) CompleteSecondFactorPasskey(ctx context.Context, pending, browser, state, response, address, mark string,
 	old *domain.Session) (domain.Session, string, error) {
-	userID, first, err := uc.factors.Pending(pending, browser)
+	userID, first, err := uc.factors.Pending(ctx, pending, browser)
 	if err != nil {
 		return domain.Session{}, "", err
 	}

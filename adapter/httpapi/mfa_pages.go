@@ -27,7 +27,7 @@ const msgBadCode = "mfa.error.bad_code" // a key of the catalogs
 // toSecondFactor follows a right password of a user with a second factor: the
 // pending state in its cookie, and the second-factor page.
 func (p *Pages) toSecondFactor(c echo.Context, sf *usecase.SecondFactorRequired, browser, reqID, userCode string) error {
-	pending, err := p.factors.BeginSecondFactor(sf.UserID, browser, sf.AMR)
+	pending, err := p.factors.BeginSecondFactor(sf.UserID, browser, sf.AMR, sf.Credential)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 type migrationRow struct {
 	Name    string `json:"name"`
 	Applied bool   `json:"applied"`
+	Unknown bool   `json:"unknown"`
 }
 
 // TestCLI_MigrateDownOneAtATime: on a fresh install, where one `migrate up` applied
@@ -116,6 +117,17 @@ func TestCLI_MigrateDownOneAtATime(t *testing.T) {
 			if _, err := db.ExecContext(ctx, "INSERT INTO gatehouse_migrations (name, group_id, migrated_at) "+
 				"SELECT ?, MAX(group_id) + 1, ? FROM gatehouse_migrations", newer, time.Now().UTC()); err != nil {
 				t.Fatalf("record a newer migration: %v", err)
+			}
+			// status lists it, marked; up says the database holds it, and changes nothing.
+			if rows := status(); rows[len(rows)-1] != (migrationRow{Name: newer, Applied: true, Unknown: true}) {
+				t.Errorf("migrate status does not end with the newer migration: %+v", rows[len(rows)-1])
+			}
+			if r = run("", "migrate", "status"); !strings.Contains(r.Stdout, "applied  "+newer+" (unknown to this version: a newer gatehouse applied it)\n") {
+				t.Errorf("migrate status:\n%s", r.Stdout)
+			}
+			if r = run("", "migrate", "up"); r.Exit != 0 || r.Stdout != "schema was already up to date\n" ||
+				r.Stderr != "gatehouse: note: the database also holds migration "+newer+", applied by a newer version of gatehouse\n" {
+				t.Errorf("migrate up under a newer migration: exit %d %q %q", r.Exit, r.Stdout, r.Stderr)
 			}
 			r = run("", "migrate", "down", "--yes")
 			wantUsage(t, "migrate down under a newer migration", r.Stdout, r.Stderr, r.Exit,

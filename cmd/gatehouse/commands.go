@@ -238,6 +238,12 @@ func migrateCmd(g *globals) *cobra.Command {
 				case applied > 1:
 					text = fmt.Sprintf("applied %d migrations; schema is up to date\n", applied)
 				}
+				if newer := unknownMigrations(before); len(newer) > 0 {
+					// Not an error: an older binary reads and writes a newer schema
+					// (README "Upgrades"), but the operator should know.
+					fmt.Fprintf(g.streams.err, "gatehouse: note: the database also holds %s, applied by a newer version of gatehouse\n",
+						migrationList(newer))
+				}
 				return g.print(map[string]any{"status": "up to date", "applied": applied}, text)
 			case "down":
 				if err := requireSchema(ctx, app); err != nil {
@@ -265,14 +271,20 @@ func migrateCmd(g *globals) *cobra.Command {
 			type row struct {
 				Name    string `json:"name"`
 				Applied bool   `json:"applied"`
+				// Unknown: applied by a newer version of gatehouse than this one.
+				Unknown bool `json:"unknown,omitempty"`
 			}
 			rows := make([]row, 0, len(states))
 			var b strings.Builder
 			for _, s := range states {
-				rows = append(rows, row{Name: s.Name, Applied: s.Applied})
+				rows = append(rows, row{Name: s.Name, Applied: s.Applied, Unknown: s.Unknown})
 				mark := "pending"
 				if s.Applied {
 					mark = "applied"
+				}
+				if s.Unknown {
+					fmt.Fprintf(&b, "%-8s %s (unknown to this version: a newer gatehouse applied it)\n", mark, s.Name)
+					continue
 				}
 				fmt.Fprintf(&b, "%-8s %s\n", mark, s.Name)
 			}
@@ -282,6 +294,25 @@ func migrateCmd(g *globals) *cobra.Command {
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false,
 		"migrate down: roll back the latest migration, though it may drop tables or columns and their data")
 	return cmd
+}
+
+// unknownMigrations names the states applied by a newer version.
+func unknownMigrations(states []bunrepo.MigrationState) []string {
+	var out []string
+	for _, s := range states {
+		if s.Unknown {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+// migrationList is "migration X" or "migrations X, Y".
+func migrationList(names []string) string {
+	if len(names) == 1 {
+		return "migration " + names[0]
+	}
+	return "migrations " + strings.Join(names, ", ")
 }
 
 // readPassword reads one line from stdin (--password-stdin), or prompts without echo

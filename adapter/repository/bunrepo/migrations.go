@@ -34,6 +34,9 @@ type MigrationState struct {
 	Applied    bool
 	GroupID    int64     // the run that applied it; Rollback undoes the latest group
 	MigratedAt time.Time // UTC; zero when not applied
+	// Unknown: applied by a newer version, which this one does not know (listed
+	// after the known ones).
+	Unknown bool
 }
 
 // migrationFunc is the shape of bun's migration functions.
@@ -304,15 +307,32 @@ func MigrationStatus(ctx context.Context, db *bun.DB) ([]MigrationState, error) 
 		return nil, wrapErr(err, "read migration status")
 	}
 	out := make([]MigrationState, 0, len(ms))
+	known := map[string]bool{}
 	for _, mg := range ms {
+		known[mg.Name] = true
 		s := MigrationState{Name: mg.Name + "_" + mg.Comment, Applied: mg.IsApplied(), GroupID: mg.GroupID}
 		if s.Applied {
 			s.MigratedAt = mg.MigratedAt.UTC()
 		}
 		out = append(out, s)
 	}
+	applied, err := m.AppliedMigrations(ctx)
+	if err != nil {
+		return nil, wrapErr(err, "read applied migrations")
+	}
+	for i := len(applied) - 1; i >= 0; i-- { // applied lists the newest first
+		a := applied[i]
+		if !known[a.Name] {
+			name := a.Name
+			if a.Comment != "" {
+				name += "_" + a.Comment
+			}
+			out = append(out, MigrationState{Name: name, Applied: true, GroupID: a.GroupID, MigratedAt: a.MigratedAt.UTC(), Unknown: true})
+		}
+	}
 	return out, nil
 }
+
 
 // withMigrationLock runs fn holding a database-wide lock, so that two processes never
 // migrate at once. The lock is session-level (PostgreSQL advisory lock, MySQL

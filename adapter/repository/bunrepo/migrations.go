@@ -333,7 +333,6 @@ func MigrationStatus(ctx context.Context, db *bun.DB) ([]MigrationState, error) 
 	return out, nil
 }
 
-
 // withMigrationLock runs fn holding a database-wide lock, so that two processes never
 // migrate at once. The lock is session-level (PostgreSQL advisory lock, MySQL
 // GET_LOCK), so it vanishes with a crashed process instead of wedging every later

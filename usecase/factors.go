@@ -401,8 +401,9 @@ func (f *Factors) tell(userID, kind string, subject, body mailText) {
 // browser with cookie browser: sealed, bound to that browser, alive SecondFactorTTL.
 // It is no session and grants nothing but the second-factor page (SECURITY S50).
 // amr are the methods of the first step (nil: the password), kept in the state, and
-// credential the user's CredentialMark then: the state dies when the password
-// changes (a reset ends every sign-in, S47, a half-finished one too).
+// credential is SecondFactorRequired.Credential, a keyed fingerprint of the user's
+// password hash at that step: the state dies when the password changes (a reset
+// ends every sign-in, S47, a half-finished one too).
 func (f *Factors) BeginSecondFactor(userID, browser string, amr []string, credential string) (string, error) {
 	if browser == "" {
 		return "", ErrSecondFactorExpired

@@ -99,9 +99,8 @@ func serveCmd(g *globals) *cobra.Command {
 				}
 			}
 			if states, err := bunrepo.MigrationStatus(ctx, app.DB); err == nil && len(unknownMigrations(states)) > 0 {
-				newer := unknownMigrations(states)
 				log.Warn("the database holds migrations of a newer version of gatehouse; run that version, or roll them back with it",
-					"migrations", strings.Join(newer, ","))
+					"migrations", strings.Join(unknownMigrations(states), ","))
 			}
 			if err := checkSecretKey(ctx, app); err != nil {
 				return err

@@ -139,13 +139,6 @@ func userGrantCommands(g *globals) []*cobra.Command {
 		}
 		return fn(be, u)
 	}
-	// gone turns a missing row into a one-line usage error.
-	gone := func(err error, format string, args ...any) error {
-		if errors.Is(err, domain.ErrNotFound) {
-			return usagef(format, args...)
-		}
-		return err
-	}
 	sessions := &cobra.Command{
 		Use:   "sessions U",
 		Short: "List a user's live sign-in sessions, most recently seen first (U: a user id or a username)",
@@ -172,20 +165,6 @@ func userGrantCommands(g *globals) []*cobra.Command {
 			})
 		},
 	}
-	endSession := &cobra.Command{
-		Use:   "end-session U SESSION_ID",
-		Short: "End one of a user's sessions as a sign-out does: its refresh tokens are revoked and its applications told by back-channel logout",
-		Args:  exactArgs(2, "a user id or username and a session id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return withUser(cmd, args[0], func(be adminBackend, u domain.User) error {
-				if err := be.EndSession(cmd.Context(), u.ID, args[1]); err != nil {
-					return gone(err, "user %s has no session with id %q", u.ID, args[1])
-				}
-				return g.print(map[string]string{"id": u.ID, "session_id": args[1], "status": "ended"},
-					"ended session "+args[1]+" of user "+u.ID+"\n")
-			})
-		},
-	}
 	consents := &cobra.Command{
 		Use:   "consents U",
 		Short: "List the applications a user has consented to, and the scopes (U: a user id or a username)",
@@ -204,20 +183,6 @@ func userGrantCommands(g *globals) []*cobra.Command {
 				}
 				tw.Flush()
 				return g.print(orEmpty(all), b.String())
-			})
-		},
-	}
-	revokeConsent := &cobra.Command{
-		Use:   "revoke-consent U CLIENT_ID",
-		Short: "Take back a user's consent to an application and revoke every token of the user for it; the next sign-in asks again",
-		Args:  exactArgs(2, "a user id or username and a client id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return withUser(cmd, args[0], func(be adminBackend, u domain.User) error {
-				if err := be.RevokeConsent(cmd.Context(), u.ID, args[1]); err != nil {
-					return gone(err, "user %s has no consent for client %q", u.ID, args[1])
-				}
-				return g.print(map[string]string{"id": u.ID, "client_id": args[1], "status": "revoked"},
-					"revoked the consent of user "+u.ID+" for client "+args[1]+"\n")
 			})
 		},
 	}
@@ -243,19 +208,38 @@ func userGrantCommands(g *globals) []*cobra.Command {
 			})
 		},
 	}
-	unlink := &cobra.Command{
-		Use:   "unlink U UPSTREAM_ID",
-		Short: "Unlink a user's account at an upstream provider: it no longer signs in to this user; the user is told by mail",
-		Args:  exactArgs(2, "a user id or username and an upstream id"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return withUser(cmd, args[0], func(be adminBackend, u domain.User) error {
-				if err := be.UnlinkIdentity(cmd.Context(), u.ID, args[1]); err != nil {
-					return gone(err, "user %s has no identity at upstream %q", u.ID, args[1])
-				}
-				return g.print(map[string]string{"id": u.ID, "upstream_id": args[1], "status": "unlinked"},
-					"unlinked upstream "+args[1]+" from user "+u.ID+"\n")
-			})
-		},
+	// action is a command U ID that takes one thing (ID, named key in --json) away
+	// from user U; missing says the user has none such (exit 2).
+	action := func(use, short, what, key, status, missing string, do func(be adminBackend, ctx context.Context, userID, id string) error,
+		done func(userID, id string) string) *cobra.Command {
+		return &cobra.Command{
+			Use:   use,
+			Short: short,
+			Args:  exactArgs(2, "a user id or username and "+what),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				return withUser(cmd, args[0], func(be adminBackend, u domain.User) error {
+					if err := do(be, cmd.Context(), u.ID, args[1]); err != nil {
+						if errors.Is(err, domain.ErrNotFound) {
+							return usagef("user %s has no %s %q", u.ID, missing, args[1])
+						}
+						return err
+					}
+					return g.print(map[string]string{"id": u.ID, key: args[1], "status": status}, done(u.ID, args[1])+"\n")
+				})
+			},
+		}
 	}
+	endSession := action("end-session U SESSION_ID",
+		"End one of a user's sessions as a sign-out does: its refresh tokens are revoked and its applications told by back-channel logout",
+		"a session id", "session_id", "ended", "session with id", adminBackend.EndSession,
+		func(user, id string) string { return "ended session " + id + " of user " + user })
+	revokeConsent := action("revoke-consent U CLIENT_ID",
+		"Take back a user's consent to an application and revoke every token of the user for it; the next sign-in asks again",
+		"a client id", "client_id", "revoked", "consent for client", adminBackend.RevokeConsent,
+		func(user, id string) string { return "revoked the consent of user " + user + " for client " + id })
+	unlink := action("unlink U UPSTREAM_ID",
+		"Unlink a user's account at an upstream provider: it no longer signs in to this user; the user is told by mail",
+		"an upstream id", "upstream_id", "unlinked", "identity at upstream", adminBackend.UnlinkIdentity,
+		func(user, id string) string { return "unlinked upstream " + id + " from user " + user })
 	return []*cobra.Command{sessions, endSession, consents, revokeConsent, identities, unlink}
 }

@@ -78,7 +78,8 @@ func TestCLI_UserSessionsConsentsIdentities(t *testing.T) {
 		mention string
 	}{
 		{[]string{"users", "end-session", name, "no-such-session"}, `has no session with id "no-such-session"`},
-		{[]string{"users", "end-session", name, octoSessions[0].ID}, "has no session with id"},
+		// "--": a session id may begin with "-" (README).
+		{[]string{"users", "end-session", name, "--", octoSessions[0].ID}, "has no session with id"},
 		{[]string{"users", "revoke-consent", name, "no-such-client"}, `has no consent for client "no-such-client"`},
 		{[]string{"users", "unlink", name, "github"}, `has no identity at upstream "github"`},
 		{[]string{"users", "unlink", g.login, "no such upstream"}, "has no identity at upstream"},
@@ -108,7 +109,7 @@ func TestCLI_UserSessionsConsentsIdentities(t *testing.T) {
 	wantAuditBy(t, srv, "consent.revoked", app.ID, rc.clientID)
 
 	// end-session on the database: the browser is signed out, the CLI did it.
-	out = rc.ok("end-session")(srv.CLI(t, "", "users", "end-session", name, sessions[0].ID))
+	out = rc.ok("end-session")(srv.CLI(t, "", "users", "end-session", name, "--", sessions[0].ID))
 	if out != "ended session "+sessions[0].ID+" of user "+id+"\n" {
 		t.Errorf("end-session prints %q", out)
 	}
